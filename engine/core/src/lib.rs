@@ -1,0 +1,20 @@
+//! Types and traits shared by every part of dredge.
+//!
+//! The one idea: a read of evidence always returns bytes, plus the list of ranges
+//! whose bytes were *synthesized* (zero-filled) and why. A bad sector is not an
+//! error; only a source that has gone away is.
+//!
+//! This crate has no dependencies, no threads and no storage: parsers and carvers
+//! depend on it and on nothing heavier.
+
+mod extent;
+mod source;
+
+pub use extent::{Extent, ExtentSet};
+pub use source::{
+    BlockDevice, DeviceError, ImageSource, ReadReport, SourceError, SourceErrorKind, SynthRange,
+    Why,
+};
+
+/// Version of dredge recorded in custody events and reports.
+pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

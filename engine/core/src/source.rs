@@ -1,0 +1,271 @@
+use crate::Extent;
+use std::fmt;
+use std::sync::Arc;
+
+/// Why bytes of a read were synthesized instead of read from the medium.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Why {
+    /// The medium returned a read error for this range now.
+    Unreadable,
+    /// The range lies past the end of the source.
+    PastEnd,
+    /// A ddrescue mapfile says the range was never tried (`?`).
+    NotTried,
+    /// A ddrescue mapfile says the range failed and was not trimmed (`*`).
+    NotTrimmed,
+    /// A ddrescue mapfile says the range failed and was not scraped (`/`).
+    NotScraped,
+    /// A ddrescue mapfile says the range is a bad sector (`-`).
+    BadSector,
+    /// A ddrescue mapfile does not describe the range at all.
+    NotInMap,
+}
+
+impl Why {
+    /// Stable name used in the store, reports and JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Why::Unreadable => "unreadable",
+            Why::PastEnd => "past-end",
+            Why::NotTried => "map-non-tried",
+            Why::NotTrimmed => "map-non-trimmed",
+            Why::NotScraped => "map-non-scraped",
+            Why::BadSector => "map-bad-sector",
+            Why::NotInMap => "map-not-covered",
+        }
+    }
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A range of a read (absolute image offsets) that was zero-filled, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SynthRange {
+    pub extent: Extent,
+    pub why: Why,
+}
+
+/// What a read returned besides its bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadReport {
+    /// Bytes of the buffer that lie inside the source (the rest is past its end).
+    pub len: usize,
+    /// Zero-filled ranges in ascending order; adjacent ranges with the same reason are merged.
+    pub synthesized: Vec<SynthRange>,
+}
+
+impl ReadReport {
+    pub fn clean(len: usize) -> Self {
+        ReadReport {
+            len,
+            synthesized: Vec::new(),
+        }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.synthesized.is_empty()
+    }
+
+    pub fn synthesized_bytes(&self) -> u64 {
+        self.synthesized.iter().map(|r| r.extent.len).sum()
+    }
+
+    /// Records a synthesized range. Ranges must be pushed in ascending order.
+    pub fn push(&mut self, extent: Extent, why: Why) {
+        if extent.is_empty() {
+            return;
+        }
+        if let Some(last) = self.synthesized.last_mut() {
+            if last.why == why && last.extent.end() == extent.start {
+                last.extent.len += extent.len;
+                return;
+            }
+        }
+        self.synthesized.push(SynthRange { extent, why });
+    }
+
+    /// Appends another report's ranges (which must all lie after ours).
+    pub fn extend(&mut self, other: &ReadReport) {
+        for r in &other.synthesized {
+            self.push(r.extent, r.why);
+        }
+    }
+}
+
+/// Something evidence can be read from: a file, a device, a split set, an E01, an
+/// overlay. Shared by many threads, so reads are positional and take `&self`.
+pub trait ImageSource: Send + Sync {
+    /// Size in bytes of the media this source presents.
+    fn size(&self) -> u64;
+
+    /// Smallest unit a read error can be narrowed down to.
+    fn sector_size(&self) -> u32 {
+        512
+    }
+
+    /// Fills all of `buf` with the bytes at `offset`. Unreadable bytes and bytes past
+    /// the end are zero-filled and listed in the report. `Err` only when the source
+    /// itself is gone (device removed, file vanished, permission revoked).
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError>;
+
+    /// A name for messages: usually the path.
+    fn describe(&self) -> String;
+}
+
+impl<T: ImageSource + ?Sized> ImageSource for Arc<T> {
+    fn size(&self) -> u64 {
+        (**self).size()
+    }
+    fn sector_size(&self) -> u32 {
+        (**self).sector_size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
+        (**self).read_at(offset, buf)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+impl<T: ImageSource + ?Sized> ImageSource for Box<T> {
+    fn size(&self) -> u64 {
+        (**self).size()
+    }
+    fn sector_size(&self) -> u32 {
+        (**self).sector_size()
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
+        (**self).read_at(offset, buf)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+/// Why a source could not be read at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceErrorKind {
+    /// The source disappeared or stopped answering (ENODEV, ENXIO, ...).
+    Gone,
+    /// The source became shorter than it was when opened.
+    Shrunk,
+    /// Any other I/O failure that is not a media error.
+    Io,
+}
+
+/// A failure of the source itself, always with the path and byte offset.
+#[derive(Debug)]
+pub struct SourceError {
+    pub path: String,
+    pub offset: u64,
+    pub kind: SourceErrorKind,
+    pub detail: String,
+}
+
+impl SourceError {
+    pub fn new(
+        path: impl Into<String>,
+        offset: u64,
+        kind: SourceErrorKind,
+        detail: impl Into<String>,
+    ) -> Self {
+        SourceError {
+            path: path.into(),
+            offset,
+            kind,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}: {} at byte offset {}",
+            self.path, self.detail, self.offset
+        )
+    }
+}
+
+impl std::error::Error for SourceError {}
+
+/// Why a raw device read failed.
+#[derive(Debug)]
+pub enum DeviceError {
+    /// The medium could not deliver these bytes (EIO and friends). Retrying smaller
+    /// reads may succeed for part of the range.
+    Media,
+    /// The device is gone or the read cannot be done at all.
+    Fatal(SourceError),
+}
+
+/// The lowest layer: a medium whose reads can fail. Acquisition drives this directly
+/// (it needs to see failures to schedule trimming and scraping); examination reads go
+/// through an [`ImageSource`] that narrows failures down to sectors.
+pub trait BlockDevice: Send + Sync {
+    fn size(&self) -> u64;
+    /// Logical sector size: the granularity at which reads fail.
+    fn sector_size(&self) -> u32;
+    /// Reads exactly `buf.len()` bytes at `offset`, which must lie inside the device.
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
+    fn describe(&self) -> String;
+}
+
+impl<T: BlockDevice + ?Sized> BlockDevice for Arc<T> {
+    fn size(&self) -> u64 {
+        (**self).size()
+    }
+    fn sector_size(&self) -> u32 {
+        (**self).sector_size()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        (**self).read_exact_at(offset, buf)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+impl<T: BlockDevice + ?Sized> BlockDevice for Box<T> {
+    fn size(&self) -> u64 {
+        (**self).size()
+    }
+    fn sector_size(&self) -> u32 {
+        (**self).sector_size()
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        (**self).read_exact_at(offset, buf)
+    }
+    fn describe(&self) -> String {
+        (**self).describe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn push_merges_adjacent_ranges_with_the_same_reason_only() {
+        let mut r = ReadReport::clean(100);
+        r.push(Extent::new(0, 10), Why::Unreadable);
+        r.push(Extent::new(10, 10), Why::Unreadable);
+        r.push(Extent::new(20, 10), Why::PastEnd);
+        r.push(Extent::new(40, 0), Why::PastEnd);
+        assert_eq!(r.synthesized.len(), 2);
+        assert_eq!(r.synthesized[0].extent, Extent::new(0, 20));
+        assert_eq!(r.synthesized_bytes(), 30);
+        assert!(!r.is_clean());
+    }
+
+    #[test]
+    fn source_error_names_path_and_offset() {
+        let e = SourceError::new("/dev/sdz", 4096, SourceErrorKind::Gone, "device removed");
+        assert_eq!(e.to_string(), "/dev/sdz: device removed at byte offset 4096");
+    }
+}

@@ -1,0 +1,95 @@
+//! Evidence readers. Everything here reads with `pread` (never mmap), opens
+//! read-only, and turns media errors into synthesized ranges instead of failures.
+
+mod file;
+pub mod mapfile;
+mod mem;
+mod overlay;
+mod sectored;
+mod split;
+
+pub use file::{open_read_only, FileDevice, OpenError};
+pub use mapfile::{MapBlock, MapStatus, Mapfile, MapfileError};
+pub use mem::MemDevice;
+pub use overlay::MapOverlay;
+pub use sectored::Sectored;
+pub use split::{first_segment_of, segment_paths, SplitDevice};
+
+use dredge_core::{BlockDevice, ImageSource};
+use std::path::{Path, PathBuf};
+
+/// Largest mapfile we read; a real one for a badly failing 20 TB disk stays far below.
+pub const MAX_MAPFILE_BYTES: u64 = 256 << 20;
+
+/// An opened piece of evidence: its segments and a source to read it through.
+pub struct Evidence {
+    pub segments: Vec<PathBuf>,
+    pub source: Box<dyn ImageSource>,
+    pub map: Option<Mapfile>,
+}
+
+/// Opens a raw image, a block device, or the first segment of a split raw set,
+/// optionally read through a ddrescue mapfile.
+pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, OpenError> {
+    if let Some(first) = first_segment_of(path) {
+        return Err(OpenError::new(
+            path,
+            format!(
+                "is a later segment of a split set; open its first segment {}",
+                first.display()
+            ),
+        ));
+    }
+    let segments = segment_paths(path);
+    let device: Box<dyn BlockDevice> = if segments.len() > 1 {
+        Box::new(SplitDevice::open(&segments)?)
+    } else {
+        Box::new(FileDevice::open(path)?)
+    };
+    if device.size() == 0 {
+        return Err(OpenError::new(path, "is empty (0 bytes): nothing to examine"));
+    }
+    let size = device.size();
+    let sectored = Sectored::new(device);
+    let Some(map_path) = mapfile else {
+        return Ok(Evidence {
+            segments,
+            source: Box::new(sectored),
+            map: None,
+        });
+    };
+    let map = read_mapfile(map_path)?;
+    if let Some(b) = map.blocks.iter().find(|b| b.pos + b.size > size) {
+        return Err(OpenError::new(
+            map_path,
+            format!(
+                "mapfile describes bytes up to {} but the image has {} bytes (block at line byte offset {})",
+                b.pos + b.size,
+                size,
+                b.line_offset
+            ),
+        ));
+    }
+    Ok(Evidence {
+        segments,
+        source: Box::new(MapOverlay::new(sectored, map.clone())),
+        map: Some(map),
+    })
+}
+
+/// Reads and parses a mapfile, bounding its size first.
+pub fn read_mapfile(path: &Path) -> Result<Mapfile, OpenError> {
+    use std::io::Read;
+    let f = open_read_only(path)?;
+    let mut bytes = Vec::new();
+    f.take(MAX_MAPFILE_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| OpenError::new(path, e.to_string()))?;
+    if bytes.len() as u64 > MAX_MAPFILE_BYTES {
+        return Err(OpenError::new(
+            path,
+            format!("mapfile larger than {MAX_MAPFILE_BYTES} bytes"),
+        ));
+    }
+    Mapfile::parse_bytes(&bytes).map_err(|e| OpenError::new(path, e.to_string()))
+}
