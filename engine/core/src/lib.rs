@@ -9,6 +9,7 @@
 
 mod extent;
 mod source;
+pub mod time;
 
 pub use extent::{Extent, ExtentSet};
 pub use source::{

@@ -1,0 +1,51 @@
+//! UTC timestamps without a calendar crate: custody records need only "now" as
+//! RFC 3339 with microseconds, and dates from evidence need the same conversion.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` for seconds and microseconds since the epoch.
+pub fn format_utc(secs: i64, micros: u32) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+pub fn utc_now() -> String {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    format_utc(now.as_secs() as i64, now.subsec_micros())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_dates() {
+        assert_eq!(format_utc(0, 0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(format_utc(951_782_400, 5), "2000-02-29T00:00:00.000005Z");
+        assert_eq!(format_utc(-2_140_541_633, 0), "1902-03-04T05:06:07.000000Z");
+        assert_eq!(format_utc(2_208_988_799, 0), "2039-12-31T23:59:59.000000Z");
+    }
+}

@@ -1,0 +1,726 @@
+//! The custody store: one SQLite database per case (`CASE_DIR/case.sqlite`), one
+//! writer, WAL, STRICT tables, versioned migrations.
+//!
+//! Custody events are append-only and hash-chained: each event's hash is
+//! SHA-256(previous hash ‖ canonical JSON of the event). The newest hash is also
+//! written to `CASE_DIR/custody.head`, so that deleting events from the end of the
+//! table is detected as well as editing or deleting any event before it.
+
+mod canonical;
+mod schema;
+
+pub use canonical::canonical_json;
+
+use dredge_core::time::utc_now;
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub const DB_NAME: &str = "case.sqlite";
+pub const HEAD_NAME: &str = "custody.head";
+pub const CASE_SUBDIRS: [&str; 3] = ["files", "carved", "reports"];
+const GENESIS: [u8; 32] = [0; 32];
+
+#[derive(Debug)]
+pub struct StoreError {
+    pub path: PathBuf,
+    pub detail: String,
+}
+
+impl StoreError {
+    fn new(path: &Path, detail: impl Into<String>) -> Self {
+        StoreError {
+            path: path.to_path_buf(),
+            detail: detail.into(),
+        }
+    }
+}
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.detail)
+    }
+}
+
+impl std::error::Error for StoreError {}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseInfo {
+    pub case_number: Option<String>,
+    pub examiner: String,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CaseRow {
+    pub uuid: String,
+    pub info: CaseInfo,
+    pub created_utc: String,
+    pub tool_version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub seq: i64,
+    pub time_utc: String,
+    pub actor: String,
+    pub action: String,
+    /// Canonical JSON text.
+    pub params: String,
+    pub tool_version: String,
+    pub session_id: Option<i64>,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+impl Event {
+    /// The bytes the chain hashes for this event (after the previous hash).
+    fn canonical(&self) -> std::result::Result<String, String> {
+        let params: Value = serde_json::from_str(&self.params)
+            .map_err(|e| format!("params are not JSON: {e}"))?;
+        Ok(canonical_json(&json!({
+            "seq": self.seq,
+            "time_utc": self.time_utc,
+            "actor": self.actor,
+            "action": self.action,
+            "params": params,
+            "tool_version": self.tool_version,
+            "session_id": self.session_id,
+        })))
+    }
+
+    fn compute_hash(&self, prev: &[u8]) -> std::result::Result<String, String> {
+        let mut h = Sha256::new();
+        h.update(prev);
+        h.update(self.canonical()?.as_bytes());
+        Ok(hex::encode(h.finalize()))
+    }
+}
+
+/// A registered piece of evidence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceRow {
+    pub id: i64,
+    pub label: String,
+    pub path: String,
+    pub segments: Vec<String>,
+    pub kind: String,
+    pub size: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub map_path: Option<String>,
+    pub map_sha256: Option<String>,
+    pub bad_bytes: u64,
+    pub added_event: i64,
+}
+
+/// What to record when registering evidence (id, label and event are assigned).
+#[derive(Debug, Clone)]
+pub struct NewEvidence {
+    pub path: String,
+    pub segments: Vec<String>,
+    pub kind: String,
+    pub size: u64,
+    pub md5: String,
+    pub sha1: String,
+    pub sha256: String,
+    pub map_path: Option<String>,
+    pub map_sha256: Option<String>,
+    pub bad_bytes: u64,
+    /// Synthesized ranges found while hashing: (start, len, why).
+    pub gaps: Vec<(u64, u64, String)>,
+    /// Anything else worth recording in the custody event (acquisition options...).
+    pub extra: Value,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionStatus {
+    Running,
+    Complete,
+    CompleteWithGaps,
+    Failed,
+    Interrupted,
+}
+
+impl SessionStatus {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            SessionStatus::Running => "running",
+            SessionStatus::Complete => "complete",
+            SessionStatus::CompleteWithGaps => "complete-with-gaps",
+            SessionStatus::Failed => "failed",
+            SessionStatus::Interrupted => "interrupted",
+        }
+    }
+}
+
+/// A mismatch found by [`Store::verify_chain`]: the first event that does not hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainBreak {
+    pub seq: i64,
+    pub detail: String,
+}
+
+pub struct Store {
+    conn: Connection,
+    dir: PathBuf,
+    examiner: String,
+}
+
+fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+    move |e| StoreError::new(path, format!("database error: {e}"))
+}
+
+impl Store {
+    pub fn db_path(dir: &Path) -> PathBuf {
+        dir.join(DB_NAME)
+    }
+
+    /// Creates a new case directory (which must not exist or be empty).
+    pub fn create(dir: &Path, info: &CaseInfo) -> Result<Store> {
+        if info.examiner.trim().is_empty() {
+            return Err(StoreError::new(dir, "an examiner name is required"));
+        }
+        if dir.exists() {
+            let meta = std::fs::metadata(dir).map_err(|e| StoreError::new(dir, e.to_string()))?;
+            if !meta.is_dir() {
+                return Err(StoreError::new(dir, "exists and is not a directory"));
+            }
+            let mut entries =
+                std::fs::read_dir(dir).map_err(|e| StoreError::new(dir, e.to_string()))?;
+            if entries.next().is_some() {
+                let what = if Self::db_path(dir).exists() {
+                    "is already a case"
+                } else {
+                    "exists and is not empty"
+                };
+                return Err(StoreError::new(dir, what));
+            }
+        }
+        std::fs::create_dir_all(dir).map_err(|e| StoreError::new(dir, e.to_string()))?;
+        for sub in CASE_SUBDIRS {
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(|e| StoreError::new(&dir.join(sub), e.to_string()))?;
+        }
+        let db = Self::db_path(dir);
+        let conn = Connection::open_with_flags(
+            &db,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        )
+        .map_err(sql_err(&db))?;
+        schema::configure(&conn).map_err(sql_err(&db))?;
+        schema::migrate(&conn).map_err(sql_err(&db))?;
+        let uuid = new_uuid();
+        let created = utc_now();
+        conn.execute(
+            "INSERT INTO case_info (id, uuid, case_number, examiner, description, created_utc, tool_version)
+             VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                uuid,
+                info.case_number,
+                info.examiner,
+                info.description,
+                created,
+                dredge_core::TOOL_VERSION
+            ],
+        )
+        .map_err(sql_err(&db))?;
+        let mut store = Store {
+            conn,
+            dir: dir.to_path_buf(),
+            examiner: info.examiner.clone(),
+        };
+        store.append_event(
+            "case.create",
+            json!({
+                "case_uuid": uuid,
+                "case_number": info.case_number,
+                "examiner": info.examiner,
+                "description": info.description,
+            }),
+            None,
+        )?;
+        Ok(store)
+    }
+
+    /// Opens an existing case, refusing anything that is not one.
+    pub fn open(dir: &Path) -> Result<Store> {
+        if !dir.is_dir() {
+            let what = if dir.exists() {
+                "is not a case directory (not a directory)"
+            } else {
+                "no such case directory"
+            };
+            return Err(StoreError::new(dir, what));
+        }
+        let db = Self::db_path(dir);
+        if !db.is_file() {
+            return Err(StoreError::new(
+                dir,
+                format!("is not a dredge case: no {DB_NAME} (create one with `dredge case new`)"),
+            ));
+        }
+        let conn = Connection::open_with_flags(&db, OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .map_err(sql_err(&db))?;
+        // A file that is not SQLite fails here, at the first read.
+        let has_case: Option<String> = conn
+            .query_row(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name='case_info'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| StoreError::new(&db, format!("not a dredge case database: {e}")))?;
+        if has_case.is_none() {
+            return Err(StoreError::new(&db, "not a dredge case database (no case_info table)"));
+        }
+        schema::configure(&conn).map_err(sql_err(&db))?;
+        schema::migrate(&conn).map_err(sql_err(&db))?;
+        let examiner: String = conn
+            .query_row("SELECT examiner FROM case_info WHERE id = 1", [], |r| r.get(0))
+            .map_err(|e| StoreError::new(&db, format!("case record missing: {e}")))?;
+        Ok(Store {
+            conn,
+            dir: dir.to_path_buf(),
+            examiner,
+        })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn db(&self) -> PathBuf {
+        Self::db_path(&self.dir)
+    }
+
+    pub fn case(&self) -> Result<CaseRow> {
+        let db = self.db();
+        self.conn
+            .query_row(
+                "SELECT uuid, case_number, examiner, description, created_utc, tool_version FROM case_info WHERE id = 1",
+                [],
+                |r| {
+                    Ok(CaseRow {
+                        uuid: r.get(0)?,
+                        info: CaseInfo {
+                            case_number: r.get(1)?,
+                            examiner: r.get(2)?,
+                            description: r.get(3)?,
+                        },
+                        created_utc: r.get(4)?,
+                        tool_version: r.get(5)?,
+                    })
+                },
+            )
+            .map_err(sql_err(&db))
+    }
+
+    fn last_event(&self) -> Result<Option<(i64, String)>> {
+        let db = self.db();
+        self.conn
+            .query_row(
+                "SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql_err(&db))
+    }
+
+    /// Appends a custody event and moves the head anchor to it.
+    pub fn append_event(
+        &mut self,
+        action: &str,
+        params: Value,
+        session_id: Option<i64>,
+    ) -> Result<Event> {
+        let db = self.db();
+        let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        let ev = Self::insert_event(&tx, &self.examiner, action, params, session_id)
+            .map_err(|e| StoreError::new(&db, e))?;
+        tx.commit().map_err(sql_err(&db))?;
+        self.write_head(&ev)?;
+        Ok(ev)
+    }
+
+    fn insert_event(
+        conn: &Connection,
+        actor: &str,
+        action: &str,
+        params: Value,
+        session_id: Option<i64>,
+    ) -> std::result::Result<Event, String> {
+        let last: Option<(i64, String)> = conn
+            .query_row(
+                "SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| e.to_string())?;
+        let (seq, prev_hash) = match last {
+            Some((s, h)) => (s + 1, h),
+            None => (1, hex::encode(GENESIS)),
+        };
+        let mut ev = Event {
+            seq,
+            time_utc: utc_now(),
+            actor: actor.to_string(),
+            action: action.to_string(),
+            params: canonical_json(&params),
+            tool_version: dredge_core::TOOL_VERSION.to_string(),
+            session_id,
+            prev_hash,
+            hash: String::new(),
+        };
+        let prev = hex::decode(&ev.prev_hash).map_err(|e| e.to_string())?;
+        ev.hash = ev.compute_hash(&prev)?;
+        conn.execute(
+            "INSERT INTO custody (seq, time_utc, actor, action, params, tool_version, session_id, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                ev.seq,
+                ev.time_utc,
+                ev.actor,
+                ev.action,
+                ev.params,
+                ev.tool_version,
+                ev.session_id,
+                ev.prev_hash,
+                ev.hash
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        Ok(ev)
+    }
+
+    fn write_head(&self, ev: &Event) -> Result<()> {
+        let path = self.dir.join(HEAD_NAME);
+        let tmp = self.dir.join(format!("{HEAD_NAME}.tmp"));
+        let text = format!("{} {}\n", ev.seq, ev.hash);
+        std::fs::write(&tmp, text).map_err(|e| StoreError::new(&tmp, e.to_string()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| StoreError::new(&path, e.to_string()))
+    }
+
+    pub fn events(&self) -> Result<Vec<Event>> {
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT seq, time_utc, actor, action, params, tool_version, session_id, prev_hash, hash
+                 FROM custody ORDER BY seq",
+            )
+            .map_err(sql_err(&db))?;
+        let rows = st
+            .query_map([], |r| {
+                Ok(Event {
+                    seq: r.get(0)?,
+                    time_utc: r.get(1)?,
+                    actor: r.get(2)?,
+                    action: r.get(3)?,
+                    params: r.get(4)?,
+                    tool_version: r.get(5)?,
+                    session_id: r.get(6)?,
+                    prev_hash: r.get(7)?,
+                    hash: r.get(8)?,
+                })
+            })
+            .map_err(sql_err(&db))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))
+    }
+
+    /// Recomputes the whole chain and checks the head anchor. `Ok(n)` is the number
+    /// of events that hold; `Err` names the first event that does not.
+    pub fn verify_chain(&self) -> Result<std::result::Result<usize, ChainBreak>> {
+        let events = self.events()?;
+        let mut prev = hex::encode(GENESIS);
+        for (i, ev) in events.iter().enumerate() {
+            let expect_seq = i as i64 + 1;
+            if ev.seq != expect_seq {
+                return Ok(Err(ChainBreak {
+                    seq: expect_seq,
+                    detail: format!("event {expect_seq} is missing (next stored event is {})", ev.seq),
+                }));
+            }
+            if ev.prev_hash != prev {
+                return Ok(Err(ChainBreak {
+                    seq: ev.seq,
+                    detail: format!(
+                        "event {} ({}) links to {} but the event before it hashes to {}",
+                        ev.seq, ev.action, ev.prev_hash, prev
+                    ),
+                }));
+            }
+            let prev_bytes = hex::decode(&prev).unwrap_or_default();
+            match ev.compute_hash(&prev_bytes) {
+                Ok(h) if h == ev.hash => {}
+                Ok(h) => {
+                    return Ok(Err(ChainBreak {
+                        seq: ev.seq,
+                        detail: format!(
+                            "event {} ({}) was altered: stored hash {}, recomputed {}",
+                            ev.seq, ev.action, ev.hash, h
+                        ),
+                    }))
+                }
+                Err(e) => {
+                    return Ok(Err(ChainBreak {
+                        seq: ev.seq,
+                        detail: format!("event {} ({}) was altered: {e}", ev.seq, ev.action),
+                    }))
+                }
+            }
+            prev = ev.hash.clone();
+        }
+        let head_path = self.dir.join(HEAD_NAME);
+        let head = std::fs::read_to_string(&head_path).unwrap_or_default();
+        let last = events.last();
+        let expect = last.map(|e| format!("{} {}", e.seq, e.hash)).unwrap_or_default();
+        if head.trim() != expect {
+            let seq = last.map_or(1, |e| e.seq + 1);
+            return Ok(Err(ChainBreak {
+                seq,
+                detail: format!(
+                    "{} says the newest event is {:?} but the store ends at {:?}: events were removed or the anchor was changed",
+                    head_path.display(),
+                    head.trim(),
+                    expect
+                ),
+            }));
+        }
+        Ok(Ok(events.len()))
+    }
+
+    /// Starts a session (one command run) and records it in the custody log.
+    pub fn begin_session(&mut self, command: &str, args: Value) -> Result<i64> {
+        let db = self.db();
+        self.conn
+            .execute(
+                "INSERT INTO sessions (command, args, started_utc, status) VALUES (?1, ?2, ?3, 'running')",
+                params![command, canonical_json(&args), utc_now()],
+            )
+            .map_err(sql_err(&db))?;
+        let id = self.conn.last_insert_rowid();
+        self.append_event(
+            "session.start",
+            json!({"command": command, "args": args}),
+            Some(id),
+        )?;
+        Ok(id)
+    }
+
+    pub fn end_session(&mut self, id: i64, status: SessionStatus, summary: Value) -> Result<()> {
+        let db = self.db();
+        self.conn
+            .execute(
+                "UPDATE sessions SET ended_utc = ?1, status = ?2 WHERE id = ?3",
+                params![utc_now(), status.as_str(), id],
+            )
+            .map_err(sql_err(&db))?;
+        self.append_event(
+            "session.end",
+            json!({"status": status.as_str(), "summary": summary}),
+            Some(id),
+        )?;
+        Ok(())
+    }
+
+    /// Registers evidence together with its custody event, atomically.
+    pub fn add_evidence(&mut self, ev: &NewEvidence, session_id: Option<i64>) -> Result<EvidenceRow> {
+        let db = self.db();
+        let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        let n: i64 = tx
+            .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
+            .map_err(sql_err(&db))?;
+        let label = format!("ev{}", n + 1);
+        let params_json = json!({
+            "label": label,
+            "path": ev.path,
+            "segments": ev.segments,
+            "kind": ev.kind,
+            "size": ev.size,
+            "md5": ev.md5,
+            "sha1": ev.sha1,
+            "sha256": ev.sha256,
+            "map_path": ev.map_path,
+            "map_sha256": ev.map_sha256,
+            "bad_bytes": ev.bad_bytes,
+            "gap_count": ev.gaps.len(),
+            "extra": ev.extra,
+        });
+        let event = Self::insert_event(&tx, &self.examiner, "evidence.add", params_json, session_id)
+            .map_err(|e| StoreError::new(&db, e))?;
+        tx.execute(
+            "INSERT INTO evidence (label, path, segments, kind, size, md5, sha1, sha256, map_path, map_sha256, bad_bytes, added_event)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                label,
+                ev.path,
+                serde_json::to_string(&ev.segments).unwrap_or_default(),
+                ev.kind,
+                ev.size as i64,
+                ev.md5,
+                ev.sha1,
+                ev.sha256,
+                ev.map_path,
+                ev.map_sha256,
+                ev.bad_bytes as i64,
+                event.seq
+            ],
+        )
+        .map_err(sql_err(&db))?;
+        let id = tx.last_insert_rowid();
+        {
+            let mut st = tx
+                .prepare("INSERT INTO evidence_gaps (evidence_id, start, len, why) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(sql_err(&db))?;
+            for (s, l, w) in &ev.gaps {
+                st.execute(params![id, *s as i64, *l as i64, w])
+                    .map_err(sql_err(&db))?;
+            }
+        }
+        tx.commit().map_err(sql_err(&db))?;
+        self.write_head(&event)?;
+        self.evidence_by_id(id)
+    }
+
+    fn evidence_by_id(&self, id: i64) -> Result<EvidenceRow> {
+        self.evidence()?
+            .into_iter()
+            .find(|e| e.id == id)
+            .ok_or_else(|| StoreError::new(&self.db(), format!("evidence {id} vanished")))
+    }
+
+    pub fn evidence(&self) -> Result<Vec<EvidenceRow>> {
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, label, path, segments, kind, size, md5, sha1, sha256, map_path, map_sha256, bad_bytes, added_event
+                 FROM evidence ORDER BY id",
+            )
+            .map_err(sql_err(&db))?;
+        let rows = st
+            .query_map([], |r| {
+                let segs: String = r.get(3)?;
+                Ok(EvidenceRow {
+                    id: r.get(0)?,
+                    label: r.get(1)?,
+                    path: r.get(2)?,
+                    segments: serde_json::from_str(&segs).unwrap_or_default(),
+                    kind: r.get(4)?,
+                    size: r.get::<_, i64>(5)? as u64,
+                    md5: r.get(6)?,
+                    sha1: r.get(7)?,
+                    sha256: r.get(8)?,
+                    map_path: r.get(9)?,
+                    map_sha256: r.get(10)?,
+                    bad_bytes: r.get::<_, i64>(11)? as u64,
+                    added_event: r.get(12)?,
+                })
+            })
+            .map_err(sql_err(&db))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))
+    }
+
+    pub fn evidence_gaps(&self, evidence_id: i64) -> Result<Vec<(u64, u64, String)>> {
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare("SELECT start, len, why FROM evidence_gaps WHERE evidence_id = ?1 ORDER BY start")
+            .map_err(sql_err(&db))?;
+        let rows = st
+            .query_map([evidence_id], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get(2)?))
+            })
+            .map_err(sql_err(&db))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))
+    }
+
+    /// Checks each evidence row against the custody event that registered it, so an
+    /// edit of the row (say, to a stored hash) is caught even if the file matches it.
+    pub fn verify_evidence_rows(&self) -> Result<std::result::Result<(), ChainBreak>> {
+        let events = self.events()?;
+        for row in self.evidence()? {
+            let Some(ev) = events.iter().find(|e| e.seq == row.added_event) else {
+                return Ok(Err(ChainBreak {
+                    seq: row.added_event,
+                    detail: format!("evidence {} names custody event {} which does not exist", row.label, row.added_event),
+                }));
+            };
+            let p: Value = serde_json::from_str(&ev.params).unwrap_or(Value::Null);
+            let checks: [(&str, Value); 8] = [
+                ("label", json!(row.label)),
+                ("path", json!(row.path)),
+                ("size", json!(row.size)),
+                ("md5", json!(row.md5)),
+                ("sha1", json!(row.sha1)),
+                ("sha256", json!(row.sha256)),
+                ("bad_bytes", json!(row.bad_bytes)),
+                ("map_sha256", json!(row.map_sha256)),
+            ];
+            for (k, v) in checks {
+                if p.get(k) != Some(&v) {
+                    return Ok(Err(ChainBreak {
+                        seq: ev.seq,
+                        detail: format!(
+                            "evidence {} field {k} is {v} in the evidence table but custody event {} recorded {}",
+                            row.label,
+                            ev.seq,
+                            p.get(k).cloned().unwrap_or(Value::Null)
+                        ),
+                    }));
+                }
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Sessions: (id, command, started, ended, status).
+    pub fn sessions(&self) -> Result<Vec<(i64, String, String, Option<String>, String)>> {
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare("SELECT id, command, started_utc, ended_utc, status FROM sessions ORDER BY id")
+            .map_err(sql_err(&db))?;
+        let rows = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .map_err(sql_err(&db))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))
+    }
+
+    pub fn last_seq(&self) -> Result<i64> {
+        Ok(self.last_event()?.map_or(0, |(s, _)| s))
+    }
+}
+
+/// A random UUID (v4) from the OS's random source, without a uuid crate.
+fn new_uuid() -> String {
+    let mut b = [0u8; 16];
+    let ok = std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .is_ok();
+    if !ok {
+        // Fall back to time and pid: unique enough for a case id.
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_nanos();
+        b[..16].copy_from_slice(&t.to_le_bytes());
+        b[0] ^= std::process::id() as u8;
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
