@@ -1,1 +1,438 @@
-fn main() {}
+//! The `dredge` command line. Exit codes: 0 complete, 3 complete with gaps
+//! (unreadable bytes), 2 failed, 130 interrupted.
+
+mod progress;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use dredge_session::{self as session, AcquireOptions, CaseInfo, EvidenceCheck, Failure, Outcome};
+use progress::Reporter;
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+const EXIT_FAILED: i32 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "dredge",
+    version,
+    about = "Forensic data extraction from damaged media",
+    long_about = "Forensic data extraction from damaged media.\n\n\
+        Exit codes: 0 complete, 3 complete with gaps (unreadable bytes), 2 failed, 130 interrupted."
+)]
+struct Cli {
+    /// How to show progress of long jobs: a bar on stderr, JSON lines on stdout, or nothing.
+    #[arg(long, value_enum, global = true, default_value = "auto")]
+    progress: ProgressMode,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+pub enum ProgressMode {
+    /// A bar when stderr is a terminal, otherwise nothing.
+    Auto,
+    Bar,
+    Json,
+    None,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create or inspect cases.
+    #[command(subcommand)]
+    Case(CaseCmd),
+    /// Register an image (raw, split raw, or block device) as evidence: hash it and record it.
+    Add(AddArgs),
+    /// Image a (possibly failing) drive, ddrescue-style, keeping a GNU ddrescue mapfile.
+    Acquire(AcquireArgs),
+    /// Recompute the custody chain and every evidence hash; name the first mismatch.
+    Verify(CaseArg),
+    /// Print the custody log.
+    Log(LogArgs),
+}
+
+#[derive(Subcommand)]
+enum CaseCmd {
+    /// Create a case directory (case.sqlite, files/, carved/, reports/).
+    New(CaseNewArgs),
+    /// Show a case: its details, evidence and sessions.
+    Show(CaseArg),
+}
+
+#[derive(Args)]
+struct CaseNewArgs {
+    /// Directory to create (must not exist or be empty).
+    case_dir: PathBuf,
+    /// Name of the examiner responsible for the case.
+    #[arg(long)]
+    examiner: String,
+    #[arg(long)]
+    case_number: Option<String>,
+    #[arg(long)]
+    description: Option<String>,
+}
+
+#[derive(Args)]
+struct CaseArg {
+    case_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct LogArgs {
+    case_dir: PathBuf,
+    /// One JSON object per event.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args)]
+struct AddArgs {
+    case_dir: PathBuf,
+    /// Image file, first segment of a split raw set (.001, .aa), or block device.
+    image: PathBuf,
+    /// GNU ddrescue mapfile of the image: bytes it does not mark rescued (+) are read
+    /// as zeros and recorded as unreadable.
+    #[arg(long)]
+    map: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct AcquireArgs {
+    /// Device or file to image. Opened read-only.
+    source: PathBuf,
+    /// Image file to write (resumed if its mapfile exists).
+    image: PathBuf,
+    /// Mapfile to keep (GNU ddrescue format). Default: IMAGE.map
+    #[arg(long)]
+    map: Option<PathBuf>,
+    /// Record the acquisition in this case and register the image as evidence.
+    #[arg(long)]
+    case: Option<PathBuf>,
+    /// Retry passes over bad sectors after scraping.
+    #[arg(long, default_value_t = 0)]
+    retries: u32,
+    /// Read size of the copy passes, in bytes (a multiple of the sector size).
+    #[arg(long, default_value_t = 65536, value_parser = clap::value_parser!(u32).range(512..=(64 << 20)))]
+    cluster_size: u32,
+    /// Seconds between mapfile saves.
+    #[arg(long, default_value_t = 1.0)]
+    map_interval: f64,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let interrupt = Arc::new(AtomicBool::new(false));
+    {
+        let flag = Arc::clone(&interrupt);
+        // Without a handler Ctrl-C would kill us before the session is closed as
+        // interrupted and the mapfile saved.
+        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    }
+    let mut reporter = Reporter::new(cli.progress);
+    let code = match run(cli.command, &interrupt, &mut reporter) {
+        Ok(code) => code,
+        Err(f) => {
+            reporter.clear();
+            eprintln!("dredge: error: {f}");
+            reporter.json(json!({"event": "error", "message": f.0}));
+            EXIT_FAILED
+        }
+    };
+    std::process::exit(code);
+}
+
+fn human_bytes(n: u64) -> String {
+    progress::human_bytes(n)
+}
+
+fn outcome_word(o: Outcome) -> &'static str {
+    match o {
+        Outcome::Complete => "complete",
+        Outcome::CompleteWithGaps => "complete with gaps (unreadable bytes)",
+        Outcome::Interrupted => "INTERRUPTED: not complete",
+    }
+}
+
+fn print_gaps(gaps: &[(u64, u64, String)]) {
+    const SHOWN: usize = 50;
+    for (s, l, w) in gaps.iter().take(SHOWN) {
+        println!(
+            "  unreadable {s:>14} .. {:>14}  {:>10} bytes  {w}",
+            s + l,
+            l
+        );
+    }
+    if gaps.len() > SHOWN {
+        println!(
+            "  ... and {} more ranges (all are in the case store)",
+            gaps.len() - SHOWN
+        );
+    }
+}
+
+fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, Failure> {
+    match cmd {
+        Command::Case(CaseCmd::New(a)) => {
+            let info = CaseInfo {
+                case_number: a.case_number,
+                examiner: a.examiner,
+                description: a.description,
+            };
+            let store = session::case_new(&a.case_dir, &info)?;
+            let case = store.case().map_err(|e| Failure(e.to_string()))?;
+            rep.json(json!({"event": "result", "command": "case new", "case_dir": a.case_dir, "uuid": case.uuid}));
+            if !rep.is_json() {
+                println!("created case {} ({})", a.case_dir.display(), case.uuid);
+            }
+            Ok(0)
+        }
+        Command::Case(CaseCmd::Show(a)) => case_show(&a.case_dir, rep),
+        Command::Add(a) => {
+            let r = session::add_evidence(
+                &a.case_dir,
+                &a.image,
+                a.map.as_deref(),
+                interrupt,
+                &mut |p| rep.progress(p),
+            )?;
+            rep.clear();
+            match &r.evidence {
+                Some(e) => {
+                    rep.json(json!({
+                        "event": "result", "command": "add", "outcome": format!("{:?}", r.outcome),
+                        "label": e.label, "size": e.size, "md5": e.md5, "sha1": e.sha1, "sha256": e.sha256,
+                        "bad_bytes": e.bad_bytes,
+                        "unreadable": r.gaps.iter().map(|(s, l, w)| json!({"start": s, "len": l, "why": w})).collect::<Vec<_>>(),
+                    }));
+                    if !rep.is_json() {
+                        println!(
+                            "added {} as {}: {} ({} bytes)",
+                            e.path,
+                            e.label,
+                            human_bytes(e.size),
+                            e.size
+                        );
+                        println!(
+                            "  MD5     {}\n  SHA-1   {}\n  SHA-256 {}",
+                            e.md5, e.sha1, e.sha256
+                        );
+                        if e.bad_bytes > 0 {
+                            println!(
+                                "  {} bytes unreadable in {} ranges:",
+                                e.bad_bytes,
+                                r.gaps.len()
+                            );
+                            print_gaps(&r.gaps);
+                        } else {
+                            println!("  every byte was read");
+                        }
+                        println!("{}", outcome_word(r.outcome));
+                    }
+                }
+                None => {
+                    rep.json(
+                        json!({"event": "result", "command": "add", "outcome": "Interrupted"}),
+                    );
+                    eprintln!("dredge: interrupted; nothing was registered");
+                }
+            }
+            Ok(r.outcome.exit_code())
+        }
+        Command::Acquire(a) => {
+            let map = a.map.clone().unwrap_or_else(|| {
+                let mut s = a.image.clone().into_os_string();
+                s.push(".map");
+                PathBuf::from(s)
+            });
+            if !(a.map_interval.is_finite() && a.map_interval >= 0.0) {
+                return Err(Failure("--map-interval must be a number of seconds".into()));
+            }
+            let options = AcquireOptions {
+                cluster: a.cluster_size as usize,
+                retries: a.retries,
+                map_interval: Duration::from_secs_f64(a.map_interval),
+                command_line: std::env::args().collect::<Vec<_>>().join(" "),
+                ..Default::default()
+            };
+            let req = session::AcquireRequest {
+                source: &a.source,
+                image: &a.image,
+                map: &map,
+                case_dir: a.case.as_deref(),
+                options,
+            };
+            let r = session::acquire(&req, interrupt, &mut |p| rep.progress(p))?;
+            rep.clear();
+            let res = &r.result;
+            let d = res.digests.clone().unwrap_or_default();
+            rep.json(json!({
+                "event": "result", "command": "acquire", "outcome": format!("{:?}", r.outcome),
+                "size": res.size, "rescued": res.rescued, "bad_bytes": res.bad_bytes,
+                "read_errors": res.read_errors, "resumed": res.resumed,
+                "md5": res.digests.as_ref().map(|_| &d.md5),
+                "sha1": res.digests.as_ref().map(|_| &d.sha1),
+                "sha256": res.digests.as_ref().map(|_| &d.sha256),
+                "evidence": r.evidence.as_ref().map(|e| &e.label),
+                "map": map,
+            }));
+            if !rep.is_json() {
+                println!(
+                    "{} {}: {} rescued, {} unreadable in {} ranges, {} read errors, {:.1} s{}",
+                    a.source.display(),
+                    outcome_word(r.outcome),
+                    human_bytes(res.rescued),
+                    human_bytes(res.bad_bytes),
+                    res.bad_extents.len(),
+                    res.read_errors,
+                    res.elapsed.as_secs_f64(),
+                    if res.resumed { " (resumed)" } else { "" }
+                );
+                if res.digests.is_some() {
+                    println!(
+                        "  MD5     {}\n  SHA-1   {}\n  SHA-256 {}",
+                        d.md5, d.sha1, d.sha256
+                    );
+                } else {
+                    println!("  rerun the same command to resume from {}", map.display());
+                }
+                let gaps: Vec<(u64, u64, String)> = res
+                    .bad_extents
+                    .iter()
+                    .map(|e| (e.start, e.len, "unreadable".into()))
+                    .collect();
+                print_gaps(&gaps);
+                if let Some(e) = &r.evidence {
+                    println!("  registered as {} in the case", e.label);
+                }
+            }
+            Ok(r.outcome.exit_code())
+        }
+        Command::Verify(a) => {
+            let r = session::verify(&a.case_dir, interrupt, &mut |p| rep.progress(p))?;
+            rep.clear();
+            rep.json(json!({
+                "event": "result", "command": "verify", "ok": r.ok(),
+                "custody_events": r.events,
+                "custody_break": r.custody.as_ref().map(|b| json!({"seq": b.seq, "detail": b.detail})),
+                "evidence": r.evidence.iter().map(|(l, c)| json!({"label": l, "result": format!("{c:?}")})).collect::<Vec<_>>(),
+            }));
+            if !rep.is_json() {
+                match &r.custody {
+                    None => println!("custody log: {} events, chain intact", r.events),
+                    Some(b) => println!("custody log: BROKEN at event {}: {}", b.seq, b.detail),
+                }
+                for (label, c) in &r.evidence {
+                    match c {
+                        EvidenceCheck::Match => println!("{label}: MD5, SHA-1 and SHA-256 match"),
+                        EvidenceCheck::Mismatch {
+                            algorithm,
+                            recorded,
+                            actual,
+                        } => {
+                            println!(
+                                "{label}: {algorithm} MISMATCH: recorded {recorded}, now {actual}"
+                            )
+                        }
+                        EvidenceCheck::Unreadable(e) => println!("{label}: cannot be read: {e}"),
+                        EvidenceCheck::Interrupted => println!("{label}: interrupted"),
+                    }
+                }
+            }
+            if r.interrupted() {
+                return Ok(130);
+            }
+            if !r.ok() {
+                let first = match &r.custody {
+                    Some(b) => format!("custody event {}: {}", b.seq, b.detail),
+                    None => r
+                        .evidence
+                        .iter()
+                        .find(|(_, c)| *c != EvidenceCheck::Match)
+                        .map(|(l, c)| format!("evidence {l}: {c:?}"))
+                        .unwrap_or_default(),
+                };
+                return Err(Failure(format!(
+                    "{}: verification FAILED: {first}",
+                    a.case_dir.display()
+                )));
+            }
+            println!("verification passed");
+            Ok(0)
+        }
+        Command::Log(a) => {
+            let store = session::open_case(&a.case_dir)?;
+            for e in store.events().map_err(|e| Failure(e.to_string()))? {
+                if a.json || rep.is_json() {
+                    println!(
+                        "{}",
+                        json!({"seq": e.seq, "time_utc": e.time_utc, "actor": e.actor, "action": e.action,
+                               "params": serde_json::from_str::<serde_json::Value>(&e.params).unwrap_or_default(),
+                               "tool_version": e.tool_version, "session": e.session_id, "prev_hash": e.prev_hash, "hash": e.hash})
+                    );
+                } else {
+                    println!(
+                        "{:>5}  {}  {:<16} {:<20} {}  {}",
+                        e.seq,
+                        e.time_utc,
+                        e.action,
+                        e.actor,
+                        &e.hash[..16.min(e.hash.len())],
+                        e.params
+                    );
+                }
+            }
+            Ok(0)
+        }
+    }
+}
+
+fn case_show(dir: &std::path::Path, rep: &mut Reporter) -> Result<i32, Failure> {
+    let store = session::open_case(dir)?;
+    let case = store.case().map_err(|e| Failure(e.to_string()))?;
+    let evidence = store.evidence().map_err(|e| Failure(e.to_string()))?;
+    let sessions = store.sessions().map_err(|e| Failure(e.to_string()))?;
+    if rep.is_json() {
+        println!(
+            "{}",
+            json!({
+                "uuid": case.uuid, "case_number": case.info.case_number, "examiner": case.info.examiner,
+                "description": case.info.description, "created_utc": case.created_utc,
+                "evidence": evidence.iter().map(|e| json!({"label": e.label, "path": e.path, "kind": e.kind, "size": e.size,
+                    "md5": e.md5, "sha1": e.sha1, "sha256": e.sha256, "bad_bytes": e.bad_bytes, "map": e.map_path})).collect::<Vec<_>>(),
+                "sessions": sessions.iter().map(|s| json!({"id": s.0, "command": s.1, "started": s.2, "ended": s.3, "status": s.4})).collect::<Vec<_>>(),
+            })
+        );
+        return Ok(0);
+    }
+    println!("case {}  ({})", dir.display(), case.uuid);
+    println!("  examiner     {}", case.info.examiner);
+    if let Some(n) = &case.info.case_number {
+        println!("  case number  {n}");
+    }
+    if let Some(d) = &case.info.description {
+        println!("  description  {d}");
+    }
+    println!(
+        "  created      {} by dredge {}",
+        case.created_utc, case.tool_version
+    );
+    println!("evidence:");
+    for e in &evidence {
+        println!(
+            "  {}  {} [{}] {} bytes, {} unreadable",
+            e.label, e.path, e.kind, e.size, e.bad_bytes
+        );
+        println!("      SHA-256 {}", e.sha256);
+    }
+    println!("sessions:");
+    for (id, cmd, started, ended, status) in &sessions {
+        println!(
+            "  {id:>4}  {cmd:<10} {started}  {:<27}  {status}",
+            ended.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(0)
+}

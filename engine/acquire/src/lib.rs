@@ -152,7 +152,12 @@ pub struct AcquireError {
 impl std::fmt::Display for AcquireError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self.offset {
-            Some(o) => write!(f, "{}: {} at byte offset {o}", self.path.display(), self.detail),
+            Some(o) => write!(
+                f,
+                "{}: {} at byte offset {o}",
+                self.path.display(),
+                self.detail
+            ),
             None => write!(f, "{}: {}", self.path.display(), self.detail),
         }
     }
@@ -212,7 +217,11 @@ pub fn acquire(
 ) -> Result<AcquireResult, AcquireError> {
     let size = dev.size();
     if size == 0 {
-        return Err(err(Path::new(&dev.describe()), None, "source is empty (0 bytes)"));
+        return Err(err(
+            Path::new(&dev.describe()),
+            None,
+            "source is empty (0 bytes)",
+        ));
     }
     let resumed = map_path.exists();
     let map = if resumed {
@@ -353,9 +362,13 @@ impl Job<'_> {
     }
 
     fn write(&mut self, pos: u64, data: &[u8]) -> Result<(), AcquireError> {
-        self.out
-            .write_all_at(data, pos)
-            .map_err(|e| err(&self.out_path, Some(pos), format!("cannot write image: {e}")))
+        self.out.write_all_at(data, pos).map_err(|e| {
+            err(
+                &self.out_path,
+                Some(pos),
+                format!("cannot write image: {e}"),
+            )
+        })
     }
 
     /// Stores good data; feeds the hashers directly when it continues the hashed prefix.
@@ -413,7 +426,10 @@ impl Job<'_> {
             .map_err(|e| err(&self.out_path, None, format!("cannot sync image: {e}")))?;
         let finished = self.phase == Phase::Finished;
         let comments = vec![
-            format!("# Mapfile. Created by dredge version {}", dredge_core::TOOL_VERSION),
+            format!(
+                "# Mapfile. Created by dredge version {}",
+                dredge_core::TOOL_VERSION
+            ),
             format!("# Command line: {}", self.opts.command_line),
             format!("# Start time:   {}", self.start_time),
             format!("# Current time: {}", utc_now()),
@@ -596,7 +612,13 @@ impl Job<'_> {
             let mut buf = vec![0u8; len];
             self.out
                 .read_exact_at(&mut buf, self.hashed_upto)
-                .map_err(|e| err(&self.out_path, Some(self.hashed_upto), format!("cannot read back image: {e}")))?;
+                .map_err(|e| {
+                    err(
+                        &self.out_path,
+                        Some(self.hashed_upto),
+                        format!("cannot read back image: {e}"),
+                    )
+                })?;
             if let Some(h) = self.hasher.as_mut() {
                 h.update(Arc::new(buf));
             }

@@ -28,7 +28,15 @@ fn opts() -> AcquireOptions {
 
 fn run(dev: &dyn BlockDevice, dir: &Path, o: AcquireOptions) -> AcquireResult {
     let never = AtomicBool::new(false);
-    acquire(dev, &dir.join("out.img"), &dir.join("out.map"), o, &never, &mut |_| {}).unwrap()
+    acquire(
+        dev,
+        &dir.join("out.img"),
+        &dir.join("out.map"),
+        o,
+        &never,
+        &mut |_| {},
+    )
+    .unwrap()
 }
 
 fn sha256(b: &[u8]) -> String {
@@ -67,8 +75,8 @@ fn bad_sectors_are_mapped_exactly_and_everything_else_is_rescued() {
     let d = tempfile::tempdir().unwrap();
     let orig = data(4 * 1024 * 1024);
     let bad = [
-        Extent::new(512, 512),                  // inside the first cluster
-        Extent::new(1024 * 1024, 4096),         // a page
+        Extent::new(512, 512),          // inside the first cluster
+        Extent::new(1024 * 1024, 4096), // a page
         Extent::new(1024 * 1024 + 65536, 3 * 512),
         Extent::new(3 * 1024 * 1024 - 512, 1024), // across a cluster boundary
         Extent::new(4 * 1024 * 1024 - 512, 512),  // the last sector
@@ -80,7 +88,10 @@ fn bad_sectors_are_mapped_exactly_and_everything_else_is_rescued() {
     let r = run(&dev, d.path(), opts());
     let img = std::fs::read(d.path().join("out.img")).unwrap();
     let expect = expected_image(&orig, &bad);
-    assert!(img == expect, "image differs from the original outside the bad ranges");
+    assert!(
+        img == expect,
+        "image differs from the original outside the bad ranges"
+    );
     assert_eq!(r.bad_bytes, bad.iter().map(|e| e.len).sum::<u64>());
     assert_eq!(r.bad_extents, bad.to_vec());
     assert_eq!(r.digests.unwrap().sha256, sha256(&expect));
@@ -140,9 +151,19 @@ fn retry_passes_recover_marginal_sectors() {
     };
     let d = tempfile::tempdir().unwrap();
     let r = run(&mk(), d.path(), opts());
-    assert_eq!(r.bad_bytes, 512, "without retries the weak sector stays bad");
+    assert_eq!(
+        r.bad_bytes, 512,
+        "without retries the weak sector stays bad"
+    );
     let d = tempfile::tempdir().unwrap();
-    let r = run(&mk(), d.path(), AcquireOptions { retries: 2, ..opts() });
+    let r = run(
+        &mk(),
+        d.path(),
+        AcquireOptions {
+            retries: 2,
+            ..opts()
+        },
+    );
     assert_eq!(r.bad_bytes, 0);
     assert_eq!(std::fs::read(d.path().join("out.img")).unwrap(), orig);
 }
@@ -207,7 +228,10 @@ fn an_interrupted_run_resumes_to_the_same_image_map_and_hashes() {
             &mut |_| {},
         )
         .unwrap();
-        assert!(first.interrupted(), "run {stop_after} should have been interrupted");
+        assert!(
+            first.interrupted(),
+            "run {stop_after} should have been interrupted"
+        );
         let m = read_mapfile(&d.path().join("out.map")).unwrap();
         assert!(m.blocks.iter().any(|b| b.status != MapStatus::Finished));
         let second = run(&mk(), d.path(), o);
@@ -255,13 +279,30 @@ fn refuses_to_overwrite_an_image_without_its_mapfile_or_resume_a_foreign_map() {
     std::fs::write(d.path().join("out.img"), b"precious").unwrap();
     let never = AtomicBool::new(false);
     let dev = MemDevice::new(data(8192));
-    let e = acquire(&dev, &d.path().join("out.img"), &d.path().join("out.map"), opts(), &never, &mut |_| {})
-        .unwrap_err();
+    let e = acquire(
+        &dev,
+        &d.path().join("out.img"),
+        &d.path().join("out.map"),
+        opts(),
+        &never,
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("refusing to overwrite"), "{e}");
-    assert_eq!(std::fs::read(d.path().join("out.img")).unwrap(), b"precious");
+    assert_eq!(
+        std::fs::read(d.path().join("out.img")).unwrap(),
+        b"precious"
+    );
 
     std::fs::write(d.path().join("other.map"), "0x0 + 1\n0x0 0x1000 +\n").unwrap();
-    let e = acquire(&dev, &d.path().join("new.img"), &d.path().join("other.map"), opts(), &never, &mut |_| {})
-        .unwrap_err();
+    let e = acquire(
+        &dev,
+        &d.path().join("new.img"),
+        &d.path().join("other.map"),
+        opts(),
+        &never,
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("not written for this source"), "{e}");
 }

@@ -88,8 +88,10 @@ impl ExtentSet {
             end = end.max(self.runs[last].end());
             last += 1;
         }
-        self.runs
-            .splice(first..last, std::iter::once(Extent::from_bounds(start, end)));
+        self.runs.splice(
+            first..last,
+            std::iter::once(Extent::from_bounds(start, end)),
+        );
     }
 
     /// Bytes of `e` covered by this set.
@@ -133,7 +135,9 @@ mod tests {
 
     #[test]
     fn covered_counts_only_the_intersection() {
-        let s: ExtentSet = [Extent::new(0, 10), Extent::new(20, 10)].into_iter().collect();
+        let s: ExtentSet = [Extent::new(0, 10), Extent::new(20, 10)]
+            .into_iter()
+            .collect();
         assert_eq!(s.covered(&Extent::new(5, 20)), 10);
         assert_eq!(s.covered(&Extent::new(10, 10)), 0);
     }

@@ -266,6 +266,9 @@ mod tests {
     #[test]
     fn source_error_names_path_and_offset() {
         let e = SourceError::new("/dev/sdz", 4096, SourceErrorKind::Gone, "device removed");
-        assert_eq!(e.to_string(), "/dev/sdz: device removed at byte offset 4096");
+        assert_eq!(
+            e.to_string(),
+            "/dev/sdz: device removed at byte offset 4096"
+        );
     }
 }

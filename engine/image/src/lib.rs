@@ -47,7 +47,10 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
         Box::new(FileDevice::open(path)?)
     };
     if device.size() == 0 {
-        return Err(OpenError::new(path, "is empty (0 bytes): nothing to examine"));
+        return Err(OpenError::new(
+            path,
+            "is empty (0 bytes): nothing to examine",
+        ));
     }
     let size = device.size();
     let sectored = Sectored::new(device);
@@ -63,7 +66,7 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
         return Err(OpenError::new(
             map_path,
             format!(
-                "mapfile describes bytes up to {} but the image has {} bytes (block at line byte offset {})",
+                "mapfile describes bytes up to {} but the image has {} bytes (the block on the line at byte offset {} of the mapfile)",
                 b.pos + b.size,
                 size,
                 b.line_offset

@@ -217,21 +217,29 @@ impl Mapfile {
                     None => (None, rest),
                 };
                 if !valid_trailing(rest) {
-                    return Err(err(format!("unexpected text {:?} in status line", rest.trim())));
+                    return Err(err(format!(
+                        "unexpected text {:?} in status line",
+                        rest.trim()
+                    )));
                 }
                 status = Some((pos, st, pass, rest.to_string()));
                 continue;
             }
             let (pos_t, rest) = token(line).ok_or_else(|| err("empty block line".into()))?;
-            let pos = parse_number(pos_t).ok_or_else(|| err(format!("bad block position {pos_t:?}")))?;
+            let pos =
+                parse_number(pos_t).ok_or_else(|| err(format!("bad block position {pos_t:?}")))?;
             let (size_t, rest) = token(rest).ok_or_else(|| err("block line has no size".into()))?;
-            let size = parse_number(size_t).ok_or_else(|| err(format!("bad block size {size_t:?}")))?;
+            let size =
+                parse_number(size_t).ok_or_else(|| err(format!("bad block size {size_t:?}")))?;
             let (st_t, rest) = token(rest).ok_or_else(|| err("block line has no status".into()))?;
             let st = single_char(st_t)
                 .and_then(MapStatus::from_char)
                 .ok_or_else(|| err(format!("bad block status {st_t:?}")))?;
             if !valid_trailing(rest) {
-                return Err(err(format!("unexpected text {:?} after block", rest.trim())));
+                return Err(err(format!(
+                    "unexpected text {:?} after block",
+                    rest.trim()
+                )));
             }
             if pos.checked_add(size).is_none_or(|end| end > MAX_POS) {
                 return Err(err("block extends past the largest possible offset".into()));
@@ -369,7 +377,11 @@ impl fmt::Display for Mapfile {
                 "0x{:08X}     {}               {}",
                 self.current_pos, self.current_status, p
             )?,
-            None => write!(out, "0x{:08X}     {}", self.current_pos, self.current_status)?,
+            None => write!(
+                out,
+                "0x{:08X}     {}",
+                self.current_pos, self.current_status
+            )?,
         }
         out.push_str(&self.status_trailing);
         out.push('\n');

@@ -29,10 +29,17 @@ fn every_ddrescue_testsuite_mapfile_round_trips_exactly() {
         }
         let bytes = std::fs::read(&p).unwrap();
         let m = Mapfile::parse_bytes(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(m.to_string().as_bytes(), &bytes[..], "{name} did not round-trip");
+        assert_eq!(
+            m.to_string().as_bytes(),
+            &bytes[..],
+            "{name} did not round-trip"
+        );
         n += 1;
     }
-    assert_eq!(n, 9, "expected the nine mapfiles of the ddrescue test suite");
+    assert_eq!(
+        n, 9,
+        "expected the nine mapfiles of the ddrescue test suite"
+    );
 }
 
 #[test]
@@ -52,7 +59,12 @@ fn testsuite_rescues_equal_the_original_where_the_map_says_finished() {
     for b in &m.blocks {
         let range = b.pos as usize..(b.pos + b.size) as usize;
         if b.status == MapStatus::Finished {
-            assert_eq!(&buf[range.clone()], &orig[range], "finished block at {:#x}", b.pos);
+            assert_eq!(
+                &buf[range.clone()],
+                &orig[range],
+                "finished block at {:#x}",
+                b.pos
+            );
         } else {
             assert!(buf[range].iter().all(|&x| x == 0));
             expect_synth += b.size;
@@ -138,7 +150,11 @@ fn overlay_does_not_read_unrescued_ranges_and_reports_their_status() {
     let r = src.read_at(0, &mut buf).unwrap();
     assert_eq!(&buf[..2048], &data[..2048]);
     assert!(buf[2048..].iter().all(|&b| b == 0));
-    let whys: Vec<(Why, u64)> = r.synthesized.iter().map(|s| (s.why, s.extent.len)).collect();
+    let whys: Vec<(Why, u64)> = r
+        .synthesized
+        .iter()
+        .map(|s| (s.why, s.extent.len))
+        .collect();
     assert_eq!(
         whys,
         vec![
@@ -170,7 +186,9 @@ fn split_sets_read_as_one_image_across_boundaries() {
     assert!(r.is_clean());
     assert_eq!(&buf[..], &data[3000..9000]);
 
-    let e = open_evidence(&dir.path().join("img.002"), None).err().unwrap();
+    let e = open_evidence(&dir.path().join("img.002"), None)
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("later segment"), "{e}");
 
     for (name, range) in [("x.aa", 0..6000), ("x.ab", 6000..10_000)] {
@@ -186,7 +204,9 @@ fn split_sets_read_as_one_image_across_boundaries() {
 #[test]
 fn bad_evidence_paths_give_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
-    let e = open_evidence(&dir.path().join("nope.img"), None).err().unwrap();
+    let e = open_evidence(&dir.path().join("nope.img"), None)
+        .err()
+        .unwrap();
     assert!(e.to_string().contains("no such file"), "{e}");
     let e = open_evidence(dir.path(), None).err().unwrap();
     assert!(e.to_string().contains("is a directory"), "{e}");
@@ -200,9 +220,15 @@ fn bad_evidence_paths_give_clear_errors() {
     let long_map = dir.path().join("long.map");
     std::fs::write(&long_map, "0x0 + 1\n0x0 0x2000 +\n").unwrap();
     let e = open_evidence(&img, Some(&long_map)).err().unwrap();
-    assert!(e.to_string().contains("8192") && e.to_string().contains("4096"), "{e}");
+    assert!(
+        e.to_string().contains("8192") && e.to_string().contains("4096"),
+        "{e}"
+    );
     let garbage = dir.path().join("garbage.map");
     std::fs::write(&garbage, b"\x00\x01binary junk\xff").unwrap();
     let e = open_evidence(&img, Some(&garbage)).err().unwrap();
-    assert!(e.to_string().contains("garbage.map") && e.to_string().contains("byte offset"), "{e}");
+    assert!(
+        e.to_string().contains("garbage.map") && e.to_string().contains("byte offset"),
+        "{e}"
+    );
 }

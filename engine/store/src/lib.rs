@@ -80,8 +80,8 @@ pub struct Event {
 impl Event {
     /// The bytes the chain hashes for this event (after the previous hash).
     fn canonical(&self) -> std::result::Result<String, String> {
-        let params: Value = serde_json::from_str(&self.params)
-            .map_err(|e| format!("params are not JSON: {e}"))?;
+        let params: Value =
+            serde_json::from_str(&self.params).map_err(|e| format!("params are not JSON: {e}"))?;
         Ok(canonical_json(&json!({
             "seq": self.seq,
             "time_utc": self.time_utc,
@@ -277,12 +277,17 @@ impl Store {
             .optional()
             .map_err(|e| StoreError::new(&db, format!("not a dredge case database: {e}")))?;
         if has_case.is_none() {
-            return Err(StoreError::new(&db, "not a dredge case database (no case_info table)"));
+            return Err(StoreError::new(
+                &db,
+                "not a dredge case database (no case_info table)",
+            ));
         }
         schema::configure(&conn).map_err(sql_err(&db))?;
         schema::migrate(&conn).map_err(sql_err(&db))?;
         let examiner: String = conn
-            .query_row("SELECT examiner FROM case_info WHERE id = 1", [], |r| r.get(0))
+            .query_row("SELECT examiner FROM case_info WHERE id = 1", [], |r| {
+                r.get(0)
+            })
             .map_err(|e| StoreError::new(&db, format!("case record missing: {e}")))?;
         Ok(Store {
             conn,
@@ -446,7 +451,10 @@ impl Store {
             if ev.seq != expect_seq {
                 return Ok(Err(ChainBreak {
                     seq: expect_seq,
-                    detail: format!("event {expect_seq} is missing (next stored event is {})", ev.seq),
+                    detail: format!(
+                        "event {expect_seq} is missing (next stored event is {})",
+                        ev.seq
+                    ),
                 }));
             }
             if ev.prev_hash != prev {
@@ -482,7 +490,9 @@ impl Store {
         let head_path = self.dir.join(HEAD_NAME);
         let head = std::fs::read_to_string(&head_path).unwrap_or_default();
         let last = events.last();
-        let expect = last.map(|e| format!("{} {}", e.seq, e.hash)).unwrap_or_default();
+        let expect = last
+            .map(|e| format!("{} {}", e.seq, e.hash))
+            .unwrap_or_default();
         if head.trim() != expect {
             let seq = last.map_or(1, |e| e.seq + 1);
             return Ok(Err(ChainBreak {
@@ -533,7 +543,11 @@ impl Store {
     }
 
     /// Registers evidence together with its custody event, atomically.
-    pub fn add_evidence(&mut self, ev: &NewEvidence, session_id: Option<i64>) -> Result<EvidenceRow> {
+    pub fn add_evidence(
+        &mut self,
+        ev: &NewEvidence,
+        session_id: Option<i64>,
+    ) -> Result<EvidenceRow> {
         let db = self.db();
         let tx = self.conn.transaction().map_err(sql_err(&db))?;
         let n: i64 = tx
@@ -555,8 +569,9 @@ impl Store {
             "gap_count": ev.gaps.len(),
             "extra": ev.extra,
         });
-        let event = Self::insert_event(&tx, &self.examiner, "evidence.add", params_json, session_id)
-            .map_err(|e| StoreError::new(&db, e))?;
+        let event =
+            Self::insert_event(&tx, &self.examiner, "evidence.add", params_json, session_id)
+                .map_err(|e| StoreError::new(&db, e))?;
         tx.execute(
             "INSERT INTO evidence (label, path, segments, kind, size, md5, sha1, sha256, map_path, map_sha256, bad_bytes, added_event)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
@@ -635,11 +650,17 @@ impl Store {
         let db = self.db();
         let mut st = self
             .conn
-            .prepare("SELECT start, len, why FROM evidence_gaps WHERE evidence_id = ?1 ORDER BY start")
+            .prepare(
+                "SELECT start, len, why FROM evidence_gaps WHERE evidence_id = ?1 ORDER BY start",
+            )
             .map_err(sql_err(&db))?;
         let rows = st
             .query_map([evidence_id], |r| {
-                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64, r.get(2)?))
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get(2)?,
+                ))
             })
             .map_err(sql_err(&db))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
@@ -654,7 +675,10 @@ impl Store {
             let Some(ev) = events.iter().find(|e| e.seq == row.added_event) else {
                 return Ok(Err(ChainBreak {
                     seq: row.added_event,
-                    detail: format!("evidence {} names custody event {} which does not exist", row.label, row.added_event),
+                    detail: format!(
+                        "evidence {} names custody event {} which does not exist",
+                        row.label, row.added_event
+                    ),
                 }));
             };
             let p: Value = serde_json::from_str(&ev.params).unwrap_or(Value::Null);
@@ -693,7 +717,9 @@ impl Store {
             .prepare("SELECT id, command, started_utc, ended_utc, status FROM sessions ORDER BY id")
             .map_err(sql_err(&db))?;
         let rows = st
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
             .map_err(sql_err(&db))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
             .map_err(sql_err(&db))
@@ -722,5 +748,12 @@ fn new_uuid() -> String {
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h = hex::encode(b);
-    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
 }

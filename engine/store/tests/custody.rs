@@ -29,10 +29,16 @@ fn sample_evidence() -> NewEvidence {
 
 fn case_with_events(dir: &std::path::Path) -> Store {
     let mut s = Store::create(dir, &info()).unwrap();
-    let sid = s.begin_session("add", json!({"image": "disk.img"})).unwrap();
-    s.add_evidence(&sample_evidence(), Some(sid)).unwrap();
-    s.end_session(sid, SessionStatus::CompleteWithGaps, json!({"bad_bytes": 512}))
+    let sid = s
+        .begin_session("add", json!({"image": "disk.img"}))
         .unwrap();
+    s.add_evidence(&sample_evidence(), Some(sid)).unwrap();
+    s.end_session(
+        sid,
+        SessionStatus::CompleteWithGaps,
+        json!({"bad_bytes": 512}),
+    )
+    .unwrap();
     s
 }
 
@@ -46,14 +52,25 @@ fn a_new_case_has_a_valid_chain_and_its_directories() {
     }
     let events = s.events().unwrap();
     let actions: Vec<&str> = events.iter().map(|e| e.action.as_str()).collect();
-    assert_eq!(actions, ["case.create", "session.start", "evidence.add", "session.end"]);
+    assert_eq!(
+        actions,
+        [
+            "case.create",
+            "session.start",
+            "evidence.add",
+            "session.end"
+        ]
+    );
     assert_eq!(s.verify_chain().unwrap(), Ok(4));
     assert_eq!(s.verify_evidence_rows().unwrap(), Ok(()));
     drop(s);
     let s = Store::open(&dir).unwrap();
     assert_eq!(s.case().unwrap().info, info());
     assert_eq!(s.evidence().unwrap()[0].label, "ev1");
-    assert_eq!(s.evidence_gaps(1).unwrap(), vec![(1024, 512, "unreadable".into())]);
+    assert_eq!(
+        s.evidence_gaps(1).unwrap(),
+        vec![(1024, 512, "unreadable".into())]
+    );
 }
 
 #[test]
@@ -62,7 +79,9 @@ fn the_database_refuses_updates_to_custody_rows() {
     let dir = d.path().join("case");
     drop(case_with_events(&dir));
     let c = Connection::open(dir.join("case.sqlite")).unwrap();
-    assert!(c.execute("UPDATE custody SET actor = 'x' WHERE seq = 1", []).is_err());
+    assert!(c
+        .execute("UPDATE custody SET actor = 'x' WHERE seq = 1", [])
+        .is_err());
     assert!(c.execute("DELETE FROM custody WHERE seq = 4", []).is_err());
 }
 
@@ -85,22 +104,36 @@ fn changing_one_byte_of_any_custody_field_is_detected_and_named() {
         let c = Connection::open(dir.join("case.sqlite")).unwrap();
         c.execute_batch("DROP TRIGGER custody_no_update;").unwrap();
         let old: String = c
-            .query_row(&format!("SELECT {col} FROM custody WHERE seq = ?1"), [seq], |r| r.get(0))
+            .query_row(
+                &format!("SELECT {col} FROM custody WHERE seq = ?1"),
+                [seq],
+                |r| r.get(0),
+            )
             .unwrap();
         // Flip one character that keeps JSON valid where it matters.
         let idx = old.rfind(|ch: char| ch.is_ascii_alphanumeric()).unwrap();
         let mut bytes = old.clone().into_bytes();
         bytes[idx] = if bytes[idx] == b'1' { b'2' } else { b'1' };
         let new = String::from_utf8(bytes).unwrap();
-        c.execute(&format!("UPDATE custody SET {col} = ?1 WHERE seq = ?2"), rusqlite::params![new, seq])
-            .unwrap();
+        c.execute(
+            &format!("UPDATE custody SET {col} = ?1 WHERE seq = ?2"),
+            rusqlite::params![new, seq],
+        )
+        .unwrap();
         drop(c);
         let s = Store::open(&dir).unwrap();
         let brk = s.verify_chain().unwrap().expect_err(col);
         // A changed hash is noticed at its own row or, for a changed stored hash
         // that still matches nothing, no later than the row that links to it.
-        assert!(brk.seq == seq || (col == "hash" && brk.seq == seq + 1), "{col}: {brk:?}");
-        assert!(brk.detail.contains(&format!("event {}", brk.seq)), "{}", brk.detail);
+        assert!(
+            brk.seq == seq || (col == "hash" && brk.seq == seq + 1),
+            "{col}: {brk:?}"
+        );
+        assert!(
+            brk.detail.contains(&format!("event {}", brk.seq)),
+            "{}",
+            brk.detail
+        );
     }
 }
 
@@ -113,7 +146,11 @@ fn removing_the_newest_events_is_detected_through_the_head_anchor() {
     c.execute_batch("DROP TRIGGER custody_no_delete; DELETE FROM custody WHERE seq = 4;")
         .unwrap();
     drop(c);
-    let brk = Store::open(&dir).unwrap().verify_chain().unwrap().unwrap_err();
+    let brk = Store::open(&dir)
+        .unwrap()
+        .verify_chain()
+        .unwrap()
+        .unwrap_err();
     assert_eq!(brk.seq, 4);
     assert!(brk.detail.contains("removed"), "{}", brk.detail);
 }
@@ -124,7 +161,8 @@ fn editing_an_evidence_row_is_detected_against_its_custody_event() {
     let dir = d.path().join("case");
     drop(case_with_events(&dir));
     let c = Connection::open(dir.join("case.sqlite")).unwrap();
-    c.execute("UPDATE evidence SET sha256 = ?1", [&"0".repeat(64)]).unwrap();
+    c.execute("UPDATE evidence SET sha256 = ?1", [&"0".repeat(64)])
+        .unwrap();
     drop(c);
     let s = Store::open(&dir).unwrap();
     assert_eq!(s.verify_chain().unwrap(), Ok(4));
@@ -142,7 +180,11 @@ fn things_that_are_not_cases_are_refused_with_their_path() {
     assert!(e.to_string().contains("is not a dredge case"), "{e}");
     let junk = d.path().join("junk");
     std::fs::create_dir(&junk).unwrap();
-    std::fs::write(junk.join("case.sqlite"), b"this is not sqlite at all, not even close......").unwrap();
+    std::fs::write(
+        junk.join("case.sqlite"),
+        b"this is not sqlite at all, not even close......",
+    )
+    .unwrap();
     let e = Store::open(&junk).err().unwrap();
     assert!(e.to_string().contains("case.sqlite"), "{e}");
     // An existing case is not overwritten by create.

@@ -1,0 +1,526 @@
+//! Orchestration: each command the CLI or the TUI runs is a *session* recorded in
+//! the case's custody log from start to end, whatever happens in between. Only this
+//! crate knows every implementation (image readers, acquisition, store).
+
+mod guard;
+
+pub use dredge_acquire::{AcquireOptions, Phase};
+pub use dredge_store::{CaseInfo, ChainBreak, Event, EvidenceRow, SessionStatus, Store};
+pub use guard::EvidenceGuard;
+
+use dredge_core::{BlockDevice, ImageSource};
+use dredge_hash::{hash_source, sha256_hex, Digests};
+use dredge_image::{open_evidence, FileDevice};
+use dredge_store::NewEvidence;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+/// A failure that ends a command: one line naming the file and, where there is
+/// one, the byte offset.
+#[derive(Debug)]
+pub struct Failure(pub String);
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+fn fail(e: impl std::fmt::Display) -> Failure {
+    Failure(e.to_string())
+}
+
+/// How a command ended. Maps onto the batch exit codes 0, 3 and 130 (a `Failure`
+/// is 2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Complete,
+    CompleteWithGaps,
+    Interrupted,
+}
+
+impl Outcome {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Outcome::Complete => 0,
+            Outcome::CompleteWithGaps => 3,
+            Outcome::Interrupted => 130,
+        }
+    }
+
+    fn status(&self) -> SessionStatus {
+        match self {
+            Outcome::Complete => SessionStatus::Complete,
+            Outcome::CompleteWithGaps => SessionStatus::CompleteWithGaps,
+            Outcome::Interrupted => SessionStatus::Interrupted,
+        }
+    }
+}
+
+/// Progress of a long job, for a progress bar or JSON lines.
+#[derive(Debug, Clone)]
+pub struct JobProgress {
+    pub job: &'static str,
+    pub phase: String,
+    pub done: u64,
+    pub total: u64,
+    pub rescued: u64,
+    pub bad: u64,
+    pub rate: f64,
+    pub elapsed: Duration,
+}
+
+impl JobProgress {
+    pub fn eta(&self) -> Option<Duration> {
+        (self.rate > 0.0 && self.total >= self.done)
+            .then(|| Duration::from_secs_f64((self.total - self.done) as f64 / self.rate))
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "event": "progress",
+            "job": self.job,
+            "phase": self.phase,
+            "done": self.done,
+            "total": self.total,
+            "rescued": self.rescued,
+            "bad": self.bad,
+            "rate_bytes_per_s": self.rate.round(),
+            "elapsed_s": self.elapsed.as_secs_f64(),
+            "eta_s": self.eta().map(|d| d.as_secs()),
+        })
+    }
+}
+
+pub type ProgressFn<'a> = &'a mut dyn FnMut(&JobProgress);
+
+pub fn case_new(dir: &Path, info: &CaseInfo) -> Result<Store, Failure> {
+    Store::create(dir, info).map_err(fail)
+}
+
+pub fn open_case(dir: &Path) -> Result<Store, Failure> {
+    Store::open(dir).map_err(fail)
+}
+
+fn abs(p: &Path) -> String {
+    std::path::absolute(p)
+        .unwrap_or_else(|_| p.to_path_buf())
+        .display()
+        .to_string()
+}
+
+/// Ends a session that failed, recording why, and passes the failure on.
+fn close_failed(store: &mut Store, sid: i64, f: Failure) -> Failure {
+    let _ = store.end_session(sid, SessionStatus::Failed, json!({"error": f.0}));
+    f
+}
+
+#[derive(Debug, Clone)]
+pub struct AddResult {
+    pub outcome: Outcome,
+    pub evidence: Option<EvidenceRow>,
+    pub gaps: Vec<(u64, u64, String)>,
+}
+
+/// Registers evidence: hashes it (reading through the mapfile if one is given, so
+/// unrescued bytes are zero-filled and listed) and records it.
+pub fn add_evidence(
+    case_dir: &Path,
+    image: &Path,
+    map: Option<&Path>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<AddResult, Failure> {
+    let mut store = open_case(case_dir)?;
+    let sid = store
+        .begin_session("add", json!({"image": abs(image), "map": map.map(abs)}))
+        .map_err(fail)?;
+    match add_in_session(&mut store, sid, image, map, interrupt, progress) {
+        Ok(r) => {
+            let summary = json!({
+                "evidence": r.evidence.as_ref().map(|e| e.label.clone()),
+                "bad_bytes": r.evidence.as_ref().map(|e| e.bad_bytes),
+            });
+            store
+                .end_session(sid, r.outcome.status(), summary)
+                .map_err(fail)?;
+            Ok(r)
+        }
+        Err(f) => Err(close_failed(&mut store, sid, f)),
+    }
+}
+
+fn add_in_session(
+    store: &mut Store,
+    sid: i64,
+    image: &Path,
+    map: Option<&Path>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<AddResult, Failure> {
+    let ev = open_evidence(image, map).map_err(fail)?;
+    let guard = EvidenceGuard::capture(&ev.segments).map_err(fail)?;
+    let map_sha256 = match map {
+        Some(m) => Some(sha256_hex(
+            &std::fs::read(m).map_err(|e| fail(format!("{}: {e}", m.display())))?,
+        )),
+        None => None,
+    };
+    let hashed = hash_with_progress(&*ev.source, "hash", interrupt, progress)?;
+    if hashed.interrupted {
+        return Ok(AddResult {
+            outcome: Outcome::Interrupted,
+            evidence: None,
+            gaps: Vec::new(),
+        });
+    }
+    guard.check().map_err(fail)?;
+    let gaps: Vec<(u64, u64, String)> = hashed
+        .synthesized
+        .synthesized
+        .iter()
+        .map(|s| (s.extent.start, s.extent.len, s.why.as_str().to_string()))
+        .collect();
+    let bad_bytes = hashed.synthesized.synthesized_bytes();
+    let kind = if ev.segments.len() > 1 {
+        "split"
+    } else if is_block_device(image) {
+        "device"
+    } else {
+        "raw"
+    };
+    let row = store
+        .add_evidence(
+            &NewEvidence {
+                path: abs(image),
+                segments: ev.segments.iter().map(|p| abs(p)).collect(),
+                kind: kind.to_string(),
+                size: hashed.size,
+                md5: hashed.digests.md5,
+                sha1: hashed.digests.sha1,
+                sha256: hashed.digests.sha256,
+                map_path: map.map(abs),
+                map_sha256,
+                bad_bytes,
+                gaps: gaps.clone(),
+                extra: json!({}),
+            },
+            Some(sid),
+        )
+        .map_err(fail)?;
+    Ok(AddResult {
+        outcome: if bad_bytes > 0 {
+            Outcome::CompleteWithGaps
+        } else {
+            Outcome::Complete
+        },
+        evidence: Some(row),
+        gaps,
+    })
+}
+
+fn is_block_device(p: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt;
+    std::fs::metadata(p)
+        .map(|m| m.file_type().is_block_device())
+        .unwrap_or(false)
+}
+
+fn hash_with_progress(
+    src: &dyn ImageSource,
+    job: &'static str,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<dredge_hash::SourceHash, Failure> {
+    let total = src.size();
+    let start = Instant::now();
+    let mut last = Instant::now();
+    hash_source(src, interrupt, |done| {
+        if last.elapsed() >= Duration::from_millis(200) || done == total {
+            last = Instant::now();
+            let el = start.elapsed();
+            progress(&JobProgress {
+                job,
+                phase: "hashing".into(),
+                done,
+                total,
+                rescued: done,
+                bad: 0,
+                rate: done as f64 / el.as_secs_f64().max(1e-9),
+                elapsed: el,
+            });
+        }
+    })
+    .map_err(fail)
+}
+
+/// One evidence item's verification.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EvidenceCheck {
+    Match,
+    Mismatch {
+        algorithm: &'static str,
+        recorded: String,
+        actual: String,
+    },
+    Unreadable(String),
+    Interrupted,
+}
+
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    pub events: usize,
+    /// The first custody problem found (chain, anchor, or evidence row vs its event).
+    pub custody: Option<ChainBreak>,
+    pub evidence: Vec<(String, EvidenceCheck)>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.custody.is_none()
+            && self
+                .evidence
+                .iter()
+                .all(|(_, c)| *c == EvidenceCheck::Match)
+    }
+
+    pub fn interrupted(&self) -> bool {
+        self.evidence
+            .iter()
+            .any(|(_, c)| *c == EvidenceCheck::Interrupted)
+    }
+}
+
+/// Recomputes the custody chain and every evidence hash, records the result.
+pub fn verify(
+    case_dir: &Path,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<VerifyReport, Failure> {
+    let mut store = open_case(case_dir)?;
+    // Check the chain before this run appends to it.
+    let chain = store.verify_chain().map_err(fail)?;
+    let rows = store.verify_evidence_rows().map_err(fail)?;
+    let (events, custody) = match (chain, rows) {
+        (Err(b), _) => (0, Some(b)),
+        (Ok(n), Err(b)) => (n, Some(b)),
+        (Ok(n), Ok(())) => (n, None),
+    };
+    let sid = store.begin_session("verify", json!({})).map_err(fail)?;
+    let mut evidence = Vec::new();
+    for row in store.evidence().map_err(fail)? {
+        let check = check_evidence(&row, interrupt, progress);
+        evidence.push((row.label.clone(), check));
+        if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+    }
+    let report = VerifyReport {
+        events,
+        custody,
+        evidence,
+    };
+    let status = if report.interrupted() {
+        SessionStatus::Interrupted
+    } else if report.ok() {
+        SessionStatus::Complete
+    } else {
+        SessionStatus::Failed
+    };
+    let summary = json!({
+        "custody_ok": report.custody.is_none(),
+        "custody_break": report.custody.as_ref().map(|b| json!({"seq": b.seq, "detail": b.detail})),
+        "evidence": report.evidence.iter().map(|(l, c)| json!({"label": l, "result": format!("{c:?}")})).collect::<Vec<_>>(),
+    });
+    store.end_session(sid, status, summary).map_err(fail)?;
+    Ok(report)
+}
+
+fn check_evidence(
+    row: &EvidenceRow,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> EvidenceCheck {
+    let map = row.map_path.as_ref().map(PathBuf::from);
+    let ev = match open_evidence(Path::new(&row.path), map.as_deref()) {
+        Ok(ev) => ev,
+        Err(e) => return EvidenceCheck::Unreadable(e.to_string()),
+    };
+    let h = match hash_with_progress(&*ev.source, "verify", interrupt, progress) {
+        Ok(h) => h,
+        Err(e) => return EvidenceCheck::Unreadable(e.0),
+    };
+    if h.interrupted {
+        return EvidenceCheck::Interrupted;
+    }
+    compare(row, &h.digests)
+}
+
+fn compare(row: &EvidenceRow, d: &Digests) -> EvidenceCheck {
+    for (algorithm, recorded, actual) in [
+        ("MD5", &row.md5, &d.md5),
+        ("SHA-1", &row.sha1, &d.sha1),
+        ("SHA-256", &row.sha256, &d.sha256),
+    ] {
+        if recorded != actual {
+            return EvidenceCheck::Mismatch {
+                algorithm,
+                recorded: recorded.clone(),
+                actual: actual.clone(),
+            };
+        }
+    }
+    EvidenceCheck::Match
+}
+
+#[derive(Debug, Clone)]
+pub struct AcquireRequest<'a> {
+    pub source: &'a Path,
+    pub image: &'a Path,
+    pub map: &'a Path,
+    pub case_dir: Option<&'a Path>,
+    pub options: AcquireOptions,
+}
+
+#[derive(Debug, Clone)]
+pub struct AcquireReport {
+    pub outcome: Outcome,
+    pub result: dredge_acquire::AcquireResult,
+    pub evidence: Option<EvidenceRow>,
+}
+
+/// Images a (possibly failing) device; with a case, records the acquisition and
+/// registers the image as evidence.
+pub fn acquire(
+    req: &AcquireRequest<'_>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<AcquireReport, Failure> {
+    let src_abs = abs(req.source);
+    if let (Ok(a), Ok(b)) = (
+        std::fs::canonicalize(req.source),
+        std::fs::canonicalize(req.image),
+    ) {
+        if a == b {
+            return Err(fail(format!(
+                "{}: the image would overwrite the source",
+                req.image.display()
+            )));
+        }
+    }
+    let mut store = match req.case_dir {
+        Some(d) => Some(open_case(d)?),
+        None => None,
+    };
+    let params = json!({
+        "source": src_abs,
+        "image": abs(req.image),
+        "map": abs(req.map),
+        "retries": req.options.retries,
+        "cluster_size": req.options.cluster,
+    });
+    let sid = match store.as_mut() {
+        Some(s) => Some(s.begin_session("acquire", params.clone()).map_err(fail)?),
+        None => None,
+    };
+    let result = run_acquire(req, interrupt, progress);
+    let (Some(store), Some(sid)) = (store.as_mut(), sid) else {
+        return result.map(|(outcome, result)| AcquireReport {
+            outcome,
+            result,
+            evidence: None,
+        });
+    };
+    let (outcome, result) = result.map_err(|f| close_failed(store, sid, f))?;
+    let summary = json!({
+        "rescued": result.rescued,
+        "bad_bytes": result.bad_bytes,
+        "read_errors": result.read_errors,
+        "resumed": result.resumed,
+        "elapsed_s": result.elapsed.as_secs_f64(),
+    });
+    let mut evidence = None;
+    if let Some(d) = &result.digests {
+        let gaps: Vec<(u64, u64, String)> = result
+            .bad_extents
+            .iter()
+            .map(|e| (e.start, e.len, "acquisition-unreadable".to_string()))
+            .collect();
+        let map_sha256 = std::fs::read(req.map).ok().map(|b| sha256_hex(&b));
+        let row = store
+            .add_evidence(
+                &NewEvidence {
+                    path: abs(req.image),
+                    segments: vec![abs(req.image)],
+                    kind: "acquired".into(),
+                    size: result.size,
+                    md5: d.md5.clone(),
+                    sha1: d.sha1.clone(),
+                    sha256: d.sha256.clone(),
+                    map_path: Some(abs(req.map)),
+                    map_sha256,
+                    bad_bytes: result.bad_bytes,
+                    gaps,
+                    extra: json!({"acquisition": params, "read_errors": result.read_errors}),
+                },
+                Some(sid),
+            )
+            .map_err(|e| close_failed(store, sid, fail(e)))?;
+        evidence = Some(row);
+    }
+    store
+        .end_session(sid, outcome.status(), summary)
+        .map_err(fail)?;
+    Ok(AcquireReport {
+        outcome,
+        result,
+        evidence,
+    })
+}
+
+fn run_acquire(
+    req: &AcquireRequest<'_>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<(Outcome, dredge_acquire::AcquireResult), Failure> {
+    let dev = FileDevice::open(req.source).map_err(fail)?;
+    if dev.size() == 0 {
+        return Err(fail(format!(
+            "{}: is empty (0 bytes): nothing to acquire",
+            req.source.display()
+        )));
+    }
+    let mut cb = |p: &dredge_acquire::Progress| {
+        progress(&JobProgress {
+            job: "acquire",
+            phase: format!("{} pass {}", p.phase.as_str(), p.pass),
+            done: p.rescued + p.bad,
+            total: p.size,
+            rescued: p.rescued,
+            bad: p.bad,
+            rate: p.rate(),
+            elapsed: p.elapsed,
+        })
+    };
+    let r = dredge_acquire::acquire(
+        &dev,
+        req.image,
+        req.map,
+        req.options.clone(),
+        interrupt,
+        &mut cb,
+    )
+    .map_err(fail)?;
+    let outcome = if r.interrupted() {
+        Outcome::Interrupted
+    } else if r.bad_bytes > 0 {
+        Outcome::CompleteWithGaps
+    } else {
+        Outcome::Complete
+    };
+    Ok((outcome, r))
+}

@@ -1,0 +1,100 @@
+//! Progress output: a one-line bar on stderr for people, JSON lines on stdout for
+//! lab automation.
+
+use crate::ProgressMode;
+use dredge_session::JobProgress;
+use std::io::{IsTerminal, Write};
+
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+fn hms(secs: u64) -> String {
+    format!("{}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60)
+}
+
+pub struct Reporter {
+    mode: ProgressMode,
+    bar_shown: bool,
+}
+
+impl Reporter {
+    pub fn new(mode: ProgressMode) -> Self {
+        let mode = match mode {
+            ProgressMode::Auto if std::io::stderr().is_terminal() => ProgressMode::Bar,
+            ProgressMode::Auto => ProgressMode::None,
+            m => m,
+        };
+        Reporter {
+            mode,
+            bar_shown: false,
+        }
+    }
+
+    pub fn is_json(&self) -> bool {
+        self.mode == ProgressMode::Json
+    }
+
+    pub fn json(&self, v: serde_json::Value) {
+        if self.is_json() {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "{v}");
+            let _ = out.flush();
+        }
+    }
+
+    pub fn progress(&mut self, p: &JobProgress) {
+        match self.mode {
+            ProgressMode::Json => self.json(p.to_json()),
+            ProgressMode::Bar => {
+                let frac = if p.total > 0 {
+                    (p.done as f64 / p.total as f64).clamp(0.0, 1.0)
+                } else {
+                    0.0
+                };
+                const W: usize = 24;
+                let filled = (frac * W as f64) as usize;
+                let eta = p
+                    .eta()
+                    .map(|d| hms(d.as_secs()))
+                    .unwrap_or_else(|| "-".into());
+                let line = format!(
+                    "\r{:<8} [{}{}] {:5.1}%  rescued {}  bad {}  {}/s  eta {}  {:<20}",
+                    p.job,
+                    "#".repeat(filled),
+                    ".".repeat(W - filled),
+                    frac * 100.0,
+                    human_bytes(p.rescued),
+                    human_bytes(p.bad),
+                    human_bytes(p.rate as u64),
+                    eta,
+                    p.phase,
+                );
+                let mut err = std::io::stderr().lock();
+                let _ = err.write_all(line.as_bytes());
+                let _ = err.flush();
+                self.bar_shown = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the bar line so the next output starts on a fresh line.
+    pub fn clear(&mut self) {
+        if self.bar_shown {
+            eprintln!();
+            self.bar_shown = false;
+        }
+    }
+}
