@@ -78,26 +78,26 @@ pub struct Event {
 }
 
 impl Event {
-    /// The bytes the chain hashes for this event (after the previous hash).
-    fn canonical(&self) -> std::result::Result<String, String> {
-        let params: Value =
-            serde_json::from_str(&self.params).map_err(|e| format!("params are not JSON: {e}"))?;
-        Ok(canonical_json(&json!({
+    /// The bytes the chain hashes for this event (after the previous hash). The
+    /// params go in as the exact stored text, so a change of any byte in them —
+    /// even one that leaves the JSON meaning alone — breaks the chain.
+    fn canonical(&self) -> String {
+        canonical_json(&json!({
             "seq": self.seq,
             "time_utc": self.time_utc,
             "actor": self.actor,
             "action": self.action,
-            "params": params,
+            "params": self.params,
             "tool_version": self.tool_version,
             "session_id": self.session_id,
-        })))
+        }))
     }
 
-    fn compute_hash(&self, prev: &[u8]) -> std::result::Result<String, String> {
+    fn compute_hash(&self, prev: &[u8]) -> String {
         let mut h = Sha256::new();
         h.update(prev);
-        h.update(self.canonical()?.as_bytes());
-        Ok(hex::encode(h.finalize()))
+        h.update(self.canonical().as_bytes());
+        hex::encode(h.finalize())
     }
 }
 
@@ -385,7 +385,7 @@ impl Store {
             hash: String::new(),
         };
         let prev = hex::decode(&ev.prev_hash).map_err(|e| e.to_string())?;
-        ev.hash = ev.compute_hash(&prev)?;
+        ev.hash = ev.compute_hash(&prev);
         conn.execute(
             "INSERT INTO custody (seq, time_utc, actor, action, params, tool_version, session_id, prev_hash, hash)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -467,23 +467,15 @@ impl Store {
                 }));
             }
             let prev_bytes = hex::decode(&prev).unwrap_or_default();
-            match ev.compute_hash(&prev_bytes) {
-                Ok(h) if h == ev.hash => {}
-                Ok(h) => {
-                    return Ok(Err(ChainBreak {
-                        seq: ev.seq,
-                        detail: format!(
-                            "event {} ({}) was altered: stored hash {}, recomputed {}",
-                            ev.seq, ev.action, ev.hash, h
-                        ),
-                    }))
-                }
-                Err(e) => {
-                    return Ok(Err(ChainBreak {
-                        seq: ev.seq,
-                        detail: format!("event {} ({}) was altered: {e}", ev.seq, ev.action),
-                    }))
-                }
+            let h = ev.compute_hash(&prev_bytes);
+            if h != ev.hash {
+                return Ok(Err(ChainBreak {
+                    seq: ev.seq,
+                    detail: format!(
+                        "event {} ({}) was altered: stored hash {}, recomputed {}",
+                        ev.seq, ev.action, ev.hash, h
+                    ),
+                }));
             }
             prev = ev.hash.clone();
         }

@@ -1,0 +1,183 @@
+#![allow(dead_code)]
+
+use sha2::Digest;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub fn dredge() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dredge"));
+    c.stdin(Stdio::null());
+    c
+}
+
+pub fn run(args: &[&str]) -> Output {
+    dredge().args(args).output().expect("run dredge")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Deterministic pseudo-random bytes (xorshift), different per seed.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+pub fn sha256_file(p: &Path) -> String {
+    hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+}
+
+/// Records the SHA-256 of evidence files so a test can prove nothing wrote to them.
+pub struct ReadOnlyWitness(Vec<(PathBuf, String)>);
+
+impl ReadOnlyWitness {
+    pub fn new(paths: &[&Path]) -> Self {
+        ReadOnlyWitness(
+            paths
+                .iter()
+                .map(|p| (p.to_path_buf(), sha256_file(p)))
+                .collect(),
+        )
+    }
+
+    pub fn assert_unchanged(&self) {
+        for (p, h) in &self.0 {
+            assert_eq!(&sha256_file(p), h, "evidence {} was modified", p.display());
+        }
+    }
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// True when every tool is installed. When one is missing the test is skipped, unless
+/// DREDGE_REQUIRE_TOOLS=1 (as in CI), where a missing tool fails the test.
+pub fn tools(names: &[&str]) -> bool {
+    let missing: Vec<&str> = names.iter().copied().filter(|t| !have(t)).collect();
+    let fuse_ok = !names.contains(&"nbdfuse") || Path::new("/dev/fuse").exists();
+    if missing.is_empty() && fuse_ok {
+        return true;
+    }
+    let msg = format!("missing tools {missing:?} (fuse device present: {fuse_ok})");
+    if std::env::var("DREDGE_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("{msg}; DREDGE_REQUIRE_TOOLS=1 so this is a failure");
+    }
+    eprintln!("SKIPPED: {msg}");
+    false
+}
+
+/// An image served through nbdkit's ddrescue filter and mounted as a file with
+/// nbdfuse: reads of the ranges the mapfile does not mark `+` fail with EIO, as a
+/// failing drive's would.
+pub struct FailingDisk {
+    pub mountpoint: PathBuf,
+    pub file: PathBuf,
+    child: Child,
+}
+
+impl FailingDisk {
+    /// `extra` are additional nbdkit filter arguments, e.g. a delay.
+    pub fn mount(dir: &Path, image: &Path, map: &Path, extra: &[&str]) -> FailingDisk {
+        let mountpoint = dir.join(format!(
+            "mnt-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&mountpoint).unwrap();
+        let file = mountpoint.join("disk");
+        let mut args: Vec<String> = vec![
+            file.display().to_string(),
+            "--command".into(),
+            "nbdkit".into(),
+            "-s".into(),
+            "--filter=ddrescue".into(),
+        ];
+        let has_delay = extra.iter().any(|a| a.starts_with("rdelay"));
+        if has_delay {
+            args.push("--filter=delay".into());
+        }
+        args.push("file".into());
+        args.push(image.display().to_string());
+        args.push(format!("ddrescue-mapfile={}", map.display()));
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let child = Command::new("nbdfuse")
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start nbdfuse");
+        let want = std::fs::metadata(image).unwrap().len();
+        let t = Instant::now();
+        while std::fs::metadata(&file).map(|m| m.len()).ok() != Some(want) {
+            assert!(
+                t.elapsed() < Duration::from_secs(20),
+                "nbdfuse did not mount {}",
+                file.display()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        FailingDisk {
+            mountpoint,
+            file,
+            child,
+        }
+    }
+}
+
+impl Drop for FailingDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("fusermount3")
+            .arg("-u")
+            .arg(&self.mountpoint)
+            .status();
+        let t = Instant::now();
+        while t.elapsed() < Duration::from_secs(5) {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir(&self.mountpoint);
+    }
+}
+
+/// Writes a ddrescue mapfile for `size` bytes in which `bad` ranges are `-`.
+pub fn write_bad_map(path: &Path, size: u64, bad: &[(u64, u64)]) {
+    let mut s = String::from("# current_pos  current_status  current_pass\n0x00000000     +               1\n#      pos        size  status\n");
+    let mut pos = 0;
+    for &(b, l) in bad {
+        if b > pos {
+            s += &format!("0x{pos:08X}  0x{:08X}  +\n", b - pos);
+        }
+        s += &format!("0x{b:08X}  0x{l:08X}  -\n");
+        pos = b + l;
+    }
+    if pos < size {
+        s += &format!("0x{pos:08X}  0x{:08X}  +\n", size - pos);
+    }
+    std::fs::write(path, s).unwrap();
+}
