@@ -402,7 +402,7 @@ fn case_show(dir: &std::path::Path, rep: &mut Reporter) -> Result<i32, Failure> 
                 "description": case.info.description, "created_utc": case.created_utc,
                 "evidence": evidence.iter().map(|e| json!({"label": e.label, "path": e.path, "kind": e.kind, "size": e.size,
                     "md5": e.md5, "sha1": e.sha1, "sha256": e.sha256, "bad_bytes": e.bad_bytes, "map": e.map_path})).collect::<Vec<_>>(),
-                "sessions": sessions.iter().map(|s| json!({"id": s.0, "command": s.1, "started": s.2, "ended": s.3, "status": s.4})).collect::<Vec<_>>(),
+                "sessions": sessions.iter().map(|s| json!({"id": s.id, "command": s.command, "started": s.started_utc, "ended": s.ended_utc, "status": s.status})).collect::<Vec<_>>(),
             })
         );
         return Ok(0);
@@ -428,10 +428,14 @@ fn case_show(dir: &std::path::Path, rep: &mut Reporter) -> Result<i32, Failure> 
         println!("      SHA-256 {}", e.sha256);
     }
     println!("sessions:");
-    for (id, cmd, started, ended, status) in &sessions {
+    for s in &sessions {
         println!(
-            "  {id:>4}  {cmd:<10} {started}  {:<27}  {status}",
-            ended.as_deref().unwrap_or("-")
+            "  {:>4}  {:<10} {}  {:<27}  {}",
+            s.id,
+            s.command,
+            s.started_utc,
+            s.ended_utc.as_deref().unwrap_or("-"),
+            s.status
         );
     }
     Ok(0)

@@ -5,7 +5,9 @@
 mod guard;
 
 pub use dredge_acquire::{AcquireOptions, Phase};
-pub use dredge_store::{CaseInfo, ChainBreak, Event, EvidenceRow, SessionStatus, Store};
+pub use dredge_store::{
+    CaseInfo, ChainBreak, Event, EvidenceRow, SessionRow, SessionStatus, Store,
+};
 pub use guard::EvidenceGuard;
 
 use dredge_core::{BlockDevice, ImageSource};

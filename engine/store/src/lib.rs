@@ -159,6 +159,16 @@ impl SessionStatus {
     }
 }
 
+/// One command run recorded in the case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRow {
+    pub id: i64,
+    pub command: String,
+    pub started_utc: String,
+    pub ended_utc: Option<String>,
+    pub status: String,
+}
+
 /// A mismatch found by [`Store::verify_chain`]: the first event that does not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainBreak {
@@ -701,8 +711,7 @@ impl Store {
         Ok(Ok(()))
     }
 
-    /// Sessions: (id, command, started, ended, status).
-    pub fn sessions(&self) -> Result<Vec<(i64, String, String, Option<String>, String)>> {
+    pub fn sessions(&self) -> Result<Vec<SessionRow>> {
         let db = self.db();
         let mut st = self
             .conn
@@ -710,7 +719,13 @@ impl Store {
             .map_err(sql_err(&db))?;
         let rows = st
             .query_map([], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok(SessionRow {
+                    id: r.get(0)?,
+                    command: r.get(1)?,
+                    started_utc: r.get(2)?,
+                    ended_utc: r.get(3)?,
+                    status: r.get(4)?,
+                })
             })
             .map_err(sql_err(&db))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
