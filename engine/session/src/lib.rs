@@ -420,6 +420,7 @@ pub fn acquire(
     };
     let params = json!({
         "source": src_abs,
+        "source_device": describe_source(req.source),
         "image": abs(req.image),
         "map": abs(req.map),
         "retries": req.options.retries,
@@ -482,6 +483,39 @@ pub fn acquire(
         result,
         evidence,
     })
+}
+
+/// What an examiner needs to identify the source later: size, sector size, and for
+/// block devices the model and serial the kernel reports.
+fn describe_source(p: &Path) -> Value {
+    let dev = match FileDevice::open(p) {
+        Ok(d) => d,
+        Err(e) => return json!({"error": e.to_string()}),
+    };
+    let mut v = json!({
+        "size": dev.size(),
+        "sector_size": dev.sector_size(),
+        "block_device": dev.is_block_device(),
+    });
+    if dev.is_block_device() {
+        if let Some(name) = std::fs::canonicalize(p)
+            .ok()
+            .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+        {
+            let sys = Path::new("/sys/class/block").join(&name);
+            for (key, rel) in [
+                ("model", "device/model"),
+                ("vendor", "device/vendor"),
+                ("serial", "device/serial"),
+                ("wwid", "device/wwid"),
+            ] {
+                if let Ok(t) = std::fs::read_to_string(sys.join(rel)) {
+                    v[key] = json!(t.trim());
+                }
+            }
+        }
+    }
+    v
 }
 
 fn run_acquire(
