@@ -7,11 +7,17 @@
 //! This crate has no dependencies, no threads and no storage: parsers and carvers
 //! depend on it and on nothing heavier.
 
+pub mod checksum;
 mod extent;
+mod model;
 mod source;
 pub mod time;
 
 pub use extent::{Extent, ExtentSet};
+pub use model::{
+    Entry, EntryKind, FileSystem, Finding, ReadVecError, Recovery, Run, RunData, Timestamp, Volume,
+    VolumeKind, VolumeReader,
+};
 pub use source::{
     BlockDevice, DeviceError, ImageSource, ReadReport, SourceError, SourceErrorKind, SynthRange,
     Why,

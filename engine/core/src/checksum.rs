@@ -1,0 +1,49 @@
+//! Checksums formats need for validation (GPT headers, PNG chunks, ext4 metadata).
+
+const fn table(poly: u32) -> [u32; 256] {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 { poly ^ (c >> 1) } else { c >> 1 };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+}
+
+static IEEE: [u32; 256] = table(0xEDB8_8320);
+static CASTAGNOLI: [u32; 256] = table(0x82F6_3B78);
+
+fn update(t: &[u32; 256], crc: u32, data: &[u8]) -> u32 {
+    let mut c = crc;
+    for &b in data {
+        c = t[((c ^ u32::from(b)) & 0xFF) as usize] ^ (c >> 8);
+    }
+    c
+}
+
+/// CRC-32 (IEEE 802.3), as GPT, PNG, ZIP and gzip use.
+pub fn crc32(data: &[u8]) -> u32 {
+    !update(&IEEE, !0, data)
+}
+
+/// CRC-32C (Castagnoli) raw update, as ext4 uses (seeded, not finalised).
+pub fn crc32c_update(seed: u32, data: &[u8]) -> u32 {
+    update(&CASTAGNOLI, seed, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_values() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(!crc32c_update(!0, b"123456789"), 0xE306_9283);
+    }
+}

@@ -1,0 +1,302 @@
+//! What the volume and filesystem layers report: volumes, entries with their byte
+//! runs, and findings about damaged structures.
+
+use crate::{Extent, ImageSource, ReadReport, SourceError};
+use std::fmt;
+use std::sync::Arc;
+
+/// A structural problem found while parsing: never fatal, always located.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Finding {
+    /// Absolute image offset of the structure.
+    pub offset: u64,
+    pub what: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+}
+
+impl Finding {
+    pub fn new(offset: u64, what: impl Into<String>) -> Self {
+        Finding {
+            offset,
+            what: what.into(),
+            expected: None,
+            actual: None,
+        }
+    }
+
+    pub fn expected(mut self, expected: impl fmt::Display, actual: impl fmt::Display) -> Self {
+        self.expected = Some(expected.to_string());
+        self.actual = Some(actual.to_string());
+        self
+    }
+}
+
+impl fmt::Display for Finding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte offset {}", self.what, self.offset)?;
+        if let (Some(e), Some(a)) = (&self.expected, &self.actual) {
+            write!(f, " (expected {e}, found {a})")?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum VolumeKind {
+    /// A partition described by a table.
+    Partition,
+    /// Space no partition covers.
+    Unallocated,
+    /// Partition-table structures (MBR, EBR, GPT header and entries).
+    Meta,
+    /// The whole image, when there is no partition table.
+    Whole,
+    /// A filesystem found by scanning, not described by any table.
+    Recovered,
+}
+
+impl VolumeKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            VolumeKind::Partition => "partition",
+            VolumeKind::Unallocated => "unallocated",
+            VolumeKind::Meta => "meta",
+            VolumeKind::Whole => "whole",
+            VolumeKind::Recovered => "recovered",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Volume {
+    pub extent: Extent,
+    pub kind: VolumeKind,
+    /// e.g. "Linux (0x83)", "Microsoft basic data", "unallocated".
+    pub description: String,
+    /// The table slot it came from, e.g. "mbr:1", "ebr:5", "gpt:2".
+    pub slot: Option<String>,
+}
+
+/// A reader confined to one volume: offsets are relative to its start, and bytes
+/// past its end read as synthesized (`PastEnd`) even if the image goes on.
+#[derive(Clone)]
+pub struct VolumeReader {
+    src: Arc<dyn ImageSource>,
+    base: u64,
+    len: u64,
+}
+
+impl VolumeReader {
+    pub fn new(src: Arc<dyn ImageSource>, extent: Extent) -> Self {
+        VolumeReader {
+            src,
+            base: extent.start,
+            len: extent.len,
+        }
+    }
+
+    pub fn base(&self) -> u64 {
+        self.base
+    }
+
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    pub fn source(&self) -> &Arc<dyn ImageSource> {
+        &self.src
+    }
+
+    /// Reads at a volume-relative offset; the report's extents are absolute image
+    /// offsets, like every report.
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
+        let inside = self.len.saturating_sub(offset).min(buf.len() as u64) as usize;
+        let mut rep = if inside > 0 {
+            self.src
+                .read_at(self.base.saturating_add(offset), &mut buf[..inside])?
+        } else {
+            ReadReport::clean(0)
+        };
+        if inside < buf.len() {
+            buf[inside..].fill(0);
+            rep.push(
+                Extent::new(
+                    self.base
+                        .saturating_add(offset)
+                        .saturating_add(inside as u64),
+                    (buf.len() - inside) as u64,
+                ),
+                crate::Why::PastEnd,
+            );
+        }
+        rep.len = inside;
+        Ok(rep)
+    }
+
+    /// Reads `len` bytes into a new vector, refusing lengths over `budget` (lengths
+    /// come from evidence and must be bounded before allocating).
+    pub fn read_vec(
+        &self,
+        offset: u64,
+        len: u64,
+        budget: u64,
+    ) -> Result<(Vec<u8>, ReadReport), ReadVecError> {
+        if len > budget {
+            return Err(ReadVecError::TooLarge { len, budget });
+        }
+        let mut v = vec![0u8; len as usize];
+        let r = self.read_at(offset, &mut v).map_err(ReadVecError::Source)?;
+        Ok((v, r))
+    }
+}
+
+#[derive(Debug)]
+pub enum ReadVecError {
+    TooLarge { len: u64, budget: u64 },
+    Source(SourceError),
+}
+
+impl fmt::Display for ReadVecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ReadVecError::TooLarge { len, budget } => {
+                write!(f, "length {len} exceeds the budget of {budget} bytes")
+            }
+            ReadVecError::Source(e) => e.fmt(f),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    File,
+    Directory,
+    Symlink,
+    Device,
+    Fifo,
+    Socket,
+    Other,
+}
+
+impl EntryKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            EntryKind::File => "file",
+            EntryKind::Directory => "dir",
+            EntryKind::Symlink => "symlink",
+            EntryKind::Device => "device",
+            EntryKind::Fifo => "fifo",
+            EntryKind::Socket => "socket",
+            EntryKind::Other => "other",
+        }
+    }
+}
+
+/// Where a piece of a file's content comes from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunData {
+    /// These bytes of the image.
+    Image(u64),
+    /// A hole: reads as zeros, nothing is stored.
+    Sparse,
+    /// Bytes held in metadata (resident data, inline data), already decoded.
+    Inline(Arc<[u8]>),
+}
+
+/// One piece of a file: `len` bytes at `file_offset` of the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Run {
+    pub file_offset: u64,
+    pub len: u64,
+    pub data: RunData,
+}
+
+/// A timestamp with the structure it came from, in UTC.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Timestamp {
+    /// e.g. "fat.write", "fat.create", "ntfs.si.modified", "ext4.mtime".
+    pub source: &'static str,
+    pub secs: i64,
+    pub nanos: u32,
+}
+
+impl Timestamp {
+    pub fn utc(&self) -> String {
+        crate::time::format_utc(self.secs, self.nanos / 1000)
+    }
+}
+
+/// How much of a (deleted) file's content could be traced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Recovery {
+    /// Allocated: the layout is what the filesystem says.
+    Allocated,
+    /// Deleted, and the layout is still fully described by metadata.
+    Intact,
+    /// Deleted; the layout was reconstructed under an assumption (say, contiguous
+    /// free clusters), stated here.
+    Assumed(String),
+    /// Deleted; some of the clusters now belong to another file.
+    Overwritten(String),
+    /// Deleted; the content cannot be traced from metadata (say why).
+    NotRecoverable(String),
+}
+
+impl Recovery {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Recovery::Allocated => "allocated",
+            Recovery::Intact => "deleted-intact",
+            Recovery::Assumed(_) => "deleted-assumed",
+            Recovery::Overwritten(_) => "deleted-overwritten",
+            Recovery::NotRecoverable(_) => "deleted-not-recoverable",
+        }
+    }
+
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            Recovery::Assumed(s) | Recovery::Overwritten(s) | Recovery::NotRecoverable(s) => {
+                Some(s)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A file, directory or other object a filesystem describes, allocated or deleted.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Inode, MFT record, or directory-entry address (filesystem specific, stable).
+    pub id: u64,
+    /// Full path inside the filesystem, `/`-separated, names as decoded from disk.
+    pub path: String,
+    /// Other names (8.3 short names, hard links).
+    pub other_names: Vec<String>,
+    pub kind: EntryKind,
+    pub deleted: bool,
+    pub size: u64,
+    pub times: Vec<Timestamp>,
+    pub runs: Vec<Run>,
+    pub recovery: Recovery,
+    /// Image offset of the metadata that describes this entry (directory entry, inode).
+    pub meta_offset: u64,
+}
+
+/// A parsed filesystem. Parsers read through a [`VolumeReader`] and never write.
+pub trait FileSystem: Send + Sync {
+    /// e.g. "fat16", "ntfs", "ext4".
+    fn type_name(&self) -> &'static str;
+    fn label(&self) -> Option<String>;
+    /// Visits every entry, allocated and deleted. Damage is reported as findings and
+    /// the walk goes on with what is left.
+    fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>);
+    /// Image extents the filesystem does not use (free clusters/blocks), for carving.
+    fn unallocated(&self, findings: &mut Vec<Finding>) -> Vec<Extent>;
+    /// Findings made while opening (a backup structure used, a damaged primary...).
+    fn open_findings(&self) -> Vec<Finding>;
+}
