@@ -27,12 +27,13 @@ import random, sys
 r = random.Random(4)
 sys.stdout.buffer.write(bytes(r.getrandbits(8) for _ in range(300000)))" > "$work/PHOTO.RAW"
 printf 'this file is deleted after it was written\n' > "$work/DELETED.TXT"
-touch -d '2026-10-30 12:00:00' "$work"/*.TXT "$work"/*.RAW "$work/ledger/ACCOUNTS.CSV"
+printf 'Plan B: move the shipment to the warehouse on Friday.\n%.0s' $(seq 1 100) > "$work/secret plans.txt"
+touch -d '2026-10-30 12:00:00' "$work"/*.TXT "$work"/*.RAW "$work/ledger/ACCOUNTS.CSV" "$work/secret plans.txt"
 
-mcopy -m -i "$img" "$work/NOTES.TXT" "$work/PHOTO.RAW" "$work/DELETED.TXT" ::/
+mcopy -m -i "$img" "$work/NOTES.TXT" "$work/PHOTO.RAW" "$work/DELETED.TXT" "$work/secret plans.txt" ::/
 mmd -i "$img" ::/ledger
 mcopy -m -i "$img" "$work/ledger/ACCOUNTS.CSV" ::/ledger/
-mdel -i "$img" ::/DELETED.TXT
+mdel -i "$img" ::/DELETED.TXT "::/secret plans.txt"
 
 size=$(stat -c %s "$img")
 # Where PHOTO.RAW's data lies, to put a bad area inside it.
@@ -62,7 +63,8 @@ bad2=$(( size - 64 * 1024 ))               # 16 KiB near the end (free space)
   echo "usb-stick.img: FAT16, 4 MiB, label EVIDENCE, volume id 2026-1126, made by make-sample.sh"
   echo "files (sha256  path):"
   (cd "$work" && sha256sum NOTES.TXT PHOTO.RAW ledger/ACCOUNTS.CSV)
-  echo "deleted: DELETED.TXT ($(wc -c < "$work/DELETED.TXT") bytes, sha256 $(sha256sum < "$work/DELETED.TXT" | cut -d' ' -f1))"
+  echo "deleted: DELETED.TXT ($(wc -c < "$work/DELETED.TXT") bytes, sha256 $(sha256sum < "$work/DELETED.TXT" | cut -d' ' -f1)); 8.3 name only, so its first letter is lost"
+  echo "deleted: secret plans.txt ($(wc -c < "$work/secret plans.txt") bytes, sha256 $(sha256sum < "$work/secret plans.txt" | cut -d' ' -f1)); long name kept"
   echo "usb-stick.map: unreadable 4096 bytes at $bad1 (inside PHOTO.RAW), 16384 bytes at $bad2 (free space)"
   echo "image sha256: $(sha256sum < "$img" | cut -d' ' -f1)"
 } > "$out/MANIFEST.txt"

@@ -17,6 +17,17 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
     (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
+/// Days since 1970-01-01 of a civil date (inverse of `civil_from_days`).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` for seconds and microseconds since the epoch.
 pub fn format_utc(secs: i64, micros: u32) -> String {
     let days = secs.div_euclid(86_400);
@@ -47,5 +58,16 @@ mod tests {
         assert_eq!(format_utc(951_782_400, 5), "2000-02-29T00:00:00.000005Z");
         assert_eq!(format_utc(-2_140_541_633, 0), "1902-03-04T05:06:07.000000Z");
         assert_eq!(format_utc(2_208_988_799, 0), "2039-12-31T23:59:59.000000Z");
+        for (y, m, d) in [
+            (1970, 1, 1),
+            (1980, 1, 1),
+            (2000, 2, 29),
+            (2107, 12, 31),
+            (1902, 3, 4),
+        ] {
+            let days = days_from_civil(y, m, d);
+            assert_eq!(civil_from_days(days), (y, m, d));
+        }
+        assert_eq!(days_from_civil(1980, 1, 1) * 86_400, 315_532_800);
     }
 }

@@ -1,0 +1,293 @@
+//! Raw directory entries: 8.3 entries, long-name slots (checksum-matched, also when
+//! deleted), and deleted entries (first byte 0xE5).
+
+use dredge_core::time::days_from_civil;
+use dredge_core::Timestamp;
+
+pub const SLOT: usize = 32;
+
+pub const ATTR_DIR: u8 = 0x10;
+pub const ATTR_VOLUME: u8 = 0x08;
+pub const ATTR_LFN: u8 = 0x0F;
+
+#[derive(Clone, Debug)]
+pub struct RawEntry {
+    /// Index of the short entry's slot in the directory data.
+    pub slot: usize,
+    pub long_name: Option<String>,
+    pub short_name: String,
+    pub attr: u8,
+    pub deleted: bool,
+    pub start_cluster: u32,
+    pub size: u32,
+    pub times: Vec<Timestamp>,
+}
+
+impl RawEntry {
+    pub fn is_dir(&self) -> bool {
+        self.attr & ATTR_DIR != 0
+    }
+
+    pub fn name(&self) -> &str {
+        self.long_name.as_deref().unwrap_or(&self.short_name)
+    }
+}
+
+/// Checksum of an 11-byte short name that long-name slots carry.
+pub fn short_checksum(name: &[u8]) -> u8 {
+    name.iter()
+        .fold(0u8, |s, &b| (s >> 1 | (s & 1) << 7).wrapping_add(b))
+}
+
+/// FAT date/time (local time, no zone: recorded as if UTC) to seconds.
+fn fat_time(date: u16, time: u16, tenths: u8) -> Option<(i64, u32)> {
+    if date == 0 {
+        return None;
+    }
+    let y = 1980 + i64::from(date >> 9);
+    let m = u32::from((date >> 5) & 0x0F);
+    let d = u32::from(date & 0x1F);
+    if !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let h = i64::from(time >> 11);
+    let mi = i64::from((time >> 5) & 0x3F);
+    let s = i64::from(time & 0x1F) * 2;
+    if h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let extra = u32::from(tenths.min(199));
+    let secs = days_from_civil(y, m, d) * 86_400 + h * 3600 + mi * 60 + s + i64::from(extra / 100);
+    Some((secs, (extra % 100) * 10_000_000))
+}
+
+fn le16(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes([b[o], b[o + 1]])
+}
+
+/// Short names are in an OEM code page; bytes >= 0x80 are mapped as Latin-1 so the
+/// mapping is reversible and deterministic.
+fn decode_short(e: &[u8], first: Option<u8>) -> String {
+    let lower_base = e[12] & 0x08 != 0;
+    let lower_ext = e[12] & 0x10 != 0;
+    let mut raw = [0u8; 11];
+    raw.copy_from_slice(&e[..11]);
+    match first {
+        Some(c) => raw[0] = c,
+        None if raw[0] == 0x05 => raw[0] = 0xE5,
+        None => {}
+    }
+    let conv = |b: &[u8], lower: bool| -> String {
+        let s: String = b.iter().map(|&c| char::from(c)).collect();
+        let s = s.trim_end_matches(' ').to_string();
+        if lower {
+            s.to_lowercase()
+        } else {
+            s
+        }
+    };
+    let base = conv(&raw[..8], lower_base);
+    let ext = conv(&raw[8..11], lower_ext);
+    if ext.is_empty() {
+        base
+    } else {
+        format!("{base}.{ext}")
+    }
+}
+
+/// Plausibility of a deleted short entry (directory slack is full of old bytes).
+fn plausible(e: &[u8], max_cluster: u32, volume_bytes: u64) -> bool {
+    let attr = e[11];
+    if attr & 0xC0 != 0 {
+        return false;
+    }
+    // Name bytes after the first must be printable or space-padded.
+    if e[1..11].iter().any(|&c| {
+        c < 0x20
+            || matches!(
+                c,
+                b'"' | b'*' | b'/' | b':' | b'<' | b'>' | b'?' | b'\\' | b'|'
+            )
+    }) {
+        return false;
+    }
+    let cluster = u32::from(le16(e, 26)) | u32::from(le16(e, 20)) << 16;
+    let size = u32::from_le_bytes([e[28], e[29], e[30], e[31]]);
+    (cluster == 0 || (cluster >= 2 && cluster <= max_cluster)) && u64::from(size) <= volume_bytes
+}
+
+struct LfnSlot {
+    seq: u8,
+    checksum: u8,
+    units: [u16; 13],
+}
+
+fn lfn_units(e: &[u8]) -> [u16; 13] {
+    let mut u = [0u16; 13];
+    let offs = [1, 3, 5, 7, 9, 14, 16, 18, 20, 22, 24, 28, 30];
+    for (i, &o) in offs.iter().enumerate() {
+        u[i] = le16(e, o);
+    }
+    u
+}
+
+/// Joins long-name slots (in on-disk order: last part first) into a name, if their
+/// checksums match `sum` and, for allocated entries, their sequence numbers count
+/// down to 1.
+fn join_lfn(slots: &[LfnSlot], sum: u8, deleted: bool) -> Option<String> {
+    if slots.is_empty() || slots.iter().any(|s| s.checksum != sum) {
+        return None;
+    }
+    if !deleted {
+        let n = slots.len();
+        for (i, s) in slots.iter().enumerate() {
+            let want = (n - i) as u8 | if i == 0 { 0x40 } else { 0 };
+            if s.seq != want {
+                return None;
+            }
+        }
+    }
+    let mut units = Vec::new();
+    for s in slots.iter().rev() {
+        units.extend_from_slice(&s.units);
+    }
+    let end = units
+        .iter()
+        .position(|&u| u == 0 || u == 0xFFFF)
+        .unwrap_or(units.len());
+    let name = String::from_utf16_lossy(&units[..end]);
+    (!name.is_empty()).then_some(name)
+}
+
+/// Parses a directory's data. Stops at the end-of-directory marker (a 0x00 slot).
+pub fn parse(data: &[u8], max_cluster: u32, volume_bytes: u64, fat32: bool) -> Vec<RawEntry> {
+    let mut out = Vec::new();
+    let mut pending: Vec<LfnSlot> = Vec::new();
+    let mut pending_deleted = false;
+    for (slot, e) in data.chunks_exact(SLOT).enumerate() {
+        let first = e[0];
+        if first == 0x00 {
+            break;
+        }
+        let attr = e[11];
+        let deleted = first == 0xE5;
+        if attr == ATTR_LFN {
+            if pending.is_empty() {
+                pending_deleted = deleted;
+            }
+            if deleted != pending_deleted {
+                pending.clear();
+                pending_deleted = deleted;
+            }
+            pending.push(LfnSlot {
+                seq: first,
+                checksum: e[13],
+                units: lfn_units(e),
+            });
+            continue;
+        }
+        let lfn = std::mem::take(&mut pending);
+        if attr & ATTR_VOLUME != 0 && attr & ATTR_DIR == 0 {
+            continue;
+        }
+        if &e[..11] == b".          " || &e[..11] == b"..         " {
+            continue;
+        }
+        if deleted && !plausible(e, max_cluster, volume_bytes) {
+            continue;
+        }
+        // For a deleted entry the first byte of the short name is lost; the long
+        // name's checksum tells which byte it was (its first letter, upper-cased, is
+        // the usual answer; otherwise try all).
+        let mut long_name = None;
+        let mut first_byte = None;
+        if !lfn.is_empty() && lfn.len() <= 20 {
+            if deleted && pending_deleted {
+                let mut name = [0u8; 11];
+                name.copy_from_slice(&e[..11]);
+                let hint = lfn
+                    .last()
+                    .and_then(|s| char::from_u32(u32::from(s.units[0])))
+                    .filter(|c| c.is_ascii())
+                    .map(|c| c.to_ascii_uppercase() as u8);
+                let candidates = hint.into_iter().chain(0x20u8..=0xFF);
+                for c in candidates {
+                    name[0] = c;
+                    if let Some(n) = join_lfn(&lfn, short_checksum(&name), true) {
+                        long_name = Some(n);
+                        first_byte = Some(c);
+                        break;
+                    }
+                }
+            } else if !deleted && !pending_deleted {
+                long_name = join_lfn(&lfn, short_checksum(&e[..11]), false);
+            }
+        }
+        let short_name = if deleted {
+            decode_short(e, Some(first_byte.unwrap_or(b'_')))
+        } else {
+            decode_short(e, None)
+        };
+        let hi = if fat32 { u32::from(le16(e, 20)) } else { 0 };
+        let start_cluster = hi << 16 | u32::from(le16(e, 26));
+        let size = u32::from_le_bytes([e[28], e[29], e[30], e[31]]);
+        let mut times = Vec::new();
+        if let Some((s, n)) = fat_time(le16(e, 24), le16(e, 22), 0) {
+            times.push(Timestamp {
+                source: "fat.written",
+                secs: s,
+                nanos: n,
+            });
+        }
+        if let Some((s, n)) = fat_time(le16(e, 16), le16(e, 14), e[13]) {
+            times.push(Timestamp {
+                source: "fat.created",
+                secs: s,
+                nanos: n,
+            });
+        }
+        if let Some((s, n)) = fat_time(le16(e, 18), 0, 0) {
+            times.push(Timestamp {
+                source: "fat.accessed(date)",
+                secs: s,
+                nanos: n,
+            });
+        }
+        out.push(RawEntry {
+            slot,
+            long_name,
+            short_name,
+            attr,
+            deleted,
+            start_cluster,
+            size,
+            times,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checksum_and_time() {
+        // Checksum of "README  TXT" computed by hand with the spec's algorithm.
+        let mut s = 0u8;
+        for &b in b"README  TXT" {
+            s = (s >> 1 | (s & 1) << 7).wrapping_add(b);
+        }
+        assert_eq!(short_checksum(b"README  TXT"), s);
+        // 2026-10-30 12:00:00
+        let date = ((2026 - 1980) << 9) | (10 << 5) | 30;
+        let time = 12 << 11;
+        let (secs, _) = fat_time(date, time, 0).unwrap();
+        assert_eq!(
+            dredge_core::time::format_utc(secs, 0),
+            "2026-10-30T12:00:00.000000Z"
+        );
+        assert_eq!(fat_time(0, 0, 0), None);
+        assert_eq!(fat_time((1 << 5) | 1, 24 << 11, 0), None);
+    }
+}

@@ -1,0 +1,440 @@
+//! FAT12/16/32, read-only and forensic: deleted entries and their long names,
+//! deleted files traced through the FAT or through free clusters, the FAT32 backup
+//! boot sector, and every FAT copy. Written here rather than using the `fatfs` crate,
+//! which needs write access, writes FSInfo on drop and cannot see deleted entries
+//! (docs/decisions/0005-own-fat-parser.md).
+
+mod bpb;
+mod dir;
+mod table;
+
+pub use bpb::{Bpb, FatType};
+use dir::RawEntry;
+use dredge_core::{
+    Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, VolumeReader,
+};
+use std::collections::HashSet;
+use table::{Link, Table};
+
+/// A directory holds at most 65 536 entries (FAT specification).
+const MAX_DIR_BYTES: u64 = 65_536 * 32;
+/// Directory nesting we follow; deeper is damage or a loop.
+const MAX_DEPTH: usize = 64;
+
+pub struct FatFs {
+    vol: VolumeReader,
+    bpb: Bpb,
+    fat: Table,
+    findings: Vec<Finding>,
+}
+
+fn read_boot(vol: &VolumeReader, at: u64) -> Option<Vec<u8>> {
+    let mut b = vec![0u8; 512];
+    let r = vol.read_at(at, &mut b).ok()?;
+    (r.len == 512).then_some(b)
+}
+
+/// Cheap check: does the volume start with a FAT boot sector (or keep a FAT32
+/// backup at sector 6)?
+pub fn probe(vol: &VolumeReader) -> bool {
+    [0u64, 6 * 512]
+        .iter()
+        .filter_map(|&at| read_boot(vol, at).map(|b| (at, b)))
+        .any(|(at, b)| {
+            let p = Bpb::parse(&b, vol.base(), at);
+            p.is_ok_and(|p| at == 0 || p.fat_type == FatType::Fat32)
+        })
+}
+
+impl FatFs {
+    pub fn open(vol: VolumeReader) -> Result<FatFs, Finding> {
+        let mut findings = Vec::new();
+        let primary = read_boot(&vol, 0)
+            .ok_or_else(|| Finding::new(vol.base(), "volume too small for a boot sector"))
+            .and_then(|b| Bpb::parse(&b, vol.base(), 0));
+        let bpb = match primary {
+            Ok(b) => b,
+            Err(f) => {
+                // FAT32 keeps a copy of the boot sector at sector 6.
+                let backup = read_boot(&vol, 6 * 512)
+                    .and_then(|b| Bpb::parse(&b, vol.base(), 6 * 512).ok())
+                    .filter(|b| b.fat_type == FatType::Fat32);
+                match backup {
+                    Some(b) => {
+                        findings.push(f);
+                        findings.push(Finding::new(
+                            vol.base() + 6 * 512,
+                            "primary boot sector unusable; FAT32 backup boot sector (sector 6) used",
+                        ));
+                        b
+                    }
+                    None => return Err(f),
+                }
+            }
+        };
+        let fat = Table::load(&vol, &bpb, &mut findings)?;
+        if bpb.total_sectors * u64::from(bpb.bytes_per_sector) > vol.len() {
+            findings.push(
+                Finding::new(
+                    vol.base(),
+                    "FAT volume is larger than the space it was found in",
+                )
+                .expected(
+                    format!("<= {} bytes", vol.len()),
+                    bpb.total_sectors * u64::from(bpb.bytes_per_sector),
+                ),
+            );
+        }
+        Ok(FatFs {
+            vol,
+            bpb,
+            fat,
+            findings,
+        })
+    }
+
+    pub fn bpb(&self) -> &Bpb {
+        &self.bpb
+    }
+
+    fn abs(&self, vol_off: u64) -> u64 {
+        self.vol.base() + vol_off
+    }
+
+    fn cluster_runs(&self, clusters: &[u32], size: u64) -> Vec<Run> {
+        let cs = self.bpb.cluster_size();
+        let mut runs: Vec<Run> = Vec::new();
+        let mut file_off = 0u64;
+        for &c in clusters {
+            if file_off >= size {
+                break;
+            }
+            let len = cs.min(size - file_off);
+            let img = self.abs(self.bpb.cluster_offset(c));
+            match runs.last_mut() {
+                Some(Run {
+                    data: RunData::Image(start),
+                    len: l,
+                    ..
+                }) if *start + *l == img => *l += len,
+                _ => runs.push(Run {
+                    file_offset: file_off,
+                    len,
+                    data: RunData::Image(img),
+                }),
+            }
+            file_off += len;
+        }
+        runs
+    }
+
+    /// Clusters of a deleted file: the FAT chain was cleared on deletion, so assume
+    /// the file was contiguous, skipping clusters now allocated to others.
+    fn deleted_layout(&self, e: &RawEntry) -> (Vec<u32>, Recovery) {
+        let cs = self.bpb.cluster_size();
+        let need = u64::from(e.size).div_ceil(cs);
+        if e.size == 0 {
+            return (Vec::new(), Recovery::Intact);
+        }
+        let start = e.start_cluster;
+        if start == 0 {
+            return (
+                Vec::new(),
+                Recovery::NotRecoverable("the entry's start cluster is 0".into()),
+            );
+        }
+        if !self.fat.is_valid_cluster(start) {
+            return (
+                Vec::new(),
+                Recovery::NotRecoverable(format!("start cluster {start} is outside the volume")),
+            );
+        }
+        if !self.fat.is_free(start) {
+            // Either the chain was left in place (some drivers do) or reused.
+            let (chain, stop) = self.fat.chain(start, need);
+            if stop.is_none()
+                && chain.len() as u64 == need
+                && self.fat.link(*chain.last().unwrap_or(&start)) == Link::End
+            {
+                return (chain, Recovery::Assumed("the FAT chain from the start cluster is still in place (it may belong to a newer file)".into()));
+            }
+            return (
+                self.contiguous(start, need, false),
+                Recovery::Overwritten(format!("start cluster {start} is allocated again")),
+            );
+        }
+        let clusters = self.contiguous(start, need, true);
+        if (clusters.len() as u64) < need {
+            return (
+                clusters,
+                Recovery::Overwritten("not enough free clusters after the start cluster".into()),
+            );
+        }
+        if need == 1 {
+            return (clusters, Recovery::Intact);
+        }
+        let skipped = clusters
+            .last()
+            .map_or(0, |&l| u64::from(l - start) + 1 - need);
+        let how = if skipped == 0 {
+            "contiguous clusters from the start cluster (the FAT chain was cleared)".to_string()
+        } else {
+            format!("free clusters from the start cluster, skipping {skipped} allocated ones (the FAT chain was cleared)")
+        };
+        (clusters, Recovery::Assumed(how))
+    }
+
+    fn contiguous(&self, start: u32, need: u64, skip_allocated: bool) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut c = start;
+        while (out.len() as u64) < need && c <= self.fat.max_cluster() {
+            if !skip_allocated || self.fat.is_free(c) || c == start {
+                out.push(c);
+            }
+            c += 1;
+        }
+        out
+    }
+
+    /// A directory's clusters and their data.
+    fn dir_data(&self, clusters: &[u32], findings: &mut Vec<Finding>) -> (Vec<u8>, Vec<u64>) {
+        let cs = self.bpb.cluster_size();
+        let mut data = Vec::new();
+        let mut starts = Vec::new();
+        for &c in clusters {
+            let off = self.bpb.cluster_offset(c);
+            match self.vol.read_vec(off, cs, MAX_DIR_BYTES) {
+                Ok((v, rep)) => {
+                    if !rep.is_clean() {
+                        findings.push(Finding::new(self.abs(off), format!("directory cluster {c} is partly unreadable; its entries there are lost")));
+                    }
+                    starts.push(self.abs(off));
+                    data.extend_from_slice(&v);
+                }
+                Err(e) => findings.push(Finding::new(
+                    self.abs(off),
+                    format!("cannot read directory cluster {c}: {e}"),
+                )),
+            }
+        }
+        (data, starts)
+    }
+
+    fn root(&self, findings: &mut Vec<Finding>) -> (Vec<u8>, Vec<u64>) {
+        if self.bpb.fat_type == FatType::Fat32 {
+            let limit = MAX_DIR_BYTES / self.bpb.cluster_size() + 1;
+            let (chain, stop) = self.fat.chain(self.bpb.root_cluster, limit);
+            if let Some(s) = stop {
+                findings.push(Finding::new(
+                    self.abs(self.bpb.cluster_offset(self.bpb.root_cluster)),
+                    format!("root directory chain: {s}"),
+                ));
+            }
+            return self.dir_data(&chain, findings);
+        }
+        let off = self.bpb.root_dir_offset();
+        match self
+            .vol
+            .read_vec(off, self.bpb.root_dir_bytes(), MAX_DIR_BYTES)
+        {
+            Ok((v, rep)) => {
+                if !rep.is_clean() {
+                    findings.push(Finding::new(
+                        self.abs(off),
+                        "root directory is partly unreadable",
+                    ));
+                }
+                (v, vec![self.abs(off)])
+            }
+            Err(e) => {
+                findings.push(Finding::new(
+                    self.abs(off),
+                    format!("cannot read root directory: {e}"),
+                ));
+                (Vec::new(), Vec::new())
+            }
+        }
+    }
+
+    /// Image offset of slot `slot` in a directory made of chunks starting at `starts`.
+    fn slot_offset(&self, starts: &[u64], slot: usize, chunk: u64) -> u64 {
+        let byte = slot as u64 * 32;
+        let i = (byte / chunk) as usize;
+        starts.get(i).map_or(0, |s| s + byte % chunk)
+    }
+}
+
+impl FileSystem for FatFs {
+    fn type_name(&self) -> &'static str {
+        self.bpb.fat_type.name()
+    }
+
+    fn label(&self) -> Option<String> {
+        self.bpb.label.clone()
+    }
+
+    fn open_findings(&self) -> Vec<Finding> {
+        self.findings.clone()
+    }
+
+    fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+        let cs = self.bpb.cluster_size();
+        let vol_bytes = self.vol.len();
+        let fat32 = self.bpb.fat_type == FatType::Fat32;
+        let mut seen_dirs: HashSet<u32> = HashSet::new();
+        // (directory data, chunk starts, chunk size, path, depth, deleted parent)
+        let (root, root_starts) = self.root(findings);
+        let root_chunk = if fat32 { cs } else { root.len().max(1) as u64 };
+        let mut stack = vec![(root, root_starts, root_chunk, String::new(), 0usize, false)];
+        while let Some((data, starts, chunk, path, depth, parent_deleted)) = stack.pop() {
+            for e in dir::parse(&data, self.fat.max_cluster(), vol_bytes, fat32) {
+                let meta = self.slot_offset(&starts, e.slot, chunk);
+                let deleted = e.deleted || parent_deleted;
+                let full = format!("{path}/{}", e.name());
+                let mut other_names = Vec::new();
+                if e.long_name.is_some() {
+                    other_names.push(e.short_name.clone());
+                }
+                if e.is_dir() {
+                    let (clusters, recovery) = if e.deleted {
+                        self.deleted_dir(&e)
+                    } else {
+                        let (ch, stop) = self.fat.chain(e.start_cluster, MAX_DIR_BYTES / cs + 1);
+                        if let Some(s) = stop {
+                            findings.push(Finding::new(meta, format!("directory {full}: {s}")));
+                        }
+                        (
+                            ch,
+                            if parent_deleted {
+                                Recovery::Intact
+                            } else {
+                                Recovery::Allocated
+                            },
+                        )
+                    };
+                    let size = clusters.len() as u64 * cs;
+                    visit(Entry {
+                        id: (meta - self.vol.base()) / 32,
+                        path: full.clone(),
+                        other_names,
+                        kind: EntryKind::Directory,
+                        deleted,
+                        size,
+                        times: e.times.clone(),
+                        runs: self.cluster_runs(&clusters, size),
+                        recovery,
+                        meta_offset: meta,
+                    });
+                    let fresh = clusters.first().is_some_and(|c| seen_dirs.insert(*c));
+                    if !clusters.is_empty() && !fresh {
+                        findings.push(Finding::new(meta, format!("directory {full} points to a directory already visited (cluster {}); not entered again", e.start_cluster)));
+                    } else if depth + 1 >= MAX_DEPTH {
+                        findings.push(Finding::new(
+                            meta,
+                            format!(
+                                "directory {full} is nested deeper than {MAX_DEPTH}; not entered"
+                            ),
+                        ));
+                    } else if fresh {
+                        let (d, s) = self.dir_data(&clusters, findings);
+                        stack.push((d, s, cs, full, depth + 1, deleted));
+                    }
+                    continue;
+                }
+                let size = u64::from(e.size);
+                let (clusters, recovery) = if e.deleted || parent_deleted {
+                    self.deleted_layout(&e)
+                } else if size == 0 {
+                    (Vec::new(), Recovery::Allocated)
+                } else {
+                    let need = size.div_ceil(cs);
+                    let (ch, stop) = self.fat.chain(e.start_cluster, need);
+                    if let Some(s) = stop {
+                        findings.push(Finding::new(meta, format!("file {full}: {s}")));
+                    } else if (ch.len() as u64) < need {
+                        findings.push(
+                            Finding::new(
+                                meta,
+                                format!("file {full}: cluster chain shorter than the file size"),
+                            )
+                            .expected(format!("{need} clusters"), ch.len()),
+                        );
+                    }
+                    (ch, Recovery::Allocated)
+                };
+                visit(Entry {
+                    id: (meta - self.vol.base()) / 32,
+                    path: full,
+                    other_names,
+                    kind: EntryKind::File,
+                    deleted,
+                    size,
+                    times: e.times.clone(),
+                    runs: self.cluster_runs(&clusters, size),
+                    recovery,
+                    meta_offset: meta,
+                });
+            }
+        }
+    }
+
+    fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {
+        let cs = self.bpb.cluster_size();
+        let mut out: Vec<Extent> = Vec::new();
+        for c in 2..=self.fat.max_cluster() {
+            if !self.fat.is_free(c) {
+                continue;
+            }
+            let at = self.abs(self.bpb.cluster_offset(c));
+            match out.last_mut() {
+                Some(l) if l.end() == at => l.len += cs,
+                _ => out.push(Extent::new(at, cs)),
+            }
+        }
+        out
+    }
+}
+
+impl FatFs {
+    /// A deleted directory's clusters: its first cluster, if it still holds a
+    /// directory (its "." entry points to itself).
+    fn deleted_dir(&self, e: &RawEntry) -> (Vec<u32>, Recovery) {
+        let c = e.start_cluster;
+        if !self.fat.is_valid_cluster(c) {
+            return (
+                Vec::new(),
+                Recovery::NotRecoverable(format!("start cluster {c} is outside the volume")),
+            );
+        }
+        let mut first = [0u8; 32];
+        if self
+            .vol
+            .read_at(self.bpb.cluster_offset(c), &mut first)
+            .is_err()
+        {
+            return (
+                Vec::new(),
+                Recovery::NotRecoverable("first cluster unreadable".into()),
+            );
+        }
+        let dot_cluster = u32::from(u16::from_le_bytes([first[26], first[27]]))
+            | if self.bpb.fat_type == FatType::Fat32 {
+                u32::from(u16::from_le_bytes([first[20], first[21]])) << 16
+            } else {
+                0
+            };
+        if &first[..11] == b".          " && dot_cluster == c {
+            let how = if self.fat.is_free(c) {
+                Recovery::Assumed("first cluster only (the FAT chain was cleared)".into())
+            } else {
+                Recovery::Intact
+            };
+            (vec![c], how)
+        } else {
+            (
+                Vec::new(),
+                Recovery::Overwritten(format!("cluster {c} no longer holds this directory")),
+            )
+        }
+    }
+}
