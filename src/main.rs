@@ -48,7 +48,15 @@ enum Command {
     Add(AddArgs),
     /// Image a (possibly failing) drive, ddrescue-style, keeping a GNU ddrescue mapfile.
     Acquire(AcquireArgs),
-    /// Recompute the custody chain and every evidence hash; name the first mismatch.
+    /// Examine every evidence item: volumes, filesystems, allocated and deleted files,
+    /// extracted to CASE_DIR/files/ and hashed. Resumes an interrupted scan.
+    Scan(ScanArgs),
+    /// List recovered files like `fls -r -p` (deleted entries marked with *).
+    Ls(LsArgs),
+    /// One-shot recovery: create a case in OUT, register IMAGE, scan it.
+    Recover(RecoverArgs),
+    /// Recompute the custody chain, every evidence hash and every extracted file's
+    /// hash; name the first mismatch.
     Verify(CaseArg),
     /// Print the custody log.
     Log(LogArgs),
@@ -97,6 +105,63 @@ struct AddArgs {
     /// as zeros and recorded as unreadable.
     #[arg(long)]
     map: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    case_dir: PathBuf,
+    #[command(flatten)]
+    scan: ScanFlags,
+}
+
+#[derive(Args)]
+struct ScanFlags {
+    /// Worker threads for extraction and hashing (default: one per core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Skip re-hashing the evidence before and after the scan (faster on huge
+    /// images; the custody record then says so).
+    #[arg(long)]
+    no_rehash: bool,
+}
+
+impl ScanFlags {
+    fn options(&self) -> session::ScanOptions {
+        let mut o = session::ScanOptions::default();
+        if let Some(t) = self.threads {
+            o.threads = t.max(1);
+        }
+        o.rehash = !self.no_rehash;
+        o
+    }
+}
+
+#[derive(Args)]
+struct LsArgs {
+    case_dir: PathBuf,
+    /// Only entries at or below this path.
+    path: Option<String>,
+    /// Also show size, status and SHA-256.
+    #[arg(long, short)]
+    long: bool,
+}
+
+#[derive(Args)]
+struct RecoverArgs {
+    /// Image file, first segment of a split set, or block device.
+    image: PathBuf,
+    /// Case directory to create.
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long)]
+    map: Option<PathBuf>,
+    /// Examiner name for the case (default: $USER).
+    #[arg(long)]
+    examiner: Option<String>,
+    #[arg(long)]
+    case_number: Option<String>,
+    #[command(flatten)]
+    scan: ScanFlags,
 }
 
 #[derive(Args)]
@@ -310,6 +375,56 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             }
             Ok(r.outcome.exit_code())
         }
+        Command::Scan(a) => {
+            let r = session::scan(&a.case_dir, &a.scan.options(), interrupt, &mut |p| {
+                rep.progress(p)
+            })?;
+            rep.clear();
+            print_scan(rep, &r);
+            Ok(r.outcome.exit_code())
+        }
+        Command::Ls(a) => ls(&a, rep),
+        Command::Recover(a) => {
+            let info = CaseInfo {
+                case_number: a.case_number.clone(),
+                examiner: a
+                    .examiner
+                    .clone()
+                    .or_else(|| std::env::var("USER").ok())
+                    .unwrap_or_else(|| "unspecified".into()),
+                description: Some(format!("dredge recover {}", a.image.display())),
+            };
+            session::case_new(&a.out, &info)?;
+            let added =
+                session::add_evidence(&a.out, &a.image, a.map.as_deref(), interrupt, &mut |p| {
+                    rep.progress(p)
+                })?;
+            rep.clear();
+            if added.outcome == Outcome::Interrupted {
+                return Ok(130);
+            }
+            if let Some(e) = &added.evidence {
+                if !rep.is_json() {
+                    println!(
+                        "registered {} as {} (SHA-256 {}), {} bytes unreadable",
+                        e.path, e.label, e.sha256, e.bad_bytes
+                    );
+                }
+            }
+            let r = session::scan(&a.out, &a.scan.options(), interrupt, &mut |p| {
+                rep.progress(p)
+            })?;
+            rep.clear();
+            print_scan(rep, &r);
+            if !rep.is_json() && r.outcome != Outcome::Interrupted {
+                println!(
+                    "files are in {}/files; list them with: dredge ls {}",
+                    a.out.display(),
+                    a.out.display()
+                );
+            }
+            Ok(r.outcome.exit_code())
+        }
         Command::Verify(a) => {
             let r = session::verify(&a.case_dir, interrupt, &mut |p| rep.progress(p))?;
             rep.clear();
@@ -318,6 +433,8 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                 "custody_events": r.events,
                 "custody_break": r.custody.as_ref().map(|b| json!({"seq": b.seq, "detail": b.detail})),
                 "evidence": r.evidence.iter().map(|(l, c)| json!({"label": l, "result": format!("{c:?}")})).collect::<Vec<_>>(),
+                "artifacts_checked": r.artifacts.0,
+                "artifact_mismatch": r.artifacts.1.as_ref().map(|(id, why)| json!({"id": id, "detail": why})),
             }));
             if !rep.is_json() {
                 match &r.custody {
@@ -340,14 +457,19 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                         EvidenceCheck::Interrupted => println!("{label}: interrupted"),
                     }
                 }
+                match &r.artifacts {
+                    (n, None) => println!("extracted files: {n} re-hashed, all match"),
+                    (_, Some((id, why))) => println!("extracted file {id}: MISMATCH: {why}"),
+                }
             }
             if r.interrupted() {
                 return Ok(130);
             }
             if !r.ok() {
-                let first = match &r.custody {
-                    Some(b) => format!("custody event {}: {}", b.seq, b.detail),
-                    None => r
+                let first = match (&r.custody, &r.artifacts.1) {
+                    (Some(b), _) => format!("custody event {}: {}", b.seq, b.detail),
+                    (None, Some((id, why))) => format!("artifact {id}: {why}"),
+                    (None, None) => r
                         .evidence
                         .iter()
                         .find(|(_, c)| *c != EvidenceCheck::Match)
@@ -387,6 +509,109 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             Ok(0)
         }
     }
+}
+
+fn print_scan(rep: &Reporter, r: &session::ScanReport) {
+    let s = &r.summary;
+    rep.json(json!({
+        "event": "result", "command": "scan", "outcome": format!("{:?}", r.outcome),
+        "files": s.files, "deleted": s.deleted, "partial": s.partial, "findings": s.findings,
+        "volumes": s.volumes, "filesystems": s.filesystems, "units_resumed": s.units_resumed,
+    }));
+    if rep.is_json() {
+        return;
+    }
+    println!(
+        "scanned {} evidence item(s): {} volumes, filesystems [{}]",
+        s.evidence,
+        s.volumes,
+        s.filesystems.join(", ")
+    );
+    println!(
+        "  {} files ({} deleted), {} partial (unreadable or untraceable bytes), {} findings{}",
+        s.files,
+        s.deleted,
+        s.partial,
+        s.findings,
+        if s.units_resumed > 0 {
+            format!(
+                ", {} volumes already done by an earlier run",
+                s.units_resumed
+            )
+        } else {
+            String::new()
+        }
+    );
+    println!("{}", outcome_word(r.outcome));
+}
+
+/// Names from evidence are escaped before they reach the terminal.
+fn shown(name: &str) -> String {
+    name.chars()
+        .flat_map(|c| {
+            if c.is_control() {
+                c.escape_default().collect::<Vec<_>>()
+            } else {
+                vec![c]
+            }
+        })
+        .collect()
+}
+
+fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
+    let store = session::open_case(&a.case_dir)?;
+    let arts = store.artifacts(None).map_err(|e| Failure(e.to_string()))?;
+    let mut current_unit = String::new();
+    for art in arts {
+        if let Some(prefix) = &a.path {
+            let p = prefix.trim_end_matches('/');
+            if !(art.path == p || art.path.starts_with(&format!("{p}/")) || p.is_empty()) {
+                continue;
+            }
+        }
+        if rep.is_json() {
+            println!(
+                "{}",
+                json!({"id": art.id, "path": art.path, "kind": art.kind, "deleted": art.deleted, "size": art.size,
+                       "status": art.status, "recovery": art.recovery, "sha256": art.digests.as_ref().map(|d| &d.2),
+                       "extracted": art.extracted, "unreadable_bytes": art.unreadable_bytes, "forensic_path": art.forensic_path})
+            );
+            continue;
+        }
+        let unit = art
+            .id
+            .rsplit_once('/')
+            .map(|x| x.0.to_string())
+            .unwrap_or_default();
+        if unit != current_unit {
+            println!("== {unit}");
+            current_unit = unit;
+        }
+        let t = match art.kind.as_str() {
+            "file" => 'r',
+            "dir" => 'd',
+            "symlink" => 'l',
+            "device" => 'b',
+            "fifo" => 'p',
+            "socket" => 's',
+            _ => '-',
+        };
+        let meta = art.id.rsplit('/').next().unwrap_or("");
+        let del = if art.deleted { "* " } else { "" };
+        if a.long {
+            let h = art.digests.as_ref().map(|d| d.2.as_str()).unwrap_or("-");
+            println!(
+                "{t}/{t} {del}{meta}:	{}	{}	{}	{}",
+                shown(&art.path),
+                art.size,
+                art.status,
+                h
+            );
+        } else {
+            println!("{t}/{t} {del}{meta}:	{}", shown(&art.path));
+        }
+    }
+    Ok(0)
 }
 
 fn case_show(dir: &std::path::Path, rep: &mut Reporter) -> Result<i32, Failure> {

@@ -19,6 +19,8 @@ pub enum Why {
     BadSector,
     /// A ddrescue mapfile does not describe the range at all.
     NotInMap,
+    /// A file's metadata does not say where these bytes of it are.
+    NotInLayout,
 }
 
 impl Why {
@@ -32,6 +34,7 @@ impl Why {
             Why::NotScraped => "map-non-scraped",
             Why::BadSector => "map-bad-sector",
             Why::NotInMap => "map-not-covered",
+            Why::NotInLayout => "not-in-layout",
         }
     }
 }

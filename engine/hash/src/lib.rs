@@ -85,6 +85,44 @@ impl MultiHasher {
     }
 }
 
+/// MD5, SHA-1 and SHA-256 on the calling thread: for workers of a pool, where the
+/// parallelism comes from running many of them at once.
+pub struct Digester {
+    md5: md5::Md5,
+    sha1: sha1::Sha1,
+    sha256: sha2::Sha256,
+}
+
+impl Default for Digester {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Digester {
+    pub fn new() -> Self {
+        Digester {
+            md5: md5::Md5::new(),
+            sha1: sha1::Sha1::new(),
+            sha256: sha2::Sha256::new(),
+        }
+    }
+
+    pub fn update(&mut self, data: &[u8]) {
+        self.md5.update(data);
+        self.sha1.update(data);
+        self.sha256.update(data);
+    }
+
+    pub fn finish(self) -> Digests {
+        Digests {
+            md5: hex::encode(self.md5.finalize()),
+            sha1: hex::encode(self.sha1.finalize()),
+            sha256: hex::encode(self.sha256.finalize()),
+        }
+    }
+}
+
 /// Digests of bytes in memory (small inputs: custody records, reports, tests).
 pub fn digest_bytes(data: &[u8]) -> Digests {
     Digests {
@@ -92,6 +130,22 @@ pub fn digest_bytes(data: &[u8]) -> Digests {
         sha1: hex::encode(sha1::Sha1::digest(data)),
         sha256: hex::encode(sha2::Sha256::digest(data)),
     }
+}
+
+/// SHA-256 of a file, streamed.
+pub fn sha256_file(path: &std::path::Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -163,5 +217,9 @@ mod tests {
             "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
         );
         assert_eq!(d, digest_bytes(b"abc"));
+        let mut s = Digester::new();
+        s.update(b"ab");
+        s.update(b"c");
+        assert_eq!(s.finish(), d);
     }
 }

@@ -3,12 +3,16 @@
 //! crate knows every implementation (image readers, acquisition, store).
 
 mod guard;
+mod names;
+pub mod scan;
 
 pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_store::{
     CaseInfo, ChainBreak, Event, EvidenceRow, SessionRow, SessionStatus, Store,
 };
 pub use guard::EvidenceGuard;
+pub use names::safe_component;
+pub use scan::{scan, ScanOptions, ScanReport, ScanSummary};
 
 use dredge_core::{BlockDevice, ImageSource};
 use dredge_hash::{hash_source, sha256_hex, Digests};
@@ -279,11 +283,14 @@ pub struct VerifyReport {
     /// The first custody problem found (chain, anchor, or evidence row vs its event).
     pub custody: Option<ChainBreak>,
     pub evidence: Vec<(String, EvidenceCheck)>,
+    /// Extracted files checked, and the first whose content no longer matches.
+    pub artifacts: (u64, Option<(String, String)>),
 }
 
 impl VerifyReport {
     pub fn ok(&self) -> bool {
         self.custody.is_none()
+            && self.artifacts.1.is_none()
             && self
                 .evidence
                 .iter()
@@ -307,10 +314,12 @@ pub fn verify(
     // Check the chain before this run appends to it.
     let chain = store.verify_chain().map_err(fail)?;
     let rows = store.verify_evidence_rows().map_err(fail)?;
-    let (events, custody) = match (chain, rows) {
-        (Err(b), _) => (0, Some(b)),
-        (Ok(n), Err(b)) => (n, Some(b)),
-        (Ok(n), Ok(())) => (n, None),
+    let arts = store.verify_artifact_rows().map_err(fail)?;
+    let (events, custody) = match (chain, rows, arts) {
+        (Err(b), _, _) => (0, Some(b)),
+        (Ok(n), Err(b), _) => (n, Some(b)),
+        (Ok(n), Ok(()), Err(b)) => (n, Some(b)),
+        (Ok(n), Ok(()), Ok(_)) => (n, None),
     };
     let sid = store.begin_session("verify", json!({})).map_err(fail)?;
     let mut evidence = Vec::new();
@@ -321,10 +330,12 @@ pub fn verify(
             break;
         }
     }
+    let artifacts = verify_extracted(&store, case_dir, interrupt).map_err(fail)?;
     let report = VerifyReport {
         events,
         custody,
         evidence,
+        artifacts,
     };
     let status = if report.interrupted() {
         SessionStatus::Interrupted
@@ -340,6 +351,39 @@ pub fn verify(
     });
     store.end_session(sid, status, summary).map_err(fail)?;
     Ok(report)
+}
+
+/// Re-hashes every extracted file against its recorded SHA-256.
+fn verify_extracted(
+    store: &Store,
+    case_dir: &Path,
+    interrupt: &AtomicBool,
+) -> Result<(u64, Option<(String, String)>), dredge_store::StoreError> {
+    let mut n = 0;
+    for a in store.artifacts(None)? {
+        if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+            break;
+        }
+        let (Some(rel), Some((_, _, sha256))) = (&a.extracted, &a.digests) else {
+            continue;
+        };
+        let p = case_dir.join(rel);
+        let actual = match dredge_hash::sha256_file(&p) {
+            Ok(h) => h,
+            Err(e) => return Ok((n, Some((a.id.clone(), format!("{}: {e}", p.display()))))),
+        };
+        if &actual != sha256 {
+            return Ok((
+                n,
+                Some((
+                    a.id.clone(),
+                    format!("{}: SHA-256 is {actual}, recorded {sha256}", p.display()),
+                )),
+            ));
+        }
+        n += 1;
+    }
+    Ok((n, None))
 }
 
 fn check_evidence(

@@ -7,9 +7,11 @@
 //! table is detected as well as editing or deleting any event before it.
 
 mod canonical;
+mod scan;
 mod schema;
 
 pub use canonical::canonical_json;
+pub use scan::{ArtifactRecord, FindingRecord, RunRecord, VolumeRecord, VolumeRow};
 
 use dredge_core::time::utc_now;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};

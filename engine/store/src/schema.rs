@@ -64,6 +64,89 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX evidence_gaps_by_evidence ON evidence_gaps(evidence_id, start);
     "#,
+    // 2: volumes, filesystems, findings, artifacts and resumable scan units.
+    r#"
+    CREATE TABLE volumes (
+        id INTEGER PRIMARY KEY,
+        evidence_id INTEGER NOT NULL REFERENCES evidence(id),
+        idx INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        len INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        description TEXT NOT NULL,
+        slot TEXT,
+        scheme TEXT NOT NULL,
+        UNIQUE (evidence_id, idx)
+    ) STRICT;
+    CREATE TABLE filesystems (
+        id INTEGER PRIMARY KEY,
+        volume_id INTEGER NOT NULL REFERENCES volumes(id),
+        type TEXT NOT NULL,
+        label TEXT,
+        UNIQUE (volume_id, type)
+    ) STRICT;
+    CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        evidence_id INTEGER NOT NULL REFERENCES evidence(id),
+        unit TEXT NOT NULL,
+        offset INTEGER NOT NULL,
+        what TEXT NOT NULL,
+        expected TEXT,
+        actual TEXT
+    ) STRICT;
+    CREATE TABLE artifacts (
+        id TEXT PRIMARY KEY,
+        evidence_id INTEGER NOT NULL REFERENCES evidence(id),
+        unit TEXT NOT NULL,
+        fs_id INTEGER REFERENCES filesystems(id),
+        origin TEXT NOT NULL,
+        forensic_path TEXT NOT NULL,
+        path TEXT NOT NULL,
+        other_names TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        deleted INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        recovery TEXT NOT NULL,
+        recovery_detail TEXT,
+        meta_offset INTEGER NOT NULL,
+        md5 TEXT,
+        sha1 TEXT,
+        sha256 TEXT,
+        extracted TEXT,
+        unreadable_bytes INTEGER NOT NULL,
+        status TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX artifacts_by_unit ON artifacts(evidence_id, unit);
+    CREATE TABLE artifact_times (
+        artifact_id TEXT NOT NULL REFERENCES artifacts(id),
+        source TEXT NOT NULL,
+        utc TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX artifact_times_by_artifact ON artifact_times(artifact_id);
+    CREATE TABLE artifact_runs (
+        artifact_id TEXT NOT NULL REFERENCES artifacts(id),
+        seq INTEGER NOT NULL,
+        file_offset INTEGER NOT NULL,
+        len INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        image_offset INTEGER,
+        unreadable_bytes INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX artifact_runs_by_artifact ON artifact_runs(artifact_id);
+    CREATE TABLE artifact_gaps (
+        artifact_id TEXT NOT NULL REFERENCES artifacts(id),
+        file_offset INTEGER NOT NULL,
+        len INTEGER NOT NULL,
+        why TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX artifact_gaps_by_artifact ON artifact_gaps(artifact_id);
+    CREATE TABLE scan_units (
+        evidence_id INTEGER NOT NULL REFERENCES evidence(id),
+        unit TEXT NOT NULL,
+        done_event INTEGER NOT NULL REFERENCES custody(seq),
+        PRIMARY KEY (evidence_id, unit)
+    ) STRICT;
+    "#,
 ];
 
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {

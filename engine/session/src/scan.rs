@@ -1,0 +1,674 @@
+//! `dredge scan`: evidence → volumes → filesystems → files, extracted and hashed on
+//! a worker pool, recorded by one writer. Each volume is a unit sealed in the
+//! custody log when done; a killed scan resumes at the first unsealed unit.
+
+use crate::names::PathPlanner;
+use crate::{close_failed, fail, open_case, Failure, JobProgress, Outcome, ProgressFn};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use dredge_core::{
+    Entry, EntryKind, Extent, FileSystem, Finding, ImageSource, RunData, Volume, VolumeKind,
+    VolumeReader, Why,
+};
+use dredge_hash::{hash_source, Digester};
+use dredge_image::open_evidence;
+use dredge_store::{
+    ArtifactRecord, EvidenceRow, FindingRecord, RunRecord, SessionStatus, Store, VolumeRecord,
+};
+use serde_json::json;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Clone)]
+pub struct ScanOptions {
+    pub threads: usize,
+    /// Re-hash each evidence item before and after the scan and compare with the
+    /// registered hashes (on by default: the court wants it).
+    pub rehash: bool,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            rehash: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ScanSummary {
+    pub evidence: usize,
+    pub volumes: usize,
+    pub filesystems: Vec<String>,
+    pub units_resumed: usize,
+    pub files: u64,
+    pub deleted: u64,
+    pub partial: u64,
+    pub findings: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScanReport {
+    pub outcome: Outcome,
+    pub summary: ScanSummary,
+}
+
+/// One filesystem type dredge can read: a cheap probe and an opener.
+pub struct FsKind {
+    pub name: &'static str,
+    pub probe: fn(&VolumeReader) -> bool,
+    pub open: fn(VolumeReader) -> Result<Box<dyn FileSystem>, Finding>,
+}
+
+/// Every filesystem reader, probed against every volume.
+pub fn registry() -> Vec<FsKind> {
+    vec![FsKind {
+        name: "fat",
+        probe: dredge_fs_fat::probe,
+        open: |v| dredge_fs_fat::FatFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
+    }]
+}
+
+fn to_records(f: &[Finding]) -> Vec<FindingRecord> {
+    f.iter()
+        .map(|x| FindingRecord {
+            offset: x.offset,
+            what: x.what.clone(),
+            expected: x.expected.clone(),
+            actual: x.actual.clone(),
+        })
+        .collect()
+}
+
+pub fn scan(
+    case_dir: &Path,
+    opts: &ScanOptions,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<ScanReport, Failure> {
+    let mut store = open_case(case_dir)?;
+    let sid = store
+        .begin_session(
+            "scan",
+            json!({"threads": opts.threads, "rehash": opts.rehash}),
+        )
+        .map_err(fail)?;
+    match scan_all(&mut store, sid, case_dir, opts, interrupt, progress) {
+        Ok(r) => {
+            let status = match r.outcome {
+                Outcome::Complete => SessionStatus::Complete,
+                Outcome::CompleteWithGaps => SessionStatus::CompleteWithGaps,
+                Outcome::Interrupted => SessionStatus::Interrupted,
+            };
+            let s = &r.summary;
+            store
+                .end_session(
+                    sid,
+                    status,
+                    json!({"files": s.files, "deleted": s.deleted, "partial": s.partial, "findings": s.findings,
+                           "volumes": s.volumes, "filesystems": s.filesystems, "units_resumed": s.units_resumed}),
+                )
+                .map_err(fail)?;
+            Ok(r)
+        }
+        Err(f) => Err(close_failed(&mut store, sid, f)),
+    }
+}
+
+fn scan_all(
+    store: &mut Store,
+    sid: i64,
+    case_dir: &Path,
+    opts: &ScanOptions,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<ScanReport, Failure> {
+    let evidence = store.evidence().map_err(fail)?;
+    if evidence.is_empty() {
+        return Err(Failure(format!(
+            "{}: the case has no evidence; add some with `dredge add`",
+            case_dir.display()
+        )));
+    }
+    let mut summary = ScanSummary::default();
+    let mut gaps = false;
+    for ev in &evidence {
+        let r = scan_evidence(
+            store,
+            sid,
+            case_dir,
+            ev,
+            opts,
+            interrupt,
+            progress,
+            &mut summary,
+        )?;
+        gaps |= r;
+        if interrupt.load(Ordering::Relaxed) {
+            return Ok(ScanReport {
+                outcome: Outcome::Interrupted,
+                summary,
+            });
+        }
+        summary.evidence += 1;
+    }
+    let outcome = if gaps || summary.partial > 0 {
+        Outcome::CompleteWithGaps
+    } else {
+        Outcome::Complete
+    };
+    Ok(ScanReport { outcome, summary })
+}
+
+/// Re-hashes evidence and compares with what was registered.
+fn check_evidence_hash(
+    ev: &EvidenceRow,
+    src: &dyn ImageSource,
+    when: &str,
+    interrupt: &AtomicBool,
+) -> Result<bool, Failure> {
+    let h = hash_source(src, interrupt, |_| {}).map_err(fail)?;
+    if h.interrupted {
+        return Ok(false);
+    }
+    if h.digests.sha256 != ev.sha256 {
+        return Err(Failure(format!(
+            "{}: evidence {} changed {when}: SHA-256 is {} but {} was registered",
+            ev.path, ev.label, h.digests.sha256, ev.sha256
+        )));
+    }
+    Ok(true)
+}
+
+/// Volumes to examine: the table's, plus filesystems found by the lost-partition
+/// scan in space no filesystem claims. Deterministic for the same evidence.
+fn layout(
+    src: &Arc<dyn ImageSource>,
+    reg: &[FsKind],
+    interrupt: &AtomicBool,
+) -> Result<(String, Vec<Volume>, Vec<Finding>), Failure> {
+    let l = dredge_volume::detect(&**src).map_err(fail)?;
+    let mut findings = l.findings.clone();
+    let mut vols = l.volumes.clone();
+    let claimed = |v: &Volume| {
+        let r = VolumeReader::new(Arc::clone(src), v.extent);
+        reg.iter().any(|k| (k.probe)(&r))
+    };
+    let mut recovered = Vec::new();
+    for v in &l.volumes {
+        let scan_it = match v.kind {
+            VolumeKind::Unallocated => v.extent.len >= 64 * 1024,
+            VolumeKind::Partition | VolumeKind::Whole => !claimed(v),
+            _ => false,
+        };
+        if !scan_it {
+            continue;
+        }
+        for c in dredge_volume::scan::scan(&**src, v.extent, interrupt).map_err(fail)? {
+            if c.start == v.extent.start && v.kind != VolumeKind::Unallocated {
+                continue; // the volume itself, which no reader accepted
+            }
+            let ext = Extent::new(c.start, c.len.min(src.size().saturating_sub(c.start)));
+            let cand = Volume {
+                extent: ext,
+                kind: VolumeKind::Recovered,
+                description: format!("{} found by scan ({})", c.fs, c.evidence),
+                slot: None,
+            };
+            if claimed(&cand) && !recovered.iter().any(|r: &Volume| r.extent.overlaps(&ext)) {
+                findings.push(Finding::new(
+                    c.start,
+                    format!(
+                        "lost {} volume found by scanning ({}), {} bytes",
+                        c.fs, c.evidence, ext.len
+                    ),
+                ));
+                recovered.push(cand);
+            }
+        }
+    }
+    vols.extend(recovered);
+    Ok((l.scheme.as_str().to_string(), vols, findings))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn scan_evidence(
+    store: &mut Store,
+    sid: i64,
+    case_dir: &Path,
+    ev: &EvidenceRow,
+    opts: &ScanOptions,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+    summary: &mut ScanSummary,
+) -> Result<bool, Failure> {
+    let map = ev.map_path.as_ref().map(PathBuf::from);
+    let opened = open_evidence(Path::new(&ev.path), map.as_deref()).map_err(fail)?;
+    let guard = crate::EvidenceGuard::capture(&opened.segments).map_err(fail)?;
+    let src: Arc<dyn ImageSource> = Arc::from(opened.source);
+    if opts.rehash && !check_evidence_hash(ev, &*src, "since it was registered", interrupt)? {
+        return Ok(false);
+    }
+    let reg = registry();
+    let (scheme, vols, layout_findings) = layout(&src, &reg, interrupt)?;
+    let records: Vec<VolumeRecord> = vols
+        .iter()
+        .enumerate()
+        .map(|(i, v)| VolumeRecord {
+            idx: i as u32,
+            start: v.extent.start,
+            len: v.extent.len,
+            kind: v.kind.as_str().into(),
+            description: v.description.clone(),
+            slot: v.slot.clone(),
+            scheme: scheme.clone(),
+        })
+        .collect();
+    let vol_ids = store.record_volumes(ev.id, &records).map_err(fail)?;
+    summary.volumes += vols.len();
+    if !store.unit_done(ev.id, "layout").map_err(fail)? {
+        store.clear_unit(ev.id, "layout").map_err(fail)?;
+        store
+            .add_findings(ev.id, "layout", &to_records(&layout_findings))
+            .map_err(fail)?;
+        summary.findings += layout_findings.len() as u64;
+        store
+            .finish_unit(
+                ev.id,
+                "layout",
+                json!({"scheme": scheme, "volumes": vols.len()}),
+                Some(sid),
+            )
+            .map_err(fail)?;
+    }
+    for (i, v) in vols.iter().enumerate() {
+        if interrupt.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        if !matches!(
+            v.kind,
+            VolumeKind::Partition | VolumeKind::Whole | VolumeKind::Recovered
+        ) {
+            continue;
+        }
+        let unit = format!("v{i}");
+        if store.unit_done(ev.id, &unit).map_err(fail)? {
+            summary.units_resumed += 1;
+            continue;
+        }
+        store.clear_unit(ev.id, &unit).map_err(fail)?;
+        let reader = VolumeReader::new(Arc::clone(&src), v.extent);
+        let accepted: Vec<&FsKind> = reg.iter().filter(|k| (k.probe)(&reader)).collect();
+        let mut findings = Vec::new();
+        if accepted.len() > 1 {
+            findings.push(Finding::new(
+                v.extent.start,
+                format!(
+                    "more than one filesystem reader accepts this volume: {}",
+                    accepted
+                        .iter()
+                        .map(|k| k.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        let mut stats = (0u64, 0u64, 0u64);
+        for kind in accepted {
+            match (kind.open)(reader.clone()) {
+                Err(f) => findings.push(f),
+                Ok(fs) => {
+                    findings.extend(fs.open_findings());
+                    let fs_id = store
+                        .record_filesystem(vol_ids[i], fs.type_name(), fs.label().as_deref())
+                        .map_err(fail)?;
+                    summary
+                        .filesystems
+                        .push(format!("{}/v{i}:{}", ev.label, fs.type_name()));
+                    let s = extract_fs(
+                        store,
+                        case_dir,
+                        ev,
+                        i,
+                        v.extent.start,
+                        &unit,
+                        fs_id,
+                        &*fs,
+                        &src,
+                        opts,
+                        interrupt,
+                        progress,
+                        &mut findings,
+                    )?;
+                    stats.0 += s.0;
+                    stats.1 += s.1;
+                    stats.2 += s.2;
+                }
+            }
+        }
+        if interrupt.load(Ordering::Relaxed) {
+            // Leave the unit unsealed: the next run clears and redoes it.
+            return Ok(false);
+        }
+        summary.files += stats.0;
+        summary.deleted += stats.1;
+        summary.partial += stats.2;
+        summary.findings += findings.len() as u64;
+        store
+            .add_findings(ev.id, &unit, &to_records(&findings))
+            .map_err(fail)?;
+        store
+            .finish_unit(
+                ev.id,
+                &unit,
+                json!({"volume": i, "start": v.extent.start, "files": stats.0, "deleted": stats.1, "partial": stats.2, "findings": findings.len()}),
+                Some(sid),
+            )
+            .map_err(fail)?;
+    }
+    guard.check().map_err(fail)?;
+    if opts.rehash && !check_evidence_hash(ev, &*src, "during the scan", interrupt)? {
+        return Ok(false);
+    }
+    store
+        .append_event("scan.evidence", json!({"evidence": ev.label, "sha256_before_and_after": if opts.rehash { Some(&ev.sha256) } else { None }}), Some(sid))
+        .map_err(fail)?;
+    Ok(ev.bad_bytes > 0)
+}
+
+struct Task {
+    entry: Entry,
+    artifact_id: String,
+    out: Option<PathBuf>,
+    rel_out: Option<String>,
+}
+
+/// Walks one filesystem and extracts every file with content on the worker pool.
+/// Returns (files, deleted, partial).
+#[allow(clippy::too_many_arguments)]
+fn extract_fs(
+    store: &mut Store,
+    case_dir: &Path,
+    ev: &EvidenceRow,
+    vol_idx: usize,
+    vol_start: u64,
+    unit: &str,
+    fs_id: i64,
+    fs: &dyn FileSystem,
+    src: &Arc<dyn ImageSource>,
+    opts: &ScanOptions,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+    findings: &mut Vec<Finding>,
+) -> Result<(u64, u64, u64), Failure> {
+    let mut entries = Vec::new();
+    fs.walk(&mut |e| entries.push(e), findings);
+    let prefix = format!("{}/v{vol_idx}/{}", ev.label, fs.type_name());
+    let out_root = PathBuf::from("files")
+        .join(&ev.label)
+        .join(format!("v{vol_idx}"));
+    let mut planner = PathPlanner::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut tasks = Vec::new();
+    for e in entries {
+        let artifact_id = format!("{prefix}/{}", e.id);
+        if !seen.insert(artifact_id.clone()) {
+            findings.push(Finding::new(
+                e.meta_offset,
+                format!(
+                    "entry {} ({}) listed twice; second listing ignored",
+                    e.id, e.path
+                ),
+            ));
+            continue;
+        }
+        // Files with a traced layout (or empty ones) are extracted; the rest are
+        // listed with their metadata only.
+        let (out, rel_out) = if e.kind == EntryKind::File && (e.size == 0 || !e.runs.is_empty()) {
+            let rel = out_root.join(planner.plan(&e.path, e.id));
+            (Some(case_dir.join(&rel)), Some(rel.display().to_string()))
+        } else {
+            (None, None)
+        };
+        tasks.push(Task {
+            entry: e,
+            artifact_id,
+            out,
+            rel_out,
+        });
+    }
+    let total = tasks.len() as u64;
+    let threads = opts.threads.max(1);
+    let (task_tx, task_rx) = bounded::<Task>(threads * 4);
+    let (res_tx, res_rx) = bounded::<Result<ArtifactRecord, Failure>>(threads * 4);
+    let forensic_base = format!("{}/vol{vol_idx}@{vol_start}/{}", ev.label, fs.type_name());
+    let mut counts = (0u64, 0u64, 0u64);
+    let started = Instant::now();
+    let result: Result<(), Failure> = std::thread::scope(|s| {
+        for _ in 0..threads {
+            let rx: Receiver<Task> = task_rx.clone();
+            let tx: Sender<Result<ArtifactRecord, Failure>> = res_tx.clone();
+            let src = Arc::clone(src);
+            let fb = forensic_base.clone();
+            s.spawn(move || {
+                for t in rx {
+                    if interrupt.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let r = build_artifact(t, &*src, ev.id, unit, fs_id, &fb);
+                    if tx.send(r).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(res_tx);
+        drop(task_rx);
+        s.spawn(move || {
+            for t in tasks {
+                if task_tx.send(t).is_err() {
+                    break;
+                }
+            }
+        });
+        // The one writer: batches of rows in single transactions.
+        let mut batch = Vec::with_capacity(256);
+        let mut done = 0u64;
+        let mut last = Instant::now();
+        for r in res_rx {
+            let a = r?;
+            if a.kind == "file" {
+                counts.0 += 1;
+                counts.1 += u64::from(a.deleted);
+                counts.2 += u64::from(a.status == "partial");
+            }
+            batch.push(a);
+            done += 1;
+            if batch.len() >= 256 {
+                store.insert_artifacts(&batch).map_err(fail)?;
+                batch.clear();
+            }
+            if last.elapsed().as_millis() >= 200 || done == total {
+                last = Instant::now();
+                let el = started.elapsed();
+                progress(&JobProgress {
+                    job: "scan",
+                    phase: format!("{} {}", ev.label, fs.type_name()),
+                    done,
+                    total,
+                    rescued: done,
+                    bad: counts.2,
+                    rate: done as f64 / el.as_secs_f64().max(1e-9),
+                    elapsed: el,
+                });
+            }
+        }
+        store.insert_artifacts(&batch).map_err(fail)
+    });
+    result?;
+    Ok(counts)
+}
+
+/// Reads an entry's content through the image (recording every synthesized range as
+/// a gap in file offsets), writes the extracted copy and hashes it.
+fn build_artifact(
+    t: Task,
+    src: &dyn ImageSource,
+    evidence_id: i64,
+    unit: &str,
+    fs_id: i64,
+    forensic_base: &str,
+) -> Result<ArtifactRecord, Failure> {
+    let e = &t.entry;
+    let mut a = ArtifactRecord {
+        id: t.artifact_id.clone(),
+        evidence_id,
+        unit: unit.to_string(),
+        fs_id: Some(fs_id),
+        origin: "filesystem".into(),
+        forensic_path: format!("{forensic_base}/{}:{}", e.kind.as_str(), e.id),
+        path: e.path.clone(),
+        other_names: e.other_names.clone(),
+        kind: e.kind.as_str().into(),
+        deleted: e.deleted,
+        size: e.size,
+        recovery: e.recovery.as_str().into(),
+        recovery_detail: e.recovery.detail().map(str::to_string),
+        meta_offset: e.meta_offset,
+        digests: None,
+        extracted: t.rel_out.clone(),
+        unreadable_bytes: 0,
+        status: "complete".into(),
+        times: e
+            .times
+            .iter()
+            .map(|x| (x.source.to_string(), x.utc()))
+            .collect(),
+        runs: Vec::new(),
+        gaps: Vec::new(),
+    };
+    let Some(out) = &t.out else {
+        if e.kind == EntryKind::File {
+            a.status = "no-content".into();
+        }
+        a.runs = e.runs.iter().map(|r| run_record(r, 0)).collect();
+        return Ok(a);
+    };
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir).map_err(|err| Failure(format!("{}: {err}", dir.display())))?;
+    }
+    let mut f = File::create(out).map_err(|err| Failure(format!("{}: {err}", out.display())))?;
+    let mut dg = Digester::new();
+    let mut pos = 0u64;
+    let mut gaps: Vec<(u64, u64, String)> = Vec::new();
+    let push_gap = |gaps: &mut Vec<(u64, u64, String)>, off: u64, len: u64, why: Why| {
+        if let Some(l) = gaps.last_mut() {
+            if l.0 + l.1 == off && l.2 == why.as_str() {
+                l.1 += len;
+                return;
+            }
+        }
+        gaps.push((off, len, why.as_str().to_string()));
+    };
+    const CHUNK: u64 = 1 << 20;
+    let mut buf = vec![0u8; CHUNK as usize];
+    let write = |f: &mut File, dg: &mut Digester, data: &[u8]| -> Result<(), Failure> {
+        dg.update(data);
+        f.write_all(data)
+            .map_err(|err| Failure(format!("{}: {err}", out.display())))
+    };
+    let mut runs = e.runs.clone();
+    runs.sort_by_key(|r| r.file_offset);
+    for r in &runs {
+        if r.file_offset >= e.size {
+            break;
+        }
+        // Bytes the layout skips over: zeros, and said so.
+        if r.file_offset > pos {
+            let mut left = r.file_offset - pos;
+            push_gap(&mut gaps, pos, left, Why::NotInLayout);
+            while left > 0 {
+                let n = left.min(CHUNK) as usize;
+                buf[..n].fill(0);
+                write(&mut f, &mut dg, &buf[..n])?;
+                left -= n as u64;
+            }
+            pos = r.file_offset;
+        }
+        let start_in_run = pos - r.file_offset;
+        let len = r.len.min(e.size - r.file_offset);
+        let mut unreadable_here = 0;
+        let mut done = start_in_run;
+        while done < len {
+            let n = (len - done).min(CHUNK) as usize;
+            match &r.data {
+                RunData::Image(at) => {
+                    let rep = src.read_at(at + done, &mut buf[..n]).map_err(fail)?;
+                    for s in &rep.synthesized {
+                        let off = pos + (s.extent.start - (at + done));
+                        push_gap(&mut gaps, off, s.extent.len, s.why);
+                        unreadable_here += s.extent.len;
+                    }
+                }
+                RunData::Sparse => buf[..n].fill(0),
+                RunData::Inline(bytes) => {
+                    let from = done as usize;
+                    let avail = bytes.len().saturating_sub(from).min(n);
+                    buf[..avail].copy_from_slice(&bytes[from..from + avail]);
+                    buf[avail..n].fill(0);
+                    if avail < n {
+                        push_gap(
+                            &mut gaps,
+                            pos + avail as u64,
+                            (n - avail) as u64,
+                            Why::NotInLayout,
+                        );
+                    }
+                }
+            }
+            write(&mut f, &mut dg, &buf[..n])?;
+            pos += n as u64;
+            done += n as u64;
+        }
+        a.runs.push(run_record(r, unreadable_here));
+    }
+    if pos < e.size {
+        let mut left = e.size - pos;
+        push_gap(&mut gaps, pos, left, Why::NotInLayout);
+        while left > 0 {
+            let n = left.min(CHUNK) as usize;
+            buf[..n].fill(0);
+            write(&mut f, &mut dg, &buf[..n])?;
+            left -= n as u64;
+        }
+    }
+    f.sync_data()
+        .map_err(|err| Failure(format!("{}: {err}", out.display())))?;
+    let d = dg.finish();
+    a.digests = Some((d.md5, d.sha1, d.sha256));
+    a.unreadable_bytes = gaps.iter().map(|g| g.1).sum();
+    if a.unreadable_bytes > 0 {
+        a.status = "partial".into();
+    }
+    a.gaps = gaps;
+    Ok(a)
+}
+
+fn run_record(r: &dredge_core::Run, unreadable: u64) -> RunRecord {
+    let (kind, image_offset) = match r.data {
+        RunData::Image(at) => ("image", Some(at)),
+        RunData::Sparse => ("sparse", None),
+        RunData::Inline(_) => ("inline", None),
+    };
+    RunRecord {
+        file_offset: r.file_offset,
+        len: r.len,
+        kind: kind.into(),
+        image_offset,
+        unreadable_bytes: unreadable,
+    }
+}

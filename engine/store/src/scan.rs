@@ -1,0 +1,495 @@
+//! Volumes, filesystems, findings and artifacts of scans. A scan is cut into units
+//! (one per volume); a unit's rows are written as they come and sealed by a custody
+//! event carrying a digest over them, so `verify` can prove the artifact table was
+//! not edited, and a killed scan resumes at the first unsealed unit.
+
+use crate::{canonical_json, sql_err, ChainBreak, Result, Store, StoreError};
+use rusqlite::{params, OptionalExtension};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, Clone)]
+pub struct VolumeRecord {
+    pub idx: u32,
+    pub start: u64,
+    pub len: u64,
+    pub kind: String,
+    pub description: String,
+    pub slot: Option<String>,
+    pub scheme: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRecord {
+    pub file_offset: u64,
+    pub len: u64,
+    /// "image", "sparse" or "inline"
+    pub kind: String,
+    pub image_offset: Option<u64>,
+    pub unreadable_bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactRecord {
+    pub id: String,
+    pub evidence_id: i64,
+    pub unit: String,
+    pub fs_id: Option<i64>,
+    pub origin: String,
+    pub forensic_path: String,
+    pub path: String,
+    pub other_names: Vec<String>,
+    pub kind: String,
+    pub deleted: bool,
+    pub size: u64,
+    pub recovery: String,
+    pub recovery_detail: Option<String>,
+    pub meta_offset: u64,
+    /// (md5, sha1, sha256) of the recovered content; `None` for directories and
+    /// entries whose content cannot be traced.
+    pub digests: Option<(String, String, String)>,
+    /// Path of the extracted copy, relative to the case directory.
+    pub extracted: Option<String>,
+    pub unreadable_bytes: u64,
+    /// "complete", "partial" (some bytes unreadable or untraceable), "no-content"
+    pub status: String,
+    /// (source, UTC)
+    pub times: Vec<(String, String)>,
+    pub runs: Vec<RunRecord>,
+    /// (file offset, length, why)
+    pub gaps: Vec<(u64, u64, String)>,
+}
+
+/// A volume as recorded, with the filesystems found on it: (type, label).
+#[derive(Debug, Clone)]
+pub struct VolumeRow {
+    pub idx: u32,
+    pub start: u64,
+    pub len: u64,
+    pub kind: String,
+    pub description: String,
+    pub slot: Option<String>,
+    pub filesystems: Vec<(String, Option<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct FindingRecord {
+    pub offset: u64,
+    pub what: String,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+}
+
+impl Store {
+    /// Records the volumes of an evidence item (idempotent: a resumed scan finds the
+    /// same layout). Returns the row id of each volume, in the given order.
+    pub fn record_volumes(&mut self, evidence_id: i64, vols: &[VolumeRecord]) -> Result<Vec<i64>> {
+        let db = self.db();
+        let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        let mut ids = Vec::new();
+        for v in vols {
+            tx.execute(
+                "INSERT OR IGNORE INTO volumes (evidence_id, idx, start, len, kind, description, slot, scheme)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![evidence_id, v.idx, v.start as i64, v.len as i64, v.kind, v.description, v.slot, v.scheme],
+            )
+            .map_err(sql_err(&db))?;
+            let id: i64 = tx
+                .query_row(
+                    "SELECT id FROM volumes WHERE evidence_id = ?1 AND idx = ?2",
+                    params![evidence_id, v.idx],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err(&db))?;
+            ids.push(id);
+        }
+        tx.commit().map_err(sql_err(&db))?;
+        Ok(ids)
+    }
+
+    pub fn record_filesystem(
+        &mut self,
+        volume_id: i64,
+        ty: &str,
+        label: Option<&str>,
+    ) -> Result<i64> {
+        let db = self.db();
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO filesystems (volume_id, type, label) VALUES (?1, ?2, ?3)",
+                params![volume_id, ty, label],
+            )
+            .map_err(sql_err(&db))?;
+        self.conn
+            .query_row(
+                "SELECT id FROM filesystems WHERE volume_id = ?1 AND type = ?2",
+                params![volume_id, ty],
+                |r| r.get(0),
+            )
+            .map_err(sql_err(&db))
+    }
+
+    pub fn unit_done(&self, evidence_id: i64, unit: &str) -> Result<bool> {
+        let db = self.db();
+        let n: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT done_event FROM scan_units WHERE evidence_id = ?1 AND unit = ?2",
+                params![evidence_id, unit],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_err(&db))?;
+        Ok(n.is_some())
+    }
+
+    /// Removes what an unfinished earlier run wrote for a unit, so it can be redone.
+    pub fn clear_unit(&mut self, evidence_id: i64, unit: &str) -> Result<()> {
+        let db = self.db();
+        let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        for t in ["artifact_times", "artifact_runs", "artifact_gaps"] {
+            tx.execute(
+                &format!("DELETE FROM {t} WHERE artifact_id IN (SELECT id FROM artifacts WHERE evidence_id = ?1 AND unit = ?2)"),
+                params![evidence_id, unit],
+            )
+            .map_err(sql_err(&db))?;
+        }
+        tx.execute(
+            "DELETE FROM artifacts WHERE evidence_id = ?1 AND unit = ?2",
+            params![evidence_id, unit],
+        )
+        .map_err(sql_err(&db))?;
+        tx.execute(
+            "DELETE FROM findings WHERE evidence_id = ?1 AND unit = ?2",
+            params![evidence_id, unit],
+        )
+        .map_err(sql_err(&db))?;
+        tx.commit().map_err(sql_err(&db))
+    }
+
+    pub fn add_findings(
+        &mut self,
+        evidence_id: i64,
+        unit: &str,
+        f: &[FindingRecord],
+    ) -> Result<()> {
+        let db = self.db();
+        let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        for x in f {
+            tx.execute(
+                "INSERT INTO findings (evidence_id, unit, offset, what, expected, actual) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![evidence_id, unit, x.offset as i64, x.what, x.expected, x.actual],
+            )
+            .map_err(sql_err(&db))?;
+        }
+        tx.commit().map_err(sql_err(&db))
+    }
+
+    /// Writes a batch of artifacts in one transaction.
+    pub fn insert_artifacts(&mut self, batch: &[ArtifactRecord]) -> Result<()> {
+        let db = self.db();
+        let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        for a in batch {
+            let (md5, sha1, sha256) = match &a.digests {
+                Some((m, s1, s2)) => (Some(m), Some(s1), Some(s2)),
+                None => (None, None, None),
+            };
+            tx.execute(
+                "INSERT INTO artifacts (id, evidence_id, unit, fs_id, origin, forensic_path, path, other_names, kind, deleted,
+                    size, recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                params![
+                    a.id, a.evidence_id, a.unit, a.fs_id, a.origin, a.forensic_path, a.path,
+                    serde_json::to_string(&a.other_names).unwrap_or_default(), a.kind, a.deleted,
+                    a.size as i64, a.recovery, a.recovery_detail, a.meta_offset as i64, md5, sha1, sha256,
+                    a.extracted, a.unreadable_bytes as i64, a.status
+                ],
+            )
+            .map_err(|e| StoreError::new(&db, format!("artifact {}: {e}", a.id)))?;
+            for (src, utc) in &a.times {
+                tx.execute(
+                    "INSERT INTO artifact_times (artifact_id, source, utc) VALUES (?1, ?2, ?3)",
+                    params![a.id, src, utc],
+                )
+                .map_err(sql_err(&db))?;
+            }
+            for (i, r) in a.runs.iter().enumerate() {
+                tx.execute(
+                    "INSERT INTO artifact_runs (artifact_id, seq, file_offset, len, kind, image_offset, unreadable_bytes)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![a.id, i as i64, r.file_offset as i64, r.len as i64, r.kind, r.image_offset.map(|x| x as i64), r.unreadable_bytes as i64],
+                )
+                .map_err(sql_err(&db))?;
+            }
+            for (o, l, w) in &a.gaps {
+                tx.execute(
+                    "INSERT INTO artifact_gaps (artifact_id, file_offset, len, why) VALUES (?1, ?2, ?3, ?4)",
+                    params![a.id, *o as i64, *l as i64, w],
+                )
+                .map_err(sql_err(&db))?;
+            }
+        }
+        tx.commit().map_err(sql_err(&db))
+    }
+
+    /// Digest over a unit's artifact rows (id, kind, size, status, hashes, path),
+    /// in id order.
+    fn unit_digest(&self, evidence_id: i64, unit: &str) -> Result<(u64, String)> {
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, kind, deleted, size, status, md5, sha1, sha256, path, extracted, unreadable_bytes
+                 FROM artifacts WHERE evidence_id = ?1 AND unit = ?2 ORDER BY id",
+            )
+            .map_err(sql_err(&db))?;
+        let mut rows = st.query(params![evidence_id, unit]).map_err(sql_err(&db))?;
+        let mut h = Sha256::new();
+        let mut n = 0u64;
+        while let Some(r) = rows.next().map_err(sql_err(&db))? {
+            let v = json!([
+                r.get::<_, String>(0).map_err(sql_err(&db))?,
+                r.get::<_, String>(1).map_err(sql_err(&db))?,
+                r.get::<_, i64>(2).map_err(sql_err(&db))?,
+                r.get::<_, i64>(3).map_err(sql_err(&db))?,
+                r.get::<_, String>(4).map_err(sql_err(&db))?,
+                r.get::<_, Option<String>>(5).map_err(sql_err(&db))?,
+                r.get::<_, Option<String>>(6).map_err(sql_err(&db))?,
+                r.get::<_, Option<String>>(7).map_err(sql_err(&db))?,
+                r.get::<_, String>(8).map_err(sql_err(&db))?,
+                r.get::<_, Option<String>>(9).map_err(sql_err(&db))?,
+                r.get::<_, i64>(10).map_err(sql_err(&db))?,
+            ]);
+            h.update(canonical_json(&v).as_bytes());
+            h.update(b"\n");
+            n += 1;
+        }
+        Ok((n, hex::encode(h.finalize())))
+    }
+
+    /// Seals a unit: a custody event with the digest of its artifacts, and the unit
+    /// marked done, in one transaction.
+    pub fn finish_unit(
+        &mut self,
+        evidence_id: i64,
+        unit: &str,
+        summary: Value,
+        session_id: Option<i64>,
+    ) -> Result<()> {
+        let (count, digest) = self.unit_digest(evidence_id, unit)?;
+        let db = self.db();
+        let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        let ev = Self::insert_event(
+            &tx,
+            &self.examiner,
+            "scan.unit",
+            json!({"evidence_id": evidence_id, "unit": unit, "artifacts": count, "artifacts_digest": digest, "summary": summary}),
+            session_id,
+        )
+        .map_err(|e| StoreError::new(&db, e))?;
+        tx.execute(
+            "INSERT INTO scan_units (evidence_id, unit, done_event) VALUES (?1, ?2, ?3)",
+            params![evidence_id, unit, ev.seq],
+        )
+        .map_err(sql_err(&db))?;
+        tx.commit().map_err(sql_err(&db))?;
+        self.write_head(&ev)
+    }
+
+    /// Each sealed unit's artifact rows against the digest its custody event holds.
+    pub fn verify_artifact_rows(&self) -> Result<std::result::Result<u64, ChainBreak>> {
+        let db = self.db();
+        let units: Vec<(i64, String, i64)> = {
+            let mut st = self
+                .conn
+                .prepare("SELECT evidence_id, unit, done_event FROM scan_units ORDER BY done_event")
+                .map_err(sql_err(&db))?;
+            let rows = st
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .map_err(sql_err(&db))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql_err(&db))?
+        };
+        let mut total = 0;
+        for (ev, unit, seq) in units {
+            let params_text: Option<String> = self
+                .conn
+                .query_row("SELECT params FROM custody WHERE seq = ?1", [seq], |r| {
+                    r.get(0)
+                })
+                .optional()
+                .map_err(sql_err(&db))?;
+            let p: Value = params_text
+                .and_then(|t| serde_json::from_str(&t).ok())
+                .unwrap_or(Value::Null);
+            let (n, d) = self.unit_digest(ev, &unit)?;
+            if p["artifacts_digest"] != json!(d) || p["artifacts"] != json!(n) {
+                return Ok(Err(ChainBreak {
+                    seq,
+                    detail: format!(
+                        "artifacts of scan unit {unit} (evidence {ev}) no longer match custody event {seq}: {} rows now, {} recorded",
+                        n, p["artifacts"]
+                    ),
+                }));
+            }
+            total += n;
+        }
+        Ok(Ok(total))
+    }
+
+    pub fn artifacts(&self, evidence_id: Option<i64>) -> Result<Vec<ArtifactRecord>> {
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, evidence_id, unit, fs_id, origin, forensic_path, path, other_names, kind, deleted, size,
+                        recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status
+                 FROM artifacts WHERE (?1 IS NULL OR evidence_id = ?1) ORDER BY evidence_id, unit, path, id",
+            )
+            .map_err(sql_err(&db))?;
+        let rows = st
+            .query_map([evidence_id], |r| {
+                let names: String = r.get(7)?;
+                let md5: Option<String> = r.get(14)?;
+                let sha1: Option<String> = r.get(15)?;
+                let sha256: Option<String> = r.get(16)?;
+                Ok(ArtifactRecord {
+                    id: r.get(0)?,
+                    evidence_id: r.get(1)?,
+                    unit: r.get(2)?,
+                    fs_id: r.get(3)?,
+                    origin: r.get(4)?,
+                    forensic_path: r.get(5)?,
+                    path: r.get(6)?,
+                    other_names: serde_json::from_str(&names).unwrap_or_default(),
+                    kind: r.get(8)?,
+                    deleted: r.get(9)?,
+                    size: r.get::<_, i64>(10)? as u64,
+                    recovery: r.get(11)?,
+                    recovery_detail: r.get(12)?,
+                    meta_offset: r.get::<_, i64>(13)? as u64,
+                    digests: match (md5, sha1, sha256) {
+                        (Some(a), Some(b), Some(c)) => Some((a, b, c)),
+                        _ => None,
+                    },
+                    extracted: r.get(17)?,
+                    unreadable_bytes: r.get::<_, i64>(18)? as u64,
+                    status: r.get(19)?,
+                    times: Vec::new(),
+                    runs: Vec::new(),
+                    gaps: Vec::new(),
+                })
+            })
+            .map_err(sql_err(&db))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))
+    }
+
+    /// Fills in times, runs and gaps of one artifact.
+    pub fn artifact_details(&self, a: &mut ArtifactRecord) -> Result<()> {
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare("SELECT source, utc FROM artifact_times WHERE artifact_id = ?1")
+            .map_err(sql_err(&db))?;
+        a.times = st
+            .query_map([&a.id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(sql_err(&db))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))?;
+        let mut st = self
+            .conn
+            .prepare("SELECT file_offset, len, kind, image_offset, unreadable_bytes FROM artifact_runs WHERE artifact_id = ?1 ORDER BY seq")
+            .map_err(sql_err(&db))?;
+        a.runs = st
+            .query_map([&a.id], |r| {
+                Ok(RunRecord {
+                    file_offset: r.get::<_, i64>(0)? as u64,
+                    len: r.get::<_, i64>(1)? as u64,
+                    kind: r.get(2)?,
+                    image_offset: r.get::<_, Option<i64>>(3)?.map(|x| x as u64),
+                    unreadable_bytes: r.get::<_, i64>(4)? as u64,
+                })
+            })
+            .map_err(sql_err(&db))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))?;
+        let mut st = self
+            .conn
+            .prepare("SELECT file_offset, len, why FROM artifact_gaps WHERE artifact_id = ?1 ORDER BY file_offset")
+            .map_err(sql_err(&db))?;
+        a.gaps = st
+            .query_map([&a.id], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get(2)?,
+                ))
+            })
+            .map_err(sql_err(&db))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))?;
+        Ok(())
+    }
+
+    pub fn findings(&self, evidence_id: i64) -> Result<Vec<(String, FindingRecord)>> {
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare("SELECT unit, offset, what, expected, actual FROM findings WHERE evidence_id = ?1 ORDER BY id")
+            .map_err(sql_err(&db))?;
+        let rows = st
+            .query_map([evidence_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    FindingRecord {
+                        offset: r.get::<_, i64>(1)? as u64,
+                        what: r.get(2)?,
+                        expected: r.get(3)?,
+                        actual: r.get(4)?,
+                    },
+                ))
+            })
+            .map_err(sql_err(&db))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))
+    }
+
+    pub fn volumes(&self, evidence_id: i64) -> Result<Vec<VolumeRow>> {
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare("SELECT id, idx, start, len, kind, description, slot FROM volumes WHERE evidence_id = ?1 ORDER BY idx")
+            .map_err(sql_err(&db))?;
+        let mut vols: Vec<(i64, VolumeRow)> = st
+            .query_map([evidence_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    VolumeRow {
+                        idx: r.get(1)?,
+                        start: r.get::<_, i64>(2)? as u64,
+                        len: r.get::<_, i64>(3)? as u64,
+                        kind: r.get(4)?,
+                        description: r.get(5)?,
+                        slot: r.get(6)?,
+                        filesystems: Vec::new(),
+                    },
+                ))
+            })
+            .map_err(sql_err(&db))?
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))?;
+        for (id, v) in vols.iter_mut() {
+            let mut st = self
+                .conn
+                .prepare("SELECT type, label FROM filesystems WHERE volume_id = ?1 ORDER BY type")
+                .map_err(sql_err(&db))?;
+            v.filesystems = st
+                .query_map([*id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(sql_err(&db))?
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(sql_err(&db))?;
+        }
+        Ok(vols.into_iter().map(|(_, v)| v).collect())
+    }
+}
