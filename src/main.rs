@@ -562,7 +562,7 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
     let store = session::open_case(&a.case_dir)?;
     let arts = store.artifacts(None).map_err(|e| Failure(e.to_string()))?;
     let mut current_unit = String::new();
-    for art in arts {
+    for mut art in arts {
         if let Some(prefix) = &a.path {
             let p = prefix.trim_end_matches('/');
             if !(art.path == p || art.path.starts_with(&format!("{p}/")) || p.is_empty()) {
@@ -570,11 +570,20 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
             }
         }
         if rep.is_json() {
+            store
+                .artifact_details(&mut art)
+                .map_err(|e| Failure(e.to_string()))?;
             println!(
                 "{}",
-                json!({"id": art.id, "path": art.path, "kind": art.kind, "deleted": art.deleted, "size": art.size,
-                       "status": art.status, "recovery": art.recovery, "sha256": art.digests.as_ref().map(|d| &d.2),
-                       "extracted": art.extracted, "unreadable_bytes": art.unreadable_bytes, "forensic_path": art.forensic_path})
+                json!({"id": art.id, "path": art.path, "other_names": art.other_names, "kind": art.kind, "deleted": art.deleted,
+                       "size": art.size, "status": art.status, "recovery": art.recovery, "recovery_detail": art.recovery_detail,
+                       "md5": art.digests.as_ref().map(|d| &d.0), "sha1": art.digests.as_ref().map(|d| &d.1),
+                       "sha256": art.digests.as_ref().map(|d| &d.2),
+                       "extracted": art.extracted, "unreadable_bytes": art.unreadable_bytes, "forensic_path": art.forensic_path,
+                       "times": art.times.iter().map(|(s, t)| json!({"source": s, "utc": t})).collect::<Vec<_>>(),
+                       "runs": art.runs.iter().map(|r| json!({"file_offset": r.file_offset, "len": r.len, "kind": r.kind,
+                           "image_offset": r.image_offset, "unreadable_bytes": r.unreadable_bytes})).collect::<Vec<_>>(),
+                       "gaps": art.gaps.iter().map(|(o, l, w)| json!({"file_offset": o, "len": l, "why": w})).collect::<Vec<_>>()})
             );
             continue;
         }
