@@ -381,14 +381,23 @@ impl FileSystem for FatFs {
     fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {
         let cs = self.bpb.cluster_size();
         let mut out: Vec<Extent> = Vec::new();
+        // A damaged or truncated volume can claim clusters beyond the space it was
+        // found in; free space is only reported where there are bytes to carve.
+        let volume = Extent::new(self.vol.base(), self.vol.len());
         for c in 2..=self.fat.max_cluster() {
+            if self.bpb.cluster_offset(c) >= self.vol.len() {
+                break;
+            }
             if !self.fat.is_free(c) {
                 continue;
             }
             let at = self.abs(self.bpb.cluster_offset(c));
+            let Some(x) = Extent::new(at, cs).intersect(&volume) else {
+                continue;
+            };
             match out.last_mut() {
-                Some(l) if l.end() == at => l.len += cs,
-                _ => out.push(Extent::new(at, cs)),
+                Some(l) if l.end() == x.start => l.len += x.len,
+                _ => out.push(x),
             }
         }
         out

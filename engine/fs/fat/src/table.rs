@@ -31,10 +31,25 @@ impl Table {
         b: &Bpb,
         findings: &mut Vec<Finding>,
     ) -> Result<Table, Finding> {
-        let len = b.fat_sectors * u64::from(b.bytes_per_sector);
+        // Read only what the cluster count needs (a FAT may be declared larger), and
+        // never more than the volume holds: a damaged BPB must not make us allocate
+        // gigabytes. Entries past what was read count as free.
+        let bps = u64::from(b.bytes_per_sector);
+        let bits: u64 = match b.fat_type {
+            FatType::Fat12 => 12,
+            FatType::Fat16 => 16,
+            FatType::Fat32 => 32,
+        };
+        let needed = ((b.cluster_count() + 2) * bits).div_ceil(8).div_ceil(bps) * bps;
+        let declared = b.fat_sectors * bps;
+        let len = declared
+            .min(needed)
+            .min(vol.len().saturating_sub(b.fat_offset(0)));
         let first = b.active_fat.unwrap_or(0).min(b.num_fats - 1);
         let mut copies = Vec::new();
-        for n in 0..b.num_fats {
+        // The active copy and one other are enough to repair sector by sector.
+        let others = (0..b.num_fats).filter(|&n| n != first).take(1);
+        for n in std::iter::once(first).chain(others) {
             let at = b.fat_offset(n);
             match vol.read_vec(at, len, FAT_BUDGET) {
                 Ok((v, rep)) => copies.push((n, at, v, rep)),
@@ -46,9 +61,7 @@ impl Table {
                 }
             }
         }
-        // Start from the active copy.
-        let idx = copies.iter().position(|c| c.0 == first).unwrap_or(0);
-        let (_, p_at, mut bytes, p_rep) = copies.remove(idx);
+        let (_, p_at, mut bytes, p_rep) = copies.remove(0);
         let ss = b.bytes_per_sector as usize;
         let sectors = bytes.len() / ss;
         let (mut from_unreadable, mut from_wiped, mut differing) = (0u64, 0u64, 0u64);
