@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# dredge's main job on the sample shipped in testimages/sample: a USB stick image
-# whose rescue left two unreadable areas (described by a GNU ddrescue mapfile).
-# Creates a case, registers the image with its mapfile (hashes it, records every
-# unreadable range), verifies the custody chain and hashes, and prints the log.
+# dredge's main job on the sample shipped in testimages/sample: a 4 MiB FAT16 USB
+# stick whose rescue left two unreadable areas (described by a GNU ddrescue mapfile).
+# `dredge recover` creates a case, registers the image with its mapfile (hashing it
+# and recording every unreadable range), finds the volume and filesystem, and
+# recovers every allocated and deleted file, extracted and hashed, each knowing
+# which of its bytes could not be read. Then: list, verify, custody log.
 # Usage: scripts/demo.sh [OUTPUT_DIR]   (default: target/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,29 +12,30 @@ out=${1:-target/demo}
 cargo build --release --quiet
 dredge=target/release/dredge
 rm -rf "$out"
-mkdir -p "$out"
 sample=testimages/sample
 
-echo "== dredge case new"
-$dredge case new "$out/case" --examiner "Demo Examiner" --case-number DEMO-1 \
-  --description "sample USB stick from testimages/sample"
-
-echo; echo "== dredge add (image + ddrescue mapfile)"
+echo "== dredge recover (image + ddrescue mapfile)"
 set +e
-$dredge add "$out/case" "$sample/usb-stick.img" --map "$sample/usb-stick.map"
+$dredge recover "$sample/usb-stick.img" --map "$sample/usb-stick.map" --out "$out/case" \
+  --examiner "Demo Examiner" --case-number DEMO-1
 rc=$?
 set -e
 echo "(exit code $rc: 3 = complete, with unreadable bytes recorded)"
 [ "$rc" -eq 3 ] || exit "$rc"
 
-echo; echo "== dredge acquire (image the stick again into the case; a healthy copy)"
-$dredge acquire "$sample/usb-stick.img" "$out/usb-stick-copy.img" --case "$out/case"
+echo; echo "== dredge ls --long (deleted entries marked *; size, status, SHA-256)"
+$dredge ls --long "$out/case"
+
+echo; echo "== where PHOTO.RAW could not be read"
+$dredge --progress json ls "$out/case" /PHOTO.RAW | python3 -c '
+import json, sys
+a = json.loads(sys.stdin.readline())
+for g in a["gaps"]:
+    end = g["file_offset"] + g["len"]
+    print("  %s: bytes %d..%d unreadable (%s)" % (a["path"], g["file_offset"], end, g["why"]))'
 
 echo; echo "== dredge verify"
 $dredge verify "$out/case"
 
-echo; echo "== dredge case show"
-$dredge case show "$out/case"
-
 echo; echo "== dredge log"
-$dredge log "$out/case"
+$dredge log "$out/case" | cut -c1-160
