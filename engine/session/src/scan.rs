@@ -66,11 +66,18 @@ pub struct FsKind {
 
 /// Every filesystem reader, probed against every volume.
 pub fn registry() -> Vec<FsKind> {
-    vec![FsKind {
-        name: "fat",
-        probe: dredge_fs_fat::probe,
-        open: |v| dredge_fs_fat::FatFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
-    }]
+    vec![
+        FsKind {
+            name: "fat",
+            probe: dredge_fs_fat::probe,
+            open: |v| dredge_fs_fat::FatFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
+        },
+        FsKind {
+            name: "ext",
+            probe: dredge_fs_ext::probe,
+            open: |v| dredge_fs_ext::ExtFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
+        },
+    ]
 }
 
 fn to_records(f: &[Finding]) -> Vec<FindingRecord> {
@@ -428,12 +435,14 @@ fn extract_fs(
         }
         // Files with a traced layout (or empty ones) are extracted; the rest are
         // listed with their metadata only.
-        let (out, rel_out) = if e.kind == EntryKind::File && (e.size == 0 || !e.runs.is_empty()) {
-            let rel = out_root.join(planner.plan(&e.path, e.id));
-            (Some(case_dir.join(&rel)), Some(rel.display().to_string()))
-        } else {
-            (None, None)
-        };
+        let traced = !matches!(e.recovery, dredge_core::Recovery::NotRecoverable(_));
+        let (out, rel_out) =
+            if e.kind == EntryKind::File && traced && (e.size == 0 || !e.runs.is_empty()) {
+                let rel = out_root.join(planner.plan(&e.path, e.id));
+                (Some(case_dir.join(&rel)), Some(rel.display().to_string()))
+            } else {
+                (None, None)
+            };
         tasks.push(Task {
             entry: e,
             artifact_id,
