@@ -78,7 +78,7 @@ pub fn parse_block(
         let rec = le16(b, pos + 4) as usize;
         let nl = b[pos + 6] as usize;
         let ft = b[pos + 7];
-        if rec < 8 || rec % 4 != 0 || pos + rec > len {
+        if rec < 8 || !rec.is_multiple_of(4) || pos + rec > len {
             return Some(format!(
                 "directory record at offset {} has invalid length {rec}",
                 base + pos
@@ -141,7 +141,7 @@ mod tests {
         v.push(name.len() as u8);
         v.push(ft);
         v.extend_from_slice(name);
-        while v.len() % 4 != 0 {
+        while !v.len().is_multiple_of(4) {
             v.push(0);
         }
         v

@@ -230,6 +230,43 @@ fn walk_extents(
     }
 }
 
+/// Adds one mapped block, merging it into the previous run when contiguous.
+fn push_block(
+    out: &mut Vec<BlockRun>,
+    problems: &mut Vec<String>,
+    m: &MapCtx,
+    logical: u64,
+    phys: u32,
+) {
+    if phys == 0 || logical >= m.file_blocks {
+        return;
+    }
+    let p = u64::from(phys);
+    if p >= m.blocks_count {
+        problems.push(format!(
+            "block pointer for logical block {logical} points past the filesystem ({p})"
+        ));
+        return;
+    }
+    match out.last_mut() {
+        Some(l) if l.logical + l.len == logical && l.physical.map(|x| x + l.len) == Some(p) => {
+            l.len += 1
+        }
+        _ => out.push(BlockRun {
+            logical,
+            physical: Some(p),
+            len: 1,
+        }),
+    }
+}
+
+struct MapCtx<'a> {
+    vol: &'a VolumeReader,
+    bs: u64,
+    blocks_count: u64,
+    file_blocks: u64,
+}
+
 /// ext2/3 block maps: 12 direct pointers, then single, double and triple indirect.
 pub fn blockmap_runs(
     vol: &VolumeReader,
@@ -240,76 +277,42 @@ pub fn blockmap_runs(
     budget: &mut Budget,
     problems: &mut Vec<String>,
 ) -> Vec<BlockRun> {
+    let m = MapCtx {
+        vol,
+        bs,
+        blocks_count,
+        file_blocks,
+    };
     let mut out: Vec<BlockRun> = Vec::new();
     let per = bs / 4;
-    let push = |logical: u64, phys: u32, out: &mut Vec<BlockRun>, problems: &mut Vec<String>| {
-        if phys == 0 || logical >= file_blocks {
-            return;
-        }
-        let p = u64::from(phys);
-        if p >= blocks_count {
-            problems.push(format!(
-                "block pointer for logical block {logical} points past the filesystem ({p})"
-            ));
-            return;
-        }
-        match out.last_mut() {
-            Some(l) if l.logical + l.len == logical && l.physical.map(|x| x + l.len) == Some(p) => {
-                l.len += 1
-            }
-            _ => out.push(BlockRun {
-                logical,
-                physical: Some(p),
-                len: 1,
-            }),
-        }
-    };
     for i in 0..12u64 {
-        push(i, le32(block, i as usize * 4), &mut out, problems);
+        push_block(&mut out, problems, &m, i, le32(block, i as usize * 4));
     }
-    // Indirect levels: (pointer slot, depth, first logical block covered).
+    // Indirect levels: (pointer slot, depth); `first` is the first logical block covered.
     let mut first = 12u64;
     for (slot, depth) in [(12usize, 1u32), (13, 2), (14, 3)] {
         if first >= file_blocks {
             break;
         }
         let ptr = le32(block, slot * 4);
-        let span = per.saturating_pow(depth);
         if ptr != 0 {
-            indirect(
-                vol,
-                bs,
-                blocks_count,
-                u64::from(ptr),
-                depth,
-                first,
-                file_blocks,
-                budget,
-                problems,
-                &mut |l, p, o: &mut Vec<BlockRun>, pr: &mut Vec<String>| push(l, p, o, pr),
-                &mut out,
-            );
+            indirect(&m, u64::from(ptr), depth, first, budget, problems, &mut out);
         }
-        first = first.saturating_add(span);
+        first = first.saturating_add(per.saturating_pow(depth));
     }
     out
 }
 
-#[allow(clippy::too_many_arguments)]
 fn indirect(
-    vol: &VolumeReader,
-    bs: u64,
-    blocks_count: u64,
+    m: &MapCtx,
     blk: u64,
     depth: u32,
     first: u64,
-    file_blocks: u64,
     budget: &mut Budget,
     problems: &mut Vec<String>,
-    push: &mut dyn FnMut(u64, u32, &mut Vec<BlockRun>, &mut Vec<String>),
     out: &mut Vec<BlockRun>,
 ) {
-    if blk >= blocks_count {
+    if blk >= m.blocks_count {
         problems.push(format!("indirect block {blk} is past the filesystem"));
         return;
     }
@@ -318,35 +321,27 @@ fn indirect(
         return;
     }
     budget.max_blocks_read -= 1;
-    let mut b = vec![0u8; bs as usize];
-    if !vol.read_at(blk * bs, &mut b).is_ok_and(|r| r.is_clean()) {
+    let mut b = vec![0u8; m.bs as usize];
+    if !m
+        .vol
+        .read_at(blk * m.bs, &mut b)
+        .is_ok_and(|r| r.is_clean())
+    {
         problems.push(format!("indirect block {blk} is unreadable"));
         return;
     }
-    let per = bs / 4;
+    let per = m.bs / 4;
     let span = per.saturating_pow(depth - 1);
     for i in 0..per {
         let logical = first.saturating_add(i.saturating_mul(span));
-        if logical >= file_blocks {
+        if logical >= m.file_blocks {
             break;
         }
         let p = le32(&b, (i * 4) as usize);
         if depth == 1 {
-            push(logical, p, out, problems);
+            push_block(out, problems, m, logical, p);
         } else if p != 0 {
-            indirect(
-                vol,
-                bs,
-                blocks_count,
-                u64::from(p),
-                depth - 1,
-                logical,
-                file_blocks,
-                budget,
-                problems,
-                push,
-                out,
-            );
+            indirect(m, u64::from(p), depth - 1, logical, budget, problems, out);
         }
     }
 }

@@ -358,7 +358,7 @@ impl ExtFs {
                 self.judge(&runs, "the inode's own block map survived deletion".into()),
             );
         }
-        if let Some((size, runs, seq)) = self.from_journal(n, ino) {
+        if let Some((size, runs, seq)) = self.older_copy_in_journal(n, ino) {
             return (size, runs.clone(), self.judge(&runs, format!("block map from an older copy of the inode in the jbd2 journal (transaction {seq})")));
         }
         if ino.size == 0 && !has_map && ino.kind() == EntryKind::File {
@@ -383,7 +383,7 @@ impl ExtFs {
         }
     }
 
-    fn from_journal(&self, n: u32, now: &Inode) -> Option<(u64, Vec<Run>, u32)> {
+    fn older_copy_in_journal(&self, n: u32, now: &Inode) -> Option<(u64, Vec<Run>, u32)> {
         let j = self.journal()?;
         let (blk, off) = self.inode_location(n)?;
         for c in j.copies.get(&blk)? {
@@ -730,11 +730,7 @@ impl FileSystem for ExtFs {
             }
         }
         // Inode sweep: deleted or unreachable inodes no name led to.
-        let first_ino = if self.sb.rev_level == 0 {
-            11
-        } else {
-            11.max(0)
-        };
+        let first_ino = self.sb.first_ino;
         let ipg = self.sb.inodes_per_group;
         for (gi, g) in self.groups.iter().enumerate() {
             if g.flags & BG_INODE_UNINIT != 0 {

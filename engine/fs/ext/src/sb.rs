@@ -34,6 +34,8 @@ pub struct Superblock {
     pub label: Option<String>,
     pub journal_inum: u32,
     pub group_nr: u32,
+    /// First non-reserved inode (11 before revision 1).
+    pub first_ino: u32,
 }
 
 impl Superblock {
@@ -132,6 +134,11 @@ impl Superblock {
             label: (!label.is_empty()).then_some(label),
             journal_inum: if rev == 0 { 0 } else { le32(s, 224) },
             group_nr: le16(s, 90),
+            first_ino: if rev == 0 {
+                11
+            } else {
+                le32(s, 84).clamp(3, 1 << 20)
+            },
         })
     }
 }
