@@ -11,20 +11,34 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn sh(cmd: &str) -> bool {
-    Command::new("sh").args(["-c", cmd]).status().map(|s| s.success()).unwrap_or(false)
+    Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
 }
 
 /// Builds an ext4 image through the kernel: `keep` files stay, `gone` are deleted.
 /// Returns the image and (path -> sha256) for both sets.
-fn kernel_ext4(dir: &Path) -> Option<(PathBuf, BTreeMap<String, String>, BTreeMap<String, String>)> {
+/// path -> SHA-256
+type Hashes = BTreeMap<String, String>;
+
+fn kernel_ext4(dir: &Path) -> Option<(PathBuf, Hashes, Hashes)> {
     let img = dir.join("ext4.img");
     let mnt = dir.join("mnt");
     std::fs::create_dir_all(&mnt).unwrap();
     let f = std::fs::File::create(&img).unwrap();
     f.set_len(48 << 20).unwrap();
     drop(f);
-    assert!(sh(&format!("mkfs.ext4 -q -F -L evidence {}", img.display())));
-    if !sh(&format!("mount -o loop {} {}", img.display(), mnt.display())) {
+    assert!(sh(&format!(
+        "mkfs.ext4 -q -F -L evidence {}",
+        img.display()
+    )));
+    if !sh(&format!(
+        "mount -o loop {} {}",
+        img.display(),
+        mnt.display()
+    )) {
         if std::env::var("DREDGE_REQUIRE_TOOLS").as_deref() == Ok("1") {
             panic!("cannot loop-mount (root needed)");
         }
@@ -35,7 +49,11 @@ fn kernel_ext4(dir: &Path) -> Option<(PathBuf, BTreeMap<String, String>, BTreeMa
     let mut gone = BTreeMap::new();
     std::fs::create_dir_all(mnt.join("case/photos")).unwrap();
     for i in 0..12u64 {
-        let rel = if i % 2 == 0 { format!("case/photos/img_{i:03}.jpg") } else { format!("case/notes {i}.txt") };
+        let rel = if i % 2 == 0 {
+            format!("case/photos/img_{i:03}.jpg")
+        } else {
+            format!("case/notes {i}.txt")
+        };
         let data = noise(5000 + (i as usize * 7919) % 200_000, 100 + i);
         std::fs::write(mnt.join(&rel), &data).unwrap();
         let h = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data));
@@ -57,18 +75,35 @@ fn kernel_ext4(dir: &Path) -> Option<(PathBuf, BTreeMap<String, String>, BTreeMa
 fn ls_json(case: &Path) -> Vec<Value> {
     let o = run(&["--progress", "json", "ls", case.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn hashes(arts: &[Value]) -> BTreeMap<String, String> {
     arts.iter()
         .filter(|a| a["kind"] == "file" && a["sha256"].is_string())
-        .map(|a| (a["path"].as_str().unwrap().to_string(), a["sha256"].as_str().unwrap().to_string()))
+        .map(|a| {
+            (
+                a["path"].as_str().unwrap().to_string(),
+                a["sha256"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
 fn recover(img: &Path, map: Option<&Path>, out: &Path) -> std::process::Output {
-    let mut a = vec!["--progress", "none", "recover", img.to_str().unwrap(), "--out", out.to_str().unwrap(), "--examiner", "T"];
+    let mut a = vec![
+        "--progress",
+        "none",
+        "recover",
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--examiner",
+        "T",
+    ];
     if let Some(m) = map {
         a.extend(["--map", m.to_str().unwrap()]);
     }
@@ -76,11 +111,17 @@ fn recover(img: &Path, map: Option<&Path>, out: &Path) -> std::process::Output {
 }
 
 fn tsk_recovered(img: &Path, out: &Path) -> BTreeSet<String> {
-    let _ = Command::new("tsk_recover").arg("-e").arg(img).arg(out).output();
+    let _ = Command::new("tsk_recover")
+        .arg("-e")
+        .arg(img)
+        .arg(out)
+        .output();
     let mut set = BTreeSet::new();
     let mut stack = vec![out.to_path_buf()];
     while let Some(p) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&p) else { continue };
+        let Ok(rd) = std::fs::read_dir(&p) else {
+            continue;
+        };
         for e in rd.flatten() {
             if e.file_type().unwrap().is_dir() {
                 stack.push(e.path());
@@ -98,7 +139,9 @@ fn ext4_files_deleted_by_the_kernel_come_back_with_their_names_from_the_journal(
         return;
     }
     let d = tempfile::tempdir().unwrap();
-    let Some((img, keep, gone)) = kernel_ext4(d.path()) else { return };
+    let Some((img, keep, gone)) = kernel_ext4(d.path()) else {
+        return;
+    };
     let witness = ReadOnlyWitness::new(&[&img]);
     let out = d.path().join("case");
     let o = recover(&img, None, &out);
@@ -109,15 +152,24 @@ fn ext4_files_deleted_by_the_kernel_come_back_with_their_names_from_the_journal(
         assert_eq!(h.get(p), Some(s), "allocated {p}");
     }
     for (p, s) in &gone {
-        let a = arts.iter().find(|a| a["path"] == p.as_str()).unwrap_or_else(|| panic!("deleted {p} not listed: {h:?}"));
+        let a = arts
+            .iter()
+            .find(|a| a["path"] == p.as_str())
+            .unwrap_or_else(|| panic!("deleted {p} not listed: {h:?}"));
         assert_eq!(a["deleted"], true);
         assert_eq!(a["sha256"], s.as_str(), "deleted {p} not bit-exact: {a}");
-        assert!(a["recovery_detail"].as_str().unwrap().contains("journal"), "{a}");
+        assert!(
+            a["recovery_detail"].as_str().unwrap().contains("journal"),
+            "{a}"
+        );
     }
     // Everything The Sleuth Kit recovers, dredge recovers too.
     let tsk = tsk_recovered(&img, &d.path().join("tsk"));
     let ours: BTreeSet<String> = h.into_values().collect();
-    assert!(tsk.is_subset(&ours), "tsk_recover found content dredge did not");
+    assert!(
+        tsk.is_subset(&ours),
+        "tsk_recover found content dredge did not"
+    );
     // And more: TSK gets none of the deleted files' content.
     assert!(gone.values().all(|s| !tsk.contains(s)));
     witness.assert_unchanged();
@@ -129,7 +181,9 @@ fn ext4_with_its_primary_superblock_zeroed_is_read_through_a_backup() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
-    let Some((img, keep, _)) = kernel_ext4(d.path()) else { return };
+    let Some((img, keep, _)) = kernel_ext4(d.path()) else {
+        return;
+    };
     let mut b = std::fs::read(&img).unwrap();
     b[1024..2048].fill(0);
     let broken = d.path().join("broken.img");
@@ -143,10 +197,17 @@ fn ext4_with_its_primary_superblock_zeroed_is_read_through_a_backup() {
     }
     let conn = rusqlite::Connection::open(out.join("case.sqlite")).unwrap();
     let n: i64 = conn
-        .query_row("SELECT COUNT(*) FROM findings WHERE what LIKE '%backup superblock of group%used%'", [], |r| r.get(0))
+        .query_row(
+            "SELECT COUNT(*) FROM findings WHERE what LIKE '%backup superblock of group%used%'",
+            [],
+            |r| r.get(0),
+        )
         .unwrap();
     assert_eq!(n, 1);
-    assert!(tsk_recovered(&broken, &d.path().join("tsk")).is_empty(), "tsk_recover unexpectedly read the damaged volume");
+    assert!(
+        tsk_recovered(&broken, &d.path().join("tsk")).is_empty(),
+        "tsk_recover unexpectedly read the damaged volume"
+    );
 }
 
 #[test]
@@ -155,7 +216,9 @@ fn bad_sectors_inside_an_ext4_file_are_reported_in_that_file_only() {
         return;
     }
     let d = tempfile::tempdir().unwrap();
-    let Some((img, keep, _)) = kernel_ext4(d.path()) else { return };
+    let Some((img, keep, _)) = kernel_ext4(d.path()) else {
+        return;
+    };
     let clean = d.path().join("clean");
     assert_eq!(recover(&img, None, &clean).status.code(), Some(0));
     let arts = ls_json(&clean);
@@ -174,11 +237,17 @@ fn bad_sectors_inside_an_ext4_file_are_reported_in_that_file_only() {
     let o = recover(&img, Some(&map), &damaged);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let arts2 = ls_json(&damaged);
-    for a in arts2.iter().filter(|a| a["kind"] == "file" && a["deleted"] == false) {
+    for a in arts2
+        .iter()
+        .filter(|a| a["kind"] == "file" && a["deleted"] == false)
+    {
         let p = a["path"].as_str().unwrap();
         if p == target["path"].as_str().unwrap() {
             assert_eq!(a["status"], "partial");
-            assert_eq!(a["gaps"], serde_json::json!([{"file_offset": 4096, "len": 2048, "why": "map-bad-sector"}]));
+            assert_eq!(
+                a["gaps"],
+                serde_json::json!([{"file_offset": 4096, "len": 2048, "why": "map-bad-sector"}])
+            );
         } else {
             assert_eq!(a["status"], "complete", "{p}");
             if let Some(s) = keep.get(p) {

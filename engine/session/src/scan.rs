@@ -16,7 +16,7 @@ use dredge_store::{
 };
 use serde_json::json;
 use std::fs::File;
-use std::io::Write;
+use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -436,6 +436,27 @@ fn extract_fs(
         // Files with a traced layout (or empty ones) are extracted; the rest are
         // listed with their metadata only.
         let traced = !matches!(e.recovery, dredge_core::Recovery::NotRecoverable(_));
+        // A size far beyond the evidence is damage, not a file: extracting it would
+        // write (and hash) zeros without end. Sparse files up to the cap are fine.
+        let cap = src.size().saturating_mul(4).saturating_add(1 << 30);
+        if e.kind == EntryKind::File && e.size > cap {
+            findings.push(Finding::new(
+                e.meta_offset,
+                format!(
+                    "{}: size {} is implausible for {} bytes of evidence; not extracted",
+                    e.path,
+                    e.size,
+                    src.size()
+                ),
+            ));
+            tasks.push(Task {
+                entry: e,
+                artifact_id,
+                out: None,
+                rel_out: None,
+            });
+            continue;
+        }
         let (out, rel_out) =
             if e.kind == EntryKind::File && traced && (e.size == 0 || !e.runs.is_empty()) {
                 let rel = out_root.join(planner.plan(&e.path, e.id));
@@ -590,6 +611,18 @@ fn build_artifact(
         f.write_all(data)
             .map_err(|err| Failure(format!("{}: {err}", out.display())))
     };
+    // Holes are hashed as zeros but not written: the copy stays sparse.
+    let zeros = vec![0u8; CHUNK as usize];
+    let skip = |f: &mut File, dg: &mut Digester, mut n: u64| -> Result<(), Failure> {
+        f.seek(SeekFrom::Current(n as i64))
+            .map_err(|err| Failure(format!("{}: {err}", out.display())))?;
+        while n > 0 {
+            let k = n.min(CHUNK) as usize;
+            dg.update(&zeros[..k]);
+            n -= k as u64;
+        }
+        Ok(())
+    };
     let mut runs = e.runs.clone();
     runs.sort_by_key(|r| r.file_offset);
     for r in &runs {
@@ -598,15 +631,17 @@ fn build_artifact(
         }
         // Bytes the layout skips over: zeros, and said so.
         if r.file_offset > pos {
-            let mut left = r.file_offset - pos;
+            let left = r.file_offset - pos;
             push_gap(&mut gaps, pos, left, Why::NotInLayout);
-            while left > 0 {
-                let n = left.min(CHUNK) as usize;
-                buf[..n].fill(0);
-                write(&mut f, &mut dg, &buf[..n])?;
-                left -= n as u64;
-            }
+            skip(&mut f, &mut dg, left)?;
             pos = r.file_offset;
+        }
+        if r.data == RunData::Sparse {
+            let n = r.len.min(e.size - r.file_offset) - (pos - r.file_offset);
+            skip(&mut f, &mut dg, n)?;
+            pos += n;
+            a.runs.push(run_record(r, 0));
+            continue;
         }
         let start_in_run = pos - r.file_offset;
         let len = r.len.min(e.size - r.file_offset);
@@ -646,15 +681,13 @@ fn build_artifact(
         a.runs.push(run_record(r, unreadable_here));
     }
     if pos < e.size {
-        let mut left = e.size - pos;
+        let left = e.size - pos;
         push_gap(&mut gaps, pos, left, Why::NotInLayout);
-        while left > 0 {
-            let n = left.min(CHUNK) as usize;
-            buf[..n].fill(0);
-            write(&mut f, &mut dg, &buf[..n])?;
-            left -= n as u64;
-        }
+        skip(&mut f, &mut dg, left)?;
     }
+    // Seeking past the end does not extend the file; set its length.
+    f.set_len(e.size)
+        .map_err(|err| Failure(format!("{}: {err}", out.display())))?;
     f.sync_data()
         .map_err(|err| Failure(format!("{}: {err}", out.display())))?;
     let d = dg.finish();
