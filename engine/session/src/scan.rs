@@ -73,6 +73,11 @@ pub fn registry() -> Vec<FsKind> {
             open: |v| dredge_fs_fat::FatFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
         },
         FsKind {
+            name: "ntfs",
+            probe: dredge_fs_ntfs::probe,
+            open: |v| dredge_fs_ntfs::NtfsFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
+        },
+        FsKind {
             name: "ext",
             probe: dredge_fs_ext::probe,
             open: |v| dredge_fs_ext::ExtFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),

@@ -1,0 +1,788 @@
+//! NTFS, read-only and forensic: every MFT record is swept, in use or not; paths are
+//! rebuilt from $FILE_NAME parent references (orphans under `/$OrphanFiles`);
+//! resident, non-resident, sparse and compressed (LZNT1) data and alternate data
+//! streams; the backup boot sector and $MFTMirr stand in for damaged primaries;
+//! a record whose fixups fail is salvaged stride by stride; a deleted file's
+//! clusters are checked against $Bitmap. (docs/decisions/0008-own-ntfs-reader.md)
+
+mod lznt1;
+mod record;
+
+use dredge_core::{
+    Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, Timestamp, VolumeReader,
+};
+use record::{
+    file_name, filetime, le16, le64, Attribute, FileName, Record, Value, AT_DATA, AT_FILE_NAME,
+    AT_STANDARD_INFORMATION,
+};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, OnceLock};
+
+const ROOT: u64 = 5;
+/// Compressed files are decompressed in memory up to this size.
+const MAX_DECOMPRESSED: u64 = 256 << 20;
+/// Records swept at most (a 2^32-record MFT is 4 TiB of metadata: damage).
+const MAX_RECORDS: u64 = 1 << 28;
+
+struct Boot {
+    bps: u64,
+    cs: u64,
+    total_sectors: u64,
+    mft_lcn: u64,
+    mirr_lcn: u64,
+    record_size: u64,
+}
+
+fn parse_boot(s: &[u8], at: u64) -> Result<Boot, Finding> {
+    if s.len() < 512 || &s[3..11] != b"NTFS    " {
+        return Err(
+            Finding::new(at + 3, "NTFS boot sector signature missing").expected(
+                "\"NTFS    \"",
+                String::from_utf8_lossy(&s[3..11]).escape_debug(),
+            ),
+        );
+    }
+    let bps = le16(s, 11);
+    if !matches!(bps, 512 | 1024 | 2048 | 4096) {
+        return Err(
+            Finding::new(at + 11, "NTFS bytes per sector invalid").expected("512..4096", bps)
+        );
+    }
+    let spc_raw = s[13];
+    let spc: u64 = if spc_raw <= 0x80 {
+        u64::from(spc_raw)
+    } else {
+        1u64 << (256 - u32::from(spc_raw)).min(31)
+    };
+    if spc == 0 || !spc.is_power_of_two() {
+        return Err(Finding::new(at + 13, "NTFS sectors per cluster invalid")
+            .expected("power of two", spc_raw));
+    }
+    let cs = bps * spc;
+    let cpr = s[0x40] as i8;
+    let record_size = if cpr > 0 {
+        u64::from(cpr as u8) * cs
+    } else {
+        1u64 << u32::from(cpr.unsigned_abs()).min(20)
+    };
+    if !(256..=65536).contains(&record_size) {
+        return Err(Finding::new(at + 0x40, "NTFS MFT record size invalid")
+            .expected("256..65536", record_size));
+    }
+    let total_sectors = le64(s, 0x28);
+    let mft_lcn = le64(s, 0x30);
+    let mirr_lcn = le64(s, 0x38);
+    let clusters = total_sectors / spc;
+    if total_sectors == 0 || mft_lcn >= clusters.max(1) || mirr_lcn >= clusters.max(1) {
+        return Err(Finding::new(at + 0x28, "NTFS geometry invalid").expected(
+            "MFT inside the volume",
+            format!("{total_sectors} sectors, MFT at cluster {mft_lcn}, mirror at {mirr_lcn}"),
+        ));
+    }
+    Ok(Boot {
+        bps,
+        cs,
+        total_sectors,
+        mft_lcn,
+        mirr_lcn,
+        record_size,
+    })
+}
+
+fn read(vol: &VolumeReader, at: u64, len: u64) -> Option<(Vec<u8>, bool)> {
+    let mut b = vec![0u8; len as usize];
+    let r = vol.read_at(at, &mut b).ok()?;
+    Some((b, r.is_clean()))
+}
+
+pub fn probe(vol: &VolumeReader) -> bool {
+    let at_end = vol.len().saturating_sub(512);
+    [0u64, at_end]
+        .iter()
+        .any(|&at| read(vol, at, 512).is_some_and(|(b, _)| parse_boot(&b, at).is_ok()))
+}
+
+pub struct NtfsFs {
+    vol: VolumeReader,
+    boot: Boot,
+    /// MFT layout: (first VCN, clusters, LCN).
+    mft_runs: Vec<(u64, u64, Option<u64>)>,
+    mft_size: u64,
+    label: Option<String>,
+    findings: Vec<Finding>,
+    bitmap: OnceLock<Vec<u8>>,
+}
+
+struct Info {
+    rec: Record,
+    names: Vec<FileName>,
+}
+
+impl NtfsFs {
+    pub fn open(vol: VolumeReader) -> Result<NtfsFs, Finding> {
+        let mut findings = Vec::new();
+        let primary = read(&vol, 0, 512)
+            .ok_or_else(|| Finding::new(vol.base(), "NTFS boot sector unreadable"))
+            .and_then(|(b, _)| parse_boot(&b, vol.base()));
+        let boot = match primary {
+            Ok(b) => b,
+            Err(e) => {
+                // The backup boot sector is the volume's last sector.
+                let backup = [512u64, 4096].iter().find_map(|&ss| {
+                    let at = vol.len().checked_sub(ss)?;
+                    let (b, _) = read(&vol, at, 512)?;
+                    parse_boot(&b, vol.base() + at)
+                        .ok()
+                        .filter(|bt| bt.total_sectors * bt.bps == at)
+                        .map(|bt| (at, bt))
+                });
+                match backup {
+                    Some((at, b)) => {
+                        findings.push(e);
+                        findings.push(Finding::new(vol.base() + at, "NTFS primary boot sector unusable; backup boot sector (last sector of the volume) used"));
+                        b
+                    }
+                    None => return Err(e),
+                }
+            }
+        };
+        let clusters = boot.total_sectors * boot.bps / boot.cs;
+        // $MFT's own record gives the MFT's layout; $MFTMirr holds a copy.
+        let mut mft = None;
+        for (lcn, what) in [(boot.mft_lcn, "MFT"), (boot.mirr_lcn, "MFT mirror")] {
+            let at = lcn * boot.cs;
+            let Some((mut b, clean)) = read(&vol, at, boot.record_size) else {
+                continue;
+            };
+            match record::parse(&mut b, clusters) {
+                Ok(r) if r.bad_strides.is_empty() && clean => {
+                    if let Some(d) = r
+                        .attrs
+                        .iter()
+                        .find(|a| a.ty == AT_DATA && a.name.is_empty())
+                    {
+                        if let Value::NonResident {
+                            runs, data_size, ..
+                        } = &d.value
+                        {
+                            if !runs.is_empty() {
+                                if what != "MFT" {
+                                    findings.push(Finding::new(vol.base() + boot.mft_lcn * boot.cs, "record 0 of the MFT is damaged; MFT layout taken from $MFTMirr"));
+                                }
+                                mft = Some((runs.clone(), *data_size));
+                                break;
+                            }
+                        }
+                    }
+                    findings.push(Finding::new(
+                        vol.base() + at,
+                        format!("{what} record 0 has no usable $DATA run list"),
+                    ));
+                }
+                Ok(_) => findings.push(Finding::new(
+                    vol.base() + at,
+                    format!("{what} record 0 is damaged (fixup mismatch or unreadable sectors)"),
+                )),
+                Err(e) => findings.push(Finding::new(
+                    vol.base() + at,
+                    format!("{what} record 0: {e}"),
+                )),
+            }
+        }
+        let Some((runs, mft_size)) = mft else {
+            return Err(Finding::new(
+                vol.base() + boot.mft_lcn * boot.cs,
+                "neither the MFT nor its mirror yields the MFT's layout",
+            ));
+        };
+        let mut vcn = 0;
+        let mft_runs = runs
+            .iter()
+            .map(|&(len, lcn)| {
+                let r = (vcn, len, lcn);
+                vcn += len;
+                r
+            })
+            .collect();
+        let mut fs = NtfsFs {
+            vol,
+            boot,
+            mft_runs,
+            mft_size,
+            label: None,
+            findings,
+            bitmap: OnceLock::new(),
+        };
+        // The volume label is $Volume's (record 3) $VOLUME_NAME (0x60).
+        if let Some(r) = fs.record(3).0 {
+            if let Some(Attribute {
+                value: Value::Resident(v),
+                ..
+            }) = r.attrs.iter().find(|a| a.ty == 0x60)
+            {
+                let u: Vec<u16> = v
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect();
+                let l = String::from_utf16_lossy(&u);
+                fs.label = (!l.is_empty()).then_some(l);
+            }
+        }
+        Ok(fs)
+    }
+
+    fn clusters(&self) -> u64 {
+        self.boot.total_sectors * self.boot.bps / self.boot.cs
+    }
+
+    fn record_count(&self) -> u64 {
+        (self.mft_size / self.boot.record_size).min(MAX_RECORDS)
+    }
+
+    /// Volume offset of byte `off` of the MFT.
+    fn mft_offset(&self, off: u64) -> Option<u64> {
+        let cs = self.boot.cs;
+        let vcn = off / cs;
+        let (first, _, lcn) = self
+            .mft_runs
+            .iter()
+            .find(|(f, l, _)| vcn >= *f && vcn < f + l)?;
+        Some((lcn.as_ref()? + (vcn - first)) * cs + off % cs)
+    }
+
+    /// Reads and parses record `n`; records 0..3 fall back to $MFTMirr.
+    fn record(&self, n: u64) -> (Option<Record>, Option<String>) {
+        let rs = self.boot.record_size;
+        let Some(at) = self.mft_offset(n * rs) else {
+            return (None, Some("record lies outside the MFT's runs".into()));
+        };
+        let Some((mut b, clean)) = read(&self.vol, at, rs) else {
+            return (None, Some("record unreadable".into()));
+        };
+        if b.iter().all(|&x| x == 0) && clean {
+            return (None, None);
+        }
+        let parsed = record::parse(&mut b, self.clusters());
+        let damaged = match &parsed {
+            Ok(r) => !r.bad_strides.is_empty() || !clean,
+            Err(_) => true,
+        };
+        if damaged && n < 4 {
+            if let Some((mut m, true)) =
+                read(&self.vol, self.boot.mirr_lcn * self.boot.cs + n * rs, rs)
+            {
+                if let Ok(r) = record::parse(&mut m, self.clusters()) {
+                    if r.bad_strides.is_empty() {
+                        return (Some(r), Some("damaged; read from $MFTMirr".into()));
+                    }
+                }
+            }
+        }
+        match parsed {
+            Ok(r) => {
+                let note = (!r.bad_strides.is_empty()).then(|| {
+                    format!(
+                        "fixup mismatch in sector(s) {:?} of the record; the rest was used",
+                        r.bad_strides
+                    )
+                });
+                (Some(r), note)
+            }
+            Err(e) if b.starts_with(b"FILE") || n < 16 => (None, Some(e)),
+            Err(_) => (None, None),
+        }
+    }
+
+    fn bitmap(&self) -> &Vec<u8> {
+        self.bitmap.get_or_init(|| {
+            let (Some(r), _) = self.record(6) else {
+                return Vec::new();
+            };
+            let Some(d) = r
+                .attrs
+                .iter()
+                .find(|a| a.ty == AT_DATA && a.name.is_empty())
+            else {
+                return Vec::new();
+            };
+            let need = self.clusters().div_ceil(8);
+            let (runs, _) = self.data_runs(std::slice::from_ref(d), need.min(1 << 29));
+            let mut out = vec![0u8; need.min(1 << 29) as usize];
+            for r in runs {
+                if let RunData::Image(at) = r.data {
+                    let end = (r.file_offset + r.len).min(out.len() as u64) as usize;
+                    let _ = self
+                        .vol
+                        .source()
+                        .read_at(at, &mut out[r.file_offset as usize..end]);
+                }
+            }
+            out
+        })
+    }
+
+    fn cluster_allocated(&self, c: u64) -> bool {
+        self.bitmap()
+            .get((c / 8) as usize)
+            .is_some_and(|b| b >> (c % 8) & 1 == 1)
+    }
+
+    /// File runs of one data stream (all its attribute extents), truncated to its size.
+    fn data_runs(&self, extents: &[Attribute], size_hint: u64) -> (Vec<Run>, u64) {
+        let cs = self.boot.cs;
+        if let Some(Attribute {
+            value: Value::Resident(v),
+            ..
+        }) = extents.first()
+        {
+            let len = v.len() as u64;
+            return (
+                vec![Run {
+                    file_offset: 0,
+                    len,
+                    data: RunData::Inline(Arc::from(v.clone().into_boxed_slice())),
+                }],
+                len,
+            );
+        }
+        let mut ext: Vec<&Attribute> = extents.iter().collect();
+        ext.sort_by_key(|a| match a.value {
+            Value::NonResident { start_vcn, .. } => start_vcn,
+            _ => 0,
+        });
+        // Sizes live in the first extent.
+        let (size, init) = match ext.first().map(|a| &a.value) {
+            Some(Value::NonResident {
+                data_size,
+                init_size,
+                ..
+            }) => (*data_size, *init_size),
+            _ => (size_hint, size_hint),
+        };
+        let mut out: Vec<Run> = Vec::new();
+        for a in ext {
+            let Value::NonResident {
+                start_vcn, runs, ..
+            } = &a.value
+            else {
+                continue;
+            };
+            let mut vcn = *start_vcn;
+            for &(len, lcn) in runs {
+                let off = vcn.saturating_mul(cs);
+                vcn = vcn.saturating_add(len);
+                if off >= size {
+                    break;
+                }
+                let l = len.saturating_mul(cs).min(size - off);
+                let data = match lcn {
+                    Some(c) => RunData::Image(self.vol.base() + c * cs),
+                    None => RunData::Sparse,
+                };
+                out.push(Run {
+                    file_offset: off,
+                    len: l,
+                    data,
+                });
+            }
+        }
+        // Bytes past the initialized size read as zeros.
+        if init < size {
+            let mut cut = Vec::new();
+            for r in out {
+                if r.file_offset >= init {
+                    cut.push(Run {
+                        data: RunData::Sparse,
+                        ..r
+                    });
+                } else if r.file_offset + r.len > init {
+                    let keep = init - r.file_offset;
+                    cut.push(Run {
+                        len: keep,
+                        ..r.clone()
+                    });
+                    cut.push(Run {
+                        file_offset: init,
+                        len: r.len - keep,
+                        data: RunData::Sparse,
+                    });
+                } else {
+                    cut.push(r);
+                }
+            }
+            out = cut;
+        }
+        (out, size)
+    }
+
+    /// Decompresses an LZNT1 stream unit by unit into one inline run.
+    fn decompressed(
+        &self,
+        extents: &[Attribute],
+        problems: &mut Vec<String>,
+    ) -> Option<(Vec<Run>, u64)> {
+        let (runs, size) = self.data_runs(extents, 0);
+        if size > MAX_DECOMPRESSED {
+            problems.push(format!(
+                "compressed stream of {size} bytes exceeds the in-memory limit"
+            ));
+            return None;
+        }
+        let cu = match extents.first().map(|a| &a.value) {
+            Some(Value::NonResident {
+                compression_unit, ..
+            }) if *compression_unit > 0 && *compression_unit < 16 => 1u64 << compression_unit,
+            _ => 16,
+        };
+        let unit = cu * self.boot.cs;
+        let mut out = vec![0u8; size as usize];
+        let mut u = 0u64;
+        while u * unit < size {
+            let (lo, hi) = (u * unit, ((u + 1) * unit).min(size));
+            // Stored bytes of this unit, and whether any of it is sparse.
+            let mut stored = Vec::new();
+            let mut sparse = false;
+            for r in &runs {
+                let (a, b) = (
+                    r.file_offset.max(lo),
+                    (r.file_offset + r.len).min((u + 1) * unit),
+                );
+                if a >= b {
+                    continue;
+                }
+                match r.data {
+                    RunData::Image(at) => {
+                        let mut buf = vec![0u8; (b - a) as usize];
+                        let _ = self
+                            .vol
+                            .source()
+                            .read_at(at + (a - r.file_offset), &mut buf);
+                        stored.extend(buf);
+                    }
+                    _ => sparse = true,
+                }
+            }
+            let dst = &mut out[lo as usize..hi as usize];
+            if stored.is_empty() {
+                // all sparse: zeros
+            } else if !sparse && stored.len() as u64 >= hi - lo {
+                dst.copy_from_slice(&stored[..dst.len()]);
+            } else {
+                match lznt1::decompress(&stored, dst.len()) {
+                    Ok(d) => dst[..d.len()].copy_from_slice(&d),
+                    Err((d, e)) => {
+                        dst[..d.len()].copy_from_slice(&d);
+                        problems.push(format!("compression unit at offset {lo}: {e}"));
+                    }
+                }
+            }
+            u += 1;
+        }
+        Some((
+            vec![Run {
+                file_offset: 0,
+                len: size,
+                data: RunData::Inline(Arc::from(out.into_boxed_slice())),
+            }],
+            size,
+        ))
+    }
+
+    fn stream(&self, extents: &[Attribute], problems: &mut Vec<String>) -> (Vec<Run>, u64) {
+        if extents
+            .first()
+            .is_some_and(|a| a.compressed() && matches!(a.value, Value::NonResident { .. }))
+        {
+            if let Some(x) = self.decompressed(extents, problems) {
+                return x;
+            }
+        }
+        if extents.first().is_some_and(Attribute::encrypted) {
+            problems.push("EFS-encrypted stream: the extracted bytes are ciphertext".into());
+        }
+        self.data_runs(extents, 0)
+    }
+
+    fn judge_deleted(&self, runs: &[Run]) -> Recovery {
+        let cs = self.boot.cs;
+        let reused = runs.iter().any(|r| match r.data {
+            RunData::Image(at) => {
+                let c0 = (at - self.vol.base()) / cs;
+                (c0..c0 + r.len.div_ceil(cs)).any(|c| self.cluster_allocated(c))
+            }
+            _ => false,
+        });
+        if reused {
+            Recovery::Overwritten("some of its clusters are allocated again ($Bitmap)".into())
+        } else {
+            Recovery::Intact
+        }
+    }
+}
+
+fn best_name(names: &[FileName]) -> Option<&FileName> {
+    // Win32 (1) or Win32+DOS (3) names first, then POSIX (0), DOS (2) last.
+    names.iter().min_by_key(|n| match n.namespace {
+        1 | 3 => 0,
+        0 => 1,
+        _ => 2,
+    })
+}
+
+fn times(rec: &Record, names: &[FileName]) -> Vec<Timestamp> {
+    let mut out = Vec::new();
+    if let Some(Attribute {
+        value: Value::Resident(v),
+        ..
+    }) = rec.attrs.iter().find(|a| a.ty == AT_STANDARD_INFORMATION)
+    {
+        if v.len() >= 32 {
+            for (i, src) in [
+                "ntfs.si.created",
+                "ntfs.si.modified",
+                "ntfs.si.mft_modified",
+                "ntfs.si.accessed",
+            ]
+            .iter()
+            .enumerate()
+            {
+                if let Some((s, n)) = filetime(le64(v, i * 8)) {
+                    out.push(Timestamp {
+                        source: src,
+                        secs: s,
+                        nanos: n,
+                    });
+                }
+            }
+        }
+    }
+    if let Some(f) = best_name(names) {
+        for (i, src) in [
+            "ntfs.fn.created",
+            "ntfs.fn.modified",
+            "ntfs.fn.mft_modified",
+            "ntfs.fn.accessed",
+        ]
+        .iter()
+        .enumerate()
+        {
+            if let Some((s, n)) = filetime(f.times[i]) {
+                out.push(Timestamp {
+                    source: src,
+                    secs: s,
+                    nanos: n,
+                });
+            }
+        }
+    }
+    out
+}
+
+impl FileSystem for NtfsFs {
+    fn type_name(&self) -> &'static str {
+        "ntfs"
+    }
+
+    fn label(&self) -> Option<String> {
+        self.label.clone()
+    }
+
+    fn open_findings(&self) -> Vec<Finding> {
+        self.findings.clone()
+    }
+
+    fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+        let rs = self.boot.record_size;
+        let mut info: BTreeMap<u64, Info> = BTreeMap::new();
+        let mut extension: HashMap<u64, Vec<Attribute>> = HashMap::new();
+        for n in 0..self.record_count() {
+            let (rec, note) = self.record(n);
+            let at = self.vol.base() + self.mft_offset(n * rs).unwrap_or(0);
+            if let Some(note) = note {
+                findings.push(Finding::new(at, format!("MFT record {n}: {note}")));
+            }
+            let Some(rec) = rec else { continue };
+            for p in &rec.problems {
+                findings.push(Finding::new(at, format!("MFT record {n}: {p}")));
+            }
+            if rec.base != 0 && rec.base != n {
+                // An extension record: its attributes belong to the base record.
+                if rec.in_use {
+                    extension
+                        .entry(rec.base)
+                        .or_default()
+                        .extend(rec.attrs.iter().cloned());
+                }
+                continue;
+            }
+            let names: Vec<FileName> = rec
+                .attrs
+                .iter()
+                .filter(|a| a.ty == AT_FILE_NAME)
+                .filter_map(|a| match &a.value {
+                    Value::Resident(v) => file_name(v),
+                    _ => None,
+                })
+                .collect();
+            info.insert(n, Info { rec, names });
+        }
+        for (base, attrs) in extension {
+            if let Some(i) = info.get_mut(&base) {
+                for a in &attrs {
+                    if a.ty == AT_FILE_NAME {
+                        if let Value::Resident(v) = &a.value {
+                            if let Some(f) = file_name(v) {
+                                i.names.push(f);
+                            }
+                        }
+                    }
+                }
+                i.rec.attrs.extend(attrs);
+            }
+        }
+        // Paths from parent references; a parent that is gone or reused makes an orphan.
+        let mut cache: HashMap<u64, String> = HashMap::new();
+        let path_of = |n: u64, cache: &mut HashMap<u64, String>| -> String {
+            let mut chain = Vec::new();
+            let mut cur = n;
+            let mut prefix = String::new();
+            for _ in 0..256 {
+                if cur == ROOT {
+                    break;
+                }
+                if let Some(p) = cache.get(&cur) {
+                    prefix = p.clone();
+                    break;
+                }
+                let Some(i) = info.get(&cur) else {
+                    prefix = "/$OrphanFiles".into();
+                    break;
+                };
+                let Some(f) = best_name(&i.names) else {
+                    prefix = "/$OrphanFiles".into();
+                    break;
+                };
+                chain.push((cur, f.name.clone()));
+                let parent_ok = info
+                    .get(&f.parent)
+                    .is_some_and(|p| p.rec.sequence == f.parent_seq || f.parent_seq == 0);
+                if !parent_ok || chain.iter().any(|(c, _)| *c == f.parent) {
+                    prefix = "/$OrphanFiles".into();
+                    break;
+                }
+                cur = f.parent;
+            }
+            let mut path = prefix;
+            for (c, name) in chain.into_iter().rev() {
+                path = format!("{path}/{name}");
+                cache.insert(c, path.clone());
+            }
+            path
+        };
+        for (&n, i) in &info {
+            if n == ROOT || i.names.is_empty() {
+                continue;
+            }
+            let path = path_of(n, &mut cache);
+            let best = best_name(&i.names)
+                .map(|f| f.name.clone())
+                .unwrap_or_default();
+            let other_names: Vec<String> = i
+                .names
+                .iter()
+                .filter(|f| f.name != best)
+                .map(|f| f.name.clone())
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let deleted = !i.rec.in_use;
+            let meta = self.vol.base() + self.mft_offset(n * rs).unwrap_or(0);
+            let ts = times(&i.rec, &i.names);
+            // Streams: the unnamed $DATA and each named one (alternate data streams).
+            let mut streams: BTreeMap<String, Vec<Attribute>> = BTreeMap::new();
+            for a in i.rec.attrs.iter().filter(|a| a.ty == AT_DATA) {
+                streams.entry(a.name.clone()).or_default().push(a.clone());
+            }
+            if i.rec.directory || !streams.contains_key("") {
+                visit(Entry {
+                    id: n,
+                    path: path.clone(),
+                    other_names: other_names.clone(),
+                    kind: if i.rec.directory {
+                        EntryKind::Directory
+                    } else {
+                        EntryKind::File
+                    },
+                    deleted,
+                    size: 0,
+                    times: ts.clone(),
+                    runs: Vec::new(),
+                    recovery: if deleted {
+                        Recovery::Intact
+                    } else {
+                        Recovery::Allocated
+                    },
+                    meta_offset: meta,
+                });
+            }
+            for (k, (sname, ext)) in streams.iter().enumerate() {
+                if n == 8 && sname == "$Bad" {
+                    continue; // $BadClus:$Bad spans the volume sparsely; it is not content
+                }
+                let mut problems = Vec::new();
+                let (runs, size) = self.stream(ext, &mut problems);
+                for p in problems {
+                    findings.push(Finding::new(meta, format!("{path}: {p}")));
+                }
+                let recovery = if deleted {
+                    self.judge_deleted(&runs)
+                } else {
+                    Recovery::Allocated
+                };
+                let (id, p) = if sname.is_empty() {
+                    (n, path.clone())
+                } else {
+                    (n | ((k as u64 + 1) << 48), format!("{path}:{sname}"))
+                };
+                visit(Entry {
+                    id,
+                    path: p,
+                    other_names: if sname.is_empty() {
+                        other_names.clone()
+                    } else {
+                        Vec::new()
+                    },
+                    kind: EntryKind::File,
+                    deleted,
+                    size,
+                    times: ts.clone(),
+                    runs,
+                    recovery,
+                    meta_offset: meta,
+                });
+            }
+        }
+    }
+
+    fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {
+        let cs = self.boot.cs;
+        let volume = Extent::new(self.vol.base(), self.vol.len());
+        let mut out: Vec<Extent> = Vec::new();
+        if self.bitmap().is_empty() {
+            return out;
+        }
+        for c in 0..self.clusters().min(self.vol.len() / cs) {
+            if self.cluster_allocated(c) {
+                continue;
+            }
+            let Some(x) = Extent::new(self.vol.base() + c * cs, cs).intersect(&volume) else {
+                continue;
+            };
+            match out.last_mut() {
+                Some(l) if l.end() == x.start => l.len += x.len,
+                _ => out.push(x),
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,298 @@
+//! NTFS: the public ntfs-crate image, and images written through ntfs-3g with
+//! deleted files, an alternate data stream, an LZNT1-compressed file and a sparse
+//! file. Needs mkntfs, ntfs-3g and FUSE for the latter; skipped without them unless
+//! DREDGE_REQUIRE_TOOLS=1.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+type Hashes = BTreeMap<String, String>;
+
+fn sh(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn sha(b: &[u8]) -> String {
+    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b))
+}
+
+fn ls_json(case: &Path) -> Vec<Value> {
+    let o = run(&["--progress", "json", "ls", case.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn hashes(arts: &[Value]) -> Hashes {
+    arts.iter()
+        .filter(|a| a["kind"] == "file" && a["sha256"].is_string())
+        .map(|a| {
+            (
+                a["path"].as_str().unwrap().to_string(),
+                a["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn recover(img: &Path, out: &Path) -> std::process::Output {
+    run(&[
+        "--progress",
+        "none",
+        "recover",
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--examiner",
+        "T",
+    ])
+}
+
+fn tsk_recovered(img: &Path, out: &Path) -> BTreeSet<String> {
+    let _ = Command::new("tsk_recover")
+        .arg("-e")
+        .arg(img)
+        .arg(out)
+        .output();
+    let mut set = BTreeSet::new();
+    let mut stack = vec![out.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&p) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                set.insert(sha256_file(&e.path()));
+            }
+        }
+    }
+    set
+}
+
+#[test]
+fn the_ntfs_crate_public_image_lists_as_its_sources_say() {
+    let d = tempfile::tempdir().unwrap();
+    let img = d.path().join("testfs1");
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata/ntfs-crate/testfs1.gz");
+    let o = Command::new("gzip").arg("-dc").arg(&gz).output().unwrap();
+    std::fs::write(&img, o.stdout).unwrap();
+    let out = d.path().join("case");
+    let o = recover(&img, &out);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let arts = ls_json(&out);
+    let h = hashes(&arts);
+    assert_eq!(h["/file-with-12345"], sha(b"12345"));
+    assert_eq!(h["/1000-bytes-file"], sha(&b"12345".repeat(200)));
+    assert_eq!(h["/empty-file"], sha(b""));
+    let mut sparse = vec![0u8; 500_005];
+    sparse[..5].copy_from_slice(b"12345");
+    sparse[500_000..].copy_from_slice(b"11111");
+    assert_eq!(h["/sparse-file"], sha(&sparse));
+    for i in [1, 256, 512] {
+        assert!(
+            arts.iter()
+                .any(|a| a["path"] == format!("/many_subdirs/{i}") && a["kind"] == "dir"),
+            "many_subdirs/{i}"
+        );
+    }
+    assert_eq!(
+        arts.iter()
+            .filter(|a| a["path"].as_str().unwrap().starts_with("/many_subdirs/"))
+            .count(),
+        512
+    );
+    let empty = arts.iter().find(|a| a["path"] == "/empty-file").unwrap();
+    let m = empty["times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["source"] == "ntfs.si.modified")
+        .unwrap();
+    assert_eq!(m["utc"].as_str().unwrap(), "2021-01-01T12:37:00.000000Z");
+    let conn = rusqlite::Connection::open(out.join("case.sqlite")).unwrap();
+    let label: String = conn
+        .query_row("SELECT label FROM filesystems", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(label, "mylabel");
+    let findings: i64 = conn
+        .query_row("SELECT COUNT(*) FROM findings", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(findings, 0, "an undamaged image yields no findings");
+}
+
+/// An NTFS image written through ntfs-3g; returns (image, kept, deleted) hashes.
+fn ntfs3g_image(dir: &Path) -> Option<(PathBuf, Hashes, Hashes)> {
+    let img = dir.join("ntfs.img");
+    let mnt = dir.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let f = std::fs::File::create(&img).unwrap();
+    f.set_len(32 << 20).unwrap();
+    drop(f);
+    assert!(sh(&format!(
+        "mkntfs -F -f -q -L evidence {} 2>/dev/null",
+        img.display()
+    )));
+    if !sh(&format!(
+        "ntfs-3g -o streams_interface=windows,compression {} {}",
+        img.display(),
+        mnt.display()
+    )) {
+        if std::env::var("DREDGE_REQUIRE_TOOLS").as_deref() == Ok("1") {
+            panic!("cannot mount with ntfs-3g");
+        }
+        eprintln!("SKIPPED: cannot mount with ntfs-3g");
+        return None;
+    }
+    let mut keep = Hashes::new();
+    let mut gone = Hashes::new();
+    std::fs::create_dir_all(mnt.join("docs")).unwrap();
+    std::fs::create_dir_all(mnt.join("packed")).unwrap();
+    // Files created in "packed" are compressed (FILE_ATTRIBUTE_COMPRESSED, 0x800).
+    let name = std::ffi::CString::new("system.ntfs_attrib_be").unwrap();
+    let path = std::ffi::CString::new(mnt.join("packed").to_str().unwrap()).unwrap();
+    let v = 0x800u32.to_be_bytes();
+    assert_eq!(
+        unsafe { libc::setxattr(path.as_ptr(), name.as_ptr(), v.as_ptr().cast(), 4, 0) },
+        0
+    );
+    let mut put = |rel: &str, data: &[u8], keep_it: bool| {
+        std::fs::write(mnt.join(rel), data).unwrap();
+        let set = if keep_it { &mut keep } else { &mut gone };
+        set.insert(format!("/{rel}"), sha(data));
+    };
+    put(
+        "packed/log.txt",
+        &b"the same line again and again\n".repeat(20_000),
+        true,
+    );
+    put("docs/report.txt", b"visible text\n", true);
+    put("docs/report.txt:hidden", b"secret in a stream\n", true);
+    for i in 0..6u64 {
+        put(
+            &format!("docs/f{i}.bin"),
+            &noise(40_000 + i as usize * 9000, 300 + i),
+            i % 2 == 0,
+        );
+    }
+    let mut sparse = vec![0u8; 5_000_003];
+    sparse[5_000_000..].copy_from_slice(b"end");
+    {
+        use std::io::{Seek, SeekFrom, Write};
+        let mut f = std::fs::File::create(mnt.join("sparse.bin")).unwrap();
+        f.seek(SeekFrom::Start(5_000_000)).unwrap();
+        f.write_all(b"end").unwrap();
+    }
+    keep.insert("/sparse.bin".into(), sha(&sparse));
+    assert!(sh("sync"));
+    for p in gone.keys() {
+        std::fs::remove_file(mnt.join(p.trim_start_matches('/'))).unwrap();
+    }
+    assert!(sh(&format!("umount {}", mnt.display())));
+    Some((img, keep, gone))
+}
+
+#[test]
+fn ntfs3g_image_with_deleted_compressed_sparse_files_and_a_stream() {
+    if !tools(&["mkntfs", "ntfs-3g", "tsk_recover"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let Some((img, keep, gone)) = ntfs3g_image(d.path()) else {
+        return;
+    };
+    let witness = ReadOnlyWitness::new(&[&img]);
+    let out = d.path().join("case");
+    let o = recover(&img, &out);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let arts = ls_json(&out);
+    let h = hashes(&arts);
+    for (p, s) in keep.iter().chain(gone.iter()) {
+        assert_eq!(h.get(p), Some(s), "{p}");
+    }
+    for p in gone.keys() {
+        let a = arts.iter().find(|a| a["path"] == p.as_str()).unwrap();
+        assert_eq!(a["deleted"], true, "{p}");
+        assert_eq!(a["recovery"], "deleted-intact", "{p}");
+    }
+    let tsk = tsk_recovered(&img, &d.path().join("tsk"));
+    let ours: BTreeSet<String> = h.into_values().collect();
+    let missing: Vec<&String> = tsk.difference(&ours).collect();
+    assert!(
+        missing.is_empty(),
+        "tsk_recover recovered content dredge did not: {missing:?}"
+    );
+    witness.assert_unchanged();
+}
+
+#[test]
+fn ntfs_with_its_primary_boot_sector_zeroed_is_read_through_the_backup() {
+    if !tools(&["mkntfs", "ntfs-3g", "tsk_recover"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let Some((img, keep, _)) = ntfs3g_image(d.path()) else {
+        return;
+    };
+    let mut b = std::fs::read(&img).unwrap();
+    b[..512].fill(0);
+    let broken = d.path().join("broken.img");
+    std::fs::write(&broken, &b).unwrap();
+    let out = d.path().join("case");
+    let o = recover(&broken, &out);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let h = hashes(&ls_json(&out));
+    for (p, s) in &keep {
+        assert_eq!(h.get(p), Some(s), "{p}");
+    }
+    let conn = rusqlite::Connection::open(out.join("case.sqlite")).unwrap();
+    let n: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM findings WHERE what LIKE '%backup boot sector%used%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    assert!(
+        tsk_recovered(&broken, &d.path().join("tsk")).is_empty(),
+        "tsk_recover unexpectedly read the damaged volume"
+    );
+}
+
+#[test]
+fn a_damaged_mft_record_zero_is_replaced_by_the_mirror() {
+    if !tools(&["mkntfs", "ntfs-3g"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let Some((img, keep, _)) = ntfs3g_image(d.path()) else {
+        return;
+    };
+    let mut b = std::fs::read(&img).unwrap();
+    let bps = u16::from_le_bytes([b[11], b[12]]) as u64;
+    let cs = bps * b[13] as u64;
+    let mft = u64::from_le_bytes(b[0x30..0x38].try_into().unwrap()) * cs;
+    b[mft as usize..mft as usize + 1024].fill(0xAB);
+    let broken = d.path().join("nomft0.img");
+    std::fs::write(&broken, &b).unwrap();
+    let out = d.path().join("case");
+    let o = recover(&broken, &out);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let h = hashes(&ls_json(&out));
+    for (p, s) in &keep {
+        assert_eq!(h.get(p), Some(s), "{p}");
+    }
+}
