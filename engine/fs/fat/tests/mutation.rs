@@ -87,9 +87,11 @@ fn mutated_fat_metadata_never_panics() {
             .unwrap();
         out.stdout
     };
-    let mut r = Rng(0x9E37_79B9_7F4A_7C15);
+    // DREDGE_MUTATION_SEED / DREDGE_MUTATION_CASES widen the search locally.
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut r = Rng(env("DREDGE_MUTATION_SEED").unwrap_or(0x9E37_79B9_7F4A_7C15) | 1);
     let mut opened = 0;
-    let cases = 2400;
+    let cases = env("DREDGE_MUTATION_CASES").unwrap_or(2400) as usize;
     for case in 0..cases {
         let base = if case % 3 == 0 { &fat12 } else { &sample };
         let mut img = base.clone();

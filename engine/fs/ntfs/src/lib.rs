@@ -70,6 +70,14 @@ fn parse_boot(s: &[u8], at: u64) -> Result<Boot, Finding> {
             .expected("256..65536", record_size));
     }
     let total_sectors = le64(s, 0x28);
+    // 2^48 sectors (128 PiB at 512 bytes) is beyond any real volume; a larger value
+    // is damage, and would overflow byte arithmetic.
+    if total_sectors > 1 << 48 {
+        return Err(
+            Finding::new(at + 0x28, "NTFS total sector count implausible")
+                .expected("<= 2^48", total_sectors),
+        );
+    }
     let mft_lcn = le64(s, 0x30);
     let mirr_lcn = le64(s, 0x38);
     let clusters = total_sectors / spc;
@@ -113,8 +121,12 @@ pub struct NtfsFs {
     bitmap: OnceLock<Vec<u8>>,
 }
 
+/// What the first pass keeps of a record: enough to build paths. Attributes are
+/// read again when the entry is emitted, so memory follows names, not data.
 struct Info {
-    rec: Record,
+    in_use: bool,
+    directory: bool,
+    sequence: u16,
     names: Vec<FileName>,
 }
 
@@ -236,7 +248,12 @@ impl NtfsFs {
     }
 
     fn record_count(&self) -> u64 {
-        (self.mft_size / self.boot.record_size).min(MAX_RECORDS)
+        // The MFT lives inside the volume: it cannot have more records than the
+        // volume has room for, whatever a damaged size field says.
+        let room = self.vol.len() / self.boot.record_size;
+        (self.mft_size / self.boot.record_size)
+            .min(MAX_RECORDS)
+            .min(room)
     }
 
     /// Volume offset of byte `off` of the MFT.
@@ -305,7 +322,8 @@ impl NtfsFs {
             else {
                 return Vec::new();
             };
-            let need = self.clusters().div_ceil(8);
+            // The bitmap is stored in the volume, so it is never larger than it.
+            let need = self.clusters().div_ceil(8).min(self.vol.len());
             let (runs, _) = self.data_runs(std::slice::from_ref(d), need.min(1 << 29));
             let mut out = vec![0u8; need.min(1 << 29) as usize];
             for r in runs {
@@ -360,6 +378,9 @@ impl NtfsFs {
             _ => (size_hint, size_hint),
         };
         let mut out: Vec<Run> = Vec::new();
+        // Each byte of the stream gets one source: extents that overlap what is
+        // already mapped (damage) are clipped.
+        let mut mapped_to = 0u64;
         for a in ext {
             let Value::NonResident {
                 start_vcn, runs, ..
@@ -369,21 +390,23 @@ impl NtfsFs {
             };
             let mut vcn = *start_vcn;
             for &(len, lcn) in runs {
-                let off = vcn.saturating_mul(cs);
+                let start = vcn.saturating_mul(cs);
+                let end = vcn.saturating_add(len).saturating_mul(cs).min(size);
                 vcn = vcn.saturating_add(len);
-                if off >= size {
-                    break;
+                let from = start.max(mapped_to);
+                if from >= end {
+                    continue;
                 }
-                let l = len.saturating_mul(cs).min(size - off);
                 let data = match lcn {
-                    Some(c) => RunData::Image(self.vol.base() + c * cs),
+                    Some(c) => RunData::Image(self.vol.base() + c * cs + (from - start)),
                     None => RunData::Sparse,
                 };
                 out.push(Run {
-                    file_offset: off,
-                    len: l,
+                    file_offset: from,
+                    len: end - from,
                     data,
                 });
+                mapped_to = end;
             }
         }
         // Bytes past the initialized size read as zeros.
@@ -594,7 +617,17 @@ impl FileSystem for NtfsFs {
     fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
         let rs = self.boot.record_size;
         let mut info: BTreeMap<u64, Info> = BTreeMap::new();
-        let mut extension: HashMap<u64, Vec<Attribute>> = HashMap::new();
+        let mut extension: HashMap<u64, Vec<u64>> = HashMap::new();
+        let names_of = |rec: &Record| -> Vec<FileName> {
+            rec.attrs
+                .iter()
+                .filter(|a| a.ty == AT_FILE_NAME)
+                .filter_map(|a| match &a.value {
+                    Value::Resident(v) => file_name(v),
+                    _ => None,
+                })
+                .collect()
+        };
         for n in 0..self.record_count() {
             let (rec, note) = self.record(n);
             let at = self.vol.base() + self.mft_offset(n * rs).unwrap_or(0);
@@ -608,36 +641,27 @@ impl FileSystem for NtfsFs {
             if rec.base != 0 && rec.base != n {
                 // An extension record: its attributes belong to the base record.
                 if rec.in_use {
-                    extension
-                        .entry(rec.base)
-                        .or_default()
-                        .extend(rec.attrs.iter().cloned());
+                    extension.entry(rec.base).or_default().push(n);
                 }
                 continue;
             }
-            let names: Vec<FileName> = rec
-                .attrs
-                .iter()
-                .filter(|a| a.ty == AT_FILE_NAME)
-                .filter_map(|a| match &a.value {
-                    Value::Resident(v) => file_name(v),
-                    _ => None,
-                })
-                .collect();
-            info.insert(n, Info { rec, names });
+            info.insert(
+                n,
+                Info {
+                    in_use: rec.in_use,
+                    directory: rec.directory,
+                    sequence: rec.sequence,
+                    names: names_of(&rec),
+                },
+            );
         }
-        for (base, attrs) in extension {
-            if let Some(i) = info.get_mut(&base) {
-                for a in &attrs {
-                    if a.ty == AT_FILE_NAME {
-                        if let Value::Resident(v) = &a.value {
-                            if let Some(f) = file_name(v) {
-                                i.names.push(f);
-                            }
-                        }
+        for (base, exts) in &extension {
+            if let Some(i) = info.get_mut(base) {
+                for &e in exts {
+                    if let (Some(r), _) = self.record(e) {
+                        i.names.extend(names_of(&r));
                     }
                 }
-                i.rec.attrs.extend(attrs);
             }
         }
         // Paths from parent references; a parent that is gone or reused makes an orphan.
@@ -665,7 +689,7 @@ impl FileSystem for NtfsFs {
                 chain.push((cur, f.name.clone()));
                 let parent_ok = info
                     .get(&f.parent)
-                    .is_some_and(|p| p.rec.sequence == f.parent_seq || f.parent_seq == 0);
+                    .is_some_and(|p| p.sequence == f.parent_seq || f.parent_seq == 0);
                 if !parent_ok || chain.iter().any(|(c, _)| *c == f.parent) {
                     prefix = "/$OrphanFiles".into();
                     break;
@@ -695,20 +719,29 @@ impl FileSystem for NtfsFs {
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();
-            let deleted = !i.rec.in_use;
+            let deleted = !i.in_use;
             let meta = self.vol.base() + self.mft_offset(n * rs).unwrap_or(0);
-            let ts = times(&i.rec, &i.names);
+            // Second pass: the record's attributes, with its extension records'.
+            let (Some(mut rec), _) = self.record(n) else {
+                continue;
+            };
+            for &e in extension.get(&n).map(Vec::as_slice).unwrap_or_default() {
+                if let (Some(r), _) = self.record(e) {
+                    rec.attrs.extend(r.attrs);
+                }
+            }
+            let ts = times(&rec, &i.names);
             // Streams: the unnamed $DATA and each named one (alternate data streams).
             let mut streams: BTreeMap<String, Vec<Attribute>> = BTreeMap::new();
-            for a in i.rec.attrs.iter().filter(|a| a.ty == AT_DATA) {
+            for a in rec.attrs.iter().filter(|a| a.ty == AT_DATA) {
                 streams.entry(a.name.clone()).or_default().push(a.clone());
             }
-            if i.rec.directory || !streams.contains_key("") {
+            if i.directory || !streams.contains_key("") {
                 visit(Entry {
                     id: n,
                     path: path.clone(),
                     other_names: other_names.clone(),
-                    kind: if i.rec.directory {
+                    kind: if i.directory {
                         EntryKind::Directory
                     } else {
                         EntryKind::File

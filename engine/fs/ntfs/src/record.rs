@@ -128,6 +128,11 @@ pub fn decode_runlist(b: &[u8], limit_clusters: u64) -> Result<Vec<(u64, Option<
             if lcn < 0 {
                 return Err(format!("run list points before the volume (LCN {lcn})"));
             }
+            if (lcn as u64).saturating_add(len) > limit_clusters {
+                return Err(format!(
+                    "run list points past the volume (LCN {lcn}, {len} clusters)"
+                ));
+            }
             out.push((len, Some(lcn as u64)));
         }
         p += 1 + ln + on;
@@ -184,6 +189,13 @@ pub fn parse(buf: &mut [u8], clusters: u64) -> Result<Record, String> {
             String::new()
         };
         let value = if !nonres {
+            if len < 24 {
+                r.problems.push(format!(
+                    "resident attribute {ty:#x} header too short ({len} bytes)"
+                ));
+                p += len;
+                continue;
+            }
             let vlen = le32(a, 16) as usize;
             let voff = le16(a, 20) as usize;
             if voff + vlen > len {

@@ -1,0 +1,115 @@
+//! Damaged NTFS metadata must never crash the reader or make it allocate without
+//! bound: the boot sector and MFT records of the public test image are mutated
+//! thousands of ways (record headers, attribute headers, run lists, fixups), then the
+//! volume is opened and walked, and compressed streams decoded.
+
+use dredge_core::{Extent, FileSystem, ImageSource, VolumeReader};
+use dredge_fs_ntfs::{probe, NtfsFs};
+use dredge_image::{MemDevice, Sectored};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+#[test]
+fn mutated_ntfs_metadata_never_panics() {
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../../shared/testdata/ntfs-crate/testfs1.gz");
+    let base = Command::new("gzip")
+        .arg("-dc")
+        .arg(gz)
+        .output()
+        .unwrap()
+        .stdout;
+    let cs = 512usize;
+    let mft = u64::from_le_bytes(base[0x30..0x38].try_into().unwrap()) as usize * cs;
+    // The first 80 records hold the system files and the test files.
+    let mft_end = mft + 80 * 1024;
+    // DREDGE_MUTATION_SEED / DREDGE_MUTATION_CASES widen the search locally.
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let mut r = Rng(env("DREDGE_MUTATION_SEED").unwrap_or(0x243F_6A88_85A3_08D3) | 1);
+    let cases = env("DREDGE_MUTATION_CASES").unwrap_or(2400) as usize;
+    let mut walked = 0;
+    for _ in 0..cases {
+        let mut img = base.clone();
+        for _ in 0..1 + r.below(6) {
+            match r.below(7) {
+                0 => {
+                    let i = 11 + r.below(70) as usize;
+                    img[i] = r.next() as u8;
+                }
+                1 | 2 => {
+                    let i = mft + r.below((mft_end - mft) as u64) as usize;
+                    img[i] = r.next() as u8;
+                }
+                3 => {
+                    // Record header fields: fixup offset/count, attribute offset, used size.
+                    let rec = mft + r.below(80) as usize * 1024;
+                    let f = [4usize, 6, 20, 24, 32][r.below(5) as usize];
+                    let v = [0u16, 1, 0xFFFF, 0x3FF, r.next() as u16][r.below(5) as usize];
+                    img[rec + f..rec + f + 2].copy_from_slice(&v.to_le_bytes());
+                }
+                4 => {
+                    // A 64-bit field (sizes, VCNs, parent references).
+                    let i = mft + (r.below(((mft_end - mft) / 8) as u64) * 8) as usize;
+                    let v = [0u64, u64::MAX, 1 << 40, r.next()][r.below(4) as usize];
+                    img[i..i + 8].copy_from_slice(&v.to_le_bytes());
+                }
+                5 => {
+                    // Run-list-like bytes: big length/offset nibbles.
+                    let i = mft + r.below((mft_end - mft) as u64) as usize;
+                    img[i] = [0x88, 0x48, 0x11, 0x01, 0x00][r.below(5) as usize];
+                }
+                _ => {
+                    let rec = mft + r.below(80) as usize * 1024;
+                    let s = rec + r.below(2) as usize * 512;
+                    img[s..s + 512].fill(0);
+                }
+            }
+        }
+        let len = img.len() as u64;
+        let src: Arc<dyn ImageSource> = Arc::new(Sectored::new(MemDevice::new(img)));
+        let vol = VolumeReader::new(src, Extent::new(0, len));
+        if !probe(&vol) {
+            continue;
+        }
+        let Ok(fs) = NtfsFs::open(vol) else { continue };
+        let mut findings = Vec::new();
+        let mut n = 0;
+        fs.walk(
+            &mut |e| {
+                n += 1;
+                let covered: u64 = e.runs.iter().map(|r| r.len).sum();
+                assert!(
+                    covered <= e.size,
+                    "{}: runs cover {covered} > size {}: {:?}",
+                    e.path,
+                    e.size,
+                    e.runs
+                );
+            },
+            &mut findings,
+        );
+        let free = fs.unallocated(&mut findings);
+        assert!(free.iter().all(|x| x.end() <= len));
+        if n > 0 {
+            walked += 1;
+        }
+    }
+    assert!(
+        walked > cases / 3,
+        "only {walked} of {cases} damaged images were walked"
+    );
+}
