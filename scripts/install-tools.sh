@@ -3,7 +3,7 @@
 # to build test images. Does nothing when they are all present.
 set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
-      e2fsprogs fdisk gdisk nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3)
+      e2fsprogs fdisk gdisk nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3 exfat-fuse)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

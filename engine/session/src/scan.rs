@@ -78,6 +78,11 @@ pub fn registry() -> Vec<FsKind> {
             open: |v| dredge_fs_ntfs::NtfsFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
         },
         FsKind {
+            name: "exfat",
+            probe: dredge_fs_exfat::probe,
+            open: |v| dredge_fs_exfat::ExFatFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
+        },
+        FsKind {
             name: "ext",
             probe: dredge_fs_ext::probe,
             open: |v| dredge_fs_ext::ExtFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),

@@ -1,0 +1,636 @@
+//! exFAT, read-only and forensic: allocated and deleted entry sets (a deleted set is
+//! the same entries with their in-use bits cleared; its checksum, recomputed with the
+//! bits restored, confirms it), contiguous (NoFatChain) and chained files, bytes past
+//! the valid data length as zeros, the backup boot region when the main one is
+//! damaged, and deleted files' clusters checked against the allocation bitmap.
+
+use dredge_core::time::days_from_civil;
+use dredge_core::{
+    Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, Timestamp, VolumeReader,
+};
+use std::collections::HashSet;
+use std::sync::OnceLock;
+
+const MAX_DIR_BYTES: u64 = 256 << 20;
+const MAX_DEPTH: usize = 256;
+
+fn le16(b: &[u8], o: usize) -> u64 {
+    u64::from(u16::from_le_bytes([b[o], b[o + 1]]))
+}
+fn le32(b: &[u8], o: usize) -> u64 {
+    u64::from(u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]))
+}
+fn le64(b: &[u8], o: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[o..o + 8]);
+    u64::from_le_bytes(a)
+}
+
+#[derive(Clone, Debug)]
+struct Boot {
+    sector: u64,
+    cluster: u64,
+    fat_offset: u64,
+    heap_offset: u64,
+    cluster_count: u64,
+    root_cluster: u64,
+    volume_bytes: u64,
+}
+
+fn parse_boot(s: &[u8], at: u64) -> Result<Boot, Finding> {
+    if s.len() < 512 || &s[3..11] != b"EXFAT   " {
+        return Err(
+            Finding::new(at + 3, "exFAT boot sector signature missing").expected(
+                "\"EXFAT   \"",
+                String::from_utf8_lossy(&s[3..11]).escape_debug(),
+            ),
+        );
+    }
+    let bps_shift = u32::from(s[108]);
+    let spc_shift = u32::from(s[109]);
+    if !(9..=12).contains(&bps_shift) || bps_shift + spc_shift > 25 {
+        return Err(
+            Finding::new(at + 108, "exFAT sector or cluster size invalid").expected(
+                "sector 2^9..2^12, cluster <= 32 MiB",
+                format!("2^{bps_shift}, 2^{spc_shift} sectors"),
+            ),
+        );
+    }
+    let sector = 1u64 << bps_shift;
+    let cluster = sector << spc_shift;
+    let volume_sectors = le64(s, 72);
+    let fat_offset = le32(s, 80) * sector;
+    let heap_offset = le32(s, 88) * sector;
+    let cluster_count = le32(s, 92);
+    let root_cluster = le32(s, 96);
+    if volume_sectors > 1 << 48
+        || cluster_count == 0
+        || root_cluster < 2
+        || root_cluster > cluster_count + 1
+        || heap_offset == 0
+        || fat_offset == 0
+    {
+        return Err(Finding::new(at + 72, "exFAT geometry invalid").expected(
+            "a root cluster inside the heap",
+            format!("{cluster_count} clusters, root {root_cluster}"),
+        ));
+    }
+    Ok(Boot {
+        sector,
+        cluster,
+        fat_offset,
+        heap_offset,
+        cluster_count,
+        root_cluster,
+        volume_bytes: volume_sectors * sector,
+    })
+}
+
+fn read(vol: &VolumeReader, at: u64, len: u64) -> Option<Vec<u8>> {
+    let mut b = vec![0u8; len as usize];
+    vol.read_at(at, &mut b).ok()?;
+    Some(b)
+}
+
+pub fn probe(vol: &VolumeReader) -> bool {
+    [0u64, 12 * 512, 12 * 4096]
+        .iter()
+        .any(|&at| read(vol, at, 512).is_some_and(|b| parse_boot(&b, at).is_ok()))
+}
+
+pub struct ExFatFs {
+    vol: VolumeReader,
+    boot: Boot,
+    fat: Vec<u32>,
+    label: Option<String>,
+    findings: Vec<Finding>,
+    bitmap: OnceLock<Vec<u8>>,
+}
+
+/// exFAT timestamp (local time, with an optional UTC offset) to UTC seconds.
+fn timestamp(ts: u64, ms10: u8, utc_off: u8, source: &'static str) -> Option<Timestamp> {
+    if ts == 0 {
+        return None;
+    }
+    let y = 1980 + ((ts >> 25) & 0x7F) as i64;
+    let mo = ((ts >> 21) & 0x0F) as u32;
+    let d = ((ts >> 16) & 0x1F) as u32;
+    let h = ((ts >> 11) & 0x1F) as i64;
+    let mi = ((ts >> 5) & 0x3F) as i64;
+    let s = ((ts & 0x1F) * 2) as i64;
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 59 {
+        return None;
+    }
+    let mut secs = days_from_civil(y, mo, d) * 86_400
+        + h * 3600
+        + mi * 60
+        + s
+        + i64::from(ms10.min(199) / 100);
+    if utc_off & 0x80 != 0 {
+        // Signed 7-bit count of 15-minute increments east of UTC.
+        let q = i64::from(((utc_off & 0x7F) << 1) as i8 >> 1);
+        secs -= q * 15 * 60;
+    }
+    Some(Timestamp {
+        source,
+        secs,
+        nanos: u32::from(ms10.min(199) % 100) * 10_000_000,
+    })
+}
+
+struct Stream {
+    no_fat_chain: bool,
+    first_cluster: u64,
+    valid: u64,
+    size: u64,
+}
+
+struct Set {
+    attrs: u64,
+    deleted: bool,
+    name: String,
+    stream: Option<Stream>,
+    times: Vec<Timestamp>,
+    checksum_ok: bool,
+    offset: usize,
+}
+
+fn set_checksum(entries: &[u8]) -> u16 {
+    let mut c: u16 = 0;
+    for (i, &b) in entries.iter().enumerate() {
+        if i == 2 || i == 3 {
+            continue;
+        }
+        c = (c >> 1 | (c & 1) << 15).wrapping_add(u16::from(b));
+    }
+    c
+}
+
+/// Parses a directory's entry sets, allocated and deleted.
+fn parse_dir(data: &[u8]) -> (Vec<Set>, Option<String>) {
+    let n = data.len() / 32;
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < n {
+        let e = &data[i * 32..(i + 1) * 32];
+        let t = e[0];
+        if t == 0 {
+            break;
+        }
+        if t & 0x7F != 0x05 {
+            i += 1;
+            continue;
+        }
+        let deleted = t & 0x80 == 0;
+        let sec = e[1] as usize;
+        if !(2..=18).contains(&sec) || i + sec >= n {
+            i += 1;
+            continue;
+        }
+        // The set, with in-use bits restored for a deleted one, must match its checksum.
+        let mut set = data[i * 32..(i + 1 + sec) * 32].to_vec();
+        let consistent = (1..=sec).all(|k| {
+            let st = set[k * 32];
+            st & 0x7F == 0x40 || st & 0x7F == 0x41 || st & 0x7F == 0x60 // stream, name, vendor
+        }) && set[32] & 0x7F == 0x40;
+        if !consistent {
+            i += 1;
+            continue;
+        }
+        if deleted {
+            for k in 0..=sec {
+                set[k * 32] |= 0x80;
+            }
+        }
+        let checksum_ok = set_checksum(&set) == le16(&set, 2) as u16;
+        if deleted && !checksum_ok {
+            // Slack or a partly overwritten set: not trusted.
+            i += 1;
+            continue;
+        }
+        let s = &set[32..64];
+        let name_len = s[3] as usize;
+        let mut units = Vec::new();
+        for k in 2..=sec {
+            let x = &set[k * 32..(k + 1) * 32];
+            if x[0] == 0xC1 {
+                units.extend(
+                    x[2..32]
+                        .chunks_exact(2)
+                        .map(|c| u16::from_le_bytes([c[0], c[1]])),
+                );
+            }
+        }
+        units.truncate(name_len);
+        let times = [
+            timestamp(le32(e, 12), e[21], e[23], "exfat.modified"),
+            timestamp(le32(e, 8), e[20], e[22], "exfat.created"),
+            timestamp(le32(e, 16), 0, e[24], "exfat.accessed"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        out.push(Set {
+            attrs: le16(e, 4),
+            deleted,
+            name: String::from_utf16_lossy(&units),
+            stream: Some(Stream {
+                no_fat_chain: s[1] & 0x2 != 0,
+                first_cluster: le32(s, 20),
+                valid: le64(s, 8),
+                size: le64(s, 24),
+            }),
+            times,
+            checksum_ok,
+            offset: i * 32,
+        });
+        i += 1 + sec;
+    }
+    (out, None)
+}
+
+impl ExFatFs {
+    pub fn open(vol: VolumeReader) -> Result<ExFatFs, Finding> {
+        let mut findings = Vec::new();
+        let primary = read(&vol, 0, 512)
+            .ok_or_else(|| Finding::new(vol.base(), "exFAT boot sector unreadable"))
+            .and_then(|b| parse_boot(&b, vol.base()));
+        let boot = match primary {
+            Ok(b) => b,
+            Err(e) => {
+                let backup = [512u64, 4096].iter().find_map(|&ss| {
+                    read(&vol, 12 * ss, 512)
+                        .and_then(|b| parse_boot(&b, vol.base() + 12 * ss).ok())
+                        .filter(|b| b.sector == ss)
+                        .map(|b| (ss, b))
+                });
+                match backup {
+                    Some((ss, b)) => {
+                        findings.push(e);
+                        findings.push(Finding::new(
+                            vol.base() + 12 * ss,
+                            "exFAT main boot region unusable; backup boot region (sector 12) used",
+                        ));
+                        b
+                    }
+                    None => return Err(e),
+                }
+            }
+        };
+        let fat_bytes = (boot.cluster_count + 2) * 4;
+        if fat_bytes > vol.len() {
+            return Err(Finding::new(
+                vol.base() + boot.fat_offset,
+                "exFAT FAT larger than the volume",
+            )
+            .expected(format!("<= {}", vol.len()), fat_bytes));
+        }
+        let (raw, rep) = vol
+            .read_vec(boot.fat_offset, fat_bytes, 1 << 30)
+            .map_err(|e| {
+                Finding::new(
+                    vol.base() + boot.fat_offset,
+                    format!("cannot read the FAT: {e}"),
+                )
+            })?;
+        if !rep.is_clean() {
+            findings.push(Finding::new(
+                vol.base() + boot.fat_offset,
+                "parts of the exFAT FAT are unreadable; chains through them end early",
+            ));
+        }
+        let fat = raw
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        let mut fs = ExFatFs {
+            vol,
+            boot,
+            fat,
+            label: None,
+            findings,
+            bitmap: OnceLock::new(),
+        };
+        // The label lives in the root directory.
+        let root = fs
+            .chain(fs.boot.root_cluster, MAX_DIR_BYTES / fs.boot.cluster + 1)
+            .0;
+        let data = fs.read_clusters(&root, u64::MAX);
+        for e in data.chunks_exact(32) {
+            if e[0] == 0 {
+                break;
+            }
+            if e[0] == 0x83 {
+                let n = (e[1] as usize).min(11);
+                let u: Vec<u16> = e[2..2 + n * 2]
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .collect();
+                fs.label = Some(String::from_utf16_lossy(&u));
+            }
+        }
+        Ok(fs)
+    }
+
+    fn valid_cluster(&self, c: u64) -> bool {
+        c >= 2 && c < self.boot.cluster_count + 2
+    }
+
+    fn cluster_offset(&self, c: u64) -> u64 {
+        self.boot.heap_offset + (c - 2) * self.boot.cluster
+    }
+
+    fn chain(&self, start: u64, limit: u64) -> (Vec<u64>, Option<String>) {
+        let mut out = Vec::new();
+        let mut seen = HashSet::new();
+        let mut c = start;
+        loop {
+            if !self.valid_cluster(c) {
+                return (out, Some(format!("cluster {c} is outside the heap")));
+            }
+            if !seen.insert(c) {
+                return (out, Some(format!("chain loops back to cluster {c}")));
+            }
+            out.push(c);
+            if out.len() as u64 >= limit {
+                return (out, None);
+            }
+            match self.fat.get(c as usize).copied().unwrap_or(0) {
+                0xFFFF_FFFF => return (out, None),
+                0xFFFF_FFF7 => {
+                    return (
+                        out,
+                        Some(format!("chain runs into a bad cluster after {c}")),
+                    )
+                }
+                n if self.valid_cluster(u64::from(n)) => c = u64::from(n),
+                n => {
+                    return (
+                        out,
+                        Some(format!("cluster {c} links to invalid value {n:#x}")),
+                    )
+                }
+            }
+        }
+    }
+
+    fn read_clusters(&self, clusters: &[u64], limit: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &c in clusters {
+            if out.len() as u64 >= limit.min(MAX_DIR_BYTES) {
+                break;
+            }
+            if let Some(b) = read(&self.vol, self.cluster_offset(c), self.boot.cluster) {
+                out.extend(b);
+            }
+        }
+        out
+    }
+
+    fn bitmap(&self) -> &Vec<u8> {
+        self.bitmap.get_or_init(|| {
+            let root = self
+                .chain(
+                    self.boot.root_cluster,
+                    MAX_DIR_BYTES / self.boot.cluster + 1,
+                )
+                .0;
+            let data = self.read_clusters(&root, u64::MAX);
+            for e in data.chunks_exact(32) {
+                if e[0] == 0 {
+                    break;
+                }
+                if e[0] == 0x81 && e[1] & 1 == 0 {
+                    let first = le32(e, 20);
+                    let len = le64(e, 24).min(self.boot.cluster_count.div_ceil(8));
+                    let (ch, _) = self.chain(first, len.div_ceil(self.boot.cluster).max(1));
+                    let mut b = self.read_clusters_all(&ch);
+                    b.truncate(len as usize);
+                    return b;
+                }
+            }
+            Vec::new()
+        })
+    }
+
+    fn read_clusters_all(&self, clusters: &[u64]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &c in clusters {
+            out.extend(
+                read(&self.vol, self.cluster_offset(c), self.boot.cluster)
+                    .unwrap_or_else(|| vec![0; self.boot.cluster as usize]),
+            );
+        }
+        out
+    }
+
+    fn allocated(&self, c: u64) -> bool {
+        let i = c.saturating_sub(2);
+        self.bitmap()
+            .get((i / 8) as usize)
+            .is_some_and(|b| b >> (i % 8) & 1 == 1)
+    }
+
+    /// Clusters of a stream, and how they were traced.
+    fn clusters(&self, s: &Stream, deleted: bool) -> (Vec<u64>, Option<String>) {
+        let need = s.size.div_ceil(self.boot.cluster);
+        if need == 0 {
+            return (Vec::new(), None);
+        }
+        if !self.valid_cluster(s.first_cluster) {
+            return (
+                Vec::new(),
+                Some(format!(
+                    "first cluster {} is outside the heap",
+                    s.first_cluster
+                )),
+            );
+        }
+        if s.no_fat_chain || deleted {
+            // Contiguous by declaration (NoFatChain); for deleted chained files the FAT
+            // may no longer be trustworthy, so its chain is used only if it is whole.
+            if deleted && !s.no_fat_chain {
+                let (ch, stop) = self.chain(s.first_cluster, need);
+                if stop.is_none() && ch.len() as u64 == need {
+                    return (ch, None);
+                }
+            }
+            let last = (s.first_cluster + need).min(self.boot.cluster_count + 2);
+            return ((s.first_cluster..last).collect(), None);
+        }
+        self.chain(s.first_cluster, need)
+    }
+
+    fn runs(&self, clusters: &[u64], s: &Stream) -> Vec<Run> {
+        let cs = self.boot.cluster;
+        let mut out: Vec<Run> = Vec::new();
+        let mut pos = 0u64;
+        for &c in clusters {
+            if pos >= s.size {
+                break;
+            }
+            let len = cs.min(s.size - pos);
+            let img = self.vol.base() + self.cluster_offset(c);
+            match out.last_mut() {
+                Some(Run {
+                    data: RunData::Image(a),
+                    len: l,
+                    ..
+                }) if *a + *l == img => *l += len,
+                _ => out.push(Run {
+                    file_offset: pos,
+                    len,
+                    data: RunData::Image(img),
+                }),
+            }
+            pos += len;
+        }
+        // Past the valid data length the content is defined as zeros.
+        if s.valid < s.size {
+            let mut cut = Vec::new();
+            for r in out {
+                if r.file_offset >= s.valid {
+                    cut.push(Run {
+                        data: RunData::Sparse,
+                        ..r
+                    });
+                } else if r.file_offset + r.len > s.valid {
+                    let keep = s.valid - r.file_offset;
+                    cut.push(Run {
+                        len: keep,
+                        ..r.clone()
+                    });
+                    cut.push(Run {
+                        file_offset: s.valid,
+                        len: r.len - keep,
+                        data: RunData::Sparse,
+                    });
+                } else {
+                    cut.push(r);
+                }
+            }
+            out = cut;
+        }
+        out
+    }
+}
+
+impl FileSystem for ExFatFs {
+    fn type_name(&self) -> &'static str {
+        "exfat"
+    }
+
+    fn label(&self) -> Option<String> {
+        self.label.clone()
+    }
+
+    fn open_findings(&self) -> Vec<Finding> {
+        self.findings.clone()
+    }
+
+    fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+        let cs = self.boot.cluster;
+        let (root, stop) = self.chain(self.boot.root_cluster, MAX_DIR_BYTES / cs + 1);
+        if let Some(s) = stop {
+            findings.push(Finding::new(
+                self.vol.base() + self.cluster_offset(self.boot.root_cluster),
+                format!("root directory: {s}"),
+            ));
+        }
+        let mut seen: HashSet<u64> = HashSet::new();
+        seen.insert(self.boot.root_cluster);
+        let mut stack = vec![(root, String::new(), 0usize, false)];
+        while let Some((clusters, path, depth, parent_deleted)) = stack.pop() {
+            let data = self.read_clusters(&clusters, u64::MAX);
+            let (sets, _) = parse_dir(&data);
+            for set in sets {
+                let Some(s) = &set.stream else { continue };
+                let slot_cluster = clusters.get(set.offset / cs as usize).copied().unwrap_or(0);
+                let meta = self.vol.base()
+                    + self.cluster_offset(slot_cluster.max(2))
+                    + (set.offset as u64 % cs);
+                let full = format!("{path}/{}", set.name);
+                let deleted = set.deleted || parent_deleted;
+                if !set.checksum_ok {
+                    findings.push(Finding::new(
+                        meta,
+                        format!("{full}: entry set checksum mismatch"),
+                    ));
+                }
+                let is_dir = set.attrs & 0x10 != 0;
+                let (cl, problem) = self.clusters(s, deleted);
+                if let Some(p) = problem {
+                    findings.push(Finding::new(meta, format!("{full}: {p}")));
+                }
+                let recovery = if !deleted {
+                    Recovery::Allocated
+                } else if cl.iter().any(|&c| self.allocated(c)) {
+                    Recovery::Overwritten(
+                        "some of its clusters are allocated again (allocation bitmap)".into(),
+                    )
+                } else if s.no_fat_chain {
+                    Recovery::Intact
+                } else {
+                    Recovery::Assumed("clusters from the FAT chain if whole, else contiguous from the first cluster".into())
+                };
+                visit(Entry {
+                    id: (meta - self.vol.base()) / 32,
+                    path: full.clone(),
+                    other_names: Vec::new(),
+                    kind: if is_dir {
+                        EntryKind::Directory
+                    } else {
+                        EntryKind::File
+                    },
+                    deleted,
+                    size: if is_dir { 0 } else { s.size },
+                    times: set.times.clone(),
+                    runs: if is_dir {
+                        Vec::new()
+                    } else {
+                        self.runs(&cl, s)
+                    },
+                    recovery,
+                    meta_offset: meta,
+                });
+                if is_dir && !cl.is_empty() && depth + 1 < MAX_DEPTH && seen.insert(cl[0]) {
+                    stack.push((cl, full, depth + 1, deleted));
+                }
+            }
+        }
+    }
+
+    fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {
+        let cs = self.boot.cluster;
+        let volume = Extent::new(self.vol.base(), self.vol.len());
+        let mut out: Vec<Extent> = Vec::new();
+        if self.bitmap().is_empty() {
+            return out;
+        }
+        for c in 2..self.boot.cluster_count + 2 {
+            if self.allocated(c) {
+                continue;
+            }
+            let Some(x) =
+                Extent::new(self.vol.base() + self.cluster_offset(c), cs).intersect(&volume)
+            else {
+                continue;
+            };
+            match out.last_mut() {
+                Some(l) if l.end() == x.start => l.len += x.len,
+                _ => out.push(x),
+            }
+        }
+        out
+    }
+}
+
+impl ExFatFs {
+    pub fn volume_bytes(&self) -> u64 {
+        self.boot.volume_bytes
+    }
+
+    pub fn sector_size(&self) -> u64 {
+        self.boot.sector
+    }
+}
