@@ -3,6 +3,11 @@
 
 mod progress;
 
+// A walk of a large filesystem allocates a little for every entry; glibc's malloc
+// was a third of `dredge list`'s time on 100 000 files (perf), mimalloc much less.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use dredge_session::{self as session, AcquireOptions, CaseInfo, EvidenceCheck, Failure, Outcome};
 use progress::Reporter;
@@ -53,6 +58,9 @@ enum Command {
     Scan(ScanArgs),
     /// List recovered files like `fls -r -p` (deleted entries marked with *).
     Ls(LsArgs),
+    /// List every file of every filesystem in an image, allocated and deleted (*),
+    /// without creating a case (triage; `fls -r -p` style).
+    List(ListArgs),
     /// One-shot recovery: create a case in OUT, register IMAGE, scan it.
     Recover(RecoverArgs),
     /// Recompute the custody chain, every evidence hash and every extracted file's
@@ -144,6 +152,14 @@ struct LsArgs {
     /// Also show size, status and SHA-256.
     #[arg(long, short)]
     long: bool,
+}
+
+#[derive(Args)]
+struct ListArgs {
+    /// Image file, first segment of a split set, or block device.
+    image: PathBuf,
+    #[arg(long)]
+    map: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -384,6 +400,43 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             Ok(r.outcome.exit_code())
         }
         Command::Ls(a) => ls(&a, rep),
+        Command::List(a) => {
+            use std::io::Write;
+            let out = std::io::stdout();
+            let mut out = std::io::BufWriter::new(out.lock());
+            let json_mode = rep.is_json();
+            let findings = session::list_image(
+                &a.image,
+                a.map.as_deref(),
+                interrupt,
+                &mut |vol, ty, e| {
+                    let _ = if json_mode {
+                        writeln!(
+                            out,
+                            "{}",
+                            json!({"volume": vol, "fs": ty, "id": e.id, "path": e.path, "kind": e.kind.as_str(), "deleted": e.deleted, "size": e.size})
+                        )
+                    } else {
+                        let t = type_char(e.kind.as_str());
+                        writeln!(
+                            out,
+                            "{t}/{t} {}v{vol}/{ty}/{}:\t{}",
+                            if e.deleted { "* " } else { "" },
+                            e.id,
+                            shown(&e.path)
+                        )
+                    };
+                },
+            )?;
+            drop(out);
+            if !findings.is_empty() {
+                eprintln!(
+                    "{} findings (damaged or unusual structures); `dredge recover` records them",
+                    findings.len()
+                );
+            }
+            Ok(0)
+        }
         Command::Recover(a) => {
             let info = CaseInfo {
                 case_number: a.case_number.clone(),
@@ -545,6 +598,19 @@ fn print_scan(rep: &Reporter, r: &session::ScanReport) {
     println!("{}", outcome_word(r.outcome));
 }
 
+/// The one-letter type `fls` prints.
+fn type_char(kind: &str) -> char {
+    match kind {
+        "file" => 'r',
+        "dir" => 'd',
+        "symlink" => 'l',
+        "device" => 'b',
+        "fifo" => 'p',
+        "socket" => 's',
+        _ => '-',
+    }
+}
+
 /// Names from evidence are escaped before they reach the terminal.
 fn shown(name: &str) -> String {
     name.chars()
@@ -596,15 +662,7 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
             println!("== {unit}");
             current_unit = unit;
         }
-        let t = match art.kind.as_str() {
-            "file" => 'r',
-            "dir" => 'd',
-            "symlink" => 'l',
-            "device" => 'b',
-            "fifo" => 'p',
-            "socket" => 's',
-            _ => '-',
-        };
+        let t = type_char(&art.kind);
         let meta = art.id.rsplit('/').next().unwrap_or("");
         let del = if art.deleted { "* " } else { "" };
         if a.long {

@@ -12,7 +12,7 @@ pub use dredge_store::{
 };
 pub use guard::EvidenceGuard;
 pub use names::safe_component;
-pub use scan::{scan, ScanOptions, ScanReport, ScanSummary};
+pub use scan::{list_image, scan, ScanOptions, ScanReport, ScanSummary};
 
 use dredge_core::{BlockDevice, ImageSource};
 use dredge_hash::{hash_source, sha256_hex, Digests};

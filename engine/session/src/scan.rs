@@ -181,6 +181,40 @@ fn scan_all(
     Ok(ScanReport { outcome, summary })
 }
 
+/// Lists every entry of every filesystem in an image, without a case: for triage
+/// and for comparing with `fls -r`. `sink` gets (volume index, fs type, entry).
+pub fn list_image(
+    image: &Path,
+    map: Option<&Path>,
+    interrupt: &AtomicBool,
+    sink: &mut dyn FnMut(usize, &str, &Entry),
+) -> Result<Vec<Finding>, Failure> {
+    let opened = open_evidence(image, map).map_err(fail)?;
+    let src: Arc<dyn ImageSource> = Arc::from(opened.source);
+    let reg = registry();
+    let (_, vols, mut findings) = layout(&src, &reg, interrupt)?;
+    for (i, v) in vols.iter().enumerate() {
+        if !matches!(
+            v.kind,
+            VolumeKind::Partition | VolumeKind::Whole | VolumeKind::Recovered
+        ) {
+            continue;
+        }
+        let reader = VolumeReader::new(Arc::clone(&src), v.extent);
+        for kind in reg.iter().filter(|k| (k.probe)(&reader)) {
+            match (kind.open)(reader.clone()) {
+                Ok(fs) => {
+                    findings.extend(fs.open_findings());
+                    let ty = fs.type_name();
+                    fs.walk(&mut |e| sink(i, ty, &e), &mut findings);
+                }
+                Err(f) => findings.push(f),
+            }
+        }
+    }
+    Ok(findings)
+}
+
 /// Re-hashes evidence and compares with what was registered.
 fn check_evidence_hash(
     ev: &EvidenceRow,

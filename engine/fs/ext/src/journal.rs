@@ -38,12 +38,15 @@ pub struct Journal {
 
 impl Journal {
     /// Scans the journal's blocks (`read(i)` returns journal block `i`).
+    /// `read(i, len)` returns the first `len` bytes of journal block `i`: only a
+    /// block's header decides whether it matters, so blocks are looked at through
+    /// their first sector and only descriptor blocks are read whole.
     pub fn scan(
         nblocks: u64,
         block_size: usize,
-        read: &mut dyn FnMut(u64) -> Option<Vec<u8>>,
+        read: &mut dyn FnMut(u64, usize) -> Option<Vec<u8>>,
     ) -> Option<Journal> {
-        let sb = read(0)?;
+        let sb = read(0, block_size)?;
         if be32(&sb, 0) != MAGIC || !matches!(be32(&sb, 4), 3 | 4) {
             return None;
         }
@@ -73,14 +76,18 @@ impl Journal {
         };
         let mut i = first;
         while i < maxlen {
-            let Some(b) = read(i) else {
+            let Some(h) = read(i, 512.min(block_size)) else {
                 i += 1;
                 continue;
             };
-            if b.len() < 12 || be32(&b, 0) != MAGIC || be32(&b, 4) != DESCRIPTOR {
+            if h.len() < 12 || be32(&h, 0) != MAGIC || be32(&h, 4) != DESCRIPTOR {
                 i += 1;
                 continue;
             }
+            let Some(b) = read(i, block_size) else {
+                i += 1;
+                continue;
+            };
             let seq = be32(&b, 8);
             j.transactions += 1;
             let mut off = 12;

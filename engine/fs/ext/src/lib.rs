@@ -19,8 +19,8 @@ use inode::{
 use journal::Journal;
 pub use sb::Superblock;
 use sb::{Group, BG_BLOCK_UNINIT, BG_INODE_UNINIT};
-use std::collections::{BTreeMap, HashSet};
-use std::sync::{Arc, OnceLock};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Directories larger than this are damage (a million entries is ~64 MiB).
 const MAX_DIR_BYTES: u64 = 256 << 20;
@@ -36,7 +36,14 @@ pub struct ExtFs {
     findings: Vec<Finding>,
     bitmap: OnceLock<Vec<u8>>,
     journal: OnceLock<Option<Journal>>,
+    /// group -> (inode table bytes, read cleanly); and the bytes cached so far
+    tables: Mutex<TableCache>,
 }
+
+type TableCache = (HashMap<usize, Arc<(Vec<u8>, bool)>>, u64);
+
+/// Memory for cached inode tables.
+const TABLE_CACHE_BYTES: u64 = 256 << 20;
 
 pub fn probe(vol: &VolumeReader) -> bool {
     let mut f = Vec::new();
@@ -69,6 +76,7 @@ impl ExtFs {
             findings,
             bitmap: OnceLock::new(),
             journal: OnceLock::new(),
+            tables: Mutex::new((HashMap::new(), 0)),
         })
     }
 
@@ -98,17 +106,59 @@ impl ExtFs {
     }
 
     fn read_inode(&self, n: u32) -> Option<Inode> {
-        let (blk, off) = self.inode_location(n)?;
-        let mut b = vec![0u8; self.sb.inode_size as usize];
-        let r = self.vol.read_at(blk * self.bs() + off, &mut b).ok()?;
-        r.is_clean().then(|| Inode::parse(&b))
+        let (b, clean) = self.inode_bytes(n)?;
+        clean.then(|| Inode::parse(&b))
     }
 
     fn raw_inode(&self, n: u32) -> Option<Vec<u8>> {
+        self.inode_bytes(n).map(|x| x.0)
+    }
+
+    /// The used part of group `g`'s inode table, read once and cached within a
+    /// memory budget (walking a large filesystem otherwise costs one small read per
+    /// inode). `None` when over budget.
+    fn table(&self, g: usize) -> Option<Arc<(Vec<u8>, bool)>> {
+        let gr = self.groups.get(g)?;
+        let ipg = u64::from(self.sb.inodes_per_group);
+        // Only the part of the table in use (the rest is zeroed or never written).
+        let unused = if self.sb.ro_compat & (0x10 | sb::RO_COMPAT_METADATA_CSUM) != 0 {
+            u64::from(gr.itable_unused)
+        } else {
+            0
+        };
+        let bytes = ipg.saturating_sub(unused) * u64::from(self.sb.inode_size);
+        let mut c = self.tables.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(t) = c.0.get(&g) {
+            return Some(Arc::clone(t));
+        }
+        if c.1 + bytes > TABLE_CACHE_BYTES {
+            return None;
+        }
+        let mut t = vec![0u8; bytes as usize];
+        let clean = self
+            .vol
+            .read_at(gr.inode_table * self.bs(), &mut t)
+            .is_ok_and(|r| r.is_clean());
+        let t = Arc::new((t, clean));
+        c.1 += bytes;
+        c.0.insert(g, Arc::clone(&t));
+        Some(t)
+    }
+
+    /// An inode's bytes and whether they were read cleanly.
+    fn inode_bytes(&self, n: u32) -> Option<(Vec<u8>, bool)> {
         let (blk, off) = self.inode_location(n)?;
-        let mut b = vec![0u8; self.sb.inode_size as usize];
-        self.vol.read_at(blk * self.bs() + off, &mut b).ok()?;
-        Some(b)
+        let isz = self.sb.inode_size as usize;
+        let g = (u64::from(n - 1) / u64::from(self.sb.inodes_per_group)) as usize;
+        if let Some(t) = self.table(g) {
+            let at = ((blk - self.groups.get(g)?.inode_table) * self.bs() + off) as usize;
+            if let (true, Some(b)) = (t.1, t.0.get(at..at + isz)) {
+                return Some((b.to_vec(), true));
+            }
+        }
+        let mut b = vec![0u8; isz];
+        let r = self.vol.read_at(blk * self.bs() + off, &mut b).ok()?;
+        Some((b, r.is_clean()))
     }
 
     fn budget(&self) -> Budget {
@@ -286,9 +336,9 @@ impl ExtFs {
                     })
                     .collect();
                 let vol = &self.vol;
-                let mut read = |i: u64| -> Option<Vec<u8>> {
+                let mut read = |i: u64, len: usize| -> Option<Vec<u8>> {
                     let (l, _, at) = map.iter().find(|(l, n, _)| i >= *l && i < l + n)?;
-                    let mut b = vec![0u8; bs];
+                    let mut b = vec![0u8; len.min(bs)];
                     vol.source()
                         .read_at(at + (i - l) * bs as u64, &mut b)
                         .ok()?;
@@ -553,13 +603,10 @@ impl FileSystem for ExtFs {
             }
             // Older copies of this directory's blocks in the journal still hold
             // the names of entries deleted since (the kernel may wipe them in place).
-            let live: HashSet<(u32, String)> = ents
-                .iter()
-                .filter(|(_, e)| !e.deleted)
-                .map(|(_, e)| (e.inode, e.name.clone()))
-                .collect();
             let mut from_journal = Vec::new();
-            if let Some(j) = self.journal() {
+            // Built only when the journal holds copies of this directory.
+            let mut live: Option<HashSet<(u32, String)>> = None;
+            if let Some(j) = self.journal().filter(|j| !j.copies.is_empty()) {
                 let mut problems = Vec::new();
                 for r in self.layout(&ino, Some(&raw), &mut problems) {
                     let RunData::Image(at) = r.data else { continue };
@@ -577,6 +624,12 @@ impl FileSystem for ExtFs {
                                 htree && blk == first,
                                 &mut olds,
                             );
+                            let live = live.get_or_insert_with(|| {
+                                ents.iter()
+                                    .filter(|(_, e)| !e.deleted)
+                                    .map(|(_, e)| (e.inode, e.name.clone()))
+                                    .collect()
+                            });
                             for mut e in olds {
                                 if e.name == "."
                                     || e.name == ".."
@@ -649,7 +702,7 @@ impl FileSystem for ExtFs {
                 ));
             }
             // The first name in walk (directory) order is the primary one.
-            let paths = names.paths.clone();
+            let paths = &names.paths;
             let (path, at) = paths[0].clone();
             emitted.insert(*n);
             visit(Entry {
@@ -747,15 +800,27 @@ impl FileSystem for ExtFs {
                 },
             ));
             let bytes = used * isz;
-            let Ok((table, _)) = self
-                .vol
-                .read_vec(g.inode_table * self.bs(), bytes, 512 << 20)
-            else {
-                findings.push(Finding::new(
-                    self.abs_block(g.inode_table),
-                    format!("inode table of group {gi} unreadable"),
-                ));
-                continue;
+            // The cached table when it fits the budget, else a read of its own.
+            let cached = self.table(gi).filter(|t| t.0.len() as u64 >= bytes);
+            let owned;
+            let table: &[u8] = match &cached {
+                Some(t) => &t.0[..bytes as usize],
+                None => match self
+                    .vol
+                    .read_vec(g.inode_table * self.bs(), bytes, 512 << 20)
+                {
+                    Ok((v, _)) => {
+                        owned = v;
+                        &owned
+                    }
+                    Err(_) => {
+                        findings.push(Finding::new(
+                            self.abs_block(g.inode_table),
+                            format!("inode table of group {gi} unreadable"),
+                        ));
+                        continue;
+                    }
+                },
             };
             for i in 0..used {
                 let n = (gi as u64 * u64::from(ipg) + i + 1) as u32;
