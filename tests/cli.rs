@@ -343,16 +343,32 @@ fn every_command_has_help() {
 
 #[test]
 fn list_shows_allocated_and_deleted_entries_without_a_case() {
-    let img = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/sample/usb-stick.img");
+    let img =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/sample/usb-stick.img");
     let witness = ReadOnlyWitness::new(&[&img]);
     let o = run(&["list", img.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.lines().any(|l| l.starts_with("r/r v0/fat16/") && l.ends_with("\t/NOTES.TXT")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("r/r * ") && l.ends_with("\t/secret plans.txt")), "{out}");
-    assert!(out.lines().any(|l| l.starts_with("d/d ") && l.ends_with("\t/ledger")), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("r/r v0/fat16/") && l.ends_with("\t/NOTES.TXT")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("r/r * ") && l.ends_with("\t/secret plans.txt")),
+        "{out}"
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("d/d ") && l.ends_with("\t/ledger")),
+        "{out}"
+    );
     let o = run(&["--progress", "json", "list", img.to_str().unwrap()]);
-    let v: Vec<serde_json::Value> = stdout(&o).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let v: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
     assert_eq!(v.iter().filter(|e| e["deleted"] == true).count(), 2);
     assert!(v.iter().all(|e| e["fs"] == "fat16"));
     witness.assert_unchanged();
