@@ -718,6 +718,29 @@ fn case_show(dir: &std::path::Path, rep: &mut Reporter) -> Result<i32, Failure> 
             e.label, e.path, e.kind, e.size, e.bad_bytes
         );
         println!("      SHA-256 {}", e.sha256);
+        for v in store.volumes(e.id).map_err(|e| Failure(e.to_string()))? {
+            let fss: Vec<String> = v
+                .filesystems
+                .iter()
+                .map(|(t, l)| match l {
+                    Some(l) => format!("{t} \"{}\"", shown(l)),
+                    None => t.clone(),
+                })
+                .collect();
+            println!(
+                "      v{:<3} {:>12} +{:<12} {:<11} {}{}",
+                v.idx,
+                v.start,
+                v.len,
+                v.kind,
+                v.description,
+                if fss.is_empty() {
+                    String::new()
+                } else {
+                    format!("  [{}]", fss.join(", "))
+                }
+            );
+        }
     }
     println!("sessions:");
     for s in &sessions {
