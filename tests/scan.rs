@@ -373,3 +373,44 @@ fn a_zeroed_first_fat_is_replaced_by_the_second() {
         assert_eq!(h.get(p), Some(s), "{p}");
     }
 }
+
+#[test]
+fn two_readers_accepting_one_volume_is_a_finding_and_both_are_tried() {
+    let d = tempfile::tempdir().unwrap();
+    let mut b = std::fs::read(repo("testimages/sample/usb-stick.img")).unwrap();
+    // NTFS's OEM id and plausible NTFS geometry in bytes FAT16 does not need
+    // (OEM name, volume id, label): both probes now accept the volume.
+    b[3..11].copy_from_slice(b"NTFS    ");
+    b[0x28..0x30].copy_from_slice(&8191u64.to_le_bytes());
+    b[0x30..0x38].copy_from_slice(&16u64.to_le_bytes());
+    b[0x38..0x40].copy_from_slice(&32u64.to_le_bytes());
+    b[0x40] = 0xF6;
+    let img = d.path().join("both.img");
+    std::fs::write(&img, &b).unwrap();
+    let out = d.path().join("case");
+    let o = recover(&img, None, &out, "2");
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let conn = rusqlite::Connection::open(out.join("case.sqlite")).unwrap();
+    let what: Vec<String> = conn
+        .prepare("SELECT what FROM findings ORDER BY id")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(
+        what.iter()
+            .any(|w| w.contains("more than one filesystem reader accepts this volume: fat, ntfs")),
+        "{what:?}"
+    );
+    assert!(
+        what.iter().any(|w| w.contains("MFT")),
+        "the NTFS reader was tried and said why it failed: {what:?}"
+    );
+    // The FAT reader still recovered everything.
+    let h = hashes(&ls_json(&out));
+    assert!(
+        h.contains_key("/ledger/ACCOUNTS.CSV") && h.contains_key("/secret plans.txt"),
+        "{h:?}"
+    );
+}

@@ -105,6 +105,40 @@ pub struct ExFatFs {
     label: Option<String>,
     findings: Vec<Finding>,
     bitmap: OnceLock<Vec<u8>>,
+    upcase: OnceLock<Vec<u16>>,
+}
+
+/// The name hash exFAT stores with every file: over the up-cased name's UTF-16 units.
+fn name_hash(name: &str, upcase: &[u16]) -> u16 {
+    let mut h: u16 = 0;
+    for u in name.encode_utf16() {
+        let c = upcase.get(usize::from(u)).copied().unwrap_or(u);
+        for b in c.to_le_bytes() {
+            h = (h >> 1 | (h & 1) << 15).wrapping_add(u16::from(b));
+        }
+    }
+    h
+}
+
+/// Expands the up-case table: a run `0xFFFF, n` maps the next n characters to
+/// themselves.
+fn expand_upcase(raw: &[u8]) -> Vec<u16> {
+    let mut out: Vec<u16> = Vec::with_capacity(65536);
+    let mut it = raw
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]));
+    while out.len() < 65536 {
+        let Some(u) = it.next() else { break };
+        if u == 0xFFFF {
+            let n = usize::from(it.next().unwrap_or(0));
+            for _ in 0..n.min(65536 - out.len()) {
+                out.push(out.len() as u16);
+            }
+        } else {
+            out.push(u);
+        }
+    }
+    out
 }
 
 /// exFAT timestamp (local time, with an optional UTC offset) to UTC seconds.
@@ -139,6 +173,7 @@ fn timestamp(ts: u64, ms10: u8, utc_off: u8, source: &'static str) -> Option<Tim
 }
 
 struct Stream {
+    name_hash: u16,
     no_fat_chain: bool,
     first_cluster: u64,
     valid: u64,
@@ -235,6 +270,7 @@ fn parse_dir(data: &[u8]) -> (Vec<Set>, Option<String>) {
             deleted,
             name: String::from_utf16_lossy(&units),
             stream: Some(Stream {
+                name_hash: le16(s, 4) as u16,
                 no_fat_chain: s[1] & 0x2 != 0,
                 first_cluster: le32(s, 20),
                 valid: le64(s, 8),
@@ -310,6 +346,7 @@ impl ExFatFs {
             label: None,
             findings,
             bitmap: OnceLock::new(),
+            upcase: OnceLock::new(),
         };
         // The label lives in the root directory.
         let root = fs
@@ -407,6 +444,32 @@ impl ExFatFs {
                     let mut b = self.read_clusters_all(&ch);
                     b.truncate(len as usize);
                     return b;
+                }
+            }
+            Vec::new()
+        })
+    }
+
+    /// The volume's up-case table (entry 0x82 of the root directory), expanded.
+    fn upcase(&self) -> &Vec<u16> {
+        self.upcase.get_or_init(|| {
+            let root = self
+                .chain(
+                    self.boot.root_cluster,
+                    MAX_DIR_BYTES / self.boot.cluster + 1,
+                )
+                .0;
+            let data = self.read_clusters(&root, u64::MAX);
+            for e in data.chunks_exact(32) {
+                if e[0] == 0 {
+                    break;
+                }
+                if e[0] == 0x82 {
+                    let len = le64(e, 24).min(1 << 17);
+                    let (ch, _) = self.chain(le32(e, 20), len.div_ceil(self.boot.cluster).max(1));
+                    let mut b = self.read_clusters_all(&ch);
+                    b.truncate(len as usize);
+                    return expand_upcase(&b);
                 }
             }
             Vec::new()
@@ -556,6 +619,19 @@ impl FileSystem for ExFatFs {
                         meta,
                         format!("{full}: entry set checksum mismatch"),
                     ));
+                }
+                // The stored hash is over the up-cased name: a mismatch means the name
+                // entries were damaged (or belong to another set).
+                let up = self.upcase();
+                let h = name_hash(&set.name, up);
+                if !up.is_empty() && h != s.name_hash {
+                    findings.push(
+                        Finding::new(
+                            meta,
+                            format!("{full}: name does not match its stored name hash"),
+                        )
+                        .expected(format!("{:#06x}", s.name_hash), format!("{h:#06x}")),
+                    );
                 }
                 let is_dir = set.attrs & 0x10 != 0;
                 let (cl, problem) = self.clusters(s, deleted);

@@ -81,6 +81,10 @@ fn check_all(data: Vec<u8>) {
         files += 1;
     }
     assert_eq!(files, 5);
+    // Every stored name hash (over the up-cased name) matched: no findings.
+    let mut f = Vec::new();
+    fs.walk(&mut |_| {}, &mut f);
+    assert!(f.is_empty(), "{f:?}");
 }
 
 #[test]
@@ -164,4 +168,32 @@ fn mutated_exfat_metadata_never_panics() {
         }
     }
     assert!(walked > cases / 3, "only {walked} of {cases} walked");
+}
+
+#[test]
+fn a_damaged_name_is_caught_by_its_up_cased_hash() {
+    let mut d = image();
+    let needle: Vec<u8> = "notes.txt"
+        .encode_utf16()
+        .flat_map(u16::to_le_bytes)
+        .collect();
+    let at = d
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("name entry");
+    d[at] = b'N'; // "Notes.txt": same up-cased hash; must NOT be flagged
+    let fs = ExFatFs::open(vol(d.clone())).unwrap();
+    let mut f = Vec::new();
+    fs.walk(&mut |_| {}, &mut f);
+    assert!(!f.iter().any(|x| x.what.contains("name hash")), "{f:?}");
+    d[at] = b'm'; // "motes.txt": a different name
+    let fs = ExFatFs::open(vol(d)).unwrap();
+    let mut f = Vec::new();
+    fs.walk(&mut |_| {}, &mut f);
+    assert!(
+        f.iter().any(|x| x
+            .what
+            .contains("/motes.txt: name does not match its stored name hash")),
+        "{f:?}"
+    );
 }
