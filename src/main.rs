@@ -300,6 +300,28 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                             "  MD5     {}\n  SHA-1   {}\n  SHA-256 {}",
                             e.md5, e.sha1, e.sha256
                         );
+                        if let Some(ewf) = &r.ewf {
+                            for (k, v) in &ewf.header {
+                                println!("  E01 {k:<17} {}", shown(v));
+                            }
+                            for (name, stored, check) in [
+                                ("MD5", &ewf.stored_md5, &e.md5),
+                                ("SHA-1", &ewf.stored_sha1, &e.sha1),
+                            ] {
+                                match stored {
+                                    Some(s) if s == check => {
+                                        println!("  E01 stored {name} matches the content")
+                                    }
+                                    Some(s) => println!(
+                                        "  E01 stored {name} {s} does NOT match the content"
+                                    ),
+                                    None => {}
+                                }
+                            }
+                            for p in &ewf.problems {
+                                println!("  E01 problem: {}", shown(p));
+                            }
+                        }
                         if e.bad_bytes > 0 {
                             println!(
                                 "  {} bytes unreadable in {} ranges:",

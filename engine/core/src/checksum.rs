@@ -32,6 +32,20 @@ pub fn crc32(data: &[u8]) -> u32 {
     !update(&IEEE, !0, data)
 }
 
+/// Adler-32, as EWF (E01) uses for section headers, tables and uncompressed chunks.
+pub fn adler32(data: &[u8]) -> u32 {
+    let (mut a, mut b) = (1u32, 0u32);
+    for chunk in data.chunks(5552) {
+        for &x in chunk {
+            a += u32::from(x);
+            b += a;
+        }
+        a %= 65521;
+        b %= 65521;
+    }
+    b << 16 | a
+}
+
 /// CRC-32C (Castagnoli) raw update, as ext4 uses (seeded, not finalised).
 pub fn crc32c_update(seed: u32, data: &[u8]) -> u32 {
     update(&CASTAGNOLI, seed, data)
@@ -45,5 +59,6 @@ mod tests {
     fn check_values() {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(!crc32c_update(!0, b"123456789"), 0xE306_9283);
+        assert_eq!(adler32(b"Wikipedia"), 0x11E6_0398);
     }
 }

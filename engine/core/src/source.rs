@@ -21,6 +21,12 @@ pub enum Why {
     NotInMap,
     /// A file's metadata does not say where these bytes of it are.
     NotInLayout,
+    /// An E01 chunk failed its checksum or could not be decompressed.
+    BadChunk,
+    /// The E01 acquisition could not read these sectors (its error2 list).
+    AcquisitionError,
+    /// The E01 segment holding these bytes is missing.
+    MissingSegment,
 }
 
 impl Why {
@@ -35,6 +41,9 @@ impl Why {
             Why::BadSector => "map-bad-sector",
             Why::NotInMap => "map-not-covered",
             Why::NotInLayout => "not-in-layout",
+            Why::BadChunk => "ewf-bad-chunk",
+            Why::AcquisitionError => "ewf-acquisition-error",
+            Why::MissingSegment => "ewf-missing-segment",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Evidence readers. Everything here reads with `pread` (never mmap), opens
 //! read-only, and turns media errors into synthesized ranges instead of failures.
 
+mod ewf;
 mod file;
 pub mod mapfile;
 mod mem;
@@ -8,6 +9,7 @@ mod overlay;
 mod sectored;
 mod split;
 
+pub use ewf::{is_ewf, EwfMeta, EwfSource};
 pub use file::{open_read_only, FileDevice, OpenError};
 pub use mapfile::{MapBlock, MapStatus, Mapfile, MapfileError};
 pub use mem::MemDevice;
@@ -26,6 +28,8 @@ pub struct Evidence {
     pub segments: Vec<PathBuf>,
     pub source: Box<dyn ImageSource>,
     pub map: Option<Mapfile>,
+    /// For E01 evidence: stored hashes, case metadata, acquisition errors.
+    pub ewf: Option<EwfMeta>,
 }
 
 /// Opens a raw image, a block device, or the first segment of a split raw set,
@@ -39,6 +43,37 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
                 first.display()
             ),
         ));
+    }
+    if is_ewf(path) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if let Some(ext) = name.rsplit_once('.').map(|x| x.1) {
+            let later = ext.len() == 3 && ext[1..] != *"01" && ext[..1].eq_ignore_ascii_case("e");
+            if later && ext[1..].bytes().all(|b| b.is_ascii_digit()) {
+                return Err(OpenError::new(
+                    path,
+                    format!(
+                        "is a later segment of an EWF set; open its first segment ({}.{}01)",
+                        name.rsplit_once('.').map_or("", |x| x.0),
+                        &ext[..1]
+                    ),
+                ));
+            }
+        }
+        let ewf = EwfSource::open(path)?;
+        let meta = ewf.meta().clone();
+        let src: Box<dyn ImageSource> = match mapfile {
+            Some(m) => {
+                let map = read_mapfile(m)?;
+                Box::new(MapOverlay::new(ewf, map))
+            }
+            None => Box::new(ewf),
+        };
+        return Ok(Evidence {
+            segments: meta.segments.clone(),
+            source: src,
+            map: None,
+            ewf: Some(meta),
+        });
     }
     let segments = segment_paths(path);
     let device: Box<dyn BlockDevice> = if segments.len() > 1 {
@@ -59,6 +94,7 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
             segments,
             source: Box::new(sectored),
             map: None,
+            ewf: None,
         });
     };
     let map = read_mapfile(map_path)?;
@@ -77,6 +113,7 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
         segments,
         source: Box::new(MapOverlay::new(sectored, map.clone())),
         map: Some(map),
+        ewf: None,
     })
 }
 

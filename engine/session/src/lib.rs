@@ -130,6 +130,8 @@ pub struct AddResult {
     pub outcome: Outcome,
     pub evidence: Option<EvidenceRow>,
     pub gaps: Vec<(u64, u64, String)>,
+    /// For E01 evidence: what the file says about itself.
+    pub ewf: Option<dredge_image::EwfMeta>,
 }
 
 /// Registers evidence: hashes it (reading through the mapfile if one is given, so
@@ -177,11 +179,13 @@ fn add_in_session(
         None => None,
     };
     let hashed = hash_with_progress(&*ev.source, "hash", interrupt, progress)?;
+    let extra = ewf_extra(ev.ewf.as_ref(), &hashed.digests);
     if hashed.interrupted {
         return Ok(AddResult {
             outcome: Outcome::Interrupted,
             evidence: None,
             gaps: Vec::new(),
+            ewf: None,
         });
     }
     guard.check().map_err(fail)?;
@@ -192,7 +196,9 @@ fn add_in_session(
         .map(|s| (s.extent.start, s.extent.len, s.why.as_str().to_string()))
         .collect();
     let bad_bytes = hashed.synthesized.synthesized_bytes();
-    let kind = if ev.segments.len() > 1 {
+    let kind = if ev.ewf.is_some() {
+        "ewf"
+    } else if ev.segments.len() > 1 {
         "split"
     } else if is_block_device(image) {
         "device"
@@ -213,7 +219,7 @@ fn add_in_session(
                 map_sha256,
                 bad_bytes,
                 gaps: gaps.clone(),
-                extra: json!({}),
+                extra,
             },
             Some(sid),
         )
@@ -226,7 +232,32 @@ fn add_in_session(
         },
         evidence: Some(row),
         gaps,
+        ewf: ev.ewf.clone(),
     })
+}
+
+/// What an E01 says about itself, and whether its content matches the hashes it
+/// stores.
+fn ewf_extra(meta: Option<&dredge_image::EwfMeta>, d: &Digests) -> Value {
+    let Some(m) = meta else {
+        return json!({});
+    };
+    let check = |stored: &Option<String>, actual: &str| match stored {
+        None => "not stored",
+        Some(s) if s == actual => "match",
+        Some(_) => "MISMATCH",
+    };
+    json!({"ewf": {
+        "stored_md5": m.stored_md5,
+        "stored_sha1": m.stored_sha1,
+        "stored_md5_check": check(&m.stored_md5, &d.md5),
+        "stored_sha1_check": check(&m.stored_sha1, &d.sha1),
+        "header": m.header.iter().map(|(k, v)| (k.clone(), json!(v))).collect::<serde_json::Map<String, Value>>(),
+        "acquisition_errors": m.acquisition_errors,
+        "bytes_per_sector": m.bytes_per_sector,
+        "sectors_per_chunk": m.sectors_per_chunk,
+        "problems": m.problems,
+    }})
 }
 
 fn is_block_device(p: &Path) -> bool {
@@ -402,6 +433,23 @@ fn check_evidence(
     };
     if h.interrupted {
         return EvidenceCheck::Interrupted;
+    }
+    if let Some(m) = &ev.ewf {
+        // The E01's own stored hashes must hold too.
+        for (algorithm, stored, actual) in [
+            ("MD5 stored in the E01", &m.stored_md5, &h.digests.md5),
+            ("SHA-1 stored in the E01", &m.stored_sha1, &h.digests.sha1),
+        ] {
+            if let Some(s) = stored {
+                if s != actual {
+                    return EvidenceCheck::Mismatch {
+                        algorithm,
+                        recorded: s.clone(),
+                        actual: actual.clone(),
+                    };
+                }
+            }
+        }
     }
     compare(row, &h.digests)
 }

@@ -1,0 +1,331 @@
+//! E01 (EWF) evidence: the dfvfs public sets, sets made by ewfacquire with every
+//! compression level, chunk sizes and segment splitting (checked against ewfexport
+//! and the raw original), a corrupted chunk, and damaged headers and tables.
+
+mod common;
+
+use common::*;
+use dredge_core::{ImageSource, Why};
+use dredge_image::{open_evidence, EwfSource};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/testdata")
+        .join(rel)
+}
+
+fn read_all(src: &dyn ImageSource) -> (Vec<u8>, dredge_core::ReadReport) {
+    let mut b = vec![0u8; src.size() as usize];
+    let r = src.read_at(0, &mut b).unwrap();
+    (b, r)
+}
+
+fn md5(b: &[u8]) -> String {
+    let mut c = Command::new("md5sum")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut c.stdin.take().unwrap(), b).unwrap();
+    String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn dfvfs_e01_and_split_set_read_to_the_published_md5() {
+    let raw = Command::new("gzip")
+        .arg("-dc")
+        .arg(shared("dfvfs/ext2.raw.gz"))
+        .output()
+        .unwrap()
+        .stdout;
+    for f in ["dfvfs/ext2.E01", "dfvfs/ext2.split.E01"] {
+        let ev = open_evidence(&shared(f), None).unwrap();
+        let (b, r) = read_all(&*ev.source);
+        assert!(r.is_clean(), "{f}: {:?}", r.synthesized);
+        assert_eq!(md5(&b), "196066add11fb71c4c49cf1bb50d6d24", "{f}");
+        assert!(b == raw, "{f} differs from ext2.raw");
+        let m = ev.ewf.unwrap();
+        assert_eq!(
+            m.stored_md5.as_deref(),
+            Some("196066add11fb71c4c49cf1bb50d6d24"),
+            "{f}"
+        );
+        assert!(
+            m.header.contains(&("examiner".into(), "examiner".into())),
+            "{f}: {:?}",
+            m.header
+        );
+    }
+    let split = open_evidence(&shared("dfvfs/ext2.split.E01"), None).unwrap();
+    assert_eq!(split.segments.len(), 2);
+    let e = open_evidence(&shared("dfvfs/ext2.split.E02"), None)
+        .err()
+        .unwrap();
+    assert!(e.to_string().contains("later segment"), "{e}");
+}
+
+fn acquire(dir: &Path, raw: &Path, name: &str, args: &[&str]) -> PathBuf {
+    let target = dir.join(name);
+    let o = Command::new("ewfacquire")
+        .args(["-u", "-t"])
+        .arg(&target)
+        .args([
+            "-C",
+            "C-42",
+            "-D",
+            "test media",
+            "-E",
+            "EV1",
+            "-e",
+            "Examiner X",
+            "-N",
+            "notes",
+            "-f",
+            "encase6",
+        ])
+        .args(args)
+        .arg(raw)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "ewfacquire {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    target.with_extension("E01")
+}
+
+fn ewfexport(dir: &Path, e01: &Path) -> Vec<u8> {
+    let out = dir.join(format!(
+        "{}-export",
+        e01.file_stem().unwrap().to_string_lossy()
+    ));
+    let o = Command::new("ewfexport")
+        .args(["-u", "-f", "raw", "-t"])
+        .arg(&out)
+        .arg(e01)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "ewfexport: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::read(out.with_extension("raw")).unwrap()
+}
+
+#[test]
+fn ewfacquire_sets_read_exactly_as_ewfexport_and_the_original() {
+    if !tools(&["ewfacquire", "ewfexport"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let raw = d.path().join("media.raw");
+    // Random data and zeros (which compress to almost nothing), whole sectors.
+    let mut data = noise(3_000_000, 5);
+    data.resize(5_000_192, 0);
+    std::fs::write(&raw, &data).unwrap();
+    for (name, args) in [
+        ("none", &["-c", "none", "-b", "64"][..]),
+        ("fast", &["-c", "fast", "-b", "64", "-S", "1MiB"][..]),
+        ("best", &["-c", "best", "-b", "128", "-S", "1MiB"][..]),
+        ("big", &["-c", "best", "-b", "1024"][..]),
+    ] {
+        let e01 = acquire(d.path(), &raw, name, args);
+        let exported = ewfexport(d.path(), &e01);
+        let ev = open_evidence(&e01, None).unwrap();
+        let (b, r) = read_all(&*ev.source);
+        assert!(r.is_clean(), "{name}: {:?}", r.synthesized);
+        assert!(
+            b == exported,
+            "{name}: differs from ewfexport ({} vs {} bytes)",
+            b.len(),
+            exported.len()
+        );
+        assert!(b == data, "{name}: differs from the original");
+        let m = ev.ewf.unwrap();
+        assert_eq!(m.stored_md5.as_deref(), Some(md5(&b).as_str()), "{name}");
+        assert!(
+            m.header.contains(&("case_number".into(), "C-42".into())),
+            "{name}: {:?}",
+            m.header
+        );
+        if name != "none" && name != "big" {
+            assert!(m.segments.len() > 1, "{name}: expected several segments");
+        }
+    }
+
+    // Media whose size is not a multiple of 512: ewfacquire stores whole sectors
+    // only (as ewfexport shows) but hashes every input byte, so its stored MD5 can
+    // never match what the E01 holds. dredge reads what ewfexport reads and says so.
+    let odd = d.path().join("odd.raw");
+    let mut od = data.clone();
+    od.extend_from_slice(b"tail");
+    std::fs::write(&odd, &od).unwrap();
+    let e01 = acquire(d.path(), &odd, "odd", &["-c", "best", "-b", "64"]);
+    let exported = ewfexport(d.path(), &e01);
+    let ev = open_evidence(&e01, None).unwrap();
+    let (b, _) = read_all(&*ev.source);
+    assert!(b == exported, "odd: differs from ewfexport");
+    assert_eq!(b.len() % 512, 0);
+    let m = ev.ewf.unwrap();
+    assert_eq!(
+        m.stored_md5.as_deref(),
+        Some(md5(&od).as_str()),
+        "ewfacquire hashed the input"
+    );
+    assert_ne!(md5(&b), md5(&od));
+}
+
+#[test]
+fn a_corrupted_chunk_reads_as_a_gap_and_verify_reports_the_stored_hash_mismatch() {
+    if !tools(&["ewfacquire", "ewfexport"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let raw = d.path().join("media.raw");
+    std::fs::write(&raw, noise(2 << 20, 9)).unwrap();
+    let e01 = acquire(d.path(), &raw, "one", &["-c", "none", "-b", "64"]);
+    let good = std::fs::read(&raw).unwrap();
+    // Flip a byte in the middle of the sectors section (uncompressed chunks carry an
+    // Adler-32 each, so exactly one chunk fails).
+    let mut bytes = std::fs::read(&e01).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x55;
+    std::fs::write(&e01, &bytes).unwrap();
+    let src = EwfSource::open(&e01).unwrap();
+    let (b, r) = read_all(&src);
+    assert_eq!(r.synthesized.len(), 1, "{:?}", r.synthesized);
+    let bad = r.synthesized[0];
+    assert_eq!(bad.why, Why::BadChunk);
+    assert_eq!(bad.extent.len, 64 * 512);
+    let (s, e) = (bad.extent.start as usize, bad.extent.end() as usize);
+    assert!(
+        b[..s] == good[..s] && b[e..] == good[e..],
+        "only the bad chunk may differ"
+    );
+    assert!(b[s..e].iter().all(|&x| x == 0));
+
+    // Through the CLI: add reports the gap (exit 3), verify names the stored MD5.
+    let case = d.path().join("case");
+    assert!(
+        run(&["case", "new", case.to_str().unwrap(), "--examiner", "T"])
+            .status
+            .success()
+    );
+    let o = run(&["add", case.to_str().unwrap(), e01.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("ewf-bad-chunk"), "{}", stdout(&o));
+    assert!(stdout(&o).contains("does NOT match"), "{}", stdout(&o));
+    let o = run(&["verify", case.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stdout(&o).contains("MD5 stored in the E01 MISMATCH"),
+        "{}",
+        stdout(&o)
+    );
+}
+
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn damaged_e01_headers_and_tables_never_panic() {
+    let base = std::fs::read(shared("dfvfs/ext2.E01")).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("m.E01");
+    let mut r = Rng(0xC2B2_AE3D_27D4_EB4F);
+    // Section descriptors, volume, table and hash sections (see the offsets of the
+    // sections in this file): everything but the chunk data.
+    let hot: Vec<(usize, usize)> = vec![(0, 1871 + 76), (9574, base.len())];
+    for case in 0..1500 {
+        let mut b = base.clone();
+        for _ in 0..1 + r.next() % 6 {
+            let (lo, hi) = hot[(r.next() % 2) as usize];
+            let i = lo + (r.next() as usize) % (hi - lo);
+            b[i] = match r.next() % 4 {
+                0 => 0,
+                1 => 0xFF,
+                _ => r.next() as u8,
+            };
+        }
+        if case % 50 == 0 {
+            let cut = (r.next() as usize) % b.len();
+            b.truncate(cut.max(13));
+        }
+        std::fs::write(&p, &b).unwrap();
+        if let Ok(src) = EwfSource::open(&p) {
+            // Sizes come from evidence: read in bounded pieces.
+            let size = src.size().min(64 << 20);
+            let mut buf = vec![0u8; 1 << 20];
+            let mut off = 0;
+            while off < size {
+                src.read_at(off, &mut buf).unwrap();
+                off += 1 << 20;
+            }
+        }
+    }
+}
+
+#[test]
+fn scanning_the_e01_gives_the_same_artifacts_as_the_raw_image() {
+    let d = tempfile::tempdir().unwrap();
+    let raw = d.path().join("ext2.raw");
+    std::fs::write(
+        &raw,
+        Command::new("gzip")
+            .arg("-dc")
+            .arg(shared("dfvfs/ext2.raw.gz"))
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let mut listings = Vec::new();
+    for (name, img) in [
+        ("raw", raw.clone()),
+        ("e01", shared("dfvfs/ext2.E01")),
+        ("split", shared("dfvfs/ext2.split.E01")),
+    ] {
+        let out = d.path().join(name);
+        let o = run(&[
+            "--progress",
+            "none",
+            "recover",
+            img.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--examiner",
+            "T",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{name}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let o = run(&["--progress", "json", "ls", out.to_str().unwrap()]);
+        let arts: Vec<serde_json::Value> = stdout(&o)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert!(arts.len() >= 6, "{name}");
+        listings.push(arts);
+    }
+    assert_eq!(listings[0], listings[1], "E01 differs from raw");
+    assert_eq!(listings[0], listings[2], "split E01 differs from raw");
+}
