@@ -201,6 +201,60 @@ struct AcquireArgs {
     /// Seconds between mapfile saves.
     #[arg(long, default_value_t = 1.0)]
     map_interval: f64,
+    /// Image format: raw, or an E01 set (IMAGE must end in .E01).
+    #[arg(long, value_enum, default_value = "raw")]
+    format: ImageFormat,
+    /// E01 segment size, e.g. 650MiB, 2GiB (at most 2 GiB).
+    #[arg(long, default_value = "1.4GiB", value_parser = parse_size)]
+    segment_size: u64,
+    /// E01 chunk compression.
+    #[arg(long, value_enum, default_value = "fast")]
+    compression: CompressionArg,
+    /// E01 evidence number.
+    #[arg(long, default_value = "")]
+    evidence_number: String,
+    /// E01 notes.
+    #[arg(long, default_value = "")]
+    notes: String,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum ImageFormat {
+    Raw,
+    E01,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum CompressionArg {
+    None,
+    Fast,
+    Best,
+}
+
+/// Sizes like 650MiB, 1.4GiB, 700MB, 1048576.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a size: {s:?}"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "kb" => 1e3,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "mb" => 1e6,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "gb" => 1e9,
+        u => return Err(format!("unknown size unit {u:?}")),
+    };
+    let v = n * mult;
+    if !(v.is_finite() && v >= (1 << 20) as f64 && v <= (2u64 << 30) as f64) {
+        return Err(format!("segment size {s} must be between 1 MiB and 2 GiB"));
+    }
+    Ok(v as u64)
 }
 
 fn main() {
@@ -366,6 +420,16 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                 map: &map,
                 case_dir: a.case.as_deref(),
                 options,
+                e01: (a.format == ImageFormat::E01).then(|| session::E01Options {
+                    segment_size: a.segment_size,
+                    compression: match a.compression {
+                        CompressionArg::None => dredge_image::Compression::None,
+                        CompressionArg::Fast => dredge_image::Compression::Fast,
+                        CompressionArg::Best => dredge_image::Compression::Best,
+                    },
+                    evidence_number: a.evidence_number.clone(),
+                    notes: a.notes.clone(),
+                }),
             };
             let r = session::acquire(&req, interrupt, &mut |p| rep.progress(p))?;
             rep.clear();

@@ -329,3 +329,137 @@ fn scanning_the_e01_gives_the_same_artifacts_as_the_raw_image() {
     assert_eq!(listings[0], listings[1], "E01 differs from raw");
     assert_eq!(listings[0], listings[2], "split E01 differs from raw");
 }
+
+#[test]
+fn acquire_to_e01_passes_ewfverify_and_carries_the_case_metadata() {
+    if !tools(&["ewfverify", "ewfinfo", "ewfexport"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("disk.raw");
+    let mut data = noise(3 << 20, 21);
+    data.extend(std::iter::repeat_n(0u8, 1 << 20));
+    std::fs::write(&src, &data).unwrap();
+    let witness = ReadOnlyWitness::new(&[&src]);
+    let case = d.path().join("case");
+    assert!(run(&[
+        "case",
+        "new",
+        case.to_str().unwrap(),
+        "--examiner",
+        "Jane Doe",
+        "--case-number",
+        "2026-77"
+    ])
+    .status
+    .success());
+    for comp in ["none", "fast", "best"] {
+        let out = d.path().join(format!("{comp}.E01"));
+        let o = run(&[
+            "--progress",
+            "none",
+            "acquire",
+            src.to_str().unwrap(),
+            out.to_str().unwrap(),
+            "--format",
+            "e01",
+            "--segment-size",
+            "1MiB",
+            "--compression",
+            comp,
+            "--case",
+            case.to_str().unwrap(),
+            "--evidence-number",
+            "EV-9",
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{comp}: {}{}",
+            stdout(&o),
+            stderr(&o)
+        );
+        let v = Command::new("ewfverify").arg(&out).output().unwrap();
+        assert!(
+            v.status.success(),
+            "{comp}: ewfverify: {}{}",
+            String::from_utf8_lossy(&v.stdout),
+            String::from_utf8_lossy(&v.stderr)
+        );
+        let info =
+            String::from_utf8_lossy(&Command::new("ewfinfo").arg(&out).output().unwrap().stdout)
+                .to_string();
+        assert!(
+            info.contains("Jane Doe") && info.contains("2026-77") && info.contains("EV-9"),
+            "{info}"
+        );
+        assert!(
+            ewfexport(d.path(), &out) == data,
+            "{comp}: ewfexport differs from the source"
+        );
+        assert!(
+            out.with_extension("E02").exists(),
+            "{comp}: expected several segments"
+        );
+        assert!(
+            !d.path().join(format!("{comp}.E01.partial.raw")).exists(),
+            "working image left behind"
+        );
+    }
+    let o = run(&["verify", case.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    witness.assert_unchanged();
+}
+
+#[test]
+fn a_failing_drive_acquired_to_e01_keeps_its_unreadable_sectors_in_error2() {
+    if !tools(&["nbdkit", "nbdfuse", "fusermount3", "ewfverify", "ewfinfo"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let img = d.path().join("original.img");
+    let data = noise(8 << 20, 33);
+    std::fs::write(&img, &data).unwrap();
+    let faults = d.path().join("faults.map");
+    let bad = [(1u64 << 20, 8192u64), (5 << 20, 4096)];
+    write_bad_map(&faults, 8 << 20, &bad);
+    let disk = FailingDisk::mount(d.path(), &img, &faults, &[]);
+    let out = d.path().join("drive.E01");
+    let o = run(&[
+        "--progress",
+        "none",
+        "acquire",
+        disk.file.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--format",
+        "e01",
+    ]);
+    drop(disk);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    let v = Command::new("ewfverify").arg(&out).output().unwrap();
+    assert!(
+        v.status.success(),
+        "ewfverify: {}",
+        String::from_utf8_lossy(&v.stdout)
+    );
+    let info = String::from_utf8_lossy(&Command::new("ewfinfo").arg(&out).output().unwrap().stdout)
+        .to_string();
+    assert!(
+        info.contains("Read errors during acquiry") || info.contains("read errors"),
+        "{info}"
+    );
+    // dredge reads the E01's error2 list back as unreadable ranges.
+    let src = EwfSource::open(&out).unwrap();
+    let (b, r) = read_all(&src);
+    let got: Vec<(u64, u64)> = r
+        .synthesized
+        .iter()
+        .map(|s| (s.extent.start, s.extent.len))
+        .collect();
+    assert_eq!(got, bad.to_vec());
+    assert!(r.synthesized.iter().all(|s| s.why == Why::AcquisitionError));
+    for &(s, l) in &bad {
+        assert!(b[s as usize..(s + l) as usize].iter().all(|&x| x == 0));
+    }
+    assert!(b[..1 << 20] == data[..1 << 20]);
+}

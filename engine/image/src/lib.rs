@@ -2,6 +2,7 @@
 //! read-only, and turns media errors into synthesized ranges instead of failures.
 
 mod ewf;
+mod ewf_write;
 mod file;
 pub mod mapfile;
 mod mem;
@@ -10,6 +11,7 @@ mod sectored;
 mod split;
 
 pub use ewf::{is_ewf, EwfMeta, EwfSource};
+pub use ewf_write::{Compression, EwfHeader, EwfWriter};
 pub use file::{open_read_only, FileDevice, OpenError};
 pub use mapfile::{MapBlock, MapStatus, Mapfile, MapfileError};
 pub use mem::MemDevice;

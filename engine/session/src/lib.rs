@@ -7,6 +7,7 @@ mod names;
 pub mod scan;
 
 pub use dredge_acquire::{AcquireOptions, Phase};
+pub use dredge_image::Compression;
 pub use dredge_store::{
     CaseInfo, ChainBreak, Event, EvidenceRow, SessionRow, SessionStatus, Store,
 };
@@ -478,6 +479,76 @@ pub struct AcquireRequest<'a> {
     pub map: &'a Path,
     pub case_dir: Option<&'a Path>,
     pub options: AcquireOptions,
+    /// Write an E01 set (IMAGE must end in .E01) instead of a raw image.
+    pub e01: Option<E01Options>,
+}
+
+#[derive(Debug, Clone)]
+pub struct E01Options {
+    pub segment_size: u64,
+    pub compression: dredge_image::Compression,
+    pub evidence_number: String,
+    pub notes: String,
+}
+
+/// Where the acquisition itself writes when the result is to be an E01: a raw
+/// working image beside it, kept until the E01 is complete (so a killed run resumes).
+fn working_raw(image: &Path) -> PathBuf {
+    let mut s = image.as_os_str().to_owned();
+    s.push(".partial.raw");
+    PathBuf::from(s)
+}
+
+fn unhex<const N: usize>(h: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = h
+            .get(i * 2..i * 2 + 2)
+            .and_then(|x| u8::from_str_radix(x, 16).ok())
+            .unwrap_or(0);
+    }
+    out
+}
+
+/// Turns the finished raw working image into an E01 set. Returns its segments.
+fn write_e01(
+    raw: &Path,
+    image: &Path,
+    opts: &E01Options,
+    header: dredge_image::EwfHeader,
+    result: &dredge_acquire::AcquireResult,
+) -> Result<Vec<PathBuf>, Failure> {
+    use std::io::Read;
+    let d = result
+        .digests
+        .as_ref()
+        .ok_or_else(|| Failure("no hashes: acquisition incomplete".into()))?;
+    let err = |e: std::io::Error| Failure(format!("{}: cannot write E01: {e}", image.display()));
+    let mut w = dredge_image::EwfWriter::create(
+        image,
+        result.size,
+        opts.segment_size,
+        opts.compression,
+        header,
+    )
+    .map_err(err)?;
+    let mut f = std::fs::File::open(raw).map_err(|e| Failure(format!("{}: {e}", raw.display())))?;
+    let mut buf = vec![0u8; w.chunk_size()];
+    let mut left = result.size;
+    while left > 0 {
+        let n = (left as usize).min(buf.len());
+        f.read_exact(&mut buf[..n])
+            .map_err(|e| Failure(format!("{}: {e}", raw.display())))?;
+        w.write_chunk(&buf[..n]).map_err(err)?;
+        left -= n as u64;
+    }
+    let bad: Vec<(u64, u64)> = result
+        .bad_extents
+        .iter()
+        .map(|e| (e.start / 512, e.end().div_ceil(512) - e.start / 512))
+        .collect();
+    w.finish(&unhex::<16>(&d.md5), &unhex::<20>(&d.sha1), &bad)
+        .map_err(err)
 }
 
 #[derive(Debug, Clone)]
@@ -522,15 +593,70 @@ pub fn acquire(
         Some(s) => Some(s.begin_session("acquire", params.clone()).map_err(fail)?),
         None => None,
     };
-    let result = run_acquire(req, interrupt, progress);
+    if req.e01.is_some() {
+        let ok = req
+            .image
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("e01"));
+        if !ok {
+            let f = fail(format!(
+                "{}: an E01 image's name must end in .E01",
+                req.image.display()
+            ));
+            return Err(match (store.as_mut(), sid) {
+                (Some(s), Some(id)) => close_failed(s, id, f),
+                _ => f,
+            });
+        }
+    }
+    let header = dredge_image::EwfHeader {
+        case_number: store
+            .as_ref()
+            .and_then(|s| s.case().ok())
+            .and_then(|c| c.info.case_number)
+            .unwrap_or_default(),
+        examiner: store
+            .as_ref()
+            .and_then(|s| s.case().ok())
+            .map(|c| c.info.examiner)
+            .unwrap_or_default(),
+        description: format!("acquired by dredge from {src_abs}"),
+        evidence_number: req
+            .e01
+            .as_ref()
+            .map(|o| o.evidence_number.clone())
+            .unwrap_or_default(),
+        notes: req
+            .e01
+            .as_ref()
+            .map(|o| o.notes.clone())
+            .unwrap_or_default(),
+        acquired: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    };
+    let result = run_acquire(req, interrupt, progress).and_then(|(outcome, r)| {
+        let segments = match (&req.e01, &r.digests) {
+            (Some(opts), Some(_)) => {
+                let raw = working_raw(req.image);
+                let segs = write_e01(&raw, req.image, opts, header, &r)?;
+                let _ = std::fs::remove_file(&raw);
+                segs
+            }
+            _ => vec![req.image.to_path_buf()],
+        };
+        Ok((outcome, r, segments))
+    });
+    let result = result.map(|(o, r, s)| (o, r, s.iter().map(|p| abs(p)).collect::<Vec<_>>()));
     let (Some(store), Some(sid)) = (store.as_mut(), sid) else {
-        return result.map(|(outcome, result)| AcquireReport {
+        return result.map(|(outcome, result, _)| AcquireReport {
             outcome,
             result,
             evidence: None,
         });
     };
-    let (outcome, result) = result.map_err(|f| close_failed(store, sid, f))?;
+    let (outcome, result, segments) = result.map_err(|f| close_failed(store, sid, f))?;
     let summary = json!({
         "rescued": result.rescued,
         "bad_bytes": result.bad_bytes,
@@ -550,13 +676,22 @@ pub fn acquire(
             .add_evidence(
                 &NewEvidence {
                     path: abs(req.image),
-                    segments: vec![abs(req.image)],
-                    kind: "acquired".into(),
+                    segments,
+                    kind: if req.e01.is_some() {
+                        "ewf".into()
+                    } else {
+                        "acquired".into()
+                    },
                     size: result.size,
                     md5: d.md5.clone(),
                     sha1: d.sha1.clone(),
                     sha256: d.sha256.clone(),
-                    map_path: Some(abs(req.map)),
+                    // An E01 carries its unreadable sectors itself (error2).
+                    map_path: if req.e01.is_some() {
+                        None
+                    } else {
+                        Some(abs(req.map))
+                    },
                     map_sha256,
                     bad_bytes: result.bad_bytes,
                     gaps,
@@ -634,9 +769,14 @@ fn run_acquire(
             elapsed: p.elapsed,
         })
     };
+    let target = if req.e01.is_some() {
+        working_raw(req.image)
+    } else {
+        req.image.to_path_buf()
+    };
     let r = dredge_acquire::acquire(
         &dev,
-        req.image,
+        &target,
         req.map,
         req.options.clone(),
         interrupt,
