@@ -463,3 +463,52 @@ fn a_failing_drive_acquired_to_e01_keeps_its_unreadable_sectors_in_error2() {
     }
     assert!(b[..1 << 20] == data[..1 << 20]);
 }
+
+#[test]
+fn a_missing_segment_is_named_and_its_bytes_are_gaps() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::copy(shared("dfvfs/ext2.split.E01"), d.path().join("x.E01")).unwrap();
+    // The second segment is missing.
+    let src = EwfSource::open(&d.path().join("x.E01")).unwrap();
+    assert!(
+        src.meta()
+            .problems
+            .iter()
+            .any(|p| p.contains("x.E02") && p.contains("missing")),
+        "{:?}",
+        src.meta().problems
+    );
+    let (b, r) = read_all(&src);
+    assert_eq!(b.len(), 4 << 20);
+    assert!(!r.synthesized.is_empty());
+    assert!(
+        r.synthesized.iter().all(|s| s.why == Why::MissingSegment),
+        "{:?}",
+        r.synthesized
+    );
+    let raw = Command::new("gzip")
+        .arg("-dc")
+        .arg(shared("dfvfs/ext2.raw.gz"))
+        .output()
+        .unwrap()
+        .stdout;
+    let first_gap = r.synthesized[0].extent.start as usize;
+    assert!(
+        first_gap > 0 && b[..first_gap] == raw[..first_gap],
+        "the first segment's bytes are intact"
+    );
+    // Through the CLI: registered with the gap, exit 3, the problem named.
+    let case = d.path().join("case");
+    assert!(
+        run(&["case", "new", case.to_str().unwrap(), "--examiner", "T"])
+            .status
+            .success()
+    );
+    let o = run(&[
+        "add",
+        case.to_str().unwrap(),
+        d.path().join("x.E01").to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("x.E02 is missing"), "{}", stdout(&o));
+}
