@@ -61,6 +61,9 @@ enum Command {
     /// List every file of every filesystem in an image, allocated and deleted (*),
     /// without creating a case (triage; `fls -r -p` style).
     List(ListArgs),
+    /// One-shot carving of a whole image (no filesystem extraction): create a case in
+    /// OUT, register IMAGE, carve every JPEG, PNG and ZIP/OOXML/ODF file it holds.
+    Carve(RecoverArgs),
     /// One-shot recovery: create a case in OUT, register IMAGE, scan it.
     Recover(RecoverArgs),
     /// Recompute the custody chain, every evidence hash and every extracted file's
@@ -131,6 +134,20 @@ struct ScanFlags {
     /// images; the custody record then says so).
     #[arg(long)]
     no_rehash: bool,
+    /// What to carve after the filesystems: free space and unclaimed volumes
+    /// (unallocated), the whole image (all), or nothing (none).
+    #[arg(long, value_enum, default_value = "unallocated")]
+    carve: CarveArg,
+    /// Carving page size in bytes (results do not depend on it).
+    #[arg(long, default_value_t = 16 << 20)]
+    page_size: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum CarveArg {
+    Unallocated,
+    All,
+    None,
 }
 
 impl ScanFlags {
@@ -140,6 +157,12 @@ impl ScanFlags {
             o.threads = t.max(1);
         }
         o.rehash = !self.no_rehash;
+        o.carve = match self.carve {
+            CarveArg::Unallocated => session::CarveScope::Unallocated,
+            CarveArg::All => session::CarveScope::All,
+            CarveArg::None => session::CarveScope::None,
+        };
+        o.page_size = self.page_size.max(4096);
         o
     }
 }
@@ -523,46 +546,15 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             }
             Ok(0)
         }
+        Command::Carve(mut a) => {
+            a.scan.carve = CarveArg::All;
+            let mut opts = a.scan.options();
+            opts.filesystems = false;
+            one_shot(&a, &opts, interrupt, rep)
+        }
         Command::Recover(a) => {
-            let info = CaseInfo {
-                case_number: a.case_number.clone(),
-                examiner: a
-                    .examiner
-                    .clone()
-                    .or_else(|| std::env::var("USER").ok())
-                    .unwrap_or_else(|| "unspecified".into()),
-                description: Some(format!("dredge recover {}", a.image.display())),
-            };
-            session::case_new(&a.out, &info)?;
-            let added =
-                session::add_evidence(&a.out, &a.image, a.map.as_deref(), interrupt, &mut |p| {
-                    rep.progress(p)
-                })?;
-            rep.clear();
-            if added.outcome == Outcome::Interrupted {
-                return Ok(130);
-            }
-            if let Some(e) = &added.evidence {
-                if !rep.is_json() {
-                    println!(
-                        "registered {} as {} (SHA-256 {}), {} bytes unreadable",
-                        e.path, e.label, e.sha256, e.bad_bytes
-                    );
-                }
-            }
-            let r = session::scan(&a.out, &a.scan.options(), interrupt, &mut |p| {
-                rep.progress(p)
-            })?;
-            rep.clear();
-            print_scan(rep, &r);
-            if !rep.is_json() && r.outcome != Outcome::Interrupted {
-                println!(
-                    "files are in {}/files; list them with: dredge ls {}",
-                    a.out.display(),
-                    a.out.display()
-                );
-            }
-            Ok(r.outcome.exit_code())
+            let opts = a.scan.options();
+            one_shot(&a, &opts, interrupt, rep)
         }
         Command::Verify(a) => {
             let r = session::verify(&a.case_dir, interrupt, &mut |p| rep.progress(p))?;
@@ -650,11 +642,56 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
     }
 }
 
+/// case new + add + scan, for `recover` and `carve`.
+fn one_shot(
+    a: &RecoverArgs,
+    opts: &session::ScanOptions,
+    interrupt: &AtomicBool,
+    rep: &mut Reporter,
+) -> Result<i32, Failure> {
+    let info = CaseInfo {
+        case_number: a.case_number.clone(),
+        examiner: a
+            .examiner
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unspecified".into()),
+        description: Some(format!("dredge recover {}", a.image.display())),
+    };
+    session::case_new(&a.out, &info)?;
+    let added = session::add_evidence(&a.out, &a.image, a.map.as_deref(), interrupt, &mut |p| {
+        rep.progress(p)
+    })?;
+    rep.clear();
+    if added.outcome == Outcome::Interrupted {
+        return Ok(130);
+    }
+    if let Some(e) = &added.evidence {
+        if !rep.is_json() {
+            println!(
+                "registered {} as {} (SHA-256 {}), {} bytes unreadable",
+                e.path, e.label, e.sha256, e.bad_bytes
+            );
+        }
+    }
+    let r = session::scan(&a.out, opts, interrupt, &mut |p| rep.progress(p))?;
+    rep.clear();
+    print_scan(rep, &r);
+    if !rep.is_json() && r.outcome != Outcome::Interrupted {
+        println!(
+            "files are in {}/files; list them with: dredge ls {}",
+            a.out.display(),
+            a.out.display()
+        );
+    }
+    Ok(r.outcome.exit_code())
+}
+
 fn print_scan(rep: &Reporter, r: &session::ScanReport) {
     let s = &r.summary;
     rep.json(json!({
         "event": "result", "command": "scan", "outcome": format!("{:?}", r.outcome),
-        "files": s.files, "deleted": s.deleted, "partial": s.partial, "findings": s.findings,
+        "files": s.files, "deleted": s.deleted, "partial": s.partial, "findings": s.findings, "carved": s.carved,
         "volumes": s.volumes, "filesystems": s.filesystems, "units_resumed": s.units_resumed,
     }));
     if rep.is_json() {
@@ -667,11 +704,16 @@ fn print_scan(rep: &Reporter, r: &session::ScanReport) {
         s.filesystems.join(", ")
     );
     println!(
-        "  {} files ({} deleted), {} partial (unreadable or untraceable bytes), {} findings{}",
+        "  {} files ({} deleted), {} partial (unreadable or untraceable bytes), {} findings{}{}",
         s.files,
         s.deleted,
         s.partial,
         s.findings,
+        if s.carved > 0 {
+            format!(", {} files carved", s.carved)
+        } else {
+            String::new()
+        },
         if s.units_resumed > 0 {
             format!(
                 ", {} volumes already done by an earlier run",

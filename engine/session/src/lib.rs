@@ -2,6 +2,7 @@
 //! the case's custody log from start to end, whatever happens in between. Only this
 //! crate knows every implementation (image readers, acquisition, store).
 
+pub mod carve;
 mod guard;
 mod names;
 pub mod scan;
@@ -13,7 +14,7 @@ pub use dredge_store::{
 };
 pub use guard::EvidenceGuard;
 pub use names::safe_component;
-pub use scan::{list_image, scan, ScanOptions, ScanReport, ScanSummary};
+pub use scan::{list_image, scan, CarveScope, ScanOptions, ScanReport, ScanSummary};
 
 use dredge_core::{BlockDevice, ImageSource};
 use dredge_hash::{hash_source, sha256_hex, Digests};

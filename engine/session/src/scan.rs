@@ -22,9 +22,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// What `scan` carves after the filesystems.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CarveScope {
+    None,
+    /// Free space of every filesystem, and volumes no filesystem claims.
+    Unallocated,
+    /// The whole image.
+    All,
+}
+
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
     pub threads: usize,
+    pub carve: CarveScope,
+    /// Extract the filesystems' files (off for a carve-only run).
+    pub filesystems: bool,
+    pub page_size: u64,
     /// Re-hash each evidence item before and after the scan and compare with the
     /// registered hashes (on by default: the court wants it).
     pub rehash: bool,
@@ -34,6 +48,9 @@ impl Default for ScanOptions {
     fn default() -> Self {
         ScanOptions {
             threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            carve: CarveScope::Unallocated,
+            filesystems: true,
+            page_size: 16 << 20,
             rehash: true,
         }
     }
@@ -49,6 +66,7 @@ pub struct ScanSummary {
     pub deleted: u64,
     pub partial: u64,
     pub findings: u64,
+    pub carved: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -215,6 +233,33 @@ pub fn list_image(
     Ok(findings)
 }
 
+/// Space no filesystem uses: each filesystem's free space, and whole volumes no
+/// reader accepts (partitions, gaps, or the whole image).
+fn unallocated_extents(src: &Arc<dyn ImageSource>, vols: &[Volume], reg: &[FsKind]) -> Vec<Extent> {
+    let mut out = Vec::new();
+    let mut findings = Vec::new();
+    for v in vols {
+        if v.kind == VolumeKind::Meta {
+            continue;
+        }
+        let reader = VolumeReader::new(Arc::clone(src), v.extent);
+        let mut claimed = false;
+        if v.kind != VolumeKind::Unallocated {
+            for k in reg.iter().filter(|k| (k.probe)(&reader)) {
+                if let Ok(fs) = (k.open)(reader.clone()) {
+                    out.extend(fs.unallocated(&mut findings));
+                    claimed = true;
+                }
+            }
+        }
+        if !claimed {
+            out.push(v.extent);
+        }
+    }
+    out.sort();
+    out
+}
+
 /// Re-hashes evidence and compares with what was registered.
 fn check_evidence_hash(
     ev: &EvidenceRow,
@@ -340,10 +385,12 @@ fn scan_evidence(
         if interrupt.load(Ordering::Relaxed) {
             return Ok(false);
         }
-        if !matches!(
-            v.kind,
-            VolumeKind::Partition | VolumeKind::Whole | VolumeKind::Recovered
-        ) {
+        if !opts.filesystems
+            || !matches!(
+                v.kind,
+                VolumeKind::Partition | VolumeKind::Whole | VolumeKind::Recovered
+            )
+        {
             continue;
         }
         let unit = format!("v{i}");
@@ -421,6 +468,29 @@ fn scan_evidence(
             )
             .map_err(fail)?;
     }
+    if opts.carve != CarveScope::None && !interrupt.load(Ordering::Relaxed) {
+        let extents = match opts.carve {
+            CarveScope::All => vec![Extent::new(0, src.size())],
+            _ => unallocated_extents(&src, &vols, &reg),
+        };
+        let (n, partial) = crate::carve::carve_into_case(
+            store,
+            sid,
+            case_dir,
+            ev,
+            &src,
+            &extents,
+            opts.threads,
+            opts.page_size,
+            interrupt,
+            progress,
+        )?;
+        summary.carved += n;
+        summary.partial += partial;
+    }
+    if interrupt.load(Ordering::Relaxed) {
+        return Ok(false);
+    }
     guard.check().map_err(fail)?;
     if opts.rehash && !check_evidence_hash(ev, &*src, "during the scan", interrupt)? {
         return Ok(false);
@@ -431,11 +501,11 @@ fn scan_evidence(
     Ok(ev.bad_bytes > 0)
 }
 
-struct Task {
-    entry: Entry,
-    artifact_id: String,
-    out: Option<PathBuf>,
-    rel_out: Option<String>,
+pub(crate) struct Task {
+    pub entry: Entry,
+    pub artifact_id: String,
+    pub out: Option<PathBuf>,
+    pub rel_out: Option<String>,
 }
 
 /// Walks one filesystem and extracts every file with content on the worker pool.
@@ -515,14 +585,57 @@ fn extract_fs(
             rel_out,
         });
     }
-    let total = tasks.len() as u64;
-    let threads = opts.threads.max(1);
-    let (task_tx, task_rx) = bounded::<Task>(threads * 4);
-    let (res_tx, res_rx) = bounded::<Result<ArtifactRecord, Failure>>(threads * 4);
     let forensic_base = format!("{}/vol{vol_idx}@{vol_start}/{}", ev.label, fs.type_name());
     let mut counts = (0u64, 0u64, 0u64);
+    let phase = format!("{} {}", ev.label, fs.type_name());
+    extract_tasks(
+        store,
+        ev,
+        unit,
+        Some((fs_id, forensic_base)),
+        &phase,
+        tasks,
+        src,
+        opts.threads,
+        interrupt,
+        progress,
+        &mut |a| {
+            if a.kind == "file" {
+                counts.0 += 1;
+                counts.1 += u64::from(a.deleted);
+                counts.2 += u64::from(a.status == "partial");
+            }
+        },
+    )?;
+    Ok(counts)
+}
+
+/// Extracts and hashes tasks on a worker pool; one writer (this thread) stores the
+/// rows in batches, after `post` has adjusted each.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extract_tasks(
+    store: &mut Store,
+    ev: &EvidenceRow,
+    unit: &str,
+    fs: Option<(i64, String)>,
+    phase: &str,
+    tasks: Vec<Task>,
+    src: &Arc<dyn ImageSource>,
+    threads: usize,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+    post: &mut dyn FnMut(&mut ArtifactRecord),
+) -> Result<(), Failure> {
+    let total = tasks.len() as u64;
+    let threads = threads.max(1);
+    let (task_tx, task_rx) = bounded::<Task>(threads * 4);
+    let (res_tx, res_rx) = bounded::<Result<ArtifactRecord, Failure>>(threads * 4);
+    let (fs_id, forensic_base) = match fs {
+        Some((id, base)) => (Some(id), base),
+        None => (None, String::new()),
+    };
     let started = Instant::now();
-    let result: Result<(), Failure> = std::thread::scope(|s| {
+    std::thread::scope(|s| {
         for _ in 0..threads {
             let rx: Receiver<Task> = task_rx.clone();
             let tx: Sender<Result<ArtifactRecord, Failure>> = res_tx.clone();
@@ -552,14 +665,12 @@ fn extract_fs(
         // The one writer: batches of rows in single transactions.
         let mut batch = Vec::with_capacity(256);
         let mut done = 0u64;
+        let mut partial = 0u64;
         let mut last = Instant::now();
         for r in res_rx {
-            let a = r?;
-            if a.kind == "file" {
-                counts.0 += 1;
-                counts.1 += u64::from(a.deleted);
-                counts.2 += u64::from(a.status == "partial");
-            }
+            let mut a = r?;
+            post(&mut a);
+            partial += u64::from(a.status == "partial");
             batch.push(a);
             done += 1;
             if batch.len() >= 256 {
@@ -571,20 +682,18 @@ fn extract_fs(
                 let el = started.elapsed();
                 progress(&JobProgress {
                     job: "scan",
-                    phase: format!("{} {}", ev.label, fs.type_name()),
+                    phase: phase.to_string(),
                     done,
                     total,
                     rescued: done,
-                    bad: counts.2,
+                    bad: partial,
                     rate: done as f64 / el.as_secs_f64().max(1e-9),
                     elapsed: el,
                 });
             }
         }
         store.insert_artifacts(&batch).map_err(fail)
-    });
-    result?;
-    Ok(counts)
+    })
 }
 
 /// Reads an entry's content through the image (recording every synthesized range as
@@ -594,7 +703,7 @@ fn build_artifact(
     src: &dyn ImageSource,
     evidence_id: i64,
     unit: &str,
-    fs_id: i64,
+    fs_id: Option<i64>,
     forensic_base: &str,
 ) -> Result<ArtifactRecord, Failure> {
     let e = &t.entry;
@@ -602,7 +711,7 @@ fn build_artifact(
         id: t.artifact_id.clone(),
         evidence_id,
         unit: unit.to_string(),
-        fs_id: Some(fs_id),
+        fs_id,
         origin: "filesystem".into(),
         forensic_path: format!("{forensic_base}/{}:{}", e.kind.as_str(), e.id),
         path: e.path.clone(),

@@ -1,0 +1,181 @@
+//! Signature carvers. Each `Carver` names the headers that can start its format and
+//! validates a candidate by walking the format's structure to its exact end (not to
+//! the next footer). The scanning framework here finds header hits in a page of the
+//! image and keeps only hits that *start* inside the page, so results do not depend on
+//! how the image is cut into pages or how many workers scan them (the session runs
+//! the pages on a worker pool; this crate has no threads).
+
+mod jpeg;
+mod png;
+mod zip;
+
+use aho_corasick::{AhoCorasick, MatchKind};
+use dredge_core::{ImageSource, Why};
+
+/// What validation concluded about a candidate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A whole file of `len` bytes, every structure checked.
+    Complete {
+        len: u64,
+        subtype: Option<&'static str>,
+    },
+    /// Only the first `len` bytes validate (truncated or corrupted after that).
+    Partial {
+        len: u64,
+        why: String,
+        subtype: Option<&'static str>,
+    },
+    /// Not this format (a decoy, a coincidence of bytes).
+    Reject,
+}
+
+/// Random access to the image from a candidate's start, bounded by the carver's
+/// maximum size. Unreadable bytes are zeros; they are counted so a carver can
+/// stop trusting what it sees.
+pub struct Reader<'a> {
+    src: &'a dyn ImageSource,
+    start: u64,
+    limit: u64,
+    window: Vec<u8>,
+    window_at: u64,
+    pub unreadable: u64,
+}
+
+const WINDOW: usize = 1 << 20;
+
+impl<'a> Reader<'a> {
+    pub fn new(src: &'a dyn ImageSource, start: u64, limit: u64) -> Self {
+        let limit = limit.min(src.size().saturating_sub(start));
+        Reader {
+            src,
+            start,
+            limit,
+            window: Vec::new(),
+            window_at: 0,
+            unreadable: 0,
+        }
+    }
+
+    pub fn limit(&self) -> u64 {
+        self.limit
+    }
+
+    /// Bytes at `off..off+len` relative to the candidate's start, or `None` past the
+    /// limit.
+    pub fn get(&mut self, off: u64, len: usize) -> Option<&[u8]> {
+        if off.checked_add(len as u64)? > self.limit {
+            return None;
+        }
+        let in_window =
+            off >= self.window_at && off + len as u64 <= self.window_at + self.window.len() as u64;
+        if !in_window {
+            let n = (self.limit - off).min(WINDOW.max(len) as u64) as usize;
+            self.window.resize(n, 0);
+            let r = self.src.read_at(self.start + off, &mut self.window).ok()?;
+            self.unreadable += r
+                .synthesized
+                .iter()
+                .filter(|s| s.why != Why::PastEnd)
+                .map(|s| s.extent.len)
+                .sum::<u64>();
+            self.window_at = off;
+        }
+        let s = (off - self.window_at) as usize;
+        Some(&self.window[s..s + len])
+    }
+
+    pub fn u8(&mut self, off: u64) -> Option<u8> {
+        self.get(off, 1).map(|b| b[0])
+    }
+    pub fn be16(&mut self, off: u64) -> Option<u16> {
+        self.get(off, 2).map(|b| u16::from_be_bytes([b[0], b[1]]))
+    }
+    pub fn be32(&mut self, off: u64) -> Option<u32> {
+        self.get(off, 4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]))
+    }
+    pub fn le16(&mut self, off: u64) -> Option<u16> {
+        self.get(off, 2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+    pub fn le32(&mut self, off: u64) -> Option<u32> {
+        self.get(off, 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+
+    /// Offset of the first occurrence of `needle` at or after `from`, within the limit.
+    pub fn find(&mut self, from: u64, needle: &[u8]) -> Option<u64> {
+        let mut off = from;
+        while off < self.limit {
+            let n = ((self.limit - off) as usize).min(WINDOW);
+            let chunk = self.get(off, n)?.to_vec();
+            if let Some(i) = chunk.windows(needle.len()).position(|w| w == needle) {
+                return Some(off + i as u64);
+            }
+            if n < needle.len() || off + n as u64 >= self.limit {
+                return None;
+            }
+            off += (n - needle.len() + 1) as u64;
+        }
+        None
+    }
+}
+
+pub trait Carver: Send + Sync {
+    /// Format name, as in forensic paths: "jpeg", "png", "zip".
+    fn name(&self) -> &'static str;
+    /// File extension for extracted copies.
+    fn extension(&self, subtype: Option<&'static str>) -> &'static str;
+    /// Byte strings that can start a file of this format.
+    fn headers(&self) -> &'static [&'static [u8]];
+    fn min_size(&self) -> u64;
+    fn max_size(&self) -> u64;
+    fn validate(&self, r: &mut Reader<'_>) -> Verdict;
+}
+
+pub fn registry() -> Vec<Box<dyn Carver>> {
+    vec![Box::new(jpeg::Jpeg), Box::new(png::Png), Box::new(zip::Zip)]
+}
+
+/// Every header of every carver in one automaton.
+pub struct Matcher {
+    ac: AhoCorasick,
+    owner: Vec<usize>,
+    longest: usize,
+}
+
+impl Matcher {
+    pub fn new(carvers: &[Box<dyn Carver>]) -> Result<Matcher, String> {
+        let mut pats: Vec<&[u8]> = Vec::new();
+        let mut owner = Vec::new();
+        for (i, c) in carvers.iter().enumerate() {
+            for h in c.headers() {
+                pats.push(h);
+                owner.push(i);
+            }
+        }
+        let longest = pats.iter().map(|p| p.len()).max().unwrap_or(1);
+        // Headers here are distinct and never prefixes of each other, so leftmost-first
+        // matching (fast) loses no hit.
+        let ac = AhoCorasick::builder()
+            .match_kind(MatchKind::LeftmostFirst)
+            .build(&pats)
+            .map_err(|e| format!("cannot build the header matcher: {e}"))?;
+        Ok(Matcher { ac, owner, longest })
+    }
+
+    /// Bytes a page must be read beyond its end so a header starting in it is whole.
+    pub fn margin(&self) -> usize {
+        self.longest - 1
+    }
+
+    /// Hits (offset within `page`, carver index) that start in `page[..owned]`;
+    /// `page` includes the margin beyond `owned`.
+    pub fn hits(&self, page: &[u8], owned: usize) -> Vec<(usize, usize)> {
+        self.ac
+            .find_iter(page)
+            .filter(|m| m.start() < owned)
+            .map(|m| (m.start(), self.owner[m.pattern().as_usize()]))
+            .collect()
+    }
+}

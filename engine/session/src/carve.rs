@@ -1,0 +1,258 @@
+//! Carving on a worker pool: the extents to carve are cut into pages; workers find
+//! header hits that start inside their page (read with a margin so a header crossing
+//! the page end is whole) and validate each hit against the whole image. Each hit is
+//! judged on its own, so the result is the same for any page size and thread count;
+//! the list is sorted before anything is written.
+
+use crate::scan::{extract_tasks, Task};
+use crate::{fail, Failure, JobProgress, ProgressFn};
+use crossbeam_channel::bounded;
+use dredge_carvers::{registry, Matcher, Reader, Verdict};
+use dredge_core::{Entry, EntryKind, Extent, ImageSource, Recovery, Run, RunData};
+use dredge_store::{EvidenceRow, Store};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carved {
+    pub offset: u64,
+    pub len: u64,
+    pub format: &'static str,
+    pub extension: &'static str,
+    pub complete: bool,
+    pub why: Option<String>,
+}
+
+/// Finds and validates every file in `extents`.
+pub fn carve_extents(
+    src: &Arc<dyn ImageSource>,
+    extents: &[Extent],
+    threads: usize,
+    page_size: u64,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<Vec<Carved>, Failure> {
+    let carvers = registry();
+    let matcher = Matcher::new(&carvers).map_err(Failure)?;
+    let page_size = page_size.max(4096);
+    let pages: Vec<Extent> = extents
+        .iter()
+        .flat_map(|e| {
+            let n = e.len.div_ceil(page_size);
+            (0..n).map(move |i| {
+                Extent::from_bounds(
+                    e.start + i * page_size,
+                    (e.start + (i + 1) * page_size).min(e.end()),
+                )
+            })
+        })
+        .collect();
+    let total: u64 = pages.iter().map(|p| p.len).sum();
+    let (tx, rx) = bounded::<Extent>(threads * 2);
+    let (rtx, rrx) = bounded::<(u64, Vec<Carved>)>(threads * 2);
+    let mut found: Vec<Carved> = Vec::new();
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads.max(1) {
+            let rx = rx.clone();
+            let rtx = rtx.clone();
+            let src = Arc::clone(src);
+            let (carvers, matcher) = (&carvers, &matcher);
+            s.spawn(move || {
+                let mut buf = Vec::new();
+                for page in rx {
+                    if interrupt.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let want = (page.len as usize + matcher.margin())
+                        .min(src.size().saturating_sub(page.start) as usize);
+                    buf.resize(want, 0);
+                    if src.read_at(page.start, &mut buf).is_err() {
+                        let _ = rtx.send((page.len, Vec::new()));
+                        continue;
+                    }
+                    let mut out = Vec::new();
+                    for (at, ci) in matcher.hits(&buf, page.len as usize) {
+                        let c = &carvers[ci];
+                        let off = page.start + at as u64;
+                        let mut r = Reader::new(&*src, off, c.max_size());
+                        let (len, complete, why, sub) = match c.validate(&mut r) {
+                            Verdict::Complete { len, subtype } => (len, true, None, subtype),
+                            Verdict::Partial { len, why, subtype } => {
+                                (len, false, Some(why), subtype)
+                            }
+                            Verdict::Reject => continue,
+                        };
+                        // A complete file below the format's minimum is a coincidence;
+                        // a partial one keeps whatever prefix validated.
+                        if (complete && len < c.min_size()) || len == 0 {
+                            continue;
+                        }
+                        out.push(Carved {
+                            offset: off,
+                            len,
+                            format: c.name(),
+                            extension: c.extension(sub),
+                            complete,
+                            why,
+                        });
+                    }
+                    if rtx.send((page.len, out)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(rtx);
+        drop(rx);
+        s.spawn(move || {
+            for p in pages {
+                if tx.send(p).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut done = 0u64;
+        let mut last = Instant::now();
+        for (n, mut c) in rrx {
+            done += n;
+            found.append(&mut c);
+            if last.elapsed().as_millis() >= 200 || done == total {
+                last = Instant::now();
+                let el = started.elapsed();
+                progress(&JobProgress {
+                    job: "carve",
+                    phase: format!("{} found", found.len()),
+                    done,
+                    total,
+                    rescued: done,
+                    bad: 0,
+                    rate: done as f64 / el.as_secs_f64().max(1e-9),
+                    elapsed: el,
+                });
+            }
+        }
+    });
+    found.sort_by(|a, b| (a.offset, a.format).cmp(&(b.offset, b.format)));
+    found.dedup_by(|a, b| a.offset == b.offset && a.format == b.format);
+    // Hits inside a complete file belong to it (a ZIP's member headers, a JPEG's
+    // thumbnail): they come out with their container, not as files of their own.
+    // Decided on the sorted list, so it does not depend on pages or threads.
+    let mut covered_to = 0u64;
+    found.retain(|c| {
+        if c.offset < covered_to {
+            return false;
+        }
+        if c.complete {
+            covered_to = c.offset + c.len;
+        }
+        true
+    });
+    Ok(found)
+}
+
+/// Carves `extents` of one evidence item into the case, as unit `carve`.
+#[allow(clippy::too_many_arguments)]
+pub fn carve_into_case(
+    store: &mut Store,
+    sid: i64,
+    case_dir: &Path,
+    ev: &EvidenceRow,
+    src: &Arc<dyn ImageSource>,
+    extents: &[Extent],
+    threads: usize,
+    page_size: u64,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<(u64, u64), Failure> {
+    let unit = "carve";
+    if store.unit_done(ev.id, unit).map_err(fail)? {
+        return Ok((0, 0));
+    }
+    store.clear_unit(ev.id, unit).map_err(fail)?;
+    let carved = carve_extents(src, extents, threads, page_size, interrupt, progress)?;
+    if interrupt.load(Ordering::Relaxed) {
+        return Ok((0, 0));
+    }
+    let out_root = PathBuf::from("carved").join(&ev.label);
+    let tasks: Vec<Task> = carved
+        .iter()
+        .map(|c| {
+            let name = format!("{:012x}.{}", c.offset, c.extension);
+            let rel = out_root.join(&name);
+            Task {
+                entry: Entry {
+                    id: c.offset,
+                    path: format!("/$Carved/{name}"),
+                    other_names: Vec::new(),
+                    kind: EntryKind::File,
+                    deleted: false,
+                    size: c.len,
+                    times: Vec::new(),
+                    runs: vec![Run {
+                        file_offset: 0,
+                        len: c.len,
+                        data: RunData::Image(c.offset),
+                    }],
+                    recovery: match &c.why {
+                        None => Recovery::Assumed("carved: structure validated to its end".into()),
+                        Some(w) => Recovery::Assumed(format!(
+                            "carved: valid only up to byte {} ({w})",
+                            c.len
+                        )),
+                    },
+                    meta_offset: c.offset,
+                },
+                artifact_id: format!("{}/carve/{:x}/{}", ev.label, c.offset, c.format),
+                out: Some(case_dir.join(&rel)),
+                rel_out: Some(rel.display().to_string()),
+            }
+        })
+        .collect();
+    let mut stats = (0u64, 0u64);
+    let by_offset: std::collections::HashMap<u64, (bool, &'static str)> = carved
+        .iter()
+        .map(|c| (c.offset, (c.complete, c.format)))
+        .collect();
+    extract_tasks(
+        store,
+        ev,
+        unit,
+        None,
+        "carve",
+        tasks,
+        src,
+        threads,
+        interrupt,
+        progress,
+        &mut |a| {
+            let (whole, format) = by_offset
+                .get(&a.meta_offset)
+                .copied()
+                .unwrap_or((false, "unknown"));
+            a.origin = "carved".into();
+            a.forensic_path = format!("{}/unalloc@{:#x}/{format}", ev.label, a.meta_offset);
+            a.recovery = if whole {
+                "carved-complete".into()
+            } else {
+                "carved-partial".into()
+            };
+            if !whole {
+                a.status = "partial".into();
+            }
+            stats.0 += 1;
+            stats.1 += u64::from(!whole);
+        },
+    )?;
+    store
+        .finish_unit(
+            ev.id,
+            unit,
+            serde_json::json!({"carved": stats.0, "partial": stats.1}),
+            Some(sid),
+        )
+        .map_err(fail)?;
+    Ok(stats)
+}

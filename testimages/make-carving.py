@@ -1,0 +1,83 @@
+#!/usr/bin/env python3
+"""Builds testimages/carving/ground-truth.img and MANIFEST.json: random noise (no
+zero runs, so nothing is skipped for free) holding known files at known offsets —
+intact JPEG, PNG, ZIP and DOCX files, a truncated JPEG and PNG, a JPEG with one
+corrupted sector, and decoy headers followed by garbage. Needs Pillow (pip).
+Deterministic: the same bytes every run."""
+import hashlib, io, json, os, random, struct, zipfile, zlib
+from PIL import Image
+
+here = os.path.dirname(os.path.abspath(__file__))
+out = os.path.join(here, "carving")
+os.makedirs(out, exist_ok=True)
+r = random.Random(2026)
+SIZE = 3 << 20
+img = bytearray(r.getrandbits(8) for _ in range(SIZE))
+
+def jpeg(w, h, seed, q):
+    rr = random.Random(seed)
+    im = Image.new("RGB", (w, h))
+    im.putdata([(rr.randrange(256), (x * 7) % 256, (y * 3) % 256) for y in range(h) for x in range(w)])
+    b = io.BytesIO()
+    im.save(b, "JPEG", quality=q)
+    return b.getvalue()
+
+def png(w, h, seed):
+    rr = random.Random(seed)
+    im = Image.new("RGB", (w, h))
+    im.putdata([(rr.randrange(256), x % 256, y % 256) for y in range(h) for x in range(w)])
+    b = io.BytesIO()
+    im.save(b, "PNG")
+    return b.getvalue()
+
+def zipped(entries, seed):
+    b = io.BytesIO()
+    with zipfile.ZipFile(b, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries:
+            zi = zipfile.ZipInfo(name, date_time=(2026, 11, 26, 12, 0, 0))
+            z.writestr(zi, data)
+    return b.getvalue()
+
+docx = zipped([("[Content_Types].xml", "<Types/>"), ("_rels/.rels", "<Relationships/>"),
+               ("word/document.xml", "<w:document>" + "evidence " * 500 + "</w:document>")], 1)
+plainzip = zipped([("notes.txt", "meeting at the harbour " * 300), ("ledger.csv", "1;2;3\n" * 400)], 2)
+
+files = [
+    ("intact", "jpeg", jpeg(160, 120, 1, 85)),
+    ("intact", "jpeg", jpeg(320, 200, 2, 70)),
+    ("intact", "jpeg", jpeg(64, 64, 3, 95)),
+    ("intact", "png", png(120, 90, 4)),
+    ("intact", "png", png(40, 300, 5)),
+    ("intact", "zip", plainzip),
+    ("intact", "docx", docx),
+    ("truncated", "jpeg", jpeg(200, 150, 6, 80)),
+    ("truncated", "png", png(100, 100, 7)),
+    ("corrupt", "jpeg", jpeg(240, 180, 8, 80)),
+]
+manifest = []
+pos = 64 * 1024
+for kind, fmt, data in files:
+    pos = (pos + 4095) // 4096 * 4096
+    stored = data
+    if kind == "truncated":
+        stored = data[: len(data) // 2]
+    if kind == "corrupt":
+        # One sector in the middle of the entropy-coded data overwritten with noise.
+        mid = len(data) // 2 // 512 * 512
+        stored = data[:mid] + bytes(r.getrandbits(8) for _ in range(512)) + data[mid + 512:]
+    img[pos:pos + len(stored)] = stored
+    manifest.append({"kind": kind, "format": fmt, "offset": pos, "length": len(data),
+                     "stored_length": len(stored), "sha256": hashlib.sha256(data).hexdigest()})
+    pos += len(stored) + r.randrange(8192, 65536)
+# Decoys: real header bytes followed by noise.
+for hdr in [b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"PK\x03\x04", b"\xff\xd8\xff\xdb\x00\x43"]:
+    pos = (pos + 4095) // 4096 * 4096
+    img[pos:pos + len(hdr)] = hdr
+    manifest.append({"kind": "decoy", "format": hdr[:4].hex(), "offset": pos, "length": 0, "stored_length": len(hdr), "sha256": ""})
+    pos += r.randrange(20000, 60000)
+assert pos < SIZE
+with open(os.path.join(out, "ground-truth.img"), "wb") as f:
+    f.write(img)
+with open(os.path.join(out, "MANIFEST.json"), "w") as f:
+    json.dump(manifest, f, indent=1)
+print(f"wrote {len(manifest)} entries, image sha256 {hashlib.sha256(img).hexdigest()}")

@@ -1,0 +1,112 @@
+//! Carving against ground truth (testimages/make-carving.py): recall and precision,
+//! partial files marked partial, decoys ignored, and the same artifacts for threads
+//! {1, 2, 4} × page sizes {1 MiB, 16 MiB}.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::Path;
+
+fn carve(out: &Path, threads: &str, page: &str) -> Vec<Value> {
+    let img = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/carving/ground-truth.img");
+    let o = run(&[
+        "--progress",
+        "none",
+        "carve",
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--examiner",
+        "T",
+        "--threads",
+        threads,
+        "--page-size",
+        page,
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    let o = run(&["--progress", "json", "ls", out.to_str().unwrap()]);
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn carving_meets_the_ground_truth() {
+    let d = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/carving");
+    let img = root.join("ground-truth.img");
+    let witness = ReadOnlyWitness::new(&[&img]);
+    let truth: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(root.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    let arts = carve(&d.path().join("case"), "2", "16777216");
+    let at = |off: u64| {
+        arts.iter().find(|a| {
+            a["forensic_path"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("@{off:#x}/"))
+        })
+    };
+    let intact: Vec<&Value> = truth.iter().filter(|t| t["kind"] == "intact").collect();
+    let mut hits = 0;
+    for t in &intact {
+        let a =
+            at(t["offset"].as_u64().unwrap()).unwrap_or_else(|| panic!("intact {t} not carved"));
+        assert_eq!(a["status"], "complete", "{t}");
+        assert_eq!(a["sha256"], t["sha256"], "{t} not bit-exact");
+        hits += 1;
+    }
+    let recall = hits as f64 / intact.len() as f64;
+    assert_eq!(recall, 1.0);
+    for t in truth
+        .iter()
+        .filter(|t| t["kind"] == "truncated" || t["kind"] == "corrupt")
+    {
+        let a = at(t["offset"].as_u64().unwrap()).unwrap_or_else(|| panic!("{t} not carved"));
+        assert_eq!(a["status"], "partial", "{t} must be marked partial");
+        assert!(
+            a["recovery_detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("carved: valid only up to byte"),
+            "{a}"
+        );
+    }
+    for t in truth.iter().filter(|t| t["kind"] == "decoy") {
+        assert!(
+            at(t["offset"].as_u64().unwrap()).is_none(),
+            "decoy {t} was carved"
+        );
+    }
+    // Precision: every complete artifact is a true file.
+    let complete: Vec<&Value> = arts.iter().filter(|a| a["status"] == "complete").collect();
+    let true_pos = complete
+        .iter()
+        .filter(|a| intact.iter().any(|t| t["sha256"] == a["sha256"]))
+        .count();
+    let precision = true_pos as f64 / complete.len().max(1) as f64;
+    assert!(precision >= 0.95, "precision {precision}");
+    // OOXML is recognised.
+    assert!(arts
+        .iter()
+        .any(|a| a["path"].as_str().unwrap().ends_with(".docx")));
+    witness.assert_unchanged();
+}
+
+#[test]
+fn the_same_artifacts_for_any_thread_count_and_page_size() {
+    let d = tempfile::tempdir().unwrap();
+    let mut first: Option<Vec<Value>> = None;
+    for t in ["1", "2", "4"] {
+        for p in ["1048576", "16777216"] {
+            let arts = carve(&d.path().join(format!("c{t}-{p}")), t, p);
+            match &first {
+                None => first = Some(arts),
+                Some(f) => assert_eq!(f, &arts, "threads {t}, page {p}"),
+            }
+        }
+    }
+}
