@@ -3,7 +3,8 @@
 zero runs, so nothing is skipped for free) holding known files at known offsets —
 intact JPEG, PNG, ZIP and DOCX files, a truncated JPEG and PNG, a JPEG with one
 corrupted sector, and decoy headers followed by garbage. Needs Pillow (pip).
-Deterministic: the same bytes every run."""
+Not byte-reproducible (Pillow's PDF writer embeds the time); MANIFEST.json always
+describes the image written beside it."""
 import hashlib, io, json, os, random, struct, zipfile, zlib
 from PIL import Image
 
@@ -11,7 +12,7 @@ here = os.path.dirname(os.path.abspath(__file__))
 out = os.path.join(here, "carving")
 os.makedirs(out, exist_ok=True)
 r = random.Random(2026)
-SIZE = 3 << 20
+SIZE = 4 << 20
 img = bytearray(r.getrandbits(8) for _ in range(SIZE))
 
 def jpeg(w, h, seed, q):
@@ -38,6 +39,28 @@ def zipped(entries, seed):
             z.writestr(zi, data)
     return b.getvalue()
 
+def pil(fmt, w, h, seed):
+    rr = random.Random(seed)
+    im = Image.new("RGB", (w, h))
+    im.putdata([(rr.randrange(256), (x * 5) % 256, (y * 11) % 256) for y in range(h) for x in range(w)])
+    if fmt == "GIF":
+        im = im.convert("P")
+    b = io.BytesIO()
+    im.save(b, fmt)
+    return b.getvalue()
+
+def sqlite_db():
+    import sqlite3, tempfile
+    p = tempfile.mktemp(suffix=".sqlite")
+    c = sqlite3.connect(p)
+    c.execute("CREATE TABLE calls (ts TEXT, number TEXT, seconds INTEGER)")
+    c.executemany("INSERT INTO calls VALUES (?, ?, ?)", [(f"2026-10-{i % 28 + 1:02d}", f"+3161234{i:04d}", i * 7) for i in range(300)])
+    c.commit()
+    c.close()
+    data = open(p, "rb").read()
+    os.remove(p)
+    return data
+
 docx = zipped([("[Content_Types].xml", "<Types/>"), ("_rels/.rels", "<Relationships/>"),
                ("word/document.xml", "<w:document>" + "evidence " * 500 + "</w:document>")], 1)
 plainzip = zipped([("notes.txt", "meeting at the harbour " * 300), ("ledger.csv", "1;2;3\n" * 400)], 2)
@@ -50,6 +73,10 @@ files = [
     ("intact", "png", png(40, 300, 5)),
     ("intact", "zip", plainzip),
     ("intact", "docx", docx),
+    ("intact", "gif", pil("GIF", 90, 60, 9)),
+    ("intact", "bmp", pil("BMP", 50, 40, 10)),
+    ("intact", "pdf", pil("PDF", 80, 80, 11)),
+    ("intact", "sqlite", sqlite_db()),
     ("truncated", "jpeg", jpeg(200, 150, 6, 80)),
     ("truncated", "png", png(100, 100, 7)),
     ("corrupt", "jpeg", jpeg(240, 180, 8, 80)),

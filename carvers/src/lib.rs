@@ -6,6 +6,7 @@
 //! the pages on a worker pool; this crate has no threads).
 
 mod jpeg;
+mod more;
 mod png;
 mod zip;
 
@@ -134,7 +135,15 @@ pub trait Carver: Send + Sync {
 }
 
 pub fn registry() -> Vec<Box<dyn Carver>> {
-    vec![Box::new(jpeg::Jpeg), Box::new(png::Png), Box::new(zip::Zip)]
+    vec![
+        Box::new(jpeg::Jpeg),
+        Box::new(png::Png),
+        Box::new(zip::Zip),
+        Box::new(more::Gif),
+        Box::new(more::Bmp),
+        Box::new(more::Pdf),
+        Box::new(more::Sqlite),
+    ]
 }
 
 /// Every header of every carver in one automaton.

@@ -1,0 +1,297 @@
+//! GIF, BMP, PDF and SQLite validators.
+
+use crate::{Carver, Reader, Verdict};
+
+fn partial(len: u64, why: &str) -> Verdict {
+    Verdict::Partial {
+        len,
+        why: why.into(),
+        subtype: None,
+    }
+}
+
+/// GIF: header, logical screen (and global colour table), then blocks — images
+/// (descriptor, local table, LZW data sub-blocks) and extensions (sub-blocks) — to
+/// the trailer; at least one image.
+pub struct Gif;
+
+impl Carver for Gif {
+    fn name(&self) -> &'static str {
+        "gif"
+    }
+    fn extension(&self, _: Option<&'static str>) -> &'static str {
+        "gif"
+    }
+    fn headers(&self) -> &'static [&'static [u8]] {
+        &[b"GIF87a", b"GIF89a"]
+    }
+    fn min_size(&self) -> u64 {
+        35
+    }
+    fn max_size(&self) -> u64 {
+        64 << 20
+    }
+    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+        let Some(flags) = r.u8(10) else {
+            return Verdict::Reject;
+        };
+        let mut off = 13u64;
+        if flags & 0x80 != 0 {
+            off += 3 << ((flags & 7) + 1);
+        }
+        let mut images = 0;
+        // Sub-blocks: length byte, data, until a zero length.
+        let sub_blocks = |r: &mut Reader<'_>, mut off: u64| -> Option<u64> {
+            loop {
+                let n = r.u8(off)?;
+                off += 1 + u64::from(n);
+                if n == 0 {
+                    return Some(off);
+                }
+            }
+        };
+        loop {
+            match r.u8(off) {
+                Some(0x3B) => {
+                    return if images > 0 {
+                        Verdict::Complete {
+                            len: off + 1,
+                            subtype: None,
+                        }
+                    } else {
+                        Verdict::Reject
+                    };
+                }
+                Some(0x2C) => {
+                    let Some(f) = r.u8(off + 9) else {
+                        return partial(off, "cut in an image descriptor");
+                    };
+                    off += 10;
+                    if f & 0x80 != 0 {
+                        off += 3 << ((f & 7) + 1);
+                    }
+                    match r.u8(off) {
+                        Some(2..=12) => {}
+                        _ => {
+                            return if images > 0 {
+                                partial(off, "bad LZW code size")
+                            } else {
+                                Verdict::Reject
+                            }
+                        }
+                    }
+                    match sub_blocks(r, off + 1) {
+                        Some(o) => off = o,
+                        None => return partial(off, "image data cut off"),
+                    }
+                    images += 1;
+                }
+                Some(0x21) => match sub_blocks(r, off + 2) {
+                    Some(o) => off = o,
+                    None => {
+                        return if images > 0 {
+                            partial(off, "extension cut off")
+                        } else {
+                            Verdict::Reject
+                        }
+                    }
+                },
+                _ => {
+                    return if images > 0 {
+                        partial(off, "block expected")
+                    } else {
+                        Verdict::Reject
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// BMP: file size, pixel-data offset, DIB header size, one plane, a known bit depth,
+/// and uncompressed pixel data that fits the file size.
+pub struct Bmp;
+
+impl Carver for Bmp {
+    fn name(&self) -> &'static str {
+        "bmp"
+    }
+    fn extension(&self, _: Option<&'static str>) -> &'static str {
+        "bmp"
+    }
+    fn headers(&self) -> &'static [&'static [u8]] {
+        &[b"BM"]
+    }
+    fn min_size(&self) -> u64 {
+        58
+    }
+    fn max_size(&self) -> u64 {
+        256 << 20
+    }
+    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+        let (Some(size), Some(reserved), Some(data), Some(dib)) =
+            (r.le32(2), r.le32(6), r.le32(10), r.le32(14))
+        else {
+            return Verdict::Reject;
+        };
+        if reserved != 0
+            || !matches!(dib, 12 | 40 | 52 | 56 | 108 | 124)
+            || data < 14 + dib
+            || data >= size
+        {
+            return Verdict::Reject;
+        }
+        let (w, h, planes, bpp, comp) = if dib == 12 {
+            (
+                r.le16(18).map(u32::from),
+                r.le16(20).map(|x| x as i32),
+                r.le16(22),
+                r.le16(24),
+                Some(0),
+            )
+        } else {
+            (
+                r.le32(18),
+                r.le32(22).map(|x| x as i32),
+                r.le16(26),
+                r.le16(28),
+                r.le32(30),
+            )
+        };
+        let (Some(w), Some(h), Some(planes), Some(bpp), Some(comp)) = (w, h, planes, bpp, comp)
+        else {
+            return Verdict::Reject;
+        };
+        if planes != 1
+            || !matches!(bpp, 1 | 4 | 8 | 16 | 24 | 32)
+            || w == 0
+            || h == 0
+            || w > 1 << 16
+            || h.unsigned_abs() > 1 << 16
+            || comp > 6
+        {
+            return Verdict::Reject;
+        }
+        if comp == 0 {
+            let stride = (u64::from(w) * u64::from(bpp)).div_ceil(32) * 4;
+            if u64::from(data) + stride * u64::from(h.unsigned_abs()) > u64::from(size) {
+                return Verdict::Reject;
+            }
+        }
+        let size = u64::from(size);
+        if size > r.limit() {
+            return partial(r.limit(), "cut off before its declared size");
+        }
+        if r.get(size - 1, 1).is_none() {
+            return partial(r.limit(), "cut off");
+        }
+        Verdict::Complete {
+            len: size,
+            subtype: None,
+        }
+    }
+}
+
+/// PDF: the end is the last `%%EOF` (incremental updates add more) whose preceding
+/// `startxref` points inside the file at an xref table or stream, before any next
+/// `%PDF-` header.
+pub struct Pdf;
+
+impl Carver for Pdf {
+    fn name(&self) -> &'static str {
+        "pdf"
+    }
+    fn extension(&self, _: Option<&'static str>) -> &'static str {
+        "pdf"
+    }
+    fn headers(&self) -> &'static [&'static [u8]] {
+        &[b"%PDF-1.", b"%PDF-2."]
+    }
+    fn min_size(&self) -> u64 {
+        64
+    }
+    fn max_size(&self) -> u64 {
+        256 << 20
+    }
+    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+        let next_header = r.find(8, b"%PDF-").unwrap_or(u64::MAX);
+        let mut off = 8u64;
+        let mut good: Option<u64> = None;
+        while let Some(e) = r.find(off, b"%%EOF") {
+            if e > next_header {
+                break;
+            }
+            let from = e.saturating_sub(48);
+            let tail = r
+                .get(from, (e - from) as usize)
+                .map(<[u8]>::to_vec)
+                .unwrap_or_default();
+            if let Some(i) = tail.windows(9).rposition(|w| w == b"startxref") {
+                let num: String = tail[i + 9..]
+                    .iter()
+                    .map(|&c| char::from(c))
+                    .filter(char::is_ascii_digit)
+                    .collect();
+                if let Ok(x) = num.parse::<u64>() {
+                    let at = r.get(x, 4).map(<[u8]>::to_vec);
+                    if x < e
+                        && at.is_some_and(|b| &b == b"xref" || b.iter().all(u8::is_ascii_digit))
+                    {
+                        let mut end = e + 5;
+                        while matches!(r.u8(end), Some(b'\r' | b'\n')) && end < e + 7 {
+                            end += 1;
+                        }
+                        good = Some(end);
+                    }
+                }
+            }
+            off = e + 5;
+        }
+        match good {
+            Some(len) => Verdict::Complete { len, subtype: None },
+            None => partial(0, "no %%EOF consistent with startxref"),
+        }
+    }
+}
+
+/// SQLite: header page size × the in-header page count (trusted only when the
+/// "version valid for" counter equals the change counter); the first page must be a
+/// b-tree page.
+pub struct Sqlite;
+
+impl Carver for Sqlite {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+    fn extension(&self, _: Option<&'static str>) -> &'static str {
+        "sqlite"
+    }
+    fn headers(&self) -> &'static [&'static [u8]] {
+        &[b"SQLite format 3\0"]
+    }
+    fn min_size(&self) -> u64 {
+        512
+    }
+    fn max_size(&self) -> u64 {
+        4 << 30
+    }
+    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+        let (Some(ps), Some(change), Some(pages), Some(valid_for), Some(btree)) =
+            (r.be16(16), r.be32(24), r.be32(28), r.be32(92), r.u8(100))
+        else {
+            return Verdict::Reject;
+        };
+        let ps = if ps == 1 { 65536 } else { u64::from(ps) };
+        if !(512..=65536).contains(&ps) || !ps.is_power_of_two() || !matches!(btree, 0x05 | 0x0D) {
+            return Verdict::Reject;
+        }
+        if pages == 0 || change != valid_for {
+            return partial(ps, "database size not recorded in the header");
+        }
+        let len = ps * u64::from(pages);
+        if len > r.limit() {
+            return partial(r.limit(), "cut off before its last page");
+        }
+        Verdict::Complete { len, subtype: None }
+    }
+}
