@@ -71,7 +71,11 @@ impl<'a> Reader<'a> {
         let in_window =
             off >= self.window_at && off + len as u64 <= self.window_at + self.window.len() as u64;
         if !in_window {
-            let n = (self.limit - off).min(WINDOW.max(len) as u64) as usize;
+            // Most candidates are rejected within their first bytes (two-byte headers
+            // occur every 64 KiB in random data): start small, grow while a
+            // validator keeps reading.
+            let grow = (self.window.len() * 2).clamp(4096, WINDOW);
+            let n = (self.limit - off).min(grow.max(len) as u64) as usize;
             self.window.resize(n, 0);
             let r = self.src.read_at(self.start + off, &mut self.window).ok()?;
             self.unreadable += r
