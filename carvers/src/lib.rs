@@ -113,8 +113,8 @@ impl<'a> Reader<'a> {
         let mut off = from;
         while off < self.limit {
             let n = ((self.limit - off) as usize).min(WINDOW);
-            let chunk = self.get(off, n)?.to_vec();
-            if let Some(i) = chunk.windows(needle.len()).position(|w| w == needle) {
+            let chunk = self.get(off, n)?;
+            if let Some(i) = memchr::memmem::find(chunk, needle) {
                 return Some(off + i as u64);
             }
             if n < needle.len() || off + n as u64 >= self.limit {
