@@ -24,11 +24,13 @@ impl Carver for Jpeg {
         64 << 20
     }
 
-    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+    fn check(&self, r: &mut Reader<'_>) -> Verdict {
         let mut off = 2u64;
         let (mut sof, mut sos) = (false, false);
+        // A damaged length can move `off` past the data; a prefix never exceeds it.
+        let limit = r.limit();
         let partial = |len: u64, why: &str| Verdict::Partial {
-            len,
+            len: len.min(limit),
             why: why.into(),
             subtype: None,
         };

@@ -135,7 +135,27 @@ pub trait Carver: Send + Sync {
     fn headers(&self) -> &'static [&'static [u8]];
     fn min_size(&self) -> u64;
     fn max_size(&self) -> u64;
-    fn validate(&self, r: &mut Reader<'_>) -> Verdict;
+    /// Walks the format's structure from the candidate's start.
+    fn check(&self, r: &mut Reader<'_>) -> Verdict;
+
+    /// `check`, with every verdict held to the bytes that exist: a damaged length
+    /// field must never make a file claim more than the image holds.
+    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+        let limit = r.limit();
+        match self.check(r) {
+            Verdict::Complete { len, .. } if len > limit => Verdict::Partial {
+                len: limit,
+                why: "declared end lies past the image".into(),
+                subtype: None,
+            },
+            Verdict::Partial { len, why, subtype } => Verdict::Partial {
+                len: len.min(limit),
+                why,
+                subtype,
+            },
+            v => v,
+        }
+    }
 }
 
 pub fn registry() -> Vec<Box<dyn Carver>> {

@@ -31,7 +31,7 @@ impl Carver for Gif {
     fn max_size(&self) -> u64 {
         64 << 20
     }
-    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+    fn check(&self, r: &mut Reader<'_>) -> Verdict {
         let Some(flags) = r.u8(10) else {
             return Verdict::Reject;
         };
@@ -128,7 +128,7 @@ impl Carver for Bmp {
     fn max_size(&self) -> u64 {
         256 << 20
     }
-    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+    fn check(&self, r: &mut Reader<'_>) -> Verdict {
         let (Some(size), Some(reserved), Some(data), Some(dib)) =
             (r.le32(2), r.le32(6), r.le32(10), r.le32(14))
         else {
@@ -213,7 +213,7 @@ impl Carver for Pdf {
     fn max_size(&self) -> u64 {
         256 << 20
     }
-    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+    fn check(&self, r: &mut Reader<'_>) -> Verdict {
         let next_header = r.find(8, b"%PDF-").unwrap_or(u64::MAX);
         let mut off = 8u64;
         let mut good: Option<u64> = None;
@@ -275,7 +275,7 @@ impl Carver for Sqlite {
     fn max_size(&self) -> u64 {
         4 << 30
     }
-    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+    fn check(&self, r: &mut Reader<'_>) -> Verdict {
         let (Some(ps), Some(change), Some(pages), Some(valid_for), Some(btree)) =
             (r.be16(16), r.be32(24), r.be32(28), r.be32(92), r.u8(100))
         else {

@@ -24,7 +24,7 @@ impl Carver for Png {
         256 << 20
     }
 
-    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+    fn check(&self, r: &mut Reader<'_>) -> Verdict {
         let mut off = 8u64;
         let mut first = true;
         loop {

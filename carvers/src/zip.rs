@@ -29,7 +29,7 @@ impl Carver for Zip {
         1 << 30
     }
 
-    fn validate(&self, r: &mut Reader<'_>) -> Verdict {
+    fn check(&self, r: &mut Reader<'_>) -> Verdict {
         // The end record lies after the last local entry: find it, then check that
         // the central directory it points to is where it says, relative to our start.
         let mut names: Vec<Vec<u8>> = Vec::new();
