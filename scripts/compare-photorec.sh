@@ -22,6 +22,7 @@ import hashlib, json, os, sys
 manifest, image, work = json.load(open(sys.argv[1])), open(sys.argv[2], "rb").read(), sys.argv[3]
 t0, t1, t2 = map(float, sys.argv[4:7])
 intact = {t["sha256"] for t in manifest if t["kind"] == "intact"}
+fragmented = {t["sha256"]: t["format"] for t in manifest if t["kind"] == "fragmented"}
 starts = [t["offset"] for t in manifest if t["kind"] != "decoy"]
 def files(root):
     for d, _, fs in os.walk(root):
@@ -33,10 +34,12 @@ def score(found):
     recall = len(intact & set(hashes)) / len(intact)
     # True: the bytes of a ground-truth file as they lie in the image (whole or a
     # validated prefix of a truncated or damaged one).
-    true = sum(1 for b in found if any(image[o:o + len(b)] == b for o in starts))
-    return recall, (true / len(found) if found else 0.0)
+    true = sum(1 for b in found if any(image[o:o + len(b)] == b for o in starts) or hashlib.sha256(b).hexdigest() in fragmented)
+    frag = sorted(fragmented[h] for h in set(hashes) if h in fragmented)
+    return recall, (true / len(found) if found else 0.0), frag
 for name, root, t in [("PhotoRec", os.path.join(work, "pr"), t1 - t0), ("dredge", os.path.join(work, "case", "carved"), t2 - t1)]:
     found = list(files(root))
-    r, p = score(found)
-    print(f"{name:9s} recall {r:5.2f} ({int(round(r * len(intact)))}/{len(intact)} intact bit-exact)  precision {p:5.2f} ({len(found)} files)  {t:6.2f} s")
+    r, p, frag = score(found)
+    print(f"{name:9s} recall {r:5.2f} ({int(round(r * len(intact)))}/{len(intact)} intact bit-exact)  precision {p:5.2f} ({len(found)} files)  "
+          f"two-fragment files bit-exact {len(frag)}/{len(fragmented)} {frag}  {t:6.2f} s")
 PY

@@ -102,6 +102,19 @@ for hdr in [b"\xff\xd8\xff\xe0", b"\x89PNG\r\n\x1a\n", b"PK\x03\x04", b"\xff\xd8
     img[pos:pos + len(hdr)] = hdr
     manifest.append({"kind": "decoy", "format": hdr[:4].hex(), "offset": pos, "length": 0, "stored_length": len(hdr), "sha256": ""})
     pos += r.randrange(20000, 60000)
+# Two-fragment files: split on a sector boundary inside the file, foreign noise
+# between the pieces (as a filesystem would leave them).
+for fmt, data, gap in [("png", png(140, 110, 12), 8192), ("png", png(90, 200, 13), 65536),
+                       ("jpeg", jpeg(220, 160, 14, 80), 16384), ("zip", zipped([("report.txt", "x" * 30000 + "end")], 3), 4096)]:
+    pos = (pos + 4095) // 4096 * 4096
+    split = (len(data) // 2) // 512 * 512
+    img[pos:pos + split] = data[:split]
+    second = pos + split + gap
+    img[second:second + len(data) - split] = data[split:]
+    manifest.append({"kind": "fragmented", "format": fmt, "offset": pos, "length": len(data),
+                     "stored_length": split, "sha256": hashlib.sha256(data).hexdigest(),
+                     "fragments": [[pos, split], [second, len(data) - split]]})
+    pos = second + len(data) - split + r.randrange(8192, 65536)
 assert pos < SIZE
 with open(os.path.join(out, "ground-truth.img"), "wb") as f:
     f.write(img)

@@ -27,6 +27,12 @@ pub enum Verdict {
         why: String,
         subtype: Option<&'static str>,
     },
+    /// A whole file in pieces: (offset from the candidate's start, length) each,
+    /// in file order; every structure checked across the pieces.
+    Fragmented {
+        fragments: Vec<(u64, u64)>,
+        subtype: Option<&'static str>,
+    },
     /// Not this format (a decoy, a coincidence of bytes).
     Reject,
 }
@@ -60,6 +66,11 @@ impl<'a> Reader<'a> {
 
     pub fn limit(&self) -> u64 {
         self.limit
+    }
+
+    /// The candidate's image offset.
+    pub fn start(&self) -> u64 {
+        self.start
     }
 
     /// Bytes at `off..off+len` relative to the candidate's start, or `None` past the

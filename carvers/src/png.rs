@@ -1,11 +1,98 @@
 //! PNG: the 8-byte signature, IHDR first, then chunks whose CRC-32 (over type and
-//! data) must match, up to IEND. A failing chunk makes the file partial at the last
-//! good chunk.
+//! data) must match, up to IEND. When a chunk fails partway through, the file may be
+//! in two fragments with foreign data between: candidate gaps (sector multiples) are
+//! tried, first cheaply — the next chunk header must appear exactly where the split
+//! chunk's length puts it, with a valid CRC — then the split point is found by the
+//! split chunk's own CRC. Otherwise the file is partial at the last good chunk.
 
 use crate::{Carver, Reader, Verdict};
-use dredge_core::checksum::crc32;
+use dredge_core::checksum::{crc32, crc32_update};
 
 pub struct Png;
+
+/// Largest gap between the two fragments that is searched.
+const MAX_GAP: u64 = 4 << 20;
+const SECTOR: u64 = 512;
+
+/// Validates the chunk at `off`: Ok(next offset, is IEND) or Err(why).
+fn chunk(r: &mut Reader<'_>, off: u64, first: bool) -> Result<(u64, bool), String> {
+    let len = r.be32(off).ok_or("cut before a chunk")?;
+    let ty = r.get(off + 4, 4).ok_or("cut before a chunk")?.to_vec();
+    if !ty.iter().all(u8::is_ascii_alphabetic) || (first && &ty != b"IHDR") || len > 1 << 30 {
+        return Err("invalid chunk header".into());
+    }
+    let body = r
+        .get(off + 4, 4 + len as usize)
+        .ok_or("cut inside a chunk")?
+        .to_vec();
+    let stored = r
+        .be32(off + 8 + u64::from(len))
+        .ok_or("cut inside a chunk")?;
+    if crc32(&body) != stored {
+        return Err(format!(
+            "CRC mismatch in {} chunk",
+            String::from_utf8_lossy(&ty)
+        ));
+    }
+    Ok((off + 12 + u64::from(len), &ty == b"IEND"))
+}
+
+/// Walks chunks from `off` to IEND: Ok(end) or Err((last good offset, why)).
+fn walk(r: &mut Reader<'_>, mut off: u64, mut first: bool) -> Result<u64, (u64, String)> {
+    loop {
+        match chunk(r, off, first) {
+            Ok((next, true)) => return Ok(next),
+            Ok((next, false)) => off = next,
+            Err(e) => return Err((off, e)),
+        }
+        first = false;
+    }
+}
+
+/// Tries to explain a failing chunk at `c` (relative offset) by a gap: returns
+/// (split, gap, end) with the file being [0, split) + [split + gap, end).
+fn bifragment(r: &mut Reader<'_>, c: u64) -> Option<(u64, u64, u64)> {
+    let abs = r.start();
+    // The split is on a sector boundary of the image, after the failing chunk's start.
+    let first_split = (abs + c).div_ceil(SECTOR) * SECTOR - abs;
+    let (len, ty) = (r.be32(c)?, r.get(c + 4, 4)?.to_vec());
+    let header_whole =
+        first_split >= c + 8 && ty.iter().all(u8::is_ascii_alphabetic) && len <= 64 << 20;
+    let mut gap = SECTOR;
+    while gap <= MAX_GAP {
+        if header_whole {
+            // The chunk continues after the gap; the next chunk must follow it there.
+            let next = c + 12 + u64::from(len) + gap;
+            if chunk(r, next, false).is_ok() {
+                let stored = r.be32(next - 4)?;
+                let mut s = first_split;
+                while s <= c + 12 + u64::from(len) {
+                    // CRC over type+data: [c+4, s) from fragment one, the rest after the gap.
+                    let a = r.get(c + 4, (s - (c + 4)) as usize).map(<[u8]>::to_vec);
+                    let b_len = (c + 8 + u64::from(len)).saturating_sub(s);
+                    let b = r.get(s + gap, b_len as usize).map(<[u8]>::to_vec);
+                    if let (Some(a), Some(b)) = (a, b) {
+                        if s <= c + 8 + u64::from(len)
+                            && crc32_update(crc32_update(!0, &a), &b) == !stored
+                        {
+                            if let Ok(end) = walk(r, next, false) {
+                                return Some((s, gap, end));
+                            }
+                        }
+                    }
+                    s += SECTOR;
+                }
+            }
+        } else if c == first_split {
+            // The split falls exactly between chunks: the failing header is foreign.
+            if let Ok(end) = walk(r, c + gap, false) {
+                return Some((c, gap, end));
+            }
+        }
+        gap += SECTOR;
+    }
+    None
+}
 
 impl Carver for Png {
     fn name(&self) -> &'static str {
@@ -25,66 +112,23 @@ impl Carver for Png {
     }
 
     fn check(&self, r: &mut Reader<'_>) -> Verdict {
-        let mut off = 8u64;
-        let mut first = true;
-        loop {
-            let (Some(len), Some(ty)) = (r.be32(off), r.get(off + 4, 4).map(<[u8]>::to_vec)) else {
-                return if first {
-                    Verdict::Reject
-                } else {
-                    Verdict::Partial {
-                        len: off,
-                        why: "cut before IEND".into(),
-                        subtype: None,
-                    }
-                };
-            };
-            if !ty.iter().all(u8::is_ascii_alphabetic) || (first && &ty != b"IHDR") || len > 1 << 30
-            {
-                return if first {
-                    Verdict::Reject
-                } else {
-                    Verdict::Partial {
-                        len: off,
-                        why: "invalid chunk header".into(),
-                        subtype: None,
-                    }
-                };
-            }
-            let total = 12 + u64::from(len);
-            let Some(body) = r.get(off + 4, 4 + len as usize).map(<[u8]>::to_vec) else {
-                return Verdict::Partial {
-                    len: off,
-                    why: "cut inside a chunk".into(),
+        match walk(r, 8, true) {
+            Ok(end) => Verdict::Complete {
+                len: end,
+                subtype: None,
+            },
+            Err((8, _)) => Verdict::Reject,
+            Err((c, why)) => match bifragment(r, c) {
+                Some((split, gap, end)) => Verdict::Fragmented {
+                    fragments: vec![(0, split), (split + gap, end - split - gap)],
                     subtype: None,
-                };
-            };
-            let Some(stored) = r.be32(off + 8 + u64::from(len)) else {
-                return Verdict::Partial {
-                    len: off,
-                    why: "cut inside a chunk".into(),
+                },
+                None => Verdict::Partial {
+                    len: c,
+                    why,
                     subtype: None,
-                };
-            };
-            if crc32(&body) != stored {
-                return if first {
-                    Verdict::Reject
-                } else {
-                    Verdict::Partial {
-                        len: off,
-                        why: format!("CRC mismatch in {} chunk", String::from_utf8_lossy(&ty)),
-                        subtype: None,
-                    }
-                };
-            }
-            first = false;
-            off += total;
-            if &ty == b"IEND" {
-                return Verdict::Complete {
-                    len: off,
-                    subtype: None,
-                };
-            }
+                },
+            },
         }
     }
 }

@@ -72,6 +72,13 @@ fn mutated_files_never_panic_any_carver() {
                 Verdict::Complete { len: l, .. } | Verdict::Partial { len: l, .. } => {
                     assert!(l <= len + 2, "{} claims {l} bytes of {len}", c.name());
                 }
+                Verdict::Fragmented { fragments, .. } => {
+                    assert!(
+                        fragments.iter().all(|(o, l)| o + l <= len),
+                        "{} fragments past the data",
+                        c.name()
+                    );
+                }
                 Verdict::Reject => {}
             }
         }

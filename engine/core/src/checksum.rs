@@ -32,6 +32,11 @@ pub fn crc32(data: &[u8]) -> u32 {
     !update(&IEEE, !0, data)
 }
 
+/// CRC-32 (IEEE) raw update (seed `!0`, finalise with `!`), for CRCs over pieces.
+pub fn crc32_update(seed: u32, data: &[u8]) -> u32 {
+    update(&IEEE, seed, data)
+}
+
 /// Adler-32, as EWF (E01) uses for section headers, tables and uncompressed chunks.
 pub fn adler32(data: &[u8]) -> u32 {
     let (mut a, mut b) = (1u32, 0u32);

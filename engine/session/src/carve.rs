@@ -19,6 +19,8 @@ use std::time::Instant;
 pub struct Carved {
     pub offset: u64,
     pub len: u64,
+    /// Image extents of the file's pieces, in file order (one for a contiguous file).
+    pub fragments: Vec<Extent>,
     pub format: &'static str,
     pub extension: &'static str,
     pub complete: bool,
@@ -78,10 +80,20 @@ pub fn carve_extents(
                         let c = &carvers[ci];
                         let off = page.start + at as u64;
                         let mut r = Reader::new(&*src, off, c.max_size());
-                        let (len, complete, why, sub) = match c.validate(&mut r) {
-                            Verdict::Complete { len, subtype } => (len, true, None, subtype),
+                        let one = |len| vec![Extent::new(off, len)];
+                        let (len, complete, why, sub, fragments) = match c.validate(&mut r) {
+                            Verdict::Complete { len, subtype } => {
+                                (len, true, None, subtype, one(len))
+                            }
                             Verdict::Partial { len, why, subtype } => {
-                                (len, false, Some(why), subtype)
+                                (len, false, Some(why), subtype, one(len))
+                            }
+                            Verdict::Fragmented { fragments, subtype } => {
+                                let f: Vec<Extent> = fragments
+                                    .iter()
+                                    .map(|&(o, l)| Extent::new(off + o, l))
+                                    .collect();
+                                (f.iter().map(|e| e.len).sum(), true, None, subtype, f)
                             }
                             Verdict::Reject => continue,
                         };
@@ -93,6 +105,7 @@ pub fn carve_extents(
                         out.push(Carved {
                             offset: off,
                             len,
+                            fragments,
                             format: c.name(),
                             extension: c.extension(sub),
                             complete,
@@ -140,16 +153,19 @@ pub fn carve_extents(
     // Hits inside a complete file belong to it (a ZIP's member headers, a JPEG's
     // thumbnail): they come out with their container, not as files of their own.
     // Decided on the sorted list, so it does not depend on pages or threads.
-    let mut covered_to = 0u64;
+    let mut covered = dredge_core::ExtentSet::new();
     found.retain(|c| {
-        if c.offset < covered_to {
+        if covered.covered(&Extent::new(c.offset, 1)) > 0 {
             return false;
         }
         if c.complete {
-            covered_to = c.offset + c.len;
+            for f in &c.fragments {
+                covered.insert(*f);
+            }
         }
         true
     });
+
     Ok(found)
 }
 
@@ -191,12 +207,22 @@ pub fn carve_into_case(
                     deleted: false,
                     size: c.len,
                     times: Vec::new(),
-                    runs: vec![Run {
-                        file_offset: 0,
-                        len: c.len,
-                        data: RunData::Image(c.offset),
-                    }],
+                    runs: {
+                        let mut pos = 0;
+                        c.fragments
+                            .iter()
+                            .map(|f| {
+                                let r = Run { file_offset: pos, len: f.len, data: RunData::Image(f.start) };
+                                pos += f.len;
+                                r
+                            })
+                            .collect()
+                    },
                     recovery: match &c.why {
+                        None if c.fragments.len() > 1 => Recovery::Assumed(format!(
+                            "carved in {} fragments, reassembled and validated to its end (gap carving)",
+                            c.fragments.len()
+                        )),
                         None => Recovery::Assumed("carved: structure validated to its end".into()),
                         Some(w) => Recovery::Assumed(format!(
                             "carved: valid only up to byte {} ({w})",
