@@ -13,15 +13,6 @@ fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
-fn ls_json(case: &Path) -> Vec<Value> {
-    let o = run(&["--progress", "json", "ls", case.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
 fn recover(img: &Path, map: Option<&Path>, out: &Path, threads: &str) -> std::process::Output {
     let mut args = vec![
         "--progress",
@@ -39,19 +30,6 @@ fn recover(img: &Path, map: Option<&Path>, out: &Path, threads: &str) -> std::pr
         args.extend(["--map", m.to_str().unwrap()]);
     }
     run(&args)
-}
-
-/// (path -> sha256) of every file artifact with content.
-fn hashes(arts: &[Value]) -> BTreeMap<String, String> {
-    arts.iter()
-        .filter(|a| a["kind"] == "file" && a["sha256"].is_string())
-        .map(|a| {
-            (
-                a["path"].as_str().unwrap().to_string(),
-                a["sha256"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 #[test]

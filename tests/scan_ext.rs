@@ -5,24 +5,11 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn sh(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
 
 /// Builds an ext4 image through the kernel: `keep` files stay, `gone` are deleted.
 /// Returns the image and (path -> sha256) for both sets.
-/// path -> SHA-256
-type Hashes = BTreeMap<String, String>;
-
 fn kernel_ext4(dir: &Path) -> Option<(PathBuf, Hashes, Hashes)> {
     let img = dir.join("ext4.img");
     let mnt = dir.join("mnt");
@@ -72,27 +59,6 @@ fn kernel_ext4(dir: &Path) -> Option<(PathBuf, Hashes, Hashes)> {
     Some((img, keep, gone))
 }
 
-fn ls_json(case: &Path) -> Vec<Value> {
-    let o = run(&["--progress", "json", "ls", case.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn hashes(arts: &[Value]) -> BTreeMap<String, String> {
-    arts.iter()
-        .filter(|a| a["kind"] == "file" && a["sha256"].is_string())
-        .map(|a| {
-            (
-                a["path"].as_str().unwrap().to_string(),
-                a["sha256"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
 fn recover(img: &Path, map: Option<&Path>, out: &Path) -> std::process::Output {
     let mut a = vec![
         "--progress",
@@ -108,29 +74,6 @@ fn recover(img: &Path, map: Option<&Path>, out: &Path) -> std::process::Output {
         a.extend(["--map", m.to_str().unwrap()]);
     }
     run(&a)
-}
-
-fn tsk_recovered(img: &Path, out: &Path) -> BTreeSet<String> {
-    let _ = Command::new("tsk_recover")
-        .arg("-e")
-        .arg(img)
-        .arg(out)
-        .output();
-    let mut set = BTreeSet::new();
-    let mut stack = vec![out.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&p) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                set.insert(sha256_file(&e.path()));
-            }
-        }
-    }
-    set
 }
 
 #[test]

@@ -6,44 +6,12 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-type Hashes = BTreeMap<String, String>;
-
-fn sh(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", cmd])
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
 fn sha(b: &[u8]) -> String {
     hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b))
-}
-
-fn ls_json(case: &Path) -> Vec<Value> {
-    let o = run(&["--progress", "json", "ls", case.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
-
-fn hashes(arts: &[Value]) -> Hashes {
-    arts.iter()
-        .filter(|a| a["kind"] == "file" && a["sha256"].is_string())
-        .map(|a| {
-            (
-                a["path"].as_str().unwrap().to_string(),
-                a["sha256"].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
 }
 
 fn recover(img: &Path, out: &Path) -> std::process::Output {
@@ -57,29 +25,6 @@ fn recover(img: &Path, out: &Path) -> std::process::Output {
         "--examiner",
         "T",
     ])
-}
-
-fn tsk_recovered(img: &Path, out: &Path) -> BTreeSet<String> {
-    let _ = Command::new("tsk_recover")
-        .arg("-e")
-        .arg(img)
-        .arg(out)
-        .output();
-    let mut set = BTreeSet::new();
-    let mut stack = vec![out.to_path_buf()];
-    while let Some(p) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&p) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            if e.file_type().unwrap().is_dir() {
-                stack.push(e.path());
-            } else {
-                set.insert(sha256_file(&e.path()));
-            }
-        }
-    }
-    set
 }
 
 #[test]

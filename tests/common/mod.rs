@@ -181,3 +181,61 @@ pub fn write_bad_map(path: &Path, size: u64, bad: &[(u64, u64)]) {
     }
     std::fs::write(path, s).unwrap();
 }
+
+/// Runs a shell command; true on success.
+pub fn sh(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", cmd])
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+/// `dredge ls --progress json` of a case, one object per artifact.
+pub fn ls_json(case: &Path) -> Vec<serde_json::Value> {
+    let o = run(&["--progress", "json", "ls", case.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// path -> SHA-256 of every file artifact with content.
+pub type Hashes = std::collections::BTreeMap<String, String>;
+
+pub fn hashes(arts: &[serde_json::Value]) -> Hashes {
+    arts.iter()
+        .filter(|a| a["kind"] == "file" && a["sha256"].is_string())
+        .map(|a| {
+            (
+                a["path"].as_str().unwrap().to_string(),
+                a["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// SHA-256 of every file `tsk_recover -e` writes for an image.
+pub fn tsk_recovered(img: &Path, out: &Path) -> std::collections::BTreeSet<String> {
+    let _ = Command::new("tsk_recover")
+        .arg("-e")
+        .arg(img)
+        .arg(out)
+        .output();
+    let mut set = std::collections::BTreeSet::new();
+    let mut stack = vec![out.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&p) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            if e.file_type().unwrap().is_dir() {
+                stack.push(e.path());
+            } else {
+                set.insert(sha256_file(&e.path()));
+            }
+        }
+    }
+    set
+}

@@ -424,55 +424,41 @@ impl ExFatFs {
         out
     }
 
+    /// The data of the first root-directory entry of type `ty` (allocation bitmap
+    /// 0x81, up-case table 0x82): its first cluster and length, at most `max` bytes.
+    fn root_entry_data(&self, ty: u8, max: u64) -> Option<Vec<u8>> {
+        let root = self
+            .chain(
+                self.boot.root_cluster,
+                MAX_DIR_BYTES / self.boot.cluster + 1,
+            )
+            .0;
+        let data = self.read_clusters(&root, u64::MAX);
+        let e = data
+            .chunks_exact(32)
+            .take_while(|e| e[0] != 0)
+            // The first allocation bitmap (flag bit 0 clear) belongs to the first FAT.
+            .find(|e| e[0] == ty && (ty != 0x81 || e[1] & 1 == 0))?;
+        let len = le64(e, 24).min(max);
+        let (ch, _) = self.chain(le32(e, 20), len.div_ceil(self.boot.cluster).max(1));
+        let mut b = self.read_clusters_all(&ch);
+        b.truncate(len as usize);
+        Some(b)
+    }
+
     fn bitmap(&self) -> &Vec<u8> {
         self.bitmap.get_or_init(|| {
-            let root = self
-                .chain(
-                    self.boot.root_cluster,
-                    MAX_DIR_BYTES / self.boot.cluster + 1,
-                )
-                .0;
-            let data = self.read_clusters(&root, u64::MAX);
-            for e in data.chunks_exact(32) {
-                if e[0] == 0 {
-                    break;
-                }
-                if e[0] == 0x81 && e[1] & 1 == 0 {
-                    let first = le32(e, 20);
-                    let len = le64(e, 24).min(self.boot.cluster_count.div_ceil(8));
-                    let (ch, _) = self.chain(first, len.div_ceil(self.boot.cluster).max(1));
-                    let mut b = self.read_clusters_all(&ch);
-                    b.truncate(len as usize);
-                    return b;
-                }
-            }
-            Vec::new()
+            self.root_entry_data(0x81, self.boot.cluster_count.div_ceil(8))
+                .unwrap_or_default()
         })
     }
 
     /// The volume's up-case table (entry 0x82 of the root directory), expanded.
     fn upcase(&self) -> &Vec<u16> {
         self.upcase.get_or_init(|| {
-            let root = self
-                .chain(
-                    self.boot.root_cluster,
-                    MAX_DIR_BYTES / self.boot.cluster + 1,
-                )
-                .0;
-            let data = self.read_clusters(&root, u64::MAX);
-            for e in data.chunks_exact(32) {
-                if e[0] == 0 {
-                    break;
-                }
-                if e[0] == 0x82 {
-                    let len = le64(e, 24).min(1 << 17);
-                    let (ch, _) = self.chain(le32(e, 20), len.div_ceil(self.boot.cluster).max(1));
-                    let mut b = self.read_clusters_all(&ch);
-                    b.truncate(len as usize);
-                    return expand_upcase(&b);
-                }
-            }
-            Vec::new()
+            self.root_entry_data(0x82, 1 << 17)
+                .map(|b| expand_upcase(&b))
+                .unwrap_or_default()
         })
     }
 
