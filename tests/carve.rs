@@ -144,3 +144,135 @@ fn the_same_artifacts_for_any_thread_count_and_page_size() {
         }
     }
 }
+
+#[test]
+fn scan_carves_free_space_without_repeating_what_the_filesystem_recovered() {
+    if !tools(&["mkfs.fat", "mcopy", "mdel"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/carving");
+    let gt = std::fs::read(root.join("ground-truth.img")).unwrap();
+    let truth: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(root.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    let pick = |fmt: &str| {
+        let t = truth
+            .iter()
+            .find(|t| t["kind"] == "intact" && t["format"] == fmt)
+            .unwrap();
+        let (o, l) = (
+            t["offset"].as_u64().unwrap() as usize,
+            t["length"].as_u64().unwrap() as usize,
+        );
+        (
+            gt[o..o + l].to_vec(),
+            t["sha256"].as_str().unwrap().to_string(),
+        )
+    };
+    let (jpg, jpg_sha) = pick("jpeg");
+    let (png, png_sha) = pick("png");
+    let img = d.path().join("fat.img");
+    assert!(sh(&format!(
+        "mkfs.fat -C -F 16 -s 1 {} 8192 >/dev/null",
+        img.display()
+    )));
+    std::fs::write(d.path().join("PHOTO.JPG"), &jpg).unwrap();
+    assert!(sh(&format!(
+        "MTOOLS_SKIP_CHECK=1 mcopy -i {} {} ::/ && MTOOLS_SKIP_CHECK=1 mdel -i {} ::/PHOTO.JPG",
+        img.display(),
+        d.path().join("PHOTO.JPG").display(),
+        img.display()
+    )));
+    // A PNG in free clusters near the end, with no directory entry at all.
+    let mut b = std::fs::read(&img).unwrap();
+    let at = b.len() - 256 * 1024;
+    b[at..at + png.len()].copy_from_slice(&png);
+    std::fs::write(&img, &b).unwrap();
+    let out = d.path().join("case");
+    let o = run(&[
+        "--progress",
+        "none",
+        "recover",
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--examiner",
+        "T",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let arts = ls_json(&out);
+    let deleted = arts
+        .iter()
+        .find(|a| a["deleted"] == true && a["sha256"] == jpg_sha.as_str());
+    assert!(
+        deleted.is_some(),
+        "the FAT reader recovers the deleted JPEG: {arts:?}"
+    );
+    let carved: Vec<&Value> = arts
+        .iter()
+        .filter(|a| a["path"].as_str().unwrap().starts_with("/$Carved/"))
+        .collect();
+    assert_eq!(carved.len(), 1, "{carved:?}");
+    assert_eq!(carved[0]["sha256"], png_sha.as_str());
+    assert!(carved[0]["forensic_path"]
+        .as_str()
+        .unwrap()
+        .contains(&format!("@{at:#x}/png")));
+    // The deleted JPEG was found in free space too, and left out as a duplicate.
+    let log = stdout(&run(&["log", out.to_str().unwrap()]));
+    assert!(
+        log.contains("\"already_recovered_by_filesystem\":1"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_carved_file_over_unreadable_sectors_is_partial_with_its_gaps() {
+    let d = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/carving");
+    let img = root.join("ground-truth.img");
+    let truth: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(root.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    let t = truth
+        .iter()
+        .find(|t| t["kind"] == "intact" && t["format"] == "zip")
+        .unwrap();
+    let bad_at = t["offset"].as_u64().unwrap() + 1024;
+    let map = d.path().join("bad.map");
+    write_bad_map(
+        &map,
+        std::fs::metadata(&img).unwrap().len(),
+        &[(bad_at, 512)],
+    );
+    let out = d.path().join("case");
+    let o = run(&[
+        "--progress",
+        "none",
+        "carve",
+        img.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--examiner",
+        "T",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
+    let arts = ls_json(&out);
+    let a = arts
+        .iter()
+        .find(|a| {
+            a["forensic_path"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("@{:#x}/", t["offset"].as_u64().unwrap()))
+        })
+        .expect("the zip is still carved");
+    assert_eq!(a["status"], "partial");
+    assert_eq!(
+        a["gaps"],
+        serde_json::json!([{"file_offset": 1024, "len": 512, "why": "map-bad-sector"}])
+    );
+}

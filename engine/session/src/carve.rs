@@ -188,10 +188,17 @@ pub fn carve_into_case(
         return Ok((0, 0));
     }
     store.clear_unit(ev.id, unit).map_err(fail)?;
-    let carved = carve_extents(src, extents, threads, page_size, interrupt, progress)?;
+    let mut carved = carve_extents(src, extents, threads, page_size, interrupt, progress)?;
     if interrupt.load(Ordering::Relaxed) {
         return Ok((0, 0));
     }
+    // A deleted file the filesystem layer already recovered lies in free space too:
+    // the same place and length is the same bytes, so it is not carved again.
+    let known = store.single_run_artifacts(ev.id).map_err(fail)?;
+    let before = carved.len();
+    carved
+        .retain(|c| !(c.complete && c.fragments.len() == 1 && known.contains(&(c.offset, c.len))));
+    let duplicates = before - carved.len();
     let out_root = PathBuf::from("carved").join(&ev.label);
     let tasks: Vec<Task> = carved
         .iter()
@@ -276,7 +283,7 @@ pub fn carve_into_case(
         .finish_unit(
             ev.id,
             unit,
-            serde_json::json!({"carved": stats.0, "partial": stats.1}),
+            serde_json::json!({"carved": stats.0, "partial": stats.1, "already_recovered_by_filesystem": duplicates}),
             Some(sid),
         )
         .map_err(fail)?;

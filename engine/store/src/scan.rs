@@ -432,6 +432,29 @@ impl Store {
         Ok(())
     }
 
+    /// (image offset, length) of every filesystem artifact stored in one piece: a
+    /// carved file at the same place with the same length is the same bytes.
+    pub fn single_run_artifacts(
+        &self,
+        evidence_id: i64,
+    ) -> Result<std::collections::HashSet<(u64, u64)>> {
+        let db = self.db();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT r.image_offset, a.size FROM artifacts a JOIN artifact_runs r ON r.artifact_id = a.id
+                 WHERE a.evidence_id = ?1 AND a.origin = 'filesystem' AND r.kind = 'image' AND a.size > 0
+                   AND (SELECT COUNT(*) FROM artifact_runs x WHERE x.artifact_id = a.id) = 1",
+            )
+            .map_err(sql_err(&db))?;
+        let rows = st
+            .query_map([evidence_id], |r| {
+                Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(sql_err(&db))?;
+        rows.collect::<rusqlite::Result<_>>().map_err(sql_err(&db))
+    }
+
     pub fn findings(&self, evidence_id: i64) -> Result<Vec<(String, FindingRecord)>> {
         let db = self.db();
         let mut st = self
