@@ -49,6 +49,17 @@ def pil(fmt, w, h, seed):
     im.save(b, fmt)
     return b.getvalue()
 
+def wav():
+    import wave
+    b = io.BytesIO()
+    w = wave.open(b, "wb")
+    w.setnchannels(1)
+    w.setsampwidth(2)
+    w.setframerate(8000)
+    w.writeframes(bytes(random.Random(15).getrandbits(8) for _ in range(16000)))
+    w.close()
+    return b.getvalue()
+
 def sqlite_db():
     import sqlite3, tempfile
     p = tempfile.mktemp(suffix=".sqlite")
@@ -77,6 +88,7 @@ files = [
     ("intact", "bmp", pil("BMP", 50, 40, 10)),
     ("intact", "pdf", pil("PDF", 80, 80, 11)),
     ("intact", "sqlite", sqlite_db()),
+    ("intact", "wav", wav()),
     ("truncated", "jpeg", jpeg(200, 150, 6, 80)),
     ("truncated", "png", png(100, 100, 7)),
     ("corrupt", "jpeg", jpeg(240, 180, 8, 80)),

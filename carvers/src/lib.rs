@@ -178,6 +178,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(more::Bmp),
         Box::new(more::Pdf),
         Box::new(more::Sqlite),
+        Box::new(more::Riff),
     ]
 }
 
