@@ -89,6 +89,7 @@ files = [
     ("intact", "pdf", pil("PDF", 80, 80, 11)),
     ("intact", "sqlite", sqlite_db()),
     ("intact", "wav", wav()),
+    ("intact", "gzip", __import__("gzip").compress(("ledger line\n" * 4000).encode() + bytes(random.Random(16).getrandbits(8) for _ in range(3000)), mtime=0)),
     ("truncated", "jpeg", jpeg(200, 150, 6, 80)),
     ("truncated", "png", png(100, 100, 7)),
     ("corrupt", "jpeg", jpeg(240, 180, 8, 80)),

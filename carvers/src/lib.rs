@@ -179,6 +179,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(more::Pdf),
         Box::new(more::Sqlite),
         Box::new(more::Riff),
+        Box::new(more::Gzip),
     ]
 }
 
