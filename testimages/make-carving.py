@@ -60,6 +60,14 @@ def wav():
     w.close()
     return b.getvalue()
 
+def mp4():
+    box = lambda t, body: struct.pack(">I", 8 + len(body)) + t + body
+    ftyp = box(b"ftyp", b"isom" + struct.pack(">I", 0x200) + b"isomiso2mp41")
+    mdat = box(b"mdat", bytes(random.Random(17).getrandbits(8) for _ in range(20000)))
+    mvhd = box(b"mvhd", b"\0\0\0\0" + struct.pack(">IIII", 0, 0, 1000, 5000) + struct.pack(">IH", 0x10000, 0x100) + b"\0" * 10
+               + struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000) + b"\0" * 24 + struct.pack(">I", 2))
+    return ftyp + mdat + box(b"moov", mvhd)
+
 def sqlite_db():
     import sqlite3, tempfile
     p = tempfile.mktemp(suffix=".sqlite")
@@ -89,6 +97,7 @@ files = [
     ("intact", "pdf", pil("PDF", 80, 80, 11)),
     ("intact", "sqlite", sqlite_db()),
     ("intact", "wav", wav()),
+    ("intact", "mp4", mp4()),
     ("intact", "gzip", __import__("gzip").compress(("ledger line\n" * 4000).encode() + bytes(random.Random(16).getrandbits(8) for _ in range(3000)), mtime=0)),
     ("truncated", "jpeg", jpeg(200, 150, 6, 80)),
     ("truncated", "png", png(100, 100, 7)),

@@ -142,8 +142,12 @@ pub trait Carver: Send + Sync {
     fn name(&self) -> &'static str;
     /// File extension for extracted copies.
     fn extension(&self, subtype: Option<&'static str>) -> &'static str;
-    /// Byte strings that can start a file of this format.
+    /// Byte strings that identify a file of this format.
     fn headers(&self) -> &'static [&'static [u8]];
+    /// Where in the file the header bytes sit (MP4's `ftyp` is at 4).
+    fn header_offset(&self) -> u64 {
+        0
+    }
     fn min_size(&self) -> u64;
     fn max_size(&self) -> u64;
     /// Walks the format's structure from the candidate's start.
@@ -180,6 +184,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(more::Sqlite),
         Box::new(more::Riff),
         Box::new(more::Gzip),
+        Box::new(more::Mp4),
     ]
 }
 

@@ -78,7 +78,12 @@ pub fn carve_extents(
                     let mut out = Vec::new();
                     for (at, ci) in matcher.hits(&buf, page.len as usize) {
                         let c = &carvers[ci];
-                        let off = page.start + at as u64;
+                        // The hit belongs to the page it is in; the file starts
+                        // header_offset bytes before it.
+                        let Some(off) = (page.start + at as u64).checked_sub(c.header_offset())
+                        else {
+                            continue;
+                        };
                         let mut r = Reader::new(&*src, off, c.max_size());
                         let one = |len| vec![Extent::new(off, len)];
                         let (len, complete, why, sub, fragments) = match c.validate(&mut r) {
