@@ -533,11 +533,7 @@ impl Carver for Mp4 {
             _ => return Verdict::Reject,
         };
         let (mut off, mut moov, mut mdat) = (0u64, false, false);
-        loop {
-            let (Some(size32), Some(ty)) = (r.be32(off), r.get(off + 4, 4).map(<[u8]>::to_vec))
-            else {
-                break;
-            };
+        while let (Some(size32), Some(ty)) = (r.be32(off), r.get(off + 4, 4).map(<[u8]>::to_vec)) {
             if !TOP_LEVEL.iter().any(|t| t[..] == ty[..]) {
                 break;
             }
