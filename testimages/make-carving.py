@@ -68,6 +68,19 @@ def mp4():
                + struct.pack(">9I", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000) + b"\0" * 24 + struct.pack(">I", 2))
     return ftyp + mdat + box(b"moov", mvhd)
 
+def pe():
+    # A minimal PE32 executable: DOS header, PE signature, COFF, optional header,
+    # one .text section of 0x400 bytes at 0x200.
+    dos = b"MZ" + b"\0" * 58 + struct.pack("<I", 0x80)
+    dos = dos.ljust(0x80, b"\0")
+    coff = b"PE\0\0" + struct.pack("<HHIIIHH", 0x14C, 1, 0, 0, 0, 0xE0, 0x0102)
+    opt = struct.pack("<HBBIIIIIIIIIHHHHHHIIIIHHIIIIII", 0x10B, 14, 0, 0x400, 0, 0, 0x1000, 0x1000, 0x2000, 0x400000,
+                      0x1000, 0x200, 6, 0, 0, 0, 6, 0, 0, 0x2000, 0x200, 0, 3, 0, 0x100000, 0x1000, 0x100000, 0x1000, 0, 16)
+    opt += b"\0" * (16 * 8)
+    sect = b".text\0\0\0" + struct.pack("<IIIIIIHHI", 0x400, 0x1000, 0x400, 0x200, 0, 0, 0, 0, 0x60000020)
+    head = (dos + coff + opt + sect).ljust(0x200, b"\0")
+    return head + bytes(random.Random(18).getrandbits(8) for _ in range(0x400))
+
 def sqlite_db():
     import sqlite3, tempfile
     p = tempfile.mktemp(suffix=".sqlite")
@@ -98,6 +111,7 @@ files = [
     ("intact", "sqlite", sqlite_db()),
     ("intact", "wav", wav()),
     ("intact", "mp4", mp4()),
+    ("intact", "pe", pe()),
     ("intact", "gzip", __import__("gzip").compress(("ledger line\n" * 4000).encode() + bytes(random.Random(16).getrandbits(8) for _ in range(3000)), mtime=0)),
     ("truncated", "jpeg", jpeg(200, 150, 6, 80)),
     ("truncated", "png", png(100, 100, 7)),

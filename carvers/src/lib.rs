@@ -185,6 +185,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(more::Riff),
         Box::new(more::Gzip),
         Box::new(more::Mp4),
+        Box::new(more::Pe),
     ]
 }
 
