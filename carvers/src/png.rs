@@ -6,7 +6,7 @@
 //! split chunk's own CRC. Otherwise the file is partial at the last good chunk.
 
 use crate::{Carver, Reader, Verdict};
-use dredge_core::checksum::{crc32, crc32_update};
+use dredge_core::checksum::crc32_update;
 
 pub struct Png;
 
@@ -14,27 +14,52 @@ pub struct Png;
 const MAX_GAP: u64 = 4 << 20;
 const SECTOR: u64 = 512;
 
-/// Validates the chunk at `off`: Ok(next offset, is IEND) or Err(why).
-fn chunk(r: &mut Reader<'_>, off: u64, first: bool) -> Result<(u64, bool), String> {
-    let len = r.be32(off).ok_or("cut before a chunk")?;
+/// Chunk types the PNG specification defines (and common private ones): a chunk found
+/// by the gap search must be one of these, not any four letters in random data.
+const KNOWN: [&[u8; 4]; 20] = [
+    b"IHDR", b"PLTE", b"IDAT", b"IEND", b"tRNS", b"cHRM", b"gAMA", b"iCCP", b"sBIT", b"sRGB",
+    b"tEXt", b"zTXt", b"iTXt", b"bKGD", b"hIST", b"pHYs", b"sPLT", b"tIME", b"eXIf", b"acTL",
+];
+
+/// Validates the chunk at `off`: Ok(next offset, is IEND) or Err(why). The CRC is
+/// computed in pieces: a damaged length must not make us allocate it.
+fn chunk_checked(
+    r: &mut Reader<'_>,
+    off: u64,
+    first: bool,
+    known_only: bool,
+) -> Result<(u64, bool), String> {
+    let len = u64::from(r.be32(off).ok_or("cut before a chunk")?);
     let ty = r.get(off + 4, 4).ok_or("cut before a chunk")?.to_vec();
     if !ty.iter().all(u8::is_ascii_alphabetic) || (first && &ty != b"IHDR") || len > 1 << 30 {
         return Err("invalid chunk header".into());
     }
-    let body = r
-        .get(off + 4, 4 + len as usize)
-        .ok_or("cut inside a chunk")?
-        .to_vec();
-    let stored = r
-        .be32(off + 8 + u64::from(len))
-        .ok_or("cut inside a chunk")?;
-    if crc32(&body) != stored {
+    if known_only && !KNOWN.iter().any(|k| k[..] == ty[..]) {
+        return Err("unknown chunk type".into());
+    }
+    if off + 12 + len > r.limit() {
+        return Err("cut inside a chunk".into());
+    }
+    let mut crc = crc32_update(!0, &ty);
+    let mut at = off + 8;
+    while at < off + 8 + len {
+        let n = (off + 8 + len - at).min(1 << 16) as usize;
+        let piece = r.get(at, n).ok_or("cut inside a chunk")?;
+        crc = crc32_update(crc, piece);
+        at += n as u64;
+    }
+    let stored = r.be32(off + 8 + len).ok_or("cut inside a chunk")?;
+    if !crc != stored {
         return Err(format!(
             "CRC mismatch in {} chunk",
             String::from_utf8_lossy(&ty)
         ));
     }
-    Ok((off + 12 + u64::from(len), &ty == b"IEND"))
+    Ok((off + 12 + len, &ty == b"IEND"))
+}
+
+fn chunk(r: &mut Reader<'_>, off: u64, first: bool) -> Result<(u64, bool), String> {
+    chunk_checked(r, off, first, false)
 }
 
 /// Walks chunks from `off` to IEND: Ok(end) or Err((last good offset, why)).
@@ -63,7 +88,7 @@ fn bifragment(r: &mut Reader<'_>, c: u64) -> Option<(u64, u64, u64)> {
         if header_whole {
             // The chunk continues after the gap; the next chunk must follow it there.
             let next = c + 12 + u64::from(len) + gap;
-            if chunk(r, next, false).is_ok() {
+            if chunk_checked(r, next, false, true).is_ok() {
                 let stored = r.be32(next - 4)?;
                 let mut s = first_split;
                 while s <= c + 12 + u64::from(len) {
