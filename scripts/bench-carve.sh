@@ -31,7 +31,7 @@ d=target/release/dredge
 $d case new "$work/case" --examiner bench >/dev/null
 $d --progress none add "$work/case" "$work/dense.img" >/dev/null || true
 t2=$(now)
-/usr/bin/time -f "%M" -o "$work/mem" $d --progress none scan --no-rehash --carve all "$work/case" >/dev/null || true
+/usr/bin/time -f "%M" -o "$work/mem" $d --progress none scan --no-rehash --carve all --no-filesystems "$work/case" >/dev/null || true
 t3=$(now)
 python3 - "$t0" "$t1" "$t2" "$t3" "$mib" "$(tail -n 1 "$work/mem")" <<'PY'
 import sys

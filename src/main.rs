@@ -141,6 +141,9 @@ struct ScanFlags {
     /// Carving page size in bytes (results do not depend on it).
     #[arg(long, default_value_t = 16 << 20)]
     page_size: u64,
+    /// Do not extract filesystems or search for lost ones: carve only.
+    #[arg(long)]
+    no_filesystems: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -163,6 +166,7 @@ impl ScanFlags {
             CarveArg::None => session::CarveScope::None,
         };
         o.page_size = self.page_size.max(4096);
+        o.filesystems = !self.no_filesystems;
         o
     }
 }

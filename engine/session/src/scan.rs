@@ -210,7 +210,7 @@ pub fn list_image(
     let opened = open_evidence(image, map).map_err(fail)?;
     let src: Arc<dyn ImageSource> = Arc::from(opened.source);
     let reg = registry();
-    let (_, vols, mut findings) = layout(&src, &reg, interrupt)?;
+    let (_, vols, mut findings) = layout(&src, &reg, interrupt, true)?;
     for (i, v) in vols.iter().enumerate() {
         if !matches!(
             v.kind,
@@ -286,10 +286,16 @@ fn layout(
     src: &Arc<dyn ImageSource>,
     reg: &[FsKind],
     interrupt: &AtomicBool,
+    scan_lost: bool,
 ) -> Result<(String, Vec<Volume>, Vec<Finding>), Failure> {
     let l = dredge_volume::detect(&**src).map_err(fail)?;
     let mut findings = l.findings.clone();
     let mut vols = l.volumes.clone();
+    if !scan_lost {
+        // A carve-only run has no use for lost filesystems (and the scan is a full
+        // read of the unclaimed space).
+        return Ok((l.scheme.as_str().to_string(), vols, findings));
+    }
     let claimed = |v: &Volume| {
         let r = VolumeReader::new(Arc::clone(src), v.extent);
         reg.iter().any(|k| (k.probe)(&r))
@@ -350,7 +356,7 @@ fn scan_evidence(
         return Ok(false);
     }
     let reg = registry();
-    let (scheme, vols, layout_findings) = layout(&src, &reg, interrupt)?;
+    let (scheme, vols, layout_findings) = layout(&src, &reg, interrupt, opts.filesystems)?;
     let records: Vec<VolumeRecord> = vols
         .iter()
         .enumerate()
@@ -775,14 +781,16 @@ fn build_artifact(
         gaps.push((off, len, why.as_str().to_string()));
     };
     const CHUNK: u64 = 1 << 20;
-    let mut buf = vec![0u8; CHUNK as usize];
+    // Sized to the file: most files are small, and a zeroed 1 MiB per file
+    // dominated carving thousands of them.
+    let mut buf = vec![0u8; e.size.clamp(1, CHUNK) as usize];
     let write = |f: &mut File, dg: &mut Digester, data: &[u8]| -> Result<(), Failure> {
         dg.update(data);
         f.write_all(data)
             .map_err(|err| Failure(format!("{}: {err}", out.display())))
     };
     // Holes are hashed as zeros but not written: the copy stays sparse.
-    let zeros = vec![0u8; CHUNK as usize];
+    let zeros = vec![0u8; e.size.clamp(1, CHUNK) as usize];
     let skip = |f: &mut File, dg: &mut Digester, mut n: u64| -> Result<(), Failure> {
         f.seek(SeekFrom::Current(n as i64))
             .map_err(|err| Failure(format!("{}: {err}", out.display())))?;
