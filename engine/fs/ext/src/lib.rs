@@ -36,6 +36,7 @@ pub struct ExtFs {
     findings: Vec<Finding>,
     bitmap: OnceLock<Vec<u8>>,
     journal: OnceLock<Option<Journal>>,
+    journal_runs: OnceLock<Option<(Vec<Run>, u64)>>,
     /// group -> (inode table bytes, read cleanly); and the bytes cached so far
     tables: Mutex<TableCache>,
 }
@@ -76,6 +77,7 @@ impl ExtFs {
             findings,
             bitmap: OnceLock::new(),
             journal: OnceLock::new(),
+            journal_runs: OnceLock::new(),
             tables: Mutex::new((HashMap::new(), 0)),
         })
     }
@@ -314,8 +316,10 @@ impl ExtFs {
             .is_some_and(|x| x >> (b % 8) & 1 == 1)
     }
 
-    fn journal(&self) -> Option<&Journal> {
-        self.journal
+    /// The journal inode's runs and size, computed once: every lookup of a journal
+    /// block goes through them.
+    fn journal_layout(&self) -> Option<&(Vec<Run>, u64)> {
+        self.journal_runs
             .get_or_init(|| {
                 let n = self.sb.journal_inum;
                 if n == 0 || self.sb.compat & sb::COMPAT_HAS_JOURNAL == 0 {
@@ -323,59 +327,15 @@ impl ExtFs {
                 }
                 let ino = self.read_inode(n)?;
                 let mut p = Vec::new();
-                let runs = self.layout(&ino, None, &mut p);
-                let bs = self.bs() as usize;
-                let nblocks = ino.size / self.bs();
-                let map: Vec<(u64, u64, u64)> = runs
-                    .iter()
-                    .filter_map(|r| match r.data {
-                        RunData::Image(at) => {
-                            Some((r.file_offset / self.bs(), r.len.div_ceil(self.bs()), at))
-                        }
-                        _ => None,
-                    })
-                    .collect();
-                let vol = &self.vol;
-                let mut read = |i: u64, len: usize| -> Option<Vec<u8>> {
-                    let (l, _, at) = map.iter().find(|(l, n, _)| i >= *l && i < l + n)?;
-                    let mut b = vec![0u8; len.min(bs)];
-                    vol.source()
-                        .read_at(at + (i - l) * bs as u64, &mut b)
-                        .ok()?;
-                    Some(b)
-                };
-                Journal::scan(nblocks, bs, &mut read)
+                Some((self.layout(&ino, None, &mut p), ino.size))
             })
             .as_ref()
     }
 
-    fn journal_block(&self, j: &journal::Copy) -> Option<Vec<u8>> {
-        let n = self.sb.journal_inum;
-        let ino = self.read_inode(n)?;
-        let mut p = Vec::new();
-        let runs = self.layout(&ino, None, &mut p);
-        let off = j.journal_block * self.bs();
-        let r = runs
-            .iter()
-            .find(|r| off >= r.file_offset && off < r.file_offset + r.len)?;
-        let RunData::Image(at) = r.data else {
-            return None;
-        };
-        let mut b = vec![0u8; self.bs() as usize];
-        self.vol
-            .source()
-            .read_at(at + off - r.file_offset, &mut b)
-            .ok()?;
-        Journal::unescape(j, &mut b);
-        Some(b)
-    }
-
-    /// Image offset of a journal block (for provenance of what was read from it).
-    fn journal_image_offset(&self, j: &journal::Copy) -> Option<u64> {
-        let ino = self.read_inode(self.sb.journal_inum)?;
-        let mut p = Vec::new();
-        let runs = self.layout(&ino, None, &mut p);
-        let off = j.journal_block * self.bs();
+    /// Image offset of journal block `i`.
+    fn journal_offset(&self, i: u64) -> Option<u64> {
+        let (runs, _) = self.journal_layout()?;
+        let off = i * self.bs();
         let r = runs
             .iter()
             .find(|r| off >= r.file_offset && off < r.file_offset + r.len)?;
@@ -383,6 +343,35 @@ impl ExtFs {
             RunData::Image(at) => Some(at + off - r.file_offset),
             _ => None,
         }
+    }
+
+    fn journal(&self) -> Option<&Journal> {
+        self.journal
+            .get_or_init(|| {
+                let (_, size) = self.journal_layout()?;
+                let bs = self.bs() as usize;
+                let mut read = |i: u64, len: usize| -> Option<Vec<u8>> {
+                    let at = self.journal_offset(i)?;
+                    let mut b = vec![0u8; len.min(bs)];
+                    self.vol.source().read_at(at, &mut b).ok()?;
+                    Some(b)
+                };
+                Journal::scan(size / self.bs(), bs, &mut read)
+            })
+            .as_ref()
+    }
+
+    fn journal_block(&self, j: &journal::Copy) -> Option<Vec<u8>> {
+        let at = self.journal_image_offset(j)?;
+        let mut b = vec![0u8; self.bs() as usize];
+        self.vol.source().read_at(at, &mut b).ok()?;
+        Journal::unescape(j, &mut b);
+        Some(b)
+    }
+
+    /// Image offset of a journal block (for provenance of what was read from it).
+    fn journal_image_offset(&self, j: &journal::Copy) -> Option<u64> {
+        self.journal_offset(j.journal_block)
     }
 
     /// Layout of a deleted inode: its own block map if it survived (ext2), else an
