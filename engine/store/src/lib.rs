@@ -308,6 +308,20 @@ impl Store {
         })
     }
 
+    /// Runs a query and collects its rows; every error names the database.
+    pub(crate) fn rows<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let db = self.db();
+        let mut st = self.conn.prepare(sql).map_err(sql_err(&db))?;
+        let rows = st.query_map(params, f).map_err(sql_err(&db))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -426,16 +440,11 @@ impl Store {
     }
 
     pub fn events(&self) -> Result<Vec<Event>> {
-        let db = self.db();
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT seq, time_utc, actor, action, params, tool_version, session_id, prev_hash, hash
+        self.rows(
+            "SELECT seq, time_utc, actor, action, params, tool_version, session_id, prev_hash, hash
                  FROM custody ORDER BY seq",
-            )
-            .map_err(sql_err(&db))?;
-        let rows = st
-            .query_map([], |r| {
+            [],
+            |r| {
                 Ok(Event {
                     seq: r.get(0)?,
                     time_utc: r.get(1)?,
@@ -447,10 +456,8 @@ impl Store {
                     prev_hash: r.get(7)?,
                     hash: r.get(8)?,
                 })
-            })
-            .map_err(sql_err(&db))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))
+            },
+        )
     }
 
     /// Recomputes the whole chain and checks the head anchor. `Ok(n)` is the number
@@ -618,16 +625,9 @@ impl Store {
     }
 
     pub fn evidence(&self) -> Result<Vec<EvidenceRow>> {
-        let db = self.db();
-        let mut st = self
-            .conn
-            .prepare(
+        self.rows(
                 "SELECT id, label, path, segments, kind, size, md5, sha1, sha256, map_path, map_sha256, bad_bytes, added_event
-                 FROM evidence ORDER BY id",
-            )
-            .map_err(sql_err(&db))?;
-        let rows = st
-            .query_map([], |r| {
+                 FROM evidence ORDER BY id", [], |r| {
                 let segs: String = r.get(3)?;
                 Ok(EvidenceRow {
                     id: r.get(0)?,
@@ -645,30 +645,20 @@ impl Store {
                     added_event: r.get(12)?,
                 })
             })
-            .map_err(sql_err(&db))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))
     }
 
     pub fn evidence_gaps(&self, evidence_id: i64) -> Result<Vec<(u64, u64, String)>> {
-        let db = self.db();
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT start, len, why FROM evidence_gaps WHERE evidence_id = ?1 ORDER BY start",
-            )
-            .map_err(sql_err(&db))?;
-        let rows = st
-            .query_map([evidence_id], |r| {
+        self.rows(
+            "SELECT start, len, why FROM evidence_gaps WHERE evidence_id = ?1 ORDER BY start",
+            [evidence_id],
+            |r| {
                 Ok((
                     r.get::<_, i64>(0)? as u64,
                     r.get::<_, i64>(1)? as u64,
                     r.get(2)?,
                 ))
-            })
-            .map_err(sql_err(&db))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))
+            },
+        )
     }
 
     /// Checks each evidence row against the custody event that registered it, so an
@@ -714,13 +704,10 @@ impl Store {
     }
 
     pub fn sessions(&self) -> Result<Vec<SessionRow>> {
-        let db = self.db();
-        let mut st = self
-            .conn
-            .prepare("SELECT id, command, started_utc, ended_utc, status FROM sessions ORDER BY id")
-            .map_err(sql_err(&db))?;
-        let rows = st
-            .query_map([], |r| {
+        self.rows(
+            "SELECT id, command, started_utc, ended_utc, status FROM sessions ORDER BY id",
+            [],
+            |r| {
                 Ok(SessionRow {
                     id: r.get(0)?,
                     command: r.get(1)?,
@@ -728,10 +715,8 @@ impl Store {
                     ended_utc: r.get(3)?,
                     status: r.get(4)?,
                 })
-            })
-            .map_err(sql_err(&db))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))
+            },
+        )
     }
 
     pub fn last_seq(&self) -> Result<i64> {

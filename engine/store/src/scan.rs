@@ -300,15 +300,11 @@ impl Store {
     pub fn verify_artifact_rows(&self) -> Result<std::result::Result<u64, ChainBreak>> {
         let db = self.db();
         let units: Vec<(i64, String, i64)> = {
-            let mut st = self
-                .conn
-                .prepare("SELECT evidence_id, unit, done_event FROM scan_units ORDER BY done_event")
-                .map_err(sql_err(&db))?;
-            let rows = st
-                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-                .map_err(sql_err(&db))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(sql_err(&db))?
+            self.rows(
+                "SELECT evidence_id, unit, done_event FROM scan_units ORDER BY done_event",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )?
         };
         let mut total = 0;
         for (ev, unit, seq) in units {
@@ -338,17 +334,10 @@ impl Store {
     }
 
     pub fn artifacts(&self, evidence_id: Option<i64>) -> Result<Vec<ArtifactRecord>> {
-        let db = self.db();
-        let mut st = self
-            .conn
-            .prepare(
+        self.rows(
                 "SELECT id, evidence_id, unit, fs_id, origin, forensic_path, path, other_names, kind, deleted, size,
                         recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status
-                 FROM artifacts WHERE (?1 IS NULL OR evidence_id = ?1) ORDER BY evidence_id, unit, path, id",
-            )
-            .map_err(sql_err(&db))?;
-        let rows = st
-            .query_map([evidence_id], |r| {
+                 FROM artifacts WHERE (?1 IS NULL OR evidence_id = ?1) ORDER BY evidence_id, unit, path, id", [evidence_id], |r| {
                 let names: String = r.get(7)?;
                 let md5: Option<String> = r.get(14)?;
                 let sha1: Option<String> = r.get(15)?;
@@ -380,29 +369,16 @@ impl Store {
                     gaps: Vec::new(),
                 })
             })
-            .map_err(sql_err(&db))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))
     }
 
     /// Fills in times, runs and gaps of one artifact.
     pub fn artifact_details(&self, a: &mut ArtifactRecord) -> Result<()> {
-        let db = self.db();
-        let mut st = self
-            .conn
-            .prepare("SELECT source, utc FROM artifact_times WHERE artifact_id = ?1")
-            .map_err(sql_err(&db))?;
-        a.times = st
-            .query_map([&a.id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(sql_err(&db))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))?;
-        let mut st = self
-            .conn
-            .prepare("SELECT file_offset, len, kind, image_offset, unreadable_bytes FROM artifact_runs WHERE artifact_id = ?1 ORDER BY seq")
-            .map_err(sql_err(&db))?;
-        a.runs = st
-            .query_map([&a.id], |r| {
+        a.times = self.rows(
+            "SELECT source, utc FROM artifact_times WHERE artifact_id = ?1",
+            [&a.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        a.runs = self.rows("SELECT file_offset, len, kind, image_offset, unreadable_bytes FROM artifact_runs WHERE artifact_id = ?1 ORDER BY seq", [&a.id], |r| {
                 Ok(RunRecord {
                     file_offset: r.get::<_, i64>(0)? as u64,
                     len: r.get::<_, i64>(1)? as u64,
@@ -410,25 +386,14 @@ impl Store {
                     image_offset: r.get::<_, Option<i64>>(3)?.map(|x| x as u64),
                     unreadable_bytes: r.get::<_, i64>(4)? as u64,
                 })
-            })
-            .map_err(sql_err(&db))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))?;
-        let mut st = self
-            .conn
-            .prepare("SELECT file_offset, len, why FROM artifact_gaps WHERE artifact_id = ?1 ORDER BY file_offset")
-            .map_err(sql_err(&db))?;
-        a.gaps = st
-            .query_map([&a.id], |r| {
+            })?;
+        a.gaps = self.rows("SELECT file_offset, len, why FROM artifact_gaps WHERE artifact_id = ?1 ORDER BY file_offset", [&a.id], |r| {
                 Ok((
                     r.get::<_, i64>(0)? as u64,
                     r.get::<_, i64>(1)? as u64,
                     r.get(2)?,
                 ))
-            })
-            .map_err(sql_err(&db))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))?;
+            })?;
         Ok(())
     }
 
@@ -438,31 +403,17 @@ impl Store {
         &self,
         evidence_id: i64,
     ) -> Result<std::collections::HashSet<(u64, u64)>> {
-        let db = self.db();
-        let mut st = self
-            .conn
-            .prepare(
+        self.rows(
                 "SELECT r.image_offset, a.size FROM artifacts a JOIN artifact_runs r ON r.artifact_id = a.id
                  WHERE a.evidence_id = ?1 AND a.origin = 'filesystem' AND r.kind = 'image' AND a.size > 0
-                   AND (SELECT COUNT(*) FROM artifact_runs x WHERE x.artifact_id = a.id) = 1",
-            )
-            .map_err(sql_err(&db))?;
-        let rows = st
-            .query_map([evidence_id], |r| {
+                   AND (SELECT COUNT(*) FROM artifact_runs x WHERE x.artifact_id = a.id) = 1", [evidence_id], |r| {
                 Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
             })
-            .map_err(sql_err(&db))?;
-        rows.collect::<rusqlite::Result<_>>().map_err(sql_err(&db))
+            .map(|v| v.into_iter().collect())
     }
 
     pub fn findings(&self, evidence_id: i64) -> Result<Vec<(String, FindingRecord)>> {
-        let db = self.db();
-        let mut st = self
-            .conn
-            .prepare("SELECT unit, offset, what, expected, actual FROM findings WHERE evidence_id = ?1 ORDER BY id")
-            .map_err(sql_err(&db))?;
-        let rows = st
-            .query_map([evidence_id], |r| {
+        self.rows("SELECT unit, offset, what, expected, actual FROM findings WHERE evidence_id = ?1 ORDER BY id", [evidence_id], |r| {
                 Ok((
                     r.get(0)?,
                     FindingRecord {
@@ -473,19 +424,13 @@ impl Store {
                     },
                 ))
             })
-            .map_err(sql_err(&db))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))
     }
 
     pub fn volumes(&self, evidence_id: i64) -> Result<Vec<VolumeRow>> {
-        let db = self.db();
-        let mut st = self
-            .conn
-            .prepare("SELECT id, idx, start, len, kind, description, slot FROM volumes WHERE evidence_id = ?1 ORDER BY idx")
-            .map_err(sql_err(&db))?;
-        let mut vols: Vec<(i64, VolumeRow)> = st
-            .query_map([evidence_id], |r| {
+        let mut vols: Vec<(i64, VolumeRow)> = self.rows(
+            "SELECT id, idx, start, len, kind, description, slot FROM volumes WHERE evidence_id = ?1 ORDER BY idx",
+            [evidence_id],
+            |r| {
                 Ok((
                     r.get(0)?,
                     VolumeRow {
@@ -498,20 +443,14 @@ impl Store {
                         filesystems: Vec::new(),
                     },
                 ))
-            })
-            .map_err(sql_err(&db))?
-            .collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))?;
+            },
+        )?;
         for (id, v) in vols.iter_mut() {
-            let mut st = self
-                .conn
-                .prepare("SELECT type, label FROM filesystems WHERE volume_id = ?1 ORDER BY type")
-                .map_err(sql_err(&db))?;
-            v.filesystems = st
-                .query_map([*id], |r| Ok((r.get(0)?, r.get(1)?)))
-                .map_err(sql_err(&db))?
-                .collect::<rusqlite::Result<Vec<_>>>()
-                .map_err(sql_err(&db))?;
+            v.filesystems = self.rows(
+                "SELECT type, label FROM filesystems WHERE volume_id = ?1 ORDER BY type",
+                [*id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
         }
         Ok(vols.into_iter().map(|(_, v)| v).collect())
     }
