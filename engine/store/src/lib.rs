@@ -353,15 +353,7 @@ impl Store {
     }
 
     fn last_event(&self) -> Result<Option<(i64, String)>> {
-        let db = self.db();
-        self.conn
-            .query_row(
-                "SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sql_err(&db))
+        newest_link(&self.conn).map_err(sql_err(&self.db()))
     }
 
     /// Appends a custody event and moves the head anchor to it.
@@ -387,14 +379,7 @@ impl Store {
         params: Value,
         session_id: Option<i64>,
     ) -> std::result::Result<Event, String> {
-        let last: Option<(i64, String)> = conn
-            .query_row(
-                "SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| e.to_string())?;
+        let last = newest_link(conn).map_err(|e| e.to_string())?;
         let (seq, prev_hash) = match last {
             Some((s, h)) => (s + 1, h),
             None => (1, hex::encode(GENESIS)),
@@ -722,6 +707,16 @@ impl Store {
     pub fn last_seq(&self) -> Result<i64> {
         Ok(self.last_event()?.map_or(0, |(s, _)| s))
     }
+}
+
+/// (seq, hash) of the newest custody event, the link the next one chains to.
+fn newest_link(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
+    conn.query_row(
+        "SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1",
+        [],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()
 }
 
 /// A random UUID (v4) from the OS's random source, without a uuid crate.
