@@ -39,10 +39,7 @@ fn acquire_and_add_a_loop_device_with_512_and_4096_byte_sectors() {
     let witness = ReadOnlyWitness::new(&[&img]);
     for sector in [512u32, 4096] {
         let Some(dev) = Loop::attach(&img, sector) else {
-            if std::env::var("DREDGE_REQUIRE_TOOLS").as_deref() == Ok("1") {
-                panic!("cannot attach a loop device (root needed)");
-            }
-            eprintln!("SKIPPED: cannot attach a loop device");
+            skip("cannot attach a loop device (root needed)");
             return;
         };
         let case = d.path().join(format!("case{sector}"));

@@ -95,10 +95,7 @@ fn ntfs3g_image(dir: &Path) -> Option<(PathBuf, Hashes, Hashes)> {
         img.display(),
         mnt.display()
     )) {
-        if std::env::var("DREDGE_REQUIRE_TOOLS").as_deref() == Ok("1") {
-            panic!("cannot mount with ntfs-3g");
-        }
-        eprintln!("SKIPPED: cannot mount with ntfs-3g");
+        skip("cannot mount with ntfs-3g");
         return None;
     }
     let mut keep = Hashes::new();

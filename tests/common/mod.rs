@@ -77,12 +77,19 @@ pub fn tools(names: &[&str]) -> bool {
     if missing.is_empty() && fuse_ok {
         return true;
     }
-    let msg = format!("missing tools {missing:?} (fuse device present: {fuse_ok})");
-    if std::env::var("DREDGE_REQUIRE_TOOLS").as_deref() == Ok("1") {
-        panic!("{msg}; DREDGE_REQUIRE_TOOLS=1 so this is a failure");
-    }
-    eprintln!("SKIPPED: {msg}");
+    skip(&format!(
+        "missing tools {missing:?} (fuse device present: {fuse_ok})"
+    ));
     false
+}
+
+/// A test that cannot run here says why and is skipped, unless DREDGE_REQUIRE_TOOLS=1
+/// (as in CI), where it fails instead.
+pub fn skip(reason: &str) {
+    if std::env::var("DREDGE_REQUIRE_TOOLS").as_deref() == Ok("1") {
+        panic!("{reason}; DREDGE_REQUIRE_TOOLS=1 so this is a failure");
+    }
+    eprintln!("SKIPPED: {reason}");
 }
 
 /// An image served through nbdkit's ddrescue filter and mounted as a file with
