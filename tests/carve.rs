@@ -25,11 +25,7 @@ fn carve(out: &Path, threads: &str, page: &str) -> Vec<Value> {
         page,
     ]);
     assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
-    let o = run(&["--progress", "json", "ls", out.to_str().unwrap()]);
-    stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
+    ls_json(out)
 }
 
 #[test]

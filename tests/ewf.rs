@@ -318,11 +318,7 @@ fn scanning_the_e01_gives_the_same_artifacts_as_the_raw_image() {
             stdout(&o),
             stderr(&o)
         );
-        let o = run(&["--progress", "json", "ls", out.to_str().unwrap()]);
-        let arts: Vec<serde_json::Value> = stdout(&o)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect();
+        let arts = ls_json(&out);
         assert!(arts.len() >= 6, "{name}");
         listings.push(arts);
     }

@@ -25,11 +25,7 @@ fn exfat_recover_matches_the_manifest_and_covers_tsk_recover() {
         "T",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    let o = run(&["--progress", "json", "ls", out.to_str().unwrap()]);
-    let arts: Vec<serde_json::Value> = stdout(&o)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let arts = ls_json(&out);
     let mut ours = BTreeSet::new();
     for a in arts.iter().filter(|a| a["kind"] == "file") {
         let rel = a["path"].as_str().unwrap().trim_start_matches('/');
