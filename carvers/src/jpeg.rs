@@ -1,11 +1,676 @@
-//! JPEG: SOI, then marker segments (each with its length) up to SOS; the
-//! entropy-coded data that follows may contain only stuffed 0xFF 0x00 and restart
-//! markers until the next real marker; EOI ends the file. A frame header (SOF) and a
-//! scan (SOS) must both be seen, so stray FF D8 FF bytes do not pass.
+//! JPEG: SOI, then marker segments (each with its length) up to SOS, and EOI ends the
+//! file. A frame header (SOF) and a scan (SOS) must both be seen, so stray FF D8 FF
+//! bytes do not pass.
+//!
+//! Sequential Huffman scans (SOF0/SOF1, by far the most common: cameras, phones) are
+//! decoded: every Huffman code must exist in its table, every block must stay within
+//! 64 coefficients, DC values must stay in range, restart markers must come in order
+//! after every interval, and the scan must hold exactly the number of MCUs the frame
+//! size calls for. That is what finds where foreign data begins. Other scans
+//! (progressive, arithmetic, lossless) are checked for stuffing only.
+//!
+//! Two fragments: when a sequential scan fails, the file may continue after foreign
+//! data. The split is a sector boundary shortly before the failure; the second
+//! fragment starts on a sector boundary in a stretch of entropy-coded-looking bytes
+//! (no marker but restarts) that ends in EOI. Each such pair is tried by resuming the
+//! decoder from a checkpoint before the split, and must decode to exactly the right
+//! MCU count and EOI.
 
-use crate::{Carver, Reader, Verdict};
+use crate::{Carver, Reader, Splice, Verdict, WHOLE};
+use std::collections::VecDeque;
 
 pub struct Jpeg;
+
+const SECTOR: u64 = 512;
+/// Largest gap between the two fragments that is searched.
+const MAX_GAP: u64 = 2 << 20;
+/// How far before the detected failure the split may lie.
+const LAG: u64 = 8 << 10;
+/// Bytes the gap search may decode for one candidate file.
+const BUDGET: u64 = 128 << 20;
+
+#[derive(Clone)]
+struct Huff {
+    /// Codes up to 9 bits: (length << 8 | symbol), 0 when longer.
+    fast: Vec<u16>,
+    maxcode: [i32; 17],
+    valptr: [i32; 17],
+    mincode: [i32; 17],
+    vals: Vec<u8>,
+}
+
+impl Huff {
+    /// Builds the table from the DHT counts and symbols (T.81 Annex C), or None when
+    /// the counts do not make a prefix code.
+    fn new(bits: &[u8], vals: &[u8]) -> Option<Huff> {
+        let mut h = Huff {
+            fast: vec![0; 512],
+            maxcode: [-1; 17],
+            valptr: [0; 17],
+            mincode: [0; 17],
+            vals: vals.to_vec(),
+        };
+        let (mut code, mut k) = (0i32, 0usize);
+        for l in 1..=16 {
+            let n = i32::from(bits[l - 1]);
+            if n > 0 {
+                h.valptr[l] = k as i32;
+                h.mincode[l] = code;
+                for _ in 0..n {
+                    if code >= 1 << l {
+                        return None;
+                    }
+                    if l <= 9 {
+                        let first = (code as usize) << (9 - l);
+                        let entry = (l as u16) << 8 | u16::from(*vals.get(k)?);
+                        h.fast[first..first + (1 << (9 - l))].fill(entry);
+                    }
+                    code += 1;
+                    k += 1;
+                }
+                h.maxcode[l] = code - 1;
+            }
+            code <<= 1;
+        }
+        Some(h)
+    }
+}
+
+/// The entropy-coded bit stream: bytes are loaded until a marker, after which
+/// zeros are supplied to peek with, but consuming them is an error.
+#[derive(Clone)]
+struct Bits {
+    /// Logical offset of the next byte to load.
+    pos: u64,
+    buf: u64,
+    n: u32,
+    phantom: u32,
+    /// `pos` is at a marker (or the end of the data).
+    marker: bool,
+}
+
+impl Bits {
+    fn new(pos: u64) -> Bits {
+        Bits {
+            pos,
+            buf: 0,
+            n: 0,
+            phantom: 0,
+            marker: false,
+        }
+    }
+
+    fn fill(&mut self, r: &mut Reader<'_>, sp: Splice) {
+        while self.n <= 56 {
+            if self.marker {
+                self.buf <<= 8;
+                self.n += 8;
+                self.phantom += 8;
+                continue;
+            }
+            let at = sp.at(self.pos);
+            let Some(b) = r.u8(at) else {
+                self.marker = true;
+                continue;
+            };
+            if b == 0xFF {
+                if r.u8(sp.at(self.pos + 1)) != Some(0) {
+                    self.marker = true;
+                    continue;
+                }
+                self.pos += 2;
+            } else {
+                self.pos += 1;
+            }
+            self.buf = self.buf << 8 | u64::from(b);
+            self.n += 8;
+        }
+    }
+
+    fn peek(&mut self, r: &mut Reader<'_>, sp: Splice, k: u32) -> u32 {
+        if self.n < k {
+            self.fill(r, sp);
+        }
+        ((self.buf >> (self.n - k)) & ((1u64 << k) - 1)) as u32
+    }
+
+    fn real(&self) -> u32 {
+        self.n - self.phantom
+    }
+
+    fn skip(&mut self, k: u32) -> Result<(), &'static str> {
+        if k > self.real() {
+            return Err("entropy-coded data runs into a marker");
+        }
+        self.n -= k;
+        Ok(())
+    }
+
+    fn decode(&mut self, r: &mut Reader<'_>, sp: Splice, h: &Huff) -> Result<u8, &'static str> {
+        let p = self.peek(r, sp, 16);
+        let e = h.fast[(p >> 7) as usize];
+        if e != 0 {
+            self.skip(u32::from(e >> 8))?;
+            return Ok(e as u8);
+        }
+        for l in 10..=16 {
+            let code = (p >> (16 - l)) as i32;
+            if code <= h.maxcode[l] && h.maxcode[l] >= 0 {
+                self.skip(l as u32)?;
+                let i = h.valptr[l] + code - h.mincode[l];
+                return h.vals.get(i as usize).copied().ok_or("bad Huffman table");
+            }
+        }
+        Err("invalid Huffman code")
+    }
+
+    fn receive(&mut self, r: &mut Reader<'_>, sp: Splice, s: u32) -> Result<i32, &'static str> {
+        if s == 0 {
+            return Ok(0);
+        }
+        let v = self.peek(r, sp, s) as i32;
+        self.skip(s)?;
+        Ok(if v < 1 << (s - 1) {
+            v - (1 << s) + 1
+        } else {
+            v
+        })
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Comp {
+    id: u8,
+    h: u32,
+    v: u32,
+}
+
+#[derive(Clone)]
+struct Frame {
+    sequential: bool,
+    width: u32,
+    height: u32,
+    comps: Vec<Comp>,
+}
+
+#[derive(Clone)]
+struct ScanComp {
+    /// Index into the frame's components (for the DC predictor).
+    frame: usize,
+    dc: usize,
+    ac: usize,
+    blocks: u32,
+}
+
+#[derive(Clone)]
+struct Scan {
+    comps: Vec<ScanComp>,
+    mcus: u64,
+    restart: u64,
+}
+
+/// Decoder position at an MCU boundary, to resume from.
+#[derive(Clone)]
+struct Cursor {
+    bits: Bits,
+    mcu: u64,
+    dc: [i32; 4],
+    rst: u8,
+}
+
+#[derive(Clone, Default)]
+struct State {
+    frame: Option<Frame>,
+    dc: [Option<Huff>; 4],
+    ac: [Option<Huff>; 4],
+    restart: u64,
+    sos: bool,
+}
+
+enum Stop {
+    End(u64),
+    Reject,
+    Fail {
+        at: u64,
+        why: &'static str,
+        /// A sequential scan that failed: where to resume a gap search.
+        resume: Option<Box<Resume>>,
+    },
+}
+
+struct Resume {
+    state: State,
+    scan: Scan,
+    data_start: u64,
+    cursors: VecDeque<Cursor>,
+}
+
+/// Decodes a scan's MCUs from `cur` on; on success `cur.bits.pos` is at the marker
+/// after the scan. With `ring`, checkpoints at least 128 bytes apart are kept.
+fn decode_scan(
+    r: &mut Reader<'_>,
+    sp: Splice,
+    st: &State,
+    scan: &Scan,
+    cur: &mut Cursor,
+    ring: Option<&mut VecDeque<Cursor>>,
+    spent: &mut u64,
+) -> Result<(), &'static str> {
+    let from = cur.bits.pos;
+    let res = decode_mcus(r, sp, st, scan, cur, ring);
+    *spent += cur.bits.pos.saturating_sub(from);
+    res
+}
+
+fn decode_mcus(
+    r: &mut Reader<'_>,
+    sp: Splice,
+    st: &State,
+    scan: &Scan,
+    cur: &mut Cursor,
+    mut ring: Option<&mut VecDeque<Cursor>>,
+) -> Result<(), &'static str> {
+    let mut last_cp = 0u64;
+    while cur.mcu < scan.mcus {
+        if let Some(ring) = ring.as_deref_mut() {
+            if cur.bits.pos >= last_cp + 128 {
+                if ring.len() == 64 {
+                    ring.pop_front();
+                }
+                ring.push_back(cur.clone());
+                last_cp = cur.bits.pos;
+            }
+        }
+        for c in &scan.comps {
+            let (Some(dc), Some(ac)) = (&st.dc[c.dc], &st.ac[c.ac]) else {
+                return Err("scan uses an undefined Huffman table");
+            };
+            for _ in 0..c.blocks {
+                let t = u32::from(cur.bits.decode(r, sp, dc)?);
+                if t > 11 {
+                    return Err("DC difference out of range");
+                }
+                let pred = &mut cur.dc[c.frame];
+                *pred += cur.bits.receive(r, sp, t)?;
+                if !(-4096..=4096).contains(pred) {
+                    return Err("DC value out of range");
+                }
+                let mut k = 1;
+                while k < 64 {
+                    let rs = cur.bits.decode(r, sp, ac)?;
+                    let (run, size) = (u32::from(rs >> 4), u32::from(rs & 15));
+                    if size == 0 {
+                        if run != 15 {
+                            break;
+                        }
+                        k += 16;
+                        if k > 64 {
+                            return Err("more than 64 coefficients in a block");
+                        }
+                        continue;
+                    }
+                    k += run;
+                    if k > 63 || size > 10 {
+                        return Err("AC coefficient out of range");
+                    }
+                    cur.bits.peek(r, sp, size);
+                    cur.bits.skip(size)?;
+                    k += 1;
+                }
+            }
+        }
+        cur.mcu += 1;
+        if scan.restart > 0 && cur.mcu.is_multiple_of(scan.restart) && cur.mcu < scan.mcus {
+            cur.bits.fill(r, sp);
+            if !cur.bits.marker || cur.bits.real() >= 8 {
+                return Err("restart marker missing");
+            }
+            if r.u8(sp.at(cur.bits.pos)) != Some(0xFF)
+                || r.u8(sp.at(cur.bits.pos + 1)) != Some(0xD0 + cur.rst)
+            {
+                return Err("restart marker out of sequence");
+            }
+            cur.bits = Bits::new(cur.bits.pos + 2);
+            cur.rst = (cur.rst + 1) & 7;
+            cur.dc = [0; 4];
+        }
+    }
+    cur.bits.fill(r, sp);
+    if !cur.bits.marker || cur.bits.real() >= 8 {
+        return Err("data after the last MCU of a scan");
+    }
+    Ok(())
+}
+
+/// The scan header at `off` (after the marker's length): its components and MCU count.
+fn scan_header(r: &mut Reader<'_>, sp: Splice, st: &State, off: u64) -> Option<Scan> {
+    let f = st.frame.as_ref()?;
+    let n = usize::from(r.u8(sp.at(off))?);
+    if n == 0 || n > 4 || n > f.comps.len() {
+        return None;
+    }
+    let (hmax, vmax) = f
+        .comps
+        .iter()
+        .fold((1, 1), |(h, v), c| (c.h.max(h), c.v.max(v)));
+    let mut comps = Vec::new();
+    for i in 0..n as u64 {
+        let id = r.u8(sp.at(off + 1 + 2 * i))?;
+        let t = r.u8(sp.at(off + 2 + 2 * i))?;
+        let frame = f.comps.iter().position(|c| c.id == id)?;
+        let (dc, ac) = (usize::from(t >> 4), usize::from(t & 15));
+        if dc > 3 || ac > 3 {
+            return None;
+        }
+        let c = f.comps[frame];
+        comps.push(ScanComp {
+            frame,
+            dc,
+            ac,
+            blocks: if n == 1 { 1 } else { c.h * c.v },
+        });
+    }
+    let (w, h) = (u64::from(f.width), u64::from(f.height));
+    let mcus = if n == 1 {
+        let c = f.comps[comps[0].frame];
+        let cw = (w * u64::from(c.h)).div_ceil(u64::from(hmax));
+        let ch = (h * u64::from(c.v)).div_ceil(u64::from(vmax));
+        cw.div_ceil(8) * ch.div_ceil(8)
+    } else {
+        w.div_ceil(8 * u64::from(hmax)) * h.div_ceil(8 * u64::from(vmax))
+    };
+    Some(Scan {
+        comps,
+        mcus,
+        restart: st.restart,
+    })
+}
+
+/// Walks markers from `off` (logical, through `sp`) to EOI.
+fn walk(r: &mut Reader<'_>, sp: Splice, st: &mut State, mut off: u64, spent: &mut u64) -> Stop {
+    let reject_or = |st: &State, at: u64, why: &'static str| {
+        if st.sos {
+            Stop::Fail {
+                at,
+                why,
+                resume: None,
+            }
+        } else {
+            Stop::Reject
+        }
+    };
+    loop {
+        let Some(ff) = r.u8(sp.at(off)) else {
+            return reject_or(st, off, "ends before EOI");
+        };
+        if ff != 0xFF {
+            return reject_or(st, off, "marker expected");
+        }
+        let Some(mut m) = r.u8(sp.at(off + 1)) else {
+            return reject_or(st, off, "ends before EOI");
+        };
+        // Fill bytes.
+        while m == 0xFF {
+            off += 1;
+            m = match r.u8(sp.at(off + 1)) {
+                Some(m) => m,
+                None => return reject_or(st, off, "ends before EOI"),
+            };
+        }
+        match m {
+            0xD9 => {
+                return if st.frame.is_some() && st.sos {
+                    Stop::End(off + 2)
+                } else {
+                    Stop::Reject
+                };
+            }
+            0x01 | 0xD0..=0xD7 => {
+                off += 2;
+                continue;
+            }
+            0x00 | 0xD8 => return reject_or(st, off, "invalid marker"),
+            _ => {}
+        }
+        let Some(len) = sp
+            .read(r, off + 2, 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+        else {
+            return reject_or(st, off, "cut inside a marker");
+        };
+        if len < 2 {
+            return reject_or(st, off, "marker length below 2");
+        }
+        let body = off + 4;
+        let next = off + 2 + u64::from(len);
+        match m {
+            0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => {
+                let Some(b) = sp.read(r, body, usize::from(len - 2)) else {
+                    return reject_or(st, off, "cut inside a frame header");
+                };
+                let n = usize::from(*b.get(5).unwrap_or(&0));
+                if st.frame.is_some() || n == 0 || n > 4 || b.len() < 6 + 3 * n {
+                    return reject_or(st, off, "invalid frame header");
+                }
+                let comps: Vec<Comp> = (0..n)
+                    .map(|i| Comp {
+                        id: b[6 + 3 * i],
+                        h: u32::from(b[7 + 3 * i] >> 4),
+                        v: u32::from(b[7 + 3 * i] & 15),
+                    })
+                    .collect();
+                if comps
+                    .iter()
+                    .any(|c| !(1..=4).contains(&c.h) || !(1..=4).contains(&c.v))
+                {
+                    return reject_or(st, off, "invalid sampling factors");
+                }
+                st.frame = Some(Frame {
+                    // Baseline and extended sequential Huffman, 8-bit, with a known height.
+                    sequential: matches!(m, 0xC0 | 0xC1) && b[0] == 8 && b[1..3] != [0, 0],
+                    height: u32::from(u16::from_be_bytes([b[1], b[2]])),
+                    width: u32::from(u16::from_be_bytes([b[3], b[4]])),
+                    comps,
+                });
+            }
+            0xC4 => {
+                let Some(b) = sp.read(r, body, usize::from(len - 2)) else {
+                    return reject_or(st, off, "cut inside a Huffman table");
+                };
+                let mut p = 0;
+                while p < b.len() {
+                    let (class, id) = (b[p] >> 4, usize::from(b[p] & 15));
+                    let Some(bits) = b.get(p + 1..p + 17) else {
+                        return reject_or(st, off, "invalid Huffman table");
+                    };
+                    let count: usize = bits.iter().map(|&x| usize::from(x)).sum();
+                    let Some(vals) = b.get(p + 17..p + 17 + count) else {
+                        return reject_or(st, off, "invalid Huffman table");
+                    };
+                    let Some(h) = Huff::new(bits, vals) else {
+                        return reject_or(st, off, "invalid Huffman table");
+                    };
+                    match (class, id) {
+                        (0, 0..=3) => st.dc[id] = Some(h),
+                        (1, 0..=3) => st.ac[id] = Some(h),
+                        _ => return reject_or(st, off, "invalid Huffman table"),
+                    }
+                    p += 17 + count;
+                }
+            }
+            0xDD => {
+                let Some(ri) = sp.read(r, body, 2) else {
+                    return reject_or(st, off, "cut inside a restart interval");
+                };
+                st.restart = u64::from(u16::from_be_bytes([ri[0], ri[1]]));
+            }
+            _ => {}
+        }
+        off = next;
+        if m != 0xDA {
+            continue;
+        }
+        if st.frame.is_none() {
+            return reject_or(st, off, "scan before frame header");
+        }
+        st.sos = true;
+        let sequential = st.frame.as_ref().is_some_and(|f| f.sequential);
+        if sequential {
+            let Some(scan) = scan_header(r, sp, st, body) else {
+                return reject_or(st, off, "invalid scan header");
+            };
+            let mut ring = VecDeque::new();
+            let mut cur = Cursor {
+                bits: Bits::new(off),
+                mcu: 0,
+                dc: [0; 4],
+                rst: 0,
+            };
+            if let Err(why) = decode_scan(r, sp, st, &scan, &mut cur, Some(&mut ring), spent) {
+                let at = cur.bits.pos.saturating_sub(u64::from(cur.bits.real() / 8));
+                return Stop::Fail {
+                    at,
+                    why,
+                    resume: Some(Box::new(Resume {
+                        state: st.clone(),
+                        scan,
+                        data_start: off,
+                        cursors: ring,
+                    })),
+                };
+            }
+            off = cur.bits.pos;
+        } else {
+            // Entropy-coded data: scan to the next marker that is not stuffing or RSTn.
+            loop {
+                let Some(b) = r.u8(sp.at(off)) else {
+                    return reject_or(st, off, "entropy-coded data cut off");
+                };
+                if b != 0xFF {
+                    off += 1;
+                    continue;
+                }
+                let Some(n) = r.u8(sp.at(off + 1)) else {
+                    return reject_or(st, off, "entropy-coded data cut off");
+                };
+                match n {
+                    0x00 | 0xD0..=0xD7 => off += 2,
+                    0xFF => off += 1,
+                    _ => break,
+                }
+            }
+        }
+        if r.unreadable > 0 {
+            return reject_or(st, off, "unreadable sectors inside");
+        }
+    }
+}
+
+/// Second-fragment starts: sector boundaries (relative offsets) in stretches that
+/// contain no marker but restarts and end in EOI, nearest the stretch start first,
+/// skipping all-zero sectors (a real scan never holds 4 096 zero bits).
+fn continuations(r: &mut Reader<'_>, from: u64, to: u64) -> Vec<u64> {
+    let abs = r.start();
+    // (offset, is EOI) of every marker that cannot occur inside a scan.
+    let mut events = Vec::new();
+    let mut off = from;
+    while off + 1 < to {
+        let n = (to - off).min(1 << 20) as usize;
+        let Some(chunk) = r.get(off, n) else {
+            break;
+        };
+        for i in memchr::memchr_iter(0xFF, chunk) {
+            match chunk.get(i + 1) {
+                None | Some(0x00 | 0xD0..=0xD7 | 0xFF) => {}
+                Some(&m) => events.push((off + i as u64, m == 0xD9)),
+            }
+        }
+        off += n as u64 - 1;
+    }
+    let mut out = Vec::new();
+    let mut clean_from = from;
+    for (at, eoi) in events {
+        if eoi {
+            let mut t = (abs + clean_from).div_ceil(SECTOR) * SECTOR - abs;
+            let mut tried = 0;
+            while t < at && tried < 32 {
+                let zero = r
+                    .get(t, SECTOR as usize)
+                    .is_some_and(|s| s.iter().all(|&b| b == 0));
+                if !zero {
+                    out.push(t);
+                    tried += 1;
+                }
+                t += SECTOR;
+            }
+        }
+        clean_from = at + 2;
+    }
+    out
+}
+
+/// Whether a JPEG that starts inside the gap `(s, t)` also breaks off before `t`: the
+/// continuation at `t` is then more likely its own. Photos from one camera share
+/// tables and sizes, so the first half of one and the second half of another can
+/// decode to the right MCU count; the nearer claimant wins.
+fn claimed_nearer(r: &mut Reader<'_>, s: u64, t: u64) -> bool {
+    let mut from = s;
+    while let Some(h) = r.find(from, b"\xFF\xD8\xFF").filter(|&h| h < t) {
+        let mut spent = 0;
+        if let Stop::Fail { at, .. } = walk(r, WHOLE, &mut State::default(), h + 2, &mut spent) {
+            if at < t {
+                return true;
+            }
+        }
+        from = h + 1;
+    }
+    false
+}
+
+/// Tries to explain a failed sequential scan by a gap: returns (split, gap, end).
+fn bifragment(r: &mut Reader<'_>, fail_at: u64, res: &Resume) -> Option<(u64, u64, u64)> {
+    let abs = r.start();
+    let lowest = fail_at.saturating_sub(LAG).max(res.data_start);
+    let last = (abs + fail_at) / SECTOR * SECTOR;
+    let starts = continuations(
+        r,
+        fail_at + 1,
+        fail_at.saturating_add(MAX_GAP + (64 << 10)).min(r.limit()),
+    );
+    let mut spent = 0u64;
+    let mut s_abs = last;
+    while s_abs > abs + lowest {
+        let s = s_abs - abs;
+        s_abs -= SECTOR;
+        // The newest checkpoint whose loaded bytes all lie before the split.
+        let Some(cp) = res.cursors.iter().rev().find(|c| c.bits.pos <= s) else {
+            continue;
+        };
+        for &t in &starts {
+            if t < s + SECTOR || t - s > MAX_GAP {
+                continue;
+            }
+            if spent > BUDGET {
+                return None;
+            }
+            let sp = Splice {
+                split: s,
+                gap: t - s,
+            };
+            let mut cur = cp.clone();
+            if decode_scan(r, sp, &res.state, &res.scan, &mut cur, None, &mut spent).is_err() {
+                continue;
+            }
+            let mut st = res.state.clone();
+            if let Stop::End(end) = walk(r, sp, &mut st, cur.bits.pos, &mut spent) {
+                if r.unreadable == 0 && end > s && !claimed_nearer(r, s, t) {
+                    return Some((s, t - s, end));
+                }
+            }
+        }
+    }
+    None
+}
 
 impl Carver for Jpeg {
     fn name(&self) -> &'static str {
@@ -25,114 +690,27 @@ impl Carver for Jpeg {
     }
 
     fn check(&self, r: &mut Reader<'_>) -> Verdict {
-        let mut off = 2u64;
-        let (mut sof, mut sos) = (false, false);
-        // A damaged length can move `off` past the data; a prefix never exceeds it.
+        let mut st = State::default();
+        let mut spent = 0;
+        // A damaged length can move `at` past the data; a prefix never exceeds it.
         let limit = r.limit();
-        let partial = |len: u64, why: &str| Verdict::Partial {
-            len: len.min(limit),
-            why: why.into(),
-            subtype: None,
-        };
-        loop {
-            let Some(ff) = r.u8(off) else {
-                return if sos {
-                    partial(off, "ends before EOI")
-                } else {
-                    Verdict::Reject
-                };
-            };
-            if ff != 0xFF {
-                return if sos {
-                    partial(off, "marker expected")
-                } else {
-                    Verdict::Reject
-                };
-            }
-            // Fill bytes.
-            let mut m = match r.u8(off + 1) {
-                Some(m) => m,
-                None => {
-                    return if sos {
-                        partial(off, "ends before EOI")
-                    } else {
-                        Verdict::Reject
-                    }
-                }
-            };
-            while m == 0xFF {
-                off += 1;
-                m = match r.u8(off + 1) {
-                    Some(m) => m,
-                    None => return Verdict::Reject,
-                };
-            }
-            match m {
-                0xD9 => {
-                    return if sof && sos {
-                        Verdict::Complete {
-                            len: off + 2,
+        match walk(r, WHOLE, &mut st, 2, &mut spent) {
+            Stop::End(len) => Verdict::Complete { len, subtype: None },
+            Stop::Reject => Verdict::Reject,
+            Stop::Fail { at, why, resume } => {
+                if let Some(res) = resume.filter(|_| r.unreadable == 0) {
+                    if let Some((s, gap, end)) = bifragment(r, at, &res) {
+                        return Verdict::Fragmented {
+                            fragments: vec![(0, s), (s + gap, end - s)],
                             subtype: None,
-                        }
-                    } else {
-                        Verdict::Reject
-                    };
-                }
-                0x01 | 0xD0..=0xD7 => {
-                    off += 2;
-                    continue;
-                }
-                0x00 | 0xD8 => {
-                    return if sos {
-                        partial(off, "invalid marker")
-                    } else {
-                        Verdict::Reject
+                        };
                     }
                 }
-                _ => {}
-            }
-            let Some(len) = r.be16(off + 2) else {
-                return if sos {
-                    partial(off, "cut inside a marker")
-                } else {
-                    Verdict::Reject
-                };
-            };
-            if len < 2 {
-                return if sos {
-                    partial(off, "marker length below 2")
-                } else {
-                    Verdict::Reject
-                };
-            }
-            if matches!(m, 0xC0..=0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF) {
-                sof = true;
-            }
-            off += 2 + u64::from(len);
-            if m != 0xDA {
-                continue;
-            }
-            sos = true;
-            // Entropy-coded data: scan to the next marker that is not stuffing or RSTn.
-            loop {
-                let Some(b) = r.u8(off) else {
-                    return partial(off, "entropy-coded data cut off");
-                };
-                if b != 0xFF {
-                    off += 1;
-                    continue;
+                Verdict::Partial {
+                    len: at.min(limit),
+                    why: why.into(),
+                    subtype: None,
                 }
-                let Some(n) = r.u8(off + 1) else {
-                    return partial(off, "entropy-coded data cut off");
-                };
-                match n {
-                    0x00 | 0xD0..=0xD7 => off += 2,
-                    0xFF => off += 1,
-                    _ => break,
-                }
-            }
-            if r.unreadable > 0 {
-                return partial(off, "unreadable sectors inside");
             }
         }
     }

@@ -137,6 +137,51 @@ impl<'a> Reader<'a> {
     }
 }
 
+/// A file's logical bytes: `[0, split)` where the candidate starts, the rest `gap`
+/// bytes further on. `split == u64::MAX` is a file in one piece.
+#[derive(Clone, Copy)]
+pub(crate) struct Splice {
+    pub(crate) split: u64,
+    pub(crate) gap: u64,
+}
+
+pub(crate) const WHOLE: Splice = Splice {
+    split: u64::MAX,
+    gap: 0,
+};
+
+impl Splice {
+    /// Where logical byte `l` lies, relative to the candidate's start.
+    pub(crate) fn at(&self, l: u64) -> u64 {
+        if l < self.split {
+            l
+        } else {
+            l.saturating_add(self.gap)
+        }
+    }
+
+    pub(crate) fn read(&self, r: &mut Reader<'_>, l: u64, n: usize) -> Option<Vec<u8>> {
+        let end = l.checked_add(n as u64)?;
+        if end <= self.split {
+            return r.get(l, n).map(<[u8]>::to_vec);
+        }
+        if l >= self.split {
+            return r.get(l.checked_add(self.gap)?, n).map(<[u8]>::to_vec);
+        }
+        let a = (self.split - l) as usize;
+        let mut v = r.get(l, a)?.to_vec();
+        v.extend_from_slice(r.get(self.split + self.gap, n - a)?);
+        Some(v)
+    }
+    pub(crate) fn le16(&self, r: &mut Reader<'_>, l: u64) -> Option<u16> {
+        self.read(r, l, 2).map(|b| u16::from_le_bytes([b[0], b[1]]))
+    }
+    pub(crate) fn le32(&self, r: &mut Reader<'_>, l: u64) -> Option<u32> {
+        self.read(r, l, 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+    }
+}
+
 pub trait Carver: Send + Sync {
     /// Format name, as in forensic paths: "jpeg", "png", "zip".
     fn name(&self) -> &'static str;

@@ -1,16 +1,237 @@
-//! ZIP and the formats built on it: local file headers are walked entry by entry
-//! (sizes from the header, or from the central directory when a data descriptor is
-//! used), then the central directory and the end-of-central-directory record must
-//! agree with where they were found. OOXML (docx, xlsx, pptx) and ODF (odt, ods,
+//! ZIP and the formats built on it: the end-of-central-directory record is found,
+//! the central directory it points to must lie where it says, every entry's local
+//! header must be where the directory says, and every stored or deflated member's
+//! CRC-32 and size must match its data. OOXML (docx, xlsx, pptx) and ODF (odt, ods,
 //! odp) are told apart by their member names.
+//!
+//! Two fragments: when the directory lies `gap` bytes later than the end record
+//! says, foreign data sits somewhere in the file. The local headers that are found
+//! where the directory says and those found `gap` later bound the split to one
+//! member; each sector boundary inside it is tried until that member's CRC matches.
 
-use crate::{Carver, Reader, Verdict};
+use crate::{Carver, Reader, Splice, Verdict, WHOLE};
+use dredge_core::checksum::crc32_update;
 
 pub struct Zip;
 
 const LOCAL: u32 = 0x0403_4B50;
 const CENTRAL: u32 = 0x0201_4B50;
 const EOCD: u32 = 0x0605_4B50;
+const SECTOR: u64 = 512;
+/// Largest gap between the two fragments that is searched.
+const MAX_GAP: u64 = 16 << 20;
+/// Bytes the gap search may checksum or inflate for one candidate file: trying
+/// every sector of a large stored member is quadratic, so it is bounded.
+const BUDGET: u64 = 256 << 20;
+
+struct Entry {
+    local: u64,
+    csize: u64,
+    usize: u64,
+    crc: u32,
+    method: u16,
+    name: Vec<u8>,
+}
+
+/// The central directory at logical `[cd_off, end)`, or why it is not one.
+fn central(
+    r: &mut Reader<'_>,
+    sp: Splice,
+    cd_off: u64,
+    end: u64,
+) -> Result<Vec<Entry>, &'static str> {
+    let mut out = Vec::new();
+    let mut p = cd_off;
+    while p < end {
+        let h = sp.read(r, p, 46).ok_or("central directory cut off")?;
+        let f = |o: usize| u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]]);
+        let g = |o: usize| u16::from_le_bytes([h[o], h[o + 1]]);
+        if f(0) != CENTRAL {
+            return Err("damaged central directory");
+        }
+        let (n, x, c) = (g(28), g(30), g(32));
+        let name = sp
+            .read(r, p + 46, n as usize)
+            .ok_or("central directory cut off")?;
+        out.push(Entry {
+            local: u64::from(f(42)),
+            csize: u64::from(f(20)),
+            usize: u64::from(f(24)),
+            crc: f(16),
+            method: g(10),
+            name,
+        });
+        p += 46 + u64::from(n) + u64::from(x) + u64::from(c);
+    }
+    if p != end {
+        return Err("central directory overruns its end record");
+    }
+    Ok(out)
+}
+
+/// Whether a member's data matches its CRC-32 and size: Some(true/false), or None
+/// when the method is one we cannot check (the member is then taken as it is).
+/// `spent` counts the bytes processed against the search budget.
+fn member_ok(r: &mut Reader<'_>, sp: Splice, e: &Entry, spent: &mut u64) -> Option<bool> {
+    let nl = sp.le16(r, e.local + 26)?;
+    let xl = sp.le16(r, e.local + 28)?;
+    let data = e.local + 30 + u64::from(nl) + u64::from(xl);
+    let end = data.checked_add(e.csize)?;
+    match e.method {
+        0 => {
+            if e.csize != e.usize {
+                return Some(false);
+            }
+            let (mut crc, mut at) = (!0u32, data);
+            while at < end {
+                let n = (end - at).min(1 << 16) as usize;
+                crc = crc32_update(crc, &sp.read(r, at, n)?);
+                at += n as u64;
+                *spent += n as u64;
+            }
+            Some(!crc == e.crc)
+        }
+        8 => {
+            use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
+            use miniz_oxide::inflate::TINFLStatus;
+            let mut d = DecompressorOxide::new();
+            let mut out = vec![0u8; 32768];
+            let (mut out_pos, mut crc, mut total, mut at) = (0usize, !0u32, 0u64, data);
+            loop {
+                let n = (end - at).min(1 << 16) as usize;
+                let input = sp.read(r, at, n)?;
+                let more = if at + (n as u64) < end {
+                    inflate_flags::TINFL_FLAG_HAS_MORE_INPUT
+                } else {
+                    0
+                };
+                let (status, used, written) = decompress(&mut d, &input, &mut out, out_pos, more);
+                crc = crc32_update(crc, &out[out_pos..out_pos + written]);
+                total += written as u64;
+                *spent += (used + written) as u64;
+                out_pos = (out_pos + written) & (out.len() - 1);
+                at += used as u64;
+                match status {
+                    TINFLStatus::Done => break,
+                    TINFLStatus::NeedsMoreInput if more != 0 => {}
+                    TINFLStatus::HasMoreOutput => {}
+                    _ => return Some(false),
+                }
+                if (used == 0 && written == 0) || total > e.usize {
+                    return Some(false);
+                }
+            }
+            Some(!crc == e.crc && total == e.usize && at == end)
+        }
+        _ => None,
+    }
+}
+
+/// Checks every entry of a (possibly spliced) file: local headers where the
+/// directory says, data matching CRCs. Err((logical offset valid up to, why)).
+fn members(
+    r: &mut Reader<'_>,
+    sp: Splice,
+    entries: &[Entry],
+    spent: &mut u64,
+) -> Result<(), (u64, &'static str)> {
+    for e in entries {
+        if sp.le32(r, e.local) != Some(LOCAL) {
+            return Err((
+                e.local,
+                "a local header is missing where the directory says",
+            ));
+        }
+        if member_ok(r, sp, e, spent) == Some(false) {
+            return Err((e.local, "a member's data does not match its CRC-32"));
+        }
+    }
+    Ok(())
+}
+
+/// Looks for the split of a file whose directory lies `gap` bytes after where the end
+/// record says.
+fn bifragment(
+    r: &mut Reader<'_>,
+    gap: u64,
+    cd_off: u64,
+    cd_end: u64,
+    count: u16,
+) -> Option<(Splice, Vec<Entry>)> {
+    let abs = r.start();
+    let boundaries = move |lo: u64, hi: u64| {
+        let first = (abs + lo + 1).div_ceil(SECTOR) * SECTOR - abs;
+        (first..=hi).step_by(SECTOR as usize)
+    };
+    let mut spent = 0u64;
+    if r.le32(cd_off + gap) == Some(CENTRAL) {
+        // The split lies before the directory: in the member whose local header is
+        // the last one found unshifted.
+        let probe = Splice { split: cd_off, gap };
+        let mut entries = central(r, probe, cd_off, cd_end).ok()?;
+        if entries.len() != usize::from(count) {
+            return None;
+        }
+        entries.sort_by_key(|e| e.local);
+        let k = entries
+            .iter()
+            .position(|e| r.le32(e.local) != Some(LOCAL))
+            .unwrap_or(entries.len());
+        let lo = entries.get(k.checked_sub(1)?)?.local;
+        let hi = entries.get(k).map_or(cd_off, |e| e.local);
+        for s in boundaries(lo, hi) {
+            if spent > BUDGET {
+                return None;
+            }
+            let sp = Splice { split: s, gap };
+            if members(r, sp, &entries[k.saturating_sub(1)..], &mut spent).is_ok() {
+                return Some((sp, entries));
+            }
+        }
+    } else if r.le32(cd_off) == Some(CENTRAL) {
+        // The split lies inside the directory.
+        for s in boundaries(cd_off, cd_end) {
+            let sp = Splice { split: s, gap };
+            if let Ok(entries) = central(r, sp, cd_off, cd_end) {
+                if entries.len() == usize::from(count) {
+                    return Some((sp, entries));
+                }
+            }
+        }
+    }
+    None
+}
+
+fn classify(entries: &[Entry], mimetype: Option<&[u8]>) -> Option<&'static str> {
+    let has = |p: &str| entries.iter().any(|e| e.name.starts_with(p.as_bytes()));
+    if has("[Content_Types].xml") && has("word/") {
+        Some("docx")
+    } else if has("[Content_Types].xml") && has("xl/") {
+        Some("xlsx")
+    } else if has("[Content_Types].xml") && has("ppt/") {
+        Some("pptx")
+    } else if let Some(m) = mimetype {
+        if m.ends_with(b"opendocument.text") {
+            Some("odt")
+        } else if m.ends_with(b"opendocument.spreadsheet") {
+            Some("ods")
+        } else if m.ends_with(b"opendocument.presentation") {
+            Some("odp")
+        } else {
+            None
+        }
+    } else {
+        None
+    }
+}
+
+fn partial(len: u64, why: &str, subtype: Option<&'static str>) -> Verdict {
+    Verdict::Partial {
+        len,
+        why: why.into(),
+        subtype,
+    }
+}
 
 impl Carver for Zip {
     fn name(&self) -> &'static str {
@@ -30,119 +251,81 @@ impl Carver for Zip {
     }
 
     fn check(&self, r: &mut Reader<'_>) -> Verdict {
-        // The end record lies after the last local entry: find it, then check that
-        // the central directory it points to is where it says, relative to our start.
-        let mut names: Vec<Vec<u8>> = Vec::new();
-        let mut first_data: Option<Vec<u8>> = None;
-        // Local headers: sanity of the first one decides whether this is a ZIP at all.
+        // The first local header decides whether this is a ZIP at all.
         let (Some(ver), Some(nl), Some(xl)) = (r.le16(4), r.le16(26), r.le16(28)) else {
             return Verdict::Reject;
         };
         if ver > 100 || nl == 0 || nl > 1024 {
             return Verdict::Reject;
         }
-        if let Some(n) = r.get(30, nl as usize) {
-            if n == b"mimetype" {
-                let csize = r.le32(18).unwrap_or(0) as usize;
-                first_data = r
-                    .get(30 + u64::from(nl) + u64::from(xl), csize.min(128))
-                    .map(<[u8]>::to_vec);
-            }
+        // ODF names its kind in a first member called `mimetype`, stored.
+        let mut mimetype = None;
+        if r.get(30, nl as usize) == Some(b"mimetype") {
+            let csize = r.le32(18).unwrap_or(0) as usize;
+            mimetype = r
+                .get(30 + u64::from(nl) + u64::from(xl), csize.min(128))
+                .map(<[u8]>::to_vec);
         }
         let Some(eocd) = r.find(30, &EOCD.to_le_bytes()) else {
-            return Verdict::Partial {
-                len: 0,
-                why: "no end of central directory".into(),
-                subtype: None,
-            };
+            return partial(0, "no end of central directory", None);
         };
-        let (Some(cd_size), Some(cd_off), Some(comment)) =
-            (r.le32(eocd + 12), r.le32(eocd + 16), r.le16(eocd + 20))
-        else {
-            return Verdict::Partial {
-                len: eocd,
-                why: "end record cut off".into(),
-                subtype: None,
-            };
+        let (Some(count), Some(cd_size), Some(cd_off), Some(comment)) = (
+            r.le16(eocd + 10),
+            r.le32(eocd + 12),
+            r.le32(eocd + 16),
+            r.le16(eocd + 20),
+        ) else {
+            return partial(eocd, "end record cut off", None);
         };
         let (cd_size, cd_off) = (u64::from(cd_size), u64::from(cd_off));
-        if cd_off + cd_size != eocd || r.le32(cd_off) != Some(CENTRAL) {
-            return Verdict::Partial {
-                len: eocd,
-                why: "central directory does not match the end record (fragmented or overwritten?)"
-                    .into(),
-                subtype: None,
-            };
-        }
-        // Walk the central directory; every entry's local header must be where it says.
-        let mut p = cd_off;
-        while p < eocd {
-            if r.le32(p) != Some(CENTRAL) {
-                return Verdict::Partial {
-                    len: eocd,
-                    why: "damaged central directory".into(),
-                    subtype: None,
-                };
-            }
-            let (Some(n), Some(x), Some(c), Some(local)) = (
-                r.le16(p + 28),
-                r.le16(p + 30),
-                r.le16(p + 32),
-                r.le32(p + 42),
-            ) else {
-                return Verdict::Partial {
-                    len: eocd,
-                    why: "central directory cut off".into(),
-                    subtype: None,
-                };
-            };
-            if r.le32(u64::from(local)) != Some(LOCAL) {
-                return Verdict::Partial {
-                    len: u64::from(local),
-                    why: "a local header is missing where the directory says".into(),
-                    subtype: None,
-                };
-            }
-            if let Some(name) = r.get(p + 46, n as usize) {
-                names.push(name.to_vec());
-            }
-            p += 46 + u64::from(n) + u64::from(x) + u64::from(c);
-        }
-        let len = eocd + 22 + u64::from(comment);
-        if len > r.limit() {
-            return Verdict::Partial {
-                len: eocd + 22,
-                why: "comment cut off".into(),
-                subtype: None,
-            };
-        }
-        let has = |p: &str| names.iter().any(|n| n.starts_with(p.as_bytes()));
-        let subtype = if has("[Content_Types].xml") && has("word/") {
-            Some("docx")
-        } else if has("[Content_Types].xml") && has("xl/") {
-            Some("xlsx")
-        } else if has("[Content_Types].xml") && has("ppt/") {
-            Some("pptx")
-        } else if let Some(m) = &first_data {
-            if m.ends_with(b"opendocument.text") {
-                Some("odt")
-            } else if m.ends_with(b"opendocument.spreadsheet") {
-                Some("ods")
-            } else if m.ends_with(b"opendocument.presentation") {
-                Some("odp")
-            } else {
-                None
+        let cd_end = cd_off + cd_size;
+        let mut spent = 0;
+        let (sp, entries) = if cd_end == eocd {
+            match central(r, WHOLE, cd_off, cd_end) {
+                Ok(e) if e.len() == usize::from(count) => (WHOLE, e),
+                Ok(_) => return partial(eocd, "entry count differs from the end record", None),
+                Err(why) => return partial(eocd, why, None),
             }
         } else {
-            None
-        };
-        if r.unreadable > 0 {
-            return Verdict::Partial {
-                len,
-                why: "unreadable sectors inside".into(),
-                subtype,
+            let gap = eocd.saturating_sub(cd_end);
+            let found = if cd_end < eocd && gap % SECTOR == 0 && gap <= MAX_GAP {
+                bifragment(r, gap, cd_off, cd_end, count)
+            } else {
+                None
             };
+            match found {
+                Some(f) => f,
+                None => return partial(
+                    eocd,
+                    "central directory does not match the end record (fragmented or overwritten?)",
+                    None,
+                ),
+            }
+        };
+        let subtype = classify(&entries, mimetype.as_deref());
+        let mut entries = entries;
+        entries.sort_by_key(|e| e.local);
+        // Unreadable sectors read as zeros and fail a CRC; the structure around them
+        // still holds, so the file is kept whole and marked for them below.
+        if let Err((at, why)) = members(r, sp, &entries, &mut spent) {
+            if r.unreadable == 0 {
+                return partial(at.min(sp.split), why, subtype);
+            }
         }
-        Verdict::Complete { len, subtype }
+        let end = eocd + 22 + u64::from(comment);
+        if end > r.limit() {
+            return partial(eocd + 22, "comment cut off", subtype);
+        }
+        if r.unreadable > 0 {
+            return partial(end, "unreadable sectors inside", subtype);
+        }
+        if sp.split == u64::MAX {
+            Verdict::Complete { len: end, subtype }
+        } else {
+            Verdict::Fragmented {
+                fragments: vec![(0, sp.split), (sp.split + sp.gap, end - sp.split - sp.gap)],
+                subtype,
+            }
+        }
     }
 }
