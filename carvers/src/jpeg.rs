@@ -25,9 +25,9 @@ const SECTOR: u64 = 512;
 /// Largest gap between the two fragments that is searched.
 const MAX_GAP: u64 = 2 << 20;
 /// How far before the detected failure the split may lie.
-const LAG: u64 = 8 << 10;
+const LAG: u64 = 2 << 10;
 /// Bytes the gap search may decode for one candidate file.
-const BUDGET: u64 = 128 << 20;
+const BUDGET: u64 = 32 << 20;
 
 #[derive(Clone)]
 struct Huff {
@@ -108,22 +108,53 @@ impl Bits {
                 self.phantom += 8;
                 continue;
             }
-            let at = sp.at(self.pos);
-            let Some(b) = r.u8(at) else {
-                self.marker = true;
-                continue;
-            };
-            if b == 0xFF {
-                if r.u8(sp.at(self.pos + 1)) != Some(0) {
-                    self.marker = true;
-                    continue;
-                }
-                self.pos += 2;
+            // Up to eight bytes at once, never across the split.
+            let want = ((64 - self.n) / 8) as u64 + 1;
+            let run = if self.pos < sp.split {
+                want.min(sp.split - self.pos)
             } else {
-                self.pos += 1;
+                want
+            };
+            let at = sp.at(self.pos);
+            let mut b = [0u8; 9];
+            let got = match r.get(at, run as usize) {
+                Some(s) => {
+                    b[..s.len()].copy_from_slice(s);
+                    s.len()
+                }
+                None => match r.u8(at) {
+                    Some(x) => {
+                        b[0] = x;
+                        1
+                    }
+                    None => {
+                        self.marker = true;
+                        continue;
+                    }
+                },
+            };
+            let mut i = 0;
+            while i < got && self.n <= 56 {
+                let x = b[i];
+                if x == 0xFF {
+                    let next = if i + 1 < got {
+                        Some(b[i + 1])
+                    } else {
+                        r.u8(sp.at(self.pos + 1))
+                    };
+                    if next != Some(0) {
+                        self.marker = true;
+                        break;
+                    }
+                    self.pos += 2;
+                    i += 2;
+                } else {
+                    self.pos += 1;
+                    i += 1;
+                }
+                self.buf = self.buf << 8 | u64::from(x);
+                self.n += 8;
             }
-            self.buf = self.buf << 8 | u64::from(b);
-            self.n += 8;
         }
     }
 
@@ -566,9 +597,19 @@ fn walk(r: &mut Reader<'_>, sp: Splice, st: &mut State, mut off: u64, spent: &mu
     }
 }
 
+/// Whether a sector looks like entropy-coded data: compressed bytes use most byte
+/// values, where text, zeros and tables use few.
+fn dense(sector: &[u8]) -> bool {
+    let mut seen = [false; 256];
+    for &b in sector {
+        seen[usize::from(b)] = true;
+    }
+    seen.iter().filter(|&&x| x).count() >= 64
+}
+
 /// Second-fragment starts: sector boundaries (relative offsets) in stretches that
 /// contain no marker but restarts and end in EOI, nearest the stretch start first,
-/// skipping all-zero sectors (a real scan never holds 4 096 zero bits).
+/// skipping sectors that do not look like compressed data.
 fn continuations(r: &mut Reader<'_>, from: u64, to: u64) -> Vec<u64> {
     let abs = r.start();
     // (offset, is EOI) of every marker that cannot occur inside a scan.
@@ -594,10 +635,7 @@ fn continuations(r: &mut Reader<'_>, from: u64, to: u64) -> Vec<u64> {
             let mut t = (abs + clean_from).div_ceil(SECTOR) * SECTOR - abs;
             let mut tried = 0;
             while t < at && tried < 32 {
-                let zero = r
-                    .get(t, SECTOR as usize)
-                    .is_some_and(|s| s.iter().all(|&b| b == 0));
-                if !zero {
+                if r.get(t, SECTOR as usize).is_some_and(dense) {
                     out.push(t);
                     tried += 1;
                 }
@@ -698,7 +736,9 @@ impl Carver for Jpeg {
             Stop::End(len) => Verdict::Complete { len, subtype: None },
             Stop::Reject => Verdict::Reject,
             Stop::Fail { at, why, resume } => {
-                if let Some(res) = resume.filter(|_| r.unreadable == 0) {
+                if let Some(res) =
+                    resume.filter(|_| r.unreadable == 0 && std::env::var_os("NOGAP").is_none())
+                {
                     if let Some((s, gap, end)) = bifragment(r, at, &res) {
                         return Verdict::Fragmented {
                             fragments: vec![(0, s), (s + gap, end - s)],

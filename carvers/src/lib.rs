@@ -46,6 +46,11 @@ pub struct Reader<'a> {
     limit: u64,
     window: Vec<u8>,
     window_at: u64,
+    /// Image bytes already in memory (the scanned page), at image offset `page_at`;
+    /// only pages read without unreadable sectors are lent, so they hold exactly
+    /// what a read would return.
+    page: &'a [u8],
+    page_at: u64,
     pub unreadable: u64,
 }
 
@@ -53,15 +58,38 @@ const WINDOW: usize = 1 << 20;
 
 impl<'a> Reader<'a> {
     pub fn new(src: &'a dyn ImageSource, start: u64, limit: u64) -> Self {
-        let limit = limit.min(src.size().saturating_sub(start));
-        Reader {
+        Self::with_page(src, &[], 0, start, limit)
+    }
+
+    /// A reader that serves bytes inside `page` (image offset `page_at`) from memory.
+    pub fn with_page(
+        src: &'a dyn ImageSource,
+        page: &'a [u8],
+        page_at: u64,
+        start: u64,
+        limit: u64,
+    ) -> Self {
+        let mut r = Reader {
             src,
-            start,
-            limit,
+            start: 0,
+            limit: 0,
             window: Vec::new(),
             window_at: 0,
+            page,
+            page_at,
             unreadable: 0,
-        }
+        };
+        r.reset(start, limit);
+        r
+    }
+
+    /// Starts over for another candidate, keeping the allocated window.
+    pub fn reset(&mut self, start: u64, limit: u64) {
+        self.start = start;
+        self.limit = limit.min(self.src.size().saturating_sub(start));
+        self.window.clear();
+        self.window_at = 0;
+        self.unreadable = 0;
     }
 
     pub fn limit(&self) -> u64 {
@@ -78,6 +106,12 @@ impl<'a> Reader<'a> {
     pub fn get(&mut self, off: u64, len: usize) -> Option<&[u8]> {
         if off.checked_add(len as u64)? > self.limit {
             return None;
+        }
+        // In the lent page? (Image offsets: the candidate may start before it.)
+        let abs = self.start + off;
+        if abs >= self.page_at && abs + len as u64 <= self.page_at + self.page.len() as u64 {
+            let s = (abs - self.page_at) as usize;
+            return Some(&self.page[s..s + len]);
         }
         let in_window =
             off >= self.window_at && off + len as u64 <= self.window_at + self.window.len() as u64;

@@ -8,7 +8,7 @@ use crate::scan::{extract_tasks, Task};
 use crate::{fail, Failure, JobProgress, ProgressFn};
 use crossbeam_channel::bounded;
 use dredge_carvers::{registry, Matcher, Reader, Verdict};
-use dredge_core::{Entry, EntryKind, Extent, ImageSource, Recovery, Run, RunData};
+use dredge_core::{Entry, EntryKind, Extent, ImageSource, Recovery, Run, RunData, Why};
 use dredge_store::{EvidenceRow, Store};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -71,10 +71,15 @@ pub fn carve_extents(
                     let want = (page.len as usize + matcher.margin())
                         .min(src.size().saturating_sub(page.start) as usize);
                     buf.resize(want, 0);
-                    if src.read_at(page.start, &mut buf).is_err() {
+                    let Ok(report) = src.read_at(page.start, &mut buf) else {
                         let _ = rtx.send((page.len, Vec::new()));
                         continue;
-                    }
+                    };
+                    // Validators read mostly inside the page: lend it to them, unless
+                    // it has unreadable sectors (those reads must count them).
+                    let clean = report.synthesized.iter().all(|s| s.why == Why::PastEnd);
+                    let lent: &[u8] = if clean { &buf } else { &[] };
+                    let mut r = Reader::with_page(&*src, lent, page.start, 0, 0);
                     let mut out = Vec::new();
                     for (at, ci) in matcher.hits(&buf, page.len as usize) {
                         let c = &carvers[ci];
@@ -84,7 +89,7 @@ pub fn carve_extents(
                         else {
                             continue;
                         };
-                        let mut r = Reader::new(&*src, off, c.max_size());
+                        r.reset(off, c.max_size());
                         let one = |len| vec![Extent::new(off, len)];
                         let (len, complete, why, sub, fragments) = match c.validate(&mut r) {
                             Verdict::Complete { len, subtype } => {
