@@ -19,7 +19,7 @@ text = b" ".join(r.choice(words) for _ in range(300000))[: 1 << 20]
 with open(path, "wb") as f:
     for i in range(mib):
         k = i % 8
-        f.write(gt[(i % 4) << 20:((i % 4) + 1) << 20] if k == 0 else text if k in (1, 2) else os.urandom(1 << 20))
+        f.write(gt[(i // 8 % 4) << 20:((i // 8 % 4) + 1) << 20] if k == 0 else text if k in (1, 2) else os.urandom(1 << 20))
 PY
 now() { date +%s.%N; }
 d=target/release/dredge

@@ -151,6 +151,51 @@ for fmt, data, gap in [("png", png(140, 110, 12), 8192), ("png", png(90, 200, 13
                      "stored_length": split, "sha256": hashlib.sha256(data).hexdigest(),
                      "fragments": [[pos, split], [second, len(data) - split]]})
     pos = second + len(data) - split + r.randrange(8192, 65536)
+# Appended after the rest so the layout above stays as it was.
+def tiff(w, h, seed, compression):
+    rr = random.Random(seed)
+    im = Image.new("RGB", (w, h))
+    im.putdata([(rr.randrange(256), (x * 3) % 256, (y * 9) % 256) for y in range(h) for x in range(w)])
+    b = io.BytesIO()
+    im.save(b, "TIFF", compression=compression)
+    return b.getvalue()
+
+def cfb(streams):
+    """A compound file (MS-CFB version 3, 512-byte sectors): header, one FAT sector,
+    one directory sector, then each stream (>= 4096 bytes, so no mini stream)."""
+    FREE, END, FATSECT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD
+    fat, data, starts = [FATSECT, END], b"", []
+    for _, body in streams:
+        n = (len(body) + 511) // 512
+        first = len(fat)
+        starts.append(first)
+        fat += list(range(first + 1, first + n)) + [END]
+        data += body.ljust(n * 512, b"\0")
+    assert len(fat) <= 128
+    fat += [FREE] * (128 - len(fat))
+    def entry(name, typ, child, right, start, size):
+        n = (name + "\0").encode("utf-16-le")
+        return (n.ljust(64, b"\0") + struct.pack("<HBBIII", len(n), typ, 1, FREE, right, child) + b"\0" * 16
+                + struct.pack("<IQQIQ", 0, 0, 0, start, size))
+    d = entry("Root Entry", 5, 1, FREE, END, 0)
+    for i, (name, body) in enumerate(streams):
+        d += entry(name, 2, FREE, i + 2 if i + 1 < len(streams) else FREE, starts[i], len(body))
+    d = d.ljust(512, b"\0")
+    head = (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 16 + struct.pack("<HHHHH", 0x3E, 3, 0xFFFE, 9, 6) + b"\0" * 6
+            + struct.pack("<IIIIIIIII", 0, 1, 1, 0, 4096, END, 0, END, 0) + struct.pack("<I", 0) + struct.pack("<I", FREE) * 108)
+    assert len(head) == 512
+    return head + struct.pack("<128I", *fat) + d + data
+
+rr = random.Random(21)
+word = cfb([("WordDocument", bytes(rr.getrandbits(8) for _ in range(6000))),
+            ("1Table", ("statement of the witness " * 200).encode())])
+for kind, fmt, data in [("intact", "tiff", tiff(60, 50, 19, "raw")), ("intact", "tiff", tiff(80, 40, 20, "tiff_lzw")),
+                        ("intact", "doc", word)]:
+    pos = (pos + 4095) // 4096 * 4096
+    img[pos:pos + len(data)] = data
+    manifest.append({"kind": kind, "format": fmt, "offset": pos, "length": len(data),
+                     "stored_length": len(data), "sha256": hashlib.sha256(data).hexdigest()})
+    pos += len(data) + r.randrange(8192, 65536)
 assert pos < SIZE
 with open(os.path.join(out, "ground-truth.img"), "wb") as f:
     f.write(img)

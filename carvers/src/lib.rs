@@ -7,7 +7,9 @@
 
 mod jpeg;
 mod more;
+mod ole;
 mod png;
+mod tiff;
 mod zip;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -265,6 +267,8 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(more::Gzip),
         Box::new(more::Mp4),
         Box::new(more::Pe),
+        Box::new(tiff::Tiff),
+        Box::new(ole::Ole),
     ]
 }
 

@@ -22,6 +22,8 @@ pub struct Carved {
     /// Image extents of the file's pieces, in file order (one for a contiguous file).
     pub fragments: Vec<Extent>,
     pub format: &'static str,
+    /// The kind within the format ("docx" within "zip", "cr2" within "tiff").
+    pub subtype: Option<&'static str>,
     pub extension: &'static str,
     pub complete: bool,
     pub why: Option<String>,
@@ -117,6 +119,7 @@ pub fn carve_extents(
                             len,
                             fragments,
                             format: c.name(),
+                            subtype: sub,
                             extension: c.extension(sub),
                             complete,
                             why,
@@ -188,6 +191,7 @@ pub fn carve_into_case(
     ev: &EvidenceRow,
     src: &Arc<dyn ImageSource>,
     extents: &[Extent],
+    volumes: &[(usize, Extent)],
     threads: usize,
     page_size: u64,
     interrupt: &AtomicBool,
@@ -255,9 +259,23 @@ pub fn carve_into_case(
         })
         .collect();
     let mut stats = (0u64, 0u64);
-    let by_offset: std::collections::HashMap<u64, (bool, &'static str)> = carved
+    // Forensic path: the volume the file starts in (when the image has volumes), where,
+    // and what: ev1/vol2@1048576/unalloc@0x8a00000/zip/docx.
+    let by_offset: std::collections::HashMap<u64, (bool, String)> = carved
         .iter()
-        .map(|c| (c.offset, (c.complete, c.format)))
+        .map(|c| {
+            let vol = volumes
+                .iter()
+                .find(|(_, v)| v.contains(c.offset))
+                .map(|(i, v)| format!("/vol{i}@{}", v.start))
+                .unwrap_or_default();
+            let what = match c.subtype {
+                Some(sub) if sub != c.format => format!("{}/{sub}", c.format),
+                _ => c.format.to_string(),
+            };
+            let path = format!("{}{vol}/unalloc@{:#x}/{what}", ev.label, c.offset);
+            (c.offset, (c.complete, path))
+        })
         .collect();
     extract_tasks(
         store,
@@ -271,12 +289,12 @@ pub fn carve_into_case(
         interrupt,
         progress,
         &mut |a| {
-            let (whole, format) = by_offset
+            let (whole, path) = by_offset
                 .get(&a.meta_offset)
-                .copied()
-                .unwrap_or((false, "unknown"));
+                .cloned()
+                .unwrap_or((false, format!("{}/unalloc@{:#x}", ev.label, a.meta_offset)));
             a.origin = "carved".into();
-            a.forensic_path = format!("{}/unalloc@{:#x}/{format}", ev.label, a.meta_offset);
+            a.forensic_path = path;
             a.recovery = if whole {
                 "carved-complete".into()
             } else {

@@ -486,6 +486,12 @@ fn scan_evidence(
             ev,
             &src,
             &extents,
+            &vols
+                .iter()
+                .enumerate()
+                .filter(|(_, v)| v.kind != VolumeKind::Meta)
+                .map(|(i, v)| (i, v.extent))
+                .collect::<Vec<_>>(),
             opts.threads,
             opts.page_size,
             interrupt,
