@@ -1,20 +1,27 @@
 #!/usr/bin/env bash
 # Installs the Debian packages dredge's tests and benchmarks compare against or use
-# to build test images. Does nothing when they are all present.
+# to build test images (and PyPI case-utils for case_validate). Does nothing when
+# they are all present.
 set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
-      e2fsprogs fdisk gdisk nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3 exfat-fuse)
+      e2fsprogs fdisk gdisk nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3 exfat-fuse
+      chromium poppler-utils fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -eq 0 ]; then
-  exit 0
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "install-tools: need root to install: ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "install-tools: installing ${missing[*]}" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
-if [ "$(id -u)" -ne 0 ]; then
-  echo "install-tools: need root to install: ${missing[*]}" >&2
-  exit 1
+# case_validate (PyPI case-utils) checks the CASE/UCO reports against the ontology.
+if ! command -v case_validate >/dev/null 2>&1; then
+  echo "install-tools: installing case-utils (PyPI)" >&2
+  python3 -m pip install -q --disable-pip-version-check case-utils 2>&1 | grep -v "Running pip as the 'root' user" >&2 || true
+  command -v case_validate >/dev/null 2>&1 || { echo "install-tools: case_validate not on PATH after pip install" >&2; exit 1; }
 fi
-echo "install-tools: installing ${missing[*]}" >&2
-apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

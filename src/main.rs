@@ -71,6 +71,10 @@ enum Command {
     Verify(CaseArg),
     /// Print the custody log.
     Log(LogArgs),
+    /// Write a report from the case store alone (HTML, DFXML, CASE/UCO JSON-LD, CSV, bodyfile), with its
+    /// SHA-256 beside it and in the custody log. A store that fails verification still
+    /// gets its report, which says so first; the exit code is then 2.
+    Report(ReportArgs),
 }
 
 #[derive(Subcommand)]
@@ -97,6 +101,25 @@ struct CaseNewArgs {
 #[derive(Args)]
 struct CaseArg {
     case_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct ReportArgs {
+    case_dir: PathBuf,
+    #[arg(long, value_enum)]
+    format: ReportFormatArg,
+    /// Default: CASE_DIR/reports/report-TIME.EXT
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum ReportFormatArg {
+    Html,
+    Dfxml,
+    Case,
+    Csv,
+    Bodyfile,
 }
 
 #[derive(Args)]
@@ -617,6 +640,33 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                 )));
             }
             println!("verification passed");
+            Ok(0)
+        }
+        Command::Report(a) => {
+            let format = match a.format {
+                ReportFormatArg::Html => session::ReportFormat::Html,
+                ReportFormatArg::Dfxml => session::ReportFormat::Dfxml,
+                ReportFormatArg::Case => session::ReportFormat::Case,
+                ReportFormatArg::Csv => session::ReportFormat::Csv,
+                ReportFormatArg::Bodyfile => session::ReportFormat::Bodyfile,
+            };
+            let r = session::report(&a.case_dir, format, a.out.as_deref())?;
+            rep.json(json!({
+                "event": "result", "command": "report", "format": format.name(),
+                "path": r.path.display().to_string(), "sha256": r.sha256, "bytes": r.bytes,
+                "custody_verified": r.integrity.is_ok(),
+            }));
+            if !rep.is_json() {
+                println!("{}  {}", r.sha256, r.path.display());
+            }
+            if let Err(b) = &r.integrity {
+                return Err(Failure(format!(
+                    "{}: verification FAILED at custody event {}: {} (the report was written and says so)",
+                    a.case_dir.display(),
+                    b.seq,
+                    b.detail
+                )));
+            }
             Ok(0)
         }
         Command::Log(a) => {

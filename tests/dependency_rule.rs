@@ -211,6 +211,15 @@ fn only_front_ends_depend_on_the_session_and_nothing_on_the_binary() {
     ] {
         assert!(!store.contains(f), "dredge-store depends on {f}");
     }
+    // Reports read the store and nothing else: no image readers, parsers or sessions.
+    let report = g.transitive("dredge-report");
+    assert!(report.contains("dredge-store"));
+    for f in report.iter().filter(|d| d.starts_with("dredge-")) {
+        assert!(
+            f == "dredge-store" || f == "dredge-core",
+            "dredge-report depends on {f}"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod scan;
 
 pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_image::Compression;
+pub use dredge_report::Format as ReportFormat;
 pub use dredge_store::{
     CaseInfo, ChainBreak, Event, EvidenceRow, SessionRow, SessionStatus, Store,
 };
@@ -792,4 +793,98 @@ fn run_acquire(
         Outcome::Complete
     };
     Ok((outcome, r))
+}
+
+/// A report as written.
+#[derive(Debug, Clone)]
+pub struct ReportOutcome {
+    pub path: PathBuf,
+    pub sha256: String,
+    pub bytes: u64,
+    /// The store-side verification: Ok(events) or the first break.
+    pub integrity: Result<usize, ChainBreak>,
+}
+
+/// Writes a report from the store alone (default `CASE_DIR/reports/report-TIME.EXT`),
+/// atomically, with a `.sha256` file beside it, and records it in the custody log.
+/// A store that fails verification still gets its report, which says so first.
+pub fn report(
+    case_dir: &Path,
+    format: ReportFormat,
+    out: Option<&Path>,
+) -> Result<ReportOutcome, Failure> {
+    let mut store = open_case(case_dir)?;
+    // Verify before this run appends to the log.
+    let model = dredge_report::Model::gather(&store).map_err(fail)?;
+    let out = match out {
+        Some(p) => p.to_path_buf(),
+        None => {
+            let stamp: String = model
+                .generated_utc
+                .chars()
+                .filter(char::is_ascii_digit)
+                .take(14)
+                .collect();
+            case_dir
+                .join("reports")
+                .join(format!("report-{stamp}.{}", format.extension()))
+        }
+    };
+    let sid = store
+        .begin_session("report", json!({"format": format.name(), "out": abs(&out)}))
+        .map_err(fail)?;
+    let result = (|| -> Result<ReportOutcome, Failure> {
+        let tmp = out.with_extension(format!("{}.partial", format.extension()));
+        let file = std::fs::File::create(&tmp)
+            .map_err(|e| Failure(format!("{}: cannot create: {e}", tmp.display())))?;
+        let mut w = std::io::BufWriter::new(file);
+        dredge_report::write(&store, &model, format, &mut w).map_err(fail)?;
+        let file = w
+            .into_inner()
+            .map_err(|e| Failure(format!("{}: {}", tmp.display(), e.error())))?;
+        file.sync_all()
+            .map_err(|e| Failure(format!("{}: {e}", tmp.display())))?;
+        std::fs::rename(&tmp, &out).map_err(|e| {
+            Failure(format!(
+                "{}: cannot rename to {}: {e}",
+                tmp.display(),
+                out.display()
+            ))
+        })?;
+        let sha256 = dredge_hash::sha256_file(&out)
+            .map_err(|e| Failure(format!("{}: {e}", out.display())))?;
+        let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or(0);
+        let name = out
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let side = PathBuf::from(format!("{}.sha256", out.display()));
+        std::fs::write(&side, format!("{sha256}  {name}\n"))
+            .map_err(|e| Failure(format!("{}: {e}", side.display())))?;
+        Ok(ReportOutcome {
+            path: out.clone(),
+            sha256,
+            bytes,
+            integrity: model.integrity.clone(),
+        })
+    })();
+    match &result {
+        Ok(r) => {
+            store
+                .append_event(
+                    "report.generate",
+                    json!({"format": format.name(), "path": abs(&r.path), "sha256": r.sha256, "bytes": r.bytes,
+                           "custody_verified": r.integrity.is_ok()}),
+                    Some(sid),
+                )
+                .map_err(fail)?;
+            store
+                .end_session(sid, SessionStatus::Complete, json!({"sha256": r.sha256}))
+                .map_err(fail)?;
+        }
+        Err(e) => {
+            let _ = store.end_session(sid, SessionStatus::Failed, json!({"error": e.0}));
+        }
+    }
+    result
 }

@@ -322,6 +322,24 @@ impl Store {
             .map_err(sql_err(&db))
     }
 
+    /// `rows` with a cached statement, for queries run once per artifact.
+    pub(crate) fn cached_rows<T, P: rusqlite::Params>(
+        &self,
+        sql: &str,
+        params: P,
+        f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        let db = self.db();
+        let mut st = self.conn.prepare_cached(sql).map_err(sql_err(&db))?;
+        let rows = st.query_map(params, f).map_err(sql_err(&db))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(sql_err(&db))
+    }
+
+    pub(crate) fn db_path_buf(&self) -> PathBuf {
+        self.db()
+    }
+
     pub fn dir(&self) -> &Path {
         &self.dir
     }

@@ -337,48 +337,64 @@ impl Store {
         self.rows(
                 "SELECT id, evidence_id, unit, fs_id, origin, forensic_path, path, other_names, kind, deleted, size,
                         recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status
-                 FROM artifacts WHERE (?1 IS NULL OR evidence_id = ?1) ORDER BY evidence_id, unit, path, id", [evidence_id], |r| {
-                let names: String = r.get(7)?;
-                let md5: Option<String> = r.get(14)?;
-                let sha1: Option<String> = r.get(15)?;
-                let sha256: Option<String> = r.get(16)?;
-                Ok(ArtifactRecord {
-                    id: r.get(0)?,
-                    evidence_id: r.get(1)?,
-                    unit: r.get(2)?,
-                    fs_id: r.get(3)?,
-                    origin: r.get(4)?,
-                    forensic_path: r.get(5)?,
-                    path: r.get(6)?,
-                    other_names: serde_json::from_str(&names).unwrap_or_default(),
-                    kind: r.get(8)?,
-                    deleted: r.get(9)?,
-                    size: r.get::<_, i64>(10)? as u64,
-                    recovery: r.get(11)?,
-                    recovery_detail: r.get(12)?,
-                    meta_offset: r.get::<_, i64>(13)? as u64,
-                    digests: match (md5, sha1, sha256) {
-                        (Some(a), Some(b), Some(c)) => Some((a, b, c)),
-                        _ => None,
-                    },
-                    extracted: r.get(17)?,
-                    unreadable_bytes: r.get::<_, i64>(18)? as u64,
-                    status: r.get(19)?,
-                    times: Vec::new(),
-                    runs: Vec::new(),
-                    gaps: Vec::new(),
-                })
-            })
+                 FROM artifacts WHERE (?1 IS NULL OR evidence_id = ?1) ORDER BY evidence_id, unit, path, id", [evidence_id], artifact_row)
+    }
+
+    /// Every artifact with its times, runs and gaps, one at a time in the order of
+    /// [`Store::artifacts`], so reports over a large case run in bounded memory.
+    pub fn each_artifact(
+        &self,
+        evidence_id: Option<i64>,
+        f: &mut dyn FnMut(ArtifactRecord) -> std::io::Result<()>,
+    ) -> Result<()> {
+        let db = self.db_path_buf();
+        let err = |e: rusqlite::Error| crate::StoreError::new(&db, e.to_string());
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT id, evidence_id, unit, fs_id, origin, forensic_path, path, other_names, kind, deleted, size,
+                        recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status
+                 FROM artifacts WHERE (?1 IS NULL OR evidence_id = ?1) ORDER BY evidence_id, unit, path, id",
+            )
+            .map_err(err)?;
+        let mut rows = st.query([evidence_id]).map_err(err)?;
+        while let Some(r) = rows.next().map_err(err)? {
+            let mut a = artifact_row(r).map_err(err)?;
+            self.artifact_details(&mut a)?;
+            f(a).map_err(|e| crate::StoreError::new(&db, format!("writing: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// (evidence id, unit, origin, deleted, status, count, bytes) over all artifacts.
+    #[allow(clippy::type_complexity)]
+    pub fn artifact_counts(&self) -> Result<Vec<(i64, String, String, bool, String, u64, u64)>> {
+        self.rows(
+            "SELECT evidence_id, unit, origin, deleted, status, COUNT(*), SUM(size) FROM artifacts
+             GROUP BY evidence_id, unit, origin, deleted, status ORDER BY evidence_id, unit, origin, deleted, status",
+            [],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get::<_, i64>(5)? as u64,
+                    r.get::<_, Option<i64>>(6)?.unwrap_or(0) as u64,
+                ))
+            },
+        )
     }
 
     /// Fills in times, runs and gaps of one artifact.
     pub fn artifact_details(&self, a: &mut ArtifactRecord) -> Result<()> {
-        a.times = self.rows(
+        a.times = self.cached_rows(
             "SELECT source, utc FROM artifact_times WHERE artifact_id = ?1",
             [&a.id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )?;
-        a.runs = self.rows("SELECT file_offset, len, kind, image_offset, unreadable_bytes FROM artifact_runs WHERE artifact_id = ?1 ORDER BY seq", [&a.id], |r| {
+        a.runs = self.cached_rows("SELECT file_offset, len, kind, image_offset, unreadable_bytes FROM artifact_runs WHERE artifact_id = ?1 ORDER BY seq", [&a.id], |r| {
                 Ok(RunRecord {
                     file_offset: r.get::<_, i64>(0)? as u64,
                     len: r.get::<_, i64>(1)? as u64,
@@ -387,7 +403,7 @@ impl Store {
                     unreadable_bytes: r.get::<_, i64>(4)? as u64,
                 })
             })?;
-        a.gaps = self.rows("SELECT file_offset, len, why FROM artifact_gaps WHERE artifact_id = ?1 ORDER BY file_offset", [&a.id], |r| {
+        a.gaps = self.cached_rows("SELECT file_offset, len, why FROM artifact_gaps WHERE artifact_id = ?1 ORDER BY file_offset", [&a.id], |r| {
                 Ok((
                     r.get::<_, i64>(0)? as u64,
                     r.get::<_, i64>(1)? as u64,
@@ -454,4 +470,37 @@ impl Store {
         }
         Ok(vols.into_iter().map(|(_, v)| v).collect())
     }
+}
+
+fn artifact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArtifactRecord> {
+    let names: String = r.get(7)?;
+    let md5: Option<String> = r.get(14)?;
+    let sha1: Option<String> = r.get(15)?;
+    let sha256: Option<String> = r.get(16)?;
+    Ok(ArtifactRecord {
+        id: r.get(0)?,
+        evidence_id: r.get(1)?,
+        unit: r.get(2)?,
+        fs_id: r.get(3)?,
+        origin: r.get(4)?,
+        forensic_path: r.get(5)?,
+        path: r.get(6)?,
+        other_names: serde_json::from_str(&names).unwrap_or_default(),
+        kind: r.get(8)?,
+        deleted: r.get(9)?,
+        size: r.get::<_, i64>(10)? as u64,
+        recovery: r.get(11)?,
+        recovery_detail: r.get(12)?,
+        meta_offset: r.get::<_, i64>(13)? as u64,
+        digests: match (md5, sha1, sha256) {
+            (Some(a), Some(b), Some(c)) => Some((a, b, c)),
+            _ => None,
+        },
+        extracted: r.get(17)?,
+        unreadable_bytes: r.get::<_, i64>(18)? as u64,
+        status: r.get(19)?,
+        times: Vec::new(),
+        runs: Vec::new(),
+        gaps: Vec::new(),
+    })
 }

@@ -1,0 +1,79 @@
+//! CSV of every artifact (RFC 4180), one row each; names from evidence are written
+//! through [`visible`], so a row is always one line.
+
+use crate::text::{gaps, macb, visible};
+use crate::Model;
+use dredge_store::{ArtifactRecord, Store, StoreError};
+use std::io::Write;
+
+const HEAD: &str = "evidence,artifact_id,forensic_path,path,other_names,kind,origin,deleted,status,recovery,recovery_detail,size,md5,sha1,sha256,unreadable_bytes,unreadable_ranges,modified,accessed,changed,created,image_runs,extracted";
+
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The first recorded time of kind `k` (m, a, c, b), preferring a file's own
+/// timestamps over copies (NTFS $FILE_NAME).
+pub(crate) fn time_of(a: &ArtifactRecord, k: char) -> Option<&(String, String)> {
+    let of_kind = |t: &&(String, String)| macb(&t.0) == Some(k);
+    a.times
+        .iter()
+        .filter(of_kind)
+        .find(|t| !t.0.contains(".fn."))
+        .or_else(|| a.times.iter().find(of_kind))
+}
+
+pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), StoreError> {
+    let path = store.dir().to_path_buf();
+    let io = |e: std::io::Error| StoreError {
+        path: path.clone(),
+        detail: format!("writing the CSV report: {e}"),
+    };
+    writeln!(out, "{HEAD}").map_err(io)?;
+    store.each_artifact(None, &mut |a| {
+        let (md5, sha1, sha256) = a.digests.clone().unwrap_or_default();
+        let t = |k| time_of(&a, k).map_or(String::new(), |(_, u)| u.clone());
+        let runs = a
+            .runs
+            .iter()
+            .filter_map(|r| r.image_offset.map(|o| format!("{o}+{}", r.len)))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let names: Vec<String> = a
+            .other_names
+            .iter()
+            .map(|n| visible(n).into_owned())
+            .collect();
+        let row = [
+            model.label(a.evidence_id).to_string(),
+            a.id.clone(),
+            visible(&a.forensic_path).into_owned(),
+            visible(&a.path).into_owned(),
+            names.join(" | "),
+            a.kind.clone(),
+            a.origin.clone(),
+            u8::from(a.deleted).to_string(),
+            a.status.clone(),
+            a.recovery.clone(),
+            a.recovery_detail.clone().unwrap_or_default(),
+            a.size.to_string(),
+            md5,
+            sha1,
+            sha256,
+            a.unreadable_bytes.to_string(),
+            gaps(&a.gaps),
+            t('m'),
+            t('a'),
+            t('c'),
+            t('b'),
+            runs,
+            a.extracted.clone().unwrap_or_default(),
+        ];
+        let line: Vec<String> = row.iter().map(|f| field(f)).collect();
+        writeln!(out, "{}", line.join(","))
+    })
+}

@@ -1,0 +1,206 @@
+//! Reports read the custody store and nothing else: what was examined, how, with which
+//! tool version, what was recovered, what could not be read, and whether the custody
+//! record still holds. Artifacts are streamed from the store one at a time, so a case
+//! with any number of them is reported in bounded memory.
+
+mod bodyfile;
+mod case;
+mod csv;
+mod dfxml;
+mod html;
+mod text;
+
+use dredge_store::{
+    CaseRow, ChainBreak, Event, EvidenceRow, FindingRecord, Store, StoreError, VolumeRow,
+};
+use serde_json::Value;
+use std::io::Write;
+
+pub use text::{macb, unix_seconds, visible};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Html,
+    Dfxml,
+    Case,
+    Csv,
+    Bodyfile,
+}
+
+impl Format {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Dfxml => "dfxml",
+            Format::Case => "case",
+            Format::Csv => "csv",
+            Format::Bodyfile => "bodyfile",
+        }
+    }
+    pub fn extension(&self) -> &'static str {
+        match self {
+            Format::Html => "html",
+            Format::Dfxml => "dfxml",
+            Format::Case => "jsonld",
+            Format::Csv => "csv",
+            Format::Bodyfile => "body",
+        }
+    }
+}
+
+/// One evidence item with what is known of it.
+pub struct EvidenceInfo {
+    pub row: EvidenceRow,
+    /// (start, len, why) of every unreadable range of the medium.
+    pub gaps: Vec<(u64, u64, String)>,
+    pub volumes: Vec<VolumeRow>,
+    /// (unit, finding)
+    pub findings: Vec<(String, FindingRecord)>,
+    /// (time, result) of each later verification of this item's hashes.
+    pub verifications: Vec<(String, String)>,
+    /// (time, SHA-256 before and after) of each scan that checked the image unchanged.
+    pub unchanged: Vec<(String, String)>,
+}
+
+/// A session as the custody log records it: the command, its exact options, when,
+/// how it ended, and the tool version that ran it.
+pub struct SessionInfo {
+    pub id: i64,
+    pub command: String,
+    pub args: Value,
+    pub started: String,
+    pub ended: Option<String>,
+    pub status: String,
+    pub tool_version: String,
+}
+
+/// Everything but the artifacts, which are streamed.
+pub struct Model {
+    pub case: CaseRow,
+    pub generated_utc: String,
+    pub evidence: Vec<EvidenceInfo>,
+    pub sessions: Vec<SessionInfo>,
+    pub events: Vec<Event>,
+    /// The store-side verification: chain, anchor, evidence rows, artifact rows.
+    pub integrity: Result<usize, ChainBreak>,
+    /// (evidence id, unit, origin, deleted, status, count, bytes)
+    #[allow(clippy::type_complexity)]
+    pub counts: Vec<(i64, String, String, bool, String, u64, u64)>,
+}
+
+impl Model {
+    pub fn gather(store: &Store) -> Result<Model, StoreError> {
+        let chain = store.verify_chain()?;
+        let rows = store.verify_evidence_rows()?;
+        let arts = store.verify_artifact_rows()?;
+        let integrity = match (chain, rows, arts) {
+            (Err(b), _, _) | (Ok(_), Err(b), _) | (Ok(_), Ok(()), Err(b)) => Err(b),
+            (Ok(n), Ok(()), Ok(_)) => Ok(n),
+        };
+        let events = store.events()?;
+        let params = |e: &Event| serde_json::from_str::<Value>(&e.params).unwrap_or_default();
+        let mut sessions: Vec<SessionInfo> = Vec::new();
+        for e in &events {
+            let p = params(e);
+            match e.action.as_str() {
+                "session.start" => sessions.push(SessionInfo {
+                    id: e.session_id.unwrap_or(0),
+                    command: p["command"].as_str().unwrap_or("").to_string(),
+                    args: p["args"].clone(),
+                    started: e.time_utc.clone(),
+                    ended: None,
+                    status: "running".into(),
+                    tool_version: e.tool_version.clone(),
+                }),
+                "session.end" => {
+                    if let Some(s) = sessions
+                        .iter_mut()
+                        .rev()
+                        .find(|s| Some(s.id) == e.session_id)
+                    {
+                        s.ended = Some(e.time_utc.clone());
+                        s.status = p["status"].as_str().unwrap_or("").to_string();
+                    }
+                }
+                _ => {}
+            }
+        }
+        let mut evidence = Vec::new();
+        for row in store.evidence()? {
+            let mut verifications = Vec::new();
+            let mut unchanged = Vec::new();
+            for e in &events {
+                let p = params(e);
+                if e.action == "session.end" {
+                    let is_verify = sessions
+                        .iter()
+                        .any(|s| Some(s.id) == e.session_id && s.command == "verify");
+                    if is_verify {
+                        for r in p["summary"]["evidence"].as_array().into_iter().flatten() {
+                            if r["label"] == row.label.as_str() {
+                                let res = r["result"].as_str().unwrap_or("").to_string();
+                                verifications.push((e.time_utc.clone(), res));
+                            }
+                        }
+                    }
+                }
+                if e.action == "scan.evidence" && p["evidence"] == row.label.as_str() {
+                    let h = p["sha256_before_and_after"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string();
+                    unchanged.push((e.time_utc.clone(), h));
+                }
+            }
+            evidence.push(EvidenceInfo {
+                gaps: store.evidence_gaps(row.id)?,
+                volumes: store.volumes(row.id)?,
+                findings: store.findings(row.id)?,
+                verifications,
+                unchanged,
+                row,
+            });
+        }
+        Ok(Model {
+            case: store.case()?,
+            generated_utc: dredge_core::time::utc_now(),
+            evidence,
+            sessions,
+            events,
+            integrity,
+            counts: store.artifact_counts()?,
+        })
+    }
+
+    pub fn label(&self, evidence_id: i64) -> &str {
+        self.evidence
+            .iter()
+            .find(|e| e.row.id == evidence_id)
+            .map_or("?", |e| e.row.label.as_str())
+    }
+}
+
+pub(crate) fn io_error(store: &Store, what: &str) -> impl Fn(std::io::Error) -> StoreError {
+    let path = store.dir().join("reports");
+    let what = what.to_string();
+    move |e| StoreError {
+        path: path.clone(),
+        detail: format!("writing the {what} report: {e}"),
+    }
+}
+
+/// Writes the report. Errors are the store's or the output's, each naming its file.
+pub fn write(
+    store: &Store,
+    model: &Model,
+    format: Format,
+    out: &mut dyn Write,
+) -> Result<(), StoreError> {
+    match format {
+        Format::Csv => csv::write(store, model, out),
+        Format::Bodyfile => bodyfile::write(store, model, out),
+        Format::Dfxml => dfxml::write(store, model, out),
+        Format::Case => case::write(store, model, out),
+        Format::Html => html::write(store, model, out),
+    }
+}

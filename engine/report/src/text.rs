@@ -1,0 +1,129 @@
+//! Names from evidence are hostile: control characters, escape sequences and markup
+//! must never reach a terminal, a browser or an XML parser as they are.
+
+use std::borrow::Cow;
+
+/// `s` with control characters (C0, DEL, C1) and backslashes written as escapes
+/// (`\x1b`, `\u{85}`, `\\`), so every name is visible and unambiguous.
+pub fn visible(s: &str) -> Cow<'_, str> {
+    let bad = |c: char| c.is_control() || c == '\\';
+    if !s.chars().any(bad) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x80 && c.is_control() => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Text for XML and HTML: markup characters as entities, after [`visible`].
+pub fn markup(s: &str) -> String {
+    let v = visible(s);
+    let mut out = String::with_capacity(v.len());
+    for c in v.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Which of a file's MAC(B) times a recorded time source is: 'm' content modified,
+/// 'a' accessed, 'c' metadata changed, 'b' born (created), 'd' deleted.
+pub fn macb(source: &str) -> Option<char> {
+    let s = source.trim_end_matches("(date)");
+    if s.ends_with("mft_modified") || s.ends_with("ctime") {
+        Some('c')
+    } else if s.ends_with("modified") || s.ends_with("written") || s.ends_with("mtime") {
+        Some('m')
+    } else if s.ends_with("accessed") || s.ends_with("atime") {
+        Some('a')
+    } else if s.ends_with("created") || s.ends_with("crtime") {
+        Some('b')
+    } else if s.ends_with("dtime") {
+        Some('d')
+    } else {
+        None
+    }
+}
+
+/// Seconds since 1970 of a stored UTC time (`YYYY-MM-DDTHH:MM:SS[.ffffff]Z`).
+pub fn unix_seconds(utc: &str) -> Option<i64> {
+    let b = utc.as_bytes();
+    if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
+        return None;
+    }
+    let n = |r: std::ops::Range<usize>| utc.get(r)?.parse::<i64>().ok();
+    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let (h, mi, s) = (n(11..13)?, n(14..16)?, n(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = dredge_core::time::days_from_civil(y, mo as u32, d as u32);
+    Some(days * 86_400 + h * 3600 + mi * 60 + s)
+}
+
+/// A byte count for people: 1 536 → "1.5 KiB".
+pub fn bytes(n: u64) -> String {
+    const U: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < U.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} bytes")
+    } else {
+        format!("{v:.1} {} ({n} bytes)", U[i])
+    }
+}
+
+/// The unreadable ranges of an artifact as "offset+len (why)", file offsets.
+pub fn gaps(g: &[(u64, u64, String)]) -> String {
+    g.iter()
+        .map(|(o, l, w)| format!("{o}+{l} ({w})"))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_become_visible_text() {
+        assert_eq!(visible("a\x1b[31mb\nc"), "a\\x1b[31mb\\x0ac");
+        assert_eq!(visible("x\u{85}y\\z"), "x\\u{85}y\\\\z");
+        assert_eq!(visible("plain é"), "plain é");
+        assert_eq!(markup("<b>&\x07"), "&lt;b&gt;&amp;\\x07");
+    }
+
+    #[test]
+    fn times_map_to_macb_and_epoch() {
+        assert_eq!(macb("ntfs.si.mft_modified"), Some('c'));
+        assert_eq!(macb("fat.written"), Some('m'));
+        assert_eq!(macb("fat.accessed(date)"), Some('a'));
+        assert_eq!(macb("ext.crtime"), Some('b'));
+        assert_eq!(macb("ext.dtime"), Some('d'));
+        assert_eq!(unix_seconds("1970-01-02T00:00:01.000000Z"), Some(86_401));
+        assert_eq!(
+            unix_seconds("2026-10-30T12:00:00.000000Z"),
+            Some(1_793_361_600)
+        );
+        assert_eq!(unix_seconds("garbage"), None);
+    }
+}

@@ -1,0 +1,351 @@
+//! `dredge report`: every format from the store alone, validated by the tools that
+//! consume them (xmllint against the DFXML schema, mactime, Chromium), recorded in
+//! the custody log with its own hash, and honest about a store that was tampered with.
+
+mod common;
+use common::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn sample() -> (PathBuf, PathBuf) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/sample");
+    (root.join("usb-stick.img"), root.join("usb-stick.map"))
+}
+
+/// A case holding the sample stick, with its bad-sector map, scanned.
+fn case_with_sample(dir: &Path) -> PathBuf {
+    let (img, map) = sample();
+    let case = dir.join("case");
+    let o = run(&[
+        "--progress",
+        "none",
+        "recover",
+        img.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+        "--out",
+        case.to_str().unwrap(),
+        "--examiner",
+        "Det. Ada Example",
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    case
+}
+
+/// File names the consuming tools recognise (rdflib picks its parser by extension).
+fn ext(format: &str) -> &str {
+    if format == "case" {
+        "jsonld"
+    } else {
+        format
+    }
+}
+
+fn report(case: &Path, format: &str, out: &Path) -> std::process::Output {
+    run(&[
+        "--progress",
+        "none",
+        "report",
+        case.to_str().unwrap(),
+        "--format",
+        format,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
+
+#[test]
+fn every_format_is_written_recorded_and_valid() {
+    let d = tempfile::tempdir().unwrap();
+    let case = case_with_sample(d.path());
+    let arts = ls_json(&case);
+    let files: Vec<&serde_json::Value> = arts.iter().filter(|a| a["kind"] == "file").collect();
+    assert!(files.len() >= 5);
+    for f in ["html", "dfxml", "case", "csv", "bodyfile"] {
+        let out = d.path().join(format!("report.{}", ext(f)));
+        let o = report(&case, f, &out);
+        assert!(o.status.success(), "{f}: {}", stderr(&o));
+        // The hash printed, the one beside the file and the one in the custody log
+        // are the file's.
+        let sha = sha256_file(&out);
+        assert!(stdout(&o).starts_with(&sha), "{}", stdout(&o));
+        let side = std::fs::read_to_string(format!("{}.sha256", out.display())).unwrap();
+        assert_eq!(side, format!("{sha}  report.{}\n", ext(f)));
+        let log = stdout(&run(&["log", case.to_str().unwrap(), "--json"]));
+        let ev: serde_json::Value = log
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .rfind(|e| e["action"] == "report.generate")
+            .expect("report event");
+        assert_eq!(ev["params"]["sha256"], sha.as_str());
+        assert_eq!(ev["params"]["format"], f);
+    }
+    // Writing reports does not break the chain.
+    let v = run(&["--progress", "none", "verify", case.to_str().unwrap()]);
+    assert!(v.status.success(), "{}", stdout(&v));
+
+    let html = std::fs::read_to_string(d.path().join("report.html")).unwrap();
+    // With the bad-sector map applied the evidence hash covers the bytes as read.
+    let evidence_sha: String = rusqlite::Connection::open(case.join("case.sqlite"))
+        .unwrap()
+        .query_row("SELECT sha256 FROM evidence", [], |r| r.get(0))
+        .unwrap();
+    for fact in [
+        evidence_sha.as_str(),
+        "Det. Ada Example",
+        "Custody record verified",
+        "4096 bytes",
+        "secret plans.txt",
+        "deleted",
+        "map-bad-sector",
+    ] {
+        assert!(html.contains(fact), "HTML lacks {fact:?}");
+    }
+    for a in &files {
+        assert!(html.contains(a["sha256"].as_str().unwrap()), "{a}");
+    }
+    // Self-contained: nothing is fetched from anywhere.
+    assert!(!html.contains("src=\"http") && !html.contains("href=\"http"));
+    // The sector map marks the two unreadable ranges of the medium.
+    assert!(html.contains("fill=\"#c62828\""));
+
+    // CSV: one row per artifact, hashes as in the store.
+    let csv = std::fs::read_to_string(d.path().join("report.csv")).unwrap();
+    assert_eq!(csv.lines().count(), arts.len() + 1);
+    for a in &files {
+        assert!(csv.contains(a["sha256"].as_str().unwrap()));
+    }
+
+    // CASE/UCO: the files, with their hashes and image ranges, and the actions.
+    let jsonld: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("report.jsonld")).unwrap())
+            .unwrap();
+    let graph = jsonld["@graph"].as_array().unwrap();
+    let text = jsonld.to_string();
+    for a in &files {
+        assert!(text.contains(a["sha256"].as_str().unwrap()));
+    }
+    assert!(graph
+        .iter()
+        .any(|n| n["@type"] == "case-investigation:InvestigativeAction"
+            && n["uco-core:name"] == "dredge scan"));
+    assert!(text.contains("\"uco-observable:rangeOffsetType\":\"image\""));
+
+    if !tools(&["xmllint", "mactime", "fls", "case_validate"]) {
+        return;
+    }
+    let cv = std::process::Command::new("case_validate")
+        .arg(d.path().join("report.jsonld"))
+        .output()
+        .unwrap();
+    assert!(
+        cv.status.success(),
+        "case_validate: {}",
+        String::from_utf8_lossy(&cv.stdout)
+    );
+    // The DFXML working group's schema (public domain), copied from ../shared/schemas.
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/dfxml.xsd");
+    let dfxml = d.path().join("report.dfxml");
+    let x = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&xsd)
+        .arg(&dfxml)
+        .output()
+        .unwrap();
+    assert!(x.status.success(), "{}", String::from_utf8_lossy(&x.stderr));
+    let xml = std::fs::read_to_string(&dfxml).unwrap();
+    assert!(
+        xml.contains(
+            "<dredge:unreadable file_offset=\"20480\" len=\"4096\" why=\"map-bad-sector\"/>"
+        ),
+        "PHOTO.RAW's gap"
+    );
+    assert!(xml.contains(&format!("sha256=\"{evidence_sha}\"")));
+
+    // The body file gives mactime what fls -m gives it for the same files.
+    let body = d.path().join("report.bodyfile");
+    let m = std::process::Command::new("mactime")
+        .args(["-b"])
+        .arg(&body)
+        .args(["-d", "-z", "UTC"])
+        .output()
+        .unwrap();
+    assert!(m.status.success());
+    assert!(String::from_utf8_lossy(&m.stdout).contains("/ledger/ACCOUNTS.CSV"));
+    let fls = std::process::Command::new("fls")
+        .args(["-m", "/", "-r"])
+        .arg(sample().0)
+        .output()
+        .unwrap();
+    // name -> (atime, mtime, crtime); TSK names deleted entries "… (deleted)" too.
+    let parse = |text: &str| -> BTreeMap<String, (String, String, String)> {
+        text.lines()
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split('|').collect();
+                (f.len() == 11).then(|| {
+                    (
+                        f[1].trim_start_matches('/').replace("//", "/"),
+                        (f[7].to_string(), f[8].to_string(), f[10].to_string()),
+                    )
+                })
+            })
+            .collect()
+    };
+    let ours = parse(&std::fs::read_to_string(&body).unwrap());
+    let theirs = parse(&String::from_utf8_lossy(&fls.stdout));
+    let mut compared = 0;
+    for (name, t) in &theirs {
+        if let Some(o) = ours.get(name) {
+            assert_eq!(o, t, "{name}");
+            compared += 1;
+        }
+    }
+    assert!(
+        compared >= 5,
+        "compared {compared}: ours {ours:?} theirs {theirs:?}"
+    );
+}
+
+#[test]
+fn a_tampered_store_is_reported_as_failing_verification() {
+    let d = tempfile::tempdir().unwrap();
+    let case = case_with_sample(d.path());
+    let db = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    let n = db
+        .execute(
+            "UPDATE artifacts SET sha256 = '00' || substr(sha256, 3) WHERE path = '/NOTES.TXT'",
+            [],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    drop(db);
+    let out = d.path().join("r.html");
+    let o = report(&case, "html", &out);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("verification FAILED"), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&out).expect("the report is still written");
+    let banner = html.find("VERIFICATION FAILED").expect("banner");
+    // Prominent: before the evidence section.
+    assert!(banner < html.find("id=evidence").unwrap());
+    assert!(!html.contains("Custody record verified"));
+}
+
+#[test]
+fn hostile_names_are_escaped_in_every_report() {
+    if !tools(&["mkfs.ext4"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let evil = "bad\x1b[31mred\nline<script>.txt";
+    std::fs::write(src.join(evil), b"hostile name").unwrap();
+    let img = d.path().join("evil.img");
+    assert!(sh(&format!(
+        "mkfs.ext4 -q -F -d {} {} 4M",
+        src.display(),
+        img.display()
+    )));
+    let case = d.path().join("case");
+    let o = run(&[
+        "--progress",
+        "none",
+        "recover",
+        img.to_str().unwrap(),
+        "--out",
+        case.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for f in ["html", "dfxml", "case", "csv", "bodyfile"] {
+        let out = d.path().join(format!("r.{}", ext(f)));
+        assert!(report(&case, f, &out).status.success());
+        let text = std::fs::read(&out).unwrap();
+        assert!(!text.contains(&0x1b), "{f}: raw ESC");
+        let s = String::from_utf8(text).unwrap();
+        // JSON writes the escape's backslash as \\.
+        let shown = if f == "case" {
+            "bad\\\\x1b[31mred\\\\x0aline"
+        } else {
+            "bad\\x1b[31mred\\x0aline"
+        };
+        assert!(s.contains(shown), "{f}");
+        if f == "html" || f == "dfxml" {
+            assert!(!s.contains("<script>.txt"), "{f}: raw markup");
+        }
+    }
+}
+
+#[test]
+fn the_html_renders_in_chromium_with_its_facts() {
+    if !tools(&["chromium", "pdftotext", "pdftoppm"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let case = case_with_sample(d.path());
+    let html = d.path().join("r.html");
+    assert!(report(&case, "html", &html).status.success());
+    let url = format!("file://{}", html.display());
+    let chromium = |args: &[&str]| {
+        let o = std::process::Command::new("chromium")
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+            ])
+            .args(args)
+            .arg(&url)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let png = d.path().join("r.png");
+    chromium(&[
+        "--window-size=1200,2000",
+        &format!("--screenshot={}", png.display()),
+    ]);
+    let bytes = std::fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG") && bytes.len() > 20_000);
+    // Printed (the way a court gets it), every group opens and the facts are there.
+    let pdf = d.path().join("r.pdf");
+    chromium(&[
+        &format!("--print-to-pdf={}", pdf.display()),
+        "--no-pdf-header-footer",
+    ]);
+    let t = std::process::Command::new("pdftotext")
+        .arg(&pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    let text: String = String::from_utf8_lossy(&t.stdout)
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    let evidence_sha: String = rusqlite::Connection::open(case.join("case.sqlite"))
+        .unwrap()
+        .query_row("SELECT sha256 FROM evidence", [], |r| r.get(0))
+        .unwrap();
+    for fact in [
+        evidence_sha.as_str(),
+        "Custodyrecordverified",
+        "20480+4096(map-bad-sector)",
+        "secretplans.txt",
+        "f905a3d0aa3257d59e04bb20ae66dae166a170985222c49685d1334c91c82874",
+    ] {
+        assert!(text.contains(fact), "printed report lacks {fact}");
+    }
+    let page = d.path().join("page");
+    let o = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "60", "-f", "1", "-l", "1"])
+        .arg(&pdf)
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let first = std::fs::read_dir(d.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .find(|e| e.file_name().to_string_lossy().starts_with("page"))
+        .expect("a rendered page");
+    assert!(std::fs::metadata(first.path()).unwrap().len() > 5_000);
+}
