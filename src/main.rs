@@ -1,6 +1,7 @@
 //! The `dredge` command line. Exit codes: 0 complete, 3 complete with gaps
 //! (unreadable bytes), 2 failed, 130 interrupted.
 
+mod batch;
 mod progress;
 
 // A walk of a large filesystem allocates a little for every entry; glibc's malloc
@@ -75,6 +76,11 @@ enum Command {
     /// SHA-256 beside it and in the custody log. A store that fails verification still
     /// gets its report, which says so first; the exit code is then 2.
     Report(ReportArgs),
+    /// Run a lab job file unattended: each [[item]] acquired or added, scanned, carved
+    /// and reported, into one case or a case each; JSON lines on stdout; a failing
+    /// item is recorded and the next one runs. Exit 0 all complete, 3 some bytes
+    /// unreadable, 2 an item failed, 130 interrupted.
+    Batch(BatchArgs),
 }
 
 #[derive(Subcommand)]
@@ -101,6 +107,12 @@ struct CaseNewArgs {
 #[derive(Args)]
 struct CaseArg {
     case_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct BatchArgs {
+    /// The job file (TOML); see docs/batch.md.
+    job: PathBuf,
 }
 
 #[derive(Args)]
@@ -641,6 +653,11 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             }
             println!("verification passed");
             Ok(0)
+        }
+        Command::Batch(a) => {
+            // Labs read the batch's progress as JSON lines, whatever --progress says.
+            let mut json_rep = Reporter::new(ProgressMode::Json);
+            batch::run(&a.job, interrupt, &mut json_rep)
         }
         Command::Report(a) => {
             let format = match a.format {

@@ -77,6 +77,23 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
             ewf: Some(meta),
         });
     }
+    // A file named like an EWF image without the signature is a damaged or
+    // mislabelled one: reading its container bytes as a disk would be wrong.
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if ext.eq_ignore_ascii_case("e01") {
+        let mut head = [0u8; 8];
+        let got = crate::file::open_read_only(path)
+            .ok()
+            .and_then(|f| std::os::unix::fs::FileExt::read_at(&f, &mut head, 0).ok())
+            .unwrap_or(0);
+        let shown: String = head[..got].iter().map(|b| format!("{b:02x}")).collect();
+        return Err(OpenError::new(
+            path,
+            format!(
+                "is named like an E01 image but has no EWF signature at byte offset 0 (expected 455646090d0aff00, found {shown}); if it is a raw image, give it another name"
+            ),
+        ));
+    }
     let segments = segment_paths(path);
     let device: Box<dyn BlockDevice> = if segments.len() > 1 {
         Box::new(SplitDevice::open(&segments)?)

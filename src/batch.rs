@@ -1,0 +1,285 @@
+//! `dredge batch JOB.toml`: a lab's unattended run over a list of evidence items. Each
+//! item is acquired or added, scanned (with carving) and reported, into one shared case
+//! or a case of its own. Progress is JSON lines on stdout; an item that fails is
+//! recorded and the batch goes on to the next; the exit code is the worst outcome.
+
+use crate::progress::Reporter;
+use dredge_session::{self as session, CarveScope, CaseInfo, Failure, ReportFormat};
+use serde::Deserialize;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Job {
+    /// One case for every item…
+    case: Option<PathBuf>,
+    /// …or one case per item, named after it, in this directory.
+    cases_dir: Option<PathBuf>,
+    examiner: Option<String>,
+    case_number: Option<String>,
+    description: Option<String>,
+    threads: Option<usize>,
+    /// "unallocated" (default), "all" or "none".
+    carve: Option<String>,
+    /// Reports written for each case when its items are done.
+    #[serde(default)]
+    reports: Vec<String>,
+    #[serde(default)]
+    item: Vec<Item>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Item {
+    /// Name of the item's own case (default: the image's file name).
+    name: Option<String>,
+    /// The image to register (or to write, with `acquire`).
+    image: PathBuf,
+    map: Option<PathBuf>,
+    /// A device or file to image into `image` first (ddrescue-style).
+    acquire: Option<PathBuf>,
+    carve: Option<String>,
+    #[serde(default = "yes")]
+    scan: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn scope(s: Option<&str>, job: &Path) -> Result<CarveScope, Failure> {
+    match s.unwrap_or("unallocated") {
+        "unallocated" => Ok(CarveScope::Unallocated),
+        "all" => Ok(CarveScope::All),
+        "none" => Ok(CarveScope::None),
+        x => Err(Failure(format!(
+            "{}: carve must be \"unallocated\", \"all\" or \"none\", not {x:?}",
+            job.display()
+        ))),
+    }
+}
+
+fn format(s: &str, job: &Path) -> Result<ReportFormat, Failure> {
+    Ok(match s {
+        "html" => ReportFormat::Html,
+        "dfxml" => ReportFormat::Dfxml,
+        "case" => ReportFormat::Case,
+        "csv" => ReportFormat::Csv,
+        "bodyfile" => ReportFormat::Bodyfile,
+        x => {
+            return Err(Failure(format!(
+                "{}: unknown report format {x:?} (html, dfxml, case, csv, bodyfile)",
+                job.display()
+            )))
+        }
+    })
+}
+
+/// Reads and checks the job file: a bad one fails before anything runs, with the
+/// byte offset of the problem.
+fn load(path: &Path) -> Result<Job, Failure> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
+    let job: Job = toml::from_str(&text).map_err(|e| {
+        let at = e
+            .span()
+            .map_or(String::new(), |s| format!(" (byte offset {})", s.start));
+        Failure(format!(
+            "{}: {}{at}",
+            path.display(),
+            e.message().lines().next().unwrap_or("invalid job file")
+        ))
+    })?;
+    if job.case.is_some() == job.cases_dir.is_some() {
+        return Err(Failure(format!(
+            "{}: give either `case` (one case for all items) or `cases_dir` (a case per item)",
+            path.display()
+        )));
+    }
+    if job.item.is_empty() {
+        return Err(Failure(format!("{}: no [[item]] to run", path.display())));
+    }
+    scope(job.carve.as_deref(), path)?;
+    for i in &job.item {
+        scope(i.carve.as_deref(), path)?;
+    }
+    for r in &job.reports {
+        format(r, path)?;
+    }
+    Ok(job)
+}
+
+/// Worst of two exit codes, in the order 0 < 3 < 2 < 130.
+fn worse(a: i32, b: i32) -> i32 {
+    let rank = |c: i32| match c {
+        0 => 0,
+        3 => 1,
+        130 => 3,
+        _ => 2,
+    };
+    if rank(b) > rank(a) {
+        b
+    } else {
+        a
+    }
+}
+
+pub fn run(job_path: &Path, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, Failure> {
+    let job = load(job_path)?;
+    let base = job_path.parent().unwrap_or(Path::new(".")).to_path_buf();
+    let at = |p: &Path| -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let info = CaseInfo {
+        case_number: job.case_number.clone(),
+        examiner: job
+            .examiner
+            .clone()
+            .or_else(|| std::env::var("USER").ok())
+            .unwrap_or_else(|| "unspecified".into()),
+        description: job
+            .description
+            .clone()
+            .or_else(|| Some(format!("dredge batch {}", job_path.display()))),
+    };
+    let mut code = 0;
+    let mut summary = Vec::new();
+    let shared = job.case.as_ref().map(|c| at(c));
+    rep.json(json!({"event": "batch.start", "job": job_path, "items": job.item.len()}));
+    for (n, item) in job.item.iter().enumerate() {
+        if interrupt.load(Ordering::Relaxed) {
+            code = worse(code, 130);
+            break;
+        }
+        let image = at(&item.image);
+        let name = item.name.clone().unwrap_or_else(|| {
+            image.file_name().map_or(format!("item{}", n + 1), |f| {
+                f.to_string_lossy().into_owned()
+            })
+        });
+        let case = match (&shared, &job.cases_dir) {
+            (Some(c), _) => c.clone(),
+            (None, Some(d)) => at(d).join(session::safe_component(&name)),
+            (None, None) => unreachable!("checked by load"),
+        };
+        rep.json(json!({"event": "batch.item.start", "item": n + 1, "name": name, "image": image, "case": case}));
+        let result = run_item(&job, item, &image, &case, &info, interrupt, rep, job_path);
+        // A case of its own is reported as soon as its item is done.
+        let result = match result {
+            Ok(c) if shared.is_none() && c != 130 => {
+                reports(&job, &case, job_path, rep).map(|r| worse(c, r))
+            }
+            r => r,
+        };
+        let (item_code, error) = match result {
+            Ok(c) => (c, None),
+            Err(f) => (2, Some(f.0)),
+        };
+        code = worse(code, item_code);
+        let status = match item_code {
+            0 => "complete",
+            3 => "complete-with-gaps",
+            130 => "interrupted",
+            _ => "failed",
+        };
+        let rec = json!({"item": n + 1, "name": name, "image": image, "case": case, "status": status, "exit_code": item_code, "error": error});
+        rep.json(json!({"event": "batch.item.end", "item": n + 1, "name": name, "status": status, "exit_code": item_code, "error": error}));
+        if !rep.is_json() {
+            match &error {
+                Some(e) => eprintln!("dredge: item {} ({name}) failed: {e}", n + 1),
+                None => eprintln!("item {} ({name}): {status}", n + 1),
+            }
+        }
+        summary.push(rec);
+    }
+    if let Some(case) = &shared {
+        if !interrupt.load(Ordering::Relaxed) && case.join("case.sqlite").exists() {
+            if let Err(f) = reports(&job, case, job_path, rep) {
+                rep.json(json!({"event": "batch.report.failed", "case": case, "error": f.0}));
+                eprintln!("dredge: reports for {}: {f}", case.display());
+                code = worse(code, 2);
+            }
+        }
+    }
+    rep.json(json!({"event": "batch.summary", "exit_code": code, "items": summary}));
+    Ok(code)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_item(
+    job: &Job,
+    item: &Item,
+    image: &Path,
+    case: &Path,
+    info: &CaseInfo,
+    interrupt: &AtomicBool,
+    rep: &mut Reporter,
+    job_path: &Path,
+) -> Result<i32, Failure> {
+    let base = job_path.parent().unwrap_or(Path::new("."));
+    if !case.join("case.sqlite").exists() {
+        session::case_new(case, info)?;
+    }
+    let map = item.map.as_ref().map(|m| base.join(m));
+    let mut code = 0;
+    if let Some(src) = &item.acquire {
+        let map = map.clone().unwrap_or_else(|| {
+            let mut s = image.to_path_buf().into_os_string();
+            s.push(".map");
+            PathBuf::from(s)
+        });
+        let req = session::AcquireRequest {
+            source: &base.join(src),
+            image,
+            map: &map,
+            case_dir: Some(case),
+            options: session::AcquireOptions::default(),
+            e01: None,
+        };
+        let r = session::acquire(&req, interrupt, &mut |p| rep.progress(p))?;
+        code = worse(code, r.outcome.exit_code());
+    } else {
+        let r = session::add_evidence(case, image, map.as_deref(), interrupt, &mut |p| {
+            rep.progress(p)
+        })?;
+        code = worse(code, r.outcome.exit_code());
+    }
+    if code == 130 || !item.scan {
+        return Ok(code);
+    }
+    let mut opts = session::ScanOptions::default();
+    if let Some(t) = job.threads {
+        opts.threads = t.max(1);
+    }
+    opts.carve = scope(item.carve.as_deref().or(job.carve.as_deref()), job_path)?;
+    let r = session::scan(case, &opts, interrupt, &mut |p| rep.progress(p))?;
+    rep.json(json!({
+        "event": "batch.scan", "case": case, "outcome": format!("{:?}", r.outcome),
+        "files": r.summary.files, "deleted": r.summary.deleted, "carved": r.summary.carved,
+        "partial": r.summary.partial, "findings": r.summary.findings,
+    }));
+    Ok(worse(code, r.outcome.exit_code()))
+}
+
+fn reports(job: &Job, case: &Path, job_path: &Path, rep: &mut Reporter) -> Result<i32, Failure> {
+    for r in &job.reports {
+        let f = format(r, job_path)?;
+        let out = session::report(case, f, None)?;
+        rep.json(json!({"event": "batch.report", "case": case, "format": r, "path": out.path, "sha256": out.sha256}));
+        if let Err(b) = &out.integrity {
+            return Err(Failure(format!(
+                "{}: verification FAILED at custody event {}: {}",
+                case.display(),
+                b.seq,
+                b.detail
+            )));
+        }
+    }
+    Ok(0)
+}
