@@ -64,13 +64,14 @@ fn scope(s: Option<&str>, job: &Path) -> Result<CarveScope, Failure> {
 fn format(s: &str, job: &Path) -> Result<ReportFormat, Failure> {
     Ok(match s {
         "html" => ReportFormat::Html,
+        "pdf" => ReportFormat::Pdf,
         "dfxml" => ReportFormat::Dfxml,
         "case" => ReportFormat::Case,
         "csv" => ReportFormat::Csv,
         "bodyfile" => ReportFormat::Bodyfile,
         x => {
             return Err(Failure(format!(
-                "{}: unknown report format {x:?} (html, dfxml, case, csv, bodyfile)",
+                "{}: unknown report format {x:?} (html, pdf, dfxml, case, csv, bodyfile)",
                 job.display()
             )))
         }

@@ -72,7 +72,7 @@ enum Command {
     Verify(CaseArg),
     /// Print the custody log.
     Log(LogArgs),
-    /// Write a report from the case store alone (HTML, DFXML, CASE/UCO JSON-LD, CSV, bodyfile), with its
+    /// Write a report from the case store alone (HTML, PDF/A, DFXML, CASE/UCO JSON-LD, CSV, bodyfile), with its
     /// SHA-256 beside it and in the custody log. A store that fails verification still
     /// gets its report, which says so first; the exit code is then 2.
     Report(ReportArgs),
@@ -128,6 +128,7 @@ struct ReportArgs {
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
 enum ReportFormatArg {
     Html,
+    Pdf,
     Dfxml,
     Case,
     Csv,
@@ -662,6 +663,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
         Command::Report(a) => {
             let format = match a.format {
                 ReportFormatArg::Html => session::ReportFormat::Html,
+                ReportFormatArg::Pdf => session::ReportFormat::Pdf,
                 ReportFormatArg::Dfxml => session::ReportFormat::Dfxml,
                 ReportFormatArg::Case => session::ReportFormat::Case,
                 ReportFormatArg::Csv => session::ReportFormat::Csv,

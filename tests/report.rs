@@ -61,7 +61,7 @@ fn every_format_is_written_recorded_and_valid() {
     let arts = ls_json(&case);
     let files: Vec<&serde_json::Value> = arts.iter().filter(|a| a["kind"] == "file").collect();
     assert!(files.len() >= 5);
-    for f in ["html", "dfxml", "case", "csv", "bodyfile"] {
+    for f in ["html", "pdf", "dfxml", "case", "csv", "bodyfile"] {
         let out = d.path().join(format!("report.{}", ext(f)));
         let o = report(&case, f, &out);
         assert!(o.status.success(), "{f}: {}", stderr(&o));
@@ -256,9 +256,17 @@ fn hostile_names_are_escaped_in_every_report() {
         case.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    for f in ["html", "dfxml", "case", "csv", "bodyfile"] {
+    for f in ["html", "pdf", "dfxml", "case", "csv", "bodyfile"] {
         let out = d.path().join(format!("r.{}", ext(f)));
         assert!(report(&case, f, &out).status.success());
+        if f == "pdf" {
+            if tools(&["pdftotext"]) {
+                let t = pdf_text(&out);
+                assert!(!t.contains('\x1b'), "pdf: raw ESC");
+                assert!(t.contains("bad\\x1b[31mred\\x0aline"), "pdf: {t}");
+            }
+            continue;
+        }
         let text = std::fs::read(&out).unwrap();
         assert!(!text.contains(&0x1b), "{f}: raw ESC");
         let s = String::from_utf8(text).unwrap();
@@ -348,4 +356,92 @@ fn the_html_renders_in_chromium_with_its_facts() {
         .find(|e| e.file_name().to_string_lossy().starts_with("page"))
         .expect("a rendered page");
     assert!(std::fs::metadata(first.path()).unwrap().len() > 5_000);
+}
+
+/// The text of a PDF, without whitespace or the zero-width spaces that let long
+/// hashes wrap.
+fn pdf_text(pdf: &Path) -> String {
+    let t = std::process::Command::new("pdftotext")
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(t.status.success());
+    String::from_utf8_lossy(&t.stdout)
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '\u{200B}')
+        .collect()
+}
+
+#[test]
+fn the_pdf_is_pdf_a_paginated_and_holds_the_facts() {
+    if !tools(&["pdftotext", "pdftoppm", "pdfinfo"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let case = case_with_sample(d.path());
+    let pdf = d.path().join("r.pdf");
+    let o = report(&case, "pdf", &pdf);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let info = std::process::Command::new("pdfinfo")
+        .arg("-meta")
+        .arg(&pdf)
+        .output()
+        .unwrap();
+    let meta = String::from_utf8_lossy(&info.stdout);
+    assert!(meta.contains("<pdfaid:part>2</pdfaid:part>"), "{meta}");
+    assert!(meta.contains("<pdfaid:conformance>B</pdfaid:conformance>"));
+    let pages: u32 = String::from_utf8_lossy(
+        &std::process::Command::new("pdfinfo")
+            .arg(&pdf)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .lines()
+    .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
+    .unwrap();
+    assert!(pages >= 2);
+    let text = pdf_text(&pdf);
+    let evidence_sha: String = rusqlite::Connection::open(case.join("case.sqlite"))
+        .unwrap()
+        .query_row("SELECT sha256 FROM evidence", [], |r| r.get(0))
+        .unwrap();
+    for fact in [
+        evidence_sha.as_str(),
+        "Custodyrecordverified",
+        "Det.AdaExample",
+        "20480+4096(map-bad-sector)",
+        "secretplans.txt",
+        "f905a3d0aa3257d59e04bb20ae66dae166a170985222c49685d1334c91c82874",
+        &format!("page1of{pages}"),
+        &format!("page{pages}of{pages}"),
+    ] {
+        assert!(text.contains(fact), "PDF lacks {fact}");
+    }
+    let o = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "50", "-f", "1", "-l", "1"])
+        .arg(&pdf)
+        .arg(d.path().join("page"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+
+    // Tampered: the first page says so.
+    let db = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    db.execute(
+        "UPDATE evidence SET md5 = '00000000000000000000000000000000'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let bad = d.path().join("bad.pdf");
+    assert_eq!(report(&case, "pdf", &bad).status.code(), Some(2));
+    let first = std::process::Command::new("pdftotext")
+        .args(["-f", "1", "-l", "1"])
+        .arg(&bad)
+        .arg("-")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&first.stdout).contains("VERIFICATION FAILED"));
 }

@@ -8,6 +8,7 @@ mod case;
 mod csv;
 mod dfxml;
 mod html;
+mod pdf;
 mod text;
 
 use dredge_store::{
@@ -16,11 +17,13 @@ use dredge_store::{
 use serde_json::Value;
 use std::io::Write;
 
+pub use pdf::source as pdf_source;
 pub use text::{macb, unix_seconds, visible};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Html,
+    Pdf,
     Dfxml,
     Case,
     Csv,
@@ -31,6 +34,7 @@ impl Format {
     pub fn name(&self) -> &'static str {
         match self {
             Format::Html => "html",
+            Format::Pdf => "pdf",
             Format::Dfxml => "dfxml",
             Format::Case => "case",
             Format::Csv => "csv",
@@ -40,6 +44,7 @@ impl Format {
     pub fn extension(&self) -> &'static str {
         match self {
             Format::Html => "html",
+            Format::Pdf => "pdf",
             Format::Dfxml => "dfxml",
             Format::Case => "jsonld",
             Format::Csv => "csv",
@@ -202,5 +207,6 @@ pub fn write(
         Format::Dfxml => dfxml::write(store, model, out),
         Format::Case => case::write(store, model, out),
         Format::Html => html::write(store, model, out),
+        Format::Pdf => pdf::write(store, model, out),
     }
 }

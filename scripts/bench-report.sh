@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Reports over a large case: an ext4 image with FILES files (default 100 000) is
+# recovered into a case, then every report format is written; prints each one's
+# time, peak memory (RSS) and size. Artifacts are streamed from the store, so peak
+# memory should not grow with the number of files.
+# Usage: scripts/bench-report.sh [FILES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+files=${1:-100000}
+bash scripts/install-tools.sh
+cargo build --release --quiet
+dredge=$PWD/target/release/dredge
+work=$(mktemp -d /tmp/dredge-bench-report.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+python3 - "$work/tree" "$files" <<'PY'
+import os, sys
+root, n = sys.argv[1], int(sys.argv[2])
+per_dir = 500
+for i in range(n):
+    d = os.path.join(root, f"d{i // per_dir // 50:03d}", f"s{i // per_dir:05d}")
+    if i % per_dir == 0:
+        os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, f"file-{i:07d}.txt"), "w") as f:
+        f.write(f"{i}\n")
+PY
+mb=$(( files / 100 + 64 ))
+mkfs.ext4 -q -F -N $(( files + 20000 )) -d "$work/tree" "$work/ext4.img" "${mb}M"
+rm -rf "$work/tree"
+"$dredge" --progress none recover "$work/ext4.img" --out "$work/case" --examiner bench --carve none >/dev/null
+n=$(sqlite3 "$work/case/case.sqlite" "SELECT COUNT(*) FROM artifacts" 2>/dev/null || echo "?")
+echo "case with $n artifacts ($files files)"
+for f in csv bodyfile dfxml case html pdf; do
+  t0=$(date +%s.%N)
+  /usr/bin/time -f "%M" -o "$work/mem" "$dredge" --progress none report "$work/case" --format "$f" --out "$work/r.$f" >/dev/null
+  t1=$(date +%s.%N)
+  python3 -c "import sys; t=float(sys.argv[2])-float(sys.argv[1]); print(f'  {sys.argv[3]:<9} {t:6.2f} s  peak RSS {int(sys.argv[4])/1024:6.1f} MiB  {int(sys.argv[5])/2**20:8.1f} MiB written')" \
+    "$t0" "$t1" "$f" "$(tail -n 1 "$work/mem")" "$(stat -c %s "$work/r.$f")"
+done
