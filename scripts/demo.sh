@@ -4,7 +4,7 @@
 # `dredge recover` creates a case, registers the image with its mapfile (hashing it
 # and recording every unreadable range), finds the volume and filesystem, and
 # recovers every allocated and deleted file, extracted and hashed, each knowing
-# which of its bytes could not be read. Then: list, verify, custody log.
+# which of its bytes could not be read. Then: list, verify, reports, custody log.
 # Usage: scripts/demo.sh [OUTPUT_DIR]   (default: target/demo)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +36,11 @@ for g in a["gaps"]:
 
 echo; echo "== dredge verify"
 $dredge verify "$out/case"
+
+echo; echo "== dredge report: the court's HTML and PDF/A, and DFXML (SHA-256 of each, also in the custody log)"
+for f in html pdf dfxml; do
+  $dredge report "$out/case" --format "$f" --out "$out/report.$f"
+done
 
 echo; echo "== dredge log"
 $dredge log "$out/case" | cut -c1-160
