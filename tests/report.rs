@@ -445,3 +445,60 @@ fn the_pdf_is_pdf_a_paginated_and_holds_the_facts() {
         .unwrap();
     assert!(String::from_utf8_lossy(&first.stdout).contains("VERIFICATION FAILED"));
 }
+
+#[test]
+fn dfxml_and_case_reports_of_every_test_image_validate() {
+    if !tools(&["xmllint", "case_validate"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages");
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/dfxml.xsd");
+    // Filesystem recovery on exFAT, carving on the ground truth (fragments, partial
+    // files), and the FAT stick with its bad sectors (in the first test).
+    for (name, cmd, img) in [
+        ("exfat", "recover", root.join("exfat/small.img")),
+        ("carving", "carve", root.join("carving/ground-truth.img")),
+    ] {
+        let case = d.path().join(name);
+        let o = run(&[
+            "--progress",
+            "none",
+            cmd,
+            img.to_str().unwrap(),
+            "--out",
+            case.to_str().unwrap(),
+        ]);
+        assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+        let dfxml = d.path().join(format!("{name}.dfxml"));
+        let jsonld = d.path().join(format!("{name}.jsonld"));
+        assert!(report(&case, "dfxml", &dfxml).status.success());
+        assert!(report(&case, "case", &jsonld).status.success());
+        let x = std::process::Command::new("xmllint")
+            .args(["--noout", "--schema"])
+            .arg(&xsd)
+            .arg(&dfxml)
+            .output()
+            .unwrap();
+        assert!(
+            x.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&x.stderr)
+        );
+        let c = std::process::Command::new("case_validate")
+            .arg(&jsonld)
+            .output()
+            .unwrap();
+        assert!(
+            c.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&c.stdout)
+        );
+        let n = ls_json(&case).len();
+        let objects = std::fs::read_to_string(&dfxml)
+            .unwrap()
+            .matches("<fileobject>")
+            .count();
+        assert_eq!(objects, n, "{name}: one fileobject per artifact");
+    }
+}
