@@ -9,8 +9,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-target/demo}
-cargo build --release --quiet
-dredge=target/release/dredge
+# CI sets DREDGE_PROFILE=debug to reuse the test build instead of a second, release one.
+if [ "${DREDGE_PROFILE:-release}" = debug ]; then
+  cargo build --quiet
+  dredge=target/debug/dredge
+else
+  cargo build --release --quiet
+  dredge=target/release/dredge
+fi
 rm -rf "$out"
 sample=testimages/sample
 

@@ -81,6 +81,10 @@ enum Command {
     /// item is recorded and the next one runs. Exit 0 all complete, 3 some bytes
     /// unreadable, 2 an item failed, 130 interrupted.
     Batch(BatchArgs),
+    /// The terminal UI: evidence with its sector map, files (deleted and carved ones
+    /// marked), hex view with unreadable bytes shown as ??, custody log and
+    /// verification. Keys: ? for help.
+    Tui(CaseArg),
 }
 
 #[derive(Subcommand)]
@@ -653,6 +657,11 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                 )));
             }
             println!("verification passed");
+            Ok(0)
+        }
+        Command::Tui(a) => {
+            dredge_tui::run(&a.case_dir, interrupt)
+                .map_err(|e| Failure(format!("{}: {e}", a.case_dir.display())))?;
             Ok(0)
         }
         Command::Batch(a) => {

@@ -10,6 +10,8 @@ pub mod scan;
 pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_image::Compression;
 pub use dredge_report::Format as ReportFormat;
+pub use dredge_report::{visible, Model as ReportModel};
+pub use dredge_store::{ArtifactRecord, StoreError, VolumeRow};
 pub use dredge_store::{
     CaseInfo, ChainBreak, Event, EvidenceRow, SessionRow, SessionStatus, Store,
 };

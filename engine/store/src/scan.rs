@@ -366,6 +366,24 @@ impl Store {
         Ok(())
     }
 
+    /// (image offset, length, origin, deleted) of every run of every artifact of one
+    /// evidence item that lies in the image, by offset: what a sector map shows.
+    pub fn image_runs(&self, evidence_id: i64) -> Result<Vec<(u64, u64, String, bool)>> {
+        self.rows(
+            "SELECT r.image_offset, r.len, a.origin, a.deleted FROM artifact_runs r JOIN artifacts a ON a.id = r.artifact_id
+             WHERE a.evidence_id = ?1 AND r.kind = 'image' AND r.image_offset IS NOT NULL ORDER BY r.image_offset",
+            [evidence_id],
+            |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get(2)?,
+                    r.get(3)?,
+                ))
+            },
+        )
+    }
+
     /// (evidence id, unit, origin, deleted, status, count, bytes) over all artifacts.
     #[allow(clippy::type_complexity)]
     pub fn artifact_counts(&self) -> Result<Vec<(i64, String, String, bool, String, u64, u64)>> {

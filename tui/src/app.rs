@@ -1,0 +1,834 @@
+//! Screen state, keys and drawing. Nothing here parses evidence: the case is read
+//! through the session API (`data.rs`), and every name from evidence is shown through
+//! `visible`, so control characters and escape sequences never reach the terminal.
+
+use crate::data::{CaseData, Evidence};
+use dredge_session::{visible, ArtifactRecord};
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::Frame;
+use std::os::unix::fs::FileExt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum View {
+    Evidence,
+    Files,
+    Hex,
+    Log,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sort {
+    Path,
+    Size,
+    /// Where the entry's metadata lies on the medium.
+    Position,
+}
+
+#[derive(Default, Clone, Copy)]
+pub struct Filters {
+    pub deleted: bool,
+    pub carved: bool,
+    pub partial: bool,
+}
+
+pub struct App {
+    pub case: CaseData,
+    pub view: View,
+    pub help: bool,
+    pub color: bool,
+    pub status: String,
+    pub quit: bool,
+    // Evidence view.
+    pub ev_sel: usize,
+    pub map_zoom: u64,
+    pub map_off: u64,
+    // Files view.
+    pub filters: Filters,
+    pub sort: Sort,
+    pub search: String,
+    pub typing: bool,
+    /// Indices into `case.artifacts`, as filtered and sorted.
+    pub shown: Vec<usize>,
+    pub file_sel: usize,
+    pub detail: Option<ArtifactRecord>,
+    // Hex view.
+    pub hex_off: u64,
+    // Log view.
+    pub log_top: usize,
+    pub verified: Option<String>,
+}
+
+pub enum Key {
+    Char(char),
+    Up,
+    Down,
+    Left,
+    Right,
+    PageUp,
+    PageDown,
+    Home,
+    End,
+    Enter,
+    Esc,
+    Tab,
+    Backspace,
+}
+
+/// Byte states on the sector map, in order of precedence.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Cell {
+    Free,
+    Allocated,
+    Deleted,
+    Carved,
+    Unreadable,
+}
+
+impl App {
+    pub fn new(case: CaseData, color: bool) -> App {
+        let mut app = App {
+            case,
+            view: View::Evidence,
+            help: false,
+            color,
+            status: String::new(),
+            quit: false,
+            ev_sel: 0,
+            // 0: fit the whole medium on the first draw.
+            map_zoom: 0,
+            map_off: 0,
+            filters: Filters::default(),
+            sort: Sort::Path,
+            search: String::new(),
+            typing: false,
+            shown: Vec::new(),
+            file_sel: 0,
+            detail: None,
+            hex_off: 0,
+            log_top: 0,
+            verified: None,
+        };
+        app.refilter();
+        app
+    }
+
+    fn style(&self, c: Color) -> Style {
+        if self.color {
+            Style::default().fg(c)
+        } else {
+            Style::default()
+        }
+    }
+
+    /// Applies search, filters and sort to the file list; keeps the selection in range.
+    pub fn refilter(&mut self) {
+        let needle = self.search.to_lowercase();
+        let f = self.filters;
+        let arts = &self.case.artifacts;
+        let mut shown: Vec<usize> = (0..arts.len())
+            .filter(|&i| {
+                let a = &arts[i];
+                (!f.deleted || a.deleted)
+                    && (!f.carved || a.origin == "carved")
+                    && (!f.partial || a.status != "complete")
+                    && (needle.is_empty() || a.path.to_lowercase().contains(&needle))
+            })
+            .collect();
+        match self.sort {
+            Sort::Path => {}
+            Sort::Size => shown.sort_by_key(|&i| std::cmp::Reverse(arts[i].size)),
+            Sort::Position => shown.sort_by_key(|&i| arts[i].meta_offset),
+        }
+        self.shown = shown;
+        self.file_sel = self.file_sel.min(self.shown.len().saturating_sub(1));
+        self.load_detail();
+    }
+
+    fn load_detail(&mut self) {
+        self.detail = self
+            .shown
+            .get(self.file_sel)
+            .and_then(|&i| self.case.details(i));
+    }
+
+    pub fn key(&mut self, k: Key) {
+        if self.typing {
+            match k {
+                Key::Char(c) => self.search.push(c),
+                Key::Backspace => {
+                    self.search.pop();
+                }
+                Key::Enter => self.typing = false,
+                Key::Esc => {
+                    self.typing = false;
+                    self.search.clear();
+                }
+                _ => {}
+            }
+            self.refilter();
+            return;
+        }
+        if self.help {
+            self.help = false;
+            return;
+        }
+        match k {
+            Key::Char('q') => {
+                if self.view == View::Hex {
+                    self.view = View::Files;
+                } else {
+                    self.quit = true;
+                }
+            }
+            Key::Char('?') => self.help = true,
+            Key::Char('1') => self.view = View::Evidence,
+            Key::Char('2') => self.view = View::Files,
+            Key::Char('3') => self.view = View::Log,
+            Key::Tab => {
+                self.view = match self.view {
+                    View::Evidence => View::Files,
+                    View::Files | View::Hex => View::Log,
+                    View::Log => View::Evidence,
+                }
+            }
+            _ => match self.view {
+                View::Evidence => self.key_evidence(k),
+                View::Files => self.key_files(k),
+                View::Hex => self.key_hex(k),
+                View::Log => self.key_log(k),
+            },
+        }
+    }
+
+    fn key_evidence(&mut self, k: Key) {
+        let n = self.case.evidence.len();
+        match k {
+            Key::Up | Key::Char('k') => {
+                self.ev_sel = self.ev_sel.saturating_sub(1);
+                (self.map_zoom, self.map_off) = (0, 0);
+            }
+            Key::Down | Key::Char('j') => {
+                self.ev_sel = (self.ev_sel + 1).min(n.saturating_sub(1));
+                (self.map_zoom, self.map_off) = (0, 0);
+            }
+            Key::Char('+') => self.map_zoom = (self.map_zoom / 2).max(1),
+            Key::Char('-') => self.map_zoom = self.map_zoom.saturating_mul(2).min(1 << 40),
+            Key::Left | Key::Char('h') => {
+                self.map_off = self.map_off.saturating_sub(self.map_zoom * 64)
+            }
+            Key::Right | Key::Char('l') => {
+                let size = self
+                    .case
+                    .evidence
+                    .get(self.ev_sel)
+                    .map_or(0, |e| e.row.size);
+                self.map_off = (self.map_off + self.map_zoom * 64).min(size.saturating_sub(1));
+            }
+            Key::Home | Key::Char('g') => self.map_off = 0,
+            _ => {}
+        }
+    }
+
+    fn key_files(&mut self, k: Key) {
+        let n = self.shown.len();
+        let before = self.file_sel;
+        match k {
+            Key::Up | Key::Char('k') => self.file_sel = self.file_sel.saturating_sub(1),
+            Key::Down | Key::Char('j') => {
+                self.file_sel = (self.file_sel + 1).min(n.saturating_sub(1))
+            }
+            Key::PageUp => self.file_sel = self.file_sel.saturating_sub(10),
+            Key::PageDown => self.file_sel = (self.file_sel + 10).min(n.saturating_sub(1)),
+            Key::Home | Key::Char('g') => self.file_sel = 0,
+            Key::End | Key::Char('G') => self.file_sel = n.saturating_sub(1),
+            Key::Char('/') => {
+                self.typing = true;
+                self.search.clear();
+            }
+            Key::Char('d') => {
+                self.filters.deleted = !self.filters.deleted;
+                self.refilter();
+            }
+            Key::Char('c') => {
+                self.filters.carved = !self.filters.carved;
+                self.refilter();
+            }
+            Key::Char('p') => {
+                self.filters.partial = !self.filters.partial;
+                self.refilter();
+            }
+            Key::Char('s') => {
+                self.sort = match self.sort {
+                    Sort::Path => Sort::Size,
+                    Sort::Size => Sort::Position,
+                    Sort::Position => Sort::Path,
+                };
+                self.refilter();
+            }
+            Key::Enter | Key::Char('x') => {
+                if self.detail.as_ref().is_some_and(|d| d.extracted.is_some()) {
+                    self.hex_off = 0;
+                    self.view = View::Hex;
+                } else {
+                    self.status = "no extracted content for this entry".into();
+                }
+            }
+            _ => {}
+        }
+        if self.file_sel != before {
+            self.load_detail();
+        }
+    }
+
+    fn key_hex(&mut self, k: Key) {
+        let size = self.detail.as_ref().map_or(0, |d| d.size);
+        let last = size.saturating_sub(1) / 16 * 16;
+        match k {
+            Key::Esc | Key::Char('h') | Key::Left => self.view = View::Files,
+            Key::Up | Key::Char('k') => self.hex_off = self.hex_off.saturating_sub(16),
+            Key::Down | Key::Char('j') => self.hex_off = (self.hex_off + 16).min(last),
+            Key::PageUp => self.hex_off = self.hex_off.saturating_sub(16 * 16),
+            Key::PageDown => self.hex_off = (self.hex_off + 16 * 16).min(last),
+            Key::Home | Key::Char('g') => self.hex_off = 0,
+            Key::End | Key::Char('G') => self.hex_off = last,
+            _ => {}
+        }
+    }
+
+    fn key_log(&mut self, k: Key) {
+        let n = self.case.events.len();
+        match k {
+            Key::Up | Key::Char('k') => self.log_top = self.log_top.saturating_sub(1),
+            Key::Down | Key::Char('j') => self.log_top = (self.log_top + 1).min(n.saturating_sub(1)),
+            Key::PageUp => self.log_top = self.log_top.saturating_sub(10),
+            Key::PageDown => self.log_top = (self.log_top + 10).min(n.saturating_sub(1)),
+            Key::Char('v') => {
+                self.verified = Some(match dredge_session::ReportModel::gather(&self.case.store) {
+                    Ok(m) => match m.integrity {
+                        Ok(n) => format!("custody record verified: {n} events, chain intact, evidence and artifact rows match their sealed digests"),
+                        Err(b) => format!("VERIFICATION FAILED at event {}: {}", b.seq, visible(&b.detail)),
+                    },
+                    Err(e) => format!("cannot verify: {e}"),
+                })
+            }
+            _ => {}
+        }
+    }
+
+    pub fn draw(&mut self, f: &mut Frame) {
+        let area = f.area();
+        let rows = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([
+                Constraint::Length(1),
+                Constraint::Min(3),
+                Constraint::Length(1),
+            ])
+            .split(area);
+        self.draw_top(f, rows[0]);
+        if self.map_zoom == 0 {
+            // The map's cells, as draw_evidence lays them out.
+            let cells = u64::from(area.width.saturating_sub(20))
+                * u64::from(area.height.saturating_sub(14)).max(1);
+            let size = self
+                .case
+                .evidence
+                .get(self.ev_sel)
+                .map_or(0, |e| e.row.size);
+            self.map_zoom = size.div_ceil(cells.max(1)).max(1);
+        }
+        match self.view {
+            View::Evidence => self.draw_evidence(f, rows[1]),
+            View::Files => self.draw_files(f, rows[1]),
+            View::Hex => self.draw_hex(f, rows[1]),
+            View::Log => self.draw_log(f, rows[1]),
+        }
+        let hint = if self.typing {
+            format!(
+                "search: {}▏ (Enter apply, Esc clear)",
+                visible(&self.search)
+            )
+        } else if !self.status.is_empty() {
+            self.status.clone()
+        } else {
+            match self.view {
+                View::Evidence => "j/k evidence  +/- zoom  h/l move  1-3/Tab views  ? help  q quit",
+                View::Files => {
+                    "j/k move  Enter hex  / search  d/c/p filters  s sort  ? help  q quit"
+                }
+                View::Hex => "j/k line  PgUp/PgDn page  g/G start/end  Esc back  ? help",
+                View::Log => "j/k scroll  v verify  ? help  q quit",
+            }
+            .to_string()
+        };
+        f.render_widget(
+            Paragraph::new(hint).style(Style::default().add_modifier(Modifier::DIM)),
+            rows[2],
+        );
+        if self.help {
+            self.draw_help(f, area);
+        }
+    }
+
+    fn draw_top(&self, f: &mut Frame, r: Rect) {
+        let tab = |n: &str, v: View| {
+            let on = self.view == v || (v == View::Files && self.view == View::Hex);
+            let st = if on {
+                Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
+            } else {
+                Style::default()
+            };
+            Span::styled(format!(" {n} "), st)
+        };
+        let line = Line::from(vec![
+            Span::styled(
+                format!(
+                    " dredge · case {} · {} ",
+                    visible(&self.case.title),
+                    visible(&self.case.examiner)
+                ),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            tab("1 Evidence", View::Evidence),
+            tab("2 Files", View::Files),
+            tab("3 Log", View::Log),
+        ]);
+        f.render_widget(Paragraph::new(line), r);
+    }
+
+    fn draw_evidence(&self, f: &mut Frame, r: Rect) {
+        let cols = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Length(18), Constraint::Min(20)])
+            .split(r);
+        let items: Vec<ListItem> = self
+            .case
+            .evidence
+            .iter()
+            .map(|e| {
+                let mark = if e.row.bad_bytes > 0 { " !" } else { "" };
+                ListItem::new(format!("{}{mark}", visible(&e.row.label)))
+            })
+            .collect();
+        let mut st = ListState::default().with_selected(Some(self.ev_sel));
+        f.render_stateful_widget(
+            List::new(items)
+                .block(Block::default().borders(Borders::ALL).title("Evidence"))
+                .highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
+            cols[0],
+            &mut st,
+        );
+        let Some(e) = self.case.evidence.get(self.ev_sel) else {
+            f.render_widget(
+                Paragraph::new("No evidence in this case yet (dredge add CASE IMAGE).")
+                    .block(Block::default().borders(Borders::ALL)),
+                cols[1],
+            );
+            return;
+        };
+        let right = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([Constraint::Length(9), Constraint::Min(4)])
+            .split(cols[1]);
+        let r0 = &e.row;
+        let mut lines = vec![
+            Line::from(format!(
+                "{}  {} bytes  {}",
+                visible(&r0.kind),
+                r0.size,
+                visible(&r0.path)
+            )),
+            Line::from(format!("MD5     {}", r0.md5)),
+            Line::from(format!("SHA-1   {}", r0.sha1)),
+            Line::from(format!("SHA-256 {}", r0.sha256)),
+            Line::from(Span::styled(
+                format!(
+                    "unreadable {} bytes in {} ranges",
+                    r0.bad_bytes,
+                    e.gaps.len()
+                ),
+                if r0.bad_bytes > 0 {
+                    self.style(Color::Red)
+                } else {
+                    Style::default()
+                },
+            )),
+        ];
+        for v in e.volumes.iter().take(2) {
+            let fs: Vec<String> = v.filesystems.iter().map(|(t, _)| t.clone()).collect();
+            lines.push(Line::from(format!(
+                "vol{} @{} +{} {} {}",
+                v.idx,
+                v.start,
+                v.len,
+                visible(&v.kind),
+                fs.join(",")
+            )));
+        }
+        if e.volumes.len() > 2 {
+            lines.push(Line::from(format!(
+                "… {} more volumes",
+                e.volumes.len() - 2
+            )));
+        }
+        f.render_widget(
+            Paragraph::new(lines).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(visible(&r0.label).into_owned()),
+            ),
+            right[0],
+        );
+        self.draw_map(f, right[1], e);
+    }
+
+    /// One character per `map_zoom` bytes from `map_off`: unreadable, carved, deleted,
+    /// allocated or free, whichever touches the cell first in that order.
+    fn draw_map(&self, f: &mut Frame, r: Rect, e: &Evidence) {
+        let inner_w = r.width.saturating_sub(2) as u64;
+        let inner_h = r.height.saturating_sub(3) as u64;
+        let cells = (inner_w * inner_h) as usize;
+        let z = self.map_zoom.max(1);
+        let start = self.map_off;
+        let mut map = vec![Cell::Free; cells];
+        let mut mark = |o: u64, l: u64, c: Cell| {
+            if l == 0 || o + l <= start {
+                return;
+            }
+            let a = (o.max(start) - start) / z;
+            let b = (o + l - 1 - start.min(o + l - 1)) / z;
+            for i in a..=b.min(cells as u64 - 1) {
+                if let Some(m) = map.get_mut(i as usize) {
+                    *m = (*m).max(c);
+                }
+            }
+        };
+        if cells > 0 {
+            for (o, l, origin, deleted) in &e.runs {
+                let c = if origin == "carved" {
+                    Cell::Carved
+                } else if *deleted {
+                    Cell::Deleted
+                } else {
+                    Cell::Allocated
+                };
+                mark(*o, *l, c);
+            }
+            for (o, l, _) in &e.gaps {
+                mark(*o, *l, Cell::Unreadable);
+            }
+        }
+        let size = e.row.size;
+        let mut lines: Vec<Line> = Vec::new();
+        for row in 0..inner_h as usize {
+            let mut spans = Vec::new();
+            for col in 0..inner_w as usize {
+                let i = row * inner_w as usize + col;
+                let at = start + i as u64 * z;
+                let (ch, c) = if at >= size {
+                    (' ', Color::Reset)
+                } else {
+                    match map[i] {
+                        Cell::Free => ('·', Color::DarkGray),
+                        Cell::Allocated => ('#', Color::Green),
+                        Cell::Deleted => ('d', Color::Yellow),
+                        Cell::Carved => ('c', Color::Cyan),
+                        Cell::Unreadable => ('X', Color::Red),
+                    }
+                };
+                spans.push(Span::styled(ch.to_string(), self.style(c)));
+            }
+            lines.push(Line::from(spans));
+        }
+        let end = (start + cells as u64 * z).min(size);
+        lines.push(Line::from(format!(
+            "# file  d deleted  c carved  X unreadable  · free   {start}..{end} · {z} B/cell"
+        )));
+        f.render_widget(
+            Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title("Sector map")),
+            r,
+        );
+    }
+
+    fn draw_files(&self, f: &mut Frame, r: Rect) {
+        let cols = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
+            .split(r);
+        let arts = &self.case.artifacts;
+        // Only the rows in view are built: cases hold hundreds of thousands of files.
+        let height = cols[0].height.saturating_sub(2) as usize;
+        let top = self.file_sel.saturating_sub(height.saturating_sub(1));
+        let items: Vec<ListItem> = self
+            .shown
+            .iter()
+            .skip(top)
+            .take(height)
+            .map(|&i| {
+                let a = &arts[i];
+                let (m, c) = if a.origin == "carved" {
+                    ('C', Color::Cyan)
+                } else if a.deleted {
+                    ('*', Color::Yellow)
+                } else {
+                    (' ', Color::Reset)
+                };
+                let p = if a.status != "complete" { '!' } else { ' ' };
+                ListItem::new(Line::from(vec![
+                    Span::styled(format!("{m}{p}"), self.style(c)),
+                    Span::raw(format!("{} ", visible(&a.path))),
+                    Span::styled(
+                        format!("{}", a.size),
+                        Style::default().add_modifier(Modifier::DIM),
+                    ),
+                ]))
+            })
+            .collect();
+        let f_on = |b: bool, s: &str| if b { format!("[{s}]") } else { String::new() };
+        let title = format!(
+            "Files {}/{} sort:{:?}{}{}{}{}",
+            self.shown.len(),
+            arts.len(),
+            self.sort,
+            f_on(self.filters.deleted, "deleted"),
+            f_on(self.filters.carved, "carved"),
+            f_on(self.filters.partial, "partial"),
+            if self.search.is_empty() {
+                String::new()
+            } else {
+                format!(" /{}", visible(&self.search))
+            }
+        );
+        let mut st = ListState::default().with_selected(Some(self.file_sel - top));
+        f.render_stateful_widget(
+            List::new(items)
+                .block(Block::default().borders(Borders::ALL).title(title))
+                .highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
+            cols[0],
+            &mut st,
+        );
+        let text = match &self.detail {
+            None => vec![Line::from("nothing selected")],
+            Some(a) => self.detail_lines(a),
+        };
+        f.render_widget(
+            Paragraph::new(text)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::ALL).title("Details")),
+            cols[1],
+        );
+    }
+
+    fn detail_lines(&self, a: &ArtifactRecord) -> Vec<Line<'static>> {
+        let mut l = vec![
+            Line::from(Span::styled(
+                visible(&a.path).into_owned(),
+                Style::default().add_modifier(Modifier::BOLD),
+            )),
+            Line::from(visible(&a.forensic_path).into_owned()),
+        ];
+        for n in &a.other_names {
+            l.push(Line::from(format!("also {}", visible(n))));
+        }
+        let state = if a.origin == "carved" {
+            "carved"
+        } else if a.deleted {
+            "DELETED"
+        } else {
+            "allocated"
+        };
+        l.push(Line::from(format!(
+            "{state} · {} · {} bytes · {}",
+            a.status,
+            a.size,
+            a.recovery_detail.as_deref().unwrap_or(&a.recovery)
+        )));
+        for (src, utc) in &a.times {
+            l.push(Line::from(format!("{utc} {src}")));
+        }
+        if let Some((m, s1, s2)) = &a.digests {
+            l.push(Line::from(format!("MD5 {m}")));
+            l.push(Line::from(format!("SHA-1 {s1}")));
+            l.push(Line::from(format!("SHA-256 {s2}")));
+        }
+        for r in a.runs.iter().take(8) {
+            l.push(Line::from(format!(
+                "run {}+{} {} {}",
+                r.file_offset,
+                r.len,
+                r.kind,
+                r.image_offset.map_or(String::new(), |o| format!("@{o}"))
+            )));
+        }
+        if a.runs.len() > 8 {
+            l.push(Line::from(format!("… {} more runs", a.runs.len() - 8)));
+        }
+        for (o, len, why) in &a.gaps {
+            l.push(Line::from(Span::styled(
+                format!("UNREADABLE {o}+{len} ({why})"),
+                self.style(Color::Red),
+            )));
+        }
+        l
+    }
+
+    /// Sixteen bytes a line, from the extracted copy; bytes that were unreadable on
+    /// the medium are `??` (they are zeros in the copy, but not real zeros).
+    fn draw_hex(&self, f: &mut Frame, r: Rect) {
+        let Some(a) = &self.detail else {
+            return;
+        };
+        let rows = r.height.saturating_sub(2) as u64;
+        let mut buf = vec![0u8; (rows * 16) as usize];
+        let got = a
+            .extracted
+            .as_ref()
+            .and_then(|rel| std::fs::File::open(self.case.dir.join(rel)).ok())
+            .and_then(|file| file.read_at(&mut buf, self.hex_off).ok())
+            .unwrap_or(0);
+        let bad = |o: u64| a.gaps.iter().any(|(s, l, _)| o >= *s && o < s + l);
+        let mut lines = Vec::new();
+        for row in 0..rows {
+            let base = self.hex_off + row * 16;
+            if base >= a.size || (row * 16) as usize >= got {
+                break;
+            }
+            let mut spans = vec![Span::raw(format!("{base:010x}  "))];
+            let mut text = String::new();
+            for i in 0..16u64 {
+                let o = base + i;
+                let k = (row * 16 + i) as usize;
+                if o >= a.size || k >= got {
+                    spans.push(Span::raw("   "));
+                    continue;
+                }
+                if bad(o) {
+                    spans.push(Span::styled(
+                        "?? ",
+                        self.style(Color::Red).add_modifier(Modifier::BOLD),
+                    ));
+                    text.push('░');
+                } else {
+                    let b = buf[k];
+                    spans.push(Span::raw(format!("{b:02x} ")));
+                    text.push(if b.is_ascii_graphic() || b == b' ' {
+                        b as char
+                    } else {
+                        '.'
+                    });
+                }
+            }
+            spans.push(Span::raw(format!(" {text}")));
+            lines.push(Line::from(spans));
+        }
+        let title = format!(
+            "Hex · {} · {} bytes · ?? = unreadable on the medium",
+            visible(&a.path),
+            a.size
+        );
+        f.render_widget(
+            Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
+            r,
+        );
+    }
+
+    fn draw_log(&self, f: &mut Frame, r: Rect) {
+        let parts = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([Constraint::Length(3), Constraint::Min(3)])
+            .split(r);
+        let v = self
+            .verified
+            .clone()
+            .unwrap_or_else(|| "press v to verify the custody record".into());
+        let vs = if v.starts_with("VERIFICATION FAILED") {
+            self.style(Color::Red).add_modifier(Modifier::BOLD)
+        } else {
+            Style::default()
+        };
+        f.render_widget(
+            Paragraph::new(Span::styled(v, vs))
+                .wrap(Wrap { trim: true })
+                .block(Block::default().borders(Borders::ALL).title("Verification")),
+            parts[0],
+        );
+        let lines: Vec<Line> = self
+            .case
+            .events
+            .iter()
+            .skip(self.log_top)
+            .take(parts[1].height as usize)
+            .map(|e| {
+                Line::from(format!(
+                    "{:>4} {} {:<16} {} {}",
+                    e.seq,
+                    e.time_utc.get(..19).unwrap_or(&e.time_utc),
+                    e.action,
+                    &e.hash[..12.min(e.hash.len())],
+                    visible(&e.params)
+                ))
+            })
+            .collect();
+        f.render_widget(
+            Paragraph::new(lines).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(format!("Custody log ({} events)", self.case.events.len())),
+            ),
+            parts[1],
+        );
+    }
+
+    fn draw_help(&self, f: &mut Frame, area: Rect) {
+        let keys: &[(&str, &str)] = match self.view {
+            View::Evidence => &[
+                ("j/k, ↑/↓", "select evidence item"),
+                ("+ / -", "zoom the sector map in / out"),
+                ("h/l, ←/→", "move along the medium"),
+                ("g", "back to offset 0"),
+            ],
+            View::Files => &[
+                ("j/k, ↑/↓", "move"),
+                ("PgUp/PgDn, g/G", "page, first, last"),
+                ("Enter, x", "hex view of the file"),
+                ("/", "search paths (Enter apply, Esc clear)"),
+                ("d / c / p", "only deleted / carved / partial"),
+                ("s", "sort by path, size, position"),
+            ],
+            View::Hex => &[
+                ("j/k, ↑/↓", "line"),
+                ("PgUp/PgDn", "page"),
+                ("g/G", "start, end"),
+                ("Esc, h, q", "back to the files"),
+            ],
+            View::Log => &[
+                ("j/k, PgUp/PgDn", "scroll"),
+                ("v", "verify the custody record"),
+            ],
+        };
+        let mut lines: Vec<Line> = keys
+            .iter()
+            .map(|(k, d)| Line::from(format!("{k:<16} {d}")))
+            .collect();
+        lines.push(Line::from(""));
+        lines.push(Line::from("1 2 3, Tab       Evidence, Files, Log"));
+        lines.push(Line::from("?                this help (any key closes)"));
+        lines.push(Line::from("q                quit (from hex: back)"));
+        let w = 56.min(area.width);
+        let h = (lines.len() as u16 + 2).min(area.height);
+        let r = Rect::new(
+            area.x + (area.width - w) / 2,
+            area.y + (area.height - h) / 2,
+            w,
+            h,
+        );
+        f.render_widget(Clear, r);
+        f.render_widget(
+            Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title("Keys")),
+            r,
+        );
+    }
+}

@@ -1,0 +1,69 @@
+//! What the screens show, read through the session API when a case is opened (and
+//! again after anything changes it). Artifact details are fetched on selection.
+
+use dredge_session::{ArtifactRecord, Event, EvidenceRow, Store, VolumeRow};
+use std::path::{Path, PathBuf};
+
+pub struct Evidence {
+    pub row: EvidenceRow,
+    pub gaps: Vec<(u64, u64, String)>,
+    pub volumes: Vec<VolumeRow>,
+    /// (image offset, length, origin, deleted) of every file run.
+    pub runs: Vec<(u64, u64, String, bool)>,
+}
+
+pub struct CaseData {
+    pub dir: PathBuf,
+    pub store: Store,
+    pub title: String,
+    pub examiner: String,
+    pub evidence: Vec<Evidence>,
+    pub artifacts: Vec<ArtifactRecord>,
+    pub events: Vec<Event>,
+}
+
+impl CaseData {
+    pub fn load(dir: &Path) -> Result<CaseData, String> {
+        let store = dredge_session::open_case(dir).map_err(|e| e.0)?;
+        let s = |e: dredge_session::StoreError| e.to_string();
+        let case = store.case().map_err(s)?;
+        let mut evidence = Vec::new();
+        for row in store.evidence().map_err(s)? {
+            evidence.push(Evidence {
+                gaps: store.evidence_gaps(row.id).map_err(s)?,
+                volumes: store.volumes(row.id).map_err(s)?,
+                runs: store.image_runs(row.id).map_err(s)?,
+                row,
+            });
+        }
+        let artifacts = store.artifacts(None).map_err(s)?;
+        let events = store.events().map_err(s)?;
+        Ok(CaseData {
+            dir: dir.to_path_buf(),
+            title: case
+                .info
+                .case_number
+                .clone()
+                .unwrap_or_else(|| case.uuid.clone()),
+            examiner: case.info.examiner.clone(),
+            store,
+            evidence,
+            artifacts,
+            events,
+        })
+    }
+
+    /// Times, runs and gaps of one artifact (not loaded for all of them up front).
+    pub fn details(&self, i: usize) -> Option<ArtifactRecord> {
+        let mut a = self.artifacts.get(i)?.clone();
+        self.store.artifact_details(&mut a).ok()?;
+        Some(a)
+    }
+
+    pub fn label(&self, evidence_id: i64) -> &str {
+        self.evidence
+            .iter()
+            .find(|e| e.row.id == evidence_id)
+            .map_or("?", |e| e.row.label.as_str())
+    }
+}

@@ -1,0 +1,262 @@
+//! Every screen rendered with ratatui's TestBackend on a real case (the sample stick,
+//! scanned with its bad-sector map). Stable screens are compared with snapshots in
+//! tests/snapshots (DREDGE_UPDATE_SNAPSHOTS=1 rewrites them); the others are checked
+//! for what they must show.
+
+use dredge_session::{self as session, CaseInfo, ScanOptions};
+use dredge_tui::{App, CaseData, Key, View};
+use ratatui::backend::TestBackend;
+use ratatui::style::Color;
+use ratatui::Terminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+fn sample_case(dir: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testimages/sample");
+    let case = dir.join("case");
+    let info = CaseInfo {
+        case_number: Some("TUI-1".into()),
+        examiner: "Screen Test".into(),
+        description: None,
+    };
+    session::case_new(&case, &info).unwrap();
+    let stop = AtomicBool::new(false);
+    session::add_evidence(
+        &case,
+        &root.join("usb-stick.img"),
+        Some(&root.join("usb-stick.map")),
+        &stop,
+        &mut |_| {},
+    )
+    .unwrap();
+    let opts = ScanOptions {
+        threads: 2,
+        ..Default::default()
+    };
+    session::scan(&case, &opts, &stop, &mut |_| {}).unwrap();
+    case
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> (String, ratatui::buffer::Buffer) {
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| app.draw(f)).unwrap();
+    let buf = term.backend().buffer().clone();
+    let mut s = String::new();
+    for y in 0..h {
+        for x in 0..w {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    (s, buf)
+}
+
+fn snapshot(name: &str, screen: &str) {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(format!("{name}.txt"));
+    if std::env::var("DREDGE_UPDATE_SNAPSHOTS").as_deref() == Ok("1") {
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, screen).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&p).unwrap_or_else(|_| {
+        panic!(
+            "no snapshot {}; run with DREDGE_UPDATE_SNAPSHOTS=1",
+            p.display()
+        )
+    });
+    assert_eq!(screen, want, "screen {name} differs from its snapshot");
+}
+
+fn keys(app: &mut App, ks: &str) {
+    for c in ks.chars() {
+        app.key(Key::Char(c));
+    }
+}
+
+fn select(app: &mut App, path: &str) {
+    app.view = View::Files;
+    app.key(Key::Char('g'));
+    for _ in 0..app.shown.len() {
+        if app.detail.as_ref().is_some_and(|d| d.path == path) {
+            return;
+        }
+        app.key(Key::Down);
+    }
+    panic!("{path} not in the file list");
+}
+
+#[test]
+fn every_view_on_the_sample_case() {
+    let d = tempfile::tempdir().unwrap();
+    let case = sample_case(d.path());
+    let mut app = App::new(CaseData::load(&case).unwrap(), true);
+
+    // Evidence: hashes, unreadable summary, and the sector map with both bad areas.
+    let (s, buf) = render(&mut app, 80, 24);
+    for want in [
+        "case TUI-1",
+        "ev1 !",
+        "SHA-256",
+        "unreadable 20480 bytes in 2 ranges",
+        "Sector map",
+        "fat16",
+    ] {
+        assert!(s.contains(want), "evidence view lacks {want:?}:\n{s}");
+    }
+    let reds = (0..80u16)
+        .flat_map(|x| (0..24u16).map(move |y| (x, y)))
+        .filter(|&(x, y)| buf[(x, y)].symbol() == "X" && buf[(x, y)].fg == Color::Red)
+        .count();
+    assert!(reds >= 2, "the two unreadable areas are red X cells:\n{s}");
+    // Zooming in shows fewer bytes per cell.
+    let before = app.map_zoom;
+    app.key(Key::Char('+'));
+    assert!(app.map_zoom < before);
+
+    // Files: deleted entries marked, partial PHOTO.RAW marked, details of a deleted file.
+    keys(&mut app, "2");
+    select(&mut app, "/secret plans.txt");
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("* /secret plans.txt"), "{s}");
+    assert!(s.contains(" !/PHOTO.RAW"), "{s}");
+    assert!(s.contains("DELETED"), "{s}");
+    snapshot("files-80x24", &s);
+
+    // Filters: only deleted files.
+    keys(&mut app, "d");
+    assert!(app.shown.iter().all(|&i| app.case.artifacts[i].deleted));
+    assert_eq!(app.shown.len(), 2);
+    keys(&mut app, "d");
+    // Search.
+    app.key(Key::Char('/'));
+    keys(&mut app, "ledger");
+    app.key(Key::Enter);
+    assert!(app
+        .shown
+        .iter()
+        .all(|&i| app.case.artifacts[i].path.contains("ledger")));
+    app.key(Key::Char('/'));
+    app.key(Key::Esc);
+
+    // Hex: PHOTO.RAW's unreadable bytes are ?? (not 00), real zeros stay 00.
+    select(&mut app, "/PHOTO.RAW");
+    app.key(Key::Enter);
+    assert_eq!(app.view, View::Hex);
+    app.hex_off = 20480 - 32;
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("0000005000  ?? ?? ??"), "{s}");
+    assert!(s.contains("?? = unreadable"), "{s}");
+    snapshot("hex-80x24", &s);
+    app.key(Key::Esc);
+    assert_eq!(app.view, View::Files);
+
+    // Log and verification.
+    keys(&mut app, "3v");
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("custody record verified"), "{s}");
+    assert!(s.contains("case.create"), "{s}");
+
+    // Help lists the keys of the current screen.
+    keys(&mut app, "2?");
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("only deleted / carved / partial"), "{s}");
+    snapshot("help-files-80x24", &s);
+    app.key(Key::Esc);
+    assert!(!app.help);
+
+    // Scales up.
+    let (s, _) = render(&mut app, 160, 50);
+    assert!(s.contains("secret plans.txt"));
+    keys(&mut app, "q");
+    assert!(app.quit);
+}
+
+#[test]
+fn no_color_means_no_colours() {
+    let d = tempfile::tempdir().unwrap();
+    let case = sample_case(d.path());
+    let mut app = App::new(CaseData::load(&case).unwrap(), false);
+    for v in ["1", "2", "3"] {
+        keys(&mut app, v);
+        let (_, buf) = render(&mut app, 80, 24);
+        for c in buf.content() {
+            assert!(
+                c.fg == Color::Reset && c.bg == Color::Reset,
+                "coloured cell {c:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_tampered_case_shows_failed_verification() {
+    let d = tempfile::tempdir().unwrap();
+    let case = sample_case(d.path());
+    let db = rusqlite_free_edit(&case);
+    assert!(db);
+    let mut app = App::new(CaseData::load(&case).unwrap(), true);
+    keys(&mut app, "3v");
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("VERIFICATION FAILED"), "{s}");
+}
+
+/// Edits one artifact row through the sqlite3 tool (the TUI crate has no SQLite of
+/// its own): the sealed digest no longer matches.
+fn rusqlite_free_edit(case: &Path) -> bool {
+    std::process::Command::new("sqlite3")
+        .arg(case.join("case.sqlite"))
+        .arg("UPDATE artifacts SET size = size + 1 WHERE path = '/NOTES.TXT'")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+#[test]
+fn hostile_names_are_shown_escaped() {
+    let d = tempfile::tempdir().unwrap();
+    let src = d.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("bad\x1b[31mred\nline.txt"), b"x").unwrap();
+    let img = d.path().join("evil.img");
+    let ok = std::process::Command::new("mkfs.ext4")
+        .args(["-q", "-F", "-d"])
+        .arg(&src)
+        .arg(&img)
+        .arg("4M")
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    if !ok {
+        assert_ne!(
+            std::env::var("DREDGE_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "mkfs.ext4 missing"
+        );
+        eprintln!("SKIPPED: mkfs.ext4 missing");
+        return;
+    }
+    let case = d.path().join("case");
+    session::case_new(
+        &case,
+        &CaseInfo {
+            case_number: None,
+            examiner: "T".into(),
+            description: None,
+        },
+    )
+    .unwrap();
+    let stop = AtomicBool::new(false);
+    session::add_evidence(&case, &img, None, &stop, &mut |_| {}).unwrap();
+    session::scan(&case, &ScanOptions::default(), &stop, &mut |_| {}).unwrap();
+    let mut app = App::new(CaseData::load(&case).unwrap(), true);
+    keys(&mut app, "2");
+    select(&mut app, "/bad\x1b[31mred\nline.txt");
+    let (s, _) = render(&mut app, 100, 30);
+    assert!(
+        !s.contains('\x1b') && !s.contains("red\nline"),
+        "raw control characters reached the screen"
+    );
+    assert!(s.contains("bad\\x1b[31mred\\x0aline.txt"), "{s}");
+}
