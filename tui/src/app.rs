@@ -268,6 +268,7 @@ impl App {
                 };
                 self.refilter();
             }
+            Key::Char('e') => self.export(),
             Key::Enter | Key::Char('x') => {
                 if self.detail.as_ref().is_some_and(|d| d.extracted.is_some()) {
                     self.hex_off = 0;
@@ -280,6 +281,36 @@ impl App {
         }
         if self.file_sel != before {
             self.load_detail();
+        }
+    }
+
+    /// Exports the selected file to CASE/exports with a hash manifest, through the
+    /// session (recorded in the custody log, copy checked against the case's hash).
+    fn export(&mut self) {
+        let Some(a) = &self.detail else {
+            return;
+        };
+        let dest = self.case.dir.join("exports");
+        self.status =
+            match dredge_session::export(&self.case.dir, std::slice::from_ref(&a.id), &dest) {
+                Ok(files) => match files.first() {
+                    Some(f) => format!(
+                        "exported {} (SHA-256 {}…, checked) to {}",
+                        visible(
+                            &f.path
+                                .file_name()
+                                .map(|n| n.to_string_lossy().into_owned())
+                                .unwrap_or_default()
+                        ),
+                        &f.sha256[..16],
+                        dest.display()
+                    ),
+                    None => "nothing exported".into(),
+                },
+                Err(e) => format!("export failed: {}", visible(&e.0)),
+            };
+        if let Ok(events) = self.case.store.events() {
+            self.case.events = events;
         }
     }
 
@@ -357,7 +388,7 @@ impl App {
             match self.view {
                 View::Evidence => "j/k evidence  +/- zoom  h/l move  1-3/Tab views  ? help  q quit",
                 View::Files => {
-                    "j/k move  Enter hex  / search  d/c/p filters  s sort  ? help  q quit"
+                    "j/k move  Enter hex  e export  / search  d/c/p filter  s sort  ? help"
                 }
                 View::Hex => "j/k line  PgUp/PgDn page  g/G start/end  Esc back  ? help",
                 View::Log => "j/k scroll  v verify  ? help  q quit",
@@ -794,6 +825,7 @@ impl App {
                 ("j/k, ↑/↓", "move"),
                 ("PgUp/PgDn, g/G", "page, first, last"),
                 ("Enter, x", "hex view of the file"),
+                ("e", "export it to CASE/exports (+ MANIFEST.sha256)"),
                 ("/", "search paths (Enter apply, Esc clear)"),
                 ("d / c / p", "only deleted / carved / partial"),
                 ("s", "sort by path, size, position"),

@@ -890,3 +890,88 @@ pub fn report(
     }
     result
 }
+
+/// One exported file.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub artifact_id: String,
+    pub path: PathBuf,
+    pub sha256: String,
+}
+
+/// Copies artifacts' extracted contents to `dest`, checks each copy against the
+/// SHA-256 recorded for it, appends `hash  name` lines to `dest/MANIFEST.sha256`
+/// (`sha256sum -c` checks them), and records the export in the custody log.
+pub fn export(case_dir: &Path, ids: &[String], dest: &Path) -> Result<Vec<Exported>, Failure> {
+    let mut store = open_case(case_dir)?;
+    let sid = store
+        .begin_session("export", json!({"artifacts": ids, "dest": abs(dest)}))
+        .map_err(fail)?;
+    let result = (|| -> Result<Vec<Exported>, Failure> {
+        std::fs::create_dir_all(dest)
+            .map_err(|e| Failure(format!("{}: cannot create: {e}", dest.display())))?;
+        let all = store.artifacts(None).map_err(fail)?;
+        let mut out = Vec::new();
+        let mut manifest = String::new();
+        for id in ids {
+            let a = all
+                .iter()
+                .find(|a| &a.id == id)
+                .ok_or_else(|| Failure(format!("{}: no artifact {id}", case_dir.display())))?;
+            let (Some(rel), Some((_, _, sha256))) = (&a.extracted, &a.digests) else {
+                return Err(Failure(format!("{id}: has no extracted content to export")));
+            };
+            let base = a.path.rsplit('/').next().unwrap_or("file");
+            let mut name = safe_component(base);
+            let mut n = 1;
+            while dest.join(&name).exists() {
+                n += 1;
+                name = format!("{n}-{}", safe_component(base));
+            }
+            let to = dest.join(&name);
+            std::fs::copy(case_dir.join(rel), &to)
+                .map_err(|e| Failure(format!("{}: cannot copy to {}: {e}", rel, to.display())))?;
+            let got = dredge_hash::sha256_file(&to)
+                .map_err(|e| Failure(format!("{}: {e}", to.display())))?;
+            if &got != sha256 {
+                return Err(Failure(format!(
+                    "{}: SHA-256 is {got}, the case records {sha256}: the extracted copy changed",
+                    to.display()
+                )));
+            }
+            manifest += &format!("{got}  {name}\n");
+            out.push(Exported {
+                artifact_id: id.clone(),
+                path: to,
+                sha256: got,
+            });
+        }
+        use std::io::Write;
+        let mpath = dest.join("MANIFEST.sha256");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&mpath)
+            .and_then(|mut f| f.write_all(manifest.as_bytes()))
+            .map_err(|e| Failure(format!("{}: {e}", mpath.display())))?;
+        Ok(out)
+    })();
+    match &result {
+        Ok(files) => {
+            store
+                .append_event(
+                    "export",
+                    json!({"dest": abs(dest), "files": files.iter().map(|f| json!({"artifact": f.artifact_id, "path": abs(&f.path), "sha256": f.sha256})).collect::<Vec<_>>()}),
+                    Some(sid),
+                )
+                .map_err(fail)?;
+            store
+                .end_session(sid, SessionStatus::Complete, json!({"files": files.len()}))
+                .map_err(fail)?;
+        }
+        Err(e) => {
+            let _ = store.end_session(sid, SessionStatus::Failed, json!({"error": e.0}));
+        }
+    }
+    result
+}
