@@ -155,6 +155,8 @@ impl App {
     }
 
     pub fn key(&mut self, k: Key) {
+        // A message lasts until the next key.
+        self.status.clear();
         if self.typing {
             match k {
                 Key::Char(c) => self.search.push(c),
@@ -314,6 +316,35 @@ impl App {
         }
     }
 
+    /// Writes the court reports (HTML and PDF/A) into CASE/reports through the session,
+    /// each hashed and recorded in the custody log.
+    fn reports(&mut self) {
+        let mut done = Vec::new();
+        for f in [
+            dredge_session::ReportFormat::Html,
+            dredge_session::ReportFormat::Pdf,
+        ] {
+            match dredge_session::report(&self.case.dir, f, None) {
+                Ok(r) => done.push(format!(
+                    "{} (SHA-256 {}…)",
+                    r.path
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default(),
+                    &r.sha256[..16]
+                )),
+                Err(e) => {
+                    self.status = format!("report failed: {}", visible(&e.0));
+                    return;
+                }
+            }
+        }
+        self.status = format!("reports written to reports/: {}", done.join(", "));
+        if let Ok(events) = self.case.store.events() {
+            self.case.events = events;
+        }
+    }
+
     fn key_hex(&mut self, k: Key) {
         let size = self.detail.as_ref().map_or(0, |d| d.size);
         let last = size.saturating_sub(1) / 16 * 16;
@@ -336,6 +367,7 @@ impl App {
             Key::Down | Key::Char('j') => self.log_top = (self.log_top + 1).min(n.saturating_sub(1)),
             Key::PageUp => self.log_top = self.log_top.saturating_sub(10),
             Key::PageDown => self.log_top = (self.log_top + 10).min(n.saturating_sub(1)),
+            Key::Char('r') => self.reports(),
             Key::Char('v') => {
                 self.verified = Some(match dredge_session::ReportModel::gather(&self.case.store) {
                     Ok(m) => match m.integrity {
@@ -391,7 +423,7 @@ impl App {
                     "j/k move  Enter hex  e export  / search  d/c/p filter  s sort  ? help"
                 }
                 View::Hex => "j/k line  PgUp/PgDn page  g/G start/end  Esc back  ? help",
-                View::Log => "j/k scroll  v verify  ? help  q quit",
+                View::Log => "j/k scroll  v verify  r reports (HTML, PDF)  ? help  q quit",
             }
             .to_string()
         };

@@ -83,7 +83,6 @@ pub fn run(case_dir: &Path, stop: &std::sync::atomic::AtomicBool) -> Result<(), 
                 recv(keys) -> e => match e {
                     Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
                         if let Some(k) = map_key(k.code, k.modifiers) {
-                            app.status.clear();
                             app.key(k);
                         }
                     }

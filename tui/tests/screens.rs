@@ -157,6 +157,22 @@ fn every_view_on_the_sample_case() {
     let (s, _) = render(&mut app, 80, 24);
     assert!(s.contains("custody record verified"), "{s}");
     assert!(s.contains("case.create"), "{s}");
+    // Reports from the UI land in CASE/reports, hashed, and in the log.
+    keys(&mut app, "r");
+    assert!(app.status.starts_with("reports written"), "{}", app.status);
+    let written: Vec<String> = std::fs::read_dir(case.join("reports"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        written.iter().any(|n| n.ends_with(".html")) && written.iter().any(|n| n.ends_with(".pdf")),
+        "{written:?}"
+    );
+    assert!(app
+        .case
+        .events
+        .iter()
+        .any(|e| e.action == "report.generate"));
 
     // Help lists the keys of the current screen.
     keys(&mut app, "2?");
