@@ -3,7 +3,7 @@
 //! a line; NTFS $FILE_NAME times are a second line named `… ($FILE_NAME)`, as `fls -m`
 //! writes them. Deleted entries are named `… (deleted)`.
 
-use crate::text::{macb, unix_seconds, visible};
+use crate::text::{entry_number, macb, unix_seconds, visible};
 use crate::Model;
 use dredge_store::{ArtifactRecord, Store, StoreError};
 use std::io::Write;
@@ -38,13 +38,7 @@ fn times(a: &ArtifactRecord, keep: impl Fn(&str) -> bool) -> Option<[i64; 4]> {
 pub fn write(store: &Store, _model: &Model, out: &mut dyn Write) -> Result<(), StoreError> {
     store.each_artifact(None, &mut |a| {
         let md5 = a.digests.as_ref().map_or("0", |d| d.0.as_str());
-        // The entry's number in its filesystem ends the forensic path: …/file:1234.
-        let inode = a
-            .forensic_path
-            .rsplit(':')
-            .next()
-            .and_then(|s| s.parse::<u64>().ok())
-            .unwrap_or(0);
+        let inode = entry_number(&a.forensic_path).unwrap_or(0);
         let mode = if a.kind == "dir" {
             "d/d---------"
         } else {

@@ -95,7 +95,7 @@ fn file(a: &ArtifactRecord) -> Value {
         "uco-observable:filePath": visible(&a.path),
         "uco-observable:sizeInBytes": int(a.size),
         "uco-observable:isDirectory": a.kind == "dir",
-        "uco-observable:allocationStatus": if a.origin == "carved" { "carved" } else if a.deleted { "deleted" } else { "allocated" },
+        "uco-observable:allocationStatus": crate::text::allocation(a),
     });
     for (k, prop) in [
         ('m', "uco-observable:modifiedTime"),

@@ -4,7 +4,7 @@
 //! time with its source, the custody log and its verification — is in dredge's own
 //! namespace, where the schema allows other namespaces.
 
-use crate::text::{macb, markup, visible};
+use crate::text::{entry_number, macb, markup, visible};
 use crate::{io_error, Model};
 use dredge_store::{ArtifactRecord, Store, StoreError};
 use std::io::Write;
@@ -47,13 +47,7 @@ fn fileobject(out: &mut dyn Write, a: &ArtifactRecord) -> std::io::Result<()> {
     writeln!(out, "      <filesize>{}</filesize>", a.size)?;
     let alloc = u8::from(a.origin == "filesystem" && !a.deleted);
     writeln!(out, "      <alloc>{alloc}</alloc>")?;
-    if let Some(inode) = a
-        .forensic_path
-        .rsplit(':')
-        .next()
-        .and_then(|s| s.parse::<u64>().ok())
-        .filter(|_| a.origin == "filesystem")
-    {
+    if let Some(inode) = entry_number(&a.forensic_path).filter(|_| a.origin == "filesystem") {
         writeln!(out, "      <inode>{inode}</inode>")?;
     }
     for (k, el) in [

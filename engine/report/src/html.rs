@@ -4,7 +4,7 @@
 //! filesystem or carving run and paginated, so a large case stays usable), and the
 //! custody log.
 
-use crate::text::{bytes, gaps, markup};
+use crate::text::{allocation, bytes, gaps, markup};
 use crate::{io_error, Model};
 use dredge_store::{ArtifactRecord, Store, StoreError};
 use std::collections::BTreeMap;
@@ -262,14 +262,13 @@ fn findings(model: &Model) -> String {
 }
 
 fn artifact_row(a: &ArtifactRecord) -> String {
-    let mut tags = String::new();
-    if a.origin == "carved" {
-        tags += "<span class=\"tag carved\">carved</span>";
-    } else if a.deleted {
-        tags += "<span class=\"tag del\">deleted</span>";
-    } else {
-        tags += "<span class=\"tag alloc\">allocated</span>";
-    }
+    let how = allocation(a);
+    let class = match how {
+        "carved" => "carved",
+        "deleted" => "del",
+        _ => "alloc",
+    };
+    let mut tags = format!("<span class=\"tag {class}\">{how}</span>");
     if a.status == "partial" {
         tags += "<span class=\"tag partial\">partial</span>";
     } else if a.status != "complete" {

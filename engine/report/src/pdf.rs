@@ -322,13 +322,7 @@ fn volumes_and_findings(model: &Model) -> String {
 }
 
 fn file_row(a: &ArtifactRecord) -> String {
-    let mut state = if a.origin == "carved" {
-        "carved".to_string()
-    } else if a.deleted {
-        "deleted".to_string()
-    } else {
-        "allocated".to_string()
-    };
+    let mut state = crate::text::allocation(a).to_string();
     if a.status != "complete" {
         state += &format!(", {}", a.status);
     }

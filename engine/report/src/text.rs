@@ -76,6 +76,22 @@ pub fn unix_seconds(utc: &str) -> Option<i64> {
     Some(days * 86_400 + h * 3600 + mi * 60 + s)
 }
 
+/// How a file came to be recovered: "carved", "deleted" or "allocated".
+pub fn allocation(a: &dredge_store::ArtifactRecord) -> &'static str {
+    if a.origin == "carved" {
+        "carved"
+    } else if a.deleted {
+        "deleted"
+    } else {
+        "allocated"
+    }
+}
+
+/// The entry's number in its filesystem, which ends its forensic path (`…/file:1234`).
+pub fn entry_number(forensic_path: &str) -> Option<u64> {
+    forensic_path.rsplit(':').next()?.parse().ok()
+}
+
 /// A byte count for people: 1 536 → "1.5 KiB".
 pub fn bytes(n: u64) -> String {
     const U: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -171,6 +171,14 @@ pub struct SessionRow {
     pub status: String,
 }
 
+fn collect<T, P: rusqlite::Params>(
+    st: &mut rusqlite::Statement<'_>,
+    params: P,
+    f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    st.query_map(params, f)?.collect()
+}
+
 /// A mismatch found by [`Store::verify_chain`]: the first event that does not hold.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainBreak {
@@ -317,9 +325,7 @@ impl Store {
     ) -> Result<Vec<T>> {
         let db = self.db();
         let mut st = self.conn.prepare(sql).map_err(sql_err(&db))?;
-        let rows = st.query_map(params, f).map_err(sql_err(&db))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))
+        collect(&mut st, params, f).map_err(sql_err(&db))
     }
 
     /// `rows` with a cached statement, for queries run once per artifact.
@@ -331,9 +337,7 @@ impl Store {
     ) -> Result<Vec<T>> {
         let db = self.db();
         let mut st = self.conn.prepare_cached(sql).map_err(sql_err(&db))?;
-        let rows = st.query_map(params, f).map_err(sql_err(&db))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(sql_err(&db))
+        collect(&mut st, params, f).map_err(sql_err(&db))
     }
 
     pub(crate) fn db_path_buf(&self) -> PathBuf {
