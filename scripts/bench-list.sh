@@ -12,19 +12,7 @@ cargo build --release --quiet
 dredge=$PWD/target/release/dredge
 work=$(mktemp -d /tmp/dredge-bench-list.XXXXXX)
 trap 'rm -rf "$work"' EXIT
-python3 - "$work/tree" "$files" <<'PY'
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-per_dir = 500
-for i in range(n):
-    d = os.path.join(root, f"d{i // per_dir // 50:03d}", f"s{i // per_dir:05d}")
-    if i % per_dir == 0:
-        os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, f"file-{i:07d}.txt"), "w") as f:
-        f.write(f"{i}\n")
-PY
-mb=$(( files / 100 + 64 ))
-mkfs.ext4 -q -F -N $(( files + 20000 )) -d "$work/tree" "$work/ext4.img" "${mb}M"
+bash scripts/make-many-files-ext4.sh "$files" "$work/ext4.img"
 
 best() {  # best wall time of three runs of a command, output discarded
   local best=999999
