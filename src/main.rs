@@ -10,7 +10,9 @@ mod progress;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use dredge_session::{self as session, AcquireOptions, CaseInfo, EvidenceCheck, Failure, Outcome};
+use dredge_session::{
+    self as session, human_bytes, AcquireOptions, CaseInfo, EvidenceCheck, Failure, Outcome,
+};
 use progress::Reporter;
 use serde_json::json;
 use std::path::PathBuf;
@@ -84,7 +86,14 @@ enum Command {
     /// The terminal UI: evidence with its sector map, files (deleted and carved ones
     /// marked), hex view with unreadable bytes shown as ??, custody log and
     /// verification. Keys: ? for help.
-    Tui(CaseArg),
+    Tui(TuiArgs),
+}
+
+#[derive(Args)]
+struct TuiArgs {
+    /// The case to open; without one, or where there is no case yet, the UI starts
+    /// with the new-case form.
+    case_dir: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -344,10 +353,6 @@ fn main() {
         }
     };
     std::process::exit(code);
-}
-
-fn human_bytes(n: u64) -> String {
-    progress::human_bytes(n)
 }
 
 fn outcome_word(o: Outcome) -> &'static str {
@@ -660,8 +665,12 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             Ok(0)
         }
         Command::Tui(a) => {
-            dredge_tui::run(&a.case_dir, interrupt)
-                .map_err(|e| Failure(format!("{}: {e}", a.case_dir.display())))?;
+            dredge_tui::run(a.case_dir.as_deref(), interrupt).map_err(|e| {
+                Failure(match &a.case_dir {
+                    Some(d) => format!("{}: {e}", d.display()),
+                    None => e,
+                })
+            })?;
             Ok(0)
         }
         Command::Batch(a) => {

@@ -2,27 +2,8 @@
 //! lab automation.
 
 use crate::ProgressMode;
-use dredge_session::JobProgress;
+use dredge_session::{hms, human_bytes, JobProgress};
 use std::io::{IsTerminal, Write};
-
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
-
-fn hms(secs: u64) -> String {
-    format!("{}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60)
-}
 
 pub struct Reporter {
     mode: ProgressMode,

@@ -1,6 +1,6 @@
-//! The real binary in a real terminal (tmux): open a case, find a deleted file, view
-//! it in hex, export it, and check the exported copy's hash; then quit and see the
-//! terminal given back.
+//! The real binary in a real terminal (tmux): create a case, add an image with its
+//! mapfile, run a scan, find a deleted file, view it in hex, export it, and check the
+//! exported copy's hash; then quit and see the terminal given back.
 
 mod common;
 use common::*;
@@ -19,6 +19,10 @@ impl Tmux {
             .output()
             .expect("tmux");
         String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+    /// Types text literally (paths with spaces, slashes).
+    fn text(&self, t: &str) {
+        self.run(&["send-keys", "-t", "t", "-l", t]);
     }
     fn keys(&self, keys: &[&str]) {
         let mut a = vec!["send-keys", "-t", "t"];
@@ -52,39 +56,16 @@ impl Drop for Tmux {
 }
 
 #[test]
-fn find_a_deleted_file_view_it_in_hex_and_export_it() {
+fn create_a_case_add_and_scan_then_find_view_and_export_a_deleted_file() {
     if !tools(&["tmux"]) {
         return;
     }
     let d = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/sample");
     let case = d.path().join("case");
-    let o = run(&[
-        "--progress",
-        "none",
-        "recover",
-        root.join("usb-stick.img").to_str().unwrap(),
-        "--map",
-        root.join("usb-stick.map").to_str().unwrap(),
-        "--out",
-        case.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
-    let arts = ls_json(&case);
-    let secret = arts
-        .iter()
-        .find(|a| a["path"] == "/secret plans.txt")
-        .unwrap();
-    assert_eq!(secret["deleted"], true);
-    let first16: String = std::fs::read(case.join(secret["extracted"].as_str().unwrap())).unwrap()
-        [..16]
-        .iter()
-        .map(|b| format!("{b:02x} "))
-        .collect();
-
     let t = Tmux(d.path().join("tmux.sock"));
     let cmd = format!(
-        "{} tui '{}'; echo EXITED $?; sleep 60",
+        "env USER= {} tui '{}'; echo EXITED $?; sleep 60",
         env!("CARGO_BIN_EXE_dredge"),
         case.display()
     );
@@ -99,7 +80,39 @@ fn find_a_deleted_file_view_it_in_hex_and_export_it() {
         "30",
         &cmd,
     ]);
-    t.wait_for("1 Evidence");
+    // No case there yet: the new-case form.
+    t.wait_for("New case");
+    t.text("Ann Examiner");
+    t.keys(&["Tab"]);
+    t.text("2026-042");
+    t.keys(&["Enter"]);
+    t.wait_for("case 2026-042 · Ann Examiner");
+    // Add the stick with its mapfile, then scan, from the jobs screen.
+    t.keys(&["4", "a"]);
+    t.wait_for("Add evidence");
+    t.text(root.join("usb-stick.img").to_str().unwrap());
+    t.keys(&["Tab"]);
+    t.text(root.join("usb-stick.map").to_str().unwrap());
+    t.keys(&["Enter"]);
+    t.wait_for("ev1 registered: 4194304 bytes, 20480 unreadable");
+    t.keys(&["s"]);
+    t.wait_for("Scan every evidence item");
+    t.keys(&["Enter"]);
+    let s = t.wait_for("scan complete: 5 files (2 deleted, 1 partial)");
+    assert!(s.contains("Sessions (2, 0 unfinished)"), "{s}");
+
+    let arts = ls_json(&case);
+    let secret = arts
+        .iter()
+        .find(|a| a["path"] == "/secret plans.txt")
+        .unwrap();
+    assert_eq!(secret["deleted"], true);
+    let first16: String = std::fs::read(case.join(secret["extracted"].as_str().unwrap())).unwrap()
+        [..16]
+        .iter()
+        .map(|b| format!("{b:02x} "))
+        .collect();
+    t.keys(&["1"]);
     t.wait_for("Sector map");
     // Files, deleted only, search for it.
     t.keys(&["2"]);

@@ -3,7 +3,9 @@
 //! `visible`, so control characters and escape sequences never reach the terminal.
 
 use crate::data::{CaseData, Evidence};
-use dredge_session::{visible, ArtifactRecord};
+use crate::form::{Form, FormResult};
+use crate::jobs::{Msg, Running};
+use dredge_session::{hms, human_bytes, visible, ArtifactRecord, Job, Outcome, ScanOptions};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -17,6 +19,7 @@ pub enum View {
     Files,
     Hex,
     Log,
+    Jobs,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,6 +62,18 @@ pub struct App {
     // Log view.
     pub log_top: usize,
     pub verified: Option<String>,
+    // Jobs view.
+    pub running: Option<Running>,
+    pub form: Option<Form>,
+    pub jobs_sel: usize,
+    /// q was pressed once while a job ran: the next q cancels it and quits.
+    pub quit_armed: bool,
+    /// How the running job ended, once its last message is in.
+    job_end: Option<Result<dredge_session::JobEnd, dredge_session::Failure>>,
+    /// The case being read again after a job, off the UI thread.
+    reloading: Option<crossbeam_channel::Receiver<Result<CaseData, String>>>,
+    /// How the last job ended, shown once its results are in.
+    ended: String,
 }
 
 pub enum Key {
@@ -110,8 +125,22 @@ impl App {
             hex_off: 0,
             log_top: 0,
             verified: None,
+            running: None,
+            form: None,
+            jobs_sel: 0,
+            quit_armed: false,
+            job_end: None,
+            reloading: None,
+            ended: String::new(),
         };
         app.refilter();
+        let n = app.case.unfinished.len();
+        if n > 0 {
+            app.status = format!(
+                "{n} unfinished job{} (interrupted or killed): 4 lists them, R resumes",
+                if n == 1 { "" } else { "s" }
+            );
+        }
         app
     }
 
@@ -157,6 +186,15 @@ impl App {
     pub fn key(&mut self, k: Key) {
         // A message lasts until the next key.
         self.status.clear();
+        if let Some(form) = &mut self.form {
+            match form.key(k) {
+                FormResult::Editing => {}
+                FormResult::Cancel => self.form = None,
+                FormResult::Submit => self.submit_form(),
+            }
+            return;
+        }
+        let armed = std::mem::take(&mut self.quit_armed);
         if self.typing {
             match k {
                 Key::Char(c) => self.search.push(c),
@@ -181,6 +219,9 @@ impl App {
             Key::Char('q') => {
                 if self.view == View::Hex {
                     self.view = View::Files;
+                } else if self.running.is_some() && !armed {
+                    self.quit_armed = true;
+                    self.status = "a job is running: q again cancels it (recorded as interrupted, R resumes it later) and quits".into();
                 } else {
                     self.quit = true;
                 }
@@ -189,11 +230,13 @@ impl App {
             Key::Char('1') => self.view = View::Evidence,
             Key::Char('2') => self.view = View::Files,
             Key::Char('3') => self.view = View::Log,
+            Key::Char('4') => self.view = View::Jobs,
             Key::Tab => {
                 self.view = match self.view {
                     View::Evidence => View::Files,
                     View::Files | View::Hex => View::Log,
-                    View::Log => View::Evidence,
+                    View::Log => View::Jobs,
+                    View::Jobs => View::Evidence,
                 }
             }
             _ => match self.view {
@@ -201,7 +244,165 @@ impl App {
                 View::Files => self.key_files(k),
                 View::Hex => self.key_hex(k),
                 View::Log => self.key_log(k),
+                View::Jobs => self.key_jobs(k),
             },
+        }
+    }
+
+    fn key_jobs(&mut self, k: Key) {
+        let n = self.case.sessions.len();
+        match k {
+            Key::Up | Key::Char('k') => self.jobs_sel = self.jobs_sel.saturating_sub(1),
+            Key::Down | Key::Char('j') => {
+                self.jobs_sel = (self.jobs_sel + 1).min(n.saturating_sub(1))
+            }
+            Key::Home | Key::Char('g') => self.jobs_sel = 0,
+            Key::End | Key::Char('G') => self.jobs_sel = n.saturating_sub(1),
+            Key::Char('a') => self.open_form(Form::add()),
+            Key::Char('s') => self.open_form(Form::scan(ScanOptions::default().threads)),
+            Key::Char('A') => self.open_form(Form::acquire()),
+            Key::Char('p') => match &self.running {
+                Some(r) => {
+                    self.status = if r.toggle_pause() {
+                        "paused (takes effect at the job's next progress report); p continues"
+                    } else {
+                        "continuing"
+                    }
+                    .into()
+                }
+                None => self.status = "no job is running".into(),
+            },
+            Key::Char('x') => match &self.running {
+                Some(r) => {
+                    r.cancel();
+                    self.status =
+                        "cancelling: the job ends as interrupted; R resumes it later".into();
+                }
+                None => self.status = "no job is running".into(),
+            },
+            Key::Char('R') => self.resume(),
+            _ => {}
+        }
+    }
+
+    fn open_form(&mut self, f: Form) {
+        if self.running.is_some() {
+            self.status = "a job is already running: wait for it, or x cancels it".into();
+        } else {
+            self.form = Some(f);
+        }
+    }
+
+    /// Resumes the selected session's job if it is unfinished, else the oldest
+    /// unfinished one.
+    fn resume(&mut self) {
+        let sel = self.case.sessions.get(self.jobs_sel).map(|s| s.id);
+        let pick = self
+            .case
+            .unfinished
+            .iter()
+            .find(|(s, _)| Some(s.id) == sel)
+            .or_else(|| self.case.unfinished.first())
+            .map(|(s, j)| (s.id, j.clone()));
+        match pick {
+            None => self.status = "no unfinished job to resume".into(),
+            Some((id, job)) => {
+                self.start(job);
+                if self.running.is_some() {
+                    self.status = format!("resuming the job of session {id}");
+                }
+            }
+        }
+    }
+
+    /// Starts a job on a worker thread; its progress comes in through `poll_jobs`.
+    pub fn start(&mut self, job: Job) {
+        if self.running.is_some() {
+            self.status = "a job is already running: wait for it, or x cancels it".into();
+            return;
+        }
+        self.running = Some(Running::start(self.case.dir.clone(), job));
+        self.view = View::Jobs;
+    }
+
+    /// The running job's channel, for the UI loop's `select!`.
+    pub fn job_events(&self) -> Option<crossbeam_channel::Receiver<Msg>> {
+        self.running.as_ref().map(|r| r.rx.clone())
+    }
+
+    /// Takes in one message from the running job.
+    pub fn job_message(&mut self, m: Msg) {
+        match m {
+            Msg::Progress(p) => {
+                if let Some(r) = &mut self.running {
+                    r.last = Some(p);
+                }
+            }
+            Msg::Done(d) => self.job_end = Some(d),
+        }
+    }
+
+    /// Takes in what the running job has sent. When it has ended, the case is read
+    /// again on a thread of its own (a case can hold hundreds of thousands of files)
+    /// and swapped in when ready. Returns true when that has happened: the job is
+    /// over and the screens show its results.
+    pub fn poll_jobs(&mut self) -> bool {
+        while let Some(m) = self.running.as_ref().and_then(|r| r.rx.try_recv().ok()) {
+            self.job_message(m);
+        }
+        if let Some(end) = self.job_end.take() {
+            if let Some(r) = self.running.take() {
+                r.join();
+            }
+            self.ended = match end {
+                Ok(e) => match e.outcome {
+                    Outcome::Interrupted => format!("{} — R resumes", visible(&e.summary)),
+                    _ => visible(&e.summary).into_owned(),
+                },
+                Err(f) => format!("job failed: {}", visible(&f.0)),
+            };
+            self.status = "job ended; reading the case again…".into();
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            let dir = self.case.dir.clone();
+            std::thread::spawn(move || {
+                let _ = tx.send(CaseData::load(&dir));
+            });
+            self.reloading = Some(rx);
+        }
+        let Some(Ok(loaded)) = self.reloading.as_ref().map(|r| r.try_recv()) else {
+            return false;
+        };
+        self.reloading = None;
+        self.status = std::mem::take(&mut self.ended);
+        match loaded {
+            Ok(c) => {
+                self.case = c;
+                self.ev_sel = self.ev_sel.min(self.case.evidence.len().saturating_sub(1));
+                (self.map_zoom, self.map_off) = (0, 0);
+                self.jobs_sel = self.case.sessions.len().saturating_sub(1);
+                self.refilter();
+            }
+            Err(e) => self.status = format!("cannot read the case again: {}", visible(&e)),
+        }
+        true
+    }
+
+    /// A job is running, or its results are still being read in.
+    pub fn busy(&self) -> bool {
+        self.running.is_some() || self.reloading.is_some()
+    }
+
+    fn submit_form(&mut self) {
+        let Some(form) = self.form.take() else {
+            return;
+        };
+        match form.job() {
+            Ok(job) => self.start(job),
+            Err(e) => {
+                let mut form = form;
+                form.error = Some(e);
+                self.form = Some(form);
+            }
         }
     }
 
@@ -408,6 +609,7 @@ impl App {
             View::Files => self.draw_files(f, rows[1]),
             View::Hex => self.draw_hex(f, rows[1]),
             View::Log => self.draw_log(f, rows[1]),
+            View::Jobs => self.draw_jobs(f, rows[1]),
         }
         let hint = if self.typing {
             format!(
@@ -424,15 +626,36 @@ impl App {
                 }
                 View::Hex => "j/k line  PgUp/PgDn page  g/G start/end  Esc back  ? help",
                 View::Log => "j/k scroll  v verify  r reports (HTML, PDF)  ? help  q quit",
+                View::Jobs => "a add  s scan  A acquire  p pause  x cancel  R resume  ? help",
             }
             .to_string()
         };
-        f.render_widget(
-            Paragraph::new(hint).style(Style::default().add_modifier(Modifier::DIM)),
-            rows[2],
-        );
+        let mut bottom = Vec::new();
+        if let Some(r) = &self.running {
+            // Whatever the screen, a running job shows here first.
+            let pct = r
+                .last
+                .as_ref()
+                .filter(|p| p.total > 0)
+                .map_or(String::new(), |p| {
+                    format!(" {:.0}%", p.done as f64 * 100.0 / p.total as f64)
+                });
+            let state = if r.is_paused() { " paused" } else { "" };
+            bottom.push(Span::styled(
+                format!("▶ {}{pct}{state} │ ", r.job.name()),
+                self.style(Color::Cyan).add_modifier(Modifier::BOLD),
+            ));
+        }
+        bottom.push(Span::styled(
+            hint,
+            Style::default().add_modifier(Modifier::DIM),
+        ));
+        f.render_widget(Paragraph::new(Line::from(bottom)), rows[2]);
         if self.help {
             self.draw_help(f, area);
+        }
+        if let Some(form) = &self.form {
+            form.draw(f, area);
         }
     }
 
@@ -458,6 +681,7 @@ impl App {
             tab("1 Evidence", View::Evidence),
             tab("2 Files", View::Files),
             tab("3 Log", View::Log),
+            tab("4 Jobs", View::Jobs),
         ]);
         f.render_widget(Paragraph::new(line), r);
     }
@@ -486,8 +710,10 @@ impl App {
         );
         let Some(e) = self.case.evidence.get(self.ev_sel) else {
             f.render_widget(
-                Paragraph::new("No evidence in this case yet (dredge add CASE IMAGE).")
-                    .block(Block::default().borders(Borders::ALL)),
+                Paragraph::new(
+                    "No evidence in this case yet: 4 then a adds an image, A acquires a device.",
+                )
+                .block(Block::default().borders(Borders::ALL)),
                 cols[1],
             );
             return;
@@ -845,6 +1071,123 @@ impl App {
         );
     }
 
+    /// The running job's progress, and every session the case has recorded with the
+    /// unfinished ones marked.
+    fn draw_jobs(&self, f: &mut Frame, r: Rect) {
+        let parts = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([Constraint::Length(7), Constraint::Min(3)])
+            .split(r);
+        let lines: Vec<Line> = match &self.running {
+            None => vec![
+                Line::from("No job running."),
+                Line::from("a add evidence · s scan · A acquire · R resume an unfinished job"),
+            ],
+            Some(run) => {
+                let mut l = vec![Line::from(Span::styled(
+                    visible(&run.job.describe()).into_owned(),
+                    Style::default().add_modifier(Modifier::BOLD),
+                ))];
+                match &run.last {
+                    None => l.push(Line::from("starting…")),
+                    Some(p) => {
+                        let frac = if p.total > 0 {
+                            (p.done as f64 / p.total as f64).clamp(0.0, 1.0)
+                        } else {
+                            0.0
+                        };
+                        let w = (r.width as usize).saturating_sub(72).clamp(10, 40);
+                        let filled = (frac * w as f64) as usize;
+                        let amount = |n: u64| {
+                            if p.unit == "bytes" {
+                                human_bytes(n)
+                            } else {
+                                format!("{n} {}", p.unit)
+                            }
+                        };
+                        l.push(Line::from(visible(&p.phase).into_owned()));
+                        l.push(Line::from(format!(
+                            "[{}{}] {:5.1}%  {} / {}  {}/s  left {}",
+                            "#".repeat(filled),
+                            ".".repeat(w - filled),
+                            frac * 100.0,
+                            amount(p.done),
+                            amount(p.total),
+                            amount(p.rate as u64),
+                            p.eta().map_or("-".into(), |d| hms(d.as_secs()))
+                        )));
+                        l.push(Line::from(vec![
+                            Span::raw(format!(
+                                "found {}  elapsed {}  ",
+                                p.found,
+                                hms(run.started.elapsed().as_secs())
+                            )),
+                            Span::styled(
+                                format!("unreadable {}", human_bytes(p.unreadable)),
+                                if p.unreadable > 0 {
+                                    self.style(Color::Red)
+                                } else {
+                                    Style::default()
+                                },
+                            ),
+                        ]));
+                    }
+                }
+                if run.cancelling() {
+                    l.push(Line::from("CANCELLING…"));
+                } else if run.is_paused() {
+                    l.push(Line::from("PAUSED — p continues"));
+                }
+                l
+            }
+        };
+        f.render_widget(
+            Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title("Job")),
+            parts[0],
+        );
+        let unfinished: Vec<i64> = self.case.unfinished.iter().map(|(s, _)| s.id).collect();
+        let items: Vec<ListItem> = self
+            .case
+            .sessions
+            .iter()
+            .map(|s| {
+                let un = unfinished.contains(&s.id);
+                let st = match s.status.as_str() {
+                    "failed" => self.style(Color::Red),
+                    "interrupted" | "running" => self.style(Color::Yellow),
+                    "complete-with-gaps" => self.style(Color::Magenta),
+                    _ => Style::default(),
+                };
+                ListItem::new(Line::from(vec![
+                    Span::raw(format!(
+                        "{:>3} {} {:<8} ",
+                        s.id,
+                        s.started_utc.get(..19).unwrap_or(&s.started_utc),
+                        visible(&s.command)
+                    )),
+                    Span::styled(format!("{:<19}", s.status), st),
+                    Span::styled(
+                        if un { "UNFINISHED (R) " } else { "" },
+                        self.style(Color::Yellow).add_modifier(Modifier::BOLD),
+                    ),
+                    Span::raw(visible(&dredge_session::args_line(s)).into_owned()),
+                ]))
+            })
+            .collect();
+        let mut st = ListState::default().with_selected(Some(self.jobs_sel));
+        f.render_stateful_widget(
+            List::new(items)
+                .block(Block::default().borders(Borders::ALL).title(format!(
+                    "Sessions ({}, {} unfinished)",
+                    self.case.sessions.len(),
+                    unfinished.len()
+                )))
+                .highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
+            parts[1],
+            &mut st,
+        );
+    }
+
     fn draw_help(&self, f: &mut Frame, area: Rect) {
         let keys: &[(&str, &str)] = match self.view {
             View::Evidence => &[
@@ -871,6 +1214,16 @@ impl App {
             View::Log => &[
                 ("j/k, PgUp/PgDn", "scroll"),
                 ("v", "verify the custody record"),
+                ("r", "write the HTML and PDF/A reports"),
+            ],
+            View::Jobs => &[
+                ("a", "add evidence (image, optional mapfile)"),
+                ("s", "scan: filesystems, then carving"),
+                ("A", "acquire a device into an image"),
+                ("p", "pause / continue the running job"),
+                ("x", "cancel it (recorded as interrupted)"),
+                ("R", "resume the selected unfinished job"),
+                ("j/k, ↑/↓", "move through the sessions"),
             ],
         };
         let mut lines: Vec<Line> = keys
@@ -878,7 +1231,7 @@ impl App {
             .map(|(k, d)| Line::from(format!("{k:<16} {d}")))
             .collect();
         lines.push(Line::from(""));
-        lines.push(Line::from("1 2 3, Tab       Evidence, Files, Log"));
+        lines.push(Line::from("1 2 3 4, Tab     Evidence, Files, Log, Jobs"));
         lines.push(Line::from("?                this help (any key closes)"));
         lines.push(Line::from("q                quit (from hex: back)"));
         let w = 56.min(area.width);

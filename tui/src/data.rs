@@ -1,7 +1,7 @@
 //! What the screens show, read through the session API when a case is opened (and
 //! again after anything changes it). Artifact details are fetched on selection.
 
-use dredge_session::{ArtifactRecord, Event, EvidenceRow, Store, VolumeRow};
+use dredge_session::{ArtifactRecord, Event, EvidenceRow, Job, SessionRow, Store, VolumeRow};
 use std::path::{Path, PathBuf};
 
 pub struct Evidence {
@@ -20,6 +20,10 @@ pub struct CaseData {
     pub evidence: Vec<Evidence>,
     pub artifacts: Vec<ArtifactRecord>,
     pub events: Vec<Event>,
+    /// Every session the case has recorded, oldest first.
+    pub sessions: Vec<SessionRow>,
+    /// Jobs whose newest session was interrupted or killed: what `R` resumes.
+    pub unfinished: Vec<(SessionRow, Job)>,
 }
 
 impl CaseData {
@@ -38,6 +42,8 @@ impl CaseData {
         }
         let artifacts = store.artifacts(None).map_err(s)?;
         let events = store.events().map_err(s)?;
+        let sessions = store.sessions().map_err(s)?;
+        let unfinished = dredge_session::unfinished_jobs(&store).map_err(|e| e.0)?;
         Ok(CaseData {
             dir: dir.to_path_buf(),
             title: case
@@ -50,6 +56,8 @@ impl CaseData {
             evidence,
             artifacts,
             events,
+            sessions,
+            unfinished,
         })
     }
 

@@ -4,9 +4,13 @@
 
 mod app;
 mod data;
+mod form;
+mod jobs;
 
 pub use app::{App, Key, View};
 pub use data::CaseData;
+pub use form::{Form, FormKind, FormResult};
+pub use jobs::{Msg, Running};
 
 use crossbeam_channel::{select, tick, unbounded};
 use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
@@ -17,7 +21,7 @@ use crossterm::ExecutableCommand;
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use std::io::stdout;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Colour unless `NO_COLOR` is set (to anything), as no-color.org asks.
@@ -51,23 +55,57 @@ pub fn map_key(code: KeyCode, mods: KeyModifiers) -> Option<Key> {
     })
 }
 
-/// Runs the UI on the case until the user quits. `stop` is raised by a signal
-/// handler (SIGINT/SIGTERM): the loop notices it on the next tick and restores the
-/// terminal.
-pub fn run(case_dir: &Path, stop: &std::sync::atomic::AtomicBool) -> Result<(), String> {
-    let case = CaseData::load(case_dir)?;
-    let mut app = App::new(case, color_wanted());
+/// Whether `dir` holds a case (else the UI starts with the new-case form).
+pub fn is_case(dir: &Path) -> bool {
+    dir.join(dredge_session::CASE_DB).is_file()
+}
+
+/// Creates the case a filled new-case form describes; returns its directory.
+pub fn create_case(form: &Form) -> Result<PathBuf, String> {
+    let dir = PathBuf::from(form.value(0));
+    if form.value(0).is_empty() {
+        return Err("case directory: a path is needed".into());
+    }
+    if form.value(1).is_empty() {
+        return Err("examiner: a name is needed (it goes into every report)".into());
+    }
+    let opt = |i: usize| (!form.value(i).is_empty()).then(|| form.value(i).to_string());
+    dredge_session::case_new(
+        &dir,
+        &dredge_session::CaseInfo {
+            examiner: form.value(1).to_string(),
+            case_number: opt(2),
+            description: opt(3),
+        },
+    )
+    .map_err(|e| e.0)?;
+    Ok(dir)
+}
+
+fn terminal_error(e: impl std::fmt::Display) -> String {
+    format!("cannot use the terminal: {e}")
+}
+
+/// Runs the UI until the user quits: on the case in `case_dir`, or first through
+/// the new-case form when there is none there (or no directory was given). `stop`
+/// is raised by a signal handler (SIGINT/SIGTERM): the loop notices it on the next
+/// tick, cancels a running job (recorded as interrupted) and restores the terminal.
+pub fn run(case_dir: Option<&Path>, stop: &std::sync::atomic::AtomicBool) -> Result<(), String> {
+    if let Some(d) = case_dir.filter(|d| is_case(d)) {
+        // Opened before the terminal is taken, so a bad case is a plain error line.
+        CaseData::load(d)?;
+    }
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         restore();
         prev(info);
     }));
-    enable_raw_mode().map_err(|e| format!("cannot use the terminal: {e}"))?;
+    enable_raw_mode().map_err(terminal_error)?;
     stdout()
         .execute(EnterAlternateScreen)
-        .map_err(|e| format!("cannot use the terminal: {e}"))?;
+        .map_err(terminal_error)?;
     let result = (|| -> Result<(), String> {
-        let mut term = Terminal::new(CrosstermBackend::new(stdout())).map_err(|e| e.to_string())?;
+        let mut term = Terminal::new(CrosstermBackend::new(stdout())).map_err(terminal_error)?;
         let (tx, keys) = unbounded();
         std::thread::spawn(move || {
             while let Ok(e) = event::read() {
@@ -77,8 +115,58 @@ pub fn run(case_dir: &Path, stop: &std::sync::atomic::AtomicBool) -> Result<(), 
             }
         });
         let ticks = tick(Duration::from_millis(200));
+        let next_key = |stopped: &dyn Fn() -> bool| -> Option<Key> {
+            loop {
+                select! {
+                    recv(keys) -> e => match e {
+                        Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
+                            if let Some(k) = map_key(k.code, k.modifiers) {
+                                return Some(k);
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(_) => return None,
+                    },
+                    recv(ticks) -> _ => if stopped() { return None },
+                }
+            }
+        };
+        let stopped = || stop.load(std::sync::atomic::Ordering::Relaxed);
+        let dir = match case_dir.filter(|d| is_case(d)) {
+            Some(d) => d.to_path_buf(),
+            None => {
+                let user = std::env::var("USER").unwrap_or_default();
+                let shown = case_dir.map_or(String::new(), |d| d.display().to_string());
+                let mut form = Form::new_case(&shown, &user);
+                loop {
+                    term.draw(|f| {
+                        f.render_widget(
+                            ratatui::widgets::Paragraph::new(
+                                " dredge · no case here yet: fill in the form to create one",
+                            ),
+                            f.area(),
+                        );
+                        form.draw(f, f.area());
+                    })
+                    .map_err(terminal_error)?;
+                    let Some(k) = next_key(&stopped) else {
+                        return Ok(());
+                    };
+                    match form.key(k) {
+                        FormResult::Editing => {}
+                        FormResult::Cancel => return Ok(()),
+                        FormResult::Submit => match create_case(&form) {
+                            Ok(d) => break d,
+                            Err(e) => form.error = Some(e),
+                        },
+                    }
+                }
+            }
+        };
+        let mut app = App::new(CaseData::load(&dir)?, color_wanted());
         loop {
-            term.draw(|f| app.draw(f)).map_err(|e| e.to_string())?;
+            term.draw(|f| app.draw(f)).map_err(terminal_error)?;
+            let jobs = app.job_events().unwrap_or_else(crossbeam_channel::never);
             select! {
                 recv(keys) -> e => match e {
                     Ok(Event::Key(k)) if k.kind != KeyEventKind::Release => {
@@ -89,11 +177,17 @@ pub fn run(case_dir: &Path, stop: &std::sync::atomic::AtomicBool) -> Result<(), 
                     Ok(_) => {}
                     Err(_) => break,
                 },
+                recv(jobs) -> m => if let Ok(m) = m { app.job_message(m) },
                 recv(ticks) -> _ => {}
             }
-            if app.quit || stop.load(std::sync::atomic::Ordering::Relaxed) {
+            app.poll_jobs();
+            if app.quit || stopped() {
                 break;
             }
+        }
+        if let Some(mut r) = app.running.take() {
+            // The session must end recorded (interrupted), not be left running.
+            r.cancel_and_wait();
         }
         Ok(())
     })();

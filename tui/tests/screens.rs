@@ -3,77 +3,13 @@
 //! tests/snapshots (DREDGE_UPDATE_SNAPSHOTS=1 rewrites them); the others are checked
 //! for what they must show.
 
+mod common;
+use common::*;
 use dredge_session::{self as session, CaseInfo, ScanOptions};
 use dredge_tui::{App, CaseData, Key, View};
-use ratatui::backend::TestBackend;
 use ratatui::style::Color;
-use ratatui::Terminal;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
-
-fn sample_case(dir: &Path) -> PathBuf {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testimages/sample");
-    let case = dir.join("case");
-    let info = CaseInfo {
-        case_number: Some("TUI-1".into()),
-        examiner: "Screen Test".into(),
-        description: None,
-    };
-    session::case_new(&case, &info).unwrap();
-    let stop = AtomicBool::new(false);
-    session::add_evidence(
-        &case,
-        &root.join("usb-stick.img"),
-        Some(&root.join("usb-stick.map")),
-        &stop,
-        &mut |_| {},
-    )
-    .unwrap();
-    let opts = ScanOptions {
-        threads: 2,
-        ..Default::default()
-    };
-    session::scan(&case, &opts, &stop, &mut |_| {}).unwrap();
-    case
-}
-
-fn render(app: &mut App, w: u16, h: u16) -> (String, ratatui::buffer::Buffer) {
-    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
-    term.draw(|f| app.draw(f)).unwrap();
-    let buf = term.backend().buffer().clone();
-    let mut s = String::new();
-    for y in 0..h {
-        for x in 0..w {
-            s.push_str(buf[(x, y)].symbol());
-        }
-        s.push('\n');
-    }
-    (s, buf)
-}
-
-fn snapshot(name: &str, screen: &str) {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/snapshots")
-        .join(format!("{name}.txt"));
-    if std::env::var("DREDGE_UPDATE_SNAPSHOTS").as_deref() == Ok("1") {
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(&p, screen).unwrap();
-        return;
-    }
-    let want = std::fs::read_to_string(&p).unwrap_or_else(|_| {
-        panic!(
-            "no snapshot {}; run with DREDGE_UPDATE_SNAPSHOTS=1",
-            p.display()
-        )
-    });
-    assert_eq!(screen, want, "screen {name} differs from its snapshot");
-}
-
-fn keys(app: &mut App, ks: &str) {
-    for c in ks.chars() {
-        app.key(Key::Char(c));
-    }
-}
 
 fn select(app: &mut App, path: &str) {
     app.view = View::Files;
@@ -194,7 +130,7 @@ fn no_color_means_no_colours() {
     let d = tempfile::tempdir().unwrap();
     let case = sample_case(d.path());
     let mut app = App::new(CaseData::load(&case).unwrap(), false);
-    for v in ["1", "2", "3"] {
+    for v in ["1", "2", "3", "4"] {
         keys(&mut app, v);
         let (_, buf) = render(&mut app, 80, 24);
         for c in buf.content() {

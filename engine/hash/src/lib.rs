@@ -164,16 +164,18 @@ pub struct SourceHash {
 
 pub const HASH_CHUNK: usize = 4 << 20;
 
-/// Reads a whole source in order and hashes it. `progress` is called with bytes done.
+/// Reads a whole source in order and hashes it. `progress` is called with the bytes
+/// done and how many of them were unreadable (zero-filled) so far.
 pub fn hash_source(
     src: &dyn ImageSource,
     interrupt: &AtomicBool,
-    mut progress: impl FnMut(u64),
+    mut progress: impl FnMut(u64, u64),
 ) -> Result<SourceHash, SourceError> {
     let size = src.size();
     let mut h = MultiHasher::new();
     let mut report = ReadReport::clean(0);
     let mut off = 0u64;
+    let mut unreadable = 0u64;
     while off < size {
         if interrupt.load(Ordering::Relaxed) {
             return Ok(SourceHash {
@@ -186,10 +188,11 @@ pub fn hash_source(
         let n = (size - off).min(HASH_CHUNK as u64) as usize;
         let mut buf = vec![0u8; n];
         let r = src.read_at(off, &mut buf)?;
+        unreadable += r.synthesized_bytes();
         report.extend(&r);
         h.update(Arc::new(buf));
         off += n as u64;
-        progress(off);
+        progress(off, unreadable);
     }
     report.len = usize::try_from(size).unwrap_or(usize::MAX);
     Ok(SourceHash {

@@ -150,13 +150,16 @@ pub fn carve_extents(
                 let el = started.elapsed();
                 progress(&JobProgress {
                     job: "carve",
-                    phase: format!("{} found", found.len()),
+                    phase: format!("carving: {} candidates", found.len()),
+                    unit: "bytes",
                     done,
                     total,
                     rescued: done,
                     bad: 0,
                     rate: done as f64 / el.as_secs_f64().max(1e-9),
                     elapsed: el,
+                    found: found.len() as u64,
+                    unreadable: 0,
                 });
             }
         }

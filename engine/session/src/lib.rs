@@ -4,6 +4,7 @@
 
 pub mod carve;
 mod guard;
+pub mod jobs;
 mod names;
 pub mod scan;
 
@@ -11,11 +12,12 @@ pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_image::Compression;
 pub use dredge_report::Format as ReportFormat;
 pub use dredge_report::{visible, Model as ReportModel};
-pub use dredge_store::{ArtifactRecord, StoreError, VolumeRow};
+pub use dredge_store::{ArtifactRecord, StoreError, VolumeRow, DB_NAME as CASE_DB};
 pub use dredge_store::{
     CaseInfo, ChainBreak, Event, EvidenceRow, SessionRow, SessionStatus, Store,
 };
 pub use guard::EvidenceGuard;
+pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
 pub use names::safe_component;
 pub use scan::{list_image, scan, CarveScope, ScanOptions, ScanReport, ScanSummary};
 
@@ -72,17 +74,26 @@ impl Outcome {
     }
 }
 
-/// Progress of a long job, for a progress bar or JSON lines.
+/// Progress of a long job, for a progress bar, JSON lines or the TUI.
 #[derive(Debug, Clone)]
 pub struct JobProgress {
     pub job: &'static str,
     pub phase: String,
+    /// `done` and `total` count this: "bytes" (hashing, acquiring, carving) or
+    /// "files" (extracting a filesystem's files).
+    pub unit: &'static str,
     pub done: u64,
     pub total: u64,
     pub rescued: u64,
     pub bad: u64,
     pub rate: f64,
     pub elapsed: Duration,
+    /// Artifacts found so far: while extracting, every artifact recorded for this
+    /// evidence item (earlier sessions' included); while carving, the candidates.
+    pub found: u64,
+    /// Unreadable bytes met so far: zero-filled while hashing or acquiring, or inside
+    /// the recorded artifacts while extracting.
+    pub unreadable: u64,
 }
 
 impl JobProgress {
@@ -96,6 +107,7 @@ impl JobProgress {
             "event": "progress",
             "job": self.job,
             "phase": self.phase,
+            "unit": self.unit,
             "done": self.done,
             "total": self.total,
             "rescued": self.rescued,
@@ -103,8 +115,31 @@ impl JobProgress {
             "rate_bytes_per_s": self.rate.round(),
             "elapsed_s": self.elapsed.as_secs_f64(),
             "eta_s": self.eta().map(|d| d.as_secs()),
+            "found": self.found,
+            "unreadable": self.unreadable,
         })
     }
+}
+
+/// Sizes for people: 1023 B, 1.5 KiB, 2.0 GiB.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Seconds as h:mm:ss.
+pub fn hms(secs: u64) -> String {
+    format!("{}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60)
 }
 
 pub type ProgressFn<'a> = &'a mut dyn FnMut(&JobProgress);
@@ -183,7 +218,7 @@ fn add_in_session(
         )),
         None => None,
     };
-    let hashed = hash_with_progress(&*ev.source, "hash", interrupt, progress)?;
+    let hashed = hash_with_progress(&*ev.source, "hash", "hashing", interrupt, progress)?;
     let extra = ewf_extra(ev.ewf.as_ref(), &hashed.digests);
     if hashed.interrupted {
         return Ok(AddResult {
@@ -272,28 +307,32 @@ fn is_block_device(p: &Path) -> bool {
         .unwrap_or(false)
 }
 
-fn hash_with_progress(
+pub(crate) fn hash_with_progress(
     src: &dyn ImageSource,
     job: &'static str,
+    phase: &str,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<dredge_hash::SourceHash, Failure> {
     let total = src.size();
     let start = Instant::now();
     let mut last = Instant::now();
-    hash_source(src, interrupt, |done| {
+    hash_source(src, interrupt, |done, unreadable| {
         if last.elapsed() >= Duration::from_millis(200) || done == total {
             last = Instant::now();
             let el = start.elapsed();
             progress(&JobProgress {
                 job,
-                phase: "hashing".into(),
+                phase: phase.to_string(),
+                unit: "bytes",
                 done,
                 total,
-                rescued: done,
-                bad: 0,
+                rescued: done - unreadable.min(done),
+                bad: unreadable,
                 rate: done as f64 / el.as_secs_f64().max(1e-9),
                 elapsed: el,
+                found: 0,
+                unreadable,
             });
         }
     })
@@ -432,7 +471,7 @@ fn check_evidence(
         Ok(ev) => ev,
         Err(e) => return EvidenceCheck::Unreadable(e.to_string()),
     };
-    let h = match hash_with_progress(&*ev.source, "verify", interrupt, progress) {
+    let h = match hash_with_progress(&*ev.source, "verify", "hashing", interrupt, progress) {
         Ok(h) => h,
         Err(e) => return EvidenceCheck::Unreadable(e.0),
     };
@@ -592,6 +631,18 @@ pub fn acquire(
         "map": abs(req.map),
         "retries": req.options.retries,
         "cluster_size": req.options.cluster,
+        "map_interval_s": req.options.map_interval.as_secs_f64(),
+        "format": if req.e01.is_some() { "e01" } else { "raw" },
+        "e01": req.e01.as_ref().map(|o| json!({
+            "segment_size": o.segment_size,
+            "compression": match o.compression {
+                Compression::None => "none",
+                Compression::Fast => "fast",
+                Compression::Best => "best",
+            },
+            "evidence_number": o.evidence_number,
+            "notes": o.notes,
+        })),
     });
     let sid = match store.as_mut() {
         Some(s) => Some(s.begin_session("acquire", params.clone()).map_err(fail)?),
@@ -765,12 +816,15 @@ fn run_acquire(
         progress(&JobProgress {
             job: "acquire",
             phase: format!("{} pass {}", p.phase.as_str(), p.pass),
+            unit: "bytes",
             done: p.rescued + p.bad,
             total: p.size,
             rescued: p.rescued,
             bad: p.bad,
             rate: p.rate(),
             elapsed: p.elapsed,
+            found: 0,
+            unreadable: p.bad,
         })
     };
     let target = if req.e01.is_some() {

@@ -9,7 +9,7 @@ use dredge_core::{
     Entry, EntryKind, Extent, FileSystem, Finding, ImageSource, RunData, Volume, VolumeKind,
     VolumeReader, Why,
 };
-use dredge_hash::{hash_source, Digester};
+use dredge_hash::Digester;
 use dredge_image::open_evidence;
 use dredge_store::{
     ArtifactRecord, EvidenceRow, FindingRecord, RunRecord, SessionStatus, Store, VolumeRecord,
@@ -52,6 +52,46 @@ impl Default for ScanOptions {
             filesystems: true,
             page_size: 16 << 20,
             rehash: true,
+        }
+    }
+}
+
+impl CarveScope {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CarveScope::None => "none",
+            CarveScope::Unallocated => "unallocated",
+            CarveScope::All => "all",
+        }
+    }
+}
+
+impl ScanOptions {
+    /// The options as the session records them: enough to run the same scan again
+    /// (a resume, or a second examiner).
+    pub fn to_args(&self) -> serde_json::Value {
+        json!({"threads": self.threads, "rehash": self.rehash, "carve": self.carve.as_str(),
+               "filesystems": self.filesystems, "page_size": self.page_size})
+    }
+
+    /// Options from a recorded session's arguments; what a session of an older
+    /// version did not record takes its default.
+    pub fn from_args(args: &serde_json::Value) -> ScanOptions {
+        let d = ScanOptions::default();
+        ScanOptions {
+            threads: args["threads"]
+                .as_u64()
+                .map_or(d.threads, |t| (t as usize).clamp(1, 256)),
+            carve: match args["carve"].as_str() {
+                Some("none") => CarveScope::None,
+                Some("all") => CarveScope::All,
+                _ => CarveScope::Unallocated,
+            },
+            filesystems: args["filesystems"].as_bool().unwrap_or(d.filesystems),
+            page_size: args["page_size"]
+                .as_u64()
+                .map_or(d.page_size, |p| p.clamp(4096, 1 << 30)),
+            rehash: args["rehash"].as_bool().unwrap_or(d.rehash),
         }
     }
 }
@@ -126,12 +166,7 @@ pub fn scan(
     progress: ProgressFn<'_>,
 ) -> Result<ScanReport, Failure> {
     let mut store = open_case(case_dir)?;
-    let sid = store
-        .begin_session(
-            "scan",
-            json!({"threads": opts.threads, "rehash": opts.rehash}),
-        )
-        .map_err(fail)?;
+    let sid = store.begin_session("scan", opts.to_args()).map_err(fail)?;
     match scan_all(&mut store, sid, case_dir, opts, interrupt, progress) {
         Ok(r) => {
             let status = match r.outcome {
@@ -266,8 +301,10 @@ fn check_evidence_hash(
     src: &dyn ImageSource,
     when: &str,
     interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
 ) -> Result<bool, Failure> {
-    let h = hash_source(src, interrupt, |_| {}).map_err(fail)?;
+    let phase = format!("{} re-hash: has it changed {when}?", ev.label);
+    let h = crate::hash_with_progress(src, "scan", &phase, interrupt, progress)?;
     if h.interrupted {
         return Ok(false);
     }
@@ -352,7 +389,9 @@ fn scan_evidence(
     let opened = open_evidence(Path::new(&ev.path), map.as_deref()).map_err(fail)?;
     let guard = crate::EvidenceGuard::capture(&opened.segments).map_err(fail)?;
     let src: Arc<dyn ImageSource> = Arc::from(opened.source);
-    if opts.rehash && !check_evidence_hash(ev, &*src, "since it was registered", interrupt)? {
+    if opts.rehash
+        && !check_evidence_hash(ev, &*src, "since it was registered", interrupt, progress)?
+    {
         return Ok(false);
     }
     let reg = registry();
@@ -504,7 +543,7 @@ fn scan_evidence(
         return Ok(false);
     }
     guard.check().map_err(fail)?;
-    if opts.rehash && !check_evidence_hash(ev, &*src, "during the scan", interrupt)? {
+    if opts.rehash && !check_evidence_hash(ev, &*src, "during the scan", interrupt, progress)? {
         return Ok(false);
     }
     store
@@ -640,6 +679,7 @@ pub(crate) fn extract_tasks(
 ) -> Result<(), Failure> {
     let total = tasks.len() as u64;
     let threads = threads.max(1);
+    let (found_before, unreadable_before) = store.artifact_totals(ev.id).map_err(fail)?;
     let (task_tx, task_rx) = bounded::<Task>(threads * 4);
     let (res_tx, res_rx) = bounded::<Result<ArtifactRecord, Failure>>(threads * 4);
     let (fs_id, forensic_base) = match fs {
@@ -678,11 +718,13 @@ pub(crate) fn extract_tasks(
         let mut batch = Vec::with_capacity(256);
         let mut done = 0u64;
         let mut partial = 0u64;
+        let mut unreadable = unreadable_before;
         let mut last = Instant::now();
         for r in res_rx {
             let mut a = r?;
             post(&mut a);
             partial += u64::from(a.status == "partial");
+            unreadable += a.unreadable_bytes;
             batch.push(a);
             done += 1;
             if batch.len() >= 256 {
@@ -695,12 +737,15 @@ pub(crate) fn extract_tasks(
                 progress(&JobProgress {
                     job: "scan",
                     phase: phase.to_string(),
+                    unit: "files",
                     done,
                     total,
                     rescued: done,
                     bad: partial,
                     rate: done as f64 / el.as_secs_f64().max(1e-9),
                     elapsed: el,
+                    found: found_before + done,
+                    unreadable,
                 });
             }
         }

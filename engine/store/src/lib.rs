@@ -166,6 +166,8 @@ impl SessionStatus {
 pub struct SessionRow {
     pub id: i64,
     pub command: String,
+    /// The options the command ran with, as recorded when it started.
+    pub args: Value,
     pub started_utc: String,
     pub ended_utc: Option<String>,
     pub status: String,
@@ -712,7 +714,7 @@ impl Store {
 
     pub fn sessions(&self) -> Result<Vec<SessionRow>> {
         self.rows(
-            "SELECT id, command, started_utc, ended_utc, status FROM sessions ORDER BY id",
+            "SELECT id, command, started_utc, ended_utc, status, args FROM sessions ORDER BY id",
             [],
             |r| {
                 Ok(SessionRow {
@@ -721,6 +723,7 @@ impl Store {
                     started_utc: r.get(2)?,
                     ended_utc: r.get(3)?,
                     status: r.get(4)?,
+                    args: serde_json::from_str(&r.get::<_, String>(5)?).unwrap_or(Value::Null),
                 })
             },
         )

@@ -431,6 +431,19 @@ impl Store {
         Ok(())
     }
 
+    /// How many artifacts one evidence item has, and how many of their bytes were
+    /// unreadable: where a running job starts counting from.
+    pub fn artifact_totals(&self, evidence_id: i64) -> Result<(u64, u64)> {
+        let db = self.db();
+        self.conn
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(unreadable_bytes), 0) FROM artifacts WHERE evidence_id = ?1",
+                [evidence_id],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+            .map_err(sql_err(&db))
+    }
+
     /// (image offset, length) of every filesystem artifact stored in one piece: a
     /// carved file at the same place with the same length is the same bytes.
     pub fn single_run_artifacts(

@@ -1,0 +1,246 @@
+//! Long jobs as values: what the TUI starts on a worker thread, and what it rebuilds
+//! from a recorded session to resume one that was interrupted or killed. Each runs
+//! the same session function the CLI runs, so it is recorded the same way.
+
+use crate::{
+    acquire, add_evidence, scan, AcquireOptions, AcquireRequest, Compression, E01Options, Failure,
+    Outcome, ProgressFn, ScanOptions, SessionRow, Store,
+};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Job {
+    /// Register an image (raw, split or E01), reading through its mapfile if given.
+    Add {
+        image: PathBuf,
+        map: Option<PathBuf>,
+    },
+    Scan(ScanOptions),
+    /// Image a device or file into `image` (an E01 set when it ends in .E01) and
+    /// register it; resumes from `map` when that exists.
+    Acquire {
+        source: PathBuf,
+        image: PathBuf,
+        map: Option<PathBuf>,
+        retries: u32,
+        cluster: usize,
+    },
+}
+
+impl PartialEq for ScanOptions {
+    fn eq(&self, o: &Self) -> bool {
+        self.to_args() == o.to_args()
+    }
+}
+
+/// How a job ended, in one line for a status bar.
+#[derive(Debug, Clone)]
+pub struct JobEnd {
+    pub outcome: Outcome,
+    pub summary: String,
+}
+
+fn default_map(image: &Path) -> PathBuf {
+    let mut s = image.as_os_str().to_owned();
+    s.push(".map");
+    PathBuf::from(s)
+}
+
+impl Job {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Job::Add { .. } => "add",
+            Job::Scan(_) => "scan",
+            Job::Acquire { .. } => "acquire",
+        }
+    }
+
+    /// One line saying what the job does, for the job list.
+    pub fn describe(&self) -> String {
+        match self {
+            Job::Add { image, map } => format!(
+                "add {}{}",
+                image.display(),
+                map.as_ref()
+                    .map_or(String::new(), |m| format!(" (mapfile {})", m.display()))
+            ),
+            Job::Scan(o) => format!(
+                "scan: carve {}, filesystems {}, re-hash {}, {} threads",
+                o.carve.as_str(),
+                if o.filesystems { "on" } else { "off" },
+                if o.rehash { "on" } else { "off" },
+                o.threads
+            ),
+            Job::Acquire { source, image, .. } => {
+                format!("acquire {} -> {}", source.display(), image.display())
+            }
+        }
+    }
+
+    /// Runs the job in the case, as its own recorded session.
+    pub fn run(
+        &self,
+        case_dir: &Path,
+        interrupt: &AtomicBool,
+        progress: ProgressFn<'_>,
+    ) -> Result<JobEnd, Failure> {
+        match self {
+            Job::Add { image, map } => {
+                let r = add_evidence(case_dir, image, map.as_deref(), interrupt, progress)?;
+                let summary = match &r.evidence {
+                    Some(e) => format!(
+                        "{} registered: {} bytes, {} unreadable, SHA-256 {}",
+                        e.label, e.size, e.bad_bytes, e.sha256
+                    ),
+                    None => format!("adding {} was interrupted", image.display()),
+                };
+                Ok(JobEnd {
+                    outcome: r.outcome,
+                    summary,
+                })
+            }
+            Job::Scan(o) => {
+                let r = scan(case_dir, o, interrupt, progress)?;
+                let s = &r.summary;
+                Ok(JobEnd {
+                    outcome: r.outcome,
+                    summary: format!(
+                        "scan {}: {} files ({} deleted, {} partial), {} carved, {} findings{}",
+                        match r.outcome {
+                            Outcome::Interrupted => "interrupted",
+                            _ => "complete",
+                        },
+                        s.files,
+                        s.deleted,
+                        s.partial,
+                        s.carved,
+                        s.findings,
+                        if s.units_resumed > 0 {
+                            format!(", {} volumes already done were kept", s.units_resumed)
+                        } else {
+                            String::new()
+                        }
+                    ),
+                })
+            }
+            Job::Acquire {
+                source,
+                image,
+                map,
+                retries,
+                cluster,
+            } => {
+                let map = map.clone().unwrap_or_else(|| default_map(image));
+                let e01 = image
+                    .extension()
+                    .is_some_and(|e| e.eq_ignore_ascii_case("e01"))
+                    .then(|| E01Options {
+                        // The CLI's default (--segment-size 1.4GiB).
+                        segment_size: (1.4 * (1u64 << 30) as f64) as u64,
+                        compression: Compression::Fast,
+                        evidence_number: String::new(),
+                        notes: String::new(),
+                    });
+                let req = AcquireRequest {
+                    source,
+                    image,
+                    map: &map,
+                    case_dir: Some(case_dir),
+                    options: AcquireOptions {
+                        cluster: (*cluster).clamp(512, 64 << 20) / 512 * 512,
+                        retries: *retries,
+                        map_interval: Duration::from_secs(1),
+                        command_line: format!("dredge tui: {}", self.describe()),
+                        ..Default::default()
+                    },
+                    e01,
+                };
+                let r = acquire(&req, interrupt, progress)?;
+                Ok(JobEnd {
+                    outcome: r.outcome,
+                    summary: format!(
+                        "acquire {}: {} bytes rescued, {} unreadable{}",
+                        if r.outcome == Outcome::Interrupted {
+                            "interrupted (resumes from its mapfile)"
+                        } else {
+                            "complete"
+                        },
+                        r.result.rescued,
+                        r.result.bad_bytes,
+                        r.evidence
+                            .as_ref()
+                            .map_or(String::new(), |e| format!(", registered as {}", e.label))
+                    ),
+                })
+            }
+        }
+    }
+
+    /// The job a recorded session ran, to run it again (resume). None for commands
+    /// that are not long jobs or arguments that do not say enough.
+    pub fn from_session(s: &SessionRow) -> Option<Job> {
+        let a = &s.args;
+        let path = |k: &str| a[k].as_str().map(PathBuf::from);
+        match s.command.as_str() {
+            "add" => Some(Job::Add {
+                image: path("image")?,
+                map: path("map"),
+            }),
+            "scan" => Some(Job::Scan(ScanOptions::from_args(a))),
+            "acquire" => Some(Job::Acquire {
+                source: path("source")?,
+                image: path("image")?,
+                map: path("map"),
+                retries: a["retries"].as_u64().map_or(0, |r| r.min(100) as u32),
+                cluster: a["cluster_size"].as_u64().map_or(65536, |c| c as usize),
+            }),
+            _ => None,
+        }
+    }
+
+    /// What a later run of the same job is recognised by.
+    fn key(&self) -> (&'static str, Option<PathBuf>) {
+        match self {
+            Job::Add { image, .. } | Job::Acquire { image, .. } => {
+                (self.name(), Some(image.clone()))
+            }
+            Job::Scan(_) => ("scan", None),
+        }
+    }
+}
+
+/// Jobs that did not finish: for each job (an image added or acquired, the case
+/// scanned), the newest session that ran it, when that one was interrupted or is
+/// still marked running (killed, or running in another process). Oldest first.
+pub fn unfinished_jobs(store: &Store) -> Result<Vec<(SessionRow, Job)>, Failure> {
+    let sessions = store.sessions().map_err(crate::fail)?;
+    let mut newest: Vec<(SessionRow, Job)> = Vec::new();
+    for s in sessions {
+        let Some(job) = Job::from_session(&s) else {
+            continue;
+        };
+        newest.retain(|(_, j)| j.key() != job.key());
+        newest.push((s, job));
+    }
+    newest.retain(|(s, _)| s.status == "interrupted" || s.status == "running");
+    Ok(newest)
+}
+
+/// `Value` of a session's arguments, for callers that show them.
+pub fn args_line(s: &SessionRow) -> String {
+    match &s.args {
+        Value::Object(m) => m
+            .iter()
+            .filter(|(_, v)| !v.is_null() && !v.is_object())
+            .map(|(k, v)| match v {
+                Value::String(t) => format!("{k}={t}"),
+                v => format!("{k}={v}"),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => String::new(),
+    }
+}

@@ -1,0 +1,265 @@
+//! Small modal forms: a new case, evidence to add, a scan's or an acquisition's
+//! options. Text fields are typed into; choice fields cycle with Space or ←/→.
+
+use crate::app::Key;
+use dredge_session::{visible, CarveScope, Job, ScanOptions};
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+use std::path::PathBuf;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FormKind {
+    NewCase,
+    Add,
+    Scan,
+    Acquire,
+}
+
+pub struct Field {
+    pub label: &'static str,
+    pub value: String,
+    /// For a choice field, the values it cycles through (`value` is one of them).
+    pub choices: &'static [&'static str],
+}
+
+pub struct Form {
+    pub kind: FormKind,
+    pub title: &'static str,
+    pub fields: Vec<Field>,
+    pub sel: usize,
+    /// Why the last submit was refused, shown under the fields.
+    pub error: Option<String>,
+}
+
+pub enum FormResult {
+    Editing,
+    Submit,
+    Cancel,
+}
+
+fn text(label: &'static str, value: &str) -> Field {
+    Field {
+        label,
+        value: value.to_string(),
+        choices: &[],
+    }
+}
+
+fn choice(label: &'static str, choices: &'static [&'static str]) -> Field {
+    Field {
+        label,
+        value: choices[0].to_string(),
+        choices,
+    }
+}
+
+impl Form {
+    pub fn new_case(dir: &str, examiner: &str) -> Form {
+        Form {
+            kind: FormKind::NewCase,
+            title: "New case",
+            fields: vec![
+                text("case directory", dir),
+                text("examiner", examiner),
+                text("case number", ""),
+                text("description", ""),
+            ],
+            sel: if dir.is_empty() { 0 } else { 1 },
+            error: None,
+        }
+    }
+
+    pub fn add() -> Form {
+        Form {
+            kind: FormKind::Add,
+            title: "Add evidence (raw, split .001/.aa, E01, or a block device)",
+            fields: vec![text("image", ""), text("ddrescue mapfile (optional)", "")],
+            sel: 0,
+            error: None,
+        }
+    }
+
+    pub fn scan(threads: usize) -> Form {
+        Form {
+            kind: FormKind::Scan,
+            title: "Scan every evidence item",
+            fields: vec![
+                choice("carve", &["unallocated", "all", "none"]),
+                choice("filesystems", &["yes", "no"]),
+                choice("re-hash before/after", &["yes", "no"]),
+                text("threads", &threads.to_string()),
+            ],
+            sel: 0,
+            error: None,
+        }
+    }
+
+    pub fn acquire() -> Form {
+        Form {
+            kind: FormKind::Acquire,
+            title: "Acquire a device or file (image name ending .E01 writes an E01 set)",
+            fields: vec![
+                text("source (device or file)", ""),
+                text("image to write", ""),
+                text("mapfile (default IMAGE.map)", ""),
+                text("retry passes", "0"),
+                text("read size (bytes)", "65536"),
+            ],
+            sel: 0,
+            error: None,
+        }
+    }
+
+    pub fn value(&self, i: usize) -> &str {
+        self.fields.get(i).map_or("", |f| f.value.trim())
+    }
+
+    /// The job the form asks for, or why it cannot run (one line, naming the field).
+    pub fn job(&self) -> Result<Job, String> {
+        let existing = |i: usize, what: &str| -> Result<PathBuf, String> {
+            let v = self.value(i);
+            if v.is_empty() {
+                return Err(format!("{what}: a path is needed"));
+            }
+            let p = PathBuf::from(v);
+            if !p.exists() {
+                return Err(format!("{what}: {v}: no such file or device"));
+            }
+            Ok(p)
+        };
+        let optional = |i: usize, what: &str| -> Result<Option<PathBuf>, String> {
+            if self.value(i).is_empty() {
+                Ok(None)
+            } else {
+                existing(i, what).map(Some)
+            }
+        };
+        let number = |i: usize, what: &str| -> Result<u64, String> {
+            self.value(i)
+                .parse()
+                .map_err(|_| format!("{what}: {:?} is not a number", self.value(i)))
+        };
+        match self.kind {
+            FormKind::NewCase => Err("a case form starts no job".into()),
+            FormKind::Add => Ok(Job::Add {
+                image: existing(0, "image")?,
+                map: optional(1, "mapfile")?,
+            }),
+            FormKind::Scan => {
+                let threads = number(3, "threads")?;
+                if !(1..=256).contains(&threads) {
+                    return Err(format!("threads: {threads} is not between 1 and 256"));
+                }
+                Ok(Job::Scan(ScanOptions {
+                    threads: threads as usize,
+                    carve: match self.value(0) {
+                        "all" => CarveScope::All,
+                        "none" => CarveScope::None,
+                        _ => CarveScope::Unallocated,
+                    },
+                    filesystems: self.value(1) == "yes",
+                    rehash: self.value(2) == "yes",
+                    ..ScanOptions::default()
+                }))
+            }
+            FormKind::Acquire => {
+                let image = self.value(1);
+                if image.is_empty() {
+                    return Err("image to write: a path is needed".into());
+                }
+                let cluster = number(4, "read size")?;
+                if cluster < 512 || cluster % 512 != 0 || cluster > 64 << 20 {
+                    return Err(format!(
+                        "read size: {cluster} must be a multiple of 512 between 512 and 64 MiB"
+                    ));
+                }
+                Ok(Job::Acquire {
+                    source: existing(0, "source")?,
+                    image: PathBuf::from(image),
+                    map: (!self.value(2).is_empty()).then(|| PathBuf::from(self.value(2))),
+                    retries: number(3, "retry passes")?.min(100) as u32,
+                    cluster: cluster as usize,
+                })
+            }
+        }
+    }
+
+    pub fn key(&mut self, k: Key) -> FormResult {
+        let n = self.fields.len();
+        let Some(f) = self.fields.get_mut(self.sel) else {
+            return FormResult::Cancel;
+        };
+        let cycle = |f: &mut Field, step: isize| {
+            let c = f.choices;
+            let i = c.iter().position(|v| *v == f.value).unwrap_or(0) as isize;
+            f.value = c[(i + step).rem_euclid(c.len() as isize) as usize].to_string();
+        };
+        match k {
+            Key::Esc => return FormResult::Cancel,
+            Key::Enter => return FormResult::Submit,
+            Key::Tab | Key::Down => self.sel = (self.sel + 1) % n,
+            Key::Up => self.sel = (self.sel + n - 1) % n,
+            Key::Left if !f.choices.is_empty() => cycle(f, -1),
+            Key::Right | Key::Char(' ') if !f.choices.is_empty() => cycle(f, 1),
+            Key::Char(c) if f.choices.is_empty() => f.value.push(c),
+            Key::Backspace if f.choices.is_empty() => {
+                f.value.pop();
+            }
+            _ => {}
+        }
+        FormResult::Editing
+    }
+
+    pub fn draw(&self, f: &mut Frame, area: Rect) {
+        let w = 76.min(area.width);
+        let h = (self.fields.len() as u16 + 4 + u16::from(self.error.is_some())).min(area.height);
+        let r = Rect::new(
+            area.x + (area.width - w) / 2,
+            area.y + (area.height - h) / 2,
+            w,
+            h,
+        );
+        let mut lines: Vec<Line> = self
+            .fields
+            .iter()
+            .enumerate()
+            .map(|(i, fl)| {
+                let on = i == self.sel;
+                let v = if fl.choices.is_empty() {
+                    format!("{}{}", visible(&fl.value), if on { "▏" } else { "" })
+                } else {
+                    format!("< {} >", fl.value)
+                };
+                let st = if on {
+                    Style::default().add_modifier(Modifier::REVERSED)
+                } else {
+                    Style::default()
+                };
+                Line::from(vec![
+                    Span::raw(format!("{:<28} ", fl.label)),
+                    Span::styled(v, st),
+                ])
+            })
+            .collect();
+        lines.push(Line::from(""));
+        if let Some(e) = &self.error {
+            lines.push(Line::from(Span::styled(
+                visible(e).into_owned(),
+                Style::default().add_modifier(Modifier::BOLD),
+            )));
+        }
+        lines.push(Line::from(
+            "Tab/↑↓ field  Space/←→ choice  Enter start  Esc cancel",
+        ));
+        f.render_widget(Clear, r);
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::ALL).title(self.title)),
+            r,
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! Jobs from the UI: evidence added, scans and an acquisition started from forms,
+//! their progress shown, a scan paused, cancelled (recorded as interrupted) and
+//! resumed after the case is opened again.
+
+mod common;
+use common::*;
+use dredge_tui::{create_case, is_case, App, CaseData, Form, Key, View};
+use std::time::{Duration, Instant};
+
+#[test]
+fn add_and_scan_from_the_ui_then_pause_cancel_and_resume() {
+    let d = tempfile::tempdir().unwrap();
+    let case = empty_case(d.path());
+    let (img, map) = sample_image();
+    let mut app = App::new(CaseData::load(&case).unwrap(), true);
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("No evidence in this case yet"), "{s}");
+
+    // Add the stick with its mapfile through the form.
+    keys(&mut app, "4a");
+    let (s, _) = render(&mut app, 80, 24);
+    snapshot("form-add-80x24", &s);
+    type_text(&mut app, img.to_str().unwrap());
+    app.key(Key::Tab);
+    type_text(&mut app, map.to_str().unwrap());
+    app.key(Key::Enter);
+    assert!(app.form.is_none() && app.running.is_some());
+    wait_job(&mut app);
+    assert!(
+        app.status.contains("ev1 registered") && app.status.contains("20480 unreadable"),
+        "{}",
+        app.status
+    );
+    assert_eq!(app.case.evidence.len(), 1);
+
+    // A scan, paused at its first progress report: nothing moves while paused.
+    keys(&mut app, "s");
+    let (s, _) = render(&mut app, 80, 24);
+    for want in [
+        "carve",
+        "< unallocated >",
+        "re-hash before/after",
+        "threads",
+    ] {
+        assert!(s.contains(want), "scan form lacks {want:?}:\n{s}");
+    }
+    app.key(Key::Enter);
+    keys(&mut app, "p");
+    let start = Instant::now();
+    while app.running.as_ref().unwrap().last.is_none() {
+        assert!(!app.poll_jobs(), "the scan ended although paused");
+        assert!(start.elapsed() < Duration::from_secs(30), "no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let seen = app.running.as_ref().unwrap().last.clone().unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!app.poll_jobs(), "the scan ended although paused");
+    let now = app.running.as_ref().unwrap().last.clone().unwrap();
+    assert_eq!(
+        (now.phase.as_str(), now.done),
+        (seen.phase.as_str(), seen.done)
+    );
+    let (s, _) = render(&mut app, 80, 24);
+    for want in ["▶ scan", "PAUSED", "re-hash", "found 0", "unreadable"] {
+        assert!(s.contains(want), "paused job lacks {want:?}:\n{s}");
+    }
+    // Cancelled: recorded as interrupted, and offered for resuming.
+    keys(&mut app, "x");
+    wait_job(&mut app);
+    assert!(app.status.contains("interrupted"), "{}", app.status);
+    assert_eq!(app.case.sessions.last().unwrap().status, "interrupted");
+    assert_eq!(app.case.unfinished.len(), 1);
+
+    // Opened again: every earlier session is listed, the scan marked unfinished.
+    let mut app = App::new(CaseData::load(&case).unwrap(), true);
+    assert!(app.status.contains("1 unfinished job"), "{}", app.status);
+    keys(&mut app, "4");
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("UNFINISHED (R)"), "{s}");
+    snapshot("jobs-80x24", &masked(&s));
+    // R resumes it to the end.
+    keys(&mut app, "R");
+    wait_job(&mut app);
+    assert!(app.status.starts_with("scan complete"), "{}", app.status);
+    assert!(app.case.unfinished.is_empty());
+    let secret = app
+        .case
+        .artifacts
+        .iter()
+        .find(|a| a.path == "/secret plans.txt")
+        .expect("deleted file found by the resumed scan");
+    assert!(secret.deleted);
+    let statuses: Vec<&str> = app
+        .case
+        .sessions
+        .iter()
+        .map(|s| s.status.as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        ["complete-with-gaps", "interrupted", "complete-with-gaps"]
+    );
+}
+
+#[test]
+fn forms_create_a_case_refuse_bad_input_and_acquire() {
+    let d = tempfile::tempdir().unwrap();
+    // The new-case form, as `dredge tui` shows it where there is no case.
+    let dir = d.path().join("new");
+    let mut form = Form::new_case("", "");
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(80, 24)).unwrap();
+    term.draw(|f| form.draw(f, f.area())).unwrap();
+    let buf = term.backend().buffer().clone();
+    let s: String = (0..24u16)
+        .map(|y| (0..80u16).map(|x| buf[(x, y)].symbol()).collect::<String>() + "\n")
+        .collect();
+    snapshot("form-new-case-80x24", &s);
+    for c in dir.to_str().unwrap().chars() {
+        form.key(Key::Char(c));
+    }
+    form.key(Key::Tab);
+    let e = create_case(&form).unwrap_err();
+    assert!(e.contains("examiner"), "{e}");
+    assert!(!is_case(&dir));
+    for c in "Ann Examiner".chars() {
+        form.key(Key::Char(c));
+    }
+    form.key(Key::Tab);
+    for c in "2026-042".chars() {
+        form.key(Key::Char(c));
+    }
+    assert_eq!(create_case(&form).unwrap(), dir);
+    assert!(is_case(&dir));
+    let mut app = App::new(CaseData::load(&dir).unwrap(), true);
+    assert_eq!(app.case.title, "2026-042");
+    assert_eq!(app.case.examiner, "Ann Examiner");
+
+    // A path that does not exist keeps the form open, saying which.
+    keys(&mut app, "4a");
+    type_text(&mut app, "/nonexistent/disk.img");
+    app.key(Key::Enter);
+    let err = app.form.as_ref().and_then(|f| f.error.clone()).unwrap();
+    assert!(err.contains("/nonexistent/disk.img"), "{err}");
+    assert!(app.running.is_none());
+    app.key(Key::Esc);
+    assert!(app.form.is_none());
+
+    // Acquire the stick (a file stands in for the device) into the case.
+    let (img, _) = sample_image();
+    let out = d.path().join("acquired.img");
+    keys(&mut app, "A");
+    type_text(&mut app, img.to_str().unwrap());
+    app.key(Key::Tab);
+    type_text(&mut app, out.to_str().unwrap());
+    app.key(Key::Enter);
+    assert_eq!(app.view, View::Jobs);
+    wait_job(&mut app);
+    assert!(app.status.starts_with("acquire complete"), "{}", app.status);
+    let ev = &app.case.evidence[0].row;
+    assert_eq!(ev.kind, "acquired");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(&img).unwrap(),
+        "the acquired image is the source"
+    );
+    assert!(out.with_extension("img.map").exists());
+}
