@@ -28,6 +28,10 @@ pub enum Sort {
     Size,
     /// Where the entry's metadata lies on the medium.
     Position,
+    /// Modification time, newest first (entries without one last).
+    Time,
+    /// File type (extension; carved files by format), then path: groups them.
+    Type,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -57,8 +61,11 @@ pub struct App {
     pub shown: Vec<usize>,
     pub file_sel: usize,
     pub detail: Option<ArtifactRecord>,
-    // Hex view.
+    // Hex view: of the selected file, or of an evidence image when `hex_image` is set.
     pub hex_off: u64,
+    pub hex_image: Option<(String, dredge_session::ImageView)>,
+    /// An offset being typed (`o`), decimal or 0x hex.
+    pub goto: Option<String>,
     // Log view.
     pub log_top: usize,
     pub verified: Option<String>,
@@ -92,6 +99,15 @@ pub enum Key {
     Backspace,
 }
 
+/// A file's type for sorting: its extension, lower case ("" for none).
+fn file_type(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => ext.to_lowercase(),
+        _ => String::new(),
+    }
+}
+
 /// Byte states on the sector map, in order of precedence.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Cell {
@@ -123,6 +139,8 @@ impl App {
             file_sel: 0,
             detail: None,
             hex_off: 0,
+            hex_image: None,
+            goto: None,
             log_top: 0,
             verified: None,
             running: None,
@@ -170,6 +188,11 @@ impl App {
             Sort::Path => {}
             Sort::Size => shown.sort_by_key(|&i| std::cmp::Reverse(arts[i].size)),
             Sort::Position => shown.sort_by_key(|&i| arts[i].meta_offset),
+            Sort::Time => {
+                let t = &self.case.mtimes;
+                shown.sort_by(|&a, &b| t.get(&arts[b].id).cmp(&t.get(&arts[a].id)))
+            }
+            Sort::Type => shown.sort_by_cached_key(|&i| (file_type(&arts[i].path), i)),
         }
         self.shown = shown;
         self.file_sel = self.file_sel.min(self.shown.len().saturating_sub(1));
@@ -195,6 +218,29 @@ impl App {
             return;
         }
         let armed = std::mem::take(&mut self.quit_armed);
+        if let Some(g) = &mut self.goto {
+            match k {
+                Key::Char(c) if c.is_ascii_hexdigit() || c == 'x' => g.push(c),
+                Key::Backspace => {
+                    g.pop();
+                }
+                Key::Enter => {
+                    let t = g.trim().to_ascii_lowercase();
+                    let v = match t.strip_prefix("0x") {
+                        Some(h) => u64::from_str_radix(h, 16).ok(),
+                        None => t.parse().ok(),
+                    };
+                    match v {
+                        Some(v) => self.hex_off = (v / 16 * 16).min(self.hex_last()),
+                        None => self.status = format!("not an offset: {t:?}"),
+                    }
+                    self.goto = None;
+                }
+                Key::Esc => self.goto = None,
+                _ => {}
+            }
+            return;
+        }
         if self.typing {
             match k {
                 Key::Char(c) => self.search.push(c),
@@ -218,7 +264,7 @@ impl App {
         match k {
             Key::Char('q') => {
                 if self.view == View::Hex {
-                    self.view = View::Files;
+                    self.leave_hex();
                 } else if self.running.is_some() && !armed {
                     self.quit_armed = true;
                     self.status = "a job is running: q again cancels it (recorded as interrupted, R resumes it later) and quits".into();
@@ -261,6 +307,7 @@ impl App {
             Key::Char('a') => self.open_form(Form::add()),
             Key::Char('s') => self.open_form(Form::scan(ScanOptions::default().threads)),
             Key::Char('A') => self.open_form(Form::acquire()),
+            Key::Char('r') => self.open_form(Form::report()),
             Key::Char('p') => match &self.running {
                 Some(r) => {
                     self.status = if r.toggle_pause() {
@@ -431,6 +478,7 @@ impl App {
                 self.map_off = (self.map_off + self.map_zoom * 64).min(size.saturating_sub(1));
             }
             Key::Home | Key::Char('g') => self.map_off = 0,
+            Key::Enter | Key::Char('x') => self.open_image_hex(),
             _ => {}
         }
     }
@@ -467,7 +515,9 @@ impl App {
                 self.sort = match self.sort {
                     Sort::Path => Sort::Size,
                     Sort::Size => Sort::Position,
-                    Sort::Position => Sort::Path,
+                    Sort::Position => Sort::Time,
+                    Sort::Time => Sort::Type,
+                    Sort::Type => Sort::Path,
                 };
                 self.refilter();
             }
@@ -475,6 +525,7 @@ impl App {
             Key::Enter | Key::Char('x') => {
                 if self.detail.as_ref().is_some_and(|d| d.extracted.is_some()) {
                     self.hex_off = 0;
+                    self.hex_image = None;
                     self.view = View::Hex;
                 } else {
                     self.status = "no extracted content for this entry".into();
@@ -517,46 +568,52 @@ impl App {
         }
     }
 
-    /// Writes the court reports (HTML and PDF/A) into CASE/reports through the session,
-    /// each hashed and recorded in the custody log.
-    fn reports(&mut self) {
-        let mut done = Vec::new();
-        for f in [
-            dredge_session::ReportFormat::Html,
-            dredge_session::ReportFormat::Pdf,
-        ] {
-            match dredge_session::report(&self.case.dir, f, None) {
-                Ok(r) => done.push(format!(
-                    "{} (SHA-256 {}…)",
-                    r.path
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default(),
-                    &r.sha256[..16]
-                )),
-                Err(e) => {
-                    self.status = format!("report failed: {}", visible(&e.0));
-                    return;
-                }
-            }
+    /// Size of what the hex view shows.
+    fn hex_size(&self) -> u64 {
+        match &self.hex_image {
+            Some((_, v)) => v.size,
+            None => self.detail.as_ref().map_or(0, |d| d.size),
         }
-        self.status = format!("reports written to reports/: {}", done.join(", "));
-        if let Ok(events) = self.case.store.events() {
-            self.case.events = events;
+    }
+
+    fn hex_last(&self) -> u64 {
+        self.hex_size().saturating_sub(1) / 16 * 16
+    }
+
+    fn leave_hex(&mut self) {
+        self.view = if self.hex_image.take().is_some() {
+            View::Evidence
+        } else {
+            View::Files
+        };
+    }
+
+    /// Opens the hex view on the selected evidence image, at the sector map's offset.
+    fn open_image_hex(&mut self) {
+        let Some(e) = self.case.evidence.get(self.ev_sel) else {
+            return;
+        };
+        match dredge_session::open_image(&e.row) {
+            Ok(v) => {
+                self.hex_image = Some((e.row.label.clone(), v));
+                self.hex_off = self.map_off / 16 * 16;
+                self.view = View::Hex;
+            }
+            Err(f) => self.status = format!("cannot open the image: {}", visible(&f.0)),
         }
     }
 
     fn key_hex(&mut self, k: Key) {
-        let size = self.detail.as_ref().map_or(0, |d| d.size);
-        let last = size.saturating_sub(1) / 16 * 16;
+        let last = self.hex_last();
         match k {
-            Key::Esc | Key::Char('h') | Key::Left => self.view = View::Files,
+            Key::Esc | Key::Char('h') | Key::Left => self.leave_hex(),
             Key::Up | Key::Char('k') => self.hex_off = self.hex_off.saturating_sub(16),
             Key::Down | Key::Char('j') => self.hex_off = (self.hex_off + 16).min(last),
             Key::PageUp => self.hex_off = self.hex_off.saturating_sub(16 * 16),
             Key::PageDown => self.hex_off = (self.hex_off + 16 * 16).min(last),
             Key::Home | Key::Char('g') => self.hex_off = 0,
             Key::End | Key::Char('G') => self.hex_off = last,
+            Key::Char('o') => self.goto = Some(String::new()),
             _ => {}
         }
     }
@@ -568,7 +625,7 @@ impl App {
             Key::Down | Key::Char('j') => self.log_top = (self.log_top + 1).min(n.saturating_sub(1)),
             Key::PageUp => self.log_top = self.log_top.saturating_sub(10),
             Key::PageDown => self.log_top = (self.log_top + 10).min(n.saturating_sub(1)),
-            Key::Char('r') => self.reports(),
+            Key::Char('r') => self.open_form(Form::report()),
             Key::Char('v') => {
                 self.verified = Some(match dredge_session::ReportModel::gather(&self.case.store) {
                     Ok(m) => match m.integrity {
@@ -611,7 +668,9 @@ impl App {
             View::Log => self.draw_log(f, rows[1]),
             View::Jobs => self.draw_jobs(f, rows[1]),
         }
-        let hint = if self.typing {
+        let hint = if let Some(g) = &self.goto {
+            format!("go to offset (decimal or 0x hex): {g}▏ (Enter go, Esc cancel)")
+        } else if self.typing {
             format!(
                 "search: {}▏ (Enter apply, Esc clear)",
                 visible(&self.search)
@@ -620,13 +679,15 @@ impl App {
             self.status.clone()
         } else {
             match self.view {
-                View::Evidence => "j/k evidence  +/- zoom  h/l move  1-3/Tab views  ? help  q quit",
+                View::Evidence => {
+                    "j/k evidence  +/- zoom  h/l move  Enter hex  1-4/Tab views  ? help"
+                }
                 View::Files => {
                     "j/k move  Enter hex  e export  / search  d/c/p filter  s sort  ? help"
                 }
-                View::Hex => "j/k line  PgUp/PgDn page  g/G start/end  Esc back  ? help",
-                View::Log => "j/k scroll  v verify  r reports (HTML, PDF)  ? help  q quit",
-                View::Jobs => "a add  s scan  A acquire  p pause  x cancel  R resume  ? help",
+                View::Hex => "j/k line  PgUp/PgDn page  g/G start/end  o offset  Esc back  ? help",
+                View::Log => "j/k scroll  v verify  r reports  ? help  q quit",
+                View::Jobs => "a add  s scan  A acquire  r reports  p pause  x cancel  R resume  ?",
             }
             .to_string()
         };
@@ -661,7 +722,12 @@ impl App {
 
     fn draw_top(&self, f: &mut Frame, r: Rect) {
         let tab = |n: &str, v: View| {
-            let on = self.view == v || (v == View::Files && self.view == View::Hex);
+            let from = if self.hex_image.is_some() {
+                View::Evidence
+            } else {
+                View::Files
+            };
+            let on = self.view == v || (v == from && self.view == View::Hex);
             let st = if on {
                 Style::default().add_modifier(Modifier::REVERSED | Modifier::BOLD)
             } else {
@@ -870,7 +936,14 @@ impl App {
                     Span::styled(format!("{m}{p}"), self.style(c)),
                     Span::raw(format!("{} ", visible(&a.path))),
                     Span::styled(
-                        format!("{}", a.size),
+                        match self.sort {
+                            Sort::Time => {
+                                self.case.mtimes.get(&a.id).map_or("-".to_string(), |t| {
+                                    t.get(..19).unwrap_or(t).replace('T', " ")
+                                })
+                            }
+                            _ => format!("{}", a.size),
+                        },
                         Style::default().add_modifier(Modifier::DIM),
                     ),
                 ]))
@@ -967,22 +1040,50 @@ impl App {
     /// Sixteen bytes a line, from the extracted copy; bytes that were unreadable on
     /// the medium are `??` (they are zeros in the copy, but not real zeros).
     fn draw_hex(&self, f: &mut Frame, r: Rect) {
-        let Some(a) = &self.detail else {
-            return;
-        };
         let rows = r.height.saturating_sub(2) as u64;
-        let mut buf = vec![0u8; (rows * 16) as usize];
-        let got = a
-            .extracted
-            .as_ref()
-            .and_then(|rel| std::fs::File::open(self.case.dir.join(rel)).ok())
-            .and_then(|file| file.read_at(&mut buf, self.hex_off).ok())
-            .unwrap_or(0);
-        let bad = |o: u64| a.gaps.iter().any(|(s, l, _)| o >= *s && o < s + l);
+        let want = (rows * 16) as usize;
+        // (bytes, unreadable ranges in the same offsets, size, title)
+        let (buf, bad, size, title) = match &self.hex_image {
+            Some((label, v)) => {
+                let (buf, bad, err) = match v.read(self.hex_off, want) {
+                    Ok((b, bad)) => (b, bad, String::new()),
+                    Err(e) => (Vec::new(), Vec::new(), format!(" · {}", visible(&e.0))),
+                };
+                let title = format!(
+                    "Hex · {} image · offset {} of {} · ?? = unreadable{err}",
+                    visible(label),
+                    self.hex_off,
+                    v.size
+                );
+                (buf, bad, v.size, title)
+            }
+            None => {
+                let Some(a) = &self.detail else {
+                    return;
+                };
+                let mut buf = vec![0u8; want];
+                let got = a
+                    .extracted
+                    .as_ref()
+                    .and_then(|rel| std::fs::File::open(self.case.dir.join(rel)).ok())
+                    .and_then(|file| file.read_at(&mut buf, self.hex_off).ok())
+                    .unwrap_or(0);
+                buf.truncate(got);
+                // The extracted copy has zeros where the medium could not be read.
+                let bad = a.gaps.iter().map(|(s, l, _)| (*s, *l)).collect();
+                let title = format!(
+                    "Hex · {} · {} bytes · ?? = unreadable on the medium",
+                    visible(&a.path),
+                    a.size
+                );
+                (buf, bad, a.size, title)
+            }
+        };
+        let is_bad = |o: u64| bad.iter().any(|&(s, l): &(u64, u64)| o >= s && o < s + l);
         let mut lines = Vec::new();
         for row in 0..rows {
             let base = self.hex_off + row * 16;
-            if base >= a.size || (row * 16) as usize >= got {
+            if base >= size || (row * 16) as usize >= buf.len() {
                 break;
             }
             let mut spans = vec![Span::raw(format!("{base:010x}  "))];
@@ -990,11 +1091,11 @@ impl App {
             for i in 0..16u64 {
                 let o = base + i;
                 let k = (row * 16 + i) as usize;
-                if o >= a.size || k >= got {
+                if o >= size || k >= buf.len() {
                     spans.push(Span::raw("   "));
                     continue;
                 }
-                if bad(o) {
+                if is_bad(o) {
                     spans.push(Span::styled(
                         "?? ",
                         self.style(Color::Red).add_modifier(Modifier::BOLD),
@@ -1013,11 +1114,6 @@ impl App {
             spans.push(Span::raw(format!(" {text}")));
             lines.push(Line::from(spans));
         }
-        let title = format!(
-            "Hex · {} · {} bytes · ?? = unreadable on the medium",
-            visible(&a.path),
-            a.size
-        );
         f.render_widget(
             Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(title)),
             r,
@@ -1195,6 +1291,7 @@ impl App {
                 ("+ / -", "zoom the sector map in / out"),
                 ("h/l, ←/→", "move along the medium"),
                 ("g", "back to offset 0"),
+                ("Enter, x", "hex view of the image from the map's offset"),
             ],
             View::Files => &[
                 ("j/k, ↑/↓", "move"),
@@ -1203,18 +1300,19 @@ impl App {
                 ("e", "export it to CASE/exports (+ MANIFEST.sha256)"),
                 ("/", "search paths (Enter apply, Esc clear)"),
                 ("d / c / p", "only deleted / carved / partial"),
-                ("s", "sort by path, size, position"),
+                ("s", "sort: path, size, position, time, type"),
             ],
             View::Hex => &[
                 ("j/k, ↑/↓", "line"),
                 ("PgUp/PgDn", "page"),
                 ("g/G", "start, end"),
-                ("Esc, h, q", "back to the files"),
+                ("o", "go to an offset (decimal or 0x hex)"),
+                ("Esc, h, q", "back"),
             ],
             View::Log => &[
                 ("j/k, PgUp/PgDn", "scroll"),
                 ("v", "verify the custody record"),
-                ("r", "write the HTML and PDF/A reports"),
+                ("r", "reports: HTML, PDF/A, DFXML, CASE, CSV, body file"),
             ],
             View::Jobs => &[
                 ("a", "add evidence (image, optional mapfile)"),
@@ -1223,6 +1321,7 @@ impl App {
                 ("p", "pause / continue the running job"),
                 ("x", "cancel it (recorded as interrupted)"),
                 ("R", "resume the selected unfinished job"),
+                ("r", "reports: HTML, PDF/A, DFXML, CASE, CSV, body file"),
                 ("j/k, ↑/↓", "move through the sessions"),
             ],
         };
@@ -1234,7 +1333,7 @@ impl App {
         lines.push(Line::from("1 2 3 4, Tab     Evidence, Files, Log, Jobs"));
         lines.push(Line::from("?                this help (any key closes)"));
         lines.push(Line::from("q                quit (from hex: back)"));
-        let w = 56.min(area.width);
+        let w = 66.min(area.width);
         let h = (lines.len() as u16 + 2).min(area.height);
         let r = Rect::new(
             area.x + (area.width - w) / 2,

@@ -22,6 +22,8 @@ pub struct CaseData {
     pub events: Vec<Event>,
     /// Every session the case has recorded, oldest first.
     pub sessions: Vec<SessionRow>,
+    /// Modification time (UTC) of each artifact that has one, by artifact id.
+    pub mtimes: std::collections::HashMap<String, String>,
     /// Jobs whose newest session was interrupted or killed: what `R` resumes.
     pub unfinished: Vec<(SessionRow, Job)>,
 }
@@ -44,6 +46,7 @@ impl CaseData {
         let events = store.events().map_err(s)?;
         let sessions = store.sessions().map_err(s)?;
         let unfinished = dredge_session::unfinished_jobs(&store).map_err(|e| e.0)?;
+        let mtimes = dredge_session::modified_times(&store).map_err(|e| e.0)?;
         Ok(CaseData {
             dir: dir.to_path_buf(),
             title: case
@@ -58,6 +61,7 @@ impl CaseData {
             events,
             sessions,
             unfinished,
+            mtimes,
         })
     }
 

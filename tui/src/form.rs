@@ -2,7 +2,7 @@
 //! options. Text fields are typed into; choice fields cycle with Space or ←/→.
 
 use crate::app::Key;
-use dredge_session::{visible, CarveScope, Job, ScanOptions};
+use dredge_session::{visible, CarveScope, Job, ReportFormat, ScanOptions};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -16,6 +16,7 @@ pub enum FormKind {
     Add,
     Scan,
     Acquire,
+    Report,
 }
 
 pub struct Field {
@@ -113,6 +114,28 @@ impl Form {
         }
     }
 
+    pub fn report() -> Form {
+        Form {
+            kind: FormKind::Report,
+            title: "Reports into CASE/reports (each hashed, in the custody log)",
+            fields: vec![choice(
+                "format",
+                &[
+                    "html + pdf",
+                    "all six",
+                    "html",
+                    "pdf",
+                    "dfxml",
+                    "case",
+                    "csv",
+                    "bodyfile",
+                ],
+            )],
+            sel: 0,
+            error: None,
+        }
+    }
+
     pub fn value(&self, i: usize) -> &str {
         self.fields.get(i).map_or("", |f| f.value.trim())
     }
@@ -144,6 +167,19 @@ impl Form {
         };
         match self.kind {
             FormKind::NewCase => Err("a case form starts no job".into()),
+            FormKind::Report => {
+                use ReportFormat::*;
+                Ok(Job::Report(match self.value(0) {
+                    "all six" => vec![Html, Pdf, Dfxml, Case, Csv, Bodyfile],
+                    "html" => vec![Html],
+                    "pdf" => vec![Pdf],
+                    "dfxml" => vec![Dfxml],
+                    "case" => vec![Case],
+                    "csv" => vec![Csv],
+                    "bodyfile" => vec![Bodyfile],
+                    _ => vec![Html, Pdf],
+                }))
+            }
             FormKind::Add => Ok(Job::Add {
                 image: existing(0, "image")?,
                 map: optional(1, "mapfile")?,

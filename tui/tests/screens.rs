@@ -51,6 +51,26 @@ fn every_view_on_the_sample_case() {
     app.key(Key::Char('+'));
     assert!(app.map_zoom < before);
 
+    // Hex of the image itself: the boot sector at 0, and the first unreadable range
+    // (zero-filled by the reader) as ?? after typing its offset.
+    app.key(Key::Enter);
+    assert_eq!(app.view, View::Hex);
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("Hex · ev1 image · offset 0 of 4194304"), "{s}");
+    assert!(s.contains("0000000000  eb 3c 90"), "{s}");
+    let (bad_at, bad_len, _) = app.case.evidence[0].gaps[0].clone();
+    app.key(Key::Char('o'));
+    type_text(&mut app, &format!("{:#x}", bad_at - 32));
+    app.key(Key::Enter);
+    let (s, _) = render(&mut app, 80, 24);
+    let first_bad = format!("{:010x}  ?? ?? ??", bad_at);
+    assert!(s.contains(&first_bad), "{s}");
+    assert!(!s.contains(&format!("{:010x}  ??", bad_at - 16)), "{s}");
+    assert!(bad_len >= 512);
+    snapshot("hex-image-80x24", &s);
+    app.key(Key::Esc);
+    assert_eq!(app.view, View::Evidence);
+
     // Files: deleted entries marked, partial PHOTO.RAW marked, details of a deleted file.
     keys(&mut app, "2");
     select(&mut app, "/secret plans.txt");
@@ -59,6 +79,31 @@ fn every_view_on_the_sample_case() {
     assert!(s.contains(" !/PHOTO.RAW"), "{s}");
     assert!(s.contains("DELETED"), "{s}");
     snapshot("files-80x24", &s);
+
+    // Sorts: position, then time (newest first), then type (grouped by extension).
+    keys(&mut app, "sss");
+    let t = |i: usize| app.case.mtimes.get(&app.case.artifacts[i].id).cloned();
+    assert!(app.shown.iter().filter(|&&i| t(i).is_some()).count() >= 4);
+    assert!(
+        app.shown.windows(2).all(|w| t(w[0]) >= t(w[1])),
+        "not newest first"
+    );
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("sort:Time"), "{s}");
+    keys(&mut app, "s");
+    let ext = |i: usize| {
+        let p = &app.case.artifacts[i].path;
+        p.rsplit_once('.')
+            .map(|(_, e)| e.to_lowercase())
+            .unwrap_or_default()
+    };
+    assert!(
+        app.shown.windows(2).all(|w| ext(w[0]) <= ext(w[1])),
+        "not by type"
+    );
+    keys(&mut app, "s");
+    assert!(render(&mut app, 80, 24).0.contains("sort:Path"));
+    select(&mut app, "/secret plans.txt");
 
     // Filters: only deleted files.
     keys(&mut app, "d");
@@ -95,15 +140,20 @@ fn every_view_on_the_sample_case() {
     assert!(s.contains("case.create"), "{s}");
     // Reports from the UI land in CASE/reports, hashed, and in the log.
     keys(&mut app, "r");
+    app.key(Key::Char(' ')); // "all six"
+    app.key(Key::Enter);
+    wait_job(&mut app);
     assert!(app.status.starts_with("reports written"), "{}", app.status);
     let written: Vec<String> = std::fs::read_dir(case.join("reports"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(
-        written.iter().any(|n| n.ends_with(".html")) && written.iter().any(|n| n.ends_with(".pdf")),
-        "{written:?}"
-    );
+    for ext in [".html", ".pdf", ".dfxml", ".jsonld", ".csv", ".body"] {
+        assert!(
+            written.iter().any(|n| n.ends_with(ext)),
+            "no {ext} report: {written:?}"
+        );
+    }
     assert!(app
         .case
         .events

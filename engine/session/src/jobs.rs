@@ -3,8 +3,8 @@
 //! the same session function the CLI runs, so it is recorded the same way.
 
 use crate::{
-    acquire, add_evidence, scan, AcquireOptions, AcquireRequest, Compression, E01Options, Failure,
-    Outcome, ProgressFn, ScanOptions, SessionRow, Store,
+    acquire, add_evidence, report, scan, AcquireOptions, AcquireRequest, Compression, E01Options,
+    Failure, Outcome, ProgressFn, ReportFormat, ScanOptions, SessionRow, Store,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -28,6 +28,8 @@ pub enum Job {
         retries: u32,
         cluster: usize,
     },
+    /// Court reports from the store, into CASE/reports (each hashed and logged).
+    Report(Vec<ReportFormat>),
 }
 
 impl PartialEq for ScanOptions {
@@ -55,6 +57,7 @@ impl Job {
             Job::Add { .. } => "add",
             Job::Scan(_) => "scan",
             Job::Acquire { .. } => "acquire",
+            Job::Report(_) => "report",
         }
     }
 
@@ -77,6 +80,10 @@ impl Job {
             Job::Acquire { source, image, .. } => {
                 format!("acquire {} -> {}", source.display(), image.display())
             }
+            Job::Report(f) => format!(
+                "reports: {}",
+                f.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
+            ),
         }
     }
 
@@ -126,6 +133,7 @@ impl Job {
                     ),
                 })
             }
+            Job::Report(formats) => Job::reports(case_dir, formats, interrupt, progress),
             Job::Acquire {
                 source,
                 image,
@@ -179,6 +187,61 @@ impl Job {
         }
     }
 
+    /// Writes each report in turn. A store that fails verification still gets its
+    /// reports (they say so first); the job then fails naming the break.
+    fn reports(
+        case_dir: &Path,
+        formats: &[ReportFormat],
+        interrupt: &AtomicBool,
+        progress: ProgressFn<'_>,
+    ) -> Result<JobEnd, Failure> {
+        let started = std::time::Instant::now();
+        let mut written = Vec::new();
+        for (i, f) in formats.iter().enumerate() {
+            if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                return Ok(JobEnd {
+                    outcome: Outcome::Interrupted,
+                    summary: format!("reports interrupted after {}", written.join(", ")),
+                });
+            }
+            let el = started.elapsed();
+            progress(&crate::JobProgress {
+                job: "report",
+                phase: format!("writing the {} report", f.name()),
+                unit: "reports",
+                done: i as u64,
+                total: formats.len() as u64,
+                rescued: i as u64,
+                bad: 0,
+                rate: i as f64 / el.as_secs_f64().max(1e-9),
+                elapsed: el,
+                found: 0,
+                unreadable: 0,
+            });
+            let r = report(case_dir, *f, None)?;
+            if let Err(b) = &r.integrity {
+                return Err(Failure(format!(
+                    "{}: written, but the case FAILED VERIFICATION at custody event {}: {}",
+                    r.path.display(),
+                    b.seq,
+                    b.detail
+                )));
+            }
+            written.push(format!(
+                "{} (SHA-256 {}…)",
+                r.path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                r.sha256.get(..16).unwrap_or(&r.sha256)
+            ));
+        }
+        Ok(JobEnd {
+            outcome: Outcome::Complete,
+            summary: format!("reports written to reports/: {}", written.join(", ")),
+        })
+    }
+
     /// The job a recorded session ran, to run it again (resume). None for commands
     /// that are not long jobs or arguments that do not say enough.
     pub fn from_session(s: &SessionRow) -> Option<Job> {
@@ -207,7 +270,7 @@ impl Job {
             Job::Add { image, .. } | Job::Acquire { image, .. } => {
                 (self.name(), Some(image.clone()))
             }
-            Job::Scan(_) => ("scan", None),
+            Job::Scan(_) | Job::Report(_) => (self.name(), None),
         }
     }
 }
