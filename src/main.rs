@@ -83,8 +83,10 @@ enum Command {
     /// item is recorded and the next one runs. Exit 0 all complete, 3 some bytes
     /// unreadable, 2 an item failed, 130 interrupted.
     Batch(BatchArgs),
-    /// The terminal UI: evidence with its sector map, files (deleted and carved ones
-    /// marked), hex view with unreadable bytes shown as ??, custody log and
+    /// The terminal UI: create or open a case, add or acquire evidence, run scans with
+    /// live progress (pause, cancel, resume), evidence with its sector map, files as a
+    /// list or tree (deleted and carved ones marked), hex view of files or the image
+    /// with unreadable bytes shown as ??, export, reports, custody log and
     /// verification. Keys: ? for help.
     Tui(TuiArgs),
 }

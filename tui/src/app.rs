@@ -5,6 +5,7 @@
 use crate::data::{CaseData, Evidence};
 use crate::form::{Form, FormResult};
 use crate::jobs::{Msg, Running};
+use crate::tree::{self, Row};
 use dredge_session::{hms, human_bytes, visible, ArtifactRecord, Job, Outcome, ScanOptions};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -59,8 +60,13 @@ pub struct App {
     pub typing: bool,
     /// Indices into `case.artifacts`, as filtered and sorted.
     pub shown: Vec<usize>,
+    /// Index into `shown` (list) or `rows` (tree).
     pub file_sel: usize,
     pub detail: Option<ArtifactRecord>,
+    /// The browser shows folders (t toggles) instead of the flat list.
+    pub tree: bool,
+    pub open: std::collections::HashSet<String>,
+    pub rows: Vec<Row>,
     // Hex view: of the selected file, or of an evidence image when `hex_image` is set.
     pub hex_off: u64,
     pub hex_image: Option<(String, dredge_session::ImageView)>,
@@ -99,8 +105,17 @@ pub enum Key {
     Backspace,
 }
 
+fn folder_counts(files: usize, deleted: usize) -> String {
+    let f = if files == 1 { "file" } else { "files" };
+    if deleted > 0 {
+        format!("{files} {f}, {deleted} deleted")
+    } else {
+        format!("{files} {f}")
+    }
+}
+
 /// A file's type for sorting: its extension, lower case ("" for none).
-fn file_type(path: &str) -> String {
+pub(crate) fn file_type(path: &str) -> String {
     let name = path.rsplit('/').next().unwrap_or(path);
     match name.rsplit_once('.') {
         Some((stem, ext)) if !stem.is_empty() => ext.to_lowercase(),
@@ -138,6 +153,9 @@ impl App {
             shown: Vec::new(),
             file_sel: 0,
             detail: None,
+            tree: false,
+            open: Default::default(),
+            rows: Vec::new(),
             hex_off: 0,
             hex_image: None,
             goto: None,
@@ -195,15 +213,61 @@ impl App {
             Sort::Type => shown.sort_by_cached_key(|&i| (file_type(&arts[i].path), i)),
         }
         self.shown = shown;
-        self.file_sel = self.file_sel.min(self.shown.len().saturating_sub(1));
+        if self.tree {
+            self.rows = tree::build(&self.case.artifacts, &self.shown, &self.open, &file_type);
+        }
+        self.file_sel = self.file_sel.min(self.sel_len().saturating_sub(1));
         self.load_detail();
     }
 
+    /// How many rows the browser has: files (list) or folders and files (tree).
+    fn sel_len(&self) -> usize {
+        if self.tree {
+            self.rows.len()
+        } else {
+            self.shown.len()
+        }
+    }
+
+    fn selected_art(&self) -> Option<usize> {
+        if self.tree {
+            self.rows.get(self.file_sel).and_then(Row::art)
+        } else {
+            self.shown.get(self.file_sel).copied()
+        }
+    }
+
     fn load_detail(&mut self) {
-        self.detail = self
-            .shown
-            .get(self.file_sel)
-            .and_then(|&i| self.case.details(i));
+        self.detail = self.selected_art().and_then(|i| self.case.details(i));
+    }
+
+    /// Opens or closes the selected folder (`want`: None toggles). Returns false when
+    /// the selection is not a folder.
+    fn fold(&mut self, want: Option<bool>) -> bool {
+        let Some(Row::Dir { key, open, .. }) = self.rows.get(self.file_sel) else {
+            return false;
+        };
+        let (key, now) = (key.clone(), *open);
+        if want.unwrap_or(!now) {
+            self.open.insert(key);
+        } else {
+            self.open.remove(&key);
+        }
+        self.refilter();
+        true
+    }
+
+    /// Moves to the folder holding the selected row.
+    fn select_parent(&mut self) {
+        let depth = |r: &Row| match r {
+            Row::Dir { depth, .. } | Row::File { depth, .. } => *depth,
+        };
+        let Some(d) = self.rows.get(self.file_sel).map(depth) else {
+            return;
+        };
+        if let Some(p) = (0..self.file_sel).rev().find(|&i| depth(&self.rows[i]) < d) {
+            self.file_sel = p;
+        }
     }
 
     pub fn key(&mut self, k: Key) {
@@ -484,9 +548,43 @@ impl App {
     }
 
     fn key_files(&mut self, k: Key) {
-        let n = self.shown.len();
+        let n = self.sel_len();
         let before = self.file_sel;
+        if self.tree {
+            match k {
+                Key::Enter if self.fold(None) => return,
+                Key::Right | Key::Char('l') => {
+                    self.fold(Some(true));
+                    return;
+                }
+                Key::Left | Key::Char('h') => {
+                    let open = matches!(
+                        self.rows.get(self.file_sel),
+                        Some(Row::Dir { open: true, .. })
+                    );
+                    if open {
+                        self.fold(Some(false));
+                    } else {
+                        self.select_parent();
+                        self.load_detail();
+                    }
+                    return;
+                }
+                _ => {}
+            }
+        }
         match k {
+            Key::Char('t') => {
+                self.tree = !self.tree;
+                if self.tree && self.open.is_empty() {
+                    self.open = tree::roots(&self.case.artifacts, &self.shown, &file_type)
+                        .into_iter()
+                        .collect();
+                }
+                self.file_sel = 0;
+                self.refilter();
+                return;
+            }
             Key::Up | Key::Char('k') => self.file_sel = self.file_sel.saturating_sub(1),
             Key::Down | Key::Char('j') => {
                 self.file_sel = (self.file_sel + 1).min(n.saturating_sub(1))
@@ -683,7 +781,7 @@ impl App {
                     "j/k evidence  +/- zoom  h/l move  Enter hex  1-4/Tab views  ? help"
                 }
                 View::Files => {
-                    "j/k move  Enter hex  e export  / search  d/c/p filter  s sort  ? help"
+                    "j/k move  Enter hex  e export  / search  d/c/p filter  s sort  t tree  ?"
                 }
                 View::Hex => "j/k line  PgUp/PgDn page  g/G start/end  o offset  Esc back  ? help",
                 View::Log => "j/k scroll  v verify  r reports  ? help  q quit",
@@ -917,44 +1015,93 @@ impl App {
         // Only the rows in view are built: cases hold hundreds of thousands of files.
         let height = cols[0].height.saturating_sub(2) as usize;
         let top = self.file_sel.saturating_sub(height.saturating_sub(1));
-        let items: Vec<ListItem> = self
-            .shown
-            .iter()
-            .skip(top)
-            .take(height)
-            .map(|&i| {
-                let a = &arts[i];
-                let (m, c) = if a.origin == "carved" {
-                    ('C', Color::Cyan)
-                } else if a.deleted {
-                    ('*', Color::Yellow)
-                } else {
-                    (' ', Color::Reset)
-                };
-                let p = if a.status != "complete" { '!' } else { ' ' };
-                ListItem::new(Line::from(vec![
-                    Span::styled(format!("{m}{p}"), self.style(c)),
-                    Span::raw(format!("{} ", visible(&a.path))),
-                    Span::styled(
-                        match self.sort {
-                            Sort::Time => {
-                                self.case.mtimes.get(&a.id).map_or("-".to_string(), |t| {
-                                    t.get(..19).unwrap_or(t).replace('T', " ")
-                                })
-                            }
-                            _ => format!("{}", a.size),
-                        },
-                        Style::default().add_modifier(Modifier::DIM),
-                    ),
-                ]))
-            })
-            .collect();
+        let marks = |a: &ArtifactRecord| {
+            let (m, c) = if a.origin == "carved" {
+                ('C', Color::Cyan)
+            } else if a.deleted {
+                ('*', Color::Yellow)
+            } else {
+                (' ', Color::Reset)
+            };
+            let p = if a.status != "complete" { '!' } else { ' ' };
+            Span::styled(format!("{m}{p}"), self.style(c))
+        };
+        let dim = Style::default().add_modifier(Modifier::DIM);
+        let items: Vec<ListItem> = if self.tree {
+            self.rows
+                .iter()
+                .skip(top)
+                .take(height)
+                .map(|row| match row {
+                    Row::Dir {
+                        name,
+                        depth,
+                        files,
+                        deleted,
+                        open,
+                        art,
+                        ..
+                    } => {
+                        let m = match art.map(|i| &arts[i]) {
+                            Some(a) => marks(a),
+                            None => Span::raw("  "),
+                        };
+                        ListItem::new(Line::from(vec![
+                            m,
+                            Span::raw(format!(
+                                "{}{} {}/ ",
+                                "  ".repeat(*depth),
+                                if *open { '▾' } else { '▸' },
+                                visible(name)
+                            )),
+                            Span::styled(folder_counts(*files, *deleted), dim),
+                        ]))
+                    }
+                    Row::File { art, name, depth } => {
+                        let a = &arts[*art];
+                        ListItem::new(Line::from(vec![
+                            marks(a),
+                            Span::raw(format!("{}  {} ", "  ".repeat(*depth), visible(name))),
+                            Span::styled(a.size.to_string(), dim),
+                        ]))
+                    }
+                })
+                .collect()
+        } else {
+            self.shown
+                .iter()
+                .skip(top)
+                .take(height)
+                .map(|&i| {
+                    let a = &arts[i];
+                    ListItem::new(Line::from(vec![
+                        marks(a),
+                        Span::raw(format!("{} ", visible(&a.path))),
+                        Span::styled(
+                            match self.sort {
+                                Sort::Time => {
+                                    self.case.mtimes.get(&a.id).map_or("-".to_string(), |t| {
+                                        t.get(..19).unwrap_or(t).replace('T', " ")
+                                    })
+                                }
+                                _ => format!("{}", a.size),
+                            },
+                            dim,
+                        ),
+                    ]))
+                })
+                .collect()
+        };
         let f_on = |b: bool, s: &str| if b { format!("[{s}]") } else { String::new() };
         let title = format!(
-            "Files {}/{} sort:{:?}{}{}{}{}",
+            "Files {}/{} {}{}{}{}{}",
             self.shown.len(),
             arts.len(),
-            self.sort,
+            if self.tree {
+                "tree".to_string()
+            } else {
+                format!("sort:{:?}", self.sort)
+            },
             f_on(self.filters.deleted, "deleted"),
             f_on(self.filters.carved, "carved"),
             f_on(self.filters.partial, "partial"),
@@ -972,8 +1119,26 @@ impl App {
             cols[0],
             &mut st,
         );
+        let folder = match self.rows.get(self.file_sel) {
+            Some(Row::Dir {
+                name,
+                files,
+                deleted,
+                ..
+            }) if self.tree => Some(vec![
+                Line::from(Span::styled(
+                    format!("{}/", visible(name)),
+                    Style::default().add_modifier(Modifier::BOLD),
+                )),
+                Line::from(format!(
+                    "{} below it (no entry of its own)",
+                    folder_counts(*files, *deleted)
+                )),
+            ]),
+            _ => None,
+        };
         let text = match &self.detail {
-            None => vec![Line::from("nothing selected")],
+            None => folder.unwrap_or_else(|| vec![Line::from("nothing selected")]),
             Some(a) => self.detail_lines(a),
         };
         f.render_widget(
@@ -1301,6 +1466,8 @@ impl App {
                 ("/", "search paths (Enter apply, Esc clear)"),
                 ("d / c / p", "only deleted / carved / partial"),
                 ("s", "sort: path, size, position, time, type"),
+                ("t", "tree: folders per filesystem, carved by type"),
+                ("Enter, l / h", "tree: open / close a folder, h to parent"),
             ],
             View::Hex => &[
                 ("j/k, ↑/↓", "line"),

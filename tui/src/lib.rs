@@ -6,11 +6,13 @@ mod app;
 mod data;
 mod form;
 mod jobs;
+mod tree;
 
 pub use app::{App, Key, View};
 pub use data::CaseData;
 pub use form::{Form, FormKind, FormResult};
 pub use jobs::{Msg, Running};
+pub use tree::Row;
 
 use crossbeam_channel::{select, tick, unbounded};
 use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};

@@ -105,6 +105,31 @@ fn every_view_on_the_sample_case() {
     assert!(render(&mut app, 80, 24).0.contains("sort:Path"));
     select(&mut app, "/secret plans.txt");
 
+    // The tree: one folder per filesystem, folders open and close.
+    keys(&mut app, "t");
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("▾ ev1 vol0@0 fat16/"), "{s}");
+    assert!(s.contains("▸ ledger/"), "{s}");
+    assert!(s.contains("*     secret plans.txt"), "{s}");
+    snapshot("tree-80x24", &s);
+    let ledger = app
+        .rows
+        .iter()
+        .position(|r| matches!(r, dredge_tui::Row::Dir { name, .. } if name == "ledger"))
+        .unwrap();
+    let before = app.rows.len();
+    app.file_sel = ledger;
+    app.key(Key::Enter);
+    assert!(app.rows.len() > before, "ledger/ did not open");
+    assert!(render(&mut app, 80, 24).0.contains("▾ ledger/"));
+    app.key(Key::Char('j'));
+    app.key(Key::Char('h'));
+    assert_eq!(app.file_sel, ledger, "h goes to the parent folder");
+    app.key(Key::Char('h'));
+    assert_eq!(app.rows.len(), before, "h closes it");
+    keys(&mut app, "t");
+    select(&mut app, "/secret plans.txt");
+
     // Filters: only deleted files.
     keys(&mut app, "d");
     assert!(app.shown.iter().all(|&i| app.case.artifacts[i].deleted));
@@ -261,4 +286,55 @@ fn hostile_names_are_shown_escaped() {
         "raw control characters reached the screen"
     );
     assert!(s.contains("bad\\x1b[31mred\\x0aline.txt"), "{s}");
+}
+
+#[test]
+fn the_tree_groups_carved_files_by_type() {
+    let d = tempfile::tempdir().unwrap();
+    let case = empty_case(d.path());
+    let img = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testimages/carving/ground-truth.img");
+    let stop = AtomicBool::new(false);
+    session::add_evidence(&case, &img, None, &stop, &mut |_| {}).unwrap();
+    let opts = ScanOptions {
+        carve: session::CarveScope::All,
+        filesystems: false,
+        ..Default::default()
+    };
+    session::scan(&case, &opts, &stop, &mut |_| {}).unwrap();
+    let mut app = App::new(CaseData::load(&case).unwrap(), true);
+    keys(&mut app, "2t");
+    let (s, _) = render(&mut app, 100, 30);
+    assert!(s.contains("▾ ev1 carved/"), "{s}");
+    let types: Vec<String> = app
+        .rows
+        .iter()
+        .filter_map(|r| match r {
+            dredge_tui::Row::Dir { name, depth: 1, .. } => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    for t in ["jpg", "png", "zip", "pdf", "doc"] {
+        assert!(types.iter().any(|x| x == t), "no {t} group in {types:?}");
+    }
+    let mut sorted = types.clone();
+    sorted.sort();
+    assert_eq!(types, sorted);
+    // Every carved file is under its type.
+    let carved = app
+        .case
+        .artifacts
+        .iter()
+        .filter(|a| a.origin == "carved")
+        .count();
+    let in_groups: usize = app
+        .rows
+        .iter()
+        .filter_map(|r| match r {
+            dredge_tui::Row::Dir {
+                depth: 1, files, ..
+            } => Some(*files),
+            _ => None,
+        })
+        .sum();
+    assert_eq!(in_groups, carved);
 }
