@@ -309,30 +309,13 @@ enum CompressionArg {
     Best,
 }
 
-/// Sizes like 650MiB, 1.4GiB, 700MB, 1048576.
+/// An E01 segment size: 1 MiB to 2 GiB, written like 650MiB or 1.4GiB.
 fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let n: f64 = num
-        .trim()
-        .parse()
-        .map_err(|_| format!("not a size: {s:?}"))?;
-    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1.0,
-        "k" | "kib" => 1024.0,
-        "kb" => 1e3,
-        "m" | "mib" => 1024.0 * 1024.0,
-        "mb" => 1e6,
-        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
-        "gb" => 1e9,
-        u => return Err(format!("unknown size unit {u:?}")),
-    };
-    let v = n * mult;
-    if !(v.is_finite() && v >= (1 << 20) as f64 && v <= (2u64 << 30) as f64) {
+    let v = session::parse_size(s)?;
+    if !(1 << 20..=2u64 << 30).contains(&v) {
         return Err(format!("segment size {s} must be between 1 MiB and 2 GiB"));
     }
-    Ok(v as u64)
+    Ok(v)
 }
 
 fn main() {

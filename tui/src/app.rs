@@ -5,6 +5,7 @@
 use crate::data::{CaseData, Evidence};
 use crate::form::{Form, FormResult};
 use crate::jobs::{Msg, Running};
+use crate::query::Query;
 use crate::tree::{self, Row};
 use dredge_session::{hms, human_bytes, visible, ArtifactRecord, Job, Outcome, ScanOptions};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -57,6 +58,8 @@ pub struct App {
     pub filters: Filters,
     pub sort: Sort,
     pub search: String,
+    /// A search term that does not parse (yet), shown under the search line.
+    pub search_error: Option<String>,
     pub typing: bool,
     /// Indices into `case.artifacts`, as filtered and sorted.
     pub shown: Vec<usize>,
@@ -149,6 +152,7 @@ impl App {
             filters: Filters::default(),
             sort: Sort::Path,
             search: String::new(),
+            search_error: None,
             typing: false,
             shown: Vec::new(),
             file_sel: 0,
@@ -190,16 +194,22 @@ impl App {
 
     /// Applies search, filters and sort to the file list; keeps the selection in range.
     pub fn refilter(&mut self) {
-        let needle = self.search.to_lowercase();
+        let (query, bad) = Query::parse(&self.search);
+        self.search_error = bad;
         let f = self.filters;
         let arts = &self.case.artifacts;
+        let mtimes = &self.case.mtimes;
         let mut shown: Vec<usize> = (0..arts.len())
             .filter(|&i| {
                 let a = &arts[i];
                 (!f.deleted || a.deleted)
                     && (!f.carved || a.origin == "carved")
                     && (!f.partial || a.status != "complete")
-                    && (needle.is_empty() || a.path.to_lowercase().contains(&needle))
+                    && query.matches(
+                        a,
+                        &file_type(&a.path),
+                        mtimes.get(&a.id).map(|s| s.as_str()),
+                    )
             })
             .collect();
         match self.sort {
@@ -770,8 +780,13 @@ impl App {
             format!("go to offset (decimal or 0x hex): {g}▏ (Enter go, Esc cancel)")
         } else if self.typing {
             format!(
-                "search: {}▏ (Enter apply, Esc clear)",
-                visible(&self.search)
+                "search: {}▏ {}",
+                visible(&self.search),
+                match &self.search_error {
+                    Some(e) => format!("({})", visible(e)),
+                    None => "(words, type:jpg size>1M time:2024-05 after: before:; Esc clears)"
+                        .to_string(),
+                }
             )
         } else if !self.status.is_empty() {
             self.status.clone()
@@ -1463,7 +1478,8 @@ impl App {
                 ("PgUp/PgDn, g/G", "page, first, last"),
                 ("Enter, x", "hex view of the file"),
                 ("e", "export it to CASE/exports (+ MANIFEST.sha256)"),
-                ("/", "search paths (Enter apply, Esc clear)"),
+                ("/", "search: words, type:jpg size>1M size<4k"),
+                ("", "  time:2024-05 after:2024-01 before:2025"),
                 ("d / c / p", "only deleted / carved / partial"),
                 ("s", "sort: path, size, position, time, type"),
                 ("t", "tree: folders per filesystem, carved by type"),

@@ -2,7 +2,9 @@
 //! options. Text fields are typed into; choice fields cycle with Space or ←/→.
 
 use crate::app::Key;
-use dredge_session::{visible, CarveScope, Job, ReportFormat, ScanOptions};
+use dredge_session::{
+    parse_size, visible, CarveScope, Compression, E01Options, Job, ReportFormat, ScanOptions,
+};
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -39,6 +41,12 @@ pub enum FormResult {
     Editing,
     Submit,
     Cancel,
+}
+
+/// Paths as the session records them, so a resumed job finds the same files
+/// whatever directory the UI runs in.
+fn absolute(p: &str) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| PathBuf::from(p))
 }
 
 fn text(label: &'static str, value: &str) -> Field {
@@ -92,6 +100,7 @@ impl Form {
                 choice("filesystems", &["yes", "no"]),
                 choice("re-hash before/after", &["yes", "no"]),
                 text("threads", &threads.to_string()),
+                text("carving page size", "16MiB"),
             ],
             sel: 0,
             error: None,
@@ -101,13 +110,18 @@ impl Form {
     pub fn acquire() -> Form {
         Form {
             kind: FormKind::Acquire,
-            title: "Acquire a device or file (image name ending .E01 writes an E01 set)",
+            title: "Acquire a device or file into an image (resumes from its mapfile)",
             fields: vec![
                 text("source (device or file)", ""),
                 text("image to write", ""),
                 text("mapfile (default IMAGE.map)", ""),
                 text("retry passes", "0"),
                 text("read size (bytes)", "65536"),
+                choice("format", &["raw", "e01"]),
+                choice("E01 compression", &["fast", "best", "none"]),
+                text("E01 segment size", "1.4GiB"),
+                text("E01 evidence number", ""),
+                text("E01 notes", ""),
             ],
             sel: 0,
             error: None,
@@ -147,7 +161,7 @@ impl Form {
             if v.is_empty() {
                 return Err(format!("{what}: a path is needed"));
             }
-            let p = PathBuf::from(v);
+            let p = absolute(v);
             if !p.exists() {
                 return Err(format!("{what}: {v}: no such file or device"));
             }
@@ -198,7 +212,9 @@ impl Form {
                     },
                     filesystems: self.value(1) == "yes",
                     rehash: self.value(2) == "yes",
-                    ..ScanOptions::default()
+                    page_size: parse_size(self.value(4))
+                        .map_err(|e| format!("carving page size: {e}"))?
+                        .clamp(4096, 1 << 30),
                 }))
             }
             FormKind::Acquire => {
@@ -212,12 +228,47 @@ impl Form {
                         "read size: {cluster} must be a multiple of 512 between 512 and 64 MiB"
                     ));
                 }
+                let named_e01 = image.to_ascii_lowercase().ends_with(".e01");
+                let e01 = if self.value(5) == "e01" {
+                    if !named_e01 {
+                        return Err("image to write: an E01 image's name must end in .E01".into());
+                    }
+                    let seg =
+                        parse_size(self.value(7)).map_err(|e| format!("E01 segment size: {e}"))?;
+                    if !(1 << 20..=2u64 << 30).contains(&seg) {
+                        return Err("E01 segment size: between 1MiB and 2GiB".into());
+                    }
+                    Some(E01Options {
+                        segment_size: seg,
+                        compression: match self.value(6) {
+                            "best" => Compression::Best,
+                            "none" => Compression::None,
+                            _ => Compression::Fast,
+                        },
+                        evidence_number: self.value(8).to_string(),
+                        notes: self.value(9).to_string(),
+                    })
+                } else if named_e01 {
+                    return Err("image to write: a raw image named .E01 would mislead; choose format e01 or another name".into());
+                } else {
+                    None
+                };
+                let image = absolute(image);
+                let map = match self.value(2) {
+                    "" => {
+                        let mut m = image.clone().into_os_string();
+                        m.push(".map");
+                        PathBuf::from(m)
+                    }
+                    m => absolute(m),
+                };
                 Ok(Job::Acquire {
                     source: existing(0, "source")?,
-                    image: PathBuf::from(image),
-                    map: (!self.value(2).is_empty()).then(|| PathBuf::from(self.value(2))),
+                    image,
+                    map: Some(map),
                     retries: number(3, "retry passes")?.min(100) as u32,
                     cluster: cluster as usize,
+                    e01,
                 })
             }
         }

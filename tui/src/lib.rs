@@ -6,6 +6,7 @@ mod app;
 mod data;
 mod form;
 mod jobs;
+mod query;
 mod tree;
 
 pub use app::{App, Key, View};

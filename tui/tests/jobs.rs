@@ -164,4 +164,38 @@ fn forms_create_a_case_refuse_bad_input_and_acquire() {
         "the acquired image is the source"
     );
     assert!(out.with_extension("img.map").exists());
+
+    // And as an E01 set; a raw image named .E01 is refused first.
+    let e01 = d.path().join("stick.E01");
+    keys(&mut app, "A");
+    type_text(&mut app, img.to_str().unwrap());
+    app.key(Key::Tab);
+    type_text(&mut app, e01.to_str().unwrap());
+    app.key(Key::Enter);
+    let err = app.form.as_ref().and_then(|f| f.error.clone()).unwrap();
+    assert!(err.contains(".E01"), "{err}");
+    for _ in 0..4 {
+        app.key(Key::Tab);
+    }
+    app.key(Key::Char(' ')); // format: e01
+    app.key(Key::Tab);
+    app.key(Key::Char(' ')); // compression: best
+    app.key(Key::Enter);
+    assert!(
+        app.form.is_none(),
+        "{:?}",
+        app.form.as_ref().map(|f| &f.error)
+    );
+    let started = app.running.as_ref().unwrap().job.clone();
+    wait_job(&mut app);
+    assert!(app.status.starts_with("acquire complete"), "{}", app.status);
+    let ev = &app.case.evidence[1].row;
+    assert_eq!(ev.kind, "ewf");
+    assert_eq!(ev.sha256, app.case.evidence[0].row.sha256);
+    // The session records enough to run the same job again.
+    let last = app.case.sessions.last().unwrap();
+    assert_eq!(
+        dredge_session::Job::from_session(last).as_ref(),
+        Some(&started)
+    );
 }

@@ -143,8 +143,33 @@ fn every_view_on_the_sample_case() {
         .shown
         .iter()
         .all(|&i| app.case.artifacts[i].path.contains("ledger")));
+    // Search terms narrow by type, size and time.
     app.key(Key::Char('/'));
     app.key(Key::Esc);
+    app.key(Key::Char('/'));
+    type_text(&mut app, "type:txt size>100");
+    app.key(Key::Enter);
+    let names: Vec<&str> = app
+        .shown
+        .iter()
+        .map(|&i| app.case.artifacts[i].path.as_str())
+        .collect();
+    assert_eq!(names, ["/secret plans.txt"]);
+    let secret = app.shown[0];
+    let when = app.case.mtimes[&app.case.artifacts[secret].id].clone();
+    app.key(Key::Char('/'));
+    type_text(&mut app, &format!("time:{}", &when[..10]));
+    app.key(Key::Enter);
+    assert!(app.shown.contains(&secret), "{when}");
+    assert!(app
+        .shown
+        .iter()
+        .all(|&i| app.case.mtimes[&app.case.artifacts[i].id].starts_with(&when[..10])));
+    app.key(Key::Char('/'));
+    type_text(&mut app, "size>");
+    assert!(app.search_error.is_some(), "a half-typed term is named");
+    app.key(Key::Esc);
+    assert_eq!(app.shown.len(), app.case.artifacts.len());
 
     // Hex: PHOTO.RAW's unreadable bytes are ?? (not 00), real zeros stay 00.
     select(&mut app, "/PHOTO.RAW");

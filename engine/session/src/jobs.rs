@@ -19,7 +19,7 @@ pub enum Job {
         map: Option<PathBuf>,
     },
     Scan(ScanOptions),
-    /// Image a device or file into `image` (an E01 set when it ends in .E01) and
+    /// Image a device or file into `image` (raw, or an E01 set with `e01`) and
     /// register it; resumes from `map` when that exists.
     Acquire {
         source: PathBuf,
@@ -27,6 +27,7 @@ pub enum Job {
         map: Option<PathBuf>,
         retries: u32,
         cluster: usize,
+        e01: Option<E01Options>,
     },
     /// Court reports from the store, into CASE/reports (each hashed and logged).
     Report(Vec<ReportFormat>),
@@ -140,18 +141,9 @@ impl Job {
                 map,
                 retries,
                 cluster,
+                e01,
             } => {
                 let map = map.clone().unwrap_or_else(|| default_map(image));
-                let e01 = image
-                    .extension()
-                    .is_some_and(|e| e.eq_ignore_ascii_case("e01"))
-                    .then(|| E01Options {
-                        // The CLI's default (--segment-size 1.4GiB).
-                        segment_size: (1.4 * (1u64 << 30) as f64) as u64,
-                        compression: Compression::Fast,
-                        evidence_number: String::new(),
-                        notes: String::new(),
-                    });
                 let req = AcquireRequest {
                     source,
                     image,
@@ -164,7 +156,7 @@ impl Job {
                         command_line: format!("dredge tui: {}", self.describe()),
                         ..Default::default()
                     },
-                    e01,
+                    e01: e01.clone(),
                 };
                 let r = acquire(&req, interrupt, progress)?;
                 Ok(JobEnd {
@@ -259,6 +251,21 @@ impl Job {
                 map: path("map"),
                 retries: a["retries"].as_u64().map_or(0, |r| r.min(100) as u32),
                 cluster: a["cluster_size"].as_u64().map_or(65536, |c| c as usize),
+                e01: (a["format"] == "e01").then(|| {
+                    let e = &a["e01"];
+                    E01Options {
+                        segment_size: e["segment_size"]
+                            .as_u64()
+                            .unwrap_or(E01Options::DEFAULT_SEGMENT),
+                        compression: match e["compression"].as_str() {
+                            Some("none") => Compression::None,
+                            Some("best") => Compression::Best,
+                            _ => Compression::Fast,
+                        },
+                        evidence_number: e["evidence_number"].as_str().unwrap_or("").into(),
+                        notes: e["notes"].as_str().unwrap_or("").into(),
+                    }
+                }),
             }),
             _ => None,
         }

@@ -137,6 +137,35 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
+/// Sizes like 650MiB, 1.4GiB, 700MB, 4k, 1048576 (binary units for K/M/G/T and
+/// KiB..TiB, decimal for KB..TB).
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a size: {s:?}"))?;
+    let mult: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kib" => 1024.0,
+        "kb" => 1e3,
+        "m" | "mib" => 1024.0 * 1024.0,
+        "mb" => 1e6,
+        "g" | "gib" => 1024.0 * 1024.0 * 1024.0,
+        "gb" => 1e9,
+        "t" | "tib" => 1024.0 * 1024.0 * 1024.0 * 1024.0,
+        "tb" => 1e12,
+        u => return Err(format!("{s:?}: unknown size unit {u:?}")),
+    };
+    let v = n * mult;
+    if !(v.is_finite() && v >= 0.0 && v < u64::MAX as f64) {
+        return Err(format!("not a size: {s:?}"));
+    }
+    Ok(v as u64)
+}
+
 /// Seconds as h:mm:ss.
 pub fn hms(secs: u64) -> String {
     format!("{}:{:02}:{:02}", secs / 3600, (secs / 60) % 60, secs % 60)
@@ -526,12 +555,17 @@ pub struct AcquireRequest<'a> {
     pub e01: Option<E01Options>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct E01Options {
     pub segment_size: u64,
     pub compression: dredge_image::Compression,
     pub evidence_number: String,
     pub notes: String,
+}
+
+impl E01Options {
+    /// 1.4 GiB, the CLI's `--segment-size` default.
+    pub const DEFAULT_SEGMENT: u64 = 1_503_238_553;
 }
 
 /// Where the acquisition itself writes when the result is to be an E01: a raw

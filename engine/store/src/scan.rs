@@ -29,7 +29,7 @@ pub struct RunRecord {
     pub unreadable_bytes: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ArtifactRecord {
     pub id: String,
     pub evidence_id: i64,
