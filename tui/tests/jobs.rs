@@ -199,3 +199,59 @@ fn forms_create_a_case_refuse_bad_input_and_acquire() {
         Some(&started)
     );
 }
+
+#[test]
+fn a_killed_scan_is_resumed_but_not_while_another_job_holds_the_case() {
+    let d = tempfile::tempdir().unwrap();
+    let case = empty_case(d.path());
+    let (img, map) = sample_image();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    dredge_session::add_evidence(&case, &img, Some(&map), &stop, &mut |_| {}).unwrap();
+    // A scan whose process died: its session stays marked running.
+    let opts = dredge_session::ScanOptions {
+        threads: 1,
+        ..Default::default()
+    };
+    let mut store = dredge_session::open_case(&case).unwrap();
+    store.begin_session("scan", opts.to_args()).unwrap();
+    drop(store);
+
+    // While another job holds the case, that session may be it: not offered, and a
+    // job started anyway is refused with a clear line.
+    let lock = dredge_session::CaseLock::acquire(&case).unwrap();
+    let mut app = App::new(CaseData::load(&case).unwrap(), true);
+    assert!(app.case.unfinished.is_empty());
+    app.start(dredge_session::Job::Scan(opts.clone()));
+    wait_job(&mut app);
+    assert!(
+        app.status.contains("another dredge job") && app.status.contains("running on this case"),
+        "{}",
+        app.status
+    );
+    drop(lock);
+
+    // Once the case is free, it is unfinished, and R resumes it with its options.
+    let mut app = App::new(CaseData::load(&case).unwrap(), true);
+    assert_eq!(app.case.unfinished.len(), 1);
+    assert_eq!(app.case.unfinished[0].1, dredge_session::Job::Scan(opts));
+    keys(&mut app, "4R");
+    wait_job(&mut app);
+    assert!(app.status.starts_with("scan complete"), "{}", app.status);
+    assert!(app.case.unfinished.is_empty());
+    assert!(app
+        .case
+        .artifacts
+        .iter()
+        .any(|a| a.path == "/secret plans.txt"));
+    // The dead session is now recorded as interrupted, not left running.
+    let st: Vec<&str> = app
+        .case
+        .sessions
+        .iter()
+        .map(|s| s.status.as_str())
+        .collect();
+    assert_eq!(
+        st,
+        ["complete-with-gaps", "interrupted", "complete-with-gaps"]
+    );
+}

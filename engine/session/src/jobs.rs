@@ -284,8 +284,10 @@ impl Job {
 
 /// Jobs that did not finish: for each job (an image added or acquired, the case
 /// scanned), the newest session that ran it, when that one was interrupted or is
-/// still marked running (killed, or running in another process). Oldest first.
+/// still marked running after its process died. While a job holds the case, no
+/// session marked running is counted: it may be that job. Oldest first.
 pub fn unfinished_jobs(store: &Store) -> Result<Vec<(SessionRow, Job)>, Failure> {
+    let live = crate::job_running(store.dir());
     let sessions = store.sessions().map_err(crate::fail)?;
     let mut newest: Vec<(SessionRow, Job)> = Vec::new();
     for s in sessions {
@@ -295,7 +297,7 @@ pub fn unfinished_jobs(store: &Store) -> Result<Vec<(SessionRow, Job)>, Failure>
         newest.retain(|(_, j)| j.key() != job.key());
         newest.push((s, job));
     }
-    newest.retain(|(s, _)| s.status == "interrupted" || s.status == "running");
+    newest.retain(|(s, _)| s.status == "interrupted" || (s.status == "running" && !live));
     Ok(newest)
 }
 

@@ -5,6 +5,7 @@
 pub mod carve;
 mod guard;
 pub mod jobs;
+mod lock;
 mod names;
 pub mod scan;
 
@@ -18,6 +19,7 @@ pub use dredge_store::{
 };
 pub use guard::EvidenceGuard;
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
+pub use lock::{job_running, CaseLock};
 pub use names::safe_component;
 pub use scan::{list_image, scan, CarveScope, ScanOptions, ScanReport, ScanSummary};
 
@@ -188,6 +190,24 @@ fn abs(p: &Path) -> String {
         .to_string()
 }
 
+/// Records as interrupted the jobs whose process died: called holding the case
+/// lock, so no add, acquire or scan marked running can still be alive. Their units
+/// stay as sealed; the next run of the job resumes from them.
+pub(crate) fn close_dead_sessions(store: &mut Store) -> Result<(), Failure> {
+    for s in store.sessions().map_err(fail)? {
+        if s.status == "running" && matches!(s.command.as_str(), "add" | "acquire" | "scan") {
+            store
+                .end_session(
+                    s.id,
+                    SessionStatus::Interrupted,
+                    json!({"found_dead": "no process held the case: the job was killed or crashed"}),
+                )
+                .map_err(fail)?;
+        }
+    }
+    Ok(())
+}
+
 /// Ends a session that failed, recording why, and passes the failure on.
 fn close_failed(store: &mut Store, sid: i64, f: Failure) -> Failure {
     let _ = store.end_session(sid, SessionStatus::Failed, json!({"error": f.0}));
@@ -213,6 +233,8 @@ pub fn add_evidence(
     progress: ProgressFn<'_>,
 ) -> Result<AddResult, Failure> {
     let mut store = open_case(case_dir)?;
+    let _lock = CaseLock::acquire(case_dir)?;
+    close_dead_sessions(&mut store)?;
     let sid = store
         .begin_session("add", json!({"image": abs(image), "map": map.map(abs)}))
         .map_err(fail)?;
@@ -658,6 +680,13 @@ pub fn acquire(
         Some(d) => Some(open_case(d)?),
         None => None,
     };
+    let _lock = match req.case_dir {
+        Some(d) => Some(CaseLock::acquire(d)?),
+        None => None,
+    };
+    if let Some(st) = store.as_mut() {
+        close_dead_sessions(st)?;
+    }
     let params = json!({
         "source": src_abs,
         "source_device": describe_source(req.source),
