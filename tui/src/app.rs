@@ -69,10 +69,14 @@ pub struct App {
     /// The browser shows folders (t toggles) instead of the flat list.
     pub tree: bool,
     pub open: std::collections::HashSet<String>,
+    /// Artifacts marked (Space) for export, by index into `case.artifacts`.
+    pub marked: std::collections::HashSet<usize>,
     pub rows: Vec<Row>,
     // Hex view: of the selected file, or of an evidence image when `hex_image` is set.
     pub hex_off: u64,
     pub hex_image: Option<(String, dredge_session::ImageView)>,
+    /// Text instead of hex (`t`).
+    pub hex_text: bool,
     /// An offset being typed (`o`), decimal or 0x hex.
     pub goto: Option<String>,
     // Log view.
@@ -159,9 +163,11 @@ impl App {
             detail: None,
             tree: false,
             open: Default::default(),
+            marked: Default::default(),
             rows: Vec::new(),
             hex_off: 0,
             hex_image: None,
+            hex_text: false,
             goto: None,
             log_top: 0,
             verified: None,
@@ -442,8 +448,12 @@ impl App {
             self.status = "a job is already running: wait for it, or x cancels it".into();
             return;
         }
+        let quick = matches!(job, Job::Verify | Job::Export { .. });
         self.running = Some(Running::start(self.case.dir.clone(), job));
-        self.view = View::Jobs;
+        if !quick {
+            // Verification and export show their result where they were asked for.
+            self.view = View::Jobs;
+        }
     }
 
     /// The running job's channel, for the UI loop's `select!`.
@@ -472,8 +482,16 @@ impl App {
             self.job_message(m);
         }
         if let Some(end) = self.job_end.take() {
-            if let Some(r) = self.running.take() {
+            let job = self.running.take().map(|r| {
+                let j = r.job.clone();
                 r.join();
+                j
+            });
+            if job == Some(Job::Verify) {
+                self.verified = Some(match &end {
+                    Ok(e) => visible(&e.summary).into_owned(),
+                    Err(f) => visible(&f.0).into_owned(),
+                });
             }
             self.ended = match end {
                 Ok(e) => match e.outcome {
@@ -630,6 +648,15 @@ impl App {
                 self.refilter();
             }
             Key::Char('e') => self.export(),
+            Key::Char(' ') => {
+                if let Some(i) = self.selected_art() {
+                    if !self.marked.remove(&i) {
+                        self.marked.insert(i);
+                    }
+                    self.file_sel = (self.file_sel + 1).min(n.saturating_sub(1));
+                }
+            }
+            Key::Char('u') => self.marked.clear(),
             Key::Enter | Key::Char('x') => {
                 if self.detail.as_ref().is_some_and(|d| d.extracted.is_some()) {
                     self.hex_off = 0;
@@ -649,30 +676,24 @@ impl App {
     /// Exports the selected file to CASE/exports with a hash manifest, through the
     /// session (recorded in the custody log, copy checked against the case's hash).
     fn export(&mut self) {
-        let Some(a) = &self.detail else {
-            return;
+        let mut ids: Vec<String> = if self.marked.is_empty() {
+            self.detail.iter().map(|a| a.id.clone()).collect()
+        } else {
+            let mut m: Vec<usize> = self.marked.iter().copied().collect();
+            m.sort_unstable();
+            m.iter()
+                .filter_map(|&i| self.case.artifacts.get(i).map(|a| a.id.clone()))
+                .collect()
         };
+        ids.dedup();
+        if ids.is_empty() {
+            self.status = "nothing selected to export".into();
+            return;
+        }
         let dest = self.case.dir.join("exports");
-        self.status =
-            match dredge_session::export(&self.case.dir, std::slice::from_ref(&a.id), &dest) {
-                Ok(files) => match files.first() {
-                    Some(f) => format!(
-                        "exported {} (SHA-256 {}…, checked) to {}",
-                        visible(
-                            &f.path
-                                .file_name()
-                                .map(|n| n.to_string_lossy().into_owned())
-                                .unwrap_or_default()
-                        ),
-                        &f.sha256[..16],
-                        dest.display()
-                    ),
-                    None => "nothing exported".into(),
-                },
-                Err(e) => format!("export failed: {}", visible(&e.0)),
-            };
-        if let Ok(events) = self.case.store.events() {
-            self.case.events = events;
+        self.start(Job::Export { ids, dest });
+        if self.running.is_some() {
+            self.marked.clear();
         }
     }
 
@@ -713,7 +734,26 @@ impl App {
 
     fn key_hex(&mut self, k: Key) {
         let last = self.hex_last();
+        if self.hex_text {
+            let steps = match k {
+                Key::Down | Key::Char('j') => Some((true, 1)),
+                Key::Up | Key::Char('k') => Some((false, 1)),
+                Key::PageDown => Some((true, 16)),
+                Key::PageUp => Some((false, 16)),
+                _ => None,
+            };
+            if let Some((down, n)) = steps {
+                for _ in 0..n {
+                    self.hex_off = self.text_step(down);
+                }
+                return;
+            }
+        }
         match k {
+            Key::Char('t') => {
+                self.hex_text = !self.hex_text;
+                self.hex_off = self.hex_off / 16 * 16;
+            }
             Key::Esc | Key::Char('h') | Key::Left => self.leave_hex(),
             Key::Up | Key::Char('k') => self.hex_off = self.hex_off.saturating_sub(16),
             Key::Down | Key::Char('j') => self.hex_off = (self.hex_off + 16).min(last),
@@ -730,18 +770,15 @@ impl App {
         let n = self.case.events.len();
         match k {
             Key::Up | Key::Char('k') => self.log_top = self.log_top.saturating_sub(1),
-            Key::Down | Key::Char('j') => self.log_top = (self.log_top + 1).min(n.saturating_sub(1)),
+            Key::Down | Key::Char('j') => {
+                self.log_top = (self.log_top + 1).min(n.saturating_sub(1))
+            }
             Key::PageUp => self.log_top = self.log_top.saturating_sub(10),
             Key::PageDown => self.log_top = (self.log_top + 10).min(n.saturating_sub(1)),
             Key::Char('r') => self.open_form(Form::report()),
             Key::Char('v') => {
-                self.verified = Some(match dredge_session::ReportModel::gather(&self.case.store) {
-                    Ok(m) => match m.integrity {
-                        Ok(n) => format!("custody record verified: {n} events, chain intact, evidence and artifact rows match their sealed digests"),
-                        Err(b) => format!("VERIFICATION FAILED at event {}: {}", b.seq, visible(&b.detail)),
-                    },
-                    Err(e) => format!("cannot verify: {e}"),
-                })
+                self.verified = Some("verifying…".into());
+                self.start(Job::Verify);
             }
             _ => {}
         }
@@ -798,7 +835,9 @@ impl App {
                 View::Files => {
                     "j/k move  Enter hex  e export  / search  d/c/p filter  s sort  t tree  ?"
                 }
-                View::Hex => "j/k line  PgUp/PgDn page  g/G start/end  o offset  Esc back  ? help",
+                View::Hex => {
+                    "j/k line  PgUp/PgDn page  g/G start/end  o offset  t text  Esc back  ?"
+                }
                 View::Log => "j/k scroll  v verify  r reports  ? help  q quit",
                 View::Jobs => "a add  s scan  A acquire  r reports  p pause  x cancel  R resume  ?",
             }
@@ -1030,7 +1069,8 @@ impl App {
         // Only the rows in view are built: cases hold hundreds of thousands of files.
         let height = cols[0].height.saturating_sub(2) as usize;
         let top = self.file_sel.saturating_sub(height.saturating_sub(1));
-        let marks = |a: &ArtifactRecord| {
+        let marks = |i: usize, a: &ArtifactRecord| {
+            let x = if self.marked.contains(&i) { '+' } else { ' ' };
             let (m, c) = if a.origin == "carved" {
                 ('C', Color::Cyan)
             } else if a.deleted {
@@ -1039,7 +1079,7 @@ impl App {
                 (' ', Color::Reset)
             };
             let p = if a.status != "complete" { '!' } else { ' ' };
-            Span::styled(format!("{m}{p}"), self.style(c))
+            Span::styled(format!("{x}{m}{p}"), self.style(c))
         };
         let dim = Style::default().add_modifier(Modifier::DIM);
         let items: Vec<ListItem> = if self.tree {
@@ -1057,9 +1097,9 @@ impl App {
                         art,
                         ..
                     } => {
-                        let m = match art.map(|i| &arts[i]) {
-                            Some(a) => marks(a),
-                            None => Span::raw("  "),
+                        let m = match art {
+                            Some(i) => marks(*i, &arts[*i]),
+                            None => Span::raw("   "),
                         };
                         ListItem::new(Line::from(vec![
                             m,
@@ -1075,7 +1115,7 @@ impl App {
                     Row::File { art, name, depth } => {
                         let a = &arts[*art];
                         ListItem::new(Line::from(vec![
-                            marks(a),
+                            marks(*art, a),
                             Span::raw(format!("{}  {} ", "  ".repeat(*depth), visible(name))),
                             Span::styled(a.size.to_string(), dim),
                         ]))
@@ -1090,7 +1130,7 @@ impl App {
                 .map(|&i| {
                     let a = &arts[i];
                     ListItem::new(Line::from(vec![
-                        marks(a),
+                        marks(i, a),
                         Span::raw(format!("{} ", visible(&a.path))),
                         Span::styled(
                             match self.sort {
@@ -1109,9 +1149,14 @@ impl App {
         };
         let f_on = |b: bool, s: &str| if b { format!("[{s}]") } else { String::new() };
         let title = format!(
-            "Files {}/{} {}{}{}{}{}",
+            "Files {}/{}{} {}{}{}{}{}",
             self.shown.len(),
             arts.len(),
+            if self.marked.is_empty() {
+                String::new()
+            } else {
+                format!(" +{}", self.marked.len())
+            },
             if self.tree {
                 "tree".to_string()
             } else {
@@ -1219,46 +1264,123 @@ impl App {
 
     /// Sixteen bytes a line, from the extracted copy; bytes that were unreadable on
     /// the medium are `??` (they are zeros in the copy, but not real zeros).
-    fn draw_hex(&self, f: &mut Frame, r: Rect) {
-        let rows = r.height.saturating_sub(2) as u64;
-        let want = (rows * 16) as usize;
-        // (bytes, unreadable ranges in the same offsets, size, title)
-        let (buf, bad, size, title) = match &self.hex_image {
-            Some((label, v)) => {
-                let (buf, bad, err) = match v.read(self.hex_off, want) {
-                    Ok((b, bad)) => (b, bad, String::new()),
-                    Err(e) => (Vec::new(), Vec::new(), format!(" · {}", visible(&e.0))),
-                };
-                let title = format!(
-                    "Hex · {} image · offset {} of {} · ?? = unreadable{err}",
-                    visible(label),
-                    self.hex_off,
-                    v.size
-                );
-                (buf, bad, v.size, title)
-            }
+    /// Bytes of what the hex view shows (the image, or the file's extracted copy),
+    /// the unreadable ranges among them in the same offsets, and a read error if any.
+    fn hex_read(&self, off: u64, want: usize) -> (Vec<u8>, Vec<(u64, u64)>, String) {
+        match &self.hex_image {
+            Some((_, v)) => match v.read(off, want) {
+                Ok((b, bad)) => (b, bad, String::new()),
+                Err(e) => (Vec::new(), Vec::new(), format!(" · {}", visible(&e.0))),
+            },
             None => {
                 let Some(a) = &self.detail else {
-                    return;
+                    return (Vec::new(), Vec::new(), String::new());
                 };
                 let mut buf = vec![0u8; want];
                 let got = a
                     .extracted
                     .as_ref()
                     .and_then(|rel| std::fs::File::open(self.case.dir.join(rel)).ok())
-                    .and_then(|file| file.read_at(&mut buf, self.hex_off).ok())
+                    .and_then(|file| file.read_at(&mut buf, off).ok())
                     .unwrap_or(0);
                 buf.truncate(got);
                 // The extracted copy has zeros where the medium could not be read.
                 let bad = a.gaps.iter().map(|(s, l, _)| (*s, *l)).collect();
-                let title = format!(
-                    "Hex · {} · {} bytes · ?? = unreadable on the medium",
-                    visible(&a.path),
-                    a.size
-                );
-                (buf, bad, a.size, title)
+                (buf, bad, String::new())
             }
+        }
+    }
+
+    /// The bytes as text lines: control characters escaped like names, bytes that
+    /// were unreadable as red `░`.
+    fn text_lines(&self, buf: &[u8], bad: &[(u64, u64)], rows: usize) -> Vec<Line<'static>> {
+        let is_bad = |o: u64| bad.iter().any(|&(s, l)| o >= s && o < s + l);
+        let mut lines = Vec::new();
+        let mut start = 0usize;
+        for line in buf.split_inclusive(|&b| b == b'\n').take(rows) {
+            let mut spans = Vec::new();
+            let mut i = 0;
+            let body = line.strip_suffix(b"\n").unwrap_or(line);
+            while i < body.len() {
+                let here = is_bad(self.hex_off + (start + i) as u64);
+                let mut j = i;
+                while j < body.len() && is_bad(self.hex_off + (start + j) as u64) == here {
+                    j += 1;
+                }
+                if here {
+                    spans.push(Span::styled(
+                        "░".repeat(j - i),
+                        self.style(Color::Red).add_modifier(Modifier::BOLD),
+                    ));
+                } else {
+                    let t = String::from_utf8_lossy(&body[i..j]).replace('\t', "    ");
+                    spans.push(Span::raw(visible(&t).into_owned()));
+                }
+                i = j;
+            }
+            start += line.len();
+            lines.push(Line::from(spans));
+        }
+        lines
+    }
+
+    /// Where the next (`down`) or previous text line starts from `hex_off`.
+    fn text_step(&self, down: bool) -> u64 {
+        if down {
+            let (buf, _, _) = self.hex_read(self.hex_off, 4096);
+            let n = buf
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(buf.len().min(80), |p| p + 1);
+            (self.hex_off + n as u64).min(self.hex_size().saturating_sub(1))
+        } else {
+            let from = self.hex_off.saturating_sub(4096);
+            let (buf, _, _) = self.hex_read(from, (self.hex_off - from) as usize);
+            // Skip the newline ending the previous line, then find the one before it.
+            let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
+            match body.iter().rposition(|&b| b == b'\n') {
+                Some(p) => from + p as u64 + 1,
+                None => from,
+            }
+        }
+    }
+
+    fn draw_hex(&self, f: &mut Frame, r: Rect) {
+        let rows = r.height.saturating_sub(2) as u64;
+        let want = if self.hex_text {
+            (rows * u64::from(r.width)) as usize
+        } else {
+            (rows * 16) as usize
         };
+        let (buf, bad, err) = self.hex_read(self.hex_off, want);
+        let size = self.hex_size();
+        let title = match &self.hex_image {
+            Some((label, _)) => format!(
+                "{} · {} image · offset {} of {size} · {} = unreadable{err}",
+                if self.hex_text { "Text" } else { "Hex" },
+                visible(label),
+                self.hex_off,
+                if self.hex_text { "░" } else { "??" },
+            ),
+            None => format!(
+                "{} · {} · {size} bytes · {} = unreadable on the medium{err}",
+                if self.hex_text { "Text" } else { "Hex" },
+                self.detail
+                    .as_ref()
+                    .map_or(String::new(), |a| visible(&a.path).into_owned()),
+                if self.hex_text { "░" } else { "??" },
+            ),
+        };
+        if self.hex_text {
+            let lines = self.text_lines(&buf, &bad, rows as usize);
+            f.render_widget(
+                Paragraph::new(lines)
+                    .wrap(Wrap { trim: false })
+                    .block(Block::default().borders(Borders::ALL).title(title)),
+                r,
+            );
+            return;
+        }
         let is_bad = |o: u64| bad.iter().any(|&(s, l): &(u64, u64)| o >= s && o < s + l);
         let mut lines = Vec::new();
         for row in 0..rows {
@@ -1477,7 +1599,8 @@ impl App {
                 ("j/k, ↑/↓", "move"),
                 ("PgUp/PgDn, g/G", "page, first, last"),
                 ("Enter, x", "hex view of the file"),
-                ("e", "export it to CASE/exports (+ MANIFEST.sha256)"),
+                ("e", "export it (or the marked) to CASE/exports"),
+                ("Space / u", "mark for export, move on / unmark all"),
                 ("/", "search: words, type:jpg size>1M size<4k"),
                 ("", "  time:2024-05 after:2024-01 before:2025"),
                 ("d / c / p", "only deleted / carved / partial"),
@@ -1490,6 +1613,7 @@ impl App {
                 ("PgUp/PgDn", "page"),
                 ("g/G", "start, end"),
                 ("o", "go to an offset (decimal or 0x hex)"),
+                ("t", "text / hex (unreadable bytes: ░ / ??)"),
                 ("Esc, h, q", "back"),
             ],
             View::Log => &[

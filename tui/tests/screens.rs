@@ -180,11 +180,44 @@ fn every_view_on_the_sample_case() {
     assert!(s.contains("0000005000  ?? ?? ??"), "{s}");
     assert!(s.contains("?? = unreadable"), "{s}");
     snapshot("hex-80x24", &s);
+    // As text: the unreadable bytes are red ░, not NULs or spaces.
+    app.key(Key::Char('t'));
+    let (s, buf) = render(&mut app, 80, 24);
+    assert!(s.contains("Text · /PHOTO.RAW"), "{s}");
+    let reds = buf
+        .content()
+        .iter()
+        .filter(|c| c.symbol() == "░" && c.fg == Color::Red)
+        .count();
+    assert!(reds > 100, "{s}");
+    app.key(Key::Char('t'));
     app.key(Key::Esc);
     assert_eq!(app.view, View::Files);
+    // A text file reads as text, line by line.
+    select(&mut app, "/NOTES.TXT");
+    let notes = std::fs::read_to_string(
+        case.join(app.detail.as_ref().unwrap().extracted.as_ref().unwrap()),
+    )
+    .unwrap();
+    app.key(Key::Enter);
+    app.key(Key::Char('t'));
+    let (s, _) = render(&mut app, 80, 24);
+    let first = notes.lines().next().unwrap();
+    assert!(s.contains(first.trim_end()), "{first:?} not in\n{s}");
+    if let Some(second) = notes.lines().nth(1) {
+        app.key(Key::Char('j'));
+        assert_eq!(app.hex_off as usize, first.len() + 1);
+        let (s, _) = render(&mut app, 80, 24);
+        assert!(s.lines().nth(2).unwrap().contains(second.trim_end()), "{s}");
+        app.key(Key::Char('k'));
+        assert_eq!(app.hex_off, 0);
+    }
+    app.key(Key::Char('t'));
+    app.key(Key::Esc);
 
     // Log and verification.
     keys(&mut app, "3v");
+    wait_job(&mut app);
     let (s, _) = render(&mut app, 80, 24);
     assert!(s.contains("custody record verified"), "{s}");
     assert!(s.contains("case.create"), "{s}");
@@ -250,6 +283,7 @@ fn a_tampered_case_shows_failed_verification() {
     assert!(db);
     let mut app = App::new(CaseData::load(&case).unwrap(), true);
     keys(&mut app, "3v");
+    wait_job(&mut app);
     let (s, _) = render(&mut app, 80, 24);
     assert!(s.contains("VERIFICATION FAILED"), "{s}");
 }
@@ -362,4 +396,70 @@ fn the_tree_groups_carved_files_by_type() {
         })
         .sum();
     assert_eq!(in_groups, carved);
+}
+
+#[test]
+fn verification_rehashes_evidence_and_extracted_files() {
+    let d = tempfile::tempdir().unwrap();
+    let case = sample_case(d.path());
+    let mut app = App::new(CaseData::load(&case).unwrap(), true);
+    keys(&mut app, "3v");
+    wait_job(&mut app);
+    let v = app.verified.clone().unwrap();
+    assert!(
+        v.contains("1 evidence items match") && v.contains("extracted files match"),
+        "{v}"
+    );
+    // An extracted copy changed on disk is named.
+    let notes = app
+        .case
+        .artifacts
+        .iter()
+        .find(|a| a.path == "/NOTES.TXT")
+        .unwrap();
+    let copy = case.join(notes.extracted.as_ref().unwrap());
+    std::fs::write(&copy, b"changed").unwrap();
+    keys(&mut app, "v");
+    wait_job(&mut app);
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("VERIFICATION FAILED"), "{s}");
+    assert!(
+        app.verified.as_ref().unwrap().contains("NOTES"),
+        "{:?}",
+        app.verified
+    );
+}
+
+#[test]
+fn marked_files_are_exported_together_with_one_manifest() {
+    let d = tempfile::tempdir().unwrap();
+    let case = sample_case(d.path());
+    let mut app = App::new(CaseData::load(&case).unwrap(), true);
+    keys(&mut app, "2");
+    select(&mut app, "/NOTES.TXT");
+    app.key(Key::Char(' '));
+    select(&mut app, "/secret plans.txt");
+    app.key(Key::Char(' '));
+    assert_eq!(app.marked.len(), 2);
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("Files 6/6 +2"), "{s}");
+    assert!(s.contains("+* /secret plans.txt"), "{s}");
+    keys(&mut app, "e");
+    wait_job(&mut app);
+    assert!(app.status.starts_with("exported 2 files"), "{}", app.status);
+    assert!(app.marked.is_empty());
+    let manifest = std::fs::read_to_string(case.join("exports/MANIFEST.sha256")).unwrap();
+    assert_eq!(manifest.lines().count(), 2, "{manifest}");
+    for line in manifest.lines() {
+        let (sha, name) = line.split_once("  ").unwrap();
+        let data = std::fs::read(case.join("exports").join(name)).unwrap();
+        let a = app
+            .case
+            .artifacts
+            .iter()
+            .find(|a| a.path.ends_with(name))
+            .unwrap();
+        assert_eq!(a.digests.as_ref().unwrap().2, sha);
+        assert_eq!(data.len() as u64, a.size);
+    }
 }

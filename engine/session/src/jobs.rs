@@ -31,6 +31,13 @@ pub enum Job {
     },
     /// Court reports from the store, into CASE/reports (each hashed and logged).
     Report(Vec<ReportFormat>),
+    /// The custody chain, every evidence hash and every extracted file re-checked.
+    Verify,
+    /// Copies of artifacts into `dest`, checked against their hashes, with a manifest.
+    Export {
+        ids: Vec<String>,
+        dest: PathBuf,
+    },
 }
 
 impl PartialEq for ScanOptions {
@@ -59,6 +66,8 @@ impl Job {
             Job::Scan(_) => "scan",
             Job::Acquire { .. } => "acquire",
             Job::Report(_) => "report",
+            Job::Verify => "verify",
+            Job::Export { .. } => "export",
         }
     }
 
@@ -85,6 +94,10 @@ impl Job {
                 "reports: {}",
                 f.iter().map(|f| f.name()).collect::<Vec<_>>().join(", ")
             ),
+            Job::Verify => "verify: custody chain, evidence hashes, extracted files".into(),
+            Job::Export { ids, dest } => {
+                format!("export {} files to {}", ids.len(), dest.display())
+            }
         }
     }
 
@@ -135,6 +148,30 @@ impl Job {
                 })
             }
             Job::Report(formats) => Job::reports(case_dir, formats, interrupt, progress),
+            Job::Verify => Job::verify(case_dir, interrupt, progress),
+            Job::Export { ids, dest } => {
+                let files = crate::export(case_dir, ids, dest)?;
+                let summary = match files.as_slice() {
+                    [f] => format!(
+                        "exported {} (SHA-256 {}…, checked) to {}",
+                        f.path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        f.sha256.get(..16).unwrap_or(&f.sha256),
+                        dest.display()
+                    ),
+                    fs => format!(
+                        "exported {} files (each checked against its SHA-256) to {}, listed in MANIFEST.sha256",
+                        fs.len(),
+                        dest.display()
+                    ),
+                };
+                Ok(JobEnd {
+                    outcome: Outcome::Complete,
+                    summary,
+                })
+            }
             Job::Acquire {
                 source,
                 image,
@@ -234,6 +271,59 @@ impl Job {
         })
     }
 
+    /// A failed check is the job's failure, naming what failed first.
+    fn verify(
+        case_dir: &Path,
+        interrupt: &AtomicBool,
+        progress: ProgressFn<'_>,
+    ) -> Result<JobEnd, Failure> {
+        use crate::EvidenceCheck;
+        let r = crate::verify(case_dir, interrupt, progress)?;
+        if r.interrupted() {
+            return Ok(JobEnd {
+                outcome: Outcome::Interrupted,
+                summary: "verification interrupted: nothing concluded".into(),
+            });
+        }
+        if let Some(b) = &r.custody {
+            return Err(Failure(format!(
+                "VERIFICATION FAILED at custody event {}: {}",
+                b.seq, b.detail
+            )));
+        }
+        for (label, c) in &r.evidence {
+            match c {
+                EvidenceCheck::Match | EvidenceCheck::Interrupted => {}
+                EvidenceCheck::Mismatch {
+                    algorithm,
+                    recorded,
+                    actual,
+                } => {
+                    return Err(Failure(format!(
+                        "VERIFICATION FAILED: {label}: {algorithm} is {actual}, {recorded} was recorded"
+                    )))
+                }
+                EvidenceCheck::Unreadable(e) => {
+                    return Err(Failure(format!(
+                        "VERIFICATION FAILED: {label} cannot be read: {e}"
+                    )))
+                }
+            }
+        }
+        if let (_, Some((id, why))) = &r.artifacts {
+            return Err(Failure(format!("VERIFICATION FAILED: {id}: {why}")));
+        }
+        Ok(JobEnd {
+            outcome: Outcome::Complete,
+            summary: format!(
+                "custody record verified: {} events, chain intact; {} evidence items match their MD5, SHA-1 and SHA-256; {} extracted files match",
+                r.events,
+                r.evidence.len(),
+                r.artifacts.0
+            ),
+        })
+    }
+
     /// The job a recorded session ran, to run it again (resume). None for commands
     /// that are not long jobs or arguments that do not say enough.
     pub fn from_session(s: &SessionRow) -> Option<Job> {
@@ -277,7 +367,7 @@ impl Job {
             Job::Add { image, .. } | Job::Acquire { image, .. } => {
                 (self.name(), Some(image.clone()))
             }
-            Job::Scan(_) | Job::Report(_) => (self.name(), None),
+            _ => (self.name(), None),
         }
     }
 }

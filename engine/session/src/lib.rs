@@ -411,6 +411,8 @@ pub struct VerifyReport {
     pub evidence: Vec<(String, EvidenceCheck)>,
     /// Extracted files checked, and the first whose content no longer matches.
     pub artifacts: (u64, Option<(String, String)>),
+    /// Stopped by an interrupt before every check was made.
+    pub stopped: bool,
 }
 
 impl VerifyReport {
@@ -424,9 +426,11 @@ impl VerifyReport {
     }
 
     pub fn interrupted(&self) -> bool {
-        self.evidence
-            .iter()
-            .any(|(_, c)| *c == EvidenceCheck::Interrupted)
+        self.stopped
+            || self
+                .evidence
+                .iter()
+                .any(|(_, c)| *c == EvidenceCheck::Interrupted)
     }
 }
 
@@ -456,12 +460,13 @@ pub fn verify(
             break;
         }
     }
-    let artifacts = verify_extracted(&store, case_dir, interrupt).map_err(fail)?;
+    let artifacts = verify_extracted(&store, case_dir, interrupt, progress).map_err(fail)?;
     let report = VerifyReport {
         events,
         custody,
         evidence,
         artifacts,
+        stopped: interrupt.load(std::sync::atomic::Ordering::Relaxed),
     };
     let status = if report.interrupted() {
         SessionStatus::Interrupted
@@ -484,11 +489,33 @@ fn verify_extracted(
     store: &Store,
     case_dir: &Path,
     interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
 ) -> Result<(u64, Option<(String, String)>), dredge_store::StoreError> {
     let mut n = 0;
-    for a in store.artifacts(None)? {
+    let arts = store.artifacts(None)?;
+    let total = arts.len() as u64;
+    let started = Instant::now();
+    let mut last = Instant::now();
+    for (i, a) in arts.iter().enumerate() {
         if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
             break;
+        }
+        if last.elapsed() >= Duration::from_millis(200) {
+            last = Instant::now();
+            let el = started.elapsed();
+            progress(&JobProgress {
+                job: "verify",
+                phase: "re-hashing the extracted files".into(),
+                unit: "files",
+                done: i as u64,
+                total,
+                rescued: i as u64,
+                bad: 0,
+                rate: i as f64 / el.as_secs_f64().max(1e-9),
+                elapsed: el,
+                found: 0,
+                unreadable: 0,
+            });
         }
         let (Some(rel), Some((_, _, sha256))) = (&a.extracted, &a.digests) else {
             continue;
