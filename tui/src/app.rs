@@ -96,6 +96,7 @@ pub struct App {
     ended: String,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Key {
     Char(char),
     Up,
@@ -118,15 +119,6 @@ fn folder_counts(files: usize, deleted: usize) -> String {
         format!("{files} {f}, {deleted} deleted")
     } else {
         format!("{files} {f}")
-    }
-}
-
-/// A file's type for sorting: its extension, lower case ("" for none).
-pub(crate) fn file_type(path: &str) -> String {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    match name.rsplit_once('.') {
-        Some((stem, ext)) if !stem.is_empty() => ext.to_lowercase(),
-        _ => String::new(),
     }
 }
 
@@ -203,34 +195,27 @@ impl App {
         let (query, bad) = Query::parse(&self.search);
         self.search_error = bad;
         let f = self.filters;
-        let arts = &self.case.artifacts;
-        let mtimes = &self.case.mtimes;
+        let c = &self.case;
+        let arts = &c.artifacts;
         let mut shown: Vec<usize> = (0..arts.len())
             .filter(|&i| {
                 let a = &arts[i];
                 (!f.deleted || a.deleted)
                     && (!f.carved || a.origin == "carved")
                     && (!f.partial || a.status != "complete")
-                    && query.matches(
-                        a,
-                        &file_type(&a.path),
-                        mtimes.get(&a.id).map(|s| s.as_str()),
-                    )
+                    && query.matches(a, &c.lower[i], &c.types[i], c.mtime[i].as_deref())
             })
             .collect();
         match self.sort {
             Sort::Path => {}
             Sort::Size => shown.sort_by_key(|&i| std::cmp::Reverse(arts[i].size)),
             Sort::Position => shown.sort_by_key(|&i| arts[i].meta_offset),
-            Sort::Time => {
-                let t = &self.case.mtimes;
-                shown.sort_by(|&a, &b| t.get(&arts[b].id).cmp(&t.get(&arts[a].id)))
-            }
-            Sort::Type => shown.sort_by_cached_key(|&i| (file_type(&arts[i].path), i)),
+            Sort::Time => shown.sort_by(|&a, &b| c.mtime[b].cmp(&c.mtime[a])),
+            Sort::Type => shown.sort_by(|&a, &b| c.types[a].cmp(&c.types[b]).then(a.cmp(&b))),
         }
         self.shown = shown;
         if self.tree {
-            self.rows = tree::build(&self.case.artifacts, &self.shown, &self.open, &file_type);
+            self.rows = tree::build(&self.case, &self.shown, &self.open);
         }
         self.file_sel = self.file_sel.min(self.sel_len().saturating_sub(1));
         self.load_detail();
@@ -605,9 +590,7 @@ impl App {
             Key::Char('t') => {
                 self.tree = !self.tree;
                 if self.tree && self.open.is_empty() {
-                    self.open = tree::roots(&self.case.artifacts, &self.shown, &file_type)
-                        .into_iter()
-                        .collect();
+                    self.open = tree::roots(&self.case, &self.shown).into_iter().collect();
                 }
                 self.file_sel = 0;
                 self.refilter();
@@ -1135,7 +1118,7 @@ impl App {
                         Span::styled(
                             match self.sort {
                                 Sort::Time => {
-                                    self.case.mtimes.get(&a.id).map_or("-".to_string(), |t| {
+                                    self.case.mtime[i].as_ref().map_or("-".to_string(), |t| {
                                         t.get(..19).unwrap_or(t).replace('T', " ")
                                     })
                                 }

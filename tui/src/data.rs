@@ -22,8 +22,13 @@ pub struct CaseData {
     pub events: Vec<Event>,
     /// Every session the case has recorded, oldest first.
     pub sessions: Vec<SessionRow>,
-    /// Modification time (UTC) of each artifact that has one, by artifact id.
-    pub mtimes: std::collections::HashMap<String, String>,
+    /// Per artifact, by index: the path in lower case, the type (extension), and the
+    /// modification time (UTC) — worked out once here, so searching, sorting and
+    /// the tree never redo them on a keystroke.
+    pub lower: Vec<String>,
+    pub types: Vec<String>,
+    pub mtime: Vec<Option<String>>,
+    pub tree: crate::tree::TreeIndex,
     /// Jobs whose newest session was interrupted or killed: what `R` resumes.
     pub unfinished: Vec<(SessionRow, Job)>,
 }
@@ -46,7 +51,11 @@ impl CaseData {
         let events = store.events().map_err(s)?;
         let sessions = store.sessions().map_err(s)?;
         let unfinished = dredge_session::unfinished_jobs(&store).map_err(|e| e.0)?;
-        let mtimes = dredge_session::modified_times(&store).map_err(|e| e.0)?;
+        let mut mtimes = dredge_session::modified_times(&store).map_err(|e| e.0)?;
+        let lower = artifacts.iter().map(|a| a.path.to_lowercase()).collect();
+        let types: Vec<String> = artifacts.iter().map(|a| file_type(&a.path)).collect();
+        let mtime = artifacts.iter().map(|a| mtimes.remove(&a.id)).collect();
+        let tree = crate::tree::TreeIndex::new(&artifacts, &types);
         Ok(CaseData {
             dir: dir.to_path_buf(),
             title: case
@@ -61,7 +70,10 @@ impl CaseData {
             events,
             sessions,
             unfinished,
-            mtimes,
+            lower,
+            types,
+            mtime,
+            tree,
         })
     }
 
@@ -77,5 +89,14 @@ impl CaseData {
             .iter()
             .find(|e| e.row.id == evidence_id)
             .map_or("?", |e| e.row.label.as_str())
+    }
+}
+
+/// A file's type for sorting and grouping: its extension, lower case ("" for none).
+pub fn file_type(path: &str) -> String {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    match name.rsplit_once('.') {
+        Some((stem, ext)) if !stem.is_empty() => ext.to_lowercase(),
+        _ => String::new(),
     }
 }

@@ -56,11 +56,17 @@ impl Query {
         }
     }
 
-    /// Whether an artifact (its type as the browser sees it, its modification time)
-    /// passes every term.
-    pub fn matches(&self, a: &ArtifactRecord, file_type: &str, mtime: Option<&str>) -> bool {
+    /// Whether an artifact (with its path in lower case, its type as the browser sees
+    /// it, its modification time) passes every term.
+    pub fn matches(
+        &self,
+        a: &ArtifactRecord,
+        lower: &str,
+        file_type: &str,
+        mtime: Option<&str>,
+    ) -> bool {
         self.0.iter().all(|t| match t {
-            Term::Text(s) => a.path.to_lowercase().contains(s.as_str()),
+            Term::Text(s) => lower.contains(s.as_str()),
             Term::Type(s) => file_type == s,
             Term::Larger(n) => a.size > *n,
             Term::Smaller(n) => a.size < *n,
@@ -88,15 +94,17 @@ mod tests {
         let (q, bad) = Query::parse("Ledger type:TXT size>1k before:2024-06");
         assert_eq!(bad, None);
         let a = art("/Ledger/2024.txt", 5000);
-        assert!(q.matches(&a, "txt", Some("2024-05-01T00:00:00Z")));
-        assert!(!q.matches(&a, "txt", Some("2024-06-01T00:00:00Z")));
-        assert!(!q.matches(&a, "txt", None), "no time: a time term fails");
-        assert!(!q.matches(&art("/Ledger/2024.txt", 1000), "txt", Some("2024")));
-        assert!(!q.matches(&a, "jpg", Some("2024-05")));
+        let l = "/ledger/2024.txt";
+        assert!(q.matches(&a, l, "txt", Some("2024-05-01T00:00:00Z")));
+        assert!(!q.matches(&a, l, "txt", Some("2024-06-01T00:00:00Z")));
+        assert!(!q.matches(&a, l, "txt", None), "no time: a time term fails");
+        assert!(!q.matches(&art("/Ledger/2024.txt", 1000), l, "txt", Some("2024")));
+        assert!(!q.matches(&a, l, "jpg", Some("2024-05")));
+        assert!(!q.matches(&a, "/other.txt", "txt", Some("2024-05")));
         let (t, _) = Query::parse("time:2024-05-01");
-        assert!(t.matches(&a, "", Some("2024-05-01T10:00:00Z")));
+        assert!(t.matches(&a, l, "", Some("2024-05-01T10:00:00Z")));
         let (q, bad) = Query::parse("ledger size>lots");
         assert!(bad.unwrap().contains("size>lots"));
-        assert!(q.matches(&a, "txt", None), "the bad term is left out");
+        assert!(q.matches(&a, l, "txt", None), "the bad term is left out");
     }
 }

@@ -1,8 +1,11 @@
 //! The file browser's tree: each filesystem of each evidence item is a top-level
 //! folder (orphans stay grouped under the `$OrphanFiles` folder the readers put
 //! them in), carved files are grouped by type under the item's `carved` folder.
-//! Rows are rebuilt only when the filter or an open folder changes, never per frame.
+//!
+//! Every artifact's place is worked out once, when the case is read (`TreeIndex`);
+//! rows are rebuilt only when a filter or an open folder changes, never per frame.
 
+use crate::data::CaseData;
 use dredge_session::ArtifactRecord;
 use std::collections::{HashMap, HashSet};
 
@@ -35,45 +38,65 @@ impl Row {
     }
 }
 
-/// Separates components in folder keys; cannot occur in a name shown escaped.
+/// Separates components in keys. It sorts before every character a name can hold,
+/// so keys sort in the order of their components.
 const SEP: char = '\u{0}';
 
-/// Where an artifact sits: its group (evidence, volume and filesystem, or the
-/// evidence's carved files and their type), then its path's components.
-pub fn components(a: &ArtifactRecord, file_type: &str) -> Vec<String> {
-    let mut c = Vec::new();
-    if a.origin == "carved" {
-        let label = a.forensic_path.split('/').next().unwrap_or("?");
-        c.push(format!("{label} carved"));
-        c.push(if file_type.is_empty() {
-            "other".to_string()
-        } else {
-            file_type.to_string()
-        });
-        c.push(a.path.rsplit('/').next().unwrap_or(&a.path).to_string());
-        return c;
-    }
-    let group: Vec<&str> = a.forensic_path.splitn(4, '/').take(3).collect();
-    c.push(group.join(" "));
-    c.extend(
-        a.path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string),
-    );
-    c
+/// Where each artifact sits (its components joined by `SEP`), and all artifacts in
+/// that order.
+#[derive(Debug, Clone, Default)]
+pub struct TreeIndex {
+    keys: Vec<String>,
+    order: Vec<usize>,
 }
 
-fn key_of(c: &[String]) -> String {
-    c.join(&SEP.to_string())
+/// An artifact's place: its group (evidence, volume and filesystem, or the
+/// evidence's carved files and their type), then its path's components.
+fn key(a: &ArtifactRecord, file_type: &str) -> String {
+    let clean = |s: &str| s.replace(SEP, "\u{fffd}");
+    let mut k = String::new();
+    if a.origin == "carved" {
+        let label = a.forensic_path.split('/').next().unwrap_or("?");
+        k.push_str(&clean(label));
+        k.push_str(" carved");
+        k.push(SEP);
+        k.push_str(if file_type.is_empty() {
+            "other"
+        } else {
+            file_type
+        });
+        k.push(SEP);
+        k.push_str(&clean(a.path.rsplit('/').next().unwrap_or(&a.path)));
+        return k;
+    }
+    let group: Vec<&str> = a.forensic_path.splitn(4, '/').take(3).collect();
+    k.push_str(&clean(&group.join(" ")));
+    for c in a.path.split('/').filter(|s| !s.is_empty()) {
+        k.push(SEP);
+        k.push_str(&clean(c));
+    }
+    k
+}
+
+impl TreeIndex {
+    pub fn new(arts: &[ArtifactRecord], types: &[String]) -> TreeIndex {
+        let keys: Vec<String> = arts.iter().zip(types).map(|(a, t)| key(a, t)).collect();
+        let mut order: Vec<usize> = (0..arts.len()).collect();
+        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
+        TreeIndex { keys, order }
+    }
+}
+
+fn group_of(k: &str) -> &str {
+    k.split(SEP).next().unwrap_or(k)
 }
 
 /// The group keys (top-level folders) of the given artifacts: opened when the tree
 /// is first shown.
-pub fn roots(arts: &[ArtifactRecord], shown: &[usize], ty: &dyn Fn(&str) -> String) -> Vec<String> {
+pub fn roots(case: &CaseData, shown: &[usize]) -> Vec<String> {
     let mut r: Vec<String> = shown
         .iter()
-        .map(|&i| components(&arts[i], &ty(&arts[i].path))[0].clone())
+        .map(|&i| group_of(&case.tree.keys[i]).to_string())
         .collect();
     r.sort();
     r.dedup();
@@ -81,73 +104,66 @@ pub fn roots(arts: &[ArtifactRecord], shown: &[usize], ty: &dyn Fn(&str) -> Stri
 }
 
 /// The visible rows: folders in name order, each followed by its contents when open.
-pub fn build(
-    arts: &[ArtifactRecord],
-    shown: &[usize],
-    open: &HashSet<String>,
-    ty: &dyn Fn(&str) -> String,
-) -> Vec<Row> {
-    let mut entries: Vec<(Vec<String>, usize)> = shown
-        .iter()
-        .map(|&i| (components(&arts[i], &ty(&arts[i].path)), i))
-        .collect();
-    entries.sort();
-    let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
-    for (c, i) in &entries {
-        if arts[*i].kind == "dir" {
+pub fn build(case: &CaseData, shown: &[usize], open: &HashSet<String>) -> Vec<Row> {
+    let arts = &case.artifacts;
+    let idx = &case.tree;
+    let mut wanted = vec![false; arts.len()];
+    for &i in shown {
+        wanted[i] = true;
+    }
+    let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
+    for &i in idx.order.iter().filter(|&&i| wanted[i]) {
+        if arts[i].kind == "dir" {
             continue;
         }
-        for d in 1..c.len() {
-            let e = counts.entry(key_of(&c[..d])).or_default();
+        let k = idx.keys[i].as_str();
+        for (p, _) in k.match_indices(SEP) {
+            let e = counts.entry(&k[..p]).or_default();
             e.0 += 1;
-            e.1 += usize::from(arts[*i].deleted);
+            e.1 += usize::from(arts[i].deleted);
         }
     }
-    let mut rows = Vec::new();
-    let mut emitted: HashSet<String> = HashSet::new();
-    let visible = |c: &[String]| (1..c.len()).all(|d| open.contains(&key_of(&c[..d])));
-    let dir_row = |c: &[String], art: Option<usize>| {
-        let key = key_of(c);
-        let (files, deleted) = counts.get(&key).copied().unwrap_or_default();
+    let dir_row = |prefix: &str, art: Option<usize>| {
+        let (files, deleted) = counts.get(prefix).copied().unwrap_or_default();
         Row::Dir {
-            open: open.contains(&key),
-            key,
-            name: c.last().cloned().unwrap_or_default(),
-            depth: c.len() - 1,
+            key: prefix.to_string(),
+            name: prefix.rsplit(SEP).next().unwrap_or(prefix).to_string(),
+            depth: prefix.matches(SEP).count(),
             files,
             deleted,
+            open: open.contains(prefix),
             art,
         }
     };
-    for (c, i) in &entries {
-        for d in 1..c.len() {
-            let prefix = &c[..d];
-            if !visible(prefix) {
-                break;
-            }
-            if emitted.insert(key_of(prefix)) {
+    let mut rows = Vec::new();
+    let mut emitted: HashSet<&str> = HashSet::new();
+    'entries: for &i in idx.order.iter().filter(|&&i| wanted[i]) {
+        let k = idx.keys[i].as_str();
+        // Its folders, each shown while the ones above it are open.
+        for (p, _) in k.match_indices(SEP) {
+            let prefix = &k[..p];
+            if emitted.insert(prefix) {
                 rows.push(dir_row(prefix, None));
             }
+            if !open.contains(prefix) {
+                continue 'entries;
+            }
         }
-        if !visible(c) {
-            continue;
-        }
-        if arts[*i].kind == "dir" || c.len() == 1 {
-            let key = key_of(c);
-            if emitted.insert(key.clone()) {
-                rows.push(dir_row(c, Some(*i)));
+        if arts[i].kind == "dir" || !k.contains(SEP) {
+            if emitted.insert(k) {
+                rows.push(dir_row(k, Some(i)));
             } else if let Some(Row::Dir { art, .. }) = rows
                 .iter_mut()
                 .rev()
-                .find(|r| matches!(r, Row::Dir { key: k, .. } if *k == key))
+                .find(|r| matches!(r, Row::Dir { key, .. } if key == k))
             {
-                *art = Some(*i);
+                art.get_or_insert(i);
             }
         } else {
             rows.push(Row::File {
-                art: *i,
-                name: c.last().cloned().unwrap_or_default(),
-                depth: c.len() - 1,
+                art: i,
+                name: k.rsplit(SEP).next().unwrap_or(k).to_string(),
+                depth: k.matches(SEP).count(),
             });
         }
     }

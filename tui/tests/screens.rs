@@ -82,7 +82,7 @@ fn every_view_on_the_sample_case() {
 
     // Sorts: position, then time (newest first), then type (grouped by extension).
     keys(&mut app, "sss");
-    let t = |i: usize| app.case.mtimes.get(&app.case.artifacts[i].id).cloned();
+    let t = |i: usize| app.case.mtime[i].clone();
     assert!(app.shown.iter().filter(|&&i| t(i).is_some()).count() >= 4);
     assert!(
         app.shown.windows(2).all(|w| t(w[0]) >= t(w[1])),
@@ -156,7 +156,7 @@ fn every_view_on_the_sample_case() {
         .collect();
     assert_eq!(names, ["/secret plans.txt"]);
     let secret = app.shown[0];
-    let when = app.case.mtimes[&app.case.artifacts[secret].id].clone();
+    let when = app.case.mtime[secret].clone().unwrap();
     app.key(Key::Char('/'));
     type_text(&mut app, &format!("time:{}", &when[..10]));
     app.key(Key::Enter);
@@ -164,7 +164,7 @@ fn every_view_on_the_sample_case() {
     assert!(app
         .shown
         .iter()
-        .all(|&i| app.case.mtimes[&app.case.artifacts[i].id].starts_with(&when[..10])));
+        .all(|&i| app.case.mtime[i].as_ref().unwrap().starts_with(&when[..10])));
     app.key(Key::Char('/'));
     type_text(&mut app, "size>");
     assert!(app.search_error.is_some(), "a half-typed term is named");
