@@ -779,26 +779,7 @@ fn print_scan(rep: &Reporter, r: &session::ScanReport) {
         s.volumes,
         s.filesystems.join(", ")
     );
-    println!(
-        "  {} files ({} deleted), {} partial (unreadable or untraceable bytes), {} findings{}{}",
-        s.files,
-        s.deleted,
-        s.partial,
-        s.findings,
-        if s.carved > 0 {
-            format!(", {} files carved", s.carved)
-        } else {
-            String::new()
-        },
-        if s.units_resumed > 0 {
-            format!(
-                ", {} volumes already done by an earlier run",
-                s.units_resumed
-            )
-        } else {
-            String::new()
-        }
-    );
+    println!("  {}", s.describe());
     println!("{}", outcome_word(r.outcome));
 }
 

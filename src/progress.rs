@@ -39,23 +39,15 @@ impl Reporter {
         match self.mode {
             ProgressMode::Json => self.json(p.to_json()),
             ProgressMode::Bar => {
-                let frac = if p.total > 0 {
-                    (p.done as f64 / p.total as f64).clamp(0.0, 1.0)
-                } else {
-                    0.0
-                };
-                const W: usize = 24;
-                let filled = (frac * W as f64) as usize;
                 let eta = p
                     .eta()
                     .map(|d| hms(d.as_secs()))
                     .unwrap_or_else(|| "-".into());
                 let line = format!(
-                    "\r{:<8} [{}{}] {:5.1}%  rescued {}  bad {}  {}/s  eta {}  {:<20}",
+                    "\r{:<8} [{}] {:5.1}%  rescued {}  bad {}  {}/s  eta {}  {:<20}",
                     p.job,
-                    "#".repeat(filled),
-                    ".".repeat(W - filled),
-                    frac * 100.0,
+                    p.bar(24),
+                    p.fraction() * 100.0,
                     human_bytes(p.rescued),
                     human_bytes(p.bad),
                     human_bytes(p.rate as u64),

@@ -98,7 +98,7 @@ fn create_a_case_add_and_scan_then_find_view_and_export_a_deleted_file() {
     t.keys(&["s"]);
     t.wait_for("Scan every evidence item");
     t.keys(&["Enter"]);
-    let s = t.wait_for("scan complete: 5 files (2 deleted, 1 partial)");
+    let s = t.wait_for("scan complete: 5 files (2 deleted), 1 partial");
     assert!(s.contains("Sessions (2, 0 unfinished)"), "{s}");
 
     let arts = ls_json(&case);

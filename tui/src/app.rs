@@ -833,9 +833,7 @@ impl App {
                 .last
                 .as_ref()
                 .filter(|p| p.total > 0)
-                .map_or(String::new(), |p| {
-                    format!(" {:.0}%", p.done as f64 * 100.0 / p.total as f64)
-                });
+                .map_or(String::new(), |p| format!(" {:.0}%", p.fraction() * 100.0));
             let state = if r.is_paused() { " paused" } else { "" };
             bottom.push(Span::styled(
                 format!("▶ {}{pct}{state} │ ", r.job.name()),
@@ -1472,13 +1470,7 @@ impl App {
                 match &run.last {
                     None => l.push(Line::from("starting…")),
                     Some(p) => {
-                        let frac = if p.total > 0 {
-                            (p.done as f64 / p.total as f64).clamp(0.0, 1.0)
-                        } else {
-                            0.0
-                        };
                         let w = (r.width as usize).saturating_sub(72).clamp(10, 40);
-                        let filled = (frac * w as f64) as usize;
                         let amount = |n: u64| {
                             if p.unit == "bytes" {
                                 human_bytes(n)
@@ -1488,10 +1480,9 @@ impl App {
                         };
                         l.push(Line::from(visible(&p.phase).into_owned()));
                         l.push(Line::from(format!(
-                            "[{}{}] {:5.1}%  {} / {}  {}/s  left {}",
-                            "#".repeat(filled),
-                            ".".repeat(w - filled),
-                            frac * 100.0,
+                            "[{}] {:5.1}%  {} / {}  {}/s  left {}",
+                            p.bar(w),
+                            p.fraction() * 100.0,
                             amount(p.done),
                             amount(p.total),
                             amount(p.rate as u64),

@@ -7,6 +7,15 @@ use common::*;
 use dredge_tui::{create_case, is_case, App, CaseData, Form, Key, View};
 use std::time::{Duration, Instant};
 
+/// The status of every session, oldest first.
+fn statuses(app: &App) -> Vec<&str> {
+    app.case
+        .sessions
+        .iter()
+        .map(|s| s.status.as_str())
+        .collect()
+}
+
 #[test]
 fn add_and_scan_from_the_ui_then_pause_cancel_and_resume() {
     let d = tempfile::tempdir().unwrap();
@@ -90,14 +99,8 @@ fn add_and_scan_from_the_ui_then_pause_cancel_and_resume() {
         .find(|a| a.path == "/secret plans.txt")
         .expect("deleted file found by the resumed scan");
     assert!(secret.deleted);
-    let statuses: Vec<&str> = app
-        .case
-        .sessions
-        .iter()
-        .map(|s| s.status.as_str())
-        .collect();
     assert_eq!(
-        statuses,
+        statuses(&app),
         ["complete-with-gaps", "interrupted", "complete-with-gaps"]
     );
 }
@@ -244,14 +247,8 @@ fn a_killed_scan_is_resumed_but_not_while_another_job_holds_the_case() {
         .iter()
         .any(|a| a.path == "/secret plans.txt"));
     // The dead session is now recorded as interrupted, not left running.
-    let st: Vec<&str> = app
-        .case
-        .sessions
-        .iter()
-        .map(|s| s.status.as_str())
-        .collect();
     assert_eq!(
-        st,
+        statuses(&app),
         ["complete-with-gaps", "interrupted", "complete-with-gaps"]
     );
 }

@@ -125,25 +125,15 @@ impl Job {
             }
             Job::Scan(o) => {
                 let r = scan(case_dir, o, interrupt, progress)?;
-                let s = &r.summary;
                 Ok(JobEnd {
                     outcome: r.outcome,
                     summary: format!(
-                        "scan {}: {} files ({} deleted, {} partial), {} carved, {} findings{}",
+                        "scan {}: {}",
                         match r.outcome {
                             Outcome::Interrupted => "interrupted",
                             _ => "complete",
                         },
-                        s.files,
-                        s.deleted,
-                        s.partial,
-                        s.carved,
-                        s.findings,
-                        if s.units_resumed > 0 {
-                            format!(", {} volumes already done were kept", s.units_resumed)
-                        } else {
-                            String::new()
-                        }
+                        r.summary.describe()
                     ),
                 })
             }
@@ -233,20 +223,14 @@ impl Job {
                     summary: format!("reports interrupted after {}", written.join(", ")),
                 });
             }
-            let el = started.elapsed();
-            progress(&crate::JobProgress {
-                job: "report",
-                phase: format!("writing the {} report", f.name()),
-                unit: "reports",
-                done: i as u64,
-                total: formats.len() as u64,
-                rescued: i as u64,
-                bad: 0,
-                rate: i as f64 / el.as_secs_f64().max(1e-9),
-                elapsed: el,
-                found: 0,
-                unreadable: 0,
-            });
+            progress(&crate::JobProgress::items(
+                "report",
+                format!("writing the {} report", f.name()),
+                "reports",
+                i as u64,
+                formats.len() as u64,
+                started.elapsed(),
+            ));
             let r = report(case_dir, *f, None)?;
             if let Err(b) = &r.integrity {
                 return Err(Failure(format!(

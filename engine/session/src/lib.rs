@@ -99,6 +99,46 @@ pub struct JobProgress {
 }
 
 impl JobProgress {
+    /// Progress through items counted one by one (files, reports), nothing found
+    /// or unreadable along the way.
+    pub fn items(
+        job: &'static str,
+        phase: String,
+        unit: &'static str,
+        done: u64,
+        total: u64,
+        elapsed: Duration,
+    ) -> JobProgress {
+        JobProgress {
+            job,
+            phase,
+            unit,
+            done,
+            total,
+            rescued: done,
+            bad: 0,
+            rate: done as f64 / elapsed.as_secs_f64().max(1e-9),
+            elapsed,
+            found: 0,
+            unreadable: 0,
+        }
+    }
+
+    /// How far along, 0 to 1.
+    pub fn fraction(&self) -> f64 {
+        if self.total > 0 {
+            (self.done as f64 / self.total as f64).clamp(0.0, 1.0)
+        } else {
+            0.0
+        }
+    }
+
+    /// A text bar `width` characters wide: `#` done, `.` to do.
+    pub fn bar(&self, width: usize) -> String {
+        let filled = ((self.fraction() * width as f64) as usize).min(width);
+        format!("{}{}", "#".repeat(filled), ".".repeat(width - filled))
+    }
+
     pub fn eta(&self) -> Option<Duration> {
         (self.rate > 0.0 && self.total >= self.done)
             .then(|| Duration::from_secs_f64((self.total - self.done) as f64 / self.rate))
@@ -502,20 +542,14 @@ fn verify_extracted(
         }
         if last.elapsed() >= Duration::from_millis(200) {
             last = Instant::now();
-            let el = started.elapsed();
-            progress(&JobProgress {
-                job: "verify",
-                phase: "re-hashing the extracted files".into(),
-                unit: "files",
-                done: i as u64,
+            progress(&JobProgress::items(
+                "verify",
+                "re-hashing the extracted files".into(),
+                "files",
+                i as u64,
                 total,
-                rescued: i as u64,
-                bad: 0,
-                rate: i as f64 / el.as_secs_f64().max(1e-9),
-                elapsed: el,
-                found: 0,
-                unreadable: 0,
-            });
+                started.elapsed(),
+            ));
         }
         let (Some(rel), Some((_, _, sha256))) = (&a.extracted, &a.digests) else {
             continue;

@@ -109,6 +109,26 @@ pub struct ScanSummary {
     pub carved: u64,
 }
 
+impl ScanSummary {
+    /// One line for people: what was found, and what an earlier run had done.
+    pub fn describe(&self) -> String {
+        let mut t = format!(
+            "{} files ({} deleted), {} partial (unreadable or untraceable bytes), {} findings",
+            self.files, self.deleted, self.partial, self.findings
+        );
+        if self.carved > 0 {
+            t.push_str(&format!(", {} files carved", self.carved));
+        }
+        if self.units_resumed > 0 {
+            t.push_str(&format!(
+                ", {} volumes already done by an earlier run",
+                self.units_resumed
+            ));
+        }
+        t
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ScanReport {
     pub outcome: Outcome,
