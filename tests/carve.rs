@@ -10,22 +10,14 @@ use std::path::Path;
 
 fn carve(out: &Path, threads: &str, page: &str) -> Vec<Value> {
     let img = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/carving/ground-truth.img");
-    let o = run(&[
-        "--progress",
-        "none",
+    one_shot_ls(
         "carve",
-        img.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--examiner",
-        "T",
-        "--threads",
-        threads,
-        "--page-size",
-        page,
-    ]);
-    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
-    ls_json(out)
+        &img,
+        None,
+        out,
+        3,
+        &["--threads", threads, "--page-size", page],
+    )
 }
 
 #[test]
@@ -187,18 +179,7 @@ fn scan_carves_free_space_without_repeating_what_the_filesystem_recovered() {
     b[at..at + png.len()].copy_from_slice(&png);
     std::fs::write(&img, &b).unwrap();
     let out = d.path().join("case");
-    let o = run(&[
-        "--progress",
-        "none",
-        "recover",
-        img.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--examiner",
-        "T",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    let arts = ls_json(&out);
+    let arts = one_shot_ls("recover", &img, None, &out, 0, &[]);
     let deleted = arts
         .iter()
         .find(|a| a["deleted"] == true && a["sha256"] == jpg_sha.as_str());
@@ -244,20 +225,7 @@ fn a_carved_file_over_unreadable_sectors_is_partial_with_its_gaps() {
         &[(bad_at, 512)],
     );
     let out = d.path().join("case");
-    let o = run(&[
-        "--progress",
-        "none",
-        "carve",
-        img.to_str().unwrap(),
-        "--map",
-        map.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--examiner",
-        "T",
-    ]);
-    assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
-    let arts = ls_json(&out);
+    let arts = one_shot_ls("carve", &img, Some(&map), &out, 3, &[]);
     let a = arts
         .iter()
         .find(|a| {

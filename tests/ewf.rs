@@ -301,16 +301,7 @@ fn scanning_the_e01_gives_the_same_artifacts_as_the_raw_image() {
         ("split", shared("dfvfs/ext2.split.E01")),
     ] {
         let out = d.path().join(name);
-        let o = run(&[
-            "--progress",
-            "none",
-            "recover",
-            img.to_str().unwrap(),
-            "--out",
-            out.to_str().unwrap(),
-            "--examiner",
-            "T",
-        ]);
+        let o = one_shot("recover", &img, None, &out, &[]);
         assert_eq!(
             o.status.code(),
             Some(0),

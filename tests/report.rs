@@ -16,20 +16,40 @@ fn sample() -> (PathBuf, PathBuf) {
 fn case_with_sample(dir: &Path) -> PathBuf {
     let (img, map) = sample();
     let case = dir.join("case");
-    let o = run(&[
-        "--progress",
-        "none",
+    let o = one_shot(
         "recover",
-        img.to_str().unwrap(),
-        "--map",
-        map.to_str().unwrap(),
-        "--out",
-        case.to_str().unwrap(),
-        "--examiner",
-        "Det. Ada Example",
-    ]);
+        &img,
+        Some(&map),
+        &case,
+        &["--examiner", "Det. Ada Example"],
+    );
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     case
+}
+
+/// The SHA-256 the case registered for its (one) evidence item.
+fn evidence_sha256(case: &Path) -> String {
+    rusqlite::Connection::open(case.join("case.sqlite"))
+        .unwrap()
+        .query_row("SELECT sha256 FROM evidence", [], |r| r.get(0))
+        .unwrap()
+}
+
+/// xmllint accepts the file against the DFXML working group's schema (public
+/// domain, copied from ../shared/schemas).
+fn assert_valid_dfxml(dfxml: &Path, what: &str) {
+    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/dfxml.xsd");
+    let x = std::process::Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(&xsd)
+        .arg(dfxml)
+        .output()
+        .unwrap();
+    assert!(
+        x.status.success(),
+        "{what}: {}",
+        String::from_utf8_lossy(&x.stderr)
+    );
 }
 
 /// File names the consuming tools recognise (rdflib picks its parser by extension).
@@ -86,10 +106,7 @@ fn every_format_is_written_recorded_and_valid() {
 
     let html = std::fs::read_to_string(d.path().join("report.html")).unwrap();
     // With the bad-sector map applied the evidence hash covers the bytes as read.
-    let evidence_sha: String = rusqlite::Connection::open(case.join("case.sqlite"))
-        .unwrap()
-        .query_row("SELECT sha256 FROM evidence", [], |r| r.get(0))
-        .unwrap();
+    let evidence_sha = evidence_sha256(&case);
     for fact in [
         evidence_sha.as_str(),
         "Det. Ada Example",
@@ -143,16 +160,8 @@ fn every_format_is_written_recorded_and_valid() {
         "case_validate: {}",
         String::from_utf8_lossy(&cv.stdout)
     );
-    // The DFXML working group's schema (public domain), copied from ../shared/schemas.
-    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/dfxml.xsd");
     let dfxml = d.path().join("report.dfxml");
-    let x = std::process::Command::new("xmllint")
-        .args(["--noout", "--schema"])
-        .arg(&xsd)
-        .arg(&dfxml)
-        .output()
-        .unwrap();
-    assert!(x.status.success(), "{}", String::from_utf8_lossy(&x.stderr));
+    assert_valid_dfxml(&dfxml, "sample");
     let xml = std::fs::read_to_string(&dfxml).unwrap();
     assert!(
         xml.contains(
@@ -247,14 +256,7 @@ fn hostile_names_are_escaped_in_every_report() {
         img.display()
     )));
     let case = d.path().join("case");
-    let o = run(&[
-        "--progress",
-        "none",
-        "recover",
-        img.to_str().unwrap(),
-        "--out",
-        case.to_str().unwrap(),
-    ]);
+    let o = one_shot("recover", &img, None, &case, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
     for f in ["html", "pdf", "dfxml", "case", "csv", "bodyfile"] {
         let out = d.path().join(format!("r.{}", ext(f)));
@@ -329,10 +331,7 @@ fn the_html_renders_in_chromium_with_its_facts() {
         .chars()
         .filter(|c| !c.is_whitespace())
         .collect();
-    let evidence_sha: String = rusqlite::Connection::open(case.join("case.sqlite"))
-        .unwrap()
-        .query_row("SELECT sha256 FROM evidence", [], |r| r.get(0))
-        .unwrap();
+    let evidence_sha = evidence_sha256(&case);
     for fact in [
         evidence_sha.as_str(),
         "Custodyrecordverified",
@@ -403,10 +402,7 @@ fn the_pdf_is_pdf_a_paginated_and_holds_the_facts() {
     .unwrap();
     assert!(pages >= 2);
     let text = pdf_text(&pdf);
-    let evidence_sha: String = rusqlite::Connection::open(case.join("case.sqlite"))
-        .unwrap()
-        .query_row("SELECT sha256 FROM evidence", [], |r| r.get(0))
-        .unwrap();
+    let evidence_sha = evidence_sha256(&case);
     for fact in [
         evidence_sha.as_str(),
         "Custodyrecordverified",
@@ -453,7 +449,6 @@ fn dfxml_and_case_reports_of_every_test_image_validate() {
     }
     let d = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages");
-    let xsd = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/dfxml.xsd");
     // Filesystem recovery on exFAT, carving on the ground truth (fragments, partial
     // files), and the FAT stick with its bad sectors (in the first test).
     for (name, cmd, img) in [
@@ -474,17 +469,7 @@ fn dfxml_and_case_reports_of_every_test_image_validate() {
         let jsonld = d.path().join(format!("{name}.jsonld"));
         assert!(report(&case, "dfxml", &dfxml).status.success());
         assert!(report(&case, "case", &jsonld).status.success());
-        let x = std::process::Command::new("xmllint")
-            .args(["--noout", "--schema"])
-            .arg(&xsd)
-            .arg(&dfxml)
-            .output()
-            .unwrap();
-        assert!(
-            x.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&x.stderr)
-        );
+        assert_valid_dfxml(&dfxml, name);
         let c = std::process::Command::new("case_validate")
             .arg(&jsonld)
             .output()

@@ -14,22 +14,7 @@ fn repo(rel: &str) -> PathBuf {
 }
 
 fn recover(img: &Path, map: Option<&Path>, out: &Path, threads: &str) -> std::process::Output {
-    let mut args = vec![
-        "--progress",
-        "none",
-        "recover",
-        img.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--examiner",
-        "T",
-        "--threads",
-        threads,
-    ];
-    if let Some(m) = map {
-        args.extend(["--map", m.to_str().unwrap()]);
-    }
-    run(&args)
+    one_shot("recover", img, map, out, &["--threads", threads])
 }
 
 #[test]

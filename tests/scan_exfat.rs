@@ -14,18 +14,7 @@ fn exfat_recover_matches_the_manifest_and_covers_tsk_recover() {
     let manifest = std::fs::read_to_string(img.with_file_name("MANIFEST.txt")).unwrap();
     let witness = ReadOnlyWitness::new(&[&img]);
     let out = d.path().join("case");
-    let o = run(&[
-        "--progress",
-        "none",
-        "recover",
-        img.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--examiner",
-        "T",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
-    let arts = ls_json(&out);
+    let arts = one_shot_ls("recover", &img, None, &out, 0, &[]);
     let mut ours = BTreeSet::new();
     for a in arts.iter().filter(|a| a["kind"] == "file") {
         let rel = a["path"].as_str().unwrap().trim_start_matches('/');

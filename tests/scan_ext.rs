@@ -57,20 +57,7 @@ fn kernel_ext4(dir: &Path) -> Option<(PathBuf, Hashes, Hashes)> {
 }
 
 fn recover(img: &Path, map: Option<&Path>, out: &Path) -> std::process::Output {
-    let mut a = vec![
-        "--progress",
-        "none",
-        "recover",
-        img.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--examiner",
-        "T",
-    ];
-    if let Some(m) = map {
-        a.extend(["--map", m.to_str().unwrap()]);
-    }
-    run(&a)
+    one_shot("recover", img, map, out, &[])
 }
 
 #[test]

@@ -15,16 +15,7 @@ fn sha(b: &[u8]) -> String {
 }
 
 fn recover(img: &Path, out: &Path) -> std::process::Output {
-    run(&[
-        "--progress",
-        "none",
-        "recover",
-        img.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--examiner",
-        "T",
-    ])
+    one_shot("recover", img, None, out, &[])
 }
 
 #[test]

@@ -198,6 +198,48 @@ pub fn sh(cmd: &str) -> bool {
         .unwrap_or(false)
 }
 
+/// A one-shot command (`recover`, `carve`) of IMAGE into the new case OUT:
+/// `dredge --progress none COMMAND IMAGE [--map MAP] --out OUT --examiner T EXTRA…`
+/// (EXTRA may name another examiner).
+pub fn one_shot(
+    command: &str,
+    img: &Path,
+    map: Option<&Path>,
+    out: &Path,
+    extra: &[&str],
+) -> Output {
+    let mut a = vec![
+        "--progress",
+        "none",
+        command,
+        img.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    if let Some(m) = map {
+        a.extend(["--map", m.to_str().unwrap()]);
+    }
+    if !extra.contains(&"--examiner") {
+        a.extend(["--examiner", "T"]);
+    }
+    a.extend_from_slice(extra);
+    run(&a)
+}
+
+/// `one_shot` that must end with exit code `code`; what it recovered, as `ls_json`.
+pub fn one_shot_ls(
+    command: &str,
+    img: &Path,
+    map: Option<&Path>,
+    out: &Path,
+    code: i32,
+    extra: &[&str],
+) -> Vec<serde_json::Value> {
+    let o = one_shot(command, img, map, out, extra);
+    assert_eq!(o.status.code(), Some(code), "{}{}", stdout(&o), stderr(&o));
+    ls_json(out)
+}
+
 /// `dredge ls --progress json` of a case, one object per artifact.
 pub fn ls_json(case: &Path) -> Vec<serde_json::Value> {
     let o = run(&["--progress", "json", "ls", case.to_str().unwrap()]);

@@ -7,7 +7,9 @@ use crate::form::{Form, FormResult};
 use crate::jobs::{Msg, Running};
 use crate::query::Query;
 use crate::tree::{self, Row};
-use dredge_session::{hms, human_bytes, visible, ArtifactRecord, Job, Outcome, ScanOptions};
+use dredge_session::{
+    allocation, hms, human_bytes, visible, ArtifactRecord, Job, Outcome, ScanOptions,
+};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -1052,12 +1054,10 @@ impl App {
         let top = self.file_sel.saturating_sub(height.saturating_sub(1));
         let marks = |i: usize, a: &ArtifactRecord| {
             let x = if self.marked.contains(&i) { '+' } else { ' ' };
-            let (m, c) = if a.origin == "carved" {
-                ('C', Color::Cyan)
-            } else if a.deleted {
-                ('*', Color::Yellow)
-            } else {
-                (' ', Color::Reset)
+            let (m, c) = match allocation(a) {
+                "carved" => ('C', Color::Cyan),
+                "deleted" => ('*', Color::Yellow),
+                _ => (' ', Color::Reset),
             };
             let p = if a.status != "complete" { '!' } else { ' ' };
             Span::styled(format!("{x}{m}{p}"), self.style(c))
@@ -1201,12 +1201,10 @@ impl App {
         for n in &a.other_names {
             l.push(Line::from(format!("also {}", visible(n))));
         }
-        let state = if a.origin == "carved" {
-            "carved"
-        } else if a.deleted {
-            "DELETED"
-        } else {
-            "allocated"
+        // Upper case: the one state an examiner must not miss in the pane.
+        let state = match allocation(a) {
+            "deleted" => "DELETED",
+            s => s,
         };
         l.push(Line::from(format!(
             "{state} · {} · {} bytes · {}",

@@ -8,7 +8,7 @@
 //! node object with the same `@id` (JSON-LD merges them), so nothing is held back
 //! until the end.
 
-use crate::text::{macb, visible};
+use crate::text::visible;
 use crate::{io_error, Model};
 use dredge_store::{ArtifactRecord, Store, StoreError};
 use serde_json::{json, Value};
@@ -103,12 +103,7 @@ fn file(a: &ArtifactRecord) -> Value {
         ('c', "uco-observable:metadataChangeTime"),
         ('b', "uco-observable:observableCreatedTime"),
     ] {
-        if let Some((_, utc)) = a
-            .times
-            .iter()
-            .filter(|t| macb(&t.0) == Some(k))
-            .find(|t| !t.0.contains(".fn."))
-        {
+        if let Some((_, utc)) = crate::text::pick_time(&a.times, k) {
             ff[prop] = time(utc);
         }
     }

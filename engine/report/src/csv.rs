@@ -1,7 +1,7 @@
 //! CSV of every artifact (RFC 4180), one row each; names from evidence are written
 //! through [`visible`], so a row is always one line.
 
-use crate::text::{gaps, macb, visible};
+use crate::text::{gaps, visible};
 use crate::Model;
 use dredge_store::{ArtifactRecord, Store, StoreError};
 use std::io::Write;
@@ -16,15 +16,8 @@ fn field(s: &str) -> String {
     }
 }
 
-/// The first recorded time of kind `k` (m, a, c, b), preferring a file's own
-/// timestamps over copies (NTFS $FILE_NAME).
 pub(crate) fn time_of(a: &ArtifactRecord, k: char) -> Option<&(String, String)> {
-    let of_kind = |t: &&(String, String)| macb(&t.0) == Some(k);
-    a.times
-        .iter()
-        .filter(of_kind)
-        .find(|t| !t.0.contains(".fn."))
-        .or_else(|| a.times.iter().find(of_kind))
+    crate::text::pick_time(&a.times, k)
 }
 
 pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), StoreError> {

@@ -18,7 +18,7 @@ use serde_json::Value;
 use std::io::Write;
 
 pub use pdf::source as pdf_source;
-pub use text::{macb, unix_seconds, visible};
+pub use text::{allocation, macb, pick_time, unix_seconds, visible};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -108,15 +108,9 @@ fn breakable(s: &str) -> String {
 
 /// `Y-M-D` and `h:m:s` of a stored UTC time.
 fn parse_utc(utc: &str) -> Option<Datetime> {
-    let n = |r: std::ops::Range<usize>| utc.get(r)?.parse::<i64>().ok();
-    Datetime::from_ymd_hms(
-        i32::try_from(n(0..4)?).ok()?,
-        u8::try_from(n(5..7)?).ok()?,
-        u8::try_from(n(8..10)?).ok()?,
-        u8::try_from(n(11..13)?).ok()?,
-        u8::try_from(n(14..16)?).ok()?,
-        u8::try_from(n(17..19)?).ok()?,
-    )
+    let (y, mo, d, h, mi, s) = crate::text::utc_fields(utc)?;
+    let b = |v: u32| u8::try_from(v).ok();
+    Datetime::from_ymd_hms(i32::try_from(y).ok()?, b(mo)?, b(d)?, b(h)?, b(mi)?, b(s)?)
 }
 
 const PREAMBLE: &str = r##"

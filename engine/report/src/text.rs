@@ -62,18 +62,38 @@ pub fn macb(source: &str) -> Option<char> {
 
 /// Seconds since 1970 of a stored UTC time (`YYYY-MM-DDTHH:MM:SS[.ffffff]Z`).
 pub fn unix_seconds(utc: &str) -> Option<i64> {
+    let (y, mo, d, h, mi, s) = utc_fields(utc)?;
+    let days = dredge_core::time::days_from_civil(y, mo, d);
+    Some(days * 86_400 + i64::from(h) * 3600 + i64::from(mi) * 60 + i64::from(s))
+}
+
+/// The fields of a stored UTC time (`2026-10-30T12:00:00.000000Z`): year, month,
+/// day, hour, minute, second; None unless it has that shape and a real month and day.
+pub(crate) fn utc_fields(utc: &str) -> Option<(i64, u32, u32, u32, u32, u32)> {
     let b = utc.as_bytes();
     if b.len() < 19 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' {
         return None;
     }
-    let n = |r: std::ops::Range<usize>| utc.get(r)?.parse::<i64>().ok();
-    let (y, mo, d) = (n(0..4)?, n(5..7)?, n(8..10)?);
+    let n = |r: std::ops::Range<usize>| utc.get(r)?.parse::<u32>().ok();
+    let y = i64::from(n(0..4)?);
+    let (mo, d) = (n(5..7)?, n(8..10)?);
     let (h, mi, s) = (n(11..13)?, n(14..16)?, n(17..19)?);
-    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    let days = dredge_core::time::days_from_civil(y, mo as u32, d as u32);
-    Some(days * 86_400 + h * 3600 + mi * 60 + s)
+    Some((y, mo, d, h, mi, s))
+}
+
+/// A file's time of kind `k` (m, a, c, b) among its recorded (source, UTC) times:
+/// the first of its own, else the first copy (NTFS $FILE_NAME) — the one rule every
+/// report and the TUI use.
+pub fn pick_time(times: &[(String, String)], k: char) -> Option<&(String, String)> {
+    let of_kind = |t: &&(String, String)| macb(&t.0) == Some(k);
+    times
+        .iter()
+        .filter(of_kind)
+        .find(|t| !t.0.contains(".fn."))
+        .or_else(|| times.iter().find(of_kind))
 }
 
 /// How a file came to be recovered: "carved", "deleted" or "allocated".

@@ -12,7 +12,7 @@ pub mod scan;
 pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_image::Compression;
 pub use dredge_report::Format as ReportFormat;
-pub use dredge_report::{visible, Model as ReportModel};
+pub use dredge_report::{allocation, visible, Model as ReportModel};
 pub use dredge_store::{ArtifactRecord, StoreError, VolumeRow, DB_NAME as CASE_DB};
 pub use dredge_store::{
     CaseInfo, ChainBreak, Event, EvidenceRow, SessionRow, SessionStatus, Store,
@@ -979,21 +979,14 @@ fn run_acquire(
 /// (NTFS $STANDARD_INFORMATION, ext inode, FAT entry) before a $FILE_NAME copy, as the
 /// reports choose it.
 pub fn modified_times(store: &Store) -> Result<std::collections::HashMap<String, String>, Failure> {
-    let mut out: std::collections::HashMap<String, (bool, String)> = Default::default();
+    let mut by_id: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
     for (id, source, utc) in store.all_times().map_err(fail)? {
-        if dredge_report::macb(&source) != Some('m') {
-            continue;
-        }
-        let primary = !source.contains(".fn.");
-        match out.get(&id) {
-            Some((true, _)) => {}
-            Some((false, _)) if !primary => {}
-            _ => {
-                out.insert(id, (primary, utc));
-            }
-        }
+        by_id.entry(id).or_default().push((source, utc));
     }
-    Ok(out.into_iter().map(|(k, (_, v))| (k, v)).collect())
+    Ok(by_id
+        .into_iter()
+        .filter_map(|(id, t)| Some((id, dredge_report::pick_time(&t, 'm')?.1.clone())))
+        .collect())
 }
 
 /// An evidence item opened for viewing, read-only: bytes at any offset, with the
