@@ -232,15 +232,7 @@ fn a_corrupted_chunk_reads_as_a_gap_and_verify_reports_the_stored_hash_mismatch(
     );
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
+use dredge_testkit::Rng;
 
 #[test]
 fn damaged_e01_headers_and_tables_never_panic() {

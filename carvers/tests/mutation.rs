@@ -6,16 +6,6 @@ use dredge_core::ImageSource;
 use dredge_image::{MemDevice, Sectored};
 use std::path::Path;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn mutated_files_never_panic_any_carver() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../testimages/carving");
@@ -44,9 +34,7 @@ fn mutated_files_never_panic_any_carver() {
         .collect();
     assert!(seeds.len() >= 11);
     let carvers = registry();
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-    let mut r = Rng(env("DREDGE_MUTATION_SEED").unwrap_or(0x1234_5678_9ABC_DEF1) | 1);
-    let cases = env("DREDGE_MUTATION_CASES").unwrap_or(2400) as usize;
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x1234_5678_9ABC_DEF1);
     for case in 0..cases {
         let mut b = seeds[case % seeds.len()].clone();
         for _ in 0..1 + r.next() % 8 {

@@ -104,25 +104,10 @@ fn the_backup_boot_region_stands_in_for_a_zeroed_main_one() {
         .any(|f| f.what.contains("backup boot region")));
 }
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 #[test]
 fn mutated_exfat_metadata_never_panics() {
     let base = image();
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-    let mut r = Rng(env("DREDGE_MUTATION_SEED").unwrap_or(0x5851_F42D_4C95_7F2D) | 1);
-    let cases = env("DREDGE_MUTATION_CASES").unwrap_or(2400) as usize;
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x5851_F42D_4C95_7F2D);
     // Boot region, FAT and the first clusters of the heap (bitmap, up-case, root, docs).
     let meta_end = (base.len() as u64).min(256 * 1024);
     let mut walked = 0;

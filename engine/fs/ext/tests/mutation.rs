@@ -9,19 +9,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 fn gunzip(rel: &str) -> Vec<u8> {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../../shared/testdata")
@@ -73,9 +60,7 @@ fn mutated_ext_metadata_never_panics() {
     let all = gunzip("ext4-rs/all-types-tiny.img.gz")[512..].to_vec();
     let ext2 = gunzip("dfvfs/ext2.raw.gz");
     // DREDGE_MUTATION_SEED / DREDGE_MUTATION_CASES widen the search locally.
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-    let mut r = Rng(env("DREDGE_MUTATION_SEED").unwrap_or(0xD1B5_4A32_D192_ED03) | 1);
-    let cases = env("DREDGE_MUTATION_CASES").unwrap_or(2400) as usize;
+    let (mut r, cases) = dredge_testkit::mutation_setup(0xD1B5_4A32_D192_ED03);
     let mut walked = 0;
     for case in 0..cases {
         let base = if case % 2 == 0 { &all } else { &ext2 };

@@ -9,19 +9,6 @@ use dredge_image::{MemDevice, Sectored};
 use std::path::Path;
 use std::sync::Arc;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 fn metadata_end(img: &[u8]) -> usize {
     // Boot sector, FATs, root directory and the first data clusters (directories).
     let bps = u16::from_le_bytes([img[11], img[12]]) as usize;
@@ -88,10 +75,8 @@ fn mutated_fat_metadata_never_panics() {
         out.stdout
     };
     // DREDGE_MUTATION_SEED / DREDGE_MUTATION_CASES widen the search locally.
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-    let mut r = Rng(env("DREDGE_MUTATION_SEED").unwrap_or(0x9E37_79B9_7F4A_7C15) | 1);
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x9E37_79B9_7F4A_7C15);
     let mut opened = 0;
-    let cases = env("DREDGE_MUTATION_CASES").unwrap_or(2400) as usize;
     for case in 0..cases {
         let base = if case % 3 == 0 { &fat12 } else { &sample };
         let mut img = base.clone();

@@ -10,19 +10,6 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 #[test]
 fn mutated_ntfs_metadata_never_panics() {
     let gz = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -38,9 +25,7 @@ fn mutated_ntfs_metadata_never_panics() {
     // The first 80 records hold the system files and the test files.
     let mft_end = mft + 80 * 1024;
     // DREDGE_MUTATION_SEED / DREDGE_MUTATION_CASES widen the search locally.
-    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
-    let mut r = Rng(env("DREDGE_MUTATION_SEED").unwrap_or(0x243F_6A88_85A3_08D3) | 1);
-    let cases = env("DREDGE_MUTATION_CASES").unwrap_or(2400) as usize;
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x243F_6A88_85A3_08D3);
     let mut walked = 0;
     for _ in 0..cases {
         let mut img = base.clone();

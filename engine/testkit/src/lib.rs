@@ -1,0 +1,54 @@
+//! What the damaged-input tests share. Every reader and carver has a mutation test:
+//! a known-good input is damaged thousands of ways and must never panic or allocate
+//! without bound. The damage is drawn from one deterministic generator, so a failing
+//! case can be repeated, and two variables widen the search locally:
+//! `DREDGE_MUTATION_SEED` (another set of cases) and `DREDGE_MUTATION_CASES` (more).
+
+/// xorshift64: fast, deterministic, good enough to pick bytes and places to damage.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        // Zero is xorshift's one fixed point.
+        Rng(seed | 1)
+    }
+
+    #[allow(clippy::should_implement_trait)]
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+/// A mutation test's generator and number of cases: its own seed and 2400 cases,
+/// unless `DREDGE_MUTATION_SEED` / `DREDGE_MUTATION_CASES` say otherwise.
+pub fn mutation_setup(default_seed: u64) -> (Rng, usize) {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<u64>().ok());
+    let seed = env("DREDGE_MUTATION_SEED").unwrap_or(default_seed);
+    let cases = env("DREDGE_MUTATION_CASES").unwrap_or(2400);
+    (Rng::new(seed), usize::try_from(cases).unwrap_or(usize::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_generator_repeats_and_stays_in_range() {
+        let (mut a, mut b) = (Rng::new(7), Rng::new(7));
+        let xs: Vec<u64> = (0..100).map(|_| a.below(10)).collect();
+        let ys: Vec<u64> = (0..100).map(|_| b.below(10)).collect();
+        assert_eq!(xs, ys);
+        assert!(xs.iter().all(|&x| x < 10));
+        assert!(xs.iter().any(|&x| x != xs[0]));
+        assert_eq!(Rng::new(0).next(), Rng::new(1).next());
+        assert_eq!(Rng::new(3).below(0), 0);
+    }
+}
