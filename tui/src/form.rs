@@ -117,6 +117,7 @@ impl Form {
                 text("mapfile (default IMAGE.map)", ""),
                 text("retry passes", "0"),
                 text("read size (bytes)", "65536"),
+                text("mapfile save interval (s)", "1"),
                 choice("format", &["raw", "e01"]),
                 choice("E01 compression", &["fast", "best", "none"]),
                 text("E01 segment size", "1.4GiB"),
@@ -229,24 +230,24 @@ impl Form {
                     ));
                 }
                 let named_e01 = image.to_ascii_lowercase().ends_with(".e01");
-                let e01 = if self.value(5) == "e01" {
+                let e01 = if self.value(6) == "e01" {
                     if !named_e01 {
                         return Err("image to write: an E01 image's name must end in .E01".into());
                     }
                     let seg =
-                        parse_size(self.value(7)).map_err(|e| format!("E01 segment size: {e}"))?;
+                        parse_size(self.value(8)).map_err(|e| format!("E01 segment size: {e}"))?;
                     if !(1 << 20..=2u64 << 30).contains(&seg) {
                         return Err("E01 segment size: between 1MiB and 2GiB".into());
                     }
                     Some(E01Options {
                         segment_size: seg,
-                        compression: match self.value(6) {
+                        compression: match self.value(7) {
                             "best" => Compression::Best,
                             "none" => Compression::None,
                             _ => Compression::Fast,
                         },
-                        evidence_number: self.value(8).to_string(),
-                        notes: self.value(9).to_string(),
+                        evidence_number: self.value(9).to_string(),
+                        notes: self.value(10).to_string(),
                     })
                 } else if named_e01 {
                     return Err("image to write: a raw image named .E01 would mislead; choose format e01 or another name".into());
@@ -268,6 +269,17 @@ impl Form {
                     map: Some(map),
                     retries: number(3, "retry passes")?.min(100) as u32,
                     cluster: cluster as usize,
+                    map_interval: self
+                        .value(5)
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| s.is_finite() && (0.0..=3600.0).contains(s))
+                        .ok_or_else(|| {
+                            format!(
+                                "mapfile save interval: {:?} is not a number of seconds (0 to 3600)",
+                                self.value(5)
+                            )
+                        })?,
                     e01,
                 })
             }

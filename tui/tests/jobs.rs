@@ -177,7 +177,7 @@ fn forms_create_a_case_refuse_bad_input_and_acquire() {
     app.key(Key::Enter);
     let err = app.form.as_ref().and_then(|f| f.error.clone()).unwrap();
     assert!(err.contains(".E01"), "{err}");
-    for _ in 0..4 {
+    for _ in 0..5 {
         app.key(Key::Tab);
     }
     app.key(Key::Char(' ')); // format: e01

@@ -27,6 +27,8 @@ pub enum Job {
         map: Option<PathBuf>,
         retries: u32,
         cluster: usize,
+        /// Seconds between mapfile saves.
+        map_interval: f64,
         e01: Option<E01Options>,
     },
     /// Court reports from the store, into CASE/reports (each hashed and logged).
@@ -168,6 +170,7 @@ impl Job {
                 map,
                 retries,
                 cluster,
+                map_interval,
                 e01,
             } => {
                 let map = map.clone().unwrap_or_else(|| default_map(image));
@@ -179,7 +182,7 @@ impl Job {
                     options: AcquireOptions {
                         cluster: (*cluster).clamp(512, 64 << 20) / 512 * 512,
                         retries: *retries,
-                        map_interval: Duration::from_secs(1),
+                        map_interval: Duration::from_secs_f64(map_interval.clamp(0.0, 3600.0)),
                         command_line: format!("dredge tui: {}", self.describe()),
                         ..Default::default()
                     },
@@ -325,6 +328,7 @@ impl Job {
                 map: path("map"),
                 retries: a["retries"].as_u64().map_or(0, |r| r.min(100) as u32),
                 cluster: a["cluster_size"].as_u64().map_or(65536, |c| c as usize),
+                map_interval: a["map_interval_s"].as_f64().unwrap_or(1.0),
                 e01: (a["format"] == "e01").then(|| {
                     let e = &a["e01"];
                     E01Options {
