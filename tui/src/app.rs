@@ -71,8 +71,9 @@ pub struct App {
     /// The browser shows folders (t toggles) instead of the flat list.
     pub tree: bool,
     pub open: std::collections::HashSet<String>,
-    /// Artifacts marked (Space) for export, by index into `case.artifacts`.
-    pub marked: std::collections::HashSet<usize>,
+    /// Artifacts marked (Space) for export, by id: marks outlive the case being read
+    /// again after a job, which can renumber the list.
+    pub marked: std::collections::BTreeSet<String>,
     pub rows: Vec<Row>,
     // Hex view: of the selected file, or of an evidence image when `hex_image` is set.
     pub hex_off: u64,
@@ -634,9 +635,12 @@ impl App {
             }
             Key::Char('e') => self.export(),
             Key::Char(' ') => {
-                if let Some(i) = self.selected_art() {
-                    if !self.marked.remove(&i) {
-                        self.marked.insert(i);
+                if let Some(id) = self
+                    .selected_art()
+                    .map(|i| self.case.artifacts[i].id.clone())
+                {
+                    if !self.marked.remove(&id) {
+                        self.marked.insert(id);
                     }
                     self.file_sel = (self.file_sel + 1).min(n.saturating_sub(1));
                 }
@@ -661,16 +665,11 @@ impl App {
     /// Exports the selected file to CASE/exports with a hash manifest, through the
     /// session (recorded in the custody log, copy checked against the case's hash).
     fn export(&mut self) {
-        let mut ids: Vec<String> = if self.marked.is_empty() {
+        let ids: Vec<String> = if self.marked.is_empty() {
             self.detail.iter().map(|a| a.id.clone()).collect()
         } else {
-            let mut m: Vec<usize> = self.marked.iter().copied().collect();
-            m.sort_unstable();
-            m.iter()
-                .filter_map(|&i| self.case.artifacts.get(i).map(|a| a.id.clone()))
-                .collect()
+            self.marked.iter().cloned().collect()
         };
-        ids.dedup();
         if ids.is_empty() {
             self.status = "nothing selected to export".into();
             return;
@@ -1052,8 +1051,12 @@ impl App {
         // Only the rows in view are built: cases hold hundreds of thousands of files.
         let height = cols[0].height.saturating_sub(2) as usize;
         let top = self.file_sel.saturating_sub(height.saturating_sub(1));
-        let marks = |i: usize, a: &ArtifactRecord| {
-            let x = if self.marked.contains(&i) { '+' } else { ' ' };
+        let marks = |a: &ArtifactRecord| {
+            let x = if self.marked.contains(&a.id) {
+                '+'
+            } else {
+                ' '
+            };
             let (m, c) = match allocation(a) {
                 "carved" => ('C', Color::Cyan),
                 "deleted" => ('*', Color::Yellow),
@@ -1079,7 +1082,7 @@ impl App {
                         ..
                     } => {
                         let m = match art {
-                            Some(i) => marks(*i, &arts[*i]),
+                            Some(i) => marks(&arts[*i]),
                             None => Span::raw("   "),
                         };
                         ListItem::new(Line::from(vec![
@@ -1096,7 +1099,7 @@ impl App {
                     Row::File { art, name, depth } => {
                         let a = &arts[*art];
                         ListItem::new(Line::from(vec![
-                            marks(*art, a),
+                            marks(a),
                             Span::raw(format!("{}  {} ", "  ".repeat(*depth), visible(name))),
                             Span::styled(a.size.to_string(), dim),
                         ]))
@@ -1111,7 +1114,7 @@ impl App {
                 .map(|&i| {
                     let a = &arts[i];
                     ListItem::new(Line::from(vec![
-                        marks(i, a),
+                        marks(a),
                         Span::raw(format!("{} ", visible(&a.path))),
                         Span::styled(
                             match self.sort {

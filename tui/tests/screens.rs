@@ -444,6 +444,11 @@ fn marked_files_are_exported_together_with_one_manifest() {
     let (s, _) = render(&mut app, 80, 24);
     assert!(s.contains("Files 6/6 +2"), "{s}");
     assert!(s.contains("+* /secret plans.txt"), "{s}");
+    // Marks outlive the case being read again after a job.
+    keys(&mut app, "3v");
+    wait_job(&mut app);
+    keys(&mut app, "2");
+    assert_eq!(app.marked.len(), 2);
     keys(&mut app, "e");
     wait_job(&mut app);
     assert!(app.status.starts_with("exported 2 files"), "{}", app.status);
