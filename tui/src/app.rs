@@ -1456,9 +1456,20 @@ impl App {
     fn draw_jobs(&self, f: &mut Frame, r: Rect) {
         let parts = Layout::default()
             .direction(Direction::Vertical)
-            .constraints([Constraint::Length(7), Constraint::Min(3)])
+            .constraints([
+                Constraint::Length(7),
+                Constraint::Min(3),
+                Constraint::Length(5),
+            ])
             .split(r);
         let lines: Vec<Line> = match &self.running {
+            None if self.case.busy_elsewhere => vec![
+                Line::from(Span::styled(
+                    "Another process (the CLI, a batch, another TUI) is running a job on this case.",
+                    self.style(Color::Yellow).add_modifier(Modifier::BOLD),
+                )),
+                Line::from("Its progress is not shown here; new jobs are refused until it ends."),
+            ],
             None => vec![
                 Line::from("No job running."),
                 Line::from("a add evidence · s scan · A acquire · R resume an unfinished job"),
@@ -1558,6 +1569,31 @@ impl App {
                 .highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
             parts[1],
             &mut st,
+        );
+        // The selected session in full: its exact options, for the examiner's notes.
+        let sel = self
+            .case
+            .sessions
+            .get(self.jobs_sel)
+            .map_or(String::new(), |s| {
+                format!(
+                    "session {} {} · {} → {} · {}",
+                    s.id,
+                    visible(&s.command),
+                    s.started_utc.get(..19).unwrap_or(&s.started_utc),
+                    s.ended_utc
+                        .as_deref()
+                        .map_or("(no end recorded)", |e| e.get(..19).unwrap_or(e)),
+                    visible(&s.args.to_string())
+                )
+            });
+        f.render_widget(
+            Paragraph::new(sel).wrap(Wrap { trim: false }).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title("Selected session"),
+            ),
+            parts[2],
         );
     }
 

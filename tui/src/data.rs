@@ -29,6 +29,8 @@ pub struct CaseData {
     pub types: Vec<String>,
     pub mtime: Vec<Option<String>>,
     pub tree: crate::tree::TreeIndex,
+    /// A job of another process holds the case (its lock) as this was read.
+    pub busy_elsewhere: bool,
     /// Jobs whose newest session was interrupted or killed: what `R` resumes.
     pub unfinished: Vec<(SessionRow, Job)>,
 }
@@ -70,6 +72,7 @@ impl CaseData {
             events,
             sessions,
             unfinished,
+            busy_elsewhere: dredge_session::job_running(dir),
             lower,
             types,
             mtime,
