@@ -234,6 +234,9 @@ fn a_killed_scan_is_resumed_but_not_while_another_job_holds_the_case() {
     let lock = dredge_session::CaseLock::acquire(&case).unwrap();
     let mut app = App::new(CaseData::load(&case).unwrap(), true);
     assert!(app.case.unfinished.is_empty());
+    keys(&mut app, "4");
+    let (s, _) = render(&mut app, 80, 24);
+    assert!(s.contains("Another process"), "{s}");
     app.start(dredge_session::Job::Scan(opts.clone()));
     wait_job(&mut app);
     assert!(
