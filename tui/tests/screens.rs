@@ -46,6 +46,7 @@ fn every_view_on_the_sample_case() {
         .filter(|&(x, y)| buf[(x, y)].symbol() == "X" && buf[(x, y)].fg == Color::Red)
         .count();
     assert!(reds >= 2, "the two unreadable areas are red X cells:\n{s}");
+    snapshot("evidence-80x24", &masked(&s));
     // Zooming in shows fewer bytes per cell.
     let before = app.map_zoom;
     app.key(Key::Char('+'));
@@ -221,6 +222,19 @@ fn every_view_on_the_sample_case() {
     let (s, _) = render(&mut app, 80, 24);
     assert!(s.contains("custody record verified"), "{s}");
     assert!(s.contains("case.create"), "{s}");
+    // The log's events in order (times masked; hashes and parameters, which hold
+    // times and paths, cut).
+    let log: String = masked(&s)
+        .lines()
+        .map(|l| {
+            let cut: String = l
+                .chars()
+                .take(if l.contains("YYYY") { 43 } else { 80 })
+                .collect();
+            cut + "\n"
+        })
+        .collect();
+    snapshot("log-80x24", &log);
     // Reports from the UI land in CASE/reports, hashed, and in the log.
     keys(&mut app, "r");
     app.key(Key::Char(' ')); // "all six"

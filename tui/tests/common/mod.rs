@@ -117,9 +117,12 @@ pub fn masked(screen: &str) -> String {
         .lines()
         .map(|l| {
             let mut l = l.to_string();
-            if let Some(i) = l.find("image=") {
-                l.truncate(i);
-                l.push_str("image=…");
+            for mark in ["image=", "bytes  /"] {
+                if let Some(i) = l.find(mark) {
+                    l.truncate(i);
+                    l.push_str(mark);
+                    l.push('…');
+                }
             }
             let b = l.as_bytes();
             let mut out = String::new();
