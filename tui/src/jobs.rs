@@ -10,12 +10,15 @@
 //! was sealed.
 
 use crossbeam_channel::{unbounded, Receiver};
-use dredge_session::{Failure, Job, JobEnd, JobProgress};
+use dredge_session::{Failure, Job, JobEnd, JobProgress, ProgressFn};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+/// The worker thread's name: the panic hook leaves the terminal alone for it.
+pub const JOB_THREAD: &str = "dredge-job";
 
 pub enum Msg {
     Progress(JobProgress),
@@ -34,19 +37,58 @@ pub struct Running {
 
 impl Running {
     pub fn start(case_dir: PathBuf, job: Job) -> Running {
+        let j = job.clone();
+        Running::spawn(job, move |interrupt, progress| {
+            j.run(&case_dir, interrupt, progress)
+        })
+    }
+
+    /// Runs `work` on the job thread as `job`, with pause, cancel and panic handling.
+    fn spawn(
+        job: Job,
+        work: impl FnOnce(&AtomicBool, ProgressFn<'_>) -> Result<JobEnd, Failure> + Send + 'static,
+    ) -> Running {
         let (tx, rx) = unbounded();
         let interrupt = Arc::new(AtomicBool::new(false));
         let paused = Arc::new(AtomicBool::new(false));
-        let (i, p, j) = (Arc::clone(&interrupt), Arc::clone(&paused), job.clone());
-        let handle = std::thread::spawn(move || {
-            let r = j.run(&case_dir, &i, &mut |pr| {
-                let _ = tx.send(Msg::Progress(pr.clone()));
-                while p.load(Ordering::Relaxed) && !i.load(Ordering::Relaxed) {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
+        let (i, p) = (Arc::clone(&interrupt), Arc::clone(&paused));
+        let spawn_failed = tx.clone();
+        let work = move || {
+            // A panic in the engine is a bug, but it must not take the screen (and
+            // the examiner's other work) with it: the job fails with a line saying so,
+            // and its session, left running, is resumable like a killed one.
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                work(&i, &mut |pr| {
+                    let _ = tx.send(Msg::Progress(pr.clone()));
+                    while p.load(Ordering::Relaxed) && !i.load(Ordering::Relaxed) {
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                })
+            }))
+            .unwrap_or_else(|e| {
+                let why = e
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| e.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown");
+                Err(Failure(format!(
+                    "internal error (a bug in dredge; please report it): {why}; the session stays unfinished"
+                )))
             });
             let _ = tx.send(Msg::Done(r));
-        });
+        };
+        let handle = match std::thread::Builder::new()
+            .name(JOB_THREAD.into())
+            .spawn(work)
+        {
+            Ok(h) => Some(h),
+            Err(e) => {
+                let _ = spawn_failed.send(Msg::Done(Err(Failure(format!(
+                    "cannot start the job: {e}"
+                )))));
+                None
+            }
+        };
         Running {
             job,
             interrupt,
@@ -54,7 +96,7 @@ impl Running {
             rx,
             last: None,
             started: Instant::now(),
-            handle: Some(handle),
+            handle,
         }
     }
 
@@ -98,5 +140,25 @@ impl Running {
             let _ = h.join();
         }
         end
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panicking_job_fails_with_a_line_and_the_ui_goes_on() {
+        let r = Running::spawn(Job::Verify, |_, _| panic!("index out of bounds at 0x1f3"));
+        let end =
+            r.rx.iter()
+                .find_map(|m| match m {
+                    Msg::Done(d) => Some(d),
+                    Msg::Progress(_) => None,
+                })
+                .expect("the job reports its end");
+        let e = end.expect_err("a panic is a failure").0;
+        assert!(e.contains("internal error") && e.contains("0x1f3"), "{e}");
+        r.join();
     }
 }

@@ -100,8 +100,12 @@ pub fn run(case_dir: Option<&Path>, stop: &std::sync::atomic::AtomicBool) -> Res
     }
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
-        restore();
-        prev(info);
+        // A job's panic is caught and reported on the screen; only the UI thread's
+        // own ends the program and must give the terminal back.
+        if std::thread::current().name() != Some(jobs::JOB_THREAD) {
+            restore();
+            prev(info);
+        }
     }));
     enable_raw_mode().map_err(terminal_error)?;
     stdout()
