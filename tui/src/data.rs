@@ -52,7 +52,9 @@ impl CaseData {
         let artifacts = store.artifacts(None).map_err(s)?;
         let events = store.events().map_err(s)?;
         let sessions = store.sessions().map_err(s)?;
-        let unfinished = dredge_session::unfinished_jobs(&store).map_err(|e| e.0)?;
+        // One look at the lock serves both: what is unfinished depends on it.
+        let busy_elsewhere = dredge_session::job_running(dir);
+        let unfinished = dredge_session::unfinished_jobs(&sessions, busy_elsewhere);
         let mut mtimes = dredge_session::modified_times(&store).map_err(|e| e.0)?;
         let lower = artifacts.iter().map(|a| a.path.to_lowercase()).collect();
         let types: Vec<String> = artifacts.iter().map(|a| file_type(&a.path)).collect();
@@ -72,7 +74,7 @@ impl CaseData {
             events,
             sessions,
             unfinished,
-            busy_elsewhere: dredge_session::job_running(dir),
+            busy_elsewhere,
             lower,
             types,
             mtime,

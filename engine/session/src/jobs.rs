@@ -4,7 +4,7 @@
 
 use crate::{
     acquire, add_evidence, report, scan, AcquireOptions, AcquireRequest, Compression, E01Options,
-    Failure, Outcome, ProgressFn, ReportFormat, ScanOptions, SessionRow, Store,
+    Failure, Outcome, ProgressFn, ReportFormat, ScanOptions, SessionRow,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -364,22 +364,22 @@ impl Job {
 /// scanned), the newest session that ran it, when that one was interrupted or is
 /// still marked running after its process died. While a job holds the case, no
 /// session marked running is counted: it may be that job. Oldest first.
-pub fn unfinished_jobs(store: &Store) -> Result<Vec<(SessionRow, Job)>, Failure> {
-    let live = crate::job_running(store.dir());
-    let sessions = store.sessions().map_err(crate::fail)?;
+/// `sessions` are the case's, oldest first; `job_running` whether a job holds the
+/// case now (`crate::job_running`).
+pub fn unfinished_jobs(sessions: &[SessionRow], job_running: bool) -> Vec<(SessionRow, Job)> {
     let mut newest: Vec<(SessionRow, Job)> = Vec::new();
-    for s in sessions {
+    for s in sessions.iter().cloned() {
         let Some(job) = Job::from_session(&s) else {
             continue;
         };
         newest.retain(|(_, j)| j.key() != job.key());
         newest.push((s, job));
     }
-    newest.retain(|(s, _)| s.status == "interrupted" || (s.status == "running" && !live));
-    Ok(newest)
+    newest.retain(|(s, _)| s.status == "interrupted" || (s.status == "running" && !job_running));
+    newest
 }
 
-/// `Value` of a session's arguments, for callers that show them.
+/// A session's arguments as one `key=value …` line (nested values left out).
 pub fn args_line(s: &SessionRow) -> String {
     match &s.args {
         Value::Object(m) => m

@@ -230,10 +230,16 @@ fn abs(p: &Path) -> String {
         .to_string()
 }
 
-/// Records as interrupted the jobs whose process died: called holding the case
-/// lock, so no add, acquire or scan marked running can still be alive. Their units
-/// stay as sealed; the next run of the job resumes from them.
-pub(crate) fn close_dead_sessions(store: &mut Store) -> Result<(), Failure> {
+/// Takes the case for a job (add, acquire, scan), then records as interrupted the
+/// jobs whose process died: holding the lock, no job marked running can still be
+/// alive. Their units stay as sealed; the next run of the job resumes from them.
+pub(crate) fn lock_for_job(store: &mut Store) -> Result<CaseLock, Failure> {
+    let lock = CaseLock::acquire(store.dir())?;
+    close_dead_sessions(store)?;
+    Ok(lock)
+}
+
+fn close_dead_sessions(store: &mut Store) -> Result<(), Failure> {
     for s in store.sessions().map_err(fail)? {
         if s.status == "running" && matches!(s.command.as_str(), "add" | "acquire" | "scan") {
             store
@@ -273,8 +279,7 @@ pub fn add_evidence(
     progress: ProgressFn<'_>,
 ) -> Result<AddResult, Failure> {
     let mut store = open_case(case_dir)?;
-    let _lock = CaseLock::acquire(case_dir)?;
-    close_dead_sessions(&mut store)?;
+    let _lock = lock_for_job(&mut store)?;
     let sid = store
         .begin_session("add", json!({"image": abs(image), "map": map.map(abs)}))
         .map_err(fail)?;
@@ -741,13 +746,10 @@ pub fn acquire(
         Some(d) => Some(open_case(d)?),
         None => None,
     };
-    let _lock = match req.case_dir {
-        Some(d) => Some(CaseLock::acquire(d)?),
+    let _lock = match store.as_mut() {
+        Some(st) => Some(lock_for_job(st)?),
         None => None,
     };
-    if let Some(st) = store.as_mut() {
-        close_dead_sessions(st)?;
-    }
     let params = json!({
         "source": src_abs,
         "source_device": describe_source(req.source),

@@ -186,8 +186,7 @@ pub fn scan(
     progress: ProgressFn<'_>,
 ) -> Result<ScanReport, Failure> {
     let mut store = open_case(case_dir)?;
-    let _lock = crate::CaseLock::acquire(case_dir)?;
-    crate::close_dead_sessions(&mut store)?;
+    let _lock = crate::lock_for_job(&mut store)?;
     let sid = store.begin_session("scan", opts.to_args()).map_err(fail)?;
     match scan_all(&mut store, sid, case_dir, opts, interrupt, progress) {
         Ok(r) => {
