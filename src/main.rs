@@ -28,7 +28,7 @@ const EXIT_FAILED: i32 = 2;
     version,
     about = "Forensic data extraction from damaged media",
     long_about = "Forensic data extraction from damaged media.\n\n\
-        Exit codes: 0 complete, 3 complete with gaps (unreadable bytes), 2 failed, 130 interrupted."
+        Exit codes: 0 complete, 3 complete with gaps (unreadable bytes, or units cut short by damage), 2 failed, 130 interrupted."
 )]
 struct Cli {
     /// How to show progress of long jobs: a bar on stderr, JSON lines on stdout, or nothing.
@@ -343,7 +343,9 @@ fn main() {
 fn outcome_word(o: Outcome) -> &'static str {
     match o {
         Outcome::Complete => "complete",
-        Outcome::CompleteWithGaps => "complete with gaps (unreadable bytes)",
+        Outcome::CompleteWithGaps => {
+            "complete with gaps (unreadable bytes, or units cut short by damage)"
+        }
         Outcome::Interrupted => "INTERRUPTED: not complete",
     }
 }

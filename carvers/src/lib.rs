@@ -54,9 +54,23 @@ pub struct Reader<'a> {
     page: &'a [u8],
     page_at: u64,
     pub unreadable: u64,
+    /// Work done for this candidate (bytes served, plus a fixed cost per request,
+    /// plus bytes a decompressor produced) against `work_limit`: a validator
+    /// following a wrapped offset or a decompression bomb runs out of budget and
+    /// stops, deterministically, instead of spinning.
+    work: u64,
+    work_limit: u64,
+    /// Set once the budget ran out: the verdict is then cut short.
+    exhausted: bool,
 }
 
 const WINDOW: usize = 1 << 20;
+/// What a request costs beyond its bytes, so a loop of tiny reads is bounded too.
+const REQUEST_COST: u64 = 64;
+/// A candidate may touch its bytes a few times over (checksums, inflation), up to
+/// this much in all, plus `WORK_BASE`.
+const WORK_CAP: u64 = 4 << 30;
+const WORK_BASE: u64 = 256 << 20;
 
 impl<'a> Reader<'a> {
     pub fn new(src: &'a dyn ImageSource, start: u64, limit: u64) -> Self {
@@ -80,6 +94,9 @@ impl<'a> Reader<'a> {
             page,
             page_at,
             unreadable: 0,
+            work: 0,
+            work_limit: 0,
+            exhausted: false,
         };
         r.reset(start, limit);
         r
@@ -92,6 +109,29 @@ impl<'a> Reader<'a> {
         self.window.clear();
         self.window_at = 0;
         self.unreadable = 0;
+        self.work = 0;
+        self.work_limit = self.limit.saturating_mul(4).min(WORK_CAP) + WORK_BASE;
+        self.exhausted = false;
+    }
+
+    /// Charges `n` units of work (a decompressor's output, say); false once the
+    /// candidate's budget is spent, and every later `get` then answers `None`.
+    pub fn spend(&mut self, n: u64) -> bool {
+        self.work = self.work.saturating_add(n);
+        if self.work > self.work_limit {
+            self.exhausted = true;
+        }
+        !self.exhausted
+    }
+
+    /// Whether the candidate ran out of budget (its verdict is then cut short).
+    pub fn exhausted(&self) -> bool {
+        self.exhausted
+    }
+
+    /// The work budget of the current candidate.
+    pub fn work_limit(&self) -> u64 {
+        self.work_limit
     }
 
     pub fn limit(&self) -> u64 {
@@ -106,11 +146,11 @@ impl<'a> Reader<'a> {
     /// Bytes at `off..off+len` relative to the candidate's start, or `None` past the
     /// limit.
     pub fn get(&mut self, off: u64, len: usize) -> Option<&[u8]> {
-        if off.checked_add(len as u64)? > self.limit {
+        if off.checked_add(len as u64)? > self.limit || !self.spend(len as u64 + REQUEST_COST) {
             return None;
         }
         // In the lent page? (Image offsets: the candidate may start before it.)
-        let abs = self.start + off;
+        let abs = self.start.checked_add(off)?;
         if abs >= self.page_at && abs + len as u64 <= self.page_at + self.page.len() as u64 {
             let s = (abs - self.page_at) as usize;
             return Some(&self.page[s..s + len]);
@@ -238,7 +278,24 @@ pub trait Carver: Send + Sync {
     /// field must never make a file claim more than the image holds.
     fn validate(&self, r: &mut Reader<'_>) -> Verdict {
         let limit = r.limit();
-        match self.check(r) {
+        let verdict = self.check(r);
+        if r.exhausted() {
+            // Whatever the validator concluded, it stopped for want of budget: keep
+            // what it vouched for, and say why it is not whole.
+            let len = match &verdict {
+                Verdict::Complete { len, .. } | Verdict::Partial { len, .. } => *len,
+                Verdict::Fragmented { .. } | Verdict::Reject => return Verdict::Reject,
+            };
+            return Verdict::Partial {
+                len: len.min(limit),
+                why: format!(
+                    "validation cut short: work budget of {} bytes exhausted",
+                    r.work_limit()
+                ),
+                subtype: None,
+            };
+        }
+        match verdict {
             Verdict::Complete { len, .. } if len > limit => Verdict::Partial {
                 len: limit,
                 why: "declared end lies past the image".into(),

@@ -426,7 +426,16 @@ impl Carver for Gzip {
         loop {
             let avail = (r.limit().saturating_sub(off)).min(1 << 16) as usize;
             let Some(input) = r.get(off, avail).map(<[u8]>::to_vec) else {
-                return Verdict::Reject;
+                // Out of budget mid-stream: what inflated so far still holds.
+                return if total == 0 {
+                    Verdict::Reject
+                } else {
+                    Verdict::Partial {
+                        len: off,
+                        why: "deflate stream not followed to its end".into(),
+                        subtype: None,
+                    }
+                };
             };
             let more = if off + (avail as u64) < r.limit() {
                 inflate_flags::TINFL_FLAG_HAS_MORE_INPUT
@@ -434,6 +443,14 @@ impl Carver for Gzip {
                 0
             };
             let (status, used, written) = decompress(&mut d, &input, &mut out, out_pos, more);
+            // Inflated bytes count against the candidate's budget: a bomb stops here.
+            if !r.spend(written as u64) {
+                return Verdict::Partial {
+                    len: off,
+                    why: "inflation stopped at the work budget".into(),
+                    subtype: None,
+                };
+            }
             crc = dredge_core::checksum::crc32_update(crc, &out[out_pos..out_pos + written]);
             total += written as u64;
             out_pos = (out_pos + written) & (out.len() - 1);
@@ -550,7 +567,12 @@ impl Carver for Mp4 {
             }
             moov |= &ty == b"moov";
             mdat |= &ty == b"mdat";
-            if off + size > r.limit() {
+            // A 64-bit size can wrap the offset back to the start: the walk would
+            // never end. Past the readable end is past the end, whatever the sum.
+            let Some(next) = off.checked_add(size) else {
+                break;
+            };
+            if next > r.limit() {
                 return Verdict::Partial {
                     len: r.limit(),
                     why: format!(
@@ -560,7 +582,7 @@ impl Carver for Mp4 {
                     subtype,
                 };
             }
-            off += size;
+            off = next;
         }
         if off == 0 {
             return Verdict::Reject;

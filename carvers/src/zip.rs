@@ -106,6 +106,10 @@ fn member_ok(r: &mut Reader<'_>, sp: Splice, e: &Entry, spent: &mut u64) -> Opti
                     0
                 };
                 let (status, used, written) = decompress(&mut d, &input, &mut out, out_pos, more);
+                // Inflated bytes count against the candidate's budget: a bomb stops.
+                if !r.spend(written as u64) {
+                    return Some(false);
+                }
                 crc = crc32_update(crc, &out[out_pos..out_pos + written]);
                 total += written as u64;
                 *spent += (used + written) as u64;
@@ -135,7 +139,14 @@ fn members(
     entries: &[Entry],
     spent: &mut u64,
 ) -> Result<(), (u64, &'static str)> {
+    let mut last_checked = None;
     for e in entries {
+        // A directory that names one local header many times (a classic bomb: one
+        // member inflating to a gigabyte, listed thousands of times) is checked once
+        // per header; `entries` is sorted by local offset.
+        if last_checked.replace(e.local) == Some(e.local) {
+            continue;
+        }
         if sp.le32(r, e.local) != Some(LOCAL) {
             return Err((
                 e.local,

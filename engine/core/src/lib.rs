@@ -7,12 +7,14 @@
 //! This crate has no dependencies, no threads and no storage: parsers and carvers
 //! depend on it and on nothing heavier.
 
+mod budget;
 pub mod checksum;
 mod extent;
 mod model;
 mod source;
 pub mod time;
 
+pub use budget::{BudgetExceeded, UnitBudget};
 pub use extent::{Extent, ExtentSet};
 pub use model::{
     Entry, EntryKind, FileSystem, Finding, ReadVecError, Recovery, Run, RunData, Timestamp, Volume,

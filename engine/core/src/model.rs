@@ -85,6 +85,8 @@ pub struct VolumeReader {
     src: Arc<dyn ImageSource>,
     base: u64,
     len: u64,
+    /// The unit's budget: every read is charged to it (see `budget`).
+    budget: Option<Arc<crate::UnitBudget>>,
 }
 
 impl VolumeReader {
@@ -93,7 +95,15 @@ impl VolumeReader {
             src,
             base: extent.start,
             len: extent.len,
+            budget: None,
         }
+    }
+
+    /// The same reader, with every read charged to `budget`: a read past the budget
+    /// unwinds with `BudgetExceeded`, to be caught at the unit's boundary.
+    pub fn with_budget(mut self, budget: Arc<crate::UnitBudget>) -> Self {
+        self.budget = Some(budget);
+        self
     }
 
     pub fn base(&self) -> u64 {
@@ -115,6 +125,9 @@ impl VolumeReader {
     /// Reads at a volume-relative offset; the report's extents are absolute image
     /// offsets, like every report.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
+        if let Some(b) = &self.budget {
+            b.charge(buf.len() as u64);
+        }
         let inside = self.len.saturating_sub(offset).min(buf.len() as u64) as usize;
         let mut rep = if inside > 0 {
             self.src

@@ -4,11 +4,13 @@
 //! judged on its own, so the result is the same for any page size and thread count;
 //! the list is sorted before anything is written.
 
+use crate::scan::to_records;
 use crate::scan::{extract_tasks, Task};
+use crate::unit::{contain, cut_short, is_cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
 use crossbeam_channel::bounded;
 use dredge_carvers::{registry, Matcher, Reader, Verdict};
-use dredge_core::{Entry, EntryKind, Extent, ImageSource, Recovery, Run, RunData, Why};
+use dredge_core::{Entry, EntryKind, Extent, Finding, ImageSource, Recovery, Run, RunData, Why};
 use dredge_store::{EvidenceRow, Store};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,7 +31,9 @@ pub struct Carved {
     pub why: Option<String>,
 }
 
-/// Finds and validates every file in `extents`.
+/// Finds and validates every file in `extents`. Each candidate is a unit: one that
+/// panics or exhausts its work budget is a finding (sorted by offset), never the end
+/// of the carve.
 pub fn carve_extents(
     src: &Arc<dyn ImageSource>,
     extents: &[Extent],
@@ -37,7 +41,7 @@ pub fn carve_extents(
     page_size: u64,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
-) -> Result<Vec<Carved>, Failure> {
+) -> Result<(Vec<Carved>, Vec<Finding>), Failure> {
     let carvers = registry();
     let matcher = Matcher::new(&carvers).map_err(Failure)?;
     let page_size = page_size.max(4096);
@@ -55,8 +59,9 @@ pub fn carve_extents(
         .collect();
     let total: u64 = pages.iter().map(|p| p.len).sum();
     let (tx, rx) = bounded::<Extent>(threads * 2);
-    let (rtx, rrx) = bounded::<(u64, Vec<Carved>)>(threads * 2);
+    let (rtx, rrx) = bounded::<(u64, Vec<Carved>, Vec<Finding>)>(threads * 2);
     let mut found: Vec<Carved> = Vec::new();
+    let mut notes: Vec<Finding> = Vec::new();
     let started = Instant::now();
     std::thread::scope(|s| {
         for _ in 0..threads.max(1) {
@@ -74,7 +79,7 @@ pub fn carve_extents(
                         .min(src.size().saturating_sub(page.start) as usize);
                     buf.resize(want, 0);
                     let Ok(report) = src.read_at(page.start, &mut buf) else {
-                        let _ = rtx.send((page.len, Vec::new()));
+                        let _ = rtx.send((page.len, Vec::new(), Vec::new()));
                         continue;
                     };
                     // Validators read mostly inside the page: lend it to them, unless
@@ -83,6 +88,7 @@ pub fn carve_extents(
                     let lent: &[u8] = if clean { &buf } else { &[] };
                     let mut r = Reader::with_page(&*src, lent, page.start, 0, 0);
                     let mut out = Vec::new();
+                    let mut cut = Vec::new();
                     for (at, ci) in matcher.hits(&buf, page.len as usize) {
                         let c = &carvers[ci];
                         // The hit belongs to the page it is in; the file starts
@@ -93,7 +99,19 @@ pub fn carve_extents(
                         };
                         r.reset(off, c.max_size());
                         let one = |len| vec![Extent::new(off, len)];
-                        let (len, complete, why, sub, fragments) = match c.validate(&mut r) {
+                        let what = format!("{} carver", c.name());
+                        let verdict = match contain(|| c.validate(&mut r)) {
+                            Ok(v) => v,
+                            Err(why) => {
+                                cut.push(cut_short(off, &what, &why));
+                                continue;
+                            }
+                        };
+                        if r.exhausted() {
+                            let why = format!("work budget of {} bytes exhausted", r.work_limit());
+                            cut.push(cut_short(off, &what, &why));
+                        }
+                        let (len, complete, why, sub, fragments) = match verdict {
                             Verdict::Complete { len, subtype } => {
                                 (len, true, None, subtype, one(len))
                             }
@@ -125,7 +143,7 @@ pub fn carve_extents(
                             why,
                         });
                     }
-                    if rtx.send((page.len, out)).is_err() {
+                    if rtx.send((page.len, out, cut)).is_err() {
                         break;
                     }
                 }
@@ -142,9 +160,10 @@ pub fn carve_extents(
         });
         let mut done = 0u64;
         let mut last = Instant::now();
-        for (n, mut c) in rrx {
+        for (n, mut c, mut cut) in rrx {
             done += n;
             found.append(&mut c);
+            notes.append(&mut cut);
             if last.elapsed().as_millis() >= 200 || done == total {
                 last = Instant::now();
                 let el = started.elapsed();
@@ -182,7 +201,18 @@ pub fn carve_extents(
         true
     });
 
-    Ok(found)
+    notes.sort_by(|a, b| (a.offset, &a.what).cmp(&(b.offset, &b.what)));
+    Ok((found, notes))
+}
+
+/// What a carve unit added to the case.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CarveStats {
+    pub carved: u64,
+    pub partial: u64,
+    /// Candidates that panicked or ran out of budget (each also a finding).
+    pub cut_short: u64,
+    pub findings: u64,
 }
 
 /// Carves `extents` of one evidence item into the case, as unit `carve`.
@@ -199,15 +229,16 @@ pub fn carve_into_case(
     page_size: u64,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
-) -> Result<(u64, u64), Failure> {
+) -> Result<CarveStats, Failure> {
     let unit = "carve";
     if store.unit_done(ev.id, unit).map_err(fail)? {
-        return Ok((0, 0));
+        return Ok(CarveStats::default());
     }
     store.clear_unit(ev.id, unit).map_err(fail)?;
-    let mut carved = carve_extents(src, extents, threads, page_size, interrupt, progress)?;
+    let (mut carved, mut findings) =
+        carve_extents(src, extents, threads, page_size, interrupt, progress)?;
     if interrupt.load(Ordering::Relaxed) {
-        return Ok((0, 0));
+        return Ok(CarveStats::default());
     }
     // A deleted file the filesystem layer already recovered lies in free space too:
     // the same place and length is the same bytes, so it is not carved again.
@@ -258,6 +289,7 @@ pub fn carve_into_case(
                 artifact_id: format!("{}/carve/{:x}/{}", ev.label, c.offset, c.format),
                 out: Some(case_dir.join(&rel)),
                 rel_out: Some(rel.display().to_string()),
+                fallback: None,
             }
         })
         .collect();
@@ -291,6 +323,7 @@ pub fn carve_into_case(
         threads,
         interrupt,
         progress,
+        &mut findings,
         &mut |a| {
             let (whole, path) = by_offset
                 .get(&a.meta_offset)
@@ -310,13 +343,26 @@ pub fn carve_into_case(
             stats.1 += u64::from(!whole);
         },
     )?;
+    if interrupt.load(Ordering::Relaxed) {
+        return Ok(CarveStats::default());
+    }
+    let cut = findings.iter().filter(|f| is_cut_short(f)).count() as u64;
+    store
+        .add_findings(ev.id, unit, &to_records(&findings))
+        .map_err(fail)?;
     store
         .finish_unit(
             ev.id,
             unit,
-            serde_json::json!({"carved": stats.0, "partial": stats.1, "already_recovered_by_filesystem": duplicates}),
+            serde_json::json!({"carved": stats.0, "partial": stats.1, "already_recovered_by_filesystem": duplicates,
+                               "findings": findings.len()}),
             Some(sid),
         )
         .map_err(fail)?;
-    Ok(stats)
+    Ok(CarveStats {
+        carved: stats.0,
+        partial: stats.1,
+        cut_short: cut,
+        findings: findings.len() as u64,
+    })
 }

@@ -8,6 +8,7 @@ pub mod jobs;
 mod lock;
 mod names;
 pub mod scan;
+mod unit;
 
 pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_image::Compression;

@@ -5,7 +5,7 @@
 //! (entries are planned in walk order, which is the same every run).
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const MAX_COMPONENT: usize = 200;
 
@@ -34,10 +34,22 @@ pub fn safe_component(name: &str) -> String {
     out
 }
 
+/// The folder, beside a volume's top-level names, that holds copies whose planned
+/// path the output filesystem refused (see `scan::create_copy`). The planner
+/// renames an evidence name that would land there.
+pub const BY_ID: &str = "by-id";
+
+/// Plans output paths that are unique even on a case-insensitive output
+/// filesystem: every comparison is on the lower-cased path, and every rename is
+/// checked again.
 #[derive(Default)]
 pub struct PathPlanner {
-    used: HashSet<PathBuf>,
-    dirs: HashSet<PathBuf>,
+    used: HashSet<String>,
+    dirs: HashSet<String>,
+}
+
+fn key(p: &Path) -> String {
+    p.to_string_lossy().to_lowercase()
 }
 
 impl PathPlanner {
@@ -45,44 +57,50 @@ impl PathPlanner {
         Self::default()
     }
 
+    fn taken(&self, p: &Path) -> bool {
+        let k = key(p);
+        self.used.contains(&k) || self.dirs.contains(&k)
+    }
+
     /// Relative output path for an entry at filesystem path `path` (`/`-separated).
     pub fn plan(&mut self, path: &str, id: u64) -> PathBuf {
-        let comps: Vec<String> = path
+        let mut comps: Vec<String> = path
             .split('/')
             .filter(|c| !c.is_empty())
             .map(safe_component)
             .collect();
-        let mut p = PathBuf::new();
+        if comps.is_empty() {
+            comps.push("_".into());
+        }
         let n = comps.len();
-        for (i, c) in comps.into_iter().enumerate() {
+        let mut p = PathBuf::new();
+        for (i, mut c) in comps.into_iter().enumerate() {
+            if i == 0 && c.to_lowercase() == BY_ID {
+                c.push_str("~dir");
+            }
             if i + 1 < n {
-                p.push(c);
                 // A file already planned where this directory must go: rename the
-                // directory's component for everything below it.
-                if self.used.contains(&p) {
-                    p.set_file_name(format!(
-                        "{}~dir",
-                        p.file_name()
-                            .map(|s| s.to_string_lossy().into_owned())
-                            .unwrap_or_default()
-                    ));
+                // directory's component for everything below it, as often as the
+                // new name is taken too.
+                while self.used.contains(&key(&p.join(&c))) {
+                    c.push_str("~dir");
                 }
-                self.dirs.insert(p.clone());
+                p.push(&c);
+                self.dirs.insert(key(&p));
             } else {
-                p.push(c);
+                let mut name = c.clone();
+                let mut k = 1u32;
+                if self.taken(&p.join(&name)) {
+                    name = format!("{c}~{id}");
+                }
+                while self.taken(&p.join(&name)) {
+                    name = format!("{c}~{id}~{k}");
+                    k += 1;
+                }
+                p.push(name);
             }
         }
-        if p.as_os_str().is_empty() {
-            p.push("_");
-        }
-        if self.used.contains(&p) || self.dirs.contains(&p) {
-            let name = p
-                .file_name()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            p.set_file_name(format!("{name}~{id}"));
-        }
-        self.used.insert(p.clone());
+        self.used.insert(key(&p));
         p
     }
 }
@@ -112,5 +130,23 @@ mod tests {
         );
         assert_eq!(p.plan("/b", 4), PathBuf::from("b"));
         assert_eq!(p.plan("/b/c", 5), PathBuf::from("b~dir/c"));
+    }
+
+    #[test]
+    fn renames_are_checked_again_and_letter_case_does_not_clash() {
+        let mut p = PathPlanner::new();
+        assert_eq!(p.plan("/b", 1), PathBuf::from("b"));
+        assert_eq!(p.plan("/b~dir", 2), PathBuf::from("b~dir"));
+        // `b` is a file and `b~dir` too: the folder becomes `b~dir~dir`.
+        assert_eq!(p.plan("/b/c", 3), PathBuf::from("b~dir~dir/c"));
+        assert_eq!(p.plan("/B/c", 4), PathBuf::from("B~dir~dir/c~4"));
+        assert_eq!(p.plan("/README", 5), PathBuf::from("README"));
+        assert_eq!(p.plan("/readme", 6), PathBuf::from("readme~6"));
+        // A name that already looks like a renamed one.
+        assert_eq!(p.plan("/readme~6", 7), PathBuf::from("readme~6~7"));
+        assert_eq!(p.plan("/readme~8", 9), PathBuf::from("readme~8"));
+        assert_eq!(p.plan("/readme", 8), PathBuf::from("readme~8~1"));
+        // The fallback folder is never an evidence name.
+        assert_eq!(p.plan("/By-Id/x", 8), PathBuf::from("By-Id~dir/x"));
     }
 }

@@ -3,6 +3,7 @@
 //! custody log when done; a killed scan resumes at the first unsealed unit.
 
 use crate::names::PathPlanner;
+use crate::unit::{contain, cut_short, is_cut_short, volume_budget};
 use crate::{close_failed, fail, open_case, Failure, JobProgress, Outcome, ProgressFn};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use dredge_core::{
@@ -107,6 +108,10 @@ pub struct ScanSummary {
     pub partial: u64,
     pub findings: u64,
     pub carved: u64,
+    /// Units (a volume layout, a filesystem reader, a carver candidate, one file's
+    /// extraction) that panicked or ran out of budget: each is a finding, and the
+    /// session ends as complete with gaps.
+    pub cut_short: u64,
 }
 
 impl ScanSummary {
@@ -118,6 +123,12 @@ impl ScanSummary {
         );
         if self.carved > 0 {
             t.push_str(&format!(", {} files carved", self.carved));
+        }
+        if self.cut_short > 0 {
+            t.push_str(&format!(
+                ", {} units cut short by damage (see the findings)",
+                self.cut_short
+            ));
         }
         if self.units_resumed > 0 {
             t.push_str(&format!(
@@ -168,7 +179,7 @@ pub fn registry() -> Vec<FsKind> {
     ]
 }
 
-fn to_records(f: &[Finding]) -> Vec<FindingRecord> {
+pub(crate) fn to_records(f: &[Finding]) -> Vec<FindingRecord> {
     f.iter()
         .map(|x| FindingRecord {
             offset: x.offset,
@@ -177,6 +188,34 @@ fn to_records(f: &[Finding]) -> Vec<FindingRecord> {
             actual: x.actual.clone(),
         })
         .collect()
+}
+
+/// The readers whose probe accepts `reader`'s volume; a probe that panics is a
+/// finding and accepts nothing.
+fn accepting<'r>(
+    reader: &VolumeReader,
+    reg: &'r [FsKind],
+    findings: &mut Vec<Finding>,
+) -> Vec<&'r FsKind> {
+    reg.iter()
+        .filter(|k| match contain(|| (k.probe)(reader)) {
+            Ok(yes) => yes,
+            Err(why) => {
+                findings.push(cut_short(reader.base(), &format!("{} probe", k.name), &why));
+                false
+            }
+        })
+        .collect()
+}
+
+/// Ends a walk from inside (through its unit's boundary) when the examiner
+/// interrupts: readers take no interrupt flag, but every entry passes here.
+fn stop_if_interrupted(interrupt: &AtomicBool) {
+    if interrupt.load(Ordering::Relaxed) {
+        std::panic::panic_any(dredge_core::BudgetExceeded {
+            what: "interrupted".into(),
+        });
+    }
 }
 
 pub fn scan(
@@ -201,7 +240,8 @@ pub fn scan(
                     sid,
                     status,
                     json!({"files": s.files, "deleted": s.deleted, "partial": s.partial, "findings": s.findings,
-                           "volumes": s.volumes, "filesystems": s.filesystems, "units_resumed": s.units_resumed}),
+                           "volumes": s.volumes, "filesystems": s.filesystems, "units_resumed": s.units_resumed,
+                           "cut_short": s.cut_short}),
                 )
                 .map_err(fail)?;
             Ok(r)
@@ -247,7 +287,7 @@ fn scan_all(
         }
         summary.evidence += 1;
     }
-    let outcome = if gaps || summary.partial > 0 {
+    let outcome = if gaps || summary.partial > 0 || summary.cut_short > 0 {
         Outcome::CompleteWithGaps
     } else {
         Outcome::Complete
@@ -274,15 +314,34 @@ pub fn list_image(
         ) {
             continue;
         }
-        let reader = VolumeReader::new(Arc::clone(&src), v.extent);
-        for kind in reg.iter().filter(|k| (k.probe)(&reader)) {
-            match (kind.open)(reader.clone()) {
+        let reader =
+            VolumeReader::new(Arc::clone(&src), v.extent).with_budget(volume_budget(v.extent.len));
+        for kind in accepting(&reader, &reg, &mut findings) {
+            let mut walked = Vec::new();
+            let r = contain(|| match (kind.open)(reader.clone()) {
                 Ok(fs) => {
-                    findings.extend(fs.open_findings());
+                    walked.extend(fs.open_findings());
                     let ty = fs.type_name();
-                    fs.walk(&mut |e| sink(i, ty, &e), &mut findings);
+                    fs.walk(
+                        &mut |e| {
+                            stop_if_interrupted(interrupt);
+                            sink(i, ty, &e)
+                        },
+                        &mut walked,
+                    );
                 }
-                Err(f) => findings.push(f),
+                Err(f) => walked.push(f),
+            });
+            findings.append(&mut walked);
+            if let Err(why) = r {
+                if interrupt.load(Ordering::Relaxed) {
+                    return Ok(findings);
+                }
+                findings.push(cut_short(
+                    v.extent.start,
+                    &format!("{} reader", kind.name),
+                    &why,
+                ));
             }
         }
     }
@@ -298,12 +357,20 @@ fn unallocated_extents(src: &Arc<dyn ImageSource>, vols: &[Volume], reg: &[FsKin
         if v.kind == VolumeKind::Meta {
             continue;
         }
-        let reader = VolumeReader::new(Arc::clone(src), v.extent);
+        let reader =
+            VolumeReader::new(Arc::clone(src), v.extent).with_budget(volume_budget(v.extent.len));
         let mut claimed = false;
         if v.kind != VolumeKind::Unallocated {
-            for k in reg.iter().filter(|k| (k.probe)(&reader)) {
-                if let Ok(fs) = (k.open)(reader.clone()) {
-                    out.extend(fs.unallocated(&mut findings));
+            for k in accepting(&reader, reg, &mut findings) {
+                // A reader that fails here failed its own unit already (and said
+                // so): its volume is carved whole, the safe side for recovery.
+                let free = contain(|| {
+                    (k.open)(reader.clone())
+                        .ok()
+                        .map(|fs| fs.unallocated(&mut Vec::new()))
+                });
+                if let Ok(Some(free)) = free {
+                    out.extend(free);
                     claimed = true;
                 }
             }
@@ -346,7 +413,22 @@ fn layout(
     interrupt: &AtomicBool,
     scan_lost: bool,
 ) -> Result<(String, Vec<Volume>, Vec<Finding>), Failure> {
-    let l = dredge_volume::detect(&**src).map_err(fail)?;
+    let l = match contain(|| dredge_volume::detect(&**src)) {
+        Ok(l) => l.map_err(fail)?,
+        // The tables are unreadable as tables: the image is one volume, and the
+        // lost-partition scan below still looks inside it.
+        Err(why) => dredge_volume::Layout {
+            scheme: dredge_volume::Scheme::None,
+            sector_size: 512,
+            volumes: vec![Volume {
+                extent: Extent::new(0, src.size()),
+                kind: VolumeKind::Whole,
+                description: "whole image (partition tables cut short)".into(),
+                slot: None,
+            }],
+            findings: vec![cut_short(0, "partition table reader", &why)],
+        },
+    };
     let mut findings = l.findings.clone();
     let mut vols = l.volumes.clone();
     if !scan_lost {
@@ -354,21 +436,29 @@ fn layout(
         // read of the unclaimed space).
         return Ok((l.scheme.as_str().to_string(), vols, findings));
     }
-    let claimed = |v: &Volume| {
-        let r = VolumeReader::new(Arc::clone(src), v.extent);
-        reg.iter().any(|k| (k.probe)(&r))
+    let claimed = |v: &Volume, findings: &mut Vec<Finding>| {
+        let r =
+            VolumeReader::new(Arc::clone(src), v.extent).with_budget(volume_budget(v.extent.len));
+        !accepting(&r, reg, findings).is_empty()
     };
     let mut recovered = Vec::new();
     for v in &l.volumes {
         let scan_it = match v.kind {
             VolumeKind::Unallocated => v.extent.len >= 64 * 1024,
-            VolumeKind::Partition | VolumeKind::Whole => !claimed(v),
+            VolumeKind::Partition | VolumeKind::Whole => !claimed(v, &mut findings),
             _ => false,
         };
         if !scan_it {
             continue;
         }
-        for c in dredge_volume::scan::scan(&**src, v.extent, interrupt).map_err(fail)? {
+        let found = match contain(|| dredge_volume::scan::scan(&**src, v.extent, interrupt)) {
+            Ok(r) => r.map_err(fail)?,
+            Err(why) => {
+                findings.push(cut_short(v.extent.start, "lost-partition scan", &why));
+                Vec::new()
+            }
+        };
+        for c in found {
             if c.start == v.extent.start && v.kind != VolumeKind::Unallocated {
                 continue; // the volume itself, which no reader accepted
             }
@@ -379,7 +469,9 @@ fn layout(
                 description: format!("{} found by scan ({})", c.fs, c.evidence),
                 slot: None,
             };
-            if claimed(&cand) && !recovered.iter().any(|r: &Volume| r.extent.overlaps(&ext)) {
+            if claimed(&cand, &mut findings)
+                && !recovered.iter().any(|r: &Volume| r.extent.overlaps(&ext))
+            {
                 findings.push(Finding::new(
                     c.start,
                     format!(
@@ -465,9 +557,11 @@ fn scan_evidence(
             continue;
         }
         store.clear_unit(ev.id, &unit).map_err(fail)?;
-        let reader = VolumeReader::new(Arc::clone(&src), v.extent);
-        let accepted: Vec<&FsKind> = reg.iter().filter(|k| (k.probe)(&reader)).collect();
+        // One budget for the volume's unit: every reader of it, open and walk.
+        let reader =
+            VolumeReader::new(Arc::clone(&src), v.extent).with_budget(volume_budget(v.extent.len));
         let mut findings = Vec::new();
+        let accepted = accepting(&reader, &reg, &mut findings);
         if accepted.len() > 1 {
             findings.push(Finding::new(
                 v.extent.start,
@@ -482,8 +576,22 @@ fn scan_evidence(
             ));
         }
         let mut stats = (0u64, 0u64, 0u64);
-        for kind in accepted {
-            match (kind.open)(reader.clone()) {
+        for (k, kind) in accepted.iter().enumerate() {
+            let opened = match contain(|| (kind.open)(reader.clone())) {
+                Ok(o) => o,
+                Err(why) => {
+                    let what = format!("{} reader (opening)", kind.name);
+                    findings.push(cut_short(v.extent.start, &what, &why));
+                    continue;
+                }
+            };
+            // Two readers of one polyglot volume never share an output folder.
+            let out_dir = if k == 0 {
+                format!("v{i}")
+            } else {
+                format!("v{i}-{}", kind.name)
+            };
+            match opened {
                 Err(f) => findings.push(f),
                 Ok(fs) => {
                     findings.extend(fs.open_findings());
@@ -498,6 +606,7 @@ fn scan_evidence(
                         case_dir,
                         ev,
                         i,
+                        &out_dir,
                         v.extent.start,
                         &unit,
                         fs_id,
@@ -522,6 +631,7 @@ fn scan_evidence(
         summary.deleted += stats.1;
         summary.partial += stats.2;
         summary.findings += findings.len() as u64;
+        summary.cut_short += findings.iter().filter(|f| is_cut_short(f)).count() as u64;
         store
             .add_findings(ev.id, &unit, &to_records(&findings))
             .map_err(fail)?;
@@ -539,7 +649,7 @@ fn scan_evidence(
             CarveScope::All => vec![Extent::new(0, src.size())],
             _ => unallocated_extents(&src, &vols, &reg),
         };
-        let (n, partial) = crate::carve::carve_into_case(
+        let c = crate::carve::carve_into_case(
             store,
             sid,
             case_dir,
@@ -557,8 +667,10 @@ fn scan_evidence(
             interrupt,
             progress,
         )?;
-        summary.carved += n;
-        summary.partial += partial;
+        summary.carved += c.carved;
+        summary.partial += c.partial;
+        summary.cut_short += c.cut_short;
+        summary.findings += c.findings;
     }
     if interrupt.load(Ordering::Relaxed) {
         return Ok(false);
@@ -578,6 +690,9 @@ pub(crate) struct Task {
     pub artifact_id: String,
     pub out: Option<PathBuf>,
     pub rel_out: Option<String>,
+    /// Where the copy goes when `out` cannot be made (a name too long for the
+    /// output filesystem, characters it refuses, a clash): absolute and relative.
+    pub fallback: Option<(PathBuf, String)>,
 }
 
 /// Walks one filesystem and extracts every file with content on the worker pool.
@@ -588,6 +703,7 @@ fn extract_fs(
     case_dir: &Path,
     ev: &EvidenceRow,
     vol_idx: usize,
+    out_dir: &str,
     vol_start: u64,
     unit: &str,
     fs_id: i64,
@@ -599,11 +715,31 @@ fn extract_fs(
     findings: &mut Vec<Finding>,
 ) -> Result<(u64, u64, u64), Failure> {
     let mut entries = Vec::new();
-    fs.walk(&mut |e| entries.push(e), findings);
+    let mut walked = Vec::new();
+    let walk = contain(|| {
+        fs.walk(
+            &mut |e| {
+                stop_if_interrupted(interrupt);
+                entries.push(e)
+            },
+            &mut walked,
+        )
+    });
+    findings.append(&mut walked);
+    if let Err(why) = walk {
+        if interrupt.load(Ordering::Relaxed) {
+            return Ok((0, 0, 0));
+        }
+        // The entries met before the reader gave out are extracted as usual.
+        let what = format!(
+            "{} reader (walk, {} entries kept)",
+            fs.type_name(),
+            entries.len()
+        );
+        findings.push(cut_short(vol_start, &what, &why));
+    }
     let prefix = format!("{}/v{vol_idx}/{}", ev.label, fs.type_name());
-    let out_root = PathBuf::from("files")
-        .join(&ev.label)
-        .join(format!("v{vol_idx}"));
+    let out_root = PathBuf::from("files").join(&ev.label).join(out_dir);
     let mut planner = PathPlanner::new();
     let mut seen = std::collections::HashSet::new();
     let mut tasks = Vec::new();
@@ -640,21 +776,31 @@ fn extract_fs(
                 artifact_id,
                 out: None,
                 rel_out: None,
+                fallback: None,
             });
             continue;
         }
-        let (out, rel_out) =
+        let (out, rel_out, fallback) =
             if e.kind == EntryKind::File && traced && (e.size == 0 || !e.runs.is_empty()) {
                 let rel = out_root.join(planner.plan(&e.path, e.id));
-                (Some(case_dir.join(&rel)), Some(rel.display().to_string()))
+                // Entry ids are unique within the walk (checked above), and the
+                // planner never puts a name in `by-id` (top-level names come from
+                // the root directory, and `by-id` there is renamed).
+                let by_id = out_root.join(crate::names::BY_ID).join(e.id.to_string());
+                (
+                    Some(case_dir.join(&rel)),
+                    Some(rel.display().to_string()),
+                    Some((case_dir.join(&by_id), by_id.display().to_string())),
+                )
             } else {
-                (None, None)
+                (None, None, None)
             };
         tasks.push(Task {
             entry: e,
             artifact_id,
             out,
             rel_out,
+            fallback,
         });
     }
     let forensic_base = format!("{}/vol{vol_idx}@{vol_start}/{}", ev.label, fs.type_name());
@@ -671,6 +817,7 @@ fn extract_fs(
         opts.threads,
         interrupt,
         progress,
+        findings,
         &mut |a| {
             if a.kind == "file" {
                 counts.0 += 1;
@@ -696,13 +843,14 @@ pub(crate) fn extract_tasks(
     threads: usize,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
+    findings: &mut Vec<Finding>,
     post: &mut dyn FnMut(&mut ArtifactRecord),
 ) -> Result<(), Failure> {
     let total = tasks.len() as u64;
     let threads = threads.max(1);
     let (found_before, unreadable_before) = store.artifact_totals(ev.id).map_err(fail)?;
     let (task_tx, task_rx) = bounded::<Task>(threads * 4);
-    let (res_tx, res_rx) = bounded::<Result<ArtifactRecord, Failure>>(threads * 4);
+    let (res_tx, res_rx) = bounded::<Result<Built, Failure>>(threads * 4);
     let (fs_id, forensic_base) = match fs {
         Some((id, base)) => (Some(id), base),
         None => (None, String::new()),
@@ -711,7 +859,7 @@ pub(crate) fn extract_tasks(
     std::thread::scope(|s| {
         for _ in 0..threads {
             let rx: Receiver<Task> = task_rx.clone();
-            let tx: Sender<Result<ArtifactRecord, Failure>> = res_tx.clone();
+            let tx: Sender<Result<Built, Failure>> = res_tx.clone();
             let src = Arc::clone(src);
             let fb = forensic_base.clone();
             s.spawn(move || {
@@ -719,7 +867,16 @@ pub(crate) fn extract_tasks(
                     if interrupt.load(Ordering::Relaxed) {
                         break;
                     }
-                    let r = build_artifact(t, &*src, ev.id, unit, fs_id, &fb);
+                    // One file is a unit: a panic on its layout costs its content,
+                    // never the case; its metadata is still recorded.
+                    let r = contain(|| build_artifact(&t, &*src, ev.id, unit, fs_id, &fb))
+                        .unwrap_or_else(|why| {
+                            let what = format!("extraction of {}", t.entry.path);
+                            let mut a = record_for(&t, ev.id, unit, fs_id, &fb);
+                            a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
+                            a.status = "no-content".into();
+                            Ok((a, Some(cut_short(t.entry.meta_offset, &what, &why))))
+                        });
                     if tx.send(r).is_err() {
                         break;
                     }
@@ -742,7 +899,8 @@ pub(crate) fn extract_tasks(
         let mut unreadable = unreadable_before;
         let mut last = Instant::now();
         for r in res_rx {
-            let mut a = r?;
+            let (mut a, finding) = r?;
+            findings.extend(finding);
             post(&mut a);
             partial += u64::from(a.status == "partial");
             unreadable += a.unreadable_bytes;
@@ -791,18 +949,19 @@ fn sync_case(dir: &Path) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Reads an entry's content through the image (recording every synthesized range as
-/// a gap in file offsets), writes the extracted copy and hashes it.
-fn build_artifact(
-    t: Task,
-    src: &dyn ImageSource,
+/// A file's record and, where its copy had to go elsewhere, the finding saying why.
+type Built = (ArtifactRecord, Option<Finding>);
+
+/// An entry's record before its content is read: what the metadata says.
+fn record_for(
+    t: &Task,
     evidence_id: i64,
     unit: &str,
     fs_id: Option<i64>,
     forensic_base: &str,
-) -> Result<ArtifactRecord, Failure> {
+) -> ArtifactRecord {
     let e = &t.entry;
-    let mut a = ArtifactRecord {
+    ArtifactRecord {
         id: t.artifact_id.clone(),
         evidence_id,
         unit: unit.to_string(),
@@ -828,18 +987,69 @@ fn build_artifact(
             .collect(),
         runs: Vec::new(),
         gaps: Vec::new(),
+    }
+}
+
+/// Creates `out` and the folders above it.
+fn create_at(out: &Path) -> std::io::Result<File> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    File::create(out)
+}
+
+/// Creates the extracted copy where it was planned or, when the output filesystem
+/// refuses that path (too long, characters it does not allow, a folder in the
+/// way), at the task's fallback path, with a finding that says why.
+fn create_copy(t: &Task, out: &Path) -> Result<(File, PathBuf, Option<Finding>), Failure> {
+    let err = match create_at(out) {
+        Ok(f) => return Ok((f, out.to_path_buf(), None)),
+        Err(err) => err,
     };
+    let Some((alt, rel)) = &t.fallback else {
+        return Err(Failure(format!("{}: {err}", out.display())));
+    };
+    let f = create_at(alt).map_err(|e2| {
+        Failure(format!(
+            "{}: {e2} (after {}: {err})",
+            alt.display(),
+            out.display()
+        ))
+    })?;
+    let note = Finding::new(
+        t.entry.meta_offset,
+        format!(
+            "{}: extracted to {rel} because the planned path cannot be made here ({err})",
+            t.entry.path
+        ),
+    );
+    Ok((f, alt.clone(), Some(note)))
+}
+
+/// Reads an entry's content through the image (recording every synthesized range as
+/// a gap in file offsets), writes the extracted copy and hashes it.
+fn build_artifact(
+    t: &Task,
+    src: &dyn ImageSource,
+    evidence_id: i64,
+    unit: &str,
+    fs_id: Option<i64>,
+    forensic_base: &str,
+) -> Result<Built, Failure> {
+    let e = &t.entry;
+    let mut a = record_for(t, evidence_id, unit, fs_id, forensic_base);
     let Some(out) = &t.out else {
         if e.kind == EntryKind::File {
             a.status = "no-content".into();
         }
         a.runs = e.runs.iter().map(|r| run_record(r, 0)).collect();
-        return Ok(a);
+        return Ok((a, None));
     };
-    if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).map_err(|err| Failure(format!("{}: {err}", dir.display())))?;
+    let (mut f, out, note) = create_copy(t, out)?;
+    if note.is_some() {
+        a.extracted = t.fallback.as_ref().map(|(_, rel)| rel.clone());
     }
-    let mut f = File::create(out).map_err(|err| Failure(format!("{}: {err}", out.display())))?;
+    let out = &out;
     let mut dg = Digester::new();
     let mut pos = 0u64;
     let mut gaps: Vec<(u64, u64, String)> = Vec::new();
@@ -947,7 +1157,7 @@ fn build_artifact(
         a.status = "partial".into();
     }
     a.gaps = gaps;
-    Ok(a)
+    Ok((a, note))
 }
 
 fn run_record(r: &dredge_core::Run, unreadable: u64) -> RunRecord {

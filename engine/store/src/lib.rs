@@ -7,8 +7,10 @@
 //! table is detected as well as editing or deleting any event before it.
 
 mod canonical;
+mod head;
 mod scan;
 mod schema;
+mod seal;
 
 pub use canonical::canonical_json;
 pub use scan::{ArtifactRecord, FindingRecord, RunRecord, VolumeRecord, VolumeRow};
@@ -388,11 +390,12 @@ impl Store {
         session_id: Option<i64>,
     ) -> Result<Event> {
         let db = self.db();
+        let _head = self.lock_head(true)?;
         let tx = self.conn.transaction().map_err(sql_err(&db))?;
         let ev = Self::insert_event(&tx, &self.examiner, action, params, session_id)
             .map_err(|e| StoreError::new(&db, e))?;
         tx.commit().map_err(sql_err(&db))?;
-        self.write_head(&ev)?;
+        self.write_head()?;
         Ok(ev)
     }
 
@@ -440,14 +443,6 @@ impl Store {
         Ok(ev)
     }
 
-    fn write_head(&self, ev: &Event) -> Result<()> {
-        let path = self.dir.join(HEAD_NAME);
-        let tmp = self.dir.join(format!("{HEAD_NAME}.tmp"));
-        let text = format!("{} {}\n", ev.seq, ev.hash);
-        std::fs::write(&tmp, text).map_err(|e| StoreError::new(&tmp, e.to_string()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| StoreError::new(&path, e.to_string()))
-    }
-
     pub fn events(&self) -> Result<Vec<Event>> {
         self.rows(
             "SELECT seq, time_utc, actor, action, params, tool_version, session_id, prev_hash, hash
@@ -472,6 +467,8 @@ impl Store {
     /// Recomputes the whole chain and checks the head anchor. `Ok(n)` is the number
     /// of events that hold; `Err` names the first event that does not.
     pub fn verify_chain(&self) -> Result<std::result::Result<usize, ChainBreak>> {
+        // The log and the anchor from one moment, whoever is appending.
+        let _head = self.lock_head(false)?;
         let events = self.events()?;
         let mut prev = hex::encode(GENESIS);
         for (i, ev) in events.iter().enumerate() {
@@ -569,6 +566,7 @@ impl Store {
         session_id: Option<i64>,
     ) -> Result<EvidenceRow> {
         let db = self.db();
+        let _head = self.lock_head(true)?;
         let tx = self.conn.transaction().map_err(sql_err(&db))?;
         let n: i64 = tx
             .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
@@ -587,6 +585,7 @@ impl Store {
             "map_sha256": ev.map_sha256,
             "bad_bytes": ev.bad_bytes,
             "gap_count": ev.gaps.len(),
+            "gaps_digest": Self::gaps_digest(&ev.gaps),
             "extra": ev.extra,
         });
         let event =
@@ -622,7 +621,7 @@ impl Store {
             }
         }
         tx.commit().map_err(sql_err(&db))?;
-        self.write_head(&event)?;
+        self.write_head()?;
         self.evidence_by_id(id)
     }
 
@@ -685,9 +684,12 @@ impl Store {
                 }));
             };
             let p: Value = serde_json::from_str(&ev.params).unwrap_or(Value::Null);
-            let checks: [(&str, Value); 8] = [
+            let checks: [(&str, Value); 11] = [
                 ("label", json!(row.label)),
                 ("path", json!(row.path)),
+                ("segments", json!(row.segments)),
+                ("kind", json!(row.kind)),
+                ("map_path", json!(row.map_path)),
                 ("size", json!(row.size)),
                 ("md5", json!(row.md5)),
                 ("sha1", json!(row.sha1)),
@@ -695,7 +697,15 @@ impl Store {
                 ("bad_bytes", json!(row.bad_bytes)),
                 ("map_sha256", json!(row.map_sha256)),
             ];
-            for (k, v) in checks {
+            // Cases registered before gaps were sealed have no gaps_digest.
+            let gaps = match p.get("gaps_digest") {
+                Some(_) => Some((
+                    "gaps_digest",
+                    json!(Self::gaps_digest(&self.evidence_gaps(row.id)?)),
+                )),
+                None => None,
+            };
+            for (k, v) in checks.into_iter().chain(gaps) {
                 if p.get(k) != Some(&v) {
                     return Ok(Err(ChainBreak {
                         seq: ev.seq,

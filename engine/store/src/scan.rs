@@ -232,8 +232,8 @@ impl Store {
         tx.commit().map_err(sql_err(&db))
     }
 
-    /// Digest over a unit's artifact rows (id, kind, size, status, hashes, path),
-    /// in id order.
+    /// Seal version 1 (see `seal`): a digest over some columns of a unit's artifact
+    /// rows, in id order. Still checked for units sealed that way.
     fn unit_digest(&self, evidence_id: i64, unit: &str) -> Result<(u64, String)> {
         let db = self.db();
         let mut st = self
@@ -276,14 +276,16 @@ impl Store {
         summary: Value,
         session_id: Option<i64>,
     ) -> Result<()> {
-        let (count, digest) = self.unit_digest(evidence_id, unit)?;
+        let (count, digest) = self.unit_seal(evidence_id, unit)?;
         let db = self.db();
+        let _head = self.lock_head(true)?;
         let tx = self.conn.transaction().map_err(sql_err(&db))?;
         let ev = Self::insert_event(
             &tx,
             &self.examiner,
             "scan.unit",
-            json!({"evidence_id": evidence_id, "unit": unit, "artifacts": count, "artifacts_digest": digest, "summary": summary}),
+            json!({"evidence_id": evidence_id, "unit": unit, "artifacts": count, "seal": crate::seal::SEAL_VERSION,
+                   "rows_digest": digest, "summary": summary}),
             session_id,
         )
         .map_err(|e| StoreError::new(&db, e))?;
@@ -293,7 +295,7 @@ impl Store {
         )
         .map_err(sql_err(&db))?;
         tx.commit().map_err(sql_err(&db))?;
-        self.write_head(&ev)
+        self.write_head()
     }
 
     /// Each sealed unit's artifact rows against the digest its custody event holds.
@@ -318,17 +320,57 @@ impl Store {
             let p: Value = params_text
                 .and_then(|t| serde_json::from_str(&t).ok())
                 .unwrap_or(Value::Null);
-            let (n, d) = self.unit_digest(ev, &unit)?;
-            if p["artifacts_digest"] != json!(d) || p["artifacts"] != json!(n) {
+            let (n, d, key) = if p.get("rows_digest").is_some() {
+                let (n, d) = self.unit_seal(ev, &unit)?;
+                (n, d, "rows_digest")
+            } else {
+                let (n, d) = self.unit_digest(ev, &unit)?;
+                (n, d, "artifacts_digest")
+            };
+            if p[key] != json!(d) || p["artifacts"] != json!(n) {
+                let what = if key == "rows_digest" {
+                    "the rows (artifacts with their times, runs and gaps, findings, volumes, filesystems)"
+                } else {
+                    "the artifacts"
+                };
                 return Ok(Err(ChainBreak {
                     seq,
                     detail: format!(
-                        "artifacts of scan unit {unit} (evidence {ev}) no longer match custody event {seq}: {} rows now, {} recorded",
+                        "{what} of scan unit {unit} (evidence {ev}) no longer match custody event {seq}: {} artifacts now, {} recorded",
                         n, p["artifacts"]
                     ),
                 }));
             }
             total += n;
+        }
+        // A unit whose row in scan_units was deleted would escape the check above.
+        let sealed: Vec<(i64, String)> = self.rows(
+            "SELECT seq, params FROM custody WHERE action = 'scan.unit' ORDER BY seq",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        for (seq, text) in sealed {
+            let p: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            let here: Option<i64> = self
+                .conn
+                .query_row(
+                    "SELECT done_event FROM scan_units WHERE evidence_id = ?1 AND unit = ?2",
+                    params![p["evidence_id"].as_i64(), p["unit"].as_str()],
+                    |r| r.get(0),
+                )
+                .optional()
+                .map_err(sql_err(&db))?;
+            if here != Some(seq) {
+                return Ok(Err(ChainBreak {
+                    seq,
+                    detail: format!(
+                        "scan unit {} (evidence {}) was sealed by custody event {seq} but scan_units says {}",
+                        p["unit"],
+                        p["evidence_id"],
+                        here.map_or("nothing".to_string(), |s| format!("event {s}"))
+                    ),
+                }));
+            }
         }
         Ok(Ok(total))
     }

@@ -1,0 +1,218 @@
+#!/usr/bin/env python3
+"""Builds hostile evidence: images whose bytes are made to hurt a forensic tool.
+
+    make-hostile.py CLASS OUT_IMAGE [--seed N]
+
+Each class is a family: the seed moves offsets, sizes, names and counts, so a test
+can run images it has never seen, built the same way. Beside OUT_IMAGE it writes
+OUT_IMAGE.json: {"files": {path: sha256}} for every honest file on the image, which
+the tool must still recover whatever the hostile part does.
+
+Classes:
+  carve-bombs  FAT16 stick; free space holds an MP4 whose 64-bit box size wraps the
+               offset to the start, a ZIP whose directory names one 1 GiB deflated
+               member thousands of times, and a gzip of 1 GiB of zeros.
+  deep-fat     FAT32 stick with folders nested deeper than PATH_MAX (4096 bytes of
+               long names), a file at the bottom, honest files beside them.
+  clash-ext4   ext4 with names that clash on a case-insensitive output filesystem
+               (README / readme), a file where the planner's rename would go
+               (b, b~dir), a top-level folder named like the fallback folder (by-id),
+               and names with characters Windows forbids (:, *, ?).
+
+Needs mkfs.fat and mtools (carve-bombs, deep-fat) or mkfs.ext4 (clash-ext4).
+"""
+import argparse
+import hashlib
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import tempfile
+import zlib
+
+ZEROS = b"\0" * (1 << 20)
+
+
+def sha(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def honest_files(rng, src, n, prefix=""):
+    """Writes n files of random bytes under src; returns {path: sha256}."""
+    want = {}
+    for i in range(n):
+        data = rng.randbytes(rng.randrange(1000, 40000))
+        name = f"{prefix}file{i}-{rng.randrange(1 << 30):x}.bin"
+        with open(os.path.join(src, name), "wb") as f:
+            f.write(data)
+        want["/" + name] = sha(data)
+    return want
+
+
+def mtools(*args):
+    env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
+    subprocess.run(list(args), check=True, env=env, capture_output=True)
+
+
+def fat_image(out, mib, fat32=False):
+    if os.path.exists(out):
+        os.remove(out)
+    cmd = ["mkfs.fat", "-C", "-i", "12345678", "--invariant"]
+    if fat32:
+        cmd += ["-F", "32", "-s", "1"]
+    subprocess.run(cmd + [out, str(mib * 1024)], check=True, capture_output=True)
+
+
+def deflate_zeros(total):
+    """Raw deflate of `total` zero bytes, compressed in pieces (never held whole)."""
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    out = []
+    left = total
+    while left:
+        n = min(left, len(ZEROS))
+        out.append(c.compress(ZEROS[:n]))
+        left -= n
+    out.append(c.flush())
+    return b"".join(out)
+
+
+def zip_bomb(rng):
+    size = 1 << 30
+    data = deflate_zeros(size)
+    crc = crc_zeros(size)
+    name = b"bomb-%d.bin" % rng.randrange(1000)
+    local = struct.pack("<IHHHHHIIIHH", 0x04034B50, 20, 0, 8, 0, 0, crc, len(data), size,
+                        len(name), 0) + name
+    body = local + data
+    count = rng.randrange(2000, 4000)
+    central = b""
+    for _ in range(count):
+        central += struct.pack("<IHHHHHHIIIHHHHHII", 0x02014B50, 20, 20, 0, 8, 0, 0, crc,
+                               len(data), size, len(name), 0, 0, 0, 0, 0, 0) + name
+    eocd = struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, len(central), len(body), 0)
+    return body + central + eocd
+
+
+def mp4_wrap(rng, at):
+    """An ftyp box, then a box whose 64-bit size brings the offset back to 0."""
+    brand = rng.choice([b"isom", b"mp42", b"M4V "])
+    ftyp = struct.pack(">I", 24) + b"ftyp" + brand + struct.pack(">I", 0) + brand + b"mp41"
+    off = len(ftyp)
+    wrap = (1 << 64) - off
+    box = struct.pack(">I", 1) + rng.choice([b"mdat", b"free", b"moov"]) + struct.pack(">Q", wrap)
+    return ftyp + box + b"\0" * 8
+
+
+def crc_zeros(total):
+    crc, left = 0, total
+    while left:
+        n = min(left, len(ZEROS))
+        crc = zlib.crc32(ZEROS[:n], crc)
+        left -= n
+    return crc
+
+
+def gzip_bomb(rng):
+    size = 1 << 30
+    header = struct.pack("<BBBBIBB", 0x1F, 0x8B, 8, 0, 0, 0, 3)
+    return header + deflate_zeros(size) + struct.pack("<II", crc_zeros(size), size & 0xFFFFFFFF)
+
+
+def carve_bombs(out, rng):
+    with tempfile.TemporaryDirectory() as t:
+        src = os.path.join(t, "src")
+        os.mkdir(src)
+        want = honest_files(rng, src, rng.randrange(3, 8))
+        fat_image(out, 16)
+        for name in sorted(os.listdir(src)):
+            mtools("mcopy", "-i", out, os.path.join(src, name), "::/" + name)
+    payloads = [mp4_wrap(rng, 0), zip_bomb(rng), gzip_bomb(rng), mp4_wrap(rng, 0)]
+    rng.shuffle(payloads)
+    # Free space: the files sit at the start of the data area.
+    at = (8 << 20) + rng.randrange(0, 256) * 512
+    with open(out, "r+b") as f:
+        for p in payloads:
+            f.seek(at)
+            f.write(p)
+            at += (len(p) + 4096 + rng.randrange(0, 64) * 512) // 512 * 512
+    assert at < (16 << 20)
+    return want
+
+
+def deep_fat(out, rng):
+    fat_image(out, 40, fat32=True)
+    with tempfile.TemporaryDirectory() as t:
+        src = os.path.join(t, "src")
+        os.mkdir(src)
+        want = honest_files(rng, src, rng.randrange(3, 8))
+        for name in sorted(os.listdir(src)):
+            mtools("mcopy", "-i", out, os.path.join(src, name), "::/" + name)
+        # Long names, deeper than PATH_MAX in all.
+        parts, path = [], ""
+        while len(path) < 4096 + 600:
+            part = "".join(rng.choice("abcdefghij") for _ in range(rng.randrange(180, 250)))
+            parts.append(part)
+            path += "/" + part
+            mtools("mmd", "-i", out, "::" + path)
+        data = rng.randbytes(5000)
+        bottom = os.path.join(t, "bottom.bin")
+        with open(bottom, "wb") as f:
+            f.write(data)
+        mtools("mcopy", "-i", out, bottom, "::" + path + "/bottom.bin")
+        want[path + "/bottom.bin"] = sha(data)
+        # Honest files after the deep one in walk order, too.
+        later = os.path.join(t, "later")
+        os.mkdir(later)
+        for k, v in honest_files(rng, later, 3, "zz-").items():
+            want[k] = v
+        for name in sorted(os.listdir(later)):
+            mtools("mcopy", "-i", out, os.path.join(later, name), "::/" + name)
+    return want
+
+
+def clash_ext4(out, rng):
+    with tempfile.TemporaryDirectory() as t:
+        src = os.path.join(t, "src")
+        os.mkdir(src)
+        want = honest_files(rng, src, rng.randrange(2, 5))
+        names = ["README", "readme", "ReadMe", "b", "b~dir", "B/c", "by-id/inner.bin",
+                 "BY-ID", "colon:name", "star*name", "what?", "Dir/x", "dir/X", "dir/x"]
+        rng.shuffle(names)
+        for n in names:
+            p = os.path.join(src, n)
+            os.makedirs(os.path.dirname(p), exist_ok=True)
+            if os.path.isdir(p):
+                continue
+            data = rng.randbytes(rng.randrange(10, 3000))
+            with open(p, "wb") as f:
+                f.write(data)
+            want["/" + n] = sha(data)
+        # b and b~dir are files, B/ a folder: the folder needs a rename whose first
+        # choice is taken.
+        if os.path.exists(out):
+            os.remove(out)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", "-U",
+                        "0d2c6a5e-0000-4000-8000-%012x" % rng.randrange(1 << 48),
+                        "-d", src, out, "8M"], check=True, capture_output=True)
+    return want
+
+
+CLASSES = {"carve-bombs": carve_bombs, "deep-fat": deep_fat, "clash-ext4": clash_ext4}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("cls", choices=sorted(CLASSES))
+    ap.add_argument("out")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    rng = random.Random(a.seed)
+    want = CLASSES[a.cls](a.out, rng)
+    with open(a.out + ".json", "w") as f:
+        json.dump({"class": a.cls, "seed": a.seed, "files": want}, f, indent=1, sort_keys=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,201 @@
+//! Hostile evidence: images built to hang, exhaust or crash a forensic tool
+//! (testimages/make-hostile.py). Each must end within 60 s and 1 GiB, with exit 0
+//! or 3, never a panic, and every honest file on the image still recovered with its
+//! hash. The seeds move offsets, names and counts; `DREDGE_HOSTILE_SEED=N` adds an
+//! image the suite has never seen.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn seeds() -> Vec<u64> {
+    let mut s = vec![1];
+    if let Some(n) = std::env::var("DREDGE_HOSTILE_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        s.push(n);
+    }
+    s
+}
+
+/// Builds one image of `class`; None (skipped) without the tools to make it.
+fn build(class: &str, seed: u64, dir: &Path) -> Option<(PathBuf, BTreeMap<String, String>)> {
+    let need: &[&str] = match class {
+        "clash-ext4" => &["mkfs.ext4", "python3"],
+        _ => &["mkfs.fat", "mcopy", "mmd", "python3"],
+    };
+    if !tools(need) {
+        return None;
+    }
+    let img = dir.join(format!("{class}-{seed}.img"));
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/make-hostile.py");
+    let o = Command::new("python3")
+        .arg(script)
+        .arg(class)
+        .arg(&img)
+        .args(["--seed", &seed.to_string()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(img.with_extension("img.json")).unwrap()).unwrap();
+    let want = m["files"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+        .collect();
+    Some((img, want))
+}
+
+/// `dredge recover IMAGE --out CASE`, killed (and failed) after 60 s. Returns the
+/// exit code and stderr.
+fn recover_bounded(img: &Path, case: &Path) -> (i32, String) {
+    let started = Instant::now();
+    let mut child = dredge()
+        .args(["--progress", "none", "recover"])
+        .arg(img)
+        .arg("--out")
+        .arg(case)
+        .args(["--examiner", "T"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut err = String::new();
+            use std::io::Read;
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            return (status.code().unwrap_or(-1), err);
+        }
+        if started.elapsed() > Duration::from_secs(60) {
+            let _ = child.kill();
+            panic!("{}: still running after 60 s", img.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Peak RSS of any child this test process waited for, in bytes.
+fn children_peak_rss() -> u64 {
+    // SAFETY: getrusage fills the struct it is given and touches nothing else.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut u) };
+    u.ru_maxrss as u64 * 1024
+}
+
+/// The common contract: ends in time and memory, exit 0 or 3, no panic text, every
+/// honest file recovered bit-exact, the case verifies. Returns the artifacts.
+fn survives(img: &Path, want: &BTreeMap<String, String>, case: &Path) -> Vec<serde_json::Value> {
+    let witness = ReadOnlyWitness::new(&[img]);
+    let (code, err) = recover_bounded(img, case);
+    assert!(
+        code == 0 || code == 3,
+        "{}: exit {code}: {err}",
+        img.display()
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        children_peak_rss() < 1 << 30,
+        "peak RSS {}",
+        children_peak_rss()
+    );
+    witness.assert_unchanged();
+    let arts = ls_json(case);
+    let got = hashes(&arts);
+    for (path, sha) in want {
+        assert_eq!(
+            got.get(path),
+            Some(sha),
+            "{}: {path} not recovered intact",
+            img.display()
+        );
+    }
+    let v = run(&["verify", case.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+    arts
+}
+
+fn findings(case: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    let mut st = c.prepare("SELECT what FROM findings").unwrap();
+    st.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn carving_bombs_in_free_space_end_and_cost_only_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in seeds() {
+        let Some((img, want)) = build("carve-bombs", seed, dir.path()) else {
+            return;
+        };
+        let case = dir.path().join(format!("case-{seed}"));
+        survives(&img, &want, &case);
+        // The bombs were met and stopped by the budget, and said so.
+        let f = findings(&case);
+        assert!(
+            f.iter()
+                .any(|w| w.contains("carver cut short: work budget")),
+            "{f:?}"
+        );
+    }
+}
+
+#[test]
+fn folders_deeper_than_path_max_are_extracted_under_the_fallback() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in seeds() {
+        let Some((img, want)) = build("deep-fat", seed, dir.path()) else {
+            return;
+        };
+        let case = dir.path().join(format!("case-{seed}"));
+        let arts = survives(&img, &want, &case);
+        let deep = arts
+            .iter()
+            .find(|a| a["path"].as_str().unwrap_or("").ends_with("/bottom.bin"))
+            .expect("the deepest file is listed");
+        let ex = deep["extracted"].as_str().unwrap();
+        assert!(ex.contains("/by-id/"), "{ex}");
+        assert_eq!(
+            sha256_file(&case.join(ex)),
+            deep["sha256"].as_str().unwrap()
+        );
+        assert!(findings(&case)
+            .iter()
+            .any(|w| w.contains("because the planned path cannot be made")),);
+    }
+}
+
+#[test]
+fn names_that_clash_on_a_case_insensitive_disk_get_their_own_copies() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in seeds() {
+        let Some((img, want)) = build("clash-ext4", seed, dir.path()) else {
+            return;
+        };
+        let case = dir.path().join(format!("case-{seed}"));
+        let arts = survives(&img, &want, &case);
+        // Every copy is its own file, whatever the letter case, and holds its bytes.
+        let mut seen = std::collections::HashSet::new();
+        for a in arts.iter().filter(|a| a["extracted"].is_string()) {
+            let ex = a["extracted"].as_str().unwrap();
+            assert!(seen.insert(ex.to_lowercase()), "{ex} planned twice");
+            assert_eq!(sha256_file(&case.join(ex)), a["sha256"].as_str().unwrap());
+        }
+        assert!(seen.len() >= want.len());
+    }
+}
