@@ -95,13 +95,7 @@ pub struct Model {
 
 impl Model {
     pub fn gather(store: &Store) -> Result<Model, StoreError> {
-        let chain = store.verify_chain()?;
-        let rows = store.verify_evidence_rows()?;
-        let arts = store.verify_artifact_rows()?;
-        let integrity = match (chain, rows, arts) {
-            (Err(b), _, _) | (Ok(_), Err(b), _) | (Ok(_), Ok(()), Err(b)) => Err(b),
-            (Ok(n), Ok(()), Ok(_)) => Ok(n),
-        };
+        let integrity = store.integrity()?;
         let events = store.events()?;
         let params = |e: &Event| serde_json::from_str::<Value>(&e.params).unwrap_or_default();
         let mut sessions: Vec<SessionInfo> = Vec::new();

@@ -488,14 +488,9 @@ pub fn verify(
 ) -> Result<VerifyReport, Failure> {
     let mut store = open_case(case_dir)?;
     // Check the chain before this run appends to it.
-    let chain = store.verify_chain().map_err(fail)?;
-    let rows = store.verify_evidence_rows().map_err(fail)?;
-    let arts = store.verify_artifact_rows().map_err(fail)?;
-    let (events, custody) = match (chain, rows, arts) {
-        (Err(b), _, _) => (0, Some(b)),
-        (Ok(n), Err(b), _) => (n, Some(b)),
-        (Ok(n), Ok(()), Err(b)) => (n, Some(b)),
-        (Ok(n), Ok(()), Ok(_)) => (n, None),
+    let (events, custody) = match store.integrity().map_err(fail)? {
+        Ok(n) => (n, None),
+        Err(b) => (0, Some(b)),
     };
     let sid = store.begin_session("verify", json!({})).map_err(fail)?;
     let mut evidence = Vec::new();

@@ -266,6 +266,7 @@ impl Store {
                 "case_number": info.case_number,
                 "examiner": info.examiner,
                 "description": info.description,
+                "created_utc": created,
             }),
             None,
         )?;
@@ -422,7 +423,7 @@ impl Store {
             prev_hash,
             hash: String::new(),
         };
-        let prev = hex::decode(&ev.prev_hash).map_err(|e| e.to_string())?;
+        let prev = link_bytes(&ev.prev_hash);
         ev.hash = ev.compute_hash(&prev);
         conn.execute(
             "INSERT INTO custody (seq, time_utc, actor, action, params, tool_version, session_id, prev_hash, hash)
@@ -491,7 +492,7 @@ impl Store {
                     ),
                 }));
             }
-            let prev_bytes = hex::decode(&prev).unwrap_or_default();
+            let prev_bytes = link_bytes(&prev);
             let h = ev.compute_hash(&prev_bytes);
             if h != ev.hash {
                 return Ok(Err(ChainBreak {
@@ -528,16 +529,17 @@ impl Store {
     /// Starts a session (one command run) and records it in the custody log.
     pub fn begin_session(&mut self, command: &str, args: Value) -> Result<i64> {
         let db = self.db();
+        let started = utc_now();
         self.conn
             .execute(
                 "INSERT INTO sessions (command, args, started_utc, status) VALUES (?1, ?2, ?3, 'running')",
-                params![command, canonical_json(&args), utc_now()],
+                params![command, canonical_json(&args), started],
             )
             .map_err(sql_err(&db))?;
         let id = self.conn.last_insert_rowid();
         self.append_event(
             "session.start",
-            json!({"command": command, "args": args}),
+            json!({"command": command, "args": args, "started_utc": started}),
             Some(id),
         )?;
         Ok(id)
@@ -545,15 +547,16 @@ impl Store {
 
     pub fn end_session(&mut self, id: i64, status: SessionStatus, summary: Value) -> Result<()> {
         let db = self.db();
+        let ended = utc_now();
         self.conn
             .execute(
                 "UPDATE sessions SET ended_utc = ?1, status = ?2 WHERE id = ?3",
-                params![utc_now(), status.as_str(), id],
+                params![ended, status.as_str(), id],
             )
             .map_err(sql_err(&db))?;
         self.append_event(
             "session.end",
-            json!({"status": status.as_str(), "summary": summary}),
+            json!({"status": status.as_str(), "summary": summary, "ended_utc": ended}),
             Some(id),
         )?;
         Ok(())
@@ -745,6 +748,13 @@ impl Store {
 }
 
 /// (seq, hash) of the newest custody event, the link the next one chains to.
+/// The bytes an event's hash is chained from. A stored hash that is not hex (an
+/// edited log) is taken as its text, so a verify of a broken case can still record
+/// its own session after saying the chain is broken.
+fn link_bytes(h: &str) -> Vec<u8> {
+    hex::decode(h).unwrap_or_else(|_| h.as_bytes().to_vec())
+}
+
 fn newest_link(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
     conn.query_row(
         "SELECT seq, hash FROM custody ORDER BY seq DESC LIMIT 1",

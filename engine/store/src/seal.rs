@@ -12,7 +12,7 @@
 //! their times, runs and gaps; the unit's findings; the volumes (unit `layout`);
 //! the filesystems of the volume (unit `v<i>`).
 
-use crate::{canonical_json, sql_err, Result, Store};
+use crate::{canonical_json, sql_err, ChainBreak, Result, Store};
 use rusqlite::types::ValueRef;
 use rusqlite::{params_from_iter, Connection};
 use serde_json::{json, Value};
@@ -137,5 +137,147 @@ impl Store {
             h.update(b"\n");
         }
         hex::encode(h.finalize())
+    }
+
+    /// The rows no unit seals, against the custody events that recorded them: the
+    /// case itself, every session, and the presence of every registered evidence
+    /// item. Values an older dredge did not record in its events (session times,
+    /// the case's creation time) are checked where the event has them.
+    pub fn verify_case_rows(&self) -> Result<std::result::Result<(), ChainBreak>> {
+        let events = self.events()?;
+        let broken = |seq: i64, detail: String| Ok(Err(ChainBreak { seq, detail }));
+        let params =
+            |e: &crate::Event| -> Value { serde_json::from_str(&e.params).unwrap_or(Value::Null) };
+        // The case.
+        let case = self.case()?;
+        if let Some(e) = events.iter().find(|e| e.action == "case.create") {
+            let p = params(e);
+            let checks = [
+                ("case_uuid", json!(case.uuid)),
+                ("case_number", json!(case.info.case_number)),
+                ("examiner", json!(case.info.examiner)),
+                ("description", json!(case.info.description)),
+                ("created_utc", json!(case.created_utc)),
+            ];
+            for (k, v) in checks {
+                if p.get(k).is_some_and(|r| *r != v) || (k != "created_utc" && p.get(k).is_none()) {
+                    return broken(
+                        e.seq,
+                        format!(
+                            "case field {k} is {v} but custody event {} recorded {}",
+                            e.seq,
+                            p.get(k).cloned().unwrap_or(Value::Null)
+                        ),
+                    );
+                }
+            }
+            if case.tool_version != e.tool_version {
+                return broken(
+                    e.seq,
+                    format!(
+                        "case field tool_version is {:?} but custody event {} recorded {:?}",
+                        case.tool_version, e.seq, e.tool_version
+                    ),
+                );
+            }
+        }
+        // Every registered evidence item still has its row.
+        let rows = self.evidence()?;
+        for e in events.iter().filter(|e| e.action == "evidence.add") {
+            if !rows.iter().any(|r| r.added_event == e.seq) {
+                return broken(e.seq, format!("evidence {} registered by custody event {} has no row in the evidence table", params(e)["label"], e.seq));
+            }
+        }
+        // Every session against its start and end events, and no session without one.
+        let sessions = self.sessions()?;
+        for s in &sessions {
+            let start = events
+                .iter()
+                .find(|e| e.action == "session.start" && e.session_id == Some(s.id));
+            let end = events
+                .iter()
+                .rev()
+                .find(|e| e.action == "session.end" && e.session_id == Some(s.id));
+            let Some(start) = start else {
+                return broken(
+                    events.last().map_or(0, |e| e.seq),
+                    format!(
+                        "session {} ({}) has no session.start event",
+                        s.id, s.command
+                    ),
+                );
+            };
+            let p = params(start);
+            let mut checks = vec![
+                ("command", json!(s.command), p.get("command").cloned()),
+                ("args", s.args.clone(), p.get("args").cloned()),
+            ];
+            if p.get("started_utc").is_some() {
+                checks.push((
+                    "started_utc",
+                    json!(s.started_utc),
+                    p.get("started_utc").cloned(),
+                ));
+            }
+            match end {
+                Some(end) => {
+                    let q = params(end);
+                    checks.push(("status", json!(s.status), q.get("status").cloned()));
+                    if q.get("ended_utc").is_some() {
+                        checks.push(("ended_utc", json!(s.ended_utc), q.get("ended_utc").cloned()));
+                    }
+                }
+                None => checks.push(("status", json!(s.status), Some(json!("running")))),
+            }
+            for (k, v, recorded) in checks {
+                if Some(&v) != recorded.as_ref() {
+                    let seq = if k == "status" || k == "ended_utc" {
+                        end.map_or(start.seq, |e| e.seq)
+                    } else {
+                        start.seq
+                    };
+                    return broken(
+                        seq,
+                        format!(
+                            "session {} field {k} is {v} but custody recorded {}",
+                            s.id,
+                            recorded.unwrap_or(Value::Null)
+                        ),
+                    );
+                }
+            }
+        }
+        for e in events.iter().filter(|e| e.action == "session.start") {
+            if !sessions.iter().any(|s| Some(s.id) == e.session_id) {
+                return broken(
+                    e.seq,
+                    format!(
+                        "session {:?} started by custody event {} has no row in the sessions table",
+                        e.session_id, e.seq
+                    ),
+                );
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    /// Every check of the store alone, in order: the chain and its anchor, the
+    /// evidence rows, the sealed units, the case and sessions. `Ok(n)` is the
+    /// number of events; `Err` names the first thing that does not hold.
+    pub fn integrity(&self) -> Result<std::result::Result<usize, ChainBreak>> {
+        let n = match self.verify_chain()? {
+            Ok(n) => n,
+            Err(b) => return Ok(Err(b)),
+        };
+        if let Err(b) = self.verify_evidence_rows()? {
+            return Ok(Err(b));
+        }
+        if let Err(b) = self.verify_artifact_rows()? {
+            return Ok(Err(b));
+        }
+        if let Err(b) = self.verify_case_rows()? {
+            return Ok(Err(b));
+        }
+        Ok(Ok(n))
     }
 }

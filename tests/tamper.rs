@@ -1,0 +1,128 @@
+//! Every recorded fact is sealed: changing any value of any row, or deleting any
+//! row, of any table of a finished case makes `dredge verify` exit 2 and name what
+//! changed. The case is the sample stick recovered with its mapfile (deleted files,
+//! unreadable ranges, findings, carved files).
+
+mod common;
+
+use common::*;
+use rusqlite::Connection;
+use std::path::{Path, PathBuf};
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+fn copy_case(from: &Path, to: &Path) {
+    assert!(sh(&format!(
+        "rm -rf '{0}' && cp -a '{1}' '{0}'",
+        to.display(),
+        from.display()
+    )));
+}
+
+/// The tables and their columns, with declared types.
+fn schema(db: &Path) -> Vec<(String, Vec<(String, String)>)> {
+    let c = Connection::open(db).unwrap();
+    let tables: Vec<String> = c
+        .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    tables
+        .into_iter()
+        .map(|t| {
+            let cols = c
+                .prepare(&format!("PRAGMA table_info({t})"))
+                .unwrap()
+                .query_map([], |r| Ok((r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            (t, cols)
+        })
+        .collect()
+}
+
+/// Applies `sql` to a copy of the case (the append-only triggers dropped, as a
+/// determined editor would) and returns verify's exit code and output.
+fn verify_after(case: &Path, work: &Path, sql: &str) -> Option<(i32, String)> {
+    copy_case(case, work);
+    let c = Connection::open(work.join("case.sqlite")).unwrap();
+    c.execute_batch(
+        "PRAGMA foreign_keys = OFF; DROP TRIGGER IF EXISTS custody_no_update; DROP TRIGGER IF EXISTS custody_no_delete;",
+    )
+    .unwrap();
+    let n = c.execute(sql, []).unwrap_or(0);
+    drop(c);
+    if n == 0 {
+        return None; // nothing to change (an empty table, or a value that stays)
+    }
+    let o = run(&["verify", work.to_str().unwrap()]);
+    Some((o.status.code().unwrap_or(-1), stdout(&o) + &stderr(&o)))
+}
+
+#[test]
+fn any_change_to_any_row_of_any_table_is_caught_by_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("case");
+    let o = one_shot(
+        "recover",
+        &repo("testimages/sample/usb-stick.img"),
+        Some(&repo("testimages/sample/usb-stick.map")),
+        &case,
+        &["--carve", "all"],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let v = run(&["verify", case.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+
+    let work = dir.path().join("work");
+    let mut tried = 0;
+    let mut missed = Vec::new();
+    for (table, cols) in schema(&case.join("case.sqlite")) {
+        // Each row position that matters: the first and the last.
+        for pick in ["min", "max"] {
+            let row = format!("rowid = (SELECT {pick}(rowid) FROM {table})");
+            for (col, ty) in &cols {
+                let new = match ty.as_str() {
+                    "INTEGER" => format!("COALESCE({col}, 0) + 1"),
+                    _ => format!("COALESCE({col}, '') || 'x'"),
+                };
+                let sql = format!("UPDATE {table} SET {col} = {new} WHERE {row}");
+                if let Some((code, out)) = verify_after(&case, &work, &sql) {
+                    tried += 1;
+                    if code != 2 {
+                        missed.push(format!("{sql}: exit {code}"));
+                    } else {
+                        assert!(
+                            out.contains("BROKEN")
+                                || out.contains("FAIL")
+                                || out.contains("mismatch")
+                                || out.contains("no longer match")
+                                || out.contains("altered")
+                                || out.contains("changed"),
+                            "{sql}: {out}"
+                        );
+                    }
+                }
+            }
+            let sql = format!("DELETE FROM {table} WHERE {row}");
+            if let Some((code, _)) = verify_after(&case, &work, &sql) {
+                tried += 1;
+                if code != 2 {
+                    missed.push(format!("{sql}: exit {code}"));
+                }
+            }
+        }
+    }
+    assert!(tried > 150, "only {tried} changes tried");
+    assert!(
+        missed.is_empty(),
+        "verify missed {} of {tried} changes:\n{}",
+        missed.len(),
+        missed.join("\n")
+    );
+}
