@@ -71,7 +71,7 @@ enum Command {
     Recover(RecoverArgs),
     /// Recompute the custody chain, every evidence hash and every extracted file's
     /// hash; name the first mismatch.
-    Verify(CaseArg),
+    Verify(VerifyArgs),
     /// Print the custody log.
     Log(LogArgs),
     /// Write a report from the case store alone (HTML, PDF/A, DFXML, CASE/UCO JSON-LD, CSV, bodyfile), with its
@@ -122,6 +122,15 @@ struct CaseNewArgs {
 #[derive(Args)]
 struct CaseArg {
     case_dir: PathBuf,
+}
+
+#[derive(Args)]
+struct VerifyArgs {
+    case_dir: PathBuf,
+    /// A custody head copied from a report (SEQ:HASH, printed on every page): the
+    /// log must still hold it.
+    #[arg(long, value_name = "SEQ:HASH")]
+    head: Option<String>,
 }
 
 #[derive(Args)]
@@ -593,7 +602,9 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             one_shot(&a, &opts, interrupt, rep)
         }
         Command::Verify(a) => {
-            let r = session::verify(&a.case_dir, interrupt, &mut |p| rep.progress(p))?;
+            let r = session::verify_against(&a.case_dir, a.head.as_deref(), interrupt, &mut |p| {
+                rep.progress(p)
+            })?;
             rep.clear();
             rep.json(json!({
                 "event": "result", "command": "verify", "ok": r.ok(),
@@ -798,17 +809,10 @@ fn type_char(kind: &str) -> char {
     }
 }
 
-/// Names from evidence are escaped before they reach the terminal.
+/// Names from evidence are escaped before they reach the terminal (the one
+/// sanitizer, `dredge_core::visible`).
 fn shown(name: &str) -> String {
-    name.chars()
-        .flat_map(|c| {
-            if c.is_control() {
-                c.escape_default().collect::<Vec<_>>()
-            } else {
-                vec![c]
-            }
-        })
-        .collect()
+    dredge_core::visible(name).into_owned()
 }
 
 fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {

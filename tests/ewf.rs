@@ -161,9 +161,10 @@ fn ewfacquire_sets_read_exactly_as_ewfexport_and_the_original() {
         }
     }
 
-    // Media whose size is not a multiple of 512: ewfacquire stores whole sectors
-    // only (as ewfexport shows) but hashes every input byte, so its stored MD5 can
-    // never match what the E01 holds. dredge reads what ewfexport reads and says so.
+    // Media whose size is not a multiple of 512: ewfacquire counts whole sectors
+    // in the volume section, but its last chunk holds the tail too and its MD5
+    // covers every input byte. ewfexport stops at the sector count; dredge reads
+    // the stored bytes (issue 17), so the stored MD5 verifies, and says so.
     let odd = d.path().join("odd.raw");
     let mut od = data.clone();
     od.extend_from_slice(b"tail");
@@ -172,15 +173,26 @@ fn ewfacquire_sets_read_exactly_as_ewfexport_and_the_original() {
     let exported = ewfexport(d.path(), &e01);
     let ev = open_evidence(&e01, None).unwrap();
     let (b, _) = read_all(&*ev.source);
-    assert!(b == exported, "odd: differs from ewfexport");
-    assert_eq!(b.len() % 512, 0);
+    assert!(b == od, "odd: differs from the original");
+    assert_eq!(
+        &b[..exported.len()],
+        &exported[..],
+        "odd: ewfexport's bytes are a prefix"
+    );
+    assert_eq!(exported.len() % 512, 0);
     let m = ev.ewf.unwrap();
     assert_eq!(
         m.stored_md5.as_deref(),
-        Some(md5(&od).as_str()),
-        "ewfacquire hashed the input"
+        Some(md5(&b).as_str()),
+        "ewfacquire hashed the input, and the stored bytes are the input"
     );
-    assert_ne!(md5(&b), md5(&od));
+    assert!(
+        m.problems
+            .iter()
+            .any(|p| p.contains("the last chunk holds")),
+        "{:?}",
+        m.problems
+    );
 }
 
 #[test]
@@ -490,4 +502,68 @@ fn a_missing_segment_is_named_and_its_bytes_are_gaps() {
     ]);
     assert_eq!(o.status.code(), Some(3), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("x.E02 is missing"), "{}", stdout(&o));
+}
+
+/// Media that is not a whole number of sectors: ewfacquire counts 8 sectors for a
+/// 4 097-byte file, but its last chunk holds all 4 097 bytes and the stored MD5
+/// covers them. The stored bytes are read, verify against the stored hash, and the
+/// difference is recorded.
+#[test]
+fn media_with_a_partial_last_sector_reads_the_stored_bytes() {
+    if !tools(&["ewfacquire"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    for (len, compression) in [(4097usize, "none"), (4097, "best"), (70_000, "fast")] {
+        let raw = d.path().join(format!("odd-{len}-{compression}.raw"));
+        let data = noise(len, len as u64);
+        std::fs::write(&raw, &data).unwrap();
+        let e01 = acquire(
+            d.path(),
+            &raw,
+            &format!("odd-{len}-{compression}"),
+            &["-c", compression],
+        );
+        let src = EwfSource::open(&e01).unwrap();
+        assert_eq!(src.size(), len as u64);
+        let mut buf = vec![0u8; len];
+        let r = src.read_at(0, &mut buf).unwrap();
+        assert!(r.synthesized.is_empty(), "{:?}", r.synthesized);
+        assert_eq!(buf, data);
+        assert!(
+            src.meta()
+                .problems
+                .iter()
+                .any(|p| p.contains("the last chunk holds")),
+            "{:?}",
+            src.meta().problems
+        );
+        // The registered hashes are those of the stored bytes, and match the
+        // stored MD5 (a mismatch would fail the add).
+        let case = d.path().join(format!("case-{len}-{compression}"));
+        assert!(
+            run(&["case", "new", case.to_str().unwrap(), "--examiner", "T"])
+                .status
+                .success()
+        );
+        let o = run(&[
+            "--progress",
+            "none",
+            "add",
+            case.to_str().unwrap(),
+            e01.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+        let (size, sha): (i64, String) = c
+            .query_row("SELECT size, sha256 FROM evidence", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(size as usize, len);
+        assert_eq!(
+            sha,
+            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data))
+        );
+    }
 }

@@ -415,6 +415,55 @@ fn the_pdf_is_pdf_a_paginated_and_holds_the_facts() {
     ] {
         assert!(text.contains(fact), "PDF lacks {fact}");
     }
+    // Hashes copy out whole: in the raw text (no whitespace removed) every evidence
+    // and artifact SHA-256 stands intact, and nothing invisible is in the text.
+    let raw = String::from_utf8(
+        std::process::Command::new("pdftotext")
+            .args(["-layout"])
+            .arg(&pdf)
+            .arg("-")
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert!(!raw.contains(['\u{200B}', '\u{AD}', '\u{2060}']));
+    let db = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    let mut shas: Vec<String> = db
+        .prepare("SELECT sha256 FROM artifacts WHERE sha256 IS NOT NULL")
+        .unwrap()
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert!(shas.len() > 3);
+    shas.push(evidence_sha.clone());
+    for h in &shas {
+        assert!(raw.contains(h.as_str()), "PDF text lacks {h} in one piece");
+    }
+    // Every page names the custody head the report was made from: the newest
+    // event before the report's own session, seq and hash as stored.
+    let (seq, hash): (i64, String) = db
+        .query_row(
+            "SELECT seq, hash FROM custody WHERE seq < (SELECT MAX(seq) FROM custody WHERE action = 'session.start') ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    drop(db);
+    for p in 1..=pages {
+        let t = std::process::Command::new("pdftotext")
+            .args(["-f", &p.to_string(), "-l", &p.to_string()])
+            .arg(&pdf)
+            .arg("-")
+            .output()
+            .unwrap();
+        let t = String::from_utf8_lossy(&t.stdout);
+        assert!(
+            t.contains(&format!("custody head {seq}:{hash}")),
+            "page {p} lacks the head: {t}"
+        );
+    }
     let o = std::process::Command::new("pdftoppm")
         .args(["-png", "-r", "50", "-f", "1", "-l", "1"])
         .arg(&pdf)

@@ -126,3 +126,34 @@ fn any_change_to_any_row_of_any_table_is_caught_by_verify() {
         missed.join("\n")
     );
 }
+
+#[test]
+fn a_head_copied_from_a_report_is_checked_against_the_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = dir.path().join("case");
+    let o = one_shot(
+        "recover",
+        &repo("testimages/sample/usb-stick.img"),
+        Some(&repo("testimages/sample/usb-stick.map")),
+        &case,
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let head = std::fs::read_to_string(case.join("custody.head")).unwrap();
+    let (seq, hash) = head.trim().split_once(' ').unwrap();
+    let c = case.to_str().unwrap();
+    let good = format!("{seq}:{hash}");
+    let v = run(&["verify", c, "--head", &good]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+    let other = format!("{seq}:{}", "0".repeat(64));
+    let v = run(&["verify", c, "--head", &other]);
+    assert_eq!(v.status.code(), Some(2));
+    assert!(stdout(&v).contains("does not match"), "{}", stdout(&v));
+    let gone = format!("99999:{hash}");
+    let v = run(&["verify", c, "--head", &gone]);
+    assert_eq!(v.status.code(), Some(2));
+    assert!(stdout(&v).contains("no longer has"), "{}", stdout(&v));
+    let v = run(&["verify", c, "--head", "twelve"]);
+    assert_eq!(v.status.code(), Some(2));
+    assert_eq!(stderr(&v).lines().count(), 1, "{}", stderr(&v));
+}

@@ -11,6 +11,7 @@ mod budget;
 pub mod checksum;
 mod extent;
 mod model;
+mod sanitize;
 mod source;
 pub mod time;
 
@@ -20,6 +21,7 @@ pub use model::{
     Entry, EntryKind, FileSystem, Finding, ReadVecError, Recovery, Run, RunData, Timestamp, Volume,
     VolumeKind, VolumeReader,
 };
+pub use sanitize::{csv_safe, visible};
 pub use source::{
     BlockDevice, DeviceError, ImageSource, ReadReport, SourceError, SourceErrorKind, SynthRange,
     Why,

@@ -256,10 +256,22 @@ impl EwfSource {
                         if let Some(h) = read_at(&dev, body, 24) {
                             let count = le32(&h, 0);
                             let base = le64(&h, 8);
+                            // Tables are bounded by the media they describe: a crafted
+                            // file repeating tables must not grow the list without end.
+                            let needed = match sectors.saturating_mul(bps) {
+                                0 => 1 << 24,
+                                media => media.div_ceil(spc.saturating_mul(bps).max(1)),
+                            };
                             if count > 1 << 22 {
                                 meta.problems.push(format!(
                                     "{}: table at byte offset {off} claims {count} entries",
                                     path.display()
+                                ));
+                            } else if chunks.len() as u64 + count > needed.saturating_add(1 << 16) {
+                                meta.problems.push(format!(
+                                    "{}: table at byte offset {off} adds {count} entries to {} where the media needs {needed}; ignored",
+                                    path.display(),
+                                    chunks.len()
                                 ));
                             } else if let Some(t) = read_at(&dev, body + 24, (count * 4) as usize) {
                                 let end = last_sectors.map_or(off, |(s, l)| s + l).min(off);
@@ -358,7 +370,7 @@ impl EwfSource {
         meta.bytes_per_sector = bps as u32;
         meta.sectors_per_chunk = spc as u32;
         meta.segments = paths;
-        Ok(EwfSource {
+        let mut src = EwfSource {
             segments: segs,
             name: first.display().to_string(),
             chunks,
@@ -367,7 +379,40 @@ impl EwfSource {
             errors,
             meta,
             cache: Mutex::new(Vec::new()),
-        })
+        };
+        src.take_stored_tail();
+        Ok(src)
+    }
+
+    /// Media that is not a whole number of sectors: the volume section counts
+    /// whole sectors, but the last chunk holds the last partial sector too, and
+    /// the stored hashes cover it. The stored bytes are the evidence, so they are
+    /// returned, and the difference is recorded. Only a tail shorter than one sector
+    /// is taken: a final chunk padded to full size is padding, not media.
+    fn take_stored_tail(&mut self) {
+        let last = self.size.div_ceil(self.chunk_size);
+        if last == 0 || self.chunks.len() as u64 != last {
+            return;
+        }
+        let base = (last - 1) * self.chunk_size;
+        let held = match &*self.chunk((last - 1) as usize) {
+            Ok(d) => d.len() as u64,
+            Err(()) => return,
+        };
+        let stored = base + held.min(self.chunk_size);
+        let bps = u64::from(self.meta.bytes_per_sector);
+        if stored > self.size && stored - self.size < bps {
+            self.meta.problems.push(format!(
+                "the volume section counts {} sectors ({} bytes) but the last chunk holds {} bytes more; the stored {} bytes are read (the stored hashes cover them)",
+                self.size / bps,
+                self.size,
+                stored - self.size,
+                stored
+            ));
+            self.size = stored;
+            // Cached chunks were cut to the old size.
+            self.cache.lock().unwrap_or_else(|e| e.into_inner()).clear();
+        }
     }
 
     pub fn meta(&self) -> &EwfMeta {

@@ -8,7 +8,9 @@ use std::io::Write;
 
 const HEAD: &str = "evidence,artifact_id,forensic_path,path,other_names,kind,origin,deleted,status,recovery,recovery_detail,size,md5,sha1,sha256,unreadable_bytes,unreadable_ranges,modified,accessed,changed,created,image_runs,extracted";
 
+/// One cell: never a formula to a spreadsheet, quoted where RFC 4180 needs it.
 fn field(s: &str) -> String {
+    let s = dredge_core::csv_safe(s);
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {

@@ -90,21 +90,60 @@ fn lit(s: &str) -> String {
     )
 }
 
-/// `s` with break opportunities (zero-width spaces) after separators and inside long
-/// runs, so JSON and hashes wrap inside their table cells instead of running out.
-fn breakable(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + s.len() / 16);
-    let mut run = 0;
-    for c in s.chars() {
-        out.push(c);
-        run = if c.is_whitespace() { 0 } else { run + 1 };
-        if matches!(c, ',' | ':' | '/' | '&' | ';') || run >= 32 {
-            out.push('\u{200B}');
-            run = 0;
+/// `s` cut into lines of at most `width` characters, for a monospace cell: breaks
+/// after separators where it can, hard breaks where it must, and never inside a
+/// run of 32 or more hex digits (a hash), which starts a line of its own instead.
+/// Only real line breaks are added: a value copied out of the PDF (or read by
+/// `pdftotext`) is the value, with no zero-width characters or hyphens in it.
+fn wrap_mono(s: &str, width: usize) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    for text in s.split('\n') {
+        // Tokens end after a separator or a space.
+        let mut tokens: Vec<String> = Vec::new();
+        let mut cur = String::new();
+        for c in text.chars() {
+            cur.push(c);
+            if matches!(c, ',' | ':' | '/' | '&' | ';' | ' ') {
+                tokens.push(std::mem::take(&mut cur));
+            }
         }
+        if !cur.is_empty() {
+            tokens.push(cur);
+        }
+        let mut line = String::new();
+        for t in tokens {
+            let (tl, ll) = (t.chars().count(), line.chars().count());
+            if ll + tl <= width {
+                line.push_str(&t);
+                continue;
+            }
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+            }
+            let hexrun = t.chars().filter(char::is_ascii_hexdigit).count() >= 32;
+            if tl <= width || hexrun {
+                line = t;
+                continue;
+            }
+            let chars: Vec<char> = t.chars().collect();
+            for piece in chars.chunks(width) {
+                if !line.is_empty() {
+                    lines.push(std::mem::take(&mut line));
+                }
+                line = piece.iter().collect();
+            }
+        }
+        lines.push(line);
     }
-    out
+    lines.join("\n")
 }
+
+/// Characters per line of the monospace cells (6.5 pt DejaVu Sans Mono is 3.9 pt a
+/// character): the evidence table's value column, the options and custody detail
+/// columns, the full-width hash row of the files table.
+const EVIDENCE_WIDTH: usize = 80;
+const DETAIL_WIDTH: usize = 70;
+const HASH_ROW_WIDTH: usize = 120;
 
 /// `Y-M-D` and `h:m:s` of a stored UTC time.
 fn parse_utc(utc: &str) -> Option<Datetime> {
@@ -137,9 +176,12 @@ fn head(model: &Model) -> String {
         lit(&format!("Forensic examination report — case {number}")),
         lit(&c.info.examiner)
     );
+    // Every page carries the custody head the report was made from: an examiner
+    // can check a case against any single page (`dredge verify CASE --head`).
     s += &format!(
-        "#set page(paper: \"a4\", margin: (x: 1.5cm, top: 1.6cm, bottom: 2cm), footer: context [#set text(size: 7.5pt); #{} #h(1fr) page #counter(page).display(\"1 of 1\", both: true)])\n",
-        lit(&format!("dredge {} — case {number} — generated {}", dredge_core::TOOL_VERSION, model.generated_utc))
+        "#set page(paper: \"a4\", margin: (x: 1.5cm, top: 1.6cm, bottom: 2.4cm), footer: context [#set text(size: 7.5pt); #{} #h(1fr) page #counter(page).display(\"1 of 1\", both: true) #linebreak() custody head #text(font: \"DejaVu Sans Mono\", size: 6.5pt, {})])\n",
+        lit(&format!("dredge {} — case {number} — generated {}", dredge_core::TOOL_VERSION, model.generated_utc)),
+        lit(&crate::text::head_line(model))
     );
     s += PREAMBLE;
     s += "#text(size: 18pt, strong[Forensic examination report])\n\n#kv(\n";
@@ -207,7 +249,11 @@ fn evidence(model: &Model) -> String {
         rows.push(("Verification".into(), checks.join("\n"), true));
         for (k, v, m) in rows {
             if m {
-                s += &format!("  ({}, mono({})),\n", lit(&k), lit(&breakable(&v)));
+                s += &format!(
+                    "  ({}, mono({})),\n",
+                    lit(&k),
+                    lit(&wrap_mono(&v, EVIDENCE_WIDTH))
+                );
             } else {
                 s += &format!("  ({}, {}),\n", lit(&k), lit1(&v));
             }
@@ -257,7 +303,7 @@ fn methods(model: &Model) -> String {
             "  [{}], {}, mono({}), small({}), {},\n",
             x.id,
             lit(&format!("{} (dredge {})", x.command, x.tool_version)),
-            lit(&breakable(&x.args.to_string())),
+            lit(&wrap_mono(&x.args.to_string(), DETAIL_WIDTH)),
             lit(&format!(
                 "{}\n{}",
                 x.started,
@@ -320,9 +366,12 @@ fn file_row(a: &ArtifactRecord) -> String {
     if a.status != "complete" {
         state += &format!(", {}", a.status);
     }
-    let hashes = a.digests.as_ref().map_or("—".to_string(), |(m, s1, s2)| {
-        format!("MD5 {m}\nSHA-1 {s1}\nSHA-256 {s2}")
-    });
+    let hashes = a
+        .digests
+        .as_ref()
+        .map_or("no content".to_string(), |(m, s1, s2)| {
+            format!("MD5 {m}  SHA-1 {s1}\nSHA-256 {s2}")
+        });
     let mut detail = a
         .recovery_detail
         .clone()
@@ -340,14 +389,14 @@ fn file_row(a: &ArtifactRecord) -> String {
         .map(|(src, utc)| format!("{utc} {src}"))
         .collect();
     format!(
-        "  [#{} #linebreak() #small({})], {}, [{}], small({}), mono({}), small({}),\n",
+        "  [#{} #linebreak() #small({})], {}, [{}], small({}), small({}),\n  table.cell(colspan: 5, mono({})),\n",
         lit1(&a.path),
         lit1(&a.forensic_path),
         lit(&state),
         a.size,
         lit(&times.join("\n")),
-        lit(&breakable(&hashes)),
-        lit(&detail)
+        lit(&detail),
+        lit(&wrap_mono(&hashes, HASH_ROW_WIDTH))
     )
 }
 
@@ -357,7 +406,9 @@ fn files(store: &Store, model: &Model) -> Result<String, StoreError> {
     if total > MAX_ROWS {
         s += &format!(" This document lists {MAX_ROWS} of them: deleted, carved and partial files first. Every file, with its hashes, times and image ranges, is in the CSV, DFXML and CASE reports of this case (`dredge report --format csv|dfxml|case`).");
     }
-    s += "\n#table(columns: (22%, auto, auto, 17%, 27%, 1fr), [*Path / forensic path*], [*State*], [*Size*], [*Times (UTC, source)*], [*Hashes*], [*Recovery*],\n";
+    // Hashes take a full-width row under each file: on one line each, they copy
+    // out whole, and no column has to be squeezed for them.
+    s += "\n#table(columns: (26%, auto, auto, 25%, 1fr), [*Path / forensic path*], [*State*], [*Size*], [*Times (UTC, source)*], [*Recovery*], table.cell(colspan: 5)[*Hashes*],\n";
     // Two passes over the store: the files an examiner looks at first, then the rest.
     let mut n = 0u64;
     for interesting in [true, false] {
@@ -387,7 +438,10 @@ fn custody(model: &Model) -> String {
             e.seq,
             lit(&format!("{}\n{}", e.time_utc, e.actor)),
             lit(&e.action),
-            lit(&breakable(&format!("{}\nhash {}", e.params, e.hash)))
+            lit(&wrap_mono(
+                &format!("{}\nhash {}", e.params, e.hash),
+                DETAIL_WIDTH
+            ))
         );
     }
     s += ")\n";
@@ -459,4 +513,25 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
         )
     })?;
     out.write_all(&bytes).map_err(io_error(store, "PDF"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_mono;
+
+    #[test]
+    fn hashes_stay_whole_and_lines_stay_short() {
+        let h = "ab".repeat(32);
+        let w = wrap_mono(&format!("{{\"sha256\":\"{h}\",\"path\":\"/a/b\"}}"), 40);
+        assert!(w.lines().any(|l| l.contains(&h)), "{w}");
+        assert!(
+            w.lines().all(|l| l.chars().count() <= 40 || l.contains(&h)),
+            "{w}"
+        );
+        let long = "x".repeat(100);
+        let w = wrap_mono(&long, 30);
+        assert_eq!(w.replace('\n', ""), long);
+        assert!(w.lines().all(|l| l.chars().count() <= 30));
+        assert!(!w.contains('\u{200B}') && !w.contains('\u{AD}'));
+    }
 }

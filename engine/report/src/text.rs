@@ -1,28 +1,7 @@
 //! Names from evidence are hostile: control characters, escape sequences and markup
 //! must never reach a terminal, a browser or an XML parser as they are.
 
-use std::borrow::Cow;
-
-/// `s` with control characters (C0, DEL, C1) and backslashes written as escapes
-/// (`\x1b`, `\u{85}`, `\\`), so every name is visible and unambiguous.
-pub fn visible(s: &str) -> Cow<'_, str> {
-    let bad = |c: char| c.is_control() || c == '\\';
-    if !s.chars().any(bad) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x80 && c.is_control() => {
-                out.push_str(&format!("\\x{:02x}", c as u32));
-            }
-            c if c.is_control() => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    Cow::Owned(out)
-}
+pub use dredge_core::visible;
 
 /// Text for XML and HTML: markup characters as entities, after [`visible`].
 pub fn markup(s: &str) -> String {
@@ -162,4 +141,15 @@ mod tests {
         );
         assert_eq!(unix_seconds("garbage"), None);
     }
+}
+
+/// The custody head a report was made from, as `dredge verify CASE --head` takes it:
+/// `SEQ:HASH` of the newest event the report read.
+pub fn head_line(model: &crate::Model) -> String {
+    model
+        .events
+        .last()
+        .map_or("none (empty log)".to_string(), |e| {
+            format!("{}:{}", e.seq, e.hash)
+        })
 }

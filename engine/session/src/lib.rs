@@ -486,12 +486,28 @@ pub fn verify(
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<VerifyReport, Failure> {
+    verify_against(case_dir, None, interrupt, progress)
+}
+
+/// `verify`, and the log must also hold `head` (`SEQ:HASH`, as every page of a
+/// report prints it): a log rewritten since that report was made fails, even one
+/// whose own chain and anchor were rewritten to match.
+pub fn verify_against(
+    case_dir: &Path,
+    head: Option<&str>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<VerifyReport, Failure> {
+    let head = head.map(parse_head).transpose()?;
     let mut store = open_case(case_dir)?;
     // Check the chain before this run appends to it.
-    let (events, custody) = match store.integrity().map_err(fail)? {
+    let (events, mut custody) = match store.integrity().map_err(fail)? {
         Ok(n) => (n, None),
         Err(b) => (0, Some(b)),
     };
+    if let (None, Some((seq, hash))) = (&custody, &head) {
+        custody = store.check_head(*seq, hash).map_err(fail)?.err();
+    }
     let sid = store.begin_session("verify", json!({})).map_err(fail)?;
     let mut evidence = Vec::new();
     for row in store.evidence().map_err(fail)? {
@@ -523,6 +539,19 @@ pub fn verify(
     });
     store.end_session(sid, status, summary).map_err(fail)?;
     Ok(report)
+}
+
+/// `SEQ:HASH` as a report prints it.
+fn parse_head(text: &str) -> Result<(i64, String), Failure> {
+    let bad = || {
+        Failure(format!("--head {text:?}: expected SEQ:HASH, as printed on every page of a report (e.g. 12:9f2c…)"))
+    };
+    let (seq, hash) = text.trim().split_once(':').ok_or_else(bad)?;
+    let seq = seq.parse().map_err(|_| bad())?;
+    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(bad());
+    }
+    Ok((seq, hash.to_ascii_lowercase()))
 }
 
 /// Re-hashes every extracted file against its recorded SHA-256.

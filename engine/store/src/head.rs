@@ -9,7 +9,7 @@
 //! written to a temporary file of this process, synced, renamed over the old one,
 //! and the directory synced: after a crash it names an event that was committed.
 
-use crate::{newest_link, sql_err, Result, Store, StoreError, HEAD_NAME};
+use crate::{newest_link, sql_err, ChainBreak, Result, Store, StoreError, HEAD_NAME};
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::io::AsRawFd;
@@ -74,5 +74,32 @@ impl Store {
         File::open(&self.dir)
             .and_then(|d| d.sync_all())
             .map_err(io(&self.dir))
+    }
+
+    /// Whether the log holds event `seq` with `hash`: a head copied from a printed
+    /// report, checked against the case as it is now.
+    pub fn check_head(&self, seq: i64, hash: &str) -> Result<std::result::Result<(), ChainBreak>> {
+        let stored: Option<String> = self
+            .conn
+            .query_row("SELECT hash FROM custody WHERE seq = ?1", [seq], |r| {
+                r.get(0)
+            })
+            .map(Some)
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(sql_err(&self.db()))?;
+        Ok(match stored {
+            Some(h) if h == hash => Ok(()),
+            Some(h) => Err(ChainBreak {
+                seq,
+                detail: format!("the head {seq}:{hash} given does not match: event {seq} now hashes to {h}; the log was rewritten after that head was printed"),
+            }),
+            None => Err(ChainBreak {
+                seq,
+                detail: format!("the head {seq}:{hash} given names event {seq}, which the log no longer has"),
+            }),
+        })
     }
 }
