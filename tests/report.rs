@@ -247,7 +247,10 @@ fn hostile_names_are_escaped_in_every_report() {
     let d = tempfile::tempdir().unwrap();
     let src = d.path().join("src");
     std::fs::create_dir(&src).unwrap();
-    let evil = "bad\x1b[31mred\nline<script>.txt";
+    let evil = "bad\x1b[31mred\nline\x07\x7f\u{9b}\u{202e}gpj\u{200b}<script>.txt";
+    // How the one sanitizer shows it, everywhere.
+    let tail = "\\x07\\x7f\\u{9b}\\u{202e}gpj\\u{200b}";
+    let raw = ['\x1b', '\x07', '\x7f', '\u{9b}', '\u{202e}', '\u{200b}'];
     std::fs::write(src.join(evil), b"hostile name").unwrap();
     let img = d.path().join("evil.img");
     assert!(sh(&format!(
@@ -258,27 +261,52 @@ fn hostile_names_are_escaped_in_every_report() {
     let case = d.path().join("case");
     let o = one_shot("recover", &img, None, &case, &[]);
     assert!(o.status.success(), "{}", stderr(&o));
+    // The terminal commands: ls, list, log, case show.
+    for args in [
+        vec!["ls", case.to_str().unwrap()],
+        vec!["ls", case.to_str().unwrap(), "--long"],
+        vec!["list", img.to_str().unwrap()],
+        vec!["log", case.to_str().unwrap()],
+        vec!["case", "show", case.to_str().unwrap()],
+    ] {
+        let o = run(&args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+        let out = stdout(&o) + &stderr(&o);
+        assert!(
+            !out.contains(raw),
+            "{args:?}: raw control or format character"
+        );
+        if args[0] != "log" && args[0] != "case" {
+            assert!(
+                out.contains(&format!("bad\\x1b[31mred\\x0aline{tail}")),
+                "{args:?}: {out}"
+            );
+        }
+    }
     for f in ["html", "pdf", "dfxml", "case", "csv", "bodyfile"] {
         let out = d.path().join(format!("r.{}", ext(f)));
         assert!(report(&case, f, &out).status.success());
         if f == "pdf" {
             if tools(&["pdftotext"]) {
                 let t = pdf_text(&out);
-                assert!(!t.contains('\x1b'), "pdf: raw ESC");
-                assert!(t.contains("bad\\x1b[31mred\\x0aline"), "pdf: {t}");
+                assert!(!t.contains(raw), "pdf: raw control or format character");
+                assert!(
+                    t.contains(&format!("bad\\x1b[31mred\\x0aline{tail}")),
+                    "pdf: {t}"
+                );
             }
             continue;
         }
         let text = std::fs::read(&out).unwrap();
-        assert!(!text.contains(&0x1b), "{f}: raw ESC");
         let s = String::from_utf8(text).unwrap();
+        assert!(!s.contains(raw), "{f}: raw control or format character");
         // JSON writes the escape's backslash as \\.
         let shown = if f == "case" {
-            "bad\\\\x1b[31mred\\\\x0aline"
+            format!("bad\\\\x1b[31mred\\\\x0aline{}", tail.replace('\\', "\\\\"))
         } else {
-            "bad\\x1b[31mred\\x0aline"
+            format!("bad\\x1b[31mred\\x0aline{tail}")
         };
-        assert!(s.contains(shown), "{f}");
+        assert!(s.contains(&shown), "{f}");
         if f == "html" || f == "dfxml" {
             assert!(!s.contains("<script>.txt"), "{f}: raw markup");
         }

@@ -21,7 +21,7 @@ pub use model::{
     Entry, EntryKind, FileSystem, Finding, ReadVecError, Recovery, Run, RunData, Timestamp, Volume,
     VolumeKind, VolumeReader,
 };
-pub use sanitize::{csv_safe, visible};
+pub use sanitize::{csv_safe, is_invisible, visible};
 pub use source::{
     BlockDevice, DeviceError, ImageSource, ReadReport, SourceError, SourceErrorKind, SynthRange,
     Why,

@@ -10,7 +10,7 @@ use std::borrow::Cow;
 /// embeddings, overrides, isolates and marks; zero-width spaces and joiners; word
 /// joiners and invisible operators; the byte-order mark; interlinear annotations;
 /// tag characters; the soft hyphen; line and paragraph separators.
-fn invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(c as u32,
         0x00AD | 0x034F | 0x061C | 0x115F | 0x1160 | 0x17B4 | 0x17B5 | 0x180B..=0x180F
         | 0x200B..=0x200F | 0x2028..=0x202E | 0x2060..=0x206F | 0x3164 | 0xFE00..=0xFE0F
@@ -21,7 +21,7 @@ fn invisible(c: char) -> bool {
 /// backslashes written as escapes (`\x1b`, `\u{202e}`, `\\`), so every name is
 /// visible and unambiguous.
 pub fn visible(s: &str) -> Cow<'_, str> {
-    let bad = |c: char| c.is_control() || c == '\\' || invisible(c);
+    let bad = |c: char| c.is_control() || c == '\\' || is_invisible(c);
     if !s.chars().any(bad) {
         return Cow::Borrowed(s);
     }
@@ -32,7 +32,9 @@ pub fn visible(s: &str) -> Cow<'_, str> {
             c if (c as u32) < 0x80 && c.is_control() => {
                 out.push_str(&format!("\\x{:02x}", c as u32));
             }
-            c if c.is_control() || invisible(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c if c.is_control() || is_invisible(c) => {
+                out.push_str(&format!("\\u{{{:x}}}", c as u32))
+            }
             c => out.push(c),
         }
     }

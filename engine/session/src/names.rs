@@ -15,7 +15,11 @@ pub fn safe_component(name: &str) -> String {
     for ch in name.chars() {
         match ch {
             '/' | '\\' | '\0' => out.push_str(&format!("%{:02X}", ch as u32)),
-            c if c.is_control() => out.push_str(&format!("%{:02X}", c as u32)),
+            // Invisible format characters too: a bidi override in a copy's name
+            // would make a file manager show `gpj.exe` as `exe.jpg`.
+            c if c.is_control() || dredge_core::is_invisible(c) => {
+                out.push_str(&format!("%{:02X}", c as u32))
+            }
             '%' => out.push_str("%25"),
             c => out.push(c),
         }
@@ -116,6 +120,7 @@ mod tests {
         assert_eq!(safe_component("\u{1b}[31mred\n"), "%1B[31mred%0A");
         assert_eq!(safe_component(""), "_");
         assert_eq!(safe_component("100%"), "100%25");
+        assert_eq!(safe_component("a\u{202e}b\u{200b}"), "a%202Eb%200B");
         assert!(safe_component(&"é".repeat(300)).len() <= MAX_COMPONENT + 1);
     }
 
