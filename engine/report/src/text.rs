@@ -115,6 +115,17 @@ pub fn gaps(g: &[(u64, u64, String)]) -> String {
         .join("; ")
 }
 
+/// The custody head a report was made from, as `dredge verify CASE --head` takes it:
+/// `SEQ:HASH` of the newest event the report read.
+pub fn head_line(model: &crate::Model) -> String {
+    model
+        .events
+        .last()
+        .map_or("none (empty log)".to_string(), |e| {
+            format!("{}:{}", e.seq, e.hash)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,15 +152,4 @@ mod tests {
         );
         assert_eq!(unix_seconds("garbage"), None);
     }
-}
-
-/// The custody head a report was made from, as `dredge verify CASE --head` takes it:
-/// `SEQ:HASH` of the newest event the report read.
-pub fn head_line(model: &crate::Model) -> String {
-    model
-        .events
-        .last()
-        .map_or("none (empty log)".to_string(), |e| {
-            format!("{}:{}", e.seq, e.hash)
-        })
 }
