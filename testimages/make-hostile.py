@@ -53,7 +53,9 @@ def honest_files(rng, src, n, prefix=""):
 
 def mtools(*args):
     env = dict(os.environ, MTOOLS_SKIP_CHECK="1")
-    subprocess.run(list(args), check=True, env=env, capture_output=True)
+    r = subprocess.run(list(args), env=env, capture_output=True)
+    if r.returncode != 0:
+        raise SystemExit(f"{args[0]} failed: {r.stderr.decode(errors='replace')[-300:]}")
 
 
 def fat_image(out, mib, fat32=False):
@@ -61,7 +63,9 @@ def fat_image(out, mib, fat32=False):
         os.remove(out)
     cmd = ["mkfs.fat", "-C", "-i", "12345678", "--invariant"]
     if fat32:
-        cmd += ["-F", "32", "-s", "1"]
+        # 1 KiB clusters: a new folder's first cluster holds its dot entries and a
+        # 250-character long name (21 entries); more than 65 525 clusters for FAT32.
+        cmd += ["-F", "32", "-s", "2"]
     subprocess.run(cmd + [out, str(mib * 1024)], check=True, capture_output=True)
 
 
@@ -142,7 +146,7 @@ def carve_bombs(out, rng):
 
 
 def deep_fat(out, rng):
-    fat_image(out, 40, fat32=True)
+    fat_image(out, 80, fat32=True)
     with tempfile.TemporaryDirectory() as t:
         src = os.path.join(t, "src")
         os.mkdir(src)
