@@ -20,6 +20,7 @@ use journal::Journal;
 pub use sb::Superblock;
 use sb::{Group, BG_BLOCK_UNINIT, BG_INODE_UNINIT};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Directories larger than this are damage (a million entries is ~64 MiB).
@@ -39,6 +40,11 @@ pub struct ExtFs {
     journal_runs: OnceLock<Option<(Vec<Run>, u64)>>,
     /// group -> (inode table bytes, read cleanly); and the bytes cached so far
     tables: Mutex<TableCache>,
+    /// Block runs all layouts of this reader may still hold. Files do not share
+    /// blocks, so a real volume has fewer runs than blocks (twice, with deleted
+    /// inodes over reused blocks); crafted inodes that all point at one extent leaf
+    /// would otherwise hold millions of runs each.
+    runs_left: AtomicU64,
 }
 
 type TableCache = (HashMap<usize, Arc<(Vec<u8>, bool)>>, u64);
@@ -70,6 +76,9 @@ impl ExtFs {
                 .expected(format!("<= {} bytes", vol.len()), size),
             );
         }
+        let runs_budget = (vol.len() / sb.block_size.max(1))
+            .saturating_mul(2)
+            .saturating_add(1 << 20);
         Ok(ExtFs {
             vol,
             sb,
@@ -79,6 +88,7 @@ impl ExtFs {
             journal: OnceLock::new(),
             journal_runs: OnceLock::new(),
             tables: Mutex::new((HashMap::new(), 0)),
+            runs_left: AtomicU64::new(runs_budget),
         })
     }
 
@@ -205,6 +215,13 @@ impl ExtFs {
         }
         let mut budget = self.budget();
         let file_blocks = size.div_ceil(bs);
+        // No more runs than the file has blocks (extents past its size are cut
+        // anyway), nor than the reader has left.
+        let left = self.runs_left.load(Ordering::Relaxed);
+        budget.max_runs = budget
+            .max_runs
+            .min(usize::try_from(file_blocks.saturating_add(16)).unwrap_or(usize::MAX))
+            .min(usize::try_from(left).unwrap_or(usize::MAX));
         let runs = if ino.flags & EXT4_EXTENTS_FL != 0 {
             extent_runs(
                 &self.vol,
@@ -225,6 +242,17 @@ impl ExtFs {
                 problems,
             )
         };
+        if runs.len() as u64 >= left {
+            problems.push(format!(
+                "layout cut after {} runs: this filesystem's layouts have used the run budget",
+                runs.len()
+            ));
+        }
+        let _ = self
+            .runs_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
+                Some(l.saturating_sub(runs.len() as u64))
+            });
         self.to_runs(&runs, size)
     }
 

@@ -16,11 +16,17 @@ use record::{
     AT_STANDARD_INFORMATION,
 };
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 const ROOT: u64 = 5;
 /// Compressed files are decompressed in memory up to this size.
 const MAX_DECOMPRESSED: u64 = 256 << 20;
+/// ... and up to this much for all the compressed files of one walk together: a
+/// crafted MFT of thousands of records each claiming a 256 MiB compressed stream
+/// would otherwise hold hundreds of GiB. Streams past it are listed with their
+/// stored runs and a problem that says so.
+const MAX_DECOMPRESSED_TOTAL: u64 = 512 << 20;
 /// Records swept at most (a 2^32-record MFT is 4 TiB of metadata: damage).
 const MAX_RECORDS: u64 = 1 << 28;
 
@@ -119,6 +125,9 @@ pub struct NtfsFs {
     label: Option<String>,
     findings: Vec<Finding>,
     bitmap: OnceLock<Vec<u8>>,
+    /// Bytes of decompressed content this reader may still hold in memory (see
+    /// `MAX_DECOMPRESSED_TOTAL`).
+    inline_left: AtomicU64,
 }
 
 /// What the first pass keeps of a record: enough to build paths. Attributes are
@@ -224,6 +233,7 @@ impl NtfsFs {
             label: None,
             findings,
             bitmap: OnceLock::new(),
+            inline_left: AtomicU64::new(MAX_DECOMPRESSED_TOTAL),
         };
         // The volume label is $Volume's (record 3) $VOLUME_NAME (0x60).
         if let Some(r) = fs.record(3).0 {
@@ -448,6 +458,17 @@ impl NtfsFs {
         if size > MAX_DECOMPRESSED {
             problems.push(format!(
                 "compressed stream of {size} bytes exceeds the in-memory limit"
+            ));
+            return None;
+        }
+        let taken = self
+            .inline_left
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
+                l.checked_sub(size)
+            });
+        if taken.is_err() {
+            problems.push(format!(
+                "compressed stream of {size} bytes not decompressed: the volume's compressed files exceed {MAX_DECOMPRESSED_TOTAL} bytes held in memory; the stored (compressed) runs are listed"
             ));
             return None;
         }
