@@ -14,6 +14,10 @@ Classes:
                member thousands of times, and a gzip of 1 GiB of zeros.
   deep-fat     FAT32 stick with folders nested deeper than PATH_MAX (4096 bytes of
                long names), a file at the bottom, honest files beside them.
+  ext-extent-bomb
+               ext4 whose many files' inodes all point, through a two-level extent
+               index, at one shared leaf: hundreds of thousands of runs per inode,
+               for every inode, from a few blocks of metadata. Honest files beside.
   clash-ext4   ext4 with names that clash on a case-insensitive output filesystem
                (README / readme), a file where the planner's rename would go
                (b, b~dir), a top-level folder named like the fallback folder (by-id),
@@ -203,7 +207,69 @@ def clash_ext4(out, rng):
     return want
 
 
-CLASSES = {"carve-bombs": carve_bombs, "deep-fat": deep_fat, "clash-ext4": clash_ext4}
+def ext_extent_bomb(out, rng):
+    bs = 4096
+    with tempfile.TemporaryDirectory() as t:
+        src = os.path.join(t, "src")
+        os.mkdir(src)
+        want = honest_files(rng, src, rng.randrange(2, 5), "a-")
+        bombs = rng.randrange(1500, 2500)
+        for i in range(bombs):
+            with open(os.path.join(src, f"z-bomb{i:04d}"), "wb") as f:
+                f.write(b"x")
+        # Honest files after the bombs in inode order too.
+        want.update(honest_files(rng, src, 2, "zz-"))
+        if os.path.exists(out):
+            os.remove(out)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-b", str(bs), "-I", "256", "-O",
+                        "^metadata_csum,^64bit,^has_journal,extent", "-N", "4096", "-E", "root_owner=0:0",
+                        "-d", src, out, "16M"], check=True, capture_output=True)
+    with open(out, "r+b") as f:
+        img = bytearray(f.read())
+        sb = 1024
+        inode_size = struct.unpack_from("<H", img, sb + 88)[0]
+        inodes_per_group = struct.unpack_from("<I", img, sb + 40)[0]
+        gdt = bs  # block 1
+        table = struct.unpack_from("<I", img, gdt + 8)[0]
+        # Two free blocks (from the block bitmap) for the leaf and the index.
+        bitmap = struct.unpack_from("<I", img, gdt)[0] * bs
+        blocks = struct.unpack_from("<I", img, sb + 4)[0]
+        free = [b for b in range(blocks) if not img[bitmap + b // 8] >> (b % 8) & 1]
+        assert len(free) > 64, len(free)
+        leaf, index = rng.sample(free[-64:], 2)
+        per_block = (bs - 12) // 12
+        # The shared leaf: extents of one block each, pointing at the leaf itself.
+        hdr = lambda n, depth: struct.pack("<HHHHI", 0xF30A, n, n, depth, 0)
+        l = hdr(per_block, 0) + b"".join(
+            struct.pack("<IHHI", i, 1, 0, leaf) for i in range(per_block))
+        img[leaf * bs:leaf * bs + len(l)] = l
+        # One index block: every entry points at the leaf.
+        ix = hdr(per_block, 1) + b"".join(
+            struct.pack("<IIHH", i * per_block, leaf, 0, 0) for i in range(per_block))
+        img[index * bs:index * bs + len(ix)] = ix
+        # Every bomb inode: depth 2, four entries, all to the index block; a huge size.
+        root = hdr(4, 2) + b"".join(
+            struct.pack("<IIHH", i * per_block * per_block, index, 0, 0) for i in range(4))
+        patched = 0
+        for ino in range(12, inodes_per_group + 1):
+            at = table * bs + (ino - 1) * inode_size
+            flags = struct.unpack_from("<I", img, at + 32)[0]
+            mode = struct.unpack_from("<H", img, at)[0]
+            size = struct.unpack_from("<I", img, at + 4)[0]
+            if mode & 0xF000 != 0x8000 or size != 1 or not flags & 0x80000:
+                continue
+            img[at + 40:at + 40 + len(root)] = root
+            struct.pack_into("<I", img, at + 4, 0)
+            struct.pack_into("<I", img, at + 108, 1 << 8)  # size = 2^40
+            patched += 1
+        assert patched >= bombs, (patched, bombs)
+        f.seek(0)
+        f.write(img)
+    return want
+
+
+CLASSES = {"carve-bombs": carve_bombs, "deep-fat": deep_fat, "clash-ext4": clash_ext4,
+           "ext-extent-bomb": ext_extent_bomb}
 
 
 def main():

@@ -26,7 +26,7 @@ fn seeds() -> Vec<u64> {
 /// Builds one image of `class`; None (skipped) without the tools to make it.
 fn build(class: &str, seed: u64, dir: &Path) -> Option<(PathBuf, BTreeMap<String, String>)> {
     let need: &[&str] = match class {
-        "clash-ext4" => &["mkfs.ext4", "python3"],
+        "clash-ext4" | "ext-extent-bomb" => &["mkfs.ext4", "python3"],
         _ => &["mkfs.fat", "mcopy", "mmd", "python3"],
     };
     if !tools(need) {
@@ -197,5 +197,27 @@ fn names_that_clash_on_a_case_insensitive_disk_get_their_own_copies() {
             assert_eq!(sha256_file(&case.join(ex)), a["sha256"].as_str().unwrap());
         }
         assert!(seen.len() >= want.len());
+    }
+}
+
+#[test]
+fn inodes_sharing_one_extent_leaf_cost_only_their_layouts() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in seeds() {
+        let Some((img, want)) = build("ext-extent-bomb", seed, dir.path()) else {
+            return;
+        };
+        let case = dir.path().join(format!("case-{seed}"));
+        let arts = survives(&img, &want, &case);
+        // Every bomb is still listed (its metadata is evidence), none extracted.
+        let bombs: Vec<_> = arts
+            .iter()
+            .filter(|a| a["path"].as_str().unwrap_or("").contains("/z-bomb"))
+            .collect();
+        assert!(bombs.len() >= 1500, "{}", bombs.len());
+        assert!(bombs.iter().all(|a| a["extracted"].is_null()));
+        // Said once per file, not once per extent.
+        let f = findings(&case);
+        assert!(f.len() < 4 * bombs.len(), "{} findings", f.len());
     }
 }

@@ -114,6 +114,19 @@ pub struct BlockRun {
 pub struct Budget {
     pub max_runs: usize,
     pub max_blocks_read: u64,
+    /// Set once either limit is reached: every level of the walk stops, and the
+    /// problem is said once (a crafted tree would otherwise say it per entry).
+    pub full: bool,
+}
+
+impl Budget {
+    /// Marks the budget spent, saying why the first time.
+    fn spend_out(&mut self, problems: &mut Vec<String>, why: &str) {
+        if !self.full {
+            problems.push(why.into());
+            self.full = true;
+        }
+    }
 }
 
 pub fn extent_runs(
@@ -187,7 +200,7 @@ fn walk_extents(
                 continue;
             }
             if out.len() >= budget.max_runs {
-                problems.push("too many extents; the rest are ignored".into());
+                budget.spend_out(problems, "too many extents; the rest are ignored");
                 return;
             }
             out.push(BlockRun {
@@ -203,8 +216,15 @@ fn walk_extents(
                 ));
                 continue;
             }
+            if budget.full {
+                return;
+            }
             if budget.max_blocks_read == 0 {
-                problems.push("extent tree too large to read".into());
+                budget.spend_out(problems, "extent tree too large to read");
+                return;
+            }
+            if out.len() >= budget.max_runs {
+                budget.spend_out(problems, "too many extents; the rest are ignored");
                 return;
             }
             budget.max_blocks_read -= 1;
@@ -317,7 +337,7 @@ fn indirect(
         return;
     }
     if budget.max_blocks_read == 0 || out.len() >= budget.max_runs {
-        problems.push("block map too large; the rest is ignored".into());
+        budget.spend_out(problems, "block map too large; the rest is ignored");
         return;
     }
     budget.max_blocks_read -= 1;

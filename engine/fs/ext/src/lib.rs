@@ -49,6 +49,9 @@ pub struct ExtFs {
 
 type TableCache = (HashMap<usize, Arc<(Vec<u8>, bool)>>, u64);
 
+/// Runs any file's layout may have even once the reader's run budget is spent.
+const RUNS_FLOOR: u64 = 256;
+
 /// Memory for cached inode tables.
 const TABLE_CACHE_BYTES: u64 = 256 << 20;
 
@@ -177,6 +180,7 @@ impl ExtFs {
         Budget {
             max_runs: 1 << 20,
             max_blocks_read: 1 << 16,
+            full: false,
         }
     }
 
@@ -216,12 +220,13 @@ impl ExtFs {
         let mut budget = self.budget();
         let file_blocks = size.div_ceil(bs);
         // No more runs than the file has blocks (extents past its size are cut
-        // anyway), nor than the reader has left.
+        // anyway), nor than the reader has left, but always a few: an ordinary file
+        // after a crafted one that spent the reader's budget still gets its layout.
         let left = self.runs_left.load(Ordering::Relaxed);
         budget.max_runs = budget
             .max_runs
             .min(usize::try_from(file_blocks.saturating_add(16)).unwrap_or(usize::MAX))
-            .min(usize::try_from(left).unwrap_or(usize::MAX));
+            .min(usize::try_from(left.max(RUNS_FLOOR)).unwrap_or(usize::MAX));
         let runs = if ino.flags & EXT4_EXTENTS_FL != 0 {
             extent_runs(
                 &self.vol,
@@ -242,18 +247,25 @@ impl ExtFs {
                 problems,
             )
         };
-        if runs.len() as u64 >= left {
-            problems.push(format!(
-                "layout cut after {} runs: this filesystem's layouts have used the run budget",
-                runs.len()
-            ));
-        }
         let _ = self
             .runs_left
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
                 Some(l.saturating_sub(runs.len() as u64))
             });
-        self.to_runs(&runs, size)
+        let mut out = self.to_runs(&runs, size);
+        if budget.full {
+            // The map was not read to its end: what lies past the last run read is
+            // unknown, not a hole. Left out of the layout, it is extracted as a gap
+            // (not-in-layout) and the file is partial, never zeros called complete.
+            let end = runs
+                .iter()
+                .map(|r| r.logical.saturating_add(r.len).saturating_mul(bs))
+                .max()
+                .unwrap_or(0)
+                .min(size);
+            out.retain(|r| r.file_offset < end);
+        }
+        out
     }
 
     /// Block runs to file runs, holes made explicit as sparse runs.
