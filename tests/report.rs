@@ -369,6 +369,42 @@ fn the_html_renders_in_chromium_with_its_facts() {
     ] {
         assert!(text.contains(fact), "printed report lacks {fact}");
     }
+    // Printed, every page carries the custody head: `custody head SEQ:HASH`.
+    let pages = String::from_utf8_lossy(
+        &std::process::Command::new("pdfinfo")
+            .arg(&pdf)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .lines()
+    .find_map(|l| {
+        l.strip_prefix("Pages:")
+            .map(|n| n.trim().parse::<u32>().unwrap())
+    })
+    .unwrap();
+    assert!(pages >= 2);
+    let head_on = |t: &str| {
+        t.split("custodyhead").skip(1).any(|rest| {
+            let (seq, hash) = rest.split_once(':').unwrap_or(("", ""));
+            !seq.is_empty()
+                && seq.bytes().all(|b| b.is_ascii_digit())
+                && hash.len() >= 64
+                && hash[..64].bytes().all(|b| b.is_ascii_hexdigit())
+        })
+    };
+    for p in 1..=pages {
+        let t = std::process::Command::new("pdftotext")
+            .args(["-f", &p.to_string(), "-l", &p.to_string()])
+            .arg(&pdf)
+            .arg("-")
+            .output()
+            .unwrap();
+        let t: String = String::from_utf8_lossy(&t.stdout)
+            .split_whitespace()
+            .collect();
+        assert!(head_on(&t), "printed page {p} lacks the head");
+    }
     let page = d.path().join("page");
     let o = std::process::Command::new("pdftoppm")
         .args(["-png", "-r", "60", "-f", "1", "-l", "1"])

@@ -27,7 +27,8 @@ th{background:#e8e8e8}.mono{font-family:"DejaVu Sans Mono",monospace;word-break:
 .del{background:#ffe0b2}.carved{background:#d1e8ff}.partial{background:#fde2e1;color:#8e0000}.alloc{background:#e3f4e1}
 details{margin:.3em 0}summary{cursor:pointer;font-weight:bold}
 .esc{color:#8e0000}.small{font-size:.85em;color:#444}
-@media print{body{margin:0;max-width:none}details>summary{list-style:none}a{color:#000}}
+.runhead{font:.75em monospace;color:#444;margin:.5em 0}
+@media print{body{margin:0 0 2em 0;max-width:none}details>summary{list-style:none}a{color:#000}.runhead{position:fixed;bottom:0;left:0;right:0;background:#fff}}
 "#;
 
 /// Opens every group before printing, so paper shows everything.
@@ -101,7 +102,14 @@ fn head(model: &Model) -> String {
     ] {
         s += &format!("<tr><th>{}</th>{}</tr>", k, td(v));
     }
-    s += "</table>\n";
+    let head = crate::text::head_line(model);
+    s += &format!(
+        "<tr><th>Custody head (dredge verify CASE --head)</th>{}</tr></table>\n",
+        mono(&head)
+    );
+    // Printed, this line repeats at the foot of every page (a fixed element is
+    // drawn on each page by print engines), so any one page names the head.
+    s += &format!("<div class=runhead>custody head {}</div>\n", markup(&head));
     s += &match &model.integrity {
         Ok(n) => format!(
             "<p class=ok>Custody record verified: {n} events, hash chain intact and anchored; evidence and artifact records match the digests sealed in the log.</p>\n"
