@@ -318,7 +318,8 @@ fn hostile_names_are_shown_escaped() {
     let d = tempfile::tempdir().unwrap();
     let src = d.path().join("src");
     std::fs::create_dir(&src).unwrap();
-    std::fs::write(src.join("bad\x1b[31mred\nline.txt"), b"x").unwrap();
+    let name = "bad\x1b[31mred\nline\x07\x7f\u{9b}\u{202e}gpj\u{200b}.txt";
+    std::fs::write(src.join(name), b"x").unwrap();
     let img = d.path().join("evil.img");
     let ok = std::process::Command::new("mkfs.ext4")
         .args(["-q", "-F", "-d"])
@@ -352,13 +353,17 @@ fn hostile_names_are_shown_escaped() {
     session::scan(&case, &ScanOptions::default(), &stop, &mut |_| {}).unwrap();
     let mut app = App::new(CaseData::load(&case).unwrap(), true);
     keys(&mut app, "2");
-    select(&mut app, "/bad\x1b[31mred\nline.txt");
-    let (s, _) = render(&mut app, 100, 30);
+    select(&mut app, &format!("/{name}"));
+    let (s, _) = render(&mut app, 140, 30);
     assert!(
-        !s.contains('\x1b') && !s.contains("red\nline"),
-        "raw control characters reached the screen"
+        !s.contains(['\x1b', '\x07', '\x7f', '\u{9b}', '\u{202e}', '\u{200b}'])
+            && !s.contains("red\nline"),
+        "raw control or format characters reached the screen"
     );
-    assert!(s.contains("bad\\x1b[31mred\\x0aline.txt"), "{s}");
+    assert!(
+        s.contains("bad\\x1b[31mred\\x0aline\\x07\\x7f\\u{9b}\\u{202e}gpj\\u{200b}.txt"),
+        "{s}"
+    );
 }
 
 #[test]
