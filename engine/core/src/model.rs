@@ -118,6 +118,13 @@ impl VolumeReader {
         self.len == 0
     }
 
+    /// The bytes of the volume that lie inside the image: a table may claim a
+    /// volume far larger than the evidence, and sizes taken from such a claim must
+    /// not decide what is allocated (past the image every byte reads as zeros).
+    pub fn readable_len(&self) -> u64 {
+        self.len.min(self.src.size().saturating_sub(self.base))
+    }
+
     pub fn source(&self) -> &Arc<dyn ImageSource> {
         &self.src
     }

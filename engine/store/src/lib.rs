@@ -527,39 +527,53 @@ impl Store {
     }
 
     /// Starts a session (one command run) and records it in the custody log.
+    /// Starts a session: its row and its `session.start` event in one transaction,
+    /// so a kill between the two cannot leave a row the log does not know.
     pub fn begin_session(&mut self, command: &str, args: Value) -> Result<i64> {
         let db = self.db();
         let started = utc_now();
-        self.conn
-            .execute(
-                "INSERT INTO sessions (command, args, started_utc, status) VALUES (?1, ?2, ?3, 'running')",
-                params![command, canonical_json(&args), started],
-            )
-            .map_err(sql_err(&db))?;
-        let id = self.conn.last_insert_rowid();
-        self.append_event(
+        let _head = self.lock_head(true)?;
+        let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        tx.execute(
+            "INSERT INTO sessions (command, args, started_utc, status) VALUES (?1, ?2, ?3, 'running')",
+            params![command, canonical_json(&args), started],
+        )
+        .map_err(sql_err(&db))?;
+        let id = tx.last_insert_rowid();
+        Self::insert_event(
+            &tx,
+            &self.examiner,
             "session.start",
             json!({"command": command, "args": args, "started_utc": started}),
             Some(id),
-        )?;
+        )
+        .map_err(|e| StoreError::new(&db, e))?;
+        tx.commit().map_err(sql_err(&db))?;
+        self.write_head()?;
         Ok(id)
     }
 
+    /// Ends a session: its row and its `session.end` event in one transaction.
     pub fn end_session(&mut self, id: i64, status: SessionStatus, summary: Value) -> Result<()> {
         let db = self.db();
         let ended = utc_now();
-        self.conn
-            .execute(
-                "UPDATE sessions SET ended_utc = ?1, status = ?2 WHERE id = ?3",
-                params![ended, status.as_str(), id],
-            )
-            .map_err(sql_err(&db))?;
-        self.append_event(
+        let _head = self.lock_head(true)?;
+        let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        tx.execute(
+            "UPDATE sessions SET ended_utc = ?1, status = ?2 WHERE id = ?3",
+            params![ended, status.as_str(), id],
+        )
+        .map_err(sql_err(&db))?;
+        Self::insert_event(
+            &tx,
+            &self.examiner,
             "session.end",
             json!({"status": status.as_str(), "summary": summary, "ended_utc": ended}),
             Some(id),
-        )?;
-        Ok(())
+        )
+        .map_err(|e| StoreError::new(&db, e))?;
+        tx.commit().map_err(sql_err(&db))?;
+        self.write_head()
     }
 
     /// Registers evidence together with its custody event, atomically.

@@ -321,8 +321,12 @@ impl ExFatFs {
             )
             .expected(format!("<= {}", vol.len()), fat_bytes));
         }
+        // Only what the image holds: a FAT claimed past the end reads as zeros
+        // (free clusters), and allocating for it would let a small image claim
+        // a gigabyte.
+        let in_image = fat_bytes.min(vol.readable_len().saturating_sub(boot.fat_offset));
         let (raw, rep) = vol
-            .read_vec(boot.fat_offset, fat_bytes, 1 << 30)
+            .read_vec(boot.fat_offset, in_image, 1 << 30)
             .map_err(|e| {
                 Finding::new(
                     vol.base() + boot.fat_offset,

@@ -44,7 +44,7 @@ impl Table {
         let declared = b.fat_sectors * bps;
         let len = declared
             .min(needed)
-            .min(vol.len().saturating_sub(b.fat_offset(0)));
+            .min(vol.readable_len().saturating_sub(b.fat_offset(0)));
         let first = b.active_fat.unwrap_or(0).min(b.num_fats - 1);
         let mut copies = Vec::new();
         // The active copy and one other are enough to repair sector by sector.
