@@ -274,11 +274,15 @@ impl EwfSource {
                                     chunks.len()
                                 ));
                             } else if let Some(t) = read_at(&dev, body + 24, (count * 4) as usize) {
-                                let end = last_sectors.map_or(off, |(s, l)| s + l).min(off);
+                                // Sizes and bases are evidence: sums saturate (an offset
+                                // past the file reads as a bad chunk, never wraps).
+                                let end = last_sectors
+                                    .map_or(off, |(s, l)| s.saturating_add(l))
+                                    .min(off);
                                 let offs: Vec<(u64, bool)> = (0..count as usize)
                                     .map(|i| {
                                         let v = le32(&t, i * 4);
-                                        (base + (v & 0x7FFF_FFFF), v & 0x8000_0000 != 0)
+                                        (base.saturating_add(v & 0x7FFF_FFFF), v & 0x8000_0000 != 0)
                                     })
                                     .collect();
                                 for (i, &(o, c)) in offs.iter().enumerate() {

@@ -232,3 +232,22 @@ fn bad_evidence_paths_give_clear_errors() {
         "{e}"
     );
 }
+
+/// Found by the `ewf` fuzz target: a table whose base offset is near 2^64 and a
+/// sectors section whose size runs past 2^64 made the offset sums overflow (a
+/// panic with overflow checks, a wrapped offset without).
+#[test]
+fn an_e01_table_base_near_2_pow_64_does_not_overflow() {
+    let hex = "455646090d0aff000000005a007461626c650000000000000000000000001a0000000000000000000000040000000000000000000000005e00000000000000000000000000000000000000000000000e0e0e0e0e0e0e0e0e0e0e00000000000000ffffffffffffffffffffffffffffffffffffffff0000000000000000000000000d0aff000000005a007461626c65000000000000000000000000000e0e0e0e0e0e0e0e0e0e0e00000000000000000000000000000000000000006060606060606060606060606060606060606060606060606020606060606060606060606000001f3d";
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path().join("crash.E01");
+    std::fs::write(&p, &bytes).unwrap();
+    if let Ok(src) = dredge_image::EwfSource::open(&p) {
+        let mut buf = vec![0u8; 4096];
+        let _ = dredge_core::ImageSource::read_at(&src, 0, &mut buf);
+    }
+}
