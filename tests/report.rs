@@ -370,19 +370,7 @@ fn the_html_renders_in_chromium_with_its_facts() {
         assert!(text.contains(fact), "printed report lacks {fact}");
     }
     // Printed, every page carries the custody head: `custody head SEQ:HASH`.
-    let pages = String::from_utf8_lossy(
-        &std::process::Command::new("pdfinfo")
-            .arg(&pdf)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .lines()
-    .find_map(|l| {
-        l.strip_prefix("Pages:")
-            .map(|n| n.trim().parse::<u32>().unwrap())
-    })
-    .unwrap();
+    let pages = pdf_pages(&pdf);
     assert!(pages >= 2);
     let head_on = |t: &str| {
         t.split("custodyhead").skip(1).any(|rest| {
@@ -423,6 +411,18 @@ fn the_html_renders_in_chromium_with_its_facts() {
 
 /// The text of a PDF, without whitespace or the zero-width spaces that let long
 /// hashes wrap.
+/// The page count pdfinfo reports.
+fn pdf_pages(pdf: &Path) -> u32 {
+    let info = std::process::Command::new("pdfinfo")
+        .arg(pdf)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&info.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
+        .unwrap()
+}
+
 fn pdf_text(pdf: &Path) -> String {
     let t = std::process::Command::new("pdftotext")
         .arg(pdf)
@@ -454,16 +454,7 @@ fn the_pdf_is_pdf_a_paginated_and_holds_the_facts() {
     let meta = String::from_utf8_lossy(&info.stdout);
     assert!(meta.contains("<pdfaid:part>2</pdfaid:part>"), "{meta}");
     assert!(meta.contains("<pdfaid:conformance>B</pdfaid:conformance>"));
-    let pages: u32 = String::from_utf8_lossy(
-        &std::process::Command::new("pdfinfo")
-            .arg(&pdf)
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .lines()
-    .find_map(|l| l.strip_prefix("Pages:").map(|n| n.trim().parse().unwrap()))
-    .unwrap();
+    let pages = pdf_pages(&pdf);
     assert!(pages >= 2);
     let text = pdf_text(&pdf);
     let evidence_sha = evidence_sha256(&case);

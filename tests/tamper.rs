@@ -13,6 +13,21 @@ fn repo(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
+/// The sample stick recovered with its mapfile into DIR/case (exit 3: it has
+/// unreadable sectors).
+fn sample_case(dir: &Path, extra: &[&str]) -> PathBuf {
+    let case = dir.join("case");
+    let o = one_shot(
+        "recover",
+        &repo("testimages/sample/usb-stick.img"),
+        Some(&repo("testimages/sample/usb-stick.map")),
+        &case,
+        extra,
+    );
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    case
+}
+
 fn copy_case(from: &Path, to: &Path) {
     assert!(sh(&format!(
         "rm -rf '{0}' && cp -a '{1}' '{0}'",
@@ -67,15 +82,7 @@ fn verify_after(case: &Path, work: &Path, sql: &str) -> Option<(i32, String)> {
 #[test]
 fn any_change_to_any_row_of_any_table_is_caught_by_verify() {
     let dir = tempfile::tempdir().unwrap();
-    let case = dir.path().join("case");
-    let o = one_shot(
-        "recover",
-        &repo("testimages/sample/usb-stick.img"),
-        Some(&repo("testimages/sample/usb-stick.map")),
-        &case,
-        &["--carve", "all"],
-    );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let case = sample_case(dir.path(), &["--carve", "all"]);
     let v = run(&["verify", case.to_str().unwrap()]);
     assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
 
@@ -130,15 +137,7 @@ fn any_change_to_any_row_of_any_table_is_caught_by_verify() {
 #[test]
 fn a_head_copied_from_a_report_is_checked_against_the_log() {
     let dir = tempfile::tempdir().unwrap();
-    let case = dir.path().join("case");
-    let o = one_shot(
-        "recover",
-        &repo("testimages/sample/usb-stick.img"),
-        Some(&repo("testimages/sample/usb-stick.map")),
-        &case,
-        &[],
-    );
-    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let case = sample_case(dir.path(), &[]);
     let head = std::fs::read_to_string(case.join("custody.head")).unwrap();
     let (seq, hash) = head.trim().split_once(' ').unwrap();
     let c = case.to_str().unwrap();
