@@ -382,15 +382,7 @@ fn the_html_renders_in_chromium_with_its_facts() {
         })
     };
     for p in 1..=pages {
-        let t = std::process::Command::new("pdftotext")
-            .args(["-f", &p.to_string(), "-l", &p.to_string()])
-            .arg(&pdf)
-            .arg("-")
-            .output()
-            .unwrap();
-        let t: String = String::from_utf8_lossy(&t.stdout)
-            .split_whitespace()
-            .collect();
+        let t: String = page_text(&pdf, p).split_whitespace().collect();
         assert!(head_on(&t), "printed page {p} lacks the head");
     }
     let page = d.path().join("page");
@@ -411,6 +403,17 @@ fn the_html_renders_in_chromium_with_its_facts() {
 
 /// The text of a PDF, without whitespace or the zero-width spaces that let long
 /// hashes wrap.
+/// The text of page `p` of a PDF, as pdftotext gives it.
+fn page_text(pdf: &Path, p: u32) -> String {
+    let o = std::process::Command::new("pdftotext")
+        .args(["-f", &p.to_string(), "-l", &p.to_string()])
+        .arg(pdf)
+        .arg("-")
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// The page count pdfinfo reports.
 fn pdf_pages(pdf: &Path) -> u32 {
     let info = std::process::Command::new("pdfinfo")
@@ -507,13 +510,7 @@ fn the_pdf_is_pdf_a_paginated_and_holds_the_facts() {
         .unwrap();
     drop(db);
     for p in 1..=pages {
-        let t = std::process::Command::new("pdftotext")
-            .args(["-f", &p.to_string(), "-l", &p.to_string()])
-            .arg(&pdf)
-            .arg("-")
-            .output()
-            .unwrap();
-        let t = String::from_utf8_lossy(&t.stdout);
+        let t = page_text(&pdf, p);
         assert!(
             t.contains(&format!("custody head {seq}:{hash}")),
             "page {p} lacks the head: {t}"

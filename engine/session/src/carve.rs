@@ -4,8 +4,8 @@
 //! judged on its own, so the result is the same for any page size and thread count;
 //! the list is sorted before anything is written.
 
+use crate::extract::{extract_tasks, Task};
 use crate::scan::to_records;
-use crate::scan::{extract_tasks, Task};
 use crate::unit::{contain, cut_short, is_cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
 use crossbeam_channel::bounded;

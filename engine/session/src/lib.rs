@@ -3,6 +3,7 @@
 //! crate knows every implementation (image readers, acquisition, store).
 
 pub mod carve;
+mod extract;
 mod guard;
 pub mod jobs;
 mod lock;

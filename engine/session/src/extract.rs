@@ -1,0 +1,373 @@
+//! Extraction: each file's content read through the image on a worker pool (every
+//! synthesized range recorded as a gap in file offsets), written to its copy
+//! (or the fallback path when the planned one cannot be made) and hashed; one
+//! writer stores the rows. Each file is a unit (decision 0013).
+
+use crate::unit::{contain, cut_short};
+use crate::{fail, Failure, JobProgress, ProgressFn};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use dredge_core::{Entry, EntryKind, Finding, ImageSource, RunData, Why};
+use dredge_hash::Digester;
+use dredge_store::{ArtifactRecord, EvidenceRow, RunRecord, Store};
+use std::fs::File;
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+pub(crate) struct Task {
+    pub entry: Entry,
+    pub artifact_id: String,
+    pub out: Option<PathBuf>,
+    pub rel_out: Option<String>,
+    /// Where the copy goes when `out` cannot be made (a name too long for the
+    /// output filesystem, characters it refuses, a clash): absolute and relative.
+    pub fallback: Option<(PathBuf, String)>,
+}
+
+/// Extracts and hashes tasks on a worker pool; one writer (this thread) stores the
+/// rows in batches, after `post` has adjusted each.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extract_tasks(
+    store: &mut Store,
+    ev: &EvidenceRow,
+    unit: &str,
+    fs: Option<(i64, String)>,
+    phase: &str,
+    tasks: Vec<Task>,
+    src: &Arc<dyn ImageSource>,
+    threads: usize,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+    findings: &mut Vec<Finding>,
+    post: &mut dyn FnMut(&mut ArtifactRecord),
+) -> Result<(), Failure> {
+    let total = tasks.len() as u64;
+    let threads = threads.max(1);
+    let (found_before, unreadable_before) = store.artifact_totals(ev.id).map_err(fail)?;
+    let (task_tx, task_rx) = bounded::<Task>(threads * 4);
+    let (res_tx, res_rx) = bounded::<Result<Built, Failure>>(threads * 4);
+    let (fs_id, forensic_base) = match fs {
+        Some((id, base)) => (Some(id), base),
+        None => (None, String::new()),
+    };
+    let started = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            let rx: Receiver<Task> = task_rx.clone();
+            let tx: Sender<Result<Built, Failure>> = res_tx.clone();
+            let src = Arc::clone(src);
+            let fb = forensic_base.clone();
+            s.spawn(move || {
+                for t in rx {
+                    if interrupt.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    // One file is a unit: a panic on its layout costs its content,
+                    // never the case; its metadata is still recorded.
+                    let r = contain(|| build_artifact(&t, &*src, ev.id, unit, fs_id, &fb))
+                        .unwrap_or_else(|why| {
+                            let what = format!("extraction of {}", t.entry.path);
+                            let mut a = record_for(&t, ev.id, unit, fs_id, &fb);
+                            a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
+                            a.status = "no-content".into();
+                            Ok((a, Some(cut_short(t.entry.meta_offset, &what, &why))))
+                        });
+                    if tx.send(r).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(res_tx);
+        drop(task_rx);
+        s.spawn(move || {
+            for t in tasks {
+                if task_tx.send(t).is_err() {
+                    break;
+                }
+            }
+        });
+        // The one writer: batches of rows in single transactions.
+        let mut batch = Vec::with_capacity(256);
+        let mut done = 0u64;
+        let mut partial = 0u64;
+        let mut unreadable = unreadable_before;
+        let mut last = Instant::now();
+        for r in res_rx {
+            let (mut a, finding) = r?;
+            findings.extend(finding);
+            post(&mut a);
+            partial += u64::from(a.status == "partial");
+            unreadable += a.unreadable_bytes;
+            batch.push(a);
+            done += 1;
+            if batch.len() >= 256 {
+                store.insert_artifacts(&batch).map_err(fail)?;
+                batch.clear();
+            }
+            if last.elapsed().as_millis() >= 200 || done == total {
+                last = Instant::now();
+                let el = started.elapsed();
+                progress(&JobProgress {
+                    job: "scan",
+                    phase: phase.to_string(),
+                    unit: "files",
+                    done,
+                    total,
+                    rescued: done,
+                    bad: partial,
+                    rate: done as f64 / el.as_secs_f64().max(1e-9),
+                    elapsed: el,
+                    found: found_before + done,
+                    unreadable,
+                });
+            }
+        }
+        store.insert_artifacts(&batch).map_err(fail)?;
+        sync_case(store.dir())
+    })
+}
+
+/// Flushes everything written under the case directory to stable storage, so the
+/// custody record that seals a unit never describes files that are not on disk.
+fn sync_case(dir: &Path) -> Result<(), Failure> {
+    use std::os::unix::io::AsRawFd;
+    let d = File::open(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
+    // SAFETY: syncfs takes an open descriptor and touches no memory of ours.
+    if unsafe { libc::syncfs(d.as_raw_fd()) } != 0 {
+        return Err(Failure(format!(
+            "{}: cannot sync: {}",
+            dir.display(),
+            std::io::Error::last_os_error()
+        )));
+    }
+    Ok(())
+}
+
+/// A file's record and, where its copy had to go elsewhere, the finding saying why.
+type Built = (ArtifactRecord, Option<Finding>);
+
+/// An entry's record before its content is read: what the metadata says.
+fn record_for(
+    t: &Task,
+    evidence_id: i64,
+    unit: &str,
+    fs_id: Option<i64>,
+    forensic_base: &str,
+) -> ArtifactRecord {
+    let e = &t.entry;
+    ArtifactRecord {
+        id: t.artifact_id.clone(),
+        evidence_id,
+        unit: unit.to_string(),
+        fs_id,
+        origin: "filesystem".into(),
+        forensic_path: format!("{forensic_base}/{}:{}", e.kind.as_str(), e.id),
+        path: e.path.clone(),
+        other_names: e.other_names.clone(),
+        kind: e.kind.as_str().into(),
+        deleted: e.deleted,
+        size: e.size,
+        recovery: e.recovery.as_str().into(),
+        recovery_detail: e.recovery.detail().map(str::to_string),
+        meta_offset: e.meta_offset,
+        digests: None,
+        extracted: t.rel_out.clone(),
+        unreadable_bytes: 0,
+        status: "complete".into(),
+        times: e
+            .times
+            .iter()
+            .map(|x| (x.source.to_string(), x.utc()))
+            .collect(),
+        runs: Vec::new(),
+        gaps: Vec::new(),
+    }
+}
+
+/// Creates `out` and the folders above it.
+fn create_at(out: &Path) -> std::io::Result<File> {
+    if let Some(dir) = out.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    File::create(out)
+}
+
+/// Creates the extracted copy where it was planned or, when the output filesystem
+/// refuses that path (too long, characters it does not allow, a folder in the
+/// way), at the task's fallback path, with a finding that says why.
+fn create_copy(t: &Task, out: &Path) -> Result<(File, PathBuf, Option<Finding>), Failure> {
+    let err = match create_at(out) {
+        Ok(f) => return Ok((f, out.to_path_buf(), None)),
+        Err(err) => err,
+    };
+    let Some((alt, rel)) = &t.fallback else {
+        return Err(Failure(format!("{}: {err}", out.display())));
+    };
+    let f = create_at(alt).map_err(|e2| {
+        Failure(format!(
+            "{}: {e2} (after {}: {err})",
+            alt.display(),
+            out.display()
+        ))
+    })?;
+    let note = Finding::new(
+        t.entry.meta_offset,
+        format!(
+            "{}: extracted to {rel} because the planned path cannot be made here ({err})",
+            t.entry.path
+        ),
+    );
+    Ok((f, alt.clone(), Some(note)))
+}
+
+/// Reads an entry's content through the image (recording every synthesized range as
+/// a gap in file offsets), writes the extracted copy and hashes it.
+fn build_artifact(
+    t: &Task,
+    src: &dyn ImageSource,
+    evidence_id: i64,
+    unit: &str,
+    fs_id: Option<i64>,
+    forensic_base: &str,
+) -> Result<Built, Failure> {
+    let e = &t.entry;
+    let mut a = record_for(t, evidence_id, unit, fs_id, forensic_base);
+    let Some(out) = &t.out else {
+        if e.kind == EntryKind::File {
+            a.status = "no-content".into();
+        }
+        a.runs = e.runs.iter().map(|r| run_record(r, 0)).collect();
+        return Ok((a, None));
+    };
+    let (mut f, out, note) = create_copy(t, out)?;
+    if note.is_some() {
+        a.extracted = t.fallback.as_ref().map(|(_, rel)| rel.clone());
+    }
+    let out = &out;
+    let mut dg = Digester::new();
+    let mut pos = 0u64;
+    let mut gaps: Vec<(u64, u64, String)> = Vec::new();
+    let push_gap = |gaps: &mut Vec<(u64, u64, String)>, off: u64, len: u64, why: Why| {
+        if let Some(l) = gaps.last_mut() {
+            if l.0 + l.1 == off && l.2 == why.as_str() {
+                l.1 += len;
+                return;
+            }
+        }
+        gaps.push((off, len, why.as_str().to_string()));
+    };
+    const CHUNK: u64 = 1 << 20;
+    // Sized to the file: most files are small, and a zeroed 1 MiB per file
+    // dominated carving thousands of them.
+    let mut buf = vec![0u8; e.size.clamp(1, CHUNK) as usize];
+    let write = |f: &mut File, dg: &mut Digester, data: &[u8]| -> Result<(), Failure> {
+        dg.update(data);
+        f.write_all(data)
+            .map_err(|err| Failure(format!("{}: {err}", out.display())))
+    };
+    // Holes are hashed as zeros but not written: the copy stays sparse.
+    let zeros = vec![0u8; e.size.clamp(1, CHUNK) as usize];
+    let skip = |f: &mut File, dg: &mut Digester, mut n: u64| -> Result<(), Failure> {
+        f.seek(SeekFrom::Current(n as i64))
+            .map_err(|err| Failure(format!("{}: {err}", out.display())))?;
+        while n > 0 {
+            let k = n.min(CHUNK) as usize;
+            dg.update(&zeros[..k]);
+            n -= k as u64;
+        }
+        Ok(())
+    };
+    let mut runs = e.runs.clone();
+    runs.sort_by_key(|r| r.file_offset);
+    for r in &runs {
+        if r.file_offset >= e.size {
+            break;
+        }
+        // Bytes the layout skips over: zeros, and said so.
+        if r.file_offset > pos {
+            let left = r.file_offset - pos;
+            push_gap(&mut gaps, pos, left, Why::NotInLayout);
+            skip(&mut f, &mut dg, left)?;
+            pos = r.file_offset;
+        }
+        if r.data == RunData::Sparse {
+            let n = r.len.min(e.size - r.file_offset) - (pos - r.file_offset);
+            skip(&mut f, &mut dg, n)?;
+            pos += n;
+            a.runs.push(run_record(r, 0));
+            continue;
+        }
+        let start_in_run = pos - r.file_offset;
+        let len = r.len.min(e.size - r.file_offset);
+        let mut unreadable_here = 0;
+        let mut done = start_in_run;
+        while done < len {
+            let n = (len - done).min(CHUNK) as usize;
+            match &r.data {
+                RunData::Image(at) => {
+                    let rep = src.read_at(at + done, &mut buf[..n]).map_err(fail)?;
+                    for s in &rep.synthesized {
+                        let off = pos + (s.extent.start - (at + done));
+                        push_gap(&mut gaps, off, s.extent.len, s.why);
+                        unreadable_here += s.extent.len;
+                    }
+                }
+                RunData::Sparse => buf[..n].fill(0),
+                RunData::Inline(bytes) => {
+                    let from = done as usize;
+                    let avail = bytes.len().saturating_sub(from).min(n);
+                    buf[..avail].copy_from_slice(&bytes[from..from + avail]);
+                    buf[avail..n].fill(0);
+                    if avail < n {
+                        push_gap(
+                            &mut gaps,
+                            pos + avail as u64,
+                            (n - avail) as u64,
+                            Why::NotInLayout,
+                        );
+                    }
+                }
+            }
+            write(&mut f, &mut dg, &buf[..n])?;
+            pos += n as u64;
+            done += n as u64;
+        }
+        a.runs.push(run_record(r, unreadable_here));
+    }
+    if pos < e.size {
+        let left = e.size - pos;
+        push_gap(&mut gaps, pos, left, Why::NotInLayout);
+        skip(&mut f, &mut dg, left)?;
+    }
+    // Seeking past the end does not extend the file; set its length.
+    f.set_len(e.size)
+        .map_err(|err| Failure(format!("{}: {err}", out.display())))?;
+    // Durability is ensured once for all files, before their unit is sealed
+    // (sync_case in extract_tasks): a sync per file made carving I/O-bound.
+    let d = dg.finish();
+    a.digests = Some((d.md5, d.sha1, d.sha256));
+    a.unreadable_bytes = gaps.iter().map(|g| g.1).sum();
+    if a.unreadable_bytes > 0 {
+        a.status = "partial".into();
+    }
+    a.gaps = gaps;
+    Ok((a, note))
+}
+
+fn run_record(r: &dredge_core::Run, unreadable: u64) -> RunRecord {
+    let (kind, image_offset) = match r.data {
+        RunData::Image(at) => ("image", Some(at)),
+        RunData::Sparse => ("sparse", None),
+        RunData::Inline(_) => ("inline", None),
+    };
+    RunRecord {
+        file_offset: r.file_offset,
+        len: r.len,
+        kind: kind.into(),
+        image_offset,
+        unreadable_bytes: unreadable,
+    }
+}
