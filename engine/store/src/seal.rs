@@ -3,8 +3,11 @@
 //!
 //! Rows are read with `SELECT *`, so a column added by a later migration is sealed
 //! without anyone remembering to add it here. Each row is hashed as the canonical
-//! JSON array of its values (integers as numbers, text as strings, blobs as
-//! `"x:<hex>"`), tables in a fixed order, rows in a fixed order.
+//! JSON object of its non-NULL columns, by name (integers as numbers, text as
+//! strings, blobs as `"x:<hex>"`), tables in a fixed order, rows in a fixed order.
+//! NULLs are left out so that a nullable column added by a later migration leaves
+//! the digests of cases sealed before it unchanged; setting or clearing a value
+//! still changes the row's object.
 //!
 //! Version 1 (cases sealed before 2026-11-30) covered only some artifact columns;
 //! its events carry `artifacts_digest`, and `verify` still checks them that way.
@@ -41,7 +44,7 @@ fn hash_rows(
     args: &[&dyn rusqlite::ToSql],
 ) -> Result<u64> {
     let mut st = conn.prepare_cached(sql).map_err(sql_err(db))?;
-    let cols = st.column_count();
+    let names: Vec<String> = st.column_names().map(str::to_string).collect();
     let mut rows = st
         .query(params_from_iter(args.iter()))
         .map_err(sql_err(db))?;
@@ -49,11 +52,14 @@ fn hash_rows(
     h.update(b"\n");
     let mut n = 0;
     while let Some(r) = rows.next().map_err(sql_err(db))? {
-        let mut row = Vec::with_capacity(cols);
-        for i in 0..cols {
-            row.push(cell(r.get_ref(i).map_err(sql_err(db))?));
+        let mut row = serde_json::Map::new();
+        for (i, name) in names.iter().enumerate() {
+            let v = cell(r.get_ref(i).map_err(sql_err(db))?);
+            if !v.is_null() {
+                row.insert(name.clone(), v);
+            }
         }
-        h.update(canonical_json(&Value::Array(row)).as_bytes());
+        h.update(canonical_json(&Value::Object(row)).as_bytes());
         h.update(b"\n");
         n += 1;
     }

@@ -193,3 +193,49 @@ fn things_that_are_not_cases_are_refused_with_their_path() {
     let e = Store::create(&dir, &info()).err().unwrap();
     assert!(e.to_string().contains("already a case"), "{e}");
 }
+
+/// A later migration that adds a nullable column leaves earlier seals valid (NULL
+/// cells are not in a row's digest), and a value set in it is still caught.
+#[test]
+fn a_nullable_column_added_later_keeps_old_seals_and_is_sealed_itself() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("case");
+    let mut s = Store::create(&dir, &info()).unwrap();
+    let ev = s.add_evidence(&sample_evidence(), None).unwrap();
+    let a = dredge_store::ArtifactRecord {
+        id: "ev1/v0/fat/5".into(),
+        evidence_id: ev.id,
+        unit: "v0".into(),
+        origin: "filesystem".into(),
+        forensic_path: "ev1/vol0@0/fat/file:5".into(),
+        path: "/a.txt".into(),
+        kind: "file".into(),
+        size: 3,
+        recovery: "allocated".into(),
+        status: "complete".into(),
+        times: vec![("fat.mtime".into(), "2024-01-01T00:00:00Z".into())],
+        ..Default::default()
+    };
+    s.insert_artifacts(&[a]).unwrap();
+    s.finish_unit(ev.id, "v0", json!({}), None).unwrap();
+    assert!(s.verify_artifact_rows().unwrap().is_ok());
+    drop(s);
+    let c = Connection::open(dir.join("case.sqlite")).unwrap();
+    c.execute_batch("ALTER TABLE artifacts ADD COLUMN note TEXT")
+        .unwrap();
+    drop(c);
+    let s = Store::open(&dir).unwrap();
+    assert!(
+        s.verify_artifact_rows().unwrap().is_ok(),
+        "an added NULL column broke the seal"
+    );
+    drop(s);
+    let c = Connection::open(dir.join("case.sqlite")).unwrap();
+    c.execute_batch("UPDATE artifacts SET note = 'x'").unwrap();
+    drop(c);
+    let s = Store::open(&dir).unwrap();
+    assert!(
+        s.verify_artifact_rows().unwrap().is_err(),
+        "a value in the new column escaped the seal"
+    );
+}
