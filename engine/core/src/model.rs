@@ -13,6 +13,10 @@ pub struct Finding {
     pub what: String,
     pub expected: Option<String>,
     pub actual: Option<String>,
+    /// The finding records a unit of work cut short (a panic or an exhausted
+    /// budget at its boundary), which makes the session complete with gaps. A
+    /// flag, not a phrase in `what`: `what` may quote names from evidence.
+    pub unit_cut_short: bool,
 }
 
 impl Finding {
@@ -22,6 +26,7 @@ impl Finding {
             what: what.into(),
             expected: None,
             actual: None,
+            unit_cut_short: false,
         }
     }
 

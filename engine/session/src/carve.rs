@@ -6,7 +6,7 @@
 
 use crate::extract::{extract_tasks, Task};
 use crate::scan::to_records;
-use crate::unit::{contain, cut_short, is_cut_short};
+use crate::unit::{contain, count_cut_short, cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
 use crossbeam_channel::bounded;
 use dredge_carvers::{registry, Matcher, Reader, Verdict};
@@ -99,17 +99,18 @@ pub fn carve_extents(
                         };
                         r.reset(off, c.max_size());
                         let one = |len| vec![Extent::new(off, len)];
-                        let what = format!("{} carver", c.name());
+                        // Named only when cut short: most hits are rejected at once.
+                        let what = || format!("{} carver", c.name());
                         let verdict = match contain(|| c.validate(&mut r)) {
                             Ok(v) => v,
                             Err(why) => {
-                                cut.push(cut_short(off, &what, &why));
+                                cut.push(cut_short(off, &what(), &why));
                                 continue;
                             }
                         };
                         if r.exhausted() {
                             let why = format!("work budget of {} bytes exhausted", r.work_limit());
-                            cut.push(cut_short(off, &what, &why));
+                            cut.push(cut_short(off, &what(), &why));
                         }
                         let (len, complete, why, sub, fragments) = match verdict {
                             Verdict::Complete { len, subtype } => {
@@ -346,7 +347,7 @@ pub fn carve_into_case(
     if interrupt.load(Ordering::Relaxed) {
         return Ok(CarveStats::default());
     }
-    let cut = findings.iter().filter(|f| is_cut_short(f)).count() as u64;
+    let cut = count_cut_short(&findings);
     store
         .add_findings(ev.id, unit, &to_records(&findings))
         .map_err(fail)?;

@@ -4,7 +4,7 @@
 
 use crate::extract::{extract_tasks, Task};
 use crate::names::PathPlanner;
-use crate::unit::{contain, cut_short, is_cut_short, volume_budget};
+use crate::unit::{contain, count_cut_short, cut_short, volume_budget};
 use crate::{close_failed, fail, open_case, Failure, Outcome, ProgressFn};
 use dredge_core::{
     Entry, EntryKind, Extent, FileSystem, Finding, ImageSource, Volume, VolumeKind, VolumeReader,
@@ -624,7 +624,7 @@ fn scan_evidence(
         summary.deleted += stats.1;
         summary.partial += stats.2;
         summary.findings += findings.len() as u64;
-        summary.cut_short += findings.iter().filter(|f| is_cut_short(f)).count() as u64;
+        summary.cut_short += count_cut_short(&findings);
         store
             .add_findings(ev.id, &unit, &to_records(&findings))
             .map_err(fail)?;

@@ -70,15 +70,18 @@ pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
 
 /// The finding for a unit cut short at image offset `offset`.
 pub(crate) fn cut_short(offset: u64, what: &str, why: &str) -> Finding {
-    Finding::new(
-        offset,
-        format!("{what} cut short: {why}; what it produced before is kept"),
-    )
+    Finding {
+        unit_cut_short: true,
+        ..Finding::new(
+            offset,
+            format!("{what} cut short: {why}; what it produced before is kept"),
+        )
+    }
 }
 
-/// Whether a finding says a unit was cut short (for the session's count).
-pub(crate) fn is_cut_short(f: &Finding) -> bool {
-    f.what.contains(" cut short: ")
+/// How many of `findings` record a unit cut short (for the session's count).
+pub(crate) fn count_cut_short(findings: &[Finding]) -> u64 {
+    findings.iter().filter(|f| f.unit_cut_short).count() as u64
 }
 
 /// A fresh budget for a reader of a volume of `len` bytes.
