@@ -523,6 +523,7 @@ fn scan_evidence(
             .add_findings(ev.id, "layout", &to_records(&layout_findings))
             .map_err(fail)?;
         summary.findings += layout_findings.len() as u64;
+        summary.cut_short += count_cut_short(&layout_findings);
         store
             .finish_unit(
                 ev.id,
