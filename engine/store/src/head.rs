@@ -9,10 +9,13 @@
 //! written to a temporary file of this process, synced, renamed over the old one,
 //! and the directory synced: after a crash it names an event that was committed.
 
-use crate::{newest_link, sql_err, ChainBreak, Result, Store, StoreError, HEAD_NAME};
+use crate::{newest_link, sql_err, ChainBreak, Event, Result, Store, StoreError, HEAD_NAME};
+use rusqlite::{Connection, Transaction};
+use serde_json::Value;
 use std::fs::File;
 use std::io::Write;
 use std::os::unix::io::AsRawFd;
+use std::path::Path;
 
 pub(crate) const HEAD_LOCK: &str = "custody.head.lock";
 
@@ -22,7 +25,48 @@ pub(crate) struct HeadLock {
     _file: File,
 }
 
+/// What a transaction run by [`Store::anchored`] appends custody events with.
+pub(crate) struct Log<'a> {
+    actor: &'a str,
+    pub(crate) db: &'a Path,
+}
+
+impl Log<'_> {
+    pub(crate) fn event(
+        &self,
+        conn: &Connection,
+        action: &str,
+        params: Value,
+        session_id: Option<i64>,
+    ) -> Result<Event> {
+        Store::insert_event(conn, self.actor, action, params, session_id)
+            .map_err(|e| StoreError::new(self.db, e))
+    }
+}
+
 impl Store {
+    /// Runs `f` in one transaction under the exclusive head lock, commits, and
+    /// moves the anchor to the newest event: every append to the custody log goes
+    /// through here, so none can skip the lock or leave the anchor behind.
+    pub(crate) fn anchored<T>(
+        &mut self,
+        f: impl FnOnce(&Transaction<'_>, &Log<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let db = self.db();
+        let _head = self.lock_head(true)?;
+        let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        let out = f(
+            &tx,
+            &Log {
+                actor: &self.examiner,
+                db: &db,
+            },
+        )?;
+        tx.commit().map_err(sql_err(&db))?;
+        self.write_head()?;
+        Ok(out)
+    }
+
     pub(crate) fn lock_head(&self, exclusive: bool) -> Result<HeadLock> {
         let p = self.dir.join(HEAD_LOCK);
         let f = std::fs::OpenOptions::new()

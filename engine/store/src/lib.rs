@@ -390,14 +390,7 @@ impl Store {
         params: Value,
         session_id: Option<i64>,
     ) -> Result<Event> {
-        let db = self.db();
-        let _head = self.lock_head(true)?;
-        let tx = self.conn.transaction().map_err(sql_err(&db))?;
-        let ev = Self::insert_event(&tx, &self.examiner, action, params, session_id)
-            .map_err(|e| StoreError::new(&db, e))?;
-        tx.commit().map_err(sql_err(&db))?;
-        self.write_head()?;
-        Ok(ev)
+        self.anchored(|tx, log| log.event(tx, action, params, session_id))
     }
 
     fn insert_event(
@@ -530,50 +523,41 @@ impl Store {
     /// Starts a session: its row and its `session.start` event in one transaction,
     /// so a kill between the two cannot leave a row the log does not know.
     pub fn begin_session(&mut self, command: &str, args: Value) -> Result<i64> {
-        let db = self.db();
         let started = utc_now();
-        let _head = self.lock_head(true)?;
-        let tx = self.conn.transaction().map_err(sql_err(&db))?;
-        tx.execute(
-            "INSERT INTO sessions (command, args, started_utc, status) VALUES (?1, ?2, ?3, 'running')",
-            params![command, canonical_json(&args), started],
-        )
-        .map_err(sql_err(&db))?;
-        let id = tx.last_insert_rowid();
-        Self::insert_event(
-            &tx,
-            &self.examiner,
-            "session.start",
-            json!({"command": command, "args": args, "started_utc": started}),
-            Some(id),
-        )
-        .map_err(|e| StoreError::new(&db, e))?;
-        tx.commit().map_err(sql_err(&db))?;
-        self.write_head()?;
-        Ok(id)
+        self.anchored(|tx, log| {
+            tx.execute(
+                "INSERT INTO sessions (command, args, started_utc, status) VALUES (?1, ?2, ?3, 'running')",
+                params![command, canonical_json(&args), started],
+            )
+            .map_err(sql_err(log.db))?;
+            let id = tx.last_insert_rowid();
+            log.event(
+                tx,
+                "session.start",
+                json!({"command": command, "args": args, "started_utc": started}),
+                Some(id),
+            )?;
+            Ok(id)
+        })
     }
 
     /// Ends a session: its row and its `session.end` event in one transaction.
     pub fn end_session(&mut self, id: i64, status: SessionStatus, summary: Value) -> Result<()> {
-        let db = self.db();
         let ended = utc_now();
-        let _head = self.lock_head(true)?;
-        let tx = self.conn.transaction().map_err(sql_err(&db))?;
-        tx.execute(
-            "UPDATE sessions SET ended_utc = ?1, status = ?2 WHERE id = ?3",
-            params![ended, status.as_str(), id],
-        )
-        .map_err(sql_err(&db))?;
-        Self::insert_event(
-            &tx,
-            &self.examiner,
-            "session.end",
-            json!({"status": status.as_str(), "summary": summary, "ended_utc": ended}),
-            Some(id),
-        )
-        .map_err(|e| StoreError::new(&db, e))?;
-        tx.commit().map_err(sql_err(&db))?;
-        self.write_head()
+        self.anchored(|tx, log| {
+            tx.execute(
+                "UPDATE sessions SET ended_utc = ?1, status = ?2 WHERE id = ?3",
+                params![ended, status.as_str(), id],
+            )
+            .map_err(sql_err(log.db))?;
+            log.event(
+                tx,
+                "session.end",
+                json!({"status": status.as_str(), "summary": summary, "ended_utc": ended}),
+                Some(id),
+            )?;
+            Ok(())
+        })
     }
 
     /// Registers evidence together with its custody event, atomically.
@@ -582,63 +566,60 @@ impl Store {
         ev: &NewEvidence,
         session_id: Option<i64>,
     ) -> Result<EvidenceRow> {
-        let db = self.db();
-        let _head = self.lock_head(true)?;
-        let tx = self.conn.transaction().map_err(sql_err(&db))?;
-        let n: i64 = tx
-            .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
-            .map_err(sql_err(&db))?;
-        let label = format!("ev{}", n + 1);
-        let params_json = json!({
-            "label": label,
-            "path": ev.path,
-            "segments": ev.segments,
-            "kind": ev.kind,
-            "size": ev.size,
-            "md5": ev.md5,
-            "sha1": ev.sha1,
-            "sha256": ev.sha256,
-            "map_path": ev.map_path,
-            "map_sha256": ev.map_sha256,
-            "bad_bytes": ev.bad_bytes,
-            "gap_count": ev.gaps.len(),
-            "gaps_digest": Self::gaps_digest(&ev.gaps),
-            "extra": ev.extra,
-        });
-        let event =
-            Self::insert_event(&tx, &self.examiner, "evidence.add", params_json, session_id)
-                .map_err(|e| StoreError::new(&db, e))?;
-        tx.execute(
-            "INSERT INTO evidence (label, path, segments, kind, size, md5, sha1, sha256, map_path, map_sha256, bad_bytes, added_event)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-            params![
-                label,
-                ev.path,
-                serde_json::to_string(&ev.segments).unwrap_or_default(),
-                ev.kind,
-                ev.size as i64,
-                ev.md5,
-                ev.sha1,
-                ev.sha256,
-                ev.map_path,
-                ev.map_sha256,
-                ev.bad_bytes as i64,
-                event.seq
-            ],
-        )
-        .map_err(sql_err(&db))?;
-        let id = tx.last_insert_rowid();
-        {
-            let mut st = tx
-                .prepare("INSERT INTO evidence_gaps (evidence_id, start, len, why) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(sql_err(&db))?;
-            for (s, l, w) in &ev.gaps {
-                st.execute(params![id, *s as i64, *l as i64, w])
-                    .map_err(sql_err(&db))?;
+        let id = self.anchored(|tx, log| {
+            let db = log.db;
+            let n: i64 = tx
+                .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
+                .map_err(sql_err(db))?;
+            let label = format!("ev{}", n + 1);
+            let params_json = json!({
+                "label": label,
+                "path": ev.path,
+                "segments": ev.segments,
+                "kind": ev.kind,
+                "size": ev.size,
+                "md5": ev.md5,
+                "sha1": ev.sha1,
+                "sha256": ev.sha256,
+                "map_path": ev.map_path,
+                "map_sha256": ev.map_sha256,
+                "bad_bytes": ev.bad_bytes,
+                "gap_count": ev.gaps.len(),
+                "gaps_digest": Self::gaps_digest(&ev.gaps),
+                "extra": ev.extra,
+            });
+            let event = log.event(tx, "evidence.add", params_json, session_id)?;
+            tx.execute(
+                "INSERT INTO evidence (label, path, segments, kind, size, md5, sha1, sha256, map_path, map_sha256, bad_bytes, added_event)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    label,
+                    ev.path,
+                    serde_json::to_string(&ev.segments).unwrap_or_default(),
+                    ev.kind,
+                    ev.size as i64,
+                    ev.md5,
+                    ev.sha1,
+                    ev.sha256,
+                    ev.map_path,
+                    ev.map_sha256,
+                    ev.bad_bytes as i64,
+                    event.seq
+                ],
+            )
+            .map_err(sql_err(db))?;
+            let id = tx.last_insert_rowid();
+            {
+                let mut st = tx
+                    .prepare("INSERT INTO evidence_gaps (evidence_id, start, len, why) VALUES (?1, ?2, ?3, ?4)")
+                    .map_err(sql_err(db))?;
+                for (s, l, w) in &ev.gaps {
+                    st.execute(params![id, *s as i64, *l as i64, w])
+                        .map_err(sql_err(db))?;
+                }
             }
-        }
-        tx.commit().map_err(sql_err(&db))?;
-        self.write_head()?;
+            Ok(id)
+        })?;
         self.evidence_by_id(id)
     }
 

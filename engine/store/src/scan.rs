@@ -277,25 +277,21 @@ impl Store {
         session_id: Option<i64>,
     ) -> Result<()> {
         let (count, digest) = self.unit_seal(evidence_id, unit)?;
-        let db = self.db();
-        let _head = self.lock_head(true)?;
-        let tx = self.conn.transaction().map_err(sql_err(&db))?;
-        let ev = Self::insert_event(
-            &tx,
-            &self.examiner,
-            "scan.unit",
-            json!({"evidence_id": evidence_id, "unit": unit, "artifacts": count, "seal": crate::seal::SEAL_VERSION,
-                   "rows_digest": digest, "summary": summary}),
-            session_id,
-        )
-        .map_err(|e| StoreError::new(&db, e))?;
-        tx.execute(
-            "INSERT INTO scan_units (evidence_id, unit, done_event) VALUES (?1, ?2, ?3)",
-            params![evidence_id, unit, ev.seq],
-        )
-        .map_err(sql_err(&db))?;
-        tx.commit().map_err(sql_err(&db))?;
-        self.write_head()
+        self.anchored(|tx, log| {
+            let ev = log.event(
+                tx,
+                "scan.unit",
+                json!({"evidence_id": evidence_id, "unit": unit, "artifacts": count, "seal": crate::seal::SEAL_VERSION,
+                       "rows_digest": digest, "summary": summary}),
+                session_id,
+            )?;
+            tx.execute(
+                "INSERT INTO scan_units (evidence_id, unit, done_event) VALUES (?1, ?2, ?3)",
+                params![evidence_id, unit, ev.seq],
+            )
+            .map_err(sql_err(log.db))?;
+            Ok(())
+        })
     }
 
     /// Each sealed unit's artifact rows against the digest its custody event holds.
