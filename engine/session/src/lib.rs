@@ -502,8 +502,9 @@ pub fn verify_against(
     let head = head.map(parse_head).transpose()?;
     let mut store = open_case(case_dir)?;
     // Check the chain before this run appends to it.
-    let (events, mut custody) = match store.integrity().map_err(fail)? {
-        Ok(n) => (n, None),
+    // The event count stands when only the rows fail (the chain itself holds).
+    let (events, mut custody) = match store.verify_chain().map_err(fail)? {
+        Ok(n) => (n, store.sealed_rows().map_err(fail)?.err()),
         Err(b) => (0, Some(b)),
     };
     if let (None, Some((seq, hash))) = (&custody, &head) {
