@@ -20,6 +20,8 @@ struct Job {
     examiner: Option<String>,
     case_number: Option<String>,
     description: Option<String>,
+    /// The examiner's Ed25519 key: every case this job creates is signed with it.
+    signing_key: Option<PathBuf>,
     threads: Option<usize>,
     /// "unallocated" (default), "all" or "none".
     carve: Option<String>,
@@ -225,7 +227,8 @@ fn run_item(
 ) -> Result<i32, Failure> {
     let base = job_path.parent().unwrap_or(Path::new("."));
     if !case.join("case.sqlite").exists() {
-        session::case_new(case, info)?;
+        let key = job.signing_key.as_ref().map(|k| base.join(k));
+        session::case_new_signed(case, info, key.as_deref())?;
     }
     let map = item.map.as_ref().map(|m| base.join(m));
     let mut code = 0;

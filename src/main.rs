@@ -2,6 +2,7 @@
 //! (unreadable bytes), 2 failed, 130 interrupted.
 
 mod batch;
+mod key;
 mod progress;
 
 // A walk of a large filesystem allocates a little for every entry; glibc's malloc
@@ -89,6 +90,9 @@ enum Command {
     /// with unreadable bytes shown as ??, export, reports, custody log and
     /// verification. Keys: ? for help.
     Tui(TuiArgs),
+    /// Make the examiner's signing key for signed cases (`case new --signing-key`).
+    #[command(subcommand)]
+    Key(key::KeyCmd),
 }
 
 #[derive(Args)]
@@ -117,6 +121,11 @@ struct CaseNewArgs {
     case_number: Option<String>,
     #[arg(long)]
     description: Option<String>,
+    /// Sign every custody event with this Ed25519 key (`dredge key new`): then
+    /// rewriting the case's log needs the key. Later commands find it at this
+    /// path, or at $DREDGE_SIGNING_KEY.
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -131,6 +140,10 @@ struct VerifyArgs {
     /// log must still hold it.
     #[arg(long, value_name = "SEQ:HASH")]
     head: Option<String>,
+    /// The examiner's public key (64 hex digits, as `dredge key new` printed) or its
+    /// 16-digit fingerprint: the case must be signed with it.
+    #[arg(long, value_name = "KEY")]
+    public_key: Option<String>,
 }
 
 #[derive(Args)]
@@ -263,6 +276,9 @@ struct RecoverArgs {
     examiner: Option<String>,
     #[arg(long)]
     case_number: Option<String>,
+    /// Sign the new case's custody events with this Ed25519 key (`dredge key new`).
+    #[arg(long, value_name = "FILE")]
+    signing_key: Option<PathBuf>,
     #[command(flatten)]
     scan: ScanFlags,
 }
@@ -384,7 +400,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                 examiner: a.examiner,
                 description: a.description,
             };
-            let store = session::case_new(&a.case_dir, &info)?;
+            let store = session::case_new_signed(&a.case_dir, &info, a.signing_key.as_deref())?;
             let case = store.case().map_err(|e| Failure(e.to_string()))?;
             rep.json(json!({"event": "result", "command": "case new", "case_dir": a.case_dir, "uuid": case.uuid}));
             if !rep.is_json() {
@@ -602,7 +618,11 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             one_shot(&a, &opts, interrupt, rep)
         }
         Command::Verify(a) => {
-            let r = session::verify_against(&a.case_dir, a.head.as_deref(), interrupt, &mut |p| {
+            let anchors = session::Anchors {
+                head: a.head.clone(),
+                public_key: a.public_key.clone(),
+            };
+            let r = session::verify_against(&a.case_dir, &anchors, interrupt, &mut |p| {
                 rep.progress(p)
             })?;
             rep.clear();
@@ -613,11 +633,21 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                 "evidence": r.evidence.iter().map(|(l, c)| json!({"label": l, "result": format!("{c:?}")})).collect::<Vec<_>>(),
                 "artifacts_checked": r.artifacts.0,
                 "artifact_mismatch": r.artifacts.1.as_ref().map(|(id, why)| json!({"id": id, "detail": why})),
+                "signed_by": r.signed_by, "not_recorded": r.unrecorded,
             }));
             if !rep.is_json() {
-                match &r.custody {
-                    None => println!("custody log: {} events, chain intact", r.events),
-                    Some(b) => println!("custody log: BROKEN at event {}: {}", b.seq, b.detail),
+                match (&r.custody, &r.signed_by) {
+                    (None, None) => println!("custody log: {} events, chain intact", r.events),
+                    (None, Some(fp)) => println!(
+                        "custody log: {} events, chain intact, every event signed by key {fp}",
+                        r.events
+                    ),
+                    (Some(b), _) => {
+                        println!("custody log: BROKEN at event {}: {}", b.seq, b.detail)
+                    }
+                }
+                if let Some(why) = &r.unrecorded {
+                    println!("(this verification is not recorded in the case: {why})");
                 }
                 for (label, c) in &r.evidence {
                     match c {
@@ -662,6 +692,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             println!("verification passed");
             Ok(0)
         }
+        Command::Key(k) => key::run(k, rep),
         Command::Tui(a) => {
             dredge_tui::run(a.case_dir.as_deref(), interrupt).map_err(|e| {
                 Failure(match &a.case_dir {
@@ -747,7 +778,7 @@ fn one_shot(
             .unwrap_or_else(|| "unspecified".into()),
         description: Some(format!("dredge recover {}", a.image.display())),
     };
-    session::case_new(&a.out, &info)?;
+    session::case_new_signed(&a.out, &info, a.signing_key.as_deref())?;
     let added = session::add_evidence(&a.out, &a.image, a.map.as_deref(), interrupt, &mut |p| {
         rep.progress(p)
     })?;
@@ -836,7 +867,7 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
                        "size": art.size, "status": art.status, "recovery": art.recovery, "recovery_detail": art.recovery_detail,
                        "md5": art.digests.as_ref().map(|d| &d.0), "sha1": art.digests.as_ref().map(|d| &d.1),
                        "sha256": art.digests.as_ref().map(|d| &d.2),
-                       "extracted": art.extracted, "unreadable_bytes": art.unreadable_bytes, "forensic_path": art.forensic_path,
+                       "extracted": art.extracted, "extract_note": art.extract_note, "unreadable_bytes": art.unreadable_bytes, "forensic_path": art.forensic_path,
                        "times": art.times.iter().map(|(s, t)| json!({"source": s, "utc": t})).collect::<Vec<_>>(),
                        "runs": art.runs.iter().map(|r| json!({"file_offset": r.file_offset, "len": r.len, "kind": r.kind,
                            "image_offset": r.image_offset, "unreadable_bytes": r.unreadable_bytes})).collect::<Vec<_>>(),
@@ -883,6 +914,7 @@ fn case_show(dir: &std::path::Path, rep: &mut Reporter) -> Result<i32, Failure> 
             json!({
                 "uuid": case.uuid, "case_number": case.info.case_number, "examiner": case.info.examiner,
                 "description": case.info.description, "created_utc": case.created_utc,
+                "signing_public_key": store.signing_public_key().map_err(|e| Failure(e.to_string()))?,
                 "evidence": evidence.iter().map(|e| json!({"label": e.label, "path": e.path, "kind": e.kind, "size": e.size,
                     "md5": e.md5, "sha1": e.sha1, "sha256": e.sha256, "bad_bytes": e.bad_bytes, "map": e.map_path})).collect::<Vec<_>>(),
                 "sessions": sessions.iter().map(|s| json!({"id": s.id, "command": s.command, "started": s.started_utc, "ended": s.ended_utc, "status": s.status})).collect::<Vec<_>>(),
@@ -902,6 +934,15 @@ fn case_show(dir: &std::path::Path, rep: &mut Reporter) -> Result<i32, Failure> 
         "  created      {} by dredge {}",
         case.created_utc, case.tool_version
     );
+    if let Some(k) = store
+        .signing_public_key()
+        .map_err(|e| Failure(e.to_string()))?
+    {
+        println!(
+            "  signed by    key {} ({k})",
+            session::sign::fingerprint(&k)
+        );
+    }
     println!("evidence:");
     for e in &evidence {
         println!(

@@ -170,6 +170,12 @@ fn folders_deeper_than_path_max_are_extracted_under_the_fallback() {
             .expect("the deepest file is listed");
         let ex = deep["extracted"].as_str().unwrap();
         assert!(ex.contains("/by-id/"), "{ex}");
+        // The reason is on the artifact itself, not only in the findings.
+        let note = deep["extract_note"].as_str().unwrap_or("");
+        assert!(
+            note.contains("cannot be made on the output filesystem"),
+            "{deep}"
+        );
         assert_eq!(
             sha256_file(&case.join(ex)),
             deep["sha256"].as_str().unwrap()

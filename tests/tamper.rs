@@ -156,3 +156,95 @@ fn a_head_copied_from_a_report_is_checked_against_the_log() {
     assert_eq!(v.status.code(), Some(2));
     assert_eq!(stderr(&v).lines().count(), 1, "{}", stderr(&v));
 }
+
+/// A case made with the examiner's key: every event signed, checked against the
+/// public key held outside the case; without the key nothing more is recorded,
+/// but anyone can still verify it.
+#[test]
+fn a_signed_case_needs_its_key_to_grow_and_is_checked_against_the_public_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("examiner.key");
+    let k = run(&["--progress", "json", "key", "new", key.to_str().unwrap()]);
+    assert_eq!(k.status.code(), Some(0), "{}", stderr(&k));
+    let made: serde_json::Value = serde_json::from_str(stdout(&k).trim()).unwrap();
+    let public = made["public_key"].as_str().unwrap().to_string();
+    let fp = made["fingerprint"].as_str().unwrap().to_string();
+    let case = sample_case(dir.path(), &["--signing-key", key.to_str().unwrap()]);
+    let c = case.to_str().unwrap();
+    let v = run(&["verify", c, "--public-key", &public]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+    assert!(stdout(&v).contains(&format!("every event signed by key {fp}")));
+    let v = run(&["verify", c, "--public-key", &fp]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+    // The report names the key, for a reader to compare with the examiner's.
+    let html = dir.path().join("r.html");
+    let r = run(&[
+        "report",
+        c,
+        "--format",
+        "html",
+        "--out",
+        html.to_str().unwrap(),
+    ]);
+    assert_eq!(r.status.code(), Some(0), "{}", stderr(&r));
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.contains(&format!("Ed25519 key {fp} ({public})")));
+    // Someone else's key, and an unsigned case, are both refused.
+    let other = dir.path().join("other.key");
+    let o = run(&["--progress", "json", "key", "new", other.to_str().unwrap()]);
+    let theirs: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    let v = run(&[
+        "verify",
+        c,
+        "--public-key",
+        theirs["public_key"].as_str().unwrap(),
+    ]);
+    assert_eq!(v.status.code(), Some(2));
+    assert!(
+        stdout(&v).contains("signed again by another key"),
+        "{}",
+        stdout(&v)
+    );
+    let plain = sample_case(&dir.path().join("plain"), &[]);
+    let v = run(&["verify", plain.to_str().unwrap(), "--public-key", &public]);
+    assert_eq!(v.status.code(), Some(2));
+    assert!(
+        stdout(&v).contains("the case is not signed"),
+        "{}",
+        stdout(&v)
+    );
+    // The key taken away: verify still works (and says it is not recorded); a
+    // scan is refused with one line, and the case is unchanged.
+    let aside = dir.path().join("usb-token.key");
+    std::fs::rename(&key, &aside).unwrap();
+    let before = std::fs::read_to_string(case.join("custody.head")).unwrap();
+    let v = run(&["verify", c]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+    assert!(
+        stdout(&v).contains("not recorded in the case"),
+        "{}",
+        stdout(&v)
+    );
+    let s = run(&["scan", c]);
+    assert_eq!(s.status.code(), Some(2));
+    assert!(stderr(&s).contains("this case is signed"), "{}", stderr(&s));
+    assert_eq!(stderr(&s).trim().lines().count(), 1, "{}", stderr(&s));
+    assert_eq!(
+        std::fs::read_to_string(case.join("custody.head")).unwrap(),
+        before
+    );
+    // Pointed at where the key is now, the examiner can record again.
+    let v = dredge()
+        .args(["verify", c])
+        .env("DREDGE_SIGNING_KEY", &aside)
+        .output()
+        .unwrap();
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+    assert!(!stdout(&v).contains("not recorded"));
+    assert_ne!(
+        std::fs::read_to_string(case.join("custody.head")).unwrap(),
+        before
+    );
+    let v = run(&["verify", c, "--public-key", &public]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+}

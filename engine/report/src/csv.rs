@@ -6,7 +6,7 @@ use crate::Model;
 use dredge_store::{ArtifactRecord, Store, StoreError};
 use std::io::Write;
 
-const HEAD: &str = "evidence,artifact_id,forensic_path,path,other_names,kind,origin,deleted,status,recovery,recovery_detail,size,md5,sha1,sha256,unreadable_bytes,unreadable_ranges,modified,accessed,changed,created,image_runs,extracted";
+const HEAD: &str = "evidence,artifact_id,forensic_path,path,other_names,kind,origin,deleted,status,recovery,recovery_detail,size,md5,sha1,sha256,unreadable_bytes,unreadable_ranges,modified,accessed,changed,created,image_runs,extracted,extract_note";
 
 /// One cell: never a formula to a spreadsheet, quoted where RFC 4180 needs it.
 fn field(s: &str) -> String {
@@ -67,6 +67,7 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
             t('b'),
             runs,
             a.extracted.clone().unwrap_or_default(),
+            a.extract_note.clone().unwrap_or_default(),
         ];
         let line: Vec<String> = row.iter().map(|f| field(f)).collect();
         writeln!(out, "{}", line.join(","))

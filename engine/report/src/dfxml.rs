@@ -141,6 +141,13 @@ fn fileobject(out: &mut dyn Write, a: &ArtifactRecord) -> std::io::Result<()> {
             markup(x)
         )?;
     }
+    if let Some(x) = &a.extract_note {
+        writeln!(
+            out,
+            "      <dredge:extract_note>{}</dredge:extract_note>",
+            markup(x)
+        )?;
+    }
     writeln!(out, "    </fileobject>")
 }
 

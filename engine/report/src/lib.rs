@@ -88,6 +88,8 @@ pub struct Model {
     pub events: Vec<Event>,
     /// The store-side verification: chain, anchor, evidence rows, artifact rows.
     pub integrity: Result<usize, ChainBreak>,
+    /// The examiner's public key (hex) when every custody event is signed.
+    pub signing_key: Option<String>,
     /// (evidence id, unit, origin, deleted, status, count, bytes)
     #[allow(clippy::type_complexity)]
     pub counts: Vec<(i64, String, String, bool, String, u64, u64)>,
@@ -167,6 +169,7 @@ impl Model {
             sessions,
             events,
             integrity,
+            signing_key: store.signing_public_key()?,
             counts: store.artifact_counts()?,
         })
     }

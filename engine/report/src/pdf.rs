@@ -193,6 +193,7 @@ fn head(model: &Model) -> String {
         ("Case opened (UTC)", c.created_utc.as_str()),
         ("Report generated (UTC)", model.generated_utc.as_str()),
         ("Tool", &format!("dredge {}", dredge_core::TOOL_VERSION)),
+        ("Custody log signature", &crate::text::signing_line(model)),
     ] {
         s += &format!("  ({}, {}),\n", lit(k), lit1(v));
     }

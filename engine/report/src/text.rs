@@ -117,6 +117,18 @@ pub fn gaps(g: &[(u64, u64, String)]) -> String {
 
 /// The custody head a report was made from, as `dredge verify CASE --head` takes it:
 /// `SEQ:HASH` of the newest event the report read.
+/// Who signed the custody log: the key's fingerprint and the key itself, so a
+/// reader can compare it with the one the examiner holds.
+pub fn signing_line(model: &crate::Model) -> String {
+    match &model.signing_key {
+        Some(k) => format!(
+            "every event signed, Ed25519 key {} ({k})",
+            dredge_store::sign::fingerprint(k)
+        ),
+        None => "not signed".to_string(),
+    }
+}
+
 pub fn head_line(model: &crate::Model) -> String {
     model
         .events

@@ -175,6 +175,7 @@ fn record_for(
         meta_offset: e.meta_offset,
         digests: None,
         extracted: t.rel_out.clone(),
+        extract_note: None,
         unreadable_bytes: 0,
         status: "complete".into(),
         times: e
@@ -195,10 +196,14 @@ fn create_at(out: &Path) -> std::io::Result<File> {
     File::create(out)
 }
 
+/// An open copy, where it is, and (when that is the fallback path) the finding and
+/// the note for the artifact saying why.
+type Copy = (File, PathBuf, Option<(Finding, String)>);
+
 /// Creates the extracted copy where it was planned or, when the output filesystem
 /// refuses that path (too long, characters it does not allow, a folder in the
 /// way), at the task's fallback path, with a finding that says why.
-fn create_copy(t: &Task, out: &Path) -> Result<(File, PathBuf, Option<Finding>), Failure> {
+fn create_copy(t: &Task, out: &Path) -> Result<Copy, Failure> {
     let err = match create_at(out) {
         Ok(f) => return Ok((f, out.to_path_buf(), None)),
         Err(err) => err,
@@ -220,7 +225,15 @@ fn create_copy(t: &Task, out: &Path) -> Result<(File, PathBuf, Option<Finding>),
             t.entry.path
         ),
     );
-    Ok((f, alt.clone(), Some(note)))
+    Ok((f, alt.clone(), Some((note, fallback_note(t, &err)))))
+}
+
+/// The reason recorded on the artifact when its copy went to the fallback path.
+fn fallback_note(t: &Task, err: &std::io::Error) -> String {
+    format!(
+        "planned path {} cannot be made on the output filesystem ({err})",
+        t.rel_out.as_deref().unwrap_or("?")
+    )
 }
 
 /// Reads an entry's content through the image (recording every synthesized range as
@@ -242,10 +255,12 @@ fn build_artifact(
         a.runs = e.runs.iter().map(|r| run_record(r, 0)).collect();
         return Ok((a, None));
     };
-    let (mut f, out, note) = create_copy(t, out)?;
-    if note.is_some() {
+    let (mut f, out, fell_back) = create_copy(t, out)?;
+    let note = fell_back.map(|(finding, why)| {
         a.extracted = t.fallback.as_ref().map(|(_, rel)| rel.clone());
-    }
+        a.extract_note = Some(why);
+        finding
+    });
     let out = &out;
     let mut dg = Digester::new();
     let mut pos = 0u64;

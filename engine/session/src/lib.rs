@@ -10,11 +10,13 @@ mod lock;
 mod names;
 pub mod scan;
 mod unit;
+mod verify;
 
 pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_image::Compression;
 pub use dredge_report::Format as ReportFormat;
 pub use dredge_report::{allocation, visible, Model as ReportModel};
+pub use dredge_store::sign;
 pub use dredge_store::{ArtifactRecord, StoreError, VolumeRow, DB_NAME as CASE_DB};
 pub use dredge_store::{
     CaseInfo, ChainBreak, Event, EvidenceRow, SessionRow, SessionStatus, Store,
@@ -24,6 +26,7 @@ pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
 pub use lock::{job_running, CaseLock};
 pub use names::safe_component;
 pub use scan::{list_image, scan, CarveScope, ScanOptions, ScanReport, ScanSummary};
+pub use verify::{verify, verify_against, Anchors, EvidenceCheck, VerifyReport};
 
 use dredge_core::{BlockDevice, ImageSource};
 use dredge_hash::{hash_source, sha256_hex, Digests};
@@ -219,6 +222,16 @@ pub type ProgressFn<'a> = &'a mut dyn FnMut(&JobProgress);
 
 pub fn case_new(dir: &Path, info: &CaseInfo) -> Result<Store, Failure> {
     Store::create(dir, info).map_err(fail)
+}
+
+/// A new case whose custody events are signed with the examiner's Ed25519 key
+/// (`dredge key new`); `None` is [`case_new`].
+pub fn case_new_signed(
+    dir: &Path,
+    info: &CaseInfo,
+    signing_key: Option<&Path>,
+) -> Result<Store, Failure> {
+    Store::create_signed(dir, info, signing_key).map_err(fail)
 }
 
 pub fn open_case(dir: &Path) -> Result<Store, Failure> {
@@ -435,211 +448,6 @@ pub(crate) fn hash_with_progress(
         }
     })
     .map_err(fail)
-}
-
-/// One evidence item's verification.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum EvidenceCheck {
-    Match,
-    Mismatch {
-        algorithm: &'static str,
-        recorded: String,
-        actual: String,
-    },
-    Unreadable(String),
-    Interrupted,
-}
-
-#[derive(Debug, Clone)]
-pub struct VerifyReport {
-    pub events: usize,
-    /// The first custody problem found (chain, anchor, or evidence row vs its event).
-    pub custody: Option<ChainBreak>,
-    pub evidence: Vec<(String, EvidenceCheck)>,
-    /// Extracted files checked, and the first whose content no longer matches.
-    pub artifacts: (u64, Option<(String, String)>),
-    /// Stopped by an interrupt before every check was made.
-    pub stopped: bool,
-}
-
-impl VerifyReport {
-    pub fn ok(&self) -> bool {
-        self.custody.is_none()
-            && self.artifacts.1.is_none()
-            && self
-                .evidence
-                .iter()
-                .all(|(_, c)| *c == EvidenceCheck::Match)
-    }
-
-    pub fn interrupted(&self) -> bool {
-        self.stopped
-            || self
-                .evidence
-                .iter()
-                .any(|(_, c)| *c == EvidenceCheck::Interrupted)
-    }
-}
-
-/// Recomputes the custody chain and every evidence hash, records the result.
-pub fn verify(
-    case_dir: &Path,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-) -> Result<VerifyReport, Failure> {
-    verify_against(case_dir, None, interrupt, progress)
-}
-
-/// `verify`, and the log must also hold `head` (`SEQ:HASH`, as every page of a
-/// report prints it): a log rewritten since that report was made fails, even one
-/// whose own chain and anchor were rewritten to match.
-pub fn verify_against(
-    case_dir: &Path,
-    head: Option<&str>,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-) -> Result<VerifyReport, Failure> {
-    let head = head.map(parse_head).transpose()?;
-    let mut store = open_case(case_dir)?;
-    // Check the chain before this run appends to it.
-    // The event count stands when only the rows fail (the chain itself holds).
-    let (events, mut custody) = match store.verify_chain().map_err(fail)? {
-        Ok(n) => (n, store.sealed_rows().map_err(fail)?.err()),
-        Err(b) => (0, Some(b)),
-    };
-    if let (None, Some((seq, hash))) = (&custody, &head) {
-        custody = store.check_head(*seq, hash).map_err(fail)?.err();
-    }
-    let sid = store.begin_session("verify", json!({})).map_err(fail)?;
-    let mut evidence = Vec::new();
-    for row in store.evidence().map_err(fail)? {
-        let check = check_evidence(&row, interrupt, progress);
-        evidence.push((row.label.clone(), check));
-        if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-            break;
-        }
-    }
-    let artifacts = verify_extracted(&store, case_dir, interrupt, progress).map_err(fail)?;
-    let report = VerifyReport {
-        events,
-        custody,
-        evidence,
-        artifacts,
-        stopped: interrupt.load(std::sync::atomic::Ordering::Relaxed),
-    };
-    let status = if report.interrupted() {
-        SessionStatus::Interrupted
-    } else if report.ok() {
-        SessionStatus::Complete
-    } else {
-        SessionStatus::Failed
-    };
-    let summary = json!({
-        "custody_ok": report.custody.is_none(),
-        "custody_break": report.custody.as_ref().map(|b| json!({"seq": b.seq, "detail": b.detail})),
-        "evidence": report.evidence.iter().map(|(l, c)| json!({"label": l, "result": format!("{c:?}")})).collect::<Vec<_>>(),
-    });
-    store.end_session(sid, status, summary).map_err(fail)?;
-    Ok(report)
-}
-
-/// `SEQ:HASH` as a report prints it.
-fn parse_head(text: &str) -> Result<(i64, String), Failure> {
-    let bad = || {
-        Failure(format!("--head {text:?}: expected SEQ:HASH, as printed on every page of a report (e.g. 12:9f2c…)"))
-    };
-    let (seq, hash) = text.trim().split_once(':').ok_or_else(bad)?;
-    let seq = seq.parse().map_err(|_| bad())?;
-    if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(bad());
-    }
-    Ok((seq, hash.to_ascii_lowercase()))
-}
-
-/// Re-hashes every extracted file against its recorded SHA-256.
-fn verify_extracted(
-    store: &Store,
-    case_dir: &Path,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-) -> Result<(u64, Option<(String, String)>), dredge_store::StoreError> {
-    let mut n = 0;
-    let arts = store.artifacts(None)?;
-    let total = arts.len() as u64;
-    let started = Instant::now();
-    let mut last = Instant::now();
-    for (i, a) in arts.iter().enumerate() {
-        if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-            break;
-        }
-        if last.elapsed() >= Duration::from_millis(200) {
-            last = Instant::now();
-            progress(&JobProgress::items(
-                "verify",
-                "re-hashing the extracted files".into(),
-                "files",
-                i as u64,
-                total,
-                started.elapsed(),
-            ));
-        }
-        let (Some(rel), Some((_, _, sha256))) = (&a.extracted, &a.digests) else {
-            continue;
-        };
-        let p = case_dir.join(rel);
-        let actual = match dredge_hash::sha256_file(&p) {
-            Ok(h) => h,
-            Err(e) => return Ok((n, Some((a.id.clone(), format!("{}: {e}", p.display()))))),
-        };
-        if &actual != sha256 {
-            return Ok((
-                n,
-                Some((
-                    a.id.clone(),
-                    format!("{}: SHA-256 is {actual}, recorded {sha256}", p.display()),
-                )),
-            ));
-        }
-        n += 1;
-    }
-    Ok((n, None))
-}
-
-fn check_evidence(
-    row: &EvidenceRow,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-) -> EvidenceCheck {
-    let map = row.map_path.as_ref().map(PathBuf::from);
-    let ev = match open_evidence(Path::new(&row.path), map.as_deref()) {
-        Ok(ev) => ev,
-        Err(e) => return EvidenceCheck::Unreadable(e.to_string()),
-    };
-    let h = match hash_with_progress(&*ev.source, "verify", "hashing", interrupt, progress) {
-        Ok(h) => h,
-        Err(e) => return EvidenceCheck::Unreadable(e.0),
-    };
-    if h.interrupted {
-        return EvidenceCheck::Interrupted;
-    }
-    if let Some(m) = &ev.ewf {
-        // The E01's own stored hashes must hold too.
-        for (algorithm, stored, actual) in [
-            ("MD5 stored in the E01", &m.stored_md5, &h.digests.md5),
-            ("SHA-1 stored in the E01", &m.stored_sha1, &h.digests.sha1),
-        ] {
-            if let Some(s) = stored {
-                if s != actual {
-                    return EvidenceCheck::Mismatch {
-                        algorithm,
-                        recorded: s.clone(),
-                        actual: actual.clone(),
-                    };
-                }
-            }
-        }
-    }
-    compare(row, &h.digests)
 }
 
 fn compare(row: &EvidenceRow, d: &Digests) -> EvidenceCheck {

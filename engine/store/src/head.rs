@@ -53,8 +53,11 @@ impl Store {
         f: impl FnOnce(&Transaction<'_>, &Log<'_>) -> Result<T>,
     ) -> Result<T> {
         let db = self.db();
+        // A signed case whose key is missing refuses the append before it starts.
+        self.signer()?;
         let _head = self.lock_head(true)?;
         let tx = self.conn.transaction().map_err(sql_err(&db))?;
+        let before = newest_link(&tx).map_err(sql_err(&db))?.map_or(0, |l| l.0);
         let out = f(
             &tx,
             &Log {
@@ -62,6 +65,9 @@ impl Store {
                 db: &db,
             },
         )?;
+        if let Some(key) = &self.signer {
+            Store::sign_new(key, &tx, before).map_err(sql_err(&db))?;
+        }
         tx.commit().map_err(sql_err(&db))?;
         self.write_head()?;
         Ok(out)

@@ -11,6 +11,7 @@ mod head;
 mod scan;
 mod schema;
 mod seal;
+pub mod sign;
 
 pub use canonical::canonical_json;
 pub use scan::{ArtifactRecord, FindingRecord, RunRecord, VolumeRecord, VolumeRow};
@@ -194,6 +195,8 @@ pub struct Store {
     conn: Connection,
     dir: PathBuf,
     examiner: String,
+    /// The examiner's key for a signed case, loaded at the first append.
+    signer: Option<ed25519_dalek::SigningKey>,
 }
 
 fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -207,6 +210,20 @@ impl Store {
 
     /// Creates a new case directory (which must not exist or be empty).
     pub fn create(dir: &Path, info: &CaseInfo) -> Result<Store> {
+        Self::create_signed(dir, info, None)
+    }
+
+    /// Creates a new case whose every custody event is signed with the Ed25519
+    /// key in `signing_key` (see [`sign`]); `None` is [`Store::create`].
+    pub fn create_signed(dir: &Path, info: &CaseInfo, signing_key: Option<&Path>) -> Result<Store> {
+        // The key is read before anything is created: a wrong path leaves no case.
+        let signer = match signing_key {
+            Some(p) => {
+                let abs = std::path::absolute(p).map_err(|e| StoreError::new(p, e.to_string()))?;
+                Some((sign::load_key(&abs)?, abs))
+            }
+            None => None,
+        };
         if info.examiner.trim().is_empty() {
             return Err(StoreError::new(dir, "an examiner name is required"));
         }
@@ -254,22 +271,24 @@ impl Store {
             ],
         )
         .map_err(sql_err(&db))?;
+        let mut params = json!({
+            "case_uuid": uuid,
+            "case_number": info.case_number,
+            "examiner": info.examiner,
+            "description": info.description,
+            "created_utc": created,
+        });
+        if let Some((key, path)) = &signer {
+            params["signing_public_key"] = json!(sign::public_hex(key));
+            params["signing_key_path"] = json!(path.to_string_lossy());
+        }
         let mut store = Store {
             conn,
             dir: dir.to_path_buf(),
             examiner: info.examiner.clone(),
+            signer: signer.map(|(k, _)| k),
         };
-        store.append_event(
-            "case.create",
-            json!({
-                "case_uuid": uuid,
-                "case_number": info.case_number,
-                "examiner": info.examiner,
-                "description": info.description,
-                "created_utc": created,
-            }),
-            None,
-        )?;
+        store.append_event("case.create", params, None)?;
         Ok(store)
     }
 
@@ -318,6 +337,7 @@ impl Store {
             conn,
             dir: dir.to_path_buf(),
             examiner,
+            signer: None,
         })
     }
 
@@ -515,6 +535,9 @@ impl Store {
                     expect
                 ),
             }));
+        }
+        if let Err(b) = self.verify_signatures()? {
+            return Ok(Err(b));
         }
         Ok(Ok(events.len()))
     }

@@ -50,6 +50,10 @@ pub struct ArtifactRecord {
     pub digests: Option<(String, String, String)>,
     /// Path of the extracted copy, relative to the case directory.
     pub extracted: Option<String>,
+    /// Why the copy is not where its name puts it (the planned path could not be
+    /// made on the output filesystem, so it went to the fallback path), or why
+    /// its name was changed on the way out.
+    pub extract_note: Option<String>,
     pub unreadable_bytes: u64,
     /// "complete", "partial" (some bytes unreadable or untraceable), "no-content"
     pub status: String,
@@ -196,13 +200,13 @@ impl Store {
             };
             tx.execute(
                 "INSERT INTO artifacts (id, evidence_id, unit, fs_id, origin, forensic_path, path, other_names, kind, deleted,
-                    size, recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)",
+                    size, recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status, extract_note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)",
                 params![
                     a.id, a.evidence_id, a.unit, a.fs_id, a.origin, a.forensic_path, a.path,
                     serde_json::to_string(&a.other_names).unwrap_or_default(), a.kind, a.deleted,
                     a.size as i64, a.recovery, a.recovery_detail, a.meta_offset as i64, md5, sha1, sha256,
-                    a.extracted, a.unreadable_bytes as i64, a.status
+                    a.extracted, a.unreadable_bytes as i64, a.status, a.extract_note
                 ],
             )
             .map_err(|e| StoreError::new(&db, format!("artifact {}: {e}", a.id)))?;
@@ -374,7 +378,7 @@ impl Store {
     pub fn artifacts(&self, evidence_id: Option<i64>) -> Result<Vec<ArtifactRecord>> {
         self.rows(
                 "SELECT id, evidence_id, unit, fs_id, origin, forensic_path, path, other_names, kind, deleted, size,
-                        recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status
+                        recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status, extract_note
                  FROM artifacts WHERE (?1 IS NULL OR evidence_id = ?1) ORDER BY evidence_id, unit, path, id", [evidence_id], artifact_row)
     }
 
@@ -391,7 +395,7 @@ impl Store {
             .conn
             .prepare(
                 "SELECT id, evidence_id, unit, fs_id, origin, forensic_path, path, other_names, kind, deleted, size,
-                        recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status
+                        recovery, recovery_detail, meta_offset, md5, sha1, sha256, extracted, unreadable_bytes, status, extract_note
                  FROM artifacts WHERE (?1 IS NULL OR evidence_id = ?1) ORDER BY evidence_id, unit, path, id",
             )
             .map_err(err)?;
@@ -577,6 +581,7 @@ fn artifact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArtifactRecord> {
         extracted: r.get(17)?,
         unreadable_bytes: r.get::<_, i64>(18)? as u64,
         status: r.get(19)?,
+        extract_note: r.get(20)?,
         times: Vec::new(),
         runs: Vec::new(),
         gaps: Vec::new(),

@@ -147,6 +147,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (evidence_id, unit)
     ) STRICT;
     "#,
+    // 3: why an extracted copy is not where its name puts it; the examiner's
+    // signature over each head, for a case created with a signing key (the public
+    // key is in the case.create event).
+    r#"
+    ALTER TABLE artifacts ADD COLUMN extract_note TEXT;
+    CREATE TABLE head_signatures (
+        seq INTEGER PRIMARY KEY REFERENCES custody(seq),
+        signature TEXT NOT NULL
+    ) STRICT;
+    "#,
 ];
 
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
