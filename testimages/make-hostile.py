@@ -23,7 +23,21 @@ Classes:
                (b, b~dir), a top-level folder named like the fallback folder (by-id),
                and names with characters Windows forbids (:, *, ?).
 
-Needs mkfs.fat and mtools (carve-bombs, deep-fat) or mkfs.ext4 (clash-ext4).
+  fat-cycles   FAT16 stick with a file whose cluster chain loops back on itself
+               (its size claims 4 GiB), a folder whose chain points at itself, a
+               folder whose subfolder entry points back at it, and a file cross-
+               linked into an honest file's clusters. Honest files beside them.
+  gpt-bomb     A disk whose primary GPT header (valid CRC) claims up to 2^32
+               entries of up to 2^28 bytes; the backup GPT is sane and maps a FAT
+               partition of honest files. Or (by seed) an MBR disk whose extended
+               partition chain loops and claims partitions far past the end.
+  polyglot     ext4 volume whose first sector is also a FAT boot sector that a FAT
+               reader accepts, its sizes overreaching (up to 100 MB on 8 MB, FATs
+               over the inode tables): both readers claim the volume, the FAT one
+               walks ext4 metadata as folders; the ext4 files must all come back.
+
+Needs mkfs.fat and mtools (carve-bombs, deep-fat, fat-cycles, gpt-bomb) or
+mkfs.ext4 (clash-ext4, ext-extent-bomb, polyglot).
 """
 import argparse
 import hashlib
@@ -268,8 +282,204 @@ def ext_extent_bomb(out, rng):
     return want
 
 
+def fat16_layout(img):
+    bps, spc = struct.unpack_from("<HB", img, 11)
+    reserved, nfats, root_entries = struct.unpack_from("<HBH", img, 14)
+    fatsz = struct.unpack_from("<H", img, 22)[0]
+    fat = reserved * bps
+    root = fat + nfats * fatsz * bps
+    data = root + root_entries * 32
+    return {"bps": bps, "cluster": spc * bps, "fat": fat, "fatsz": fatsz * bps,
+            "nfats": nfats, "root": root, "root_len": root_entries * 32, "data": data}
+
+
+def short_entry(img, lay, dir_at, dir_len, name83):
+    """Offset of the 8.3 entry named `name83` (11 bytes) in a directory region."""
+    for at in range(dir_at, dir_at + dir_len, 32):
+        if img[at:at + 11] == name83:
+            return at
+    raise SystemExit(f"no entry {name83!r}")
+
+
+def cluster_at(lay, c):
+    return lay["data"] + (c - 2) * lay["cluster"]
+
+
+def set_fat16(img, lay, c, v):
+    for k in range(lay["nfats"]):
+        struct.pack_into("<H", img, lay["fat"] + k * lay["fatsz"] + 2 * c, v)
+
+
+def fat_cycles(out, rng):
+    fat_image(out, 16)
+    with tempfile.TemporaryDirectory() as t:
+        src = os.path.join(t, "src")
+        os.mkdir(src)
+        want = honest_files(rng, src, rng.randrange(3, 7))
+        for name in sorted(os.listdir(src)):
+            mtools("mcopy", "-i", out, os.path.join(src, name), "::/" + name)
+        loop = os.path.join(t, "LOOP.BIN")
+        with open(loop, "wb") as f:
+            f.write(rng.randbytes(rng.randrange(3, 6) * 2048))
+        mtools("mcopy", "-i", out, loop, "::/LOOP.BIN")
+        cross = os.path.join(t, "CROSS.BIN")
+        with open(cross, "wb") as f:
+            f.write(rng.randbytes(3000))
+        mtools("mcopy", "-i", out, cross, "::/CROSS.BIN")
+        for d in ("SELF", "CYC", "CYC/INNER", "OK"):
+            mtools("mmd", "-i", out, "::/" + d)
+        keep = os.path.join(t, "k")
+        os.mkdir(keep)
+        for k, v in honest_files(rng, keep, 2, "cyc-").items():
+            want["/CYC" + k] = v
+        for name in sorted(os.listdir(keep)):
+            mtools("mcopy", "-i", out, os.path.join(keep, name), "::/CYC/" + name)
+        ok = os.path.join(t, "ok")
+        os.mkdir(ok)
+        for k, v in honest_files(rng, ok, 2, "ok-").items():
+            want["/OK" + k] = v
+        for name in sorted(os.listdir(ok)):
+            mtools("mcopy", "-i", out, os.path.join(ok, name), "::/OK/" + name)
+    with open(out, "r+b") as f:
+        img = bytearray(f.read())
+        lay = fat16_layout(img)
+        first = lambda at: struct.unpack_from("<H", img, at + 26)[0]
+        root = (lay["root"], lay["root_len"])
+        # LOOP.BIN: the last cluster of its chain leads back to the first; 4 GiB.
+        e = short_entry(img, lay, *root, b"LOOP    BIN")
+        c, chain = first(e), []
+        while 2 <= c < 0xFFF8 and len(chain) < 64:
+            chain.append(c)
+            c = struct.unpack_from("<H", img, lay["fat"] + 2 * c)[0]
+        set_fat16(img, lay, chain[-1], chain[rng.randrange(len(chain))])
+        struct.pack_into("<I", img, e + 28, 0xFFFFFFFF - rng.randrange(4096))
+        # CROSS.BIN shares the first honest file's clusters.
+        honest = next(a for a in range(root[0], root[0] + root[1], 32)
+                      if img[a] not in (0, 0xE5) and img[a + 11] == 0x20 and img[a:a + 4] == b"FILE")
+        struct.pack_into("<H", img, short_entry(img, lay, *root, b"CROSS   BIN") + 26, first(honest))
+        # SELF: its one cluster's FAT entry names itself.
+        c = first(short_entry(img, lay, *root, b"SELF       "))
+        set_fat16(img, lay, c, c)
+        # CYC/INNER: its entry points back at CYC (and its `..` at CYC's parent).
+        cyc = first(short_entry(img, lay, *root, b"CYC        "))
+        inner = short_entry(img, lay, cluster_at(lay, cyc), lay["cluster"], b"INNER      ")
+        struct.pack_into("<H", img, inner + 26, cyc)
+        f.seek(0)
+        f.write(img)
+    return want
+
+
+def gpt_entry(type_guid, first, last, name, rng):
+    return (type_guid + rng.randbytes(16) + struct.pack("<QQQ", first, last, 0)
+            + name.encode("utf-16-le").ljust(72, b"\0"))
+
+
+def gpt_header(my, alt, first_usable, last_usable, entries_lba, n, size, array_crc, guid):
+    h = bytearray(b"EFI PART" + struct.pack("<IIII", 0x10000, 92, 0, 0)
+                  + struct.pack("<QQQQ", my, alt, first_usable, last_usable) + guid
+                  + struct.pack("<QIII", entries_lba, n, size, array_crc))
+    struct.pack_into("<I", h, 16, zlib.crc32(bytes(h)))
+    return bytes(h)
+
+
+def gpt_bomb(out, rng):
+    part_mib = 12
+    with tempfile.TemporaryDirectory() as t:
+        vol = os.path.join(t, "vol.img")
+        fat_image(vol, part_mib)
+        src = os.path.join(t, "src")
+        os.mkdir(src)
+        want = honest_files(rng, src, rng.randrange(3, 7))
+        for name in sorted(os.listdir(src)):
+            mtools("mcopy", "-i", vol, os.path.join(src, name), "::/" + name)
+        with open(vol, "rb") as f:
+            fs = f.read()
+    size = (part_mib + 2) << 20
+    img = bytearray(size)
+    start = 2048
+    img[start * 512:start * 512 + len(fs)] = fs
+    last = size // 512 - 1
+    if rng.random() < 0.5:
+        # Protective MBR, a hostile primary GPT, a sane backup.
+        img[446:462] = struct.pack("<B3sB3sII", 0, b"\0\2\0", 0xEE, b"\xff\xff\xff", 1,
+                                   min(last, 0xFFFFFFFF))
+        img[510:512] = b"\x55\xaa"
+        basic = bytes.fromhex("a2a0d0ebe5b9334487c068b6b72699c7")
+        array = gpt_entry(basic, start, start + len(fs) // 512 - 1, "honest", rng).ljust(128 * 128, b"\0")
+        guid = rng.randbytes(16)
+        n = rng.choice([0xFFFFFFFF, 0x10000000, 0x00FFFFFF])
+        esize = rng.choice([128, 0x10000000, 0xFFFFFF80])
+        img[512:1024] = gpt_header(1, last, 34, last - 33, 2, n, esize,
+                                   zlib.crc32(array), guid).ljust(512, b"\0")
+        img[1024:1024 + len(array)] = array
+        img[(last - 32) * 512:(last - 32) * 512 + len(array)] = array
+        img[last * 512:last * 512 + 512] = gpt_header(last, 1, 34, last - 33, last - 32, 128, 128,
+                                                     zlib.crc32(array), guid).ljust(512, b"\0")
+    else:
+        # MBR: the FAT partition, and an extended partition whose EBR chain loops,
+        # each EBR claiming a logical partition far past the end of the disk.
+        ext_at = start + len(fs) // 512
+        img[446:462] = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x06, b"\0\0\0", start, len(fs) // 512)
+        img[462:478] = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x0F, b"\0\0\0", ext_at, 64)
+        img[510:512] = b"\x55\xaa"
+        ebrs = rng.randrange(1, 4)
+        for k in range(ebrs):
+            at = (ext_at + k) * 512
+            nxt = (k + 1) % ebrs  # the last one links back to the first
+            img[at + 446:at + 462] = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x83, b"\0\0\0",
+                                                 rng.randrange(1, 1 << 20), 0xFFFFFFF0)
+            img[at + 462:at + 478] = struct.pack("<B3sB3sII", 0, b"\0\0\0", 0x05, b"\0\0\0", nxt, 1)
+            img[at + 510:at + 512] = b"\x55\xaa"
+    with open(out, "wb") as f:
+        f.write(img)
+    return want
+
+
+def polyglot(out, rng):
+    with tempfile.TemporaryDirectory() as t:
+        src = os.path.join(t, "src")
+        os.mkdir(src)
+        want = honest_files(rng, src, rng.randrange(3, 7))
+        if os.path.exists(out):
+            os.remove(out)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-E", "root_owner=0:0", "-d", src, out, "8M"],
+                       check=True, capture_output=True)
+        tiny = os.path.join(t, "tiny.img")
+        fat_image(tiny, 1)
+        with open(tiny, "rb") as f:
+            boot = bytearray(f.read(512))
+    # ext4 leaves its first 1024 bytes alone: a FAT boot sector fits there. Its
+    # fields stay plausible enough for a FAT reader to accept the volume (so both
+    # readers claim it and the FAT one walks ext4 metadata as directories), with
+    # sizes that overreach: up to 100 MB claimed on 8 MB, FATs over the inode tables.
+    reserved, root_entries = rng.choice([1, 2, 4]), rng.choice([224, 512, 1024])
+    spc, total = rng.choice([1, 2, 4]), rng.choice([16384, 60000, 120000])
+    # The smallest FAT that covers the cluster count (FAT12 or FAT16 by count),
+    # so the reader accepts the boot sector; sometimes a little more.
+    fat = 1
+    while True:
+        data = reserved + 2 * fat + root_entries * 32 // 512
+        clusters = (total - data) // spc
+        bits = 12 if clusters < 4085 else 16
+        if fat * 512 >= (clusters + 2) * bits // 8 + 1:
+            break
+        fat += 1
+    fat += rng.choice([0, 0, 3])
+    boot[13] = spc
+    struct.pack_into("<H", boot, 14, reserved)
+    boot[16] = 2
+    struct.pack_into("<H", boot, 17, root_entries)
+    struct.pack_into("<H", boot, 19, 0)
+    struct.pack_into("<H", boot, 22, fat)
+    struct.pack_into("<I", boot, 32, total)
+    with open(out, "r+b") as f:
+        f.write(boot)
+    return want
+
+
 CLASSES = {"carve-bombs": carve_bombs, "deep-fat": deep_fat, "clash-ext4": clash_ext4,
-           "ext-extent-bomb": ext_extent_bomb}
+           "ext-extent-bomb": ext_extent_bomb, "fat-cycles": fat_cycles, "gpt-bomb": gpt_bomb,
+           "polyglot": polyglot}
 
 
 def main():

@@ -27,6 +27,7 @@ fn seeds() -> Vec<u64> {
 fn build(class: &str, seed: u64, dir: &Path) -> Option<(PathBuf, BTreeMap<String, String>)> {
     let need: &[&str] = match class {
         "clash-ext4" | "ext-extent-bomb" => &["mkfs.ext4", "python3"],
+        "polyglot" => &["mkfs.ext4", "mkfs.fat", "python3"],
         _ => &["mkfs.fat", "mcopy", "mmd", "python3"],
     };
     if !tools(need) {
@@ -225,5 +226,70 @@ fn inodes_sharing_one_extent_leaf_cost_only_their_layouts() {
         // Said once per file, not once per extent.
         let f = findings(&case);
         assert!(f.len() < 4 * bombs.len(), "{} findings", f.len());
+    }
+}
+
+#[test]
+fn cyclic_fat_chains_and_folders_end_and_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in seeds() {
+        let Some((img, want)) = build("fat-cycles", seed, dir.path()) else {
+            return;
+        };
+        let case = dir.path().join(format!("case-{seed}"));
+        let arts = survives(&img, &want, &case);
+        let f = findings(&case);
+        for what in [
+            "file /LOOP.BIN: chain loops back",
+            "directory /SELF: chain loops back",
+            "directory /CYC/INNER points to a directory already visited",
+        ] {
+            assert!(f.iter().any(|w| w.contains(what)), "{what}: {f:?}");
+        }
+        // The looping file is listed (its metadata is evidence), never a copy of
+        // 4 GiB of repeated clusters.
+        let looped = arts.iter().find(|a| a["path"] == "/LOOP.BIN").unwrap();
+        assert!(looped["extracted"].is_null(), "{looped}");
+    }
+}
+
+/// Seed 1 builds the MBR variant (a looping extended-partition chain claiming
+/// partitions far past the end), seed 2 the GPT one (a primary header claiming
+/// up to 2^32 entries of up to 2^28 bytes, a sane backup).
+#[test]
+fn partition_tables_claiming_far_more_than_the_disk_cost_only_themselves() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut seen = Vec::new();
+    for seed in [1, 2].into_iter().chain(seeds().into_iter().skip(1)) {
+        let Some((img, want)) = build("gpt-bomb", seed, dir.path()) else {
+            return;
+        };
+        let case = dir.path().join(format!("case-{seed}"));
+        survives(&img, &want, &case);
+        seen.extend(findings(&case));
+    }
+    for what in [
+        "extends past the end of the image",
+        "primary GPT unusable; partitions read from the backup GPT",
+    ] {
+        assert!(seen.iter().any(|w| w.contains(what)), "{what}: {seen:?}");
+    }
+}
+
+#[test]
+fn a_volume_two_readers_claim_keeps_every_file_of_the_real_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for seed in seeds() {
+        let Some((img, want)) = build("polyglot", seed, dir.path()) else {
+            return;
+        };
+        let case = dir.path().join(format!("case-{seed}"));
+        survives(&img, &want, &case);
+        let f = findings(&case);
+        assert!(
+            f.iter()
+                .any(|w| w.contains("more than one filesystem reader accepts this volume")),
+            "{f:?}"
+        );
     }
 }

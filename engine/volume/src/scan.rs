@@ -129,11 +129,15 @@ pub fn scan(
     let mut found: BTreeMap<u64, Candidate> = BTreeMap::new();
     let mut buf = vec![0u8; (CHUNK + 1024) as usize];
     let mut pos = within.start;
-    while pos < within.end() {
+    // Only bytes the image holds are scanned: a partition table may claim
+    // terabytes past the end (hostile or damaged), whose "content" would be
+    // synthesized zeros read for hours.
+    let end = within.end().min(src.size());
+    while pos < end {
         if interrupt.load(Ordering::Relaxed) {
             break;
         }
-        let n = (within.end() - pos).min(CHUNK) as usize;
+        let n = (end - pos).min(CHUNK) as usize;
         // Read a little beyond the chunk so a 1024-byte superblock is whole.
         let want = (n + 1024)
             .min((src.size().saturating_sub(pos)) as usize)
