@@ -267,6 +267,7 @@ fn run_item(
         "event": "batch.scan", "case": case, "outcome": format!("{:?}", r.outcome),
         "files": r.summary.files, "deleted": r.summary.deleted, "carved": r.summary.carved,
         "partial": r.summary.partial, "findings": r.summary.findings,
+        "read": {"image_bytes": r.summary.image_bytes, "pass_bytes": r.summary.read_pass, "other_bytes": r.summary.read_other},
     }));
     Ok(worse(code, r.outcome.exit_code()))
 }

@@ -779,9 +779,15 @@ fn one_shot(
         description: Some(format!("dredge recover {}", a.image.display())),
     };
     session::case_new_signed(&a.out, &info, a.signing_key.as_deref())?;
-    let added = session::add_evidence(&a.out, &a.image, a.map.as_deref(), interrupt, &mut |p| {
-        rep.progress(p)
-    })?;
+    // One read of the image registers it and carves what the scan will carve.
+    let (added, pre) = session::add_evidence_one_pass(
+        &a.out,
+        &a.image,
+        a.map.as_deref(),
+        Some(opts),
+        interrupt,
+        &mut |p| rep.progress(p),
+    )?;
     rep.clear();
     if added.outcome == Outcome::Interrupted {
         return Ok(130);
@@ -794,7 +800,9 @@ fn one_shot(
             );
         }
     }
-    let r = session::scan(&a.out, opts, interrupt, &mut |p| rep.progress(p))?;
+    let mut r = session::scan_precarved(&a.out, opts, pre, interrupt, &mut |p| rep.progress(p))?;
+    r.summary.read_pass += added.read_pass;
+    r.summary.read_other += added.read_other;
     rep.clear();
     print_scan(rep, &r);
     if !rep.is_json() && r.outcome != Outcome::Interrupted {
@@ -813,6 +821,7 @@ fn print_scan(rep: &Reporter, r: &session::ScanReport) {
         "event": "result", "command": "scan", "outcome": format!("{:?}", r.outcome),
         "files": s.files, "deleted": s.deleted, "partial": s.partial, "findings": s.findings, "carved": s.carved,
         "volumes": s.volumes, "filesystems": s.filesystems, "units_resumed": s.units_resumed,
+        "read": {"image_bytes": s.image_bytes, "pass_bytes": s.read_pass, "other_bytes": s.read_other},
     }));
     if rep.is_json() {
         return;
@@ -824,6 +833,7 @@ fn print_scan(rep: &Reporter, r: &session::ScanReport) {
         s.filesystems.join(", ")
     );
     println!("  {}", s.describe());
+    println!("  {}", s.reads());
     println!("{}", outcome_word(r.outcome));
 }
 

@@ -53,6 +53,10 @@ pub struct Reader<'a> {
     /// what a read would return.
     page: &'a [u8],
     page_at: u64,
+    /// A second slice in memory: the block after the page, so a file that runs
+    /// past its page is validated without reading it again.
+    next: &'a [u8],
+    next_at: u64,
     pub unreadable: u64,
     /// Work done for this candidate (bytes served, plus a fixed cost per request,
     /// plus bytes a decompressor produced) against `work_limit`: a validator
@@ -93,6 +97,8 @@ impl<'a> Reader<'a> {
             window_at: 0,
             page,
             page_at,
+            next: &[],
+            next_at: 0,
             unreadable: 0,
             work: 0,
             work_limit: 0,
@@ -100,6 +106,13 @@ impl<'a> Reader<'a> {
         };
         r.reset(start, limit);
         r
+    }
+
+    /// Also serves bytes inside `next` (image offset `next_at`) from memory; like
+    /// the page, only a slice read without unreadable sectors may be lent.
+    pub fn lend_next(&mut self, next: &'a [u8], next_at: u64) {
+        self.next = next;
+        self.next_at = next_at;
     }
 
     /// Starts over for another candidate, keeping the allocated window.
@@ -154,6 +167,27 @@ impl<'a> Reader<'a> {
         if abs >= self.page_at && abs + len as u64 <= self.page_at + self.page.len() as u64 {
             let s = (abs - self.page_at) as usize;
             return Some(&self.page[s..s + len]);
+        }
+        if abs >= self.next_at && abs + len as u64 <= self.next_at + self.next.len() as u64 {
+            let s = (abs - self.next_at) as usize;
+            return Some(&self.next[s..s + len]);
+        }
+        // Across the seam of the page and the block after it: copied, not read.
+        let page_end = self.page_at + self.page.len() as u64;
+        if !self.page.is_empty()
+            && self.next_at == page_end
+            && abs >= self.page_at
+            && abs < page_end
+            && abs + len as u64 <= self.next_at + self.next.len() as u64
+        {
+            let s = (abs - self.page_at) as usize;
+            let head = &self.page[s..];
+            self.window.clear();
+            self.window.extend_from_slice(head);
+            self.window
+                .extend_from_slice(&self.next[..len - head.len()]);
+            self.window_at = off;
+            return Some(&self.window[..len]);
         }
         let in_window =
             off >= self.window_at && off + len as u64 <= self.window_at + self.window.len() as u64;

@@ -9,6 +9,7 @@
 
 mod budget;
 pub mod checksum;
+mod counted;
 mod extent;
 mod model;
 mod sanitize;
@@ -16,6 +17,7 @@ mod source;
 pub mod time;
 
 pub use budget::{BudgetExceeded, UnitBudget};
+pub use counted::Counted;
 pub use extent::{Extent, ExtentSet};
 pub use model::{
     Entry, EntryKind, FileSystem, Finding, ReadVecError, Recovery, Run, RunData, Timestamp, Volume,

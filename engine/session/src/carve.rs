@@ -1,21 +1,19 @@
-//! Carving on a worker pool: the extents to carve are cut into pages; workers find
-//! header hits that start inside their page (read with a margin so a header crossing
-//! the page end is whole) and validate each hit against the whole image. Each hit is
-//! judged on its own, so the result is the same for any page size and thread count;
-//! the list is sorted before anything is written.
+//! Carving: the pass (pass.rs) cuts the extents to carve into pages; workers find
+//! header hits that start inside their page (with a margin so a header crossing
+//! the page end is whole) and validate each hit against the whole image. Each hit
+//! is judged on its own, so the result is the same for any page size and thread
+//! count; the list is settled (sorted) before anything is written.
 
 use crate::extract::{extract_tasks, Task};
 use crate::scan::to_records;
 use crate::unit::{contain, count_cut_short, cut_short};
-use crate::{fail, Failure, JobProgress, ProgressFn};
-use crossbeam_channel::bounded;
+use crate::{fail, Failure, ProgressFn};
 use dredge_carvers::{registry, Matcher, Reader, Verdict};
-use dredge_core::{Entry, EntryKind, Extent, Finding, ImageSource, Recovery, Run, RunData, Why};
+use dredge_core::{Entry, EntryKind, Extent, Finding, ImageSource, Recovery, Run, RunData};
 use dredge_store::{EvidenceRow, Store};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Carved {
@@ -31,164 +29,109 @@ pub struct Carved {
     pub why: Option<String>,
 }
 
-/// Finds and validates every file in `extents`. Each candidate is a unit: one that
-/// panics or exhausts its work budget is a finding (sorted by offset), never the end
-/// of the carve.
-pub fn carve_extents(
-    src: &Arc<dyn ImageSource>,
-    extents: &[Extent],
-    threads: usize,
-    page_size: u64,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-) -> Result<(Vec<Carved>, Vec<Finding>), Failure> {
-    let carvers = registry();
-    let matcher = Matcher::new(&carvers).map_err(Failure)?;
-    let page_size = page_size.max(4096);
-    let pages: Vec<Extent> = extents
-        .iter()
-        .flat_map(|e| {
-            let n = e.len.div_ceil(page_size);
-            (0..n).map(move |i| {
-                Extent::from_bounds(
-                    e.start + i * page_size,
-                    (e.start + (i + 1) * page_size).min(e.end()),
-                )
-            })
-        })
-        .collect();
-    let total: u64 = pages.iter().map(|p| p.len).sum();
-    let (tx, rx) = bounded::<Extent>(threads * 2);
-    let (rtx, rrx) = bounded::<(u64, Vec<Carved>, Vec<Finding>)>(threads * 2);
-    let mut found: Vec<Carved> = Vec::new();
-    let mut notes: Vec<Finding> = Vec::new();
-    let started = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads.max(1) {
-            let rx = rx.clone();
-            let rtx = rtx.clone();
-            let src = Arc::clone(src);
-            let (carvers, matcher) = (&carvers, &matcher);
-            s.spawn(move || {
-                let mut buf = Vec::new();
-                for page in rx {
-                    if interrupt.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    let want = (page.len as usize + matcher.margin())
-                        .min(src.size().saturating_sub(page.start) as usize);
-                    buf.resize(want, 0);
-                    let Ok(report) = src.read_at(page.start, &mut buf) else {
-                        let _ = rtx.send((page.len, Vec::new(), Vec::new()));
-                        continue;
-                    };
-                    // Validators read mostly inside the page: lend it to them, unless
-                    // it has unreadable sectors (those reads must count them).
-                    let clean = report.synthesized.iter().all(|s| s.why == Why::PastEnd);
-                    let lent: &[u8] = if clean { &buf } else { &[] };
-                    let mut r = Reader::with_page(&*src, lent, page.start, 0, 0);
-                    let mut out = Vec::new();
-                    let mut cut = Vec::new();
-                    for (at, ci) in matcher.hits(&buf, page.len as usize) {
-                        let c = &carvers[ci];
-                        // The hit belongs to the page it is in; the file starts
-                        // header_offset bytes before it.
-                        let Some(off) = (page.start + at as u64).checked_sub(c.header_offset())
-                        else {
-                            continue;
-                        };
-                        r.reset(off, c.max_size());
-                        let one = |len| vec![Extent::new(off, len)];
-                        // Named only when cut short: most hits are rejected at once.
-                        let what = || format!("{} carver", c.name());
-                        let verdict = match contain(|| c.validate(&mut r)) {
-                            Ok(v) => v,
-                            Err(why) => {
-                                cut.push(cut_short(off, &what(), &why));
-                                continue;
-                            }
-                        };
-                        if r.exhausted() {
-                            let why = format!("work budget of {} bytes exhausted", r.work_limit());
-                            cut.push(cut_short(off, &what(), &why));
-                        }
-                        let (len, complete, why, sub, fragments) = match verdict {
-                            Verdict::Complete { len, subtype } => {
-                                (len, true, None, subtype, one(len))
-                            }
-                            Verdict::Partial { len, why, subtype } => {
-                                (len, false, Some(why), subtype, one(len))
-                            }
-                            Verdict::Fragmented { fragments, subtype } => {
-                                let f: Vec<Extent> = fragments
-                                    .iter()
-                                    .map(|&(o, l)| Extent::new(off + o, l))
-                                    .collect();
-                                (f.iter().map(|e| e.len).sum(), true, None, subtype, f)
-                            }
-                            Verdict::Reject => continue,
-                        };
-                        // A complete file below the format's minimum is a coincidence;
-                        // a partial one keeps whatever prefix validated.
-                        if (complete && len < c.min_size()) || len == 0 {
-                            continue;
-                        }
-                        out.push(Carved {
-                            offset: off,
-                            len,
-                            fragments,
-                            format: c.name(),
-                            subtype: sub,
-                            extension: c.extension(sub),
-                            complete,
-                            why,
-                        });
-                    }
-                    if rtx.send((page.len, out, cut)).is_err() {
-                        break;
-                    }
+/// The carvers and their header matcher, built once per carve.
+pub(crate) struct CarveKit {
+    carvers: Vec<Box<dyn dredge_carvers::Carver>>,
+    matcher: Matcher,
+}
+
+impl CarveKit {
+    pub(crate) fn new() -> Result<CarveKit, Failure> {
+        let carvers = registry();
+        let matcher = Matcher::new(&carvers).map_err(Failure)?;
+        Ok(CarveKit { carvers, matcher })
+    }
+
+    /// Bytes past a page a header starting in it may need.
+    pub(crate) fn margin(&self) -> usize {
+        self.matcher.margin()
+    }
+
+    /// Header hits (offset in `buf`, carver) that start in `buf[..owned]`; `buf`
+    /// holds up to `margin()` bytes more.
+    pub(crate) fn hits(&self, buf: &[u8], owned: usize) -> Vec<(usize, usize)> {
+        self.matcher.hits(buf, owned)
+    }
+
+    /// Validates each hit (image offset, carver). Validators read from `lent`
+    /// (blocks read without unreadable sectors, already in memory) and otherwise
+    /// through `src`, which reports what it zero-filled. Each candidate is a unit
+    /// (decision 0013).
+    pub(crate) fn carve_hits(
+        &self,
+        src: &dyn ImageSource,
+        hits: &[(u64, usize)],
+        lent: [(&[u8], u64); 2],
+    ) -> (Vec<Carved>, Vec<Finding>) {
+        let mut r = Reader::with_page(src, lent[0].0, lent[0].1, 0, 0);
+        r.lend_next(lent[1].0, lent[1].1);
+        let mut out = Vec::new();
+        let mut cut = Vec::new();
+        for &(hit, ci) in hits {
+            let c = &self.carvers[ci];
+            // The hit belongs to the page it is in; the file starts header_offset
+            // bytes before it.
+            let Some(off) = hit.checked_sub(c.header_offset()) else {
+                continue;
+            };
+            r.reset(off, c.max_size());
+            let one = |len| vec![Extent::new(off, len)];
+            // Named only when cut short: most hits are rejected at once.
+            let what = || format!("{} carver", c.name());
+            let verdict = match contain(|| c.validate(&mut r)) {
+                Ok(v) => v,
+                Err(why) => {
+                    cut.push(cut_short(off, &what(), &why));
+                    continue;
                 }
+            };
+            if r.exhausted() {
+                let why = format!("work budget of {} bytes exhausted", r.work_limit());
+                cut.push(cut_short(off, &what(), &why));
+            }
+            let (len, complete, why, sub, fragments) = match verdict {
+                Verdict::Complete { len, subtype } => (len, true, None, subtype, one(len)),
+                Verdict::Partial { len, why, subtype } => {
+                    (len, false, Some(why), subtype, one(len))
+                }
+                Verdict::Fragmented { fragments, subtype } => {
+                    let f: Vec<Extent> = fragments
+                        .iter()
+                        .map(|&(o, l)| Extent::new(off + o, l))
+                        .collect();
+                    (f.iter().map(|e| e.len).sum(), true, None, subtype, f)
+                }
+                Verdict::Reject => continue,
+            };
+            // A complete file below the format's minimum is a coincidence; a
+            // partial one keeps whatever prefix validated.
+            if (complete && len < c.min_size()) || len == 0 {
+                continue;
+            }
+            out.push(Carved {
+                offset: off,
+                len,
+                fragments,
+                format: c.name(),
+                subtype: sub,
+                extension: c.extension(sub),
+                complete,
+                why,
             });
         }
-        drop(rtx);
-        drop(rx);
-        s.spawn(move || {
-            for p in pages {
-                if tx.send(p).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut done = 0u64;
-        let mut last = Instant::now();
-        for (n, mut c, mut cut) in rrx {
-            done += n;
-            found.append(&mut c);
-            notes.append(&mut cut);
-            if last.elapsed().as_millis() >= 200 || done == total {
-                last = Instant::now();
-                let el = started.elapsed();
-                progress(&JobProgress {
-                    job: "carve",
-                    phase: format!("carving: {} candidates", found.len()),
-                    unit: "bytes",
-                    done,
-                    total,
-                    rescued: done,
-                    bad: 0,
-                    rate: done as f64 / el.as_secs_f64().max(1e-9),
-                    elapsed: el,
-                    found: found.len() as u64,
-                    unreadable: 0,
-                });
-            }
-        }
-    });
+        (out, cut)
+    }
+}
+
+/// The carve's result in a fixed order, whatever the pages and threads were:
+/// sorted, each hit once, and hits inside a complete file left to it (a ZIP's
+/// member headers, a JPEG's thumbnail come out with their container).
+pub(crate) fn settle(
+    mut found: Vec<Carved>,
+    mut notes: Vec<Finding>,
+) -> (Vec<Carved>, Vec<Finding>) {
     found.sort_by(|a, b| (a.offset, a.format).cmp(&(b.offset, b.format)));
     found.dedup_by(|a, b| a.offset == b.offset && a.format == b.format);
-    // Hits inside a complete file belong to it (a ZIP's member headers, a JPEG's
-    // thumbnail): they come out with their container, not as files of their own.
-    // Decided on the sorted list, so it does not depend on pages or threads.
     let mut covered = dredge_core::ExtentSet::new();
     found.retain(|c| {
         if covered.covered(&Extent::new(c.offset, 1)) > 0 {
@@ -201,9 +144,8 @@ pub fn carve_extents(
         }
         true
     });
-
     notes.sort_by(|a, b| (a.offset, &a.what).cmp(&(b.offset, &b.what)));
-    Ok((found, notes))
+    (found, notes)
 }
 
 /// What a carve unit added to the case.
@@ -216,7 +158,8 @@ pub struct CarveStats {
     pub findings: u64,
 }
 
-/// Carves `extents` of one evidence item into the case, as unit `carve`.
+/// Records what the pass carved from one evidence item (`found`, settled) as unit
+/// `carve`: each file extracted, hashed and stored, then the unit sealed.
 #[allow(clippy::too_many_arguments)]
 pub fn carve_into_case(
     store: &mut Store,
@@ -224,23 +167,15 @@ pub fn carve_into_case(
     case_dir: &Path,
     ev: &EvidenceRow,
     src: &Arc<dyn ImageSource>,
-    extents: &[Extent],
+    found: (Vec<Carved>, Vec<Finding>),
     volumes: &[(usize, Extent)],
     threads: usize,
-    page_size: u64,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<CarveStats, Failure> {
     let unit = "carve";
-    if store.unit_done(ev.id, unit).map_err(fail)? {
-        return Ok(CarveStats::default());
-    }
     store.clear_unit(ev.id, unit).map_err(fail)?;
-    let (mut carved, mut findings) =
-        carve_extents(src, extents, threads, page_size, interrupt, progress)?;
-    if interrupt.load(Ordering::Relaxed) {
-        return Ok(CarveStats::default());
-    }
+    let (mut carved, mut findings) = found;
     // A deleted file the filesystem layer already recovered lies in free space too:
     // the same place and length is the same bytes, so it is not carved again.
     let known = store.single_run_artifacts(ev.id).map_err(fail)?;

@@ -8,6 +8,8 @@ mod guard;
 pub mod jobs;
 mod lock;
 mod names;
+mod pass;
+mod register;
 pub mod scan;
 mod unit;
 mod verify;
@@ -25,7 +27,10 @@ pub use guard::EvidenceGuard;
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
 pub use lock::{job_running, CaseLock};
 pub use names::safe_component;
-pub use scan::{list_image, scan, CarveScope, ScanOptions, ScanReport, ScanSummary};
+pub use register::{add_evidence, add_evidence_one_pass, AddResult, Precarved};
+pub use scan::{
+    list_image, scan, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary,
+};
 pub use verify::{verify, verify_against, Anchors, EvidenceCheck, VerifyReport};
 
 use dredge_core::{BlockDevice, ImageSource};
@@ -273,118 +278,6 @@ fn close_dead_sessions(store: &mut Store) -> Result<(), Failure> {
 fn close_failed(store: &mut Store, sid: i64, f: Failure) -> Failure {
     let _ = store.end_session(sid, SessionStatus::Failed, json!({"error": f.0}));
     f
-}
-
-#[derive(Debug, Clone)]
-pub struct AddResult {
-    pub outcome: Outcome,
-    pub evidence: Option<EvidenceRow>,
-    pub gaps: Vec<(u64, u64, String)>,
-    /// For E01 evidence: what the file says about itself.
-    pub ewf: Option<dredge_image::EwfMeta>,
-}
-
-/// Registers evidence: hashes it (reading through the mapfile if one is given, so
-/// unrescued bytes are zero-filled and listed) and records it.
-pub fn add_evidence(
-    case_dir: &Path,
-    image: &Path,
-    map: Option<&Path>,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-) -> Result<AddResult, Failure> {
-    let mut store = open_case(case_dir)?;
-    let _lock = lock_for_job(&mut store)?;
-    let sid = store
-        .begin_session("add", json!({"image": abs(image), "map": map.map(abs)}))
-        .map_err(fail)?;
-    match add_in_session(&mut store, sid, image, map, interrupt, progress) {
-        Ok(r) => {
-            let summary = json!({
-                "evidence": r.evidence.as_ref().map(|e| e.label.clone()),
-                "bad_bytes": r.evidence.as_ref().map(|e| e.bad_bytes),
-            });
-            store
-                .end_session(sid, r.outcome.status(), summary)
-                .map_err(fail)?;
-            Ok(r)
-        }
-        Err(f) => Err(close_failed(&mut store, sid, f)),
-    }
-}
-
-fn add_in_session(
-    store: &mut Store,
-    sid: i64,
-    image: &Path,
-    map: Option<&Path>,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-) -> Result<AddResult, Failure> {
-    let ev = open_evidence(image, map).map_err(fail)?;
-    let guard = EvidenceGuard::capture(&ev.segments).map_err(fail)?;
-    let map_sha256 = match map {
-        Some(m) => Some(sha256_hex(
-            &std::fs::read(m).map_err(|e| fail(format!("{}: {e}", m.display())))?,
-        )),
-        None => None,
-    };
-    let hashed = hash_with_progress(&*ev.source, "hash", "hashing", interrupt, progress)?;
-    let extra = ewf_extra(ev.ewf.as_ref(), &hashed.digests);
-    if hashed.interrupted {
-        return Ok(AddResult {
-            outcome: Outcome::Interrupted,
-            evidence: None,
-            gaps: Vec::new(),
-            ewf: None,
-        });
-    }
-    guard.check().map_err(fail)?;
-    let gaps: Vec<(u64, u64, String)> = hashed
-        .synthesized
-        .synthesized
-        .iter()
-        .map(|s| (s.extent.start, s.extent.len, s.why.as_str().to_string()))
-        .collect();
-    let bad_bytes = hashed.synthesized.synthesized_bytes();
-    let kind = if ev.ewf.is_some() {
-        "ewf"
-    } else if ev.segments.len() > 1 {
-        "split"
-    } else if is_block_device(image) {
-        "device"
-    } else {
-        "raw"
-    };
-    let row = store
-        .add_evidence(
-            &NewEvidence {
-                path: abs(image),
-                segments: ev.segments.iter().map(|p| abs(p)).collect(),
-                kind: kind.to_string(),
-                size: hashed.size,
-                md5: hashed.digests.md5,
-                sha1: hashed.digests.sha1,
-                sha256: hashed.digests.sha256,
-                map_path: map.map(abs),
-                map_sha256,
-                bad_bytes,
-                gaps: gaps.clone(),
-                extra,
-            },
-            Some(sid),
-        )
-        .map_err(fail)?;
-    Ok(AddResult {
-        outcome: if bad_bytes > 0 {
-            Outcome::CompleteWithGaps
-        } else {
-            Outcome::Complete
-        },
-        evidence: Some(row),
-        gaps,
-        ewf: ev.ewf.clone(),
-    })
 }
 
 /// What an E01 says about itself, and whether its content matches the hashes it

@@ -4,10 +4,12 @@
 
 use crate::extract::{extract_tasks, Task};
 use crate::names::PathPlanner;
+use crate::register::Precarved;
 use crate::unit::{contain, count_cut_short, cut_short, volume_budget};
 use crate::{close_failed, fail, open_case, Failure, Outcome, ProgressFn};
 use dredge_core::{
-    Entry, EntryKind, Extent, FileSystem, Finding, ImageSource, Volume, VolumeKind, VolumeReader,
+    Counted, Entry, EntryKind, Extent, FileSystem, Finding, ImageSource, Volume, VolumeKind,
+    VolumeReader,
 };
 use dredge_image::open_evidence;
 use dredge_store::{EvidenceRow, FindingRecord, SessionStatus, Store, VolumeRecord};
@@ -105,9 +107,26 @@ pub struct ScanSummary {
     /// extraction) that panicked or ran out of budget: each is a finding, and the
     /// session ends as complete with gaps.
     pub cut_short: u64,
+    /// Bytes of the evidence examined (sum over items).
+    pub image_bytes: u64,
+    /// Bytes read by the one sequential pass (hashing and carving).
+    pub read_pass: u64,
+    /// Bytes read otherwise: metadata, files' content, carved files, validators.
+    pub read_other: u64,
 }
 
 impl ScanSummary {
+    /// How much of the evidence was read, as passes over it.
+    pub fn reads(&self) -> String {
+        format!(
+            "read {} of {} of evidence ({:.2} passes) + {} metadata and files",
+            crate::human_bytes(self.read_pass),
+            crate::human_bytes(self.image_bytes),
+            self.read_pass as f64 / self.image_bytes.max(1) as f64,
+            crate::human_bytes(self.read_other)
+        )
+    }
+
     /// One line for people: what was found, and what an earlier run had done.
     pub fn describe(&self) -> String {
         let mut t = format!(
@@ -217,10 +236,27 @@ pub fn scan(
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<ScanReport, Failure> {
+    scan_precarved(case_dir, opts, None, interrupt, progress)
+}
+
+/// `scan`, where the item just registered by [`crate::add_evidence_one_pass`]
+/// in this process is not read again: its registration's pass was this scan's
+/// pass (it hashed the bytes the case records and carved what the scan carves).
+pub fn scan_precarved(
+    case_dir: &Path,
+    opts: &ScanOptions,
+    pre: Option<Precarved>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<ScanReport, Failure> {
     let mut store = open_case(case_dir)?;
     let _lock = crate::lock_for_job(&mut store)?;
-    let sid = store.begin_session("scan", opts.to_args()).map_err(fail)?;
-    match scan_all(&mut store, sid, case_dir, opts, interrupt, progress) {
+    let mut args = opts.to_args();
+    if let Some(p) = &pre {
+        args["pass_shared_with_registration_of"] = json!(p.label);
+    }
+    let sid = store.begin_session("scan", args).map_err(fail)?;
+    match scan_all(&mut store, sid, case_dir, opts, pre, interrupt, progress) {
         Ok(r) => {
             let status = match r.outcome {
                 Outcome::Complete => SessionStatus::Complete,
@@ -248,6 +284,7 @@ fn scan_all(
     sid: i64,
     case_dir: &Path,
     opts: &ScanOptions,
+    mut pre: Option<Precarved>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<ScanReport, Failure> {
@@ -261,12 +298,14 @@ fn scan_all(
     let mut summary = ScanSummary::default();
     let mut gaps = false;
     for ev in &evidence {
+        let mine = pre.take_if(|p| p.label == ev.label);
         let r = scan_evidence(
             store,
             sid,
             case_dir,
             ev,
             opts,
+            mine,
             interrupt,
             progress,
             &mut summary,
@@ -343,7 +382,11 @@ pub fn list_image(
 
 /// Space no filesystem uses: each filesystem's free space, and whole volumes no
 /// reader accepts (partitions, gaps, or the whole image).
-fn unallocated_extents(src: &Arc<dyn ImageSource>, vols: &[Volume], reg: &[FsKind]) -> Vec<Extent> {
+pub(crate) fn unallocated_extents(
+    src: &Arc<dyn ImageSource>,
+    vols: &[Volume],
+    reg: &[FsKind],
+) -> Vec<Extent> {
     let mut out = Vec::new();
     let mut findings = Vec::new();
     for v in vols {
@@ -376,31 +419,9 @@ fn unallocated_extents(src: &Arc<dyn ImageSource>, vols: &[Volume], reg: &[FsKin
     out
 }
 
-/// Re-hashes evidence and compares with what was registered.
-fn check_evidence_hash(
-    ev: &EvidenceRow,
-    src: &dyn ImageSource,
-    when: &str,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-) -> Result<bool, Failure> {
-    let phase = format!("{} re-hash: has it changed {when}?", ev.label);
-    let h = crate::hash_with_progress(src, "scan", &phase, interrupt, progress)?;
-    if h.interrupted {
-        return Ok(false);
-    }
-    if h.digests.sha256 != ev.sha256 {
-        return Err(Failure(format!(
-            "{}: evidence {} changed {when}: SHA-256 is {} but {} was registered",
-            ev.path, ev.label, h.digests.sha256, ev.sha256
-        )));
-    }
-    Ok(true)
-}
-
 /// Volumes to examine: the table's, plus filesystems found by the lost-partition
 /// scan in space no filesystem claims. Deterministic for the same evidence.
-fn layout(
+pub(crate) fn layout(
     src: &Arc<dyn ImageSource>,
     reg: &[FsKind],
     interrupt: &AtomicBool,
@@ -487,6 +508,7 @@ fn scan_evidence(
     case_dir: &Path,
     ev: &EvidenceRow,
     opts: &ScanOptions,
+    pre: Option<Precarved>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
     summary: &mut ScanSummary,
@@ -494,12 +516,11 @@ fn scan_evidence(
     let map = ev.map_path.as_ref().map(PathBuf::from);
     let opened = open_evidence(Path::new(&ev.path), map.as_deref()).map_err(fail)?;
     let guard = crate::EvidenceGuard::capture(&opened.segments).map_err(fail)?;
-    let src: Arc<dyn ImageSource> = Arc::from(opened.source);
-    if opts.rehash
-        && !check_evidence_hash(ev, &*src, "since it was registered", interrupt, progress)?
-    {
-        return Ok(false);
-    }
+    let raw: Arc<dyn ImageSource> = Arc::from(opened.source);
+    // Reads are counted apart: the one sequential pass, and everything else.
+    let seq = Counted::new(Arc::clone(&raw));
+    let other = Counted::new(raw);
+    let src: Arc<dyn ImageSource> = Arc::new(other.clone());
     let reg = registry();
     let (scheme, vols, layout_findings) = layout(&src, &reg, interrupt, opts.filesystems)?;
     let records: Vec<VolumeRecord> = vols
@@ -638,26 +659,63 @@ fn scan_evidence(
             )
             .map_err(fail)?;
     }
-    if opts.carve != CarveScope::None && !interrupt.load(Ordering::Relaxed) {
-        let extents = match opts.carve {
-            CarveScope::All => vec![Extent::new(0, src.size())],
-            _ => unallocated_extents(&src, &vols, &reg),
-        };
+    if interrupt.load(Ordering::Relaxed) {
+        return Ok(false);
+    }
+    // The one pass: every byte hashed (the proof that the bytes analysed are the
+    // bytes registered), free space carved from the same blocks.
+    let carve_due =
+        opts.carve != CarveScope::None && !store.unit_done(ev.id, "carve").map_err(fail)?;
+    let found = match pre {
+        // Registered by this process from the very read that carved: nothing is
+        // read again (the evidence guard still checks the files did not change).
+        Some(p) => Some((p.carved, p.notes)),
+        None if opts.rehash || carve_due => {
+            let extents = match opts.carve {
+                _ if !carve_due => Vec::new(),
+                CarveScope::All => vec![Extent::new(0, src.size())],
+                _ => unallocated_extents(&src, &vols, &reg),
+            };
+            let plan = crate::pass::Plan {
+                hash: opts.rehash,
+                carve: &extents,
+                page_size: opts.page_size,
+                threads: opts.threads,
+                job: "scan",
+            };
+            let seq: Arc<dyn ImageSource> = Arc::new(seq.clone());
+            let p = crate::pass::run(&seq, &src, &plan, interrupt, progress)?;
+            if p.interrupted {
+                return Ok(false);
+            }
+            if let Some(d) = &p.digests {
+                if d.sha256 != ev.sha256 || d.md5 != ev.md5 || d.sha1 != ev.sha1 {
+                    return Err(Failure(format!(
+                        "{}: evidence {} is not the evidence registered: during this scan its SHA-256 was {} but {} was registered",
+                        ev.path, ev.label, d.sha256, ev.sha256
+                    )));
+                }
+            }
+            Some((p.carved, p.notes))
+        }
+        None => None,
+    };
+    if let Some(found) = found.filter(|_| carve_due) {
+        let volumes: Vec<(usize, Extent)> = vols
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| v.kind != VolumeKind::Meta)
+            .map(|(i, v)| (i, v.extent))
+            .collect();
         let c = crate::carve::carve_into_case(
             store,
             sid,
             case_dir,
             ev,
             &src,
-            &extents,
-            &vols
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| v.kind != VolumeKind::Meta)
-                .map(|(i, v)| (i, v.extent))
-                .collect::<Vec<_>>(),
+            found,
+            &volumes,
             opts.threads,
-            opts.page_size,
             interrupt,
             progress,
         )?;
@@ -670,11 +728,18 @@ fn scan_evidence(
         return Ok(false);
     }
     guard.check().map_err(fail)?;
-    if opts.rehash && !check_evidence_hash(ev, &*src, "during the scan", interrupt, progress)? {
-        return Ok(false);
-    }
+    summary.image_bytes += src.size();
+    summary.read_pass += seq.bytes();
+    summary.read_other += other.bytes();
     store
-        .append_event("scan.evidence", json!({"evidence": ev.label, "sha256_before_and_after": if opts.rehash { Some(&ev.sha256) } else { None }}), Some(sid))
+        .append_event(
+            "scan.evidence",
+            json!({"evidence": ev.label,
+                   "sha256_before_and_after": if opts.rehash { Some(&ev.sha256) } else { None },
+                   "read": {"image_bytes": src.size(), "pass_bytes": seq.bytes(), "other_bytes": other.bytes(),
+                            "requests": seq.reads() + other.reads()}}),
+            Some(sid),
+        )
         .map_err(fail)?;
     Ok(ev.bad_bytes > 0)
 }

@@ -1,0 +1,266 @@
+//! The pass (issue 18): the evidence read once, in order, in large blocks. Each
+//! block goes to the three hashers (each on its own thread: the scan's proof that
+//! it analysed the registered bytes) and, where it lies in space to carve, to the
+//! carving workers. The blocks are shared, not copied; a page whose margin runs
+//! past its block reads only that margin again.
+
+use crate::carve::{settle, CarveKit, Carved};
+use crate::{Failure, JobProgress, ProgressFn};
+use crossbeam_channel::bounded;
+use dredge_core::{Extent, Finding, ImageSource, ReadReport, Why};
+use dredge_hash::{Digests, MultiHasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Bytes read per request: large and aligned, as a disk likes them.
+const BLOCK: u64 = 4 << 20;
+
+/// What the pass does besides reading.
+pub(crate) struct Plan<'a> {
+    /// Hash every byte (MD5, SHA-1, SHA-256).
+    pub hash: bool,
+    /// Extents to carve, sorted; empty: no carving.
+    pub carve: &'a [Extent],
+    /// Carving pages within a block (the result does not depend on it).
+    pub page_size: u64,
+    pub threads: usize,
+    /// Progress's job name ("scan", "carve").
+    pub job: &'static str,
+}
+
+pub(crate) struct Passed {
+    pub digests: Option<Digests>,
+    /// Settled: sorted, each file once.
+    pub carved: Vec<Carved>,
+    pub notes: Vec<Finding>,
+    /// Every zero-filled range met (the registration's gaps).
+    pub synthesized: ReadReport,
+    pub interrupted: bool,
+}
+
+/// A block read by the pass: its bytes (shared), where it starts, and whether
+/// every byte of it was read (only such blocks are lent to validators).
+#[derive(Clone)]
+struct Block {
+    bytes: Arc<Vec<u8>>,
+    at: u64,
+    clean: bool,
+}
+
+/// One carving job: a page, the block that holds it and the block after it.
+type Work = (Extent, Block, Option<Block>);
+
+/// Pages of `block` to carve: its overlap with each extent, cut at `page` bytes.
+fn pages(block: Extent, carve: &[Extent], page: u64) -> Vec<Extent> {
+    let mut out = Vec::new();
+    for e in carve {
+        let (s, t) = (e.start.max(block.start), e.end().min(block.end()));
+        let mut at = s;
+        while at < t {
+            let end = (at + page).min(t);
+            out.push(Extent::from_bounds(at, end));
+            at = end;
+        }
+    }
+    out
+}
+
+/// Whether no byte of the read was zero-filled for a reason other than the end.
+fn all_read(report: &ReadReport) -> bool {
+    report.synthesized.iter().all(|s| s.why == Why::PastEnd)
+}
+
+/// A block's bytes for validators to read from memory, when all were read.
+fn lend(b: Option<&Block>) -> (&[u8], u64) {
+    match b {
+        Some(b) if b.clean => (&b.bytes[..], b.at),
+        _ => (&[], 0),
+    }
+}
+
+/// Header hits that start in `page`, as (image offset, carver): those whose
+/// header lies in the block, then those crossing into the next block (found in
+/// a seam of `margin` bytes either side of the block's end).
+fn page_hits(kit: &CarveKit, page: Extent, b: &Block, next: Option<&Block>) -> Vec<(u64, usize)> {
+    let margin = kit.margin();
+    let from = (page.start - b.at) as usize;
+    let to = from + page.len as usize;
+    let inner = (to + margin).min(b.bytes.len());
+    let mut hits: Vec<(u64, usize)> = kit
+        .hits(&b.bytes[from..inner], page.len as usize)
+        .into_iter()
+        .map(|(i, c)| (page.start + i as u64, c))
+        .collect();
+    if let Some(n) = next.filter(|_| to + margin > b.bytes.len()) {
+        let s = to.saturating_sub(margin).max(from);
+        let mut seam = b.bytes[s..].to_vec();
+        seam.extend_from_slice(&n.bytes[..margin.min(n.bytes.len())]);
+        for (i, c) in kit.hits(&seam, to - s) {
+            let hit = (b.at + (s + i) as u64, c);
+            if !hits.contains(&hit) {
+                hits.push(hit);
+            }
+        }
+    }
+    hits
+}
+
+/// Reads `seq` once from start to end; carving validators and page margins read
+/// through `random` (counted apart).
+pub(crate) fn run(
+    seq: &Arc<dyn ImageSource>,
+    random: &Arc<dyn ImageSource>,
+    plan: &Plan<'_>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<Passed, Failure> {
+    let size = seq.size();
+    let kit = CarveKit::new()?;
+    let page_size = plan.page_size.max(4096);
+    let threads = plan.threads.max(1);
+    let mut hasher = plan.hash.then(MultiHasher::new);
+    let found = AtomicU64::new(0);
+    let (tx, rx) = bounded::<Work>(threads * 2);
+    let started = Instant::now();
+    let mut last = Instant::now();
+    let mut interrupted = false;
+    let mut synthesized = ReadReport::clean(0);
+    let (carved, notes) = std::thread::scope(|s| -> Result<_, Failure> {
+        let (rtx, rrx) = bounded::<(Vec<Carved>, Vec<Finding>)>(threads * 2);
+        for _ in 0..threads {
+            let (rx, rtx) = (rx.clone(), rtx.clone());
+            let (src, kit) = (Arc::clone(random), &kit);
+            s.spawn(move || {
+                for (page, b, next) in rx {
+                    if interrupt.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let hits = page_hits(kit, page, &b, next.as_ref());
+                    let lent = [lend(Some(&b)), lend(next.as_ref())];
+                    if rtx.send(kit.carve_hits(&*src, &hits, lent)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(rtx);
+        drop(rx);
+        let found = &found;
+        let collector = s.spawn(move || {
+            let (mut all, mut notes) = (Vec::new(), Vec::new());
+            for (mut c, mut n) in rrx {
+                found.fetch_add(c.len() as u64, Ordering::Relaxed);
+                all.append(&mut c);
+                notes.append(&mut n);
+            }
+            (all, notes)
+        });
+        let mut at = 0u64;
+        let mut read_error = None;
+        // A block's pages are carved once the block after it is read, so a file
+        // running past its block is validated from memory.
+        let mut prev: Option<Block> = None;
+        let send = |b: &Block, next: Option<&Block>| {
+            let here = Extent::new(b.at, b.bytes.len() as u64);
+            for page in pages(here, plan.carve, page_size) {
+                if tx.send((page, b.clone(), next.cloned())).is_err() {
+                    return;
+                }
+            }
+        };
+        while at < size {
+            if interrupt.load(Ordering::Relaxed) {
+                interrupted = true;
+                break;
+            }
+            let n = (size - at).min(BLOCK) as usize;
+            let mut buf = vec![0u8; n];
+            let report = match seq.read_at(at, &mut buf) {
+                Ok(r) => r,
+                Err(e) => {
+                    read_error = Some(Failure(e.to_string()));
+                    break;
+                }
+            };
+            synthesized.extend(&report);
+            let block = Block {
+                bytes: Arc::new(buf),
+                at,
+                clean: all_read(&report),
+            };
+            if let Some(h) = hasher.as_mut() {
+                h.update(Arc::clone(&block.bytes));
+            }
+            if let Some(p) = prev.take() {
+                send(&p, Some(&block));
+            }
+            prev = Some(block);
+            at += n as u64;
+            if last.elapsed().as_millis() >= 200 || at == size {
+                last = Instant::now();
+                let el = started.elapsed();
+                let carving = !plan.carve.is_empty();
+                progress(&JobProgress {
+                    job: plan.job,
+                    phase: match (plan.hash, carving) {
+                        (true, true) => "one pass: hashing and carving".into(),
+                        (true, false) => "one pass: hashing".into(),
+                        _ => "one pass: carving".into(),
+                    },
+                    unit: "bytes",
+                    done: at,
+                    total: size,
+                    rescued: at,
+                    bad: 0,
+                    rate: at as f64 / el.as_secs_f64().max(1e-9),
+                    elapsed: el,
+                    found: found.load(Ordering::Relaxed),
+                    unreadable: 0,
+                });
+            }
+        }
+        if let Some(p) = prev.take().filter(|_| !interrupted && read_error.is_none()) {
+            send(&p, None);
+        }
+        drop(tx);
+        let got = collector
+            .join()
+            .map_err(|_| Failure("the carving collector stopped".into()))?;
+        match read_error {
+            Some(e) => Err(e),
+            None => Ok(got),
+        }
+    })?;
+    let (carved, notes) = settle(carved, notes);
+    synthesized.len = usize::try_from(size).unwrap_or(usize::MAX);
+    Ok(Passed {
+        digests: hasher.map(MultiHasher::finish),
+        carved,
+        notes,
+        synthesized,
+        interrupted,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_cover_exactly_the_overlap_of_a_block_and_the_extents() {
+        let block = Extent::new(100, 1000);
+        let carve = [
+            Extent::new(0, 150),
+            Extent::new(500, 50),
+            Extent::new(1050, 500),
+        ];
+        let p = pages(block, &carve, 30);
+        let covered: u64 = p.iter().map(|e| e.len).sum();
+        assert_eq!(covered, 50 + 50 + 50);
+        assert!(p
+            .iter()
+            .all(|e| e.len <= 30 && e.start >= 100 && e.end() <= 1100));
+        assert!(pages(block, &[], 30).is_empty());
+    }
+}

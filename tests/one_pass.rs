@@ -1,0 +1,125 @@
+//! Read the evidence once (issue 18): the bytes the reader counted, reported by
+//! every scan. `recover` and `carve` register and scan in one sequential pass;
+//! `scan` of a registered item hashes and carves in one. Everything else read
+//! (metadata, the content of the files extracted, validators' look-ahead) is
+//! counted apart and bounded here by what was extracted.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+/// The carving ground truth nine times over, after 1.5 MiB of noise, so files
+/// cross the pass's 4 MiB blocks: 37.5 MiB.
+fn dense_image(dir: &Path) -> PathBuf {
+    let one = std::fs::read(repo("testimages/carving/ground-truth.img")).unwrap();
+    let mut img = noise(3 << 19, 18);
+    for _ in 0..9 {
+        img.extend_from_slice(&one);
+    }
+    let p = dir.join("dense.img");
+    std::fs::write(&p, &img).unwrap();
+    p
+}
+
+/// The `read` figures of a command's JSON result line.
+fn reads(o: &std::process::Output) -> (u64, u64, u64) {
+    let r = stdout(o)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["event"] == "result" && v["read"].is_object())
+        .unwrap_or_else(|| panic!("no result with reads: {}", stdout(o)));
+    let g = |k: &str| r["read"][k].as_u64().unwrap();
+    (g("image_bytes"), g("pass_bytes"), g("other_bytes"))
+}
+
+/// Bytes of content the case extracted or carved: what may be read again.
+fn extracted_bytes(case: &Path) -> u64 {
+    ls_json(case)
+        .iter()
+        .filter(|a| a["sha256"].is_string())
+        .map(|a| a["size"].as_u64().unwrap())
+        .sum()
+}
+
+fn json_run(args: &[&str]) -> std::process::Output {
+    let mut all = vec!["--progress", "json"];
+    all.extend_from_slice(args);
+    run(&all)
+}
+
+#[test]
+fn carve_reads_the_image_once_and_finds_what_two_passes_found() {
+    let d = tempfile::tempdir().unwrap();
+    let img = dense_image(d.path());
+    let size = std::fs::metadata(&img).unwrap().len();
+    let one = d.path().join("one");
+    let o = json_run(&[
+        "carve",
+        img.to_str().unwrap(),
+        "--out",
+        one.to_str().unwrap(),
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let (image, pass, other) = reads(&o);
+    assert_eq!(image, size);
+    assert_eq!(pass, size, "the registration's read is the carve's read");
+    let carved = extracted_bytes(&one);
+    assert!(carved > 0);
+    assert!(
+        other <= size / 10 + carved,
+        "read {other} besides the pass; carved {carved} of {size}"
+    );
+    // The same artifacts as registering first and scanning after (two reads).
+    let two = d.path().join("two");
+    let t = two.to_str().unwrap();
+    assert!(run(&["case", "new", t, "--examiner", "T"]).status.success());
+    assert!(run(&["add", t, img.to_str().unwrap()]).status.success());
+    let s = json_run(&["scan", t, "--no-filesystems", "--carve", "all"]);
+    assert!(matches!(s.status.code(), Some(0 | 3)), "{}", stderr(&s));
+    let (_, pass2, _) = reads(&s);
+    assert_eq!(pass2, size, "a scan of registered evidence reads it once");
+    let ids = |c: &Path| -> Vec<(String, String)> {
+        ls_json(c)
+            .iter()
+            .map(|a| {
+                (
+                    a["id"].as_str().unwrap().to_string(),
+                    a["sha256"].as_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(ids(&one), ids(&two));
+    let v = run(&["verify", one.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+}
+
+#[test]
+fn recover_reads_the_stick_once_plus_its_metadata_and_files() {
+    let d = tempfile::tempdir().unwrap();
+    let img = repo("testimages/sample/usb-stick.img");
+    let map = repo("testimages/sample/usb-stick.map");
+    let size = std::fs::metadata(&img).unwrap().len();
+    let case = d.path().join("case");
+    let o = json_run(&[
+        "recover",
+        img.to_str().unwrap(),
+        "--map",
+        map.to_str().unwrap(),
+        "--out",
+        case.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let (image, pass, other) = reads(&o);
+    assert_eq!((image, pass), (size, size));
+    assert!(other <= size / 10 + extracted_bytes(&case), "{other}");
+    // The custody log records the reads of the scan.
+    let log = run(&["log", case.to_str().unwrap(), "--json"]);
+    assert!(stdout(&log).contains("\"pass_bytes\""), "{}", stdout(&log));
+}
