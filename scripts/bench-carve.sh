@@ -1,7 +1,14 @@
 #!/usr/bin/env bash
-# Carving throughput: a dense image (random data, text, and the ground-truth files
-# repeated; no long zero runs, so nothing is skipped for free) carved by PhotoRec
-# (every format) and by dredge (every format, every output hashed), side by side.
+# Carving, end to end: the command a user runs, `dredge carve IMAGE --out DIR`
+# (case creation, registration with MD5+SHA-1+SHA-256, carving every format,
+# every output written and hashed, the store written), against PhotoRec on the
+# same dense image (random data, text, and the ground-truth files repeated; no
+# long zero runs, so nothing is skipped for free), and against the floor:
+# `md5sum IMAGE` (MD5 on one core) and `cat IMAGE > /dev/null`.
+# Each is timed with a warm page cache (best of two) and a cold one
+# (echo 3 > /proc/sys/vm/drop_caches before the run; skipped where not allowed).
+# Bytes read: each process's rchar (polled from /proc; the last few ms of a run
+# may be missed), and dredge's own count of the bytes it read from the image.
 # Usage: scripts/bench-carve.sh [SIZE_MIB]   (default 2048)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,33 +28,78 @@ with open(path, "wb") as f:
         k = i % 8
         f.write(gt[(i // 8 % 4) << 20:((i // 8 % 4) + 1) << 20] if k == 0 else text if k in (1, 2) else os.urandom(1 << 20))
 PY
-now() { date +%s.%N; }
-d=target/release/dredge
-# Page cache warm for both; each tool runs twice, alternating, best time kept. Outputs
-# are deleted only at the end: ext4 makes creating files slow right after many were
-# deleted, which would penalise whichever tool ran second.
-cat "$work/dense.img" >/dev/null
-best_p=1e9 best_c=1e9 mem=0 reg=0
+d=$PWD/target/release/dredge
+img="$work/dense.img"
+# Runs a command, prints "seconds rchar" (rchar polled every 5 ms from /proc).
+cat > "$work/timed.py" <<'PY'
+import subprocess, sys, time
+t0 = time.monotonic()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+rchar = 0
+while p.poll() is None:
+    try:
+        for line in open(f"/proc/{p.pid}/io"):
+            if line.startswith("rchar:"):
+                rchar = max(rchar, int(line.split()[1]))
+    except OSError:
+        pass
+    time.sleep(0.005)
+print(f"{time.monotonic() - t0:.3f} {rchar}")
+PY
+cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; }
+can_drop=yes; (echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null || can_drop=no
+declare -A coldt
+tools=(cat md5sum photorec dredge)
+cmd() { # name, round -> the command line
+  case $1 in
+    cat) echo "sh -c 'cat $img > /dev/null'" ;;
+    md5sum) echo "md5sum $img" ;;
+    photorec) echo "photorec /log /d $work/pr$2/out /cmd $img partition_none,fileopt,everything,enable,search" ;;
+    dredge) echo "$d --progress none carve $img --out $work/case$2" ;;
+  esac
+}
+if [[ $can_drop == yes ]]; then
+  for t in "${tools[@]}"; do
+    cold
+    mkdir -p "$work/prc"
+    read -r ct _ < <(cd "$work/prc" && eval "python3 $work/timed.py $(cmd "$t" c)")
+    coldt[$t]=$ct
+  done
+fi
+cat "$img" > /dev/null
 for round in 1 2; do
-  mkdir -p "$work/pr$round"
-  t0=$(now)
-  (cd "$work/pr$round" && photorec /log /d "$work/pr$round/out" /cmd "$work/dense.img" partition_none,fileopt,everything,enable,search >/dev/null 2>&1) || true
-  t1=$(now)
-  # Registering the evidence (MD5+SHA-1+SHA-256 of the whole image) is timed apart.
-  $d case new "$work/case$round" --examiner bench >/dev/null
-  $d --progress none add "$work/case$round" "$work/dense.img" >/dev/null || true
-  t2=$(now)
-  /usr/bin/time -f "%M" -o "$work/mem" $d --progress none scan --no-rehash --carve all --no-filesystems "$work/case$round" >/dev/null || true
-  t3=$(now)
-  read -r best_p best_c reg mem < <(python3 -c "import sys; a=list(map(float, sys.argv[1:])); print(min(a[0], a[4]-a[3]), min(a[1], a[6]-a[5]), a[5]-a[4], max(a[2], a[7]))" \
-    "$best_p" "$best_c" "$mem" "$t0" "$t1" "$t2" "$t3" "$(tail -n 1 "$work/mem")")
+  for t in "${tools[@]}"; do
+    mkdir -p "$work/pr$round"
+    (cd "$work/pr$round" && eval "run_out=\$(python3 $work/timed.py $(cmd "$t" "$round"))" && echo "$t $run_out") >> "$work/runs"
+  done
 done
-python3 - "$best_p" "$reg" "$best_c" "$mib" "$mem" <<'PY'
+dread=$(sqlite3 "$work/case1/case.sqlite" "SELECT params FROM custody WHERE action = 'scan.evidence'" | python3 -c "import json,sys; r=json.load(sys.stdin)['read']; print(r['pass_bytes'], r['other_bytes'])")
+areg=$(sqlite3 "$work/case1/case.sqlite" "SELECT params FROM custody WHERE action = 'session.end' ORDER BY seq LIMIT 1" | python3 -c "import json,sys; r=json.load(sys.stdin)['summary'].get('read',{}); print(r.get('pass_bytes',0), r.get('other_bytes',0))")
+carved=$(sqlite3 "$work/case1/case.sqlite" "SELECT COUNT(*) FROM artifacts")
+python3 - "$work/runs" "$mib" "$can_drop" "${coldt[cat]:-0}" "${coldt[md5sum]:-0}" "${coldt[photorec]:-0}" "${coldt[dredge]:-0}" $dread $areg "$carved" <<'PY'
 import sys
-p, reg, c, mib, mem = map(float, sys.argv[1:6])
-print(f"dense image of {int(mib)} MiB, every format; best of two runs each, page cache warm")
-print(f"  PhotoRec                          : {p:7.2f} s  {mib/p:7.1f} MiB/s")
-print(f"  dredge carving (outputs hashed)   : {c:7.2f} s  {mib/c:7.1f} MiB/s  peak RSS {mem/1024:.0f} MiB")
-print(f"  dredge + registering the evidence : {reg + c:7.2f} s  (MD5+SHA-1+SHA-256 of the whole image first)")
-print(f"  throughput ratio dredge/PhotoRec: {p/c:.2f}x carving, {p/(reg+c):.2f}x with registration")
+runs, mib, can = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "yes"
+cold = dict(zip(["cat", "md5sum", "photorec", "dredge"], map(float, sys.argv[4:8])))
+scan_pass, scan_other, add_pass, add_other, carved = map(int, sys.argv[8:13])
+best, rchar = {}, {}
+for line in open(runs):
+    name, t, r = line.split()
+    t, r = float(t), int(r)
+    if t < best.get(name, 1e9):
+        best[name] = t
+    rchar[name] = r
+size = mib << 20
+print(f"dense image of {mib} MiB; `dredge carve IMAGE --out DIR` end to end (case, registration with")
+print(f"MD5+SHA-1+SHA-256, carving every format, {carved} outputs written and hashed, store), 2 cores")
+print(f"{'':10} {'warm (best of 2)':>18} {'cold':>10} {'rchar':>12}")
+for n in ["cat", "md5sum", "photorec", "dredge"]:
+    c = f"{cold[n]:8.2f} s" if can else "     n/a"
+    print(f"{n:10} {best[n]:10.2f} s {mib/best[n]:6.0f} MiB/s {c} {rchar[n]/size:10.2f}x")
+print(f"dredge's own count: registration+carving pass {(add_pass+scan_pass)/size:.2f}x the image, "
+      f"other reads (metadata, validators, carved files) {(add_other+scan_other)/2**20:.1f} MiB")
+print(f"ratios (warm): dredge/md5sum time {best['dredge']/best['md5sum']:.2f}x (target <= 1.25), "
+      f"PhotoRec/dredge speed {best['photorec']/best['dredge']:.2f}x")
+if can:
+    print(f"ratios (cold): dredge/md5sum time {cold['dredge']/cold['md5sum']:.2f}x, "
+          f"PhotoRec/dredge speed {cold['photorec']/cold['dredge']:.2f}x")
 PY

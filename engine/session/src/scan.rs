@@ -666,6 +666,12 @@ fn scan_evidence(
     // bytes registered), free space carved from the same blocks.
     let carve_due =
         opts.carve != CarveScope::None && !store.unit_done(ev.id, "carve").map_err(fail)?;
+    // Where the proof that the analysed bytes are the registered ones comes from.
+    let proof = match (&pre, opts.rehash) {
+        (Some(_), _) => Some("registration pass (the same read carved)"),
+        (None, true) => Some("scan pass"),
+        (None, false) => None,
+    };
     let found = match pre {
         // Registered by this process from the very read that carved: nothing is
         // read again (the evidence guard still checks the files did not change).
@@ -735,7 +741,7 @@ fn scan_evidence(
         .append_event(
             "scan.evidence",
             json!({"evidence": ev.label,
-                   "sha256_before_and_after": if opts.rehash { Some(&ev.sha256) } else { None },
+                   "sha256_before_and_after": proof.map(|_| &ev.sha256), "hashed_in": proof,
                    "read": {"image_bytes": src.size(), "pass_bytes": seq.bytes(), "other_bytes": other.bytes(),
                             "requests": seq.reads() + other.reads()}}),
             Some(sid),
