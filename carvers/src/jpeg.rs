@@ -653,7 +653,8 @@ fn continuations(r: &mut Reader<'_>, from: u64, to: u64) -> Vec<u64> {
 /// decode to the right MCU count; the nearer claimant wins.
 fn claimed_nearer(r: &mut Reader<'_>, s: u64, t: u64) -> bool {
     let mut from = s;
-    while let Some(h) = r.find(from, b"\xFF\xD8\xFF").filter(|&h| h < t) {
+    // Only the gap is searched: a header past `t` is no claimant.
+    while let Some(h) = r.find_before(from, t, b"\xFF\xD8\xFF") {
         let mut spent = 0;
         if let Stop::Fail { at, .. } = walk(r, WHOLE, &mut State::default(), h + 2, &mut spent) {
             if at < t {

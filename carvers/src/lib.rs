@@ -229,6 +229,55 @@ impl<'a> Reader<'a> {
             .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     }
 
+    /// The first occurrence at or after `from` of any of `needles`, within the
+    /// limit: (offset, which needle). One scan, so a validator that stops at the
+    /// first of several markers reads no further than it must.
+    pub fn find_any(&mut self, from: u64, needles: &[&[u8]]) -> Option<(u64, usize)> {
+        let longest = needles.iter().map(|n| n.len()).max()?;
+        let mut off = from;
+        while off < self.limit {
+            let n = ((self.limit - off) as usize).min(WINDOW);
+            let chunk = self.get(off, n)?;
+            let first = needles
+                .iter()
+                .enumerate()
+                .filter_map(|(k, nd)| memchr::memmem::find(chunk, nd).map(|i| (i, k)))
+                .min();
+            if let Some((i, k)) = first {
+                return Some((off + i as u64, k));
+            }
+            if n < longest || off + n as u64 >= self.limit {
+                return None;
+            }
+            off += (n - longest + 1) as u64;
+        }
+        None
+    }
+
+    /// Offset of the first occurrence of `needle` that starts in `from..before`:
+    /// reads no further than the needle's end.
+    pub fn find_before(&mut self, from: u64, before: u64, needle: &[u8]) -> Option<u64> {
+        let end = before
+            .saturating_add(needle.len() as u64 - 1)
+            .min(self.limit);
+        let mut off = from;
+        while off < end {
+            let n = ((end - off) as usize).min(WINDOW);
+            if n < needle.len() {
+                return None;
+            }
+            let chunk = self.get(off, n)?;
+            if let Some(i) = memchr::memmem::find(chunk, needle) {
+                return Some(off + i as u64).filter(|&h| h < before);
+            }
+            if off + n as u64 >= end {
+                return None;
+            }
+            off += (n - needle.len() + 1) as u64;
+        }
+        None
+    }
+
     /// Offset of the first occurrence of `needle` at or after `from`, within the limit.
     pub fn find(&mut self, from: u64, needle: &[u8]) -> Option<u64> {
         let mut off = from;

@@ -192,6 +192,19 @@ impl Carver for Bmp {
     }
 }
 
+/// Whether `b` begins an incremental update: `xref`, or an object header
+/// (`12 0 obj`).
+fn starts_update(b: &[u8]) -> bool {
+    if b.starts_with(b"xref") {
+        return true;
+    }
+    let mut parts = b
+        .split(|c| c.is_ascii_whitespace())
+        .filter(|p| !p.is_empty());
+    let num = |p: Option<&[u8]>| p.is_some_and(|p| p.iter().all(u8::is_ascii_digit));
+    num(parts.next()) && num(parts.next()) && parts.next().is_some_and(|p| p.starts_with(b"obj"))
+}
+
 /// PDF: the end is the last `%%EOF` (incremental updates add more) whose preceding
 /// `startxref` points inside the file at an xref table or stream, before any next
 /// `%PDF-` header.
@@ -214,13 +227,10 @@ impl Carver for Pdf {
         256 << 20
     }
     fn check(&self, r: &mut Reader<'_>) -> Verdict {
-        let next_header = r.find(8, b"%PDF-").unwrap_or(u64::MAX);
         let mut off = 8u64;
         let mut good: Option<u64> = None;
-        while let Some(e) = r.find(off, b"%%EOF") {
-            if e > next_header {
-                break;
-            }
+        // One forward scan: each %%EOF in turn, until the next PDF's header.
+        while let Some((e, 0)) = r.find_any(off, &[b"%%EOF", b"%PDF-"]) {
             let from = e.saturating_sub(48);
             let tail = r
                 .get(from, (e - from) as usize)
@@ -242,6 +252,19 @@ impl Carver for Pdf {
                             end += 1;
                         }
                         good = Some(end);
+                        // An incremental update starts right after the %%EOF with
+                        // an object (`12 0 obj`), an xref table or a comment;
+                        // anything else is the end of this file, and nothing past
+                        // it need be read.
+                        let mut k = end;
+                        while matches!(r.u8(k), Some(b' ' | b'\t' | b'\r' | b'\n')) && k < end + 16
+                        {
+                            k += 1;
+                        }
+                        let next = r.get(k, 24).map(<[u8]>::to_vec).unwrap_or_default();
+                        if !starts_update(&next) {
+                            break;
+                        }
                     }
                 }
             }

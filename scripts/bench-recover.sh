@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Files, end to end: `dredge recover IMAGE --out DIR` (case, registration with
+# MD5+SHA-1+SHA-256, every file extracted and hashed, free space carved, store
+# written) against `tsk_recover -e` (extraction only: no hashes, no carving, no
+# store) on an ext4 image of FILES small files (scripts/make-many-files-ext4.sh),
+# with `dredge list` against `fls -r -p`. Warm page cache, best of two runs each;
+# peak RSS from /usr/bin/time; bytes read as each process's rchar (polled from
+# /proc) and, for dredge, its own count.
+# Usage: scripts/bench-recover.sh [FILES]   (default 100000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+files=${1:-100000}
+bash scripts/install-tools.sh
+cargo build --release --quiet
+d=$PWD/target/release/dredge
+work=$(mktemp -d /tmp/dredge-bench-recover.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+bash scripts/make-many-files-ext4.sh "$files" "$work/ext4.img"
+img="$work/ext4.img"
+cat > "$work/timed.py" <<'PY'
+# Runs a command; prints "seconds peak_rss_kib rchar".
+import os, subprocess, sys, time
+t0 = time.monotonic()
+p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+rchar = 0
+while True:
+    try:
+        for line in open(f"/proc/{p.pid}/io"):
+            if line.startswith("rchar:"):
+                rchar = max(rchar, int(line.split()[1]))
+    except OSError:
+        pass
+    pid, status, ru = os.wait4(p.pid, os.WNOHANG)
+    if pid:
+        break
+    time.sleep(0.005)
+print(f"{time.monotonic() - t0:.3f} {ru.ru_maxrss} {rchar}")
+PY
+cat "$img" > /dev/null
+for round in 1 2; do
+  echo "tsk_recover $(python3 "$work/timed.py" tsk_recover -e "$img" "$work/tsk$round")" >> "$work/runs"
+  echo "recover $(python3 "$work/timed.py" "$d" --progress none recover "$img" --out "$work/case$round")" >> "$work/runs"
+  echo "fls $(python3 "$work/timed.py" fls -r -p "$img")" >> "$work/runs"
+  echo "list $(python3 "$work/timed.py" "$d" list "$img")" >> "$work/runs"
+done
+reads=$(sqlite3 "$work/case1/case.sqlite" "SELECT params FROM custody WHERE action = 'scan.evidence'" | python3 -c "import json,sys; r=json.load(sys.stdin)['read']; print(r['pass_bytes'], r['other_bytes'], r['image_bytes'])")
+reg=$(sqlite3 "$work/case1/case.sqlite" "SELECT params FROM custody WHERE action = 'session.end' ORDER BY seq LIMIT 1" | python3 -c "import json,sys; r=json.load(sys.stdin)['summary'].get('read',{}); print(r.get('pass_bytes',0), r.get('other_bytes',0))")
+n=$(sqlite3 "$work/case1/case.sqlite" "SELECT COUNT(*) FROM artifacts WHERE extracted IS NOT NULL")
+python3 - "$work/runs" "$files" "$n" $reads $reg <<'PY'
+import sys
+runs, files, n = sys.argv[1], sys.argv[2], sys.argv[3]
+sp, so, size, rp, ro = map(int, sys.argv[4:9])
+best = {}
+for line in open(runs):
+    name, t, rss, r = line.split()
+    t, rss, r = float(t), int(rss), int(r)
+    if name not in best or t < best[name][0]:
+        best[name] = (t, max(rss, best.get(name, (0, 0, 0))[1]), r)
+    else:
+        best[name] = (best[name][0], max(rss, best[name][1]), r)
+print(f"ext4 with {files} files ({size/2**20:.0f} MiB image); dredge recover extracted {n} files")
+print(f"{'':12} {'time (best of 2)':>16} {'peak RSS':>10} {'rchar':>12}")
+for k in ["tsk_recover", "recover", "fls", "list"]:
+    t, rss, r = best[k]
+    print(f"{k:12} {t:14.2f} s {rss/1024:8.0f} MiB {r/size:10.2f}x")
+print(f"dredge recover's own count: pass {(sp+rp)/size:.2f}x the image, other reads "
+      f"(metadata and file content) {(so+ro)/2**20:.1f} MiB")
+print(f"ratios: recover/tsk_recover time {best['recover'][0]/best['tsk_recover'][0]:.2f}x (target <= 1), "
+      f"list/fls time {best['list'][0]/best['fls'][0]:.2f}x")
+PY
