@@ -132,7 +132,7 @@ pub(crate) fn extract_tasks(
 
 /// Flushes everything written under the case directory to stable storage, so the
 /// custody record that seals a unit never describes files that are not on disk.
-fn sync_case(dir: &Path) -> Result<(), Failure> {
+pub(crate) fn sync_case(dir: &Path) -> Result<(), Failure> {
     use std::os::unix::io::AsRawFd;
     let d = File::open(dir).map_err(|e| Failure(format!("{}: {e}", dir.display())))?;
     // SAFETY: syncfs takes an open descriptor and touches no memory of ours.
@@ -150,7 +150,7 @@ fn sync_case(dir: &Path) -> Result<(), Failure> {
 type Built = (ArtifactRecord, Option<Finding>);
 
 /// An entry's record before its content is read: what the metadata says.
-fn record_for(
+pub(crate) fn record_for(
     t: &Task,
     evidence_id: i64,
     unit: &str,
@@ -203,7 +203,7 @@ type Copy = (File, PathBuf, Option<(Finding, String)>);
 /// Creates the extracted copy where it was planned or, when the output filesystem
 /// refuses that path (too long, characters it does not allow, a folder in the
 /// way), at the task's fallback path, with a finding that says why.
-fn create_copy(t: &Task, out: &Path) -> Result<Copy, Failure> {
+pub(crate) fn create_copy(t: &Task, out: &Path) -> Result<Copy, Failure> {
     let err = match create_at(out) {
         Ok(f) => return Ok((f, out.to_path_buf(), None)),
         Err(err) => err,
@@ -372,7 +372,7 @@ fn build_artifact(
     Ok((a, note))
 }
 
-fn run_record(r: &dredge_core::Run, unreadable: u64) -> RunRecord {
+pub(crate) fn run_record(r: &dredge_core::Run, unreadable: u64) -> RunRecord {
     let (kind, image_offset) = match r.data {
         RunData::Image(at) => ("image", Some(at)),
         RunData::Sparse => ("sparse", None),

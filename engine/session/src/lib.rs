@@ -4,6 +4,8 @@
 
 pub mod carve;
 mod extract;
+mod files;
+mod fsunits;
 mod guard;
 pub mod jobs;
 mod lock;

@@ -5,6 +5,7 @@
 //! past its block reads only that margin again.
 
 use crate::carve::{settle, CarveKit, Carved};
+use crate::files::{Planned, Sweep, Write};
 use crate::{Failure, JobProgress, ProgressFn};
 use crossbeam_channel::bounded;
 use dredge_core::{Extent, Finding, ImageSource, ReadReport, Why};
@@ -106,12 +107,14 @@ fn page_hits(kit: &CarveKit, page: Extent, b: &Block, next: Option<&Block>) -> V
     hits
 }
 
-/// Reads `seq` once from start to end; carving validators and page margins read
-/// through `random` (counted apart).
+/// Reads `seq` once from start to end; carving validators read through `random`
+/// (counted apart). With `files`, each block's bytes are also written into the
+/// copies whose pieces it covers, on writer threads.
 pub(crate) fn run(
     seq: &Arc<dyn ImageSource>,
     random: &Arc<dyn ImageSource>,
     plan: &Plan<'_>,
+    mut files: Option<(&mut Sweep, &mut [Planned])>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<Passed, Failure> {
@@ -126,6 +129,7 @@ pub(crate) fn run(
     let mut last = Instant::now();
     let mut interrupted = false;
     let mut synthesized = ReadReport::clean(0);
+    let failed: std::sync::Mutex<Option<Failure>> = std::sync::Mutex::new(None);
     let (carved, notes) = std::thread::scope(|s| -> Result<_, Failure> {
         let (rtx, rrx) = bounded::<(Vec<Carved>, Vec<Finding>)>(threads * 2);
         for _ in 0..threads {
@@ -146,6 +150,21 @@ pub(crate) fn run(
         }
         drop(rtx);
         drop(rx);
+        let (wtx, wrx) = bounded::<Write>(threads * 64);
+        let failed = &failed;
+        for _ in 0..threads {
+            let wrx = wrx.clone();
+            s.spawn(move || {
+                for w in wrx {
+                    if let Err(e) = w.apply() {
+                        if let Ok(mut f) = failed.lock() {
+                            f.get_or_insert(e);
+                        }
+                    }
+                }
+            });
+        }
+        drop(wrx);
         let found = &found;
         let collector = s.spawn(move || {
             let (mut all, mut notes) = (Vec::new(), Vec::new());
@@ -192,6 +211,13 @@ pub(crate) fn run(
             if let Some(h) = hasher.as_mut() {
                 h.update(Arc::clone(&block.bytes));
             }
+            if let Some((sweep, plans)) = files.as_mut() {
+                for w in sweep.block(at, &block.bytes, &report, plans) {
+                    if wtx.send(w).is_err() {
+                        break;
+                    }
+                }
+            }
             if let Some(p) = prev.take() {
                 send(&p, Some(&block));
             }
@@ -224,14 +250,20 @@ pub(crate) fn run(
             send(&p, None);
         }
         drop(tx);
+        drop(wtx);
         let got = collector
             .join()
             .map_err(|_| Failure("the carving collector stopped".into()))?;
-        match read_error {
-            Some(e) => Err(e),
-            None => Ok(got),
+        if let Some(e) = read_error {
+            return Err(e);
         }
+        Ok(got)
     })?;
+    // Every writer has ended with the scope: the first write that failed fails the
+    // pass (a copy that cannot be written is not evidence of anything).
+    if let Some(e) = failed.into_inner().ok().flatten() {
+        return Err(e);
+    }
     let (carved, notes) = settle(carved, notes);
     synthesized.len = usize::try_from(size).unwrap_or(usize::MAX);
     Ok(Passed {

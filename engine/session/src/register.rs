@@ -211,7 +211,7 @@ fn hash_and_carve(
         job: "hash",
     };
     let seq: Arc<dyn ImageSource> = Arc::new(seq.clone());
-    let p = pass::run(&seq, src, &plan, interrupt, progress)?;
+    let p = pass::run(&seq, src, &plan, None, interrupt, progress)?;
     let hashed = dredge_hash::SourceHash {
         digests: p.digests.unwrap_or_default(),
         size: seq.size(),

@@ -2,14 +2,12 @@
 //! a worker pool, recorded by one writer. Each volume is a unit sealed in the
 //! custody log when done; a killed scan resumes at the first unsealed unit.
 
-use crate::extract::{extract_tasks, Task};
-use crate::names::PathPlanner;
+use crate::fsunits::{self, plan_fs, UnitWork};
 use crate::register::Precarved;
 use crate::unit::{contain, count_cut_short, cut_short, volume_budget};
 use crate::{close_failed, fail, open_case, Failure, Outcome, ProgressFn};
 use dredge_core::{
-    Counted, Entry, EntryKind, Extent, FileSystem, Finding, ImageSource, Volume, VolumeKind,
-    VolumeReader,
+    Counted, Entry, Extent, FileSystem, Finding, ImageSource, Volume, VolumeKind, VolumeReader,
 };
 use dredge_image::open_evidence;
 use dredge_store::{EvidenceRow, FindingRecord, SessionStatus, Store, VolumeRecord};
@@ -222,7 +220,7 @@ fn accepting<'r>(
 
 /// Ends a walk from inside (through its unit's boundary) when the examiner
 /// interrupts: readers take no interrupt flag, but every entry passes here.
-fn stop_if_interrupted(interrupt: &AtomicBool) {
+pub(crate) fn stop_if_interrupted(interrupt: &AtomicBool) {
     if interrupt.load(Ordering::Relaxed) {
         std::panic::panic_any(dredge_core::BudgetExceeded {
             what: "interrupted".into(),
@@ -554,6 +552,9 @@ fn scan_evidence(
             )
             .map_err(fail)?;
     }
+    // Each volume's filesystems walked and their files planned; the files are
+    // written (from the pass, or read one by one) and the units sealed below.
+    let mut work: Vec<UnitWork> = Vec::new();
     for (i, v) in vols.iter().enumerate() {
         if interrupt.load(Ordering::Relaxed) {
             return Ok(false);
@@ -590,7 +591,7 @@ fn scan_evidence(
                 ),
             ));
         }
-        let mut stats = (0u64, 0u64, 0u64);
+        let mut fss = Vec::new();
         for (k, kind) in accepted.iter().enumerate() {
             let opened = match contain(|| (kind.open)(reader.clone())) {
                 Ok(o) => o,
@@ -616,25 +617,18 @@ fn scan_evidence(
                     summary
                         .filesystems
                         .push(format!("{}/v{i}:{}", ev.label, fs.type_name()));
-                    let s = extract_fs(
-                        store,
+                    fss.push(plan_fs(
                         case_dir,
                         ev,
                         i,
                         &out_dir,
                         v.extent.start,
-                        &unit,
                         fs_id,
                         &*fs,
                         &src,
-                        opts,
                         interrupt,
-                        progress,
                         &mut findings,
-                    )?;
-                    stats.0 += s.0;
-                    stats.1 += s.1;
-                    stats.2 += s.2;
+                    ));
                 }
             }
         }
@@ -642,28 +636,20 @@ fn scan_evidence(
             // Leave the unit unsealed: the next run clears and redoes it.
             return Ok(false);
         }
-        summary.files += stats.0;
-        summary.deleted += stats.1;
-        summary.partial += stats.2;
-        summary.findings += findings.len() as u64;
-        summary.cut_short += count_cut_short(&findings);
-        store
-            .add_findings(ev.id, &unit, &to_records(&findings))
-            .map_err(fail)?;
-        store
-            .finish_unit(
-                ev.id,
-                &unit,
-                json!({"volume": i, "start": v.extent.start, "files": stats.0, "deleted": stats.1, "partial": stats.2, "findings": findings.len()}),
-                Some(sid),
-            )
-            .map_err(fail)?;
+        work.push(UnitWork {
+            unit,
+            volume: i,
+            start: v.extent.start,
+            findings,
+            fss,
+        });
     }
     if interrupt.load(Ordering::Relaxed) {
         return Ok(false);
     }
     // The one pass: every byte hashed (the proof that the bytes analysed are the
-    // bytes registered), free space carved from the same blocks.
+    // bytes registered), free space carved and the files' copies written from the
+    // same blocks.
     let carve_due =
         opts.carve != CarveScope::None && !store.unit_done(ev.id, "carve").map_err(fail)?;
     // Where the proof that the analysed bytes are the registered ones comes from.
@@ -673,10 +659,32 @@ fn scan_evidence(
         (None, false) => None,
     };
     let found = match pre {
-        // Registered by this process from the very read that carved: nothing is
-        // read again (the evidence guard still checks the files did not change).
-        Some(p) => Some((p.carved, p.notes)),
-        None if opts.rehash || carve_due => {
+        // Registered by this process from the very read that carved: the image is
+        // not read again as a whole (the evidence guard still checks the files did
+        // not change); files are read one by one.
+        Some(p) => {
+            if !fsunits::extract_now(
+                store, sid, ev, work, &src, opts, interrupt, progress, summary,
+            )? {
+                return Ok(false);
+            }
+            Some((p.carved, p.notes))
+        }
+        None => {
+            let (mut plans, mut sweep) = fsunits::plan_files(&mut work, src.size())?;
+            if !(opts.rehash || carve_due || !sweep.is_empty()) {
+                fsunits::finish_units(
+                    store,
+                    sid,
+                    ev,
+                    work,
+                    plans,
+                    opts.threads,
+                    progress,
+                    summary,
+                )?;
+                return finish_item(store, sid, ev, &guard, proof, &src, &seq, &other, summary);
+            }
             let extents = match opts.carve {
                 _ if !carve_due => Vec::new(),
                 CarveScope::All => vec![Extent::new(0, src.size())],
@@ -689,8 +697,9 @@ fn scan_evidence(
                 threads: opts.threads,
                 job: "scan",
             };
-            let seq: Arc<dyn ImageSource> = Arc::new(seq.clone());
-            let p = crate::pass::run(&seq, &src, &plan, interrupt, progress)?;
+            let seq_src: Arc<dyn ImageSource> = Arc::new(seq.clone());
+            let files = Some((&mut sweep, &mut plans[..]));
+            let p = crate::pass::run(&seq_src, &src, &plan, files, interrupt, progress)?;
             if p.interrupted {
                 return Ok(false);
             }
@@ -702,9 +711,9 @@ fn scan_evidence(
                     )));
                 }
             }
+            fsunits::finish_units(store, sid, ev, work, plans, opts.threads, progress, summary)?;
             Some((p.carved, p.notes))
         }
-        None => None,
     };
     if let Some(found) = found.filter(|_| carve_due) {
         let volumes: Vec<(usize, Extent)> = vols
@@ -733,6 +742,22 @@ fn scan_evidence(
     if interrupt.load(Ordering::Relaxed) {
         return Ok(false);
     }
+    finish_item(store, sid, ev, &guard, proof, &src, &seq, &other, summary)
+}
+
+/// The item's end: the evidence unchanged, the reads counted, the custody record.
+#[allow(clippy::too_many_arguments)]
+fn finish_item(
+    store: &mut Store,
+    sid: i64,
+    ev: &EvidenceRow,
+    guard: &crate::EvidenceGuard,
+    proof: Option<&str>,
+    src: &Arc<dyn ImageSource>,
+    seq: &Counted,
+    other: &Counted,
+    summary: &mut ScanSummary,
+) -> Result<bool, Failure> {
     guard.check().map_err(fail)?;
     summary.image_bytes += src.size();
     summary.read_pass += seq.bytes();
@@ -748,138 +773,4 @@ fn scan_evidence(
         )
         .map_err(fail)?;
     Ok(ev.bad_bytes > 0)
-}
-
-/// Walks one filesystem and extracts every file with content on the worker pool.
-/// Returns (files, deleted, partial).
-#[allow(clippy::too_many_arguments)]
-fn extract_fs(
-    store: &mut Store,
-    case_dir: &Path,
-    ev: &EvidenceRow,
-    vol_idx: usize,
-    out_dir: &str,
-    vol_start: u64,
-    unit: &str,
-    fs_id: i64,
-    fs: &dyn FileSystem,
-    src: &Arc<dyn ImageSource>,
-    opts: &ScanOptions,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-    findings: &mut Vec<Finding>,
-) -> Result<(u64, u64, u64), Failure> {
-    let mut entries = Vec::new();
-    let mut walked = Vec::new();
-    let walk = contain(|| {
-        fs.walk(
-            &mut |e| {
-                stop_if_interrupted(interrupt);
-                entries.push(e)
-            },
-            &mut walked,
-        )
-    });
-    findings.append(&mut walked);
-    if let Err(why) = walk {
-        if interrupt.load(Ordering::Relaxed) {
-            return Ok((0, 0, 0));
-        }
-        // The entries met before the reader gave out are extracted as usual.
-        let what = format!(
-            "{} reader (walk, {} entries kept)",
-            fs.type_name(),
-            entries.len()
-        );
-        findings.push(cut_short(vol_start, &what, &why));
-    }
-    let prefix = format!("{}/v{vol_idx}/{}", ev.label, fs.type_name());
-    let out_root = PathBuf::from("files").join(&ev.label).join(out_dir);
-    let mut planner = PathPlanner::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut tasks = Vec::new();
-    for e in entries {
-        let artifact_id = format!("{prefix}/{}", e.id);
-        if !seen.insert(artifact_id.clone()) {
-            findings.push(Finding::new(
-                e.meta_offset,
-                format!(
-                    "entry {} ({}) listed twice; second listing ignored",
-                    e.id, e.path
-                ),
-            ));
-            continue;
-        }
-        // Files with a traced layout (or empty ones) are extracted; the rest are
-        // listed with their metadata only.
-        let traced = !matches!(e.recovery, dredge_core::Recovery::NotRecoverable(_));
-        // A size far beyond the evidence is damage, not a file: extracting it would
-        // write (and hash) zeros without end. Sparse files up to the cap are fine.
-        let cap = src.size().saturating_mul(4).saturating_add(1 << 30);
-        if e.kind == EntryKind::File && e.size > cap {
-            findings.push(Finding::new(
-                e.meta_offset,
-                format!(
-                    "{}: size {} is implausible for {} bytes of evidence; not extracted",
-                    e.path,
-                    e.size,
-                    src.size()
-                ),
-            ));
-            tasks.push(Task {
-                entry: e,
-                artifact_id,
-                out: None,
-                rel_out: None,
-                fallback: None,
-            });
-            continue;
-        }
-        let (out, rel_out, fallback) =
-            if e.kind == EntryKind::File && traced && (e.size == 0 || !e.runs.is_empty()) {
-                let rel = out_root.join(planner.plan(&e.path, e.id));
-                // Entry ids are unique within the walk (checked above), and the
-                // planner never puts a name in `by-id` (top-level names come from
-                // the root directory, and `by-id` there is renamed).
-                let by_id = out_root.join(crate::names::BY_ID).join(e.id.to_string());
-                (
-                    Some(case_dir.join(&rel)),
-                    Some(rel.display().to_string()),
-                    Some((case_dir.join(&by_id), by_id.display().to_string())),
-                )
-            } else {
-                (None, None, None)
-            };
-        tasks.push(Task {
-            entry: e,
-            artifact_id,
-            out,
-            rel_out,
-            fallback,
-        });
-    }
-    let forensic_base = format!("{}/vol{vol_idx}@{vol_start}/{}", ev.label, fs.type_name());
-    let mut counts = (0u64, 0u64, 0u64);
-    let phase = format!("{} {}", ev.label, fs.type_name());
-    extract_tasks(
-        store,
-        ev,
-        unit,
-        Some((fs_id, forensic_base)),
-        &phase,
-        tasks,
-        src,
-        opts.threads,
-        interrupt,
-        progress,
-        findings,
-        &mut |a| {
-            if a.kind == "file" {
-                counts.0 += 1;
-                counts.1 += u64::from(a.deleted);
-                counts.2 += u64::from(a.status == "partial");
-            }
-        },
-    )?;
-    Ok(counts)
 }

@@ -615,8 +615,26 @@ impl FileSystem for ExtFs {
                 .into_iter()
                 .enumerate()
             {
-                for (ci, chunk) in data.chunks(self.bs() as usize).enumerate() {
-                    let base = at + (ci as u64) * self.bs();
+                // An inline directory (inline_data) is not in blocks: its first
+                // four bytes name the parent, then entries fill the rest of
+                // i_block (56 bytes) and, apart, the `system.data` attribute.
+                let inline = ino.flags & EXT4_INLINE_DATA_FL != 0;
+                let regions: Vec<(u64, &[u8])> = if inline {
+                    let cut = data.len().min(60);
+                    [
+                        (at + 4, data.get(4..cut).unwrap_or_default()),
+                        (at + 60, &data[cut..]),
+                    ]
+                    .into_iter()
+                    .filter(|(_, r)| !r.is_empty())
+                    .collect()
+                } else {
+                    data.chunks(self.bs() as usize)
+                        .enumerate()
+                        .map(|(ci, c)| (at + (ci as u64) * self.bs(), c))
+                        .collect()
+                };
+                for (ci, (base, chunk)) in regions.into_iter().enumerate() {
                     let mut local = Vec::new();
                     if let Some(p) = dir::parse_block(
                         chunk,

@@ -1,0 +1,344 @@
+//! A filesystem's files as a unit of the scan: walked and planned before the
+//! pass (`plan_fs`), then either written from the pass (`finish_units`, decision
+//! 0014) or, when the image was already read by the registration's pass, read
+//! file by file (`extract_now`).
+
+use crate::extract::{extract_tasks, sync_case, Task};
+use crate::files::{finish, plan_all, Planned, Sweep};
+use crate::names::PathPlanner;
+use crate::scan::{stop_if_interrupted, to_records, ScanOptions, ScanSummary};
+use crate::unit::{contain, count_cut_short, cut_short};
+use crate::{fail, Failure, JobProgress, ProgressFn};
+use crossbeam_channel::bounded;
+use dredge_core::{EntryKind, FileSystem, Finding, ImageSource};
+use dredge_store::{ArtifactRecord, EvidenceRow, Store};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// One filesystem's planned files.
+pub(crate) struct Deferred {
+    fs_id: i64,
+    forensic_base: String,
+    phase: String,
+    tasks: Vec<Task>,
+    /// Index range of its files in the pass's plans (`plan_files`).
+    range: std::ops::Range<usize>,
+}
+
+/// A volume's unit, sealed once its files are written.
+pub(crate) struct UnitWork {
+    pub unit: String,
+    pub volume: usize,
+    pub start: u64,
+    pub findings: Vec<Finding>,
+    pub fss: Vec<Deferred>,
+}
+
+/// Walks one filesystem and plans every file's copy (safe names, fallback).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn plan_fs(
+    case_dir: &Path,
+    ev: &EvidenceRow,
+    vol_idx: usize,
+    out_dir: &str,
+    vol_start: u64,
+    fs_id: i64,
+    fs: &dyn FileSystem,
+    src: &Arc<dyn ImageSource>,
+    interrupt: &AtomicBool,
+    findings: &mut Vec<Finding>,
+) -> Deferred {
+    let mut entries = Vec::new();
+    let mut walked = Vec::new();
+    let walk = contain(|| {
+        fs.walk(
+            &mut |e| {
+                stop_if_interrupted(interrupt);
+                entries.push(e)
+            },
+            &mut walked,
+        )
+    });
+    findings.append(&mut walked);
+    if let Err(why) = walk {
+        if interrupt.load(Ordering::Relaxed) {
+            return Deferred {
+                fs_id,
+                forensic_base: String::new(),
+                phase: String::new(),
+                tasks: Vec::new(),
+                range: 0..0,
+            };
+        }
+        // The entries met before the reader gave out are extracted as usual.
+        let what = format!(
+            "{} reader (walk, {} entries kept)",
+            fs.type_name(),
+            entries.len()
+        );
+        findings.push(cut_short(vol_start, &what, &why));
+    }
+    let prefix = format!("{}/v{vol_idx}/{}", ev.label, fs.type_name());
+    let out_root = PathBuf::from("files").join(&ev.label).join(out_dir);
+    let mut planner = PathPlanner::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut tasks = Vec::new();
+    for e in entries {
+        let artifact_id = format!("{prefix}/{}", e.id);
+        if !seen.insert(artifact_id.clone()) {
+            findings.push(Finding::new(
+                e.meta_offset,
+                format!(
+                    "entry {} ({}) listed twice; second listing ignored",
+                    e.id, e.path
+                ),
+            ));
+            continue;
+        }
+        // Files with a traced layout (or empty ones) are extracted; the rest are
+        // listed with their metadata only.
+        let traced = !matches!(e.recovery, dredge_core::Recovery::NotRecoverable(_));
+        // A size far beyond the evidence is damage, not a file: extracting it would
+        // write (and hash) zeros without end. Sparse files up to the cap are fine.
+        let cap = src.size().saturating_mul(4).saturating_add(1 << 30);
+        if e.kind == EntryKind::File && e.size > cap {
+            findings.push(Finding::new(
+                e.meta_offset,
+                format!(
+                    "{}: size {} is implausible for {} bytes of evidence; not extracted",
+                    e.path,
+                    e.size,
+                    src.size()
+                ),
+            ));
+            tasks.push(Task {
+                entry: e,
+                artifact_id,
+                out: None,
+                rel_out: None,
+                fallback: None,
+            });
+            continue;
+        }
+        let (out, rel_out, fallback) =
+            if e.kind == EntryKind::File && traced && (e.size == 0 || !e.runs.is_empty()) {
+                let rel = out_root.join(planner.plan(&e.path, e.id));
+                // Entry ids are unique within the walk (checked above), and the
+                // planner never puts a name in `by-id` (top-level names come from
+                // the root directory, and `by-id` there is renamed).
+                let by_id = out_root.join(crate::names::BY_ID).join(e.id.to_string());
+                (
+                    Some(case_dir.join(&rel)),
+                    Some(rel.display().to_string()),
+                    Some((case_dir.join(&by_id), by_id.display().to_string())),
+                )
+            } else {
+                (None, None, None)
+            };
+        tasks.push(Task {
+            entry: e,
+            artifact_id,
+            out,
+            rel_out,
+            fallback,
+        });
+    }
+    Deferred {
+        fs_id,
+        forensic_base: format!("{}/vol{vol_idx}@{vol_start}/{}", ev.label, fs.type_name()),
+        phase: format!("{} {}", ev.label, fs.type_name()),
+        tasks,
+        range: 0..0,
+    }
+}
+
+/// (files, deleted, partial) of a unit's records.
+fn count(a: &ArtifactRecord, c: &mut (u64, u64, u64)) {
+    if a.kind == "file" {
+        c.0 += 1;
+        c.1 += u64::from(a.deleted);
+        c.2 += u64::from(a.status == "partial");
+    }
+}
+
+/// Adds a unit's findings and seals it.
+fn seal(
+    store: &mut Store,
+    sid: i64,
+    ev: &EvidenceRow,
+    u: &UnitWork,
+    c: (u64, u64, u64),
+    summary: &mut ScanSummary,
+) -> Result<(), Failure> {
+    summary.files += c.0;
+    summary.deleted += c.1;
+    summary.partial += c.2;
+    summary.findings += u.findings.len() as u64;
+    summary.cut_short += count_cut_short(&u.findings);
+    store
+        .add_findings(ev.id, &u.unit, &to_records(&u.findings))
+        .map_err(fail)?;
+    store
+        .finish_unit(
+            ev.id,
+            &u.unit,
+            json!({"volume": u.volume, "start": u.start, "files": c.0, "deleted": c.1, "partial": c.2, "findings": u.findings.len()}),
+            Some(sid),
+        )
+        .map_err(fail)
+}
+
+/// Reads every planned file's content through the image, file by file, and
+/// seals each unit: for an image the registration's pass already read.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn extract_now(
+    store: &mut Store,
+    sid: i64,
+    ev: &EvidenceRow,
+    work: Vec<UnitWork>,
+    src: &Arc<dyn ImageSource>,
+    opts: &ScanOptions,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+    summary: &mut ScanSummary,
+) -> Result<bool, Failure> {
+    for mut u in work {
+        let mut c = (0u64, 0u64, 0u64);
+        for d in std::mem::take(&mut u.fss) {
+            extract_tasks(
+                store,
+                ev,
+                &u.unit,
+                Some((d.fs_id, d.forensic_base)),
+                &d.phase,
+                d.tasks,
+                src,
+                opts.threads,
+                interrupt,
+                progress,
+                &mut u.findings,
+                &mut |a| count(a, &mut c),
+            )?;
+        }
+        if interrupt.load(Ordering::Relaxed) {
+            return Ok(false);
+        }
+        seal(store, sid, ev, &u, c, summary)?;
+    }
+    Ok(true)
+}
+
+/// Creates every planned copy and lays it out; the pieces to write from the pass.
+pub(crate) fn plan_files(
+    work: &mut [UnitWork],
+    size_of_image: u64,
+) -> Result<(Vec<Planned>, Sweep), Failure> {
+    let mut plans = Vec::new();
+    let mut pieces = Vec::new();
+    for u in work.iter_mut() {
+        for d in &mut u.fss {
+            let lo = plans.len();
+            let (mut p, mut pc) = plan_all(std::mem::take(&mut d.tasks), lo, size_of_image)?;
+            plans.append(&mut p);
+            pieces.append(&mut pc);
+            d.range = lo..plans.len();
+        }
+    }
+    pieces.sort_by_key(|p| (p.image, p.file, p.file_off));
+    Ok((plans, Sweep::new(pieces)))
+}
+
+/// After the pass: each copy hashed (workers), its record stored (this thread),
+/// each unit sealed in order.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn finish_units(
+    store: &mut Store,
+    sid: i64,
+    ev: &EvidenceRow,
+    mut work: Vec<UnitWork>,
+    plans: Vec<Planned>,
+    threads: usize,
+    progress: ProgressFn<'_>,
+    summary: &mut ScanSummary,
+) -> Result<(), Failure> {
+    // Which unit and filesystem each plan belongs to.
+    let mut owner = vec![(0usize, 0i64, String::new()); plans.len()];
+    for (ui, u) in work.iter().enumerate() {
+        for d in &u.fss {
+            for i in d.range.clone() {
+                owner[i] = (ui, d.fs_id, d.forensic_base.clone());
+            }
+        }
+    }
+    let total = plans.len() as u64;
+    let threads = threads.max(1);
+    let (tx, rx) = bounded::<(usize, Planned)>(threads * 4);
+    let (rtx, rrx) =
+        bounded::<(usize, Result<(ArtifactRecord, Option<Finding>), Failure>)>(threads * 4);
+    let mut counts = vec![(0u64, 0u64, 0u64); work.len()];
+    let started = Instant::now();
+    let owner = &owner;
+    let units: Vec<String> = work.iter().map(|u| u.unit.clone()).collect();
+    let units = &units;
+    std::thread::scope(|s| -> Result<(), Failure> {
+        for _ in 0..threads {
+            let (rx, rtx) = (rx.clone(), rtx.clone());
+            s.spawn(move || {
+                for (i, p) in rx {
+                    let (ui, fs_id, base) = &owner[i];
+                    let r = contain(|| finish(p, ev.id, &units[*ui], Some(*fs_id), base))
+                        .unwrap_or_else(|why| {
+                            Err(Failure(format!("hashing an extracted copy: {}", why)))
+                        });
+                    if rtx.send((i, r)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(rx);
+        drop(rtx);
+        s.spawn(move || {
+            for (i, p) in plans.into_iter().enumerate() {
+                if tx.send((i, p)).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut batch = Vec::with_capacity(256);
+        let mut done = 0u64;
+        let mut last = Instant::now();
+        for (i, r) in rrx {
+            let (a, finding) = r?;
+            let ui = owner[i].0;
+            count(&a, &mut counts[ui]);
+            work[ui].findings.extend(finding);
+            batch.push(a);
+            done += 1;
+            if batch.len() >= 256 {
+                store.insert_artifacts(&batch).map_err(fail)?;
+                batch.clear();
+            }
+            if last.elapsed().as_millis() >= 200 || done == total {
+                last = Instant::now();
+                progress(&JobProgress::items(
+                    "scan",
+                    format!("{}: hashing the copies written", ev.label),
+                    "files",
+                    done,
+                    total,
+                    started.elapsed(),
+                ));
+            }
+        }
+        store.insert_artifacts(&batch).map_err(fail)
+    })?;
+    sync_case(store.dir())?;
+    for (u, c) in work.iter().zip(counts) {
+        seal(store, sid, ev, u, c, summary)?;
+    }
+    Ok(())
+}
