@@ -779,7 +779,8 @@ fn one_shot(
         description: Some(format!("dredge recover {}", a.image.display())),
     };
     session::case_new_signed(&a.out, &info, a.signing_key.as_deref())?;
-    // One read of the image registers it and carves what the scan will carve.
+    // One read of the image registers it and does the scan's reading: hashes,
+    // carving, the files' copies.
     let (added, pre) = session::add_evidence_one_pass(
         &a.out,
         &a.image,
@@ -800,9 +801,7 @@ fn one_shot(
             );
         }
     }
-    let mut r = session::scan_precarved(&a.out, opts, pre, interrupt, &mut |p| rep.progress(p))?;
-    r.summary.read_pass += added.read_pass;
-    r.summary.read_other += added.read_other;
+    let r = session::scan_precarved(&a.out, opts, pre, interrupt, &mut |p| rep.progress(p))?;
     rep.clear();
     print_scan(rep, &r);
     if !rep.is_json() && r.outcome != Outcome::Interrupted {

@@ -1,12 +1,11 @@
 //! A filesystem's files as a unit of the scan: walked and planned before the
-//! pass (`plan_fs`), then either written from the pass (`finish_units`, decision
-//! 0014) or, when the image was already read by the registration's pass, read
-//! file by file (`extract_now`).
+//! pass (`plan_fs`, `plan_files`), written from the pass, then hashed, stored
+//! and sealed (`finish_units`; decision 0014).
 
-use crate::extract::{extract_tasks, sync_case, Task};
+use crate::extract::{sync_case, Task};
 use crate::files::{finish, plan_all, Planned, Sweep};
 use crate::names::PathPlanner;
-use crate::scan::{stop_if_interrupted, to_records, ScanOptions, ScanSummary};
+use crate::scan::{stop_if_interrupted, to_records, ScanSummary};
 use crate::unit::{contain, count_cut_short, cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
 use crossbeam_channel::bounded;
@@ -20,9 +19,11 @@ use std::time::Instant;
 
 /// One filesystem's planned files.
 pub(crate) struct Deferred {
-    fs_id: i64,
+    /// Set when the filesystem's row is recorded (`analysis::record`).
+    pub fs_id: i64,
+    pub fs_type: &'static str,
+    pub fs_label: Option<String>,
     forensic_base: String,
-    phase: String,
     tasks: Vec<Task>,
     /// Index range of its files in the pass's plans (`plan_files`).
     range: std::ops::Range<usize>,
@@ -41,11 +42,10 @@ pub(crate) struct UnitWork {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn plan_fs(
     case_dir: &Path,
-    ev: &EvidenceRow,
+    label: &str,
     vol_idx: usize,
     out_dir: &str,
     vol_start: u64,
-    fs_id: i64,
     fs: &dyn FileSystem,
     src: &Arc<dyn ImageSource>,
     interrupt: &AtomicBool,
@@ -66,9 +66,10 @@ pub(crate) fn plan_fs(
     if let Err(why) = walk {
         if interrupt.load(Ordering::Relaxed) {
             return Deferred {
-                fs_id,
+                fs_id: 0,
+                fs_type: fs.type_name(),
+                fs_label: fs.label(),
                 forensic_base: String::new(),
-                phase: String::new(),
                 tasks: Vec::new(),
                 range: 0..0,
             };
@@ -81,8 +82,8 @@ pub(crate) fn plan_fs(
         );
         findings.push(cut_short(vol_start, &what, &why));
     }
-    let prefix = format!("{}/v{vol_idx}/{}", ev.label, fs.type_name());
-    let out_root = PathBuf::from("files").join(&ev.label).join(out_dir);
+    let prefix = format!("{}/v{vol_idx}/{}", label, fs.type_name());
+    let out_root = PathBuf::from("files").join(label).join(out_dir);
     let mut planner = PathPlanner::new();
     let mut seen = std::collections::HashSet::new();
     let mut tasks = Vec::new();
@@ -147,9 +148,10 @@ pub(crate) fn plan_fs(
         });
     }
     Deferred {
-        fs_id,
-        forensic_base: format!("{}/vol{vol_idx}@{vol_start}/{}", ev.label, fs.type_name()),
-        phase: format!("{} {}", ev.label, fs.type_name()),
+        fs_id: 0,
+        fs_type: fs.type_name(),
+        fs_label: fs.label(),
+        forensic_base: format!("{label}/vol{vol_idx}@{vol_start}/{}", fs.type_name()),
         tasks,
         range: 0..0,
     }
@@ -189,46 +191,6 @@ fn seal(
             Some(sid),
         )
         .map_err(fail)
-}
-
-/// Reads every planned file's content through the image, file by file, and
-/// seals each unit: for an image the registration's pass already read.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn extract_now(
-    store: &mut Store,
-    sid: i64,
-    ev: &EvidenceRow,
-    work: Vec<UnitWork>,
-    src: &Arc<dyn ImageSource>,
-    opts: &ScanOptions,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-    summary: &mut ScanSummary,
-) -> Result<bool, Failure> {
-    for mut u in work {
-        let mut c = (0u64, 0u64, 0u64);
-        for d in std::mem::take(&mut u.fss) {
-            extract_tasks(
-                store,
-                ev,
-                &u.unit,
-                Some((d.fs_id, d.forensic_base)),
-                &d.phase,
-                d.tasks,
-                src,
-                opts.threads,
-                interrupt,
-                progress,
-                &mut u.findings,
-                &mut |a| count(a, &mut c),
-            )?;
-        }
-        if interrupt.load(Ordering::Relaxed) {
-            return Ok(false);
-        }
-        seal(store, sid, ev, &u, c, summary)?;
-    }
-    Ok(true)
 }
 
 /// Creates every planned copy and lays it out; the pieces to write from the pass.

@@ -2,6 +2,7 @@
 //! the case's custody log from start to end, whatever happens in between. Only this
 //! crate knows every implementation (image readers, acquisition, store).
 
+mod analysis;
 pub mod carve;
 mod extract;
 mod files;
@@ -29,7 +30,8 @@ pub use guard::EvidenceGuard;
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
 pub use lock::{job_running, CaseLock};
 pub use names::safe_component;
-pub use register::{add_evidence, add_evidence_one_pass, AddResult, Precarved};
+pub use register::{add_evidence, add_evidence_one_pass, AddResult};
+pub use scan::Prepared;
 pub use scan::{
     list_image, scan, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary,
 };

@@ -1,17 +1,16 @@
 //! Registering evidence: hash it (through the mapfile, so unrescued bytes are
 //! zero-filled and listed) and record it. For the one-shot commands (`recover`,
-//! `carve`) the registration's read is also the scan's pass (issue 18): the
-//! space to carve is found from metadata first, then one read of the image
-//! hashes it and carves that space, and the scan takes those carved files
-//! instead of reading the image again.
+//! `carve`) the registration's read is also the scan's pass (decision 0014):
+//! the image's metadata is analysed first (under the label it is about to get),
+//! then one read hashes it, carves its free space and writes its files' copies,
+//! and the scan that follows only stores the rows.
 
-use crate::carve::Carved;
-use crate::scan::{layout, registry, unallocated_extents, CarveScope, ScanOptions};
+use crate::scan::{prepare, Prepared, ScanOptions};
 use crate::{
     abs, close_failed, ewf_extra, fail, hash_with_progress, is_block_device, lock_for_job,
-    open_case, pass, EvidenceGuard, Failure, Outcome, ProgressFn,
+    open_case, EvidenceGuard, Failure, Outcome, ProgressFn,
 };
-use dredge_core::{Counted, Extent, Finding, ImageSource};
+use dredge_core::Counted;
 use dredge_hash::sha256_hex;
 use dredge_image::open_evidence;
 use dredge_store::{EvidenceRow, NewEvidence, Store};
@@ -19,14 +18,6 @@ use serde_json::json;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
-
-/// What the registration's pass carved, for the scan of the same item.
-#[derive(Debug, Clone)]
-pub struct Precarved {
-    pub(crate) label: String,
-    pub(crate) carved: Vec<Carved>,
-    pub(crate) notes: Vec<Finding>,
-}
 
 #[derive(Debug, Clone)]
 pub struct AddResult {
@@ -52,8 +43,8 @@ pub fn add_evidence(
     add_evidence_one_pass(case_dir, image, map, None, interrupt, progress).map(|r| r.0)
 }
 
-/// `add_evidence`, and with `scan`, the one read of the image also carves what
-/// that scan would carve (returned for [`crate::scan_precarved`]).
+/// `add_evidence`, and with `scan`, the one read of the image also does that
+/// scan's reading (returned for [`crate::scan_precarved`]).
 pub fn add_evidence_one_pass(
     case_dir: &Path,
     image: &Path,
@@ -61,7 +52,7 @@ pub fn add_evidence_one_pass(
     scan: Option<&ScanOptions>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
-) -> Result<(AddResult, Option<Precarved>), Failure> {
+) -> Result<(AddResult, Option<Prepared>), Failure> {
     let mut store = open_case(case_dir)?;
     let _lock = lock_for_job(&mut store)?;
     let sid = store
@@ -92,50 +83,84 @@ fn add_in_session(
     scan: Option<&ScanOptions>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
-) -> Result<(AddResult, Option<Precarved>), Failure> {
-    let opened = open_evidence(image, map).map_err(fail)?;
-    let guard = EvidenceGuard::capture(&opened.segments).map_err(fail)?;
-    let (segments, ewf) = (opened.segments, opened.ewf);
+) -> Result<(AddResult, Option<Prepared>), Failure> {
+    let mut read_pass = 0;
     let map_sha256 = match map {
         Some(m) => Some(sha256_hex(
             &std::fs::read(m).map_err(|e| fail(format!("{}: {e}", m.display())))?,
         )),
         None => None,
     };
-    let raw: Arc<dyn ImageSource> = Arc::from(opened.source);
-    let seq = Counted::new(Arc::clone(&raw));
-    let other = Counted::new(raw);
-    let (hashed, pre) = match scan {
-        None => {
-            let h = hash_with_progress(&seq, "hash", "hashing", interrupt, progress)?;
-            (h, None)
-        }
-        Some(o) => {
-            let src: Arc<dyn ImageSource> = Arc::new(other.clone());
-            let (h, carved) = hash_and_carve(&seq, &src, o, interrupt, progress)?;
-            (h, Some(carved))
-        }
-    };
-    let extra = ewf_extra(ewf.as_ref(), &hashed.digests);
-    if hashed.interrupted {
+    let interrupted = |read_pass, read_other| {
         let r = AddResult {
             outcome: Outcome::Interrupted,
             evidence: None,
             gaps: Vec::new(),
             ewf: None,
-            read_pass: seq.bytes(),
-            read_other: other.bytes(),
+            read_pass,
+            read_other,
         };
-        return Ok((r, None));
-    }
-    guard.check().map_err(fail)?;
-    let gaps: Vec<(u64, u64, String)> = hashed
-        .synthesized
+        Ok((r, None))
+    };
+    // (digests, zero-filled ranges, size, segments, E01 facts, the scan's work)
+    let (digests, synthesized, size, segments, ewf, pre) = match scan {
+        None => {
+            let opened = open_evidence(image, map).map_err(fail)?;
+            let guard = EvidenceGuard::capture(&opened.segments).map_err(fail)?;
+            let seq = Counted::new(Arc::from(opened.source));
+            let h = hash_with_progress(&seq, "hash", "hashing", interrupt, progress)?;
+            if h.interrupted {
+                return interrupted(seq.bytes(), 0);
+            }
+            guard.check().map_err(fail)?;
+            read_pass = seq.bytes();
+            (
+                h.digests,
+                h.synthesized,
+                h.size,
+                opened.segments,
+                opened.ewf,
+                None,
+            )
+        }
+        Some(o) => {
+            // Everything the scan will do to this image, from one read of it, under
+            // the label it is about to get.
+            let label = store.next_evidence_label().map_err(fail)?;
+            let dir = store.dir().to_path_buf();
+            let Some(p) = prepare(
+                image,
+                map,
+                &label,
+                &dir,
+                o,
+                &|_| false,
+                true,
+                interrupt,
+                progress,
+            )?
+            else {
+                return interrupted(0, 0);
+            };
+            p.guard.check().map_err(fail)?;
+            let digests = p.digests.clone().unwrap_or_default();
+            (
+                digests,
+                p.synthesized.clone(),
+                p.src.size(),
+                p.segments.clone(),
+                p.ewf.clone(),
+                Some(p),
+            )
+        }
+    };
+    let extra = ewf_extra(ewf.as_ref(), &digests);
+    let gaps: Vec<(u64, u64, String)> = synthesized
         .synthesized
         .iter()
         .map(|s| (s.extent.start, s.extent.len, s.why.as_str().to_string()))
         .collect();
-    let bad_bytes = hashed.synthesized.synthesized_bytes();
+    let bad_bytes = synthesized.synthesized_bytes();
     let kind = if ewf.is_some() {
         "ewf"
     } else if segments.len() > 1 {
@@ -151,10 +176,10 @@ fn add_in_session(
                 path: abs(image),
                 segments: segments.iter().map(|p| abs(p)).collect(),
                 kind: kind.to_string(),
-                size: hashed.size,
-                md5: hashed.digests.md5,
-                sha1: hashed.digests.sha1,
-                sha256: hashed.digests.sha256,
+                size,
+                md5: digests.md5,
+                sha1: digests.sha1,
+                sha256: digests.sha256,
                 map_path: map.map(abs),
                 map_sha256,
                 bad_bytes,
@@ -164,11 +189,20 @@ fn add_in_session(
             Some(sid),
         )
         .map_err(fail)?;
-    let pre = pre.map(|(carved, notes)| Precarved {
-        label: row.label.clone(),
-        carved,
-        notes,
-    });
+    if let Some(p) = &pre {
+        if p.label != row.label {
+            return Err(Failure(format!(
+                "{}: registered as {} although analysed as {}: another process added evidence meanwhile",
+                image.display(),
+                row.label,
+                p.label
+            )));
+        }
+    }
+    let (read_pass, read_other) = match &pre {
+        Some(p) => (p.seq.bytes(), p.other.bytes()),
+        None => (read_pass, 0),
+    };
     let r = AddResult {
         outcome: if bad_bytes > 0 {
             Outcome::CompleteWithGaps
@@ -178,45 +212,8 @@ fn add_in_session(
         evidence: Some(row),
         gaps,
         ewf,
-        read_pass: seq.bytes(),
-        read_other: other.bytes(),
+        read_pass,
+        read_other,
     };
     Ok((r, pre))
-}
-
-/// The registration's hash and the scan's carving from one read of `seq`: the
-/// space to carve comes from metadata first, exactly as the scan finds it.
-#[allow(clippy::type_complexity)]
-fn hash_and_carve(
-    seq: &Counted,
-    src: &Arc<dyn ImageSource>,
-    o: &ScanOptions,
-    interrupt: &AtomicBool,
-    progress: ProgressFn<'_>,
-) -> Result<(dredge_hash::SourceHash, (Vec<Carved>, Vec<Finding>)), Failure> {
-    let extents = match o.carve {
-        CarveScope::None => Vec::new(),
-        CarveScope::All => vec![Extent::new(0, src.size())],
-        _ => {
-            let reg = registry();
-            let (_, vols, _) = layout(src, &reg, interrupt, o.filesystems)?;
-            unallocated_extents(src, &vols, &reg)
-        }
-    };
-    let plan = pass::Plan {
-        hash: true,
-        carve: &extents,
-        page_size: o.page_size,
-        threads: o.threads,
-        job: "hash",
-    };
-    let seq: Arc<dyn ImageSource> = Arc::new(seq.clone());
-    let p = pass::run(&seq, src, &plan, None, interrupt, progress)?;
-    let hashed = dredge_hash::SourceHash {
-        digests: p.digests.unwrap_or_default(),
-        size: seq.size(),
-        synthesized: p.synthesized,
-        interrupted: p.interrupted,
-    };
-    Ok((hashed, (p.carved, p.notes)))
 }

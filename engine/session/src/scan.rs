@@ -2,15 +2,17 @@
 //! a worker pool, recorded by one writer. Each volume is a unit sealed in the
 //! custody log when done; a killed scan resumes at the first unsealed unit.
 
-use crate::fsunits::{self, plan_fs, UnitWork};
-use crate::register::Precarved;
-use crate::unit::{contain, count_cut_short, cut_short, volume_budget};
+use crate::analysis::Analysis;
+use crate::carve::Carved;
+use crate::files::Planned;
+use crate::fsunits;
+use crate::unit::{contain, cut_short, volume_budget};
 use crate::{close_failed, fail, open_case, Failure, Outcome, ProgressFn};
 use dredge_core::{
     Counted, Entry, Extent, FileSystem, Finding, ImageSource, Volume, VolumeKind, VolumeReader,
 };
 use dredge_image::open_evidence;
-use dredge_store::{EvidenceRow, FindingRecord, SessionStatus, Store, VolumeRecord};
+use dredge_store::{EvidenceRow, FindingRecord, SessionStatus, Store};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -202,7 +204,7 @@ pub(crate) fn to_records(f: &[Finding]) -> Vec<FindingRecord> {
 
 /// The readers whose probe accepts `reader`'s volume; a probe that panics is a
 /// finding and accepts nothing.
-fn accepting<'r>(
+pub(crate) fn accepting<'r>(
     reader: &VolumeReader,
     reg: &'r [FsKind],
     findings: &mut Vec<Finding>,
@@ -243,7 +245,7 @@ pub fn scan(
 pub fn scan_precarved(
     case_dir: &Path,
     opts: &ScanOptions,
-    pre: Option<Precarved>,
+    pre: Option<Prepared>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<ScanReport, Failure> {
@@ -282,7 +284,7 @@ fn scan_all(
     sid: i64,
     case_dir: &Path,
     opts: &ScanOptions,
-    mut pre: Option<Precarved>,
+    mut pre: Option<Prepared>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<ScanReport, Failure> {
@@ -499,6 +501,9 @@ pub(crate) fn layout(
     Ok((l.scheme.as_str().to_string(), vols, findings))
 }
 
+/// Scans one evidence item: metadata first (analysis), then the pass — or, for
+/// an item whose registration's pass did the work (`pre`), nothing read again as
+/// a whole — then the rows stored and each unit sealed.
 #[allow(clippy::too_many_arguments)]
 fn scan_evidence(
     store: &mut Store,
@@ -506,203 +511,34 @@ fn scan_evidence(
     case_dir: &Path,
     ev: &EvidenceRow,
     opts: &ScanOptions,
-    pre: Option<Precarved>,
+    pre: Option<Prepared>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
     summary: &mut ScanSummary,
 ) -> Result<bool, Failure> {
-    let map = ev.map_path.as_ref().map(PathBuf::from);
-    let opened = open_evidence(Path::new(&ev.path), map.as_deref()).map_err(fail)?;
-    let guard = crate::EvidenceGuard::capture(&opened.segments).map_err(fail)?;
-    let raw: Arc<dyn ImageSource> = Arc::from(opened.source);
-    // Reads are counted apart: the one sequential pass, and everything else.
-    let seq = Counted::new(Arc::clone(&raw));
-    let other = Counted::new(raw);
-    let src: Arc<dyn ImageSource> = Arc::new(other.clone());
-    let reg = registry();
-    let (scheme, vols, layout_findings) = layout(&src, &reg, interrupt, opts.filesystems)?;
-    let records: Vec<VolumeRecord> = vols
-        .iter()
-        .enumerate()
-        .map(|(i, v)| VolumeRecord {
-            idx: i as u32,
-            start: v.extent.start,
-            len: v.extent.len,
-            kind: v.kind.as_str().into(),
-            description: v.description.clone(),
-            slot: v.slot.clone(),
-            scheme: scheme.clone(),
-        })
-        .collect();
-    let vol_ids = store.record_volumes(ev.id, &records).map_err(fail)?;
-    summary.volumes += vols.len();
-    if !store.unit_done(ev.id, "layout").map_err(fail)? {
-        store.clear_unit(ev.id, "layout").map_err(fail)?;
-        store
-            .add_findings(ev.id, "layout", &to_records(&layout_findings))
-            .map_err(fail)?;
-        summary.findings += layout_findings.len() as u64;
-        summary.cut_short += count_cut_short(&layout_findings);
-        store
-            .finish_unit(
-                ev.id,
-                "layout",
-                json!({"scheme": scheme, "volumes": vols.len()}),
-                Some(sid),
-            )
-            .map_err(fail)?;
-    }
-    // Each volume's filesystems walked and their files planned; the files are
-    // written (from the pass, or read one by one) and the units sealed below.
-    let mut work: Vec<UnitWork> = Vec::new();
-    for (i, v) in vols.iter().enumerate() {
-        if interrupt.load(Ordering::Relaxed) {
-            return Ok(false);
-        }
-        if !opts.filesystems
-            || !matches!(
-                v.kind,
-                VolumeKind::Partition | VolumeKind::Whole | VolumeKind::Recovered
-            )
-        {
-            continue;
-        }
-        let unit = format!("v{i}");
-        if store.unit_done(ev.id, &unit).map_err(fail)? {
-            summary.units_resumed += 1;
-            continue;
-        }
-        store.clear_unit(ev.id, &unit).map_err(fail)?;
-        // One budget for the volume's unit: every reader of it, open and walk.
-        let reader =
-            VolumeReader::new(Arc::clone(&src), v.extent).with_budget(volume_budget(v.extent.len));
-        let mut findings = Vec::new();
-        let accepted = accepting(&reader, &reg, &mut findings);
-        if accepted.len() > 1 {
-            findings.push(Finding::new(
-                v.extent.start,
-                format!(
-                    "more than one filesystem reader accepts this volume: {}",
-                    accepted
-                        .iter()
-                        .map(|k| k.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            ));
-        }
-        let mut fss = Vec::new();
-        for (k, kind) in accepted.iter().enumerate() {
-            let opened = match contain(|| (kind.open)(reader.clone())) {
-                Ok(o) => o,
-                Err(why) => {
-                    let what = format!("{} reader (opening)", kind.name);
-                    findings.push(cut_short(v.extent.start, &what, &why));
-                    continue;
-                }
-            };
-            // Two readers of one polyglot volume never share an output folder.
-            let out_dir = if k == 0 {
-                format!("v{i}")
-            } else {
-                format!("v{i}-{}", kind.name)
-            };
-            match opened {
-                Err(f) => findings.push(f),
-                Ok(fs) => {
-                    findings.extend(fs.open_findings());
-                    let fs_id = store
-                        .record_filesystem(vol_ids[i], fs.type_name(), fs.label().as_deref())
-                        .map_err(fail)?;
-                    summary
-                        .filesystems
-                        .push(format!("{}/v{i}:{}", ev.label, fs.type_name()));
-                    fss.push(plan_fs(
-                        case_dir,
-                        ev,
-                        i,
-                        &out_dir,
-                        v.extent.start,
-                        fs_id,
-                        &*fs,
-                        &src,
-                        interrupt,
-                        &mut findings,
-                    ));
-                }
-            }
-        }
-        if interrupt.load(Ordering::Relaxed) {
-            // Leave the unit unsealed: the next run clears and redoes it.
-            return Ok(false);
-        }
-        work.push(UnitWork {
-            unit,
-            volume: i,
-            start: v.extent.start,
-            findings,
-            fss,
-        });
-    }
-    if interrupt.load(Ordering::Relaxed) {
-        return Ok(false);
-    }
-    // The one pass: every byte hashed (the proof that the bytes analysed are the
-    // bytes registered), free space carved and the files' copies written from the
-    // same blocks.
-    let carve_due =
-        opts.carve != CarveScope::None && !store.unit_done(ev.id, "carve").map_err(fail)?;
-    // Where the proof that the analysed bytes are the registered ones comes from.
-    let proof = match (&pre, opts.rehash) {
-        (Some(_), _) => Some("registration pass (the same read carved)"),
-        (None, true) => Some("scan pass"),
-        (None, false) => None,
-    };
-    let found = match pre {
-        // Registered by this process from the very read that carved: the image is
-        // not read again as a whole (the evidence guard still checks the files did
-        // not change); files are read one by one.
-        Some(p) => {
-            if !fsunits::extract_now(
-                store, sid, ev, work, &src, opts, interrupt, progress, summary,
-            )? {
-                return Ok(false);
-            }
-            Some((p.carved, p.notes))
-        }
+    let (mut p, proof) = match pre {
+        Some(p) => (
+            p,
+            "registration pass (the same read carved and wrote the files)",
+        ),
         None => {
-            let (mut plans, mut sweep) = fsunits::plan_files(&mut work, src.size())?;
-            if !(opts.rehash || carve_due || !sweep.is_empty()) {
-                fsunits::finish_units(
-                    store,
-                    sid,
-                    ev,
-                    work,
-                    plans,
-                    opts.threads,
-                    progress,
-                    summary,
-                )?;
-                return finish_item(store, sid, ev, &guard, proof, &src, &seq, &other, summary);
-            }
-            let extents = match opts.carve {
-                _ if !carve_due => Vec::new(),
-                CarveScope::All => vec![Extent::new(0, src.size())],
-                _ => unallocated_extents(&src, &vols, &reg),
-            };
-            let plan = crate::pass::Plan {
-                hash: opts.rehash,
-                carve: &extents,
-                page_size: opts.page_size,
-                threads: opts.threads,
-                job: "scan",
-            };
-            let seq_src: Arc<dyn ImageSource> = Arc::new(seq.clone());
-            let files = Some((&mut sweep, &mut plans[..]));
-            let p = crate::pass::run(&seq_src, &src, &plan, files, interrupt, progress)?;
-            if p.interrupted {
+            let done: std::collections::HashSet<String> =
+                store.done_units(ev.id).map_err(fail)?.into_iter().collect();
+            let map = ev.map_path.as_ref().map(PathBuf::from);
+            let Some(p) = prepare(
+                Path::new(&ev.path),
+                map.as_deref(),
+                &ev.label,
+                case_dir,
+                opts,
+                &|u| done.contains(u),
+                opts.rehash,
+                interrupt,
+                progress,
+            )?
+            else {
                 return Ok(false);
-            }
+            };
             if let Some(d) = &p.digests {
                 if d.sha256 != ev.sha256 || d.md5 != ev.md5 || d.sha1 != ev.sha1 {
                     return Err(Failure(format!(
@@ -711,12 +547,26 @@ fn scan_evidence(
                     )));
                 }
             }
-            fsunits::finish_units(store, sid, ev, work, plans, opts.threads, progress, summary)?;
-            Some((p.carved, p.notes))
+            (p, "scan pass")
         }
     };
-    if let Some(found) = found.filter(|_| carve_due) {
-        let volumes: Vec<(usize, Extent)> = vols
+    let proof = (p.digests.is_some()).then_some(proof);
+    crate::analysis::record(store, sid, ev, &mut p.analysis, summary)?;
+    let work = std::mem::take(&mut p.analysis.work);
+    fsunits::finish_units(
+        store,
+        sid,
+        ev,
+        work,
+        std::mem::take(&mut p.plans),
+        opts.threads,
+        progress,
+        summary,
+    )?;
+    if p.analysis.carve_due {
+        let volumes: Vec<(usize, Extent)> = p
+            .analysis
+            .vols
             .iter()
             .enumerate()
             .filter(|(_, v)| v.kind != VolumeKind::Meta)
@@ -727,8 +577,8 @@ fn scan_evidence(
             sid,
             case_dir,
             ev,
-            &src,
-            found,
+            &p.src,
+            (std::mem::take(&mut p.carved), std::mem::take(&mut p.notes)),
             &volumes,
             opts.threads,
             interrupt,
@@ -742,7 +592,93 @@ fn scan_evidence(
     if interrupt.load(Ordering::Relaxed) {
         return Ok(false);
     }
-    finish_item(store, sid, ev, &guard, proof, &src, &seq, &other, summary)
+    finish_item(
+        store, sid, ev, &p.guard, proof, &p.src, &p.seq, &p.other, summary,
+    )
+}
+
+/// An item analysed and read once: what the store phase of its scan needs.
+pub struct Prepared {
+    pub(crate) label: String,
+    pub(crate) analysis: Analysis,
+    pub(crate) plans: Vec<Planned>,
+    pub(crate) carved: Vec<Carved>,
+    pub(crate) notes: Vec<Finding>,
+    /// The pass's digests and zero-filled ranges (None: not hashed).
+    pub(crate) digests: Option<dredge_hash::Digests>,
+    pub(crate) synthesized: dredge_core::ReadReport,
+    pub(crate) guard: crate::EvidenceGuard,
+    pub(crate) src: Arc<dyn ImageSource>,
+    pub(crate) seq: Counted,
+    pub(crate) other: Counted,
+    pub(crate) segments: Vec<PathBuf>,
+    pub(crate) ewf: Option<dredge_image::EwfMeta>,
+}
+
+/// Opens an image, analyses it for evidence `label` and reads it once: hashed
+/// (with `hash`), free space carved, the files' copies written. `None`:
+/// interrupted.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn prepare(
+    image: &Path,
+    map: Option<&Path>,
+    label: &str,
+    case_dir: &Path,
+    opts: &ScanOptions,
+    done: &dyn Fn(&str) -> bool,
+    hash: bool,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<Option<Prepared>, Failure> {
+    let opened = open_evidence(image, map).map_err(fail)?;
+    let guard = crate::EvidenceGuard::capture(&opened.segments).map_err(fail)?;
+    let raw: Arc<dyn ImageSource> = Arc::from(opened.source);
+    // Reads are counted apart: the one sequential pass, and everything else.
+    let seq = Counted::new(Arc::clone(&raw));
+    let other = Counted::new(raw);
+    let src: Arc<dyn ImageSource> = Arc::new(other.clone());
+    let Some(mut analysis) =
+        crate::analysis::analyse(&src, label, case_dir, opts, done, interrupt)?
+    else {
+        return Ok(None);
+    };
+    let (mut plans, mut sweep) = fsunits::plan_files(&mut analysis.work, src.size())?;
+    let mut prepared = Prepared {
+        label: label.to_string(),
+        analysis,
+        plans: Vec::new(),
+        carved: Vec::new(),
+        notes: Vec::new(),
+        digests: None,
+        synthesized: dredge_core::ReadReport::clean(0),
+        guard,
+        src,
+        seq,
+        other,
+        segments: opened.segments,
+        ewf: opened.ewf,
+    };
+    if hash || prepared.analysis.carve_due || !sweep.is_empty() {
+        let plan = crate::pass::Plan {
+            hash,
+            carve: &prepared.analysis.carve,
+            page_size: opts.page_size,
+            threads: opts.threads,
+            job: "scan",
+        };
+        let seq_src: Arc<dyn ImageSource> = Arc::new(prepared.seq.clone());
+        let files = Some((&mut sweep, &mut plans[..]));
+        let r = crate::pass::run(&seq_src, &prepared.src, &plan, files, interrupt, progress)?;
+        if r.interrupted {
+            return Ok(None);
+        }
+        prepared.digests = r.digests;
+        prepared.synthesized = r.synthesized;
+        prepared.carved = r.carved;
+        prepared.notes = r.notes;
+    }
+    prepared.plans = plans;
+    Ok(Some(prepared))
 }
 
 /// The item's end: the evidence unchanged, the reads counted, the custody record.

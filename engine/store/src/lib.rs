@@ -583,6 +583,16 @@ impl Store {
         })
     }
 
+    /// The label the next registered evidence item will get (`ev<N>`): what a
+    /// registration that analyses the image before storing it names things by.
+    pub fn next_evidence_label(&self) -> Result<String> {
+        let n: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
+            .map_err(sql_err(&self.db()))?;
+        Ok(format!("ev{}", n + 1))
+    }
+
     /// Registers evidence together with its custody event, atomically.
     pub fn add_evidence(
         &mut self,

@@ -148,6 +148,15 @@ impl Store {
     }
 
     /// Removes what an unfinished earlier run wrote for a unit, so it can be redone.
+    /// The units of an evidence item that are sealed.
+    pub fn done_units(&self, evidence_id: i64) -> Result<Vec<String>> {
+        self.rows(
+            "SELECT unit FROM scan_units WHERE evidence_id = ?1 ORDER BY unit",
+            [evidence_id],
+            |r| r.get(0),
+        )
+    }
+
     pub fn clear_unit(&mut self, evidence_id: i64, unit: &str) -> Result<()> {
         let db = self.db();
         let tx = self.conn.transaction().map_err(sql_err(&db))?;

@@ -1,0 +1,199 @@
+//! What a scan learns of an image from its metadata, before the pass and before
+//! anything is stored: the volumes, each volume's filesystems with their files
+//! planned, and the space to carve. Nothing here writes to the store, so the
+//! registration of `recover` and `carve` can run it before the evidence has a
+//! row (decision 0014); `record` then stores the volumes and filesystems.
+
+use crate::fsunits::{plan_fs, UnitWork};
+use crate::scan::{
+    accepting, layout, registry, to_records, unallocated_extents, CarveScope, ScanOptions,
+    ScanSummary,
+};
+use crate::unit::{contain, count_cut_short, cut_short, volume_budget};
+use crate::{fail, Failure};
+use dredge_core::{Extent, Finding, ImageSource, Volume, VolumeKind, VolumeReader};
+use dredge_store::{EvidenceRow, Store, VolumeRecord};
+use serde_json::json;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+pub(crate) struct Analysis {
+    pub scheme: String,
+    pub vols: Vec<Volume>,
+    pub layout_findings: Vec<Finding>,
+    /// The volumes' units still to do, with their files planned.
+    pub work: Vec<UnitWork>,
+    /// Units an earlier run sealed.
+    pub resumed: usize,
+    /// Extents to carve; empty when carving is off or already done.
+    pub carve: Vec<Extent>,
+    pub carve_due: bool,
+}
+
+/// Reads the image's metadata for a scan of evidence `label`. `done` tells
+/// which units an earlier run sealed. `None`: interrupted.
+pub(crate) fn analyse(
+    src: &Arc<dyn ImageSource>,
+    label: &str,
+    case_dir: &Path,
+    opts: &ScanOptions,
+    done: &dyn Fn(&str) -> bool,
+    interrupt: &AtomicBool,
+) -> Result<Option<Analysis>, Failure> {
+    let reg = registry();
+    let (scheme, vols, layout_findings) = layout(src, &reg, interrupt, opts.filesystems)?;
+    let mut work: Vec<UnitWork> = Vec::new();
+    let mut resumed = 0;
+    for (i, v) in vols.iter().enumerate() {
+        if interrupt.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        if !opts.filesystems
+            || !matches!(
+                v.kind,
+                VolumeKind::Partition | VolumeKind::Whole | VolumeKind::Recovered
+            )
+        {
+            continue;
+        }
+        let unit = format!("v{i}");
+        if done(&unit) {
+            resumed += 1;
+            continue;
+        }
+        // One budget for the volume's unit: every reader of it, open and walk.
+        let reader =
+            VolumeReader::new(Arc::clone(src), v.extent).with_budget(volume_budget(v.extent.len));
+        let mut findings = Vec::new();
+        let accepted = accepting(&reader, &reg, &mut findings);
+        if accepted.len() > 1 {
+            findings.push(Finding::new(
+                v.extent.start,
+                format!(
+                    "more than one filesystem reader accepts this volume: {}",
+                    accepted
+                        .iter()
+                        .map(|k| k.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        let mut fss = Vec::new();
+        for (k, kind) in accepted.iter().enumerate() {
+            let opened = match contain(|| (kind.open)(reader.clone())) {
+                Ok(o) => o,
+                Err(why) => {
+                    let what = format!("{} reader (opening)", kind.name);
+                    findings.push(cut_short(v.extent.start, &what, &why));
+                    continue;
+                }
+            };
+            // Two readers of one polyglot volume never share an output folder.
+            let out_dir = if k == 0 {
+                format!("v{i}")
+            } else {
+                format!("v{i}-{}", kind.name)
+            };
+            match opened {
+                Err(f) => findings.push(f),
+                Ok(fs) => {
+                    findings.extend(fs.open_findings());
+                    fss.push(plan_fs(
+                        case_dir,
+                        label,
+                        i,
+                        &out_dir,
+                        v.extent.start,
+                        &*fs,
+                        src,
+                        interrupt,
+                        &mut findings,
+                    ));
+                }
+            }
+        }
+        if interrupt.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        work.push(UnitWork {
+            unit,
+            volume: i,
+            start: v.extent.start,
+            findings,
+            fss,
+        });
+    }
+    let carve_due = opts.carve != CarveScope::None && !done("carve");
+    let carve = match opts.carve {
+        _ if !carve_due => Vec::new(),
+        CarveScope::All => vec![Extent::new(0, src.size())],
+        _ => unallocated_extents(src, &vols, &reg),
+    };
+    Ok(Some(Analysis {
+        scheme: scheme.as_str().to_string(),
+        vols,
+        layout_findings,
+        work,
+        resumed,
+        carve,
+        carve_due,
+    }))
+}
+
+/// Stores what the analysis found: the volumes, the layout unit (sealed), and
+/// each filesystem's row (its id set on the work).
+pub(crate) fn record(
+    store: &mut Store,
+    sid: i64,
+    ev: &EvidenceRow,
+    a: &mut Analysis,
+    summary: &mut ScanSummary,
+) -> Result<(), Failure> {
+    let records: Vec<VolumeRecord> = a
+        .vols
+        .iter()
+        .enumerate()
+        .map(|(i, v)| VolumeRecord {
+            idx: i as u32,
+            start: v.extent.start,
+            len: v.extent.len,
+            kind: v.kind.as_str().into(),
+            description: v.description.clone(),
+            slot: v.slot.clone(),
+            scheme: a.scheme.clone(),
+        })
+        .collect();
+    let vol_ids = store.record_volumes(ev.id, &records).map_err(fail)?;
+    summary.volumes += a.vols.len();
+    summary.units_resumed += a.resumed;
+    if !store.unit_done(ev.id, "layout").map_err(fail)? {
+        store.clear_unit(ev.id, "layout").map_err(fail)?;
+        store
+            .add_findings(ev.id, "layout", &to_records(&a.layout_findings))
+            .map_err(fail)?;
+        summary.findings += a.layout_findings.len() as u64;
+        summary.cut_short += count_cut_short(&a.layout_findings);
+        store
+            .finish_unit(
+                ev.id,
+                "layout",
+                json!({"scheme": a.scheme, "volumes": a.vols.len()}),
+                Some(sid),
+            )
+            .map_err(fail)?;
+    }
+    for u in &mut a.work {
+        store.clear_unit(ev.id, &u.unit).map_err(fail)?;
+        for d in &mut u.fss {
+            d.fs_id = store
+                .record_filesystem(vol_ids[u.volume], d.fs_type, d.fs_label.as_deref())
+                .map_err(fail)?;
+            summary
+                .filesystems
+                .push(format!("{}/v{}:{}", ev.label, u.volume, d.fs_type));
+        }
+    }
+    Ok(())
+}
