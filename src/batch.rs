@@ -248,21 +248,30 @@ fn run_item(
         };
         let r = session::acquire(&req, interrupt, &mut |p| rep.progress(p))?;
         code = worse(code, r.outcome.exit_code());
-    } else {
-        let r = session::add_evidence(case, image, map.as_deref(), interrupt, &mut |p| {
-            rep.progress(p)
-        })?;
-        code = worse(code, r.outcome.exit_code());
-    }
-    if code == 130 || !item.scan {
-        return Ok(code);
     }
     let mut opts = session::ScanOptions::default();
     if let Some(t) = job.threads {
         opts.threads = t.max(1);
     }
     opts.carve = scope(item.carve.as_deref().or(job.carve.as_deref()), job_path)?;
-    let r = session::scan(case, &opts, interrupt, &mut |p| rep.progress(p))?;
+    let mut pre = None;
+    if item.acquire.is_none() {
+        // Registered and, when it is to be scanned, read for the scan in one pass.
+        let (r, p) = session::add_evidence_one_pass(
+            case,
+            image,
+            map.as_deref(),
+            item.scan.then_some(&opts),
+            interrupt,
+            &mut |p| rep.progress(p),
+        )?;
+        code = worse(code, r.outcome.exit_code());
+        pre = p;
+    }
+    if code == 130 || !item.scan {
+        return Ok(code);
+    }
+    let r = session::scan_precarved(case, &opts, pre, interrupt, &mut |p| rep.progress(p))?;
     rep.json(json!({
         "event": "batch.scan", "case": case, "outcome": format!("{:?}", r.outcome),
         "files": r.summary.files, "deleted": r.summary.deleted, "carved": r.summary.carved,

@@ -121,6 +121,16 @@ fn recover_reads_the_stick_once_plus_its_metadata_and_files() {
     // The files' content came from the pass: the rest is metadata.
     assert!(other <= size / 10, "{other} besides the pass");
     assert!(extracted_bytes(&case) > 0);
+    // Scanned again: every unit is sealed, so nothing is analysed and the image
+    // is not read again.
+    let again = json_run(&["scan", case.to_str().unwrap()]);
+    assert!(
+        matches!(again.status.code(), Some(0 | 3)),
+        "{}",
+        stderr(&again)
+    );
+    let (_, pass2, _) = reads(&again);
+    assert_eq!(pass2, 0);
     // The custody log records the reads of the scan.
     let log = run(&["log", case.to_str().unwrap(), "--json"]);
     assert!(stdout(&log).contains("\"pass_bytes\""), "{}", stdout(&log));

@@ -5,7 +5,7 @@
 //! then one read hashes it, carves its free space and writes its files' copies,
 //! and the scan that follows only stores the rows.
 
-use crate::scan::{prepare, Prepared, ScanOptions};
+use crate::scan::{prepare, Hashing, Prepared, ScanOptions};
 use crate::{
     abs, close_failed, ewf_extra, fail, hash_with_progress, is_block_device, lock_for_job,
     open_case, EvidenceGuard, Failure, Outcome, ProgressFn,
@@ -135,7 +135,7 @@ fn add_in_session(
                 &dir,
                 o,
                 &|_| false,
-                true,
+                Hashing::Always,
                 interrupt,
                 progress,
             )?

@@ -532,7 +532,11 @@ fn scan_evidence(
                 case_dir,
                 opts,
                 &|u| done.contains(u),
-                opts.rehash,
+                if opts.rehash {
+                    Hashing::WhenAnalysing
+                } else {
+                    Hashing::Never
+                },
                 interrupt,
                 progress,
             )?
@@ -597,6 +601,17 @@ fn scan_evidence(
     )
 }
 
+/// Whether the pass hashes the image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Hashing {
+    /// A registration: the hashes are what it records.
+    Always,
+    /// A scan: to prove that what it analyses is the registered evidence.
+    WhenAnalysing,
+    /// A scan run with `--no-rehash`.
+    Never,
+}
+
 /// An item analysed and read once: what the store phase of its scan needs.
 pub struct Prepared {
     pub(crate) label: String,
@@ -626,7 +641,7 @@ pub(crate) fn prepare(
     case_dir: &Path,
     opts: &ScanOptions,
     done: &dyn Fn(&str) -> bool,
-    hash: bool,
+    hash: Hashing,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<Option<Prepared>, Failure> {
@@ -657,6 +672,14 @@ pub(crate) fn prepare(
         other,
         segments: opened.segments,
         ewf: opened.ewf,
+    };
+    // A scan hashes only when it analyses something: an item whose every unit an
+    // earlier run sealed is not read again. A registration always hashes.
+    let analysing = !prepared.analysis.work.is_empty() || prepared.analysis.carve_due;
+    let hash = match hash {
+        Hashing::Always => true,
+        Hashing::WhenAnalysing => analysing,
+        Hashing::Never => false,
     };
     if hash || prepared.analysis.carve_due || !sweep.is_empty() {
         let plan = crate::pass::Plan {
