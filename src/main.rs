@@ -856,21 +856,23 @@ fn shown(name: &str) -> String {
 }
 
 fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
+    use std::io::Write;
     let store = session::open_case(&a.case_dir)?;
-    let arts = store.artifacts(None).map_err(|e| Failure(e.to_string()))?;
     let mut current_unit = String::new();
-    for mut art in arts {
+    let out = std::io::stdout();
+    let mut out = std::io::BufWriter::new(out.lock());
+    // Streamed from the store, one row at a time: memory does not grow with the
+    // number of files.
+    let r = store.each_artifact_row(None, rep.is_json(), &mut |art| {
         if let Some(prefix) = &a.path {
             let p = prefix.trim_end_matches('/');
             if !(art.path == p || art.path.starts_with(&format!("{p}/")) || p.is_empty()) {
-                continue;
+                return Ok(());
             }
         }
         if rep.is_json() {
-            store
-                .artifact_details(&mut art)
-                .map_err(|e| Failure(e.to_string()))?;
-            println!(
+            return writeln!(
+                out,
                 "{}",
                 json!({"id": art.id, "path": art.path, "other_names": art.other_names, "kind": art.kind, "deleted": art.deleted,
                        "size": art.size, "status": art.status, "recovery": art.recovery, "recovery_detail": art.recovery_detail,
@@ -882,7 +884,6 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
                            "image_offset": r.image_offset, "unreadable_bytes": r.unreadable_bytes})).collect::<Vec<_>>(),
                        "gaps": art.gaps.iter().map(|(o, l, w)| json!({"file_offset": o, "len": l, "why": w})).collect::<Vec<_>>()})
             );
-            continue;
         }
         let unit = art
             .id
@@ -890,7 +891,7 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
             .map(|x| x.0.to_string())
             .unwrap_or_default();
         if unit != current_unit {
-            println!("== {unit}");
+            writeln!(out, "== {unit}")?;
             current_unit = unit;
         }
         let t = type_char(&art.kind);
@@ -898,18 +899,29 @@ fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
         let del = if art.deleted { "* " } else { "" };
         if a.long {
             let h = art.digests.as_ref().map(|d| d.2.as_str()).unwrap_or("-");
-            println!(
-                "{t}/{t} {del}{meta}:	{}	{}	{}	{}",
+            writeln!(
+                out,
+                "{t}/{t} {del}{meta}:\t{}\t{}\t{}\t{}",
                 shown(&art.path),
                 art.size,
                 art.status,
                 h
-            );
+            )
         } else {
-            println!("{t}/{t} {del}{meta}:	{}", shown(&art.path));
+            writeln!(out, "{t}/{t} {del}{meta}:\t{}", shown(&art.path))
         }
+    });
+    match r {
+        Ok(()) => match out.flush() {
+            Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+                Err(Failure(format!("writing the listing: {e}")))
+            }
+            _ => Ok(0),
+        },
+        // A reader that went away (`| head`) is not a failure of the case.
+        Err(e) if e.detail.contains("Broken pipe") => Ok(0),
+        Err(e) => Err(Failure(e.to_string())),
     }
-    Ok(0)
 }
 
 fn case_show(dir: &std::path::Path, rep: &mut Reporter) -> Result<i32, Failure> {

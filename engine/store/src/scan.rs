@@ -213,7 +213,9 @@ impl Store {
                 )
                 .map_err(sql_err(&db))?;
             let mut times = tx
-                .prepare_cached("INSERT INTO artifact_times (artifact_id, source, utc) VALUES (?1, ?2, ?3)")
+                .prepare_cached(
+                    "INSERT INTO artifact_times (artifact_id, source, utc) VALUES (?1, ?2, ?3)",
+                )
                 .map_err(sql_err(&db))?;
             let mut runs = tx
                 .prepare_cached(
@@ -230,10 +232,27 @@ impl Store {
                     None => (None, None, None),
                 };
                 art.execute(params![
-                    a.id, a.evidence_id, a.unit, a.fs_id, a.origin, a.forensic_path, a.path,
-                    serde_json::to_string(&a.other_names).unwrap_or_default(), a.kind, a.deleted,
-                    a.size as i64, a.recovery, a.recovery_detail, a.meta_offset as i64, md5, sha1, sha256,
-                    a.extracted, a.unreadable_bytes as i64, a.status, a.extract_note
+                    a.id,
+                    a.evidence_id,
+                    a.unit,
+                    a.fs_id,
+                    a.origin,
+                    a.forensic_path,
+                    a.path,
+                    serde_json::to_string(&a.other_names).unwrap_or_default(),
+                    a.kind,
+                    a.deleted,
+                    a.size as i64,
+                    a.recovery,
+                    a.recovery_detail,
+                    a.meta_offset as i64,
+                    md5,
+                    sha1,
+                    sha256,
+                    a.extracted,
+                    a.unreadable_bytes as i64,
+                    a.status,
+                    a.extract_note
                 ])
                 .map_err(|e| StoreError::new(&db, format!("artifact {}: {e}", a.id)))?;
                 for (src, utc) in &a.times {
@@ -242,8 +261,16 @@ impl Store {
                         .map_err(sql_err(&db))?;
                 }
                 for (i, r) in a.runs.iter().enumerate() {
-                    runs.execute(params![a.id, i as i64, r.file_offset as i64, r.len as i64, r.kind, r.image_offset.map(|x| x as i64), r.unreadable_bytes as i64])
-                        .map_err(sql_err(&db))?;
+                    runs.execute(params![
+                        a.id,
+                        i as i64,
+                        r.file_offset as i64,
+                        r.len as i64,
+                        r.kind,
+                        r.image_offset.map(|x| x as i64),
+                        r.unreadable_bytes as i64
+                    ])
+                    .map_err(sql_err(&db))?;
                 }
                 for (o, l, w) in &a.gaps {
                     gaps.execute(params![a.id, *o as i64, *l as i64, w])
@@ -407,6 +434,18 @@ impl Store {
         evidence_id: Option<i64>,
         f: &mut dyn FnMut(ArtifactRecord) -> std::io::Result<()>,
     ) -> Result<()> {
+        self.each_artifact_row(evidence_id, true, f)
+    }
+
+    /// [`Store::each_artifact`], with its times, runs and gaps only when
+    /// `details`: a listing of a million files streams its rows, never holding
+    /// them all.
+    pub fn each_artifact_row(
+        &self,
+        evidence_id: Option<i64>,
+        details: bool,
+        f: &mut dyn FnMut(ArtifactRecord) -> std::io::Result<()>,
+    ) -> Result<()> {
         let db = self.db_path_buf();
         let err = |e: rusqlite::Error| crate::StoreError::new(&db, e.to_string());
         let mut st = self
@@ -420,7 +459,9 @@ impl Store {
         let mut rows = st.query([evidence_id]).map_err(err)?;
         while let Some(r) = rows.next().map_err(err)? {
             let mut a = artifact_row(r).map_err(err)?;
-            self.artifact_details(&mut a)?;
+            if details {
+                self.artifact_details(&mut a)?;
+            }
             f(a).map_err(|e| crate::StoreError::new(&db, format!("writing: {e}")))?;
         }
         Ok(())
