@@ -29,23 +29,8 @@ with open(path, "wb") as f:
         f.write(gt[(i // 8 % 4) << 20:((i // 8 % 4) + 1) << 20] if k == 0 else text if k in (1, 2) else os.urandom(1 << 20))
 PY
 d=$PWD/target/release/dredge
+timed=$PWD/scripts/timed.py
 img="$work/dense.img"
-# Runs a command, prints "seconds rchar" (rchar polled every 5 ms from /proc).
-cat > "$work/timed.py" <<'PY'
-import subprocess, sys, time
-t0 = time.monotonic()
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-rchar = 0
-while p.poll() is None:
-    try:
-        for line in open(f"/proc/{p.pid}/io"):
-            if line.startswith("rchar:"):
-                rchar = max(rchar, int(line.split()[1]))
-    except OSError:
-        pass
-    time.sleep(0.005)
-print(f"{time.monotonic() - t0:.3f} {rchar}")
-PY
 cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; }
 can_drop=yes; (echo 3 > /proc/sys/vm/drop_caches) 2>/dev/null || can_drop=no
 declare -A coldt
@@ -62,7 +47,7 @@ if [[ $can_drop == yes ]]; then
   for t in "${tools[@]}"; do
     cold
     mkdir -p "$work/prc"
-    read -r ct _ < <(cd "$work/prc" && eval "python3 $work/timed.py $(cmd "$t" c)")
+    read -r ct _ _ < <(cd "$work/prc" && eval "python3 $timed $(cmd "$t" c)")
     coldt[$t]=$ct
   done
 fi
@@ -70,7 +55,7 @@ cat "$img" > /dev/null
 for round in 1 2; do
   for t in "${tools[@]}"; do
     mkdir -p "$work/pr$round"
-    (cd "$work/pr$round" && eval "run_out=\$(python3 $work/timed.py $(cmd "$t" "$round"))" && echo "$t $run_out") >> "$work/runs"
+    (cd "$work/pr$round" && eval "run_out=\$(python3 $timed $(cmd "$t" "$round"))" && echo "$t $run_out") >> "$work/runs"
   done
 done
 dread=$(sqlite3 "$work/case1/case.sqlite" "SELECT params FROM custody WHERE action = 'scan.evidence'" | python3 -c "import json,sys; r=json.load(sys.stdin)['read']; print(r['pass_bytes'], r['other_bytes'])")
@@ -84,7 +69,7 @@ cold = dict(zip(["cat", "md5sum", "photorec", "dredge"], map(float, sys.argv[4:8
 scan_pass, scan_other, carved = map(int, sys.argv[8:11])
 best, rchar = {}, {}
 for line in open(runs):
-    name, t, r = line.split()
+    name, t, _rss, r = line.split()
     t, r = float(t), int(r)
     if t < best.get(name, 1e9):
         best[name] = t

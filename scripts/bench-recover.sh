@@ -13,6 +13,7 @@ files=${1:-100000}
 bash scripts/install-tools.sh
 cargo build --release --quiet
 d=$PWD/target/release/dredge
+timed=$PWD/scripts/timed.py
 work=$(mktemp -d /tmp/dredge-bench-recover.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 bash scripts/make-many-files-ext4.sh "$files" "$work/ext4.img"
@@ -30,31 +31,12 @@ if [[ $(id -u) == 0 ]]; then
     trap 'umount "$work/out"; rm -rf "$work"' EXIT
   fi
 fi
-cat > "$work/timed.py" <<'PY'
-# Runs a command; prints "seconds peak_rss_kib rchar".
-import os, subprocess, sys, time
-t0 = time.monotonic()
-p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-rchar = 0
-while True:
-    try:
-        for line in open(f"/proc/{p.pid}/io"):
-            if line.startswith("rchar:"):
-                rchar = max(rchar, int(line.split()[1]))
-    except OSError:
-        pass
-    pid, status, ru = os.wait4(p.pid, os.WNOHANG)
-    if pid:
-        break
-    time.sleep(0.005)
-print(f"{time.monotonic() - t0:.3f} {ru.ru_maxrss} {rchar}")
-PY
 cat "$img" > /dev/null
 for round in 1 2; do
-  echo "tsk_recover $(python3 "$work/timed.py" tsk_recover -e "$img" "$out/tsk$round")" >> "$work/runs"
-  echo "recover $(python3 "$work/timed.py" "$d" --progress none recover "$img" --out "$out/case$round")" >> "$work/runs"
-  echo "fls $(python3 "$work/timed.py" fls -r -p "$img")" >> "$work/runs"
-  echo "list $(python3 "$work/timed.py" "$d" list "$img")" >> "$work/runs"
+  echo "tsk_recover $(python3 "$timed" tsk_recover -e "$img" "$out/tsk$round")" >> "$work/runs"
+  echo "recover $(python3 "$timed" "$d" --progress none recover "$img" --out "$out/case$round")" >> "$work/runs"
+  echo "fls $(python3 "$timed" fls -r -p "$img")" >> "$work/runs"
+  echo "list $(python3 "$timed" "$d" list "$img")" >> "$work/runs"
 done
 reads=$(sqlite3 "$out/case1/case.sqlite" "SELECT params FROM custody WHERE action = 'scan.evidence'" | python3 -c "import json,sys; r=json.load(sys.stdin)['read']; print(r['pass_bytes'], r['other_bytes'], r['image_bytes'])")
 n=$(sqlite3 "$out/case1/case.sqlite" "SELECT COUNT(*) FROM artifacts WHERE extracted IS NOT NULL")
