@@ -75,6 +75,7 @@ impl Form {
                 text("examiner", examiner),
                 text("case number", ""),
                 text("description", ""),
+                text("signing key (optional)", ""),
             ],
             sel: if dir.is_empty() { 0 } else { 1 },
             error: None,

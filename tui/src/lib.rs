@@ -73,13 +73,16 @@ pub fn create_case(form: &Form) -> Result<PathBuf, String> {
         return Err("examiner: a name is needed (it goes into every report)".into());
     }
     let opt = |i: usize| (!form.value(i).is_empty()).then(|| form.value(i).to_string());
-    dredge_session::case_new(
+    // With the examiner's key (`dredge key new`), every custody event is signed.
+    let key = opt(4).map(PathBuf::from);
+    dredge_session::case_new_signed(
         &dir,
         &dredge_session::CaseInfo {
             examiner: form.value(1).to_string(),
             case_number: opt(2),
             description: opt(3),
         },
+        key.as_deref(),
     )
     .map_err(|e| e.0)?;
     Ok(dir)

@@ -147,6 +147,30 @@ fn forms_create_a_case_refuse_bad_input_and_acquire() {
     let mut app = App::new(CaseData::load(&dir).unwrap(), true);
     assert_eq!(app.case.title, "2026-042");
     assert_eq!(app.case.examiner, "Ann Examiner");
+    // With a signing key: the case is signed with it; a bad key file is refused
+    // with its path, and no case is left behind.
+    let key = d.path().join("examiner.key");
+    let public = dredge_session::sign::new_key_file(&key).unwrap();
+    let mut signed = Form::new_case(d.path().join("signed").to_str().unwrap(), "Ann");
+    for _ in 0..3 {
+        signed.key(Key::Tab);
+    }
+    for c in key.to_str().unwrap().chars() {
+        signed.key(Key::Char(c));
+    }
+    let sdir = create_case(&signed).unwrap();
+    let store = dredge_session::open_case(&sdir).unwrap();
+    assert_eq!(store.signing_public_key().unwrap(), Some(public));
+    let mut bad = Form::new_case(d.path().join("bad").to_str().unwrap(), "Ann");
+    for _ in 0..3 {
+        bad.key(Key::Tab);
+    }
+    for c in "/nonexistent/examiner.key".chars() {
+        bad.key(Key::Char(c));
+    }
+    let e = create_case(&bad).unwrap_err();
+    assert!(e.contains("/nonexistent/examiner.key"), "{e}");
+    assert!(!is_case(&d.path().join("bad")));
 
     // A path that does not exist keeps the form open, saying which.
     keys(&mut app, "4a");

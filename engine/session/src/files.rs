@@ -256,16 +256,32 @@ impl Sweep {
     }
 }
 
+/// The record of a file whose finishing was cut short (a panic hashing its
+/// copy): listed with its metadata, its content not vouched for.
+pub(crate) fn cut_record(
+    p: &Planned,
+    evidence_id: i64,
+    unit: &str,
+    fs_id: Option<i64>,
+    forensic_base: &str,
+) -> ArtifactRecord {
+    let mut a = record_for(&p.task, evidence_id, unit, fs_id, forensic_base);
+    a.runs = p.task.entry.runs.iter().map(|r| run_record(r, 0)).collect();
+    a.status = "no-content".into();
+    a.extracted = None;
+    a
+}
+
 /// A planned file's record once the pass has written it: hashed from its copy.
 pub(crate) fn finish(
-    mut p: Planned,
+    p: &mut Planned,
     evidence_id: i64,
     unit: &str,
     fs_id: Option<i64>,
     forensic_base: &str,
 ) -> Result<(ArtifactRecord, Option<Finding>), Failure> {
+    let mut a = record_for(&p.task, evidence_id, unit, fs_id, forensic_base);
     let t = &p.task;
-    let mut a = record_for(t, evidence_id, unit, fs_id, forensic_base);
     let runs = sorted_runs(t);
     if let Some(cut) = p.cut.take() {
         a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
@@ -306,9 +322,10 @@ pub(crate) fn finish(
     }
     let d = dg.finish();
     a.digests = Some((d.md5, d.sha1, d.sha256));
-    p.lay.gaps.sort_by_key(|g| g.0);
+    let mut zeros = std::mem::take(&mut p.lay.gaps);
+    zeros.sort_by_key(|g| g.0);
     let mut gaps: Vec<(u64, u64, String)> = Vec::new();
-    for (off, len, why) in p.lay.gaps {
+    for (off, len, why) in zeros {
         match gaps.last_mut() {
             Some(l) if l.0 + l.1 == off && l.2 == why.as_str() => l.1 += len,
             _ => gaps.push((off, len, why.as_str().to_string())),

@@ -3,7 +3,7 @@
 //! and sealed (`finish_units`; decision 0014).
 
 use crate::extract::{sync_case, Task};
-use crate::files::{finish, plan_all, Planned, Sweep};
+use crate::files::{cut_record, finish, plan_all, Planned, Sweep};
 use crate::names::PathPlanner;
 use crate::scan::{stop_if_interrupted, to_records, ScanSummary};
 use crate::unit::{contain, count_cut_short, cut_short};
@@ -249,11 +249,15 @@ pub(crate) fn finish_units(
         for _ in 0..threads {
             let (rx, rtx) = (rx.clone(), rtx.clone());
             s.spawn(move || {
-                for (i, p) in rx {
+                for (i, mut p) in rx {
                     let (ui, fs_id, base) = &owner[i];
-                    let r = contain(|| finish(p, ev.id, &units[*ui], Some(*fs_id), base))
+                    let unit = &units[*ui];
+                    // One file is a unit: a panic finishing it costs its content.
+                    let r = contain(|| finish(&mut p, ev.id, unit, Some(*fs_id), base))
                         .unwrap_or_else(|why| {
-                            Err(Failure(format!("hashing an extracted copy: {}", why)))
+                            let a = cut_record(&p, ev.id, unit, Some(*fs_id), base);
+                            let what = format!("extraction of {}", p.task.entry.path);
+                            Ok((a, Some(cut_short(p.task.entry.meta_offset, &what, &why))))
                         });
                     if rtx.send((i, r)).is_err() {
                         break;
