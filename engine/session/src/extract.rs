@@ -90,8 +90,7 @@ pub(crate) fn extract_tasks(
             }
         });
         // The one writer: batches of rows in single transactions.
-        let mut batch = Vec::with_capacity(256);
-        let mut done = 0u64;
+        let mut rows = Rows::new();
         let mut partial = 0u64;
         let mut unreadable = unreadable_before;
         let mut last = Instant::now();
@@ -101,12 +100,8 @@ pub(crate) fn extract_tasks(
             post(&mut a);
             partial += u64::from(a.status == "partial");
             unreadable += a.unreadable_bytes;
-            batch.push(a);
-            done += 1;
-            if batch.len() >= 256 {
-                store.insert_artifacts(&batch).map_err(fail)?;
-                batch.clear();
-            }
+            rows.push(store, a)?;
+            let done = rows.done;
             if last.elapsed().as_millis() >= 200 || done == total {
                 last = Instant::now();
                 let el = started.elapsed();
@@ -125,9 +120,40 @@ pub(crate) fn extract_tasks(
                 });
             }
         }
-        store.insert_artifacts(&batch).map_err(fail)?;
+        rows.flush(store)?;
         sync_case(store.dir())
     })
+}
+
+/// The one writer's rows: stored in batches of 256, each batch one transaction.
+pub(crate) struct Rows {
+    batch: Vec<ArtifactRecord>,
+    /// Rows taken so far.
+    pub done: u64,
+}
+
+impl Rows {
+    pub(crate) fn new() -> Rows {
+        Rows {
+            batch: Vec::with_capacity(256),
+            done: 0,
+        }
+    }
+
+    pub(crate) fn push(&mut self, store: &mut Store, a: ArtifactRecord) -> Result<(), Failure> {
+        self.batch.push(a);
+        self.done += 1;
+        if self.batch.len() >= 256 {
+            self.flush(store)?;
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(&mut self, store: &mut Store) -> Result<(), Failure> {
+        store.insert_artifacts(&self.batch).map_err(fail)?;
+        self.batch.clear();
+        Ok(())
+    }
 }
 
 /// Flushes everything written under the case directory to stable storage, so the

@@ -2,7 +2,7 @@
 //! pass (`plan_fs`, `plan_files`), written from the pass, then hashed, stored
 //! and sealed (`finish_units`; decision 0014).
 
-use crate::extract::{sync_case, Task};
+use crate::extract::{sync_case, Rows, Task};
 use crate::files::{cut_record, finish, plan_all, Planned, Sweep};
 use crate::names::PathPlanner;
 use crate::scan::{stop_if_interrupted, to_records, ScanSummary};
@@ -274,20 +274,15 @@ pub(crate) fn finish_units(
                 }
             }
         });
-        let mut batch = Vec::with_capacity(256);
-        let mut done = 0u64;
+        let mut rows = Rows::new();
         let mut last = Instant::now();
         for (i, r) in rrx {
             let (a, finding) = r?;
             let ui = owner[i].0;
             count(&a, &mut counts[ui]);
             work[ui].findings.extend(finding);
-            batch.push(a);
-            done += 1;
-            if batch.len() >= 256 {
-                store.insert_artifacts(&batch).map_err(fail)?;
-                batch.clear();
-            }
+            rows.push(store, a)?;
+            let done = rows.done;
             if last.elapsed().as_millis() >= 200 || done == total {
                 last = Instant::now();
                 progress(&JobProgress::items(
@@ -300,7 +295,7 @@ pub(crate) fn finish_units(
                 ));
             }
         }
-        store.insert_artifacts(&batch).map_err(fail)
+        rows.flush(store)
     })?;
     sync_case(store.dir())?;
     for (u, c) in work.iter().zip(counts) {
