@@ -52,10 +52,29 @@ struct Block {
 /// One carving job: a page, the block that holds it and the block after it.
 type Work = (Extent, Block, Option<Block>);
 
+/// The extents sorted and merged where they touch or overlap, so a block finds
+/// its own by binary search (free space can be millions of pieces).
+fn merged(carve: &[Extent]) -> Vec<Extent> {
+    let mut v: Vec<Extent> = carve.iter().copied().filter(|e| e.len > 0).collect();
+    v.sort_by_key(|e| e.start);
+    let mut out: Vec<Extent> = Vec::with_capacity(v.len());
+    for e in v {
+        match out.last_mut() {
+            Some(l) if e.start <= l.end() => {
+                *l = Extent::from_bounds(l.start, l.end().max(e.end()));
+            }
+            _ => out.push(e),
+        }
+    }
+    out
+}
+
 /// Pages of `block` to carve: its overlap with each extent, cut at `page` bytes.
+/// `carve` is merged (sorted, disjoint).
 fn pages(block: Extent, carve: &[Extent], page: u64) -> Vec<Extent> {
     let mut out = Vec::new();
-    for e in carve {
+    let first = carve.partition_point(|e| e.end() <= block.start);
+    for e in carve[first..].iter().take_while(|e| e.start < block.end()) {
         let (s, t) = (e.start.max(block.start), e.end().min(block.end()));
         let mut at = s;
         while at < t {
@@ -121,6 +140,7 @@ pub(crate) fn run(
     let size = seq.size();
     let kit = CarveKit::new()?;
     let page_size = plan.page_size.max(4096);
+    let carve = merged(plan.carve);
     let threads = plan.threads.max(1);
     let mut hasher = plan.hash.then(MultiHasher::new);
     let found = AtomicU64::new(0);
@@ -182,7 +202,7 @@ pub(crate) fn run(
         let mut prev: Option<Block> = None;
         let send = |b: &Block, next: Option<&Block>| {
             let here = Extent::new(b.at, b.bytes.len() as u64);
-            for page in pages(here, plan.carve, page_size) {
+            for page in pages(here, &carve, page_size) {
                 if tx.send((page, b.clone(), next.cloned())).is_err() {
                     return;
                 }
@@ -282,11 +302,13 @@ mod tests {
     #[test]
     fn pages_cover_exactly_the_overlap_of_a_block_and_the_extents() {
         let block = Extent::new(100, 1000);
-        let carve = [
+        let carve = merged(&[
+            Extent::new(1050, 500),
             Extent::new(0, 150),
             Extent::new(500, 50),
-            Extent::new(1050, 500),
-        ];
+            Extent::new(510, 20),
+        ]);
+        assert_eq!(carve.len(), 3, "{carve:?}");
         let p = pages(block, &carve, 30);
         let covered: u64 = p.iter().map(|e| e.len).sum();
         assert_eq!(covered, 50 + 50 + 50);
