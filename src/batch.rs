@@ -25,6 +25,8 @@ struct Job {
     threads: Option<usize>,
     /// "unallocated" (default), "all" or "none".
     carve: Option<String>,
+    /// Evidence digests, e.g. "sha256" or "md5,sha256" (default: all three).
+    hash: Option<String>,
     /// Reports written for each case when its items are done.
     #[serde(default)]
     reports: Vec<String>,
@@ -80,6 +82,14 @@ fn format(s: &str, job: &Path) -> Result<ReportFormat, Failure> {
     })
 }
 
+fn hashes(job: &Job, path: &Path) -> Result<session::Algorithms, Failure> {
+    match &job.hash {
+        None => Ok(session::Algorithms::ALL),
+        Some(h) => session::Algorithms::parse(h)
+            .map_err(|e| Failure(format!("{}: hash: {e}", path.display()))),
+    }
+}
+
 /// Reads and checks the job file: a bad one fails before anything runs, with the
 /// byte offset of the problem.
 fn load(path: &Path) -> Result<Job, Failure> {
@@ -105,6 +115,7 @@ fn load(path: &Path) -> Result<Job, Failure> {
         return Err(Failure(format!("{}: no [[item]] to run", path.display())));
     }
     scope(job.carve.as_deref(), path)?;
+    hashes(&job, path)?;
     for i in &job.item {
         scope(i.carve.as_deref(), path)?;
     }
@@ -243,7 +254,10 @@ fn run_item(
             image,
             map: &map,
             case_dir: Some(case),
-            options: session::AcquireOptions::default(),
+            options: session::AcquireOptions {
+                hash: hashes(job, job_path)?,
+                ..Default::default()
+            },
             e01: None,
         };
         let r = session::acquire(&req, interrupt, &mut |p| rep.progress(p))?;
@@ -254,6 +268,7 @@ fn run_item(
         opts.threads = t.max(1);
     }
     opts.carve = scope(item.carve.as_deref().or(job.carve.as_deref()), job_path)?;
+    opts.hash = hashes(job, job_path)?;
     let mut pre = None;
     if item.acquire.is_none() {
         // Registered and, when it is to be scanned, read for the scan in one pass.
@@ -261,7 +276,7 @@ fn run_item(
             case,
             image,
             map.as_deref(),
-            item.scan.then_some(&opts),
+            if item.scan { Ok(&opts) } else { Err(opts.hash) },
             interrupt,
             &mut |p| rep.progress(p),
         )?;

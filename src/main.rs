@@ -14,6 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use dredge_session::{
     self as session, human_bytes, AcquireOptions, CaseInfo, EvidenceCheck, Failure, Outcome,
 };
+
 use progress::Reporter;
 use serde_json::json;
 use std::path::PathBuf;
@@ -189,6 +190,10 @@ struct AddArgs {
     /// as zeros and recorded as unreadable.
     #[arg(long)]
     map: Option<PathBuf>,
+    /// Digests of the evidence: any of md5, sha1, sha256, comma-separated (recorded
+    /// in custody). Fewer is faster: MD5 is the slowest.
+    #[arg(long, default_value = "md5,sha1,sha256", value_parser = parse_hash)]
+    hash: session::Algorithms,
 }
 
 #[derive(Args)]
@@ -217,6 +222,11 @@ struct ScanFlags {
     /// Do not extract filesystems or search for lost ones: carve only.
     #[arg(long)]
     no_filesystems: bool,
+    /// Digests of the evidence: any of md5, sha1, sha256, comma-separated. A
+    /// registration (recover, carve) computes these; a scan checks those of them
+    /// the registration recorded. Fewer is faster: MD5 is the slowest.
+    #[arg(long, default_value = "md5,sha1,sha256", value_parser = parse_hash)]
+    hash: session::Algorithms,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -240,6 +250,7 @@ impl ScanFlags {
         };
         o.page_size = self.page_size.max(4096);
         o.filesystems = !self.no_filesystems;
+        o.hash = self.hash;
         o
     }
 }
@@ -319,6 +330,10 @@ struct AcquireArgs {
     /// E01 notes.
     #[arg(long, default_value = "")]
     notes: String,
+    /// Digests computed while imaging: any of md5, sha1, sha256, comma-separated.
+    /// An E01 always gets MD5 and SHA-1 too (its hash sections hold them).
+    #[arg(long, default_value = "md5,sha1,sha256", value_parser = parse_hash)]
+    hash: session::Algorithms,
 }
 
 #[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
@@ -335,6 +350,19 @@ enum CompressionArg {
 }
 
 /// An E01 segment size: 1 MiB to 2 GiB, written like 650MiB or 1.4GiB.
+/// The evidence digests computed, one per line (those not chosen are left out).
+fn print_digests(md5: &Option<String>, sha1: &Option<String>, sha256: &Option<String>) {
+    for (name, d) in [("MD5    ", md5), ("SHA-1  ", sha1), ("SHA-256", sha256)] {
+        if let Some(d) = d {
+            println!("  {name} {d}");
+        }
+    }
+}
+
+fn parse_hash(s: &str) -> Result<session::Algorithms, String> {
+    session::Algorithms::parse(s)
+}
+
 fn parse_size(s: &str) -> Result<u64, String> {
     let v = session::parse_size(s)?;
     if !(1 << 20..=2u64 << 30).contains(&v) {
@@ -410,10 +438,11 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
         }
         Command::Case(CaseCmd::Show(a)) => case_show(&a.case_dir, rep),
         Command::Add(a) => {
-            let r = session::add_evidence(
+            let r = session::add_evidence_hashing(
                 &a.case_dir,
                 &a.image,
                 a.map.as_deref(),
+                a.hash,
                 interrupt,
                 &mut |p| rep.progress(p),
             )?;
@@ -434,10 +463,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                             human_bytes(e.size),
                             e.size
                         );
-                        println!(
-                            "  MD5     {}\n  SHA-1   {}\n  SHA-256 {}",
-                            e.md5, e.sha1, e.sha256
-                        );
+                        print_digests(&e.md5, &e.sha1, &e.sha256);
                         if let Some(ewf) = &r.ewf {
                             for (k, v) in &ewf.header {
                                 println!("  E01 {k:<17} {}", shown(v));
@@ -447,7 +473,10 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                                 ("SHA-1", &ewf.stored_sha1, &e.sha1),
                             ] {
                                 match stored {
-                                    Some(s) if s == check => {
+                                    Some(_) if check.is_none() => println!(
+                                        "  E01 stored {name} not checked (not chosen with --hash)"
+                                    ),
+                                    Some(s) if Some(s) == check.as_ref() => {
                                         println!("  E01 stored {name} matches the content")
                                     }
                                     Some(s) => println!(
@@ -496,6 +525,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                 retries: a.retries,
                 map_interval: Duration::from_secs_f64(a.map_interval),
                 command_line: std::env::args().collect::<Vec<_>>().join(" "),
+                hash: a.hash,
                 ..Default::default()
             };
             let req = session::AcquireRequest {
@@ -542,10 +572,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                     if res.resumed { " (resumed)" } else { "" }
                 );
                 if res.digests.is_some() {
-                    println!(
-                        "  MD5     {}\n  SHA-1   {}\n  SHA-256 {}",
-                        d.md5, d.sha1, d.sha256
-                    );
+                    print_digests(&d.md5, &d.sha1, &d.sha256);
                 } else {
                     println!("  rerun the same command to resume from {}", map.display());
                 }
@@ -651,7 +678,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                 }
                 for (label, c) in &r.evidence {
                     match c {
-                        EvidenceCheck::Match => println!("{label}: MD5, SHA-1 and SHA-256 match"),
+                        EvidenceCheck::Match(set) => println!("{label}: {} match", set.labels()),
                         EvidenceCheck::Mismatch {
                             algorithm,
                             recorded,
@@ -680,7 +707,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                     (None, None) => r
                         .evidence
                         .iter()
-                        .find(|(_, c)| *c != EvidenceCheck::Match)
+                        .find(|(_, c)| !matches!(c, EvidenceCheck::Match(_)))
                         .map(|(l, c)| format!("evidence {l}: {c:?}"))
                         .unwrap_or_default(),
                 };
@@ -785,7 +812,7 @@ fn one_shot(
         &a.out,
         &a.image,
         a.map.as_deref(),
-        Some(opts),
+        Ok(opts),
         interrupt,
         &mut |p| rep.progress(p),
     )?;
@@ -796,8 +823,12 @@ fn one_shot(
     if let Some(e) = &added.evidence {
         if !rep.is_json() {
             println!(
-                "registered {} as {} (SHA-256 {}), {} bytes unreadable",
-                e.path, e.label, e.sha256, e.bad_bytes
+                "registered {} as {} ({} {}), {} bytes unreadable",
+                e.path,
+                e.label,
+                e.strongest_digest().0,
+                e.strongest_digest().1,
+                e.bad_bytes
             );
         }
     }
@@ -970,7 +1001,8 @@ fn case_show(dir: &std::path::Path, rep: &mut Reporter) -> Result<i32, Failure> 
             "  {}  {} [{}] {} bytes, {} unreadable",
             e.label, e.path, e.kind, e.size, e.bad_bytes
         );
-        println!("      SHA-256 {}", e.sha256);
+        let (algorithm, digest) = e.strongest_digest();
+        println!("      {algorithm} {digest}");
         for v in store.volumes(e.id).map_err(|e| Failure(e.to_string()))? {
             let fss: Vec<String> = v
                 .filesystems

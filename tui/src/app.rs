@@ -930,9 +930,9 @@ impl App {
                 r0.size,
                 visible(&r0.path)
             )),
-            Line::from(format!("MD5     {}", r0.md5)),
-            Line::from(format!("SHA-1   {}", r0.sha1)),
-            Line::from(format!("SHA-256 {}", r0.sha256)),
+            Line::from(format!("MD5     {}", digest(&r0.md5))),
+            Line::from(format!("SHA-1   {}", digest(&r0.sha1))),
+            Line::from(format!("SHA-256 {}", digest(&r0.sha256))),
             Line::from(Span::styled(
                 format!(
                     "unreadable {} bytes in {} ranges",
@@ -1665,4 +1665,9 @@ impl App {
             r,
         );
     }
+}
+
+/// An evidence digest, or why there is none (the examiner chose other hashes).
+fn digest(d: &Option<String>) -> &str {
+    d.as_deref().unwrap_or("not computed (--hash)")
 }

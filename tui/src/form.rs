@@ -217,6 +217,8 @@ impl Form {
                     page_size: parse_size(self.value(4))
                         .map_err(|e| format!("carving page size: {e}"))?
                         .clamp(4096, 1 << 30),
+                    // The TUI checks every digest the registration recorded.
+                    hash: Default::default(),
                 }))
             }
             FormKind::Acquire => {

@@ -22,7 +22,7 @@ pub use rescue_map::RescueMap;
 
 use dredge_core::time::utc_now;
 use dredge_core::{BlockDevice, DeviceError, Extent, SourceError};
-use dredge_hash::{Digests, MultiHasher};
+use dredge_hash::{Algorithms, ImageDigests, MultiHasher};
 use dredge_image::{read_mapfile, MapStatus};
 use std::fs::{File, OpenOptions};
 use std::os::unix::fs::FileExt;
@@ -45,6 +45,8 @@ pub struct AcquireOptions {
     pub map_interval: Duration,
     /// Recorded in the mapfile header.
     pub command_line: String,
+    /// The digests computed while copying (`--hash`).
+    pub hash: Algorithms,
 }
 
 impl Default for AcquireOptions {
@@ -56,6 +58,7 @@ impl Default for AcquireOptions {
             max_skip: 1 << 30,
             map_interval: Duration::from_secs(1),
             command_line: String::new(),
+            hash: Algorithms::ALL,
         }
     }
 }
@@ -130,7 +133,7 @@ pub struct AcquireResult {
     pub bad_extents: Vec<Extent>,
     pub read_errors: u64,
     /// `None` when interrupted.
-    pub digests: Option<Digests>,
+    pub digests: Option<ImageDigests>,
     pub resumed: bool,
     pub elapsed: Duration,
 }
@@ -261,6 +264,7 @@ pub fn acquire(
             .map_err(|e| err(out_path, None, format!("cannot extend image: {e}")))?;
     }
     let now = Instant::now();
+    let hash = opts.hash;
     let rescued_at_start = map.bytes_with(MapStatus::Finished);
     let mut job = Job {
         dev,
@@ -271,7 +275,7 @@ pub fn acquire(
         opts,
         interrupt,
         progress,
-        hasher: Some(MultiHasher::new()),
+        hasher: Some(MultiHasher::new(hash)),
         hashed_upto: 0,
         phase: Phase::Copying,
         pass: 1,

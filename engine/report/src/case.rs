@@ -64,6 +64,18 @@ fn recovered(label: &str) -> String {
 }
 
 fn hashes(id: &str, md5: &str, sha1: &str, sha256: &str) -> Value {
+    hashes_of(
+        id,
+        &[
+            ("MD5", Some(md5)),
+            ("SHA1", Some(sha1)),
+            ("SHA256", Some(sha256)),
+        ],
+    )
+}
+
+/// The hashes held (evidence registered with `--hash` holds fewer than three).
+fn hashes_of(id: &str, values: &[(&str, Option<&str>)]) -> Value {
     let h = |name: &str, v: &str| {
         json!({
             "@id": format!("kb:hash-{}", iri(&format!("{id}/{name}"))),
@@ -72,7 +84,12 @@ fn hashes(id: &str, md5: &str, sha1: &str, sha256: &str) -> Value {
             "uco-types:hashValue": {"@type": "xsd:hexBinary", "@value": v}
         })
     };
-    json!([h("MD5", md5), h("SHA1", sha1), h("SHA256", sha256)])
+    Value::Array(
+        values
+            .iter()
+            .filter_map(|(name, v)| v.map(|v| h(name, v)))
+            .collect(),
+    )
 }
 
 fn status(s: &str) -> &'static str {
@@ -228,7 +245,11 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
                     "@id": format!("kb:content-facet-{}", iri(&id)),
                     "@type": "uco-observable:ContentDataFacet",
                     "uco-observable:sizeInBytes": int(r.size),
-                    "uco-observable:hash": hashes(&id, &r.md5, &r.sha1, &r.sha256),
+                    "uco-observable:hash": hashes_of(&id, &[
+                        ("MD5", r.md5.as_deref()),
+                        ("SHA1", r.sha1.as_deref()),
+                        ("SHA256", r.sha256.as_deref()),
+                    ]),
                 }
             ]
         }));

@@ -191,14 +191,15 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
     for e in &model.evidence {
         let r = &e.row;
         let mut s = format!(
-            "  <diskimageobject>\n    <dredge:evidence label=\"{}\" path=\"{}\" kind=\"{}\" size=\"{}\" md5=\"{}\" sha1=\"{}\" sha256=\"{}\" unreadable_bytes=\"{}\"{}>\n",
+            "  <diskimageobject>\n    <dredge:evidence label=\"{}\" path=\"{}\" kind=\"{}\" size=\"{}\"{} unreadable_bytes=\"{}\"{}>\n",
             markup(&r.label),
             markup(&r.path),
             markup(&r.kind),
             r.size,
-            r.md5,
-            r.sha1,
-            r.sha256,
+            [("md5", &r.md5), ("sha1", &r.sha1), ("sha256", &r.sha256)]
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| format!(" {k}=\"{v}\"")))
+                .collect::<String>(),
             r.bad_bytes,
             r.map_path.as_ref().map_or(String::new(), |m| format!(
                 " mapfile=\"{}\" mapfile_sha256=\"{}\"",

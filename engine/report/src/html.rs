@@ -142,9 +142,13 @@ fn evidence(model: &Model) -> String {
             ("Source", r.path.clone(), false),
             ("Kind", r.kind.clone(), false),
             ("Size", bytes(r.size), false),
-            ("MD5 (acquisition)", r.md5.clone(), true),
-            ("SHA-1 (acquisition)", r.sha1.clone(), true),
-            ("SHA-256 (acquisition)", r.sha256.clone(), true),
+            ("MD5 (acquisition)", crate::text::digest(&r.md5), true),
+            ("SHA-1 (acquisition)", crate::text::digest(&r.sha1), true),
+            (
+                "SHA-256 (acquisition)",
+                crate::text::digest(&r.sha256),
+                true,
+            ),
             (
                 "Bad-sector map",
                 r.map_path.as_ref().map_or("none".into(), |m| {

@@ -139,17 +139,39 @@ impl Model {
                     if is_verify {
                         for r in p["summary"]["evidence"].as_array().into_iter().flatten() {
                             if r["label"] == row.label.as_str() {
-                                let res = r["result"].as_str().unwrap_or("").to_string();
+                                let mut res = r["result"].as_str().unwrap_or("").to_string();
+                                // Written since --hash: which digests matched, or
+                                // which one did not.
+                                let names: Vec<&str> = r["digests"]
+                                    .as_array()
+                                    .into_iter()
+                                    .flatten()
+                                    .filter_map(|v| v.as_str())
+                                    .collect();
+                                if !names.is_empty() {
+                                    res = format!("{res} ({})", names.join(", "));
+                                }
+                                if let Some(a) = r["algorithm"].as_str() {
+                                    res = format!("{res} ({a})");
+                                }
                                 verifications.push((e.time_utc.clone(), res));
                             }
                         }
                     }
                 }
                 if e.action == "scan.evidence" && p["evidence"] == row.label.as_str() {
+                    // The strongest digest the scan's pass proved (SHA-256
+                    // unless the examiner chose others).
                     let h = p["sha256_before_and_after"]
                         .as_str()
-                        .unwrap_or("")
-                        .to_string();
+                        .map(|s| s.to_string())
+                        .or_else(|| {
+                            let d = &p["digests_before_and_after"];
+                            ["sha1", "md5"]
+                                .iter()
+                                .find_map(|k| d[*k].as_str().map(|v| format!("{k} {v}")))
+                        })
+                        .unwrap_or_default();
                     unchanged.push((e.time_utc.clone(), h));
                 }
             }

@@ -214,9 +214,21 @@ fn evidence(model: &Model) -> String {
             ("Source".into(), r.path.clone(), false),
             ("Kind".into(), r.kind.clone(), false),
             ("Size".into(), crate::text::bytes(r.size), false),
-            ("MD5 (acquisition)".into(), r.md5.clone(), true),
-            ("SHA-1 (acquisition)".into(), r.sha1.clone(), true),
-            ("SHA-256 (acquisition)".into(), r.sha256.clone(), true),
+            (
+                "MD5 (acquisition)".into(),
+                crate::text::digest(&r.md5),
+                true,
+            ),
+            (
+                "SHA-1 (acquisition)".into(),
+                crate::text::digest(&r.sha1),
+                true,
+            ),
+            (
+                "SHA-256 (acquisition)".into(),
+                crate::text::digest(&r.sha256),
+                true,
+            ),
             (
                 "Unreadable".into(),
                 format!(

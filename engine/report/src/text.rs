@@ -91,6 +91,12 @@ pub fn entry_number(forensic_path: &str) -> Option<u64> {
     forensic_path.rsplit(':').next()?.parse().ok()
 }
 
+/// An evidence digest, or why there is none: the examiner chose other hashes.
+pub fn digest(d: &Option<String>) -> String {
+    d.clone()
+        .unwrap_or_else(|| "not computed (--hash)".to_string())
+}
+
 /// A byte count for people: 1 536 → "1.5 KiB".
 pub fn bytes(n: u64) -> String {
     const U: [&str; 6] = ["bytes", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -114,10 +114,13 @@ impl Job {
             Job::Add { image, map } => {
                 let r = add_evidence(case_dir, image, map.as_deref(), interrupt, progress)?;
                 let summary = match &r.evidence {
-                    Some(e) => format!(
-                        "{} registered: {} bytes, {} unreadable, SHA-256 {}",
-                        e.label, e.size, e.bad_bytes, e.sha256
-                    ),
+                    Some(e) => {
+                        let (algorithm, digest) = e.strongest_digest();
+                        format!(
+                            "{} registered: {} bytes, {} unreadable, {algorithm} {digest}",
+                            e.label, e.size, e.bad_bytes
+                        )
+                    }
                     None => format!("adding {} was interrupted", image.display()),
                 };
                 Ok(JobEnd {
@@ -280,7 +283,7 @@ impl Job {
         }
         for (label, c) in &r.evidence {
             match c {
-                EvidenceCheck::Match | EvidenceCheck::Interrupted => {}
+                EvidenceCheck::Match(_) | EvidenceCheck::Interrupted => {}
                 EvidenceCheck::Mismatch {
                     algorithm,
                     recorded,
@@ -303,7 +306,7 @@ impl Job {
         Ok(JobEnd {
             outcome: Outcome::Complete,
             summary: format!(
-                "custody record verified: {} events, chain intact; {} evidence items match their MD5, SHA-1 and SHA-256; {} extracted files match",
+                "custody record verified: {} events, chain intact; {} evidence items match their recorded digests; {} extracted files match",
                 r.events,
                 r.evidence.len(),
                 r.artifacts.0
@@ -382,15 +385,29 @@ pub fn unfinished_jobs(sessions: &[SessionRow], job_running: bool) -> Vec<(Sessi
 /// A session's arguments as one `key=value …` line (nested values left out).
 pub fn args_line(s: &SessionRow) -> String {
     match &s.args {
-        Value::Object(m) => m
-            .iter()
-            .filter(|(_, v)| !v.is_null() && !v.is_object())
-            .map(|(k, v)| match v {
-                Value::String(t) => format!("{k}={t}"),
-                v => format!("{k}={v}"),
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
+        Value::Object(m) => {
+            // What the session worked on comes first, whatever its key sorts as.
+            let primary = |k: &str| !matches!(k, "image" | "source");
+            let mut kv: Vec<(&String, &Value)> = m
+                .iter()
+                .filter(|(_, v)| !v.is_null() && !v.is_object())
+                .collect();
+            kv.sort_by_key(|(k, _)| primary(k));
+            kv.into_iter()
+                .map(|(k, v)| match v {
+                    Value::String(t) => format!("{k}={t}"),
+                    Value::Array(a) if a.iter().all(Value::is_string) => format!(
+                        "{k}={}",
+                        a.iter()
+                            .filter_map(Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    ),
+                    v => format!("{k}={v}"),
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        }
         _ => String::new(),
     }
 }

@@ -18,6 +18,7 @@ mod unit;
 mod verify;
 
 pub use dredge_acquire::{AcquireOptions, Phase};
+pub use dredge_hash::{Algorithm, Algorithms};
 pub use dredge_image::Compression;
 pub use dredge_report::Format as ReportFormat;
 pub use dredge_report::{allocation, visible, Model as ReportModel};
@@ -30,7 +31,7 @@ pub use guard::EvidenceGuard;
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
 pub use lock::{job_running, CaseLock};
 pub use names::safe_component;
-pub use register::{add_evidence, add_evidence_one_pass, AddResult};
+pub use register::{add_evidence, add_evidence_hashing, add_evidence_one_pass, AddResult};
 pub use scan::Prepared;
 pub use scan::{
     list_image, scan, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary,
@@ -38,7 +39,7 @@ pub use scan::{
 pub use verify::{verify, verify_against, Anchors, EvidenceCheck, VerifyReport};
 
 use dredge_core::{BlockDevice, ImageSource};
-use dredge_hash::{hash_source, sha256_hex, Digests};
+use dredge_hash::{hash_source, sha256_hex, ImageDigests};
 use dredge_image::{open_evidence, FileDevice};
 use dredge_store::NewEvidence;
 use serde_json::{json, Value};
@@ -286,14 +287,15 @@ fn close_failed(store: &mut Store, sid: i64, f: Failure) -> Failure {
 
 /// What an E01 says about itself, and whether its content matches the hashes it
 /// stores.
-fn ewf_extra(meta: Option<&dredge_image::EwfMeta>, d: &Digests) -> Value {
+fn ewf_extra(meta: Option<&dredge_image::EwfMeta>, d: &ImageDigests) -> Value {
     let Some(m) = meta else {
         return json!({});
     };
-    let check = |stored: &Option<String>, actual: &str| match stored {
-        None => "not stored",
-        Some(s) if s == actual => "match",
-        Some(_) => "MISMATCH",
+    let check = |stored: &Option<String>, actual: &Option<String>| match (stored, actual) {
+        (None, _) => "not stored",
+        (Some(_), None) => "not computed (--hash)",
+        (Some(s), Some(a)) if s == a => "match",
+        (Some(_), Some(_)) => "MISMATCH",
     };
     json!({"ewf": {
         "stored_md5": m.stored_md5,
@@ -317,6 +319,7 @@ fn is_block_device(p: &Path) -> bool {
 
 pub(crate) fn hash_with_progress(
     src: &dyn ImageSource,
+    algorithms: Algorithms,
     job: &'static str,
     phase: &str,
     interrupt: &AtomicBool,
@@ -325,7 +328,7 @@ pub(crate) fn hash_with_progress(
     let total = src.size();
     let start = Instant::now();
     let mut last = Instant::now();
-    hash_source(src, interrupt, |done, unreadable| {
+    hash_source(src, algorithms, interrupt, |done, unreadable| {
         if last.elapsed() >= Duration::from_millis(200) || done == total {
             last = Instant::now();
             let el = start.elapsed();
@@ -347,21 +350,36 @@ pub(crate) fn hash_with_progress(
     .map_err(fail)
 }
 
-fn compare(row: &EvidenceRow, d: &Digests) -> EvidenceCheck {
-    for (algorithm, recorded, actual) in [
-        ("MD5", &row.md5, &d.md5),
-        ("SHA-1", &row.sha1, &d.sha1),
-        ("SHA-256", &row.sha256, &d.sha256),
-    ] {
-        if recorded != actual {
+/// The digests recorded for an evidence item (at least one: the store checks it).
+pub(crate) fn recorded_hashes(row: &EvidenceRow) -> Algorithms {
+    Algorithms::of(&row_digests(row)).unwrap_or(Algorithms::ALL)
+}
+
+fn row_digests(row: &EvidenceRow) -> ImageDigests {
+    ImageDigests {
+        md5: row.md5.clone(),
+        sha1: row.sha1.clone(),
+        sha256: row.sha256.clone(),
+    }
+}
+
+/// Compares every digest both sides hold; one recorded but not computed is a
+/// mismatch too (the caller computes the recorded set, so that is a bug, and it
+/// must not pass as a match).
+pub(crate) fn compare(row: &EvidenceRow, d: &ImageDigests) -> EvidenceCheck {
+    let recorded = row_digests(row);
+    for a in Algorithm::ALL {
+        let Some(r) = recorded.get(a) else { continue };
+        let actual = d.get(a).unwrap_or("(not computed)");
+        if r != actual {
             return EvidenceCheck::Mismatch {
-                algorithm,
-                recorded: recorded.clone(),
-                actual: actual.clone(),
+                algorithm: a.label(),
+                recorded: r.to_string(),
+                actual: actual.to_string(),
             };
         }
     }
-    EvidenceCheck::Match
+    EvidenceCheck::Match(Algorithms::of(&recorded).unwrap_or(Algorithms::ALL))
 }
 
 #[derive(Debug, Clone)]
@@ -444,7 +462,15 @@ fn write_e01(
         .iter()
         .map(|e| (e.start / 512, e.end().div_ceil(512) - e.start / 512))
         .collect();
-    w.finish(&unhex::<16>(&d.md5), &unhex::<20>(&d.sha1), &bad)
+    // The acquisition hashes MD5 and SHA-1 whenever it writes an E01 (its hash
+    // sections hold them); a zero digest would be a false record, so refuse.
+    let (Some(md5), Some(sha1)) = (&d.md5, &d.sha1) else {
+        return Err(Failure(format!(
+            "{}: an E01 stores MD5 and SHA-1, and they were not computed",
+            image.display()
+        )));
+    };
+    w.finish(&unhex::<16>(md5), &unhex::<20>(sha1), &bad)
         .map_err(err)
 }
 
@@ -490,6 +516,7 @@ pub fn acquire(
         "retries": req.options.retries,
         "cluster_size": req.options.cluster,
         "map_interval_s": req.options.map_interval.as_secs_f64(),
+        "hash": acquire_hashes(req).names(),
         "format": if req.e01.is_some() { "e01" } else { "raw" },
         "e01": req.e01.as_ref().map(|o| json!({
             "segment_size": o.segment_size,
@@ -658,6 +685,15 @@ fn describe_source(p: &Path) -> Value {
     v
 }
 
+/// The digests an acquisition computes: the examiner's choice, plus MD5 and SHA-1
+/// when it writes an E01, whose hash sections hold them.
+fn acquire_hashes(req: &AcquireRequest<'_>) -> Algorithms {
+    match req.e01 {
+        Some(_) => req.options.hash.with(Algorithm::Md5).with(Algorithm::Sha1),
+        None => req.options.hash,
+    }
+}
+
 fn run_acquire(
     req: &AcquireRequest<'_>,
     interrupt: &AtomicBool,
@@ -694,7 +730,10 @@ fn run_acquire(
         &dev,
         &target,
         req.map,
-        req.options.clone(),
+        dredge_acquire::AcquireOptions {
+            hash: acquire_hashes(req),
+            ..req.options.clone()
+        },
         interrupt,
         &mut cb,
     )

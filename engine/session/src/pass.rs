@@ -9,7 +9,7 @@ use crate::files::{Planned, Sweep, Write};
 use crate::{Failure, JobProgress, ProgressFn};
 use crossbeam_channel::bounded;
 use dredge_core::{Extent, Finding, ImageSource, ReadReport, Why};
-use dredge_hash::{Digests, MultiHasher};
+use dredge_hash::{Algorithms, ImageDigests, MultiHasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,8 +19,8 @@ const BLOCK: u64 = 4 << 20;
 
 /// What the pass does besides reading.
 pub(crate) struct Plan<'a> {
-    /// Hash every byte (MD5, SHA-1, SHA-256).
-    pub hash: bool,
+    /// Hash every byte with these algorithms (`None`: no hashing).
+    pub hash: Option<Algorithms>,
     /// Extents to carve, sorted; empty: no carving.
     pub carve: &'a [Extent],
     /// Carving pages within a block (the result does not depend on it).
@@ -31,7 +31,7 @@ pub(crate) struct Plan<'a> {
 }
 
 pub(crate) struct Passed {
-    pub digests: Option<Digests>,
+    pub digests: Option<ImageDigests>,
     /// Settled: sorted, each file once.
     pub carved: Vec<Carved>,
     pub notes: Vec<Finding>,
@@ -142,7 +142,7 @@ pub(crate) fn run(
     let page_size = plan.page_size.max(4096);
     let carve = merged(plan.carve);
     let threads = plan.threads.max(1);
-    let mut hasher = plan.hash.then(MultiHasher::new);
+    let mut hasher = plan.hash.map(MultiHasher::new);
     let found = AtomicU64::new(0);
     let (tx, rx) = bounded::<Work>(threads * 2);
     let started = Instant::now();
@@ -249,7 +249,7 @@ pub(crate) fn run(
                 let carving = !plan.carve.is_empty();
                 progress(&JobProgress {
                     job: plan.job,
-                    phase: match (plan.hash, carving) {
+                    phase: match (plan.hash.is_some(), carving) {
                         (true, true) => "one pass: hashing and carving".into(),
                         (true, false) => "one pass: hashing".into(),
                         _ => "one pass: carving".into(),

@@ -11,7 +11,7 @@ use crate::{
     open_case, EvidenceGuard, Failure, Outcome, ProgressFn,
 };
 use dredge_core::Counted;
-use dredge_hash::sha256_hex;
+use dredge_hash::{sha256_hex, Algorithms};
 use dredge_image::open_evidence;
 use dredge_store::{EvidenceRow, NewEvidence, Store};
 use serde_json::json;
@@ -40,23 +40,43 @@ pub fn add_evidence(
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<AddResult, Failure> {
-    add_evidence_one_pass(case_dir, image, map, None, interrupt, progress).map(|r| r.0)
+    add_evidence_hashing(case_dir, image, map, Algorithms::ALL, interrupt, progress)
 }
 
-/// `add_evidence`, and with `scan`, the one read of the image also does that
-/// scan's reading (returned for [`crate::scan_precarved`]).
+/// `add_evidence` computing only the digests chosen (`--hash`).
+pub fn add_evidence_hashing(
+    case_dir: &Path,
+    image: &Path,
+    map: Option<&Path>,
+    hash: Algorithms,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<AddResult, Failure> {
+    add_evidence_one_pass(case_dir, image, map, Err(hash), interrupt, progress).map(|r| r.0)
+}
+
+/// `add_evidence`, and with `scan` (`Ok`), the one read of the image also does
+/// that scan's reading (returned for [`crate::scan_precarved`]); the digests are
+/// the scan options' `hash`, or (`Err`) the set given.
 pub fn add_evidence_one_pass(
     case_dir: &Path,
     image: &Path,
     map: Option<&Path>,
-    scan: Option<&ScanOptions>,
+    scan: Result<&ScanOptions, Algorithms>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<(AddResult, Option<Prepared>), Failure> {
     let mut store = open_case(case_dir)?;
     let _lock = lock_for_job(&mut store)?;
+    let hash = match scan {
+        Ok(o) => o.hash,
+        Err(h) => h,
+    };
     let sid = store
-        .begin_session("add", json!({"image": abs(image), "map": map.map(abs)}))
+        .begin_session(
+            "add",
+            json!({"image": abs(image), "map": map.map(abs), "hash": hash.names()}),
+        )
         .map_err(fail)?;
     match add_in_session(&mut store, sid, image, map, scan, interrupt, progress) {
         Ok(r) => {
@@ -80,7 +100,7 @@ fn add_in_session(
     sid: i64,
     image: &Path,
     map: Option<&Path>,
-    scan: Option<&ScanOptions>,
+    scan: Result<&ScanOptions, Algorithms>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<(AddResult, Option<Prepared>), Failure> {
@@ -104,11 +124,11 @@ fn add_in_session(
     };
     // (digests, zero-filled ranges, size, segments, E01 facts, the scan's work)
     let (digests, synthesized, size, segments, ewf, pre) = match scan {
-        None => {
+        Err(hash) => {
             let opened = open_evidence(image, map).map_err(fail)?;
             let guard = EvidenceGuard::capture(&opened.segments).map_err(fail)?;
             let seq = Counted::new(Arc::from(opened.source));
-            let h = hash_with_progress(&seq, "hash", "hashing", interrupt, progress)?;
+            let h = hash_with_progress(&seq, hash, "hash", "hashing", interrupt, progress)?;
             if h.interrupted {
                 return interrupted(seq.bytes(), 0);
             }
@@ -123,7 +143,7 @@ fn add_in_session(
                 None,
             )
         }
-        Some(o) => {
+        Ok(o) => {
             // Everything the scan will do to this image, from one read of it, under
             // the label it is about to get.
             let label = store.next_evidence_label().map_err(fail)?;
@@ -135,7 +155,7 @@ fn add_in_session(
                 &dir,
                 o,
                 &|_| false,
-                Hashing::Always,
+                Hashing::Always(o.hash),
                 interrupt,
                 progress,
             )?

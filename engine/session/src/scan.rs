@@ -11,6 +11,7 @@ use crate::{close_failed, fail, open_case, Failure, Outcome, ProgressFn};
 use dredge_core::{
     Counted, Entry, Extent, FileSystem, Finding, ImageSource, Volume, VolumeKind, VolumeReader,
 };
+use dredge_hash::Algorithms;
 use dredge_image::open_evidence;
 use dredge_store::{EvidenceRow, FindingRecord, SessionStatus, Store};
 use serde_json::json;
@@ -38,6 +39,9 @@ pub struct ScanOptions {
     /// Re-hash each evidence item before and after the scan and compare with the
     /// registered hashes (on by default: the court wants it).
     pub rehash: bool,
+    /// The evidence digests (`--hash`): a registration computes these; a scan
+    /// checks those of them the registration recorded.
+    pub hash: Algorithms,
 }
 
 impl Default for ScanOptions {
@@ -48,6 +52,7 @@ impl Default for ScanOptions {
             filesystems: true,
             page_size: 16 << 20,
             rehash: true,
+            hash: Algorithms::ALL,
         }
     }
 }
@@ -67,7 +72,8 @@ impl ScanOptions {
     /// (a resume, or a second examiner).
     pub fn to_args(&self) -> serde_json::Value {
         json!({"threads": self.threads, "rehash": self.rehash, "carve": self.carve.as_str(),
-               "filesystems": self.filesystems, "page_size": self.page_size})
+               "filesystems": self.filesystems, "page_size": self.page_size,
+               "hash": self.hash.names()})
     }
 
     /// Options from a recorded session's arguments; what a session of an older
@@ -88,6 +94,16 @@ impl ScanOptions {
                 .as_u64()
                 .map_or(d.page_size, |p| p.clamp(4096, 1 << 30)),
             rehash: args["rehash"].as_bool().unwrap_or(d.rehash),
+            hash: args["hash"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|v| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .and_then(|s| Algorithms::parse(&s).ok())
+                .unwrap_or(d.hash),
         }
     }
 }
@@ -533,7 +549,7 @@ fn scan_evidence(
                 opts,
                 &|u| done.contains(u),
                 if opts.rehash {
-                    Hashing::WhenAnalysing
+                    Hashing::WhenAnalysing(check_set(ev, opts.hash)?)
                 } else {
                     Hashing::Never
                 },
@@ -544,17 +560,22 @@ fn scan_evidence(
                 return Ok(false);
             };
             if let Some(d) = &p.digests {
-                if d.sha256 != ev.sha256 || d.md5 != ev.md5 || d.sha1 != ev.sha1 {
+                if let crate::EvidenceCheck::Mismatch {
+                    algorithm,
+                    recorded,
+                    actual,
+                } = crate::compare(ev, d)
+                {
                     return Err(Failure(format!(
-                        "{}: evidence {} is not the evidence registered: during this scan its SHA-256 was {} but {} was registered",
-                        ev.path, ev.label, d.sha256, ev.sha256
+                        "{}: evidence {} is not the evidence registered: during this scan its {algorithm} was {actual} but {recorded} was registered",
+                        ev.path, ev.label
                     )));
                 }
             }
             (p, "scan pass")
         }
     };
-    let proof = (p.digests.is_some()).then_some(proof);
+    let proof = p.digests.clone().map(|d| (proof, d));
     crate::analysis::record(store, sid, ev, &mut p.analysis, summary)?;
     let work = std::mem::take(&mut p.analysis.work);
     fsunits::finish_units(
@@ -597,17 +618,38 @@ fn scan_evidence(
         return Ok(false);
     }
     finish_item(
-        store, sid, ev, &p.guard, proof, &p.src, &p.seq, &p.other, summary,
+        store,
+        sid,
+        ev,
+        &p.guard,
+        proof.as_ref().map(|(w, d)| (*w, d)),
+        &p.src,
+        &p.seq,
+        &p.other,
+        summary,
     )
+}
+
+/// The digests a scan computes to prove `ev` is the registered evidence: those
+/// the registration recorded, narrowed to `chosen`. None in common is refused: a
+/// scan that could not check its evidence proves nothing.
+pub(crate) fn check_set(ev: &EvidenceRow, chosen: Algorithms) -> Result<Algorithms, Failure> {
+    let recorded = crate::recorded_hashes(ev);
+    recorded.intersect(chosen).ok_or_else(|| {
+        Failure(format!(
+            "{}: evidence {} was registered with {recorded}; --hash {chosen} cannot check it",
+            ev.path, ev.label
+        ))
+    })
 }
 
 /// Whether the pass hashes the image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Hashing {
     /// A registration: the hashes are what it records.
-    Always,
+    Always(Algorithms),
     /// A scan: to prove that what it analyses is the registered evidence.
-    WhenAnalysing,
+    WhenAnalysing(Algorithms),
     /// A scan run with `--no-rehash`.
     Never,
 }
@@ -620,7 +662,7 @@ pub struct Prepared {
     pub(crate) carved: Vec<Carved>,
     pub(crate) notes: Vec<Finding>,
     /// The pass's digests and zero-filled ranges (None: not hashed).
-    pub(crate) digests: Option<dredge_hash::Digests>,
+    pub(crate) digests: Option<dredge_hash::ImageDigests>,
     pub(crate) synthesized: dredge_core::ReadReport,
     pub(crate) guard: crate::EvidenceGuard,
     pub(crate) src: Arc<dyn ImageSource>,
@@ -677,11 +719,11 @@ pub(crate) fn prepare(
     // earlier run sealed is not read again. A registration always hashes.
     let analysing = !prepared.analysis.work.is_empty() || prepared.analysis.carve_due;
     let hash = match hash {
-        Hashing::Always => true,
-        Hashing::WhenAnalysing => analysing,
-        Hashing::Never => false,
+        Hashing::Always(a) => Some(a),
+        Hashing::WhenAnalysing(a) => analysing.then_some(a),
+        Hashing::Never => None,
     };
-    if hash || prepared.analysis.carve_due || !sweep.is_empty() {
+    if hash.is_some() || prepared.analysis.carve_due || !sweep.is_empty() {
         let plan = crate::pass::Plan {
             hash,
             carve: &prepared.analysis.carve,
@@ -711,7 +753,7 @@ fn finish_item(
     sid: i64,
     ev: &EvidenceRow,
     guard: &crate::EvidenceGuard,
-    proof: Option<&str>,
+    proof: Option<(&str, &dredge_hash::ImageDigests)>,
     src: &Arc<dyn ImageSource>,
     seq: &Counted,
     other: &Counted,
@@ -725,7 +767,9 @@ fn finish_item(
         .append_event(
             "scan.evidence",
             json!({"evidence": ev.label,
-                   "sha256_before_and_after": proof.map(|_| &ev.sha256), "hashed_in": proof,
+                   "sha256_before_and_after": proof.and_then(|(_, d)| d.sha256.as_ref()),
+                   "digests_before_and_after": proof.map(|(_, d)| json!({"md5": d.md5, "sha1": d.sha1, "sha256": d.sha256})),
+                   "hashed_in": proof.map(|(w, _)| w),
                    "read": {"image_bytes": src.size(), "pass_bytes": seq.bytes(), "other_bytes": other.bytes(),
                             "requests": seq.reads() + other.reads()}}),
             Some(sid),

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 /// One evidence item's verification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EvidenceCheck {
-    Match,
+    /// Every digest recorded (these) matches.
+    Match(dredge_hash::Algorithms),
     Mismatch {
         algorithm: &'static str,
         recorded: String,
@@ -21,6 +22,28 @@ pub enum EvidenceCheck {
     },
     Unreadable(String),
     Interrupted,
+}
+
+impl EvidenceCheck {
+    /// What the custody record holds for this check: typed fields, written out
+    /// here, so renaming a variant cannot change what a court reads.
+    pub fn record(&self, label: &str) -> serde_json::Value {
+        match self {
+            EvidenceCheck::Match(set) => {
+                json!({"label": label, "result": "Match", "digests": set.names()})
+            }
+            EvidenceCheck::Mismatch {
+                algorithm,
+                recorded,
+                actual,
+            } => json!({"label": label, "result": "Mismatch", "algorithm": algorithm,
+                        "recorded": recorded, "actual": actual}),
+            EvidenceCheck::Unreadable(why) => {
+                json!({"label": label, "result": "Unreadable", "reason": why})
+            }
+            EvidenceCheck::Interrupted => json!({"label": label, "result": "Interrupted"}),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -47,7 +70,7 @@ impl VerifyReport {
             && self
                 .evidence
                 .iter()
-                .all(|(_, c)| *c == EvidenceCheck::Match)
+                .all(|(_, c)| matches!(c, EvidenceCheck::Match(_)))
     }
 
     pub fn interrupted(&self) -> bool {
@@ -141,7 +164,7 @@ pub fn verify_against(
     let summary = json!({
         "custody_ok": report.custody.is_none(),
         "custody_break": report.custody.as_ref().map(|b| json!({"seq": b.seq, "detail": b.detail})),
-        "evidence": report.evidence.iter().map(|(l, c)| json!({"label": l, "result": format!("{c:?}")})).collect::<Vec<_>>(),
+        "evidence": report.evidence.iter().map(|(l, c)| c.record(l)).collect::<Vec<_>>(),
     });
     store.end_session(sid, status, summary).map_err(fail)?;
     Ok(report)
@@ -244,7 +267,17 @@ fn check_evidence(
         Ok(ev) => ev,
         Err(e) => return EvidenceCheck::Unreadable(e.to_string()),
     };
-    let h = match hash_with_progress(&*ev.source, "verify", "hashing", interrupt, progress) {
+    // The digests the registration recorded, and those an E01 stores about itself.
+    let mut set = crate::recorded_hashes(row);
+    if let Some(m) = &ev.ewf {
+        if m.stored_md5.is_some() {
+            set = set.with(dredge_hash::Algorithm::Md5);
+        }
+        if m.stored_sha1.is_some() {
+            set = set.with(dredge_hash::Algorithm::Sha1);
+        }
+    }
+    let h = match hash_with_progress(&*ev.source, set, "verify", "hashing", interrupt, progress) {
         Ok(h) => h,
         Err(e) => return EvidenceCheck::Unreadable(e.0),
     };
@@ -257,12 +290,12 @@ fn check_evidence(
             ("MD5 stored in the E01", &m.stored_md5, &h.digests.md5),
             ("SHA-1 stored in the E01", &m.stored_sha1, &h.digests.sha1),
         ] {
-            if let Some(s) = stored {
-                if s != actual {
+            if let (Some(s), Some(a)) = (stored, actual) {
+                if s != a {
                     return EvidenceCheck::Mismatch {
                         algorithm,
                         recorded: s.clone(),
-                        actual: actual.clone(),
+                        actual: a.clone(),
                     };
                 }
             }

@@ -115,13 +115,29 @@ pub struct EvidenceRow {
     pub segments: Vec<String>,
     pub kind: String,
     pub size: u64,
-    pub md5: String,
-    pub sha1: String,
-    pub sha256: String,
+    /// The digests chosen at registration (`--hash`); at least one is set.
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
     pub map_path: Option<String>,
     pub map_sha256: Option<String>,
     pub bad_bytes: u64,
     pub added_event: i64,
+}
+
+impl EvidenceRow {
+    /// The strongest digest recorded, with its name ("SHA-256", "SHA-1", "MD5"):
+    /// what a one-line summary shows.
+    pub fn strongest_digest(&self) -> (&'static str, &str) {
+        [
+            ("SHA-256", &self.sha256),
+            ("SHA-1", &self.sha1),
+            ("MD5", &self.md5),
+        ]
+        .into_iter()
+        .find_map(|(n, v)| v.as_deref().map(|v| (n, v)))
+        .unwrap_or(("no digest", ""))
+    }
 }
 
 /// What to record when registering evidence (id, label and event are assigned).
@@ -131,9 +147,10 @@ pub struct NewEvidence {
     pub segments: Vec<String>,
     pub kind: String,
     pub size: u64,
-    pub md5: String,
-    pub sha1: String,
-    pub sha256: String,
+    /// The digests chosen at registration (`--hash`); at least one is set.
+    pub md5: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
     pub map_path: Option<String>,
     pub map_sha256: Option<String>,
     pub bad_bytes: u64,
@@ -605,6 +622,11 @@ impl Store {
                 .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
                 .map_err(sql_err(db))?;
             let label = format!("ev{}", n + 1);
+            let hashes: Vec<&str> = [("md5", &ev.md5), ("sha1", &ev.sha1), ("sha256", &ev.sha256)]
+                .iter()
+                .filter(|(_, v)| v.is_some())
+                .map(|(k, _)| *k)
+                .collect();
             let params_json = json!({
                 "label": label,
                 "path": ev.path,
@@ -614,6 +636,7 @@ impl Store {
                 "md5": ev.md5,
                 "sha1": ev.sha1,
                 "sha256": ev.sha256,
+                "hashes": hashes,
                 "map_path": ev.map_path,
                 "map_sha256": ev.map_sha256,
                 "bad_bytes": ev.bad_bytes,

@@ -157,6 +157,31 @@ const MIGRATIONS: &[&str] = &[
         signature TEXT NOT NULL
     ) STRICT;
     "#,
+    // 4: the evidence holds the digests the examiner chose (`--hash`), at least
+    // one. SQLite cannot relax NOT NULL in place, so the table is rebuilt with its
+    // columns in the same order and every value kept (migrate() turns foreign keys
+    // off around it, as SQLite's documented procedure requires).
+    r#"
+    CREATE TABLE evidence_v4 (
+        id INTEGER PRIMARY KEY,
+        label TEXT NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        segments TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        size INTEGER NOT NULL CHECK (size >= 0),
+        md5 TEXT,
+        sha1 TEXT,
+        sha256 TEXT,
+        map_path TEXT,
+        map_sha256 TEXT,
+        bad_bytes INTEGER NOT NULL CHECK (bad_bytes >= 0),
+        added_event INTEGER NOT NULL REFERENCES custody(seq),
+        CHECK (md5 IS NOT NULL OR sha1 IS NOT NULL OR sha256 IS NOT NULL)
+    ) STRICT;
+    INSERT INTO evidence_v4 SELECT * FROM evidence;
+    DROP TABLE evidence;
+    ALTER TABLE evidence_v4 RENAME TO evidence;
+    "#,
 ];
 
 pub fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -175,11 +200,122 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
             MIGRATIONS.len()
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        conn.execute_batch(&format!(
-            "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
-            i + 1
-        ))?;
+    if current as usize == MIGRATIONS.len() {
+        return Ok(());
     }
-    Ok(())
+    // A migration may rebuild a table others refer to; SQLite checks foreign keys
+    // again once it is done (foreign_key_check) and only then commits.
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    let result = (|| {
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+            // IMMEDIATE, and the version read again inside: another process that
+            // opened the same case meanwhile may have migrated it already.
+            conn.execute_batch("BEGIN IMMEDIATE")?;
+            let now: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+            if now as usize > i {
+                conn.execute_batch("COMMIT")?;
+                continue;
+            }
+            conn.execute_batch(sql)?;
+            let broken: i64 =
+                conn.query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?;
+            if broken != 0 {
+                conn.execute_batch("ROLLBACK")?;
+                return Err(rusqlite::Error::InvalidParameterName(format!(
+                    "migration to schema {} would break {broken} references; case left at schema {}",
+                    i + 1,
+                    i
+                )));
+            }
+            conn.execute_batch(&format!("PRAGMA user_version = {}; COMMIT;", i + 1))?;
+        }
+        Ok(())
+    })();
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A case written at schema 3 (every evidence digest NOT NULL) keeps every
+    /// value and reference through the rebuild of schema 4, which then takes
+    /// evidence with some digests left out, but not with none.
+    #[test]
+    fn schema_4_keeps_a_schema_3_case_and_relaxes_the_digests() {
+        let conn = Connection::open_in_memory().unwrap();
+        configure(&conn).unwrap();
+        for (i, sql) in MIGRATIONS.iter().take(3).enumerate() {
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {}; COMMIT;",
+                i + 1
+            ))
+            .unwrap();
+        }
+        conn.execute_batch(
+            "INSERT INTO custody VALUES (1, 't', 'a', 'evidence.add', '{}', 'v', NULL, 'p', 'h1');
+             INSERT INTO evidence VALUES (1, 'ev1', '/x.img', '[]', 'raw', 4096,
+                 'm', 's', 'h', NULL, NULL, 0, 1);
+             INSERT INTO volumes VALUES (1, 1, 0, 0, 4096, 'whole', 'd', NULL, 'none');
+             INSERT INTO findings VALUES (1, 1, 'v0', 0, 'w', NULL, NULL);",
+        )
+        .unwrap();
+        let before: Vec<String> = conn
+            .prepare("SELECT * FROM evidence")
+            .unwrap()
+            .query_map([], |r| {
+                (0..13)
+                    .map(|i| {
+                        r.get::<_, rusqlite::types::Value>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .unwrap()
+            .map(|r| r.unwrap().join("|"))
+            .collect();
+        migrate(&conn).unwrap();
+        let v: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, MIGRATIONS.len());
+        let after: Vec<String> = conn
+            .prepare("SELECT * FROM evidence")
+            .unwrap()
+            .query_map([], |r| {
+                (0..13)
+                    .map(|i| {
+                        r.get::<_, rusqlite::types::Value>(i)
+                            .map(|v| format!("{v:?}"))
+                    })
+                    .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .unwrap()
+            .map(|r| r.unwrap().join("|"))
+            .collect();
+        assert_eq!(before, after);
+        let fk: bool = conn
+            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
+            .unwrap();
+        assert!(fk, "foreign keys are back on after the migration");
+        // The volume and finding still refer to the evidence, and the references
+        // are enforced on the rebuilt table.
+        assert!(conn
+            .execute("DELETE FROM evidence WHERE id = 1", [])
+            .is_err());
+        conn.execute(
+            "INSERT INTO evidence VALUES (2, 'ev2', '/y.img', '[]', 'raw', 1, NULL, NULL, 'h2', NULL, NULL, 0, 1)",
+            [],
+        )
+        .unwrap();
+        assert!(conn
+            .execute(
+                "INSERT INTO evidence VALUES (3, 'ev3', '/z.img', '[]', 'raw', 1, NULL, NULL, NULL, NULL, NULL, 0, 1)",
+                [],
+            )
+            .is_err());
+    }
 }
