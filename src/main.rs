@@ -805,22 +805,42 @@ fn one_shot(
             .unwrap_or_else(|| "unspecified".into()),
         description: Some(format!("dredge recover {}", a.image.display())),
     };
-    session::case_new_signed(&a.out, &info, a.signing_key.as_deref())?;
+    // The same command again after a crash, Ctrl-C or kill -9 goes on from where
+    // the case stands.
+    let state = session::one_shot_state(&a.out, &a.image)?;
+    match state {
+        session::OneShotState::New => {
+            session::case_new_signed(&a.out, &info, a.signing_key.as_deref())?;
+        }
+        _ if !rep.is_json() => println!(
+            "{} is a case this command began: going on from where it stopped",
+            a.out.display()
+        ),
+        _ => {}
+    }
     // One read of the image registers it and does the scan's reading: hashes,
     // carving, the files' copies.
-    let (added, pre) = session::add_evidence_one_pass(
-        &a.out,
-        &a.image,
-        a.map.as_deref(),
-        Ok(opts),
-        interrupt,
-        &mut |p| rep.progress(p),
-    )?;
+    let (added, pre) = if state == session::OneShotState::Scan {
+        (None, None)
+    } else {
+        let (added, pre) = session::add_evidence_one_pass(
+            &a.out,
+            &a.image,
+            a.map.as_deref(),
+            Ok(opts),
+            interrupt,
+            &mut |p| rep.progress(p),
+        )?;
+        (Some(added), pre)
+    };
     rep.clear();
-    if added.outcome == Outcome::Interrupted {
+    if added
+        .as_ref()
+        .is_some_and(|r| r.outcome == Outcome::Interrupted)
+    {
         return Ok(130);
     }
-    if let Some(e) = &added.evidence {
+    if let Some(e) = added.as_ref().and_then(|r| r.evidence.as_ref()) {
         if !rep.is_json() {
             println!(
                 "registered {} as {} ({} {}), {} bytes unreadable",

@@ -220,3 +220,145 @@ fn files_are_the_same_from_the_registration_pass_and_the_scan_pass() {
         assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
     }
 }
+
+/// An ext4 volume of many files with the carving ground truth written into its
+/// free space: the pass writes file copies, carves and hashes at once.
+fn files_and_free_space(dir: &Path) -> PathBuf {
+    let src = dir.join("tree");
+    for i in 0..120 {
+        let sub = src.join(format!("d{}", i % 6));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(
+            sub.join(format!("f{i}.bin")),
+            noise(20_000 + i * 1_500, i as u64),
+        )
+        .unwrap();
+    }
+    let img = dir.join("fs.img");
+    assert!(sh(&format!(
+        "mkfs.ext4 -q -F -b 4096 -d '{}' '{}' 96M >/dev/null 2>&1",
+        src.display(),
+        img.display()
+    )));
+    // From 40 MiB on, past the 26 MiB of files, in free space: the ground truth
+    // twelve times, enough work that the pass is seen under way.
+    let gt = std::fs::read(repo("testimages/carving/ground-truth.img")).unwrap();
+    use std::os::unix::fs::FileExt;
+    let f = std::fs::OpenOptions::new().write(true).open(&img).unwrap();
+    for k in 0..12u64 {
+        f.write_all_at(&gt, (40 << 20) + k * gt.len() as u64)
+            .unwrap();
+    }
+    img
+}
+
+/// `kill -9` while the pass is under way (files half written, carving half done,
+/// hashes unfinished), then the same command again: the same artifacts, ids,
+/// hashes and copies as an uninterrupted run (whatever the thread count), and a
+/// case that verifies.
+#[test]
+fn a_scan_killed_with_sigkill_mid_pass_reruns_to_the_same_case() {
+    use std::io::BufRead;
+    if !tools(&["mkfs.ext4"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let img = files_and_free_space(d.path());
+    let i = img.to_str().unwrap();
+    let reference = d.path().join("ref");
+    let r = reference.to_str().unwrap();
+    assert!(run(&["case", "new", r, "--examiner", "T"]).status.success());
+    assert!(run(&["add", r, i]).status.success());
+    let o = run(&["--progress", "none", "scan", r, "--threads", "2"]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let want = listing(&reference);
+    let carved = want
+        .iter()
+        .filter(|a| a["id"].as_str().unwrap().contains("/carve/"))
+        .count();
+    assert!(carved >= 10, "free space carved: {carved}");
+    assert!(want.iter().filter(|a| a["kind"] == "file").count() >= 120 + carved);
+
+    let mut caught = 0;
+    // `scan` of registered evidence killed early and late; `recover` killed in
+    // the registration's pass (which is also its scan's), then run again as is.
+    for (k, (fraction, recover)) in [(0.15f64, false), (0.6, false), (0.4, true)]
+        .into_iter()
+        .enumerate()
+    {
+        let case = d.path().join(format!("killed{k}"));
+        let c = case.to_str().unwrap();
+        let command: Vec<&str> = if recover {
+            vec!["recover", i, "--out", c, "--examiner", "T"]
+        } else {
+            assert!(run(&["case", "new", c, "--examiner", "T"]).status.success());
+            assert!(run(&["add", c, i]).status.success());
+            vec!["scan", c]
+        };
+        let mut child = dredge()
+            .args(["--progress", "json"])
+            .args(&command)
+            .args(["--threads", "2"])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let out = std::io::BufReader::new(child.stdout.take().unwrap());
+        for line in out.lines() {
+            let Ok(v) = serde_json::from_str::<Value>(&line.unwrap()) else {
+                continue;
+            };
+            let (done, total) = (v["done"].as_u64(), v["total"].as_u64());
+            let in_pass = v["phase"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("one pass"));
+            if let (true, Some(done), Some(total)) = (in_pass, done, total) {
+                if done as f64 >= total as f64 * fraction && done < total {
+                    child.kill().unwrap(); // SIGKILL
+                    caught += 1;
+                    break;
+                }
+            }
+        }
+        let _ = child.wait();
+        let mut again = vec!["--progress", "none"];
+        again.extend(&command);
+        again.extend(["--threads", "1"]);
+        let again = run(&again);
+        assert!(
+            matches!(again.status.code(), Some(0 | 3)),
+            "{}",
+            stderr(&again)
+        );
+        let got = listing(&case);
+        assert_eq!(got.len(), want.len(), "killed at {fraction}");
+        for (x, y) in got.iter().zip(&want) {
+            assert_eq!(x, y, "killed at {fraction}");
+            if let Some(rel) = x["extracted"].as_str() {
+                assert_eq!(
+                    sha256_file(&case.join(rel)),
+                    y["sha256"].as_str().unwrap(),
+                    "{rel}: the copy left by the killed run was rewritten"
+                );
+            }
+        }
+        let v = run(&["verify", c]);
+        assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+    }
+    assert!(caught >= 1, "the pass was never caught under way");
+    // The same one-shot command with another image is refused: one case, one item.
+    let other = repo("testimages/carving/ground-truth.img");
+    let killed = d.path().join("killed2");
+    let o = run(&[
+        "recover",
+        other.to_str().unwrap(),
+        "--out",
+        killed.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("holding other evidence"),
+        "{}",
+        stderr(&o)
+    );
+}

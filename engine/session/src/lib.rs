@@ -31,7 +31,10 @@ pub use guard::EvidenceGuard;
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
 pub use lock::{job_running, CaseLock};
 pub use names::safe_component;
-pub use register::{add_evidence, add_evidence_hashing, add_evidence_one_pass, AddResult};
+pub use register::{
+    add_evidence, add_evidence_hashing, add_evidence_one_pass, one_shot_state, AddResult,
+    OneShotState,
+};
 pub use scan::Prepared;
 pub use scan::{
     list_image, scan, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary,

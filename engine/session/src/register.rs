@@ -237,3 +237,41 @@ fn add_in_session(
     };
     Ok((r, pre))
 }
+
+/// Where a one-shot command (`recover`, `carve`) stands on its case directory:
+/// what running the same command again, after a crash or `kill -9`, does next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OneShotState {
+    /// No case yet: create it, register the image and scan it.
+    New,
+    /// The case exists with nothing registered (stopped during the registration's
+    /// pass): register and scan.
+    Register,
+    /// The image is registered (stopped during the scan, or finished): scan,
+    /// resuming from the sealed units (a finished case reads nothing).
+    Scan,
+}
+
+/// The state of `case_dir` for a one-shot command on `image`. A case holding
+/// other evidence is refused with one line: the command would mix two items.
+pub fn one_shot_state(case_dir: &Path, image: &Path) -> Result<OneShotState, Failure> {
+    if !Store::db_path(case_dir).exists() {
+        return Ok(OneShotState::New);
+    }
+    let store = open_case(case_dir)?;
+    let evidence = store.evidence().map_err(fail)?;
+    match evidence.as_slice() {
+        [] => Ok(OneShotState::Register),
+        [e] if e.path == abs(image) => Ok(OneShotState::Scan),
+        _ => Err(Failure(format!(
+            "{}: is already a case holding other evidence ({}); to add {} to it use `dredge add` then `dredge scan`",
+            case_dir.display(),
+            evidence
+                .iter()
+                .map(|e| format!("{} {}", e.label, e.path))
+                .collect::<Vec<_>>()
+                .join(", "),
+            image.display()
+        ))),
+    }
+}
