@@ -35,9 +35,13 @@ Classes:
                reader accepts, its sizes overreaching (up to 100 MB on 8 MB, FATs
                over the inode tables): both readers claim the volume, the FAT one
                walks ext4 metadata as folders; the ext4 files must all come back.
+  e01-table-bomb
+               An E01 (ewfacquire) of a FAT stick whose table section, or both it
+               and its table2 mirror, claims up to 2^32 entries under a valid
+               header checksum. OUT_IMAGE must end in .E01.
 
-Needs mkfs.fat and mtools (carve-bombs, deep-fat, fat-cycles, gpt-bomb) or
-mkfs.ext4 (clash-ext4, ext-extent-bomb, polyglot).
+Needs mkfs.fat and mtools (carve-bombs, deep-fat, fat-cycles, gpt-bomb), with
+ewfacquire (e01-table-bomb), or mkfs.ext4 (clash-ext4, ext-extent-bomb, polyglot).
 """
 import argparse
 import hashlib
@@ -477,9 +481,53 @@ def polyglot(out, rng):
     return want
 
 
+def e01_sections(data):
+    """(type, offset, size) of every section of one EWF segment."""
+    out, off = [], 13
+    while off + 76 <= len(data):
+        ty = data[off:off + 16].rstrip(b"\0").decode("ascii", "replace")
+        nxt, size = struct.unpack("<QQ", data[off + 16:off + 32])
+        out.append((ty, off, size))
+        if ty in ("done", "next") or nxt <= off:
+            break
+        off = nxt
+    return out
+
+
+def e01_table_bomb(out, rng):
+    """An E01 (written by ewfacquire) of a FAT stick whose table section claims
+    up to 2^31 entries: a reader that believes the count allocates gigabytes; one
+    that rejects the table loses every honest file."""
+    assert out.endswith(".E01")
+    with tempfile.TemporaryDirectory() as t:
+        raw = os.path.join(t, "stick.raw")
+        fat_image(raw, 8)
+        src = os.path.join(t, "src")
+        os.mkdir(src)
+        want = honest_files(rng, src, rng.randrange(4, 9))
+        for name in sorted(os.listdir(src)):
+            mtools("mcopy", "-i", raw, os.path.join(src, name), "::/" + name)
+        subprocess.run(["ewfacquire", "-u", "-t", out[:-4], "-c", "none", raw],
+                       check=True, capture_output=True)
+    data = bytearray(open(out, "rb").read())
+    tables = [(ty, off) for ty, off, _ in e01_sections(data) if ty in ("table", "table2")]
+    assert tables, "ewfacquire wrote no table"
+    # The primary table, and with seed-dependent odds its mirror too.
+    victims = tables if rng.random() < 0.5 else tables[:1]
+    for _, off in victims:
+        count = rng.choice([0x7FFFFFFF, 0xFFFFFFFF, 1 << 24, rng.randrange(1 << 20, 1 << 31)])
+        hdr = off + 76
+        struct.pack_into("<I", data, hdr, count)
+        # A consistent header checksum: the count is the lie, not the checksum.
+        struct.pack_into("<I", data, hdr + 20, zlib.adler32(bytes(data[hdr:hdr + 20])))
+    with open(out, "wb") as f:
+        f.write(data)
+    return want
+
+
 CLASSES = {"carve-bombs": carve_bombs, "deep-fat": deep_fat, "clash-ext4": clash_ext4,
            "ext-extent-bomb": ext_extent_bomb, "fat-cycles": fat_cycles, "gpt-bomb": gpt_bomb,
-           "polyglot": polyglot}
+           "polyglot": polyglot, "e01-table-bomb": e01_table_bomb}
 
 
 def main():

@@ -28,12 +28,19 @@ fn build(class: &str, seed: u64, dir: &Path) -> Option<(PathBuf, BTreeMap<String
     let need: &[&str] = match class {
         "clash-ext4" | "ext-extent-bomb" => &["mkfs.ext4", "python3"],
         "polyglot" => &["mkfs.ext4", "mkfs.fat", "python3"],
+        "e01-table-bomb" => &["mkfs.fat", "mcopy", "ewfacquire", "python3"],
         _ => &["mkfs.fat", "mcopy", "mmd", "python3"],
     };
     if !tools(need) {
         return None;
     }
-    let img = dir.join(format!("{class}-{seed}.img"));
+    // An E01 is recognised by its name.
+    let ext = if class.starts_with("e01") {
+        "E01"
+    } else {
+        "img"
+    };
+    let img = dir.join(format!("{class}-{seed}.{ext}"));
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/make-hostile.py");
     let o = Command::new("python3")
         .arg(script)
@@ -44,7 +51,7 @@ fn build(class: &str, seed: u64, dir: &Path) -> Option<(PathBuf, BTreeMap<String
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let m: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(img.with_extension("img.json")).unwrap()).unwrap();
+        serde_json::from_slice(&std::fs::read(format!("{}.json", img.display())).unwrap()).unwrap();
     let want = m["files"]
         .as_object()
         .unwrap()
@@ -267,6 +274,24 @@ fn a_volume_two_readers_claim_keeps_every_file_of_the_real_one() {
         assert!(
             has(f, "more than one filesystem reader accepts this volume"),
             "{f:?}"
+        );
+    });
+}
+
+#[test]
+fn an_e01_table_claiming_billions_of_entries_costs_only_the_lie() {
+    each_image("e01-table-bomb", &seeds(), &mut |case, _, _, _| {
+        // Every honest file came back (survives); the claim is on record.
+        let log = run(&["log", case.to_str().unwrap(), "--json"]);
+        let added = stdout(&log)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["action"] == "evidence.add")
+            .unwrap();
+        let problems = added["params"]["extra"]["ewf"]["problems"].to_string();
+        assert!(
+            problems.contains("entries; the section holds"),
+            "{problems}"
         );
     });
 }

@@ -262,17 +262,27 @@ impl EwfSource {
                                 0 => 1 << 24,
                                 media => media.div_ceil(spc.saturating_mul(bps).max(1)),
                             };
-                            if count > 1 << 22 {
+                            // A count is evidence too: the entries read are those the
+                            // section holds (24-byte header, 4 bytes each, a 4-byte
+                            // checksum after them) and the media still needs, so a
+                            // crafted count neither allocates without end nor costs
+                            // the honest entries.
+                            let fits = body_len.saturating_sub(28) / 4;
+                            // (with slack: a damaged sector count must not cost chunks
+                            // the file stores; the stored bytes are read, finding 7)
+                            let remaining = needed
+                                .saturating_add(1 << 16)
+                                .saturating_sub(chunks.len() as u64);
+                            let take = count.min(fits).min(remaining);
+                            if take < count {
                                 meta.problems.push(format!(
-                                    "{}: table at byte offset {off} claims {count} entries",
+                                    "{}: table at byte offset {off} claims {count} entries; the section holds {fits}, at most {remaining} more fit the media: {take} read",
                                     path.display()
                                 ));
-                            } else if chunks.len() as u64 + count > needed.saturating_add(1 << 16) {
-                                meta.problems.push(format!(
-                                    "{}: table at byte offset {off} adds {count} entries to {} where the media needs {needed}; ignored",
-                                    path.display(),
-                                    chunks.len()
-                                ));
+                            }
+                            let count = take;
+                            if count == 0 {
+                                // Nothing to add: a repeated table past the media's end.
                             } else if let Some(t) = read_at(&dev, body + 24, (count * 4) as usize) {
                                 // Sizes and bases are evidence: sums saturate (an offset
                                 // past the file reads as a bad chunk, never wraps).
