@@ -362,3 +362,87 @@ fn a_scan_killed_with_sigkill_mid_pass_reruns_to_the_same_case() {
         stderr(&o)
     );
 }
+
+/// The lost-partition scan looks for boot sectors in the pass's own blocks: an
+/// image with no table and no filesystem at its start (a raw dump, a wiped
+/// table) is read once when nothing is found there, and a second time only when
+/// a lost filesystem is found, whose files then come back.
+#[test]
+fn the_lost_partition_scan_rides_the_pass() {
+    let d = tempfile::tempdir().unwrap();
+    // Nothing to find: the dense carving image, as `recover` (not `carve`) sees it.
+    let img = dense_image(d.path());
+    let size = std::fs::metadata(&img).unwrap().len();
+    let case = d.path().join("dense");
+    let o = json_run(&[
+        "recover",
+        img.to_str().unwrap(),
+        "--out",
+        case.to_str().unwrap(),
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let (_, pass, other) = reads(&o);
+    assert_eq!(pass, size, "one pass");
+    let carved = extracted_bytes(&case);
+    assert!(
+        other <= size / 10 + carved,
+        "{other} read besides the pass ({carved} carved): the scan for lost filesystems read the image again"
+    );
+
+    if !tools(&["mkfs.fat", "mcopy"]) {
+        return;
+    }
+    // A FAT volume 3 MiB into an image with no partition table.
+    let fat = d.path().join("fat.img");
+    assert!(sh(&format!(
+        "mkfs.fat -C -i 1234abcd --invariant '{}' 8192 >/dev/null",
+        fat.display()
+    )));
+    let mut want = std::collections::BTreeMap::new();
+    for i in 0..5u64 {
+        let data = noise(30_000 + i as usize * 7_000, 40 + i);
+        let f = d.path().join(format!("lost{i}.bin"));
+        std::fs::write(&f, &data).unwrap();
+        assert!(sh(&format!(
+            "MTOOLS_SKIP_CHECK=1 mcopy -i '{}' '{}' ::/",
+            fat.display(),
+            f.display()
+        )));
+        want.insert(format!("/lost{i}.bin"), sha256_file(&f));
+    }
+    let mut bytes = noise(3 << 20, 77);
+    bytes.extend(std::fs::read(&fat).unwrap());
+    bytes.extend(noise(1 << 20, 78));
+    let img = d.path().join("lost.img");
+    std::fs::write(&img, &bytes).unwrap();
+    let size = bytes.len() as u64;
+    let case = d.path().join("lost");
+    let o = json_run(&[
+        "recover",
+        img.to_str().unwrap(),
+        "--out",
+        case.to_str().unwrap(),
+    ]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let (_, pass, _) = reads(&o);
+    assert_eq!(pass, 2 * size, "read again for the lost volume's files");
+    let got = hashes(&ls_json(&case));
+    for (p, h) in &want {
+        assert_eq!(got.get(p), Some(h), "{p} from the lost volume");
+    }
+    // `list`, which has no pass, scans before reading and finds the same files.
+    let l = run(&["list", img.to_str().unwrap()]);
+    for p in want.keys() {
+        assert!(stdout(&l).contains(p.as_str()), "{p}: {}", stdout(&l));
+    }
+    // The registration's pass and a scan's pass give the same case.
+    let two = d.path().join("two");
+    let t = two.to_str().unwrap();
+    assert!(run(&["case", "new", t, "--examiner", "T"]).status.success());
+    assert!(run(&["add", t, img.to_str().unwrap()]).status.success());
+    let s = json_run(&["scan", t]);
+    assert!(matches!(s.status.code(), Some(0 | 3)), "{}", stderr(&s));
+    assert_eq!(listing(&case), listing(&two));
+    let v = run(&["verify", case.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
+}

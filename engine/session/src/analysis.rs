@@ -6,8 +6,8 @@
 
 use crate::fsunits::{plan_fs, UnitWork};
 use crate::scan::{
-    accepting, layout, registry, to_records, unallocated_extents, CarveScope, ScanOptions,
-    ScanSummary,
+    accepting, layout, registry, to_records, unallocated_extents, CarveScope, Laid, Lost,
+    ScanOptions, ScanSummary,
 };
 use crate::unit::{contain, count_cut_short, cut_short, volume_budget};
 use crate::{fail, Failure};
@@ -28,6 +28,8 @@ pub(crate) struct Analysis {
     pub resumed: usize,
     /// Extents to carve; empty when carving is off or already done.
     pub carve: Vec<Extent>,
+    /// Volumes the pass scans for lost filesystems (with `Lost::InPass`).
+    pub lost_targets: Vec<Volume>,
     pub carve_due: bool,
 }
 
@@ -39,10 +41,17 @@ pub(crate) fn analyse(
     case_dir: &Path,
     opts: &ScanOptions,
     done: &dyn Fn(&str) -> bool,
+    lost: Lost,
     interrupt: &AtomicBool,
 ) -> Result<Option<Analysis>, Failure> {
     let reg = registry();
-    let (scheme, vols, layout_findings) = layout(src, &reg, interrupt, opts.filesystems)?;
+    let lost = if opts.filesystems { lost } else { Lost::Skip };
+    let Laid {
+        scheme,
+        vols,
+        findings: layout_findings,
+        lost_targets,
+    } = layout(src, &reg, interrupt, lost)?;
     let mut work: Vec<UnitWork> = Vec::new();
     let mut resumed = 0;
     for (i, v) in vols.iter().enumerate() {
@@ -132,13 +141,14 @@ pub(crate) fn analyse(
         _ => unallocated_extents(src, &vols, &reg),
     };
     Ok(Some(Analysis {
-        scheme: scheme.as_str().to_string(),
+        scheme,
         vols,
         layout_findings,
         work,
         resumed,
         carve,
         carve_due,
+        lost_targets,
     }))
 }
 

@@ -9,6 +9,7 @@ mod files;
 mod fsunits;
 mod guard;
 pub mod jobs;
+mod layout;
 mod lock;
 mod names;
 mod pass;

@@ -10,6 +10,7 @@ use crate::{Failure, JobProgress, ProgressFn};
 use crossbeam_channel::bounded;
 use dredge_core::{Extent, Finding, ImageSource, ReadReport, Why};
 use dredge_hash::{Algorithms, ImageDigests, MultiHasher};
+use dredge_volume::scan::{Candidate, LostScan};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +24,8 @@ pub(crate) struct Plan<'a> {
     pub hash: Option<Algorithms>,
     /// Extents to carve, sorted; empty: no carving.
     pub carve: &'a [Extent],
+    /// Extents to scan for lost filesystems' boot sectors and superblocks.
+    pub lost: &'a [Extent],
     /// Carving pages within a block (the result does not depend on it).
     pub page_size: u64,
     pub threads: usize,
@@ -38,6 +41,8 @@ pub(crate) struct Passed {
     /// Every zero-filled range met (the registration's gaps).
     pub synthesized: ReadReport,
     pub interrupted: bool,
+    /// What the lost-partition scan found, per `Plan::lost` extent.
+    pub lost: Vec<Vec<Candidate>>,
 }
 
 /// A block read by the pass: its bytes (shared), where it starts, and whether
@@ -143,6 +148,8 @@ pub(crate) fn run(
     let carve = merged(plan.carve);
     let threads = plan.threads.max(1);
     let mut hasher = plan.hash.map(MultiHasher::new);
+    // Sector checks on the reading thread: a few compares per 512 bytes.
+    let mut lost = LostScan::new(plan.lost, size);
     let found = AtomicU64::new(0);
     let (tx, rx) = bounded::<Work>(threads * 2);
     let started = Instant::now();
@@ -239,6 +246,9 @@ pub(crate) fn run(
                 }
             }
             if let Some(p) = prev.take() {
+                if !lost.is_empty() {
+                    lost.feed(p.at, &p.bytes, &block.bytes);
+                }
                 send(&p, Some(&block));
             }
             prev = Some(block);
@@ -267,6 +277,9 @@ pub(crate) fn run(
             }
         }
         if let Some(p) = prev.take().filter(|_| !interrupted && read_error.is_none()) {
+            if !lost.is_empty() {
+                lost.feed(p.at, &p.bytes, &[]);
+            }
             send(&p, None);
         }
         drop(tx);
@@ -292,6 +305,7 @@ pub(crate) fn run(
         notes,
         synthesized,
         interrupted,
+        lost: lost.finish(),
     })
 }
 

@@ -6,11 +6,13 @@ use crate::analysis::Analysis;
 use crate::carve::Carved;
 use crate::files::Planned;
 use crate::fsunits;
+pub(crate) use crate::layout::{
+    accepting, layout, recovered_volumes, unallocated_extents, Laid, Lost,
+};
+pub use crate::layout::{registry, FsKind};
 use crate::unit::{contain, cut_short, volume_budget};
 use crate::{close_failed, fail, open_case, Failure, Outcome, ProgressFn};
-use dredge_core::{
-    Counted, Entry, Extent, FileSystem, Finding, ImageSource, Volume, VolumeKind, VolumeReader,
-};
+use dredge_core::{Counted, Entry, Extent, Finding, ImageSource, VolumeKind, VolumeReader};
 use dredge_hash::Algorithms;
 use dredge_image::open_evidence;
 use dredge_store::{EvidenceRow, FindingRecord, SessionStatus, Store};
@@ -174,39 +176,6 @@ pub struct ScanReport {
     pub summary: ScanSummary,
 }
 
-/// One filesystem type dredge can read: a cheap probe and an opener.
-pub struct FsKind {
-    pub name: &'static str,
-    pub probe: fn(&VolumeReader) -> bool,
-    pub open: fn(VolumeReader) -> Result<Box<dyn FileSystem>, Finding>,
-}
-
-/// Every filesystem reader, probed against every volume.
-pub fn registry() -> Vec<FsKind> {
-    vec![
-        FsKind {
-            name: "fat",
-            probe: dredge_fs_fat::probe,
-            open: |v| dredge_fs_fat::FatFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
-        },
-        FsKind {
-            name: "ntfs",
-            probe: dredge_fs_ntfs::probe,
-            open: |v| dredge_fs_ntfs::NtfsFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
-        },
-        FsKind {
-            name: "exfat",
-            probe: dredge_fs_exfat::probe,
-            open: |v| dredge_fs_exfat::ExFatFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
-        },
-        FsKind {
-            name: "ext",
-            probe: dredge_fs_ext::probe,
-            open: |v| dredge_fs_ext::ExtFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
-        },
-    ]
-}
-
 pub(crate) fn to_records(f: &[Finding]) -> Vec<FindingRecord> {
     f.iter()
         .map(|x| FindingRecord {
@@ -214,24 +183,6 @@ pub(crate) fn to_records(f: &[Finding]) -> Vec<FindingRecord> {
             what: x.what.clone(),
             expected: x.expected.clone(),
             actual: x.actual.clone(),
-        })
-        .collect()
-}
-
-/// The readers whose probe accepts `reader`'s volume; a probe that panics is a
-/// finding and accepts nothing.
-pub(crate) fn accepting<'r>(
-    reader: &VolumeReader,
-    reg: &'r [FsKind],
-    findings: &mut Vec<Finding>,
-) -> Vec<&'r FsKind> {
-    reg.iter()
-        .filter(|k| match contain(|| (k.probe)(reader)) {
-            Ok(yes) => yes,
-            Err(why) => {
-                findings.push(cut_short(reader.base(), &format!("{} probe", k.name), &why));
-                false
-            }
         })
         .collect()
 }
@@ -354,7 +305,9 @@ pub fn list_image(
     let opened = open_evidence(image, map).map_err(fail)?;
     let src: Arc<dyn ImageSource> = Arc::from(opened.source);
     let reg = registry();
-    let (_, vols, mut findings) = layout(&src, &reg, interrupt, true)?;
+    let Laid {
+        vols, mut findings, ..
+    } = layout(&src, &reg, interrupt, Lost::Now)?;
     for (i, v) in vols.iter().enumerate() {
         if !matches!(
             v.kind,
@@ -394,127 +347,6 @@ pub fn list_image(
         }
     }
     Ok(findings)
-}
-
-/// Space no filesystem uses: each filesystem's free space, and whole volumes no
-/// reader accepts (partitions, gaps, or the whole image).
-pub(crate) fn unallocated_extents(
-    src: &Arc<dyn ImageSource>,
-    vols: &[Volume],
-    reg: &[FsKind],
-) -> Vec<Extent> {
-    let mut out = Vec::new();
-    let mut findings = Vec::new();
-    for v in vols {
-        if v.kind == VolumeKind::Meta {
-            continue;
-        }
-        let reader =
-            VolumeReader::new(Arc::clone(src), v.extent).with_budget(volume_budget(v.extent.len));
-        let mut claimed = false;
-        if v.kind != VolumeKind::Unallocated {
-            for k in accepting(&reader, reg, &mut findings) {
-                // A reader that fails here failed its own unit already (and said
-                // so): its volume is carved whole, the safe side for recovery.
-                let free = contain(|| {
-                    (k.open)(reader.clone())
-                        .ok()
-                        .map(|fs| fs.unallocated(&mut Vec::new()))
-                });
-                if let Ok(Some(free)) = free {
-                    out.extend(free);
-                    claimed = true;
-                }
-            }
-        }
-        if !claimed {
-            out.push(v.extent);
-        }
-    }
-    out.sort();
-    out
-}
-
-/// Volumes to examine: the table's, plus filesystems found by the lost-partition
-/// scan in space no filesystem claims. Deterministic for the same evidence.
-pub(crate) fn layout(
-    src: &Arc<dyn ImageSource>,
-    reg: &[FsKind],
-    interrupt: &AtomicBool,
-    scan_lost: bool,
-) -> Result<(String, Vec<Volume>, Vec<Finding>), Failure> {
-    let l = match contain(|| dredge_volume::detect(&**src)) {
-        Ok(l) => l.map_err(fail)?,
-        // The tables are unreadable as tables: the image is one volume, and the
-        // lost-partition scan below still looks inside it.
-        Err(why) => dredge_volume::Layout {
-            scheme: dredge_volume::Scheme::None,
-            sector_size: 512,
-            volumes: vec![Volume {
-                extent: Extent::new(0, src.size()),
-                kind: VolumeKind::Whole,
-                description: "whole image (partition tables cut short)".into(),
-                slot: None,
-            }],
-            findings: vec![cut_short(0, "partition table reader", &why)],
-        },
-    };
-    let mut findings = l.findings.clone();
-    let mut vols = l.volumes.clone();
-    if !scan_lost {
-        // A carve-only run has no use for lost filesystems (and the scan is a full
-        // read of the unclaimed space).
-        return Ok((l.scheme.as_str().to_string(), vols, findings));
-    }
-    let claimed = |v: &Volume, findings: &mut Vec<Finding>| {
-        let r =
-            VolumeReader::new(Arc::clone(src), v.extent).with_budget(volume_budget(v.extent.len));
-        !accepting(&r, reg, findings).is_empty()
-    };
-    let mut recovered = Vec::new();
-    for v in &l.volumes {
-        let scan_it = match v.kind {
-            VolumeKind::Unallocated => v.extent.len >= 64 * 1024,
-            VolumeKind::Partition | VolumeKind::Whole => !claimed(v, &mut findings),
-            _ => false,
-        };
-        if !scan_it {
-            continue;
-        }
-        let found = match contain(|| dredge_volume::scan::scan(&**src, v.extent, interrupt)) {
-            Ok(r) => r.map_err(fail)?,
-            Err(why) => {
-                findings.push(cut_short(v.extent.start, "lost-partition scan", &why));
-                Vec::new()
-            }
-        };
-        for c in found {
-            if c.start == v.extent.start && v.kind != VolumeKind::Unallocated {
-                continue; // the volume itself, which no reader accepted
-            }
-            let ext = Extent::new(c.start, c.len.min(src.size().saturating_sub(c.start)));
-            let cand = Volume {
-                extent: ext,
-                kind: VolumeKind::Recovered,
-                description: format!("{} found by scan ({})", c.fs, c.evidence),
-                slot: None,
-            };
-            if claimed(&cand, &mut findings)
-                && !recovered.iter().any(|r: &Volume| r.extent.overlaps(&ext))
-            {
-                findings.push(Finding::new(
-                    c.start,
-                    format!(
-                        "lost {} volume found by scanning ({}), {} bytes",
-                        c.fs, c.evidence, ext.len
-                    ),
-                ));
-                recovered.push(cand);
-            }
-        }
-    }
-    vols.extend(recovered);
-    Ok((l.scheme.as_str().to_string(), vols, findings))
 }
 
 /// Scans one evidence item: metadata first (analysis), then the pass — or, for
@@ -694,12 +526,21 @@ pub(crate) fn prepare(
     let seq = Counted::new(Arc::clone(&raw));
     let other = Counted::new(raw);
     let src: Arc<dyn ImageSource> = Arc::new(other.clone());
+    // The lost-partition scan rides the pass. A resumed scan whose layout an
+    // earlier run sealed scans now instead: it has to name the same volumes
+    // before deciding whether anything is left to read.
+    let lost = if done("layout") {
+        Lost::Now
+    } else {
+        Lost::InPass
+    };
     let Some(mut analysis) =
-        crate::analysis::analyse(&src, label, case_dir, opts, done, interrupt)?
+        crate::analysis::analyse(&src, label, case_dir, opts, done, lost, interrupt)?
     else {
         return Ok(None);
     };
-    let (mut plans, mut sweep) = fsunits::plan_files(&mut analysis.work, src.size())?;
+    let size = src.size();
+    let (mut plans, mut sweep) = fsunits::plan_files(&mut analysis.work, size)?;
     let mut prepared = Prepared {
         label: label.to_string(),
         analysis,
@@ -717,16 +558,21 @@ pub(crate) fn prepare(
     };
     // A scan hashes only when it analyses something: an item whose every unit an
     // earlier run sealed is not read again. A registration always hashes.
-    let analysing = !prepared.analysis.work.is_empty() || prepared.analysis.carve_due;
+    let analysing = !prepared.analysis.work.is_empty()
+        || prepared.analysis.carve_due
+        || !prepared.analysis.lost_targets.is_empty();
     let hash = match hash {
         Hashing::Always(a) => Some(a),
         Hashing::WhenAnalysing(a) => analysing.then_some(a),
         Hashing::Never => None,
     };
-    if hash.is_some() || prepared.analysis.carve_due || !sweep.is_empty() {
+    let targets = std::mem::take(&mut prepared.analysis.lost_targets);
+    if hash.is_some() || prepared.analysis.carve_due || !sweep.is_empty() || !targets.is_empty() {
+        let lost: Vec<Extent> = targets.iter().map(|v| v.extent).collect();
         let plan = crate::pass::Plan {
             hash,
             carve: &prepared.analysis.carve,
+            lost: &lost,
             page_size: opts.page_size,
             threads: opts.threads,
             job: "scan",
@@ -741,6 +587,47 @@ pub(crate) fn prepare(
         prepared.synthesized = r.synthesized;
         prepared.carved = r.carved;
         prepared.notes = r.notes;
+        let mut scratch = Vec::new();
+        let found = r.lost;
+        if !targets.is_empty()
+            && !recovered_volumes(&prepared.src, &registry(), &targets, &found, &mut scratch)
+                .is_empty()
+        {
+            // Lost filesystems were found: their files, and the space they leave
+            // unallocated, were unknown before the pass. Analysed again with them
+            // and read again without hashing (the first read's digests stand): an
+            // image is read twice only when the second read brings files back.
+            let Some(mut again) = crate::analysis::analyse(
+                &prepared.src,
+                label,
+                case_dir,
+                opts,
+                done,
+                Lost::Found(found),
+                interrupt,
+            )?
+            else {
+                return Ok(None);
+            };
+            let (replanned, mut sweep) = fsunits::plan_files(&mut again.work, size)?;
+            plans = replanned;
+            let plan = crate::pass::Plan {
+                hash: None,
+                carve: &again.carve,
+                lost: &[],
+                page_size: opts.page_size,
+                threads: opts.threads,
+                job: "scan",
+            };
+            let files = Some((&mut sweep, &mut plans[..]));
+            let r = crate::pass::run(&seq_src, &prepared.src, &plan, files, interrupt, progress)?;
+            if r.interrupted {
+                return Ok(None);
+            }
+            prepared.analysis = again;
+            prepared.carved = r.carved;
+            prepared.notes = r.notes;
+        }
     }
     prepared.plans = plans;
     Ok(Some(prepared))

@@ -117,6 +117,41 @@ fn classify_ext(sb: &[u8], at: u64) -> Option<Candidate> {
     })
 }
 
+/// Candidates proposed by the sector at `at`: its own structure and, for NTFS
+/// and FAT32, the volume start a backup copy points back to; and by the
+/// superblock window starting there (`window` holds 1024 bytes when the image
+/// has them).
+fn sector_candidates(s: &[u8], window: Option<&[u8]>, at: u64) -> Vec<Candidate> {
+    let mut cands = Vec::new();
+    if let Some(c) = classify(s, at) {
+        cands.push(c.clone());
+        // Backups point back: NTFS's last sector, FAT32's sector 6.
+        if c.fs == "ntfs" && c.len > 512 {
+            let bps = le16(s, 11);
+            if let Some(st) = at.checked_sub(c.len - bps) {
+                cands.push(Candidate {
+                    start: st,
+                    evidence: format!("backup boot sector at {at}"),
+                    ..c.clone()
+                });
+            }
+        }
+        if c.fs == "fat32" {
+            if let Some(st) = at.checked_sub(6 * le16(s, 11)) {
+                cands.push(Candidate {
+                    start: st,
+                    evidence: format!("backup boot sector at {at}"),
+                    ..c.clone()
+                });
+            }
+        }
+    }
+    if let Some(c) = window.and_then(|w| classify_ext(w, at)) {
+        cands.push(c);
+    }
+    cands
+}
+
 /// Scans `within` on 512-byte boundaries. Candidates are keyed by proposed start;
 /// the first structure found for a start is kept, and structures whose proposal
 /// falls outside `within` are dropped.
@@ -146,37 +181,8 @@ pub fn scan(
         let mut off = 0usize;
         while off + 512 <= n {
             let at = pos + off as u64;
-            let s = &buf[off..off + 512];
-            let mut cands = Vec::new();
-            if let Some(c) = classify(s, at) {
-                cands.push(c.clone());
-                // Backups point back: NTFS's last sector, FAT32's sector 6.
-                if c.fs == "ntfs" && c.len > 512 {
-                    let bps = le16(s, 11);
-                    if let Some(st) = at.checked_sub(c.len - bps) {
-                        cands.push(Candidate {
-                            start: st,
-                            evidence: format!("backup boot sector at {at}"),
-                            ..c.clone()
-                        });
-                    }
-                }
-                if c.fs == "fat32" {
-                    if let Some(st) = at.checked_sub(6 * le16(s, 11)) {
-                        cands.push(Candidate {
-                            start: st,
-                            evidence: format!("backup boot sector at {at}"),
-                            ..c.clone()
-                        });
-                    }
-                }
-            }
-            if off + 1024 <= want {
-                if let Some(c) = classify_ext(&buf[off..off + 1024], at) {
-                    cands.push(c);
-                }
-            }
-            for c in cands {
+            let window = (off + 1024 <= want).then(|| &buf[off..off + 1024]);
+            for c in sector_candidates(&buf[off..off + 512], window, at) {
                 if within.contains(c.start) {
                     found.entry(c.start).or_insert(c);
                 }
@@ -186,4 +192,150 @@ pub fn scan(
         pos += n as u64;
     }
     Ok(found.into_values().collect())
+}
+
+/// The same scan over bytes read by someone else, in order (the one sequential
+/// pass): each target extent gets exactly the candidates [`scan`] would find in
+/// it, without a read of its own.
+pub struct LostScan {
+    targets: Vec<(Extent, BTreeMap<u64, Candidate>)>,
+    size: u64,
+}
+
+impl LostScan {
+    /// `targets` are scanned within an image of `size` bytes (never past it).
+    pub fn new(targets: &[Extent], size: u64) -> Self {
+        LostScan {
+            targets: targets.iter().map(|e| (*e, BTreeMap::new())).collect(),
+            size,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+
+    /// The image's bytes at `at`, and those right after them (`next`: the next
+    /// block, empty at the end of the image). Fed in order, without gaps.
+    pub fn feed(&mut self, at: u64, bytes: &[u8], next: &[u8]) {
+        let here = Extent::new(at, bytes.len() as u64);
+        let have = at + (bytes.len() + next.len()) as u64;
+        let mut tmp = [0u8; 1024];
+        for (t, found) in &mut self.targets {
+            let end = t.end().min(self.size);
+            if !here.overlaps(t) {
+                continue;
+            }
+            // The first sector of the target's grid that starts in this block.
+            let from = here.start.max(t.start);
+            let mut p = t.start + (from - t.start).div_ceil(512) * 512;
+            while p < here.end() && p + 512 <= end {
+                let want = (have.min(self.size).saturating_sub(p)).min(1024) as usize;
+                let off = (p - at) as usize;
+                // A sector or superblock crossing into the next block is copied.
+                let window: &[u8] = if off + want <= bytes.len() {
+                    &bytes[off..off + want]
+                } else {
+                    let own = bytes.len() - off;
+                    tmp[..own].copy_from_slice(&bytes[off..]);
+                    tmp[own..want].copy_from_slice(&next[..want - own]);
+                    &tmp[..want]
+                };
+                if window.len() >= 512 {
+                    let sb = (window.len() >= 1024).then_some(window);
+                    for c in sector_candidates(&window[..512], sb, p) {
+                        if t.contains(c.start) {
+                            found.entry(c.start).or_insert(c);
+                        }
+                    }
+                }
+                p += 512;
+            }
+        }
+    }
+
+    /// Per target, in the order given: what [`scan`] of it would have returned.
+    pub fn finish(self) -> Vec<Vec<Candidate>> {
+        self.targets
+            .into_iter()
+            .map(|(_, f)| f.into_values().collect())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dredge_core::{ReadReport, SourceError};
+
+    struct Mem(Vec<u8>);
+    impl ImageSource for Mem {
+        fn size(&self) -> u64 {
+            self.0.len() as u64
+        }
+        fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
+            let s = (off as usize).min(self.0.len());
+            let n = buf.len().min(self.0.len() - s);
+            buf[..n].copy_from_slice(&self.0[s..s + n]);
+            buf[n..].fill(0);
+            Ok(ReadReport::clean(buf.len()))
+        }
+        fn describe(&self) -> String {
+            "test image".into()
+        }
+    }
+
+    fn put_ntfs(img: &mut [u8], at: usize, sectors: u64) {
+        let s = &mut img[at..at + 512];
+        s[3..11].copy_from_slice(b"NTFS    ");
+        s[11..13].copy_from_slice(&512u16.to_le_bytes());
+        s[0x28..0x30].copy_from_slice(&sectors.to_le_bytes());
+        s[510] = 0x55;
+        s[511] = 0xAA;
+    }
+
+    fn put_ext(img: &mut [u8], volume: usize, blocks: u32) {
+        let sb = &mut img[volume + 1024..volume + 2048];
+        sb[0..4].copy_from_slice(&128u32.to_le_bytes());
+        sb[4..8].copy_from_slice(&blocks.to_le_bytes());
+        sb[20..24].copy_from_slice(&1u32.to_le_bytes());
+        sb[32..36].copy_from_slice(&8192u32.to_le_bytes());
+        sb[56..58].copy_from_slice(&0xEF53u16.to_le_bytes());
+    }
+
+    /// Fed in blocks of any size, from 0, the pass's scan finds what a scan of
+    /// its own finds, for every target, including structures that cross a block.
+    #[test]
+    fn fed_in_blocks_it_finds_what_the_scan_finds() {
+        let mut img = vec![0u8; 3 << 20];
+        put_ntfs(&mut img, 0x10_0000, 2048); // a volume at 1 MiB
+        put_ntfs(&mut img, 0x10_0000 + 2048 * 512, 2048); // its backup, last sector
+        put_ext(&mut img, 0x1F_FE00, 1000); // superblock crossing 2 MiB
+        put_ntfs(&mut img, (3 << 20) - 512, 7); // at the very end
+        let src = Mem(img.clone());
+        let stop = AtomicBool::new(false);
+        let targets = [
+            Extent::new(512, (3 << 20) - 512),
+            Extent::new(0x1F_0000, 0x2_0000),
+            Extent::new((3 << 20) - 4096, 1 << 30), // claims past the end
+            Extent::new(100, 3 << 20),              // off the sector grid of 0
+        ];
+        let want: Vec<Vec<Candidate>> = targets
+            .iter()
+            .map(|t| scan(&src, *t, &stop).unwrap())
+            .collect();
+        assert!(want[0].len() >= 3, "{want:?}");
+        assert!(want[1].iter().any(|c| c.fs == "ext"), "{want:?}");
+        for block in [512usize, 1000 * 512, 1 << 20, 3 << 20, (1 << 20) + 512] {
+            let mut l = LostScan::new(&targets, img.len() as u64);
+            let mut at = 0;
+            while at < img.len() {
+                let end = (at + block).min(img.len());
+                let next_end = (end + block).min(img.len());
+                l.feed(at as u64, &img[at..end], &img[end..next_end]);
+                at = end;
+            }
+            assert_eq!(l.finish(), want, "blocks of {block}");
+        }
+    }
 }
