@@ -1,71 +1,97 @@
 #!/usr/bin/env bash
-# Images one simulated failing drive with GNU ddrescue and with dredge, side by side,
-# and prints both times and the ratio. The drive is an image served by nbdkit's
-# ddrescue filter through nbdfuse, so reads of the bad ranges fail with EIO in the
-# kernel. Each tool gets a fresh mount (cold page cache).
-# Usage: scripts/bench-acquire.sh [SIZE_MIB] (default 1024). Needs root (FUSE).
+# Images simulated failing drives with GNU ddrescue and with dredge, side by side,
+# one fault layout after another, and prints for each: both wall times, the
+# number of read requests each tool issued to the drive, and the bytes each
+# rescued. The drive is an image served by nbdkit (ddrescue filter: reads of the
+# bad ranges fail with EIO; log filter: every request the drive receives is
+# counted) through nbdfuse. Each tool gets a fresh mount.
+#
+# Layouts: scattered single bad sectors; a few large clustered bad ranges; many
+# small bad ranges; a slow drive (nbdkit delay filter, every read 2 ms late) with
+# a few bad ranges.
+#
+# dredge's time includes MD5 + SHA-1 + SHA-256 of the image and the mapfile;
+# ddrescue computes no hash (the "+hash" column adds md5sum, sha1sum and
+# sha256sum of its image, run one after the other, for the like-for-like figure).
+# Usage: scripts/bench-acquire.sh [SIZE_MIB] (default 256). Needs root (FUSE).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-size_mib=${1:-1024}
+size_mib=${1:-256}
 bash scripts/install-tools.sh
 cargo build --release --quiet
 dredge=$PWD/target/release/dredge
-work=$(mktemp -d /tmp/dredge-bench.XXXXXX)
+work=$(mktemp -d /tmp/dredge-bench-acq.XXXXXX)
 trap 'fusermount3 -u "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/mnt"
 size=$((size_mib << 20))
 # Dense, incompressible content, no holes.
 head -c "$size" /dev/urandom > "$work/disk.img"
-python3 - "$work/faults.map" "$size" <<'PY'
+
+faults() { # layout -> $work/faults.map (GNU ddrescue mapfile: - marks bad)
+  python3 - "$work/faults.map" "$size" "$1" <<'PY'
 import sys, random
-path, size = sys.argv[1], int(sys.argv[2])
-r = random.Random(1)
-bad = sorted({r.randrange(0, size // 4096 - 64) * 4096 for _ in range(40)})
-lines = ["0x00000000     +               1"]
-pos = 0
-for b in bad:
-    n = r.choice([4096, 8192, 65536, 1 << 20])
-    if b < pos: continue
-    if b > pos: lines.append(f"0x{pos:08X}  0x{b-pos:08X}  +")
-    n = min(n, size - b)
+path, size, layout = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+r = random.Random(7)
+def pick(n, lens, align):
+    return [(r.randrange(0, (size - (1 << 21)) // align) * align, r.choice(lens)) for _ in range(n)]
+bad = {
+    "scattered": lambda: pick(200, [512], 512),
+    "clustered": lambda: pick(3, [4 << 20, 6 << 20, 8 << 20], 1 << 20),
+    "many-small": lambda: pick(400, [4096, 8192, 16384, 65536], 4096),
+    "slow": lambda: pick(10, [4096, 65536], 4096),
+}[layout]()
+lines, pos = ["0x00000000     +               1"], 0
+for b, n in sorted(bad):
+    if b < pos:
+        continue
+    if b > pos:
+        lines.append(f"0x{pos:08X}  0x{b-pos:08X}  +")
     lines.append(f"0x{b:08X}  0x{n:08X}  -")
     pos = b + n
-if pos < size: lines.append(f"0x{pos:08X}  0x{size-pos:08X}  +")
+if pos < size:
+    lines.append(f"0x{pos:08X}  0x{size-pos:08X}  +")
 open(path, "w").write("\n".join(lines) + "\n")
 PY
+}
 
-mount_disk() {
-  nbdfuse "$work/mnt/disk" --command nbdkit -s --filter=ddrescue file "$work/disk.img" \
-    ddrescue-mapfile="$work/faults.map" >/dev/null 2>&1 &
+mount_disk() { # layout, log file
+  local filters=(--filter=log) params=()
+  if [[ $1 == slow ]]; then filters+=(--filter=delay); params+=(rdelay=2ms); fi
+  filters+=(--filter=ddrescue)
+  rm -f "$2"
+  # (nbdkit takes every filter's key=value after the plugin and its file)
+  nbdfuse "$work/mnt/disk" --command nbdkit -s "${filters[@]}" file "$work/disk.img" \
+    ddrescue-mapfile="$work/faults.map" logfile="$2" "${params[@]}" >/dev/null 2>&1 &
   for _ in $(seq 100); do [ -e "$work/mnt/disk" ] && break; sleep 0.1; done
+  [ -e "$work/mnt/disk" ] || { echo "nbdfuse did not come up ($1)" >&2; exit 1; }
 }
 umount_disk() { fusermount3 -u "$work/mnt"; sleep 0.3; }
-
 now() { date +%s.%N; }
+reads() { grep -c ' Read ' "$1" || true; }
+rescued() { ddrescuelog -t "$1" | awk '/rescued:/ {sub(",", "", $3); print $2 $3; exit}'; }
 
-mount_disk
-t0=$(now); ddrescue -q -f "$work/mnt/disk" "$work/gnu.img" "$work/gnu.map" || true; t1=$(now)
-umount_disk
-mount_disk
-t2=$(now); "$dredge" --progress none acquire "$work/mnt/disk" "$work/dredge.img" >/dev/null || [ $? -eq 3 ]; t3=$(now)
-umount_disk
-# ddrescue hashes nothing; time sha256sum+sha1sum+md5sum on its image too, for the
-# like-for-like figure (dredge's time includes all three hashes).
-t4=$(now); md5sum "$work/gnu.img" >/dev/null; sha1sum "$work/gnu.img" >/dev/null; sha256sum "$work/gnu.img" >/dev/null; t5=$(now)
-
-python3 - "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" "$size" "$work" <<'PY'
-import sys, subprocess
-t0,t1,t2,t3,t4,t5 = map(float, sys.argv[1:7]); size = int(sys.argv[7]); w = sys.argv[8]
-g, d, h = t1-t0, t3-t2, t5-t4
-def rescued(m):
-    out = subprocess.run(["ddrescuelog", "-t", m], capture_output=True, text=True).stdout
-    return [l.strip() for l in out.splitlines() if "rescued" in l or "bad-sector" in l]
-print(f"image: {size>>20} MiB with 40 bad ranges, served through nbdkit+nbdfuse")
-print(f"GNU ddrescue          : {g:7.2f} s  {size/g/1e6:8.1f} MB/s   (no hashes)")
-print(f"ddrescue + md5/sha1/sha256sum: {g+h:7.2f} s")
-print(f"dredge acquire (+3 hashes): {d:7.2f} s  {size/d/1e6:8.1f} MB/s")
-print(f"ratio ddrescue/dredge: {g/d:.2f}x  (>1 means dredge is faster)")
-print(f"ratio (ddrescue+hashing)/dredge: {(g+h)/d:.2f}x")
-print("ddrescue:", rescued(f"{w}/gnu.map"))
-print("dredge:  ", rescued(f"{w}/dredge.img.map"))
+printf '%s MiB drive, nbdkit+nbdfuse, 2 cores\n' "$size_mib"
+printf '%-11s %10s %10s %10s %7s %10s %10s %12s %12s\n' layout ddrescue +hash dredge ratio \
+  'reads gnu' 'reads dr' 'rescued gnu' 'rescued dr'
+for layout in scattered clustered many-small slow; do
+  faults "$layout"
+  rm -f "$work"/gnu.img* "$work"/dredge.img*
+  mount_disk "$layout" "$work/gnu.log"
+  t0=$(now); ddrescue -q -f "$work/mnt/disk" "$work/gnu.img" "$work/gnu.img.map" || true; t1=$(now)
+  umount_disk
+  mount_disk "$layout" "$work/dredge.log"
+  t2=$(now); "$dredge" --progress none acquire "$work/mnt/disk" "$work/dredge.img" >/dev/null || [ $? -eq 3 ]; t3=$(now)
+  umount_disk
+  t4=$(now); md5sum "$work/gnu.img" >/dev/null; sha1sum "$work/gnu.img" >/dev/null; sha256sum "$work/gnu.img" >/dev/null; t5=$(now)
+  same=$(cmp -s "$work/gnu.img" "$work/dredge.img" && echo "images equal" || echo "IMAGES DIFFER")
+  python3 - "$layout" "$t0" "$t1" "$t2" "$t3" "$t4" "$t5" "$(reads "$work/gnu.log")" "$(reads "$work/dredge.log")" \
+    "$(rescued "$work/gnu.img.map")" "$(rescued "$work/dredge.img.map")" "$same" <<'PY'
+import sys
+layout = sys.argv[1]
+t0, t1, t2, t3, t4, t5 = map(float, sys.argv[2:8])
+g, d, h = t1 - t0, t3 - t2, t5 - t4
+rg, rd, sg, sd, same = sys.argv[8:13]
+print(f"{layout:<11} {g:9.2f}s {g+h:9.2f}s {d:9.2f}s {g/d:6.2f}x {rg:>10} {rd:>10} {sg:>12} {sd:>12}  {same}")
 PY
+done
+echo "ratio = ddrescue time / dredge time (> 1: dredge faster, with its three hashes)"
