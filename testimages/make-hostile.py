@@ -40,8 +40,15 @@ Classes:
                and its table2 mirror, claims up to 2^32 entries under a valid
                header checksum. OUT_IMAGE must end in .E01.
 
+  ntfs-lznt1-bomb
+               NTFS (mkntfs, ntfs-3g) whose hundreds of compressed files' records
+               map one stored cluster into every compression unit: megabytes
+               decoded per 1 KiB record. Honest compressed files after them.
+               (hostile_ntfs.py)
+
 Needs mkfs.fat and mtools (carve-bombs, deep-fat, fat-cycles, gpt-bomb), with
-ewfacquire (e01-table-bomb), or mkfs.ext4 (clash-ext4, ext-extent-bomb, polyglot).
+ewfacquire (e01-table-bomb), or mkfs.ext4 (clash-ext4, ext-extent-bomb, polyglot), or mkntfs and ntfs-3g
+with FUSE (ntfs-lznt1-bomb).
 """
 import argparse
 import hashlib
@@ -52,7 +59,11 @@ import shutil
 import struct
 import subprocess
 import tempfile
+import sys
 import zlib
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hostile_ntfs import ntfs_lznt1_bomb  # noqa: E402
 
 ZEROS = b"\0" * (1 << 20)
 
@@ -527,7 +538,8 @@ def e01_table_bomb(out, rng):
 
 CLASSES = {"carve-bombs": carve_bombs, "deep-fat": deep_fat, "clash-ext4": clash_ext4,
            "ext-extent-bomb": ext_extent_bomb, "fat-cycles": fat_cycles, "gpt-bomb": gpt_bomb,
-           "polyglot": polyglot, "e01-table-bomb": e01_table_bomb}
+           "polyglot": polyglot, "e01-table-bomb": e01_table_bomb,
+           "ntfs-lznt1-bomb": lambda out, rng: ntfs_lznt1_bomb(out, rng, honest_files, sha)}
 
 
 def main():

@@ -20,8 +20,8 @@ pub use budget::{BudgetExceeded, UnitBudget};
 pub use counted::Counted;
 pub use extent::{Extent, ExtentSet};
 pub use model::{
-    Entry, EntryKind, FileSystem, Finding, ReadVecError, Recovery, Run, RunData, Timestamp, Volume,
-    VolumeKind, VolumeReader,
+    Decode, Decoded, Entry, EntryKind, FileSystem, Finding, ReadVecError, Recovery, Run, RunData,
+    Timestamp, Volume, VolumeKind, VolumeReader,
 };
 pub use sanitize::{csv_safe, is_invisible, visible};
 pub use source::{

@@ -231,7 +231,37 @@ pub enum RunData {
     Sparse,
     /// Bytes held in metadata (resident data, inline data), already decoded.
     Inline(Arc<[u8]>),
+    /// Bytes made from stored bytes as they are read (a compressed stream): only
+    /// the pieces asked for are decoded, so memory follows the read, not the
+    /// size a record claims.
+    Decoded(Decoded),
 }
+
+/// A stream whose bytes are decoded from stored bytes of the image on demand.
+pub trait Decode: Send + Sync + std::fmt::Debug {
+    /// Stable name of the encoding, recorded as the run's kind ("lznt1").
+    fn kind(&self) -> &'static str;
+    /// Fills `buf` with the decoded bytes at `off` of the stream. Bytes that
+    /// could not be made (stored bytes unreadable, a damaged unit, a layout that
+    /// stops) are zeros in `buf` and listed: (offset in the stream, length, why),
+    /// in order.
+    fn read_at(&self, off: u64, buf: &mut [u8]) -> Vec<(u64, u64, crate::Why)>;
+    /// The stored layout the bytes are decoded from: image and sparse runs, file
+    /// offsets in the stored stream.
+    fn stored(&self) -> &[Run];
+}
+
+/// A shared decoder; two are equal when they are the same decoder.
+#[derive(Clone, Debug)]
+pub struct Decoded(pub Arc<dyn Decode>);
+
+impl PartialEq for Decoded {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Decoded {}
 
 /// One piece of a file: `len` bytes at `file_offset` of the file.
 #[derive(Clone, Debug, PartialEq, Eq)]

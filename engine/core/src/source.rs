@@ -27,6 +27,9 @@ pub enum Why {
     AcquisitionError,
     /// The E01 segment holding these bytes is missing.
     MissingSegment,
+    /// A file's stored bytes were read but could not be decoded (a damaged
+    /// compression unit): what decoded before the damage is kept.
+    Undecodable,
 }
 
 impl Why {
@@ -44,6 +47,7 @@ impl Why {
             Why::BadChunk => "ewf-bad-chunk",
             Why::AcquisitionError => "ewf-acquisition-error",
             Why::MissingSegment => "ewf-missing-segment",
+            Why::Undecodable => "undecodable",
         }
     }
 }

@@ -357,6 +357,14 @@ fn build_artifact(
                     }
                 }
                 RunData::Sparse => buf[..n].fill(0),
+                RunData::Decoded(d) => {
+                    for (o, l, why) in d.0.read_at(done, &mut buf[..n]) {
+                        push_gap(&mut gaps, pos + (o - done), l, why);
+                        if why != Why::NotInLayout {
+                            unreadable_here += l;
+                        }
+                    }
+                }
                 RunData::Inline(bytes) => {
                     let from = done as usize;
                     let avail = bytes.len().saturating_sub(from).min(n);
@@ -399,10 +407,11 @@ fn build_artifact(
 }
 
 pub(crate) fn run_record(r: &dredge_core::Run, unreadable: u64) -> RunRecord {
-    let (kind, image_offset) = match r.data {
-        RunData::Image(at) => ("image", Some(at)),
+    let (kind, image_offset) = match &r.data {
+        RunData::Image(at) => ("image", Some(*at)),
         RunData::Sparse => ("sparse", None),
         RunData::Inline(_) => ("inline", None),
+        RunData::Decoded(d) => (d.0.kind(), None),
     };
     RunRecord {
         file_offset: r.file_offset,

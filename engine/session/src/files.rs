@@ -112,6 +112,23 @@ fn lay_out(
                     p.run_unreadable[ri] += n - inside;
                 }
             }
+            RunData::Decoded(d) => {
+                // Decoded now, a unit at a time, from the stored bytes: read
+                // outside the pass (they are few: that is what compression is).
+                let mut buf = vec![0u8; n.min(1 << 20) as usize];
+                let mut done = 0u64;
+                while done < n {
+                    let k = (n - done).min(buf.len() as u64) as usize;
+                    for (o, l, why) in d.0.read_at(from + done, &mut buf[..k]) {
+                        p.gaps.push((pos + done + (o - from - done), l, why));
+                        if why != Why::NotInLayout {
+                            p.run_unreadable[ri] += l;
+                        }
+                    }
+                    f.write_all_at(&buf[..k], pos + done).map_err(io)?;
+                    done += k as u64;
+                }
+            }
             RunData::Inline(bytes) => {
                 let lo = (from as usize).min(bytes.len());
                 let avail = bytes.len().saturating_sub(lo).min(n as usize);

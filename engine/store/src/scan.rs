@@ -23,7 +23,8 @@ pub struct VolumeRecord {
 pub struct RunRecord {
     pub file_offset: u64,
     pub len: u64,
-    /// "image", "sparse" or "inline"
+    /// "image", "sparse", "inline", or the encoding of bytes decoded from stored
+    /// ones ("lznt1")
     pub kind: String,
     pub image_offset: Option<u64>,
     pub unreadable_bytes: u64,

@@ -525,7 +525,7 @@ impl ExtFs {
                     out.push((*a, b));
                 }
                 RunData::Inline(b) => out.push((at + 40, b.to_vec())),
-                RunData::Sparse => {}
+                RunData::Sparse | RunData::Decoded(_) => {}
             }
         }
         out

@@ -46,6 +46,9 @@ fn content(v: &VolumeReader, e: &Entry) -> Vec<u8> {
                 v.source().read_at(*at, dst).unwrap();
             }
             RunData::Inline(b) => dst.copy_from_slice(&b[..dst.len()]),
+            RunData::Decoded(d) => {
+                d.0.read_at(0, dst);
+            }
             RunData::Sparse => {}
         }
     }

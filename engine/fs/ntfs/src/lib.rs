@@ -5,28 +5,23 @@
 //! a record whose fixups fail is salvaged stride by stride; a deleted file's
 //! clusters are checked against $Bitmap. (docs/decisions/0008-own-ntfs-reader.md)
 
+mod compressed;
 mod lznt1;
 mod record;
 
+use compressed::Lznt1Stream;
 use dredge_core::{
-    Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, Timestamp, VolumeReader,
+    Decoded, Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, Timestamp,
+    VolumeReader,
 };
 use record::{
     file_name, filetime, le16, le64, Attribute, FileName, Record, Value, AT_DATA, AT_FILE_NAME,
     AT_STANDARD_INFORMATION,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
 const ROOT: u64 = 5;
-/// Compressed files are decompressed in memory up to this size.
-const MAX_DECOMPRESSED: u64 = 256 << 20;
-/// ... and up to this much for all the compressed files of one walk together: a
-/// crafted MFT of thousands of records each claiming a 256 MiB compressed stream
-/// would otherwise hold hundreds of GiB. Streams past it are listed with their
-/// stored runs and a problem that says so.
-const MAX_DECOMPRESSED_TOTAL: u64 = 512 << 20;
 /// Records swept at most (a 2^32-record MFT is 4 TiB of metadata: damage).
 const MAX_RECORDS: u64 = 1 << 28;
 
@@ -125,9 +120,6 @@ pub struct NtfsFs {
     label: Option<String>,
     findings: Vec<Finding>,
     bitmap: OnceLock<Vec<u8>>,
-    /// Bytes of decompressed content this reader may still hold in memory (see
-    /// `MAX_DECOMPRESSED_TOTAL`).
-    inline_left: AtomicU64,
 }
 
 /// What the first pass keeps of a record: enough to build paths. Attributes are
@@ -233,7 +225,6 @@ impl NtfsFs {
             label: None,
             findings,
             bitmap: OnceLock::new(),
-            inline_left: AtomicU64::new(MAX_DECOMPRESSED_TOTAL),
         };
         // The volume label is $Volume's (record 3) $VOLUME_NAME (0x60).
         if let Some(r) = fs.record(3).0 {
@@ -448,88 +439,35 @@ impl NtfsFs {
         (out, size)
     }
 
-    /// Decompresses an LZNT1 stream unit by unit into one inline run.
-    fn decompressed(
+    /// An LZNT1 stream as one run decoded on demand (compressed.rs); None when
+    /// its unit is not one NTFS writes (the stored runs are listed instead).
+    fn decoded(
         &self,
         extents: &[Attribute],
         problems: &mut Vec<String>,
     ) -> Option<(Vec<Run>, u64)> {
         let (runs, size) = self.data_runs(extents, 0);
-        if size > MAX_DECOMPRESSED {
-            problems.push(format!(
-                "compressed stream of {size} bytes exceeds the in-memory limit"
-            ));
-            return None;
-        }
-        let taken = self
-            .inline_left
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |l| {
-                l.checked_sub(size)
-            });
-        if taken.is_err() {
-            problems.push(format!(
-                "compressed stream of {size} bytes not decompressed: the volume's compressed files exceed {MAX_DECOMPRESSED_TOTAL} bytes held in memory; the stored (compressed) runs are listed"
-            ));
-            return None;
-        }
         let cu = match extents.first().map(|a| &a.value) {
             Some(Value::NonResident {
                 compression_unit, ..
             }) if *compression_unit > 0 && *compression_unit < 16 => 1u64 << compression_unit,
             _ => 16,
         };
-        let unit = cu * self.boot.cs;
-        let mut out = vec![0u8; size as usize];
-        let mut u = 0u64;
-        while u * unit < size {
-            let (lo, hi) = (u * unit, ((u + 1) * unit).min(size));
-            // Stored bytes of this unit, and whether any of it is sparse.
-            let mut stored = Vec::new();
-            let mut sparse = false;
-            for r in &runs {
-                let (a, b) = (
-                    r.file_offset.max(lo),
-                    (r.file_offset + r.len).min((u + 1) * unit),
-                );
-                if a >= b {
-                    continue;
-                }
-                match r.data {
-                    RunData::Image(at) => {
-                        let mut buf = vec![0u8; (b - a) as usize];
-                        let _ = self
-                            .vol
-                            .source()
-                            .read_at(at + (a - r.file_offset), &mut buf);
-                        stored.extend(buf);
-                    }
-                    _ => sparse = true,
-                }
+        let unit = cu.saturating_mul(self.boot.cs);
+        match Lznt1Stream::new(self.vol.source().clone(), unit, size, runs, problems) {
+            Ok(s) => Some((
+                vec![Run {
+                    file_offset: 0,
+                    len: size,
+                    data: RunData::Decoded(Decoded(Arc::new(s))),
+                }],
+                size,
+            )),
+            Err(e) => {
+                problems.push(e);
+                None
             }
-            let dst = &mut out[lo as usize..hi as usize];
-            if stored.is_empty() {
-                // all sparse: zeros
-            } else if !sparse && stored.len() as u64 >= hi - lo {
-                dst.copy_from_slice(&stored[..dst.len()]);
-            } else {
-                match lznt1::decompress(&stored, dst.len()) {
-                    Ok(d) => dst[..d.len()].copy_from_slice(&d),
-                    Err((d, e)) => {
-                        dst[..d.len()].copy_from_slice(&d);
-                        problems.push(format!("compression unit at offset {lo}: {e}"));
-                    }
-                }
-            }
-            u += 1;
         }
-        Some((
-            vec![Run {
-                file_offset: 0,
-                len: size,
-                data: RunData::Inline(Arc::from(out.into_boxed_slice())),
-            }],
-            size,
-        ))
     }
 
     fn stream(&self, extents: &[Attribute], problems: &mut Vec<String>) -> (Vec<Run>, u64) {
@@ -537,7 +475,7 @@ impl NtfsFs {
             .first()
             .is_some_and(|a| a.compressed() && matches!(a.value, Value::NonResident { .. }))
         {
-            if let Some(x) = self.decompressed(extents, problems) {
+            if let Some(x) = self.decoded(extents, problems) {
                 return x;
             }
         }
@@ -549,10 +487,19 @@ impl NtfsFs {
 
     fn judge_deleted(&self, runs: &[Run]) -> Recovery {
         let cs = self.boot.cs;
-        let reused = runs.iter().any(|r| match r.data {
+        // A compressed stream is judged by the clusters it is stored in.
+        let stored = |r: &Run| -> Vec<Run> {
+            match &r.data {
+                RunData::Decoded(d) => d.0.stored().to_vec(),
+                _ => vec![r.clone()],
+            }
+        };
+        // Clusters past the volume's count are nobody's: the walk stops there.
+        let reused = runs.iter().flat_map(stored).any(|r| match r.data {
             RunData::Image(at) => {
-                let c0 = (at - self.vol.base()) / cs;
-                (c0..c0 + r.len.div_ceil(cs)).any(|c| self.cluster_allocated(c))
+                let c0 = at.saturating_sub(self.vol.base()) / cs;
+                let c1 = c0.saturating_add(r.len.div_ceil(cs)).min(self.clusters());
+                (c0..c1).any(|c| self.cluster_allocated(c))
             }
             _ => false,
         });
