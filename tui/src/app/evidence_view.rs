@@ -1,0 +1,196 @@
+//! The evidence view: each evidence with its checks, and its sector map.
+
+use super::*;
+
+impl App {
+    pub(super) fn key_evidence(&mut self, k: Key) {
+        let n = self.case.evidence.len();
+        match k {
+            Key::Up | Key::Char('k') => {
+                self.ev_sel = self.ev_sel.saturating_sub(1);
+                (self.map_zoom, self.map_off) = (0, 0);
+            }
+            Key::Down | Key::Char('j') => {
+                self.ev_sel = (self.ev_sel + 1).min(n.saturating_sub(1));
+                (self.map_zoom, self.map_off) = (0, 0);
+            }
+            Key::Char('+') => self.map_zoom = (self.map_zoom / 2).max(1),
+            Key::Char('-') => self.map_zoom = self.map_zoom.saturating_mul(2).min(1 << 40),
+            Key::Left | Key::Char('h') => {
+                self.map_off = self.map_off.saturating_sub(self.map_zoom * 64)
+            }
+            Key::Right | Key::Char('l') => {
+                let size = self
+                    .case
+                    .evidence
+                    .get(self.ev_sel)
+                    .map_or(0, |e| e.row.size);
+                self.map_off = (self.map_off + self.map_zoom * 64).min(size.saturating_sub(1));
+            }
+            Key::Home | Key::Char('g') => self.map_off = 0,
+            Key::Enter | Key::Char('x') => self.open_image_hex(),
+            _ => {}
+        }
+    }
+
+    pub(super) fn draw_evidence(&self, f: &mut Frame, r: Rect) {
+        let cols = Layout::default()
+            .direction(Direction::Horizontal)
+            .constraints([Constraint::Length(18), Constraint::Min(20)])
+            .split(r);
+        let items: Vec<ListItem> = self
+            .case
+            .evidence
+            .iter()
+            .map(|e| {
+                let mark = if e.row.bad_bytes > 0 { " !" } else { "" };
+                ListItem::new(format!("{}{mark}", visible(&e.row.label)))
+            })
+            .collect();
+        let mut st = ListState::default().with_selected(Some(self.ev_sel));
+        f.render_stateful_widget(
+            List::new(items)
+                .block(Block::default().borders(Borders::ALL).title("Evidence"))
+                .highlight_style(Style::default().add_modifier(Modifier::REVERSED)),
+            cols[0],
+            &mut st,
+        );
+        let Some(e) = self.case.evidence.get(self.ev_sel) else {
+            f.render_widget(
+                Paragraph::new(
+                    "No evidence in this case yet: 4 then a adds an image, A acquires a device.",
+                )
+                .block(Block::default().borders(Borders::ALL)),
+                cols[1],
+            );
+            return;
+        };
+        let right = Layout::default()
+            .direction(Direction::Vertical)
+            .constraints([Constraint::Length(9), Constraint::Min(4)])
+            .split(cols[1]);
+        let r0 = &e.row;
+        let mut lines = vec![
+            Line::from(format!(
+                "{}  {} bytes  {}",
+                visible(&r0.kind),
+                r0.size,
+                visible(&r0.path)
+            )),
+            Line::from(format!("MD5     {}", digest(&r0.md5))),
+            Line::from(format!("SHA-1   {}", digest(&r0.sha1))),
+            Line::from(format!("SHA-256 {}", digest(&r0.sha256))),
+            Line::from(Span::styled(
+                format!(
+                    "unreadable {} bytes in {} ranges",
+                    r0.bad_bytes,
+                    e.gaps.len()
+                ),
+                if r0.bad_bytes > 0 {
+                    self.style(Color::Red)
+                } else {
+                    Style::default()
+                },
+            )),
+        ];
+        for v in e.volumes.iter().take(2) {
+            let fs: Vec<String> = v.filesystems.iter().map(|(t, _)| t.clone()).collect();
+            lines.push(Line::from(format!(
+                "vol{} @{} +{} {} {}",
+                v.idx,
+                v.start,
+                v.len,
+                visible(&v.kind),
+                fs.join(",")
+            )));
+        }
+        if e.volumes.len() > 2 {
+            lines.push(Line::from(format!(
+                "… {} more volumes",
+                e.volumes.len() - 2
+            )));
+        }
+        f.render_widget(
+            Paragraph::new(lines).block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .title(visible(&r0.label).into_owned()),
+            ),
+            right[0],
+        );
+        self.draw_map(f, right[1], e);
+    }
+
+    /// One character per `map_zoom` bytes from `map_off`: unreadable, carved, deleted,
+    /// allocated or free, whichever touches the cell first in that order.
+    pub(super) fn draw_map(&self, f: &mut Frame, r: Rect, e: &Evidence) {
+        let inner_w = r.width.saturating_sub(2) as u64;
+        let inner_h = r.height.saturating_sub(3) as u64;
+        let cells = (inner_w * inner_h) as usize;
+        let z = self.map_zoom.max(1);
+        let start = self.map_off;
+        let mut map = vec![Cell::Free; cells];
+        let mut mark = |o: u64, l: u64, c: Cell| {
+            if l == 0 || o + l <= start {
+                return;
+            }
+            let a = (o.max(start) - start) / z;
+            let b = (o + l - 1 - start.min(o + l - 1)) / z;
+            for i in a..=b.min(cells as u64 - 1) {
+                if let Some(m) = map.get_mut(i as usize) {
+                    *m = (*m).max(c);
+                }
+            }
+        };
+        if cells > 0 {
+            for (o, l, origin, deleted) in &e.runs {
+                let c = if origin == "carved" {
+                    Cell::Carved
+                } else if *deleted {
+                    Cell::Deleted
+                } else {
+                    Cell::Allocated
+                };
+                mark(*o, *l, c);
+            }
+            for (o, l, _) in &e.gaps {
+                mark(*o, *l, Cell::Unreadable);
+            }
+        }
+        let size = e.row.size;
+        let mut lines: Vec<Line> = Vec::new();
+        for row in 0..inner_h as usize {
+            let mut spans = Vec::new();
+            for col in 0..inner_w as usize {
+                let i = row * inner_w as usize + col;
+                let at = start + i as u64 * z;
+                let (ch, c) = if at >= size {
+                    (' ', Color::Reset)
+                } else {
+                    match map[i] {
+                        Cell::Free => ('·', Color::DarkGray),
+                        Cell::Allocated => ('#', Color::Green),
+                        Cell::Deleted => ('d', Color::Yellow),
+                        Cell::Carved => ('c', Color::Cyan),
+                        Cell::Unreadable => ('X', Color::Red),
+                    }
+                };
+                spans.push(Span::styled(ch.to_string(), self.style(c)));
+            }
+            lines.push(Line::from(spans));
+        }
+        let end = (start + cells as u64 * z).min(size);
+        lines.push(Line::from(format!(
+            "# file  d deleted  c carved  X unreadable  · free   {start}..{end} · {z} B/cell"
+        )));
+        f.render_widget(
+            Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title("Sector map")),
+            r,
+        );
+    }
+}
+
+/// An evidence digest, or why there is none (the examiner chose other hashes).
+fn digest(d: &Option<String>) -> &str {
+    d.as_deref().unwrap_or("not computed (--hash)")
+}
