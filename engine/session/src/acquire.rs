@@ -1,0 +1,370 @@
+//! Imaging a drive (`dredge acquire`): raw with a ddrescue mapfile, or E01 written
+//! from the raw working copy, registered in the case with its digests.
+
+use crate::*;
+
+#[derive(Debug, Clone)]
+pub struct AcquireRequest<'a> {
+    pub source: &'a Path,
+    pub image: &'a Path,
+    pub map: &'a Path,
+    pub case_dir: Option<&'a Path>,
+    pub options: AcquireOptions,
+    /// Write an E01 set (IMAGE must end in .E01) instead of a raw image.
+    pub e01: Option<E01Options>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct E01Options {
+    pub segment_size: u64,
+    pub compression: dredge_image::Compression,
+    pub evidence_number: String,
+    pub notes: String,
+}
+
+impl E01Options {
+    /// 1.4 GiB, the CLI's `--segment-size` default.
+    pub const DEFAULT_SEGMENT: u64 = 1_503_238_553;
+}
+
+/// Where the acquisition itself writes when the result is to be an E01: a raw
+/// working image beside it, kept until the E01 is complete (so a killed run resumes).
+pub(crate) fn working_raw(image: &Path) -> PathBuf {
+    let mut s = image.as_os_str().to_owned();
+    s.push(".partial.raw");
+    PathBuf::from(s)
+}
+
+pub(crate) fn unhex<const N: usize>(h: &str) -> [u8; N] {
+    let mut out = [0u8; N];
+    for (i, o) in out.iter_mut().enumerate() {
+        *o = h
+            .get(i * 2..i * 2 + 2)
+            .and_then(|x| u8::from_str_radix(x, 16).ok())
+            .unwrap_or(0);
+    }
+    out
+}
+
+/// Turns the finished raw working image into an E01 set. Returns its segments.
+pub(crate) fn write_e01(
+    raw: &Path,
+    image: &Path,
+    opts: &E01Options,
+    header: dredge_image::EwfHeader,
+    result: &dredge_acquire::AcquireResult,
+) -> Result<Vec<PathBuf>, Failure> {
+    use std::io::Read;
+    let d = result
+        .digests
+        .as_ref()
+        .ok_or_else(|| Failure("no hashes: acquisition incomplete".into()))?;
+    let err = |e: std::io::Error| Failure(format!("{}: cannot write E01: {e}", image.display()));
+    let mut w = dredge_image::EwfWriter::create(
+        image,
+        result.size,
+        opts.segment_size,
+        opts.compression,
+        header,
+    )
+    .map_err(err)?;
+    let mut f = std::fs::File::open(raw).map_err(|e| Failure(format!("{}: {e}", raw.display())))?;
+    let mut buf = vec![0u8; w.chunk_size()];
+    let mut left = result.size;
+    while left > 0 {
+        let n = (left as usize).min(buf.len());
+        f.read_exact(&mut buf[..n])
+            .map_err(|e| Failure(format!("{}: {e}", raw.display())))?;
+        w.write_chunk(&buf[..n]).map_err(err)?;
+        left -= n as u64;
+    }
+    let bad: Vec<(u64, u64)> = result
+        .bad_extents
+        .iter()
+        .map(|e| (e.start / 512, e.end().div_ceil(512) - e.start / 512))
+        .collect();
+    // The acquisition hashes MD5 and SHA-1 whenever it writes an E01 (its hash
+    // sections hold them); a zero digest would be a false record, so refuse.
+    let (Some(md5), Some(sha1)) = (&d.md5, &d.sha1) else {
+        return Err(Failure(format!(
+            "{}: an E01 stores MD5 and SHA-1, and they were not computed",
+            image.display()
+        )));
+    };
+    w.finish(&unhex::<16>(md5), &unhex::<20>(sha1), &bad)
+        .map_err(err)
+}
+
+#[derive(Debug, Clone)]
+pub struct AcquireReport {
+    pub outcome: Outcome,
+    pub result: dredge_acquire::AcquireResult,
+    pub evidence: Option<EvidenceRow>,
+}
+
+/// Images a (possibly failing) device; with a case, records the acquisition and
+/// registers the image as evidence.
+pub fn acquire(
+    req: &AcquireRequest<'_>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<AcquireReport, Failure> {
+    let src_abs = abs(req.source);
+    if let (Ok(a), Ok(b)) = (
+        std::fs::canonicalize(req.source),
+        std::fs::canonicalize(req.image),
+    ) {
+        if a == b {
+            return Err(fail(format!(
+                "{}: the image would overwrite the source",
+                req.image.display()
+            )));
+        }
+    }
+    let mut store = match req.case_dir {
+        Some(d) => Some(open_case(d)?),
+        None => None,
+    };
+    let _lock = match store.as_mut() {
+        Some(st) => Some(lock_for_job(st)?),
+        None => None,
+    };
+    let params = json!({
+        "source": src_abs,
+        "source_device": describe_source(req.source),
+        "image": abs(req.image),
+        "map": abs(req.map),
+        "retries": req.options.retries,
+        "cluster_size": req.options.cluster,
+        "map_interval_s": req.options.map_interval.as_secs_f64(),
+        "hash": acquire_hashes(req).names(),
+        "format": if req.e01.is_some() { "e01" } else { "raw" },
+        "e01": req.e01.as_ref().map(|o| json!({
+            "segment_size": o.segment_size,
+            "compression": match o.compression {
+                Compression::None => "none",
+                Compression::Fast => "fast",
+                Compression::Best => "best",
+            },
+            "evidence_number": o.evidence_number,
+            "notes": o.notes,
+        })),
+    });
+    let sid = match store.as_mut() {
+        Some(s) => Some(s.begin_session("acquire", params.clone()).map_err(fail)?),
+        None => None,
+    };
+    if req.e01.is_some() {
+        let ok = req
+            .image
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("e01"));
+        if !ok {
+            let f = fail(format!(
+                "{}: an E01 image's name must end in .E01",
+                req.image.display()
+            ));
+            return Err(match (store.as_mut(), sid) {
+                (Some(s), Some(id)) => close_failed(s, id, f),
+                _ => f,
+            });
+        }
+    }
+    let header = dredge_image::EwfHeader {
+        case_number: store
+            .as_ref()
+            .and_then(|s| s.case().ok())
+            .and_then(|c| c.info.case_number)
+            .unwrap_or_default(),
+        examiner: store
+            .as_ref()
+            .and_then(|s| s.case().ok())
+            .map(|c| c.info.examiner)
+            .unwrap_or_default(),
+        description: format!("acquired by dredge from {src_abs}"),
+        evidence_number: req
+            .e01
+            .as_ref()
+            .map(|o| o.evidence_number.clone())
+            .unwrap_or_default(),
+        notes: req
+            .e01
+            .as_ref()
+            .map(|o| o.notes.clone())
+            .unwrap_or_default(),
+        acquired: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+    };
+    let result = run_acquire(req, interrupt, progress).and_then(|(outcome, r)| {
+        let segments = match (&req.e01, &r.digests) {
+            (Some(opts), Some(_)) => {
+                let raw = working_raw(req.image);
+                let segs = write_e01(&raw, req.image, opts, header, &r)?;
+                let _ = std::fs::remove_file(&raw);
+                segs
+            }
+            _ => vec![req.image.to_path_buf()],
+        };
+        Ok((outcome, r, segments))
+    });
+    let result = result.map(|(o, r, s)| (o, r, s.iter().map(|p| abs(p)).collect::<Vec<_>>()));
+    let (Some(store), Some(sid)) = (store.as_mut(), sid) else {
+        return result.map(|(outcome, result, _)| AcquireReport {
+            outcome,
+            result,
+            evidence: None,
+        });
+    };
+    let (outcome, result, segments) = result.map_err(|f| close_failed(store, sid, f))?;
+    let summary = json!({
+        "rescued": result.rescued,
+        "bad_bytes": result.bad_bytes,
+        "read_errors": result.read_errors,
+        "resumed": result.resumed,
+        "elapsed_s": result.elapsed.as_secs_f64(),
+    });
+    let mut evidence = None;
+    if let Some(d) = &result.digests {
+        let gaps: Vec<(u64, u64, String)> = result
+            .bad_extents
+            .iter()
+            .map(|e| (e.start, e.len, "acquisition-unreadable".to_string()))
+            .collect();
+        let map_sha256 = std::fs::read(req.map).ok().map(|b| sha256_hex(&b));
+        let row = store
+            .add_evidence(
+                &NewEvidence {
+                    path: abs(req.image),
+                    segments,
+                    kind: if req.e01.is_some() {
+                        "ewf".into()
+                    } else {
+                        "acquired".into()
+                    },
+                    size: result.size,
+                    md5: d.md5.clone(),
+                    sha1: d.sha1.clone(),
+                    sha256: d.sha256.clone(),
+                    // An E01 carries its unreadable sectors itself (error2).
+                    map_path: if req.e01.is_some() {
+                        None
+                    } else {
+                        Some(abs(req.map))
+                    },
+                    map_sha256,
+                    bad_bytes: result.bad_bytes,
+                    gaps,
+                    extra: json!({"acquisition": params, "read_errors": result.read_errors}),
+                },
+                Some(sid),
+            )
+            .map_err(|e| close_failed(store, sid, fail(e)))?;
+        evidence = Some(row);
+    }
+    store
+        .end_session(sid, outcome.status(), summary)
+        .map_err(fail)?;
+    Ok(AcquireReport {
+        outcome,
+        result,
+        evidence,
+    })
+}
+
+/// What an examiner needs to identify the source later: size, sector size, and for
+/// block devices the model and serial the kernel reports.
+pub(crate) fn describe_source(p: &Path) -> Value {
+    let dev = match FileDevice::open(p) {
+        Ok(d) => d,
+        Err(e) => return json!({"error": e.to_string()}),
+    };
+    let mut v = json!({
+        "size": dev.size(),
+        "sector_size": dev.sector_size(),
+        "block_device": dev.is_block_device(),
+    });
+    if dev.is_block_device() {
+        if let Some(name) = std::fs::canonicalize(p)
+            .ok()
+            .and_then(|c| c.file_name().map(|n| n.to_string_lossy().into_owned()))
+        {
+            let sys = Path::new("/sys/class/block").join(&name);
+            for (key, rel) in [
+                ("model", "device/model"),
+                ("vendor", "device/vendor"),
+                ("serial", "device/serial"),
+                ("wwid", "device/wwid"),
+            ] {
+                if let Ok(t) = std::fs::read_to_string(sys.join(rel)) {
+                    v[key] = json!(t.trim());
+                }
+            }
+        }
+    }
+    v
+}
+
+/// The digests an acquisition computes: the examiner's choice, plus MD5 and SHA-1
+/// when it writes an E01, whose hash sections hold them.
+pub(crate) fn acquire_hashes(req: &AcquireRequest<'_>) -> Algorithms {
+    match req.e01 {
+        Some(_) => req.options.hash.with(Algorithm::Md5).with(Algorithm::Sha1),
+        None => req.options.hash,
+    }
+}
+
+pub(crate) fn run_acquire(
+    req: &AcquireRequest<'_>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<(Outcome, dredge_acquire::AcquireResult), Failure> {
+    let dev = FileDevice::open(req.source).map_err(fail)?;
+    if dev.size() == 0 {
+        return Err(fail(format!(
+            "{}: is empty (0 bytes): nothing to acquire",
+            req.source.display()
+        )));
+    }
+    let mut cb = |p: &dredge_acquire::Progress| {
+        progress(&JobProgress {
+            job: "acquire",
+            phase: format!("{} pass {}", p.phase.as_str(), p.pass),
+            unit: "bytes",
+            done: p.rescued + p.bad,
+            total: p.size,
+            rescued: p.rescued,
+            bad: p.bad,
+            rate: p.rate(),
+            elapsed: p.elapsed,
+            found: 0,
+            unreadable: p.bad,
+        })
+    };
+    let target = if req.e01.is_some() {
+        working_raw(req.image)
+    } else {
+        req.image.to_path_buf()
+    };
+    let r = dredge_acquire::acquire(
+        &dev,
+        &target,
+        req.map,
+        dredge_acquire::AcquireOptions {
+            hash: acquire_hashes(req),
+            ..req.options.clone()
+        },
+        interrupt,
+        &mut cb,
+    )
+    .map_err(fail)?;
+    let outcome = if r.interrupted() {
+        Outcome::Interrupted
+    } else if r.bad_bytes > 0 {
+        Outcome::CompleteWithGaps
+    } else {
+        Outcome::Complete
+    };
+    Ok((outcome, r))
+}
