@@ -5,15 +5,36 @@
 //! how the image is cut into pages or how many workers scan them (the session runs
 //! the pages on a worker pool; this crate has no threads).
 
+mod bmp;
+mod gif;
+mod gzip;
 mod jpeg;
-mod more;
+mod mp4;
 mod ole;
+mod pdf;
+mod pe;
 mod png;
+mod riff;
+mod sqlite;
 mod tiff;
 mod zip;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use dredge_core::{ImageSource, Why};
+
+/// A candidate whose first `len` bytes validate, cut short for `why`.
+pub(crate) fn partial(len: u64, why: &str) -> Verdict {
+    partial_as(len, why, None)
+}
+
+/// `partial`, for a format whose subtype was already recognised.
+pub(crate) fn partial_as(len: u64, why: &str, subtype: Option<&'static str>) -> Verdict {
+    Verdict::Partial {
+        len,
+        why: why.into(),
+        subtype,
+    }
+}
 
 /// What validation concluded about a candidate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -399,14 +420,14 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(jpeg::Jpeg),
         Box::new(png::Png),
         Box::new(zip::Zip),
-        Box::new(more::Gif),
-        Box::new(more::Bmp),
-        Box::new(more::Pdf),
-        Box::new(more::Sqlite),
-        Box::new(more::Riff),
-        Box::new(more::Gzip),
-        Box::new(more::Mp4),
-        Box::new(more::Pe),
+        Box::new(gif::Gif),
+        Box::new(bmp::Bmp),
+        Box::new(pdf::Pdf),
+        Box::new(sqlite::Sqlite),
+        Box::new(riff::Riff),
+        Box::new(gzip::Gzip),
+        Box::new(mp4::Mp4),
+        Box::new(pe::Pe),
         Box::new(tiff::Tiff),
         Box::new(ole::Ole),
     ]

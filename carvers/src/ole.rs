@@ -4,7 +4,7 @@
 //! its first entry must be the root. The file ends after the highest sector the FAT
 //! marks as used. The stream names tell Word, Excel, PowerPoint and Outlook apart.
 
-use crate::{Carver, Reader, Verdict};
+use crate::{partial_as, Carver, Reader, Verdict};
 
 pub struct Ole;
 
@@ -12,14 +12,6 @@ const FREE: u32 = 0xFFFF_FFFF;
 const END: u32 = 0xFFFF_FFFE;
 /// Highest regular sector number (above it are the special markers).
 const MAXREG: u32 = 0xFFFF_FFFA;
-
-fn partial(len: u64, why: &str, subtype: Option<&'static str>) -> Verdict {
-    Verdict::Partial {
-        len,
-        why: why.into(),
-        subtype,
-    }
-}
 
 impl Carver for Ole {
     fn name(&self) -> &'static str {
@@ -78,8 +70,8 @@ impl Carver for Ole {
                 match r.le32(sector(next) + 4 * i) {
                     Some(FREE) => {}
                     Some(n) if n <= MAXREG => fat_sectors.push(n),
-                    Some(_) => return partial(sector(next), "damaged DIFAT", None),
-                    None => return partial(r.limit(), "cut off inside the DIFAT", None),
+                    Some(_) => return partial_as(sector(next), "damaged DIFAT", None),
+                    None => return partial_as(r.limit(), "cut off inside the DIFAT", None),
                 }
             }
             next = r.le32(sector(next) + 4 * (per - 1)).unwrap_or(END);
@@ -94,7 +86,7 @@ impl Carver for Ole {
         let mut last_used: Option<u64> = None;
         for &fs in &fat_sectors {
             let Some(b) = r.get(sector(fs), ss as usize) else {
-                return partial(sector(fs).min(r.limit()), "cut off inside the FAT", None);
+                return partial_as(sector(fs).min(r.limit()), "cut off inside the FAT", None);
             };
             for c in b.chunks_exact(4) {
                 let v = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
@@ -121,7 +113,7 @@ impl Carver for Ole {
             for e in 0..ss / 128 {
                 let at = sector(s) + 128 * e;
                 let Some(d) = r.get(at, 128) else {
-                    return partial(at.min(r.limit()), "cut off inside the directory", None);
+                    return partial_as(at.min(r.limit()), "cut off inside the directory", None);
                 };
                 let (len, ty) = (usize::from(u16::from_le_bytes([d[64], d[65]])), d[66]);
                 let name: Vec<u8> = d[..len.min(64)]
@@ -151,10 +143,10 @@ impl Carver for Ole {
             None
         };
         if end > r.limit() {
-            return partial(r.limit(), "cut off before its last sector", subtype);
+            return partial_as(r.limit(), "cut off before its last sector", subtype);
         }
         if r.unreadable > 0 {
-            return partial(end, "unreadable sectors inside", subtype);
+            return partial_as(end, "unreadable sectors inside", subtype);
         }
         Verdict::Complete { len: end, subtype }
     }

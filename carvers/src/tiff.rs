@@ -5,7 +5,7 @@
 //! ends at the last byte any entry, strip, tile or thumbnail refers to. TIFF has no
 //! end marker, so that is the exact end the structure gives.
 
-use crate::{Carver, Reader, Verdict};
+use crate::{partial_as, Carver, Reader, Verdict};
 
 pub struct Tiff;
 
@@ -63,14 +63,6 @@ impl Entry {
     }
 }
 
-fn partial(len: u64, why: &str, subtype: Option<&'static str>) -> Verdict {
-    Verdict::Partial {
-        len,
-        why: why.into(),
-        subtype,
-    }
-}
-
 impl Carver for Tiff {
     fn name(&self) -> &'static str {
         "tiff"
@@ -116,7 +108,7 @@ impl Carver for Tiff {
                 return if seen.len() == 1 {
                     Verdict::Reject
                 } else {
-                    partial(ifd, "IFD cut off", subtype)
+                    partial_as(ifd, "IFD cut off", subtype)
                 };
             };
             if n == 0 || n > MAX_ENTRIES {
@@ -130,7 +122,7 @@ impl Carver for Tiff {
                 let (Some(tag), Some(ty), Some(count)) =
                     (e.u16(r, p), e.u16(r, p + 2), e.u32(r, p + 4))
                 else {
-                    return partial(ifd, "IFD cut off", subtype);
+                    return partial_as(ifd, "IFD cut off", subtype);
                 };
                 let Some(size) = type_size(ty) else {
                     return Verdict::Reject;
@@ -145,7 +137,7 @@ impl Carver for Tiff {
                     p + 8
                 } else {
                     let Some(o) = e.u32(r, p + 8).map(u64::from) else {
-                        return partial(ifd, "IFD cut off", subtype);
+                        return partial_as(ifd, "IFD cut off", subtype);
                     };
                     end = end.max(o + bytes);
                     o
@@ -170,7 +162,7 @@ impl Carver for Tiff {
                     return Verdict::Reject;
                 }
                 if o.count > MAX_ARRAY {
-                    return partial(ifd, "too many strips", subtype);
+                    return partial_as(ifd, "too many strips", subtype);
                 }
                 for i in 0..o.count.min(l.count.max(1)) {
                     let start = if offs == 513 {
@@ -220,14 +212,14 @@ impl Carver for Tiff {
             return Verdict::Reject;
         }
         if end > r.limit() {
-            return partial(
+            return partial_as(
                 r.limit(),
                 "cut off before the data its IFDs point to",
                 subtype,
             );
         }
         if r.unreadable > 0 {
-            return partial(end, "unreadable sectors inside", subtype);
+            return partial_as(end, "unreadable sectors inside", subtype);
         }
         Verdict::Complete { len: end, subtype }
     }

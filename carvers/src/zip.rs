@@ -9,7 +9,7 @@
 //! where the directory says and those found `gap` later bound the split to one
 //! member; each sector boundary inside it is tried until that member's CRC matches.
 
-use crate::{Carver, Reader, Splice, Verdict, WHOLE};
+use crate::{partial_as, Carver, Reader, Splice, Verdict, WHOLE};
 use dredge_core::checksum::crc32_update;
 
 pub struct Zip;
@@ -236,14 +236,6 @@ fn classify(entries: &[Entry], mimetype: Option<&[u8]>) -> Option<&'static str> 
     }
 }
 
-fn partial(len: u64, why: &str, subtype: Option<&'static str>) -> Verdict {
-    Verdict::Partial {
-        len,
-        why: why.into(),
-        subtype,
-    }
-}
-
 impl Carver for Zip {
     fn name(&self) -> &'static str {
         "zip"
@@ -278,7 +270,7 @@ impl Carver for Zip {
                 .map(<[u8]>::to_vec);
         }
         let Some(eocd) = r.find(30, &EOCD.to_le_bytes()) else {
-            return partial(0, "no end of central directory", None);
+            return partial_as(0, "no end of central directory", None);
         };
         let (Some(count), Some(cd_size), Some(cd_off), Some(comment)) = (
             r.le16(eocd + 10),
@@ -286,7 +278,7 @@ impl Carver for Zip {
             r.le32(eocd + 16),
             r.le16(eocd + 20),
         ) else {
-            return partial(eocd, "end record cut off", None);
+            return partial_as(eocd, "end record cut off", None);
         };
         let (cd_size, cd_off) = (u64::from(cd_size), u64::from(cd_off));
         let cd_end = cd_off + cd_size;
@@ -294,8 +286,8 @@ impl Carver for Zip {
         let (sp, entries) = if cd_end == eocd {
             match central(r, WHOLE, cd_off, cd_end) {
                 Ok(e) if e.len() == usize::from(count) => (WHOLE, e),
-                Ok(_) => return partial(eocd, "entry count differs from the end record", None),
-                Err(why) => return partial(eocd, why, None),
+                Ok(_) => return partial_as(eocd, "entry count differs from the end record", None),
+                Err(why) => return partial_as(eocd, why, None),
             }
         } else {
             let gap = eocd.saturating_sub(cd_end);
@@ -306,7 +298,7 @@ impl Carver for Zip {
             };
             match found {
                 Some(f) => f,
-                None => return partial(
+                None => return partial_as(
                     eocd,
                     "central directory does not match the end record (fragmented or overwritten?)",
                     None,
@@ -320,15 +312,15 @@ impl Carver for Zip {
         // still holds, so the file is kept whole and marked for them below.
         if let Err((at, why)) = members(r, sp, &entries, &mut spent) {
             if r.unreadable == 0 {
-                return partial(at.min(sp.split), why, subtype);
+                return partial_as(at.min(sp.split), why, subtype);
             }
         }
         let end = eocd + 22 + u64::from(comment);
         if end > r.limit() {
-            return partial(eocd + 22, "comment cut off", subtype);
+            return partial_as(eocd + 22, "comment cut off", subtype);
         }
         if r.unreadable > 0 {
-            return partial(end, "unreadable sectors inside", subtype);
+            return partial_as(end, "unreadable sectors inside", subtype);
         }
         if sp.split == u64::MAX {
             Verdict::Complete { len: end, subtype }
