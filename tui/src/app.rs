@@ -8,7 +8,8 @@ use crate::jobs::{Msg, Running};
 use crate::query::Query;
 use crate::tree::{self, Row};
 use dredge_session::{
-    allocation, hms, human_bytes, visible, ArtifactRecord, Job, Outcome, ScanOptions,
+    allocation, hms, human_bytes, visible, ArtifactRecord, ArtifactStatus, Job, Outcome,
+    ScanOptions,
 };
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
@@ -213,7 +214,7 @@ impl App {
                 let a = &arts[i];
                 (!f.deleted || a.deleted)
                     && (!f.carved || a.origin == "carved")
-                    && (!f.partial || a.status != "complete")
+                    && (!f.partial || a.status != ArtifactStatus::Complete)
                     && query.matches(a, &c.lower[i], &c.types[i], c.mtime[i].as_deref())
             })
             .collect();

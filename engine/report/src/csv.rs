@@ -52,7 +52,7 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
             a.kind.clone(),
             a.origin.clone(),
             u8::from(a.deleted).to_string(),
-            a.status.clone(),
+            a.status.to_string(),
             a.recovery.clone(),
             a.recovery_detail.clone().unwrap_or_default(),
             a.size.to_string(),

@@ -6,7 +6,7 @@
 
 use crate::text::{entry_number, macb, markup, visible};
 use crate::{io_error, Model};
-use dredge_store::{ArtifactRecord, Store, StoreError};
+use dredge_store::{ArtifactRecord, ArtifactStatus, Store, StoreError};
 use std::io::Write;
 
 pub const NS: &str = "https://github.com/dredge-forensics/dredge/ns/report/1";
@@ -23,8 +23,8 @@ fn fileobject(out: &mut dyn Write, a: &ArtifactRecord) -> std::io::Result<()> {
         "      <filename{escaped}>{}</filename>",
         markup(&a.path)
     )?;
-    if a.status != "complete" {
-        let why = a.recovery_detail.as_deref().unwrap_or(&a.status);
+    if a.status != ArtifactStatus::Complete {
+        let why = a.recovery_detail.as_deref().unwrap_or(a.status.as_str());
         writeln!(out, "      <error>{}</error>", markup(why))?;
     }
     // ev1/vol2@1048576/…: DFXML numbers partitions from 1.
@@ -102,7 +102,7 @@ fn fileobject(out: &mut dyn Write, a: &ArtifactRecord) -> std::io::Result<()> {
         "      <dredge:recovery origin=\"{}\" method=\"{}\" status=\"{}\" deleted=\"{}\" unreadable_bytes=\"{}\">{}</dredge:recovery>",
         markup(&a.origin),
         markup(&a.recovery),
-        markup(&a.status),
+        markup(a.status.as_str()),
         u8::from(a.deleted),
         a.unreadable_bytes,
         markup(a.recovery_detail.as_deref().unwrap_or(""))

@@ -6,7 +6,7 @@
 
 use crate::text::{allocation, bytes, gaps, markup};
 use crate::{io_error, Model};
-use dredge_store::{ArtifactRecord, Store, StoreError};
+use dredge_store::{ArtifactRecord, ArtifactStatus, Store, StoreError};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -282,10 +282,10 @@ fn artifact_row(a: &ArtifactRecord) -> String {
         _ => "alloc",
     };
     let mut tags = format!("<span class=\"tag {class}\">{how}</span>");
-    if a.status == "partial" {
+    if a.status == ArtifactStatus::Partial {
         tags += "<span class=\"tag partial\">partial</span>";
-    } else if a.status != "complete" {
-        tags += &format!("<span class=tag>{}</span>", markup(&a.status));
+    } else if a.status != ArtifactStatus::Complete {
+        tags += &format!("<span class=tag>{}</span>", markup(a.status.as_str()));
     }
     let mut name = markup(&a.path);
     for n in &a.other_names {

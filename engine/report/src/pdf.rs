@@ -8,7 +8,7 @@
 
 use crate::text::visible;
 use crate::{io_error, Model};
-use dredge_store::{ArtifactRecord, Store, StoreError};
+use dredge_store::{ArtifactRecord, ArtifactStatus, Store, StoreError};
 use std::io::Write;
 use typst::diag::{FileError, FileResult};
 use typst::foundations::{Bytes, Datetime, Duration};
@@ -376,7 +376,7 @@ fn volumes_and_findings(model: &Model) -> String {
 
 fn file_row(a: &ArtifactRecord) -> String {
     let mut state = crate::text::allocation(a).to_string();
-    if a.status != "complete" {
+    if a.status != ArtifactStatus::Complete {
         state += &format!(", {}", a.status);
     }
     let hashes = a
@@ -426,7 +426,7 @@ fn files(store: &Store, model: &Model) -> Result<String, StoreError> {
     let mut n = 0u64;
     for interesting in [true, false] {
         store.each_artifact(None, &mut |a| {
-            let is = a.deleted || a.origin == "carved" || a.status != "complete";
+            let is = a.deleted || a.origin == "carved" || a.status != ArtifactStatus::Complete;
             if is == interesting && n < MAX_ROWS {
                 s += &file_row(&a);
                 n += 1;

@@ -10,6 +10,7 @@ use crate::unit::{contain, count_cut_short, cut_short};
 use crate::{fail, Failure, ProgressFn};
 use dredge_carvers::{registry, Matcher, Reader, Verdict};
 use dredge_core::{Entry, EntryKind, Extent, Finding, ImageSource, Recovery, Run, RunData};
+use dredge_store::ArtifactStatus;
 use dredge_store::{EvidenceRow, Store};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -273,7 +274,7 @@ pub fn carve_into_case(
                 "carved-partial".into()
             };
             if !whole {
-                a.status = "partial".into();
+                a.status = ArtifactStatus::Partial;
             }
             stats.0 += 1;
             stats.1 += u64::from(!whole);

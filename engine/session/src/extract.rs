@@ -8,6 +8,7 @@ use crate::{fail, Failure, JobProgress, ProgressFn};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use dredge_core::{Entry, EntryKind, Finding, ImageSource, RunData, Why};
 use dredge_hash::Digester;
+use dredge_store::ArtifactStatus;
 use dredge_store::{ArtifactRecord, EvidenceRow, RunRecord, Store};
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
@@ -71,7 +72,7 @@ pub(crate) fn extract_tasks(
                             let what = format!("extraction of {}", t.entry.path);
                             let mut a = record_for(&t, ev.id, unit, fs_id, &fb);
                             a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
-                            a.status = "no-content".into();
+                            a.status = ArtifactStatus::NoContent;
                             Ok((a, Some(cut_short(t.entry.meta_offset, &what, &why))))
                         });
                     if tx.send(r).is_err() {
@@ -98,7 +99,7 @@ pub(crate) fn extract_tasks(
             let (mut a, finding) = r?;
             findings.extend(finding);
             post(&mut a);
-            partial += u64::from(a.status == "partial");
+            partial += u64::from(a.status == ArtifactStatus::Partial);
             unreadable += a.unreadable_bytes;
             rows.push(store, a)?;
             let done = rows.done;
@@ -203,7 +204,7 @@ pub(crate) fn record_for(
         extracted: t.rel_out.clone(),
         extract_note: None,
         unreadable_bytes: 0,
-        status: "complete".into(),
+        status: ArtifactStatus::Complete,
         times: e
             .times
             .iter()
@@ -276,7 +277,7 @@ fn build_artifact(
     let mut a = record_for(t, evidence_id, unit, fs_id, forensic_base);
     let Some(out) = &t.out else {
         if e.kind == EntryKind::File {
-            a.status = "no-content".into();
+            a.status = ArtifactStatus::NoContent;
         }
         a.runs = e.runs.iter().map(|r| run_record(r, 0)).collect();
         return Ok((a, None));
@@ -400,7 +401,7 @@ fn build_artifact(
     a.digests = Some((d.md5, d.sha1, d.sha256));
     a.unreadable_bytes = gaps.iter().map(|g| g.1).sum();
     if a.unreadable_bytes > 0 {
-        a.status = "partial".into();
+        a.status = ArtifactStatus::Partial;
     }
     a.gaps = gaps;
     Ok((a, note))

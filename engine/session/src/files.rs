@@ -13,6 +13,7 @@ use crate::Failure;
 use dredge_core::{EntryKind, Extent, Finding, ReadReport, RunData, Why};
 use dredge_hash::Digester;
 use dredge_store::ArtifactRecord;
+use dredge_store::ArtifactStatus;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
@@ -284,7 +285,7 @@ pub(crate) fn cut_record(
 ) -> ArtifactRecord {
     let mut a = record_for(&p.task, evidence_id, unit, fs_id, forensic_base);
     a.runs = p.task.entry.runs.iter().map(|r| run_record(r, 0)).collect();
-    a.status = "no-content".into();
+    a.status = ArtifactStatus::NoContent;
     a.extracted = None;
     a
 }
@@ -302,12 +303,12 @@ pub(crate) fn finish(
     let runs = sorted_runs(t);
     if let Some(cut) = p.cut.take() {
         a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
-        a.status = "no-content".into();
+        a.status = ArtifactStatus::NoContent;
         return Ok((a, Some(cut)));
     }
     let Some(path) = &p.lay.path else {
         if t.entry.kind == EntryKind::File {
-            a.status = "no-content".into();
+            a.status = ArtifactStatus::NoContent;
         }
         a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
         return Ok((a, None));
@@ -350,7 +351,7 @@ pub(crate) fn finish(
     }
     a.unreadable_bytes = gaps.iter().map(|g| g.1).sum();
     if a.unreadable_bytes > 0 {
-        a.status = "partial".into();
+        a.status = ArtifactStatus::Partial;
     }
     a.gaps = gaps;
     Ok((a, note))

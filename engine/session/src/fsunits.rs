@@ -10,6 +10,7 @@ use crate::unit::{contain, count_cut_short, cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
 use crossbeam_channel::bounded;
 use dredge_core::{EntryKind, FileSystem, Finding, ImageSource};
+use dredge_store::ArtifactStatus;
 use dredge_store::{ArtifactRecord, EvidenceRow, Store};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -162,7 +163,7 @@ fn count(a: &ArtifactRecord, c: &mut (u64, u64, u64)) {
     if a.kind == "file" {
         c.0 += 1;
         c.1 += u64::from(a.deleted);
-        c.2 += u64::from(a.status == "partial");
+        c.2 += u64::from(a.status == ArtifactStatus::Partial);
     }
 }
 

@@ -14,7 +14,7 @@ mod seal;
 pub mod sign;
 
 pub use canonical::canonical_json;
-pub use scan::{ArtifactRecord, FindingRecord, RunRecord, VolumeRecord, VolumeRow};
+pub use scan::{ArtifactRecord, ArtifactStatus, FindingRecord, RunRecord, VolumeRecord, VolumeRow};
 
 use dredge_core::time::utc_now;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};

@@ -212,7 +212,7 @@ fn a_nullable_column_added_later_keeps_old_seals_and_is_sealed_itself() {
         kind: "file".into(),
         size: 3,
         recovery: "allocated".into(),
-        status: "complete".into(),
+        status: dredge_store::ArtifactStatus::Complete,
         times: vec![("fat.mtime".into(), "2024-01-01T00:00:00Z".into())],
         ..Default::default()
     };

@@ -141,7 +141,11 @@ impl App {
                 "deleted" => ('*', Color::Yellow),
                 _ => (' ', Color::Reset),
             };
-            let p = if a.status != "complete" { '!' } else { ' ' };
+            let p = if a.status != ArtifactStatus::Complete {
+                '!'
+            } else {
+                ' '
+            };
             Span::styled(format!("{x}{m}{p}"), self.style(c))
         };
         let dim = Style::default().add_modifier(Modifier::DIM);
