@@ -34,7 +34,7 @@ pub(super) fn add(a: AddArgs, interrupt: &AtomicBool, rep: &mut Reporter) -> Res
                     "event": "result", "command": "add", "outcome": format!("{:?}", r.outcome),
                     "label": e.label, "size": e.size, "md5": e.md5, "sha1": e.sha1, "sha256": e.sha256,
                     "bad_bytes": e.bad_bytes,
-                    "unreadable": r.gaps.iter().map(|(s, l, w)| json!({"start": s, "len": l, "why": w})).collect::<Vec<_>>(),
+                    "unreadable": r.gaps.iter().map(|g| json!({"start": g.offset, "len": g.len, "why": g.why.as_str()})).collect::<Vec<_>>(),
                 }));
             if !rep.is_json() {
                 println!(
@@ -160,10 +160,10 @@ pub(super) fn acquire(
         } else {
             println!("  rerun the same command to resume from {}", map.display());
         }
-        let gaps: Vec<(u64, u64, String)> = res
+        let gaps: Vec<session::Gap> = res
             .bad_extents
             .iter()
-            .map(|e| (e.start, e.len, "unreadable".into()))
+            .map(|e| session::Gap::new(e.start, e.len, session::Why::AcquisitionUnreadable))
             .collect();
         print_gaps(&gaps);
         if let Some(e) = &r.evidence {

@@ -145,7 +145,7 @@ pub(super) fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
                        "times": art.times.iter().map(|(s, t)| json!({"source": s, "utc": t})).collect::<Vec<_>>(),
                        "runs": art.runs.iter().map(|r| json!({"file_offset": r.file_offset, "len": r.len, "kind": r.kind,
                            "image_offset": r.image_offset, "unreadable_bytes": r.unreadable_bytes})).collect::<Vec<_>>(),
-                       "gaps": art.gaps.iter().map(|(o, l, w)| json!({"file_offset": o, "len": l, "why": w})).collect::<Vec<_>>()})
+                       "gaps": art.gaps.iter().map(|g| json!({"file_offset": g.offset, "len": g.len, "why": g.why.as_str()})).collect::<Vec<_>>()})
             );
         }
         let unit = art

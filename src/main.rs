@@ -407,9 +407,9 @@ fn outcome_word(o: Outcome) -> &'static str {
     }
 }
 
-fn print_gaps(gaps: &[(u64, u64, String)]) {
+fn print_gaps(gaps: &[session::Gap]) {
     const SHOWN: usize = 50;
-    for (s, l, w) in gaps.iter().take(SHOWN) {
+    for (s, l, w) in gaps.iter().take(SHOWN).map(|g| (g.offset, g.len, g.why)) {
         println!(
             "  unreadable {s:>14} .. {:>14}  {:>10} bytes  {w}",
             s + l,

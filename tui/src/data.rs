@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 pub struct Evidence {
     pub row: EvidenceRow,
-    pub gaps: Vec<(u64, u64, String)>,
+    pub gaps: Vec<dredge_session::Gap>,
     pub volumes: Vec<VolumeRow>,
     /// (image offset, length, origin, deleted) of every file run.
     pub runs: Vec<(u64, u64, String, bool)>,

@@ -59,7 +59,8 @@ fn every_view_on_the_sample_case() {
     let (s, _) = render(&mut app, 80, 24);
     assert!(s.contains("Hex · ev1 image · offset 0 of 4194304"), "{s}");
     assert!(s.contains("0000000000  eb 3c 90"), "{s}");
-    let (bad_at, bad_len, _) = app.case.evidence[0].gaps[0].clone();
+    let g = app.case.evidence[0].gaps[0];
+    let (bad_at, bad_len) = (g.offset, g.len);
     app.key(Key::Char('o'));
     type_text(&mut app, &format!("{:#x}", bad_at - 32));
     app.key(Key::Enter);

@@ -25,8 +25,8 @@ pub use model::{
 };
 pub use sanitize::{csv_safe, is_invisible, visible};
 pub use source::{
-    BlockDevice, DeviceError, ImageSource, ReadReport, SourceError, SourceErrorKind, SynthRange,
-    Why,
+    BlockDevice, DeviceError, Gap, ImageSource, ReadReport, SourceError, SourceErrorKind,
+    SynthRange, Why,
 };
 
 /// Version of dredge recorded in custody events and reports.

@@ -30,6 +30,9 @@ pub enum Why {
     /// A file's stored bytes were read but could not be decoded (a damaged
     /// compression unit): what decoded before the damage is kept.
     Undecodable,
+    /// `dredge acquire` could not read these bytes from the drive: the image
+    /// holds zeros there (the mapfile's bad areas).
+    AcquisitionUnreadable,
 }
 
 impl Why {
@@ -48,7 +51,48 @@ impl Why {
             Why::AcquisitionError => "ewf-acquisition-error",
             Why::MissingSegment => "ewf-missing-segment",
             Why::Undecodable => "undecodable",
+            Why::AcquisitionUnreadable => "acquisition-unreadable",
         }
+    }
+
+    /// The reason a stored word names; None for a word dredge never writes.
+    pub fn parse(s: &str) -> Option<Why> {
+        Why::ALL.into_iter().find(|w| w.as_str() == s)
+    }
+
+    pub const ALL: [Why; 13] = [
+        Why::Unreadable,
+        Why::PastEnd,
+        Why::NotTried,
+        Why::NotTrimmed,
+        Why::NotScraped,
+        Why::BadSector,
+        Why::NotInMap,
+        Why::NotInLayout,
+        Why::BadChunk,
+        Why::AcquisitionError,
+        Why::MissingSegment,
+        Why::Undecodable,
+        Why::AcquisitionUnreadable,
+    ];
+}
+
+/// Bytes of a file or of the evidence that are zeros not read from it: `len`
+/// bytes at `offset` (of the file, or of the image), and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Gap {
+    pub offset: u64,
+    pub len: u64,
+    pub why: Why,
+}
+
+impl Gap {
+    pub fn new(offset: u64, len: u64, why: Why) -> Gap {
+        Gap { offset, len, why }
+    }
+
+    pub fn end(&self) -> u64 {
+        self.offset.saturating_add(self.len)
     }
 }
 
@@ -264,6 +308,41 @@ impl<T: BlockDevice + ?Sized> BlockDevice for Box<T> {
 
 #[cfg(test)]
 mod tests {
+    /// Every reason is in `Why::ALL` and reads back from its word. `rank` is an
+    /// exhaustive match: a new reason does not compile until it has a rank, and
+    /// this fails until `ALL` lists it.
+    #[test]
+    fn every_reason_round_trips_through_its_word() {
+        fn rank(w: Why) -> usize {
+            match w {
+                Why::Unreadable => 0,
+                Why::PastEnd => 1,
+                Why::NotTried => 2,
+                Why::NotTrimmed => 3,
+                Why::NotScraped => 4,
+                Why::BadSector => 5,
+                Why::NotInMap => 6,
+                Why::NotInLayout => 7,
+                Why::BadChunk => 8,
+                Why::AcquisitionError => 9,
+                Why::MissingSegment => 10,
+                Why::Undecodable => 11,
+                Why::AcquisitionUnreadable => 12,
+            }
+        }
+        let mut seen = [false; 13];
+        for w in Why::ALL {
+            assert_eq!(Why::parse(w.as_str()), Some(w));
+            seen[rank(w)] = true;
+        }
+        assert!(seen.iter().all(|&x| x), "{seen:?}");
+        let mut words: Vec<_> = Why::ALL.iter().map(|w| w.as_str()).collect();
+        words.sort();
+        words.dedup();
+        assert_eq!(words.len(), Why::ALL.len());
+        assert_eq!(Why::parse("unreadablex"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -127,11 +127,13 @@ fn fileobject(out: &mut dyn Write, a: &ArtifactRecord) -> std::io::Result<()> {
             markup(utc)
         )?;
     }
-    for (o, l, why) in &a.gaps {
+    for g in &a.gaps {
         writeln!(
             out,
-            "      <dredge:unreadable file_offset=\"{o}\" len=\"{l}\" why=\"{}\"/>",
-            markup(why)
+            "      <dredge:unreadable file_offset=\"{}\" len=\"{}\" why=\"{}\"/>",
+            g.offset,
+            g.len,
+            markup(g.why.as_str())
         )?;
     }
     if let Some(x) = &a.extracted {
@@ -207,7 +209,7 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
                 markup(r.map_sha256.as_deref().unwrap_or(""))
             )),
         );
-        for (o, l, why) in &e.gaps {
+        for (o, l, why) in e.gaps.iter().map(|g| (g.offset, g.len, g.why.as_str())) {
             s += &format!(
                 "      <dredge:unreadable offset=\"{o}\" len=\"{l}\" why=\"{}\"/>\n",
                 markup(why)

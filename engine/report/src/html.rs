@@ -44,9 +44,9 @@ fn mono(s: &str) -> String {
 
 /// The medium as a bar, unreadable ranges in red, at the bar's resolution: any
 /// unreadable byte in a column marks the column.
-fn sector_map(size: u64, g: &[(u64, u64, String)]) -> String {
+fn sector_map(size: u64, g: &[dredge_core::Gap]) -> String {
     let mut cols = vec![false; MAP_W as usize];
-    for (o, l, _) in g {
+    for (o, l) in g.iter().map(|g| (&g.offset, &g.len)) {
         if size == 0 || *l == 0 {
             continue;
         }
@@ -181,7 +181,12 @@ fn evidence(model: &Model) -> String {
         s += &sector_map(r.size, &e.gaps);
         if !e.gaps.is_empty() {
             s += "<details><summary>Unreadable ranges</summary><table><tr><th>Offset</th><th>Length</th><th>Why</th></tr>";
-            for (o, l, w) in e.gaps.iter().take(1000) {
+            for (o, l, w) in e
+                .gaps
+                .iter()
+                .map(|g| (g.offset, g.len, g.why.as_str()))
+                .take(1000)
+            {
                 s += &format!("<tr><td>{o}</td><td>{l}</td>{}</tr>", td(w));
             }
             s += "</table>";

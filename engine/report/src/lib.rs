@@ -56,8 +56,8 @@ impl Format {
 /// One evidence item with what is known of it.
 pub struct EvidenceInfo {
     pub row: EvidenceRow,
-    /// (start, len, why) of every unreadable range of the medium.
-    pub gaps: Vec<(u64, u64, String)>,
+    /// Every unreadable range of the medium (image offsets).
+    pub gaps: Vec<dredge_core::Gap>,
     pub volumes: Vec<VolumeRow>,
     /// (unit, finding)
     pub findings: Vec<(String, FindingRecord)>,

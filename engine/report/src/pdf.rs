@@ -275,8 +275,8 @@ fn evidence(model: &Model) -> String {
         // Where on the medium the unreadable areas lie, at 1/1000 of its size.
         let size = r.size.max(1) as f64;
         let mut cuts: Vec<(f64, f64)> = Vec::new();
-        for (o, l, _) in &e.gaps {
-            let (a, w) = (*o as f64 / size, *l as f64 / size);
+        for g in &e.gaps {
+            let (a, w) = (g.offset as f64 / size, g.len as f64 / size);
             match cuts.last_mut() {
                 Some(last) if a - (last.0 + last.1) < 0.001 => last.1 = a + w - last.0,
                 _ => cuts.push((a, w)),
@@ -294,7 +294,12 @@ fn evidence(model: &Model) -> String {
         );
         if !e.gaps.is_empty() {
             s += "#table(columns: (auto, auto, 1fr), [*Offset*], [*Length*], [*Why*],\n";
-            for (o, l, w) in e.gaps.iter().take(200) {
+            for (o, l, w) in e
+                .gaps
+                .iter()
+                .map(|g| (g.offset, g.len, g.why.as_str()))
+                .take(200)
+            {
                 s += &format!("  [{o}], [{l}], {},\n", lit(w));
             }
             s += ")\n";

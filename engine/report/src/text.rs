@@ -114,9 +114,9 @@ pub fn bytes(n: u64) -> String {
 }
 
 /// The unreadable ranges of an artifact as "offset+len (why)", file offsets.
-pub fn gaps(g: &[(u64, u64, String)]) -> String {
+pub fn gaps(g: &[dredge_core::Gap]) -> String {
     g.iter()
-        .map(|(o, l, w)| format!("{o}+{l} ({w})"))
+        .map(|g| format!("{}+{} ({})", g.offset, g.len, g.why))
         .collect::<Vec<_>>()
         .join("; ")
 }

@@ -227,10 +227,10 @@ pub fn acquire(
     });
     let mut evidence = None;
     if let Some(d) = &result.digests {
-        let gaps: Vec<(u64, u64, String)> = result
+        let gaps: Vec<dredge_core::Gap> = result
             .bad_extents
             .iter()
-            .map(|e| (e.start, e.len, "acquisition-unreadable".to_string()))
+            .map(|e| dredge_core::Gap::new(e.start, e.len, dredge_core::Why::AcquisitionUnreadable))
             .collect();
         let map_sha256 = std::fs::read(req.map).ok().map(|b| sha256_hex(&b));
         let row = store

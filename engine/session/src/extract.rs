@@ -6,7 +6,7 @@
 use crate::unit::{contain, cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use dredge_core::{Entry, EntryKind, Finding, ImageSource, RunData, Why};
+use dredge_core::{Entry, EntryKind, Finding, Gap, ImageSource, RunData, Why};
 use dredge_hash::Digester;
 use dredge_store::ArtifactStatus;
 use dredge_store::{ArtifactRecord, EvidenceRow, RunRecord, Store};
@@ -291,15 +291,15 @@ fn build_artifact(
     let out = &out;
     let mut dg = Digester::new();
     let mut pos = 0u64;
-    let mut gaps: Vec<(u64, u64, String)> = Vec::new();
-    let push_gap = |gaps: &mut Vec<(u64, u64, String)>, off: u64, len: u64, why: Why| {
+    let mut gaps: Vec<Gap> = Vec::new();
+    let push_gap = |gaps: &mut Vec<Gap>, off: u64, len: u64, why: Why| {
         if let Some(l) = gaps.last_mut() {
-            if l.0 + l.1 == off && l.2 == why.as_str() {
-                l.1 += len;
+            if l.end() == off && l.why == why {
+                l.len += len;
                 return;
             }
         }
-        gaps.push((off, len, why.as_str().to_string()));
+        gaps.push(Gap::new(off, len, why));
     };
     const CHUNK: u64 = 1 << 20;
     // Sized to the file: most files are small, and a zeroed 1 MiB per file
@@ -399,7 +399,7 @@ fn build_artifact(
     // (sync_case in extract_tasks): a sync per file made carving I/O-bound.
     let d = dg.finish();
     a.digests = Some((d.md5, d.sha1, d.sha256));
-    a.unreadable_bytes = gaps.iter().map(|g| g.1).sum();
+    a.unreadable_bytes = gaps.iter().map(|g| g.len).sum();
     if a.unreadable_bytes > 0 {
         a.status = ArtifactStatus::Partial;
     }

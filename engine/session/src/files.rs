@@ -10,7 +10,7 @@
 use crate::extract::{create_copy, record_for, run_record, Task};
 use crate::unit::{contain, cut_short};
 use crate::Failure;
-use dredge_core::{EntryKind, Extent, Finding, ReadReport, RunData, Why};
+use dredge_core::{EntryKind, Extent, Finding, Gap, ReadReport, RunData, Why};
 use dredge_hash::Digester;
 use dredge_store::ArtifactRecord;
 use dredge_store::ArtifactStatus;
@@ -342,14 +342,14 @@ pub(crate) fn finish(
     a.digests = Some((d.md5, d.sha1, d.sha256));
     let mut zeros = std::mem::take(&mut p.lay.gaps);
     zeros.sort_by_key(|g| g.0);
-    let mut gaps: Vec<(u64, u64, String)> = Vec::new();
+    let mut gaps: Vec<Gap> = Vec::new();
     for (off, len, why) in zeros {
         match gaps.last_mut() {
-            Some(l) if l.0 + l.1 == off && l.2 == why.as_str() => l.1 += len,
-            _ => gaps.push((off, len, why.as_str().to_string())),
+            Some(l) if l.end() == off && l.why == why => l.len += len,
+            _ => gaps.push(Gap::new(off, len, why)),
         }
     }
-    a.unreadable_bytes = gaps.iter().map(|g| g.1).sum();
+    a.unreadable_bytes = gaps.iter().map(|g| g.len).sum();
     if a.unreadable_bytes > 0 {
         a.status = ArtifactStatus::Partial;
     }

@@ -23,7 +23,7 @@ use std::sync::Arc;
 pub struct AddResult {
     pub outcome: Outcome,
     pub evidence: Option<EvidenceRow>,
-    pub gaps: Vec<(u64, u64, String)>,
+    pub gaps: Vec<dredge_core::Gap>,
     /// For E01 evidence: what the file says about itself.
     pub ewf: Option<dredge_image::EwfMeta>,
     /// Bytes read: by the sequential pass, and otherwise (metadata, validators).
@@ -175,10 +175,10 @@ fn add_in_session(
         }
     };
     let extra = ewf_extra(ewf.as_ref(), &digests);
-    let gaps: Vec<(u64, u64, String)> = synthesized
+    let gaps: Vec<dredge_core::Gap> = synthesized
         .synthesized
         .iter()
-        .map(|s| (s.extent.start, s.extent.len, s.why.as_str().to_string()))
+        .map(|s| dredge_core::Gap::new(s.extent.start, s.extent.len, s.why))
         .collect();
     let bad_bytes = synthesized.synthesized_bytes();
     let kind = if ewf.is_some() {

@@ -17,6 +17,7 @@ pub use canonical::canonical_json;
 pub use scan::{ArtifactRecord, ArtifactStatus, FindingRecord, RunRecord, VolumeRecord, VolumeRow};
 
 use dredge_core::time::utc_now;
+use dredge_core::{Gap, Why};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -155,7 +156,7 @@ pub struct NewEvidence {
     pub map_sha256: Option<String>,
     pub bad_bytes: u64,
     /// Synthesized ranges found while hashing: (start, len, why).
-    pub gaps: Vec<(u64, u64, String)>,
+    pub gaps: Vec<Gap>,
     /// Anything else worth recording in the custody event (acquisition options...).
     pub extra: Value,
 }
@@ -641,7 +642,7 @@ impl Store {
                 "map_sha256": ev.map_sha256,
                 "bad_bytes": ev.bad_bytes,
                 "gap_count": ev.gaps.len(),
-                "gaps_digest": Self::gaps_digest(&ev.gaps),
+                "gaps_digest": Self::gaps_digest(ev.gaps.iter().map(|g| (g.offset, g.len, g.why.as_str()))),
                 "extra": ev.extra,
             });
             let event = log.event(tx, "evidence.add", params_json, session_id)?;
@@ -669,8 +670,8 @@ impl Store {
                 let mut st = tx
                     .prepare("INSERT INTO evidence_gaps (evidence_id, start, len, why) VALUES (?1, ?2, ?3, ?4)")
                     .map_err(sql_err(db))?;
-                for (s, l, w) in &ev.gaps {
-                    st.execute(params![id, *s as i64, *l as i64, w])
+                for g in &ev.gaps {
+                    st.execute(params![id, g.offset as i64, g.len as i64, g.why.as_str()])
                         .map_err(sql_err(db))?;
                 }
             }
@@ -709,17 +710,11 @@ impl Store {
             })
     }
 
-    pub fn evidence_gaps(&self, evidence_id: i64) -> Result<Vec<(u64, u64, String)>> {
+    pub fn evidence_gaps(&self, evidence_id: i64) -> Result<Vec<Gap>> {
         self.rows(
             "SELECT start, len, why FROM evidence_gaps WHERE evidence_id = ?1 ORDER BY start",
             [evidence_id],
-            |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, i64>(1)? as u64,
-                    r.get(2)?,
-                ))
-            },
+            gap_row,
         )
     }
 
@@ -755,7 +750,21 @@ impl Store {
             let gaps = match p.get("gaps_digest") {
                 Some(_) => Some((
                     "gaps_digest",
-                    json!(Self::gaps_digest(&self.evidence_gaps(row.id)?)),
+                    // The rows as stored, words and all: an edited reason word
+                    // is a changed digest, named below, not a read error.
+                    json!(Self::gaps_digest(
+                        self.rows(
+                            "SELECT start, len, why FROM evidence_gaps WHERE evidence_id = ?1",
+                            [row.id],
+                            |r| Ok((
+                                r.get::<_, i64>(0)? as u64,
+                                r.get::<_, i64>(1)? as u64,
+                                r.get::<_, String>(2)?
+                            )),
+                        )?
+                        .iter()
+                        .map(|(s, l, w)| (*s, *l, w.as_str()))
+                    )),
                 )),
                 None => None,
             };
@@ -841,4 +850,22 @@ fn new_uuid() -> String {
         &h[16..20],
         &h[20..32]
     )
+}
+
+/// A gap row: offset, length, reason. A reason word dredge never writes (an
+/// edited store) is an error naming it, not a guess.
+pub(crate) fn gap_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Gap> {
+    let why: String = r.get(2)?;
+    let why = Why::parse(&why).ok_or_else(|| {
+        rusqlite::Error::FromSqlConversionFailure(
+            2,
+            rusqlite::types::Type::Text,
+            format!("unknown gap reason {why:?}").into(),
+        )
+    })?;
+    Ok(Gap::new(
+        r.get::<_, i64>(0)? as u64,
+        r.get::<_, i64>(1)? as u64,
+        why,
+    ))
 }

@@ -4,6 +4,7 @@
 //! not edited, and a killed scan resumes at the first unsealed unit.
 
 use crate::{canonical_json, sql_err, ChainBreak, Result, Store, StoreError};
+use dredge_core::Gap;
 use rusqlite::{params, OptionalExtension};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -118,7 +119,7 @@ pub struct ArtifactRecord {
     pub times: Vec<(String, String)>,
     pub runs: Vec<RunRecord>,
     /// (file offset, length, why)
-    pub gaps: Vec<(u64, u64, String)>,
+    pub gaps: Vec<Gap>,
 }
 
 /// A volume as recorded, with the filesystems found on it: (type, label).
@@ -329,8 +330,8 @@ impl Store {
                     ])
                     .map_err(sql_err(&db))?;
                 }
-                for (o, l, w) in &a.gaps {
-                    gaps.execute(params![a.id, *o as i64, *l as i64, w])
+                for g in &a.gaps {
+                    gaps.execute(params![a.id, g.offset as i64, g.len as i64, g.why.as_str()])
                         .map_err(sql_err(&db))?;
                 }
             }
@@ -579,13 +580,7 @@ impl Store {
                     unreadable_bytes: r.get::<_, i64>(4)? as u64,
                 })
             })?;
-        a.gaps = self.cached_rows("SELECT file_offset, len, why FROM artifact_gaps WHERE artifact_id = ?1 ORDER BY file_offset", [&a.id], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, i64>(1)? as u64,
-                    r.get(2)?,
-                ))
-            })?;
+        a.gaps = self.cached_rows("SELECT file_offset, len, why FROM artifact_gaps WHERE artifact_id = ?1 ORDER BY file_offset", [&a.id], crate::gap_row)?;
         Ok(())
     }
 

@@ -134,8 +134,9 @@ impl Store {
 
     /// Digest of an evidence item's unreadable ranges, as registered: computed from
     /// the ranges in hand at registration and from the table at verification.
-    pub(crate) fn gaps_digest(gaps: &[(u64, u64, String)]) -> String {
-        let mut sorted: Vec<&(u64, u64, String)> = gaps.iter().collect();
+    /// (start, length, reason word) rows, sorted before digesting.
+    pub(crate) fn gaps_digest<'a>(gaps: impl Iterator<Item = (u64, u64, &'a str)>) -> String {
+        let mut sorted: Vec<(u64, u64, &str)> = gaps.collect();
         sorted.sort();
         let mut h = Sha256::new();
         for (s, l, w) in sorted {

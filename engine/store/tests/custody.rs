@@ -22,7 +22,11 @@ fn sample_evidence() -> NewEvidence {
         map_path: None,
         map_sha256: None,
         bad_bytes: 512,
-        gaps: vec![(1024, 512, "unreadable".into())],
+        gaps: vec![dredge_core::Gap::new(
+            1024,
+            512,
+            dredge_core::Why::Unreadable,
+        )],
         extra: json!({}),
     }
 }
@@ -69,7 +73,11 @@ fn a_new_case_has_a_valid_chain_and_its_directories() {
     assert_eq!(s.evidence().unwrap()[0].label, "ev1");
     assert_eq!(
         s.evidence_gaps(1).unwrap(),
-        vec![(1024, 512, "unreadable".into())]
+        vec![dredge_core::Gap::new(
+            1024,
+            512,
+            dredge_core::Why::Unreadable
+        )]
     );
 }
 

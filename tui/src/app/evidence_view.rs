@@ -153,7 +153,7 @@ impl App {
                 };
                 mark(*o, *l, c);
             }
-            for (o, l, _) in &e.gaps {
+            for (o, l) in e.gaps.iter().map(|g| (&g.offset, &g.len)) {
                 mark(*o, *l, Cell::Unreadable);
             }
         }

@@ -318,9 +318,9 @@ impl App {
         if a.runs.len() > 8 {
             l.push(Line::from(format!("… {} more runs", a.runs.len() - 8)));
         }
-        for (o, len, why) in &a.gaps {
+        for g in &a.gaps {
             l.push(Line::from(Span::styled(
-                format!("UNREADABLE {o}+{len} ({why})"),
+                format!("UNREADABLE {}+{} ({})", g.offset, g.len, g.why),
                 self.style(Color::Red),
             )));
         }

@@ -95,7 +95,7 @@ impl App {
                     .unwrap_or(0);
                 buf.truncate(got);
                 // The extracted copy has zeros where the medium could not be read.
-                let bad = a.gaps.iter().map(|(s, l, _)| (*s, *l)).collect();
+                let bad = a.gaps.iter().map(|g| (g.offset, g.len)).collect();
                 (buf, bad, String::new())
             }
         }
