@@ -580,7 +580,7 @@ impl Store {
                     unreadable_bytes: r.get::<_, i64>(4)? as u64,
                 })
             })?;
-        a.gaps = self.cached_rows("SELECT file_offset, len, why FROM artifact_gaps WHERE artifact_id = ?1 ORDER BY file_offset", [&a.id], crate::gap_row)?;
+        a.gaps = self.cached_rows("SELECT file_offset, len, why FROM artifact_gaps WHERE artifact_id = ?1 ORDER BY file_offset", [&a.id], crate::evidence::gap_row)?;
         Ok(())
     }
 
