@@ -30,16 +30,9 @@ fn carve(bytes: Vec<u8>) -> (Verdict, u64) {
 }
 
 fn noise(n: usize) -> Vec<u8> {
-    let mut x = 0x9e3779b97f4a7c15u64;
-    (0..n)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            // No digits, so no stray `12 0 obj` and no `%%EOF`.
-            b'a' + (x % 26) as u8
-        })
-        .collect()
+    let mut r = dredge_testkit::Rng::new(0x9e3779b97f4a7c15);
+    // No digits, so no stray `12 0 obj` and no `%%EOF`.
+    (0..n).map(|_| b'a' + (r.next() % 26) as u8).collect()
 }
 
 #[test]

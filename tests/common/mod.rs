@@ -23,17 +23,10 @@ pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
-/// Deterministic pseudo-random bytes (xorshift), different per seed.
+/// Deterministic pseudo-random bytes (the test kit's xorshift), different per seed.
 pub fn noise(len: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        })
-        .collect()
+    let mut r = dredge_testkit::Rng::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    (0..len).map(|_| (r.next() >> 24) as u8).collect()
 }
 
 pub fn sha256_file(p: &Path) -> String {
