@@ -45,10 +45,16 @@ Classes:
                map one stored cluster into every compression unit: megabytes
                decoded per 1 KiB record. Honest compressed files after them.
                (hostile_ntfs.py)
+  exfat-dir-bomb
+               exFAT (mkfs.exfat, exfat-fuse) with hundreds of empty folders
+               whose stream extensions say contiguous and 64 GiB long: each
+               claims the volume from its cluster on as directory data. Honest
+               files before and after. (hostile_exfat.py)
 
 Needs mkfs.fat and mtools (carve-bombs, deep-fat, fat-cycles, gpt-bomb), with
 ewfacquire (e01-table-bomb), or mkfs.ext4 (clash-ext4, ext-extent-bomb, polyglot), or mkntfs and ntfs-3g
-with FUSE (ntfs-lznt1-bomb).
+with FUSE (ntfs-lznt1-bomb), or mkfs.exfat, exfat-fuse and losetup
+(exfat-dir-bomb).
 """
 import argparse
 import hashlib
@@ -63,6 +69,7 @@ import sys
 import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from hostile_exfat import exfat_dir_bomb  # noqa: E402
 from hostile_ntfs import ntfs_lznt1_bomb  # noqa: E402
 
 ZEROS = b"\0" * (1 << 20)
@@ -539,7 +546,8 @@ def e01_table_bomb(out, rng):
 CLASSES = {"carve-bombs": carve_bombs, "deep-fat": deep_fat, "clash-ext4": clash_ext4,
            "ext-extent-bomb": ext_extent_bomb, "fat-cycles": fat_cycles, "gpt-bomb": gpt_bomb,
            "polyglot": polyglot, "e01-table-bomb": e01_table_bomb,
-           "ntfs-lznt1-bomb": lambda out, rng: ntfs_lznt1_bomb(out, rng, honest_files, sha)}
+           "ntfs-lznt1-bomb": lambda out, rng: ntfs_lznt1_bomb(out, rng, honest_files, sha),
+           "exfat-dir-bomb": lambda out, rng: exfat_dir_bomb(out, rng, honest_files, sha)}
 
 
 def main():

@@ -30,6 +30,7 @@ fn build(class: &str, seed: u64, dir: &Path) -> Option<(PathBuf, BTreeMap<String
         "polyglot" => &["mkfs.ext4", "mkfs.fat", "python3"],
         "e01-table-bomb" => &["mkfs.fat", "mcopy", "ewfacquire", "python3"],
         "ntfs-lznt1-bomb" => &["mkntfs", "ntfs-3g", "python3"],
+        "exfat-dir-bomb" => &["mkfs.exfat", "mount.exfat-fuse", "losetup", "python3"],
         _ => &["mkfs.fat", "mcopy", "mmd", "python3"],
     };
     if !tools(need) {
@@ -318,5 +319,21 @@ fn compressed_files_mapping_one_cluster_again_and_again_cost_only_themselves() {
             assert!(data <= 64 << 10, "{data} bytes decoded");
         }
         assert!(has(f, "a second time"), "{f:?}");
+    });
+}
+
+#[test]
+fn folders_each_claiming_the_rest_of_an_exfat_volume_are_read_once() {
+    each_image("exfat-dir-bomb", &seeds(), &mut |_, want, arts, f| {
+        // The honest folder beside them came back (survives), and the walk was
+        // not cut short by its read budget: each cluster was read as a folder once.
+        assert!(want.keys().any(|k| k.starts_with("/docs/")));
+        assert!(!has(f, "cut short"), "{f:?}");
+        assert!(has(f, "already read as a directory"), "{f:?}");
+        let folders = arts
+            .iter()
+            .filter(|a| a["path"].as_str().unwrap_or("").starts_with("/z/d"))
+            .count();
+        assert!(folders >= 300, "{folders}");
     });
 }
