@@ -45,6 +45,9 @@ Classes:
                map one stored cluster into every compression unit: megabytes
                decoded per 1 KiB record. Honest compressed files after them.
                (hostile_ntfs.py)
+  fat-dir-bomb FAT16 stick with hundreds of empty folders whose clusters are linked
+               into one chain: each folder reads every later one's cluster.
+               Honest files before and after, and a folder DOCS.
   exfat-dir-bomb
                exFAT (mkfs.exfat, exfat-fuse) with hundreds of empty folders
                whose stream extensions say contiguous and 64 GiB long: each
@@ -543,11 +546,57 @@ def e01_table_bomb(out, rng):
     return want
 
 
+def fat_dir_bomb(out, rng):
+    """FAT16: hundreds of empty folders whose clusters are linked into one chain,
+    each folder's chain running through every later folder's cluster."""
+    fat_image(out, 32)
+    with tempfile.TemporaryDirectory() as t:
+        want = {}
+        for d, prefix in (("", "a-"), ("DOCS", ""), ("", "zz-")):
+            src = os.path.join(t, prefix + d + "src")
+            os.mkdir(src)
+            if d:
+                mtools("mmd", "-i", out, "::/" + d)
+            for k, v in honest_files(rng, src, rng.randrange(3, 7), prefix).items():
+                want[("/" + d if d else "") + k] = v
+            for name in sorted(os.listdir(src)):
+                mtools("mcopy", "-i", out, os.path.join(src, name), f"::/{d}/{name}" if d else "::/" + name)
+            if prefix == "a-":
+                n = rng.randrange(600, 1000)
+                mtools("mmd", "-i", out, "::/Z")
+                for k in range(0, n, 200):
+                    mtools("mmd", "-i", out, *[f"::/Z/D{i:04d}" for i in range(k, min(n, k + 200))])
+    with open(out, "r+b") as f:
+        img = bytearray(f.read())
+        lay = fat16_layout(img)
+        fat0 = lay["fat"]
+        first = lambda at: struct.unpack_from("<H", img, at + 26)[0]
+        z, chain = first(short_entry(img, lay, lay["root"], lay["root_len"], b"Z          ")), []
+        while 2 <= z < 0xFFF8 and len(chain) < 4096:
+            chain.append(z)
+            z = struct.unpack_from("<H", img, fat0 + 2 * z)[0]
+        starts = []
+        for c in chain:
+            at = cluster_at(lay, c)
+            for e in range(at, at + lay["cluster"], 32):
+                if img[e] == ord("D") and img[e + 11] & 0x10 and img[e:e + 1] != b"\xe5":
+                    starts.append(first(e))
+        starts.sort()
+        for a, b in zip(starts, starts[1:]):
+            set_fat16(img, lay, a, b)
+        f.seek(0)
+        f.write(img)
+    if len(starts) < 300:
+        raise SystemExit(f"only {len(starts)} folders found")
+    return want
+
+
 CLASSES = {"carve-bombs": carve_bombs, "deep-fat": deep_fat, "clash-ext4": clash_ext4,
            "ext-extent-bomb": ext_extent_bomb, "fat-cycles": fat_cycles, "gpt-bomb": gpt_bomb,
            "polyglot": polyglot, "e01-table-bomb": e01_table_bomb,
            "ntfs-lznt1-bomb": lambda out, rng: ntfs_lznt1_bomb(out, rng, honest_files, sha),
-           "exfat-dir-bomb": lambda out, rng: exfat_dir_bomb(out, rng, honest_files, sha)}
+           "exfat-dir-bomb": lambda out, rng: exfat_dir_bomb(out, rng, honest_files, sha),
+           "fat-dir-bomb": fat_dir_bomb}
 
 
 def main():

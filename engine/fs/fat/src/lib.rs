@@ -13,7 +13,7 @@ use dir::RawEntry;
 use dredge_core::{
     Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, VolumeReader,
 };
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use table::{Link, Table};
 
 /// A directory holds at most 65 536 entries (FAT specification).
@@ -281,12 +281,51 @@ impl FileSystem for FatFs {
         let cs = self.bpb.cluster_size();
         let vol_bytes = self.vol.len();
         let fat32 = self.bpb.fat_type == FatType::Fat32;
-        let mut seen_dirs: HashSet<u32> = HashSet::new();
+        // Folders waiting to be read, plainest claims first: live before deleted,
+        // then fewest clusters, then first cluster (and the order met, for ties).
+        // A cluster is read as directory data once: a folder whose chain runs
+        // into clusters a folder was already read from (a loop; crafted folders
+        // pointing into one long chain) is read up to there. So the walk reads at
+        // most the volume, holds one folder's data at a time, and an honest
+        // folder is never crowded out by folders that claim more.
+        type Key = (bool, usize, u32, usize);
+        let mut pending: BTreeMap<Key, (Vec<u32>, String, usize, u64)> = BTreeMap::new();
+        let mut read_as_dir: HashSet<u32> = HashSet::new();
+        if fat32 {
+            let limit = MAX_DIR_BYTES / cs + 1;
+            read_as_dir.extend(self.fat.chain(self.bpb.root_cluster, limit).0);
+        }
+        let mut met = 0usize;
         // (directory data, chunk starts, chunk size, path, depth, deleted parent)
         let (root, root_starts) = self.root(findings);
         let root_chunk = if fat32 { cs } else { root.len().max(1) as u64 };
-        let mut stack = vec![(root, root_starts, root_chunk, String::new(), 0usize, false)];
-        while let Some((data, starts, chunk, path, depth, parent_deleted)) = stack.pop() {
+        let mut first = Some((root, root_starts, root_chunk, String::new(), 0usize, false));
+        loop {
+            let (data, starts, chunk, path, depth, parent_deleted) = match first.take() {
+                Some(x) => x,
+                None => {
+                    let Some(((deleted, ..), (mut clusters, full, depth, meta))) =
+                        pending.pop_first()
+                    else {
+                        break;
+                    };
+                    let fresh = clusters
+                        .iter()
+                        .take_while(|c| !read_as_dir.contains(c))
+                        .count();
+                    if fresh == 0 {
+                        findings.push(Finding::new(meta, format!("directory {full} points to a directory already visited (cluster {}); not entered again", clusters[0])));
+                        continue;
+                    }
+                    if fresh < clusters.len() {
+                        findings.push(Finding::new(meta, format!("directory {full} runs into clusters already read as a directory at cluster {}; read up to there", clusters[fresh])));
+                        clusters.truncate(fresh);
+                    }
+                    read_as_dir.extend(clusters.iter().copied());
+                    let (d, s) = self.dir_data(&clusters, findings);
+                    (d, s, cs, full, depth, deleted)
+                }
+            };
             for e in dir::parse(&data, self.fat.max_cluster(), vol_bytes, fat32) {
                 let meta = self.slot_offset(&starts, e.slot, chunk);
                 let deleted = e.deleted || parent_deleted;
@@ -325,9 +364,7 @@ impl FileSystem for FatFs {
                         recovery,
                         meta_offset: meta,
                     });
-                    let fresh = clusters.first().is_some_and(|c| seen_dirs.insert(*c));
-                    if !clusters.is_empty() && !fresh {
-                        findings.push(Finding::new(meta, format!("directory {full} points to a directory already visited (cluster {}); not entered again", e.start_cluster)));
+                    if clusters.is_empty() {
                     } else if depth + 1 >= MAX_DEPTH {
                         findings.push(Finding::new(
                             meta,
@@ -335,9 +372,12 @@ impl FileSystem for FatFs {
                                 "directory {full} is nested deeper than {MAX_DEPTH}; not entered"
                             ),
                         ));
-                    } else if fresh {
-                        let (d, s) = self.dir_data(&clusters, findings);
-                        stack.push((d, s, cs, full, depth + 1, deleted));
+                    } else {
+                        met += 1;
+                        pending.insert(
+                            (deleted, clusters.len(), clusters[0], met),
+                            (clusters, full, depth + 1, meta),
+                        );
                     }
                     continue;
                 }
