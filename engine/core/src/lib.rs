@@ -10,6 +10,7 @@
 mod budget;
 pub mod checksum;
 mod counted;
+pub mod dirqueue;
 mod extent;
 mod model;
 mod sanitize;

@@ -4,11 +4,12 @@
 //! the valid data length as zeros, the backup boot region when the main one is
 //! damaged, and deleted files' clusters checked against the allocation bitmap.
 
+use dredge_core::dirqueue::DirQueue;
 use dredge_core::time::days_from_civil;
 use dredge_core::{
     Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, Timestamp, VolumeReader,
 };
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::sync::OnceLock;
 
 const MAX_DIR_BYTES: u64 = 256 << 20;
@@ -590,39 +591,23 @@ impl FileSystem for ExFatFs {
                 format!("root directory: {s}"),
             ));
         }
-        // Folders waiting to be read, plainest claims first: live before deleted,
-        // then fewest clusters, then first cluster (and the order met, for ties).
-        // A cluster is read as directory data once: a folder whose chain runs
-        // into clusters a folder was already read from (a loop; a deleted folder
-        // over a live one's clusters; crafted folders each claiming the rest of
-        // the volume) is read up to there. So the walk reads at most the volume,
-        // and an honest folder is never crowded out by folders that claim more.
-        type Key = (bool, usize, u64, usize);
-        let mut pending: BTreeMap<Key, (Vec<u64>, String, usize, u64)> = BTreeMap::new();
-        let mut read_as_dir: HashSet<u64> = HashSet::new();
-        let mut met = 0usize;
-        let first = root.first().copied().unwrap_or(0);
-        pending.insert((false, root.len(), first, met), (root, String::new(), 0, 0));
-        while let Some(((parent_deleted, _, _, _), (mut clusters, path, depth, meta))) =
-            pending.pop_first()
-        {
-            let fresh = clusters
-                .iter()
-                .take_while(|c| !read_as_dir.contains(c))
-                .count();
-            if fresh < clusters.len() {
-                let what = if fresh == 0 {
+        // Folders are read plainest claim first, each cluster once (DirQueue).
+        let mut queue: DirQueue<u64, (String, usize, u64)> = DirQueue::default();
+        queue.push(false, root, (String::new(), 0, 0));
+        while let Some(turn) = queue.take() {
+            let (path, depth, meta) = turn.item;
+            let (clusters, parent_deleted) = (turn.clusters, turn.deleted);
+            if let Some(c) = turn.cut_at {
+                let what = if clusters.is_empty() {
                     "was already read as another directory; not read again".to_string()
                 } else {
-                    format!("runs into clusters already read as a directory at cluster {}; read up to there", clusters[fresh])
+                    format!("runs into clusters already read as a directory at cluster {c}; read up to there")
                 };
                 findings.push(Finding::new(meta, format!("directory {path} {what}")));
-                clusters.truncate(fresh);
             }
             if clusters.is_empty() {
                 continue;
             }
-            read_as_dir.extend(clusters.iter().copied());
             let data = self.read_clusters(&clusters, u64::MAX);
             let (sets, _) = parse_dir(&data);
             for set in sets {
@@ -688,9 +673,8 @@ impl FileSystem for ExFatFs {
                     recovery,
                     meta_offset: meta,
                 });
-                if is_dir && !cl.is_empty() && depth + 1 < MAX_DEPTH {
-                    met += 1;
-                    pending.insert((deleted, cl.len(), cl[0], met), (cl, full, depth + 1, meta));
+                if is_dir && depth + 1 < MAX_DEPTH {
+                    queue.push(deleted, cl, (full, depth + 1, meta));
                 }
             }
         }

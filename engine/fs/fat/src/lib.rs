@@ -10,10 +10,10 @@ mod table;
 
 pub use bpb::{Bpb, FatType};
 use dir::RawEntry;
+use dredge_core::dirqueue::DirQueue;
 use dredge_core::{
     Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, VolumeReader,
 };
-use std::collections::{BTreeMap, HashSet};
 use table::{Link, Table};
 
 /// A directory holds at most 65 536 entries (FAT specification).
@@ -281,21 +281,13 @@ impl FileSystem for FatFs {
         let cs = self.bpb.cluster_size();
         let vol_bytes = self.vol.len();
         let fat32 = self.bpb.fat_type == FatType::Fat32;
-        // Folders waiting to be read, plainest claims first: live before deleted,
-        // then fewest clusters, then first cluster (and the order met, for ties).
-        // A cluster is read as directory data once: a folder whose chain runs
-        // into clusters a folder was already read from (a loop; crafted folders
-        // pointing into one long chain) is read up to there. So the walk reads at
-        // most the volume, holds one folder's data at a time, and an honest
-        // folder is never crowded out by folders that claim more.
-        type Key = (bool, usize, u32, usize);
-        let mut pending: BTreeMap<Key, (Vec<u32>, String, usize, u64)> = BTreeMap::new();
-        let mut read_as_dir: HashSet<u32> = HashSet::new();
+        // Folders are read when their turn comes, plainest claim first, each
+        // cluster once (DirQueue); the root first.
+        let mut queue: DirQueue<u32, (String, usize, u64)> = DirQueue::default();
         if fat32 {
             let limit = MAX_DIR_BYTES / cs + 1;
-            read_as_dir.extend(self.fat.chain(self.bpb.root_cluster, limit).0);
+            queue.mark_read(self.fat.chain(self.bpb.root_cluster, limit).0);
         }
-        let mut met = 0usize;
         // (directory data, chunk starts, chunk size, path, depth, deleted parent)
         let (root, root_starts) = self.root(findings);
         let root_chunk = if fat32 { cs } else { root.len().max(1) as u64 };
@@ -304,26 +296,25 @@ impl FileSystem for FatFs {
             let (data, starts, chunk, path, depth, parent_deleted) = match first.take() {
                 Some(x) => x,
                 None => {
-                    let Some(((deleted, ..), (mut clusters, full, depth, meta))) =
-                        pending.pop_first()
-                    else {
+                    let Some(turn) = queue.take() else {
                         break;
                     };
-                    let fresh = clusters
-                        .iter()
-                        .take_while(|c| !read_as_dir.contains(c))
-                        .count();
-                    if fresh == 0 {
-                        findings.push(Finding::new(meta, format!("directory {full} points to a directory already visited (cluster {}); not entered again", clusters[0])));
+                    let (full, depth, meta) = turn.item;
+                    if let Some(c) = turn.cut_at {
+                        findings.push(Finding::new(
+                            meta,
+                            if turn.clusters.is_empty() {
+                                format!("directory {full} points to a directory already visited (cluster {c}); not entered again")
+                            } else {
+                                format!("directory {full} runs into clusters already read as a directory at cluster {c}; read up to there")
+                            },
+                        ));
+                    }
+                    if turn.clusters.is_empty() {
                         continue;
                     }
-                    if fresh < clusters.len() {
-                        findings.push(Finding::new(meta, format!("directory {full} runs into clusters already read as a directory at cluster {}; read up to there", clusters[fresh])));
-                        clusters.truncate(fresh);
-                    }
-                    read_as_dir.extend(clusters.iter().copied());
-                    let (d, s) = self.dir_data(&clusters, findings);
-                    (d, s, cs, full, depth, deleted)
+                    let (d, s) = self.dir_data(&turn.clusters, findings);
+                    (d, s, cs, full, depth, turn.deleted)
                 }
             };
             for e in dir::parse(&data, self.fat.max_cluster(), vol_bytes, fat32) {
@@ -373,11 +364,7 @@ impl FileSystem for FatFs {
                             ),
                         ));
                     } else {
-                        met += 1;
-                        pending.insert(
-                            (deleted, clusters.len(), clusters[0], met),
-                            (clusters, full, depth + 1, meta),
-                        );
+                        queue.push(deleted, clusters, (full, depth + 1, meta));
                     }
                     continue;
                 }
