@@ -263,39 +263,29 @@ mod tests {
              INSERT INTO findings VALUES (1, 1, 'v0', 0, 'w', NULL, NULL);",
         )
         .unwrap();
-        let before: Vec<String> = conn
-            .prepare("SELECT * FROM evidence")
-            .unwrap()
-            .query_map([], |r| {
-                (0..13)
-                    .map(|i| {
-                        r.get::<_, rusqlite::types::Value>(i)
-                            .map(|v| format!("{v:?}"))
-                    })
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .unwrap()
-            .map(|r| r.unwrap().join("|"))
-            .collect();
+        // Every evidence row, every column, as text.
+        let rows = |conn: &Connection| -> Vec<String> {
+            conn.prepare("SELECT * FROM evidence")
+                .unwrap()
+                .query_map([], |r| {
+                    (0..13)
+                        .map(|i| {
+                            r.get::<_, rusqlite::types::Value>(i)
+                                .map(|v| format!("{v:?}"))
+                        })
+                        .collect::<rusqlite::Result<Vec<_>>>()
+                })
+                .unwrap()
+                .map(|r| r.unwrap().join("|"))
+                .collect()
+        };
+        let before = rows(&conn);
         migrate(&conn).unwrap();
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(v as usize, MIGRATIONS.len());
-        let after: Vec<String> = conn
-            .prepare("SELECT * FROM evidence")
-            .unwrap()
-            .query_map([], |r| {
-                (0..13)
-                    .map(|i| {
-                        r.get::<_, rusqlite::types::Value>(i)
-                            .map(|v| format!("{v:?}"))
-                    })
-                    .collect::<rusqlite::Result<Vec<_>>>()
-            })
-            .unwrap()
-            .map(|r| r.unwrap().join("|"))
-            .collect();
+        let after = rows(&conn);
         assert_eq!(before, after);
         let fk: bool = conn
             .pragma_query_value(None, "foreign_keys", |r| r.get(0))
