@@ -175,9 +175,18 @@ pub(super) fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
         }
     });
     match r {
-        Ok(()) => match out.flush() {
+        Ok(left_out) => match out.flush() {
             Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
                 Err(Failure(format!("writing the listing: {e}")))
+            }
+            // An altered store is still listed, and said to be altered, as
+            // `verify` would: exit 2, the code of bad input.
+            _ if left_out > 0 => {
+                eprintln!(
+                    "dredge: error: {}: {left_out} artifact rows hold values dredge never writes and are not listed; the store was altered (see `dredge verify`)",
+                    a.case_dir.display()
+                );
+                Ok(2)
             }
             _ => Ok(0),
         },

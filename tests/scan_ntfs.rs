@@ -229,3 +229,109 @@ fn a_damaged_mft_record_zero_is_replaced_by_the_mirror() {
         assert_eq!(h.get(p), Some(s), "{p}");
     }
 }
+
+/// An exFAT filesystem mounted through exfat-fuse on a loop device, unmounted and
+/// detached when dropped.
+struct ExfatMount {
+    mnt: PathBuf,
+    loop_dev: String,
+}
+
+impl ExfatMount {
+    fn new(dir: &Path) -> Option<ExfatMount> {
+        let img = dir.join("out-exfat.img");
+        std::fs::File::create(&img)
+            .unwrap()
+            .set_len(96 << 20)
+            .unwrap();
+        if !sh(&format!("mkfs.exfat {} >/dev/null 2>&1", img.display())) {
+            return None;
+        }
+        let o = Command::new("losetup")
+            .args(["-f", "--show"])
+            .arg(&img)
+            .output()
+            .ok()?;
+        if !o.status.success() {
+            return None;
+        }
+        let loop_dev = String::from_utf8_lossy(&o.stdout).trim().to_string();
+        let mnt = dir.join("out-mnt");
+        std::fs::create_dir_all(&mnt).unwrap();
+        if !sh(&format!(
+            "mount.exfat-fuse {loop_dev} {} 2>/dev/null",
+            mnt.display()
+        )) {
+            sh(&format!("losetup -d {loop_dev}"));
+            return None;
+        }
+        Some(ExfatMount { mnt, loop_dev })
+    }
+}
+
+impl Drop for ExfatMount {
+    fn drop(&mut self) {
+        sh(&format!("umount {}", self.mnt.display()));
+        sh(&format!("losetup -d {}", self.loop_dev));
+    }
+}
+
+#[test]
+fn a_case_on_exfat_learns_its_naming_rules_and_keeps_streams_beside_their_files() {
+    if !tools(&[
+        "mkntfs",
+        "ntfs-3g",
+        "mkfs.exfat",
+        "mount.exfat-fuse",
+        "losetup",
+    ]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let Some((img, keep, _)) = ntfs3g_image(d.path()) else {
+        return;
+    };
+    let Some(m) = ExfatMount::new(d.path()) else {
+        skip("cannot mount exFAT through a loop device");
+        return;
+    };
+    let out = m.mnt.join("case");
+    let o = recover(&img, &out);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    // The rules exFAT showed when the case was made are in its first custody event.
+    let conn = rusqlite::Connection::open(out.join("case.sqlite")).unwrap();
+    let params: String = conn
+        .query_row(
+            "SELECT params FROM custody WHERE action = 'case.create'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let rules: serde_json::Value = serde_json::from_str(&params).unwrap();
+    let rules = &rules["output_rules"];
+    assert!(
+        rules["forbidden"].as_str().unwrap().contains(':'),
+        "{rules}"
+    );
+    assert_eq!(rules["case_insensitive"], true, "{rules}");
+    let arts = ls_json(&out);
+    let stream = arts
+        .iter()
+        .find(|a| a["path"] == "/docs/report.txt:hidden")
+        .expect("the stream is listed");
+    // The stream's copy sits beside its file under an escaped name, not in by-id.
+    let ex = stream["extracted"].as_str().unwrap();
+    assert!(ex.ends_with("/docs/report.txt%3Ahidden"), "{ex}");
+    assert_eq!(
+        sha(&std::fs::read(out.join(ex)).unwrap()),
+        keep["/docs/report.txt:hidden"]
+    );
+    assert!(
+        !arts.iter().any(|a| a["extracted"]
+            .as_str()
+            .is_some_and(|e| e.contains("/by-id/"))),
+        "nothing fell back to by-id"
+    );
+    let o = dredge().arg("verify").arg(&out).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+}

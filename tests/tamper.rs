@@ -248,3 +248,69 @@ fn a_signed_case_needs_its_key_to_grow_and_is_checked_against_the_public_key() {
     let v = run(&["verify", c, "--public-key", &public]);
     assert_eq!(v.status.code(), Some(0), "{}", stdout(&v));
 }
+
+#[test]
+fn an_altered_store_still_gets_its_reports_and_listing_which_say_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let case = sample_case(dir.path(), &[]);
+    let work = dir.path().join("work");
+    copy_case(&case, &work);
+    let c = Connection::open(work.join("case.sqlite")).unwrap();
+    // Words dredge never writes: one artifact's status, one unreadable range's reason.
+    let victim: String = c
+        .query_row(
+            "SELECT id FROM artifacts WHERE kind = 'file' ORDER BY id LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    c.execute(
+        "UPDATE artifacts SET status = 'genuine' WHERE id = ?1",
+        [&victim],
+    )
+    .unwrap();
+    assert_eq!(
+        c.execute(
+            "UPDATE evidence_gaps SET why = 'trusted' WHERE rowid = (SELECT min(rowid) FROM evidence_gaps)",
+            []
+        )
+        .unwrap(),
+        1
+    );
+    let total: i64 = c
+        .query_row("SELECT COUNT(*) FROM artifacts", [], |r| r.get(0))
+        .unwrap();
+    drop(c);
+    let w = work.to_str().unwrap();
+    for format in ["html", "pdf", "csv", "dfxml", "case", "bodyfile"] {
+        let out = dir.path().join(format!("r.{format}"));
+        let r = run(&[
+            "report",
+            w,
+            "--format",
+            format,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        // Written, and the command fails naming what was left out.
+        assert_eq!(r.status.code(), Some(2), "{format}: {}", stderr(&r));
+        assert!(out.is_file(), "{format}: no report");
+        let err = stderr(&r);
+        assert!(err.contains("FAILED"), "{format}: {err}");
+        assert!(err.contains("1 artifact rows"), "{format}: {err}");
+        assert!(err.contains("unreadable ranges of ev1"), "{format}: {err}");
+    }
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    assert!(
+        html.contains("left out of this report"),
+        "the report says so itself"
+    );
+    // The listing shows every other row, and says one is left out.
+    let o = run(&["ls", w]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("1 artifact rows hold values dredge never writes"));
+    let listed = stdout(&o).lines().filter(|l| !l.starts_with("== ")).count();
+    assert_eq!(listed as i64, total - 1);
+    let victim_name = victim.rsplit('/').next().unwrap();
+    assert!(!stdout(&o).contains(&format!(" {victim_name}:\t")));
+}

@@ -66,5 +66,6 @@ pub fn write(store: &Store, _model: &Model, out: &mut dyn Write) -> Result<(), S
             }
         }
         Ok(())
-    })
+    })?;
+    Ok(())
 }

@@ -71,5 +71,6 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
         ];
         let line: Vec<String> = row.iter().map(|f| field(f)).collect();
         writeln!(out, "{}", line.join(","))
-    })
+    })?;
+    Ok(())
 }

@@ -28,7 +28,7 @@ th{background:#e8e8e8}.mono{font-family:"DejaVu Sans Mono",monospace;word-break:
 details{margin:.3em 0}summary{cursor:pointer;font-weight:bold}
 .esc{color:#8e0000}.small{font-size:.85em;color:#444}
 .runhead{font:.75em monospace;color:#444;margin:.5em 0}
-@media print{body{margin:0 0 2em 0;max-width:none}details>summary{list-style:none}a{color:#000}.runhead{position:fixed;bottom:0;left:0;right:0;background:#fff}}
+@media print{body{margin:0 0 2em 0;max-width:none}details>summary{list-style:none}a{color:#000}.runhead{display:none}}
 "#;
 
 /// Opens every group before printing, so paper shows everything.
@@ -84,11 +84,27 @@ fn sector_map(size: u64, g: &[dredge_core::Gap]) -> String {
     )
 }
 
+/// The print rule that puts the custody head in the bottom margin of every
+/// page. A page margin box sits outside the page's content, so it never covers
+/// a line of the report (a fixed element at the foot did, and hid the text under
+/// it). The head comes from the store, which may be altered: only characters a
+/// head is made of reach the CSS string.
+fn page_rule(head: &str) -> String {
+    let safe: String = head
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | ' ' | '(' | ')'))
+        .collect();
+    format!(
+        "@page{{margin:1cm 1cm 1.5cm 1cm;@bottom-left{{content:\"custody head {safe}\";font:8pt monospace;color:#444}}}}"
+    )
+}
+
 fn head(model: &Model) -> String {
     let c = &model.case;
     let mut s = format!(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>dredge report — case {}</title><style>{STYLE}</style></head><body>\n",
-        markup(c.info.case_number.as_deref().unwrap_or(&c.uuid))
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>dredge report — case {}</title><style>{STYLE}{}</style></head><body>\n",
+        markup(c.info.case_number.as_deref().unwrap_or(&c.uuid)),
+        page_rule(&crate::text::head_line(model))
     );
     s += "<h1>Forensic examination report</h1>\n<table>";
     for (k, v) in [
@@ -108,8 +124,8 @@ fn head(model: &Model) -> String {
         "<tr><th>Custody head (dredge verify CASE --head)</th>{}</tr></table>\n",
         mono(&head)
     );
-    // Printed, this line repeats at the foot of every page (a fixed element is
-    // drawn on each page by print engines), so any one page names the head.
+    // On screen the head sits here; printed, it is in every page's bottom margin
+    // (`page_rule`) and this line is not repeated.
     s += &format!("<div class=runhead>custody head {}</div>\n", markup(&head));
     s += &match &model.integrity {
         Ok(n) => format!(

@@ -97,7 +97,11 @@ pub struct Model {
 
 impl Model {
     pub fn gather(store: &Store) -> Result<Model, StoreError> {
-        let integrity = store.integrity()?;
+        let mut integrity = store.integrity()?;
+        // An altered store still gets its report, which says so first. Rows
+        // holding values dredge never writes cannot be shown as facts: they are
+        // left out, and the break says how many and which kind.
+        let mut left_out = Vec::new();
         let events = store.events()?;
         let params = |e: &Event| serde_json::from_str::<Value>(&e.params).unwrap_or_default();
         let mut sessions: Vec<SessionInfo> = Vec::new();
@@ -175,14 +179,37 @@ impl Model {
                     unchanged.push((e.time_utc.clone(), h));
                 }
             }
+            let gaps = match store.evidence_gaps(row.id) {
+                Err(e) if integrity.is_err() => {
+                    left_out.push(format!(
+                        "the unreadable ranges of {} ({})",
+                        row.label, e.detail
+                    ));
+                    Vec::new()
+                }
+                r => r?,
+            };
             evidence.push(EvidenceInfo {
-                gaps: store.evidence_gaps(row.id)?,
+                gaps,
                 volumes: store.volumes(row.id)?,
                 findings: store.findings(row.id)?,
                 verifications,
                 unchanged,
                 row,
             });
+        }
+        if let Err(b) = &mut integrity {
+            let n = store.each_artifact_row(None, true, &mut |_| Ok(()))?;
+            if n > 0 {
+                left_out.push(format!("{n} artifact rows"));
+            }
+            if !left_out.is_empty() {
+                b.detail = format!(
+                    "{}; left out of this report because they hold values dredge never writes: {}",
+                    b.detail,
+                    left_out.join("; ")
+                );
+            }
         }
         Ok(Model {
             case: store.case()?,

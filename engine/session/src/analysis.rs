@@ -14,7 +14,6 @@ use crate::{fail, Failure};
 use dredge_core::{Extent, Finding, ImageSource, Volume, VolumeKind, VolumeReader};
 use dredge_store::{EvidenceRow, Store, VolumeRecord};
 use serde_json::json;
-use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -38,7 +37,7 @@ pub(crate) struct Analysis {
 pub(crate) fn analyse(
     src: &Arc<dyn ImageSource>,
     label: &str,
-    case_dir: &Path,
+    out: &crate::names::CaseOut,
     opts: &ScanOptions,
     done: &dyn Fn(&str) -> bool,
     lost: Lost,
@@ -110,7 +109,7 @@ pub(crate) fn analyse(
                 Ok(fs) => {
                     findings.extend(fs.open_findings());
                     fss.push(plan_fs(
-                        case_dir,
+                        out,
                         label,
                         i,
                         &out_dir,

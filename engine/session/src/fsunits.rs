@@ -4,7 +4,7 @@
 
 use crate::extract::{sync_case, Rows, Task};
 use crate::files::{cut_record, finish, plan_all, Planned, Sweep};
-use crate::names::PathPlanner;
+use crate::names::{CaseOut, PathPlanner};
 use crate::scan::{stop_if_interrupted, to_records, ScanSummary};
 use crate::unit::{contain, count_cut_short, cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
@@ -13,7 +13,7 @@ use dredge_core::{EntryKind, FileSystem, Finding, ImageSource};
 use dredge_store::ArtifactStatus;
 use dredge_store::{ArtifactRecord, EvidenceRow, Store};
 use serde_json::json;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
@@ -42,7 +42,7 @@ pub(crate) struct UnitWork {
 /// Walks one filesystem and plans every file's copy (safe names, fallback).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn plan_fs(
-    case_dir: &Path,
+    case_out: &CaseOut,
     label: &str,
     vol_idx: usize,
     out_dir: &str,
@@ -85,7 +85,8 @@ pub(crate) fn plan_fs(
     }
     let prefix = format!("{}/v{vol_idx}/{}", label, fs.type_name());
     let out_root = PathBuf::from("files").join(label).join(out_dir);
-    let mut planner = PathPlanner::new();
+    let case_dir = &case_out.dir;
+    let mut planner = PathPlanner::with_rules(case_out.rules.clone());
     let mut seen = std::collections::HashSet::new();
     let mut tasks = Vec::new();
     for e in entries {

@@ -4,6 +4,7 @@
 //! path component, and a collision gets the entry id appended, deterministically
 //! (entries are planned in walk order, which is the same every run).
 
+use dredge_store::OutputRules;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -11,10 +12,22 @@ const MAX_COMPONENT: usize = 200;
 
 /// One path component that cannot escape its directory or hurt a terminal.
 pub fn safe_component(name: &str) -> String {
+    component(name, &OutputRules::default())
+}
+
+/// [`safe_component`] that also escapes what the output filesystem refuses: its
+/// forbidden characters, and a trailing dot or space it would drop (which would
+/// make `a.` and `a` one file).
+fn component(name: &str, rules: &OutputRules) -> String {
     let mut out = String::with_capacity(name.len());
-    for ch in name.chars() {
+    let last = name.chars().count().saturating_sub(1);
+    for (i, ch) in name.chars().enumerate() {
         match ch {
             '/' | '\\' | '\0' => out.push_str(&format!("%{:02X}", ch as u32)),
+            c if rules.forbids(c) => out.push_str(&format!("%{:02X}", c as u32)),
+            '.' | ' ' if i == last && rules.trailing_dot_space => {
+                out.push_str(&format!("%{:02X}", ch as u32))
+            }
             // Invisible format characters too: a bidi override in a copy's name
             // would make a file manager show `gpj.exe` as `exe.jpg`.
             c if c.is_control() || dredge_core::is_invisible(c) => {
@@ -43,6 +56,22 @@ pub fn safe_component(name: &str) -> String {
 /// renames an evidence name that would land there.
 pub const BY_ID: &str = "by-id";
 
+/// Where a scan writes its copies: the case directory, and the naming rules of
+/// its filesystem (learned when the case was created).
+pub(crate) struct CaseOut {
+    pub dir: PathBuf,
+    pub rules: OutputRules,
+}
+
+impl CaseOut {
+    pub fn of(store: &dredge_store::Store) -> Result<CaseOut, dredge_store::StoreError> {
+        Ok(CaseOut {
+            dir: store.dir().to_path_buf(),
+            rules: store.output_rules()?,
+        })
+    }
+}
+
 /// Plans output paths that are unique even on a case-insensitive output
 /// filesystem: every comparison is on the lower-cased path, and every rename is
 /// checked again.
@@ -50,6 +79,7 @@ pub const BY_ID: &str = "by-id";
 pub struct PathPlanner {
     used: HashSet<String>,
     dirs: HashSet<String>,
+    rules: OutputRules,
 }
 
 fn key(p: &Path) -> String {
@@ -57,8 +87,12 @@ fn key(p: &Path) -> String {
 }
 
 impl PathPlanner {
-    pub fn new() -> Self {
-        Self::default()
+    /// A planner for a case directory whose filesystem has `rules`.
+    pub fn with_rules(rules: OutputRules) -> Self {
+        PathPlanner {
+            rules,
+            ..Self::default()
+        }
     }
 
     fn taken(&self, p: &Path) -> bool {
@@ -71,7 +105,7 @@ impl PathPlanner {
         let mut comps: Vec<String> = path
             .split('/')
             .filter(|c| !c.is_empty())
-            .map(safe_component)
+            .map(|c| component(c, &self.rules))
             .collect();
         if comps.is_empty() {
             comps.push("_".into());
@@ -126,7 +160,7 @@ mod tests {
 
     #[test]
     fn collisions_get_the_entry_id() {
-        let mut p = PathPlanner::new();
+        let mut p = PathPlanner::default();
         assert_eq!(p.plan("/a/x.txt", 1), PathBuf::from("a/x.txt"));
         assert_eq!(p.plan("/a/x.txt", 2), PathBuf::from("a/x.txt~2"));
         assert_eq!(
@@ -139,7 +173,7 @@ mod tests {
 
     #[test]
     fn renames_are_checked_again_and_letter_case_does_not_clash() {
-        let mut p = PathPlanner::new();
+        let mut p = PathPlanner::default();
         assert_eq!(p.plan("/b", 1), PathBuf::from("b"));
         assert_eq!(p.plan("/b~dir", 2), PathBuf::from("b~dir"));
         // `b` is a file and `b~dir` too: the folder becomes `b~dir~dir`.
@@ -153,5 +187,30 @@ mod tests {
         assert_eq!(p.plan("/readme", 8), PathBuf::from("readme~8~1"));
         // The fallback folder is never an evidence name.
         assert_eq!(p.plan("/By-Id/x", 8), PathBuf::from("By-Id~dir/x"));
+    }
+
+    #[test]
+    fn what_the_output_filesystem_refuses_is_escaped() {
+        let exfat = OutputRules {
+            forbidden: vec![':', '*', '?', '"', '<', '>', '|'],
+            trailing_dot_space: true,
+            case_insensitive: true,
+        };
+        let mut p = PathPlanner::with_rules(exfat);
+        assert_eq!(
+            p.plan("/dir:odd/report.doc:Zone.Identifier", 1),
+            PathBuf::from("dir%3Aodd/report.doc%3AZone.Identifier")
+        );
+        // `a.` would be stored as `a`: both keep their own copy and name.
+        assert_eq!(p.plan("/a.", 2), PathBuf::from("a%2E"));
+        assert_eq!(p.plan("/a", 3), PathBuf::from("a"));
+        assert_eq!(p.plan("/b ", 4), PathBuf::from("b%20"));
+        assert_eq!(p.plan("/q?.txt", 5), PathBuf::from("q%3F.txt"));
+        // Dots and spaces inside a name are fine.
+        assert_eq!(p.plan("/x. y.txt", 6), PathBuf::from("x. y.txt"));
+        // A Linux case directory keeps them as they are.
+        let mut p = PathPlanner::default();
+        assert_eq!(p.plan("/f:s", 1), PathBuf::from("f:s"));
+        assert_eq!(p.plan("/a.", 2), PathBuf::from("a."));
     }
 }

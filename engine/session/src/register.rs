@@ -147,12 +147,12 @@ fn add_in_session(
             // Everything the scan will do to this image, from one read of it, under
             // the label it is about to get.
             let label = store.next_evidence_label().map_err(fail)?;
-            let dir = store.dir().to_path_buf();
+            let out = crate::names::CaseOut::of(store).map_err(fail)?;
             let Some(p) = prepare(
                 image,
                 map,
                 &label,
-                &dir,
+                &out,
                 o,
                 &|_| false,
                 Hashing::Always(o.hash),

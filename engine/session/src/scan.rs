@@ -373,11 +373,12 @@ fn scan_evidence(
             let done: std::collections::HashSet<String> =
                 store.done_units(ev.id).map_err(fail)?.into_iter().collect();
             let map = ev.map_path.as_ref().map(PathBuf::from);
+            let out = crate::names::CaseOut::of(store).map_err(fail)?;
             let Some(p) = prepare(
                 Path::new(&ev.path),
                 map.as_deref(),
                 &ev.label,
-                case_dir,
+                &out,
                 opts,
                 &|u| done.contains(u),
                 if opts.rehash {
@@ -512,7 +513,7 @@ pub(crate) fn prepare(
     image: &Path,
     map: Option<&Path>,
     label: &str,
-    case_dir: &Path,
+    out: &crate::names::CaseOut,
     opts: &ScanOptions,
     done: &dyn Fn(&str) -> bool,
     hash: Hashing,
@@ -535,7 +536,7 @@ pub(crate) fn prepare(
         Lost::InPass
     };
     let Some(mut analysis) =
-        crate::analysis::analyse(&src, label, case_dir, opts, done, lost, interrupt)?
+        crate::analysis::analyse(&src, label, out, opts, done, lost, interrupt)?
     else {
         return Ok(None);
     };
@@ -600,7 +601,7 @@ pub(crate) fn prepare(
             let Some(mut again) = crate::analysis::analyse(
                 &prepared.src,
                 label,
-                case_dir,
+                out,
                 opts,
                 done,
                 Lost::Found(found),

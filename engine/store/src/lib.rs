@@ -9,12 +9,15 @@
 mod canonical;
 mod evidence;
 mod head;
+mod output_rules;
+mod read;
 mod scan;
 mod schema;
 mod seal;
 pub mod sign;
 
 pub use canonical::canonical_json;
+pub use output_rules::OutputRules;
 pub use scan::{ArtifactRecord, ArtifactStatus, FindingRecord, RunRecord, VolumeRecord, VolumeRow};
 
 use dredge_core::time::utc_now;
@@ -267,6 +270,9 @@ impl Store {
             std::fs::create_dir_all(dir.join(sub))
                 .map_err(|e| StoreError::new(&dir.join(sub), e.to_string()))?;
         }
+        let files = dir.join(CASE_SUBDIRS[0]);
+        let rules = OutputRules::probe(&files)
+            .map_err(|e| StoreError::new(&files, format!("cannot learn its naming rules: {e}")))?;
         let db = Self::db_path(dir);
         let conn = Connection::open_with_flags(
             &db,
@@ -296,6 +302,7 @@ impl Store {
             "examiner": info.examiner,
             "description": info.description,
             "created_utc": created,
+            "output_rules": rules.to_json(),
         });
         if let Some((key, path)) = &signer {
             params["signing_public_key"] = json!(sign::public_hex(key));
@@ -373,15 +380,16 @@ impl Store {
     }
 
     /// `rows` with a cached statement, for queries run once per artifact.
+    /// Rows of a cached statement, with the database's own error, so a caller can
+    /// tell a value it cannot read from a database that fails.
     pub(crate) fn cached_rows<T, P: rusqlite::Params>(
         &self,
         sql: &str,
         params: P,
         f: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>> {
-        let db = self.db();
-        let mut st = self.conn.prepare_cached(sql).map_err(sql_err(&db))?;
-        collect(&mut st, params, f).map_err(sql_err(&db))
+    ) -> rusqlite::Result<Vec<T>> {
+        let mut st = self.conn.prepare_cached(sql)?;
+        collect(&mut st, params, f)
     }
 
     pub(crate) fn db_path_buf(&self) -> PathBuf {
@@ -474,6 +482,25 @@ impl Store {
         )
         .map_err(|e| e.to_string())?;
         Ok(ev)
+    }
+
+    /// The naming rules of the case directory's filesystem, as learned when the
+    /// case was created; the default (nothing refused) for a case made before
+    /// dredge learned them.
+    pub fn output_rules(&self) -> Result<OutputRules> {
+        let first: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT params FROM custody WHERE action = 'case.create' ORDER BY seq LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql_err(&Self::db_path(&self.dir)))?;
+        Ok(first
+            .and_then(|p| serde_json::from_str::<Value>(&p).ok())
+            .and_then(|p| p.get("output_rules").and_then(OutputRules::from_json))
+            .unwrap_or_default())
     }
 
     pub fn events(&self) -> Result<Vec<Event>> {
