@@ -23,6 +23,11 @@ Classes:
                (b, b~dir), a top-level folder named like the fallback folder (by-id),
                and names with characters Windows forbids (:, *, ?).
 
+  sparse-bomb  ext4 (mkfs.ext4 -d) of 16 MiB holding hundreds of sparse files,
+               each just under the per-file size cap (1 GiB and a few bytes of
+               data): together hundreds of GiB of holes, every one of which a
+               tool hashes as zeros. Honest files before and after them.
+
   fat-cycles   FAT16 stick with a file whose cluster chain loops back on itself
                (its size claims 4 GiB), a folder whose chain points at itself, a
                folder whose subfolder entry points back at it, and a file cross-
@@ -55,7 +60,7 @@ Classes:
                files before and after. (hostile_exfat.py)
 
 Needs mkfs.fat and mtools (carve-bombs, deep-fat, fat-cycles, gpt-bomb), with
-ewfacquire (e01-table-bomb), or mkfs.ext4 (clash-ext4, ext-extent-bomb, polyglot), or mkntfs and ntfs-3g
+ewfacquire (e01-table-bomb), or mkfs.ext4 (clash-ext4, ext-extent-bomb, polyglot, sparse-bomb), or mkntfs and ntfs-3g
 with FUSE (ntfs-lznt1-bomb), or mkfs.exfat, exfat-fuse and losetup
 (exfat-dir-bomb).
 """
@@ -304,6 +309,24 @@ def ext_extent_bomb(out, rng):
         assert patched >= bombs, (patched, bombs)
         f.seek(0)
         f.write(img)
+    return want
+
+
+def sparse_bomb(out, rng):
+    with tempfile.TemporaryDirectory() as t:
+        src = os.path.join(t, "src")
+        os.mkdir(src)
+        want = honest_files(rng, src, rng.randrange(2, 5), "a-")
+        for i in range(rng.randrange(200, 400)):
+            with open(os.path.join(src, f"m-hole{i:03d}"), "wb") as f:
+                f.truncate(rng.randrange(900, 1024) << 20)
+                f.seek(rng.randrange(0, 1 << 20), os.SEEK_END)
+                f.write(rng.randbytes(rng.randrange(1, 64)))
+        want.update(honest_files(rng, src, 2, "z-"))
+        if os.path.exists(out):
+            os.remove(out)
+        subprocess.run(["mkfs.ext4", "-q", "-F", "-N", "1024", "-E", "root_owner=0:0",
+                        "-d", src, out, "16M"], check=True, capture_output=True)
     return want
 
 
@@ -596,7 +619,7 @@ CLASSES = {"carve-bombs": carve_bombs, "deep-fat": deep_fat, "clash-ext4": clash
            "polyglot": polyglot, "e01-table-bomb": e01_table_bomb,
            "ntfs-lznt1-bomb": lambda out, rng: ntfs_lznt1_bomb(out, rng, honest_files, sha),
            "exfat-dir-bomb": lambda out, rng: exfat_dir_bomb(out, rng, honest_files, sha),
-           "fat-dir-bomb": fat_dir_bomb}
+           "fat-dir-bomb": fat_dir_bomb, "sparse-bomb": sparse_bomb}
 
 
 def main():

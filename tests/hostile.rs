@@ -353,3 +353,23 @@ fn fat_folders_chained_through_each_other_are_read_once() {
         assert!(folders >= 300, "{folders}");
     });
 }
+
+#[test]
+fn hundreds_of_sparse_files_cost_a_bounded_amount_of_zeros() {
+    each_image("sparse-bomb", &seeds(), &mut |_, _, arts, f| {
+        let holes: Vec<&serde_json::Value> = arts
+            .iter()
+            .filter(|a| a["path"].as_str().unwrap_or("").starts_with("/m-hole"))
+            .collect();
+        assert!(holes.len() >= 200, "{}", holes.len());
+        // Every sparse file is listed; the copies stop at the volume's budget of
+        // holes (4 × 16 MiB + 4 GiB: four of these files), and the rest say why.
+        let copied = holes.iter().filter(|a| a["extracted"].is_string()).count();
+        assert!((3..=5).contains(&copied), "{copied} copied");
+        let told = f
+            .iter()
+            .filter(|w| w.contains("past what this volume's copies may hold"))
+            .count();
+        assert_eq!(told, holes.len() - copied);
+    });
+}

@@ -18,6 +18,69 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// What a volume's copies may hold beyond the bytes stored for them. Holes are
+/// written as holes but hashed as zeros, and a compressed stream decodes to more
+/// than it stores: many files, each under the per-file cap, could still cost
+/// hours of hashing nothing, or decode one stored cluster once per file that
+/// maps it. A file past either budget is listed with its metadata, not extracted
+/// (decision 0013).
+pub(crate) struct OutputBudget {
+    /// Bytes no stored byte backs (holes, the tail past a file's runs): 4 × the
+    /// volume + 4 GiB.
+    holes: u64,
+    /// Decoded bytes beyond the stored bytes they come from: 16 × the volume +
+    /// 4 GiB. LZNT1 decodes a unit of at most 16 clusters from at least one, so
+    /// a volume whose streams share no cluster never reaches it.
+    expansion: u64,
+}
+
+impl OutputBudget {
+    /// One budget per volume, like its read budget: a unit is done or redone
+    /// whole, so a resumed scan plans the same copies.
+    pub(crate) fn for_volume(len: u64) -> OutputBudget {
+        OutputBudget {
+            holes: len.saturating_mul(4).saturating_add(4 << 30),
+            expansion: len.saturating_mul(16).saturating_add(4 << 30),
+        }
+    }
+
+    /// Charges one file's copy; the reason it does not fit (nothing charged).
+    fn charge(&mut self, e: &dredge_core::Entry) -> Result<(), String> {
+        let (mut backed, mut expansion) = (0u64, 0u64);
+        for r in &e.runs {
+            match &r.data {
+                dredge_core::RunData::Sparse => {}
+                dredge_core::RunData::Decoded(d) => {
+                    backed = backed.saturating_add(r.len);
+                    let stored =
+                        d.0.stored()
+                            .iter()
+                            .filter(|s| matches!(s.data, dredge_core::RunData::Image(_)))
+                            .fold(0u64, |n, s| n.saturating_add(s.len));
+                    expansion = expansion.saturating_add(r.len.saturating_sub(stored));
+                }
+                _ => backed = backed.saturating_add(r.len),
+            }
+        }
+        let holes = e.size.saturating_sub(backed);
+        if holes > self.holes {
+            return Err(format!(
+                "{holes} of its {} bytes are holes, past what this volume's copies may hold ({} left of 4 × the volume + 4 GiB)",
+                e.size, self.holes
+            ));
+        }
+        if expansion > self.expansion {
+            return Err(format!(
+                "it decodes to {expansion} bytes more than it stores, past what this volume's copies may hold ({} left of 16 × the volume + 4 GiB)",
+                self.expansion
+            ));
+        }
+        self.holes -= holes;
+        self.expansion -= expansion;
+        Ok(())
+    }
+}
+
 /// One filesystem's planned files.
 pub(crate) struct Deferred {
     /// Set when the filesystem's row is recorded (`analysis::record`).
@@ -50,6 +113,7 @@ pub(crate) fn plan_fs(
     fs: &dyn FileSystem,
     src: &Arc<dyn ImageSource>,
     interrupt: &AtomicBool,
+    budget: &mut OutputBudget,
     findings: &mut Vec<Finding>,
 ) -> Deferred {
     let mut entries = Vec::new();
@@ -126,21 +190,37 @@ pub(crate) fn plan_fs(
             });
             continue;
         }
-        let (out, rel_out, fallback) =
-            if e.kind == EntryKind::File && traced && (e.size == 0 || !e.runs.is_empty()) {
-                let rel = out_root.join(planner.plan(&e.path, e.id));
-                // Entry ids are unique within the walk (checked above), and the
-                // planner never puts a name in `by-id` (top-level names come from
-                // the root directory, and `by-id` there is renamed).
-                let by_id = out_root.join(crate::names::BY_ID).join(e.id.to_string());
-                (
-                    Some(case_dir.join(&rel)),
-                    Some(rel.display().to_string()),
-                    Some((case_dir.join(&by_id), by_id.display().to_string())),
-                )
-            } else {
-                (None, None, None)
-            };
+        let extracting = e.kind == EntryKind::File && traced && (e.size == 0 || !e.runs.is_empty());
+        if extracting {
+            if let Err(why) = budget.charge(&e) {
+                findings.push(Finding::new(
+                    e.meta_offset,
+                    format!("{}: {why}; not extracted", e.path),
+                ));
+                tasks.push(Task {
+                    entry: e,
+                    artifact_id,
+                    out: None,
+                    rel_out: None,
+                    fallback: None,
+                });
+                continue;
+            }
+        }
+        let (out, rel_out, fallback) = if extracting {
+            let rel = out_root.join(planner.plan(&e.path, e.id));
+            // Entry ids are unique within the walk (checked above), and the
+            // planner never puts a name in `by-id` (top-level names come from
+            // the root directory, and `by-id` there is renamed).
+            let by_id = out_root.join(crate::names::BY_ID).join(e.id.to_string());
+            (
+                Some(case_dir.join(&rel)),
+                Some(rel.display().to_string()),
+                Some((case_dir.join(&by_id), by_id.display().to_string())),
+            )
+        } else {
+            (None, None, None)
+        };
         tasks.push(Task {
             entry: e,
             artifact_id,
@@ -304,4 +384,90 @@ pub(crate) fn finish_units(
         seal(store, sid, ev, u, c, summary)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::OutputBudget;
+    use dredge_core::{Decode, Decoded, Entry, EntryKind, Recovery, Run, RunData, Why};
+    use std::sync::Arc;
+
+    /// A stream that decodes to whatever is asked from `stored` image bytes.
+    #[derive(Debug)]
+    struct Expands(Vec<Run>);
+
+    impl Decode for Expands {
+        fn kind(&self) -> &'static str {
+            "test"
+        }
+        fn read_at(&self, _: u64, _: &mut [u8]) -> Vec<(u64, u64, Why)> {
+            Vec::new()
+        }
+        fn stored(&self) -> &[Run] {
+            &self.0
+        }
+    }
+
+    fn file(size: u64, runs: Vec<Run>) -> Entry {
+        Entry {
+            id: 1,
+            path: "/f".into(),
+            other_names: Vec::new(),
+            kind: EntryKind::File,
+            deleted: false,
+            size,
+            times: Vec::new(),
+            runs,
+            recovery: Recovery::Allocated,
+            meta_offset: 0,
+        }
+    }
+
+    fn run(at: u64, len: u64, data: RunData) -> Run {
+        Run {
+            file_offset: at,
+            len,
+            data,
+        }
+    }
+
+    #[test]
+    fn holes_and_the_tail_past_the_runs_are_charged_until_the_volume_budget_ends() {
+        const GIB: u64 = 1 << 30;
+        // A 1 GiB volume: 8 GiB of holes.
+        let mut b = OutputBudget::for_volume(GIB);
+        let sparse = |size| file(size, vec![run(0, 4096, RunData::Image(0))]);
+        assert!(b.charge(&sparse(3 * GIB + 4096)).is_ok());
+        assert!(b.charge(&sparse(3 * GIB + 4096)).is_ok());
+        // 2 GiB left: a 3 GiB file is refused and costs nothing, a 2 GiB one fits.
+        let why = b.charge(&sparse(3 * GIB + 4096)).unwrap_err();
+        assert!(why.contains("holes"), "{why}");
+        assert!(b.charge(&sparse(2 * GIB + 4096)).is_ok());
+        assert!(b.charge(&sparse(4096 + 1)).is_err());
+        // A file its runs back whole costs nothing.
+        assert!(b.charge(&sparse(4096)).is_ok());
+    }
+
+    #[test]
+    fn streams_decoding_past_what_they_store_share_one_budget() {
+        const MIB: u64 = 1 << 20;
+        // A 64 MiB volume: 16 × 64 MiB + 4 GiB = 5 GiB of expansion.
+        let mut b = OutputBudget::for_volume(64 * MIB);
+        // Each stream decodes 1 GiB from 64 KiB stored (the same clusters for all).
+        let stored = vec![run(0, 64 << 10, RunData::Image(4096))];
+        let stream = || {
+            let d = Decoded(Arc::new(Expands(stored.clone())));
+            file(1 << 30, vec![run(0, 1 << 30, RunData::Decoded(d))])
+        };
+        let taken = (0..10).filter(|_| b.charge(&stream()).is_ok()).count();
+        assert_eq!(taken, 5);
+        let why = b.charge(&stream()).unwrap_err();
+        assert!(why.contains("decodes to"), "{why}");
+        // A stream that stores what it decodes still fits.
+        let plain = vec![run(0, 1 << 30, RunData::Image(0))];
+        let d = Decoded(Arc::new(Expands(plain)));
+        assert!(b
+            .charge(&file(1 << 30, vec![run(0, 1 << 30, RunData::Decoded(d))]))
+            .is_ok());
+    }
 }
