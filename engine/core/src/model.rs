@@ -165,12 +165,18 @@ impl VolumeReader {
 
     /// Reads `len` bytes into a new vector, refusing lengths over `budget` (lengths
     /// come from evidence and must be bounded before allocating).
+    ///
+    /// The budget is also held to the volume's length (at least 64 MiB, so a
+    /// table whose tail a truncated image lost is still read): one read longer
+    /// than the whole volume is mostly zeros made up for bytes that do not
+    /// exist, and a few bytes of a small image must not commit hundreds of MiB.
     pub fn read_vec(
         &self,
         offset: u64,
         len: u64,
         budget: u64,
     ) -> Result<(Vec<u8>, ReadReport), ReadVecError> {
+        let budget = budget.min(self.len().max(64 << 20));
         if len > budget {
             return Err(ReadVecError::TooLarge { len, budget });
         }
@@ -354,4 +360,39 @@ pub trait FileSystem: Send + Sync {
     fn unallocated(&self, findings: &mut Vec<Finding>) -> Vec<Extent>;
     /// Findings made while opening (a backup structure used, a damaged primary...).
     fn open_findings(&self) -> Vec<Finding>;
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Extent, ImageSource, ReadReport, SourceError, VolumeReader};
+    use std::sync::Arc;
+
+    struct Ones(u64);
+    impl ImageSource for Ones {
+        fn size(&self) -> u64 {
+            self.0
+        }
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
+            let inside = self.0.saturating_sub(offset).min(buf.len() as u64) as usize;
+            buf[..inside].fill(1);
+            Ok(ReadReport::clean(inside))
+        }
+        fn describe(&self) -> String {
+            "ones".into()
+        }
+    }
+
+    #[test]
+    fn one_read_is_held_to_the_volume_length_or_64_mib() {
+        let small = VolumeReader::new(Arc::new(Ones(1 << 20)), Extent::new(0, 1 << 20));
+        // A table claimed at 512 MiB on a 1 MiB volume is refused before allocating.
+        assert!(small.read_vec(0, 512 << 20, 512 << 20).is_err());
+        // Up to 64 MiB is still read, the part past the end synthesized.
+        let (v, r) = small.read_vec(0, 2 << 20, 512 << 20).unwrap();
+        assert_eq!(v.len(), 2 << 20);
+        assert!(!r.is_clean());
+        assert_eq!(v[(1 << 20) - 1], 1);
+        // The caller's own budget still holds.
+        assert!(small.read_vec(0, 4096, 1024).is_err());
+    }
 }

@@ -7,7 +7,9 @@ impl ExtFs {
     pub(super) fn block_bitmap(&self) -> &Vec<u8> {
         self.bitmap.get_or_init(|| {
             let per = u64::from(self.sb.blocks_per_group);
-            let total = self.sb.blocks_count;
+            // Blocks past the volume's end hold nothing to reuse: the bitmap
+            // covers the blocks the volume has, not what a damaged count claims.
+            let total = self.sb.blocks_count.min(self.vol.len().div_ceil(self.bs()));
             let mut bits = vec![0u8; total.div_ceil(8).min(512 << 20) as usize];
             for (gi, g) in self.groups.iter().enumerate() {
                 if g.flags & BG_BLOCK_UNINIT != 0 {
