@@ -137,9 +137,19 @@ impl VolumeReader {
     /// Reads at a volume-relative offset; the report's extents are absolute image
     /// offsets, like every report.
     pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
+        self.charge(buf.len() as u64);
+        self.read_charged(offset, buf)
+    }
+
+    /// Charges `n` bytes to the unit's budget, unwinding when it is spent.
+    fn charge(&self, n: u64) {
         if let Some(b) = &self.budget {
-            b.charge(buf.len() as u64);
+            b.charge(n);
         }
+    }
+
+    /// [`VolumeReader::read_at`] for bytes already charged.
+    fn read_charged(&self, offset: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
         let inside = self.len.saturating_sub(offset).min(buf.len() as u64) as usize;
         let mut rep = if inside > 0 {
             self.src
@@ -164,7 +174,8 @@ impl VolumeReader {
     }
 
     /// Reads `len` bytes into a new vector, refusing lengths over `budget` (lengths
-    /// come from evidence and must be bounded before allocating).
+    /// come from evidence and must be bounded before allocating), and charging
+    /// them to the unit's budget before allocating.
     ///
     /// The budget is also held to the volume's length (at least 64 MiB, so a
     /// table whose tail a truncated image lost is still read): one read longer
@@ -180,8 +191,13 @@ impl VolumeReader {
         if len > budget {
             return Err(ReadVecError::TooLarge { len, budget });
         }
+        // The unit pays for the buffer before it exists: a reader whose reads
+        // have spent its budget cannot allocate another one from a size it found.
+        self.charge(len);
         let mut v = vec![0u8; len as usize];
-        let r = self.read_at(offset, &mut v).map_err(ReadVecError::Source)?;
+        let r = self
+            .read_charged(offset, &mut v)
+            .map_err(ReadVecError::Source)?;
         Ok((v, r))
     }
 }
@@ -394,5 +410,22 @@ mod tests {
         assert_eq!(v[(1 << 20) - 1], 1);
         // The caller's own budget still holds.
         assert!(small.read_vec(0, 4096, 1024).is_err());
+    }
+
+    #[test]
+    fn a_buffer_is_paid_for_before_it_is_allocated() {
+        let budget = Arc::new(crate::UnitBudget::new(
+            3 << 20,
+            std::time::Duration::from_secs(60),
+        ));
+        let r = VolumeReader::new(Arc::new(Ones(64 << 20)), Extent::new(0, 64 << 20))
+            .with_budget(Arc::clone(&budget));
+        assert!(r.read_vec(0, 2 << 20, 64 << 20).is_ok());
+        assert_eq!(budget.bytes_read(), 2 << 20);
+        // 1 MiB left: a 2 MiB buffer unwinds at the charge, before allocating.
+        let spent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            r.read_vec(0, 2 << 20, 64 << 20)
+        }));
+        assert!(spent.is_err());
     }
 }
