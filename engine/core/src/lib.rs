@@ -8,6 +8,7 @@
 //! depend on it and on nothing heavier.
 
 mod budget;
+pub mod bytes;
 pub mod checksum;
 mod counted;
 pub mod dirqueue;

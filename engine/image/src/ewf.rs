@@ -7,6 +7,7 @@
 //! format (Joachim Metz, "Expert Witness Compression Format").
 
 use crate::file::{FileDevice, OpenError};
+use dredge_core::bytes::{le32, le64};
 use dredge_core::checksum::adler32;
 use dredge_core::{BlockDevice, DeviceError, Extent, ImageSource, ReadReport, SourceError, Why};
 use std::path::{Path, PathBuf};
@@ -18,15 +19,6 @@ const SIGNATURE: &[u8; 8] = b"EVF\x09\x0d\x0a\xff\x00";
 /// Chunks larger than this are damage (EnCase uses 32 KiB; libewf allows more).
 const MAX_CHUNK: u64 = 64 << 20;
 const CACHE_CHUNKS: usize = 16;
-
-fn le32(b: &[u8], o: usize) -> u64 {
-    u64::from(u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]))
-}
-fn le64(b: &[u8], o: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[o..o + 8]);
-    u64::from_le_bytes(a)
-}
 
 pub fn is_ewf(path: &Path) -> bool {
     let mut b = [0u8; 8];
@@ -254,7 +246,7 @@ impl EwfSource {
                     "sectors" => last_sectors = Some((body, body_len)),
                     "table" => {
                         if let Some(h) = read_at(&dev, body, 24) {
-                            let count = le32(&h, 0);
+                            let count = le32::<u64>(&h, 0);
                             let base = le64(&h, 8);
                             // Tables are bounded by the media they describe: a crafted
                             // file repeating tables must not grow the list without end.
@@ -291,7 +283,7 @@ impl EwfSource {
                                     .min(off);
                                 let offs: Vec<(u64, bool)> = (0..count as usize)
                                     .map(|i| {
-                                        let v = le32(&t, i * 4);
+                                        let v = le32::<u64>(&t, i * 4);
                                         (base.saturating_add(v & 0x7FFF_FFFF), v & 0x8000_0000 != 0)
                                     })
                                     .collect();
@@ -322,7 +314,7 @@ impl EwfSource {
                     }
                     "error2" => {
                         if let Some(h) = read_at(&dev, body, 4) {
-                            let count = le32(&h, 0).min(1 << 20);
+                            let count = le32::<u64>(&h, 0).min(1 << 20);
                             if let Some(e) = read_at(&dev, body + 520, (count * 8) as usize) {
                                 for i in 0..count as usize {
                                     meta.acquisition_errors

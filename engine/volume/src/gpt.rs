@@ -3,6 +3,7 @@
 //! a finding. Sector sizes of 512 and 4096 are both tried.
 
 use crate::read_sector;
+use dredge_core::bytes::{le32, le64};
 use dredge_core::checksum::crc32;
 use dredge_core::{Extent, Finding, ImageSource, SourceError, Volume, VolumeKind};
 
@@ -25,15 +26,6 @@ struct Header {
     entries_crc: u32,
 }
 
-fn le32(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-fn le64(b: &[u8], o: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[o..o + 8]);
-    u64::from_le_bytes(a)
-}
-
 /// Parses and CRC-checks a header sector; `Err` says what is wrong.
 fn header(sector: &[u8], offset: u64) -> Result<Header, Finding> {
     if &sector[0..8] != b"EFI PART" {
@@ -44,12 +36,12 @@ fn header(sector: &[u8], offset: u64) -> Result<Header, Finding> {
             ),
         );
     }
-    let hsize = le32(sector, 12) as usize;
+    let hsize = le32::<u32>(sector, 12) as usize;
     if !(92..=sector.len()).contains(&hsize) {
         return Err(Finding::new(offset + 12, "GPT header size out of range")
             .expected(format!("92..={}", sector.len()), hsize));
     }
-    let stored = le32(sector, 16);
+    let stored = le32::<u32>(sector, 16);
     let mut h = sector[..hsize].to_vec();
     h[16..20].fill(0);
     let computed = crc32(&h);
@@ -70,7 +62,7 @@ fn header(sector: &[u8], offset: u64) -> Result<Header, Finding> {
 fn guid(b: &[u8]) -> String {
     format!(
         "{:08X}-{:04X}-{:04X}-{:02X}{:02X}-{:02X}{:02X}{:02X}{:02X}{:02X}{:02X}",
-        le32(b, 0),
+        le32::<u32>(b, 0),
         u16::from_le_bytes([b[4], b[5]]),
         u16::from_le_bytes([b[6], b[7]]),
         b[8],

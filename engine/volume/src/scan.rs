@@ -4,6 +4,7 @@
 //! backup boot sector is its last sector; FAT32's is sector 6; ext's backup
 //! superblocks sit at the start of block groups). The filesystem probes confirm.
 
+use dredge_core::bytes::{le16, le32, le64};
 use dredge_core::{Extent, ImageSource, SourceError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -17,18 +18,6 @@ pub struct Candidate {
     pub fs: &'static str,
     /// Which structure proposed it, e.g. "boot sector", "backup boot sector".
     pub evidence: String,
-}
-
-fn le16(b: &[u8], o: usize) -> u64 {
-    u64::from(u16::from_le_bytes([b[o], b[o + 1]]))
-}
-fn le32(b: &[u8], o: usize) -> u64 {
-    u64::from(u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]))
-}
-fn le64(b: &[u8], o: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[o..o + 8]);
-    u64::from_le_bytes(a)
 }
 
 /// Looks at one 512-byte sector at image offset `at`.
@@ -66,7 +55,7 @@ fn classify(s: &[u8], at: u64) -> Option<Candidate> {
         let fat1x = &s[54..59] == b"FAT12" || &s[54..59] == b"FAT16";
         let bps = le16(s, 11);
         if (fat32 || fat1x) && matches!(bps, 512 | 1024 | 2048 | 4096) && s[13].is_power_of_two() {
-            let total = if le16(s, 19) != 0 {
+            let total: u64 = if le16::<u64>(s, 19) != 0 {
                 le16(s, 19)
             } else {
                 le32(s, 32)
@@ -85,19 +74,19 @@ fn classify(s: &[u8], at: u64) -> Option<Candidate> {
 /// An ext2/3/4 superblock is 1024 bytes at 1024 into the volume (or at the start of
 /// a block group for backups); its magic sits at offset 56.
 fn classify_ext(sb: &[u8], at: u64) -> Option<Candidate> {
-    if sb.len() < 1024 || le16(sb, 56) != 0xEF53 {
+    if sb.len() < 1024 || le16::<u64>(sb, 56) != 0xEF53 {
         return None;
     }
-    let log = le32(sb, 24);
-    let blocks = le32(sb, 4);
-    let per_group = le32(sb, 32);
-    let inodes = le32(sb, 0);
-    let first_data = le32(sb, 20);
+    let log = le32::<u64>(sb, 24);
+    let blocks = le32::<u64>(sb, 4);
+    let per_group = le32::<u64>(sb, 32);
+    let inodes = le32::<u64>(sb, 0);
+    let first_data = le32::<u64>(sb, 20);
     if log > 6 || blocks == 0 || per_group == 0 || inodes == 0 || first_data > 1 {
         return None;
     }
     let bs = 1024u64 << log;
-    let group = le16(sb, 90);
+    let group = le16::<u64>(sb, 90);
     // The primary lies 1024 bytes in; a backup lies at its group's first block.
     let start = if group == 0 {
         at.checked_sub(1024)?
@@ -127,7 +116,7 @@ fn sector_candidates(s: &[u8], window: Option<&[u8]>, at: u64) -> Vec<Candidate>
         cands.push(c.clone());
         // Backups point back: NTFS's last sector, FAT32's sector 6.
         if c.fs == "ntfs" && c.len > 512 {
-            let bps = le16(s, 11);
+            let bps = le16::<u64>(s, 11);
             if let Some(st) = at.checked_sub(c.len - bps) {
                 cands.push(Candidate {
                     start: st,
@@ -137,7 +126,7 @@ fn sector_candidates(s: &[u8], window: Option<&[u8]>, at: u64) -> Vec<Candidate>
             }
         }
         if c.fs == "fat32" {
-            if let Some(st) = at.checked_sub(6 * le16(s, 11)) {
+            if let Some(st) = at.checked_sub(6 * le16::<u64>(s, 11)) {
                 cands.push(Candidate {
                     start: st,
                     evidence: format!("backup boot sector at {at}"),

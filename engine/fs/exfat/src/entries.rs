@@ -132,7 +132,7 @@ pub(super) fn parse_dir(data: &[u8]) -> (Vec<Set>, Option<String>) {
                 set[k * 32] |= 0x80;
             }
         }
-        let checksum_ok = set_checksum(&set) == le16(&set, 2) as u16;
+        let checksum_ok = set_checksum(&set) == le16::<u64>(&set, 2) as u16;
         if deleted && !checksum_ok {
             // Slack or a partly overwritten set: not trusted.
             i += 1;
@@ -165,7 +165,7 @@ pub(super) fn parse_dir(data: &[u8]) -> (Vec<Set>, Option<String>) {
             deleted,
             name: String::from_utf16_lossy(&units),
             stream: Some(Stream {
-                name_hash: le16(s, 4) as u16,
+                name_hash: le16::<u64>(s, 4) as u16,
                 no_fat_chain: s[1] & 0x2 != 0,
                 first_cluster: le32(s, 20),
                 valid: le64(s, 8),

@@ -4,6 +4,7 @@
 //! the valid data length as zeros, the backup boot region when the main one is
 //! damaged, and deleted files' clusters checked against the allocation bitmap.
 
+use dredge_core::bytes::{le16, le32, le64};
 use dredge_core::dirqueue::DirQueue;
 use dredge_core::time::days_from_civil;
 use dredge_core::{
@@ -17,18 +18,6 @@ use entries::{expand_upcase, name_hash, parse_dir, Stream};
 
 const MAX_DIR_BYTES: u64 = 256 << 20;
 const MAX_DEPTH: usize = 256;
-
-fn le16(b: &[u8], o: usize) -> u64 {
-    u64::from(u16::from_le_bytes([b[o], b[o + 1]]))
-}
-fn le32(b: &[u8], o: usize) -> u64 {
-    u64::from(u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]))
-}
-fn le64(b: &[u8], o: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[o..o + 8]);
-    u64::from_le_bytes(a)
-}
 
 #[derive(Clone, Debug)]
 struct Boot {
@@ -63,8 +52,8 @@ fn parse_boot(s: &[u8], at: u64) -> Result<Boot, Finding> {
     let sector = 1u64 << bps_shift;
     let cluster = sector << spc_shift;
     let volume_sectors = le64(s, 72);
-    let fat_offset = le32(s, 80) * sector;
-    let heap_offset = le32(s, 88) * sector;
+    let fat_offset = le32::<u64>(s, 80) * sector;
+    let heap_offset = le32::<u64>(s, 88) * sector;
     let cluster_count = le32(s, 92);
     let root_cluster = le32(s, 96);
     if volume_sectors > 1 << 48

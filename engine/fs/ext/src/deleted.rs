@@ -112,7 +112,7 @@ impl ExtFs {
     ) -> (u64, Vec<Run>, Recovery) {
         let mut problems = Vec::new();
         let has_map = if ino.flags & EXT4_EXTENTS_FL != 0 {
-            sb::le16(&ino.block, 2) > 0
+            sb::le16::<u32>(&ino.block, 2) > 0
         } else {
             ino.block.iter().any(|&b| b != 0)
         };

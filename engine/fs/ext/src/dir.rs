@@ -75,7 +75,7 @@ pub fn parse_block(
     let mut idx = 0;
     while pos + 8 <= len {
         let ino = le32(b, pos);
-        let rec = le16(b, pos + 4) as usize;
+        let rec = le16::<u32>(b, pos + 4) as usize;
         let nl = b[pos + 6] as usize;
         let ft = b[pos + 7];
         if rec < 8 || !rec.is_multiple_of(4) || pos + rec > len {

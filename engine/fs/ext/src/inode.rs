@@ -46,15 +46,15 @@ impl Inode {
 
     pub fn parse(b: &[u8]) -> Inode {
         let extra = if b.len() > 128 {
-            le16(b, 128) as usize
+            le16::<u32>(b, 128) as usize
         } else {
             0
         };
         let has = |off: usize| b.len() > 128 && 128 + extra >= off + 4;
         let ts = |lo: usize, extra_at: usize, source: &'static str| -> Option<Timestamp> {
-            let base = i64::from(le32(b, lo) as i32);
+            let base = i64::from(le32::<u32>(b, lo) as i32);
             let (epoch, nanos) = if has(extra_at) {
-                let x = le32(b, extra_at);
+                let x = le32::<u32>(b, extra_at);
                 (i64::from(x & 3), x >> 2)
             } else {
                 (0, 0)
@@ -89,13 +89,13 @@ impl Inode {
         let mut block = [0u8; 60];
         block.copy_from_slice(&b[40..100]);
         Inode {
-            mode: le16(b, 0) as u16,
-            size: u64::from(le32(b, 4)) | u64::from(le32(b, 108)) << 32,
-            links: le16(b, 26) as u16,
+            mode: le16::<u32>(b, 0) as u16,
+            size: u64::from(le32::<u32>(b, 4)) | u64::from(le32::<u32>(b, 108)) << 32,
+            links: le16::<u32>(b, 26) as u16,
             flags: le32(b, 32),
             dtime,
-            blocks: u64::from(le32(b, 28)) | u64::from(le16(b, 116)) << 32,
-            file_acl: u64::from(le32(b, 104)) | u64::from(le16(b, 118)) << 32,
+            blocks: u64::from(le32::<u32>(b, 28)) | u64::from(le16::<u32>(b, 116)) << 32,
+            file_acl: u64::from(le32::<u32>(b, 104)) | u64::from(le16::<u32>(b, 118)) << 32,
             block,
             times,
         }
@@ -163,12 +163,12 @@ fn walk_extents(
     problems: &mut Vec<String>,
     out: &mut Vec<BlockRun>,
 ) {
-    if node.len() < 12 || le16(node, 0) != 0xF30A {
+    if node.len() < 12 || le16::<u32>(node, 0) != 0xF30A {
         problems.push(format!("extent node at level {level} has no magic"));
         return;
     }
-    let entries = le16(node, 2) as usize;
-    let depth = le16(node, 6);
+    let entries = le16::<u32>(node, 2) as usize;
+    let depth = le16::<u32>(node, 6);
     if depth > 5 || level > 5 {
         problems.push(format!("extent tree deeper than 5 (depth {depth})"));
         return;
@@ -182,14 +182,14 @@ fn walk_extents(
     for i in 0..entries.min(fit) {
         let e = &node[12 + i * 12..24 + i * 12];
         if depth == 0 {
-            let logical = u64::from(le32(e, 0));
-            let raw_len = le16(e, 4);
+            let logical = u64::from(le32::<u32>(e, 0));
+            let raw_len = le16::<u32>(e, 4);
             let (len, uninit) = if raw_len > 32768 {
                 (raw_len - 32768, true)
             } else {
                 (raw_len, false)
             };
-            let start = u64::from(le32(e, 8)) | u64::from(le16(e, 6)) << 32;
+            let start = u64::from(le32::<u32>(e, 8)) | u64::from(le16::<u32>(e, 6)) << 32;
             if len == 0 {
                 continue;
             }
@@ -209,7 +209,7 @@ fn walk_extents(
                 len: u64::from(len),
             });
         } else {
-            let leaf = u64::from(le32(e, 4)) | u64::from(le16(e, 8)) << 32;
+            let leaf = u64::from(le32::<u32>(e, 4)) | u64::from(le16::<u32>(e, 8)) << 32;
             if leaf >= blocks_count || leaf == 0 {
                 problems.push(format!(
                     "extent index points past the filesystem (block {leaf})"
@@ -314,7 +314,7 @@ pub fn blockmap_runs(
         if first >= file_blocks {
             break;
         }
-        let ptr = le32(block, slot * 4);
+        let ptr = le32::<u32>(block, slot * 4);
         if ptr != 0 {
             indirect(&m, u64::from(ptr), depth, first, budget, problems, &mut out);
         }

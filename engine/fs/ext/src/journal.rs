@@ -3,6 +3,7 @@
 //! lists which filesystem blocks the following journal blocks are copies of. An
 //! inode-table block copied before a deletion holds the inode's old block map.
 
+use dredge_core::bytes::{be16, be32};
 use std::collections::HashMap;
 
 const MAGIC: u32 = 0xC03B_3998;
@@ -13,13 +14,6 @@ const FEATURE_INCOMPAT_CSUM_V3: u32 = 0x10;
 const TAG_ESCAPE: u32 = 1;
 const TAG_SAME_UUID: u32 = 2;
 const TAG_LAST: u32 = 8;
-
-fn be32(b: &[u8], o: usize) -> u32 {
-    u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-fn be16(b: &[u8], o: usize) -> u32 {
-    u32::from(u16::from_be_bytes([b[o], b[o + 1]]))
-}
 
 /// A copy of a filesystem block inside the journal.
 #[derive(Clone, Copy, Debug)]
@@ -47,12 +41,16 @@ impl Journal {
         read: &mut dyn FnMut(u64, usize) -> Option<Vec<u8>>,
     ) -> Option<Journal> {
         let sb = read(0, block_size)?;
-        if be32(&sb, 0) != MAGIC || !matches!(be32(&sb, 4), 3 | 4) {
+        if be32::<u32>(&sb, 0) != MAGIC || !matches!(be32::<u32>(&sb, 4), 3 | 4) {
             return None;
         }
-        let maxlen = u64::from(be32(&sb, 16)).min(nblocks);
-        let first = u64::from(be32(&sb, 20)).max(1);
-        let incompat = if be32(&sb, 4) == 4 { be32(&sb, 40) } else { 0 };
+        let maxlen = u64::from(be32::<u32>(&sb, 16)).min(nblocks);
+        let first = u64::from(be32::<u32>(&sb, 20)).max(1);
+        let incompat = if be32::<u32>(&sb, 4) == 4 {
+            be32(&sb, 40)
+        } else {
+            0
+        };
         let csum3 = incompat & FEATURE_INCOMPAT_CSUM_V3 != 0;
         let is64 = incompat & FEATURE_INCOMPAT_64BIT != 0;
         let tag_size = if csum3 {
@@ -80,7 +78,7 @@ impl Journal {
                 i += 1;
                 continue;
             };
-            if h.len() < 12 || be32(&h, 0) != MAGIC || be32(&h, 4) != DESCRIPTOR {
+            if h.len() < 12 || be32::<u32>(&h, 0) != MAGIC || be32::<u32>(&h, 4) != DESCRIPTOR {
                 i += 1;
                 continue;
             }
@@ -94,14 +92,17 @@ impl Journal {
             let mut k = 0u64;
             let end = block_size.saturating_sub(tail);
             while off + tag_size <= end {
-                let lo = u64::from(be32(&b, off));
+                let lo = u64::from(be32::<u32>(&b, off));
                 let (flags, hi) = if csum3 {
-                    (be32(&b, off + 4), u64::from(be32(&b, off + 8)))
+                    (
+                        be32::<u32>(&b, off + 4),
+                        u64::from(be32::<u32>(&b, off + 8)),
+                    )
                 } else {
                     (
                         be16(&b, off + 6),
                         if is64 {
-                            u64::from(be32(&b, off + 8))
+                            u64::from(be32::<u32>(&b, off + 8))
                         } else {
                             0
                         },

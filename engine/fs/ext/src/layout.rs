@@ -152,11 +152,6 @@ impl ExtFs {
     }
 }
 
-pub(super) fn le32_at(b: &[u8], o: usize) -> u32 {
-    // Callers check bounds before.
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
-
 /// The `system.data` extended attribute in the inode body: the rest of inline data.
 pub(super) fn inline_xattr(raw: &[u8]) -> Option<Vec<u8>> {
     if raw.len() <= 132 {
@@ -164,7 +159,7 @@ pub(super) fn inline_xattr(raw: &[u8]) -> Option<Vec<u8>> {
     }
     let extra = u16::from_le_bytes([raw[128], raw[129]]) as usize;
     let start = 128 + extra;
-    if start + 4 > raw.len() || le32_at(raw, start) != 0xEA02_0000 {
+    if start + 4 > raw.len() || dredge_core::bytes::le32::<u32>(raw, start) != 0xEA02_0000 {
         return None;
     }
     let first = start + 4;
@@ -173,7 +168,7 @@ pub(super) fn inline_xattr(raw: &[u8]) -> Option<Vec<u8>> {
         let nl = raw[p] as usize;
         let idx = raw[p + 1];
         let voff = u16::from_le_bytes([raw[p + 2], raw[p + 3]]) as usize;
-        let vsize = le32_at(raw, p + 8) as usize;
+        let vsize = dredge_core::bytes::le32::<u32>(raw, p + 8) as usize;
         if nl == 0 && idx == 0 {
             break;
         }

@@ -1,6 +1,7 @@
 //! The superblock and group descriptors, with fallback to backup superblocks (in
 //! groups 1, 3, 5, 7, 9, 25, 27, … with sparse_super) when the primary is damaged.
 
+pub(crate) use dredge_core::bytes::{le16, le32};
 use dredge_core::{Finding, VolumeReader};
 
 pub const INCOMPAT_EXTENTS: u32 = 0x40;
@@ -9,13 +10,6 @@ pub const INCOMPAT_META_BG: u32 = 0x10;
 pub const INCOMPAT_INLINE_DATA: u32 = 0x8000;
 pub const RO_COMPAT_METADATA_CSUM: u32 = 0x400;
 pub const COMPAT_HAS_JOURNAL: u32 = 0x4;
-
-pub(crate) fn le16(b: &[u8], o: usize) -> u32 {
-    u32::from(u16::from_le_bytes([b[o], b[o + 1]]))
-}
-pub(crate) fn le32(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
-}
 
 #[derive(Clone, Debug)]
 pub struct Superblock {
@@ -68,30 +62,30 @@ impl Superblock {
         if s.len() < 1024 {
             return Err(Finding::new(at, "ext superblock too short"));
         }
-        let magic = le16(s, 56);
+        let magic = le16::<u32>(s, 56);
         if magic != 0xEF53 {
             return Err(Finding::new(at + 56, "ext superblock magic missing")
                 .expected("0xef53", format!("{magic:#06x}")));
         }
-        let log = le32(s, 24);
+        let log = le32::<u32>(s, 24);
         if log > 6 {
             return Err(Finding::new(at + 24, "ext block size out of range")
                 .expected("log2(size/1024) <= 6", log));
         }
         let block_size = 1024u64 << log;
         let rev = le32(s, 76);
-        let inode_size = if rev == 0 { 128 } else { le16(s, 88) };
+        let inode_size: u32 = if rev == 0 { 128 } else { le16(s, 88) };
         if inode_size < 128 || !inode_size.is_power_of_two() || u64::from(inode_size) > block_size {
             return Err(Finding::new(at + 88, "ext inode size invalid")
                 .expected("power of two, 128..=block size", inode_size));
         }
         let incompat = if rev == 0 { 0 } else { le32(s, 96) };
         let blocks_hi = if incompat & INCOMPAT_64BIT != 0 {
-            u64::from(le32(s, 336))
+            u64::from(le32::<u32>(s, 336))
         } else {
             0
         };
-        let blocks_count = u64::from(le32(s, 4)) | blocks_hi << 32;
+        let blocks_count = u64::from(le32::<u32>(s, 4)) | blocks_hi << 32;
         let bpg = le32(s, 32);
         let ipg = le32(s, 40);
         let first_data_block = le32(s, 20);
@@ -107,7 +101,7 @@ impl Superblock {
             ));
         }
         let desc_size = if incompat & INCOMPAT_64BIT != 0 {
-            le16(s, 254).max(32)
+            le16::<u32>(s, 254).max(32)
         } else {
             32
         };
@@ -137,7 +131,7 @@ impl Superblock {
             first_ino: if rev == 0 {
                 11
             } else {
-                le32(s, 84).clamp(3, 1 << 20)
+                le32::<u32>(s, 84).clamp(3, 1 << 20)
             },
         })
     }
@@ -258,15 +252,15 @@ pub fn groups(
                 let d = &buf[i * ds as usize..(i + 1) * ds as usize];
                 let hi = |o: usize| {
                     if ds >= 64 {
-                        u64::from(le32(d, o)) << 32
+                        u64::from(le32::<u32>(d, o)) << 32
                     } else {
                         0
                     }
                 };
                 Group {
-                    block_bitmap: u64::from(le32(d, 0)) | hi(32),
-                    inode_bitmap: u64::from(le32(d, 4)) | hi(36),
-                    inode_table: u64::from(le32(d, 8)) | hi(40),
+                    block_bitmap: u64::from(le32::<u32>(d, 0)) | hi(32),
+                    inode_bitmap: u64::from(le32::<u32>(d, 4)) | hi(36),
+                    inode_table: u64::from(le32::<u32>(d, 8)) | hi(40),
                     flags: le16(d, 18),
                     itable_unused: le16(d, 28),
                 }

@@ -1,5 +1,6 @@
 //! The boot sector's BIOS parameter block: the volume's geometry.
 
+use dredge_core::bytes::{le16, le32};
 use dredge_core::Finding;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,13 +35,6 @@ pub struct Bpb {
     pub volume_id: u32,
     /// FAT32: which FAT is active when mirroring is off (ext_flags bit 7).
     pub active_fat: Option<u32>,
-}
-
-fn le16(b: &[u8], o: usize) -> u32 {
-    u32::from(u16::from_le_bytes([b[o], b[o + 1]]))
-}
-fn le32(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
 }
 
 impl Bpb {
@@ -114,19 +108,19 @@ impl Bpb {
             return Err(f(16, "FAT count invalid").expected("1..4", num_fats));
         }
         let root_entries = le16(s, 17);
-        let total16 = le16(s, 19);
+        let total16 = le16::<u32>(s, 19);
         let total = if total16 != 0 {
             u64::from(total16)
         } else {
-            u64::from(le32(s, 32))
+            u64::from(le32::<u32>(s, 32))
         };
         if total == 0 {
             return Err(f(19, "FAT total sector count is 0"));
         }
-        let fat16_size = le16(s, 22);
+        let fat16_size = le16::<u32>(s, 22);
         let is32 = fat16_size == 0;
         let fat_sectors = if is32 {
-            u64::from(le32(s, 36))
+            u64::from(le32::<u32>(s, 36))
         } else {
             u64::from(fat16_size)
         };
@@ -190,7 +184,7 @@ impl Bpb {
             }
         }
         if is32 {
-            let ext = le16(s, 40);
+            let ext = le16::<u32>(s, 40);
             if ext & 0x80 != 0 {
                 b.active_fat = Some(ext & 0x0F);
             }

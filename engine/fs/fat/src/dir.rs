@@ -1,6 +1,7 @@
 //! Raw directory entries: 8.3 entries, long-name slots (checksum-matched, also when
 //! deleted), and deleted entries (first byte 0xE5).
 
+use dredge_core::bytes::le16;
 use dredge_core::time::days_from_civil;
 use dredge_core::Timestamp;
 
@@ -61,10 +62,6 @@ fn fat_time(date: u16, time: u16, tenths: u8) -> Option<(i64, u32)> {
     Some((secs, (extra % 100) * 10_000_000))
 }
 
-fn le16(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
-}
-
 /// Short names are in an OEM code page; bytes >= 0x80 are mapped as Latin-1 so the
 /// mapping is reversible and deterministic.
 fn decode_short(e: &[u8], first: Option<u8>) -> String {
@@ -111,7 +108,7 @@ fn plausible(e: &[u8], max_cluster: u32, volume_bytes: u64) -> bool {
     }) {
         return false;
     }
-    let cluster = u32::from(le16(e, 26)) | u32::from(le16(e, 20)) << 16;
+    let cluster = u32::from(le16::<u16>(e, 26)) | u32::from(le16::<u16>(e, 20)) << 16;
     let size = u32::from_le_bytes([e[28], e[29], e[30], e[31]]);
     (cluster == 0 || (cluster >= 2 && cluster <= max_cluster)) && u64::from(size) <= volume_bytes
 }
@@ -228,8 +225,12 @@ pub fn parse(data: &[u8], max_cluster: u32, volume_bytes: u64, fat32: bool) -> V
         } else {
             decode_short(e, None)
         };
-        let hi = if fat32 { u32::from(le16(e, 20)) } else { 0 };
-        let start_cluster = hi << 16 | u32::from(le16(e, 26));
+        let hi = if fat32 {
+            u32::from(le16::<u16>(e, 20))
+        } else {
+            0
+        };
+        let start_cluster = hi << 16 | u32::from(le16::<u16>(e, 26));
         let size = u32::from_le_bytes([e[28], e[29], e[30], e[31]]);
         let mut times = Vec::new();
         if let Some((s, n)) = fat_time(le16(e, 24), le16(e, 22), 0) {

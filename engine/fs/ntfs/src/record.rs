@@ -1,17 +1,6 @@
 //! MFT records: update-sequence fixups (checked per 512-byte stride; a failed stride
 //! is a finding and the rest of the record is still used), attributes, run lists.
-
-pub(crate) fn le16(b: &[u8], o: usize) -> u64 {
-    u64::from(u16::from_le_bytes([b[o], b[o + 1]]))
-}
-pub(crate) fn le32(b: &[u8], o: usize) -> u64 {
-    u64::from(u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]))
-}
-pub(crate) fn le64(b: &[u8], o: usize) -> u64 {
-    let mut a = [0u8; 8];
-    a.copy_from_slice(&b[o..o + 8]);
-    u64::from_le_bytes(a)
-}
+pub(crate) use dredge_core::bytes::{le16, le32, le64};
 
 pub const AT_STANDARD_INFORMATION: u32 = 0x10;
 pub const AT_FILE_NAME: u32 = 0x30;
@@ -61,8 +50,8 @@ pub struct Record {
 
 /// Applies fixups in place. Returns the indexes of strides whose check failed.
 pub fn fixup(buf: &mut [u8]) -> Result<Vec<usize>, String> {
-    let usa_off = le16(buf, 4) as usize;
-    let usa_count = le16(buf, 6) as usize;
+    let usa_off = le16::<u64>(buf, 4) as usize;
+    let usa_count = le16::<u64>(buf, 6) as usize;
     if usa_count == 0 || usa_off + usa_count * 2 > buf.len() || (usa_count - 1) * 512 > buf.len() {
         return Err(format!(
             "update sequence array out of range (offset {usa_off}, count {usa_count})"
@@ -149,26 +138,26 @@ pub fn parse(buf: &mut [u8], clusters: u64) -> Result<Record, String> {
     }
     let mut bad_strides = fixup(buf)?;
     // Strides wholly past the bytes in use carry nothing; their fixup is moot.
-    let in_use_bytes = le32(buf, 24) as usize;
+    let in_use_bytes = le32::<u64>(buf, 24) as usize;
     bad_strides.retain(|&i| i * 512 < in_use_bytes);
-    let flags = le16(buf, 22);
+    let flags = le16::<u64>(buf, 22);
     let mut r = Record {
         in_use: flags & 1 != 0,
         directory: flags & 2 != 0,
-        sequence: le16(buf, 16) as u16,
+        sequence: le16::<u64>(buf, 16) as u16,
         base: le64(buf, 32) & 0x0000_FFFF_FFFF_FFFF,
         attrs: Vec::new(),
         bad_strides,
         problems: Vec::new(),
     };
-    let used = (le32(buf, 24) as usize).min(buf.len());
-    let mut p = le16(buf, 20) as usize;
+    let used = (le32::<u64>(buf, 24) as usize).min(buf.len());
+    let mut p = le16::<u64>(buf, 20) as usize;
     while p + 16 <= used {
-        let ty = le32(buf, p) as u32;
+        let ty = le32::<u64>(buf, p) as u32;
         if ty == 0xFFFF_FFFF {
             break;
         }
-        let len = le32(buf, p + 4) as usize;
+        let len = le32::<u64>(buf, p + 4) as usize;
         if len < 16 || p + len > used || !len.is_multiple_of(8) {
             r.problems
                 .push(format!("attribute at offset {p} has invalid length {len}"));
@@ -177,8 +166,8 @@ pub fn parse(buf: &mut [u8], clusters: u64) -> Result<Record, String> {
         let a = &buf[p..p + len];
         let nonres = a[8] != 0;
         let nlen = a[9] as usize;
-        let noff = le16(a, 10) as usize;
-        let aflags = le16(a, 12) as u16;
+        let noff = le16::<u64>(a, 10) as usize;
+        let aflags = le16::<u64>(a, 12) as u16;
         let name = if nlen > 0 && noff + nlen * 2 <= len {
             let u: Vec<u16> = a[noff..noff + nlen * 2]
                 .chunks_exact(2)
@@ -196,8 +185,8 @@ pub fn parse(buf: &mut [u8], clusters: u64) -> Result<Record, String> {
                 p += len;
                 continue;
             }
-            let vlen = le32(a, 16) as usize;
-            let voff = le16(a, 20) as usize;
+            let vlen = le32::<u64>(a, 16) as usize;
+            let voff = le16::<u64>(a, 20) as usize;
             if voff + vlen > len {
                 r.problems
                     .push(format!("resident attribute {ty:#x} value out of bounds"));
@@ -212,7 +201,7 @@ pub fn parse(buf: &mut [u8], clusters: u64) -> Result<Record, String> {
                 p += len;
                 continue;
             }
-            let roff = le16(a, 32) as usize;
+            let roff = le16::<u64>(a, 32) as usize;
             let runs = match decode_runlist(&a[roff.min(len)..], clusters) {
                 Ok(x) => x,
                 Err(e) => {
@@ -225,7 +214,7 @@ pub fn parse(buf: &mut [u8], clusters: u64) -> Result<Record, String> {
                 runs,
                 data_size: le64(a, 48),
                 init_size: le64(a, 56),
-                compression_unit: le16(a, 34) as u32,
+                compression_unit: le16::<u64>(a, 34) as u32,
             }
         };
         r.attrs.push(Attribute {
