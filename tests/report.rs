@@ -588,3 +588,40 @@ fn dfxml_and_case_reports_of_every_test_image_validate() {
         assert_eq!(objects, n, "{name}: one fileobject per artifact");
     }
 }
+
+#[test]
+fn the_html_lists_every_finding_and_the_pdf_says_how_many_it_left_out() {
+    let d = tempfile::tempdir().unwrap();
+    let case = case_with_sample(d.path());
+    // More findings than the PDF lists, added behind the seal's back (the reports
+    // are still written, and say the record does not verify).
+    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    for i in 0..1234 {
+        c.execute(
+            "INSERT INTO findings (evidence_id, unit, offset, what) VALUES (1, 'v0', ?1, ?2)",
+            rusqlite::params![i * 512, format!("damage number {i}")],
+        )
+        .unwrap();
+    }
+    drop(c);
+    let html = d.path().join("r.html");
+    assert!(html_or_pdf_written(&case, "html", &html));
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.contains("damage number 0<") && text.contains("damage number 1233<"));
+    if !tools(&["pdftotext"]) {
+        return;
+    }
+    let pdf = d.path().join("r.pdf");
+    assert!(html_or_pdf_written(&case, "pdf", &pdf));
+    let t = pdf_text(&pdf);
+    assert!(t.contains("damagenumber999"), "the first 1 000 are listed");
+    assert!(!t.contains("damagenumber1000"));
+    assert!(t.contains("…and234morefindings"), "and the rest are counted");
+}
+
+/// Writes a report of an altered case: written, and the command says it failed.
+fn html_or_pdf_written(case: &Path, format: &str, out: &Path) -> bool {
+    let o = report(case, format, out);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    out.is_file()
+}

@@ -201,15 +201,15 @@ fn evidence(model: &Model) -> String {
                 .gaps
                 .iter()
                 .map(|g| (g.offset, g.len, g.why.as_str()))
-                .take(1000)
+                .take(crate::HTML_LISTED_GAPS)
             {
                 s += &format!("<tr><td>{o}</td><td>{l}</td>{}</tr>", td(w));
             }
             s += "</table>";
-            if e.gaps.len() > 1000 {
+            if e.gaps.len() > crate::HTML_LISTED_GAPS {
                 s += &format!(
                     "<p>… and {} more ranges (all are in the DFXML and CASE reports).</p>",
-                    e.gaps.len() - 1000
+                    e.gaps.len() - crate::HTML_LISTED_GAPS
                 );
             }
             s += "</details>\n";
@@ -280,7 +280,7 @@ fn findings(model: &Model) -> String {
             continue;
         }
         s += "<table><tr><th>Where</th><th>Offset</th><th>What</th><th>Expected</th><th>Found</th></tr>";
-        for (unit, f) in e.findings.iter().take(1000) {
+        for (unit, f) in &e.findings {
             s += &format!(
                 "<tr>{}<td>{}</td>{}{}{}</tr>",
                 td(unit),

@@ -298,15 +298,15 @@ fn evidence(model: &Model) -> String {
                 .gaps
                 .iter()
                 .map(|g| (g.offset, g.len, g.why.as_str()))
-                .take(200)
+                .take(crate::PDF_LISTED_GAPS)
             {
                 s += &format!("  [{o}], [{l}], {},\n", lit(w));
             }
             s += ")\n";
-            if e.gaps.len() > 200 {
+            if e.gaps.len() > crate::PDF_LISTED_GAPS {
                 s += &format!(
                     "#small[… and {} more ranges, listed in the DFXML and CASE reports.]\n",
-                    e.gaps.len() - 200
+                    e.gaps.len() - crate::PDF_LISTED_GAPS
                 );
             }
         }
@@ -364,7 +364,7 @@ fn volumes_and_findings(model: &Model) -> String {
             continue;
         }
         s += "#table(columns: (auto, auto, 1fr, auto, auto), [*Where*], [*Offset*], [*What*], [*Expected*], [*Found*],\n";
-        for (unit, f) in e.findings.iter().take(300) {
+        for (unit, f) in e.findings.iter().take(crate::PDF_LISTED_FINDINGS) {
             s += &format!(
                 "  {}, [{}], {}, {}, {},\n",
                 lit1(unit),
@@ -375,6 +375,12 @@ fn volumes_and_findings(model: &Model) -> String {
             );
         }
         s += ")\n";
+        if e.findings.len() > crate::PDF_LISTED_FINDINGS {
+            s += &format!(
+                "#small[… and {} more findings, every one listed in the HTML report.]\n",
+                e.findings.len() - crate::PDF_LISTED_FINDINGS
+            );
+        }
     }
     s
 }
