@@ -4,6 +4,7 @@
 //! recorded and the batch goes on to the next; the exit code is the worst outcome.
 
 use crate::progress::Reporter;
+use dredge_core::Word;
 use dredge_session::{self as session, CarveScope, CaseInfo, Failure, ReportFormat};
 use serde::Deserialize;
 use serde_json::json;
@@ -54,31 +55,23 @@ fn yes() -> bool {
 }
 
 fn scope(s: Option<&str>, job: &Path) -> Result<CarveScope, Failure> {
-    match s.unwrap_or("unallocated") {
-        "unallocated" => Ok(CarveScope::Unallocated),
-        "all" => Ok(CarveScope::All),
-        "none" => Ok(CarveScope::None),
-        x => Err(Failure(format!(
-            "{}: carve must be \"unallocated\", \"all\" or \"none\", not {x:?}",
-            job.display()
-        ))),
-    }
+    let s = s.unwrap_or(CarveScope::Unallocated.word());
+    CarveScope::from_word(s).ok_or_else(|| {
+        Failure(format!(
+            "{}: carve must be {}, not {s:?}",
+            job.display(),
+            CarveScope::choices()
+        ))
+    })
 }
 
 fn format(s: &str, job: &Path) -> Result<ReportFormat, Failure> {
-    Ok(match s {
-        "html" => ReportFormat::Html,
-        "pdf" => ReportFormat::Pdf,
-        "dfxml" => ReportFormat::Dfxml,
-        "case" => ReportFormat::Case,
-        "csv" => ReportFormat::Csv,
-        "bodyfile" => ReportFormat::Bodyfile,
-        x => {
-            return Err(Failure(format!(
-                "{}: unknown report format {x:?} (html, pdf, dfxml, case, csv, bodyfile)",
-                job.display()
-            )))
-        }
+    ReportFormat::from_word(s).ok_or_else(|| {
+        Failure(format!(
+            "{}: unknown report format {s:?} ({})",
+            job.display(),
+            ReportFormat::choices()
+        ))
     })
 }
 

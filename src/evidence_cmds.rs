@@ -120,11 +120,7 @@ pub(super) fn acquire(
         options,
         e01: (a.format == ImageFormat::E01).then(|| session::E01Options {
             segment_size: a.segment_size,
-            compression: match a.compression {
-                CompressionArg::None => dredge_image::Compression::None,
-                CompressionArg::Fast => dredge_image::Compression::Fast,
-                CompressionArg::Best => dredge_image::Compression::Best,
-            },
+            compression: a.compression,
             evidence_number: a.evidence_number.clone(),
             notes: a.notes.clone(),
         }),

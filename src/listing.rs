@@ -46,14 +46,7 @@ pub(super) fn list(
 }
 
 pub(super) fn report(a: ReportArgs, rep: &mut Reporter) -> Result<i32, Failure> {
-    let format = match a.format {
-        ReportFormatArg::Html => session::ReportFormat::Html,
-        ReportFormatArg::Pdf => session::ReportFormat::Pdf,
-        ReportFormatArg::Dfxml => session::ReportFormat::Dfxml,
-        ReportFormatArg::Case => session::ReportFormat::Case,
-        ReportFormatArg::Csv => session::ReportFormat::Csv,
-        ReportFormatArg::Bodyfile => session::ReportFormat::Bodyfile,
-    };
+    let format = a.format;
     let r = session::report(&a.case_dir, format, a.out.as_deref())?;
     rep.json(json!({
         "event": "result", "command": "report", "format": format.name(),

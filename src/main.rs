@@ -160,21 +160,11 @@ struct BatchArgs {
 #[derive(Args)]
 struct ReportArgs {
     case_dir: PathBuf,
-    #[arg(long, value_enum)]
-    format: ReportFormatArg,
+    #[arg(long, value_parser = word::<session::ReportFormat>())]
+    format: session::ReportFormat,
     /// Default: CASE_DIR/reports/report-TIME.EXT
     #[arg(long)]
     out: Option<PathBuf>,
-}
-
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
-enum ReportFormatArg {
-    Html,
-    Pdf,
-    Dfxml,
-    Case,
-    Csv,
-    Bodyfile,
 }
 
 #[derive(Args)]
@@ -218,8 +208,8 @@ struct ScanFlags {
     no_rehash: bool,
     /// What to carve after the filesystems: free space and unclaimed volumes
     /// (unallocated), the whole image (all), or nothing (none).
-    #[arg(long, value_enum, default_value = "unallocated")]
-    carve: CarveArg,
+    #[arg(long, default_value = "unallocated", value_parser = word::<session::CarveScope>())]
+    carve: session::CarveScope,
     /// Carving page size in bytes (results do not depend on it).
     #[arg(long, default_value_t = 16 << 20)]
     page_size: u64,
@@ -233,13 +223,6 @@ struct ScanFlags {
     hash: session::Algorithms,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
-enum CarveArg {
-    Unallocated,
-    All,
-    None,
-}
-
 impl ScanFlags {
     fn options(&self) -> session::ScanOptions {
         let mut o = session::ScanOptions::default();
@@ -247,11 +230,7 @@ impl ScanFlags {
             o.threads = t.max(1);
         }
         o.rehash = !self.no_rehash;
-        o.carve = match self.carve {
-            CarveArg::Unallocated => session::CarveScope::Unallocated,
-            CarveArg::All => session::CarveScope::All,
-            CarveArg::None => session::CarveScope::None,
-        };
+        o.carve = self.carve;
         o.page_size = self.page_size.max(4096);
         o.filesystems = !self.no_filesystems;
         o.hash = self.hash;
@@ -326,8 +305,8 @@ struct AcquireArgs {
     #[arg(long, default_value = "1.4GiB", value_parser = parse_size)]
     segment_size: u64,
     /// E01 chunk compression.
-    #[arg(long, value_enum, default_value = "fast")]
-    compression: CompressionArg,
+    #[arg(long, default_value = "fast", value_parser = word::<dredge_image::Compression>())]
+    compression: dredge_image::Compression,
     /// E01 evidence number.
     #[arg(long, default_value = "")]
     evidence_number: String,
@@ -346,13 +325,6 @@ enum ImageFormat {
     E01,
 }
 
-#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
-enum CompressionArg {
-    None,
-    Fast,
-    Best,
-}
-
 /// An E01 segment size: 1 MiB to 2 GiB, written like 650MiB or 1.4GiB.
 /// The evidence digests computed, one per line (those not chosen are left out).
 fn print_digests(md5: &Option<String>, sha1: &Option<String>, sha256: &Option<String>) {
@@ -361,6 +333,15 @@ fn print_digests(md5: &Option<String>, sha1: &Option<String>, sha256: &Option<St
             println!("  {name} {d}");
         }
     }
+}
+
+/// Parses one of a closed set of words (the engine's own list, so `--help` and
+/// the batch and TUI choices name the same values).
+fn word<T: dredge_core::Word + Send + Sync + Clone>(
+) -> impl clap::builder::TypedValueParser<Value = T> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(T::WORDS)
+        .map(|w| T::from_word(&w).expect("a word the parser accepted"))
 }
 
 fn parse_hash(s: &str) -> Result<session::Algorithms, String> {
@@ -441,7 +422,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
         Command::Ls(a) => ls(&a, rep),
         Command::List(a) => listing::list(a, interrupt, rep),
         Command::Carve(mut a) => {
-            a.scan.carve = CarveArg::All;
+            a.scan.carve = session::CarveScope::All;
             let mut opts = a.scan.options();
             opts.filesystems = false;
             one_shot(&a, &opts, interrupt, rep)

@@ -616,7 +616,10 @@ fn the_html_lists_every_finding_and_the_pdf_says_how_many_it_left_out() {
     let t = pdf_text(&pdf);
     assert!(t.contains("damagenumber999"), "the first 1 000 are listed");
     assert!(!t.contains("damagenumber1000"));
-    assert!(t.contains("…and234morefindings"), "and the rest are counted");
+    assert!(
+        t.contains("…and234morefindings"),
+        "and the rest are counted"
+    );
 }
 
 /// Writes a report of an altered case: written, and the command says it failed.

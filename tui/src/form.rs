@@ -3,7 +3,7 @@
 
 use crate::app::Key;
 use dredge_session::{
-    parse_size, visible, CarveScope, Compression, E01Options, Job, ReportFormat, ScanOptions,
+    parse_size, visible, CarveScope, Compression, E01Options, Job, ReportFormat, ScanOptions, Word,
 };
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -57,6 +57,17 @@ fn text(label: &'static str, value: &str) -> Field {
     }
 }
 
+/// The report form's choices: two bundles, then each format by its word.
+fn report_choices() -> &'static [&'static str] {
+    static CHOICES: std::sync::OnceLock<Vec<&'static str>> = std::sync::OnceLock::new();
+    CHOICES.get_or_init(|| {
+        ["html + pdf", "all six"]
+            .into_iter()
+            .chain(ReportFormat::WORDS.iter().copied())
+            .collect()
+    })
+}
+
 fn choice(label: &'static str, choices: &'static [&'static str]) -> Field {
     Field {
         label,
@@ -97,7 +108,7 @@ impl Form {
             kind: FormKind::Scan,
             title: "Scan every evidence item",
             fields: vec![
-                choice("carve", &["unallocated", "all", "none"]),
+                choice("carve", CarveScope::WORDS),
                 choice("filesystems", &["yes", "no"]),
                 choice("re-hash before/after", &["yes", "no"]),
                 text("threads", &threads.to_string()),
@@ -120,7 +131,7 @@ impl Form {
                 text("read size (bytes)", "65536"),
                 text("mapfile save interval (s)", "1"),
                 choice("format", &["raw", "e01"]),
-                choice("E01 compression", &["fast", "best", "none"]),
+                choice("E01 compression", Compression::WORDS),
                 text("E01 segment size", "1.4GiB"),
                 text("E01 evidence number", ""),
                 text("E01 notes", ""),
@@ -134,19 +145,7 @@ impl Form {
         Form {
             kind: FormKind::Report,
             title: "Reports into CASE/reports (each hashed, in the custody log)",
-            fields: vec![choice(
-                "format",
-                &[
-                    "html + pdf",
-                    "all six",
-                    "html",
-                    "pdf",
-                    "dfxml",
-                    "case",
-                    "csv",
-                    "bodyfile",
-                ],
-            )],
+            fields: vec![choice("format", report_choices())],
             sel: 0,
             error: None,
         }
@@ -186,14 +185,8 @@ impl Form {
             FormKind::Report => {
                 use ReportFormat::*;
                 Ok(Job::Report(match self.value(0) {
-                    "all six" => vec![Html, Pdf, Dfxml, Case, Csv, Bodyfile],
-                    "html" => vec![Html],
-                    "pdf" => vec![Pdf],
-                    "dfxml" => vec![Dfxml],
-                    "case" => vec![Case],
-                    "csv" => vec![Csv],
-                    "bodyfile" => vec![Bodyfile],
-                    _ => vec![Html, Pdf],
+                    "all six" => ReportFormat::ALL.to_vec(),
+                    w => ReportFormat::from_word(w).map_or(vec![Html, Pdf], |f| vec![f]),
                 }))
             }
             FormKind::Add => Ok(Job::Add {
@@ -207,11 +200,7 @@ impl Form {
                 }
                 Ok(Job::Scan(ScanOptions {
                     threads: threads as usize,
-                    carve: match self.value(0) {
-                        "all" => CarveScope::All,
-                        "none" => CarveScope::None,
-                        _ => CarveScope::Unallocated,
-                    },
+                    carve: CarveScope::from_word(self.value(0)).unwrap_or(CarveScope::Unallocated),
                     filesystems: self.value(1) == "yes",
                     rehash: self.value(2) == "yes",
                     page_size: parse_size(self.value(4))
@@ -244,11 +233,8 @@ impl Form {
                     }
                     Some(E01Options {
                         segment_size: seg,
-                        compression: match self.value(7) {
-                            "best" => Compression::Best,
-                            "none" => Compression::None,
-                            _ => Compression::Fast,
-                        },
+                        compression: Compression::from_word(self.value(7))
+                            .unwrap_or(Compression::Fast),
                         evidence_number: self.value(9).to_string(),
                         notes: self.value(10).to_string(),
                     })

@@ -17,6 +17,7 @@ mod model;
 mod sanitize;
 mod source;
 pub mod time;
+mod word;
 
 pub use budget::{BudgetExceeded, UnitBudget};
 pub use counted::Counted;
@@ -30,6 +31,7 @@ pub use source::{
     BlockDevice, DeviceError, Gap, ImageSource, ReadReport, SourceError, SourceErrorKind,
     SynthRange, Why,
 };
+pub use word::{check_words, Word};
 
 /// Version of dredge recorded in custody events and reports.
 pub const TOOL_VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -20,6 +20,11 @@ pub enum Compression {
     Best,
 }
 
+impl dredge_core::Word for Compression {
+    const ALL: &'static [Self] = &[Compression::Fast, Compression::Best, Compression::None];
+    const WORDS: &'static [&'static str] = &["fast", "best", "none"];
+}
+
 impl Compression {
     fn level(self) -> u8 {
         match self {

@@ -30,16 +30,21 @@ pub enum Format {
     Bodyfile,
 }
 
+impl dredge_core::Word for Format {
+    const ALL: &'static [Self] = &[
+        Format::Html,
+        Format::Pdf,
+        Format::Dfxml,
+        Format::Case,
+        Format::Csv,
+        Format::Bodyfile,
+    ];
+    const WORDS: &'static [&'static str] = &["html", "pdf", "dfxml", "case", "csv", "bodyfile"];
+}
+
 impl Format {
     pub fn name(&self) -> &'static str {
-        match self {
-            Format::Html => "html",
-            Format::Pdf => "pdf",
-            Format::Dfxml => "dfxml",
-            Format::Case => "case",
-            Format::Csv => "csv",
-            Format::Bodyfile => "bodyfile",
-        }
+        dredge_core::Word::word(*self)
     }
     pub fn extension(&self) -> &'static str {
         match self {

@@ -23,7 +23,7 @@ mod view;
 
 pub use acquire::{acquire, AcquireReport, AcquireRequest, E01Options};
 pub use dredge_acquire::{AcquireOptions, Phase};
-pub use dredge_core::{Gap, Why};
+pub use dredge_core::{Gap, Why, Word};
 pub use dredge_hash::{Algorithm, Algorithms};
 pub use dredge_image::Compression;
 pub use dredge_report::Format as ReportFormat;
@@ -391,4 +391,18 @@ pub(crate) fn compare(row: &EvidenceRow, d: &ImageDigests) -> EvidenceCheck {
         }
     }
     EvidenceCheck::Match(Algorithms::of(&recorded).unwrap_or(Algorithms::ALL))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_choice_a_user_names_has_one_word_that_names_it_back() {
+        dredge_core::check_words::<crate::CarveScope>();
+        dredge_core::check_words::<crate::Compression>();
+        dredge_core::check_words::<crate::ReportFormat>();
+        assert_eq!(
+            <crate::CarveScope as crate::Word>::choices(),
+            "unallocated, all or none"
+        );
+    }
 }

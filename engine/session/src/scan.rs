@@ -59,13 +59,14 @@ impl Default for ScanOptions {
     }
 }
 
+impl dredge_core::Word for CarveScope {
+    const ALL: &'static [Self] = &[CarveScope::Unallocated, CarveScope::All, CarveScope::None];
+    const WORDS: &'static [&'static str] = &["unallocated", "all", "none"];
+}
+
 impl CarveScope {
     pub fn as_str(&self) -> &'static str {
-        match self {
-            CarveScope::None => "none",
-            CarveScope::Unallocated => "unallocated",
-            CarveScope::All => "all",
-        }
+        dredge_core::Word::word(*self)
     }
 }
 
