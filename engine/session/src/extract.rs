@@ -3,9 +3,9 @@
 //! (or the fallback path when the planned one cannot be made) and hashed; one
 //! writer stores the rows. Each file is a unit (decision 0013).
 
+use crate::pool::in_parallel;
 use crate::unit::{contain, cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
-use crossbeam_channel::{bounded, Receiver, Sender};
 use dredge_core::{Entry, EntryKind, Finding, Gap, ImageSource, RunData, Why};
 use dredge_hash::Digester;
 use dredge_store::ArtifactStatus;
@@ -13,7 +13,7 @@ use dredge_store::{ArtifactRecord, EvidenceRow, RunRecord, Store};
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -47,55 +47,33 @@ pub(crate) fn extract_tasks(
     let total = tasks.len() as u64;
     let threads = threads.max(1);
     let (found_before, unreadable_before) = store.artifact_totals(ev.id).map_err(fail)?;
-    let (task_tx, task_rx) = bounded::<Task>(threads * 4);
-    let (res_tx, res_rx) = bounded::<Result<Built, Failure>>(threads * 4);
     let (fs_id, forensic_base) = match fs {
         Some((id, base)) => (Some(id), base),
         None => (None, String::new()),
     };
     let started = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            let rx: Receiver<Task> = task_rx.clone();
-            let tx: Sender<Result<Built, Failure>> = res_tx.clone();
-            let src = Arc::clone(src);
-            let fb = forensic_base.clone();
-            s.spawn(move || {
-                for t in rx {
-                    if interrupt.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    // One file is a unit: a panic on its layout costs its content,
-                    // never the case; its metadata is still recorded.
-                    let r = contain(|| build_artifact(&t, &*src, ev.id, unit, fs_id, &fb))
-                        .unwrap_or_else(|why| {
-                            let what = format!("extraction of {}", t.entry.path);
-                            let mut a = record_for(&t, ev.id, unit, fs_id, &fb);
-                            a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
-                            a.status = ArtifactStatus::NoContent;
-                            Ok((a, Some(cut_short(t.entry.meta_offset, &what, &why))))
-                        });
-                    if tx.send(r).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(res_tx);
-        drop(task_rx);
-        s.spawn(move || {
-            for t in tasks {
-                if task_tx.send(t).is_err() {
-                    break;
-                }
-            }
-        });
+    let fb = forensic_base.as_str();
+    let mut rows = Rows::new();
+    let mut partial = 0u64;
+    let mut unreadable = unreadable_before;
+    let mut last = Instant::now();
+    in_parallel(
+        tasks,
+        threads,
+        Some(interrupt),
+        |t: Task| {
+            // One file is a unit: a panic on its layout costs its content, never
+            // the case; its metadata is still recorded.
+            contain(|| build_artifact(&t, &**src, ev.id, unit, fs_id, fb)).unwrap_or_else(|why| {
+                let what = format!("extraction of {}", t.entry.path);
+                let mut a = record_for(&t, ev.id, unit, fs_id, fb);
+                a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
+                a.status = ArtifactStatus::NoContent;
+                Ok((a, Some(cut_short(t.entry.meta_offset, &what, &why))))
+            })
+        },
         // The one writer: batches of rows in single transactions.
-        let mut rows = Rows::new();
-        let mut partial = 0u64;
-        let mut unreadable = unreadable_before;
-        let mut last = Instant::now();
-        for r in res_rx {
+        |r: Result<Built, Failure>| {
             let (mut a, finding) = r?;
             findings.extend(finding);
             post(&mut a);
@@ -120,10 +98,11 @@ pub(crate) fn extract_tasks(
                     unreadable,
                 });
             }
-        }
-        rows.flush(store)?;
-        sync_case(store.dir())
-    })
+            Ok(())
+        },
+    )?;
+    rows.flush(store)?;
+    sync_case(store.dir())
 }
 
 /// The one writer's rows: stored in batches of 256, each batch one transaction.

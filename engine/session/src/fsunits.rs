@@ -5,10 +5,10 @@
 use crate::extract::{sync_case, Rows, Task};
 use crate::files::{cut_record, finish, plan_all, Planned, Sweep};
 use crate::names::{CaseOut, PathPlanner};
+use crate::pool::in_parallel;
 use crate::scan::{stop_if_interrupted, to_records, ScanSummary};
 use crate::unit::{contain, count_cut_short, cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
-use crossbeam_channel::bounded;
 use dredge_core::{EntryKind, FileSystem, Finding, ImageSource};
 use dredge_store::ArtifactStatus;
 use dredge_store::{ArtifactRecord, EvidenceRow, Store};
@@ -318,47 +318,29 @@ pub(crate) fn finish_units(
         }
     }
     let total = plans.len() as u64;
-    let threads = threads.max(1);
-    let (tx, rx) = bounded::<(usize, Planned)>(threads * 4);
-    let (rtx, rrx) =
-        bounded::<(usize, Result<(ArtifactRecord, Option<Finding>), Failure>)>(threads * 4);
     let mut counts = vec![(0u64, 0u64, 0u64); work.len()];
     let started = Instant::now();
     let owner = &owner;
     let units: Vec<String> = work.iter().map(|u| u.unit.clone()).collect();
-    let units = &units;
-    std::thread::scope(|s| -> Result<(), Failure> {
-        for _ in 0..threads {
-            let (rx, rtx) = (rx.clone(), rtx.clone());
-            s.spawn(move || {
-                for (i, mut p) in rx {
-                    let (ui, fs_id, base) = &owner[i];
-                    let unit = &units[*ui];
-                    // One file is a unit: a panic finishing it costs its content.
-                    let r = contain(|| finish(&mut p, ev.id, unit, Some(*fs_id), base))
-                        .unwrap_or_else(|why| {
-                            let a = cut_record(&p, ev.id, unit, Some(*fs_id), base);
-                            let what = format!("extraction of {}", p.task.entry.path);
-                            Ok((a, Some(cut_short(p.task.entry.meta_offset, &what, &why))))
-                        });
-                    if rtx.send((i, r)).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        drop(rx);
-        drop(rtx);
-        s.spawn(move || {
-            for (i, p) in plans.into_iter().enumerate() {
-                if tx.send((i, p)).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut rows = Rows::new();
-        let mut last = Instant::now();
-        for (i, r) in rrx {
+    let mut rows = Rows::new();
+    let mut last = Instant::now();
+    in_parallel(
+        plans.into_iter().enumerate(),
+        threads,
+        None,
+        |(i, mut p): (usize, Planned)| {
+            let (ui, fs_id, base) = &owner[i];
+            let unit = &units[*ui];
+            // One file is a unit: a panic finishing it costs its content.
+            let r =
+                contain(|| finish(&mut p, ev.id, unit, Some(*fs_id), base)).unwrap_or_else(|why| {
+                    let a = cut_record(&p, ev.id, unit, Some(*fs_id), base);
+                    let what = format!("extraction of {}", p.task.entry.path);
+                    Ok((a, Some(cut_short(p.task.entry.meta_offset, &what, &why))))
+                });
+            (i, r)
+        },
+        |(i, r): (usize, Result<(ArtifactRecord, Option<Finding>), Failure>)| {
             let (a, finding) = r?;
             let ui = owner[i].0;
             count(&a, &mut counts[ui]);
@@ -376,9 +358,10 @@ pub(crate) fn finish_units(
                     started.elapsed(),
                 ));
             }
-        }
-        rows.flush(store)
-    })?;
+            Ok(())
+        },
+    )?;
+    rows.flush(store)?;
     sync_case(store.dir())?;
     for (u, c) in work.iter().zip(counts) {
         seal(store, sid, ev, u, c, summary)?;

@@ -15,6 +15,7 @@ mod lock;
 mod names;
 mod output;
 mod pass;
+mod pool;
 mod register;
 pub mod scan;
 mod unit;
