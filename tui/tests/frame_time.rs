@@ -28,13 +28,8 @@ fn dense_image(path: &Path, mib: usize) {
     let words = [
         "evidence", "ledger", "harbour", "shipment", "custody", "invoice",
     ];
-    let mut x = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        x
-    };
+    let mut rng = dredge_testkit::Rng::new(0x9e37_79b9_7f4a_7c15);
+    let mut next = move || rng.next();
     let mut text = Vec::with_capacity(1 << 20);
     while text.len() < 1 << 20 {
         text.extend_from_slice(words[(next() % 6) as usize].as_bytes());

@@ -5,38 +5,26 @@
 
 use dredge_core::{Extent, ImageSource};
 use dredge_image::{MapOverlay, Mapfile, MemDevice, Sectored};
+use dredge_testkit::Rng;
 use std::path::Path;
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
 
 fn mutate(src: &[u8], r: &mut Rng) -> Vec<u8> {
     let mut v = src.to_vec();
-    for _ in 0..1 + r.below(4) {
-        match r.below(7) {
+    for _ in 0..1 + r.index(4) {
+        match r.index(7) {
             0 if !v.is_empty() => {
-                let i = r.below(v.len());
+                let i = r.index(v.len());
                 v[i] = r.next() as u8;
             }
             1 if !v.is_empty() => {
-                let i = r.below(v.len());
+                let i = r.index(v.len());
                 let alphabet = b"0123456789ABCDEFx?*/-+ \t\n#";
-                v[i] = alphabet[r.below(alphabet.len())];
+                v[i] = alphabet[r.index(alphabet.len())];
             }
-            2 => v.truncate(r.below(v.len() + 1)),
+            2 => v.truncate(r.index(v.len() + 1)),
             3 => {
                 let lines: Vec<&[u8]> = v.split(|&b| b == b'\n').collect();
-                let i = r.below(lines.len());
+                let i = r.index(lines.len());
                 let mut out = Vec::new();
                 for (j, l) in lines.iter().enumerate() {
                     out.extend_from_slice(l);
@@ -50,7 +38,7 @@ fn mutate(src: &[u8], r: &mut Rng) -> Vec<u8> {
             }
             4 => {
                 let lines: Vec<&[u8]> = v.split(|&b| b == b'\n').collect();
-                let i = r.below(lines.len());
+                let i = r.index(lines.len());
                 v = lines
                     .iter()
                     .enumerate()
@@ -59,11 +47,11 @@ fn mutate(src: &[u8], r: &mut Rng) -> Vec<u8> {
                     .collect();
             }
             5 => {
-                let i = r.below(v.len() + 1);
+                let i = r.index(v.len() + 1);
                 v.splice(i..i, b"0xFFFFFFFFFFFFFFFF".iter().copied());
             }
             _ => {
-                let i = r.below(v.len() + 1);
+                let i = r.index(v.len() + 1);
                 v.splice(i..i, b"0x7FFFFFFFFFFFFF00  0x00000100  -\n".iter().copied());
             }
         }
@@ -88,7 +76,7 @@ fn mutated_mapfiles_never_panic_and_what_parses_round_trips() {
     }
     assert!(!seeds.is_empty());
     let data: Vec<u8> = (0..0x12000u32).map(|i| i as u8).collect();
-    let mut r = Rng(0x2545_F491_4F6C_DD1D);
+    let mut r = Rng::new(0x2545_F491_4F6C_DD1D);
     let (mut parsed, mut rejected) = (0, 0);
     for case in 0..6000 {
         let seed = &seeds[case % seeds.len()];

@@ -25,6 +25,16 @@ impl Rng {
     pub fn below(&mut self, n: u64) -> u64 {
         self.next() % n.max(1)
     }
+
+    /// A position in `0..n` (0 when `n` is 0): [`Rng::below`] for lengths.
+    pub fn index(&mut self, n: usize) -> usize {
+        self.below(n as u64) as usize
+    }
+
+    /// `len` bytes of the stream, one per step (the low byte of each number).
+    pub fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
 }
 
 /// A mutation test's generator and number of cases: its own seed and 2400 cases,
