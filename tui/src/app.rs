@@ -213,7 +213,7 @@ impl App {
             .filter(|&i| {
                 let a = &arts[i];
                 (!f.deleted || a.deleted)
-                    && (!f.carved || a.origin == "carved")
+                    && (!f.carved || a.origin == dredge_session::ArtifactOrigin::Carved)
                     && (!f.partial || a.status != ArtifactStatus::Complete)
                     && query.matches(a, &c.lower[i], &c.types[i], c.mtime[i].as_deref())
             })

@@ -55,7 +55,7 @@ pub struct TreeIndex {
 fn key(a: &ArtifactRecord, file_type: &str) -> String {
     let clean = |s: &str| s.replace(SEP, "\u{fffd}");
     let mut k = String::new();
-    if a.origin == "carved" {
+    if a.origin == dredge_session::ArtifactOrigin::Carved {
         let label = a.forensic_path.split('/').next().unwrap_or("?");
         k.push_str(&clean(label));
         k.push_str(" carved");

@@ -112,7 +112,11 @@ fn frames_stay_under_100ms_while_a_2gib_scan_runs() {
         std::thread::sleep(Duration::from_millis(15));
     }
     assert!(app.status.starts_with("scan complete"), "{}", app.status);
-    assert!(app.case.artifacts.iter().any(|a| a.origin == "carved"));
+    assert!(app
+        .case
+        .artifacts
+        .iter()
+        .any(|a| a.origin == dredge_session::ArtifactOrigin::Carved));
     let worst = frames.iter().max().copied().unwrap_or_default();
     let mean = frames.iter().sum::<Duration>() / frames.len().max(1) as u32;
     eprintln!(

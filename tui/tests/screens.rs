@@ -403,7 +403,7 @@ fn the_tree_groups_carved_files_by_type() {
         .case
         .artifacts
         .iter()
-        .filter(|a| a.origin == "carved")
+        .filter(|a| a.origin == dredge_session::ArtifactOrigin::Carved)
         .count();
     let in_groups: usize = app
         .rows

@@ -144,7 +144,11 @@ fn file(a: &ArtifactRecord) -> Value {
             }));
         }
     }
-    let mut tags = vec![a.origin.clone(), a.status.to_string(), a.recovery.clone()];
+    let mut tags = vec![
+        a.origin.to_string(),
+        a.status.to_string(),
+        a.recovery.clone(),
+    ];
     if a.deleted {
         tags.push("deleted".into());
     }

@@ -50,7 +50,7 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
             visible(&a.path).into_owned(),
             names.join(" | "),
             a.kind.clone(),
-            a.origin.clone(),
+            a.origin.to_string(),
             u8::from(a.deleted).to_string(),
             a.status.to_string(),
             a.recovery.clone(),

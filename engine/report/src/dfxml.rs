@@ -6,7 +6,7 @@
 
 use crate::text::{entry_number, macb, markup, visible};
 use crate::{io_error, Model};
-use dredge_store::{ArtifactRecord, ArtifactStatus, Store, StoreError};
+use dredge_store::{ArtifactOrigin, ArtifactRecord, ArtifactStatus, Store, StoreError};
 use std::io::Write;
 
 pub const NS: &str = "https://github.com/dredge-forensics/dredge/ns/report/1";
@@ -45,9 +45,11 @@ fn fileobject(out: &mut dyn Write, a: &ArtifactRecord) -> std::io::Result<()> {
     };
     writeln!(out, "      <name_type>{nt}</name_type>")?;
     writeln!(out, "      <filesize>{}</filesize>", a.size)?;
-    let alloc = u8::from(a.origin == "filesystem" && !a.deleted);
+    let alloc = u8::from(a.origin == ArtifactOrigin::Filesystem && !a.deleted);
     writeln!(out, "      <alloc>{alloc}</alloc>")?;
-    if let Some(inode) = entry_number(&a.forensic_path).filter(|_| a.origin == "filesystem") {
+    if let Some(inode) =
+        entry_number(&a.forensic_path).filter(|_| a.origin == ArtifactOrigin::Filesystem)
+    {
         writeln!(out, "      <inode>{inode}</inode>")?;
     }
     for (k, el) in [
@@ -100,7 +102,7 @@ fn fileobject(out: &mut dyn Write, a: &ArtifactRecord) -> std::io::Result<()> {
     writeln!(
         out,
         "      <dredge:recovery origin=\"{}\" method=\"{}\" status=\"{}\" deleted=\"{}\" unreadable_bytes=\"{}\">{}</dredge:recovery>",
-        markup(&a.origin),
+        markup(a.origin.as_str()),
         markup(&a.recovery),
         markup(a.status.as_str()),
         u8::from(a.deleted),

@@ -8,7 +8,7 @@
 
 use crate::text::visible;
 use crate::{io_error, Model};
-use dredge_store::{ArtifactRecord, ArtifactStatus, Store, StoreError};
+use dredge_store::{ArtifactOrigin, ArtifactRecord, ArtifactStatus, Store, StoreError};
 use std::io::Write;
 use typst::diag::{FileError, FileResult};
 use typst::foundations::{Bytes, Datetime, Duration};
@@ -437,7 +437,9 @@ fn files(store: &Store, model: &Model) -> Result<String, StoreError> {
     let mut n = 0u64;
     for interesting in [true, false] {
         store.each_artifact(None, &mut |a| {
-            let is = a.deleted || a.origin == "carved" || a.status != ArtifactStatus::Complete;
+            let is = a.deleted
+                || a.origin == ArtifactOrigin::Carved
+                || a.status != ArtifactStatus::Complete;
             if is == interesting && n < MAX_ROWS {
                 s += &file_row(&a);
                 n += 1;

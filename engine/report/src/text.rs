@@ -77,7 +77,7 @@ pub fn pick_time(times: &[(String, String)], k: char) -> Option<&(String, String
 
 /// How a file came to be recovered: "carved", "deleted" or "allocated".
 pub fn allocation(a: &dredge_store::ArtifactRecord) -> &'static str {
-    if a.origin == "carved" {
+    if a.origin == dredge_store::ArtifactOrigin::Carved {
         "carved"
     } else if a.deleted {
         "deleted"

@@ -266,7 +266,7 @@ pub fn carve_into_case(
                 .get(&a.meta_offset)
                 .cloned()
                 .unwrap_or((false, format!("{}/unalloc@{:#x}", ev.label, a.meta_offset)));
-            a.origin = "carved".into();
+            a.origin = dredge_store::ArtifactOrigin::Carved;
             a.forensic_path = path;
             a.recovery = if whole {
                 "carved-complete".into()

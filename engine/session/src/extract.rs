@@ -169,7 +169,7 @@ pub(crate) fn record_for(
         evidence_id,
         unit: unit.to_string(),
         fs_id,
-        origin: "filesystem".into(),
+        origin: dredge_store::ArtifactOrigin::Filesystem,
         forensic_path: format!("{forensic_base}/{}:{}", e.kind.as_str(), e.id),
         path: e.path.clone(),
         other_names: e.other_names.clone(),

@@ -30,7 +30,9 @@ pub use dredge_image::Compression;
 pub use dredge_report::Format as ReportFormat;
 pub use dredge_report::{allocation, visible, Model as ReportModel};
 pub use dredge_store::sign;
-pub use dredge_store::{ArtifactRecord, ArtifactStatus, StoreError, VolumeRow, DB_NAME as CASE_DB};
+pub use dredge_store::{
+    ArtifactOrigin, ArtifactRecord, ArtifactStatus, StoreError, VolumeRow, DB_NAME as CASE_DB,
+};
 pub use dredge_store::{
     CaseInfo, ChainBreak, Event, EvidenceRow, SessionRow, SessionStatus, Store,
 };

@@ -15,10 +15,12 @@ mod scan;
 mod schema;
 mod seal;
 pub mod sign;
+mod words;
 
 pub use canonical::canonical_json;
 pub use output_rules::OutputRules;
-pub use scan::{ArtifactRecord, ArtifactStatus, FindingRecord, RunRecord, VolumeRecord, VolumeRow};
+pub use scan::{ArtifactRecord, FindingRecord, RunRecord, VolumeRecord, VolumeRow};
+pub use words::{ArtifactOrigin, ArtifactStatus};
 
 use dredge_core::time::utc_now;
 use dredge_core::{Gap, Why};

@@ -3,6 +3,7 @@
 //! event carrying a digest over them, so `verify` can prove the artifact table was
 //! not edited, and a killed scan resumes at the first unsealed unit.
 
+use crate::words::{ArtifactOrigin, ArtifactStatus};
 use crate::{canonical_json, sql_err, ChainBreak, Result, Store, StoreError};
 use dredge_core::Gap;
 use rusqlite::{params, OptionalExtension};
@@ -31,70 +32,13 @@ pub struct RunRecord {
     pub unreadable_bytes: u64,
 }
 
-/// What an artifact's copy holds. Recorded as text (`as_str`): the words are part
-/// of the store's format and of every report, so a variant is never renamed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-pub enum ArtifactStatus {
-    /// Every byte of the file read and traced.
-    #[default]
-    Complete,
-    /// Some bytes unreadable or untraceable: the artifact's gaps say which.
-    Partial,
-    /// Listed with its metadata only: a directory, a file whose content cannot be
-    /// traced, or one whose unit was cut short.
-    NoContent,
-}
-
-impl ArtifactStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ArtifactStatus::Complete => "complete",
-            ArtifactStatus::Partial => "partial",
-            ArtifactStatus::NoContent => "no-content",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<ArtifactStatus> {
-        [
-            ArtifactStatus::Complete,
-            ArtifactStatus::Partial,
-            ArtifactStatus::NoContent,
-        ]
-        .into_iter()
-        .find(|x| x.as_str() == s)
-    }
-}
-
-impl std::fmt::Display for ArtifactStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl rusqlite::types::ToSql for ArtifactStatus {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
-    }
-}
-
-/// A word the store does not know (an edited store) is an error naming it, not a
-/// guess.
-impl rusqlite::types::FromSql for ArtifactStatus {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let s = v.as_str()?;
-        ArtifactStatus::parse(s).ok_or_else(|| {
-            rusqlite::types::FromSqlError::Other(format!("unknown artifact status {s:?}").into())
-        })
-    }
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ArtifactRecord {
     pub id: String,
     pub evidence_id: i64,
     pub unit: String,
     pub fs_id: Option<i64>,
-    pub origin: String,
+    pub origin: ArtifactOrigin,
     pub forensic_path: String,
     pub path: String,
     pub other_names: Vec<String>,

@@ -214,7 +214,7 @@ fn a_nullable_column_added_later_keeps_old_seals_and_is_sealed_itself() {
         id: "ev1/v0/fat/5".into(),
         evidence_id: ev.id,
         unit: "v0".into(),
-        origin: "filesystem".into(),
+        origin: dredge_store::ArtifactOrigin::Filesystem,
         forensic_path: "ev1/vol0@0/fat/file:5".into(),
         path: "/a.txt".into(),
         kind: "file".into(),
