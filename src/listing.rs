@@ -130,7 +130,7 @@ pub(super) fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
             return writeln!(
                 out,
                 "{}",
-                json!({"id": art.id, "path": art.path, "other_names": art.other_names, "kind": art.kind, "deleted": art.deleted,
+                json!({"id": art.id, "path": art.path, "other_names": art.other_names, "kind": art.kind.as_str(), "deleted": art.deleted,
                        "size": art.size, "status": art.status.as_str(), "recovery": art.recovery, "recovery_detail": art.recovery_detail,
                        "md5": art.digests.as_ref().map(|d| &d.0), "sha1": art.digests.as_ref().map(|d| &d.1),
                        "sha256": art.digests.as_ref().map(|d| &d.2),
@@ -150,7 +150,7 @@ pub(super) fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
             writeln!(out, "== {unit}")?;
             current_unit = unit;
         }
-        let t = type_char(&art.kind);
+        let t = type_char(art.kind.as_str());
         let meta = art.id.rsplit('/').next().unwrap_or("");
         let del = if art.deleted { "* " } else { "" };
         if a.long {

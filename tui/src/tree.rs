@@ -113,7 +113,7 @@ pub fn build(case: &CaseData, shown: &[usize], open: &HashSet<String>) -> Vec<Ro
     }
     let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
     for &i in idx.order.iter().filter(|&&i| wanted[i]) {
-        if arts[i].kind == "dir" {
+        if arts[i].kind == dredge_session::EntryKind::Directory {
             continue;
         }
         let k = idx.keys[i].as_str();
@@ -149,7 +149,7 @@ pub fn build(case: &CaseData, shown: &[usize], open: &HashSet<String>) -> Vec<Ro
                 continue 'entries;
             }
         }
-        if arts[i].kind == "dir" || !k.contains(SEP) {
+        if arts[i].kind == dredge_session::EntryKind::Directory || !k.contains(SEP) {
             if emitted.insert(k) {
                 rows.push(dir_row(k, Some(i)));
             } else if let Some(Row::Dir { art, .. }) = rows

@@ -219,8 +219,9 @@ impl fmt::Display for ReadVecError {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
 pub enum EntryKind {
+    #[default]
     File,
     Directory,
     Symlink,
@@ -230,17 +231,25 @@ pub enum EntryKind {
     Other,
 }
 
+impl crate::Word for EntryKind {
+    const ALL: &'static [Self] = &[
+        EntryKind::File,
+        EntryKind::Directory,
+        EntryKind::Symlink,
+        EntryKind::Device,
+        EntryKind::Fifo,
+        EntryKind::Socket,
+        EntryKind::Other,
+    ];
+    const WORDS: &'static [&'static str] = &[
+        "file", "dir", "symlink", "device", "fifo", "socket", "other",
+    ];
+}
+
 impl EntryKind {
+    /// The word the store and every report record (`dir`, not `Directory`).
     pub fn as_str(&self) -> &'static str {
-        match self {
-            EntryKind::File => "file",
-            EntryKind::Directory => "dir",
-            EntryKind::Symlink => "symlink",
-            EntryKind::Device => "device",
-            EntryKind::Fifo => "fifo",
-            EntryKind::Socket => "socket",
-            EntryKind::Other => "other",
-        }
+        crate::Word::word(*self)
     }
 }
 
@@ -410,6 +419,12 @@ mod tests {
         assert_eq!(v[(1 << 20) - 1], 1);
         // The caller's own budget still holds.
         assert!(small.read_vec(0, 4096, 1024).is_err());
+    }
+
+    #[test]
+    fn every_entry_kind_has_the_word_the_store_records() {
+        crate::check_words::<crate::EntryKind>();
+        assert_eq!(crate::EntryKind::Directory.as_str(), "dir");
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub fn write(store: &Store, _model: &Model, out: &mut dyn Write) -> Result<(), S
     store.each_artifact(None, &mut |a| {
         let md5 = a.digests.as_ref().map_or("0", |d| d.0.as_str());
         let inode = entry_number(&a.forensic_path).unwrap_or(0);
-        let mode = if a.kind == "dir" {
+        let mode = if a.kind == dredge_core::EntryKind::Directory {
             "d/d---------"
         } else {
             "r/r---------"

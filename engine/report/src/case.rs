@@ -111,7 +111,7 @@ fn file(a: &ArtifactRecord) -> Value {
         "uco-observable:fileName": visible(name),
         "uco-observable:filePath": visible(&a.path),
         "uco-observable:sizeInBytes": int(a.size),
-        "uco-observable:isDirectory": a.kind == "dir",
+        "uco-observable:isDirectory": a.kind == dredge_core::EntryKind::Directory,
         "uco-observable:allocationStatus": crate::text::allocation(a),
     });
     for (k, prop) in [

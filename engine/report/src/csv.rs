@@ -49,7 +49,7 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
             visible(&a.forensic_path).into_owned(),
             visible(&a.path).into_owned(),
             names.join(" | "),
-            a.kind.clone(),
+            a.kind.as_str().to_string(),
             a.origin.to_string(),
             u8::from(a.deleted).to_string(),
             a.status.to_string(),

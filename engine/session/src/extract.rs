@@ -173,7 +173,7 @@ pub(crate) fn record_for(
         forensic_path: format!("{forensic_base}/{}:{}", e.kind.as_str(), e.id),
         path: e.path.clone(),
         other_names: e.other_names.clone(),
-        kind: e.kind.as_str().into(),
+        kind: e.kind,
         deleted: e.deleted,
         size: e.size,
         recovery: e.recovery.as_str().into(),

@@ -241,7 +241,7 @@ pub(crate) fn plan_fs(
 
 /// (files, deleted, partial) of a unit's records.
 fn count(a: &ArtifactRecord, c: &mut (u64, u64, u64)) {
-    if a.kind == "file" {
+    if a.kind == EntryKind::File {
         c.0 += 1;
         c.1 += u64::from(a.deleted);
         c.2 += u64::from(a.status == ArtifactStatus::Partial);

@@ -24,7 +24,7 @@ mod view;
 
 pub use acquire::{acquire, AcquireReport, AcquireRequest, E01Options};
 pub use dredge_acquire::{AcquireOptions, Phase};
-pub use dredge_core::{Gap, Why, Word};
+pub use dredge_core::{EntryKind, Gap, Why, Word};
 pub use dredge_hash::{Algorithm, Algorithms};
 pub use dredge_image::Compression;
 pub use dredge_report::Format as ReportFormat;

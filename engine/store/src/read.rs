@@ -233,7 +233,17 @@ fn artifact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArtifactRecord> {
         forensic_path: r.get(5)?,
         path: r.get(6)?,
         other_names: serde_json::from_str(&names).unwrap_or_default(),
-        kind: r.get(8)?,
+        kind: {
+            use dredge_core::Word;
+            let s: String = r.get(8)?;
+            dredge_core::EntryKind::from_word(&s).ok_or_else(|| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    8,
+                    rusqlite::types::Type::Text,
+                    format!("unknown artifact kind {s:?}").into(),
+                )
+            })?
+        },
         deleted: r.get(9)?,
         size: r.get::<_, i64>(10)? as u64,
         recovery: r.get(11)?,

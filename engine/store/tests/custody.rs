@@ -217,7 +217,7 @@ fn a_nullable_column_added_later_keeps_old_seals_and_is_sealed_itself() {
         origin: dredge_store::ArtifactOrigin::Filesystem,
         forensic_path: "ev1/vol0@0/fat/file:5".into(),
         path: "/a.txt".into(),
-        kind: "file".into(),
+        kind: dredge_core::EntryKind::File,
         size: 3,
         recovery: "allocated".into(),
         status: dredge_store::ArtifactStatus::Complete,
