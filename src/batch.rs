@@ -281,7 +281,7 @@ fn run_item(
     }
     let r = session::scan_precarved(case, &opts, pre, interrupt, &mut |p| rep.progress(p))?;
     rep.json(json!({
-        "event": "batch.scan", "case": case, "outcome": format!("{:?}", r.outcome),
+        "event": "batch.scan", "case": case, "outcome": r.outcome.name(),
         "files": r.summary.files, "deleted": r.summary.deleted, "carved": r.summary.carved,
         "partial": r.summary.partial, "findings": r.summary.findings,
         "read": {"image_bytes": r.summary.image_bytes, "pass_bytes": r.summary.read_pass, "other_bytes": r.summary.read_other},

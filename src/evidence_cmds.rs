@@ -31,7 +31,7 @@ pub(super) fn add(a: AddArgs, interrupt: &AtomicBool, rep: &mut Reporter) -> Res
     match &r.evidence {
         Some(e) => {
             rep.json(json!({
-                    "event": "result", "command": "add", "outcome": format!("{:?}", r.outcome),
+                    "event": "result", "command": "add", "outcome": r.outcome.name(),
                     "label": e.label, "size": e.size, "md5": e.md5, "sha1": e.sha1, "sha256": e.sha256,
                     "bad_bytes": e.bad_bytes,
                     "unreadable": r.gaps.iter().map(|g| json!({"start": g.offset, "len": g.len, "why": g.why.as_str()})).collect::<Vec<_>>(),
@@ -84,7 +84,7 @@ pub(super) fn add(a: AddArgs, interrupt: &AtomicBool, rep: &mut Reporter) -> Res
             }
         }
         None => {
-            rep.json(json!({"event": "result", "command": "add", "outcome": "Interrupted"}));
+            rep.json(json!({"event": "result", "command": "add", "outcome": Outcome::Interrupted.name()}));
             eprintln!("dredge: interrupted; nothing was registered");
         }
     }
@@ -130,7 +130,7 @@ pub(super) fn acquire(
     let res = &r.result;
     let d = res.digests.clone().unwrap_or_default();
     rep.json(json!({
-        "event": "result", "command": "acquire", "outcome": format!("{:?}", r.outcome),
+        "event": "result", "command": "acquire", "outcome": r.outcome.name(),
         "size": res.size, "rescued": res.rescued, "bad_bytes": res.bad_bytes,
         "read_errors": res.read_errors, "resumed": res.resumed,
         "md5": res.digests.as_ref().map(|_| &d.md5),
@@ -184,7 +184,7 @@ pub(super) fn verify(
             "event": "result", "command": "verify", "ok": r.ok(),
             "custody_events": r.events,
             "custody_break": r.custody.as_ref().map(|b| json!({"seq": b.seq, "detail": b.detail})),
-            "evidence": r.evidence.iter().map(|(l, c)| json!({"label": l, "result": format!("{c:?}")})).collect::<Vec<_>>(),
+            "evidence": r.evidence.iter().map(|(l, c)| c.record(l)).collect::<Vec<_>>(),
             "artifacts_checked": r.artifacts.0,
             "artifact_mismatch": r.artifacts.1.as_ref().map(|(id, why)| json!({"id": id, "detail": why})),
             "signed_by": r.signed_by, "not_recorded": r.unrecorded,
@@ -324,7 +324,7 @@ pub(super) fn one_shot(
 pub(super) fn print_scan(rep: &Reporter, r: &session::ScanReport) {
     let s = &r.summary;
     rep.json(json!({
-        "event": "result", "command": "scan", "outcome": format!("{:?}", r.outcome),
+        "event": "result", "command": "scan", "outcome": r.outcome.name(),
         "files": s.files, "deleted": s.deleted, "partial": s.partial, "findings": s.findings, "carved": s.carved,
         "volumes": s.volumes, "filesystems": s.filesystems, "units_resumed": s.units_resumed,
         "read": {"image_bytes": s.image_bytes, "pass_bytes": s.read_pass, "other_bytes": s.read_other},

@@ -131,7 +131,7 @@ pub(super) fn ls(a: &LsArgs, rep: &Reporter) -> Result<i32, Failure> {
                 out,
                 "{}",
                 json!({"id": art.id, "path": art.path, "other_names": art.other_names, "kind": art.kind.as_str(), "deleted": art.deleted,
-                       "size": art.size, "status": art.status.as_str(), "recovery": art.recovery, "recovery_detail": art.recovery_detail,
+                       "size": art.size, "status": art.status.as_str(), "recovery": art.recovery.as_str(), "recovery_detail": art.recovery_detail,
                        "md5": art.digests.as_ref().map(|d| &d.0), "sha1": art.digests.as_ref().map(|d| &d.1),
                        "sha256": art.digests.as_ref().map(|d| &d.2),
                        "extracted": art.extracted, "extract_note": art.extract_note, "unreadable_bytes": art.unreadable_bytes, "forensic_path": art.forensic_path,

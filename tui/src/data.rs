@@ -8,8 +8,8 @@ pub struct Evidence {
     pub row: EvidenceRow,
     pub gaps: Vec<dredge_session::Gap>,
     pub volumes: Vec<VolumeRow>,
-    /// (image offset, length, origin, deleted) of every file run.
-    pub runs: Vec<(u64, u64, String, bool)>,
+    /// Every file run that lies in the image.
+    pub runs: Vec<dredge_session::ImageRun>,
 }
 
 pub struct CaseData {

@@ -250,7 +250,9 @@ fn a_killed_scan_is_resumed_but_not_while_another_job_holds_the_case() {
         ..Default::default()
     };
     let mut store = dredge_session::open_case(&case).unwrap();
-    store.begin_session("scan", opts.to_args()).unwrap();
+    store
+        .begin_session(dredge_session::SessionCommand::Scan, opts.to_args())
+        .unwrap();
     drop(store);
 
     // While another job holds the case, that session may be it: not offered, and a

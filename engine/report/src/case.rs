@@ -10,7 +10,7 @@
 
 use crate::text::visible;
 use crate::{io_error, Model};
-use dredge_store::{ArtifactRecord, Store, StoreError};
+use dredge_store::{ArtifactRecord, SessionStatus, Store, StoreError};
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -92,13 +92,14 @@ fn hashes_of(id: &str, values: &[(&str, Option<&str>)]) -> Value {
     )
 }
 
+/// The UCO action status of a session status as the log recorded it.
 fn status(s: &str) -> &'static str {
-    match s {
-        "complete" | "complete-with-gaps" => "Complete/Finish",
-        "failed" => "Fail",
-        "running" => "Ongoing",
-        "interrupted" => "Error",
-        _ => "Unknown",
+    match SessionStatus::parse(s) {
+        Some(SessionStatus::Complete | SessionStatus::CompleteWithGaps) => "Complete/Finish",
+        Some(SessionStatus::Failed) => "Fail",
+        Some(SessionStatus::Running) => "Ongoing",
+        Some(SessionStatus::Interrupted) => "Error",
+        None => "Unknown",
     }
 }
 
@@ -147,7 +148,7 @@ fn file(a: &ArtifactRecord) -> Value {
     let mut tags = vec![
         a.origin.to_string(),
         a.status.to_string(),
-        a.recovery.clone(),
+        a.recovery.as_str().to_string(),
     ];
     if a.deleted {
         tags.push("deleted".into());

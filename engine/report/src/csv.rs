@@ -53,7 +53,7 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
             a.origin.to_string(),
             u8::from(a.deleted).to_string(),
             a.status.to_string(),
-            a.recovery.clone(),
+            a.recovery.as_str().to_string(),
             a.recovery_detail.clone().unwrap_or_default(),
             a.size.to_string(),
             md5,

@@ -103,7 +103,7 @@ fn fileobject(out: &mut dyn Write, a: &ArtifactRecord) -> std::io::Result<()> {
         out,
         "      <dredge:recovery origin=\"{}\" method=\"{}\" status=\"{}\" deleted=\"{}\" unreadable_bytes=\"{}\">{}</dredge:recovery>",
         markup(a.origin.as_str()),
-        markup(&a.recovery),
+        markup(a.recovery.as_str()),
         markup(a.status.as_str()),
         u8::from(a.deleted),
         a.unreadable_bytes,

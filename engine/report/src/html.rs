@@ -6,7 +6,7 @@
 
 use crate::text::{allocation, bytes, gaps, markup};
 use crate::{io_error, Model};
-use dredge_store::{ArtifactRecord, ArtifactStatus, Store, StoreError};
+use dredge_store::{ArtifactOrigin, ArtifactRecord, ArtifactStatus, Store, StoreError};
 use std::collections::BTreeMap;
 use std::io::Write;
 
@@ -326,7 +326,7 @@ fn artifact_row(a: &ArtifactRecord) -> String {
     let hashes = a.digests.as_ref().map_or("—".to_string(), |(m, s1, s2)| {
         format!("MD5 {m}<br>SHA-1 {s1}<br>SHA-256 {s2}")
     });
-    let mut detail = markup(a.recovery_detail.as_deref().unwrap_or(&a.recovery));
+    let mut detail = markup(a.recovery_detail.as_deref().unwrap_or(a.recovery.as_str()));
     if !a.gaps.is_empty() {
         detail += &format!(
             "<br><b>Unreadable ({} bytes):</b> {}",
@@ -353,19 +353,19 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
     s += "<h2 id=artifacts>5 Recovered and carved files</h2>\n<table><tr><th>Evidence</th><th>Source</th><th>Allocated</th><th>Deleted</th><th>Carved</th><th>Partial</th><th>Bytes</th></tr>";
     // (evidence, unit) -> [allocated, deleted, carved, partial, bytes]
     let mut groups: BTreeMap<(i64, String), [u64; 5]> = BTreeMap::new();
-    for (ev, unit, origin, deleted, status, n, b) in &model.counts {
-        let g = groups.entry((*ev, unit.clone())).or_default();
-        if origin == "carved" {
-            g[2] += n;
-        } else if *deleted {
-            g[1] += n;
+    for c in &model.counts {
+        let g = groups.entry((c.evidence_id, c.unit.clone())).or_default();
+        if c.origin == Some(ArtifactOrigin::Carved) {
+            g[2] += c.count;
+        } else if c.deleted {
+            g[1] += c.count;
         } else {
-            g[0] += n;
+            g[0] += c.count;
         }
-        if status == "partial" {
-            g[3] += n;
+        if c.status == Some(ArtifactStatus::Partial) {
+            g[3] += c.count;
         }
-        g[4] += b;
+        g[4] += c.bytes;
     }
     for ((ev, unit), g) in &groups {
         s += &format!(

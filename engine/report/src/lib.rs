@@ -12,7 +12,8 @@ mod pdf;
 mod text;
 
 use dredge_store::{
-    CaseRow, ChainBreak, Event, EvidenceRow, FindingRecord, Store, StoreError, VolumeRow,
+    Action, CaseRow, ChainBreak, Event, EvidenceRow, FindingRecord, SessionCommand, SessionStatus,
+    Store, StoreError, VolumeRow,
 };
 use serde_json::Value;
 use std::io::Write;
@@ -106,9 +107,8 @@ pub struct Model {
     pub integrity: Result<usize, ChainBreak>,
     /// The examiner's public key (hex) when every custody event is signed.
     pub signing_key: Option<String>,
-    /// (evidence id, unit, origin, deleted, status, count, bytes)
-    #[allow(clippy::type_complexity)]
-    pub counts: Vec<(i64, String, String, bool, String, u64, u64)>,
+    /// Artifacts and bytes per evidence item, unit, origin, deletion and status.
+    pub counts: Vec<dredge_store::ArtifactCount>,
 }
 
 impl Model {
@@ -123,17 +123,17 @@ impl Model {
         let mut sessions: Vec<SessionInfo> = Vec::new();
         for e in &events {
             let p = params(e);
-            match e.action.as_str() {
-                "session.start" => sessions.push(SessionInfo {
+            match Action::parse(&e.action) {
+                Some(Action::SessionStart) => sessions.push(SessionInfo {
                     id: e.session_id.unwrap_or(0),
                     command: p["command"].as_str().unwrap_or("").to_string(),
                     args: p["args"].clone(),
                     started: e.time_utc.clone(),
                     ended: None,
-                    status: "running".into(),
+                    status: SessionStatus::Running.as_str().into(),
                     tool_version: e.tool_version.clone(),
                 }),
-                "session.end" => {
+                Some(Action::SessionEnd) => {
                     if let Some(s) = sessions
                         .iter_mut()
                         .rev()
@@ -152,10 +152,11 @@ impl Model {
             let mut unchanged = Vec::new();
             for e in &events {
                 let p = params(e);
-                if e.action == "session.end" {
-                    let is_verify = sessions
-                        .iter()
-                        .any(|s| Some(s.id) == e.session_id && s.command == "verify");
+                if e.is(Action::SessionEnd) {
+                    let is_verify = sessions.iter().any(|s| {
+                        Some(s.id) == e.session_id
+                            && SessionCommand::parse(&s.command) == Some(SessionCommand::Verify)
+                    });
                     if is_verify {
                         for r in p["summary"]["evidence"].as_array().into_iter().flatten() {
                             if r["label"] == row.label.as_str() {
@@ -179,7 +180,7 @@ impl Model {
                         }
                     }
                 }
-                if e.action == "scan.evidence" && p["evidence"] == row.label.as_str() {
+                if e.is(Action::ScanEvidence) && p["evidence"] == row.label.as_str() {
                     // The strongest digest the scan's pass proved (SHA-256
                     // unless the examiner chose others).
                     let h = p["sha256_before_and_after"]

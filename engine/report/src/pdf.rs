@@ -399,7 +399,7 @@ fn file_row(a: &ArtifactRecord) -> String {
     let mut detail = a
         .recovery_detail
         .clone()
-        .unwrap_or_else(|| a.recovery.clone());
+        .unwrap_or_else(|| a.recovery.as_str().to_string());
     if !a.gaps.is_empty() {
         detail += &format!(
             "; unreadable {} bytes: {}",
@@ -425,7 +425,7 @@ fn file_row(a: &ArtifactRecord) -> String {
 }
 
 fn files(store: &Store, model: &Model) -> Result<String, StoreError> {
-    let total: u64 = model.counts.iter().map(|c| c.5).sum();
+    let total: u64 = model.counts.iter().map(|c| c.count).sum();
     let mut s = format!("= 5 Recovered and carved files\n{total} files in all.");
     if total > MAX_ROWS {
         s += &format!(" This document lists {MAX_ROWS} of them: deleted, carved and partial files first. Every file, with its hashes, times and image ranges, is in the CSV, DFXML and CASE reports of this case (`dredge report --format csv|dfxml|case`).");

@@ -151,7 +151,10 @@ pub fn acquire(
         })),
     });
     let sid = match store.as_mut() {
-        Some(s) => Some(s.begin_session("acquire", params.clone()).map_err(fail)?),
+        Some(s) => Some(
+            s.begin_session(SessionCommand::Acquire, params.clone())
+                .map_err(fail)?,
+        ),
         None => None,
     };
     if req.e01.is_some() {

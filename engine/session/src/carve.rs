@@ -269,9 +269,9 @@ pub fn carve_into_case(
             a.origin = dredge_store::ArtifactOrigin::Carved;
             a.forensic_path = path;
             a.recovery = if whole {
-                "carved-complete".into()
+                dredge_store::ArtifactRecovery::CarvedComplete
             } else {
-                "carved-partial".into()
+                dredge_store::ArtifactRecovery::CarvedPartial
             };
             if !whole {
                 a.status = ArtifactStatus::Partial;

@@ -182,7 +182,7 @@ pub(crate) fn record_for(
         kind: e.kind,
         deleted: e.deleted,
         size: e.size,
-        recovery: e.recovery.as_str().into(),
+        recovery: (&e.recovery).into(),
         recovery_detail: e.recovery.detail().map(str::to_string),
         meta_offset: e.meta_offset,
         digests: None,

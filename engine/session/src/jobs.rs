@@ -4,7 +4,8 @@
 
 use crate::{
     acquire, add_evidence, report, scan, AcquireOptions, AcquireRequest, Compression, E01Options,
-    Failure, Outcome, ProgressFn, ReportFormat, ScanOptions, SessionRow,
+    Failure, Outcome, ProgressFn, ReportFormat, ScanOptions, SessionCommand, SessionRow,
+    SessionStatus,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -319,13 +320,13 @@ impl Job {
     pub fn from_session(s: &SessionRow) -> Option<Job> {
         let a = &s.args;
         let path = |k: &str| a[k].as_str().map(PathBuf::from);
-        match s.command.as_str() {
-            "add" => Some(Job::Add {
+        match s.command_word()? {
+            SessionCommand::Add => Some(Job::Add {
                 image: path("image")?,
                 map: path("map"),
             }),
-            "scan" => Some(Job::Scan(ScanOptions::from_args(a))),
-            "acquire" => Some(Job::Acquire {
+            SessionCommand::Scan => Some(Job::Scan(ScanOptions::from_args(a))),
+            SessionCommand::Acquire => Some(Job::Acquire {
                 source: path("source")?,
                 image: path("image")?,
                 map: path("map"),
@@ -378,7 +379,11 @@ pub fn unfinished_jobs(sessions: &[SessionRow], job_running: bool) -> Vec<(Sessi
         newest.retain(|(_, j)| j.key() != job.key());
         newest.push((s, job));
     }
-    newest.retain(|(s, _)| s.status == "interrupted" || (s.status == "running" && !job_running));
+    newest.retain(|(s, _)| match s.status_word() {
+        Some(SessionStatus::Interrupted) => true,
+        Some(SessionStatus::Running) => !job_running,
+        _ => false,
+    });
     newest
 }
 
@@ -409,5 +414,48 @@ pub fn args_line(s: &SessionRow) -> String {
                 .join(" ")
         }
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unfinished_jobs;
+    use crate::SessionRow;
+    use serde_json::json;
+
+    fn row(id: i64, command: &str, status: &str, image: &str) -> SessionRow {
+        SessionRow {
+            id,
+            command: command.into(),
+            args: json!({"image": image}),
+            started_utc: "2026-12-01T00:00:00Z".into(),
+            ended_utc: None,
+            status: status.into(),
+        }
+    }
+
+    #[test]
+    fn only_the_words_dredge_writes_make_a_job_unfinished() {
+        let rows = [
+            row(1, "add", "interrupted", "a.img"),
+            row(2, "add", "running", "b.img"),
+            // Words no dredge writes (an edited row): never resumed.
+            row(3, "add", "Interrupted", "c.img"),
+            row(4, "Add", "interrupted", "d.img"),
+            row(5, "add", "complete", "e.img"),
+        ];
+        let ids = |running| -> Vec<i64> {
+            unfinished_jobs(&rows, running)
+                .iter()
+                .map(|(s, _)| s.id)
+                .collect()
+        };
+        assert_eq!(ids(false), [1, 2]);
+        // A session marked running may be the job holding the case now.
+        assert_eq!(ids(true), [1]);
+        // The newest session of a job decides: a later complete add of a.img ends it.
+        let mut more = rows.to_vec();
+        more.push(row(6, "add", "complete", "a.img"));
+        assert!(unfinished_jobs(&more, false).iter().all(|(s, _)| s.id != 1));
     }
 }

@@ -31,10 +31,12 @@ pub use dredge_report::Format as ReportFormat;
 pub use dredge_report::{allocation, visible, Model as ReportModel};
 pub use dredge_store::sign;
 pub use dredge_store::{
-    ArtifactOrigin, ArtifactRecord, ArtifactStatus, StoreError, VolumeRow, DB_NAME as CASE_DB,
+    Action, CaseInfo, ChainBreak, Event, EvidenceRow, SessionCommand, SessionRow, SessionStatus,
+    Store,
 };
 pub use dredge_store::{
-    CaseInfo, ChainBreak, Event, EvidenceRow, SessionRow, SessionStatus, Store,
+    ArtifactOrigin, ArtifactRecord, ArtifactRecovery, ArtifactStatus, ImageRun, StoreError,
+    VolumeRow, DB_NAME as CASE_DB,
 };
 pub use guard::EvidenceGuard;
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
@@ -88,6 +90,16 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The word the CLI's JSON `result` line gives: written out here, not taken
+    /// from `Debug`, so renaming a variant cannot change what a script reads.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Complete => "Complete",
+            Outcome::CompleteWithGaps => "CompleteWithGaps",
+            Outcome::Interrupted => "Interrupted",
+        }
+    }
+
     pub fn exit_code(&self) -> i32 {
         match self {
             Outcome::Complete => 0,
@@ -280,7 +292,9 @@ pub(crate) fn lock_for_job(store: &mut Store) -> Result<CaseLock, Failure> {
 
 fn close_dead_sessions(store: &mut Store) -> Result<(), Failure> {
     for s in store.sessions().map_err(fail)? {
-        if s.status == "running" && matches!(s.command.as_str(), "add" | "acquire" | "scan") {
+        if s.status_word() == Some(SessionStatus::Running)
+            && s.command_word().is_some_and(|c| c.is_job())
+        {
             store
                 .end_session(
                     s.id,

@@ -39,7 +39,10 @@ pub fn report(
         }
     };
     let sid = store
-        .begin_session("report", json!({"format": format.name(), "out": abs(&out)}))
+        .begin_session(
+            SessionCommand::Report,
+            json!({"format": format.name(), "out": abs(&out)}),
+        )
         .map_err(fail)?;
     let result = (|| -> Result<ReportOutcome, Failure> {
         let tmp = out.with_extension(format!("{}.partial", format.extension()));
@@ -80,7 +83,7 @@ pub fn report(
         Ok(r) => {
             store
                 .append_event(
-                    "report.generate",
+                    Action::ReportGenerate,
                     json!({"format": format.name(), "path": abs(&r.path), "sha256": r.sha256, "bytes": r.bytes,
                            "custody_verified": r.integrity.is_ok()}),
                     Some(sid),
@@ -111,7 +114,10 @@ pub struct Exported {
 pub fn export(case_dir: &Path, ids: &[String], dest: &Path) -> Result<Vec<Exported>, Failure> {
     let mut store = open_case(case_dir)?;
     let sid = store
-        .begin_session("export", json!({"artifacts": ids, "dest": abs(dest)}))
+        .begin_session(
+            SessionCommand::Export,
+            json!({"artifacts": ids, "dest": abs(dest)}),
+        )
         .map_err(fail)?;
     let result = (|| -> Result<Vec<Exported>, Failure> {
         std::fs::create_dir_all(dest)
@@ -166,7 +172,7 @@ pub fn export(case_dir: &Path, ids: &[String], dest: &Path) -> Result<Vec<Export
         Ok(files) => {
             store
                 .append_event(
-                    "export",
+                    Action::Export,
                     json!({"dest": abs(dest), "files": files.iter().map(|f| json!({"artifact": f.artifact_id, "path": abs(&f.path), "sha256": f.sha256})).collect::<Vec<_>>()}),
                     Some(sid),
                 )

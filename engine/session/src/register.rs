@@ -13,7 +13,7 @@ use crate::{
 use dredge_core::Counted;
 use dredge_hash::{sha256_hex, Algorithms};
 use dredge_image::open_evidence;
-use dredge_store::{EvidenceRow, NewEvidence, Store};
+use dredge_store::{EvidenceRow, NewEvidence, SessionCommand, Store};
 use serde_json::json;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -74,7 +74,7 @@ pub fn add_evidence_one_pass(
     };
     let sid = store
         .begin_session(
-            "add",
+            SessionCommand::Add,
             json!({"image": abs(image), "map": map.map(abs), "hash": hash.names()}),
         )
         .map_err(fail)?;

@@ -15,7 +15,7 @@ use crate::{close_failed, fail, open_case, Failure, Outcome, ProgressFn};
 use dredge_core::{Counted, Entry, Extent, Finding, ImageSource, VolumeKind, VolumeReader};
 use dredge_hash::Algorithms;
 use dredge_image::open_evidence;
-use dredge_store::{EvidenceRow, FindingRecord, SessionStatus, Store};
+use dredge_store::{EvidenceRow, FindingRecord, SessionCommand, SessionStatus, Store};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -223,7 +223,9 @@ pub fn scan_precarved(
     if let Some(p) = &pre {
         args["pass_shared_with_registration_of"] = json!(p.label);
     }
-    let sid = store.begin_session("scan", args).map_err(fail)?;
+    let sid = store
+        .begin_session(SessionCommand::Scan, args)
+        .map_err(fail)?;
     match scan_all(&mut store, sid, case_dir, opts, pre, interrupt, progress) {
         Ok(r) => {
             let status = match r.outcome {
@@ -654,7 +656,7 @@ fn finish_item(
     summary.read_other += other.bytes();
     store
         .append_event(
-            "scan.evidence",
+            dredge_store::Action::ScanEvidence,
             json!({"evidence": ev.label,
                    "sha256_before_and_after": proof.and_then(|(_, d)| d.sha256.as_ref()),
                    "digests_before_and_after": proof.map(|(_, d)| json!({"md5": d.md5, "sha1": d.sha1, "sha256": d.sha256})),

@@ -4,7 +4,7 @@
 
 use crate::{compare, fail, hash_with_progress, open_case, Failure, JobProgress, ProgressFn};
 use dredge_image::open_evidence;
-use dredge_store::{sign, ChainBreak, EvidenceRow, SessionStatus, Store};
+use dredge_store::{sign, ChainBreak, EvidenceRow, SessionCommand, SessionStatus, Store};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -130,7 +130,11 @@ pub fn verify_against(
         Err(e) => Some(e.detail),
     };
     let sid = match unrecorded {
-        None => Some(store.begin_session("verify", json!({})).map_err(fail)?),
+        None => Some(
+            store
+                .begin_session(SessionCommand::Verify, json!({}))
+                .map_err(fail)?,
+        ),
         Some(_) => None,
     };
     let mut evidence = Vec::new();

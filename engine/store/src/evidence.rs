@@ -49,7 +49,7 @@ impl Store {
                 "gaps_digest": Self::gaps_digest(ev.gaps.iter().map(|g| (g.offset, g.len, g.why.as_str()))),
                 "extra": ev.extra,
             });
-            let event = log.event(tx, "evidence.add", params_json, session_id)?;
+            let event = log.event(tx, crate::Action::EvidenceAdd, params_json, session_id)?;
             tx.execute(
                 "INSERT INTO evidence (label, path, segments, kind, size, md5, sha1, sha256, map_path, map_sha256, bad_bytes, added_event)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",

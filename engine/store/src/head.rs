@@ -35,11 +35,11 @@ impl Log<'_> {
     pub(crate) fn event(
         &self,
         conn: &Connection,
-        action: &str,
+        action: crate::Action,
         params: Value,
         session_id: Option<i64>,
     ) -> Result<Event> {
-        Store::insert_event(conn, self.actor, action, params, session_id)
+        Store::insert_event(conn, self.actor, action.as_str(), params, session_id)
             .map_err(|e| StoreError::new(self.db, e))
     }
 }

@@ -11,6 +11,7 @@ mod evidence;
 mod head;
 mod output_rules;
 mod read;
+pub use read::{ArtifactCount, ImageRun};
 mod scan;
 mod schema;
 mod seal;
@@ -20,7 +21,9 @@ mod words;
 pub use canonical::canonical_json;
 pub use output_rules::OutputRules;
 pub use scan::{ArtifactRecord, FindingRecord, RunRecord, VolumeRecord, VolumeRow};
-pub use words::{ArtifactOrigin, ArtifactStatus};
+pub use words::{
+    Action, ArtifactOrigin, ArtifactRecovery, ArtifactStatus, SessionCommand, SessionStatus,
+};
 
 use dredge_core::time::utc_now;
 use dredge_core::{Gap, Why};
@@ -90,6 +93,11 @@ pub struct Event {
 }
 
 impl Event {
+    /// Whether this event records `a` (its text is `a`'s word).
+    pub fn is(&self, a: Action) -> bool {
+        self.action == a.as_str()
+    }
+
     /// The bytes the chain hashes for this event (after the previous hash). The
     /// params go in as the exact stored text, so a change of any byte in them —
     /// even one that leaves the JSON meaning alone — breaks the chain.
@@ -167,27 +175,6 @@ pub struct NewEvidence {
     pub extra: Value,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SessionStatus {
-    Running,
-    Complete,
-    CompleteWithGaps,
-    Failed,
-    Interrupted,
-}
-
-impl SessionStatus {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            SessionStatus::Running => "running",
-            SessionStatus::Complete => "complete",
-            SessionStatus::CompleteWithGaps => "complete-with-gaps",
-            SessionStatus::Failed => "failed",
-            SessionStatus::Interrupted => "interrupted",
-        }
-    }
-}
-
 /// One command run recorded in the case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
@@ -198,6 +185,20 @@ pub struct SessionRow {
     pub started_utc: String,
     pub ended_utc: Option<String>,
     pub status: String,
+}
+
+// `command` and `status` keep the text the row holds, so the seal's check of an
+// edited row can quote it; code asks for the typed value.
+impl SessionRow {
+    /// The command, or None when the row holds a word dredge never writes.
+    pub fn command_word(&self) -> Option<SessionCommand> {
+        SessionCommand::parse(&self.command)
+    }
+
+    /// The status, or None when the row holds a word dredge never writes.
+    pub fn status_word(&self) -> Option<SessionStatus> {
+        SessionStatus::parse(&self.status)
+    }
 }
 
 fn collect<T, P: rusqlite::Params>(
@@ -316,7 +317,7 @@ impl Store {
             examiner: info.examiner.clone(),
             signer: signer.map(|(k, _)| k),
         };
-        store.append_event("case.create", params, None)?;
+        store.append_event(Action::CaseCreate, params, None)?;
         Ok(store)
     }
 
@@ -435,7 +436,7 @@ impl Store {
     /// Appends a custody event and moves the head anchor to it.
     pub fn append_event(
         &mut self,
-        action: &str,
+        action: Action,
         params: Value,
         session_id: Option<i64>,
     ) -> Result<Event> {
@@ -593,7 +594,7 @@ impl Store {
     /// Starts a session (one command run) and records it in the custody log.
     /// Starts a session: its row and its `session.start` event in one transaction,
     /// so a kill between the two cannot leave a row the log does not know.
-    pub fn begin_session(&mut self, command: &str, args: Value) -> Result<i64> {
+    pub fn begin_session(&mut self, command: SessionCommand, args: Value) -> Result<i64> {
         let started = utc_now();
         self.anchored(|tx, log| {
             tx.execute(
@@ -604,8 +605,8 @@ impl Store {
             let id = tx.last_insert_rowid();
             log.event(
                 tx,
-                "session.start",
-                json!({"command": command, "args": args, "started_utc": started}),
+                Action::SessionStart,
+                json!({"command": command.as_str(), "args": args, "started_utc": started}),
                 Some(id),
             )?;
             Ok(id)
@@ -618,12 +619,12 @@ impl Store {
         self.anchored(|tx, log| {
             tx.execute(
                 "UPDATE sessions SET ended_utc = ?1, status = ?2 WHERE id = ?3",
-                params![ended, status.as_str(), id],
+                params![ended, status, id],
             )
             .map_err(sql_err(log.db))?;
             log.event(
                 tx,
-                "session.end",
+                Action::SessionEnd,
                 json!({"status": status.as_str(), "summary": summary, "ended_utc": ended}),
                 Some(id),
             )?;

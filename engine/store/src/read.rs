@@ -4,6 +4,32 @@
 use crate::scan::{ArtifactRecord, FindingRecord, RunRecord, VolumeRow};
 use crate::{sql_err, Result, Store};
 
+/// One group of [`Store::artifact_counts`]. An origin or status the store holds
+/// that dredge never writes (an altered store) is None: its rows are still
+/// counted, as the report that names them as left out expects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactCount {
+    pub evidence_id: i64,
+    pub unit: String,
+    pub origin: Option<crate::ArtifactOrigin>,
+    pub deleted: bool,
+    pub status: Option<crate::ArtifactStatus>,
+    pub count: u64,
+    /// The sum of their sizes.
+    pub bytes: u64,
+}
+
+/// One run of [`Store::image_runs`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageRun {
+    /// Where it lies in the image.
+    pub offset: u64,
+    pub len: u64,
+    /// None where an altered store holds a word dredge never writes.
+    pub origin: Option<crate::ArtifactOrigin>,
+    pub deleted: bool,
+}
+
 impl Store {
     pub fn artifacts(&self, evidence_id: Option<i64>) -> Result<Vec<ArtifactRecord>> {
         self.rows(
@@ -74,41 +100,41 @@ impl Store {
         Ok(left_out)
     }
 
-    /// (image offset, length, origin, deleted) of every run of every artifact of one
-    /// evidence item that lies in the image, by offset: what a sector map shows.
-    pub fn image_runs(&self, evidence_id: i64) -> Result<Vec<(u64, u64, String, bool)>> {
+    /// Every run of every artifact of one evidence item that lies in the image, by
+    /// offset: what a sector map shows.
+    pub fn image_runs(&self, evidence_id: i64) -> Result<Vec<ImageRun>> {
         self.rows(
             "SELECT r.image_offset, r.len, a.origin, a.deleted FROM artifact_runs r JOIN artifacts a ON a.id = r.artifact_id
              WHERE a.evidence_id = ?1 AND r.kind = 'image' AND r.image_offset IS NOT NULL ORDER BY r.image_offset",
             [evidence_id],
             |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    r.get::<_, i64>(1)? as u64,
-                    r.get(2)?,
-                    r.get(3)?,
-                ))
+                Ok(ImageRun {
+                    offset: r.get::<_, i64>(0)? as u64,
+                    len: r.get::<_, i64>(1)? as u64,
+                    origin: crate::ArtifactOrigin::parse(&r.get::<_, String>(2)?),
+                    deleted: r.get(3)?,
+                })
             },
         )
     }
 
-    /// (evidence id, unit, origin, deleted, status, count, bytes) over all artifacts.
-    #[allow(clippy::type_complexity)]
-    pub fn artifact_counts(&self) -> Result<Vec<(i64, String, String, bool, String, u64, u64)>> {
+    /// How many artifacts, and their bytes, per evidence item, unit, origin,
+    /// deletion and status.
+    pub fn artifact_counts(&self) -> Result<Vec<ArtifactCount>> {
         self.rows(
             "SELECT evidence_id, unit, origin, deleted, status, COUNT(*), SUM(size) FROM artifacts
              GROUP BY evidence_id, unit, origin, deleted, status ORDER BY evidence_id, unit, origin, deleted, status",
             [],
             |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get::<_, i64>(5)? as u64,
-                    r.get::<_, Option<i64>>(6)?.unwrap_or(0) as u64,
-                ))
+                Ok(ArtifactCount {
+                    evidence_id: r.get(0)?,
+                    unit: r.get(1)?,
+                    origin: crate::ArtifactOrigin::parse(&r.get::<_, String>(2)?),
+                    deleted: r.get(3)?,
+                    status: crate::ArtifactStatus::parse(&r.get::<_, String>(4)?),
+                    count: r.get::<_, i64>(5)? as u64,
+                    bytes: r.get::<_, Option<i64>>(6)?.unwrap_or(0) as u64,
+                })
             },
         )
     }

@@ -45,7 +45,7 @@ pub struct ArtifactRecord {
     pub kind: dredge_core::EntryKind,
     pub deleted: bool,
     pub size: u64,
-    pub recovery: String,
+    pub recovery: crate::ArtifactRecovery,
     pub recovery_detail: Option<String>,
     pub meta_offset: u64,
     /// (md5, sha1, sha256) of the recovered content; `None` for directories and
@@ -331,7 +331,7 @@ impl Store {
         self.anchored(|tx, log| {
             let ev = log.event(
                 tx,
-                "scan.unit",
+                crate::Action::ScanUnit,
                 json!({"evidence_id": evidence_id, "unit": unit, "artifacts": count, "seal": crate::seal::SEAL_VERSION,
                        "rows_digest": digest, "summary": summary}),
                 session_id,

@@ -15,7 +15,7 @@
 //! their times, runs and gaps; the unit's findings; the volumes (unit `layout`);
 //! the filesystems of the volume (unit `v<i>`).
 
-use crate::{canonical_json, sql_err, ChainBreak, Result, Store};
+use crate::{canonical_json, sql_err, Action, ChainBreak, Result, SessionStatus, Store};
 use rusqlite::types::ValueRef;
 use rusqlite::{params_from_iter, Connection};
 use serde_json::{json, Value};
@@ -157,7 +157,7 @@ impl Store {
             |e: &crate::Event| -> Value { serde_json::from_str(&e.params).unwrap_or(Value::Null) };
         // The case.
         let case = self.case()?;
-        if let Some(e) = events.iter().find(|e| e.action == "case.create") {
+        if let Some(e) = events.iter().find(|e| e.is(Action::CaseCreate)) {
             let p = params(e);
             let checks = [
                 ("case_uuid", json!(case.uuid)),
@@ -190,7 +190,7 @@ impl Store {
         }
         // Every registered evidence item still has its row.
         let rows = self.evidence()?;
-        for e in events.iter().filter(|e| e.action == "evidence.add") {
+        for e in events.iter().filter(|e| e.is(Action::EvidenceAdd)) {
             if !rows.iter().any(|r| r.added_event == e.seq) {
                 return broken(e.seq, format!("evidence {} registered by custody event {} has no row in the evidence table", params(e)["label"], e.seq));
             }
@@ -200,11 +200,11 @@ impl Store {
         for s in &sessions {
             let start = events
                 .iter()
-                .find(|e| e.action == "session.start" && e.session_id == Some(s.id));
+                .find(|e| e.is(Action::SessionStart) && e.session_id == Some(s.id));
             let end = events
                 .iter()
                 .rev()
-                .find(|e| e.action == "session.end" && e.session_id == Some(s.id));
+                .find(|e| e.is(Action::SessionEnd) && e.session_id == Some(s.id));
             let Some(start) = start else {
                 return broken(
                     events.last().map_or(0, |e| e.seq),
@@ -234,7 +234,11 @@ impl Store {
                         checks.push(("ended_utc", json!(s.ended_utc), q.get("ended_utc").cloned()));
                     }
                 }
-                None => checks.push(("status", json!(s.status), Some(json!("running")))),
+                None => checks.push((
+                    "status",
+                    json!(s.status),
+                    Some(json!(SessionStatus::Running.as_str())),
+                )),
             }
             for (k, v, recorded) in checks {
                 if Some(&v) != recorded.as_ref() {
@@ -254,7 +258,7 @@ impl Store {
                 }
             }
         }
-        for e in events.iter().filter(|e| e.action == "session.start") {
+        for e in events.iter().filter(|e| e.is(Action::SessionStart)) {
             if !sessions.iter().any(|s| Some(s.id) == e.session_id) {
                 return broken(
                     e.seq,

@@ -86,11 +86,180 @@ impl Word for ArtifactOrigin {
 
 stored_as_word!(ArtifactOrigin, "artifact origin");
 
+/// How an artifact's layout was known: from the filesystem (allocated, or deleted
+/// with what was assumed) or by carving. The detail, when there is one, is the
+/// artifact's `recovery_detail`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub enum ArtifactRecovery {
+    #[default]
+    Allocated,
+    DeletedIntact,
+    DeletedAssumed,
+    DeletedOverwritten,
+    DeletedNotRecoverable,
+    /// Carved and its structure validated to its end.
+    CarvedComplete,
+    /// Carved, valid only up to some byte.
+    CarvedPartial,
+}
+
+impl Word for ArtifactRecovery {
+    const ALL: &'static [Self] = &[
+        ArtifactRecovery::Allocated,
+        ArtifactRecovery::DeletedIntact,
+        ArtifactRecovery::DeletedAssumed,
+        ArtifactRecovery::DeletedOverwritten,
+        ArtifactRecovery::DeletedNotRecoverable,
+        ArtifactRecovery::CarvedComplete,
+        ArtifactRecovery::CarvedPartial,
+    ];
+    const WORDS: &'static [&'static str] = &[
+        "allocated",
+        "deleted-intact",
+        "deleted-assumed",
+        "deleted-overwritten",
+        "deleted-not-recoverable",
+        "carved-complete",
+        "carved-partial",
+    ];
+}
+
+stored_as_word!(ArtifactRecovery, "artifact recovery");
+
+impl From<&dredge_core::Recovery> for ArtifactRecovery {
+    fn from(r: &dredge_core::Recovery) -> Self {
+        use dredge_core::Recovery as R;
+        match r {
+            R::Allocated => ArtifactRecovery::Allocated,
+            R::Intact => ArtifactRecovery::DeletedIntact,
+            R::Assumed(_) => ArtifactRecovery::DeletedAssumed,
+            R::Overwritten(_) => ArtifactRecovery::DeletedOverwritten,
+            R::NotRecoverable(_) => ArtifactRecovery::DeletedNotRecoverable,
+        }
+    }
+}
+
+/// How a session (one command run) ended, or that it has not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionStatus {
+    Running,
+    Complete,
+    CompleteWithGaps,
+    Failed,
+    Interrupted,
+}
+
+impl Word for SessionStatus {
+    const ALL: &'static [Self] = &[
+        SessionStatus::Running,
+        SessionStatus::Complete,
+        SessionStatus::CompleteWithGaps,
+        SessionStatus::Failed,
+        SessionStatus::Interrupted,
+    ];
+    const WORDS: &'static [&'static str] = &[
+        "running",
+        "complete",
+        "complete-with-gaps",
+        "failed",
+        "interrupted",
+    ];
+}
+
+stored_as_word!(SessionStatus, "session status");
+
+/// The command a session ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SessionCommand {
+    Add,
+    Acquire,
+    Scan,
+    Verify,
+    Report,
+    Export,
+}
+
+impl SessionCommand {
+    /// A job (`dredge_session::Job`): reads evidence for long enough to be
+    /// killed, and holds the case lock while it does.
+    pub fn is_job(self) -> bool {
+        matches!(
+            self,
+            SessionCommand::Add | SessionCommand::Acquire | SessionCommand::Scan
+        )
+    }
+}
+
+impl Word for SessionCommand {
+    const ALL: &'static [Self] = &[
+        SessionCommand::Add,
+        SessionCommand::Acquire,
+        SessionCommand::Scan,
+        SessionCommand::Verify,
+        SessionCommand::Report,
+        SessionCommand::Export,
+    ];
+    const WORDS: &'static [&'static str] =
+        &["add", "acquire", "scan", "verify", "report", "export"];
+}
+
+stored_as_word!(SessionCommand, "session command");
+
+/// What a custody event records. The log keeps the text it was written with
+/// (`Event::action`): a reader compares it with [`Event::is`], so an event an
+/// edited log invented is never mistaken for one of these.
+///
+/// [`Event::action`]: crate::Event::action
+/// [`Event::is`]: crate::Event::is
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    CaseCreate,
+    EvidenceAdd,
+    SessionStart,
+    SessionEnd,
+    /// One unit's artifacts written and sealed.
+    ScanUnit,
+    /// A scan's pass over one evidence item ended: the digests it proved.
+    ScanEvidence,
+    ReportGenerate,
+    /// Artifacts copied out of the case.
+    Export,
+}
+
+impl Word for Action {
+    const ALL: &'static [Self] = &[
+        Action::CaseCreate,
+        Action::EvidenceAdd,
+        Action::SessionStart,
+        Action::SessionEnd,
+        Action::ScanUnit,
+        Action::ScanEvidence,
+        Action::ReportGenerate,
+        Action::Export,
+    ];
+    const WORDS: &'static [&'static str] = &[
+        "case.create",
+        "evidence.add",
+        "session.start",
+        "session.end",
+        "scan.unit",
+        "scan.evidence",
+        "report.generate",
+        "export",
+    ];
+}
+
+stored_as_word!(Action, "custody action");
+
 #[cfg(test)]
 mod tests {
     #[test]
     fn every_stored_word_names_its_value_back() {
         dredge_core::check_words::<super::ArtifactStatus>();
         dredge_core::check_words::<super::ArtifactOrigin>();
+        dredge_core::check_words::<super::SessionStatus>();
+        dredge_core::check_words::<super::ArtifactRecovery>();
+        dredge_core::check_words::<super::SessionCommand>();
+        dredge_core::check_words::<super::Action>();
     }
 }

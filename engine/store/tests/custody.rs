@@ -1,4 +1,4 @@
-use dredge_store::{CaseInfo, NewEvidence, SessionStatus, Store};
+use dredge_store::{CaseInfo, NewEvidence, SessionCommand, SessionStatus, Store};
 use rusqlite::Connection;
 use serde_json::json;
 
@@ -34,7 +34,7 @@ fn sample_evidence() -> NewEvidence {
 fn case_with_events(dir: &std::path::Path) -> Store {
     let mut s = Store::create(dir, &info()).unwrap();
     let sid = s
-        .begin_session("add", json!({"image": "disk.img"}))
+        .begin_session(SessionCommand::Add, json!({"image": "disk.img"}))
         .unwrap();
     s.add_evidence(&sample_evidence(), Some(sid)).unwrap();
     s.end_session(
@@ -219,7 +219,7 @@ fn a_nullable_column_added_later_keeps_old_seals_and_is_sealed_itself() {
         path: "/a.txt".into(),
         kind: dredge_core::EntryKind::File,
         size: 3,
-        recovery: "allocated".into(),
+        recovery: dredge_store::ArtifactRecovery::Allocated,
         status: dredge_store::ArtifactStatus::Complete,
         times: vec![("fat.mtime".into(), "2024-01-01T00:00:00Z".into())],
         ..Default::default()

@@ -1,7 +1,7 @@
 //! Signed cases: every custody event carries the examiner's Ed25519 signature,
 //! and the log cannot be changed or extended without the key.
 
-use dredge_store::{sign, CaseInfo, Store};
+use dredge_store::{sign, Action, CaseInfo, Store};
 use rusqlite::Connection;
 use serde_json::json;
 use std::path::Path;
@@ -24,7 +24,8 @@ fn broken(s: &Store) -> String {
 fn signed_case(dir: &Path, key: &Path) -> Store {
     let mut s = Store::create_signed(dir, &info(), Some(key)).unwrap();
     for i in 0..3 {
-        s.append_event("note", json!({"i": i}), None).unwrap();
+        s.append_event(Action::ReportGenerate, json!({"i": i}), None)
+            .unwrap();
     }
     s
 }
@@ -90,7 +91,7 @@ fn nothing_is_appended_to_a_signed_case_without_its_key() {
     std::fs::rename(&key, &aside).unwrap();
     let mut s = Store::open(&dir).unwrap();
     let e = s
-        .append_event("note", json!({}), None)
+        .append_event(Action::ReportGenerate, json!({}), None)
         .unwrap_err()
         .to_string();
     assert!(e.contains("this case is signed"), "{e}");
@@ -101,7 +102,7 @@ fn nothing_is_appended_to_a_signed_case_without_its_key() {
     sign::new_key_file(&key).unwrap();
     let mut s = Store::open(&dir).unwrap();
     let e = s
-        .append_event("note", json!({}), None)
+        .append_event(Action::ReportGenerate, json!({}), None)
         .unwrap_err()
         .to_string();
     assert!(e.contains("but this case is signed with key"), "{e}");
@@ -110,7 +111,8 @@ fn nothing_is_appended_to_a_signed_case_without_its_key() {
     std::fs::remove_file(&key).unwrap();
     std::fs::rename(&aside, &key).unwrap();
     let mut s = Store::open(&dir).unwrap();
-    s.append_event("note", json!({}), None).unwrap();
+    s.append_event(Action::ReportGenerate, json!({}), None)
+        .unwrap();
     assert_eq!(s.verify_chain().unwrap().unwrap(), 5);
 }
 
@@ -119,7 +121,8 @@ fn an_unsigned_case_holding_signatures_was_rewritten() {
     let d = tempfile::tempdir().unwrap();
     let dir = d.path().join("case");
     let mut s = Store::create(&dir, &info()).unwrap();
-    s.append_event("note", json!({}), None).unwrap();
+    s.append_event(Action::ReportGenerate, json!({}), None)
+        .unwrap();
     assert_eq!(s.signing_public_key().unwrap(), None);
     assert_eq!(s.verify_chain().unwrap().unwrap(), 2);
     let c = Connection::open(dir.join("case.sqlite")).unwrap();

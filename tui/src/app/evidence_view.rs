@@ -143,15 +143,15 @@ impl App {
             }
         };
         if cells > 0 {
-            for (o, l, origin, deleted) in &e.runs {
-                let c = if origin == "carved" {
+            for r in &e.runs {
+                let c = if r.origin == Some(dredge_session::ArtifactOrigin::Carved) {
                     Cell::Carved
-                } else if *deleted {
+                } else if r.deleted {
                     Cell::Deleted
                 } else {
                     Cell::Allocated
                 };
-                mark(*o, *l, c);
+                mark(r.offset, r.len, c);
             }
             for (o, l) in e.gaps.iter().map(|g| (&g.offset, &g.len)) {
                 mark(*o, *l, Cell::Unreadable);

@@ -296,7 +296,7 @@ impl App {
             "{state} · {} · {} bytes · {}",
             a.status,
             a.size,
-            a.recovery_detail.as_deref().unwrap_or(&a.recovery)
+            a.recovery_detail.as_deref().unwrap_or(a.recovery.as_str())
         )));
         for (src, utc) in &a.times {
             l.push(Line::from(format!("{utc} {src}")));

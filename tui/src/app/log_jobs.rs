@@ -1,6 +1,7 @@
 //! The custody log view and the jobs view (running and finished work, forms).
 
 use super::*;
+use dredge_session::SessionStatus;
 
 impl App {
     pub(super) fn key_log(&mut self, k: Key) {
@@ -190,10 +191,12 @@ impl App {
             .iter()
             .map(|s| {
                 let un = unfinished.contains(&s.id);
-                let st = match s.status.as_str() {
-                    "failed" => self.style(Color::Red),
-                    "interrupted" | "running" => self.style(Color::Yellow),
-                    "complete-with-gaps" => self.style(Color::Magenta),
+                let st = match s.status_word() {
+                    Some(SessionStatus::Failed) => self.style(Color::Red),
+                    Some(SessionStatus::Interrupted | SessionStatus::Running) => {
+                        self.style(Color::Yellow)
+                    }
+                    Some(SessionStatus::CompleteWithGaps) => self.style(Color::Magenta),
                     _ => Style::default(),
                 };
                 ListItem::new(Line::from(vec![
