@@ -1,7 +1,16 @@
 //! Commands that bring evidence into a case and examine it: case new, add,
 //! acquire, scan/recover/carve (one shot), verify.
 
-use super::*;
+use crate::progress::Reporter;
+use crate::{
+    human_bytes, outcome_word, print_digests, print_gaps, session, shown, AcquireArgs, AddArgs,
+    CaseNewArgs, ImageFormat, RecoverArgs, VerifyArgs,
+};
+use dredge_session::{AcquireOptions, CaseInfo, EvidenceCheck, Failure, Outcome};
+use serde_json::json;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
 
 pub(super) fn case_new(a: CaseNewArgs, rep: &mut Reporter) -> Result<i32, Failure> {
     let info = CaseInfo {

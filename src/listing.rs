@@ -1,7 +1,11 @@
 //! Commands that read a case or an image and print: ls, list, case show, report,
 //! log.
 
-use super::*;
+use crate::progress::Reporter;
+use crate::{session, ListArgs, LogArgs, LsArgs, ReportArgs};
+use dredge_session::Failure;
+use serde_json::json;
+use std::sync::atomic::AtomicBool;
 
 pub(super) fn list(
     a: ListArgs,

@@ -13,9 +13,7 @@ mod progress;
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use dredge_session::{
-    self as session, human_bytes, AcquireOptions, CaseInfo, EvidenceCheck, Failure, Outcome,
-};
+use dredge_session::{self as session, human_bytes, Failure, Outcome};
 
 use evidence_cmds::{one_shot, print_scan};
 use listing::{case_show, ls, shown};
@@ -24,7 +22,6 @@ use serde_json::json;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 const EXIT_FAILED: i32 = 2;
 

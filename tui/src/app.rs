@@ -2,21 +2,13 @@
 //! through the session API (`data.rs`), and every name from evidence is shown through
 //! `visible`, so control characters and escape sequences never reach the terminal.
 
-use crate::data::{CaseData, Evidence};
+use crate::data::CaseData;
 use crate::form::{Form, FormResult};
 use crate::jobs::{Msg, Running};
 use crate::query::Query;
 use crate::tree::{self, Row};
-use dredge_session::{
-    allocation, hms, human_bytes, visible, ArtifactRecord, ArtifactStatus, Job, Outcome,
-    ScanOptions,
-};
-use ratatui::layout::{Constraint, Direction, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
-use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, List, ListItem, ListState, Paragraph, Wrap};
-use ratatui::Frame;
-use std::os::unix::fs::FileExt;
+use dredge_session::{visible, ArtifactRecord, ArtifactStatus, Job, Outcome};
+use ratatui::style::{Color, Style};
 
 // Each view's keys and drawing live in their own file (issue 12); they are
 // `impl App` blocks, so the state stays one struct.

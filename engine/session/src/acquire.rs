@@ -1,7 +1,17 @@
 //! Imaging a drive (`dredge acquire`): raw with a ddrescue mapfile, or E01 written
 //! from the raw working copy, registered in the case with its digests.
 
-use crate::*;
+use crate::{
+    abs, close_failed, fail, lock_for_job, open_case, AcquireOptions, Algorithm, Algorithms,
+    Compression, EvidenceRow, Failure, JobProgress, Outcome, ProgressFn, SessionCommand,
+};
+use dredge_core::BlockDevice;
+use dredge_hash::sha256_hex;
+use dredge_image::FileDevice;
+use dredge_store::NewEvidence;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 #[derive(Debug, Clone)]
 pub struct AcquireRequest<'a> {

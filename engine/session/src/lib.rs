@@ -54,12 +54,10 @@ pub use scan::{
 pub use verify::{verify, verify_against, Anchors, EvidenceCheck, VerifyReport};
 pub use view::{modified_times, open_image, ImageView, Viewed};
 
-use dredge_core::{BlockDevice, ImageSource};
-use dredge_hash::{hash_source, sha256_hex, ImageDigests};
-use dredge_image::{open_evidence, FileDevice};
-use dredge_store::NewEvidence;
+use dredge_core::ImageSource;
+use dredge_hash::{hash_source, ImageDigests};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 

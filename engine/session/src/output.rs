@@ -1,7 +1,12 @@
 //! What leaves the case: reports (`dredge report`) and exported copies
 //! (`dredge export`), each a session in the custody log.
 
-use crate::*;
+use crate::{
+    abs, fail, names::safe_component, open_case, Action, ChainBreak, Failure, ReportFormat,
+    SessionCommand, SessionStatus,
+};
+use serde_json::json;
+use std::path::{Path, PathBuf};
 
 /// A report as written.
 #[derive(Debug, Clone)]

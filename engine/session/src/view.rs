@@ -1,7 +1,10 @@
 //! What the front ends read of a finished case: times for sorting, the evidence
 //! itself for the hex view.
 
-use crate::*;
+use crate::{fail, EvidenceRow, Failure, Store};
+use dredge_core::ImageSource;
+use dredge_image::open_evidence;
+use std::path::{Path, PathBuf};
 
 /// Each artifact's modification time (UTC), for sorting: the filesystem's own
 /// (NTFS $STANDARD_INFORMATION, ext inode, FAT entry) before a $FILE_NAME copy, as the

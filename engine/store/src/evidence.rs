@@ -2,7 +2,10 @@
 //! transaction as its custody event), reading them back, and checking each row
 //! against the event that recorded it.
 
-use super::*;
+use crate::{sql_err, ChainBreak, EvidenceRow, NewEvidence, Result, Store, StoreError};
+use dredge_core::{Gap, Why};
+use rusqlite::params;
+use serde_json::{json, Value};
 
 impl Store {
     /// The label the next registered evidence item will get (`ev<N>`): what a

@@ -26,7 +26,7 @@ pub use words::{
 };
 
 use dredge_core::time::utc_now;
-use dredge_core::{Gap, Why};
+use dredge_core::Gap;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};

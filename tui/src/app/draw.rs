@@ -1,6 +1,12 @@
 //! The frame: the tab bar, the view's area, the help overlay.
 
-use super::*;
+use super::{App, View};
+use dredge_session::visible;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::Frame;
 
 impl App {
     pub fn draw(&mut self, f: &mut Frame) {

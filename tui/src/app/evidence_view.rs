@@ -1,6 +1,13 @@
 //! The evidence view: each evidence with its checks, and its sector map.
 
-use super::*;
+use super::{App, Cell, Key};
+use crate::data::Evidence;
+use dredge_session::visible;
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph};
+use ratatui::Frame;
 
 impl App {
     pub(super) fn key_evidence(&mut self, k: Key) {

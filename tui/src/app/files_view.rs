@@ -1,6 +1,14 @@
 //! The files view: the tree of folders and files, filters, a file's detail, export.
 
-use super::*;
+use super::{folder_counts, App, Key, Sort, View};
+use crate::tree;
+use crate::tree::Row;
+use dredge_session::{allocation, visible, ArtifactRecord, ArtifactStatus, Job};
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::Frame;
 
 impl App {
     pub(super) fn key_files(&mut self, k: Key) {

@@ -1,6 +1,13 @@
 //! The hex and text view of a file's copy or of the evidence itself.
 
-use super::*;
+use super::{App, Key, View};
+use dredge_session::visible;
+use ratatui::layout::Rect;
+use ratatui::style::{Color, Modifier};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+use ratatui::Frame;
+use std::os::unix::fs::FileExt;
 
 impl App {
     /// Size of what the hex view shows.

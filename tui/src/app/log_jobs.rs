@@ -1,7 +1,14 @@
 //! The custody log view and the jobs view (running and finished work, forms).
 
-use super::*;
+use super::{App, Key};
+use crate::form::Form;
 use dredge_session::SessionStatus;
+use dredge_session::{hms, human_bytes, visible, Job, ScanOptions};
+use ratatui::layout::{Constraint, Direction, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
+use ratatui::Frame;
 
 impl App {
     pub(super) fn key_log(&mut self, k: Key) {

@@ -1,7 +1,9 @@
 //! Directory entry sets: file, stream extension and name entries, their
 //! checksum and name hash, and timestamps with their UTC offset.
 
-use super::*;
+use dredge_core::bytes::{le16, le32, le64};
+use dredge_core::time::days_from_civil;
+use dredge_core::Timestamp;
 
 /// The name hash exFAT stores with every file: over the up-cased name's UTF-16 units.
 pub(super) fn name_hash(name: &str, upcase: &[u16]) -> u16 {

@@ -4,11 +4,10 @@
 //! the valid data length as zeros, the backup boot region when the main one is
 //! damaged, and deleted files' clusters checked against the allocation bitmap.
 
-use dredge_core::bytes::{le16, le32, le64};
+use dredge_core::bytes::{le32, le64};
 use dredge_core::dirqueue::DirQueue;
-use dredge_core::time::days_from_civil;
 use dredge_core::{
-    Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, Timestamp, VolumeReader,
+    Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, VolumeReader,
 };
 use std::collections::HashSet;
 use std::sync::OnceLock;

@@ -1,7 +1,11 @@
 //! Deleted files: their layout from the inode, or from an older copy of it in
 //! the journal, judged against the block bitmap.
 
-use super::*;
+use crate::inode::{Inode, EXT4_EXTENTS_FL};
+use crate::journal::Journal;
+use crate::sb::BG_BLOCK_UNINIT;
+use crate::{journal, sb, ExtFs};
+use dredge_core::{EntryKind, Recovery, Run, RunData};
 
 impl ExtFs {
     pub(super) fn block_bitmap(&self) -> &Vec<u8> {

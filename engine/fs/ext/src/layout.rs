@@ -1,7 +1,13 @@
 //! A file's layout from its inode: extent trees or block maps (bounded by the
 //! reader's run budget), inline data, holes made explicit.
 
-use super::*;
+use crate::inode::{
+    blockmap_runs, extent_runs, BlockRun, Budget, Inode, EXT4_EXTENTS_FL, EXT4_INLINE_DATA_FL,
+};
+use crate::{ExtFs, RUNS_FLOOR};
+use dredge_core::{EntryKind, Run, RunData};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
 
 impl ExtFs {
     pub(super) fn budget(&self) -> Budget {

@@ -14,15 +14,12 @@ mod sb;
 use dredge_core::{
     Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, VolumeReader,
 };
-use inode::{
-    blockmap_runs, extent_runs, BlockRun, Budget, Inode, EXT4_EXTENTS_FL, EXT4_INDEX_FL,
-    EXT4_INLINE_DATA_FL,
-};
+use inode::{Inode, EXT4_INDEX_FL, EXT4_INLINE_DATA_FL};
 use journal::Journal;
 pub use sb::Superblock;
-use sb::{Group, BG_BLOCK_UNINIT, BG_INODE_UNINIT};
+use sb::{Group, BG_INODE_UNINIT};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
 
 /// Directories larger than this are damage (a million entries is ~64 MiB).

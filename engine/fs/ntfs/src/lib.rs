@@ -10,17 +10,15 @@ mod lznt1;
 mod record;
 mod streams;
 
-use compressed::Lznt1Stream;
 use dredge_core::{
-    Decoded, Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, Timestamp,
-    VolumeReader,
+    Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Timestamp, VolumeReader,
 };
 use record::{
     file_name, filetime, le16, le64, Attribute, FileName, Record, Value, AT_DATA, AT_FILE_NAME,
     AT_STANDARD_INFORMATION,
 };
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 const ROOT: u64 = 5;
 /// Records swept at most (a 2^32-record MFT is 4 TiB of metadata: damage).

@@ -2,7 +2,11 @@
 //! clipped), the initialized size, LZNT1-compressed streams as decoded runs, and
 //! a deleted stream's clusters judged against $Bitmap.
 
-use super::*;
+use crate::compressed::Lznt1Stream;
+use crate::record::{Attribute, Value, AT_DATA};
+use crate::NtfsFs;
+use dredge_core::{Decoded, Recovery, Run, RunData};
+use std::sync::Arc;
 
 impl NtfsFs {
     pub(super) fn bitmap(&self) -> &Vec<u8> {
