@@ -87,15 +87,21 @@ pub enum Outcome {
     Interrupted,
 }
 
+impl Word for Outcome {
+    const ALL: &'static [Self] = &[
+        Outcome::Complete,
+        Outcome::CompleteWithGaps,
+        Outcome::Interrupted,
+    ];
+    const WORDS: &'static [&'static str] = &["Complete", "CompleteWithGaps", "Interrupted"];
+}
+
 impl Outcome {
-    /// The word the CLI's JSON `result` line gives: written out here, not taken
-    /// from `Debug`, so renaming a variant cannot change what a script reads.
+    /// The word the CLI's JSON `result` line gives (its `Word`): written out,
+    /// not taken from `Debug`, so renaming a variant cannot change what a
+    /// script reads.
     pub fn name(self) -> &'static str {
-        match self {
-            Outcome::Complete => "Complete",
-            Outcome::CompleteWithGaps => "CompleteWithGaps",
-            Outcome::Interrupted => "Interrupted",
-        }
+        self.word()
     }
 
     pub fn exit_code(&self) -> i32 {
@@ -415,6 +421,8 @@ mod tests {
         dredge_core::check_words::<crate::CarveScope>();
         dredge_core::check_words::<crate::Compression>();
         dredge_core::check_words::<crate::ReportFormat>();
+        dredge_core::check_words::<crate::Outcome>();
+        assert_eq!(crate::Outcome::CompleteWithGaps.name(), "CompleteWithGaps");
         assert_eq!(
             <crate::CarveScope as crate::Word>::choices(),
             "unallocated, all or none"
