@@ -62,6 +62,39 @@ def _runs(b, o):
     return out
 
 
+def _records(f):
+    """Each in-use MFT record of the volume in f: (offset, record with its
+    fixups undone, its file names, bytes per sector, cluster size)."""
+    f.seek(0)
+    boot = f.read(512)
+    bps, spc = _le(boot, 11, 2), boot[13]
+    cs = bps * spc
+    mft = _le(boot, 0x30, 8) * cs
+    c = int.from_bytes(boot[0x40:0x41], "little", signed=True)
+    rs = c * cs if c > 0 else 1 << -c
+    f.seek(mft)
+    rec0 = bytearray(f.read(rs))
+    _unfix(rec0, bps)
+    data = [a for a in _attrs(rec0) if a[1] == 0x80][0][0]
+    # The MFT's own layout: record n is at byte n * rs of its $DATA.
+    places = []
+    for n, lcn in _runs(rec0, data + _le(rec0, data + 0x20, 2)):
+        places += [lcn * cs + k * cs for k in range(n)]
+    for n in range(len(places) * cs // rs):
+        at = places[n * rs // cs] + (n * rs) % cs
+        f.seek(at)
+        rec = bytearray(f.read(rs))
+        if rec[:4] != b"FILE" or not _le(rec, 0x16, 2) & 1:
+            continue
+        _unfix(rec, bps)
+        names = []
+        for o, ty, _ in _attrs(rec):
+            if ty == 0x30:
+                v = o + _le(rec, o + 0x14, 2)
+                names.append(rec[v + 0x42:v + 0x42 + 2 * rec[v + 0x40]].decode("utf-16-le"))
+        yield at, rec, names, bps, cs
+
+
 def _signed(v):
     for n in range(1, 9):
         try:
@@ -150,32 +183,9 @@ def ntfs_lznt1_bomb(out, rng, honest_files, sha):
     finally:
         subprocess.run(["umount", mnt], check=True)
         os.rmdir(mnt)
+    done = 0
     with open(out, "r+b") as f:
-        boot = f.read(512)
-        bps, spc = _le(boot, 11, 2), boot[13]
-        cs = bps * spc
-        mft = _le(boot, 0x30, 8) * cs
-        c = int.from_bytes(boot[0x40:0x41], "little", signed=True)
-        rs = c * cs if c > 0 else 1 << -c
-        f.seek(mft)
-        rec0 = bytearray(f.read(rs))
-        _unfix(rec0, bps)
-        data = [a for a in _attrs(rec0) if a[1] == 0x80][0][0]
-        # The MFT's own layout: record n is at byte n * rs of its $DATA.
-        places = []
-        for n, lcn in _runs(rec0, data + _le(rec0, data + 0x20, 2)):
-            places += [lcn * cs + k * cs for k in range(n)]
-        done = 0
-        for n in range(len(places) * cs // rs):
-            at = places[n * rs // cs] + (n * rs) % cs
-            f.seek(at)
-            rec = bytearray(f.read(rs))
-            if rec[:4] != b"FILE" or not _le(rec, 0x16, 2) & 1:
-                continue
-            _unfix(rec, bps)
-            names = [rec[o + _le(rec, o + 0x14, 2) + 0x42:o + _le(rec, o + 0x14, 2) + 0x42
-                         + 2 * rec[o + _le(rec, o + 0x14, 2) + 0x40]].decode("utf-16-le")
-                     for o, ty, _ in _attrs(rec) if ty == 0x30]
+        for at, rec, names, bps, cs in _records(f):
             if not any(x.startswith("z-bomb") for x in names):
                 continue
             if _bomb_record(rec, cs):
@@ -185,4 +195,83 @@ def ntfs_lznt1_bomb(out, rng, honest_files, sha):
                 f.write(rec)
     if done < nbombs // 2:
         raise SystemExit(f"only {done} of {nbombs} bomb records had the expected shape")
+    return want
+
+
+def _data_attr(rec):
+    """(offset, length) of a record's unnamed non-resident $DATA if it is the
+    last attribute, else None."""
+    for o, ty, ln in _attrs(rec):
+        if ty == 0x80 and rec[o + 8] == 1 and rec[o + 9] == 0:
+            return (o, ln) if _le(rec, o + ln, 4) == 0xFFFFFFFF else None
+    return None
+
+
+def ntfs_shared_bomb(out, rng, honest_files, sha):
+    """Hundreds of compressed files whose records are rewritten to map the
+    stored clusters of one honest compressed file (the donor): each record is
+    a copy of the donor's $DATA, so every one of them decodes megabytes that
+    its own clusters do not pay for. No record maps a cluster twice, so the
+    per-stream check of ntfs-lznt1-bomb does not see it; only a per-volume
+    account of which stored clusters were already credited does."""
+    if os.path.exists(out):
+        os.remove(out)
+    with open(out, "wb") as f:
+        f.truncate(64 << 20)
+    subprocess.run(["mkntfs", "-F", "-f", "-q", "-c", "4096", "-L", "shared", out],
+                   check=True, capture_output=True)
+    mnt = tempfile.mkdtemp()
+    want = {}
+    nbombs = rng.randrange(250, 450)
+    subprocess.run(["ntfs-3g", "-o", "compression", out, mnt], check=True, capture_output=True)
+    try:
+        want.update(honest_files(rng, mnt, rng.randrange(3, 7), "a-"))
+        packed = os.path.join(mnt, "packed")
+        os.mkdir(packed)
+        os.setxattr(packed, "system.ntfs_attrib_be", (0x800).to_bytes(4, "big"))
+        donor = f"packed/donor-{rng.randrange(1 << 24):06x}.bin"
+        data = _text(rng, rng.randrange(24, 40) * 65536 + rng.randrange(65536))
+        with open(os.path.join(mnt, donor), "wb") as f:
+            f.write(data)
+        want["/" + donor] = sha(data)
+        for i in range(nbombs):
+            pat = rng.randbytes(rng.randrange(16, 64))
+            with open(os.path.join(packed, f"s-{i:04d}.bin"), "wb") as f:
+                f.write((pat * (65536 // len(pat) + 1))[:65536])
+        for i in range(rng.randrange(2, 5)):
+            data = _text(rng, rng.randrange(100_000, 400_000))
+            name = f"packed/zz-log{i}-{rng.randrange(1 << 20):x}.txt"
+            with open(os.path.join(mnt, name), "wb") as f:
+                f.write(data)
+            want["/" + name] = sha(data)
+        want.update(honest_files(rng, mnt, rng.randrange(3, 7), "zz-"))
+    finally:
+        subprocess.run(["umount", mnt], check=True)
+        os.rmdir(mnt)
+    done = 0
+    with open(out, "r+b") as f:
+        recs = list(_records(f))
+        src = [r for at, r, names, _, _ in recs if any(x.startswith("donor-") for x in names)]
+        if len(src) != 1 or not _data_attr(src[0]):
+            raise SystemExit("the donor's record is not the shape expected")
+        o, ln = _data_attr(src[0])
+        attr = src[0][o:o + ln]
+        for at, rec, names, bps, cs in recs:
+            if not any(x.startswith("s-") for x in names):
+                continue
+            mine = _data_attr(rec)
+            if not mine or mine[0] + len(attr) + 8 > len(rec):
+                continue
+            ident = rec[mine[0] + 0x0E:mine[0] + 0x10]
+            end = mine[0] + len(attr)
+            rec[mine[0]:end] = attr
+            rec[mine[0] + 0x0E:mine[0] + 0x10] = ident
+            rec[end:end + 8] = b"\xff\xff\xff\xff\0\0\0\0"
+            struct.pack_into("<I", rec, 0x18, end + 8)  # bytes in use
+            done += 1
+            _fix(rec, bps)
+            f.seek(at)
+            f.write(rec)
+    if done < nbombs // 2:
+        raise SystemExit(f"only {done} of {nbombs} records could be rewritten")
     return want

@@ -29,7 +29,7 @@ fn build(class: &str, seed: u64, dir: &Path) -> Option<(PathBuf, BTreeMap<String
         "clash-ext4" | "ext-extent-bomb" => &["mkfs.ext4", "python3"],
         "polyglot" => &["mkfs.ext4", "mkfs.fat", "python3"],
         "e01-table-bomb" => &["mkfs.fat", "mcopy", "ewfacquire", "python3"],
-        "ntfs-lznt1-bomb" => &["mkntfs", "ntfs-3g", "python3"],
+        "ntfs-lznt1-bomb" | "ntfs-shared-bomb" => &["mkntfs", "ntfs-3g", "python3"],
         "exfat-dir-bomb" => &["mkfs.exfat", "mount.exfat-fuse", "losetup", "python3"],
         _ => &["mkfs.fat", "mcopy", "mmd", "python3"],
     };
@@ -319,6 +319,39 @@ fn compressed_files_mapping_one_cluster_again_and_again_cost_only_themselves() {
             assert!(data <= 64 << 10, "{data} bytes decoded");
         }
         assert!(has(f, "a second time"), "{f:?}");
+    });
+}
+
+#[test]
+fn compressed_files_mapping_another_files_clusters_draw_on_one_volume_budget() {
+    each_image("ntfs-shared-bomb", &seeds(), &mut |case, want, arts, f| {
+        // The donor whose clusters every bomb maps, and the honest compressed
+        // files after the bombs, came back (survives).
+        assert!(want.keys().any(|k| k.starts_with("/packed/donor-")));
+        assert!(want.keys().any(|k| k.starts_with("/packed/zz-log")));
+        let bombs: Vec<_> = arts
+            .iter()
+            .filter(|a| a["path"].as_str().unwrap_or("").contains("/packed/s-"))
+            .collect();
+        assert!(bombs.len() >= 125, "{}", bombs.len());
+        // Every bomb is listed; copies were made until the volume's budget for
+        // bytes no stored byte of their own pays for (the 64 MiB volume + 64
+        // MiB) was spent, and no further.
+        let copied: u64 = bombs
+            .iter()
+            .filter_map(|b| b["extracted"].as_str())
+            .map(|p| std::fs::metadata(case.join(p)).unwrap().len())
+            .sum();
+        assert!(copied > 0 && copied <= 128 << 20, "{copied}");
+        let refused = f
+            .iter()
+            .filter(|w| w.contains("/packed/s-") && w.contains("credited to other files"))
+            .count();
+        let extracted = bombs.iter().filter(|b| b["extracted"].is_string()).count();
+        assert!(
+            refused > 0 && refused + extracted == bombs.len(),
+            "{refused} {extracted}"
+        );
     });
 }
 

@@ -280,6 +280,12 @@ pub trait Decode: Send + Sync + std::fmt::Debug {
     /// The stored layout the bytes are decoded from: image and sparse runs, file
     /// offsets in the stored stream.
     fn stored(&self) -> &[Run];
+    /// How many of the stream's first bytes are decoded at all: its length, or
+    /// less where its layout stops being trusted (the rest reads as gaps).
+    fn made_len(&self) -> u64;
+    /// The most decoded bytes an honest stream makes from one stored byte (LZNT1:
+    /// a unit of 16 clusters from one). Output budgets are charged past it.
+    fn max_ratio(&self) -> u64;
 }
 
 /// A shared decoder; two are equal when they are the same decoder.

@@ -89,7 +89,7 @@ pub(crate) fn analyse(
             ));
         }
         let mut fss = Vec::new();
-        let mut budget = crate::fsunits::OutputBudget::for_volume(v.extent.len);
+        let mut budget = crate::copybudget::OutputBudget::for_volume(v.extent.len);
         for (k, kind) in accepted.iter().enumerate() {
             let opened = match contain(|| (kind.open)(reader.clone())) {
                 Ok(o) => o,

@@ -18,69 +18,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// What a volume's copies may hold beyond the bytes stored for them. Holes are
-/// written as holes but hashed as zeros, and a compressed stream decodes to more
-/// than it stores: many files, each under the per-file cap, could still cost
-/// hours of hashing nothing, or decode one stored cluster once per file that
-/// maps it. A file past either budget is listed with its metadata, not extracted
-/// (decision 0013).
-pub(crate) struct OutputBudget {
-    /// Bytes no stored byte backs (holes, the tail past a file's runs): 4 × the
-    /// volume + 4 GiB.
-    holes: u64,
-    /// Decoded bytes beyond the stored bytes they come from: 16 × the volume +
-    /// 4 GiB. LZNT1 decodes a unit of at most 16 clusters from at least one, so
-    /// a volume whose streams share no cluster never reaches it.
-    expansion: u64,
-}
-
-impl OutputBudget {
-    /// One budget per volume, like its read budget: a unit is done or redone
-    /// whole, so a resumed scan plans the same copies.
-    pub(crate) fn for_volume(len: u64) -> OutputBudget {
-        OutputBudget {
-            holes: len.saturating_mul(4).saturating_add(4 << 30),
-            expansion: len.saturating_mul(16).saturating_add(4 << 30),
-        }
-    }
-
-    /// Charges one file's copy; the reason it does not fit (nothing charged).
-    fn charge(&mut self, e: &dredge_core::Entry) -> Result<(), String> {
-        let (mut backed, mut expansion) = (0u64, 0u64);
-        for r in &e.runs {
-            match &r.data {
-                dredge_core::RunData::Sparse => {}
-                dredge_core::RunData::Decoded(d) => {
-                    backed = backed.saturating_add(r.len);
-                    let stored =
-                        d.0.stored()
-                            .iter()
-                            .filter(|s| matches!(s.data, dredge_core::RunData::Image(_)))
-                            .fold(0u64, |n, s| n.saturating_add(s.len));
-                    expansion = expansion.saturating_add(r.len.saturating_sub(stored));
-                }
-                _ => backed = backed.saturating_add(r.len),
-            }
-        }
-        let holes = e.size.saturating_sub(backed);
-        if holes > self.holes {
-            return Err(format!(
-                "{holes} of its {} bytes are holes, past what this volume's copies may hold ({} left of 4 × the volume + 4 GiB)",
-                e.size, self.holes
-            ));
-        }
-        if expansion > self.expansion {
-            return Err(format!(
-                "it decodes to {expansion} bytes more than it stores, past what this volume's copies may hold ({} left of 16 × the volume + 4 GiB)",
-                self.expansion
-            ));
-        }
-        self.holes -= holes;
-        self.expansion -= expansion;
-        Ok(())
-    }
-}
-
 /// One filesystem's planned files.
 pub(crate) struct Deferred {
     /// Set when the filesystem's row is recorded (`analysis::record`).
@@ -113,7 +50,7 @@ pub(crate) fn plan_fs(
     fs: &dyn FileSystem,
     src: &Arc<dyn ImageSource>,
     interrupt: &AtomicBool,
-    budget: &mut OutputBudget,
+    budget: &mut crate::copybudget::OutputBudget,
     findings: &mut Vec<Finding>,
 ) -> Deferred {
     let mut entries = Vec::new();
@@ -147,13 +84,23 @@ pub(crate) fn plan_fs(
         );
         findings.push(cut_short(vol_start, &what, &why));
     }
+    // A size far beyond the evidence is damage, not a file: extracting it would
+    // write (and hash) zeros without end. Sparse files up to the cap are fine.
+    let cap = src.size().saturating_mul(4).saturating_add(1 << 30);
+    let copies = |e: &dredge_core::Entry| {
+        e.kind == EntryKind::File
+            && e.size <= cap
+            && !matches!(e.recovery, dredge_core::Recovery::NotRecoverable(_))
+            && (e.size == 0 || !e.runs.is_empty())
+    };
+    let paid = budget.credit(&entries, &copies);
     let prefix = format!("{}/v{vol_idx}/{}", label, fs.type_name());
     let out_root = PathBuf::from("files").join(label).join(out_dir);
     let case_dir = &case_out.dir;
     let mut planner = PathPlanner::with_rules(case_out.rules.clone());
     let mut seen = std::collections::HashSet::new();
     let mut tasks = Vec::new();
-    for e in entries {
+    for (i, e) in entries.into_iter().enumerate() {
         let artifact_id = format!("{prefix}/{}", e.id);
         if !seen.insert(artifact_id.clone()) {
             findings.push(Finding::new(
@@ -165,12 +112,6 @@ pub(crate) fn plan_fs(
             ));
             continue;
         }
-        // Files with a traced layout (or empty ones) are extracted; the rest are
-        // listed with their metadata only.
-        let traced = !matches!(e.recovery, dredge_core::Recovery::NotRecoverable(_));
-        // A size far beyond the evidence is damage, not a file: extracting it would
-        // write (and hash) zeros without end. Sparse files up to the cap are fine.
-        let cap = src.size().saturating_mul(4).saturating_add(1 << 30);
         if e.kind == EntryKind::File && e.size > cap {
             findings.push(Finding::new(
                 e.meta_offset,
@@ -190,9 +131,11 @@ pub(crate) fn plan_fs(
             });
             continue;
         }
-        let extracting = e.kind == EntryKind::File && traced && (e.size == 0 || !e.runs.is_empty());
+        // Files with a traced layout (or empty ones) are extracted; the rest are
+        // listed with their metadata only.
+        let extracting = copies(&e);
         if extracting {
-            if let Err(why) = budget.charge(&e) {
+            if let Err(why) = budget.charge(&e, paid.get(&i).copied().unwrap_or(0)) {
                 findings.push(Finding::new(
                     e.meta_offset,
                     format!("{}: {why}; not extracted", e.path),
@@ -367,90 +310,4 @@ pub(crate) fn finish_units(
         seal(store, sid, ev, u, c, summary)?;
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::OutputBudget;
-    use dredge_core::{Decode, Decoded, Entry, EntryKind, Recovery, Run, RunData, Why};
-    use std::sync::Arc;
-
-    /// A stream that decodes to whatever is asked from `stored` image bytes.
-    #[derive(Debug)]
-    struct Expands(Vec<Run>);
-
-    impl Decode for Expands {
-        fn kind(&self) -> &'static str {
-            "test"
-        }
-        fn read_at(&self, _: u64, _: &mut [u8]) -> Vec<(u64, u64, Why)> {
-            Vec::new()
-        }
-        fn stored(&self) -> &[Run] {
-            &self.0
-        }
-    }
-
-    fn file(size: u64, runs: Vec<Run>) -> Entry {
-        Entry {
-            id: 1,
-            path: "/f".into(),
-            other_names: Vec::new(),
-            kind: EntryKind::File,
-            deleted: false,
-            size,
-            times: Vec::new(),
-            runs,
-            recovery: Recovery::Allocated,
-            meta_offset: 0,
-        }
-    }
-
-    fn run(at: u64, len: u64, data: RunData) -> Run {
-        Run {
-            file_offset: at,
-            len,
-            data,
-        }
-    }
-
-    #[test]
-    fn holes_and_the_tail_past_the_runs_are_charged_until_the_volume_budget_ends() {
-        const GIB: u64 = 1 << 30;
-        // A 1 GiB volume: 8 GiB of holes.
-        let mut b = OutputBudget::for_volume(GIB);
-        let sparse = |size| file(size, vec![run(0, 4096, RunData::Image(0))]);
-        assert!(b.charge(&sparse(3 * GIB + 4096)).is_ok());
-        assert!(b.charge(&sparse(3 * GIB + 4096)).is_ok());
-        // 2 GiB left: a 3 GiB file is refused and costs nothing, a 2 GiB one fits.
-        let why = b.charge(&sparse(3 * GIB + 4096)).unwrap_err();
-        assert!(why.contains("holes"), "{why}");
-        assert!(b.charge(&sparse(2 * GIB + 4096)).is_ok());
-        assert!(b.charge(&sparse(4096 + 1)).is_err());
-        // A file its runs back whole costs nothing.
-        assert!(b.charge(&sparse(4096)).is_ok());
-    }
-
-    #[test]
-    fn streams_decoding_past_what_they_store_share_one_budget() {
-        const MIB: u64 = 1 << 20;
-        // A 64 MiB volume: 16 × 64 MiB + 4 GiB = 5 GiB of expansion.
-        let mut b = OutputBudget::for_volume(64 * MIB);
-        // Each stream decodes 1 GiB from 64 KiB stored (the same clusters for all).
-        let stored = vec![run(0, 64 << 10, RunData::Image(4096))];
-        let stream = || {
-            let d = Decoded(Arc::new(Expands(stored.clone())));
-            file(1 << 30, vec![run(0, 1 << 30, RunData::Decoded(d))])
-        };
-        let taken = (0..10).filter(|_| b.charge(&stream()).is_ok()).count();
-        assert_eq!(taken, 5);
-        let why = b.charge(&stream()).unwrap_err();
-        assert!(why.contains("decodes to"), "{why}");
-        // A stream that stores what it decodes still fits.
-        let plain = vec![run(0, 1 << 30, RunData::Image(0))];
-        let d = Decoded(Arc::new(Expands(plain)));
-        assert!(b
-            .charge(&file(1 << 30, vec![run(0, 1 << 30, RunData::Decoded(d))]))
-            .is_ok());
-    }
 }

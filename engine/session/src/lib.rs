@@ -5,6 +5,7 @@
 mod acquire;
 mod analysis;
 pub mod carve;
+mod copybudget;
 mod extract;
 mod files;
 mod fsunits;

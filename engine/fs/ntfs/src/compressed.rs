@@ -208,6 +208,15 @@ impl Decode for Lznt1Stream {
     fn stored(&self) -> &[Run] {
         &self.runs
     }
+
+    fn made_len(&self) -> u64 {
+        self.end.min(self.size)
+    }
+
+    fn max_ratio(&self) -> u64 {
+        // NTFS compresses units of 16 clusters; one stored cluster is the least.
+        16
+    }
 }
 
 #[cfg(test)]
