@@ -12,7 +12,7 @@ use dredge_carvers::{registry, Matcher, Reader, Verdict};
 use dredge_core::{Entry, EntryKind, Extent, Finding, ImageSource, Recovery, Run, RunData};
 use dredge_store::ArtifactStatus;
 use dredge_store::{EvidenceRow, Store};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -165,7 +165,6 @@ pub struct CarveStats {
 pub fn carve_into_case(
     store: &mut Store,
     sid: i64,
-    case_dir: &Path,
     ev: &EvidenceRow,
     src: &Arc<dyn ImageSource>,
     found: (Vec<Carved>, Vec<Finding>),
@@ -224,7 +223,6 @@ pub fn carve_into_case(
                     meta_offset: c.offset,
                 },
                 artifact_id: format!("{}/carve/{:x}/{}", ev.label, c.offset, c.format),
-                out: Some(case_dir.join(&rel)),
                 rel_out: Some(rel.display().to_string()),
                 fallback: None,
             }

@@ -20,11 +20,12 @@ use std::time::Instant;
 pub(crate) struct Task {
     pub entry: Entry,
     pub artifact_id: String,
-    pub out: Option<PathBuf>,
+    /// The copy, relative to the case directory; None: nothing is extracted.
+    /// Paths are kept relative, once each: a plan holds every file of a volume.
     pub rel_out: Option<String>,
-    /// Where the copy goes when `out` cannot be made (a name too long for the
-    /// output filesystem, characters it refuses, a clash): absolute and relative.
-    pub fallback: Option<(PathBuf, String)>,
+    /// Where the copy goes when `rel_out` cannot be made (a name too long for the
+    /// output filesystem, characters it refuses, a clash), relative likewise.
+    pub fallback: Option<String>,
 }
 
 /// Extracts and hashes tasks on a worker pool; one writer (this thread) stores the
@@ -53,6 +54,8 @@ pub(crate) fn extract_tasks(
     };
     let started = Instant::now();
     let fb = forensic_base.as_str();
+    let case_dir = store.dir().to_path_buf();
+    let case_dir = case_dir.as_path();
     let mut rows = Rows::new();
     let mut partial = 0u64;
     let mut unreadable = unreadable_before;
@@ -64,13 +67,15 @@ pub(crate) fn extract_tasks(
         |t: Task| {
             // One file is a unit: a panic on its layout costs its content, never
             // the case; its metadata is still recorded.
-            contain(|| build_artifact(&t, &**src, ev.id, unit, fs_id, fb)).unwrap_or_else(|why| {
-                let what = format!("extraction of {}", t.entry.path);
-                let mut a = record_for(&t, ev.id, unit, fs_id, fb);
-                a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
-                a.status = ArtifactStatus::NoContent;
-                Ok((a, Some(cut_short(t.entry.meta_offset, &what, &why))))
-            })
+            contain(|| build_artifact(&t, case_dir, &**src, ev.id, unit, fs_id, fb)).unwrap_or_else(
+                |why| {
+                    let what = format!("extraction of {}", t.entry.path);
+                    let mut a = record_for(&t, ev.id, unit, fs_id, fb);
+                    a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
+                    a.status = ArtifactStatus::NoContent;
+                    Ok((a, Some(cut_short(t.entry.meta_offset, &what, &why))))
+                },
+            )
         },
         // The one writer: batches of rows in single transactions.
         |r: Result<Built, Failure>| {
@@ -219,18 +224,21 @@ fn create_at(out: &Path) -> std::io::Result<File> {
 /// the note for the artifact saying why.
 type Copy = (File, PathBuf, Option<(Finding, String)>);
 
-/// Creates the extracted copy where it was planned or, when the output filesystem
-/// refuses that path (too long, characters it does not allow, a folder in the
-/// way), at the task's fallback path, with a finding that says why.
-pub(crate) fn create_copy(t: &Task, out: &Path) -> Result<Copy, Failure> {
-    let err = match create_at(out) {
-        Ok(f) => return Ok((f, out.to_path_buf(), None)),
+/// Creates the extracted copy where it was planned (`rel`, under `case_dir`) or,
+/// when the output filesystem refuses that path (too long, characters it does
+/// not allow, a folder in the way), at the task's fallback path, with a finding
+/// that says why.
+pub(crate) fn create_copy(t: &Task, case_dir: &Path, rel: &str) -> Result<Copy, Failure> {
+    let out = case_dir.join(rel);
+    let err = match create_at(&out) {
+        Ok(f) => return Ok((f, out, None)),
         Err(err) => err,
     };
-    let Some((alt, rel)) = &t.fallback else {
+    let Some(rel) = &t.fallback else {
         return Err(Failure(format!("{}: {err}", out.display())));
     };
-    let f = create_at(alt).map_err(|e2| {
+    let alt = case_dir.join(rel);
+    let f = create_at(&alt).map_err(|e2| {
         Failure(format!(
             "{}: {e2} (after {}: {err})",
             alt.display(),
@@ -244,7 +252,7 @@ pub(crate) fn create_copy(t: &Task, out: &Path) -> Result<Copy, Failure> {
             t.entry.path
         ),
     );
-    Ok((f, alt.clone(), Some((note, fallback_note(t, &err)))))
+    Ok((f, alt, Some((note, fallback_note(t, &err)))))
 }
 
 /// The reason recorded on the artifact when its copy went to the fallback path.
@@ -259,6 +267,7 @@ fn fallback_note(t: &Task, err: &std::io::Error) -> String {
 /// a gap in file offsets), writes the extracted copy and hashes it.
 fn build_artifact(
     t: &Task,
+    case_dir: &Path,
     src: &dyn ImageSource,
     evidence_id: i64,
     unit: &str,
@@ -267,16 +276,16 @@ fn build_artifact(
 ) -> Result<Built, Failure> {
     let e = &t.entry;
     let mut a = record_for(t, evidence_id, unit, fs_id, forensic_base);
-    let Some(out) = &t.out else {
+    let Some(rel) = &t.rel_out else {
         if e.kind == EntryKind::File {
             a.status = ArtifactStatus::NoContent;
         }
         a.runs = e.runs.iter().map(|r| run_record(r, 0)).collect();
         return Ok((a, None));
     };
-    let (mut f, out, fell_back) = create_copy(t, out)?;
+    let (mut f, out, fell_back) = create_copy(t, case_dir, rel)?;
     let note = fell_back.map(|(finding, why)| {
-        a.extracted = t.fallback.as_ref().map(|(_, rel)| rel.clone());
+        a.extracted = t.fallback.clone();
         a.extract_note = Some(why);
         finding
     });

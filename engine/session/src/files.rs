@@ -16,7 +16,7 @@ use dredge_store::ArtifactRecord;
 use dredge_store::ArtifactStatus;
 use std::io::Read;
 use std::os::unix::fs::FileExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// A piece of a file that lies in the image: file bytes `file_off..+len` are the
@@ -36,19 +36,37 @@ pub(crate) struct Planned {
     pub task: Task,
     lay: Layout,
     /// Planning failed (a panic on a hostile layout): the file is listed only.
-    cut: Option<Finding>,
+    cut: Option<Box<Finding>>,
+}
+
+/// Which of its task's paths a copy was made at. A plan is kept for every file
+/// of the pass, so it holds no path of its own.
+#[derive(Clone, Copy)]
+enum Dest {
+    Planned,
+    Fallback,
 }
 
 #[derive(Default)]
 struct Layout {
-    /// The copy (planned path or fallback); None: no content to write.
-    path: Option<Arc<PathBuf>>,
-    /// Fallback: the finding and the note for the artifact.
-    note: Option<(Finding, String)>,
+    /// Where the copy was made; None: no content to write.
+    dest: Option<Dest>,
+    /// Fallback: the finding and the note for the artifact (rare: boxed).
+    note: Option<Box<(Finding, String)>>,
     /// (file offset, length, why) of bytes that are zeros in the copy.
     gaps: Vec<(u64, u64, Why)>,
     /// Unreadable bytes per run (file order).
     run_unreadable: Vec<u64>,
+}
+
+impl Planned {
+    /// The copy, relative to the case directory.
+    fn rel(&self) -> Option<&str> {
+        match self.lay.dest? {
+            Dest::Planned => self.task.rel_out.as_deref(),
+            Dest::Fallback => self.task.fallback.as_deref(),
+        }
+    }
 }
 
 fn sorted_runs(t: &Task) -> Vec<dredge_core::Run> {
@@ -62,6 +80,7 @@ fn sorted_runs(t: &Task) -> Vec<dredge_core::Run> {
 /// `pieces` (index `me`). The same walk over the runs as a per-file read made.
 fn lay_out(
     t: &Task,
+    case_dir: &Path,
     me: usize,
     size_of_image: u64,
     pieces: &mut Vec<Piece>,
@@ -71,10 +90,10 @@ fn lay_out(
         run_unreadable: vec![0; e.runs.len()],
         ..Layout::default()
     };
-    let Some(out) = &t.out else {
+    let Some(rel) = &t.rel_out else {
         return Ok(p);
     };
-    let (f, at, note) = create_copy(t, out)?;
+    let (f, at, note) = create_copy(t, case_dir, rel)?;
     let io = |err: std::io::Error| Failure(format!("{}: {err}", at.display()));
     // Holes stay holes: the copy is sparse where the file is.
     f.set_len(e.size).map_err(io)?;
@@ -145,25 +164,28 @@ fn lay_out(
     if pos < e.size {
         p.gaps.push((pos, e.size - pos, Why::NotInLayout));
     }
-    p.path = Some(Arc::new(at));
-    p.note = note;
+    p.dest = Some(if note.is_some() {
+        Dest::Fallback
+    } else {
+        Dest::Planned
+    });
+    p.note = note.map(Box::new);
     Ok(p)
 }
 
 /// Plans every task (each a unit: a layout that panics costs that file's
-/// content). Returns the plans and their pieces in the image.
-/// `base`: the index of the first plan among all of the pass's.
+/// content), adding the plans and their pieces in the image to the pass's.
 pub(crate) fn plan_all(
     tasks: Vec<Task>,
-    base: usize,
+    case_dir: &Path,
     size_of_image: u64,
-) -> Result<(Vec<Planned>, Vec<Piece>), Failure> {
-    let mut plans = Vec::with_capacity(tasks.len());
-    let mut pieces = Vec::new();
+    plans: &mut Vec<Planned>,
+    pieces: &mut Vec<Piece>,
+) -> Result<(), Failure> {
     for t in tasks {
-        let me = base + plans.len();
+        let me = plans.len();
         let mut mine = Vec::new();
-        match contain(|| lay_out(&t, me, size_of_image, &mut mine)) {
+        match contain(|| lay_out(&t, case_dir, me, size_of_image, &mut mine)) {
             Ok(r) => {
                 plans.push(Planned {
                     task: t,
@@ -178,12 +200,12 @@ pub(crate) fn plan_all(
                 plans.push(Planned {
                     task: t,
                     lay: Layout::default(),
-                    cut: Some(cut),
+                    cut: Some(Box::new(cut)),
                 });
             }
         }
     }
-    Ok((plans, pieces))
+    Ok(())
 }
 
 /// A write the pass hands to a writer: bytes `range` of the block go to the
@@ -209,14 +231,16 @@ impl Write {
 /// Walks the sorted pieces block by block: the ones a block covers, and what
 /// it could not read of them.
 pub(crate) struct Sweep {
+    case_dir: PathBuf,
     pieces: Vec<Piece>,
     next: usize,
     active: Vec<usize>,
 }
 
 impl Sweep {
-    pub(crate) fn new(pieces: Vec<Piece>) -> Sweep {
+    pub(crate) fn new(case_dir: &Path, pieces: Vec<Piece>) -> Sweep {
         Sweep {
+            case_dir: case_dir.to_path_buf(),
             pieces,
             next: 0,
             active: Vec::new(),
@@ -248,10 +272,11 @@ impl Sweep {
             let Some(o) = piece.intersect(&here) else {
                 continue;
             };
-            let plan = &mut plans[p.file].lay;
-            let Some(path) = plan.path.clone() else {
+            let Some(rel) = plans[p.file].rel() else {
                 continue;
             };
+            let path = Arc::new(self.case_dir.join(rel));
+            let plan = &mut plans[p.file].lay;
             let file_off = p.file_off + (o.start - p.image);
             out.push(Write {
                 path,
@@ -293,6 +318,7 @@ pub(crate) fn cut_record(
 /// A planned file's record once the pass has written it: hashed from its copy.
 pub(crate) fn finish(
     p: &mut Planned,
+    case_dir: &Path,
     evidence_id: i64,
     unit: &str,
     fs_id: Option<i64>,
@@ -304,17 +330,18 @@ pub(crate) fn finish(
     if let Some(cut) = p.cut.take() {
         a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
         a.status = ArtifactStatus::NoContent;
-        return Ok((a, Some(cut)));
+        return Ok((a, Some(*cut)));
     }
-    let Some(path) = &p.lay.path else {
+    let Some(path) = p.rel().map(|rel| case_dir.join(rel)) else {
         if t.entry.kind == EntryKind::File {
             a.status = ArtifactStatus::NoContent;
         }
         a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
         return Ok((a, None));
     };
-    let note = p.lay.note.take().map(|(finding, why)| {
-        a.extracted = t.fallback.as_ref().map(|(_, rel)| rel.clone());
+    let note = p.lay.note.take().map(|n| {
+        let (finding, why) = *n;
+        a.extracted = t.fallback.clone();
         a.extract_note = Some(why);
         finding
     });
@@ -328,7 +355,7 @@ pub(crate) fn finish(
         .collect();
     let mut dg = Digester::new();
     let mut f =
-        std::fs::File::open(&**path).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+        std::fs::File::open(&path).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
     let mut buf = vec![0u8; t.entry.size.clamp(1, 1 << 20) as usize];
     let mut left = t.entry.size;
     while left > 0 {

@@ -96,7 +96,6 @@ pub(crate) fn plan_fs(
     let paid = budget.credit(&entries, &copies);
     let prefix = format!("{}/v{vol_idx}/{}", label, fs.type_name());
     let out_root = PathBuf::from("files").join(label).join(out_dir);
-    let case_dir = &case_out.dir;
     let mut planner = PathPlanner::with_rules(case_out.rules.clone());
     let mut seen = std::collections::HashSet::new();
     let mut tasks = Vec::new();
@@ -125,7 +124,6 @@ pub(crate) fn plan_fs(
             tasks.push(Task {
                 entry: e,
                 artifact_id,
-                out: None,
                 rel_out: None,
                 fallback: None,
             });
@@ -143,31 +141,28 @@ pub(crate) fn plan_fs(
                 tasks.push(Task {
                     entry: e,
                     artifact_id,
-                    out: None,
                     rel_out: None,
                     fallback: None,
                 });
                 continue;
             }
         }
-        let (out, rel_out, fallback) = if extracting {
+        let (rel_out, fallback) = if extracting {
             let rel = out_root.join(planner.plan(&e.path, e.id));
             // Entry ids are unique within the walk (checked above), and the
             // planner never puts a name in `by-id` (top-level names come from
             // the root directory, and `by-id` there is renamed).
             let by_id = out_root.join(crate::names::BY_ID).join(e.id.to_string());
             (
-                Some(case_dir.join(&rel)),
                 Some(rel.display().to_string()),
-                Some((case_dir.join(&by_id), by_id.display().to_string())),
+                Some(by_id.display().to_string()),
             )
         } else {
-            (None, None, None)
+            (None, None)
         };
         tasks.push(Task {
             entry: e,
             artifact_id,
-            out,
             rel_out,
             fallback,
         });
@@ -222,20 +217,26 @@ fn seal(
 pub(crate) fn plan_files(
     work: &mut [UnitWork],
     size_of_image: u64,
+    case_dir: &std::path::Path,
 ) -> Result<(Vec<Planned>, Sweep), Failure> {
-    let mut plans = Vec::new();
+    // Sized once: growing it would hold two copies of every plan for a moment.
+    let n = work
+        .iter()
+        .flat_map(|u| &u.fss)
+        .map(|d| d.tasks.len())
+        .sum();
+    let mut plans = Vec::with_capacity(n);
     let mut pieces = Vec::new();
     for u in work.iter_mut() {
         for d in &mut u.fss {
             let lo = plans.len();
-            let (mut p, mut pc) = plan_all(std::mem::take(&mut d.tasks), lo, size_of_image)?;
-            plans.append(&mut p);
-            pieces.append(&mut pc);
+            let tasks = std::mem::take(&mut d.tasks);
+            plan_all(tasks, case_dir, size_of_image, &mut plans, &mut pieces)?;
             d.range = lo..plans.len();
         }
     }
     pieces.sort_by_key(|p| (p.image, p.file, p.file_off));
-    Ok((plans, Sweep::new(pieces)))
+    Ok((plans, Sweep::new(case_dir, pieces)))
 }
 
 /// After the pass: each copy hashed (workers), its record stored (this thread),
@@ -251,19 +252,24 @@ pub(crate) fn finish_units(
     progress: ProgressFn<'_>,
     summary: &mut ScanSummary,
 ) -> Result<(), Failure> {
-    // Which unit and filesystem each plan belongs to.
-    let mut owner = vec![(0usize, 0i64, String::new()); plans.len()];
+    // Which unit and filesystem each plan belongs to (indexes: one entry per
+    // file, so no string each).
+    let mut fss: Vec<(i64, String)> = Vec::new();
+    let mut owner = vec![(0usize, 0usize); plans.len()];
     for (ui, u) in work.iter().enumerate() {
         for d in &u.fss {
             for i in d.range.clone() {
-                owner[i] = (ui, d.fs_id, d.forensic_base.clone());
+                owner[i] = (ui, fss.len());
             }
+            fss.push((d.fs_id, d.forensic_base.clone()));
         }
     }
     let total = plans.len() as u64;
     let mut counts = vec![(0u64, 0u64, 0u64); work.len()];
     let started = Instant::now();
-    let owner = &owner;
+    let (owner, fss) = (&owner, &fss);
+    let case_dir = store.dir().to_path_buf();
+    let case_dir = case_dir.as_path();
     let units: Vec<String> = work.iter().map(|u| u.unit.clone()).collect();
     let mut rows = Rows::new();
     let mut last = Instant::now();
@@ -272,12 +278,13 @@ pub(crate) fn finish_units(
         threads,
         None,
         |(i, mut p): (usize, Planned)| {
-            let (ui, fs_id, base) = &owner[i];
-            let unit = &units[*ui];
+            let (ui, fsi) = owner[i];
+            let (fs_id, base) = (fss[fsi].0, fss[fsi].1.as_str());
+            let unit = &units[ui];
             // One file is a unit: a panic finishing it costs its content.
-            let r =
-                contain(|| finish(&mut p, ev.id, unit, Some(*fs_id), base)).unwrap_or_else(|why| {
-                    let a = cut_record(&p, ev.id, unit, Some(*fs_id), base);
+            let r = contain(|| finish(&mut p, case_dir, ev.id, unit, Some(fs_id), base))
+                .unwrap_or_else(|why| {
+                    let a = cut_record(&p, ev.id, unit, Some(fs_id), base);
                     let what = format!("extraction of {}", p.task.entry.path);
                     Ok((a, Some(cut_short(p.task.entry.meta_offset, &what, &why))))
                 });

@@ -272,7 +272,6 @@ fn scan_all(
         let r = scan_evidence(
             store,
             sid,
-            case_dir,
             ev,
             opts,
             mine,
@@ -359,7 +358,6 @@ pub fn list_image(
 fn scan_evidence(
     store: &mut Store,
     sid: i64,
-    case_dir: &Path,
     ev: &EvidenceRow,
     opts: &ScanOptions,
     pre: Option<Prepared>,
@@ -436,7 +434,6 @@ fn scan_evidence(
         let c = crate::carve::carve_into_case(
             store,
             sid,
-            case_dir,
             ev,
             &p.src,
             (std::mem::take(&mut p.carved), std::mem::take(&mut p.notes)),
@@ -544,7 +541,7 @@ pub(crate) fn prepare(
         return Ok(None);
     };
     let size = src.size();
-    let (mut plans, mut sweep) = fsunits::plan_files(&mut analysis.work, size)?;
+    let (mut plans, mut sweep) = fsunits::plan_files(&mut analysis.work, size, &out.dir)?;
     let mut prepared = Prepared {
         label: label.to_string(),
         analysis,
@@ -613,7 +610,7 @@ pub(crate) fn prepare(
             else {
                 return Ok(None);
             };
-            let (replanned, mut sweep) = fsunits::plan_files(&mut again.work, size)?;
+            let (replanned, mut sweep) = fsunits::plan_files(&mut again.work, size, &out.dir)?;
             plans = replanned;
             let plan = crate::pass::Plan {
                 hash: None,
