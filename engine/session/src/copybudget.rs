@@ -45,7 +45,7 @@ impl OutputBudget {
     /// be extracted (`copies`) in walk order, allocated ones before deleted
     /// ones (a deleted file's clusters may hold a live file's stream now).
     /// A file mapping one stored range twice is credited once.
-    pub(crate) fn credit(&mut self, entries: &[Entry], copies: &dyn Fn(&Entry) -> bool) -> Paid {
+    pub(crate) fn credit(&mut self, entries: &[&Entry], copies: &dyn Fn(&Entry) -> bool) -> Paid {
         let mut paid = Paid::new();
         let order = (entries.iter().enumerate().filter(|(_, e)| !e.deleted))
             .chain(entries.iter().enumerate().filter(|(_, e)| e.deleted));
@@ -228,7 +228,7 @@ mod tests {
         for k in 1..=40 {
             files.push(stream(16 * MIB, &[(k * MIB, MIB)], false));
         }
-        let paid = b.credit(&files, &|_| true);
+        let paid = b.credit(&files.iter().collect::<Vec<_>>(), &|_| true);
         let ok: Vec<bool> = (files.iter().enumerate())
             .map(|(i, f)| b.charge(f, paid.get(&i).copied().unwrap_or(0)).is_ok())
             .collect();
@@ -241,7 +241,7 @@ mod tests {
         // A stream mapping one stored range twice is credited for it once.
         let mut b = OutputBudget::for_volume(0);
         let twice = stream(96 * MIB, &[(0, MIB), (0, MIB)], false);
-        let paid = b.credit(std::slice::from_ref(&twice), &|_| true);
+        let paid = b.credit(&[&twice], &|_| true);
         assert_eq!(paid[&0], 16 * MIB);
         assert!(b.charge(&twice, paid[&0]).is_err());
         // Bytes past where the layout is trusted are not decoded: they are holes.

@@ -53,13 +53,21 @@ pub(crate) fn plan_fs(
     budget: &mut crate::copybudget::OutputBudget,
     findings: &mut Vec<Finding>,
 ) -> Deferred {
-    let mut entries = Vec::new();
+    // Each entry becomes its task where it is: one vector of the walk's files,
+    // never a second one built from the first.
+    let mut tasks: Vec<Task> = Vec::new();
     let mut walked = Vec::new();
     let walk = contain(|| {
         fs.walk(
-            &mut |e| {
+            &mut |mut entry| {
                 stop_if_interrupted(interrupt);
-                entries.push(e)
+                entry.runs.shrink_to_fit();
+                tasks.push(Task {
+                    entry,
+                    artifact_id: String::new(),
+                    rel_out: None,
+                    fallback: None,
+                })
             },
             &mut walked,
         )
@@ -80,7 +88,7 @@ pub(crate) fn plan_fs(
         let what = format!(
             "{} reader (walk, {} entries kept)",
             fs.type_name(),
-            entries.len()
+            tasks.len()
         );
         findings.push(cut_short(vol_start, &what, &why));
     }
@@ -93,15 +101,18 @@ pub(crate) fn plan_fs(
             && !matches!(e.recovery, dredge_core::Recovery::NotRecoverable(_))
             && (e.size == 0 || !e.runs.is_empty())
     };
+    let entries: Vec<&dredge_core::Entry> = tasks.iter().map(|t| &t.entry).collect();
     let paid = budget.credit(&entries, &copies);
+    drop(entries);
     let prefix = format!("{}/v{vol_idx}/{}", label, fs.type_name());
     let out_root = PathBuf::from("files").join(label).join(out_dir);
     let mut planner = PathPlanner::with_rules(case_out.rules.clone());
+    // Entry ids (artifact ids are the prefix and the id).
     let mut seen = std::collections::HashSet::new();
-    let mut tasks = Vec::new();
-    for (i, e) in entries.into_iter().enumerate() {
-        let artifact_id = format!("{prefix}/{}", e.id);
-        if !seen.insert(artifact_id.clone()) {
+    let mut listed_twice = Vec::new();
+    for (i, t) in tasks.iter_mut().enumerate() {
+        let e = &t.entry;
+        if !seen.insert(e.id) {
             findings.push(Finding::new(
                 e.meta_offset,
                 format!(
@@ -109,8 +120,10 @@ pub(crate) fn plan_fs(
                     e.id, e.path
                 ),
             ));
+            listed_twice.push(i);
             continue;
         }
+        t.artifact_id = format!("{prefix}/{}", e.id);
         if e.kind == EntryKind::File && e.size > cap {
             findings.push(Finding::new(
                 e.meta_offset,
@@ -121,50 +134,33 @@ pub(crate) fn plan_fs(
                     src.size()
                 ),
             ));
-            tasks.push(Task {
-                entry: e,
-                artifact_id,
-                rel_out: None,
-                fallback: None,
-            });
             continue;
         }
         // Files with a traced layout (or empty ones) are extracted; the rest are
         // listed with their metadata only.
-        let extracting = copies(&e);
-        if extracting {
-            if let Err(why) = budget.charge(&e, paid.get(&i).copied().unwrap_or(0)) {
-                findings.push(Finding::new(
-                    e.meta_offset,
-                    format!("{}: {why}; not extracted", e.path),
-                ));
-                tasks.push(Task {
-                    entry: e,
-                    artifact_id,
-                    rel_out: None,
-                    fallback: None,
-                });
-                continue;
-            }
+        if !copies(e) {
+            continue;
         }
-        let (rel_out, fallback) = if extracting {
-            let rel = out_root.join(planner.plan(&e.path, e.id));
-            // Entry ids are unique within the walk (checked above), and the
-            // planner never puts a name in `by-id` (top-level names come from
-            // the root directory, and `by-id` there is renamed).
-            let by_id = out_root.join(crate::names::BY_ID).join(e.id.to_string());
-            (
-                Some(rel.display().to_string()),
-                Some(by_id.display().to_string()),
-            )
-        } else {
-            (None, None)
-        };
-        tasks.push(Task {
-            entry: e,
-            artifact_id,
-            rel_out,
-            fallback,
+        if let Err(why) = budget.charge(e, paid.get(&i).copied().unwrap_or(0)) {
+            findings.push(Finding::new(
+                e.meta_offset,
+                format!("{}: {why}; not extracted", e.path),
+            ));
+            continue;
+        }
+        let rel = out_root.join(planner.plan(&e.path, e.id));
+        // Entry ids are unique within the walk (checked above), and the
+        // planner never puts a name in `by-id` (top-level names come from
+        // the root directory, and `by-id` there is renamed).
+        let by_id = out_root.join(crate::names::BY_ID).join(e.id.to_string());
+        t.rel_out = Some(rel.display().to_string());
+        t.fallback = Some(by_id.display().to_string());
+    }
+    if !listed_twice.is_empty() {
+        let mut i = 0;
+        tasks.retain(|_| {
+            i += 1;
+            listed_twice.binary_search(&(i - 1)).is_err()
         });
     }
     Deferred {

@@ -18,7 +18,7 @@ use inode::{Inode, EXT4_INDEX_FL, EXT4_INLINE_DATA_FL};
 use journal::Journal;
 pub use sb::Superblock;
 use sb::{Group, BG_INODE_UNINIT};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -37,7 +37,7 @@ pub struct ExtFs {
     bitmap: OnceLock<Vec<u8>>,
     journal: OnceLock<Option<Journal>>,
     journal_runs: OnceLock<Option<(Vec<Run>, u64)>>,
-    /// group -> (inode table bytes, read cleanly); and the bytes cached so far
+    /// Inode tables read whole, most recent last.
     tables: Mutex<TableCache>,
     /// Block runs all layouts of this reader may still hold. Files do not share
     /// blocks, so a real volume has fewer runs than blocks (twice, with deleted
@@ -46,13 +46,21 @@ pub struct ExtFs {
     runs_left: AtomicU64,
 }
 
-type TableCache = (HashMap<usize, Arc<(Vec<u8>, bool)>>, u64);
+/// Inode tables by group, (bytes, read cleanly), in the order they were read;
+/// and the bytes they hold.
+type TableCache = (
+    std::collections::VecDeque<(usize, Arc<(Vec<u8>, bool)>)>,
+    u64,
+);
 
 /// Runs any file's layout may have even once the reader's run budget is spent.
 const RUNS_FLOOR: u64 = 256;
 
-/// Memory for cached inode tables.
-const TABLE_CACHE_BYTES: u64 = 256 << 20;
+/// Memory for cached inode tables. A walk meets a folder's files in few groups
+/// (the allocator puts them near their folder), so a few recent tables serve
+/// nearly every inode; the oldest go first. Holding every table (as once, up to
+/// 256 MiB) made memory grow with the volume's inode count.
+const TABLE_CACHE_BYTES: u64 = 16 << 20;
 
 pub fn probe(vol: &VolumeReader) -> bool {
     let mut f = Vec::new();
@@ -89,7 +97,7 @@ impl ExtFs {
             bitmap: OnceLock::new(),
             journal: OnceLock::new(),
             journal_runs: OnceLock::new(),
-            tables: Mutex::new((HashMap::new(), 0)),
+            tables: Mutex::new((std::collections::VecDeque::new(), 0)),
             runs_left: AtomicU64::new(runs_budget),
         })
     }
@@ -142,11 +150,17 @@ impl ExtFs {
         };
         let bytes = ipg.saturating_sub(unused) * u64::from(self.sb.inode_size);
         let mut c = self.tables.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(t) = c.0.get(&g) {
+        if let Some((_, t)) = c.0.iter().rev().find(|(k, _)| *k == g) {
             return Some(Arc::clone(t));
         }
-        if c.1 + bytes > TABLE_CACHE_BYTES {
+        if bytes > TABLE_CACHE_BYTES {
             return None;
+        }
+        while c.1 + bytes > TABLE_CACHE_BYTES {
+            let Some((_, old)) = c.0.pop_front() else {
+                break;
+            };
+            c.1 -= old.0.len() as u64;
         }
         let mut t = vec![0u8; bytes as usize];
         let clean = self
@@ -155,7 +169,7 @@ impl ExtFs {
             .is_ok_and(|r| r.is_clean());
         let t = Arc::new((t, clean));
         c.1 += bytes;
-        c.0.insert(g, Arc::clone(&t));
+        c.0.push_back((g, Arc::clone(&t)));
         Some(t)
     }
 
@@ -375,8 +389,9 @@ impl FileSystem for ExtFs {
         }
         let mut emitted: HashSet<u32> = HashSet::new();
         // Live names.
-        for (n, names) in &named {
-            let Some(raw) = self.raw_inode(*n) else {
+        // Consumed as emitted: the names are moved into the entries, not copied.
+        for (n, names) in named {
+            let Some(raw) = self.raw_inode(n) else {
                 findings.push(Finding::new(
                     names.paths[0].1,
                     format!("{}: inode {n} unreadable", names.paths[0].0),
@@ -387,7 +402,7 @@ impl FileSystem for ExtFs {
             let mut problems = Vec::new();
             let deleted = ino.is_deleted();
             let (size, runs, recovery) = if deleted {
-                self.deleted_layout(*n, &ino, &raw)
+                self.deleted_layout(n, &ino, &raw)
             } else {
                 let r = self.layout(&ino, Some(&raw), &mut problems);
                 (ino.size, r, Recovery::Allocated)
@@ -399,13 +414,15 @@ impl FileSystem for ExtFs {
                 ));
             }
             // The first name in walk (directory) order is the primary one.
-            let paths = &names.paths;
-            let (path, at) = paths[0].clone();
-            emitted.insert(*n);
+            let mut paths = names.paths.into_iter();
+            let Some((path, at)) = paths.next() else {
+                continue;
+            };
+            emitted.insert(n);
             visit(Entry {
-                id: u64::from(*n),
+                id: u64::from(n),
                 path,
-                other_names: paths[1..].iter().map(|p| p.0.clone()).collect(),
+                other_names: paths.map(|p| p.0).collect(),
                 kind: ino.kind(),
                 deleted,
                 size: if ino.kind() == EntryKind::Directory {
