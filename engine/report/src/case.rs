@@ -10,7 +10,7 @@
 
 use crate::text::visible;
 use crate::{io_error, Model};
-use dredge_store::{ArtifactRecord, SessionStatus, Store, StoreError};
+use dredge_store::{ArtifactRecord, SessionCommand, SessionStatus, Store, StoreError};
 use serde_json::{json, Value};
 use std::io::Write;
 
@@ -310,7 +310,8 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
         if let Some(end) = &s.ended {
             action["uco-action:endTime"] = time(end);
         }
-        if matches!(s.command.as_str(), "scan" | "recover" | "carve") {
+        // `recover` and `carve` record their work as a scan session.
+        if SessionCommand::parse(&s.command) == Some(SessionCommand::Scan) {
             action["uco-action:result"] = model
                 .evidence
                 .iter()
