@@ -275,3 +275,64 @@ def ntfs_shared_bomb(out, rng, honest_files, sha):
     if done < nbombs // 2:
         raise SystemExit(f"only {done} of {nbombs} records could be rewritten")
     return want
+
+
+def _set_sizes(rec, ty, size):
+    """Sets the allocated, data and initialized sizes of a record's unnamed
+    non-resident attribute of type ty; True if there was one."""
+    for o, t, ln in _attrs(rec):
+        if t == ty and rec[o + 8] == 1 and rec[o + 9] == 0:
+            struct.pack_into("<QQQ", rec, o + 0x28, size, size, size)
+            return True
+    return False
+
+
+def ntfs_size_bomb(out, rng, honest_files, sha):
+    """Size fields that claim far more than the volume: the $MFT's own $DATA
+    claims up to 2^44 bytes (billions of records), a folder's
+    $INDEX_ALLOCATION claims up to 2^44 bytes, and dozens of files' $DATA claim
+    2^40 to 2^62 bytes over the few clusters they map. Honest files in the
+    root, in the folder whose index lies, and after everything else."""
+    if os.path.exists(out):
+        os.remove(out)
+    with open(out, "wb") as f:
+        f.truncate(48 << 20)
+    subprocess.run(["mkntfs", "-F", "-f", "-q", "-c", "4096", "-L", "sizes", out],
+                   check=True, capture_output=True)
+    mnt = tempfile.mkdtemp()
+    want = {}
+    nbombs = rng.randrange(30, 90)
+    subprocess.run(["ntfs-3g", out, mnt], check=True, capture_output=True)
+    try:
+        want.update(honest_files(rng, mnt, rng.randrange(3, 7), "a-"))
+        idx = os.path.join(mnt, "idx")
+        os.mkdir(idx)
+        # Enough names that the folder's index is non-resident.
+        for k, v in honest_files(rng, idx, rng.randrange(120, 200), "i-").items():
+            want["/idx" + k] = v
+        for i in range(nbombs):
+            with open(os.path.join(mnt, f"z-size{i:03d}.bin"), "wb") as f:
+                f.write(rng.randbytes(rng.randrange(5000, 20000)))
+        want.update(honest_files(rng, mnt, rng.randrange(3, 7), "zz-"))
+    finally:
+        subprocess.run(["umount", mnt], check=True)
+        os.rmdir(mnt)
+    done = 0
+    with open(out, "r+b") as f:
+        for at, rec, names, bps, cs in list(_records(f)):
+            if "$MFT" in names:
+                ok = _set_sizes(rec, 0x80, 1 << rng.randrange(36, 45))
+            elif "idx" in names:
+                ok = _set_sizes(rec, 0xA0, 1 << rng.randrange(36, 45))
+            elif any(x.startswith("z-size") for x in names):
+                ok = _set_sizes(rec, 0x80, 1 << rng.randrange(40, 63))
+            else:
+                continue
+            if ok:
+                done += 1
+                _fix(rec, bps)
+                f.seek(at)
+                f.write(rec)
+    if done < nbombs // 2 + 2:
+        raise SystemExit(f"only {done} records could be rewritten")
+    return want

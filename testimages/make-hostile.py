@@ -55,6 +55,11 @@ Classes:
                one honest compressed file's $DATA: each maps that file's stored
                clusters and decodes megabytes no cluster of its own pays for.
                Honest compressed and plain files around them. (hostile_ntfs.py)
+  ntfs-size-bomb
+               NTFS whose $MFT claims up to 2^44 bytes, a folder's index
+               allocation up to 2^44 bytes, and dozens of files 2^40-2^62 bytes
+               over the few clusters they map. Honest files in the root, in the
+               lying folder, and after. (hostile_ntfs.py)
   fat-dir-bomb FAT16 stick with hundreds of empty folders whose clusters are linked
                into one chain: each folder reads every later one's cluster.
                Honest files before and after, and a folder DOCS.
@@ -66,7 +71,7 @@ Classes:
 
 Needs mkfs.fat and mtools (carve-bombs, deep-fat, fat-cycles, gpt-bomb), with
 ewfacquire (e01-table-bomb), or mkfs.ext4 (clash-ext4, ext-extent-bomb, polyglot, sparse-bomb), or mkntfs and ntfs-3g
-with FUSE (ntfs-lznt1-bomb, ntfs-shared-bomb), or mkfs.exfat, exfat-fuse and losetup
+with FUSE (ntfs-lznt1-bomb, ntfs-shared-bomb, ntfs-size-bomb), or mkfs.exfat, exfat-fuse and losetup
 (exfat-dir-bomb).
 """
 import argparse
@@ -83,7 +88,7 @@ import zlib
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from hostile_exfat import exfat_dir_bomb  # noqa: E402
-from hostile_ntfs import ntfs_lznt1_bomb, ntfs_shared_bomb  # noqa: E402
+from hostile_ntfs import ntfs_lznt1_bomb, ntfs_shared_bomb, ntfs_size_bomb  # noqa: E402
 
 ZEROS = b"\0" * (1 << 20)
 
@@ -624,6 +629,7 @@ CLASSES = {"carve-bombs": carve_bombs, "deep-fat": deep_fat, "clash-ext4": clash
            "polyglot": polyglot, "e01-table-bomb": e01_table_bomb,
            "ntfs-lznt1-bomb": lambda out, rng: ntfs_lznt1_bomb(out, rng, honest_files, sha),
            "ntfs-shared-bomb": lambda out, rng: ntfs_shared_bomb(out, rng, honest_files, sha),
+           "ntfs-size-bomb": lambda out, rng: ntfs_size_bomb(out, rng, honest_files, sha),
            "exfat-dir-bomb": lambda out, rng: exfat_dir_bomb(out, rng, honest_files, sha),
            "fat-dir-bomb": fat_dir_bomb, "sparse-bomb": sparse_bomb}
 

@@ -29,7 +29,9 @@ fn build(class: &str, seed: u64, dir: &Path) -> Option<(PathBuf, BTreeMap<String
         "clash-ext4" | "ext-extent-bomb" => &["mkfs.ext4", "python3"],
         "polyglot" => &["mkfs.ext4", "mkfs.fat", "python3"],
         "e01-table-bomb" => &["mkfs.fat", "mcopy", "ewfacquire", "python3"],
-        "ntfs-lznt1-bomb" | "ntfs-shared-bomb" => &["mkntfs", "ntfs-3g", "python3"],
+        "ntfs-lznt1-bomb" | "ntfs-shared-bomb" | "ntfs-size-bomb" => {
+            &["mkntfs", "ntfs-3g", "python3"]
+        }
         "exfat-dir-bomb" => &["mkfs.exfat", "mount.exfat-fuse", "losetup", "python3"],
         _ => &["mkfs.fat", "mcopy", "mmd", "python3"],
     };
@@ -352,6 +354,38 @@ fn compressed_files_mapping_another_files_clusters_draw_on_one_volume_budget() {
             refused > 0 && refused + extracted == bombs.len(),
             "{refused} {extracted}"
         );
+    });
+}
+
+#[test]
+fn ntfs_size_fields_claiming_terabytes_cost_one_finding_each() {
+    each_image("ntfs-size-bomb", &seeds(), &mut |_, want, arts, f| {
+        // The files in the folder whose index claims terabytes came back
+        // (survives): they are found through the MFT, not the index.
+        assert!(want.keys().any(|k| k.starts_with("/idx/")));
+        let bombs: Vec<_> = arts
+            .iter()
+            .filter(|a| a["path"].as_str().unwrap_or("").starts_with("/z-size"))
+            .collect();
+        assert!(bombs.len() >= 15, "{}", bombs.len());
+        for b in &bombs {
+            assert!(b["extracted"].is_null(), "{b}");
+        }
+        assert!(
+            f.iter().filter(|w| w.contains("implausible")).count() >= bombs.len(),
+            "{f:?}"
+        );
+        // The MFT's claim of billions of records is one finding, not one per
+        // record the runs do not hold (was one per KiB of the volume).
+        assert_eq!(
+            f.iter()
+                .filter(|w| w.contains("outside the MFT's runs"))
+                .count(),
+            1,
+            "{}",
+            f.len()
+        );
+        assert!(f.len() < 200, "{} findings", f.len());
     });
 }
 

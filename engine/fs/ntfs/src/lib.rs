@@ -256,6 +256,45 @@ impl NtfsFs {
             .min(room)
     }
 
+    /// The records the MFT's runs map, as ranges of record numbers below
+    /// `count`, and a finding for each stretch they do not (a hole in the run
+    /// list, or a size field claiming more than the runs hold). A `$MFT` claiming
+    /// 2^44 bytes over a few runs made one finding per missing record: one per
+    /// KiB of the volume.
+    fn mapped_records(&self, count: u64, findings: &mut Vec<Finding>) -> Vec<(u64, u64)> {
+        let (cs, rs) = (self.boot.cs, self.boot.record_size);
+        let mut ranges: Vec<(u64, u64)> = Vec::new();
+        let mut runs: Vec<_> = self.mft_runs.iter().filter(|r| r.2.is_some()).collect();
+        runs.sort_by_key(|r| r.0);
+        for &&(first, len, _) in &runs {
+            let a = first.saturating_mul(cs).div_ceil(rs).min(count);
+            let b = first
+                .saturating_add(len)
+                .saturating_mul(cs)
+                .div_ceil(rs)
+                .min(count);
+            match ranges.last_mut() {
+                Some(l) if l.1 >= a => l.1 = l.1.max(b),
+                _ if a < b => ranges.push((a, b)),
+                _ => {}
+            }
+        }
+        let mut next = 0;
+        for &(a, b) in ranges.iter().chain(std::iter::once(&(count, count))) {
+            if next < a {
+                findings.push(Finding::new(
+                    self.vol.base(),
+                    format!(
+                        "MFT records {next}..{a}: outside the MFT's runs (it claims {} bytes); not read",
+                        self.mft_size
+                    ),
+                ));
+            }
+            next = next.max(b);
+        }
+        ranges
+    }
+
     /// Volume offset of byte `off` of the MFT.
     fn mft_offset(&self, off: u64) -> Option<u64> {
         let cs = self.boot.cs;
@@ -396,7 +435,8 @@ impl FileSystem for NtfsFs {
                 })
                 .collect()
         };
-        for n in 0..self.record_count() {
+        let mapped = self.mapped_records(self.record_count(), findings);
+        for n in mapped.into_iter().flat_map(|(a, b)| a..b) {
             let (rec, note) = self.record(n);
             let at = self.vol.base() + self.mft_offset(n * rs).unwrap_or(0);
             if let Some(note) = note {
