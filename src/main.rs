@@ -354,6 +354,14 @@ fn parse_size(s: &str) -> Result<u64, String> {
 }
 
 fn main() {
+    // Output piped into `head` that closes early ends dredge quietly, as it does
+    // any Unix tool, instead of a panic trace from a failed print (Rust ignores
+    // SIGPIPE by default). Work already recorded stays recorded; a job cut off
+    // this way is resumed like any killed one.
+    // SAFETY: restoring the default disposition of one signal, before any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let interrupt = Arc::new(AtomicBool::new(false));
     {

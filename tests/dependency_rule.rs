@@ -115,11 +115,13 @@ impl Graph {
     }
 }
 
-/// Crates that parse evidence or carve: volume, filesystem, image readers, carvers.
+/// Crates that parse evidence or carve: volume, filesystem, encrypted-volume and
+/// image readers, carvers.
 fn is_parser(name: &str) -> bool {
     name == "dredge-image"
         || name == "dredge-volume"
         || name.starts_with("dredge-fs")
+        || name == "dredge-crypt"
         || name.starts_with("dredge-carve")
 }
 

@@ -39,6 +39,15 @@ pub fn registry() -> Vec<FsKind> {
             probe: dredge_fs_ext::probe,
             open: |v| dredge_fs_ext::ExtFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
         },
+        // Not a filesystem: an encrypted volume, described, with nothing to list
+        // or carve until it can be unlocked (issue 13).
+        FsKind {
+            name: "luks",
+            probe: dredge_crypt::probe,
+            open: |v| {
+                dredge_crypt::EncryptedVolume::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>)
+            },
+        },
     ]
 }
 

@@ -1,0 +1,155 @@
+//! Encrypted volumes are recognised and described, never listed as unknown space
+//! or carved (issue 13, detection). The LUKS1 images are cryptsetup's own test
+//! data (`tests/luks1-images.tar.xz` of cryptsetup, GPL-2.0-or-later; see
+//! ../shared/testdata/SOURCES.md), read where the workspace keeps them; the LUKS2
+//! volume is made here by `cryptsetup luksFormat` on a file. What dredge reports
+//! is checked against `cryptsetup luksUUID` and `luksDump`.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/testdata")
+        .join(rel)
+}
+
+fn cryptsetup(args: &[&str]) -> String {
+    let o = Command::new("cryptsetup").args(args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+/// The value of `Key:` in `luksDump` output (first occurrence).
+fn dump_field(dump: &str, key: &str) -> String {
+    dump.lines()
+        .find_map(|l| l.trim().strip_prefix(key))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_default()
+}
+
+fn findings(case: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    let mut st = c.prepare("SELECT what FROM findings").unwrap();
+    st.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn luks1_volumes_are_described_as_cryptsetup_reads_them_and_not_carved() {
+    if !tools(&["cryptsetup", "tar", "xz"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tar = shared("cryptsetup/luks1-images.tar.xz");
+    assert!(sh(&format!(
+        "tar -xJf {} -C {}",
+        tar.display(),
+        dir.path().display()
+    )));
+    let mut seen = 0;
+    for name in [
+        "luks1_aes-xts-plain64-sha256.img",
+        "luks1_aes-cbc-essiv-sha256-sha1.img",
+        "luks1_serpent-xts-plain64-sha1.img",
+    ] {
+        let img = dir.path().join(name);
+        let case = dir.path().join(format!("case-{name}"));
+        let arts = one_shot_ls("recover", &img, None, &case, 0, &[]);
+        // Ciphertext holds nothing to list or carve.
+        assert!(arts.is_empty(), "{name}: {arts:?}");
+        let dump = cryptsetup(&["luksDump", img.to_str().unwrap()]);
+        let want = format!(
+            "LUKS1 encrypted volume {}: {}-{}, {}-bit key",
+            cryptsetup(&["luksUUID", img.to_str().unwrap()]),
+            dump_field(&dump, "Cipher name:"),
+            dump_field(&dump, "Cipher mode:"),
+            dump_field(&dump, "MK bits:")
+        );
+        let f = findings(&case);
+        let hit = f.iter().find(|w| w.starts_with(&want));
+        let hit = hit.unwrap_or_else(|| panic!("{name}: {want} not in {f:?}"));
+        // The one keyslot that opens these images, with cryptsetup's iterations.
+        let iters = dump_field(&dump, "Iterations:");
+        assert!(hit.contains(&format!("{iters} iterations")), "{hit}");
+        seen += 1;
+    }
+    assert_eq!(seen, 3);
+}
+
+#[test]
+fn a_luks2_volume_names_its_keyslot_kdf_and_segment_and_its_ciphertext_is_not_carved() {
+    if !tools(&["cryptsetup", "python3"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("luks2.img");
+    let key = dir.path().join("key");
+    std::fs::write(&key, noise(64, 7)).unwrap();
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(24 << 20)
+        .unwrap();
+    cryptsetup(&[
+        "luksFormat",
+        "--type",
+        "luks2",
+        "-q",
+        "--pbkdf",
+        "argon2id",
+        "--pbkdf-memory",
+        "32768",
+        "--pbkdf-force-iterations",
+        "4",
+        "--label",
+        "exhibit-7",
+        "--key-file",
+        key.to_str().unwrap(),
+        img.to_str().unwrap(),
+    ]);
+    // Where ciphertext would be, bytes a carver recognises: an encrypted volume
+    // must not have them carved (here they stand for noise that looks like a
+    // file, which ciphertext makes by chance on a large disk).
+    let zip = dir.path().join("z.zip");
+    assert!(sh(&format!(
+        "python3 -c \"import zipfile; z = zipfile.ZipFile('{}', 'w'); z.writestr('a.txt', 'evidence ' * 400); z.close()\"",
+        zip.display()
+    )));
+    let z = std::fs::read(&zip).unwrap();
+    let mut bytes = std::fs::read(&img).unwrap();
+    bytes[18 << 20..(18 << 20) + z.len()].copy_from_slice(&z);
+    std::fs::write(&img, &bytes).unwrap();
+
+    let case = dir.path().join("case");
+    let arts = one_shot_ls("recover", &img, None, &case, 0, &[]);
+    assert!(arts.is_empty(), "{arts:?}");
+    let dump = cryptsetup(&["luksDump", img.to_str().unwrap()]);
+    let uuid = cryptsetup(&["luksUUID", img.to_str().unwrap()]);
+    let f = findings(&case);
+    let hit = f
+        .iter()
+        .find(|w| w.starts_with(&format!("LUKS2 encrypted volume {uuid}: aes-xts-plain64")))
+        .unwrap_or_else(|| panic!("{f:?}"));
+    assert!(hit.contains("label exhibit-7"), "{hit}");
+    let offset = dump_field(&dump, "offset:");
+    let offset = offset.split_whitespace().next().unwrap();
+    assert!(hit.contains(&format!("data at byte {offset}")), "{hit}");
+    assert!(
+        hit.contains("keyslot 0: luks2, 512-bit key, argon2id, time 4, memory 32768 KiB"),
+        "{hit}"
+    );
+    assert!(
+        hit.contains(&format!(
+            "segment 0: crypt at byte {offset}, to the end of the volume"
+        )),
+        "{hit}"
+    );
+    // The summary names what the volume is.
+    let ls = run(&["case", "show", case.to_str().unwrap()]);
+    assert!(stdout(&ls).contains("luks2"), "{}", stdout(&ls));
+}
