@@ -8,10 +8,31 @@ decoded data, the volume gigabytes. Honest compressed and plain files are
 written after the bombs, so a reader that spends a shared budget on the bombs
 first loses them.
 """
+import contextlib
 import os
 import struct
 import subprocess
 import tempfile
+
+
+@contextlib.contextmanager
+def _ntfs(out, mib, label, compression):
+    """A new NTFS volume of `mib` MiB in `out` (mkntfs, 4 KiB clusters), mounted
+    with ntfs-3g (with compression support when asked) while the block runs."""
+    if os.path.exists(out):
+        os.remove(out)
+    with open(out, "wb") as f:
+        f.truncate(mib << 20)
+    subprocess.run(["mkntfs", "-F", "-f", "-q", "-c", "4096", "-L", label, out],
+                   check=True, capture_output=True)
+    mnt = tempfile.mkdtemp()
+    opts = ["-o", "compression"] if compression else []
+    subprocess.run(["ntfs-3g", *opts, out, mnt], check=True, capture_output=True)
+    try:
+        yield mnt
+    finally:
+        subprocess.run(["umount", mnt], check=True)
+        os.rmdir(mnt)
 
 
 def _le(b, o, n):
@@ -153,17 +174,9 @@ def _text(rng, n):
 
 
 def ntfs_lznt1_bomb(out, rng, honest_files, sha):
-    if os.path.exists(out):
-        os.remove(out)
-    with open(out, "wb") as f:
-        f.truncate(96 << 20)
-    subprocess.run(["mkntfs", "-F", "-f", "-q", "-c", "4096", "-L", "bomb", out],
-                   check=True, capture_output=True)
-    mnt = tempfile.mkdtemp()
     want = {}
     nbombs = rng.randrange(150, 260)
-    subprocess.run(["ntfs-3g", "-o", "compression", out, mnt], check=True, capture_output=True)
-    try:
+    with _ntfs(out, 96, "bomb", compression=True) as mnt:
         want.update(honest_files(rng, mnt, rng.randrange(3, 7), "a-"))
         packed = os.path.join(mnt, "packed")
         os.mkdir(packed)
@@ -180,9 +193,6 @@ def ntfs_lznt1_bomb(out, rng, honest_files, sha):
                 f.write(data)
             want["/" + name] = sha(data)
         want.update(honest_files(rng, mnt, rng.randrange(3, 7), "zz-"))
-    finally:
-        subprocess.run(["umount", mnt], check=True)
-        os.rmdir(mnt)
     done = 0
     with open(out, "r+b") as f:
         for at, rec, names, bps, cs in _records(f):
@@ -214,17 +224,9 @@ def ntfs_shared_bomb(out, rng, honest_files, sha):
     its own clusters do not pay for. No record maps a cluster twice, so the
     per-stream check of ntfs-lznt1-bomb does not see it; only a per-volume
     account of which stored clusters were already credited does."""
-    if os.path.exists(out):
-        os.remove(out)
-    with open(out, "wb") as f:
-        f.truncate(64 << 20)
-    subprocess.run(["mkntfs", "-F", "-f", "-q", "-c", "4096", "-L", "shared", out],
-                   check=True, capture_output=True)
-    mnt = tempfile.mkdtemp()
     want = {}
     nbombs = rng.randrange(250, 450)
-    subprocess.run(["ntfs-3g", "-o", "compression", out, mnt], check=True, capture_output=True)
-    try:
+    with _ntfs(out, 64, "shared", compression=True) as mnt:
         want.update(honest_files(rng, mnt, rng.randrange(3, 7), "a-"))
         packed = os.path.join(mnt, "packed")
         os.mkdir(packed)
@@ -245,9 +247,6 @@ def ntfs_shared_bomb(out, rng, honest_files, sha):
                 f.write(data)
             want["/" + name] = sha(data)
         want.update(honest_files(rng, mnt, rng.randrange(3, 7), "zz-"))
-    finally:
-        subprocess.run(["umount", mnt], check=True)
-        os.rmdir(mnt)
     done = 0
     with open(out, "r+b") as f:
         recs = list(_records(f))
@@ -293,17 +292,9 @@ def ntfs_size_bomb(out, rng, honest_files, sha):
     $INDEX_ALLOCATION claims up to 2^44 bytes, and dozens of files' $DATA claim
     2^40 to 2^62 bytes over the few clusters they map. Honest files in the
     root, in the folder whose index lies, and after everything else."""
-    if os.path.exists(out):
-        os.remove(out)
-    with open(out, "wb") as f:
-        f.truncate(48 << 20)
-    subprocess.run(["mkntfs", "-F", "-f", "-q", "-c", "4096", "-L", "sizes", out],
-                   check=True, capture_output=True)
-    mnt = tempfile.mkdtemp()
     want = {}
     nbombs = rng.randrange(30, 90)
-    subprocess.run(["ntfs-3g", out, mnt], check=True, capture_output=True)
-    try:
+    with _ntfs(out, 48, "sizes", compression=False) as mnt:
         want.update(honest_files(rng, mnt, rng.randrange(3, 7), "a-"))
         idx = os.path.join(mnt, "idx")
         os.mkdir(idx)
@@ -314,9 +305,6 @@ def ntfs_size_bomb(out, rng, honest_files, sha):
             with open(os.path.join(mnt, f"z-size{i:03d}.bin"), "wb") as f:
                 f.write(rng.randbytes(rng.randrange(5000, 20000)))
         want.update(honest_files(rng, mnt, rng.randrange(3, 7), "zz-"))
-    finally:
-        subprocess.run(["umount", mnt], check=True)
-        os.rmdir(mnt)
     done = 0
     with open(out, "r+b") as f:
         for at, rec, names, bps, cs in list(_records(f)):

@@ -139,15 +139,6 @@ fn survives(img: &Path, want: &BTreeMap<String, String>, case: &Path) -> Vec<ser
     arts
 }
 
-fn findings(case: &Path) -> Vec<String> {
-    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
-    let mut st = c.prepare("SELECT what FROM findings").unwrap();
-    st.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
 /// What a test checks of one recovered image: the case, the honest files, the
 /// artifacts and the findings.
 type Check<'a> = dyn FnMut(&Path, &BTreeMap<String, String>, &[serde_json::Value], &[String]) + 'a;

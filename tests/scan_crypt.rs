@@ -31,15 +31,6 @@ fn dump_field(dump: &str, key: &str) -> String {
         .unwrap_or_default()
 }
 
-fn findings(case: &Path) -> Vec<String> {
-    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
-    let mut st = c.prepare("SELECT what FROM findings").unwrap();
-    st.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
 #[test]
 fn luks1_volumes_are_described_as_cryptsetup_reads_them_and_not_carved() {
     if !tools(&["cryptsetup", "tar", "xz"]) {

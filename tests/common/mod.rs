@@ -281,3 +281,13 @@ pub fn tsk_recovered(img: &Path, out: &Path) -> std::collections::BTreeSet<Strin
     }
     set
 }
+
+/// What the case's findings say, in store order.
+pub fn findings(case: &Path) -> Vec<String> {
+    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    let mut st = c.prepare("SELECT what FROM findings").unwrap();
+    st.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
