@@ -173,6 +173,29 @@ def _text(rng, n):
     return "".join(lines).encode()[:n]
 
 
+def _compressible(rng, folder, n, prefix):
+    """n files of 64 KiB, each a short random pattern repeated (compresses to a
+    cluster or so per unit), named prefix0000.bin on."""
+    for i in range(n):
+        pat = rng.randbytes(rng.randrange(16, 64))
+        with open(os.path.join(folder, f"{prefix}{i:04d}.bin"), "wb") as f:
+            f.write((pat * (65536 // len(pat) + 1))[:65536])
+
+
+def _honest_after(rng, mnt, most, honest_files, sha):
+    """The honest files written after the bombs: compressed text logs (up to
+    `most` bytes) in packed/, then plain files at the root; {path: sha256}."""
+    want = {}
+    for i in range(rng.randrange(2, 5)):
+        data = _text(rng, rng.randrange(100_000, most))
+        name = f"packed/zz-log{i}-{rng.randrange(1 << 20):x}.txt"
+        with open(os.path.join(mnt, name), "wb") as f:
+            f.write(data)
+        want["/" + name] = sha(data)
+    want.update(honest_files(rng, mnt, rng.randrange(3, 7), "zz-"))
+    return want
+
+
 def ntfs_lznt1_bomb(out, rng, honest_files, sha):
     want = {}
     nbombs = rng.randrange(150, 260)
@@ -182,17 +205,8 @@ def ntfs_lznt1_bomb(out, rng, honest_files, sha):
         os.mkdir(packed)
         # Files created in a folder marked compressed (0x800) are compressed.
         os.setxattr(packed, "system.ntfs_attrib_be", (0x800).to_bytes(4, "big"))
-        for i in range(nbombs):
-            pat = rng.randbytes(rng.randrange(16, 64))
-            with open(os.path.join(packed, f"z-bomb{i:04d}.bin"), "wb") as f:
-                f.write((pat * (65536 // len(pat) + 1))[:65536])
-        for i in range(rng.randrange(2, 5)):
-            data = _text(rng, rng.randrange(100_000, 600_000))
-            name = f"packed/zz-log{i}-{rng.randrange(1 << 20):x}.txt"
-            with open(os.path.join(mnt, name), "wb") as f:
-                f.write(data)
-            want["/" + name] = sha(data)
-        want.update(honest_files(rng, mnt, rng.randrange(3, 7), "zz-"))
+        _compressible(rng, packed, nbombs, "z-bomb")
+        want.update(_honest_after(rng, mnt, 600_000, honest_files, sha))
     done = 0
     with open(out, "r+b") as f:
         for at, rec, names, bps, cs in _records(f):
@@ -236,17 +250,8 @@ def ntfs_shared_bomb(out, rng, honest_files, sha):
         with open(os.path.join(mnt, donor), "wb") as f:
             f.write(data)
         want["/" + donor] = sha(data)
-        for i in range(nbombs):
-            pat = rng.randbytes(rng.randrange(16, 64))
-            with open(os.path.join(packed, f"s-{i:04d}.bin"), "wb") as f:
-                f.write((pat * (65536 // len(pat) + 1))[:65536])
-        for i in range(rng.randrange(2, 5)):
-            data = _text(rng, rng.randrange(100_000, 400_000))
-            name = f"packed/zz-log{i}-{rng.randrange(1 << 20):x}.txt"
-            with open(os.path.join(mnt, name), "wb") as f:
-                f.write(data)
-            want["/" + name] = sha(data)
-        want.update(honest_files(rng, mnt, rng.randrange(3, 7), "zz-"))
+        _compressible(rng, packed, nbombs, "s-")
+        want.update(_honest_after(rng, mnt, 400_000, honest_files, sha))
     done = 0
     with open(out, "r+b") as f:
         recs = list(_records(f))
