@@ -19,6 +19,7 @@ pub(super) fn list(
     let findings = session::list_image(
         &a.image,
         a.map.as_deref(),
+        &a.keys,
         interrupt,
         &mut |vol, ty, e| {
             let _ = if json_mode {

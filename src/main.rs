@@ -218,6 +218,12 @@ struct ScanFlags {
     /// the registration recorded. Fewer is faster: MD5 is the slowest.
     #[arg(long, default_value = "md5,sha1,sha256", value_parser = parse_hash)]
     hash: session::Algorithms,
+    /// A key for encrypted volumes, tried on each (repeatable):
+    /// password=TEXT, password-file=PATH (its first line), keyfile=PATH,
+    /// master-key=HEX; `ev1/v2:SPEC` tries it on that volume only. Never
+    /// recorded; prefer password-file (a command line is visible to `ps`).
+    #[arg(long = "key", value_name = "SPEC", value_parser = session::KeySpec::parse)]
+    keys: Vec<session::KeySpec>,
 }
 
 impl ScanFlags {
@@ -231,6 +237,7 @@ impl ScanFlags {
         o.page_size = self.page_size.max(4096);
         o.filesystems = !self.no_filesystems;
         o.hash = self.hash;
+        o.keys = self.keys.clone();
         o
     }
 }
@@ -251,6 +258,9 @@ struct ListArgs {
     image: PathBuf,
     #[arg(long)]
     map: Option<PathBuf>,
+    /// A key for encrypted volumes, as for `scan` (targets name the image `ev1`).
+    #[arg(long = "key", value_name = "SPEC", value_parser = session::KeySpec::parse)]
+    keys: Vec<session::KeySpec>,
 }
 
 #[derive(Args)]

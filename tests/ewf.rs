@@ -10,12 +10,6 @@ use dredge_image::{open_evidence, EwfSource};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata")
-        .join(rel)
-}
-
 fn read_all(src: &dyn ImageSource) -> (Vec<u8>, dredge_core::ReadReport) {
     let mut b = vec![0u8; src.size() as usize];
     let r = src.read_at(0, &mut b).unwrap();

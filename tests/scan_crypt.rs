@@ -8,20 +8,6 @@
 mod common;
 
 use common::*;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn shared(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/testdata")
-        .join(rel)
-}
-
-fn cryptsetup(args: &[&str]) -> String {
-    let o = Command::new("cryptsetup").args(args).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
 
 /// The value of `Key:` in `luksDump` output (first occurrence).
 fn dump_field(dump: &str, key: &str) -> String {

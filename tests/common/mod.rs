@@ -291,3 +291,17 @@ pub fn findings(case: &Path) -> Vec<String> {
         .map(Result::unwrap)
         .collect()
 }
+
+/// A file of the workspace's shared public test data (../shared/testdata).
+pub fn shared(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/testdata")
+        .join(rel)
+}
+
+/// `cryptsetup ARGS`, which must succeed; its trimmed output.
+pub fn cryptsetup(args: &[&str]) -> String {
+    let o = Command::new("cryptsetup").args(args).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}

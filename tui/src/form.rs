@@ -113,6 +113,10 @@ impl Form {
                 choice("re-hash before/after", &["yes", "no"]),
                 text("threads", &threads.to_string()),
                 text("carving page size", "16MiB"),
+                text(
+                    "key for encrypted volumes (password-file=, keyfile=, master-key=)",
+                    "",
+                ),
             ],
             sel: 0,
             error: None,
@@ -208,6 +212,13 @@ impl Form {
                         .clamp(4096, 1 << 30),
                     // The TUI checks every digest the registration recorded.
                     hash: Default::default(),
+                    keys: match self.value(5) {
+                        "" => Vec::new(),
+                        k if k.starts_with("password=") => {
+                            return Err("key: the screen would show a password typed here; put it in a file and give password-file=PATH".into())
+                        }
+                        k => vec![dredge_session::KeySpec::parse(k).map_err(|e| format!("key: {e}"))?],
+                    },
                 }))
             }
             FormKind::Acquire => {

@@ -59,6 +59,9 @@ pub enum VolumeKind {
     Whole,
     /// A filesystem found by scanning, not described by any table.
     Recovered,
+    /// The plaintext of an encrypted volume opened with the examiner's key: the
+    /// ciphertext's image offsets, read decrypted.
+    Decrypted,
 }
 
 impl VolumeKind {
@@ -69,6 +72,7 @@ impl VolumeKind {
             VolumeKind::Meta => "meta",
             VolumeKind::Whole => "whole",
             VolumeKind::Recovered => "recovered",
+            VolumeKind::Decrypted => "decrypted",
         }
     }
 }

@@ -1,13 +1,31 @@
-//! Encrypted volumes (issue 13, first slice: detection). An encrypted volume is
-//! ciphertext: without its key it holds no file dredge can list and nothing worth
-//! carving (carving it makes noise look like evidence). So its reader walks
-//! nothing, gives no free space, and says what it is in one finding holding the
-//! header's metadata: the examiner sees "LUKS2, aes-xts-plain64, keyslot 0
-//! argon2id …" where the volume used to be unknown space.
+//! Encrypted volumes (issue 13). An encrypted volume is ciphertext: without its
+//! key it holds no file dredge can list and nothing worth carving (carving it
+//! makes noise look like evidence). So its reader walks nothing, gives no free
+//! space, and says what it is in one finding holding the header's metadata: the
+//! examiner sees "LUKS2, aes-xts-plain64, keyslot 0 argon2id …" where the
+//! volume used to be unknown space. With a key the examiner gives, [`unlock`]
+//! opens it read-only: a [`Layer`] the session reads the image through
+//! ([`Layered`]), so the plaintext is probed, walked and carved like any volume.
 
+mod kdf;
+mod keys;
+mod layer;
 mod luks;
+mod luks_open;
+mod sector;
 
+pub use keys::{fingerprint, KeySpec, Secret};
+pub use layer::{Layer, Layered};
 pub use luks::Luks;
+pub use luks_open::Opened;
+pub use sector::{SectorCipher, Unsupported};
+
+/// Opens the encrypted volume `vol` with the first of `keys` that fits.
+/// `Err`: one line naming what was tried (never a key).
+pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
+    let l = Luks::read(vol).map_err(|f| f.what)?;
+    luks_open::open(vol, &l, keys)
+}
 
 use dredge_core::{Entry, Extent, FileSystem, Finding, VolumeReader};
 

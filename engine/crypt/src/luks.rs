@@ -46,6 +46,17 @@ pub struct Luks {
     pub segments: Vec<String>,
     /// What did not read cleanly (a damaged primary header, a JSON field missing).
     pub problems: Vec<String>,
+    /// What opening the volume needs: the binary header or the JSON area.
+    pub(crate) raw: Raw,
+}
+
+/// The header as stored, for opening.
+#[derive(Debug, Clone)]
+pub(crate) enum Raw {
+    /// The 592-byte LUKS1 header.
+    V1(Vec<u8>),
+    /// The LUKS2 JSON area.
+    V2(Value),
 }
 
 /// The version at the start of the volume, if it holds the LUKS magic.
@@ -56,7 +67,7 @@ pub(crate) fn magic(vol: &VolumeReader) -> Option<u16> {
 }
 
 /// A NUL-padded text field.
-fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
@@ -121,6 +132,7 @@ impl Luks {
             keyslots,
             segments: Vec::new(),
             problems: Vec::new(),
+            raw: Raw::V1(h.to_vec()),
         })
     }
 
@@ -173,8 +185,10 @@ impl Luks {
             keyslots: Vec::new(),
             segments: Vec::new(),
             problems: Vec::new(),
+            raw: Raw::V2(Value::Null),
         };
         l.describe_json(&json);
+        l.raw = Raw::V2(json);
         Ok(l)
     }
 
@@ -252,7 +266,7 @@ impl Luks {
             what.push_str("; ");
             what.push_str(k);
         }
-        what.push_str(". Not decrypted: its files are not listed and it is not carved");
+        what.push_str(". Without its key its files are not listed and it is not carved");
         let mut out = vec![Finding::new(base, what)];
         out.extend(
             self.problems

@@ -34,8 +34,10 @@ pub(crate) struct Analysis {
 
 /// Reads the image's metadata for a scan of evidence `label`. `done` tells
 /// which units an earlier run sealed. `None`: interrupted.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn analyse(
     src: &Arc<dyn ImageSource>,
+    plain: &[Volume],
     label: &str,
     out: &crate::names::CaseOut,
     opts: &ScanOptions,
@@ -47,10 +49,12 @@ pub(crate) fn analyse(
     let lost = if opts.filesystems { lost } else { Lost::Skip };
     let Laid {
         scheme,
-        vols,
+        mut vols,
         findings: layout_findings,
         lost_targets,
     } = layout(src, &reg, interrupt, lost)?;
+    // Opened encrypted volumes' plaintext: volumes like any other, after the rest.
+    vols.extend(plain.iter().cloned());
     let mut work: Vec<UnitWork> = Vec::new();
     let mut resumed = 0;
     for (i, v) in vols.iter().enumerate() {
@@ -60,7 +64,10 @@ pub(crate) fn analyse(
         if !opts.filesystems
             || !matches!(
                 v.kind,
-                VolumeKind::Partition | VolumeKind::Whole | VolumeKind::Recovered
+                VolumeKind::Partition
+                    | VolumeKind::Whole
+                    | VolumeKind::Recovered
+                    | VolumeKind::Decrypted
             )
         {
             continue;
@@ -109,7 +116,7 @@ pub(crate) fn analyse(
                 Err(f) => findings.push(f),
                 Ok(fs) => {
                     findings.extend(fs.open_findings());
-                    fss.push(plan_fs(
+                    let mut planned = plan_fs(
                         out,
                         label,
                         i,
@@ -120,7 +127,19 @@ pub(crate) fn analyse(
                         interrupt,
                         &mut budget,
                         &mut findings,
-                    ));
+                    );
+                    // A decrypted volume's paths show the layer it was read
+                    // through: ev1/vol1@…/luks2/ext4/file:12.
+                    if let Some(layer) = v.slot.as_deref().and_then(|s| s.split(':').next()) {
+                        if v.kind == VolumeKind::Decrypted {
+                            planned.forensic_base = format!(
+                                "{label}/vol{i}@{}/{layer}/{}",
+                                v.extent.start,
+                                fs.type_name()
+                            );
+                        }
+                    }
+                    fss.push(planned);
                 }
             }
         }

@@ -24,7 +24,7 @@ pub(crate) struct Deferred {
     pub fs_id: i64,
     pub fs_type: &'static str,
     pub fs_label: Option<String>,
-    forensic_base: String,
+    pub forensic_base: String,
     tasks: Vec<Task>,
     /// Index range of its files in the pass's plans (`plan_files`).
     range: std::ops::Range<usize>,

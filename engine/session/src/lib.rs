@@ -20,12 +20,14 @@ mod pool;
 mod register;
 pub mod scan;
 mod unit;
+mod unlock;
 mod verify;
 mod view;
 
 pub use acquire::{acquire, AcquireReport, AcquireRequest, E01Options};
 pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_core::{EntryKind, Gap, Why, Word};
+pub use dredge_crypt::KeySpec;
 pub use dredge_hash::{Algorithm, Algorithms};
 pub use dredge_image::Compression;
 pub use dredge_report::Format as ReportFormat;

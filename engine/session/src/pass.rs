@@ -31,6 +31,9 @@ pub(crate) struct Plan<'a> {
     pub threads: usize,
     /// Progress's job name ("scan", "carve").
     pub job: &'static str,
+    /// Unlocked encrypted volumes: blocks are hashed as read (ciphertext, the
+    /// evidence) and handed on decrypted.
+    pub layered: Option<&'a dredge_crypt::Layered>,
 }
 
 pub(crate) struct Passed {
@@ -230,14 +233,33 @@ pub(crate) fn run(
                 }
             };
             synthesized.extend(&report);
+            // The hashers get the bytes as read; everything after them reads
+            // unlocked volumes' plaintext (a copy only where a layer lies).
+            let raw = Arc::new(buf);
+            if let Some(h) = hasher.as_mut() {
+                h.update(Arc::clone(&raw));
+            }
+            let (bytes, report) = match plan
+                .layered
+                .filter(|l| l.overlaps(Extent::new(at, n as u64)))
+            {
+                None => (raw, report),
+                Some(l) => {
+                    let mut plain = raw.to_vec();
+                    match l.plain(at, &mut plain, &report) {
+                        Ok(r) => (Arc::new(plain), r),
+                        Err(e) => {
+                            read_error = Some(Failure(e.to_string()));
+                            break;
+                        }
+                    }
+                }
+            };
             let block = Block {
-                bytes: Arc::new(buf),
+                bytes,
                 at,
                 clean: all_read(&report),
             };
-            if let Some(h) = hasher.as_mut() {
-                h.update(Arc::clone(&block.bytes));
-            }
             if let Some((sweep, plans)) = files.as_mut() {
                 for w in sweep.block(at, &block.bytes, &report, plans) {
                     if wtx.send(w).is_err() {

@@ -44,6 +44,9 @@ pub struct ScanOptions {
     /// The evidence digests (`--hash`): a registration computes these; a scan
     /// checks those of them the registration recorded.
     pub hash: Algorithms,
+    /// Keys for encrypted volumes (`--key`). Never recorded: the session's
+    /// arguments name their kinds only.
+    pub keys: Vec<dredge_crypt::KeySpec>,
 }
 
 impl Default for ScanOptions {
@@ -55,6 +58,7 @@ impl Default for ScanOptions {
             page_size: 16 << 20,
             rehash: true,
             hash: Algorithms::ALL,
+            keys: Vec::new(),
         }
     }
 }
@@ -76,7 +80,8 @@ impl ScanOptions {
     pub fn to_args(&self) -> serde_json::Value {
         json!({"threads": self.threads, "rehash": self.rehash, "carve": self.carve.as_str(),
                "filesystems": self.filesystems, "page_size": self.page_size,
-               "hash": self.hash.names()})
+               "hash": self.hash.names(),
+               "keys": self.keys.iter().map(|k| json!({"kind": k.secret.kind(), "volume": k.target})).collect::<Vec<_>>()})
     }
 
     /// Options from a recorded session's arguments; what a session of an older
@@ -107,6 +112,8 @@ impl ScanOptions {
                 })
                 .and_then(|s| Algorithms::parse(&s).ok())
                 .unwrap_or(d.hash),
+            // A resumed run has no keys: they were never recorded.
+            keys: Vec::new(),
         }
     }
 }
@@ -301,19 +308,29 @@ fn scan_all(
 pub fn list_image(
     image: &Path,
     map: Option<&Path>,
+    keys: &[dredge_crypt::KeySpec],
     interrupt: &AtomicBool,
     sink: &mut dyn FnMut(usize, &str, &Entry),
 ) -> Result<Vec<Finding>, Failure> {
     let opened = open_evidence(image, map).map_err(fail)?;
     let src: Arc<dyn ImageSource> = Arc::from(opened.source);
+    // Without a case the evidence's label is its place on the command line.
+    let unlocked = crate::unlock::unlock(&src, "ev1", keys, interrupt)?;
+    let src = unlocked.src;
     let reg = registry();
     let Laid {
-        vols, mut findings, ..
+        mut vols,
+        mut findings,
+        ..
     } = layout(&src, &reg, interrupt, Lost::Now)?;
+    vols.extend(unlocked.plain);
     for (i, v) in vols.iter().enumerate() {
         if !matches!(
             v.kind,
-            VolumeKind::Partition | VolumeKind::Whole | VolumeKind::Recovered
+            VolumeKind::Partition
+                | VolumeKind::Whole
+                | VolumeKind::Recovered
+                | VolumeKind::Decrypted
         ) {
             continue;
         }
@@ -527,6 +544,10 @@ pub(crate) fn prepare(
     let seq = Counted::new(Arc::clone(&raw));
     let other = Counted::new(raw);
     let src: Arc<dyn ImageSource> = Arc::new(other.clone());
+    // Encrypted volumes the examiner gave keys for are read decrypted from here
+    // on: the analysis, the pass (after hashing the ciphertext) and the copies.
+    let unlocked = crate::unlock::unlock(&src, label, &opts.keys, interrupt)?;
+    let (src, layered, plain) = (unlocked.src, unlocked.layered, unlocked.plain);
     // The lost-partition scan rides the pass. A resumed scan whose layout an
     // earlier run sealed scans now instead: it has to name the same volumes
     // before deciding whether anything is left to read.
@@ -536,7 +557,7 @@ pub(crate) fn prepare(
         Lost::InPass
     };
     let Some(mut analysis) =
-        crate::analysis::analyse(&src, label, out, opts, done, lost, interrupt)?
+        crate::analysis::analyse(&src, &plain, label, out, opts, done, lost, interrupt)?
     else {
         return Ok(None);
     };
@@ -577,6 +598,7 @@ pub(crate) fn prepare(
             page_size: opts.page_size,
             threads: opts.threads,
             job: "scan",
+            layered: layered.as_deref(),
         };
         let seq_src: Arc<dyn ImageSource> = Arc::new(prepared.seq.clone());
         let files = Some((&mut sweep, &mut plans[..]));
@@ -600,6 +622,7 @@ pub(crate) fn prepare(
             // image is read twice only when the second read brings files back.
             let Some(mut again) = crate::analysis::analyse(
                 &prepared.src,
+                &plain,
                 label,
                 out,
                 opts,
@@ -619,6 +642,7 @@ pub(crate) fn prepare(
                 page_size: opts.page_size,
                 threads: opts.threads,
                 job: "scan",
+                layered: layered.as_deref(),
             };
             let files = Some((&mut sweep, &mut plans[..]));
             let r = crate::pass::run(&seq_src, &prepared.src, &plan, files, interrupt, progress)?;

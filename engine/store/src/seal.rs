@@ -113,12 +113,33 @@ impl Store {
                 &db,
                 &mut h,
                 "volumes",
-                "SELECT * FROM volumes WHERE evidence_id = ?1 ORDER BY idx",
+                "SELECT * FROM volumes WHERE evidence_id = ?1 AND kind != 'decrypted' ORDER BY idx",
                 &[ev],
             )?;
         }
         if let Some(idx) = unit_volume(unit) {
             let ix: &dyn rusqlite::ToSql = &idx;
+            // An opened encrypted volume's plaintext is sealed by its own unit,
+            // not the layout's: a later scan with a key adds it to a case whose
+            // layout an earlier scan sealed. (Hashed only where one exists, so
+            // the digests of every other unit are what they always were.)
+            let decrypted: i64 = c
+                .query_row(
+                    "SELECT count(*) FROM volumes WHERE evidence_id = ?1 AND idx = ?2 AND kind = 'decrypted'",
+                    [ev, ix],
+                    |r| r.get(0),
+                )
+                .map_err(sql_err(&db))?;
+            if decrypted > 0 {
+                hash_rows(
+                    c,
+                    &db,
+                    &mut h,
+                    "volumes",
+                    "SELECT * FROM volumes WHERE evidence_id = ?1 AND idx = ?2",
+                    &[ev, ix],
+                )?;
+            }
             hash_rows(
                 c,
                 &db,

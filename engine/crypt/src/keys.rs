@@ -1,0 +1,163 @@
+//! Keys the examiner gives (`--key SPEC`). A key is a secret: it is held in
+//! memory only, never printed (`Debug` shows the kind), and what the case
+//! records is the kind and, once a volume opens, a fingerprint of the volume
+//! key it unlocked.
+
+use sha2::Digest;
+
+/// The secret part of a `--key`.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// A passphrase, as typed (`password=…`, or the first line of
+    /// `password-file=PATH`).
+    Password(Vec<u8>),
+    /// A keyfile's whole content (`keyfile=PATH`): LUKS uses it as the
+    /// passphrase bytes.
+    KeyFile(Vec<u8>),
+    /// The volume key itself (`master-key=HEX`, also `fvek=HEX`), recovered
+    /// elsewhere (from memory, from another tool).
+    VolumeKey(Vec<u8>),
+}
+
+impl Secret {
+    /// The word the case records for this kind of key.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Secret::Password(_) => "password",
+            Secret::KeyFile(_) => "keyfile",
+            Secret::VolumeKey(_) => "master-key",
+        }
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}(…)", self.kind())
+    }
+}
+
+/// One `--key`: a secret, tried on every encrypted volume, or only on the one
+/// named (`ev1/v2:password=…`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeySpec {
+    /// `ev1/v2`: evidence label and volume index.
+    pub target: Option<String>,
+    pub secret: Secret,
+}
+
+impl KeySpec {
+    /// Parses `[TARGET:]KIND=VALUE`, reading the files a spec names. Errors
+    /// name the kind, never the value.
+    pub fn parse(spec: &str) -> Result<KeySpec, String> {
+        let (lhs, value) = spec.split_once('=').ok_or(
+            "a key is KIND=VALUE (password=…, password-file=PATH, keyfile=PATH, master-key=HEX)",
+        )?;
+        let (target, kind) = match lhs.rsplit_once(':') {
+            Some((t, k)) => (Some(t.to_string()), k),
+            None => (None, lhs),
+        };
+        let read = |p: &str| std::fs::read(p).map_err(|e| format!("{kind} {p}: {e}"));
+        let secret = match kind {
+            "password" => Secret::Password(value.as_bytes().to_vec()),
+            "password-file" => {
+                let mut b = read(value)?;
+                // The first line, as a password typed at a prompt.
+                if let Some(nl) = b.iter().position(|&c| c == b'\n') {
+                    b.truncate(nl);
+                    if b.last() == Some(&b'\r') {
+                        b.pop();
+                    }
+                }
+                Secret::Password(b)
+            }
+            "keyfile" => Secret::KeyFile(read(value)?),
+            "master-key" | "fvek" => Secret::VolumeKey(
+                hex(value).ok_or_else(|| format!("{kind}: not an even number of hex digits"))?,
+            ),
+            k => {
+                return Err(format!(
+                    "unknown key kind {k:?} (password, password-file, keyfile, master-key, fvek)"
+                ))
+            }
+        };
+        if target.as_deref().is_some_and(|t| !is_target(t)) {
+            return Err(format!(
+                "key target {:?} is not EVIDENCE/vN (as in ev1/v2)",
+                target.unwrap_or_default()
+            ));
+        }
+        Ok(KeySpec { target, secret })
+    }
+
+    /// Whether this key is to be tried on volume `vol` of evidence `label`.
+    pub fn applies_to(&self, label: &str, vol: usize) -> bool {
+        match &self.target {
+            None => true,
+            Some(t) => *t == format!("{label}/v{vol}"),
+        }
+    }
+}
+
+fn is_target(t: &str) -> bool {
+    t.split_once("/v").is_some_and(|(ev, n)| {
+        !ev.is_empty() && !n.is_empty() && n.bytes().all(|c| c.is_ascii_digit())
+    })
+}
+
+fn hex(s: &str) -> Option<Vec<u8>> {
+    let s: String = s
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != ':')
+        .collect();
+    if !s.len().is_multiple_of(2) || s.is_empty() {
+        return None;
+    }
+    (0..s.len() / 2)
+        .map(|i| u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok())
+        .collect()
+}
+
+/// What the case records of a volume key: the first 16 hex digits of its
+/// SHA-256. Two examiners can compare keys without either writing one down.
+pub fn fingerprint(volume_key: &[u8]) -> String {
+    sha2::Sha256::digest(volume_key)
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn specs_parse_with_and_without_a_target_and_never_show_the_secret() {
+        let k = KeySpec::parse("password=a:b=c").unwrap();
+        assert_eq!(
+            (k.target, k.secret),
+            (None, Secret::Password(b"a:b=c".to_vec()))
+        );
+        let k = KeySpec::parse("ev1/v2:master-key=00ff").unwrap();
+        assert_eq!(k.target.as_deref(), Some("ev1/v2"));
+        assert_eq!(k.secret, Secret::VolumeKey(vec![0, 255]));
+        assert!(k.applies_to("ev1", 2) && !k.applies_to("ev1", 1));
+        assert!(KeySpec::parse("ev1:password=x").is_err());
+        assert!(KeySpec::parse("master-key=abc").is_err());
+        assert!(KeySpec::parse("pin=1234").is_err());
+        assert!(KeySpec::parse("password").is_err());
+        let shown = format!("{:?}", KeySpec::parse("password=hunter2").unwrap());
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let dir = std::env::temp_dir().join(format!("dredge-key-{}", std::process::id()));
+        std::fs::write(&dir, b"s3cret\r\nsecond line\n").unwrap();
+        let k = KeySpec::parse(&format!("password-file={}", dir.display())).unwrap();
+        assert_eq!(k.secret, Secret::Password(b"s3cret".to_vec()));
+        let k = KeySpec::parse(&format!("keyfile={}", dir.display())).unwrap();
+        assert_eq!(
+            k.secret,
+            Secret::KeyFile(b"s3cret\r\nsecond line\n".to_vec())
+        );
+        std::fs::remove_file(&dir).unwrap();
+        assert_eq!(fingerprint(b"").len(), 16);
+    }
+}
