@@ -77,6 +77,10 @@ enum Command {
     Verify(VerifyArgs),
     /// Print the custody log.
     Log(LogArgs),
+    /// Write the plaintext of encrypted volumes (LUKS) as raw images, one file
+    /// each (OUT/ev1-v0.plain.raw), for other tools; their MD5, SHA-1 and
+    /// SHA-256 go into the custody log. The key is given again (never kept).
+    ExportVolume(ExportVolumeArgs),
     /// Write a report from the case store alone (HTML, PDF/A, DFXML, CASE/UCO JSON-LD, CSV, bodyfile), with its
     /// SHA-256 beside it and in the custody log. A store that fails verification still
     /// gets its report, which says so first; the exit code is then 2.
@@ -240,6 +244,19 @@ impl ScanFlags {
         o.keys = self.keys.clone();
         o
     }
+}
+
+#[derive(Args)]
+struct ExportVolumeArgs {
+    case_dir: PathBuf,
+    /// Encrypted volumes to write (`ev1/v0`); none: every one the keys open.
+    volumes: Vec<String>,
+    /// Directory for the images (created).
+    #[arg(long)]
+    out: PathBuf,
+    /// Keys, as for `scan --key` (repeatable).
+    #[arg(long = "key", value_name = "SPEC", value_parser = session::KeySpec::parse, required = true)]
+    keys: Vec<session::KeySpec>,
 }
 
 #[derive(Args)]
@@ -464,5 +481,37 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
         }
         Command::Report(a) => listing::report(a, rep),
         Command::Log(a) => listing::log(a, rep),
+        Command::ExportVolume(a) => {
+            let done =
+                session::export_volumes(&a.case_dir, &a.volumes, &a.keys, &a.out, interrupt)?;
+            for v in &done {
+                if rep.is_json() {
+                    rep.json(json!({"event": "volume_exported", "volume": v.volume, "path": v.path, "size": v.size,
+                                    "md5": v.md5, "sha1": v.sha1, "sha256": v.sha256, "unreadable_bytes": v.unreadable}));
+                } else {
+                    println!(
+                        "{}: {} ({}), SHA-256 {}{}",
+                        v.volume,
+                        v.path.display(),
+                        human_bytes(v.size),
+                        v.sha256,
+                        if v.unreadable > 0 {
+                            format!(
+                                ", {} unreadable (see {}.map)",
+                                human_bytes(v.unreadable),
+                                v.path.display()
+                            )
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+            }
+            Ok(if done.iter().any(|v| v.unreadable > 0) {
+                3
+            } else {
+                0
+            })
+        }
     }
 }

@@ -78,6 +78,8 @@ fn luks2_ext4(
     ];
     args.extend_from_slice(kdf);
     args.push(img.to_str().unwrap());
+    // The filesystem as it was, for tests of the plaintext as a whole.
+    std::fs::copy(&img, dir.join(format!("{name}.before"))).unwrap();
     cryptsetup(&args);
     (img, files)
 }
@@ -384,4 +386,68 @@ fn a_case_scanned_before_the_key_was_found_takes_the_plaintext_later_and_verifie
     )
     .unwrap();
     assert_eq!(run(&["verify", c]).status.code(), Some(2));
+}
+
+#[test]
+fn export_volume_writes_the_plaintext_the_volume_held_before_encryption() {
+    if !tools(&["cryptsetup", "mkfs.ext4"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "export-me").unwrap();
+    let fmt = ("aes-xts-plain64", "512", "4096", FAST_PBKDF2);
+    let (img, _) = luks2_ext4(dir.path(), "x", fmt, &pass, 11);
+    let case = dir.path().join("case");
+    let c = case.to_str().unwrap();
+    let key = format!("keyfile={}", pass.display());
+    let o = one_shot("recover", &img, None, &case, &["--key", &key]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = dir.path().join("out");
+    let o = run(&[
+        "export-volume",
+        c,
+        "ev1/v0",
+        "--out",
+        out.to_str().unwrap(),
+        "--key",
+        &key,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // `reencrypt --encrypt` keeps the data where it was, encrypted: the
+    // plaintext begins with the 20 MiB filesystem image exactly as it was made.
+    // (Past it, the data segment ends in bytes the reencryption left.)
+    let plain = std::fs::read(out.join("ev1-v0.plain.raw")).unwrap();
+    let before = std::fs::read(dir.path().join("x.before")).unwrap();
+    let fs_len = 20 << 20;
+    assert!(plain.len() >= fs_len);
+    assert!(
+        plain[..fs_len] == before[..fs_len],
+        "the exported plaintext differs from the filesystem encrypted"
+    );
+    // Its digests are in the custody log, and the case still verifies.
+    let log = stdout(&run(&["log", c]));
+    assert!(log.contains(&sha(&plain)), "{log}");
+    assert!(run(&["verify", c]).status.success());
+    // Never over an earlier export; no key, no export.
+    let again = run(&[
+        "export-volume",
+        c,
+        "--out",
+        out.to_str().unwrap(),
+        "--key",
+        &key,
+    ]);
+    assert_eq!(again.status.code(), Some(2));
+    let none = run(&[
+        "export-volume",
+        c,
+        "ev1/v0",
+        "--out",
+        dir.path().join("o2").to_str().unwrap(),
+        "--key",
+        "password=no",
+    ]);
+    assert_eq!(none.status.code(), Some(2));
+    assert!(stderr(&none).contains("ev1/v0"), "{}", stderr(&none));
 }

@@ -12,7 +12,6 @@ use cipher::{
 use serpent::Serpent;
 use sha2::Digest;
 use twofish::Twofish;
-use xts_mode::Xts128;
 
 /// A cipher spec dredge cannot use, with the reason.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,7 +34,20 @@ trait Sectors: Send + Sync {
     fn decrypt(&self, iv: [u8; 16], data: &mut [u8]);
 }
 
-struct XtsOf<C>(Xts128<C>);
+/// XTS (IEEE 1619) over block cipher `C`: the data key and the tweak key.
+/// The construction is xts-mode's; it is applied a batch of blocks at a time
+/// so the block cipher's parallel path (AES-NI, eight blocks in flight) does
+/// the work: xts-mode's per-block loop runs at a quarter of the disk speed a
+/// scan needs. A test checks every sector against xts-mode itself.
+struct XtsOf<C> {
+    data: C,
+    tweak: C,
+}
+
+/// Multiplies an XTS tweak by the primitive element (little-endian GF(2^128)).
+fn next_tweak(t: u128) -> u128 {
+    (t << 1) ^ if t >> 127 == 1 { 0x87 } else { 0 }
+}
 
 impl<C> Sectors for XtsOf<C>
 where
@@ -46,7 +58,25 @@ where
         + Sync,
 {
     fn decrypt(&self, iv: [u8; 16], data: &mut [u8]) {
-        self.0.decrypt_sector(data, Array::from(iv));
+        const BATCH: usize = 32;
+        let mut t = Array::from(iv);
+        self.tweak.encrypt_block(&mut t);
+        let mut t = u128::from_le_bytes(t.into());
+        let (blocks, _) = Array::<u8, cipher::consts::U16>::slice_as_chunks_mut(data);
+        let mut tweaks = [0u128; BATCH];
+        for batch in blocks.chunks_mut(BATCH) {
+            for (b, tw) in batch.iter_mut().zip(tweaks.iter_mut()) {
+                *tw = t;
+                let x = u128::from_le_bytes((*b).into()) ^ t;
+                *b = Array::from(x.to_le_bytes());
+                t = next_tweak(t);
+            }
+            self.data.decrypt_blocks(batch);
+            for (b, tw) in batch.iter_mut().zip(tweaks.iter()) {
+                let x = u128::from_le_bytes((*b).into()) ^ tw;
+                *b = Array::from(x.to_le_bytes());
+            }
+        }
     }
 }
 
@@ -125,7 +155,10 @@ where
                 return Err(Unsupported("an XTS key of odd length".into()));
             }
             let (a, b) = k.split_at(k.len() / 2);
-            Box::new(XtsOf(Xts128::new(key::<C>(a)?, key::<C>(b)?)))
+            Box::new(XtsOf {
+                data: key::<C>(a)?,
+                tweak: key::<C>(b)?,
+            })
         }
         "cbc" => {
             let essiv = match essiv {
@@ -242,5 +275,43 @@ mod tests {
         assert!(SectorCipher::new("serpent-cbc-plain64", &[0; 32]).is_ok());
         assert!(SectorCipher::new("twofish-xts-plain64", &[0; 64]).is_ok());
         assert_eq!(format!("{c:?}"), "SectorCipher(aes-xts-plain64)");
+    }
+
+    /// Every sector decrypts as xts-mode decrypts it, for each block cipher,
+    /// key size and sector size, with tweaks past 2^32.
+    #[test]
+    fn batched_xts_equals_xts_mode() {
+        fn check<C>(spec: &str, key: &[u8], sector: usize, n: u64)
+        where
+            C: BlockSizeUser<BlockSize = cipher::consts::U16>
+                + BlockCipherEncrypt
+                + BlockCipherDecrypt
+                + KeyInit,
+        {
+            let data: Vec<u8> = (0..sector * 3)
+                .map(|i| (i * 31 % 251) as u8 ^ key[0])
+                .collect();
+            let (a, b) = key.split_at(key.len() / 2);
+            let reference =
+                xts_mode::Xts128::new(C::new_from_slice(a).unwrap(), C::new_from_slice(b).unwrap());
+            let ours = SectorCipher::new(spec, key).unwrap();
+            for (i, s) in data.chunks(sector).enumerate() {
+                let sec = n + i as u64;
+                let mut want = s.to_vec();
+                reference.decrypt_sector(&mut want, xts_mode::get_tweak_default(u128::from(sec)));
+                let mut got = s.to_vec();
+                ours.decrypt_sector(sec, &mut got);
+                assert_eq!(got, want, "{spec} {}-byte key, sector {sec}", key.len());
+            }
+        }
+        for (seed, sector, n) in [(1u8, 512, 0u64), (2, 4096, 1 << 33), (3, 1024, 77)] {
+            let k: Vec<u8> = (0..64)
+                .map(|i| (i as u8).wrapping_mul(seed).wrapping_add(seed))
+                .collect();
+            check::<Aes128>("aes-xts-plain64", &k[..32], sector, n);
+            check::<Aes256>("aes-xts-plain64", &k, sector, n);
+            check::<Serpent>("serpent-xts-plain64", &k, sector, n);
+            check::<Twofish>("twofish-xts-plain64", &k, sector, n);
+        }
     }
 }

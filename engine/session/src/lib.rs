@@ -6,6 +6,7 @@ mod acquire;
 mod analysis;
 pub mod carve;
 mod copybudget;
+mod export_volume;
 mod extract;
 mod files;
 mod fsunits;
@@ -41,6 +42,7 @@ pub use dredge_store::{
     ArtifactOrigin, ArtifactRecord, ArtifactRecovery, ArtifactStatus, ImageRun, StoreError,
     VolumeRow, DB_NAME as CASE_DB,
 };
+pub use export_volume::{export_volumes, ExportedVolume};
 pub use guard::EvidenceGuard;
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
 pub use lock::{job_running, CaseLock};
