@@ -130,3 +130,85 @@ fn a_luks2_volume_names_its_keyslot_kdf_and_segment_and_its_ciphertext_is_not_ca
     let ls = run(&["case", "show", case.to_str().unwrap()]);
     assert!(stdout(&ls).contains("luks2"), "{}", stdout(&ls));
 }
+
+/// `KEY=VALUE` lines of one `[section]` of cryptsetup's bitlk-images.conf.
+fn conf_sections(text: &str) -> Vec<(String, std::collections::HashMap<String, String>)> {
+    let mut out: Vec<(String, std::collections::HashMap<String, String>)> = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+            out.push((name.to_string(), Default::default()));
+        } else if let (Some((k, v)), Some(last)) = (line.split_once('='), out.last_mut()) {
+            last.1.insert(k.to_string(), v.to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn bitlocker_volumes_name_their_guid_method_and_protectors_as_cryptsetup_reads_them() {
+    if !tools(&["cryptsetup", "tar", "xz"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    assert!(sh(&format!(
+        "tar -xJf {} -C {}",
+        shared("cryptsetup/bitlk-images.tar.xz").display(),
+        dir.path().display()
+    )));
+    let conf = std::fs::read_to_string(shared("cryptsetup/bitlk-images.conf")).unwrap();
+    let mut seen = 0;
+    for (name, c) in conf_sections(&conf) {
+        let img = dir.path().join(format!("{name}.img"));
+        if !img.exists() {
+            continue;
+        }
+        let case = dir.path().join(format!("case-{name}"));
+        // Carving on (the default): ciphertext must give nothing; a LUKS key
+        // given for other volumes passes a BitLocker volume by.
+        let arts = one_shot_ls(
+            "recover",
+            &img,
+            None,
+            &case,
+            0,
+            &["--key", "password=for-luks"],
+        );
+        assert!(
+            arts.iter().all(|a| a["origin"] != "carved"),
+            "{name}: ciphertext carved: {arts:?}"
+        );
+        let dump = cryptsetup(&["bitlkDump", img.to_str().unwrap()]);
+        let togo = if name.contains("togo") { " To Go" } else { "" };
+        let want = format!("BitLocker{togo} encrypted volume {}: ", c["GUID"]);
+        let f = findings(&case);
+        let hit = f.iter().find(|w| w.starts_with(&want));
+        let hit = hit.unwrap_or_else(|| panic!("{name}: {want} not in {f:?}"));
+        let method = match c["CIPHER"].as_str() {
+            "aes-cbc-elephant" => "-CBC with the Elephant diffuser",
+            "aes-cbc-eboiv" => "-CBC,",
+            _ => "-XTS,",
+        };
+        assert!(hit.contains(method), "{name}: {hit}");
+        let desc = dump_field(&dump, "Description:");
+        assert!(
+            hit.contains(&format!("description \"{desc}\"")),
+            "{name}: {hit}"
+        );
+        for (k, p) in [
+            ("PW_VMK_GUID", "password"),
+            ("RP_VMK_GUID", "recovery password"),
+            ("CLEARKEY_VMK_GUID", "clear key"),
+            ("SK_VMK_GUID", "startup key"),
+        ] {
+            if let Some(g) = c.get(k).filter(|g| !g.is_empty()) {
+                assert!(
+                    hit.contains(&format!("protector {g}: {p}")),
+                    "{name}: {hit}"
+                );
+            }
+        }
+        assert!(hit.contains("fully encrypted"), "{name}: {hit}");
+        seen += 1;
+    }
+    assert!(seen >= 5, "only {seen} BitLocker images checked");
+}

@@ -7,6 +7,7 @@
 //! opens it read-only: a [`Layer`] the session reads the image through
 //! ([`Layered`]), so the plaintext is probed, walked and carved like any volume.
 
+mod bitlocker;
 mod kdf;
 mod keys;
 mod layer;
@@ -14,6 +15,7 @@ mod luks;
 mod luks_open;
 mod sector;
 
+pub use bitlocker::BitLocker;
 pub use keys::{fingerprint, KeySpec, Secret};
 pub use layer::{Layer, Layered};
 pub use luks::Luks;
@@ -23,15 +25,26 @@ pub use sector::{SectorCipher, Unsupported};
 /// Opens the encrypted volume `vol` with the first of `keys` that fits.
 /// `Err`: one line naming what was tried (never a key).
 pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
+    if !can_unlock(vol) {
+        return Err(
+            "dredge does not unlock this kind of encrypted volume yet (BitLocker: detection only)"
+                .into(),
+        );
+    }
     let l = Luks::read(vol).map_err(|f| f.what)?;
     luks_open::open(vol, &l, keys)
+}
+
+/// Whether [`unlock`] knows how to open this volume (LUKS; not BitLocker yet).
+pub fn can_unlock(vol: &VolumeReader) -> bool {
+    luks::magic(vol).is_some()
 }
 
 use dredge_core::{Entry, Extent, FileSystem, Finding, VolumeReader};
 
 /// Whether the volume starts with a header this crate reads.
 pub fn probe(vol: &VolumeReader) -> bool {
-    luks::magic(vol).is_some()
+    luks::magic(vol).is_some() || bitlocker::probe(vol)
 }
 
 /// An encrypted volume, described and not decrypted.
@@ -43,6 +56,14 @@ pub struct EncryptedVolume {
 
 impl EncryptedVolume {
     pub fn open(vol: VolumeReader) -> Result<EncryptedVolume, Finding> {
+        if bitlocker::probe(&vol) {
+            let b = BitLocker::read(&vol)?;
+            return Ok(EncryptedVolume {
+                kind: "bitlocker",
+                label: None,
+                findings: b.findings(vol.base(), vol.len()),
+            });
+        }
         let l = Luks::read(&vol)?;
         Ok(EncryptedVolume {
             kind: l.kind(),

@@ -4,40 +4,14 @@
 //! --dump-volume-key` prints (compared by fingerprint), and a wrong key opens
 //! nothing and says what it tried.
 
-use dredge_core::{Extent, ImageSource, ReadReport, SourceError, VolumeReader};
+mod common;
+
+use common::{have, Mem};
+use dredge_core::{Extent, VolumeReader};
 use dredge_crypt::{fingerprint, unlock, Secret};
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-
-struct Mem(Vec<u8>);
-impl ImageSource for Mem {
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
-        let s = (off as usize).min(self.0.len());
-        let n = buf.len().min(self.0.len() - s);
-        buf[..n].copy_from_slice(&self.0[s..s + n]);
-        buf[n..].fill(0);
-        Ok(ReadReport::clean(n))
-    }
-    fn describe(&self) -> String {
-        "luks1 test image".into()
-    }
-}
-
-fn have(tool: &str) -> bool {
-    let ok = Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    assert!(
-        ok || std::env::var_os("DREDGE_REQUIRE_TOOLS").is_none(),
-        "{tool} is required (DREDGE_REQUIRE_TOOLS)"
-    );
-    ok
-}
 
 /// The volume key cryptsetup prints for `img` opened with `keyfile`; `None`
 /// where cryptsetup needs device-mapper to decrypt the keyslot (the kernel's

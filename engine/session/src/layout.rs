@@ -9,6 +9,9 @@ use dredge_volume::scan::Candidate;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+/// The registry's name for the encrypted-volume reader.
+pub(crate) const ENCRYPTED: &str = "encrypted";
+
 /// One filesystem type dredge can read: a cheap probe and an opener.
 pub struct FsKind {
     pub name: &'static str,
@@ -39,10 +42,11 @@ pub fn registry() -> Vec<FsKind> {
             probe: dredge_fs_ext::probe,
             open: |v| dredge_fs_ext::ExtFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
         },
-        // Not a filesystem: an encrypted volume, described, with nothing to list
-        // or carve until it can be unlocked (issue 13).
+        // Not a filesystem: an encrypted volume (LUKS, BitLocker), described,
+        // with nothing to list or carve; unlocked, its plaintext is a volume of
+        // its own (issue 13).
         FsKind {
-            name: "luks",
+            name: ENCRYPTED,
             probe: dredge_crypt::probe,
             open: |v| {
                 dredge_crypt::EncryptedVolume::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>)
@@ -86,7 +90,15 @@ pub(crate) fn unallocated_extents(
             VolumeReader::new(Arc::clone(src), v.extent).with_budget(volume_budget(v.extent.len));
         let mut claimed = false;
         if v.kind != VolumeKind::Unallocated {
-            for k in accepting(&reader, reg, &mut findings) {
+            let accepted = accepting(&reader, reg, &mut findings);
+            // An encrypted volume whose header is also a filesystem's (BitLocker
+            // To Go keeps a FAT32 discovery volume) has ciphertext where that
+            // filesystem sees free space: nothing of it is carved.
+            let encrypted = accepted.iter().any(|k| k.name == ENCRYPTED);
+            for k in accepted
+                .into_iter()
+                .filter(|k| !encrypted || k.name == ENCRYPTED)
+            {
                 // A reader that fails here failed its own unit already (and said
                 // so): its volume is carved whole, the safe side for recovery.
                 let free = contain(|| {

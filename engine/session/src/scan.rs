@@ -78,10 +78,19 @@ impl ScanOptions {
     /// The options as the session records them: enough to run the same scan again
     /// (a resume, or a second examiner).
     pub fn to_args(&self) -> serde_json::Value {
-        json!({"threads": self.threads, "rehash": self.rehash, "carve": self.carve.as_str(),
+        let mut a = json!({"threads": self.threads, "rehash": self.rehash, "carve": self.carve.as_str(),
                "filesystems": self.filesystems, "page_size": self.page_size,
-               "hash": self.hash.names(),
-               "keys": self.keys.iter().map(|k| json!({"kind": k.secret.kind(), "volume": k.target})).collect::<Vec<_>>()})
+               "hash": self.hash.names()});
+        // Which kinds of key were given (never the keys); absent without keys,
+        // so a keyless scan records what it always did.
+        if !self.keys.is_empty() {
+            a["keys"] = self
+                .keys
+                .iter()
+                .map(|k| json!({"kind": k.secret.kind(), "volume": k.target}))
+                .collect();
+        }
+        a
     }
 
     /// Options from a recorded session's arguments; what a session of an older

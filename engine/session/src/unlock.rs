@@ -56,6 +56,14 @@ pub(crate) fn unlock(
         if mine.is_empty() {
             continue;
         }
+        // A kind dredge only recognises (BitLocker) is passed by keys meant
+        // for every volume; a key aimed at it fails below and says why.
+        let aimed = keys
+            .iter()
+            .any(|k| k.target.is_some() && k.applies_to(label, i));
+        if !aimed && !contain(|| dredge_crypt::can_unlock(&reader)).unwrap_or(false) {
+            continue;
+        }
         let opened = match contain(|| dredge_crypt::unlock(&reader, &mine)) {
             Ok(Ok(o)) => o,
             Ok(Err(tried)) => {

@@ -1,0 +1,269 @@
+//! BitLocker volumes (detection): the volume header, and the FVE metadata it
+//! points to, as libbde documents them ("BitLocker Drive Encryption (BDE)
+//! format") and `cryptsetup bitlkDump` reads them. Windows 7 and later write
+//! `-FVE-FS-` as the boot sector's OEM name and the BitLocker GUID with three
+//! metadata offsets at byte 160; BitLocker To Go keeps a readable FAT32
+//! "discovery volume" header (`MSWIN4.1`) with the GUID at byte 424; Vista
+//! names a metadata cluster at byte 56. Each of the three metadata copies
+//! holds the volume's GUID, encryption method, creation time, description
+//! and the protectors of its volume master key; the first copy that reads
+//! cleanly is described, and copies that do not are findings.
+
+use dredge_core::{Finding, VolumeReader};
+
+/// {4967D63B-2E29-4AD8-8399-F6A339E3D001} as stored (mixed-endian).
+const GUID: [u8; 16] = [
+    0x3b, 0xd6, 0x67, 0x49, 0x29, 0x2e, 0xd8, 0x4a, 0x83, 0x99, 0xf6, 0xa3, 0x39, 0xe3, 0xd0, 0x01,
+];
+const SIGNATURE: &[u8; 8] = b"-FVE-FS-";
+/// FVE metadata larger than this is not BitLocker's (Windows writes 64 KiB).
+const MAX_METADATA: u64 = 1 << 20;
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    u16::from_le_bytes([b[at], b[at + 1]])
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+fn le64(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// A GUID as Windows prints it.
+fn guid(b: &[u8]) -> String {
+    format!(
+        "{:08x}-{:04x}-{:04x}-{}-{}",
+        le32(b, 0),
+        le16(b, 4),
+        le16(b, 6),
+        b[8..10]
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>(),
+        b[10..16]
+            .iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+    )
+}
+
+/// Which layout the volume header has.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Seven,
+    ToGo,
+    Vista,
+}
+
+fn kind(h: &[u8; 512]) -> Option<Kind> {
+    if &h[3..11] == SIGNATURE {
+        Some(if h[160..176] == GUID {
+            Kind::Seven
+        } else {
+            Kind::Vista
+        })
+    } else if h[424..440] == GUID {
+        Some(Kind::ToGo)
+    } else {
+        None
+    }
+}
+
+/// Whether the volume starts with a BitLocker volume header.
+pub(crate) fn probe(vol: &VolumeReader) -> bool {
+    let mut h = [0u8; 512];
+    vol.read_at(0, &mut h).is_ok() && kind(&h).is_some()
+}
+
+/// The encryption method's name, as bitlkDump and Windows call it.
+fn method(m: u16) -> String {
+    match m {
+        0x8000 => "AES-128-CBC with the Elephant diffuser".into(),
+        0x8001 => "AES-256-CBC with the Elephant diffuser".into(),
+        0x8002 => "AES-128-CBC".into(),
+        0x8003 => "AES-256-CBC".into(),
+        0x8004 => "AES-128-XTS".into(),
+        0x8005 => "AES-256-XTS".into(),
+        m => format!("unknown method 0x{m:04x}"),
+    }
+}
+
+fn protection(p: u16) -> String {
+    match p {
+        0x0000 => "clear key (protection suspended)".into(),
+        0x0100 => "TPM".into(),
+        0x0200 => "startup key".into(),
+        0x0500 => "TPM and PIN".into(),
+        0x0800 => "recovery password".into(),
+        0x2000 => "password".into(),
+        p => format!("protection 0x{p:04x}"),
+    }
+}
+
+/// What one metadata copy says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BitLocker {
+    pub to_go: bool,
+    pub guid: String,
+    pub method: String,
+    /// Seconds since 1970 (from a FILETIME).
+    pub created: Option<i64>,
+    pub description: Option<String>,
+    /// Bytes of the volume encrypted (less than the volume: a conversion in
+    /// progress or paused).
+    pub encrypted_size: Option<u64>,
+    /// (VMK GUID, protection) for each protector.
+    pub protectors: Vec<(String, String)>,
+    pub metadata_offsets: Vec<u64>,
+    pub problems: Vec<String>,
+}
+
+impl BitLocker {
+    pub fn read(vol: &VolumeReader) -> Result<BitLocker, Finding> {
+        let base = vol.base();
+        let mut h = [0u8; 512];
+        vol.read_at(0, &mut h)
+            .map_err(|e| Finding::new(base, format!("BitLocker header unreadable: {e}")))?;
+        let k = kind(&h).ok_or_else(|| Finding::new(base, "no BitLocker volume header"))?;
+        let offsets: Vec<u64> = match k {
+            Kind::Seven => vec![le64(&h, 176), le64(&h, 184), le64(&h, 192)],
+            Kind::ToGo => vec![le64(&h, 440), le64(&h, 448), le64(&h, 456)],
+            Kind::Vista => {
+                let cluster = u64::from(le16(&h, 11)) * u64::from(h[13]);
+                vec![le64(&h, 56).saturating_mul(cluster)]
+            }
+        };
+        let mut problems = Vec::new();
+        for &at in &offsets {
+            match metadata(vol, at) {
+                Ok(mut b) => {
+                    b.to_go = k == Kind::ToGo;
+                    b.metadata_offsets = offsets.clone();
+                    b.problems = problems;
+                    return Ok(b);
+                }
+                Err(why) => problems.push(format!("metadata copy at byte {at}: {why}")),
+            }
+        }
+        Err(Finding::new(
+            base,
+            format!(
+                "BitLocker volume, no readable metadata: {}",
+                problems.join("; ")
+            ),
+        ))
+    }
+
+    /// The finding that describes the volume, and one per problem.
+    pub fn findings(&self, base: u64, len: u64) -> Vec<Finding> {
+        let mut what = format!(
+            "BitLocker{} encrypted volume {}: {}",
+            if self.to_go { " To Go" } else { "" },
+            self.guid,
+            self.method
+        );
+        if let Some(t) = self.created {
+            what.push_str(&format!(
+                ", created {}",
+                dredge_core::time::format_utc(t, 0)
+            ));
+        }
+        if let Some(d) = &self.description {
+            what.push_str(&format!(", description \"{d}\""));
+        }
+        match self.encrypted_size {
+            Some(n) if n < len => what.push_str(&format!(
+                ", partially encrypted: {n} of {len} bytes (a conversion in progress or paused)"
+            )),
+            Some(_) => what.push_str(", fully encrypted"),
+            None => {}
+        }
+        for (g, p) in &self.protectors {
+            what.push_str(&format!("; protector {g}: {p}"));
+        }
+        what.push_str(&format!(
+            "; metadata at bytes {}. Without its key its files are not listed and it is not carved",
+            self.metadata_offsets
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+        let mut out = vec![Finding::new(base, what)];
+        out.extend(
+            self.problems
+                .iter()
+                .map(|p| Finding::new(base, format!("BitLocker: {p}"))),
+        );
+        out
+    }
+}
+
+/// One FVE metadata copy at volume offset `at`.
+fn metadata(vol: &VolumeReader, at: u64) -> Result<BitLocker, String> {
+    let mut head = [0u8; 112];
+    vol.read_at(at, &mut head).map_err(|e| e.to_string())?;
+    if &head[..8] != SIGNATURE {
+        return Err("no -FVE-FS- signature".into());
+    }
+    let version = le16(&head, 10);
+    let encrypted_size = (version >= 2).then(|| le64(&head, 16));
+    // The metadata header follows the 64-byte block header.
+    let size = u64::from(le32(&head, 64));
+    if !(48..=MAX_METADATA).contains(&size) {
+        return Err(format!("metadata size {size}"));
+    }
+    let (m, _) = vol
+        .read_vec(
+            at.checked_add(64).ok_or("offset past 2^64")?,
+            size,
+            MAX_METADATA,
+        )
+        .map_err(|e| e.to_string())?;
+    let mut b = BitLocker {
+        to_go: false,
+        guid: guid(&m[16..32]),
+        method: method(le16(&m, 36)),
+        created: filetime(le64(&m, 40)),
+        description: None,
+        encrypted_size,
+        protectors: Vec::new(),
+        metadata_offsets: Vec::new(),
+        problems: Vec::new(),
+    };
+    let mut p = usize::try_from(le32(&m, 8)).unwrap_or(48).max(48);
+    while p + 8 <= m.len() {
+        let len = le16(&m, p) as usize;
+        if len < 8 || p + len > m.len() {
+            break;
+        }
+        let e = &m[p..p + len];
+        match (le16(e, 2), le16(e, 4)) {
+            // A volume master key, with what protects it.
+            (0x0002, 0x0008) if len >= 36 => b
+                .protectors
+                .push((guid(&e[8..24]), protection(le16(e, 34)))),
+            // The description (computer, drive, date), UTF-16LE.
+            (0x0007, 0x0002) => {
+                let units: Vec<u16> = e[8..]
+                    .chunks_exact(2)
+                    .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                    .take_while(|&u| u != 0)
+                    .collect();
+                b.description = Some(String::from_utf16_lossy(&units));
+            }
+            _ => {}
+        }
+        p += len;
+    }
+    Ok(b)
+}
+
+/// A FILETIME (100 ns since 1601) as seconds since 1970; none for zero.
+fn filetime(t: u64) -> Option<i64> {
+    (t != 0).then(|| (t / 10_000_000) as i64 - 11_644_473_600)
+}

@@ -1,0 +1,109 @@
+//! cryptsetup's BitLocker test images (`tests/bitlk-images.tar.xz` of
+//! cryptsetup, GPL-2.0-or-later; ../shared/testdata/SOURCES.md): their volume
+//! headers and FVE metadata, damaged at random, never panic the reader; the
+//! undamaged ones read as `bitlk-images.conf` says.
+
+mod common;
+
+use common::{have, Mem};
+use dredge_core::{Extent, VolumeReader};
+use dredge_crypt::{BitLocker, EncryptedVolume};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+fn vol(bytes: Vec<u8>) -> VolumeReader {
+    let n = bytes.len() as u64;
+    VolumeReader::new(Arc::new(Mem(bytes)), Extent::new(0, n))
+}
+
+/// An image shared by every case, with a few bytes changed (a 100 MiB copy
+/// per case would be most of the test's time).
+struct Patched(Arc<Vec<u8>>, Vec<(usize, u8)>);
+
+impl dredge_core::ImageSource for Patched {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn read_at(
+        &self,
+        off: u64,
+        buf: &mut [u8],
+    ) -> Result<dredge_core::ReadReport, dredge_core::SourceError> {
+        let s = (off as usize).min(self.0.len());
+        let n = buf.len().min(self.0.len() - s);
+        buf[..n].copy_from_slice(&self.0[s..s + n]);
+        buf[n..].fill(0);
+        for &(at, b) in &self.1 {
+            if (s..s + n).contains(&at) {
+                buf[at - s] = b;
+            }
+        }
+        Ok(dredge_core::ReadReport::clean(n))
+    }
+    fn describe(&self) -> String {
+        "patched test image".into()
+    }
+}
+
+#[test]
+fn bitlocker_metadata_reads_as_the_conf_says_and_damage_never_panics() {
+    if !have("tar") || !have("xz") {
+        return;
+    }
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/cryptsetup");
+    let dir = std::env::temp_dir().join(format!("dredge-bitlk-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(Command::new("tar")
+        .arg("-xJf")
+        .arg(data.join("bitlk-images.tar.xz"))
+        .arg("-C")
+        .arg(&dir)
+        .arg("bitlk-aes-xts-128.img")
+        .arg("bitlk-togo-aes-xts-128.img")
+        .status()
+        .unwrap()
+        .success());
+    let (mut rng, cases) = dredge_testkit::mutation_setup(0x1014);
+    for (name, guid, to_go) in [
+        (
+            "bitlk-aes-xts-128.img",
+            "8f595209-f5b9-49a0-85d4-cb8f80258c27",
+            false,
+        ),
+        (
+            "bitlk-togo-aes-xts-128.img",
+            "dca1850a-0ef6-4ece-8acb-9f42ca63bdd1",
+            true,
+        ),
+    ] {
+        let img = Arc::new(std::fs::read(dir.join(name)).unwrap());
+        let b = BitLocker::read(&vol(img.to_vec())).unwrap();
+        assert_eq!((b.guid.as_str(), b.to_go), (guid, to_go));
+        assert_eq!(b.protectors.len(), 2, "{b:?}");
+        assert!(b.problems.is_empty());
+        // Where the header and the first metadata copy lie.
+        let meta = b.metadata_offsets[0] as usize;
+        for _ in 0..cases / 4 {
+            let patch = (0..1 + rng.below(8))
+                .map(|_| {
+                    let at = match rng.below(3) {
+                        0 => rng.index(512),
+                        _ => meta + rng.index(2048),
+                    };
+                    (at, rng.next() as u8)
+                })
+                .collect();
+            let n = img.len() as u64;
+            let v = VolumeReader::new(
+                Arc::new(Patched(Arc::clone(&img), patch)),
+                Extent::new(0, n),
+            );
+            if let Ok(b) = BitLocker::read(&v) {
+                let _ = b.findings(0, n);
+            }
+            let _ = EncryptedVolume::open(v);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
