@@ -66,6 +66,44 @@ pub(crate) fn magic(vol: &VolumeReader) -> Option<u16> {
     (&b[..6] == MAGIC).then(|| u16::from_be_bytes([b[6], b[7]]))
 }
 
+/// Checks a LUKS2 header's checksum: the hash its `checksum_alg` names, over
+/// the binary header (its checksum field zeroed) and the JSON area, against
+/// the stored one. A header edited or damaged after cryptsetup wrote it fails,
+/// and the other copy is read instead.
+fn checksum(h: &[u8; 4096], area: &[u8]) -> Result<(), String> {
+    use sha2::Digest;
+    let mut zeroed = *h;
+    zeroed[448..512].fill(0);
+    let got: Vec<u8> = match text(&h[72..104]).as_str() {
+        "sha256" => sha2::Sha256::new()
+            .chain_update(zeroed)
+            .chain_update(area)
+            .finalize()
+            .to_vec(),
+        "sha512" => sha2::Sha512::new()
+            .chain_update(zeroed)
+            .chain_update(area)
+            .finalize()
+            .to_vec(),
+        "sha1" => sha1::Sha1::new()
+            .chain_update(zeroed)
+            .chain_update(area)
+            .finalize()
+            .to_vec(),
+        other => {
+            return Err(format!(
+                "checksum algorithm {other:?} is not one dredge checks"
+            ))
+        }
+    };
+    if h[448..448 + got.len()] != got[..] {
+        return Err(
+            "checksum mismatch: the header was changed or damaged after it was written".into(),
+        );
+    }
+    Ok(())
+}
+
 /// A NUL-padded text field.
 pub(crate) fn text(b: &[u8]) -> String {
     let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
@@ -172,6 +210,7 @@ impl Luks {
         let (area, _) = vol
             .read_vec(at + 4096, size - 4096, 4 << 20)
             .map_err(|e| e.to_string())?;
+        checksum(&h, &area)?;
         let end = area.iter().position(|&c| c == 0).unwrap_or(area.len());
         let json: Value =
             serde_json::from_slice(&area[..end]).map_err(|e| format!("JSON area: {e}"))?;
@@ -342,9 +381,41 @@ mod tests {
             h[6..8].copy_from_slice(&2u16.to_be_bytes());
             h[8..16].copy_from_slice(&(16u64 << 10).to_be_bytes());
             h[168..172].copy_from_slice(b"uuid");
+            h[72..78].copy_from_slice(b"sha256");
             h[4096..4096 + json.len()].copy_from_slice(json.as_bytes());
+            seal(h);
         }
         img
+    }
+
+    /// Writes the checksum cryptsetup writes over a 16 KiB header.
+    fn seal(h: &mut [u8]) {
+        use sha2::Digest;
+        h[448..512].fill(0);
+        let d = sha2::Sha256::digest(&h[..16 << 10]);
+        h[448..480].copy_from_slice(&d);
+    }
+
+    #[test]
+    fn an_edited_luks2_header_fails_its_checksum_and_the_copy_is_read() {
+        let mut img = luks2(JSON, true);
+        // The JSON area edited (a keyslot's iterations, say), checksum not redone.
+        let at = 4096 + JSON.find("4,").unwrap();
+        img[at] = b'5';
+        let l = Luks::read(&vol(img.clone())).unwrap();
+        assert!(
+            l.problems[0].contains("checksum mismatch"),
+            "{:?}",
+            l.problems
+        );
+        assert!(
+            l.keyslots[0].contains("time 4"),
+            "the copy's value: {:?}",
+            l.keyslots
+        );
+        // Both copies edited: no header is trusted.
+        img[(16 << 10) + at] = b'5';
+        assert!(Luks::read(&vol(img)).is_err());
     }
 
     const JSON: &str = r#"{"keyslots":{"0":{"type":"luks2","key_size":64,"kdf":{"type":"argon2id","time":4,"memory":1048576,"cpus":4},"area":{"encryption":"aes-xts-plain64","offset":"32768"}}},"segments":{"0":{"type":"crypt","offset":"16777216","size":"dynamic","encryption":"aes-xts-plain64","sector_size":4096}}}"#;
