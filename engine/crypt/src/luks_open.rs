@@ -108,40 +108,20 @@ fn open_v1(vol: &VolumeReader, luks: &Luks, h: &[u8], keys: &[&Secret]) -> Resul
             fingerprint: fingerprint(&mk),
         })
     };
-    let mut tried = Vec::new();
-    for key in keys {
-        let pw = match key {
-            Secret::VolumeKey(mk) => {
-                if check(mk) {
-                    return layer(mk.clone(), "the volume key given".into());
-                }
-                tried.push("master-key: does not match the header's digest".to_string());
-                continue;
-            }
-            Secret::Password(p) | Secret::KeyFile(p) => p,
-        };
-        let mut slots = Vec::new();
-        for i in 0..8 {
-            let k = 208 + 48 * i;
-            if be32(h, k) != 0x00AC_71F3 {
-                continue;
-            }
-            slots.push(i.to_string());
-            let mut pk = vec![0u8; key_len];
-            pbkdf2(&hash, pw, &h[k + 8..k + 40], be32(h, k + 4), &mut pk).map_err(|e| e.0)?;
-            let off = u64::from(be32(h, k + 40)) * 512;
-            let stripes = be32(h, k + 44) as usize;
-            match material(vol, &luks.cipher, &pk, off, key_len, stripes, &hash) {
-                Ok(mk) if check(&mk) => {
-                    return layer(mk, format!("keyslot {i} with a {}", key.kind()));
-                }
-                Ok(_) => {}
-                Err(e) => tried.push(format!("keyslot {i}: {e}")),
-            }
-        }
-        tried.push(format!("{} on keyslots {}", key.kind(), slots.join(", ")));
-    }
-    Err(tried.join("; "))
+    let slots: Vec<String> = (0..8)
+        .filter(|&i| be32(h, 208 + 48 * i) == 0x00AC_71F3)
+        .map(|i| i.to_string())
+        .collect();
+    let attempt = |id: &str, pw: &[u8]| -> Result<Vec<u8>, String> {
+        let k = 208 + 48 * id.parse::<usize>().map_err(|e| e.to_string())?;
+        let mut pk = vec![0u8; key_len];
+        pbkdf2(&hash, pw, &h[k + 8..k + 40], be32(h, k + 4), &mut pk).map_err(|e| e.0)?;
+        let off = u64::from(be32(h, k + 40)) * 512;
+        let stripes = be32(h, k + 44) as usize;
+        material(vol, &luks.cipher, &pk, off, key_len, stripes, &hash)
+    };
+    let (mk, by) = first_fit(keys, &slots, check, attempt)?;
+    layer(mk, by)
 }
 
 fn open_v2(
@@ -229,23 +209,37 @@ fn open_v2(
                 .collect()
         })
         .unwrap_or_default();
+    let attempt = |id: &str, pw: &[u8]| keyslot_v2(vol, &json["keyslots"][id], pw);
+    let (mk, by) = first_fit(keys, &slots, check, attempt)?;
+    layer(mk, by)
+}
+
+/// The first key that gives the volume key `check` accepts: a volume key
+/// as given, a passphrase through each keyslot in `slots` (`attempt` derives
+/// that keyslot's candidate). The volume key and which keyslot gave it; or
+/// one line of what was tried.
+fn first_fit(
+    keys: &[&Secret],
+    slots: &[String],
+    check: impl Fn(&[u8]) -> bool,
+    attempt: impl Fn(&str, &[u8]) -> Result<Vec<u8>, String>,
+) -> Result<(Vec<u8>, String), String> {
     let mut tried = Vec::new();
     for key in keys {
         let pw = match key {
             Secret::VolumeKey(mk) => {
                 if check(mk) {
-                    return layer(mk.clone(), "the volume key given".into());
+                    return Ok((mk.clone(), "the volume key given".into()));
                 }
                 tried.push("master-key: does not match the header's digest".to_string());
                 continue;
             }
             Secret::Password(p) | Secret::KeyFile(p) => p,
         };
-        for id in &slots {
-            let k = &json["keyslots"][id.as_str()];
-            match keyslot_v2(vol, k, pw) {
+        for id in slots {
+            match attempt(id, pw) {
                 Ok(mk) if check(&mk) => {
-                    return layer(mk, format!("keyslot {id} with a {}", key.kind()));
+                    return Ok((mk, format!("keyslot {id} with a {}", key.kind())));
                 }
                 Ok(_) => {}
                 Err(e) => tried.push(format!("keyslot {id}: {e}")),

@@ -44,7 +44,7 @@ pub fn export_volumes(
         .begin_session(
             SessionCommand::Export,
             json!({"volumes": wanted, "dest": abs(dest),
-                   "keys": keys.iter().map(|k| json!({"kind": k.secret.kind(), "volume": k.target})).collect::<Vec<_>>()}),
+                   "keys": crate::unlock::key_kinds(keys)}),
         )
         .map_err(fail)?;
     let result = (|| -> Result<Vec<ExportedVolume>, Failure> {

@@ -84,11 +84,7 @@ impl ScanOptions {
         // Which kinds of key were given (never the keys); absent without keys,
         // so a keyless scan records what it always did.
         if !self.keys.is_empty() {
-            a["keys"] = self
-                .keys
-                .iter()
-                .map(|k| json!({"kind": k.secret.kind(), "volume": k.target}))
-                .collect();
+            a["keys"] = crate::unlock::key_kinds(&self.keys);
         }
         a
     }

@@ -22,6 +22,14 @@ pub(crate) struct Unlocked {
     pub plain: Vec<Volume>,
 }
 
+/// What a session records of the keys it was given: their kinds and the
+/// volumes they were aimed at, never the keys.
+pub(crate) fn key_kinds(keys: &[KeySpec]) -> serde_json::Value {
+    keys.iter()
+        .map(|k| serde_json::json!({"kind": k.secret.kind(), "volume": k.target}))
+        .collect()
+}
+
 /// Tries `keys` on every encrypted volume of `src` (evidence `label`).
 pub(crate) fn unlock(
     src: &Arc<dyn ImageSource>,
