@@ -13,6 +13,7 @@ mod fsunits;
 mod guard;
 pub mod jobs;
 mod layout;
+mod listing;
 mod lock;
 mod names;
 mod output;
@@ -45,6 +46,7 @@ pub use dredge_store::{
 pub use export_volume::{export_volumes, ExportedVolume};
 pub use guard::EvidenceGuard;
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
+pub use listing::list_image;
 pub use lock::{job_running, CaseLock};
 pub use names::safe_component;
 pub use output::{export, report, Exported, ReportOutcome};
@@ -53,9 +55,7 @@ pub use register::{
     OneShotState,
 };
 pub use scan::Prepared;
-pub use scan::{
-    list_image, scan, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary,
-};
+pub use scan::{scan, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary};
 pub use verify::{verify, verify_against, Anchors, EvidenceCheck, VerifyReport};
 pub use view::{modified_times, open_image, ImageView, Viewed};
 

@@ -10,9 +10,8 @@ pub(crate) use crate::layout::{
     accepting, layout, recovered_volumes, unallocated_extents, Laid, Lost,
 };
 pub use crate::layout::{registry, FsKind};
-use crate::unit::{contain, cut_short, volume_budget};
 use crate::{close_failed, fail, open_case, Failure, Outcome, ProgressFn};
-use dredge_core::{Counted, Entry, Extent, Finding, ImageSource, VolumeKind, VolumeReader};
+use dredge_core::{Counted, Extent, Finding, ImageSource, VolumeKind};
 use dredge_hash::Algorithms;
 use dredge_image::open_evidence;
 use dredge_store::{EvidenceRow, FindingRecord, SessionCommand, SessionStatus, Store};
@@ -306,71 +305,6 @@ fn scan_all(
         Outcome::Complete
     };
     Ok(ScanReport { outcome, summary })
-}
-
-/// Lists every entry of every filesystem in an image, without a case: for triage
-/// and for comparing with `fls -r`. `sink` gets (volume index, fs type, entry).
-pub fn list_image(
-    image: &Path,
-    map: Option<&Path>,
-    keys: &[dredge_crypt::KeySpec],
-    interrupt: &AtomicBool,
-    sink: &mut dyn FnMut(usize, &str, &Entry),
-) -> Result<Vec<Finding>, Failure> {
-    let opened = open_evidence(image, map).map_err(fail)?;
-    let src: Arc<dyn ImageSource> = Arc::from(opened.source);
-    // Without a case the evidence's label is its place on the command line.
-    let unlocked = crate::unlock::unlock(&src, "ev1", keys, interrupt)?;
-    let src = unlocked.src;
-    let reg = registry();
-    let Laid {
-        mut vols,
-        mut findings,
-        ..
-    } = layout(&src, &reg, interrupt, Lost::Now)?;
-    vols.extend(unlocked.plain);
-    for (i, v) in vols.iter().enumerate() {
-        if !matches!(
-            v.kind,
-            VolumeKind::Partition
-                | VolumeKind::Whole
-                | VolumeKind::Recovered
-                | VolumeKind::Decrypted
-        ) {
-            continue;
-        }
-        let reader =
-            VolumeReader::new(Arc::clone(&src), v.extent).with_budget(volume_budget(v.extent.len));
-        for kind in accepting(&reader, &reg, &mut findings) {
-            let mut walked = Vec::new();
-            let r = contain(|| match (kind.open)(reader.clone()) {
-                Ok(fs) => {
-                    walked.extend(fs.open_findings());
-                    let ty = fs.type_name();
-                    fs.walk(
-                        &mut |e| {
-                            stop_if_interrupted(interrupt);
-                            sink(i, ty, &e)
-                        },
-                        &mut walked,
-                    );
-                }
-                Err(f) => walked.push(f),
-            });
-            findings.append(&mut walked);
-            if let Err(why) = r {
-                if interrupt.load(Ordering::Relaxed) {
-                    return Ok(findings);
-                }
-                findings.push(cut_short(
-                    v.extent.start,
-                    &format!("{} reader", kind.name),
-                    &why,
-                ));
-            }
-        }
-    }
-    Ok(findings)
 }
 
 /// Scans one evidence item: metadata first (analysis), then the pass — or, for
