@@ -30,6 +30,13 @@ pub fn be32<T: From<u32>>(b: &[u8], o: usize) -> T {
     T::from(u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]))
 }
 
+/// A big-endian `u64` at `o`.
+pub fn be64(b: &[u8], o: usize) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[o..o + 8]);
+    u64::from_be_bytes(a)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

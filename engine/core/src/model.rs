@@ -65,6 +65,18 @@ pub enum VolumeKind {
 }
 
 impl VolumeKind {
+    /// Whether filesystem readers look inside it: tables' partitions, the
+    /// whole image, lost filesystems found, opened encrypted volumes.
+    pub fn holds_files(self) -> bool {
+        matches!(
+            self,
+            VolumeKind::Partition
+                | VolumeKind::Whole
+                | VolumeKind::Recovered
+                | VolumeKind::Decrypted
+        )
+    }
+
     pub fn as_str(&self) -> &'static str {
         match self {
             VolumeKind::Partition => "partition",

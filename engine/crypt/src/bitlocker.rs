@@ -9,7 +9,16 @@
 //! and the protectors of its volume master key; the first copy that reads
 //! cleanly is described, and copies that do not are findings.
 
+use dredge_core::bytes::le64;
 use dredge_core::{Finding, VolumeReader};
+
+fn le16(b: &[u8], at: usize) -> u16 {
+    dredge_core::bytes::le16(b, at)
+}
+
+fn le32(b: &[u8], at: usize) -> u32 {
+    dredge_core::bytes::le32(b, at)
+}
 
 /// {4967D63B-2E29-4AD8-8399-F6A339E3D001} as stored (mixed-endian).
 const GUID: [u8; 16] = [
@@ -18,20 +27,6 @@ const GUID: [u8; 16] = [
 const SIGNATURE: &[u8; 8] = b"-FVE-FS-";
 /// FVE metadata larger than this is not BitLocker's (Windows writes 64 KiB).
 const MAX_METADATA: u64 = 1 << 20;
-
-fn le16(b: &[u8], at: usize) -> u16 {
-    u16::from_le_bytes([b[at], b[at + 1]])
-}
-
-fn le32(b: &[u8], at: usize) -> u32 {
-    u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn le64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_le_bytes(x)
-}
 
 /// A GUID as Windows prints it.
 fn guid(b: &[u8]) -> String {

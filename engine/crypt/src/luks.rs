@@ -7,6 +7,7 @@
 //! sane: lengths are bounded before anything is read, and a damaged primary
 //! LUKS2 header falls back to the secondary one with a finding.
 
+use dredge_core::bytes::be64;
 use dredge_core::{Finding, VolumeReader};
 use serde_json::Value;
 
@@ -110,14 +111,9 @@ pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(&b[..end]).into_owned()
 }
 
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
-
-fn be64(b: &[u8], at: usize) -> u64 {
-    let mut x = [0u8; 8];
-    x.copy_from_slice(&b[at..at + 8]);
-    u64::from_be_bytes(x)
+/// A big-endian `u32` (the header's integers; one copy in `dredge_core`).
+pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
+    dredge_core::bytes::be32(b, at)
 }
 
 impl Luks {

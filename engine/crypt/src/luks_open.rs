@@ -7,7 +7,7 @@
 use crate::kdf::{af_merge, argon2, pbkdf2};
 use crate::keys::{fingerprint, Secret};
 use crate::layer::Layer;
-use crate::luks::{Luks, Raw};
+use crate::luks::{be32, Luks, Raw};
 use crate::sector::SectorCipher;
 use base64::Engine;
 use dredge_core::{Extent, VolumeReader};
@@ -29,10 +29,6 @@ pub struct Opened {
 /// Key material larger than this is not a LUKS keyslot (4 000 stripes of a
 /// 512-bit key are 256 000 bytes).
 const MAX_MATERIAL: u64 = 8 << 20;
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    u32::from_be_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
-}
 
 fn b64(v: &Value) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD

@@ -61,15 +61,7 @@ pub(crate) fn analyse(
         if interrupt.load(Ordering::Relaxed) {
             return Ok(None);
         }
-        if !opts.filesystems
-            || !matches!(
-                v.kind,
-                VolumeKind::Partition
-                    | VolumeKind::Whole
-                    | VolumeKind::Recovered
-                    | VolumeKind::Decrypted
-            )
-        {
+        if !opts.filesystems || !v.kind.holds_files() {
             continue;
         }
         let unit = format!("v{i}");

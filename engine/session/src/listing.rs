@@ -6,7 +6,7 @@
 use crate::scan::{accepting, layout, registry, stop_if_interrupted, Laid, Lost};
 use crate::unit::{contain, cut_short, volume_budget};
 use crate::{fail, Failure};
-use dredge_core::{Entry, Finding, ImageSource, VolumeKind, VolumeReader};
+use dredge_core::{Entry, Finding, ImageSource, VolumeReader};
 use dredge_image::open_evidence;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -34,13 +34,7 @@ pub fn list_image(
     } = layout(&src, &reg, interrupt, Lost::Now)?;
     vols.extend(unlocked.plain);
     for (i, v) in vols.iter().enumerate() {
-        if !matches!(
-            v.kind,
-            VolumeKind::Partition
-                | VolumeKind::Whole
-                | VolumeKind::Recovered
-                | VolumeKind::Decrypted
-        ) {
+        if !v.kind.holds_files() {
             continue;
         }
         let reader =
