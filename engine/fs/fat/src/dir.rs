@@ -292,3 +292,38 @@ mod tests {
         assert_eq!(fat_time((1 << 5) | 1, 24 << 11, 0), None);
     }
 }
+
+/// Whether directory data begins with the "." and ".." entries (first byte
+/// possibly the deleted mark 0xE5), each with the directory attribute.
+pub fn starts_with_dots(d: &[u8]) -> bool {
+    let dot = |e: &[u8], name: &[u8]| {
+        (e[0] == b'.' || e[0] == 0xE5)
+            && e[1..name.len()] == name[1..]
+            && e[name.len()..11].iter().all(|&c| c == b' ')
+            && e[11] & 0x10 != 0
+    };
+    d.len() >= 64 && dot(&d[..32], b".") && dot(&d[32..64], b"..")
+}
+
+#[cfg(test)]
+mod dots_tests {
+    use super::starts_with_dots;
+
+    #[test]
+    fn a_directory_begins_with_dot_entries_and_random_bytes_do_not() {
+        let mut d = vec![0u8; 64];
+        d[..11].copy_from_slice(b".          ");
+        d[32..43].copy_from_slice(b"..         ");
+        d[11] = 0x10;
+        d[43] = 0x10;
+        assert!(starts_with_dots(&d));
+        d[0] = 0xE5;
+        assert!(starts_with_dots(&d), "a deleted directory keeps them");
+        d[43] = 0x20;
+        assert!(!starts_with_dots(&d), "'..' must be a directory");
+        d[43] = 0x10;
+        d[34] = b'X';
+        assert!(!starts_with_dots(&d));
+        assert!(!starts_with_dots(&d[..40]));
+    }
+}

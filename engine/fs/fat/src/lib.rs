@@ -314,6 +314,21 @@ impl FileSystem for FatFs {
                         continue;
                     }
                     let (d, s) = self.dir_data(&turn.clusters, findings);
+                    // Every subdirectory begins with its "." and ".." entries
+                    // (a deleted one keeps them). A cluster that does not is no
+                    // directory: overwritten, or a damaged entry's pointer into
+                    // data. Read as one, random bytes give thousands of
+                    // nonsense "entries" pointing to more of them.
+                    if !dir::starts_with_dots(&d) {
+                        findings.push(Finding::new(
+                            s.first().copied().unwrap_or(meta),
+                            format!(
+                                "directory {full}: its cluster {} does not begin with the \".\" and \"..\" entries every directory has; not read as a directory",
+                                turn.clusters[0]
+                            ),
+                        ));
+                        continue;
+                    }
                     (d, s, cs, full, depth, turn.deleted)
                 }
             };
