@@ -77,10 +77,14 @@ enum Command {
     Verify(VerifyArgs),
     /// Print the custody log.
     Log(LogArgs),
-    /// Write the plaintext of encrypted volumes (LUKS) as raw images, one file
+    /// Write the plaintext of encrypted volumes (LUKS, BitLocker) as raw images, one file
     /// each (OUT/ev1-v0.plain.raw), for other tools; their MD5, SHA-1 and
     /// SHA-256 go into the custody log. The key is given again (never kept).
     ExportVolume(ExportVolumeArgs),
+    /// Print, for every password-protected encrypted volume (BitLocker), the
+    /// line hashcat (-m 22100) or John the Ripper takes to search for its
+    /// password; what is handed off goes into the custody log.
+    Hashes(HashesArgs),
     /// Write a report from the case store alone (HTML, PDF/A, DFXML, CASE/UCO JSON-LD, CSV, bodyfile), with its
     /// SHA-256 beside it and in the custody log. A store that fails verification still
     /// gets its report, which says so first; the exit code is then 2.
@@ -224,8 +228,10 @@ struct ScanFlags {
     hash: session::Algorithms,
     /// A key for encrypted volumes, tried on each (repeatable):
     /// password=TEXT, password-file=PATH (its first line), keyfile=PATH,
-    /// master-key=HEX; `ev1/v2:SPEC` tries it on that volume only. Never
-    /// recorded; prefer password-file (a command line is visible to `ps`).
+    /// recovery=NNNNNN-… (BitLocker's 48 digits), bek=PATH (BitLocker startup
+    /// key), master-key=HEX or fvek=HEX; `ev1/v2:SPEC` tries it on that volume
+    /// only. Never recorded; prefer password-file (a command line is visible
+    /// to `ps`). BitLocker with its protection suspended opens with no key.
     #[arg(long = "key", value_name = "SPEC", value_parser = session::KeySpec::parse)]
     keys: Vec<session::KeySpec>,
 }
@@ -257,6 +263,15 @@ struct ExportVolumeArgs {
     /// Keys, as for `scan --key` (repeatable).
     #[arg(long = "key", value_name = "SPEC", value_parser = session::KeySpec::parse, required = true)]
     keys: Vec<session::KeySpec>,
+}
+
+#[derive(Args)]
+struct HashesArgs {
+    case_dir: PathBuf,
+    /// hashcat: the lines alone (which volume each is for on stderr); john:
+    /// `VOLUME/PROTECTOR:LINE`, as John the Ripper reads them.
+    #[arg(long, default_value = "hashcat", value_parser = ["hashcat", "john"])]
+    format: String,
 }
 
 #[derive(Args)]
@@ -481,6 +496,34 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
         }
         Command::Report(a) => listing::report(a, rep),
         Command::Log(a) => listing::log(a, rep),
+        Command::Hashes(a) => {
+            let lines = session::password_hashes(&a.case_dir, interrupt)?;
+            if lines.is_empty() {
+                eprintln!(
+                    "{}: no password-protected encrypted volume",
+                    a.case_dir.display()
+                );
+            }
+            for l in &lines {
+                if a.format == "john" {
+                    println!("{}/{}:{}", l.volume, l.protector, l.line);
+                    continue;
+                }
+                println!("{}", l.line);
+                eprintln!(
+                    "{} {} protector {} ({}): {}",
+                    l.volume,
+                    l.container,
+                    l.protector,
+                    l.kind,
+                    match l.hashcat_mode {
+                        Some(m) => format!("hashcat -m {m}"),
+                        None => "John the Ripper only (hashcat does not take this kind)".into(),
+                    }
+                );
+            }
+            Ok(0)
+        }
         Command::ExportVolume(a) => {
             let done =
                 session::export_volumes(&a.case_dir, &a.volumes, &a.keys, &a.out, interrupt)?;

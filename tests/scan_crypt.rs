@@ -163,18 +163,13 @@ fn bitlocker_volumes_name_their_guid_method_and_protectors_as_cryptsetup_reads_t
             continue;
         }
         let case = dir.path().join(format!("case-{name}"));
-        // Carving on (the default): ciphertext must give nothing; a LUKS key
-        // given for other volumes passes a BitLocker volume by.
-        let arts = one_shot_ls(
-            "recover",
-            &img,
-            None,
-            &case,
-            0,
-            &["--key", "password=for-luks"],
-        );
+        // Carving on (the default), no key: ciphertext must give nothing. A
+        // volume with its protection suspended opens by its clear key, and
+        // its plaintext is a volume of its own (tests/unlock_bitlocker.rs).
+        let arts = one_shot_ls("recover", &img, None, &case, 0, &[]);
+        let clear = c.get("CLEARKEY_VMK_GUID").is_some_and(|g| !g.is_empty());
         assert!(
-            arts.iter().all(|a| a["origin"] != "carved"),
+            clear || arts.iter().all(|a| a["origin"] != "carved"),
             "{name}: ciphertext carved: {arts:?}"
         );
         let dump = cryptsetup(&["bitlkDump", img.to_str().unwrap()]);

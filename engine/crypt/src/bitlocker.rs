@@ -29,7 +29,7 @@ const SIGNATURE: &[u8; 8] = b"-FVE-FS-";
 const MAX_METADATA: u64 = 1 << 20;
 
 /// A GUID as Windows prints it.
-fn guid(b: &[u8]) -> String {
+pub(crate) fn guid(b: &[u8]) -> String {
     format!(
         "{:08x}-{:04x}-{:04x}-{}-{}",
         le32(b, 0),
@@ -115,6 +115,51 @@ pub struct BitLocker {
     pub protectors: Vec<(String, String)>,
     pub metadata_offsets: Vec<u64>,
     pub problems: Vec<String>,
+    /// What opening the volume needs (wrapped keys, layout).
+    pub(crate) material: Material,
+}
+
+/// A key wrapped with AES-CCM (a datum of value type 5): 12-byte nonce,
+/// 16-byte tag, and the encrypted key datum.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub(crate) struct Wrapped {
+    pub nonce: [u8; 12],
+    pub tag: [u8; 16],
+    pub data: Vec<u8>,
+}
+
+/// One volume master key entry.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub(crate) struct Vmk {
+    pub guid: String,
+    pub protection: u16,
+    /// The stretch key's salt (password and recovery password protectors).
+    pub salt: Option<[u8; 16]>,
+    /// A key stored in the clear (protection suspended): it unwraps the VMK.
+    pub clear: Option<Vec<u8>>,
+    pub wrapped: Option<Wrapped>,
+}
+
+/// What opening a BitLocker volume needs from its metadata.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub(crate) struct Material {
+    pub method: u16,
+    /// Bytes per sector, from the volume header (512 or 4096).
+    pub sector: u64,
+    pub vista: bool,
+    pub vmks: Vec<Vmk>,
+    pub fvek: Option<Wrapped>,
+    /// Where the volume's first sectors are kept, encrypted: (offset, size).
+    pub volume_header: Option<(u64, u64)>,
+    /// The conversion's current and next state (2: normal).
+    pub states: (u16, u16),
+}
+
+// Holds keys stored in the clear: never printed.
+impl std::fmt::Debug for Material {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Material({} VMKs)", self.vmks.len())
+    }
 }
 
 impl BitLocker {
@@ -137,6 +182,11 @@ impl BitLocker {
             match metadata(vol, at) {
                 Ok(mut b) => {
                     b.to_go = k == Kind::ToGo;
+                    b.material.vista = k == Kind::Vista;
+                    b.material.sector = match le16(&h, 11) {
+                        0 => 512,
+                        n => u64::from(n),
+                    };
                     b.metadata_offsets = offsets.clone();
                     b.problems = problems;
                     return Ok(b);
@@ -229,6 +279,11 @@ fn metadata(vol: &VolumeReader, at: u64) -> Result<BitLocker, String> {
         protectors: Vec::new(),
         metadata_offsets: Vec::new(),
         problems: Vec::new(),
+        material: Material {
+            method: le16(&m, 36),
+            states: (le16(&head, 12), le16(&head, 14)),
+            ..Material::default()
+        },
     };
     let mut p = usize::try_from(le32(&m, 8)).unwrap_or(48).max(48);
     while p + 8 <= m.len() {
@@ -239,9 +294,17 @@ fn metadata(vol: &VolumeReader, at: u64) -> Result<BitLocker, String> {
         let e = &m[p..p + len];
         match (le16(e, 2), le16(e, 4)) {
             // A volume master key, with what protects it.
-            (0x0002, 0x0008) if len >= 36 => b
-                .protectors
-                .push((guid(&e[8..24]), protection(le16(e, 34)))),
+            (0x0002, 0x0008) if len >= 36 => {
+                b.protectors
+                    .push((guid(&e[8..24]), protection(le16(e, 34))));
+                b.material.vmks.push(vmk(e));
+            }
+            // The full volume encryption key, wrapped by the VMK.
+            (0x0003, 0x0005) if b.material.fvek.is_none() => b.material.fvek = wrapped(e),
+            // Where the volume's own first sectors are kept.
+            (0x000f, 0x000f) if len >= 24 => {
+                b.material.volume_header = Some((le64(e, 8), le64(e, 16)));
+            }
             // The description (computer, drive, date), UTF-16LE.
             (0x0007, 0x0002) => {
                 let units: Vec<u16> = e[8..]
@@ -256,6 +319,50 @@ fn metadata(vol: &VolumeReader, at: u64) -> Result<BitLocker, String> {
         p += len;
     }
     Ok(b)
+}
+
+/// A datum of value type 5 (AES-CCM): nonce, tag, encrypted key.
+fn wrapped(e: &[u8]) -> Option<Wrapped> {
+    (e.len() > 36).then(|| {
+        let mut w = Wrapped {
+            data: e[36..].to_vec(),
+            ..Wrapped::default()
+        };
+        w.nonce.copy_from_slice(&e[8..20]);
+        w.tag.copy_from_slice(&e[20..36]);
+        w
+    })
+}
+
+/// A VMK entry and the datums nested in it (after its 28-byte header).
+fn vmk(e: &[u8]) -> Vmk {
+    let mut v = Vmk {
+        guid: guid(&e[8..24]),
+        protection: le16(e, 34),
+        ..Vmk::default()
+    };
+    let mut p = 36;
+    while p + 8 <= e.len() {
+        let len = le16(e, p) as usize;
+        if len < 8 || p + len > e.len() {
+            break;
+        }
+        let d = &e[p..p + len];
+        match le16(d, 4) {
+            // Stretch key: encryption method, then the 16-byte salt.
+            0x0003 if len >= 28 => {
+                let mut salt = [0u8; 16];
+                salt.copy_from_slice(&d[12..28]);
+                v.salt = Some(salt);
+            }
+            0x0005 if v.wrapped.is_none() => v.wrapped = wrapped(d),
+            // A key: encryption method, then the key.
+            0x0001 if len > 12 => v.clear = Some(d[12..].to_vec()),
+            _ => {}
+        }
+        p += len;
+    }
+    v
 }
 
 /// A FILETIME (100 ns since 1601) as seconds since 1970; none for zero.

@@ -17,6 +17,11 @@ pub enum Secret {
     /// The volume key itself (`master-key=HEX`, also `fvek=HEX`), recovered
     /// elsewhere (from memory, from another tool).
     VolumeKey(Vec<u8>),
+    /// A BitLocker recovery password (`recovery=NNNNNN-…`, 48 digits in
+    /// eight groups), checked for form when parsed.
+    Recovery(Vec<u8>),
+    /// A BitLocker startup key file (`bek=PATH`, a `.BEK`), whole.
+    Bek(Vec<u8>),
 }
 
 impl Secret {
@@ -26,6 +31,8 @@ impl Secret {
             Secret::Password(_) => "password",
             Secret::KeyFile(_) => "keyfile",
             Secret::VolumeKey(_) => "master-key",
+            Secret::Recovery(_) => "recovery",
+            Secret::Bek(_) => "bek",
         }
     }
 }
@@ -50,7 +57,7 @@ impl KeySpec {
     /// name the kind, never the value.
     pub fn parse(spec: &str) -> Result<KeySpec, String> {
         let (lhs, value) = spec.split_once('=').ok_or(
-            "a key is KIND=VALUE (password=…, password-file=PATH, keyfile=PATH, master-key=HEX)",
+            "a key is KIND=VALUE (password=…, password-file=PATH, recovery=NNNNNN-…, bek=PATH, keyfile=PATH, master-key=HEX)",
         )?;
         let (target, kind) = match lhs.rsplit_once(':') {
             Some((t, k)) => (Some(t.to_string()), k),
@@ -71,12 +78,19 @@ impl KeySpec {
                 Secret::Password(b)
             }
             "keyfile" => Secret::KeyFile(read(value)?),
+            "bek" => Secret::Bek(read(value)?),
+            "recovery" => {
+                if recovery_key(value.as_bytes()).is_none() {
+                    return Err("recovery: not a BitLocker recovery password (eight groups of six digits, each a multiple of 11, joined by '-')".into());
+                }
+                Secret::Recovery(value.as_bytes().to_vec())
+            }
             "master-key" | "fvek" => Secret::VolumeKey(
                 hex(value).ok_or_else(|| format!("{kind}: not an even number of hex digits"))?,
             ),
             k => {
                 return Err(format!(
-                    "unknown key kind {k:?} (password, password-file, keyfile, master-key, fvek)"
+                    "unknown key kind {k:?} (password, password-file, recovery, bek, keyfile, master-key, fvek)"
                 ))
             }
         };
@@ -117,6 +131,29 @@ fn hex(s: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
+/// The 16 bytes a BitLocker recovery password stands for: each of its eight
+/// six-digit groups is 11 times a 16-bit number. `None` when `s` is not one.
+pub(crate) fn recovery_key(s: &[u8]) -> Option<[u8; 16]> {
+    let s = s.strip_suffix(b"\n").unwrap_or(s);
+    let s = s.strip_suffix(b"\r").unwrap_or(s);
+    let groups: Vec<&[u8]> = s.split(|&c| c == b'-').collect();
+    if groups.len() != 8 {
+        return None;
+    }
+    let mut key = [0u8; 16];
+    for (i, g) in groups.iter().enumerate() {
+        if g.len() != 6 || !g.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n: u32 = std::str::from_utf8(g).ok()?.parse().ok()?;
+        if !n.is_multiple_of(11) || n / 11 > 0xffff {
+            return None;
+        }
+        key[2 * i..2 * i + 2].copy_from_slice(&((n / 11) as u16).to_le_bytes());
+    }
+    Some(key)
+}
+
 /// What the case records of a volume key: the first 16 hex digits of its
 /// SHA-256. Two examiners can compare keys without either writing one down.
 pub fn fingerprint(volume_key: &[u8]) -> String {
@@ -145,6 +182,24 @@ mod tests {
         assert!(KeySpec::parse("ev1:password=x").is_err());
         assert!(KeySpec::parse("master-key=abc").is_err());
         assert!(KeySpec::parse("pin=1234").is_err());
+        let rp = "042647-302313-590458-071500-554323-116567-412181-516978";
+        assert_eq!(
+            KeySpec::parse(&format!("recovery={rp}")).unwrap().secret,
+            Secret::Recovery(rp.as_bytes().to_vec())
+        );
+        // 042647 = 11 × 3877: the first group's number, little-endian.
+        assert_eq!(
+            recovery_key(rp.as_bytes()).unwrap()[..2],
+            3877u16.to_le_bytes()
+        );
+        for bad in [
+            "042647-302313-590458-071500-554323-116567-412181",
+            "042648-302313-590458-071500-554323-116567-412181-516978",
+            "04264a-302313-590458-071500-554323-116567-412181-516978",
+            "999999-302313-590458-071500-554323-116567-412181-516978",
+        ] {
+            assert!(KeySpec::parse(&format!("recovery={bad}")).is_err(), "{bad}");
+        }
         assert!(KeySpec::parse("password").is_err());
         let shown = format!("{:?}", KeySpec::parse("password=hunter2").unwrap());
         assert!(!shown.contains("hunter2"), "{shown}");

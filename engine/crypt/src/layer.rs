@@ -9,58 +9,151 @@
 //! with the same reason.
 
 use crate::sector::SectorCipher;
-use dredge_core::{Extent, ImageSource, ReadReport, SourceError, Why};
+use dredge_core::{Extent, ImageSource, ReadReport, SourceError, SynthRange, Why};
 use std::sync::Arc;
+
+/// Where the plaintext of one stretch of a layer comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// Ciphertext at image offset `at` (for the stretch's first byte), whose
+    /// first sector has IV number `iv`. LUKS keeps it in place (`at` is the
+    /// stretch's own offset); BitLocker moves the first sectors of a volume
+    /// elsewhere and encrypts them there.
+    Cipher { at: u64, iv: u64 },
+    /// Zeros: the container's own metadata inside the volume (BitLocker's
+    /// FVE metadata), which is no part of the plaintext. dm-crypt's BITLK
+    /// mapping and dislocker show it so.
+    Zero,
+    /// Plaintext as stored: the part of a volume BitLocker has not yet
+    /// encrypted (a conversion in progress or paused).
+    Clear,
+}
+
+/// One stretch of a layer, in image offsets of the plaintext.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub plain: Extent,
+    pub source: Source,
+}
 
 /// One unlocked stretch of the image.
 #[derive(Clone, Debug)]
 pub struct Layer {
-    /// Image offsets of the encrypted data, a whole number of sectors.
+    /// Image offsets of the plaintext volume, a whole number of sectors.
     pub extent: Extent,
     /// Bytes per encryption sector (512 or 4096).
     pub sector: u64,
-    /// The IV of the first sector, and bytes per IV step (512 for LUKS1 and
-    /// dm-crypt's default, the sector size for LUKS2).
-    pub iv_first: u64,
+    /// Bytes per IV step (512 for LUKS1 and dm-crypt's default, the sector
+    /// size for BitLocker's large sectors).
     pub iv_unit: u64,
     pub cipher: Arc<SectorCipher>,
+    /// Sorted, covering `extent`, each a whole number of sectors.
+    pub segments: Vec<Segment>,
 }
 
 impl Layer {
-    /// Decrypts `buf`, which holds whole sectors starting at image offset `at`.
-    fn decrypt(&self, at: u64, buf: &mut [u8]) {
-        let s = self.sector as usize;
-        for (i, sec) in buf.chunks_exact_mut(s).enumerate() {
-            let rel = at - self.extent.start + (i * s) as u64;
-            self.cipher
-                .decrypt_sector(self.iv_first + rel / self.iv_unit, sec);
+    /// A layer whose ciphertext is where its plaintext is (LUKS, VeraCrypt):
+    /// the first sector's IV is `iv_first`.
+    pub fn in_place(
+        extent: Extent,
+        sector: u64,
+        iv_first: u64,
+        iv_unit: u64,
+        cipher: Arc<SectorCipher>,
+    ) -> Layer {
+        Layer {
+            extent,
+            sector,
+            iv_unit,
+            cipher,
+            segments: vec![Segment {
+                plain: extent,
+                source: Source::Cipher {
+                    at: extent.start,
+                    iv: iv_first,
+                },
+            }],
         }
     }
 
-    /// Decrypts `bytes`, the ciphertext of `whole` (whole sectors) read with
-    /// `rep`; the sectors `rep` says were not read become zeros, and are
-    /// returned with their reasons.
-    fn open(&self, whole: Extent, bytes: &mut [u8], rep: &ReadReport) -> Vec<(Extent, Why)> {
-        self.decrypt(whole.start, bytes);
-        let bad: Vec<(Extent, Why)> = rep
-            .synthesized
-            .iter()
-            .filter_map(|r| r.extent.intersect(&whole).map(|x| (self.widen(x), r.why)))
+    /// Whether the segment's stored bytes for a plaintext range are the
+    /// image's bytes at that same range (so a raw read there already holds
+    /// them).
+    fn stored_in_place(seg: &Segment) -> bool {
+        match seg.source {
+            Source::Cipher { at, .. } => at == seg.plain.start,
+            Source::Clear => true,
+            Source::Zero => false,
+        }
+    }
+
+    /// The segment's plaintext for `want` (inside it, sector-aligned to it)
+    /// into `out`. `preread`: `out` already holds the stored bytes, read with
+    /// that report; otherwise they are read from `inner`. Returns the
+    /// plaintext ranges that could not be made, with their reasons.
+    fn segment(
+        &self,
+        seg: &Segment,
+        want: Extent,
+        out: &mut [u8],
+        preread: Option<&ReadReport>,
+        inner: &dyn ImageSource,
+    ) -> Result<Vec<(Extent, Why)>, SourceError> {
+        let stored = match seg.source {
+            Source::Zero => {
+                out.fill(0);
+                return Ok(Vec::new());
+            }
+            Source::Clear => want,
+            Source::Cipher { at, .. } => Extent::new(at + (want.start - seg.plain.start), want.len),
+        };
+        // Unreadable stored bytes, in plaintext offsets.
+        let bad = match preread {
+            Some(rep) => moved(&rep.synthesized, want, want.start),
+            None => {
+                let rep = inner.read_at(stored.start, out)?;
+                moved(&rep.synthesized, stored, want.start)
+            }
+        };
+        let Source::Cipher { iv, .. } = seg.source else {
+            return Ok(bad);
+        };
+        let s = self.sector as usize;
+        for (i, sec) in out.chunks_exact_mut(s).enumerate() {
+            let rel = want.start - seg.plain.start + (i * s) as u64;
+            self.cipher.decrypt_sector(iv + rel / self.iv_unit, sec);
+        }
+        // A sector decrypts whole or not at all.
+        let bad: Vec<(Extent, Why)> = bad
+            .into_iter()
+            .map(|(e, w)| (widen(e, seg.plain.start, self.sector, want), w))
             .collect();
         for (e, _) in &bad {
-            let o = (e.start - whole.start) as usize;
-            bytes[o..o + e.len as usize].fill(0);
+            let o = (e.start - want.start) as usize;
+            out[o..o + e.len as usize].fill(0);
         }
-        bad
+        Ok(bad)
     }
+}
 
-    /// `e` widened to whole sectors of this layer, within it.
-    fn widen(&self, e: Extent) -> Extent {
-        let (s, base) = (self.sector, self.extent.start);
-        let start = base + (e.start.max(base) - base) / s * s;
-        let end = base + (e.end().min(self.extent.end()) - base).div_ceil(s) * s;
-        Extent::from_bounds(start, end.min(self.extent.end()))
-    }
+/// The parts of `ranges` (absolute image offsets) inside `from`, moved so
+/// `from.start` lands on `to`.
+fn moved(ranges: &[SynthRange], from: Extent, to: u64) -> Vec<(Extent, Why)> {
+    ranges
+        .iter()
+        .filter_map(|r| {
+            r.extent
+                .intersect(&from)
+                .map(|x| (Extent::new(x.start - from.start + to, x.len), r.why))
+        })
+        .collect()
+}
+
+/// `e` widened to whole sectors counted from `origin`, within `bound`.
+fn widen(e: Extent, origin: u64, sector: u64, bound: Extent) -> Extent {
+    let start = origin + (e.start.max(origin) - origin) / sector * sector;
+    let end = origin + (e.end() - origin).div_ceil(sector) * sector;
+    Extent::from_bounds(start.max(bound.start), end.min(bound.end()))
 }
 
 /// The image with its unlocked layers decrypted.
@@ -102,31 +195,34 @@ impl Layered {
             .map(|r| (r.extent, r.why))
             .collect();
         for l in &self.layers {
-            let Some(part) = l.extent.intersect(&here) else {
-                continue;
-            };
-            let whole = l.widen(part);
-            // The ciphertext of `whole`: in place when the buffer holds it all.
-            let bad = if whole == part {
-                let o = (part.start - at) as usize;
-                l.open(whole, &mut buf[o..o + part.len as usize], report)
-            } else {
-                let mut tmp = vec![0u8; whole.len as usize];
-                let raw = self.inner.read_at(whole.start, &mut tmp)?;
-                let bad = l.open(whole, &mut tmp, &raw);
-                let (o, d) = (
-                    (part.start - whole.start) as usize,
-                    (part.start - at) as usize,
+            for seg in &l.segments {
+                let Some(part) = seg.plain.intersect(&here) else {
+                    continue;
+                };
+                let want = match seg.source {
+                    Source::Cipher { .. } => widen(part, seg.plain.start, l.sector, seg.plain),
+                    _ => part,
+                };
+                let d = (part.start - at) as usize;
+                let bad = if want == part {
+                    let out = &mut buf[d..d + part.len as usize];
+                    let pre = Layer::stored_in_place(seg).then_some(report);
+                    l.segment(seg, want, out, pre, &*self.inner)?
+                } else {
+                    // Sectors cut by the buffer's edges: made whole aside.
+                    let mut tmp = vec![0u8; want.len as usize];
+                    let bad = l.segment(seg, want, &mut tmp, None, &*self.inner)?;
+                    let o = (part.start - want.start) as usize;
+                    buf[d..d + part.len as usize].copy_from_slice(&tmp[o..o + part.len as usize]);
+                    bad
+                };
+                // Inside the segment, only its own ranges stand.
+                ranges.retain(|(e, _)| !e.overlaps(&part));
+                ranges.extend(
+                    bad.into_iter()
+                        .filter_map(|(e, w)| e.intersect(&part).map(|x| (x, w))),
                 );
-                buf[d..d + part.len as usize].copy_from_slice(&tmp[o..o + part.len as usize]);
-                bad
-            };
-            // Inside the layer, only the widened ranges stand.
-            ranges.retain(|(e, _)| !e.overlaps(&part));
-            ranges.extend(
-                bad.into_iter()
-                    .filter_map(|(e, w)| e.intersect(&part).map(|x| (x, w))),
-            );
+            }
         }
         // Ranges of the raw read that straddle a layer's edge keep their parts
         // outside it.

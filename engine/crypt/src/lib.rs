@@ -8,6 +8,8 @@
 //! ([`Layered`]), so the plaintext is probed, walked and carved like any volume.
 
 mod bitlocker;
+mod bitlocker_open;
+mod handoff;
 mod kdf;
 mod keys;
 mod layer;
@@ -16,8 +18,9 @@ mod luks_open;
 mod sector;
 
 pub use bitlocker::BitLocker;
+pub use handoff::{bitlocker_line_opens, bitlocker_lines, CrackLine};
 pub use keys::{fingerprint, KeySpec, Secret};
-pub use layer::{Layer, Layered};
+pub use layer::{Layer, Layered, Segment, Source};
 pub use luks::Luks;
 pub use luks_open::Opened;
 pub use sector::{SectorCipher, Unsupported};
@@ -25,19 +28,35 @@ pub use sector::{SectorCipher, Unsupported};
 /// Opens the encrypted volume `vol` with the first of `keys` that fits.
 /// `Err`: one line naming what was tried (never a key).
 pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
+    if bitlocker::probe(vol) {
+        let b = BitLocker::read(vol).map_err(|f| f.what)?;
+        return bitlocker_open::open(vol, &b, keys);
+    }
     if !can_unlock(vol) {
-        return Err(
-            "dredge does not unlock this kind of encrypted volume yet (BitLocker: detection only)"
-                .into(),
-        );
+        return Err("dredge does not unlock this kind of encrypted volume yet".into());
     }
     let l = Luks::read(vol).map_err(|f| f.what)?;
     luks_open::open(vol, &l, keys)
 }
 
-/// Whether [`unlock`] knows how to open this volume (LUKS; not BitLocker yet).
+/// Whether [`unlock`] knows how to open this volume: LUKS, and BitLocker
+/// from Windows 7 on.
 pub fn can_unlock(vol: &VolumeReader) -> bool {
     luks::magic(vol).is_some()
+        || (bitlocker::probe(vol) && BitLocker::read(vol).is_ok_and(|b| !b.material.vista))
+}
+
+/// Whether the volume opens with no key: BitLocker with its protection
+/// suspended keeps a clear key in its metadata.
+pub fn opens_without_key(vol: &VolumeReader) -> bool {
+    bitlocker::probe(vol)
+        && BitLocker::read(vol).is_ok_and(|b| {
+            !b.material.vista
+                && b.material
+                    .vmks
+                    .iter()
+                    .any(|v| v.protection == 0 && v.clear.is_some())
+        })
 }
 
 use dredge_core::{Entry, Extent, FileSystem, Finding, VolumeReader};

@@ -93,13 +93,13 @@ fn open_v1(vol: &VolumeReader, luks: &Luks, h: &[u8], keys: &[&Secret]) -> Resul
         let end = data + (vol.len().saturating_sub(data)) / 512 * 512;
         Ok(Opened {
             kind,
-            layer: Layer {
-                extent: Extent::from_bounds(vol.base() + data.min(end), vol.base() + end),
-                sector: 512,
-                iv_first: 0,
-                iv_unit: 512,
-                cipher: Arc::new(cipher),
-            },
+            layer: Layer::in_place(
+                Extent::from_bounds(vol.base() + data.min(end), vol.base() + end),
+                512,
+                0,
+                512,
+                Arc::new(cipher),
+            ),
             by,
             fingerprint: fingerprint(&mk),
         })
@@ -180,16 +180,16 @@ fn open_v2(
         let cipher = SectorCipher::new(spec, &mk).map_err(|e| e.0)?;
         Ok(Opened {
             kind,
-            layer: Layer {
-                extent: Extent::from_bounds(vol.base() + offset.min(end), vol.base() + end),
+            // IVs count 512-byte sectors whatever the encryption sector size:
+            // cryptsetup maps LUKS2 without dm-crypt's iv_large_sectors
+            // (4 KiB sectors advance the IV by 8).
+            layer: Layer::in_place(
+                Extent::from_bounds(vol.base() + offset.min(end), vol.base() + end),
                 sector,
-                // IVs count 512-byte sectors whatever the encryption sector
-                // size: cryptsetup maps LUKS2 without dm-crypt's
-                // iv_large_sectors (4 KiB sectors advance the IV by 8).
-                iv_first: iv_tweak,
-                iv_unit: 512,
-                cipher: Arc::new(cipher),
-            },
+                iv_tweak,
+                512,
+                Arc::new(cipher),
+            ),
             by,
             fingerprint: fingerprint(&mk),
         })
@@ -231,6 +231,11 @@ fn first_fit(
                 continue;
             }
             Secret::Password(p) | Secret::KeyFile(p) => p,
+            // BitLocker's kinds of key: nothing a LUKS keyslot takes.
+            Secret::Recovery(_) | Secret::Bek(_) => {
+                tried.push(format!("{}: not a kind of key LUKS takes", key.kind()));
+                continue;
+            }
         };
         for id in slots {
             match attempt(id, pw) {

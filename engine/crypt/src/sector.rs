@@ -25,6 +25,9 @@ enum Iv {
     Plain64,
     /// The sector number big-endian in the last 8 bytes (`plain64be`).
     Plain64Be,
+    /// The sector's byte offset, little-endian (`eboiv`, BitLocker): the
+    /// sector number times the sector's length.
+    ByteOffset,
     /// ECB has none.
     Null,
 }
@@ -119,6 +122,74 @@ where
     }
 }
 
+/// BitLocker's AES-CBC with the Elephant diffuser (Windows Vista and 7):
+/// CBC with the encrypted byte offset as IV (as `eboiv`), then the two
+/// diffusers undone over the sector's 32-bit words and a sector key XORed
+/// in. The sector key is two AES blocks under the tweak key: the byte offset,
+/// and the byte offset with its last byte 0x80 (Niels Ferguson, "AES-CBC +
+/// Elephant diffuser", 2006; as dm-crypt's `elephant` IV does it).
+struct ElephantOf<C> {
+    cbc: CbcOf<C>,
+    tweak: C,
+}
+
+/// Diffuser A undone: five passes, each word gains the XOR of the word two
+/// before it and the rotated word five before it (indices wrap).
+fn diffuser_a_decrypt(d: &mut [u32]) {
+    const ROT: [u32; 4] = [9, 0, 13, 0];
+    let n = d.len();
+    for _ in 0..5 {
+        for i in 0..n {
+            let (a, b) = (d[(i + n - 2) % n], d[(i + n - 5) % n]);
+            d[i] = d[i].wrapping_add(a ^ b.rotate_left(ROT[i % 4]));
+        }
+    }
+}
+
+/// Diffuser B undone: three passes, with the words two and five after.
+fn diffuser_b_decrypt(d: &mut [u32]) {
+    const ROT: [u32; 4] = [0, 10, 0, 25];
+    let n = d.len();
+    for _ in 0..3 {
+        for i in 0..n {
+            let (a, b) = (d[(i + 2) % n], d[(i + 5) % n]);
+            d[i] = d[i].wrapping_add(a ^ b.rotate_left(ROT[i % 4]));
+        }
+    }
+}
+
+impl<C> Sectors for ElephantOf<C>
+where
+    C: BlockSizeUser<BlockSize = cipher::consts::U16>
+        + BlockCipherEncrypt
+        + BlockCipherDecrypt
+        + Clone
+        + Send
+        + Sync,
+{
+    fn decrypt(&self, iv: [u8; 16], data: &mut [u8]) {
+        self.cbc.decrypt(iv, data);
+        let mut key = [0u8; 32];
+        let (mut k1, mut k2) = (Array::from(iv), Array::from(iv));
+        k2[15] = 0x80;
+        self.tweak.encrypt_block(&mut k1);
+        self.tweak.encrypt_block(&mut k2);
+        key[..16].copy_from_slice(&k1);
+        key[16..].copy_from_slice(&k2);
+        let mut words: Vec<u32> = data
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+            .collect();
+        diffuser_b_decrypt(&mut words);
+        diffuser_a_decrypt(&mut words);
+        for (i, (c, w)) in data.chunks_exact_mut(4).zip(words).enumerate() {
+            let k = &key[(i * 4) % 32..(i * 4) % 32 + 4];
+            let w = w ^ u32::from_le_bytes([k[0], k[1], k[2], k[3]]);
+            c.copy_from_slice(&w.to_le_bytes());
+        }
+    }
+}
+
 /// A sector cipher with its key: what decrypts one volume.
 pub struct SectorCipher {
     spec: String,
@@ -171,6 +242,22 @@ where
             })
         }
         "ecb" => Box::new(EcbOf(key::<C>(k)?)),
+        // The IV is the byte offset encrypted under the data key itself.
+        "cbc-eboiv" => Box::new(CbcOf {
+            data: key::<C>(k)?,
+            essiv: Some(key::<C>(k)?),
+        }),
+        // The key is the CBC key followed by the tweak key, of one length.
+        "cbc-elephant" => {
+            let (a, b) = k.split_at(k.len() / 2);
+            Box::new(ElephantOf {
+                cbc: CbcOf {
+                    data: key::<C>(a)?,
+                    essiv: Some(key::<C>(a)?),
+                },
+                tweak: key::<C>(b)?,
+            })
+        }
         m => return Err(Unsupported(format!("mode {m}"))),
     })
 }
@@ -199,8 +286,16 @@ impl SectorCipher {
             Some(("essiv", h)) => ("essiv", Some(h)),
             _ => (ivgen, None),
         };
+        // BitLocker's CBC modes name their IV in the mode (`aes-cbc-eboiv`,
+        // `aes-cbc-elephant`, as cryptsetup's BITLK does).
+        let (mode, ivname) = match (mode, ivname) {
+            ("cbc", "eboiv") => ("cbc-eboiv", "eboiv"),
+            ("cbc", "elephant") => ("cbc-elephant", "eboiv"),
+            m => m,
+        };
         let iv = match (mode, ivname) {
             ("ecb", _) => Iv::Null,
+            (_, "eboiv") => Iv::ByteOffset,
             (_, "plain") => Iv::Plain32,
             (_, "plain64") | (_, "essiv") => Iv::Plain64,
             (_, "plain64be") => Iv::Plain64Be,
@@ -210,11 +305,11 @@ impl SectorCipher {
             return Err(Unsupported("ESSIV outside CBC".into()));
         }
         let inner = match (name, key.len()) {
-            ("aes", n) if mode == "xts" => match n {
+            ("aes", n) if mode == "xts" || mode == "cbc-elephant" => match n {
                 32 => build::<Aes128>(mode, essiv, key)?,
                 48 => build::<Aes192>(mode, essiv, key)?,
                 64 => build::<Aes256>(mode, essiv, key)?,
-                _ => return Err(Unsupported(format!("an AES-XTS key of {} bits", n * 8))),
+                _ => return Err(Unsupported(format!("an AES-{mode} key of {} bits", n * 8))),
             },
             ("aes", 16) => build::<Aes128>(mode, essiv, key)?,
             ("aes", 24) => build::<Aes192>(mode, essiv, key)?,
@@ -242,6 +337,9 @@ impl SectorCipher {
             Iv::Plain32 => iv[..4].copy_from_slice(&(n as u32).to_le_bytes()),
             Iv::Plain64 => iv[..8].copy_from_slice(&n.to_le_bytes()),
             Iv::Plain64Be => iv[8..].copy_from_slice(&n.to_be_bytes()),
+            Iv::ByteOffset => {
+                iv[..8].copy_from_slice(&n.wrapping_mul(data.len() as u64).to_le_bytes())
+            }
             Iv::Null => {}
         }
         self.inner.decrypt(iv, data);

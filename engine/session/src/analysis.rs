@@ -37,6 +37,7 @@ pub(crate) struct Analysis {
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn analyse(
     src: &Arc<dyn ImageSource>,
+    raw: &Arc<dyn ImageSource>,
     plain: &[Volume],
     label: &str,
     out: &crate::names::CaseOut,
@@ -52,7 +53,7 @@ pub(crate) fn analyse(
         mut vols,
         findings: layout_findings,
         lost_targets,
-    } = layout(src, &reg, interrupt, lost)?;
+    } = layout(raw, &reg, interrupt, lost)?;
     // Opened encrypted volumes' plaintext: volumes like any other, after the rest.
     vols.extend(plain.iter().cloned());
     let mut work: Vec<UnitWork> = Vec::new();
@@ -70,8 +71,16 @@ pub(crate) fn analyse(
             continue;
         }
         // One budget for the volume's unit: every reader of it, open and walk.
+        // A decrypted volume is read through its layer; every other volume
+        // as stored, so an encrypted container is its ciphertext (BitLocker's
+        // plaintext starts where its container does).
+        let vsrc = if v.kind == VolumeKind::Decrypted {
+            src
+        } else {
+            raw
+        };
         let reader =
-            VolumeReader::new(Arc::clone(src), v.extent).with_budget(volume_budget(v.extent.len));
+            VolumeReader::new(Arc::clone(vsrc), v.extent).with_budget(volume_budget(v.extent.len));
         let mut findings = Vec::new();
         let accepted = accepting(&reader, &reg, &mut findings);
         if accepted.len() > 1 {
@@ -115,7 +124,7 @@ pub(crate) fn analyse(
                         &out_dir,
                         v.extent.start,
                         &*fs,
-                        src,
+                        vsrc,
                         interrupt,
                         &mut budget,
                         &mut findings,

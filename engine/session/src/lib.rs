@@ -11,6 +11,7 @@ mod extract;
 mod files;
 mod fsunits;
 mod guard;
+mod hashes;
 pub mod jobs;
 mod layout;
 mod listing;
@@ -45,6 +46,7 @@ pub use dredge_store::{
 };
 pub use export_volume::{export_volumes, ExportedVolume};
 pub use guard::EvidenceGuard;
+pub use hashes::{password_hashes, HashLine};
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
 pub use listing::list_image;
 pub use lock::{job_running, CaseLock};

@@ -25,20 +25,26 @@ pub fn list_image(
     let src: Arc<dyn ImageSource> = Arc::from(opened.source);
     // Without a case the evidence's label is its place on the command line.
     let unlocked = crate::unlock::unlock(&src, "ev1", keys, interrupt)?;
-    let src = unlocked.src;
+    let (stored, src) = (src, unlocked.src);
     let reg = registry();
     let Laid {
         mut vols,
         mut findings,
         ..
-    } = layout(&src, &reg, interrupt, Lost::Now)?;
+    } = layout(&stored, &reg, interrupt, Lost::Now)?;
     vols.extend(unlocked.plain);
     for (i, v) in vols.iter().enumerate() {
         if !v.kind.holds_files() {
             continue;
         }
+        // Only a decrypted volume reads through its layer (as in a scan).
+        let vsrc = if v.kind == dredge_core::VolumeKind::Decrypted {
+            &src
+        } else {
+            &stored
+        };
         let reader =
-            VolumeReader::new(Arc::clone(&src), v.extent).with_budget(volume_budget(v.extent.len));
+            VolumeReader::new(Arc::clone(vsrc), v.extent).with_budget(volume_budget(v.extent.len));
         for kind in accepting(&reader, &reg, &mut findings) {
             let mut walked = Vec::new();
             let r = contain(|| match (kind.open)(reader.clone()) {

@@ -486,6 +486,7 @@ pub(crate) fn prepare(
     // Encrypted volumes the examiner gave keys for are read decrypted from here
     // on: the analysis, the pass (after hashing the ciphertext) and the copies.
     let unlocked = crate::unlock::unlock(&src, label, &opts.keys, interrupt)?;
+    let stored = src;
     let (src, layered, plain) = (unlocked.src, unlocked.layered, unlocked.plain);
     // The lost-partition scan rides the pass. A resumed scan whose layout an
     // earlier run sealed scans now instead: it has to name the same volumes
@@ -495,8 +496,9 @@ pub(crate) fn prepare(
     } else {
         Lost::InPass
     };
-    let Some(mut analysis) =
-        crate::analysis::analyse(&src, &plain, label, out, opts, done, lost, interrupt)?
+    let Some(mut analysis) = crate::analysis::analyse(
+        &src, &stored, &plain, label, out, opts, done, lost, interrupt,
+    )?
     else {
         return Ok(None);
     };
@@ -561,6 +563,7 @@ pub(crate) fn prepare(
             // image is read twice only when the second read brings files back.
             let Some(mut again) = crate::analysis::analyse(
                 &prepared.src,
+                &(Arc::new(prepared.other.clone()) as Arc<dyn ImageSource>),
                 &plain,
                 label,
                 out,

@@ -30,6 +30,23 @@ pub(crate) fn key_kinds(keys: &[KeySpec]) -> serde_json::Value {
         .collect()
 }
 
+/// The `decrypted` volume of volume `i` opened as `o`.
+fn decrypted(label: &str, i: usize, o: &dredge_crypt::Opened) -> Volume {
+    Volume {
+        extent: o.layer.extent,
+        kind: VolumeKind::Decrypted,
+        description: format!(
+            "plaintext of {label}/v{i} ({}, {}-byte sectors), opened by {}, volume key fingerprint {}",
+            o.layer.cipher.spec(),
+            o.layer.sector,
+            o.by,
+            o.fingerprint
+        ),
+        // Where the plaintext came from: the container's type and volume.
+        slot: Some(format!("{}:v{i}", o.kind)),
+    }
+}
+
 /// Tries `keys` on every encrypted volume of `src` (evidence `label`).
 pub(crate) fn unlock(
     src: &Arc<dyn ImageSource>,
@@ -42,9 +59,6 @@ pub(crate) fn unlock(
         layered: None,
         plain: Vec::new(),
     };
-    if keys.is_empty() {
-        return Ok(none());
-    }
     let Laid { vols, .. } = layout(src, &registry(), interrupt, Lost::Skip)?;
     let (mut layers, mut plain) = (Vec::new(), Vec::new());
     for (i, v) in vols.iter().enumerate() {
@@ -61,7 +75,16 @@ pub(crate) fn unlock(
             .filter(|k| k.applies_to(label, i))
             .map(|k| &k.secret)
             .collect();
+        // BitLocker with its protection suspended opens with no key, as
+        // Windows opens it; if it does not, it stays as detected.
         if mine.is_empty() {
+            if !contain(|| dredge_crypt::opens_without_key(&reader)).unwrap_or(false) {
+                continue;
+            }
+            if let Ok(Ok(o)) = contain(|| dredge_crypt::unlock(&reader, &[])) {
+                plain.push(decrypted(label, i, &o));
+                layers.push(o.layer);
+            }
             continue;
         }
         // A kind dredge only recognises (BitLocker) is passed by keys meant
@@ -89,19 +112,7 @@ pub(crate) fn unlock(
                 )))
             }
         };
-        plain.push(Volume {
-            extent: opened.layer.extent,
-            kind: VolumeKind::Decrypted,
-            description: format!(
-                "plaintext of {label}/v{i} ({}, {}-byte sectors), opened by {}, volume key fingerprint {}",
-                opened.layer.cipher.spec(),
-                opened.layer.sector,
-                opened.by,
-                opened.fingerprint
-            ),
-            // Where the plaintext came from: the container's type and volume.
-            slot: Some(format!("{}:v{i}", opened.kind)),
-        });
+        plain.push(decrypted(label, i, &opened));
         layers.push(opened.layer);
     }
     if layers.is_empty() {
