@@ -35,6 +35,13 @@ pub fn pbkdf2(
         "sha512" => pbkdf2_hmac::<sha2::Sha512>(pw, salt, iters, out),
         "ripemd160" => pbkdf2_hmac::<ripemd::Ripemd160>(pw, salt, iters, out),
         "whirlpool" => pbkdf2_hmac::<whirlpool::Whirlpool>(pw, salt, iters, out),
+        // VeraCrypt's further PRFs.
+        "stribog512" | "streebog" => pbkdf2_hmac::<streebog::Streebog512>(pw, salt, iters, out),
+        // BLAKE2s buffers lazily: HMAC over it is the generic construction.
+        "blake2s-256" | "blake2s" => {
+            pbkdf2::pbkdf2::<hmac::SimpleHmac<blake2::Blake2s256>>(pw, salt, iters, out)
+                .map_err(|e| Refused(format!("PBKDF2-BLAKE2s: {e}")))?
+        }
         h => return Err(Refused(format!("PBKDF2 hash {h}"))),
     }
     Ok(())

@@ -22,6 +22,9 @@ pub enum Secret {
     Recovery(Vec<u8>),
     /// A BitLocker startup key file (`bek=PATH`, a `.BEK`), whole.
     Bek(Vec<u8>),
+    /// VeraCrypt's personal iterations multiplier (`pim=N`): not a key by
+    /// itself, it changes how every password given is derived.
+    Pim(u32),
 }
 
 impl Secret {
@@ -33,6 +36,7 @@ impl Secret {
             Secret::VolumeKey(_) => "master-key",
             Secret::Recovery(_) => "recovery",
             Secret::Bek(_) => "bek",
+            Secret::Pim(_) => "pim",
         }
     }
 }
@@ -57,7 +61,7 @@ impl KeySpec {
     /// name the kind, never the value.
     pub fn parse(spec: &str) -> Result<KeySpec, String> {
         let (lhs, value) = spec.split_once('=').ok_or(
-            "a key is KIND=VALUE (password=…, password-file=PATH, recovery=NNNNNN-…, bek=PATH, keyfile=PATH, master-key=HEX)",
+            "a key is KIND=VALUE (password=…, password-file=PATH, recovery=NNNNNN-…, bek=PATH, keyfile=PATH, pim=N, master-key=HEX)",
         )?;
         let (target, kind) = match lhs.rsplit_once(':') {
             Some((t, k)) => (Some(t.to_string()), k),
@@ -79,6 +83,13 @@ impl KeySpec {
             }
             "keyfile" => Secret::KeyFile(read(value)?),
             "bek" => Secret::Bek(read(value)?),
+            "pim" => Secret::Pim(
+                value
+                    .parse()
+                    .ok()
+                    .filter(|&n: &u32| (1..=2_000_000).contains(&n))
+                    .ok_or("pim: a whole number from 1 (VeraCrypt's PIM)")?,
+            ),
             "recovery" => {
                 if recovery_key(value.as_bytes()).is_none() {
                     return Err("recovery: not a BitLocker recovery password (eight groups of six digits, each a multiple of 11, joined by '-')".into());
@@ -90,7 +101,7 @@ impl KeySpec {
             ),
             k => {
                 return Err(format!(
-                    "unknown key kind {k:?} (password, password-file, recovery, bek, keyfile, master-key, fvek)"
+                    "unknown key kind {k:?} (password, password-file, recovery, bek, keyfile, pim, master-key, fvek)"
                 ))
             }
         };

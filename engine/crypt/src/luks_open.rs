@@ -232,7 +232,7 @@ fn first_fit(
             }
             Secret::Password(p) | Secret::KeyFile(p) => p,
             // BitLocker's kinds of key: nothing a LUKS keyslot takes.
-            Secret::Recovery(_) | Secret::Bek(_) => {
+            Secret::Recovery(_) | Secret::Bek(_) | Secret::Pim(_) => {
                 tried.push(format!("{}: not a kind of key LUKS takes", key.kind()));
                 continue;
             }

@@ -190,6 +190,17 @@ where
     }
 }
 
+/// Several sector decryptors over one another, the last applied first.
+struct Cascade(Vec<Box<dyn Sectors>>);
+
+impl Sectors for Cascade {
+    fn decrypt(&self, iv: [u8; 16], data: &mut [u8]) {
+        for c in self.0.iter().rev() {
+            c.decrypt(iv, data);
+        }
+    }
+}
+
 /// A sector cipher with its key: what decrypts one volume.
 pub struct SectorCipher {
     spec: String,
@@ -316,6 +327,9 @@ impl SectorCipher {
             ("aes", 32) => build::<Aes256>(mode, essiv, key)?,
             ("serpent", _) => build::<Serpent>(mode, essiv, key)?,
             ("twofish", _) => build::<Twofish>(mode, essiv, key)?,
+            // VeraCrypt's further ciphers (256-bit keys, XTS).
+            ("camellia", 64) if mode == "xts" => build::<camellia::Camellia256>(mode, essiv, key)?,
+            ("kuznyechik", _) => build::<kuznyechik::Kuznyechik>(mode, essiv, key)?,
             (n, k) => return Err(Unsupported(format!("cipher {n} with a {}-bit key", k * 8))),
         };
         Ok(SectorCipher {
@@ -327,6 +341,17 @@ impl SectorCipher {
 
     pub fn spec(&self) -> &str {
         &self.spec
+    }
+
+    /// Ciphers applied one over another (VeraCrypt's cascades): a sector is
+    /// decrypted by the last of `parts` first. `name` is the spec recorded.
+    pub fn cascade(name: &str, parts: Vec<SectorCipher>) -> SectorCipher {
+        let iv = parts.first().map_or(Iv::Plain64, |p| p.iv);
+        SectorCipher {
+            spec: name.to_string(),
+            iv,
+            inner: Box::new(Cascade(parts.into_iter().map(|p| p.inner).collect())),
+        }
     }
 
     /// Decrypts `data` (one sector, a multiple of 16 bytes) in place: sector

@@ -1,0 +1,107 @@
+//! cryptsetup's TrueCrypt/VeraCrypt test images (`tests/tcrypt-images.tar.xz`
+//! of cryptsetup, GPL-2.0-or-later; ../shared/testdata/SOURCES.md) opened with
+//! the passwords, keyfiles and PIM of cryptsetup's `tests/tcrypt-compat-test`:
+//! the plaintext of each is the FAT filesystem with volume ID DEAD-BABE that
+//! test checks for, and the master key is the one `cryptsetup tcryptDump
+//! --dump-volume-key` prints.
+
+mod common;
+
+use common::have;
+use dredge_core::{Extent, ImageSource, VolumeReader};
+use dredge_crypt::{tcrypt_sequential, unlock_tcrypt, unlock_tcrypt_system, Layered, Secret};
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+const PASSWORD: &[u8] = b"aaaaaaaaaaaa";
+const PASSWORD_HIDDEN: &[u8] = b"bbbbbbbbbbbb";
+const PASSWORD_PIM: &[u8] = b"cccccccccccccccccccc";
+
+/// The FAT volume serial number of the plaintext's first sector, as blkid
+/// prints it (FAT12/16 at byte 39, FAT32 at 67).
+fn fat_serial(src: Arc<dyn ImageSource>, layer: dredge_crypt::Layer) -> String {
+    let at = layer.extent.start;
+    let plain = Layered::new(src, vec![layer]);
+    let mut b = [0u8; 512];
+    plain.read_at(at, &mut b).unwrap();
+    let o = if &b[82..87] == b"FAT32" { 67 } else { 39 };
+    format!(
+        "{:02X}{:02X}-{:02X}{:02X}",
+        b[o + 3],
+        b[o + 2],
+        b[o + 1],
+        b[o]
+    )
+}
+
+#[test]
+fn every_image_opens_to_the_filesystem_cryptsetups_test_expects() {
+    if !have("tar") || !have("xz") {
+        return;
+    }
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/cryptsetup");
+    let dir = std::env::temp_dir().join(format!("dredge-tcrypt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(Command::new("tar")
+        .arg("-xJf")
+        .arg(data.join("tcrypt-images.tar.xz"))
+        .arg("-C")
+        .arg(&dir)
+        .status()
+        .unwrap()
+        .success());
+    let kf1 = Secret::KeyFile(std::fs::read(dir.join("keyfile1")).unwrap());
+    let kf2 = Secret::KeyFile(std::fs::read(dir.join("keyfile2")).unwrap());
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("tc") || n.starts_with("vc") || n.starts_with("sys_"))
+        .collect();
+    names.sort();
+    let mut opened = 0;
+    for name in &names {
+        // TrueCrypt's legacy CBC mode: not supported (nor by dm-crypt).
+        if name.contains("-cbc-") {
+            continue;
+        }
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let n = bytes.len() as u64;
+        let src: Arc<dyn ImageSource> = Arc::new(common::Mem(bytes));
+        let vol = VolumeReader::new(Arc::clone(&src), Extent::new(0, n));
+        let pw = Secret::Password(PASSWORD.to_vec());
+        let mut keys: Vec<&Secret> = vec![&pw];
+        let pim;
+        let pimpw = Secret::Password(PASSWORD_PIM.to_vec());
+        if let Some(p) = name.strip_prefix("vcpim_1_") {
+            pim = Secret::Pim(p.split('-').next().unwrap().parse().unwrap());
+            keys = vec![&pimpw, &pim];
+        }
+        if name.starts_with("vck_") {
+            keys.extend([&kf1, &kf2]);
+        }
+        let o = if name.starts_with("sys_") {
+            unlock_tcrypt_system(&src, &keys, &tcrypt_sequential)
+        } else {
+            unlock_tcrypt(&vol, &keys, &tcrypt_sequential)
+        }
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(fat_serial(Arc::clone(&src), o.layer), "DEAD-BABE", "{name}");
+        opened += 1;
+        if name.contains("hidden") {
+            let h = Secret::Password(PASSWORD_HIDDEN.to_vec());
+            let o = unlock_tcrypt(&vol, &[&h], &tcrypt_sequential)
+                .unwrap_or_else(|e| panic!("{name} hidden: {e}"));
+            assert!(o.by.contains("hidden"), "{}", o.by);
+            // The hidden volume is a filesystem of its own (the test's CAFE-BABE).
+            assert_eq!(
+                fat_serial(Arc::clone(&src), o.layer),
+                "CAFE-BABE",
+                "{name} hidden"
+            );
+            opened += 1;
+        }
+    }
+    assert!(opened >= 10, "{opened} of {names:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
