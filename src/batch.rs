@@ -31,6 +31,10 @@ struct Job {
     /// Reports written for each case when its items are done.
     #[serde(default)]
     reports: Vec<String>,
+    /// Keys for encrypted volumes, as `--key` takes them, tried on every
+    /// item (file paths relative to the job file).
+    #[serde(default)]
+    keys: Vec<String>,
     #[serde(default)]
     item: Vec<Item>,
 }
@@ -48,6 +52,9 @@ struct Item {
     carve: Option<String>,
     #[serde(default = "yes")]
     scan: bool,
+    /// Keys for this item's encrypted volumes (after the job's).
+    #[serde(default)]
+    keys: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -73,6 +80,31 @@ fn format(s: &str, job: &Path) -> Result<ReportFormat, Failure> {
             ReportFormat::choices()
         ))
     })
+}
+
+/// The keys for `item`: the job's, then its own, each parsed as `--key`
+/// parses it, file paths taken relative to the job file. An error names the
+/// spec's kind, never its value.
+fn keys(job: &Job, item: &Item, path: &Path) -> Result<Vec<session::KeySpec>, Failure> {
+    let base = path.parent().unwrap_or(Path::new("."));
+    job.keys
+        .iter()
+        .chain(&item.keys)
+        .map(|spec| {
+            let spec = match spec.split_once('=') {
+                Some((lhs, file))
+                    if ["password-file", "keyfile", "bek"]
+                        .contains(&lhs.rsplit(':').next().unwrap_or(lhs))
+                        && Path::new(file).is_relative() =>
+                {
+                    format!("{lhs}={}", base.join(file).display())
+                }
+                _ => spec.clone(),
+            };
+            session::KeySpec::parse(&spec)
+                .map_err(|e| Failure(format!("{}: keys: {e}", path.display())))
+        })
+        .collect()
 }
 
 fn hashes(job: &Job, path: &Path) -> Result<session::Algorithms, Failure> {
@@ -111,6 +143,7 @@ fn load(path: &Path) -> Result<Job, Failure> {
     hashes(&job, path)?;
     for i in &job.item {
         scope(i.carve.as_deref(), path)?;
+        keys(&job, i, path)?;
     }
     for r in &job.reports {
         format(r, path)?;
@@ -262,6 +295,7 @@ fn run_item(
     }
     opts.carve = scope(item.carve.as_deref().or(job.carve.as_deref()), job_path)?;
     opts.hash = hashes(job, job_path)?;
+    opts.keys = keys(job, item, job_path)?;
     let mut pre = None;
     if item.acquire.is_none() {
         // Registered and, when it is to be scanned, read for the scan in one pass.

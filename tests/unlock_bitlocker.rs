@@ -308,3 +308,58 @@ fn hashes_hands_off_a_line_per_password_protector_that_its_password_opens() {
     }
     assert!(checked >= 11, "{checked}");
 }
+
+#[test]
+fn a_batch_job_unlocks_with_the_keys_its_items_name() {
+    if !tools(&["tar", "xz"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let sections = unpack(dir.path());
+    let (name, c) = sections
+        .iter()
+        .find(|(n, c)| {
+            c["CIPHER"] == "aes-xts-plain64" && !c["PW"].is_empty() && !n.contains("togo")
+        })
+        .unwrap();
+    std::fs::write(dir.path().join("pw.txt"), format!("{}\n", c["PW"])).unwrap();
+    let job = dir.path().join("job.toml");
+    let write_job = |keys: &str| {
+        std::fs::write(
+            &job,
+            format!(
+                "cases_dir = \"cases\"\nexaminer = \"t\"\ncarve = \"none\"\n\n[[item]]\nimage = \"{name}.img\"\nkeys = [{keys}]\n"
+            ),
+        )
+        .unwrap()
+    };
+    // A bad spec refuses the job before anything runs, without its value.
+    write_job("\"recovery=12-34\"");
+    let o = run(&["batch", job.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert!(stderr(&o).contains("keys: recovery") && !stderr(&o).contains("12-34"));
+    assert!(!dir.path().join("cases").exists());
+    write_job("\"password-file=pw.txt\"");
+    let o = run(&["batch", job.to_str().unwrap()]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let case = dir.path().join("cases").join(format!("{name}.img"));
+    let case = if case.exists() {
+        case
+    } else {
+        dir.path().join("cases").join(name)
+    };
+    let show = stdout(&run(&["case", "show", case.to_str().unwrap()]));
+    assert!(
+        show.contains("decrypted") && show.contains("bitlocker"),
+        "{show}"
+    );
+    let log = stdout(&run(&["log", case.to_str().unwrap()]));
+    assert!(
+        log.contains("password-file") || log.contains("\"password\""),
+        "{log}"
+    );
+    assert!(
+        !log.contains(c["PW"].as_str()),
+        "the password is not recorded"
+    );
+}

@@ -130,6 +130,10 @@ fn folder_counts(files: usize, deleted: usize) -> String {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Cell {
     Free,
+    /// Ciphertext of an encrypted volume no key has opened.
+    Locked,
+    /// An opened encrypted volume's plaintext (free, or files not yet placed).
+    Decrypted,
     Allocated,
     Deleted,
     Carved,

@@ -10,6 +10,8 @@ pub struct Evidence {
     pub volumes: Vec<VolumeRow>,
     /// Every file run that lies in the image.
     pub runs: Vec<dredge_session::ImageRun>,
+    /// Its encrypted volumes, opened or not.
+    pub encrypted: Vec<crate::crypt::Encrypted>,
 }
 
 pub struct CaseData {
@@ -42,10 +44,14 @@ impl CaseData {
         let case = store.case().map_err(s)?;
         let mut evidence = Vec::new();
         for row in store.evidence().map_err(s)? {
+            let volumes = store.volumes(row.id).map_err(s)?;
+            let encrypted =
+                crate::crypt::encrypted(&volumes, || store.findings(row.id).unwrap_or_default());
             evidence.push(Evidence {
                 gaps: store.evidence_gaps(row.id).map_err(s)?,
-                volumes: store.volumes(row.id).map_err(s)?,
+                volumes,
                 runs: store.image_runs(row.id).map_err(s)?,
+                encrypted,
                 row,
             });
         }

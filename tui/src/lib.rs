@@ -3,6 +3,7 @@
 //! terminal is restored on exit, on panic and on SIGTERM/SIGINT.
 
 mod app;
+mod crypt;
 mod data;
 mod form;
 mod jobs;

@@ -18,6 +18,9 @@ fn main() {
         ("aes-xts-plain64", 64, 4096),
         ("aes-xts-plain64", 32, 512),
         ("aes-cbc-essiv:sha256", 32, 512),
+        // BitLocker's CBC modes (Windows 7 and earlier defaults).
+        ("aes-cbc-eboiv", 16, 512),
+        ("aes-cbc-elephant", 32, 512),
         ("serpent-xts-plain64", 64, 512),
         ("twofish-xts-plain64", 64, 512),
     ] {
@@ -40,7 +43,12 @@ fn main() {
         let secs = started.elapsed().as_secs_f64();
         println!(
             "{spec:22} {:4}-bit key {sector:5}-byte sectors  {:7.2} GB/s",
-            key_len * 8 / if spec.contains("xts") { 2 } else { 1 },
+            key_len * 8
+                / if spec.contains("xts") || spec.contains("elephant") {
+                    2
+                } else {
+                    1
+                },
             (mib as f64 * 1048576.0) / secs / 1e9
         );
     }

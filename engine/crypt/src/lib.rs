@@ -1,14 +1,17 @@
-//! Encrypted volumes (issue 13). An encrypted volume is ciphertext: without its
-//! key it holds no file dredge can list and nothing worth carving (carving it
-//! makes noise look like evidence). So its reader walks nothing, gives no free
-//! space, and says what it is in one finding holding the header's metadata: the
-//! examiner sees "LUKS2, aes-xts-plain64, keyslot 0 argon2id …" where the
-//! volume used to be unknown space. With a key the examiner gives, [`unlock`]
-//! opens it read-only: a [`Layer`] the session reads the image through
-//! ([`Layered`]), so the plaintext is probed, walked and carved like any volume.
+//! Encrypted volumes (issue 13): LUKS, BitLocker, VeraCrypt/TrueCrypt. An
+//! encrypted volume is ciphertext: without its key it holds no file dredge can
+//! list and nothing worth carving (carving it makes noise look like evidence).
+//! So its reader walks nothing, gives no free space, and says what it is in
+//! one finding holding the header's metadata: the examiner sees "LUKS2,
+//! aes-xts-plain64, keyslot 0 argon2id …" where the volume used to be unknown
+//! space. With a key the examiner gives, [`unlock`] (and [`unlock_tcrypt`]
+//! for VeraCrypt, which has no header to recognise) opens it read-only: a
+//! [`Layer`] the session reads the image through ([`Layered`]), so the
+//! plaintext is probed, walked and carved like any volume.
 
 mod bitlocker;
 mod bitlocker_open;
+mod entropy;
 mod handoff;
 mod kdf;
 mod keys;
@@ -16,14 +19,19 @@ mod layer;
 mod luks;
 mod luks_open;
 mod sector;
+mod tcrypt;
 
 pub use bitlocker::BitLocker;
+pub use entropy::{looks_random, possible_container};
 pub use handoff::{bitlocker_line_opens, bitlocker_lines, CrackLine};
 pub use keys::{fingerprint, KeySpec, Secret};
 pub use layer::{Layer, Layered, Segment, Source};
 pub use luks::Luks;
 pub use luks_open::Opened;
 pub use sector::{SectorCipher, Unsupported};
+pub use tcrypt::{
+    sequential as tcrypt_sequential, Runner as TcryptRunner, SYSTEM_HEADER as TCRYPT_SYSTEM_HEADER,
+};
 
 /// Opens the encrypted volume `vol` with the first of `keys` that fits.
 /// `Err`: one line naming what was tried (never a key).
@@ -37,6 +45,36 @@ pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
     }
     let l = Luks::read(vol).map_err(|f| f.what)?;
     luks_open::open(vol, &l, keys)
+}
+
+/// Opens `vol` as a VeraCrypt or TrueCrypt container (normal or hidden
+/// volume) with the passwords, keyfiles and PIMs among `keys`. Such a volume
+/// has no magic: any volume no reader recognises may be one.
+/// `run` spreads the key derivations over threads (the caller's:
+/// [`tcrypt_sequential`] uses none).
+pub fn unlock_tcrypt(
+    vol: &VolumeReader,
+    keys: &[&Secret],
+    run: TcryptRunner,
+) -> Result<Opened, String> {
+    tcrypt::open(vol, keys, run)
+}
+
+/// Opens VeraCrypt/TrueCrypt system encryption of the drive `src` (header
+/// at byte 31 744).
+pub fn unlock_tcrypt_system(
+    src: &std::sync::Arc<dyn dredge_core::ImageSource>,
+    keys: &[&Secret],
+    run: TcryptRunner,
+) -> Result<Opened, String> {
+    tcrypt::open_system(src, keys, run)
+}
+
+/// Whether any of `keys` can open a VeraCrypt/TrueCrypt volume (a password
+/// or keyfile).
+pub fn tcrypt_keys(keys: &[&Secret]) -> bool {
+    keys.iter()
+        .any(|k| matches!(k, Secret::Password(_) | Secret::KeyFile(_)))
 }
 
 /// Whether [`unlock`] knows how to open this volume: LUKS, and BitLocker

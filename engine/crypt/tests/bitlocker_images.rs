@@ -107,3 +107,73 @@ fn bitlocker_metadata_reads_as_the_conf_says_and_damage_never_panics() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Opening, not only reading: the image whose protection is suspended opens
+/// with no key (no KDF, so many cases are cheap), and damage to its header
+/// and metadata (offsets, entry sizes, wrapped keys, the moved-header entry)
+/// must end in a layer or an error, never a panic; a layer's segments stay
+/// inside the volume and cover it.
+#[test]
+fn damaged_bitlocker_metadata_never_panics_the_unlock() {
+    if !have("tar") || !have("xz") {
+        return;
+    }
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/cryptsetup");
+    let dir = std::env::temp_dir().join(format!("dredge-bitlk-mut-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let name = "bitlk-aes-xts-128-clearkey-only.img";
+    assert!(Command::new("tar")
+        .arg("-xJf")
+        .arg(data.join("bitlk-images.tar.xz"))
+        .arg("-C")
+        .arg(&dir)
+        .arg(name)
+        .status()
+        .unwrap()
+        .success());
+    let img = Arc::new(std::fs::read(dir.join(name)).unwrap());
+    let n = img.len() as u64;
+    let clean = VolumeReader::new(
+        Arc::new(Patched(Arc::clone(&img), vec![])),
+        Extent::new(0, n),
+    );
+    assert!(dredge_crypt::unlock(&clean, &[]).is_ok());
+    let meta = BitLocker::read(&vol(img.to_vec()))
+        .unwrap()
+        .metadata_offsets;
+    let (mut rng, cases) = dredge_testkit::mutation_setup(0x1015);
+    let (mut opened, mut refused) = (0, 0);
+    for _ in 0..cases / 2 {
+        let patch = (0..1 + rng.below(6))
+            .map(|_| {
+                let at = match rng.below(4) {
+                    0 => rng.index(512),
+                    // Every metadata copy: the reader falls back between them.
+                    k => meta[(k - 1) as usize] as usize + rng.index(1024),
+                };
+                (at, rng.next() as u8)
+            })
+            .collect();
+        let v = VolumeReader::new(
+            Arc::new(Patched(Arc::clone(&img), patch)),
+            Extent::new(0, n),
+        );
+        match dredge_crypt::unlock(&v, &[]) {
+            Ok(o) => {
+                let segs = &o.layer.segments;
+                assert_eq!(segs.first().unwrap().plain.start, 0);
+                assert!(segs
+                    .windows(2)
+                    .all(|w| w[0].plain.end() == w[1].plain.start));
+                assert!(segs.last().unwrap().plain.end() <= n);
+                opened += 1;
+            }
+            Err(_) => refused += 1,
+        }
+    }
+    assert!(
+        opened > 0 && refused > 0,
+        "{opened} opened, {refused} refused"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -56,6 +56,11 @@ pub(crate) fn analyse(
     } = layout(raw, &reg, interrupt, lost)?;
     // Opened encrypted volumes' plaintext: volumes like any other, after the rest.
     vols.extend(plain.iter().cloned());
+    // Their containers hold no lost filesystem: the plaintext is the volume.
+    let lost_targets: Vec<_> = lost_targets
+        .into_iter()
+        .filter(|t| !plain.iter().any(|p| p.extent.overlaps(&t.extent)))
+        .collect();
     let mut work: Vec<UnitWork> = Vec::new();
     let mut resumed = 0;
     for (i, v) in vols.iter().enumerate() {
@@ -83,6 +88,17 @@ pub(crate) fn analyse(
             VolumeReader::new(Arc::clone(vsrc), v.extent).with_budget(volume_budget(v.extent.len));
         let mut findings = Vec::new();
         let accepted = accepting(&reader, &reg, &mut findings);
+        // Nothing recognises it, nothing opened it: it may be a VeraCrypt
+        // container, which looks like random data without its password.
+        let opened = plain.iter().any(|p| p.extent.overlaps(&v.extent));
+        if accepted.is_empty()
+            && !opened
+            && matches!(v.kind, VolumeKind::Partition | VolumeKind::Whole)
+        {
+            if let Ok(Some(f)) = contain(|| dredge_crypt::possible_container(&reader)) {
+                findings.push(f);
+            }
+        }
         if accepted.len() > 1 {
             findings.push(Finding::new(
                 v.extent.start,
@@ -159,7 +175,7 @@ pub(crate) fn analyse(
     let carve = match opts.carve {
         _ if !carve_due => Vec::new(),
         CarveScope::All => vec![Extent::new(0, src.size())],
-        _ => unallocated_extents(src, &vols, &reg),
+        _ => unallocated_extents(src, raw, &vols, &reg),
     };
     Ok(Some(Analysis {
         scheme,

@@ -77,6 +77,7 @@ pub(crate) fn accepting<'r>(
 /// reader accepts (partitions, gaps, or the whole image).
 pub(crate) fn unallocated_extents(
     src: &Arc<dyn ImageSource>,
+    raw: &Arc<dyn ImageSource>,
     vols: &[Volume],
     reg: &[FsKind],
 ) -> Vec<Extent> {
@@ -86,8 +87,20 @@ pub(crate) fn unallocated_extents(
         if v.kind == VolumeKind::Meta {
             continue;
         }
+        // An unlocked container is ciphertext (and headers): what is free in
+        // it is its decrypted volume's free space, carved there.
+        let decrypted = v.kind == VolumeKind::Decrypted;
+        if !decrypted
+            && vols
+                .iter()
+                .any(|d| d.kind == VolumeKind::Decrypted && d.extent.overlaps(&v.extent))
+        {
+            continue;
+        }
+        // Only a decrypted volume is read through its layer.
+        let vsrc = if decrypted { src } else { raw };
         let reader =
-            VolumeReader::new(Arc::clone(src), v.extent).with_budget(volume_budget(v.extent.len));
+            VolumeReader::new(Arc::clone(vsrc), v.extent).with_budget(volume_budget(v.extent.len));
         let mut claimed = false;
         if v.kind != VolumeKind::Unallocated {
             let accepted = accepting(&reader, reg, &mut findings);

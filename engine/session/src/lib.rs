@@ -41,8 +41,8 @@ pub use dredge_store::{
     Store,
 };
 pub use dredge_store::{
-    ArtifactOrigin, ArtifactRecord, ArtifactRecovery, ArtifactStatus, ImageRun, StoreError,
-    VolumeRow, DB_NAME as CASE_DB,
+    ArtifactOrigin, ArtifactRecord, ArtifactRecovery, ArtifactStatus, FindingRecord, ImageRun,
+    StoreError, VolumeRow, DB_NAME as CASE_DB,
 };
 pub use export_volume::{export_volumes, ExportedVolume};
 pub use guard::EvidenceGuard;

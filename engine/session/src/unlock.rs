@@ -5,7 +5,7 @@
 //! before anything is stored: the examiner asked for its plaintext, and a case
 //! silently without it would be wrong.
 
-use crate::layout::{layout, registry, Laid, Lost};
+use crate::layout::{accepting, layout, registry, Laid, Lost};
 use crate::unit::{contain, volume_budget};
 use crate::Failure;
 use dredge_core::{ImageSource, Volume, VolumeKind, VolumeReader};
@@ -28,6 +28,38 @@ pub(crate) fn key_kinds(keys: &[KeySpec]) -> serde_json::Value {
     keys.iter()
         .map(|k| serde_json::json!({"kind": k.secret.kind(), "volume": k.target}))
         .collect()
+}
+
+/// Runs `job(0..n)` on every core, taking indices in order; once a job returns
+/// true no new one starts (VeraCrypt's key derivations: a second each).
+fn on_all_cores(n: usize, job: &(dyn Fn(usize) -> bool + Sync)) {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let (next, found) = (AtomicUsize::new(0), AtomicBool::new(false));
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |t| t.get())
+        .min(n);
+    std::thread::scope(|s| {
+        for _ in 0..threads {
+            s.spawn(|| {
+                while !found.load(Ordering::Acquire) {
+                    let i = next.fetch_add(1, Ordering::AcqRel);
+                    if i >= n {
+                        break;
+                    }
+                    if job(i) {
+                        found.store(true, Ordering::Release);
+                    }
+                }
+            });
+        }
+    });
+}
+
+/// Whether the 512 bytes at `at` look like ciphertext (a VeraCrypt salt and
+/// encrypted header).
+fn looks_random(src: &dyn ImageSource, at: u64) -> bool {
+    let mut b = [0u8; 512];
+    src.read_at(at, &mut b).is_ok_and(|r| r.is_clean()) && dredge_crypt::looks_random(&b)
 }
 
 /// The `decrypted` volume of volume `i` opened as `o`.
@@ -59,15 +91,78 @@ pub(crate) fn unlock(
         layered: None,
         plain: Vec::new(),
     };
-    let Laid { vols, .. } = layout(src, &registry(), interrupt, Lost::Skip)?;
+    let reg = registry();
+    let Laid { vols, .. } = layout(src, &reg, interrupt, Lost::Skip)?;
     let (mut layers, mut plain) = (Vec::new(), Vec::new());
+    let all: Vec<&dredge_crypt::Secret> = keys.iter().map(|k| &k.secret).collect();
+    // VeraCrypt/TrueCrypt system encryption: its header sits before the first
+    // partition, at byte 31 744 of the drive.
+    if dredge_crypt::tcrypt_keys(&all)
+        && vols.iter().any(|v| v.kind == VolumeKind::Partition)
+        && looks_random(&**src, dredge_crypt::TCRYPT_SYSTEM_HEADER)
+    {
+        if let Ok(Ok(o)) = contain(|| dredge_crypt::unlock_tcrypt_system(src, &all, &on_all_cores))
+        {
+            let i = vols
+                .iter()
+                .position(|v| v.extent.start == o.layer.extent.start)
+                .unwrap_or(0);
+            plain.push(decrypted(label, i, &o));
+            layers.push(o.layer);
+        }
+    }
     for (i, v) in vols.iter().enumerate() {
         if !matches!(v.kind, VolumeKind::Partition | VolumeKind::Whole) {
             continue;
         }
+        if layers
+            .iter()
+            .any(|l: &dredge_crypt::Layer| l.extent.overlaps(&v.extent))
+        {
+            continue;
+        }
         let reader =
             VolumeReader::new(Arc::clone(src), v.extent).with_budget(volume_budget(v.extent.len));
+        let aimed = keys
+            .iter()
+            .any(|k| k.target.is_some() && k.applies_to(label, i));
         if !contain(|| dredge_crypt::probe(&reader)).unwrap_or(false) {
+            // No header anyone recognises: with a password, it may be a
+            // VeraCrypt/TrueCrypt container (they have no magic), if no
+            // filesystem reader takes it and it starts with random bytes.
+            let mine: Vec<_> = keys
+                .iter()
+                .filter(|k| k.applies_to(label, i))
+                .map(|k| &k.secret)
+                .collect();
+            if !dredge_crypt::tcrypt_keys(&mine)
+                || !looks_random(&**src, v.extent.start)
+                || !accepting(&reader, &reg, &mut Vec::new()).is_empty()
+            {
+                continue;
+            }
+            match contain(|| dredge_crypt::unlock_tcrypt(&reader, &mine, &on_all_cores)) {
+                Ok(Ok(o)) => {
+                    plain.push(decrypted(label, i, &o));
+                    layers.push(o.layer);
+                }
+                // Keys meant for every volume: this one may just be noise.
+                Ok(Err(_)) | Err(_) if !aimed => {}
+                Ok(Err(tried)) => {
+                    return Err(Failure(format!(
+                        "{}: {label}/v{i} (volume at byte {}, no known header: tried as VeraCrypt/TrueCrypt): no key given opens it: tried {tried}",
+                        src.describe(),
+                        v.extent.start
+                    )))
+                }
+                Err(why) => {
+                    return Err(Failure(format!(
+                        "{}: {label}/v{i} (volume at byte {}): opening it as VeraCrypt/TrueCrypt stopped: {why}",
+                        src.describe(),
+                        v.extent.start
+                    )))
+                }
+            }
             continue;
         }
         let mine: Vec<_> = keys
@@ -87,11 +182,8 @@ pub(crate) fn unlock(
             }
             continue;
         }
-        // A kind dredge only recognises (BitLocker) is passed by keys meant
-        // for every volume; a key aimed at it fails below and says why.
-        let aimed = keys
-            .iter()
-            .any(|k| k.target.is_some() && k.applies_to(label, i));
+        // A kind dredge only recognises is passed by keys meant for every
+        // volume; a key aimed at it fails below and says why.
         if !aimed && !contain(|| dredge_crypt::can_unlock(&reader)).unwrap_or(false) {
             continue;
         }

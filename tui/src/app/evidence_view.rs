@@ -100,7 +100,35 @@ impl App {
                 },
             )),
         ];
-        for v in e.volumes.iter().take(2) {
+        // Encrypted volumes first (locked or opened, with their protectors),
+        // then the rest, as many as the panel holds.
+        let mut shown = 0;
+        for c in &e.encrypted {
+            if shown == 2 {
+                break;
+            }
+            let state = match c.opened_as {
+                Some(d) => format!("opened as vol{d}"),
+                None if c.what.starts_with("possible") => "no key given".to_string(),
+                None => "locked".to_string(),
+            };
+            let prot = if c.protectors.is_empty() {
+                String::new()
+            } else {
+                format!(" · {}", c.protectors.join(", "))
+            };
+            lines.push(Line::from(Span::styled(
+                format!("vol{} {} encrypted, {state}{prot}", c.idx, c.what),
+                self.style(Color::Magenta),
+            )));
+            shown += 1;
+        }
+        let plain: Vec<_> = e
+            .volumes
+            .iter()
+            .filter(|v| !e.encrypted.iter().any(|c| c.idx == v.idx))
+            .collect();
+        for v in plain.iter().take(2 - shown) {
             let fs: Vec<String> = v.filesystems.iter().map(|(t, _)| t.clone()).collect();
             lines.push(Line::from(format!(
                 "vol{} @{} +{} {} {}",
@@ -110,12 +138,13 @@ impl App {
                 visible(&v.kind),
                 fs.join(",")
             )));
+            shown += 1;
         }
-        if e.volumes.len() > 2 {
-            lines.push(Line::from(format!(
-                "… {} more volumes",
-                e.volumes.len() - 2
-            )));
+        let rest =
+            e.volumes.len() + e.encrypted.len().saturating_sub(2) - shown.min(e.volumes.len());
+        let rest = rest.min(e.volumes.len().saturating_sub(shown));
+        if rest > 0 {
+            lines.push(Line::from(format!("… {rest} more volumes")));
         }
         f.render_widget(
             Paragraph::new(lines).block(
@@ -150,6 +179,15 @@ impl App {
             }
         };
         if cells > 0 {
+            // Beneath the files: locked ciphertext, and opened plaintext.
+            for c in e.encrypted.iter().filter(|c| c.opened_as.is_none()) {
+                if !c.what.starts_with("possible") {
+                    mark(c.start, c.len, Cell::Locked);
+                }
+            }
+            for v in e.volumes.iter().filter(|v| v.kind == "decrypted") {
+                mark(v.start, v.len, Cell::Decrypted);
+            }
             for r in &e.runs {
                 let c = if r.origin == Some(dredge_session::ArtifactOrigin::Carved) {
                     Cell::Carved
@@ -176,6 +214,8 @@ impl App {
                 } else {
                     match map[i] {
                         Cell::Free => ('·', Color::DarkGray),
+                        Cell::Locked => ('E', Color::Magenta),
+                        Cell::Decrypted => ('+', Color::Blue),
                         Cell::Allocated => ('#', Color::Green),
                         Cell::Deleted => ('d', Color::Yellow),
                         Cell::Carved => ('c', Color::Cyan),
@@ -187,8 +227,14 @@ impl App {
             lines.push(Line::from(spans));
         }
         let end = (start + cells as u64 * z).min(size);
+        // The encrypted marks are named only where there are some.
+        let crypt = if e.encrypted.iter().any(|c| !c.what.starts_with("possible")) {
+            "E locked  + decrypted  "
+        } else {
+            ""
+        };
         lines.push(Line::from(format!(
-            "# file  d deleted  c carved  X unreadable  · free   {start}..{end} · {z} B/cell"
+            "# file  d deleted  c carved  X unreadable  {crypt}· free   {start}..{end} · {z} B/cell"
         )));
         f.render_widget(
             Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title("Sector map")),
