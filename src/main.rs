@@ -81,9 +81,11 @@ enum Command {
     /// each (OUT/ev1-v0.plain.raw), for other tools; their MD5, SHA-1 and
     /// SHA-256 go into the custody log. The key is given again (never kept).
     ExportVolume(ExportVolumeArgs),
-    /// Print, for every password-protected encrypted volume (BitLocker), the
-    /// line hashcat (-m 22100) or John the Ripper takes to search for its
-    /// password; what is handed off goes into the custody log.
+    /// Print, for every password-protected encrypted volume, what hashcat or
+    /// John the Ripper takes to search for its password: a line for BitLocker
+    /// (-m 22100), header files in --out DIR for LUKS1 (-m 14600) and possible
+    /// VeraCrypt/TrueCrypt containers (-m 137xx/62xx); what is handed off goes
+    /// into the custody log.
     Hashes(HashesArgs),
     /// Write a report from the case store alone (HTML, PDF/A, DFXML, CASE/UCO JSON-LD, CSV, bodyfile), with its
     /// SHA-256 beside it and in the custody log. A store that fails verification still
@@ -272,6 +274,10 @@ struct HashesArgs {
     /// `VOLUME/PROTECTOR:LINE`, as John the Ripper reads them.
     #[arg(long, default_value = "hashcat", value_parser = ["hashcat", "john"])]
     format: String,
+    /// Directory for header files (LUKS1, possible VeraCrypt/TrueCrypt
+    /// containers), which hashcat reads as files; created.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -497,7 +503,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
         Command::Report(a) => listing::report(a, rep),
         Command::Log(a) => listing::log(a, rep),
         Command::Hashes(a) => {
-            let lines = session::password_hashes(&a.case_dir, interrupt)?;
+            let lines = session::password_hashes(&a.case_dir, a.out.as_deref(), interrupt)?;
             if lines.is_empty() {
                 eprintln!(
                     "{}: no password-protected encrypted volume",
@@ -505,6 +511,23 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                 );
             }
             for l in &lines {
+                if let Some(f) = &l.file {
+                    match &f.path {
+                        Some(p) => eprintln!(
+                            "{} {}: {} (SHA-256 {}), for {}",
+                            l.volume,
+                            l.container,
+                            p.display(),
+                            f.sha256.as_deref().unwrap_or("?"),
+                            f.hashcat
+                        ),
+                        None => eprintln!(
+                            "{} {}: its {} is read as a file ({}): give --out DIR to write it",
+                            l.volume, l.container, l.protector, f.hashcat
+                        ),
+                    }
+                    continue;
+                }
                 if a.format == "john" {
                     println!("{}/{}:{}", l.volume, l.protector, l.line);
                     continue;

@@ -121,3 +121,70 @@ fn a_veracrypt_container_opens_with_password_and_pim_alone_or_in_a_partition() {
     assert!(!err.contains(pw), "{err}");
     assert!(ls_json(&case).is_empty());
 }
+
+#[test]
+fn hashes_writes_header_files_for_luks1_and_possible_veracrypt_containers() {
+    if !tools(&["mkfs.fat", "mcopy", "python3", "cryptsetup", "tar", "xz"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let hc = container(dir.path(), "h", "secret", 0, &[("a.txt", b"a".to_vec())]);
+    assert!(sh(&format!(
+        "tar -xJf {} -C {} luks1_aes-xts-plain64-sha256.img keyfile1",
+        shared("cryptsetup/luks1-images.tar.xz").display(),
+        dir.path().display()
+    )));
+    let luks = dir.path().join("luks1_aes-xts-plain64-sha256.img");
+    let case = dir.path().join("case");
+    let cs = case.to_str().unwrap();
+    assert!(run(&["case", "new", "--examiner", "t", cs])
+        .status
+        .success());
+    for img in [&luks, &hc] {
+        assert!(run(&["add", cs, img.to_str().unwrap()]).status.success());
+    }
+    let out = dir.path().join("out");
+    let o = run(&["hashes", cs, "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("hashcat -m 14600") && err.contains("hashcat -m 13721"),
+        "{err}"
+    );
+    // LUKS1: header, keyslot material and the first data sector; enough for
+    // cryptsetup itself to recover the volume key from it with the keyfile.
+    let h = std::fs::read(out.join("ev1-v0.luks1-header")).unwrap();
+    let image = std::fs::read(&luks).unwrap();
+    assert!(h.len() > 592 && h.len() % 512 == 0 && image.starts_with(&h));
+    let dump = cryptsetup(&[
+        "luksDump",
+        "--dump-volume-key",
+        "--batch-mode",
+        "--key-file",
+        dir.path().join("keyfile1").to_str().unwrap(),
+        out.join("ev1-v0.luks1-header").to_str().unwrap(),
+    ]);
+    assert!(dump.contains("MK dump:"), "{dump}");
+    let tc = std::fs::read(&hc).unwrap();
+    assert_eq!(
+        std::fs::read(out.join("ev2-v0.tc-header")).unwrap(),
+        tc[..512]
+    );
+    assert_eq!(
+        std::fs::read(out.join("ev2-v0.tc-hidden-header")).unwrap(),
+        tc[65536..66048]
+    );
+    // What was handed off is in the custody log, with each file's digest.
+    let log = stdout(&run(&["log", cs]));
+    assert!(
+        log.contains(&sha256_file(&out.join("ev2-v0.tc-header"))),
+        "{log}"
+    );
+    // Never over an earlier hand-off.
+    assert_eq!(
+        run(&["hashes", cs, "--out", out.to_str().unwrap()])
+            .status
+            .code(),
+        Some(2)
+    );
+}

@@ -5,8 +5,66 @@
 //! mode 22100 and John's `bitlocker` format): T = 1 for a user password
 //! (checked by the whole AES-CCM tag, so no false hits), 3 for a recovery
 //! password (John only: hashcat's 22100 takes types 0 and 1).
+//!
+//! hashcat reads LUKS1 and TrueCrypt/VeraCrypt from files, not lines: for
+//! them the hand-off is a byte range of the volume to copy out
+//! ([`HeaderFile`]) and the modes that read it.
 
 use crate::bitlocker::BitLocker;
+use crate::luks::Luks;
+
+/// A range of an encrypted volume a cracker reads as a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderFile {
+    /// The file name's suffix (`luks1-header`, `tc-header`, …).
+    pub suffix: &'static str,
+    /// Volume offset and length of the bytes to copy.
+    pub offset: u64,
+    pub len: u64,
+    /// What to run on it (the hashcat modes).
+    pub hashcat: &'static str,
+}
+
+/// LUKS1 header files larger than this are not cryptsetup's (2 MiB of
+/// header and keyslots plus the first data sector is the usual).
+const MAX_LUKS1_FILE: u64 = 64 << 20;
+
+/// hashcat's LUKS1 mode (14600) reads the header, the keyslots' material
+/// and the first data sector: the volume up to one sector past the data
+/// offset. `None` for LUKS2 (hashcat has no mode for it) or a data offset
+/// past the bound.
+pub fn luks1_header_file(l: &Luks) -> Option<HeaderFile> {
+    (l.version == 1 && l.data_offset > 0 && l.data_offset + 512 <= MAX_LUKS1_FILE).then_some(
+        HeaderFile {
+            suffix: "luks1-header",
+            offset: 0,
+            len: l.data_offset + 512,
+            hashcat: "hashcat -m 14600",
+        },
+    )
+}
+
+/// A possible VeraCrypt/TrueCrypt container: its normal header (first 512
+/// bytes) and a hidden volume's (512 bytes at 64 KiB), for hashcat's modes,
+/// which differ by PRF and cipher chain length and cannot be told apart
+/// without the password.
+pub fn tcrypt_header_files() -> [HeaderFile; 2] {
+    const MODES: &str = "hashcat -m 13721 (VeraCrypt, SHA-512, one cipher; the other PRFs and chain lengths are 13711-13773, TrueCrypt's 6211-6243)";
+    [
+        HeaderFile {
+            suffix: "tc-header",
+            offset: 0,
+            len: 512,
+            hashcat: MODES,
+        },
+        HeaderFile {
+            suffix: "tc-hidden-header",
+            offset: 65_536,
+            len: 512,
+            hashcat: MODES,
+        },
+    ]
+}
 
 /// One line to hand to a password cracker.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -23,7 +23,10 @@ mod tcrypt;
 
 pub use bitlocker::BitLocker;
 pub use entropy::{looks_random, possible_container};
-pub use handoff::{bitlocker_line_opens, bitlocker_lines, CrackLine};
+pub use handoff::{
+    bitlocker_line_opens, bitlocker_lines, luks1_header_file, tcrypt_header_files, CrackLine,
+    HeaderFile,
+};
 pub use keys::{fingerprint, KeySpec, Secret};
 pub use layer::{Layer, Layered, Segment, Source};
 pub use luks::Luks;

@@ -46,7 +46,7 @@ pub use dredge_store::{
 };
 pub use export_volume::{export_volumes, ExportedVolume};
 pub use guard::EvidenceGuard;
-pub use hashes::{password_hashes, HashLine};
+pub use hashes::{password_hashes, HashLine, HeaderOut};
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
 pub use listing::list_image;
 pub use lock::{job_running, CaseLock};
