@@ -138,6 +138,10 @@ fn segments(
     encrypted: Option<u64>,
 ) -> Result<Vec<(Extent, Source)>, String> {
     let s = m.sector;
+    // BitLocker writes 512- and 4096-byte sectors (cryptsetup refuses others).
+    if s != 512 && s != 4096 {
+        return Err(format!("{s}-byte sectors"));
+    }
     let (vho, vhs) = m
         .volume_header
         .ok_or("the metadata does not say where the volume's first sectors are")?;
@@ -305,8 +309,10 @@ pub fn open(vol: &VolumeReader, b: &BitLocker, keys: &[&Secret]) -> Result<Opene
     }
     for secret in keys {
         if let Secret::VolumeKey(k) = secret {
-            let l = layer(vol, b, k)?;
-            if boots(vol, &l) {
+            // A key of the wrong length or one that does not decrypt the
+            // first sector to a boot sector is not this volume's; the next
+            // key may be.
+            if layer(vol, b, k).is_ok_and(|l| boots(vol, &l)) {
                 return opened(k.clone(), "the full volume encryption key given".into());
             }
             continue;

@@ -134,26 +134,34 @@ struct ElephantOf<C> {
 }
 
 /// Diffuser A undone: five passes, each word gains the XOR of the word two
-/// before it and the rotated word five before it (indices wrap).
+/// before it and the rotated word five before it (indices wrap). The first
+/// five words wrap; the rest index directly (no division in the hot loop).
 fn diffuser_a_decrypt(d: &mut [u32]) {
     const ROT: [u32; 4] = [9, 0, 13, 0];
     let n = d.len();
     for _ in 0..5 {
-        for i in 0..n {
+        for i in 0..5.min(n) {
             let (a, b) = (d[(i + n - 2) % n], d[(i + n - 5) % n]);
-            d[i] = d[i].wrapping_add(a ^ b.rotate_left(ROT[i % 4]));
+            d[i] = d[i].wrapping_add(a ^ b.rotate_left(ROT[i & 3]));
+        }
+        for i in 5..n {
+            d[i] = d[i].wrapping_add(d[i - 2] ^ d[i - 5].rotate_left(ROT[i & 3]));
         }
     }
 }
 
-/// Diffuser B undone: three passes, with the words two and five after.
+/// Diffuser B undone: three passes, with the words two and five after; the
+/// last five wrap.
 fn diffuser_b_decrypt(d: &mut [u32]) {
     const ROT: [u32; 4] = [0, 10, 0, 25];
     let n = d.len();
     for _ in 0..3 {
-        for i in 0..n {
+        for i in 0..n.saturating_sub(5) {
+            d[i] = d[i].wrapping_add(d[i + 2] ^ d[i + 5].rotate_left(ROT[i & 3]));
+        }
+        for i in n.saturating_sub(5)..n {
             let (a, b) = (d[(i + 2) % n], d[(i + 5) % n]);
-            d[i] = d[i].wrapping_add(a ^ b.rotate_left(ROT[i % 4]));
+            d[i] = d[i].wrapping_add(a ^ b.rotate_left(ROT[i & 3]));
         }
     }
 }
@@ -176,16 +184,25 @@ where
         self.tweak.encrypt_block(&mut k2);
         key[..16].copy_from_slice(&k1);
         key[16..].copy_from_slice(&k2);
-        let mut words: Vec<u32> = data
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
-        diffuser_b_decrypt(&mut words);
-        diffuser_a_decrypt(&mut words);
-        for (i, (c, w)) in data.chunks_exact_mut(4).zip(words).enumerate() {
-            let k = &key[(i * 4) % 32..(i * 4) % 32 + 4];
-            let w = w ^ u32::from_le_bytes([k[0], k[1], k[2], k[3]]);
-            c.copy_from_slice(&w.to_le_bytes());
+        // A sector of up to 4 KiB as words, on the stack (larger on the heap).
+        let (mut buf, mut heap) = ([0u32; 1024], Vec::new());
+        let n = data.len() / 4;
+        let words: &mut [u32] = if n <= buf.len() {
+            &mut buf[..n]
+        } else {
+            heap.resize(n, 0);
+            &mut heap
+        };
+        for (w, c) in words.iter_mut().zip(data.chunks_exact(4)) {
+            *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+        }
+        diffuser_b_decrypt(words);
+        diffuser_a_decrypt(words);
+        let k: [u32; 8] = std::array::from_fn(|i| {
+            u32::from_le_bytes([key[4 * i], key[4 * i + 1], key[4 * i + 2], key[4 * i + 3]])
+        });
+        for (i, (c, w)) in data.chunks_exact_mut(4).zip(words.iter()).enumerate() {
+            c.copy_from_slice(&(w ^ k[i & 7]).to_le_bytes());
         }
     }
 }
