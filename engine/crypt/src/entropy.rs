@@ -75,28 +75,13 @@ pub fn possible_container(vol: &VolumeReader) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dredge_core::{Extent, ImageSource, ReadReport, SourceError};
+    use dredge_core::Extent;
+    use dredge_testkit::MemSource;
     use std::sync::Arc;
-
-    struct Mem(Vec<u8>);
-    impl ImageSource for Mem {
-        fn size(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
-            let s = (off as usize).min(self.0.len());
-            let n = buf.len().min(self.0.len() - s);
-            buf[..n].copy_from_slice(&self.0[s..s + n]);
-            Ok(ReadReport::clean(n))
-        }
-        fn describe(&self) -> String {
-            "mem".into()
-        }
-    }
 
     fn vol(b: Vec<u8>) -> VolumeReader {
         let n = b.len() as u64;
-        VolumeReader::new(Arc::new(Mem(b)), Extent::new(0, n))
+        VolumeReader::new(Arc::new(MemSource(b)), Extent::new(0, n))
     }
 
     #[test]

@@ -315,29 +315,13 @@ impl Luks {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dredge_core::{Extent, ImageSource, ReadReport, SourceError};
+    use dredge_core::Extent;
+    use dredge_testkit::MemSource;
     use std::sync::Arc;
-
-    struct Mem(Vec<u8>);
-    impl ImageSource for Mem {
-        fn size(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
-            let s = (off as usize).min(self.0.len());
-            let n = buf.len().min(self.0.len() - s);
-            buf[..n].copy_from_slice(&self.0[s..s + n]);
-            buf[n..].fill(0);
-            Ok(ReadReport::clean(buf.len()))
-        }
-        fn describe(&self) -> String {
-            "luks test image".into()
-        }
-    }
 
     fn vol(bytes: Vec<u8>) -> VolumeReader {
         let n = bytes.len() as u64;
-        VolumeReader::new(Arc::new(Mem(bytes)), Extent::new(0, n))
+        VolumeReader::new(Arc::new(MemSource(bytes)), Extent::new(0, n))
     }
 
     fn luks1() -> Vec<u8> {

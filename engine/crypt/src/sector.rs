@@ -32,6 +32,28 @@ enum Iv {
     Null,
 }
 
+/// A 128-bit block cipher the sector modes run over (AES, Serpent, Twofish,
+/// Camellia, Kuznyechik), shared between threads.
+trait Block16:
+    BlockSizeUser<BlockSize = cipher::consts::U16>
+    + BlockCipherEncrypt
+    + BlockCipherDecrypt
+    + Clone
+    + Send
+    + Sync
+{
+}
+
+impl<C> Block16 for C where
+    C: BlockSizeUser<BlockSize = cipher::consts::U16>
+        + BlockCipherEncrypt
+        + BlockCipherDecrypt
+        + Clone
+        + Send
+        + Sync
+{
+}
+
 /// One sector decryptor for every block cipher it is built for.
 trait Sectors: Send + Sync {
     fn decrypt(&self, iv: [u8; 16], data: &mut [u8]);
@@ -52,14 +74,7 @@ fn next_tweak(t: u128) -> u128 {
     (t << 1) ^ if t >> 127 == 1 { 0x87 } else { 0 }
 }
 
-impl<C> Sectors for XtsOf<C>
-where
-    C: BlockSizeUser<BlockSize = cipher::consts::U16>
-        + BlockCipherEncrypt
-        + BlockCipherDecrypt
-        + Send
-        + Sync,
-{
+impl<C: Block16> Sectors for XtsOf<C> {
     fn decrypt(&self, iv: [u8; 16], data: &mut [u8]) {
         const BATCH: usize = 32;
         let mut t = Array::from(iv);
@@ -90,15 +105,7 @@ struct CbcOf<C> {
     essiv: Option<C>,
 }
 
-impl<C> Sectors for CbcOf<C>
-where
-    C: BlockSizeUser<BlockSize = cipher::consts::U16>
-        + BlockCipherEncrypt
-        + BlockCipherDecrypt
-        + Clone
-        + Send
-        + Sync,
-{
+impl<C: Block16> Sectors for CbcOf<C> {
     fn decrypt(&self, iv: [u8; 16], data: &mut [u8]) {
         let mut iv = Array::from(iv);
         if let Some(e) = &self.essiv {
@@ -112,10 +119,7 @@ where
 
 struct EcbOf<C>(C);
 
-impl<C> Sectors for EcbOf<C>
-where
-    C: BlockSizeUser<BlockSize = cipher::consts::U16> + BlockCipherDecrypt + Send + Sync,
-{
+impl<C: Block16> Sectors for EcbOf<C> {
     fn decrypt(&self, _: [u8; 16], data: &mut [u8]) {
         let (blocks, _) = Array::slice_as_chunks_mut(data);
         self.0.decrypt_blocks(blocks);
@@ -166,15 +170,7 @@ fn diffuser_b_decrypt(d: &mut [u32]) {
     }
 }
 
-impl<C> Sectors for ElephantOf<C>
-where
-    C: BlockSizeUser<BlockSize = cipher::consts::U16>
-        + BlockCipherEncrypt
-        + BlockCipherDecrypt
-        + Clone
-        + Send
-        + Sync,
-{
+impl<C: Block16> Sectors for ElephantOf<C> {
     fn decrypt(&self, iv: [u8; 16], data: &mut [u8]) {
         self.cbc.decrypt(iv, data);
         let mut key = [0u8; 32];
@@ -239,14 +235,7 @@ fn key<C: KeyInit>(k: &[u8]) -> Result<C, Unsupported> {
 /// The mode for block cipher `C`, keyed.
 fn build<C>(mode: &str, essiv: Option<&str>, k: &[u8]) -> Result<Box<dyn Sectors>, Unsupported>
 where
-    C: BlockSizeUser<BlockSize = cipher::consts::U16>
-        + BlockCipherEncrypt
-        + BlockCipherDecrypt
-        + KeyInit
-        + Clone
-        + Send
-        + Sync
-        + 'static,
+    C: Block16 + KeyInit + 'static,
 {
     Ok(match mode {
         "xts" => {

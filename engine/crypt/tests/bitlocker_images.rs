@@ -5,11 +5,9 @@
 
 mod common;
 
-use common::{have, Mem};
+use common::{have, unpack, Mem};
 use dredge_core::{Extent, VolumeReader};
 use dredge_crypt::{BitLocker, EncryptedVolume};
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 fn vol(bytes: Vec<u8>) -> VolumeReader {
@@ -51,19 +49,11 @@ fn bitlocker_metadata_reads_as_the_conf_says_and_damage_never_panics() {
     if !have("tar") || !have("xz") {
         return;
     }
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/cryptsetup");
-    let dir = std::env::temp_dir().join(format!("dredge-bitlk-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(Command::new("tar")
-        .arg("-xJf")
-        .arg(data.join("bitlk-images.tar.xz"))
-        .arg("-C")
-        .arg(&dir)
-        .arg("bitlk-aes-xts-128.img")
-        .arg("bitlk-togo-aes-xts-128.img")
-        .status()
-        .unwrap()
-        .success());
+    let dir = unpack(
+        "bitlk-images.tar.xz",
+        "dredge-bitlk",
+        &["bitlk-aes-xts-128.img", "bitlk-togo-aes-xts-128.img"],
+    );
     let (mut rng, cases) = dredge_testkit::mutation_setup(0x1014);
     for (name, guid, to_go) in [
         (
@@ -118,19 +108,8 @@ fn damaged_bitlocker_metadata_never_panics_the_unlock() {
     if !have("tar") || !have("xz") {
         return;
     }
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/cryptsetup");
-    let dir = std::env::temp_dir().join(format!("dredge-bitlk-mut-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let name = "bitlk-aes-xts-128-clearkey-only.img";
-    assert!(Command::new("tar")
-        .arg("-xJf")
-        .arg(data.join("bitlk-images.tar.xz"))
-        .arg("-C")
-        .arg(&dir)
-        .arg(name)
-        .status()
-        .unwrap()
-        .success());
+    let dir = unpack("bitlk-images.tar.xz", "dredge-bitlk-mut", &[name]);
     let img = Arc::new(std::fs::read(dir.join(name)).unwrap());
     let n = img.len() as u64;
     let clean = VolumeReader::new(

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::have;
+use common::{cryptsetup_data, have, unpack};
 use dredge_core::{Extent, ImageSource, VolumeReader};
 use dredge_crypt::{unlock, Layered, Secret};
 use sha2::{Digest, Sha256};
@@ -107,17 +107,8 @@ fn every_image_opens_with_every_key_the_conf_gives_and_wrong_keys_name_the_prote
     if !have("tar") || !have("xz") {
         return;
     }
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/cryptsetup");
-    let dir = std::env::temp_dir().join(format!("dredge-bitlk-open-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(Command::new("tar")
-        .arg("-xJf")
-        .arg(data.join("bitlk-images.tar.xz"))
-        .arg("-C")
-        .arg(&dir)
-        .status()
-        .unwrap()
-        .success());
+    let data = cryptsetup_data();
+    let dir = unpack("bitlk-images.tar.xz", "dredge-bitlk-open", &[]);
     let sections = conf(&std::fs::read_to_string(data.join("bitlk-images.conf")).unwrap());
     assert!(sections.len() >= 7, "{sections:?}");
     let mut opened = 0;

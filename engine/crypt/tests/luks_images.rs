@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{have, Mem};
+use common::{have, unpack, Mem};
 use dredge_core::{Extent, VolumeReader};
 use dredge_crypt::{fingerprint, unlock, Secret};
 use std::path::Path;
@@ -53,18 +53,7 @@ fn cryptsetups_luks1_images_open_with_their_keyfile_and_not_with_another() {
     if !have("cryptsetup") || !have("tar") || !have("xz") {
         return;
     }
-    let tar = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/testdata/cryptsetup/luks1-images.tar.xz");
-    let dir = std::env::temp_dir().join(format!("dredge-luks1-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(Command::new("tar")
-        .arg("-xJf")
-        .arg(&tar)
-        .arg("-C")
-        .arg(&dir)
-        .status()
-        .unwrap()
-        .success());
+    let dir = unpack("luks1-images.tar.xz", "dredge-luks1", &[]);
     let keyfile = dir.join("keyfile1");
     let key = Secret::KeyFile(std::fs::read(&keyfile).unwrap());
     let wrong = Secret::Password(b"not the key".to_vec());

@@ -7,11 +7,9 @@
 
 mod common;
 
-use common::have;
+use common::{have, unpack};
 use dredge_core::{Extent, ImageSource, VolumeReader};
 use dredge_crypt::{tcrypt_sequential, unlock_tcrypt, unlock_tcrypt_system, Layered, Secret};
-use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 
 const PASSWORD: &[u8] = b"aaaaaaaaaaaa";
@@ -40,17 +38,7 @@ fn every_image_opens_to_the_filesystem_cryptsetups_test_expects() {
     if !have("tar") || !have("xz") {
         return;
     }
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/cryptsetup");
-    let dir = std::env::temp_dir().join(format!("dredge-tcrypt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    assert!(Command::new("tar")
-        .arg("-xJf")
-        .arg(data.join("tcrypt-images.tar.xz"))
-        .arg("-C")
-        .arg(&dir)
-        .status()
-        .unwrap()
-        .success());
+    let dir = unpack("tcrypt-images.tar.xz", "dredge-tcrypt", &[]);
     let kf1 = Secret::KeyFile(std::fs::read(dir.join("keyfile1")).unwrap());
     let kf2 = Secret::KeyFile(std::fs::read(dir.join("keyfile2")).unwrap());
     let mut names: Vec<String> = std::fs::read_dir(&dir)

@@ -7,6 +7,30 @@
 /// xorshift64: fast, deterministic, good enough to pick bytes and places to damage.
 pub struct Rng(pub u64);
 
+/// An image held in memory, clean everywhere; reads past its end are zeros
+/// and the report's length counts only the bytes inside it.
+pub struct MemSource(pub Vec<u8>);
+
+impl dredge_core::ImageSource for MemSource {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn read_at(
+        &self,
+        off: u64,
+        buf: &mut [u8],
+    ) -> Result<dredge_core::ReadReport, dredge_core::SourceError> {
+        let s = usize::try_from(off).unwrap_or(usize::MAX).min(self.0.len());
+        let n = buf.len().min(self.0.len() - s);
+        buf[..n].copy_from_slice(&self.0[s..s + n]);
+        buf[n..].fill(0);
+        Ok(dredge_core::ReadReport::clean(n))
+    }
+    fn describe(&self) -> String {
+        "test image in memory".into()
+    }
+}
+
 impl Rng {
     pub fn new(seed: u64) -> Rng {
         // Zero is xorshift's one fixed point.

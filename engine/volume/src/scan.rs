@@ -255,24 +255,7 @@ impl LostScan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use dredge_core::{ReadReport, SourceError};
-
-    struct Mem(Vec<u8>);
-    impl ImageSource for Mem {
-        fn size(&self) -> u64 {
-            self.0.len() as u64
-        }
-        fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
-            let s = (off as usize).min(self.0.len());
-            let n = buf.len().min(self.0.len() - s);
-            buf[..n].copy_from_slice(&self.0[s..s + n]);
-            buf[n..].fill(0);
-            Ok(ReadReport::clean(buf.len()))
-        }
-        fn describe(&self) -> String {
-            "test image".into()
-        }
-    }
+    use dredge_testkit::MemSource;
 
     fn put_ntfs(img: &mut [u8], at: usize, sectors: u64) {
         let s = &mut img[at..at + 512];
@@ -301,7 +284,7 @@ mod tests {
         put_ntfs(&mut img, 0x10_0000 + 2048 * 512, 2048); // its backup, last sector
         put_ext(&mut img, 0x1F_FE00, 1000); // superblock crossing 2 MiB
         put_ntfs(&mut img, (3 << 20) - 512, 7); // at the very end
-        let src = Mem(img.clone());
+        let src = MemSource(img.clone());
         let stop = AtomicBool::new(false);
         let targets = [
             Extent::new(512, (3 << 20) - 512),

@@ -1,26 +1,12 @@
 //! What the crate's tests over public test images share.
 #![allow(dead_code)]
 
-use dredge_core::{ImageSource, ReadReport, SourceError};
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// An image in memory.
-pub struct Mem(pub Vec<u8>);
-impl ImageSource for Mem {
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    fn read_at(&self, off: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
-        let s = (off as usize).min(self.0.len());
-        let n = buf.len().min(self.0.len() - s);
-        buf[..n].copy_from_slice(&self.0[s..s + n]);
-        buf[n..].fill(0);
-        Ok(ReadReport::clean(n))
-    }
-    fn describe(&self) -> String {
-        "test image".into()
-    }
-}
+#[allow(unused_imports)]
+pub use dredge_testkit::MemSource as Mem;
 
 /// Whether `tool` is installed; a failure when DREDGE_REQUIRE_TOOLS is set and it is not.
 pub fn have(tool: &str) -> bool {
@@ -33,4 +19,26 @@ pub fn have(tool: &str) -> bool {
         "{tool} is required (DREDGE_REQUIRE_TOOLS)"
     );
     ok
+}
+
+/// Where the workspace keeps cryptsetup's test images (../shared/testdata).
+pub fn cryptsetup_data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/cryptsetup")
+}
+
+/// Unpacks `tarball` of [`cryptsetup_data`] (only `names`, if any) into a new
+/// directory of the system's temp dir named after `tag` and this process.
+pub fn unpack(tarball: &str, tag: &str, names: &[&str]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    assert!(Command::new("tar")
+        .arg("-xJf")
+        .arg(cryptsetup_data().join(tarball))
+        .arg("-C")
+        .arg(&dir)
+        .args(names)
+        .status()
+        .unwrap()
+        .success());
+    dir
 }
