@@ -363,3 +363,40 @@ fn a_batch_job_unlocks_with_the_keys_its_items_name() {
         "the password is not recorded"
     );
 }
+
+#[test]
+fn resuming_a_scan_whose_decrypted_volume_is_unfinished_asks_for_the_key_again() {
+    if !tools(&["cryptsetup", "mkntfs", "ntfscp", "python3", "tar", "xz"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (img, pw, files) = bitlocker_ntfs(dir.path(), 33);
+    let key = format!("password={pw}");
+    let case = dir.path().join("case");
+    let cs = case.to_str().unwrap();
+    let o = one_shot("recover", &img, None, &case, &["--key", &key]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // As if the scan had stopped before sealing the decrypted volume's unit.
+    let db = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    assert_eq!(
+        db.execute("DELETE FROM scan_units WHERE unit = 'v1'", [])
+            .unwrap(),
+        1
+    );
+    drop(db);
+    // Resumed without the key: refused, one line, not a silent "complete".
+    let o = run(&["--progress", "none", "scan", cs]);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ev1/v1") && err.contains("--key again"),
+        "{err}"
+    );
+    // With it, the volume is finished and its files are there.
+    let o = run(&["--progress", "none", "scan", cs, "--key", &key]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let arts = ls_json(&case);
+    let big = arts.iter().find(|a| a["path"] == "/big.bin").unwrap();
+    let got = std::fs::read(case.join(big["extracted"].as_str().unwrap())).unwrap();
+    assert!(got == files[0].1);
+}

@@ -362,6 +362,20 @@ fn scan_evidence(
                     )));
                 }
             }
+            // A volume an earlier scan decrypted and did not finish needs its
+            // key again (keys are never kept): without it the volume would be
+            // skipped and the scan called complete.
+            for v in store.volumes(ev.id).map_err(fail)? {
+                let again = p.analysis.vols.get(v.idx as usize).is_some_and(|a| {
+                    a.kind == dredge_core::VolumeKind::Decrypted && a.extent.start == v.start
+                });
+                if v.kind == "decrypted" && !again && !done.contains(&format!("v{}", v.idx)) {
+                    return Err(Failure(format!(
+                        "{}: {}/v{} ({}) was decrypted by an earlier scan that did not finish it, and no key given now opens it: give its --key again (keys are never kept in the case)",
+                        ev.path, ev.label, v.idx, v.description
+                    )));
+                }
+            }
             (p, "scan pass")
         }
     };
