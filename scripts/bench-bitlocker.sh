@@ -8,9 +8,11 @@
 # The volume is cryptsetup's 100 MiB AES-XTS-128 BitLocker test image with an
 # NTFS of our own (mkntfs + ntfscp, 3/4 full) encrypted into it by
 # tests/tools/bitlocker_fill.py — BitLocker volumes cannot be made on Linux,
-# so 100 MiB is the size there is. cryptsetup cannot open it here (no
-# device-mapper, no kernel crypto API): no peer tool runs on the same input;
-# the peer figure is the cipher's (`openssl speed`, memory only).
+# so 100 MiB is the size there is. The peer is dislocker-file (decrypts the
+# volume to a file, no hashing), against `dredge export-volume` (decrypts,
+# hashes MD5+SHA-1+SHA-256, records custody) on a case holding the image; the
+# two outputs must be identical. cryptsetup cannot open it here (no
+# device-mapper).
 # Usage: scripts/bench-bitlocker.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,19 +42,26 @@ for i in range(600):
     put(f"small{i:04}.dat", 48 << 10)
 PY
 python3 tests/tools/bitlocker_fill.py "$work/bitlk-aes-xts-128.img" anaconda "$work/plain.ntfs" "$work/bl.img"
+"$d" --progress none case new --examiner bench "$work/ce" > /dev/null
+"$d" --progress none add "$work/ce" "$work/bl.img" > /dev/null
 cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 for mode in cold warm warm; do
   for cmd in "cat:cat $work/bl.img" "md5sum:md5sum $work/bl.img" \
              "recover-plain:$d --progress none recover $work/plain.ntfs --out $work/cp" \
-             "recover-bitlocker:$d --progress none recover $work/bl.img --out $work/cb --key password=anaconda"; do
+             "recover-bitlocker:$d --progress none recover $work/bl.img --out $work/cb --key password=anaconda" \
+             "dislocker-file:dislocker-file -V $work/bl.img -uanaconda -- $work/dis.raw" \
+             "export-volume:$d --progress none export-volume $work/ce --out $work/ex --key password=anaconda"; do
     name=${cmd%%:*}; line=${cmd#*:}
-    rm -rf "$work/cp" "$work/cb"
+    rm -rf "$work/cp" "$work/cb" "$work/ex" "$work/dis.raw"
     [[ $mode == cold ]] && cold
     # shellcheck disable=SC2086
     echo "$mode $name $(python3 "$timed" $line)" >> "$work/runs"
   done
 done
-rm -rf "$work/cb"
+rm -rf "$work/cb" "$work/ex" "$work/dis.raw"
+"$d" --progress none export-volume "$work/ce" --out "$work/ex" --key password=anaconda > /dev/null
+dislocker-file -V "$work/bl.img" -uanaconda -- "$work/dis.raw" > /dev/null
+cmp "$work/dis.raw" "$work/ex/ev1-v0.plain.raw" && echo "export-volume output identical to dislocker-file's"
 "$d" --progress none recover "$work/bl.img" --out "$work/cb" --key password=anaconda > /dev/null
 files=$(sqlite3 "$work/cb/case.sqlite" "SELECT COUNT(*) FROM artifacts WHERE extracted IS NOT NULL")
 python3 - "$work/runs" "$size" "$files" <<'PY'
@@ -66,7 +75,7 @@ for line in open(runs):
         best[(mode, name)] = (t, int(rss))
 print(f"BitLocker AES-XTS-128 volume of {size >> 20} MiB, NTFS inside; dredge extracted {files} files")
 print(f"{'':18} {'cold':>9} {'warm (best of 2)':>17} {'MB/s warm':>10} {'peak RSS':>9}")
-for name in ["cat", "md5sum", "recover-plain", "recover-bitlocker"]:
+for name in ["cat", "md5sum", "recover-plain", "recover-bitlocker", "dislocker-file", "export-volume"]:
     c, w = best[("cold", name)], best[("warm", name)]
     print(f"{name:18} {c[0]:7.2f} s {w[0]:15.2f} s {size/1e6/w[0]:10.0f} {w[1]/1024:7.0f} MiB")
 for mode in ["cold", "warm"]:

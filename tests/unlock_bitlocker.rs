@@ -225,6 +225,31 @@ fn files_in_a_bitlocker_ntfs_come_back_bit_exact_and_bad_ciphertext_costs_exactl
         let fp = a["forensic_path"].as_str().unwrap_or_default();
         assert!(fp.contains("/bitlocker/ntfs/"), "{fp}");
     }
+    // The plaintext volume is what dislocker (a peer that shares no code)
+    // decrypts, byte for byte.
+    if tools(&["dislocker-file"]) {
+        let out = dir.path().join("exported");
+        let e = run(&[
+            "export-volume",
+            clean.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--key",
+            &key,
+        ]);
+        assert!(e.status.success(), "{}", stderr(&e));
+        let peer = dir.path().join("dislocker.raw");
+        assert!(sh(&format!(
+            "dislocker-file -V {} -u'{pw}' -- {} >/dev/null 2>&1",
+            img.display(),
+            peer.display()
+        )));
+        assert_eq!(
+            sha256_file(&out.join("ev1-v0.plain.raw")),
+            sha256_file(&peer),
+            "dredge's plaintext differs from dislocker's"
+        );
+    }
     // 50 unreadable bytes 3 000 bytes into big.bin's first run: the one
     // 512-byte plaintext sector over them is lost, nothing else.
     let big = arts.iter().find(|a| a["path"] == "/big.bin").unwrap();
