@@ -129,11 +129,7 @@ fn a_wrong_bitlocker_key_names_the_volume_and_its_protectors_and_registers_nothi
     }
     assert!(!err.contains("not-it") && !err.contains("111111"), "{err}");
     assert!(ls_json(&case).is_empty());
-    let db = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
-    let n: i64 = db
-        .query_row("SELECT count(*) FROM evidence", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(evidence_count(&case), 0);
     // A recovery password of the wrong form is refused before anything runs.
     let o = one_shot(
         "recover",
@@ -146,6 +142,19 @@ fn a_wrong_bitlocker_key_names_the_volume_and_its_protectors_and_registers_nothi
     assert!(stderr(&o).contains("recovery"), "{}", stderr(&o));
 }
 
+/// The conf's AES-XTS image (not To Go) that a password opens.
+fn xts_with_password(
+    sections: &[(String, HashMap<String, String>)],
+) -> (&String, &HashMap<String, String>) {
+    sections
+        .iter()
+        .find(|(n, c)| {
+            c["CIPHER"] == "aes-xts-plain64" && !c["PW"].is_empty() && !n.contains("togo")
+        })
+        .map(|(n, c)| (n, c))
+        .unwrap()
+}
+
 /// A BitLocker volume holding an NTFS of our own: cryptsetup's AES-XTS test
 /// image with `mkntfs`'s filesystem encrypted into it by
 /// tests/tools/bitlocker_fill.py (the key from `cryptsetup bitlkDump
@@ -153,12 +162,7 @@ fn a_wrong_bitlocker_key_names_the_volume_and_its_protectors_and_registers_nothi
 /// dredge's). Returns the image and the files put in it.
 fn bitlocker_ntfs(dir: &Path, seed: u64) -> (std::path::PathBuf, String, Vec<(String, Vec<u8>)>) {
     let sections = unpack(dir);
-    let (name, c) = sections
-        .iter()
-        .find(|(n, c)| {
-            c["CIPHER"] == "aes-xts-plain64" && !c["PW"].is_empty() && !n.contains("togo")
-        })
-        .unwrap();
+    let (name, c) = xts_with_password(&sections);
     let container = dir.join(format!("{name}.img"));
     let size = std::fs::metadata(&container).unwrap().len();
     let plain = dir.join("plain.ntfs");
@@ -341,12 +345,7 @@ fn a_batch_job_unlocks_with_the_keys_its_items_name() {
     }
     let dir = tempfile::tempdir().unwrap();
     let sections = unpack(dir.path());
-    let (name, c) = sections
-        .iter()
-        .find(|(n, c)| {
-            c["CIPHER"] == "aes-xts-plain64" && !c["PW"].is_empty() && !n.contains("togo")
-        })
-        .unwrap();
+    let (name, c) = xts_with_password(&sections);
     std::fs::write(dir.path().join("pw.txt"), format!("{}\n", c["PW"])).unwrap();
     let job = dir.path().join("job.toml");
     let write_job = |keys: &str| {

@@ -227,11 +227,7 @@ fn a_wrong_key_names_the_volume_and_keyslots_and_changes_nothing() {
     );
     // Nothing registered: no evidence, no artifacts.
     assert!(ls_json(&case).is_empty());
-    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
-    let n: i64 = c
-        .query_row("SELECT count(*) FROM evidence", [], |r| r.get(0))
-        .unwrap();
-    assert_eq!(n, 0);
+    assert_eq!(evidence_count(&case), 0);
     // A key aimed at another volume is not tried here; the right one opens it.
     let o = one_shot(
         "recover",

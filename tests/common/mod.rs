@@ -283,6 +283,14 @@ pub fn tsk_recovered(img: &Path, out: &Path) -> std::collections::BTreeSet<Strin
 }
 
 /// What the case's findings say, in store order.
+/// How many evidence items the case at `case` holds (read from its store).
+pub fn evidence_count(case: &Path) -> i64 {
+    rusqlite::Connection::open(case.join("case.sqlite"))
+        .unwrap()
+        .query_row("SELECT count(*) FROM evidence", [], |r| r.get(0))
+        .unwrap()
+}
+
 pub fn findings(case: &Path) -> Vec<String> {
     let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
     let mut st = c.prepare("SELECT what FROM findings").unwrap();

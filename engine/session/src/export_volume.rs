@@ -9,7 +9,7 @@ use dredge_core::{Extent, ImageSource};
 use dredge_crypt::KeySpec;
 use dredge_hash::{Algorithms, MultiHasher};
 use dredge_image::{MapBlock, MapStatus, Mapfile};
-use dredge_store::{Action, SessionCommand, SessionStatus};
+use dredge_store::{Action, SessionCommand};
 use serde_json::json;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -91,27 +91,15 @@ pub fn export_volumes(
         }
         Ok(out)
     })();
-    match &result {
-        Ok(vols) => {
-            store
-                .append_event(
-                    Action::Export,
-                    json!({"dest": abs(dest), "volumes": vols.iter().map(|v| json!({
-                        "volume": v.volume, "path": abs(&v.path), "size": v.size,
-                        "md5": v.md5, "sha1": v.sha1, "sha256": v.sha256,
-                        "unreadable_bytes": v.unreadable})).collect::<Vec<_>>()}),
-                    Some(sid),
-                )
-                .map_err(fail)?;
-            store
-                .end_session(sid, SessionStatus::Complete, json!({"volumes": vols.len()}))
-                .map_err(fail)?;
-        }
-        Err(e) => {
-            let _ = store.end_session(sid, SessionStatus::Failed, json!({"error": e.0}));
-        }
-    }
-    result
+    crate::close_action(&mut store, sid, result, Action::Export, |vols| {
+        (
+            json!({"dest": abs(dest), "volumes": vols.iter().map(|v| json!({
+                "volume": v.volume, "path": abs(&v.path), "size": v.size,
+                "md5": v.md5, "sha1": v.sha1, "sha256": v.sha256,
+                "unreadable_bytes": v.unreadable})).collect::<Vec<_>>()}),
+            json!({"volumes": vols.len()}),
+        )
+    })
 }
 
 /// Copies `extent` of `src` (plaintext) into a new file `to`, hashing it; a

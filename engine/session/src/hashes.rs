@@ -10,7 +10,7 @@ use crate::layout::{accepting, layout, registry, Laid, Lost};
 use crate::unit::{contain, volume_budget};
 use crate::{fail, open_case, Failure};
 use dredge_core::{ImageSource, VolumeKind, VolumeReader};
-use dredge_store::{Action, SessionCommand, SessionStatus};
+use dredge_store::{Action, SessionCommand};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -162,26 +162,14 @@ pub fn password_hashes(
         }
         Ok(lines)
     })();
-    match &result {
-        Ok(lines) => {
-            store
-                .append_event(
-                    Action::Export,
-                    json!({"password_hashes": lines.iter().map(|l| json!({
-                        "volume": l.volume, "container": l.container, "protector": l.protector,
-                        "kind": l.kind, "hashcat_mode": l.hashcat_mode, "line": l.line,
-                        "file": l.file.as_ref().and_then(|f| f.path.as_deref().map(crate::abs)),
-                        "sha256": l.file.as_ref().and_then(|f| f.sha256.clone())})).collect::<Vec<_>>()}),
-                    Some(sid),
-                )
-                .map_err(fail)?;
-            store
-                .end_session(sid, SessionStatus::Complete, json!({"lines": lines.len()}))
-                .map_err(fail)?;
-        }
-        Err(e) => {
-            let _ = store.end_session(sid, SessionStatus::Failed, json!({"error": e.0}));
-        }
-    }
-    result
+    crate::close_action(&mut store, sid, result, Action::Export, |lines| {
+        (
+            json!({"password_hashes": lines.iter().map(|l| json!({
+                "volume": l.volume, "container": l.container, "protector": l.protector,
+                "kind": l.kind, "hashcat_mode": l.hashcat_mode, "line": l.line,
+                "file": l.file.as_ref().and_then(|f| f.path.as_deref().map(crate::abs)),
+                "sha256": l.file.as_ref().and_then(|f| f.sha256.clone())})).collect::<Vec<_>>()}),
+            json!({"lines": lines.len()}),
+        )
+    })
 }

@@ -318,6 +318,29 @@ fn close_dead_sessions(store: &mut Store) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Closes a session whose work was one recorded action: on success the
+/// action's event (`describe` gives it and the session's summary) and a
+/// complete end, on failure a failed end with the reason. The work's result
+/// passes through.
+pub(crate) fn close_action<T>(
+    store: &mut Store,
+    sid: i64,
+    result: Result<T, Failure>,
+    action: Action,
+    describe: impl FnOnce(&T) -> (Value, Value),
+) -> Result<T, Failure> {
+    let done = match result {
+        Ok(done) => done,
+        Err(f) => return Err(close_failed(store, sid, f)),
+    };
+    let (event, summary) = describe(&done);
+    store.append_event(action, event, Some(sid)).map_err(fail)?;
+    store
+        .end_session(sid, SessionStatus::Complete, summary)
+        .map_err(fail)?;
+    Ok(done)
+}
+
 /// Ends a session that failed, recording why, and passes the failure on.
 fn close_failed(store: &mut Store, sid: i64, f: Failure) -> Failure {
     let _ = store.end_session(sid, SessionStatus::Failed, json!({"error": f.0}));

@@ -3,7 +3,7 @@
 
 use crate::{
     abs, fail, names::safe_component, open_case, Action, ChainBreak, Failure, ReportFormat,
-    SessionCommand, SessionStatus,
+    SessionCommand,
 };
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -84,25 +84,13 @@ pub fn report(
             integrity: model.integrity.clone(),
         })
     })();
-    match &result {
-        Ok(r) => {
-            store
-                .append_event(
-                    Action::ReportGenerate,
-                    json!({"format": format.name(), "path": abs(&r.path), "sha256": r.sha256, "bytes": r.bytes,
-                           "custody_verified": r.integrity.is_ok()}),
-                    Some(sid),
-                )
-                .map_err(fail)?;
-            store
-                .end_session(sid, SessionStatus::Complete, json!({"sha256": r.sha256}))
-                .map_err(fail)?;
-        }
-        Err(e) => {
-            let _ = store.end_session(sid, SessionStatus::Failed, json!({"error": e.0}));
-        }
-    }
-    result
+    crate::close_action(&mut store, sid, result, Action::ReportGenerate, |r| {
+        (
+            json!({"format": format.name(), "path": abs(&r.path), "sha256": r.sha256, "bytes": r.bytes,
+                "custody_verified": r.integrity.is_ok()}),
+            json!({"sha256": r.sha256}),
+        )
+    })
 }
 
 /// One exported file.
@@ -173,22 +161,10 @@ pub fn export(case_dir: &Path, ids: &[String], dest: &Path) -> Result<Vec<Export
             .map_err(|e| Failure(format!("{}: {e}", mpath.display())))?;
         Ok(out)
     })();
-    match &result {
-        Ok(files) => {
-            store
-                .append_event(
-                    Action::Export,
-                    json!({"dest": abs(dest), "files": files.iter().map(|f| json!({"artifact": f.artifact_id, "path": abs(&f.path), "sha256": f.sha256})).collect::<Vec<_>>()}),
-                    Some(sid),
-                )
-                .map_err(fail)?;
-            store
-                .end_session(sid, SessionStatus::Complete, json!({"files": files.len()}))
-                .map_err(fail)?;
-        }
-        Err(e) => {
-            let _ = store.end_session(sid, SessionStatus::Failed, json!({"error": e.0}));
-        }
-    }
-    result
+    crate::close_action(&mut store, sid, result, Action::Export, |files| {
+        (
+            json!({"dest": abs(dest), "files": files.iter().map(|f| json!({"artifact": f.artifact_id, "path": abs(&f.path), "sha256": f.sha256})).collect::<Vec<_>>()}),
+            json!({"files": files.len()}),
+        )
+    })
 }
