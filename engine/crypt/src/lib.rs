@@ -19,6 +19,7 @@ mod layer;
 mod luks;
 mod luks_open;
 mod sector;
+mod sector_legacy;
 mod tcrypt;
 
 pub use bitlocker::BitLocker;

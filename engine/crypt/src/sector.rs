@@ -25,6 +25,9 @@ enum Iv {
     Plain64,
     /// The sector number big-endian in the last 8 bytes (`plain64be`).
     Plain64Be,
+    /// Big-endian count of 16-byte blocks from 1, in the last 8 bytes
+    /// (`benbi`, LRW's block index): sector × 32 + 1.
+    Benbi,
     /// The sector's byte offset, little-endian (`eboiv`, BitLocker): the
     /// sector number times the sector's length.
     ByteOffset,
@@ -34,7 +37,7 @@ enum Iv {
 
 /// A 128-bit block cipher the sector modes run over (AES, Serpent, Twofish,
 /// Camellia, Kuznyechik), shared between threads.
-trait Block16:
+pub(crate) trait Block16:
     BlockSizeUser<BlockSize = cipher::consts::U16>
     + BlockCipherEncrypt
     + BlockCipherDecrypt
@@ -55,7 +58,7 @@ impl<C> Block16 for C where
 }
 
 /// One sector decryptor for every block cipher it is built for.
-trait Sectors: Send + Sync {
+pub(crate) trait Sectors: Send + Sync {
     fn decrypt(&self, iv: [u8; 16], data: &mut [u8]);
 }
 
@@ -228,7 +231,7 @@ impl std::fmt::Debug for SectorCipher {
     }
 }
 
-fn key<C: KeyInit>(k: &[u8]) -> Result<C, Unsupported> {
+pub(crate) fn key<C: KeyInit>(k: &[u8]) -> Result<C, Unsupported> {
     C::new_from_slice(k).map_err(|_| Unsupported(format!("a {}-bit key", k.len() * 8)))
 }
 
@@ -275,6 +278,9 @@ where
                 tweak: key::<C>(b)?,
             })
         }
+        // TrueCrypt's legacy modes (before 5.0).
+        "lrw" => crate::sector_legacy::lrw::<C>(k)?,
+        "cbc-tcw" => crate::sector_legacy::tcw::<C>(k)?,
         m => return Err(Unsupported(format!("mode {m}"))),
     })
 }
@@ -308,6 +314,8 @@ impl SectorCipher {
         let (mode, ivname) = match (mode, ivname) {
             ("cbc", "eboiv") => ("cbc-eboiv", "eboiv"),
             ("cbc", "elephant") => ("cbc-elephant", "eboiv"),
+            // The IV and whitening come from the sector number (plain64).
+            ("cbc", "tcw") => ("cbc-tcw", "plain64"),
             m => m,
         };
         let iv = match (mode, ivname) {
@@ -316,12 +324,24 @@ impl SectorCipher {
             (_, "plain") => Iv::Plain32,
             (_, "plain64") | (_, "essiv") => Iv::Plain64,
             (_, "plain64be") => Iv::Plain64Be,
+            ("lrw", "benbi") => Iv::Benbi,
             (_, other) => return Err(Unsupported(format!("IV generator {other:?}"))),
         };
         if essiv.is_some() && mode != "cbc" {
             return Err(Unsupported("ESSIV outside CBC".into()));
         }
         let inner = match (name, key.len()) {
+            // The AES key, then LRW's 16-byte tweak key or CBC-TCW's IV seed
+            // and whitening (32 bytes).
+            ("aes", n) if mode == "lrw" || mode == "cbc-tcw" => {
+                let extra = if mode == "lrw" { 16 } else { 32 };
+                match n.saturating_sub(extra) {
+                    16 => build::<Aes128>(mode, essiv, key)?,
+                    24 => build::<Aes192>(mode, essiv, key)?,
+                    32 => build::<Aes256>(mode, essiv, key)?,
+                    _ => return Err(Unsupported(format!("an AES-{mode} key of {} bits", n * 8))),
+                }
+            }
             ("aes", n) if mode == "xts" || mode == "cbc-elephant" => match n {
                 32 => build::<Aes128>(mode, essiv, key)?,
                 48 => build::<Aes192>(mode, essiv, key)?,
@@ -368,6 +388,9 @@ impl SectorCipher {
             Iv::Plain32 => iv[..4].copy_from_slice(&(n as u32).to_le_bytes()),
             Iv::Plain64 => iv[..8].copy_from_slice(&n.to_le_bytes()),
             Iv::Plain64Be => iv[8..].copy_from_slice(&n.to_be_bytes()),
+            Iv::Benbi => {
+                iv[8..].copy_from_slice(&(n.wrapping_shl(5).wrapping_add(1)).to_be_bytes())
+            }
             Iv::ByteOffset => {
                 iv[..8].copy_from_slice(&n.wrapping_mul(data.len() as u64).to_le_bytes())
             }

@@ -15,7 +15,14 @@
 //! - cascades apply their ciphers one over another, the last first when
 //!   decrypting; every cipher's keys are at fixed places in the key area.
 //!
-//! Not here: TrueCrypt's legacy CBC and LRW modes (before 5.0).
+//! - TrueCrypt before 5.0 used other modes, tried like the rest: LRW
+//!   (4.1 to 4.3; the LRW tweak key at the start of the key area, sectors
+//!   numbered from the data area's start) and CBC with whitening (1.0 to
+//!   4.0; the header itself CBC with a fixed IV and 8 whitening bytes, the
+//!   data `cbc-tcw`, sectors numbered from the container's start), with
+//!   PBKDF2-SHA-1 among their KDFs. Only their single ciphers (AES, Serpent,
+//!   Twofish): the "outer CBC" cascades and 64-bit ciphers (Blowfish, CAST5,
+//!   3DES) are not.
 
 use crate::kdf::{argon2, pbkdf2};
 use crate::keys::{fingerprint, Secret};
@@ -67,6 +74,8 @@ const fn kdf(hash: &'static str, iterations: u32, vera: bool, boot: bool, pim: (
 const KDFS: &[Kdf] = &[
     kdf("ripemd160", 2000, false, false, (0, 0)),
     kdf("ripemd160", 1000, false, true, (0, 0)),
+    // TrueCrypt 1.0 to 4.x.
+    kdf("sha1", 2000, false, false, (0, 0)),
     kdf("sha512", 1000, false, false, (0, 0)),
     kdf("whirlpool", 1000, false, false, (0, 0)),
     kdf("sha512", 500_000, true, false, (15_000, 1000)),
@@ -81,71 +90,112 @@ const KDFS: &[Kdf] = &[
     kdf("stribog512", 500_000, true, false, (15_000, 1000)),
 ];
 
-/// A cipher chain in XTS: (cipher, key offset, tweak key offset) in the
-/// header's key area, named as cryptsetup names it.
+/// How a chain's sectors are encrypted.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Xts,
+    /// TrueCrypt 4.1 to 4.3.
+    Lrw,
+    /// TrueCrypt 1.0 to 4.0: CBC with whitening.
+    Cbc,
+}
+
+/// A cipher chain: (cipher, key offset, tweak key offset) in the header's
+/// key area, named as cryptsetup names it. For the legacy modes the second
+/// offset is where the LRW tweak key, or CBC's IV seed and whitening, lie.
 struct Chain {
     name: &'static str,
+    mode: Mode,
     parts: &'static [(&'static str, usize, usize)],
 }
 
+const fn legacy(
+    name: &'static str,
+    mode: Mode,
+    parts: &'static [(&'static str, usize, usize)],
+) -> Chain {
+    Chain { name, mode, parts }
+}
+
 const CHAINS: &[Chain] = &[
+    legacy("aes", Mode::Lrw, &[("aes", 32, 0)]),
+    legacy("serpent", Mode::Lrw, &[("serpent", 32, 0)]),
+    legacy("twofish", Mode::Lrw, &[("twofish", 32, 0)]),
+    legacy("aes", Mode::Cbc, &[("aes", 32, 0)]),
+    legacy("serpent", Mode::Cbc, &[("serpent", 32, 0)]),
+    legacy("twofish", Mode::Cbc, &[("twofish", 32, 0)]),
     Chain {
+        mode: Mode::Xts,
         name: "aes",
         parts: &[("aes", 0, 32)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "serpent",
         parts: &[("serpent", 0, 32)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "twofish",
         parts: &[("twofish", 0, 32)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "camellia",
         parts: &[("camellia", 0, 32)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "kuznyechik",
         parts: &[("kuznyechik", 0, 32)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "twofish-aes",
         parts: &[("twofish", 0, 64), ("aes", 32, 96)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "aes-serpent",
         parts: &[("aes", 0, 64), ("serpent", 32, 96)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "serpent-twofish",
         parts: &[("serpent", 0, 64), ("twofish", 32, 96)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "serpent-twofish-aes",
         parts: &[("serpent", 0, 96), ("twofish", 32, 128), ("aes", 64, 160)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "aes-twofish-serpent",
         parts: &[("aes", 0, 96), ("twofish", 32, 128), ("serpent", 64, 160)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "kuznyechik-camellia",
         parts: &[("kuznyechik", 0, 64), ("camellia", 32, 96)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "twofish-kuznyechik",
         parts: &[("twofish", 0, 64), ("kuznyechik", 32, 96)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "serpent-camellia",
         parts: &[("serpent", 0, 64), ("camellia", 32, 96)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "aes-kuznyechik",
         parts: &[("aes", 0, 64), ("kuznyechik", 32, 96)],
     },
     Chain {
+        mode: Mode::Xts,
         name: "camellia-serpent-kuznyechik",
         parts: &[
             ("camellia", 0, 96),
@@ -156,20 +206,74 @@ const CHAINS: &[Chain] = &[
 ];
 
 impl Chain {
+    /// dm-crypt's name for the mode and IV.
+    fn mode_name(&self) -> &'static str {
+        match self.mode {
+            Mode::Xts => "xts-plain64",
+            Mode::Lrw => "lrw-benbi",
+            Mode::Cbc => "cbc-tcw",
+        }
+    }
+
     /// The chain keyed from `keys` (a derived header key or the master key area).
     fn cipher(&self, keys: &[u8]) -> Option<SectorCipher> {
+        let mode = self.mode_name();
         let parts: Option<Vec<SectorCipher>> = self
             .parts
             .iter()
             .map(|&(c, k, t)| {
-                let key = [keys.get(k..k + 32)?, keys.get(t..t + 32)?].concat();
-                SectorCipher::new(&format!("{c}-xts-plain64"), &key).ok()
+                // XTS: the two 32-byte keys; LRW: the key, then the 16-byte
+                // tweak key; CBC: the key, then IV seed and whitening.
+                let extra = match self.mode {
+                    Mode::Xts => 32,
+                    Mode::Lrw => 16,
+                    Mode::Cbc => 32,
+                };
+                let key = [keys.get(k..k + 32)?, keys.get(t..t + extra)?].concat();
+                SectorCipher::new(&format!("{c}-{mode}"), &key).ok()
             })
             .collect();
         Some(SectorCipher::cascade(
-            &format!("{}-xts-plain64", self.name),
+            &format!("{}-{mode}", self.name),
             parts?,
         ))
+    }
+
+    /// Decrypts the 448 header bytes after the salt with the header key.
+    /// CBC headers are not sectors: 8 whitening bytes (key bytes 8 to 15)
+    /// XORed over them, then CBC with key bytes 0 to 15 as the IV.
+    fn decrypt_header(&self, key: &[u8], d: &mut [u8]) -> Option<()> {
+        if self.mode != Mode::Cbc {
+            self.cipher(key)?.decrypt_sector(0, d);
+            return Some(());
+        }
+        let &[(c, k, _)] = self.parts else {
+            return None;
+        };
+        let white = key.get(8..16)?;
+        for (i, b) in d.iter_mut().enumerate() {
+            *b ^= white[i % 8];
+        }
+        let ecb = SectorCipher::new(&format!("{c}-ecb"), key.get(k..k + 32)?).ok()?;
+        let mut prev = [0u8; 16];
+        prev.copy_from_slice(key.get(..16)?);
+        for block in d.chunks_exact_mut(16) {
+            let stored: [u8; 16] = block.try_into().ok()?;
+            ecb.decrypt_sector(0, block);
+            for (b, p) in block.iter_mut().zip(prev) {
+                *b ^= p;
+            }
+            prev = stored;
+        }
+        Some(())
+    }
+
+    /// Master key bytes the chain uses (for the fingerprint).
+    fn key_bytes(&self) -> usize {
+        match self.mode {
+            Mode::Xts => self.parts.len() * 64,
+            Mode::Lrw | Mode::Cbc => 64,
+        }
     }
 }
 
@@ -239,9 +343,8 @@ fn derive(kdf: &Kdf, pw: &[u8], salt: &[u8], pim: Option<u32>) -> Option<Vec<u8>
 /// Decrypts the 448 header bytes after the salt with `chain` keyed from
 /// `key` and checks magic and CRCs.
 fn check(raw: &[u8; 512], key: &[u8], chain: &'static Chain, kdf: &str) -> Option<Header> {
-    let cipher = chain.cipher(key)?;
     let mut d = raw[64..].to_vec();
-    cipher.decrypt_sector(0, &mut d);
+    chain.decrypt_header(key, &mut d)?;
     let vera = match &d[..4] {
         b"VERA" => true,
         b"TRUE" => false,
@@ -363,9 +466,11 @@ fn opened(h: Header, base: u64, len: u64, which: &str) -> Result<Opened, String>
     // Where the data starts, as cryptsetup reads the older header versions:
     // before version 3 right after the header; a version-3 hidden volume
     // from the container's end; an offset of 0 means 512.
+    let legacy = h.chain.mode != Mode::Xts;
     let start = match (h.version, hidden) {
-        (0..=2, _) if !which.contains("system") => 512,
-        (3, true) => len
+        (0..=2, false) if legacy => h.data_offset.max(512),
+        (0..=2, _) if !which.contains("system") && !legacy => 512,
+        (v, true) if v == 3 || legacy => len
             .checked_sub(h.hidden_size)
             .and_then(|x| x.checked_sub(1536))
             .ok_or("a hidden volume larger than its container")?,
@@ -373,7 +478,13 @@ fn opened(h: Header, base: u64, len: u64, which: &str) -> Result<Opened, String>
         _ => h.data_offset,
     };
     // As cryptsetup maps it: a hidden header's own size, else the volume's.
-    let size = if hidden { h.hidden_size } else { h.volume_size };
+    // TrueCrypt 1.0 records no size (0): the data runs to the container's
+    // end, as dm-crypt maps a size of 0.
+    let size = match (hidden, h.volume_size) {
+        (true, _) => h.hidden_size,
+        (false, 0) => len.saturating_sub(start),
+        (false, n) => n,
+    };
     let end = start
         .checked_add(size)
         .filter(|&e| e <= len && start.is_multiple_of(512) && e > start)
@@ -383,14 +494,22 @@ fn opened(h: Header, base: u64, len: u64, which: &str) -> Result<Opened, String>
         .chain
         .cipher(&h.keys)
         .ok_or("the header's keys do not key its ciphers")?;
-    let master: Vec<u8> = h.keys[..h.chain.parts.len() * 64].to_vec();
+    let master: Vec<u8> = h.keys[..h.chain.key_bytes()].to_vec();
+    // Sector numbers for the IVs: XTS from the container's start (the data
+    // area's first sector is its offset), LRW from the data area's start,
+    // CBC from the container's start as the master key's offset gives it.
+    let iv_first = match h.chain.mode {
+        Mode::Xts => start / 512,
+        Mode::Lrw => 0,
+        Mode::Cbc => h.data_offset.max(512) / 512,
+    };
     let kind = if h.vera { "veracrypt" } else { "truecrypt" };
     Ok(Opened {
         kind,
         layer: Layer::in_place(
             Extent::from_bounds(base + start, base + end),
             512,
-            start / 512,
+            iv_first,
             512,
             Arc::new(cipher),
         ),
@@ -443,7 +562,7 @@ pub fn open(vol: &VolumeReader, keys: &[&Secret], run: Runner) -> Result<Opened,
         }
     }
     Err(format!(
-        "{} password(s), {} keyfile(s){} on the normal and hidden volume headers (every VeraCrypt and TrueCrypt KDF and XTS cipher chain)",
+        "{} password(s), {} keyfile(s){} on the normal and hidden volume headers (every VeraCrypt and TrueCrypt KDF and cipher chain)",
         pws.len(),
         files.len(),
         if pims.is_empty() { String::new() } else { format!(", PIM {pims:?}") }
