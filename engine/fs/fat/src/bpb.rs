@@ -35,6 +35,9 @@ pub struct Bpb {
     pub volume_id: u32,
     /// FAT32: which FAT is active when mirroring is off (ext_flags bit 7).
     pub active_fat: Option<u32>,
+    /// The total sector count the boot sector claims, when the FAT cannot
+    /// hold that many clusters and `total_sectors` was cut to what it holds.
+    pub claimed_sectors: Option<u64>,
 }
 
 impl Bpb {
@@ -140,6 +143,7 @@ impl Bpb {
             label: None,
             volume_id: 0,
             active_fat: None,
+            claimed_sectors: None,
         };
         if b.data_offset() / u64::from(bps) >= total {
             return Err(f(19, "FAT metadata is larger than the volume").expected(
@@ -165,9 +169,18 @@ impl Bpb {
             FatType::Fat32 => 32,
         };
         let needed = (clusters + 2) * entry_bits / 8;
-        if fat_sectors * u64::from(bps) < needed {
-            return Err(f(22, "FAT is too small for the cluster count")
-                .expected(format!(">= {needed} bytes"), fat_sectors * u64::from(bps)));
+        let fat_bytes = fat_sectors * u64::from(bps);
+        if fat_bytes < needed {
+            // A damaged total sector count (or a FAT size a few sectors
+            // short): the clusters are those the FAT can describe, as other
+            // readers take them; `claimed_sectors` keeps what was claimed.
+            let capacity = (fat_bytes * 8 / entry_bits).saturating_sub(2);
+            if capacity == 0 {
+                return Err(f(22, "FAT is too small for the cluster count")
+                    .expected(format!(">= {needed} bytes"), fat_bytes));
+            }
+            b.claimed_sectors = Some(total);
+            b.total_sectors = b.data_offset() / u64::from(bps) + capacity * u64::from(spc);
         }
         let (label_at, id_at, sig_at) = if is32 { (71, 67, 66) } else { (43, 39, 38) };
         if s[sig_at] == 0x29 {

@@ -22,6 +22,8 @@ pub struct RawEntry {
     pub start_cluster: u32,
     pub size: u32,
     pub times: Vec<Timestamp>,
+    /// How a damaged entry was read, when it was (a finding for the caller).
+    pub repaired: Option<String>,
 }
 
 impl RawEntry {
@@ -156,17 +158,43 @@ fn join_lfn(slots: &[LfnSlot], sum: u8, deleted: bool) -> Option<String> {
     (!name.is_empty()).then_some(name)
 }
 
-/// Parses a directory's data. Stops at the end-of-directory marker (a 0x00 slot).
+/// Parses a directory's data. An end-of-directory marker (a slot of zeros)
+/// ends it only when nothing but zeros follows: a damaged first byte (0x00
+/// over a live entry) must not hide the entries after it. Such an entry, and
+/// anything after a slot of zeros, is taken only when it is plausible; an
+/// entry marked as a volume label that has clusters and a size (a label has
+/// neither) is read as a file. Both say so in `repaired`.
 pub fn parse(data: &[u8], max_cluster: u32, volume_bytes: u64, fat32: bool) -> Vec<RawEntry> {
     let mut out = Vec::new();
     let mut pending: Vec<LfnSlot> = Vec::new();
     let mut pending_deleted = false;
+    let mut after_end = false;
+    let last_nonzero = data.iter().rposition(|&x| x != 0);
     for (slot, e) in data.chunks_exact(SLOT).enumerate() {
         let first = e[0];
+        let mut repaired = None;
         if first == 0x00 {
-            break;
+            if e[1..].iter().all(|&x| x == 0) {
+                if last_nonzero.is_none_or(|l| l < (slot + 1) * SLOT) {
+                    break;
+                }
+                after_end = true;
+                pending.clear();
+                continue;
+            }
+            if e[11] == ATTR_LFN || !plausible(e, max_cluster, volume_bytes) {
+                pending.clear();
+                continue;
+            }
+            repaired = Some(
+                "the entry's first byte is 0x00 (end of directory) but the entry is whole: read as a live entry whose first letter is lost".to_string(),
+            );
+        } else if after_end && e[11] != ATTR_LFN && !plausible(e, max_cluster, volume_bytes) {
+            pending.clear();
+            continue;
         }
-        let attr = e[11];
+        let lost_first = first == 0x00;
+        let mut attr = e[11];
         let deleted = first == 0xE5;
         if attr == ATTR_LFN {
             if pending.is_empty() {
@@ -185,7 +213,19 @@ pub fn parse(data: &[u8], max_cluster: u32, volume_bytes: u64, fat32: bool) -> V
         }
         let lfn = std::mem::take(&mut pending);
         if attr & ATTR_VOLUME != 0 && attr & ATTR_DIR == 0 {
-            continue;
+            // A volume label has no clusters and no size; with both, the
+            // attribute byte is what is damaged.
+            let cluster = u32::from(le16::<u16>(e, 26)) | u32::from(le16::<u16>(e, 20)) << 16;
+            let size = u32::from_le_bytes([e[28], e[29], e[30], e[31]]);
+            let mut as_file = e.to_vec();
+            as_file[11] = 0x20;
+            if cluster < 2 || size == 0 || !plausible(&as_file, max_cluster, volume_bytes) {
+                continue;
+            }
+            repaired = Some(format!(
+                "attribute byte {attr:#04x} marks a volume label, but the entry has clusters and a size: read as a file"
+            ));
+            attr = 0x20;
         }
         if &e[..11] == b".          " || &e[..11] == b"..         " {
             continue;
@@ -199,7 +239,7 @@ pub fn parse(data: &[u8], max_cluster: u32, volume_bytes: u64, fat32: bool) -> V
         let mut long_name = None;
         let mut first_byte = None;
         if !lfn.is_empty() && lfn.len() <= 20 {
-            if deleted && pending_deleted {
+            if (deleted && pending_deleted) || (lost_first && !pending_deleted) {
                 let mut name = [0u8; 11];
                 name.copy_from_slice(&e[..11]);
                 let hint = lfn
@@ -210,7 +250,7 @@ pub fn parse(data: &[u8], max_cluster: u32, volume_bytes: u64, fat32: bool) -> V
                 let candidates = hint.into_iter().chain(0x20u8..=0xFF);
                 for c in candidates {
                     name[0] = c;
-                    if let Some(n) = join_lfn(&lfn, short_checksum(&name), true) {
+                    if let Some(n) = join_lfn(&lfn, short_checksum(&name), deleted) {
                         long_name = Some(n);
                         first_byte = Some(c);
                         break;
@@ -220,7 +260,7 @@ pub fn parse(data: &[u8], max_cluster: u32, volume_bytes: u64, fat32: bool) -> V
                 long_name = join_lfn(&lfn, short_checksum(&e[..11]), false);
             }
         }
-        let short_name = if deleted {
+        let short_name = if deleted || lost_first {
             decode_short(e, Some(first_byte.unwrap_or(b'_')))
         } else {
             decode_short(e, None)
@@ -263,6 +303,7 @@ pub fn parse(data: &[u8], max_cluster: u32, volume_bytes: u64, fat32: bool) -> V
             start_cluster,
             size,
             times,
+            repaired,
         });
     }
     out

@@ -72,6 +72,15 @@ impl FatFs {
                 }
             }
         };
+        if let Some(claimed) = bpb.claimed_sectors {
+            findings.push(
+                Finding::new(
+                    vol.base() + 19,
+                    "FAT boot sector's total sector count needs more clusters than the FAT holds; the clusters the FAT holds were used",
+                )
+                .expected(format!("<= {} sectors", bpb.total_sectors), claimed),
+            );
+        }
         let fat = Table::load(&vol, &bpb, &mut findings)?;
         if bpb.total_sectors * u64::from(bpb.bytes_per_sector) > vol.len() {
             findings.push(
@@ -184,6 +193,58 @@ impl FatFs {
         (clusters, Recovery::Assumed(how))
     }
 
+    /// What following `what`'s chain found: the copy chosen when it was not
+    /// the first, and why a chain does not fit (`need` clusters for a file).
+    fn chain_findings(
+        &self,
+        p: &table::Picked,
+        name: &str,
+        what: &str,
+        meta: u64,
+        need: u64,
+        findings: &mut Vec<Finding>,
+    ) {
+        let first = self.bpb.active_fat.unwrap_or(0) + 1;
+        match p.from {
+            table::ChainFrom::Other(n) => findings.push(Finding::new(
+                meta,
+                format!(
+                    "{what} {name}: FAT {first} breaks its chain{}; FAT {}'s chain fits and was used",
+                    p.stop.as_deref().map(|s| format!(" ({s})")).unwrap_or_default(),
+                    n + 1
+                ),
+            )),
+            table::ChainFrom::Merged(n) => findings.push(Finding::new(
+                meta,
+                format!(
+                    "{what} {name}: neither FAT copy alone gives a chain that fits; FAT {first} and FAT {} merged link by link",
+                    n + 1
+                ),
+            )),
+            table::ChainFrom::First => {
+                if let Some(s) = &p.stop {
+                    findings.push(Finding::new(meta, format!("{what} {name}: {s}")));
+                } else if what == "file" && (p.clusters.len() as u64) < need {
+                    findings.push(
+                        Finding::new(
+                            meta,
+                            format!("file {name}: cluster chain shorter than the file size"),
+                        )
+                        .expected(format!("{need} clusters"), p.clusters.len()),
+                    );
+                } else if what == "file" && !p.fits {
+                    findings.push(
+                        Finding::new(
+                            meta,
+                            format!("file {name}: cluster chain longer than the file size (cut to it)"),
+                        )
+                        .expected(format!("end of chain after {need} clusters"), "more"),
+                    );
+                }
+            }
+        }
+    }
+
     fn contiguous(&self, start: u32, need: u64, skip_allocated: bool) -> Vec<u32> {
         let mut out = Vec::new();
         let mut c = start;
@@ -223,14 +284,10 @@ impl FatFs {
     fn root(&self, findings: &mut Vec<Finding>) -> (Vec<u8>, Vec<u64>) {
         if self.bpb.fat_type == FatType::Fat32 {
             let limit = MAX_DIR_BYTES / self.bpb.cluster_size() + 1;
-            let (chain, stop) = self.fat.chain(self.bpb.root_cluster, limit);
-            if let Some(s) = stop {
-                findings.push(Finding::new(
-                    self.abs(self.bpb.cluster_offset(self.bpb.root_cluster)),
-                    format!("root directory chain: {s}"),
-                ));
-            }
-            return self.dir_data(&chain, findings);
+            let p = self.fat.pick(self.bpb.root_cluster, None, limit);
+            let at = self.abs(self.bpb.cluster_offset(self.bpb.root_cluster));
+            self.chain_findings(&p, "the root directory", "directory", at, 0, findings);
+            return self.dir_data(&p.clusters, findings);
         }
         let off = self.bpb.root_dir_offset();
         match self
@@ -286,7 +343,7 @@ impl FileSystem for FatFs {
         let mut queue: DirQueue<u32, (String, usize, u64)> = DirQueue::default();
         if fat32 {
             let limit = MAX_DIR_BYTES / cs + 1;
-            queue.mark_read(self.fat.chain(self.bpb.root_cluster, limit).0);
+            queue.mark_read(self.fat.pick(self.bpb.root_cluster, None, limit).clusters);
         }
         // (directory data, chunk starts, chunk size, path, depth, deleted parent)
         let (root, root_starts) = self.root(findings);
@@ -336,6 +393,9 @@ impl FileSystem for FatFs {
                 let meta = self.slot_offset(&starts, e.slot, chunk);
                 let deleted = e.deleted || parent_deleted;
                 let full = format!("{path}/{}", e.name());
+                if let Some(r) = &e.repaired {
+                    findings.push(Finding::new(meta, format!("{full}: {r}")));
+                }
                 let mut other_names = Vec::new();
                 if e.long_name.is_some() {
                     other_names.push(e.short_name.clone());
@@ -344,12 +404,10 @@ impl FileSystem for FatFs {
                     let (clusters, recovery) = if e.deleted {
                         self.deleted_dir(&e)
                     } else {
-                        let (ch, stop) = self.fat.chain(e.start_cluster, MAX_DIR_BYTES / cs + 1);
-                        if let Some(s) = stop {
-                            findings.push(Finding::new(meta, format!("directory {full}: {s}")));
-                        }
+                        let p = self.fat.pick(e.start_cluster, None, MAX_DIR_BYTES / cs + 1);
+                        self.chain_findings(&p, &full, "directory", meta, 0, findings);
                         (
-                            ch,
+                            p.clusters,
                             if parent_deleted {
                                 Recovery::Intact
                             } else {
@@ -390,19 +448,9 @@ impl FileSystem for FatFs {
                     (Vec::new(), Recovery::Allocated)
                 } else {
                     let need = size.div_ceil(cs);
-                    let (ch, stop) = self.fat.chain(e.start_cluster, need);
-                    if let Some(s) = stop {
-                        findings.push(Finding::new(meta, format!("file {full}: {s}")));
-                    } else if (ch.len() as u64) < need {
-                        findings.push(
-                            Finding::new(
-                                meta,
-                                format!("file {full}: cluster chain shorter than the file size"),
-                            )
-                            .expected(format!("{need} clusters"), ch.len()),
-                        );
-                    }
-                    (ch, Recovery::Allocated)
+                    let p = self.fat.pick(e.start_cluster, Some(need), need);
+                    self.chain_findings(&p, &full, "file", meta, need, findings);
+                    (p.clusters, Recovery::Allocated)
                 };
                 visit(Entry {
                     id: (meta - self.vol.base()) / 32,
