@@ -6,6 +6,7 @@
 
 mod bpb;
 mod dir;
+mod joint;
 mod table;
 
 pub use bpb::{Bpb, FatType};
@@ -14,7 +15,11 @@ use dredge_core::dirqueue::DirQueue;
 use dredge_core::{
     Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, VolumeReader,
 };
+use joint::Plan;
 use table::{Link, Table};
+
+/// Clusters the joint plan of deleted files may assign per volume.
+const PLAN_BUDGET: u64 = 1 << 26;
 
 /// A directory holds at most 65 536 entries (FAT specification).
 const MAX_DIR_BYTES: u64 = 65_536 * 32;
@@ -139,7 +144,7 @@ impl FatFs {
 
     /// Clusters of a deleted file: the FAT chain was cleared on deletion, so assume
     /// the file was contiguous, skipping clusters now allocated to others.
-    fn deleted_layout(&self, e: &RawEntry) -> (Vec<u32>, Recovery) {
+    fn deleted_layout(&self, e: &RawEntry, plan: Option<&Plan>) -> (Vec<u32>, Recovery) {
         let cs = self.bpb.cluster_size();
         let need = u64::from(e.size).div_ceil(cs);
         if e.size == 0 {
@@ -171,6 +176,11 @@ impl FatFs {
                 self.contiguous(start, need, false),
                 Recovery::Overwritten(format!("start cluster {start} is allocated again")),
             );
+        }
+        if let Some((clusters, how)) = plan.and_then(|p| p.layout(start, need)) {
+            if clusters.len() as u64 == need {
+                return (clusters, Recovery::Assumed(how.to_string()));
+            }
         }
         let clusters = self.contiguous(start, need, true);
         if (clusters.len() as u64) < need {
@@ -321,20 +331,17 @@ impl FatFs {
     }
 }
 
-impl FileSystem for FatFs {
-    fn type_name(&self) -> &'static str {
-        self.bpb.fat_type.name()
-    }
-
-    fn label(&self) -> Option<String> {
-        self.bpb.label.clone()
-    }
-
-    fn open_findings(&self) -> Vec<Finding> {
-        self.findings.clone()
-    }
-
-    fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+impl FatFs {
+    /// The directory tree, entry by entry. With `collect`, only the deleted
+    /// files' (start cluster, clusters needed) are gathered (nothing is
+    /// visited and no allocated file's chain is followed).
+    fn walk_dirs(
+        &self,
+        plan: Option<&Plan>,
+        mut collect: Option<&mut Vec<(u32, u64)>>,
+        visit: &mut dyn FnMut(Entry),
+        findings: &mut Vec<Finding>,
+    ) {
         let cs = self.bpb.cluster_size();
         let vol_bytes = self.vol.len();
         let fat32 = self.bpb.fat_type == FatType::Fat32;
@@ -442,8 +449,14 @@ impl FileSystem for FatFs {
                     continue;
                 }
                 let size = u64::from(e.size);
+                if let Some(c) = collect.as_deref_mut() {
+                    if e.deleted || parent_deleted {
+                        c.push((e.start_cluster, size.div_ceil(cs)));
+                    }
+                    continue;
+                }
                 let (clusters, recovery) = if e.deleted || parent_deleted {
-                    self.deleted_layout(&e)
+                    self.deleted_layout(&e, plan)
                 } else if size == 0 {
                     (Vec::new(), Recovery::Allocated)
                 } else {
@@ -466,6 +479,35 @@ impl FileSystem for FatFs {
                 });
             }
         }
+    }
+}
+
+impl FileSystem for FatFs {
+    fn type_name(&self) -> &'static str {
+        self.bpb.fat_type.name()
+    }
+
+    fn label(&self) -> Option<String> {
+        self.bpb.label.clone()
+    }
+
+    fn open_findings(&self) -> Vec<Finding> {
+        self.findings.clone()
+    }
+
+    /// Two walks of the directory tree: the first only gathers the deleted
+    /// files' starts and sizes, so their layouts are planned together
+    /// (joint.rs); the second reports every entry.
+    fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+        let mut deleted = Vec::new();
+        self.walk_dirs(None, Some(&mut deleted), &mut |_| {}, &mut Vec::new());
+        let plan = Plan::new(
+            &deleted,
+            &|c| self.fat.is_free(c),
+            self.fat.max_cluster(),
+            PLAN_BUDGET,
+        );
+        self.walk_dirs(Some(&plan), None, visit, findings);
     }
 
     fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {
