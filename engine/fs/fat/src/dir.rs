@@ -335,7 +335,9 @@ mod tests {
 }
 
 /// Whether directory data begins with the "." and ".." entries (first byte
-/// possibly the deleted mark 0xE5), each with the directory attribute.
+/// possibly the deleted mark 0xE5), each with the directory attribute. One
+/// of the two is enough: a damaged byte in the other must not cost the
+/// directory (random data matches either by chance about once in 2^90).
 pub fn starts_with_dots(d: &[u8]) -> bool {
     let dot = |e: &[u8], name: &[u8]| {
         (e[0] == b'.' || e[0] == 0xE5)
@@ -343,7 +345,7 @@ pub fn starts_with_dots(d: &[u8]) -> bool {
             && e[name.len()..11].iter().all(|&c| c == b' ')
             && e[11] & 0x10 != 0
     };
-    d.len() >= 64 && dot(&d[..32], b".") && dot(&d[32..64], b"..")
+    d.len() >= 64 && (dot(&d[..32], b".") || dot(&d[32..64], b".."))
 }
 
 #[cfg(test)]
@@ -361,10 +363,15 @@ mod dots_tests {
         d[0] = 0xE5;
         assert!(starts_with_dots(&d), "a deleted directory keeps them");
         d[43] = 0x20;
-        assert!(!starts_with_dots(&d), "'..' must be a directory");
+        assert!(starts_with_dots(&d), "'.' alone is enough");
+        d[11] = 0x20;
+        assert!(!starts_with_dots(&d), "neither is a directory");
+        d[11] = 0x10;
         d[43] = 0x10;
         d[34] = b'X';
-        assert!(!starts_with_dots(&d));
+        assert!(starts_with_dots(&d), "'..' damaged, '.' whole");
+        d[2] = b'Y';
+        assert!(!starts_with_dots(&d), "both damaged");
         assert!(!starts_with_dots(&d[..40]));
     }
 }
