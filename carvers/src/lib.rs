@@ -44,6 +44,14 @@ pub enum Verdict {
         len: u64,
         subtype: Option<&'static str>,
     },
+    /// A whole file of `len` bytes by its structure, but the format has no
+    /// check that would fail if foreign data sat inside it (a fragmented file
+    /// carved as contiguous): BMP's pixels, SQLite's pages. Recorded as
+    /// `carved-unverified-contiguous`, never as validated.
+    Unverified {
+        len: u64,
+        subtype: Option<&'static str>,
+    },
     /// Only the first `len` bytes validate (truncated or corrupted after that).
     Partial {
         len: u64,
@@ -387,7 +395,9 @@ pub trait Carver: Send + Sync {
             // Whatever the validator concluded, it stopped for want of budget: keep
             // what it vouched for, and say why it is not whole.
             let len = match &verdict {
-                Verdict::Complete { len, .. } | Verdict::Partial { len, .. } => *len,
+                Verdict::Complete { len, .. }
+                | Verdict::Unverified { len, .. }
+                | Verdict::Partial { len, .. } => *len,
                 Verdict::Fragmented { .. } | Verdict::Reject => return Verdict::Reject,
             };
             return Verdict::Partial {
@@ -400,11 +410,13 @@ pub trait Carver: Send + Sync {
             };
         }
         match verdict {
-            Verdict::Complete { len, .. } if len > limit => Verdict::Partial {
-                len: limit,
-                why: "declared end lies past the image".into(),
-                subtype: None,
-            },
+            Verdict::Complete { len, .. } | Verdict::Unverified { len, .. } if len > limit => {
+                Verdict::Partial {
+                    len: limit,
+                    why: "declared end lies past the image".into(),
+                    subtype: None,
+                }
+            }
             Verdict::Partial { len, why, subtype } => Verdict::Partial {
                 len: len.min(limit),
                 why,

@@ -40,6 +40,8 @@ impl Carver for Sqlite {
         if len > r.limit() {
             return partial(r.limit(), "cut off before its last page");
         }
-        Verdict::Complete { len, subtype: None }
+        // Length from the header; the pages themselves are not checked (a
+        // fragmented database carved contiguously would pass).
+        Verdict::Unverified { len, subtype: None }
     }
 }

@@ -27,6 +27,9 @@ pub struct Carved {
     pub subtype: Option<&'static str>,
     pub extension: &'static str,
     pub complete: bool,
+    /// Whole by its structure but in a format with no check that foreign
+    /// data inside it would fail (`Verdict::Unverified`).
+    pub unverified: bool,
     pub why: Option<String>,
 }
 
@@ -90,8 +93,11 @@ impl CarveKit {
                 let why = format!("work budget of {} bytes exhausted", r.work_limit());
                 cut.push(cut_short(off, &what(), &why));
             }
+            let unverified = matches!(verdict, Verdict::Unverified { .. });
             let (len, complete, why, sub, fragments) = match verdict {
-                Verdict::Complete { len, subtype } => (len, true, None, subtype, one(len)),
+                Verdict::Complete { len, subtype } | Verdict::Unverified { len, subtype } => {
+                    (len, true, None, subtype, one(len))
+                }
                 Verdict::Partial { len, why, subtype } => {
                     (len, false, Some(why), subtype, one(len))
                 }
@@ -117,6 +123,7 @@ impl CarveKit {
                 subtype: sub,
                 extension: c.extension(sub),
                 complete,
+                unverified,
                 why,
             });
         }
@@ -231,7 +238,7 @@ pub fn carve_into_case(
     let mut stats = (0u64, 0u64);
     // Forensic path: the volume the file starts in (when the image has volumes), where,
     // and what: ev1/vol2@1048576/unalloc@0x8a00000/zip/docx.
-    let by_offset: std::collections::HashMap<u64, (bool, String)> = carved
+    let by_offset: std::collections::HashMap<u64, (bool, bool, String)> = carved
         .iter()
         .map(|c| {
             let vol = volumes
@@ -244,7 +251,7 @@ pub fn carve_into_case(
                 _ => c.format.to_string(),
             };
             let path = format!("{}{vol}/unalloc@{:#x}/{what}", ev.label, c.offset);
-            (c.offset, (c.complete, path))
+            (c.offset, (c.complete, c.unverified, path))
         })
         .collect();
     extract_tasks(
@@ -260,17 +267,23 @@ pub fn carve_into_case(
         progress,
         &mut findings,
         &mut |a| {
-            let (whole, path) = by_offset
-                .get(&a.meta_offset)
-                .cloned()
-                .unwrap_or((false, format!("{}/unalloc@{:#x}", ev.label, a.meta_offset)));
+            let (whole, unverified, path) = by_offset.get(&a.meta_offset).cloned().unwrap_or((
+                false,
+                false,
+                format!("{}/unalloc@{:#x}", ev.label, a.meta_offset),
+            ));
             a.origin = dredge_store::ArtifactOrigin::Carved;
             a.forensic_path = path;
-            a.recovery = if whole {
-                dredge_store::ArtifactRecovery::CarvedComplete
-            } else {
-                dredge_store::ArtifactRecovery::CarvedPartial
+            a.recovery = match (whole, unverified) {
+                (true, false) => dredge_store::ArtifactRecovery::CarvedComplete,
+                (true, true) => dredge_store::ArtifactRecovery::CarvedUnverified,
+                (false, _) => dredge_store::ArtifactRecovery::CarvedPartial,
             };
+            if unverified && whole {
+                a.recovery_detail = Some(
+                    "whole by its structure; the format has no check that would catch foreign data inside it (a fragmented file carved as contiguous)".into(),
+                );
+            }
             if !whole {
                 a.status = ArtifactStatus::Partial;
             }

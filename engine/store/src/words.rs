@@ -101,6 +101,9 @@ pub enum ArtifactRecovery {
     CarvedComplete,
     /// Carved, valid only up to some byte.
     CarvedPartial,
+    /// Carved whole by its structure, in a format with no check that a
+    /// fragmented file carved contiguously would fail (BMP, SQLite).
+    CarvedUnverified,
 }
 
 impl Word for ArtifactRecovery {
@@ -112,6 +115,7 @@ impl Word for ArtifactRecovery {
         ArtifactRecovery::DeletedNotRecoverable,
         ArtifactRecovery::CarvedComplete,
         ArtifactRecovery::CarvedPartial,
+        ArtifactRecovery::CarvedUnverified,
     ];
     const WORDS: &'static [&'static str] = &[
         "allocated",
@@ -121,6 +125,7 @@ impl Word for ArtifactRecovery {
         "deleted-not-recoverable",
         "carved-complete",
         "carved-partial",
+        "carved-unverified-contiguous",
     ];
 }
 
