@@ -253,3 +253,45 @@ fn a_carved_file_over_unreadable_sectors_is_partial_with_its_gaps() {
         serde_json::json!([{"file_offset": 1024, "len": 512, "why": "map-bad-sector"}])
     );
 }
+
+/// A ZIP cut off before its central directory is one partial file holding
+/// the members that check out, not one "zip" partial per member header inside
+/// it (the members' local headers are the damaged ZIP's own structure), and
+/// an intact ZIP after it (whose end record the damaged one's search finds
+/// first) is still carved whole.
+#[test]
+fn a_damaged_zip_is_one_partial_not_one_per_member() {
+    if !tools(&["python3"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let make = |name: &str, seed: u32| {
+        let zip = d.path().join(name);
+        assert!(sh(&format!(
+            "python3 -c \"import zipfile,random; r=random.Random({seed}); z=zipfile.ZipFile('{}','w',zipfile.ZIP_STORED); [z.writestr('m%d.bin' % i, bytes(r.getrandbits(8) for _ in range(3000))) for i in range(4)]; z.close()\"",
+            zip.display()
+        )));
+        std::fs::read(&zip).unwrap()
+    };
+    let a = make("a.zip", 5);
+    let b = make("b.zip", 6);
+    // A cut in its third member's data: two whole members, then damage.
+    let member = 30 + 6 + 3000;
+    let cut = 2 * member + 900;
+    let mut img = vec![0u8; 1 << 20];
+    img[65_536..65_536 + cut].copy_from_slice(&a[..cut]);
+    img[262_144..262_144 + b.len()].copy_from_slice(&b);
+    let p = d.path().join("img.raw");
+    std::fs::write(&p, &img).unwrap();
+    let arts = one_shot_ls("carve", &p, None, &d.path().join("case"), 3, &[]);
+    let zips: Vec<&Value> = arts
+        .iter()
+        .filter(|a| a["path"].as_str().is_some_and(|p| p.ends_with(".zip")))
+        .collect();
+    assert_eq!(zips.len(), 2, "{zips:#?}");
+    assert_eq!(zips[0]["status"], "partial");
+    assert_eq!(zips[0]["size"], member as u64 * 2, "the two whole members");
+    assert_eq!(zips[1]["status"], "complete");
+    use sha2::Digest;
+    assert_eq!(zips[1]["sha256"], hex::encode(sha2::Sha256::digest(&b)));
+}

@@ -131,6 +131,43 @@ fn member_ok(r: &mut Reader<'_>, sp: Splice, e: &Entry, spent: &mut u64) -> Opti
     }
 }
 
+/// Without a usable central directory: the members read from their local
+/// headers one after another, while each header states its sizes (no data
+/// descriptor) and its data matches its CRC-32. The end of the last good
+/// member: the prefix a partial carve can vouch for (0 when none checks out).
+fn local_walk(r: &mut Reader<'_>) -> u64 {
+    let (mut at, mut spent) = (0u64, 0u64);
+    while r.le32(at) == Some(LOCAL) {
+        let (Some(flags), Some(method), Some(crc), Some(csize), Some(usize), Some(nl), Some(xl)) = (
+            r.le16(at + 6),
+            r.le16(at + 8),
+            r.le32(at + 14),
+            r.le32(at + 18),
+            r.le32(at + 22),
+            r.le16(at + 26),
+            r.le16(at + 28),
+        ) else {
+            break;
+        };
+        if flags & 0x8 != 0 {
+            break;
+        }
+        let e = Entry {
+            local: at,
+            csize: u64::from(csize),
+            usize: u64::from(usize),
+            crc,
+            method,
+            name: Vec::new(),
+        };
+        if member_ok(r, WHOLE, &e, &mut spent) != Some(true) {
+            break;
+        }
+        at += 30 + u64::from(nl) + u64::from(xl) + e.csize;
+    }
+    at
+}
+
 /// Checks every entry of a (possibly spliced) file: local headers where the
 /// directory says, data matching CRCs. Err((logical offset valid up to, why)).
 fn members(
@@ -270,7 +307,11 @@ impl Carver for Zip {
                 .map(<[u8]>::to_vec);
         }
         let Some(eocd) = r.find(30, &EOCD.to_le_bytes()) else {
-            return partial_as(0, "no end of central directory", None);
+            return partial_as(
+                local_walk(r),
+                "no end of central directory (members read from their local headers)",
+                None,
+            );
         };
         let (Some(count), Some(cd_size), Some(cd_off), Some(comment)) = (
             r.le16(eocd + 10),
@@ -298,11 +339,15 @@ impl Carver for Zip {
             };
             match found {
                 Some(f) => f,
-                None => return partial_as(
-                    eocd,
-                    "central directory does not match the end record (fragmented or overwritten?)",
-                    None,
-                ),
+                // The end record found may be a later file's: vouch only for
+                // the members that check out from their local headers.
+                None => {
+                    return partial_as(
+                        local_walk(r),
+                        "central directory does not match the end record (fragmented, overwritten or cut off; members read from their local headers)",
+                        None,
+                    )
+                }
             }
         };
         let subtype = classify(&entries, mimetype.as_deref());

@@ -131,9 +131,19 @@ impl CarveKit {
     }
 }
 
+/// Formats whose partial verdict covers only structure walked and checked
+/// (local headers and members, segments, chunks), so a partial hit of the
+/// same format inside that prefix is the partial file's own (a ZIP member
+/// header, a JPEG thumbnail), not another damaged file. Other formats'
+/// partials may claim up to a damaged declared size.
+const WALKED_PARTIALS: &[&str] = &["zip", "jpeg", "png"];
+
 /// The carve's result in a fixed order, whatever the pages and threads were:
 /// sorted, each hit once, and hits inside a complete file left to it (a ZIP's
-/// member headers, a JPEG's thumbnail come out with their container).
+/// member headers, a JPEG's thumbnail come out with their container), as are
+/// partial hits of the same format inside the prefix of a partial ZIP, JPEG or
+/// PNG (a damaged ZIP's member headers are not further "zip" partials). A
+/// complete file is never dropped for lying inside a partial one.
 pub(crate) fn settle(
     mut found: Vec<Carved>,
     mut notes: Vec<Finding>,
@@ -141,13 +151,23 @@ pub(crate) fn settle(
     found.sort_by(|a, b| (a.offset, a.format).cmp(&(b.offset, b.format)));
     found.dedup_by(|a, b| a.offset == b.offset && a.format == b.format);
     let mut covered = dredge_core::ExtentSet::new();
+    let mut own: std::collections::HashMap<&str, dredge_core::ExtentSet> =
+        std::collections::HashMap::new();
     found.retain(|c| {
-        if covered.covered(&Extent::new(c.offset, 1)) > 0 {
+        let at = Extent::new(c.offset, 1);
+        if covered.covered(&at) > 0
+            || (!c.complete && own.get(c.format).is_some_and(|s| s.covered(&at) > 0))
+        {
             return false;
         }
         if c.complete {
             for f in &c.fragments {
                 covered.insert(*f);
+            }
+        } else if WALKED_PARTIALS.contains(&c.format) {
+            let set = own.entry(c.format).or_default();
+            for f in &c.fragments {
+                set.insert(*f);
             }
         }
         true
