@@ -6,6 +6,7 @@
 
 mod bpb;
 mod dir;
+mod geometry;
 mod joint;
 mod table;
 
@@ -48,6 +49,7 @@ pub fn probe(vol: &VolumeReader) -> bool {
         .any(|(at, b)| {
             let p = Bpb::parse(&b, vol.base(), at);
             p.is_ok_and(|p| at == 0 || p.fat_type == FatType::Fat32)
+                || (at == 0 && geometry::looks_like_fat_boot(&b))
         })
 }
 
@@ -57,6 +59,21 @@ impl FatFs {
         let primary = read_boot(&vol, 0)
             .ok_or_else(|| Finding::new(vol.base(), "volume too small for a boot sector"))
             .and_then(|b| Bpb::parse(&b, vol.base(), 0));
+        // A boot sector whose geometry puts no FAT (or no subdirectory) where
+        // it says, or that does not parse, is repaired by probing when it can
+        // be (geometry.rs); the FAT32 backup is tried before that.
+        let boot = read_boot(&vol, 0);
+        let repaired = || boot.as_deref().and_then(|s| geometry::repair(&vol, s));
+        let primary = match primary {
+            Ok(b) if !geometry::sane(&vol, &b) => match repaired() {
+                Some((r, notes)) => {
+                    findings.extend(notes);
+                    Ok(r)
+                }
+                None => Ok(b),
+            },
+            other => other,
+        };
         let bpb = match primary {
             Ok(b) => b,
             Err(f) => {
@@ -73,7 +90,14 @@ impl FatFs {
                         ));
                         b
                     }
-                    None => return Err(f),
+                    None => match repaired() {
+                        Some((r, notes)) => {
+                            findings.push(f);
+                            findings.extend(notes);
+                            r
+                        }
+                        None => return Err(f),
+                    },
                 }
             }
         };
