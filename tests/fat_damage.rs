@@ -341,3 +341,41 @@ fn a_damaged_boot_sector_field_is_found_again_from_the_fats() {
     );
     assert!(theirs < cases * s.files.len() / 2, "tsk_recover {theirs}");
 }
+
+/// A live file's start cluster with one damaged byte: the chain no entry
+/// names, of exactly the file's size, one byte away from the recorded
+/// number, is its chain. tsk_recover reads from the damaged number.
+#[test]
+fn a_damaged_start_cluster_finds_the_chain_no_entry_names() {
+    if !tools(&["mkfs.fat", "mcopy", "tsk_recover"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = stick(dir.path());
+    let mut b = std::fs::read(&s.img).unwrap();
+    let mut damaged = Vec::new();
+    for name in ["file04.bin", "file10.bin"] {
+        let e = s.entry(&b, name);
+        // The low byte of the start cluster, moved into another file's chain.
+        b[e + 26] = b[e + 26].wrapping_add(7);
+        damaged.push(name);
+    }
+    let img = write(dir.path(), "bad.img", &b);
+    let (got, finds) = dredge_got(&img, &dir.path().join("case"));
+    for (name, content) in &s.files {
+        assert!(got.contains(&sha(content)), "{name} not bit-exact");
+    }
+    for name in &damaged {
+        assert!(
+            finds
+                .iter()
+                .any(|f| f.contains(name) && f.contains("heads no chain of its size")),
+            "{name}: {finds:?}"
+        );
+    }
+    let tsk = tsk_recovered(&img, &dir.path().join("tsk"));
+    for name in &damaged {
+        let (_, content) = s.files.iter().find(|(n, _)| n == name).unwrap();
+        assert!(!tsk.contains(&sha(content)), "tsk_recover got {name} right");
+    }
+}

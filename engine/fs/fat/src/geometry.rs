@@ -228,7 +228,8 @@ pub fn repair(vol: &VolumeReader, s: &[u8]) -> Option<(Bpb, Vec<Finding>)> {
                 }
             }
             let fixed = fixed.or_else(|| {
-                (check(entries).is_none() && (entries == 0 || !entries.is_multiple_of(per))).then_some(512)
+                (check(entries).is_none() && (entries == 0 || !entries.is_multiple_of(per)))
+                    .then_some(512)
             });
             if let Some(f) = fixed {
                 notes.push((

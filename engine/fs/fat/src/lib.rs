@@ -17,6 +17,25 @@ use dredge_core::{
     Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, VolumeReader,
 };
 use joint::Plan;
+
+/// What the first walk of the tree gathers.
+#[derive(Default)]
+struct Gathered {
+    /// Deleted files: (start cluster, clusters needed).
+    deleted: Vec<(u32, u64)>,
+    /// Every entry's start cluster, live or deleted, file or directory.
+    starts: Vec<u32>,
+}
+
+/// What the second walk uses: the deleted files' plan, and (made when first
+/// needed) which clusters a FAT link or an entry names, so the heads of
+/// chains no entry names can be told (for a live file whose start cluster
+/// was damaged).
+struct Joint {
+    plan: Plan,
+    starts: Vec<u32>,
+    linked: std::cell::OnceCell<Vec<u64>>,
+}
 use table::{Link, Table};
 
 /// Clusters the joint plan of deleted files may assign per volume.
@@ -279,6 +298,38 @@ impl FatFs {
         }
     }
 
+    /// The one orphan chain head (an allocated cluster nothing in `linked`
+    /// names, see [`Table::linked`]) whose number differs from `start` in a
+    /// single byte and whose chain fits a file of `need` clusters, with that
+    /// chain; `None` unless exactly one does.
+    fn head_for(&self, linked: &[u64], start: u32, need: u64) -> Option<(u32, table::Picked)> {
+        let bytes = if self.bpb.fat_type == FatType::Fat32 {
+            4
+        } else {
+            2
+        };
+        let mut found = None;
+        for b in 0..bytes {
+            for v in 0..=255u32 {
+                let h = (start & !(0xFF << (8 * b))) | (v << (8 * b));
+                let named = linked
+                    .get(h as usize / 64)
+                    .is_none_or(|w| w >> (h % 64) & 1 == 1);
+                if h == start || h < 2 || named || self.fat.is_free(h) {
+                    continue;
+                }
+                let q = self.fat.pick(h, Some(need), need);
+                if q.fits {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some((h, q));
+                }
+            }
+        }
+        found
+    }
+
     fn contiguous(&self, start: u32, need: u64, skip_allocated: bool) -> Vec<u32> {
         let mut out = Vec::new();
         let mut c = start;
@@ -361,8 +412,8 @@ impl FatFs {
     /// visited and no allocated file's chain is followed).
     fn walk_dirs(
         &self,
-        plan: Option<&Plan>,
-        mut collect: Option<&mut Vec<(u32, u64)>>,
+        joint: Option<&Joint>,
+        mut collect: Option<&mut Gathered>,
         visit: &mut dyn FnMut(Entry),
         findings: &mut Vec<Finding>,
     ) {
@@ -432,6 +483,9 @@ impl FatFs {
                     other_names.push(e.short_name.clone());
                 }
                 if e.is_dir() {
+                    if let Some(c) = collect.as_deref_mut() {
+                        c.starts.push(e.start_cluster);
+                    }
                     let (clusters, recovery) = if e.deleted {
                         self.deleted_dir(&e)
                     } else {
@@ -474,18 +528,34 @@ impl FatFs {
                 }
                 let size = u64::from(e.size);
                 if let Some(c) = collect.as_deref_mut() {
+                    c.starts.push(e.start_cluster);
                     if e.deleted || parent_deleted {
-                        c.push((e.start_cluster, size.div_ceil(cs)));
+                        c.deleted.push((e.start_cluster, size.div_ceil(cs)));
                     }
                     continue;
                 }
                 let (clusters, recovery) = if e.deleted || parent_deleted {
-                    self.deleted_layout(&e, plan)
+                    self.deleted_layout(&e, joint.map(|j| &j.plan))
                 } else if size == 0 {
                     (Vec::new(), Recovery::Allocated)
                 } else {
                     let need = size.div_ceil(cs);
-                    let p = self.fat.pick(e.start_cluster, Some(need), need);
+                    let mut p = self.fat.pick(e.start_cluster, Some(need), need);
+                    if !p.fits {
+                        // A damaged start cluster: a chain no entry names, of
+                        // exactly the file's size, whose first cluster differs
+                        // from the recorded one in one byte.
+                        if let Some((h, q)) = joint.and_then(|j| {
+                            let linked = j.linked.get_or_init(|| self.fat.linked(&j.starts));
+                            self.head_for(linked, e.start_cluster, need)
+                        }) {
+                            findings.push(Finding::new(
+                                meta + 26,
+                                format!("file {full}: its start cluster {} heads no chain of its size; cluster {h}, one byte away, heads a chain no entry names of exactly its size, and was used", e.start_cluster),
+                            ));
+                            p = q;
+                        }
+                    }
                     self.chain_findings(&p, &full, "file", meta, need, findings);
                     (p.clusters, Recovery::Allocated)
                 };
@@ -523,15 +593,20 @@ impl FileSystem for FatFs {
     /// files' starts and sizes, so their layouts are planned together
     /// (joint.rs); the second reports every entry.
     fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
-        let mut deleted = Vec::new();
-        self.walk_dirs(None, Some(&mut deleted), &mut |_| {}, &mut Vec::new());
+        let mut g = Gathered::default();
+        self.walk_dirs(None, Some(&mut g), &mut |_| {}, &mut Vec::new());
         let plan = Plan::new(
-            &deleted,
+            &g.deleted,
             &|c| self.fat.is_free(c),
             self.fat.max_cluster(),
             PLAN_BUDGET,
         );
-        self.walk_dirs(Some(&plan), None, visit, findings);
+        let joint = Joint {
+            plan,
+            starts: g.starts,
+            linked: std::cell::OnceCell::new(),
+        };
+        self.walk_dirs(Some(&joint), None, visit, findings);
     }
 
     fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {

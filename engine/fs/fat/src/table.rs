@@ -262,6 +262,33 @@ impl Table {
         self.link(c) == Link::Free
     }
 
+    /// A bit per cluster: set where a FAT link (in either copy) or an entry
+    /// in `starts` names it. An allocated cluster whose bit is clear heads a
+    /// chain whose entry is lost or names another cluster by damage.
+    pub fn linked(&self, starts: &[u32]) -> Vec<u64> {
+        let max = self.max_cluster();
+        let mut bits = vec![0u64; max as usize / 64 + 1];
+        let mut set = |n: u32| {
+            if let Some(w) = bits.get_mut(n as usize / 64) {
+                *w |= 1 << (n % 64);
+            }
+        };
+        for c in 2..=max {
+            if let Link::Next(n) = self.link(c) {
+                set(n);
+            }
+            if let Some((_, other)) = &self.other {
+                if let Link::Next(n) = self.decode(self.raw_in(other, c)) {
+                    set(n);
+                }
+            }
+        }
+        for &s in starts {
+            set(s);
+        }
+        bits
+    }
+
     /// Follows a chain from `start` in the first copy, at most `limit`
     /// clusters. Returns the clusters and what stopped the walk (`None` = a
     /// clean end of chain or the limit).
