@@ -49,6 +49,11 @@ impl<C: Copy + Ord + Hash, T> DirQueue<C, T> {
         self.read.extend(clusters);
     }
 
+    /// Whether cluster `c` was read as directory data (or is queued to be).
+    pub fn was_read(&self, c: &C) -> bool {
+        self.read.contains(c)
+    }
+
     /// A folder found; one with no clusters is never read.
     pub fn push(&mut self, deleted: bool, clusters: Vec<C>, item: T) {
         let Some(&first) = clusters.first() else {

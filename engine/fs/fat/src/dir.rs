@@ -334,6 +334,24 @@ mod tests {
     }
 }
 
+/// The first cluster an entry names (FAT32 keeps the high half at byte 20;
+/// FAT12/16 use those bytes for other things).
+pub fn entry_cluster(e: &[u8], fat32: bool) -> u32 {
+    let lo = u32::from(le16::<u16>(e, 26));
+    if fat32 {
+        lo | u32::from(le16::<u16>(e, 20)) << 16
+    } else {
+        lo
+    }
+}
+
+/// Whether `first` (a cluster's first bytes) begins with a live "." entry
+/// naming cluster `c` itself: how a directory is known without the entry that
+/// names it.
+pub fn self_dot(first: &[u8], c: u32, fat32: bool) -> bool {
+    first.len() >= SLOT && &first[..11] == b".          " && entry_cluster(first, fat32) == c
+}
+
 /// Whether directory data begins with the "." and ".." entries (first byte
 /// possibly the deleted mark 0xE5), each with the directory attribute. One
 /// of the two is enough: a damaged byte in the other must not cost the

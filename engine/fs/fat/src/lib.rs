@@ -8,15 +8,17 @@ mod bpb;
 mod dir;
 mod geometry;
 mod joint;
+mod layout;
+mod orphan;
 mod table;
 
 pub use bpb::{Bpb, FatType};
-use dir::RawEntry;
 use dredge_core::dirqueue::DirQueue;
 use dredge_core::{
     Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, VolumeReader,
 };
 use joint::Plan;
+use orphan::Orphans;
 
 /// What the first walk of the tree gathers.
 #[derive(Default)]
@@ -35,8 +37,11 @@ struct Joint {
     plan: Plan,
     starts: Vec<u32>,
     linked: std::cell::OnceCell<Vec<u64>>,
+    /// Unnamed chain heads taken for a live file whose start was damaged (not
+    /// lost chains, then).
+    taken_heads: std::cell::RefCell<Vec<u32>>,
 }
-use table::{Link, Table};
+use table::Table;
 
 /// Clusters the joint plan of deleted files may assign per volume.
 const PLAN_BUDGET: u64 = 1 << 26;
@@ -185,67 +190,6 @@ impl FatFs {
         runs
     }
 
-    /// Clusters of a deleted file: the FAT chain was cleared on deletion, so assume
-    /// the file was contiguous, skipping clusters now allocated to others.
-    fn deleted_layout(&self, e: &RawEntry, plan: Option<&Plan>) -> (Vec<u32>, Recovery) {
-        let cs = self.bpb.cluster_size();
-        let need = u64::from(e.size).div_ceil(cs);
-        if e.size == 0 {
-            return (Vec::new(), Recovery::Intact);
-        }
-        let start = e.start_cluster;
-        if start == 0 {
-            return (
-                Vec::new(),
-                Recovery::NotRecoverable("the entry's start cluster is 0".into()),
-            );
-        }
-        if !self.fat.is_valid_cluster(start) {
-            return (
-                Vec::new(),
-                Recovery::NotRecoverable(format!("start cluster {start} is outside the volume")),
-            );
-        }
-        if !self.fat.is_free(start) {
-            // Either the chain was left in place (some drivers do) or reused.
-            let (chain, stop) = self.fat.chain(start, need);
-            if stop.is_none()
-                && chain.len() as u64 == need
-                && self.fat.link(*chain.last().unwrap_or(&start)) == Link::End
-            {
-                return (chain, Recovery::Assumed("the FAT chain from the start cluster is still in place (it may belong to a newer file)".into()));
-            }
-            return (
-                self.contiguous(start, need, false),
-                Recovery::Overwritten(format!("start cluster {start} is allocated again")),
-            );
-        }
-        if let Some((clusters, how)) = plan.and_then(|p| p.layout(start, need)) {
-            if clusters.len() as u64 == need {
-                return (clusters, Recovery::Assumed(how.to_string()));
-            }
-        }
-        let clusters = self.contiguous(start, need, true);
-        if (clusters.len() as u64) < need {
-            return (
-                clusters,
-                Recovery::Overwritten("not enough free clusters after the start cluster".into()),
-            );
-        }
-        if need == 1 {
-            return (clusters, Recovery::Intact);
-        }
-        let skipped = clusters
-            .last()
-            .map_or(0, |&l| u64::from(l - start) + 1 - need);
-        let how = if skipped == 0 {
-            "contiguous clusters from the start cluster (the FAT chain was cleared)".to_string()
-        } else {
-            format!("free clusters from the start cluster, skipping {skipped} allocated ones (the FAT chain was cleared)")
-        };
-        (clusters, Recovery::Assumed(how))
-    }
-
     /// What following `what`'s chain found: the copy chosen when it was not
     /// the first, and why a chain does not fit (`need` clusters for a file).
     fn chain_findings(
@@ -296,50 +240,6 @@ impl FatFs {
                 }
             }
         }
-    }
-
-    /// The one orphan chain head (an allocated cluster nothing in `linked`
-    /// names, see [`Table::linked`]) whose number differs from `start` in a
-    /// single byte and whose chain fits a file of `need` clusters, with that
-    /// chain; `None` unless exactly one does.
-    fn head_for(&self, linked: &[u64], start: u32, need: u64) -> Option<(u32, table::Picked)> {
-        let bytes = if self.bpb.fat_type == FatType::Fat32 {
-            4
-        } else {
-            2
-        };
-        let mut found = None;
-        for b in 0..bytes {
-            for v in 0..=255u32 {
-                let h = (start & !(0xFF << (8 * b))) | (v << (8 * b));
-                let named = linked
-                    .get(h as usize / 64)
-                    .is_none_or(|w| w >> (h % 64) & 1 == 1);
-                if h == start || h < 2 || named || self.fat.is_free(h) {
-                    continue;
-                }
-                let q = self.fat.pick(h, Some(need), need);
-                if q.fits {
-                    if found.is_some() {
-                        return None;
-                    }
-                    found = Some((h, q));
-                }
-            }
-        }
-        found
-    }
-
-    fn contiguous(&self, start: u32, need: u64, skip_allocated: bool) -> Vec<u32> {
-        let mut out = Vec::new();
-        let mut c = start;
-        while (out.len() as u64) < need && c <= self.fat.max_cluster() {
-            if !skip_allocated || self.fat.is_free(c) || c == start {
-                out.push(c);
-            }
-            c += 1;
-        }
-        out
     }
 
     /// A directory's clusters and their data.
@@ -414,6 +314,7 @@ impl FatFs {
         &self,
         joint: Option<&Joint>,
         mut collect: Option<&mut Gathered>,
+        orphans: &Orphans,
         visit: &mut dyn FnMut(Entry),
         findings: &mut Vec<Finding>,
     ) {
@@ -431,12 +332,25 @@ impl FatFs {
         let (root, root_starts) = self.root(findings);
         let root_chunk = if fat32 { cs } else { root.len().max(1) as u64 };
         let mut first = Some((root, root_starts, root_chunk, String::new(), 0usize, false));
+        let mut tops = orphans.dirs.iter();
+        let mut lost_dirs = 0;
         loop {
             let (data, starts, chunk, path, depth, parent_deleted) = match first.take() {
                 Some(x) => x,
                 None => {
                     let Some(turn) = queue.take() else {
-                        break;
+                        // The tree from the root is read; the folders no
+                        // entry names next, each read once.
+                        let Some(&(c, parent)) = tops.next() else {
+                            break;
+                        };
+                        if !queue.was_read(&c) {
+                            lost_dirs += 1;
+                            let (e, clusters) = self.orphan_dir(c, parent, findings);
+                            queue.push(false, clusters, (e.path.clone(), 1, e.meta_offset));
+                            visit(e);
+                        }
+                        continue;
                     };
                     let (full, depth, meta) = turn.item;
                     if let Some(c) = turn.cut_at {
@@ -549,6 +463,9 @@ impl FatFs {
                             let linked = j.linked.get_or_init(|| self.fat.linked(&j.starts));
                             self.head_for(linked, e.start_cluster, need)
                         }) {
+                            if let Some(j) = joint {
+                                j.taken_heads.borrow_mut().push(h);
+                            }
                             findings.push(Finding::new(
                                 meta + 26,
                                 format!("file {full}: its start cluster {} heads no chain of its size; cluster {h}, one byte away, heads a chain no entry names of exactly its size, and was used", e.start_cluster),
@@ -573,6 +490,16 @@ impl FatFs {
                 });
             }
         }
+        if let (None, Some(j)) = (collect, joint) {
+            let taken = j.taken_heads.borrow();
+            let lost: Vec<u32> = orphans
+                .chains
+                .iter()
+                .copied()
+                .filter(|h| !taken.contains(h))
+                .collect();
+            self.orphan_files(lost_dirs, &lost, visit, findings);
+        }
     }
 }
 
@@ -594,7 +521,21 @@ impl FileSystem for FatFs {
     /// (joint.rs); the second reports every entry.
     fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
         let mut g = Gathered::default();
-        self.walk_dirs(None, Some(&mut g), &mut |_| {}, &mut Vec::new());
+        let none = Orphans::default();
+        self.walk_dirs(None, Some(&mut g), &none, &mut |_| {}, &mut Vec::new());
+        // Chains no entry names: lost folders are walked too (the first walk
+        // again, so their deleted files join the plan); the files found in
+        // them are no longer lost chains.
+        let linked = self.fat.linked(&g.starts);
+        let mut orphans = self.orphans(&linked, findings);
+        let mut linked = std::cell::OnceCell::from(linked);
+        if !orphans.dirs.is_empty() {
+            g = Gathered::default();
+            self.walk_dirs(None, Some(&mut g), &orphans, &mut |_| {}, &mut Vec::new());
+            let named: std::collections::HashSet<u32> = g.starts.iter().copied().collect();
+            orphans.chains.retain(|c| !named.contains(c));
+            linked = std::cell::OnceCell::new();
+        }
         let plan = Plan::new(
             &g.deleted,
             &|c| self.fat.is_free(c),
@@ -604,9 +545,10 @@ impl FileSystem for FatFs {
         let joint = Joint {
             plan,
             starts: g.starts,
-            linked: std::cell::OnceCell::new(),
+            linked,
+            taken_heads: Default::default(),
         };
-        self.walk_dirs(Some(&joint), None, visit, findings);
+        self.walk_dirs(Some(&joint), None, &orphans, visit, findings);
     }
 
     fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {
@@ -632,49 +574,5 @@ impl FileSystem for FatFs {
             }
         }
         out
-    }
-}
-
-impl FatFs {
-    /// A deleted directory's clusters: its first cluster, if it still holds a
-    /// directory (its "." entry points to itself).
-    fn deleted_dir(&self, e: &RawEntry) -> (Vec<u32>, Recovery) {
-        let c = e.start_cluster;
-        if !self.fat.is_valid_cluster(c) {
-            return (
-                Vec::new(),
-                Recovery::NotRecoverable(format!("start cluster {c} is outside the volume")),
-            );
-        }
-        let mut first = [0u8; 32];
-        if self
-            .vol
-            .read_at(self.bpb.cluster_offset(c), &mut first)
-            .is_err()
-        {
-            return (
-                Vec::new(),
-                Recovery::NotRecoverable("first cluster unreadable".into()),
-            );
-        }
-        let dot_cluster = u32::from(u16::from_le_bytes([first[26], first[27]]))
-            | if self.bpb.fat_type == FatType::Fat32 {
-                u32::from(u16::from_le_bytes([first[20], first[21]])) << 16
-            } else {
-                0
-            };
-        if &first[..11] == b".          " && dot_cluster == c {
-            let how = if self.fat.is_free(c) {
-                Recovery::Assumed("first cluster only (the FAT chain was cleared)".into())
-            } else {
-                Recovery::Intact
-            };
-            (vec![c], how)
-        } else {
-            (
-                Vec::new(),
-                Recovery::Overwritten(format!("cluster {c} no longer holds this directory")),
-            )
-        }
     }
 }
