@@ -267,13 +267,20 @@ struct ExportVolumeArgs {
     keys: Vec<session::KeySpec>,
 }
 
+/// Whose line format `dredge hashes` prints.
+#[derive(Clone, Copy, ValueEnum, PartialEq, Eq, Debug)]
+enum CrackerFormat {
+    Hashcat,
+    John,
+}
+
 #[derive(Args)]
 struct HashesArgs {
     case_dir: PathBuf,
     /// hashcat: the lines alone (which volume each is for on stderr); john:
     /// `VOLUME/PROTECTOR:LINE`, as John the Ripper reads them.
-    #[arg(long, default_value = "hashcat", value_parser = ["hashcat", "john"])]
-    format: String,
+    #[arg(long, value_enum, default_value = "hashcat")]
+    format: CrackerFormat,
     /// Directory for header files (LUKS1, possible VeraCrypt/TrueCrypt
     /// containers), which hashcat reads as files; created.
     #[arg(long)]
@@ -528,7 +535,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
                     }
                     continue;
                 }
-                if a.format == "john" {
+                if a.format == CrackerFormat::John {
                     println!("{}/{}:{}", l.volume, l.protector, l.line);
                     continue;
                 }

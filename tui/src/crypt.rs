@@ -3,7 +3,11 @@
 //! volume), and their protectors or keyslots, from the volume rows and the
 //! container's own finding. Read once when the case is loaded.
 
-use dredge_session::{FindingRecord, VolumeRow};
+use dredge_session::{FindingRecord, VolumeKind, VolumeRow};
+
+fn decrypted(v: &VolumeRow) -> bool {
+    v.volume_kind() == Some(VolumeKind::Decrypted)
+}
 
 /// One encrypted (or possibly encrypted) volume.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,7 +62,7 @@ pub fn encrypted(
     let container_fs = |v: &VolumeRow| v.filesystems.iter().find_map(|(t, _)| container_name(t));
     let maybe = vols
         .iter()
-        .any(|v| v.kind == "decrypted" || container_fs(v).is_some() || v.filesystems.is_empty());
+        .any(|v| decrypted(v) || container_fs(v).is_some() || v.filesystems.is_empty());
     if !maybe {
         return Vec::new();
     }
@@ -72,12 +76,11 @@ pub fn encrypted(
             .map(|(_, f)| f.what.clone())
     };
     let mut out = Vec::new();
-    for v in vols.iter().filter(|v| v.kind != "decrypted") {
+    for v in vols.iter().filter(|v| !decrypted(v)) {
         // Opened: a decrypted volume names it in its slot ("bitlocker:v0").
         let opened = vols.iter().find_map(|d| {
             let (kind, of) = d.slot.as_deref()?.split_once(':')?;
-            (d.kind == "decrypted" && of == format!("v{}", v.idx))
-                .then(|| (d.idx, container_name(kind)))
+            (decrypted(d) && of == format!("v{}", v.idx)).then(|| (d.idx, container_name(kind)))
         });
         let what = match (container_fs(v), opened) {
             (Some(w), _) | (None, Some((_, Some(w)))) => w.to_string(),

@@ -47,6 +47,8 @@ impl fmt::Display for Finding {
     }
 }
 
+use crate::Word;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum VolumeKind {
     /// A partition described by a table.
@@ -78,15 +80,28 @@ impl VolumeKind {
     }
 
     pub fn as_str(&self) -> &'static str {
-        match self {
-            VolumeKind::Partition => "partition",
-            VolumeKind::Unallocated => "unallocated",
-            VolumeKind::Meta => "meta",
-            VolumeKind::Whole => "whole",
-            VolumeKind::Recovered => "recovered",
-            VolumeKind::Decrypted => "decrypted",
-        }
+        self.word()
     }
+}
+
+/// The words the store records a volume's kind as.
+impl crate::Word for VolumeKind {
+    const ALL: &'static [Self] = &[
+        VolumeKind::Partition,
+        VolumeKind::Unallocated,
+        VolumeKind::Meta,
+        VolumeKind::Whole,
+        VolumeKind::Recovered,
+        VolumeKind::Decrypted,
+    ];
+    const WORDS: &'static [&'static str] = &[
+        "partition",
+        "unallocated",
+        "meta",
+        "whole",
+        "recovered",
+        "decrypted",
+    ];
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -447,6 +462,8 @@ mod tests {
     fn every_entry_kind_has_the_word_the_store_records() {
         crate::check_words::<crate::EntryKind>();
         assert_eq!(crate::EntryKind::Directory.as_str(), "dir");
+        crate::check_words::<crate::VolumeKind>();
+        assert_eq!(crate::VolumeKind::Decrypted.as_str(), "decrypted");
     }
 
     #[test]

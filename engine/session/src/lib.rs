@@ -29,7 +29,7 @@ mod view;
 
 pub use acquire::{acquire, AcquireReport, AcquireRequest, E01Options};
 pub use dredge_acquire::{AcquireOptions, Phase};
-pub use dredge_core::{EntryKind, Gap, Why, Word};
+pub use dredge_core::{EntryKind, Gap, VolumeKind, Why, Word};
 pub use dredge_crypt::KeySpec;
 pub use dredge_hash::{Algorithm, Algorithms};
 pub use dredge_image::Compression;

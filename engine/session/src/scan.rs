@@ -369,7 +369,10 @@ fn scan_evidence(
                 let again = p.analysis.vols.get(v.idx as usize).is_some_and(|a| {
                     a.kind == dredge_core::VolumeKind::Decrypted && a.extent.start == v.start
                 });
-                if v.kind == "decrypted" && !again && !done.contains(&format!("v{}", v.idx)) {
+                if v.volume_kind() == Some(dredge_core::VolumeKind::Decrypted)
+                    && !again
+                    && !done.contains(&format!("v{}", v.idx))
+                {
                     return Err(Failure(format!(
                         "{}: {}/v{} ({}) was decrypted by an earlier scan that did not finish it, and no key given now opens it: give its --key again (keys are never kept in the case)",
                         ev.path, ev.label, v.idx, v.description

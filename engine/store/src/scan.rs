@@ -78,6 +78,14 @@ pub struct VolumeRow {
     pub filesystems: Vec<(String, Option<String>)>,
 }
 
+impl VolumeRow {
+    /// The kind its word names; None for a word dredge never writes (an
+    /// edited store), which no test of a kind then matches.
+    pub fn volume_kind(&self) -> Option<dredge_core::VolumeKind> {
+        <dredge_core::VolumeKind as dredge_core::Word>::from_word(&self.kind)
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct FindingRecord {
     pub offset: u64,

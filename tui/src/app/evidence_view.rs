@@ -2,7 +2,7 @@
 
 use super::{App, Cell, Key};
 use crate::data::Evidence;
-use dredge_session::visible;
+use dredge_session::{visible, VolumeKind};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -185,7 +185,11 @@ impl App {
                     mark(c.start, c.len, Cell::Locked);
                 }
             }
-            for v in e.volumes.iter().filter(|v| v.kind == "decrypted") {
+            for v in e
+                .volumes
+                .iter()
+                .filter(|v| v.volume_kind() == Some(VolumeKind::Decrypted))
+            {
                 mark(v.start, v.len, Cell::Decrypted);
             }
             for r in &e.runs {
