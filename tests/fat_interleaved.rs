@@ -91,6 +91,27 @@ fn interleave_and_delete(b: &mut [u8], l: &Layout, names: &[&str], run: usize) -
     contents
 }
 
+/// A 16 MiB FAT16 stick made by mkfs.fat, holding `files` (name, length,
+/// noise seed) in its root as NAME.BIN, written by mcopy: its bytes.
+fn stick(dir: &std::path::Path, files: &[(&str, usize, u64)]) -> Vec<u8> {
+    let img = dir.join("stick.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(16 << 20)
+        .unwrap();
+    assert!(sh(&format!("mkfs.fat -F 16 {} >/dev/null", img.display())));
+    for (n, len, seed) in files {
+        let src = dir.join(n);
+        std::fs::write(&src, noise(*len, *seed)).unwrap();
+        assert!(sh(&format!(
+            "mcopy -i {} {} ::{n}.BIN",
+            img.display(),
+            src.display()
+        )));
+    }
+    std::fs::read(&img).unwrap()
+}
+
 fn sha(b: &[u8]) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(b))
@@ -102,31 +123,18 @@ fn interleaved_deleted_files_come_back_whole_where_tsk_guesses_each_alone() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("stick.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(16 << 20)
-        .unwrap();
-    assert!(sh(&format!("mkfs.fat -F 16 {} >/dev/null", img.display())));
     // Three pairs: A/B (3 clusters each, alternating), C/D (4 each, in runs
     // of 2), and E (contiguous, alone) to show a lone file is unchanged.
-    let sizes = [
-        ("A", 5000),
-        ("B", 5500),
-        ("C", 7000),
-        ("D", 7500),
-        ("E", 9000),
-    ];
-    for (i, (n, len)) in sizes.iter().enumerate() {
-        let src = dir.path().join(n);
-        std::fs::write(&src, noise(*len, 40 + i as u64)).unwrap();
-        assert!(sh(&format!(
-            "mcopy -i {} {} ::{n}.BIN",
-            img.display(),
-            src.display()
-        )));
-    }
-    let mut b = std::fs::read(&img).unwrap();
+    let mut b = stick(
+        dir.path(),
+        &[
+            ("A", 5000, 40),
+            ("B", 5500, 41),
+            ("C", 7000, 42),
+            ("D", 7500, 43),
+            ("E", 9000, 44),
+        ],
+    );
     let l = layout(&b);
     let mut deleted = interleave_and_delete(&mut b, &l, &["A       BIN", "B       BIN"], 1);
     deleted.extend(interleave_and_delete(
@@ -186,22 +194,7 @@ fn the_one_at_a_time_guess_stands_where_files_do_not_meet() {
     // Two small deleted files that each fit before the next begins: the
     // contiguous guess, no joint reasoning.
     let dir = tempfile::tempdir().unwrap();
-    let img = dir.path().join("stick.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(16 << 20)
-        .unwrap();
-    assert!(sh(&format!("mkfs.fat -F 16 {} >/dev/null", img.display())));
-    for (i, n) in ["P", "Q"].iter().enumerate() {
-        let src = dir.path().join(n);
-        std::fs::write(&src, noise(4000, 60 + i as u64)).unwrap();
-        assert!(sh(&format!(
-            "mcopy -i {} {} ::{n}.BIN",
-            img.display(),
-            src.display()
-        )));
-    }
-    let mut b = std::fs::read(&img).unwrap();
+    let mut b = stick(dir.path(), &[("P", 4000, 60), ("Q", 4000, 61)]);
     let l = layout(&b);
     for n in ["P       BIN", "Q       BIN"] {
         let e = l.entry(&b, n);

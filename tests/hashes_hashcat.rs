@@ -45,6 +45,21 @@ fn new_case(dir: &Path, image: &Path) -> std::path::PathBuf {
     case
 }
 
+/// A case of `image` and `dredge hashes CASE --out DIR`: the directory of
+/// header files, and what dredge said of them (stderr).
+fn header_files(dir: &Path, image: &Path) -> (std::path::PathBuf, String) {
+    let case = new_case(dir, image);
+    let out = dir.join("out");
+    let o = run(&[
+        "hashes",
+        case.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    (out, stderr(&o))
+}
+
 #[test]
 fn hashcat_recovers_a_bitlocker_password_from_the_line() {
     if !tools(&["hashcat", "tar", "xz"]) {
@@ -113,15 +128,7 @@ fn hashcat_recovers_a_luks1_passphrase_from_the_header_file() {
         img.display(),
         zeros.display()
     )));
-    let case = new_case(dir.path(), &img);
-    let out = dir.path().join("out");
-    let o = run(&[
-        "hashes",
-        case.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (out, _) = header_files(dir.path(), &img);
     let found = hashcat(
         14600,
         &out.join("ev1-v0.luks1-header"),
@@ -151,17 +158,9 @@ fn hashcat_recovers_a_veracrypt_password_from_the_header_file() {
         fat.display(),
         hc.display()
     )));
-    let case = new_case(dir.path(), &hc);
-    let out = dir.path().join("out");
-    let o = run(&[
-        "hashes",
-        case.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (out, said) = header_files(dir.path(), &hc);
     // The mode dredge names for it (VeraCrypt, SHA-512, one cipher).
-    assert!(stderr(&o).contains("hashcat -m 13721"), "{}", stderr(&o));
+    assert!(said.contains("hashcat -m 13721"), "{said}");
     let found = hashcat(
         13721,
         &out.join("ev1-v0.tc-header"),

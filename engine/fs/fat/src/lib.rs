@@ -266,13 +266,15 @@ impl FatFs {
         (data, starts)
     }
 
-    fn root(&self, findings: &mut Vec<Finding>) -> (Vec<u8>, Vec<u64>) {
+    /// The root directory's data, chunk starts and (FAT32) clusters.
+    fn root(&self, findings: &mut Vec<Finding>) -> (Vec<u8>, Vec<u64>, Vec<u32>) {
         if self.bpb.fat_type == FatType::Fat32 {
             let limit = MAX_DIR_BYTES / self.bpb.cluster_size() + 1;
             let p = self.fat.pick(self.bpb.root_cluster, None, limit);
             let at = self.abs(self.bpb.cluster_offset(self.bpb.root_cluster));
             self.chain_findings(&p, "the root directory", "directory", at, 0, findings);
-            return self.dir_data(&p.clusters, findings);
+            let (data, starts) = self.dir_data(&p.clusters, findings);
+            return (data, starts, p.clusters);
         }
         let off = self.bpb.root_dir_offset();
         match self
@@ -286,14 +288,14 @@ impl FatFs {
                         "root directory is partly unreadable",
                     ));
                 }
-                (v, vec![self.abs(off)])
+                (v, vec![self.abs(off)], Vec::new())
             }
             Err(e) => {
                 findings.push(Finding::new(
                     self.abs(off),
                     format!("cannot read root directory: {e}"),
                 ));
-                (Vec::new(), Vec::new())
+                (Vec::new(), Vec::new(), Vec::new())
             }
         }
     }
@@ -324,12 +326,9 @@ impl FatFs {
         // Folders are read when their turn comes, plainest claim first, each
         // cluster once (DirQueue); the root first.
         let mut queue: DirQueue<u32, (String, usize, u64)> = DirQueue::default();
-        if fat32 {
-            let limit = MAX_DIR_BYTES / cs + 1;
-            queue.mark_read(self.fat.pick(self.bpb.root_cluster, None, limit).clusters);
-        }
         // (directory data, chunk starts, chunk size, path, depth, deleted parent)
-        let (root, root_starts) = self.root(findings);
+        let (root, root_starts, root_clusters) = self.root(findings);
+        queue.mark_read(root_clusters);
         let root_chunk = if fat32 { cs } else { root.len().max(1) as u64 };
         let mut first = Some((root, root_starts, root_chunk, String::new(), 0usize, false));
         let mut tops = orphans.dirs.iter();
