@@ -379,3 +379,46 @@ fn a_damaged_start_cluster_finds_the_chain_no_entry_names() {
         assert!(!tsk.contains(&sha(content)), "tsk_recover got {name} right");
     }
 }
+
+/// A live file's size field with one damaged byte: where the chain is whole
+/// and exactly one size a byte away fits it (a damaged third or fourth
+/// byte), that size is the file's. A damaged low byte leaves a size
+/// anywhere in the last cluster: no guess is made. tsk_recover reads the
+/// damaged size.
+#[test]
+fn a_damaged_size_byte_is_mended_only_where_one_size_fits_the_chain() {
+    if !tools(&["mkfs.fat", "mcopy", "tsk_recover"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let s = stick(dir.path());
+    let mut b = std::fs::read(&s.img).unwrap();
+    // file09 (156 000 bytes) and file11 (190 000): their third byte; file05
+    // (88 000): its low byte.
+    for (name, byte, v) in [
+        ("file09.bin", 2, 0x41),
+        ("file11.bin", 3, 0x07),
+        ("file05.bin", 0, 0x11),
+    ] {
+        let e = s.entry(&b, name);
+        b[e + 28 + byte] = v;
+    }
+    let img = write(dir.path(), "bad.img", &b);
+    let (got, finds) = dredge_got(&img, &dir.path().join("case"));
+    for (name, content) in &s.files {
+        let mended = got.contains(&sha(content));
+        assert_eq!(mended, name != "file05.bin", "{name}: {finds:?}");
+    }
+    let said = |name: &str| {
+        finds
+            .iter()
+            .any(|f| f.contains(name) && f.contains("size field does not fit"))
+    };
+    assert!(said("file09.bin") && said("file11.bin"), "{finds:?}");
+    assert!(!said("file05.bin"), "{finds:?}");
+    let tsk = tsk_recovered(&img, &dir.path().join("tsk"));
+    for name in ["file09.bin", "file11.bin"] {
+        let (_, content) = s.files.iter().find(|(n, _)| n == name).unwrap();
+        assert!(!tsk.contains(&sha(content)), "tsk_recover got {name} right");
+    }
+}

@@ -154,4 +154,52 @@ impl FatFs {
             )
         }
     }
+
+    /// A live file whose size field does not fit its chain: the chain from
+    /// `start` when it is whole (ends in end-of-chain, in the copy `pick`
+    /// chooses) and exactly one value differing from `size` in a single byte
+    /// needs its cluster count, with that value and the byte's index. None
+    /// when several do (a damaged low byte: the size within the last cluster
+    /// is lost) or the chain is not whole. The links followed are taken from
+    /// `budget`, so a volume of damaged entries costs at most that.
+    pub(crate) fn size_for(
+        &self,
+        start: u32,
+        size: u64,
+        budget: &std::cell::Cell<u64>,
+    ) -> Option<(u64, u64, table::Picked)> {
+        let cs = self.bpb.cluster_size();
+        // The largest size one byte away needs at most this many clusters.
+        let most = (0..4)
+            .map(|b| size | 0xFF << (8 * b))
+            .max()
+            .unwrap_or(size)
+            .min(u64::from(u32::MAX))
+            .div_ceil(cs)
+            + 1;
+        let limit = most.min(budget.get());
+        if limit == 0 {
+            return None;
+        }
+        let p = self.fat.pick(start, None, limit);
+        budget.set(budget.get().saturating_sub(p.clusters.len() as u64));
+        if !p.fits || p.stop.is_some() || p.clusters.is_empty() {
+            return None;
+        }
+        let m = p.clusters.len() as u64;
+        let fits = (m - 1) * cs + 1..=m * cs;
+        let mut found = None;
+        for b in 0..4u64 {
+            for v in 0..=0xFFu64 {
+                let s = size & !(0xFF << (8 * b)) | v << (8 * b);
+                if s != size && fits.contains(&s) {
+                    if found.is_some() {
+                        return None;
+                    }
+                    found = Some((s, b));
+                }
+            }
+        }
+        found.map(|(s, b)| (s, b, p))
+    }
 }

@@ -40,11 +40,16 @@ struct Joint {
     /// Unnamed chain heads taken for a live file whose start was damaged (not
     /// lost chains, then).
     taken_heads: std::cell::RefCell<Vec<u32>>,
+    /// Links the size-field repair may still follow (`FatFs::size_for`).
+    size_budget: std::cell::Cell<u64>,
 }
 use table::Table;
 
 /// Clusters the joint plan of deleted files may assign per volume.
 const PLAN_BUDGET: u64 = 1 << 26;
+
+/// Cluster links the size-field repair may follow per volume.
+const SIZE_BUDGET: u64 = 1 << 26;
 
 /// A directory holds at most 65 536 entries (FAT specification).
 const MAX_DIR_BYTES: u64 = 65_536 * 32;
@@ -439,7 +444,7 @@ impl FatFs {
                     }
                     continue;
                 }
-                let size = u64::from(e.size);
+                let mut size = u64::from(e.size);
                 if let Some(c) = collect.as_deref_mut() {
                     c.starts.push(e.start_cluster);
                     if e.deleted || parent_deleted {
@@ -452,7 +457,7 @@ impl FatFs {
                 } else if size == 0 {
                     (Vec::new(), Recovery::Allocated)
                 } else {
-                    let need = size.div_ceil(cs);
+                    let mut need = size.div_ceil(cs);
                     let mut p = self.fat.pick(e.start_cluster, Some(need), need);
                     if !p.fits {
                         // A damaged start cluster: a chain no entry names, of
@@ -469,6 +474,21 @@ impl FatFs {
                                 meta + 26,
                                 format!("file {full}: its start cluster {} heads no chain of its size; cluster {h}, one byte away, heads a chain no entry names of exactly its size, and was used", e.start_cluster),
                             ));
+                            p = q;
+                        } else if let Some((fixed, byte, q)) =
+                            joint.and_then(|j| self.size_for(e.start_cluster, size, &j.size_budget))
+                        {
+                            // A damaged size field: the chain is whole and
+                            // one size a byte away fits it.
+                            findings.push(
+                                Finding::new(
+                                    meta + 28 + byte,
+                                    format!("file {full}: its size field does not fit its whole cluster chain ({} clusters, in every FAT copy); the one size that differs in a single byte and fits it was used", q.clusters.len()),
+                                )
+                                .expected(fixed, size),
+                            );
+                            size = fixed;
+                            need = size.div_ceil(cs);
                             p = q;
                         }
                     }
@@ -546,6 +566,7 @@ impl FileSystem for FatFs {
             starts: g.starts,
             linked,
             taken_heads: Default::default(),
+            size_budget: std::cell::Cell::new(SIZE_BUDGET),
         };
         self.walk_dirs(Some(&joint), None, &orphans, visit, findings);
     }
