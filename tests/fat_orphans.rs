@@ -135,6 +135,12 @@ fn check(fat: u32, mib: u64) {
         }
     }
     assert_eq!(folders.len(), 2, "Docs and Photos, each once: {folders:?}");
+    // A lost folder keeps the times of its own "." entry.
+    for f in &folders {
+        let path = format!("/$OrphanFiles/{f}");
+        let a = arts.iter().find(|a| a["path"] == path.as_str()).unwrap();
+        assert!(a["times"].as_array().is_some_and(|t| !t.is_empty()), "{a}");
+    }
     let finds = findings(&case);
     assert!(
         finds

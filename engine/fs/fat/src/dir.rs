@@ -272,28 +272,7 @@ pub fn parse(data: &[u8], max_cluster: u32, volume_bytes: u64, fat32: bool) -> V
         };
         let start_cluster = hi << 16 | u32::from(le16::<u16>(e, 26));
         let size = u32::from_le_bytes([e[28], e[29], e[30], e[31]]);
-        let mut times = Vec::new();
-        if let Some((s, n)) = fat_time(le16(e, 24), le16(e, 22), 0) {
-            times.push(Timestamp {
-                source: "fat.written",
-                secs: s,
-                nanos: n,
-            });
-        }
-        if let Some((s, n)) = fat_time(le16(e, 16), le16(e, 14), e[13]) {
-            times.push(Timestamp {
-                source: "fat.created",
-                secs: s,
-                nanos: n,
-            });
-        }
-        if let Some((s, n)) = fat_time(le16(e, 18), 0, 0) {
-            times.push(Timestamp {
-                source: "fat.accessed(date)",
-                secs: s,
-                nanos: n,
-            });
-        }
+        let times = entry_times(e);
         out.push(RawEntry {
             slot,
             long_name,
@@ -332,6 +311,34 @@ mod tests {
         assert_eq!(fat_time(0, 0, 0), None);
         assert_eq!(fat_time((1 << 5) | 1, 24 << 11, 0), None);
     }
+}
+
+/// The times a short entry records (written, created, accessed date), in
+/// that order, those whose date is set and valid.
+pub fn entry_times(e: &[u8]) -> Vec<Timestamp> {
+    let mut times = Vec::new();
+    if let Some((s, n)) = fat_time(le16(e, 24), le16(e, 22), 0) {
+        times.push(Timestamp {
+            source: "fat.written",
+            secs: s,
+            nanos: n,
+        });
+    }
+    if let Some((s, n)) = fat_time(le16(e, 16), le16(e, 14), e[13]) {
+        times.push(Timestamp {
+            source: "fat.created",
+            secs: s,
+            nanos: n,
+        });
+    }
+    if let Some((s, n)) = fat_time(le16(e, 18), 0, 0) {
+        times.push(Timestamp {
+            source: "fat.accessed(date)",
+            secs: s,
+            nanos: n,
+        });
+    }
+    times
 }
 
 /// The first cluster an entry names (FAT32 keeps the high half at byte 20;

@@ -345,12 +345,12 @@ impl FatFs {
                     let Some(turn) = queue.take() else {
                         // The tree from the root is read; the folders no
                         // entry names next, each read once.
-                        let Some(&(c, parent)) = tops.next() else {
+                        let Some(d) = tops.next() else {
                             break;
                         };
-                        if !queue.was_read(&c) {
+                        if !queue.was_read(&d.cluster) {
                             lost_dirs += 1;
-                            let (e, clusters) = self.orphan_dir(c, parent, findings);
+                            let (e, clusters) = self.orphan_dir(d, findings);
                             queue.push(false, clusters, (e.path.clone(), 1, e.meta_offset));
                             visit(e);
                         }

@@ -17,12 +17,20 @@ use dredge_core::{Entry, EntryKind, Finding, Recovery};
 /// Unnamed chains whose first cluster is read to tell folders from files.
 const MAX_HEADS: usize = 1 << 16;
 
-/// Unnamed chains found: folders (first cluster, the parent cluster their ".."
-/// names, 0 for the root) and the first clusters of the others.
+/// Unnamed chains found: folders and the first clusters of the others.
 #[derive(Default)]
 pub(crate) struct Orphans {
-    pub dirs: Vec<(u32, u32)>,
+    pub dirs: Vec<LostDir>,
     pub chains: Vec<u32>,
+}
+
+/// A folder no entry names.
+pub(crate) struct LostDir {
+    pub cluster: u32,
+    /// The cluster its ".." entry names; 0 for the root.
+    pub parent: u32,
+    /// Its "." entry's times: the folder's own, set when it was made.
+    pub times: Vec<dredge_core::Timestamp>,
 }
 
 impl FatFs {
@@ -63,15 +71,18 @@ impl FatFs {
             let off = self.bpb.cluster_offset(c);
             let read = self.vol.read_at(off, &mut first);
             if read.is_ok_and(|r| r.len == 64) && dir::self_dot(&first, c, fat32) {
-                let parent = dir::entry_cluster(&first[32..], fat32);
-                out.dirs.push((c, parent));
+                out.dirs.push(LostDir {
+                    cluster: c,
+                    parent: dir::entry_cluster(&first[32..], fat32),
+                    times: dir::entry_times(&first[..32]),
+                });
             } else {
                 out.chains.push(c);
             }
         }
-        let dirs: std::collections::HashSet<u32> = out.dirs.iter().map(|d| d.0).collect();
+        let dirs: std::collections::HashSet<u32> = out.dirs.iter().map(|d| d.cluster).collect();
         out.dirs
-            .sort_by_key(|&(c, parent)| (dirs.contains(&parent), c));
+            .sort_by_key(|d| (dirs.contains(&d.parent), d.cluster));
         out
     }
 
@@ -104,12 +115,8 @@ impl FatFs {
 
     /// The entry for the unnamed folder at cluster `c` (its ".." names
     /// `parent`), and the clusters to read it from.
-    pub(crate) fn orphan_dir(
-        &self,
-        c: u32,
-        parent: u32,
-        findings: &mut Vec<Finding>,
-    ) -> (Entry, Vec<u32>) {
+    pub(crate) fn orphan_dir(&self, d: &LostDir, findings: &mut Vec<Finding>) -> (Entry, Vec<u32>) {
+        let (c, parent) = (d.cluster, d.parent);
         let cs = self.bpb.cluster_size();
         let path = format!("/$OrphanFiles/cluster-{c}");
         let meta = self.abs(self.bpb.cluster_offset(c));
@@ -133,7 +140,7 @@ impl FatFs {
             kind: EntryKind::Directory,
             deleted: false,
             size,
-            times: Vec::new(),
+            times: d.times.clone(),
             runs: self.cluster_runs(&p.clusters, size),
             recovery: Recovery::Allocated,
             meta_offset: meta,
