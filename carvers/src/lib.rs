@@ -16,11 +16,13 @@ mod pe;
 mod png;
 mod riff;
 mod sqlite;
+mod text;
 mod tiff;
 mod zip;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use dredge_core::{ImageSource, Why};
+pub use text::{text_starts, Text, TAIL as TEXT_TAIL};
 
 /// A candidate whose first `len` bytes validate, cut short for `why`.
 pub(crate) fn partial(len: u64, why: &str) -> Verdict {
@@ -442,6 +444,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(pe::Pe),
         Box::new(tiff::Tiff),
         Box::new(ole::Ole),
+        Box::new(text::Text),
     ]
 }
 

@@ -37,13 +37,20 @@ pub struct Carved {
 pub(crate) struct CarveKit {
     carvers: Vec<Box<dyn dredge_carvers::Carver>>,
     matcher: Matcher,
+    /// The text carver, whose candidates are sectors, not header hits.
+    text: Option<usize>,
 }
 
 impl CarveKit {
     pub(crate) fn new() -> Result<CarveKit, Failure> {
         let carvers = registry();
         let matcher = Matcher::new(&carvers).map_err(Failure)?;
-        Ok(CarveKit { carvers, matcher })
+        let text = carvers.iter().position(|c| c.name() == "text");
+        Ok(CarveKit {
+            carvers,
+            matcher,
+            text,
+        })
     }
 
     /// Bytes past a page a header starting in it may need.
@@ -55,6 +62,24 @@ impl CarveKit {
     /// holds up to `margin()` bytes more.
     pub(crate) fn hits(&self, buf: &[u8], owned: usize) -> Vec<(usize, usize)> {
         self.matcher.hits(buf, owned)
+    }
+
+    /// Sectors in `buf[..owned]` (image offset `at`) where text starts, as
+    /// hits of the text carver; `before`: the bytes before `buf` known.
+    pub(crate) fn text_hits(
+        &self,
+        buf: &[u8],
+        owned: usize,
+        at: u64,
+        before: &[u8],
+    ) -> Vec<(usize, usize)> {
+        let Some(t) = self.text else {
+            return Vec::new();
+        };
+        dredge_carvers::text_starts(buf, owned, at, before)
+            .into_iter()
+            .map(|i| (i, t))
+            .collect()
     }
 
     /// Validates each hit (image offset, carver). Validators read from `lent`

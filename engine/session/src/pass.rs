@@ -120,6 +120,9 @@ fn page_hits(kit: &CarveKit, page: Extent, b: &Block, next: Option<&Block>) -> V
         .into_iter()
         .map(|(i, c)| (page.start + i as u64, c))
         .collect();
+    let before = &b.bytes[from.saturating_sub(dredge_carvers::TEXT_TAIL)..from];
+    let text = kit.text_hits(&b.bytes[from..inner], page.len as usize, page.start, before);
+    hits.extend(text.into_iter().map(|(i, c)| (page.start + i as u64, c)));
     if let Some(n) = next.filter(|_| to + margin > b.bytes.len()) {
         let s = to.saturating_sub(margin).max(from);
         let mut seam = b.bytes[s..].to_vec();

@@ -1,0 +1,208 @@
+//! Plain text (issue 14: PhotoRec returns text files, dredge did not). Text has
+//! no header, so candidates are not signature hits: a sector (512-byte
+//! aligned) whose first bytes are text while the byte before it is not (the
+//! previous sector ended in slack or binary data) starts one; the caller finds
+//! them with [`text_starts`]. The file runs while its bytes are text (ASCII
+//! printable, tab, line and page breaks, well-formed UTF-8) and ends before
+//! the first byte that is not, usually the zeros of its last cluster's slack.
+//! Nothing inside text can be checked, so a whole one is `Unverified`: a text
+//! file in pieces comes out as its first piece, or as two files' text run
+//! together where one sector follows another.
+
+use crate::{Carver, Reader, Verdict};
+
+/// The text bytes a sector must begin with to start a candidate: random data
+/// does so about once in 10^13 sectors.
+const START: usize = 32;
+/// Sectors where text may start.
+pub const SECTOR: u64 = 512;
+
+pub struct Text;
+
+/// How many bytes at the start of `b` are text, cut before a UTF-8 sequence
+/// that `b` ends inside of.
+fn text_len(b: &[u8]) -> usize {
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        let n = match c {
+            0x09 | 0x0A | 0x0C | 0x0D | 0x20..=0x7E => 1,
+            0xC2..=0xDF => 2,
+            0xE0..=0xEF => 3,
+            0xF0..=0xF4 => 4,
+            _ => return i,
+        };
+        if n > 1 {
+            let Some(tail) = b.get(i + 1..i + n) else {
+                return i;
+            };
+            if !tail.iter().all(|&t| t & 0xC0 == 0x80) {
+                return i;
+            }
+            // Overlong and surrogate forms are not text either.
+            let second = tail[0];
+            let bad = (c == 0xE0 && second < 0xA0)
+                || (c == 0xED && second > 0x9F)
+                || (c == 0xF0 && second < 0x90)
+                || (c == 0xF4 && second > 0x8F);
+            if bad {
+                return i;
+            }
+        }
+        i += n;
+    }
+    i
+}
+
+/// Whether the bytes before a sector end in text, so text there continues a
+/// run rather than starting a file: all of the last `TAIL` are text bytes
+/// (printable ASCII, breaks, UTF-8 bytes). Random data ends so about once in
+/// 10^6 sectors; a file's slack of zeros never does.
+fn continues(tail: &[u8]) -> bool {
+    tail.iter()
+        .all(|&b| matches!(b, 0x09 | 0x0A | 0x0C | 0x0D | 0x20..=0x7E | 0x80..=0xF4))
+}
+
+/// Bytes before a sector that decide whether text there continues.
+pub const TAIL: usize = 16;
+
+/// Offsets in `page` (whose first byte is at image offset `at`) of sectors
+/// that start a text candidate and lie in `page[..owned]`. `before` holds the
+/// bytes just before the page, as many as are known (`TAIL` suffice); where
+/// fewer are known, text at the page's first sector is taken as a start (a
+/// later hit inside a text file already carved is dropped when the carve is
+/// settled).
+pub fn text_starts(page: &[u8], owned: usize, at: u64, before: &[u8]) -> Vec<usize> {
+    let mut out = Vec::new();
+    let first = at.next_multiple_of(SECTOR) - at;
+    let mut i = first as usize;
+    while i < owned {
+        let tail = if i >= TAIL {
+            Some(&page[i - TAIL..i])
+        } else if i == 0 && before.len() >= TAIL {
+            Some(&before[before.len() - TAIL..])
+        } else {
+            None
+        };
+        // A character may cross the START-th byte: up to 3 more are looked at.
+        let head = &page[i.min(page.len())..(i + START + 3).min(page.len())];
+        if !tail.is_some_and(continues) && text_len(head) >= START {
+            out.push(i);
+        }
+        i += SECTOR as usize;
+    }
+    out
+}
+
+impl Carver for Text {
+    fn name(&self) -> &'static str {
+        "text"
+    }
+    fn extension(&self, subtype: Option<&'static str>) -> &'static str {
+        subtype.unwrap_or("txt")
+    }
+    fn headers(&self) -> &'static [&'static [u8]] {
+        &[]
+    }
+    fn min_size(&self) -> u64 {
+        START as u64
+    }
+    fn max_size(&self) -> u64 {
+        64 << 20
+    }
+    fn check(&self, r: &mut Reader<'_>) -> Verdict {
+        const CHUNK: u64 = 64 << 10;
+        let mut len = 0u64;
+        let mut head = Vec::new();
+        // Chunks overlap by 3 bytes, so a UTF-8 sequence a chunk's end cuts
+        // is read whole with the next (where text stops short of a chunk's
+        // last 3 bytes, it has ended).
+        while len < r.limit() {
+            let want = CHUNK.min(r.limit() - len) as usize;
+            let last = len + want as u64 == r.limit();
+            let Some(b) = r.get(len, want) else {
+                break;
+            };
+            let n = text_len(b);
+            if head.is_empty() {
+                head.extend_from_slice(&b[..n.min(64)]);
+            }
+            if last || n + 3 < b.len() {
+                len += n as u64;
+                break;
+            }
+            // Keep the whole characters before the last 3 bytes; read on
+            // from there.
+            let keep = text_len(&b[..b.len() - 3]);
+            if keep == 0 {
+                break;
+            }
+            len += keep as u64;
+        }
+        if len < START as u64 {
+            return Verdict::Reject;
+        }
+        Verdict::Unverified {
+            len,
+            subtype: subtype(&head),
+        }
+    }
+}
+
+/// A kind of text its first bytes name, for the copy's extension.
+fn subtype(head: &[u8]) -> Option<&'static str> {
+    let s = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let s = s.trim_start_matches('\u{feff}').trim_start();
+    if s.starts_with("<!doctype html") || s.starts_with("<html") {
+        Some("html")
+    } else if s.starts_with("<?xml") {
+        Some("xml")
+    } else if s.starts_with("#!") {
+        Some("sh")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_printable_ascii_and_well_formed_utf8() {
+        assert_eq!(text_len(b"hello\r\n\tworld"), 13);
+        assert_eq!(text_len("grüße €".as_bytes()), "grüße €".len());
+        assert_eq!(text_len(b"abc\0def"), 3);
+        assert_eq!(text_len(b"abc\xC3"), 3, "a sequence cut short");
+        assert_eq!(text_len(b"abc\xC0\x80"), 3, "overlong");
+        assert_eq!(text_len(b"ab\xED\xA0\x80"), 2, "a surrogate");
+        assert_eq!(text_len(b"a\x1Bb"), 1, "ESC is no text");
+    }
+
+    #[test]
+    fn a_start_is_a_text_sector_after_one_that_does_not_end_in_text() {
+        let mut page = vec![0u8; 2048];
+        page[512..600].fill(b'a');
+        page[1024..2048].fill(b'b');
+        // Sector 1 starts text after zeros; sector 2 too (sector 1 ends in
+        // zeros); sector 3 continues sector 2's text.
+        assert_eq!(text_starts(&page, 2048, 0, &[]), vec![512, 1024]);
+        // Unknown bytes before: the first sector counts when it is text.
+        page[..512].fill(b'c');
+        assert_eq!(text_starts(&page, 2048, 0, &[]), vec![0, 1024]);
+        assert_eq!(text_starts(&page, 2048, 0, &[b'x'; TAIL]), vec![1024]);
+        // One binary byte among the last few: text after it starts a file.
+        page[1020] = 0x01;
+        assert_eq!(text_starts(&page, 2048, 0, &[b'x'; TAIL]), vec![1024]);
+        page[1020] = b'c';
+        page[500] = 0x01;
+        assert_eq!(text_starts(&page, 2048, 0, &[b'x'; TAIL]), vec![512, 1024]);
+        // A page not on a sector boundary: offsets are the image's sectors.
+        assert_eq!(text_starts(&page[12..], 2036, 12, &[]), vec![500, 1012]);
+        // Random-looking bytes start nothing.
+        let noise: Vec<u8> = (0..4096u32)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        assert!(text_starts(&noise, 4096, 0, &[]).is_empty());
+    }
+}
