@@ -55,12 +55,11 @@ fn text_len(b: &[u8]) -> usize {
 }
 
 /// Whether the bytes before a sector end in text, so text there continues a
-/// run rather than starting a file: all of the last `TAIL` are text bytes
-/// (printable ASCII, breaks, UTF-8 bytes). Random data ends so about once in
-/// 10^6 sectors; a file's slack of zeros never does.
+/// run rather than starting a file: from one of their first 4 bytes (a
+/// character may be cut at the front) to the end they are text. Random data
+/// ends so about once in 10^5 sectors; a file's slack of zeros never does.
 fn continues(tail: &[u8]) -> bool {
-    tail.iter()
-        .all(|&b| matches!(b, 0x09 | 0x0A | 0x0C | 0x0D | 0x20..=0x7E | 0x80..=0xF4))
+    (0..4.min(tail.len())).any(|p| text_len(&tail[p..]) == tail.len() - p)
 }
 
 /// Bytes before a sector that decide whether text there continues.
