@@ -2,14 +2,15 @@
 # Installs the Debian packages dredge's tests and benchmarks compare against or use
 # to build test images (python3-cryptography encrypts a filesystem into a BitLocker
 # test volume and dislocker-file decrypts it as a peer; hashcat on pocl (CPU OpenCL)
-# takes what `dredge hashes` hands off; PyPI case-utils gives
+# takes what `dredge hashes` hands off, through the OpenCL loader ocl-icd-libopencl1,
+# which hashcat does not pull in; PyPI case-utils gives
 # case_validate). Does nothing when
 # they are all present.
 set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
       e2fsprogs fdisk gdisk nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3 exfat-fuse
       chromium poppler-utils fonts-dejavu-core tmux sqlite3 cryptsetup-bin xz-utils
-      python3-cryptography dislocker hashcat pocl-opencl-icd)
+      python3-cryptography dislocker hashcat pocl-opencl-icd ocl-icd-libopencl1)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

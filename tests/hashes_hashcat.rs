@@ -29,6 +29,14 @@ fn hashcat(mode: u32, target: &Path, words: &[&str], dir: &Path) -> Option<Strin
         .current_dir(dir)
         .output()
         .unwrap();
+    // 0: cracked, 1: exhausted; anything else is hashcat failing to run (no
+    // OpenCL platform, a rejected target), whose text is no answer.
+    assert!(
+        matches!(o.status.code(), Some(0 | 1)),
+        "hashcat -m {mode} failed: {}{}",
+        stdout(&o),
+        stderr(&o)
+    );
     String::from_utf8_lossy(&o.stdout)
         .lines()
         .find_map(|l| l.rsplit_once(':').map(|(_, pw)| pw.to_string()))
