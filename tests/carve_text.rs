@@ -10,11 +10,6 @@ mod common;
 use common::*;
 use serde_json::Value;
 
-fn sha(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
-}
-
 #[test]
 fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
     let d = tempfile::tempdir().unwrap();
@@ -78,7 +73,7 @@ fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
                     .contains(&format!("@{at:#x}/"))
             })
             .unwrap_or_else(|| panic!("text at {at:#x} not carved: {got:#?}"));
-        assert_eq!(a["sha256"], sha(f), "text at {at:#x}");
+        assert_eq!(a["sha256"], sha256(f), "text at {at:#x}");
         assert_eq!(a["recovery"], "carved-unverified-contiguous");
         assert!(a["path"].as_str().unwrap().ends_with(ext), "{a}");
     }

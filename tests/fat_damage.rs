@@ -113,11 +113,6 @@ fn dredge_got(img: &Path, case: &Path) -> (BTreeSet<String>, Vec<String>) {
     (got, findings(case))
 }
 
-fn sha(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
-}
-
 fn write(dir: &Path, name: &str, b: &[u8]) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, b).unwrap();
@@ -149,7 +144,7 @@ fn each_chain_comes_from_the_fat_copy_that_fits_it() {
     let img = write(dir.path(), "bad.img", &b);
     let (got, finds) = dredge_got(&img, &dir.path().join("case"));
     for (name, content) in &s.files {
-        assert!(got.contains(&sha(content)), "{name} not bit-exact");
+        assert!(got.contains(&sha256(content)), "{name} not bit-exact");
     }
     let said = |what: &str| finds.iter().any(|f| f.contains(what));
     assert!(
@@ -162,7 +157,10 @@ fn each_chain_comes_from_the_fat_copy_that_fits_it() {
     let tsk = tsk_recovered(&img, &dir.path().join("tsk"));
     for name in ["file05.bin", "file07.bin"] {
         let (_, content) = s.files.iter().find(|(n, _)| n == name).unwrap();
-        assert!(!tsk.contains(&sha(content)), "tsk_recover got {name} right");
+        assert!(
+            !tsk.contains(&sha256(content)),
+            "tsk_recover got {name} right"
+        );
     }
 }
 
@@ -190,7 +188,7 @@ fn damaged_entries_and_counts_do_not_hide_live_files() {
     let img = write(dir.path(), "bad.img", &b);
     let (got, finds) = dredge_got(&img, &dir.path().join("case"));
     for (name, content) in &s.files {
-        assert!(got.contains(&sha(content)), "{name} not bit-exact");
+        assert!(got.contains(&sha256(content)), "{name} not bit-exact");
     }
     let said = |what: &str| finds.iter().any(|f| f.contains(what));
     assert!(said("first byte is 0x00"), "{finds:?}");
@@ -264,7 +262,7 @@ fn random_metadata_damage_costs_no_more_than_the_damaged_files() {
         };
         let tsk = tsk_recovered(&img, &dir.path().join(format!("tsk{case}")));
         for ((_, c), &(at, len)) in s.files.iter().zip(&place) {
-            let h = sha(c);
+            let h = sha256(c);
             ours += usize::from(got.contains(&h));
             theirs += usize::from(tsk.contains(&h));
             ceiling += usize::from(!hit.iter().any(|&x| x >= at && x < at + len));
@@ -316,7 +314,7 @@ fn a_damaged_boot_sector_field_is_found_again_from_the_fats() {
         let (got, finds) = dredge_got(&img, &case);
         for (name, content) in &s.files {
             assert!(
-                got.contains(&sha(content)),
+                got.contains(&sha256(content)),
                 "byte {at}: {name} not bit-exact"
             );
         }
@@ -330,7 +328,7 @@ fn a_damaged_boot_sector_field_is_found_again_from_the_fats() {
         theirs += s
             .files
             .iter()
-            .filter(|(_, c)| tsk.contains(&sha(c)))
+            .filter(|(_, c)| tsk.contains(&sha256(c)))
             .count();
         cases += 1;
     }
@@ -363,7 +361,7 @@ fn a_damaged_start_cluster_finds_the_chain_no_entry_names() {
     let img = write(dir.path(), "bad.img", &b);
     let (got, finds) = dredge_got(&img, &dir.path().join("case"));
     for (name, content) in &s.files {
-        assert!(got.contains(&sha(content)), "{name} not bit-exact");
+        assert!(got.contains(&sha256(content)), "{name} not bit-exact");
     }
     for name in &damaged {
         assert!(
@@ -376,7 +374,10 @@ fn a_damaged_start_cluster_finds_the_chain_no_entry_names() {
     let tsk = tsk_recovered(&img, &dir.path().join("tsk"));
     for name in &damaged {
         let (_, content) = s.files.iter().find(|(n, _)| n == name).unwrap();
-        assert!(!tsk.contains(&sha(content)), "tsk_recover got {name} right");
+        assert!(
+            !tsk.contains(&sha256(content)),
+            "tsk_recover got {name} right"
+        );
     }
 }
 
@@ -406,7 +407,7 @@ fn a_damaged_size_byte_is_mended_only_where_one_size_fits_the_chain() {
     let img = write(dir.path(), "bad.img", &b);
     let (got, finds) = dredge_got(&img, &dir.path().join("case"));
     for (name, content) in &s.files {
-        let mended = got.contains(&sha(content));
+        let mended = got.contains(&sha256(content));
         assert_eq!(mended, name != "file05.bin", "{name}: {finds:?}");
     }
     let said = |name: &str| {
@@ -419,6 +420,9 @@ fn a_damaged_size_byte_is_mended_only_where_one_size_fits_the_chain() {
     let tsk = tsk_recovered(&img, &dir.path().join("tsk"));
     for name in ["file09.bin", "file11.bin"] {
         let (_, content) = s.files.iter().find(|(n, _)| n == name).unwrap();
-        assert!(!tsk.contains(&sha(content)), "tsk_recover got {name} right");
+        assert!(
+            !tsk.contains(&sha256(content)),
+            "tsk_recover got {name} right"
+        );
     }
 }

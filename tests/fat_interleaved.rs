@@ -112,11 +112,6 @@ fn stick(dir: &std::path::Path, files: &[(&str, usize, u64)]) -> Vec<u8> {
     std::fs::read(&img).unwrap()
 }
 
-fn sha(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
-}
-
 #[test]
 fn interleaved_deleted_files_come_back_whole_where_tsk_guesses_each_alone() {
     if !tools(&["mkfs.fat", "mcopy", "tsk_recover"]) {
@@ -161,7 +156,7 @@ fn interleaved_deleted_files_come_back_whole_where_tsk_guesses_each_alone() {
         .collect();
     for (i, content) in deleted.iter().enumerate() {
         assert!(
-            got.contains(&sha(content)),
+            got.contains(&sha256(content)),
             "deleted file {i} not bit-exact"
         );
     }
@@ -178,10 +173,10 @@ fn interleaved_deleted_files_come_back_whole_where_tsk_guesses_each_alone() {
     // tsk_recover guesses each file alone: the four interleaved ones wrong.
     let tsk = tsk_recovered(&bad, &dir.path().join("tsk"));
     for content in &deleted[..4] {
-        assert!(!tsk.contains(&sha(content)), "tsk_recover got one right");
+        assert!(!tsk.contains(&sha256(content)), "tsk_recover got one right");
     }
     assert!(
-        tsk.contains(&sha(&deleted[4])),
+        tsk.contains(&sha256(&deleted[4])),
         "tsk_recover lost the lone file"
     );
 }
@@ -212,7 +207,7 @@ fn the_one_at_a_time_guess_stands_where_files_do_not_meet() {
         .collect();
     assert_eq!(deleted.len(), 2);
     for (i, a) in deleted.iter().enumerate() {
-        assert_eq!(a["sha256"], sha(&noise(4000, 60 + i as u64)));
+        assert_eq!(a["sha256"], sha256(&noise(4000, 60 + i as u64)));
         assert!(
             !a["recovery_detail"]
                 .as_str()

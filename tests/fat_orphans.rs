@@ -71,11 +71,6 @@ fn zero_root(img: &Path) -> PathBuf {
     out
 }
 
-fn sha(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
-}
-
 /// dredge recovers every folder's file bit-exact under the folder found by
 /// its "." entry, with its path below that folder, and each root file's
 /// clusters as a lost chain; tsk_recover, given the same image, fewer.
@@ -105,7 +100,7 @@ fn check(fat: u32, mib: u64) {
     let got = hashes(&arts);
     let mut folders = std::collections::BTreeSet::new();
     for (path, content) in &files {
-        let h = sha(content);
+        let h = sha256(content);
         if path.matches('/').count() > 1 {
             // "/Docs/Deep/f12.bin" is ".../$OrphanFiles/cluster-N/Deep/f12.bin".
             let below = path.split_once('/').unwrap().1.split_once('/').unwrap().1;
@@ -150,10 +145,13 @@ fn check(fat: u32, mib: u64) {
     );
     // The Sleuth Kit finds nothing under a destroyed root.
     let tsk = tsk_recovered(&broken, &dir.path().join("tsk"));
-    let tsk_exact = files.iter().filter(|(_, c)| tsk.contains(&sha(c))).count();
+    let tsk_exact = files
+        .iter()
+        .filter(|(_, c)| tsk.contains(&sha256(c)))
+        .count();
     let ours = files
         .iter()
-        .filter(|(_, c)| got.values().any(|h| *h == sha(c)))
+        .filter(|(_, c)| got.values().any(|h| *h == sha256(c)))
         .count();
     assert_eq!(ours, 11, "every file in a folder, bit-exact");
     assert!(tsk_exact < ours, "tsk_recover {tsk_exact}, dredge {ours}");

@@ -10,10 +10,6 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn sha(b: &[u8]) -> String {
-    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b))
-}
-
 fn recover(img: &Path, out: &Path) -> std::process::Output {
     one_shot("recover", img, None, out, &[])
 }
@@ -30,13 +26,13 @@ fn the_ntfs_crate_public_image_lists_as_its_sources_say() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let arts = ls_json(&out);
     let h = hashes(&arts);
-    assert_eq!(h["/file-with-12345"], sha(b"12345"));
-    assert_eq!(h["/1000-bytes-file"], sha(&b"12345".repeat(200)));
-    assert_eq!(h["/empty-file"], sha(b""));
+    assert_eq!(h["/file-with-12345"], sha256(b"12345"));
+    assert_eq!(h["/1000-bytes-file"], sha256(&b"12345".repeat(200)));
+    assert_eq!(h["/empty-file"], sha256(b""));
     let mut sparse = vec![0u8; 500_005];
     sparse[..5].copy_from_slice(b"12345");
     sparse[500_000..].copy_from_slice(b"11111");
-    assert_eq!(h["/sparse-file"], sha(&sparse));
+    assert_eq!(h["/sparse-file"], sha256(&sparse));
     for i in [1, 256, 512] {
         assert!(
             arts.iter()
@@ -104,7 +100,7 @@ fn ntfs3g_image(dir: &Path) -> Option<(PathBuf, Hashes, Hashes)> {
     let mut put = |rel: &str, data: &[u8], keep_it: bool| {
         std::fs::write(mnt.join(rel), data).unwrap();
         let set = if keep_it { &mut keep } else { &mut gone };
-        set.insert(format!("/{rel}"), sha(data));
+        set.insert(format!("/{rel}"), sha256(data));
     };
     put(
         "packed/log.txt",
@@ -128,7 +124,7 @@ fn ntfs3g_image(dir: &Path) -> Option<(PathBuf, Hashes, Hashes)> {
         f.seek(SeekFrom::Start(5_000_000)).unwrap();
         f.write_all(b"end").unwrap();
     }
-    keep.insert("/sparse.bin".into(), sha(&sparse));
+    keep.insert("/sparse.bin".into(), sha256(&sparse));
     assert!(sh("sync"));
     for p in gone.keys() {
         std::fs::remove_file(mnt.join(p.trim_start_matches('/'))).unwrap();
@@ -323,7 +319,7 @@ fn a_case_on_exfat_learns_its_naming_rules_and_keeps_streams_beside_their_files(
     let ex = stream["extracted"].as_str().unwrap();
     assert!(ex.ends_with("/docs/report.txt%3Ahidden"), "{ex}");
     assert_eq!(
-        sha(&std::fs::read(out.join(ex)).unwrap()),
+        sha256(&std::fs::read(out.join(ex)).unwrap()),
         keep["/docs/report.txt:hidden"]
     );
     assert!(

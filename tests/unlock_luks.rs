@@ -109,11 +109,6 @@ fn recovered(case: &Path) -> (Hashes, Vec<String>) {
     (by_name, paths)
 }
 
-fn sha(b: &[u8]) -> String {
-    use sha2::Digest;
-    hex::encode(sha2::Sha256::digest(b))
-}
-
 #[test]
 fn luks2_volumes_open_with_the_key_and_their_files_come_back_bit_exact() {
     if !tools(&["cryptsetup", "mkfs.ext4"]) {
@@ -155,7 +150,7 @@ fn luks2_volumes_open_with_the_key_and_their_files_come_back_bit_exact() {
         for (n, b) in &files {
             assert_eq!(
                 got.get(n),
-                Some(&sha(b)),
+                Some(&sha256(b)),
                 "{cipher}/{sector}: {n} in {got:?}"
             );
         }
@@ -373,7 +368,7 @@ fn a_case_scanned_before_the_key_was_found_takes_the_plaintext_later_and_verifie
     assert!(o.status.success(), "{}", stderr(&o));
     let (got, _) = recovered(&case);
     for (n, b) in &files {
-        assert_eq!(got.get(n), Some(&sha(b)), "{n}");
+        assert_eq!(got.get(n), Some(&sha256(b)), "{n}");
     }
     let v = run(&["verify", c]);
     assert!(v.status.success(), "{}{}", stdout(&v), stderr(&v));
@@ -426,7 +421,7 @@ fn export_volume_writes_the_plaintext_the_volume_held_before_encryption() {
     );
     // Its digests are in the custody log, and the case still verifies.
     let log = stdout(&run(&["log", c]));
-    assert!(log.contains(&sha(&plain)), "{log}");
+    assert!(log.contains(&sha256(&plain)), "{log}");
     assert!(run(&["verify", c]).status.success());
     // Never over an earlier export; no key, no export.
     let again = run(&[

@@ -30,7 +30,12 @@ pub fn noise(len: usize, seed: u64) -> Vec<u8> {
 }
 
 pub fn sha256_file(p: &Path) -> String {
-    hex::encode(sha2::Sha256::digest(std::fs::read(p).unwrap()))
+    sha256(&std::fs::read(p).unwrap())
+}
+
+/// SHA-256 of bytes, in hex.
+pub fn sha256(b: &[u8]) -> String {
+    hex::encode(sha2::Sha256::digest(b))
 }
 
 /// Records the SHA-256 of evidence files so a test can prove nothing wrote to them.
