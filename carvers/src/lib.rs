@@ -16,8 +16,10 @@ mod pe;
 mod png;
 mod riff;
 mod sqlite;
+mod tar;
 mod text;
 mod tiff;
+mod xz;
 mod zip;
 
 use aho_corasick::{AhoCorasick, MatchKind};
@@ -444,6 +446,8 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(pe::Pe),
         Box::new(tiff::Tiff),
         Box::new(ole::Ole),
+        Box::new(xz::Xz),
+        Box::new(tar::Tar),
         Box::new(text::Text),
     ]
 }

@@ -158,10 +158,10 @@ impl CarveKit {
 
 /// Formats whose partial verdict covers only structure walked and checked
 /// (local headers and members, segments, chunks), so a partial hit of the
-/// same format inside that prefix is the partial file's own (a ZIP member
-/// header, a JPEG thumbnail), not another damaged file. Other formats'
+/// same format inside that prefix is the partial file's own (a ZIP or TAR
+/// member header, a JPEG thumbnail), not another damaged file. Other formats'
 /// partials may claim up to a damaged declared size.
-const WALKED_PARTIALS: &[&str] = &["zip", "jpeg", "png"];
+const WALKED_PARTIALS: &[&str] = &["zip", "jpeg", "png", "tar"];
 
 /// The carve's result in a fixed order, whatever the pages and threads were:
 /// sorted, each hit once, and hits inside a complete file left to it (a ZIP's
