@@ -1,6 +1,7 @@
 //! Archives carved to their structural end (issue 14, carving breadth): XZ
-//! streams made by xz (one block, and many with --block-size) and TAR
-//! archives made by GNU tar (gnu and posix formats), laid into random bytes
+//! streams made by xz (one block, and many with --block-size), TAR
+//! archives made by GNU tar (gnu and posix formats) and Zstandard frames
+//! made by zstd (whole, but unverified: its checksum is of decoded bytes), laid into random bytes
 //! at 4 KiB boundaries: each comes back whole and bit-exact; a cut XZ and a
 //! TAR whose third header is damaged are partial, the TAR after its two
 //! whole members (the members after the damage are an archive of their own).
@@ -18,7 +19,7 @@ fn made(dir: &Path, cmd: &str, out: &str) -> Vec<u8> {
 
 #[test]
 fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
-    if !tools(&["xz", "tar"]) {
+    if !tools(&["xz", "tar", "zstd"]) {
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -56,6 +57,12 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
     let mut tar_bad = tar_gnu.clone();
     tar_bad[headers[2] + 150] ^= 0x5A;
     let cut_xz = xz2[..xz2.len() / 2].to_vec();
+    let zst = made(p, "zstd -q -c src/log.txt > log.zst", "log.zst");
+    let big = made(
+        p,
+        "cat src/*.bin src/log.txt src/sub/c.bin | zstd -q -1 -c > big.zst",
+        "big.zst",
+    );
 
     let mut img = noise(8 << 20, 11);
     let place = [
@@ -65,6 +72,8 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
         (0x200000, &tar_posix, "whole"),
         (0x300000, &tar_bad, "partial"),
         (0x400000, &cut_xz, "partial"),
+        (0x500000, &zst, "unverified"),
+        (0x600000, &big, "unverified"),
     ];
     for (at, f, _) in &place {
         img[*at..*at + f.len()].copy_from_slice(f);
@@ -85,6 +94,10 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
         if *kind == "whole" {
             assert_eq!(a["status"], "complete", "{a}");
             assert_eq!(a["recovery"], "carved-complete", "{a}");
+            assert_eq!(a["sha256"], sha256(f), "{off:#x} not bit-exact");
+        } else if *kind == "unverified" {
+            // Zstandard's checksum is of the decoded content: not checked.
+            assert_eq!(a["recovery"], "carved-unverified-contiguous", "{a}");
             assert_eq!(a["sha256"], sha256(f), "{off:#x} not bit-exact");
         } else {
             assert_eq!(a["status"], "partial", "{a}");

@@ -21,6 +21,7 @@ mod text;
 mod tiff;
 mod xz;
 mod zip;
+mod zstd;
 
 use aho_corasick::{AhoCorasick, MatchKind};
 use dredge_core::{ImageSource, Why};
@@ -448,6 +449,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(ole::Ole),
         Box::new(xz::Xz),
         Box::new(tar::Tar),
+        Box::new(zstd::Zstd),
         Box::new(text::Text),
     ]
 }
