@@ -1,6 +1,7 @@
 //! Plain text carved from sector starts (issue 14: PhotoRec returns text files;
 //! dredge returned none). Text files of several kinds lie at sector
-//! boundaries of an image of random bytes, each followed by its last sector's
+//! boundaries of an image of random bytes (prose, UTF-8, HTML, mail, a
+//! contact card), each followed by its last sector's
 //! zero slack: every one comes back bit-exact, marked unverified (nothing in
 //! text can be checked), and random bytes give no text, for any thread count
 //! and page size.
@@ -27,11 +28,15 @@ fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
     let mut long = b"x".to_vec();
     long.extend("ä".repeat(70_000).into_bytes());
     long.extend(b"\nend\n");
+    let eml = b"Return-Path: <alice@example.org>\r\nReceived: from mail.example.org\r\n\tby mx.example.net\r\nFrom: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: meeting\r\nMIME-Version: 1.0\r\n\r\nSee you at 10.\r\n".to_vec();
+    let vcf = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Alice Example\r\nTEL;TYPE=CELL:+31 6 1234 5678\r\nEND:VCARD\r\n".to_vec();
     let files: Vec<(u64, &[u8], &str)> = vec![
         (0x10000, &ascii, ".txt"),
         (0x20200, &utf8, ".txt"),
         (0x40000, &html, ".html"),
         (0x80000, &long, ".txt"),
+        (0xC0000, &eml, ".eml"),
+        (0xD0000, &vcf, ".vcf"),
     ];
     for (at, f, _) in &files {
         let at = *at as usize;

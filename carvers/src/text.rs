@@ -124,7 +124,7 @@ impl Carver for Text {
             };
             let n = text_len(b);
             if head.is_empty() {
-                head.extend_from_slice(&b[..n.min(64)]);
+                head.extend_from_slice(&b[..n.min(1024)]);
             }
             if last || n + 3 < b.len() {
                 len += n as u64;
@@ -148,19 +148,56 @@ impl Carver for Text {
     }
 }
 
-/// A kind of text its first bytes name, for the copy's extension.
+/// A kind of text its first bytes (up to 1 KiB) name, for the copy's
+/// extension: markup, mail, contacts and calendars, data, scripts.
 fn subtype(head: &[u8]) -> Option<&'static str> {
-    let s = String::from_utf8_lossy(head).to_ascii_lowercase();
+    let s = String::from_utf8_lossy(head);
     let s = s.trim_start_matches('\u{feff}').trim_start();
-    if s.starts_with("<!doctype html") || s.starts_with("<html") {
-        Some("html")
-    } else if s.starts_with("<?xml") {
-        Some("xml")
-    } else if s.starts_with("#!") {
-        Some("sh")
+    let lower = s.to_ascii_lowercase();
+    let starts = |p: &str| lower.starts_with(p);
+    let header = |names: &[&str]| {
+        // Mail: the first line is one of its header fields.
+        names.iter().any(|n| starts(n))
+            && lower
+                .lines()
+                .take_while(|l| !l.trim_end().is_empty())
+                .take(8)
+                .all(|l| l.contains(':') || l.starts_with([' ', '\t']))
+    };
+    Some(if starts("<!doctype html") || starts("<html") {
+        "html"
+    } else if starts("<svg") || (starts("<?xml") && lower.contains("<svg")) {
+        "svg"
+    } else if starts("<?xml") {
+        "xml"
+    } else if starts("{\\rtf") {
+        "rtf"
+    } else if starts("begin:vcard") {
+        "vcf"
+    } else if starts("begin:vcalendar") {
+        "ics"
+    } else if starts("-----begin ") {
+        "pem"
+    } else if s.starts_with("From ") && lower.lines().nth(1).is_some_and(|l| l.contains(':')) {
+        "mbox"
+    } else if header(&[
+        "return-path:",
+        "received:",
+        "from:",
+        "message-id:",
+        "mime-version:",
+        "delivered-to:",
+    ]) {
+        "eml"
+    } else if starts("<?php") {
+        "php"
+    } else if starts("#!") {
+        "sh"
+    } else if starts("[{") || ((starts("{\"") || starts("[\"")) && lower.contains("\":")) {
+        "json"
     } else {
-        None
-    }
+        return None;
+    })
 }
 
 #[cfg(test)]
@@ -176,6 +213,29 @@ mod tests {
         assert_eq!(text_len(b"abc\xC0\x80"), 3, "overlong");
         assert_eq!(text_len(b"ab\xED\xA0\x80"), 2, "a surrogate");
         assert_eq!(text_len(b"a\x1Bb"), 1, "ESC is no text");
+    }
+
+    #[test]
+    fn the_kind_of_text_comes_from_its_first_bytes() {
+        let kind = |t: &str| subtype(t.as_bytes());
+        assert_eq!(kind("<!DOCTYPE html><html>"), Some("html"));
+        assert_eq!(kind("<?xml version=\"1.0\"?>\n<svg xmlns="), Some("svg"));
+        assert_eq!(kind("<?xml version=\"1.0\"?>\n<plist>"), Some("xml"));
+        assert_eq!(kind("{\\rtf1\\ansi text}"), Some("rtf"));
+        assert_eq!(kind("BEGIN:VCARD\r\nVERSION:3.0"), Some("vcf"));
+        assert_eq!(kind("BEGIN:VCALENDAR\r\n"), Some("ics"));
+        assert_eq!(
+            kind("From alice@example.org Mon Jan  1 00:00:00 2024\nFrom: a"),
+            Some("mbox")
+        );
+        assert_eq!(
+            kind("Return-Path: <a@b>\nReceived: from x\n\tby y\nSubject: hi\n\nbody"),
+            Some("eml")
+        );
+        assert_eq!(kind("From: someone said this\nand then more prose"), None);
+        assert_eq!(kind("{\"items\": [1, 2]}"), Some("json"));
+        assert_eq!(kind("#!/bin/sh\necho"), Some("sh"));
+        assert_eq!(kind("Dear diary, today"), None);
     }
 
     #[test]
