@@ -1,7 +1,7 @@
 //! Plain text carved from sector starts (issue 14: PhotoRec returns text files;
 //! dredge returned none). Text files of several kinds lie at sector
 //! boundaries of an image of random bytes (prose, UTF-8, HTML, mail, a
-//! contact card), each followed by its last sector's
+//! contact card, UTF-16 with its byte-order mark), each followed by its last sector's
 //! zero slack: every one comes back bit-exact, marked unverified (nothing in
 //! text can be checked), and random bytes give no text, for any thread count
 //! and page size.
@@ -30,6 +30,13 @@ fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
     long.extend(b"\nend\n");
     let eml = b"Return-Path: <alice@example.org>\r\nReceived: from mail.example.org\r\n\tby mx.example.net\r\nFrom: Alice <alice@example.org>\r\nTo: bob@example.net\r\nSubject: meeting\r\nMIME-Version: 1.0\r\n\r\nSee you at 10.\r\n".to_vec();
     let vcf = b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Alice Example\r\nTEL;TYPE=CELL:+31 6 1234 5678\r\nEND:VCARD\r\n".to_vec();
+    // UTF-16 with its byte-order mark, little- and big-endian, with a
+    // character outside the Basic Multilingual Plane (a surrogate pair).
+    let words = "Notepad saved this as Unicode: Grüße, Привет, 😀 end.\r\n".repeat(40);
+    let mut u16le = vec![0xFF, 0xFE];
+    u16le.extend(words.encode_utf16().flat_map(u16::to_le_bytes));
+    let mut u16be = vec![0xFE, 0xFF];
+    u16be.extend(words.encode_utf16().flat_map(u16::to_be_bytes));
     let files: Vec<(u64, &[u8], &str)> = vec![
         (0x10000, &ascii, ".txt"),
         (0x20200, &utf8, ".txt"),
@@ -37,6 +44,8 @@ fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
         (0x80000, &long, ".txt"),
         (0xC0000, &eml, ".eml"),
         (0xD0000, &vcf, ".vcf"),
+        (0xE0000, &u16le, ".txt"),
+        (0xF0000, &u16be, ".txt"),
     ];
     for (at, f, _) in &files {
         let at = *at as usize;
@@ -54,7 +63,10 @@ fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
     std::fs::write(&p, &img).unwrap();
     let texts = |arts: &[Value]| -> Vec<Value> {
         arts.iter()
-            .filter(|a| a["forensic_path"].as_str().unwrap().contains("/text"))
+            .filter(|a| {
+                let p = a["forensic_path"].as_str().unwrap();
+                p.contains("/text") || p.contains("/utf16-text")
+            })
             .cloned()
             .collect()
     };

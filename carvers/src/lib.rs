@@ -19,6 +19,7 @@ mod sqlite;
 mod tar;
 mod text;
 mod tiff;
+mod utf16;
 mod xz;
 mod zip;
 mod zstd;
@@ -451,6 +452,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(tar::Tar),
         Box::new(zstd::Zstd),
         Box::new(text::Text),
+        Box::new(utf16::Utf16),
     ]
 }
 
