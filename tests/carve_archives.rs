@@ -1,7 +1,9 @@
 //! Archives carved to their structural end (issue 14, carving breadth): XZ
 //! streams made by xz (one block, and many with --block-size), TAR
 //! archives made by GNU tar (gnu and posix formats) and Zstandard frames
-//! made by zstd (whole, but unverified: its checksum is of decoded bytes), laid into random bytes
+//! made by zstd and LZ4 frames made by lz4 (whole, but unverified: their
+//! checksums are of decoded bytes; an LZ4 frame with block checksums is
+//! checked whole, and partial at a damaged block), laid into random bytes
 //! at 4 KiB boundaries: each comes back whole and bit-exact; a cut XZ and a
 //! TAR whose third header is damaged are partial, the TAR after its two
 //! whole members (the members after the damage are an archive of their own).
@@ -19,7 +21,7 @@ fn made(dir: &Path, cmd: &str, out: &str) -> Vec<u8> {
 
 #[test]
 fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
-    if !tools(&["xz", "tar", "zstd"]) {
+    if !tools(&["xz", "tar", "zstd", "lz4"]) {
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -58,6 +60,11 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
     tar_bad[headers[2] + 150] ^= 0x5A;
     let cut_xz = xz2[..xz2.len() / 2].to_vec();
     let zst = made(p, "zstd -q -c src/log.txt > log.zst", "log.zst");
+    let lz4 = made(p, "lz4 -q -c src/log.txt > log.lz4", "log.lz4");
+    let lz4_sums = made(p, "lz4 -q -BX -B4 -c src/log.txt > sums.lz4", "sums.lz4");
+    let mut lz4_bad = lz4_sums.clone();
+    let mid = lz4_bad.len() / 2;
+    lz4_bad[mid] ^= 0x20;
     let big = made(
         p,
         "cat src/*.bin src/log.txt src/sub/c.bin | zstd -q -1 -c > big.zst",
@@ -74,6 +81,9 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
         (0x400000, &cut_xz, "partial"),
         (0x500000, &zst, "unverified"),
         (0x600000, &big, "unverified"),
+        (0x680000, &lz4, "unverified"),
+        (0x700000, &lz4_sums, "whole"),
+        (0x780000, &lz4_bad, "partial"),
     ];
     for (at, f, _) in &place {
         img[*at..*at + f.len()].copy_from_slice(f);

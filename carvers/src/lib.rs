@@ -9,6 +9,7 @@ mod bmp;
 mod gif;
 mod gzip;
 mod jpeg;
+mod lz4;
 mod mp4;
 mod ole;
 mod pdf;
@@ -451,6 +452,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(xz::Xz),
         Box::new(tar::Tar),
         Box::new(zstd::Zstd),
+        Box::new(lz4::Lz4),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
