@@ -17,6 +17,7 @@ mod pe;
 mod png;
 mod riff;
 mod sqlite;
+mod sqlite_wal;
 mod tar;
 mod text;
 mod tiff;
@@ -443,6 +444,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(bmp::Bmp),
         Box::new(pdf::Pdf),
         Box::new(sqlite::Sqlite),
+        Box::new(sqlite_wal::SqliteWal),
         Box::new(riff::Riff),
         Box::new(gzip::Gzip),
         Box::new(mp4::Mp4),
