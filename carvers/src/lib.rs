@@ -6,6 +6,7 @@
 //! the pages on a worker pool; this crate has no threads).
 
 mod bmp;
+mod elf;
 mod gif;
 mod gzip;
 mod jpeg;
@@ -449,6 +450,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(gzip::Gzip),
         Box::new(mp4::Mp4),
         Box::new(pe::Pe),
+        Box::new(elf::Elf),
         Box::new(tiff::Tiff),
         Box::new(ole::Ole),
         Box::new(xz::Xz),
