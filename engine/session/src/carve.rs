@@ -163,12 +163,17 @@ impl CarveKit {
 /// partials may claim up to a damaged declared size.
 const WALKED_PARTIALS: &[&str] = &["zip", "jpeg", "png", "tar"];
 
+/// Formats with no structure that a file inside another would break: a
+/// start of theirs inside any carved file, whole or partial, is dropped.
+const TEXTS: &[&str] = &["text", "utf16-text"];
+
 /// The carve's result in a fixed order, whatever the pages and threads were:
 /// sorted, each hit once, and hits inside a complete file left to it (a ZIP's
 /// member headers, a JPEG's thumbnail come out with their container), as are
 /// partial hits of the same format inside the prefix of a partial ZIP, JPEG or
-/// PNG (a damaged ZIP's member headers are not further "zip" partials). A
-/// complete file is never dropped for lying inside a partial one.
+/// PNG (a damaged ZIP's member headers are not further "zip" partials), and
+/// text starting inside any carved file. A complete file of a structured
+/// format is never dropped for lying inside a partial one.
 pub(crate) fn settle(
     mut found: Vec<Carved>,
     mut notes: Vec<Finding>,
@@ -178,12 +183,19 @@ pub(crate) fn settle(
     let mut covered = dredge_core::ExtentSet::new();
     let mut own: std::collections::HashMap<&str, dredge_core::ExtentSet> =
         std::collections::HashMap::new();
+    // Every kept file's bytes, partial ones too: text (no structure of its
+    // own) that starts inside any of them is that file's, not another file.
+    let mut any = dredge_core::ExtentSet::new();
     found.retain(|c| {
         let at = Extent::new(c.offset, 1);
         if covered.covered(&at) > 0
             || (!c.complete && own.get(c.format).is_some_and(|s| s.covered(&at) > 0))
+            || (TEXTS.contains(&c.format) && any.covered(&at) > 0)
         {
             return false;
+        }
+        for f in &c.fragments {
+            any.insert(*f);
         }
         if c.complete {
             for f in &c.fragments {
