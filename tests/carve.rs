@@ -30,14 +30,7 @@ fn carving_meets_the_ground_truth() {
         serde_json::from_str(&std::fs::read_to_string(root.join("MANIFEST.json")).unwrap())
             .unwrap();
     let arts = carve(&d.path().join("case"), "2", "16777216");
-    let at = |off: u64| {
-        arts.iter().find(|a| {
-            a["forensic_path"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("@{off:#x}/"))
-        })
-    };
+    let at = |off: u64| carved_at(&arts, off, "");
     let intact: Vec<&Value> = truth.iter().filter(|t| t["kind"] == "intact").collect();
     let mut hits = 0;
     for t in &intact {

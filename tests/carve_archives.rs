@@ -91,14 +91,7 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
     let path = p.join("img.raw");
     std::fs::write(&path, &img).unwrap();
     let arts = one_shot_ls("carve", &path, None, &p.join("case"), 3, &[]);
-    let at = |off: usize| -> Option<&Value> {
-        arts.iter().find(|a| {
-            a["forensic_path"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("@{off:#x}/"))
-        })
-    };
+    let at = |off: usize| carved_at(&arts, off as u64, "");
     for (off, f, kind) in &place {
         let a = at(*off).unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
         if *kind == "whole" {

@@ -44,14 +44,7 @@ fn executables_and_objects_come_back_whole() {
     std::fs::write(&p, &img).unwrap();
     let arts = one_shot_ls("carve", &p, None, &d.path().join("case"), 3, &[]);
     for (at, f, kind) in &place {
-        let a = arts
-            .iter()
-            .find(|a| {
-                a["forensic_path"]
-                    .as_str()
-                    .unwrap()
-                    .contains(&format!("@{at:#x}/elf"))
-            })
+        let a = carved_at(&arts, *at as u64, "elf")
             .unwrap_or_else(|| panic!("no ELF at {at:#x}: {arts:#?}"));
         if *kind == "whole" {
             assert_eq!(a["sha256"], sha256(f), "ELF at {at:#x}");

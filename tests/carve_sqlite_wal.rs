@@ -50,13 +50,7 @@ c.close()
     std::fs::write(&p, &img).unwrap();
     let arts = one_shot_ls("carve", &p, None, &d.path().join("case"), 0, &[]);
     let wal_at = |off: u64| {
-        arts.iter()
-            .find(|a| {
-                a["forensic_path"]
-                    .as_str()
-                    .unwrap()
-                    .contains(&format!("@{off:#x}/sqlite-wal"))
-            })
+        carved_at(&arts, off, "sqlite-wal")
             .unwrap_or_else(|| panic!("no log at {off:#x}: {arts:#?}"))
     };
     let whole = wal_at(0x10000);

@@ -97,14 +97,7 @@ fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
     let got = texts(&arts);
     assert_eq!(got.len(), files.len(), "{got:#?}");
     for (at, f, ext) in &files {
-        let a = got
-            .iter()
-            .find(|a| {
-                a["forensic_path"]
-                    .as_str()
-                    .unwrap()
-                    .contains(&format!("@{at:#x}/"))
-            })
+        let a = carved_at(&got, *at, "")
             .unwrap_or_else(|| panic!("text at {at:#x} not carved: {got:#?}"));
         assert_eq!(a["sha256"], sha256(f), "text at {at:#x}");
         assert_eq!(a["recovery"], "carved-unverified-contiguous");

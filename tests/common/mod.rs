@@ -33,6 +33,21 @@ pub fn sha256_file(p: &Path) -> String {
     sha256(&std::fs::read(p).unwrap())
 }
 
+/// The carved artifact whose file starts at image offset `off`, of format
+/// `format` (its forensic path names `@OFF/FORMAT`; "" for any format).
+pub fn carved_at<'a>(
+    arts: &'a [serde_json::Value],
+    off: u64,
+    format: &str,
+) -> Option<&'a serde_json::Value> {
+    let want = format!("@{off:#x}/{format}");
+    arts.iter().find(|a| {
+        a["forensic_path"]
+            .as_str()
+            .is_some_and(|p| p.contains(&want))
+    })
+}
+
 /// SHA-256 of bytes, in hex.
 pub fn sha256(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
