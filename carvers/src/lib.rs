@@ -168,6 +168,8 @@ impl<'a> Reader<'a> {
     /// Charges `n` units of work (a decompressor's output, say); false once the
     /// candidate's budget is spent, and every later `get` then answers `None`.
     pub fn spend(&mut self, n: u64) -> bool {
+        // A validator growing a list from the candidate's bytes is cut here too.
+        dredge_core::memory::check();
         self.work = self.work.saturating_add(n);
         if self.work > self.work_limit {
             self.exhausted = true;

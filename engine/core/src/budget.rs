@@ -72,8 +72,10 @@ impl UnitBudget {
         self.check_time();
     }
 
-    /// Unwinds with [`BudgetExceeded`] once the unit has run past its time.
+    /// Unwinds with [`BudgetExceeded`] once the unit has run past its time or
+    /// holds more memory than its limit (`memory::check`).
     pub fn check_time(&self) {
+        crate::memory::check();
         if self.started.elapsed() > self.time_limit {
             std::panic::panic_any(BudgetExceeded {
                 what: format!("time budget of {} s exhausted", self.time_limit.as_secs()),

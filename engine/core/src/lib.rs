@@ -13,6 +13,7 @@ pub mod checksum;
 mod counted;
 pub mod dirqueue;
 mod extent;
+pub mod memory;
 mod model;
 mod sanitize;
 mod source;

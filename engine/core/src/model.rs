@@ -410,6 +410,34 @@ pub struct Entry {
     pub meta_offset: u64,
 }
 
+impl Entry {
+    /// Bytes this entry holds on the heap, as requested from the allocator (the
+    /// capacities of its strings and lists, and inline data). Shared decoders are
+    /// not included: they may be another entry's too. Used to hand an entry from
+    /// the reader's unit of work to the session (`memory::hand_over`).
+    pub fn heap_bytes(&self) -> u64 {
+        use std::mem::size_of;
+        let names: usize = self.other_names.iter().map(String::capacity).sum();
+        let inline: usize = self
+            .runs
+            .iter()
+            .map(|r| match &r.data {
+                // An `Arc<[u8]>` holds its two counts before the bytes.
+                RunData::Inline(b) => b.len() + 2 * size_of::<usize>(),
+                _ => 0,
+            })
+            .sum();
+        let recovery = self.recovery.detail().map_or(0, str::len);
+        (self.path.capacity()
+            + self.other_names.capacity() * size_of::<String>()
+            + names
+            + self.times.capacity() * size_of::<Timestamp>()
+            + self.runs.capacity() * size_of::<Run>()
+            + inline
+            + recovery) as u64
+    }
+}
+
 /// A parsed filesystem. Parsers read through a [`VolumeReader`] and never write.
 pub trait FileSystem: Send + Sync {
     /// e.g. "fat16", "ntfs", "ext4".

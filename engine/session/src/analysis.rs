@@ -9,7 +9,7 @@ use crate::scan::{
     accepting, layout, registry, to_records, unallocated_extents, CarveScope, Laid, Lost,
     ScanOptions, ScanSummary,
 };
-use crate::unit::{contain, count_cut_short, cut_short, volume_budget};
+use crate::unit::{contain_reading, count_cut_short, cut_short, volume_budget};
 use crate::{fail, Failure};
 use dredge_core::{Extent, Finding, ImageSource, Volume, VolumeKind, VolumeReader};
 use dredge_store::{EvidenceRow, Store, VolumeRecord};
@@ -95,7 +95,9 @@ pub(crate) fn analyse(
             && !opened
             && matches!(v.kind, VolumeKind::Partition | VolumeKind::Whole)
         {
-            if let Ok(Some(f)) = contain(|| dredge_crypt::possible_container(&reader)) {
+            if let Ok(Some(f)) =
+                contain_reading(v.extent.len, || dredge_crypt::possible_container(&reader))
+            {
                 findings.push(f);
             }
         }
@@ -115,7 +117,7 @@ pub(crate) fn analyse(
         let mut fss = Vec::new();
         let mut budget = crate::copybudget::OutputBudget::for_volume(v.extent.len);
         for (k, kind) in accepted.iter().enumerate() {
-            let opened = match contain(|| (kind.open)(reader.clone())) {
+            let opened = match contain_reading(v.extent.len, || (kind.open)(reader.clone())) {
                 Ok(o) => o,
                 Err(why) => {
                     let what = format!("{} reader (opening)", kind.name);
@@ -138,7 +140,7 @@ pub(crate) fn analyse(
                         label,
                         i,
                         &out_dir,
-                        v.extent.start,
+                        v.extent,
                         &*fs,
                         vsrc,
                         interrupt,

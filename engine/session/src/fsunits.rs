@@ -6,10 +6,10 @@ use crate::extract::{sync_case, Rows, Task};
 use crate::files::{cut_record, finish, plan_all, Planned, Sweep};
 use crate::names::{CaseOut, PathPlanner};
 use crate::pool::in_parallel;
-use crate::scan::{stop_if_interrupted, to_records, ScanSummary};
-use crate::unit::{contain, count_cut_short, cut_short};
+use crate::scan::{stop_if_cut, to_records, ScanSummary};
+use crate::unit::{contain, contain_reading, count_cut_short, cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
-use dredge_core::{EntryKind, FileSystem, Finding, ImageSource};
+use dredge_core::{memory, EntryKind, FileSystem, Finding, ImageSource};
 use dredge_store::ArtifactStatus;
 use dredge_store::{ArtifactRecord, EvidenceRow, Store};
 use serde_json::json;
@@ -46,7 +46,7 @@ pub(crate) fn plan_fs(
     label: &str,
     vol_idx: usize,
     out_dir: &str,
-    vol_start: u64,
+    vol: dredge_core::Extent,
     fs: &dyn FileSystem,
     src: &Arc<dyn ImageSource>,
     interrupt: &AtomicBool,
@@ -57,16 +57,22 @@ pub(crate) fn plan_fs(
     // never a second one built from the first.
     let mut tasks: Vec<Task> = Vec::new();
     let mut walked = Vec::new();
-    let walk = contain(|| {
+    let walk = contain_reading(vol.len, || {
         fs.walk(
             &mut |mut entry| {
-                stop_if_interrupted(interrupt);
+                stop_if_cut(interrupt);
                 entry.runs.shrink_to_fit();
-                tasks.push(Task {
-                    entry,
-                    artifact_id: String::new(),
-                    rel_out: None,
-                    fallback: None,
+                // The reader made the entry (charged to its unit); from here on
+                // the session keeps it, and the unit's count is its own working
+                // memory.
+                memory::hand_over(entry.heap_bytes());
+                memory::uncounted(|| {
+                    tasks.push(Task {
+                        entry,
+                        artifact_id: String::new(),
+                        rel_out: None,
+                        fallback: None,
+                    })
                 })
             },
             &mut walked,
@@ -90,7 +96,7 @@ pub(crate) fn plan_fs(
             fs.type_name(),
             tasks.len()
         );
-        findings.push(cut_short(vol_start, &what, &why));
+        findings.push(cut_short(vol.start, &what, &why));
     }
     // A size far beyond the evidence is damage, not a file: extracting it would
     // write (and hash) zeros without end. Sparse files up to the cap are fine.
@@ -167,7 +173,7 @@ pub(crate) fn plan_fs(
         fs_id: 0,
         fs_type: fs.type_name(),
         fs_label: fs.label(),
-        forensic_base: format!("{label}/vol{vol_idx}@{vol_start}/{}", fs.type_name()),
+        forensic_base: format!("{label}/vol{vol_idx}@{}/{}", vol.start, fs.type_name()),
         tasks,
         range: 0..0,
     }

@@ -2,7 +2,7 @@
 //! accepts which volume, the lost-partition scan (in the pass, or now for
 //! `list`), and the space no filesystem uses.
 
-use crate::unit::{contain, cut_short, volume_budget};
+use crate::unit::{contain, contain_reading, cut_short, volume_budget};
 use crate::{fail, Failure};
 use dredge_core::{Extent, FileSystem, Finding, ImageSource, Volume, VolumeKind, VolumeReader};
 use dredge_volume::scan::Candidate;
@@ -114,7 +114,7 @@ pub(crate) fn unallocated_extents(
             {
                 // A reader that fails here failed its own unit already (and said
                 // so): its volume is carved whole, the safe side for recovery.
-                let free = contain(|| {
+                let free = contain_reading(v.extent.len, || {
                     (k.open)(reader.clone())
                         .ok()
                         .map(|fs| fs.unallocated(&mut Vec::new()))

@@ -3,10 +3,10 @@
 //! unlocked encrypted volumes are found as a scan finds them; nothing is read
 //! in a pass and nothing is stored.
 
-use crate::scan::{accepting, layout, registry, stop_if_interrupted, Laid, Lost};
-use crate::unit::{contain, cut_short, volume_budget};
+use crate::scan::{accepting, layout, registry, stop_if_cut, Laid, Lost};
+use crate::unit::{contain_reading, cut_short, volume_budget};
 use crate::{fail, Failure};
-use dredge_core::{Entry, Finding, ImageSource, VolumeReader};
+use dredge_core::{memory, Entry, Finding, ImageSource, VolumeReader};
 use dredge_image::open_evidence;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -47,14 +47,14 @@ pub fn list_image(
             VolumeReader::new(Arc::clone(vsrc), v.extent).with_budget(volume_budget(v.extent.len));
         for kind in accepting(&reader, &reg, &mut findings) {
             let mut walked = Vec::new();
-            let r = contain(|| match (kind.open)(reader.clone()) {
+            let r = contain_reading(v.extent.len, || match (kind.open)(reader.clone()) {
                 Ok(fs) => {
                     walked.extend(fs.open_findings());
                     let ty = fs.type_name();
                     fs.walk(
                         &mut |e| {
-                            stop_if_interrupted(interrupt);
-                            sink(i, ty, &e)
+                            stop_if_cut(interrupt);
+                            memory::uncounted(|| sink(i, ty, &e))
                         },
                         &mut walked,
                     );

@@ -200,8 +200,10 @@ pub(crate) fn to_records(f: &[Finding]) -> Vec<FindingRecord> {
 }
 
 /// Ends a walk from inside (through its unit's boundary) when the examiner
-/// interrupts: readers take no interrupt flag, but every entry passes here.
-pub(crate) fn stop_if_interrupted(interrupt: &AtomicBool) {
+/// interrupts or the walk holds more memory than its unit may: readers take no
+/// interrupt flag, but every entry passes here.
+pub(crate) fn stop_if_cut(interrupt: &AtomicBool) {
+    dredge_core::memory::check();
     if interrupt.load(Ordering::Relaxed) {
         std::panic::panic_any(dredge_core::BudgetExceeded {
             what: "interrupted".into(),

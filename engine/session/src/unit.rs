@@ -8,7 +8,7 @@
 //! case goes on. Contained panics print nothing: the finding is the one record,
 //! and a panic outside any unit still reaches the previous hook.
 
-use dredge_core::{BudgetExceeded, Finding, UnitBudget};
+use dredge_core::{memory, BudgetExceeded, Finding, UnitBudget};
 use std::cell::{Cell, RefCell};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Once};
@@ -51,11 +51,21 @@ fn install_hook() {
     });
 }
 
-/// Runs `f` as a unit: its value, or why it was cut short.
+/// Runs `f` as a unit that reads no volume of its own (a carver candidate, one
+/// file's copy, a partition table): its value, or why it was cut short.
 pub(crate) fn contain<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    contain_reading(0, f)
+}
+
+/// Runs `f` as a unit reading a volume of `len` bytes; what it may hold grows
+/// with the volume (`dredge_core::memory::unit_limit`).
+pub(crate) fn contain_reading<T>(len: u64, f: impl FnOnce() -> T) -> Result<T, String> {
     install_hook();
     DEPTH.with(|d| d.set(d.get() + 1));
-    let r = catch_unwind(AssertUnwindSafe(f));
+    let r = {
+        let _unit = memory::Scope::enter(memory::unit_limit(len));
+        catch_unwind(AssertUnwindSafe(f))
+    };
     DEPTH.with(|d| d.set(d.get() - 1));
     r.map_err(|payload| {
         LAST.with(|l| l.borrow_mut().take())

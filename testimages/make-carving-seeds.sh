@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Writes testimages/carving/seeds/: one small, valid file of each family the
+# ground-truth image (make-carving.py) does not hold, as starting points for the
+# carvers' mutation test (carvers/tests/mutation.rs). Every file is made here from
+# text written for dredge, with Debian's own tools: no third-party content.
+# Usage: testimages/make-carving-seeds.sh   (needs tar, xz, zstd, lz4, iconv, gcc,
+# python3; the files are committed, so the test needs none of these)
+set -euo pipefail
+out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
+mkdir -p "$out"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+text() {
+  for i in $(seq 1 40); do
+    echo "Line $i of the dredge carving seed: evidence is read, never written; every byte is accounted for."
+  done
+}
+text > "$out/text.txt"
+text | iconv -f UTF-8 -t UTF-16LE | { printf '\xff\xfe'; cat; } > "$out/utf16.txt"
+mkdir -p "$work/t"
+text > "$work/t/notes.txt"
+head -c 700 "$out/text.txt" > "$work/t/short.txt"
+tar --format=ustar --sort=name --mtime=2026-11-30 --owner=0 --group=0 --numeric-owner \
+  -C "$work/t" -cf "$out/seed.tar" notes.txt short.txt
+xz -9 -c "$out/text.txt" > "$out/text.txt.xz"
+zstd -q -19 -c "$out/text.txt" > "$out/text.txt.zst"
+lz4 -q -9 -c "$out/text.txt" > "$out/text.txt.lz4"
+cat > "$work/seed.c" <<'C'
+int main(void) { return 0; }
+C
+gcc -Os -s -o "$out/seed.elf" "$work/seed.c"
+# A SQLite write-ahead log: written while the database is open, copied before the
+# connection closes (closing would checkpoint it away).
+python3 - "$work" "$out/seed.db-wal" <<'PY'
+import shutil, sqlite3, sys
+work, dst = sys.argv[1], sys.argv[2]
+c = sqlite3.connect(f"{work}/seed.db")
+c.execute("PRAGMA journal_mode=WAL")
+c.execute("PRAGMA wal_autocheckpoint=0")
+c.execute("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT)")
+for i in range(40):
+    c.execute("INSERT INTO notes(body) VALUES (?)", (f"note {i}: read, never written",))
+c.commit()
+shutil.copyfile(f"{work}/seed.db-wal", dst)
+c.close()
+PY
+ls -l "$out"
