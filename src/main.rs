@@ -426,9 +426,9 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    if let Some(limit) = cli.unit_memory {
-        dredge_core::memory::fix_limit(limit);
-    }
+    // Scans take it into their options (recorded, so a resumed scan cuts the
+    // same units); `list` and the rest use it as it is.
+    dredge_core::memory::fix_limit(cli.unit_memory);
     let interrupt = Arc::new(AtomicBool::new(false));
     {
         let flag = Arc::clone(&interrupt);

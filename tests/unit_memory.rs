@@ -42,6 +42,19 @@ fn fat_with_a_large_folder(dir: &Path) -> std::path::PathBuf {
     img
 }
 
+/// The arguments the case's scan session recorded.
+fn scan_args(case: &Path) -> serde_json::Value {
+    let args: String = rusqlite::Connection::open(case.join("case.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT args FROM sessions WHERE command = 'scan'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    serde_json::from_str(&args).unwrap()
+}
+
 #[test]
 fn units_holding_more_than_the_examiners_limit_are_cut_and_the_case_goes_on() {
     if !tools(&["mkfs.fat", "mcopy"]) {
@@ -58,6 +71,7 @@ fn units_holding_more_than_the_examiners_limit_are_cut_and_the_case_goes_on() {
     assert!(!findings(&full_case)
         .iter()
         .any(|w| w.contains("memory budget")));
+    assert!(scan_args(&full_case)["unit_memory"].is_null());
 
     let mut cut = 0;
     let mut cut_in_the_walk = 0;
@@ -93,6 +107,8 @@ fn units_holding_more_than_the_examiners_limit_are_cut_and_the_case_goes_on() {
         }
         let v = run(&["verify", case.to_str().unwrap()]);
         assert_eq!(v.status.code(), Some(0), "{limit}: {}", stdout(&v));
+        // The limit is in the scan's recorded arguments (a resumed scan uses it).
+        assert_eq!(scan_args(&case)["unit_memory"], limit);
     }
     witness.assert_unchanged();
     // The smallest limits cut the reader; one cuts it inside the large folder, after

@@ -219,6 +219,8 @@ impl Form {
                         }
                         k => vec![dredge_session::KeySpec::parse(k).map_err(|e| format!("key: {e}"))?],
                     },
+                    // The limit given to `dredge tui` (`--unit-memory`), if any.
+                    unit_memory: ScanOptions::default().unit_memory,
                 }))
             }
             FormKind::Acquire => {

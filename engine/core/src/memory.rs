@@ -129,9 +129,18 @@ pub fn unit_limit(len: u64) -> u64 {
 /// A limit set by the examiner (`--unit-memory`); 0 when none was.
 static FIXED: AtomicU64 = AtomicU64::new(0);
 
-/// Makes every unit's limit `limit` bytes, whatever it reads (at least 1).
-pub fn fix_limit(limit: u64) {
-    FIXED.store(limit.max(1), Ordering::Relaxed);
+/// Makes every unit's limit `limit` bytes, whatever it reads (at least 1); None
+/// goes back to the default of [`unit_limit`].
+pub fn fix_limit(limit: Option<u64>) {
+    FIXED.store(limit.map_or(0, |l| l.max(1)), Ordering::Relaxed);
+}
+
+/// The limit set with [`fix_limit`], if one is.
+pub fn fixed_limit() -> Option<u64> {
+    match FIXED.load(Ordering::Relaxed) {
+        0 => None,
+        l => Some(l),
+    }
 }
 
 /// One unit on this thread; the previous unit's count and limit come back when

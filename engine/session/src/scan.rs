@@ -46,6 +46,11 @@ pub struct ScanOptions {
     /// Keys for encrypted volumes (`--key`). Never recorded: the session's
     /// arguments name their kinds only.
     pub keys: Vec<dredge_crypt::KeySpec>,
+    /// One memory limit for every unit of work (`--unit-memory`); None: each
+    /// unit's default (`dredge_core::memory::unit_limit`). Recorded, so a resumed
+    /// scan cuts the same units. The default options take the limit set for the
+    /// process (`memory::fixed_limit`).
+    pub unit_memory: Option<u64>,
 }
 
 impl Default for ScanOptions {
@@ -57,6 +62,7 @@ impl Default for ScanOptions {
             page_size: 16 << 20,
             rehash: true,
             hash: Algorithms::ALL,
+            unit_memory: dredge_core::memory::fixed_limit(),
             keys: Vec::new(),
         }
     }
@@ -84,6 +90,10 @@ impl ScanOptions {
         // so a keyless scan records what it always did.
         if !self.keys.is_empty() {
             a["keys"] = crate::unlock::key_kinds(&self.keys);
+        }
+        // Absent without a limit, likewise.
+        if let Some(n) = self.unit_memory {
+            a["unit_memory"] = n.into();
         }
         a
     }
@@ -118,6 +128,7 @@ impl ScanOptions {
                 .unwrap_or(d.hash),
             // A resumed run has no keys: they were never recorded.
             keys: Vec::new(),
+            unit_memory: args["unit_memory"].as_u64(),
         }
     }
 }
@@ -239,6 +250,9 @@ pub fn scan_precarved(
     let sid = store
         .begin_session(SessionCommand::Scan, args)
         .map_err(fail)?;
+    // The options' limit holds for this scan (a resumed one takes the limit
+    // its session recorded).
+    dredge_core::memory::fix_limit(opts.unit_memory);
     match scan_all(&mut store, sid, case_dir, opts, pre, interrupt, progress) {
         Ok(r) => {
             let status = match r.outcome {
