@@ -76,7 +76,8 @@ enum Command {
     /// without creating a case (triage; `fls -r -p` style).
     List(ListArgs),
     /// One-shot carving of a whole image (no filesystem extraction): create a case in
-    /// OUT, register IMAGE, carve every JPEG, PNG and ZIP/OOXML/ODF file it holds.
+    /// OUT, register IMAGE, carve every file it holds of the formats dredge knows
+    /// (images, documents, archives, executables, databases, text; docs/formats.md).
     Carve(RecoverArgs),
     /// One-shot recovery: create a case in OUT, register IMAGE, scan it.
     Recover(RecoverArgs),

@@ -3,7 +3,7 @@
 # ground-truth image (make-carving.py) does not hold, as starting points for the
 # carvers' mutation test (carvers/tests/mutation.rs). Every file is made here from
 # text written for dredge, with Debian's own tools: no third-party content.
-# Usage: testimages/make-carving-seeds.sh   (needs tar, xz, zstd, lz4, iconv, gcc,
+# Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, iconv, gcc,
 # python3; the files are committed, so the test needs none of these)
 set -euo pipefail
 out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
@@ -23,6 +23,7 @@ head -c 700 "$out/text.txt" > "$work/t/short.txt"
 tar --format=ustar --sort=name --mtime=2026-11-30 --owner=0 --group=0 --numeric-owner \
   -C "$work/t" -cf "$out/seed.tar" notes.txt short.txt
 xz -9 -c "$out/text.txt" > "$out/text.txt.xz"
+bzip2 -9 -c "$out/text.txt" > "$out/text.txt.bz2"
 zstd -q -19 -c "$out/text.txt" > "$out/text.txt.zst"
 lz4 -q -9 -c "$out/text.txt" > "$out/text.txt.lz4"
 cat > "$work/seed.c" <<'C'

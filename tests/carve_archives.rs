@@ -120,3 +120,85 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
     let tail = at(0x300000 + headers[3]).expect("the members after the damage");
     assert_eq!(tail["status"], "complete");
 }
+
+/// bzip2 streams made by bzip2: one block (-9), many blocks (-1 over 450 KB,
+/// marks off byte boundaries), one whose fourth block's CRC is damaged (the
+/// stream's CRC no longer folds) and one cut in its middle, laid into random
+/// bytes: the whole ones come back bit-exact (unverified: block contents are
+/// not decoded), the others partial.
+#[test]
+fn bzip2_streams_made_by_bzip2_come_back_whole_and_damaged_ones_partial() {
+    if !tools(&["bzip2"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let mut body = Vec::new();
+    for i in 0..150u64 {
+        body.extend(
+            format!("entry {i}: read, never written\n")
+                .repeat(40)
+                .into_bytes(),
+        );
+        body.extend(noise(1500, i));
+    }
+    std::fs::write(p.join("log.txt"), &body).unwrap();
+    let one = made(
+        p,
+        "head -c 20000 log.txt | bzip2 -9 -c > one.bz2",
+        "one.bz2",
+    );
+    let many = made(p, "bzip2 -1 -c log.txt > many.bz2", "many.bz2");
+    // Blocks of level 1 hold 100 000 bytes: this is a many-block stream.
+    assert!(body.len() > 400_000);
+    // The fourth block's magic, found bit by bit as the carver finds it.
+    let magic = 0x3141_5926_5359u64;
+    let bit = |b: &[u8], i: usize| (b[i / 8] >> (7 - i % 8)) & 1;
+    let starts: Vec<usize> = (0..many.len() * 8 - 48)
+        .filter(|&s| (0..48).fold(0u64, |v, j| v << 1 | u64::from(bit(&many, s + j))) == magic)
+        .collect();
+    assert!(starts.len() >= 4, "{} blocks", starts.len());
+    let mut bad_crc = many.clone();
+    let crc_byte = (starts[3] + 48) / 8 + 1;
+    bad_crc[crc_byte] ^= 0x10;
+    let cut = many[..many.len() / 2].to_vec();
+
+    let mut img = noise(4 << 20, 21);
+    let place = [
+        (0x10000usize, &one, "whole"),
+        (0x100000, &many, "whole"),
+        (0x200000, &bad_crc, "partial"),
+        (0x300000, &cut, "partial"),
+    ];
+    for (at, f, _) in &place {
+        img[*at..*at + f.len()].copy_from_slice(f);
+    }
+    let path = p.join("img.raw");
+    std::fs::write(&path, &img).unwrap();
+    let arts = one_shot_ls("carve", &path, None, &p.join("case"), 3, &[]);
+    let size = |off: u64| {
+        carved_at(&arts, off, "bzip2").unwrap()["size"]
+            .as_u64()
+            .unwrap()
+    };
+    // A damaged block CRC: which block is wrong is not known without decoding,
+    // so the stream is kept whole (for bzip2recover), partial.
+    assert_eq!(size(0x200000), bad_crc.len() as u64);
+    // Cut: the blocks before the cut, and the header of the block it cuts.
+    let kept = size(0x300000);
+    assert!(
+        starts.iter().any(|&s| (s as u64 + 80).div_ceil(8) == kept),
+        "{kept} ends at no block header ({starts:?})"
+    );
+    assert!(kept < cut.len() as u64);
+    for (off, f, kind) in &place {
+        let a = carved_at(&arts, *off as u64, "bzip2")
+            .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
+        if *kind == "whole" {
+            assert_eq!(a["recovery"], "carved-unverified-contiguous", "{a}");
+            assert_eq!(a["sha256"], sha256(f), "{off:#x} not bit-exact");
+        } else {
+            assert_eq!(a["status"], "partial", "{a}");
+        }
+    }
+}

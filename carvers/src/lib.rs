@@ -6,6 +6,7 @@
 //! the pages on a worker pool; this crate has no threads).
 
 mod bmp;
+mod bzip2;
 mod elf;
 mod gif;
 mod gzip;
@@ -456,6 +457,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(tiff::Tiff),
         Box::new(ole::Ole),
         Box::new(xz::Xz),
+        Box::new(bzip2::Bzip2),
         Box::new(tar::Tar),
         Box::new(zstd::Zstd),
         Box::new(lz4::Lz4),
