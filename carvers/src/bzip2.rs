@@ -116,8 +116,7 @@ fn next_mark(r: &mut Reader<'_>, from: u64, to: u64) -> Option<(u64, u64)> {
         if n == 0 {
             return None;
         }
-        let chunk = r.get(byte, n as usize)?.to_vec();
-        for (i, &b) in chunk.iter().enumerate() {
+        for (i, &b) in r.get(byte, n as usize)?.iter().enumerate() {
             w = w << 8 | u64::from(b);
             let last = (byte + i as u64) * 8 + 7;
             // Shifts from the earliest start to the latest.
