@@ -9,15 +9,12 @@ mod compressed;
 mod lznt1;
 mod record;
 mod streams;
+mod walk;
 
-use dredge_core::{
-    Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Timestamp, VolumeReader,
-};
+use dredge_core::{Entry, Extent, FileSystem, Finding, Timestamp, VolumeReader};
 use record::{
-    file_name, filetime, le16, le64, Attribute, FileName, Record, Value, AT_DATA, AT_FILE_NAME,
-    AT_STANDARD_INFORMATION,
+    filetime, le16, le64, Attribute, FileName, Record, Value, AT_DATA, AT_STANDARD_INFORMATION,
 };
-use std::collections::{BTreeMap, HashMap};
 use std::sync::OnceLock;
 
 const ROOT: u64 = 5;
@@ -123,13 +120,6 @@ pub struct NtfsFs {
 
 /// What the first pass keeps of a record: enough to build paths. Attributes are
 /// read again when the entry is emitted, so memory follows names, not data.
-struct Info {
-    in_use: bool,
-    directory: bool,
-    sequence: u16,
-    names: Vec<FileName>,
-}
-
 impl NtfsFs {
     pub fn open(vol: VolumeReader) -> Result<NtfsFs, Finding> {
         let mut findings = Vec::new();
@@ -422,187 +412,7 @@ impl FileSystem for NtfsFs {
     }
 
     fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
-        let rs = self.boot.record_size;
-        let mut info: BTreeMap<u64, Info> = BTreeMap::new();
-        let mut extension: HashMap<u64, Vec<u64>> = HashMap::new();
-        let names_of = |rec: &Record| -> Vec<FileName> {
-            rec.attrs
-                .iter()
-                .filter(|a| a.ty == AT_FILE_NAME)
-                .filter_map(|a| match &a.value {
-                    Value::Resident(v) => file_name(v),
-                    _ => None,
-                })
-                .collect()
-        };
-        let mapped = self.mapped_records(self.record_count(), findings);
-        for n in mapped.into_iter().flat_map(|(a, b)| a..b) {
-            let (rec, note) = self.record(n);
-            let at = self.vol.base() + self.mft_offset(n * rs).unwrap_or(0);
-            if let Some(note) = note {
-                findings.push(Finding::new(at, format!("MFT record {n}: {note}")));
-            }
-            let Some(rec) = rec else { continue };
-            for p in &rec.problems {
-                findings.push(Finding::new(at, format!("MFT record {n}: {p}")));
-            }
-            if rec.base != 0 && rec.base != n {
-                // An extension record: its attributes belong to the base record.
-                if rec.in_use {
-                    extension.entry(rec.base).or_default().push(n);
-                }
-                continue;
-            }
-            info.insert(
-                n,
-                Info {
-                    in_use: rec.in_use,
-                    directory: rec.directory,
-                    sequence: rec.sequence,
-                    names: names_of(&rec),
-                },
-            );
-        }
-        for (base, exts) in &extension {
-            if let Some(i) = info.get_mut(base) {
-                for &e in exts {
-                    if let (Some(r), _) = self.record(e) {
-                        i.names.extend(names_of(&r));
-                    }
-                }
-            }
-        }
-        // Paths from parent references; a parent that is gone or reused makes an orphan.
-        let mut cache: HashMap<u64, String> = HashMap::new();
-        let path_of = |n: u64, cache: &mut HashMap<u64, String>| -> String {
-            let mut chain = Vec::new();
-            let mut cur = n;
-            let mut prefix = String::new();
-            for _ in 0..256 {
-                if cur == ROOT {
-                    break;
-                }
-                if let Some(p) = cache.get(&cur) {
-                    prefix = p.clone();
-                    break;
-                }
-                let Some(i) = info.get(&cur) else {
-                    prefix = "/$OrphanFiles".into();
-                    break;
-                };
-                let Some(f) = best_name(&i.names) else {
-                    prefix = "/$OrphanFiles".into();
-                    break;
-                };
-                chain.push((cur, f.name.clone()));
-                let parent_ok = info
-                    .get(&f.parent)
-                    .is_some_and(|p| p.sequence == f.parent_seq || f.parent_seq == 0);
-                if !parent_ok || chain.iter().any(|(c, _)| *c == f.parent) {
-                    prefix = "/$OrphanFiles".into();
-                    break;
-                }
-                cur = f.parent;
-            }
-            let mut path = prefix;
-            for (c, name) in chain.into_iter().rev() {
-                path = format!("{path}/{name}");
-                cache.insert(c, path.clone());
-            }
-            path
-        };
-        for (&n, i) in &info {
-            if n == ROOT || i.names.is_empty() {
-                continue;
-            }
-            let path = path_of(n, &mut cache);
-            let best = best_name(&i.names)
-                .map(|f| f.name.clone())
-                .unwrap_or_default();
-            let other_names: Vec<String> = i
-                .names
-                .iter()
-                .filter(|f| f.name != best)
-                .map(|f| f.name.clone())
-                .collect::<std::collections::BTreeSet<_>>()
-                .into_iter()
-                .collect();
-            let deleted = !i.in_use;
-            let meta = self.vol.base() + self.mft_offset(n * rs).unwrap_or(0);
-            // Second pass: the record's attributes, with its extension records'.
-            let (Some(mut rec), _) = self.record(n) else {
-                continue;
-            };
-            for &e in extension.get(&n).map(Vec::as_slice).unwrap_or_default() {
-                if let (Some(r), _) = self.record(e) {
-                    rec.attrs.extend(r.attrs);
-                }
-            }
-            let ts = times(&rec, &i.names);
-            // Streams: the unnamed $DATA and each named one (alternate data streams).
-            let mut streams: BTreeMap<String, Vec<Attribute>> = BTreeMap::new();
-            for a in rec.attrs.iter().filter(|a| a.ty == AT_DATA) {
-                streams.entry(a.name.clone()).or_default().push(a.clone());
-            }
-            if i.directory || !streams.contains_key("") {
-                visit(Entry {
-                    id: n,
-                    path: path.clone(),
-                    other_names: other_names.clone(),
-                    kind: if i.directory {
-                        EntryKind::Directory
-                    } else {
-                        EntryKind::File
-                    },
-                    deleted,
-                    size: 0,
-                    times: ts.clone(),
-                    runs: Vec::new(),
-                    recovery: if deleted {
-                        Recovery::Intact
-                    } else {
-                        Recovery::Allocated
-                    },
-                    meta_offset: meta,
-                });
-            }
-            for (k, (sname, ext)) in streams.iter().enumerate() {
-                if n == 8 && sname == "$Bad" {
-                    continue; // $BadClus:$Bad spans the volume sparsely; it is not content
-                }
-                let mut problems = Vec::new();
-                let (runs, size) = self.stream(ext, &mut problems);
-                for p in problems {
-                    findings.push(Finding::new(meta, format!("{path}: {p}")));
-                }
-                let recovery = if deleted {
-                    self.judge_deleted(&runs)
-                } else {
-                    Recovery::Allocated
-                };
-                let (id, p) = if sname.is_empty() {
-                    (n, path.clone())
-                } else {
-                    (n | ((k as u64 + 1) << 48), format!("{path}:{sname}"))
-                };
-                visit(Entry {
-                    id,
-                    path: p,
-                    other_names: if sname.is_empty() {
-                        other_names.clone()
-                    } else {
-                        Vec::new()
-                    },
-                    kind: EntryKind::File,
-                    deleted,
-                    size,
-                    times: ts.clone(),
-                    runs,
-                    recovery,
-                    meta_offset: meta,
-                });
-            }
-        }
+        self.walk_all(visit, findings);
     }
 
     fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {

@@ -1,0 +1,237 @@
+//! The walk: every MFT record, in MFT order, as an entry per stream, paths
+//! rebuilt from $FILE_NAME parent references.
+//!
+//! Two sweeps over the records. The first keeps what paths are made of — each
+//! folder's names and sequence number — and where extension
+//! records belong; the second reads each record again and lists it, its path
+//! made from its own names and the folders'. Files are not kept between the
+//! sweeps, so the walk holds the folders (and the paths of those on a listed
+//! path), not the files (issue 18): memory follows the folder count.
+
+use crate::record::{file_name, Attribute, FileName, Record, Value, AT_DATA, AT_FILE_NAME};
+use crate::{best_name, times, NtfsFs, ROOT};
+use dredge_core::{Entry, EntryKind, Finding, Recovery};
+use std::collections::{BTreeMap, HashMap};
+
+/// A folder, as paths need it.
+struct Folder {
+    sequence: u16,
+    names: Vec<FileName>,
+}
+
+fn names_of(rec: &Record) -> Vec<FileName> {
+    rec.attrs
+        .iter()
+        .filter(|a| a.ty == AT_FILE_NAME)
+        .filter_map(|a| match &a.value {
+            Value::Resident(v) => file_name(v),
+            _ => None,
+        })
+        .collect()
+}
+
+impl NtfsFs {
+    pub(crate) fn walk_all(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+        let rs = self.boot.record_size;
+        let mut folders: BTreeMap<u64, Folder> = BTreeMap::new();
+        let mut extension: HashMap<u64, Vec<u64>> = HashMap::new();
+        let mapped = self.mapped_records(self.record_count(), findings);
+        for n in mapped.iter().flat_map(|&(a, b)| a..b) {
+            let (rec, note) = self.record(n);
+            let at = self.vol.base() + self.mft_offset(n * rs).unwrap_or(0);
+            if let Some(note) = note {
+                findings.push(Finding::new(at, format!("MFT record {n}: {note}")));
+            }
+            let Some(rec) = rec else { continue };
+            for p in &rec.problems {
+                findings.push(Finding::new(at, format!("MFT record {n}: {p}")));
+            }
+            if rec.base != 0 && rec.base != n {
+                // An extension record: its attributes belong to the base record.
+                if rec.in_use {
+                    extension.entry(rec.base).or_default().push(n);
+                }
+                continue;
+            }
+            if rec.directory {
+                folders.insert(
+                    n,
+                    Folder {
+                        sequence: rec.sequence,
+                        names: names_of(&rec),
+                    },
+                );
+            }
+        }
+        for (base, exts) in &extension {
+            if let Some(f) = folders.get_mut(base) {
+                for &e in exts {
+                    if let (Some(r), _) = self.record(e) {
+                        f.names.extend(names_of(&r));
+                    }
+                }
+            }
+        }
+        // Paths of folders met on a listed path.
+        let mut cache: HashMap<u64, String> = HashMap::new();
+        for n in mapped.iter().flat_map(|&(a, b)| a..b) {
+            // Second sweep: the record's attributes, with its extension records'.
+            let (Some(mut rec), _) = self.record(n) else {
+                continue;
+            };
+            if rec.base != 0 && rec.base != n {
+                continue;
+            }
+            let mut names = names_of(&rec);
+            for &e in extension.get(&n).map(Vec::as_slice).unwrap_or_default() {
+                if let (Some(r), _) = self.record(e) {
+                    names.extend(names_of(&r));
+                    rec.attrs.extend(r.attrs);
+                }
+            }
+            if n == ROOT || names.is_empty() {
+                continue;
+            }
+            let path = path_of(n, &names, &folders, &mut cache);
+            self.emit(n, rec, names, path, visit, findings);
+        }
+    }
+
+    /// Lists record `n` (its attributes with its extension records') under `path`:
+    /// an entry for a folder or a file without an unnamed stream, and one per
+    /// stream.
+    fn emit(
+        &self,
+        n: u64,
+        rec: Record,
+        names: Vec<FileName>,
+        path: String,
+        visit: &mut dyn FnMut(Entry),
+        findings: &mut Vec<Finding>,
+    ) {
+        let rs = self.boot.record_size;
+        let directory = rec.directory;
+        let best = best_name(&names)
+            .map(|f| f.name.clone())
+            .unwrap_or_default();
+        let other_names: Vec<String> = names
+            .iter()
+            .filter(|f| f.name != best)
+            .map(|f| f.name.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let deleted = !rec.in_use;
+        let meta = self.vol.base() + self.mft_offset(n * rs).unwrap_or(0);
+        let ts = times(&rec, &names);
+        // Streams: the unnamed $DATA and each named one (alternate data streams).
+        let mut streams: BTreeMap<String, Vec<Attribute>> = BTreeMap::new();
+        for a in rec.attrs.iter().filter(|a| a.ty == AT_DATA) {
+            streams.entry(a.name.clone()).or_default().push(a.clone());
+        }
+        if directory || !streams.contains_key("") {
+            visit(Entry {
+                id: n,
+                path: path.clone(),
+                other_names: other_names.clone(),
+                kind: if directory {
+                    EntryKind::Directory
+                } else {
+                    EntryKind::File
+                },
+                deleted,
+                size: 0,
+                times: ts.clone(),
+                runs: Vec::new(),
+                recovery: if deleted {
+                    Recovery::Intact
+                } else {
+                    Recovery::Allocated
+                },
+                meta_offset: meta,
+            });
+        }
+        for (k, (sname, ext)) in streams.iter().enumerate() {
+            if n == 8 && sname == "$Bad" {
+                continue; // $BadClus:$Bad spans the volume sparsely; it is not content
+            }
+            let mut problems = Vec::new();
+            let (runs, size) = self.stream(ext, &mut problems);
+            for p in problems {
+                findings.push(Finding::new(meta, format!("{path}: {p}")));
+            }
+            let recovery = if deleted {
+                self.judge_deleted(&runs)
+            } else {
+                Recovery::Allocated
+            };
+            let (id, p) = if sname.is_empty() {
+                (n, path.clone())
+            } else {
+                (n | ((k as u64 + 1) << 48), format!("{path}:{sname}"))
+            };
+            visit(Entry {
+                id,
+                path: p,
+                other_names: if sname.is_empty() {
+                    other_names.clone()
+                } else {
+                    Vec::new()
+                },
+                kind: EntryKind::File,
+                deleted,
+                size,
+                times: ts.clone(),
+                runs,
+                recovery,
+                meta_offset: meta,
+            });
+        }
+    }
+}
+
+/// The path of record `n` from its own names and its folders'; a parent that is
+/// gone, reused (another sequence number) or not a folder makes an orphan.
+fn path_of(
+    n: u64,
+    own: &[FileName],
+    folders: &BTreeMap<u64, Folder>,
+    cache: &mut HashMap<u64, String>,
+) -> String {
+    let mut chain = Vec::new();
+    let mut cur = n;
+    let mut names = own;
+    let mut prefix = String::new();
+    for _ in 0..256 {
+        if cur == ROOT {
+            break;
+        }
+        if let Some(p) = cache.get(&cur) {
+            prefix = p.clone();
+            break;
+        }
+        let Some(f) = best_name(names) else {
+            prefix = "/$OrphanFiles".into();
+            break;
+        };
+        chain.push((cur, f.name.clone()));
+        let parent_ok = folders
+            .get(&f.parent)
+            .is_some_and(|p| p.sequence == f.parent_seq || f.parent_seq == 0);
+        if !parent_ok || chain.iter().any(|(c, _)| *c == f.parent) {
+            prefix = "/$OrphanFiles".into();
+            break;
+        }
+        cur = f.parent;
+        names = folders.get(&cur).map_or(&[], |p| p.names.as_slice());
+    }
+    let mut path = prefix;
+    for (c, name) in chain.into_iter().rev() {
+        path = format!("{path}/{name}");
+        // Folders only: a file's path is made once.
+        if folders.contains_key(&c) {
+            cache.insert(c, path.clone());
+        }
+    }
+    path
+}
