@@ -70,6 +70,28 @@ pub fn mutation_setup(default_seed: u64) -> (Rng, usize) {
     (Rng::new(seed), usize::try_from(cases).unwrap_or(usize::MAX))
 }
 
+/// What a filesystem's walk holds beyond the entries it hands out, at most, seen
+/// at each entry (each is dropped there, as the session hands it on); with the
+/// number of entries and the walk's findings. A first walk warms what the reader
+/// caches, so this is the walk's own memory. Counted only in a test binary that
+/// installs `dredge_core::memory::Counting` as its allocator.
+pub fn walk_held(fs: &dyn dredge_core::FileSystem) -> (u64, usize, Vec<dredge_core::Finding>) {
+    use dredge_core::memory;
+    fs.walk(&mut |_| {}, &mut Vec::new());
+    let _unit = memory::Scope::enter(u64::MAX - 1);
+    let (mut most, mut n) = (0, 0);
+    let mut findings = Vec::new();
+    fs.walk(
+        &mut |e| {
+            drop(e);
+            most = most.max(memory::unit_held());
+            n += 1;
+        },
+        &mut findings,
+    );
+    (most, n, findings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,8 +3,8 @@
 //! to be read and the set of inodes listed. Counted with the counting allocator
 //! the `dredge` binary installs (`dredge_core::memory`).
 
-use dredge_core::memory::{self, Counting, Scope};
-use dredge_core::{Extent, FileSystem, ImageSource, VolumeReader};
+use dredge_core::memory::Counting;
+use dredge_core::{Extent, ImageSource, VolumeReader};
 use dredge_fs_ext::ExtFs;
 use dredge_image::{MemDevice, Sectored};
 use std::alloc::System;
@@ -52,25 +52,12 @@ fn image(dir: &Path, files: usize) -> Option<Vec<u8>> {
     Some(std::fs::read(&img).unwrap())
 }
 
-/// The most the walk held beyond what it handed out, seen at each entry, and the
-/// number of entries (the reader's caches warmed by a first walk).
+/// The walk's own memory at most, and its entry count (`dredge_testkit::walk_held`).
 fn walk_held(data: Vec<u8>) -> (u64, usize) {
     let len = data.len() as u64;
     let src: Arc<dyn ImageSource> = Arc::new(Sectored::new(MemDevice::new(data)));
     let fs = ExtFs::open(VolumeReader::new(src, Extent::new(0, len))).unwrap();
-    fs.walk(&mut |_| {}, &mut Vec::new());
-    let _unit = Scope::enter(u64::MAX - 1);
-    let (mut most, mut n) = (0, 0);
-    let mut findings = Vec::new();
-    fs.walk(
-        &mut |e| {
-            // The entry is the caller's: dropped here, it leaves the count.
-            drop(e);
-            most = most.max(memory::unit_held());
-            n += 1;
-        },
-        &mut findings,
-    );
+    let (most, n, findings) = dredge_testkit::walk_held(&fs);
     assert!(findings.is_empty(), "{findings:?}");
     (most, n)
 }
