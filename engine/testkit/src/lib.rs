@@ -92,6 +92,34 @@ pub fn walk_held(fs: &dyn dredge_core::FileSystem) -> (u64, usize, Vec<dredge_co
     (most, n, findings)
 }
 
+/// How many bytes more a file the walk of `large` holds than the walk of
+/// `small` (each a filesystem and the files it holds), by [`walk_held`]; both
+/// walks must list every file and find nothing wrong.
+pub fn walk_growth_per_file(
+    (small, small_files): (&dyn dredge_core::FileSystem, usize),
+    (large, large_files): (&dyn dredge_core::FileSystem, usize),
+) -> u64 {
+    let (s, sn, sf) = walk_held(small);
+    let (l, ln, lf) = walk_held(large);
+    assert!(sf.is_empty() && lf.is_empty(), "{sf:?} {lf:?}");
+    assert!(
+        sn > small_files && ln > large_files,
+        "{sn} entries of {small_files} files, {ln} of {large_files}"
+    );
+    let per_file = l.saturating_sub(s) / (large_files - small_files) as u64;
+    eprintln!("{s} bytes held for {small_files} files, {l} for {large_files}: {per_file} a file");
+    per_file
+}
+
+/// An image held in memory, read as one volume from its first byte to its last.
+pub fn whole_volume(data: Vec<u8>) -> dredge_core::VolumeReader {
+    let len = data.len() as u64;
+    dredge_core::VolumeReader::new(
+        std::sync::Arc::new(MemSource(data)),
+        dredge_core::Extent::new(0, len),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
