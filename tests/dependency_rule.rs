@@ -254,3 +254,19 @@ fn rs_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn every_crate_has_its_row_in_the_architecture_page() {
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/architecture.md"))
+            .expect("docs/architecture.md");
+    let missing: Vec<&String> = graph()
+        .members
+        .keys()
+        .filter(|n| !page.lines().any(|l| l.starts_with(&format!("| `{n}`"))))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/architecture.md has no row in its crate table for {missing:?}"
+    );
+}

@@ -7,6 +7,7 @@ mod bodyfile;
 mod case;
 mod csv;
 mod dfxml;
+mod doc;
 mod html;
 mod pdf;
 mod text;
@@ -58,17 +59,6 @@ impl Format {
         }
     }
 }
-
-/// How many unreadable ranges of an item the HTML and the PDF report list; past
-/// it they say how many more there are (every one is in the DFXML and CASE
-/// reports).
-pub(crate) const HTML_LISTED_GAPS: usize = 1000;
-pub(crate) const PDF_LISTED_GAPS: usize = 200;
-
-/// How many findings of an item the PDF lists (Typst lays the whole document out
-/// in memory); past it, it says how many more there are. The HTML lists every
-/// finding: no other report holds them.
-pub(crate) const PDF_LISTED_FINDINGS: usize = 1000;
 
 /// One evidence item with what is known of it.
 pub struct EvidenceInfo {

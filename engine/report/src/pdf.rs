@@ -3,12 +3,18 @@
 //! compiled in: the report looks the same on every machine).
 //!
 //! Typst lays out a whole document in memory, so the file table is limited to the
-//! first [`MAX_ROWS`] files (deleted, carved and partial ones first); the report says
-//! so and names the CSV, DFXML and CASE reports, which list every file.
+//! first [`PAPER_FILES`] files (deleted, carved and partial ones first); the report
+//! says so and names the CSV, DFXML and CASE reports, which list every file. What
+//! is listed, and in which sections and columns, is the report document's
+//! (`doc.rs`), shared with the HTML report.
 
+use crate::doc::{
+    self, Block, Column, Doc, FileRow, Medium, Style, Width, FILE_COLUMNS, HASH_HEAD,
+    HASH_ROW_WIDTH, PAPER_FILES,
+};
 use crate::text::visible;
 use crate::{io_error, Model};
-use dredge_store::{ArtifactOrigin, ArtifactRecord, ArtifactStatus, Store, StoreError};
+use dredge_store::{ArtifactRecord, Store, StoreError};
 use std::io::Write;
 use typst::diag::{FileError, FileResult};
 use typst::foundations::{Bytes, Datetime, Duration};
@@ -18,10 +24,7 @@ use typst::utils::LazyHash;
 use typst::{Library, LibraryExt, World};
 use typst_layout::PagedDocument;
 
-/// Files listed in the PDF at most.
-pub const MAX_ROWS: u64 = 2000;
-
-struct Doc {
+struct Typesetter {
     library: LazyHash<Library>,
     book: LazyHash<FontBook>,
     fonts: Vec<Font>,
@@ -29,7 +32,7 @@ struct Doc {
     today: Option<Datetime>,
 }
 
-impl World for Doc {
+impl World for Typesetter {
     fn library(&self) -> &LazyHash<Library> {
         &self.library
     }
@@ -80,16 +83,6 @@ fn lit1(s: &str) -> String {
     quote(&visible(s))
 }
 
-/// Text of ours in lines: each line made [`visible`], the lines kept as line breaks.
-fn lit(s: &str) -> String {
-    quote(
-        &s.split('\n')
-            .map(|l| visible(l).into_owned())
-            .collect::<Vec<_>>()
-            .join("\n"),
-    )
-}
-
 /// `s` cut into lines of at most `width` characters, for a monospace cell: breaks
 /// after separators where it can, hard breaks where it must, and never inside a
 /// run of 32 or more hex digits (a hash), which starts a line of its own instead.
@@ -138,13 +131,6 @@ fn wrap_mono(s: &str, width: usize) -> String {
     lines.join("\n")
 }
 
-/// Characters per line of the monospace cells (6.5 pt DejaVu Sans Mono is 3.9 pt a
-/// character): the evidence table's value column, the options and custody detail
-/// columns, the full-width hash row of the files table.
-const EVIDENCE_WIDTH: usize = 80;
-const DETAIL_WIDTH: usize = 70;
-const HASH_ROW_WIDTH: usize = 120;
-
 /// `Y-M-D` and `h:m:s` of a stored UTC time.
 fn parse_utc(utc: &str) -> Option<Datetime> {
     let (y, mo, d, h, mi, s) = crate::text::utc_fields(utc)?;
@@ -168,324 +154,190 @@ const PREAMBLE: &str = r##"
 #show heading.where(level: 2): it => block(above: 10pt, below: 4pt, text(size: 11pt, it.body))
 "##;
 
-fn head(model: &Model) -> String {
-    let c = &model.case;
-    let number = c.info.case_number.as_deref().unwrap_or(&c.uuid);
-    let mut s = format!(
-        "#set document(title: {}, author: {})\n",
-        lit(&format!("Forensic examination report — case {number}")),
-        lit(&c.info.examiner)
-    );
-    // Every page carries the custody head the report was made from: an examiner
-    // can check a case against any single page (`dredge verify CASE --head`).
-    s += &format!(
-        "#set page(paper: \"a4\", margin: (x: 1.5cm, top: 1.6cm, bottom: 2.4cm), footer: context [#set text(size: 7.5pt); #{} #h(1fr) page #counter(page).display(\"1 of 1\", both: true) #linebreak() custody head #text(font: \"DejaVu Sans Mono\", size: 6.5pt, {})])\n",
-        lit(&format!("dredge {} — case {number} — generated {}", dredge_core::TOOL_VERSION, model.generated_utc)),
-        lit(&crate::text::head_line(model))
-    );
-    s += PREAMBLE;
-    s += "#text(size: 18pt, strong[Forensic examination report])\n\n#kv(\n";
-    for (k, v) in [
-        ("Case number", c.info.case_number.as_deref().unwrap_or("—")),
-        ("Examiner", c.info.examiner.as_str()),
-        ("Description", c.info.description.as_deref().unwrap_or("—")),
-        ("Case identifier", c.uuid.as_str()),
-        ("Case opened (UTC)", c.created_utc.as_str()),
-        ("Report generated (UTC)", model.generated_utc.as_str()),
-        ("Tool", &format!("dredge {}", dredge_core::TOOL_VERSION)),
-        ("Custody log signature", &crate::text::signing_line(model)),
-    ] {
-        s += &format!("  ({}, {}),\n", lit(k), lit1(v));
-    }
-    s += ")\n";
-    s += &match &model.integrity {
-        Ok(n) => format!("#ok({})\n", lit(&format!("Custody record verified: {n} events, hash chain intact and anchored; evidence and artifact records match the digests sealed in the log."))),
-        Err(b) => format!("#fail({})\n", lit(&format!("VERIFICATION FAILED: the custody record does not hold at event {}: {}. The contents below are what the store holds now; they cannot be relied on until this is explained.", b.seq, b.detail))),
-    };
-    s
+/// A cell's lines as one Typst string: each line made [`visible`], the lines kept
+/// as line breaks.
+fn lines(c: &[String]) -> String {
+    quote(&joined(c))
 }
 
-fn evidence(model: &Model) -> String {
-    let mut s = String::from("= 1 Evidence\n");
-    for e in &model.evidence {
-        let r = &e.row;
-        s += &format!("#heading(level: 2, {})\n#kv(\n", lit1(&r.label));
-        let mut rows: Vec<(String, String, bool)> = vec![
-            ("Source".into(), r.path.clone(), false),
-            ("Kind".into(), r.kind.clone(), false),
-            ("Size".into(), crate::text::bytes(r.size), false),
-            (
-                "MD5 (acquisition)".into(),
-                crate::text::digest(&r.md5),
-                true,
-            ),
-            (
-                "SHA-1 (acquisition)".into(),
-                crate::text::digest(&r.sha1),
-                true,
-            ),
-            (
-                "SHA-256 (acquisition)".into(),
-                crate::text::digest(&r.sha256),
-                true,
-            ),
-            (
-                "Unreadable".into(),
-                format!(
-                    "{} in {} ranges",
-                    crate::text::bytes(r.bad_bytes),
-                    e.gaps.len()
-                ),
-                false,
-            ),
-        ];
-        if let Some(m) = &r.map_path {
-            rows.push((
-                "Bad-sector map".into(),
-                format!("{m} (SHA-256 {})", r.map_sha256.as_deref().unwrap_or("?")),
-                false,
-            ));
-        }
-        let mut checks: Vec<String> = e
-            .verifications
-            .iter()
-            .map(|(t, res)| format!("{t}: verify — {res}"))
-            .collect();
-        checks.extend(
-            e.unchanged
-                .iter()
-                .map(|(t, h)| format!("{t}: scan — SHA-256 before and after {h}")),
-        );
-        if checks.is_empty() {
-            checks.push("not re-verified since it was registered".into());
-        }
-        rows.push(("Verification".into(), checks.join("\n"), true));
-        for (k, v, m) in rows {
-            if m {
-                s += &format!(
-                    "  ({}, mono({})),\n",
-                    lit(&k),
-                    lit(&wrap_mono(&v, EVIDENCE_WIDTH))
-                );
-            } else {
-                s += &format!("  ({}, {}),\n", lit(&k), lit1(&v));
-            }
-        }
-        s += ")\n";
-        // Where on the medium the unreadable areas lie, at 1/1000 of its size.
-        let size = r.size.max(1) as f64;
-        let mut cuts: Vec<(f64, f64)> = Vec::new();
-        for g in &e.gaps {
-            let (a, w) = (g.offset as f64 / size, g.len as f64 / size);
-            match cuts.last_mut() {
-                Some(last) if a - (last.0 + last.1) < 0.001 => last.1 = a + w - last.0,
-                _ => cuts.push((a, w)),
-            }
-        }
-        let cuts: Vec<String> = cuts
-            .iter()
-            .map(|(a, w)| format!("({a:.6}, {w:.6})"))
-            .collect();
-        s += &format!(
-            "#bar({}, ({}))\n#small[Map of the medium, offset 0 to {} bytes: green read, red unreadable (zero-filled in every output).]\n",
-            r.size,
-            if cuts.is_empty() { String::new() } else { cuts.join(", ") + "," },
-            r.size
-        );
-        if !e.gaps.is_empty() {
-            s += "#table(columns: (auto, auto, 1fr), [*Offset*], [*Length*], [*Why*],\n";
-            for (o, l, w) in e
-                .gaps
-                .iter()
-                .map(|g| (g.offset, g.len, g.why.as_str()))
-                .take(crate::PDF_LISTED_GAPS)
-            {
-                s += &format!("  [{o}], [{l}], {},\n", lit(w));
-            }
-            s += ")\n";
-            if e.gaps.len() > crate::PDF_LISTED_GAPS {
-                s += &format!(
-                    "#small[… and {} more ranges, listed in the DFXML and CASE reports.]\n",
-                    e.gaps.len() - crate::PDF_LISTED_GAPS
-                );
-            }
-        }
-    }
-    s
+fn joined(c: &[String]) -> String {
+    c.iter()
+        .map(|l| visible(l).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
-fn methods(model: &Model) -> String {
-    let mut s = String::from("= 2 Methods\nEvery command run on this case, with its exact options, as the custody log records it.\n#table(columns: (auto, auto, 1fr, auto, auto), [*\\#*], [*Command*], [*Options*], [*Started / ended (UTC)*], [*Result*],\n");
-    for x in &model.sessions {
-        s += &format!(
-            "  [{}], {}, mono({}), small({}), {},\n",
-            x.id,
-            lit(&format!("{} (dredge {})", x.command, x.tool_version)),
-            lit(&wrap_mono(&x.args.to_string(), DETAIL_WIDTH)),
-            lit(&format!(
-                "{}\n{}",
-                x.started,
-                x.ended.as_deref().unwrap_or("—")
-            )),
-            lit(&x.status)
-        );
+fn cell(style: Style, c: &[String]) -> String {
+    match style {
+        Style::Plain => lines(c),
+        Style::Mono(width) => format!("mono({})", quote(&wrap_mono(&joined(c), width))),
+        Style::Small => format!("small({})", lines(c)),
     }
-    s + ")\n"
 }
 
-fn volumes_and_findings(model: &Model) -> String {
-    let mut s = String::from("= 3 Volumes and filesystems\n");
-    for e in &model.evidence {
-        s += &format!("#heading(level: 2, {})\n#table(columns: (auto, auto, auto, auto, 1fr), [*\\#*], [*Start*], [*Length*], [*Kind*], [*Description / filesystems*],\n", lit1(&e.row.label));
-        for v in &e.volumes {
-            let fs: Vec<String> = v
-                .filesystems
-                .iter()
-                .map(|(t, l)| l.as_ref().map_or(t.clone(), |l| format!("{t} “{l}”")))
-                .collect();
-            s += &format!(
-                "  [{}], [{}], [{}], {}, {},\n",
-                v.idx,
-                v.start,
-                v.len,
-                lit1(&v.kind),
-                lit1(&format!("{} — {}", v.description, fs.join(", ")))
-            );
-        }
-        s += ")\n";
-    }
-    s += "= 4 Findings\nDamaged or unusual structures the readers met and worked around.\n";
-    for e in &model.evidence {
-        s += &format!(
-            "#heading(level: 2, {})\n",
-            lit1(&format!("{} — {} findings", e.row.label, e.findings.len()))
-        );
-        if e.findings.is_empty() {
-            continue;
-        }
-        s += "#table(columns: (auto, auto, 1fr, auto, auto), [*Where*], [*Offset*], [*What*], [*Expected*], [*Found*],\n";
-        for (unit, f) in e.findings.iter().take(crate::PDF_LISTED_FINDINGS) {
-            s += &format!(
-                "  {}, [{}], {}, {}, {},\n",
-                lit1(unit),
-                f.offset,
-                lit1(&f.what),
-                lit1(f.expected.as_deref().unwrap_or("")),
-                lit1(f.actual.as_deref().unwrap_or(""))
-            );
-        }
-        s += ")\n";
-        if e.findings.len() > crate::PDF_LISTED_FINDINGS {
-            s += &format!(
-                "#small[… and {} more findings, every one listed in the HTML report.]\n",
-                e.findings.len() - crate::PDF_LISTED_FINDINGS
-            );
-        }
-    }
-    s
-}
-
-fn file_row(a: &ArtifactRecord) -> String {
-    let mut state = crate::text::allocation(a).to_string();
-    if a.status != ArtifactStatus::Complete {
-        state += &format!(", {}", a.status);
-    }
-    let hashes = a
-        .digests
-        .as_ref()
-        .map_or("no content".to_string(), |(m, s1, s2)| {
-            format!("MD5 {m}  SHA-1 {s1}\nSHA-256 {s2}")
-        });
-    let mut detail = a
-        .recovery_detail
-        .clone()
-        .unwrap_or_else(|| a.recovery.as_str().to_string());
-    if !a.gaps.is_empty() {
-        detail += &format!(
-            "; unreadable {} bytes: {}",
-            a.unreadable_bytes,
-            crate::text::gaps(&a.gaps)
-        );
-    }
-    let times: Vec<String> = a
-        .times
+/// A table's columns and its header, repeated on every page; `more` is a further
+/// header row (the files table's hash row).
+fn columns(cols: &[Column], more: &str) -> String {
+    let w: Vec<String> = cols
         .iter()
-        .map(|(src, utc)| format!("{utc} {src}"))
+        .map(|c| match c.width {
+            Width::Auto => "auto".to_string(),
+            Width::Rest => "1fr".to_string(),
+            Width::Percent(p) => format!("{p}%"),
+        })
         .collect();
+    let mut heads: Vec<String> = cols
+        .iter()
+        .map(|c| format!("strong({})", quote(c.head)))
+        .collect();
+    if !more.is_empty() {
+        heads.push(more.to_string());
+    }
     format!(
-        "  [#{} #linebreak() #small({})], {}, [{}], small({}), small({}),\n  table.cell(colspan: 5, mono({})),\n",
-        lit1(&a.path),
-        lit1(&a.forensic_path),
-        lit(&state),
-        a.size,
-        lit(&times.join("\n")),
-        lit(&detail),
-        lit(&wrap_mono(&hashes, HASH_ROW_WIDTH))
+        "columns: ({},), table.header({})",
+        w.join(", "),
+        heads.join(", ")
     )
 }
 
-fn files(store: &Store, model: &Model) -> Result<String, StoreError> {
-    let total: u64 = model.counts.iter().map(|c| c.count).sum();
-    let mut s = format!("= 5 Recovered and carved files\n{total} files in all.");
-    if total > MAX_ROWS {
-        s += &format!(" This document lists {MAX_ROWS} of them: deleted, carved and partial files first. Every file, with its hashes, times and image ranges, is in the CSV, DFXML and CASE reports of this case (`dredge report --format csv|dfxml|case`).");
+/// The red marks of the medium's bar: ranges closer than 1/1000 of its size merged.
+fn cuts(size: u64, gaps: &[(u64, u64)]) -> String {
+    let size = size.max(1) as f64;
+    let mut cuts: Vec<(f64, f64)> = Vec::new();
+    for (o, l) in gaps {
+        let (a, w) = (*o as f64 / size, *l as f64 / size);
+        match cuts.last_mut() {
+            Some(last) if a - (last.0 + last.1) < 0.001 => last.1 = a + w - last.0,
+            _ => cuts.push((a, w)),
+        }
     }
-    // Hashes take a full-width row under each file: on one line each, they copy
-    // out whole, and no column has to be squeezed for them.
-    s += "\n#table(columns: (26%, auto, auto, 25%, 1fr), [*Path / forensic path*], [*State*], [*Size*], [*Times (UTC, source)*], [*Recovery*], table.cell(colspan: 5)[*Hashes*],\n";
-    // Two passes over the store: the files an examiner looks at first, then the rest.
+    cuts.iter()
+        .map(|(a, w)| format!("({a:.6}, {w:.6}),"))
+        .collect()
+}
+
+fn block(s: &mut String, b: &Block) {
+    match b {
+        Block::KeyValues(rows) => {
+            *s += "#kv(\n";
+            for (k, v, style) in rows {
+                *s += &format!("  ({}, {}),\n", quote(k), cell(*style, v));
+            }
+            *s += ")\n";
+        }
+        Block::Verdict { ok, text } => {
+            *s += &format!("#{}({})\n", if *ok { "ok" } else { "fail" }, lit1(text));
+        }
+        Block::Heading(h) => *s += &format!("#heading(level: 2, {})\n", lit1(h)),
+        Block::Para(p) => *s += &format!("#{}\n\n", lit1(p)),
+        Block::Note(p) => *s += &format!("#small({})\n\n", lit1(p)),
+        Block::Table {
+            columns: cols,
+            rows,
+        } => {
+            *s += &format!("#table({},\n", columns(cols, ""));
+            for row in rows {
+                *s += "  ";
+                for (c, v) in cols.iter().zip(row) {
+                    *s += &cell(c.style, v);
+                    *s += ", ";
+                }
+                *s += "\n";
+            }
+            *s += ")\n";
+        }
+        Block::Folded(_, inner) => block(s, inner),
+        Block::SectorMap { size, gaps } => {
+            *s += &format!(
+                "#bar({size}, ({}))\n#small[Map of the medium, offset 0 to {size} bytes: green read, red unreadable (zero-filled in every output).]\n\n",
+                cuts(*size, gaps)
+            );
+        }
+        // Written by `files`.
+        Block::Files => {}
+    }
+}
+
+fn file_row(a: &ArtifactRecord) -> String {
+    let f = FileRow::of(a);
+    let mut state = f.allocation.to_string();
+    if let Some(st) = f.status {
+        state += &format!(", {st}");
+    }
+    let mut path = lit1(&f.path);
+    for n in &f.other_names {
+        path += &format!(" #linebreak() #small({})", lit1(&format!("also {n}")));
+    }
+    format!(
+        "  [#{path} #linebreak() #small({})], {}, [{}], {}, {},\n  table.cell(colspan: {}, {}),\n",
+        lit1(&f.forensic_path),
+        quote(&state),
+        f.size,
+        cell(Style::Small, &f.times),
+        cell(Style::Small, &f.recovery),
+        FILE_COLUMNS.len(),
+        cell(Style::Mono(HASH_ROW_WIDTH), &f.hashes)
+    )
+}
+
+/// The files table: at most [`PAPER_FILES`] rows, those an examiner looks at
+/// first before the rest (two passes over the store).
+fn files(s: &mut String, store: &Store) -> Result<(), StoreError> {
+    let hashes = format!(
+        "table.cell(colspan: {}, strong({}))",
+        FILE_COLUMNS.len(),
+        quote(HASH_HEAD)
+    );
+    *s += &format!("#table({},\n", columns(FILE_COLUMNS, &hashes));
     let mut n = 0u64;
-    for interesting in [true, false] {
+    for first in [true, false] {
         store.each_artifact(None, &mut |a| {
-            let is = a.deleted
-                || a.origin == ArtifactOrigin::Carved
-                || a.status != ArtifactStatus::Complete;
-            if is == interesting && n < MAX_ROWS {
-                s += &file_row(&a);
+            if doc::listed_first(&a) == first && n < PAPER_FILES {
+                *s += &file_row(&a);
                 n += 1;
             }
             Ok(())
         })?;
     }
-    s += ")\n";
-    Ok(s)
+    *s += ")\n";
+    Ok(())
 }
-
-fn custody(model: &Model) -> String {
-    let mut s = String::from("= 6 Custody log\n");
-    s += &match &model.integrity {
-        Ok(n) => format!("#ok({})\n", lit(&format!("{n} events; every event's hash chains to the one before and the newest matches custody.head."))),
-        Err(b) => format!("#fail({})\n", lit(&format!("VERIFICATION FAILED at event {}: {}", b.seq, b.detail))),
-    };
-    s += "#table(columns: (auto, auto, auto, 1fr), [*\\#*], [*Time (UTC) / actor*], [*Action*], [*Details and hash*],\n";
-    for e in &model.events {
-        s += &format!(
-            "  [{}], small({}), {}, mono({}),\n",
-            e.seq,
-            lit(&format!("{}\n{}", e.time_utc, e.actor)),
-            lit(&e.action),
-            lit(&wrap_mono(
-                &format!("{}\nhash {}", e.params, e.hash),
-                DETAIL_WIDTH
-            ))
-        );
-    }
-    s += ")\n";
-    s += &format!(
-        "#small[Generated by dredge {} from the case store alone. This document's SHA-256 is recorded in the custody log when it is written (action report.generate) and in the .sha256 file beside it.]\n",
-        dredge_core::TOOL_VERSION
-    );
-    s
-}
-
+/// The Typst source of the report (also useful to see what the PDF was made from).
 /// The Typst source of the report (also useful to see what the PDF was made from).
 pub fn source(store: &Store, model: &Model) -> Result<String, StoreError> {
-    let mut s = head(model);
-    s += &evidence(model);
-    s += &methods(model);
-    s += &volumes_and_findings(model);
-    s += &files(store, model)?;
-    s += &custody(model);
+    let doc = Doc::build(model, Medium::Paper);
+    let mut s = format!(
+        "#set document(title: {}, author: {})\n",
+        lit1(&doc.title),
+        lit1(&model.case.info.examiner)
+    );
+    // Every page carries the custody head the report was made from: an examiner
+    // can check a case against any single page (`dredge verify CASE --head`).
+    s += &format!(
+        "#set page(paper: \"a4\", margin: (x: 1.5cm, top: 1.6cm, bottom: 2.4cm), footer: context [#set text(size: 7.5pt); #{} #h(1fr) page #counter(page).display(\"1 of 1\", both: true) #linebreak() custody head #text(font: \"DejaVu Sans Mono\", size: 6.5pt, {})])\n",
+        lit1(&doc.running),
+        lit1(&doc.head)
+    );
+    s += PREAMBLE;
+    s += "#text(size: 18pt, strong[Forensic examination report])\n\n";
+    for b in &doc.front {
+        block(&mut s, b);
+    }
+    // The contents are the PDF's bookmarks (one per heading), not a printed
+    // outline: its leader dots would put invisible characters in the text.
+    for (i, sec) in doc.sections.iter().enumerate() {
+        s += &format!(
+            "#heading(level: 1, {})\n",
+            quote(&format!("{} {}", i + 1, sec.title))
+        );
+        for b in &sec.blocks {
+            match b {
+                Block::Files => files(&mut s, store)?,
+                _ => block(&mut s, b),
+            }
+        }
+    }
+    s += &format!("#small({})\n", lit1(&doc.colophon));
     Ok(s)
 }
 
@@ -502,14 +354,14 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
     let fonts: Vec<Font> = typst_assets::fonts()
         .flat_map(|b| Font::iter(Bytes::new(b)))
         .collect();
-    let doc = Doc {
+    let world = Typesetter {
         library: LazyHash::new(Library::default()),
         book: LazyHash::new(FontBook::from_fonts(&fonts)),
         fonts,
         source: Source::new(id, text),
         today: parse_utc(&model.generated_utc),
     };
-    let compiled = typst::compile::<PagedDocument>(&doc);
+    let compiled = typst::compile::<PagedDocument>(&world);
     let document = compiled.output.map_err(|errs| {
         fail(
             errs.iter()
@@ -526,7 +378,7 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
             "dredge {}",
             dredge_core::TOOL_VERSION
         ))),
-        timestamp: doc.today.map(typst_pdf::Timestamp::new_utc),
+        timestamp: world.today.map(typst_pdf::Timestamp::new_utc),
         standards,
         ..Default::default()
     };
