@@ -1,6 +1,5 @@
 #![allow(dead_code)]
 
-use sha2::Digest;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -48,10 +47,7 @@ pub fn carved_at<'a>(
     })
 }
 
-/// SHA-256 of bytes, in hex.
-pub fn sha256(b: &[u8]) -> String {
-    hex::encode(sha2::Sha256::digest(b))
-}
+pub use dredge_testkit::sha256;
 
 /// Records the SHA-256 of evidence files so a test can prove nothing wrote to them.
 pub struct ReadOnlyWitness(Vec<(PathBuf, String)>);

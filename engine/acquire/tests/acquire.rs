@@ -1,7 +1,6 @@
 use dredge_acquire::{acquire, AcquireOptions, AcquireResult};
 use dredge_core::{BlockDevice, DeviceError, Extent};
 use dredge_image::{read_mapfile, MapStatus, MemDevice};
-use sha2::Digest;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -31,9 +30,7 @@ fn run(dev: &dyn BlockDevice, dir: &Path, o: AcquireOptions) -> AcquireResult {
     .unwrap()
 }
 
-fn sha256(b: &[u8]) -> String {
-    hex::encode(sha2::Sha256::digest(b))
-}
+use dredge_testkit::sha256;
 
 fn expected_image(orig: &[u8], bad: &[Extent]) -> Vec<u8> {
     let mut v = orig.to_vec();

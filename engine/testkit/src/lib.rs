@@ -120,6 +120,12 @@ pub fn whole_volume(data: Vec<u8>) -> dredge_core::VolumeReader {
     )
 }
 
+/// SHA-256 of bytes, in hex: the one every test compares recovered content with.
+pub fn sha256(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -5,7 +5,6 @@ use dredge_core::{Entry, Extent, FileSystem, ImageSource, RunData, VolumeReader}
 use dredge_fs_exfat::{probe, ExFatFs};
 use dredge_image::{MemDevice, Sectored};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 fn image() -> Vec<u8> {
@@ -48,19 +47,7 @@ fn content(v: &VolumeReader, e: &Entry) -> Vec<u8> {
     out
 }
 
-fn sha256(b: &[u8]) -> String {
-    let mut c = Command::new("sha256sum")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut c.stdin.take().unwrap(), b).unwrap();
-    String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
+use dredge_testkit::sha256;
 
 fn check_all(data: Vec<u8>) {
     let v = vol(data);

@@ -50,23 +50,7 @@ fn content(v: &VolumeReader, e: &Entry) -> Vec<u8> {
     out
 }
 
-fn sha256(b: &[u8]) -> String {
-    let out = Command::new("sha256sum")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(b)?;
-            c.wait_with_output()
-        })
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_string()
-}
+use dredge_testkit::sha256;
 
 #[test]
 fn the_sample_stick_lists_allocated_and_deleted_files_bit_exact() {
