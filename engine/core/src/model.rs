@@ -188,18 +188,7 @@ impl VolumeReader {
         } else {
             ReadReport::clean(0)
         };
-        if inside < buf.len() {
-            buf[inside..].fill(0);
-            rep.push(
-                Extent::new(
-                    self.base
-                        .saturating_add(offset)
-                        .saturating_add(inside as u64),
-                    (buf.len() - inside) as u64,
-                ),
-                crate::Why::PastEnd,
-            );
-        }
+        rep.past_end(self.base.saturating_add(offset), buf, inside);
         rep.len = inside;
         Ok(rep)
     }

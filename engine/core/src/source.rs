@@ -134,6 +134,22 @@ impl ReadReport {
         self.synthesized.iter().map(|r| r.extent.len).sum()
     }
 
+    /// Zero-fills `buf[inside..]`, the part of a read at image offset `at` that
+    /// lies past the source's end, and records it as `Why::PastEnd` (nothing when
+    /// the whole buffer lies inside).
+    pub fn past_end(&mut self, at: u64, buf: &mut [u8], inside: usize) {
+        if inside < buf.len() {
+            buf[inside..].fill(0);
+            self.push(
+                Extent::new(
+                    at.saturating_add(inside as u64),
+                    (buf.len() - inside) as u64,
+                ),
+                Why::PastEnd,
+            );
+        }
+    }
+
     /// Records a synthesized range. Ranges must be pushed in ascending order.
     pub fn push(&mut self, extent: Extent, why: Why) {
         if extent.is_empty() {

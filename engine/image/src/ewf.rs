@@ -513,13 +513,7 @@ impl ImageSource for EwfSource {
             }
             done += n;
         }
-        if inside < buf.len() {
-            buf[inside..].fill(0);
-            rep.push(
-                Extent::new(offset + inside as u64, (buf.len() - inside) as u64),
-                Why::PastEnd,
-            );
-        }
+        rep.past_end(offset, buf, inside);
         // Sectors the acquisition could not read hold filler, whatever the chunk says.
         if !self.errors.is_empty() {
             let read = Extent::new(offset, inside as u64);

@@ -48,13 +48,7 @@ impl<S: ImageSource> ImageSource for MapOverlay<S> {
                 }
             }
         }
-        if inside < buf.len() {
-            buf[inside..].fill(0);
-            report.push(
-                Extent::new(offset + inside as u64, (buf.len() - inside) as u64),
-                Why::PastEnd,
-            );
-        }
+        report.past_end(offset, buf, inside);
         Ok(report)
     }
 

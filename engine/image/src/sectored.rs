@@ -67,13 +67,7 @@ impl<D: BlockDevice> ImageSource for Sectored<D> {
         if inside > 0 {
             self.read_narrowing(offset, &mut buf[..inside], &mut report)?;
         }
-        if inside < buf.len() {
-            buf[inside..].fill(0);
-            report.push(
-                Extent::new(offset + inside as u64, (buf.len() - inside) as u64),
-                Why::PastEnd,
-            );
-        }
+        report.past_end(offset, buf, inside);
         Ok(report)
     }
 

@@ -302,7 +302,15 @@ fn files(s: &mut String, store: &Store) -> Result<(), StoreError> {
     *s += ")\n";
     Ok(())
 }
-/// The Typst source of the report (also useful to see what the PDF was made from).
+
+/// Typst's diagnostics as one line.
+fn messages(errs: &[typst::diag::SourceDiagnostic]) -> String {
+    errs.iter()
+        .map(|e| e.message.to_string())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// The Typst source of the report (also useful to see what the PDF was made from).
 pub fn source(store: &Store, model: &Model) -> Result<String, StoreError> {
     let doc = Doc::build(model, Medium::Paper);
@@ -362,14 +370,7 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
         today: parse_utc(&model.generated_utc),
     };
     let compiled = typst::compile::<PagedDocument>(&world);
-    let document = compiled.output.map_err(|errs| {
-        fail(
-            errs.iter()
-                .map(|e| e.message.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
+    let document = compiled.output.map_err(|errs| fail(messages(&errs)))?;
     let standards = typst_pdf::PdfStandards::new(&[typst_pdf::PdfStandard::A_2b])
         .map_err(|e| fail(format!("{e:?}")))?;
     let options = typst_pdf::PdfOptions {
@@ -382,14 +383,7 @@ pub fn write(store: &Store, model: &Model, out: &mut dyn Write) -> Result<(), St
         standards,
         ..Default::default()
     };
-    let bytes = typst_pdf::pdf(&document, &options).map_err(|errs| {
-        fail(
-            errs.iter()
-                .map(|e| e.message.to_string())
-                .collect::<Vec<_>>()
-                .join("; "),
-        )
-    })?;
+    let bytes = typst_pdf::pdf(&document, &options).map_err(|errs| fail(messages(&errs)))?;
     out.write_all(&bytes).map_err(io_error(store, "PDF"))
 }
 
