@@ -5,6 +5,7 @@
 use crate::data::CaseData;
 use crate::form::{Form, FormResult};
 use crate::jobs::{Msg, Running};
+use crate::key::Key;
 use crate::query::Query;
 use crate::tree::{self, Row};
 use dredge_session::{visible, ArtifactRecord, ArtifactStatus, Job, Outcome};
@@ -98,23 +99,6 @@ pub struct App {
     reloading: Option<crossbeam_channel::Receiver<Result<CaseData, String>>>,
     /// How the last job ended, shown once its results are in.
     ended: String,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Key {
-    Char(char),
-    Up,
-    Down,
-    Left,
-    Right,
-    PageUp,
-    PageDown,
-    Home,
-    End,
-    Enter,
-    Esc,
-    Tab,
-    Backspace,
 }
 
 fn folder_counts(files: usize, deleted: usize) -> String {

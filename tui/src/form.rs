@@ -1,7 +1,7 @@
 //! Small modal forms: a new case, evidence to add, a scan's or an acquisition's
 //! options. Text fields are typed into; choice fields cycle with Space or ←/→.
 
-use crate::app::Key;
+use crate::key::Key;
 use dredge_session::{
     parse_size, visible, CarveScope, Compression, E01Options, Job, ReportFormat, ScanOptions, Word,
 };

@@ -7,17 +7,19 @@ mod crypt;
 mod data;
 mod form;
 mod jobs;
+mod key;
 mod query;
 mod tree;
 
-pub use app::{App, Key, View};
+pub use app::{App, View};
 pub use data::CaseData;
 pub use form::{Form, FormKind, FormResult};
 pub use jobs::{Msg, Running};
+pub use key::{map_key, Key};
 pub use tree::Row;
 
 use crossbeam_channel::{select, tick, unbounded};
-use crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use crossterm::event::{self, Event, KeyEventKind};
 use crossterm::terminal::{
     disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
 };
@@ -37,26 +39,6 @@ fn restore() {
     let _ = disable_raw_mode();
     let _ = stdout().execute(LeaveAlternateScreen);
     let _ = stdout().execute(crossterm::cursor::Show);
-}
-
-pub fn map_key(code: KeyCode, mods: KeyModifiers) -> Option<Key> {
-    Some(match code {
-        KeyCode::Char('c') if mods.contains(KeyModifiers::CONTROL) => Key::Char('q'),
-        KeyCode::Char(c) => Key::Char(c),
-        KeyCode::Up => Key::Up,
-        KeyCode::Down => Key::Down,
-        KeyCode::Left => Key::Left,
-        KeyCode::Right => Key::Right,
-        KeyCode::PageUp => Key::PageUp,
-        KeyCode::PageDown => Key::PageDown,
-        KeyCode::Home => Key::Home,
-        KeyCode::End => Key::End,
-        KeyCode::Enter => Key::Enter,
-        KeyCode::Esc => Key::Esc,
-        KeyCode::Tab => Key::Tab,
-        KeyCode::Backspace => Key::Backspace,
-        _ => return None,
-    })
 }
 
 /// Whether `dir` holds a case (else the UI starts with the new-case form).

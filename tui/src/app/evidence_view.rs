@@ -1,7 +1,8 @@
 //! The evidence view: each evidence with its checks, and its sector map.
 
-use super::{App, Cell, Key};
+use super::{App, Cell};
 use crate::data::Evidence;
+use crate::key::Key;
 use dredge_session::{visible, VolumeKind};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};

@@ -1,6 +1,7 @@
 //! The files view: the tree of folders and files, filters, a file's detail, export.
 
-use super::{folder_counts, App, Key, Sort, View};
+use super::{folder_counts, App, Sort, View};
+use crate::key::Key;
 use crate::tree;
 use crate::tree::Row;
 use dredge_session::{allocation, visible, ArtifactRecord, ArtifactStatus, Job};

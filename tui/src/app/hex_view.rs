@@ -1,6 +1,7 @@
 //! The hex and text view of a file's copy or of the evidence itself.
 
-use super::{App, Key, View};
+use super::{App, View};
+use crate::key::Key;
 use dredge_session::visible;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier};

@@ -1,7 +1,8 @@
 //! The custody log view and the jobs view (running and finished work, forms).
 
-use super::{App, Key};
+use super::App;
 use crate::form::Form;
+use crate::key::Key;
 use dredge_session::SessionStatus;
 use dredge_session::{hms, human_bytes, visible, Job, ScanOptions};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
