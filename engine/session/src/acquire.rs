@@ -2,13 +2,13 @@
 //! from the raw working copy, registered in the case with its digests.
 
 use crate::{
-    abs, close_failed, fail, lock_for_job, open_case, AcquireOptions, Algorithm, Algorithms,
-    Compression, EvidenceRow, Failure, JobProgress, Outcome, ProgressFn, SessionCommand,
+    abs, fail, lock_for_job, open_case, AcquireOptions, Algorithm, Algorithms, Compression,
+    EvidenceRow, Failure, JobProgress, Outcome, ProgressFn, SessionCommand,
 };
 use dredge_core::BlockDevice;
 use dredge_hash::sha256_hex;
 use dredge_image::FileDevice;
-use dredge_store::NewEvidence;
+use dredge_store::{NewEvidence, Store};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -160,41 +160,60 @@ pub fn acquire(
             "notes": o.notes,
         })),
     });
-    let sid = match store.as_mut() {
-        Some(s) => Some(
-            s.begin_session(SessionCommand::Acquire, params.clone())
-                .map_err(fail)?,
+    match store.as_mut() {
+        Some(store) => crate::in_session(
+            store,
+            SessionCommand::Acquire,
+            params.clone(),
+            |store, sid| {
+                let r = image_and_register(req, &params, Some((store, sid)), interrupt, progress)?;
+                let summary = json!({
+                    "rescued": r.result.rescued,
+                    "bad_bytes": r.result.bad_bytes,
+                    "read_errors": r.result.read_errors,
+                    "resumed": r.result.resumed,
+                    "elapsed_s": r.result.elapsed.as_secs_f64(),
+                });
+                let status = r.outcome.status();
+                Ok((r, status, summary))
+            },
         ),
-        None => None,
-    };
+        None => image_and_register(req, &params, None, interrupt, progress),
+    }
+}
+
+/// The acquisition itself (image, E01 segments) and, with a case's session, the
+/// image registered as evidence.
+fn image_and_register(
+    req: &AcquireRequest<'_>,
+    params: &Value,
+    session: Option<(&mut Store, i64)>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<AcquireReport, Failure> {
     if req.e01.is_some() {
         let ok = req
             .image
             .extension()
             .is_some_and(|e| e.eq_ignore_ascii_case("e01"));
         if !ok {
-            let f = fail(format!(
+            return Err(fail(format!(
                 "{}: an E01 image's name must end in .E01",
                 req.image.display()
-            ));
-            return Err(match (store.as_mut(), sid) {
-                (Some(s), Some(id)) => close_failed(s, id, f),
-                _ => f,
-            });
+            )));
         }
     }
+    let case = session.as_ref().and_then(|(s, _)| s.case().ok());
     let header = dredge_image::EwfHeader {
-        case_number: store
+        case_number: case
             .as_ref()
-            .and_then(|s| s.case().ok())
-            .and_then(|c| c.info.case_number)
+            .and_then(|c| c.info.case_number.clone())
             .unwrap_or_default(),
-        examiner: store
+        examiner: case
             .as_ref()
-            .and_then(|s| s.case().ok())
-            .map(|c| c.info.examiner)
+            .map(|c| c.info.examiner.clone())
             .unwrap_or_default(),
-        description: format!("acquired by dredge from {src_abs}"),
+        description: format!("acquired by dredge from {}", abs(req.source)),
         evidence_number: req
             .e01
             .as_ref()
@@ -210,36 +229,19 @@ pub fn acquire(
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0),
     };
-    let result = run_acquire(req, interrupt, progress).and_then(|(outcome, r)| {
-        let segments = match (&req.e01, &r.digests) {
-            (Some(opts), Some(_)) => {
-                let raw = working_raw(req.image);
-                let segs = write_e01(&raw, req.image, opts, header, &r)?;
-                let _ = std::fs::remove_file(&raw);
-                segs
-            }
-            _ => vec![req.image.to_path_buf()],
-        };
-        Ok((outcome, r, segments))
-    });
-    let result = result.map(|(o, r, s)| (o, r, s.iter().map(|p| abs(p)).collect::<Vec<_>>()));
-    let (Some(store), Some(sid)) = (store.as_mut(), sid) else {
-        return result.map(|(outcome, result, _)| AcquireReport {
-            outcome,
-            result,
-            evidence: None,
-        });
+    let (outcome, result) = run_acquire(req, interrupt, progress)?;
+    let segments = match (&req.e01, &result.digests) {
+        (Some(opts), Some(_)) => {
+            let raw = working_raw(req.image);
+            let segs = write_e01(&raw, req.image, opts, header, &result)?;
+            let _ = std::fs::remove_file(&raw);
+            segs
+        }
+        _ => vec![req.image.to_path_buf()],
     };
-    let (outcome, result, segments) = result.map_err(|f| close_failed(store, sid, f))?;
-    let summary = json!({
-        "rescued": result.rescued,
-        "bad_bytes": result.bad_bytes,
-        "read_errors": result.read_errors,
-        "resumed": result.resumed,
-        "elapsed_s": result.elapsed.as_secs_f64(),
-    });
+    let segments: Vec<String> = segments.iter().map(|p| abs(p)).collect();
     let mut evidence = None;
-    if let Some(d) = &result.digests {
+    if let (Some((store, sid)), Some(d)) = (session, &result.digests) {
         let gaps: Vec<dredge_core::Gap> = result
             .bad_extents
             .iter()
@@ -273,12 +275,9 @@ pub fn acquire(
                 },
                 Some(sid),
             )
-            .map_err(|e| close_failed(store, sid, fail(e)))?;
+            .map_err(fail)?;
         evidence = Some(row);
     }
-    store
-        .end_session(sid, outcome.status(), summary)
-        .map_err(fail)?;
     Ok(AcquireReport {
         outcome,
         result,

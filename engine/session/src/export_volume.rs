@@ -40,66 +40,67 @@ pub fn export_volumes(
     interrupt: &AtomicBool,
 ) -> Result<Vec<ExportedVolume>, Failure> {
     let mut store = open_case(case_dir)?;
-    let sid = store
-        .begin_session(
-            SessionCommand::Export,
-            json!({"volumes": wanted, "dest": abs(dest),
-                   "keys": crate::unlock::key_kinds(keys)}),
-        )
-        .map_err(fail)?;
-    let result = (|| -> Result<Vec<ExportedVolume>, Failure> {
-        if keys.is_empty() {
-            return Err(Failure(
-                "export-volume needs the key again (--key): keys are never kept in the case".into(),
-            ));
-        }
-        std::fs::create_dir_all(dest)
-            .map_err(|e| Failure(format!("{}: cannot create: {e}", dest.display())))?;
-        let mut out = Vec::new();
-        for ev in store.evidence().map_err(fail)? {
-            let map = ev.map_path.as_ref().map(PathBuf::from);
-            let opened =
-                dredge_image::open_evidence(Path::new(&ev.path), map.as_deref()).map_err(fail)?;
-            let raw: Arc<dyn ImageSource> = Arc::from(opened.source);
-            let unlocked = crate::unlock::unlock(&raw, &ev.label, keys, interrupt)?;
-            for v in &unlocked.plain {
-                let container = v
-                    .slot
-                    .as_deref()
-                    .and_then(|s| s.split_once(':'))
-                    .map_or_else(|| "v?".to_string(), |(_, c)| c.to_string());
-                let name = format!("{}/{container}", ev.label);
-                if !wanted.is_empty() && !wanted.contains(&name) {
-                    continue;
+    crate::in_action_session(
+        &mut store,
+        SessionCommand::Export,
+        json!({"volumes": wanted, "dest": abs(dest),
+               "keys": crate::unlock::key_kinds(keys)}),
+        Action::Export,
+        |store| -> Result<Vec<ExportedVolume>, Failure> {
+            if keys.is_empty() {
+                return Err(Failure(
+                    "export-volume needs the key again (--key): keys are never kept in the case"
+                        .into(),
+                ));
+            }
+            std::fs::create_dir_all(dest)
+                .map_err(|e| Failure(format!("{}: cannot create: {e}", dest.display())))?;
+            let mut out = Vec::new();
+            for ev in store.evidence().map_err(fail)? {
+                let map = ev.map_path.as_ref().map(PathBuf::from);
+                let opened = dredge_image::open_evidence(Path::new(&ev.path), map.as_deref())
+                    .map_err(fail)?;
+                let raw: Arc<dyn ImageSource> = Arc::from(opened.source);
+                let unlocked = crate::unlock::unlock(&raw, &ev.label, keys, interrupt)?;
+                for v in &unlocked.plain {
+                    let container = v
+                        .slot
+                        .as_deref()
+                        .and_then(|s| s.split_once(':'))
+                        .map_or_else(|| "v?".to_string(), |(_, c)| c.to_string());
+                    let name = format!("{}/{container}", ev.label);
+                    if !wanted.is_empty() && !wanted.contains(&name) {
+                        continue;
+                    }
+                    let file = dest.join(format!("{}-{container}.plain.raw", ev.label));
+                    out.push(write_plain(
+                        &unlocked.src,
+                        v.extent,
+                        &name,
+                        &file,
+                        interrupt,
+                    )?);
                 }
-                let file = dest.join(format!("{}-{container}.plain.raw", ev.label));
-                out.push(write_plain(
-                    &unlocked.src,
-                    v.extent,
-                    &name,
-                    &file,
-                    interrupt,
-                )?);
             }
-        }
-        for w in wanted {
-            if !out.iter().any(|e| &e.volume == w) {
-                return Err(Failure(format!(
-                    "{w}: not an encrypted volume the keys given open"
-                )));
+            for w in wanted {
+                if !out.iter().any(|e| &e.volume == w) {
+                    return Err(Failure(format!(
+                        "{w}: not an encrypted volume the keys given open"
+                    )));
+                }
             }
-        }
-        Ok(out)
-    })();
-    crate::close_action(&mut store, sid, result, Action::Export, |vols| {
-        (
-            json!({"dest": abs(dest), "volumes": vols.iter().map(|v| json!({
-                "volume": v.volume, "path": abs(&v.path), "size": v.size,
-                "md5": v.md5, "sha1": v.sha1, "sha256": v.sha256,
-                "unreadable_bytes": v.unreadable})).collect::<Vec<_>>()}),
-            json!({"volumes": vols.len()}),
-        )
-    })
+            Ok(out)
+        },
+        |vols| {
+            (
+                json!({"dest": abs(dest), "volumes": vols.iter().map(|v| json!({
+                    "volume": v.volume, "path": abs(&v.path), "size": v.size,
+                    "md5": v.md5, "sha1": v.sha1, "sha256": v.sha256,
+                    "unreadable_bytes": v.unreadable})).collect::<Vec<_>>()}),
+                json!({"volumes": vols.len()}),
+            )
+        },
+    )
 }
 
 /// Copies `extent` of `src` (plaintext) into a new file `to`, hashing it; a

@@ -77,99 +77,99 @@ pub fn password_hashes(
     interrupt: &AtomicBool,
 ) -> Result<Vec<HashLine>, Failure> {
     let mut store = open_case(case_dir)?;
-    let sid = store
-        .begin_session(
-            SessionCommand::Export,
-            json!({"what": "password hashes", "dest": out.map(crate::abs)}),
-        )
-        .map_err(fail)?;
     let reg = registry();
-    let result = (|| -> Result<Vec<HashLine>, Failure> {
-        if let Some(dir) = out {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Failure(format!("{}: cannot create: {e}", dir.display())))?;
-        }
-        let mut lines = Vec::new();
-        for ev in store.evidence().map_err(fail)? {
-            let map = ev.map_path.as_ref().map(PathBuf::from);
-            let opened =
-                dredge_image::open_evidence(Path::new(&ev.path), map.as_deref()).map_err(fail)?;
-            let src: Arc<dyn ImageSource> = Arc::from(opened.source);
-            let Laid { vols, .. } = layout(&src, &reg, interrupt, Lost::Skip)?;
-            for (i, v) in vols.iter().enumerate() {
-                if !matches!(v.kind, VolumeKind::Partition | VolumeKind::Whole) {
-                    continue;
-                }
-                let reader = VolumeReader::new(Arc::clone(&src), v.extent)
-                    .with_budget(volume_budget(v.extent.len));
-                let name = format!("{}/v{i}", ev.label);
-                if let Ok(Ok(b)) = contain(|| dredge_crypt::BitLocker::read(&reader)) {
-                    for l in dredge_crypt::bitlocker_lines(&b) {
+    crate::in_action_session(
+        &mut store,
+        SessionCommand::Export,
+        json!({"what": "password hashes", "dest": out.map(crate::abs)}),
+        Action::Export,
+        |store| -> Result<Vec<HashLine>, Failure> {
+            if let Some(dir) = out {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| Failure(format!("{}: cannot create: {e}", dir.display())))?;
+            }
+            let mut lines = Vec::new();
+            for ev in store.evidence().map_err(fail)? {
+                let map = ev.map_path.as_ref().map(PathBuf::from);
+                let opened = dredge_image::open_evidence(Path::new(&ev.path), map.as_deref())
+                    .map_err(fail)?;
+                let src: Arc<dyn ImageSource> = Arc::from(opened.source);
+                let Laid { vols, .. } = layout(&src, &reg, interrupt, Lost::Skip)?;
+                for (i, v) in vols.iter().enumerate() {
+                    if !matches!(v.kind, VolumeKind::Partition | VolumeKind::Whole) {
+                        continue;
+                    }
+                    let reader = VolumeReader::new(Arc::clone(&src), v.extent)
+                        .with_budget(volume_budget(v.extent.len));
+                    let name = format!("{}/v{i}", ev.label);
+                    if let Ok(Ok(b)) = contain(|| dredge_crypt::BitLocker::read(&reader)) {
+                        for l in dredge_crypt::bitlocker_lines(&b) {
+                            lines.push(HashLine {
+                                volume: name.clone(),
+                                container: "bitlocker",
+                                protector: l.protector,
+                                kind: l.kind,
+                                hashcat_mode: l.hashcat_mode,
+                                line: l.line,
+                                file: None,
+                            });
+                        }
+                        continue;
+                    }
+                    // Header files: LUKS1, and volumes that may be VeraCrypt.
+                    let (container, files) = match contain(|| dredge_crypt::Luks::read(&reader)) {
+                        Ok(Ok(l)) => match dredge_crypt::luks1_header_file(&l) {
+                            Some(h) => ("luks1", vec![h]),
+                            None => continue,
+                        },
+                        _ if accepting(&reader, &reg, &mut Vec::new()).is_empty()
+                            && contain(|| dredge_crypt::possible_container(&reader))
+                                .ok()
+                                .flatten()
+                                .is_some() =>
+                        {
+                            (
+                                "possible veracrypt/truecrypt",
+                                dredge_crypt::tcrypt_header_files().to_vec(),
+                            )
+                        }
+                        _ => continue,
+                    };
+                    for h in files {
+                        let (path, sha256) = match out {
+                            Some(dir) => {
+                                let (p, s) = write_header(&reader, &h, dir, &name)?;
+                                (Some(p), Some(s))
+                            }
+                            None => (None, None),
+                        };
                         lines.push(HashLine {
                             volume: name.clone(),
-                            container: "bitlocker",
-                            protector: l.protector,
-                            kind: l.kind,
-                            hashcat_mode: l.hashcat_mode,
-                            line: l.line,
-                            file: None,
+                            container,
+                            protector: h.suffix.to_string(),
+                            kind: "password",
+                            hashcat_mode: None,
+                            line: String::new(),
+                            file: Some(HeaderOut {
+                                path,
+                                sha256,
+                                hashcat: h.hashcat,
+                            }),
                         });
                     }
-                    continue;
-                }
-                // Header files: LUKS1, and volumes that may be VeraCrypt.
-                let (container, files) = match contain(|| dredge_crypt::Luks::read(&reader)) {
-                    Ok(Ok(l)) => match dredge_crypt::luks1_header_file(&l) {
-                        Some(h) => ("luks1", vec![h]),
-                        None => continue,
-                    },
-                    _ if accepting(&reader, &reg, &mut Vec::new()).is_empty()
-                        && contain(|| dredge_crypt::possible_container(&reader))
-                            .ok()
-                            .flatten()
-                            .is_some() =>
-                    {
-                        (
-                            "possible veracrypt/truecrypt",
-                            dredge_crypt::tcrypt_header_files().to_vec(),
-                        )
-                    }
-                    _ => continue,
-                };
-                for h in files {
-                    let (path, sha256) = match out {
-                        Some(dir) => {
-                            let (p, s) = write_header(&reader, &h, dir, &name)?;
-                            (Some(p), Some(s))
-                        }
-                        None => (None, None),
-                    };
-                    lines.push(HashLine {
-                        volume: name.clone(),
-                        container,
-                        protector: h.suffix.to_string(),
-                        kind: "password",
-                        hashcat_mode: None,
-                        line: String::new(),
-                        file: Some(HeaderOut {
-                            path,
-                            sha256,
-                            hashcat: h.hashcat,
-                        }),
-                    });
                 }
             }
-        }
-        Ok(lines)
-    })();
-    crate::close_action(&mut store, sid, result, Action::Export, |lines| {
-        (
-            json!({"password_hashes": lines.iter().map(|l| json!({
-                "volume": l.volume, "container": l.container, "protector": l.protector,
-                "kind": l.kind, "hashcat_mode": l.hashcat_mode, "line": l.line,
-                "file": l.file.as_ref().and_then(|f| f.path.as_deref().map(crate::abs)),
-                "sha256": l.file.as_ref().and_then(|f| f.sha256.clone())})).collect::<Vec<_>>()}),
-            json!({"lines": lines.len()}),
-        )
-    })
+            Ok(lines)
+        },
+        |lines| {
+            (
+                json!({"password_hashes": lines.iter().map(|l| json!({
+                    "volume": l.volume, "container": l.container, "protector": l.protector,
+                    "kind": l.kind, "hashcat_mode": l.hashcat_mode, "line": l.line,
+                    "file": l.file.as_ref().and_then(|f| f.path.as_deref().map(crate::abs)),
+                    "sha256": l.file.as_ref().and_then(|f| f.sha256.clone())})).collect::<Vec<_>>()}),
+                json!({"lines": lines.len()}),
+            )
+        },
+    )
 }

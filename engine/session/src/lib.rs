@@ -318,27 +318,46 @@ fn close_dead_sessions(store: &mut Store) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Closes a session whose work was one recorded action: on success the
-/// action's event (`describe` gives it and the session's summary) and a
-/// complete end, on failure a failed end with the reason. The work's result
-/// passes through.
-pub(crate) fn close_action<T>(
+/// Runs `work` as one recorded session of `command` with its `args`: begins
+/// it, and ends it whatever the work does, with the status and summary the work
+/// returns, or as failed with the reason when it fails. Every command that
+/// records a session (add, acquire, scan, verify, report, export) goes through
+/// here, so no failure leaves a session marked running. (A killed process
+/// leaves it running; the next job on the case closes it as interrupted,
+/// [`lock_for_job`].)
+pub(crate) fn in_session<T>(
     store: &mut Store,
-    sid: i64,
-    result: Result<T, Failure>,
+    command: SessionCommand,
+    args: Value,
+    work: impl FnOnce(&mut Store, i64) -> Result<(T, SessionStatus, Value), Failure>,
+) -> Result<T, Failure> {
+    let sid = store.begin_session(command, args).map_err(fail)?;
+    match work(store, sid) {
+        Ok((done, status, summary)) => {
+            store.end_session(sid, status, summary).map_err(fail)?;
+            Ok(done)
+        }
+        Err(f) => Err(close_failed(store, sid, f)),
+    }
+}
+
+/// [`in_session`] for work that is one recorded action (a report, an export):
+/// on success the action's event, which `describe` gives with the session's
+/// summary, then a complete end.
+pub(crate) fn in_action_session<T>(
+    store: &mut Store,
+    command: SessionCommand,
+    args: Value,
     action: Action,
+    work: impl FnOnce(&mut Store) -> Result<T, Failure>,
     describe: impl FnOnce(&T) -> (Value, Value),
 ) -> Result<T, Failure> {
-    let done = match result {
-        Ok(done) => done,
-        Err(f) => return Err(close_failed(store, sid, f)),
-    };
-    let (event, summary) = describe(&done);
-    store.append_event(action, event, Some(sid)).map_err(fail)?;
-    store
-        .end_session(sid, SessionStatus::Complete, summary)
-        .map_err(fail)?;
-    Ok(done)
+    in_session(store, command, args, |store, sid| {
+        let done = work(store)?;
+        let (event, summary) = describe(&done);
+        store.append_event(action, event, Some(sid)).map_err(fail)?;
+        Ok((done, SessionStatus::Complete, summary))
+    })
 }
 
 /// Ends a session that failed, recording why, and passes the failure on.
@@ -457,5 +476,39 @@ mod tests {
             <crate::CarveScope as crate::Word>::choices(),
             "unallocated, all or none"
         );
+    }
+
+    #[test]
+    fn a_session_ends_whatever_its_work_does() {
+        use dredge_store::{CaseInfo, SessionCommand, SessionStatus, Store};
+        let d = tempfile::tempdir().unwrap();
+        let info = CaseInfo {
+            case_number: None,
+            examiner: "T".into(),
+            description: None,
+        };
+        let mut store = Store::create(&d.path().join("case"), &info).unwrap();
+        let failed: Result<(), _> = crate::in_session(
+            &mut store,
+            SessionCommand::Verify,
+            serde_json::json!({}),
+            |_, _| Err(crate::Failure("the work failed".into())),
+        );
+        assert_eq!(failed.unwrap_err().0, "the work failed");
+        let done = crate::in_session(
+            &mut store,
+            SessionCommand::Verify,
+            serde_json::json!({}),
+            |_, sid| Ok((sid, SessionStatus::Interrupted, serde_json::json!({"n": 1}))),
+        )
+        .unwrap();
+        let sessions = store.sessions().unwrap();
+        assert_eq!(sessions.len(), 2);
+        assert_eq!(sessions[0].status_word(), Some(SessionStatus::Failed));
+        assert_eq!(sessions[1].id, done);
+        assert_eq!(sessions[1].status_word(), Some(SessionStatus::Interrupted));
+        assert!(sessions.iter().all(|s| s.ended_utc.is_some()));
+        // The chain holds every begin and end.
+        assert!(store.verify_chain().unwrap().is_ok());
     }
 }

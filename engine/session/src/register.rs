@@ -7,8 +7,8 @@
 
 use crate::scan::{prepare, Hashing, Prepared, ScanOptions};
 use crate::{
-    abs, close_failed, ewf_extra, fail, hash_with_progress, is_block_device, lock_for_job,
-    open_case, EvidenceGuard, Failure, Outcome, ProgressFn,
+    abs, ewf_extra, fail, hash_with_progress, is_block_device, lock_for_job, open_case,
+    EvidenceGuard, Failure, Outcome, ProgressFn,
 };
 use dredge_core::Counted;
 use dredge_hash::{sha256_hex, Algorithms};
@@ -72,26 +72,21 @@ pub fn add_evidence_one_pass(
         Ok(o) => o.hash,
         Err(h) => h,
     };
-    let sid = store
-        .begin_session(
-            SessionCommand::Add,
-            json!({"image": abs(image), "map": map.map(abs), "hash": hash.names()}),
-        )
-        .map_err(fail)?;
-    match add_in_session(&mut store, sid, image, map, scan, interrupt, progress) {
-        Ok(r) => {
+    crate::in_session(
+        &mut store,
+        SessionCommand::Add,
+        json!({"image": abs(image), "map": map.map(abs), "hash": hash.names()}),
+        |store, sid| {
+            let r = add_in_session(store, sid, image, map, scan, interrupt, progress)?;
             let summary = json!({
                 "evidence": r.0.evidence.as_ref().map(|e| e.label.clone()),
                 "bad_bytes": r.0.evidence.as_ref().map(|e| e.bad_bytes),
                 "read": {"pass_bytes": r.0.read_pass, "other_bytes": r.0.read_other},
             });
-            store
-                .end_session(sid, r.0.outcome.status(), summary)
-                .map_err(fail)?;
-            Ok(r)
-        }
-        Err(f) => Err(close_failed(&mut store, sid, f)),
-    }
+            let status = r.0.outcome.status();
+            Ok((r, status, summary))
+        },
+    )
 }
 
 #[allow(clippy::too_many_arguments)]

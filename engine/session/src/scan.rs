@@ -10,11 +10,11 @@ pub(crate) use crate::layout::{
     accepting, layout, recovered_volumes, unallocated_extents, Laid, Lost,
 };
 pub use crate::layout::{registry, FsKind};
-use crate::{close_failed, fail, open_case, Failure, Outcome, ProgressFn};
+use crate::{fail, open_case, Failure, Outcome, ProgressFn};
 use dredge_core::{Counted, Extent, Finding, ImageSource, VolumeKind};
 use dredge_hash::Algorithms;
 use dredge_image::open_evidence;
-use dredge_store::{EvidenceRow, FindingRecord, SessionCommand, SessionStatus, Store};
+use dredge_store::{EvidenceRow, FindingRecord, SessionCommand, Store};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -247,33 +247,18 @@ pub fn scan_precarved(
     if let Some(p) = &pre {
         args["pass_shared_with_registration_of"] = json!(p.label);
     }
-    let sid = store
-        .begin_session(SessionCommand::Scan, args)
-        .map_err(fail)?;
     // The options' limit holds for this scan (a resumed one takes the limit
     // its session recorded).
     dredge_core::memory::fix_limit(opts.unit_memory);
-    match scan_all(&mut store, sid, case_dir, opts, pre, interrupt, progress) {
-        Ok(r) => {
-            let status = match r.outcome {
-                Outcome::Complete => SessionStatus::Complete,
-                Outcome::CompleteWithGaps => SessionStatus::CompleteWithGaps,
-                Outcome::Interrupted => SessionStatus::Interrupted,
-            };
-            let s = &r.summary;
-            store
-                .end_session(
-                    sid,
-                    status,
-                    json!({"files": s.files, "deleted": s.deleted, "partial": s.partial, "findings": s.findings,
-                           "volumes": s.volumes, "filesystems": s.filesystems, "units_resumed": s.units_resumed,
-                           "cut_short": s.cut_short}),
-                )
-                .map_err(fail)?;
-            Ok(r)
-        }
-        Err(f) => Err(close_failed(&mut store, sid, f)),
-    }
+    crate::in_session(&mut store, SessionCommand::Scan, args, |store, sid| {
+        let r = scan_all(store, sid, case_dir, opts, pre, interrupt, progress)?;
+        let s = &r.summary;
+        let summary = json!({"files": s.files, "deleted": s.deleted, "partial": s.partial, "findings": s.findings,
+                             "volumes": s.volumes, "filesystems": s.filesystems, "units_resumed": s.units_resumed,
+                             "cut_short": s.cut_short});
+        let status = r.outcome.status();
+        Ok((r, status, summary))
+    })
 }
 
 fn scan_all(

@@ -129,60 +129,57 @@ pub fn verify_against(
         Ok(()) => None,
         Err(e) => Some(e.detail),
     };
-    let sid = match unrecorded {
-        None => Some(
-            store
-                .begin_session(SessionCommand::Verify, json!({}))
-                .map_err(fail)?,
-        ),
-        Some(_) => None,
-    };
-    let mut evidence = Vec::new();
-    for row in store.evidence().map_err(fail)? {
-        let check = check_evidence(&row, interrupt, progress);
-        evidence.push((row.label.clone(), check));
-        if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
-            break;
+    let mut check = |store: &mut Store| -> Result<VerifyReport, Failure> {
+        let mut evidence = Vec::new();
+        for row in store.evidence().map_err(fail)? {
+            let check = check_evidence(&row, interrupt, progress);
+            evidence.push((row.label.clone(), check));
+            if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+                break;
+            }
         }
+        // Rows that cannot be read as dredge writes them (a status word it never
+        // writes) are an altered store: a failed check named in the report, and
+        // the session still ends.
+        let artifacts =
+            verify_extracted(store, case_dir, interrupt, progress).unwrap_or_else(|e| {
+                (
+                    0,
+                    Some((
+                        "artifacts".to_string(),
+                        format!("altered: the rows cannot be read as dredge writes them: {e}"),
+                    )),
+                )
+            });
+        Ok(VerifyReport {
+            events,
+            custody: custody.clone(),
+            evidence,
+            artifacts,
+            stopped: interrupt.load(std::sync::atomic::Ordering::Relaxed),
+            signed_by: public.as_deref().map(sign::fingerprint),
+            unrecorded: unrecorded.clone(),
+        })
+    };
+    if unrecorded.is_some() {
+        return check(&mut store);
     }
-    // Rows that cannot be read as dredge writes them (a status word it never
-    // writes) are an altered store: a failed check named in the report, and the
-    // session begun above still ends.
-    let artifacts = verify_extracted(&store, case_dir, interrupt, progress).unwrap_or_else(|e| {
-        (
-            0,
-            Some((
-                "artifacts".to_string(),
-                format!("altered: the rows cannot be read as dredge writes them: {e}"),
-            )),
-        )
-    });
-    let report = VerifyReport {
-        events,
-        custody,
-        evidence,
-        artifacts,
-        stopped: interrupt.load(std::sync::atomic::Ordering::Relaxed),
-        signed_by: public.as_deref().map(sign::fingerprint),
-        unrecorded,
-    };
-    let Some(sid) = sid else {
-        return Ok(report);
-    };
-    let status = if report.interrupted() {
-        SessionStatus::Interrupted
-    } else if report.ok() {
-        SessionStatus::Complete
-    } else {
-        SessionStatus::Failed
-    };
-    let summary = json!({
-        "custody_ok": report.custody.is_none(),
-        "custody_break": report.custody.as_ref().map(|b| json!({"seq": b.seq, "detail": b.detail})),
-        "evidence": report.evidence.iter().map(|(l, c)| c.record(l)).collect::<Vec<_>>(),
-    });
-    store.end_session(sid, status, summary).map_err(fail)?;
-    Ok(report)
+    crate::in_session(&mut store, SessionCommand::Verify, json!({}), |store, _| {
+        let report = check(store)?;
+        let status = if report.interrupted() {
+            SessionStatus::Interrupted
+        } else if report.ok() {
+            SessionStatus::Complete
+        } else {
+            SessionStatus::Failed
+        };
+        let summary = json!({
+            "custody_ok": report.custody.is_none(),
+            "custody_break": report.custody.as_ref().map(|b| json!({"seq": b.seq, "detail": b.detail})),
+            "evidence": report.evidence.iter().map(|(l, c)| c.record(l)).collect::<Vec<_>>(),
+        });
+        Ok((report, status, summary))
+    })
 }
 
 /// The case's signing key against the one the examiner holds (hex, or the
