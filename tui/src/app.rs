@@ -8,7 +8,7 @@ use crate::jobs::{Msg, Running};
 use crate::key::Key;
 use crate::query::Query;
 use crate::tree::{self, Row};
-use dredge_session::{visible, ArtifactRecord, ArtifactStatus, Job, Outcome};
+use dredge_session::{visible, ArtifactStatus, Job, Outcome};
 use ratatui::style::{Color, Style};
 
 // Each view's keys and drawing live in their own file (issue 12); they are
@@ -19,6 +19,11 @@ mod files_view;
 mod hex_view;
 mod log_jobs;
 
+pub use evidence_view::EvidenceView;
+pub use files_view::FilesView;
+pub use hex_view::HexView;
+pub use log_jobs::{JobsView, LogView};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum View {
     Evidence,
@@ -28,8 +33,9 @@ pub enum View {
     Jobs,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Sort {
+    #[default]
     Path,
     Size,
     /// Where the entry's metadata lies on the medium.
@@ -54,51 +60,17 @@ pub struct App {
     pub color: bool,
     pub status: String,
     pub quit: bool,
-    // Evidence view.
-    pub ev_sel: usize,
-    pub map_zoom: u64,
-    pub map_off: u64,
-    // Files view.
-    pub filters: Filters,
-    pub sort: Sort,
-    pub search: String,
-    /// A search term that does not parse (yet), shown under the search line.
-    pub search_error: Option<String>,
-    pub typing: bool,
-    /// Indices into `case.artifacts`, as filtered and sorted.
-    pub shown: Vec<usize>,
-    /// Index into `shown` (list) or `rows` (tree).
-    pub file_sel: usize,
-    pub detail: Option<ArtifactRecord>,
-    /// The browser shows folders (t toggles) instead of the flat list.
-    pub tree: bool,
-    pub open: std::collections::HashSet<String>,
-    /// Artifacts marked (Space) for export, by id: marks outlive the case being read
-    /// again after a job, which can renumber the list.
-    pub marked: std::collections::BTreeSet<String>,
-    pub rows: Vec<Row>,
-    // Hex view: of the selected file, or of an evidence image when `hex_image` is set.
-    pub hex_off: u64,
-    pub hex_image: Option<(String, dredge_session::ImageView)>,
-    /// Text instead of hex (`t`).
-    pub hex_text: bool,
-    /// An offset being typed (`o`), decimal or 0x hex.
-    pub goto: Option<String>,
-    // Log view.
-    pub log_top: usize,
-    pub verified: Option<String>,
-    // Jobs view.
-    pub running: Option<Running>,
+    /// The form being filled (new case, add, acquire, scan, report, …), over
+    /// whichever view is shown.
     pub form: Option<Form>,
-    pub jobs_sel: usize,
     /// q was pressed once while a job ran: the next q cancels it and quits.
     pub quit_armed: bool,
-    /// How the running job ended, once its last message is in.
-    job_end: Option<Result<dredge_session::JobEnd, dredge_session::Failure>>,
-    /// The case being read again after a job, off the UI thread.
-    reloading: Option<crossbeam_channel::Receiver<Result<CaseData, String>>>,
-    /// How the last job ended, shown once its results are in.
-    ended: String,
+    /// Each view's own state.
+    pub evidence: EvidenceView,
+    pub files: FilesView,
+    pub hex: HexView,
+    pub log: LogView,
+    pub jobs: JobsView,
 }
 
 fn folder_counts(files: usize, deleted: usize) -> String {
@@ -133,35 +105,14 @@ impl App {
             color,
             status: String::new(),
             quit: false,
-            ev_sel: 0,
-            // 0: fit the whole medium on the first draw.
-            map_zoom: 0,
-            map_off: 0,
-            filters: Filters::default(),
-            sort: Sort::Path,
-            search: String::new(),
-            search_error: None,
-            typing: false,
-            shown: Vec::new(),
-            file_sel: 0,
-            detail: None,
-            tree: false,
-            open: Default::default(),
-            marked: Default::default(),
-            rows: Vec::new(),
-            hex_off: 0,
-            hex_image: None,
-            hex_text: false,
-            goto: None,
-            log_top: 0,
-            verified: None,
-            running: None,
             form: None,
-            jobs_sel: 0,
             quit_armed: false,
-            job_end: None,
-            reloading: None,
-            ended: String::new(),
+
+            evidence: EvidenceView::default(),
+            files: FilesView::default(),
+            hex: HexView::default(),
+            log: LogView::default(),
+            jobs: JobsView::default(),
         };
         app.refilter();
         let n = app.case.unfinished.len();
@@ -184,9 +135,9 @@ impl App {
 
     /// Applies search, filters and sort to the file list; keeps the selection in range.
     pub fn refilter(&mut self) {
-        let (query, bad) = Query::parse(&self.search);
-        self.search_error = bad;
-        let f = self.filters;
+        let (query, bad) = Query::parse(&self.files.search);
+        self.files.search_error = bad;
+        let f = self.files.filters;
         let c = &self.case;
         let arts = &c.artifacts;
         let mut shown: Vec<usize> = (0..arts.len())
@@ -198,53 +149,53 @@ impl App {
                     && query.matches(a, &c.lower[i], &c.types[i], c.mtime[i].as_deref())
             })
             .collect();
-        match self.sort {
+        match self.files.sort {
             Sort::Path => {}
             Sort::Size => shown.sort_by_key(|&i| std::cmp::Reverse(arts[i].size)),
             Sort::Position => shown.sort_by_key(|&i| arts[i].meta_offset),
             Sort::Time => shown.sort_by(|&a, &b| c.mtime[b].cmp(&c.mtime[a])),
             Sort::Type => shown.sort_by(|&a, &b| c.types[a].cmp(&c.types[b]).then(a.cmp(&b))),
         }
-        self.shown = shown;
-        if self.tree {
-            self.rows = tree::build(&self.case, &self.shown, &self.open);
+        self.files.shown = shown;
+        if self.files.tree {
+            self.files.rows = tree::build(&self.case, &self.files.shown, &self.files.open);
         }
-        self.file_sel = self.file_sel.min(self.sel_len().saturating_sub(1));
+        self.files.sel = self.files.sel.min(self.sel_len().saturating_sub(1));
         self.load_detail();
     }
 
     /// How many rows the browser has: files (list) or folders and files (tree).
     fn sel_len(&self) -> usize {
-        if self.tree {
-            self.rows.len()
+        if self.files.tree {
+            self.files.rows.len()
         } else {
-            self.shown.len()
+            self.files.shown.len()
         }
     }
 
     fn selected_art(&self) -> Option<usize> {
-        if self.tree {
-            self.rows.get(self.file_sel).and_then(Row::art)
+        if self.files.tree {
+            self.files.rows.get(self.files.sel).and_then(Row::art)
         } else {
-            self.shown.get(self.file_sel).copied()
+            self.files.shown.get(self.files.sel).copied()
         }
     }
 
     fn load_detail(&mut self) {
-        self.detail = self.selected_art().and_then(|i| self.case.details(i));
+        self.files.detail = self.selected_art().and_then(|i| self.case.details(i));
     }
 
     /// Opens or closes the selected folder (`want`: None toggles). Returns false when
     /// the selection is not a folder.
     fn fold(&mut self, want: Option<bool>) -> bool {
-        let Some(Row::Dir { key, open, .. }) = self.rows.get(self.file_sel) else {
+        let Some(Row::Dir { key, open, .. }) = self.files.rows.get(self.files.sel) else {
             return false;
         };
         let (key, now) = (key.clone(), *open);
         if want.unwrap_or(!now) {
-            self.open.insert(key);
+            self.files.open.insert(key);
         } else {
-            self.open.remove(&key);
+            self.files.open.remove(&key);
         }
         self.refilter();
         true
@@ -255,11 +206,14 @@ impl App {
         let depth = |r: &Row| match r {
             Row::Dir { depth, .. } | Row::File { depth, .. } => *depth,
         };
-        let Some(d) = self.rows.get(self.file_sel).map(depth) else {
+        let Some(d) = self.files.rows.get(self.files.sel).map(depth) else {
             return;
         };
-        if let Some(p) = (0..self.file_sel).rev().find(|&i| depth(&self.rows[i]) < d) {
-            self.file_sel = p;
+        if let Some(p) = (0..self.files.sel)
+            .rev()
+            .find(|&i| depth(&self.files.rows[i]) < d)
+        {
+            self.files.sel = p;
         }
     }
 
@@ -275,7 +229,7 @@ impl App {
             return;
         }
         let armed = std::mem::take(&mut self.quit_armed);
-        if let Some(g) = &mut self.goto {
+        if let Some(g) = &mut self.hex.goto {
             match k {
                 Key::Char(c) if c.is_ascii_hexdigit() || c == 'x' => g.push(c),
                 Key::Backspace => {
@@ -288,26 +242,26 @@ impl App {
                         None => t.parse().ok(),
                     };
                     match v {
-                        Some(v) => self.hex_off = (v / 16 * 16).min(self.hex_last()),
+                        Some(v) => self.hex.off = (v / 16 * 16).min(self.hex_last()),
                         None => self.status = format!("not an offset: {t:?}"),
                     }
-                    self.goto = None;
+                    self.hex.goto = None;
                 }
-                Key::Esc => self.goto = None,
+                Key::Esc => self.hex.goto = None,
                 _ => {}
             }
             return;
         }
-        if self.typing {
+        if self.files.typing {
             match k {
-                Key::Char(c) => self.search.push(c),
+                Key::Char(c) => self.files.search.push(c),
                 Key::Backspace => {
-                    self.search.pop();
+                    self.files.search.pop();
                 }
-                Key::Enter => self.typing = false,
+                Key::Enter => self.files.typing = false,
                 Key::Esc => {
-                    self.typing = false;
-                    self.search.clear();
+                    self.files.typing = false;
+                    self.files.search.clear();
                 }
                 _ => {}
             }
@@ -322,7 +276,7 @@ impl App {
             Key::Char('q') => {
                 if self.view == View::Hex {
                     self.leave_hex();
-                } else if self.running.is_some() && !armed {
+                } else if self.jobs.running.is_some() && !armed {
                     self.quit_armed = true;
                     self.status = "a job is running: q again cancels it (recorded as interrupted, R resumes it later) and quits".into();
                 } else {
@@ -353,7 +307,7 @@ impl App {
     }
 
     fn open_form(&mut self, f: Form) {
-        if self.running.is_some() {
+        if self.jobs.running.is_some() {
             self.status = "a job is already running: wait for it, or x cancels it".into();
         } else {
             self.form = Some(f);
@@ -363,7 +317,7 @@ impl App {
     /// Resumes the selected session's job if it is unfinished, else the oldest
     /// unfinished one.
     fn resume(&mut self) {
-        let sel = self.case.sessions.get(self.jobs_sel).map(|s| s.id);
+        let sel = self.case.sessions.get(self.jobs.sel).map(|s| s.id);
         let pick = self
             .case
             .unfinished
@@ -375,7 +329,7 @@ impl App {
             None => self.status = "no unfinished job to resume".into(),
             Some((id, job)) => {
                 self.start(job);
-                if self.running.is_some() {
+                if self.jobs.running.is_some() {
                     self.status = format!("resuming the job of session {id}");
                 }
             }
@@ -384,12 +338,12 @@ impl App {
 
     /// Starts a job on a worker thread; its progress comes in through `poll_jobs`.
     pub fn start(&mut self, job: Job) {
-        if self.running.is_some() {
+        if self.jobs.running.is_some() {
             self.status = "a job is already running: wait for it, or x cancels it".into();
             return;
         }
         let quick = matches!(job, Job::Verify | Job::Export { .. });
-        self.running = Some(Running::start(self.case.dir.clone(), job));
+        self.jobs.running = Some(Running::start(self.case.dir.clone(), job));
         if !quick {
             // Verification and export show their result where they were asked for.
             self.view = View::Jobs;
@@ -398,18 +352,18 @@ impl App {
 
     /// The running job's channel, for the UI loop's `select!`.
     pub fn job_events(&self) -> Option<crossbeam_channel::Receiver<Msg>> {
-        self.running.as_ref().map(|r| r.rx.clone())
+        self.jobs.running.as_ref().map(|r| r.rx.clone())
     }
 
     /// Takes in one message from the running job.
     pub fn job_message(&mut self, m: Msg) {
         match m {
             Msg::Progress(p) => {
-                if let Some(r) = &mut self.running {
+                if let Some(r) = &mut self.jobs.running {
                     r.last = Some(p);
                 }
             }
-            Msg::Done(d) => self.job_end = Some(d),
+            Msg::Done(d) => self.jobs.job_end = Some(d),
         }
     }
 
@@ -418,22 +372,27 @@ impl App {
     /// and swapped in when ready. Returns true when that has happened: the job is
     /// over and the screens show its results.
     pub fn poll_jobs(&mut self) -> bool {
-        while let Some(m) = self.running.as_ref().and_then(|r| r.rx.try_recv().ok()) {
+        while let Some(m) = self
+            .jobs
+            .running
+            .as_ref()
+            .and_then(|r| r.rx.try_recv().ok())
+        {
             self.job_message(m);
         }
-        if let Some(end) = self.job_end.take() {
-            let job = self.running.take().map(|r| {
+        if let Some(end) = self.jobs.job_end.take() {
+            let job = self.jobs.running.take().map(|r| {
                 let j = r.job.clone();
                 r.join();
                 j
             });
             if job == Some(Job::Verify) {
-                self.verified = Some(match &end {
+                self.log.verified = Some(match &end {
                     Ok(e) => visible(&e.summary).into_owned(),
                     Err(f) => visible(&f.0).into_owned(),
                 });
             }
-            self.ended = match end {
+            self.jobs.ended = match end {
                 Ok(e) => match e.outcome {
                     Outcome::Interrupted => format!("{} — R resumes", visible(&e.summary)),
                     _ => visible(&e.summary).into_owned(),
@@ -446,19 +405,22 @@ impl App {
             std::thread::spawn(move || {
                 let _ = tx.send(CaseData::load(&dir));
             });
-            self.reloading = Some(rx);
+            self.jobs.reloading = Some(rx);
         }
-        let Some(Ok(loaded)) = self.reloading.as_ref().map(|r| r.try_recv()) else {
+        let Some(Ok(loaded)) = self.jobs.reloading.as_ref().map(|r| r.try_recv()) else {
             return false;
         };
-        self.reloading = None;
-        self.status = std::mem::take(&mut self.ended);
+        self.jobs.reloading = None;
+        self.status = std::mem::take(&mut self.jobs.ended);
         match loaded {
             Ok(c) => {
                 self.case = c;
-                self.ev_sel = self.ev_sel.min(self.case.evidence.len().saturating_sub(1));
-                (self.map_zoom, self.map_off) = (0, 0);
-                self.jobs_sel = self.case.sessions.len().saturating_sub(1);
+                self.evidence.sel = self
+                    .evidence
+                    .sel
+                    .min(self.case.evidence.len().saturating_sub(1));
+                (self.evidence.map_zoom, self.evidence.map_off) = (0, 0);
+                self.jobs.sel = self.case.sessions.len().saturating_sub(1);
                 self.refilter();
             }
             Err(e) => self.status = format!("cannot read the case again: {}", visible(&e)),
@@ -468,7 +430,7 @@ impl App {
 
     /// A job is running, or its results are still being read in.
     pub fn busy(&self) -> bool {
-        self.running.is_some() || self.reloading.is_some()
+        self.jobs.running.is_some() || self.jobs.reloading.is_some()
     }
 
     fn submit_form(&mut self) {

@@ -178,7 +178,7 @@ pub fn run(case_dir: Option<&Path>, stop: &std::sync::atomic::AtomicBool) -> Res
                 break;
             }
         }
-        if let Some(mut r) = app.running.take() {
+        if let Some(mut r) = app.jobs.running.take() {
             // The session must end recorded (interrupted), not be left running.
             r.cancel_and_wait();
         }

@@ -98,7 +98,7 @@ fn frames_stay_under_100ms_while_a_2gib_scan_runs() {
         term.draw(|f| app.draw(f)).unwrap();
         frames.push(t.elapsed());
         views.insert(format!("{:?}", app.view));
-        if let Some(p) = app.running.as_ref().and_then(|r| r.last.as_ref()) {
+        if let Some(p) = app.jobs.running.as_ref().and_then(|r| r.last.as_ref()) {
             progress_seen.push(p.done);
         }
         if done {

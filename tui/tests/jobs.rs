@@ -33,7 +33,7 @@ fn add_and_scan_from_the_ui_then_pause_cancel_and_resume() {
     app.key(Key::Tab);
     type_text(&mut app, map.to_str().unwrap());
     app.key(Key::Enter);
-    assert!(app.form.is_none() && app.running.is_some());
+    assert!(app.form.is_none() && app.jobs.running.is_some());
     wait_job(&mut app);
     assert!(
         app.status.contains("ev1 registered") && app.status.contains("20480 unreadable"),
@@ -65,15 +65,15 @@ fn add_and_scan_from_the_ui_then_pause_cancel_and_resume() {
     app.key(Key::Enter);
     keys(&mut app, "p");
     let start = Instant::now();
-    while app.running.as_ref().unwrap().last.is_none() {
+    while app.jobs.running.as_ref().unwrap().last.is_none() {
         assert!(!app.poll_jobs(), "the scan ended although paused");
         assert!(start.elapsed() < Duration::from_secs(30), "no progress");
         std::thread::sleep(Duration::from_millis(20));
     }
-    let seen = app.running.as_ref().unwrap().last.clone().unwrap();
+    let seen = app.jobs.running.as_ref().unwrap().last.clone().unwrap();
     std::thread::sleep(Duration::from_millis(600));
     assert!(!app.poll_jobs(), "the scan ended although paused");
-    let now = app.running.as_ref().unwrap().last.clone().unwrap();
+    let now = app.jobs.running.as_ref().unwrap().last.clone().unwrap();
     assert_eq!(
         (now.phase.as_str(), now.done),
         (seen.phase.as_str(), seen.done)
@@ -178,7 +178,7 @@ fn forms_create_a_case_refuse_bad_input_and_acquire() {
     app.key(Key::Enter);
     let err = app.form.as_ref().and_then(|f| f.error.clone()).unwrap();
     assert!(err.contains("/nonexistent/disk.img"), "{err}");
-    assert!(app.running.is_none());
+    assert!(app.jobs.running.is_none());
     app.key(Key::Esc);
     assert!(app.form.is_none());
 
@@ -223,7 +223,7 @@ fn forms_create_a_case_refuse_bad_input_and_acquire() {
         "{:?}",
         app.form.as_ref().map(|f| &f.error)
     );
-    let started = app.running.as_ref().unwrap().job.clone();
+    let started = app.jobs.running.as_ref().unwrap().job.clone();
     wait_job(&mut app);
     assert!(app.status.starts_with("acquire complete"), "{}", app.status);
     let ev = &app.case.evidence[1].row;

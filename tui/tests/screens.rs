@@ -14,8 +14,8 @@ use std::sync::atomic::AtomicBool;
 fn select(app: &mut App, path: &str) {
     app.view = View::Files;
     app.key(Key::Char('g'));
-    for _ in 0..app.shown.len() {
-        if app.detail.as_ref().is_some_and(|d| d.path == path) {
+    for _ in 0..app.files.shown.len() {
+        if app.files.detail.as_ref().is_some_and(|d| d.path == path) {
             return;
         }
         app.key(Key::Down);
@@ -48,9 +48,9 @@ fn every_view_on_the_sample_case() {
     assert!(reds >= 2, "the two unreadable areas are red X cells:\n{s}");
     snapshot("evidence-80x24", &masked(&s));
     // Zooming in shows fewer bytes per cell.
-    let before = app.map_zoom;
+    let before = app.evidence.map_zoom;
     app.key(Key::Char('+'));
-    assert!(app.map_zoom < before);
+    assert!(app.evidence.map_zoom < before);
 
     // Hex of the image itself: the boot sector at 0, and the first unreadable range
     // (zero-filled by the reader) as ?? after typing its offset.
@@ -85,9 +85,9 @@ fn every_view_on_the_sample_case() {
     // Sorts: position, then time (newest first), then type (grouped by extension).
     keys(&mut app, "sss");
     let t = |i: usize| app.case.mtime[i].clone();
-    assert!(app.shown.iter().filter(|&&i| t(i).is_some()).count() >= 4);
+    assert!(app.files.shown.iter().filter(|&&i| t(i).is_some()).count() >= 4);
     assert!(
-        app.shown.windows(2).all(|w| t(w[0]) >= t(w[1])),
+        app.files.shown.windows(2).all(|w| t(w[0]) >= t(w[1])),
         "not newest first"
     );
     let (s, _) = render(&mut app, 80, 24);
@@ -100,7 +100,7 @@ fn every_view_on_the_sample_case() {
             .unwrap_or_default()
     };
     assert!(
-        app.shown.windows(2).all(|w| ext(w[0]) <= ext(w[1])),
+        app.files.shown.windows(2).all(|w| ext(w[0]) <= ext(w[1])),
         "not by type"
     );
     keys(&mut app, "s");
@@ -115,33 +115,39 @@ fn every_view_on_the_sample_case() {
     assert!(s.contains("*     secret plans.txt"), "{s}");
     snapshot("tree-80x24", &s);
     let ledger = app
+        .files
         .rows
         .iter()
         .position(|r| matches!(r, dredge_tui::Row::Dir { name, .. } if name == "ledger"))
         .unwrap();
-    let before = app.rows.len();
-    app.file_sel = ledger;
+    let before = app.files.rows.len();
+    app.files.sel = ledger;
     app.key(Key::Enter);
-    assert!(app.rows.len() > before, "ledger/ did not open");
+    assert!(app.files.rows.len() > before, "ledger/ did not open");
     assert!(render(&mut app, 80, 24).0.contains("▾ ledger/"));
     app.key(Key::Char('j'));
     app.key(Key::Char('h'));
-    assert_eq!(app.file_sel, ledger, "h goes to the parent folder");
+    assert_eq!(app.files.sel, ledger, "h goes to the parent folder");
     app.key(Key::Char('h'));
-    assert_eq!(app.rows.len(), before, "h closes it");
+    assert_eq!(app.files.rows.len(), before, "h closes it");
     keys(&mut app, "t");
     select(&mut app, "/secret plans.txt");
 
     // Filters: only deleted files.
     keys(&mut app, "d");
-    assert!(app.shown.iter().all(|&i| app.case.artifacts[i].deleted));
-    assert_eq!(app.shown.len(), 2);
+    assert!(app
+        .files
+        .shown
+        .iter()
+        .all(|&i| app.case.artifacts[i].deleted));
+    assert_eq!(app.files.shown.len(), 2);
     keys(&mut app, "d");
     // Search.
     app.key(Key::Char('/'));
     keys(&mut app, "ledger");
     app.key(Key::Enter);
     assert!(app
+        .files
         .shown
         .iter()
         .all(|&i| app.case.artifacts[i].path.contains("ledger")));
@@ -152,32 +158,37 @@ fn every_view_on_the_sample_case() {
     type_text(&mut app, "type:txt size>100");
     app.key(Key::Enter);
     let names: Vec<&str> = app
+        .files
         .shown
         .iter()
         .map(|&i| app.case.artifacts[i].path.as_str())
         .collect();
     assert_eq!(names, ["/secret plans.txt"]);
-    let secret = app.shown[0];
+    let secret = app.files.shown[0];
     let when = app.case.mtime[secret].clone().unwrap();
     app.key(Key::Char('/'));
     type_text(&mut app, &format!("time:{}", &when[..10]));
     app.key(Key::Enter);
-    assert!(app.shown.contains(&secret), "{when}");
+    assert!(app.files.shown.contains(&secret), "{when}");
     assert!(app
+        .files
         .shown
         .iter()
         .all(|&i| app.case.mtime[i].as_ref().unwrap().starts_with(&when[..10])));
     app.key(Key::Char('/'));
     type_text(&mut app, "size>");
-    assert!(app.search_error.is_some(), "a half-typed term is named");
+    assert!(
+        app.files.search_error.is_some(),
+        "a half-typed term is named"
+    );
     app.key(Key::Esc);
-    assert_eq!(app.shown.len(), app.case.artifacts.len());
+    assert_eq!(app.files.shown.len(), app.case.artifacts.len());
 
     // Hex: PHOTO.RAW's unreadable bytes are ?? (not 00), real zeros stay 00.
     select(&mut app, "/PHOTO.RAW");
     app.key(Key::Enter);
     assert_eq!(app.view, View::Hex);
-    app.hex_off = 20480 - 32;
+    app.hex.off = 20480 - 32;
     let (s, _) = render(&mut app, 80, 24);
     assert!(s.contains("0000005000  ?? ?? ??"), "{s}");
     assert!(s.contains("?? = unreadable"), "{s}");
@@ -198,7 +209,15 @@ fn every_view_on_the_sample_case() {
     // A text file reads as text, line by line.
     select(&mut app, "/NOTES.TXT");
     let notes = std::fs::read_to_string(
-        case.join(app.detail.as_ref().unwrap().extracted.as_ref().unwrap()),
+        case.join(
+            app.files
+                .detail
+                .as_ref()
+                .unwrap()
+                .extracted
+                .as_ref()
+                .unwrap(),
+        ),
     )
     .unwrap();
     app.key(Key::Enter);
@@ -208,11 +227,11 @@ fn every_view_on_the_sample_case() {
     assert!(s.contains(first.trim_end()), "{first:?} not in\n{s}");
     if let Some(second) = notes.lines().nth(1) {
         app.key(Key::Char('j'));
-        assert_eq!(app.hex_off as usize, first.len() + 1);
+        assert_eq!(app.hex.off as usize, first.len() + 1);
         let (s, _) = render(&mut app, 80, 24);
         assert!(s.lines().nth(2).unwrap().contains(second.trim_end()), "{s}");
         app.key(Key::Char('k'));
-        assert_eq!(app.hex_off, 0);
+        assert_eq!(app.hex.off, 0);
     }
     app.key(Key::Char('t'));
     app.key(Key::Esc);
@@ -385,6 +404,7 @@ fn the_tree_groups_carved_files_by_type() {
     let (s, _) = render(&mut app, 100, 30);
     assert!(s.contains("▾ ev1 carved/"), "{s}");
     let types: Vec<String> = app
+        .files
         .rows
         .iter()
         .filter_map(|r| match r {
@@ -406,6 +426,7 @@ fn the_tree_groups_carved_files_by_type() {
         .filter(|a| a.origin == dredge_session::ArtifactOrigin::Carved)
         .count();
     let in_groups: usize = app
+        .files
         .rows
         .iter()
         .filter_map(|r| match r {
@@ -425,7 +446,7 @@ fn verification_rehashes_evidence_and_extracted_files() {
     let mut app = App::new(CaseData::load(&case).unwrap(), true);
     keys(&mut app, "3v");
     wait_job(&mut app);
-    let v = app.verified.clone().unwrap();
+    let v = app.log.verified.clone().unwrap();
     assert!(
         v.contains("1 evidence items match") && v.contains("extracted files match"),
         "{v}"
@@ -444,9 +465,9 @@ fn verification_rehashes_evidence_and_extracted_files() {
     let (s, _) = render(&mut app, 80, 24);
     assert!(s.contains("VERIFICATION FAILED"), "{s}");
     assert!(
-        app.verified.as_ref().unwrap().contains("NOTES"),
+        app.log.verified.as_ref().unwrap().contains("NOTES"),
         "{:?}",
-        app.verified
+        app.log.verified
     );
 }
 
@@ -460,7 +481,7 @@ fn marked_files_are_exported_together_with_one_manifest() {
     app.key(Key::Char(' '));
     select(&mut app, "/secret plans.txt");
     app.key(Key::Char(' '));
-    assert_eq!(app.marked.len(), 2);
+    assert_eq!(app.files.marked.len(), 2);
     let (s, _) = render(&mut app, 80, 24);
     assert!(s.contains("Files 6/6 +2"), "{s}");
     assert!(s.contains("+* /secret plans.txt"), "{s}");
@@ -468,11 +489,11 @@ fn marked_files_are_exported_together_with_one_manifest() {
     keys(&mut app, "3v");
     wait_job(&mut app);
     keys(&mut app, "2");
-    assert_eq!(app.marked.len(), 2);
+    assert_eq!(app.files.marked.len(), 2);
     keys(&mut app, "e");
     wait_job(&mut app);
     assert!(app.status.starts_with("exported 2 files"), "{}", app.status);
-    assert!(app.marked.is_empty());
+    assert!(app.files.marked.is_empty());
     let manifest = std::fs::read_to_string(case.join("exports/MANIFEST.sha256")).unwrap();
     assert_eq!(manifest.lines().count(), 2, "{manifest}");
     for line in manifest.lines() {

@@ -20,16 +20,16 @@ impl App {
             ])
             .split(area);
         self.draw_top(f, rows[0]);
-        if self.map_zoom == 0 {
+        if self.evidence.map_zoom == 0 {
             // The map's cells, as draw_evidence lays them out.
             let cells = u64::from(area.width.saturating_sub(20))
                 * u64::from(area.height.saturating_sub(14)).max(1);
             let size = self
                 .case
                 .evidence
-                .get(self.ev_sel)
+                .get(self.evidence.sel)
                 .map_or(0, |e| e.row.size);
-            self.map_zoom = size.div_ceil(cells.max(1)).max(1);
+            self.evidence.map_zoom = size.div_ceil(cells.max(1)).max(1);
         }
         match self.view {
             View::Evidence => self.draw_evidence(f, rows[1]),
@@ -38,13 +38,13 @@ impl App {
             View::Log => self.draw_log(f, rows[1]),
             View::Jobs => self.draw_jobs(f, rows[1]),
         }
-        let hint = if let Some(g) = &self.goto {
+        let hint = if let Some(g) = &self.hex.goto {
             format!("go to offset (decimal or 0x hex): {g}▏ (Enter go, Esc cancel)")
-        } else if self.typing {
+        } else if self.files.typing {
             format!(
                 "search: {}▏ {}",
-                visible(&self.search),
-                match &self.search_error {
+                visible(&self.files.search),
+                match &self.files.search_error {
                     Some(e) => format!("({})", visible(e)),
                     None => "(words, type:jpg size>1M time:2024-05 after: before:; Esc clears)"
                         .to_string(),
@@ -69,7 +69,7 @@ impl App {
             .to_string()
         };
         let mut bottom = Vec::new();
-        if let Some(r) = &self.running {
+        if let Some(r) = &self.jobs.running {
             // Whatever the screen, a running job shows here first.
             let pct = r
                 .last
@@ -97,7 +97,7 @@ impl App {
 
     pub(super) fn draw_top(&self, f: &mut Frame, r: Rect) {
         let tab = |n: &str, v: View| {
-            let from = if self.hex_image.is_some() {
+            let from = if self.hex.image.is_some() {
                 View::Evidence
             } else {
                 View::Files

@@ -10,32 +10,47 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph};
 use ratatui::Frame;
 
+/// The evidence list and its sector map.
+#[derive(Default)]
+pub struct EvidenceView {
+    pub sel: usize,
+    /// Bytes a map cell stands for; 0 fits the whole medium on the first draw.
+    pub map_zoom: u64,
+    pub map_off: u64,
+}
+
 impl App {
     pub(super) fn key_evidence(&mut self, k: Key) {
         let n = self.case.evidence.len();
         match k {
             Key::Up | Key::Char('k') => {
-                self.ev_sel = self.ev_sel.saturating_sub(1);
-                (self.map_zoom, self.map_off) = (0, 0);
+                self.evidence.sel = self.evidence.sel.saturating_sub(1);
+                (self.evidence.map_zoom, self.evidence.map_off) = (0, 0);
             }
             Key::Down | Key::Char('j') => {
-                self.ev_sel = (self.ev_sel + 1).min(n.saturating_sub(1));
-                (self.map_zoom, self.map_off) = (0, 0);
+                self.evidence.sel = (self.evidence.sel + 1).min(n.saturating_sub(1));
+                (self.evidence.map_zoom, self.evidence.map_off) = (0, 0);
             }
-            Key::Char('+') => self.map_zoom = (self.map_zoom / 2).max(1),
-            Key::Char('-') => self.map_zoom = self.map_zoom.saturating_mul(2).min(1 << 40),
+            Key::Char('+') => self.evidence.map_zoom = (self.evidence.map_zoom / 2).max(1),
+            Key::Char('-') => {
+                self.evidence.map_zoom = self.evidence.map_zoom.saturating_mul(2).min(1 << 40)
+            }
             Key::Left | Key::Char('h') => {
-                self.map_off = self.map_off.saturating_sub(self.map_zoom * 64)
+                self.evidence.map_off = self
+                    .evidence
+                    .map_off
+                    .saturating_sub(self.evidence.map_zoom * 64)
             }
             Key::Right | Key::Char('l') => {
                 let size = self
                     .case
                     .evidence
-                    .get(self.ev_sel)
+                    .get(self.evidence.sel)
                     .map_or(0, |e| e.row.size);
-                self.map_off = (self.map_off + self.map_zoom * 64).min(size.saturating_sub(1));
+                self.evidence.map_off = (self.evidence.map_off + self.evidence.map_zoom * 64)
+                    .min(size.saturating_sub(1));
             }
-            Key::Home | Key::Char('g') => self.map_off = 0,
+            Key::Home | Key::Char('g') => self.evidence.map_off = 0,
             Key::Enter | Key::Char('x') => self.open_image_hex(),
             _ => {}
         }
@@ -55,7 +70,7 @@ impl App {
                 ListItem::new(format!("{}{mark}", visible(&e.row.label)))
             })
             .collect();
-        let mut st = ListState::default().with_selected(Some(self.ev_sel));
+        let mut st = ListState::default().with_selected(Some(self.evidence.sel));
         f.render_stateful_widget(
             List::new(items)
                 .block(Block::default().borders(Borders::ALL).title("Evidence"))
@@ -63,7 +78,7 @@ impl App {
             cols[0],
             &mut st,
         );
-        let Some(e) = self.case.evidence.get(self.ev_sel) else {
+        let Some(e) = self.case.evidence.get(self.evidence.sel) else {
             f.render_widget(
                 Paragraph::new(
                     "No evidence in this case yet: 4 then a adds an image, A acquires a device.",
@@ -164,8 +179,8 @@ impl App {
         let inner_w = r.width.saturating_sub(2) as u64;
         let inner_h = r.height.saturating_sub(3) as u64;
         let cells = (inner_w * inner_h) as usize;
-        let z = self.map_zoom.max(1);
-        let start = self.map_off;
+        let z = self.evidence.map_zoom.max(1);
+        let start = self.evidence.map_off;
         let mut map = vec![Cell::Free; cells];
         let mut mark = |o: u64, l: u64, c: Cell| {
             if l == 0 || o + l <= start {

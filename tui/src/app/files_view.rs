@@ -1,5 +1,6 @@
 //! The files view: the tree of folders and files, filters, a file's detail, export.
 
+use super::Filters;
 use super::{folder_counts, App, Sort, View};
 use crate::key::Key;
 use crate::tree;
@@ -11,11 +12,34 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
+/// The file browser: list or tree, filters, search, marks, detail.
+#[derive(Default)]
+pub struct FilesView {
+    pub filters: Filters,
+    pub sort: Sort,
+    pub search: String,
+    /// A search term that does not parse (yet), shown under the search line.
+    pub search_error: Option<String>,
+    pub typing: bool,
+    /// Indices into `case.artifacts`, as filtered and sorted.
+    pub shown: Vec<usize>,
+    /// Index into `shown` (list) or `rows` (tree).
+    pub sel: usize,
+    pub detail: Option<ArtifactRecord>,
+    /// The browser shows folders (t toggles) instead of the flat list.
+    pub tree: bool,
+    pub open: std::collections::HashSet<String>,
+    /// Artifacts marked (Space) for export, by id: marks outlive the case being read
+    /// again after a job, which can renumber the list.
+    pub marked: std::collections::BTreeSet<String>,
+    pub rows: Vec<Row>,
+}
+
 impl App {
     pub(super) fn key_files(&mut self, k: Key) {
         let n = self.sel_len();
-        let before = self.file_sel;
-        if self.tree {
+        let before = self.files.sel;
+        if self.files.tree {
             match k {
                 Key::Enter if self.fold(None) => return,
                 Key::Right | Key::Char('l') => {
@@ -24,7 +48,7 @@ impl App {
                 }
                 Key::Left | Key::Char('h') => {
                     let open = matches!(
-                        self.rows.get(self.file_sel),
+                        self.files.rows.get(self.files.sel),
                         Some(Row::Dir { open: true, .. })
                     );
                     if open {
@@ -40,40 +64,42 @@ impl App {
         }
         match k {
             Key::Char('t') => {
-                self.tree = !self.tree;
-                if self.tree && self.open.is_empty() {
-                    self.open = tree::roots(&self.case, &self.shown).into_iter().collect();
+                self.files.tree = !self.files.tree;
+                if self.files.tree && self.files.open.is_empty() {
+                    self.files.open = tree::roots(&self.case, &self.files.shown)
+                        .into_iter()
+                        .collect();
                 }
-                self.file_sel = 0;
+                self.files.sel = 0;
                 self.refilter();
                 return;
             }
-            Key::Up | Key::Char('k') => self.file_sel = self.file_sel.saturating_sub(1),
+            Key::Up | Key::Char('k') => self.files.sel = self.files.sel.saturating_sub(1),
             Key::Down | Key::Char('j') => {
-                self.file_sel = (self.file_sel + 1).min(n.saturating_sub(1))
+                self.files.sel = (self.files.sel + 1).min(n.saturating_sub(1))
             }
-            Key::PageUp => self.file_sel = self.file_sel.saturating_sub(10),
-            Key::PageDown => self.file_sel = (self.file_sel + 10).min(n.saturating_sub(1)),
-            Key::Home | Key::Char('g') => self.file_sel = 0,
-            Key::End | Key::Char('G') => self.file_sel = n.saturating_sub(1),
+            Key::PageUp => self.files.sel = self.files.sel.saturating_sub(10),
+            Key::PageDown => self.files.sel = (self.files.sel + 10).min(n.saturating_sub(1)),
+            Key::Home | Key::Char('g') => self.files.sel = 0,
+            Key::End | Key::Char('G') => self.files.sel = n.saturating_sub(1),
             Key::Char('/') => {
-                self.typing = true;
-                self.search.clear();
+                self.files.typing = true;
+                self.files.search.clear();
             }
             Key::Char('d') => {
-                self.filters.deleted = !self.filters.deleted;
+                self.files.filters.deleted = !self.files.filters.deleted;
                 self.refilter();
             }
             Key::Char('c') => {
-                self.filters.carved = !self.filters.carved;
+                self.files.filters.carved = !self.files.filters.carved;
                 self.refilter();
             }
             Key::Char('p') => {
-                self.filters.partial = !self.filters.partial;
+                self.files.filters.partial = !self.files.filters.partial;
                 self.refilter();
             }
             Key::Char('s') => {
-                self.sort = match self.sort {
+                self.files.sort = match self.files.sort {
                     Sort::Path => Sort::Size,
                     Sort::Size => Sort::Position,
                     Sort::Position => Sort::Time,
@@ -88,17 +114,22 @@ impl App {
                     .selected_art()
                     .map(|i| self.case.artifacts[i].id.clone())
                 {
-                    if !self.marked.remove(&id) {
-                        self.marked.insert(id);
+                    if !self.files.marked.remove(&id) {
+                        self.files.marked.insert(id);
                     }
-                    self.file_sel = (self.file_sel + 1).min(n.saturating_sub(1));
+                    self.files.sel = (self.files.sel + 1).min(n.saturating_sub(1));
                 }
             }
-            Key::Char('u') => self.marked.clear(),
+            Key::Char('u') => self.files.marked.clear(),
             Key::Enter | Key::Char('x') => {
-                if self.detail.as_ref().is_some_and(|d| d.extracted.is_some()) {
-                    self.hex_off = 0;
-                    self.hex_image = None;
+                if self
+                    .files
+                    .detail
+                    .as_ref()
+                    .is_some_and(|d| d.extracted.is_some())
+                {
+                    self.hex.off = 0;
+                    self.hex.image = None;
                     self.view = View::Hex;
                 } else {
                     self.status = "no extracted content for this entry".into();
@@ -106,7 +137,7 @@ impl App {
             }
             _ => {}
         }
-        if self.file_sel != before {
+        if self.files.sel != before {
             self.load_detail();
         }
     }
@@ -114,10 +145,10 @@ impl App {
     /// Exports the selected file to CASE/exports with a hash manifest, through the
     /// session (recorded in the custody log, copy checked against the case's hash).
     pub(super) fn export(&mut self) {
-        let ids: Vec<String> = if self.marked.is_empty() {
-            self.detail.iter().map(|a| a.id.clone()).collect()
+        let ids: Vec<String> = if self.files.marked.is_empty() {
+            self.files.detail.iter().map(|a| a.id.clone()).collect()
         } else {
-            self.marked.iter().cloned().collect()
+            self.files.marked.iter().cloned().collect()
         };
         if ids.is_empty() {
             self.status = "nothing selected to export".into();
@@ -125,8 +156,8 @@ impl App {
         }
         let dest = self.case.dir.join("exports");
         self.start(Job::Export { ids, dest });
-        if self.running.is_some() {
-            self.marked.clear();
+        if self.jobs.running.is_some() {
+            self.files.marked.clear();
         }
     }
 
@@ -138,9 +169,9 @@ impl App {
         let arts = &self.case.artifacts;
         // Only the rows in view are built: cases hold hundreds of thousands of files.
         let height = cols[0].height.saturating_sub(2) as usize;
-        let top = self.file_sel.saturating_sub(height.saturating_sub(1));
+        let top = self.files.sel.saturating_sub(height.saturating_sub(1));
         let marks = |a: &ArtifactRecord| {
-            let x = if self.marked.contains(&a.id) {
+            let x = if self.files.marked.contains(&a.id) {
                 '+'
             } else {
                 ' '
@@ -158,8 +189,9 @@ impl App {
             Span::styled(format!("{x}{m}{p}"), self.style(c))
         };
         let dim = Style::default().add_modifier(Modifier::DIM);
-        let items: Vec<ListItem> = if self.tree {
-            self.rows
+        let items: Vec<ListItem> = if self.files.tree {
+            self.files
+                .rows
                 .iter()
                 .skip(top)
                 .take(height)
@@ -199,7 +231,8 @@ impl App {
                 })
                 .collect()
         } else {
-            self.shown
+            self.files
+                .shown
                 .iter()
                 .skip(top)
                 .take(height)
@@ -209,7 +242,7 @@ impl App {
                         marks(a),
                         Span::raw(format!("{} ", visible(&a.path))),
                         Span::styled(
-                            match self.sort {
+                            match self.files.sort {
                                 Sort::Time => {
                                     self.case.mtime[i].as_ref().map_or("-".to_string(), |t| {
                                         t.get(..19).unwrap_or(t).replace('T', " ")
@@ -226,28 +259,28 @@ impl App {
         let f_on = |b: bool, s: &str| if b { format!("[{s}]") } else { String::new() };
         let title = format!(
             "Files {}/{}{} {}{}{}{}{}",
-            self.shown.len(),
+            self.files.shown.len(),
             arts.len(),
-            if self.marked.is_empty() {
+            if self.files.marked.is_empty() {
                 String::new()
             } else {
-                format!(" +{}", self.marked.len())
+                format!(" +{}", self.files.marked.len())
             },
-            if self.tree {
+            if self.files.tree {
                 "tree".to_string()
             } else {
-                format!("sort:{:?}", self.sort)
+                format!("sort:{:?}", self.files.sort)
             },
-            f_on(self.filters.deleted, "deleted"),
-            f_on(self.filters.carved, "carved"),
-            f_on(self.filters.partial, "partial"),
-            if self.search.is_empty() {
+            f_on(self.files.filters.deleted, "deleted"),
+            f_on(self.files.filters.carved, "carved"),
+            f_on(self.files.filters.partial, "partial"),
+            if self.files.search.is_empty() {
                 String::new()
             } else {
-                format!(" /{}", visible(&self.search))
+                format!(" /{}", visible(&self.files.search))
             }
         );
-        let mut st = ListState::default().with_selected(Some(self.file_sel - top));
+        let mut st = ListState::default().with_selected(Some(self.files.sel - top));
         f.render_stateful_widget(
             List::new(items)
                 .block(Block::default().borders(Borders::ALL).title(title))
@@ -255,13 +288,13 @@ impl App {
             cols[0],
             &mut st,
         );
-        let folder = match self.rows.get(self.file_sel) {
+        let folder = match self.files.rows.get(self.files.sel) {
             Some(Row::Dir {
                 name,
                 files,
                 deleted,
                 ..
-            }) if self.tree => Some(vec![
+            }) if self.files.tree => Some(vec![
                 Line::from(Span::styled(
                     format!("{}/", visible(name)),
                     Style::default().add_modifier(Modifier::BOLD),
@@ -273,7 +306,7 @@ impl App {
             ]),
             _ => None,
         };
-        let text = match &self.detail {
+        let text = match &self.files.detail {
             None => folder.unwrap_or_else(|| vec![Line::from("nothing selected")]),
             Some(a) => self.detail_lines(a),
         };

@@ -10,12 +10,23 @@ use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 use ratatui::Frame;
 use std::os::unix::fs::FileExt;
 
+/// The hex view: of the selected file, or of an evidence image when `image` is set.
+#[derive(Default)]
+pub struct HexView {
+    pub off: u64,
+    pub image: Option<(String, dredge_session::ImageView)>,
+    /// Text instead of hex (`t`).
+    pub text: bool,
+    /// An offset being typed (`o`), decimal or 0x hex.
+    pub goto: Option<String>,
+}
+
 impl App {
     /// Size of what the hex view shows.
     pub(super) fn hex_size(&self) -> u64 {
-        match &self.hex_image {
+        match &self.hex.image {
             Some((_, v)) => v.size,
-            None => self.detail.as_ref().map_or(0, |d| d.size),
+            None => self.files.detail.as_ref().map_or(0, |d| d.size),
         }
     }
 
@@ -24,7 +35,7 @@ impl App {
     }
 
     pub(super) fn leave_hex(&mut self) {
-        self.view = if self.hex_image.take().is_some() {
+        self.view = if self.hex.image.take().is_some() {
             View::Evidence
         } else {
             View::Files
@@ -33,13 +44,13 @@ impl App {
 
     /// Opens the hex view on the selected evidence image, at the sector map's offset.
     pub(super) fn open_image_hex(&mut self) {
-        let Some(e) = self.case.evidence.get(self.ev_sel) else {
+        let Some(e) = self.case.evidence.get(self.evidence.sel) else {
             return;
         };
         match dredge_session::open_image(&e.row) {
             Ok(v) => {
-                self.hex_image = Some((e.row.label.clone(), v));
-                self.hex_off = self.map_off / 16 * 16;
+                self.hex.image = Some((e.row.label.clone(), v));
+                self.hex.off = self.evidence.map_off / 16 * 16;
                 self.view = View::Hex;
             }
             Err(f) => self.status = format!("cannot open the image: {}", visible(&f.0)),
@@ -48,7 +59,7 @@ impl App {
 
     pub(super) fn key_hex(&mut self, k: Key) {
         let last = self.hex_last();
-        if self.hex_text {
+        if self.hex.text {
             let steps = match k {
                 Key::Down | Key::Char('j') => Some((true, 1)),
                 Key::Up | Key::Char('k') => Some((false, 1)),
@@ -58,24 +69,24 @@ impl App {
             };
             if let Some((down, n)) = steps {
                 for _ in 0..n {
-                    self.hex_off = self.text_step(down);
+                    self.hex.off = self.text_step(down);
                 }
                 return;
             }
         }
         match k {
             Key::Char('t') => {
-                self.hex_text = !self.hex_text;
-                self.hex_off = self.hex_off / 16 * 16;
+                self.hex.text = !self.hex.text;
+                self.hex.off = self.hex.off / 16 * 16;
             }
             Key::Esc | Key::Char('h') | Key::Left => self.leave_hex(),
-            Key::Up | Key::Char('k') => self.hex_off = self.hex_off.saturating_sub(16),
-            Key::Down | Key::Char('j') => self.hex_off = (self.hex_off + 16).min(last),
-            Key::PageUp => self.hex_off = self.hex_off.saturating_sub(16 * 16),
-            Key::PageDown => self.hex_off = (self.hex_off + 16 * 16).min(last),
-            Key::Home | Key::Char('g') => self.hex_off = 0,
-            Key::End | Key::Char('G') => self.hex_off = last,
-            Key::Char('o') => self.goto = Some(String::new()),
+            Key::Up | Key::Char('k') => self.hex.off = self.hex.off.saturating_sub(16),
+            Key::Down | Key::Char('j') => self.hex.off = (self.hex.off + 16).min(last),
+            Key::PageUp => self.hex.off = self.hex.off.saturating_sub(16 * 16),
+            Key::PageDown => self.hex.off = (self.hex.off + 16 * 16).min(last),
+            Key::Home | Key::Char('g') => self.hex.off = 0,
+            Key::End | Key::Char('G') => self.hex.off = last,
+            Key::Char('o') => self.hex.goto = Some(String::new()),
             _ => {}
         }
     }
@@ -85,13 +96,13 @@ impl App {
     /// Bytes of what the hex view shows (the image, or the file's extracted copy),
     /// the unreadable ranges among them in the same offsets, and a read error if any.
     pub(super) fn hex_read(&self, off: u64, want: usize) -> (Vec<u8>, Vec<(u64, u64)>, String) {
-        match &self.hex_image {
+        match &self.hex.image {
             Some((_, v)) => match v.read(off, want) {
                 Ok((b, bad)) => (b, bad, String::new()),
                 Err(e) => (Vec::new(), Vec::new(), format!(" · {}", visible(&e.0))),
             },
             None => {
-                let Some(a) = &self.detail else {
+                let Some(a) = &self.files.detail else {
                     return (Vec::new(), Vec::new(), String::new());
                 };
                 let mut buf = vec![0u8; want];
@@ -125,9 +136,9 @@ impl App {
             let mut i = 0;
             let body = line.strip_suffix(b"\n").unwrap_or(line);
             while i < body.len() {
-                let here = is_bad(self.hex_off + (start + i) as u64);
+                let here = is_bad(self.hex.off + (start + i) as u64);
                 let mut j = i;
-                while j < body.len() && is_bad(self.hex_off + (start + j) as u64) == here {
+                while j < body.len() && is_bad(self.hex.off + (start + j) as u64) == here {
                     j += 1;
                 }
                 if here {
@@ -150,15 +161,15 @@ impl App {
     /// Where the next (`down`) or previous text line starts from `hex_off`.
     pub(super) fn text_step(&self, down: bool) -> u64 {
         if down {
-            let (buf, _, _) = self.hex_read(self.hex_off, 4096);
+            let (buf, _, _) = self.hex_read(self.hex.off, 4096);
             let n = buf
                 .iter()
                 .position(|&b| b == b'\n')
                 .map_or(buf.len().min(80), |p| p + 1);
-            (self.hex_off + n as u64).min(self.hex_size().saturating_sub(1))
+            (self.hex.off + n as u64).min(self.hex_size().saturating_sub(1))
         } else {
-            let from = self.hex_off.saturating_sub(4096);
-            let (buf, _, _) = self.hex_read(from, (self.hex_off - from) as usize);
+            let from = self.hex.off.saturating_sub(4096);
+            let (buf, _, _) = self.hex_read(from, (self.hex.off - from) as usize);
             // Skip the newline ending the previous line, then find the one before it.
             let body = buf.strip_suffix(b"\n").unwrap_or(&buf);
             match body.iter().rposition(|&b| b == b'\n') {
@@ -170,31 +181,32 @@ impl App {
 
     pub(super) fn draw_hex(&self, f: &mut Frame, r: Rect) {
         let rows = r.height.saturating_sub(2) as u64;
-        let want = if self.hex_text {
+        let want = if self.hex.text {
             (rows * u64::from(r.width)) as usize
         } else {
             (rows * 16) as usize
         };
-        let (buf, bad, err) = self.hex_read(self.hex_off, want);
+        let (buf, bad, err) = self.hex_read(self.hex.off, want);
         let size = self.hex_size();
-        let title = match &self.hex_image {
+        let title = match &self.hex.image {
             Some((label, _)) => format!(
                 "{} · {} image · offset {} of {size} · {} = unreadable{err}",
-                if self.hex_text { "Text" } else { "Hex" },
+                if self.hex.text { "Text" } else { "Hex" },
                 visible(label),
-                self.hex_off,
-                if self.hex_text { "░" } else { "??" },
+                self.hex.off,
+                if self.hex.text { "░" } else { "??" },
             ),
             None => format!(
                 "{} · {} · {size} bytes · {} = unreadable on the medium{err}",
-                if self.hex_text { "Text" } else { "Hex" },
-                self.detail
+                if self.hex.text { "Text" } else { "Hex" },
+                self.files
+                    .detail
                     .as_ref()
                     .map_or(String::new(), |a| visible(&a.path).into_owned()),
-                if self.hex_text { "░" } else { "??" },
+                if self.hex.text { "░" } else { "??" },
             ),
         };
-        if self.hex_text {
+        if self.hex.text {
             let lines = self.text_lines(&buf, &bad, rows as usize);
             f.render_widget(
                 Paragraph::new(lines)
@@ -207,7 +219,7 @@ impl App {
         let is_bad = |o: u64| bad.iter().any(|&(s, l): &(u64, u64)| o >= s && o < s + l);
         let mut lines = Vec::new();
         for row in 0..rows {
-            let base = self.hex_off + row * 16;
+            let base = self.hex.off + row * 16;
             if base >= size || (row * 16) as usize >= buf.len() {
                 break;
             }

@@ -1,7 +1,9 @@
 //! The custody log view and the jobs view (running and finished work, forms).
 
 use super::App;
+use crate::data::CaseData;
 use crate::form::Form;
+use crate::jobs::Running;
 use crate::key::Key;
 use dredge_session::SessionStatus;
 use dredge_session::{hms, human_bytes, visible, Job, ScanOptions};
@@ -11,19 +13,39 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, List, ListItem, ListState, Paragraph, Wrap};
 use ratatui::Frame;
 
+/// The custody log view.
+#[derive(Default)]
+pub struct LogView {
+    pub top: usize,
+    pub verified: Option<String>,
+}
+
+/// The jobs view and the job running now.
+#[derive(Default)]
+pub struct JobsView {
+    pub running: Option<Running>,
+    pub sel: usize,
+    /// How the running job ended, once its last message is in.
+    pub(crate) job_end: Option<Result<dredge_session::JobEnd, dredge_session::Failure>>,
+    /// The case being read again after a job, off the UI thread.
+    pub(crate) reloading: Option<crossbeam_channel::Receiver<Result<CaseData, String>>>,
+    /// How the last job ended, shown once its results are in.
+    pub(crate) ended: String,
+}
+
 impl App {
     pub(super) fn key_log(&mut self, k: Key) {
         let n = self.case.events.len();
         match k {
-            Key::Up | Key::Char('k') => self.log_top = self.log_top.saturating_sub(1),
+            Key::Up | Key::Char('k') => self.log.top = self.log.top.saturating_sub(1),
             Key::Down | Key::Char('j') => {
-                self.log_top = (self.log_top + 1).min(n.saturating_sub(1))
+                self.log.top = (self.log.top + 1).min(n.saturating_sub(1))
             }
-            Key::PageUp => self.log_top = self.log_top.saturating_sub(10),
-            Key::PageDown => self.log_top = (self.log_top + 10).min(n.saturating_sub(1)),
+            Key::PageUp => self.log.top = self.log.top.saturating_sub(10),
+            Key::PageDown => self.log.top = (self.log.top + 10).min(n.saturating_sub(1)),
             Key::Char('r') => self.open_form(Form::report()),
             Key::Char('v') => {
-                self.verified = Some("verifying…".into());
+                self.log.verified = Some("verifying…".into());
                 self.start(Job::Verify);
             }
             _ => {}
@@ -36,6 +58,7 @@ impl App {
             .constraints([Constraint::Length(3), Constraint::Min(3)])
             .split(r);
         let v = self
+            .log
             .verified
             .clone()
             .unwrap_or_else(|| "press v to verify the custody record".into());
@@ -54,7 +77,7 @@ impl App {
             .case
             .events
             .iter()
-            .skip(self.log_top)
+            .skip(self.log.top)
             .take(parts[1].height as usize)
             .map(|e| {
                 Line::from(format!(
@@ -80,17 +103,17 @@ impl App {
     pub(super) fn key_jobs(&mut self, k: Key) {
         let n = self.case.sessions.len();
         match k {
-            Key::Up | Key::Char('k') => self.jobs_sel = self.jobs_sel.saturating_sub(1),
+            Key::Up | Key::Char('k') => self.jobs.sel = self.jobs.sel.saturating_sub(1),
             Key::Down | Key::Char('j') => {
-                self.jobs_sel = (self.jobs_sel + 1).min(n.saturating_sub(1))
+                self.jobs.sel = (self.jobs.sel + 1).min(n.saturating_sub(1))
             }
-            Key::Home | Key::Char('g') => self.jobs_sel = 0,
-            Key::End | Key::Char('G') => self.jobs_sel = n.saturating_sub(1),
+            Key::Home | Key::Char('g') => self.jobs.sel = 0,
+            Key::End | Key::Char('G') => self.jobs.sel = n.saturating_sub(1),
             Key::Char('a') => self.open_form(Form::add()),
             Key::Char('s') => self.open_form(Form::scan(ScanOptions::default().threads)),
             Key::Char('A') => self.open_form(Form::acquire()),
             Key::Char('r') => self.open_form(Form::report()),
-            Key::Char('p') => match &self.running {
+            Key::Char('p') => match &self.jobs.running {
                 Some(r) => {
                     self.status = if r.toggle_pause() {
                         "paused (takes effect at the job's next progress report); p continues"
@@ -101,7 +124,7 @@ impl App {
                 }
                 None => self.status = "no job is running".into(),
             },
-            Key::Char('x') => match &self.running {
+            Key::Char('x') => match &self.jobs.running {
                 Some(r) => {
                     r.cancel();
                     self.status =
@@ -125,7 +148,7 @@ impl App {
                 Constraint::Length(5),
             ])
             .split(r);
-        let lines: Vec<Line> = match &self.running {
+        let lines: Vec<Line> = match &self.jobs.running {
             None if self.case.busy_elsewhere => vec![
                 Line::from(Span::styled(
                     "Another process (the CLI, a batch, another TUI) is running a job on this case.",
@@ -223,7 +246,7 @@ impl App {
                 ]))
             })
             .collect();
-        let mut st = ListState::default().with_selected(Some(self.jobs_sel));
+        let mut st = ListState::default().with_selected(Some(self.jobs.sel));
         f.render_stateful_widget(
             List::new(items)
                 .block(Block::default().borders(Borders::ALL).title(format!(
@@ -239,7 +262,7 @@ impl App {
         let sel = self
             .case
             .sessions
-            .get(self.jobs_sel)
+            .get(self.jobs.sel)
             .map_or(String::new(), |s| {
                 format!(
                     "session {} {} · {} → {} · {}",
