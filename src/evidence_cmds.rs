@@ -213,18 +213,7 @@ pub(super) fn verify(
             println!("(this verification is not recorded in the case: {why})");
         }
         for (label, c) in &r.evidence {
-            match c {
-                EvidenceCheck::Match(set) => println!("{label}: {} match", set.labels()),
-                EvidenceCheck::Mismatch {
-                    algorithm,
-                    recorded,
-                    actual,
-                } => {
-                    println!("{label}: {algorithm} MISMATCH: recorded {recorded}, now {actual}")
-                }
-                EvidenceCheck::Unreadable(e) => println!("{label}: cannot be read: {e}"),
-                EvidenceCheck::Interrupted => println!("{label}: interrupted"),
-            }
+            println!("{label}: {c}");
         }
         match &r.artifacts {
             (n, None) => println!("extracted files: {n} re-hashed, all match"),
@@ -242,7 +231,7 @@ pub(super) fn verify(
                 .evidence
                 .iter()
                 .find(|(_, c)| !matches!(c, EvidenceCheck::Match(_)))
-                .map(|(l, c)| format!("evidence {l}: {c:?}"))
+                .map(|(l, c)| format!("evidence {l}: {c}"))
                 .unwrap_or_default(),
         };
         return Err(Failure(format!(

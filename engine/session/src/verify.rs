@@ -24,6 +24,22 @@ pub enum EvidenceCheck {
     Interrupted,
 }
 
+/// One line for people, as `verify` prints it and as its failure names it.
+impl std::fmt::Display for EvidenceCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvidenceCheck::Match(set) => write!(f, "{} match", set.labels()),
+            EvidenceCheck::Mismatch {
+                algorithm,
+                recorded,
+                actual,
+            } => write!(f, "{algorithm} MISMATCH: recorded {recorded}, now {actual}"),
+            EvidenceCheck::Unreadable(e) => write!(f, "cannot be read: {e}"),
+            EvidenceCheck::Interrupted => write!(f, "interrupted"),
+        }
+    }
+}
+
 impl EvidenceCheck {
     /// What the custody record holds for this check: typed fields, written out
     /// here, so renaming a variant cannot change what a court reads.
