@@ -6,6 +6,7 @@ use crate::{
     EvidenceRow, Failure, JobProgress, Outcome, ProgressFn, SessionCommand,
 };
 use dredge_core::BlockDevice;
+use dredge_core::Word;
 use dredge_hash::sha256_hex;
 use dredge_image::FileDevice;
 use dredge_store::{NewEvidence, Store};
@@ -139,27 +140,7 @@ pub fn acquire(
         Some(st) => Some(lock_for_job(st)?),
         None => None,
     };
-    let params = json!({
-        "source": src_abs,
-        "source_device": describe_source(req.source),
-        "image": abs(req.image),
-        "map": abs(req.map),
-        "retries": req.options.retries,
-        "cluster_size": req.options.cluster,
-        "map_interval_s": req.options.map_interval.as_secs_f64(),
-        "hash": acquire_hashes(req).names(),
-        "format": if req.e01.is_some() { "e01" } else { "raw" },
-        "e01": req.e01.as_ref().map(|o| json!({
-            "segment_size": o.segment_size,
-            "compression": match o.compression {
-                Compression::None => "none",
-                Compression::Fast => "fast",
-                Compression::Best => "best",
-            },
-            "evidence_number": o.evidence_number,
-            "notes": o.notes,
-        })),
-    });
+    let params = args(req, &src_abs);
     match store.as_mut() {
         Some(store) => crate::in_session(
             store,
@@ -285,6 +266,56 @@ fn image_and_register(
     })
 }
 
+/// The acquisition's recorded arguments: written here when it starts, and read
+/// back by [`resumed`] when an unfinished one is run again.
+fn args(req: &AcquireRequest<'_>, src_abs: &str) -> Value {
+    json!({
+        "source": src_abs,
+        "source_device": describe_source(req.source),
+        "image": abs(req.image),
+        "map": abs(req.map),
+        "retries": req.options.retries,
+        "cluster_size": req.options.cluster,
+        "map_interval_s": req.options.map_interval.as_secs_f64(),
+        "hash": acquire_hashes(req).names(),
+        "format": if req.e01.is_some() { "e01" } else { "raw" },
+        "e01": req.e01.as_ref().map(|o| json!({
+            "segment_size": o.segment_size,
+            "compression": o.compression.word(),
+            "evidence_number": o.evidence_number,
+            "notes": o.notes,
+        })),
+    })
+}
+
+/// The acquisition a session recorded with [`args`], to run it again; None when
+/// the arguments do not say enough.
+pub(crate) fn resumed(a: &Value) -> Option<crate::Job> {
+    let path = |k: &str| a[k].as_str().map(PathBuf::from);
+    Some(crate::Job::Acquire {
+        source: path("source")?,
+        image: path("image")?,
+        map: path("map"),
+        retries: a["retries"].as_u64().map_or(0, |r| r.min(100) as u32),
+        cluster: a["cluster_size"].as_u64().map_or(65536, |c| c as usize),
+        map_interval: a["map_interval_s"].as_f64().unwrap_or(1.0),
+        e01: (a["format"] == "e01").then(|| {
+            let e = &a["e01"];
+            E01Options {
+                segment_size: e["segment_size"]
+                    .as_u64()
+                    .unwrap_or(E01Options::DEFAULT_SEGMENT),
+                compression: e["compression"]
+                    .as_str()
+                    .and_then(Compression::from_word)
+                    .unwrap_or(Compression::Fast),
+                evidence_number: e["evidence_number"].as_str().unwrap_or("").into(),
+                notes: e["notes"].as_str().unwrap_or("").into(),
+            }
+        }),
+    })
+}
+
 /// What an examiner needs to identify the source later: size, sector size, and for
 /// block devices the model and serial the kernel reports.
 pub(crate) fn describe_source(p: &Path) -> Value {
@@ -379,4 +410,51 @@ pub(crate) fn run_acquire(
         Outcome::Complete
     };
     Ok((outcome, r))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_acquisition_runs_with_the_arguments_it_recorded() {
+        let d = tempfile::tempdir().unwrap();
+        let source = d.path().join("disk");
+        std::fs::write(&source, [0u8; 4096]).unwrap();
+        let (image, map) = (d.path().join("img.E01"), d.path().join("img.map"));
+        let e01 = E01Options {
+            segment_size: 3 << 20,
+            compression: Compression::Best,
+            evidence_number: "EV-7".into(),
+            notes: "seized 2026-12-01".into(),
+        };
+        let req = AcquireRequest {
+            source: &source,
+            image: &image,
+            map: &map,
+            case_dir: None,
+            options: AcquireOptions {
+                retries: 3,
+                cluster: 1 << 17,
+                ..Default::default()
+            },
+            e01: Some(e01.clone()),
+        };
+        let recorded = args(&req, &abs(&source));
+        let Some(crate::Job::Acquire {
+            source: s,
+            image: i,
+            map: m,
+            retries,
+            cluster,
+            e01: e,
+            ..
+        }) = resumed(&recorded)
+        else {
+            panic!("not an acquisition: {recorded}");
+        };
+        assert_eq!((s, i, m), (source, image, Some(map)));
+        assert_eq!((retries, cluster), (3, 1 << 17));
+        assert_eq!(e, Some(e01));
+    }
 }

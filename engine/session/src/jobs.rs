@@ -3,9 +3,8 @@
 //! the same session function the CLI runs, so it is recorded the same way.
 
 use crate::{
-    acquire, add_evidence, report, scan, AcquireOptions, AcquireRequest, Compression, E01Options,
-    Failure, Outcome, ProgressFn, ReportFormat, ScanOptions, SessionCommand, SessionRow,
-    SessionStatus,
+    acquire, add_evidence, report, scan, AcquireOptions, AcquireRequest, E01Options, Failure,
+    Outcome, ProgressFn, ReportFormat, ScanOptions, SessionCommand, SessionRow, SessionStatus,
 };
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -319,36 +318,10 @@ impl Job {
     /// that are not long jobs or arguments that do not say enough.
     pub fn from_session(s: &SessionRow) -> Option<Job> {
         let a = &s.args;
-        let path = |k: &str| a[k].as_str().map(PathBuf::from);
         match s.command_word()? {
-            SessionCommand::Add => Some(Job::Add {
-                image: path("image")?,
-                map: path("map"),
-            }),
+            SessionCommand::Add => crate::register::resumed(a),
             SessionCommand::Scan => Some(Job::Scan(ScanOptions::from_args(a))),
-            SessionCommand::Acquire => Some(Job::Acquire {
-                source: path("source")?,
-                image: path("image")?,
-                map: path("map"),
-                retries: a["retries"].as_u64().map_or(0, |r| r.min(100) as u32),
-                cluster: a["cluster_size"].as_u64().map_or(65536, |c| c as usize),
-                map_interval: a["map_interval_s"].as_f64().unwrap_or(1.0),
-                e01: (a["format"] == "e01").then(|| {
-                    let e = &a["e01"];
-                    E01Options {
-                        segment_size: e["segment_size"]
-                            .as_u64()
-                            .unwrap_or(E01Options::DEFAULT_SEGMENT),
-                        compression: match e["compression"].as_str() {
-                            Some("none") => Compression::None,
-                            Some("best") => Compression::Best,
-                            _ => Compression::Fast,
-                        },
-                        evidence_number: e["evidence_number"].as_str().unwrap_or("").into(),
-                        notes: e["notes"].as_str().unwrap_or("").into(),
-                    }
-                }),
-            }),
+            SessionCommand::Acquire => crate::acquire::resumed(a),
             _ => None,
         }
     }

@@ -75,7 +75,7 @@ pub fn add_evidence_one_pass(
     crate::in_session(
         &mut store,
         SessionCommand::Add,
-        json!({"image": abs(image), "map": map.map(abs), "hash": hash.names()}),
+        args(image, map, hash),
         |store, sid| {
             let r = add_in_session(store, sid, image, map, scan, interrupt, progress)?;
             let summary = json!({
@@ -87,6 +87,19 @@ pub fn add_evidence_one_pass(
             Ok((r, status, summary))
         },
     )
+}
+
+/// The recorded arguments of `add`: written here, read back by [`resumed`].
+fn args(image: &Path, map: Option<&Path>, hash: Algorithms) -> serde_json::Value {
+    json!({"image": abs(image), "map": map.map(abs), "hash": hash.names()})
+}
+
+/// The registration a session recorded with [`args`], to run it again.
+pub(crate) fn resumed(a: &serde_json::Value) -> Option<crate::Job> {
+    Some(crate::Job::Add {
+        image: a["image"].as_str().map(std::path::PathBuf::from)?,
+        map: a["map"].as_str().map(std::path::PathBuf::from),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
