@@ -390,6 +390,8 @@ impl Job<'_> {
     }
 
     fn tick(&mut self) -> Result<(), AcquireError> {
+        // Hash behind the copy as the map turns final, not after the last phase.
+        self.catch_up_hash(false)?;
         if self.last_save.elapsed() >= self.opts.map_interval {
             self.save_map()?;
         }
@@ -599,16 +601,22 @@ impl Job<'_> {
     }
 
     /// Hashes the image from the hashed prefix onwards by reading it back from the
-    /// output file: all of it (`to_end`), or while the map says it is final.
+    /// output file: all of it (`to_end`), or while the map says its bytes are
+    /// final. Rescued bytes are; a bad sector's (zeros in the image) are once no
+    /// later phase will read it again: with no retry passes, from the moment it
+    /// is marked bad (trimming and scraping mark sectors bad as they go, so the
+    /// hashes follow them instead of waiting for the end).
     fn catch_up_hash(&mut self, to_end: bool) -> Result<(), AcquireError> {
         const CHUNK: u64 = 4 << 20;
         let size = self.map.size();
+        let bad_is_final = self.opts.retries == 0;
         while self.hashed_upto < size {
             let end = if to_end {
                 size
             } else {
                 match self.map.status_at(self.hashed_upto) {
                     Some((e, MapStatus::Finished)) => e.end(),
+                    Some((e, MapStatus::BadSector)) if bad_is_final => e.end(),
                     _ => break,
                 }
             };
@@ -627,7 +635,9 @@ impl Job<'_> {
                 h.update(Arc::new(buf));
             }
             self.hashed_upto += len as u64;
-            self.pos = self.hashed_upto;
+            if to_end {
+                self.pos = self.hashed_upto;
+            }
             if self.last_progress.elapsed() >= Duration::from_millis(200) {
                 self.report(false);
             }
