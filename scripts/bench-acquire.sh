@@ -18,8 +18,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-256}
 bash scripts/install-tools.sh
-cargo build --release --quiet
-dredge=$PWD/target/release/dredge
+[ -n "${DREDGE_BIN:-}" ] || cargo build --release --quiet
+dredge=${DREDGE_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/dredge}
 work=$(mktemp -d /tmp/dredge-bench-acq.XXXXXX)
 trap 'fusermount3 -u "$work/mnt" 2>/dev/null || true; rm -rf "$work"' EXIT
 mkdir -p "$work/mnt"

@@ -28,7 +28,7 @@ with open(path, "wb") as f:
         k = i % 8
         f.write(gt[(i // 8 % 4) << 20:((i // 8 % 4) + 1) << 20] if k == 0 else text if k in (1, 2) else os.urandom(1 << 20))
 PY
-d=$PWD/target/release/dredge
+d=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
 timed=$PWD/scripts/timed.py
 img="$work/dense.img"
 cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null; }

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 mib=${1:-1024}
 bash scripts/install-tools.sh
 cargo build --release --quiet
-dredge=$PWD/target/release/dredge
+dredge=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
 work=$(mktemp -d /tmp/dredge-bench-e01.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 python3 - "$work/media.raw" "$mib" <<'PY'

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 files=${1:-100000}
 bash scripts/install-tools.sh
 cargo build --release --quiet
-dredge=$PWD/target/release/dredge
+dredge=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
 work=$(mktemp -d /tmp/dredge-bench-list.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 bash scripts/make-many-files-ext4.sh "$files" "$work/ext4.img"

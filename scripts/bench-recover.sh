@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 files=${1:-100000}
 bash scripts/install-tools.sh
 cargo build --release --quiet
-d=$PWD/target/release/dredge
+d=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
 timed=$PWD/scripts/timed.py
 work=$(mktemp -d /tmp/dredge-bench-recover.XXXXXX)
 trap 'rm -rf "$work"' EXIT

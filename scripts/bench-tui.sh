@@ -12,5 +12,5 @@ cargo build --release --quiet -p dredge-tui --example frames
 work=$(mktemp -d /tmp/dredge-bench-tui.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 bash scripts/make-many-files-ext4.sh "$files" "$work/many.img" >/dev/null
-target/release/dredge --progress none recover "$work/many.img" --out "$work/case" --carve none >/dev/null
+"${CARGO_TARGET_DIR:-target}"/release/dredge --progress none recover "$work/many.img" --out "$work/case" --carve none >/dev/null
 target/release/examples/frames "$work/case"

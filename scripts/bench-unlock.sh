@@ -17,7 +17,7 @@ size=${1:-1024}
 bash scripts/install-tools.sh
 cargo build --release --quiet
 cargo build --release --quiet -p dredge-crypt --example sector_speed
-d=$PWD/target/release/dredge
+d=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
 timed=$PWD/scripts/timed.py
 work=$(mktemp -d /tmp/dredge-bench-unlock.XXXXXX)
 trap 'rm -rf "$work"' EXIT

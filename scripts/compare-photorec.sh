@@ -15,7 +15,7 @@ mkdir -p "$work/pr"
 t0=$(now)
 (cd "$work/pr" && photorec /log /d "$work/pr/out" /cmd "$dir/ground-truth.img" partition_none,fileopt,everything,enable,search >/dev/null 2>&1) || true
 t1=$(now)
-target/release/dredge --progress none carve "$dir/ground-truth.img" --out "$work/case" --examiner bench >/dev/null || true
+"${CARGO_TARGET_DIR:-target}"/release/dredge --progress none carve "$dir/ground-truth.img" --out "$work/case" --examiner bench >/dev/null || true
 t2=$(now)
 python3 - "$dir/MANIFEST.json" "$dir/ground-truth.img" "$work" "$t0" "$t1" "$t2" <<'PY'
 import hashlib, json, os, sys

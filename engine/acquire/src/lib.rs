@@ -295,11 +295,22 @@ enum Read {
     Bad,
 }
 
+/// How far `catch_up_hash` goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Catch {
+    /// Everything to the end (after the last phase).
+    All,
+    /// As far as the map is final.
+    Final,
+    /// As far as the map is final, while the hashers have room.
+    WhileRoom,
+}
+
 impl Job<'_> {
     fn run(&mut self, resumed: bool) -> Result<AcquireResult, AcquireError> {
         self.save_map()?;
         // Hash what an earlier run already rescued at the start of the image.
-        self.catch_up_hash(false)?;
+        self.catch_up_hash(Catch::Final)?;
         let stopped = self.copy_pass(1, true)?
             || self.copy_pass(2, false)?
             || self.trim()?
@@ -307,7 +318,7 @@ impl Job<'_> {
             || self.retry()?;
         if !stopped {
             self.set_phase(Phase::Hashing, 1);
-            self.catch_up_hash(true)?;
+            self.catch_up_hash(Catch::All)?;
             self.set_phase(Phase::Finished, 1);
         }
         self.save_map()?;
@@ -390,8 +401,9 @@ impl Job<'_> {
     }
 
     fn tick(&mut self) -> Result<(), AcquireError> {
-        // Hash behind the copy as the map turns final, not after the last phase.
-        self.catch_up_hash(false)?;
+        // Hash behind the copy as the map turns final, not after the last phase,
+        // and only while the hashers have room: the copy never waits for them.
+        self.catch_up_hash(Catch::WhileRoom)?;
         if self.last_save.elapsed() >= self.opts.map_interval {
             self.save_map()?;
         }
@@ -601,16 +613,20 @@ impl Job<'_> {
     }
 
     /// Hashes the image from the hashed prefix onwards by reading it back from the
-    /// output file: all of it (`to_end`), or while the map says its bytes are
-    /// final. Rescued bytes are; a bad sector's (zeros in the image) are once no
+    /// output file: all of it (`Catch::All`), or while the map says its bytes are
+    /// final (and, `Catch::WhileRoom`, while the hashers' queues have room). Rescued bytes are; a bad sector's (zeros in the image) are once no
     /// later phase will read it again: with no retry passes, from the moment it
     /// is marked bad (trimming and scraping mark sectors bad as they go, so the
     /// hashes follow them instead of waiting for the end).
-    fn catch_up_hash(&mut self, to_end: bool) -> Result<(), AcquireError> {
+    fn catch_up_hash(&mut self, how: Catch) -> Result<(), AcquireError> {
         const CHUNK: u64 = 4 << 20;
         let size = self.map.size();
         let bad_is_final = self.opts.retries == 0;
+        let to_end = how == Catch::All;
         while self.hashed_upto < size {
+            if how == Catch::WhileRoom && !self.hasher.as_ref().is_some_and(|h| h.has_room()) {
+                break;
+            }
             let end = if to_end {
                 size
             } else {

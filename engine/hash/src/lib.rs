@@ -252,6 +252,12 @@ impl MultiHasher {
         self.bytes
     }
 
+    /// Whether every digest's queue has room for another chunk, so `update`
+    /// would not wait: a caller with other work feeds only then.
+    pub fn has_room(&self) -> bool {
+        self.senders.iter().all(|s| !s.is_full())
+    }
+
     pub fn finish(self) -> ImageDigests {
         drop(self.senders);
         let mut out = ImageDigests::default();
