@@ -155,16 +155,7 @@ fn outputs(case: &Path, dates: &[String]) -> Vec<(String, String)> {
         ("bodyfile", "body"),
     ] {
         let file = case.join(format!("golden.{ext}"));
-        let o = run(&[
-            "--progress",
-            "none",
-            "report",
-            case.to_str().unwrap(),
-            "--format",
-            format,
-            "--out",
-            file.to_str().unwrap(),
-        ]);
+        let o = report(case, format, &file);
         assert!(o.status.success(), "{format}: {}", stderr(&o));
         out.push((
             format!("report.{ext}"),

@@ -61,19 +61,6 @@ fn ext(format: &str) -> &str {
     }
 }
 
-fn report(case: &Path, format: &str, out: &Path) -> std::process::Output {
-    run(&[
-        "--progress",
-        "none",
-        "report",
-        case.to_str().unwrap(),
-        "--format",
-        format,
-        "--out",
-        out.to_str().unwrap(),
-    ])
-}
-
 #[test]
 fn every_format_is_written_recorded_and_valid() {
     let d = tempfile::tempdir().unwrap();

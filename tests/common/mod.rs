@@ -329,3 +329,17 @@ pub fn cryptsetup(args: &[&str]) -> String {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
+
+/// `dredge --progress none report CASE --format FORMAT --out OUT`.
+pub fn report(case: &Path, format: &str, out: &Path) -> std::process::Output {
+    run(&[
+        "--progress",
+        "none",
+        "report",
+        case.to_str().unwrap(),
+        "--format",
+        format,
+        "--out",
+        out.to_str().unwrap(),
+    ])
+}
