@@ -22,9 +22,9 @@ fn root() -> PathBuf {
 }
 
 /// Every row of every table, tables by name, values tab-separated (blobs as
-/// hex), rows sorted: the order rows are inserted in follows the workers'
-/// timing; their values do not.
-fn rows(case: &Path) -> String {
+/// hex), each row through `normal`, then sorted: the order rows are inserted in
+/// follows the workers' timing; their values do not.
+fn rows(case: &Path, normal: impl Fn(&str) -> String) -> String {
     let db = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
     let tables: Vec<String> = db
         .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -50,7 +50,7 @@ fn rows(case: &Path) -> String {
                     ValueRef::Blob(v) => hex::encode(v),
                 })
                 .collect();
-            lines.push(cells.join("\t"));
+            lines.push(normal(&cells.join("\t")));
         }
         lines.sort();
         for l in lines {
@@ -89,6 +89,15 @@ fn run_values(case: &Path) -> Vec<(String, String)> {
         if p["format"].is_string() {
             if let Some(h) = p["sha256"].as_str() {
                 v.push((h.to_string(), format!("<report sha256 {seq}>")));
+            }
+            // Its size too: it holds the case's and the repository's paths.
+            if let Some(n) = p["bytes"].as_u64() {
+                for q in ["\"", "&quot;"] {
+                    v.push((
+                        format!("{q}bytes{q}:{n},"),
+                        format!("{q}bytes{q}:<report bytes {seq}>,"),
+                    ));
+                }
             }
         }
     }
@@ -163,8 +172,8 @@ fn outputs(case: &Path, dates: &[String]) -> Vec<(String, String)> {
         ));
     }
     // The rows last: they hold the report events just written.
-    out.push(("rows".into(), rows(case)));
     let values = run_values(case);
+    out.push(("rows".into(), rows(case, |l| normalize(l, &values, dates))));
     out.into_iter()
         .map(|(n, s)| (n, normalize(&s, &values, dates)))
         .collect()
