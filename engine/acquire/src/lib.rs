@@ -614,7 +614,8 @@ impl Job<'_> {
 
     /// Hashes the image from the hashed prefix onwards by reading it back from the
     /// output file: all of it (`Catch::All`), or while the map says its bytes are
-    /// final (and, `Catch::WhileRoom`, while the hashers' queues have room). Rescued bytes are; a bad sector's (zeros in the image) are once no
+    /// final (and, `Catch::WhileRoom`, while the hashers' queues have room).
+    /// Rescued bytes are final; a bad sector's (zeros in the image) are once no
     /// later phase will read it again: with no retry passes, from the moment it
     /// is marked bad (trimming and scraping mark sectors bad as they go, so the
     /// hashes follow them instead of waiting for the end).
