@@ -1,5 +1,6 @@
 //! Times what a technician does on a large case, frame by frame: opening it, every
 //! screen, moving, searching (each typed character refilters), the tree, sorting.
+//! Run it under `/usr/bin/time -v` for the peak RSS.
 //! Used by scripts/bench-tui.sh; prints one line per action and the worst frame.
 //! Usage: cargo run --release -p dredge-tui --example frames CASE_DIR
 
@@ -21,10 +22,16 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let n = case.artifacts.len();
+    let n = case.total;
     let mut app = App::new(case, true);
-    println!("open: {n} artifacts in {:?}", t.elapsed());
     let mut term = Terminal::new(TestBackend::new(160, 50)).expect("test backend");
+    term.draw(|f| app.draw(f)).expect("draw");
+    println!("open: {n} artifacts, first frame after {:?}", t.elapsed());
+    app.case.wait_runs();
+    println!(
+        "every file placed on the sector map after {:?}",
+        t.elapsed()
+    );
     let mut worst = (Duration::ZERO, String::new());
     let mut step = |app: &mut App, what: &str, keys: &[Key]| {
         let t = Instant::now();

@@ -8,7 +8,7 @@ use crate::jobs::{Msg, Running};
 use crate::key::Key;
 use crate::query::Query;
 use crate::tree::{self, Row};
-use dredge_session::{visible, ArtifactStatus, Job, Outcome};
+use dredge_session::{visible, Job, Outcome};
 use ratatui::style::{Color, Style};
 
 // Each view's keys and drawing live in their own file (issue 12); they are
@@ -33,18 +33,10 @@ pub enum View {
     Jobs,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum Sort {
-    #[default]
-    Path,
-    Size,
-    /// Where the entry's metadata lies on the medium.
-    Position,
-    /// Modification time, newest first (entries without one last).
-    Time,
-    /// File type (extension; carved files by format), then path: groups them.
-    Type,
-}
+/// The list's order: path, size (largest first), where the entry's metadata lies,
+/// modification time (newest first, entries without one last), file type (carved
+/// files by format) then path. The store sorts.
+pub use dredge_session::BrowseOrder as Sort;
 
 #[derive(Default, Clone, Copy)]
 pub struct Filters {
@@ -114,7 +106,9 @@ impl App {
             log: LogView::default(),
             jobs: JobsView::default(),
         };
-        app.refilter();
+        // The file list is made when the files view is first shown: a large
+        // case's evidence screen does not wait for it.
+        app.files.stale = true;
         let n = app.case.unfinished.len();
         if n > 0 {
             app.status = format!(
@@ -133,32 +127,49 @@ impl App {
         }
     }
 
-    /// Applies search, filters and sort to the file list; keeps the selection in range.
-    pub fn refilter(&mut self) {
+    /// What the browser asks the store for: its filters, search and sort.
+    fn browse(&mut self) -> dredge_session::Browse {
         let (query, bad) = Query::parse(&self.files.search);
         self.files.search_error = bad;
         let f = self.files.filters;
-        let c = &self.case;
-        let arts = &c.artifacts;
-        let mut shown: Vec<usize> = (0..arts.len())
-            .filter(|&i| {
-                let a = &arts[i];
-                (!f.deleted || a.deleted)
-                    && (!f.carved || a.origin == dredge_session::ArtifactOrigin::Carved)
-                    && (!f.partial || a.status != ArtifactStatus::Complete)
-                    && query.matches(a, &c.lower[i], &c.types[i], c.mtime[i].as_deref())
-            })
-            .collect();
-        match self.files.sort {
-            Sort::Path => {}
-            Sort::Size => shown.sort_by_key(|&i| std::cmp::Reverse(arts[i].size)),
-            Sort::Position => shown.sort_by_key(|&i| arts[i].meta_offset),
-            Sort::Time => shown.sort_by(|&a, &b| c.mtime[b].cmp(&c.mtime[a])),
-            Sort::Type => shown.sort_by(|&a, &b| c.types[a].cmp(&c.types[b]).then(a.cmp(&b))),
+        dredge_session::Browse {
+            deleted: f.deleted,
+            carved: f.carved,
+            partial: f.partial,
+            terms: query.0,
+            order: self.files.sort,
         }
-        self.files.shown = shown;
+    }
+
+    /// Applies search, filters and sort to the file list (in the store); keeps the
+    /// selection in range.
+    pub fn refilter(&mut self) {
+        self.files.stale = false;
+        let b = self.browse();
         if self.files.tree {
-            self.files.rows = tree::build(&self.case, &self.files.shown, &self.files.open);
+            let open_roots = std::mem::take(&mut self.files.open_roots);
+            let b = dredge_session::Browse {
+                order: Sort::Path,
+                ..b
+            };
+            match tree::build(&self.case, &b, &self.files.open, open_roots) {
+                Ok(t) => {
+                    if open_roots {
+                        self.files.open.extend(t.roots);
+                    }
+                    self.files.rows = t.rows;
+                    self.files.matched = t.matched;
+                }
+                Err(e) => self.status = format!("the case could not be read: {e}"),
+            }
+        } else {
+            match self.case.browse(&b) {
+                Ok(ids) => {
+                    self.files.matched = ids.len();
+                    self.files.shown = ids;
+                }
+                Err(e) => self.status = format!("the case could not be read: {e}"),
+            }
         }
         self.files.sel = self.files.sel.min(self.sel_len().saturating_sub(1));
         self.load_detail();
@@ -173,7 +184,7 @@ impl App {
         }
     }
 
-    fn selected_art(&self) -> Option<usize> {
+    fn selected_art(&self) -> Option<i64> {
         if self.files.tree {
             self.files.rows.get(self.files.sel).and_then(Row::art)
         } else {
@@ -192,12 +203,39 @@ impl App {
             return false;
         };
         let (key, now) = (key.clone(), *open);
-        if want.unwrap_or(!now) {
-            self.files.open.insert(key);
+        let opening = want.unwrap_or(!now);
+        if opening == now {
+            return true;
+        }
+        let sel = self.files.sel;
+        let depth = |r: &Row| match r {
+            Row::Dir { depth, .. } | Row::File { depth, .. } => *depth,
+        };
+        let d = depth(&self.files.rows[sel]);
+        // The rows below it are shown until the next row no deeper than it.
+        let end = (sel + 1..self.files.rows.len())
+            .find(|&i| depth(&self.files.rows[i]) <= d)
+            .unwrap_or(self.files.rows.len());
+        if opening {
+            self.files.open.insert(key.clone());
+            let b = dredge_session::Browse {
+                order: Sort::Path,
+                ..self.browse()
+            };
+            match tree::below(&self.case, &b, &self.files.open, &key) {
+                Ok(rows) => {
+                    self.files.rows.splice(sel + 1..end, rows);
+                }
+                Err(e) => self.status = format!("the case could not be read: {e}"),
+            }
         } else {
             self.files.open.remove(&key);
+            self.files.rows.drain(sel + 1..end);
         }
-        self.refilter();
+        if let Some(Row::Dir { open, .. }) = self.files.rows.get_mut(sel) {
+            *open = opening;
+        }
+        self.load_detail();
         true
     }
 
@@ -217,7 +255,20 @@ impl App {
         }
     }
 
+    /// Makes the file list if it was put off and the files view is shown.
+    fn files_fresh(&mut self) {
+        if self.files.stale && self.view == View::Files {
+            self.refilter();
+        }
+    }
+
     pub fn key(&mut self, k: Key) {
+        self.files_fresh();
+        self.key_handled(k);
+        self.files_fresh();
+    }
+
+    fn key_handled(&mut self, k: Key) {
         // A message lasts until the next key.
         self.status.clear();
         if let Some(form) = &mut self.form {
@@ -253,6 +304,7 @@ impl App {
             return;
         }
         if self.files.typing {
+            let before = self.files.search.clone();
             match k {
                 Key::Char(c) => self.files.search.push(c),
                 Key::Backspace => {
@@ -265,7 +317,10 @@ impl App {
                 }
                 _ => {}
             }
-            self.refilter();
+            // Enter keeps the list the last character made.
+            if self.files.search != before {
+                self.refilter();
+            }
             return;
         }
         if self.help {
@@ -421,7 +476,8 @@ impl App {
                     .min(self.case.evidence.len().saturating_sub(1));
                 (self.evidence.map_zoom, self.evidence.map_off) = (0, 0);
                 self.jobs.sel = self.case.sessions.len().saturating_sub(1);
-                self.refilter();
+                self.files.stale = true;
+                self.files_fresh();
             }
             Err(e) => self.status = format!("cannot read the case again: {}", visible(&e)),
         }

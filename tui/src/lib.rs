@@ -80,10 +80,12 @@ fn terminal_error(e: impl std::fmt::Display) -> String {
 /// is raised by a signal handler (SIGINT/SIGTERM): the loop notices it on the next
 /// tick, cancels a running job (recorded as interrupted) and restores the terminal.
 pub fn run(case_dir: Option<&Path>, stop: &std::sync::atomic::AtomicBool) -> Result<(), String> {
-    if let Some(d) = case_dir.filter(|d| is_case(d)) {
-        // Opened before the terminal is taken, so a bad case is a plain error line.
-        CaseData::load(d)?;
-    }
+    // Opened before the terminal is taken, so a bad case is a plain error line;
+    // once, as a large case takes a moment to open.
+    let mut opened = match case_dir.filter(|d| is_case(d)) {
+        Some(d) => Some(CaseData::load(d)?),
+        None => None,
+    };
     let prev = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         // A job's panic is caught and reported on the screen; only the UI thread's
@@ -125,8 +127,8 @@ pub fn run(case_dir: Option<&Path>, stop: &std::sync::atomic::AtomicBool) -> Res
             }
         };
         let stopped = || stop.load(std::sync::atomic::Ordering::Relaxed);
-        let dir = match case_dir.filter(|d| is_case(d)) {
-            Some(d) => d.to_path_buf(),
+        let case = match opened.take() {
+            Some(c) => c,
             None => {
                 let user = std::env::var("USER").unwrap_or_default();
                 let shown = case_dir.map_or(String::new(), |d| d.display().to_string());
@@ -149,15 +151,16 @@ pub fn run(case_dir: Option<&Path>, stop: &std::sync::atomic::AtomicBool) -> Res
                         FormResult::Editing => {}
                         FormResult::Cancel => return Ok(()),
                         FormResult::Submit => match create_case(&form) {
-                            Ok(d) => break d,
+                            Ok(d) => break CaseData::load(&d)?,
                             Err(e) => form.error = Some(e),
                         },
                     }
                 }
             }
         };
-        let mut app = App::new(CaseData::load(&dir)?, color_wanted());
+        let mut app = App::new(case, color_wanted());
         loop {
+            app.case.runs_ready();
             term.draw(|f| app.draw(f)).map_err(terminal_error)?;
             let jobs = app.job_events().unwrap_or_else(crossbeam_channel::never);
             select! {

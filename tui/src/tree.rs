@@ -2,12 +2,14 @@
 //! folder (orphans stay grouped under the `$OrphanFiles` folder the readers put
 //! them in), carved files are grouped by type under the item's `carved` folder.
 //!
-//! Every artifact's place is worked out once, when the case is read (`TreeIndex`);
-//! rows are rebuilt only when a filter or an open folder changes, never per frame.
+//! The store hands the artifacts over one at a time in the order of their place
+//! ([`key`], sorted by SQLite, which spills to its temporary file), so what is
+//! held is the rows of open folders and a count per folder, never every file.
+//! Rows are rebuilt only when a filter or an open folder changes, never per frame.
 
 use crate::data::CaseData;
-use dredge_session::ArtifactRecord;
-use std::collections::{HashMap, HashSet};
+use dredge_session::{Browse, TreeItem};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Row {
@@ -19,18 +21,18 @@ pub enum Row {
         files: usize,
         deleted: usize,
         open: bool,
-        /// The directory's own entry, when the filesystem has one.
-        art: Option<usize>,
+        /// The directory's own entry (its row id), when the filesystem has one.
+        art: Option<i64>,
     },
     File {
-        art: usize,
+        art: i64,
         name: String,
         depth: usize,
     },
 }
 
 impl Row {
-    pub fn art(&self) -> Option<usize> {
+    pub fn art(&self) -> Option<i64> {
         match self {
             Row::Dir { art, .. } => *art,
             Row::File { art, .. } => Some(*art),
@@ -38,134 +40,162 @@ impl Row {
     }
 }
 
-/// Separates components in keys. It sorts before every character a name can hold,
-/// so keys sort in the order of their components.
-const SEP: char = '\u{0}';
-
-/// Where each artifact sits (its components joined by `SEP`), and all artifacts in
-/// that order.
-#[derive(Debug, Clone, Default)]
-pub struct TreeIndex {
-    keys: Vec<String>,
-    order: Vec<usize>,
-}
+/// Separates components in keys. It sorts before every character a name can hold
+/// (names holding it, or NUL, have it replaced), so keys sort in the order of
+/// their components.
+const SEP: char = '\u{1}';
+/// The character after `SEP`: a folder's keys lie between `folder SEP` and this.
+const AFTER_SEP: char = '\u{2}';
 
 /// An artifact's place: its group (evidence, volume and filesystem, or the
-/// evidence's carved files and their type), then its path's components.
-fn key(a: &ArtifactRecord, file_type: &str) -> String {
-    let clean = |s: &str| s.replace(SEP, "\u{fffd}");
+/// evidence's carved files and their type), then its path's components, joined
+/// by `SEP`. The store sorts by it.
+pub fn key(origin: &str, forensic_path: &str, path: &str) -> String {
+    let clean = |s: &str| s.replace([SEP, '\0'], "\u{fffd}");
     let mut k = String::new();
-    if a.origin == dredge_session::ArtifactOrigin::Carved {
-        let label = a.forensic_path.split('/').next().unwrap_or("?");
+    if origin == dredge_session::ArtifactOrigin::Carved.as_str() {
+        let label = forensic_path.split('/').next().unwrap_or("?");
         k.push_str(&clean(label));
         k.push_str(" carved");
         k.push(SEP);
-        k.push_str(if file_type.is_empty() {
-            "other"
-        } else {
-            file_type
-        });
+        let t = dredge_session::file_type(path);
+        k.push_str(if t.is_empty() { "other" } else { &t });
         k.push(SEP);
-        k.push_str(&clean(a.path.rsplit('/').next().unwrap_or(&a.path)));
+        k.push_str(&clean(path.rsplit('/').next().unwrap_or(path)));
         return k;
     }
-    let group: Vec<&str> = a.forensic_path.splitn(4, '/').take(3).collect();
+    let group: Vec<&str> = forensic_path.splitn(4, '/').take(3).collect();
     k.push_str(&clean(&group.join(" ")));
-    for c in a.path.split('/').filter(|s| !s.is_empty()) {
+    for c in path.split('/').filter(|s| !s.is_empty()) {
         k.push(SEP);
         k.push_str(&clean(c));
     }
     k
 }
 
-impl TreeIndex {
-    pub fn new(arts: &[ArtifactRecord], types: &[String]) -> TreeIndex {
-        let keys: Vec<String> = arts.iter().zip(types).map(|(a, t)| key(a, t)).collect();
-        let mut order: Vec<usize> = (0..arts.len()).collect();
-        order.sort_by(|&a, &b| keys[a].cmp(&keys[b]).then(a.cmp(&b)));
-        TreeIndex { keys, order }
-    }
+/// What one build of the tree yields.
+pub struct Tree {
+    /// The visible rows: folders in name order, each followed by its contents when open.
+    pub rows: Vec<Row>,
+    /// The group keys (top-level folders).
+    pub roots: BTreeSet<String>,
+    /// How many artifacts passed the filters.
+    pub matched: usize,
 }
 
-fn group_of(k: &str) -> &str {
-    k.split(SEP).next().unwrap_or(k)
+/// Builds the visible rows of the artifacts that pass `b`. With `open_roots`, the
+/// top-level folders count as open (the tree's first showing).
+pub fn build(
+    case: &CaseData,
+    b: &Browse,
+    open: &HashSet<String>,
+    open_roots: bool,
+) -> Result<Tree, String> {
+    rows_of(case, b, open, open_roots, None)
 }
 
-/// The group keys (top-level folders) of the given artifacts: opened when the tree
-/// is first shown.
-pub fn roots(case: &CaseData, shown: &[usize]) -> Vec<String> {
-    let mut r: Vec<String> = shown
-        .iter()
-        .map(|&i| group_of(&case.tree.keys[i]).to_string())
-        .collect();
-    r.sort();
-    r.dedup();
-    r
+/// The rows below the open folder `folder` (its key), as [`build`] would show
+/// them: only its own contents are read, so opening a folder does not read the
+/// whole tree again.
+pub fn below(
+    case: &CaseData,
+    b: &Browse,
+    open: &HashSet<String>,
+    folder: &str,
+) -> Result<Vec<Row>, String> {
+    let (lo, hi) = (format!("{folder}{SEP}"), format!("{folder}{}", AFTER_SEP));
+    let t = rows_of(case, b, open, false, Some((&lo, &hi)))?;
+    // The folder and those above it come first: they are shown already.
+    let above = |k: &str| folder == k || folder.starts_with(&format!("{k}{SEP}"));
+    Ok(t.rows
+        .into_iter()
+        .skip_while(|r| matches!(r, Row::Dir { key, .. } if above(key)))
+        .collect())
 }
 
-/// The visible rows: folders in name order, each followed by its contents when open.
-pub fn build(case: &CaseData, shown: &[usize], open: &HashSet<String>) -> Vec<Row> {
-    let arts = &case.artifacts;
-    let idx = &case.tree;
-    let mut wanted = vec![false; arts.len()];
-    for &i in shown {
-        wanted[i] = true;
-    }
-    let mut counts: HashMap<&str, (usize, usize)> = HashMap::new();
-    for &i in idx.order.iter().filter(|&&i| wanted[i]) {
-        if arts[i].kind == dredge_session::EntryKind::Directory {
-            continue;
-        }
-        let k = idx.keys[i].as_str();
-        for (p, _) in k.match_indices(SEP) {
-            let e = counts.entry(&k[..p]).or_default();
-            e.0 += 1;
-            e.1 += usize::from(arts[i].deleted);
-        }
-    }
-    let dir_row = |prefix: &str, art: Option<usize>| {
-        let (files, deleted) = counts.get(prefix).copied().unwrap_or_default();
-        Row::Dir {
-            key: prefix.to_string(),
-            name: prefix.rsplit(SEP).next().unwrap_or(prefix).to_string(),
-            depth: prefix.matches(SEP).count(),
-            files,
-            deleted,
-            open: open.contains(prefix),
-            art,
-        }
+fn rows_of(
+    case: &CaseData,
+    b: &Browse,
+    open: &HashSet<String>,
+    open_roots: bool,
+    within: Option<(&str, &str)>,
+) -> Result<Tree, String> {
+    let mut rows: Vec<Row> = Vec::new();
+    let mut roots = BTreeSet::new();
+    let mut matched = 0;
+    // Files below each folder prefix: (files, deleted).
+    let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
+    // Folder rows already made, by key.
+    let mut made: HashMap<String, usize> = HashMap::new();
+    let is_open = |p: &str| open.contains(p) || (open_roots && !p.contains(SEP));
+    let dir_row = |prefix: &str, art: Option<i64>| Row::Dir {
+        key: prefix.to_string(),
+        name: prefix.rsplit(SEP).next().unwrap_or(prefix).to_string(),
+        depth: prefix.matches(SEP).count(),
+        files: 0,
+        deleted: 0,
+        open: is_open(prefix),
+        art,
     };
-    let mut rows = Vec::new();
-    let mut emitted: HashSet<&str> = HashSet::new();
-    'entries: for &i in idx.order.iter().filter(|&&i| wanted[i]) {
-        let k = idx.keys[i].as_str();
+    let mut each = |it: TreeItem| {
+        matched += 1;
+        let k = it.key.as_str();
+        roots.insert(k.split(SEP).next().unwrap_or(k).to_string());
+        if !it.directory {
+            for (p, _) in k.match_indices(SEP) {
+                let e = counts.entry(k[..p].to_string()).or_default();
+                e.0 += 1;
+                e.1 += usize::from(it.deleted);
+            }
+        }
         // Its folders, each shown while the ones above it are open.
         for (p, _) in k.match_indices(SEP) {
             let prefix = &k[..p];
-            if emitted.insert(prefix) {
+            if !made.contains_key(prefix) {
+                made.insert(prefix.to_string(), rows.len());
                 rows.push(dir_row(prefix, None));
             }
-            if !open.contains(prefix) {
-                continue 'entries;
+            if !is_open(prefix) {
+                return;
             }
         }
-        if arts[i].kind == dredge_session::EntryKind::Directory || !k.contains(SEP) {
-            if emitted.insert(k) {
-                rows.push(dir_row(k, Some(i)));
-            } else if let Some(Row::Dir { art, .. }) = rows
-                .iter_mut()
-                .rev()
-                .find(|r| matches!(r, Row::Dir { key, .. } if key == k))
-            {
-                art.get_or_insert(i);
+        if it.directory || !k.contains(SEP) {
+            match made.get(k) {
+                None => {
+                    made.insert(k.to_string(), rows.len());
+                    rows.push(dir_row(k, Some(it.rowid)));
+                }
+                Some(&i) => {
+                    if let Some(Row::Dir { art, .. }) = rows.get_mut(i) {
+                        art.get_or_insert(it.rowid);
+                    }
+                }
             }
         } else {
             rows.push(Row::File {
-                art: i,
+                art: it.rowid,
                 name: k.rsplit(SEP).next().unwrap_or(k).to_string(),
                 depth: k.matches(SEP).count(),
             });
         }
+    };
+    case.store
+        .browse_tree(b, dredge_session::pick_modified, key, within, &mut each)
+        .map_err(|e| e.to_string())?;
+    for r in &mut rows {
+        if let Row::Dir {
+            key,
+            files,
+            deleted,
+            ..
+        } = r
+        {
+            (*files, *deleted) = counts.get(key.as_str()).copied().unwrap_or_default();
+        }
     }
-    rows
+    Ok(Tree {
+        rows,
+        roots,
+        matched,
+    })
 }

@@ -114,8 +114,10 @@ fn frames_stay_under_100ms_while_a_2gib_scan_runs() {
     assert!(app.status.starts_with("scan complete"), "{}", app.status);
     assert!(app
         .case
-        .artifacts
-        .iter()
+        .store
+        .artifacts(None)
+        .unwrap()
+        .into_iter()
         .any(|a| a.origin == dredge_session::ArtifactOrigin::Carved));
     let worst = frames.iter().max().copied().unwrap_or_default();
     let mean = frames.iter().sum::<Duration>() / frames.len().max(1) as u32;

@@ -104,8 +104,10 @@ fn add_and_scan_from_the_ui_then_pause_cancel_and_resume() {
     assert!(app.case.unfinished.is_empty());
     let secret = app
         .case
-        .artifacts
-        .iter()
+        .store
+        .artifacts(None)
+        .unwrap()
+        .into_iter()
         .find(|a| a.path == "/secret plans.txt")
         .expect("deleted file found by the resumed scan");
     assert!(secret.deleted);
@@ -282,8 +284,10 @@ fn a_killed_scan_is_resumed_but_not_while_another_job_holds_the_case() {
     assert!(app.case.unfinished.is_empty());
     assert!(app
         .case
-        .artifacts
-        .iter()
+        .store
+        .artifacts(None)
+        .unwrap()
+        .into_iter()
         .any(|a| a.path == "/secret plans.txt"));
     // The dead session is now recorded as interrupted, not left running.
     assert_eq!(

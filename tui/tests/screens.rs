@@ -84,7 +84,7 @@ fn every_view_on_the_sample_case() {
 
     // Sorts: position, then time (newest first), then type (grouped by extension).
     keys(&mut app, "sss");
-    let t = |i: usize| app.case.mtime[i].clone();
+    let t = |i: i64| app.case.mtime_of(i);
     assert!(app.files.shown.iter().filter(|&&i| t(i).is_some()).count() >= 4);
     assert!(
         app.files.shown.windows(2).all(|w| t(w[0]) >= t(w[1])),
@@ -93,8 +93,8 @@ fn every_view_on_the_sample_case() {
     let (s, _) = render(&mut app, 80, 24);
     assert!(s.contains("sort:Time"), "{s}");
     keys(&mut app, "s");
-    let ext = |i: usize| {
-        let p = &app.case.artifacts[i].path;
+    let ext = |i: i64| {
+        let p = app.case.artifact(i).unwrap().path;
         p.rsplit_once('.')
             .map(|(_, e)| e.to_lowercase())
             .unwrap_or_default()
@@ -139,7 +139,7 @@ fn every_view_on_the_sample_case() {
         .files
         .shown
         .iter()
-        .all(|&i| app.case.artifacts[i].deleted));
+        .all(|&i| app.case.artifact(i).unwrap().deleted));
     assert_eq!(app.files.shown.len(), 2);
     keys(&mut app, "d");
     // Search.
@@ -150,31 +150,31 @@ fn every_view_on_the_sample_case() {
         .files
         .shown
         .iter()
-        .all(|&i| app.case.artifacts[i].path.contains("ledger")));
+        .all(|&i| app.case.artifact(i).unwrap().path.contains("ledger")));
     // Search terms narrow by type, size and time.
     app.key(Key::Char('/'));
     app.key(Key::Esc);
     app.key(Key::Char('/'));
     type_text(&mut app, "type:txt size>100");
     app.key(Key::Enter);
-    let names: Vec<&str> = app
+    let names: Vec<String> = app
         .files
         .shown
         .iter()
-        .map(|&i| app.case.artifacts[i].path.as_str())
+        .map(|&i| app.case.artifact(i).unwrap().path)
         .collect();
     assert_eq!(names, ["/secret plans.txt"]);
     let secret = app.files.shown[0];
-    let when = app.case.mtime[secret].clone().unwrap();
+    let when = app.case.mtime_of(secret).unwrap();
     app.key(Key::Char('/'));
     type_text(&mut app, &format!("time:{}", &when[..10]));
     app.key(Key::Enter);
     assert!(app.files.shown.contains(&secret), "{when}");
-    assert!(app
-        .files
-        .shown
-        .iter()
-        .all(|&i| app.case.mtime[i].as_ref().unwrap().starts_with(&when[..10])));
+    assert!(app.files.shown.iter().all(|&i| app
+        .case
+        .mtime_of(i)
+        .unwrap()
+        .starts_with(&when[..10])));
     app.key(Key::Char('/'));
     type_text(&mut app, "size>");
     assert!(
@@ -182,7 +182,7 @@ fn every_view_on_the_sample_case() {
         "a half-typed term is named"
     );
     app.key(Key::Esc);
-    assert_eq!(app.files.shown.len(), app.case.artifacts.len());
+    assert_eq!(app.files.shown.len() as u64, app.case.total);
 
     // Hex: PHOTO.RAW's unreadable bytes are ?? (not 00), real zeros stay 00.
     select(&mut app, "/PHOTO.RAW");
@@ -421,8 +421,10 @@ fn the_tree_groups_carved_files_by_type() {
     // Every carved file is under its type.
     let carved = app
         .case
-        .artifacts
-        .iter()
+        .store
+        .artifacts(None)
+        .unwrap()
+        .into_iter()
         .filter(|a| a.origin == dredge_session::ArtifactOrigin::Carved)
         .count();
     let in_groups: usize = app
@@ -454,8 +456,10 @@ fn verification_rehashes_evidence_and_extracted_files() {
     // An extracted copy changed on disk is named.
     let notes = app
         .case
-        .artifacts
-        .iter()
+        .store
+        .artifacts(None)
+        .unwrap()
+        .into_iter()
         .find(|a| a.path == "/NOTES.TXT")
         .unwrap();
     let copy = case.join(notes.extracted.as_ref().unwrap());
@@ -501,8 +505,10 @@ fn marked_files_are_exported_together_with_one_manifest() {
         let data = std::fs::read(case.join("exports").join(name)).unwrap();
         let a = app
             .case
-            .artifacts
-            .iter()
+            .store
+            .artifacts(None)
+            .unwrap()
+            .into_iter()
             .find(|a| a.path.ends_with(name))
             .unwrap();
         assert_eq!(a.digests.as_ref().unwrap().2, sha);

@@ -36,6 +36,7 @@ pub use dredge_image::Compression;
 pub use dredge_report::Format as ReportFormat;
 pub use dredge_report::{allocation, visible, Model as ReportModel};
 pub use dredge_store::sign;
+pub use dredge_store::{file_type, Browse, BrowseOrder, BrowseTerm, TreeItem, TreeKey};
 pub use dredge_store::{
     Action, CaseInfo, ChainBreak, Event, EvidenceRow, SessionCommand, SessionRow, SessionStatus,
     Store,
@@ -59,7 +60,7 @@ pub use register::{
 pub use scan::Prepared;
 pub use scan::{scan, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary};
 pub use verify::{verify, verify_against, Anchors, EvidenceCheck, VerifyReport};
-pub use view::{modified_times, open_image, ImageView, Viewed};
+pub use view::{open_image, pick_modified, ImageView, Viewed};
 
 use dredge_core::ImageSource;
 use dredge_hash::{hash_source, ImageDigests};

@@ -1,23 +1,16 @@
 //! What the front ends read of a finished case: times for sorting, the evidence
 //! itself for the hex view.
 
-use crate::{fail, EvidenceRow, Failure, Store};
+use crate::{fail, EvidenceRow, Failure};
 use dredge_core::ImageSource;
 use dredge_image::open_evidence;
 use std::path::{Path, PathBuf};
 
-/// Each artifact's modification time (UTC), for sorting: the filesystem's own
-/// (NTFS $STANDARD_INFORMATION, ext inode, FAT entry) before a $FILE_NAME copy, as the
-/// reports choose it.
-pub fn modified_times(store: &Store) -> Result<std::collections::HashMap<String, String>, Failure> {
-    let mut by_id: std::collections::HashMap<String, Vec<(String, String)>> = Default::default();
-    for (id, source, utc) in store.all_times().map_err(fail)? {
-        by_id.entry(id).or_default().push((source, utc));
-    }
-    Ok(by_id
-        .into_iter()
-        .filter_map(|(id, t)| Some((id, dredge_report::pick_time(&t, 'm')?.1.clone())))
-        .collect())
+/// The modification time a browser sorts by, of one artifact's (source, UTC) times:
+/// the filesystem's own (NTFS $STANDARD_INFORMATION, ext inode, FAT entry) before a
+/// $FILE_NAME copy, as the reports choose it.
+pub fn pick_modified(times: &[(String, String)]) -> Option<String> {
+    dredge_report::pick_time(times, 'm').map(|(_, utc)| utc.clone())
 }
 
 /// An evidence item opened for viewing, read-only: bytes at any offset, with the

@@ -6,11 +6,13 @@
 //! written to `CASE_DIR/custody.head`, so that deleting events from the end of the
 //! table is detected as well as editing or deleting any event before it.
 
+mod browse;
 mod canonical;
 mod evidence;
 mod head;
 mod output_rules;
 mod read;
+pub use browse::{file_type, Browse, BrowseOrder, BrowseTerm, PickTime, TreeItem, TreeKey};
 pub use read::{ArtifactCount, ImageRun};
 pub use sessions::SessionRow;
 mod scan;
@@ -198,6 +200,8 @@ pub struct Store {
     examiner: String,
     /// The examiner's key for a signed case, loaded at the first append.
     signer: Option<ed25519_dalek::SigningKey>,
+    /// The store's order by row id, for the file browser (`browse.rs`).
+    browse_rank: std::cell::OnceCell<browse::Rank>,
 }
 
 fn sql_err(path: &Path) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -292,6 +296,7 @@ impl Store {
             dir: dir.to_path_buf(),
             examiner: info.examiner.clone(),
             signer: signer.map(|(k, _)| k),
+            browse_rank: Default::default(),
         };
         store.append_event(Action::CaseCreate, params, None)?;
         Ok(store)
@@ -343,6 +348,7 @@ impl Store {
             dir: dir.to_path_buf(),
             examiner,
             signer: None,
+            browse_rank: Default::default(),
         })
     }
 

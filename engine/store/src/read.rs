@@ -164,15 +164,6 @@ impl Store {
         Ok(())
     }
 
-    /// Every recorded time of every artifact: (artifact id, source, UTC).
-    pub fn all_times(&self) -> Result<Vec<(String, String, String)>> {
-        self.rows(
-            "SELECT artifact_id, source, utc FROM artifact_times ORDER BY rowid",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-    }
-
     /// How many artifacts one evidence item has, and how many of their bytes were
     /// unreadable: where a running job starts counting from.
     pub fn artifact_totals(&self, evidence_id: i64) -> Result<(u64, u64)> {
@@ -245,7 +236,7 @@ impl Store {
     }
 }
 
-fn artifact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArtifactRecord> {
+pub(crate) fn artifact_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ArtifactRecord> {
     let names: String = r.get(7)?;
     let md5: Option<String> = r.get(14)?;
     let sha1: Option<String> = r.get(15)?;

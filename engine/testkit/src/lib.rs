@@ -126,6 +126,25 @@ pub fn sha256(b: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(b))
 }
 
+/// Whether an outside tool runs (`tool ARG` exits 0, or says something on stderr
+/// as tools without a version flag do). Without it a test is skipped, and fails
+/// instead under `DREDGE_REQUIRE_TOOLS=1` (CI installs every tool).
+pub fn have_tool(tool: &str, arg: &str) -> bool {
+    let ok = std::process::Command::new(tool)
+        .arg(arg)
+        .output()
+        .is_ok_and(|o| o.status.success() || !o.stderr.is_empty());
+    if !ok {
+        assert_ne!(
+            std::env::var("DREDGE_REQUIRE_TOOLS").as_deref(),
+            Ok("1"),
+            "{tool} missing; DREDGE_REQUIRE_TOOLS=1 so this is a failure"
+        );
+        eprintln!("SKIPPED: {tool} missing");
+    }
+    ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

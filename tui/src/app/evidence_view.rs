@@ -257,7 +257,13 @@ impl App {
             "# file  d deleted  c carved  X unreadable  {crypt}· free   {start}..{end} · {z} B/cell"
         )));
         f.render_widget(
-            Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title("Sector map")),
+            Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(
+                if self.case.runs_pending() {
+                    "Sector map (placing the files…)"
+                } else {
+                    "Sector map"
+                },
+            )),
             r,
         );
     }

@@ -3,7 +3,6 @@
 use super::Filters;
 use super::{folder_counts, App, Sort, View};
 use crate::key::Key;
-use crate::tree;
 use crate::tree::Row;
 use dredge_session::{allocation, visible, ArtifactRecord, ArtifactStatus, Job};
 use ratatui::layout::{Constraint, Direction, Layout, Rect};
@@ -21,8 +20,10 @@ pub struct FilesView {
     /// A search term that does not parse (yet), shown under the search line.
     pub search_error: Option<String>,
     pub typing: bool,
-    /// Indices into `case.artifacts`, as filtered and sorted.
-    pub shown: Vec<usize>,
+    /// Row ids of the artifacts shown (list), as the store filtered and sorted them.
+    pub shown: Vec<i64>,
+    /// How many artifacts pass the filters (list or tree).
+    pub matched: usize,
     /// Index into `shown` (list) or `rows` (tree).
     pub sel: usize,
     pub detail: Option<ArtifactRecord>,
@@ -33,6 +34,10 @@ pub struct FilesView {
     /// again after a job, which can renumber the list.
     pub marked: std::collections::BTreeSet<String>,
     pub rows: Vec<Row>,
+    /// The tree is being shown for the first time: its top-level folders open.
+    pub open_roots: bool,
+    /// The case was read again and the list not yet made from it.
+    pub stale: bool,
 }
 
 impl App {
@@ -65,11 +70,7 @@ impl App {
         match k {
             Key::Char('t') => {
                 self.files.tree = !self.files.tree;
-                if self.files.tree && self.files.open.is_empty() {
-                    self.files.open = tree::roots(&self.case, &self.files.shown)
-                        .into_iter()
-                        .collect();
-                }
+                self.files.open_roots = self.files.tree && self.files.open.is_empty();
                 self.files.sel = 0;
                 self.refilter();
                 return;
@@ -84,7 +85,10 @@ impl App {
             Key::End | Key::Char('G') => self.files.sel = n.saturating_sub(1),
             Key::Char('/') => {
                 self.files.typing = true;
-                self.files.search.clear();
+                if !self.files.search.is_empty() {
+                    self.files.search.clear();
+                    self.refilter();
+                }
             }
             Key::Char('d') => {
                 self.files.filters.deleted = !self.files.filters.deleted;
@@ -112,7 +116,8 @@ impl App {
             Key::Char(' ') => {
                 if let Some(id) = self
                     .selected_art()
-                    .map(|i| self.case.artifacts[i].id.clone())
+                    .and_then(|i| self.case.artifact(i))
+                    .map(|a| a.id)
                 {
                     if !self.files.marked.remove(&id) {
                         self.files.marked.insert(id);
@@ -166,10 +171,28 @@ impl App {
             .direction(Direction::Horizontal)
             .constraints([Constraint::Percentage(55), Constraint::Percentage(45)])
             .split(r);
-        let arts = &self.case.artifacts;
-        // Only the rows in view are built: cases hold hundreds of thousands of files.
+        // Only the rows in view are fetched from the store and built: cases hold
+        // a million files.
         let height = cols[0].height.saturating_sub(2) as usize;
         let top = self.files.sel.saturating_sub(height.saturating_sub(1));
+        let in_view: Vec<i64> = if self.files.tree {
+            let rows = self.files.rows.iter().skip(top).take(height);
+            rows.filter_map(Row::art).collect()
+        } else {
+            self.files
+                .shown
+                .iter()
+                .skip(top)
+                .take(height)
+                .copied()
+                .collect()
+        };
+        let arts = self.case.window(&in_view);
+        let gone = ArtifactRecord {
+            path: "(no longer in the case)".into(),
+            ..Default::default()
+        };
+        let art = |i: &i64| arts.get(i).unwrap_or(&gone);
         let marks = |a: &ArtifactRecord| {
             let x = if self.files.marked.contains(&a.id) {
                 '+'
@@ -202,11 +225,11 @@ impl App {
                         files,
                         deleted,
                         open,
-                        art,
+                        art: own,
                         ..
                     } => {
-                        let m = match art {
-                            Some(i) => marks(&arts[*i]),
+                        let m = match own {
+                            Some(i) => marks(art(i)),
                             None => Span::raw("   "),
                         };
                         ListItem::new(Line::from(vec![
@@ -220,8 +243,12 @@ impl App {
                             Span::styled(folder_counts(*files, *deleted), dim),
                         ]))
                     }
-                    Row::File { art, name, depth } => {
-                        let a = &arts[*art];
+                    Row::File {
+                        art: i,
+                        name,
+                        depth,
+                    } => {
+                        let a = art(i);
                         ListItem::new(Line::from(vec![
                             marks(a),
                             Span::raw(format!("{}  {} ", "  ".repeat(*depth), visible(name))),
@@ -236,18 +263,16 @@ impl App {
                 .iter()
                 .skip(top)
                 .take(height)
-                .map(|&i| {
-                    let a = &arts[i];
+                .map(|i| {
+                    let a = art(i);
                     ListItem::new(Line::from(vec![
                         marks(a),
                         Span::raw(format!("{} ", visible(&a.path))),
                         Span::styled(
                             match self.files.sort {
-                                Sort::Time => {
-                                    self.case.mtime[i].as_ref().map_or("-".to_string(), |t| {
-                                        t.get(..19).unwrap_or(t).replace('T', " ")
-                                    })
-                                }
+                                Sort::Time => self.case.mtime(a).map_or("-".to_string(), |t| {
+                                    t.get(..19).unwrap_or(&t).replace('T', " ")
+                                }),
                                 _ => format!("{}", a.size),
                             },
                             dim,
@@ -259,8 +284,8 @@ impl App {
         let f_on = |b: bool, s: &str| if b { format!("[{s}]") } else { String::new() };
         let title = format!(
             "Files {}/{}{} {}{}{}{}{}",
-            self.files.shown.len(),
-            arts.len(),
+            self.files.matched,
+            self.case.total,
             if self.files.marked.is_empty() {
                 String::new()
             } else {

@@ -6,7 +6,7 @@
 
 use dredge_core::memory::Counting;
 use dredge_fs_fat::FatFs;
-use dredge_testkit::{walk_growth_per_file, whole_volume};
+use dredge_testkit::{have_tool, walk_growth_per_file, whole_volume};
 use std::alloc::System;
 use std::path::Path;
 use std::process::Command;
@@ -14,26 +14,10 @@ use std::process::Command;
 #[global_allocator]
 static GLOBAL: Counting<System> = Counting(System);
 
-fn have(tool: &str) -> bool {
-    let ok = Command::new(tool)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success() || !o.stderr.is_empty());
-    if !ok {
-        assert_ne!(
-            std::env::var("DREDGE_REQUIRE_TOOLS").as_deref(),
-            Ok("1"),
-            "{tool} missing; DREDGE_REQUIRE_TOOLS=1 so this is a failure"
-        );
-        eprintln!("SKIPPED: {tool} missing");
-    }
-    ok
-}
-
 /// A FAT32 image of `files` small files with long names, in folders of 500
 /// (mkfs.fat + mcopy), read into memory; None (skipped) without the tools.
 fn image(dir: &Path, files: usize) -> Option<Vec<u8>> {
-    if !have("mkfs.fat") || !have("mcopy") {
+    if !have_tool("mkfs.fat", "--version") || !have_tool("mcopy", "--version") {
         return None;
     }
     let tree = dir.join(format!("tree-{files}"));
