@@ -10,7 +10,8 @@ set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
       e2fsprogs fdisk gdisk nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3 exfat-fuse
       chromium poppler-utils fonts-dejavu-core tmux sqlite3 cryptsetup-bin xz-utils
-      python3-cryptography dislocker hashcat pocl-opencl-icd ocl-icd-libopencl1 zstd lz4)
+      python3-cryptography dislocker hashcat pocl-opencl-icd ocl-icd-libopencl1 zstd lz4
+      flac vorbis-tools opus-tools)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -8,11 +8,13 @@
 mod bmp;
 mod bzip2;
 mod elf;
+mod flac;
 mod gif;
 mod gzip;
 mod jpeg;
 mod lz4;
 mod mp4;
+mod ogg;
 mod ole;
 mod pdf;
 mod pe;
@@ -461,6 +463,8 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(tar::Tar),
         Box::new(zstd::Zstd),
         Box::new(lz4::Lz4),
+        Box::new(ogg::Ogg),
+        Box::new(flac::Flac),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]

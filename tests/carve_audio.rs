@@ -1,0 +1,128 @@
+//! Audio carved to its structural end (issue 14, phone and PC media): FLAC made
+//! by flac (with tags, and a seek table and padding as flac writes them), Ogg
+//! Vorbis by oggenc, Opus by opusenc and FLAC in Ogg by `flac --ogg`, laid into
+//! random bytes at 4 KiB boundaries: each comes back whole, bit-exact and
+//! checked (every audio byte is under a frame or page CRC), named by its codec;
+//! a FLAC with one audio byte changed and an Ogg cut in its middle are partial,
+//! each ending where its damage begins.
+
+mod common;
+
+use common::*;
+use std::path::Path;
+
+/// A 16-bit stereo WAV of `secs` seconds: two tones and a little noise, so the
+/// encoders have something to do and the frames are of varied sizes.
+fn wav(path: &Path, secs: usize) {
+    let rate = 44_100usize;
+    let noise = noise(secs * rate * 2, 3);
+    let mut pcm = Vec::with_capacity(secs * rate * 4);
+    for i in 0..secs * rate {
+        let t = i as f64 / rate as f64;
+        for (ch, f) in [440.0, 660.0].iter().enumerate() {
+            let tone = (t * f * std::f64::consts::TAU).sin() * 9000.0;
+            let v = tone as i16 + i16::from(noise[i * 2 + ch] as i8) * 8;
+            pcm.extend(v.to_le_bytes());
+        }
+    }
+    let mut w = Vec::new();
+    w.extend(b"RIFF");
+    w.extend((36 + pcm.len() as u32).to_le_bytes());
+    w.extend(b"WAVEfmt ");
+    w.extend(16u32.to_le_bytes());
+    w.extend(1u16.to_le_bytes());
+    w.extend(2u16.to_le_bytes());
+    w.extend((rate as u32).to_le_bytes());
+    w.extend((rate as u32 * 4).to_le_bytes());
+    w.extend(4u16.to_le_bytes());
+    w.extend(16u16.to_le_bytes());
+    w.extend(b"data");
+    w.extend((pcm.len() as u32).to_le_bytes());
+    w.extend(pcm);
+    std::fs::write(path, w).unwrap();
+}
+
+fn made(dir: &Path, cmd: &str, out: &str) -> Vec<u8> {
+    assert!(sh(&format!("cd {} && {cmd}", dir.display())), "{cmd}");
+    std::fs::read(dir.join(out)).unwrap()
+}
+
+#[test]
+fn audio_made_by_its_encoders_comes_back_whole_and_damaged_audio_partial() {
+    if !tools(&["flac", "oggenc", "opusenc"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    wav(&p.join("a.wav"), 3);
+    let flac = made(
+        p,
+        "flac -s --tag=TITLE=evidence --tag=ARTIST=dredge -o a.flac a.wav",
+        "a.flac",
+    );
+    let vorbis = made(p, "oggenc -Q -o a.ogg a.wav", "a.ogg");
+    let opus = made(p, "opusenc --quiet a.wav a.opus", "a.opus");
+    let oga = made(p, "flac -s --ogg -o a.oga a.wav", "a.oga");
+    // One audio byte changed, well past the metadata: its frame fails its CRC.
+    let mut flac_bad = flac.clone();
+    let hit = flac.len() * 2 / 3;
+    flac_bad[hit] ^= 0x10;
+    let cut_ogg = vorbis[..vorbis.len() / 2].to_vec();
+
+    let mut img = noise(12 << 20, 17);
+    let place = [
+        (0x10000usize, &flac, "flac", "flac", true),
+        (0x200000, &vorbis, "ogg", "ogg", true),
+        (0x400000, &opus, "ogg", "opus", true),
+        (0x600000, &oga, "ogg", "oga", true),
+        (0x800000, &flac_bad, "flac", "flac", false),
+        (0xA00000, &cut_ogg, "ogg", "ogg", false),
+    ];
+    for (at, f, ..) in &place {
+        assert!(f.len() < 0x1F0000, "{} bytes", f.len());
+        img[*at..*at + f.len()].copy_from_slice(f);
+    }
+    let path = p.join("img.raw");
+    std::fs::write(&path, &img).unwrap();
+    let arts = one_shot_ls("carve", &path, None, &p.join("case"), 3, &[]);
+    for (off, f, format, ext, whole) in &place {
+        let a = carved_at(&arts, *off as u64, format)
+            .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
+        assert!(
+            a["path"].as_str().unwrap().ends_with(&format!(".{ext}")),
+            "{a}"
+        );
+        if *whole {
+            assert_eq!(a["recovery"], "carved-complete", "{a}");
+            assert_eq!(a["sha256"], sha256(f), "{off:#x} not bit-exact");
+        } else {
+            assert_eq!(a["status"], "partial", "{a}");
+        }
+    }
+    // The damaged FLAC ends at the frame holding the changed byte; the cut Ogg
+    // at the last whole page before the cut.
+    let size = |off: usize, format: &str| {
+        carved_at(&arts, off as u64, format).unwrap()["size"]
+            .as_u64()
+            .unwrap()
+    };
+    let bad = size(0x800000, "flac") as usize;
+    assert!(
+        bad <= hit && hit - bad < 64 << 10,
+        "kept {bad}, damage at {hit}"
+    );
+    let cut = size(0xA00000, "ogg") as usize;
+    assert!(
+        cut <= cut_ogg.len() && cut_ogg.len() - cut < 70_000,
+        "kept {cut} of {}",
+        cut_ogg.len()
+    );
+    assert_eq!(
+        &vorbis[cut..cut + 4],
+        b"OggS",
+        "the cut Ogg ends before a page"
+    );
+    // Nothing else is carved, from inside them either (FLAC in Ogg holds a
+    // `fLaC` STREAMINFO in its first page).
+    assert_eq!(arts.len(), place.len(), "{arts:#?}");
+}
