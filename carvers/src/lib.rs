@@ -20,6 +20,7 @@ mod pdf;
 mod pe;
 mod png;
 mod riff;
+mod sevenz;
 mod sqlite;
 mod sqlite_wal;
 mod tar;
@@ -465,6 +466,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(lz4::Lz4),
         Box::new(ogg::Ogg),
         Box::new(flac::Flac),
+        Box::new(sevenz::SevenZ),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
