@@ -4,7 +4,7 @@
 # carvers' mutation test (carvers/tests/mutation.rs). Every file is made here from
 # text written for dredge, with Debian's own tools: no third-party content.
 # Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, iconv, gcc,
-# python3, flac, oggenc, 7zz; the files are committed, so the test needs none of these)
+# python3, flac, oggenc, 7zz, heif-enc; the files are committed, so the test needs none of these)
 set -euo pipefail
 out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
 mkdir -p "$out"
@@ -57,6 +57,17 @@ with wave.open(sys.argv[1], "wb") as w:
         struct.pack("<hh", int(8000 * math.sin(i * 0.3)), int(8000 * math.sin(i * 0.2)))
         for i in range(2000)))
 PY
-flac -s --no-seektable --padding=0 -o "$out/tone.flac" "$work/tone.wav"
+flac -s -f --no-seektable --padding=0 -o "$out/tone.flac" "$work/tone.wav"
 oggenc -Q --serial 7 -o "$out/tone.ogg" "$work/tone.wav"
+# A HEIC photo (its items placed by iloc) from a 64x48 gradient PNG.
+python3 - "$work/grad.png" <<'PY'
+import struct, sys, zlib
+w, h = 64, 48
+raw = b"".join(b"\0" + bytes(v for x in range(w) for v in (x * 4, y * 5, (x ^ y) * 3)) for y in range(h))
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+    + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+PY
+heif-enc -q 50 -o "$out/photo.heic" "$work/grad.png" >/dev/null
 ls -l "$out"
