@@ -4,7 +4,7 @@
 # carvers' mutation test (carvers/tests/mutation.rs). Every file is made here from
 # text written for dredge, with Debian's own tools: no third-party content.
 # Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, iconv, gcc,
-# python3, flac, oggenc, 7zz, heif-enc; the files are committed, so the test needs none of these)
+# python3, flac, oggenc, lame, 7zz, heif-enc; the files are committed, so the test needs none of these)
 set -euo pipefail
 out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
 mkdir -p "$out"
@@ -47,18 +47,19 @@ c.commit()
 shutil.copyfile(f"{work}/seed.db-wal", dst)
 c.close()
 PY
-# Audio: a quarter second of two tones (16-bit stereo WAV written by Python),
-# encoded by flac and oggenc.
+# Audio: three quarters of a second of two tones (16-bit stereo WAV written by
+# Python), encoded by flac, oggenc and lame.
 python3 - "$work/tone.wav" <<'PY'
 import math, struct, sys, wave
 with wave.open(sys.argv[1], "wb") as w:
     w.setnchannels(2); w.setsampwidth(2); w.setframerate(8000)
     w.writeframes(b"".join(
         struct.pack("<hh", int(8000 * math.sin(i * 0.3)), int(8000 * math.sin(i * 0.2)))
-        for i in range(2000)))
+        for i in range(6000)))
 PY
 flac -s -f --no-seektable --padding=0 -o "$out/tone.flac" "$work/tone.wav"
 oggenc -Q --serial 7 -o "$out/tone.ogg" "$work/tone.wav"
+lame --quiet -b 32 "$work/tone.wav" "$out/tone.mp3"
 # A HEIC photo (its items placed by iloc) from a 64x48 gradient PNG.
 python3 - "$work/grad.png" <<'PY'
 import struct, sys, zlib

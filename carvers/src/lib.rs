@@ -13,6 +13,7 @@ mod gif;
 mod gzip;
 mod jpeg;
 mod lz4;
+mod mp3;
 mod mp4;
 mod ogg;
 mod ole;
@@ -467,6 +468,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(ogg::Ogg),
         Box::new(flac::Flac),
         Box::new(sevenz::SevenZ),
+        Box::new(mp3::Mp3),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
