@@ -239,7 +239,7 @@ mod tests {
         for _ in 0..2000 {
             let mut b = Vec::new();
             while b.len() < 300 {
-                if r.next() % 40 == 0 {
+                if r.next().is_multiple_of(40) {
                     b.extend(bits[(r.next() % 6) as usize]);
                 } else {
                     b.push(b'a' + (r.next() % 26) as u8);
