@@ -269,3 +269,68 @@ fn seven_zip_archives_made_by_7zz_come_back_whole_and_damaged_ones_partial() {
         bad.len() as u64
     );
 }
+
+/// Cabinets made by gcab: MSZIP-compressed (`-z`) and stored, laid into random
+/// bytes: both come back whole, bit-exact and checked (every data block's
+/// checksum); one with a byte of a data block changed is partial at that
+/// block, one cut short partial.
+#[test]
+fn cabinets_made_by_gcab_come_back_whole_and_damaged_ones_partial() {
+    if !tools(&["gcab"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let mut body = Vec::new();
+    for i in 0..80u64 {
+        body.extend(
+            format!("driver {i}: signed, unsigned\n")
+                .repeat(25)
+                .into_bytes(),
+        );
+        body.extend(noise(700, i));
+    }
+    std::fs::write(p.join("setup.inf"), &body).unwrap();
+    std::fs::write(p.join("driver.sys"), noise(70_000, 4)).unwrap();
+    let zipped = made(
+        p,
+        "gcab -c -z zipped.cab setup.inf driver.sys",
+        "zipped.cab",
+    );
+    let stored = made(p, "gcab -c stored.cab setup.inf driver.sys", "stored.cab");
+    // A byte of the second data block (past the first block's 32 KiB).
+    let mut bad = stored.clone();
+    bad[40_000] ^= 0x04;
+    let cut = zipped[..zipped.len() - 100].to_vec();
+
+    let mut img = noise(4 << 20, 37);
+    let place = [
+        (0x10000usize, &zipped, true),
+        (0x100000, &stored, true),
+        (0x200000, &bad, false),
+        (0x300000, &cut, false),
+    ];
+    for (at, f, _) in &place {
+        img[*at..*at + f.len()].copy_from_slice(f);
+    }
+    let path = p.join("img.raw");
+    std::fs::write(&path, &img).unwrap();
+    let arts = one_shot_ls("carve", &path, None, &p.join("case"), 3, &[]);
+    for (off, f, whole) in &place {
+        let a = carved_at(&arts, *off as u64, "cab")
+            .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
+        assert!(a["path"].as_str().unwrap().ends_with(".cab"), "{a}");
+        if *whole {
+            assert_eq!(a["recovery"], "carved-complete", "{a}");
+            assert_eq!(a["sha256"], sha256(f), "{off:#x} not bit-exact");
+        } else {
+            assert_eq!(a["status"], "partial", "{a}");
+        }
+    }
+    // The damaged one keeps the blocks before the damaged one: the header,
+    // tables and first block.
+    let kept = carved_at(&arts, 0x200000, "cab").unwrap()["size"]
+        .as_u64()
+        .unwrap();
+    assert!(kept > 32_768 && kept < 40_000, "kept {kept}");
+}

@@ -7,6 +7,7 @@
 
 mod bmp;
 mod bzip2;
+mod cab;
 mod elf;
 mod flac;
 mod gif;
@@ -469,6 +470,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(flac::Flac),
         Box::new(sevenz::SevenZ),
         Box::new(mp3::Mp3),
+        Box::new(cab::Cab),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
