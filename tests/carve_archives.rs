@@ -12,12 +12,6 @@ mod common;
 
 use common::*;
 use serde_json::Value;
-use std::path::Path;
-
-fn made(dir: &Path, cmd: &str, out: &str) -> Vec<u8> {
-    assert!(sh(&format!("cd {} && {cmd}", dir.display())), "{cmd}");
-    std::fs::read(dir.join(out)).unwrap()
-}
 
 #[test]
 fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
@@ -71,7 +65,6 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
         "big.zst",
     );
 
-    let mut img = noise(8 << 20, 11);
     let place = [
         (0x10000usize, &xz1, "whole"),
         (0x80000, &xz2, "whole"),
@@ -85,12 +78,11 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
         (0x700000, &lz4_sums, "whole"),
         (0x780000, &lz4_bad, "partial"),
     ];
-    for (at, f, _) in &place {
-        img[*at..*at + f.len()].copy_from_slice(f);
-    }
-    let path = p.join("img.raw");
-    std::fs::write(&path, &img).unwrap();
-    let arts = one_shot_ls("carve", &path, None, &p.join("case"), 3, &[]);
+    let laid: Vec<(usize, &[u8])> = place
+        .iter()
+        .map(|(at, f, ..)| (*at, f.as_slice()))
+        .collect();
+    let arts = carve_laid(p, 8 << 20, 11, &laid, 3);
     let at = |off: usize| carved_at(&arts, off as u64, "");
     for (off, f, kind) in &place {
         let a = at(*off).unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
@@ -163,19 +155,17 @@ fn bzip2_streams_made_by_bzip2_come_back_whole_and_damaged_ones_partial() {
     bad_crc[crc_byte] ^= 0x10;
     let cut = many[..many.len() / 2].to_vec();
 
-    let mut img = noise(4 << 20, 21);
     let place = [
         (0x10000usize, &one, "whole"),
         (0x100000, &many, "whole"),
         (0x200000, &bad_crc, "partial"),
         (0x300000, &cut, "partial"),
     ];
-    for (at, f, _) in &place {
-        img[*at..*at + f.len()].copy_from_slice(f);
-    }
-    let path = p.join("img.raw");
-    std::fs::write(&path, &img).unwrap();
-    let arts = one_shot_ls("carve", &path, None, &p.join("case"), 3, &[]);
+    let laid: Vec<(usize, &[u8])> = place
+        .iter()
+        .map(|(at, f, ..)| (*at, f.as_slice()))
+        .collect();
+    let arts = carve_laid(p, 4 << 20, 21, &laid, 3);
     let size = |off: u64| {
         carved_at(&arts, off, "bzip2").unwrap()["size"]
             .as_u64()
@@ -239,19 +229,17 @@ fn seven_zip_archives_made_by_7zz_come_back_whole_and_damaged_ones_partial() {
     bad[n - 10] ^= 0x01;
     let cut = packed[..packed.len() - 40].to_vec();
 
-    let mut img = noise(4 << 20, 23);
     let place = [
         (0x10000usize, &packed, "whole"),
         (0x100000, &plain, "whole"),
         (0x200000, &bad, "partial"),
         (0x300000, &cut, "partial"),
     ];
-    for (at, f, _) in &place {
-        img[*at..*at + f.len()].copy_from_slice(f);
-    }
-    let path = p.join("img.raw");
-    std::fs::write(&path, &img).unwrap();
-    let arts = one_shot_ls("carve", &path, None, &p.join("case"), 3, &[]);
+    let laid: Vec<(usize, &[u8])> = place
+        .iter()
+        .map(|(at, f, ..)| (*at, f.as_slice()))
+        .collect();
+    let arts = carve_laid(p, 4 << 20, 23, &laid, 3);
     for (off, f, kind) in &place {
         let a = carved_at(&arts, *off as u64, "7z")
             .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
@@ -303,19 +291,17 @@ fn cabinets_made_by_gcab_come_back_whole_and_damaged_ones_partial() {
     bad[40_000] ^= 0x04;
     let cut = zipped[..zipped.len() - 100].to_vec();
 
-    let mut img = noise(4 << 20, 37);
     let place = [
         (0x10000usize, &zipped, true),
         (0x100000, &stored, true),
         (0x200000, &bad, false),
         (0x300000, &cut, false),
     ];
-    for (at, f, _) in &place {
-        img[*at..*at + f.len()].copy_from_slice(f);
-    }
-    let path = p.join("img.raw");
-    std::fs::write(&path, &img).unwrap();
-    let arts = one_shot_ls("carve", &path, None, &p.join("case"), 3, &[]);
+    let laid: Vec<(usize, &[u8])> = place
+        .iter()
+        .map(|(at, f, ..)| (*at, f.as_slice()))
+        .collect();
+    let arts = carve_laid(p, 4 << 20, 37, &laid, 3);
     for (off, f, whole) in &place {
         let a = carved_at(&arts, *off as u64, "cab")
             .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));

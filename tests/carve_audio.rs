@@ -42,11 +42,6 @@ fn wav(path: &Path, secs: usize) {
     std::fs::write(path, w).unwrap();
 }
 
-fn made(dir: &Path, cmd: &str, out: &str) -> Vec<u8> {
-    assert!(sh(&format!("cd {} && {cmd}", dir.display())), "{cmd}");
-    std::fs::read(dir.join(out)).unwrap()
-}
-
 #[test]
 fn audio_made_by_its_encoders_comes_back_whole_and_damaged_audio_partial() {
     if !tools(&["flac", "oggenc", "opusenc"]) {
@@ -69,7 +64,6 @@ fn audio_made_by_its_encoders_comes_back_whole_and_damaged_audio_partial() {
     flac_bad[hit] ^= 0x10;
     let cut_ogg = vorbis[..vorbis.len() / 2].to_vec();
 
-    let mut img = noise(12 << 20, 17);
     let place = [
         (0x10000usize, &flac, "flac", "flac", true),
         (0x200000, &vorbis, "ogg", "ogg", true),
@@ -78,13 +72,13 @@ fn audio_made_by_its_encoders_comes_back_whole_and_damaged_audio_partial() {
         (0x800000, &flac_bad, "flac", "flac", false),
         (0xA00000, &cut_ogg, "ogg", "ogg", false),
     ];
-    for (at, f, ..) in &place {
-        assert!(f.len() < 0x1F0000, "{} bytes", f.len());
-        img[*at..*at + f.len()].copy_from_slice(f);
-    }
-    let path = p.join("img.raw");
-    std::fs::write(&path, &img).unwrap();
-    let arts = one_shot_ls("carve", &path, None, &p.join("case"), 3, &[]);
+    // Each fits before the next one's place.
+    assert!(place.iter().all(|(_, f, ..)| f.len() < 0x1F0000));
+    let laid: Vec<(usize, &[u8])> = place
+        .iter()
+        .map(|(at, f, ..)| (*at, f.as_slice()))
+        .collect();
+    let arts = carve_laid(p, 12 << 20, 17, &laid, 3);
     for (off, f, format, ext, whole) in &place {
         let a = carved_at(&arts, *off as u64, format)
             .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
@@ -147,14 +141,9 @@ fn mp3_made_by_lame_comes_back_whole_with_its_tags() {
     );
     assert!(tagged.starts_with(b"ID3"), "lame wrote no ID3v2 tag");
     assert_eq!(&tagged[tagged.len() - 128..tagged.len() - 125], b"TAG");
-    let mut img = noise(4 << 20, 31);
     let place = [(0x10000usize, &plain), (0x100000, &tagged)];
-    for (at, f) in &place {
-        img[*at..*at + f.len()].copy_from_slice(f);
-    }
-    let path = p.join("img.raw");
-    std::fs::write(&path, &img).unwrap();
-    let arts = one_shot_ls("carve", &path, None, &p.join("case"), 0, &[]);
+    let laid: Vec<(usize, &[u8])> = place.iter().map(|(at, f)| (*at, f.as_slice())).collect();
+    let arts = carve_laid(p, 4 << 20, 31, &laid, 0);
     for (off, f) in &place {
         let a = carved_at(&arts, *off as u64, "mp3")
             .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));

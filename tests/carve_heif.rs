@@ -85,14 +85,9 @@ fn heic_made_by_heif_enc_comes_back_whole_and_a_cut_one_partial() {
         .1;
     let cut = heic[..mdat].to_vec();
 
-    let mut img = noise(2 << 20, 29);
     let place = [(0x10000usize, &heic, true), (0x100000, &cut, false)];
-    for (at, f, _) in &place {
-        img[*at..*at + f.len()].copy_from_slice(f);
-    }
-    let path = p.join("img.raw");
-    std::fs::write(&path, &img).unwrap();
-    let arts = one_shot_ls("carve", &path, None, &p.join("case"), 3, &[]);
+    let laid: Vec<(usize, &[u8])> = place.iter().map(|(at, f, _)| (*at, f.as_slice())).collect();
+    let arts = carve_laid(p, 2 << 20, 29, &laid, 3);
     for (off, f, whole) in &place {
         let a = carved_at(&arts, *off as u64, "mp4")
             .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));

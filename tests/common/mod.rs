@@ -343,3 +343,28 @@ pub fn report(case: &Path, format: &str, out: &Path) -> std::process::Output {
         out.to_str().unwrap(),
     ])
 }
+
+/// Runs `cmd` in `dir` (a tool making a test file) and reads the file `out` it made.
+pub fn made(dir: &Path, cmd: &str, out: &str) -> Vec<u8> {
+    assert!(sh(&format!("cd {} && {cmd}", dir.display())), "{cmd}");
+    std::fs::read(dir.join(out)).unwrap()
+}
+
+/// Lays `files` (offset, bytes) into `len` bytes of noise from `seed`, writes the
+/// image to `dir/img.raw`, carves it into `dir/case` (`dredge carve`, which must
+/// exit with `code`) and lists what was carved.
+pub fn carve_laid(
+    dir: &Path,
+    len: usize,
+    seed: u64,
+    files: &[(usize, &[u8])],
+    code: i32,
+) -> Vec<serde_json::Value> {
+    let mut img = noise(len, seed);
+    for (at, f) in files {
+        img[*at..*at + f.len()].copy_from_slice(f);
+    }
+    let path = dir.join("img.raw");
+    std::fs::write(&path, &img).unwrap();
+    one_shot_ls("carve", &path, None, &dir.join("case"), code, &[])
+}

@@ -175,19 +175,15 @@ impl App {
         // a million files.
         let height = cols[0].height.saturating_sub(2) as usize;
         let top = self.files.sel.saturating_sub(height.saturating_sub(1));
-        let in_view: Vec<i64> = if self.files.tree {
-            let rows = self.files.rows.iter().skip(top).take(height);
-            rows.filter_map(Row::art).collect()
+        let view = |n: usize| top.min(n)..(top + height).min(n);
+        let rows_in_view = &self.files.rows[view(self.files.rows.len())];
+        let shown_in_view = &self.files.shown[view(self.files.shown.len())];
+        let arts = if self.files.tree {
+            let ids: Vec<i64> = rows_in_view.iter().filter_map(Row::art).collect();
+            self.case.window(&ids)
         } else {
-            self.files
-                .shown
-                .iter()
-                .skip(top)
-                .take(height)
-                .copied()
-                .collect()
+            self.case.window(shown_in_view)
         };
-        let arts = self.case.window(&in_view);
         let gone = ArtifactRecord {
             path: "(no longer in the case)".into(),
             ..Default::default()
@@ -213,11 +209,8 @@ impl App {
         };
         let dim = Style::default().add_modifier(Modifier::DIM);
         let items: Vec<ListItem> = if self.files.tree {
-            self.files
-                .rows
+            rows_in_view
                 .iter()
-                .skip(top)
-                .take(height)
                 .map(|row| match row {
                     Row::Dir {
                         name,
@@ -258,11 +251,8 @@ impl App {
                 })
                 .collect()
         } else {
-            self.files
-                .shown
+            shown_in_view
                 .iter()
-                .skip(top)
-                .take(height)
                 .map(|i| {
                     let a = art(i);
                     ListItem::new(Line::from(vec![
