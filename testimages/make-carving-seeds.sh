@@ -4,7 +4,7 @@
 # carvers' mutation test (carvers/tests/mutation.rs). Every file is made here from
 # text written for dredge, with Debian's own tools: no third-party content.
 # Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, iconv, gcc,
-# python3, flac, oggenc, lame, 7zz, gcab, heif-enc; the files are committed, so the test needs none of these)
+# python3, flac, oggenc, lame, 7zz, gcab, xorriso, heif-enc; the files are committed, so the test needs none of these)
 set -euo pipefail
 out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
 mkdir -p "$out"
@@ -25,6 +25,8 @@ tar --format=ustar --sort=name --mtime=2026-11-30 --owner=0 --group=0 --numeric-
 rm -f "$out/seed.7z"
 (cd "$work/t" && 7zz a -bd -bso0 -bsp0 "$out/seed.7z" notes.txt short.txt)
 (cd "$work/t" && gcab -c -z "$out/seed.cab" notes.txt short.txt)
+rm -f "$out/seed.iso"
+xorriso -as mkisofs -quiet -no-pad -J -R -V SEED -o "$out/seed.iso" "$work/t" 2>/dev/null
 xz -9 -c "$out/text.txt" > "$out/text.txt.xz"
 bzip2 -9 -c "$out/text.txt" > "$out/text.txt.bz2"
 zstd -q -19 -c "$out/text.txt" > "$out/text.txt.zst"

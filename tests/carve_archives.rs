@@ -320,3 +320,46 @@ fn cabinets_made_by_gcab_come_back_whole_and_damaged_ones_partial() {
         .unwrap();
     assert!(kept > 32_768 && kept < 40_000, "kept {kept}");
 }
+
+/// ISO 9660 images made by xorriso (Rock Ridge and Joliet, as `mkisofs -J -R`),
+/// laid into random bytes: the whole one comes back bit-exact, as long as its
+/// volume says, unverified (nothing in an ISO is checksummed); one cut short of
+/// its end is partial.
+#[test]
+fn iso_images_made_by_xorriso_come_back_whole_and_cut_ones_partial() {
+    if !tools(&["xorriso"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::create_dir_all(p.join("src/docs")).unwrap();
+    std::fs::write(
+        p.join("src/readme.txt"),
+        "an installer's notes\n".repeat(400),
+    )
+    .unwrap();
+    std::fs::write(p.join("src/docs/data.bin"), noise(90_000, 8)).unwrap();
+    let iso = made(
+        p,
+        "xorriso -as mkisofs -quiet -J -R -V EVIDENCE -o disc.iso src 2>/dev/null",
+        "disc.iso",
+    );
+    let cut = iso[..iso.len() - 4096].to_vec();
+    let place = [(0x10000usize, &iso, true), (0x200000, &cut, false)];
+    let laid: Vec<(usize, &[u8])> = place.iter().map(|(at, f, _)| (*at, f.as_slice())).collect();
+    // The cut image is the last thing in the evidence: nothing follows it.
+    let total = 0x200000 + cut.len();
+    let arts = carve_laid(p, total, 41, &laid, 3);
+    for (off, f, whole) in &place {
+        let a = carved_at(&arts, *off as u64, "iso9660")
+            .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
+        assert!(a["path"].as_str().unwrap().ends_with(".iso"), "{a}");
+        if *whole {
+            assert_eq!(a["recovery"], "carved-unverified-contiguous", "{a}");
+            assert_eq!(a["sha256"], sha256(f), "{off:#x} not bit-exact");
+        } else {
+            assert_eq!(a["status"], "partial", "{a}");
+            assert_eq!(a["size"], cut.len() as u64, "{a}");
+        }
+    }
+}

@@ -12,6 +12,7 @@ mod elf;
 mod flac;
 mod gif;
 mod gzip;
+mod iso9660;
 mod jpeg;
 mod lz4;
 mod mp3;
@@ -471,6 +472,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(sevenz::SevenZ),
         Box::new(mp3::Mp3),
         Box::new(cab::Cab),
+        Box::new(iso9660::Iso9660),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
