@@ -44,6 +44,7 @@ pub(crate) fn analyse(
     opts: &ScanOptions,
     done: &dyn Fn(&str) -> bool,
     lost: Lost,
+    sink: &mut crate::files::PlanSink,
     interrupt: &AtomicBool,
 ) -> Result<Option<Analysis>, Failure> {
     let reg = registry();
@@ -145,8 +146,9 @@ pub(crate) fn analyse(
                         vsrc,
                         interrupt,
                         &mut budget,
+                        sink,
                         &mut findings,
-                    );
+                    )?;
                     // A decrypted volume's paths show the layer it was read
                     // through: ev1/vol1@…/luks2/ext4/file:12.
                     if let Some(layer) = v.slot.as_deref().and_then(|s| s.split(':').next()) {

@@ -2,71 +2,183 @@
 //! are known from its metadata before the pass: each file's copy is created (at
 //! its planned path, or the fallback), its holes and inline bytes written, and
 //! every piece of it that lies in the image put in one index sorted by image
-//! offset. The pass then writes each block's bytes into the copies whose pieces
-//! it covers, and records the block's unreadable ranges against them. After the
-//! pass each copy is hashed from the file just written (in the page cache), not
-//! from the evidence.
+//! offset (`sweep`). Its record, as far as planning knows it, goes to a scratch
+//! file (`spill`): nothing is held per file while the walk goes on. The pass
+//! then writes each block's bytes into the copies whose pieces it covers, and
+//! records the block's unreadable ranges against them. After the pass each
+//! copy is hashed from the file just written (in the page cache), not from the
+//! evidence, as its record is read back.
 
 use crate::extract::{create_copy, record_for, run_record, Task};
+use crate::spill::{index_of, Dec, Enc, Records};
+use crate::sweep::{Damage, Piece, Pieces};
 use crate::unit::{contain, cut_short};
 use crate::Failure;
-use dredge_core::{EntryKind, Extent, Finding, Gap, ReadReport, RunData, Why};
+use dredge_core::{EntryKind, Finding, Gap, RunData, Why, Word};
 use dredge_hash::Digester;
-use dredge_store::ArtifactRecord;
-use dredge_store::ArtifactStatus;
+use dredge_store::{ArtifactRecord, ArtifactRecovery, ArtifactStatus, RunRecord};
 use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// A piece of a file that lies in the image: file bytes `file_off..+len` are the
-/// image bytes `image..+len`; `run` is its run's index in file order.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Piece {
-    pub file: usize,
-    pub run: usize,
-    pub file_off: u64,
-    pub image: u64,
-    pub len: u64,
-}
-
-/// One file of the pass: where its copy is, what is known of its bytes before
-/// the pass, and (filled by the pass) which of them could not be read.
+/// One file of the pass as planned: its record as far as its metadata and its
+/// layout tell, kept in a scratch file (`spill`) until the pass has written
+/// its copy.
 pub(crate) struct Planned {
-    pub task: Task,
-    lay: Layout,
-    /// Planning failed (a panic on a hostile layout): the file is listed only.
-    cut: Option<Box<Finding>>,
+    /// Without its evidence, unit and filesystem (set when stored), the prefix
+    /// of its forensic path (which holds the kind and id only), its digests and
+    /// what the pass could not read.
+    rec: ArtifactRecord,
+    /// The copy at `rec.extracted` is hashed after the pass.
+    hash: bool,
+    /// Zeros of the copy known before the pass: (file offset, length, why).
+    gaps: Vec<(u64, u64, Why)>,
+    /// For the unit: why the copy went to its fallback path, or why planning
+    /// was cut short.
+    finding: Option<Finding>,
 }
 
-/// Which of its task's paths a copy was made at. A plan is kept for every file
-/// of the pass, so it holds no path of its own.
-#[derive(Clone, Copy)]
-enum Dest {
-    Planned,
-    Fallback,
+fn put_finding(e: &mut Enc, f: &Finding) {
+    e.u64(f.offset);
+    e.str(&f.what);
+    e.opt_str(f.expected.as_deref());
+    e.opt_str(f.actual.as_deref());
+    e.bool(f.unit_cut_short);
 }
 
+fn get_finding(d: &mut Dec) -> Result<Finding, Failure> {
+    Ok(Finding {
+        offset: d.u64()?,
+        what: d.str()?,
+        expected: d.opt_str()?,
+        actual: d.opt_str()?,
+        unit_cut_short: d.bool()?,
+    })
+}
+
+impl Planned {
+    pub(crate) fn path(&self) -> &str {
+        &self.rec.path
+    }
+
+    pub(crate) fn meta_offset(&self) -> u64 {
+        self.rec.meta_offset
+    }
+
+    pub(crate) fn put(&self, e: &mut Enc) {
+        let a = &self.rec;
+        e.str(&a.id);
+        e.str(&a.forensic_path);
+        e.str(&a.path);
+        e.u64(a.other_names.len() as u64);
+        for n in &a.other_names {
+            e.str(n);
+        }
+        e.u64(index_of(EntryKind::ALL, &a.kind));
+        e.bool(a.deleted);
+        e.u64(a.size);
+        e.u64(index_of(ArtifactRecovery::ALL, &a.recovery));
+        e.opt_str(a.recovery_detail.as_deref());
+        e.u64(a.meta_offset);
+        e.opt_str(a.extracted.as_deref());
+        e.opt_str(a.extract_note.as_deref());
+        e.u64(index_of(ArtifactStatus::ALL, &a.status));
+        e.u64(a.times.len() as u64);
+        for (source, utc) in &a.times {
+            e.str(source);
+            e.str(utc);
+        }
+        e.u64(a.runs.len() as u64);
+        for r in &a.runs {
+            e.u64(r.file_offset);
+            e.u64(r.len);
+            e.str(&r.kind);
+            e.opt_u64(r.image_offset);
+            e.u64(r.unreadable_bytes);
+        }
+        e.bool(self.hash);
+        e.u64(self.gaps.len() as u64);
+        for (off, len, why) in &self.gaps {
+            e.u64(*off);
+            e.u64(*len);
+            e.u64(index_of(&Why::ALL, why));
+        }
+        e.bool(self.finding.is_some());
+        if let Some(f) = &self.finding {
+            put_finding(e, f);
+        }
+    }
+
+    pub(crate) fn get(b: &[u8]) -> Result<Planned, Failure> {
+        let mut d = Dec::new(b);
+        let d = &mut d;
+        // Counts are bounded by the record's length: never an allocation a
+        // garbled count asks for.
+        let count = |d: &mut Dec| -> Result<usize, Failure> {
+            let n = d.u64()?;
+            Ok(n.min(b.len() as u64) as usize)
+        };
+        let mut a = ArtifactRecord {
+            id: d.str()?,
+            forensic_path: d.str()?,
+            path: d.str()?,
+            ..ArtifactRecord::default()
+        };
+        for _ in 0..count(d)? {
+            a.other_names.push(d.str()?);
+        }
+        a.kind = d.pick(EntryKind::ALL)?;
+        a.deleted = d.bool()?;
+        a.size = d.u64()?;
+        a.recovery = d.pick(ArtifactRecovery::ALL)?;
+        a.recovery_detail = d.opt_str()?;
+        a.meta_offset = d.u64()?;
+        a.extracted = d.opt_str()?;
+        a.extract_note = d.opt_str()?;
+        a.status = d.pick(ArtifactStatus::ALL)?;
+        for _ in 0..count(d)? {
+            a.times.push((d.str()?, d.str()?));
+        }
+        for _ in 0..count(d)? {
+            a.runs.push(RunRecord {
+                file_offset: d.u64()?,
+                len: d.u64()?,
+                kind: d.str()?,
+                image_offset: d.opt_u64()?,
+                unreadable_bytes: d.u64()?,
+            });
+        }
+        let hash = d.bool()?;
+        let mut gaps = Vec::new();
+        for _ in 0..count(d)? {
+            gaps.push((d.u64()?, d.u64()?, d.pick(&Why::ALL)?));
+        }
+        let finding = if d.bool()? {
+            Some(get_finding(d)?)
+        } else {
+            None
+        };
+        Ok(Planned {
+            rec: a,
+            hash,
+            gaps,
+            finding,
+        })
+    }
+}
+
+/// What laying a file out settled before the pass.
 #[derive(Default)]
 struct Layout {
-    /// Where the copy was made; None: no content to write.
-    dest: Option<Dest>,
-    /// Fallback: the finding and the note for the artifact (rare: boxed).
-    note: Option<Box<(Finding, String)>>,
+    /// The copy, relative to the case directory; None: no content to write.
+    copy: Option<String>,
+    /// Fallback: the finding and the note for the artifact.
+    note: Option<(Finding, String)>,
     /// (file offset, length, why) of bytes that are zeros in the copy.
     gaps: Vec<(u64, u64, Why)>,
     /// Unreadable bytes per run (file order).
     run_unreadable: Vec<u64>,
-}
-
-impl Planned {
-    /// The copy, relative to the case directory.
-    fn rel(&self) -> Option<&str> {
-        match self.lay.dest? {
-            Dest::Planned => self.task.rel_out.as_deref(),
-            Dest::Fallback => self.task.fallback.as_deref(),
-        }
-    }
 }
 
 fn sorted_runs(t: &Task) -> Vec<dredge_core::Run> {
@@ -81,7 +193,7 @@ fn sorted_runs(t: &Task) -> Vec<dredge_core::Run> {
 fn lay_out(
     t: &Task,
     case_dir: &Path,
-    me: usize,
+    me: u64,
     size_of_image: u64,
     pieces: &mut Vec<Piece>,
 ) -> Result<Layout, Failure> {
@@ -95,6 +207,10 @@ fn lay_out(
     };
     let (f, at, note) = create_copy(t, case_dir, rel)?;
     let io = |err: std::io::Error| Failure(format!("{}: {err}", at.display()));
+    let copy: Arc<str> = match (&note, &t.fallback) {
+        (Some(_), Some(alt)) => Arc::from(alt.as_str()),
+        _ => Arc::from(rel.as_str()),
+    };
     // Holes stay holes: the copy is sparse where the file is.
     f.set_len(e.size).map_err(io)?;
     let mut pos = 0u64;
@@ -120,11 +236,12 @@ fn lay_out(
                 let inside = size_of_image.saturating_sub(image).min(n);
                 if inside > 0 {
                     pieces.push(Piece {
-                        file: me,
-                        run: ri,
-                        file_off: pos,
                         image,
                         len: inside,
+                        file: me,
+                        file_off: pos,
+                        run: u32::try_from(ri).unwrap_or(u32::MAX),
+                        copy: Arc::clone(&copy),
                     });
                 }
                 if inside < n {
@@ -164,48 +281,103 @@ fn lay_out(
     if pos < e.size {
         p.gaps.push((pos, e.size - pos, Why::NotInLayout));
     }
-    p.dest = Some(if note.is_some() {
-        Dest::Fallback
-    } else {
-        Dest::Planned
-    });
-    p.note = note.map(Box::new);
+    p.copy = Some(copy.to_string());
+    p.note = note;
     Ok(p)
 }
 
-/// Plans every task (each a unit: a layout that panics costs that file's
-/// content), adding the plans and their pieces in the image to the pass's.
-pub(crate) fn plan_all(
-    tasks: Vec<Task>,
-    case_dir: &Path,
+/// Where the pass's plans go while the filesystems are walked: their records
+/// to a scratch file in walk order, their pieces to be sorted by image offset.
+pub(crate) struct PlanSink {
+    pub(crate) records: Records,
+    pub(crate) pieces: Pieces,
+    case_dir: PathBuf,
     size_of_image: u64,
-    plans: &mut Vec<Planned>,
-    pieces: &mut Vec<Piece>,
-) -> Result<(), Failure> {
-    for t in tasks {
-        let me = plans.len();
+}
+
+impl PlanSink {
+    pub(crate) fn new(case_dir: &Path, size_of_image: u64) -> Result<PlanSink, Failure> {
+        Ok(PlanSink {
+            records: Records::new(case_dir)?,
+            pieces: Pieces::new(case_dir),
+            case_dir: case_dir.to_path_buf(),
+            size_of_image,
+        })
+    }
+
+    /// Files planned so far (the next one's index).
+    pub(crate) fn len(&self) -> u64 {
+        self.records.len()
+    }
+
+    /// Creates a file's copy and lays it out (a unit: a layout that panics
+    /// costs that file's content, and it is listed with its metadata), then
+    /// keeps its plan. An error: the copy could not be made at either path.
+    pub(crate) fn plan(&mut self, t: Task) -> Result<(), Failure> {
+        let me = self.len();
         let mut mine = Vec::new();
-        match contain(|| lay_out(&t, case_dir, me, size_of_image, &mut mine)) {
-            Ok(r) => {
-                plans.push(Planned {
-                    task: t,
-                    lay: r?,
-                    cut: None,
-                });
-                pieces.append(&mut mine);
+        let size = self.size_of_image;
+        let planned = match contain(|| lay_out(&t, &self.case_dir, me, size, &mut mine)) {
+            Ok(lay) => {
+                let lay = lay?;
+                for p in mine {
+                    self.pieces.push(p)?;
+                }
+                planned(&t, lay)
             }
             Err(why) => {
                 let what = format!("extraction of {}", t.entry.path);
-                let cut = cut_short(t.entry.meta_offset, &what, &why);
-                plans.push(Planned {
-                    task: t,
-                    lay: Layout::default(),
-                    cut: Some(Box::new(cut)),
-                });
+                let mut rec = record_for(&t, 0, "", None, "");
+                rec.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
+                rec.status = ArtifactStatus::NoContent;
+                Planned {
+                    rec,
+                    hash: false,
+                    gaps: Vec::new(),
+                    finding: Some(cut_short(t.entry.meta_offset, &what, &why)),
+                }
             }
-        }
+        };
+        self.records.push(|e| planned.put(e))
     }
-    Ok(())
+}
+
+/// A file's plan from its layout: the record as the metadata and the layout
+/// tell it (runs the way a per-file read meets them: in file order, those that
+/// start inside the file).
+fn planned(t: &Task, lay: Layout) -> Planned {
+    // The forensic path's prefix is the filesystem's, set when it is stored.
+    let mut rec = record_for(t, 0, "", None, "");
+    rec.forensic_path = rec.forensic_path.trim_start_matches('/').to_string();
+    let Some(copy) = lay.copy else {
+        if t.entry.kind == EntryKind::File {
+            rec.status = ArtifactStatus::NoContent;
+        }
+        rec.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
+        return Planned {
+            rec,
+            hash: false,
+            gaps: Vec::new(),
+            finding: None,
+        };
+    };
+    rec.runs = sorted_runs(t)
+        .iter()
+        .enumerate()
+        .take_while(|(_, r)| r.file_offset < t.entry.size)
+        .map(|(i, r)| run_record(r, lay.run_unreadable.get(i).copied().unwrap_or(0)))
+        .collect();
+    let finding = lay.note.map(|(finding, why)| {
+        rec.extract_note = Some(why);
+        finding
+    });
+    rec.extracted = Some(copy);
+    Planned {
+        rec,
+        hash: true,
+        gaps: lay.gaps,
+        finding,
+    }
 }
 
 /// A write the pass hands to a writer: bytes `range` of the block go to the
@@ -228,136 +400,58 @@ impl Write {
     }
 }
 
-/// Walks the sorted pieces block by block: the ones a block covers, and what
-/// it could not read of them.
-pub(crate) struct Sweep {
-    case_dir: PathBuf,
-    pieces: Vec<Piece>,
-    next: usize,
-    active: Vec<usize>,
-}
-
-impl Sweep {
-    pub(crate) fn new(case_dir: &Path, pieces: Vec<Piece>) -> Sweep {
-        Sweep {
-            case_dir: case_dir.to_path_buf(),
-            pieces,
-            next: 0,
-            active: Vec::new(),
-        }
-    }
-
-    pub(crate) fn is_empty(&self) -> bool {
-        self.pieces.is_empty()
-    }
-
-    /// The writes for one block, and the unreadable ranges it met recorded on
-    /// the plans they fall in.
-    pub(crate) fn block(
-        &mut self,
-        at: u64,
-        block: &Arc<Vec<u8>>,
-        report: &ReadReport,
-        plans: &mut [Planned],
-    ) -> Vec<Write> {
-        let here = Extent::new(at, block.len() as u64);
-        while self.next < self.pieces.len() && self.pieces[self.next].image < here.end() {
-            self.active.push(self.next);
-            self.next += 1;
-        }
-        let mut out = Vec::new();
-        for &i in &self.active {
-            let p = self.pieces[i];
-            let piece = Extent::new(p.image, p.len);
-            let Some(o) = piece.intersect(&here) else {
-                continue;
-            };
-            let Some(rel) = plans[p.file].rel() else {
-                continue;
-            };
-            let path = Arc::new(self.case_dir.join(rel));
-            let plan = &mut plans[p.file].lay;
-            let file_off = p.file_off + (o.start - p.image);
-            out.push(Write {
-                path,
-                file_off,
-                block: Arc::clone(block),
-                range: (o.start - at) as usize..(o.end() - at) as usize,
-            });
-            for s in &report.synthesized {
-                if let Some(x) = s.extent.intersect(&o) {
-                    plan.gaps
-                        .push((p.file_off + (x.start - p.image), x.len, s.why));
-                    plan.run_unreadable[p.run] += x.len;
-                }
-            }
-        }
-        let pieces = &self.pieces;
-        self.active
-            .retain(|&i| pieces[i].image + pieces[i].len > here.end());
-        out
-    }
-}
-
 /// The record of a file whose finishing was cut short (a panic hashing its
 /// copy): listed with its metadata, its content not vouched for.
-pub(crate) fn cut_record(
-    p: &Planned,
-    evidence_id: i64,
-    unit: &str,
-    fs_id: Option<i64>,
-    forensic_base: &str,
-) -> ArtifactRecord {
-    let mut a = record_for(&p.task, evidence_id, unit, fs_id, forensic_base);
-    a.runs = p.task.entry.runs.iter().map(|r| run_record(r, 0)).collect();
+pub(crate) fn cut_record(p: Planned, at: &Stored<'_>) -> ArtifactRecord {
+    let mut a = at.place(p.rec);
     a.status = ArtifactStatus::NoContent;
     a.extracted = None;
     a
 }
 
-/// A planned file's record once the pass has written it: hashed from its copy.
-pub(crate) fn finish(
-    p: &mut Planned,
-    case_dir: &Path,
-    evidence_id: i64,
-    unit: &str,
-    fs_id: Option<i64>,
-    forensic_base: &str,
-) -> Result<(ArtifactRecord, Option<Finding>), Failure> {
-    let mut a = record_for(&p.task, evidence_id, unit, fs_id, forensic_base);
-    let t = &p.task;
-    let runs = sorted_runs(t);
-    if let Some(cut) = p.cut.take() {
-        a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
-        a.status = ArtifactStatus::NoContent;
-        return Ok((a, Some(*cut)));
+/// Where a file's record is stored: what planning did not know.
+pub(crate) struct Stored<'a> {
+    pub evidence_id: i64,
+    pub unit: &'a str,
+    pub fs_id: Option<i64>,
+    pub forensic_base: &'a str,
+}
+
+impl Stored<'_> {
+    fn place(&self, mut a: ArtifactRecord) -> ArtifactRecord {
+        a.evidence_id = self.evidence_id;
+        a.unit = self.unit.to_string();
+        a.fs_id = self.fs_id;
+        a.forensic_path = format!("{}/{}", self.forensic_base, a.forensic_path);
+        a
     }
-    let Some(path) = p.rel().map(|rel| case_dir.join(rel)) else {
-        if t.entry.kind == EntryKind::File {
-            a.status = ArtifactStatus::NoContent;
-        }
-        a.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
-        return Ok((a, None));
+}
+
+/// A planned file's record once the pass has written it: hashed from its copy,
+/// with what the pass could not read of it (`damage`: this file's).
+pub(crate) fn finish(
+    p: Planned,
+    damage: &[Damage],
+    case_dir: &Path,
+    at: &Stored<'_>,
+) -> Result<(ArtifactRecord, Option<Finding>), Failure> {
+    let mut a = at.place(p.rec);
+    let (Some(rel), true) = (a.extracted.as_deref(), p.hash) else {
+        return Ok((a, p.finding));
     };
-    let note = p.lay.note.take().map(|n| {
-        let (finding, why) = *n;
-        a.extracted = t.fallback.clone();
-        a.extract_note = Some(why);
-        finding
-    });
-    // The records list runs the way a per-file read met them: in file order,
-    // those that start inside the file.
-    a.runs = runs
-        .iter()
-        .enumerate()
-        .take_while(|(_, r)| r.file_offset < t.entry.size)
-        .map(|(i, r)| run_record(r, p.lay.run_unreadable.get(i).copied().unwrap_or(0)))
-        .collect();
+    let path = case_dir.join(rel);
+    let mut zeros = p.gaps;
+    for d in damage {
+        zeros.push((d.off, d.len, d.why));
+        if let Some(r) = a.runs.get_mut(d.run as usize) {
+            r.unreadable_bytes += d.len;
+        }
+    }
     let mut dg = Digester::new();
     let mut f =
         std::fs::File::open(&path).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
-    let mut buf = vec![0u8; t.entry.size.clamp(1, 1 << 20) as usize];
-    let mut left = t.entry.size;
+    let mut buf = vec![0u8; a.size.clamp(1, 1 << 20) as usize];
+    let mut left = a.size;
     while left > 0 {
         let n = left.min(buf.len() as u64) as usize;
         f.read_exact(&mut buf[..n])
@@ -367,7 +461,6 @@ pub(crate) fn finish(
     }
     let d = dg.finish();
     a.digests = Some((d.md5, d.sha1, d.sha256));
-    let mut zeros = std::mem::take(&mut p.lay.gaps);
     zeros.sort_by_key(|g| g.0);
     let mut gaps: Vec<Gap> = Vec::new();
     for (off, len, why) in zeros {
@@ -381,5 +474,97 @@ pub(crate) fn finish(
         a.status = ArtifactStatus::Partial;
     }
     a.gaps = gaps;
-    Ok((a, note))
+    Ok((a, p.finding))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::Sweep;
+    use dredge_core::{memory, Entry, Recovery, Run, Timestamp};
+
+    fn task(i: u64) -> Task {
+        let t = |source| Timestamp {
+            source,
+            secs: 1_700_000_000 + i as i64,
+            nanos: 0,
+        };
+        Task {
+            entry: Entry {
+                id: i,
+                path: format!("/folder-{:03}/a-long-enough-file-name-{i:07}.txt", i / 500),
+                other_names: Vec::new(),
+                kind: EntryKind::File,
+                deleted: false,
+                size: 100,
+                times: vec![
+                    t("ext4.mtime"),
+                    t("ext4.atime"),
+                    t("ext4.ctime"),
+                    t("ext4.crtime"),
+                ],
+                runs: vec![Run {
+                    file_offset: 0,
+                    len: 4096,
+                    data: RunData::Image(i * 4096),
+                }],
+                recovery: Recovery::Allocated,
+                meta_offset: i * 256,
+            },
+            artifact_id: format!("ev1/v0/ext4/{i}"),
+            rel_out: Some(format!(
+                "files/ev1/v0/folder-{:03}/file-{i:07}.txt",
+                i / 500
+            )),
+            fallback: Some(format!("files/ev1/v0/by-id/{i}")),
+        }
+    }
+
+    /// What planning holds on this thread after `files` files (bytes).
+    fn held_after(dir: &Path, files: u64, run_bytes: usize) -> (i64, PlanSink) {
+        let base = memory::held();
+        let mut sink = PlanSink::new(dir, u64::MAX).unwrap();
+        sink.pieces = Pieces::with_run_bytes(dir, run_bytes);
+        for i in 0..files {
+            sink.plan(task(i)).unwrap();
+        }
+        (memory::held() - base, sink)
+    }
+
+    /// Planning keeps a file's record in the scratch file, not in memory: what
+    /// is held per file is its piece waiting for the pass, and with pieces
+    /// sorted to disk in small runs, nothing grows with the file count. The
+    /// records come back in order, whole.
+    #[test]
+    fn planning_holds_pieces_only_and_records_come_back() {
+        let dir = tempfile::tempdir().unwrap();
+        held_after(dir.path(), 100, usize::MAX);
+        let (small, _) = held_after(dir.path(), 1_000, usize::MAX);
+        let (large, sink) = held_after(dir.path(), 6_000, usize::MAX);
+        let per_file = (large - small) / 5_000;
+        // A piece (56 bytes) and its copy's name (about 40): a file's plan,
+        // record and all, held as before would be about 1 000.
+        assert!(per_file > 0 && per_file < 160, "{per_file} bytes a file");
+        // Runs of pieces on disk: what is held (the scratch files' buffers,
+        // one run being filled) does not grow with the files.
+        let (few, _) = held_after(dir.path(), 1_000, 64 << 10);
+        let (many, _) = held_after(dir.path(), 6_000, 64 << 10);
+        assert!(
+            many - few < 64 << 10,
+            "{few} then {many} bytes held with runs on disk"
+        );
+        let replay = sink.records.read().unwrap();
+        assert_eq!(replay.len(), 6_000);
+        for (i, b) in replay.enumerate() {
+            let p = Planned::get(&b.unwrap()).unwrap();
+            let t = task(i as u64);
+            assert_eq!(p.rec.path, t.entry.path);
+            assert_eq!(p.rec.extracted, t.rel_out);
+            assert_eq!(p.rec.times.len(), 4);
+            assert_eq!(p.rec.runs[0].image_offset, Some(i as u64 * 4096));
+            assert!(p.hash);
+        }
+        let sweep = Sweep::new(dir.path(), sink.pieces).unwrap();
+        assert!(!sweep.is_empty());
+    }
 }

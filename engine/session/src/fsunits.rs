@@ -1,12 +1,15 @@
 //! A filesystem's files as a unit of the scan: walked and planned before the
-//! pass (`plan_fs`, `plan_files`), written from the pass, then hashed, stored
-//! and sealed (`finish_units`; decision 0014).
+//! pass (`plan_fs`: each entry planned as the walk hands it over), written
+//! from the pass, then hashed, stored and sealed (`finish_units`; decision
+//! 0014).
 
 use crate::extract::{sync_case, Rows, Task};
-use crate::files::{cut_record, finish, plan_all, Planned, Sweep};
+use crate::files::{cut_record, finish, PlanSink, Planned, Stored};
 use crate::names::{CaseOut, PathPlanner};
 use crate::pool::in_parallel;
 use crate::scan::{stop_if_cut, to_records, ScanSummary};
+use crate::spill::Replay;
+use crate::sweep::Damage;
 use crate::unit::{contain, contain_reading, count_cut_short, cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
 use dredge_core::{memory, EntryKind, FileSystem, Finding, ImageSource};
@@ -25,9 +28,8 @@ pub(crate) struct Deferred {
     pub fs_type: &'static str,
     pub fs_label: Option<String>,
     pub forensic_base: String,
-    tasks: Vec<Task>,
-    /// Index range of its files in the pass's plans (`plan_files`).
-    range: std::ops::Range<usize>,
+    /// Index range of its files in the pass's plans.
+    range: std::ops::Range<u64>,
 }
 
 /// A volume's unit, sealed once its files are written.
@@ -39,7 +41,104 @@ pub(crate) struct UnitWork {
     pub fss: Vec<Deferred>,
 }
 
-/// Walks one filesystem and plans every file's copy (safe names, fallback).
+/// One filesystem's entries planned as the walk hands them over: nothing is
+/// kept per file but its id (entries listed twice are dropped) and what the
+/// path planner needs; each file's plan goes to the sink.
+struct Walking<'a> {
+    sink: &'a mut PlanSink,
+    budget: &'a mut crate::copybudget::OutputBudget,
+    planner: PathPlanner,
+    seen: std::collections::HashSet<u64>,
+    prefix: String,
+    out_root: PathBuf,
+    /// A size far beyond the evidence is damage, not a file.
+    cap: u64,
+    evidence_size: u64,
+    /// Deleted files with decoded runs: credited after every allocated one
+    /// (`OutputBudget::credit`), so planned after the walk, in walk order.
+    held: Vec<dredge_core::Entry>,
+    findings: Vec<Finding>,
+    /// The first copy that could not be made at all: the scan fails with it.
+    failed: Option<Failure>,
+}
+
+/// Whether an entry's content is extracted: a file with a traced layout (or an
+/// empty one) of a plausible size; the rest are listed with their metadata.
+fn copies(cap: u64, e: &dredge_core::Entry) -> bool {
+    e.kind == EntryKind::File
+        && e.size <= cap
+        && !matches!(e.recovery, dredge_core::Recovery::NotRecoverable(_))
+        && (e.size == 0 || !e.runs.is_empty())
+}
+
+impl Walking<'_> {
+    fn take(&mut self, e: dredge_core::Entry) {
+        if self.failed.is_some() {
+            return;
+        }
+        if !self.seen.insert(e.id) {
+            self.findings.push(Finding::new(
+                e.meta_offset,
+                format!(
+                    "entry {} ({}) listed twice; second listing ignored",
+                    e.id, e.path
+                ),
+            ));
+            return;
+        }
+        let decoded = e
+            .runs
+            .iter()
+            .any(|r| matches!(r.data, dredge_core::RunData::Decoded(_)));
+        if e.deleted && decoded && copies(self.cap, &e) {
+            self.held.push(e);
+            return;
+        }
+        self.plan(e);
+    }
+
+    fn plan(&mut self, e: dredge_core::Entry) {
+        let cap = self.cap;
+        let paid = self.budget.credit(&[&e], &|e| copies(cap, e));
+        let mut t = Task {
+            artifact_id: format!("{}/{}", self.prefix, e.id),
+            entry: e,
+            rel_out: None,
+            fallback: None,
+        };
+        let e = &t.entry;
+        if e.kind == EntryKind::File && e.size > cap {
+            self.findings.push(Finding::new(
+                e.meta_offset,
+                format!(
+                    "{}: size {} is implausible for {} bytes of evidence; not extracted",
+                    e.path, e.size, self.evidence_size
+                ),
+            ));
+        } else if copies(cap, e) {
+            if let Err(why) = self.budget.charge(e, paid.get(&0).copied().unwrap_or(0)) {
+                self.findings.push(Finding::new(
+                    e.meta_offset,
+                    format!("{}: {why}; not extracted", e.path),
+                ));
+            } else {
+                let rel = self.out_root.join(self.planner.plan(&e.path, e.id));
+                // Entry ids are unique within the walk (checked above), and
+                // the planner never puts a name in `by-id` (top-level names
+                // come from the root directory, and `by-id` there is renamed).
+                let by_id = (self.out_root.join(crate::names::BY_ID)).join(e.id.to_string());
+                t.rel_out = Some(rel.display().to_string());
+                t.fallback = Some(by_id.display().to_string());
+            }
+        }
+        if let Err(f) = self.sink.plan(t) {
+            self.failed = Some(f);
+        }
+    }
+}
+
+/// Walks one filesystem and plans every file's copy (safe names, fallback) as
+/// its entry comes: each copy made and laid out, its plan handed to `sink`.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn plan_fs(
     case_out: &CaseOut,
@@ -51,132 +150,63 @@ pub(crate) fn plan_fs(
     src: &Arc<dyn ImageSource>,
     interrupt: &AtomicBool,
     budget: &mut crate::copybudget::OutputBudget,
+    sink: &mut PlanSink,
     findings: &mut Vec<Finding>,
-) -> Deferred {
-    // Each entry becomes its task where it is: one vector of the walk's files,
-    // never a second one built from the first.
-    let mut tasks: Vec<Task> = Vec::new();
+) -> Result<Deferred, Failure> {
+    let lo = sink.len();
+    let mut w = Walking {
+        sink,
+        budget,
+        planner: PathPlanner::with_rules(case_out.rules.clone()),
+        seen: std::collections::HashSet::new(),
+        prefix: format!("{}/v{vol_idx}/{}", label, fs.type_name()),
+        out_root: PathBuf::from("files").join(label).join(out_dir),
+        cap: src.size().saturating_mul(4).saturating_add(1 << 30),
+        evidence_size: src.size(),
+        held: Vec::new(),
+        findings: Vec::new(),
+        failed: None,
+    };
     let mut walked = Vec::new();
+    let mut kept = 0u64;
     let walk = contain_reading(vol.len, || {
         fs.walk(
-            &mut |mut entry| {
+            &mut |entry| {
                 stop_if_cut(interrupt);
-                entry.runs.shrink_to_fit();
                 // The reader made the entry (charged to its unit); from here on
-                // the session keeps it, and the unit's count is its own working
+                // the session plans it, and the unit's count is its own working
                 // memory.
                 memory::hand_over(entry.heap_bytes());
-                memory::uncounted(|| {
-                    tasks.push(Task {
-                        entry,
-                        artifact_id: String::new(),
-                        rel_out: None,
-                        fallback: None,
-                    })
-                })
+                kept += 1;
+                memory::uncounted(|| w.take(entry))
             },
             &mut walked,
         )
     });
     findings.append(&mut walked);
-    if let Err(why) = walk {
-        if interrupt.load(Ordering::Relaxed) {
-            return Deferred {
-                fs_id: 0,
-                fs_type: fs.type_name(),
-                fs_label: fs.label(),
-                forensic_base: String::new(),
-                tasks: Vec::new(),
-                range: 0..0,
-            };
-        }
+    let interrupted = walk.is_err() && interrupt.load(Ordering::Relaxed);
+    if let (Err(why), false) = (&walk, interrupted) {
         // The entries met before the reader gave out are extracted as usual.
-        let what = format!(
-            "{} reader (walk, {} entries kept)",
-            fs.type_name(),
-            tasks.len()
-        );
-        findings.push(cut_short(vol.start, &what, &why));
+        let what = format!("{} reader (walk, {kept} entries kept)", fs.type_name());
+        w.findings.push(cut_short(vol.start, &what, why));
     }
-    // A size far beyond the evidence is damage, not a file: extracting it would
-    // write (and hash) zeros without end. Sparse files up to the cap are fine.
-    let cap = src.size().saturating_mul(4).saturating_add(1 << 30);
-    let copies = |e: &dredge_core::Entry| {
-        e.kind == EntryKind::File
-            && e.size <= cap
-            && !matches!(e.recovery, dredge_core::Recovery::NotRecoverable(_))
-            && (e.size == 0 || !e.runs.is_empty())
-    };
-    let entries: Vec<&dredge_core::Entry> = tasks.iter().map(|t| &t.entry).collect();
-    let paid = budget.credit(&entries, &copies);
-    drop(entries);
-    let prefix = format!("{}/v{vol_idx}/{}", label, fs.type_name());
-    let out_root = PathBuf::from("files").join(label).join(out_dir);
-    let mut planner = PathPlanner::with_rules(case_out.rules.clone());
-    // Entry ids (artifact ids are the prefix and the id).
-    let mut seen = std::collections::HashSet::new();
-    let mut listed_twice = Vec::new();
-    for (i, t) in tasks.iter_mut().enumerate() {
-        let e = &t.entry;
-        if !seen.insert(e.id) {
-            findings.push(Finding::new(
-                e.meta_offset,
-                format!(
-                    "entry {} ({}) listed twice; second listing ignored",
-                    e.id, e.path
-                ),
-            ));
-            listed_twice.push(i);
-            continue;
+    if !interrupted {
+        for e in std::mem::take(&mut w.held) {
+            memory::uncounted(|| w.plan(e));
         }
-        t.artifact_id = format!("{prefix}/{}", e.id);
-        if e.kind == EntryKind::File && e.size > cap {
-            findings.push(Finding::new(
-                e.meta_offset,
-                format!(
-                    "{}: size {} is implausible for {} bytes of evidence; not extracted",
-                    e.path,
-                    e.size,
-                    src.size()
-                ),
-            ));
-            continue;
-        }
-        // Files with a traced layout (or empty ones) are extracted; the rest are
-        // listed with their metadata only.
-        if !copies(e) {
-            continue;
-        }
-        if let Err(why) = budget.charge(e, paid.get(&i).copied().unwrap_or(0)) {
-            findings.push(Finding::new(
-                e.meta_offset,
-                format!("{}: {why}; not extracted", e.path),
-            ));
-            continue;
-        }
-        let rel = out_root.join(planner.plan(&e.path, e.id));
-        // Entry ids are unique within the walk (checked above), and the
-        // planner never puts a name in `by-id` (top-level names come from
-        // the root directory, and `by-id` there is renamed).
-        let by_id = out_root.join(crate::names::BY_ID).join(e.id.to_string());
-        t.rel_out = Some(rel.display().to_string());
-        t.fallback = Some(by_id.display().to_string());
     }
-    if !listed_twice.is_empty() {
-        let mut i = 0;
-        tasks.retain(|_| {
-            i += 1;
-            listed_twice.binary_search(&(i - 1)).is_err()
-        });
+    findings.append(&mut w.findings);
+    if let Some(f) = w.failed {
+        return Err(f);
     }
-    Deferred {
+    let hi = w.sink.len();
+    Ok(Deferred {
         fs_id: 0,
         fs_type: fs.type_name(),
         fs_label: fs.label(),
         forensic_base: format!("{label}/vol{vol_idx}@{}/{}", vol.start, fs.type_name()),
-        tasks,
-        range: 0..0,
-    }
+        range: lo..hi,
+    })
 }
 
 /// (files, deleted, partial) of a unit's records.
@@ -215,86 +245,71 @@ fn seal(
         .map_err(fail)
 }
 
-/// Creates every planned copy and lays it out; the pieces to write from the pass.
-pub(crate) fn plan_files(
-    work: &mut [UnitWork],
-    size_of_image: u64,
-    case_dir: &std::path::Path,
-) -> Result<(Vec<Planned>, Sweep), Failure> {
-    // Sized once: growing it would hold two copies of every plan for a moment.
-    let n = work
-        .iter()
-        .flat_map(|u| &u.fss)
-        .map(|d| d.tasks.len())
-        .sum();
-    let mut plans = Vec::with_capacity(n);
-    let mut pieces = Vec::new();
-    for u in work.iter_mut() {
-        for d in &mut u.fss {
-            let lo = plans.len();
-            let tasks = std::mem::take(&mut d.tasks);
-            plan_all(tasks, case_dir, size_of_image, &mut plans, &mut pieces)?;
-            d.range = lo..plans.len();
-        }
-    }
-    pieces.sort_by_key(|p| (p.image, p.file, p.file_off));
-    Ok((plans, Sweep::new(case_dir, pieces)))
-}
-
-/// After the pass: each copy hashed (workers), its record stored (this thread),
-/// each unit sealed in order.
+/// After the pass: each copy hashed (workers) as its plan is read back, its
+/// record stored (this thread), each unit sealed in order. `damage`: what the
+/// pass could not read, sorted by file.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn finish_units(
     store: &mut Store,
     sid: i64,
     ev: &EvidenceRow,
     mut work: Vec<UnitWork>,
-    plans: Vec<Planned>,
+    plans: Replay,
+    damage: Vec<Damage>,
     threads: usize,
     progress: ProgressFn<'_>,
     summary: &mut ScanSummary,
 ) -> Result<(), Failure> {
-    // Which unit and filesystem each plan belongs to (indexes: one entry per
-    // file, so no string each).
-    let mut fss: Vec<(i64, String)> = Vec::new();
-    let mut owner = vec![(0usize, 0usize); plans.len()];
+    // Which unit and filesystem each plan belongs to: ranges, found by binary
+    // search (one entry per filesystem, not per file).
+    let mut owners: Vec<(u64, usize, i64, String)> = Vec::new();
     for (ui, u) in work.iter().enumerate() {
         for d in &u.fss {
-            for i in d.range.clone() {
-                owner[i] = (ui, fss.len());
+            if !d.range.is_empty() {
+                owners.push((d.range.end, ui, d.fs_id, d.forensic_base.clone()));
             }
-            fss.push((d.fs_id, d.forensic_base.clone()));
         }
     }
-    let total = plans.len() as u64;
+    let owner = |i: u64| owners.get(owners.partition_point(|o| o.0 <= i));
+    let total = plans.len();
     let mut counts = vec![(0u64, 0u64, 0u64); work.len()];
     let started = Instant::now();
-    let (owner, fss) = (&owner, &fss);
     let case_dir = store.dir().to_path_buf();
     let case_dir = case_dir.as_path();
     let units: Vec<String> = work.iter().map(|u| u.unit.clone()).collect();
+    let damage = &damage;
     let mut rows = Rows::new();
     let mut last = Instant::now();
     in_parallel(
-        plans.into_iter().enumerate(),
+        (0u64..).zip(plans),
         threads,
         None,
-        |(i, mut p): (usize, Planned)| {
-            let (ui, fsi) = owner[i];
-            let (fs_id, base) = (fss[fsi].0, fss[fsi].1.as_str());
-            let unit = &units[ui];
-            // One file is a unit: a panic finishing it costs its content.
-            let r = contain(|| finish(&mut p, case_dir, ev.id, unit, Some(fs_id), base))
+        |(i, bytes): (u64, Result<Vec<u8>, Failure>)| {
+            let bytes = bytes?;
+            let Some((_, ui, fs_id, base)) = owner(i) else {
+                return Err(Failure(format!("plan {i} belongs to no filesystem")));
+            };
+            let at = Stored {
+                evidence_id: ev.id,
+                unit: &units[*ui],
+                fs_id: Some(*fs_id),
+                forensic_base: base,
+            };
+            let lo = damage.partition_point(|d| d.file < i);
+            let hi = damage.partition_point(|d| d.file <= i);
+            // One file is a unit: a panic finishing it costs its content (its
+            // plan is read again for the record of what is left).
+            let r = contain(|| finish(Planned::get(&bytes)?, &damage[lo..hi], case_dir, &at))
                 .unwrap_or_else(|why| {
-                    let a = cut_record(&p, ev.id, unit, Some(fs_id), base);
-                    let what = format!("extraction of {}", p.task.entry.path);
-                    Ok((a, Some(cut_short(p.task.entry.meta_offset, &what, &why))))
+                    let p = Planned::get(&bytes)?;
+                    let (path, meta) = (p.path().to_string(), p.meta_offset());
+                    let what = format!("extraction of {path}");
+                    Ok((cut_record(p, &at), Some(cut_short(meta, &what, &why))))
                 });
-            (i, r)
+            Ok((*ui, r?))
         },
-        |(i, r): (usize, Result<(ArtifactRecord, Option<Finding>), Failure>)| {
-            let (a, finding) = r?;
-            let ui = owner[i].0;
+        |r: Result<(usize, (ArtifactRecord, Option<Finding>)), Failure>| {
+            let (ui, (a, finding)) = r?;
             count(&a, &mut counts[ui]);
             work[ui].findings.extend(finding);
             rows.push(store, a)?;

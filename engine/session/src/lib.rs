@@ -22,6 +22,8 @@ mod pass;
 mod pool;
 mod register;
 pub mod scan;
+mod spill;
+mod sweep;
 mod unit;
 mod unlock;
 mod verify;
@@ -463,6 +465,13 @@ pub(crate) fn compare(row: &EvidenceRow, d: &ImageDigests) -> EvidenceCheck {
     }
     EvidenceCheck::Match(Algorithms::of(&recorded).unwrap_or(Algorithms::ALL))
 }
+
+/// Unit tests count what each thread allocates, as the `dredge` binary does
+/// (`dredge_core::memory`): the planning test measures what it holds.
+#[cfg(test)]
+#[global_allocator]
+static COUNTING: dredge_core::memory::Counting<std::alloc::System> =
+    dredge_core::memory::Counting(std::alloc::System);
 
 #[cfg(test)]
 mod tests {

@@ -5,7 +5,8 @@
 //! past its block reads only that margin again.
 
 use crate::carve::{settle, CarveKit, Carved};
-use crate::files::{Planned, Sweep, Write};
+use crate::files::Write;
+use crate::sweep::Sweep;
 use crate::{Failure, JobProgress, ProgressFn};
 use crossbeam_channel::bounded;
 use dredge_core::{Extent, Finding, ImageSource, ReadReport, Why};
@@ -144,7 +145,7 @@ pub(crate) fn run(
     seq: &Arc<dyn ImageSource>,
     random: &Arc<dyn ImageSource>,
     plan: &Plan<'_>,
-    mut files: Option<(&mut Sweep, &mut [Planned])>,
+    mut files: Option<&mut Sweep>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<Passed, Failure> {
@@ -263,9 +264,17 @@ pub(crate) fn run(
                 at,
                 clean: all_read(&report),
             };
-            if let Some((sweep, plans)) = files.as_mut() {
-                for w in sweep.block(at, &block.bytes, &report, plans) {
-                    if wtx.send(w).is_err() {
+            if let Some(sweep) = files.as_mut() {
+                match sweep.block(at, &block.bytes, &report) {
+                    Ok(writes) => {
+                        for w in writes {
+                            if wtx.send(w).is_err() {
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        read_error = Some(e);
                         break;
                     }
                 }

@@ -4,12 +4,14 @@
 
 use crate::analysis::Analysis;
 use crate::carve::Carved;
-use crate::files::Planned;
+use crate::files::PlanSink;
 use crate::fsunits;
 pub(crate) use crate::layout::{
     accepting, layout, recovered_volumes, unallocated_extents, Laid, Lost,
 };
 pub use crate::layout::{registry, FsKind};
+use crate::spill::Replay;
+use crate::sweep::{Damage, Sweep};
 use crate::{fail, open_case, Failure, Outcome, ProgressFn};
 use dredge_core::{Counted, Extent, Finding, ImageSource, VolumeKind};
 use dredge_hash::Algorithms;
@@ -391,7 +393,10 @@ fn scan_evidence(
         sid,
         ev,
         work,
-        std::mem::take(&mut p.plans),
+        p.plans
+            .take()
+            .ok_or_else(|| Failure("the files' plans were not read back".into()))?,
+        std::mem::take(&mut p.damage),
         opts.threads,
         progress,
         summary,
@@ -465,7 +470,11 @@ pub(crate) enum Hashing {
 pub struct Prepared {
     pub(crate) label: String,
     pub(crate) analysis: Analysis,
-    pub(crate) plans: Vec<Planned>,
+    /// The files' plans, read back in the order they were made (None until
+    /// the pass has written the copies).
+    pub(crate) plans: Option<Replay>,
+    /// What the pass could not read of the files, sorted by file.
+    pub(crate) damage: Vec<Damage>,
     pub(crate) carved: Vec<Carved>,
     pub(crate) notes: Vec<Finding>,
     /// The pass's digests and zero-filled ranges (None: not hashed).
@@ -514,18 +523,26 @@ pub(crate) fn prepare(
     } else {
         Lost::InPass
     };
-    let Some(mut analysis) = crate::analysis::analyse(
-        &src, &stored, &plain, label, out, opts, done, lost, interrupt,
+    let size = src.size();
+    // Every file's plan goes to the sink as the walks meet it.
+    let mut sink = PlanSink::new(&out.dir, size)?;
+    let Some(analysis) = crate::analysis::analyse(
+        &src, &stored, &plain, label, out, opts, done, lost, &mut sink, interrupt,
     )?
     else {
         return Ok(None);
     };
-    let size = src.size();
-    let (mut plans, mut sweep) = fsunits::plan_files(&mut analysis.work, size, &out.dir)?;
+    let PlanSink {
+        records: mut plans,
+        pieces,
+        ..
+    } = sink;
+    let mut sweep = Sweep::new(&out.dir, pieces)?;
     let mut prepared = Prepared {
         label: label.to_string(),
         analysis,
-        plans: Vec::new(),
+        plans: None,
+        damage: Vec::new(),
         carved: Vec::new(),
         notes: Vec::new(),
         digests: None,
@@ -560,8 +577,14 @@ pub(crate) fn prepare(
             layered: layered.as_deref(),
         };
         let seq_src: Arc<dyn ImageSource> = Arc::new(prepared.seq.clone());
-        let files = Some((&mut sweep, &mut plans[..]));
-        let r = crate::pass::run(&seq_src, &prepared.src, &plan, files, interrupt, progress)?;
+        let r = crate::pass::run(
+            &seq_src,
+            &prepared.src,
+            &plan,
+            Some(&mut sweep),
+            interrupt,
+            progress,
+        )?;
         if r.interrupted {
             return Ok(None);
         }
@@ -579,7 +602,8 @@ pub(crate) fn prepare(
             // unallocated, were unknown before the pass. Analysed again with them
             // and read again without hashing (the first read's digests stand): an
             // image is read twice only when the second read brings files back.
-            let Some(mut again) = crate::analysis::analyse(
+            let mut sink = PlanSink::new(&out.dir, size)?;
+            let Some(again) = crate::analysis::analyse(
                 &prepared.src,
                 &(Arc::new(prepared.other.clone()) as Arc<dyn ImageSource>),
                 &plain,
@@ -588,13 +612,14 @@ pub(crate) fn prepare(
                 opts,
                 done,
                 Lost::Found(found),
+                &mut sink,
                 interrupt,
             )?
             else {
                 return Ok(None);
             };
-            let (replanned, mut sweep) = fsunits::plan_files(&mut again.work, size, &out.dir)?;
-            plans = replanned;
+            plans = sink.records;
+            sweep = Sweep::new(&out.dir, sink.pieces)?;
             let plan = crate::pass::Plan {
                 hash: None,
                 carve: &again.carve,
@@ -604,8 +629,14 @@ pub(crate) fn prepare(
                 job: "scan",
                 layered: layered.as_deref(),
             };
-            let files = Some((&mut sweep, &mut plans[..]));
-            let r = crate::pass::run(&seq_src, &prepared.src, &plan, files, interrupt, progress)?;
+            let r = crate::pass::run(
+                &seq_src,
+                &prepared.src,
+                &plan,
+                Some(&mut sweep),
+                interrupt,
+                progress,
+            )?;
             if r.interrupted {
                 return Ok(None);
             }
@@ -614,7 +645,8 @@ pub(crate) fn prepare(
             prepared.notes = r.notes;
         }
     }
-    prepared.plans = plans;
+    prepared.plans = Some(plans.read()?);
+    prepared.damage = sweep.into_damage();
     Ok(Some(prepared))
 }
 

@@ -1,0 +1,375 @@
+//! The pieces of the files the pass writes, in image order (issue 18, decision
+//! 0014). Planning meets them in walk order; the pass needs them by image
+//! offset. They are sorted in runs of bounded size, each run written to a
+//! scratch file when the next one starts, and merged as the pass reads: memory
+//! holds one run being filled, then one buffered record per run.
+
+use crate::files::Write;
+use crate::spill::{read_frame, scratch, Dec, Enc, Span};
+use crate::Failure;
+use dredge_core::{Extent, ReadReport, Why};
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+use std::fs::File;
+use std::io::{BufReader, BufWriter, Write as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// A piece of a file that lies in the image: file bytes `file_off..+len` are
+/// the image bytes `image..+len`; `run` is its run's index in file order,
+/// `file` the file's index in the pass's plans, `copy` its copy (relative to
+/// the case directory).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Piece {
+    pub image: u64,
+    pub len: u64,
+    pub file: u64,
+    pub file_off: u64,
+    pub run: u32,
+    pub copy: Arc<str>,
+}
+
+impl Piece {
+    /// The order of the pass (and the order pieces were always written in).
+    fn key(&self) -> Key {
+        (self.image, self.file, self.file_off)
+    }
+
+    fn put(&self, e: &mut Enc) {
+        e.u64(self.image);
+        e.u64(self.len);
+        e.u64(self.file);
+        e.u64(self.file_off);
+        e.u64(u64::from(self.run));
+        e.str(&self.copy);
+    }
+
+    fn get(b: &[u8]) -> Result<Piece, Failure> {
+        let mut d = Dec::new(b);
+        Ok(Piece {
+            image: d.u64()?,
+            len: d.u64()?,
+            file: d.u64()?,
+            file_off: d.u64()?,
+            run: u32::try_from(d.u64()?).unwrap_or(u32::MAX),
+            copy: Arc::from(d.str()?),
+        })
+    }
+}
+
+/// (image offset, file, file offset): a piece's place in the pass.
+type Key = (u64, u64, u64);
+
+/// Bytes of pieces held before a sorted run goes to the scratch file.
+const RUN_BYTES: usize = 32 << 20;
+
+/// Pieces gathered while planning: the current run in memory, earlier runs
+/// sorted in a scratch file (`runs`: byte ranges of it).
+pub(crate) struct Pieces {
+    dir: PathBuf,
+    mem: Vec<Piece>,
+    mem_bytes: usize,
+    file: Option<File>,
+    runs: Vec<(u64, u64)>,
+    written: u64,
+    run_bytes: usize,
+}
+
+impl Pieces {
+    pub(crate) fn new(dir: &Path) -> Pieces {
+        Pieces::with_run_bytes(dir, RUN_BYTES)
+    }
+
+    pub(crate) fn with_run_bytes(dir: &Path, run_bytes: usize) -> Pieces {
+        Pieces {
+            dir: dir.to_path_buf(),
+            mem: Vec::new(),
+            mem_bytes: 0,
+            file: None,
+            runs: Vec::new(),
+            written: 0,
+            run_bytes,
+        }
+    }
+
+    pub(crate) fn push(&mut self, p: Piece) -> Result<(), Failure> {
+        // The copy's name is shared by its file's pieces in memory; counted
+        // once per piece here, which errs towards spilling early.
+        self.mem_bytes += std::mem::size_of::<Piece>() + p.copy.len();
+        self.mem.push(p);
+        if self.mem_bytes >= self.run_bytes {
+            self.spill()?;
+        }
+        Ok(())
+    }
+
+    fn spill(&mut self) -> Result<(), Failure> {
+        if self.mem.is_empty() {
+            return Ok(());
+        }
+        let err = |e: std::io::Error| Failure(format!("scratch file: {e}"));
+        if self.file.is_none() {
+            self.file = Some(scratch(&self.dir)?);
+        }
+        let Some(f) = self.file.as_ref() else {
+            return Ok(());
+        };
+        self.mem.sort_by_key(Piece::key);
+        let start = self.written;
+        // Runs are appended in order; readers use `pread`, so the file's own
+        // offset is always the end of what was written.
+        let mut w = BufWriter::with_capacity(1 << 20, f);
+        let mut e = Enc::default();
+        for p in self.mem.drain(..) {
+            e.0.clear();
+            p.put(&mut e);
+            let mut len = Enc::default();
+            len.u64(e.0.len() as u64);
+            w.write_all(&len.0).map_err(err)?;
+            w.write_all(&e.0).map_err(err)?;
+            self.written += (len.0.len() + e.0.len()) as u64;
+        }
+        w.flush().map_err(err)?;
+        self.runs.push((start, self.written));
+        self.mem_bytes = 0;
+        self.mem.shrink_to(0);
+        Ok(())
+    }
+}
+
+/// One sorted source of the merge.
+enum Source {
+    Mem(std::vec::IntoIter<Piece>),
+    Run(BufReader<Span>),
+}
+
+/// Walks the pieces in image order block by block: the ones a block covers,
+/// and what it could not read of them (kept as `damage`, by file).
+pub(crate) struct Sweep {
+    case_dir: PathBuf,
+    sources: Vec<Source>,
+    /// The head of each source by its key, smallest first.
+    heap: BinaryHeap<Reverse<(Key, usize)>>,
+    heads: Vec<Option<Piece>>,
+    active: Vec<(Piece, Arc<PathBuf>)>,
+    /// Bytes the pass could not read, by the file they belong to.
+    damage: Vec<Damage>,
+}
+
+/// Bytes of a file the pass could not read.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Damage {
+    pub file: u64,
+    pub run: u32,
+    pub off: u64,
+    pub len: u64,
+    pub why: Why,
+}
+
+impl Sweep {
+    pub(crate) fn new(case_dir: &Path, mut pieces: Pieces) -> Result<Sweep, Failure> {
+        let mut sources = Vec::new();
+        if pieces.runs.is_empty() {
+            pieces.mem.sort_by_key(Piece::key);
+            sources.push(Source::Mem(std::mem::take(&mut pieces.mem).into_iter()));
+        } else {
+            pieces.spill()?;
+            let f: Arc<File> =
+                Arc::new(pieces.file.take().ok_or_else(|| {
+                    Failure("scratch file: sorted pieces without their file".into())
+                })?);
+            for &(pos, end) in &pieces.runs {
+                let span = Span {
+                    file: Arc::clone(&f),
+                    pos,
+                    end,
+                };
+                sources.push(Source::Run(BufReader::with_capacity(256 << 10, span)));
+            }
+        }
+        let mut s = Sweep {
+            case_dir: case_dir.to_path_buf(),
+            heads: vec![None; sources.len()],
+            sources,
+            heap: BinaryHeap::new(),
+            active: Vec::new(),
+            damage: Vec::new(),
+        };
+        for i in 0..s.sources.len() {
+            s.advance(i)?;
+        }
+        Ok(s)
+    }
+
+    /// Reads source `i`'s next piece into its head.
+    fn advance(&mut self, i: usize) -> Result<(), Failure> {
+        let next = match &mut self.sources[i] {
+            Source::Mem(it) => it.next(),
+            Source::Run(r) => {
+                if r.get_ref().pos >= r.get_ref().end && r.buffer().is_empty() {
+                    None
+                } else {
+                    Some(Piece::get(&read_frame(r)?)?)
+                }
+            }
+        };
+        if let Some(p) = &next {
+            self.heap.push(Reverse((p.key(), i)));
+        }
+        self.heads[i] = next;
+        Ok(())
+    }
+
+    /// The next piece in image order.
+    fn pop(&mut self) -> Result<Option<Piece>, Failure> {
+        let Some(Reverse((_, i))) = self.heap.pop() else {
+            return Ok(None);
+        };
+        let p = self.heads[i].take();
+        self.advance(i)?;
+        Ok(p)
+    }
+
+    fn peek_image(&self) -> Option<u64> {
+        self.heap.peek().map(|Reverse((k, _))| k.0)
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.heap.is_empty() && self.active.is_empty()
+    }
+
+    /// The writes for one block; the unreadable ranges it met are recorded
+    /// against the files they fall in.
+    pub(crate) fn block(
+        &mut self,
+        at: u64,
+        block: &Arc<Vec<u8>>,
+        report: &ReadReport,
+    ) -> Result<Vec<Write>, Failure> {
+        let here = Extent::new(at, block.len() as u64);
+        while self.peek_image().is_some_and(|i| i < here.end()) {
+            if let Some(p) = self.pop()? {
+                let path = Arc::new(self.case_dir.join(&*p.copy));
+                self.active.push((p, path));
+            }
+        }
+        let mut out = Vec::new();
+        for (p, path) in &self.active {
+            let piece = Extent::new(p.image, p.len);
+            let Some(o) = piece.intersect(&here) else {
+                continue;
+            };
+            out.push(Write {
+                path: Arc::clone(path),
+                file_off: p.file_off + (o.start - p.image),
+                block: Arc::clone(block),
+                range: (o.start - at) as usize..(o.end() - at) as usize,
+            });
+            for s in &report.synthesized {
+                if let Some(x) = s.extent.intersect(&o) {
+                    self.damage.push(Damage {
+                        file: p.file,
+                        run: p.run,
+                        off: p.file_off + (x.start - p.image),
+                        len: x.len,
+                        why: s.why,
+                    });
+                }
+            }
+        }
+        self.active.retain(|(p, _)| p.image + p.len > here.end());
+        Ok(out)
+    }
+
+    /// What the pass could not read, sorted by file.
+    pub(crate) fn into_damage(mut self) -> Vec<Damage> {
+        self.damage.sort_by_key(|d| (d.file, d.off));
+        std::mem::take(&mut self.damage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dredge_core::SynthRange;
+
+    fn piece(image: u64, len: u64, file: u64, file_off: u64) -> Piece {
+        Piece {
+            image,
+            len,
+            file,
+            file_off,
+            run: 0,
+            copy: Arc::from(format!("f{file}").as_str()),
+        }
+    }
+
+    /// Every byte of every piece is written exactly once, in image order, from
+    /// the block holding it, whether the pieces stayed in memory or were
+    /// sorted in runs on disk and merged; damage lands on the right file.
+    #[test]
+    fn pieces_merged_from_sorted_runs_write_what_memory_would() {
+        let dir = tempfile::tempdir().unwrap();
+        // Pieces in a scrambled order (planning meets them in walk order).
+        let mut all = Vec::new();
+        let mut x = 7u64;
+        for file in 0..3_000u64 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let image = (x >> 20) % (64 << 20);
+            all.push(piece(image, 1 + (x >> 50) % 9000, file, (x >> 40) % 4096));
+        }
+        let size = 70u64 << 20;
+        let bad = SynthRange {
+            extent: Extent::new(5 << 20, 256 << 10),
+            why: Why::Unreadable,
+        };
+        let run = |run_bytes: usize| {
+            let mut p = Pieces::with_run_bytes(dir.path(), run_bytes);
+            for q in &all {
+                p.push(q.clone()).unwrap();
+            }
+            let spilled = p.runs.len();
+            let mut s = Sweep::new(dir.path(), p).unwrap();
+            let mut writes = Vec::new();
+            let mut at = 0u64;
+            while at < size {
+                let n = (4u64 << 20).min(size - at);
+                let block = Arc::new(vec![0u8; n as usize]);
+                let mut report = ReadReport::clean(n as usize);
+                if bad.extent.overlaps(&Extent::new(at, n)) {
+                    report.synthesized.push(bad);
+                }
+                for w in s.block(at, &block, &report).unwrap() {
+                    writes.push((w.path.display().to_string(), w.file_off, w.range.len()));
+                }
+                at += n;
+            }
+            let damage: Vec<(u64, u64, u64)> = s
+                .into_damage()
+                .iter()
+                .map(|d| (d.file, d.off, d.len))
+                .collect();
+            (spilled, writes, damage)
+        };
+        let (none, mem_writes, mem_damage) = run(usize::MAX);
+        let (runs, disk_writes, disk_damage) = run(16 << 10);
+        assert_eq!(none, 0);
+        assert!(runs > 10, "{runs} runs");
+        assert_eq!(mem_writes, disk_writes);
+        assert_eq!(mem_damage, disk_damage);
+        let written: u64 = mem_writes.iter().map(|w| w.2 as u64).sum();
+        assert_eq!(written, all.iter().map(|p| p.len).sum::<u64>());
+        // The damage is exactly the pieces' overlap with the bad range.
+        let expect: u64 = all
+            .iter()
+            .filter_map(|p| Extent::new(p.image, p.len).intersect(&bad.extent))
+            .map(|o| o.len)
+            .sum();
+        assert!(expect > 0);
+        assert_eq!(mem_damage.iter().map(|d| d.2).sum::<u64>(), expect);
+        // Nothing is left in the case directory.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+}
