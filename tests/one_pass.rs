@@ -161,13 +161,16 @@ fn files_are_the_same_from_the_registration_pass_and_the_scan_pass() {
         std::fs::create_dir_all(src.join("sub")).unwrap();
         std::fs::write(src.join("tiny.txt"), b"inline bytes").unwrap();
         std::fs::write(src.join("sub/noise.bin"), noise(300_000, 4)).unwrap();
+        // One extent across several of the pass's 4 MiB blocks: its writer
+        // hashes it block by block as it writes it.
+        std::fs::write(src.join("sub/large.bin"), noise(6 << 20, 5)).unwrap();
         let sparse = std::fs::File::create(src.join("sparse.bin")).unwrap();
         sparse.set_len(5 << 20).unwrap();
         use std::os::unix::fs::FileExt;
         sparse.write_all_at(b"middle", 2 << 20).unwrap();
         let img = d.path().join("ext4.img");
         assert!(sh(&format!(
-            "mkfs.ext4 -q -F -O inline_data -d '{}' '{}' 16M",
+            "mkfs.ext4 -q -F -b 4096 -O inline_data -d '{}' '{}' 32M",
             src.display(),
             img.display()
         )));
@@ -185,6 +188,13 @@ fn files_are_the_same_from_the_registration_pass_and_the_scan_pass() {
         let two = d.path().join(format!("scan-{k}"));
         let t = two.to_str().unwrap();
         assert!(run(&["case", "new", t, "--examiner", "T"]).status.success());
+        // The digests stored are those of the copies (hashed by the pass's
+        // writers or read back after it).
+        for x in listing(&one) {
+            if let (Some(rel), Some(sha)) = (x["extracted"].as_str(), x["sha256"].as_str()) {
+                assert_eq!(sha256_file(&one.join(rel)), sha, "{rel}");
+            }
+        }
         let mut add = vec!["add", t, i];
         if let Some(m) = map {
             add.extend(["--map", m.to_str().unwrap()]);
@@ -209,6 +219,12 @@ fn files_are_the_same_from_the_registration_pass_and_the_scan_pass() {
                 "{kinds:?}"
             );
             assert!(a.iter().any(|x| x["path"] == "/sub/noise.bin"), "{a:?}");
+            let large = a.iter().find(|x| x["path"] == "/sub/large.bin").unwrap();
+            let runs = large["runs"].as_array().unwrap();
+            assert!(
+                runs.len() == 1 && runs[0]["len"].as_u64() > Some(4 << 20),
+                "{large}"
+            );
         }
         for (x, y) in a.iter().zip(&b) {
             assert_eq!(x, y, "{}", img.display());

@@ -242,6 +242,7 @@ fn lay_out(
                         file_off: pos,
                         run: u32::try_from(ri).unwrap_or(u32::MAX),
                         copy: Arc::clone(&copy),
+                        whole: false,
                     });
                 }
                 if inside < n {
@@ -280,6 +281,9 @@ fn lay_out(
     }
     if pos < e.size {
         p.gaps.push((pos, e.size - pos, Why::NotInLayout));
+    }
+    if let [one] = &mut pieces[..] {
+        one.whole = one.file_off == 0 && one.len == e.size;
     }
     p.copy = Some(copy.to_string());
     p.note = note;
@@ -381,22 +385,44 @@ fn planned(t: &Task, lay: Layout) -> Planned {
 }
 
 /// A write the pass hands to a writer: bytes `range` of the block go to the
-/// copy at `path`, at `file_off`.
+/// copy at `path`, at `file_off`. Every write of file `file` goes to one
+/// writer, in the pass's order.
 pub(crate) struct Write {
     pub path: Arc<PathBuf>,
+    pub file: u64,
     pub file_off: u64,
     pub block: Arc<Vec<u8>>,
     pub range: std::ops::Range<usize>,
+    /// The file is this one piece, which the writer hashes as it writes:
+    /// the digests' slots, and whether this write ends the file.
+    pub hash: Option<(Arc<std::fs::File>, bool)>,
 }
 
+/// A writer's files being hashed as they are written (those whose last write
+/// has not come yet: a few at a time, whatever the file count).
+#[derive(Default)]
+pub(crate) struct Hashing(std::collections::HashMap<u64, Digester>);
+
 impl Write {
-    pub(crate) fn apply(&self) -> Result<(), Failure> {
+    pub(crate) fn apply(&self, hashing: &mut Hashing) -> Result<(), Failure> {
         let f = std::fs::OpenOptions::new()
             .write(true)
             .open(&*self.path)
             .map_err(|e| Failure(format!("{}: {e}", self.path.display())))?;
-        f.write_all_at(&self.block[self.range.clone()], self.file_off)
-            .map_err(|e| Failure(format!("{}: {e}", self.path.display())))
+        let bytes = &self.block[self.range.clone()];
+        f.write_all_at(bytes, self.file_off)
+            .map_err(|e| Failure(format!("{}: {e}", self.path.display())))?;
+        if let Some((slots, last)) = &self.hash {
+            let dg = hashing.0.entry(self.file).or_default();
+            dg.update(bytes);
+            if *last {
+                if let Some(dg) = hashing.0.remove(&self.file) {
+                    crate::sweep::keep_digests(slots, self.file, dg)
+                        .map_err(|e| Failure(format!("scratch file: {e}")))?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -407,6 +433,24 @@ pub(crate) fn cut_record(p: Planned, at: &Stored<'_>) -> ArtifactRecord {
     a.status = ArtifactStatus::NoContent;
     a.extracted = None;
     a
+}
+
+/// The digests of a copy, read back from the file just written.
+fn hash_copy(path: &Path, size: u64) -> Result<(String, String, String), Failure> {
+    let mut dg = Digester::new();
+    let mut f =
+        std::fs::File::open(path).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+    let mut buf = vec![0u8; size.clamp(1, 1 << 20) as usize];
+    let mut left = size;
+    while left > 0 {
+        let n = left.min(buf.len() as u64) as usize;
+        f.read_exact(&mut buf[..n])
+            .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
+        dg.update(&buf[..n]);
+        left -= n as u64;
+    }
+    let d = dg.finish();
+    Ok((d.md5, d.sha1, d.sha256))
 }
 
 /// Where a file's record is stored: what planning did not know.
@@ -432,6 +476,7 @@ impl Stored<'_> {
 pub(crate) fn finish(
     p: Planned,
     damage: &[Damage],
+    hashed: Option<(String, String, String)>,
     case_dir: &Path,
     at: &Stored<'_>,
 ) -> Result<(ArtifactRecord, Option<Finding>), Failure> {
@@ -447,20 +492,10 @@ pub(crate) fn finish(
             r.unreadable_bytes += d.len;
         }
     }
-    let mut dg = Digester::new();
-    let mut f =
-        std::fs::File::open(&path).map_err(|e| Failure(format!("{}: {e}", path.display())))?;
-    let mut buf = vec![0u8; a.size.clamp(1, 1 << 20) as usize];
-    let mut left = a.size;
-    while left > 0 {
-        let n = left.min(buf.len() as u64) as usize;
-        f.read_exact(&mut buf[..n])
-            .map_err(|e| Failure(format!("{}: {e}", path.display())))?;
-        dg.update(&buf[..n]);
-        left -= n as u64;
-    }
-    let d = dg.finish();
-    a.digests = Some((d.md5, d.sha1, d.sha256));
+    a.digests = Some(match hashed {
+        Some(d) => d,
+        None => hash_copy(&path, a.size)?,
+    });
     zeros.sort_by_key(|g| g.0);
     let mut gaps: Vec<Gap> = Vec::new();
     for (off, len, why) in zeros {

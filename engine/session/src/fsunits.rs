@@ -9,7 +9,7 @@ use crate::names::{CaseOut, PathPlanner};
 use crate::pool::in_parallel;
 use crate::scan::{stop_if_cut, to_records, ScanSummary};
 use crate::spill::Replay;
-use crate::sweep::Damage;
+use crate::sweep::{Damage, Digests, Hashed};
 use crate::unit::{contain, contain_reading, count_cut_short, cut_short};
 use crate::{fail, Failure, JobProgress, ProgressFn};
 use dredge_core::{memory, EntryKind, FileSystem, Finding, ImageSource};
@@ -245,9 +245,16 @@ fn seal(
         .map_err(fail)
 }
 
-/// After the pass: each copy hashed (workers) as its plan is read back, its
-/// record stored (this thread), each unit sealed in order. `damage`: what the
-/// pass could not read, sorted by file.
+/// A plan to finish: its index, its record's bytes and its digests if the
+/// pass took them.
+type Item = (
+    (u64, Result<Vec<u8>, Failure>),
+    Result<Option<Digests>, Failure>,
+);
+
+/// After the pass: each copy hashed (workers) as its plan is read back, unless
+/// the pass hashed it (`hashed`), its record stored (this thread), each unit
+/// sealed in order. `damage`: what the pass could not read, sorted by file.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn finish_units(
     store: &mut Store,
@@ -256,6 +263,7 @@ pub(crate) fn finish_units(
     mut work: Vec<UnitWork>,
     plans: Replay,
     damage: Vec<Damage>,
+    hashed: Option<Hashed>,
     threads: usize,
     progress: ProgressFn<'_>,
     summary: &mut ScanSummary,
@@ -280,12 +288,18 @@ pub(crate) fn finish_units(
     let damage = &damage;
     let mut rows = Rows::new();
     let mut last = Instant::now();
+    // Digests the pass took, file by file beside the plans (none when the
+    // pass wrote nothing).
+    let digests: Box<dyn Iterator<Item = _> + Send> = match hashed {
+        Some(h) => Box::new(h.in_order()),
+        None => Box::new(std::iter::repeat_with(|| Ok(None))),
+    };
     in_parallel(
-        (0u64..).zip(plans),
+        (0u64..).zip(plans).zip(digests),
         threads,
         None,
-        |(i, bytes): (u64, Result<Vec<u8>, Failure>)| {
-            let bytes = bytes?;
+        |((i, bytes), digests): Item| {
+            let (bytes, digests) = (bytes?, digests?);
             let Some((_, ui, fs_id, base)) = owner(i) else {
                 return Err(Failure(format!("plan {i} belongs to no filesystem")));
             };
@@ -299,13 +313,16 @@ pub(crate) fn finish_units(
             let hi = damage.partition_point(|d| d.file <= i);
             // One file is a unit: a panic finishing it costs its content (its
             // plan is read again for the record of what is left).
-            let r = contain(|| finish(Planned::get(&bytes)?, &damage[lo..hi], case_dir, &at))
-                .unwrap_or_else(|why| {
-                    let p = Planned::get(&bytes)?;
-                    let (path, meta) = (p.path().to_string(), p.meta_offset());
-                    let what = format!("extraction of {path}");
-                    Ok((cut_record(p, &at), Some(cut_short(meta, &what, &why))))
-                });
+            let r = contain(|| {
+                let p = Planned::get(&bytes)?;
+                finish(p, &damage[lo..hi], digests, case_dir, &at)
+            })
+            .unwrap_or_else(|why| {
+                let p = Planned::get(&bytes)?;
+                let (path, meta) = (p.path().to_string(), p.meta_offset());
+                let what = format!("extraction of {path}");
+                Ok((cut_record(p, &at), Some(cut_short(meta, &what, &why))))
+            });
             Ok((*ui, r?))
         },
         |r: Result<(usize, (ArtifactRecord, Option<Finding>)), Failure>| {

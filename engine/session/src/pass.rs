@@ -184,13 +184,17 @@ pub(crate) fn run(
         }
         drop(rtx);
         drop(rx);
-        let (wtx, wrx) = bounded::<Write>(threads * 64);
+        // A file's writes always go to one writer, in the pass's order: it can
+        // hash a file as it writes it.
         let failed = &failed;
+        let mut wtx = Vec::new();
         for _ in 0..threads {
-            let wrx = wrx.clone();
+            let (tx, wrx) = bounded::<Write>(64);
+            wtx.push(tx);
             s.spawn(move || {
+                let mut hashing = crate::files::Hashing::default();
                 for w in wrx {
-                    if let Err(e) = w.apply() {
+                    if let Err(e) = w.apply(&mut hashing) {
                         if let Ok(mut f) = failed.lock() {
                             f.get_or_insert(e);
                         }
@@ -198,7 +202,6 @@ pub(crate) fn run(
                 }
             });
         }
-        drop(wrx);
         let found = &found;
         let collector = s.spawn(move || {
             let (mut all, mut notes) = (Vec::new(), Vec::new());
@@ -268,7 +271,8 @@ pub(crate) fn run(
                 match sweep.block(at, &block.bytes, &report) {
                     Ok(writes) => {
                         for w in writes {
-                            if wtx.send(w).is_err() {
+                            let to = &wtx[(w.file % wtx.len() as u64) as usize];
+                            if to.send(w).is_err() {
                                 break;
                             }
                         }

@@ -11,7 +11,7 @@ pub(crate) use crate::layout::{
 };
 pub use crate::layout::{registry, FsKind};
 use crate::spill::Replay;
-use crate::sweep::{Damage, Sweep};
+use crate::sweep::{Damage, Hashed, Sweep};
 use crate::{fail, open_case, Failure, Outcome, ProgressFn};
 use dredge_core::{Counted, Extent, Finding, ImageSource, VolumeKind};
 use dredge_hash::Algorithms;
@@ -397,6 +397,7 @@ fn scan_evidence(
             .take()
             .ok_or_else(|| Failure("the files' plans were not read back".into()))?,
         std::mem::take(&mut p.damage),
+        p.hashed.take(),
         opts.threads,
         progress,
         summary,
@@ -475,6 +476,8 @@ pub struct Prepared {
     pub(crate) plans: Option<Replay>,
     /// What the pass could not read of the files, sorted by file.
     pub(crate) damage: Vec<Damage>,
+    /// The files the pass hashed from its blocks.
+    pub(crate) hashed: Option<Hashed>,
     pub(crate) carved: Vec<Carved>,
     pub(crate) notes: Vec<Finding>,
     /// The pass's digests and zero-filled ranges (None: not hashed).
@@ -543,6 +546,7 @@ pub(crate) fn prepare(
         analysis,
         plans: None,
         damage: Vec::new(),
+        hashed: None,
         carved: Vec::new(),
         notes: Vec::new(),
         digests: None,
@@ -646,7 +650,9 @@ pub(crate) fn prepare(
         }
     }
     prepared.plans = Some(plans.read()?);
-    prepared.damage = sweep.into_damage();
+    let (damage, hashed) = sweep.into_parts();
+    prepared.damage = damage;
+    prepared.hashed = Some(hashed);
     Ok(Some(prepared))
 }
 

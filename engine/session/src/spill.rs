@@ -242,7 +242,7 @@ pub(crate) struct Span {
 
 impl Read for Span {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (self.end - self.pos).min(buf.len() as u64) as usize;
+        let n = self.end.saturating_sub(self.pos).min(buf.len() as u64) as usize;
         if n == 0 {
             return Ok(0);
         }

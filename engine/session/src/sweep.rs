@@ -27,6 +27,9 @@ pub(crate) struct Piece {
     pub file_off: u64,
     pub run: u32,
     pub copy: Arc<str>,
+    /// This piece is the whole file (one run of image bytes from offset 0 to
+    /// its size): the pass can hash the file from the blocks it writes.
+    pub whole: bool,
 }
 
 impl Piece {
@@ -42,6 +45,7 @@ impl Piece {
         e.u64(self.file_off);
         e.u64(u64::from(self.run));
         e.str(&self.copy);
+        e.bool(self.whole);
     }
 
     fn get(b: &[u8]) -> Result<Piece, Failure> {
@@ -53,6 +57,7 @@ impl Piece {
             file_off: d.u64()?,
             run: u32::try_from(d.u64()?).unwrap_or(u32::MAX),
             copy: Arc::from(d.str()?),
+            whole: d.bool()?,
         })
     }
 }
@@ -154,6 +159,8 @@ pub(crate) struct Sweep {
     active: Vec<(Piece, Arc<PathBuf>)>,
     /// Bytes the pass could not read, by the file they belong to.
     damage: Vec<Damage>,
+    /// Digests of files hashed from the pass's blocks, one slot a file.
+    digests: Arc<File>,
 }
 
 /// Bytes of a file the pass could not read.
@@ -194,6 +201,7 @@ impl Sweep {
             heap: BinaryHeap::new(),
             active: Vec::new(),
             damage: Vec::new(),
+            digests: Arc::new(scratch(case_dir)?),
         };
         for i in 0..s.sources.len() {
             s.advance(i)?;
@@ -259,11 +267,19 @@ impl Sweep {
             let Some(o) = piece.intersect(&here) else {
                 continue;
             };
+            // A file that is one piece is hashed by its writer from the
+            // blocks, in order, not read back after the pass (the bytes
+            // hashed are the bytes written, zeros where unreadable).
+            let hash = p
+                .whole
+                .then(|| (Arc::clone(&self.digests), o.end() == piece.end()));
             out.push(Write {
                 path: Arc::clone(path),
+                file: p.file,
                 file_off: p.file_off + (o.start - p.image),
                 block: Arc::clone(block),
                 range: (o.start - at) as usize..(o.end() - at) as usize,
+                hash,
             });
             for s in &report.synthesized {
                 if let Some(x) = s.extent.intersect(&o) {
@@ -281,12 +297,76 @@ impl Sweep {
         Ok(out)
     }
 
-    /// What the pass could not read, sorted by file.
-    pub(crate) fn into_damage(mut self) -> Vec<Damage> {
+    /// What the pass could not read, sorted by file, and the digests of the
+    /// files it hashed.
+    pub(crate) fn into_parts(mut self) -> (Vec<Damage>, Hashed) {
         self.damage.sort_by_key(|d| (d.file, d.off));
-        std::mem::take(&mut self.damage)
+        (std::mem::take(&mut self.damage), Hashed(self.digests))
     }
 }
+
+/// Bytes of a digest slot: a mark, then MD5, SHA-1 and SHA-256 in hex.
+const SLOT: u64 = 1 + 32 + 40 + 64;
+
+/// Digests of the files the pass hashed, by file index (a scratch file of
+/// fixed slots: nothing held in memory per file).
+pub(crate) struct Hashed(Arc<File>);
+
+/// Keeps a file's digests in its slot.
+pub(crate) fn keep_digests(
+    digests: &File,
+    file: u64,
+    dg: dredge_hash::Digester,
+) -> std::io::Result<()> {
+    let d = dg.finish();
+    let mut slot = Vec::with_capacity(SLOT as usize);
+    slot.push(1u8);
+    for h in [&d.md5, &d.sha1, &d.sha256] {
+        slot.extend_from_slice(h.as_bytes());
+    }
+    if slot.len() as u64 != SLOT {
+        return Err(std::io::Error::other("a digest of an unexpected length"));
+    }
+    std::os::unix::fs::FileExt::write_all_at(digests, &slot, file.saturating_mul(SLOT))
+}
+
+impl Hashed {
+    /// Each file's digests in file order, where the pass hashed it (one read
+    /// a megabyte of slots, not one a file).
+    pub(crate) fn in_order(self) -> impl Iterator<Item = Result<Option<Digests>, Failure>> {
+        let mut r = BufReader::with_capacity(
+            1 << 20,
+            Span {
+                file: self.0,
+                pos: 0,
+                end: u64::MAX,
+            },
+        );
+        std::iter::from_fn(move || {
+            let mut slot = [0u8; SLOT as usize];
+            let mut got = 0;
+            while got < slot.len() {
+                match std::io::Read::read(&mut r, &mut slot[got..]) {
+                    Ok(0) => break,
+                    Ok(n) => got += n,
+                    Err(e) => return Some(Err(Failure(format!("scratch file: {e}")))),
+                }
+            }
+            // Past the last slot written: files the pass did not hash.
+            if got < slot.len() || slot[0] != 1 {
+                return Some(Ok(None));
+            }
+            let text = |r: std::ops::Range<usize>| {
+                String::from_utf8(slot[r].to_vec())
+                    .map_err(|_| Failure("scratch file: a digest is not text".into()))
+            };
+            Some((|| Ok(Some((text(1..33)?, text(33..73)?, text(73..137)?))))())
+        })
+    }
+}
+
+/// MD5, SHA-1 and SHA-256 in hex.
+pub(crate) type Digests = (String, String, String);
 
 #[cfg(test)]
 mod tests {
@@ -301,6 +381,7 @@ mod tests {
             file_off,
             run: 0,
             copy: Arc::from(format!("f{file}").as_str()),
+            whole: false,
         }
     }
 
@@ -347,7 +428,8 @@ mod tests {
                 at += n;
             }
             let damage: Vec<(u64, u64, u64)> = s
-                .into_damage()
+                .into_parts()
+                .0
                 .iter()
                 .map(|d| (d.file, d.off, d.len))
                 .collect();
