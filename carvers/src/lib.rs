@@ -9,6 +9,7 @@ mod bmp;
 mod bzip2;
 mod cab;
 mod elf;
+mod evtx;
 mod flac;
 mod gif;
 mod gzip;
@@ -22,6 +23,7 @@ mod ole;
 mod pdf;
 mod pe;
 mod png;
+mod regf;
 mod riff;
 mod sevenz;
 mod sqlite;
@@ -473,6 +475,8 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(mp3::Mp3),
         Box::new(cab::Cab),
         Box::new(iso9660::Iso9660),
+        Box::new(evtx::Evtx),
+        Box::new(regf::Regf),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
