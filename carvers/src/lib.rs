@@ -15,6 +15,7 @@ mod gif;
 mod gzip;
 mod iso9660;
 mod jpeg;
+mod lnk;
 mod lz4;
 mod mp3;
 mod mp4;
@@ -477,6 +478,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(iso9660::Iso9660),
         Box::new(evtx::Evtx),
         Box::new(regf::Regf),
+        Box::new(lnk::Lnk),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
