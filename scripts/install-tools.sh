@@ -4,15 +4,17 @@
 # test volume and dislocker-file decrypts it as a peer; hashcat on pocl (CPU OpenCL)
 # takes what `dredge hashes` hands off, through the OpenCL loader ocl-icd-libopencl1,
 # which hashcat does not pull in; PyPI case-utils gives
-# case_validate; flac, vorbis-tools, opus-tools, lame, 7zip, gcab, xorriso, libheif-examples and
-# libhivex-bin make the audio, 7z, CAB, ISO, HEIC and registry-hive files the carving tests carve). Does nothing when they are
+# case_validate; flac, vorbis-tools, opus-tools, lame, 7zip, gcab, xorriso, libheif-examples,
+# libhivex-bin and libsmali-java (on default-jre-headless) make the audio, 7z, CAB, ISO, HEIC, registry-hive and DEX files the
+# carving tests carve). Does nothing when they are
 # all present.
 set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
       e2fsprogs fdisk gdisk nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3 exfat-fuse
       chromium poppler-utils fonts-dejavu-core tmux sqlite3 cryptsetup-bin xz-utils
       python3-cryptography dislocker hashcat pocl-opencl-icd ocl-icd-libopencl1 zstd lz4
-      flac vorbis-tools opus-tools lame 7zip gcab xorriso libheif-examples libhivex-bin)
+      flac vorbis-tools opus-tools lame 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java
+      default-jre-headless)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

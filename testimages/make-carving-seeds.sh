@@ -2,9 +2,12 @@
 # Writes testimages/carving/seeds/: one small, valid file of each family the
 # ground-truth image (make-carving.py) does not hold, as starting points for the
 # carvers' mutation test (carvers/tests/mutation.rs). Every file is made here from
-# text written for dredge, with Debian's own tools: no third-party content.
+# text written for dredge, with Debian's own tools: no third-party content. (The
+# Windows event log, registry hive and shortcut seeds cannot be made on Linux: they
+# are third-party files, listed in testimages/carving/SOURCES.md, and not touched
+# here.)
 # Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, iconv, gcc,
-# python3, flac, oggenc, lame, 7zz, gcab, xorriso, heif-enc; the files are committed, so the test needs none of these)
+# python3, flac, oggenc, lame, 7zz, gcab, xorriso, heif-enc, smali; the files are committed, so the test needs none of these)
 set -euo pipefail
 out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
 mkdir -p "$out"
@@ -74,4 +77,17 @@ open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(
     + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
 PY
 heif-enc -q 50 -o "$out/photo.heic" "$work/grad.png" >/dev/null
+# An Android DEX file assembled by smali from one class written here.
+cat > "$work/Seed.smali" <<'SMALI'
+.class public LSeed;
+.super Ljava/lang/Object;
+.method public static main([Ljava/lang/String;)V
+    .registers 2
+    sget-object v0, Ljava/lang/System;->out:Ljava/io/PrintStream;
+    const-string v1, "evidence is read, never written"
+    invoke-virtual {v0, v1}, Ljava/io/PrintStream;->println(Ljava/lang/String;)V
+    return-void
+.end method
+SMALI
+smali assemble -o "$out/seed.dex" "$work/Seed.smali"
 ls -l "$out"

@@ -8,6 +8,7 @@
 mod bmp;
 mod bzip2;
 mod cab;
+mod dex;
 mod elf;
 mod evtx;
 mod flac;
@@ -479,6 +480,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(evtx::Evtx),
         Box::new(regf::Regf),
         Box::new(lnk::Lnk),
+        Box::new(dex::Dex),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
