@@ -90,4 +90,12 @@ cat > "$work/Seed.smali" <<'SMALI'
 .end method
 SMALI
 smali assemble -o "$out/seed.dex" "$work/Seed.smali"
+# An Apple binary property list, written by Python's plistlib.
+python3 - "$out/seed.plist" <<'PY'
+import datetime, plistlib, sys
+v = {"case": "seed", "items": [1, 2.5, True, "evidence is read, never written"],
+     "when": datetime.datetime(2026, 12, 3), "data": bytes(range(16)), "uid": plistlib.UID(1)}
+with open(sys.argv[1], "wb") as f:
+    plistlib.dump(v, f, fmt=plistlib.FMT_BINARY)
+PY
 ls -l "$out"

@@ -6,6 +6,7 @@
 //! the pages on a worker pool; this crate has no threads).
 
 mod bmp;
+mod bplist;
 mod bzip2;
 mod cab;
 mod dex;
@@ -481,6 +482,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(regf::Regf),
         Box::new(lnk::Lnk),
         Box::new(dex::Dex),
+        Box::new(bplist::Bplist),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
