@@ -571,24 +571,31 @@ pub(crate) fn prepare(
     let targets = std::mem::take(&mut prepared.analysis.lost_targets);
     if hash.is_some() || prepared.analysis.carve_due || !sweep.is_empty() || !targets.is_empty() {
         let lost: Vec<Extent> = targets.iter().map(|v| v.extent).collect();
-        let plan = crate::pass::Plan {
-            hash,
-            carve: &prepared.analysis.carve,
-            lost: &lost,
-            page_size: opts.page_size,
-            threads: opts.threads,
-            job: "scan",
-            layered: layered.as_deref(),
-        };
         let seq_src: Arc<dyn ImageSource> = Arc::new(prepared.seq.clone());
-        let r = crate::pass::run(
-            &seq_src,
-            &prepared.src,
-            &plan,
-            Some(&mut sweep),
-            interrupt,
-            progress,
-        )?;
+        let random = Arc::clone(&prepared.src);
+        let layered = layered.as_deref();
+        // A read of the image: hashing (or not), carving `carve`, scanning
+        // `lost` for lost filesystems, writing the files `sweep` holds.
+        let mut read = |hash, carve: &[Extent], lost: &[Extent], sweep: &mut Sweep| {
+            let plan = crate::pass::Plan {
+                hash,
+                carve,
+                lost,
+                page_size: opts.page_size,
+                threads: opts.threads,
+                job: "scan",
+                layered,
+            };
+            crate::pass::run(
+                &seq_src,
+                &random,
+                &plan,
+                Some(sweep),
+                interrupt,
+                &mut *progress,
+            )
+        };
+        let r = read(hash, &prepared.analysis.carve, &lost, &mut sweep)?;
         if r.interrupted {
             return Ok(None);
         }
@@ -624,23 +631,7 @@ pub(crate) fn prepare(
             };
             plans = sink.records;
             sweep = Sweep::new(&out.dir, sink.pieces)?;
-            let plan = crate::pass::Plan {
-                hash: None,
-                carve: &again.carve,
-                lost: &[],
-                page_size: opts.page_size,
-                threads: opts.threads,
-                job: "scan",
-                layered: layered.as_deref(),
-            };
-            let r = crate::pass::run(
-                &seq_src,
-                &prepared.src,
-                &plan,
-                Some(&mut sweep),
-                interrupt,
-                progress,
-            )?;
+            let r = read(None, &again.carve, &[], &mut sweep)?;
             if r.interrupted {
                 return Ok(None);
             }
