@@ -52,14 +52,11 @@ fn dex_files_assembled_by_smali_come_back_whole_and_damaged_ones_partial() {
     let laid: Vec<(usize, &[u8])> = place.iter().map(|(at, f, _)| (*at, f.as_slice())).collect();
     let arts = carve_laid(p, 7 << 20, 53, &laid, 3);
     for (off, f, whole) in &place {
-        let a = carved_at(&arts, *off as u64, "dex")
-            .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
-        assert!(a["path"].as_str().unwrap().ends_with(".dex"), "{a}");
-        if *whole {
-            assert_eq!(a["recovery"], "carved-complete", "{a}");
-            assert_eq!(a["sha256"], sha256(f), "{off:#x} not bit-exact");
+        let want = if *whole {
+            Want::Complete(f)
         } else {
-            assert_eq!(a["status"], "partial", "{a}");
-        }
+            Want::Partial(None)
+        };
+        expect_carved(&arts, *off as u64, "dex", "dex", want);
     }
 }

@@ -65,18 +65,10 @@ fn registry_hives_come_back_whole_and_damaged_ones_partial() {
     let laid: Vec<(usize, &[u8])> = place.iter().map(|(at, f, _)| (*at, *f)).collect();
     let arts = carve_laid(p, 7 << 20, 43, &laid, 3);
     for (off, f, kept) in &place {
-        let a = carved_at(&arts, *off as u64, "regf")
-            .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
-        assert!(a["path"].as_str().unwrap().ends_with(".hive"), "{a}");
-        match kept {
-            None => {
-                assert_eq!(a["recovery"], "carved-unverified-contiguous", "{a}");
-                assert_eq!(a["sha256"], sha256(f), "{off:#x} not bit-exact");
-            }
-            Some(n) => {
-                assert_eq!(a["status"], "partial", "{a}");
-                assert_eq!(a["size"], *n as u64, "{a}");
-            }
-        }
+        let want = match kept {
+            None => Want::Unverified(f),
+            Some(n) => Want::Partial(Some(*n as u64)),
+        };
+        expect_carved(&arts, *off as u64, "regf", "hive", want);
     }
 }

@@ -345,6 +345,49 @@ pub fn report(case: &Path, format: &str, out: &Path) -> std::process::Output {
 }
 
 /// Runs `cmd` in `dir` (a tool making a test file) and reads the file `out` it made.
+/// What a carving test expects of a file it laid into an image.
+pub enum Want<'a> {
+    /// `carved-complete`, bit-exact with these bytes.
+    Complete(&'a [u8]),
+    /// `carved-unverified-contiguous`, bit-exact with these bytes.
+    Unverified(&'a [u8]),
+    /// Status `partial`, of this size when one is given.
+    Partial(Option<u64>),
+}
+
+/// Asserts what was carved at `off` as `format` (named `*.ext`) against what
+/// the test laid there; returns the artifact.
+pub fn expect_carved<'a>(
+    arts: &'a [serde_json::Value],
+    off: u64,
+    format: &str,
+    ext: &str,
+    want: Want<'_>,
+) -> &'a serde_json::Value {
+    let a = carved_at(arts, off, format)
+        .unwrap_or_else(|| panic!("nothing carved as {format} at {off:#x}: {arts:#?}"));
+    assert!(
+        a["path"].as_str().unwrap().ends_with(&format!(".{ext}")),
+        "{a}"
+    );
+    let exact = |recovery: &str, bytes: &[u8]| {
+        assert_eq!(a["recovery"], recovery, "{off:#x}: {a}");
+        assert_eq!(a["size"], bytes.len() as u64, "{off:#x}: {a}");
+        assert_eq!(a["sha256"], sha256(bytes), "{off:#x} not bit-exact");
+    };
+    match want {
+        Want::Complete(b) => exact("carved-complete", b),
+        Want::Unverified(b) => exact("carved-unverified-contiguous", b),
+        Want::Partial(size) => {
+            assert_eq!(a["status"], "partial", "{off:#x}: {a}");
+            if let Some(n) = size {
+                assert_eq!(a["size"], n, "{off:#x}: {a}");
+            }
+        }
+    }
+    a
+}
+
 pub fn made(dir: &Path, cmd: &str, out: &str) -> Vec<u8> {
     assert!(sh(&format!("cd {} && {cmd}", dir.display())), "{cmd}");
     std::fs::read(dir.join(out)).unwrap()
