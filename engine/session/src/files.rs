@@ -331,7 +331,7 @@ impl PlanSink {
             }
             Err(why) => {
                 let what = format!("extraction of {}", t.entry.path);
-                let mut rec = record_for(&t, 0, "", None, "");
+                let mut rec = bare_record(&t);
                 rec.runs = t.entry.runs.iter().map(|r| run_record(r, 0)).collect();
                 rec.status = ArtifactStatus::NoContent;
                 Planned {
@@ -346,13 +346,19 @@ impl PlanSink {
     }
 }
 
+/// A file's record as planning knows it: the forensic path holds only its
+/// kind and id (`Stored::place` prefixes the filesystem's, known when stored).
+fn bare_record(t: &Task) -> ArtifactRecord {
+    let mut rec = record_for(t, 0, "", None, "");
+    rec.forensic_path = rec.forensic_path.trim_start_matches('/').to_string();
+    rec
+}
+
 /// A file's plan from its layout: the record as the metadata and the layout
 /// tell it (runs the way a per-file read meets them: in file order, those that
 /// start inside the file).
 fn planned(t: &Task, lay: Layout) -> Planned {
-    // The forensic path's prefix is the filesystem's, set when it is stored.
-    let mut rec = record_for(t, 0, "", None, "");
-    rec.forensic_path = rec.forensic_path.trim_start_matches('/').to_string();
+    let mut rec = bare_record(t);
     let Some(copy) = lay.copy else {
         if t.entry.kind == EntryKind::File {
             rec.status = ArtifactStatus::NoContent;
@@ -594,6 +600,8 @@ mod tests {
             let p = Planned::get(&b.unwrap()).unwrap();
             let t = task(i as u64);
             assert_eq!(p.rec.path, t.entry.path);
+            // Kind and id only: the filesystem's prefix is added when stored.
+            assert_eq!(p.rec.forensic_path, format!("file:{i}"));
             assert_eq!(p.rec.extracted, t.rel_out);
             assert_eq!(p.rec.times.len(), 4);
             assert_eq!(p.rec.runs[0].image_offset, Some(i as u64 * 4096));

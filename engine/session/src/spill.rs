@@ -194,7 +194,7 @@ pub(crate) struct Replay {
 }
 
 impl Replay {
-    /// An empty replay (nothing was planned).
+    /// Records left to read.
     pub(crate) fn len(&self) -> u64 {
         self.left
     }
