@@ -160,14 +160,9 @@ impl Records {
 
     /// Appends one record, written by `put`.
     pub(crate) fn push(&mut self, put: impl FnOnce(&mut Enc)) -> Result<(), Failure> {
-        let mut body = std::mem::take(&mut self.frame);
-        body.0.clear();
-        put(&mut body);
-        let mut len = Enc::default();
-        len.u64(body.0.len() as u64);
-        self.w.write_all(&len.0).map_err(io)?;
-        self.w.write_all(&body.0).map_err(io)?;
-        self.frame = body;
+        self.frame.0.clear();
+        put(&mut self.frame);
+        write_frame(&mut self.w, &self.frame.0).map_err(io)?;
         self.count += 1;
         Ok(())
     }
@@ -210,6 +205,16 @@ impl Iterator for Replay {
         self.left -= 1;
         Some(read_frame(&mut self.r))
     }
+}
+
+/// Writes one length-prefixed record (what `read_frame` reads); the bytes
+/// written.
+pub(crate) fn write_frame(w: &mut impl Write, body: &[u8]) -> std::io::Result<u64> {
+    let mut len = Enc::default();
+    len.u64(body.len() as u64);
+    w.write_all(&len.0)?;
+    w.write_all(body)?;
+    Ok((len.0.len() + body.len()) as u64)
 }
 
 /// One length-prefixed record from `r`.

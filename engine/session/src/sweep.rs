@@ -5,7 +5,7 @@
 //! holds one run being filled, then one buffered record per run.
 
 use crate::files::Write;
-use crate::spill::{read_frame, scratch, Dec, Enc, Span};
+use crate::spill::{read_frame, scratch, write_frame, Dec, Enc, Span};
 use crate::Failure;
 use dredge_core::{Extent, ReadReport, Why};
 use std::cmp::Reverse;
@@ -113,11 +113,9 @@ impl Pieces {
             return Ok(());
         }
         let err = |e: std::io::Error| Failure(format!("scratch file: {e}"));
-        if self.file.is_none() {
-            self.file = Some(scratch(&self.dir)?);
-        }
-        let Some(f) = self.file.as_ref() else {
-            return Ok(());
+        let f: &File = match &mut self.file {
+            Some(f) => f,
+            none => none.insert(scratch(&self.dir)?),
         };
         self.mem.sort_by_key(Piece::key);
         let start = self.written;
@@ -128,11 +126,7 @@ impl Pieces {
         for p in self.mem.drain(..) {
             e.0.clear();
             p.put(&mut e);
-            let mut len = Enc::default();
-            len.u64(e.0.len() as u64);
-            w.write_all(&len.0).map_err(err)?;
-            w.write_all(&e.0).map_err(err)?;
-            self.written += (len.0.len() + e.0.len()) as u64;
+            self.written += write_frame(&mut w, &e.0).map_err(err)?;
         }
         w.flush().map_err(err)?;
         self.runs.push((start, self.written));
