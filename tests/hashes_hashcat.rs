@@ -1,6 +1,6 @@
 //! What `dredge hashes` hands off, taken by hashcat itself (issue 13): a short
 //! dictionary run with the known password among wrong ones finds it, for
-//! BitLocker (the line, -m 22100), LUKS1 (the header file, -m 14600) and a
+//! BitLocker (the line, -m 22100), FileVault 2 (the line, -m 16700), LUKS1 (the header file, -m 14600) and a
 //! VeraCrypt container (the header file, -m 13721). hashcat runs on the CPU
 //! through pocl (scripts/install-tools.sh installs both); its first run of a
 //! mode compiles the kernel, about a minute each here.
@@ -98,6 +98,49 @@ fn hashcat_recovers_a_bitlocker_password_from_the_line() {
         dir.path(),
     );
     assert_eq!(found.as_deref(), Some("anaconda"));
+}
+
+#[test]
+fn hashcat_recovers_a_filevault_passphrase_from_the_line() {
+    if !tools(&["hashcat", "tar", "xz"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let tarball = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testimages/external/cryptsetup/fvault2-images.tar.xz");
+    assert!(sh(&format!(
+        "tar -xJSf {} -C {}",
+        tarball.display(),
+        dir.path().display()
+    )));
+    let case = new_case(dir.path(), &dir.path().join("fvault2-images/small"));
+    let o = run(&["hashes", case.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // hashcat's layout (mode 16700: $fvde$1$16$salt$iterations$wrapped KEK).
+    let line: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("$fvde$1$16$"))
+        .collect();
+    assert_eq!(line.len(), 1, "{out}");
+    let f: Vec<&str> = line[0].split('$').collect();
+    assert_eq!(
+        (f.len(), f[4].len(), f[6].len()),
+        (7, 32, 48),
+        "{}",
+        line[0]
+    );
+    assert!(stderr(&o).contains("hashcat -m 16700"), "{}", stderr(&o));
+    let hashes = dir.path().join("fvde.txt");
+    std::fs::write(&hashes, format!("{}\n", line[0])).unwrap();
+    // The passphrase cryptsetup's test gives, among wrong ones.
+    let found = hashcat(
+        16700,
+        &hashes,
+        &["heslo", "heslo123", "heslo1234"],
+        dir.path(),
+    );
+    assert_eq!(found.as_deref(), Some("heslo123"));
 }
 
 #[test]

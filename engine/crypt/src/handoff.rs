@@ -4,13 +4,15 @@
 //! BitLocker: `$bitlocker$T$16$SALT$1048576$12$NONCE$60$TAG+VMK` (hashcat
 //! mode 22100 and John's `bitlocker` format): T = 1 for a user password
 //! (checked by the whole AES-CCM tag, so no false hits), 3 for a recovery
-//! password (John only: hashcat's 22100 takes types 0 and 1).
+//! password (John only: hashcat's 22100 takes types 0 and 1). FileVault 2:
+//! `$fvde$1$16$SALT$ITERATIONS$KEK` (hashcat mode 16700).
 //!
 //! hashcat reads LUKS1 and TrueCrypt/VeraCrypt from files, not lines: for
 //! them the hand-off is a byte range of the volume to copy out
 //! ([`HeaderFile`]) and the modes that read it.
 
 use crate::bitlocker::BitLocker;
+use crate::fvault::FileVault;
 use crate::luks::Luks;
 
 /// A range of an encrypted volume a cracker reads as a file.
@@ -112,6 +114,27 @@ pub fn bitlocker_lines(b: &BitLocker) -> Vec<CrackLine> {
         });
     }
     out
+}
+
+/// Lines for every passphrase of a FileVault 2 (CoreStorage) volume:
+/// `$fvde$1$16$SALT$ITERATIONS$WRAPPED_KEK` (hashcat mode 16700, John's
+/// `FVDE` format): the PBKDF2-SHA-256 salt and iterations and the wrapped
+/// key-encrypting key, whose key-wrap check tells the right passphrase.
+pub fn fvault_lines(f: &FileVault) -> Vec<CrackLine> {
+    f.users
+        .iter()
+        .map(|u| CrackLine {
+            protector: u.ident.clone(),
+            kind: "password",
+            hashcat_mode: Some(16700),
+            line: format!(
+                "$fvde$1$16${}${}${}",
+                hex(&u.salt),
+                u.iterations,
+                hex(&u.wrapped_kek)
+            ),
+        })
+        .collect()
 }
 
 /// Checks `line` (a `$bitlocker$` line) against `password` the way a cracker

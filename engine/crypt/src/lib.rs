@@ -1,4 +1,5 @@
-//! Encrypted volumes (issue 13): LUKS, BitLocker, VeraCrypt/TrueCrypt. An
+//! Encrypted volumes (issue 13): LUKS, BitLocker, VeraCrypt/TrueCrypt,
+//! FileVault 2 on CoreStorage. An
 //! encrypted volume is ciphertext: without its key it holds no file dredge can
 //! list and nothing worth carving (carving it makes noise look like evidence).
 //! So its reader walks nothing, gives no free space, and says what it is in
@@ -11,7 +12,10 @@
 
 mod bitlocker;
 mod bitlocker_open;
+mod cfxml;
 mod entropy;
+mod fvault;
+mod fvault_open;
 mod handoff;
 mod kdf;
 mod keys;
@@ -24,9 +28,10 @@ mod tcrypt;
 
 pub use bitlocker::BitLocker;
 pub use entropy::{looks_random, possible_container};
+pub use fvault::FileVault;
 pub use handoff::{
-    bitlocker_line_opens, bitlocker_lines, luks1_header_file, tcrypt_header_files, CrackLine,
-    HeaderFile,
+    bitlocker_line_opens, bitlocker_lines, fvault_lines, luks1_header_file, tcrypt_header_files,
+    CrackLine, HeaderFile,
 };
 pub use keys::{fingerprint, KeySpec, Secret};
 pub use layer::{Layer, Layered, Segment, Source};
@@ -40,6 +45,10 @@ pub use tcrypt::{
 /// Opens the encrypted volume `vol` with the first of `keys` that fits.
 /// `Err`: one line naming what was tried (never a key).
 pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
+    if fvault::probe(vol) {
+        let f = FileVault::read(vol).map_err(|f| f.what)?;
+        return fvault_open::open(vol, &f, keys);
+    }
     if bitlocker::probe(vol) {
         let b = BitLocker::read(vol).map_err(|f| f.what)?;
         return bitlocker_open::open(vol, &b, keys);
@@ -81,10 +90,11 @@ pub fn tcrypt_keys(keys: &[&Secret]) -> bool {
         .any(|k| matches!(k, Secret::Password(_) | Secret::KeyFile(_)))
 }
 
-/// Whether [`unlock`] knows how to open this volume: LUKS, and BitLocker
-/// from Windows 7 on.
+/// Whether [`unlock`] knows how to open this volume: LUKS, BitLocker from
+/// Windows 7 on, and FileVault 2 on CoreStorage.
 pub fn can_unlock(vol: &VolumeReader) -> bool {
     luks::magic(vol).is_some()
+        || (fvault::probe(vol) && FileVault::read(vol).is_ok_and(|f| f.encrypted))
         || (bitlocker::probe(vol) && BitLocker::read(vol).is_ok_and(|b| !b.material.vista))
 }
 
@@ -105,7 +115,7 @@ use dredge_core::{Entry, Extent, FileSystem, Finding, VolumeReader};
 
 /// Whether the volume starts with a header this crate reads.
 pub fn probe(vol: &VolumeReader) -> bool {
-    luks::magic(vol).is_some() || bitlocker::probe(vol)
+    luks::magic(vol).is_some() || bitlocker::probe(vol) || fvault::probe(vol)
 }
 
 /// An encrypted volume, described and not decrypted.
@@ -113,16 +123,38 @@ pub struct EncryptedVolume {
     kind: &'static str,
     label: Option<String>,
     findings: Vec<Finding>,
+    /// What is carved: nothing of ciphertext; a CoreStorage volume without
+    /// FileVault holds plain data, carved whole.
+    free: Vec<Extent>,
 }
 
 impl EncryptedVolume {
     pub fn open(vol: VolumeReader) -> Result<EncryptedVolume, Finding> {
+        if fvault::probe(&vol) {
+            let f = FileVault::read(&vol)?;
+            let plain = !f.encrypted && f.problems.is_empty();
+            return Ok(EncryptedVolume {
+                kind: if f.encrypted {
+                    "filevault2"
+                } else {
+                    "corestorage"
+                },
+                label: f.lv_name.clone().filter(|s| !s.is_empty()),
+                findings: f.findings(vol.base()),
+                free: if plain {
+                    vec![Extent::new(vol.base(), vol.len())]
+                } else {
+                    Vec::new()
+                },
+            });
+        }
         if bitlocker::probe(&vol) {
             let b = BitLocker::read(&vol)?;
             return Ok(EncryptedVolume {
                 kind: "bitlocker",
                 label: None,
                 findings: b.findings(vol.base(), vol.len()),
+                free: Vec::new(),
             });
         }
         let l = Luks::read(&vol)?;
@@ -130,6 +162,7 @@ impl EncryptedVolume {
             kind: l.kind(),
             label: l.label.clone().filter(|s| !s.is_empty()),
             findings: l.findings(vol.base()),
+            free: Vec::new(),
         })
     }
 }
@@ -146,7 +179,7 @@ impl FileSystem for EncryptedVolume {
     fn walk(&self, _: &mut dyn FnMut(Entry), _: &mut Vec<Finding>) {}
 
     fn unallocated(&self, _: &mut Vec<Finding>) -> Vec<Extent> {
-        Vec::new()
+        self.free.clone()
     }
 
     fn open_findings(&self) -> Vec<Finding> {

@@ -102,6 +102,20 @@ pub fn password_hashes(
                     let reader = VolumeReader::new(Arc::clone(&src), v.extent)
                         .with_budget(volume_budget(v.extent.len));
                     let name = format!("{}/v{i}", ev.label);
+                    if let Ok(Ok(f)) = contain(|| dredge_crypt::FileVault::read(&reader)) {
+                        for l in dredge_crypt::fvault_lines(&f) {
+                            lines.push(HashLine {
+                                volume: name.clone(),
+                                container: "filevault2",
+                                protector: l.protector,
+                                kind: l.kind,
+                                hashcat_mode: l.hashcat_mode,
+                                line: l.line,
+                                file: None,
+                            });
+                        }
+                        continue;
+                    }
                     if let Ok(Ok(b)) = contain(|| dredge_crypt::BitLocker::read(&reader)) {
                         for l in dredge_crypt::bitlocker_lines(&b) {
                             lines.push(HashLine {
