@@ -1,0 +1,204 @@
+//! HFS+ B-trees (catalog, extents overflow): a special file laid out by its
+//! fork, read node by node. Node 0 holds the header record (node size, root,
+//! first leaf, node count); leaf nodes are chained by their forward links.
+//! Everything is checked before use: a node's record offsets must rise inside
+//! it, a link must name a node of the tree not yet visited, so a damaged or
+//! cyclic chain ends the chain, never the walk (the remaining nodes are then
+//! scanned for leaf nodes, with a finding).
+
+use crate::fork::Fork;
+use dredge_core::bytes::be16;
+use dredge_core::{Finding, VolumeReader};
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    dredge_core::bytes::be32(b, at)
+}
+
+/// Node sizes HFS+ allows.
+const NODE_SIZES: std::ops::RangeInclusive<usize> = 512..=32_768;
+/// Nodes read at most from one tree (a 4 GiB catalog of 8 KiB nodes).
+const MAX_NODES: u32 = 1 << 19;
+
+pub(crate) struct Tree<'a> {
+    vol: &'a VolumeReader,
+    fork: Fork,
+    block: u64,
+    pub node_size: usize,
+    pub first_leaf: u32,
+    pub total_nodes: u32,
+}
+
+/// A leaf record: its key and its data, copied out of the node.
+pub(crate) struct Record {
+    pub key: Vec<u8>,
+    pub data: Vec<u8>,
+    /// Volume offset of the record, for findings and `meta_offset`.
+    pub at: u64,
+}
+
+impl<'a> Tree<'a> {
+    /// Opens the tree whose file is `fork`; `what` names it in findings.
+    pub fn open(
+        vol: &'a VolumeReader,
+        fork: Fork,
+        block: u64,
+        what: &str,
+    ) -> Result<Self, Finding> {
+        let mut head = [0u8; 512];
+        let at = fork.volume_offset(0, block).unwrap_or(0);
+        if fork.read(vol, block, 0, &mut head).is_none() {
+            return Err(Finding::new(
+                vol.base() + at,
+                format!("HFS+ {what} header node unreadable"),
+            ));
+        }
+        if head[8] != 1 {
+            return Err(
+                Finding::new(vol.base() + at + 8, format!("HFS+ {what} header node"))
+                    .expected("kind 1 (header)", head[8] as i8),
+            );
+        }
+        let r = &head[14..];
+        let node_size = usize::from(be16::<u16>(r, 18));
+        if !NODE_SIZES.contains(&node_size) || !node_size.is_power_of_two() {
+            return Err(
+                Finding::new(vol.base() + at + 32, format!("HFS+ {what} node size"))
+                    .expected("512 to 32768, a power of two", node_size),
+            );
+        }
+        let total_nodes = be32(r, 22);
+        if u64::from(total_nodes) * node_size as u64 > fork.logical_size.max(node_size as u64) {
+            return Err(
+                Finding::new(vol.base() + at + 36, format!("HFS+ {what} node count")).expected(
+                    format!(
+                        "at most {} nodes in its file",
+                        fork.logical_size / node_size as u64
+                    ),
+                    total_nodes,
+                ),
+            );
+        }
+        Ok(Tree {
+            vol,
+            fork,
+            block,
+            node_size,
+            first_leaf: be32(r, 10),
+            total_nodes: total_nodes.min(MAX_NODES),
+        })
+    }
+
+    /// Node `n`'s bytes and its volume offset, if it lies in the file and reads.
+    fn node(&self, n: u32) -> Option<(Vec<u8>, u64)> {
+        if n >= self.total_nodes {
+            return None;
+        }
+        let off = u64::from(n) * self.node_size as u64;
+        let mut b = vec![0u8; self.node_size];
+        self.fork.read(self.vol, self.block, off, &mut b)?;
+        let at = self.vol.base() + self.fork.volume_offset(off, self.block)?;
+        Some((b, at))
+    }
+
+    /// The records of a node, as byte ranges; `None` when its offsets do not
+    /// rise inside it.
+    fn ranges(&self, b: &[u8]) -> Option<Vec<(usize, usize)>> {
+        let n = usize::from(be16::<u16>(b, 10));
+        let table = self.node_size.checked_sub(2 * (n + 1))?;
+        if table < 14 {
+            return None;
+        }
+        let off = |i: usize| usize::from(be16::<u16>(b, self.node_size - 2 * (i + 1)));
+        let mut out = Vec::with_capacity(n);
+        for i in 0..n {
+            let (s, e) = (off(i), off(i + 1));
+            if s < 14 || e < s || e > table {
+                return None;
+            }
+            out.push((s, e));
+        }
+        Some(out)
+    }
+
+    /// Every leaf record, in key order, while `visit` returns true: the leaf
+    /// chain from the first leaf; if the chain breaks, the nodes not yet read
+    /// that are leaves.
+    pub fn leaves(
+        &self,
+        what: &str,
+        visit: &mut dyn FnMut(Record) -> bool,
+        findings: &mut Vec<Finding>,
+    ) {
+        let mut seen = vec![false; self.total_nodes as usize];
+        let mut n = self.first_leaf;
+        let mut broken = None;
+        while n != 0 {
+            let Some(slot) = seen.get_mut(n as usize) else {
+                broken = Some(format!(
+                    "a leaf link to node {n}, past the tree's {} nodes",
+                    self.total_nodes
+                ));
+                break;
+            };
+            if *slot {
+                broken = Some(format!("a leaf link back to node {n}"));
+                break;
+            }
+            *slot = true;
+            match self.leaf(n, visit) {
+                Ok(None) => return,
+                Ok(Some(next)) => n = next,
+                Err(why) => {
+                    broken = Some(why);
+                    break;
+                }
+            }
+        }
+        if let Some(why) = broken {
+            findings.push(Finding::new(
+                self.vol.base(),
+                format!("HFS+ {what}: leaf chain broken ({why}); the other leaf nodes are read in node order"),
+            ));
+            for m in 1..self.total_nodes {
+                if !seen[m as usize] && matches!(self.leaf(m, visit), Ok(None)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Visits leaf node `n`'s records; its forward link (`None`: `visit`
+    /// asked to stop).
+    fn leaf(&self, n: u32, visit: &mut dyn FnMut(Record) -> bool) -> Result<Option<u32>, String> {
+        let (b, at) = self.node(n).ok_or_else(|| format!("node {n} unreadable"))?;
+        if b[8] as i8 != -1 || b[9] != 1 {
+            return Err(format!(
+                "node {n} is not a leaf (kind {}, height {})",
+                b[8] as i8, b[9]
+            ));
+        }
+        let ranges = self
+            .ranges(&b)
+            .ok_or_else(|| format!("node {n}'s record offsets"))?;
+        for (s, e) in ranges {
+            let r = &b[s..e];
+            if r.len() < 2 {
+                continue;
+            }
+            let klen = usize::from(be16::<u16>(r, 0));
+            let dstart = 2 + klen + (klen & 1);
+            if dstart > r.len() {
+                continue;
+            }
+            let go = visit(Record {
+                key: r[2..2 + klen].to_vec(),
+                data: r[dstart..].to_vec(),
+                at: at + s as u64,
+            });
+            if !go {
+                return Ok(None);
+            }
+        }
+        Ok(Some(be32(&b, 0)))
+    }
+}

@@ -1,0 +1,444 @@
+//! HFS+ and HFSX, read-only and forensic (issue 15): the volume header at
+//! byte 1024 (its alternate copy 1024 bytes before the volume's end when the
+//! first is damaged), the catalog B-tree walked leaf by leaf, every folder
+//! and file with its times and BSD kind, data forks and resource forks (as
+//! `name:rsrc`) laid out from their extents and the extents-overflow file,
+//! file hard links through the private `iNode<N>` files, and free space from
+//! the allocation file. Layout: Apple's Technical Note TN1150.
+//!
+//! Not yet: deleted entries (catalog node slack, the journal), decmpfs
+//! compression (a compressed file's stored stream is listed as its resource
+//! fork, with a finding), extended attributes, the HFS wrapper of old
+//! volumes.
+
+mod btree;
+mod catalog;
+mod fork;
+
+use btree::Tree;
+use catalog::{item, key, Item};
+use dredge_core::bytes::be16;
+use dredge_core::{Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, VolumeReader};
+use fork::{Fork, MAX_EXTENTS};
+use std::collections::HashMap;
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    dredge_core::bytes::be32(b, at)
+}
+
+/// Folder depth a path is built through (a loop in parent links stops here).
+const MAX_DEPTH: usize = 512;
+/// The name macOS gives the folder of hard-linked files' inodes.
+const PRIVATE: &str = "\0\0\0\0HFS+ Private Data";
+
+#[derive(Clone, Debug)]
+struct Header {
+    hfsx: bool,
+    block: u64,
+    total_blocks: u32,
+    allocation: Fork,
+    extents: Fork,
+    catalog: Fork,
+}
+
+fn parse_header(h: &[u8]) -> Result<Header, String> {
+    let (sig, ver) = (&h[0..2], be16::<u16>(h, 2));
+    let hfsx = match (sig, ver) {
+        (b"H+", 4) => false,
+        (b"HX", 5) => true,
+        _ => {
+            return Err(format!(
+                "signature {:?} version {ver}",
+                String::from_utf8_lossy(sig)
+            ))
+        }
+    };
+    let block = u64::from(be32(h, 40));
+    if !(512..=1 << 20).contains(&block) || !block.is_power_of_two() {
+        return Err(format!("block size {block}"));
+    }
+    Ok(Header {
+        hfsx,
+        block,
+        total_blocks: be32(h, 44),
+        allocation: Fork::parse(h, 112),
+        extents: Fork::parse(h, 192),
+        catalog: Fork::parse(h, 272),
+    })
+}
+
+/// Whether the volume holds an HFS+ or HFSX volume header at byte 1024.
+pub fn probe(vol: &VolumeReader) -> bool {
+    let mut h = [0u8; 512];
+    vol.read_at(1024, &mut h).is_ok_and(|r| r.is_clean()) && parse_header(&h).is_ok()
+}
+
+/// Overflow extent records: (file, fork type) → (first block, extents).
+type Overflow = HashMap<(u32, u8), Vec<(u32, Vec<(u32, u32)>)>>;
+
+pub struct HfsFs {
+    vol: VolumeReader,
+    head: Header,
+    /// Overflow extents: (file, fork type 0 data / 0xFF resource) → (first
+    /// block of the record, its extents), in key order.
+    overflow: Overflow,
+    label: Option<String>,
+    findings: Vec<Finding>,
+}
+
+impl HfsFs {
+    pub fn open(vol: VolumeReader) -> Result<HfsFs, Finding> {
+        let base = vol.base();
+        let mut findings = Vec::new();
+        let mut h = [0u8; 512];
+        let primary = vol
+            .read_at(1024, &mut h)
+            .map_err(|e| e.to_string())
+            .and_then(|_| parse_header(&h));
+        let head = match primary {
+            Ok(head) => head,
+            Err(why) => {
+                // The alternate header, 1024 bytes before the end.
+                let at = vol.len().saturating_sub(1024);
+                let mut a = [0u8; 512];
+                let alt = vol
+                    .read_at(at, &mut a)
+                    .map_err(|e| e.to_string())
+                    .and_then(|_| parse_header(&a));
+                match alt {
+                    Ok(head) => {
+                        findings.push(Finding::new(
+                            base + 1024,
+                            format!("HFS+ volume header damaged ({why}); the alternate copy at byte {at} is read"),
+                        ));
+                        head
+                    }
+                    Err(_) => {
+                        return Err(Finding::new(
+                            base + 1024,
+                            format!("no HFS+ volume header: {why}"),
+                        ))
+                    }
+                }
+            }
+        };
+        let mut fs = HfsFs {
+            vol,
+            head,
+            overflow: HashMap::new(),
+            label: None,
+            findings,
+        };
+        fs.read_overflow();
+        let cat = fs.complete(fs.head.catalog.clone(), 4, 0);
+        fs.head.catalog = cat;
+        // The root folder's record (parent 1) comes first: its name is the
+        // volume's.
+        let mut name = None;
+        let mut none = Vec::new();
+        fs.catalog(
+            &mut |k, it, _| {
+                if it.folder && it.cnid == 2 {
+                    name = Some(k.name);
+                }
+                name.is_none()
+            },
+            &mut none,
+        );
+        fs.label = name;
+        Ok(fs)
+    }
+
+    /// Reads the extents-overflow file's records.
+    fn read_overflow(&mut self) {
+        if self.head.extents.logical_size == 0 {
+            return;
+        }
+        let tree = match Tree::open(
+            &self.vol,
+            self.head.extents.clone(),
+            self.head.block,
+            "extents file",
+        ) {
+            Ok(t) => t,
+            Err(f) => {
+                self.findings.push(f);
+                return;
+            }
+        };
+        let mut map = Overflow::new();
+        let mut n = 0usize;
+        tree.leaves(
+            "extents file",
+            &mut |r| {
+                // Key: length 10: fork type, pad, file, first block.
+                if r.key.len() < 10 || r.data.len() < 64 || n >= MAX_EXTENTS {
+                    return n < MAX_EXTENTS;
+                }
+                n += 1;
+                let ext: Vec<(u32, u32)> = (0..8)
+                    .map(|i| (be32(&r.data, 8 * i), be32(&r.data, 8 * i + 4)))
+                    .take_while(|e| e.1 != 0)
+                    .collect();
+                map.entry((be32(&r.key, 2), r.key[0]))
+                    .or_default()
+                    .push((be32(&r.key, 6), ext));
+                true
+            },
+            &mut self.findings,
+        );
+        self.overflow = map;
+    }
+
+    /// `fork` of `file` with the overflow extents that continue it.
+    fn complete(&self, mut fork: Fork, file: u32, kind: u8) -> Fork {
+        if fork.blocks() >= u64::from(fork.total_blocks) {
+            return fork;
+        }
+        if let Some(recs) = self.overflow.get(&(file, kind)) {
+            while fork.blocks() < u64::from(fork.total_blocks) && fork.extents.len() < MAX_EXTENTS {
+                let have = fork.blocks();
+                let Some((_, ext)) = recs.iter().find(|(start, _)| u64::from(*start) == have)
+                else {
+                    break;
+                };
+                if ext.is_empty() {
+                    break;
+                }
+                fork.extents.extend_from_slice(ext);
+            }
+        }
+        fork
+    }
+
+    fn runs(&self, fork: &Fork, file: u32, kind: u8) -> (u64, Vec<Run>) {
+        let f = self.complete(fork.clone(), file, kind);
+        (f.logical_size, f.runs(self.vol.base(), self.head.block))
+    }
+
+    /// The catalog's leaf records, as (key, item, record offset), while
+    /// `visit` returns true.
+    fn catalog(
+        &self,
+        visit: &mut dyn FnMut(catalog::Key, Item, u64) -> bool,
+        findings: &mut Vec<Finding>,
+    ) {
+        let tree = match Tree::open(
+            &self.vol,
+            self.head.catalog.clone(),
+            self.head.block,
+            "catalog",
+        ) {
+            Ok(t) => t,
+            Err(f) => {
+                findings.push(f);
+                return;
+            }
+        };
+        tree.leaves(
+            "catalog",
+            &mut |r| match (key(&r.key), item(&r.data)) {
+                (Some(k), Some(it)) => visit(k, it, r.at),
+                _ => true,
+            },
+            findings,
+        );
+    }
+
+    /// The path of folder `cnid` ("" for the root), or `None` where the
+    /// chain of parents breaks or loops.
+    fn path_of(folders: &HashMap<u32, (u32, String)>, mut cnid: u32) -> Option<String> {
+        let mut parts = Vec::new();
+        for _ in 0..MAX_DEPTH {
+            if cnid == 2 {
+                parts.reverse();
+                return Some(parts.iter().map(|p| format!("/{p}")).collect());
+            }
+            let (parent, name) = folders.get(&cnid)?;
+            parts.push(name.as_str());
+            cnid = *parent;
+        }
+        None
+    }
+}
+
+impl FileSystem for HfsFs {
+    fn type_name(&self) -> &'static str {
+        if self.head.hfsx {
+            "hfsx"
+        } else {
+            "hfsplus"
+        }
+    }
+
+    fn label(&self) -> Option<String> {
+        self.label.clone()
+    }
+
+    fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+        // First pass: every folder's parent and name, the private folder of
+        // hard-linked inodes, and those inodes' forks.
+        let mut folders: HashMap<u32, (u32, String)> = HashMap::new();
+        let mut private = None;
+        let mut inodes: HashMap<u32, (u32, Fork, Fork)> = HashMap::new();
+        self.catalog(
+            &mut |k, it, _| {
+                if it.folder {
+                    if k.parent == 2 && k.name == PRIVATE {
+                        private = Some(it.cnid);
+                    }
+                    folders.insert(it.cnid, (k.parent, k.name));
+                } else if Some(k.parent) == private {
+                    if let Some(n) = k.name.strip_prefix("iNode").and_then(|n| n.parse().ok()) {
+                        inodes.insert(n, (it.cnid, it.data, it.rsrc));
+                    }
+                }
+                true
+            },
+            findings,
+        );
+        let mut compressed = 0u64;
+        let mut orphans = 0u64;
+        let mut scratch = Vec::new();
+        self.catalog(
+            &mut |k, it, at| {
+                if it.cnid == 2 && it.folder {
+                    return true;
+                }
+                let dir = match Self::path_of(&folders, k.parent) {
+                    Some(d) => d,
+                    None => {
+                        orphans += 1;
+                        format!("/$OrphanFiles/parent-{}", k.parent)
+                    }
+                };
+                let path = format!("{dir}/{}", k.name);
+                let (file, data, rsrc, other) = match it.link_to.and_then(|n| inodes.get(&n)) {
+                    Some((cnid, d, r)) => (
+                        *cnid,
+                        d.clone(),
+                        r.clone(),
+                        vec![format!("iNode{}", it.link_to.unwrap_or(0))],
+                    ),
+                    None => (it.cnid, it.data.clone(), it.rsrc.clone(), Vec::new()),
+                };
+                if it.compressed {
+                    compressed += 1;
+                }
+                let (size, runs) = if it.folder {
+                    (0, Vec::new())
+                } else {
+                    self.runs(&data, file, 0)
+                };
+                visit(Entry {
+                    id: u64::from(it.cnid),
+                    path: path.clone(),
+                    other_names: other,
+                    kind: it.kind,
+                    deleted: false,
+                    size,
+                    times: it.times.clone(),
+                    runs,
+                    recovery: Recovery::Allocated,
+                    meta_offset: at,
+                });
+                if rsrc.logical_size > 0 {
+                    let (size, runs) = self.runs(&rsrc, file, 0xFF);
+                    visit(Entry {
+                        id: u64::from(it.cnid) | 1 << 48,
+                        path: format!("{path}:rsrc"),
+                        other_names: Vec::new(),
+                        kind: EntryKind::File,
+                        deleted: false,
+                        size,
+                        times: it.times,
+                        runs,
+                        recovery: Recovery::Allocated,
+                        meta_offset: at,
+                    });
+                }
+                true
+            },
+            &mut scratch,
+        );
+        if compressed > 0 {
+            findings.push(Finding::new(
+                self.vol.base(),
+                format!("HFS+: {compressed} file(s) are compressed (decmpfs): listed with their stored stream as name:rsrc where it is in the resource fork; their uncompressed content is not decoded yet"),
+            ));
+        }
+        if orphans > 0 {
+            findings.push(Finding::new(
+                self.vol.base(),
+                format!("HFS+: {orphans} catalog record(s) whose parent folders are missing, listed under /$OrphanFiles"),
+            ));
+        }
+        // The special files, as The Sleuth Kit lists them.
+        for (id, name, fork) in [
+            (3u32, "$ExtentsFile", &self.head.extents),
+            (4, "$CatalogFile", &self.head.catalog),
+            (6, "$AllocationFile", &self.head.allocation),
+        ] {
+            let (size, runs) = self.runs(fork, id, 0);
+            visit(Entry {
+                id: u64::from(id),
+                path: format!("/{name}"),
+                other_names: Vec::new(),
+                kind: EntryKind::File,
+                deleted: false,
+                size,
+                times: Vec::new(),
+                runs,
+                recovery: Recovery::Allocated,
+                meta_offset: self.vol.base() + 1024,
+            });
+        }
+    }
+
+    fn unallocated(&self, findings: &mut Vec<Finding>) -> Vec<Extent> {
+        let bs = self.head.block;
+        // Blocks past the volume are not in the image, whatever the header says.
+        let total = u64::from(self.head.total_blocks).min(self.vol.len() / bs);
+        let bitmap = self.complete(self.head.allocation.clone(), 6, 0);
+        let volume = Extent::new(self.vol.base(), self.vol.len());
+        let mut out: Vec<Extent> = Vec::new();
+        let mut chunk = vec![0u8; 1 << 16];
+        let mut block = 0u64;
+        while block < total {
+            let off = block / 8;
+            let n = ((total - block).div_ceil(8)).min(chunk.len() as u64) as usize;
+            if bitmap.read(&self.vol, bs, off, &mut chunk[..n]).is_none() {
+                findings.push(Finding::new(
+                    self.vol.base(),
+                    format!("HFS+ allocation file unreadable at byte {off}: the rest of the volume is treated as in use"),
+                ));
+                break;
+            }
+            for (i, &byte) in chunk[..n].iter().enumerate() {
+                if byte == 0xFF {
+                    continue;
+                }
+                for bit in 0..8u64 {
+                    let b = block + i as u64 * 8 + bit;
+                    if b >= total || byte & (0x80 >> bit) != 0 {
+                        continue;
+                    }
+                    let Some(x) = Extent::new(self.vol.base() + b * bs, bs).intersect(&volume)
+                    else {
+                        continue;
+                    };
+                    match out.last_mut() {
+                        Some(l) if l.end() == x.start => l.len += x.len,
+                        _ => out.push(x),
+                    }
+                }
+            }
+            block += n as u64 * 8;
+        }
+        out
+    }
+
+    fn open_findings(&self) -> Vec<Finding> {
+        self.findings.clone()
+    }
+}

@@ -1,0 +1,109 @@
+//! HFS+ (issue 15): dfvfs's `hfsplus.raw`, made by macOS (Apache-2.0,
+//! testimages/external/dfvfs/SOURCES.md), recovered by `dredge recover`. The
+//! Sleuth Kit, which shares no code with dredge, is the oracle: every file
+//! `fls -r -p` lists is listed with the same path, and every data and
+//! resource fork extracted is byte for byte what `icat` gives.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+fn unpack(dir: &Path) -> std::path::PathBuf {
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/external/dfvfs/hfsplus.raw.gz");
+    let img = dir.join("hfsplus.raw");
+    assert!(sh(&format!(
+        "gzip -dc {} > {}",
+        gz.display(),
+        img.display()
+    )));
+    img
+}
+
+/// TSK's display of a name: control characters as '^'.
+fn tsk_name(p: &str) -> String {
+    p.chars()
+        .map(|c| if c.is_control() { '^' } else { c })
+        .collect()
+}
+
+#[test]
+fn hfsplus_files_match_the_sleuth_kit_path_for_path_and_byte_for_byte() {
+    if !tools(&["gzip", "fls", "icat"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = unpack(dir.path());
+    let case = dir.path().join("case");
+    let arts = one_shot_ls("recover", &img, None, &case, 0, &[]);
+    let show = stdout(&run(&["case", "show", case.to_str().unwrap()]));
+    assert!(show.contains("hfsplus \"hfsplus_test\""), "{show}");
+
+    // Paths: TSK's list (less its bad-blocks and attributes files, which
+    // dredge does not list) against ours.
+    let fls = std::process::Command::new("fls")
+        .args(["-r", "-p"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    let theirs: BTreeSet<String> = String::from_utf8_lossy(&fls.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(":\t").map(|(_, p)| format!("/{p}")))
+        .filter(|p| p != "/$BadBlockFile" && p != "/$AttributesFile")
+        .collect();
+    let ours: BTreeSet<String> = arts
+        .iter()
+        .map(|a| tsk_name(a["path"].as_str().unwrap()))
+        .filter(|p| !p.ends_with(":rsrc"))
+        .collect();
+    assert_eq!(ours, theirs);
+
+    // Content: every fork extracted, as icat reads it (resource forks are
+    // TSK's attribute type 4353).
+    let mut forks = 0;
+    for a in &arts {
+        let Some(x) = a["extracted"].as_str() else {
+            continue;
+        };
+        let fp = a["forensic_path"].as_str().unwrap();
+        let n: u64 = fp.rsplit_once("file:").unwrap().1.parse().unwrap();
+        let spec = match n >> 48 {
+            0 => n.to_string(),
+            _ => format!("{}-4353", n & 0xFFFF_FFFF),
+        };
+        let want = std::process::Command::new("icat")
+            .arg(&img)
+            .arg(&spec)
+            .output()
+            .unwrap()
+            .stdout;
+        let got = std::fs::read(case.join(x)).unwrap();
+        assert!(got == want, "{} differs from icat {spec}", a["path"]);
+        forks += 1;
+    }
+    assert!(forks >= 10, "{forks}");
+    // What the generating script wrote.
+    let by = |p: &str| {
+        arts.iter()
+            .find(|a| a["path"] == p)
+            .unwrap_or_else(|| panic!("{p}"))
+    };
+    let rsrc = by("/a_directory/a_resourcefork:rsrc");
+    let got = std::fs::read(case.join(rsrc["extracted"].as_str().unwrap())).unwrap();
+    assert_eq!(got, b"My resource fork\n");
+    assert_eq!(by("/a_link")["kind"], "symlink");
+    let pw = by("/passwords.txt");
+    assert_eq!(pw["size"], 116);
+    let t: Vec<&str> = pw["times"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["source"].as_str().unwrap())
+        .collect();
+    assert!(
+        t.contains(&"hfs.create") && t.contains(&"hfs.modify"),
+        "{t:?}"
+    );
+    assert!(run(&["verify", case.to_str().unwrap()]).status.success());
+}
