@@ -54,6 +54,9 @@ pub(super) fn add(a: AddArgs, interrupt: &AtomicBool, rep: &mut Reporter) -> Res
                     e.size
                 );
                 print_digests(&e.md5, &e.sha1, &e.sha256);
+                for l in &r.dmg {
+                    println!("  {l}");
+                }
                 if let Some(ewf) = &r.ewf {
                     for (k, v) in &ewf.header {
                         println!("  E01 {k:<17} {}", shown(v));

@@ -33,6 +33,9 @@ pub enum Why {
     /// `dredge acquire` could not read these bytes from the drive: the image
     /// holds zeros there (the mapfile's bad areas).
     AcquisitionUnreadable,
+    /// An Apple disk image's chunk could not be decoded (damaged, or a
+    /// method dredge does not read), or no block table covers the sectors.
+    DmgBadChunk,
 }
 
 impl Why {
@@ -52,6 +55,7 @@ impl Why {
             Why::MissingSegment => "ewf-missing-segment",
             Why::Undecodable => "undecodable",
             Why::AcquisitionUnreadable => "acquisition-unreadable",
+            Why::DmgBadChunk => "dmg-bad-chunk",
         }
     }
 
@@ -60,7 +64,7 @@ impl Why {
         Why::ALL.into_iter().find(|w| w.as_str() == s)
     }
 
-    pub const ALL: [Why; 13] = [
+    pub const ALL: [Why; 14] = [
         Why::Unreadable,
         Why::PastEnd,
         Why::NotTried,
@@ -74,6 +78,7 @@ impl Why {
         Why::MissingSegment,
         Why::Undecodable,
         Why::AcquisitionUnreadable,
+        Why::DmgBadChunk,
     ];
 }
 
@@ -344,9 +349,10 @@ mod tests {
                 Why::MissingSegment => 10,
                 Why::Undecodable => 11,
                 Why::AcquisitionUnreadable => 12,
+                Why::DmgBadChunk => 13,
             }
         }
-        let mut seen = [false; 13];
+        let mut seen = [false; 14];
         for w in Why::ALL {
             assert_eq!(Why::parse(w.as_str()), Some(w));
             seen[rank(w)] = true;

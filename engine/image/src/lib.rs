@@ -1,6 +1,7 @@
 //! Evidence readers. Everything here reads with `pread` (never mmap), opens
 //! read-only, and turns media errors into synthesized ranges instead of failures.
 
+mod dmg;
 mod ewf;
 mod ewf_write;
 mod file;
@@ -10,6 +11,7 @@ mod overlay;
 mod sectored;
 mod split;
 
+pub use dmg::{is_dmg, Checks as DmgChecks, DmgMeta, DmgSource, TableCheck};
 pub use ewf::{is_ewf, EwfMeta, EwfSource};
 pub use ewf_write::{Compression, EwfHeader, EwfWriter};
 pub use file::{open_read_only, FileDevice, OpenError};
@@ -32,6 +34,8 @@ pub struct Evidence {
     pub map: Option<Mapfile>,
     /// For E01 evidence: stored hashes, case metadata, acquisition errors.
     pub ewf: Option<EwfMeta>,
+    /// For an Apple disk image: its stored checksums, checked as it is read.
+    pub dmg: Option<std::sync::Arc<dmg::Checks>>,
 }
 
 /// Opens a raw image, a block device, or the first segment of a split raw set,
@@ -75,6 +79,22 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
             source: src,
             map: None,
             ewf: Some(meta),
+            dmg: None,
+        });
+    }
+    if is_dmg(path) {
+        let d = DmgSource::open(path)?;
+        let checks = d.checks();
+        let src: Box<dyn ImageSource> = match mapfile {
+            Some(m) => Box::new(MapOverlay::new(d, read_mapfile(m)?)),
+            None => Box::new(d),
+        };
+        return Ok(Evidence {
+            segments: vec![path.to_path_buf()],
+            source: src,
+            map: None,
+            ewf: None,
+            dmg: Some(checks),
         });
     }
     // A file named like an EWF image without the signature is a damaged or
@@ -114,6 +134,7 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
             source: Box::new(sectored),
             map: None,
             ewf: None,
+            dmg: None,
         });
     };
     let map = read_mapfile(map_path)?;
@@ -133,6 +154,7 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
         source: Box::new(MapOverlay::new(sectored, map.clone())),
         map: Some(map),
         ewf: None,
+        dmg: None,
     })
 }
 

@@ -394,6 +394,79 @@ fn ewf_extra(meta: Option<&dredge_image::EwfMeta>, d: &ImageDigests) -> Value {
     }})
 }
 
+/// What an Apple disk image's stored checksums came to as the registration
+/// read it: each block table's CRC-32 and the master CRC-32.
+pub(crate) fn dmg_extra(c: &dredge_image::DmgChecks) -> Value {
+    use dredge_image::TableCheck;
+    let (tables, master) = c.report();
+    let tables: Vec<Value> = tables
+        .into_iter()
+        .map(|(name, (kind, stored), got)| {
+            let (computed, check) = match (kind, got) {
+                (2, Some(TableCheck::Computed(v))) => (
+                    Some(format!("{v:08x}")),
+                    if v == stored { "match" } else { "MISMATCH" },
+                ),
+                (2, Some(TableCheck::Undecodable)) => {
+                    (None, "not checked (chunks that do not decode)")
+                }
+                (2, None) => (None, "not checked (not read whole)"),
+                _ => (None, "not stored"),
+            };
+            json!({"table": name, "stored_crc32": (kind == 2).then(|| format!("{stored:08x}")),
+                   "computed_crc32": computed, "check": check})
+        })
+        .collect();
+    json!({"dmg": {"tables": tables, "master_crc32_check": master}})
+}
+
+/// The DMG checks as lines for a person: one line when every stored CRC-32
+/// matched, else one per table that did not, and the master's.
+pub(crate) fn dmg_lines(c: &dredge_image::DmgChecks) -> Vec<String> {
+    use dredge_image::TableCheck;
+    let (tables, master) = c.report();
+    let mut out: Vec<String> = tables
+        .iter()
+        .filter_map(|(name, (kind, stored), got)| match (kind, got) {
+            (2, Some(TableCheck::Computed(v))) if v == stored => None,
+            (2, Some(TableCheck::Computed(v))) => Some(format!(
+                "DMG table {name:?}: stored CRC-32 {stored:08x} does NOT match the content ({v:08x})"
+            )),
+            (2, _) => Some(format!("DMG table {name:?}: stored CRC-32 not checked (chunks not read or not decoded)")),
+            _ => None,
+        })
+        .collect();
+    out.push(format!("DMG master CRC-32: {master}"));
+    if out.len() == 1 && master == "match" {
+        out = vec![format!(
+            "DMG stored CRC-32s of {} block tables and the master CRC-32 match the content",
+            tables.len()
+        )];
+    }
+    out
+}
+
+/// A DMG whose stored CRC-32s do not hold: the first table (or the master)
+/// that does not, as (what, stored, computed).
+pub(crate) fn dmg_mismatch(c: &dredge_image::DmgChecks) -> Option<(String, String, String)> {
+    use dredge_image::TableCheck;
+    let (tables, master) = c.report();
+    for (name, (kind, stored), got) in tables {
+        if let (2, Some(TableCheck::Computed(v))) = (kind, got) {
+            if v != stored {
+                return Some((name, format!("{stored:08x}"), format!("{v:08x}")));
+            }
+        }
+    }
+    (master == "MISMATCH").then(|| {
+        (
+            "master".into(),
+            "stored".into(),
+            "other tables' CRC-32s".into(),
+        )
+    })
+}
+
 fn is_block_device(p: &Path) -> bool {
     use std::os::unix::fs::FileTypeExt;
     std::fs::metadata(p)

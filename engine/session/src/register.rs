@@ -26,6 +26,9 @@ pub struct AddResult {
     pub gaps: Vec<dredge_core::Gap>,
     /// For E01 evidence: what the file says about itself.
     pub ewf: Option<dredge_image::EwfMeta>,
+    /// For an Apple disk image: its stored CRC-32s against what was read, as
+    /// one line each ("match" lines left out when all match).
+    pub dmg: Vec<String>,
     /// Bytes read: by the sequential pass, and otherwise (metadata, validators).
     pub read_pass: u64,
     pub read_other: u64,
@@ -125,13 +128,15 @@ fn add_in_session(
             evidence: None,
             gaps: Vec::new(),
             ewf: None,
+            dmg: Vec::new(),
             read_pass,
             read_other,
         };
         Ok((r, None))
     };
-    // (digests, zero-filled ranges, size, segments, E01 facts, the scan's work)
-    let (digests, synthesized, size, segments, ewf, pre) = match scan {
+    // (digests, zero-filled ranges, size, segments, E01 facts, DMG checks,
+    // the scan's work)
+    let (digests, synthesized, size, segments, ewf, dmg, pre) = match scan {
         Err(hash) => {
             let opened = open_evidence(image, map).map_err(fail)?;
             let guard = EvidenceGuard::capture(&opened.segments).map_err(fail)?;
@@ -148,6 +153,7 @@ fn add_in_session(
                 h.size,
                 opened.segments,
                 opened.ewf,
+                opened.dmg,
                 None,
             )
         }
@@ -178,11 +184,15 @@ fn add_in_session(
                 p.src.size(),
                 p.segments.clone(),
                 p.ewf.clone(),
+                p.dmg.clone(),
                 Some(p),
             )
         }
     };
-    let extra = ewf_extra(ewf.as_ref(), &digests);
+    let mut extra = ewf_extra(ewf.as_ref(), &digests);
+    if let Some(d) = &dmg {
+        extra = crate::dmg_extra(d);
+    }
     let gaps: Vec<dredge_core::Gap> = synthesized
         .synthesized
         .iter()
@@ -191,6 +201,8 @@ fn add_in_session(
     let bad_bytes = synthesized.synthesized_bytes();
     let kind = if ewf.is_some() {
         "ewf"
+    } else if dmg.is_some() {
+        "dmg"
     } else if segments.len() > 1 {
         "split"
     } else if is_block_device(image) {
@@ -240,6 +252,7 @@ fn add_in_session(
         evidence: Some(row),
         gaps,
         ewf,
+        dmg: dmg.as_deref().map(crate::dmg_lines).unwrap_or_default(),
         read_pass,
         read_other,
     };

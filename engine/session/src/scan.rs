@@ -489,6 +489,7 @@ pub struct Prepared {
     pub(crate) other: Counted,
     pub(crate) segments: Vec<PathBuf>,
     pub(crate) ewf: Option<dredge_image::EwfMeta>,
+    pub(crate) dmg: Option<Arc<dredge_image::DmgChecks>>,
 }
 
 /// Opens an image, analyses it for evidence `label` and reads it once: hashed
@@ -557,6 +558,7 @@ pub(crate) fn prepare(
         other,
         segments: opened.segments,
         ewf: opened.ewf,
+        dmg: opened.dmg,
     };
     // A scan hashes only when it analyses something: an item whose every unit an
     // earlier run sealed is not read again. A registration always hashes.

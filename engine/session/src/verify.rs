@@ -312,6 +312,14 @@ fn check_evidence(
     if h.interrupted {
         return EvidenceCheck::Interrupted;
     }
+    if let Some((table, recorded, actual)) = ev.dmg.as_deref().and_then(crate::dmg_mismatch) {
+        // A DMG's own stored CRC-32s must hold too.
+        return EvidenceCheck::Mismatch {
+            algorithm: "CRC-32 stored in the DMG",
+            recorded: format!("{recorded} (table {table})"),
+            actual,
+        };
+    }
     if let Some(m) = &ev.ewf {
         // The E01's own stored hashes must hold too.
         for (algorithm, stored, actual) in [
