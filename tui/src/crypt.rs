@@ -30,6 +30,7 @@ fn container_name(kind: &str) -> Option<&'static str> {
         "luks2" => "LUKS2",
         "veracrypt" => "VeraCrypt",
         "truecrypt" => "TrueCrypt",
+        "filevault2" => "FileVault 2",
         _ => return None,
     })
 }
@@ -39,8 +40,10 @@ fn protectors(what: &str) -> Vec<String> {
     what.split("; ")
         .filter_map(|part| {
             if let Some(p) = part.strip_prefix("protector ") {
-                // "GUID: password"
-                return p.split_once(": ").map(|(_, kind)| kind.to_string());
+                // "GUID: password"; FileVault's "UUID: passphrase (user …)".
+                return p
+                    .split_once(": ")
+                    .map(|(_, kind)| kind.split_once(" (").map_or(kind, |(k, _)| k).to_string());
             }
             // "keyslot 0: pbkdf2-sha256, 1000 iterations, …"
             let k = part.strip_prefix("keyslot ")?;
@@ -91,6 +94,7 @@ pub fn encrypted(
         };
         let desc = own(v, "BitLocker")
             .or_else(|| own(v, "LUKS"))
+            .or_else(|| own(v, "CoreStorage"))
             .unwrap_or_default();
         out.push(Encrypted {
             idx: v.idx,
@@ -114,5 +118,7 @@ mod tests {
         assert_eq!(protectors(bl), vec!["password", "recovery password"]);
         let luks = "LUKS2 encrypted volume u: aes-xts-plain64, 512-bit key, data at byte 16777216; keyslot 0: luks2, 512-bit key, pbkdf2-sha256 1000 iterations, area aes-xts-plain64 at byte 32768; segment 0: crypt. Without";
         assert_eq!(protectors(luks), vec!["keyslot 0 (luks2)"]);
+        let fv = "CoreStorage physical volume p (volume group g), 4096-byte blocks, 536829952 bytes; FileVault 2 encrypted (AES-XTS-128), conversion Complete; protector 868C54AC-…: passphrase (user type 0x10000001, PBKDF2-SHA-256 204222 iterations, key-encrypting key 6614421E-…); protector 1FE684FE-…: passphrase (user type 0x10060002, PBKDF2-SHA-256 41000 iterations, key-encrypting key K). Without";
+        assert_eq!(protectors(fv), vec!["passphrase", "passphrase"]);
     }
 }

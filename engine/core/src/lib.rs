@@ -15,6 +15,7 @@ pub mod dirqueue;
 mod extent;
 pub mod memory;
 mod model;
+pub mod plist_xml;
 mod sanitize;
 mod source;
 pub mod time;

@@ -11,9 +11,9 @@
 //! The layout is libfvde's documentation and cryptsetup's `fvault2` reader;
 //! `cryptsetup fvault2Dump` is the oracle.
 
-use crate::cfxml::{self, Val};
 use crate::sector::SectorCipher;
 use dredge_core::checksum::crc32c_update;
+use dredge_core::plist_xml::{self as cfxml, Val};
 use dredge_core::{Finding, VolumeReader};
 
 fn le16(b: &[u8], at: usize) -> u16 {
@@ -365,13 +365,15 @@ impl FileVault {
                 what.push_str(&format!(", conversion {c}"));
             }
             for u in &self.users {
+                // "protector ID: kind (…)", as BitLocker's are written.
                 what.push_str(&format!(
-                    "; protector: user {} type 0x{:x}, passphrase (PBKDF2-SHA-256, {} iterations), key-encrypting key {}",
+                    "; protector {}: passphrase (user type 0x{:x}, PBKDF2-SHA-256 {} iterations, key-encrypting key {}",
                     u.ident, u.kind, u.iterations, u.kek_ident
                 ));
                 if !u.hint.is_empty() {
                     what.push_str(&format!(", hint {:?}", u.hint));
                 }
+                what.push(')');
             }
             what.push_str(". Without its key its files are not listed and it is not carved");
         } else {

@@ -12,7 +12,6 @@
 
 mod bitlocker;
 mod bitlocker_open;
-mod cfxml;
 mod entropy;
 mod fvault;
 mod fvault_open;

@@ -183,7 +183,9 @@ fn filevault_metadata_reads_as_cryptsetup_dumps_it_and_the_passphrase_gives_the_
     // The finding names the protector and the layout, never a key.
     let what = &fv.findings(0)[0].what;
     assert!(
-        what.contains("FileVault 2") && what.contains("protector: user"),
+        what.contains("FileVault 2")
+            && what.contains("204222 iterations")
+            && what.contains(": passphrase (user type"),
         "{what}"
     );
 

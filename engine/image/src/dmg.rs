@@ -9,6 +9,7 @@
 //! (over the tables' CRCs) are computed as the registration's pass reads the
 //! image ([`Checks`]) and recorded with the evidence.
 
+use dredge_core::plist_xml::{self, Val};
 use dredge_core::{Extent, ImageSource, ReadReport, SourceError, Why};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -156,32 +157,39 @@ impl DmgSource {
         let mut xml = vec![0u8; xml_len as usize];
         file.read_exact_at(&mut xml, xml_off)
             .map_err(|e| err(xml_off, e.to_string()))?;
-        let plist: plist::Value = plist::from_bytes(&xml)
+        let text = std::str::from_utf8(&xml).map_err(|e| {
+            err(
+                xml_off + e.valid_up_to() as u64,
+                "property list is not UTF-8".into(),
+            )
+        })?;
+        let plist = plist_xml::parse(text)
             .map_err(|e| err(xml_off, format!("property list does not parse: {e}")))?;
         let blkx = plist
-            .as_dictionary()
-            .and_then(|d| d.get("resource-fork"))
-            .and_then(|r| r.as_dictionary())
+            .get("resource-fork")
             .and_then(|r| r.get("blkx"))
-            .and_then(|b| b.as_array())
+            .map(Val::items)
+            .filter(|b| !b.is_empty())
             .ok_or_else(|| err(xml_off, "no resource-fork/blkx in the property list".into()))?;
         let mut chunks = Vec::new();
         let mut tables = Vec::new();
         let mut undecoded = Vec::new();
         for (ti, b) in blkx.iter().enumerate() {
-            let d = b.as_dictionary();
-            let name = d
-                .and_then(|d| d.get("Name").or_else(|| d.get("CFName")))
-                .and_then(|n| n.as_string())
+            let name = b
+                .get("Name")
+                .or_else(|| b.get("CFName"))
+                .and_then(Val::str)
                 .unwrap_or("")
                 .to_string();
-            let Some(m) = d.and_then(|d| d.get("Data")).and_then(|v| v.as_data()) else {
+            // Names are evidence: quoted escaped in messages, never raw.
+            let shown = name.escape_debug().to_string();
+            let Some(m) = b.get("Data").and_then(Val::data) else {
                 return Err(err(xml_off, format!("blkx {ti} has no Data")));
             };
             if m.len() < 204 || &m[..4] != b"mish" {
                 return Err(err(
                     xml_off,
-                    format!("blkx {ti} ({name}) is not a mish table"),
+                    format!("blkx {ti} ({shown}) is not a mish table"),
                 ));
             }
             let (first, count, doff) = (be64(m, 8), be64(m, 16), be64(m, 24));
@@ -189,7 +197,7 @@ impl DmgSource {
             if m.len() < 204 + 40 * n || chunks.len() + n > MAX_CHUNKS {
                 return Err(err(
                     xml_off,
-                    format!("blkx {ti} ({name}) lists {n} chunks in {} bytes", m.len()),
+                    format!("blkx {ti} ({shown}) lists {n} chunks in {} bytes", m.len()),
                 ));
             }
             let start = chunks.len();
@@ -211,13 +219,13 @@ impl DmgSource {
                 let (Some(sector), Some(off)) = (sector, stored) else {
                     return Err(err(
                         xml_off,
-                        format!("blkx {ti} ({name}) chunk {i} lies outside its table or the file"),
+                        format!("blkx {ti} ({shown}) chunk {i} lies outside its table or the file"),
                     ));
                 };
                 if sc == 0 || sc.saturating_mul(512) > MAX_CHUNK_OUT {
                     return Err(err(
                         xml_off,
-                        format!("blkx {ti} ({name}) chunk {i} of {sc} sectors"),
+                        format!("blkx {ti} ({shown}) chunk {i} of {sc} sectors"),
                     ));
                 }
                 let mth = method(kind);

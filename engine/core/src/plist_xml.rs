@@ -1,19 +1,20 @@
-//! The XML property lists CoreStorage keeps in its metadata blocks. They are
-//! CoreFoundation's serialisation with object references: a value may carry
-//! `ID="n"` and be repeated later as `<reference IDREF="n"/>`, and there is
-//! no `<plist>` wrapper, so a general plist reader refuses them. This reads
-//! that subset (dict, array, key, string, integer, data, true/false,
-//! reference) from evidence: every size is bounded, references resolve only
-//! to values already read (no cycles), and the nodes a document expands to,
-//! references included, are counted, so nested references cannot multiply
-//! without bound.
+//! XML property lists read from evidence: Apple's own (`<?xml …?>`,
+//! `<!DOCTYPE …>`, `<plist>`, as disk images carry them) and CoreStorage's,
+//! which are CoreFoundation's serialisation with object references (a value
+//! may carry `ID="n"` and be repeated later as `<reference IDREF="n"/>`) and
+//! no `<plist>` wrapper. The subset read: dict, array, key, string, integer,
+//! real (as text), date (as text), data, true/false, reference. Every size is
+//! bounded, references resolve only to values already read (no cycles), and
+//! the nodes a document expands to, references included, are counted, so
+//! nested references cannot multiply without bound. Here (not in a crate of
+//! the parsers') because two parsers read them: encrypted volumes and disk
+//! images.
 
-use base64::Engine;
 use std::collections::HashMap;
 
 /// A value of the property list.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Val {
+pub enum Val {
     Dict(Vec<(String, Val)>),
     Array(Vec<Val>),
     Str(String),
@@ -24,35 +25,35 @@ pub(crate) enum Val {
 
 impl Val {
     /// The value under `key` of a dict.
-    pub(crate) fn get(&self, key: &str) -> Option<&Val> {
+    pub fn get(&self, key: &str) -> Option<&Val> {
         match self {
             Val::Dict(kv) => kv.iter().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
 
-    pub(crate) fn str(&self) -> Option<&str> {
+    pub fn str(&self) -> Option<&str> {
         match self {
             Val::Str(s) => Some(s),
             _ => None,
         }
     }
 
-    pub(crate) fn int(&self) -> Option<u64> {
+    pub fn int(&self) -> Option<u64> {
         match self {
             Val::Int(n) => Some(*n),
             _ => None,
         }
     }
 
-    pub(crate) fn data(&self) -> Option<&[u8]> {
+    pub fn data(&self) -> Option<&[u8]> {
         match self {
             Val::Data(d) => Some(d),
             _ => None,
         }
     }
 
-    pub(crate) fn items(&self) -> &[Val] {
+    pub fn items(&self) -> &[Val] {
         match self {
             Val::Array(a) => a,
             _ => &[],
@@ -166,11 +167,12 @@ impl<'a> Parser<'a> {
         let v = match (t.name, t.empty) {
             ("reference", _) => {
                 let id = attr(t.attrs, "IDREF").ok_or("a reference without IDREF")?;
-                let v = self
-                    .ids
-                    .get(id)
-                    .cloned()
-                    .ok_or_else(|| format!("a reference to {id}, not defined before it"))?;
+                let v = self.ids.get(id).cloned().ok_or_else(|| {
+                    format!(
+                        "a reference to {}, not defined before it",
+                        id.escape_debug()
+                    )
+                })?;
                 self.count(v.nodes())?;
                 return Ok(Some(v));
             }
@@ -178,6 +180,7 @@ impl<'a> Parser<'a> {
             ("array", true) => Val::Array(Vec::new()),
             ("string", true) => Val::Str(String::new()),
             ("data", true) => Val::Data(Vec::new()),
+            ("real" | "date", false) => Val::Str(unescape(self.text(t.name)?)),
             ("true", _) => Val::Bool(true),
             ("false", _) => Val::Bool(false),
             ("dict", false) => {
@@ -188,12 +191,15 @@ impl<'a> Parser<'a> {
                         break;
                     }
                     if k.name != "key" || k.empty {
-                        return Err(format!("<{}> where a dict's key was due", k.name));
+                        return Err(format!(
+                            "<{}> where a dict's key was due",
+                            k.name.escape_debug()
+                        ));
                     }
                     let key = unescape(self.text("key")?);
                     let v = self
                         .value(depth + 1)?
-                        .ok_or_else(|| format!("key {key} without a value"))?;
+                        .ok_or_else(|| format!("key {} without a value", key.escape_debug()))?;
                     kv.push((key, v));
                 }
                 Val::Dict(kv)
@@ -220,13 +226,9 @@ impl<'a> Parser<'a> {
                     .chars()
                     .filter(|c| !c.is_whitespace())
                     .collect();
-                Val::Data(
-                    base64::engine::general_purpose::STANDARD
-                        .decode(t)
-                        .map_err(|_| "data that is not base64".to_string())?,
-                )
+                Val::Data(base64(&t).ok_or("data that is not base64")?)
             }
-            (n, _) => return Err(format!("an unknown element <{n}>")),
+            (n, _) => return Err(format!("an unknown element <{}>", n.escape_debug())),
         };
         self.count(1)?;
         if let Some(id) = attr(t.attrs, "ID") {
@@ -238,14 +240,58 @@ impl<'a> Parser<'a> {
 
 /// The value `text` holds (one top-level value; what follows it is ignored,
 /// as the blocks pad with zeros).
-pub(crate) fn parse(text: &str) -> Result<Val, String> {
+pub fn parse(text: &str) -> Result<Val, String> {
     let mut p = Parser {
         s: text,
         at: 0,
         ids: HashMap::new(),
         nodes: 0,
     };
+    // Apple's prolog and wrapper: `<?xml …?>`, `<!DOCTYPE …>`, `<plist …>`.
+    loop {
+        let rest = p.s[p.at..].trim_start();
+        let skip = p.s.len() - p.at - rest.len();
+        p.at += skip;
+        if rest.starts_with("<?") || rest.starts_with("<!") {
+            let end = rest.find('>').ok_or("a prolog not closed")?;
+            p.at += end + 1;
+        } else if rest.starts_with("<plist") {
+            let end = rest.find('>').ok_or("<plist> not closed")?;
+            p.at += end + 1;
+        } else {
+            break;
+        }
+    }
     p.value(0)?.ok_or_else(|| "no value".to_string())
+}
+
+/// Standard base64 (RFC 4648, `=` padding), whitespace already removed;
+/// `None` for anything else.
+fn base64(t: &str) -> Option<Vec<u8>> {
+    let val = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let b = t.trim_end_matches('=').as_bytes();
+    if !t.len().is_multiple_of(4) || t.len() - b.len() > 2 || b.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(b.len() * 3 / 4);
+    for chunk in b.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= val(c)? << (18 - 6 * i);
+        }
+        let bytes = n.to_be_bytes();
+        out.extend_from_slice(&bytes[1..chunk.len()]);
+    }
+    Some(out)
 }
 
 #[cfg(test)]
@@ -264,6 +310,27 @@ mod tests {
         assert_eq!(b[1].str(), Some("x & y"));
         assert_eq!(b[2].data(), Some(&[0u8, 1, 2][..]));
         assert_eq!(v.get("c").and_then(Val::str), Some(""));
+    }
+
+    #[test]
+    fn apples_prolog_and_wrapper_are_read_and_base64_is_rfc_4648() {
+        let v = parse(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<!DOCTYPE plist PUBLIC \"-//Apple//DTD PLIST 1.0//EN\" \"x\">\n<plist version=\"1.0\">\n<dict>\n\t<key>a</key>\n\t<data>\n\tbWlzaA==\n\t</data>\n\t<key>r</key><real>1.5</real>\n</dict>\n</plist>\n",
+        )
+        .unwrap();
+        assert_eq!(v.get("a").and_then(Val::data), Some(&b"mish"[..]));
+        assert_eq!(v.get("r").and_then(Val::str), Some("1.5"));
+        for (t, want) in [
+            ("", &b""[..]),
+            ("Zg==", b"f"),
+            ("Zm8=", b"fo"),
+            ("Zm9v", b"foo"),
+        ] {
+            assert_eq!(base64(t).as_deref(), Some(want), "{t}");
+        }
+        for bad in ["Z", "Zg=", "Zg===", "Z!==", "Zm9v="] {
+            assert!(base64(bad).is_none(), "{bad}");
+        }
     }
 
     #[test]
