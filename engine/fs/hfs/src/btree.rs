@@ -6,13 +6,10 @@
 //! cyclic chain ends the chain, never the walk (the remaining nodes are then
 //! scanned for leaf nodes, with a finding).
 
+use crate::be32;
 use crate::fork::Fork;
 use dredge_core::bytes::be16;
 use dredge_core::{Finding, VolumeReader};
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    dredge_core::bytes::be32(b, at)
-}
 
 /// Node sizes HFS+ allows.
 const NODE_SIZES: std::ops::RangeInclusive<usize> = 512..=32_768;

@@ -1,13 +1,10 @@
 //! Catalog records: folders and files keyed by (parent CNID, name), their
 //! times (seconds since 1904, UTC), BSD modes, and data and resource forks.
 
+use crate::be32;
 use crate::fork::Fork;
 use dredge_core::bytes::be16;
 use dredge_core::{EntryKind, Timestamp};
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    dredge_core::bytes::be32(b, at)
-}
 
 /// Seconds from 1904-01-01 to 1970-01-01.
 const EPOCH_1904: i64 = 2_082_844_800;

@@ -2,12 +2,9 @@
 //! extents of allocation blocks (eight in the catalog record, the rest in the
 //! extents-overflow file).
 
+use crate::be32;
 use dredge_core::bytes::be64;
 use dredge_core::{Run, RunData, VolumeReader};
-
-fn be32(b: &[u8], at: usize) -> u32 {
-    dredge_core::bytes::be32(b, at)
-}
 
 /// Extents one fork may have (HFS+ has no bound; a million is far past any
 /// real file and keeps a forged chain bounded).

@@ -22,7 +22,8 @@ use dredge_core::{Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, 
 use fork::{Fork, MAX_EXTENTS};
 use std::collections::HashMap;
 
-fn be32(b: &[u8], at: usize) -> u32 {
+/// A big-endian u32 (HFS+ is big-endian throughout).
+pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
     dredge_core::bytes::be32(b, at)
 }
 
