@@ -102,25 +102,19 @@ pub fn password_hashes(
                     let reader = VolumeReader::new(Arc::clone(&src), v.extent)
                         .with_budget(volume_budget(v.extent.len));
                     let name = format!("{}/v{i}", ev.label);
-                    if let Ok(Ok(f)) = contain(|| dredge_crypt::FileVault::read(&reader)) {
-                        for l in dredge_crypt::fvault_lines(&f) {
+                    // Containers whose protectors give crack lines.
+                    let cracked = match contain(|| dredge_crypt::FileVault::read(&reader)) {
+                        Ok(Ok(f)) => Some(("filevault2", dredge_crypt::fvault_lines(&f))),
+                        _ => match contain(|| dredge_crypt::BitLocker::read(&reader)) {
+                            Ok(Ok(b)) => Some(("bitlocker", dredge_crypt::bitlocker_lines(&b))),
+                            _ => None,
+                        },
+                    };
+                    if let Some((container, found)) = cracked {
+                        for l in found {
                             lines.push(HashLine {
                                 volume: name.clone(),
-                                container: "filevault2",
-                                protector: l.protector,
-                                kind: l.kind,
-                                hashcat_mode: l.hashcat_mode,
-                                line: l.line,
-                                file: None,
-                            });
-                        }
-                        continue;
-                    }
-                    if let Ok(Ok(b)) = contain(|| dredge_crypt::BitLocker::read(&reader)) {
-                        for l in dredge_crypt::bitlocker_lines(&b) {
-                            lines.push(HashLine {
-                                volume: name.clone(),
-                                container: "bitlocker",
+                                container,
                                 protector: l.protector,
                                 kind: l.kind,
                                 hashcat_mode: l.hashcat_mode,
