@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{have, unpack, Mem};
+use common::{have, unpack, Mem, Patched};
 use dredge_core::{Extent, VolumeReader};
 use dredge_crypt::{BitLocker, EncryptedVolume};
 use std::sync::Arc;
@@ -13,35 +13,6 @@ use std::sync::Arc;
 fn vol(bytes: Vec<u8>) -> VolumeReader {
     let n = bytes.len() as u64;
     VolumeReader::new(Arc::new(Mem(bytes)), Extent::new(0, n))
-}
-
-/// An image shared by every case, with a few bytes changed (a 100 MiB copy
-/// per case would be most of the test's time).
-struct Patched(Arc<Vec<u8>>, Vec<(usize, u8)>);
-
-impl dredge_core::ImageSource for Patched {
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    fn read_at(
-        &self,
-        off: u64,
-        buf: &mut [u8],
-    ) -> Result<dredge_core::ReadReport, dredge_core::SourceError> {
-        let s = (off as usize).min(self.0.len());
-        let n = buf.len().min(self.0.len() - s);
-        buf[..n].copy_from_slice(&self.0[s..s + n]);
-        buf[n..].fill(0);
-        for &(at, b) in &self.1 {
-            if (s..s + n).contains(&at) {
-                buf[at - s] = b;
-            }
-        }
-        Ok(dredge_core::ReadReport::clean(n))
-    }
-    fn describe(&self) -> String {
-        "patched test image".into()
-    }
 }
 
 #[test]

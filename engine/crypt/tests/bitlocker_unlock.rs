@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{cryptsetup_data, have, unpack};
+use common::{cryptsetup_data, have, unpack, File};
 use dredge_core::{Extent, ImageSource, VolumeReader};
 use dredge_crypt::{unlock, Layered, Secret};
 use sha2::{Digest, Sha256};
@@ -16,28 +16,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
-
-/// An image file read positionally.
-struct File(std::fs::File, u64);
-impl ImageSource for File {
-    fn size(&self) -> u64 {
-        self.1
-    }
-    fn read_at(
-        &self,
-        off: u64,
-        buf: &mut [u8],
-    ) -> Result<dredge_core::ReadReport, dredge_core::SourceError> {
-        use std::os::unix::fs::FileExt;
-        let n = buf.len().min(self.1.saturating_sub(off) as usize);
-        self.0.read_exact_at(&mut buf[..n], off).unwrap();
-        buf[n..].fill(0);
-        Ok(dredge_core::ReadReport::clean(n))
-    }
-    fn describe(&self) -> String {
-        "test image".into()
-    }
-}
 
 /// `[section]` → key → value.
 fn conf(text: &str) -> BTreeMap<String, BTreeMap<String, String>> {

@@ -1,8 +1,10 @@
 //! What the crate's tests over public test images share.
 #![allow(dead_code)]
 
+use dredge_core::ImageSource;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 /// An image in memory.
 #[allow(unused_imports)]
@@ -41,4 +43,61 @@ pub fn unpack(tarball: &str, tag: &str, names: &[&str]) -> PathBuf {
         .unwrap()
         .success());
     dir
+}
+
+/// An image file read positionally.
+pub struct File(pub std::fs::File, pub u64);
+
+impl ImageSource for File {
+    fn size(&self) -> u64 {
+        self.1
+    }
+    fn read_at(
+        &self,
+        off: u64,
+        buf: &mut [u8],
+    ) -> Result<dredge_core::ReadReport, dredge_core::SourceError> {
+        use std::os::unix::fs::FileExt;
+        let n = buf.len().min(self.1.saturating_sub(off) as usize);
+        self.0.read_exact_at(&mut buf[..n], off).unwrap();
+        buf[n..].fill(0);
+        Ok(dredge_core::ReadReport::clean(n))
+    }
+    fn describe(&self) -> String {
+        "test image".into()
+    }
+}
+
+/// An image shared by every case, with a few bytes changed.
+pub struct Patched(pub Arc<Vec<u8>>, pub Vec<(usize, u8)>);
+
+fn copy_out(img: &[u8], off: u64, buf: &mut [u8]) -> usize {
+    let s = (off as usize).min(img.len());
+    let n = buf.len().min(img.len() - s);
+    buf[..n].copy_from_slice(&img[s..s + n]);
+    buf[n..].fill(0);
+    n
+}
+
+impl ImageSource for Patched {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn read_at(
+        &self,
+        off: u64,
+        buf: &mut [u8],
+    ) -> Result<dredge_core::ReadReport, dredge_core::SourceError> {
+        let n = copy_out(&self.0, off, buf);
+        let s = off as usize;
+        for &(at, b) in &self.1 {
+            if (s..s + n).contains(&at) {
+                buf[at - s] = b;
+            }
+        }
+        Ok(dredge_core::ReadReport::clean(n))
+    }
+    fn describe(&self) -> String {
+        "patched test image".into()
+    }
 }
