@@ -6,7 +6,8 @@
 # which hashcat does not pull in; PyPI case-utils gives
 # case_validate; flac, vorbis-tools, opus-tools, lame, 7zip, gcab, xorriso, libheif-examples,
 # libhivex-bin and libsmali-java (on default-jre-headless) make the audio, 7z, CAB, ISO, HEIC, registry-hive and DEX files the
-# carving tests carve). Does nothing when they are
+# carving tests carve; so do default-jdk-headless (javac), fonttools (pyftsubset), mkvtoolnix, icoutils, icnsutils,
+# imagemagick, abcmidi, cpio and mktorrent for classes, fonts, Matroska, icons, PSD, MIDI, cpio and torrents). Does nothing when they are
 # all present.
 set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
@@ -14,7 +15,8 @@ pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprog
       chromium poppler-utils fonts-dejavu-core tmux sqlite3 cryptsetup-bin xz-utils
       python3-cryptography dislocker hashcat pocl-opencl-icd ocl-icd-libopencl1 zstd lz4
       flac vorbis-tools opus-tools lame 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java
-      default-jre-headless)
+      default-jre-headless default-jdk-headless fonttools mkvtoolnix icoutils icnsutils imagemagick
+      abcmidi cpio mktorrent)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

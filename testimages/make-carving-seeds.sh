@@ -7,7 +7,8 @@
 # are third-party files, listed in testimages/carving/SOURCES.md, and not touched
 # here.)
 # Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, iconv, gcc,
-# python3, flac, oggenc, lame, 7zz, gcab, xorriso, heif-enc, smali; the files are committed, so the test needs none of these)
+# python3, flac, oggenc, lame, 7zz, gcab, xorriso, heif-enc, smali, javac, pyftsubset,
+# mkvmerge, opusenc, icotool, png2icns, convert, abc2midi, cpio, ar, dpkg-deb, mktorrent; the files are committed, so the test needs none of these)
 set -euo pipefail
 out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
 mkdir -p "$out"
@@ -98,4 +99,75 @@ v = {"case": "seed", "items": [1, 2.5, True, "evidence is read, never written"],
 with open(sys.argv[1], "wb") as f:
     plistlib.dump(v, f, fmt=plistlib.FMT_BINARY)
 PY
+# A SQLite rollback journal: a transaction that changed pages of a database
+# spilled to disk, the journal copied before the transaction ends.
+python3 - "$work" "$out/seed.db-journal" <<'PY'
+import shutil, sqlite3, sys
+work, dst = sys.argv[1], sys.argv[2]
+c = sqlite3.connect(f"{work}/j.db", isolation_level=None)
+c.execute("PRAGMA journal_mode=DELETE")
+c.execute("PRAGMA page_size=1024")
+c.execute("CREATE TABLE notes(id INTEGER PRIMARY KEY, body TEXT)")
+for i in range(20):
+    c.execute("INSERT INTO notes(body) VALUES (?)", (f"note {i}: read, never written " * 3,))
+c.execute("BEGIN")
+c.execute("UPDATE notes SET body = 'changed' WHERE id % 2 = 0")
+c.execute("PRAGMA cache_size=1")
+for i in range(40):
+    c.execute("INSERT INTO notes(body) VALUES (?)", ("x" * 300,))
+shutil.copyfile(f"{work}/j.db-journal", dst)
+c.execute("ROLLBACK")
+PY
+# A Java class compiled by javac from a class written here.
+mkdir -p "$work/java"
+cat > "$work/java/Seed.java" <<'JAVA'
+public class Seed implements Comparable<Seed> {
+    private final String body;
+    private static long count = 1L << 40;
+    public Seed(String b) { body = b; }
+    public int compareTo(Seed o) { return body.compareTo(o.body); }
+    public static void main(String[] a) { System.out.println(new Seed("evidence is read, never written").body + count); }
+}
+JAVA
+javac -d "$work/java" "$work/java/Seed.java"
+cp "$work/java/Seed.class" "$out/Seed.class"
+# A TrueType font: DejaVu Sans cut down by fontTools to the letters of "evidence".
+pyftsubset /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf --text=evidence --output-file="$out/seed.ttf" 2>/dev/null
+# A WebM (Matroska) file: a second of the tone above, Opus in mkvmerge's WebM.
+python3 - "$work/tone48.wav" <<'PY'
+import math, struct, sys, wave
+with wave.open(sys.argv[1], "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(48000)
+    w.writeframes(b"".join(struct.pack("<h", int(8000 * math.sin(i * 0.03))) for i in range(48000)))
+PY
+opusenc --quiet --bitrate 16 "$work/tone48.wav" "$work/tone.opus"
+mkvmerge -q --webm --no-date -o "$out/seed.webm" "$work/tone.opus"
+# Icons from the gradient PNG: an ICO by icotool, an ICNS by png2icns; a
+# Photoshop document by ImageMagick.
+python3 - "$work/g16.png" 16 <<'PY'
+import struct, sys, zlib
+w = h = int(sys.argv[2])
+raw = b"".join(b"\0" + bytes(v for x in range(w) for v in (x * 9, y * 11, 128, 255)) for y in range(h))
+def chunk(t, d):
+    return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+open(sys.argv[1], "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0))
+    + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
+PY
+icotool -c -o "$out/seed.ico" "$work/g16.png"
+png2icns "$out/seed.icns" "$work/g16.png" >/dev/null
+/usr/bin/convert "$work/g16.png" "$out/seed.psd"
+# Sound: the tone as AIFF (flac decoding to AIFF), a tune as MIDI (abc2midi).
+flac -s -d -f --force-aiff-format -o "$out/tone.aiff" "$out/tone.flac"
+printf 'X:1\nT:Seed\nM:4/4\nL:1/8\nK:G\nGABc dedB|c2ec B2dB|]\n' > "$work/seed.abc"
+abc2midi "$work/seed.abc" -o "$out/seed.mid" >/dev/null
+# Archives of the two text files: cpio (newc with checksums), ar, a Debian
+# package (dpkg-deb), and a torrent of them (mktorrent).
+(cd "$work/t" && printf 'notes.txt\nshort.txt\n' | cpio --quiet -o -H crc > "$out/seed.cpio")
+rm -f "$out/seed.a" && (cd "$work/t" && ar rcD "$out/seed.a" notes.txt short.txt)
+mkdir -p "$work/pkg/DEBIAN" "$work/pkg/usr/share/doc/seed"
+printf 'Package: seed\nVersion: 1.0\nArchitecture: all\nMaintainer: dredge <dredge@example.org>\nDescription: seed\n' > "$work/pkg/DEBIAN/control"
+cp "$work/t/short.txt" "$work/pkg/usr/share/doc/seed/"
+SOURCE_DATE_EPOCH=1796256000 dpkg-deb --root-owner-group -Zxz --build "$work/pkg" "$out/seed.deb" >/dev/null
+rm -f "$out/seed.torrent"
+mktorrent -a http://tracker.example/announce -d -o "$out/seed.torrent" "$work/t" >/dev/null
 ls -l "$out"

@@ -5,20 +5,29 @@
 //! how the image is cut into pages or how many workers scan them (the session runs
 //! the pages on a worker pool; this crate has no threads).
 
+mod aiff;
+mod ar;
 mod bmp;
 mod bplist;
 mod bzip2;
 mod cab;
+mod cpio;
 mod dex;
 mod elf;
 mod evtx;
 mod flac;
+mod font;
 mod gif;
 mod gzip;
+mod icns;
+mod ico;
 mod iso9660;
+mod javaclass;
 mod jpeg;
 mod lnk;
 mod lz4;
+mod midi;
+mod mkv;
 mod mp3;
 mod mp4;
 mod ogg;
@@ -26,14 +35,18 @@ mod ole;
 mod pdf;
 mod pe;
 mod png;
+mod psd;
+mod rar;
 mod regf;
 mod riff;
 mod sevenz;
 mod sqlite;
+mod sqlite_journal;
 mod sqlite_wal;
 mod tar;
 mod text;
 mod tiff;
+mod torrent;
 mod utf16;
 mod xz;
 mod zip;
@@ -483,6 +496,19 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(lnk::Lnk),
         Box::new(dex::Dex),
         Box::new(bplist::Bplist),
+        Box::new(rar::Rar),
+        Box::new(sqlite_journal::SqliteJournal),
+        Box::new(javaclass::JavaClass),
+        Box::new(font::Font),
+        Box::new(mkv::Mkv),
+        Box::new(ico::Ico),
+        Box::new(icns::Icns),
+        Box::new(psd::Psd),
+        Box::new(aiff::Aiff),
+        Box::new(midi::Midi),
+        Box::new(cpio::Cpio),
+        Box::new(ar::Ar),
+        Box::new(torrent::Torrent),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]

@@ -19,14 +19,13 @@ const RECORD: u64 = 20 * BLOCK;
 fn number(f: &[u8]) -> Option<u64> {
     if f.first().is_some_and(|b| b & 0x80 != 0) {
         // Base-256, big-endian, the top bit of the first byte a flag.
-        if f[0] != 0x80 || f[1..f.len() - 8].iter().any(|&b| b != 0) {
+        // At most the last 8 bytes hold the value (a field of 8, such as the
+        // checksum's, holds 7 after its flag byte).
+        let tail = f.len().saturating_sub(8).max(1);
+        if f[0] != 0x80 || f[1..tail].iter().any(|&b| b != 0) {
             return None;
         }
-        return Some(
-            f[f.len() - 8..]
-                .iter()
-                .fold(0, |v, &b| v << 8 | u64::from(b)),
-        );
+        return Some(f[tail..].iter().fold(0, |v, &b| v << 8 | u64::from(b)));
     }
     let s = f
         .iter()

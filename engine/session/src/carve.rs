@@ -178,7 +178,10 @@ pub(crate) fn settle(
     mut found: Vec<Carved>,
     mut notes: Vec<Finding>,
 ) -> (Vec<Carved>, Vec<Finding>) {
-    found.sort_by(|a, b| (a.offset, a.format).cmp(&(b.offset, b.format)));
+    // At one offset a structured format goes before text, which would
+    // otherwise cover it (a torrent's or an mbox's first bytes are text).
+    let key = |c: &Carved| (c.offset, TEXTS.contains(&c.format), c.format);
+    found.sort_by(|a, b| key(a).cmp(&key(b)));
     found.dedup_by(|a, b| a.offset == b.offset && a.format == b.format);
     let mut covered = dredge_core::ExtentSet::new();
     let mut own: std::collections::HashMap<&str, dredge_core::ExtentSet> =
