@@ -2,7 +2,6 @@
 //! `favicon.ico`, cursors.
 
 use crate::{Carver, Reader, Verdict};
-use std::sync::LazyLock;
 
 /// ICO/CUR: the directory (type 1 or 2, 1 to 64 images, reserved bytes zero),
 /// each entry's image inside the file after the directory, none overlapping
@@ -12,15 +11,10 @@ use std::sync::LazyLock;
 /// check: `Unverified`, ending at the last image.
 pub struct Ico;
 
-static HEADERS: LazyLock<Vec<&'static [u8]>> = LazyLock::new(|| {
-    let mut v: Vec<&'static [u8]> = Vec::new();
-    for kind in [1u8, 2] {
-        for n in 1u8..=64 {
-            v.push(Box::leak(Box::new([0, 0, kind, 0, n, 0])));
-        }
-    }
-    v
-});
+/// Type 1 (icon) or 2 (cursor) after the zero reserved word; the image count
+/// (1 to 64) and its zero high byte are checked in `check`. One pattern per count
+/// would be 128 patterns and push the matcher off its fast packed search.
+const HEADERS: &[&[u8]] = &[b"\0\0\x01\0", b"\0\0\x02\0"];
 
 impl Carver for Ico {
     fn name(&self) -> &'static str {
@@ -30,7 +24,7 @@ impl Carver for Ico {
         subtype.unwrap_or("ico")
     }
     fn headers(&self) -> &'static [&'static [u8]] {
-        HEADERS.as_slice()
+        HEADERS
     }
     fn min_size(&self) -> u64 {
         6 + 16 + 40
@@ -44,7 +38,12 @@ impl Carver for Ico {
         };
         let cursor = h[2] == 2;
         let n = u64::from(h[4]);
-        if h[..2] != [0, 0] || !matches!(h[2], 1 | 2) || h[3] != 0 || h[5] != 0 || n == 0 {
+        if h[..2] != [0, 0]
+            || !matches!(h[2], 1 | 2)
+            || h[3] != 0
+            || h[5] != 0
+            || !(1..=64).contains(&n)
+        {
             return Verdict::Reject;
         }
         let dir_end = 6 + 16 * n;

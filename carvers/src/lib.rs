@@ -26,6 +26,7 @@ mod javaclass;
 mod jpeg;
 mod lnk;
 mod lz4;
+mod matcher;
 mod midi;
 mod mkv;
 mod mp3;
@@ -52,8 +53,8 @@ mod xz;
 mod zip;
 mod zstd;
 
-use aho_corasick::{AhoCorasick, MatchKind};
 use dredge_core::{ImageSource, Why};
+pub use matcher::Matcher;
 pub use text::{text_starts, Text, TAIL as TEXT_TAIL};
 
 /// A candidate whose first `len` bytes validate, cut short for `why`.
@@ -512,47 +513,4 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
-}
-
-/// Every header of every carver in one automaton.
-pub struct Matcher {
-    ac: AhoCorasick,
-    owner: Vec<usize>,
-    longest: usize,
-}
-
-impl Matcher {
-    pub fn new(carvers: &[Box<dyn Carver>]) -> Result<Matcher, String> {
-        let mut pats: Vec<&[u8]> = Vec::new();
-        let mut owner = Vec::new();
-        for (i, c) in carvers.iter().enumerate() {
-            for h in c.headers() {
-                pats.push(h);
-                owner.push(i);
-            }
-        }
-        let longest = pats.iter().map(|p| p.len()).max().unwrap_or(1);
-        // Headers here are distinct and never prefixes of each other, so leftmost-first
-        // matching (fast) loses no hit.
-        let ac = AhoCorasick::builder()
-            .match_kind(MatchKind::LeftmostFirst)
-            .build(&pats)
-            .map_err(|e| format!("cannot build the header matcher: {e}"))?;
-        Ok(Matcher { ac, owner, longest })
-    }
-
-    /// Bytes a page must be read beyond its end so a header starting in it is whole.
-    pub fn margin(&self) -> usize {
-        self.longest - 1
-    }
-
-    /// Hits (offset within `page`, carver index) that start in `page[..owned]`;
-    /// `page` includes the margin beyond `owned`.
-    pub fn hits(&self, page: &[u8], owned: usize) -> Vec<(usize, usize)> {
-        self.ac
-            .find_iter(page)
-            .filter(|m| m.start() < owned)
-            .map(|m| (m.start(), self.owner[m.pattern().as_usize()]))
-            .collect()
-    }
 }
