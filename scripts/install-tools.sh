@@ -16,7 +16,7 @@ pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprog
       python3-cryptography dislocker hashcat pocl-opencl-icd ocl-icd-libopencl1 zstd lz4
       flac vorbis-tools opus-tools lame 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java
       default-jre-headless default-jdk-headless fonttools mkvtoolnix icoutils icnsutils imagemagick
-      abcmidi cpio mktorrent)
+      abcmidi cpio mktorrent libfsapfs-utils libfshfs-utils apfsprogs)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

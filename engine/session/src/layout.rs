@@ -47,6 +47,11 @@ pub fn registry() -> Vec<FsKind> {
             probe: dredge_fs_hfs::probe,
             open: |v| dredge_fs_hfs::HfsFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
         },
+        FsKind {
+            name: "apfs",
+            probe: dredge_fs_apfs::probe,
+            open: |v| dredge_fs_apfs::ApfsFs::open(v).map(|f| Box::new(f) as Box<dyn FileSystem>),
+        },
         // Not a filesystem: an encrypted volume (LUKS, BitLocker), described,
         // with nothing to list or carve; unlocked, its plaintext is a volume of
         // its own (issue 13).

@@ -1,0 +1,178 @@
+//! Older checkpoints: the container keeps the superblocks of its last
+//! checkpoints in the descriptor ring, and until their blocks are reused
+//! their object maps still lead to the filesystem trees of those
+//! transactions. A file deleted since, or an older version of one changed
+//! since, is still there. Each older tree is walked only where it differs
+//! from newer ones (copy-on-write: a shared block is the same subtree), and
+//! only through objects whose checksum holds, since any of them may have been
+//! reused. What it holds that the current tree does not is listed as deleted,
+//! under its old path, with the transaction it came from.
+
+use crate::btree::Prune;
+use crate::container::parse_apsb;
+use crate::entries::{self, Ctx};
+use crate::fs::{Inode, Records};
+use crate::obj::{Bad, FS};
+use crate::omap::Omap;
+use crate::{space, ApfsFs, Vol};
+use dredge_core::{Entry, Extent, Finding, Recovery, Run, RunData};
+use std::collections::HashSet;
+
+/// Older checkpoints read per volume (the ring rarely holds more).
+const MAX_OLDER: usize = 64;
+/// Tree numbers of older checkpoints in entry ids start here.
+const FIRST_TREE: u64 = 2048;
+
+/// Bytes of `runs` that lie in blocks in use now.
+fn in_use(runs: &[Run], free: &[Extent]) -> u64 {
+    let mut used = 0;
+    for r in runs {
+        let RunData::Image(at) = r.data else { continue };
+        let (mut s, e) = (at, at + r.len);
+        let mut i = free.partition_point(|x| x.end() <= s);
+        while s < e {
+            match free.get(i) {
+                Some(x) if x.start <= s => {
+                    s = x.end().min(e);
+                    i += 1;
+                }
+                Some(x) if x.start < e => {
+                    used += x.start - s;
+                    s = x.start;
+                }
+                _ => {
+                    used += e - s;
+                    s = e;
+                }
+            }
+        }
+    }
+    used
+}
+
+/// Lists what older checkpoints hold of volume `v` that `live` does not.
+pub(crate) fn older(
+    fs: &ApfsFs,
+    v: &Vol,
+    prefix: &str,
+    live: &Records,
+    shared: &mut HashSet<u64>,
+    visit: &mut dyn FnMut(Entry),
+    findings: &mut Vec<Finding>,
+) {
+    let blocks = &fs.c.blocks;
+    let free = space::free(&fs.c, &mut Bad::default()).unwrap_or_default();
+    let mut versions: HashSet<(u64, u64, u64)> = HashSet::new();
+    let (mut listed, mut xids) = (0u64, Vec::new());
+    for (k, nx) in fs.c.older.iter().enumerate().take(MAX_OLDER) {
+        // Damage in old structures is expected (their blocks are free to be
+        // reused): it costs the checkpoint, and is not reported.
+        let (mut bad, mut quiet) = (Bad::default(), Vec::new());
+        let Ok(cmap) = Omap::load(
+            blocks,
+            nx.omap_oid,
+            "older object map",
+            &mut bad,
+            &mut quiet,
+        ) else {
+            continue;
+        };
+        let Some(&oid) = nx.fs_oids.get(v.index) else {
+            continue;
+        };
+        let Some((at, _)) = cmap.get(oid, nx.xid) else {
+            continue;
+        };
+        let Ok((h, b)) = blocks.object(at, FS, &mut bad) else {
+            continue;
+        };
+        let Ok(sb) = parse_apsb(&b, at) else { continue };
+        if !h.sum_ok || sb.uuid != v.sb.uuid {
+            continue;
+        }
+        let Ok(vomap) = Omap::load(
+            blocks,
+            sb.omap_oid,
+            "older object map",
+            &mut bad,
+            &mut quiet,
+        ) else {
+            continue;
+        };
+        if bad.count > 0 {
+            continue;
+        }
+        let what = format!("{prefix} at transaction {}", nx.xid);
+        let prune = Prune {
+            shared: Some(&mut *shared),
+            strict: true,
+        };
+        let Some(recs) = fs.read_tree(
+            v,
+            &vomap,
+            sb.root_tree_oid,
+            nx.xid,
+            &what,
+            prune,
+            &mut bad,
+            &mut quiet,
+        ) else {
+            continue;
+        };
+        let xid = nx.xid;
+        let before = listed;
+        let mut keep = |file: u64, ino: &Inode, runs: &[Run]| -> Option<(bool, Recovery)> {
+            let size = ino.size.unwrap_or(0);
+            if ino.mode & 0o170000 != 0o100000 || size == 0 {
+                return None;
+            }
+            let own = recs.extents.get(&ino.private_id);
+            if let Some(l) = live.inodes.get(&file) {
+                let same = l.private_id == ino.private_id
+                    && l.size == ino.size
+                    && (own.is_none() || own == live.extents.get(&l.private_id));
+                if same {
+                    return None;
+                }
+            }
+            let first = runs.iter().find_map(|r| match r.data {
+                RunData::Image(a) => Some(a),
+                _ => None,
+            });
+            if !versions.insert((file, size, first.unwrap_or(0))) {
+                return None;
+            }
+            listed += 1;
+            let used = in_use(runs, &free);
+            Some((
+                true,
+                if used == 0 {
+                    Recovery::Assumed(format!("from the filesystem tree of checkpoint transaction {xid}; its blocks are free now, nothing says they were not reused"))
+                } else {
+                    Recovery::Overwritten(format!("from the filesystem tree of checkpoint transaction {xid}; {used} bytes of it are in blocks in use now"))
+                },
+            ))
+        };
+        let cx = Ctx {
+            blocks,
+            vol_index: v.index,
+            tree: FIRST_TREE + k as u64,
+            prefix,
+            base: Some(live),
+            at: blocks.offset(at),
+        };
+        entries::emit(&cx, &recs, &mut keep, visit, &mut quiet);
+        if listed > before {
+            xids.push(xid);
+        }
+    }
+    if listed > 0 {
+        findings.push(Finding::new(
+            blocks.offset(v.sb.at),
+            format!(
+                "APFS {prefix}: {listed} file version(s) that the current tree no longer holds, from the trees of older checkpoints (transactions {}), listed as deleted",
+                xids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        ));
+    }
+}

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Deletes a file from an APFS image the way a new transaction does.
+
+    apfs-delete.py IN_IMAGE NAME OUT_IMAGE
+
+APFS never overwrites metadata in place: a deletion writes a new copy of the
+filesystem-tree node without the file's records, points the volume object map
+at that copy, and commits a checkpoint. This script makes the newest
+checkpoint do exactly that: the node holding the file's records is copied to a
+zeroed block with the records of NAME (a file in the root directory) taken
+out, and the newest transaction's object-map entry for the node is pointed at
+the copy (through a copy of the object map's node and of the object
+map itself, whose new address goes into the newest volume superblock, as
+copy-on-write does); every block written gets its Fletcher-64 checksum. The older checkpoints
+still lead to the original node, as on a real volume after a deletion.
+
+It handles the small volumes tests use (a filesystem tree of one node, an
+object map of one node) and
+refuses anything else. It prints the deleted file's inode number and the
+newest transaction id. Written from Apple's File System Reference; shares no
+code with dredge.
+"""
+import struct
+import sys
+
+
+def fletcher64(b):
+    m = 0xFFFFFFFF
+    s1 = s2 = 0
+    for (w,) in struct.iter_unpack("<I", b[8:]):
+        s1 = (s1 + w) % m
+        s2 = (s2 + s1) % m
+    c1 = m - ((s1 + s2) % m)
+    c2 = m - ((s1 + c1) % m)
+    return (c2 << 32) | c1
+
+
+def u(fmt, b, o):
+    return struct.unpack_from(fmt, b, o)[0]
+
+
+class Img:
+    def __init__(self, data):
+        self.d = bytearray(data)
+        self.bs = u("<I", self.d, 36)
+
+    def block(self, n):
+        return self.d[n * self.bs:(n + 1) * self.bs]
+
+    def put(self, n, b):
+        b = bytearray(b)
+        struct.pack_into("<Q", b, 0, fletcher64(b))
+        self.d[n * self.bs:(n + 1) * self.bs] = b
+
+
+def toc(node):
+    """(flags, nkeys, toc start, key start, value end, entries)."""
+    flags, level, nkeys = struct.unpack_from("<HHI", node, 32)
+    toff, tlen = struct.unpack_from("<HH", node, 40)
+    start, keys = 56 + toff, 56 + toff + tlen
+    vend = len(node) - (40 if flags & 1 else 0)
+    return flags, level, nkeys, start, keys, vend
+
+
+def omap_entry(img, omap_block, oid, xid):
+    """(leaf block, entry index, paddr) of oid's newest mapping at or before xid."""
+    node_no = u("<Q", img.block(omap_block), 48)
+    node = img.block(node_no)
+    flags, level, nkeys, start, keys, vend = toc(node)
+    if level != 0:
+        sys.exit("apfs-delete: object maps deeper than one node are not handled")
+    best = None
+    for i in range(nkeys):
+        k, v = struct.unpack_from("<HH", node, start + 4 * i)
+        ko, kx = struct.unpack_from("<QQ", node, keys + k)
+        if ko == oid and kx <= xid and (best is None or kx > best[0]):
+            best = (kx, i, u("<Q", node, vend - v + 8))
+    if best is None:
+        sys.exit(f"apfs-delete: oid {oid:#x} not in the object map")
+    return node_no, best[1], best[2]
+
+
+def main():
+    src, name, out = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+    img = Img(open(src, "rb").read())
+    nx = img.block(0)
+    xid = u("<Q", nx, 16)
+    _, _, apsb = omap_entry(img, u("<Q", nx, 160), u("<Q", nx, 184), xid)
+    sb = img.block(apsb)
+    vomap, root_oid = u("<Q", sb, 128), u("<Q", sb, 136)
+    leaf_no, idx, root = omap_entry(img, vomap, root_oid, xid)
+    if u("<Q", sb, 16) != xid:
+        sys.exit("apfs-delete: the volume superblock is not the newest transaction's")
+    node = img.block(root)
+    flags, level, nkeys, start, keys, vend = toc(node)
+    if level != 0 or flags & 4:
+        sys.exit("apfs-delete: filesystem trees deeper than one node are not handled")
+    ents = [struct.unpack_from("<HHHH", node, start + 8 * i) for i in range(nkeys)]
+    ino = None
+    for ko, kl, vo, vl in ents:
+        hdr = u("<Q", node, keys + ko)
+        if hdr >> 60 == 9 and hdr & ((1 << 60) - 1) == 2:
+            nlen = u("<I", node, keys + ko + 8) & 0x3FF
+            if bytes(node[keys + ko + 12:keys + ko + 12 + nlen]).rstrip(b"\0") == name:
+                ino = u("<Q", node, vend - vo)
+    if ino is None:
+        sys.exit(f"apfs-delete: no {name.decode()} in the root directory")
+
+    def belongs(e):
+        ko = e[0]
+        hdr = u("<Q", node, keys + ko)
+        if hdr & ((1 << 60) - 1) == ino:
+            return True
+        if hdr >> 60 == 9 and hdr & ((1 << 60) - 1) == 2:
+            return u("<Q", node, vend - e[2]) == ino
+        return False
+
+    kept = [e for e in ents if not belongs(e)]
+    new = bytearray(node)
+    struct.pack_into("<I", new, 36, len(kept))
+    for i in range(nkeys):
+        e = kept[i] if i < len(kept) else (0, 0, 0, 0)
+        struct.pack_into("<HHHH", new, start + 8 * i, *e)
+    struct.pack_into("<Q", new, 16, xid)
+    # The copies go to the last zero-filled blocks of the container: the
+    # tree node, then the object map's node pointing at it, and the newest
+    # object map pointing at that.
+    count = u("<Q", nx, 40)
+    zeros = [n for n in range(count - 1, 0, -1) if not any(img.block(n))]
+    free, free_leaf, free_omap = zeros[0], zeros[1], zeros[2]
+    img.put(free, new)
+    leaf = img.block(leaf_no)
+    _, _, _, s2, k2, v2 = toc(leaf)
+    _, v = struct.unpack_from("<HH", leaf, s2 + 4 * idx)
+    struct.pack_into("<Q", leaf, v2 - v + 8, free)
+    struct.pack_into("<QQ", leaf, 8, free_leaf, xid)
+    img.put(free_leaf, leaf)
+    om = img.block(vomap)
+    struct.pack_into("<QQ", om, 8, free_omap, xid)
+    struct.pack_into("<Q", om, 48, free_leaf)
+    img.put(free_omap, om)
+    struct.pack_into("<Q", sb, 128, free_omap)
+    img.put(apsb, sb)
+    open(out, "wb").write(img.d)
+    print(ino, xid)
+
+
+main()
