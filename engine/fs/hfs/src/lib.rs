@@ -6,11 +6,15 @@
 //! file hard links through the private `iNode<N>` files, and free space from
 //! the allocation file. Layout: Apple's Technical Note TN1150.
 //!
+//! Extended attributes from the attributes B-tree are streams of their own
+//! (`name:<attribute>`).
+//!
 //! Not yet: deleted entries (catalog node slack, the journal), decmpfs
 //! compression (a compressed file's stored stream is listed as its resource
-//! fork, with a finding), extended attributes, the HFS wrapper of old
-//! volumes.
+//! fork or its `com.apple.decmpfs` attribute, with a finding), attributes
+//! longer than their eight extents, the HFS wrapper of old volumes.
 
+mod attrs;
 mod btree;
 mod catalog;
 mod fork;
@@ -18,9 +22,12 @@ mod fork;
 use btree::Tree;
 use catalog::{item, key, Item};
 use dredge_core::bytes::be16;
-use dredge_core::{Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, VolumeReader};
+use dredge_core::{
+    Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, VolumeReader,
+};
 use fork::{Fork, MAX_EXTENTS};
 use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A big-endian u32 (HFS+ is big-endian throughout).
 pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
@@ -40,6 +47,7 @@ struct Header {
     allocation: Fork,
     extents: Fork,
     catalog: Fork,
+    attributes: Fork,
 }
 
 fn parse_header(h: &[u8]) -> Result<Header, String> {
@@ -65,6 +73,7 @@ fn parse_header(h: &[u8]) -> Result<Header, String> {
         allocation: Fork::parse(h, 112),
         extents: Fork::parse(h, 192),
         catalog: Fork::parse(h, 272),
+        attributes: Fork::parse(h, 352),
     })
 }
 
@@ -84,6 +93,8 @@ pub struct HfsFs {
     /// block of the record, its extents), in key order.
     overflow: Overflow,
     label: Option<String>,
+    /// Extended attributes by file.
+    attrs: attrs::Attrs,
     findings: Vec<Finding>,
 }
 
@@ -128,6 +139,7 @@ impl HfsFs {
             head,
             overflow: HashMap::new(),
             label: None,
+            attrs: attrs::Attrs::new(),
             findings,
         };
         fs.read_overflow();
@@ -147,6 +159,9 @@ impl HfsFs {
             &mut none,
         );
         fs.label = name;
+        let mut f = Vec::new();
+        fs.attrs = attrs::read(&fs, &mut f);
+        fs.findings.extend(f);
         Ok(fs)
     }
 
@@ -352,7 +367,36 @@ impl FileSystem for HfsFs {
                         kind: EntryKind::File,
                         deleted: false,
                         size,
-                        times: it.times,
+                        times: it.times.clone(),
+                        runs,
+                        recovery: Recovery::Allocated,
+                        meta_offset: at,
+                    });
+                }
+                // Extended attributes, each a stream of its own.
+                for (i, (name, value)) in self.attrs.get(&file).into_iter().flatten().enumerate() {
+                    let (size, runs) = match value {
+                        attrs::Value::Inline(b) if b.is_empty() => (0, Vec::new()),
+                        attrs::Value::Inline(b) => (
+                            b.len() as u64,
+                            vec![Run {
+                                file_offset: 0,
+                                len: b.len() as u64,
+                                data: RunData::Inline(Arc::from(b.as_slice())),
+                            }],
+                        ),
+                        attrs::Value::Fork(f) => {
+                            (f.logical_size, f.runs(self.vol.base(), self.head.block))
+                        }
+                    };
+                    visit(Entry {
+                        id: u64::from(it.cnid) | (2 + i as u64) << 48,
+                        path: format!("{path}:{}", name.replace('/', ":")),
+                        other_names: Vec::new(),
+                        kind: EntryKind::File,
+                        deleted: false,
+                        size,
+                        times: it.times.clone(),
                         runs,
                         recovery: Recovery::Allocated,
                         meta_offset: at,
@@ -379,7 +423,11 @@ impl FileSystem for HfsFs {
             (3u32, "$ExtentsFile", &self.head.extents),
             (4, "$CatalogFile", &self.head.catalog),
             (6, "$AllocationFile", &self.head.allocation),
+            (8, "$AttributesFile", &self.head.attributes),
         ] {
+            if id == 8 && fork.logical_size == 0 {
+                continue;
+            }
             let (size, runs) = self.runs(fork, id, 0);
             visit(Entry {
                 id: u64::from(id),
