@@ -70,9 +70,22 @@ const PROBE_BLOCKS: u64 = 255;
 
 /// Whether `vol` starts with a container superblock, or, with block 0
 /// damaged, holds a checksummed copy of one in its first megabyte.
+///
+/// The megabyte is read only when block 0 is APFS-like (its magic, or zeroed
+/// or unreadable as a wiped or failed superblock is): every volume is probed
+/// by every reader, and a FAT or NTFS volume must not cost an extra megabyte.
 pub(crate) fn probe(vol: &VolumeReader) -> bool {
+    // One sector first: it decides for every volume that is not APFS.
     let mut b = vec![0u8; 4096];
-    if vol.read_at(0, &mut b).is_ok_and(|r| r.is_clean()) && parse_nx(&b, 0).is_ok() {
+    let clean = vol.read_at(0, &mut b[..512]).is_ok_and(|r| r.is_clean());
+    let magic = &b[32..36] == b"NXSB";
+    if clean && !magic && b[..512].iter().any(|&c| c != 0) {
+        return false;
+    }
+    if magic
+        && vol.read_at(0, &mut b).is_ok_and(|r| r.is_clean())
+        && parse_nx(&b, 0).is_ok()
+    {
         return true;
     }
     let mut ring = vec![0u8; (PROBE_BLOCKS * 4096) as usize];
