@@ -82,10 +82,7 @@ pub(crate) fn probe(vol: &VolumeReader) -> bool {
     if clean && !magic && b[..512].iter().any(|&c| c != 0) {
         return false;
     }
-    if magic
-        && vol.read_at(0, &mut b).is_ok_and(|r| r.is_clean())
-        && parse_nx(&b, 0).is_ok()
-    {
+    if magic && vol.read_at(0, &mut b).is_ok_and(|r| r.is_clean()) && parse_nx(&b, 0).is_ok() {
         return true;
     }
     let mut ring = vec![0u8; (PROBE_BLOCKS * 4096) as usize];

@@ -1,7 +1,8 @@
 //! A filesystem tree's records as entries: paths from directory records,
 //! kinds from modes, extents as runs (holes sparse, blocks past the
-//! container cut), symlink targets inline, and each file's attributes as
-//! streams of their own (`name:rsrc`, `name:<attribute>`).
+//! container cut), symlink targets inline, decmpfs-compressed content
+//! decoded as it is read, and each file's attributes as streams of their own
+//! (`name:rsrc`, `name:<attribute>`).
 //!
 //! The same code lists the live tree, snapshots, and older checkpoints'
 //! trees; for those a `base` (the live records) stands in for the parts of
@@ -159,6 +160,50 @@ pub(crate) fn layout(blocks: &Blocks, ext: Option<&Vec<fs::FileExtent>>, size: u
     runs
 }
 
+/// The size and runs of a decmpfs-compressed file: its
+/// `com.apple.decmpfs` attribute, and its resource fork where the data is
+/// there.
+fn decompressed<'r>(
+    cx: &Ctx,
+    xattrs: &[fs::Xattr],
+    extents: &dyn Fn(u64) -> Option<&'r Vec<fs::FileExtent>>,
+) -> Result<(u64, Vec<Run>), String> {
+    let stream = |name: &str| -> Option<(u64, Vec<Run>)> {
+        xattrs
+            .iter()
+            .find(|x| x.name == name)
+            .map(|x| match &x.value {
+                XValue::Embedded(b) => (b.len() as u64, inline(b)),
+                XValue::Stream(owner, size) => (*size, layout(cx.blocks, extents(*owner), *size)),
+            })
+    };
+    let attr = match xattrs.iter().find(|x| x.name == "com.apple.decmpfs") {
+        Some(fs::Xattr {
+            value: XValue::Embedded(b),
+            ..
+        }) => b,
+        Some(_) => return Err("a com.apple.decmpfs attribute stored as a stream".into()),
+        None => return Err("no com.apple.decmpfs attribute".into()),
+    };
+    let h =
+        dredge_decmpfs::header(attr).ok_or("a com.apple.decmpfs attribute without its header")?;
+    if !h.in_fork {
+        let data = dredge_decmpfs::inline(&h, attr)?;
+        return Ok((h.size, inline(&data)));
+    }
+    let (len, runs) = stream("com.apple.ResourceFork").ok_or("no resource fork")?;
+    let src = std::sync::Arc::clone(cx.blocks.vol.source());
+    let s = dredge_decmpfs::ForkStream::new(src, &h, runs, len)?;
+    Ok((
+        h.size,
+        vec![Run {
+            file_offset: 0,
+            len: h.size,
+            data: RunData::Decoded(dredge_core::Decoded(Arc::new(s))),
+        }],
+    ))
+}
+
 /// Visits the entries of `recs` that `keep` lets through.
 pub(crate) fn emit(
     cx: &Ctx,
@@ -192,6 +237,7 @@ pub(crate) fn emit(
         None
     };
     let (mut orphans, mut compressed, mut nameless, mut many_xattrs) = (0u64, 0u64, 0u64, 0u64);
+    let (mut not_decoded, mut first_why) = (0u64, None);
     let full = |d: &fs::Drec, orphans: &mut u64| -> String {
         // The root itself is the prefix; the other children of the root's
         // parent (the private directory) are named as TSK names its
@@ -253,7 +299,18 @@ pub(crate) fn emit(
             .or_else(|| cx.base.and_then(|b| b.xattrs.get(&file)))
             .map(Vec::as_slice)
             .unwrap_or(&[]);
+        let mut undecoded = None;
         let (size, runs) = match kind {
+            EntryKind::File if ino.bsd_flags & COMPRESSED != 0 => {
+                match decompressed(cx, xattrs, &extents) {
+                    Ok(x) => x,
+                    Err(why) => {
+                        undecoded = Some(why);
+                        let size = ino.size.unwrap_or(0);
+                        (size, layout(cx.blocks, extents(ino.private_id), size))
+                    }
+                }
+            }
             EntryKind::File => {
                 let size = ino.size.unwrap_or(0);
                 (size, layout(cx.blocks, extents(ino.private_id), size))
@@ -275,6 +332,10 @@ pub(crate) fn emit(
         };
         if ino.bsd_flags & COMPRESSED != 0 {
             compressed += 1;
+        }
+        if let Some(why) = undecoded {
+            not_decoded += 1;
+            first_why.get_or_insert(why);
         }
         let times = times(ino);
         // The root is the volume itself: only its attributes are listed.
@@ -330,7 +391,8 @@ pub(crate) fn emit(
     for (n, what) in [
         (orphans, "name(s) whose parent directories are missing, listed under $OrphanFiles"),
         (nameless, "inode(s) no directory record names, listed by the name in the inode"),
-        (compressed, "file(s) are compressed (decmpfs): listed with their stored stream (the com.apple.decmpfs attribute or the resource fork); their uncompressed content is not decoded yet"),
+        (compressed, "file(s) are compressed (decmpfs): their content is decoded as they are read, their stored streams listed too"),
+        (not_decoded, &format!("compressed file(s) whose content could not be decoded (the first: {}): listed with their stored streams", first_why.unwrap_or_default())),
         (many_xattrs, "extended attribute(s) past the 14 each file is listed with"),
     ] {
         if n > 0 {
