@@ -16,14 +16,7 @@ use std::path::Path;
 use std::process::Command;
 
 fn unpack(dir: &Path) -> std::path::PathBuf {
-    let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/external/dfvfs/apfs.raw.gz");
-    let img = dir.join("apfs.raw");
-    assert!(sh(&format!(
-        "gzip -dc {} > {}",
-        gz.display(),
-        img.display()
-    )));
-    img
+    dfvfs(dir, "apfs.raw")
 }
 
 fn out(cmd: &mut Command) -> String {
@@ -266,46 +259,6 @@ fn a_file_deleted_in_the_newest_transaction_comes_back_from_the_older_checkpoint
     assert!(run(&["verify", case.to_str().unwrap()]).status.success());
 }
 
-/// Text that zlib shrinks about sevenfold, four 64 KiB chunks and a part.
-fn compressible() -> Vec<u8> {
-    let words = [
-        "evidence", "disk", "sector", "court", "exhibit", "hash", "custody",
-    ];
-    let mut x = 7u64;
-    let mut s = String::new();
-    for i in 0..3000 {
-        s += &format!("{i:06}");
-        for _ in 0..12 {
-            x = x
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            s.push(' ');
-            s += words[(x >> 33) as usize % words.len()];
-        }
-        s.push('\n');
-    }
-    s.into_bytes()
-}
-
-/// `apfs-compress.py` on `passwords.txt` of `img`: (image, its stdout).
-fn compress(dir: &Path, img: &Path, content: &[u8], mode: &str) -> (std::path::PathBuf, String) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-compress.py");
-    let src = dir.join(format!("{mode}.content"));
-    std::fs::write(&src, content).unwrap();
-    let made = dir.join(format!("{mode}.raw"));
-    let o = Command::new("python3")
-        .arg(&script)
-        .arg(img)
-        .arg("passwords.txt")
-        .arg(&src)
-        .arg(&made)
-        .arg(mode)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    (made, String::from_utf8_lossy(&o.stdout).into_owned())
-}
-
 #[test]
 fn decmpfs_compressed_files_are_decoded_as_tsk_decodes_them_and_a_bad_chunk_costs_that_chunk() {
     if !tools(&["gzip", "python3", "pstat", "icat"]) {
@@ -313,68 +266,15 @@ fn decmpfs_compressed_files_are_decoded_as_tsk_decodes_them_and_a_bad_chunk_cost
     }
     let dir = tempfile::tempdir().unwrap();
     let img = unpack(dir.path());
-    let big = compressible();
-    let p = "/apfs_test/passwords.txt";
-    let tail = &big[..100];
-    for (mode, content) in [("inline", tail), ("fork", &big[..])] {
-        let (made, said) = compress(dir.path(), &img, content, mode);
-        let ino = said.split_whitespace().next().unwrap().to_string();
-        let case = dir.path().join(format!("case-{mode}"));
-        let arts = one_shot_ls("recover", &made, None, &case, 0, &[]);
-        let a = arts.iter().find(|a| a["path"] == p).unwrap();
-        assert_eq!(a["status"], "complete", "{a}");
-        assert_eq!(a["size"], content.len() as u64);
-        let got = std::fs::read(case.join(a["extracted"].as_str().unwrap())).unwrap();
-        assert!(got == content, "{mode}: the decoded content differs");
-        // TSK, an independent decoder, reads the same bytes.
-        let b = apsb_block(&made).unwrap();
-        let tsk = Command::new("icat")
+    let icat = |made: &Path, ino: &str| {
+        let b = apsb_block(made).unwrap();
+        Command::new("icat")
             .args(["-P", "apfs", "-B", &b])
-            .arg(&made)
-            .arg(&ino)
+            .arg(made)
+            .arg(ino)
             .output()
             .unwrap()
-            .stdout;
-        assert!(tsk == content, "{mode}: TSK reads other bytes");
-        assert!(findings(&case)
-            .iter()
-            .any(|f| f.contains("compressed (decmpfs)")));
-    }
-
-    // A bad sector in the resource fork: the chunk it holds is a gap, the
-    // other chunks are whole.
-    let (made, said) = compress(dir.path(), &img, &big, "fork");
-    let first: u64 = said.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let map = dir.path().join("fork.map");
-    let size = std::fs::metadata(&made).unwrap().len();
-    write_bad_map(&map, size, &[((first + 5) * 4096, 4096)]);
-    let case = dir.path().join("case-bad");
-    let arts = one_shot_ls("recover", &made, Some(&map), &case, 3, &[]);
-    let a = arts.iter().find(|a| a["path"] == p).unwrap();
-    assert_eq!(a["status"], "partial", "{a}");
-    let got = std::fs::read(case.join(a["extracted"].as_str().unwrap())).unwrap();
-    assert_eq!(got.len(), big.len());
-    let gaps: Vec<(usize, usize)> = a["gaps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|g| {
-            let o = g["file_offset"].as_u64().unwrap() as usize;
-            (o, o + g["len"].as_u64().unwrap() as usize)
-        })
-        .collect();
-    assert!(!gaps.is_empty(), "{a}");
-    let lost: usize = gaps.iter().map(|g| g.1 - g.0).sum();
-    assert!(lost < big.len() / 2, "{gaps:?}");
-    assert_eq!(a["unreadable_bytes"], lost as u64);
-    for &(s, e) in &gaps {
-        assert!(
-            s % 65536 == 0 && (e % 65536 == 0 || e == big.len()),
-            "{gaps:?}"
-        );
-        assert!(got[s..e].iter().all(|&c| c == 0));
-    }
-    let inside = |i: usize| gaps.iter().any(|&(s, e)| (s..e).contains(&i));
-    assert!((0..big.len()).all(|i| inside(i) || got[i] == big[i]));
-    assert!(run(&["verify", case.to_str().unwrap()]).status.success());
+            .stdout
+    };
+    decmpfs_cases("apfs", dir.path(), &img, "/apfs_test/passwords.txt", &icat);
 }

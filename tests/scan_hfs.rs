@@ -11,14 +11,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 fn unpack(dir: &Path) -> std::path::PathBuf {
-    let gz = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/external/dfvfs/hfsplus.raw.gz");
-    let img = dir.join("hfsplus.raw");
-    assert!(sh(&format!(
-        "gzip -dc {} > {}",
-        gz.display(),
-        img.display()
-    )));
-    img
+    dfvfs(dir, "hfsplus.raw")
 }
 
 /// TSK's display of a name: control characters as '^'.
@@ -111,4 +104,22 @@ fn hfsplus_files_match_the_sleuth_kit_path_for_path_and_byte_for_byte() {
         "{t:?}"
     );
     assert!(run(&["verify", case.to_str().unwrap()]).status.success());
+}
+
+#[test]
+fn decmpfs_compressed_files_are_decoded_as_tsk_decodes_them_and_a_bad_chunk_costs_that_chunk() {
+    if !tools(&["gzip", "python3", "icat"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = unpack(dir.path());
+    let icat = |made: &Path, cnid: &str| {
+        std::process::Command::new("icat")
+            .arg(made)
+            .arg(cnid)
+            .output()
+            .unwrap()
+            .stdout
+    };
+    decmpfs_cases("hfs", dir.path(), &img, "/passwords.txt", &icat);
 }

@@ -1,5 +1,8 @@
 #![allow(dead_code)]
 
+mod apple;
+pub use apple::*;
+
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};

@@ -185,23 +185,9 @@ fn decompressed<'r>(
         Some(_) => return Err("a com.apple.decmpfs attribute stored as a stream".into()),
         None => return Err("no com.apple.decmpfs attribute".into()),
     };
-    let h =
-        dredge_decmpfs::header(attr).ok_or("a com.apple.decmpfs attribute without its header")?;
-    if !h.in_fork {
-        let data = dredge_decmpfs::inline(&h, attr)?;
-        return Ok((h.size, inline(&data)));
-    }
-    let (len, runs) = stream("com.apple.ResourceFork").ok_or("no resource fork")?;
-    let src = std::sync::Arc::clone(cx.blocks.vol.source());
-    let s = dredge_decmpfs::ForkStream::new(src, &h, runs, len)?;
-    Ok((
-        h.size,
-        vec![Run {
-            file_offset: 0,
-            len: h.size,
-            data: RunData::Decoded(dredge_core::Decoded(Arc::new(s))),
-        }],
-    ))
+    let fork = stream("com.apple.ResourceFork")
+        .map(|(len, runs)| (Arc::clone(cx.blocks.vol.source()), runs, len));
+    dredge_decmpfs::content(attr, fork)
 }
 
 /// Visits the entries of `recs` that `keep` lets through.

@@ -21,6 +21,8 @@ mod fork;
 pub use fork::ForkStream;
 
 use dredge_core::bytes::{le32, le64};
+use dredge_core::{Decoded, ImageSource, Run, RunData};
+use std::sync::Arc;
 
 /// Output of one chunk.
 pub const CHUNK: u64 = 65536;
@@ -106,6 +108,42 @@ pub fn chunk(method: Method, stored: &[u8], out: &mut [u8]) -> Result<(), usize>
         },
         Method::Other(_) => Err(0),
     }
+}
+
+/// A resource fork as the filesystem lays it out: the source its runs are
+/// in, the runs, and its length.
+pub type Fork = (Arc<dyn ImageSource>, Vec<Run>, u64);
+
+/// A compressed file's size and runs, from its `com.apple.decmpfs`
+/// attribute and, where the data is there, its resource fork: inline data
+/// decoded now (one inline run), fork data a [`ForkStream`] decoded as it is
+/// read. Err: why the content cannot be made (the caller lists the stored
+/// streams instead).
+pub fn content(attr: &[u8], fork: Option<Fork>) -> Result<(u64, Vec<Run>), String> {
+    let h = header(attr).ok_or("a com.apple.decmpfs attribute without its header")?;
+    if !h.in_fork {
+        let data = inline(&h, attr)?;
+        let runs = if data.is_empty() {
+            Vec::new()
+        } else {
+            vec![Run {
+                file_offset: 0,
+                len: data.len() as u64,
+                data: RunData::Inline(Arc::from(data)),
+            }]
+        };
+        return Ok((h.size, runs));
+    }
+    let (src, runs, len) = fork.ok_or("no resource fork")?;
+    let s = ForkStream::new(src, &h, runs, len)?;
+    Ok((
+        h.size,
+        vec![Run {
+            file_offset: 0,
+            len: h.size,
+            data: RunData::Decoded(Decoded(Arc::new(s))),
+        }],
+    ))
 }
 
 /// The content of a file whose data is inline in its attribute.

@@ -9,9 +9,10 @@
 //! Extended attributes from the attributes B-tree are streams of their own
 //! (`name:<attribute>`).
 //!
-//! Not yet: deleted entries (catalog node slack, the journal), decmpfs
-//! compression (a compressed file's stored stream is listed as its resource
-//! fork or its `com.apple.decmpfs` attribute, with a finding), attributes
+//! decmpfs-compressed files are decoded as they are read (dredge-decmpfs),
+//! their stored streams listed too.
+//!
+//! Not yet: deleted entries (catalog node slack, the journal), attributes
 //! longer than their eight extents, the HFS wrapper of old volumes.
 
 mod attrs;
@@ -232,6 +233,24 @@ impl HfsFs {
         (f.logical_size, f.runs(self.vol.base(), self.head.block))
     }
 
+    /// A decmpfs-compressed file's size and runs: its `com.apple.decmpfs`
+    /// attribute, and its resource fork where the data is there.
+    fn decompressed(&self, file: u32, rsrc: &Fork) -> Result<(u64, Vec<Run>), String> {
+        let attr = self
+            .attrs
+            .get(&file)
+            .and_then(|a| a.iter().find(|(n, _)| n == "com.apple.decmpfs"))
+            .ok_or("no com.apple.decmpfs attribute")?;
+        let attrs::Value::Inline(attr) = &attr.1 else {
+            return Err("a com.apple.decmpfs attribute stored as a fork".into());
+        };
+        let fork = (rsrc.logical_size > 0).then(|| {
+            let (len, runs) = self.runs(rsrc, file, 0xFF);
+            (Arc::clone(self.vol.source()), runs, len)
+        });
+        dredge_decmpfs::content(attr, fork)
+    }
+
     /// The catalog's leaf records, as (key, item, record offset), while
     /// `visit` returns true.
     fn catalog(
@@ -296,7 +315,7 @@ impl FileSystem for HfsFs {
         // hard-linked inodes, and those inodes' forks.
         let mut folders: HashMap<u32, (u32, String)> = HashMap::new();
         let mut private = None;
-        let mut inodes: HashMap<u32, (u32, Fork, Fork)> = HashMap::new();
+        let mut inodes: HashMap<u32, (u32, Fork, Fork, bool)> = HashMap::new();
         self.catalog(
             &mut |k, it, _| {
                 if it.folder {
@@ -306,7 +325,7 @@ impl FileSystem for HfsFs {
                     folders.insert(it.cnid, (k.parent, k.name));
                 } else if Some(k.parent) == private {
                     if let Some(n) = k.name.strip_prefix("iNode").and_then(|n| n.parse().ok()) {
-                        inodes.insert(n, (it.cnid, it.data, it.rsrc));
+                        inodes.insert(n, (it.cnid, it.data, it.rsrc, it.compressed));
                     }
                 }
                 true
@@ -314,6 +333,7 @@ impl FileSystem for HfsFs {
             findings,
         );
         let mut compressed = 0u64;
+        let (mut not_decoded, mut first_why) = (0u64, None);
         let mut orphans = 0u64;
         let mut scratch = Vec::new();
         self.catalog(
@@ -329,20 +349,35 @@ impl FileSystem for HfsFs {
                     }
                 };
                 let path = format!("{dir}/{}", k.name);
-                let (file, data, rsrc, other) = match it.link_to.and_then(|n| inodes.get(&n)) {
-                    Some((cnid, d, r)) => (
-                        *cnid,
-                        d.clone(),
-                        r.clone(),
-                        vec![format!("iNode{}", it.link_to.unwrap_or(0))],
-                    ),
-                    None => (it.cnid, it.data.clone(), it.rsrc.clone(), Vec::new()),
-                };
-                if it.compressed {
+                // A hard link's content, compressed or not, is its iNode file's.
+                let (file, data, rsrc, packed, other) =
+                    match it.link_to.and_then(|n| inodes.get(&n)) {
+                        Some((cnid, d, r, c)) => (
+                            *cnid,
+                            d.clone(),
+                            r.clone(),
+                            *c,
+                            vec![format!("iNode{}", it.link_to.unwrap_or(0))],
+                        ),
+                        None => (
+                            it.cnid,
+                            it.data.clone(),
+                            it.rsrc.clone(),
+                            it.compressed,
+                            Vec::new(),
+                        ),
+                    };
+                if packed {
                     compressed += 1;
                 }
                 let (size, runs) = if it.folder {
                     (0, Vec::new())
+                } else if packed {
+                    self.decompressed(file, &rsrc).unwrap_or_else(|why| {
+                        not_decoded += 1;
+                        first_why.get_or_insert(why);
+                        self.runs(&data, file, 0)
+                    })
                 } else {
                     self.runs(&data, file, 0)
                 };
@@ -409,7 +444,16 @@ impl FileSystem for HfsFs {
         if compressed > 0 {
             findings.push(Finding::new(
                 self.vol.base(),
-                format!("HFS+: {compressed} file(s) are compressed (decmpfs): listed with their stored stream as name:rsrc where it is in the resource fork; their uncompressed content is not decoded yet"),
+                format!("HFS+: {compressed} file(s) are compressed (decmpfs): their content is decoded as they are read, their stored streams (name:rsrc, name:com.apple.decmpfs) listed too"),
+            ));
+        }
+        if not_decoded > 0 {
+            findings.push(Finding::new(
+                self.vol.base(),
+                format!(
+                    "HFS+: {not_decoded} compressed file(s) whose content could not be decoded (the first: {}): listed with their stored streams",
+                    first_why.unwrap_or_default()
+                ),
             ));
         }
         if orphans > 0 {
