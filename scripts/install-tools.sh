@@ -36,3 +36,10 @@ if ! command -v case_validate >/dev/null 2>&1; then
   python3 -m pip install -q --disable-pip-version-check case-utils 2>&1 | grep -v "Running pip as the 'root' user" >&2 || true
   command -v case_validate >/dev/null 2>&1 || { echo "install-tools: case_validate not on PATH after pip install" >&2; exit 1; }
 fi
+# lzfse (PyPI: bindings for Apple's reference LZFSE) makes the LZFSE test streams
+# and the LZFSE-compressed files of the APFS and HFS+ decmpfs tests.
+if ! python3 -c "import lzfse" 2>/dev/null; then
+  echo "install-tools: installing lzfse (PyPI)" >&2
+  python3 -m pip install -q --disable-pip-version-check lzfse 2>&1 | grep -v "Running pip as the 'root' user" >&2 || true
+  python3 -c "import lzfse" || { echo "install-tools: python3 lzfse module missing after pip install" >&2; exit 1; }
+fi

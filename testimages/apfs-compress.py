@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes a file of an APFS image decmpfs-compressed, as macOS stores it.
 
-    apfs-compress.py IN_IMAGE NAME CONTENT OUT_IMAGE inline|fork
+    apfs-compress.py IN_IMAGE NAME CONTENT OUT_IMAGE inline|fork [zlib|lzfse]
 
 macOS (ditto --hfsCompression, afsctool, the installer) compresses a file by
 setting UF_COMPRESSED in the inode, giving it no data fork, and storing the
@@ -14,8 +14,10 @@ endian), the number of chunks and a table of (offset, length) pairs (little
 endian, offsets from the count), then the chunks.
 
 This script gives NAME (a file in the root directory) the content of the
-file CONTENT stored that way: `inline` (method 3, the attribute holds it;
-CONTENT must compress to a few kilobytes) or `fork` (method 4, the resource
+file CONTENT stored that way (or with LZFSE, methods 11 and 12, whose fork
+is a table of chunk offsets; the layouts are in decmpfs.py): `inline`
+(method 3, the attribute holds it; CONTENT must compress to a few
+kilobytes) or `fork` (method 4, the resource
 fork written to zero-filled blocks at the end of the container, a file
 extent and a data-stream record added for it). The file's old data extents
 are dropped. It prints NAME's inode number and, for `fork`, the first block
@@ -28,7 +30,8 @@ Apple's File System Reference and the decmpfs layout in Apple's xnu
 """
 import struct
 import sys
-import zlib
+
+from decmpfs import attr_and_fork
 
 
 def fletcher64(b):
@@ -49,7 +52,6 @@ def u(fmt, b, o):
 OID = (1 << 60) - 1
 T_INODE, T_XATTR, T_DSTREAM_ID, T_EXTENT, T_DREC = 3, 4, 10, 8, 9
 UF_COMPRESSED = 0x20
-CHUNK = 65536
 
 
 class Img:
@@ -149,6 +151,7 @@ def xattr(oid, name, flags, data):
 
 def main():
     src, name, content, out, mode = sys.argv[1:6]
+    method = sys.argv[6] if len(sys.argv) > 6 else "zlib"
     name = name.encode()
     data = open(content, "rb").read()
     img = Img(open(src, "rb").read())
@@ -178,22 +181,12 @@ def main():
     # The data fork goes: its extents and its stream record.
     recs = [(k, v) for k, v in recs
             if not (u("<Q", k, 0) & OID == private and u("<Q", k, 0) >> 60 in (T_EXTENT, T_DSTREAM_ID))]
-    size = len(data)
-    if mode == "inline":
-        attr = b"fpmc" + struct.pack("<IQ", 3, size) + zlib.compress(data, 9)
-        recs.append(xattr(ino, "com.apple.decmpfs", 2, attr))
-    elif mode == "fork":
-        first = None
-        recs.append(xattr(ino, "com.apple.decmpfs", 2, b"fpmc" + struct.pack("<IQ", 4, size)))
-        chunks = [zlib.compress(data[o:o + CHUNK], 9) for o in range(0, size, CHUNK)]
-        table, at = b"", 4 + 8 * len(chunks)
-        for c in chunks:
-            table += struct.pack("<II", at, len(c))
-            at += len(c)
-        res = struct.pack("<I", len(chunks)) + table + b"".join(chunks)
-        body = struct.pack(">I", len(res)) + res
-        fork = struct.pack(">IIII", 0x100, 0x100 + len(body), len(body), 50)
-        fork = fork.ljust(0x100, b"\0") + body + bytes(50)
+    if mode not in ("inline", "fork") or method not in ("zlib", "lzfse"):
+        sys.exit("apfs-compress: the mode is inline or fork, the method zlib or lzfse")
+    attr, fork = attr_and_fork(data, mode, method)
+    recs.append(xattr(ino, "com.apple.decmpfs", 2, attr))
+    first = None
+    if fork is not None:
         bs = img.bs
         nblocks = (len(fork) + bs - 1) // bs
         count = u("<Q", nx, 40)
@@ -213,12 +206,10 @@ def main():
         recs.append((struct.pack("<QQ", stream | (T_EXTENT << 60), 0),
                      struct.pack("<QQQ", nblocks * bs, first, 0)))
         recs.append((struct.pack("<Q", stream | (T_DSTREAM_ID << 60)), struct.pack("<I", 1)))
-    else:
-        sys.exit("apfs-compress: the mode is inline or fork")
     recs.sort(key=order)
     img.put(root, relay(node, recs, tlen, vend))
     open(out, "wb").write(img.d)
-    print(ino, first if mode == "fork" else "")
+    print(ino, first if first is not None else "")
 
 
 main()

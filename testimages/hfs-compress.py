@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes a file of an HFS+ image decmpfs-compressed, as macOS stores it.
 
-    hfs-compress.py IN_IMAGE NAME CONTENT OUT_IMAGE inline|fork
+    hfs-compress.py IN_IMAGE NAME CONTENT OUT_IMAGE inline|fork [zlib|lzfse]
 
 macOS (10.6 and later) compresses a file by setting UF_COMPRESSED in the
 catalog record's BSD owner flags, leaving the data fork empty, and storing
@@ -13,7 +13,8 @@ resource's length (big endian), the chunk count and (offset, length) pairs
 (little endian, offsets from the count), then the chunks.
 
 This script gives NAME (a file in the root folder) the content of the file
-CONTENT stored that way: `inline` (method 3) or `fork` (method 4, the fork
+CONTENT stored that way (or with LZFSE, methods 11 and 12; the layouts are
+in decmpfs.py): `inline` (method 3) or `fork` (method 4, the fork
 written to free allocation blocks near the end of the volume, which are
 marked in use in the allocation file and counted off the header's free
 blocks). The attribute record is inserted, in key order, into the
@@ -27,9 +28,9 @@ decmpfs layout in xnu's bsd/sys/decmpfs.h; shares no code with dredge.
 """
 import struct
 import sys
-import zlib
 
-CHUNK = 65536
+from decmpfs import attr_and_fork
+
 UF_COMPRESSED = 0x20
 
 
@@ -128,6 +129,7 @@ def attr_key(rec):
 
 def main():
     src, name, content, out, mode = sys.argv[1:6]
+    method = sys.argv[6] if len(sys.argv) > 6 else "zlib"
     data = open(content, "rb").read()
     vol = Vol(open(src, "rb").read())
     cat = Tree(vol, 1024 + 272)
@@ -150,21 +152,11 @@ def main():
     cnid = be("I", node, rec + 8)
     node[rec + 41] |= UF_COMPRESSED
     node[rec + 88:rec + 168] = bytes(80)  # the data fork: none
-    size = len(data)
+    if mode not in ("inline", "fork") or method not in ("zlib", "lzfse"):
+        sys.exit("hfs-compress: the mode is inline or fork, the method zlib or lzfse")
+    attr, fork = attr_and_fork(data, mode, method)
     first = None
-    if mode == "inline":
-        attr = b"fpmc" + struct.pack("<IQ", 3, size) + zlib.compress(data, 9)
-    elif mode == "fork":
-        attr = b"fpmc" + struct.pack("<IQ", 4, size)
-        chunks = [zlib.compress(data[o:o + CHUNK], 9) for o in range(0, size, CHUNK)]
-        table, at = b"", 4 + 8 * len(chunks)
-        for c in chunks:
-            table += struct.pack("<II", at, len(c))
-            at += len(c)
-        res = struct.pack("<I", len(chunks)) + table + b"".join(chunks)
-        body = struct.pack(">I", len(res)) + res
-        fork = struct.pack(">IIII", 0x100, 0x100 + len(body), len(body), 50)
-        fork = fork.ljust(0x100, b"\0") + body + bytes(50)
+    if fork is not None:
         nblocks = (len(fork) + vol.bs - 1) // vol.bs
         _, alloc_ext = vol.fork(1024 + 112)
         bits = vol.offsets(alloc_ext)
@@ -188,8 +180,6 @@ def main():
         struct.pack_into(">I", vol.d, 1024 + 48, free - nblocks)
         rf = struct.pack(">QII", len(fork), 0, nblocks) + struct.pack(">II", first, nblocks)
         node[rec + 168:rec + 248] = rf.ljust(80, b"\0")
-    else:
-        sys.exit("hfs-compress: the mode is inline or fork")
     cat.put(leaf, node)
 
     attrs = Tree(vol, 1024 + 352)

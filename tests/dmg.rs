@@ -141,3 +141,44 @@ fn a_damaged_dmg_chunk_is_an_unreadable_range_and_a_forged_checksum_fails_verify
         stderr(&v)
     );
 }
+
+#[test]
+fn an_lzfse_dmg_reads_as_the_same_disk_with_its_checksums_holding() {
+    if !tools(&["python3"]) {
+        return;
+    }
+    let lzfse = std::process::Command::new("python3")
+        .args(["-c", "import lzfse"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !lzfse {
+        skip("the python3 module lzfse (PyPI) is missing");
+        return;
+    }
+    // The dfvfs image with every zlib chunk made LZFSE by Apple's
+    // reference encoder, as `hdiutil convert -format ULFO` would.
+    let dir = tempfile::tempdir().unwrap();
+    let ulfo = dir.path().join("ulfo.dmg");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/dmg-recompress.py");
+    let o = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(dmg())
+        .arg(&ulfo)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let raw = std::fs::read(&ulfo).unwrap();
+    assert!(raw.windows(4).any(|w| w == b"bvx2"), "no LZFSE block");
+    let case = dir.path().join("case");
+    let arts = one_shot_ls("recover", &ulfo, None, &case, 0, &[]);
+    let show = stdout(&run(&["case", "show", case.to_str().unwrap()]));
+    // The disk is the one the zlib image holds, as Python decodes that.
+    assert!(show.contains(&python_sha256(&dmg())), "{show}");
+    assert!(show.contains("0 unreadable"), "{show}");
+    let zlib_case = dir.path().join("zlib");
+    let want = hashes(&one_shot_ls("recover", &dmg(), None, &zlib_case, 0, &[]));
+    assert_eq!(hashes(&arts), want);
+    let log = stdout(&run(&["log", case.to_str().unwrap()]));
+    assert!(log.contains(r#""master_crc32_check":"match""#), "{log}");
+    assert!(run(&["verify", case.to_str().unwrap()]).status.success());
+}

@@ -2,9 +2,9 @@
 //! in the file's last 512 bytes places the data fork and an XML property list
 //! whose `blkx` entries are `mish` block tables. Each table covers a run of
 //! 512-byte sectors with chunks: raw, zero-filled, free (read as zeros, not
-//! checksummed), zlib, ADC; a chunk whose method dredge does not decode
-//! (bzip2, LZFSE, LZMA) or that does not decode reads as zeros reported as
-//! `dmg-bad-chunk`, like any unreadable range. Each table's CRC-32 (over its
+//! checksummed), zlib, ADC, LZFSE (dredge-lzfse); a chunk whose method
+//! dredge does not decode (bzip2, LZMA) or that does not decode reads as
+//! zeros reported as `dmg-bad-chunk`, like any unreadable range. Each table's CRC-32 (over its
 //! decoded sectors, free chunks left out) and the trailer's master CRC-32
 //! (over the tables' CRCs) are computed as the registration's pass reads the
 //! image ([`Checks`]) and recorded with the evidence.
@@ -47,7 +47,8 @@ enum Method {
     Free,
     Adc,
     Zlib,
-    /// bzip2, LZFSE, LZMA and unknown kinds: not decoded.
+    Lzfse,
+    /// bzip2, LZMA and unknown kinds: not decoded.
     Other(u32),
 }
 
@@ -112,6 +113,7 @@ fn method(kind: u32) -> Method {
         2 => Method::Free,
         0x8000_0004 => Method::Adc,
         0x8000_0005 => Method::Zlib,
+        0x8000_0007 => Method::Lzfse,
         k => Method::Other(k),
     }
 }
@@ -338,6 +340,13 @@ impl DmgSource {
                     .and_then(|v| if v.len() == out { Ok(v) } else { Err(()) })
             }),
             Method::Adc => stored().and_then(|b| adc(&b, out)),
+            Method::Lzfse => stored().and_then(|b| {
+                let mut v = Vec::with_capacity(out);
+                match dredge_lzfse::decode(&b, &mut v, out) {
+                    Ok(()) if v.len() == out => Ok(v),
+                    _ => Err(()),
+                }
+            }),
             Method::Other(_) => Err(()),
         };
         self.check(i, &d);

@@ -136,7 +136,7 @@ impl ForkStream {
                     chunks.push((o, u64::from(le32::<u32>(&t, 8 * i + 4))));
                 }
             }
-            Method::Lzvn | Method::Raw => {
+            Method::Lzvn | Method::Lzfse | Method::Raw => {
                 let (first, why) = read(&*src, &runs, 0, 4.min(fork_len));
                 if let Some(w) = why {
                     return Err(table_err(w));
@@ -207,6 +207,7 @@ impl Decode for ForkStream {
         match self.method {
             Method::Zlib => "decmpfs-zlib",
             Method::Lzvn => "decmpfs-lzvn",
+            Method::Lzfse => "decmpfs-lzfse",
             _ => "decmpfs-raw",
         }
     }
@@ -256,6 +257,9 @@ impl Decode for ForkStream {
             // zlib's ceiling is about 1 032 to 1; LZVN's 272 to 2 per op.
             Method::Zlib => 1032,
             Method::Lzvn => 136,
+            // A triplet can cost no bits at all (a symbol holding every
+            // state): up to 10 000 of them, 15 bytes each, per block header.
+            Method::Lzfse => 4096,
             _ => 1,
         }
     }

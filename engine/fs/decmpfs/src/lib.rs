@@ -12,9 +12,9 @@
 //! they belong to.
 //!
 //! Methods: 1 (uncompressed, inline), 3/4 (zlib, inline / resource fork),
-//! 7/8 (LZVN), 9/10 (uncompressed chunks); LZFSE (11/12) and LZBITMAP
-//! (13/14) are not decoded (decision 0019): such files keep their stored
-//! stream, with a finding.
+//! 7/8 (LZVN), 9/10 (uncompressed chunks), 11/12 (LZFSE, our own decoder);
+//! LZBITMAP (13/14) is not decoded (decision 0019): such files keep their
+//! stored stream, with a finding.
 
 mod fork;
 
@@ -35,7 +35,8 @@ pub enum Method {
     Raw,
     Zlib,
     Lzvn,
-    /// Not decoded (LZFSE, LZBITMAP, unknown): the method number.
+    Lzfse,
+    /// Not decoded (LZBITMAP, unknown): the method number.
     Other(u32),
 }
 
@@ -64,6 +65,8 @@ pub fn header(attr: &[u8]) -> Option<Header> {
         8 => (Method::Lzvn, true),
         9 => (Method::Raw, false),
         10 => (Method::Raw, true),
+        11 => (Method::Lzfse, false),
+        12 => (Method::Lzfse, true),
         k => (Method::Other(k), k % 2 == 0),
     };
     Some(Header {
@@ -100,6 +103,15 @@ pub fn chunk(method: Method, stored: &[u8], out: &mut [u8]) -> Result<(), usize>
                 // More output than the chunk holds fills it; less is damage.
                 Err(e) => raw(&e.output, out),
             }
+        }
+        // A chunk LZFSE could not shrink is stored after the LZVN marker.
+        Method::Lzfse if first == 0x06 => raw(&stored[1..], out),
+        Method::Lzfse => {
+            // What decodes before any damage is kept; short output is the
+            // damage's measure.
+            let mut made = Vec::with_capacity(out.len());
+            let _ = dredge_lzfse::decode(stored, &mut made, out.len());
+            raw(&made, out)
         }
         Method::Lzvn => match lzvn::decode_raw_into(stored, out) {
             Ok(n) if n == out.len() => Ok(()),
@@ -205,9 +217,11 @@ mod tests {
         assert!(inline(&header(&a).unwrap(), &a).is_err());
         let a = attr(3, u64::MAX, &z);
         assert!(inline(&header(&a).unwrap(), &a).is_err());
-        // An LZFSE file is recognised and not decoded.
+        // LZBITMAP is recognised and not decoded; a cut LZFSE stream is an error.
+        let a = attr(13, 10, b"ZBM\x09");
+        assert_eq!(header(&a).unwrap().method, Method::Other(13));
         let a = attr(11, 10, b"bvx2");
-        assert_eq!(header(&a).unwrap().method, Method::Other(11));
+        assert!(inline(&header(&a).unwrap(), &a).is_err());
         assert!(header(b"nope").is_none());
     }
 }
