@@ -1,28 +1,36 @@
 #!/usr/bin/env python3
-"""Rewrites a UDIF disk image (.dmg) with its compressed chunks in LZFSE.
+"""Rewrites a UDIF disk image (.dmg) with its compressed chunks in LZFSE or
+bzip2.
 
-    dmg-recompress.py IN.dmg OUT.dmg
+    dmg-recompress.py IN.dmg OUT.dmg [lzfse|bzip2]
 
-`hdiutil convert -format ULFO` does this on a Mac; here every zlib chunk
-(type 0x80000005) is inflated and compressed again with Apple's reference
-LZFSE (PyPI `lzfse`) as type 0x80000007; raw, zero and free chunks are kept
-as they are. The new image is the data fork (the chunks in table order),
+`hdiutil convert -format ULFO` (or `UDBZ`) does this on a Mac; here every
+zlib chunk (type 0x80000005) is inflated and compressed again with Apple's
+reference LZFSE (PyPI `lzfse`) as type 0x80000007, or with Python's bz2 as
+type 0x80000006; raw, zero and free chunks are kept as they are. The new image is the data fork (the chunks in table order),
 the property list (plistlib, each `mish` table's chunk offsets and lengths
 rewritten; the tables' CRC-32s, over decoded sectors, still hold) and the
 `koly` trailer (data fork and XML offsets and lengths; the data fork's own
 CRC-32 recomputed). Layout from Apple's UDIF as documented by libyal's
 libmodi; shares no code with dredge.
 """
+import bz2
 import plistlib
 import struct
 import sys
 import zlib
 
-import lzfse
-
 
 def main():
     src, out = sys.argv[1], sys.argv[2]
+    method = sys.argv[3] if len(sys.argv) > 3 else "lzfse"
+    if method == "lzfse":
+        import lzfse  # PyPI: Apple's reference implementation
+        kind, pack = 0x80000007, lzfse.compress
+    elif method == "bzip2":
+        kind, pack = 0x80000006, lambda b: bz2.compress(b, 9)
+    else:
+        sys.exit("dmg-recompress: the method is lzfse or bzip2")
     d = open(src, "rb").read()
     koly = bytearray(d[-512:])
     if koly[:4] != b"koly":
@@ -38,7 +46,7 @@ def main():
             t, c, s, n, co, cl = struct.unpack(">IIQQQQ", m[at:at + 40])
             stored = d[doff + co:doff + co + cl]
             if t == 0x80000005:
-                t, stored = 0x80000007, lzfse.compress(zlib.decompress(stored))
+                t, stored = kind, pack(zlib.decompress(stored))
             new_off = len(fork)
             fork += stored
             struct.pack_into(">IIQQQQ", m, at, t, c, s, n, new_off, len(stored))

@@ -2,9 +2,10 @@
 //! in the file's last 512 bytes places the data fork and an XML property list
 //! whose `blkx` entries are `mish` block tables. Each table covers a run of
 //! 512-byte sectors with chunks: raw, zero-filled, free (read as zeros, not
-//! checksummed), zlib, ADC, LZFSE (dredge-lzfse); a chunk whose method
-//! dredge does not decode (bzip2, LZMA) or that does not decode reads as
-//! zeros reported as `dmg-bad-chunk`, like any unreadable range. Each table's CRC-32 (over its
+//! checksummed), zlib, ADC, LZFSE (dredge-lzfse), bzip2 (bzip2-rs, safe
+//! Rust); a chunk whose method dredge does not decode (LZMA) or that does
+//! not decode reads as zeros reported as `dmg-bad-chunk`, like any
+//! unreadable range. Each table's CRC-32 (over its
 //! decoded sectors, free chunks left out) and the trailer's master CRC-32
 //! (over the tables' CRCs) are computed as the registration's pass reads the
 //! image ([`Checks`]) and recorded with the evidence.
@@ -48,7 +49,8 @@ enum Method {
     Adc,
     Zlib,
     Lzfse,
-    /// bzip2, LZMA and unknown kinds: not decoded.
+    Bzip2,
+    /// LZMA and unknown kinds: not decoded.
     Other(u32),
 }
 
@@ -113,6 +115,7 @@ fn method(kind: u32) -> Method {
         2 => Method::Free,
         0x8000_0004 => Method::Adc,
         0x8000_0005 => Method::Zlib,
+        0x8000_0006 => Method::Bzip2,
         0x8000_0007 => Method::Lzfse,
         k => Method::Other(k),
     }
@@ -340,6 +343,7 @@ impl DmgSource {
                     .and_then(|v| if v.len() == out { Ok(v) } else { Err(()) })
             }),
             Method::Adc => stored().and_then(|b| adc(&b, out)),
+            Method::Bzip2 => stored().and_then(|b| bzip2(&b, out)),
             Method::Lzfse => stored().and_then(|b| {
                 let mut v = Vec::with_capacity(out);
                 match dredge_lzfse::decode(&b, &mut v, out) {
@@ -462,6 +466,22 @@ impl Checks {
         };
         (tables, master)
     }
+}
+
+/// A bzip2 chunk decoded to exactly `out` bytes. The decoder is safe Rust
+/// (`#![forbid(unsafe_code)]`); a panic inside it on a hostile chunk is
+/// caught here and costs that chunk only.
+fn bzip2(stored: &[u8], out: usize) -> Result<Vec<u8>, ()> {
+    use std::io::Read;
+    std::panic::catch_unwind(|| {
+        let mut v = Vec::with_capacity(out);
+        let mut r = bzip2_rs::DecoderReader::new(stored).take(out as u64);
+        match r.read_to_end(&mut v) {
+            Ok(_) if v.len() == out => Ok(v),
+            _ => Err(()),
+        }
+    })
+    .unwrap_or(Err(()))
 }
 
 /// Apple Data Compression, to exactly `out` bytes: a literal run (0x80 |
@@ -610,6 +630,82 @@ mod tests {
             opened > 0 && refused > 0,
             "{opened} opened, {refused} refused"
         );
+    }
+
+    /// The dfvfs image rewritten with bzip2 or LZFSE chunks by
+    /// testimages/dmg-recompress.py; None (the test says why) without
+    /// python3 and its lzfse module, a failure under DREDGE_REQUIRE_TOOLS=1.
+    fn recompressed(dir: &std::path::Path, method: &str) -> Option<(std::path::PathBuf, u64)> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let out = dir.join(format!("{method}.dmg"));
+        let ok = std::process::Command::new("python3")
+            .arg(root.join("testimages/dmg-recompress.py"))
+            .arg(root.join("testimages/external/dfvfs/hfsplus_zlib.dmg"))
+            .arg(&out)
+            .arg(method)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            let why = format!("python3 could not make a {method} DMG");
+            assert!(
+                std::env::var("DREDGE_REQUIRE_TOOLS").as_deref() != Ok("1"),
+                "{why}"
+            );
+            eprintln!("SKIPPED: {why}");
+            return None;
+        }
+        let b = std::fs::read(&out).unwrap();
+        let xml = u64::from_be_bytes(
+            b[b.len() - 512 + 216..b.len() - 512 + 224]
+                .try_into()
+                .unwrap(),
+        );
+        Some((out, xml))
+    }
+
+    /// Damage to bzip2 and LZFSE chunks never panics or hangs: every read
+    /// returns bytes, and the damage shows as made-up bytes in some.
+    #[test]
+    fn mutated_bzip2_and_lzfse_chunks_never_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        for method in ["bzip2", "lzfse"] {
+            let Some((path, fork_len)) = recompressed(dir.path(), method) else {
+                continue;
+            };
+            let base = std::fs::read(&path).unwrap();
+            let whole = {
+                let d = DmgSource::open(&path).unwrap();
+                let mut buf = vec![0u8; d.size() as usize];
+                assert_eq!(d.read_at(0, &mut buf).unwrap().synthesized_bytes(), 0);
+                buf
+            };
+            let (mut r, cases) = dredge_testkit::mutation_setup(0xB21F);
+            let mut noticed = 0;
+            for case in 0..cases / 8 {
+                let mut b = base.clone();
+                for _ in 0..1 + r.below(4) {
+                    b[r.below(fork_len) as usize] = r.next() as u8;
+                }
+                let p = dir.path().join(format!("{method}{case}.dmg"));
+                std::fs::write(&p, &b).unwrap();
+                let d = DmgSource::open(&p).unwrap();
+                let mut buf = vec![0u8; d.size() as usize];
+                let rep = d.read_at(0, &mut buf).unwrap();
+                if rep.synthesized_bytes() > 0 {
+                    noticed += 1;
+                } else if buf != whole {
+                    // bzip2's block CRC and LZFSE's structure catch most
+                    // damage; what decodes anyway is counted, not hidden.
+                    let (tables, _) = d.checks().report();
+                    let caught = tables.iter().any(|(_, (_, want), got)| {
+                        matches!(got, Some(TableCheck::Computed(c)) if c != want)
+                    });
+                    assert!(caught, "{method} case {case}: changed bytes, no mismatch");
+                }
+                let _ = std::fs::remove_file(&p);
+            }
+            assert!(noticed > 0, "{method}: no damage noticed");
+        }
     }
 
     #[test]
