@@ -123,3 +123,51 @@ fn decmpfs_compressed_files_are_decoded_as_tsk_decodes_them_and_a_bad_chunk_cost
     };
     decmpfs_cases("hfs", dir.path(), &img, "/passwords.txt", &icat);
 }
+
+#[test]
+fn an_hfsplus_volume_in_an_apple_partition_map_gives_the_same_files() {
+    if !tools(&["gzip", "parted", "mmls"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = unpack(dir.path());
+    let vol = std::fs::read(&img).unwrap();
+    // An 8 MiB disk with a mac label (parted), the HFS+ volume written into
+    // its first partition, which starts at sector 2048.
+    let disk = dir.path().join("apm.img");
+    std::fs::File::create(&disk)
+        .unwrap()
+        .set_len(8 << 20)
+        .unwrap();
+    let end = (2048 + vol.len() / 512 - 1).to_string();
+    let o = std::process::Command::new("parted")
+        .arg("-s")
+        .arg(&disk)
+        .args([
+            "unit", "s", "mklabel", "mac", "mkpart", "macos", "hfs+", "2048", &end,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut d = std::fs::read(&disk).unwrap();
+    d[2048 * 512..2048 * 512 + vol.len()].copy_from_slice(&vol);
+    std::fs::write(&disk, &d).unwrap();
+    let mmls = stdout(
+        &std::process::Command::new("mmls")
+            .arg(&disk)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        mmls.contains("MAC Partition Map") && mmls.contains("0000002048"),
+        "{mmls}"
+    );
+
+    let bare = one_shot_ls("recover", &img, None, &dir.path().join("bare"), 0, &[]);
+    let case = dir.path().join("case");
+    let arts = one_shot_ls("recover", &disk, None, &case, 0, &[]);
+    let show = stdout(&run(&["case", "show", case.to_str().unwrap()]));
+    assert!(show.contains("Apple_HFS \"macos\""), "{show}");
+    assert!(show.contains("hfsplus \"hfsplus_test\""), "{show}");
+    assert_eq!(hashes(&arts), hashes(&bare));
+}

@@ -1,8 +1,10 @@
 //! Partition tables: MBR (with chained extended partitions), GPT (CRC-checked, with
-//! the backup header at the end of the disk as fallback), or none. Gaps between
+//! the backup header at the end of the disk as fallback), the Apple Partition
+//! Map, or none. Gaps between
 //! partitions become `Unallocated` volumes and table sectors `Meta` volumes, so the
 //! volumes of a layout tile the whole image.
 
+mod apm;
 mod gpt;
 mod mbr;
 pub mod scan;
@@ -13,6 +15,7 @@ use dredge_core::{Extent, Finding, ImageSource, SourceError, Volume, VolumeKind}
 pub enum Scheme {
     Mbr,
     Gpt,
+    Apm,
     None,
 }
 
@@ -21,6 +24,7 @@ impl Scheme {
         match self {
             Scheme::Mbr => "mbr",
             Scheme::Gpt => "gpt",
+            Scheme::Apm => "apm",
             Scheme::None => "none",
         }
     }
@@ -105,6 +109,11 @@ pub fn detect(src: &dyn ImageSource) -> Result<Layout, SourceError> {
             0,
             "protective MBR (type 0xEE) but neither GPT header is valid",
         ));
+    }
+    if apm::looks_like(&s0) {
+        if let Some(a) = apm::parse(src, &s0, &mut findings)? {
+            return Ok(finish(Scheme::Apm, 512, a.volumes, a.meta, size, findings));
+        }
     }
     if has_sig && !looks_like_boot_sector(&s0) {
         if let Some(m) = mbr::parse(src, &s0, &mut findings)? {
