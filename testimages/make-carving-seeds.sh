@@ -170,4 +170,16 @@ cp "$work/t/short.txt" "$work/pkg/usr/share/doc/seed/"
 SOURCE_DATE_EPOCH=1796256000 dpkg-deb --root-owner-group -Zxz --build "$work/pkg" "$out/seed.deb" >/dev/null
 rm -f "$out/seed.torrent"
 mktorrent -a http://tracker.example/announce -d -o "$out/seed.torrent" "$work/t" >/dev/null
+cat > "$work/seed.wat" <<'WAT'
+(module
+  (import "env" "log" (func $log (param i32)))
+  (memory (export "mem") 1)
+  (data (i32.const 16) "evidence is read, never written")
+  (func $fib (export "fib") (param $n i32) (result i32)
+    (if (result i32) (i32.lt_s (local.get $n) (i32.const 2))
+      (then (local.get $n))
+      (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
+                     (call $fib (i32.sub (local.get $n) (i32.const 2))))))))
+WAT
+wat2wasm --debug-names "$work/seed.wat" -o "$out/seed.wasm"
 ls -l "$out"

@@ -309,3 +309,82 @@ c.execute("ROLLBACK")
         Want::Unverified(&journal),
     );
 }
+
+/// A LEB128 at `at`: its value and length.
+fn leb(m: &[u8], at: usize) -> (usize, usize) {
+    let (mut v, mut k) = (0usize, 0);
+    loop {
+        v |= usize::from(m[at + k] & 0x7F) << (7 * k);
+        k += 1;
+        if m[at + k - 1] & 0x80 == 0 {
+            return (v, k);
+        }
+    }
+}
+
+/// The offset of the first section with `id` of a WebAssembly module, and
+/// where its body starts.
+fn wasm_section(m: &[u8], id: u8) -> (usize, usize) {
+    let mut at = 8;
+    loop {
+        let (size, k) = leb(m, at + 1);
+        if m[at] == id {
+            return (at, at + 1 + k);
+        }
+        at += 1 + k + size;
+    }
+}
+
+#[test]
+fn webassembly_modules_come_back_whole_and_damaged_code_partial() {
+    if !tools(&["wat2wasm"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    // Imports, memory, a global, data, exports, a start function and
+    // several bodies; once with a name section (wat2wasm --debug-names).
+    std::fs::write(
+        p.join("m.wat"),
+        r#"(module
+  (type $t (func (param i32 i32) (result i32)))
+  (import "env" "log" (func $log (param i32)))
+  (memory (export "mem") 1)
+  (global $g (mut i64) (i64.const 1099511627776))
+  (data (i32.const 16) "evidence is read, never written")
+  (func $add (export "add") (type $t) (i32.add (local.get 0) (local.get 1)))
+  (func $fib (export "fib") (param $n i32) (result i32)
+    (if (result i32) (i32.lt_s (local.get $n) (i32.const 2))
+      (then (local.get $n))
+      (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1)))
+                     (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+  (func (export "f") (param f64) (result f64) (f64.mul (local.get 0) (f64.const 2.5)))
+  (start 4)
+  (func (call $log (i32.const 7))))"#,
+    )
+    .unwrap();
+    let named = made(p, "wat2wasm --debug-names m.wat -o n.wasm", "n.wasm");
+    let plain = made(p, "wat2wasm m.wat -o p.wasm", "p.wasm");
+    // The first function body's closing `end` changed.
+    let mut bad = plain.clone();
+    let (code, body) = wasm_section(&bad, 10);
+    let (_, k) = leb(&bad, body); // the body count
+    let (size, n) = leb(&bad, body + k);
+    let body_end = body + k + n + size - 1;
+    assert_eq!(bad[body_end], 0x0B);
+    bad[body_end] = 0x01;
+    // A module followed by zeros ends at its last section.
+    let mut then_zeros = named.clone();
+    then_zeros.extend_from_slice(&[0u8; 4096]);
+    let place: [(usize, &[u8]); 3] = [(0x10000, &then_zeros), (0x20000, &plain), (0x30000, &bad)];
+    let arts = carve_laid(p, 1 << 20, 73, &place, 3);
+    expect_carved(&arts, 0x10000, "wasm", "wasm", Want::Unverified(&named));
+    expect_carved(&arts, 0x20000, "wasm", "wasm", Want::Unverified(&plain));
+    expect_carved(
+        &arts,
+        0x30000,
+        "wasm",
+        "wasm",
+        Want::Partial(Some(code as u64)),
+    );
+}

@@ -49,6 +49,7 @@ mod text;
 mod tiff;
 mod torrent;
 mod utf16;
+mod wasm;
 mod xz;
 mod zip;
 mod zstd;
@@ -510,6 +511,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(cpio::Cpio),
         Box::new(ar::Ar),
         Box::new(torrent::Torrent),
+        Box::new(wasm::Wasm),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]
