@@ -9,6 +9,7 @@ pub mod mapfile;
 mod mem;
 mod overlay;
 mod sectored;
+mod sparsebundle;
 mod split;
 
 pub use dmg::{is_dmg, Checks as DmgChecks, DmgMeta, DmgSource, TableCheck};
@@ -19,6 +20,7 @@ pub use mapfile::{MapBlock, MapStatus, Mapfile, MapfileError};
 pub use mem::MemDevice;
 pub use overlay::MapOverlay;
 pub use sectored::Sectored;
+pub use sparsebundle::{is_sparsebundle, BundleSource};
 pub use split::{first_segment_of, segment_paths, SplitDevice};
 
 use dredge_core::{BlockDevice, ImageSource};
@@ -79,6 +81,21 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
             source: src,
             map: None,
             ewf: Some(meta),
+            dmg: None,
+        });
+    }
+    if is_sparsebundle(path) {
+        let b = BundleSource::open(path)?;
+        let segments = b.segments();
+        let src: Box<dyn ImageSource> = match mapfile {
+            Some(m) => Box::new(MapOverlay::new(b, read_mapfile(m)?)),
+            None => Box::new(b),
+        };
+        return Ok(Evidence {
+            segments,
+            source: src,
+            map: None,
+            ewf: None,
             dmg: None,
         });
     }

@@ -203,6 +203,8 @@ fn add_in_session(
         "ewf"
     } else if dmg.is_some() {
         "dmg"
+    } else if dredge_image::is_sparsebundle(image) {
+        "sparsebundle"
     } else if segments.len() > 1 {
         "split"
     } else if is_block_device(image) {

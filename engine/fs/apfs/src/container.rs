@@ -85,6 +85,14 @@ pub(crate) fn probe(vol: &VolumeReader) -> bool {
     if magic && vol.read_at(0, &mut b).is_ok_and(|r| r.is_clean()) && parse_nx(&b, 0).is_ok() {
         return true;
     }
+    // A zero first sector is also HFS+'s boot blocks (its header is at
+    // 1024): only a block zero throughout reads as a wiped superblock.
+    if clean && !magic {
+        let whole = vol.read_at(0, &mut b).is_ok_and(|r| r.is_clean());
+        if whole && b.iter().any(|&c| c != 0) {
+            return false;
+        }
+    }
     let mut ring = vec![0u8; (PROBE_BLOCKS * 4096) as usize];
     if vol.read_at(4096, &mut ring).is_err() {
         return false;
