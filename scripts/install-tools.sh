@@ -43,3 +43,10 @@ if ! python3 -c "import lzfse" 2>/dev/null; then
   python3 -m pip install -q --disable-pip-version-check lzfse 2>&1 | grep -v "Running pip as the 'root' user" >&2 || true
   python3 -c "import lzfse" || { echo "install-tools: python3 lzfse module missing after pip install" >&2; exit 1; }
 fi
+# ds-store (PyPI: the library dmgbuild writes Finder .DS_Store files with) makes the
+# .DS_Store carving test files and seed.
+if ! python3 -c "import ds_store" 2>/dev/null; then
+  echo "install-tools: installing ds-store (PyPI)" >&2
+  python3 -m pip install -q --disable-pip-version-check ds-store 2>&1 | grep -v "Running pip as the 'root' user" >&2 || true
+  python3 -c "import ds_store" || { echo "install-tools: python3 ds_store module missing after pip install" >&2; exit 1; }
+fi

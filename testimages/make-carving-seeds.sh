@@ -182,4 +182,12 @@ cat > "$work/seed.wat" <<'WAT'
                      (call $fib (i32.sub (local.get $n) (i32.const 2))))))))
 WAT
 wat2wasm --debug-names "$work/seed.wat" -o "$out/seed.wasm"
+python3 - "$out/seed.DS_Store" <<'PY'
+import sys
+from ds_store import DSStore
+with DSStore.open(sys.argv[1], 'w+') as d:
+    d['notes.txt']['Iloc'] = (104, 116)
+    for i in range(40):
+        d[f'ledger {i:02d}.xlsx']['Iloc'] = (i, 2 * i)
+PY
 ls -l "$out"

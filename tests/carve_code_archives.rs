@@ -388,3 +388,61 @@ fn webassembly_modules_come_back_whole_and_damaged_code_partial() {
         Want::Partial(Some(code as u64)),
     );
 }
+
+#[test]
+fn ds_store_files_come_back_whole_and_a_damaged_tree_partial() {
+    if !tools(&["python3"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    // Written by the ds_store library (PyPI ds-store, what dmgbuild uses to
+    // write the Finder's files): one leaf, and a tree of several nodes.
+    let script = r#"
+import sys
+from ds_store import DSStore
+with DSStore.open(sys.argv[1] + '/small.DS_Store', 'w+') as d:
+    d['evidence.txt']['Iloc'] = (104, 116)
+    d['.']['vSrn'] = ('long', 1)
+with DSStore.open(sys.argv[1] + '/big.DS_Store', 'w+') as d:
+    d['photo.jpg']['Iloc'] = (204, 116)
+    d['.']['icvp'] = {'gridSpacing': 54.0, 'textSize': 12.0, 'arrangeBy': 'none'}
+    for i in range(300):
+        d[f'ledger {i:04d}.xlsx']['Iloc'] = (i, 2 * i)
+"#;
+    let o = std::process::Command::new("python3")
+        .args(["-c", script])
+        .arg(p)
+        .output()
+        .unwrap();
+    if !o.status.success() {
+        skip(&format!("python3 ds_store (PyPI ds-store): {}", stderr(&o)));
+        return;
+    }
+    let small = std::fs::read(p.join("small.DS_Store")).unwrap();
+    let big = std::fs::read(p.join("big.DS_Store")).unwrap();
+    // A record's type (the last blob) made unknown.
+    let mut bad = big.clone();
+    let at = bad
+        .windows(4)
+        .rposition(|w| w == b"blob")
+        .expect("a blob record");
+    bad[at..at + 4].copy_from_slice(b"xxxx");
+    let place: [(usize, &[u8]); 3] = [(0x10000, &small), (0x20000, &big), (0x40000, &bad)];
+    let arts = carve_laid(p, 1 << 20, 79, &place, 3);
+    expect_carved(
+        &arts,
+        0x10000,
+        "ds-store",
+        "DS_Store",
+        Want::Complete(&small),
+    );
+    expect_carved(&arts, 0x20000, "ds-store", "DS_Store", Want::Complete(&big));
+    expect_carved(
+        &arts,
+        0x40000,
+        "ds-store",
+        "DS_Store",
+        Want::Partial(Some(bad.len() as u64)),
+    );
+}

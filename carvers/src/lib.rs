@@ -13,6 +13,7 @@ mod bzip2;
 mod cab;
 mod cpio;
 mod dex;
+mod dsstore;
 mod elf;
 mod evtx;
 mod flac;
@@ -498,6 +499,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(lnk::Lnk),
         Box::new(dex::Dex),
         Box::new(bplist::Bplist),
+        Box::new(dsstore::DsStore),
         Box::new(rar::Rar),
         Box::new(sqlite_journal::SqliteJournal),
         Box::new(javaclass::JavaClass),
