@@ -360,3 +360,33 @@ fn iso_images_made_by_xorriso_come_back_whole_and_cut_ones_partial() {
         }
     }
 }
+
+#[test]
+fn lzip_files_made_by_lzip_come_back_whole_and_cut_ones_are_not_claimed() {
+    if !tools(&["lzip"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let mut body = Vec::new();
+    for i in 0..60u64 {
+        body.extend(
+            format!("entry {i}: custody log line\n")
+                .repeat(40)
+                .into_bytes(),
+        );
+        body.extend(noise(6000, i));
+    }
+    std::fs::write(p.join("log.txt"), &body).unwrap();
+    // One member, and several (lzip -b: a new member past 100 KiB of output).
+    let one = made(p, "lzip -k -c log.txt > one.lz", "one.lz");
+    let many = made(p, "lzip -k -c -b 100KiB log.txt > many.lz", "many.lz");
+    assert!(many.windows(5).filter(|w| *w == b"LZIP\x01").count() >= 3);
+    // Cut before its trailer: no end to be known, not claimed.
+    let cut = &one[..one.len() - 30];
+    let place: [(usize, &[u8]); 3] = [(0x10000, &one), (0x80000, &many), (0x100000, cut)];
+    let arts = carve_laid(p, 2 << 20, 83, &place, 0);
+    expect_carved(&arts, 0x10000, "lzip", "lz", Want::Unverified(&one));
+    expect_carved(&arts, 0x80000, "lzip", "lz", Want::Unverified(&many));
+    assert!(carved_at(&arts, 0x100000, "lzip").is_none());
+}

@@ -27,6 +27,7 @@ mod javaclass;
 mod jpeg;
 mod lnk;
 mod lz4;
+mod lzip;
 mod matcher;
 mod midi;
 mod mkv;
@@ -488,6 +489,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(tar::Tar),
         Box::new(zstd::Zstd),
         Box::new(lz4::Lz4),
+        Box::new(lzip::Lzip),
         Box::new(ogg::Ogg),
         Box::new(flac::Flac),
         Box::new(sevenz::SevenZ),
