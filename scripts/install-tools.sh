@@ -11,7 +11,7 @@
 # all present.
 set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
-      e2fsprogs fdisk gdisk parted wabt lzip nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3 exfat-fuse
+      e2fsprogs fdisk gdisk parted wabt lzip lzop nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3 exfat-fuse
       chromium poppler-utils fonts-dejavu-core tmux sqlite3 cryptsetup-bin xz-utils
       python3-cryptography dislocker hashcat pocl-opencl-icd ocl-icd-libopencl1 zstd lz4
       flac vorbis-tools opus-tools lame 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java

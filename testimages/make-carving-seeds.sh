@@ -6,7 +6,7 @@
 # Windows event log, registry hive and shortcut seeds cannot be made on Linux: they
 # are third-party files, listed in testimages/carving/SOURCES.md, and not touched
 # here.)
-# Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, lzip, wat2wasm, python3 ds_store, iconv, gcc,
+# Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, lzip, lzop, wat2wasm, python3 ds_store, iconv, gcc,
 # python3, flac, oggenc, lame, 7zz, gcab, xorriso, heif-enc, smali, javac, pyftsubset,
 # mkvmerge, opusenc, icotool, png2icns, convert, abc2midi, cpio, ar, dpkg-deb, mktorrent; the files are committed, so the test needs none of these)
 set -euo pipefail
@@ -36,6 +36,7 @@ bzip2 -9 -c "$out/text.txt" > "$out/text.txt.bz2"
 zstd -q -19 -c "$out/text.txt" > "$out/text.txt.zst"
 lz4 -q -9 -c "$out/text.txt" > "$out/text.txt.lz4"
 lzip -9 -c "$out/text.txt" > "$out/text.txt.lz"
+lzop -c "$out/text.txt" > "$out/text.txt.lzo"
 cat > "$work/seed.c" <<'C'
 int main(void) { return 0; }
 C

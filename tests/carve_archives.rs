@@ -390,3 +390,46 @@ fn lzip_files_made_by_lzip_come_back_whole_and_cut_ones_are_not_claimed() {
     expect_carved(&arts, 0x80000, "lzip", "lz", Want::Unverified(&many));
     assert!(carved_at(&arts, 0x100000, "lzip").is_none());
 }
+
+#[test]
+fn lzop_files_made_by_lzop_come_back_whole_and_damaged_ones_partial() {
+    if !tools(&["lzop"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let mut text = Vec::new();
+    for i in 0..400u64 {
+        text.extend(
+            format!("entry {i}: the custody log goes on and on\n")
+                .repeat(20)
+                .into_bytes(),
+        );
+    }
+    std::fs::write(p.join("log.txt"), &text).unwrap();
+    std::fs::write(p.join("r.bin"), noise(600_000, 9)).unwrap();
+    // Compressed blocks (Adler-32, and CRC-32 with --crc32): their checksums
+    // are of decoded data, so unverified; random data is stored, and every
+    // stored block's checksum is checked: complete.
+    let adler = made(p, "lzop -c log.txt > a.lzo", "a.lzo");
+    let crc = made(p, "lzop --crc32 -c log.txt > c.lzo", "c.lzo");
+    let stored = made(p, "lzop -c r.bin > r.lzo", "r.lzo");
+    let mut bad = stored.clone();
+    let n = bad.len();
+    bad[n - 1000] ^= 0x40;
+    let cut = &adler[..adler.len() / 2];
+    let place: [(usize, &[u8]); 5] = [
+        (0x10000, &adler),
+        (0x40000, &crc),
+        (0x100000, &stored),
+        (0x200000, &bad),
+        (0x300000, cut),
+    ];
+    let arts = carve_laid(p, 4 << 20, 89, &place, 3);
+    expect_carved(&arts, 0x10000, "lzop", "lzo", Want::Unverified(&adler));
+    expect_carved(&arts, 0x40000, "lzop", "lzo", Want::Unverified(&crc));
+    expect_carved(&arts, 0x100000, "lzop", "lzo", Want::Complete(&stored));
+    let b = expect_carved(&arts, 0x200000, "lzop", "lzo", Want::Partial(None));
+    assert!(b["size"].as_u64().unwrap() < n as u64 - 1000, "{b}");
+    expect_carved(&arts, 0x300000, "lzop", "lzo", Want::Partial(None));
+}

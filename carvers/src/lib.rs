@@ -28,6 +28,7 @@ mod jpeg;
 mod lnk;
 mod lz4;
 mod lzip;
+mod lzop;
 mod matcher;
 mod midi;
 mod mkv;
@@ -490,6 +491,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(zstd::Zstd),
         Box::new(lz4::Lz4),
         Box::new(lzip::Lzip),
+        Box::new(lzop::Lzop),
         Box::new(ogg::Ogg),
         Box::new(flac::Flac),
         Box::new(sevenz::SevenZ),
