@@ -2,6 +2,7 @@
 //! read-only, and turns media errors into synthesized ranges instead of failures.
 
 mod dmg;
+mod dmg_codec;
 mod ewf;
 mod ewf_write;
 mod file;
