@@ -31,22 +31,8 @@ Apple's File System Reference and the decmpfs layout in Apple's xnu
 import struct
 import sys
 
+from apfs_blocks import Img, omap_entry, toc, u
 from decmpfs import attr_and_fork
-
-
-def fletcher64(b):
-    m = 0xFFFFFFFF
-    s1 = s2 = 0
-    for (w,) in struct.iter_unpack("<I", b[8:]):
-        s1 = (s1 + w) % m
-        s2 = (s2 + s1) % m
-    c1 = m - ((s1 + s2) % m)
-    c2 = m - ((s1 + c1) % m)
-    return (c2 << 32) | c1
-
-
-def u(fmt, b, o):
-    return struct.unpack_from(fmt, b, o)[0]
 
 
 OID = (1 << 60) - 1
@@ -54,47 +40,16 @@ T_INODE, T_XATTR, T_DSTREAM_ID, T_EXTENT, T_DREC = 3, 4, 10, 8, 9
 UF_COMPRESSED = 0x20
 
 
-class Img:
-    def __init__(self, data):
-        self.d = bytearray(data)
-        self.bs = u("<I", self.d, 36)
-
-    def block(self, n):
-        return self.d[n * self.bs:(n + 1) * self.bs]
-
-    def put(self, n, b):
-        b = bytearray(b)
-        struct.pack_into("<Q", b, 0, fletcher64(b))
-        self.d[n * self.bs:(n + 1) * self.bs] = b
-
-
 def omap_lookup(img, omap_block, oid, xid):
-    node = img.block(u("<Q", img.block(omap_block), 48))
-    flags, level, nkeys = struct.unpack_from("<HHI", node, 32)
-    toff, tlen = struct.unpack_from("<HH", node, 40)
-    start, keys = 56 + toff, 56 + toff + tlen
-    vend = len(node) - (40 if flags & 1 else 0)
-    if level != 0:
-        sys.exit("apfs-compress: object maps deeper than one node are not handled")
-    best = None
-    for i in range(nkeys):
-        k, v = struct.unpack_from("<HH", node, start + 4 * i)
-        ko, kx = struct.unpack_from("<QQ", node, keys + k)
-        if ko == oid and kx <= xid and (best is None or kx > best[0]):
-            best = (kx, u("<Q", node, vend - v + 8))
-    if best is None:
-        sys.exit(f"apfs-compress: oid {oid:#x} not in the object map")
-    return best[1]
+    return omap_entry(img, omap_block, oid, xid, "apfs-compress")[2]
 
 
 def records(node):
     """The leaf's records as (key bytes, value bytes), in order."""
-    flags, level, nkeys = struct.unpack_from("<HHI", node, 32)
+    flags, level, nkeys, start, keys, vend = toc(node)
     if level != 0 or flags & 4:
         sys.exit("apfs-compress: filesystem trees deeper than one node are not handled")
-    toff, tlen = struct.unpack_from("<HH", node, 40)
-    start, keys = 56 + toff, 56 + toff + tlen
-    vend = len(node) - (40 if flags & 1 else 0)
+    tlen = keys - start
     out = []
     for i in range(nkeys):
         ko, kl, vo, vl = struct.unpack_from("<HHHH", node, start + 8 * i)

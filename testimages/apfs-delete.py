@@ -23,61 +23,7 @@ code with dredge.
 import struct
 import sys
 
-
-def fletcher64(b):
-    m = 0xFFFFFFFF
-    s1 = s2 = 0
-    for (w,) in struct.iter_unpack("<I", b[8:]):
-        s1 = (s1 + w) % m
-        s2 = (s2 + s1) % m
-    c1 = m - ((s1 + s2) % m)
-    c2 = m - ((s1 + c1) % m)
-    return (c2 << 32) | c1
-
-
-def u(fmt, b, o):
-    return struct.unpack_from(fmt, b, o)[0]
-
-
-class Img:
-    def __init__(self, data):
-        self.d = bytearray(data)
-        self.bs = u("<I", self.d, 36)
-
-    def block(self, n):
-        return self.d[n * self.bs:(n + 1) * self.bs]
-
-    def put(self, n, b):
-        b = bytearray(b)
-        struct.pack_into("<Q", b, 0, fletcher64(b))
-        self.d[n * self.bs:(n + 1) * self.bs] = b
-
-
-def toc(node):
-    """(flags, nkeys, toc start, key start, value end, entries)."""
-    flags, level, nkeys = struct.unpack_from("<HHI", node, 32)
-    toff, tlen = struct.unpack_from("<HH", node, 40)
-    start, keys = 56 + toff, 56 + toff + tlen
-    vend = len(node) - (40 if flags & 1 else 0)
-    return flags, level, nkeys, start, keys, vend
-
-
-def omap_entry(img, omap_block, oid, xid):
-    """(leaf block, entry index, paddr) of oid's newest mapping at or before xid."""
-    node_no = u("<Q", img.block(omap_block), 48)
-    node = img.block(node_no)
-    flags, level, nkeys, start, keys, vend = toc(node)
-    if level != 0:
-        sys.exit("apfs-delete: object maps deeper than one node are not handled")
-    best = None
-    for i in range(nkeys):
-        k, v = struct.unpack_from("<HH", node, start + 4 * i)
-        ko, kx = struct.unpack_from("<QQ", node, keys + k)
-        if ko == oid and kx <= xid and (best is None or kx > best[0]):
-            best = (kx, i, u("<Q", node, vend - v + 8))
-    if best is None:
-        sys.exit(f"apfs-delete: oid {oid:#x} not in the object map")
-    return node_no, best[1], best[2]
+from apfs_blocks import Img, omap_entry, toc, u
 
 
 def main():
@@ -85,10 +31,10 @@ def main():
     img = Img(open(src, "rb").read())
     nx = img.block(0)
     xid = u("<Q", nx, 16)
-    _, _, apsb = omap_entry(img, u("<Q", nx, 160), u("<Q", nx, 184), xid)
+    _, _, apsb = omap_entry(img, u("<Q", nx, 160), u("<Q", nx, 184), xid, "apfs-delete")
     sb = img.block(apsb)
     vomap, root_oid = u("<Q", sb, 128), u("<Q", sb, 136)
-    leaf_no, idx, root = omap_entry(img, vomap, root_oid, xid)
+    leaf_no, idx, root = omap_entry(img, vomap, root_oid, xid, "apfs-delete")
     if u("<Q", sb, 16) != xid:
         sys.exit("apfs-delete: the volume superblock is not the newest transaction's")
     node = img.block(root)

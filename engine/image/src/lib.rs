@@ -41,6 +41,17 @@ pub struct Evidence {
     pub dmg: Option<std::sync::Arc<dmg::Checks>>,
 }
 
+/// A container source, read through a ddrescue mapfile when one is given.
+fn overlaid<S: ImageSource + 'static>(
+    src: S,
+    mapfile: Option<&Path>,
+) -> Result<Box<dyn ImageSource>, OpenError> {
+    Ok(match mapfile {
+        Some(m) => Box::new(MapOverlay::new(src, read_mapfile(m)?)),
+        None => Box::new(src),
+    })
+}
+
 /// Opens a raw image, a block device, or the first segment of a split raw set,
 /// optionally read through a ddrescue mapfile.
 pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, OpenError> {
@@ -70,13 +81,7 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
         }
         let ewf = EwfSource::open(path)?;
         let meta = ewf.meta().clone();
-        let src: Box<dyn ImageSource> = match mapfile {
-            Some(m) => {
-                let map = read_mapfile(m)?;
-                Box::new(MapOverlay::new(ewf, map))
-            }
-            None => Box::new(ewf),
-        };
+        let src = overlaid(ewf, mapfile)?;
         return Ok(Evidence {
             segments: meta.segments.clone(),
             source: src,
@@ -88,10 +93,7 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
     if is_sparsebundle(path) {
         let b = BundleSource::open(path)?;
         let segments = b.segments();
-        let src: Box<dyn ImageSource> = match mapfile {
-            Some(m) => Box::new(MapOverlay::new(b, read_mapfile(m)?)),
-            None => Box::new(b),
-        };
+        let src = overlaid(b, mapfile)?;
         return Ok(Evidence {
             segments,
             source: src,
@@ -103,10 +105,7 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
     if is_dmg(path) {
         let d = DmgSource::open(path)?;
         let checks = d.checks();
-        let src: Box<dyn ImageSource> = match mapfile {
-            Some(m) => Box::new(MapOverlay::new(d, read_mapfile(m)?)),
-            None => Box::new(d),
-        };
+        let src = overlaid(d, mapfile)?;
         return Ok(Evidence {
             segments: vec![path.to_path_buf()],
             source: src,
