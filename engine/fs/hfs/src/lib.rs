@@ -78,10 +78,23 @@ fn parse_header(h: &[u8]) -> Result<Header, String> {
     })
 }
 
-/// Whether the volume holds an HFS+ or HFSX volume header at byte 1024.
+/// Whether the volume holds an HFS+ or HFSX volume header at byte 1024, or,
+/// with that one wiped (zeros), unreadable or damaged under its signature,
+/// the alternate copy 1024 bytes before the volume's end. Other volumes
+/// (whose bytes at 1024 are their own data) cost no second read.
 pub fn probe(vol: &VolumeReader) -> bool {
     let mut h = [0u8; 512];
-    vol.read_at(1024, &mut h).is_ok_and(|r| r.is_clean()) && parse_header(&h).is_ok()
+    let clean = vol.read_at(1024, &mut h).is_ok_and(|r| r.is_clean());
+    if clean && parse_header(&h).is_ok() {
+        return true;
+    }
+    let damaged = !clean || h.iter().all(|&b| b == 0) || matches!(&h[..2], b"H+" | b"HX");
+    let at = vol.len().saturating_sub(1024);
+    let mut a = [0u8; 512];
+    damaged
+        && at >= 1536
+        && vol.read_at(at, &mut a).is_ok_and(|r| r.is_clean())
+        && parse_header(&a).is_ok()
 }
 
 /// Overflow extent records: (file, fork type) → (first block, extents).
