@@ -149,13 +149,6 @@ fn apfs_files_match_the_sleuth_kit_and_libfsapfs() {
     assert!(run(&["verify", case.to_str().unwrap()]).status.success());
 }
 
-/// `YYYY-MM-DDTHH:MM:SS` of seconds since 1970, by `date`.
-fn utc_seconds(t: i64) -> String {
-    out(Command::new("date").args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%S"]))
-        .trim()
-        .to_string()
-}
-
 #[test]
 fn with_the_newest_checkpoint_destroyed_the_older_one_gives_every_file_back() {
     if !tools(&["gzip", "pstat", "fls"]) {

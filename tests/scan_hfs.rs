@@ -103,6 +103,48 @@ fn hfsplus_files_match_the_sleuth_kit_path_for_path_and_byte_for_byte() {
         t.contains(&"hfs.create") && t.contains(&"hfs.modify"),
         "{t:?}"
     );
+    // Access, modification, change and creation times, to the second, as
+    // TSK's body file has them (its zeros: times the special files lack).
+    let body = std::process::Command::new("fls")
+        .args(["-r", "-m", "/"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    let mut timed = 0;
+    for l in String::from_utf8_lossy(&body.stdout).lines() {
+        let f: Vec<&str> = l.split('|').collect();
+        let name = f[1].split(" -> ").next().unwrap();
+        let Some(a) = arts
+            .iter()
+            .find(|a| tsk_name(a["path"].as_str().unwrap()) == name)
+        else {
+            continue;
+        };
+        for (col, source) in [
+            (7, "hfs.access"),
+            (8, "hfs.modify"),
+            (9, "hfs.change"),
+            (10, "hfs.create"),
+        ] {
+            let tsk: i64 = f[col].parse().unwrap();
+            if tsk == 0 {
+                continue;
+            }
+            let ours = a["times"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["source"] == source)
+                .unwrap_or_else(|| panic!("{name}: no {source}"));
+            let ours = ours["utc"].as_str().unwrap();
+            assert!(
+                ours.starts_with(&utc_seconds(tsk)),
+                "{name} {source}: {ours} vs {tsk}"
+            );
+            timed += 1;
+        }
+    }
+    assert!(timed >= 40, "{timed}");
     assert!(run(&["verify", case.to_str().unwrap()]).status.success());
 }
 

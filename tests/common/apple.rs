@@ -19,6 +19,16 @@ pub fn dfvfs(dir: &Path, name: &str) -> PathBuf {
     img
 }
 
+/// `YYYY-MM-DDTHH:MM:SS` of seconds since 1970, by `date` (as TSK's body
+/// files count them).
+pub fn utc_seconds(t: i64) -> String {
+    let o = Command::new("date")
+        .args(["-u", "-d", &format!("@{t}"), "+%Y-%m-%dT%H:%M:%S"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
 /// Text that zlib shrinks about sevenfold: four 64 KiB chunks and a part.
 pub fn compressible() -> Vec<u8> {
     let words = [
