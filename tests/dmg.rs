@@ -147,10 +147,7 @@ fn lzfse_and_bzip2_dmgs_read_as_the_same_disk_with_their_checksums_holding() {
     if !tools(&["python3"]) {
         return;
     }
-    let lzfse = std::process::Command::new("python3")
-        .args(["-c", "import lzfse"])
-        .status()
-        .is_ok_and(|s| s.success());
+    let lzfse = python_module("lzfse");
     if !lzfse {
         skip("the python3 module lzfse (PyPI) is missing: only bzip2 is checked");
     }

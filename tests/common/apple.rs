@@ -29,6 +29,14 @@ pub fn utc_seconds(t: i64) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
+/// Whether python3 can import `module` (PyPI modules install-tools adds).
+pub fn python_module(module: &str) -> bool {
+    Command::new("python3")
+        .args(["-c", &format!("import {module}")])
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Text that zlib shrinks about sevenfold: four 64 KiB chunks and a part.
 pub fn compressible() -> Vec<u8> {
     let words = [
@@ -126,10 +134,7 @@ pub fn decmpfs_cases(
 ) {
     use super::*;
     let big = compressible();
-    let lzfse = Command::new("python3")
-        .args(["-c", "import lzfse"])
-        .status()
-        .is_ok_and(|s| s.success());
+    let lzfse = python_module("lzfse");
     if !lzfse {
         skip("the python3 module lzfse (PyPI) is missing: LZFSE cases not run");
     }

@@ -168,15 +168,6 @@ fn decompressed<'r>(
     xattrs: &[fs::Xattr],
     extents: &dyn Fn(u64) -> Option<&'r Vec<fs::FileExtent>>,
 ) -> Result<(u64, Vec<Run>), String> {
-    let stream = |name: &str| -> Option<(u64, Vec<Run>)> {
-        xattrs
-            .iter()
-            .find(|x| x.name == name)
-            .map(|x| match &x.value {
-                XValue::Embedded(b) => (b.len() as u64, inline(b)),
-                XValue::Stream(owner, size) => (*size, layout(cx.blocks, extents(*owner), *size)),
-            })
-    };
     let attr = match xattrs.iter().find(|x| x.name == "com.apple.decmpfs") {
         Some(fs::Xattr {
             value: XValue::Embedded(b),
@@ -185,9 +176,14 @@ fn decompressed<'r>(
         Some(_) => return Err("a com.apple.decmpfs attribute stored as a stream".into()),
         None => return Err("no com.apple.decmpfs attribute".into()),
     };
-    let fork = stream("com.apple.ResourceFork")
-        .map(|(len, runs)| (Arc::clone(cx.blocks.vol.source()), runs, len));
-    dredge_decmpfs::content(attr, fork)
+    dredge_decmpfs::content(attr, || {
+        let fork = xattrs.iter().find(|x| x.name == "com.apple.ResourceFork")?;
+        let (len, runs) = match &fork.value {
+            XValue::Embedded(b) => (b.len() as u64, inline(b)),
+            XValue::Stream(owner, size) => (*size, layout(cx.blocks, extents(*owner), *size)),
+        };
+        Some((Arc::clone(cx.blocks.vol.source()), runs, len))
+    })
 }
 
 /// Visits the entries of `recs` that `keep` lets through.

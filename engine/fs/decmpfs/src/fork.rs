@@ -445,7 +445,7 @@ mod tests {
                 data: RunData::Image(0),
             }];
             let src: Arc<dyn ImageSource> = Arc::new(MemSource(fork));
-            let Ok((n, runs)) = crate::content(&attr, Some((src, runs, len))) else {
+            let Ok((n, runs)) = crate::content(&attr, || Some((src, runs, len))) else {
                 decoded_less += 1;
                 continue;
             };

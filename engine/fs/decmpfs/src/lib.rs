@@ -129,9 +129,13 @@ pub type Fork = (Arc<dyn ImageSource>, Vec<Run>, u64);
 /// A compressed file's size and runs, from its `com.apple.decmpfs`
 /// attribute and, where the data is there, its resource fork: inline data
 /// decoded now (one inline run), fork data a [`ForkStream`] decoded as it is
-/// read. Err: why the content cannot be made (the caller lists the stored
-/// streams instead).
-pub fn content(attr: &[u8], fork: Option<Fork>) -> Result<(u64, Vec<Run>), String> {
+/// read. `fork` lays the resource fork out, called only when the data is
+/// there (laying it out may read extent records). Err: why the content
+/// cannot be made (the caller lists the stored streams instead).
+pub fn content(
+    attr: &[u8],
+    fork: impl FnOnce() -> Option<Fork>,
+) -> Result<(u64, Vec<Run>), String> {
     let h = header(attr).ok_or("a com.apple.decmpfs attribute without its header")?;
     if !h.in_fork {
         let data = inline(&h, attr)?;
@@ -146,7 +150,7 @@ pub fn content(attr: &[u8], fork: Option<Fork>) -> Result<(u64, Vec<Run>), Strin
         };
         return Ok((h.size, runs));
     }
-    let (src, runs, len) = fork.ok_or("no resource fork")?;
+    let (src, runs, len) = fork().ok_or("no resource fork")?;
     let s = ForkStream::new(src, &h, runs, len)?;
     Ok((
         h.size,

@@ -257,11 +257,12 @@ impl HfsFs {
         let attrs::Value::Inline(attr) = &attr.1 else {
             return Err("a com.apple.decmpfs attribute stored as a fork".into());
         };
-        let fork = (rsrc.logical_size > 0).then(|| {
-            let (len, runs) = self.runs(rsrc, file, 0xFF);
-            (Arc::clone(self.vol.source()), runs, len)
-        });
-        dredge_decmpfs::content(attr, fork)
+        dredge_decmpfs::content(attr, || {
+            (rsrc.logical_size > 0).then(|| {
+                let (len, runs) = self.runs(rsrc, file, 0xFF);
+                (Arc::clone(self.vol.source()), runs, len)
+            })
+        })
     }
 
     /// The catalog's leaf records, as (key, item, record offset), while
