@@ -5,7 +5,7 @@
 
 use crate::progress::Reporter;
 use dredge_core::Word;
-use dredge_session::{self as session, CarveScope, CaseInfo, Failure, ReportFormat};
+use dredge_session::{self as session, CarveScope, CaseInfo, Failure, ReportFormat, ShardSpec};
 use serde::Deserialize;
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Job {
+pub(crate) struct Job {
     /// One case for every item…
     case: Option<PathBuf>,
     /// …or one case per item, named after it, in this directory.
@@ -22,7 +22,7 @@ struct Job {
     case_number: Option<String>,
     description: Option<String>,
     /// The examiner's Ed25519 key: every case this job creates is signed with it.
-    signing_key: Option<PathBuf>,
+    pub(crate) signing_key: Option<PathBuf>,
     threads: Option<usize>,
     /// "unallocated" (default), "all" or "none".
     carve: Option<String>,
@@ -36,12 +36,12 @@ struct Job {
     #[serde(default)]
     keys: Vec<String>,
     #[serde(default)]
-    item: Vec<Item>,
+    pub(crate) item: Vec<Item>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Item {
+pub(crate) struct Item {
     /// Name of the item's own case (default: the image's file name).
     name: Option<String>,
     /// The image to register (or to write, with `acquire`).
@@ -117,7 +117,14 @@ fn hashes(job: &Job, path: &Path) -> Result<session::Algorithms, Failure> {
 
 /// Reads and checks the job file: a bad one fails before anything runs, with the
 /// byte offset of the problem.
-fn load(path: &Path) -> Result<Job, Failure> {
+impl Job {
+    /// One case for every item (not a case per item).
+    pub(crate) fn shared(&self) -> bool {
+        self.case.is_some()
+    }
+}
+
+pub(crate) fn load(path: &Path) -> Result<Job, Failure> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))?;
     let job: Job = toml::from_str(&text).map_err(|e| {
@@ -152,7 +159,7 @@ fn load(path: &Path) -> Result<Job, Failure> {
 }
 
 /// Worst of two exit codes, in the order 0 < 3 < 2 < 130.
-fn worse(a: i32, b: i32) -> i32 {
+pub(crate) fn worse(a: i32, b: i32) -> i32 {
     let rank = |c: i32| match c {
         0 => 0,
         3 => 1,
@@ -166,8 +173,83 @@ fn worse(a: i32, b: i32) -> i32 {
     }
 }
 
-pub fn run(job_path: &Path, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, Failure> {
+/// Where a single run of the job puts item `n`'s case (the shared case, or its
+/// own under `cases_dir`), and its name.
+pub(crate) fn item_case(job: &Job, n: usize, base: &Path) -> (PathBuf, String) {
+    let item = &job.item[n];
+    let at = |p: &Path| -> PathBuf {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let image = at(&item.image);
+    let name = item.name.clone().unwrap_or_else(|| {
+        image.file_name().map_or(format!("item{}", n + 1), |f| {
+            f.to_string_lossy().into_owned()
+        })
+    });
+    let case = match (&job.case, &job.cases_dir) {
+        (Some(c), _) => at(c),
+        (None, Some(d)) => at(d).join(session::safe_component(&name)),
+        (None, None) => unreachable!("checked by load"),
+    };
+    (case, name)
+}
+
+/// The mark of shard `spec`'s case for the items `items` (0-based) that go into
+/// one case of the job.
+fn mark(job: &Job, digest: &str, spec: ShardSpec, case_items: &[usize]) -> session::ShardMark {
+    let len = job.item.len() as u32;
+    let mine: Vec<u32> = case_items
+        .iter()
+        .filter(|&&i| spec.runs(i as u32, len))
+        .map(|&i| i as u32 + 1)
+        .collect();
+    // Every item before this shard's first in the same case registers one
+    // evidence item in a single run (see decision 0020 for an item that fails).
+    let before = case_items
+        .iter()
+        .filter(|&&i| ShardSpec::of_item(i as u32, len, spec.n) < spec.k)
+        .count();
+    session::ShardMark {
+        job: digest.to_string(),
+        shard: spec.k,
+        of: spec.n,
+        items: mine,
+        case_items: case_items.iter().map(|&i| i as u32 + 1).collect(),
+        job_items: len,
+        evidence_base: before as i64,
+    }
+}
+
+/// The cases of a job: each case a single run writes, with the items (0-based)
+/// that go into it, in job order.
+pub(crate) fn job_cases(job: &Job, base: &Path) -> Vec<(PathBuf, Vec<usize>)> {
+    let mut out: Vec<(PathBuf, Vec<usize>)> = Vec::new();
+    for n in 0..job.item.len() {
+        let (case, _) = item_case(job, n, base);
+        match out.iter_mut().find(|(c, _)| *c == case) {
+            Some((_, items)) => items.push(n),
+            None => out.push((case, vec![n])),
+        }
+    }
+    out
+}
+
+/// The batch, or with `shard` its shard K of N: only the items the assignment
+/// gives it, each case written at `<case>.shards/K-of-N` (marked, ended with
+/// `shard.end`, its JSON lines also in `progress.jsonl` there), and no reports
+/// (the merge writes them).
+pub fn run_shard(
+    job_path: &Path,
+    shard: Option<ShardSpec>,
+    interrupt: &AtomicBool,
+    rep: &mut Reporter,
+) -> Result<i32, Failure> {
     let job = load(job_path)?;
+    let digest = session::job_digest(job_path)?;
     let base = job_path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let at = |p: &Path| -> PathBuf {
         if p.is_absolute() {
@@ -191,28 +273,76 @@ pub fn run(job_path: &Path, interrupt: &AtomicBool, rep: &mut Reporter) -> Resul
     let mut code = 0;
     let mut summary = Vec::new();
     let shared = job.case.as_ref().map(|c| at(c));
-    rep.json(json!({"event": "batch.start", "job": job_path, "items": job.item.len()}));
+    let len = job.item.len() as u32;
+    let key = job.signing_key.as_ref().map(|k| base.join(k));
+    // A shard's cases, made (or found finished) before their first item runs.
+    let mut shard_cases: Vec<(PathBuf, bool)> = Vec::new();
+    // Each shard case's lock, held until this process ends.
+    let mut held = Vec::new();
+    let mut open_shard_case = |spec: ShardSpec,
+                               case: &Path,
+                               rep: &mut Reporter|
+     -> Result<(PathBuf, bool), Failure> {
+        let dir = spec.dir(case);
+        if let Some((_, done)) = shard_cases.iter().find(|(d, _)| *d == dir) {
+            return Ok((dir, *done));
+        }
+        let items = job_cases(&job, &base)
+            .into_iter()
+            .find(|(c, _)| c == case)
+            .map(|(_, i)| i)
+            .unwrap_or_default();
+        let m = mark(&job, &digest, spec, &items);
+        let done = match session::shard_case(&dir, &info, key.as_deref(), &m)? {
+            session::ShardCase::Done => true,
+            session::ShardCase::Fresh { moved, lock } => {
+                if let Some(aside) = moved {
+                    rep.json(json!({"event": "batch.shard.retry", "case": dir, "unfinished_moved_to": aside}));
+                }
+                held.push(lock);
+                false
+            }
+        };
+        rep.tee((!done).then(|| dir.join("progress.jsonl")));
+        shard_cases.push((dir.clone(), done));
+        Ok((dir, done))
+    };
+    if let (Some(spec), Some(case)) = (shard, &shared) {
+        // Every shard of a job with one case writes its case, items or none, so
+        // the merge can tell a shard with nothing to do from a missing one.
+        open_shard_case(spec, case, rep)?;
+        rep.json(
+            json!({"event": "batch.shard", "shard": spec.k, "of": spec.n, "case": spec.dir(case)}),
+        );
+    }
+    rep.json(
+        json!({"event": "batch.start", "job": job_path, "items": job.item.len(),
+                    "shard": shard.map(|s| json!({"k": s.k, "n": s.n}))}),
+    );
     for (n, item) in job.item.iter().enumerate() {
+        if shard.is_some_and(|s| !s.runs(n as u32, len)) {
+            continue;
+        }
         if interrupt.load(Ordering::Relaxed) {
             code = worse(code, 130);
             break;
         }
         let image = at(&item.image);
-        let name = item.name.clone().unwrap_or_else(|| {
-            image.file_name().map_or(format!("item{}", n + 1), |f| {
-                f.to_string_lossy().into_owned()
-            })
-        });
-        let case = match (&shared, &job.cases_dir) {
-            (Some(c), _) => c.clone(),
-            (None, Some(d)) => at(d).join(session::safe_component(&name)),
-            (None, None) => unreachable!("checked by load"),
-        };
+        let (mut case, name) = item_case(&job, n, &base);
+        if let Some(spec) = shard {
+            let (dir, done) = open_shard_case(spec, &case, rep)?;
+            case = dir;
+            if done {
+                rep.json(json!({"event": "batch.item.end", "item": n + 1, "name": name, "status": "done-before", "exit_code": 0}));
+                continue;
+            }
+        }
         rep.json(json!({"event": "batch.item.start", "item": n + 1, "name": name, "image": image, "case": case}));
         let result = run_item(&job, item, &image, &case, &info, interrupt, rep, job_path);
-        // A case of its own is reported as soon as its item is done.
+        // A case of its own is reported as soon as its item is done (a shard's
+        // after the merge).
         let result = match result {
-            Ok(c) if shared.is_none() && c != 130 => {
+            Ok(c) if shared.is_none() && c != 130 && shard.is_none() => {
                 reports(&job, &case, job_path, rep).map(|r| worse(c, r))
             }
             r => r,
@@ -236,9 +366,21 @@ pub fn run(job_path: &Path, interrupt: &AtomicBool, rep: &mut Reporter) -> Resul
                 None => eprintln!("item {} ({name}): {status}", n + 1),
             }
         }
+        if shard.is_some() && shared.is_none() && item_code != 130 {
+            session::end_shard(&case, json!({"items": [rec.clone()]}))?;
+        }
         summary.push(rec);
     }
-    if let Some(case) = &shared {
+    if let (Some(spec), Some(case)) = (shard, &shared) {
+        let done = shard_cases.first().is_some_and(|(_, d)| *d);
+        if !done && !interrupt.load(Ordering::Relaxed) {
+            session::end_shard(
+                &spec.dir(case),
+                json!({"items": summary, "exit_code": code}),
+            )?;
+        }
+    }
+    if let (Some(case), None) = (&shared, shard) {
         if !interrupt.load(Ordering::Relaxed) && case.join("case.sqlite").exists() {
             if let Err(f) = reports(&job, case, job_path, rep) {
                 rep.json(json!({"event": "batch.report.failed", "case": case, "error": f.0}));
@@ -269,6 +411,8 @@ fn run_item(
     }
     let map = item.map.as_ref().map(|m| base.join(m));
     let mut code = 0;
+    // The item this run registers: its scan examines that item only.
+    let mut label = None;
     if let Some(src) = &item.acquire {
         let map = map.clone().unwrap_or_else(|| {
             let mut s = image.to_path_buf().into_os_string();
@@ -288,6 +432,7 @@ fn run_item(
         };
         let r = session::acquire(&req, interrupt, &mut |p| rep.progress(p))?;
         code = worse(code, r.outcome.exit_code());
+        label = r.evidence.as_ref().map(|e| e.label.clone());
     }
     let mut opts = session::ScanOptions::default();
     if let Some(t) = job.threads {
@@ -308,12 +453,13 @@ fn run_item(
             &mut |p| rep.progress(p),
         )?;
         code = worse(code, r.outcome.exit_code());
+        label = r.evidence.as_ref().map(|e| e.label.clone());
         pre = p;
     }
     if code == 130 || !item.scan {
         return Ok(code);
     }
-    let r = session::scan_precarved(case, &opts, pre, interrupt, &mut |p| rep.progress(p))?;
+    let r = session::scan_only(case, &opts, label, pre, interrupt, &mut |p| rep.progress(p))?;
     rep.json(json!({
         "event": "batch.scan", "case": case, "outcome": r.outcome.name(),
         "files": r.summary.files, "deleted": r.summary.deleted, "carved": r.summary.carved,
@@ -323,7 +469,12 @@ fn run_item(
     Ok(worse(code, r.outcome.exit_code()))
 }
 
-fn reports(job: &Job, case: &Path, job_path: &Path, rep: &mut Reporter) -> Result<i32, Failure> {
+pub(crate) fn reports(
+    job: &Job,
+    case: &Path,
+    job_path: &Path,
+    rep: &mut Reporter,
+) -> Result<i32, Failure> {
     for r in &job.reports {
         let f = format(r, job_path)?;
         let out = session::report(case, f, None)?;

@@ -82,6 +82,10 @@ pub(crate) enum Command {
     /// item is recorded and the next one runs. Exit 0 all complete, 3 some bytes
     /// unreadable, 2 an item failed, 130 interrupted.
     Batch(BatchArgs),
+    /// How the shards of a sharded batch are doing: per shard done, running,
+    /// failed, stopped or not started, with items and bytes (from each shard's
+    /// progress.jsonl). Exit 2 when a shard failed.
+    BatchStatus(BatchStatusArgs),
     /// The terminal UI: create or open a case, add or acquire evidence, run scans with
     /// live progress (pause, cancel, resume), evidence with its sector map, files as a
     /// list or tree (deleted and carved ones marked), hex view of files or the image
@@ -106,6 +110,23 @@ pub(crate) enum CaseCmd {
     New(CaseNewArgs),
     /// Show a case: its details, evidence and sessions.
     Show(CaseArg),
+    /// Build one case from the finished shard cases of a sharded batch (each
+    /// verified first: chain, head, sealed rows; then the set: one job, none twice,
+    /// none missing), in shard order; a `shard.merge` custody event per shard holds
+    /// its head. Run again to finish a merge that stopped.
+    Merge(CaseMergeArgs),
+}
+
+#[derive(Args)]
+pub(crate) struct CaseMergeArgs {
+    /// The merged case (created, with the first shard's case details, if absent).
+    pub(crate) out: PathBuf,
+    /// The shard cases (`<case>.shards/K-of-N`), in any order.
+    #[arg(required = true)]
+    pub(crate) shards: Vec<PathBuf>,
+    /// Sign the new merged case with this key (`dredge key new`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) signing_key: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -147,6 +168,22 @@ pub(crate) struct VerifyArgs {
 #[derive(Args)]
 pub(crate) struct BatchArgs {
     /// The job file (TOML); see docs/batch.md.
+    pub(crate) job: PathBuf,
+    /// Run only shard K of N (`K/N`), writing `<case>.shards/K-of-N`; `auto` takes
+    /// K and N from a Slurm array (SLURM_ARRAY_TASK_ID/COUNT) or a Kubernetes
+    /// Indexed Job (JOB_COMPLETION_INDEX with DREDGE_SHARD_COUNT); `auto/N` takes K
+    /// from there and N as given. See docs/scale-out.md.
+    #[arg(long, value_name = "K/N", conflicts_with = "merge")]
+    pub(crate) shard: Option<String>,
+    /// Merge the finished shards of this job (of N shards; found when omitted)
+    /// into the cases a single run writes, then write the job's reports.
+    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "0")]
+    pub(crate) merge: Option<u32>,
+}
+
+#[derive(Args)]
+pub(crate) struct BatchStatusArgs {
+    /// The job file the shards run.
     pub(crate) job: PathBuf,
 }
 

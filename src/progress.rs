@@ -8,6 +8,9 @@ use std::io::{IsTerminal, Write};
 pub struct Reporter {
     mode: ProgressMode,
     bar_shown: bool,
+    /// A shard's `progress.jsonl`: every JSON line also goes there, for
+    /// `batch-status` to read while the shard runs.
+    tee: Option<std::fs::File>,
 }
 
 impl Reporter {
@@ -20,7 +23,21 @@ impl Reporter {
         Reporter {
             mode,
             bar_shown: false,
+            tee: None,
         }
+    }
+
+    /// Appends the JSON lines from now on to `path` too (None: stop). A file that
+    /// cannot be opened is said once on stderr; the run goes on without it.
+    pub fn tee(&mut self, path: Option<std::path::PathBuf>) {
+        self.tee = path.and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&p)
+                .map_err(|e| eprintln!("dredge: {}: {e} (progress not kept there)", p.display()))
+                .ok()
+        });
     }
 
     pub fn is_json(&self) -> bool {
@@ -28,6 +45,9 @@ impl Reporter {
     }
 
     pub fn json(&self, v: serde_json::Value) {
+        if let Some(mut f) = self.tee.as_ref() {
+            let _ = writeln!(f, "{v}");
+        }
         if self.is_json() {
             let mut out = std::io::stdout().lock();
             let _ = writeln!(out, "{v}");

@@ -22,6 +22,7 @@ mod pass;
 mod pool;
 mod register;
 pub mod scan;
+mod shard;
 mod spill;
 mod sweep;
 mod unit;
@@ -47,12 +48,13 @@ pub use dredge_store::{
     ArtifactOrigin, ArtifactRecord, ArtifactRecovery, ArtifactStatus, FindingRecord, ImageRun,
     StoreError, VolumeRow, DB_NAME as CASE_DB,
 };
+pub use dredge_store::{MergeCount, ShardMark};
 pub use export_volume::{export_volumes, ExportedVolume};
 pub use guard::EvidenceGuard;
 pub use hashes::{password_hashes, HashLine, HeaderOut};
 pub use jobs::{args_line, unfinished_jobs, Job, JobEnd};
 pub use listing::list_image;
-pub use lock::{job_running, CaseLock};
+pub use lock::{job_running, shard_lock, shard_running, CaseLock};
 pub use names::safe_component;
 pub use output::{export, report, Exported, ReportOutcome};
 pub use register::{
@@ -60,7 +62,10 @@ pub use register::{
     OneShotState,
 };
 pub use scan::Prepared;
-pub use scan::{scan, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary};
+pub use scan::{scan, scan_only, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary};
+pub use shard::{
+    case_merge, end_shard, job_digest, shard_case, shards_dir, MergeReport, ShardCase, ShardSpec,
+};
 pub use verify::{verify, verify_against, Anchors, EvidenceCheck, VerifyReport};
 pub use view::{open_image, pick_modified, ImageView, Viewed};
 

@@ -16,7 +16,26 @@ pub struct CaseLock {
 }
 
 fn try_flock(dir: &Path) -> Result<Option<File>, Failure> {
-    let p = dir.join(LOCK_NAME);
+    try_flock_at(&dir.join(LOCK_NAME))
+}
+
+/// Held by a shard's batch from its start to its end (across its items' jobs),
+/// so `batch-status` can tell a running shard from one that stopped.
+pub const SHARD_LOCK_NAME: &str = ".shard.lock";
+
+/// The shard lock of `dir`, if no other process holds it.
+pub fn shard_lock(dir: &Path) -> Result<Option<CaseLock>, Failure> {
+    Ok(try_flock_at(&dir.join(SHARD_LOCK_NAME))?.map(|f| CaseLock { _file: f }))
+}
+
+/// Whether a shard's batch holds `dir` right now.
+pub fn shard_running(dir: &Path) -> bool {
+    dir.join(SHARD_LOCK_NAME).exists()
+        && matches!(try_flock_at(&dir.join(SHARD_LOCK_NAME)), Ok(None))
+}
+
+fn try_flock_at(p: &Path) -> Result<Option<File>, Failure> {
+    let p = p.to_path_buf();
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)

@@ -236,9 +236,24 @@ pub fn scan(
 /// `scan`, where the item just registered by [`crate::add_evidence_one_pass`]
 /// in this process is not read again: its registration's pass was this scan's
 /// pass (it hashed the bytes the case records and carved what the scan carves).
+/// Only that item is scanned: a batch's scan of the item it just registered
+/// does not examine the items before it again (each had its own scan).
 pub fn scan_precarved(
     case_dir: &Path,
     opts: &ScanOptions,
+    pre: Option<Prepared>,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<ScanReport, Failure> {
+    let only = pre.as_ref().map(|p| p.label.clone());
+    scan_only(case_dir, opts, only, pre, interrupt, progress)
+}
+
+/// `scan` of one evidence item (`only`, a label), or of all when None.
+pub fn scan_only(
+    case_dir: &Path,
+    opts: &ScanOptions,
+    only: Option<String>,
     pre: Option<Prepared>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
@@ -249,11 +264,23 @@ pub fn scan_precarved(
     if let Some(p) = &pre {
         args["pass_shared_with_registration_of"] = json!(p.label);
     }
+    if let Some(l) = &only {
+        args["evidence"] = json!(l);
+    }
     // The options' limit holds for this scan (a resumed one takes the limit
     // its session recorded).
     dredge_core::memory::fix_limit(opts.unit_memory);
     crate::in_session(&mut store, SessionCommand::Scan, args, |store, sid| {
-        let r = scan_all(store, sid, case_dir, opts, pre, interrupt, progress)?;
+        let r = scan_all(
+            store,
+            sid,
+            case_dir,
+            opts,
+            only.as_deref(),
+            pre,
+            interrupt,
+            progress,
+        )?;
         let s = &r.summary;
         let summary = json!({"files": s.files, "deleted": s.deleted, "partial": s.partial, "findings": s.findings,
                              "volumes": s.volumes, "filesystems": s.filesystems, "units_resumed": s.units_resumed,
@@ -263,16 +290,21 @@ pub fn scan_precarved(
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn scan_all(
     store: &mut Store,
     sid: i64,
     case_dir: &Path,
     opts: &ScanOptions,
+    only: Option<&str>,
     mut pre: Option<Prepared>,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
 ) -> Result<ScanReport, Failure> {
-    let evidence = store.evidence().map_err(fail)?;
+    let mut evidence = store.evidence().map_err(fail)?;
+    if let Some(l) = only {
+        evidence.retain(|e| e.label == l);
+    }
     if evidence.is_empty() {
         return Err(Failure(format!(
             "{}: the case has no evidence; add some with `dredge add`",

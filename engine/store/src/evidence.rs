@@ -15,7 +15,8 @@ impl Store {
             .conn
             .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
             .map_err(sql_err(&self.db()))?;
-        Ok(format!("ev{}", n + 1))
+        let base = crate::shard::evidence_base(&self.conn).map_err(sql_err(&self.db()))?;
+        Ok(format!("ev{}", n + 1 + base))
     }
 
     /// Registers evidence together with its custody event, atomically.
@@ -29,7 +30,9 @@ impl Store {
             let n: i64 = tx
                 .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
                 .map_err(sql_err(db))?;
-            let label = format!("ev{}", n + 1);
+            // A shard's items keep the labels a single run of the job gives them.
+            let base = crate::shard::evidence_base(tx).map_err(sql_err(db))?;
+            let label = format!("ev{}", n + 1 + base);
             let hashes: Vec<&str> = [("md5", &ev.md5), ("sha1", &ev.sha1), ("sha256", &ev.sha256)]
                 .iter()
                 .filter(|(_, v)| v.is_some())

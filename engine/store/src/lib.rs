@@ -19,6 +19,8 @@ mod scan;
 mod schema;
 mod seal;
 mod sessions;
+mod shard;
+pub use shard::{MergeCount, ShardMark};
 pub mod sign;
 mod words;
 

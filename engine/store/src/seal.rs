@@ -125,8 +125,20 @@ fn unit_volume(unit: &str) -> Option<i64> {
 impl Store {
     /// Version 2 seal of a unit: (artifact count, digest over every row it wrote).
     pub(crate) fn unit_seal(&self, evidence_id: i64, unit: &str) -> Result<(u64, String)> {
-        let db = self.db();
-        let c = &self.conn;
+        unit_seal_in(&self.conn, &self.db(), evidence_id, unit)
+    }
+}
+
+/// [`Store::unit_seal`] on a connection (or a transaction, for a merge that seals
+/// the rows it copies before it commits).
+pub(crate) fn unit_seal_in(
+    c: &Connection,
+    db: &Path,
+    evidence_id: i64,
+    unit: &str,
+) -> Result<(u64, String)> {
+    let db = db.to_path_buf();
+    {
         let mut h = Sha256::new();
         let ev: &dyn rusqlite::ToSql = &evidence_id;
         let un: &dyn rusqlite::ToSql = &unit;
@@ -203,7 +215,9 @@ impl Store {
         }
         Ok((n, hex::encode(h.finalize())))
     }
+}
 
+impl Store {
     /// Digest of an evidence item's unreadable ranges, as registered: computed from
     /// the ranges in hand at registration and from the table at verification.
     /// (start, length, reason word) rows, sorted before digesting.

@@ -229,6 +229,12 @@ pub enum Action {
     ReportGenerate,
     /// Artifacts copied out of the case.
     Export,
+    /// This case is one shard of a sharded batch (the job, K of N, its items).
+    ShardStart,
+    /// The shard's items are done: the case may be merged.
+    ShardEnd,
+    /// One shard's case merged into this one: its head and what was copied.
+    ShardMerge,
 }
 
 impl Word for Action {
@@ -241,6 +247,9 @@ impl Word for Action {
         Action::ScanEvidence,
         Action::ReportGenerate,
         Action::Export,
+        Action::ShardStart,
+        Action::ShardEnd,
+        Action::ShardMerge,
     ];
     const WORDS: &'static [&'static str] = &[
         "case.create",
@@ -251,6 +260,9 @@ impl Word for Action {
         "scan.evidence",
         "report.generate",
         "export",
+        "shard.start",
+        "shard.end",
+        "shard.merge",
     ];
 }
 
