@@ -7,8 +7,10 @@
 # case_validate; flac, vorbis-tools, opus-tools, lame, 7zip, gcab, xorriso, libheif-examples,
 # libhivex-bin and libsmali-java (on default-jre-headless) make the audio, 7z, CAB, ISO, HEIC, registry-hive and DEX files the
 # carving tests carve; so do default-jdk-headless (javac), fonttools (pyftsubset), mkvtoolnix, icoutils, icnsutils,
-# imagemagick, abcmidi, cpio and mktorrent for classes, fonts, Matroska, icons, PSD, MIDI, cpio and torrents). Does nothing when they are
-# all present.
+# imagemagick, abcmidi, cpio and mktorrent for classes, fonts, Matroska, icons, PSD, MIDI, cpio and torrents).
+# slurm-wlm and munge run the one-node Slurm cluster the scale-out test submits to
+# (deploy/slurm/local-cluster.sh); python3-yaml reads the Kubernetes manifests for
+# their check. Does nothing when they are all present.
 set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
       e2fsprogs fdisk gdisk parted wabt lzip lzop nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3 exfat-fuse
@@ -16,7 +18,8 @@ pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprog
       python3-cryptography dislocker hashcat pocl-opencl-icd ocl-icd-libopencl1 zstd lz4
       flac vorbis-tools opus-tools lame 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java
       default-jre-headless default-jdk-headless fonttools mkvtoolnix icoutils icnsutils imagemagick
-      abcmidi cpio mktorrent libfsapfs-utils libfshfs-utils apfsprogs)
+      abcmidi cpio mktorrent libfsapfs-utils libfshfs-utils apfsprogs
+      slurm-wlm munge python3-yaml)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

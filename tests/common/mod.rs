@@ -2,6 +2,7 @@
 
 mod apple;
 pub use apple::*;
+pub mod cases;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};

@@ -16,9 +16,11 @@ pub struct ShardSpec {
 }
 
 impl ShardSpec {
-    /// `K/N`; `auto` (Slurm's array variables, or a Kubernetes Indexed Job's
-    /// `JOB_COMPLETION_INDEX` with `DREDGE_SHARD_COUNT`); `auto/N` (the index from
-    /// the scheduler, N given). `var` reads the environment.
+    /// `K/N`; `auto` (K from Slurm's `SLURM_ARRAY_TASK_ID` and N from
+    /// `SLURM_ARRAY_TASK_COUNT`, or K from a Kubernetes Indexed Job's 0-based
+    /// `JOB_COMPLETION_INDEX` and N from `DREDGE_SHARD_COUNT`); `auto/N` (K from
+    /// the scheduler, N given: what a resubmission of some shards needs, as its
+    /// array is smaller than N). `var` reads the environment.
     pub fn parse(spec: &str, var: impl Fn(&str) -> Option<String>) -> Result<ShardSpec, Failure> {
         let bad = |why: &str| Failure(format!("--shard {spec:?}: {why}"));
         let num = |name: &str, s: &str| -> Result<u32, Failure> {
@@ -36,12 +38,16 @@ impl ShardSpec {
             Some(k) => (k, n.unwrap_or(0)),
             None => {
                 if let Some(id) = var("SLURM_ARRAY_TASK_ID") {
-                    // Arrays may start at 0 or 1 (or anywhere): K counts from the first.
+                    // The array index is K itself (`--array=1-N`, or a list of
+                    // shards to run again, `--array=2,4`): never counted from the
+                    // array's first index, which a resubmission changes.
                     let id = num("SLURM_ARRAY_TASK_ID", &id)?;
-                    let min = var("SLURM_ARRAY_TASK_MIN")
-                        .map(|m| num("SLURM_ARRAY_TASK_MIN", &m))
-                        .transpose()?
-                        .unwrap_or(1);
+                    if id == 0 {
+                        return Err(bad(
+                            "SLURM_ARRAY_TASK_ID is 0: shards are numbered from 1 (submit --array=1-N)",
+                        ));
+                    }
+                    // N: given, or the array's size (right for a whole array only).
                     let count = match n {
                         Some(n) => n,
                         None => num(
@@ -49,7 +55,7 @@ impl ShardSpec {
                             &var("SLURM_ARRAY_TASK_COUNT").unwrap_or_default(),
                         )?,
                     };
-                    (id.saturating_sub(min) + 1, count)
+                    (id, count)
                 } else if let Some(ix) = var("JOB_COMPLETION_INDEX") {
                     let ix = num("JOB_COMPLETION_INDEX", &ix)?;
                     let count = match n {
