@@ -199,7 +199,7 @@ pub(super) fn verify(
             "evidence": r.evidence.iter().map(|(l, c)| c.record(l)).collect::<Vec<_>>(),
             "artifacts_checked": r.artifacts.0,
             "artifact_mismatch": r.artifacts.1.as_ref().map(|(id, why)| json!({"id": id, "detail": why})),
-            "signed_by": r.signed_by, "not_recorded": r.unrecorded,
+            "signed_by": r.signed_by, "not_recorded": r.unrecorded, "shards": r.shards,
         }));
     if !rep.is_json() {
         match (&r.custody, &r.signed_by) {
@@ -217,6 +217,9 @@ pub(super) fn verify(
         }
         for (label, c) in &r.evidence {
             println!("{label}: {c}");
+        }
+        for line in &r.shards {
+            println!("{line}");
         }
         match &r.artifacts {
             (n, None) => println!("extracted files: {n} re-hashed, all match"),

@@ -100,6 +100,24 @@ fn shards_run_in_any_order_merge_into_the_single_run_case() {
         assert_eq!(p["shard_head"]["seq"].to_string(), seq);
         assert_eq!(p["shard_head"]["hash"], hash);
     }
+    // verify re-verifies the shard cases still there…
+    assert_eq!(
+        stdout(&v)
+            .matches("re-verified, holds the merged head")
+            .count(),
+        4,
+        "{}",
+        stdout(&v)
+    );
+    // …and a shard altered after the merge fails the merged case's verify.
+    sql(
+        &shard_dir(d.path(), 2, 4),
+        "DROP TRIGGER custody_no_update; UPDATE custody SET params = replace(params, 'card.img', 'card2.img') WHERE action = 'evidence.add'",
+    );
+    let v = run(&["verify", merged.to_str().unwrap()]);
+    assert_eq!(v.status.code(), Some(2), "{}", stdout(&v));
+    assert!(stdout(&v).contains("shard 2/4"), "{}", stdout(&v));
+    assert!(stderr(&v).contains("shard 2/4"), "{}", stderr(&v));
     // batch-status sees four finished shards.
     let s = run(&["--progress", "json", "batch-status", job.to_str().unwrap()]);
     let last = stdout(&s).lines().last().unwrap().to_string();

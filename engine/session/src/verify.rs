@@ -77,6 +77,9 @@ pub struct VerifyReport {
     /// Why this verification is not in the custody log: a signed case takes no
     /// record without its key, and anyone may verify it.
     pub unrecorded: Option<String>,
+    /// For a merged case, one line per `shard.merge`: the shard case re-verified
+    /// where it still is (a failure is also the `custody` break), or absent.
+    pub shards: Vec<String>,
 }
 
 impl VerifyReport {
@@ -136,6 +139,10 @@ pub fn verify_against(
     if let (None, Some((seq, hash))) = (&custody, &head) {
         custody = store.check_head(*seq, hash).map_err(fail)?.err();
     }
+    let (shards, broken) = check_shards(&store)?;
+    if custody.is_none() {
+        custody = broken;
+    }
     let public = store.signing_public_key().map_err(fail)?;
     if let (None, Some(given)) = (&custody, &anchors.public_key) {
         custody = check_key(public.as_deref(), given)?.err();
@@ -175,6 +182,7 @@ pub fn verify_against(
             stopped: interrupt.load(std::sync::atomic::Ordering::Relaxed),
             signed_by: public.as_deref().map(sign::fingerprint),
             unrecorded: unrecorded.clone(),
+            shards: shards.clone(),
         })
     };
     if unrecorded.is_some() {
@@ -200,6 +208,64 @@ pub fn verify_against(
 
 /// The case's signing key against the one the examiner holds (hex, or the
 /// fingerprint reports print).
+/// Each shard a merged case was built from, where its case still is: its chain,
+/// anchor and sealed rows intact, and still holding the head its `shard.merge`
+/// event recorded. Returns a line per shard and the first failure, as a break
+/// at that `shard.merge` event.
+fn check_shards(store: &Store) -> Result<(Vec<String>, Option<ChainBreak>), Failure> {
+    let mut lines = Vec::new();
+    let mut broken = None;
+    let seqs: Vec<i64> = store
+        .events()
+        .map_err(fail)?
+        .iter()
+        .filter(|e| e.action == "shard.merge")
+        .map(|e| e.seq)
+        .collect();
+    for (m, seq) in store.merges().map_err(fail)?.iter().zip(seqs) {
+        let who = format!("shard {}/{}", m["shard"], m["of"]);
+        let Some(path) = m["shard_case"].as_str().map(PathBuf::from) else {
+            continue;
+        };
+        if !path.join(crate::CASE_DB).is_file() {
+            lines.push(format!(
+                "{who}: {} is not there (not re-verified)",
+                path.display()
+            ));
+            continue;
+        }
+        let problem = match Store::open(&path).map_err(fail).and_then(|s| {
+            let ok = s.integrity().map_err(fail)?;
+            let head = match (
+                m["shard_head"]["seq"].as_i64(),
+                m["shard_head"]["hash"].as_str(),
+            ) {
+                (Some(q), Some(h)) => s.check_head(q, h).map_err(fail)?,
+                _ => Ok(()),
+            };
+            Ok(ok.err().or(head.err()))
+        }) {
+            Ok(None) => None,
+            Ok(Some(b)) => Some(format!("its event {}: {}", b.seq, b.detail)),
+            Err(f) => Some(f.0),
+        };
+        match problem {
+            None => lines.push(format!(
+                "{who}: {} re-verified, holds the merged head",
+                path.display()
+            )),
+            Some(p) => {
+                lines.push(format!("{who}: {} FAILED: {p}", path.display()));
+                broken.get_or_insert(ChainBreak {
+                    seq,
+                    detail: format!("{who} merged here from {}: {p}", path.display()),
+                });
+            }
+        }
+    }
+    Ok((lines, broken))
+}
+
 fn check_key(public: Option<&str>, given: &str) -> Result<Result<(), ChainBreak>, Failure> {
     let given = given.trim().to_ascii_lowercase();
     if !(given.len() == 64 || given.len() == 16) || !given.bytes().all(|b| b.is_ascii_hexdigit()) {
