@@ -8,15 +8,7 @@ use common::*;
 use std::path::{Path, PathBuf};
 
 fn setup(dir: &Path) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages");
-    std::fs::copy(root.join("sample/usb-stick.img"), dir.join("stick.img")).unwrap();
-    std::fs::copy(root.join("sample/usb-stick.map"), dir.join("stick.map")).unwrap();
-    std::fs::copy(root.join("exfat/small.img"), dir.join("card.img")).unwrap();
-    std::fs::copy(
-        root.join("external/dfvfs/hfsplus_zlib.dmg"),
-        dir.join("mac.dmg"),
-    )
-    .unwrap();
+    copy_items(dir);
 }
 
 const SHARED: &str = r#"

@@ -4,7 +4,7 @@
 //! submits it again and the merged case is still the same.
 
 mod common;
-use common::cases::assert_same_case;
+use common::cases::{assert_same_case, copy_items};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -56,15 +56,7 @@ image = "big.img"
 "#;
 
 fn setup(dir: &Path) -> PathBuf {
-    let root = repo().join("testimages");
-    std::fs::copy(root.join("sample/usb-stick.img"), dir.join("stick.img")).unwrap();
-    std::fs::copy(root.join("sample/usb-stick.map"), dir.join("stick.map")).unwrap();
-    std::fs::copy(root.join("exfat/small.img"), dir.join("card.img")).unwrap();
-    std::fs::copy(
-        root.join("external/dfvfs/hfsplus_zlib.dmg"),
-        dir.join("mac.dmg"),
-    )
-    .unwrap();
+    copy_items(dir);
     std::fs::write(dir.join("big.img"), noise(24 << 20, 11)).unwrap();
     let job = dir.join("job.toml");
     std::fs::write(&job, JOB).unwrap();

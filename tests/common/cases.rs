@@ -3,6 +3,21 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+/// The three sample items the batch tests run: the sample stick (with its
+/// mapfile), the exFAT card and dfvfs's HFS+ DMG, as stick.img, stick.map,
+/// card.img and mac.dmg in `dir`.
+pub fn copy_items(dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages");
+    for (from, to) in [
+        ("sample/usb-stick.img", "stick.img"),
+        ("sample/usb-stick.map", "stick.map"),
+        ("exfat/small.img", "card.img"),
+        ("external/dfvfs/hfsplus_zlib.dmg", "mac.dmg"),
+    ] {
+        std::fs::copy(root.join(from), dir.join(to)).unwrap();
+    }
+}
+
 /// Columns that differ between two runs by design: the custody event a row
 /// points to (a merged chain holds `shard.merge` events between the shards'),
 /// and wall-clock times.

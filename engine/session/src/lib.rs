@@ -22,6 +22,7 @@ mod pass;
 mod pool;
 mod register;
 pub mod scan;
+mod scan_options;
 mod shard;
 mod spill;
 mod sweep;
