@@ -207,12 +207,6 @@ fn mark(job: &Job, digest: &str, spec: ShardSpec, case_items: &[usize]) -> sessi
         .filter(|&&i| spec.runs(i as u32, len))
         .map(|&i| i as u32 + 1)
         .collect();
-    // Every item before this shard's first in the same case registers one
-    // evidence item in a single run (see decision 0020 for an item that fails).
-    let before = case_items
-        .iter()
-        .filter(|&&i| ShardSpec::of_item(i as u32, len, spec.n) < spec.k)
-        .count();
     session::ShardMark {
         job: digest.to_string(),
         shard: spec.k,
@@ -220,7 +214,6 @@ fn mark(job: &Job, digest: &str, spec: ShardSpec, case_items: &[usize]) -> sessi
         items: mine,
         case_items: case_items.iter().map(|&i| i as u32 + 1).collect(),
         job_items: len,
-        evidence_base: before as i64,
     }
 }
 
@@ -274,6 +267,7 @@ pub fn run_shard(
     let mut summary = Vec::new();
     let shared = job.case.as_ref().map(|c| at(c));
     let len = job.item.len() as u32;
+    let cases = job_cases(&job, &base);
     let key = job.signing_key.as_ref().map(|k| base.join(k));
     // A shard's cases, made (or found finished) before their first item runs.
     let mut shard_cases: Vec<(PathBuf, bool)> = Vec::new();
@@ -338,7 +332,18 @@ pub fn run_shard(
             }
         }
         rep.json(json!({"event": "batch.item.start", "item": n + 1, "name": name, "image": image, "case": case}));
-        let result = run_item(&job, item, &image, &case, &info, interrupt, rep, job_path);
+        // The item's label is its place among the items of its case, in a single
+        // run and in a shard alike (decision 0020).
+        let place = cases
+            .iter()
+            .find(|(_, items)| items.contains(&n))
+            .and_then(|(_, items)| items.iter().position(|&i| i == n))
+            .map_or(1, |p| p + 1);
+        let announce = json!({"item": n + 1, "name": name, "image": image, "label": format!("ev{place}"),
+                              "job": digest});
+        let result = run_item(
+            &job, item, &image, &case, &info, &announce, interrupt, rep, job_path,
+        );
         // A case of its own is reported as soon as its item is done (a shard's
         // after the merge).
         let result = match result {
@@ -400,6 +405,7 @@ fn run_item(
     image: &Path,
     case: &Path,
     info: &CaseInfo,
+    announce: &serde_json::Value,
     interrupt: &AtomicBool,
     rep: &mut Reporter,
     job_path: &Path,
@@ -409,6 +415,7 @@ fn run_item(
         let key = job.signing_key.as_ref().map(|k| base.join(k));
         session::case_new_signed(case, info, key.as_deref())?;
     }
+    session::announce_batch_item(case, announce.clone())?;
     let map = item.map.as_ref().map(|m| base.join(m));
     let mut code = 0;
     // The item this run registers: its scan examines that item only.

@@ -428,3 +428,35 @@ fn shard_specs_from_the_command_line_slurm_and_kubernetes() {
         }
     }
 }
+
+#[test]
+fn an_item_that_fails_to_register_leaves_the_labels_of_the_others_as_in_a_single_run() {
+    let d = tempfile::tempdir().unwrap();
+    setup(d.path());
+    // Not an E01: random bytes with the name of one. Its registration fails.
+    std::fs::write(d.path().join("garbage.E01"), noise(70_000, 9)).unwrap();
+    let text = SHARED.replace(
+        "[[item]]\nimage = \"card.img\"",
+        "[[item]]\nimage = \"garbage.E01\"\n\n[[item]]\nimage = \"card.img\"",
+    );
+    let job = d.path().join("job.toml");
+    std::fs::write(&job, &text).unwrap();
+    let o = batch(&job, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    std::fs::rename(d.path().join("cases"), d.path().join("single")).unwrap();
+    // Each item is the label of its place in the job: the card is ev3 after the
+    // garbage item (ev2, never registered).
+    let labels: Vec<String> = ls_json(&d.path().join("single/all"))
+        .iter()
+        .filter_map(|a| a["id"].as_str()?.split('/').next().map(str::to_string))
+        .collect();
+    assert!(labels.contains(&"ev3".to_string()), "{labels:?}");
+    assert!(!labels.contains(&"ev2".to_string()), "{labels:?}");
+    for k in 1..=3 {
+        let o = batch(&job, &["--shard", &format!("{k}/3")]);
+        assert!(matches!(o.status.code(), Some(0 | 2 | 3)), "{}", stderr(&o));
+    }
+    let o = batch(&job, &["--merge"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert_same_case(&d.path().join("single/all"), &d.path().join("cases/all"));
+}

@@ -65,7 +65,8 @@ pub use register::{
 pub use scan::Prepared;
 pub use scan::{scan, scan_only, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary};
 pub use shard::{
-    case_merge, end_shard, job_digest, shard_case, shards_dir, MergeReport, ShardCase, ShardSpec,
+    announce_batch_item, case_merge, end_shard, job_digest, shard_case, shards_dir, MergeReport,
+    ShardCase, ShardSpec,
 };
 pub use verify::{verify, verify_against, Anchors, EvidenceCheck, VerifyReport};
 pub use view::{open_image, pick_modified, ImageView, Viewed};

@@ -153,7 +153,13 @@ pub fn scan_only(
     if let Some(p) = &pre {
         args["pass_shared_with_registration_of"] = json!(p.label);
     }
-    if let Some(l) = &only {
+    // The item scanned, when only one is; a scan that shares its registration's
+    // pass covers that item alone, which `pass_shared_with_registration_of`
+    // already names.
+    if let Some(l) = only
+        .as_ref()
+        .filter(|l| pre.as_ref().is_none_or(|p| p.label != **l))
+    {
         args["evidence"] = json!(l);
     }
     // The options' limit holds for this scan (a resumed one takes the limit

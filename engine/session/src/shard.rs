@@ -486,3 +486,13 @@ pub fn job_digest(path: &Path) -> Result<String, Failure> {
         .map(|b| dredge_hash::sha256_hex(&b))
         .map_err(|e| Failure(format!("{}: cannot read: {e}", path.display())))
 }
+
+/// Records, before a batch item runs, which item of which job it is and the label
+/// its registration takes (`batch.item`).
+pub fn announce_batch_item(case: &Path, params: serde_json::Value) -> Result<(), Failure> {
+    let mut store = Store::open(case).map_err(fail)?;
+    store
+        .append_event(dredge_store::Action::BatchItem, params, None)
+        .map(|_| ())
+        .map_err(fail)
+}

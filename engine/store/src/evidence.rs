@@ -11,12 +11,7 @@ impl Store {
     /// The label the next registered evidence item will get (`ev<N>`): what a
     /// registration that analyses the image before storing it names things by.
     pub fn next_evidence_label(&self) -> Result<String> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
-            .map_err(sql_err(&self.db()))?;
-        let base = crate::shard::evidence_base(&self.conn).map_err(sql_err(&self.db()))?;
-        Ok(format!("ev{}", n + 1 + base))
+        crate::shard::next_label(&self.conn).map_err(sql_err(&self.db()))
     }
 
     /// Registers evidence together with its custody event, atomically.
@@ -27,12 +22,7 @@ impl Store {
     ) -> Result<EvidenceRow> {
         let id = self.anchored(|tx, log| {
             let db = log.db;
-            let n: i64 = tx
-                .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
-                .map_err(sql_err(db))?;
-            // A shard's items keep the labels a single run of the job gives them.
-            let base = crate::shard::evidence_base(tx).map_err(sql_err(db))?;
-            let label = format!("ev{}", n + 1 + base);
+            let label = crate::shard::next_label(tx).map_err(sql_err(db))?;
             let hashes: Vec<&str> = [("md5", &ev.md5), ("sha1", &ev.sha1), ("sha256", &ev.sha256)]
                 .iter()
                 .filter(|(_, v)| v.is_some())

@@ -1,9 +1,9 @@
 //! Shards (decision 0020): a case written by one shard of a sharded batch, and
 //! the merge of finished shards into the one case a single run would have written.
 //!
-//! A shard case starts with `shard.start` (the job's digest, K of N, its items and
-//! the number of evidence items before its first, so its labels are the single
-//! run's) and ends with `shard.end`. A merge copies every row of a shard into this
+//! A shard case starts with `shard.start` (the job's digest, K of N, its items)
+//! and ends with `shard.end`; each item's label comes from its `batch.item`
+//! event, as in a single run. A merge copies every row of a shard into this
 //! case with its integer ids moved past the rows already here (shards are merged in
 //! order, so the ids are the ones a single run gives), replays the shard's custody
 //! events in order (each re-chained here; a `scan.unit` re-sealed over the copied
@@ -34,8 +34,6 @@ pub struct ShardMark {
     pub case_items: Vec<u32>,
     /// The number of items in the job (shard assignment is a function of it).
     pub job_items: u32,
-    /// Evidence items a single run registers in this case before this shard's first.
-    pub evidence_base: i64,
 }
 
 /// What one merge copied.
@@ -48,20 +46,39 @@ pub struct MergeCount {
     pub merge_event: i64,
 }
 
-/// The count of evidence items a single run registered before this case's first
-/// (0 for a case that is no shard).
-pub(crate) fn evidence_base(conn: &Connection) -> rusqlite::Result<i64> {
-    let p: Option<String> = conn
+/// The label the next registration takes: the one a `batch.item` event
+/// announced since the last registration (a batch names each item's label by
+/// its place in the job, so a single run and its shards agree even where an item
+/// fails before it is registered), unless taken; else `ev<count + 1>`.
+pub(crate) fn next_label(conn: &Connection) -> rusqlite::Result<String> {
+    let n: i64 = conn.query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))?;
+    let announced: Option<String> = conn
         .query_row(
-            "SELECT params FROM custody WHERE action = 'shard.start' ORDER BY seq LIMIT 1",
+            "SELECT params FROM custody WHERE action = 'batch.item'
+               AND seq > (SELECT COALESCE(MAX(seq), 0) FROM custody WHERE action = 'evidence.add')
+             ORDER BY seq DESC LIMIT 1",
             [],
             |r| r.get(0),
         )
         .optional()?;
-    Ok(p.and_then(|t| serde_json::from_str::<Value>(&t).ok())
-        .and_then(|v| v["evidence_base"].as_i64())
-        .unwrap_or(0)
-        .max(0))
+    let label = announced
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["label"].as_str().map(str::to_string))
+        .filter(|l| {
+            l.strip_prefix("ev")
+                .is_some_and(|d| d.parse::<u64>().is_ok())
+        });
+    if let Some(l) = label {
+        let taken: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM evidence WHERE label = ?1",
+            [&l],
+            |r| r.get(0),
+        )?;
+        if taken == 0 {
+            return Ok(l);
+        }
+    }
+    Ok(format!("ev{}", n + 1))
 }
 
 /// The integer ids a merge moves, per table: (table, [(column, the table whose

@@ -235,6 +235,8 @@ pub enum Action {
     ShardEnd,
     /// One shard's case merged into this one: its head and what was copied.
     ShardMerge,
+    /// A batch starts one of its items: which, and the label it registers as.
+    BatchItem,
 }
 
 impl Word for Action {
@@ -250,6 +252,7 @@ impl Word for Action {
         Action::ShardStart,
         Action::ShardEnd,
         Action::ShardMerge,
+        Action::BatchItem,
     ];
     const WORDS: &'static [&'static str] = &[
         "case.create",
@@ -263,6 +266,7 @@ impl Word for Action {
         "shard.start",
         "shard.end",
         "shard.merge",
+        "batch.item",
     ];
 }
 
