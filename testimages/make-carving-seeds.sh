@@ -7,7 +7,7 @@
 # are third-party files, listed in testimages/carving/SOURCES.md, and not touched
 # here.)
 # Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, lzip, lzop, wat2wasm, python3 ds_store, iconv, gcc,
-# python3, flac, oggenc, lame, 7zz, gcab, xorriso, heif-enc, smali, javac, pyftsubset,
+# python3, flac, oggenc, lame, ffmpeg, 7zz, gcab, xorriso, heif-enc, smali, javac, pyftsubset,
 # mkvmerge, opusenc, icotool, png2icns, convert, abc2midi, cpio, ar, dpkg-deb, mktorrent; the files are committed, so the test needs none of these)
 set -euo pipefail
 out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
@@ -57,7 +57,7 @@ shutil.copyfile(f"{work}/seed.db-wal", dst)
 c.close()
 PY
 # Audio: three quarters of a second of two tones (16-bit stereo WAV written by
-# Python), encoded by flac, oggenc and lame.
+# Python), encoded by flac, oggenc, lame and ffmpeg's AAC encoder (ADTS).
 python3 - "$work/tone.wav" <<'PY'
 import math, struct, sys, wave
 with wave.open(sys.argv[1], "wb") as w:
@@ -69,6 +69,7 @@ PY
 flac -s -f --no-seektable --padding=0 -o "$out/tone.flac" "$work/tone.wav"
 oggenc -Q --serial 7 -o "$out/tone.ogg" "$work/tone.wav"
 lame --quiet -b 32 "$work/tone.wav" "$out/tone.mp3"
+ffmpeg -loglevel error -y -i "$work/tone.wav" -ar 24000 -c:a aac -b:a 24k -fflags +bitexact -flags:a +bitexact "$out/tone.aac"
 # A HEIC photo (its items placed by iloc) from a 64x48 gradient PNG.
 python3 - "$work/grad.png" <<'PY'
 import struct, sys, zlib

@@ -153,3 +153,37 @@ fn mp3_made_by_lame_comes_back_whole_with_its_tags() {
     }
     assert_eq!(arts.len(), place.len(), "{arts:#?}");
 }
+
+/// AAC in ADTS frames as ffmpeg's encoder writes it (`.aac`): stereo music
+/// quality and mono voice-memo quality, laid into random bytes, each comes back
+/// whole and bit-exact, unverified (ADTS frames carry no checksum of their
+/// audio), and nothing else is carved from inside them.
+#[test]
+fn aac_made_by_ffmpeg_comes_back_whole() {
+    if !tools(&["ffmpeg"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    wav(&p.join("a.wav"), 2);
+    let stereo = made(
+        p,
+        "ffmpeg -loglevel error -y -i a.wav -c:a aac -b:a 128k stereo.aac",
+        "stereo.aac",
+    );
+    let voice = made(
+        p,
+        "ffmpeg -loglevel error -y -i a.wav -ac 1 -ar 16000 -c:a aac -b:a 32k voice.aac",
+        "voice.aac",
+    );
+    for f in [&stereo, &voice] {
+        assert_eq!(&f[..2], b"\xFF\xF1", "ffmpeg wrote no ADTS stream");
+    }
+    let place = [(0x10000usize, &stereo), (0x100000, &voice)];
+    let laid: Vec<(usize, &[u8])> = place.iter().map(|(at, f)| (*at, f.as_slice())).collect();
+    let arts = carve_laid(p, 4 << 20, 37, &laid, 0);
+    for (off, f) in &place {
+        expect_carved(&arts, *off as u64, "aac", "aac", Want::Unverified(f));
+    }
+    assert_eq!(arts.len(), place.len(), "{arts:#?}");
+}

@@ -5,6 +5,7 @@
 //! how the image is cut into pages or how many workers scan them (the session runs
 //! the pages on a worker pool; this crate has no threads).
 
+mod adts;
 mod aiff;
 mod ar;
 mod bmp;
@@ -496,6 +497,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(flac::Flac),
         Box::new(sevenz::SevenZ),
         Box::new(mp3::Mp3),
+        Box::new(adts::Adts),
         Box::new(cab::Cab),
         Box::new(iso9660::Iso9660),
         Box::new(evtx::Evtx),
