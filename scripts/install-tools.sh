@@ -4,7 +4,7 @@
 # test volume and dislocker-file decrypts it as a peer; hashcat on pocl (CPU OpenCL)
 # takes what `dredge hashes` hands off, through the OpenCL loader ocl-icd-libopencl1,
 # which hashcat does not pull in; PyPI case-utils gives
-# case_validate; flac, vorbis-tools, opus-tools, lame, ffmpeg (AAC), 7zip, gcab, xorriso, libheif-examples,
+# case_validate; flac, vorbis-tools, opus-tools, lame, ffmpeg (AAC), clang + lld + llvm (Mach-O), 7zip, gcab, xorriso, libheif-examples,
 # libhivex-bin and libsmali-java (on default-jre-headless) make the audio, 7z, CAB, ISO, HEIC, registry-hive and DEX files the
 # carving tests carve; so do default-jdk-headless (javac), fonttools (pyftsubset), mkvtoolnix, icoutils, icnsutils,
 # imagemagick, abcmidi, cpio and mktorrent for classes, fonts, Matroska, icons, PSD, MIDI, cpio and torrents).
@@ -16,7 +16,7 @@ pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprog
       e2fsprogs fdisk gdisk parted wabt lzip lzop nbdkit nbdkit-plugin-python libnbd-bin libxml2-utils fuse3 exfat-fuse
       chromium poppler-utils fonts-dejavu-core tmux sqlite3 cryptsetup-bin xz-utils
       python3-cryptography dislocker hashcat pocl-opencl-icd ocl-icd-libopencl1 zstd lz4
-      flac vorbis-tools opus-tools lame ffmpeg 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java
+      flac vorbis-tools opus-tools lame ffmpeg clang lld llvm 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java
       default-jre-headless default-jdk-headless fonttools mkvtoolnix icoutils icnsutils imagemagick
       abcmidi cpio mktorrent libfsapfs-utils libfshfs-utils apfsprogs
       slurm-wlm munge python3-yaml)

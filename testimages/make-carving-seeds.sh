@@ -7,7 +7,7 @@
 # are third-party files, listed in testimages/carving/SOURCES.md, and not touched
 # here.)
 # Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, lzip, lzop, wat2wasm, python3 ds_store, iconv, gcc,
-# python3, flac, oggenc, lame, ffmpeg, 7zz, gcab, xorriso, heif-enc, smali, javac, pyftsubset,
+# python3, flac, oggenc, lame, ffmpeg, clang, ld64.lld, llvm-lipo, 7zz, gcab, xorriso, heif-enc, smali, javac, pyftsubset,
 # mkvmerge, opusenc, icotool, png2icns, convert, abc2midi, cpio, ar, dpkg-deb, mktorrent; the files are committed, so the test needs none of these)
 set -euo pipefail
 out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
@@ -70,6 +70,14 @@ flac -s -f --no-seektable --padding=0 -o "$out/tone.flac" "$work/tone.wav"
 oggenc -Q --serial 7 -o "$out/tone.ogg" "$work/tone.wav"
 lame --quiet -b 32 "$work/tone.wav" "$out/tone.mp3"
 ffmpeg -loglevel error -y -i "$work/tone.wav" -ar 24000 -c:a aac -b:a 24k -fflags +bitexact -flags:a +bitexact "$out/tone.aac"
+# Mach-O: an arm64 executable linked by ld64.lld (ad-hoc code signature, so its
+# pages are hashed) and a universal file of it and an x86_64 build (llvm-lipo).
+printf 'int g = 42;\nconst char *s = "evidence";\nint f(int x){return x*g;}\nvoid start(void){ f(3); for(;;); }\n' > "$work/m.c"
+clang -target arm64-apple-macos11 -nostdlib -fuse-ld=lld -Wl,-e,_start \
+    -Wl,-platform_version,macos,11.0,11.0 "$work/m.c" -o "$out/seed.macho"
+clang -target x86_64-apple-macos10.15 -nostdlib -fuse-ld=lld -Wl,-e,_start \
+    -Wl,-platform_version,macos,10.15,10.15 "$work/m.c" -o "$work/m64"
+llvm-lipo-14 -create "$out/seed.macho" "$work/m64" -output "$out/seed-fat.macho"
 # A HEIC photo (its items placed by iloc) from a 64x48 gradient PNG.
 python3 - "$work/grad.png" <<'PY'
 import struct, sys, zlib

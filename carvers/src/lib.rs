@@ -30,6 +30,7 @@ mod lnk;
 mod lz4;
 mod lzip;
 mod lzop;
+mod macho;
 mod matcher;
 mod midi;
 mod mkv;
@@ -484,6 +485,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(mp4::Mp4),
         Box::new(pe::Pe),
         Box::new(elf::Elf),
+        Box::new(macho::MachO),
         Box::new(tiff::Tiff),
         Box::new(ole::Ole),
         Box::new(xz::Xz),
