@@ -78,6 +78,10 @@ clang -target arm64-apple-macos11 -nostdlib -fuse-ld=lld -Wl,-e,_start \
 clang -target x86_64-apple-macos10.15 -nostdlib -fuse-ld=lld -Wl,-e,_start \
     -Wl,-platform_version,macos,10.15,10.15 "$work/m.c" -o "$work/m64"
 llvm-lipo-14 -create "$out/seed.macho" "$work/m64" -output "$out/seed-fat.macho"
+# Prefetch: two of plaso's files (testimages/external/plaso, Apache-2.0), one
+# Windows 7 file as it is and one Windows 10 file in its compressed container.
+cp "$out/../../external/plaso/PING.EXE-B29F6629.pf" "$out/seed.pf"
+cp "$out/../../external/plaso/NOTEPAD.EXE-D8414F97.pf" "$out/seed-mam.pf"
 # A HEIC photo (its items placed by iloc) from a 64x48 gradient PNG.
 python3 - "$work/grad.png" <<'PY'
 import struct, sys, zlib

@@ -41,6 +41,7 @@ mod ole;
 mod pdf;
 mod pe;
 mod png;
+mod prefetch;
 mod psd;
 mod rar;
 mod regf;
@@ -505,6 +506,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(evtx::Evtx),
         Box::new(regf::Regf),
         Box::new(lnk::Lnk),
+        Box::new(prefetch::Prefetch),
         Box::new(dex::Dex),
         Box::new(bplist::Bplist),
         Box::new(dsstore::DsStore),
