@@ -1,9 +1,11 @@
 //! PNG: the 8-byte signature, IHDR first, then chunks whose CRC-32 (over type and
 //! data) must match, up to IEND. When a chunk fails partway through, the file may be
-//! in two fragments with foreign data between: candidate gaps (sector multiples) are
+//! in fragments with foreign data between: candidate gaps (sector multiples) are
 //! tried, first cheaply — the next chunk header must appear exactly where the split
 //! chunk's length puts it, with a valid CRC — then the split point is found by the
-//! split chunk's own CRC. Otherwise the file is partial at the last good chunk.
+//! split chunk's own CRC; the chunks after the gap may fail again, and are then
+//! explained by a second gap the same way (three fragments). Otherwise the file is
+//! partial at the last good chunk.
 
 use crate::{Carver, Reader, Verdict};
 use dredge_core::checksum::crc32_update;
@@ -74,9 +76,28 @@ fn walk(r: &mut Reader<'_>, mut off: u64, mut first: bool) -> Result<u64, (u64, 
     }
 }
 
-/// Tries to explain a failing chunk at `c` (relative offset) by a gap: returns
-/// (split, gap, end) with the file being [0, split) + [split + gap, end).
-fn bifragment(r: &mut Reader<'_>, c: u64) -> Option<(u64, u64, u64)> {
+/// Fragments a file may be in: two gaps.
+const MAX_GAPS: u32 = 2;
+
+/// `walk`, where up to `gaps` failing chunks are explained by gaps: Ok((the
+/// (split, gap) of each, end)).
+fn walk_gapped(
+    r: &mut Reader<'_>,
+    off: u64,
+    first: bool,
+    gaps: u32,
+) -> Result<(Vec<(u64, u64)>, u64), (u64, String)> {
+    match walk(r, off, first) {
+        Ok(end) => Ok((Vec::new(), end)),
+        Err((c, why)) if gaps == 0 || c == 8 => Err((c, why)),
+        Err((c, why)) => fragmented(r, c, gaps).ok_or((c, why)),
+    }
+}
+
+/// Tries to explain a failing chunk at `c` (relative offset) by a gap, and what
+/// follows it by at most `gaps - 1` more: the (split, gap) pairs and the end,
+/// the file being [0, split₁) + [split₁ + gap₁, split₂) + … + [… , end).
+fn fragmented(r: &mut Reader<'_>, c: u64, gaps: u32) -> Option<(Vec<(u64, u64)>, u64)> {
     let abs = r.start();
     // The split is on a sector boundary of the image, after the failing chunk's start.
     let first_split = (abs + c).div_ceil(SECTOR) * SECTOR - abs;
@@ -100,8 +121,9 @@ fn bifragment(r: &mut Reader<'_>, c: u64) -> Option<(u64, u64, u64)> {
                         if s <= c + 8 + u64::from(len)
                             && crc32_update(crc32_update(!0, &a), &b) == !stored
                         {
-                            if let Ok(end) = walk(r, next, false) {
-                                return Some((s, gap, end));
+                            if let Ok((mut rest, end)) = walk_gapped(r, next, false, gaps - 1) {
+                                rest.insert(0, (s, gap));
+                                return Some((rest, end));
                             }
                         }
                     }
@@ -110,8 +132,9 @@ fn bifragment(r: &mut Reader<'_>, c: u64) -> Option<(u64, u64, u64)> {
             }
         } else if c == first_split {
             // The split falls exactly between chunks: the failing header is foreign.
-            if let Ok(end) = walk(r, c + gap, false) {
-                return Some((c, gap, end));
+            if let Ok((mut rest, end)) = walk_gapped(r, c + gap, false, gaps - 1) {
+                rest.insert(0, (c, gap));
+                return Some((rest, end));
             }
         }
         gap += SECTOR;
@@ -137,22 +160,30 @@ impl Carver for Png {
     }
 
     fn check(&self, r: &mut Reader<'_>) -> Verdict {
-        match walk(r, 8, true) {
-            Ok(end) => Verdict::Complete {
+        match walk_gapped(r, 8, true, MAX_GAPS) {
+            Ok((splits, end)) if splits.is_empty() => Verdict::Complete {
                 len: end,
                 subtype: None,
             },
+            Ok((splits, end)) => {
+                // [0, split₁), then from each split plus its gap to the next split.
+                let mut fragments = Vec::new();
+                let mut from = 0;
+                for (split, gap) in splits {
+                    fragments.push((from, split - from));
+                    from = split + gap;
+                }
+                fragments.push((from, end - from));
+                Verdict::Fragmented {
+                    fragments,
+                    subtype: None,
+                }
+            }
             Err((8, _)) => Verdict::Reject,
-            Err((c, why)) => match bifragment(r, c) {
-                Some((split, gap, end)) => Verdict::Fragmented {
-                    fragments: vec![(0, split), (split + gap, end - split - gap)],
-                    subtype: None,
-                },
-                None => Verdict::Partial {
-                    len: c,
-                    why,
-                    subtype: None,
-                },
+            Err((c, why)) => Verdict::Partial {
+                len: c,
+                why,
+                subtype: None,
             },
         }
     }
