@@ -10,7 +10,8 @@
 # imagemagick, abcmidi, cpio and mktorrent for classes, fonts, Matroska, icons, PSD, MIDI, cpio and torrents).
 # slurm-wlm and munge run the one-node Slurm cluster the scale-out test submits to
 # (deploy/slurm/local-cluster.sh); python3-yaml reads the Kubernetes manifests for
-# their check; libscca-utils (sccainfo) reads carved prefetch files. Does nothing
+# their check; libscca-utils (sccainfo) reads carved prefetch files; python3-plyvel
+# (for /usr/bin/python3) writes the LevelDB test logs. Does nothing
 # when they are all present.
 set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
@@ -20,7 +21,7 @@ pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprog
       flac vorbis-tools opus-tools lame ffmpeg clang lld llvm 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java
       default-jre-headless default-jdk-headless fonttools mkvtoolnix icoutils icnsutils imagemagick
       abcmidi cpio mktorrent libfsapfs-utils libfshfs-utils apfsprogs
-      slurm-wlm munge python3-yaml libscca-utils)
+      slurm-wlm munge python3-yaml libscca-utils python3-plyvel)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

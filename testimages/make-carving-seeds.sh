@@ -7,7 +7,7 @@
 # are third-party files, listed in testimages/carving/SOURCES.md, and not touched
 # here.)
 # Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, lzip, lzop, wat2wasm, python3 ds_store, iconv, gcc,
-# python3, flac, oggenc, lame, ffmpeg, clang, ld64.lld, llvm-lipo, 7zz, gcab, xorriso, heif-enc, smali, javac, pyftsubset,
+# python3 (and plyvel), flac, oggenc, lame, ffmpeg, clang, ld64.lld, llvm-lipo, 7zz, gcab, xorriso, heif-enc, smali, javac, pyftsubset,
 # mkvmerge, opusenc, icotool, png2icns, convert, abc2midi, cpio, ar, dpkg-deb, mktorrent; the files are committed, so the test needs none of these)
 set -euo pipefail
 out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
@@ -82,6 +82,17 @@ llvm-lipo-14 -create "$out/seed.macho" "$work/m64" -output "$out/seed-fat.macho"
 # Windows 7 file as it is and one Windows 10 file in its compressed container.
 cp "$out/../../external/plaso/PING.EXE-B29F6629.pf" "$out/seed.pf"
 cp "$out/../../external/plaso/NOTEPAD.EXE-D8414F97.pf" "$out/seed-mam.pf"
+# LevelDB: a write-ahead log of 300 puts (two 32 KiB blocks, records split
+# across them) written by the LevelDB library through plyvel.
+py=python3; python3 -c "import plyvel" 2>/dev/null || py=/usr/bin/python3
+"$py" - "$work/ldb" <<'PY'
+import sys, plyvel
+db = plyvel.DB(sys.argv[1], create_if_missing=True)
+for i in range(300):
+    db.put(b"key%04d" % i, b"value %d " % i * 20)
+db.close()
+PY
+cp "$(ls "$work"/ldb/*.log | tail -n 1)" "$out/seed-leveldb.log"
 # A HEIC photo (its items placed by iloc) from a 64x48 gradient PNG.
 python3 - "$work/grad.png" <<'PY'
 import struct, sys, zlib

@@ -26,6 +26,7 @@ mod ico;
 mod iso9660;
 mod javaclass;
 mod jpeg;
+mod leveldb;
 mod lnk;
 mod lz4;
 mod lzip;
@@ -425,6 +426,13 @@ pub trait Carver: Send + Sync {
     fn header_offset(&self) -> u64 {
         0
     }
+    /// For a format no header marks (one with `headers()` empty): whether the
+    /// bytes from a sector start on (`b`, as many as are in memory) can begin a
+    /// file. The pass asks it of every sector of the space it carves, so it must
+    /// be cheap and rarely true of other data.
+    fn sector_start(&self, _b: &[u8]) -> bool {
+        false
+    }
     fn min_size(&self) -> u64;
     fn max_size(&self) -> u64;
     /// Walks the format's structure from the candidate's start.
@@ -524,6 +532,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(ar::Ar),
         Box::new(torrent::Torrent),
         Box::new(wasm::Wasm),
+        Box::new(leveldb::LevelDbLog),
         Box::new(text::Text),
         Box::new(utf16::Utf16),
     ]

@@ -79,14 +79,16 @@ fn walk(r: &mut Reader<'_>, mut off: u64, mut first: bool) -> Result<u64, (u64, 
 /// Fragments a file may be in: two gaps.
 const MAX_GAPS: u32 = 2;
 
-/// `walk`, where up to `gaps` failing chunks are explained by gaps: Ok((the
-/// (split, gap) of each, end)).
+/// The (split, gap) of each gap a file was found in, and its end.
+type Gapped = (Vec<(u64, u64)>, u64);
+
+/// `walk`, where up to `gaps` failing chunks are explained by gaps.
 fn walk_gapped(
     r: &mut Reader<'_>,
     off: u64,
     first: bool,
     gaps: u32,
-) -> Result<(Vec<(u64, u64)>, u64), (u64, String)> {
+) -> Result<Gapped, (u64, String)> {
     match walk(r, off, first) {
         Ok(end) => Ok((Vec::new(), end)),
         Err((c, why)) if gaps == 0 || c == 8 => Err((c, why)),
@@ -97,7 +99,7 @@ fn walk_gapped(
 /// Tries to explain a failing chunk at `c` (relative offset) by a gap, and what
 /// follows it by at most `gaps - 1` more: the (split, gap) pairs and the end,
 /// the file being [0, split₁) + [split₁ + gap₁, split₂) + … + [… , end).
-fn fragmented(r: &mut Reader<'_>, c: u64, gaps: u32) -> Option<(Vec<(u64, u64)>, u64)> {
+fn fragmented(r: &mut Reader<'_>, c: u64, gaps: u32) -> Option<Gapped> {
     let abs = r.start();
     // The split is on a sector boundary of the image, after the failing chunk's start.
     let first_split = (abs + c).div_ceil(SECTOR) * SECTOR - abs;

@@ -39,6 +39,8 @@ pub(crate) struct CarveKit {
     matcher: Matcher,
     /// The text carver, whose candidates are sectors, not header hits.
     text: Option<usize>,
+    /// Other carvers no header marks, asked of every sector (`sector_start`).
+    sectors: Vec<usize>,
 }
 
 impl CarveKit {
@@ -46,10 +48,14 @@ impl CarveKit {
         let carvers = registry();
         let matcher = Matcher::new(&carvers).map_err(Failure)?;
         let text = carvers.iter().position(|c| c.name() == "text");
+        let sectors = (0..carvers.len())
+            .filter(|&i| carvers[i].headers().is_empty() && Some(i) != text)
+            .collect();
         Ok(CarveKit {
             carvers,
             matcher,
             text,
+            sectors,
         })
     }
 
@@ -64,8 +70,9 @@ impl CarveKit {
         self.matcher.hits(buf, owned)
     }
 
-    /// Sectors in `buf[..owned]` (image offset `at`) where text starts, as
-    /// hits of the text carver; `before`: the bytes before `buf` known.
+    /// Sectors in `buf[..owned]` (image offset `at`) where text, or a file of
+    /// another format no header marks, starts, as hits of its carver; `before`:
+    /// the bytes before `buf` known (for text).
     pub(crate) fn text_hits(
         &self,
         buf: &[u8],
@@ -73,13 +80,25 @@ impl CarveKit {
         at: u64,
         before: &[u8],
     ) -> Vec<(usize, usize)> {
-        let Some(t) = self.text else {
-            return Vec::new();
+        let mut hits: Vec<(usize, usize)> = match self.text {
+            Some(t) => dredge_carvers::text_starts(buf, owned, at, before)
+                .into_iter()
+                .map(|i| (i, t))
+                .collect(),
+            None => Vec::new(),
         };
-        dredge_carvers::text_starts(buf, owned, at, before)
-            .into_iter()
-            .map(|i| (i, t))
-            .collect()
+        if !self.sectors.is_empty() {
+            let mut i = (at.next_multiple_of(512) - at) as usize;
+            while i < owned {
+                for &c in &self.sectors {
+                    if self.carvers[c].sector_start(&buf[i..]) {
+                        hits.push((i, c));
+                    }
+                }
+                i += 512;
+            }
+        }
+        hits
     }
 
     /// Validates each hit (image offset, carver). Validators read from `lent`
