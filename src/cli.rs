@@ -254,7 +254,8 @@ pub(crate) struct ScanFlags {
     /// A key for encrypted volumes, tried on each (repeatable):
     /// password=TEXT, password-file=PATH (its first line), keyfile=PATH,
     /// recovery=NNNNNN-… (BitLocker's 48 digits), bek=PATH (BitLocker startup
-    /// key), pim=N (VeraCrypt), master-key=HEX or fvek=HEX; `ev1/v2:SPEC` tries it on that volume
+    /// key), pim=N (VeraCrypt), master-key=HEX or fvek=HEX, luks-header=PATH (a
+    /// LUKS header kept apart from its data); `ev1/v2:SPEC` tries it on that volume
     /// only. Never recorded; prefer password-file (a command line is visible
     /// to `ps`). BitLocker with its protection suspended opens with no key.
     #[arg(long = "key", value_name = "SPEC", value_parser = session::KeySpec::parse)]

@@ -445,3 +445,105 @@ fn export_volume_writes_the_plaintext_the_volume_held_before_encryption() {
     assert_eq!(none.status.code(), Some(2));
     assert!(stderr(&none).contains("ev1/v0"), "{}", stderr(&none));
 }
+
+/// A LUKS2 volume whose header is kept in a file of its own (`cryptsetup
+/// --header`): the data volume alone is random bytes with no header. With
+/// `--key luks-header=FILE` and the passphrase every file comes back, and the
+/// case names the header file by its SHA-256; aimed at the volume with a wrong
+/// passphrase, the scan fails naming the volume and the detached header.
+#[test]
+fn a_detached_luks2_header_opens_its_data_volume() {
+    if !tools(&["cryptsetup", "mkfs.ext4"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let files = originals(&d.join("content"), 9);
+    let (img, hdr, pass) = (d.join("data.img"), d.join("header.img"), d.join("pass"));
+    std::fs::write(&pass, "detached-證據").unwrap();
+    assert!(sh(&format!(
+        "mkfs.ext4 -q -F -b 4096 -d {} {} 24M && truncate -s 16M {}",
+        d.join("content").display(),
+        img.display(),
+        hdr.display()
+    )));
+    let mut args = vec![
+        "reencrypt",
+        "--encrypt",
+        "--type",
+        "luks2",
+        "--header",
+        hdr.to_str().unwrap(),
+        "--batch-mode",
+        "--key-file",
+        pass.to_str().unwrap(),
+    ];
+    args.extend_from_slice(FAST_PBKDF2);
+    args.push(img.to_str().unwrap());
+    cryptsetup(&args);
+    let data = std::fs::read(&img).unwrap();
+    assert!(
+        !data.windows(6).any(|w| w == b"LUKS\xba\xbe"),
+        "the data holds a header"
+    );
+
+    let key = format!("password-file={}", pass.display());
+    let header = format!("luks-header={}", hdr.display());
+    let case = d.join("case");
+    let o = one_shot(
+        "recover",
+        &img,
+        None,
+        &case,
+        &["--key", &key, "--key", &header],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let (got, paths) = recovered(&case);
+    for (n, b) in &files {
+        assert_eq!(got.get(n), Some(&sha256(b)), "{n} in {got:?}");
+    }
+    assert!(
+        paths.iter().all(|p| p.contains("/luks2/ext4/")),
+        "{paths:?}"
+    );
+    let v = rusqlite::Connection::open(case.join("case.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT description FROM volumes WHERE kind = 'decrypted'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap();
+    let hdr_sha = sha256_file(&hdr);
+    assert!(
+        v.contains(&format!(
+            "keyslot 0 with a password, detached header SHA-256 {hdr_sha}"
+        )),
+        "{v}"
+    );
+    assert!(run(&["verify", case.to_str().unwrap()]).status.success());
+
+    // Without the header the passphrase opens nothing: no file of the volume.
+    let bare = d.join("bare");
+    one_shot("recover", &img, None, &bare, &["--key", &key]);
+    let (got, _) = recovered(&bare);
+    assert!(files.iter().all(|(n, _)| !got.contains_key(n)), "{got:?}");
+
+    // Aimed at the volume with a wrong passphrase: one line naming both.
+    std::fs::write(d.join("wrong"), "not it").unwrap();
+    let wrong = format!("ev1/v0:password-file={}", d.join("wrong").display());
+    let aimed = format!("ev1/v0:luks-header={}", hdr.display());
+    let o = one_shot(
+        "recover",
+        &img,
+        None,
+        &d.join("wrong-case"),
+        &["--key", &wrong, "--key", &aimed],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}{}", stdout(&o), stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("ev1/v0") && err.contains("detached LUKS header"),
+        "{err}"
+    );
+}

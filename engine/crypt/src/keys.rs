@@ -25,6 +25,11 @@ pub enum Secret {
     /// VeraCrypt's personal iterations multiplier (`pim=N`): not a key by
     /// itself, it changes how every password given is derived.
     Pim(u32),
+    /// A LUKS header kept apart from its data (`luks-header=PATH`, made by
+    /// `cryptsetup --header`): not a key by itself; the passwords and keyfiles
+    /// given open its keyslots, and the volume it is aimed at (or the one whose
+    /// plaintext holds a filesystem) is the data.
+    LuksHeader(Vec<u8>),
 }
 
 impl Secret {
@@ -37,6 +42,7 @@ impl Secret {
             Secret::Recovery(_) => "recovery",
             Secret::Bek(_) => "bek",
             Secret::Pim(_) => "pim",
+            Secret::LuksHeader(_) => "luks-header",
         }
     }
 }
@@ -61,7 +67,7 @@ impl KeySpec {
     /// name the kind, never the value.
     pub fn parse(spec: &str) -> Result<KeySpec, String> {
         let (lhs, value) = spec.split_once('=').ok_or(
-            "a key is KIND=VALUE (password=…, password-file=PATH, recovery=NNNNNN-…, bek=PATH, keyfile=PATH, pim=N, master-key=HEX)",
+            "a key is KIND=VALUE (password=…, password-file=PATH, recovery=NNNNNN-…, bek=PATH, keyfile=PATH, pim=N, master-key=HEX, luks-header=PATH)",
         )?;
         let (target, kind) = match lhs.rsplit_once(':') {
             Some((t, k)) => (Some(t.to_string()), k),
@@ -83,6 +89,7 @@ impl KeySpec {
             }
             "keyfile" => Secret::KeyFile(read(value)?),
             "bek" => Secret::Bek(read(value)?),
+            "luks-header" => Secret::LuksHeader(read(value)?),
             "pim" => Secret::Pim(
                 value
                     .parse()
@@ -101,7 +108,7 @@ impl KeySpec {
             ),
             k => {
                 return Err(format!(
-                    "unknown key kind {k:?} (password, password-file, recovery, bek, keyfile, pim, master-key, fvek)"
+                    "unknown key kind {k:?} (password, password-file, recovery, bek, keyfile, pim, master-key, fvek, luks-header)"
                 ))
             }
         };

@@ -59,6 +59,16 @@ pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
     luks_open::open(vol, &l, keys)
 }
 
+/// Opens `data` with a detached LUKS header (`luks-header=PATH`): see
+/// [`luks_open::open_detached`].
+pub fn unlock_detached(
+    header: &[u8],
+    data: &VolumeReader,
+    keys: &[&Secret],
+) -> Result<Opened, String> {
+    luks_open::open_detached(header, data, keys)
+}
+
 /// Opens `vol` as a VeraCrypt or TrueCrypt container (normal or hidden
 /// volume) with the passwords, keyfiles and PIMs among `keys`. Such a volume
 /// has no magic: any volume no reader recognises may be one.

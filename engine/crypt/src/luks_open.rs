@@ -69,13 +69,31 @@ fn material(
 
 /// Tries every key on every keyslot; `Err` names what was tried.
 pub fn open(vol: &VolumeReader, luks: &Luks, keys: &[&Secret]) -> Result<Opened, String> {
+    open_with(vol, vol, luks, keys)
+}
+
+/// `open`, with the header and its keyslots read from `header` and the data
+/// segment on `data`: the same volume, or a detached header (`cryptsetup
+/// --header`) kept apart from the data it unlocks.
+pub fn open_with(
+    header: &VolumeReader,
+    data: &VolumeReader,
+    luks: &Luks,
+    keys: &[&Secret],
+) -> Result<Opened, String> {
     match &luks.raw {
-        Raw::V1(h) => open_v1(vol, luks, h, keys),
-        Raw::V2(json) => open_v2(vol, luks.kind(), json, keys),
+        Raw::V1(h) => open_v1(header, data, luks, h, keys),
+        Raw::V2(json) => open_v2(header, data, luks.kind(), json, keys),
     }
 }
 
-fn open_v1(vol: &VolumeReader, luks: &Luks, h: &[u8], keys: &[&Secret]) -> Result<Opened, String> {
+fn open_v1(
+    vol: &VolumeReader,
+    data_vol: &VolumeReader,
+    luks: &Luks,
+    h: &[u8],
+    keys: &[&Secret],
+) -> Result<Opened, String> {
     let hash = crate::luks::text(&h[72..104]);
     let key_len = be32(h, 108) as usize;
     if !(16..=128).contains(&key_len) {
@@ -90,11 +108,11 @@ fn open_v1(vol: &VolumeReader, luks: &Luks, h: &[u8], keys: &[&Secret]) -> Resul
     let kind = luks.kind();
     let layer = |mk: Vec<u8>, by: String| -> Result<Opened, String> {
         let cipher = SectorCipher::new(&luks.cipher, &mk).map_err(|e| e.0)?;
-        let end = data + (vol.len().saturating_sub(data)) / 512 * 512;
+        let end = data + (data_vol.len().saturating_sub(data)) / 512 * 512;
         Ok(Opened {
             kind,
             layer: Layer::in_place(
-                Extent::from_bounds(vol.base() + data.min(end), vol.base() + end),
+                Extent::from_bounds(data_vol.base() + data.min(end), data_vol.base() + end),
                 512,
                 0,
                 512,
@@ -122,6 +140,7 @@ fn open_v1(vol: &VolumeReader, luks: &Luks, h: &[u8], keys: &[&Secret]) -> Resul
 
 fn open_v2(
     vol: &VolumeReader,
+    data: &VolumeReader,
     kind: &'static str,
     json: &Value,
     keys: &[&Secret],
@@ -146,10 +165,10 @@ fn open_v2(
     }
     let offset = num(&seg["offset"]).ok_or("segment without offset")?;
     let len = match seg["size"].as_str() {
-        Some("dynamic") => vol.len().saturating_sub(offset),
+        Some("dynamic") => data.len().saturating_sub(offset),
         _ => num(&seg["size"]).ok_or("segment without size")?,
     };
-    let end = offset.saturating_add(len).min(vol.len());
+    let end = offset.saturating_add(len).min(data.len());
     let end = offset + end.saturating_sub(offset) / sector * sector;
     let iv_tweak = num(&seg["iv_tweak"]).unwrap_or(0);
     // The digest that checks segment `seg_id`'s key, and the keyslots it covers.
@@ -184,7 +203,7 @@ fn open_v2(
             // cryptsetup maps LUKS2 without dm-crypt's iv_large_sectors
             // (4 KiB sectors advance the IV by 8).
             layer: Layer::in_place(
-                Extent::from_bounds(vol.base() + offset.min(end), vol.base() + end),
+                Extent::from_bounds(data.base() + offset.min(end), data.base() + end),
                 sector,
                 iv_tweak,
                 512,
@@ -232,7 +251,7 @@ fn first_fit(
             }
             Secret::Password(p) | Secret::KeyFile(p) => p,
             // BitLocker's kinds of key: nothing a LUKS keyslot takes.
-            Secret::Recovery(_) | Secret::Bek(_) | Secret::Pim(_) => {
+            Secret::Recovery(_) | Secret::Bek(_) | Secret::Pim(_) | Secret::LuksHeader(_) => {
                 tried.push(format!("{}: not a kind of key LUKS takes", key.kind()));
                 continue;
             }
@@ -292,4 +311,53 @@ fn keyslot_v2(vol: &VolumeReader, k: &Value, pw: &[u8]) -> Result<Vec<u8>, Strin
     let stripes = num(&af["stripes"]).unwrap_or(0).min(1 << 20) as usize;
     let hash = af["hash"].as_str().unwrap_or("sha256");
     material(vol, spec, &pk, off, key_len, stripes, hash)
+}
+
+/// A detached LUKS header's bytes, read as a volume of their own.
+struct HeaderBytes(Vec<u8>);
+
+impl dredge_core::ImageSource for HeaderBytes {
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+    fn read_at(
+        &self,
+        offset: u64,
+        buf: &mut [u8],
+    ) -> Result<dredge_core::ReadReport, dredge_core::SourceError> {
+        let start = (offset.min(self.0.len() as u64)) as usize;
+        let inside = (self.0.len() - start).min(buf.len());
+        buf[..inside].copy_from_slice(&self.0[start..start + inside]);
+        let mut r = dredge_core::ReadReport::clean(inside);
+        r.past_end(offset, buf, inside);
+        Ok(r)
+    }
+    fn describe(&self) -> String {
+        "detached LUKS header".into()
+    }
+}
+
+/// Opens the data volume `data` with a LUKS header kept apart from it
+/// (`cryptsetup --header`), whose bytes are `header`. What opened it names the
+/// header by its SHA-256, so the case records which header file was used.
+pub fn open_detached(
+    header: &[u8],
+    data: &VolumeReader,
+    keys: &[&Secret],
+) -> Result<Opened, String> {
+    let len = header.len() as u64;
+    let hv = VolumeReader::new(Arc::new(HeaderBytes(header.to_vec())), Extent::new(0, len));
+    if crate::luks::magic(&hv).is_none() {
+        return Err("the luks-header file given is not a LUKS header".into());
+    }
+    let luks = Luks::read(&hv).map_err(|f| f.what)?;
+    let mut o = open_with(&hv, data, &luks, keys)?;
+    let digest =
+        sha2::Digest::finalize(sha2::Digest::chain_update(sha2::Sha256::default(), header));
+    o.by = format!("{}, detached header SHA-256 {}", o.by, hex_lower(&digest));
+    Ok(o)
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -127,6 +127,15 @@ pub(crate) fn unlock(
             .iter()
             .any(|k| k.target.is_some() && k.applies_to(label, i));
         if !contain(|| dredge_crypt::probe(&reader)).unwrap_or(false) {
+            // A LUKS header kept apart from its data: tried on the volume it is
+            // aimed at, or on each volume without a header whose plaintext
+            // then holds a filesystem (the keyslots' check says nothing about
+            // which volume is the data).
+            if let Some(o) = detached(src, label, i, &reader, keys, &reg)? {
+                plain.push(decrypted(label, i, &o));
+                layers.push(o.layer);
+                continue;
+            }
             // No header anyone recognises: with a password, it may be a
             // VeraCrypt/TrueCrypt container (they have no magic), if no
             // filesystem reader takes it and it starts with random bytes.
@@ -216,4 +225,61 @@ pub(crate) fn unlock(
         layered: Some(layered),
         plain,
     })
+}
+
+/// Volume `i` opened with a detached LUKS header among `keys` (`luks-header=`),
+/// if one applies and opens it. A header aimed at this volume that does not
+/// open it is an error; one given for every volume is taken here only when the
+/// plaintext it gives holds a filesystem a reader accepts.
+fn detached(
+    src: &Arc<dyn ImageSource>,
+    label: &str,
+    i: usize,
+    reader: &VolumeReader,
+    keys: &[KeySpec],
+    reg: &[crate::scan::FsKind],
+) -> Result<Option<dredge_crypt::Opened>, Failure> {
+    let mine: Vec<&KeySpec> = keys.iter().filter(|k| k.applies_to(label, i)).collect();
+    let secrets: Vec<&dredge_crypt::Secret> = mine
+        .iter()
+        .map(|k| &k.secret)
+        .filter(|s| !matches!(s, dredge_crypt::Secret::LuksHeader(_)))
+        .collect();
+    for k in &mine {
+        let dredge_crypt::Secret::LuksHeader(header) = &k.secret else {
+            continue;
+        };
+        let aimed = k.target.is_some();
+        let why = match contain(|| dredge_crypt::unlock_detached(header, reader, &secrets)) {
+            Ok(Ok(o)) => {
+                if aimed || holds_filesystem(src, &o, reg) {
+                    return Ok(Some(o));
+                }
+                continue;
+            }
+            Ok(Err(tried)) => format!("no key given opens its detached LUKS header: tried {tried}"),
+            Err(why) => format!("opening it with its detached LUKS header stopped: {why}"),
+        };
+        if aimed {
+            return Err(Failure(format!(
+                "{}: {label}/v{i} (volume at byte {}): {why}",
+                src.describe(),
+                reader.base()
+            )));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the plaintext `o` gives holds a filesystem some reader accepts.
+fn holds_filesystem(
+    src: &Arc<dyn ImageSource>,
+    o: &dredge_crypt::Opened,
+    reg: &[crate::scan::FsKind],
+) -> bool {
+    let layered: Arc<dyn ImageSource> =
+        Arc::new(Layered::new(Arc::clone(src), vec![o.layer.clone()]));
+    let plain =
+        VolumeReader::new(layered, o.layer.extent).with_budget(volume_budget(o.layer.extent.len));
+    contain(|| !accepting(&plain, reg, &mut Vec::new()).is_empty()).unwrap_or(false)
 }
