@@ -82,17 +82,7 @@ fn carving_meets_the_ground_truth() {
         let a = at(t["offset"].as_u64().unwrap()).unwrap_or_else(|| panic!("{t} not carved"));
         assert_eq!(a["sha256"], t["sha256"], "fragmented {t}");
         assert_eq!(a["status"], "complete");
-        let runs: Vec<(u64, u64)> = a["runs"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| {
-                (
-                    r["image_offset"].as_u64().unwrap(),
-                    r["len"].as_u64().unwrap(),
-                )
-            })
-            .collect();
+        let runs = image_runs(a);
         let want: Vec<(u64, u64)> = t["fragments"]
             .as_array()
             .unwrap()

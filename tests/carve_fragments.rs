@@ -29,20 +29,6 @@ fn lay(
     (img, pieces)
 }
 
-fn runs(a: &serde_json::Value) -> Vec<(u64, u64)> {
-    a["runs"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| {
-            (
-                r["image_offset"].as_u64().unwrap(),
-                r["len"].as_u64().unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn a_png_in_three_fragments_comes_back_whole() {
     if !tools(&["convert"]) {
@@ -79,6 +65,6 @@ fn a_png_in_three_fragments_comes_back_whole() {
         let a = carved_at(&arts, 0x20000, "png").unwrap_or_else(|| panic!("{case}: {arts:#?}"));
         assert_eq!(a["sha256"], sha256(&png), "{case}: {a}");
         assert_eq!(a["status"], "complete", "{case}: {a}");
-        assert_eq!(runs(a), pieces, "{case}");
+        assert_eq!(image_runs(a), pieces, "{case}");
     }
 }

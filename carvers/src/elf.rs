@@ -1,7 +1,7 @@
 //! ELF validator (executables, shared libraries and objects of Linux and
 //! Android; the System V ABI's ELF header, program and section headers).
 
-use crate::{partial, Carver, Reader, Verdict};
+use crate::{partial, uint as int, Carver, Reader, Verdict};
 
 /// ELF: the identification (class, byte order, version), header fields that
 /// agree with the class (header and entry sizes), program headers inside the
@@ -14,16 +14,6 @@ use crate::{partial, Carver, Reader, Verdict};
 pub struct Elf;
 
 const MAX_SECTIONS: u64 = 4096;
-
-/// Reads a `n`-byte integer at `at` in `b` in the file's byte order.
-fn int(b: &[u8], at: usize, n: usize, big: bool) -> u64 {
-    let s = &b[at..at + n];
-    if big {
-        s.iter().fold(0, |v, &x| v << 8 | u64::from(x))
-    } else {
-        s.iter().rev().fold(0, |v, &x| v << 8 | u64::from(x))
-    }
-}
 
 impl Carver for Elf {
     fn name(&self) -> &'static str {

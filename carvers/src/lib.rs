@@ -66,6 +66,17 @@ pub use matcher::Matcher;
 pub use text::{text_starts, Text, TAIL as TEXT_TAIL};
 
 /// A candidate whose first `len` bytes validate, cut short for `why`.
+/// The `n`-byte unsigned integer at `at` in `b`, big- or little-endian (ELF and
+/// Mach-O come in both byte orders).
+pub(crate) fn uint(b: &[u8], at: usize, n: usize, big: bool) -> u64 {
+    let s = &b[at..at + n];
+    if big {
+        s.iter().fold(0, |v, &x| v << 8 | u64::from(x))
+    } else {
+        s.iter().rev().fold(0, |v, &x| v << 8 | u64::from(x))
+    }
+}
+
 pub(crate) fn partial(len: u64, why: &str) -> Verdict {
     partial_as(len, why, None)
 }

@@ -2,7 +2,7 @@
 //! iOS (thin, 32- and 64-bit, either byte order) and universal ("fat") files
 //! holding several of them.
 
-use crate::{partial, Carver, Reader, Verdict};
+use crate::{partial, uint as int, Carver, Reader, Verdict};
 use sha1::Digest;
 
 /// Mach-O: a header whose CPU type and file type are known, then exactly
@@ -46,15 +46,6 @@ struct Thin {
 
 /// Why a thin file is not whole: (bytes that check, reason).
 type Cut = (u64, String);
-
-fn int(b: &[u8], at: usize, n: usize, big: bool) -> u64 {
-    let s = &b[at..at + n];
-    if big {
-        s.iter().fold(0, |v, &x| v << 8 | u64::from(x))
-    } else {
-        s.iter().rev().fold(0, |v, &x| v << 8 | u64::from(x))
-    }
-}
 
 /// The thin Mach-O file at `base` (from the candidate's start). `Ok(None)`: not
 /// Mach-O; `Err`: Mach-O whose first bytes check and no more.

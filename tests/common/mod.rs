@@ -415,3 +415,18 @@ pub fn carve_laid(
     std::fs::write(&path, &img).unwrap();
     one_shot_ls("carve", &path, None, &dir.join("case"), code, &[])
 }
+
+/// An artifact's runs as (image offset, length), in file order.
+pub fn image_runs(a: &serde_json::Value) -> Vec<(u64, u64)> {
+    a["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["image_offset"].as_u64().unwrap(),
+                r["len"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
