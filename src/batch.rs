@@ -281,10 +281,10 @@ pub fn run_shard(
         if let Some((_, done)) = shard_cases.iter().find(|(d, _)| *d == dir) {
             return Ok((dir, *done));
         }
-        let items = job_cases(&job, &base)
-            .into_iter()
+        let items = cases
+            .iter()
             .find(|(c, _)| c == case)
-            .map(|(_, i)| i)
+            .map(|(_, i)| i.clone())
             .unwrap_or_default();
         let m = mark(&job, &digest, spec, &items);
         let done = match session::shard_case(&dir, &info, key.as_deref(), &m)? {
