@@ -109,6 +109,18 @@ fn recovered(case: &Path) -> (Hashes, Vec<String>) {
     (by_name, paths)
 }
 
+/// The description of the case's decrypted volume (how it opened).
+fn decrypted_volume(case: &Path) -> String {
+    rusqlite::Connection::open(case.join("case.sqlite"))
+        .unwrap()
+        .query_row(
+            "SELECT description FROM volumes WHERE kind = 'decrypted'",
+            [],
+            |r| r.get::<_, String>(0),
+        )
+        .unwrap()
+}
+
 #[test]
 fn luks2_volumes_open_with_the_key_and_their_files_come_back_bit_exact() {
     if !tools(&["cryptsetup", "mkfs.ext4"]) {
@@ -168,14 +180,7 @@ fn luks2_volumes_open_with_the_key_and_their_files_come_back_bit_exact() {
         assert!(!shown.contains("pässwörd") && !log.contains("pässwörd"));
         let sqlite = std::fs::read(case.join("case.sqlite")).unwrap();
         assert!(!sqlite.windows(6).any(|w| w == "pässw".as_bytes()));
-        let v = rusqlite::Connection::open(case.join("case.sqlite"))
-            .unwrap()
-            .query_row(
-                "SELECT description FROM volumes WHERE kind = 'decrypted'",
-                [],
-                |r| r.get::<_, String>(0),
-            )
-            .unwrap();
+        let v = decrypted_volume(&case);
         assert!(
             v.contains(&format!(
                 "({cipher}, {sector}-byte sectors), opened by keyslot 0 with a password"
@@ -506,14 +511,7 @@ fn a_detached_luks2_header_opens_its_data_volume() {
         paths.iter().all(|p| p.contains("/luks2/ext4/")),
         "{paths:?}"
     );
-    let v = rusqlite::Connection::open(case.join("case.sqlite"))
-        .unwrap()
-        .query_row(
-            "SELECT description FROM volumes WHERE kind = 'decrypted'",
-            [],
-            |r| r.get::<_, String>(0),
-        )
-        .unwrap();
+    let v = decrypted_volume(&case);
     let hdr_sha = sha256_file(&hdr);
     assert!(
         v.contains(&format!(

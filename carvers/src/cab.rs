@@ -129,17 +129,7 @@ impl Carver for Cab {
                 "the data blocks do not end where the cabinet does",
             );
         }
-        if checked_all {
-            Verdict::Complete {
-                len: size,
-                subtype: None,
-            }
-        } else {
-            Verdict::Unverified {
-                len: size,
-                subtype: None,
-            }
-        }
+        Verdict::whole(size, None, checked_all)
     }
 }
 

@@ -89,11 +89,7 @@ impl Carver for Cpio {
                     .get(next, (block - next) as usize)
                     .is_some_and(|z| z.iter().all(|&b| b == 0));
                 let len = if zeros { block } else { next };
-                return if summed {
-                    Verdict::Complete { len, subtype: None }
-                } else {
-                    Verdict::Unverified { len, subtype: None }
-                };
+                return Verdict::whole(len, None, summed);
             }
             at = next;
             if !r.spend(64) {

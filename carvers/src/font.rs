@@ -125,16 +125,6 @@ impl Carver for Font {
             whole = whole.wrapping_add(all);
             end = end.max(off + b.len() as u64);
         }
-        if whole == 0xB1B0_AFBA {
-            Verdict::Complete {
-                len: end,
-                subtype: Some(sub),
-            }
-        } else {
-            Verdict::Unverified {
-                len: end,
-                subtype: Some(sub),
-            }
-        }
+        Verdict::whole(end, Some(sub), whole == 0xB1B0_AFBA)
     }
 }

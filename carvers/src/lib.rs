@@ -122,6 +122,19 @@ pub enum Verdict {
     Reject,
 }
 
+impl Verdict {
+    /// A whole file of `len` bytes: `Complete` when a check covered every
+    /// byte of it (`checked`), else `Unverified` (the format's checks are
+    /// optional and this file lacks them).
+    pub fn whole(len: u64, subtype: Option<&'static str>, checked: bool) -> Verdict {
+        if checked {
+            Verdict::Complete { len, subtype }
+        } else {
+            Verdict::Unverified { len, subtype }
+        }
+    }
+}
+
 /// Random access to the image from a candidate's start, bounded by the carver's
 /// maximum size. Unreadable bytes are zeros; they are counted so a carver can
 /// stop trusting what it sees.

@@ -131,17 +131,7 @@ impl Carver for Lz4 {
         if at > r.limit() {
             return partial(r.limit(), "frame cut off at the end of the image");
         }
-        if block_sums {
-            Verdict::Complete {
-                len: at,
-                subtype: None,
-            }
-        } else {
-            Verdict::Unverified {
-                len: at,
-                subtype: None,
-            }
-        }
+        Verdict::whole(at, None, block_sums)
     }
 }
 

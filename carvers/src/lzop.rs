@@ -107,17 +107,7 @@ impl Carver for Lzop {
                 return partial(at, "the file breaks off before its end marker");
             };
             if dst == 0 {
-                return if all_checked {
-                    Verdict::Complete {
-                        len: at + 4,
-                        subtype: None,
-                    }
-                } else {
-                    Verdict::Unverified {
-                        len: at + 4,
-                        subtype: None,
-                    }
-                };
+                return Verdict::whole(at + 4, None, all_checked);
             }
             let Some(src) = r.be32(at + 4).map(u64::from) else {
                 return partial(at, "the file breaks off in a block header");

@@ -310,14 +310,7 @@ impl Carver for MachO {
             Ok(Some(t)) if t.end > r.limit() => {
                 partial(r.limit(), "the file's contents run past the image")
             }
-            Ok(Some(t)) if t.signed => Verdict::Complete {
-                len: t.end,
-                subtype: subtype(t.filetype),
-            },
-            Ok(Some(t)) => Verdict::Unverified {
-                len: t.end,
-                subtype: subtype(t.filetype),
-            },
+            Ok(Some(t)) => Verdict::whole(t.end, subtype(t.filetype), t.signed),
         }
     }
 }
@@ -375,15 +368,5 @@ fn universal(r: &mut Reader<'_>, wide: bool) -> Verdict {
     if end > r.limit() {
         return partial(r.limit(), "the file's slices run past the image");
     }
-    if all_signed {
-        Verdict::Complete {
-            len: end,
-            subtype: None,
-        }
-    } else {
-        Verdict::Unverified {
-            len: end,
-            subtype: None,
-        }
-    }
+    Verdict::whole(end, None, all_signed)
 }

@@ -91,17 +91,7 @@ impl Carver for SqliteJournal {
             end = rec;
             at = rec.div_ceil(sector) * sector;
         }
-        if counted {
-            Verdict::Complete {
-                len: end,
-                subtype: None,
-            }
-        } else {
-            Verdict::Unverified {
-                len: end,
-                subtype: None,
-            }
-        }
+        Verdict::whole(end, None, counted)
     }
 }
 
