@@ -68,9 +68,8 @@ pub fn merge(job_path: &Path, n: Option<u32>, rep: &mut Reporter) -> Result<i32,
             let dirs: Vec<PathBuf> = ks
                 .iter()
                 .map(|&k| ShardSpec { k, n }.dir(&case))
-                .filter(|d| d.exists() || !job.shared())
+                .filter(|d| d.exists())
                 .collect();
-            let dirs = dirs.into_iter().filter(|d| d.exists()).collect::<Vec<_>>();
             if dirs.is_empty() {
                 return Err(Failure(format!(
                     "{}: no shard case of {n} shards to merge (shard {} holds its item)",
