@@ -23,10 +23,15 @@ fn cluster() -> bool {
         skip("the one-node Slurm cluster needs root");
         return false;
     }
-    let ok = Command::new("bash")
-        .arg(repo().join("deploy/slurm/local-cluster.sh"))
-        .status()
-        .is_ok_and(|s| s.success());
+    // Both tests need the cluster; start it once per test process (the script
+    // also holds a lock, for callers outside this process).
+    static STARTED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let ok = *STARTED.get_or_init(|| {
+        Command::new("bash")
+            .arg(repo().join("deploy/slurm/local-cluster.sh"))
+            .status()
+            .is_ok_and(|s| s.success())
+    });
     assert!(
         ok,
         "deploy/slurm/local-cluster.sh failed: see /var/log/slurm/"

@@ -10,6 +10,10 @@
 # show what its two cores limit.
 set -euo pipefail
 cpus=${1:-8}
+# Two callers at once (parallel tests, two shells) must not both start munged
+# and the daemons: the second waits here and then finds the cluster up.
+exec 9>/run/dredge-local-cluster.lock
+flock 9
 if scontrol ping 2>/dev/null | grep -q UP && sinfo -h -o %T 2>/dev/null | grep -qE "idle|mixed|alloc"; then
     exit 0
 fi
@@ -21,7 +25,10 @@ if [ ! -s /etc/munge/munge.key ]; then
 fi
 chown -R munge:munge /etc/munge /var/log/munge /run/munge /var/lib/munge 2>/dev/null || true
 chmod 0700 /etc/munge; chmod 0400 /etc/munge/munge.key
-pgrep -x munged >/dev/null || { if id munge >/dev/null 2>&1; then runuser -u munge -- /usr/sbin/munged; else /usr/sbin/munged --force; fi; }
+if ! pgrep -x munged >/dev/null; then
+    if id munge >/dev/null 2>&1; then runuser -u munge -- /usr/sbin/munged || pgrep -x munged >/dev/null
+    else /usr/sbin/munged --force || pgrep -x munged >/dev/null; fi
+fi
 cat > /etc/slurm/slurm.conf <<CONF
 ClusterName=dredge-ci
 SlurmctldHost=${node}(127.0.0.1)
