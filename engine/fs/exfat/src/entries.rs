@@ -87,7 +87,7 @@ pub(super) struct Set {
     pub(super) offset: usize,
 }
 
-pub(super) fn set_checksum(entries: &[u8]) -> u16 {
+pub(crate) fn set_checksum(entries: &[u8]) -> u16 {
     let mut c: u16 = 0;
     for (i, &b) in entries.iter().enumerate() {
         if i == 2 || i == 3 {
@@ -99,7 +99,7 @@ pub(super) fn set_checksum(entries: &[u8]) -> u16 {
 }
 
 /// Parses a directory's entry sets, allocated and deleted.
-pub(super) fn parse_dir(data: &[u8]) -> (Vec<Set>, Option<String>) {
+pub(crate) fn parse_dir(data: &[u8]) -> (Vec<Set>, Option<String>) {
     let n = data.len() / 32;
     let mut out = Vec::new();
     let mut i = 0;

@@ -13,7 +13,9 @@ use std::collections::HashSet;
 use std::sync::OnceLock;
 
 mod entries;
+mod orphan;
 use entries::{expand_upcase, name_hash, parse_dir, Stream};
+use orphan::Reached;
 
 const MAX_DIR_BYTES: u64 = 256 << 20;
 const MAX_DEPTH: usize = 256;
@@ -329,6 +331,111 @@ impl ExFatFs {
         self.chain(s.first_cluster, need)
     }
 
+    /// Reads the folders of `queue` and the folders they hold, listing every
+    /// entry set; each cluster met (folders' and files') is marked `reached`.
+    fn drain(
+        &self,
+        queue: &mut DirQueue<u64, (String, usize, u64)>,
+        reached: &mut Reached,
+        visit: &mut dyn FnMut(Entry),
+        findings: &mut Vec<Finding>,
+    ) {
+        let cs = self.boot.cluster;
+        while let Some(turn) = queue.take() {
+            let (path, depth, meta) = turn.item;
+            let (clusters, parent_deleted) = (turn.clusters, turn.deleted);
+            if let Some(c) = turn.cut_at {
+                let what = if clusters.is_empty() {
+                    "was already read as another directory; not read again".to_string()
+                } else {
+                    format!("runs into clusters already read as a directory at cluster {c}; read up to there")
+                };
+                findings.push(Finding::new(meta, format!("directory {path} {what}")));
+            }
+            if clusters.is_empty() {
+                continue;
+            }
+            for &c in &clusters {
+                reached.mark(c);
+            }
+            let data = self.read_clusters(&clusters, u64::MAX);
+            let (sets, _) = parse_dir(&data);
+            for set in sets {
+                let Some(s) = &set.stream else { continue };
+                let slot_cluster = clusters.get(set.offset / cs as usize).copied().unwrap_or(0);
+                let meta = self.vol.base()
+                    + self.cluster_offset(slot_cluster.max(2))
+                    + (set.offset as u64 % cs);
+                let full = format!("{path}/{}", set.name);
+                let deleted = set.deleted || parent_deleted;
+                if !set.checksum_ok {
+                    findings.push(Finding::new(
+                        meta,
+                        format!("{full}: entry set checksum mismatch"),
+                    ));
+                }
+                // The stored hash is over the up-cased name: a mismatch means the name
+                // entries were damaged (or belong to another set).
+                let up = self.upcase();
+                let h = name_hash(&set.name, up);
+                if !up.is_empty() && h != s.name_hash {
+                    findings.push(
+                        Finding::new(
+                            meta,
+                            format!("{full}: name does not match its stored name hash"),
+                        )
+                        .expected(format!("{:#06x}", s.name_hash), format!("{h:#06x}")),
+                    );
+                }
+                let is_dir = set.attrs & 0x10 != 0;
+                let (cl, problem) = self.clusters(s, deleted);
+                // A deleted file's clusters may be a lost folder's now.
+                if !deleted {
+                    for &c in &cl {
+                        reached.mark(c);
+                    }
+                }
+                if let Some(p) = problem {
+                    findings.push(Finding::new(meta, format!("{full}: {p}")));
+                }
+                let recovery = if !deleted {
+                    Recovery::Allocated
+                } else if cl.iter().any(|&c| self.allocated(c)) {
+                    Recovery::Overwritten(
+                        "some of its clusters are allocated again (allocation bitmap)".into(),
+                    )
+                } else if s.no_fat_chain {
+                    Recovery::Intact
+                } else {
+                    Recovery::Assumed("clusters from the FAT chain if whole, else contiguous from the first cluster".into())
+                };
+                visit(Entry {
+                    id: (meta - self.vol.base()) / 32,
+                    path: full.clone(),
+                    other_names: Vec::new(),
+                    kind: if is_dir {
+                        EntryKind::Directory
+                    } else {
+                        EntryKind::File
+                    },
+                    deleted,
+                    size: if is_dir { 0 } else { s.size },
+                    times: set.times.clone(),
+                    runs: if is_dir {
+                        Vec::new()
+                    } else {
+                        self.runs(&cl, s)
+                    },
+                    recovery,
+                    meta_offset: meta,
+                });
+                if is_dir && depth + 1 < MAX_DEPTH {
+                    queue.push(deleted, cl, (full, depth + 1, meta));
+                }
+            }
+        }
+    }
+
     fn runs(&self, clusters: &[u64], s: &Stream) -> Vec<Run> {
         let cs = self.boot.cluster;
         let mut out: Vec<Run> = Vec::new();
@@ -405,93 +512,12 @@ impl FileSystem for ExFatFs {
                 format!("root directory: {s}"),
             ));
         }
+        let mut reached = Reached::new(self.boot.cluster_count + 2, self.fat.len() as u64);
         // Folders are read plainest claim first, each cluster once (DirQueue).
         let mut queue: DirQueue<u64, (String, usize, u64)> = DirQueue::default();
         queue.push(false, root, (String::new(), 0, 0));
-        while let Some(turn) = queue.take() {
-            let (path, depth, meta) = turn.item;
-            let (clusters, parent_deleted) = (turn.clusters, turn.deleted);
-            if let Some(c) = turn.cut_at {
-                let what = if clusters.is_empty() {
-                    "was already read as another directory; not read again".to_string()
-                } else {
-                    format!("runs into clusters already read as a directory at cluster {c}; read up to there")
-                };
-                findings.push(Finding::new(meta, format!("directory {path} {what}")));
-            }
-            if clusters.is_empty() {
-                continue;
-            }
-            let data = self.read_clusters(&clusters, u64::MAX);
-            let (sets, _) = parse_dir(&data);
-            for set in sets {
-                let Some(s) = &set.stream else { continue };
-                let slot_cluster = clusters.get(set.offset / cs as usize).copied().unwrap_or(0);
-                let meta = self.vol.base()
-                    + self.cluster_offset(slot_cluster.max(2))
-                    + (set.offset as u64 % cs);
-                let full = format!("{path}/{}", set.name);
-                let deleted = set.deleted || parent_deleted;
-                if !set.checksum_ok {
-                    findings.push(Finding::new(
-                        meta,
-                        format!("{full}: entry set checksum mismatch"),
-                    ));
-                }
-                // The stored hash is over the up-cased name: a mismatch means the name
-                // entries were damaged (or belong to another set).
-                let up = self.upcase();
-                let h = name_hash(&set.name, up);
-                if !up.is_empty() && h != s.name_hash {
-                    findings.push(
-                        Finding::new(
-                            meta,
-                            format!("{full}: name does not match its stored name hash"),
-                        )
-                        .expected(format!("{:#06x}", s.name_hash), format!("{h:#06x}")),
-                    );
-                }
-                let is_dir = set.attrs & 0x10 != 0;
-                let (cl, problem) = self.clusters(s, deleted);
-                if let Some(p) = problem {
-                    findings.push(Finding::new(meta, format!("{full}: {p}")));
-                }
-                let recovery = if !deleted {
-                    Recovery::Allocated
-                } else if cl.iter().any(|&c| self.allocated(c)) {
-                    Recovery::Overwritten(
-                        "some of its clusters are allocated again (allocation bitmap)".into(),
-                    )
-                } else if s.no_fat_chain {
-                    Recovery::Intact
-                } else {
-                    Recovery::Assumed("clusters from the FAT chain if whole, else contiguous from the first cluster".into())
-                };
-                visit(Entry {
-                    id: (meta - self.vol.base()) / 32,
-                    path: full.clone(),
-                    other_names: Vec::new(),
-                    kind: if is_dir {
-                        EntryKind::Directory
-                    } else {
-                        EntryKind::File
-                    },
-                    deleted,
-                    size: if is_dir { 0 } else { s.size },
-                    times: set.times.clone(),
-                    runs: if is_dir {
-                        Vec::new()
-                    } else {
-                        self.runs(&cl, s)
-                    },
-                    recovery,
-                    meta_offset: meta,
-                });
-                if is_dir && depth + 1 < MAX_DEPTH {
-                    queue.push(deleted, cl, (full, depth + 1, meta));
-                }
-            }
-        }
+        self.drain(&mut queue, &mut reached, visit, findings);
+        self.lost_folders(&mut queue, &mut reached, visit, findings);
     }
 
     fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {

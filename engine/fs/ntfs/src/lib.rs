@@ -6,6 +6,7 @@
 //! clusters are checked against $Bitmap. (docs/decisions/0008-own-ntfs-reader.md)
 
 mod compressed;
+mod i30;
 mod lznt1;
 mod record;
 mod streams;

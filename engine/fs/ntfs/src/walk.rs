@@ -8,10 +8,11 @@
 //! sweeps, so the walk holds the folders (and the paths of those on a listed
 //! path), not the files (issue 18): memory follows the folder count.
 
+use crate::i30::{name_key, FolderIndex};
 use crate::record::{file_name, Attribute, FileName, Record, Value, AT_DATA, AT_FILE_NAME};
 use crate::{best_name, times, NtfsFs, ROOT};
 use dredge_core::{Entry, EntryKind, Finding, Recovery};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 /// A folder, as paths need it.
 struct Folder {
@@ -19,7 +20,7 @@ struct Folder {
     names: Vec<FileName>,
 }
 
-fn names_of(rec: &Record) -> Vec<FileName> {
+pub(crate) fn names_of(rec: &Record) -> Vec<FileName> {
     rec.attrs
         .iter()
         .filter(|a| a.ty == AT_FILE_NAME)
@@ -74,6 +75,10 @@ impl NtfsFs {
         }
         // Paths of folders met on a listed path.
         let mut cache: HashMap<u64, String> = HashMap::new();
+        let mut slack = Vec::new();
+        // (parent, name) of every deleted record, names hashed: 16 bytes a
+        // deleted record.
+        let mut gone: HashSet<(u64, u64)> = HashSet::new();
         for n in mapped.iter().flat_map(|&(a, b)| a..b) {
             // Second sweep: the record's attributes, with its extension records'.
             let (Some(mut rec), _) = self.record(n) else {
@@ -89,11 +94,39 @@ impl NtfsFs {
                     rec.attrs.extend(r.attrs);
                 }
             }
+            // Folders with an index allocation have their slack searched
+            // after the sweep, when the names of every deleted record are
+            // known (a slack copy whose header is overwritten is matched to
+            // them by name).
+            if rec.directory && (n == ROOT || !names.is_empty()) {
+                if let Some(i) = FolderIndex::of(&rec.attrs) {
+                    let path = if n == ROOT {
+                        String::new()
+                    } else {
+                        path_of(n, &names, &folders, &mut cache)
+                    };
+                    slack.push((n, rec.sequence, !rec.in_use, i, path));
+                }
+            }
+            if !rec.in_use {
+                for f in &names {
+                    gone.insert((f.parent, name_key(&f.name)));
+                }
+            }
             if n == ROOT || names.is_empty() {
                 continue;
             }
             let path = path_of(n, &names, &folders, &mut cache);
             self.emit(n, rec, names, path, visit, findings);
+        }
+        for (n, seq, deleted, index, path) in slack {
+            let folder = crate::i30::Folder {
+                n,
+                sequence: seq,
+                deleted,
+                path: &path,
+            };
+            self.i30_slack(&folder, &index, &gone, visit, findings);
         }
     }
 

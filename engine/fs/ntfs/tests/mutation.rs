@@ -1,6 +1,7 @@
 //! Damaged NTFS metadata must never crash the reader or make it allocate without
 //! bound: the boot sector and MFT records of the public test image are mutated
-//! thousands of ways (record headers, attribute headers, run lists, fixups), then the
+//! thousands of ways (record headers, attribute headers, run lists, fixups, index
+//! blocks), then the
 //! volume is opened and walked, and compressed streams read (the base image has
 //! none; `compressed.rs` feeds the decoder random layouts and bytes).
 
@@ -25,13 +26,33 @@ fn mutated_ntfs_metadata_never_panics() {
     let mft = u64::from_le_bytes(base[0x30..0x38].try_into().unwrap()) as usize * cs;
     // The first 80 records hold the system files and the test files.
     let mft_end = mft + 80 * 1024;
+    // Index blocks ($I30 of the root and many_subdirs): their headers,
+    // entries and slack are read for names the MFT no longer holds.
+    let indx: Vec<usize> = (0..base.len() / 512)
+        .map(|i| i * 512)
+        .filter(|&o| base[o..].starts_with(b"INDX"))
+        .collect();
+    assert!(!indx.is_empty(), "the base image has index blocks");
     // DREDGE_MUTATION_SEED / DREDGE_MUTATION_CASES widen the search locally.
     let (mut r, cases) = dredge_testkit::mutation_setup(0x243F_6A88_85A3_08D3);
     let mut walked = 0;
     for _ in 0..cases {
         let mut img = base.clone();
         for _ in 0..1 + r.below(6) {
-            match r.below(7) {
+            match r.below(9) {
+                7 | 8 => {
+                    // An index block: header fields, entry headers, keys.
+                    let b = indx[r.below(indx.len() as u64) as usize];
+                    let i = b + r.below(4096.min((base.len() - b) as u64)) as usize;
+                    if r.below(2) == 0 {
+                        img[i] = r.next() as u8;
+                    } else {
+                        let i = i & !7;
+                        let v = [0u64, u64::MAX, 0xFFFF, r.next()][r.below(4) as usize];
+                        let end = (i + 8).min(img.len());
+                        img[i..end].copy_from_slice(&v.to_le_bytes()[..end - i]);
+                    }
+                }
                 0 => {
                     let i = 11 + r.below(70) as usize;
                     img[i] = r.next() as u8;
