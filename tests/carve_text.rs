@@ -1,7 +1,7 @@
 //! Plain text carved from sector starts (issue 14: PhotoRec returns text files;
 //! dredge returned none). Text files of several kinds lie at sector
 //! boundaries of an image of random bytes (prose, UTF-8, HTML, mail, a
-//! contact card, UTF-16 with its byte-order mark), each followed by its last sector's
+//! contact card, UTF-16 with its byte-order mark, Shift_JIS by iconv), each followed by its last sector's
 //! zero slack: every one comes back bit-exact, marked unverified (nothing in
 //! text can be checked), and random bytes give no text, for any thread count
 //! and page size.
@@ -13,7 +13,7 @@ use serde_json::Value;
 
 #[test]
 fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
-    if !tools(&["tar"]) {
+    if !tools(&["tar", "iconv"]) {
         return;
     }
     let d = tempfile::tempdir().unwrap();
@@ -40,7 +40,24 @@ fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
     u16le.extend(words.encode_utf16().flat_map(u16::to_le_bytes));
     let mut u16be = vec![0xFE, 0xFF];
     u16be.extend(words.encode_utf16().flat_map(u16::to_be_bytes));
+    // Japanese text in Shift_JIS, as iconv writes it (not UTF-8: its
+    // double-byte characters end a UTF-8 run at once).
+    let ja = d.path().join("ja.txt");
+    std::fs::write(
+        &ja,
+        "証拠品の記録：ディスクの画像を作成しました。\r\nハッシュ値を確認してください。 ABC-123\r\n"
+            .repeat(25),
+    )
+    .unwrap();
+    assert!(sh(&format!(
+        "iconv -f UTF-8 -t SHIFT_JIS {} > {}.sjis",
+        ja.display(),
+        ja.display()
+    )));
+    let sjis = std::fs::read(ja.with_extension("txt.sjis")).unwrap();
+    assert!(std::str::from_utf8(&sjis).is_err());
     let files: Vec<(u64, &[u8], &str)> = vec![
+        (0x120000, &sjis, ".txt"),
         (0x10000, &ascii, ".txt"),
         (0x20200, &utf8, ".txt"),
         (0x40000, &html, ".html"),

@@ -3,8 +3,10 @@
 //! aligned) whose first bytes are text while the byte before it is not (the
 //! previous sector ended in slack or binary data) starts one; the caller finds
 //! them with [`text_starts`]. The file runs while its bytes are text (ASCII
-//! printable, tab, line and page breaks, well-formed UTF-8) and ends before
-//! the first byte that is not, usually the zeros of its last cluster's slack.
+//! printable, tab, line and page breaks, well-formed UTF-8, or Shift_JIS
+//! double-byte characters when the file's first 64 KiB run longer so) and
+//! ends before the first byte that is not, usually the zeros of its last
+//! cluster's slack.
 //! Nothing inside text can be checked, so a whole one is `Unverified`: a text
 //! file in pieces comes out as its first piece, or as two files' text run
 //! together where one sector follows another.
@@ -14,6 +16,10 @@ use crate::{Carver, Reader, Verdict};
 /// The text bytes a sector must begin with to start a candidate: random data
 /// does so about once in 10^13 sectors.
 const START: usize = 32;
+/// The same for Shift_JIS, whose rule random bytes meet far more often
+/// (about once in 10^7 sectors for 32 bytes, once in 10^14 for 64): shorter
+/// Shift_JIS files are not found.
+const SJIS_START: usize = 64;
 /// Sectors where text may start.
 pub const SECTOR: u64 = 512;
 
@@ -22,11 +28,34 @@ pub struct Text;
 /// How many bytes at the start of `b` are text, cut before a UTF-8 sequence
 /// that `b` ends inside of.
 fn text_len(b: &[u8]) -> usize {
-    scan(b, true)
+    scan(b, true, Enc::Utf8)
 }
 
-/// [`text_len`], with or without the ASCII fast path (the tests compare them).
-fn scan(b: &[u8], fast: bool) -> usize {
+/// Shift_JIS, the encoding of most Japanese text written on Windows and old
+/// phones, is not UTF-8: its double-byte characters end a UTF-8 run at once.
+fn sjis_len(b: &[u8]) -> usize {
+    scan(b, true, Enc::ShiftJis)
+}
+
+/// Text in either encoding: what starts and continues a run.
+fn any_len(b: &[u8]) -> usize {
+    text_len(b).max(sjis_len(b))
+}
+
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Enc {
+    Utf8,
+    /// ASCII text and JIS X 0208 double-byte characters: a lead byte of a
+    /// row that holds characters, a trail byte 0x40–0x7E or 0x80–0xFC.
+    /// Half-width katakana (single bytes 0xA1–0xDF) and the user-defined
+    /// leads 0xF0–0xFC are left out: with them most random bytes would be
+    /// text, and modern text seldom holds them.
+    ShiftJis,
+}
+
+/// [`text_len`] / [`sjis_len`], with or without the ASCII fast path (the
+/// tests compare them).
+fn scan(b: &[u8], fast: bool, enc: Enc) -> usize {
     let mut i = 0;
     while i < b.len() {
         // Most text is printable ASCII: 32 bytes at a time, without a branch per
@@ -44,29 +73,44 @@ fn scan(b: &[u8], fast: bool) -> usize {
             break;
         }
         let c = b[i];
+        if matches!(c, 0x09 | 0x0A | 0x0C | 0x0D | 0x20..=0x7E) {
+            i += 1;
+            continue;
+        }
+        if enc == Enc::ShiftJis {
+            // The rows of JIS X 0208 that hold characters: symbols, kana,
+            // Greek and Cyrillic, box drawing (0x81–0x84), kanji (0x88–0x9F,
+            // 0xE0–0xEA).
+            let lead = matches!(c, 0x81..=0x84 | 0x88..=0x9F | 0xE0..=0xEA);
+            let trail = b
+                .get(i + 1)
+                .is_some_and(|&t| matches!(t, 0x40..=0x7E | 0x80..=0xFC));
+            if !(lead && trail) {
+                return i;
+            }
+            i += 2;
+            continue;
+        }
         let n = match c {
-            0x09 | 0x0A | 0x0C | 0x0D | 0x20..=0x7E => 1,
             0xC2..=0xDF => 2,
             0xE0..=0xEF => 3,
             0xF0..=0xF4 => 4,
             _ => return i,
         };
-        if n > 1 {
-            let Some(tail) = b.get(i + 1..i + n) else {
-                return i;
-            };
-            if !tail.iter().all(|&t| t & 0xC0 == 0x80) {
-                return i;
-            }
-            // Overlong and surrogate forms are not text either.
-            let second = tail[0];
-            let bad = (c == 0xE0 && second < 0xA0)
-                || (c == 0xED && second > 0x9F)
-                || (c == 0xF0 && second < 0x90)
-                || (c == 0xF4 && second > 0x8F);
-            if bad {
-                return i;
-            }
+        let Some(tail) = b.get(i + 1..i + n) else {
+            return i;
+        };
+        if !tail.iter().all(|&t| t & 0xC0 == 0x80) {
+            return i;
+        }
+        // Overlong and surrogate forms are not text either.
+        let second = tail[0];
+        let bad = (c == 0xE0 && second < 0xA0)
+            || (c == 0xED && second > 0x9F)
+            || (c == 0xF0 && second < 0x90)
+            || (c == 0xF4 && second > 0x8F);
+        if bad {
+            return i;
         }
         i += n;
     }
@@ -78,7 +122,7 @@ fn scan(b: &[u8], fast: bool) -> usize {
 /// character may be cut at the front) to the end they are text. Random data
 /// ends so about once in 10^5 sectors; a file's slack of zeros never does.
 fn continues(tail: &[u8]) -> bool {
-    (0..4.min(tail.len())).any(|p| text_len(&tail[p..]) == tail.len() - p)
+    (0..4.min(tail.len())).any(|p| any_len(&tail[p..]) == tail.len() - p)
 }
 
 /// Bytes before a sector that decide whether text there continues.
@@ -103,8 +147,9 @@ pub fn text_starts(page: &[u8], owned: usize, at: u64, before: &[u8]) -> Vec<usi
             None
         };
         // A character may cross the START-th byte: up to 3 more are looked at.
-        let head = &page[i.min(page.len())..(i + START + 3).min(page.len())];
-        if !tail.is_some_and(continues) && text_len(head) >= START {
+        let head = &page[i.min(page.len())..(i + SJIS_START + 3).min(page.len())];
+        let text = text_len(head) >= START || sjis_len(head) >= SJIS_START;
+        if text && !tail.is_some_and(continues) {
             out.push(i);
         }
         i += SECTOR as usize;
@@ -132,6 +177,9 @@ impl Carver for Text {
         const CHUNK: u64 = 64 << 10;
         let mut len = 0u64;
         let mut head = Vec::new();
+        // The encoding is the one in which the first chunk runs longer
+        // (UTF-8 on a tie: ASCII text is both), for the whole file.
+        let mut enc = None;
         // Chunks overlap by 3 bytes, so a UTF-8 sequence a chunk's end cuts
         // is read whole with the next (where text stops short of a chunk's
         // last 3 bytes, it has ended).
@@ -141,7 +189,14 @@ impl Carver for Text {
             let Some(b) = r.get(len, want) else {
                 break;
             };
-            let n = text_len(b);
+            let enc = *enc.get_or_insert_with(|| {
+                if sjis_len(b) > text_len(b) {
+                    Enc::ShiftJis
+                } else {
+                    Enc::Utf8
+                }
+            });
+            let n = scan(b, true, enc);
             if head.is_empty() {
                 head.extend_from_slice(&b[..n.min(1024)]);
             }
@@ -151,7 +206,7 @@ impl Carver for Text {
             }
             // Keep the whole characters before the last 3 bytes; read on
             // from there.
-            let keep = text_len(&b[..b.len() - 3]);
+            let keep = scan(&b[..b.len() - 3], true, enc);
             if keep == 0 {
                 break;
             }
@@ -246,12 +301,14 @@ mod tests {
                 }
             }
             b.truncate(200 + (r.next() % 100) as usize);
-            assert_eq!(
-                scan(&b, true),
-                scan(&b, false),
-                "{:?}",
-                String::from_utf8_lossy(&b)
-            );
+            for enc in [Enc::Utf8, Enc::ShiftJis] {
+                assert_eq!(
+                    scan(&b, true, enc),
+                    scan(&b, false, enc),
+                    "{enc:?} {:?}",
+                    String::from_utf8_lossy(&b)
+                );
+            }
         }
     }
 
@@ -264,6 +321,38 @@ mod tests {
         assert_eq!(text_len(b"abc\xC0\x80"), 3, "overlong");
         assert_eq!(text_len(b"ab\xED\xA0\x80"), 2, "a surrogate");
         assert_eq!(text_len(b"a\x1Bb"), 1, "ESC is no text");
+    }
+
+    #[test]
+    fn shift_jis_is_ascii_and_double_byte_characters() {
+        // "日本語のテキスト。" in Shift_JIS (as iconv writes it), then ASCII.
+        let t = b"\x93\xfa\x96\x7b\x8c\xea\x82\xcc\x83\x65\x83\x4c\x83\x58\x83\x67\x81\x42 ok\n";
+        assert_eq!(sjis_len(t), t.len());
+        assert!(text_len(t) == 0, "not UTF-8");
+        assert_eq!(sjis_len(b"ab\x93"), 2, "a lead without its trail");
+        assert_eq!(sjis_len(b"ab\xb1\xb2"), 2, "half-width katakana left out");
+        assert_eq!(sjis_len(b"ab\x93\x0a"), 2, "a trail below 0x40");
+        // UTF-8 text is not taken for Shift_JIS: the first non-ASCII
+        // character ends the Shift_JIS run sooner.
+        let u = "Grüße, 日本".as_bytes();
+        assert!(sjis_len(u) < text_len(u));
+        // A sector starts Shift_JIS text when 64 bytes of it are there.
+        let mut page = vec![0u8; 2048];
+        let long: Vec<u8> = t.iter().copied().cycle().take(70).collect();
+        page[512..512 + 70].copy_from_slice(&long);
+        page[1024..1024 + 40].copy_from_slice(&long[..40]);
+        assert_eq!(text_starts(&page, 2048, 0, &[]), vec![512]);
+        // 8 MiB of random bytes: no start in either encoding.
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let noise: Vec<u8> = (0..8 << 20)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
+        assert!(text_starts(&noise, noise.len(), 0, &[]).is_empty());
     }
 
     #[test]
