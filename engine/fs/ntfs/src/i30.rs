@@ -190,6 +190,15 @@ impl NtfsFs {
             ));
         }
         let base = self.vol.base();
+        // A reference past the MFT, or with sequence 0, is no reference: the
+        // bytes before the key are not its entry's header.
+        let records = self.record_count();
+        for c in &mut copies {
+            // (Sequence 0 is only ever a system file's.)
+            if c.file_ref.is_some_and(|(m, q)| m >= records || q == 0) {
+                c.file_ref = None;
+            }
+        }
         // Copies whose reference is known first: they cover the shifted copies
         // of the same entry whose header was overwritten.
         copies.sort_by_key(|c| c.file_ref.is_none());
@@ -333,7 +342,17 @@ fn find_copies(buf: &[u8], from: u64, to: u64, want: &[u64], block_at: u64, out:
             continue;
         }
         // The entry header, when it is in the stale part too and agrees.
-        let file_ref = (here >= from + 16 && le16::<u64>(buf, here - 6) as usize == 66 + 2 * nlen)
+        // Entry length: the key rounded up to 8 (Windows), or 8 more
+        // (ntfs-3g leaves room for a subnode reference).
+        let key_len = 66 + 2 * nlen;
+        let header_ok = here >= from + 16 && {
+            let entry_len = le16::<u64>(buf, here - 8) as usize;
+            le16::<u64>(buf, here - 6) as usize == key_len
+                && entry_len >= 16 + key_len
+                && entry_len.is_multiple_of(8)
+                && entry_len <= 16 + key_len + 16
+        };
+        let file_ref = header_ok
             .then(|| {
                 let r = le64(buf, here - 16);
                 (r & 0x0000_FFFF_FFFF_FFFF, (r >> 48) as u16)
