@@ -15,12 +15,13 @@
 //! header may be overwritten, but its `$FILE_NAME` must name this folder
 //! (record and sequence number), hold a valid name and plausible times, and lie
 //! wholly in the slack. Reads are bounded: index blocks of at most 64 KiB, at
-//! most `MAX_INDEX` bytes of index per folder.
+//! most `MAX_INDEX` bytes of index per folder and, over all folders, as many
+//! bytes as the volume holds (damaged runs that cross-link cannot make it more).
 
 use crate::record::{file_name, fixup, le16, le32, le64, Attribute, FileName, Value};
 use crate::NtfsFs;
 use dredge_core::{Entry, EntryKind, Finding, Recovery, RunData, Timestamp};
-use std::collections::{BTreeSet, HashSet};
+use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
 const AT_INDEX_ROOT: u32 = 0x90;
@@ -119,6 +120,7 @@ impl NtfsFs {
         folder: &Folder,
         index: &FolderIndex,
         gone: &HashSet<(u64, u64)>,
+        budget: &mut u64,
         visit: &mut dyn FnMut(Entry),
         findings: &mut Vec<Finding>,
     ) {
@@ -126,7 +128,7 @@ impl NtfsFs {
             (folder.n, folder.sequence, folder.deleted, folder.path);
         let (runs, size) = self.data_runs(&index.allocation, 0);
         let bs = index.block_size;
-        let mut live: BTreeSet<(String, u64)> = BTreeSet::new();
+        let mut live = Live::default();
         let mut copies: Vec<Copy> = Vec::new();
         let mut buf = vec![0u8; bs as usize];
         let mut unreadable = 0u64;
@@ -143,11 +145,23 @@ impl NtfsFs {
         .collect();
         for b in 0..size.min(MAX_INDEX) / bs {
             let off = b * bs;
-            // Gather the block from the runs (a block may span runs when
-            // clusters are smaller than blocks).
+            if *budget < bs {
+                findings.push(Finding::new(
+                    self.vol.base(),
+                    format!("{path}: index slack not searched past byte {off} of $I30: the volume's folders claim more index than the volume holds (cross-linked or damaged runs)"),
+                ));
+                break;
+            }
+            *budget -= bs;
+            // Gather the block from the runs (sorted by file offset; a block
+            // may span runs when clusters are smaller than blocks).
             let mut at = None;
             let mut got = 0u64;
-            for r in &runs {
+            let first = runs.partition_point(|r| r.file_offset + r.len <= off);
+            for r in runs[first..]
+                .iter()
+                .take_while(|r| r.file_offset < off + bs)
+            {
                 let (s, e) = (r.file_offset, r.file_offset + r.len);
                 let (from, to) = (off.max(s), (off + bs).min(e));
                 if from >= to {
@@ -202,18 +216,24 @@ impl NtfsFs {
         // Copies whose reference is known first: they cover the shifted copies
         // of the same entry whose header was overwritten.
         copies.sort_by_key(|c| c.file_ref.is_none());
-        let mut seen: BTreeSet<(String, Option<(u64, u16)>)> = BTreeSet::new();
+        // Names hashed (name_key), so memory and time follow the folder's
+        // entry count, not its square.
+        let mut seen: HashSet<(u64, Option<(u64, u16)>)> = HashSet::new();
+        let mut seen_with_ref: HashSet<u64> = HashSet::new();
         for c in copies {
-            let fref = c.file_ref.map(|r| r.0);
-            if fref.is_some_and(|r| live.contains(&(c.name.name.clone(), r)))
-                || (fref.is_none() && live.iter().any(|(l, _)| *l == c.name.name))
-                || !seen.insert((c.name.name.clone(), c.file_ref))
-            {
+            let key = name_key(&c.name.name);
+            let listed = match c.file_ref {
+                Some((r, _)) => live.pairs.contains(&(key, r)),
+                None => live.names.contains(&key),
+            };
+            if listed || !seen.insert((key, c.file_ref)) {
                 continue;
             }
             // Shifted copies of one entry: one with its reference known covers
             // the ones whose header was overwritten.
-            if c.file_ref.is_none() && seen.iter().any(|(l, r)| *l == c.name.name && r.is_some()) {
+            if c.file_ref.is_some() {
+                seen_with_ref.insert(key);
+            } else if seen_with_ref.contains(&key) {
                 continue;
             }
             let Some(why) = self.why_name_only(&c, n, gone) else {
@@ -294,8 +314,16 @@ impl NtfsFs {
     }
 }
 
-/// Entries of the in-use part of a block, as (name, MFT record).
-fn walk_live(buf: &[u8], from: u64, to: u64, live: &mut BTreeSet<(String, u64)>) {
+/// The entries of a folder's index in use: (name_key, MFT record), and the
+/// names alone.
+#[derive(Default)]
+struct Live {
+    pairs: HashSet<(u64, u64)>,
+    names: HashSet<u64>,
+}
+
+/// Entries of the in-use part of a block.
+fn walk_live(buf: &[u8], from: u64, to: u64, live: &mut Live) {
     let mut p = from as usize;
     let to = to as usize;
     while p + 16 <= to {
@@ -307,7 +335,10 @@ fn walk_live(buf: &[u8], from: u64, to: u64, live: &mut BTreeSet<(String, u64)>)
         }
         if key >= 66 && p + 16 + key <= to {
             if let Some(f) = file_name(&buf[p + 16..p + 16 + key]) {
-                live.insert((f.name, le64(buf, p) & 0x0000_FFFF_FFFF_FFFF));
+                let key = name_key(&f.name);
+                live.pairs
+                    .insert((key, le64(buf, p) & 0x0000_FFFF_FFFF_FFFF));
+                live.names.insert(key);
             }
         }
         p += len;
@@ -420,11 +451,11 @@ mod tests {
             buf[p..p + e.len()].copy_from_slice(e);
             p += e.len();
         }
-        let mut set = BTreeSet::new();
+        let mut set = Live::default();
         walk_live(&buf, 0x40, 0x40 + live.len() as u64, &mut set);
         assert_eq!(
-            set.into_iter().collect::<Vec<_>>(),
-            [("kept.txt".to_string(), 100)]
+            set.pairs.into_iter().collect::<Vec<_>>(),
+            [(name_key("kept.txt"), 100)]
         );
         let mut out = Vec::new();
         find_copies(

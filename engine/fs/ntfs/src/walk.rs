@@ -119,6 +119,8 @@ impl NtfsFs {
             let path = path_of(n, &names, &folders, &mut cache);
             self.emit(n, rec, names, path, visit, findings);
         }
+        // Index blocks read over all folders: at most the volume's size.
+        let mut budget = self.vol.len();
         for (n, seq, deleted, index, path) in slack {
             let folder = crate::i30::Folder {
                 n,
@@ -126,7 +128,7 @@ impl NtfsFs {
                 deleted,
                 path: &path,
             };
-            self.i30_slack(&folder, &index, &gone, visit, findings);
+            self.i30_slack(&folder, &index, &gone, &mut budget, visit, findings);
         }
     }
 
