@@ -130,6 +130,30 @@ fn folders_whose_entries_are_lost_are_found_by_their_entry_sets() {
             !whole,
             "whole={whole}"
         );
+        // With the bitmap lost too, the clusters no entry reaches are carved:
+        // notes.txt, whose entry was in the root, comes back as text.
+        if whole {
+            let notes = manifest
+                .lines()
+                .find(|l| l.ends_with("  notes.txt"))
+                .map(|l| &l[..64])
+                .unwrap();
+            let carved: Vec<_> = arts
+                .iter()
+                .filter(|a| a["forensic_path"].as_str().unwrap().contains("/unalloc@"))
+                .collect();
+            assert!(
+                carved.iter().any(|a| a["sha256"] == notes),
+                "notes.txt not carved: {carved:?}"
+            );
+            // Nothing a walked entry holds is carved again.
+            for a in &carved {
+                assert!(
+                    !(0..4).any(|i| a["sha256"] == want(&format!("part {i}.bin"))),
+                    "{a}"
+                );
+            }
+        }
         let conn = rusqlite::Connection::open(out.join("case.sqlite")).unwrap();
         let said: i64 = conn
             .query_row(

@@ -504,6 +504,45 @@ impl FileSystem for ExFatFs {
     }
 
     fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+        self.walk_reaching(visit, findings);
+    }
+
+    fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {
+        let cs = self.boot.cluster;
+        let volume = Extent::new(self.vol.base(), self.vol.len());
+        let mut out: Vec<Extent> = Vec::new();
+        // Free is what the allocation bitmap says; when the bitmap is lost
+        // with the root directory, every cluster no entry reaches (lost
+        // folders' files included) is carved, not nothing and not all.
+        let reached = self
+            .bitmap()
+            .is_empty()
+            .then(|| self.walk_reaching(&mut |_| {}, &mut Vec::new()));
+        for c in 2..self.boot.cluster_count + 2 {
+            let used = match &reached {
+                Some(r) => r.has(c),
+                None => self.allocated(c),
+            };
+            if used {
+                continue;
+            }
+            let Some(x) =
+                Extent::new(self.vol.base() + self.cluster_offset(c), cs).intersect(&volume)
+            else {
+                continue;
+            };
+            match out.last_mut() {
+                Some(l) if l.end() == x.start => l.len += x.len,
+                _ => out.push(x),
+            }
+        }
+        out
+    }
+}
+
+impl ExFatFs {
+    /// The walk, returning the clusters its entries reach.
+    fn walk_reaching(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) -> Reached {
         let cs = self.boot.cluster;
         let (root, stop) = self.chain(self.boot.root_cluster, MAX_DIR_BYTES / cs + 1);
         if let Some(s) = stop {
@@ -518,30 +557,7 @@ impl FileSystem for ExFatFs {
         queue.push(false, root, (String::new(), 0, 0));
         self.drain(&mut queue, &mut reached, visit, findings);
         self.lost_folders(&mut queue, &mut reached, visit, findings);
-    }
-
-    fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {
-        let cs = self.boot.cluster;
-        let volume = Extent::new(self.vol.base(), self.vol.len());
-        let mut out: Vec<Extent> = Vec::new();
-        if self.bitmap().is_empty() {
-            return out;
-        }
-        for c in 2..self.boot.cluster_count + 2 {
-            if self.allocated(c) {
-                continue;
-            }
-            let Some(x) =
-                Extent::new(self.vol.base() + self.cluster_offset(c), cs).intersect(&volume)
-            else {
-                continue;
-            };
-            match out.last_mut() {
-                Some(l) if l.end() == x.start => l.len += x.len,
-                _ => out.push(x),
-            }
-        }
-        out
+        reached
     }
 }
 

@@ -39,7 +39,7 @@ impl Reached {
             *w |= 1 << (c % 64);
         }
     }
-    fn has(&self, c: u64) -> bool {
+    pub(crate) fn has(&self, c: u64) -> bool {
         self.0
             .get((c / 64) as usize)
             .is_none_or(|w| w >> (c % 64) & 1 == 1)
