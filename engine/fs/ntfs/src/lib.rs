@@ -10,6 +10,7 @@ mod i30;
 mod lznt1;
 mod record;
 mod streams;
+mod usn;
 mod walk;
 
 use dredge_core::{Entry, Extent, FileSystem, Finding, Timestamp, VolumeReader};
@@ -19,6 +20,8 @@ use record::{
 use std::sync::OnceLock;
 
 const ROOT: u64 = 5;
+/// $Extend, the folder of $UsnJrnl, $ObjId, $Quota, $Reparse.
+const EXTEND: u64 = 11;
 /// Records swept at most (a 2^32-record MFT is 4 TiB of metadata: damage).
 const MAX_RECORDS: u64 = 1 << 28;
 

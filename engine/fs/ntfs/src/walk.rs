@@ -10,7 +10,7 @@
 
 use crate::i30::{name_key, FolderIndex};
 use crate::record::{file_name, Attribute, FileName, Record, Value, AT_DATA, AT_FILE_NAME};
-use crate::{best_name, times, NtfsFs, ROOT};
+use crate::{best_name, times, NtfsFs, EXTEND, ROOT};
 use dredge_core::{Entry, EntryKind, Finding, Recovery};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -76,6 +76,7 @@ impl NtfsFs {
         // Paths of folders met on a listed path.
         let mut cache: HashMap<u64, String> = HashMap::new();
         let mut slack = Vec::new();
+        let mut journal: Option<Vec<Attribute>> = None;
         // (parent, name) of every deleted record, names hashed: 16 bytes a
         // deleted record.
         let mut gone: HashSet<(u64, u64)> = HashSet::new();
@@ -113,11 +114,36 @@ impl NtfsFs {
                     gone.insert((f.parent, name_key(&f.name)));
                 }
             }
+            // The change journal: $Extend/$UsnJrnl, its $J stream.
+            if rec.in_use
+                && names
+                    .iter()
+                    .any(|f| f.name == "$UsnJrnl" && f.parent == EXTEND)
+            {
+                journal = Some(
+                    rec.attrs
+                        .iter()
+                        .filter(|a| a.ty == AT_DATA && a.name == "$J")
+                        .cloned()
+                        .collect::<Vec<_>>(),
+                );
+            }
             if n == ROOT || names.is_empty() {
                 continue;
             }
             let path = path_of(n, &names, &folders, &mut cache);
             self.emit(n, rec, names, path, visit, findings);
+        }
+        if let Some(j) = journal.filter(|j| !j.is_empty()) {
+            let mut parent_path = |p: u64, seq: u16| -> Option<String> {
+                if p == ROOT {
+                    return Some(String::new());
+                }
+                let f = folders.get(&p).filter(|f| f.sequence == seq)?;
+                let names = f.names.clone();
+                Some(path_of(p, &names, &folders, &mut cache))
+            };
+            self.usn_names(&j, &mut parent_path, visit, findings);
         }
         // Index blocks read over all folders: at most the volume's size.
         let mut budget = self.vol.len();
