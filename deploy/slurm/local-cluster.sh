@@ -12,8 +12,10 @@ set -euo pipefail
 cpus=${1:-8}
 # Two callers at once (parallel tests, two shells) must not both start munged
 # and the daemons: the second waits here and then finds the cluster up.
+# The daemons started below must not inherit the lock's descriptor (9>&-): a
+# munged holding it would make every later caller wait for ever.
 exec 9>/run/dredge-local-cluster.lock
-flock 9
+flock -w 300 9 || { echo "another local-cluster.sh held /run/dredge-local-cluster.lock for 300 s" >&2; exit 1; }
 if scontrol ping 2>/dev/null | grep -q UP && sinfo -h -o %T 2>/dev/null | grep -qE "idle|mixed|alloc"; then
     exit 0
 fi
@@ -25,9 +27,16 @@ if [ ! -s /etc/munge/munge.key ]; then
 fi
 chown -R munge:munge /etc/munge /var/log/munge /run/munge /var/lib/munge 2>/dev/null || true
 chmod 0700 /etc/munge; chmod 0400 /etc/munge/munge.key
-if ! pgrep -x munged >/dev/null; then
-    if id munge >/dev/null 2>&1; then runuser -u munge -- /usr/sbin/munged || pgrep -x munged >/dev/null
-    else /usr/sbin/munged --force || pgrep -x munged >/dev/null; fi
+# A munged that answers is kept; one that does not (absent, or still shutting
+# down) is waited out and started afresh.
+munge_ok() { munge -n </dev/null 2>/dev/null | unmunge >/dev/null 2>&1; }
+if ! munge_ok; then
+    for _ in $(seq 1 20); do pgrep -x munged >/dev/null || break; sleep 0.5; done
+    pkill -x munged 2>/dev/null && sleep 1 || true
+    if id munge >/dev/null 2>&1; then runuser -u munge -- /usr/sbin/munged 9>&-
+    else /usr/sbin/munged --force 9>&-; fi
+    for _ in $(seq 1 20); do munge_ok && break; sleep 0.5; done
+    munge_ok || { echo "munged did not start: see /var/log/munge/munged.log" >&2; exit 1; }
 fi
 cat > /etc/slurm/slurm.conf <<CONF
 ClusterName=dredge-ci
@@ -59,8 +68,8 @@ CONF
 pkill -x slurmctld 2>/dev/null || true
 pkill -x slurmd 2>/dev/null || true
 sleep 1
-/usr/sbin/slurmctld -c -i 2>/dev/null || /usr/sbin/slurmctld -i
-/usr/sbin/slurmd
+/usr/sbin/slurmctld -c -i 9>&- 2>/dev/null || /usr/sbin/slurmctld -i 9>&-
+/usr/sbin/slurmd 9>&-
 for _ in $(seq 1 60); do
     if sinfo -h -o %T 2>/dev/null | grep -qE "^(idle|mixed|allocated)"; then
         exit 0
