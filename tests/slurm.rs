@@ -76,7 +76,9 @@ fn sbatch(dir: &Path, job: &Path, dredge: &Path) -> String {
     let o = Command::new("sbatch")
         .current_dir(dir)
         .env("DREDGE", dredge)
-        .args(["--wait", "--output"])
+        // A driver that hangs is ended by Slurm and the test fails, instead of
+        // holding CI until its own limit.
+        .args(["--wait", "--time=15", "--output"])
         .arg(dir.join("driver.out"))
         .arg(repo().join("deploy/slurm/dredge-array.sbatch"))
         .arg(job)
@@ -130,7 +132,12 @@ if [ "${{SLURM_ARRAY_TASK_ID:-}}" = 4 ] && [ ! -e {marker} ]; then
     touch {marker}
     "$real" "$@" > /dev/null &
     pid=$!
-    until grep -q '"progress"' {progress} 2>/dev/null; do sleep 0.01; done
+    # Until its progress shows; a dredge that ended first (nothing to kill) is
+    # not waited on for ever: the test then fails on what the driver printed.
+    until grep -q '"progress"' {progress} 2>/dev/null; do
+        kill -0 $pid 2>/dev/null || exit 137
+        sleep 0.01
+    done
     kill -9 $pid
     exit 137
 fi
