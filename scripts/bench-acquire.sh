@@ -14,6 +14,7 @@
 # ddrescue computes no hash (the "+hash" column adds md5sum, sha1sum and
 # sha256sum of its image, run one after the other, for the like-for-like figure).
 # Usage: scripts/bench-acquire.sh [SIZE_MIB] (default 256). Needs root (FUSE).
+# LAYOUTS="slow scattered" runs only those layouts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 size_mib=${1:-256}
@@ -73,12 +74,16 @@ rescued() { ddrescuelog -t "$1" | awk '/rescued:/ {sub(",", "", $3); print $2 $3
 printf '%s MiB drive, nbdkit+nbdfuse, 2 cores\n' "$size_mib"
 printf '%-11s %10s %10s %10s %7s %10s %10s %12s %12s\n' layout ddrescue +hash dredge ratio \
   'reads gnu' 'reads dr' 'rescued gnu' 'rescued dr'
-for layout in scattered clustered many-small slow; do
+for layout in ${LAYOUTS:-scattered clustered many-small slow}; do
   faults "$layout"
   rm -f "$work"/gnu.img* "$work"/dredge.img*
+  # Each tool starts with no dirty pages left by the one before (the images are
+  # written to disk; an earlier run's writeback would slow the next one).
+  sync
   mount_disk "$layout" "$work/gnu.log"
   t0=$(now); ddrescue -q -f "$work/mnt/disk" "$work/gnu.img" "$work/gnu.img.map" || true; t1=$(now)
   umount_disk
+  sync
   mount_disk "$layout" "$work/dredge.log"
   t2=$(now); "$dredge" --progress none acquire "$work/mnt/disk" "$work/dredge.img" >/dev/null || [ $? -eq 3 ]; t3=$(now)
   umount_disk

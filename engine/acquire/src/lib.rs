@@ -12,13 +12,17 @@
 //! The mapfile (GNU ddrescue's format) is rewritten atomically every interval and at
 //! each phase change, always after the image data it describes has been synced, so a
 //! crash or `kill -9` loses at most the work since the last save and the run resumes
-//! from it. MD5, SHA-1 and SHA-256 of the image are computed on three other threads
-//! while reading; when the image cannot be hashed in order (an error left a hole to be
+//! from it. The syncs and saves run on a thread of their own (`saver`), so the
+//! reads never wait for the disk the image is written to; the last save waits.
+//! MD5, SHA-1 and SHA-256 of the image are computed on three other threads while
+//! reading; when the image cannot be hashed in order (an error left a hole to be
 //! filled later) the rest is hashed from the written image at the end.
 
 mod rescue_map;
+mod saver;
 
 pub use rescue_map::RescueMap;
+use saver::{MapSaver, SaveError};
 
 use dredge_core::time::utc_now;
 use dredge_core::{BlockDevice, DeviceError, Extent, SourceError};
@@ -190,7 +194,7 @@ struct Job<'a> {
     dev: &'a dyn BlockDevice,
     out: File,
     out_path: PathBuf,
-    map_path: PathBuf,
+    saver: MapSaver,
     map: RescueMap,
     opts: AcquireOptions,
     interrupt: &'a AtomicBool,
@@ -263,6 +267,10 @@ pub fn acquire(
         out.set_len(size)
             .map_err(|e| err(out_path, None, format!("cannot extend image: {e}")))?;
     }
+    let image = out
+        .try_clone()
+        .map_err(|e| err(out_path, None, format!("cannot open for syncing: {e}")))?;
+    let saver = MapSaver::new(image, out_path, map_path);
     let now = Instant::now();
     let hash = opts.hash;
     let rescued_at_start = map.bytes_with(MapStatus::Finished);
@@ -270,7 +278,7 @@ pub fn acquire(
         dev,
         out,
         out_path: out_path.to_path_buf(),
-        map_path: map_path.to_path_buf(),
+        saver,
         map,
         opts,
         interrupt,
@@ -308,7 +316,7 @@ enum Catch {
 
 impl Job<'_> {
     fn run(&mut self, resumed: bool) -> Result<AcquireResult, AcquireError> {
-        self.save_map()?;
+        self.phase_save()?;
         // Hash what an earlier run already rescued at the start of the image.
         self.catch_up_hash(Catch::Final)?;
         let stopped = self.copy_pass(1, true)?
@@ -404,8 +412,13 @@ impl Job<'_> {
         // Hash behind the copy as the map turns final, not after the last phase,
         // and only while the hashers have room: the copy never waits for them.
         self.catch_up_hash(Catch::WhileRoom)?;
-        if self.last_save.elapsed() >= self.opts.map_interval {
-            self.save_map()?;
+        if let Some((path, detail)) = self.saver.take_error() {
+            return Err(err(&path, None, detail));
+        }
+        // A save still under way is not queued behind: the next tick takes a
+        // newer snapshot.
+        if self.last_save.elapsed() >= self.opts.map_interval && self.saver.idle() {
+            self.request_save();
         }
         if self.last_progress.elapsed() >= Duration::from_millis(200) {
             self.report(false);
@@ -437,11 +450,8 @@ impl Job<'_> {
         (self.progress)(&p);
     }
 
-    /// Syncs the image, then atomically replaces the mapfile.
-    fn save_map(&mut self) -> Result<(), AcquireError> {
-        self.out
-            .sync_data()
-            .map_err(|e| err(&self.out_path, None, format!("cannot sync image: {e}")))?;
+    /// The mapfile's text for the map as it is now.
+    fn map_text(&self) -> String {
         let finished = self.phase == Phase::Finished;
         let comments = vec![
             format!(
@@ -457,24 +467,34 @@ impl Job<'_> {
                 format!("# {} (pass {})", self.phase.as_str(), self.pass)
             },
         ];
-        let text = self
-            .map
+        self.map
             .to_mapfile(comments, self.pos, self.phase.map_char(), self.pass)
-            .to_string();
-        let tmp = {
-            let mut s = self.map_path.clone().into_os_string();
-            s.push(".tmp");
-            PathBuf::from(s)
-        };
-        let write = || -> std::io::Result<()> {
-            let f = File::create(&tmp)?;
-            f.write_all_at(text.as_bytes(), 0)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.map_path)
-        };
-        write().map_err(|e| err(&self.map_path, None, format!("cannot save mapfile: {e}")))?;
+            .to_string()
+    }
+
+    /// Hands a snapshot of the map to the saver (which syncs the image, then
+    /// replaces the mapfile) and goes on.
+    fn request_save(&mut self) {
+        self.saver.request(self.map_text());
         self.last_save = Instant::now();
+    }
+
+    /// At a phase change: a save that does not wait (the next phase's reads go
+    /// on while the image syncs), after any failed earlier save is reported.
+    fn phase_save(&mut self) -> Result<(), AcquireError> {
+        if let Some((path, detail)) = self.saver.take_error() {
+            return Err(err(&path, None, detail));
+        }
+        self.request_save();
         Ok(())
+    }
+
+    /// Saves the map as it is now and waits until it is on disk.
+    fn save_map(&mut self) -> Result<(), AcquireError> {
+        self.request_save();
+        self.saver
+            .flush()
+            .map_err(|(path, detail): SaveError| err(&path, None, detail))
     }
 
     /// Copy pass over non-tried areas. Returns true if interrupted.
@@ -513,7 +533,7 @@ impl Job<'_> {
                 }
             }
         }
-        self.save_map()?;
+        self.phase_save()?;
         Ok(false)
     }
 
@@ -577,7 +597,7 @@ impl Job<'_> {
                     .set(Extent::from_bounds(lo, hi), MapStatus::NonScraped);
             }
         }
-        self.save_map()?;
+        self.phase_save()?;
         Ok(false)
     }
 
@@ -593,7 +613,7 @@ impl Job<'_> {
                 self.read_piece(piece, MapStatus::BadSector)?;
             }
         }
-        self.save_map()?;
+        self.phase_save()?;
         Ok(false)
     }
 
