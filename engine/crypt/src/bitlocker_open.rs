@@ -157,6 +157,7 @@ fn segments(
         Source::Cipher {
             at: vho,
             iv: iv(vho),
+            key: 0,
         },
     )];
     special.push((Extent::new(vho, vhs), Source::Zero));
@@ -179,7 +180,11 @@ fn segments(
         if a < b.min(enc) {
             out.push((
                 Extent::from_bounds(a, b.min(enc)),
-                Source::Cipher { at: a, iv: iv(a) },
+                Source::Cipher {
+                    at: a,
+                    iv: iv(a),
+                    key: 0,
+                },
             ));
         }
         if a.max(enc) < b {
@@ -215,13 +220,18 @@ fn layer(vol: &VolumeReader, b: &BitLocker, fvek: &[u8]) -> Result<Layer, String
         extent: Extent::new(base, len),
         sector: m.sector,
         iv_unit: m.sector,
+        more: Vec::new(),
         cipher,
         segments: segs
             .into_iter()
             .map(|(e, src)| Segment {
                 plain: Extent::new(base + e.start, e.len),
                 source: match src {
-                    Source::Cipher { at, iv } => Source::Cipher { at: base + at, iv },
+                    Source::Cipher { at, iv, key } => Source::Cipher {
+                        at: base + at,
+                        iv,
+                        key,
+                    },
                     other => other,
                 },
             })
@@ -233,7 +243,7 @@ fn layer(vol: &VolumeReader, b: &BitLocker, fvek: &[u8]) -> Result<Layer, String
 /// Whether the layer's first sector decrypts to a boot sector (NTFS, FAT:
 /// 0x55AA at byte 510).
 fn boots(vol: &VolumeReader, layer: &Layer) -> bool {
-    let Source::Cipher { at, iv } = layer.segments[0].source else {
+    let Source::Cipher { at, iv, .. } = layer.segments[0].source else {
         return false;
     };
     let mut sec = vec![0u8; layer.sector as usize];

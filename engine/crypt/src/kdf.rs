@@ -74,8 +74,8 @@ pub fn argon2(
         .map_err(|e| Refused(format!("Argon2: {e}")))
 }
 
-/// One hash of the splitter's diffusion, by name.
-fn hash_of(hash: &str, data: &[u8]) -> Result<Vec<u8>, Refused> {
+/// One hash by its LUKS name (the splitter's diffusion, reencryption checksums).
+pub(crate) fn hash_of(hash: &str, data: &[u8]) -> Result<Vec<u8>, Refused> {
     Ok(match hash.to_ascii_lowercase().as_str() {
         "sha1" => sha1::Sha1::digest(data).to_vec(),
         "sha256" => sha2::Sha256::digest(data).to_vec(),

@@ -16,10 +16,14 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Source {
     /// Ciphertext at image offset `at` (for the stretch's first byte), whose
-    /// first sector has IV number `iv`. LUKS keeps it in place (`at` is the
-    /// stretch's own offset); BitLocker moves the first sectors of a volume
-    /// elsewhere and encrypts them there.
-    Cipher { at: u64, iv: u64 },
+    /// first sector has IV number `iv`, under the layer's key number `key`
+    /// (0: `Layer::cipher`; more only where a LUKS2 reencryption was
+    /// interrupted: the part done is under the new key, the rest under the
+    /// old). LUKS keeps it in place (`at` is the stretch's own offset);
+    /// BitLocker moves the first sectors of a volume elsewhere and encrypts
+    /// them there, and a LUKS2 reencryption's journal holds a copy of the
+    /// window it was rewriting.
+    Cipher { at: u64, iv: u64, key: u8 },
     /// Zeros: the container's own metadata inside the volume (BitLocker's
     /// FVE metadata), which is no part of the plaintext. dm-crypt's BITLK
     /// mapping and dislocker show it so.
@@ -47,6 +51,9 @@ pub struct Layer {
     /// size for BitLocker's large sectors).
     pub iv_unit: u64,
     pub cipher: Arc<SectorCipher>,
+    /// Keys 1, 2, … of `Source::Cipher` (empty but for an interrupted LUKS2
+    /// reencryption).
+    pub more: Vec<Arc<SectorCipher>>,
     /// Sorted, covering `extent`, each a whole number of sectors.
     pub segments: Vec<Segment>,
 }
@@ -66,11 +73,13 @@ impl Layer {
             sector,
             iv_unit,
             cipher,
+            more: Vec::new(),
             segments: vec![Segment {
                 plain: extent,
                 source: Source::Cipher {
                     at: extent.start,
                     iv: iv_first,
+                    key: 0,
                 },
             }],
         }
@@ -115,13 +124,21 @@ impl Layer {
                 moved(&rep.synthesized, stored, want.start)
             }
         };
-        let Source::Cipher { iv, .. } = seg.source else {
+        let Source::Cipher { iv, key, .. } = seg.source else {
             return Ok(bad);
+        };
+        // A key number past the layer's keys is a bug of the opener: the
+        // bytes are left as stored rather than decrypted with another key.
+        let cipher = match key {
+            0 => Some(&self.cipher),
+            k => self.more.get(usize::from(k) - 1),
         };
         let s = self.sector as usize;
         for (i, sec) in out.chunks_exact_mut(s).enumerate() {
             let rel = want.start - seg.plain.start + (i * s) as u64;
-            self.cipher.decrypt_sector(iv + rel / self.iv_unit, sec);
+            if let Some(c) = cipher {
+                c.decrypt_sector(iv + rel / self.iv_unit, sec);
+            }
         }
         // A sector decrypts whole or not at all.
         let bad: Vec<(Extent, Why)> = bad

@@ -21,6 +21,7 @@ mod keys;
 mod layer;
 mod luks;
 mod luks_open;
+mod luks_reencrypt;
 mod sector;
 mod sector_legacy;
 mod tcrypt;

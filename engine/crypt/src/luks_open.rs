@@ -36,7 +36,7 @@ fn b64(v: &Value) -> Option<Vec<u8>> {
         .ok()
 }
 
-fn num(v: &Value) -> Option<u64> {
+pub(crate) fn num(v: &Value) -> Option<u64> {
     v.as_u64()
         .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
 }
@@ -146,13 +146,13 @@ fn open_v2(
     keys: &[&Secret],
 ) -> Result<Opened, String> {
     let segs = json["segments"].as_object().ok_or("no segments")?;
-    if segs.len() != 1 {
-        return Err(format!(
-            "{} segments (a reencryption in progress is not read yet)",
-            segs.len()
-        ));
+    // A reencryption in progress keeps copies of the old and new segments'
+    // parameters ("backup-previous", "backup-final"): never data of their own.
+    let live: Vec<(&String, &Value)> = segs.iter().filter(|(_, g)| !is_backup(g)).collect();
+    if live.len() > 1 || live.iter().any(|(_, g)| has_flag(g, "in-reencryption")) {
+        return crate::luks_reencrypt::open(vol, data, kind, json, keys);
     }
-    let (seg_id, seg) = segs.iter().next().ok_or("no segment")?;
+    let (seg_id, seg) = *live.first().ok_or("no segment")?;
     if seg["type"].as_str() != Some("crypt") {
         return Err(format!("segment {seg_id} of type {}", seg["type"]));
     }
@@ -171,17 +171,60 @@ fn open_v2(
     let end = offset.saturating_add(len).min(data.len());
     let end = offset + end.saturating_sub(offset) / sector * sector;
     let iv_tweak = num(&seg["iv_tweak"]).unwrap_or(0);
-    // The digest that checks segment `seg_id`'s key, and the keyslots it covers.
-    let digest = json["digests"]
-        .as_object()
-        .and_then(|d| {
-            d.values().find(|g| {
+    let (_, digest) = digest_of(json, seg_id).ok_or("no digest for the data segment")?;
+    let (mk, by) = unlock_digest(vol, json, digest, keys)?;
+    let cipher = SectorCipher::new(spec, &mk).map_err(|e| e.0)?;
+    Ok(Opened {
+        kind,
+        // IVs count 512-byte sectors whatever the encryption sector size:
+        // cryptsetup maps LUKS2 without dm-crypt's iv_large_sectors
+        // (4 KiB sectors advance the IV by 8).
+        layer: Layer::in_place(
+            Extent::from_bounds(data.base() + offset.min(end), data.base() + end),
+            sector,
+            iv_tweak,
+            512,
+            Arc::new(cipher),
+        ),
+        by,
+        fingerprint: fingerprint(&mk),
+    })
+}
+
+pub(crate) fn has_flag(seg: &Value, flag: &str) -> bool {
+    seg["flags"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|x| x.as_str() == Some(flag)))
+}
+
+pub(crate) fn is_backup(seg: &Value) -> bool {
+    seg["flags"].as_array().is_some_and(|f| {
+        f.iter()
+            .any(|x| x.as_str().is_some_and(|s| s.starts_with("backup-")))
+    })
+}
+
+/// The digest that checks segment `seg_id`'s key, with its name.
+pub(crate) fn digest_of<'a>(json: &'a Value, seg_id: &str) -> Option<(&'a str, &'a Value)> {
+    json["digests"].as_object().and_then(|d| {
+        d.iter()
+            .find(|(_, g)| {
                 g["segments"]
                     .as_array()
                     .is_some_and(|s| s.iter().any(|x| x.as_str() == Some(seg_id)))
             })
-        })
-        .ok_or("no digest for the data segment")?;
+            .map(|(n, g)| (n.as_str(), g))
+    })
+}
+
+/// The volume key a LUKS2 digest accepts, from the examiner's keys through
+/// the keyslots the digest covers; and which keyslot gave it.
+pub(crate) fn unlock_digest(
+    vol: &VolumeReader,
+    json: &Value,
+    digest: &Value,
+    keys: &[&Secret],
+) -> Result<(Vec<u8>, String), String> {
     if digest["type"].as_str() != Some("pbkdf2") {
         return Err(format!("a digest of type {}", digest["type"]));
     }
@@ -195,24 +238,6 @@ fn open_v2(
         let mut d = vec![0u8; want.len()];
         pbkdf2(&dhash, mk, &dsalt, diters, &mut d).is_ok() && d == want
     };
-    let layer = |mk: Vec<u8>, by: String| -> Result<Opened, String> {
-        let cipher = SectorCipher::new(spec, &mk).map_err(|e| e.0)?;
-        Ok(Opened {
-            kind,
-            // IVs count 512-byte sectors whatever the encryption sector size:
-            // cryptsetup maps LUKS2 without dm-crypt's iv_large_sectors
-            // (4 KiB sectors advance the IV by 8).
-            layer: Layer::in_place(
-                Extent::from_bounds(data.base() + offset.min(end), data.base() + end),
-                sector,
-                iv_tweak,
-                512,
-                Arc::new(cipher),
-            ),
-            by,
-            fingerprint: fingerprint(&mk),
-        })
-    };
     // cryptsetup writes at most 32 keyslots; a header naming thousands would
     // make each key cost thousands of KDF runs.
     let slots: Vec<String> = digest["keyslots"]
@@ -225,8 +250,7 @@ fn open_v2(
         })
         .unwrap_or_default();
     let attempt = |id: &str, pw: &[u8]| keyslot_v2(vol, &json["keyslots"][id], pw);
-    let (mk, by) = first_fit(keys, &slots, check, attempt)?;
-    layer(mk, by)
+    first_fit(keys, &slots, check, attempt)
 }
 
 /// The first key that gives the volume key `check` accepts: a volume key
