@@ -150,7 +150,7 @@ fn open_v2(
     // parameters ("backup-previous", "backup-final"): never data of their own.
     let live: Vec<(&String, &Value)> = segs.iter().filter(|(_, g)| !is_backup(g)).collect();
     if live.len() > 1 || live.iter().any(|(_, g)| has_flag(g, "in-reencryption")) {
-        return crate::luks_reencrypt::open(vol, data, kind, json, keys);
+        return crate::luks_reencrypt::open(vol, data, kind, json, &live, keys);
     }
     let (seg_id, seg) = *live.first().ok_or("no segment")?;
     if seg["type"].as_str() != Some("crypt") {

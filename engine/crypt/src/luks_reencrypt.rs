@@ -23,7 +23,7 @@
 
 use crate::keys::{fingerprint, Secret};
 use crate::layer::{Layer, Segment, Source};
-use crate::luks_open::{digest_of, has_flag, is_backup, num, unlock_digest, Opened};
+use crate::luks_open::{digest_of, has_flag, num, unlock_digest, Opened};
 use crate::sector::SectorCipher;
 use dredge_core::{Extent, VolumeReader};
 use serde_json::Value;
@@ -37,16 +37,19 @@ struct Seg<'a> {
     end: u64,
 }
 
+/// `segments`: the header's live data segments (not the backup copies), as
+/// the LUKS2 opener found them.
 pub(crate) fn open(
     vol: &VolumeReader,
     data: &VolumeReader,
     kind: &'static str,
     json: &Value,
+    segments: &[(&String, &Value)],
     keys: &[&Secret],
 ) -> Result<Opened, String> {
     let segs = json["segments"].as_object().ok_or("no segments")?;
     let mut live = Vec::new();
-    for (id, v) in segs.iter().filter(|(_, v)| !is_backup(v)) {
+    for &(id, v) in segments {
         let start = num(&v["offset"]).ok_or_else(|| format!("segment {id} without offset"))?;
         let end = match v["size"].as_str() {
             Some("dynamic") => data.len(),
