@@ -1,7 +1,8 @@
 //! Files in three fragments (issue 14): a PNG written by ImageMagick (libpng's
-//! 8 KiB IDAT chunks) cut at two sector boundaries, its pieces laid with foreign
-//! data between them, comes back whole and bit-exact, its three pieces in its
-//! runs; the same file cut once still comes back in two.
+//! 8 KiB IDAT chunks) and a JPEG written by ImageMagick (libjpeg), each cut at two
+//! sector boundaries, their pieces laid with foreign data between them, come back
+//! whole and bit-exact, their three pieces in their runs; the same files cut once
+//! still come back in two.
 
 mod common;
 
@@ -29,6 +30,34 @@ fn lay(
     (img, pieces)
 }
 
+/// Carves `file` laid at 0x20000 in pieces for each case (name, cuts, gaps) and
+/// checks it comes back whole, complete, in exactly those pieces.
+fn comes_back(
+    p: &std::path::Path,
+    file: &[u8],
+    format: &str,
+    cases: &[(&str, Vec<usize>, Vec<usize>)],
+) {
+    for (case, cuts, gaps) in cases {
+        let (img, pieces) = lay(4 << 20, 0x20000, file, cuts, gaps);
+        let dir = p.join(format!("{format}-{case}"));
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("img.raw"), &img).unwrap();
+        let arts = one_shot_ls(
+            "carve",
+            &dir.join("img.raw"),
+            None,
+            &dir.join("case"),
+            0,
+            &[],
+        );
+        let a = carved_at(&arts, 0x20000, format).unwrap_or_else(|| panic!("{case}: {arts:#?}"));
+        assert_eq!(a["sha256"], sha256(file), "{format} {case}: {a}");
+        assert_eq!(a["status"], "complete", "{format} {case}: {a}");
+        assert_eq!(image_runs(a), pieces, "{format} {case}");
+    }
+}
+
 #[test]
 fn a_png_in_three_fragments_comes_back_whole() {
     if !tools(&["convert"]) {
@@ -42,29 +71,54 @@ fn a_png_in_three_fragments_comes_back_whole() {
         "a.png",
     );
     assert!(png.len() > 64 << 10, "{} bytes", png.len());
-    for (case, cuts, gaps) in [
-        (
-            "three",
-            vec![0x4000usize, png.len() / 512 * 512 - 0x4000],
-            vec![7 * 512usize, 61 * 512],
-        ),
-        ("two", vec![png.len() / 2 / 512 * 512], vec![19 * 512]),
-    ] {
-        let (img, pieces) = lay(4 << 20, 0x20000, &png, &cuts, &gaps);
-        let dir = p.join(case);
-        std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("img.raw"), &img).unwrap();
-        let arts = one_shot_ls(
-            "carve",
-            &dir.join("img.raw"),
-            None,
-            &dir.join("case"),
-            0,
-            &[],
-        );
-        let a = carved_at(&arts, 0x20000, "png").unwrap_or_else(|| panic!("{case}: {arts:#?}"));
-        assert_eq!(a["sha256"], sha256(&png), "{case}: {a}");
-        assert_eq!(a["status"], "complete", "{case}: {a}");
-        assert_eq!(image_runs(a), pieces, "{case}");
+    comes_back(
+        p,
+        &png,
+        "png",
+        &[
+            (
+                "three",
+                vec![0x4000usize, png.len() / 512 * 512 - 0x4000],
+                vec![7 * 512usize, 61 * 512],
+            ),
+            ("two", vec![png.len() / 2 / 512 * 512], vec![19 * 512]),
+        ],
+    );
+}
+
+/// A baseline JPEG (no restart markers: only its Huffman decoding finds where
+/// foreign data begins) in three pieces, the middle one a few sectors long, or
+/// most of the file; noise between them.
+#[test]
+fn a_jpeg_in_three_fragments_comes_back_whole() {
+    if !tools(&["convert"]) {
+        return;
     }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let jpg = made(
+        p,
+        "convert -size 480x360 plasma:fractal -seed 7 -quality 90 a.jpg",
+        "a.jpg",
+    );
+    assert!(jpg.len() > 64 << 10, "{} bytes", jpg.len());
+    let tail = jpg.len() / 512 * 512 - 0x2000;
+    comes_back(
+        p,
+        &jpg,
+        "jpeg",
+        &[
+            (
+                "three",
+                vec![0x3000usize, tail],
+                vec![9 * 512usize, 140 * 512],
+            ),
+            (
+                "short-middle",
+                vec![0x5000usize, 0x5000 + 3 * 512],
+                vec![33 * 512usize, 5 * 512],
+            ),
+            ("two", vec![jpg.len() / 2 / 512 * 512], vec![19 * 512]),
+        ],
+    );
 }

@@ -20,7 +20,7 @@ use crate::{Carver, Reader, Splice, Verdict, WHOLE};
 use std::collections::VecDeque;
 
 mod fragments;
-use fragments::bifragment;
+use fragments::reassemble;
 
 pub struct Jpeg;
 
@@ -111,13 +111,9 @@ impl Bits {
                 self.phantom += 8;
                 continue;
             }
-            // Up to eight bytes at once, never across the split.
+            // Up to eight bytes at once, never across a cut.
             let want = ((64 - self.n) / 8) as u64 + 1;
-            let run = if self.pos < sp.split {
-                want.min(sp.split - self.pos)
-            } else {
-                want
-            };
+            let run = want.min(sp.piece_end(self.pos) - self.pos);
             let at = sp.at(self.pos);
             let mut b = [0u8; 9];
             let got = match r.get(at, run as usize) {
@@ -629,9 +625,9 @@ impl Carver for Jpeg {
                 if let Some(res) =
                     resume.filter(|_| r.unreadable == 0 && std::env::var_os("NOGAP").is_none())
                 {
-                    if let Some((s, gap, end)) = bifragment(r, at, &res) {
+                    if let Some((sp, end)) = reassemble(r, at, &res) {
                         return Verdict::Fragmented {
-                            fragments: vec![(0, s), (s + gap, end - s)],
+                            fragments: sp.fragments(end),
                             subtype: None,
                         };
                     }

@@ -394,17 +394,22 @@ impl<'a> Reader<'a> {
     }
 }
 
-/// A file's logical bytes: `[0, split)` where the candidate starts, the rest `gap`
-/// bytes further on. `split == u64::MAX` is a file in one piece.
+/// A file's logical bytes: `[0, split)` where the candidate starts, `[split,
+/// split2)` `gap` bytes further on, the rest `gap + gap2` further still. A split
+/// of `u64::MAX` is a cut that is not there: `WHOLE` is a file in one piece.
 #[derive(Clone, Copy)]
 pub(crate) struct Splice {
     pub(crate) split: u64,
     pub(crate) gap: u64,
+    pub(crate) split2: u64,
+    pub(crate) gap2: u64,
 }
 
 pub(crate) const WHOLE: Splice = Splice {
     split: u64::MAX,
     gap: 0,
+    split2: u64::MAX,
+    gap2: 0,
 };
 
 impl Splice {
@@ -412,22 +417,72 @@ impl Splice {
     pub(crate) fn at(&self, l: u64) -> u64 {
         if l < self.split {
             l
-        } else {
+        } else if l < self.split2 {
             l.saturating_add(self.gap)
+        } else {
+            l.saturating_add(self.gap).saturating_add(self.gap2)
         }
+    }
+
+    /// The logical end of the piece that holds logical byte `l`.
+    pub(crate) fn piece_end(&self, l: u64) -> u64 {
+        if l < self.split {
+            self.split
+        } else if l < self.split2 {
+            self.split2
+        } else {
+            u64::MAX
+        }
+    }
+
+    /// The cuts made so far (0, 1 or 2).
+    pub(crate) fn cuts(&self) -> usize {
+        usize::from(self.split != u64::MAX) + usize::from(self.split2 != u64::MAX)
+    }
+
+    /// This layout with one more cut: from logical byte `at` on, the bytes lie
+    /// `gap` further than they did. None: both cuts are made already.
+    pub(crate) fn then(&self, at: u64, gap: u64) -> Option<Splice> {
+        match self.cuts() {
+            0 => Some(Splice {
+                split: at,
+                gap,
+                ..WHOLE
+            }),
+            1 if at >= self.split => Some(Splice {
+                split2: at,
+                gap2: gap,
+                ..*self
+            }),
+            _ => None,
+        }
+    }
+
+    /// The pieces of logical bytes `[0, end)`: (offset from the candidate's
+    /// start, length), empty pieces left out.
+    pub(crate) fn fragments(&self, end: u64) -> Vec<(u64, u64)> {
+        let mut out = Vec::new();
+        let mut l = 0;
+        while l < end {
+            let to = self.piece_end(l).min(end);
+            out.push((self.at(l), to - l));
+            l = to;
+        }
+        out
     }
 
     pub(crate) fn read(&self, r: &mut Reader<'_>, l: u64, n: usize) -> Option<Vec<u8>> {
         let end = l.checked_add(n as u64)?;
-        if end <= self.split {
-            return r.get(l, n).map(<[u8]>::to_vec);
+        if end <= self.piece_end(l) {
+            return r.get(self.at(l), n).map(<[u8]>::to_vec);
         }
-        if l >= self.split {
-            return r.get(l.checked_add(self.gap)?, n).map(<[u8]>::to_vec);
+        let mut v = Vec::with_capacity(n);
+        let mut p = l;
+        while p < end {
+            let to = self.piece_end(p).min(end);
+            v.extend_from_slice(r.get(self.at(p), (to - p) as usize)?);
+            p = to;
         }
-        let a = (self.split - l) as usize;
-        let mut v = r.get(l, a)?.to_vec();
-        v.extend_from_slice(r.get(self.split + self.gap, n - a)?);
         Some(v)
     }
     pub(crate) fn le16(&self, r: &mut Reader<'_>, l: u64) -> Option<u16> {

@@ -215,7 +215,11 @@ fn bifragment(
     if r.le32(cd_off + gap) == Some(CENTRAL) {
         // The split lies before the directory: in the member whose local header is
         // the last one found unshifted.
-        let probe = Splice { split: cd_off, gap };
+        let probe = Splice {
+            split: cd_off,
+            gap,
+            ..WHOLE
+        };
         let mut entries = central(r, probe, cd_off, cd_end).ok()?;
         if entries.len() != usize::from(count) {
             return None;
@@ -231,7 +235,11 @@ fn bifragment(
             if spent > BUDGET {
                 return None;
             }
-            let sp = Splice { split: s, gap };
+            let sp = Splice {
+                split: s,
+                gap,
+                ..WHOLE
+            };
             if members(r, sp, &entries[k.saturating_sub(1)..], &mut spent).is_ok() {
                 return Some((sp, entries));
             }
@@ -239,7 +247,11 @@ fn bifragment(
     } else if r.le32(cd_off) == Some(CENTRAL) {
         // The split lies inside the directory.
         for s in boundaries(cd_off, cd_end) {
-            let sp = Splice { split: s, gap };
+            let sp = Splice {
+                split: s,
+                gap,
+                ..WHOLE
+            };
             if let Ok(entries) = central(r, sp, cd_off, cd_end) {
                 if entries.len() == usize::from(count) {
                     return Some((sp, entries));
