@@ -195,6 +195,14 @@ struct Lead {
     cursors: VecDeque<Cursor>,
 }
 
+/// Keeps the `MAX_LEADS` leads that decoded furthest past their cut, furthest
+/// first (the true middle fragment decodes to its end; a wrong one rarely a
+/// sector); ties stay in the order found.
+fn by_length(leads: &mut Vec<Lead>) {
+    leads.sort_by_key(|l| std::cmp::Reverse(l.fail_at - l.split));
+    leads.truncate(MAX_LEADS);
+}
+
 /// Where the last search may place its cut and continuation.
 struct Room<'a> {
     /// Logical offset of the failure; splits lie on sector boundaries up to
@@ -261,6 +269,11 @@ fn cut(
                             split: s,
                             cursors: ring,
                         });
+                        // Only the best are followed: hostile bytes that make
+                        // thousands of leads never hold their checkpoints all.
+                        if leads.len() >= 4 * MAX_LEADS {
+                            by_length(leads);
+                        }
                     }
                 }
                 continue;
@@ -380,9 +393,8 @@ pub(super) fn reassemble(r: &mut Reader<'_>, fail_at: u64, res: &Resume) -> Opti
         };
         cut(r, res, WHOLE, &room, &mut spent, Some(&mut leads));
     }
-    // The true middle fragment decodes to its end; a wrong one rarely a sector.
-    leads.sort_by_key(|l| std::cmp::Reverse(l.fail_at - l.split));
-    for lead in leads.into_iter().take(MAX_LEADS) {
+    by_length(&mut leads);
+    for lead in leads {
         let points = failures(
             r,
             res,
