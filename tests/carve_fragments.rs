@@ -122,3 +122,54 @@ fn a_jpeg_in_three_fragments_comes_back_whole() {
         ],
     );
 }
+
+/// A ZIP written by Info-ZIP's `zip` (five deflated or stored members) cut at two
+/// sector boundaries in different members: the first moved header gives the
+/// first gap, each member's CRC places its cut.
+#[test]
+fn a_zip_in_three_fragments_comes_back_whole() {
+    if !tools(&["zip"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let words = [
+        "ledger", "harbour", "custody", "invoice", "shipment", "exhibit",
+    ];
+    let mut r = dredge_testkit::Rng::new(11);
+    for i in 0..4 {
+        let text: Vec<&str> = (0..4000)
+            .map(|_| words[(r.next() >> 33) as usize % words.len()])
+            .collect();
+        std::fs::write(p.join(format!("note{i}.txt")), text.join(" ")).unwrap();
+    }
+    std::fs::write(p.join("photo.bin"), noise(9000, 5)).unwrap();
+    let zip = made(
+        p,
+        "zip -q -X a.zip note0.txt photo.bin note1.txt note2.txt note3.txt",
+        "a.zip",
+    );
+    // The members' local headers, in order (the directory's are `PK\1\2`).
+    let heads: Vec<usize> = zip
+        .windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == b"PK\x03\x04")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(heads.len(), 5, "{heads:?}");
+    let inside = |i: usize| (heads[i] + heads[i + 1]) / 2 / 512 * 512;
+    assert!(inside(1) > heads[1] + 30 && inside(3) > heads[3] + 30);
+    comes_back(
+        p,
+        &zip,
+        "zip",
+        &[
+            (
+                "three",
+                vec![inside(1), inside(3)],
+                vec![13 * 512usize, 77 * 512],
+            ),
+            ("two", vec![inside(2)], vec![5 * 512]),
+        ],
+    );
+}

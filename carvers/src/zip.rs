@@ -8,9 +8,15 @@
 //! says, foreign data sits somewhere in the file. The local headers that are found
 //! where the directory says and those found `gap` later bound the split to one
 //! member; each sector boundary inside it is tried until that member's CRC matches.
+//! Three fragments, both cuts before the directory in different members: the
+//! first member whose header moved gives the first gap, and each cut is placed
+//! the same way (`fragments`).
 
 use crate::{partial_as, Carver, Reader, Splice, Verdict, WHOLE};
 use dredge_core::checksum::crc32_update;
+
+mod fragments;
+use fragments::{bifragment, trifragment};
 
 pub struct Zip;
 
@@ -197,67 +203,35 @@ fn members(
     Ok(())
 }
 
-/// Looks for the split of a file whose directory lies `gap` bytes after where the end
-/// record says.
-fn bifragment(
-    r: &mut Reader<'_>,
-    gap: u64,
-    cd_off: u64,
-    cd_end: u64,
-    count: u16,
-) -> Option<(Splice, Vec<Entry>)> {
-    let abs = r.start();
-    let boundaries = move |lo: u64, hi: u64| {
-        let first = (abs + lo + 1).div_ceil(SECTOR) * SECTOR - abs;
-        (first..=hi).step_by(SECTOR as usize)
-    };
-    let mut spent = 0u64;
-    if r.le32(cd_off + gap) == Some(CENTRAL) {
-        // The split lies before the directory: in the member whose local header is
-        // the last one found unshifted.
-        let probe = Splice {
-            split: cd_off,
-            gap,
-            ..WHOLE
-        };
-        let mut entries = central(r, probe, cd_off, cd_end).ok()?;
-        if entries.len() != usize::from(count) {
-            return None;
-        }
-        entries.sort_by_key(|e| e.local);
-        let k = entries
-            .iter()
-            .position(|e| r.le32(e.local) != Some(LOCAL))
-            .unwrap_or(entries.len());
-        let lo = entries.get(k.checked_sub(1)?)?.local;
-        let hi = entries.get(k).map_or(cd_off, |e| e.local);
-        for s in boundaries(lo, hi) {
-            if spent > BUDGET {
-                return None;
-            }
-            let sp = Splice {
-                split: s,
-                gap,
-                ..WHOLE
-            };
-            if members(r, sp, &entries[k.saturating_sub(1)..], &mut spent).is_ok() {
-                return Some((sp, entries));
+/// End records tried for a file whose directory is not where its first one says:
+/// the gap may hold other archives, and their end records come first.
+const MAX_ENDS: usize = 8;
+
+/// The end record at `eocd` or one of the next few, with the directory it names
+/// found further on (one or two gaps, `fragments`): (its offset, its comment
+/// length, the layout, the entries).
+fn spliced(r: &mut Reader<'_>, mut eocd: u64) -> Option<(u64, u16, Splice, Vec<Entry>)> {
+    let last = eocd.saturating_add(2 * MAX_GAP + (64 << 10));
+    for _ in 0..MAX_ENDS {
+        let (count, cd_size, cd_off, comment) = (
+            r.le16(eocd + 10)?,
+            r.le32(eocd + 12)?,
+            r.le32(eocd + 16)?,
+            r.le16(eocd + 20)?,
+        );
+        let cd_end = u64::from(cd_off) + u64::from(cd_size);
+        let gap = eocd.saturating_sub(cd_end);
+        if cd_end < eocd && gap % SECTOR == 0 && gap <= 2 * MAX_GAP {
+            let cd_off = u64::from(cd_off);
+            let found = (gap <= MAX_GAP)
+                .then(|| bifragment(r, gap, cd_off, cd_end, count))
+                .flatten()
+                .or_else(|| trifragment(r, gap, cd_off, cd_end, count));
+            if let Some((sp, entries)) = found {
+                return Some((eocd, comment, sp, entries));
             }
         }
-    } else if r.le32(cd_off) == Some(CENTRAL) {
-        // The split lies inside the directory.
-        for s in boundaries(cd_off, cd_end) {
-            let sp = Splice {
-                split: s,
-                gap,
-                ..WHOLE
-            };
-            if let Ok(entries) = central(r, sp, cd_off, cd_end) {
-                if entries.len() == usize::from(count) {
-                    return Some((sp, entries));
-                }
-            }
-        }
+        eocd = r.find_before(eocd + 1, last, &EOCD.to_le_bytes())?;
     }
     None
 }
@@ -325,7 +299,7 @@ impl Carver for Zip {
                 None,
             );
         };
-        let (Some(count), Some(cd_size), Some(cd_off), Some(comment)) = (
+        let (Some(count), Some(cd_size), Some(cd_off), Some(mut comment)) = (
             r.le16(eocd + 10),
             r.le32(eocd + 12),
             r.le32(eocd + 16),
@@ -336,6 +310,7 @@ impl Carver for Zip {
         let (cd_size, cd_off) = (u64::from(cd_size), u64::from(cd_off));
         let cd_end = cd_off + cd_size;
         let mut spent = 0;
+        let mut eocd = eocd;
         let (sp, entries) = if cd_end == eocd {
             match central(r, WHOLE, cd_off, cd_end) {
                 Ok(e) if e.len() == usize::from(count) => (WHOLE, e),
@@ -343,14 +318,11 @@ impl Carver for Zip {
                 Err(why) => return partial_as(eocd, why, None),
             }
         } else {
-            let gap = eocd.saturating_sub(cd_end);
-            let found = if cd_end < eocd && gap % SECTOR == 0 && gap <= MAX_GAP {
-                bifragment(r, gap, cd_off, cd_end, count)
-            } else {
-                None
-            };
-            match found {
-                Some(f) => f,
+            match spliced(r, eocd) {
+                Some((at, c, sp, entries)) => {
+                    (eocd, comment) = (at, c);
+                    (sp, entries)
+                }
                 // The end record found may be a later file's: vouch only for
                 // the members that check out from their local headers.
                 None => {
@@ -379,11 +351,11 @@ impl Carver for Zip {
         if r.unreadable > 0 {
             return partial_as(end, "unreadable sectors inside", subtype);
         }
-        if sp.split == u64::MAX {
+        if sp.cuts() == 0 {
             Verdict::Complete { len: end, subtype }
         } else {
             Verdict::Fragmented {
-                fragments: vec![(0, sp.split), (sp.split + sp.gap, end - sp.split - sp.gap)],
+                fragments: sp.fragments(end - sp.gap - sp.gap2),
                 subtype,
             }
         }

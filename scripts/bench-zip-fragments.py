@@ -1,0 +1,106 @@
+#!/usr/bin/env python3
+"""Three-fragment ZIPs (issue 14): how many `dredge carve` brings back bit-exact,
+and how many reassemblies it calls complete that are wrong.
+
+Usage: scripts/bench-zip-fragments.py [SEED] [COUNT]   (DREDGE=path/to/dredge;
+ONLY=N runs case N alone, KEEP=1 keeps its image and case)
+
+Each case: a ZIP written by Info-ZIP's `zip` of 2-9 members (text of random
+words, deflated; or random bytes, stored), 2-40 KiB each, cut at two random
+sector boundaries of the file, the pieces laid in order with 1-399 sectors
+between them of one filler (random bytes, zeros, text, or sectors of the ZIPs
+made before it), 128 KiB of random bytes before and after. A case counts when a
+carved output has the file's SHA-256; a "false complete" is an output
+reassembled from fragments, marked complete, with another hash. The cuts are
+anywhere: in one member, in two, or in the directory (dredge places two cuts
+only when they fall in different members before the directory); the line of
+each case says where they fell.
+"""
+import hashlib, json, os, random, struct, subprocess, sys, tempfile
+from collections import Counter
+
+seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
+count = int(sys.argv[2]) if len(sys.argv) > 2 else 40
+dredge = os.environ.get("DREDGE", "target/release/dredge")
+R = random.Random(seed)
+work = tempfile.mkdtemp(prefix="zip-frag-")
+words = [b"ledger", b"harbour", b"custody", b"invoice", b"shipment", b"exhibit", b"warrant"]
+ok = tot = false_complete = 0
+by = Counter()
+others = []
+for i in range(count):
+    d = os.path.join(work, f"z{i}")
+    os.makedirs(d)
+    names = []
+    for m in range(R.randrange(2, 10)):
+        n = R.randrange(2048, 40960)
+        if R.random() < 0.7:
+            body = b" ".join(R.choice(words) for _ in range(n // 7))[:n]
+        else:
+            body = R.randbytes(n)
+        names.append(f"m{m}.dat")
+        open(os.path.join(d, names[-1]), "wb").write(body)
+    subprocess.run(["zip", "-q", "-X", "a.zip"] + names, cwd=d, check=True)
+    z = open(os.path.join(d, "a.zip"), "rb").read()
+    others.append(z)
+    secs = len(z) // 512
+    if secs < 4:
+        continue
+    a = R.randrange(1, secs - 1)
+    b = R.randrange(a + 1, secs)
+    heads = [j for j in range(len(z) - 3) if z[j:j + 4] == b"PK\x03\x04"]
+    cd = struct.unpack("<I", z[-6:-2])[0]
+
+    def where(c):
+        if c >= cd:
+            return "dir"
+        return f"m{max(k for k, h in enumerate(heads) if h < c)}"
+
+    place = f"{where(a * 512)}+{where(b * 512)}"
+    fill = R.choice(["noise", "zeros", "text", "zip"])
+
+    def gap(n):
+        if fill == "noise":
+            return R.randbytes(n)
+        if fill == "zeros":
+            return bytes(n)
+        if fill == "text":
+            return (b"The quick brown fox jumps over the lazy dog. " * (n // 40 + 1))[:n]
+        o = R.choice(others[:-1] or [R.randbytes(n)])
+        at = R.randrange(0, max(1, len(o) - n)) // 512 * 512
+        return o[at:at + n].ljust(n, b"\0")
+
+    g1, g2 = R.randrange(1, 400) * 512, R.randrange(1, 400) * 512
+    img = bytearray(R.randbytes(0x20000))
+    img += z[:a * 512] + gap(g1) + z[a * 512:b * 512] + gap(g2) + z[b * 512:]
+    img += R.randbytes(0x20000)
+    if os.environ.get("ONLY") not in (None, str(i)):
+        continue
+    raw, case = os.path.join(work, "img.raw"), os.path.join(work, "case")
+    open(raw, "wb").write(img)
+    subprocess.run(["rm", "-rf", case])
+    subprocess.run([dredge, "--progress", "none", "carve", raw, "--out", case], capture_output=True)
+    want = hashlib.sha256(z).hexdigest()
+    ls = subprocess.run([dredge, "ls", "--progress", "json", case], capture_output=True, text=True).stdout
+    got = False
+    for line in ls.splitlines():
+        art = json.loads(line)
+        if art.get("sha256") == want:
+            got = True
+        elif art.get("status") == "complete" and "fragments" in (art.get("recovery_detail") or ""):
+            false_complete += 1
+            print("FALSE COMPLETE", i, art["id"], art["size"])
+    two_members = place.count("m") == 2 and place.split("+")[0] != place.split("+")[1]
+    kind = "different members" if two_members else "same member or directory"
+    tot += 1
+    ok += got
+    by[(kind, got)] += 1
+    by[(fill, got)] += 1
+    print(i, len(z), "cuts", a * 512, b * 512, place, "gaps", g1, g2, fill, "OK" if got else "MISS", flush=True)
+if os.environ.get("KEEP"):
+    print("kept", work)
+else:
+    subprocess.run(["rm", "-rf", work])
+print(f"seed {seed}: {ok}/{tot} bit-exact, {false_complete} false complete")
+for k in sorted({k for k, _ in by}):
+    print(f"  {k}: {by[(k, True)]}/{by[(k, True)] + by[(k, False)]}")
