@@ -38,8 +38,25 @@ fn comes_back(
     format: &str,
     cases: &[(&str, Vec<usize>, Vec<usize>)],
 ) {
+    comes_back_among(p, file, format, cases, &[]);
+}
+
+/// `comes_back`, with `foreign` written at the start of the first gap.
+fn comes_back_among(
+    p: &std::path::Path,
+    file: &[u8],
+    format: &str,
+    cases: &[(&str, Vec<usize>, Vec<usize>)],
+    foreign: &[u8],
+) {
     for (case, cuts, gaps) in cases {
-        let (img, pieces) = lay(4 << 20, 0x20000, file, cuts, gaps);
+        let (mut img, pieces) = lay(4 << 20, 0x20000, file, cuts, gaps);
+        let at = (pieces[0].0 + pieces[0].1) as usize;
+        assert!(
+            foreign.len() <= gaps[0],
+            "{case}: foreign data larger than the gap"
+        );
+        img[at..at + foreign.len()].copy_from_slice(foreign);
         let dir = p.join(format!("{format}-{case}"));
         std::fs::create_dir(&dir).unwrap();
         std::fs::write(dir.join("img.raw"), &img).unwrap();
@@ -171,5 +188,31 @@ fn a_zip_in_three_fragments_comes_back_whole() {
             ),
             ("two", vec![inside(2)], vec![5 * 512]),
         ],
+    );
+    // Another archive in the first gap: its end record is the first one found
+    // after the file's start, and its members have the same names (not the
+    // same bytes).
+    std::fs::create_dir(p.join("other")).unwrap();
+    for i in 0..2 {
+        let text: Vec<&str> = (0..3000)
+            .map(|_| words[(r.next() >> 33) as usize % words.len()])
+            .collect();
+        std::fs::write(p.join(format!("other/note{i}.txt")), text.join(" ")).unwrap();
+    }
+    let other = made(
+        p,
+        "cd other && zip -q -X ../b.zip note0.txt note1.txt",
+        "b.zip",
+    );
+    comes_back_among(
+        p,
+        &zip,
+        "zip",
+        &[(
+            "other-archive-in-gap",
+            vec![inside(0), inside(2)],
+            vec![(other.len() / 512 + 3) * 512, 9 * 512],
+        )],
+        &other,
     );
 }
