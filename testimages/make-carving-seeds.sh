@@ -56,6 +56,27 @@ c.commit()
 shutil.copyfile(f"{work}/seed.db-wal", dst)
 c.close()
 PY
+# A SQLite database whose b-trees the walk covers: 1 KiB pages, a table with an
+# index, blobs spilling into overflow pages, rows deleted so the freelist holds
+# pages.
+python3 - "$out/seed.sqlite" <<'PY'
+import os, random, sqlite3, sys
+dst = sys.argv[1]
+if os.path.exists(dst):
+    os.remove(dst)
+r = random.Random(7)
+c = sqlite3.connect(dst)
+c.execute("PRAGMA page_size=1024")
+c.execute("CREATE TABLE msgs(id INTEGER PRIMARY KEY, sender TEXT, body TEXT)")
+c.execute("CREATE INDEX by_sender ON msgs(sender)")
+for i in range(120):
+    c.execute("INSERT INTO msgs(sender, body) VALUES (?, ?)", (f"user{i % 9}", "meet at the harbour " * (i % 7 + 1)))
+for i in range(3):
+    c.execute("INSERT INTO msgs(sender, body) VALUES (?, ?)", ("blob", "x" * 3000))
+c.execute("DELETE FROM msgs WHERE id % 5 = 0")
+c.commit()
+c.close()
+PY
 # Audio: three quarters of a second of two tones (16-bit stereo WAV written by
 # Python), encoded by flac, oggenc, lame and ffmpeg's AAC encoder (ADTS).
 python3 - "$work/tone.wav" <<'PY'
