@@ -100,7 +100,8 @@ pub enum Verdict {
     },
     /// A whole file of `len` bytes by its structure, but the format has no
     /// check that would fail if foreign data sat inside it (a fragmented file
-    /// carved as contiguous): BMP's pixels, SQLite's pages. Recorded as
+    /// carved as contiguous): BMP's pixels, a SQLite database whose last page
+    /// is not a b-tree page the walk parsed. Recorded as
     /// `carved-unverified-contiguous`, never as validated.
     Unverified {
         len: u64,
