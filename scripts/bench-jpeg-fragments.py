@@ -2,7 +2,8 @@
 """Three-fragment JPEGs (issue 14): how many `dredge carve` brings back bit-exact,
 and how many reassemblies it calls complete that are wrong.
 
-Usage: scripts/bench-jpeg-fragments.py [SEED] [COUNT]   (DREDGE=path/to/dredge)
+Usage: scripts/bench-jpeg-fragments.py [SEED] [COUNT]   (DREDGE=path/to/dredge;
+ONLY=N runs case N alone, KEEP=1 keeps its image and case)
 
 Each case: a JPEG written by ImageMagick (`convert`: plasma fractals, its built-in
 rose, logo and netscape pictures, and a synthetic red-blue gradient; 480x360 to
@@ -14,8 +15,11 @@ skipped. A case counts when a carved output has the file's SHA-256; a "false
 complete" is an output reassembled from fragments, marked complete, with another
 hash. Prints one line per case and the totals by filler and by picture.
 """
-import hashlib, json, os, random, subprocess, sys, tempfile
+import hashlib, os, random, subprocess, sys, tempfile
 from collections import Counter
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fragbench import carve, finish, image, only  # noqa: E402
 
 seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 40
@@ -45,31 +49,13 @@ for i in range(count):
     a = R.randrange(2, secs - 2)
     b = R.randrange(a + 1, secs)
     fill = R.choice(["noise", "zeros", "text", "jpeg"])
-
-    def gap(n):
-        if fill == "noise":
-            return R.randbytes(n)
-        if fill == "zeros":
-            return bytes(n)
-        if fill == "text":
-            return (b"The quick brown fox jumps over the lazy dog. " * (n // 40 + 1))[:n]
-        o = R.choice(others[:-1] or [R.randbytes(n)])
-        at = R.randrange(0, max(1, len(o) - n)) // 512 * 512
-        return o[at:at + n].ljust(n, b"\0")
-
     g1, g2 = R.randrange(1, 400) * 512, R.randrange(1, 400) * 512
-    img = bytearray(R.randbytes(0x20000))
-    img += jpg[:a * 512] + gap(g1) + jpg[a * 512:b * 512] + gap(g2) + jpg[b * 512:]
-    img += R.randbytes(0x20000)
-    raw, case = os.path.join(work, "img.raw"), os.path.join(work, "case")
-    open(raw, "wb").write(img)
-    subprocess.run(["rm", "-rf", case])
-    subprocess.run([dredge, "--progress", "none", "carve", raw, "--out", case], capture_output=True)
+    img = image(R, [jpg[:a * 512], jpg[a * 512:b * 512], jpg[b * 512:]], [g1, g2], fill, others)
+    if not only(i):
+        continue
     want = hashlib.sha256(jpg).hexdigest()
-    ls = subprocess.run([dredge, "ls", "--progress", "json", case], capture_output=True, text=True).stdout
     got = False
-    for line in ls.splitlines():
-        art = json.loads(line)
+    for art in carve(dredge, work, img):
         if art.get("sha256") == want:
             got = True
         elif art.get("status") == "complete" and "fragments" in (art.get("recovery_detail") or ""):
@@ -81,7 +67,7 @@ for i in range(count):
     by[(src, got)] += 1
     print(i, src, f"{w}x{h}", f"q{q}", samp, len(jpg), "cuts", a * 512, b * 512, "gaps", g1, g2, fill,
           "OK" if got else "MISS", flush=True)
-subprocess.run(["rm", "-rf", work])
+finish(work)
 print(f"seed {seed}: {ok}/{tot} bit-exact, {false_complete} false complete")
 for k in sorted({k for k, _ in by}):
     print(f"  {k}: {by[(k, True)]}/{by[(k, True)] + by[(k, False)]}")

@@ -15,8 +15,11 @@ has the file's SHA-256; a "false complete" is an output at the database's
 offset marked `carved-complete` with another hash (one marked
 `carved-unverified-contiguous` with another hash is counted apart).
 """
-import hashlib, json, os, random, sqlite3, subprocess, sys, tempfile
+import hashlib, os, random, sqlite3, sys, tempfile
 from collections import Counter
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fragbench import carve, finish, image, only  # noqa: E402
 
 seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 30
@@ -50,33 +53,13 @@ for i in range(count):
     secs = len(db) // 512
     cut = R.randrange(1, secs) * 512
     fill = R.choice(["noise", "zeros", "text", "sqlite"])
-
-    def gap(n):
-        if fill == "noise":
-            return R.randbytes(n)
-        if fill == "zeros":
-            return bytes(n)
-        if fill == "text":
-            return (b"The quick brown fox jumps over the lazy dog. " * (n // 40 + 1))[:n]
-        o = R.choice(others[:-1] or [R.randbytes(n)])
-        at = R.randrange(0, max(1, len(o) - n)) // 512 * 512
-        return o[at:at + n].ljust(n, b"\0")
-
     g = R.randrange(1, 400) * 512
-    img = bytearray(R.randbytes(0x20000))
-    img += db[:cut] + gap(g) + db[cut:]
-    img += R.randbytes(0x20000)
-    if os.environ.get("ONLY") not in (None, str(i)):
+    img = image(R, [db[:cut], db[cut:]], [g], fill, others)
+    if not only(i):
         continue
-    raw, case = os.path.join(work, "img.raw"), os.path.join(work, "case")
-    open(raw, "wb").write(img)
-    subprocess.run(["rm", "-rf", case])
-    subprocess.run([dredge, "--progress", "none", "carve", raw, "--out", case], capture_output=True)
     want = hashlib.sha256(db).hexdigest()
-    ls = subprocess.run([dredge, "ls", "--progress", "json", case], capture_output=True, text=True).stdout
     got, status = False, "not carved"
-    for line in ls.splitlines():
-        art = json.loads(line)
+    for art in carve(dredge, work, img):
         if art.get("sha256") == want:
             got = True
         if art["id"].endswith(f"/{0x20000:x}/sqlite"):
@@ -92,10 +75,7 @@ for i in range(count):
     by[("cut at a page boundary" if page_aligned else "cut inside a page", got)] += 1
     by[(fill, got)] += 1
     print(i, len(db), "page", ps, "cut", cut, "gap", g, fill, "OK" if got else f"MISS ({status})", flush=True)
-if os.environ.get("KEEP"):
-    print("kept", work)
-else:
-    subprocess.run(["rm", "-rf", work])
+finish(work)
 print(f"seed {seed}: {ok}/{tot} bit-exact, {false_complete} false complete, "
       f"{unverified_wrong} wrong but marked unverified-contiguous")
 for k in sorted({k for k, _ in by}):

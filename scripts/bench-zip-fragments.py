@@ -16,8 +16,11 @@ anywhere: in one member, in two, or in the directory (dredge places two cuts
 only when they fall in different members before the directory); the line of
 each case says where they fell.
 """
-import hashlib, json, os, random, struct, subprocess, sys, tempfile
+import hashlib, os, random, struct, subprocess, sys, tempfile
 from collections import Counter
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from fragbench import carve, finish, image, only  # noqa: E402
 
 seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 40
@@ -58,33 +61,13 @@ for i in range(count):
 
     place = f"{where(a * 512)}+{where(b * 512)}"
     fill = R.choice(["noise", "zeros", "text", "zip"])
-
-    def gap(n):
-        if fill == "noise":
-            return R.randbytes(n)
-        if fill == "zeros":
-            return bytes(n)
-        if fill == "text":
-            return (b"The quick brown fox jumps over the lazy dog. " * (n // 40 + 1))[:n]
-        o = R.choice(others[:-1] or [R.randbytes(n)])
-        at = R.randrange(0, max(1, len(o) - n)) // 512 * 512
-        return o[at:at + n].ljust(n, b"\0")
-
     g1, g2 = R.randrange(1, 400) * 512, R.randrange(1, 400) * 512
-    img = bytearray(R.randbytes(0x20000))
-    img += z[:a * 512] + gap(g1) + z[a * 512:b * 512] + gap(g2) + z[b * 512:]
-    img += R.randbytes(0x20000)
-    if os.environ.get("ONLY") not in (None, str(i)):
+    img = image(R, [z[:a * 512], z[a * 512:b * 512], z[b * 512:]], [g1, g2], fill, others)
+    if not only(i):
         continue
-    raw, case = os.path.join(work, "img.raw"), os.path.join(work, "case")
-    open(raw, "wb").write(img)
-    subprocess.run(["rm", "-rf", case])
-    subprocess.run([dredge, "--progress", "none", "carve", raw, "--out", case], capture_output=True)
     want = hashlib.sha256(z).hexdigest()
-    ls = subprocess.run([dredge, "ls", "--progress", "json", case], capture_output=True, text=True).stdout
     got = False
-    for line in ls.splitlines():
-        art = json.loads(line)
+    for art in carve(dredge, work, img):
         if art.get("sha256") == want:
             got = True
         elif art.get("status") == "complete" and "fragments" in (art.get("recovery_detail") or ""):
@@ -97,10 +80,7 @@ for i in range(count):
     by[(kind, got)] += 1
     by[(fill, got)] += 1
     print(i, len(z), "cuts", a * 512, b * 512, place, "gaps", g1, g2, fill, "OK" if got else "MISS", flush=True)
-if os.environ.get("KEEP"):
-    print("kept", work)
-else:
-    subprocess.run(["rm", "-rf", work])
+finish(work)
 print(f"seed {seed}: {ok}/{tot} bit-exact, {false_complete} false complete")
 for k in sorted({k for k, _ in by}):
     print(f"  {k}: {by[(k, True)]}/{by[(k, True)] + by[(k, False)]}")

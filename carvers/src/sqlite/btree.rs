@@ -50,8 +50,8 @@ struct Walker<'r, 'a> {
     r: &'r mut Reader<'a>,
     sp: Splice,
     db: &'r Db,
-    seen: Vec<u64>,
-    good: Vec<u64>,
+    seen: Pages,
+    good: Pages,
     bad: Option<(u32, Role)>,
     /// Check one page: no children, no overflow chains.
     shallow: bool,
@@ -60,6 +60,26 @@ struct Walker<'r, 'a> {
     /// Stop at the first page that fails (a search only needs pass or fail).
     quick: bool,
     page: Vec<u8>,
+}
+
+/// A set of page numbers (1-based), as bits grown as far as the highest page
+/// set: a walk of one page costs one word, a whole walk a bit a page.
+#[derive(Default)]
+struct Pages(Vec<u64>);
+
+impl Pages {
+    fn has(&self, page: u32) -> bool {
+        let i = page.saturating_sub(1) as usize;
+        self.0.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    fn set(&mut self, page: u32) {
+        let i = page.saturating_sub(1) as usize;
+        if self.0.len() <= i / 64 {
+            self.0.resize(i / 64 + 1, 0);
+        }
+        self.0[i / 64] |= 1 << (i % 64);
+    }
 }
 
 fn varint(b: &[u8], at: usize) -> Option<(u64, usize)> {
@@ -98,22 +118,16 @@ impl Walker<'_, '_> {
 
     fn passed(&mut self, page: u32) {
         if (1..=self.db.pages).contains(&page) {
-            let i = (page - 1) as usize;
-            self.good[i / 64] |= 1 << (i % 64);
+            self.good.set(page);
         }
     }
 
     /// Marks `page` used; false when it is out of range or used already.
     fn take(&mut self, page: u32) -> bool {
-        if page == 0 || page > self.db.pages {
+        if page == 0 || page > self.db.pages || self.seen.has(page) {
             return false;
         }
-        let i = (page - 1) as usize;
-        let (w, bit) = (i / 64, 1u64 << (i % 64));
-        if self.seen[w] & bit != 0 {
-            return false;
-        }
-        self.seen[w] |= bit;
+        self.seen.set(page);
         true
     }
 
@@ -381,28 +395,32 @@ fn schema_root(rec: &[u8]) -> Option<u32> {
     u32::try_from(v).ok().filter(|&p| p > 0)
 }
 
+impl<'r, 'a> Walker<'r, 'a> {
+    fn new(r: &'r mut Reader<'a>, sp: Splice, db: &'r Db, shallow: bool, quick: bool) -> Self {
+        Walker {
+            r,
+            sp,
+            db,
+            seen: Pages::default(),
+            good: Pages::default(),
+            bad: None,
+            shallow,
+            last_tree: false,
+            quick,
+            page: Vec::new(),
+        }
+    }
+}
+
 /// Walks the database laid out by `sp`; `quick`: stop at the first failure.
 pub(super) fn walk(r: &mut Reader<'_>, sp: Splice, db: &Db, freelist: u32, quick: bool) -> Walk {
-    let words = (db.pages as usize).div_ceil(64);
-    let mut w = Walker {
-        r,
-        sp,
-        db,
-        seen: vec![0; words],
-        good: vec![0; words],
-        bad: None,
-        shallow: false,
-        last_tree: false,
-        quick,
-        page: Vec::new(),
-    };
+    let mut w = Walker::new(r, sp, db, false, quick);
     let mut roots = Some(Vec::new());
     w.tree(1, true, 0, &mut roots);
     for root in roots.unwrap_or_default() {
         // A root named twice is walked once; whether it is a table's or an
         // index's, its first page says.
-        let i = (root.saturating_sub(1)) as usize;
-        if root == 0 || root > db.pages || w.seen[i / 64] & (1 << (i % 64)) != 0 {
+        if root == 0 || root > db.pages || w.seen.has(root) {
             continue;
         }
         let at = u64::from(root - 1) * db.page_size;
@@ -410,17 +428,13 @@ pub(super) fn walk(r: &mut Reader<'_>, sp: Splice, db: &Db, freelist: u32, quick
         w.tree(root, table, 0, &mut None);
     }
     w.freelist(freelist);
-    let bit = |v: &[u64], p: u32| {
-        let i = (p - 1) as usize;
-        v.get(i / 64).is_some_and(|w| w & (1 << (i % 64)) != 0)
-    };
     match w.bad {
         Some((page, role)) => Walk::Bad {
             page,
             role,
             below: (1..page.min(db.pages))
                 .rev()
-                .find(|&p| bit(&w.good, p))
+                .find(|&p| w.good.has(p))
                 .unwrap_or(0),
         },
         None => Walk::Ok { last: w.last_tree },
@@ -431,19 +445,7 @@ pub(super) fn walk(r: &mut Reader<'_>, sp: Splice, db: &Db, freelist: u32, quick
 /// page's header, cell pointers and cells (not its children or overflow
 /// chains), an overflow page's next pointer, a trunk page's leaves.
 pub(super) fn page_ok(r: &mut Reader<'_>, sp: Splice, db: &Db, page: u32, role: Role) -> bool {
-    let words = (db.pages as usize).div_ceil(64);
-    let mut w = Walker {
-        r,
-        sp,
-        db,
-        seen: vec![0; words],
-        good: vec![0; words],
-        bad: None,
-        shallow: true,
-        last_tree: false,
-        quick: true,
-        page: Vec::new(),
-    };
+    let mut w = Walker::new(r, sp, db, true, true);
     match role {
         Role::Tree { table } => w.tree(page, table, 0, &mut None),
         Role::Trunk => w.freelist(page) && w.bad.is_none(),
