@@ -48,7 +48,9 @@ c.close()
     img[0x200000..0x200000 + bad.len()].copy_from_slice(&bad);
     let p = d.path().join("img.raw");
     std::fs::write(&p, &img).unwrap();
-    let arts = one_shot_ls("carve", &p, None, &d.path().join("case"), 0, &[]);
+    // Exit 3: the frames after the damaged one hold images of page 1, which
+    // start a database that breaks at its page 2 (partial, below).
+    let arts = one_shot_ls("carve", &p, None, &d.path().join("case"), 3, &[]);
     let wal_at = |off: u64| {
         carved_at(&arts, off, "sqlite-wal")
             .unwrap_or_else(|| panic!("no log at {off:#x}: {arts:#?}"))
@@ -59,4 +61,19 @@ c.close()
     let cut = wal_at(0x200000);
     assert_eq!(cut["size"], (32 + 5 * frame) as u64, "five frames stand");
     assert_eq!(cut["sha256"], sha256(&log[..32 + 5 * frame]));
+    // A page 1 inside a log is no database: never carved as a whole one.
+    let pages_1: Vec<&serde_json::Value> = arts
+        .iter()
+        .filter(|a| {
+            a["forensic_path"]
+                .as_str()
+                .unwrap_or("")
+                .ends_with("/sqlite")
+        })
+        .collect();
+    assert!(!pages_1.is_empty(), "{arts:#?}");
+    for a in pages_1 {
+        assert_eq!(a["status"], "partial", "{a}");
+        assert!(a["size"].as_u64().unwrap() <= page as u64, "{a}");
+    }
 }

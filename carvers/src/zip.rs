@@ -206,23 +206,27 @@ fn members(
 /// End records tried for a file whose directory is not where its first one says:
 /// the gap may hold other archives, and their end records come first.
 const MAX_ENDS: usize = 8;
+/// How far past another archive's end record the next one is looked for.
+const NEXT_END: u64 = 4 << 20;
 
 /// The end record at `eocd` or one of the next few, with the directory it names
 /// found further on (one or two gaps, `fragments`): (its offset, its comment
-/// length, the layout, the entries).
+/// length, the layout, the entries). A record is passed over for the next only
+/// when it is another archive's: its directory right before it and that
+/// archive's first local header where its offsets put it, after this file's
+/// start (so a damaged or truncated archive does not read far ahead for
+/// nothing).
 fn spliced(r: &mut Reader<'_>, mut eocd: u64) -> Option<(u64, u16, Splice, Vec<Entry>)> {
-    let last = eocd.saturating_add(2 * MAX_GAP + (64 << 10));
     for _ in 0..MAX_ENDS {
         let (count, cd_size, cd_off, comment) = (
             r.le16(eocd + 10)?,
-            r.le32(eocd + 12)?,
-            r.le32(eocd + 16)?,
+            u64::from(r.le32(eocd + 12)?),
+            u64::from(r.le32(eocd + 16)?),
             r.le16(eocd + 20)?,
         );
-        let cd_end = u64::from(cd_off) + u64::from(cd_size);
+        let cd_end = cd_off + cd_size;
         let gap = eocd.saturating_sub(cd_end);
         if cd_end < eocd && gap % SECTOR == 0 && gap <= 2 * MAX_GAP {
-            let cd_off = u64::from(cd_off);
             let found = (gap <= MAX_GAP)
                 .then(|| bifragment(r, gap, cd_off, cd_end, count))
                 .flatten()
@@ -231,7 +235,12 @@ fn spliced(r: &mut Reader<'_>, mut eocd: u64) -> Option<(u64, u16, Splice, Vec<E
                 return Some((eocd, comment, sp, entries));
             }
         }
-        eocd = r.find_before(eocd + 1, last, &EOCD.to_le_bytes())?;
+        let dir = eocd.checked_sub(cd_size)?;
+        let other = dir.checked_sub(cd_off).filter(|&o| o > 0)?;
+        if r.le32(dir) != Some(CENTRAL) || r.le32(other) != Some(LOCAL) {
+            return None;
+        }
+        eocd = r.find_before(eocd + 1, eocd + NEXT_END, &EOCD.to_le_bytes())?;
     }
     None
 }

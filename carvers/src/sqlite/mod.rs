@@ -21,11 +21,16 @@ pub struct Sqlite;
 
 const SECTOR: u64 = 512;
 /// Largest gap between the two fragments that is searched.
-const MAX_GAP: u64 = 16 << 20;
+const MAX_GAP: u64 = 8 << 20;
 /// Sector boundaries that may hold the cut: with more, it is not looked for.
 const MAX_CUTS: u64 = 256;
-/// Bytes the gap search may walk for one candidate file.
-const BUDGET: u64 = 512 << 20;
+/// Bytes the gap search may read for one candidate file (each look at a page
+/// start, each page checked, each database walked): a page 1 inside some other
+/// structure (a WAL frame, a journal record) costs this at most, and stays
+/// well inside the reader's own budget.
+const BUDGET: u64 = 96 << 20;
+/// What a look at a page start costs against the budget.
+const LOOK: u64 = 64;
 
 /// Whether the 12 bytes at the start of a page could begin a b-tree page or an
 /// overflow page (its next page number within the database).
@@ -68,7 +73,11 @@ fn bifragment(
         for &s in &cuts {
             // The first page that starts at or after the cut must look like one
             // where the gap puts it.
+            if spent > BUDGET {
+                return None;
+            }
             let p0 = s.div_ceil(ps) * ps;
+            spent += LOOK;
             if p0 < len
                 && !r
                     .get(p0 + g, 12)
@@ -81,11 +90,9 @@ fn bifragment(
                 gap: g,
                 ..WHOLE
             };
+            spent += ps;
             if !page_ok(r, sp, db, bad, role) {
                 continue;
-            }
-            if spent > BUDGET {
-                return None;
             }
             spent += len;
             if let Walk::Ok { .. } = walk(r, sp, db, freelist, true) {
