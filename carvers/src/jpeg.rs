@@ -16,7 +16,7 @@
 //! decoder from a checkpoint before the split, and must decode to exactly the right
 //! MCU count and EOI.
 
-use crate::{Carver, Reader, Splice, Verdict, WHOLE};
+use crate::{Carver, Reader, Splice, Verdict, SECTOR, WHOLE};
 use std::collections::VecDeque;
 
 mod fragments;
@@ -24,7 +24,6 @@ use fragments::reassemble;
 
 pub struct Jpeg;
 
-const SECTOR: u64 = 512;
 /// Largest gap between the two fragments that is searched.
 const MAX_GAP: u64 = 2 << 20;
 /// How far before the detected failure the split may lie.

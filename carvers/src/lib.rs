@@ -255,6 +255,12 @@ impl<'a> Reader<'a> {
         self.start
     }
 
+    /// The first offset at or after `off` (from the candidate's start) that
+    /// lies on an image sector boundary.
+    pub(crate) fn sector_from(&self, off: u64) -> u64 {
+        (self.start + off).div_ceil(SECTOR) * SECTOR - self.start
+    }
+
     /// Bytes at `off..off+len` relative to the candidate's start, or `None` past the
     /// limit.
     pub fn get(&mut self, off: u64, len: usize) -> Option<&[u8]> {
@@ -394,6 +400,10 @@ impl<'a> Reader<'a> {
         None
     }
 }
+
+/// The image sector: gap searches place cuts and continuations on its
+/// boundaries (filesystems allocate in multiples of it).
+pub(crate) const SECTOR: u64 = 512;
 
 /// A file's logical bytes: `[0, split)` where the candidate starts, `[split,
 /// split2)` `gap` bytes further on, the rest `gap + gap2` further still. A split

@@ -7,14 +7,13 @@
 //! explained by a second gap the same way (three fragments). Otherwise the file is
 //! partial at the last good chunk.
 
-use crate::{Carver, Reader, Verdict};
+use crate::{Carver, Reader, Verdict, SECTOR};
 use dredge_core::checksum::crc32_update;
 
 pub struct Png;
 
 /// Largest gap between the two fragments that is searched.
 const MAX_GAP: u64 = 4 << 20;
-const SECTOR: u64 = 512;
 
 /// Chunk types the PNG specification defines (and common private ones): a chunk found
 /// by the gap search must be one of these, not any four letters in random data.
@@ -100,9 +99,8 @@ fn walk_gapped(
 /// follows it by at most `gaps - 1` more: the (split, gap) pairs and the end,
 /// the file being [0, split₁) + [split₁ + gap₁, split₂) + … + [… , end).
 fn fragmented(r: &mut Reader<'_>, c: u64, gaps: u32) -> Option<Gapped> {
-    let abs = r.start();
     // The split is on a sector boundary of the image, after the failing chunk's start.
-    let first_split = (abs + c).div_ceil(SECTOR) * SECTOR - abs;
+    let first_split = r.sector_from(c);
     let (len, ty) = (r.be32(c)?, r.get(c + 4, 4)?.to_vec());
     let header_whole =
         first_split >= c + 8 && ty.iter().all(u8::is_ascii_alphabetic) && len <= 64 << 20;

@@ -12,7 +12,7 @@
 //! first member whose header moved gives the first gap, and each cut is placed
 //! the same way (`fragments`).
 
-use crate::{partial_as, Carver, Reader, Splice, Verdict, WHOLE};
+use crate::{partial_as, Carver, Reader, Splice, Verdict, SECTOR, WHOLE};
 use dredge_core::checksum::crc32_update;
 
 mod fragments;
@@ -23,7 +23,6 @@ pub struct Zip;
 const LOCAL: u32 = 0x0403_4B50;
 const CENTRAL: u32 = 0x0201_4B50;
 const EOCD: u32 = 0x0605_4B50;
-const SECTOR: u64 = 512;
 /// Largest gap between the two fragments that is searched.
 const MAX_GAP: u64 = 16 << 20;
 /// Bytes the gap search may checksum or inflate for one candidate file: trying
@@ -203,6 +202,24 @@ fn members(
     Ok(())
 }
 
+/// What an end-of-central-directory record says.
+struct End {
+    count: u16,
+    cd_off: u64,
+    cd_size: u64,
+    comment: u16,
+}
+
+/// The end record at `eocd`; None when it is cut off.
+fn end_record(r: &mut Reader<'_>, eocd: u64) -> Option<End> {
+    Some(End {
+        count: r.le16(eocd + 10)?,
+        cd_size: u64::from(r.le32(eocd + 12)?),
+        cd_off: u64::from(r.le32(eocd + 16)?),
+        comment: r.le16(eocd + 20)?,
+    })
+}
+
 /// End records tried for a file whose directory is not where its first one says:
 /// the gap may hold other archives, and their end records come first.
 const MAX_ENDS: usize = 8;
@@ -218,12 +235,12 @@ const NEXT_END: u64 = 4 << 20;
 /// nothing).
 fn spliced(r: &mut Reader<'_>, mut eocd: u64) -> Option<(u64, u16, Splice, Vec<Entry>)> {
     for _ in 0..MAX_ENDS {
-        let (count, cd_size, cd_off, comment) = (
-            r.le16(eocd + 10)?,
-            u64::from(r.le32(eocd + 12)?),
-            u64::from(r.le32(eocd + 16)?),
-            r.le16(eocd + 20)?,
-        );
+        let End {
+            count,
+            cd_off,
+            cd_size,
+            comment,
+        } = end_record(r, eocd)?;
         let cd_end = cd_off + cd_size;
         let gap = eocd.saturating_sub(cd_end);
         if cd_end < eocd && gap % SECTOR == 0 && gap <= 2 * MAX_GAP {
@@ -308,15 +325,15 @@ impl Carver for Zip {
                 None,
             );
         };
-        let (Some(count), Some(cd_size), Some(cd_off), Some(mut comment)) = (
-            r.le16(eocd + 10),
-            r.le32(eocd + 12),
-            r.le32(eocd + 16),
-            r.le16(eocd + 20),
-        ) else {
+        let Some(End {
+            count,
+            cd_off,
+            cd_size,
+            mut comment,
+        }) = end_record(r, eocd)
+        else {
             return partial_as(eocd, "end record cut off", None);
         };
-        let (cd_size, cd_off) = (u64::from(cd_size), u64::from(cd_off));
         let cd_end = cd_off + cd_size;
         let mut spent = 0;
         let mut eocd = eocd;

@@ -39,8 +39,7 @@ fn events(r: &mut Reader<'_>, from: u64, to: u64) -> Vec<(u64, bool)> {
 /// Up to `most` sector starts in `[from, to)` that look like compressed data,
 /// nearest `from` first.
 fn dense_starts(r: &mut Reader<'_>, from: u64, to: u64, most: usize, out: &mut Vec<u64>) {
-    let abs = r.start();
-    let mut t = (abs + from).div_ceil(SECTOR) * SECTOR - abs;
+    let mut t = r.sector_from(from);
     let mut tried = 0;
     while t < to && tried < most {
         if r.get(t, SECTOR as usize).is_some_and(dense) {
@@ -73,12 +72,11 @@ pub(super) fn continuations(r: &mut Reader<'_>, from: u64, to: u64) -> Vec<u64> 
 /// sector is that sparse (images as flat as a synthetic gradient are not
 /// reassembled).
 fn dense_throughout(r: &mut Reader<'_>, sp: Splice, from: u64, end: u64) -> bool {
-    let abs = r.start();
     let mut l = 0;
     for (at, len) in sp.fragments(end) {
         let lo = at + from.saturating_sub(l).min(len);
         let hi = at + len;
-        let mut q = (abs + lo).div_ceil(SECTOR) * SECTOR - abs;
+        let mut q = r.sector_from(lo);
         while q + SECTOR <= hi {
             if !r.get(q, SECTOR as usize).is_some_and(dense) {
                 return false;
@@ -98,7 +96,7 @@ fn claimed(r: &mut Reader<'_>, sp: Splice) -> bool {
         let from = sp.at(sp.split2 - 1) + 1;
         gaps.push((from, from.saturating_add(sp.gap2)));
     }
-    if sp.cuts() == 2 && gaps.iter().any(|&(s, t)| seamless(r, s, t)) {
+    if gaps.len() == 2 && gaps.iter().any(|&(s, t)| seamless(r, s, t)) {
         // A middle piece and the bytes around it read as one stretch of
         // entropy-coded data: pieces of one other file (photos from one camera
         // share tables and sizes, so their pieces can add up to the MCU count),
@@ -131,11 +129,10 @@ fn seamless(r: &mut Reader<'_>, s: u64, t: u64) -> bool {
 /// tables); the sector must hold no marker but restarts. A fragment starts where
 /// foreign data stopped, so near the start of its stretch.
 pub(super) fn middles(r: &mut Reader<'_>, from: u64, to: u64) -> Vec<u64> {
-    let abs = r.start();
     let ends = events(r, from, to);
     let mut next_end = ends.iter().map(|e| e.0).peekable();
     let mut out = Vec::new();
-    let mut t = (abs + from).div_ceil(SECTOR) * SECTOR - abs;
+    let mut t = r.sector_from(from);
     // Dense sectors taken since the stretch began (a marker or a sparse sector).
     let mut run = 0;
     let mut after = from;
@@ -151,10 +148,10 @@ pub(super) fn middles(r: &mut Reader<'_>, from: u64, to: u64) -> Vec<u64> {
         let clean = next_end.peek().is_none_or(|&e| e >= t + SECTOR) && t >= after;
         if !dense {
             run = 0;
-        } else if clean && run < 3 {
-            out.push(t);
-            run += 1;
         } else if clean {
+            if run < 3 {
+                out.push(t);
+            }
             run += 1;
         }
         t += SECTOR;
@@ -279,8 +276,7 @@ fn cut(
                 continue;
             }
             let mut st = res.state.clone();
-            let w = walk(r, next, &mut st, cur.bits.pos, spent);
-            if let Stop::End(end) = w {
+            if let Stop::End(end) = walk(r, next, &mut st, cur.bits.pos, spent) {
                 if r.unreadable == 0
                     && end > s
                     && !claimed(r, next)
@@ -333,8 +329,7 @@ fn failures(
 /// The first sector start (logical, in layout `sp`) from `from` on whose sector
 /// does not look compressed, if it lies more than `LAG` before `fail_at`.
 fn first_sparse(r: &mut Reader<'_>, sp: Splice, from: u64, fail_at: u64) -> Option<u64> {
-    let abs = r.start();
-    let mut q = (abs + from).div_ceil(SECTOR) * SECTOR - abs;
+    let mut q = r.sector_from(from);
     while q.saturating_add(LAG) < fail_at {
         if !dense(r.get(sp.at(q), SECTOR as usize)?) {
             return Some(q);

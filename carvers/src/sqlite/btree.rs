@@ -62,6 +62,11 @@ struct Walker<'r, 'a> {
     page: Vec<u8>,
 }
 
+/// The big-endian page number at `at` in `b`.
+fn be32(b: &[u8], at: usize) -> u32 {
+    crate::uint(b, at, 4, true) as u32
+}
+
 /// A set of page numbers (1-based), as bits grown as far as the highest page
 /// set: a walk of one page costs one word, a whole walk a bit a page.
 #[derive(Default)]
@@ -171,10 +176,12 @@ impl Walker<'_, '_> {
             if !self.take(next) {
                 return self.fail(from.0, from.1);
             }
-            if !self.load(next) {
+            // Only its next pointer is checked: read that, not the page (the
+            // page being walked stays loaded).
+            let at = u64::from(next - 1) * self.db.page_size;
+            let Some(ptr) = self.sp.read(self.r, at, 4).map(|b| be32(&b, 0)) else {
                 return self.fail(next, Role::Overflow { last });
-            }
-            let ptr = u32::from_be_bytes([self.page[0], self.page[1], self.page[2], self.page[3]]);
+            };
             if (ptr == 0) != last {
                 return self.fail(next, Role::Overflow { last });
             }
@@ -210,18 +217,11 @@ impl Walker<'_, '_> {
         if end > u || (local < size && end + 4 > u) {
             return self.fail(page, role);
         }
-        let body = self.page[at..end as usize].to_vec();
-        if !Self::record_ok(&body, size) {
+        if !Self::record_ok(&self.page[at..end as usize], size) {
             return self.fail(page, role);
         }
         if local < size {
-            let e = end as usize;
-            let first = u32::from_be_bytes([
-                self.page[e],
-                self.page[e + 1],
-                self.page[e + 2],
-                self.page[e + 3],
-            ]);
+            let first = be32(&self.page, end as usize);
             let need = (size - local).div_ceil(u - 4);
             // A broken chain is that chain's pages' fault, not this page's.
             if !self.shallow {
@@ -267,12 +267,7 @@ impl Walker<'_, '_> {
         }
         let mut children = Vec::new();
         if interior {
-            children.push(u32::from_be_bytes([
-                self.page[h + 8],
-                self.page[h + 9],
-                self.page[h + 10],
-                self.page[h + 11],
-            ]));
+            children.push(be32(&self.page, h + 8));
         }
         for i in 0..cells {
             let at = be16(&self.page, ptrs + 2 * i);
@@ -284,12 +279,7 @@ impl Walker<'_, '_> {
                 if c + 4 > u {
                     return self.fail(page, role);
                 }
-                children.push(u32::from_be_bytes([
-                    self.page[c],
-                    self.page[c + 1],
-                    self.page[c + 2],
-                    self.page[c + 3],
-                ]));
+                children.push(be32(&self.page, c));
                 c += 4;
                 if table {
                     if varint(&self.page[..u], c).is_none() {
@@ -315,10 +305,6 @@ impl Walker<'_, '_> {
             }
             if !self.payload(page, c, size, table, table && !interior) {
                 return false;
-            }
-            // `payload` loaded overflow pages over this one.
-            if !self.load(page) {
-                return self.fail(page, role);
             }
         }
         if children.iter().any(|&c| c == 0 || c > self.db.pages) {
@@ -348,14 +334,14 @@ impl Walker<'_, '_> {
                 return self.fail(trunk, Role::Trunk);
             }
             let b = &self.page;
-            let next = u32::from_be_bytes([b[0], b[1], b[2], b[3]]);
-            let leaves = u64::from(u32::from_be_bytes([b[4], b[5], b[6], b[7]]));
+            let next = be32(b, 0);
+            let leaves = u64::from(be32(b, 4));
             if leaves > per {
                 return self.fail(trunk, Role::Trunk);
             }
             for i in 0..leaves as usize {
                 let o = 8 + 4 * i;
-                let leaf = u32::from_be_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
+                let leaf = be32(b, o);
                 if leaf == 0 || leaf > self.db.pages {
                     return self.fail(trunk, Role::Trunk);
                 }
@@ -450,11 +436,17 @@ pub(super) fn page_ok(r: &mut Reader<'_>, sp: Splice, db: &Db, page: u32, role: 
         Role::Tree { table } => w.tree(page, table, 0, &mut None),
         Role::Trunk => w.freelist(page) && w.bad.is_none(),
         Role::Overflow { last } => {
-            if page == 0 || page > db.pages || !w.load(page) {
+            if page == 0 || page > db.pages {
                 return false;
             }
-            let next = u32::from_be_bytes([w.page[0], w.page[1], w.page[2], w.page[3]]);
-            (next == 0) == last && next <= db.pages
+            let at = u64::from(page - 1) * db.page_size;
+            match w.sp.read(w.r, at, 4) {
+                Some(b) => {
+                    let next = be32(&b, 0);
+                    (next == 0) == last && next <= db.pages
+                }
+                None => false,
+            }
         }
     }
 }

@@ -14,12 +14,11 @@
 
 mod btree;
 
-use crate::{Carver, Reader, Splice, Verdict, WHOLE};
+use crate::{Carver, Reader, Splice, Verdict, SECTOR, WHOLE};
 use btree::{page_ok, walk, Db, Role, Walk};
 
 pub struct Sqlite;
 
-const SECTOR: u64 = 512;
 /// Largest gap between the two fragments that is searched.
 const MAX_GAP: u64 = 8 << 20;
 /// Sector boundaries that may hold the cut: with more, it is not looked for.
@@ -54,13 +53,12 @@ fn bifragment(
     freelist: u32,
     (bad, role, below): (u32, Role, u32),
 ) -> Option<Splice> {
-    let abs = r.start();
     let ps = db.page_size;
     let len = ps * u64::from(db.pages);
     let bad_at = u64::from(bad.saturating_sub(1)) * ps;
     let floor = u64::from(below.saturating_sub(1)) * ps;
     let top = (bad_at + ps).min(len);
-    let first = (abs + floor + 1).div_ceil(SECTOR) * SECTOR - abs;
+    let first = r.sector_from(floor + 1);
     if top <= first || (top - first) / SECTOR >= MAX_CUTS {
         return None;
     }

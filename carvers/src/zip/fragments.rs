@@ -4,9 +4,35 @@
 use super::*;
 
 /// Sector boundaries in `(lo, hi]` (offsets from the candidate's start).
-fn boundaries(abs: u64, lo: u64, hi: u64) -> impl Iterator<Item = u64> {
-    let first = (abs + lo + 1).div_ceil(SECTOR) * SECTOR - abs;
-    (first..=hi).step_by(SECTOR as usize)
+fn boundaries(
+    r: &Reader<'_>,
+    lo: u64,
+    hi: u64,
+) -> std::iter::StepBy<std::ops::RangeInclusive<u64>> {
+    (r.sector_from(lo + 1)..=hi).step_by(SECTOR as usize)
+}
+
+/// The entries of a directory that lies `shift` bytes after where the end
+/// record says (`[cd_off, cd_end)` then), sorted by their local headers; None
+/// unless it parses with the record's entry count.
+fn moved_directory(
+    r: &mut Reader<'_>,
+    shift: u64,
+    cd_off: u64,
+    cd_end: u64,
+    count: u16,
+) -> Option<Vec<Entry>> {
+    let probe = Splice {
+        split: cd_off,
+        gap: shift,
+        ..WHOLE
+    };
+    let mut entries = central(r, probe, cd_off, cd_end).ok()?;
+    if entries.len() != usize::from(count) {
+        return None;
+    }
+    entries.sort_by_key(|e| e.local);
+    Some(entries)
 }
 
 /// Looks for the split of a file whose directory lies `gap` bytes after where the end
@@ -18,29 +44,18 @@ pub(super) fn bifragment(
     cd_end: u64,
     count: u16,
 ) -> Option<(Splice, Vec<Entry>)> {
-    let abs = r.start();
-    let boundaries = move |lo: u64, hi: u64| boundaries(abs, lo, hi);
     let mut spent = 0u64;
     if r.le32(cd_off + gap) == Some(CENTRAL) {
         // The split lies before the directory: in the member whose local header is
         // the last one found unshifted.
-        let probe = Splice {
-            split: cd_off,
-            gap,
-            ..WHOLE
-        };
-        let mut entries = central(r, probe, cd_off, cd_end).ok()?;
-        if entries.len() != usize::from(count) {
-            return None;
-        }
-        entries.sort_by_key(|e| e.local);
+        let entries = moved_directory(r, gap, cd_off, cd_end, count)?;
         let k = entries
             .iter()
             .position(|e| r.le32(e.local) != Some(LOCAL))
             .unwrap_or(entries.len());
         let lo = entries.get(k.checked_sub(1)?)?.local;
         let hi = entries.get(k).map_or(cd_off, |e| e.local);
-        for s in boundaries(lo, hi) {
+        for s in boundaries(r, lo, hi) {
             if spent > BUDGET {
                 return None;
             }
@@ -55,7 +70,7 @@ pub(super) fn bifragment(
         }
     } else if r.le32(cd_off) == Some(CENTRAL) {
         // The split lies inside the directory.
-        for s in boundaries(cd_off, cd_end) {
+        for s in boundaries(r, cd_off, cd_end) {
             let sp = Splice {
                 split: s,
                 gap,
@@ -109,16 +124,7 @@ pub(super) fn trifragment(
     if r.le32(cd_off.checked_add(shift)?) != Some(CENTRAL) {
         return None;
     }
-    let probe = Splice {
-        split: cd_off,
-        gap: shift,
-        ..WHOLE
-    };
-    let mut entries = central(r, probe, cd_off, cd_end).ok()?;
-    if entries.len() != usize::from(count) {
-        return None;
-    }
-    entries.sort_by_key(|e| e.local);
+    let entries = moved_directory(r, shift, cd_off, cd_end, count)?;
     let k1 = entries.iter().position(|e| !header_at(r, e, 0))?;
     let before = k1.checked_sub(1)?;
     let mut spent = 0u64;
@@ -179,9 +185,8 @@ fn cuts(r: &mut Reader<'_>, entries: &[Entry], at: &Found, spent: &mut u64) -> O
     if k3 > k2 + 1 || !entries[k3..].iter().all(|e| header_at(r, e, at.shift)) {
         return None;
     }
-    let abs = r.start();
     let (lo, hi) = (entries[at.before].local, entries[at.probe].local);
-    let first = boundaries(abs, lo, hi).find(|&s| {
+    let first = boundaries(r, lo, hi).find(|&s| {
         let sp = Splice {
             split: s,
             gap: at.g1,
@@ -196,7 +201,7 @@ fn cuts(r: &mut Reader<'_>, entries: &[Entry], at: &Found, spent: &mut u64) -> O
     };
     let lo = entries[k2 - 1].local;
     let hi = entries.get(k3).map_or(at.cd_off, |e| e.local);
-    for s in boundaries(abs, lo, hi) {
+    for s in boundaries(r, lo, hi) {
         if *spent > BUDGET {
             return None;
         }
