@@ -20,7 +20,7 @@ import hashlib, os, random, struct, subprocess, sys, tempfile
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fragbench import carve, finish, image, only  # noqa: E402
+from fragbench import carve, finish, image, only, reassembled  # noqa: E402
 
 seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 40
@@ -65,14 +65,10 @@ for i in range(count):
     img = image(R, [z[:a * 512], z[a * 512:b * 512], z[b * 512:]], [g1, g2], fill, others)
     if not only(i):
         continue
-    want = hashlib.sha256(z).hexdigest()
-    got = False
-    for art in carve(dredge, work, img):
-        if art.get("sha256") == want:
-            got = True
-        elif art.get("status") == "complete" and "fragments" in (art.get("recovery_detail") or ""):
-            false_complete += 1
-            print("FALSE COMPLETE", i, art["id"], art["size"])
+    got, wrong = reassembled(carve(dredge, work, img), hashlib.sha256(z).hexdigest())
+    false_complete += len(wrong)
+    for art in wrong:
+        print("FALSE COMPLETE", i, art["id"], art["size"])
     two_members = place.count("m") == 2 and place.split("+")[0] != place.split("+")[1]
     kind = "different members" if two_members else "same member or directory"
     tot += 1

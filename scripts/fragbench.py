@@ -44,6 +44,15 @@ def carve(dredge, work, img):
     return [json.loads(line) for line in ls.splitlines()]
 
 
+def reassembled(arts, want):
+    """Whether an artifact has the SHA-256 `want`, and the artifacts reassembled
+    from fragments and marked complete with another hash (false completes)."""
+    got = any(a.get("sha256") == want for a in arts)
+    wrong = [a for a in arts if a.get("sha256") != want and a.get("status") == "complete"
+             and "fragments" in (a.get("recovery_detail") or "")]
+    return got, wrong
+
+
 def only(i):
     """Whether case `i` runs (ONLY=N runs case N alone)."""
     return os.environ.get("ONLY") in (None, str(i))
