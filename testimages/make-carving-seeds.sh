@@ -8,7 +8,7 @@
 # here.)
 # Usage: testimages/make-carving-seeds.sh   (needs tar, xz, bzip2, zstd, lz4, lzip, lzop, wat2wasm, python3 ds_store, iconv, gcc,
 # python3 (and plyvel), flac, oggenc, lame, ffmpeg, clang, ld64.lld, llvm-lipo, 7zz, gcab, xorriso, heif-enc, smali, javac, pyftsubset,
-# mkvmerge, opusenc, icotool, png2icns, convert, abc2midi, cpio, ar, dpkg-deb, mktorrent; the files are committed, so the test needs none of these)
+# mkvmerge, opusenc, icotool, png2icns, convert, abc2midi, cpio, ar, dpkg-deb, mktorrent, gs, qpdf; the files are committed, so the test needs none of these)
 set -euo pipefail
 out="$(cd "$(dirname "$0")" && pwd)/carving/seeds"
 mkdir -p "$out"
@@ -237,4 +237,19 @@ with DSStore.open(sys.argv[1], 'w+') as d:
     for i in range(40):
         d[f'ledger {i:02d}.xlsx']['Iloc'] = (i, 2 * i)
 PY
+# A PDF with an xref stream and object streams (the ground truth holds a
+# classic-table PDF): Ghostscript's text and a small photo, rewritten by qpdf.
+python3 - "$work/seed.ps" <<'PY'
+import sys
+lines = ["%!PS", "/Helvetica findfont 9 scalefont setfont"]
+for page in range(2):
+    for i in range(40):
+        lines.append(f"40 {760 - 14 * i} moveto (ledger line {page}.{i}: meet at the harbour, bring cash) show")
+    lines.append("showpage")
+open(sys.argv[1], "w").write("\n".join(lines) + "\n")
+PY
+convert -size 96x64 -seed 2 plasma:fractal -quality 80 "$work/seed-pdf.jpg"
+gs -q -dNOPAUSE -dBATCH -dNOSAFER -sDEVICE=pdfwrite -sOutputFile="$work/seed.pdf" "$work/seed.ps" \
+  "$(ls /usr/share/ghostscript/*/lib/viewjpeg.ps | head -1)" -c "($work/seed-pdf.jpg) viewJPEG showpage"
+qpdf --object-streams=generate "$work/seed.pdf" "$out/seed.pdf"
 ls -l "$out"

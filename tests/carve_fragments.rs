@@ -2,7 +2,8 @@
 //! 8 KiB IDAT chunks) and a JPEG written by ImageMagick (libjpeg), each cut at two
 //! sector boundaries, their pieces laid with foreign data between them, come back
 //! whole and bit-exact, their three pieces in their runs; the same files cut once
-//! still come back in two.
+//! still come back in two. PDFs written by Ghostscript (and rewritten by qpdf)
+//! cut once come back from their cross-references.
 
 mod common;
 
@@ -278,6 +279,135 @@ open("root.txt", "w").write(str(root))
     std::fs::create_dir(&dir).unwrap();
     let arts = carve_laid(&dir, 4 << 20, 99, &[(0x20000, &damaged)], 3);
     let a = carved_at(&arts, 0x20000, "sqlite").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(a["status"], "partial", "{a}");
+    assert!(a["size"].as_u64().unwrap() <= at as u64, "{a}");
+}
+
+/// The (start, end) of the data of the longest stream whose dictionary
+/// (the 200 bytes before `stream`) names `filter`.
+fn longest_stream(pdf: &[u8], filter: &str) -> (usize, usize) {
+    let mut best = (0, 0);
+    let mut at = 0;
+    while let Some(i) = find(&pdf[at..], b"stream\n").map(|i| i + at) {
+        let data = i + 7;
+        let dict = &pdf[i.saturating_sub(200)..i];
+        let end = find(&pdf[data..], b"endstream").map_or(data, |e| data + e);
+        if i > 3
+            && &pdf[i - 3..i] != b"end"
+            && find(dict, filter.as_bytes()).is_some()
+            && end - data > best.1 - best.0
+        {
+            best = (data, end);
+        }
+        at = data;
+    }
+    best
+}
+
+fn find(h: &[u8], n: &[u8]) -> Option<usize> {
+    h.windows(n.len()).position(|w| w == n)
+}
+
+/// PDFs cut once, in a FlateDecode stream (its Adler-32 places the cut), in
+/// the JPEG of a photo (its decoding places it), and in the cross-reference
+/// table: as Ghostscript writes them, with object streams and an xref stream
+/// (qpdf), and linearized (qpdf: `startxref` names the first-page section, the
+/// main one is at the end). A sector overwritten in place is partial.
+#[test]
+fn a_pdf_in_two_fragments_comes_back_whole() {
+    if !tools(&["gs", "qpdf", "convert"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let mut ps = String::from("%!PS\n/Helvetica findfont 7 scalefont setfont\n");
+    let words = [
+        "meet", "at", "the", "harbour", "tonight", "bring", "cash", "ledger",
+    ];
+    let mut k = 0usize;
+    for _ in 0..12 {
+        for line in 0..90 {
+            let text: Vec<&str> = (0..14)
+                .map(|_| {
+                    k = (k * 7 + 3) % 101;
+                    words[k % 8]
+                })
+                .collect();
+            ps.push_str(&format!(
+                "30 {} moveto ({}) show\n",
+                800 - 8 * line,
+                text.join(" ")
+            ));
+        }
+        ps.push_str("showpage\n");
+    }
+    std::fs::write(p.join("a.ps"), ps).unwrap();
+    let pdf = made(
+        p,
+        "convert -size 400x300 -seed 4 plasma:fractal -quality 85 a.jpg && \
+         gs -q -dNOPAUSE -dBATCH -dNOSAFER -sDEVICE=pdfwrite -sOutputFile=a.pdf a.ps \
+            $(ls /usr/share/ghostscript/*/lib/viewjpeg.ps | head -1) -c '(a.jpg) viewJPEG showpage'",
+        "a.pdf",
+    );
+    let os = made(p, "qpdf --object-streams=generate a.pdf os.pdf", "os.pdf");
+    let lin = made(p, "qpdf --linearize a.pdf lin.pdf", "lin.pdf");
+    // A sector boundary inside the stream, near its middle.
+    let mid = |(s, e): (usize, usize)| {
+        let cut = (s + e) / 2 / 512 * 512;
+        let cut = if cut <= s { cut + 512 } else { cut };
+        assert!(s < cut && cut < e, "{s}..{e}");
+        cut
+    };
+    let x = find(&pdf, b"\nxref\n").unwrap() + 1;
+    let t = find(&pdf[x..], b"trailer").unwrap() + x;
+    let in_table = (x / 512 + 1) * 512;
+    assert!(in_table + 40 < t, "table {x}..{t}");
+    comes_back(
+        p,
+        &pdf,
+        "pdf",
+        &[
+            (
+                "flate",
+                vec![mid(longest_stream(&pdf, "FlateDecode"))],
+                vec![23 * 512],
+            ),
+            (
+                "jpeg",
+                vec![mid(longest_stream(&pdf, "DCTDecode"))],
+                vec![140 * 512],
+            ),
+            ("xref-table", vec![in_table], vec![9 * 512]),
+        ],
+    );
+    comes_back(
+        p,
+        &os,
+        "pdf",
+        &[(
+            "object-streams",
+            vec![mid(longest_stream(&os, "FlateDecode"))],
+            vec![77 * 512],
+        )],
+    );
+    comes_back(
+        p,
+        &lin,
+        "pdf",
+        &[(
+            "linearized",
+            vec![mid(longest_stream(&lin, "FlateDecode"))],
+            vec![31 * 512],
+        )],
+    );
+    // A sector of the photo overwritten where it lies: no gap explains it.
+    let at = mid(longest_stream(&pdf, "DCTDecode"));
+    let mut damaged = pdf.clone();
+    damaged[at..at + 512].copy_from_slice(&noise(512, 8));
+    let dir = p.join("damaged");
+    std::fs::create_dir(&dir).unwrap();
+    let arts = carve_laid(&dir, 4 << 20, 99, &[(0x20000, &damaged)], 3);
+    let a = carved_at(&arts, 0x20000, "pdf").unwrap_or_else(|| panic!("{arts:#?}"));
     assert_eq!(a["status"], "partial", "{a}");
     assert!(a["size"].as_u64().unwrap() <= at as u64, "{a}");
 }

@@ -20,6 +20,7 @@ use crate::{Carver, Reader, Splice, Verdict, SECTOR, WHOLE};
 use std::collections::VecDeque;
 
 mod fragments;
+pub(crate) use fragments::dense;
 use fragments::reassemble;
 
 pub struct Jpeg;

@@ -241,6 +241,12 @@ impl<'a> Reader<'a> {
         self.exhausted
     }
 
+    /// Work done for the current candidate so far (a search measures its own
+    /// share against this).
+    pub(crate) fn work(&self) -> u64 {
+        self.work
+    }
+
     /// The work budget of the current candidate.
     pub fn work_limit(&self) -> u64 {
         self.work_limit

@@ -7,7 +7,7 @@ use super::*;
 
 /// Whether a sector looks like entropy-coded data: compressed bytes use most byte
 /// values, where text, zeros and tables use few.
-pub(super) fn dense(sector: &[u8]) -> bool {
+pub(crate) fn dense(sector: &[u8]) -> bool {
     let mut seen = [false; 256];
     for &b in sector {
         seen[usize::from(b)] = true;
