@@ -40,7 +40,7 @@ pub(super) fn bifragment(
         if r.work() - base > BUDGET {
             return None;
         }
-        let here = r.get(y + g, 24).is_some_and(section_like);
+        let here = r.get(y + g, 24).is_some_and(super::starts_update);
         if here {
             tries += 1;
             if let Some(found) = with_gap(r, (x, y), g, eof - g, end - g, base) {
@@ -138,18 +138,6 @@ fn inside_section(
     verify(r, sp, &xref, end, eof, 0..u64::MAX, false)
         .is_ok()
         .then_some((sp, end))
-}
-
-/// Whether `b` could start a section: `xref`, or `num gen obj`.
-fn section_like(b: &[u8]) -> bool {
-    if b.starts_with(b"xref") {
-        return true;
-    }
-    let mut parts = b
-        .split(|c| c.is_ascii_whitespace())
-        .filter(|p| !p.is_empty());
-    let num = |p: Option<&[u8]>| p.is_some_and(|p| p.iter().all(u8::is_ascii_digit));
-    num(parts.next()) && num(parts.next()) && parts.next().is_some_and(|p| p.starts_with(b"obj"))
 }
 
 /// The search for one gap `g`. None: this gap explains nothing, try the next;

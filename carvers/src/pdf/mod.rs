@@ -19,8 +19,8 @@ use objects::object;
 use std::ops::Range;
 use xref::{read, section, Xref};
 
-/// Whether `b` begins an incremental update: `xref`, or an object header
-/// (`12 0 obj`).
+/// Whether `b` begins an incremental update, or could begin a section: `xref`,
+/// or an object header (`12 0 obj`).
 fn starts_update(b: &[u8]) -> bool {
     if b.starts_with(b"xref") {
         return true;
