@@ -12,7 +12,7 @@ use crate::{Reader, Splice};
 /// updates than this is not followed to its first).
 const MAX_SECTIONS: usize = 64;
 /// Entries read in all: more than any real file, few enough to hold.
-const MAX_ENTRIES: usize = 1 << 22;
+const MAX_ENTRIES: usize = 1 << 20;
 
 pub(super) struct Section {
     /// Logical offset of `xref`, or of the xref stream's object.
