@@ -203,13 +203,20 @@ fn bounds(r: &mut Reader<'_>, layouts: &[Splice; 2], xref: &Xref, end: u64) -> O
             hi = hi.min(s.at);
         }
     }
-    for &(off, num, gen) in &xref.entries {
-        let mut at = |sp: Splice| {
-            let mut cur = Cur::new(r, sp, end);
-            cur.pos = off;
-            cur.obj_header(num, gen)
-        };
-        match (at(layouts[0]), at(layouts[1])) {
+    // One cursor per layout, each reading the headers in offset order.
+    let headers = |r: &mut Reader<'_>, sp: Splice| -> Vec<bool> {
+        let mut cur = Cur::new(r, sp, end);
+        xref.entries
+            .iter()
+            .map(|&(off, num, gen)| {
+                cur.pos = off;
+                cur.obj_header(num, gen)
+            })
+            .collect()
+    };
+    let (here, there) = (headers(r, layouts[0]), headers(r, layouts[1]));
+    for ((&(off, ..), h), t) in xref.entries.iter().zip(here).zip(there) {
+        match (h, t) {
             (true, false) => lo = lo.max(off),
             (false, true) => hi = hi.min(off),
             (true, true) => {}

@@ -198,7 +198,7 @@ fn jpeg(cur: &mut Cur, from: u64, to: u64) -> bool {
         return false;
     };
     let n = bytes.len() as u64;
-    let src = Bytes(bytes);
+    let src = dredge_core::InMemory::new(bytes, "a PDF stream");
     let mut r = Reader::new(&src, 0, n);
     let len = match crate::jpeg::Jpeg.validate(&mut r) {
         Verdict::Complete { len, .. } => len,
@@ -206,7 +206,7 @@ fn jpeg(cur: &mut Cur, from: u64, to: u64) -> bool {
     };
     cur.reader().spend(n);
     // Ghostscript passes a JPEG through with a second EOI after it.
-    let b = &src.0;
+    let b = src.bytes();
     let tail = b.get(len as usize..).unwrap_or_default();
     let tail = tail.strip_prefix(b"\xff\xd9").unwrap_or(tail);
     if !tail.iter().all(|&c| is_ws(c)) {
@@ -340,32 +340,5 @@ fn attributes(b: &[u8]) -> bool {
             return false;
         };
         i += 2 + close + 1;
-    }
-}
-
-/// Bytes in memory as an image source (a stream put together for a check).
-struct Bytes(Vec<u8>);
-
-impl dredge_core::ImageSource for Bytes {
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    fn read_at(
-        &self,
-        offset: u64,
-        buf: &mut [u8],
-    ) -> Result<dredge_core::ReadReport, dredge_core::SourceError> {
-        buf.fill(0);
-        let inside = (self.0.len() as u64)
-            .saturating_sub(offset)
-            .min(buf.len() as u64) as usize;
-        if inside > 0 {
-            let at = offset as usize;
-            buf[..inside].copy_from_slice(&self.0[at..at + inside]);
-        }
-        Ok(dredge_core::ReadReport::clean(inside))
-    }
-    fn describe(&self) -> String {
-        "a PDF stream".into()
     }
 }

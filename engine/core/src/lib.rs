@@ -30,7 +30,7 @@ pub use model::{
 };
 pub use sanitize::{csv_safe, is_invisible, visible};
 pub use source::{
-    BlockDevice, DeviceError, Gap, ImageSource, ReadReport, SourceError, SourceErrorKind,
+    BlockDevice, DeviceError, Gap, ImageSource, InMemory, ReadReport, SourceError, SourceErrorKind,
     SynthRange, Why,
 };
 pub use word::{check_words, Word};

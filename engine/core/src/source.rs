@@ -327,6 +327,40 @@ impl<T: BlockDevice + ?Sized> BlockDevice for Box<T> {
     }
 }
 
+/// Bytes in memory read as a source: a detached header, a stream put together
+/// for a check. Past the end is zero-filled and reported, as a device's is.
+pub struct InMemory {
+    bytes: Vec<u8>,
+    what: &'static str,
+}
+
+impl InMemory {
+    pub fn new(bytes: Vec<u8>, what: &'static str) -> Self {
+        InMemory { bytes, what }
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl ImageSource for InMemory {
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64
+    }
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<ReadReport, SourceError> {
+        let start = offset.min(self.bytes.len() as u64) as usize;
+        let inside = (self.bytes.len() - start).min(buf.len());
+        buf[..inside].copy_from_slice(&self.bytes[start..start + inside]);
+        let mut r = ReadReport::clean(inside);
+        r.past_end(offset, buf, inside);
+        Ok(r)
+    }
+    fn describe(&self) -> String {
+        self.what.into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     /// Every reason is in `Why::ALL` and reads back from its word. `rank` is an

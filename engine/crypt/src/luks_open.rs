@@ -337,30 +337,6 @@ fn keyslot_v2(vol: &VolumeReader, k: &Value, pw: &[u8]) -> Result<Vec<u8>, Strin
     material(vol, spec, &pk, off, key_len, stripes, hash)
 }
 
-/// A detached LUKS header's bytes, read as a volume of their own.
-struct HeaderBytes(Vec<u8>);
-
-impl dredge_core::ImageSource for HeaderBytes {
-    fn size(&self) -> u64 {
-        self.0.len() as u64
-    }
-    fn read_at(
-        &self,
-        offset: u64,
-        buf: &mut [u8],
-    ) -> Result<dredge_core::ReadReport, dredge_core::SourceError> {
-        let start = (offset.min(self.0.len() as u64)) as usize;
-        let inside = (self.0.len() - start).min(buf.len());
-        buf[..inside].copy_from_slice(&self.0[start..start + inside]);
-        let mut r = dredge_core::ReadReport::clean(inside);
-        r.past_end(offset, buf, inside);
-        Ok(r)
-    }
-    fn describe(&self) -> String {
-        "detached LUKS header".into()
-    }
-}
-
 /// Opens the data volume `data` with a LUKS header kept apart from it
 /// (`cryptsetup --header`), whose bytes are `header`. What opened it names the
 /// header by its SHA-256, so the case records which header file was used.
@@ -370,7 +346,13 @@ pub fn open_detached(
     keys: &[&Secret],
 ) -> Result<Opened, String> {
     let len = header.len() as u64;
-    let hv = VolumeReader::new(Arc::new(HeaderBytes(header.to_vec())), Extent::new(0, len));
+    let hv = VolumeReader::new(
+        Arc::new(dredge_core::InMemory::new(
+            header.to_vec(),
+            "detached LUKS header",
+        )),
+        Extent::new(0, len),
+    );
     if crate::luks::magic(&hv).is_none() {
         return Err("the luks-header file given is not a LUKS header".into());
     }
