@@ -4,7 +4,8 @@
 //! `-FVE-FS-` as the boot sector's OEM name and the BitLocker GUID with three
 //! metadata offsets at byte 160; BitLocker To Go keeps a readable FAT32
 //! "discovery volume" header (`MSWIN4.1`) with the GUID at byte 424; Vista
-//! names a metadata cluster at byte 56. Each of the three metadata copies
+//! keeps the NTFS boot sector, marked `-FVE-FS-`, with the first metadata
+//! copy's cluster at byte 56, and that copy's block header names the three. Each of the three metadata copies
 //! holds the volume's GUID, encryption method, creation time, description
 //! and the protectors of its volume master key; the first copy that reads
 //! cleanly is described, and copies that do not are findings.
@@ -140,13 +141,46 @@ pub(crate) struct Vmk {
     pub wrapped: Option<Wrapped>,
 }
 
+/// What a Windows Vista volume's NTFS boot sector and FVE block header say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) struct Vista {
+    /// Bytes per cluster.
+    pub cluster: u64,
+    /// The MFT's first cluster.
+    pub mft: u64,
+    /// The NTFS's sectors; its backup boot sector is the one after them.
+    pub sectors: u64,
+    /// The MFT mirror's cluster, which BitLocker moved from the boot sector
+    /// (byte 56) to the FVE block header (byte 56) to name its metadata.
+    pub mft_mirror: u64,
+}
+
+impl Vista {
+    fn from_header(h: &[u8; 512], sector: u64) -> Vista {
+        // NTFS writes clusters of 128 sectors or more as a negative power
+        // of two (0xF4: 2^12).
+        let per = match h[13] {
+            n @ 0..=128 => u64::from(n.max(1)),
+            n => 1u64 << (256 - u32::from(n)).min(24),
+        };
+        Vista {
+            cluster: sector.saturating_mul(per),
+            mft: le64(h, 48),
+            sectors: le64(h, 40),
+            mft_mirror: 0,
+        }
+    }
+}
+
 /// What opening a BitLocker volume needs from its metadata.
 #[derive(Clone, PartialEq, Eq, Default)]
 pub(crate) struct Material {
     pub method: u16,
     /// Bytes per sector, from the volume header (512 or 4096).
     pub sector: u64,
-    pub vista: bool,
+    /// A volume from Windows Vista: its NTFS boot sector is kept in the
+    /// clear (marked), and it has no moved copy of its first sectors.
+    pub vista: Option<Vista>,
     pub vmks: Vec<Vmk>,
     pub fvek: Option<Wrapped>,
     /// Where the volume's first sectors are kept, encrypted: (offset, size).
@@ -169,25 +203,39 @@ impl BitLocker {
         vol.read_at(0, &mut h)
             .map_err(|e| Finding::new(base, format!("BitLocker header unreadable: {e}")))?;
         let k = kind(&h).ok_or_else(|| Finding::new(base, "no BitLocker volume header"))?;
-        let offsets: Vec<u64> = match k {
-            Kind::Seven => vec![le64(&h, 176), le64(&h, 184), le64(&h, 192)],
-            Kind::ToGo => vec![le64(&h, 440), le64(&h, 448), le64(&h, 456)],
-            Kind::Vista => {
-                let cluster = u64::from(le16(&h, 11)) * u64::from(h[13]);
-                vec![le64(&h, 56).saturating_mul(cluster)]
-            }
+        let sector = match le16(&h, 11) {
+            0 => 512,
+            n => u64::from(n),
+        };
+        let vista = (k == Kind::Vista).then(|| Vista::from_header(&h, sector));
+        let offsets: Vec<u64> = match (k, vista) {
+            (Kind::Seven, _) => vec![le64(&h, 176), le64(&h, 184), le64(&h, 192)],
+            (Kind::ToGo, _) => vec![le64(&h, 440), le64(&h, 448), le64(&h, 456)],
+            // Vista's header names only the first copy, by cluster; that
+            // copy's block header names all three.
+            (Kind::Vista, Some(v)) => vec![le64(&h, 56).saturating_mul(v.cluster)],
+            (Kind::Vista, None) => Vec::new(),
         };
         let mut problems = Vec::new();
         for &at in &offsets {
             match metadata(vol, at) {
-                Ok(mut b) => {
+                Ok((mut b, block)) => {
                     b.to_go = k == Kind::ToGo;
-                    b.material.vista = k == Kind::Vista;
-                    b.material.sector = match le16(&h, 11) {
-                        0 => 512,
-                        n => u64::from(n),
-                    };
+                    b.material.sector = sector;
+                    b.material.vista = vista.map(|mut v| {
+                        v.mft_mirror = block.mft_mirror;
+                        v
+                    });
                     b.metadata_offsets = offsets.clone();
+                    if k == Kind::Vista {
+                        if block.offsets[0] != at {
+                            problems.push(format!(
+                                "metadata copy at byte {at} names byte {} as the first copy",
+                                block.offsets[0]
+                            ));
+                        }
+                        b.metadata_offsets = block.offsets.to_vec();
+                    }
                     b.problems = problems;
                     return Ok(b);
                 }
@@ -207,7 +255,13 @@ impl BitLocker {
     pub fn findings(&self, base: u64, len: u64) -> Vec<Finding> {
         let mut what = format!(
             "BitLocker{} encrypted volume {}: {}",
-            if self.to_go { " To Go" } else { "" },
+            if self.to_go {
+                " To Go"
+            } else if self.material.vista.is_some() {
+                " (Windows Vista)"
+            } else {
+                ""
+            },
             self.guid,
             self.method
         );
@@ -248,8 +302,15 @@ impl BitLocker {
     }
 }
 
+/// What an FVE block header says besides the metadata: where the three
+/// copies are, and (Vista) the MFT mirror's cluster.
+struct Block {
+    offsets: [u64; 3],
+    mft_mirror: u64,
+}
+
 /// One FVE metadata copy at volume offset `at`.
-fn metadata(vol: &VolumeReader, at: u64) -> Result<BitLocker, String> {
+fn metadata(vol: &VolumeReader, at: u64) -> Result<(BitLocker, Block), String> {
     let mut head = [0u8; 112];
     vol.read_at(at, &mut head).map_err(|e| e.to_string())?;
     if &head[..8] != SIGNATURE {
@@ -318,7 +379,11 @@ fn metadata(vol: &VolumeReader, at: u64) -> Result<BitLocker, String> {
         }
         p += len;
     }
-    Ok(b)
+    let block = Block {
+        offsets: [le64(&head, 32), le64(&head, 40), le64(&head, 48)],
+        mft_mirror: le64(&head, 56),
+    };
+    Ok((b, block))
 }
 
 /// A datum of value type 5 (AES-CCM): nonce, tag, encrypted key.

@@ -16,11 +16,16 @@
 //! BitLocker moved them (encrypted there), the three FVE metadata areas and
 //! that moved copy read as zeros, the rest is decrypted in place, with IVs
 //! counting the volume's own sectors; past the encrypted size of a volume
-//! whose conversion stopped, the bytes are plaintext as stored.
+//! whose conversion stopped, the bytes are plaintext as stored. Windows
+//! Vista moved nothing (cryptsetup does not open its volumes; libbde and
+//! dislocker do): its NTFS boot sector and the backup at the volume's end
+//! stay in the clear, marked `-FVE-FS-` and with the metadata's cluster in
+//! the MFT mirror field, both put back; the 8 KiB after the boot sector are
+//! not encrypted; its metadata files (16 KiB each) read as zeros.
 
 use crate::bitlocker::{guid, BitLocker, Material, Vmk, Wrapped};
 use crate::keys::{fingerprint, recovery_key, Secret};
-use crate::layer::{Layer, Segment, Source};
+use crate::layer::{Layer, Layered, Segment, Source};
 use crate::luks_open::Opened;
 use crate::sector::SectorCipher;
 use aes::Aes256;
@@ -28,7 +33,7 @@ use ccm::aead::AeadInOut;
 use ccm::consts::{U12, U16};
 use ccm::{Ccm, KeyInit};
 
-use dredge_core::{Extent, VolumeReader};
+use dredge_core::{Extent, ImageSource, VolumeReader};
 use sha2::{Digest, Sha256};
 
 fn le16(b: &[u8], at: usize) -> usize {
@@ -39,6 +44,10 @@ use std::sync::Arc;
 
 /// Each FVE metadata area is 64 KiB; it reads as zeros in the plaintext.
 const METADATA_AREA: u64 = 64 * 1024;
+/// Windows Vista's metadata files are 16 KiB (rounded up to a cluster).
+const VISTA_METADATA: u64 = 16 * 1024;
+/// Windows Vista leaves a volume's first 8 KiB unencrypted.
+const VISTA_CLEAR: u64 = 8 * 1024;
 
 /// The password KDF: 2^20 rounds of SHA-256 over (last, initial, salt, count).
 fn stretch(initial: &[u8; 32], salt: &[u8; 16]) -> [u8; 32] {
@@ -131,43 +140,78 @@ fn cipher_key(method: u16, fvek: &[u8]) -> Result<(&'static str, Vec<u8>), Strin
 }
 
 /// The plaintext volume's segments (offsets relative to the volume).
+/// `vista_backup`: a Vista volume whose NTFS backup boot sector (the sector
+/// after the filesystem's last) is stored in the clear, marked as the first
+/// (dislocker reads it so; Windows Vista rewrote both copies).
 fn segments(
     m: &Material,
     metadata: &[u64],
     len: u64,
     encrypted: Option<u64>,
+    vista_backup: bool,
 ) -> Result<Vec<(Extent, Source)>, String> {
     let s = m.sector;
     // BitLocker writes 512- and 4096-byte sectors (cryptsetup refuses others).
     if s != 512 && s != 4096 {
         return Err(format!("{s}-byte sectors"));
     }
-    let (vho, vhs) = m
-        .volume_header
-        .ok_or("the metadata does not say where the volume's first sectors are")?;
-    let aligned = |x: u64| x.is_multiple_of(s);
-    // 8 KiB on a Windows volume; the whole FAT discovery volume (megabytes)
-    // on To Go. Only the volume bounds it.
-    if vhs == 0 || !aligned(vho) || !aligned(vhs) || vho.checked_add(vhs).is_none_or(|e| e > len) {
-        return Err(format!("moved volume header of {vhs} bytes at {vho}"));
+    if len < s {
+        return Err(format!("a volume of {len} bytes"));
     }
+    let aligned = |x: u64| x.is_multiple_of(s);
     let iv = |at: u64| at / s;
-    let mut special = vec![(
-        Extent::new(0, vhs),
-        Source::Cipher {
-            at: vho,
-            iv: iv(vho),
-            key: 0,
-        },
-    )];
-    special.push((Extent::new(vho, vhs), Source::Zero));
+    let mut special = Vec::new();
+    let area = match m.vista {
+        // Vista: the boot sector in the clear, marked, and the 8 KiB after
+        // it unencrypted (libbde and dislocker read them so); its metadata
+        // files are 16 KiB rounded up to a cluster.
+        Some(v) => {
+            let boot = Source::VistaBoot {
+                mft_mirror: v.mft_mirror,
+            };
+            special.push((Extent::new(0, s), boot));
+            if s < VISTA_CLEAR {
+                special.push((Extent::from_bounds(s, VISTA_CLEAR.min(len)), Source::Clear));
+            }
+            let backup = v.sectors.saturating_mul(s);
+            if vista_backup && backup.saturating_add(s) <= len {
+                special.push((Extent::new(backup, s), boot));
+            }
+            let unit = v.cluster.max(s);
+            VISTA_METADATA.div_ceil(unit).saturating_mul(unit)
+        }
+        None => {
+            let (vho, vhs) = m
+                .volume_header
+                .ok_or("the metadata does not say where the volume's first sectors are")?;
+            // 8 KiB on a Windows volume; the whole FAT discovery volume
+            // (megabytes) on To Go. Only the volume bounds it.
+            if vhs == 0
+                || !aligned(vho)
+                || !aligned(vhs)
+                || vho.checked_add(vhs).is_none_or(|e| e > len)
+            {
+                return Err(format!("moved volume header of {vhs} bytes at {vho}"));
+            }
+            special.push((
+                Extent::new(0, vhs),
+                Source::Cipher {
+                    at: vho,
+                    iv: iv(vho),
+                    key: 0,
+                },
+            ));
+            special.push((Extent::new(vho, vhs), Source::Zero));
+            METADATA_AREA
+        }
+    };
     for &at in metadata {
         if !aligned(at) {
             return Err(format!("FVE metadata at unaligned offset {at}"));
         }
         if at < len {
             special.push((
-                Extent::from_bounds(at, (at + METADATA_AREA).min(len)),
+                Extent::from_bounds(at, at.saturating_add(area).min(len)),
                 Source::Zero,
             ));
         }
@@ -206,15 +250,24 @@ fn segments(
     Ok(out)
 }
 
-/// The layer for FVEK `fvek` (as the datum holds it), if it decrypts the
-/// volume's first sector to a boot sector.
+/// Whether a Vista volume's NTFS backup boot sector is stored in the clear
+/// (marked `-FVE-FS-`, boot signature in place) rather than encrypted.
+fn vista_backup_clear(vol: &VolumeReader, m: &Material) -> bool {
+    let Some(v) = m.vista else { return false };
+    let mut sec = [0u8; 512];
+    let at = v.sectors.saturating_mul(m.sector);
+    vol.read_at(at, &mut sec).is_ok() && &sec[3..11] == b"-FVE-FS-" && sec[510..512] == [0x55, 0xaa]
+}
+
+/// The layer for FVEK `fvek` (as the datum holds it).
 fn layer(vol: &VolumeReader, b: &BitLocker, fvek: &[u8]) -> Result<Layer, String> {
     let m = &b.material;
     let (spec, key) = cipher_key(m.method, fvek)?;
     let cipher = Arc::new(SectorCipher::new(spec, &key).map_err(|e| e.0)?);
     let len = vol.len() / m.sector * m.sector;
     let partial = b.encrypted_size.filter(|&e| e < len);
-    let segs = segments(m, &b.metadata_offsets, len, partial)?;
+    let backup = vista_backup_clear(vol, m);
+    let segs = segments(m, &b.metadata_offsets, len, partial, backup)?;
     let base = vol.base();
     let layer = Layer {
         extent: Extent::new(base, len),
@@ -240,18 +293,29 @@ fn layer(vol: &VolumeReader, b: &BitLocker, fvek: &[u8]) -> Result<Layer, String
     Ok(layer)
 }
 
-/// Whether the layer's first sector decrypts to a boot sector (NTFS, FAT:
-/// 0x55AA at byte 510).
-fn boots(vol: &VolumeReader, layer: &Layer) -> bool {
-    let Source::Cipher { at, iv, .. } = layer.segments[0].source else {
+/// Whether a key given as the FVEK is this volume's: the volume's first
+/// sector decrypts to a boot sector (NTFS, FAT: 0x55AA at byte 510), or, on
+/// Vista, whose boot sector is not encrypted, the MFT's first sector to an
+/// MFT record (`FILE`).
+fn decrypts(vol: &VolumeReader, layer: &Layer, m: &Material) -> bool {
+    let s = layer.sector;
+    let at = match m.vista {
+        Some(v) => v.mft.saturating_mul(v.cluster),
+        None => 0,
+    };
+    if at.saturating_add(s) > layer.extent.len {
+        return false;
+    }
+    let mut sec = vec![0u8; s as usize];
+    let plain = Layered::new(Arc::clone(vol.source()), vec![layer.clone()]);
+    let Ok(rep) = plain.read_at(layer.extent.start + at, &mut sec) else {
         return false;
     };
-    let mut sec = vec![0u8; layer.sector as usize];
-    let Ok(rep) = vol.source().read_at(at, &mut sec) else {
-        return false;
-    };
-    layer.cipher.decrypt_sector(iv, &mut sec);
-    rep.is_clean() && sec[510] == 0x55 && sec[511] == 0xaa
+    rep.is_clean()
+        && match m.vista {
+            Some(_) => sec.starts_with(b"FILE"),
+            None => sec[510] == 0x55 && sec[511] == 0xaa,
+        }
 }
 
 fn protector_name(p: u16) -> &'static str {
@@ -285,11 +349,6 @@ fn protector_key(secret: &Secret, vmk: &Vmk) -> Option<Vec<u8>> {
 /// clear key; `Err` names the protectors and the kinds of key tried.
 pub fn open(vol: &VolumeReader, b: &BitLocker, keys: &[&Secret]) -> Result<Opened, String> {
     let m = &b.material;
-    if m.vista {
-        return Err(
-            "a BitLocker volume from Windows Vista: dredge does not unlock these yet".into(),
-        );
-    }
     let fvek = m
         .fvek
         .as_ref()
@@ -322,7 +381,7 @@ pub fn open(vol: &VolumeReader, b: &BitLocker, keys: &[&Secret]) -> Result<Opene
             // A key of the wrong length or one that does not decrypt the
             // first sector to a boot sector is not this volume's; the next
             // key may be.
-            if layer(vol, b, k).is_ok_and(|l| boots(vol, &l)) {
+            if layer(vol, b, k).is_ok_and(|l| decrypts(vol, &l, m)) {
                 return opened(k.clone(), "the full volume encryption key given".into());
             }
             continue;

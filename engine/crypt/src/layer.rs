@@ -29,8 +29,24 @@ pub enum Source {
     /// mapping and dislocker show it so.
     Zero,
     /// Plaintext as stored: the part of a volume BitLocker has not yet
-    /// encrypted (a conversion in progress or paused).
+    /// encrypted (a conversion in progress or paused), and the sectors after
+    /// the boot sector that Windows Vista's BitLocker leaves unencrypted.
     Clear,
+    /// An NTFS boot sector as Windows Vista's BitLocker stores it, in the
+    /// clear but marked: its OEM name is `-FVE-FS-` and its MFT mirror field
+    /// (byte 56) names the FVE metadata's cluster instead. Both are put back
+    /// (`NTFS    `, and `mft_mirror`, which the metadata keeps), as libbde
+    /// and dislocker read it.
+    VistaBoot { mft_mirror: u64 },
+}
+
+/// The two fields of a Vista BitLocker boot sector put back: (offset in the
+/// sector, bytes).
+fn vista_fields(mft_mirror: u64) -> [(u64, Vec<u8>); 2] {
+    [
+        (3, b"NTFS    ".to_vec()),
+        (56, mft_mirror.to_le_bytes().to_vec()),
+    ]
 }
 
 /// One stretch of a layer, in image offsets of the plaintext.
@@ -91,7 +107,7 @@ impl Layer {
     fn stored_in_place(seg: &Segment) -> bool {
         match seg.source {
             Source::Cipher { at, .. } => at == seg.plain.start,
-            Source::Clear => true,
+            Source::Clear | Source::VistaBoot { .. } => true,
             Source::Zero => false,
         }
     }
@@ -113,7 +129,7 @@ impl Layer {
                 out.fill(0);
                 return Ok(Vec::new());
             }
-            Source::Clear => want,
+            Source::Clear | Source::VistaBoot { .. } => want,
             Source::Cipher { at, .. } => Extent::new(at + (want.start - seg.plain.start), want.len),
         };
         // Unreadable stored bytes, in plaintext offsets.
@@ -124,6 +140,18 @@ impl Layer {
                 moved(&rep.synthesized, stored, want.start)
             }
         };
+        if let Source::VistaBoot { mft_mirror } = seg.source {
+            for (off, bytes) in vista_fields(mft_mirror) {
+                let field = Extent::new(seg.plain.start + off, bytes.len() as u64);
+                if let Some(x) = field.intersect(&want) {
+                    let (o, f) = (
+                        (x.start - want.start) as usize,
+                        (x.start - field.start) as usize,
+                    );
+                    out[o..o + x.len as usize].copy_from_slice(&bytes[f..f + x.len as usize]);
+                }
+            }
+        }
         let Source::Cipher { iv, key, .. } = seg.source else {
             return Ok(bad);
         };

@@ -100,12 +100,12 @@ pub fn tcrypt_keys(keys: &[&Secret]) -> bool {
         .any(|k| matches!(k, Secret::Password(_) | Secret::KeyFile(_)))
 }
 
-/// Whether [`unlock`] knows how to open this volume: LUKS, BitLocker from
-/// Windows 7 on, and FileVault 2 on CoreStorage.
+/// Whether [`unlock`] knows how to open this volume: LUKS, BitLocker, and
+/// FileVault 2 on CoreStorage.
 pub fn can_unlock(vol: &VolumeReader) -> bool {
     luks::magic(vol).is_some()
         || (fvault::probe(vol) && FileVault::read(vol).is_ok_and(|f| f.encrypted))
-        || (bitlocker::probe(vol) && BitLocker::read(vol).is_ok_and(|b| !b.material.vista))
+        || (bitlocker::probe(vol) && BitLocker::read(vol).is_ok())
 }
 
 /// Whether the volume opens with no key: BitLocker with its protection
@@ -113,11 +113,10 @@ pub fn can_unlock(vol: &VolumeReader) -> bool {
 pub fn opens_without_key(vol: &VolumeReader) -> bool {
     bitlocker::probe(vol)
         && BitLocker::read(vol).is_ok_and(|b| {
-            !b.material.vista
-                && b.material
-                    .vmks
-                    .iter()
-                    .any(|v| v.protection == 0 && v.clear.is_some())
+            b.material
+                .vmks
+                .iter()
+                .any(|v| v.protection == 0 && v.clear.is_some())
         })
 }
 
