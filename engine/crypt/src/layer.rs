@@ -38,6 +38,11 @@ pub enum Source {
     /// (`NTFS    `, and `mft_mirror`, which the metadata keeps), as libbde
     /// and dislocker read it.
     VistaBoot { mft_mirror: u64 },
+    /// Plaintext stored at image offset `at` (for the stretch's first
+    /// byte): a LUKS2 encryption that moves the data (`datashift`) keeps the
+    /// part not yet encrypted where it was, and the volume's first bytes at
+    /// the device's end, while the plaintext volume starts after the header.
+    PlainAt { at: u64 },
 }
 
 /// The two fields of a Vista BitLocker boot sector put back: (offset in the
@@ -106,7 +111,7 @@ impl Layer {
     /// them).
     fn stored_in_place(seg: &Segment) -> bool {
         match seg.source {
-            Source::Cipher { at, .. } => at == seg.plain.start,
+            Source::Cipher { at, .. } | Source::PlainAt { at } => at == seg.plain.start,
             Source::Clear | Source::VistaBoot { .. } => true,
             Source::Zero => false,
         }
@@ -130,7 +135,9 @@ impl Layer {
                 return Ok(Vec::new());
             }
             Source::Clear | Source::VistaBoot { .. } => want,
-            Source::Cipher { at, .. } => Extent::new(at + (want.start - seg.plain.start), want.len),
+            Source::Cipher { at, .. } | Source::PlainAt { at } => {
+                Extent::new(at + (want.start - seg.plain.start), want.len)
+            }
         };
         // Unreadable stored bytes, in plaintext offsets.
         let bad = match preread {

@@ -20,6 +20,7 @@ mod kdf;
 mod keys;
 mod layer;
 mod luks;
+mod luks_datashift;
 mod luks_open;
 mod luks_reencrypt;
 mod sector;

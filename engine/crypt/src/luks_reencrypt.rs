@@ -18,8 +18,8 @@
 //! old key, any other under the new one (cryptsetup's recovery decides the
 //! same way). With `none` the window is read in place under the old key, and
 //! the opener says that its blocks may already hold the new key's ciphertext.
-//! Data shifts (`datashift`, encryption or decryption that moves the data)
-//! are not read yet.
+//! Data shifts (`datashift`, encryption that moves the data) are read by
+//! `luks_datashift`.
 
 use crate::keys::{fingerprint, Secret};
 use crate::layer::{Layer, Segment, Source};
@@ -67,6 +67,16 @@ pub(crate) fn open(
             end: end.max(start),
         });
     }
+    let reenc = json["keyslots"]
+        .as_object()
+        .and_then(|k| k.values().find(|k| k["type"].as_str() == Some("reencrypt")));
+    let resilience = reenc
+        .and_then(|k| k["area"]["type"].as_str())
+        .unwrap_or("none");
+    // Data that moves is stored out of the volume's order: its own reading.
+    if resilience.starts_with("datashift") {
+        return crate::luks_datashift::open(vol, data, kind, json, segments, keys, resilience);
+    }
     live.sort_by_key(|s| s.start);
     // One volume: the segments must follow each other with no gap or overlap.
     for w in live.windows(2) {
@@ -77,12 +87,6 @@ pub(crate) fn open(
             ));
         }
     }
-    let reenc = json["keyslots"]
-        .as_object()
-        .and_then(|k| k.values().find(|k| k["type"].as_str() == Some("reencrypt")));
-    let resilience = reenc
-        .and_then(|k| k["area"]["type"].as_str())
-        .unwrap_or("none");
     let previous = segs.iter().find(|(_, v)| has_flag(v, "backup-previous"));
     let last = segs.iter().find(|(_, v)| has_flag(v, "backup-final"));
     let base = data.base();
@@ -179,11 +183,6 @@ pub(crate) fn open(
                             parts.push(Segment { plain, source });
                         }
                         continue;
-                    }
-                    r if r.starts_with("datashift") => {
-                        return Err(format!(
-                            "a reencryption with resilience {r} (data moved): not read yet"
-                        ));
                     }
                     r => {
                         story.push(format!(
@@ -328,7 +327,7 @@ impl Checksums {
 
 /// The keys of the segments, each unlocked once per digest and cipher.
 #[derive(Default)]
-struct Keys {
+pub(crate) struct Keys {
     /// (digest name, cipher spec) of each key.
     ids: Vec<(String, String)>,
     ciphers: Vec<Arc<SectorCipher>>,
@@ -338,7 +337,7 @@ struct Keys {
 
 impl Keys {
     /// The layer's key number for segment `seg_id` (parameters `seg`).
-    fn key(
+    pub(crate) fn key(
         &mut self,
         vol: &VolumeReader,
         json: &Value,
@@ -368,8 +367,24 @@ impl Keys {
         Ok((self.ids.len() - 1) as u8)
     }
 
-    fn fp(&self, k: u8) -> &str {
+    pub(crate) fn fp(&self, k: u8) -> &str {
         &self.fps[usize::from(k)]
+    }
+
+    /// The layer's first key and the others, the fingerprints joined by `+`
+    /// and how each key was unlocked.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn into_layer_keys(
+        self,
+    ) -> Result<(Arc<SectorCipher>, Vec<Arc<SectorCipher>>, String, String), String> {
+        let mut ciphers = self.ciphers.into_iter();
+        let first = ciphers.next().ok_or("no key")?;
+        Ok((
+            first,
+            ciphers.collect(),
+            self.fps.join("+"),
+            self.hows.join("; "),
+        ))
     }
 
     fn how(&self, k: u8) -> &str {
@@ -378,7 +393,7 @@ impl Keys {
 }
 
 /// Every segment decrypted through one layer has one sector size.
-fn same_sector(sector: &mut Option<u64>, seg: &Value) -> Result<(), String> {
+pub(crate) fn same_sector(sector: &mut Option<u64>, seg: &Value) -> Result<(), String> {
     let s = num(&seg["sector_size"]).unwrap_or(512);
     if !matches!(s, 512 | 1024 | 2048 | 4096) {
         return Err(format!("{s}-byte sectors"));
