@@ -39,11 +39,13 @@ fn hotzone(j: &serde_json::Value) -> Option<u64> {
     })
 }
 
-/// Runs (or resumes) the change of key on `img` with `resilience` and kills
-/// it with SIGKILL once the window being rewritten is at byte `at` or beyond.
-fn interrupt(img: &Path, keyfile: &str, at: u64, resilience: &str) {
+/// Runs (or resumes) the change of key on `img` with `resilience` (and
+/// cryptsetup's options `extra`) and kills it with SIGKILL once the window
+/// being rewritten is at byte `at` or beyond.
+fn interrupt(img: &Path, keyfile: &str, at: u64, resilience: &str, extra: &[&str]) {
     let mut child = Command::new("cryptsetup")
         .args(["reencrypt", "--resilience", resilience])
+        .args(extra)
         .args(["--hotzone-size", "64k"])
         .args([
             "--batch-mode",
@@ -87,6 +89,8 @@ struct Volume {
     before: Vec<u8>,
     /// The image once encrypted under the first key (the old one).
     encrypted: Vec<u8>,
+    /// cryptsetup's options for the change of key (`--sector-size 4096`).
+    extra: Vec<&'static str>,
 }
 
 /// An ext4 filesystem encrypted in place by cryptsetup (LUKS2, 16 MiB of
@@ -143,6 +147,7 @@ fn encrypted_ext4() -> Volume {
         files,
         before,
         encrypted,
+        extra: Vec::new(),
     }
 }
 
@@ -155,7 +160,13 @@ fn encrypted_ext4() -> Volume {
 fn kill_mid_way(v: &Volume, resilience: &str) -> (serde_json::Value, u64, u64) {
     let i = v.img.to_str().unwrap();
     for round in 0..6u64 {
-        interrupt(&v.img, &v.pass, (22 + 2 * round) << 20, resilience);
+        interrupt(
+            &v.img,
+            &v.pass,
+            (22 + 2 * round) << 20,
+            resilience,
+            &v.extra,
+        );
         // The header as cryptsetup reads it (the valid copy of the two).
         let dump = Command::new("cryptsetup")
             .args(["luksDump", "--dump-json-metadata", i])
@@ -269,8 +280,36 @@ fn a_checksum_protected_window_half_rewritten_reads_block_by_block() {
     if !tools(&["cryptsetup", "mkfs.ext4"]) {
         return;
     }
-    let v = encrypted_ext4();
-    let (j, hot, len) = kill_mid_way(&v, "checksum");
+    let how = half_rewritten(&encrypted_ext4());
+    assert!(
+        how.contains("512-byte sectors") || !how.contains("4096"),
+        "{how}"
+    );
+}
+
+/// A change of key that also changes the sector size (`--sector-size
+/// 4096`): the part done decrypts in 4 KiB sectors, the rest in 512-byte
+/// ones, the window block by block under either.
+#[test]
+fn a_change_of_sector_size_killed_mid_way_reads_each_part_in_its_own_sectors() {
+    if !tools(&["cryptsetup", "mkfs.ext4"]) {
+        return;
+    }
+    let mut v = encrypted_ext4();
+    v.extra = vec!["--sector-size", "4096"];
+    half_rewritten(&v);
+    // Before a window is touched too: the two parts alone.
+    let mut v = encrypted_ext4();
+    v.extra = vec!["--sector-size", "4096"];
+    let (_, hot, _) = kill_mid_way(&v, "journal");
+    write_at(&v.img, hot, &noise(64 << 10, 9));
+    check_opens(&v);
+}
+
+/// The checksum-protected window of `v`'s change of key, killed mid-way,
+/// made half old and half new; the volume's description.
+fn half_rewritten(v: &Volume) -> String {
+    let (j, hot, len) = kill_mid_way(v, "checksum");
     let area = j["keyslots"]
         .as_object()
         .unwrap()
@@ -302,11 +341,12 @@ fn a_checksum_protected_window_half_rewritten_reads_block_by_block() {
     }
     assert_ne!(new[h..h + l], v.encrypted[h..h + l]);
     write_at(&v.img, hot, &window);
-    let how = check_opens(&v);
+    let how = check_opens(v);
     let news = (l / block + 1) / 3;
     assert!(
         how.contains(&format!("{} still old", l / block - news))
             && how.contains(&format!("{news} already rewritten")),
         "{how}"
     );
+    how
 }

@@ -66,7 +66,8 @@ pub struct Segment {
 pub struct Layer {
     /// Image offsets of the plaintext volume, a whole number of sectors.
     pub extent: Extent,
-    /// Bytes per encryption sector (512 or 4096).
+    /// Bytes per encryption sector (512 or 4096; a key may have its own:
+    /// `SectorCipher::sector`).
     pub sector: u64,
     /// Bytes per IV step (512 for LUKS1 and dm-crypt's default, the sector
     /// size for BitLocker's large sectors).
@@ -103,6 +104,26 @@ impl Layer {
                     key: 0,
                 },
             }],
+        }
+    }
+
+    /// Key number `key`'s cipher (0: `cipher`, then `more`).
+    fn key(&self, key: u8) -> Option<&Arc<SectorCipher>> {
+        match key {
+            0 => Some(&self.cipher),
+            k => self.more.get(usize::from(k) - 1),
+        }
+    }
+
+    /// Bytes per encryption sector of a segment: its key's own where a
+    /// reencryption changes the sector size, else the layer's.
+    fn sector_of(&self, seg: &Segment) -> u64 {
+        match seg.source {
+            Source::Cipher { key, .. } => self
+                .key(key)
+                .and_then(|c| c.sector())
+                .unwrap_or(self.sector),
+            _ => self.sector,
         }
     }
 
@@ -164,11 +185,8 @@ impl Layer {
         };
         // A key number past the layer's keys is a bug of the opener: the
         // bytes are left as stored rather than decrypted with another key.
-        let cipher = match key {
-            0 => Some(&self.cipher),
-            k => self.more.get(usize::from(k) - 1),
-        };
-        let s = self.sector as usize;
+        let cipher = self.key(key);
+        let s = self.sector_of(seg) as usize;
         for (i, sec) in out.chunks_exact_mut(s).enumerate() {
             let rel = want.start - seg.plain.start + (i * s) as u64;
             if let Some(c) = cipher {
@@ -178,7 +196,7 @@ impl Layer {
         // A sector decrypts whole or not at all.
         let bad: Vec<(Extent, Why)> = bad
             .into_iter()
-            .map(|(e, w)| (widen(e, seg.plain.start, self.sector, want), w))
+            .map(|(e, w)| (widen(e, seg.plain.start, s as u64, want), w))
             .collect();
         for (e, _) in &bad {
             let o = (e.start - want.start) as usize;
@@ -252,7 +270,9 @@ impl Layered {
                     continue;
                 };
                 let want = match seg.source {
-                    Source::Cipher { .. } => widen(part, seg.plain.start, l.sector, seg.plain),
+                    Source::Cipher { .. } => {
+                        widen(part, seg.plain.start, l.sector_of(seg), seg.plain)
+                    }
                     _ => part,
                 };
                 let d = (part.start - at) as usize;

@@ -91,7 +91,6 @@ pub(crate) fn open(
     let last = segs.iter().find(|(_, v)| has_flag(v, "backup-final"));
     let base = data.base();
     let mut k = Keys::default();
-    let mut sector = None;
     let mut parts = Vec::new();
     let mut story = Vec::new();
     for s in &live {
@@ -104,7 +103,6 @@ pub(crate) fn open(
             }
             Some("crypt") if has_flag(s.v, "in-reencryption") => {
                 let (pid, pv) = previous.ok_or("a hotzone with no backup-previous segment")?;
-                same_sector(&mut sector, pv)?;
                 let key = k.key(vol, json, pid, pv, keys)?;
                 let iv = num(&pv["iv_tweak"])
                     .unwrap_or(0)
@@ -138,11 +136,11 @@ pub(crate) fn open(
                     }
                     "checksum" => {
                         let (fid, fv) = last.ok_or("a hotzone with no backup-final segment")?;
-                        same_sector(&mut sector, fv)?;
                         let new = k.key(vol, json, fid, fv, keys)?;
                         let area = &reenc.ok_or("no reencrypt keyslot")?["area"];
                         let sum = Checksums::read(vol, area, s.end - s.start)?;
-                        let sec = sector.unwrap_or(512);
+                        // Blocks hold whole sectors of both keys.
+                        let sec = k.sector(key).max(k.sector(new));
                         if sum.block % sec != 0 {
                             return Err(format!(
                                 "checksum blocks of {} bytes for {sec}-byte sectors",
@@ -198,7 +196,6 @@ pub(crate) fn open(
                 }
             }
             Some("crypt") => {
-                same_sector(&mut sector, s.v)?;
                 let key = k.key(vol, json, s.id, s.v, keys)?;
                 story.push(format!("{range} under key {} ({})", k.fp(key), k.how(key)));
                 Source::Cipher {
@@ -211,7 +208,9 @@ pub(crate) fn open(
         };
         parts.push(Segment { plain, source });
     }
-    let sector = sector.unwrap_or(512);
+    // Where the sector size changes, the larger one aligns the layer; each
+    // key decrypts its own sectors.
+    let sector = k.sectors.iter().copied().max().unwrap_or(512);
     // Whole sectors only: a last segment cut by the device's end loses its tail.
     if let Some(l) = parts.last_mut() {
         let len = l.plain.len / sector * sector;
@@ -328,8 +327,10 @@ impl Checksums {
 /// The keys of the segments, each unlocked once per digest and cipher.
 #[derive(Default)]
 pub(crate) struct Keys {
-    /// (digest name, cipher spec) of each key.
-    ids: Vec<(String, String)>,
+    /// (digest name, cipher spec, bytes per sector) of each key.
+    ids: Vec<(String, String, u64)>,
+    /// Bytes per sector of each key's segments.
+    pub(crate) sectors: Vec<u64>,
     ciphers: Vec<Arc<SectorCipher>>,
     fps: Vec<String>,
     hows: Vec<String>,
@@ -350,7 +351,8 @@ impl Keys {
             .ok_or_else(|| format!("segment {seg_id} without encryption"))?;
         let (name, digest) =
             digest_of(json, seg_id).ok_or_else(|| format!("no digest for segment {seg_id}"))?;
-        let id = (name.to_string(), spec.to_string());
+        let sector = seg_sector(seg)?;
+        let id = (name.to_string(), spec.to_string(), sector);
         if let Some(i) = self.ids.iter().position(|x| *x == id) {
             return Ok(i as u8);
         }
@@ -359,12 +361,17 @@ impl Keys {
         }
         let (mk, how) =
             unlock_digest(vol, json, digest, keys).map_err(|e| format!("segment {seg_id}: {e}"))?;
-        self.ciphers
-            .push(Arc::new(SectorCipher::new(spec, &mk).map_err(|e| e.0)?));
+        let cipher = SectorCipher::new(spec, &mk).map_err(|e| e.0)?;
+        self.ciphers.push(Arc::new(cipher.with_sector(sector)));
+        self.sectors.push(sector);
         self.fps.push(fingerprint(&mk));
         self.hows.push(how);
         self.ids.push(id);
         Ok((self.ids.len() - 1) as u8)
+    }
+
+    fn sector(&self, k: u8) -> u64 {
+        self.sectors[usize::from(k)]
     }
 
     pub(crate) fn fp(&self, k: u8) -> &str {
@@ -392,15 +399,21 @@ impl Keys {
     }
 }
 
-/// Every segment decrypted through one layer has one sector size.
-pub(crate) fn same_sector(sector: &mut Option<u64>, seg: &Value) -> Result<(), String> {
+/// A segment's bytes per sector, as LUKS2 allows them.
+fn seg_sector(seg: &Value) -> Result<u64, String> {
     let s = num(&seg["sector_size"]).unwrap_or(512);
     if !matches!(s, 512 | 1024 | 2048 | 4096) {
         return Err(format!("{s}-byte sectors"));
     }
+    Ok(s)
+}
+
+/// Every segment of a data shift has one sector size.
+pub(crate) fn same_sector(sector: &mut Option<u64>, seg: &Value) -> Result<(), String> {
+    let s = seg_sector(seg)?;
     match *sector {
         Some(t) if t != s => Err(format!(
-            "a reencryption from {t}-byte to {s}-byte sectors: not read yet"
+            "a data shift from {t}-byte to {s}-byte sectors: not read yet"
         )),
         _ => {
             *sector = Some(s);

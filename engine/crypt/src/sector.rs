@@ -222,6 +222,9 @@ pub struct SectorCipher {
     spec: String,
     iv: Iv,
     inner: Box<dyn Sectors>,
+    /// Bytes per sector where they differ from the layer's: the stretches
+    /// of a LUKS2 reencryption that changes the sector size.
+    sector: Option<u64>,
 }
 
 impl std::fmt::Debug for SectorCipher {
@@ -359,6 +362,7 @@ impl SectorCipher {
             (n, k) => return Err(Unsupported(format!("cipher {n} with a {}-bit key", k * 8))),
         };
         Ok(SectorCipher {
+            sector: None,
             spec: spec.to_string(),
             iv,
             inner,
@@ -374,10 +378,22 @@ impl SectorCipher {
     pub fn cascade(name: &str, parts: Vec<SectorCipher>) -> SectorCipher {
         let iv = parts.first().map_or(Iv::Plain64, |p| p.iv);
         SectorCipher {
+            sector: None,
             spec: name.to_string(),
             iv,
             inner: Box::new(Cascade(parts.into_iter().map(|p| p.inner).collect())),
         }
+    }
+
+    /// The same cipher, decrypting sectors of `bytes` whatever the layer's.
+    pub fn with_sector(mut self, bytes: u64) -> SectorCipher {
+        self.sector = Some(bytes);
+        self
+    }
+
+    /// Bytes per sector, if the cipher has its own.
+    pub fn sector(&self) -> Option<u64> {
+        self.sector
     }
 
     /// Decrypts `data` (one sector, a multiple of 16 bytes) in place: sector
