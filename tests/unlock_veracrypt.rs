@@ -188,3 +188,94 @@ fn hashes_writes_header_files_for_luks1_and_possible_veracrypt_containers() {
         Some(2)
     );
 }
+
+/// A container kept as a file, as most are: a USB stick's NTFS holding it
+/// among files that are compressed, random but of no container's size, or
+/// empty. The scan names the container file alone as a possible container
+/// (size, random first sector, random throughout) and says how to open it;
+/// done so (its copy registered as evidence and scanned with the key), its
+/// files come back.
+#[test]
+fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
+    if !tools(&["mkfs.fat", "mcopy", "mkntfs", "ntfscp", "python3", "zip"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let inner = [("Kontoauszug.txt", b"IBAN DE00 1234\n".repeat(300))];
+    let hc = container(dir.path(), "f", "stick pw", 0, &inner);
+    let ntfs = dir.path().join("stick.ntfs");
+    std::fs::File::create(&ntfs)
+        .unwrap()
+        .set_len(24 << 20)
+        .unwrap();
+    assert!(sh(&format!(
+        "mkfs.ntfs -q -F -Q {} >/dev/null 2>&1",
+        ntfs.display()
+    )));
+    let put = |src: &Path, name: &str| {
+        assert!(sh(&format!(
+            "ntfscp -q {} {} '{name}'",
+            ntfs.display(),
+            src.display()
+        )));
+    };
+    put(&hc, "backup.dat");
+    // Random but of no container's size; a container's size but a zip; a
+    // container's size but zeros.
+    let odd = dir.path().join("odd");
+    std::fs::write(&odd, noise(300_001, 3)).unwrap();
+    put(&odd, "noise.bin");
+    let z = dir.path().join("z.zip");
+    std::fs::write(dir.path().join("n"), noise(600_000, 4)).unwrap();
+    assert!(sh(&format!(
+        "cd {} && zip -q -0 z.zip n",
+        dir.path().display()
+    )));
+    let zl = std::fs::metadata(&z).unwrap().len();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&z)
+        .unwrap()
+        .set_len(zl.div_ceil(512) * 512)
+        .unwrap();
+    put(&z, "photos.zip");
+    let zeros = dir.path().join("zeros");
+    std::fs::write(&zeros, vec![0u8; 512 << 10]).unwrap();
+    put(&zeros, "empty.img");
+    let case = dir.path().join("case");
+    let cs = case.to_str().unwrap();
+    let arts = one_shot_ls("recover", &ntfs, None, &case, 0, &[]);
+    let f: Vec<String> = findings(&case)
+        .into_iter()
+        .filter(|w| w.contains("possible VeraCrypt/TrueCrypt container file"))
+        .collect();
+    assert_eq!(f.len(), 1, "{f:?}");
+    assert!(f[0].contains("/backup.dat"), "{f:?}");
+    // As the finding says: its copy registered, and scanned with the key.
+    let a = arts.iter().find(|a| a["path"] == "/backup.dat").unwrap();
+    let copy = case.join(a["extracted"].as_str().unwrap());
+    assert!(f[0].contains(a["extracted"].as_str().unwrap()), "{f:?}");
+    let o = run(&["add", cs, copy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = run(&[
+        "--progress",
+        "none",
+        "scan",
+        cs,
+        "--key",
+        "password=stick pw",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let got = ls_json(&case);
+    let t = got
+        .iter()
+        .find(|a| a["path"] == "/Kontoauszug.txt")
+        .expect("the container's file");
+    assert!(
+        t["forensic_path"].as_str().unwrap().starts_with("ev2/"),
+        "{t}"
+    );
+    let b = std::fs::read(case.join(t["extracted"].as_str().unwrap())).unwrap();
+    assert_eq!(b, inner[0].1);
+    assert!(run(&["verify", cs]).status.success());
+}

@@ -44,19 +44,33 @@ fn bits_per_byte(b: &[u8]) -> f64 {
 /// sector random-looking and 16 samples across it all of 7.9 bits per byte or
 /// more. Unreadable samples count against it.
 pub fn possible_container(vol: &VolumeReader) -> Option<Finding> {
-    let len = vol.len();
+    let read = |at: u64, buf: &mut [u8]| vol.read_at(at, buf).is_ok_and(|r| r.is_clean());
+    let (len, low) = container_shape(vol.len(), read)?;
+    Some(Finding::new(
+        vol.base(),
+        format!(
+            "possible VeraCrypt/TrueCrypt container: no filesystem or header recognised, {len} bytes (a multiple of 512), random-looking throughout ({SAMPLES} samples, the lowest {low:.3} bits per byte). Without its password it cannot be told from random data (compressed data, a disk wiped with random bytes); give --key password=… (and keyfile=, pim=) to open it"
+        ),
+    ))
+}
+
+/// Whether `len` bytes that `read` gives (true: read whole) have a VeraCrypt
+/// or TrueCrypt container's shape: a multiple of 512 bytes, at least 256 KiB,
+/// the first sector random-looking, 16 samples across all of 7.9 bits per
+/// byte or more. The length and the lowest sample's bits per byte.
+pub fn container_shape(len: u64, read: impl Fn(u64, &mut [u8]) -> bool) -> Option<(u64, f64)> {
     if len < MIN_SIZE || !len.is_multiple_of(512) {
         return None;
     }
     let mut first = [0u8; 512];
-    if !vol.read_at(0, &mut first).is_ok_and(|r| r.is_clean()) || !looks_random(&first) {
+    if !read(0, &mut first) || !looks_random(&first) {
         return None;
     }
     let mut low = f64::MAX;
     let mut buf = vec![0u8; SAMPLE];
     for i in 0..SAMPLES {
         let at = (len - SAMPLE as u64) / (SAMPLES - 1) * i / 512 * 512;
-        if !vol.read_at(at, &mut buf).is_ok_and(|r| r.is_clean()) {
+        if !read(at, &mut buf) {
             return None;
         }
         low = low.min(bits_per_byte(&buf));
@@ -64,12 +78,7 @@ pub fn possible_container(vol: &VolumeReader) -> Option<Finding> {
             return None;
         }
     }
-    Some(Finding::new(
-        vol.base(),
-        format!(
-            "possible VeraCrypt/TrueCrypt container: no filesystem or header recognised, {len} bytes (a multiple of 512), random-looking throughout ({SAMPLES} samples, the lowest {low:.3} bits per byte). Without its password it cannot be told from random data (compressed data, a disk wiped with random bytes); give --key password=… (and keyfile=, pim=) to open it"
-        ),
-    ))
+    Some((len, low))
 }
 
 #[cfg(test)]

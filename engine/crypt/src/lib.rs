@@ -28,7 +28,7 @@ mod sector_legacy;
 mod tcrypt;
 
 pub use bitlocker::BitLocker;
-pub use entropy::{looks_random, possible_container};
+pub use entropy::{container_shape, looks_random, possible_container};
 pub use fvault::FileVault;
 pub use handoff::{
     bitlocker_line_opens, bitlocker_lines, fvault_lines, luks1_header_file, tcrypt_header_files,

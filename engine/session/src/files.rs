@@ -478,17 +478,19 @@ impl Stored<'_> {
 }
 
 /// A planned file's record once the pass has written it: hashed from its copy,
-/// with what the pass could not read of it (`damage`: this file's).
+/// with what the pass could not read of it (`damage`: this file's), and its
+/// findings (the planning's, and whether it may be an encrypted container).
 pub(crate) fn finish(
     p: Planned,
     damage: &[Damage],
     hashed: Option<(String, String, String)>,
     case_dir: &Path,
     at: &Stored<'_>,
-) -> Result<(ArtifactRecord, Option<Finding>), Failure> {
+) -> Result<(ArtifactRecord, Vec<Finding>), Failure> {
     let mut a = at.place(p.rec);
+    let mut findings: Vec<Finding> = p.finding.into_iter().collect();
     let (Some(rel), true) = (a.extracted.as_deref(), p.hash) else {
-        return Ok((a, p.finding));
+        return Ok((a, findings));
     };
     let path = case_dir.join(rel);
     let mut zeros = p.gaps;
@@ -515,7 +517,64 @@ pub(crate) fn finish(
         a.status = ArtifactStatus::Partial;
     }
     a.gaps = gaps;
-    Ok((a, p.finding))
+    findings.extend(possible_container(&a, &path));
+    Ok((a, findings))
+}
+
+/// Whether a file's first sector starts as a format the carvers know (a
+/// stored ZIP or an MP4 is random-looking past a short header). Headers of
+/// fewer than three bytes are left out: random data matches them too often.
+fn known_start(first: &[u8]) -> bool {
+    static HEADERS: std::sync::OnceLock<Vec<(usize, &'static [u8])>> = std::sync::OnceLock::new();
+    let headers = HEADERS.get_or_init(|| {
+        dredge_carvers::registry()
+            .iter()
+            .flat_map(|c| {
+                let at = usize::try_from(c.header_offset()).unwrap_or(usize::MAX);
+                c.headers().iter().map(move |h| (at, *h))
+            })
+            .filter(|(at, h)| h.len() >= 3 && at.saturating_add(h.len()) <= 512)
+            .collect()
+    });
+    headers
+        .iter()
+        .any(|(at, h)| first.get(*at..at + h.len()) == Some(h))
+}
+
+/// A file that may be a VeraCrypt/TrueCrypt container kept in a filesystem
+/// (the usual way they are kept): wholly read, a container's size, its first
+/// sector random-looking and samples across it too (`container_shape`; read
+/// from the copy, in the page cache). Most files are ruled out by their size
+/// or by their first sector, which is read only when the size fits.
+fn possible_container(a: &ArtifactRecord, copy: &Path) -> Option<Finding> {
+    if a.kind != EntryKind::File || a.unreadable_bytes > 0 {
+        return None;
+    }
+    // VeraCrypt's headers alone are 256 KiB: smaller files are not opened.
+    if a.size < 256 << 10 || !a.size.is_multiple_of(512) {
+        return None;
+    }
+    let f = std::fs::File::open(copy).ok()?;
+    let read = |at: u64, buf: &mut [u8]| f.read_exact_at(buf, at).is_ok();
+    let mut first = [0u8; 512];
+    if !read(0, &mut first) || known_start(&first) {
+        return None;
+    }
+    let (len, low) = dredge_crypt::container_shape(a.size, read)?;
+    let at = a
+        .runs
+        .iter()
+        .find(|r| r.file_offset == 0)
+        .and_then(|r| r.image_offset)
+        .unwrap_or(a.meta_offset);
+    let copy = a.extracted.as_deref().unwrap_or_default();
+    Some(Finding::new(
+        at,
+        format!(
+            "possible VeraCrypt/TrueCrypt container file {} ({}): {len} bytes (a multiple of 512), no format recognised at its start, random-looking throughout (16 samples, the lowest {low:.3} bits per byte). Compressed or wiped data can look the same. To open it, register its copy as evidence and scan with its key: dredge add CASE CASE/{copy}; dredge scan CASE --key password=…",
+            a.path, a.id
+        ),
+    ))
 }
 
 #[cfg(test)]

@@ -321,11 +321,11 @@ pub(crate) fn finish_units(
                 let p = Planned::get(&bytes)?;
                 let (path, meta) = (p.path().to_string(), p.meta_offset());
                 let what = format!("extraction of {path}");
-                Ok((cut_record(p, &at), Some(cut_short(meta, &what, &why))))
+                Ok((cut_record(p, &at), vec![cut_short(meta, &what, &why)]))
             });
             Ok((*ui, r?))
         },
-        |r: Result<(usize, (ArtifactRecord, Option<Finding>)), Failure>| {
+        |r: Result<(usize, (ArtifactRecord, Vec<Finding>)), Failure>| {
             let (ui, (a, finding)) = r?;
             count(&a, &mut counts[ui]);
             work[ui].findings.extend(finding);
