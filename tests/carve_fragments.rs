@@ -308,18 +308,10 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
-/// PDFs cut once, in a FlateDecode stream (its Adler-32 places the cut), in
-/// the JPEG of a photo (its decoding places it), and in the cross-reference
-/// table: as Ghostscript writes them, with object streams and an xref stream
-/// (qpdf), and linearized (qpdf: `startxref` names the first-page section, the
-/// main one is at the end). A sector overwritten in place is partial.
-#[test]
-fn a_pdf_in_two_fragments_comes_back_whole() {
-    if !tools(&["gs", "qpdf", "convert"]) {
-        return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
+/// Twelve pages of Ghostscript text and a photo (ImageMagick's JPEG through
+/// Ghostscript's viewjpeg): Flate and DCT streams, `/Length` given as an
+/// object written after its stream.
+fn ghostscript_pdf(p: &std::path::Path) -> Vec<u8> {
     let mut ps = String::from("%!PS\n/Helvetica findfont 7 scalefont setfont\n");
     let words = [
         "meet", "at", "the", "harbour", "tonight", "bring", "cash", "ledger",
@@ -342,13 +334,77 @@ fn a_pdf_in_two_fragments_comes_back_whole() {
         ps.push_str("showpage\n");
     }
     std::fs::write(p.join("a.ps"), ps).unwrap();
-    let pdf = made(
+    made(
         p,
         "convert -size 400x300 -seed 4 plasma:fractal -quality 85 a.jpg && \
          gs -q -dNOPAUSE -dBATCH -dNOSAFER -sDEVICE=pdfwrite -sOutputFile=a.pdf a.ps \
             $(ls /usr/share/ghostscript/*/lib/viewjpeg.ps | head -1) -c '(a.jpg) viewJPEG showpage'",
         "a.pdf",
-    );
+    )
+}
+
+/// A PDF cut short (the rest overwritten): partial up to the end of its last
+/// whole object, whether the cut falls in a Flate stream, in the photo or
+/// right after an object, and not past another PDF's header laid after it.
+#[test]
+fn a_pdf_cut_short_is_partial_up_to_its_last_whole_object() {
+    if !tools(&["gs", "convert"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let pdf = ghostscript_pdf(p);
+    let mid = |(s, e): (usize, usize)| (s + e) / 2;
+    let objs: Vec<usize> = (0..pdf.len())
+        .filter(|&i| pdf[i..].starts_with(b"endobj"))
+        .map(|i| i + 6)
+        .collect();
+    let last_before = |cut: usize| objs.iter().copied().filter(|&e| e <= cut).max().unwrap();
+    let after_third = objs[2] + 1;
+    // The second Flate stream of the file (Ghostscript's first is its first
+    // object: a cut there leaves nothing).
+    let first = find(&pdf, b"FlateDecode").unwrap() + 11;
+    let flate = find(&pdf[first..], b"FlateDecode").unwrap() + first;
+    let data = find(&pdf[flate..], b"stream\n").unwrap() + flate + 7;
+    let data_end = find(&pdf[data..], b"endstream").unwrap() + data;
+    for (case, cut) in [
+        ("flate", mid((data, data_end))),
+        ("jpeg", mid(longest_stream(&pdf, "DCTDecode"))),
+        ("after-an-object", after_third),
+    ] {
+        let want = last_before(cut);
+        let dir = p.join(format!("short-{case}"));
+        std::fs::create_dir(&dir).unwrap();
+        // Another PDF laid right after the cut (its header ends the walk).
+        let mut short = pdf[..cut].to_vec();
+        if case == "after-an-object" {
+            short.extend_from_slice(&pdf);
+        }
+        let arts = carve_laid(&dir, 4 << 20, 99, &[(0x20000, &short)], 3);
+        let a = carved_at(&arts, 0x20000, "pdf").unwrap_or_else(|| panic!("{case}: {arts:#?}"));
+        assert_eq!(a["status"], "partial", "{case}: {a}");
+        assert_eq!(
+            a["size"].as_u64(),
+            Some(want as u64),
+            "{case}: cut at {cut}: {a}"
+        );
+        assert_eq!(a["sha256"], sha256(&pdf[..want]), "{case}");
+    }
+}
+
+/// PDFs cut once, in a FlateDecode stream (its Adler-32 places the cut), in
+/// the JPEG of a photo (its decoding places it), and in the cross-reference
+/// table: as Ghostscript writes them, with object streams and an xref stream
+/// (qpdf), and linearized (qpdf: `startxref` names the first-page section, the
+/// main one is at the end). A sector overwritten in place is partial.
+#[test]
+fn a_pdf_in_two_fragments_comes_back_whole() {
+    if !tools(&["gs", "qpdf", "convert"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let pdf = ghostscript_pdf(p);
     let os = made(p, "qpdf --object-streams=generate a.pdf os.pdf", "os.pdf");
     let lin = made(p, "qpdf --linearize a.pdf lin.pdf", "lin.pdf");
     // A sector boundary inside the stream, near its middle.

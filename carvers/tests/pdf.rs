@@ -182,3 +182,54 @@ fn in_two(pdf: &[u8], cut: usize) {
         v => panic!("{v:?}"),
     }
 }
+
+/// A PDF cut short, as Ghostscript lays its streams (`/Length` an object
+/// written after the stream): partial up to the end of the last object whole
+/// before the cut, wherever the cut falls; nothing at all when the cut falls
+/// in the first object.
+#[test]
+fn a_pdf_cut_short_keeps_the_objects_whole_before_the_cut() {
+    let mut r = dredge_testkit::Rng::new(11);
+    let mut b = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Catalog >>\nendobj\n".to_vec();
+    let mut ends = vec![b.len() - 1];
+    for k in 0..5u32 {
+        let text: String = (0..4000)
+            .map(|_| format!("{} {} Td ", r.next() % 600, r.next() % 800))
+            .collect();
+        let z = miniz_oxide::deflate::compress_to_vec_zlib(text.as_bytes(), 6);
+        let (n, len) = (2 + 2 * k, 3 + 2 * k);
+        b.extend_from_slice(
+            format!("{n} 0 obj\n<< /Length {len} 0 R /Filter /FlateDecode >>\nstream\n").as_bytes(),
+        );
+        b.extend_from_slice(&z);
+        b.extend_from_slice(b"\nendstream\nendobj\n");
+        ends.push(b.len() - 1);
+        b.extend_from_slice(format!("{len} 0 obj\n{}\nendobj\n", z.len()).as_bytes());
+        ends.push(b.len() - 1);
+    }
+    for cut in [ends[3] + 1, ends[4] - 100, ends[6] + 7, ends[9] - 3, 30] {
+        let mut img = b[..cut].to_vec();
+        img.extend(noise(256 << 10));
+        let want = ends
+            .iter()
+            .copied()
+            .filter(|&e| e <= cut)
+            .max()
+            .unwrap_or(0);
+        match carve(img).0 {
+            Verdict::Partial { len, .. } => assert_eq!(len as usize, want, "cut at {cut}"),
+            v => panic!("cut at {cut}: {v:?}"),
+        }
+    }
+    // A stream whose data was overwritten no longer inflates: the file ends
+    // before it, though its `endstream` is still there.
+    let mut img = b.clone();
+    let s = ends[2] + 60;
+    img[s..s + 40].copy_from_slice(&noise(40));
+    img.truncate(ends[8] + 1);
+    img.extend(noise(256 << 10));
+    match carve(img).0 {
+        Verdict::Partial { len, .. } => assert_eq!(len as usize, ends[2], "damaged stream"),
+        v => panic!("{v:?}"),
+    }
+}

@@ -25,6 +25,9 @@ pub(super) struct Cur<'c, 'a> {
     /// sector by sector (text decodes as codes), and an XMP packet must be
     /// XML as XMP writes it, to tell cuts apart.
     pub(super) deep: bool,
+    /// Walking a file cut short: a stream whose `/Length` refers to an
+    /// object not met yet is measured to its `endstream`.
+    pub(super) measure: bool,
 }
 
 pub(super) fn is_ws(c: u8) -> bool {
@@ -48,6 +51,7 @@ impl<'c, 'a> Cur<'c, 'a> {
             pos: 0,
             end,
             deep: false,
+            measure: false,
         }
     }
 

@@ -11,6 +11,7 @@
 mod fragments;
 mod lex;
 mod objects;
+mod truncated;
 mod xref;
 
 use crate::{partial, Carver, Reader, Splice, Verdict, WHOLE};
@@ -213,11 +214,19 @@ impl Carver for Pdf {
         }
         match (good, broken) {
             (Some(len), _) => Verdict::Complete { len, subtype: None },
-            (None, Some(at)) => partial(
+            // Another PDF's header before the end that did not check out:
+            // that end may be the other file's.
+            (None, Some(at)) if passed.is_none() => partial(
                 at,
                 "an object or cross-reference section is not where the cross-reference puts it",
             ),
-            (None, None) => partial(0, "no %%EOF consistent with startxref"),
+            _ => match truncated::walk(r) {
+                0 => partial(0, "no %%EOF consistent with startxref"),
+                len => partial(
+                    len,
+                    "cut short: no %%EOF of its own; the objects up to here check out in sequence",
+                ),
+            },
         }
     }
 }

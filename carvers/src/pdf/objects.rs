@@ -108,6 +108,7 @@ pub(super) fn object(
 fn stream_len(cur: &mut Cur, d: &Dict, index: &Index) -> Option<u64> {
     match d.get(b"Length")? {
         Val::Int(n) => Some(*n),
+        Val::Ref(n, _) if cur.measure && !index.contains_key(n) => measured(cur),
         Val::Ref(n, g) => {
             let &(at, gen) = index.get(n)?;
             if gen != *g {
@@ -126,6 +127,23 @@ fn stream_len(cur: &mut Cur, d: &Dict, index: &Index) -> Option<u64> {
         }
         _ => None,
     }
+}
+
+/// The stream at the cursor measured to the first `endstream` within
+/// `WHOLE_CAP`, less the end of line before it.
+fn measured(cur: &mut Cur) -> Option<u64> {
+    let from = cur.pos;
+    let at = cur
+        .reader()
+        .find_before(from, from.saturating_add(WHOLE_CAP), b"endstream")?;
+    let mut len = at - from;
+    if len > 0 && cur.byte(from + len - 1) == Some(b'\n') {
+        len -= 1;
+    }
+    if len > 0 && cur.byte(from + len - 1) == Some(b'\r') {
+        len -= 1;
+    }
+    Some(len)
 }
 
 /// Inflates the zlib stream in logical `[from, to)`: true when it ends with a
