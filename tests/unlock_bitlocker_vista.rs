@@ -157,21 +157,10 @@ fn a_vista_volume_opens_with_each_kind_of_key_and_decrypts_to_the_ntfs_it_was_ma
             "{method}: {f:?}"
         );
         let out = dir.path().join(format!("out-{method}"));
-        let e = run(&[
-            "export-volume",
-            cs,
-            "--out",
-            out.to_str().unwrap(),
-            "--key",
-            &key,
-        ]);
-        assert!(e.status.success(), "{method}: {}", stderr(&e));
-        let exported = std::fs::read(out.join("ev1-v0.plain.raw")).unwrap();
+        let exported = export_plain(&case, &out, &key, method);
         let plain = std::fs::read(&v.plain).unwrap();
         assert_eq!(exported.len(), plain.len());
-        let differ = (0..plain.len() / 512)
-            .filter(|s| exported[s * 512..(s + 1) * 512] != plain[s * 512..(s + 1) * 512])
-            .collect::<Vec<_>>();
+        let differ = differing_blocks(&exported, &plain, 512);
         assert!(
             differ.is_empty(),
             "{method}: sectors {differ:?} differ from the NTFS"
@@ -192,30 +181,17 @@ fn dislocker_decrypts_a_vista_volume_as_dredge_does_but_for_the_boot_sectors() {
     let key = format!("recovery={RECOVERY}");
     let case = dir.path().join("case");
     one_shot_ls("recover", &v.img, None, &case, 0, &["--key", &key]);
-    let out = dir.path().join("out");
-    let cs = case.to_str().unwrap();
-    let e = run(&[
-        "export-volume",
-        cs,
-        "--out",
-        out.to_str().unwrap(),
-        "--key",
-        &key,
-    ]);
-    assert!(e.status.success(), "{}", stderr(&e));
+    let ours = export_plain(&case, &dir.path().join("out"), &key, "vista");
     let peer = dir.path().join("dislocker.raw");
     assert!(sh(&format!(
         "dislocker-file -V {} -p{RECOVERY} -- {} >/dev/null 2>&1",
         v.img.display(),
         peer.display()
     )));
-    let ours = std::fs::read(out.join("ev1-v0.plain.raw")).unwrap();
     let theirs = std::fs::read(&peer).unwrap();
     assert_eq!(ours.len(), theirs.len());
     let sectors = ours.len() / 512;
-    let differ: Vec<usize> = (0..sectors)
-        .filter(|s| ours[s * 512..(s + 1) * 512] != theirs[s * 512..(s + 1) * 512])
-        .collect();
+    let differ = differing_blocks(&ours, &theirs, 512);
     // 0.7.3 leaves the metadata's cluster in the boot sector's MFT mirror
     // field, and decrypts the backup boot sector Vista left in the clear.
     assert!(

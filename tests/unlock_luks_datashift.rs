@@ -215,21 +215,9 @@ fn check(m: &Made, what: &str) {
     let cs = case.to_str().unwrap();
     let show = stdout(&run(&["case", "show", cs]));
     assert!(show.contains("moves the data"), "{what}: {show}");
-    let out = m.dir.path().join("out");
-    let e = run(&[
-        "export-volume",
-        cs,
-        "--out",
-        out.to_str().unwrap(),
-        "--key",
-        &key,
-    ]);
-    assert!(e.status.success(), "{what}: {}", stderr(&e));
-    let plain = std::fs::read(out.join("ev1-v0.plain.raw")).unwrap();
+    let plain = export_plain(&case, &m.dir.path().join("out"), &key, what);
     assert!(plain.len() >= m.fs.len(), "{what}: {} bytes", plain.len());
-    let differ: Vec<usize> = (0..m.fs.len() / 4096)
-        .filter(|b| plain[b * 4096..(b + 1) * 4096] != m.fs[b * 4096..(b + 1) * 4096])
-        .collect();
+    let differ = differing_blocks(&plain, &m.fs, 4096);
     assert!(
         differ.is_empty(),
         "{what}: blocks {:?}… differ from the filesystem",

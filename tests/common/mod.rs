@@ -430,3 +430,25 @@ pub fn image_runs(a: &serde_json::Value) -> Vec<(u64, u64)> {
         })
         .collect()
 }
+
+/// `dredge export-volume CASE --out OUT --key KEY` (which must succeed, `what`
+/// naming the case in a failure); the first plaintext volume's bytes.
+pub fn export_plain(case: &Path, out: &Path, key: &str, what: &str) -> Vec<u8> {
+    let e = run(&[
+        "export-volume",
+        case.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--key",
+        key,
+    ]);
+    assert!(e.status.success(), "{what}: {}", stderr(&e));
+    std::fs::read(out.join("ev1-v0.plain.raw")).unwrap()
+}
+
+/// The blocks of `block` bytes, over `want`'s length, where `got` differs.
+pub fn differing_blocks(got: &[u8], want: &[u8], block: usize) -> Vec<usize> {
+    (0..want.len() / block)
+        .filter(|b| got.get(b * block..(b + 1) * block) != Some(&want[b * block..(b + 1) * block]))
+        .collect()
+}

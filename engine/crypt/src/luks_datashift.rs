@@ -20,7 +20,7 @@
 //! `datashift-checksum`: decryption that moves the data) is not read yet.
 
 use crate::keys::Secret;
-use crate::layer::{Layer, Segment, Source};
+use crate::layer::{Segment, Source};
 use crate::luks_open::{has_flag, num, Opened};
 use crate::luks_reencrypt::{same_sector, Keys};
 use dredge_core::{Extent, VolumeReader};
@@ -187,25 +187,10 @@ pub(crate) fn open(
     if parts.iter().any(|p| p.plain.len % sector != 0) {
         return Err(format!("segments that are not whole {sector}-byte sectors"));
     }
-    let extent = match (parts.first(), parts.last()) {
-        (Some(a), Some(b)) => Extent::from_bounds(a.plain.start, b.plain.end()),
-        _ => return Err("no data in the data shift's segments".into()),
-    };
-    let (cipher, more, fingerprint, how) = k.into_layer_keys()?;
-    Ok(Opened {
-        kind,
-        layer: Layer {
-            extent,
-            sector,
-            iv_unit: 512,
-            cipher,
-            more,
-            segments: parts,
-        },
-        by: format!(
-            "an interrupted encryption that moves the data (resilience {resilience}), the volume placed at byte {place} where it will be when finished ({how}): {}",
-            story.join("; ")
-        ),
-        fingerprint,
-    })
+    let by = format!(
+        "an interrupted encryption that moves the data (resilience {resilience}), the volume placed at byte {place} where it will be when finished ({}): {}",
+        k.hows(),
+        story.join("; ")
+    );
+    k.opened(kind, parts, sector, by)
 }

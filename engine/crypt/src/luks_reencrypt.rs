@@ -217,28 +217,11 @@ pub(crate) fn open(
         l.plain = Extent::new(l.plain.start, len);
     }
     parts.retain(|p| p.plain.len > 0);
-    let extent = match (parts.first(), parts.last()) {
-        (Some(a), Some(b)) => Extent::from_bounds(a.plain.start, b.plain.end()),
-        _ => return Err("no data in the reencryption's segments".into()),
-    };
-    let mut ciphers = k.ciphers.into_iter();
-    let cipher = ciphers.next().ok_or("no key")?;
-    Ok(Opened {
-        kind,
-        layer: Layer {
-            extent,
-            sector,
-            iv_unit: 512,
-            cipher,
-            more: ciphers.collect(),
-            segments: parts,
-        },
-        by: format!(
-            "an interrupted reencryption (resilience {resilience}): {}",
-            story.join("; ")
-        ),
-        fingerprint: k.fps.join("+"),
-    })
+    let by = format!(
+        "an interrupted reencryption (resilience {resilience}): {}",
+        story.join("; ")
+    );
+    k.opened(kind, parts, sector, by)
 }
 
 /// What `checksum` resilience stored for the window being rewritten: one
@@ -378,20 +361,39 @@ impl Keys {
         &self.fps[usize::from(k)]
     }
 
-    /// The layer's first key and the others, the fingerprints joined by `+`
-    /// and how each key was unlocked.
-    #[allow(clippy::type_complexity)]
-    pub(crate) fn into_layer_keys(
+    /// How each key was unlocked.
+    pub(crate) fn hows(&self) -> String {
+        self.hows.join("; ")
+    }
+
+    /// The opened volume: one layer over `parts` (in order, adjacent) with
+    /// these keys, described by `by`; the fingerprints joined by `+`.
+    pub(crate) fn opened(
         self,
-    ) -> Result<(Arc<SectorCipher>, Vec<Arc<SectorCipher>>, String, String), String> {
+        kind: &'static str,
+        parts: Vec<Segment>,
+        sector: u64,
+        by: String,
+    ) -> Result<Opened, String> {
+        let extent = match (parts.first(), parts.last()) {
+            (Some(a), Some(b)) => Extent::from_bounds(a.plain.start, b.plain.end()),
+            _ => return Err("no data in the reencryption's segments".into()),
+        };
         let mut ciphers = self.ciphers.into_iter();
-        let first = ciphers.next().ok_or("no key")?;
-        Ok((
-            first,
-            ciphers.collect(),
-            self.fps.join("+"),
-            self.hows.join("; "),
-        ))
+        let cipher = ciphers.next().ok_or("no key")?;
+        Ok(Opened {
+            kind,
+            layer: Layer {
+                extent,
+                sector,
+                iv_unit: 512,
+                cipher,
+                more: ciphers.collect(),
+                segments: parts,
+            },
+            by,
+            fingerprint: self.fps.join("+"),
+        })
     }
 
     fn how(&self, k: u8) -> &str {
