@@ -1,5 +1,6 @@
 //! gzip validator.
 
+use crate::inflate::{inflate, End};
 use crate::{Carver, Reader, Verdict};
 
 /// GZIP: header (with optional extra, name, comment, header CRC), a deflate stream
@@ -24,8 +25,6 @@ impl Carver for Gzip {
         1 << 30
     }
     fn check(&self, r: &mut Reader<'_>) -> Verdict {
-        use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
-        use miniz_oxide::inflate::TINFLStatus;
         let Some(flags) = r.u8(3) else {
             return Verdict::Reject;
         };
@@ -53,71 +52,41 @@ impl Carver for Gzip {
         if flags & 0x02 != 0 {
             off += 2;
         }
-        let mut d = DecompressorOxide::new();
-        let mut out = vec![0u8; 32768];
-        let (mut out_pos, mut crc, mut total) = (0usize, !0u32, 0u64);
-        loop {
-            let avail = (r.limit().saturating_sub(off)).min(1 << 16) as usize;
-            let Some(input) = r.get(off, avail).map(<[u8]>::to_vec) else {
+        let mut crc = !0u32;
+        let limit = r.limit();
+        let run = inflate(
+            r,
+            |r, at, n| r.get(at, n).map(<[u8]>::to_vec),
+            off,
+            limit,
+            false,
+            |b| {
+                crc = dredge_core::checksum::crc32_update(crc, b);
+                true
+            },
+        );
+        let (total, why) = (
+            run.total,
+            match run.end {
+                End::Done => "",
                 // Out of budget mid-stream: what inflated so far still holds.
-                return if total == 0 {
-                    Verdict::Reject
-                } else {
-                    Verdict::Partial {
-                        len: off,
-                        why: "deflate stream not followed to its end".into(),
-                        subtype: None,
-                    }
-                };
+                End::Unreadable => "deflate stream not followed to its end",
+                End::Budget => "inflation stopped at the work budget",
+                End::Cut => "deflate stream cut off",
+                End::Stalled => "deflate stream stalled",
+                End::Damaged | End::Stopped => "deflate stream damaged",
+            },
+        );
+        off = run.at;
+        if run.end != End::Done {
+            if total == 0 && matches!(run.end, End::Unreadable | End::Damaged) {
+                return Verdict::Reject;
+            }
+            return Verdict::Partial {
+                len: off,
+                why: why.into(),
+                subtype: None,
             };
-            let more = if off + (avail as u64) < r.limit() {
-                inflate_flags::TINFL_FLAG_HAS_MORE_INPUT
-            } else {
-                0
-            };
-            let (status, used, written) = decompress(&mut d, &input, &mut out, out_pos, more);
-            // Inflated bytes count against the candidate's budget: a bomb stops here.
-            if !r.spend(written as u64) {
-                return Verdict::Partial {
-                    len: off,
-                    why: "inflation stopped at the work budget".into(),
-                    subtype: None,
-                };
-            }
-            crc = dredge_core::checksum::crc32_update(crc, &out[out_pos..out_pos + written]);
-            total += written as u64;
-            out_pos = (out_pos + written) & (out.len() - 1);
-            off += used as u64;
-            match status {
-                TINFLStatus::Done => break,
-                TINFLStatus::NeedsMoreInput if more != 0 => {}
-                TINFLStatus::HasMoreOutput => {}
-                TINFLStatus::NeedsMoreInput => {
-                    return Verdict::Partial {
-                        len: off,
-                        why: "deflate stream cut off".into(),
-                        subtype: None,
-                    }
-                }
-                _ => {
-                    return if total == 0 {
-                        Verdict::Reject
-                    } else {
-                        Verdict::Partial {
-                            len: off,
-                            why: "deflate stream damaged".into(),
-                            subtype: None,
-                        }
-                    }
-                }
-            }
-            if used == 0 && written == 0 && status != TINFLStatus::HasMoreOutput {
-                return Verdict::Partial {
-                    len: off,
-                    why: "deflate stream stalled".into(),
-                    subtype: None,
-                };
-            }
         }
         let (Some(stored_crc), Some(isize)) = (r.le32(off), r.le32(off + 4)) else {
             return Verdict::Partial {

@@ -23,6 +23,7 @@ mod gif;
 mod gzip;
 mod icns;
 mod ico;
+mod inflate;
 mod iso9660;
 mod javaclass;
 mod jpeg;

@@ -12,6 +12,7 @@
 //! first member whose header moved gives the first gap, and each cut is placed
 //! the same way (`fragments`).
 
+use crate::inflate;
 use crate::{partial_as, Carver, Reader, Splice, Verdict, SECTOR, WHOLE};
 use dredge_core::checksum::crc32_update;
 
@@ -97,40 +98,25 @@ fn member_ok(r: &mut Reader<'_>, sp: Splice, e: &Entry, spent: &mut u64) -> Opti
             Some(!crc == e.crc)
         }
         8 => {
-            use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
-            use miniz_oxide::inflate::TINFLStatus;
-            let mut d = DecompressorOxide::new();
-            let mut out = vec![0u8; 32768];
-            let (mut out_pos, mut crc, mut total, mut at) = (0usize, !0u32, 0u64, data);
-            loop {
-                let n = (end - at).min(1 << 16) as usize;
-                let input = sp.read(r, at, n)?;
-                let more = if at + (n as u64) < end {
-                    inflate_flags::TINFL_FLAG_HAS_MORE_INPUT
-                } else {
-                    0
-                };
-                let (status, used, written) = decompress(&mut d, &input, &mut out, out_pos, more);
-                // Inflated bytes count against the candidate's budget: a bomb stops.
-                if !r.spend(written as u64) {
-                    return Some(false);
-                }
-                crc = crc32_update(crc, &out[out_pos..out_pos + written]);
-                total += written as u64;
-                *spent += (used + written) as u64;
-                out_pos = (out_pos + written) & (out.len() - 1);
-                at += used as u64;
-                match status {
-                    TINFLStatus::Done => break,
-                    TINFLStatus::NeedsMoreInput if more != 0 => {}
-                    TINFLStatus::HasMoreOutput => {}
-                    _ => return Some(false),
-                }
-                if (used == 0 && written == 0) || total > e.usize {
-                    return Some(false);
-                }
+            let (mut crc, mut total) = (!0u32, 0u64);
+            let run = inflate::inflate(
+                r,
+                |r, at, n| sp.read(r, at, n),
+                data,
+                end,
+                false,
+                |b| {
+                    crc = crc32_update(crc, b);
+                    total += b.len() as u64;
+                    total <= e.usize
+                },
+            );
+            *spent += (run.at - data) + run.total;
+            match run.end {
+                inflate::End::Done => Some(!crc == e.crc && total == e.usize && run.at == end),
+                inflate::End::Unreadable => None,
+                _ => Some(false),
             }
-            Some(!crc == e.crc && total == e.usize && at == end)
         }
         _ => None,
     }

@@ -150,53 +150,27 @@ fn measured(cur: &mut Cur) -> Option<u64> {
 /// matching Adler-32 and nothing but whitespace follows it in the range. With
 /// `keep`, the inflated bytes are kept (at most `KEEP_CAP`).
 pub(super) fn inflate(cur: &mut Cur, from: u64, to: u64, mut keep: Option<&mut Vec<u8>>) -> bool {
-    use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
-    use miniz_oxide::inflate::TINFLStatus;
     let sp = cur.sp;
-    let mut d = DecompressorOxide::new();
-    let mut out = vec![0u8; 32768];
-    let (mut out_pos, mut at) = (0usize, from);
-    loop {
-        let n = (to - at).min(1 << 16) as usize;
-        let Some(input) = sp.read(cur.reader(), at, n) else {
-            return false;
-        };
-        let more = if at + (n as u64) < to {
-            inflate_flags::TINFL_FLAG_HAS_MORE_INPUT
-        } else {
-            0
-        };
-        let (status, used, written) = decompress(
-            &mut d,
-            &input,
-            &mut out,
-            out_pos,
-            more | inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER,
-        );
-        // Inflated bytes count against the candidate's budget: a bomb stops.
-        if !cur.reader().spend(written as u64) {
-            return false;
-        }
-        if let Some(k) = keep.as_deref_mut() {
-            if k.len() + written > KEEP_CAP {
-                return false;
+    let run = crate::inflate::inflate(
+        cur.reader(),
+        |r, at, n| sp.read(r, at, n),
+        from,
+        to,
+        true,
+        |b| match keep.as_deref_mut() {
+            Some(k) if k.len() + b.len() > KEEP_CAP => false,
+            Some(k) => {
+                k.extend_from_slice(b);
+                true
             }
-            k.extend_from_slice(&out[out_pos..out_pos + written]);
-        }
-        out_pos = (out_pos + written) & (out.len() - 1);
-        at += used as u64;
-        match status {
-            TINFLStatus::Done => break,
-            TINFLStatus::NeedsMoreInput if more != 0 => {}
-            TINFLStatus::HasMoreOutput => {}
-            _ => return false,
-        }
-        if used == 0 && written == 0 {
-            return false;
-        }
-    }
+            None => true,
+        },
+    );
     // What the stream's length holds after the zlib data: an end of line at most.
-    to - at <= 16 && (at..to).all(|p| cur.byte(p).is_some_and(is_ws))
+    let at = run.at;
+    run.end == crate::inflate::End::Done
+        && to - at <= 16
+        && (at..to).all(|p| cur.byte(p).is_some_and(is_ws))
 }
 
 /// Largest stream read whole for a check: a larger one is not checked (and
