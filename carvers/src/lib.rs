@@ -45,6 +45,7 @@ mod pe;
 mod png;
 mod prefetch;
 mod psd;
+mod pst;
 mod rar;
 mod regf;
 mod riff;
@@ -611,6 +612,7 @@ pub fn registry() -> Vec<Box<dyn Carver>> {
         Box::new(evtx::Evtx),
         Box::new(regf::Regf),
         Box::new(lnk::Lnk),
+        Box::new(pst::Pst),
         Box::new(prefetch::Prefetch),
         Box::new(dex::Dex),
         Box::new(bplist::Bplist),
