@@ -10,7 +10,7 @@
 # imagemagick, abcmidi, cpio and mktorrent for classes, fonts, Matroska, icons, PSD, MIDI, cpio and torrents;
 # ghostscript and qpdf write the PDFs the PDF reassembly tests cut in two; python3-numpy runs the
 # Elephant diffuser of tests/tools/bitlocker_vista.py over all sectors at once; pff-tools' pffinfo reads
-# the PSTs the carving test carves).
+# the PSTs the carving test carves; libjpeg-turbo-progs' jpegtran rewrites the progressive JPEGs it carves).
 # slurm-wlm and munge run the one-node Slurm cluster the scale-out test submits to
 # (deploy/slurm/local-cluster.sh); python3-yaml reads the Kubernetes manifests for
 # their check; libscca-utils (sccainfo) reads carved prefetch files; python3-plyvel
@@ -24,7 +24,7 @@ pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprog
       flac vorbis-tools opus-tools lame ffmpeg clang lld llvm 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java
       default-jre-headless default-jdk-headless fonttools mkvtoolnix icoutils icnsutils imagemagick
       abcmidi cpio mktorrent libfsapfs-utils libfshfs-utils apfsprogs
-      slurm-wlm munge python3-yaml libscca-utils python3-plyvel ghostscript qpdf python3-numpy pff-tools)
+      slurm-wlm munge python3-yaml libscca-utils python3-plyvel ghostscript qpdf python3-numpy pff-tools libjpeg-turbo-progs)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,8 +6,9 @@
 //! decoded: every Huffman code must exist in its table, every block must stay within
 //! 64 coefficients, DC values must stay in range, restart markers must come in order
 //! after every interval, and the scan must hold exactly the number of MCUs the frame
-//! size calls for. That is what finds where foreign data begins. Other scans
-//! (progressive, arithmetic, lossless) are checked for stuffing only.
+//! size calls for. That is what finds where foreign data begins. Progressive
+//! Huffman scans are decoded the same way (`progressive`). Other scans
+//! (arithmetic, lossless, 12-bit) are checked for stuffing only.
 //!
 //! Two fragments: when a sequential scan fails, the file may continue after foreign
 //! data. The split is a sector boundary shortly before the failure; the second
@@ -20,6 +21,7 @@ use crate::{Carver, Reader, Splice, Verdict, SECTOR, WHOLE};
 use std::collections::VecDeque;
 
 mod fragments;
+mod progressive;
 pub(crate) use fragments::dense;
 use fragments::reassemble;
 
@@ -218,6 +220,8 @@ struct Comp {
 #[derive(Clone)]
 struct Frame {
     sequential: bool,
+    /// Progressive Huffman, 8-bit, with a known height.
+    progressive: bool,
     width: u32,
     height: u32,
     comps: Vec<Comp>,
@@ -255,6 +259,8 @@ struct State {
     ac: [Option<Huff>; 4],
     restart: u64,
     sos: bool,
+    /// A progressive frame's coefficient history (None: not tracked).
+    coefs: Option<progressive::Coefs>,
 }
 
 enum Stop {
@@ -495,7 +501,17 @@ fn walk(r: &mut Reader<'_>, sp: Splice, st: &mut State, mut off: u64, spent: &mu
                 {
                     return reject_or(st, off, "invalid sampling factors");
                 }
+                let progressive = m == 0xC2 && b[0] == 8 && b[1..3] != [0, 0];
+                if progressive {
+                    let hv: Vec<(u32, u32)> = comps.iter().map(|c| (c.h, c.v)).collect();
+                    st.coefs = progressive::Coefs::new(
+                        u32::from(u16::from_be_bytes([b[3], b[4]])),
+                        u32::from(u16::from_be_bytes([b[1], b[2]])),
+                        &hv,
+                    );
+                }
                 st.frame = Some(Frame {
+                    progressive,
                     // Baseline and extended sequential Huffman, 8-bit, with a known height.
                     sequential: matches!(m, 0xC0 | 0xC1) && b[0] == 8 && b[1..3] != [0, 0],
                     height: u32::from(u16::from_be_bytes([b[1], b[2]])),
@@ -570,6 +586,29 @@ fn walk(r: &mut Reader<'_>, sp: Splice, st: &mut State, mut off: u64, spent: &mu
                 };
             }
             off = cur.bits.pos;
+        } else if let (true, Some(mut coefs)) = (
+            st.frame.as_ref().is_some_and(|f| f.progressive),
+            st.coefs.take(),
+        ) {
+            let Some(scan) = progressive::header(r, sp, st, body) else {
+                return reject_or(st, off, "invalid scan header");
+            };
+            let mut at = progressive::At {
+                bits: Bits::new(off),
+            };
+            let from = off;
+            let res = progressive::decode(r, sp, st, &mut coefs, &scan, &mut at);
+            *spent += at.bits.pos.saturating_sub(from);
+            if let Err(why) = res {
+                let at = at.bits.pos.saturating_sub(u64::from(at.bits.real() / 8));
+                return Stop::Fail {
+                    at,
+                    why,
+                    resume: None,
+                };
+            }
+            st.coefs = Some(coefs);
+            off = at.bits.pos;
         } else {
             // Entropy-coded data: scan to the next marker that is not stuffing or RSTn.
             loop {
