@@ -315,6 +315,7 @@ pub(super) fn one_shot(
     let r = session::scan_precarved(&a.out, opts, pre, interrupt, &mut |p| rep.progress(p))?;
     rep.clear();
     print_scan(rep, &r);
+    let code = containers(&a.out, opts, &r, interrupt, rep)?;
     if !rep.is_json() && r.outcome != Outcome::Interrupted {
         println!(
             "files are in {}/files; list them with: dredge ls {}",
@@ -322,7 +323,38 @@ pub(super) fn one_shot(
             a.out.display()
         );
     }
-    Ok(r.outcome.exit_code())
+    Ok(code)
+}
+
+/// After a scan with keys: the container files they open, each registered and
+/// scanned (`session::open_container_files`), said on a line each. The exit
+/// code of the scan and theirs.
+pub(super) fn containers(
+    case: &std::path::Path,
+    opts: &session::ScanOptions,
+    r: &session::ScanReport,
+    interrupt: &AtomicBool,
+    rep: &mut Reporter,
+) -> Result<i32, Failure> {
+    let mut code = r.outcome.exit_code();
+    if r.outcome == Outcome::Interrupted {
+        return Ok(code);
+    }
+    let opened = session::open_container_files(case, opts, interrupt, &mut |p| rep.progress(p))?;
+    rep.clear();
+    for o in &opened {
+        if rep.is_json() {
+            rep.json(json!({"event": "container_file_opened", "artifact": o.artifact, "path": o.path, "evidence": o.label}));
+        } else {
+            println!(
+                "container file {} ({}) opened with the key given: registered as {} and scanned",
+                o.path, o.artifact, o.label
+            );
+        }
+        print_scan(rep, &o.report);
+        code = code.max(o.report.outcome.exit_code());
+    }
+    Ok(code)
 }
 
 pub(super) fn print_scan(rep: &Reporter, r: &session::ScanReport) {

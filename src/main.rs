@@ -134,12 +134,11 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
         Command::Add(a) => evidence_cmds::add(a, interrupt, rep),
         Command::Acquire(a) => evidence_cmds::acquire(a, interrupt, rep),
         Command::Scan(a) => {
-            let r = session::scan(&a.case_dir, &a.scan.options(), interrupt, &mut |p| {
-                rep.progress(p)
-            })?;
+            let opts = a.scan.options();
+            let r = session::scan(&a.case_dir, &opts, interrupt, &mut |p| rep.progress(p))?;
             rep.clear();
             print_scan(rep, &r);
-            Ok(r.outcome.exit_code())
+            evidence_cmds::containers(&a.case_dir, &opts, &r, interrupt, rep)
         }
         Command::Ls(a) => ls(&a, rep),
         Command::List(a) => listing::list(a, interrupt, rep),

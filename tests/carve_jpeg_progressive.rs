@@ -46,8 +46,16 @@ fn progressive_jpegs_are_decoded_to_their_last_scan() {
         "convert -size 300x200 -seed 9 plasma:fractal -colorspace Gray -interlace JPEG g.jpg",
         "g.jpg",
     ));
-    photos.push(made(p, "jpegtran -progressive -restart 2 p0.jpg > r.jpg", "r.jpg"));
-    photos.push(made(p, "jpegtran -progressive -optimize p2.jpg > o.jpg", "o.jpg"));
+    photos.push(made(
+        p,
+        "jpegtran -progressive -restart 2 p0.jpg > r.jpg",
+        "r.jpg",
+    ));
+    photos.push(made(
+        p,
+        "jpegtran -progressive -optimize p2.jpg > o.jpg",
+        "o.jpg",
+    ));
     // Each among noise: complete, bit-exact.
     let mut at = 0x10000usize;
     let mut laid = Vec::new();
@@ -79,6 +87,9 @@ fn progressive_jpegs_are_decoded_to_their_last_scan() {
         let arts = carve_laid(&dir, 1 << 20, 5, &[(0x10000, file)], 3);
         let a = carved_at(&arts, 0x10000, "jpeg").unwrap_or_else(|| panic!("{case}: {arts:#?}"));
         assert_eq!(a["status"], "partial", "{case}: {a}");
-        assert!(a["size"].as_u64().unwrap() <= mid as u64 + 4096, "{case}: {a}");
+        assert!(
+            a["size"].as_u64().unwrap() <= mid as u64 + 4096,
+            "{case}: {a}"
+        );
     }
 }

@@ -194,7 +194,7 @@ fn hashes_writes_header_files_for_luks1_and_possible_veracrypt_containers() {
 /// empty. The scan names the container file alone as a possible container
 /// (size, random first sector, random throughout) and says how to open it;
 /// done so (its copy registered as evidence and scanned with the key), its
-/// files come back.
+/// files come back; and `recover` with the key does it in one command.
 #[test]
 fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
     if !tools(&["mkfs.fat", "mcopy", "mkntfs", "ntfscp", "python3", "zip"]) {
@@ -202,7 +202,8 @@ fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
     }
     let dir = tempfile::tempdir().unwrap();
     let inner = [("Kontoauszug.txt", b"IBAN DE00 1234\n".repeat(300))];
-    let hc = container(dir.path(), "f", "stick pw", 0, &inner);
+    // A small PIM keeps the key derivation of each try short.
+    let hc = container(dir.path(), "f", "stick pw", 3, &inner);
     let ntfs = dir.path().join("stick.ntfs");
     std::fs::File::create(&ntfs)
         .unwrap()
@@ -264,18 +265,55 @@ fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
         cs,
         "--key",
         "password=stick pw",
+        "--key",
+        "pim=3",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let got = ls_json(&case);
-    let t = got
-        .iter()
-        .find(|a| a["path"] == "/Kontoauszug.txt")
-        .expect("the container's file");
-    assert!(
-        t["forensic_path"].as_str().unwrap().starts_with("ev2/"),
-        "{t}"
-    );
-    let b = std::fs::read(case.join(t["extracted"].as_str().unwrap())).unwrap();
-    assert_eq!(b, inner[0].1);
+    let opened = |case: &Path| {
+        let got = ls_json(case);
+        let t = got
+            .iter()
+            .find(|a| a["path"] == "/Kontoauszug.txt")
+            .expect("the container's file")
+            .clone();
+        assert!(
+            t["forensic_path"].as_str().unwrap().starts_with("ev2/"),
+            "{t}"
+        );
+        let b = std::fs::read(case.join(t["extracted"].as_str().unwrap())).unwrap();
+        assert_eq!(b, inner[0].1);
+    };
+    opened(&case);
     assert!(run(&["verify", cs]).status.success());
+    // In one command: `recover` with the key opens the container file it
+    // finds, registers its copy and scans it; a scan again with the key does
+    // not register it twice.
+    let one = dir.path().join("one");
+    let o = one_shot(
+        "recover",
+        &ntfs,
+        None,
+        &one,
+        &["--key", "password=stick pw", "--key", "pim=3"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("container file /backup.dat") && out.contains("registered as ev2"),
+        "{out}"
+    );
+    opened(&one);
+    let o = run(&[
+        "--progress",
+        "none",
+        "scan",
+        one.to_str().unwrap(),
+        "--key",
+        "password=stick pw",
+        "--key",
+        "pim=3",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(evidence_count(&one), 2);
+    assert!(run(&["verify", one.to_str().unwrap()]).status.success());
 }

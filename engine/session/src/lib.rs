@@ -5,6 +5,7 @@
 mod acquire;
 mod analysis;
 pub mod carve;
+mod containers;
 mod copybudget;
 mod export_volume;
 mod extract;
@@ -32,6 +33,7 @@ mod verify;
 mod view;
 
 pub use acquire::{acquire, AcquireReport, AcquireRequest, E01Options};
+pub use containers::{open_container_files, OpenedFile};
 pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_core::{EntryKind, Gap, VolumeKind, Why, Word};
 pub use dredge_crypt::KeySpec;

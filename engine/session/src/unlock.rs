@@ -32,7 +32,7 @@ pub(crate) fn key_kinds(keys: &[KeySpec]) -> serde_json::Value {
 
 /// Runs `job(0..n)` on every core, taking indices in order; once a job returns
 /// true no new one starts (VeraCrypt's key derivations: a second each).
-fn on_all_cores(n: usize, job: &(dyn Fn(usize) -> bool + Sync)) {
+pub(crate) fn on_all_cores(n: usize, job: &(dyn Fn(usize) -> bool + Sync)) {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     let (next, found) = (AtomicUsize::new(0), AtomicBool::new(false));
     let threads = std::thread::available_parallelism()

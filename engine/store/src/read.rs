@@ -192,6 +192,19 @@ impl Store {
             .map(|v| v.into_iter().collect())
     }
 
+    /// Files of a VeraCrypt/TrueCrypt container's size (at least 256 KiB, a
+    /// multiple of 512), wholly read and extracted: (artifact id, path, copy
+    /// relative to the case, size), in id order.
+    pub fn container_sized_files(&self) -> Result<Vec<(String, String, String, u64)>> {
+        self.rows(
+            "SELECT id, path, extracted, size FROM artifacts
+             WHERE kind = 'file' AND size >= 262144 AND size % 512 = 0
+               AND unreadable_bytes = 0 AND extracted IS NOT NULL ORDER BY id",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as u64)),
+        )
+    }
+
     pub fn findings(&self, evidence_id: i64) -> Result<Vec<(String, FindingRecord)>> {
         self.rows("SELECT unit, offset, what, expected, actual FROM findings WHERE evidence_id = ?1 ORDER BY id", [evidence_id], |r| {
                 Ok((
