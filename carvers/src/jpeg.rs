@@ -378,6 +378,29 @@ fn decode_mcus(
     Ok(())
 }
 
+/// The `n` components a scan header at `off` lists (after their count):
+/// (index in the frame, DC table, AC table).
+fn scan_comps(
+    r: &mut Reader<'_>,
+    sp: Splice,
+    f: &Frame,
+    off: u64,
+    n: usize,
+) -> Option<Vec<(usize, usize, usize)>> {
+    let mut comps = Vec::new();
+    for i in 0..n as u64 {
+        let id = r.u8(sp.at(off + 1 + 2 * i))?;
+        let t = r.u8(sp.at(off + 2 + 2 * i))?;
+        let frame = f.comps.iter().position(|c| c.id == id)?;
+        let (dc, ac) = (usize::from(t >> 4), usize::from(t & 15));
+        if dc > 3 || ac > 3 {
+            return None;
+        }
+        comps.push((frame, dc, ac));
+    }
+    Some(comps)
+}
+
 /// The scan header at `off` (after the marker's length): its components and MCU count.
 fn scan_header(r: &mut Reader<'_>, sp: Splice, st: &State, off: u64) -> Option<Scan> {
     let f = st.frame.as_ref()?;
@@ -389,23 +412,18 @@ fn scan_header(r: &mut Reader<'_>, sp: Splice, st: &State, off: u64) -> Option<S
         .comps
         .iter()
         .fold((1, 1), |(h, v), c| (c.h.max(h), c.v.max(v)));
-    let mut comps = Vec::new();
-    for i in 0..n as u64 {
-        let id = r.u8(sp.at(off + 1 + 2 * i))?;
-        let t = r.u8(sp.at(off + 2 + 2 * i))?;
-        let frame = f.comps.iter().position(|c| c.id == id)?;
-        let (dc, ac) = (usize::from(t >> 4), usize::from(t & 15));
-        if dc > 3 || ac > 3 {
-            return None;
-        }
-        let c = f.comps[frame];
-        comps.push(ScanComp {
-            frame,
-            dc,
-            ac,
-            blocks: if n == 1 { 1 } else { c.h * c.v },
-        });
-    }
+    let comps: Vec<ScanComp> = scan_comps(r, sp, f, off, n)?
+        .into_iter()
+        .map(|(frame, dc, ac)| {
+            let c = f.comps[frame];
+            ScanComp {
+                frame,
+                dc,
+                ac,
+                blocks: if n == 1 { 1 } else { c.h * c.v },
+            }
+        })
+        .collect();
     let (w, h) = (u64::from(f.width), u64::from(f.height));
     let mcus = if n == 1 {
         let c = f.comps[comps[0].frame];

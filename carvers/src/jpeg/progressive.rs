@@ -76,17 +76,7 @@ pub(super) fn header(r: &mut Reader<'_>, sp: Splice, st: &State, off: u64) -> Op
     if n == 0 || n > 4 || n > f.comps.len() {
         return None;
     }
-    let mut comps = Vec::new();
-    for i in 0..n as u64 {
-        let id = r.u8(sp.at(off + 1 + 2 * i))?;
-        let t = r.u8(sp.at(off + 2 + 2 * i))?;
-        let frame = f.comps.iter().position(|c| c.id == id)?;
-        let (dc, ac) = (usize::from(t >> 4), usize::from(t & 15));
-        if dc > 3 || ac > 3 {
-            return None;
-        }
-        comps.push((frame, dc, ac));
-    }
+    let comps = super::scan_comps(r, sp, f, off, n)?;
     let at = off + 1 + 2 * n as u64;
     let (ss, se, a) = (
         u32::from(r.u8(sp.at(at))?),
