@@ -260,6 +260,12 @@ pub(crate) struct ScanFlags {
     /// to `ps`). BitLocker with its protection suspended opens with no key.
     #[arg(long = "key", value_name = "SPEC", value_parser = session::KeySpec::parse)]
     pub(crate) keys: Vec<session::KeySpec>,
+    /// After the scan, try the keys (those not aimed at one volume) on every
+    /// extracted file that could be a VeraCrypt/TrueCrypt container; one they
+    /// open is registered from its copy and scanned. Each file tried costs a
+    /// key derivation of several seconds.
+    #[arg(long)]
+    pub(crate) container_files: bool,
 }
 
 impl ScanFlags {
@@ -274,6 +280,7 @@ impl ScanFlags {
         o.filesystems = !self.no_filesystems;
         o.hash = self.hash;
         o.keys = self.keys.clone();
+        o.container_files = self.container_files;
         o
     }
 }

@@ -285,16 +285,22 @@ fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
     };
     opened(&case);
     assert!(run(&["verify", cs]).status.success());
-    // In one command: `recover` with the key opens the container file it
-    // finds, registers its copy and scans it; a scan again with the key does
-    // not register it twice.
+    // In one command: `recover` with the key and `--container-files` opens
+    // the container file it finds, registers its copy and scans it; a scan
+    // again does not register it twice.
     let one = dir.path().join("one");
     let o = one_shot(
         "recover",
         &ntfs,
         None,
         &one,
-        &["--key", "password=stick pw", "--key", "pim=3"],
+        &[
+            "--key",
+            "password=stick pw",
+            "--key",
+            "pim=3",
+            "--container-files",
+        ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = stdout(&o);
@@ -312,6 +318,7 @@ fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
         "password=stick pw",
         "--key",
         "pim=3",
+        "--container-files",
     ]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(evidence_count(&one), 2);

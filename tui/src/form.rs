@@ -221,6 +221,8 @@ impl Form {
                     },
                     // The limit given to `dredge tui` (`--unit-memory`), if any.
                     unit_memory: ScanOptions::default().unit_memory,
+                    // Not offered here (the TUI's scan does not try container files).
+                    container_files: false,
                 }))
             }
             FormKind::Acquire => {

@@ -1,5 +1,6 @@
 //! VeraCrypt/TrueCrypt containers kept as files (issue 13), opened in the
-//! same command as the filesystem that holds them. After a scan with keys,
+//! same command as the filesystem that holds them. After a scan with keys and
+//! `--container-files` (each try is a key-derivation sweep of seconds),
 //! each extracted file of a container's shape (`container_shape`: size,
 //! random first sector and samples) is tried with the keys meant for every
 //! volume; one that opens is registered as evidence of its own, from its
@@ -51,7 +52,8 @@ fn opens(copy: &Path, size: u64, keys: &[&dredge_crypt::Secret]) -> bool {
 }
 
 /// Opens and scans the container files of the case that the scan's keys
-/// (those not aimed at one volume) open; none when no key could.
+/// (those not aimed at one volume) open; none when no key could, or the
+/// options do not ask for it.
 pub fn open_container_files(
     case_dir: &Path,
     opts: &ScanOptions,
@@ -65,7 +67,7 @@ pub fn open_container_files(
         .map(|k| &k.secret)
         .collect();
     let mut done = Vec::new();
-    if !dredge_crypt::tcrypt_keys(&keys) {
+    if !opts.container_files || !dredge_crypt::tcrypt_keys(&keys) {
         return Ok(done);
     }
     for _ in 0..MAX_DEPTH {

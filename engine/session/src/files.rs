@@ -571,7 +571,7 @@ fn possible_container(a: &ArtifactRecord, copy: &Path) -> Option<Finding> {
     Some(Finding::new(
         at,
         format!(
-            "possible VeraCrypt/TrueCrypt container file {} ({}): {len} bytes (a multiple of 512), no format recognised at its start, random-looking throughout (16 samples, the lowest {low:.3} bits per byte). Compressed or wiped data can look the same. A scan with its key (dredge scan CASE --key password=…, and keyfile=, pim=) opens it: its copy CASE/{copy} is registered as evidence of its own and scanned",
+            "possible VeraCrypt/TrueCrypt container file {} ({}): {len} bytes (a multiple of 512), no format recognised at its start, random-looking throughout (16 samples, the lowest {low:.3} bits per byte). Compressed or wiped data can look the same. A scan with its key and --container-files (dredge scan CASE --key password=… --container-files) opens it: its copy CASE/{copy} is registered as evidence of its own and scanned",
             a.path, a.id
         ),
     ))

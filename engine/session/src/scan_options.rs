@@ -35,6 +35,10 @@ pub struct ScanOptions {
     /// scan cuts the same units. The default options take the limit set for the
     /// process (`memory::fixed_limit`).
     pub unit_memory: Option<u64>,
+    /// After the scan, try the keys on the extracted files that have a
+    /// VeraCrypt/TrueCrypt container's shape (`--container-files`): each try
+    /// costs a key-derivation sweep (seconds), so only when asked.
+    pub container_files: bool,
 }
 
 impl Default for ScanOptions {
@@ -48,6 +52,7 @@ impl Default for ScanOptions {
             hash: Algorithms::ALL,
             unit_memory: dredge_core::memory::fixed_limit(),
             keys: Vec::new(),
+            container_files: false,
         }
     }
 }
@@ -78,6 +83,9 @@ impl ScanOptions {
         // Absent without a limit, likewise.
         if let Some(n) = self.unit_memory {
             a["unit_memory"] = n.into();
+        }
+        if self.container_files {
+            a["container_files"] = true.into();
         }
         a
     }
@@ -113,6 +121,7 @@ impl ScanOptions {
             // A resumed run has no keys: they were never recorded.
             keys: Vec::new(),
             unit_memory: args["unit_memory"].as_u64(),
+            container_files: args["container_files"].as_bool().unwrap_or(false),
         }
     }
 }
