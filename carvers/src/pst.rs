@@ -7,6 +7,7 @@
 //! file in pieces carved as one fails at the first block past the cut.
 
 use crate::{partial_as, Carver, Reader, Verdict};
+use dredge_core::bytes::{le16, le32, le64};
 use dredge_core::checksum::crc32_update;
 
 /// [MS-PST] 5.3: CRC-32 (the zlib polynomial), started at 0, not inverted.
@@ -32,21 +33,17 @@ const MAX_DEPTH: u32 = 8;
 /// Pages and blocks checked at most.
 const MAX_ITEMS: usize = 1 << 22;
 
-fn le16(b: &[u8], i: usize) -> u16 {
-    u16::from_le_bytes([b[i], b[i + 1]])
-}
-fn le32(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
-}
-fn le64(b: &[u8], i: usize) -> u64 {
-    u64::from_le_bytes(b[i..i + 8].try_into().unwrap_or([0; 8]))
-}
-
 /// A page that checks: its type twice, its CRC, and for B-tree pages the id
 /// its parent names and the signature of its offset and id.
 fn page(r: &mut Reader<'_>, ib: u64, ptype: u8, bid: Option<u64>) -> Option<Vec<u8>> {
     let p = r.get(ib, PAGE as usize)?.to_vec();
-    let (t, repeat, wsig, c, pbid) = (p[496], p[497], le16(&p, 498), le32(&p, 500), le64(&p, 504));
+    let (t, repeat, wsig, c, pbid) = (
+        p[496],
+        p[497],
+        le16::<u16>(&p, 498),
+        le32::<u32>(&p, 500),
+        le64(&p, 504),
+    );
     let ok = t == ptype
         && repeat == ptype
         && c == crc(&p[..496])
@@ -111,7 +108,7 @@ fn tree(r: &mut Reader<'_>, w: &mut Walk, ptype: u8, root: (u64, u64), eof: u64)
             if level > 0 {
                 todo.push((le64(e, 8), le64(e, 16), depth + 1));
             } else if ptype == PTYPE_BBT {
-                w.blocks.push((le64(e, 8), le16(e, 16), le64(e, 0)));
+                w.blocks.push((le64(e, 8), le16::<u16>(e, 16), le64(e, 0)));
             }
         }
     }
@@ -126,10 +123,10 @@ fn block(r: &mut Reader<'_>, ib: u64, cb: u16, bid: u64) -> bool {
         return false;
     };
     let t = &data[total as usize - 16..];
-    le16(t, 0) == cb
-        && le16(t, 2) == sig(ib, bid)
+    le16::<u16>(t, 0) == cb
+        && le16::<u16>(t, 2) == sig(ib, bid)
         && le64(t, 8) == bid
-        && le32(t, 4) == crc(&data[..usize::from(cb)])
+        && le32::<u32>(t, 4) == crc(&data[..usize::from(cb)])
 }
 
 /// PST and OST: see the module's comment.
@@ -161,9 +158,9 @@ impl Carver for Pst {
             _ => return Verdict::Reject,
         };
         // Unicode (23); ANSI (14, 15) and 4 KiB pages (36) are other layouts.
-        if le16(&h, 10) != 23
-            || le32(&h, 4) != crc(&h[8..8 + 471])
-            || le32(&h, 524) != crc(&h[8..8 + 516])
+        if le16::<u16>(&h, 10) != 23
+            || le32::<u32>(&h, 4) != crc(&h[8..8 + 471])
+            || le32::<u32>(&h, 524) != crc(&h[8..8 + 516])
             || h[512] != 0x80
         {
             return Verdict::Reject;
