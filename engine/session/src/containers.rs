@@ -70,6 +70,9 @@ pub fn open_container_files(
     if !opts.container_files || !dredge_crypt::tcrypt_keys(&keys) {
         return Ok(done);
     }
+    // A file tried once is not tried again in a later round: each try is a
+    // key-derivation sweep of seconds.
+    let mut tried = std::collections::HashSet::new();
     for _ in 0..MAX_DEPTH {
         let store = open_case(case_dir)?;
         let files = store.container_sized_files().map_err(fail)?;
@@ -86,7 +89,8 @@ pub fn open_container_files(
             let Ok(canon) = copy.canonicalize() else {
                 continue;
             };
-            if known.contains(&canon) || !opens(&copy, size, &keys) {
+            if known.contains(&canon) || !tried.insert(canon.clone()) || !opens(&copy, size, &keys)
+            {
                 continue;
             }
             let added = add_evidence(case_dir, &canon, None, interrupt, progress)?;
