@@ -139,6 +139,75 @@ impl BlockDevice for FileDevice {
     }
 
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        if self.is_block_device || buf.len() < SPARSE_MIN {
+            return self.read_plain(offset, buf);
+        }
+        self.read_sparse(offset, buf)
+    }
+
+    fn describe(&self) -> String {
+        self.path.clone()
+    }
+}
+
+/// Reads this long or longer skip a sparse image's holes: the kernel would
+/// allocate, zero and copy a page-cache page for every 4 KiB of a hole (a
+/// third of the CPU of reading a mostly empty 10 GiB image). Metadata reads are
+/// shorter and read plainly.
+const SPARSE_MIN: usize = 1 << 20;
+
+impl FileDevice {
+    /// `read_plain`, except that the holes of a sparse file (as `SEEK_DATA`
+    /// and `SEEK_HOLE` report them) are zero-filled here instead of read: the
+    /// same bytes, as a hole reads as zeros. Where the filesystem cannot say,
+    /// everything reads as data.
+    fn read_sparse(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        let end = offset + buf.len() as u64;
+        let mut pos = offset;
+        while pos < end {
+            let data = match self.seek(pos, libc::SEEK_DATA) {
+                Some(Ok(d)) => d.clamp(pos, end),
+                // No data from `pos` on: a hole up to the end of the file, or
+                // the file is shorter than it was (the plain read says so).
+                Some(Err(libc::ENXIO)) if self.current_len().is_some_and(|l| l >= end) => end,
+                _ => return self.read_plain(pos, &mut buf[(pos - offset) as usize..]),
+            };
+            buf[(pos - offset) as usize..(data - offset) as usize].fill(0);
+            if data == end {
+                break;
+            }
+            let hole = match self.seek(data, libc::SEEK_HOLE) {
+                Some(Ok(h)) if h > data => h.min(end),
+                _ => end,
+            };
+            let (lo, hi) = ((data - offset) as usize, (hole - offset) as usize);
+            self.read_plain(data, &mut buf[lo..hi])?;
+            pos = hole;
+        }
+        Ok(())
+    }
+
+    /// `lseek` with `whence`: None where the offset does not fit, else the
+    /// offset found or the errno.
+    fn seek(&self, at: u64, whence: libc::c_int) -> Option<Result<u64, i32>> {
+        use std::os::unix::io::AsRawFd;
+        let at = libc::off_t::try_from(at).ok()?;
+        // SAFETY: lseek on an open descriptor; it touches no memory of ours.
+        // Reads are positional (pread), so moving the descriptor's offset
+        // disturbs none of them.
+        let r = unsafe { libc::lseek(self.file.as_raw_fd(), at, whence) };
+        Some(if r < 0 {
+            Err(io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        } else {
+            Ok(r as u64)
+        })
+    }
+
+    fn current_len(&self) -> Option<u64> {
+        self.file.metadata().ok().map(|m| m.len())
+    }
+
+    fn read_plain(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
         let mut done = 0usize;
         while done < buf.len() {
             let pos = offset + done as u64;
@@ -174,8 +243,62 @@ impl BlockDevice for FileDevice {
         }
         Ok(())
     }
+}
 
-    fn describe(&self) -> String {
-        self.path.clone()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    /// A sparse file's holes, skipped, read as the zeros a plain read gives,
+    /// with data islands at unaligned places and a hole to the end.
+    #[test]
+    fn sparse_reads_give_the_bytes_of_plain_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sparse.img");
+        let len = 7 << 20;
+        let mut model = vec![0u8; len];
+        let f = File::create(&path).unwrap();
+        f.set_len(len as u64).unwrap();
+        for (at, n) in [
+            (0, 100),
+            ((1 << 20) + 5, 9000),
+            ((3 << 20) + 4096, 4096),
+            ((5 << 20) - 3, 70_000),
+        ] {
+            let bytes: Vec<u8> = (0..n).map(|i| (i * 7 + at) as u8 | 1).collect();
+            f.write_all_at(&bytes, at as u64).unwrap();
+            model[at..at + n].copy_from_slice(&bytes);
+        }
+        drop(f);
+        let dev = FileDevice::open(&path).unwrap();
+        for (at, n) in [
+            (0, len),
+            (1, (2 << 20) + 17),
+            ((3 << 20) + 4097, 1 << 20),
+            ((5 << 20) + 100_000, len - (5 << 20) - 100_000),
+            (4096, 100),
+        ] {
+            let mut buf = vec![0xAAu8; n];
+            dev.read_exact_at(at as u64, &mut buf).unwrap();
+            assert!(buf == model[at..at + n], "bytes {at}..+{n} differ");
+        }
+    }
+
+    /// A file cut shorter after it was opened is an error, not a hole of zeros.
+    #[test]
+    fn a_shrunk_sparse_file_is_not_read_as_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("shrinks.img");
+        let mut f = File::create(&path).unwrap();
+        f.write_all(b"data").unwrap();
+        f.set_len(4 << 20).unwrap();
+        let dev = FileDevice::open(&path).unwrap();
+        f.set_len(1 << 20).unwrap();
+        let mut buf = vec![0u8; 2 << 20];
+        match dev.read_exact_at(1 << 20, &mut buf) {
+            Err(DeviceError::Fatal(e)) => assert_eq!(e.kind, SourceErrorKind::Shrunk, "{e}"),
+            other => panic!("a shrunk file read as {other:?}"),
+        }
     }
 }
