@@ -35,6 +35,12 @@ pub(crate) struct Job {
     /// item (file paths relative to the job file).
     #[serde(default)]
     keys: Vec<String>,
+    /// Files of a container's shape are tried with the keys, as
+    /// `--container-files` asks: each try is a key-derivation sweep of
+    /// seconds. A case of the job's own (`case = …`) has them tried once its
+    /// last item is scanned, so the items keep their labels.
+    #[serde(default)]
+    container_files: bool,
     #[serde(default)]
     pub(crate) item: Vec<Item>,
 }
@@ -85,11 +91,11 @@ fn format(s: &str, job: &Path) -> Result<ReportFormat, Failure> {
 /// The keys for `item`: the job's, then its own, each parsed as `--key`
 /// parses it, file paths taken relative to the job file. An error names the
 /// spec's kind, never its value.
-fn keys(job: &Job, item: &Item, path: &Path) -> Result<Vec<session::KeySpec>, Failure> {
+fn keys(job: &Job, own: &[String], path: &Path) -> Result<Vec<session::KeySpec>, Failure> {
     let base = path.parent().unwrap_or(Path::new("."));
     job.keys
         .iter()
-        .chain(&item.keys)
+        .chain(own)
         .map(|spec| {
             let spec = match spec.split_once('=') {
                 Some((lhs, file))
@@ -150,7 +156,7 @@ pub(crate) fn load(path: &Path) -> Result<Job, Failure> {
     hashes(&job, path)?;
     for i in &job.item {
         scope(i.carve.as_deref(), path)?;
-        keys(&job, i, path)?;
+        keys(&job, &i.keys, path)?;
     }
     for r in &job.reports {
         format(r, path)?;
@@ -342,7 +348,15 @@ pub fn run_shard(
         let announce = json!({"item": n + 1, "name": name, "image": image, "label": format!("ev{place}"),
                               "job": digest});
         let result = run_item(
-            &job, item, &image, &case, &info, &announce, interrupt, rep, job_path,
+            &job,
+            item,
+            (&image, &case),
+            &info,
+            &announce,
+            job.container_files && shared.is_none() && shard.is_none(),
+            interrupt,
+            rep,
+            job_path,
         );
         // A case of its own is reported as soon as its item is done (a shard's
         // after the merge).
@@ -385,6 +399,24 @@ pub fn run_shard(
             )?;
         }
     }
+    if job.container_files && shard.is_some() {
+        // A shard's registrations would take labels the merge gives the
+        // job's items in other shards (decision 0020).
+        rep.json(json!({"event": "batch.container_files.skipped", "why": "sharded run"}));
+        eprintln!("dredge: container files are not tried in a sharded run: once merged, run `dredge scan CASE --key … --container-files` on each case");
+    }
+    if let (Some(case), None, true) = (&shared, shard, job.container_files) {
+        if !interrupt.load(Ordering::Relaxed) && case.join("case.sqlite").exists() {
+            match shared_container_files(&job, case, job_path, interrupt, rep) {
+                Ok(c) => code = worse(code, c),
+                Err(f) => {
+                    rep.json(json!({"event": "batch.container_files.failed", "case": case, "error": f.0}));
+                    eprintln!("dredge: container files of {}: {f}", case.display());
+                    code = worse(code, 2);
+                }
+            }
+        }
+    }
     if let (Some(case), None) = (&shared, shard) {
         if !interrupt.load(Ordering::Relaxed) && case.join("case.sqlite").exists() {
             if let Err(f) = reports(&job, case, job_path, rep) {
@@ -402,10 +434,10 @@ pub fn run_shard(
 fn run_item(
     job: &Job,
     item: &Item,
-    image: &Path,
-    case: &Path,
+    (image, case): (&Path, &Path),
     info: &CaseInfo,
     announce: &serde_json::Value,
+    containers: bool,
     interrupt: &AtomicBool,
     rep: &mut Reporter,
     job_path: &Path,
@@ -447,7 +479,8 @@ fn run_item(
     }
     opts.carve = scope(item.carve.as_deref().or(job.carve.as_deref()), job_path)?;
     opts.hash = hashes(job, job_path)?;
-    opts.keys = keys(job, item, job_path)?;
+    opts.keys = keys(job, &item.keys, job_path)?;
+    opts.container_files = containers;
     let mut pre = None;
     if item.acquire.is_none() {
         // Registered and, when it is to be scanned, read for the scan in one pass.
@@ -473,7 +506,65 @@ fn run_item(
         "partial": r.summary.partial, "findings": r.summary.findings,
         "read": {"image_bytes": r.summary.image_bytes, "pass_bytes": r.summary.read_pass, "other_bytes": r.summary.read_other},
     }));
-    Ok(worse(code, r.outcome.exit_code()))
+    let code = worse(code, r.outcome.exit_code());
+    if !containers || r.outcome == session::Outcome::Interrupted {
+        return Ok(code);
+    }
+    Ok(worse(code, container_files(case, &opts, interrupt, rep)?))
+}
+
+/// The container files of `case` that the keys of `opts` open, each
+/// registered and scanned (`session::open_container_files`), one event and
+/// one line each; the worst of their exit codes.
+fn container_files(
+    case: &Path,
+    opts: &session::ScanOptions,
+    interrupt: &AtomicBool,
+    rep: &mut Reporter,
+) -> Result<i32, Failure> {
+    let opened = session::open_container_files(case, opts, interrupt, &mut |p| rep.progress(p))?;
+    let mut code = 0;
+    for o in opened {
+        let r = &o.report;
+        rep.json(json!({
+            "event": "batch.container_file", "case": case, "artifact": o.artifact, "path": o.path,
+            "evidence": o.label, "outcome": r.outcome.name(), "files": r.summary.files,
+            "carved": r.summary.carved, "findings": r.summary.findings,
+        }));
+        if !rep.is_json() {
+            eprintln!(
+                "{}: container file {} ({}) opened with the keys given: registered as {} and scanned, {}",
+                case.display(),
+                o.path,
+                o.artifact,
+                o.label,
+                r.summary.describe()
+            );
+        }
+        code = worse(code, r.outcome.exit_code());
+    }
+    Ok(code)
+}
+
+/// `container_files` of a case the job's items share, after its last item:
+/// the keys of the job and of every item, the job's carving and digests.
+fn shared_container_files(
+    job: &Job,
+    case: &Path,
+    job_path: &Path,
+    interrupt: &AtomicBool,
+    rep: &mut Reporter,
+) -> Result<i32, Failure> {
+    let mut opts = session::ScanOptions::default();
+    if let Some(t) = job.threads {
+        opts.threads = t.max(1);
+    }
+    opts.carve = scope(job.carve.as_deref(), job_path)?;
+    opts.hash = hashes(job, job_path)?;
+    let own: Vec<String> = job.item.iter().flat_map(|i| i.keys.clone()).collect();
+    opts.keys = keys(job, &own, job_path)?;
+    opts.container_files = true;
+    container_files(case, &opts, interrupt, rep)
 }
 
 pub(crate) fn reports(

@@ -7,7 +7,16 @@
 mod common;
 
 use common::*;
+use serde_json::Value;
 use std::path::{Path, PathBuf};
+
+/// `dredge batch`'s JSON-lines events.
+fn events(o: &std::process::Output) -> Vec<Value> {
+    stdout(o)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
+}
 
 /// A VeraCrypt container holding a FAT filesystem with `files`.
 fn container(dir: &Path, name: &str, pw: &str, pim: u32, files: &[(&str, Vec<u8>)]) -> PathBuf {
@@ -323,4 +332,62 @@ fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(evidence_count(&one), 2);
     assert!(run(&["verify", one.to_str().unwrap()]).status.success());
+    // `batch` with `container_files = true`: a case of its own opens the file
+    // after its item; a case the items share opens it after the last item,
+    // so the second item keeps label ev2 and the container becomes ev3.
+    for (shared, label) in [(false, "ev2"), (true, "ev3")] {
+        let jd = dir.path().join(format!("job-{shared}"));
+        std::fs::create_dir(&jd).unwrap();
+        std::fs::copy(&ntfs, jd.join("stick.ntfs")).unwrap();
+        std::fs::write(jd.join("blank.img"), vec![0u8; 1 << 20]).unwrap();
+        let (place, second) = if shared {
+            ("case = \"all\"", "\n[[item]]\nimage = \"blank.img\"\n")
+        } else {
+            ("cases_dir = \"cases\"", "")
+        };
+        let job = jd.join("job.toml");
+        std::fs::write(
+            &job,
+            format!("{place}\ncontainer_files = true\nkeys = [\"password=stick pw\", \"pim=3\"]\n\n[[item]]\nimage = \"stick.ntfs\"\n{second}"),
+        )
+        .unwrap();
+        let o = run(&["batch", job.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+        let opened_ev: Vec<Value> = events(&o)
+            .into_iter()
+            .filter(|e| e["event"] == "batch.container_file")
+            .collect();
+        assert_eq!(opened_ev.len(), 1, "{}{}", stdout(&o), stderr(&o));
+        assert_eq!(opened_ev[0]["path"], "/backup.dat");
+        assert_eq!(opened_ev[0]["evidence"], label);
+        let case = if shared {
+            jd.join("all")
+        } else {
+            jd.join("cases/stick.ntfs")
+        };
+        let t = ls_json(&case)
+            .into_iter()
+            .find(|a| a["path"] == "/Kontoauszug.txt")
+            .expect("the container's file");
+        assert!(
+            t["forensic_path"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("{label}/")),
+            "{t}"
+        );
+        let b = std::fs::read(case.join(t["extracted"].as_str().unwrap())).unwrap();
+        assert_eq!(b, inner[0].1);
+        if shared {
+            let ev2 = std::process::Command::new("sqlite3")
+                .arg(case.join("case.sqlite"))
+                .arg("SELECT path FROM evidence WHERE label = 'ev2'")
+                .output()
+                .unwrap();
+            assert!(String::from_utf8_lossy(&ev2.stdout)
+                .trim()
+                .ends_with("blank.img"));
+        }
+        assert!(run(&["verify", case.to_str().unwrap()]).status.success());
+    }
 }
