@@ -390,4 +390,31 @@ fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
         }
         assert!(run(&["verify", case.to_str().unwrap()]).status.success());
     }
+    // The TUI's scan job (its form's "try container-sized random files"):
+    // the same opening after the scan, said in the job's summary.
+    let tui = dir.path().join("tui");
+    let o = one_shot("recover", &ntfs, None, &tui, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let opts = dredge_session::ScanOptions {
+        keys: ["password=stick pw", "pim=3"]
+            .iter()
+            .map(|k| dredge_session::KeySpec::parse(k).unwrap())
+            .collect(),
+        container_files: true,
+        ..Default::default()
+    };
+    let end = dredge_session::Job::Scan(opts)
+        .run(
+            &tui,
+            &std::sync::atomic::AtomicBool::new(false),
+            &mut |_| {},
+        )
+        .unwrap();
+    assert!(
+        end.summary.contains("container file /backup.dat")
+            && end.summary.contains("registered as ev2"),
+        "{}",
+        end.summary
+    );
+    opened(&tui);
 }

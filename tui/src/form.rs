@@ -117,6 +117,12 @@ impl Form {
                     "key for encrypted volumes (password-file=, keyfile=, master-key=)",
                     "",
                 ),
+                // Second choice, not the default: each file tried costs a
+                // key-derivation sweep of seconds.
+                choice(
+                    "try container-sized random files with the key",
+                    &["no", "yes"],
+                ),
             ],
             sel: 0,
             error: None,
@@ -221,8 +227,7 @@ impl Form {
                     },
                     // The limit given to `dredge tui` (`--unit-memory`), if any.
                     unit_memory: ScanOptions::default().unit_memory,
-                    // Not offered here (the TUI's scan does not try container files).
-                    container_files: false,
+                    container_files: self.value(6) == "yes",
                 }))
             }
             FormKind::Acquire => {
@@ -364,5 +369,33 @@ impl Form {
                 .block(Block::default().borders(Borders::ALL).title(self.title)),
             r,
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The scan form tries container files only when asked (its last field
+    /// turned to "yes"), and with the key given there.
+    #[test]
+    fn the_scan_form_asks_for_container_files_and_passes_the_choice_on() {
+        let opts = |f: &Form| match f.job() {
+            Ok(Job::Scan(o)) => o,
+            _ => panic!("not a scan"),
+        };
+        let mut f = Form::scan(2);
+        assert!(!opts(&f).container_files, "tried without being asked");
+        while f.sel != 5 {
+            f.key(Key::Down);
+        }
+        for c in "pim=3".chars() {
+            f.key(Key::Char(c));
+        }
+        f.key(Key::Down);
+        f.key(Key::Right);
+        let o = opts(&f);
+        assert!(o.container_files);
+        assert_eq!(o.keys.len(), 1);
     }
 }

@@ -130,17 +130,31 @@ impl Job {
             }
             Job::Scan(o) => {
                 let r = scan(case_dir, o, interrupt, progress)?;
-                Ok(JobEnd {
-                    outcome: r.outcome,
-                    summary: format!(
-                        "scan {}: {}",
-                        match r.outcome {
-                            Outcome::Interrupted => "interrupted",
-                            _ => "complete",
-                        },
-                        r.summary.describe()
-                    ),
-                })
+                let mut summary = format!(
+                    "scan {}: {}",
+                    match r.outcome {
+                        Outcome::Interrupted => "interrupted",
+                        _ => "complete",
+                    },
+                    r.summary.describe()
+                );
+                let mut outcome = r.outcome;
+                // With `container_files` (else none): what `recover` and
+                // `scan --container-files` do after their scan.
+                if outcome != Outcome::Interrupted {
+                    for f in crate::open_container_files(case_dir, o, interrupt, progress)? {
+                        summary.push_str(&format!(
+                            "; container file {} opened with the key: registered as {} and scanned, {}",
+                            f.path,
+                            f.label,
+                            f.report.summary.describe()
+                        ));
+                        if f.report.outcome.exit_code() > outcome.exit_code() {
+                            outcome = f.report.outcome;
+                        }
+                    }
+                }
+                Ok(JobEnd { outcome, summary })
             }
             Job::Report(formats) => Job::reports(case_dir, formats, interrupt, progress),
             Job::Verify => Job::verify(case_dir, interrupt, progress),
