@@ -473,14 +473,8 @@ fn run_item(
         code = worse(code, r.outcome.exit_code());
         label = r.evidence.as_ref().map(|e| e.label.clone());
     }
-    let mut opts = session::ScanOptions::default();
-    if let Some(t) = job.threads {
-        opts.threads = t.max(1);
-    }
-    opts.carve = scope(item.carve.as_deref().or(job.carve.as_deref()), job_path)?;
-    opts.hash = hashes(job, job_path)?;
-    opts.keys = keys(job, &item.keys, job_path)?;
-    opts.container_files = containers;
+    let carve = item.carve.as_deref().or(job.carve.as_deref());
+    let opts = scan_options(job, carve, &item.keys, containers, job_path)?;
     let mut pre = None;
     if item.acquire.is_none() {
         // Registered and, when it is to be scanned, read for the scan in one pass.
@@ -555,16 +549,29 @@ fn shared_container_files(
     interrupt: &AtomicBool,
     rep: &mut Reporter,
 ) -> Result<i32, Failure> {
+    let own: Vec<String> = job.item.iter().flat_map(|i| i.keys.clone()).collect();
+    let opts = scan_options(job, job.carve.as_deref(), &own, true, job_path)?;
+    container_files(case, &opts, interrupt, rep)
+}
+
+/// A scan's options as the job gives them: its threads and digests, the
+/// carving scope `carve`, its keys then `own`.
+fn scan_options(
+    job: &Job,
+    carve: Option<&str>,
+    own: &[String],
+    container_files: bool,
+    job_path: &Path,
+) -> Result<session::ScanOptions, Failure> {
     let mut opts = session::ScanOptions::default();
     if let Some(t) = job.threads {
         opts.threads = t.max(1);
     }
-    opts.carve = scope(job.carve.as_deref(), job_path)?;
+    opts.carve = scope(carve, job_path)?;
     opts.hash = hashes(job, job_path)?;
-    let own: Vec<String> = job.item.iter().flat_map(|i| i.keys.clone()).collect();
-    opts.keys = keys(job, &own, job_path)?;
-    opts.container_files = true;
-    container_files(case, &opts, interrupt, rep)
+    opts.keys = keys(job, own, job_path)?;
+    opts.container_files = container_files;
+    Ok(opts)
 }
 
 pub(crate) fn reports(
