@@ -37,7 +37,7 @@ pub(crate) struct Job {
     keys: Vec<String>,
     /// Files of a container's shape are tried with the keys, as
     /// `--container-files` asks: each try is a key-derivation sweep of
-    /// seconds. A case of the job's own (`case = …`) has them tried once its
+    /// seconds. A case the items share (`case = …`) has them tried once its
     /// last item is scanned, so the items keep their labels.
     #[serde(default)]
     container_files: bool,
