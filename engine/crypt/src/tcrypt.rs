@@ -382,10 +382,35 @@ pub fn sequential(n: usize, job: &(dyn Fn(usize) -> bool + Sync)) {
     }
 }
 
+/// Which (KDF, PIM) job of [`open_header`] opened a header, by the SHA-256
+/// of (header, pooled password, PIMs, system or not): the scan of a
+/// container file that `--container-files` just found opening derives that
+/// one key again instead of sweeping every KDF a second time (seconds to a
+/// minute each). Process memory only, never written; the last few kept.
+static OPENED_BY: std::sync::Mutex<Vec<([u8; 32], usize)>> = std::sync::Mutex::new(Vec::new());
+
+/// How many [`OPENED_BY`] keeps.
+const OPENED_KEPT: usize = 32;
+
+fn memo_key(raw: &[u8; 512], pw: &[u8], pims: &[u32], system: bool) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(raw);
+    h.update((pw.len() as u64).to_le_bytes());
+    h.update(pw);
+    for p in pims {
+        h.update(p.to_le_bytes());
+    }
+    h.update([u8::from(system)]);
+    h.finalize().into()
+}
+
 /// Tries every KDF and chain on the header `raw` with password `pw`. Each
 /// (KDF, PIM) pair is a job for `run` (a second each at VeraCrypt's costs);
 /// of the jobs that open the header the first in order wins, so the result
-/// does not depend on how `run` schedules them.
+/// does not depend on how `run` schedules them. The same header and password
+/// opened before in this process try only the job that won then: it is the
+/// first in order that opens, so the result is the same.
 fn open_header(
     raw: &[u8; 512],
     pw: &[u8],
@@ -394,7 +419,7 @@ fn open_header(
     run: Runner,
 ) -> Option<Header> {
     let salt = &raw[..64];
-    let pims: Vec<Option<u32>> = if pims.is_empty() {
+    let pim_list: Vec<Option<u32>> = if pims.is_empty() {
         vec![None]
     } else {
         pims.iter().map(|&p| Some(p)).collect()
@@ -404,34 +429,46 @@ fn open_header(
     let jobs: Vec<(&Kdf, Option<u32>)> = KDFS
         .iter()
         .filter(|k| !k.boot || system)
-        .flat_map(|k| pims.iter().map(move |&p| (k, p)))
+        .flat_map(|k| pim_list.iter().map(move |&p| (k, p)))
         .filter(|(k, p)| p.is_none() || k.vera)
         .collect();
-    let hits: std::sync::Mutex<Vec<(usize, Header)>> = std::sync::Mutex::new(Vec::new());
-    run(jobs.len(), &|i| {
-        let Some(&(k, pim)) = jobs.get(i) else {
-            return false;
-        };
-        let Some(key) = derive(k, pw, salt, pim) else {
-            return false;
-        };
+    let try_job = |i: usize| -> Option<Header> {
+        let &(k, pim) = jobs.get(i)?;
+        let key = derive(k, pw, salt, pim)?;
         let name = match pim {
             Some(p) => format!("{} (PIM {p})", k.hash),
             None => k.hash.to_string(),
         };
-        match CHAINS.iter().find_map(|c| check(raw, &key, c, &name)) {
-            Some(h) => {
-                if let Ok(mut v) = hits.lock() {
-                    v.push((i, h));
-                }
-                true
+        CHAINS.iter().find_map(|c| check(raw, &key, c, &name))
+    };
+    let memo = memo_key(raw, pw, pims, system);
+    let known = OPENED_BY
+        .lock()
+        .ok()
+        .and_then(|m| m.iter().find(|(k, _)| *k == memo).map(|&(_, i)| i));
+    if let Some(h) = known.and_then(try_job) {
+        return Some(h);
+    }
+    let hits: std::sync::Mutex<Vec<(usize, Header)>> = std::sync::Mutex::new(Vec::new());
+    run(jobs.len(), &|i| match try_job(i) {
+        Some(h) => {
+            if let Ok(mut v) = hits.lock() {
+                v.push((i, h));
             }
-            None => false,
+            true
         }
+        None => false,
     });
     let mut hits = hits.into_inner().ok()?;
     hits.sort_by_key(|(i, _)| *i);
-    hits.into_iter().next().map(|(_, h)| h)
+    let (i, h) = hits.into_iter().next()?;
+    if let Ok(mut m) = OPENED_BY.lock() {
+        if m.len() >= OPENED_KEPT {
+            m.remove(0);
+        }
+        m.push((memo, i));
+    }
+    Some(h)
 }
 
 /// What the examiner gave, sorted for VeraCrypt: passwords, keyfiles, PIMs.

@@ -93,3 +93,47 @@ fn every_image_opens_to_the_filesystem_cryptsetups_test_expects() {
     assert!(opened >= 11, "{opened} of {names:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A header opened once in a process is opened again by deriving only the
+/// key that opened it (a container file found by `--container-files` is
+/// checked, then scanned): the second open starts no job of the sweep and
+/// gives the same volume. A wrong password on the same header still sweeps
+/// and fails.
+#[test]
+fn a_header_opened_before_is_opened_again_without_the_sweep() {
+    if !have("tar") || !have("xz") {
+        return;
+    }
+    let name = "vc_1-sha256-xts-aes";
+    let dir = unpack("tcrypt-images.tar.xz", "dredge-tcrypt-again", &[name]);
+    let bytes = std::fs::read(dir.join(name)).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let n = bytes.len() as u64;
+    let src: Arc<dyn ImageSource> = Arc::new(common::Mem(bytes));
+    let vol = VolumeReader::new(Arc::clone(&src), Extent::new(0, n));
+    let started = std::sync::atomic::AtomicUsize::new(0);
+    let counting = |n: usize, job: &(dyn Fn(usize) -> bool + Sync)| {
+        for i in 0..n {
+            started.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if job(i) {
+                break;
+            }
+        }
+    };
+    let jobs = || started.swap(0, std::sync::atomic::Ordering::Relaxed);
+    let pw = Secret::Password(PASSWORD.to_vec());
+    // The first open here may already be the second in this process (the
+    // test above opens the same image).
+    let first = unlock_tcrypt(&vol, &[&pw], &counting).unwrap();
+    jobs();
+    let again = unlock_tcrypt(&vol, &[&pw], &counting).unwrap();
+    assert_eq!(jobs(), 0, "the second open swept the KDFs again");
+    assert_eq!(again.fingerprint, first.fingerprint);
+    assert_eq!(again.by, first.by);
+    assert_eq!(again.layer.extent, first.layer.extent);
+    assert_eq!(fat_serial(Arc::clone(&src), again.layer), "DEAD-BABE");
+    let wrong = Secret::Password(b"not the password".to_vec());
+    assert!(unlock_tcrypt(&vol, &[&wrong], &counting).is_err());
+    // Every KDF of the normal header and of the hidden volume's.
+    assert!(jobs() >= 2 * 10, "a wrong password was not swept");
+}
