@@ -40,7 +40,7 @@ pub(crate) struct Job {
     /// seconds. A case the items share (`case = …`) has them tried once its
     /// last item is scanned, so the items keep their labels.
     #[serde(default)]
-    container_files: bool,
+    pub(crate) container_files: bool,
     #[serde(default)]
     pub(crate) item: Vec<Item>,
 }
@@ -401,9 +401,8 @@ pub fn run_shard(
     }
     if job.container_files && shard.is_some() {
         // A shard's registrations would take labels the merge gives the
-        // job's items in other shards (decision 0020).
-        rep.json(json!({"event": "batch.container_files.skipped", "why": "sharded run"}));
-        eprintln!("dredge: container files are not tried in a sharded run: once merged, run `dredge scan CASE --key … --container-files` on each case");
+        // job's items in other shards (decision 0020): `--merge` tries them.
+        rep.json(json!({"event": "batch.container_files.deferred", "why": "sharded run: tried by the merge"}));
     }
     if let (Some(case), None, true) = (&shared, shard, job.container_files) {
         if !interrupt.load(Ordering::Relaxed) && case.join("case.sqlite").exists() {
@@ -552,6 +551,30 @@ fn shared_container_files(
     let own: Vec<String> = job.item.iter().flat_map(|i| i.keys.clone()).collect();
     let opts = scan_options(job, job.carve.as_deref(), &own, true, job_path)?;
     container_files(case, &opts, interrupt, rep)
+}
+
+/// `container_files` of a case just merged from its shards, as a single run
+/// tries them: a shared case's once with every key, a case of one item's
+/// with that item's options.
+pub(crate) fn merged_container_files(
+    job: &Job,
+    case: &Path,
+    items: &[usize],
+    job_path: &Path,
+    interrupt: &AtomicBool,
+    rep: &mut Reporter,
+) -> Result<i32, Failure> {
+    if job.shared() {
+        return shared_container_files(job, case, job_path, interrupt, rep);
+    }
+    let mut code = 0;
+    for &n in items {
+        let item = &job.item[n];
+        let carve = item.carve.as_deref().or(job.carve.as_deref());
+        let opts = scan_options(job, carve, &item.keys, true, job_path)?;
+        code = worse(code, container_files(case, &opts, interrupt, rep)?);
+    }
+    Ok(code)
 }
 
 /// A scan's options as the job gives them: its threads and digests, the

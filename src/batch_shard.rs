@@ -7,6 +7,7 @@ use crate::progress::Reporter;
 use dredge_session::{self as session, Failure, ShardSpec, Store};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// The shard counts N that have shard cases beside `case` (`<case>.shards/K-of-N`).
 fn counts(case: &Path) -> Vec<u32> {
@@ -45,8 +46,15 @@ fn shard_count(case: &Path, given: Option<u32>) -> Result<u32, Failure> {
     }
 }
 
-/// `dredge batch JOB --merge [N]`.
-pub fn merge(job_path: &Path, n: Option<u32>, rep: &mut Reporter) -> Result<i32, Failure> {
+/// `dredge batch JOB --merge [N]`: each case merged, its container files
+/// tried (with `container_files = true`, as a single run does after the
+/// case's items: the shards do not, decision 0020), then its reports.
+pub fn merge(
+    job_path: &Path,
+    n: Option<u32>,
+    interrupt: &AtomicBool,
+    rep: &mut Reporter,
+) -> Result<i32, Failure> {
     let job = batch::load(job_path)?;
     let digest = session::job_digest(job_path)?;
     let base = job_path.parent().unwrap_or(Path::new(".")).to_path_buf();
@@ -92,6 +100,18 @@ pub fn merge(job_path: &Path, n: Option<u32>, rep: &mut Reporter) -> Result<i32,
                             c.artifacts,
                             c.evidence.join(", ")
                         );
+                    }
+                }
+                if job.container_files && !interrupt.load(Ordering::Relaxed) {
+                    match batch::merged_container_files(
+                        &job, &case, &items, job_path, interrupt, rep,
+                    ) {
+                        Ok(c) => code = batch::worse(code, c),
+                        Err(f) => {
+                            rep.json(json!({"event": "batch.container_files.failed", "case": case, "error": f.0}));
+                            eprintln!("dredge: container files of {}: {f}", case.display());
+                            code = batch::worse(code, 2);
+                        }
                     }
                 }
                 if let Err(f) = batch::reports(&job, &case, job_path, rep) {

@@ -167,7 +167,12 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             // Labs read the batch's progress as JSON lines, whatever --progress says.
             let mut json_rep = Reporter::new(ProgressMode::Json);
             if a.merge.is_some() {
-                return batch_shard::merge(&a.job, a.merge.filter(|&n| n > 0), &mut json_rep);
+                return batch_shard::merge(
+                    &a.job,
+                    a.merge.filter(|&n| n > 0),
+                    interrupt,
+                    &mut json_rep,
+                );
             }
             let shard = a
                 .shard

@@ -334,9 +334,16 @@ fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
     assert!(run(&["verify", one.to_str().unwrap()]).status.success());
     // `batch` with `container_files = true`: a case of its own opens the file
     // after its item; a case the items share opens it after the last item,
-    // so the second item keeps label ev2 and the container becomes ev3.
-    for (shared, label) in [(false, "ev2"), (true, "ev3")] {
-        let jd = dir.path().join(format!("job-{shared}"));
+    // so the second item keeps label ev2 and the container becomes ev3. Run
+    // in two shards and merged, the merge opens it as the single run does.
+    let mut cases = Vec::new();
+    for (shared, label, sharded) in [
+        (false, "ev2", false),
+        (true, "ev3", false),
+        (false, "ev2", true),
+        (true, "ev3", true),
+    ] {
+        let jd = dir.path().join(format!("job-{shared}-{sharded}"));
         std::fs::create_dir(&jd).unwrap();
         std::fs::copy(&ntfs, jd.join("stick.ntfs")).unwrap();
         std::fs::write(jd.join("blank.img"), vec![0u8; 1 << 20]).unwrap();
@@ -351,7 +358,19 @@ fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
             format!("{place}\ncontainer_files = true\nkeys = [\"password=stick pw\", \"pim=3\"]\n\n[[item]]\nimage = \"stick.ntfs\"\n{second}"),
         )
         .unwrap();
-        let o = run(&["batch", job.to_str().unwrap()]);
+        let js = job.to_str().unwrap();
+        let o = if sharded {
+            for k in ["1/2", "2/2"] {
+                let o = run(&["batch", js, "--shard", k]);
+                assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+                assert!(!events(&o)
+                    .iter()
+                    .any(|e| e["event"] == "batch.container_file"));
+            }
+            run(&["batch", js, "--merge"])
+        } else {
+            run(&["batch", js])
+        };
         assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
         let opened_ev: Vec<Value> = events(&o)
             .into_iter()
@@ -389,6 +408,23 @@ fn a_container_kept_as_a_file_is_named_and_opens_once_its_copy_is_added() {
                 .ends_with("blank.img"));
         }
         assert!(run(&["verify", case.to_str().unwrap()]).status.success());
+        // Labels, content digests and artifact ids, to compare with the
+        // other way of running the same job.
+        let rows = std::process::Command::new("sqlite3")
+            .arg(case.join("case.sqlite"))
+            .arg("SELECT e.label, a.id, a.sha256 FROM artifacts a JOIN evidence e ON e.id = a.evidence_id ORDER BY a.id")
+            .output()
+            .unwrap()
+            .stdout;
+        cases.push(((shared, label), rows));
+    }
+    for (single, merged) in cases[..2].iter().zip(&cases[2..]) {
+        assert_eq!(single.0, merged.0);
+        assert!(
+            single.1 == merged.1,
+            "{:?}: single and merged cases differ",
+            single.0
+        );
     }
     // The TUI's scan job (its form's "try container-sized random files"):
     // the same opening after the scan, said in the job's summary.
