@@ -24,15 +24,22 @@ img="$work/ext4.img"
 out="$work"
 if [[ $(id -u) == 0 ]]; then
   truncate -s $(( files / 1000 * 80 + 4096 ))M "$work/out.fs"
-  mkfs.ext4 -q -F "$work/out.fs"
+  # Inodes for six sets of copies: two each of tsk_recover, recover and the floor.
+  mkfs.ext4 -q -F -N $(( files * 7 + 100000 )) "$work/out.fs"
   mkdir -p "$work/out"
   if mount -o loop "$work/out.fs" "$work/out" 2>/dev/null; then
     out="$work/out"
     trap 'umount "$work/out"; rm -rf "$work"' EXIT
   fi
 fi
+cc -O2 -o "$work/create-floor" scripts/create-floor.c
 cat "$img" > /dev/null
 for round in 1 2; do
+  # The floors: one digest of the image (md5sum), and creating as many small
+  # copies in the same output filesystem with nothing else (create-floor).
+  echo "md5sum $(python3 "$timed" md5sum "$img")" >> "$work/runs"
+  mkdir "$out/floor$round"
+  echo "create-floor $("$work/create-floor" "$out/floor$round" "$files") 0 0" >> "$work/runs"
   echo "tsk_recover $(python3 "$timed" tsk_recover -e "$img" "$out/tsk$round")" >> "$work/runs"
   echo "recover $(python3 "$timed" "$d" --progress none recover "$img" --out "$out/case$round")" >> "$work/runs"
   echo "fls $(python3 "$timed" fls -r -p "$img")" >> "$work/runs"
@@ -54,11 +61,13 @@ for line in open(runs):
         best[name] = (best[name][0], max(rss, best[name][1]), r)
 print(f"ext4 with {files} files ({size/2**20:.0f} MiB image); dredge recover extracted {n} files")
 print(f"{'':12} {'time (best of 2)':>16} {'peak RSS':>10} {'rchar':>12}")
-for k in ["tsk_recover", "recover", "fls", "list"]:
+for k in ["tsk_recover", "recover", "fls", "list", "md5sum", "create-floor"]:
     t, rss, r = best[k]
     print(f"{k:12} {t:14.2f} s {rss/1024:8.0f} MiB {r/size:10.2f}x")
 print(f"dredge recover's own count: the pass {sp/size:.2f}x the image, other reads "
       f"(metadata) {so/2**20:.1f} MiB")
+print(f"floors: md5sum of the image {best['md5sum'][0]:.2f} s, creating {files} small files "
+      f"alone {best['create-floor'][0]:.2f} s (no RSS or rchar measured for it)")
 print(f"ratios: recover/tsk_recover time {best['recover'][0]/best['tsk_recover'][0]:.2f}x (target <= 1), "
       f"list/fls time {best['list'][0]/best['fls'][0]:.2f}x")
 PY
