@@ -13,7 +13,7 @@ made before it), 128 KiB of random bytes before and after. A case counts when a
 carved output has the file's SHA-256; a "false complete" is an output
 reassembled from fragments, marked complete, with another hash. The cuts are
 anywhere: in one member, in two, or in the directory (dredge places two cuts
-only when they fall in different members before the directory); the line of
+in different members or in one member, not in the directory); the line of
 each case says where they fell.
 """
 import hashlib, os, random, struct, subprocess, sys, tempfile

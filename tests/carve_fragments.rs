@@ -143,7 +143,9 @@ fn a_jpeg_in_three_fragments_comes_back_whole() {
 
 /// A ZIP written by Info-ZIP's `zip` (five deflated or stored members) cut at two
 /// sector boundaries in different members: the first moved header gives the
-/// first gap, each member's CRC places its cut.
+/// first gap, each member's CRC places its cut. Cut twice inside one member
+/// (deflated text, stored random bytes, or random bytes deflate kept in stored
+/// blocks), it comes back too.
 #[test]
 fn a_zip_in_three_fragments_comes_back_whole() {
     if !tools(&["zip"]) {
@@ -161,6 +163,15 @@ fn a_zip_in_three_fragments_comes_back_whole() {
             .collect();
         std::fs::write(p.join(format!("note{i}.txt")), text.join(" ")).unwrap();
     }
+    // The first note a ledger, numbers among the words: it deflates to
+    // several sectors, room for two cuts.
+    let ledger: Vec<String> = (0..3000)
+        .map(|_| {
+            let n = r.next() >> 40;
+            format!("{} {n}", words[n as usize % words.len()])
+        })
+        .collect();
+    std::fs::write(p.join("note0.txt"), ledger.join("\n")).unwrap();
     std::fs::write(p.join("photo.bin"), noise(9000, 5)).unwrap();
     let zip = made(
         p,
@@ -177,6 +188,16 @@ fn a_zip_in_three_fragments_comes_back_whole() {
     assert_eq!(heads.len(), 5, "{heads:?}");
     let inside = |i: usize| (heads[i] + heads[i + 1]) / 2 / 512 * 512;
     assert!(inside(1) > heads[1] + 30 && inside(3) > heads[3] + 30);
+    // Two cuts in one member's data: the first sector boundary a sector past
+    // its header, and three sectors on.
+    let twice = |i: usize| {
+        let a = (heads[i] + 64).div_ceil(512) * 512 + 512;
+        assert!(
+            a + 2048 < heads[i + 1],
+            "member {i} too short for two cuts: {heads:?}"
+        );
+        vec![a, a + 1536]
+    };
     comes_back(
         p,
         &zip,
@@ -188,7 +209,27 @@ fn a_zip_in_three_fragments_comes_back_whole() {
                 vec![13 * 512usize, 77 * 512],
             ),
             ("two", vec![inside(2)], vec![5 * 512]),
+            // Deflated text: where decoding stops places each cut.
+            ("one-deflated-member", twice(0), vec![41 * 512, 6 * 512]),
+            // Random bytes `zip` stored: the CRC alone.
+            ("one-stored-member", twice(1), vec![3 * 512, 120 * 512]),
         ],
+    );
+    // Random bytes too long for `zip` to store: deflated, but kept in stored
+    // blocks (zlib starts a new one at 32 KiB), cut twice in the first
+    // block, the second block's header after both gaps.
+    std::fs::write(p.join("big.bin"), noise(40_000, 17)).unwrap();
+    let kept = made(p, "zip -q -X c.zip big.bin note1.txt", "c.zip");
+    assert_eq!(&kept[8..10], &[8, 0], "big.bin is not deflated");
+    comes_back(
+        p,
+        &kept,
+        "zip",
+        &[(
+            "one-member-in-stored-blocks",
+            vec![10 * 512, 30 * 512],
+            vec![57 * 512, 11 * 512],
+        )],
     );
     // Another archive in the first gap: its end record is the first one found
     // after the file's start, and its members have the same names (not the

@@ -39,10 +39,25 @@ pub(crate) struct Inflated {
 /// `out` takes each inflated chunk and may stop the stream.
 pub(crate) fn inflate(
     r: &mut Reader<'_>,
+    input: impl FnMut(&mut Reader<'_>, u64, usize) -> Option<Vec<u8>>,
+    from: u64,
+    to: u64,
+    zlib: bool,
+    out: impl FnMut(&[u8]) -> bool,
+) -> Inflated {
+    inflate_in_steps(r, input, from, to, zlib, 1 << 16, out)
+}
+
+/// [`inflate`] fed at most `step` input bytes at a time, so that the input
+/// offset a stop reports (`out` returning false) is within `step` of the
+/// bytes that made the output it stopped on.
+pub(crate) fn inflate_in_steps(
+    r: &mut Reader<'_>,
     mut input: impl FnMut(&mut Reader<'_>, u64, usize) -> Option<Vec<u8>>,
     from: u64,
     to: u64,
     zlib: bool,
+    step: usize,
     mut out: impl FnMut(&[u8]) -> bool,
 ) -> Inflated {
     let mut d = DecompressorOxide::new();
@@ -50,7 +65,7 @@ pub(crate) fn inflate(
     let (mut pos, mut at, mut total) = (0usize, from, 0u64);
     let ended = |end, at, total| Inflated { end, at, total };
     loop {
-        let n = to.saturating_sub(at).min(1 << 16) as usize;
+        let n = to.saturating_sub(at).min(step.max(1) as u64) as usize;
         let Some(bytes) = input(r, at, n) else {
             return ended(End::Unreadable, at, total);
         };

@@ -17,6 +17,7 @@ use crate::{partial_as, Carver, Reader, Splice, Verdict, SECTOR, WHOLE};
 use dredge_core::checksum::crc32_update;
 
 mod fragments;
+mod one_member;
 use fragments::{bifragment, trifragment};
 
 pub struct Zip;

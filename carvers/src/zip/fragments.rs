@@ -4,7 +4,7 @@
 use super::*;
 
 /// Sector boundaries in `(lo, hi]` (offsets from the candidate's start).
-fn boundaries(
+pub(super) fn boundaries(
     r: &Reader<'_>,
     lo: u64,
     hi: u64,
@@ -125,9 +125,18 @@ pub(super) fn trifragment(
         return None;
     }
     let entries = moved_directory(r, shift, cd_off, cd_end, count)?;
-    let k1 = entries.iter().position(|e| !header_at(r, e, 0))?;
+    let k1 = entries
+        .iter()
+        .position(|e| !header_at(r, e, 0))
+        .unwrap_or(entries.len());
     let before = k1.checked_sub(1)?;
     let mut spent = 0u64;
+    if entries[k1..].iter().all(|e| header_at(r, e, shift)) {
+        // Every header is where the directory says or the whole shift on:
+        // both cuts fall in the member before the first moved one.
+        let sp = super::one_member::both_cuts(r, &entries[before..], shift, &mut spent)?;
+        return Some((sp, entries));
+    }
     // The first cut may fall inside entry `k1`'s own header, which is then found
     // nowhere: the next entry's tells the gap.
     for probe in [k1, k1 + 1] {
