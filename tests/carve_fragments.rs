@@ -89,6 +89,20 @@ fn a_png_in_three_fragments_comes_back_whole() {
         "a.png",
     );
     assert!(png.len() > 64 << 10, "{} bytes", png.len());
+    // The chunks: (start, end) of each IDAT.
+    let mut idats = Vec::new();
+    let mut at = 8;
+    while at + 8 <= png.len() {
+        let n = u32::from_be_bytes(png[at..at + 4].try_into().unwrap()) as usize;
+        if &png[at + 4..at + 8] == b"IDAT" {
+            idats.push((at, at + 12 + n));
+        }
+        at += 12 + n;
+    }
+    assert!(idats.len() >= 3, "{idats:?}");
+    let (a, b) = (idats[1], idats[2]);
+    assert!(a.1 - a.0 > 4096 && b.1 - b.0 > 2048, "{idats:?}");
+    let up = |x: usize| x.div_ceil(512) * 512;
     comes_back(
         p,
         &png,
@@ -100,6 +114,20 @@ fn a_png_in_three_fragments_comes_back_whole() {
                 vec![7 * 512usize, 61 * 512],
             ),
             ("two", vec![png.len() / 2 / 512 * 512], vec![19 * 512]),
+            // Both cuts in one IDAT: its CRC places them and the first gap.
+            (
+                "one-chunk",
+                vec![up(a.0 + 1024), up(a.0 + 1024) + 2048],
+                vec![23 * 512, 5 * 512],
+            ),
+            // A cut near one chunk's end (its CRC after it) and one in the
+            // next chunk: that chunk's header is found after the first gap
+            // though its own CRC fails there.
+            (
+                "next-chunk-cut-too",
+                vec![up(a.1 - 700), up(a.1 + 700)],
+                vec![40 * 512, 9 * 512],
+            ),
         ],
     );
 }

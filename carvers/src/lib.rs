@@ -13,6 +13,7 @@ mod bplist;
 mod bzip2;
 mod cab;
 mod cpio;
+mod crc_layout;
 mod dex;
 mod dsstore;
 mod elf;

@@ -4,9 +4,12 @@
 //! tried, first cheaply — the next chunk header must appear exactly where the split
 //! chunk's length puts it, with a valid CRC — then the split point is found by the
 //! split chunk's own CRC; the chunks after the gap may fail again, and are then
-//! explained by a second gap the same way (three fragments). Otherwise the file is
-//! partial at the last good chunk.
+//! explained by a second gap the same way (three fragments). Both cuts inside
+//! one chunk: the next chunk found a whole shift on, the chunk's CRC places
+//! both cuts and the first gap (`crc_layout`). Otherwise the file is partial at
+//! the last good chunk.
 
+use crate::crc_layout::three_pieces;
 use crate::{Carver, Reader, Verdict, SECTOR};
 use dredge_core::checksum::crc32_update;
 
@@ -59,6 +62,14 @@ fn chunk_checked(
     Ok((off + 12 + len, &ty == b"IEND"))
 }
 
+/// Whether a chunk header of a known type and a length that fits lies at `off`.
+fn known_header(r: &mut Reader<'_>, off: u64) -> bool {
+    let (Some(len), Some(ty)) = (r.be32(off), r.get(off + 4, 4)) else {
+        return false;
+    };
+    KNOWN.iter().any(|k| k[..] == ty[..]) && off + 12 + u64::from(len) <= r.limit()
+}
+
 fn chunk(r: &mut Reader<'_>, off: u64, first: bool) -> Result<(u64, bool), String> {
     chunk_checked(r, off, first, false)
 }
@@ -109,7 +120,12 @@ fn fragmented(r: &mut Reader<'_>, c: u64, gaps: u32) -> Option<Gapped> {
         if header_whole {
             // The chunk continues after the gap; the next chunk must follow it there.
             let next = c + 12 + u64::from(len) + gap;
-            if chunk_checked(r, next, false, true).is_ok() {
+            // The next chunk whole, or (a second gap left) a chunk header of a
+            // known type the second cut may fall after: what follows must then
+            // be explained by that second gap.
+            let next_ok =
+                chunk_checked(r, next, false, true).is_ok() || (gaps >= 2 && known_header(r, next));
+            if next_ok {
                 let stored = r.be32(next - 4)?;
                 let mut s = first_split;
                 while s <= c + 12 + u64::from(len) {
@@ -128,6 +144,21 @@ fn fragmented(r: &mut Reader<'_>, c: u64, gaps: u32) -> Option<Gapped> {
                         }
                     }
                     s += SECTOR;
+                }
+                // Both cuts inside this chunk: the chunk's CRC over its type and
+                // data places them and the first gap (`crc_layout`).
+                if gaps >= 2 {
+                    let data_end = c + 8 + u64::from(len);
+                    let mut spent = 0;
+                    if let Some((s1, g1, s2)) =
+                        three_pieces(r, stored, (c + 4, data_end), &[], gap, &mut spent)
+                    {
+                        if let Ok((mut rest, end)) = walk_gapped(r, next, false, gaps - 2) {
+                            rest.insert(0, (s2 + g1, gap - g1));
+                            rest.insert(0, (s1, g1));
+                            return Some((rest, end));
+                        }
+                    }
                 }
             }
         } else if c == first_split {
