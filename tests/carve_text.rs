@@ -1,7 +1,7 @@
 //! Plain text carved from sector starts (issue 14: PhotoRec returns text files;
 //! dredge returned none). Text files of several kinds lie at sector
 //! boundaries of an image of random bytes (prose, UTF-8, HTML, mail, a
-//! contact card, UTF-16 with its byte-order mark, Shift_JIS by iconv), each followed by its last sector's
+//! contact card, UTF-16 with its byte-order mark, Shift_JIS and EUC-JP by iconv), each followed by its last sector's
 //! zero slack: every one comes back bit-exact, marked unverified (nothing in
 //! text can be checked), and random bytes give no text, for any thread count
 //! and page size.
@@ -56,8 +56,17 @@ fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
     )));
     let sjis = std::fs::read(ja.with_extension("txt.sjis")).unwrap();
     assert!(std::str::from_utf8(&sjis).is_err());
+    // The same in EUC-JP (Unix mail and web pages).
+    assert!(sh(&format!(
+        "iconv -f UTF-8 -t EUC-JP {} > {}.euc",
+        ja.display(),
+        ja.display()
+    )));
+    let euc = std::fs::read(ja.with_extension("txt.euc")).unwrap();
+    assert!(std::str::from_utf8(&euc).is_err() && euc != sjis);
     let files: Vec<(u64, &[u8], &str)> = vec![
         (0x120000, &sjis, ".txt"),
+        (0x130000, &euc, ".txt"),
         (0x10000, &ascii, ".txt"),
         (0x20200, &utf8, ".txt"),
         (0x40000, &html, ".html"),

@@ -3,8 +3,8 @@
 //! aligned) whose first bytes are text while the byte before it is not (the
 //! previous sector ended in slack or binary data) starts one; the caller finds
 //! them with [`text_starts`]. The file runs while its bytes are text (ASCII
-//! printable, tab, line and page breaks, well-formed UTF-8, or Shift_JIS
-//! double-byte characters when the file's first 64 KiB run longer so) and
+//! printable, tab, line and page breaks, well-formed UTF-8, or Shift_JIS or
+//! EUC-JP double-byte characters when the file's first 64 KiB run longer so) and
 //! ends before the first byte that is not, usually the zeros of its last
 //! cluster's slack.
 //! Nothing inside text can be checked, so a whole one is `Unverified`: a text
@@ -16,9 +16,9 @@ use crate::{Carver, Reader, Verdict};
 /// The text bytes a sector must begin with to start a candidate: random data
 /// does so about once in 10^13 sectors.
 const START: usize = 32;
-/// The same for Shift_JIS, whose rule random bytes meet far more often
-/// (about once in 10^7 sectors for 32 bytes, once in 10^14 for 64): shorter
-/// Shift_JIS files are not found.
+/// The same for Shift_JIS and EUC-JP, whose rules random bytes meet far more
+/// often (Shift_JIS about once in 10^7 sectors for 32 bytes, once in 10^14
+/// for 64; EUC-JP about the same): shorter such files are not found.
 const SJIS_START: usize = 64;
 /// Sectors where text may start.
 pub const SECTOR: u64 = 512;
@@ -37,9 +37,15 @@ fn sjis_len(b: &[u8]) -> usize {
     scan(b, true, Enc::ShiftJis)
 }
 
-/// Text in either encoding: what starts and continues a run.
+/// EUC-JP, the encoding of Japanese text on older Unix systems, mail and web
+/// pages: double-byte characters whose bytes are both 0xA1 or above.
+fn euc_len(b: &[u8]) -> usize {
+    scan(b, true, Enc::EucJp)
+}
+
+/// Text in any of the encodings: what starts and continues a run.
 fn any_len(b: &[u8]) -> usize {
-    text_len(b).max(sjis_len(b))
+    text_len(b).max(sjis_len(b)).max(euc_len(b))
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
@@ -51,6 +57,12 @@ enum Enc {
     /// leads 0xF0–0xFC are left out: with them most random bytes would be
     /// text, and modern text seldom holds them.
     ShiftJis,
+    /// ASCII text and JIS X 0208 characters as EUC-JP writes them: a lead
+    /// byte of a row that holds characters (0xA1–0xA8 symbols, kana, Greek,
+    /// Cyrillic, box drawing; 0xB0–0xF4 kanji), a trail byte 0xA1–0xFE.
+    /// Half-width katakana (0x8E) and JIS X 0212 (0x8F, three bytes) are
+    /// left out, as Shift_JIS leaves out its rare forms.
+    EucJp,
 }
 
 /// [`text_len`] / [`sjis_len`], with or without the ASCII fast path (the
@@ -75,6 +87,15 @@ fn scan(b: &[u8], fast: bool, enc: Enc) -> usize {
         let c = b[i];
         if matches!(c, 0x09 | 0x0A | 0x0C | 0x0D | 0x20..=0x7E) {
             i += 1;
+            continue;
+        }
+        if enc == Enc::EucJp {
+            let lead = matches!(c, 0xA1..=0xA8 | 0xB0..=0xF4);
+            let trail = b.get(i + 1).is_some_and(|&t| matches!(t, 0xA1..=0xFE));
+            if !(lead && trail) {
+                return i;
+            }
+            i += 2;
             continue;
         }
         if enc == Enc::ShiftJis {
@@ -148,7 +169,8 @@ pub fn text_starts(page: &[u8], owned: usize, at: u64, before: &[u8]) -> Vec<usi
         };
         // A character may cross the START-th byte: up to 3 more are looked at.
         let head = &page[i.min(page.len())..(i + SJIS_START + 3).min(page.len())];
-        let text = text_len(head) >= START || sjis_len(head) >= SJIS_START;
+        let text =
+            text_len(head) >= START || sjis_len(head) >= SJIS_START || euc_len(head) >= SJIS_START;
         if text && !tail.is_some_and(continues) {
             out.push(i);
         }
@@ -190,7 +212,11 @@ impl Carver for Text {
                 break;
             };
             let enc = *enc.get_or_insert_with(|| {
-                if sjis_len(b) > text_len(b) {
+                // The longest run wins; UTF-8 on a tie, then Shift_JIS.
+                let (u, j, e) = (text_len(b), sjis_len(b), euc_len(b));
+                if e > u && e > j {
+                    Enc::EucJp
+                } else if j > u {
                     Enc::ShiftJis
                 } else {
                     Enc::Utf8
@@ -342,7 +368,7 @@ mod tests {
         page[512..512 + 70].copy_from_slice(&long);
         page[1024..1024 + 40].copy_from_slice(&long[..40]);
         assert_eq!(text_starts(&page, 2048, 0, &[]), vec![512]);
-        // 8 MiB of random bytes: no start in either encoding.
+        // 8 MiB of random bytes: no start in any encoding.
         let mut x = 0x9E37_79B9_7F4A_7C15u64;
         let noise: Vec<u8> = (0..8 << 20)
             .map(|_| {
@@ -353,6 +379,30 @@ mod tests {
             })
             .collect();
         assert!(text_starts(&noise, noise.len(), 0, &[]).is_empty());
+    }
+
+    #[test]
+    fn euc_jp_is_ascii_and_double_byte_characters_of_high_bytes() {
+        // "日本語のテキスト。" in EUC-JP (as iconv writes it), then ASCII.
+        let t = b"\xc6\xfc\xcb\xdc\xb8\xec\xa4\xce\xa5\xc6\xa5\xad\xa5\xb9\xa5\xc8\xa1\xa3 ok\n";
+        assert_eq!(euc_len(t), t.len());
+        assert_eq!(text_len(t), 0, "not UTF-8");
+        assert!(sjis_len(t) < t.len(), "not Shift_JIS");
+        assert_eq!(euc_len(b"ab\xc6"), 2, "a lead without its trail");
+        assert_eq!(euc_len(b"ab\x8e\xb1"), 2, "half-width katakana left out");
+        assert_eq!(euc_len(b"ab\xc6\x41"), 2, "a trail below 0xA1");
+        assert_eq!(euc_len(b"ab\xa9\xa1"), 2, "a row with no characters");
+        // UTF-8 and Shift_JIS Japanese end an EUC-JP run at once.
+        let u = "日本".as_bytes();
+        assert!(euc_len(u) < text_len(u));
+        let sj = b"\x93\xfa\x96\x7b";
+        assert_eq!(euc_len(sj), 0);
+        // A sector starts EUC-JP text when 64 bytes of it are there.
+        let mut page = vec![0u8; 2048];
+        let long: Vec<u8> = t.iter().copied().cycle().take(70).collect();
+        page[512..512 + 70].copy_from_slice(&long);
+        page[1024..1024 + 40].copy_from_slice(&long[..40]);
+        assert_eq!(text_starts(&page, 2048, 0, &[]), vec![512]);
     }
 
     #[test]
