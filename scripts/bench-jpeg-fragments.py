@@ -19,27 +19,21 @@ import hashlib, os, random, subprocess, sys, tempfile
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fragbench import carve, finish, image, only, reassembled  # noqa: E402
+from fragbench import carve, finish, image, only, picture, reassembled  # noqa: E402
 
 seed = int(sys.argv[1]) if len(sys.argv) > 1 else 1
 count = int(sys.argv[2]) if len(sys.argv) > 2 else 40
 dredge = os.environ.get("DREDGE", "target/release/dredge")
 R = random.Random(seed)
 work = tempfile.mkdtemp(prefix="jpeg-frag-")
-builtin = ["logo:", "rose:", "netscape:"]
 ok = tot = false_complete = 0
 by = Counter()
 others = []
 for i in range(count):
-    src = R.choice(["plasma:fractal", "gradient:red-blue"] + builtin)
-    w, h = R.choice([(640, 480), (800, 600), (480, 360), (1024, 768)])
+    src, (w, h), cmd = picture(R, i, [(640, 480), (800, 600), (480, 360), (1024, 768)])
     q = R.choice([75, 85, 90, 95])
     samp = R.choice(["2x2", "1x1", "2x1"])
     fn = os.path.join(work, f"s{i}.jpg")
-    if src in builtin:
-        cmd = ["convert", src, "-resize", f"{w}x{h}!"]
-    else:
-        cmd = ["convert", "-size", f"{w}x{h}", "-seed", str(i), src]
     subprocess.run(cmd + ["-quality", str(q), "-sampling-factor", samp, fn], check=True)
     jpg = open(fn, "rb").read()
     others.append(jpg)

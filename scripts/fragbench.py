@@ -7,6 +7,18 @@ import os
 import subprocess
 
 TEXT = b"The quick brown fox jumps over the lazy dog. "
+BUILTIN = ["logo:", "rose:", "netscape:"]
+
+
+def picture(R, i, sizes):
+    """An ImageMagick picture for case `i`: plasma fractals (seeded by `i`), a
+    red-blue gradient, or a built-in picture, at one of `sizes`; (source,
+    (width, height), the `convert` command up to its output options)."""
+    src = R.choice(["plasma:fractal", "gradient:red-blue"] + BUILTIN)
+    w, h = R.choice(sizes)
+    if src in BUILTIN:
+        return src, (w, h), ["convert", src, "-resize", f"{w}x{h}!"]
+    return src, (w, h), ["convert", "-size", f"{w}x{h}", "-seed", str(i), src]
 
 
 def filler(R, kind, n, others):

@@ -202,14 +202,14 @@ pub(crate) fn three_pieces(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use dredge_core::ImageSource;
     use dredge_image::{MemDevice, Sectored};
 
     /// A file of `len` bytes laid out in three pieces cut at `s1` and `s2`,
     /// with `g1` and `g2` bytes of filler before the second and third.
-    fn laid_out(file: &[u8], s1: usize, s2: usize, g1: usize, g2: usize) -> Vec<u8> {
+    pub(crate) fn laid_out(file: &[u8], s1: usize, s2: usize, g1: usize, g2: usize) -> Vec<u8> {
         let mut x = 7u32;
         let mut fill = |n: usize| -> Vec<u8> {
             (0..n)
@@ -228,7 +228,7 @@ mod tests {
         v
     }
 
-    fn noise(n: usize, seed: u32) -> Vec<u8> {
+    pub(crate) fn noise(n: usize, seed: u32) -> Vec<u8> {
         let mut x = seed;
         (0..n)
             .map(|_| {

@@ -45,33 +45,26 @@ pub(super) fn both_cuts(
     let check = |r: &mut Reader<'_>, sp: Splice, spent: &mut u64| {
         *spent <= BUDGET && members(r, sp, entries, spent).is_ok()
     };
-    match e.method {
-        0 if e.csize == e.usize && e.csize <= MAX_STORED => {
-            let (s1, g1, s2) = three_pieces(r, e.crc, (data, end), &[], shift, spent)?;
-            let sp = Splice {
-                split: s1,
-                gap: g1,
-                ..WHOLE
-            }
-            .then(s2, shift - g1)?;
-            check(r, sp, spent).then_some(sp)
-        }
-        8 if e.csize <= MAX_STORED && stored_blocks(r, data, end, shift).is_some() => {
-            // Incompressible data that `deflate` kept as it was: the blocks'
-            // bytes are the member's, CRC and all.
-            let heads = stored_blocks(r, data, end, shift)?;
-            let (s1, g1, s2) = three_pieces(r, e.crc, (data, end), &heads, shift, spent)?;
-            let sp = Splice {
-                split: s1,
-                gap: g1,
-                ..WHOLE
-            }
-            .then(s2, shift - g1)?;
-            check(r, sp, spent).then_some(sp)
-        }
-        8 => deflated(r, data, end, shift, spent, &check),
-        _ => None,
+    // The bytes the CRC covers as they are stored: a stored member's, or
+    // those of a deflate stream of stored blocks (incompressible data that
+    // `deflate` kept as it was) but for the blocks' headers.
+    let skips = match e.method {
+        0 if e.csize == e.usize && e.csize <= MAX_STORED => Vec::new(),
+        8 if e.csize <= MAX_STORED => match stored_blocks(r, data, end, shift) {
+            Some(heads) => heads,
+            None => return deflated(r, data, end, shift, spent, &check),
+        },
+        8 => return deflated(r, data, end, shift, spent, &check),
+        _ => return None,
+    };
+    let (s1, g1, s2) = three_pieces(r, e.crc, (data, end), &skips, shift, spent)?;
+    let sp = Splice {
+        split: s1,
+        gap: g1,
+        ..WHOLE
     }
+    .then(s2, shift - g1)?;
+    check(r, sp, spent).then_some(sp)
 }
 
 /// The 5-byte block headers of a deflate stream at `[data, end)` made of
@@ -190,41 +183,9 @@ fn deflated(
 mod tests {
     use super::*;
     use crate::crc_layout::crc;
+    use crate::crc_layout::tests::{laid_out, noise};
     use dredge_core::ImageSource;
     use dredge_image::{MemDevice, Sectored};
-
-    /// A file of `len` bytes laid out in three pieces cut at `s1` and `s2`,
-    /// with `g1` and `g2` bytes of filler before the second and third.
-    fn laid_out(file: &[u8], s1: usize, s2: usize, g1: usize, g2: usize) -> Vec<u8> {
-        let mut x = 7u32;
-        let mut fill = |n: usize| -> Vec<u8> {
-            (0..n)
-                .map(|_| {
-                    x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-                    (x >> 16) as u8
-                })
-                .collect()
-        };
-        let mut v = file[..s1].to_vec();
-        v.extend(fill(g1));
-        v.extend_from_slice(&file[s1..s2]);
-        v.extend(fill(g2));
-        v.extend_from_slice(&file[s2..]);
-        v.extend(fill(4096));
-        v
-    }
-
-    fn noise(n: usize, seed: u32) -> Vec<u8> {
-        let mut x = seed;
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 17;
-                x ^= x << 5;
-                x as u8
-            })
-            .collect()
-    }
 
     #[test]
     fn stored_deflate_blocks_are_checksummed_without_their_headers() {
