@@ -97,35 +97,19 @@ impl<'a> Tree<'a> {
         Some((b, at))
     }
 
-    /// The records of a node, as byte ranges; `None` when its offsets do not
-    /// rise inside it.
-    fn ranges(&self, b: &[u8]) -> Option<Vec<(usize, usize)>> {
-        let n = usize::from(be16::<u16>(b, 10));
-        let table = self.node_size.checked_sub(2 * (n + 1))?;
-        if table < 14 {
-            return None;
-        }
-        let off = |i: usize| usize::from(be16::<u16>(b, self.node_size - 2 * (i + 1)));
-        let mut out = Vec::with_capacity(n);
-        for i in 0..n {
-            let (s, e) = (off(i), off(i + 1));
-            if s < 14 || e < s || e > table {
-                return None;
-            }
-            out.push((s, e));
-        }
-        Some(out)
+    fn node_ranges(&self, b: &[u8]) -> Option<Vec<(usize, usize)>> {
+        ranges(b, self.node_size)
     }
 
     /// Every leaf record, in key order, while `visit` returns true: the leaf
     /// chain from the first leaf; if the chain breaks, the nodes not yet read
-    /// that are leaves.
+    /// that are leaves. Returns which nodes were read as live leaves.
     pub fn leaves(
         &self,
         what: &str,
         visit: &mut dyn FnMut(Record) -> bool,
         findings: &mut Vec<Finding>,
-    ) {
+    ) -> Vec<bool> {
         let mut seen = vec![false; self.total_nodes as usize];
         let mut n = self.first_leaf;
         let mut broken = None;
@@ -143,7 +127,7 @@ impl<'a> Tree<'a> {
             }
             *slot = true;
             match self.leaf(n, visit) {
-                Ok(None) => return,
+                Ok(None) => return seen,
                 Ok(Some(next)) => n = next,
                 Err(why) => {
                     broken = Some(why);
@@ -157,10 +141,35 @@ impl<'a> Tree<'a> {
                 format!("HFS+ {what}: leaf chain broken ({why}); the other leaf nodes are read in node order"),
             ));
             for m in 1..self.total_nodes {
-                if !seen[m as usize] && matches!(self.leaf(m, visit), Ok(None)) {
-                    return;
+                if seen[m as usize] {
+                    continue;
+                }
+                match self.leaf(m, visit) {
+                    Ok(None) => {
+                        seen[m as usize] = true;
+                        return seen;
+                    }
+                    Ok(Some(_)) => seen[m as usize] = true,
+                    Err(_) => {}
                 }
             }
+        }
+        seen
+    }
+
+    /// The records of the leaf-shaped nodes `live` does not mark: nodes the
+    /// tree freed or left, whose bytes macOS does not clear (a deleted
+    /// record's bytes are cleared inside a live node, not when a whole node
+    /// is let go).
+    pub fn stale_leaves(&self, live: &[bool], visit: &mut dyn FnMut(Record)) {
+        for m in 1..self.total_nodes {
+            if live.get(m as usize).copied().unwrap_or(false) {
+                continue;
+            }
+            let _ = self.leaf(m, &mut |r| {
+                visit(r);
+                true
+            });
         }
     }
 
@@ -175,21 +184,15 @@ impl<'a> Tree<'a> {
             ));
         }
         let ranges = self
-            .ranges(&b)
+            .node_ranges(&b)
             .ok_or_else(|| format!("node {n}'s record offsets"))?;
         for (s, e) in ranges {
-            let r = &b[s..e];
-            if r.len() < 2 {
+            let Some((key, data)) = split_record(&b[s..e]) else {
                 continue;
-            }
-            let klen = usize::from(be16::<u16>(r, 0));
-            let dstart = 2 + klen + (klen & 1);
-            if dstart > r.len() {
-                continue;
-            }
+            };
             let go = visit(Record {
-                key: r[2..2 + klen].to_vec(),
-                data: r[dstart..].to_vec(),
+                key: key.to_vec(),
+                data: data.to_vec(),
                 at: at + s as u64,
             });
             if !go {
@@ -198,4 +201,37 @@ impl<'a> Tree<'a> {
         }
         Ok(Some(be32(&b, 0)))
     }
+}
+
+/// The records of a node of `node_size` bytes, as byte ranges; `None` when
+/// its offsets do not rise inside it.
+pub(crate) fn ranges(b: &[u8], node_size: usize) -> Option<Vec<(usize, usize)>> {
+    if b.len() < node_size || node_size < 14 {
+        return None;
+    }
+    let n = usize::from(be16::<u16>(b, 10));
+    let table = node_size.checked_sub(2 * (n + 1))?;
+    if table < 14 {
+        return None;
+    }
+    let off = |i: usize| usize::from(be16::<u16>(b, node_size - 2 * (i + 1)));
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let (s, e) = (off(i), off(i + 1));
+        if s < 14 || e < s || e > table {
+            return None;
+        }
+        out.push((s, e));
+    }
+    Some(out)
+}
+
+/// A record's key and data (`None` when the key length runs past it).
+pub(crate) fn split_record(r: &[u8]) -> Option<(&[u8], &[u8])> {
+    if r.len() < 2 {
+        return None;
+    }
+    let klen = usize::from(be16::<u16>(r, 0));
+    let dstart = 2 + klen + (klen & 1);
+    (dstart <= r.len()).then(|| (&r[2..2 + klen], &r[dstart..]))
 }

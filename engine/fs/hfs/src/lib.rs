@@ -12,12 +12,17 @@
 //! decmpfs-compressed files are decoded as they are read (dredge-decmpfs),
 //! their stored streams listed too.
 //!
-//! Not yet: deleted entries (catalog node slack, the journal), attributes
-//! longer than their eight extents, the HFS wrapper of old volumes.
+//! Deleted folders and files come from catalog records the live tree no
+//! longer holds: node copies in the journal and catalog nodes the tree let go
+//! (`deleted.rs`).
+//!
+//! Not yet: attributes longer than their eight extents, the HFS wrapper of old
+//! volumes.
 
 mod attrs;
 mod btree;
 mod catalog;
+mod deleted;
 mod fork;
 
 use btree::Tree;
@@ -43,6 +48,10 @@ const PRIVATE: &str = "\0\0\0\0HFS+ Private Data";
 #[derive(Clone, Debug)]
 struct Header {
     hfsx: bool,
+    /// The volume header's attributes (journaled: bit 13).
+    flags: u32,
+    /// The journal info block's allocation block (0: none).
+    journal_info: u32,
     block: u64,
     total_blocks: u32,
     allocation: Fork,
@@ -69,6 +78,8 @@ fn parse_header(h: &[u8]) -> Result<Header, String> {
     }
     Ok(Header {
         hfsx,
+        flags: be32(h, 4),
+        journal_info: be32(h, 12),
         block,
         total_blocks: be32(h, 44),
         allocation: Fork::parse(h, 112),
@@ -266,12 +277,12 @@ impl HfsFs {
     }
 
     /// The catalog's leaf records, as (key, item, record offset), while
-    /// `visit` returns true.
+    /// `visit` returns true; which nodes were read as live leaves.
     fn catalog(
         &self,
         visit: &mut dyn FnMut(catalog::Key, Item, u64) -> bool,
         findings: &mut Vec<Finding>,
-    ) {
+    ) -> Vec<bool> {
         let tree = match Tree::open(
             &self.vol,
             self.head.catalog.clone(),
@@ -281,7 +292,7 @@ impl HfsFs {
             Ok(t) => t,
             Err(f) => {
                 findings.push(f);
-                return;
+                return Vec::new();
             }
         };
         tree.leaves(
@@ -291,7 +302,7 @@ impl HfsFs {
                 _ => true,
             },
             findings,
-        );
+        )
     }
 
     /// The path of folder `cnid` ("" for the root), or `None` where the
@@ -330,8 +341,10 @@ impl FileSystem for HfsFs {
         let mut folders: HashMap<u32, (u32, String)> = HashMap::new();
         let mut private = None;
         let mut inodes: HashMap<u32, (u32, Fork, Fork, bool)> = HashMap::new();
-        self.catalog(
+        let mut cnids = std::collections::HashSet::new();
+        let live_nodes = self.catalog(
             &mut |k, it, _| {
+                cnids.insert(it.cnid);
                 if it.folder {
                     if k.parent == 2 && k.name == PRIVATE {
                         private = Some(it.cnid);
@@ -454,6 +467,15 @@ impl FileSystem for HfsFs {
                 true
             },
             &mut scratch,
+        );
+        self.walk_deleted(
+            deleted::Live {
+                folders: &folders,
+                cnids: &cnids,
+                nodes: &live_nodes,
+            },
+            visit,
+            findings,
         );
         if compressed > 0 {
             findings.push(Finding::new(

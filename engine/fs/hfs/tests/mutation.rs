@@ -129,3 +129,61 @@ fn mutated_hfs_metadata_never_panics() {
         "{listed_less} of {cases}"
     );
 }
+
+/// `hfsplus.raw` with `/a_directory` deleted by `testimages/hfs-delete.py`,
+/// which adds a journal holding the catalog leaf as it was; `None` without
+/// python3.
+fn deleted_image() -> Option<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
+    let dir = tempfile::tempdir().ok()?;
+    let (src, out) = (dir.path().join("in.raw"), dir.path().join("out.raw"));
+    std::fs::write(&src, image()).ok()?;
+    let ok = Command::new("python3")
+        .arg(root.join("testimages/hfs-delete.py"))
+        .arg(&src)
+        .arg(&out)
+        .arg("/a_directory")
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then(|| std::fs::read(&out).ok()).flatten()
+}
+
+#[test]
+fn mutated_journals_and_freed_nodes_never_panic() {
+    if Command::new("gzip").arg("--version").output().is_err() {
+        return;
+    }
+    let Some(base) = deleted_image() else {
+        return;
+    };
+    let h = &base[1024..1536];
+    let bs = be32(h, 40);
+    let jib = be32(h, 12) * bs;
+    let journal = u64::from_be_bytes(
+        base[jib as usize + 36..jib as usize + 44]
+            .try_into()
+            .unwrap(),
+    );
+    let (cat, cat_len) = first_extent(&base, 272);
+    let regions = [
+        (1024u64, 16u64),    // the attributes and the journal info block's number
+        (jib, 64),           // the journal info block
+        (journal, 3 * 4096), // the journal header and the first transaction
+        (cat, cat_len),      // the catalog, its free nodes among it
+    ];
+    let undamaged = run_case(base.clone());
+    assert!(undamaged.iter().any(|p| p == "/a_directory/a_file"));
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x4846_534A_524E_4C21);
+    for _ in 0..cases {
+        let mut img = base.clone();
+        let (at, len) = regions[r.below(regions.len() as u64) as usize];
+        for _ in 0..1 + r.below(6) {
+            let i = (at + r.below(len)) as usize & !3;
+            match r.below(2) {
+                0 => img[i] = r.next() as u8,
+                _ => img[i..i + 4].copy_from_slice(&(r.next() as u32).to_be_bytes()),
+            }
+        }
+        run_case(img);
+    }
+}

@@ -1,0 +1,254 @@
+#!/usr/bin/env python3
+"""Deletes files or folders from an HFS+ image as macOS does, with a journal.
+
+    hfs-delete.py IN_IMAGE OUT_IMAGE PATH [PATH ...]
+
+What macOS leaves behind when it deletes a file on a journaled HFS+ volume,
+and what a forensic reader has to find again:
+
+- The catalog records go: the file (or folder) record and its thread record
+  are removed from their leaf node the way xnu's BTreeNodeOps.c `DeleteRecord`
+  removes a record (the records after it moved down, the offsets table
+  shifted, and the freed bytes cleared), the header node's leaf record count
+  lowered, the parent folder's valence and the volume header's file and
+  folder counts lowered, and the forks' allocation blocks freed in the
+  allocation file (their bytes stay where they are).
+- The journal keeps what the catalog lost. Every change is first written to
+  the journal as a transaction: a block list header (the number of blocks and
+  each block's place on the volume, in 512-byte sectors) followed by the
+  blocks' new contents. So the transaction that created a file, or last
+  changed its folder, holds a copy of the catalog leaf node with the file's
+  record, and it stays in the journal's circular buffer after the file is
+  deleted, until the buffer wraps over it.
+
+If the volume has no journal (dfvfs's `hfsplus.raw` has none), one is made
+first, as `newfs_hfs -J` lays it out: a journal info block (flags: journal
+in this filesystem; the journal's offset and size) in a free allocation
+block, and the journal itself in a run of free blocks after it, both marked
+in use; the volume header gets the journaled attribute and the info block's
+number. The journal is little-endian (an Intel Mac's): its header, then the
+transactions. This script writes two: the catalog leaf nodes as they were
+before the deletion, then as they are after it, as macOS writes them when
+the volume is used and then the files are deleted. The journal is left
+empty (start == end, as after a clean unmount), so nothing is replayed.
+
+Written from Apple's Technical Note TN1150 and xnu's vfs_journal.h; shares
+no code with dredge. Small test volumes only: every leaf record must be in
+one leaf node list, and there must be room for the journal.
+"""
+import struct
+import sys
+
+JOURNALED = 1 << 13
+JOURNAL_BLOCKS = 64  # 256 KiB with 4 KiB blocks
+SECTOR = 512
+
+
+def be(fmt, b, o):
+    return struct.unpack_from(">" + fmt, b, o)[0]
+
+
+def checksum(b):
+    """xnu's journal `calc_checksum`."""
+    c = 0
+    for x in b:
+        c = ((c << 8) ^ (c + x)) & 0xFFFFFFFF
+    return (~c) & 0xFFFFFFFF
+
+
+class Vol:
+    def __init__(self, data):
+        self.d = bytearray(data)
+        if bytes(self.d[1024:1026]) not in (b"H+", b"HX"):
+            sys.exit("hfs-delete: not an HFS+ volume")
+        self.bs = be("I", self.d, 1024 + 40)
+        self.total = be("I", self.d, 1024 + 44)
+        start, count = struct.unpack_from(">II", self.d, 1024 + 272 + 16)
+        if be("I", self.d, 1024 + 272 + 24 + 4):
+            sys.exit("hfs-delete: the catalog has more than one extent")
+        self.cat = start * self.bs
+        self.node = be("H", self.d, self.cat + 14 + 18)
+        astart, _ = struct.unpack_from(">II", self.d, 1024 + 112 + 16)
+        self.bitmap = astart * self.bs
+
+    def hdr32(self, at, delta):
+        v = be("I", self.d, 1024 + at) + delta
+        struct.pack_into(">I", self.d, 1024 + at, v)
+
+    def used(self, b):
+        return self.d[self.bitmap + b // 8] & (0x80 >> (b % 8)) != 0
+
+    def mark(self, b, on):
+        if self.used(b) == on:
+            return
+        if on:
+            self.d[self.bitmap + b // 8] |= 0x80 >> (b % 8)
+        else:
+            self.d[self.bitmap + b // 8] &= ~(0x80 >> (b % 8)) & 0xFF
+        self.hdr32(48, -1 if on else 1)
+
+    def leaves(self):
+        """Leaf node numbers, along the chain."""
+        out, n = [], be("I", self.d, self.cat + 14 + 10)
+        while n:
+            out.append(n)
+            n = be("I", self.d, self.cat + n * self.node)
+        return out
+
+    def records(self, n):
+        o = self.cat + n * self.node
+        count = be("H", self.d, o + 10)
+        offs = [be("H", self.d, o + self.node - 2 * (i + 1)) for i in range(count + 1)]
+        return [(offs[i], offs[i + 1]) for i in range(count)]
+
+    def parse(self, n, s):
+        o = self.cat + n * self.node + s
+        klen = be("H", self.d, o)
+        parent = be("I", self.d, o + 2)
+        nl = be("H", self.d, o + 6)
+        name = bytes(self.d[o + 8:o + 8 + 2 * nl]).decode("utf-16-be")
+        data = o + 2 + klen + (klen & 1)
+        return parent, name, data
+
+    def find(self, parent, name):
+        for n in self.leaves():
+            for i, (s, _) in enumerate(self.records(n)):
+                p, nm, data = self.parse(n, s)
+                if p == parent and nm == name:
+                    return n, i, data
+        return None
+
+    def delete_record(self, n, i):
+        """xnu's DeleteRecord: records after it moved down, offsets shifted,
+        the freed bytes cleared."""
+        o = self.cat + n * self.node
+        recs = self.records(n)
+        count = len(recs)
+        s, e = recs[i]
+        free = recs[-1][1]
+        self.d[o + s:o + free - (e - s)] = self.d[o + e:o + free]
+        self.d[o + free - (e - s):o + free] = bytes(e - s)
+        offs = [r[0] for r in recs] + [free]
+        new = offs[:i] + [x - (e - s) for x in offs[i + 1:]]
+        for j in range(count + 1):
+            struct.pack_into(">H", self.d, o + self.node - 2 * (j + 1), 0)
+        for j, x in enumerate(new):
+            struct.pack_into(">H", self.d, o + self.node - 2 * (j + 1), x)
+        struct.pack_into(">H", self.d, o + 10, count - 1)
+        hdr = self.cat + 14 + 6
+        struct.pack_into(">I", self.d, hdr, be("I", self.d, hdr) - 1)
+
+    def lookup(self, path):
+        cnid = 2
+        for part in [p for p in path.split("/") if p]:
+            hit = self.find(cnid, part)
+            if hit is None:
+                sys.exit(f"hfs-delete: {path}: no {part!r}")
+            n, i, data = hit
+            cnid = be("I", self.d, data + 8)
+        return cnid
+
+    def remove(self, path):
+        cnid = self.lookup(path)
+        # The thread record (key: parent = the item's CNID, no name) names it.
+        n, i, data = self.find(cnid, "")
+        parent = be("I", self.d, data + 4)
+        nl = be("H", self.d, data + 8)
+        name = bytes(self.d[data + 10:data + 10 + 2 * nl]).decode("utf-16-be")
+        rn, ri, rdata = self.find(parent, name)
+        kind = be("H", self.d, rdata)
+        if kind == 1:
+            # A folder: its children first.
+            kids = [nm for n2 in self.leaves() for (s, _) in self.records(n2)
+                    for (p, nm, _) in [self.parse(n2, s)] if p == cnid and nm]
+            for k in kids:
+                self.remove(path.rstrip("/") + "/" + k)
+            rn, ri, rdata = self.find(parent, name)
+        else:
+            for fork in (88, 168):
+                for e in range(8):
+                    s, c = struct.unpack_from(">II", self.d, rdata + fork + 16 + 8 * e)
+                    for b in range(s, s + c):
+                        self.mark(b, False)
+        self.delete_record(rn, ri)
+        n, i, _ = self.find(cnid, "")
+        self.delete_record(n, i)
+        _, _, pdata = self.find(*self.thread_key(parent))
+        struct.pack_into(">I", self.d, pdata + 4, be("I", self.d, pdata + 4) - 1)
+        self.hdr32(36 if kind == 1 else 32, -1)
+
+    def thread_key(self, cnid):
+        """(parent, name) of folder `cnid`'s record, from its thread."""
+        _, _, data = self.find(cnid, "")
+        nl = be("H", self.d, data + 8)
+        return be("I", self.d, data + 4), bytes(self.d[data + 10:data + 10 + 2 * nl]).decode("utf-16-be")
+
+    def snapshot(self):
+        """(sector number, bytes) of every leaf node and the header node."""
+        nodes = [0] + self.leaves()
+        return [((self.cat + n * self.node) // SECTOR,
+                 bytes(self.d[self.cat + n * self.node:self.cat + (n + 1) * self.node]))
+                for n in nodes]
+
+    def make_journal(self):
+        """A journal info block and a journal in free blocks; (offset, size)."""
+        run, start = 0, None
+        for b in range(1, self.total):
+            run = run + 1 if not self.used(b) else 0
+            if run == JOURNAL_BLOCKS + 1:
+                start = b - JOURNAL_BLOCKS
+                break
+        if start is None:
+            sys.exit("hfs-delete: no room for a journal")
+        for b in range(start, start + JOURNAL_BLOCKS + 1):
+            self.mark(b, True)
+        jib = start * self.bs
+        self.d[jib:jib + self.bs] = bytes(self.bs)
+        off, size = (start + 1) * self.bs, JOURNAL_BLOCKS * self.bs
+        struct.pack_into(">I", self.d, jib, 1)  # kJIJournalInFSMask
+        struct.pack_into(">QQ", self.d, jib + 36, off, size)
+        struct.pack_into(">I", self.d, 1024 + 12, start)
+        attrs = be("I", self.d, 1024 + 4) | JOURNALED
+        struct.pack_into(">I", self.d, 1024 + 4, attrs)
+        return off, size
+
+    def write_journal(self, off, size, transactions):
+        jhdr, blhdr = SECTOR, 4096
+        pos = jhdr
+        for blocks in transactions:
+            body = b"".join(b for _, b in blocks)
+            total = blhdr + len(body)
+            if pos + total > size:
+                sys.exit("hfs-delete: the journal is too small")
+            h = bytearray(blhdr)
+            struct.pack_into("<HHII", h, 0, blhdr // 16 - 1, len(blocks) + 1, total, 0)
+            for j, (sector, b) in enumerate(blocks):
+                struct.pack_into("<QII", h, 16 * (j + 1), sector, len(b), 0)
+            struct.pack_into("<I", h, 8, checksum(h[:32]))
+            self.d[off + pos:off + pos + total] = bytes(h) + body
+            pos += total
+        head = bytearray(jhdr)
+        # magic, endian, start, end, size, blhdr_size, checksum, jhdr_size
+        struct.pack_into("<IIqqqIII", head, 0, 0x4A4E4C78, 0x12345678, pos, pos, size,
+                         blhdr, 0, jhdr)
+        struct.pack_into("<I", head, 36, checksum(head[:44]))
+        self.d[off:off + jhdr] = head
+
+
+def main():
+    if len(sys.argv) < 4:
+        sys.exit(__doc__)
+    v = Vol(open(sys.argv[1], "rb").read())
+    if be("I", v.d, 1024 + 4) & JOURNALED:
+        sys.exit("hfs-delete: the volume is journaled already")
+    off, size = v.make_journal()
+    before = v.snapshot()
+    for p in sys.argv[3:]:
+        v.remove(p)
+    after = v.snapshot()
+    v.write_journal(off, size, [before, after])
+    open(sys.argv[2], "wb").write(v.d)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+//! Deleted HFS+ files (issue 15). `testimages/hfs-delete.py` deletes
+//! `/a_directory` (a folder, two files and a file with a resource fork) from
+//! dfvfs's `hfsplus.raw` (made by macOS) as macOS does: the records removed
+//! from the catalog leaf with their bytes cleared, the blocks freed, and the
+//! catalog nodes' before and after copies in the journal it adds. What was
+//! deleted comes back from the journal, with the content the undeleted image
+//! gives; The Sleuth Kit lists none of it. Then each source alone: the journal
+//! wiped (nothing comes back), the old leaf left in a free catalog node (it
+//! comes back from there), and a freed block taken again (overwritten).
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+fn delete(dir: &Path, img: &Path, paths: &[&str]) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/hfs-delete.py");
+    let out = dir.join("deleted.raw");
+    let o = std::process::Command::new("python3")
+        .arg(script)
+        .arg(img)
+        .arg(&out)
+        .args(paths)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+fn be32(b: &[u8], at: usize) -> u32 {
+    u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
+}
+
+fn recover(dir: &Path, img: &Path, name: &str) -> Vec<serde_json::Value> {
+    one_shot_ls("recover", img, None, &dir.join(name), 0, &[])
+}
+
+fn by<'a>(arts: &'a [serde_json::Value], p: &str) -> Option<&'a serde_json::Value> {
+    arts.iter().find(|a| a["path"] == p)
+}
+
+const GONE: [&str; 4] = [
+    "/a_directory/a_file",
+    "/a_directory/another_file",
+    "/a_directory/a_resourcefork",
+    "/a_directory/a_resourcefork:rsrc",
+];
+
+#[test]
+fn files_deleted_on_a_journaled_volume_come_back_from_the_journal() {
+    if !tools(&["gzip", "python3", "fls"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let orig = dfvfs(dir.path(), "hfsplus.raw");
+    let before = recover(dir.path(), &orig, "before");
+    let img = delete(dir.path(), &orig, &["/a_directory"]);
+    let after = recover(dir.path(), &img, "after");
+
+    for p in GONE {
+        let (b, a) = (by(&before, p).unwrap(), by(&after, p).unwrap());
+        assert_eq!(a["deleted"], true, "{p}");
+        assert_eq!(a["recovery"], "deleted-intact", "{p}");
+        assert_eq!(a["status"], "complete", "{p}");
+        for k in ["sha256", "size", "times", "kind"] {
+            assert_eq!(a[k], b[k], "{p} {k}");
+        }
+    }
+    let folder = by(&after, "/a_directory").unwrap();
+    assert_eq!(
+        (&folder["deleted"], &folder["kind"]),
+        (&true.into(), &"dir".into())
+    );
+    // Everything live is as it was, and nothing else is called deleted.
+    let deleted: Vec<&str> = after
+        .iter()
+        .filter(|a| a["deleted"] == true)
+        .map(|a| a["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(deleted.len(), 5, "{deleted:?}");
+    for a in &before {
+        let p = a["path"].as_str().unwrap();
+        if !p.starts_with("/a_directory") && !p.starts_with("/$") {
+            let x = by(&after, p).unwrap_or_else(|| panic!("{p}"));
+            assert_eq!(
+                (&x["deleted"], &x["sha256"]),
+                (&false.into(), &a["sha256"]),
+                "{p}"
+            );
+        }
+    }
+    // The Sleuth Kit, on the same image, lists none of them.
+    let fls = std::process::Command::new("fls")
+        .args(["-r", "-p", "-d"])
+        .arg(&img)
+        .output()
+        .unwrap();
+    let fls = String::from_utf8_lossy(&fls.stdout);
+    assert!(!fls.contains("a_file"), "{fls}");
+    eprintln!(
+        "deleted files listed: dredge {}, fls -d {}",
+        deleted.len(),
+        fls.lines().count()
+    );
+
+    // The journal wiped: nothing is left to find.
+    let mut b = std::fs::read(&img).unwrap();
+    let bs = be32(&b, 1024 + 40) as usize;
+    let jib = be32(&b, 1024 + 12) as usize * bs;
+    let off = u64::from_be_bytes(b[jib + 36..jib + 44].try_into().unwrap()) as usize;
+    let len = u64::from_be_bytes(b[jib + 44..jib + 52].try_into().unwrap()) as usize;
+    let journal = b[off..off + len].to_vec();
+    b[off..off + len].fill(0);
+    let wiped = dir.path().join("wiped.raw");
+    std::fs::write(&wiped, &b).unwrap();
+    let none = recover(dir.path(), &wiped, "wiped");
+    assert!(none.iter().all(|a| a["deleted"] == false));
+
+    // The old leaf (the journal's first node copy, 4 KiB after its 4 KiB
+    // block list header) left in a free node of the catalog: found there.
+    let cat = be32(&b, 1024 + 272 + 16) as usize * bs;
+    let node = usize::from(u16::from_be_bytes([b[cat + 32], b[cat + 33]]));
+    let leaf = find_leaf(&journal, node);
+    b[cat + 2 * node..cat + 3 * node].copy_from_slice(&leaf);
+    let freed = dir.path().join("freed.raw");
+    std::fs::write(&freed, &b).unwrap();
+    let back = recover(dir.path(), &freed, "freed");
+    for p in GONE {
+        let a = by(&back, p).unwrap_or_else(|| panic!("{p}"));
+        assert_eq!(a["sha256"], by(&before, p).unwrap()["sha256"], "{p}");
+    }
+
+    // One freed block taken again: that file is overwritten, not intact.
+    let run = &by(&after, "/a_directory/a_file").unwrap()["runs"][0];
+    let block = run["image_offset"].as_u64().unwrap() as usize / bs;
+    let mut b = std::fs::read(&img).unwrap();
+    let bitmap = be32(&b, 1024 + 112 + 16) as usize * bs;
+    b[bitmap + block / 8] |= 0x80 >> (block % 8);
+    let reused = dir.path().join("reused.raw");
+    std::fs::write(&reused, &b).unwrap();
+    let arts = recover(dir.path(), &reused, "reused");
+    let a = by(&arts, "/a_directory/a_file").unwrap();
+    assert_eq!(a["recovery"], "deleted-overwritten");
+    assert_eq!(
+        by(&arts, "/a_directory/another_file").unwrap()["recovery"],
+        "deleted-intact"
+    );
+}
+
+/// The first catalog leaf node copy in the journal (kind -1, height 1).
+fn find_leaf(journal: &[u8], node: usize) -> Vec<u8> {
+    (0..journal.len() - node)
+        .step_by(512)
+        .map(|p| &journal[p..p + node])
+        .find(|n| n[8] == 0xFF && n[9] == 1 && n[10..12] != [0, 0])
+        .expect("a leaf node copy in the journal")
+        .to_vec()
+}
