@@ -279,6 +279,15 @@ pub(crate) fn finish_units(
         }
     }
     let owner = |i: u64| owners.get(owners.partition_point(|o| o.0 <= i));
+    // Every copy was written and closed by the pass, and nothing below
+    // writes to one, so flushing them to disk starts now, beside the
+    // hashing and storing, and is waited for before the first seal (a seal
+    // says the copies are on disk). Before, the sync waited its own turn
+    // after the rows: about a second of 100 000 copies spent idle.
+    let syncing = {
+        let dir = store.dir().to_path_buf();
+        std::thread::spawn(move || sync_case(&dir))
+    };
     let total = plans.len();
     let mut counts = vec![(0u64, 0u64, 0u64); work.len()];
     let started = Instant::now();
@@ -346,7 +355,9 @@ pub(crate) fn finish_units(
         },
     )?;
     rows.flush(store)?;
-    sync_case(store.dir())?;
+    syncing
+        .join()
+        .map_err(|_| Failure("the sync of the case's copies panicked".into()))??;
     for (u, c) in work.iter().zip(counts) {
         seal(store, sid, ev, u, c, summary)?;
     }
