@@ -247,3 +247,50 @@ fn with_the_primary_volume_header_destroyed_the_alternate_gives_every_file_back(
         hashes(&arts).len()
     );
 }
+
+#[test]
+fn an_hfsplus_volume_in_an_hfs_wrapper_gives_the_same_files() {
+    if !tools(&["gzip", "python3", "fls"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = unpack(dir.path());
+    let wrapped = dir.path().join("wrapped.raw");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/hfs-wrap.py");
+    assert!(std::process::Command::new("python3")
+        .arg(script)
+        .arg(&img)
+        .arg(&wrapped)
+        .status()
+        .unwrap()
+        .success());
+    let bare = one_shot_ls("recover", &img, None, &dir.path().join("bare"), 0, &[]);
+    let case = dir.path().join("wrapped");
+    let arts = one_shot_ls("recover", &wrapped, None, &case, 0, &[]);
+    assert!(hashes(&bare).len() >= 10);
+    assert_eq!(hashes(&arts), hashes(&bare));
+    // The same bytes, 8 KiB further in (the wrapper's blocks before it).
+    let at = |arts: &[serde_json::Value]| {
+        arts.iter()
+            .find(|a| a["path"] == "/a_directory/a_file")
+            .unwrap()["runs"][0]["image_offset"]
+            .as_u64()
+            .unwrap()
+    };
+    assert_eq!(at(&arts), at(&bare) + 8192);
+    assert!(
+        findings(&case).iter().any(|f| f.contains("HFS wrapper")),
+        "{:?}",
+        findings(&case)
+    );
+    // The Sleuth Kit lists the same files in the wrapped volume.
+    let fls = |p: &Path| {
+        std::process::Command::new("fls")
+            .args(["-r", "-p"])
+            .arg(p)
+            .output()
+            .unwrap()
+            .stdout
+    };
+    assert_eq!(fls(&wrapped), fls(&img));
+}

@@ -146,6 +146,18 @@ impl VolumeReader {
         self.base
     }
 
+    /// The `len` bytes from `offset` of this volume as a volume of their own
+    /// (an HFS+ volume inside its HFS wrapper), charged to the same budget;
+    /// `None` when they do not lie inside it.
+    pub fn inner(&self, offset: u64, len: u64) -> Option<VolumeReader> {
+        (offset.checked_add(len)? <= self.len).then(|| VolumeReader {
+            src: Arc::clone(&self.src),
+            base: self.base + offset,
+            len,
+            budget: self.budget.clone(),
+        })
+    }
+
     pub fn len(&self) -> u64 {
         self.len
     }

@@ -16,8 +16,10 @@
 //! longer holds: node copies in the journal and catalog nodes the tree let go
 //! (`deleted.rs`).
 //!
-//! Not yet: attributes longer than their eight extents, the HFS wrapper of old
-//! volumes.
+//! An HFS+ volume inside an HFS wrapper is read where the wrapper's master
+//! directory block puts it.
+//!
+//! Not yet: attributes longer than their eight extents.
 
 mod attrs;
 mod btree;
@@ -89,11 +91,49 @@ fn parse_header(h: &[u8]) -> Result<Header, String> {
     })
 }
 
+/// The HFS+ volume inside an HFS wrapper (how classic Mac OS formatted HFS+,
+/// so that older systems saw an HFS volume holding one file): the wrapper's
+/// master directory block at byte 1024 ('BD') names an embedded 'H+' volume
+/// by an extent of its allocation blocks. (offset, length) in the volume.
+fn wrapped(vol: &VolumeReader) -> Option<(u64, u64)> {
+    let mut m = [0u8; 512];
+    if !vol.read_at(1024, &mut m).is_ok_and(|r| r.is_clean()) {
+        return None;
+    }
+    if &m[0..2] != b"BD" || &m[124..126] != b"H+" {
+        return None;
+    }
+    let block = u64::from(be32(&m, 20));
+    let first = u64::from(be16::<u16>(&m, 28)) * 512;
+    let (start, count) = (
+        u64::from(be16::<u16>(&m, 126)),
+        u64::from(be16::<u16>(&m, 128)),
+    );
+    if block == 0 || block % 512 != 0 || count == 0 {
+        return None;
+    }
+    let off = first + start * block;
+    // The embedded volume lies past the wrapper's own master directory block
+    // (a forged extent at 0 would name the wrapper itself).
+    if off < 1536 {
+        return None;
+    }
+    Some((off, (count * block).min(vol.len().saturating_sub(off))))
+}
+
 /// Whether the volume holds an HFS+ or HFSX volume header at byte 1024, or,
 /// with that one wiped (zeros), unreadable or damaged under its signature,
 /// the alternate copy 1024 bytes before the volume's end. Other volumes
 /// (whose bytes at 1024 are their own data) cost no second read.
 pub fn probe(vol: &VolumeReader) -> bool {
+    if let Some(inner) = wrapped(vol).and_then(|(off, len)| vol.inner(off, len)) {
+        return probe_bare(&inner);
+    }
+    probe_bare(vol)
+}
+
+/// [`probe`] of a volume that is not a wrapper.
+fn probe_bare(vol: &VolumeReader) -> bool {
     let mut h = [0u8; 512];
     let clean = vol.read_at(1024, &mut h).is_ok_and(|r| r.is_clean());
     if clean && parse_header(&h).is_ok() {
@@ -125,8 +165,18 @@ pub struct HfsFs {
 
 impl HfsFs {
     pub fn open(vol: VolumeReader) -> Result<HfsFs, Finding> {
-        let base = vol.base();
         let mut findings = Vec::new();
+        let vol = match wrapped(&vol).and_then(|(off, len)| Some((off, vol.inner(off, len)?))) {
+            Some((off, inner)) => {
+                findings.push(Finding::new(
+                    vol.base() + 1024,
+                    format!("HFS+ volume inside an HFS wrapper: the embedded volume's {} bytes at byte {} of the wrapper are read", inner.len(), off),
+                ));
+                inner
+            }
+            None => vol,
+        };
+        let base = vol.base();
         let mut h = [0u8; 512];
         let primary = vol
             .read_at(1024, &mut h)

@@ -187,3 +187,38 @@ fn mutated_journals_and_freed_nodes_never_panic() {
         run_case(img);
     }
 }
+
+#[test]
+fn mutated_hfs_wrappers_never_panic() {
+    if Command::new("gzip").arg("--version").output().is_err() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
+    let dir = tempfile::tempdir().unwrap();
+    let (src, out) = (dir.path().join("in.raw"), dir.path().join("out.raw"));
+    std::fs::write(&src, image()).unwrap();
+    let made = Command::new("python3")
+        .arg(root.join("testimages/hfs-wrap.py"))
+        .arg(&src)
+        .arg(&out)
+        .status()
+        .is_ok_and(|s| s.success());
+    if !made {
+        return;
+    }
+    let base = std::fs::read(&out).unwrap();
+    assert!(run_case(base.clone()).iter().any(|p| p == "/a_link"));
+    // The master directory block's fields, the embedded extent among them.
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x4846_5357_5241_5021);
+    for _ in 0..cases {
+        let mut img = base.clone();
+        for _ in 0..1 + r.below(4) {
+            let i = (1024 + r.below(160)) as usize & !1;
+            match r.below(2) {
+                0 => img[i] = r.next() as u8,
+                _ => img[i..i + 2].copy_from_slice(&(r.next() as u16).to_be_bytes()),
+            }
+        }
+        run_case(img);
+    }
+}
