@@ -12,7 +12,8 @@ and what a forensic reader has to find again:
   shifted, and the freed bytes cleared), the header node's leaf record count
   lowered, the parent folder's valence and the volume header's file and
   folder counts lowered, and the forks' allocation blocks freed in the
-  allocation file (their bytes stay where they are).
+  allocation file (their bytes stay where they are). The file's extended
+  attributes leave the attributes B-tree the same way.
 - The journal keeps what the catalog lost. Every change is first written to
   the journal as a transaction: a block list header (the number of blocks and
   each block's place on the volume, in 512-byte sectors) followed by the
@@ -87,18 +88,27 @@ class Vol:
             self.d[self.bitmap + b // 8] &= ~(0x80 >> (b % 8)) & 0xFF
         self.hdr32(48, -1 if on else 1)
 
-    def leaves(self):
+    def tree(self, fork):
+        """(base, node size) of the B-tree whose file's fork is at `fork` of
+        the volume header (one extent)."""
+        start = be("I", self.d, 1024 + fork + 16)
+        base = start * self.bs
+        return base, be("H", self.d, base + 14 + 18)
+
+    def leaves(self, t=None):
         """Leaf node numbers, along the chain."""
-        out, n = [], be("I", self.d, self.cat + 14 + 10)
+        base, size = t or (self.cat, self.node)
+        out, n = [], be("I", self.d, base + 14 + 10)
         while n:
             out.append(n)
-            n = be("I", self.d, self.cat + n * self.node)
+            n = be("I", self.d, base + n * size)
         return out
 
-    def records(self, n):
-        o = self.cat + n * self.node
+    def records(self, n, t=None):
+        base, size = t or (self.cat, self.node)
+        o = base + n * size
         count = be("H", self.d, o + 10)
-        offs = [be("H", self.d, o + self.node - 2 * (i + 1)) for i in range(count + 1)]
+        offs = [be("H", self.d, o + size - 2 * (i + 1)) for i in range(count + 1)]
         return [(offs[i], offs[i + 1]) for i in range(count)]
 
     def parse(self, n, s):
@@ -118,11 +128,12 @@ class Vol:
                     return n, i, data
         return None
 
-    def delete_record(self, n, i):
+    def delete_record(self, n, i, t=None):
         """xnu's DeleteRecord: records after it moved down, offsets shifted,
         the freed bytes cleared."""
-        o = self.cat + n * self.node
-        recs = self.records(n)
+        base, size = t or (self.cat, self.node)
+        o = base + n * size
+        recs = self.records(n, t)
         count = len(recs)
         s, e = recs[i]
         free = recs[-1][1]
@@ -131,11 +142,11 @@ class Vol:
         offs = [r[0] for r in recs] + [free]
         new = offs[:i] + [x - (e - s) for x in offs[i + 1:]]
         for j in range(count + 1):
-            struct.pack_into(">H", self.d, o + self.node - 2 * (j + 1), 0)
+            struct.pack_into(">H", self.d, o + size - 2 * (j + 1), 0)
         for j, x in enumerate(new):
-            struct.pack_into(">H", self.d, o + self.node - 2 * (j + 1), x)
+            struct.pack_into(">H", self.d, o + size - 2 * (j + 1), x)
         struct.pack_into(">H", self.d, o + 10, count - 1)
-        hdr = self.cat + 14 + 6
+        hdr = base + 14 + 6
         struct.pack_into(">I", self.d, hdr, be("I", self.d, hdr) - 1)
 
     def lookup(self, path):
@@ -166,16 +177,46 @@ class Vol:
             rn, ri, rdata = self.find(parent, name)
         else:
             for fork in (88, 168):
-                for e in range(8):
-                    s, c = struct.unpack_from(">II", self.d, rdata + fork + 16 + 8 * e)
-                    for b in range(s, s + c):
-                        self.mark(b, False)
+                self.free_fork(rdata + fork)
+            self.remove_attrs(cnid)
         self.delete_record(rn, ri)
         n, i, _ = self.find(cnid, "")
         self.delete_record(n, i)
         _, _, pdata = self.find(*self.thread_key(parent))
         struct.pack_into(">I", self.d, pdata + 4, be("I", self.d, pdata + 4) - 1)
         self.hdr32(36 if kind == 1 else 32, -1)
+
+    def free_fork(self, at):
+        for e in range(8):
+            s, c = struct.unpack_from(">II", self.d, at + 16 + 8 * e)
+            for b in range(s, s + c):
+                self.mark(b, False)
+
+    def remove_attrs(self, cnid):
+        """The file's extended attributes go with it (hfs_removeallattr):
+        their records leave the attributes B-tree, attribute forks' blocks are
+        freed."""
+        if be("Q", self.d, 1024 + 352) == 0:
+            return
+        t = self.tree(352)
+        base, size = t
+        again = True
+        while again:
+            again = False
+            for n in self.leaves(t):
+                for i, (s, _) in enumerate(self.records(n, t)):
+                    r = base + n * size + s
+                    klen = be("H", self.d, r)
+                    if be("I", self.d, r + 4) != cnid:
+                        continue
+                    data = r + 2 + klen + (klen & 1)
+                    if be("I", self.d, data) == 0x20:  # kHFSPlusAttrForkData
+                        self.free_fork(data + 8)
+                    self.delete_record(n, i, t)
+                    again = True
+                    break
+                if again:
+                    break
 
     def thread_key(self, cnid):
         """(parent, name) of folder `cnid`'s record, from its thread."""
@@ -184,11 +225,17 @@ class Vol:
         return be("I", self.d, data + 4), bytes(self.d[data + 10:data + 10 + 2 * nl]).decode("utf-16-be")
 
     def snapshot(self):
-        """(sector number, bytes) of every leaf node and the header node."""
-        nodes = [0] + self.leaves()
-        return [((self.cat + n * self.node) // SECTOR,
-                 bytes(self.d[self.cat + n * self.node:self.cat + (n + 1) * self.node]))
-                for n in nodes]
+        """(sector number, bytes) of the header node and every leaf node of
+        the catalog and of the attributes B-tree."""
+        trees = [(self.cat, self.node)]
+        if be("Q", self.d, 1024 + 352):
+            trees.append(self.tree(352))
+        out = []
+        for base, size in trees:
+            for n in [0] + self.leaves((base, size)):
+                o = base + n * size
+                out.append((o // SECTOR, bytes(self.d[o:o + size])))
+        return out
 
     def make_journal(self):
         """A journal info block and a journal in free blocks; (offset, size)."""

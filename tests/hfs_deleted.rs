@@ -6,7 +6,9 @@
 //! deleted comes back from the journal, with the content the undeleted image
 //! gives; The Sleuth Kit lists none of it. Then each source alone: the journal
 //! wiped (nothing comes back), the old leaf left in a free catalog node (it
-//! comes back from there), and a freed block taken again (overwritten).
+//! comes back from there), the live leaf destroyed (every file comes back
+//! from the journal, with a finding that says they may not be deleted), and
+//! a freed block taken again (overwritten).
 
 mod common;
 
@@ -129,6 +131,31 @@ fn files_deleted_on_a_journaled_volume_come_back_from_the_journal() {
         let a = by(&back, p).unwrap_or_else(|| panic!("{p}"));
         assert_eq!(a["sha256"], by(&before, p).unwrap()["sha256"], "{p}");
     }
+
+    // The live catalog leaf destroyed: every file comes back from the
+    // journal's copies, with a finding that they may not be deleted.
+    let mut b = std::fs::read(&img).unwrap();
+    b[cat + node..cat + 2 * node].fill(0);
+    let noleaf = dir.path().join("noleaf.raw");
+    std::fs::write(&noleaf, &b).unwrap();
+    let case = dir.path().join("noleaf");
+    let arts = one_shot_ls("recover", &noleaf, None, &case, 0, &[]);
+    for a in &before {
+        let p = a["path"].as_str().unwrap();
+        // The deleted file's extended attribute went with it (its records
+        // left the attributes B-tree); everything else is here.
+        if !p.starts_with("/$") && a["kind"] == "file" && p != "/a_directory/a_file:myxattr" {
+            let x = by(&arts, p).unwrap_or_else(|| panic!("{p}"));
+            assert_eq!(x["sha256"], a["sha256"], "{p}");
+        }
+    }
+    assert!(
+        findings(&case)
+            .iter()
+            .any(|f| f.contains("may be files that are not deleted")),
+        "{:?}",
+        findings(&case)
+    );
 
     // One freed block taken again: that file is overwritten, not intact.
     let run = &by(&after, "/a_directory/a_file").unwrap()["runs"][0];

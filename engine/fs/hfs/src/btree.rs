@@ -130,6 +130,8 @@ impl<'a> Tree<'a> {
                 Ok(None) => return seen,
                 Ok(Some(next)) => n = next,
                 Err(why) => {
+                    // Not read: neither live nor a loop.
+                    seen[n as usize] = false;
                     broken = Some(why);
                     break;
                 }

@@ -315,11 +315,19 @@ impl HfsFs {
                     meta_offset: s.at,
                 });
             }
+            self.attr_entries(it.cnid, it.cnid, &path, &it.times, s.at, true, visit);
         }
         let freed = stale.len() as u64 - journal;
+        // With no live leaf read, "not in the live tree" is no evidence of
+        // deletion: say so beside the count.
+        let caution = if live.nodes.iter().any(|&n| n) {
+            ""
+        } else {
+            "; no leaf of the live catalog could be read, so some of these may be files that are not deleted"
+        };
         findings.push(Finding::new(
             self.vol.base(),
-            format!("HFS+: {files} deleted file(s) and {dirs} deleted folder(s) from catalog records the live tree no longer holds ({journal} from node copies in the journal, {freed} from catalog nodes the tree let go)"),
+            format!("HFS+: {files} deleted file(s) and {dirs} deleted folder(s) from catalog records the live tree no longer holds ({journal} from node copies in the journal, {freed} from catalog nodes the tree let go){caution}"),
         ));
     }
 
@@ -327,7 +335,7 @@ impl HfsFs {
     /// free again (intact), some in use by other files now (overwritten), or
     /// extents that do not reach its size (the rest was in the extents-overflow
     /// file, whose records went with the file).
-    fn recovery(&self, fork: &Fork, file: u32, kind: u8) -> Recovery {
+    pub(crate) fn recovery(&self, fork: &Fork, file: u32, kind: u8) -> Recovery {
         let f = self.complete(fork.clone(), file, kind);
         let bs = self.head.block;
         let mut used = 0u64;
