@@ -300,21 +300,9 @@ impl HfsFs {
                 recovery,
                 meta_offset: s.at,
             });
-            if it.rsrc.logical_size > 0 {
-                let (size, runs) = self.runs(&it.rsrc, it.cnid, 0xFF);
-                visit(Entry {
-                    id: u64::from(it.cnid) | 1 << 48,
-                    path: format!("{path}:rsrc"),
-                    other_names: Vec::new(),
-                    kind: EntryKind::File,
-                    deleted: true,
-                    size,
-                    times: it.times.clone(),
-                    runs,
-                    recovery: self.recovery(&it.rsrc, it.cnid, 0xFF),
-                    meta_offset: s.at,
-                });
-            }
+            self.rsrc_entry(
+                &it.rsrc, it.cnid, it.cnid, &path, &it.times, s.at, true, visit,
+            );
             self.attr_entries(it.cnid, it.cnid, &path, &it.times, s.at, true, visit);
         }
         let freed = stale.len() as u64 - journal;

@@ -26,13 +26,12 @@ mod btree;
 mod catalog;
 mod deleted;
 mod fork;
+mod streams;
 
 use btree::Tree;
 use catalog::{item, key, Item};
 use dredge_core::bytes::be16;
-use dredge_core::{
-    Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, RunData, VolumeReader,
-};
+use dredge_core::{Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, VolumeReader};
 use fork::{Fork, MAX_EXTENTS};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -355,61 +354,6 @@ impl HfsFs {
         )
     }
 
-    /// The extended attributes of `file` (the inode's, for a hard link) as
-    /// streams of `cnid` at `path`, each `name:<attribute>`. A deleted file's
-    /// attributes are listed when their records outlived it.
-    #[allow(clippy::too_many_arguments)]
-    fn attr_entries(
-        &self,
-        file: u32,
-        cnid: u32,
-        path: &str,
-        times: &[dredge_core::Timestamp],
-        at: u64,
-        deleted: bool,
-        visit: &mut dyn FnMut(Entry),
-    ) {
-        for (i, (name, value)) in self.attrs.get(&file).into_iter().flatten().enumerate() {
-            let (size, runs, recovery) = match value {
-                attrs::Value::Inline(b) if b.is_empty() => (0, Vec::new(), Recovery::Intact),
-                attrs::Value::Inline(b) => (
-                    b.len() as u64,
-                    vec![Run {
-                        file_offset: 0,
-                        len: b.len() as u64,
-                        data: RunData::Inline(Arc::from(b.as_slice())),
-                    }],
-                    Recovery::Intact,
-                ),
-                attrs::Value::Fork(f) => (
-                    f.logical_size,
-                    f.runs(self.vol.base(), self.head.block),
-                    if deleted {
-                        self.recovery(f, file, 1)
-                    } else {
-                        Recovery::Intact
-                    },
-                ),
-            };
-            visit(Entry {
-                id: u64::from(cnid) | (2 + i as u64) << 48,
-                path: format!("{path}:{}", name.replace('/', ":")),
-                other_names: Vec::new(),
-                kind: EntryKind::File,
-                deleted,
-                size,
-                times: times.to_vec(),
-                runs,
-                recovery: if deleted {
-                    recovery
-                } else {
-                    Recovery::Allocated
-                },
-                meta_offset: at,
-            });
-        }
-    }
-
     /// The path of folder `cnid` ("" for the root), or `None` where the
     /// chain of parents breaks or loops.
     fn path_of(folders: &HashMap<u32, (u32, String)>, mut cnid: u32) -> Option<String> {
@@ -525,21 +469,7 @@ impl FileSystem for HfsFs {
                     recovery: Recovery::Allocated,
                     meta_offset: at,
                 });
-                if rsrc.logical_size > 0 {
-                    let (size, runs) = self.runs(&rsrc, file, 0xFF);
-                    visit(Entry {
-                        id: u64::from(it.cnid) | 1 << 48,
-                        path: format!("{path}:rsrc"),
-                        other_names: Vec::new(),
-                        kind: EntryKind::File,
-                        deleted: false,
-                        size,
-                        times: it.times.clone(),
-                        runs,
-                        recovery: Recovery::Allocated,
-                        meta_offset: at,
-                    });
-                }
+                self.rsrc_entry(&rsrc, file, it.cnid, &path, &it.times, at, false, visit);
                 // Extended attributes, each a stream of its own.
                 self.attr_entries(file, it.cnid, &path, &it.times, at, false, visit);
                 true
