@@ -94,19 +94,15 @@ fn parse_header(h: &[u8]) -> Result<Header, String> {
 /// so that older systems saw an HFS volume holding one file): the wrapper's
 /// master directory block at byte 1024 ('BD') names an embedded 'H+' volume
 /// by an extent of its allocation blocks. (offset, length) in the volume.
-fn wrapped(vol: &VolumeReader) -> Option<(u64, u64)> {
-    let mut m = [0u8; 512];
-    if !vol.read_at(1024, &mut m).is_ok_and(|r| r.is_clean()) {
-        return None;
-    }
+fn wrapped(m: &[u8; 512], vol_len: u64) -> Option<(u64, u64)> {
     if &m[0..2] != b"BD" || &m[124..126] != b"H+" {
         return None;
     }
-    let block = u64::from(be32(&m, 20));
-    let first = u64::from(be16::<u16>(&m, 28)) * 512;
+    let block = u64::from(be32(m, 20));
+    let first = u64::from(be16::<u16>(m, 28)) * 512;
     let (start, count) = (
-        u64::from(be16::<u16>(&m, 126)),
-        u64::from(be16::<u16>(&m, 128)),
+        u64::from(be16::<u16>(m, 126)),
+        u64::from(be16::<u16>(m, 128)),
     );
     if block == 0 || block % 512 != 0 || count == 0 {
         return None;
@@ -117,25 +113,38 @@ fn wrapped(vol: &VolumeReader) -> Option<(u64, u64)> {
     if off < 1536 {
         return None;
     }
-    Some((off, (count * block).min(vol.len().saturating_sub(off))))
+    Some((off, (count * block).min(vol_len.saturating_sub(off))))
 }
 
-/// Whether the volume holds an HFS+ or HFSX volume header at byte 1024, or,
-/// with that one wiped (zeros), unreadable or damaged under its signature,
-/// the alternate copy 1024 bytes before the volume's end. Other volumes
-/// (whose bytes at 1024 are their own data) cost no second read.
-pub fn probe(vol: &VolumeReader) -> bool {
-    if let Some(inner) = wrapped(vol).and_then(|(off, len)| vol.inner(off, len)) {
-        return probe_bare(&inner);
-    }
-    probe_bare(vol)
-}
-
-/// [`probe`] of a volume that is not a wrapper.
-fn probe_bare(vol: &VolumeReader) -> bool {
+/// The 512 bytes at 1024 (an HFS+ volume header or an HFS wrapper's master
+/// directory block), and whether they read clean.
+fn block_at_1024(vol: &VolumeReader) -> ([u8; 512], bool) {
     let mut h = [0u8; 512];
     let clean = vol.read_at(1024, &mut h).is_ok_and(|r| r.is_clean());
-    if clean && parse_header(&h).is_ok() {
+    (h, clean)
+}
+
+/// Whether the volume holds an HFS+ or HFSX volume header at byte 1024 (or
+/// inside the HFS wrapper there), or, with that one wiped (zeros), unreadable
+/// or damaged under its signature, the alternate copy 1024 bytes before the
+/// volume's end. Other volumes (whose bytes at 1024 are their own data) cost
+/// no second read.
+pub fn probe(vol: &VolumeReader) -> bool {
+    let (h, clean) = block_at_1024(vol);
+    if let Some(inner) = clean
+        .then(|| wrapped(&h, vol.len()))
+        .flatten()
+        .and_then(|(off, len)| vol.inner(off, len))
+    {
+        let (h, clean) = block_at_1024(&inner);
+        return probe_bare(&inner, &h, clean);
+    }
+    probe_bare(vol, &h, clean)
+}
+
+/// [`probe`] of a volume that is not a wrapper, given its bytes at 1024.
+fn probe_bare(vol: &VolumeReader, h: &[u8; 512], clean: bool) -> bool {
+    if clean && parse_header(h).is_ok() {
         return true;
     }
     let damaged = !clean || h.iter().all(|&b| b == 0) || matches!(&h[..2], b"H+" | b"HX");
@@ -165,22 +174,31 @@ pub struct HfsFs {
 impl HfsFs {
     pub fn open(vol: VolumeReader) -> Result<HfsFs, Finding> {
         let mut findings = Vec::new();
-        let vol = match wrapped(&vol).and_then(|(off, len)| Some((off, vol.inner(off, len)?))) {
+        let mut m = [0u8; 512];
+        let first = vol.read_at(1024, &mut m).map_err(|e| e.to_string());
+        let embedded = first
+            .as_ref()
+            .is_ok_and(|r| r.is_clean())
+            .then(|| wrapped(&m, vol.len()))
+            .flatten();
+        let (vol, primary) = match embedded.and_then(|(off, len)| Some((off, vol.inner(off, len)?)))
+        {
             Some((off, inner)) => {
                 findings.push(Finding::new(
                     vol.base() + 1024,
                     format!("HFS+ volume inside an HFS wrapper: the embedded volume's {} bytes at byte {} of the wrapper are read", inner.len(), off),
                 ));
-                inner
+                let mut h = [0u8; 512];
+                let primary = inner
+                    .read_at(1024, &mut h)
+                    .map_err(|e| e.to_string())
+                    .and_then(|_| parse_header(&h));
+                (inner, primary)
             }
-            None => vol,
+            // The header read once serves (a volume costs no second read).
+            None => (vol, first.and_then(|_| parse_header(&m))),
         };
         let base = vol.base();
-        let mut h = [0u8; 512];
-        let primary = vol
-            .read_at(1024, &mut h)
-            .map_err(|e| e.to_string())
-            .and_then(|_| parse_header(&h));
         let head = match primary {
             Ok(head) => head,
             Err(why) => {
