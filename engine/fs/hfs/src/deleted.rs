@@ -300,10 +300,15 @@ impl HfsFs {
                 recovery,
                 meta_offset: s.at,
             });
-            self.rsrc_entry(
-                &it.rsrc, it.cnid, it.cnid, &path, &it.times, s.at, true, visit,
-            );
-            self.attr_entries(it.cnid, it.cnid, &path, &it.times, s.at, true, visit);
+            let owner = crate::streams::Owner {
+                file: it.cnid,
+                cnid: it.cnid,
+                path: &path,
+                times: &it.times,
+                at: s.at,
+                deleted: true,
+            };
+            self.side_streams(&owner, &it.rsrc, visit);
         }
         let freed = stale.len() as u64 - journal;
         // With no live leaf read, "not in the live tree" is no evidence of

@@ -487,9 +487,16 @@ impl FileSystem for HfsFs {
                     recovery: Recovery::Allocated,
                     meta_offset: at,
                 });
-                self.rsrc_entry(&rsrc, file, it.cnid, &path, &it.times, at, false, visit);
-                // Extended attributes, each a stream of its own.
-                self.attr_entries(file, it.cnid, &path, &it.times, at, false, visit);
+                // The resource fork and extended attributes, each a stream.
+                let owner = streams::Owner {
+                    file,
+                    cnid: it.cnid,
+                    path: &path,
+                    times: &it.times,
+                    at,
+                    deleted: false,
+                };
+                self.side_streams(&owner, &rsrc, visit);
                 true
             },
             &mut scratch,

@@ -7,58 +7,50 @@ use crate::{attrs, HfsFs};
 use dredge_core::{Entry, EntryKind, Recovery, Run, RunData, Timestamp};
 use std::sync::Arc;
 
+/// The file whose streams are listed.
+pub(crate) struct Owner<'a> {
+    /// Where the content lives: the inode's CNID, for a hard link.
+    pub file: u32,
+    /// The CNID the streams' ids are made from.
+    pub cnid: u32,
+    pub path: &'a str,
+    pub times: &'a [Timestamp],
+    /// Volume offset of its catalog record.
+    pub at: u64,
+    pub deleted: bool,
+}
+
 impl HfsFs {
-    /// The resource fork of `file` (the inode's, for a hard link), if it has
-    /// one, as the stream `path:rsrc` of `cnid`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn rsrc_entry(
-        &self,
-        rsrc: &Fork,
-        file: u32,
-        cnid: u32,
-        path: &str,
-        times: &[Timestamp],
-        at: u64,
-        deleted: bool,
-        visit: &mut dyn FnMut(Entry),
-    ) {
-        if rsrc.logical_size == 0 {
-            return;
-        }
-        let (size, runs) = self.runs(rsrc, file, 0xFF);
-        visit(Entry {
-            id: u64::from(cnid) | 1 << 48,
-            path: format!("{path}:rsrc"),
+    /// The resource fork `rsrc` of `o`, if it has one, then its extended
+    /// attributes. A deleted file's attributes are listed where their records
+    /// outlived it; each deleted stream says how far its blocks can be trusted.
+    pub(crate) fn side_streams(&self, o: &Owner<'_>, rsrc: &Fork, visit: &mut dyn FnMut(Entry)) {
+        let stream = |n: u64, name: String, size, runs, recovery| Entry {
+            id: u64::from(o.cnid) | n << 48,
+            path: format!("{}:{name}", o.path),
             other_names: Vec::new(),
             kind: EntryKind::File,
-            deleted,
+            deleted: o.deleted,
             size,
-            times: times.to_vec(),
+            times: o.times.to_vec(),
             runs,
-            recovery: if deleted {
-                self.recovery(rsrc, file, 0xFF)
+            recovery: if o.deleted {
+                recovery
             } else {
                 Recovery::Allocated
             },
-            meta_offset: at,
-        });
-    }
-
-    /// The extended attributes of `file` (the inode's, for a hard link) as
-    /// streams of `cnid` at `path`, each `name:<attribute>`. A deleted file's
-    /// attributes are listed when their records outlived it.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn attr_entries(
-        &self,
-        file: u32,
-        cnid: u32,
-        path: &str,
-        times: &[Timestamp],
-        at: u64,
-        deleted: bool,
-        visit: &mut dyn FnMut(Entry),
-    ) {
-        for (i, (name, value)) in self.attrs.get(&file).into_iter().flatten().enumerate() {
+            meta_offset: o.at,
+        };
+        if rsrc.logical_size > 0 {
+            let (size, runs) = self.runs(rsrc, o.file, 0xFF);
+            let recovery = if o.deleted {
+                self.recovery(rsrc, o.file, 0xFF)
+            } else {
+                Recovery::Allocated
+            };
+            visit(stream(1, "rsrc".into(), size, runs, recovery));
+        }
+        for (i, (name, value)) in self.attrs.get(&o.file).into_iter().flatten().enumerate() {
             let (size, runs, recovery) = match value {
                 attrs::Value::Inline(b) if b.is_empty() => (0, Vec::new(), Recovery::Intact),
                 attrs::Value::Inline(b) => (
@@ -73,29 +65,15 @@ impl HfsFs {
                 attrs::Value::Fork(f) => (
                     f.logical_size,
                     f.runs(self.vol.base(), self.head.block),
-                    if deleted {
-                        self.recovery(f, file, 1)
+                    if o.deleted {
+                        self.recovery(f, o.file, 1)
                     } else {
                         Recovery::Intact
                     },
                 ),
             };
-            visit(Entry {
-                id: u64::from(cnid) | (2 + i as u64) << 48,
-                path: format!("{path}:{}", name.replace('/', ":")),
-                other_names: Vec::new(),
-                kind: EntryKind::File,
-                deleted,
-                size,
-                times: times.to_vec(),
-                runs,
-                recovery: if deleted {
-                    recovery
-                } else {
-                    Recovery::Allocated
-                },
-                meta_offset: at,
-            });
+            let name = name.replace('/', ":");
+            visit(stream(2 + i as u64, name, size, runs, recovery));
         }
     }
 }
