@@ -82,7 +82,7 @@ fn state(j: &Value) -> Option<State> {
 }
 
 /// Runs (or resumes) the encryption and kills it once the header shows
-/// `want`; false when it finished first.
+/// `want`; false when it finished first or had left `want` when killed.
 fn interrupt(img: &Path, keyfile: &Path, resume: bool, want: State, extra: &[&str]) -> bool {
     let mut cmd = Command::new("cryptsetup");
     cmd.arg("reencrypt");
@@ -106,7 +106,10 @@ fn interrupt(img: &Path, keyfile: &Path, resume: bool, want: State, extra: &[&st
         if header_json(img).and_then(|j| state(&j)) == Some(want) {
             child.kill().unwrap();
             child.wait().unwrap();
-            return true;
+            // cryptsetup may have moved on between the look and the kill (a
+            // window passes in milliseconds): only the state it was killed in
+            // counts, and a miss is tried again by the caller.
+            return header_json(img).and_then(|j| state(&j)) == Some(want);
         }
         if child.try_wait().unwrap().is_some() {
             return false;
