@@ -294,3 +294,50 @@ fn an_hfsplus_volume_in_an_hfs_wrapper_gives_the_same_files() {
     };
     assert_eq!(fls(&wrapped), fls(&img));
 }
+
+/// An attribute whose fork needs more than the eight extents of its record:
+/// `testimages/hfs-xattr.py` writes 20 blocks, each an extent of its own, as a
+/// fork record and two extents records (TN1150). The stream is the whole
+/// value, in order; before the extents records were followed it stopped at
+/// its eighth block.
+#[test]
+fn an_attribute_in_more_than_eight_extents_comes_back_whole() {
+    if !tools(&["gzip", "python3"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = unpack(dir.path());
+    // 20 blocks of 4 KiB and a part block; no block repeats another.
+    let value: Vec<u8> = (0..81_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let content = dir.path().join("value.bin");
+    std::fs::write(&content, &value).unwrap();
+    let out = dir.path().join("xattr.raw");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/hfs-xattr.py");
+    let o = std::process::Command::new("python3")
+        .arg(script)
+        .arg(&img)
+        .args(["passwords.txt", "com.example.large"])
+        .arg(&content)
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(String::from_utf8_lossy(&o.stdout).ends_with(" 20\n"));
+    let case = dir.path().join("case");
+    let arts = one_shot_ls("recover", &out, None, &case, 0, &[]);
+    let x = arts
+        .iter()
+        .find(|a| a["path"] == "/passwords.txt:com.example.large")
+        .expect("the attribute's stream");
+    assert_eq!(x["size"], value.len() as u64);
+    assert_eq!(x["status"], "complete", "{x}");
+    let got = std::fs::read(case.join(x["extracted"].as_str().unwrap())).unwrap();
+    assert!(got == value, "the stream differs from the value written");
+    // Twenty extents a block apart: no two join into one run.
+    assert_eq!(x["runs"].as_array().unwrap().len(), 20, "{}", x["runs"]);
+    // The data fork beside it is untouched.
+    let pw = arts.iter().find(|a| a["path"] == "/passwords.txt").unwrap();
+    assert_eq!(pw["size"], 116);
+}

@@ -1,10 +1,10 @@
 //! Extended attributes: the attributes B-tree, keyed by (file CNID, start
 //! block, name). A value is inline in the record (type 0x10) or a fork of
-//! its own (0x20, its eight extents; a longer attribute continues in 0x30
-//! records, which are not followed: the value then stops at its gap).
+//! its own (0x20, its first eight extents); a fork in more extents goes on in
+//! extents records (0x30), keyed by the fork's block where each begins.
 
 use crate::btree::Tree;
-use crate::fork::Fork;
+use crate::fork::{Fork, MAX_EXTENTS};
 use crate::{be32, HfsFs};
 use dredge_core::bytes::be16;
 use dredge_core::Finding;
@@ -35,6 +35,38 @@ fn name(k: &[u8]) -> Option<String> {
     )
 }
 
+/// Adds the extents of an extents record (`data`, for `file`'s attribute
+/// `name`, keyed at fork block `start`) to the fork record before it. Only a
+/// record that takes up exactly where the fork's extents end counts: one out
+/// of place (a stale record, a forged key) would put foreign blocks inside
+/// the value, and the value then stops at its gap instead.
+fn more_extents(
+    out: &mut Attrs,
+    last: &Option<(u32, String, usize)>,
+    file: u32,
+    name: &str,
+    start: u32,
+    data: &[u8],
+) {
+    let Some((f, n, i)) = last else { return };
+    if (*f, n.as_str()) != (file, name) {
+        return;
+    }
+    let Some((_, Value::Fork(fork))) = out.get_mut(&file).and_then(|l| l.get_mut(*i)) else {
+        return;
+    };
+    if fork.blocks() != u64::from(start) || fork.extents.len() >= MAX_EXTENTS {
+        return;
+    }
+    for e in 0..8 {
+        let (s, c) = (be32(data, 8 + 8 * e), be32(data, 12 + 8 * e));
+        if c == 0 {
+            break;
+        }
+        fork.extents.push((s, c));
+    }
+}
+
 /// Every attribute of the volume.
 pub(crate) fn read(fs: &HfsFs, findings: &mut Vec<Finding>) -> Attrs {
     let mut out = Attrs::new();
@@ -50,6 +82,10 @@ pub(crate) fn read(fs: &HfsFs, findings: &mut Vec<Finding>) -> Attrs {
         }
     };
     let mut n = 0usize;
+    // The fork record an extents record may continue: (file, name, where in
+    // `out` its value is). Records come in key order (file, name, start
+    // block), so a fork's extents records follow it.
+    let mut last_fork: Option<(u32, String, usize)> = None;
     tree.leaves(
         "attributes file",
         &mut |r| {
@@ -59,7 +95,12 @@ pub(crate) fn read(fs: &HfsFs, findings: &mut Vec<Finding>) -> Attrs {
             let Some(name) = name(&r.key) else {
                 return true;
             };
+            let file = be32(&r.key, 2);
             let value = match be32(&r.data, 0) {
+                0x30 if r.data.len() >= 72 => {
+                    more_extents(&mut out, &last_fork, file, &name, be32(&r.key, 6), &r.data);
+                    return true;
+                }
                 0x10 => {
                     let size = be32(&r.data, 12) as usize;
                     Value::Inline(r.data[16..(16 + size).min(r.data.len())].to_vec())
@@ -68,7 +109,9 @@ pub(crate) fn read(fs: &HfsFs, findings: &mut Vec<Finding>) -> Attrs {
                 _ => return true,
             };
             n += 1;
-            out.entry(be32(&r.key, 2)).or_default().push((name, value));
+            let list = out.entry(file).or_default();
+            last_fork = matches!(value, Value::Fork(_)).then(|| (file, name.clone(), list.len()));
+            list.push((name, value));
             n < MAX_ATTRS
         },
         findings,
