@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deletes files or folders from an HFS+ image as macOS does, with a journal.
 
-    hfs-delete.py IN_IMAGE OUT_IMAGE PATH [PATH ...]
+    hfs-delete.py [--wrap] IN_IMAGE OUT_IMAGE PATH [PATH ...]
 
 What macOS leaves behind when it deletes a file on a journaled HFS+ volume,
 and what a forensic reader has to find again:
@@ -32,6 +32,11 @@ transactions. This script writes two: the catalog leaf nodes as they were
 before the deletion, then as they are after it, as macOS writes them when
 the volume is used and then the files are deleted. The journal is left
 empty (start == end, as after a clean unmount), so nothing is replayed.
+
+With `--wrap` the first transaction begins near the end of the circular
+buffer, so that its copy of the first catalog leaf node crosses the end: its
+first half is the buffer's last bytes, the rest goes on after the journal
+header, as xnu's journal writes wrap (vfs_journal.c).
 
 Written from Apple's Technical Note TN1150 and xnu's vfs_journal.h; shares
 no code with dredge. Small test volumes only: every leaf record must be in
@@ -259,21 +264,31 @@ class Vol:
         struct.pack_into(">I", self.d, 1024 + 4, attrs)
         return off, size
 
-    def write_journal(self, off, size, transactions):
+    def write_journal(self, off, size, transactions, wrap=False):
         jhdr, blhdr = SECTOR, 4096
         pos = jhdr
+        if wrap:
+            first = transactions[0]
+            pos = size - blhdr - len(first[0][1]) - len(first[1][1]) // 2
+        used = 0
         for blocks in transactions:
             body = b"".join(b for _, b in blocks)
             total = blhdr + len(body)
-            if pos + total > size:
+            used += total
+            if used > size - jhdr:
                 sys.exit("hfs-delete: the journal is too small")
             h = bytearray(blhdr)
             struct.pack_into("<HHII", h, 0, blhdr // 16 - 1, len(blocks) + 1, total, 0)
             for j, (sector, b) in enumerate(blocks):
                 struct.pack_into("<QII", h, 16 * (j + 1), sector, len(b), 0)
             struct.pack_into("<I", h, 8, checksum(h[:32]))
-            self.d[off + pos:off + pos + total] = bytes(h) + body
-            pos += total
+            data = bytes(h) + body
+            # Past the buffer's end the write goes on after the header.
+            cut = min(len(data), size - pos)
+            self.d[off + pos:off + pos + cut] = data[:cut]
+            rest = data[cut:]
+            self.d[off + jhdr:off + jhdr + len(rest)] = rest
+            pos = pos + total if not rest else jhdr + len(rest)
         head = bytearray(jhdr)
         # magic, endian, start, end, size, blhdr_size, checksum, jhdr_size
         struct.pack_into("<IIqqqIII", head, 0, 0x4A4E4C78, 0x12345678, pos, pos, size,
@@ -283,18 +298,22 @@ class Vol:
 
 
 def main():
-    if len(sys.argv) < 4:
+    args = sys.argv[1:]
+    wrap = args[:1] == ["--wrap"]
+    if wrap:
+        args = args[1:]
+    if len(args) < 3:
         sys.exit(__doc__)
-    v = Vol(open(sys.argv[1], "rb").read())
+    v = Vol(open(args[0], "rb").read())
     if be("I", v.d, 1024 + 4) & JOURNALED:
         sys.exit("hfs-delete: the volume is journaled already")
     off, size = v.make_journal()
     before = v.snapshot()
-    for p in sys.argv[3:]:
+    for p in args[2:]:
         v.remove(p)
     after = v.snapshot()
-    v.write_journal(off, size, [before, after])
-    open(sys.argv[2], "wb").write(v.d)
+    v.write_journal(off, size, [before, after], wrap)
+    open(args[1], "wb").write(v.d)
 
 
 if __name__ == "__main__":

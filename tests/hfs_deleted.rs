@@ -16,10 +16,15 @@ use common::*;
 use std::path::{Path, PathBuf};
 
 fn delete(dir: &Path, img: &Path, paths: &[&str]) -> PathBuf {
+    delete_with(dir, img, paths, &[])
+}
+
+fn delete_with(dir: &Path, img: &Path, paths: &[&str], opts: &[&str]) -> PathBuf {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/hfs-delete.py");
     let out = dir.join("deleted.raw");
     let o = std::process::Command::new("python3")
         .arg(script)
+        .args(opts)
         .arg(img)
         .arg(&out)
         .args(paths)
@@ -182,4 +187,48 @@ fn find_leaf(journal: &[u8], node: usize) -> Vec<u8> {
         .find(|n| n[8] == 0xFF && n[9] == 1 && n[10..12] != [0, 0])
         .expect("a leaf node copy in the journal")
         .to_vec()
+}
+
+/// The journal's circular buffer wrapped inside the node copy that holds the
+/// deleted records (`hfs-delete.py --wrap`: its first half is the buffer's
+/// last bytes, the rest follows the journal header). The records come back
+/// from the two halves read as one, with the content of the undeleted image.
+#[test]
+fn a_node_copy_that_wraps_around_the_journal_end_is_read_across_the_seam() {
+    if !tools(&["gzip", "python3"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let orig = dfvfs(dir.path(), "hfsplus.raw");
+    let before = recover(dir.path(), &orig, "before");
+    let img = delete_with(dir.path(), &orig, &["/a_directory"], &["--wrap"]);
+    // The copy is cut: the deleted file's name (its record's key, its thread
+    // record) is in the buffer's last node and after the header, nowhere else.
+    let b = std::fs::read(&img).unwrap();
+    let bs = be32(&b, 1024 + 40) as usize;
+    let jib = be32(&b, 1024 + 12) as usize * bs;
+    let off = u64::from_be_bytes(b[jib + 36..jib + 44].try_into().unwrap()) as usize;
+    let len = u64::from_be_bytes(b[jib + 44..jib + 52].try_into().unwrap()) as usize;
+    let name: Vec<u8> = "another_file"
+        .encode_utf16()
+        .flat_map(|u| u.to_be_bytes())
+        .collect();
+    let at: Vec<usize> = b[off..off + len]
+        .windows(name.len())
+        .enumerate()
+        .filter(|(_, w)| *w == name.as_slice())
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        at.iter().any(|&i| i >= len - 4096)
+            && at.iter().any(|&i| i < 512 + 4096)
+            && at.iter().all(|&i| i >= len - 4096 || i < 512 + 4096),
+        "the script did not cut the copy across the end: {at:?}"
+    );
+    let after = recover(dir.path(), &img, "after");
+    for p in GONE {
+        let a = by(&after, p).unwrap_or_else(|| panic!("{p} not found"));
+        assert_eq!(a["deleted"], true, "{p}");
+        assert_eq!(a["sha256"], by(&before, p).unwrap()["sha256"], "{p}");
+    }
 }

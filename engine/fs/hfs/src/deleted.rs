@@ -183,7 +183,9 @@ fn leaf_records(b: &[u8], total: u32) -> Option<Vec<(usize, usize)>> {
 type RecordVisit<'a> = dyn FnMut(&[u8], &[u8], u64) + 'a;
 
 /// Every catalog leaf node copy in the journal's `len` bytes at volume offset
-/// `start`: each record as (key, data, volume offset).
+/// `start`: each record as (key, data, volume offset). Copies the circular
+/// buffer wrapped (begun near its end and gone on after the journal header)
+/// are read across the seam.
 fn scan_journal(
     vol: &dredge_core::VolumeReader,
     start: u64,
@@ -194,6 +196,7 @@ fn scan_journal(
 ) {
     let mut buf = vec![0u8; CHUNK + node];
     let mut pos = 0u64;
+    let mut jhdr = None;
     while pos < len {
         let want = ((len - pos) as usize).min(buf.len());
         // A chunk that does not read clean is passed over whole (the journal
@@ -202,6 +205,9 @@ fn scan_journal(
             Ok(r) if r.is_clean() => r.len.min(want),
             _ => 0,
         };
+        if pos == 0 {
+            jhdr = header_size(&buf[..got], len);
+        }
         let mut p = 0usize;
         while p + node <= got && p < CHUNK {
             let b = &buf[p..p + node];
@@ -217,6 +223,88 @@ fn scan_journal(
             }
         }
         pos += CHUNK as u64;
+    }
+    if let Some(jhdr) = jhdr {
+        scan_seam(vol, (start, len, jhdr), node, total, visit);
+    }
+}
+
+/// The journal header's own size (`jhdr_size`): where the circular buffer
+/// goes on when a write reaches its end (xnu's vfs_journal.c), from the
+/// journal's first bytes `h`. `None` when they are not a journal header (a
+/// journal whose header is gone has no seam that can be placed).
+fn header_size(h: &[u8], len: u64) -> Option<u64> {
+    if h.len() < 44 {
+        return None;
+    }
+    let word = |at: usize, little: bool| {
+        let b: [u8; 4] = h[at..at + 4].try_into().unwrap_or_default();
+        if little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        }
+    };
+    let little = match (word(0, true), word(0, false)) {
+        (0x4A4E_4C78, _) => true,
+        (_, 0x4A4E_4C78) => false,
+        _ => return None,
+    };
+    let size = u64::from(word(40, little));
+    (size >= STEP as u64 && size % STEP as u64 == 0 && size < len).then_some(size)
+}
+
+/// Node copies that cross the end of the circular buffer: their first part
+/// in the buffer's last bytes, the rest after the journal header.
+/// `journal`: its volume offset, length and header size.
+fn scan_seam(
+    vol: &dredge_core::VolumeReader,
+    journal: (u64, u64, u64),
+    node: usize,
+    total: u32,
+    visit: &mut RecordVisit<'_>,
+) {
+    let (start, len, jhdr) = journal;
+    let step = STEP as u64;
+    // Copies begin at a multiple of STEP from the journal's start: one that
+    // crosses the end begins in its last node less one STEP and goes on for
+    // at most as much after the header.
+    let tail_len = (node as u64).saturating_sub(step);
+    let head_len = tail_len;
+    if len % step != 0 || tail_len == 0 || jhdr + head_len > len.saturating_sub(tail_len) {
+        return;
+    }
+    let tail_at = len - tail_len;
+    let mut seam = vec![0u8; (tail_len + head_len) as usize];
+    let (t, h) = seam.split_at_mut(tail_len as usize);
+    let clean = |at: u64, b: &mut [u8]| {
+        vol.read_at(start + at, b)
+            .is_ok_and(|r| r.is_clean() && r.len == b.len())
+    };
+    if !clean(tail_at, t) || !clean(jhdr, h) {
+        return;
+    }
+    let place = |i: usize| {
+        let i = i as u64;
+        vol.base()
+            + start
+            + if i < tail_len {
+                tail_at + i
+            } else {
+                jhdr + i - tail_len
+            }
+    };
+    let mut q = 0usize;
+    while q < tail_len as usize && q + node <= seam.len() {
+        let b = &seam[q..q + node];
+        if let Some(recs) = leaf_records(b, total) {
+            for (s, e) in recs {
+                if let Some((k, d)) = split_record(&b[s..e]) {
+                    visit(k, d, place(q + s));
+                }
+            }
+        }
+        q += STEP;
     }
 }
 

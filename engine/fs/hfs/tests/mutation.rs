@@ -131,15 +131,16 @@ fn mutated_hfs_metadata_never_panics() {
 }
 
 /// `hfsplus.raw` with `/a_directory` deleted by `testimages/hfs-delete.py`,
-/// which adds a journal holding the catalog leaf as it was; `None` without
-/// python3.
-fn deleted_image() -> Option<Vec<u8>> {
+/// which adds a journal holding the catalog leaf as it was (`opts`: the
+/// script's options); `None` without python3.
+fn deleted_image(opts: &[&str]) -> Option<Vec<u8>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
     let dir = tempfile::tempdir().ok()?;
     let (src, out) = (dir.path().join("in.raw"), dir.path().join("out.raw"));
     std::fs::write(&src, image()).ok()?;
     let ok = Command::new("python3")
         .arg(root.join("testimages/hfs-delete.py"))
+        .args(opts)
         .arg(&src)
         .arg(&out)
         .arg("/a_directory")
@@ -153,7 +154,7 @@ fn mutated_journals_and_freed_nodes_never_panic() {
     if Command::new("gzip").arg("--version").output().is_err() {
         return;
     }
-    let Some(base) = deleted_image() else {
+    let Some(base) = deleted_image(&[]) else {
         return;
     };
     let h = &base[1024..1536];
@@ -174,6 +175,42 @@ fn mutated_journals_and_freed_nodes_never_panic() {
     let undamaged = run_case(base.clone());
     assert!(undamaged.iter().any(|p| p == "/a_directory/a_file"));
     let (mut r, cases) = dredge_testkit::mutation_setup(0x4846_534A_524E_4C21);
+    for _ in 0..cases {
+        let mut img = base.clone();
+        let (at, len) = regions[r.below(regions.len() as u64) as usize];
+        for _ in 0..1 + r.below(6) {
+            let i = (at + r.below(len)) as usize & !3;
+            match r.below(2) {
+                0 => img[i] = r.next() as u8,
+                _ => img[i..i + 4].copy_from_slice(&(r.next() as u32).to_be_bytes()),
+            }
+        }
+        run_case(img);
+    }
+}
+
+/// A journal whose node copy wraps around its end: its header (where the
+/// buffer goes on), the buffer's last node and the node after the header.
+#[test]
+fn mutated_wrapped_journals_never_panic() {
+    if Command::new("gzip").arg("--version").output().is_err() {
+        return;
+    }
+    let Some(base) = deleted_image(&["--wrap"]) else {
+        return;
+    };
+    let h = &base[1024..1536];
+    let jib = (be32(h, 12) * be32(h, 40)) as usize;
+    let word = |at: usize| u64::from_be_bytes(base[at..at + 8].try_into().unwrap());
+    let (journal, len) = (word(jib + 36), word(jib + 44));
+    let regions = [
+        (journal, 64u64),
+        (journal + len - 4096, 4096),
+        (journal + 512, 4096),
+    ];
+    let undamaged = run_case(base.clone());
+    assert!(undamaged.iter().any(|p| p == "/a_directory/a_file"));
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x4846_5357_5241_5021);
     for _ in 0..cases {
         let mut img = base.clone();
         let (at, len) = regions[r.below(regions.len() as u64) as usize];
