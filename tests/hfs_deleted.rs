@@ -46,8 +46,11 @@ fn by<'a>(arts: &'a [serde_json::Value], p: &str) -> Option<&'a serde_json::Valu
     arts.iter().find(|a| a["path"] == p)
 }
 
-const GONE: [&str; 4] = [
+const GONE: [&str; 5] = [
     "/a_directory/a_file",
+    // Its extended attribute: its record left the attributes tree with it,
+    // and comes back from the tree's node copy in the journal.
+    "/a_directory/a_file:myxattr",
     "/a_directory/another_file",
     "/a_directory/a_resourcefork",
     "/a_directory/a_resourcefork:rsrc",
@@ -84,7 +87,7 @@ fn files_deleted_on_a_journaled_volume_come_back_from_the_journal() {
         .filter(|a| a["deleted"] == true)
         .map(|a| a["path"].as_str().unwrap())
         .collect();
-    assert_eq!(deleted.len(), 5, "{deleted:?}");
+    assert_eq!(deleted.len(), 6, "{deleted:?}");
     for a in &before {
         let p = a["path"].as_str().unwrap();
         if !p.starts_with("/a_directory") && !p.starts_with("/$") {
@@ -132,7 +135,9 @@ fn files_deleted_on_a_journaled_volume_come_back_from_the_journal() {
     let freed = dir.path().join("freed.raw");
     std::fs::write(&freed, &b).unwrap();
     let back = recover(dir.path(), &freed, "freed");
-    for p in GONE {
+    // The attribute's record was only in the journal, wiped here.
+    assert!(by(&back, GONE[1]).is_none());
+    for p in GONE.iter().filter(|p| **p != GONE[1]) {
         let a = by(&back, p).unwrap_or_else(|| panic!("{p}"));
         assert_eq!(a["sha256"], by(&before, p).unwrap()["sha256"], "{p}");
     }
@@ -147,9 +152,7 @@ fn files_deleted_on_a_journaled_volume_come_back_from_the_journal() {
     let arts = one_shot_ls("recover", &noleaf, None, &case, 0, &[]);
     for a in &before {
         let p = a["path"].as_str().unwrap();
-        // The deleted file's extended attribute went with it (its records
-        // left the attributes B-tree); everything else is here.
-        if !p.starts_with("/$") && a["kind"] == "file" && p != "/a_directory/a_file:myxattr" {
+        if !p.starts_with("/$") && a["kind"] == "file" {
             let x = by(&arts, p).unwrap_or_else(|| panic!("{p}"));
             assert_eq!(x["sha256"], a["sha256"], "{p}");
         }
@@ -230,5 +233,50 @@ fn a_node_copy_that_wraps_around_the_journal_end_is_read_across_the_seam() {
         let a = by(&after, p).unwrap_or_else(|| panic!("{p} not found"));
         assert_eq!(a["deleted"], true, "{p}");
         assert_eq!(a["sha256"], by(&before, p).unwrap()["sha256"], "{p}");
+    }
+}
+
+/// A decmpfs-compressed file deleted: its `com.apple.decmpfs` attribute left
+/// the attributes tree with it, and comes back from the tree's node copy in
+/// the journal, so the file is decoded (inline, and in 64 KiB chunks in the
+/// resource fork, zlib and LZFSE) to the content stored, not left as its
+/// empty data fork.
+#[test]
+fn a_deleted_compressed_file_is_decoded_with_its_attribute_from_the_journal() {
+    if !tools(&["gzip", "python3"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let orig = dfvfs(dir.path(), "hfsplus.raw");
+    let big = compressible();
+    for how in [("inline", "zlib"), ("fork", "zlib"), ("fork", "lzfse")] {
+        if how.1 == "lzfse" && !python_module("lzfse") {
+            continue;
+        }
+        // An inline value must fit in the attributes tree's one leaf.
+        let content = if how.0 == "inline" {
+            &big[..3000]
+        } else {
+            &big[..]
+        };
+        let (img, _) = apple_compress("hfs", dir.path(), &orig, content, how);
+        let gone = delete(dir.path(), &img, &["/passwords.txt"]);
+        let name = format!("{}-{}", how.0, how.1);
+        let arts = recover(dir.path(), &gone, &name);
+        let a = by(&arts, "/passwords.txt").expect("the deleted file");
+        assert_eq!(a["deleted"], true);
+        assert_eq!(a["status"], "complete", "{how:?} {a}");
+        let got = std::fs::read(
+            dir.path()
+                .join(&name)
+                .join(a["extracted"].as_str().unwrap()),
+        )
+        .unwrap();
+        assert!(
+            got == content,
+            "{how:?}: the copy is not the content stored"
+        );
+        let d = by(&arts, "/passwords.txt:com.apple.decmpfs").expect("its attribute");
+        assert_eq!(d["deleted"], true);
     }
 }

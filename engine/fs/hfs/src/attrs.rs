@@ -1,7 +1,10 @@
-//! Extended attributes: the attributes B-tree, keyed by (file CNID, start
-//! block, name). A value is inline in the record (type 0x10) or a fork of
+//! Extended attributes: the attributes B-tree, keyed by (file CNID, name,
+//! start block). A value is inline in the record (type 0x10) or a fork of
 //! its own (0x20, its first eight extents); a fork in more extents goes on in
 //! extents records (0x30), keyed by the fork's block where each begins.
+//!
+//! The same records are read from the live tree and, for deleted files, from
+//! the tree's node copies in the journal (`deleted.rs`).
 
 use crate::btree::Tree;
 use crate::fork::{Fork, MAX_EXTENTS};
@@ -22,6 +25,21 @@ pub(crate) enum Value {
 /// File CNID → its attributes (name, value), in key order.
 pub(crate) type Attrs = HashMap<u32, Vec<(String, Value)>>;
 
+/// One attributes-tree leaf record.
+pub(crate) struct Record {
+    pub file: u32,
+    pub name: String,
+    /// The fork block an extents record begins at (0 for the others).
+    pub start: u32,
+    pub body: Body,
+}
+
+pub(crate) enum Body {
+    Value(Value),
+    /// An extents record's (start block, count) pairs, none empty.
+    Extents(Vec<(u32, u32)>),
+}
+
 fn name(k: &[u8]) -> Option<String> {
     // Key (after its length): pad, file id, start block, name length, name.
     let n = usize::from(be16::<u16>(k, 10));
@@ -35,92 +53,113 @@ fn name(k: &[u8]) -> Option<String> {
     )
 }
 
-/// Adds the extents of an extents record (`data`, for `file`'s attribute
-/// `name`, keyed at fork block `start`) to the fork record before it. Only a
-/// record that takes up exactly where the fork's extents end counts: one out
-/// of place (a stale record, a forged key) would put foreign blocks inside
-/// the value, and the value then stops at its gap instead.
-fn more_extents(
-    out: &mut Attrs,
-    last: &Option<(u32, String, usize)>,
-    file: u32,
-    name: &str,
-    start: u32,
-    data: &[u8],
-) {
-    let Some((f, n, i)) = last else { return };
-    if (*f, n.as_str()) != (file, name) {
-        return;
+/// A record from its key (after the key length) and data; `None` for what is
+/// not an attribute record (a catalog record in a node copy among them, a
+/// record too short for its type).
+pub(crate) fn record(key: &[u8], data: &[u8]) -> Option<Record> {
+    if key.len() < 12 || data.len() < 16 {
+        return None;
     }
-    let Some((_, Value::Fork(fork))) = out.get_mut(&file).and_then(|l| l.get_mut(*i)) else {
-        return;
-    };
-    if fork.blocks() != u64::from(start) || fork.extents.len() >= MAX_EXTENTS {
-        return;
-    }
-    for e in 0..8 {
-        let (s, c) = (be32(data, 8 + 8 * e), be32(data, 12 + 8 * e));
-        if c == 0 {
-            break;
+    let body = match be32(data, 0) {
+        0x10 => {
+            let size = be32(data, 12) as usize;
+            Body::Value(Value::Inline(
+                data[16..16usize.saturating_add(size).min(data.len())].to_vec(),
+            ))
         }
-        fork.extents.push((s, c));
+        0x20 if data.len() >= 88 => Body::Value(Value::Fork(Fork::parse(data, 8))),
+        0x30 if data.len() >= 72 => Body::Extents(
+            (0..8)
+                .map(|e| (be32(data, 8 + 8 * e), be32(data, 12 + 8 * e)))
+                .take_while(|&(_, c)| c != 0)
+                .collect(),
+        ),
+        _ => return None,
+    };
+    Some(Record {
+        file: be32(key, 2),
+        name: name(key)?,
+        start: be32(key, 6),
+        body,
+    })
+}
+
+/// Builds [`Attrs`] from records given in key order (file, name, start).
+#[derive(Default)]
+pub(crate) struct Assembler {
+    pub out: Attrs,
+    pub count: usize,
+    /// The fork record an extents record may continue: (file, name, where in
+    /// `out` its value is).
+    last_fork: Option<(u32, String, usize)>,
+}
+
+impl Assembler {
+    pub fn push(&mut self, r: Record) {
+        match r.body {
+            Body::Value(value) => {
+                self.count += 1;
+                let list = self.out.entry(r.file).or_default();
+                self.last_fork =
+                    matches!(value, Value::Fork(_)).then(|| (r.file, r.name.clone(), list.len()));
+                list.push((r.name, value));
+            }
+            Body::Extents(more) => self.more_extents(r.file, &r.name, r.start, more),
+        }
+    }
+
+    /// Adds an extents record's extents to the fork record before it. Only a
+    /// record that takes up exactly where the fork's extents end counts: one
+    /// out of place (a stale record, a forged key) would put foreign blocks
+    /// inside the value, and the value then stops at its gap instead.
+    fn more_extents(&mut self, file: u32, name: &str, start: u32, more: Vec<(u32, u32)>) {
+        let Some((f, n, i)) = &self.last_fork else {
+            return;
+        };
+        if (*f, n.as_str()) != (file, name) {
+            return;
+        }
+        let Some((_, Value::Fork(fork))) = self.out.get_mut(&file).and_then(|l| l.get_mut(*i))
+        else {
+            return;
+        };
+        if fork.blocks() != u64::from(start) || fork.extents.len() + more.len() > MAX_EXTENTS {
+            return;
+        }
+        fork.extents.extend(more);
     }
 }
 
-/// Every attribute of the volume.
-pub(crate) fn read(fs: &HfsFs, findings: &mut Vec<Finding>) -> Attrs {
-    let mut out = Attrs::new();
+/// Every attribute of the volume, and the tree's node size and node count
+/// (the shape of its node copies in the journal).
+pub(crate) fn read(fs: &HfsFs, findings: &mut Vec<Finding>) -> (Attrs, Option<(usize, u32)>) {
     if fs.head.attributes.logical_size == 0 {
-        return out;
+        return (Attrs::new(), None);
     }
     let fork = fs.complete(fs.head.attributes.clone(), 8, 0);
     let tree = match Tree::open(&fs.vol, fork, fs.head.block, "attributes file") {
         Ok(t) => t,
         Err(f) => {
             findings.push(f);
-            return out;
+            return (Attrs::new(), None);
         }
     };
-    let mut n = 0usize;
-    // The fork record an extents record may continue: (file, name, where in
-    // `out` its value is). Records come in key order (file, name, start
-    // block), so a fork's extents records follow it.
-    let mut last_fork: Option<(u32, String, usize)> = None;
+    let mut a = Assembler::default();
     tree.leaves(
         "attributes file",
         &mut |r| {
-            if r.key.len() < 12 || r.data.len() < 16 {
-                return true;
+            if let Some(rec) = record(&r.key, &r.data) {
+                a.push(rec);
             }
-            let Some(name) = name(&r.key) else {
-                return true;
-            };
-            let file = be32(&r.key, 2);
-            let value = match be32(&r.data, 0) {
-                0x30 if r.data.len() >= 72 => {
-                    more_extents(&mut out, &last_fork, file, &name, be32(&r.key, 6), &r.data);
-                    return true;
-                }
-                0x10 => {
-                    let size = be32(&r.data, 12) as usize;
-                    Value::Inline(r.data[16..(16 + size).min(r.data.len())].to_vec())
-                }
-                0x20 if r.data.len() >= 88 => Value::Fork(Fork::parse(&r.data, 8)),
-                _ => return true,
-            };
-            n += 1;
-            let list = out.entry(file).or_default();
-            last_fork = matches!(value, Value::Fork(_)).then(|| (file, name.clone(), list.len()));
-            list.push((name, value));
-            n < MAX_ATTRS
+            a.count < MAX_ATTRS
         },
         findings,
     );
-    if n >= MAX_ATTRS {
+    if a.count >= MAX_ATTRS {
         findings.push(Finding::new(
             fs.vol.base(),
             format!("HFS+: more than {MAX_ATTRS} extended attributes; the rest are not listed"),
         ));
     }
-    out
+    (a.out, Some((tree.node_size, tree.total_nodes)))
 }

@@ -20,26 +20,19 @@
 //! modification time (then the earliest place), so the result does not depend
 //! on the order the copies are read in.
 
-use crate::btree::{ranges, split_record, Tree};
+use crate::attrs::{self, Assembler, Attrs};
+use crate::btree::Tree;
 use crate::catalog::{item, key, Item, Key};
 use crate::fork::Fork;
-use crate::{be32, HfsFs};
-use dredge_core::bytes::be64;
+use crate::journal::scan_journal;
+use crate::HfsFs;
 use dredge_core::{Entry, EntryKind, Finding, Recovery};
 use std::collections::HashMap;
 use std::collections::{BTreeMap, HashSet};
 
-/// The journal read at most (macOS makes them 8 to 512 MiB).
-const MAX_JOURNAL: u64 = 1 << 30;
-/// Journal bytes read at a time.
-const CHUNK: usize = 1 << 20;
-/// Node copies are looked for at every multiple of this (the journal's
-/// smallest block, a sector).
-const STEP: usize = 512;
-/// Deleted CNIDs kept at most (a forged journal cannot make this unbounded).
+/// Deleted CNIDs kept at most, and attribute records of deleted files (a
+/// forged journal cannot make either unbounded).
 const MAX_STALE: usize = 1 << 20;
-/// `kHFSVolumeJournaledBit` of the volume header's attributes.
-pub(crate) const JOURNALED: u32 = 1 << 13;
 
 /// A catalog record found outside the live tree.
 pub(crate) struct Stale {
@@ -59,15 +52,40 @@ fn modified(it: &Item) -> i64 {
 
 impl HfsFs {
     /// Catalog records whose CNIDs `live` does not hold, by CNID, from the
-    /// catalog nodes not in `live_nodes` and from the journal.
+    /// catalog nodes not in `live_nodes` and from the journal; and those
+    /// files' extended attributes from the attributes tree's node copies in
+    /// the journal.
     pub(crate) fn stale_records(
         &self,
         live: &HashSet<u32>,
         live_nodes: &[bool],
         findings: &mut Vec<Finding>,
-    ) -> BTreeMap<u32, Stale> {
+    ) -> (BTreeMap<u32, Stale>, Attrs) {
         let mut out: BTreeMap<u32, Stale> = BTreeMap::new();
         let mut full = false;
+        // Attribute records of files the live catalog does not hold, by key;
+        // of several copies of one record, the earliest in the journal.
+        let mut gone: BTreeMap<(u32, String, u32), (u64, attrs::Record)> = BTreeMap::new();
+        let mut keep_attr = |k: &[u8], d: &[u8], at: u64| {
+            let Some(r) = attrs::record(k, d) else {
+                return;
+            };
+            if live.contains(&r.file) || r.file < 16 {
+                return;
+            }
+            let room = gone.len() < MAX_STALE;
+            match gone.entry((r.file, r.name.clone(), r.start)) {
+                std::collections::btree_map::Entry::Occupied(mut o) => {
+                    if at < o.get().0 {
+                        o.insert((at, r));
+                    }
+                }
+                std::collections::btree_map::Entry::Vacant(v) if room => {
+                    v.insert((at, r));
+                }
+                std::collections::btree_map::Entry::Vacant(_) => {}
+            }
+        };
         let mut keep = |k: &[u8], d: &[u8], at: u64, in_journal: bool| {
             let (Some(key), Some(item)) = (key(k), item(d)) else {
                 return;
@@ -101,18 +119,16 @@ impl HfsFs {
             self.head.block,
             "catalog",
         ) else {
-            return BTreeMap::new();
+            return (BTreeMap::new(), Attrs::new());
         };
         tree.stale_leaves(live_nodes, &mut |r| keep(&r.key, &r.data, r.at, false));
         if let Some((start, len)) = self.journal(findings) {
-            scan_journal(
-                &self.vol,
-                start,
-                len,
-                tree.node_size,
-                tree.total_nodes,
-                &mut |k, d, at| keep(k, d, at, true),
-            );
+            let mut shapes = vec![(tree.node_size, tree.total_nodes)];
+            shapes.extend(self.attr_shape);
+            scan_journal(&self.vol, start, len, &shapes, &mut |k, d, at| {
+                keep(k, d, at, true);
+                keep_attr(k, d, at);
+            });
         }
         if full {
             findings.push(Finding::new(
@@ -122,189 +138,13 @@ impl HfsFs {
                 ),
             ));
         }
-        out
-    }
-
-    /// The journal's place in the volume (offset, length), when the volume
-    /// header says it is journaled and the journal info block puts the journal
-    /// in this filesystem.
-    fn journal(&self, findings: &mut Vec<Finding>) -> Option<(u64, u64)> {
-        if self.head.flags & JOURNALED == 0 || self.head.journal_info == 0 {
-            return None;
-        }
-        let at = u64::from(self.head.journal_info) * self.head.block;
-        let mut b = [0u8; 52];
-        let base = self.vol.base();
-        if !self.vol.read_at(at, &mut b).is_ok_and(|r| r.is_clean()) {
-            findings.push(Finding::new(
-                base + at,
-                "HFS+ journal info block unreadable: deleted records in the journal are not looked for",
-            ));
-            return None;
-        }
-        let flags = be32(&b, 0);
-        if flags & 1 == 0 || flags & 2 != 0 {
-            findings.push(
-                Finding::new(base + at, "HFS+ journal info block: the journal is on another device; its deleted records are not looked for")
-                    .expected("flags 0x1 (journal in this filesystem)", format!("{flags:#x}")),
-            );
-            return None;
-        }
-        let (off, len) = (be64(&b, 36), be64(&b, 44));
-        let end = off.checked_add(len);
-        if len == 0 || end.is_none_or(|e| e > self.vol.len()) {
-            findings.push(Finding::new(base + at + 36, "HFS+ journal place").expected(
-                format!("inside the volume's {} bytes", self.vol.len()),
-                format!("{len} bytes at {off}"),
-            ));
-            return None;
-        }
-        if len > MAX_JOURNAL {
-            findings.push(Finding::new(
-                base + off,
-                format!("HFS+ journal of {len} bytes: only its first {MAX_JOURNAL} are looked through for deleted records"),
-            ));
-        }
-        Some((off, len.min(MAX_JOURNAL)))
-    }
-}
-
-/// Whether `b` (one node's bytes) is a catalog leaf node of a tree of `total`
-/// nodes: kind -1 (leaf), height 1, links inside the tree, offsets rising.
-fn leaf_records(b: &[u8], total: u32) -> Option<Vec<(usize, usize)>> {
-    if b[8] != 0xFF || b[9] != 1 || be32(b, 0) >= total || be32(b, 4) >= total {
-        return None;
-    }
-    let r = ranges(b, b.len())?;
-    (!r.is_empty()).then_some(r)
-}
-
-/// Called with a record's key, data and volume offset.
-type RecordVisit<'a> = dyn FnMut(&[u8], &[u8], u64) + 'a;
-
-/// Every catalog leaf node copy in the journal's `len` bytes at volume offset
-/// `start`: each record as (key, data, volume offset). Copies the circular
-/// buffer wrapped (begun near its end and gone on after the journal header)
-/// are read across the seam.
-fn scan_journal(
-    vol: &dredge_core::VolumeReader,
-    start: u64,
-    len: u64,
-    node: usize,
-    total: u32,
-    visit: &mut RecordVisit<'_>,
-) {
-    let mut buf = vec![0u8; CHUNK + node];
-    let mut pos = 0u64;
-    let mut jhdr = None;
-    while pos < len {
-        let want = ((len - pos) as usize).min(buf.len());
-        // A chunk that does not read clean is passed over whole (the journal
-        // is a second source; the live catalog is read apart from it).
-        let got = match vol.read_at(start + pos, &mut buf[..want]) {
-            Ok(r) if r.is_clean() => r.len.min(want),
-            _ => 0,
-        };
-        if pos == 0 {
-            jhdr = header_size(&buf[..got], len);
-        }
-        let mut p = 0usize;
-        while p + node <= got && p < CHUNK {
-            let b = &buf[p..p + node];
-            if let Some(recs) = leaf_records(b, total) {
-                for (s, e) in recs {
-                    if let Some((k, d)) = split_record(&b[s..e]) {
-                        visit(k, d, vol.base() + start + pos + (p + s) as u64);
-                    }
-                }
-                p += node;
-            } else {
-                p += STEP;
+        let mut a = Assembler::default();
+        for (_, (_, r)) in gone {
+            if out.get(&r.file).is_some_and(|s| !s.item.folder) {
+                a.push(r);
             }
         }
-        pos += CHUNK as u64;
-    }
-    if let Some(jhdr) = jhdr {
-        scan_seam(vol, (start, len, jhdr), node, total, visit);
-    }
-}
-
-/// The journal header's own size (`jhdr_size`): where the circular buffer
-/// goes on when a write reaches its end (xnu's vfs_journal.c), from the
-/// journal's first bytes `h`. `None` when they are not a journal header (a
-/// journal whose header is gone has no seam that can be placed).
-fn header_size(h: &[u8], len: u64) -> Option<u64> {
-    if h.len() < 44 {
-        return None;
-    }
-    let word = |at: usize, little: bool| {
-        let b: [u8; 4] = h[at..at + 4].try_into().unwrap_or_default();
-        if little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
-    };
-    let little = match (word(0, true), word(0, false)) {
-        (0x4A4E_4C78, _) => true,
-        (_, 0x4A4E_4C78) => false,
-        _ => return None,
-    };
-    let size = u64::from(word(40, little));
-    (size >= STEP as u64 && size % STEP as u64 == 0 && size < len).then_some(size)
-}
-
-/// Node copies that cross the end of the circular buffer: their first part
-/// in the buffer's last bytes, the rest after the journal header.
-/// `journal`: its volume offset, length and header size.
-fn scan_seam(
-    vol: &dredge_core::VolumeReader,
-    journal: (u64, u64, u64),
-    node: usize,
-    total: u32,
-    visit: &mut RecordVisit<'_>,
-) {
-    let (start, len, jhdr) = journal;
-    let step = STEP as u64;
-    // Copies begin at a multiple of STEP from the journal's start: one that
-    // crosses the end begins in its last node less one STEP and goes on for
-    // at most as much after the header.
-    let tail_len = (node as u64).saturating_sub(step);
-    let head_len = tail_len;
-    if len % step != 0 || tail_len == 0 || jhdr + head_len > len.saturating_sub(tail_len) {
-        return;
-    }
-    let tail_at = len - tail_len;
-    let mut seam = vec![0u8; (tail_len + head_len) as usize];
-    let (t, h) = seam.split_at_mut(tail_len as usize);
-    let clean = |at: u64, b: &mut [u8]| {
-        vol.read_at(start + at, b)
-            .is_ok_and(|r| r.is_clean() && r.len == b.len())
-    };
-    if !clean(tail_at, t) || !clean(jhdr, h) {
-        return;
-    }
-    let place = |i: usize| {
-        let i = i as u64;
-        vol.base()
-            + start
-            + if i < tail_len {
-                tail_at + i
-            } else {
-                jhdr + i - tail_len
-            }
-    };
-    let mut q = 0usize;
-    while q < tail_len as usize && q + node <= seam.len() {
-        let b = &seam[q..q + node];
-        if let Some(recs) = leaf_records(b, total) {
-            for (s, e) in recs {
-                if let Some((k, d)) = split_record(&b[s..e]) {
-                    visit(k, d, place(q + s));
-                }
-            }
-        }
-        q += STEP;
+        (out, a.out)
     }
 }
 
@@ -328,7 +168,7 @@ impl HfsFs {
         visit: &mut dyn FnMut(Entry),
         findings: &mut Vec<Finding>,
     ) {
-        let stale = self.stale_records(live.cnids, live.nodes, findings);
+        let (stale, gone) = self.stale_records(live.cnids, live.nodes, findings);
         if stale.is_empty() {
             return;
         }
@@ -364,7 +204,7 @@ impl HfsFs {
             }
             files += 1;
             let (size, runs, recovery) = if it.compressed {
-                match self.decompressed(it.cnid, &it.rsrc) {
+                match self.decompressed(it.cnid, &it.rsrc, self.attrs_of(it.cnid, &gone)) {
                     Ok((size, runs)) => (size, runs, self.recovery(&it.rsrc, it.cnid, 0xFF)),
                     Err(why) => (
                         0,
@@ -395,6 +235,7 @@ impl HfsFs {
                 times: &it.times,
                 at: s.at,
                 deleted: true,
+                attrs: self.attrs_of(it.cnid, &gone),
             };
             self.side_streams(&owner, &it.rsrc, visit);
         }

@@ -26,6 +26,7 @@ mod btree;
 mod catalog;
 mod deleted;
 mod fork;
+mod journal;
 mod streams;
 
 use btree::Tree;
@@ -168,6 +169,8 @@ pub struct HfsFs {
     label: Option<String>,
     /// Extended attributes by file.
     attrs: attrs::Attrs,
+    /// The attributes tree's node size and node count, when it opened.
+    attr_shape: Option<(usize, u32)>,
     findings: Vec<Finding>,
 }
 
@@ -232,6 +235,7 @@ impl HfsFs {
             overflow: HashMap::new(),
             label: None,
             attrs: attrs::Attrs::new(),
+            attr_shape: None,
             findings,
         };
         fs.read_overflow();
@@ -252,7 +256,7 @@ impl HfsFs {
         );
         fs.label = name;
         let mut f = Vec::new();
-        fs.attrs = attrs::read(&fs, &mut f);
+        (fs.attrs, fs.attr_shape) = attrs::read(&fs, &mut f);
         fs.findings.extend(f);
         Ok(fs)
     }
@@ -324,13 +328,27 @@ impl HfsFs {
         (f.logical_size, f.runs(self.vol.base(), self.head.block))
     }
 
-    /// A decmpfs-compressed file's size and runs: its `com.apple.decmpfs`
-    /// attribute, and its resource fork where the data is there.
-    fn decompressed(&self, file: u32, rsrc: &Fork) -> Result<(u64, Vec<Run>), String> {
-        let attr = self
-            .attrs
+    /// The extended attributes of `file`: the live tree's, else those `gone`
+    /// holds (a deleted file's, from the journal).
+    fn attrs_of<'a>(&'a self, file: u32, gone: &'a attrs::Attrs) -> &'a [(String, attrs::Value)] {
+        self.attrs
             .get(&file)
-            .and_then(|a| a.iter().find(|(n, _)| n == "com.apple.decmpfs"))
+            .or_else(|| gone.get(&file))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// A decmpfs-compressed file's size and runs: its `com.apple.decmpfs`
+    /// attribute (among `attrs`, the file's), and its resource fork where the
+    /// data is there.
+    fn decompressed(
+        &self,
+        file: u32,
+        rsrc: &Fork,
+        attrs: &[(String, attrs::Value)],
+    ) -> Result<(u64, Vec<Run>), String> {
+        let attr = attrs
+            .iter()
+            .find(|(n, _)| n == "com.apple.decmpfs")
             .ok_or("no com.apple.decmpfs attribute")?;
         let attrs::Value::Inline(attr) = &attr.1 else {
             return Err("a com.apple.decmpfs attribute stored as a fork".into());
@@ -430,6 +448,7 @@ impl FileSystem for HfsFs {
         let (mut not_decoded, mut first_why) = (0u64, None);
         let mut orphans = 0u64;
         let mut scratch = Vec::new();
+        let none = attrs::Attrs::new();
         self.catalog(
             &mut |k, it, at| {
                 if it.cnid == 2 && it.folder {
@@ -467,11 +486,12 @@ impl FileSystem for HfsFs {
                 let (size, runs) = if it.folder {
                     (0, Vec::new())
                 } else if packed {
-                    self.decompressed(file, &rsrc).unwrap_or_else(|why| {
-                        not_decoded += 1;
-                        first_why.get_or_insert(why);
-                        self.runs(&data, file, 0)
-                    })
+                    self.decompressed(file, &rsrc, self.attrs_of(file, &none))
+                        .unwrap_or_else(|why| {
+                            not_decoded += 1;
+                            first_why.get_or_insert(why);
+                            self.runs(&data, file, 0)
+                        })
                 } else {
                     self.runs(&data, file, 0)
                 };
@@ -495,6 +515,7 @@ impl FileSystem for HfsFs {
                     times: &it.times,
                     at,
                     deleted: false,
+                    attrs: self.attrs_of(file, &none),
                 };
                 self.side_streams(&owner, &rsrc, visit);
                 true

@@ -18,6 +18,8 @@ pub(crate) struct Owner<'a> {
     /// Volume offset of its catalog record.
     pub at: u64,
     pub deleted: bool,
+    /// Its extended attributes.
+    pub attrs: &'a [(String, attrs::Value)],
 }
 
 impl HfsFs {
@@ -50,7 +52,7 @@ impl HfsFs {
             };
             visit(stream(1, "rsrc".into(), size, runs, recovery));
         }
-        for (i, (name, value)) in self.attrs.get(&o.file).into_iter().flatten().enumerate() {
+        for (i, (name, value)) in o.attrs.iter().enumerate() {
             let (size, runs, recovery) = match value {
                 attrs::Value::Inline(b) if b.is_empty() => (0, Vec::new(), Recovery::Intact),
                 attrs::Value::Inline(b) => (
