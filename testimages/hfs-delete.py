@@ -13,7 +13,9 @@ and what a forensic reader has to find again:
   lowered, the parent folder's valence and the volume header's file and
   folder counts lowered, and the forks' allocation blocks freed in the
   allocation file (their bytes stay where they are). The file's extended
-  attributes leave the attributes B-tree the same way.
+  attributes leave the attributes B-tree the same way. A file hard link's
+  inode (`iNode<N>` in the private folder) loses a link, and goes too, as a
+  file does, when that was its last (xnu's `hfs_unlink`).
 - The journal keeps what the catalog lost. Every change is first written to
   the journal as a transaction: a block list header (the number of blocks and
   each block's place on the volume, in 512-byte sectors) followed by the
@@ -46,6 +48,7 @@ import struct
 import sys
 
 JOURNALED = 1 << 13
+PRIVATE_PATH = "/\0\0\0\0HFS+ Private Data"
 JOURNAL_BLOCKS = 64  # 256 KiB with 4 KiB blocks
 SECTOR = 512
 
@@ -184,12 +187,28 @@ class Vol:
             for fork in (88, 168):
                 self.free_fork(rdata + fork)
             self.remove_attrs(cnid)
+            inode = None
+            if bytes(self.d[rdata + 48:rdata + 56]) == b"hlnkhfs+":
+                inode = self.unlink(be("I", self.d, rdata + 44))
         self.delete_record(rn, ri)
         n, i, _ = self.find(cnid, "")
         self.delete_record(n, i)
         _, _, pdata = self.find(*self.thread_key(parent))
         struct.pack_into(">I", self.d, pdata + 4, be("I", self.d, pdata + 4) - 1)
         self.hdr32(36 if kind == 1 else 32, -1)
+        if kind != 1 and inode is not None:
+            self.remove(PRIVATE_PATH + "/" + inode)
+
+    def unlink(self, n):
+        """A hard link goes: its inode's link count drops, and when no link
+        is left the inode file goes too (xnu's hfs_unlink); its name then."""
+        hit = self.find(self.lookup(PRIVATE_PATH), f"iNode{n}")
+        if hit is None:
+            return None
+        _, _, idata = hit
+        left = max(be("I", self.d, idata + 44), 1) - 1
+        struct.pack_into(">I", self.d, idata + 44, left)
+        return f"iNode{n}" if left == 0 else None
 
     def free_fork(self, at):
         for e in range(8):

@@ -13,6 +13,7 @@
 mod common;
 
 use common::*;
+use serde_json::json;
 use std::path::{Path, PathBuf};
 
 fn delete(dir: &Path, img: &Path, paths: &[&str]) -> PathBuf {
@@ -279,4 +280,84 @@ fn a_deleted_compressed_file_is_decoded_with_its_attribute_from_the_journal() {
         let d = by(&arts, "/passwords.txt:com.apple.decmpfs").expect("its attribute");
         assert_eq!(d["deleted"], true);
     }
+}
+
+fn hardlink(dir: &Path, img: &Path, names: &[&str]) -> PathBuf {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/hfs-hardlink.py");
+    let out = dir.join(format!("linked-{}.raw", names.len()));
+    let o = std::process::Command::new("python3")
+        .arg(script)
+        .arg(img)
+        .arg(&out)
+        .args(names)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+/// Hard links (`testimages/hfs-hardlink.py`, as macOS makes them: the file
+/// moved to `iNode<N>` in the private folder, a link record in its place).
+/// A deleted link's content is its inode's: the live inode when another link
+/// is left, the deleted `iNode<N>` (from the journal) when the last link went
+/// and took the inode with it. The Sleuth Kit reads the live inode (`icat`),
+/// and the content is the original file's either way.
+#[test]
+fn a_deleted_hard_link_has_its_inode_s_content() {
+    if !tools(&["gzip", "python3", "icat"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let orig = dfvfs(dir.path(), "hfsplus.raw");
+    let before = recover(dir.path(), &orig, "before");
+    let want = by(&before, "/passwords.txt").unwrap()["sha256"].clone();
+    let inode_of = |img: &Path| {
+        let icat = std::process::Command::new("icat")
+            .arg(img)
+            .arg("20")
+            .output()
+            .unwrap()
+            .stdout;
+        let f = dir.path().join("icat.out");
+        std::fs::write(&f, icat).unwrap();
+        sha256_file(&f)
+    };
+
+    // One link: deleting it deletes the inode too.
+    let one = hardlink(dir.path(), &orig, &["passwords.txt"]);
+    assert_eq!(json!(inode_of(&one)), want, "TSK reads another inode");
+    let live = recover(dir.path(), &one, "one-live");
+    let l = by(&live, "/passwords.txt").unwrap();
+    assert_eq!((&l["sha256"], &l["deleted"]), (&want, &false.into()));
+    let gone = delete(dir.path(), &one, &["/passwords.txt"]);
+    let arts = recover(dir.path(), &gone, "one-gone");
+    let a = by(&arts, "/passwords.txt").expect("the deleted link");
+    assert_eq!(a["deleted"], true);
+    assert_eq!(a["sha256"], want, "{a}");
+    assert_eq!(a["recovery"], "deleted-intact");
+    assert_eq!(a["other_names"], json!(["iNode20"]));
+    let inode = arts
+        .iter()
+        .find(|a| {
+            a["path"]
+                .as_str()
+                .unwrap()
+                .ends_with("Private Data/iNode20")
+        })
+        .expect("the deleted inode");
+    assert_eq!((&inode["deleted"], &inode["sha256"]), (&true.into(), &want));
+
+    // Two links: the inode outlives the one deleted, and gives its content.
+    let two = hardlink(dir.path(), &orig, &["passwords.txt", "a_link"]);
+    let gone = delete(dir.path(), &two, &["/passwords.txt"]);
+    assert_eq!(json!(inode_of(&gone)), want, "TSK reads another inode");
+    let arts = recover(dir.path(), &gone, "two-gone");
+    let a = by(&arts, "/passwords.txt").expect("the deleted link");
+    assert_eq!((&a["deleted"], &a["sha256"]), (&true.into(), &want));
+    assert_eq!(a["recovery"], "deleted-intact", "{a}");
+    let other = by(&arts, "/a_link").unwrap();
+    assert_eq!(
+        (&other["deleted"], &other["sha256"]),
+        (&false.into(), &want)
+    );
 }

@@ -156,6 +156,23 @@ pub(crate) struct Live<'a> {
     pub cnids: &'a HashSet<u32>,
     /// The catalog nodes read as live leaves.
     pub nodes: &'a [bool],
+    /// Live hard-link inodes: `iNode<N>`'s N → (CNID, data fork, resource
+    /// fork, compressed).
+    pub inodes: &'a HashMap<u32, (u32, Fork, Fork, bool)>,
+    /// The private folder of those inodes.
+    pub private: Option<u32>,
+}
+
+/// Where a deleted file's content lies.
+struct Content<'a> {
+    /// The CNID whose forks they are (an inode's, for a hard link).
+    file: u32,
+    data: &'a Fork,
+    rsrc: &'a Fork,
+    compressed: bool,
+    /// A hard link whose inode is live: its layout is the inode's, in use.
+    live: bool,
+    other_names: Vec<String>,
 }
 
 impl HfsFs {
@@ -179,6 +196,13 @@ impl HfsFs {
                 .entry(s.item.cnid)
                 .or_insert_with(|| (s.key.parent, s.key.name.clone()));
         }
+        // Deleted hard-link inodes, by N: `iNode<N>` files of the private
+        // folder (of any folder, when the private one is not known).
+        let dead_inodes: HashMap<u32, &Stale> = stale
+            .values()
+            .filter(|s| !s.item.folder && live.private.is_none_or(|p| p == s.key.parent))
+            .filter_map(|s| Some((s.key.name.strip_prefix("iNode")?.parse().ok()?, s)))
+            .collect();
         let (mut files, mut dirs, mut journal) = (0u64, 0u64, 0u64);
         for s in stale.values() {
             let dir = Self::path_of(&folders, s.key.parent)
@@ -203,9 +227,47 @@ impl HfsFs {
                 continue;
             }
             files += 1;
-            let (size, runs, recovery) = if it.compressed {
-                match self.decompressed(it.cnid, &it.rsrc, self.attrs_of(it.cnid, &gone)) {
-                    Ok((size, runs)) => (size, runs, self.recovery(&it.rsrc, it.cnid, 0xFF)),
+            // A hard link's content is its inode's: the live one, else a
+            // deleted `iNode<N>` (gone with its last link).
+            let c = match it
+                .link_to
+                .map(|n| (n, live.inodes.get(&n), dead_inodes.get(&n)))
+            {
+                Some((n, Some((cnid, data, rsrc, packed)), _)) => Content {
+                    file: *cnid,
+                    data,
+                    rsrc,
+                    compressed: *packed,
+                    live: true,
+                    other_names: vec![format!("iNode{n}")],
+                },
+                Some((n, None, Some(i))) => Content {
+                    file: i.item.cnid,
+                    data: &i.item.data,
+                    rsrc: &i.item.rsrc,
+                    compressed: i.item.compressed,
+                    live: false,
+                    other_names: vec![format!("iNode{n}")],
+                },
+                _ => Content {
+                    file: it.cnid,
+                    data: &it.data,
+                    rsrc: &it.rsrc,
+                    compressed: it.compressed,
+                    live: false,
+                    other_names: Vec::new(),
+                },
+            };
+            let trust = |f: &Fork, kind: u8| {
+                if c.live {
+                    Recovery::Intact
+                } else {
+                    self.recovery(f, c.file, kind)
+                }
+            };
+            let (size, runs, recovery) = if c.compressed {
+                match self.decompressed(c.file, c.rsrc, self.attrs_of(c.file, &gone)) {
+                    Ok((size, runs)) => (size, runs, trust(c.rsrc, 0xFF)),
                     Err(why) => (
                         0,
                         Vec::new(),
@@ -213,13 +275,13 @@ impl HfsFs {
                     ),
                 }
             } else {
-                let (size, runs) = self.runs(&it.data, it.cnid, 0);
-                (size, runs, self.recovery(&it.data, it.cnid, 0))
+                let (size, runs) = self.runs(c.data, c.file, 0);
+                (size, runs, trust(c.data, 0))
             };
             visit(Entry {
                 id: u64::from(it.cnid),
                 path: path.clone(),
-                other_names: Vec::new(),
+                other_names: c.other_names,
                 kind: it.kind,
                 deleted: true,
                 size,
@@ -228,16 +290,19 @@ impl HfsFs {
                 recovery,
                 meta_offset: s.at,
             });
-            let owner = crate::streams::Owner {
-                file: it.cnid,
-                cnid: it.cnid,
-                path: &path,
-                times: &it.times,
-                at: s.at,
-                deleted: true,
-                attrs: self.attrs_of(it.cnid, &gone),
-            };
-            self.side_streams(&owner, &it.rsrc, visit);
+            // A live inode's streams are listed with it.
+            if !c.live {
+                let owner = crate::streams::Owner {
+                    file: c.file,
+                    cnid: it.cnid,
+                    path: &path,
+                    times: &it.times,
+                    at: s.at,
+                    deleted: true,
+                    attrs: self.attrs_of(c.file, &gone),
+                };
+                self.side_streams(&owner, c.rsrc, visit);
+            }
         }
         let freed = stale.len() as u64 - journal;
         // With no live leaf read, "not in the live tree" is no evidence of

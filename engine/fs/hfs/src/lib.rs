@@ -527,6 +527,8 @@ impl FileSystem for HfsFs {
                 folders: &folders,
                 cnids: &cnids,
                 nodes: &live_nodes,
+                inodes: &inodes,
+                private,
             },
             visit,
             findings,
