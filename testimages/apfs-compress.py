@@ -136,8 +136,8 @@ def main():
     # The data fork goes: its extents and its stream record.
     recs = [(k, v) for k, v in recs
             if not (u("<Q", k, 0) & OID == private and u("<Q", k, 0) >> 60 in (T_EXTENT, T_DSTREAM_ID))]
-    if mode not in ("inline", "fork") or method not in ("zlib", "lzfse"):
-        sys.exit("apfs-compress: the mode is inline or fork, the method zlib or lzfse")
+    if mode not in ("inline", "fork") or method.split(":")[0] not in ("zlib", "lzfse", "lzbitmap"):
+        sys.exit("apfs-compress: the mode is inline or fork, the method zlib, lzfse or lzbitmap:STREAM")
     attr, fork = attr_and_fork(data, mode, method)
     recs.append(xattr(ino, "com.apple.decmpfs", 2, attr))
     first = None

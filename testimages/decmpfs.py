@@ -9,16 +9,25 @@ and, for inline methods, the data. Resource-fork layouts:
 - LZVN (8) and LZFSE (12): a table of chunk offsets (little endian, from
   the fork's start; one more than there are chunks), then the chunks.
 Each chunk holds 64 KiB of content.
+
+LZBITMAP (13 inline, 14 in the resource fork, laid out as LZFSE) has no
+compressor outside macOS: the method `lzbitmap:PATH` takes the stream at
+PATH, made elsewhere (libzbitmap's test vectors, made with Apple's
+compressor), as the content's one chunk (so at most 64 KiB of content).
 """
 import struct
 import zlib
 
 CHUNK = 65536
-INLINE = {"zlib": 3, "lzfse": 11}
-FORK = {"zlib": 4, "lzfse": 12}
+INLINE = {"zlib": 3, "lzfse": 11, "lzbitmap": 13}
+FORK = {"zlib": 4, "lzfse": 12, "lzbitmap": 14}
 
 
 def _pack(method, data):
+    if method.startswith("lzbitmap:"):
+        if len(data) > CHUNK:
+            raise SystemExit("decmpfs: an LZBITMAP stream given whole is one chunk: 64 KiB at most")
+        return open(method.split(":", 1)[1], "rb").read()
     if method == "zlib":
         return zlib.compress(data, 9)
     import lzfse  # PyPI: Apple's reference implementation
@@ -28,9 +37,10 @@ def _pack(method, data):
 def attr_and_fork(data, mode, method):
     """(the com.apple.decmpfs attribute, the resource fork or None)."""
     size = len(data)
+    name = method.split(":")[0]
     if mode == "inline":
-        return b"fpmc" + struct.pack("<IQ", INLINE[method], size) + _pack(method, data), None
-    attr = b"fpmc" + struct.pack("<IQ", FORK[method], size)
+        return b"fpmc" + struct.pack("<IQ", INLINE[name], size) + _pack(method, data), None
+    attr = b"fpmc" + struct.pack("<IQ", FORK[name], size)
     chunks = [_pack(method, data[o:o + CHUNK]) for o in range(0, size, CHUNK)]
     if method == "zlib":
         table, at = b"", 4 + 8 * len(chunks)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Makes a file of an HFS+ image decmpfs-compressed, as macOS stores it.
 
-    hfs-compress.py IN_IMAGE NAME CONTENT OUT_IMAGE inline|fork [zlib|lzfse]
+    hfs-compress.py IN_IMAGE NAME CONTENT OUT_IMAGE inline|fork [zlib|lzfse|lzbitmap:STREAM]
 
 macOS (10.6 and later) compresses a file by setting UF_COMPRESSED in the
 catalog record's BSD owner flags, leaving the data fork empty, and storing
@@ -13,7 +13,8 @@ resource's length (big endian), the chunk count and (offset, length) pairs
 (little endian, offsets from the count), then the chunks.
 
 This script gives NAME (a file in the root folder) the content of the file
-CONTENT stored that way (or with LZFSE, methods 11 and 12; the layouts are
+CONTENT stored that way (or with LZFSE, methods 11 and 12, or a given LZBITMAP
+stream, methods 13 and 14; the layouts are
 in decmpfs.py): `inline` (method 3) or `fork` (method 4, the fork
 written to free allocation blocks near the end of the volume, which are
 marked in use in the allocation file and counted off the header's free
@@ -60,8 +61,8 @@ def main():
     cnid = be("I", node, rec + 8)
     node[rec + 41] |= UF_COMPRESSED
     node[rec + 88:rec + 168] = bytes(80)  # the data fork: none
-    if mode not in ("inline", "fork") or method not in ("zlib", "lzfse"):
-        sys.exit("hfs-compress: the mode is inline or fork, the method zlib or lzfse")
+    if mode not in ("inline", "fork") or method.split(":")[0] not in ("zlib", "lzfse", "lzbitmap"):
+        sys.exit("hfs-compress: the mode is inline or fork, the method zlib, lzfse or lzbitmap:STREAM")
     attr, fork = attr_and_fork(data, mode, method)
     first = None
     if fork is not None:

@@ -341,3 +341,49 @@ fn an_attribute_in_more_than_eight_extents_comes_back_whole() {
     let pw = arts.iter().find(|a| a["path"] == "/passwords.txt").unwrap();
     assert_eq!(pw["size"], 116);
 }
+
+/// LZBITMAP (decmpfs methods 13 and 14, macOS 11 and later), on HFS+ and on
+/// APFS (dfvfs's `apfs.raw`): files whose attribute holds, or whose resource
+/// fork's one chunk is, an LZBITMAP stream from libzbitmap's test vectors
+/// (testimages/external/libzbitmap, made with Apple's compressor) decode to
+/// the vector's original bytes.
+#[test]
+fn lzbitmap_compressed_files_decode_to_the_original_bytes() {
+    if !tools(&["gzip", "python3"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let vectors = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/external/libzbitmap");
+    for (fs, mode, n) in [
+        ("hfs", "inline", "005"),
+        ("hfs", "fork", "014"),
+        ("hfs", "fork", "007"),
+        ("apfs", "inline", "005"),
+        ("apfs", "fork", "014"),
+    ] {
+        let img = dfvfs(
+            dir.path(),
+            &format!("{}.raw", if fs == "hfs" { "hfsplus" } else { "apfs" }),
+        );
+        let original = std::fs::read(vectors.join(format!("{n}-original"))).unwrap();
+        let stream = vectors.join(format!("{n}-compressed"));
+        let method = format!("lzbitmap:{}", stream.display());
+        let (made, _) = apple_compress(fs, dir.path(), &img, &original, (mode, &method));
+        let case = dir.path().join(format!("case-{fs}-{mode}-{n}"));
+        let arts = one_shot_ls("recover", &made, None, &case, 0, &[]);
+        // The APFS volume's files are under its name.
+        let path = if fs == "hfs" {
+            "/passwords.txt"
+        } else {
+            "/apfs_test/passwords.txt"
+        };
+        let a = arts.iter().find(|a| a["path"] == path).unwrap();
+        assert_eq!(a["size"], original.len() as u64, "{fs} {mode} {n}");
+        assert_eq!(a["status"], "complete", "{fs} {mode} {n}: {a}");
+        let got = std::fs::read(case.join(a["extracted"].as_str().unwrap())).unwrap();
+        assert!(
+            got == original,
+            "{fs} {mode} {n}: the decoded content differs"
+        );
+    }
+}

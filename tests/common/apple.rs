@@ -59,7 +59,8 @@ pub fn compressible() -> Vec<u8> {
 }
 
 /// `testimages/<fs>-compress.py` on `passwords.txt` of `img`, with
-/// `content` stored `mode` (inline or fork) by `method` (zlib or lzfse):
+/// `content` stored `mode` (inline or fork) by `method` (zlib, lzfse, or
+/// `lzbitmap:STREAM`, a given LZBITMAP stream of `content`):
 /// (the image made, its stdout).
 pub fn apple_compress(
     fs: &str,
@@ -71,9 +72,15 @@ pub fn apple_compress(
     let script = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("testimages")
         .join(format!("{fs}-compress.py"));
-    let src = dir.join(format!("{fs}-{mode}-{method}.content"));
+    // `lzbitmap:PATH` names a stream file: only its base in the names here.
+    let tag = method
+        .rsplit('/')
+        .next()
+        .unwrap_or(method)
+        .replace(':', "-");
+    let src = dir.join(format!("{fs}-{mode}-{tag}.content"));
     std::fs::write(&src, content).unwrap();
-    let made = dir.join(format!("{fs}-{mode}-{method}.raw"));
+    let made = dir.join(format!("{fs}-{mode}-{tag}.raw"));
     let o = Command::new("python3")
         .arg(&script)
         .arg(img)

@@ -136,7 +136,7 @@ impl ForkStream {
                     chunks.push((o, u64::from(le32::<u32>(&t, 8 * i + 4))));
                 }
             }
-            Method::Lzvn | Method::Lzfse | Method::Raw => {
+            Method::Lzvn | Method::Lzfse | Method::Lzbitmap | Method::Raw => {
                 let (first, why) = read(&*src, &runs, 0, 4.min(fork_len));
                 if let Some(w) = why {
                     return Err(table_err(w));
@@ -208,6 +208,7 @@ impl Decode for ForkStream {
             Method::Zlib => "decmpfs-zlib",
             Method::Lzvn => "decmpfs-lzvn",
             Method::Lzfse => "decmpfs-lzfse",
+            Method::Lzbitmap => "decmpfs-lzbitmap",
             _ => "decmpfs-raw",
         }
     }
@@ -260,6 +261,9 @@ impl Decode for ForkStream {
             // A triplet can cost no bits at all (a symbol holding every
             // state): up to 10 000 of them, 15 bytes each, per block header.
             Method::Lzfse => 4096,
+            // One nibble names eight bytes; a repeat of 15 more steps costs
+            // half a byte of nibbles: 240 bytes a byte.
+            Method::Lzbitmap => 256,
             _ => 1,
         }
     }

@@ -12,11 +12,11 @@
 //! they belong to.
 //!
 //! Methods: 1 (uncompressed, inline), 3/4 (zlib, inline / resource fork),
-//! 7/8 (LZVN), 9/10 (uncompressed chunks), 11/12 (LZFSE, our own decoder);
-//! LZBITMAP (13/14) is not decoded (decision 0019): such files keep their
-//! stored stream, with a finding.
+//! 7/8 (LZVN), 9/10 (uncompressed chunks), 11/12 (LZFSE, our own decoder),
+//! 13/14 (LZBITMAP, our own decoder, `lzbitmap.rs`).
 
 mod fork;
+mod lzbitmap;
 
 pub use fork::ForkStream;
 
@@ -36,7 +36,8 @@ pub enum Method {
     Zlib,
     Lzvn,
     Lzfse,
-    /// Not decoded (LZBITMAP, unknown): the method number.
+    Lzbitmap,
+    /// Not decoded (unknown): the method number.
     Other(u32),
 }
 
@@ -67,6 +68,8 @@ pub fn header(attr: &[u8]) -> Option<Header> {
         10 => (Method::Raw, true),
         11 => (Method::Lzfse, false),
         12 => (Method::Lzfse, true),
+        13 => (Method::Lzbitmap, false),
+        14 => (Method::Lzbitmap, true),
         k => (Method::Other(k), k % 2 == 0),
     };
     Some(Header {
@@ -113,6 +116,11 @@ pub fn chunk(method: Method, stored: &[u8], out: &mut [u8]) -> Result<(), usize>
             let _ = dredge_lzfse::decode(stored, &mut made, out.len());
             raw(&made, out)
         }
+        // An LZBITMAP stream opens with its magic, `ZBM\x09`; a chunk that
+        // did not compress is stored after a marker byte (low nibble 0xF).
+        Method::Lzbitmap if first == b'Z' => lzbitmap::decode(stored, out),
+        Method::Lzbitmap if first & 0x0F == 0x0F => raw(&stored[1..], out),
+        Method::Lzbitmap => Err(0),
         Method::Lzvn => match lzvn::decode_raw_into(stored, out) {
             Ok(n) if n == out.len() => Ok(()),
             Ok(n) => Err(n),
@@ -221,9 +229,14 @@ mod tests {
         assert!(inline(&header(&a).unwrap(), &a).is_err());
         let a = attr(3, u64::MAX, &z);
         assert!(inline(&header(&a).unwrap(), &a).is_err());
-        // LZBITMAP is recognised and not decoded; a cut LZFSE stream is an error.
+        // An unknown method is recognised and not decoded; a cut LZBITMAP or
+        // LZFSE stream is an error.
+        let a = attr(15, 10, b"ZBM\x09");
+        assert_eq!(header(&a).unwrap().method, Method::Other(15));
+        assert!(inline(&header(&a).unwrap(), &a).is_err());
         let a = attr(13, 10, b"ZBM\x09");
-        assert_eq!(header(&a).unwrap().method, Method::Other(13));
+        assert_eq!(header(&a).unwrap().method, Method::Lzbitmap);
+        assert!(inline(&header(&a).unwrap(), &a).is_err());
         let a = attr(11, 10, b"bvx2");
         assert!(inline(&header(&a).unwrap(), &a).is_err());
         assert!(header(b"nope").is_none());
