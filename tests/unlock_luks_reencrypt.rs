@@ -42,7 +42,8 @@ fn hotzone(j: &serde_json::Value) -> Option<u64> {
 /// Runs (or resumes) the change of key on `img` with `resilience` (and
 /// cryptsetup's options `extra`) and kills it with SIGKILL once the window
 /// being rewritten is at byte `at` or beyond.
-fn interrupt(img: &Path, keyfile: &str, at: u64, resilience: &str, extra: &[&str]) {
+/// `watch`: the file holding the header (the image, or a detached header).
+fn interrupt(img: &Path, watch: &Path, keyfile: &str, at: u64, resilience: &str, extra: &[&str]) {
     let mut child = Command::new("cryptsetup")
         .args(["reencrypt", "--resilience", resilience])
         .args(extra)
@@ -61,7 +62,7 @@ fn interrupt(img: &Path, keyfile: &str, at: u64, resilience: &str, extra: &[&str
         .unwrap();
     let start = Instant::now();
     loop {
-        if header_json(img)
+        if header_json(watch)
             .and_then(|j| hotzone(&j))
             .is_some_and(|h| h >= at)
         {
@@ -90,7 +91,11 @@ struct Volume {
     /// The image once encrypted under the first key (the old one).
     encrypted: Vec<u8>,
     /// cryptsetup's options for the change of key (`--sector-size 4096`).
-    extra: Vec<&'static str>,
+    extra: Vec<String>,
+    /// A detached header, when the image holds none.
+    header: Option<std::path::PathBuf>,
+    /// Where the data starts in the image.
+    data_at: u64,
 }
 
 /// An ext4 filesystem encrypted in place by cryptsetup (LUKS2, 16 MiB of
@@ -148,6 +153,62 @@ fn encrypted_ext4() -> Volume {
         before,
         encrypted,
         extra: Vec::new(),
+        header: None,
+        data_at: 16 << 20,
+    }
+}
+
+/// The same filesystem encrypted in place with its LUKS2 header in a file
+/// apart (`--header`): the image is the data alone, from its first byte.
+fn encrypted_ext4_detached() -> Volume {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pass = d.join("pass");
+    std::fs::write(&pass, "the header is on a USB stick").unwrap();
+    let files = vec![("big.bin", noise(9 << 20, 43))];
+    let content = d.join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    std::fs::write(content.join(files[0].0), &files[0].1).unwrap();
+    let img = d.join("disk.img");
+    assert!(sh(&format!(
+        "mkfs.ext4 -q -F -b 4096 -d {} {} 32M",
+        content.display(),
+        img.display()
+    )));
+    let before = std::fs::read(&img).unwrap();
+    let hdr = d.join("header.img");
+    let (i, k, h) = (
+        img.to_str().unwrap(),
+        pass.to_str().unwrap(),
+        hdr.to_str().unwrap(),
+    );
+    cryptsetup(&[
+        "reencrypt",
+        "--encrypt",
+        "--type",
+        "luks2",
+        "--header",
+        h,
+        "--batch-mode",
+        "--key-file",
+        k,
+        "--pbkdf",
+        "pbkdf2",
+        "--pbkdf-force-iterations",
+        "1000",
+        i,
+    ]);
+    let encrypted = std::fs::read(&img).unwrap();
+    Volume {
+        pass: k.to_string(),
+        extra: vec!["--header".into(), h.to_string()],
+        header: Some(hdr),
+        dir,
+        img,
+        files,
+        before,
+        encrypted,
+        data_at: 0,
     }
 }
 
@@ -158,14 +219,16 @@ fn encrypted_ext4() -> Volume {
 /// again further on. Returns the header cryptsetup reads and the window's
 /// offset and length.
 fn kill_mid_way(v: &Volume, resilience: &str) -> (serde_json::Value, u64, u64) {
-    let i = v.img.to_str().unwrap();
+    let i = v.header.as_deref().unwrap_or(&v.img).to_str().unwrap();
+    let extra: Vec<&str> = v.extra.iter().map(String::as_str).collect();
     for round in 0..6u64 {
         interrupt(
             &v.img,
+            Path::new(i),
             &v.pass,
-            (22 + 2 * round) << 20,
+            v.data_at + ((6 + 2 * round) << 20),
             resilience,
-            &v.extra,
+            &extra,
         );
         // The header as cryptsetup reads it (the valid copy of the two).
         let dump = Command::new("cryptsetup")
@@ -199,7 +262,12 @@ fn check_opens(v: &Volume) -> String {
     let d = v.dir.path();
     let case = d.join("case");
     let key = format!("keyfile={}", v.pass);
-    let o = one_shot("recover", &v.img, None, &case, &["--key", &key]);
+    let mut keys = vec!["--key".to_string(), key];
+    if let Some(h) = &v.header {
+        keys.extend(["--key".to_string(), format!("luks-header={}", h.display())]);
+    }
+    let keys: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let o = one_shot("recover", &v.img, None, &case, &keys);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let got = hashes(&ls_json(&case));
     for (n, b) in &v.files {
@@ -225,9 +293,10 @@ fn check_opens(v: &Volume) -> String {
         "ev1/v0",
         "--out",
         out.to_str().unwrap(),
-        "--key",
-        &key,
-    ]);
+    ]
+    .into_iter()
+    .chain(keys.iter().copied())
+    .collect::<Vec<&str>>());
     assert!(o.status.success(), "{}", stderr(&o));
     let plain = std::fs::read(out.join("ev1-v0.plain.raw")).unwrap();
     let fs_len = 32 << 20;
@@ -268,6 +337,21 @@ fn a_reencryption_killed_mid_way_opens_and_gives_the_filesystem_back() {
     check_opens(&v);
 }
 
+/// The same with the header in a file apart from the image (`--header`): the
+/// journal's copy of the window is in that file, so the window's plaintext
+/// comes from there, read when the volume is opened and held.
+#[test]
+fn a_detached_header_s_journal_gives_the_window_back() {
+    if !tools(&["cryptsetup", "mkfs.ext4"]) {
+        return;
+    }
+    let v = encrypted_ext4_detached();
+    let (_, hot, _) = kill_mid_way(&v, "journal");
+    write_at(&v.img, hot, &noise(64 << 10, 11));
+    let how = check_opens(&v);
+    assert!(how.contains("of the detached header"), "{how}");
+}
+
 /// With checksum resilience there is no copy of the window: cryptsetup
 /// stored a hash of each block's old ciphertext before rewriting it. A kill
 /// in the middle of the window's write leaves some blocks old, some new; the
@@ -296,11 +380,11 @@ fn a_change_of_sector_size_killed_mid_way_reads_each_part_in_its_own_sectors() {
         return;
     }
     let mut v = encrypted_ext4();
-    v.extra = vec!["--sector-size", "4096"];
+    v.extra = vec!["--sector-size".into(), "4096".into()];
     half_rewritten(&v);
     // Before a window is touched too: the two parts alone.
     let mut v = encrypted_ext4();
-    v.extra = vec!["--sector-size", "4096"];
+    v.extra = vec!["--sector-size".into(), "4096".into()];
     let (_, hot, _) = kill_mid_way(&v, "journal");
     write_at(&v.img, hot, &noise(64 << 10, 9));
     check_opens(&v);

@@ -274,6 +274,7 @@ fn layer(vol: &VolumeReader, b: &BitLocker, fvek: &[u8]) -> Result<Layer, String
         sector: m.sector,
         iv_unit: m.sector,
         more: Vec::new(),
+        held: Vec::new(),
         cipher,
         segments: segs
             .into_iter()

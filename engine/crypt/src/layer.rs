@@ -43,6 +43,12 @@ pub enum Source {
     /// part not yet encrypted where it was, and the volume's first bytes at
     /// the device's end, while the plaintext volume starts after the header.
     PlainAt { at: u64 },
+    /// Ciphertext held in memory, `Layer::held[slot]` from the stretch's
+    /// first byte on, whose first sector has IV number `iv`, under key number
+    /// `key`: the journal's copy of a LUKS2 reencryption's window when the
+    /// header (and its journal) is a file apart from the image. Read and
+    /// checked whole when the volume was opened.
+    Held { slot: u8, iv: u64, key: u8 },
 }
 
 /// The two fields of a Vista BitLocker boot sector put back: (offset in the
@@ -78,6 +84,8 @@ pub struct Layer {
     pub more: Vec<Arc<SectorCipher>>,
     /// Sorted, covering `extent`, each a whole number of sectors.
     pub segments: Vec<Segment>,
+    /// The bytes `Source::Held` segments name.
+    pub held: Vec<Arc<[u8]>>,
 }
 
 impl Layer {
@@ -104,6 +112,7 @@ impl Layer {
                     key: 0,
                 },
             }],
+            held: Vec::new(),
         }
     }
 
@@ -119,7 +128,7 @@ impl Layer {
     /// reencryption changes the sector size, else the layer's.
     fn sector_of(&self, seg: &Segment) -> u64 {
         match seg.source {
-            Source::Cipher { key, .. } => self
+            Source::Cipher { key, .. } | Source::Held { key, .. } => self
                 .key(key)
                 .and_then(|c| c.sector())
                 .unwrap_or(self.sector),
@@ -134,7 +143,7 @@ impl Layer {
         match seg.source {
             Source::Cipher { at, .. } | Source::PlainAt { at } => at == seg.plain.start,
             Source::Clear | Source::VistaBoot { .. } => true,
-            Source::Zero => false,
+            Source::Zero | Source::Held { .. } => false,
         }
     }
 
@@ -155,6 +164,17 @@ impl Layer {
                 out.fill(0);
                 return Ok(Vec::new());
             }
+            Source::Held { slot, .. } => {
+                // Held whole for the segment; anything short is zeros, as a
+                // key number past the keys leaves bytes as they are.
+                out.fill(0);
+                let from = (want.start - seg.plain.start) as usize;
+                if let Some(h) = self.held.get(usize::from(slot)).and_then(|h| h.get(from..)) {
+                    let n = h.len().min(out.len());
+                    out[..n].copy_from_slice(&h[..n]);
+                }
+                Extent::new(0, 0)
+            }
             Source::Clear | Source::VistaBoot { .. } => want,
             Source::Cipher { at, .. } | Source::PlainAt { at } => {
                 Extent::new(at + (want.start - seg.plain.start), want.len)
@@ -162,6 +182,7 @@ impl Layer {
         };
         // Unreadable stored bytes, in plaintext offsets.
         let bad = match preread {
+            _ if matches!(seg.source, Source::Held { .. }) => Vec::new(),
             Some(rep) => moved(&rep.synthesized, want, want.start),
             None => {
                 let rep = inner.read_at(stored.start, out)?;
@@ -180,7 +201,7 @@ impl Layer {
                 }
             }
         }
-        let Source::Cipher { iv, key, .. } = seg.source else {
+        let (Source::Cipher { iv, key, .. } | Source::Held { iv, key, .. }) = seg.source else {
             return Ok(bad);
         };
         // A key number past the layer's keys is a bug of the opener: the
@@ -270,7 +291,7 @@ impl Layered {
                     continue;
                 };
                 let want = match seg.source {
-                    Source::Cipher { .. } => {
+                    Source::Cipher { .. } | Source::Held { .. } => {
                         widen(part, seg.plain.start, l.sector_of(seg), seg.plain)
                     }
                     _ => part,

@@ -119,20 +119,42 @@ pub(crate) fn open(
                             ));
                         }
                         // The journal is in the header's keyslot area: in the
-                        // image only when the header is not detached.
+                        // image, or in the detached header's file, where it
+                        // is read now and held (its size is the window's).
                         if !std::ptr::eq(vol, data) {
-                            return Err("a hotzone whose journal is in a detached header".into());
+                            let hot = s.end - s.start;
+                            if hot > MAX_HELD {
+                                return Err(format!(
+                                    "a window of {hot} bytes in a detached header's journal: at most {MAX_HELD} are read"
+                                ));
+                            }
+                            let (copy, rep) = vol.read_vec(at, hot, MAX_HELD).map_err(|e| {
+                                format!("the detached header's journal at byte {at}: {e}")
+                            })?;
+                            if !rep.synthesized.is_empty() || copy.len() as u64 != hot {
+                                return Err(format!(
+                                    "the detached header's journal at byte {at}: not all of its {hot} bytes readable"
+                                ));
+                            }
+                            story.push(format!(
+                                "{range} (the window being rewritten) from the journal copy at byte {at} of the detached header under the old key ({})",
+                                k.how(key)
+                            ));
+                            k.held.push(Arc::from(copy));
+                            let slot = (k.held.len() - 1) as u8;
+                            Source::Held { slot, iv, key }
+                        } else {
+                            story.push(format!(
+                                "{range} (the window being rewritten) from the journal copy at byte {at} under the old key ({})",
+                                k.how(key)
+                            ));
+                            let at = vol
+                                .base()
+                                .checked_add(at)
+                                .filter(|a| a.checked_add(s.end - s.start).is_some())
+                                .ok_or_else(|| format!("a journal at byte {at}"))?;
+                            Source::Cipher { at, iv, key }
                         }
-                        story.push(format!(
-                            "{range} (the window being rewritten) from the journal copy at byte {at} under the old key ({})",
-                            k.how(key)
-                        ));
-                        let at = vol
-                            .base()
-                            .checked_add(at)
-                            .filter(|a| a.checked_add(s.end - s.start).is_some())
-                            .ok_or_else(|| format!("a journal at byte {at}"))?;
-                        Source::Cipher { at, iv, key }
                     }
                     "checksum" => {
                         let (fid, fv) = last.ok_or("a hotzone with no backup-final segment")?;
@@ -236,6 +258,9 @@ struct Checksums {
 /// The window is read a block at a time; its length comes from the header,
 /// so it is bounded before any of it is read.
 const MAX_HOTZONE: u64 = 1 << 30;
+/// A detached header's journal copy of the window is held in memory: at
+/// most this (cryptsetup's windows are a few MiB at most).
+const MAX_HELD: u64 = 256 << 20;
 
 impl Checksums {
     fn read(vol: &VolumeReader, area: &Value, hot: u64) -> Result<Checksums, String> {
@@ -317,6 +342,9 @@ pub(crate) struct Keys {
     ciphers: Vec<Arc<SectorCipher>>,
     fps: Vec<String>,
     hows: Vec<String>,
+    /// Ciphertext held in memory (`Source::Held`): a detached header's
+    /// journal copy of the window.
+    held: Vec<Arc<[u8]>>,
 }
 
 impl Keys {
@@ -390,6 +418,7 @@ impl Keys {
                 cipher,
                 more: ciphers.collect(),
                 segments: parts,
+                held: self.held,
             },
             by,
             fingerprint: self.fps.join("+"),
