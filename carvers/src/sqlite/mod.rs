@@ -23,13 +23,12 @@ pub struct Sqlite;
 const MAX_GAP: u64 = 8 << 20;
 /// Sector boundaries that may hold the cut: with more, it is not looked for.
 const MAX_CUTS: u64 = 256;
-/// Bytes the gap search may read for one candidate file (each look at a page
-/// start, each page checked, each database walked): a page 1 inside some other
-/// structure (a WAL frame, a journal record) costs this at most, and stays
-/// well inside the reader's own budget.
+/// Work the gap search may do for one candidate file (the reader's own count
+/// of bytes served and requests made: each look at a page start, each page
+/// checked, each database walked as far as it walks): a page 1 inside some
+/// other structure (a WAL frame, a journal record) costs this at most, and
+/// stays well inside the reader's own budget.
 const BUDGET: u64 = 96 << 20;
-/// What a look at a page start costs against the budget.
-const LOOK: u64 = 64;
 
 /// Whether the 12 bytes at the start of a page could begin a b-tree page or an
 /// overflow page (its next page number within the database).
@@ -64,18 +63,19 @@ fn bifragment(
     }
     let mut cuts: Vec<u64> = (first..top).step_by(SECTOR as usize).collect();
     cuts.reverse();
-    let mut spent = 0u64;
+    // What the walks cost is what they read: a wrong (cut, gap) usually fails
+    // a few pages in, not after reading the whole database.
+    let before = r.work();
     let mut g = SECTOR;
     while g <= MAX_GAP && bad_at + g + 12 <= r.limit() {
         let mut found = None;
         for &s in &cuts {
             // The first page that starts at or after the cut must look like one
             // where the gap puts it.
-            if spent > BUDGET {
+            if r.work() - before > BUDGET {
                 return None;
             }
             let p0 = s.div_ceil(ps) * ps;
-            spent += LOOK;
             if p0 < len
                 && !r
                     .get(p0 + g, 12)
@@ -88,11 +88,9 @@ fn bifragment(
                 gap: g,
                 ..WHOLE
             };
-            spent += ps;
             if !page_ok(r, sp, db, bad, role) {
                 continue;
             }
-            spent += len;
             if let Walk::Ok { .. } = walk(r, sp, db, freelist, true) {
                 if found.is_some() {
                     return None;
