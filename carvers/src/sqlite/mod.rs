@@ -10,7 +10,7 @@
 //! one; the gap is a sector multiple after which that page checks out again;
 //! each such (cut, gap) is walked whole, and exactly one must pass (a cut that
 //! could be in several places, all in bytes no structure covers, is not
-//! guessed).
+//! guessed, unless every such place makes the same bytes).
 
 mod btree;
 
@@ -92,10 +92,14 @@ fn bifragment(
                 continue;
             }
             if let Walk::Ok { .. } = walk(r, sp, db, freelist, true) {
-                if found.is_some() {
-                    return None;
+                match found {
+                    None => found = Some(sp),
+                    // Two cuts that make the same bytes (what lies between
+                    // them is the same before the gap and after it: zeros in
+                    // a page's free space and zeros filler) are one file.
+                    Some(f) if same_file(r, f, sp) => {}
+                    Some(_) => return None,
                 }
-                found = Some(sp);
             }
         }
         if found.is_some() {
@@ -104,6 +108,18 @@ fn bifragment(
         g += SECTOR;
     }
     None
+}
+
+/// Whether two splices of one gap make the same file: the bytes between
+/// their cuts are the same where one takes them (before the gap) and where
+/// the other does (after it).
+fn same_file(r: &mut Reader<'_>, a: Splice, b: Splice) -> bool {
+    let (lo, hi) = (a.split.min(b.split), a.split.max(b.split));
+    let n = (hi - lo) as usize;
+    let Some(before) = r.get(lo, n).map(<[u8]>::to_vec) else {
+        return false;
+    };
+    a.gap == b.gap && r.get(lo + a.gap, n).is_some_and(|after| after == before.as_slice())
 }
 
 impl Carver for Sqlite {
