@@ -119,7 +119,9 @@ fn same_file(r: &mut Reader<'_>, a: Splice, b: Splice) -> bool {
     let Some(before) = r.get(lo, n).map(<[u8]>::to_vec) else {
         return false;
     };
-    a.gap == b.gap && r.get(lo + a.gap, n).is_some_and(|after| after == before.as_slice())
+    a.gap == b.gap
+        && r.get(lo + a.gap, n)
+            .is_some_and(|after| after == before.as_slice())
 }
 
 impl Carver for Sqlite {
