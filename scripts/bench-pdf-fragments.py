@@ -3,7 +3,8 @@
 and how many reassemblies it calls complete that are wrong.
 
 Usage: scripts/bench-pdf-fragments.py [SEED] [COUNT]   (DREDGE=path/to/dredge;
-ONLY=N runs case N alone, KEEP=1 keeps its image and case)
+ONLY=N runs case N alone, KEEP=1 keeps its image and case; PIECES=3 cuts each
+file at two boundaries instead of one)
 
 Each case: a PDF written by Ghostscript's pdfwrite from PostScript text pages
 (1-30 pages of random words; FlateDecode content streams and fonts), in a third
@@ -72,7 +73,17 @@ for i in range(count):
     cut = R.randrange(1, max(2, len(pdf) // 512)) * 512
     fill = R.choice(["noise", "zeros", "text", "pdf"])
     g = R.randrange(1, 400) * 512
-    img = image(R, [pdf[:cut], pdf[cut:]], [g], fill, others)
+    if os.environ.get("PIECES") == "3":
+        sectors = len(pdf) // 512
+        if sectors < 3:
+            continue
+        a, b = sorted(R.sample(range(1, sectors), 2))
+        cut = (a * 512, b * 512)
+        g2 = R.randrange(1, 400) * 512
+        img = image(R, [pdf[:cut[0]], pdf[cut[0]:cut[1]], pdf[cut[1]:]], [g, g2], fill, others)
+        g = (g, g2)
+    else:
+        img = image(R, [pdf[:cut], pdf[cut:]], [g], fill, others)
     if not only(i):
         continue
     want = hashlib.sha256(pdf).hexdigest()

@@ -536,3 +536,55 @@ fn a_pdf_in_two_fragments_comes_back_whole() {
     assert_eq!(a["status"], "partial", "{a}");
     assert!(a["size"].as_u64().unwrap() <= at as u64, "{a}");
 }
+
+/// PDFs cut twice: the objects between the cuts are at neither the place
+/// their offsets give nor the whole gap further, but one shorter gap further;
+/// each cut is then placed as the one cut of two fragments is (a Flate
+/// stream's Adler-32, the photo's decoding, an object header right after).
+/// As Ghostscript writes them and with object streams (qpdf).
+#[test]
+fn a_pdf_in_three_fragments_comes_back_whole() {
+    if !tools(&["gs", "qpdf", "convert"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let pdf = ghostscript_pdf(p);
+    let os = made(p, "qpdf --object-streams=generate a.pdf os.pdf", "os.pdf");
+    // A sector boundary inside a stream, near its middle.
+    let mid = |(s, e): (usize, usize)| {
+        let cut = (s + e) / 2 / 512 * 512;
+        let cut = if cut <= s { cut + 512 } else { cut };
+        assert!(s < cut && cut < e, "{s}..{e}");
+        cut
+    };
+    let (f1, j2) = (
+        mid(longest_stream(&pdf, "FlateDecode")),
+        mid(longest_stream(&pdf, "DCTDecode")),
+    );
+    assert!(f1 + 512 < j2, "{f1} {j2}");
+    let (a, b) = (f1, j2);
+    // With object streams: in an object stream's Flate data, then in the
+    // photo.
+    let (o1, o2) = (
+        mid(longest_stream(&os, "FlateDecode")),
+        mid(longest_stream(&os, "DCTDecode")),
+    );
+    assert!(o1 + 512 < o2, "{o1} {o2}");
+    comes_back(
+        p,
+        &pdf,
+        "pdf",
+        &[("flate-and-jpeg", vec![a, b], vec![37 * 512, 11 * 512])],
+    );
+    comes_back(
+        p,
+        &os,
+        "pdf",
+        &[(
+            "object-streams-twice",
+            vec![o1, o2],
+            vec![5 * 512, 91 * 512],
+        )],
+    );
+}

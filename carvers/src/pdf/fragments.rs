@@ -7,6 +7,12 @@
 //! (a FlateDecode stream inflates to its Adler-32 only when it is whole), and
 //! exactly one must pass: a cut that could lie at several boundaries, all in
 //! bytes no check covers (an image's raw or JPEG stream), is not guessed.
+//!
+//! Three fragments: the objects are then in three sets, in place, the whole
+//! gap further (with the last section) and, between them, some objects at
+//! neither place. Those must all be one shorter gap further (exactly one such
+//! gap, a sector multiple), and each of the two cuts is then looked for as the
+//! one cut is, between the sets it separates.
 
 use super::lex::Cur;
 use super::verify;
@@ -160,7 +166,10 @@ fn with_gap(
     if xref.entries.is_empty() || !xref.sections.iter().any(|s| s.at == y && s.placed == 1) {
         return None;
     }
-    let (lo, hi) = bounds(r, &layouts, &xref, end)?;
+    let (lo, hi, mid) = bounds(r, &layouts, &xref, end)?;
+    if !mid.is_empty() {
+        return three(r, &xref, g, (eof, end), base, (lo, hi), &mid);
+    }
     let first = r.sector_from(lo + 1);
     if first > hi || (hi - first) / SECTOR >= MAX_CUTS {
         return Some(None);
@@ -191,10 +200,118 @@ fn with_gap(
     )
 }
 
+/// The one cut of `r`'s file between logical `lo` and `hi` under the layouts
+/// `make` gives for each sector boundary there: the objects from `lo` to `hi`
+/// must check out under exactly one. None: no boundary does; Some(None):
+/// several do, or the search ran out of budget.
+fn one_cut(
+    r: &mut Reader<'_>,
+    xref: &Xref,
+    (eof, end): (u64, u64),
+    base: u64,
+    (lo, hi): (u64, u64),
+    make: impl Fn(u64) -> Option<Splice>,
+) -> Option<Option<Splice>> {
+    let first = r.sector_from(lo + 1);
+    if first > hi || (hi - first) / SECTOR >= MAX_CUTS {
+        return Some(None);
+    }
+    let mut found = None;
+    for s in (first..=hi).step_by(SECTOR as usize) {
+        if r.work() - base > BUDGET {
+            return Some(None);
+        }
+        let Some(sp) = make(s) else {
+            continue;
+        };
+        if verify(r, sp, xref, end, eof, lo..hi + 1, true).is_ok() {
+            if found.is_some() {
+                return Some(None);
+            }
+            found = Some(sp);
+        }
+    }
+    found.map(Some)
+}
+
+/// Three fragments: `mid` (logical offsets of the objects found at neither
+/// place, between the last in place, `lo`, and the first the whole gap `g`
+/// further, `hi`) lie one shorter gap further; then the first cut lies before
+/// the first of them and the second after the last. Convention as
+/// [`with_gap`].
+fn three(
+    r: &mut Reader<'_>,
+    xref: &Xref,
+    g: u64,
+    (eof, end): (u64, u64),
+    base: u64,
+    (lo, hi): (u64, u64),
+    mid: &[u64],
+) -> Option<Option<(Splice, u64)>> {
+    let entries: Vec<(u64, u32, u16)> = xref
+        .entries
+        .iter()
+        .filter(|e| mid.binary_search(&e.0).is_ok())
+        .copied()
+        .collect();
+    let mut shift = None;
+    let mut g1 = SECTOR;
+    while g1 < g {
+        if r.work() - base > BUDGET {
+            return Some(None);
+        }
+        let sp = Splice {
+            split: 0,
+            gap: g1,
+            ..WHOLE
+        };
+        let mut cur = Cur::new(r, sp, end);
+        if entries.iter().all(|&(off, num, gen)| {
+            cur.pos = off;
+            cur.obj_header(num, gen)
+        }) {
+            if shift.is_some() {
+                return Some(None);
+            }
+            shift = Some(g1);
+        }
+        g1 += SECTOR;
+    }
+    let g1 = shift?;
+    let (m0, m1) = (mid[0], mid[mid.len() - 1]);
+    let cut = |s| {
+        Some(Splice {
+            split: s,
+            gap: g1,
+            ..WHOLE
+        })
+    };
+    let Some(first) = one_cut(r, xref, (eof, end), base, (lo, m0), cut)? else {
+        return Some(None);
+    };
+    let Some(sp) = one_cut(r, xref, (eof, end), base, (m1, hi), |s| {
+        first.then(s, g - g1)
+    })?
+    else {
+        return Some(None);
+    };
+    Some(
+        verify(r, sp, xref, end, eof, 0..u64::MAX, false)
+            .is_ok()
+            .then_some((sp, end)),
+    )
+}
+
 /// Where the cut may lie: after the last object or section found in place, at
-/// or before the first found shifted. None when some object is in neither
-/// place, or the two sets interleave.
-fn bounds(r: &mut Reader<'_>, layouts: &[Splice; 2], xref: &Xref, end: u64) -> Option<(u64, u64)> {
+/// or before the first found shifted; and the objects found at neither place
+/// (a third fragment's), which must all lie between. None when the sets
+/// interleave.
+fn bounds(
+    r: &mut Reader<'_>,
+    layouts: &[Splice; 2],
+    xref: &Xref,
+    end: u64,
+) -> Option<(u64, u64, Vec<u64>)> {
     let (mut lo, mut hi) = (0u64, u64::MAX);
     for s in &xref.sections {
         if s.placed == 0 {
@@ -215,13 +332,16 @@ fn bounds(r: &mut Reader<'_>, layouts: &[Splice; 2], xref: &Xref, end: u64) -> O
             .collect()
     };
     let (here, there) = (headers(r, layouts[0]), headers(r, layouts[1]));
+    let mut mid = Vec::new();
     for ((&(off, ..), h), t) in xref.entries.iter().zip(here).zip(there) {
         match (h, t) {
             (true, false) => lo = lo.max(off),
             (false, true) => hi = hi.min(off),
             (true, true) => {}
-            (false, false) => return None,
+            (false, false) => mid.push(off),
         }
     }
-    (lo < hi).then_some((lo, hi))
+    mid.sort_unstable();
+    let between = mid.first().is_none_or(|&m| m > lo) && mid.last().is_none_or(|&m| m < hi);
+    (lo < hi && between).then_some((lo, hi, mid))
 }

@@ -179,9 +179,18 @@ impl Carver for Pdf {
             if passed.is_some_and(|h| e > h + fragments::MAX_GAP) {
                 break;
             }
+            // One end of line after `%%EOF` (CR LF, LF or CR) is the file's:
+            // a second is as likely the next bytes' (writers put one).
             let mut end = e + 5;
-            while matches!(r.u8(end), Some(b'\r' | b'\n')) && end < e + 7 {
-                end += 1;
+            match r.u8(end) {
+                Some(b'\r') => {
+                    end += 1;
+                    if r.u8(end) == Some(b'\n') {
+                        end += 1;
+                    }
+                }
+                Some(b'\n') => end += 1,
+                _ => {}
             }
             match judge(r, e, end) {
                 End::No => continue,
