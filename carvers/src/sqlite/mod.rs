@@ -91,6 +91,11 @@ fn bifragment(
             if !page_ok(r, sp, db, bad, role) {
                 continue;
             }
+            // The walk reaches only the pages the b-trees name: the last
+            // page, where this layout puts it, must be there too.
+            if r.get(sp.at(len - 1), 1).is_none() {
+                continue;
+            }
             if let Walk::Ok { .. } = walk(r, sp, db, freelist, true) {
                 match found {
                     None => found = Some(sp),
