@@ -588,3 +588,78 @@ fn a_pdf_in_three_fragments_comes_back_whole() {
         )],
     );
 }
+
+/// A PDF of `n` small objects, the first padded by `pad` bytes, and the
+/// offset of its cross-reference table's first row.
+fn small_objects_pdf(n: usize, pad: usize) -> (Vec<u8>, usize) {
+    let mut f = b"%PDF-1.4\n".to_vec();
+    let mut offs = Vec::new();
+    for k in 1..=n {
+        offs.push(f.len());
+        let fill = if k == 1 {
+            "x".repeat(pad)
+        } else {
+            String::new()
+        };
+        let body = if k == 1 {
+            format!("<< /Type /Catalog /Pages 2 0 R /Pad ({fill}) >>")
+        } else if k == 2 {
+            format!("<< /Type /Pages /Kids [] /Count 0 /Note (object {k}) >>")
+        } else {
+            format!("<< /Note (object {k} of the ledger, kept for the record) >>")
+        };
+        f.extend_from_slice(format!("{k} 0 obj\n{body}\nendobj\n").as_bytes());
+    }
+    let x = f.len();
+    f.extend_from_slice(format!("xref\n0 {}\n0000000000 65535 f \n", n + 1).as_bytes());
+    let rows = f.len() - 20;
+    for o in offs {
+        f.extend_from_slice(format!("{o:010} 00000 n \n").as_bytes());
+    }
+    f.extend_from_slice(
+        format!(
+            "trailer\n<< /Size {} /Root 1 0 R >>\nstartxref\n{x}\n%%EOF\n",
+            n + 1
+        )
+        .as_bytes(),
+    );
+    (f, rows)
+}
+
+/// A PDF in three pieces with zeros between them, its second cut inside the
+/// cross-reference table. PDF counts NUL as white space, and the table was
+/// read as if the zeros were spaces between its rows: the file came back
+/// "complete" in two pieces with the second gap's zeros inside it. A table's
+/// rows now allow only spaces and line ends between them, so the file is
+/// either its own bytes or not complete.
+#[test]
+fn zeros_inside_a_cross_reference_table_are_a_gap_not_white_space() {
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    // The second cut on a sector boundary at the space before a row's kind
+    // (byte 16 of its 20): the rows read on across the zeros as if nothing
+    // were cut, the trap the bug fell into.
+    let (pdf, cut2) = (0..20)
+        .find_map(|pad| {
+            let (f, rows) = small_objects_pdf(160, pad);
+            let b = (rows / 512 + 2) * 512;
+            ((b - rows) % 20 == 16).then_some((f, b))
+        })
+        .unwrap();
+    let (cuts, gaps) = (vec![7 * 512, cut2], vec![126 * 512, 60 * 512]);
+    let (mut img, pieces) = lay(4 << 20, 0x20000, &pdf, &cuts, &gaps);
+    for w in pieces.windows(2) {
+        let (end, next) = ((w[0].0 + w[0].1) as usize, w[1].0 as usize);
+        img[end..next].fill(0);
+    }
+    std::fs::write(p.join("img.raw"), &img).unwrap();
+    // A partial carve ends the session with exit code 3.
+    let o = one_shot("carve", &p.join("img.raw"), None, &p.join("case"), &[]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let arts = ls_json(&p.join("case"));
+    let a = carved_at(&arts, 0x20000, "pdf").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert!(
+        a["status"] != "complete" || a["sha256"] == sha256(&pdf),
+        "a layout with the zeros inside called complete: {a}"
+    );
+}

@@ -163,15 +163,18 @@ impl Carver for Pdf {
         let mut good: Option<u64> = None;
         let mut broken: Option<u64> = None;
         // A header met before any %%EOF of this file: another PDF, laid in
-        // the gap of this one, or embedded in it. One is passed over, and
-        // this file's end looked for within `MAX_GAP` of it.
+        // a gap of this one, or embedded in it. One per gap (two: a file in
+        // three pieces) is passed over, and this file's end looked for within
+        // `MAX_GAP` of the last.
         let mut passed: Option<u64> = None;
+        let mut headers_passed = 0;
         // One forward scan: each %%EOF in turn, until the next PDF's header.
         while let Some((e, k)) = r.find_any(off, &[b"%%EOF", b"%PDF-"]) {
             off = e + 5;
             if k == 1 {
-                if good.is_none() && broken.is_none() && passed.is_none() {
+                if good.is_none() && broken.is_none() && headers_passed < 2 {
                     passed = Some(e);
+                    headers_passed += 1;
                     continue;
                 }
                 break;

@@ -101,6 +101,20 @@ pub(super) fn section(
     }
 }
 
+/// Moves past at most `max` spaces, carriage returns and line feeds; None
+/// when more follow.
+fn gaps(cur: &mut Cur, max: usize) -> Option<()> {
+    let mut n = 0;
+    while matches!(cur.peek(), Some(b' ' | b'\r' | b'\n')) {
+        n += 1;
+        if n > max {
+            return None;
+        }
+        cur.pos += 1;
+    }
+    Some(())
+}
+
 /// A classic table (`xref`, subsections of 20-byte entries) and its trailer.
 fn table(cur: &mut Cur, got: &mut Vec<(u64, u32, u16)>) -> Option<Read> {
     loop {
@@ -115,12 +129,17 @@ fn table(cur: &mut Cur, got: &mut Vec<(u64, u32, u16)>) -> Option<Read> {
             return None;
         }
         for k in 0..count {
-            cur.ws();
+            // A row is 20 bytes: offset, generation and kind apart by a space,
+            // then a two-byte end of line. Only spaces and line ends between
+            // its fields (a few, for writers that pad or shorten them): any
+            // other byte PDF counts as white space, NUL above all, is no part
+            // of a table, and zeros where the rows should go are a gap.
+            gaps(cur, 3)?;
             let off = cur.uint()?;
-            cur.ws();
+            gaps(cur, 2)?;
             // Free entries may carry 65536 (Pillow writes it for object 0).
             let gen = cur.uint()?;
-            cur.ws();
+            gaps(cur, 2)?;
             let kind = cur.peek()?;
             cur.pos += 1;
             match kind {
