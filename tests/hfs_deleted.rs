@@ -142,6 +142,23 @@ fn files_deleted_on_a_journaled_volume_come_back_from_the_journal() {
         let a = by(&back, p).unwrap_or_else(|| panic!("{p}"));
         assert_eq!(a["sha256"], by(&before, p).unwrap()["sha256"], "{p}");
     }
+    // The attributes tree's leaf as it was, left in a node that tree let go
+    // (its last): the attribute comes back from there too.
+    let o = std::fs::read(&orig).unwrap();
+    let attrs = be32(&o, 1024 + 352 + 16) as usize * bs;
+    let anode = usize::from(u16::from_be_bytes([o[attrs + 32], o[attrs + 33]]));
+    let first_leaf = be32(&o, attrs + 24) as usize;
+    let last = be32(&o, attrs + 36) as usize - 1;
+    assert!(last > first_leaf, "no free node in the attributes file");
+    let leaf = o[attrs + first_leaf * anode..attrs + (first_leaf + 1) * anode].to_vec();
+    b[attrs + last * anode..attrs + (last + 1) * anode].copy_from_slice(&leaf);
+    let freed2 = dir.path().join("freed-attrs.raw");
+    std::fs::write(&freed2, &b).unwrap();
+    let back = recover(dir.path(), &freed2, "freed-attrs");
+    for p in GONE {
+        let a = by(&back, p).unwrap_or_else(|| panic!("{p}"));
+        assert_eq!(a["sha256"], by(&before, p).unwrap()["sha256"], "{p}");
+    }
 
     // The live catalog leaf destroyed: every file comes back from the
     // journal's copies, with a finding that they may not be deleted.

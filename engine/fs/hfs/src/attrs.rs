@@ -130,22 +130,32 @@ impl Assembler {
     }
 }
 
-/// Every attribute of the volume, and the tree's node size and node count
-/// (the shape of its node copies in the journal).
-pub(crate) fn read(fs: &HfsFs, findings: &mut Vec<Finding>) -> (Attrs, Option<(usize, u32)>) {
+/// What [`read`] learns of the attributes tree besides its records.
+#[derive(Default)]
+pub(crate) struct TreeShape {
+    /// Node size and node count (the shape of its node copies in the
+    /// journal), when it opened.
+    pub shape: Option<(usize, u32)>,
+    /// The nodes read as live leaves (the others may hold records the tree
+    /// let go).
+    pub live: Vec<bool>,
+}
+
+/// Every attribute of the volume, and the tree's shape.
+pub(crate) fn read(fs: &HfsFs, findings: &mut Vec<Finding>) -> (Attrs, TreeShape) {
     if fs.head.attributes.logical_size == 0 {
-        return (Attrs::new(), None);
+        return (Attrs::new(), TreeShape::default());
     }
     let fork = fs.complete(fs.head.attributes.clone(), 8, 0);
     let tree = match Tree::open(&fs.vol, fork, fs.head.block, "attributes file") {
         Ok(t) => t,
         Err(f) => {
             findings.push(f);
-            return (Attrs::new(), None);
+            return (Attrs::new(), TreeShape::default());
         }
     };
     let mut a = Assembler::default();
-    tree.leaves(
+    let live = tree.leaves(
         "attributes file",
         &mut |r| {
             if let Some(rec) = record(&r.key, &r.data) {
@@ -161,5 +171,9 @@ pub(crate) fn read(fs: &HfsFs, findings: &mut Vec<Finding>) -> (Attrs, Option<(u
             format!("HFS+: more than {MAX_ATTRS} extended attributes; the rest are not listed"),
         ));
     }
-    (a.out, Some((tree.node_size, tree.total_nodes)))
+    let shape = TreeShape {
+        shape: Some((tree.node_size, tree.total_nodes)),
+        live,
+    };
+    (a.out, shape)
 }

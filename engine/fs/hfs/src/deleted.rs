@@ -53,8 +53,8 @@ fn modified(it: &Item) -> i64 {
 impl HfsFs {
     /// Catalog records whose CNIDs `live` does not hold, by CNID, from the
     /// catalog nodes not in `live_nodes` and from the journal; and those
-    /// files' extended attributes from the attributes tree's node copies in
-    /// the journal.
+    /// files' extended attributes from the attributes tree's nodes it let go
+    /// and its node copies in the journal.
     pub(crate) fn stale_records(
         &self,
         live: &HashSet<u32>,
@@ -122,9 +122,19 @@ impl HfsFs {
             return (BTreeMap::new(), Attrs::new());
         };
         tree.stale_leaves(live_nodes, &mut |r| keep(&r.key, &r.data, r.at, false));
+        // The attributes tree's nodes it let go: a deleted file's attributes
+        // left there (its live nodes have the records' bytes cleared).
+        if self.attr_tree.shape.is_some() {
+            let fork = self.complete(self.head.attributes.clone(), 8, 0);
+            if let Ok(at) = Tree::open(&self.vol, fork, self.head.block, "attributes file") {
+                at.stale_leaves(&self.attr_tree.live, &mut |r| {
+                    keep_attr(&r.key, &r.data, r.at)
+                });
+            }
+        }
         if let Some((start, len)) = self.journal(findings) {
             let mut shapes = vec![(tree.node_size, tree.total_nodes)];
-            shapes.extend(self.attr_shape);
+            shapes.extend(self.attr_tree.shape);
             scan_journal(&self.vol, start, len, &shapes, &mut |k, d, at| {
                 keep(k, d, at, true);
                 keep_attr(k, d, at);

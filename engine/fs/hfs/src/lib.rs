@@ -169,8 +169,8 @@ pub struct HfsFs {
     label: Option<String>,
     /// Extended attributes by file.
     attrs: attrs::Attrs,
-    /// The attributes tree's node size and node count, when it opened.
-    attr_shape: Option<(usize, u32)>,
+    /// The attributes tree's node size and count, and its live leaves.
+    attr_tree: attrs::TreeShape,
     findings: Vec<Finding>,
 }
 
@@ -235,7 +235,7 @@ impl HfsFs {
             overflow: HashMap::new(),
             label: None,
             attrs: attrs::Attrs::new(),
-            attr_shape: None,
+            attr_tree: attrs::TreeShape::default(),
             findings,
         };
         fs.read_overflow();
@@ -256,7 +256,7 @@ impl HfsFs {
         );
         fs.label = name;
         let mut f = Vec::new();
-        (fs.attrs, fs.attr_shape) = attrs::read(&fs, &mut f);
+        (fs.attrs, fs.attr_tree) = attrs::read(&fs, &mut f);
         fs.findings.extend(f);
         Ok(fs)
     }
