@@ -170,28 +170,16 @@ fn with_gap(
     if !mid.is_empty() {
         return three(r, &xref, g, (eof, end), base, (lo, hi), &mid);
     }
-    let first = r.sector_from(lo + 1);
-    if first > hi || (hi - first) / SECTOR >= MAX_CUTS {
-        return Some(None);
-    }
-    let mut found = None;
-    for s in (first..=hi).step_by(SECTOR as usize) {
-        if r.work() - base > BUDGET {
-            return Some(None);
-        }
-        let sp = Splice {
+    let cut = |s| {
+        Some(Splice {
             split: s,
             gap: g,
             ..WHOLE
-        };
-        if verify(r, sp, &xref, end, eof, lo..hi + 1, true).is_ok() {
-            if found.is_some() {
-                return Some(None);
-            }
-            found = Some(sp);
-        }
-    }
-    let sp = found?;
+        })
+    };
+    let Some(sp) = one_cut(r, &xref, (eof, end), base, (lo, hi), cut)? else {
+        return Some(None);
+    };
     // The one cut: everything checked under it.
     Some(
         verify(r, sp, &xref, end, eof, 0..u64::MAX, false)

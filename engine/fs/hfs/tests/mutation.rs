@@ -149,6 +149,27 @@ fn deleted_image(opts: &[&str]) -> Option<Vec<u8>> {
     ok.then(|| std::fs::read(&out).ok()).flatten()
 }
 
+/// `base` (whose `/a_directory` is deleted) read whole, then mutated in
+/// `regions` (offset, length): a byte or a big-endian word at a time, one to
+/// six per case.
+fn mutate_deleted(base: &[u8], regions: &[(u64, u64)], seed: u64) {
+    let undamaged = run_case(base.to_vec());
+    assert!(undamaged.iter().any(|p| p == "/a_directory/a_file"));
+    let (mut r, cases) = dredge_testkit::mutation_setup(seed);
+    for _ in 0..cases {
+        let mut img = base.to_vec();
+        let (at, len) = regions[r.below(regions.len() as u64) as usize];
+        for _ in 0..1 + r.below(6) {
+            let i = (at + r.below(len)) as usize & !3;
+            match r.below(2) {
+                0 => img[i] = r.next() as u8,
+                _ => img[i..i + 4].copy_from_slice(&(r.next() as u32).to_be_bytes()),
+            }
+        }
+        run_case(img);
+    }
+}
+
 #[test]
 fn mutated_journals_and_freed_nodes_never_panic() {
     if Command::new("gzip").arg("--version").output().is_err() {
@@ -172,21 +193,7 @@ fn mutated_journals_and_freed_nodes_never_panic() {
         (journal, 3 * 4096), // the journal header and the first transaction
         (cat, cat_len),      // the catalog, its free nodes among it
     ];
-    let undamaged = run_case(base.clone());
-    assert!(undamaged.iter().any(|p| p == "/a_directory/a_file"));
-    let (mut r, cases) = dredge_testkit::mutation_setup(0x4846_534A_524E_4C21);
-    for _ in 0..cases {
-        let mut img = base.clone();
-        let (at, len) = regions[r.below(regions.len() as u64) as usize];
-        for _ in 0..1 + r.below(6) {
-            let i = (at + r.below(len)) as usize & !3;
-            match r.below(2) {
-                0 => img[i] = r.next() as u8,
-                _ => img[i..i + 4].copy_from_slice(&(r.next() as u32).to_be_bytes()),
-            }
-        }
-        run_case(img);
-    }
+    mutate_deleted(&base, &regions, 0x4846_534A_524E_4C21);
 }
 
 /// A journal whose node copy wraps around its end: its header (where the
@@ -208,21 +215,7 @@ fn mutated_wrapped_journals_never_panic() {
         (journal + len - 4096, 4096),
         (journal + 512, 4096),
     ];
-    let undamaged = run_case(base.clone());
-    assert!(undamaged.iter().any(|p| p == "/a_directory/a_file"));
-    let (mut r, cases) = dredge_testkit::mutation_setup(0x4846_5357_5241_5021);
-    for _ in 0..cases {
-        let mut img = base.clone();
-        let (at, len) = regions[r.below(regions.len() as u64) as usize];
-        for _ in 0..1 + r.below(6) {
-            let i = (at + r.below(len)) as usize & !3;
-            match r.below(2) {
-                0 => img[i] = r.next() as u8,
-                _ => img[i..i + 4].copy_from_slice(&(r.next() as u32).to_be_bytes()),
-            }
-        }
-        run_case(img);
-    }
+    mutate_deleted(&base, &regions, 0x4846_5357_5241_5021);
 }
 
 #[test]
