@@ -31,7 +31,7 @@ import struct
 import sys
 
 from decmpfs import attr_and_fork
-from hfs_tree import Tree, Vol, attr_key, be, relay
+from hfs_tree import Tree, Vol, attr_key, be, relay, root_file
 
 UF_COMPRESSED = 0x20
 
@@ -42,21 +42,7 @@ def main():
     data = open(content, "rb").read()
     vol = Vol(open(src, "rb").read())
     cat = Tree(vol, 1024 + 272)
-    want = name.encode("utf-16-be")
-    found = None
-    for i, node in cat.leaves():
-        n = be("H", node, 10)
-        for r in range(n):
-            o = be("H", node, len(node) - 2 * (r + 1))
-            klen = be("H", node, o)
-            parent, nlen = be("I", node, o + 2), be("H", node, o + 6)
-            if parent == 2 and bytes(node[o + 8:o + 8 + 2 * nlen]) == want:
-                rec = o + 2 + klen
-                if be("h", node, rec) == 2:
-                    found = (i, rec)
-    if found is None:
-        sys.exit(f"hfs-compress: no file {name} in the root folder")
-    leaf, rec = found
+    leaf, rec = root_file(cat, name, "hfs-compress")
     node = cat.node(leaf)
     cnid = be("I", node, rec + 8)
     node[rec + 41] |= UF_COMPRESSED

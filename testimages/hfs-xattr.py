@@ -25,22 +25,7 @@ dredge.
 import struct
 import sys
 
-from hfs_tree import Tree, Vol, alloc_bits, attr_key, be, relay
-
-
-def root_file(cat, name):
-    """(leaf node, record offset in it) of the file record of root's NAME."""
-    want = name.encode("utf-16-be")
-    for i, node in cat.leaves():
-        for r in range(be("H", node, 10)):
-            o = be("H", node, len(node) - 2 * (r + 1))
-            klen = be("H", node, o)
-            parent, nlen = be("I", node, o + 2), be("H", node, o + 6)
-            if parent == 2 and bytes(node[o + 8:o + 8 + 2 * nlen]) == want:
-                rec = o + 2 + klen
-                if be("h", node, rec) == 2:
-                    return i, rec
-    sys.exit(f"hfs-xattr: no file {name} in the root folder")
+from hfs_tree import Tree, Vol, alloc_bits, attr_key, be, relay, root_file
 
 
 def key(cnid, start, units):
@@ -56,7 +41,7 @@ def main():
     data = open(content, "rb").read()
     vol = Vol(open(src, "rb").read())
     cat = Tree(vol, 1024 + 272)
-    leaf, rec = root_file(cat, name)
+    leaf, rec = root_file(cat, name, "hfs-xattr")
     cnid = be("I", cat.node(leaf), rec + 8)
 
     nblocks = max(1, (len(data) + vol.bs - 1) // vol.bs)

@@ -115,3 +115,22 @@ def alloc_bits(vol):
         struct.pack_into(">I", vol.d, 1024 + 48, free - 1)
 
     return used, take
+
+
+def root_file(cat, name, who):
+    """(leaf node, record offset in it) of the file record of the root
+    folder's NAME in catalog tree `cat`; `who` names the script in errors."""
+    want = name.encode("utf-16-be")
+    found = None
+    for i, node in cat.leaves():
+        for r in range(be("H", node, 10)):
+            o = be("H", node, len(node) - 2 * (r + 1))
+            klen = be("H", node, o)
+            parent, nlen = be("I", node, o + 2), be("H", node, o + 6)
+            if parent == 2 and bytes(node[o + 8:o + 8 + 2 * nlen]) == want:
+                rec = o + 2 + klen
+                if be("h", node, rec) == 2:
+                    found = (i, rec)
+    if found is None:
+        sys.exit(f"{who}: no file {name} in the root folder")
+    return found

@@ -377,6 +377,14 @@ fn find(h: &[u8], n: &[u8]) -> Option<usize> {
     h.windows(n.len()).position(|w| w == n)
 }
 
+/// A sector boundary inside the stream at `(start, end)`, near its middle.
+fn mid((s, e): (usize, usize)) -> usize {
+    let cut = (s + e) / 2 / 512 * 512;
+    let cut = if cut <= s { cut + 512 } else { cut };
+    assert!(s < cut && cut < e, "{s}..{e}");
+    cut
+}
+
 /// Twelve pages of Ghostscript text and a photo (ImageMagick's JPEG through
 /// Ghostscript's viewjpeg): Flate and DCT streams, `/Length` given as an
 /// object written after its stream.
@@ -476,13 +484,6 @@ fn a_pdf_in_two_fragments_comes_back_whole() {
     let pdf = ghostscript_pdf(p);
     let os = made(p, "qpdf --object-streams=generate a.pdf os.pdf", "os.pdf");
     let lin = made(p, "qpdf --linearize a.pdf lin.pdf", "lin.pdf");
-    // A sector boundary inside the stream, near its middle.
-    let mid = |(s, e): (usize, usize)| {
-        let cut = (s + e) / 2 / 512 * 512;
-        let cut = if cut <= s { cut + 512 } else { cut };
-        assert!(s < cut && cut < e, "{s}..{e}");
-        cut
-    };
     let x = find(&pdf, b"\nxref\n").unwrap() + 1;
     let t = find(&pdf[x..], b"trailer").unwrap() + x;
     let in_table = (x / 512 + 1) * 512;
@@ -551,13 +552,6 @@ fn a_pdf_in_three_fragments_comes_back_whole() {
     let p = d.path();
     let pdf = ghostscript_pdf(p);
     let os = made(p, "qpdf --object-streams=generate a.pdf os.pdf", "os.pdf");
-    // A sector boundary inside a stream, near its middle.
-    let mid = |(s, e): (usize, usize)| {
-        let cut = (s + e) / 2 / 512 * 512;
-        let cut = if cut <= s { cut + 512 } else { cut };
-        assert!(s < cut && cut < e, "{s}..{e}");
-        cut
-    };
     let (f1, j2) = (
         mid(longest_stream(&pdf, "FlateDecode")),
         mid(longest_stream(&pdf, "DCTDecode")),
