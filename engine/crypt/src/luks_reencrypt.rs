@@ -123,7 +123,10 @@ pub(crate) fn open(
                         // is read now and held (its size is the window's).
                         if !std::ptr::eq(vol, data) {
                             let hot = s.end - s.start;
-                            if hot > MAX_HELD {
+                            // All held copies together (a forged header may
+                            // flag many segments), never past MAX_HELD.
+                            let held: u64 = k.held.iter().map(|h| h.len() as u64).sum();
+                            if hot.saturating_add(held) > MAX_HELD || k.held.len() >= 16 {
                                 return Err(format!(
                                     "a window of {hot} bytes in a detached header's journal: at most {MAX_HELD} are read"
                                 ));
