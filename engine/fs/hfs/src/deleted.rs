@@ -64,7 +64,8 @@ impl HfsFs {
         let mut out: BTreeMap<u32, Stale> = BTreeMap::new();
         let mut full = false;
         // Attribute records of files the live catalog does not hold, by key;
-        // of several copies of one record, the earliest in the journal.
+        // of several copies of one record, the earliest on the volume (a node
+        // the tree let go, or a journal copy).
         let mut gone: BTreeMap<(u32, String, u32), (u64, attrs::Record)> = BTreeMap::new();
         let mut keep_attr = |k: &[u8], d: &[u8], at: u64| {
             let Some(r) = attrs::record(k, d) else {
