@@ -16,6 +16,8 @@ const fn table(poly: u32) -> [u32; 256] {
     t
 }
 
+/// The reference the fast IEEE CRC is tested against.
+#[cfg(test)]
 static IEEE: [u32; 256] = table(0xEDB8_8320);
 static CASTAGNOLI: [u32; 256] = table(0x82F6_3B78);
 
@@ -29,12 +31,18 @@ fn update(t: &[u32; 256], crc: u32, data: &[u8]) -> u32 {
 
 /// CRC-32 (IEEE 802.3), as GPT, PNG, ZIP and gzip use.
 pub fn crc32(data: &[u8]) -> u32 {
-    !update(&IEEE, !0, data)
+    !crc32_update(!0, data)
 }
 
 /// CRC-32 (IEEE) raw update (seed `!0`, finalise with `!`), for CRCs over pieces.
 pub fn crc32_update(seed: u32, data: &[u8]) -> u32 {
-    update(&IEEE, seed, data)
+    // The carvers check the CRC of every PNG chunk, ZIP member and gzip stream
+    // they meet: a byte-wise table ran at about 0.4 GB/s and was 3 % of a dense
+    // carve's CPU. crc32fast folds 16 bytes at a time with PCLMULQDQ where the
+    // CPU has it (the table otherwise); its state is the finalised value.
+    let mut h = crc32fast::Hasher::new_with_initial(!seed);
+    h.update(data);
+    !h.finalize()
 }
 
 /// Adler-32, as EWF (E01) uses for section headers, tables and uncompressed chunks.
@@ -59,6 +67,18 @@ pub fn crc32c_update(seed: u32, data: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fast_ieee_matches_the_table_over_pieces() {
+        let data: Vec<u8> = (0..5000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        for cut in [0usize, 1, 15, 16, 17, 1000, 4999, 5000] {
+            let (a, b) = data.split_at(cut);
+            let fast = crc32_update(crc32_update(!0, a), b);
+            assert_eq!(fast, update(&IEEE, !0, &data), "cut {cut}");
+        }
+    }
 
     #[test]
     fn check_values() {
