@@ -12,7 +12,8 @@ and what a forensic reader has to find again:
   shifted, and the freed bytes cleared), the header node's leaf record count
   lowered, the parent folder's valence and the volume header's file and
   folder counts lowered, and the forks' allocation blocks freed in the
-  allocation file (their bytes stay where they are). The file's extended
+  allocation file (their bytes stay where they are). A fork's extents past
+  its eighth leave the extents overflow B-tree the same way. The file's extended
   attributes leave the attributes B-tree the same way. A file hard link's
   inode (`iNode<N>` in the private folder) loses a link, and goes too, as a
   file does, when that was its last (xnu's `hfs_unlink`).
@@ -22,7 +23,8 @@ and what a forensic reader has to find again:
   blocks' new contents. So the transaction that created a file, or last
   changed its folder, holds a copy of the catalog leaf node with the file's
   record, and it stays in the journal's circular buffer after the file is
-  deleted, until the buffer wraps over it.
+  deleted, until the buffer wraps over it. So does the copy of the extents
+  overflow leaf that held a fragmented file's further extents.
 
 If the volume has no journal (dfvfs's `hfsplus.raw` has none), one is made
 first, as `newfs_hfs -J` lays it out: a journal info block (flags: journal
@@ -186,6 +188,7 @@ class Vol:
         else:
             for fork in (88, 168):
                 self.free_fork(rdata + fork)
+            self.remove_overflow(cnid)
             self.remove_attrs(cnid)
             inode = None
             if bytes(self.d[rdata + 48:rdata + 56]) == b"hlnkhfs+":
@@ -211,10 +214,52 @@ class Vol:
         return f"iNode{n}" if left == 0 else None
 
     def free_fork(self, at):
+        self.free_extents(at + 16)
+
+    def free_extents(self, at):
         for e in range(8):
-            s, c = struct.unpack_from(">II", self.d, at + 16 + 8 * e)
+            s, c = struct.unpack_from(">II", self.d, at + 8 * e)
             for b in range(s, s + c):
                 self.mark(b, False)
+
+    def remove_overflow(self, cnid):
+        """A fork's extents past its eighth go with it (xnu's
+        `DeallocateFork`): their records leave the extents overflow B-tree,
+        their blocks are freed, and a leaf left empty leaves the tree
+        (`DeleteTree`: a root leaf emptied makes the tree empty again)."""
+        if be("Q", self.d, 1024 + 192) == 0:
+            return
+        t = self.tree(192)
+        base, size = t
+        again = True
+        while again:
+            again = False
+            for n in self.leaves(t):
+                for i, (s, _) in enumerate(self.records(n, t)):
+                    r = base + n * size + s
+                    if be("H", self.d, r) != 10 or be("I", self.d, r + 4) != cnid:
+                        continue
+                    self.free_extents(r + 12)
+                    self.delete_record(n, i, t)
+                    if not self.records(n, t):
+                        self.drop_leaf(t, n)
+                    again = True
+                    break
+                if again:
+                    break
+
+    def drop_leaf(self, t, n):
+        """An empty leaf that is the tree's root leaves it: the tree is
+        empty (depth 0, no root, no leaves) and the node is free in the map."""
+        base, size = t
+        h = base + 14
+        if be("I", self.d, h + 2) != n or be("H", self.d, h) != 1:
+            sys.exit("hfs-delete: only a one-leaf extents tree is emptied")
+        struct.pack_into(">HI", self.d, h, 0, 0)
+        struct.pack_into(">II", self.d, h + 10, 0, 0)
+        struct.pack_into(">I", self.d, h + 26, be("I", self.d, h + 26) + 1)
+        mapped = base + be("H", self.d, base + size - 6)
+        self.d[mapped + n // 8] &= ~(0x80 >> (n % 8)) & 0xFF
 
     def remove_attrs(self, cnid):
         """The file's extended attributes go with it (hfs_removeallattr):
@@ -250,10 +295,11 @@ class Vol:
 
     def snapshot(self):
         """(sector number, bytes) of the header node and every leaf node of
-        the catalog and of the attributes B-tree."""
+        the catalog, the extents overflow and the attributes B-trees."""
         trees = [(self.cat, self.node)]
-        if be("Q", self.d, 1024 + 352):
-            trees.append(self.tree(352))
+        for fork in (192, 352):
+            if be("Q", self.d, 1024 + fork):
+                trees.append(self.tree(fork))
         out = []
         for base, size in trees:
             for n in [0] + self.leaves((base, size)):

@@ -378,3 +378,89 @@ fn a_deleted_hard_link_has_its_inode_s_content() {
         (&false.into(), &want)
     );
 }
+
+/// A fragmented file deleted (`testimages/hfs-fragment.py`: 22 extents, the
+/// 14 past the eighth in the extents overflow tree, which `hfs-delete.py`
+/// empties as xnu's `DeallocateFork` does). Its further extents come back
+/// from the overflow tree's leaf copy in the journal, so the whole content
+/// does. With the journal wiped and only the old catalog leaf left (in a free
+/// catalog node) the record is found but not its further extents; the old
+/// overflow leaf left in a node that tree let go brings them back.
+#[test]
+fn a_deleted_fragmented_file_has_its_overflow_extents_from_the_journal() {
+    if !tools(&["gzip", "python3"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let orig = dfvfs(dir.path(), "hfsplus.raw");
+    let content: Vec<u8> = (0..90_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect();
+    let src = dir.path().join("content.bin");
+    std::fs::write(&src, &content).unwrap();
+    let want = json!(sha256_file(&src));
+    let frag = dir.path().join("frag.raw");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/hfs-fragment.py");
+    let o = std::process::Command::new("python3")
+        .arg(script)
+        .args([&orig, Path::new("passwords.txt"), &src, &frag])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let live = recover(dir.path(), &frag, "live");
+    let l = by(&live, "/passwords.txt").unwrap();
+    assert_eq!(
+        (&l["sha256"], l["runs"].as_array().unwrap().len()),
+        (&want, 22)
+    );
+
+    let img = delete(dir.path(), &frag, &["/passwords.txt"]);
+    let after = recover(dir.path(), &img, "after");
+    let a = by(&after, "/passwords.txt").expect("the deleted file");
+    assert_eq!(a["deleted"], true);
+    assert_eq!(a["recovery"], "deleted-intact", "{a}");
+    assert_eq!(
+        (&a["sha256"], a["runs"].as_array().unwrap().len()),
+        (&want, 22)
+    );
+
+    // The journal wiped, the old catalog leaf in a free catalog node: the
+    // record, without its further extents.
+    let mut b = std::fs::read(&img).unwrap();
+    let bs = be32(&b, 1024 + 40) as usize;
+    let jib = be32(&b, 1024 + 12) as usize * bs;
+    let off = u64::from_be_bytes(b[jib + 36..jib + 44].try_into().unwrap()) as usize;
+    let len = u64::from_be_bytes(b[jib + 44..jib + 52].try_into().unwrap()) as usize;
+    let journal = b[off..off + len].to_vec();
+    b[off..off + len].fill(0);
+    let cat = be32(&b, 1024 + 272 + 16) as usize * bs;
+    let node = usize::from(u16::from_be_bytes([b[cat + 32], b[cat + 33]]));
+    let leaf = find_leaf(&journal, node);
+    b[cat + 2 * node..cat + 3 * node].copy_from_slice(&leaf);
+    let short = dir.path().join("short.raw");
+    std::fs::write(&short, &b).unwrap();
+    let arts = recover(dir.path(), &short, "short");
+    let a = by(&arts, "/passwords.txt").expect("the deleted file");
+    assert_eq!(a["recovery"], "deleted-not-recoverable", "{a}");
+
+    // The overflow leaf copy (key length 10 in its first record) left in a
+    // node of the extents tree it let go.
+    let ext = be32(&b, 1024 + 192 + 16) as usize * bs;
+    let enode = usize::from(u16::from_be_bytes([b[ext + 32], b[ext + 33]]));
+    let copy = (0..journal.len() - enode)
+        .step_by(512)
+        .map(|p| &journal[p..p + enode])
+        .find(|n| n[8] == 0xFF && n[9] == 1 && n[10..12] != [0, 0] && n[14..16] == [0, 10])
+        .expect("an extents leaf copy in the journal")
+        .to_vec();
+    b[ext + 2 * enode..ext + 3 * enode].copy_from_slice(&copy);
+    let freed = dir.path().join("freed.raw");
+    std::fs::write(&freed, &b).unwrap();
+    let arts = recover(dir.path(), &freed, "freed");
+    let a = by(&arts, "/passwords.txt").expect("the deleted file");
+    assert_eq!(
+        (&a["recovery"], &a["sha256"]),
+        (&"deleted-intact".into(), &want),
+        "{a}"
+    );
+}

@@ -6,7 +6,7 @@
 //! The same records are read from the live tree and, for deleted files, from
 //! the tree's node copies in the journal (`deleted.rs`).
 
-use crate::btree::Tree;
+use crate::btree::{Tree, TreeShape};
 use crate::fork::{Fork, MAX_EXTENTS};
 use crate::{be32, HfsFs};
 use dredge_core::bytes::be16;
@@ -128,17 +128,6 @@ impl Assembler {
         }
         fork.extents.extend(more);
     }
-}
-
-/// What [`read`] learns of the attributes tree besides its records.
-#[derive(Default)]
-pub(crate) struct TreeShape {
-    /// Node size and node count (the shape of its node copies in the
-    /// journal), when it opened.
-    pub shape: Option<(usize, u32)>,
-    /// The nodes read as live leaves (the others may hold records the tree
-    /// let go).
-    pub live: Vec<bool>,
 }
 
 /// Every attribute of the volume, and the tree's shape.

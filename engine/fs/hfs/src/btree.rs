@@ -25,6 +25,17 @@ pub(crate) struct Tree<'a> {
     pub total_nodes: u32,
 }
 
+/// What reading a tree's live leaves learns of it besides its records.
+#[derive(Default)]
+pub(crate) struct TreeShape {
+    /// Node size and node count (the shape of its node copies in the
+    /// journal), when it opened.
+    pub shape: Option<(usize, u32)>,
+    /// The nodes read as live leaves (the others may hold records the tree
+    /// let go).
+    pub live: Vec<bool>,
+}
+
 /// A leaf record: its key and its data, copied out of the node.
 pub(crate) struct Record {
     pub key: Vec<u8>,

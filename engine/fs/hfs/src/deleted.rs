@@ -25,7 +25,7 @@ use crate::btree::Tree;
 use crate::catalog::{item, key, Item, Key};
 use crate::fork::Fork;
 use crate::journal::scan_journal;
-use crate::HfsFs;
+use crate::{overflow, HfsFs};
 use dredge_core::{Entry, EntryKind, Finding, Recovery};
 use std::collections::HashMap;
 use std::collections::{BTreeMap, HashSet};
@@ -52,15 +52,17 @@ fn modified(it: &Item) -> i64 {
 
 impl HfsFs {
     /// Catalog records whose CNIDs `live` does not hold, by CNID, from the
-    /// catalog nodes not in `live_nodes` and from the journal; and those
-    /// files' extended attributes from the attributes tree's nodes it let go
-    /// and its node copies in the journal.
+    /// catalog nodes not in `live_nodes` and from the journal; those files'
+    /// extended attributes from the attributes tree's nodes it let go and its
+    /// node copies in the journal; and their forks' overflow extents the same
+    /// ways from the extents overflow tree (set as `gone_overflow`, their
+    /// count returned).
     pub(crate) fn stale_records(
         &self,
         live: &HashSet<u32>,
         live_nodes: &[bool],
         findings: &mut Vec<Finding>,
-    ) -> (BTreeMap<u32, Stale>, Attrs) {
+    ) -> (BTreeMap<u32, Stale>, Attrs, usize) {
         let mut out: BTreeMap<u32, Stale> = BTreeMap::new();
         let mut full = false;
         // Attribute records of files the live catalog does not hold, by key;
@@ -85,6 +87,15 @@ impl HfsFs {
                     v.insert((at, r));
                 }
                 std::collections::btree_map::Entry::Vacant(_) => {}
+            }
+        };
+        let mut ext = overflow::Gone::default();
+        let total = self.head.total_blocks;
+        let mut keep_ext = |k: &[u8], d: &[u8], at: u64| {
+            if let Some(r) = overflow::stale_record(k, d, total) {
+                if !live.contains(&r.fork.0) && r.fork.0 >= 16 {
+                    ext.push(r, at);
+                }
             }
         };
         let mut keep = |k: &[u8], d: &[u8], at: u64, in_journal: bool| {
@@ -120,7 +131,7 @@ impl HfsFs {
             self.head.block,
             "catalog",
         ) else {
-            return (BTreeMap::new(), Attrs::new());
+            return (BTreeMap::new(), Attrs::new(), 0);
         };
         tree.stale_leaves(live_nodes, &mut |r| keep(&r.key, &r.data, r.at, false));
         // The attributes tree's nodes it let go: a deleted file's attributes
@@ -133,12 +144,27 @@ impl HfsFs {
                 });
             }
         }
+        // The extents overflow tree's nodes it let go.
+        if self.ext_tree.shape.is_some() {
+            if let Ok(et) = Tree::open(
+                &self.vol,
+                self.head.extents.clone(),
+                self.head.block,
+                "extents file",
+            ) {
+                et.stale_leaves(&self.ext_tree.live, &mut |r| {
+                    keep_ext(&r.key, &r.data, r.at)
+                });
+            }
+        }
         if let Some((start, len)) = self.journal(findings) {
             let mut shapes = vec![(tree.node_size, tree.total_nodes)];
             shapes.extend(self.attr_tree.shape);
+            shapes.extend(self.ext_tree.shape);
             scan_journal(&self.vol, start, len, &shapes, &mut |k, d, at| {
                 keep(k, d, at, true);
                 keep_attr(k, d, at);
+                keep_ext(k, d, at);
             });
         }
         if full {
@@ -155,7 +181,11 @@ impl HfsFs {
                 a.push(r);
             }
         }
-        (out, a.out)
+        let n = ext.len();
+        // Set before any deleted fork is laid out; a second walk finds the
+        // same records.
+        let _ = self.gone_overflow.set(ext.into_overflow());
+        (out, a.out, n)
     }
 }
 
@@ -196,7 +226,7 @@ impl HfsFs {
         visit: &mut dyn FnMut(Entry),
         findings: &mut Vec<Finding>,
     ) {
-        let (stale, gone) = self.stale_records(live.cnids, live.nodes, findings);
+        let (stale, gone, overflow) = self.stale_records(live.cnids, live.nodes, findings);
         if stale.is_empty() {
             return;
         }
@@ -325,7 +355,7 @@ impl HfsFs {
         };
         findings.push(Finding::new(
             self.vol.base(),
-            format!("HFS+: {files} deleted file(s) and {dirs} deleted folder(s) from catalog records the live tree no longer holds ({journal} from node copies in the journal, {freed} from catalog nodes the tree let go){caution}"),
+            format!("HFS+: {files} deleted file(s) and {dirs} deleted folder(s) from catalog records the live tree no longer holds ({journal} from node copies in the journal, {freed} from catalog nodes the tree let go; {overflow} extents overflow record(s) of deleted forks){caution}"),
         ));
     }
 
@@ -364,7 +394,7 @@ impl HfsFs {
             ))
         } else if blocks * bs < f.logical_size {
             Recovery::NotRecoverable(format!(
-                "its extents hold {} of its {} bytes: the rest was laid out in the extents-overflow file, whose records went with it",
+                "its extents hold {} of its {} bytes: the rest was laid out in the extents-overflow file, whose records went with it, and no copy of them was found in the journal or in the tree's freed nodes",
                 blocks * bs,
                 f.logical_size
             ))

@@ -14,12 +14,11 @@
 //!
 //! Deleted folders and files come from catalog records the live tree no
 //! longer holds: node copies in the journal and catalog nodes the tree let go
-//! (`deleted.rs`).
+//! (`deleted.rs`); a deleted fork's extents past its eighth from the extents
+//! overflow tree's records found the same ways (`overflow.rs`).
 //!
 //! An HFS+ volume inside an HFS wrapper is read where the wrapper's master
 //! directory block puts it.
-//!
-//! Not yet: attributes longer than their eight extents.
 
 mod attrs;
 mod btree;
@@ -27,15 +26,17 @@ mod catalog;
 mod deleted;
 mod fork;
 mod journal;
+mod overflow;
 mod streams;
 
-use btree::Tree;
+use btree::{Tree, TreeShape};
 use catalog::{item, key, Item};
 use dredge_core::bytes::be16;
 use dredge_core::{Entry, EntryKind, Extent, FileSystem, Finding, Recovery, Run, VolumeReader};
-use fork::{Fork, MAX_EXTENTS};
+use fork::Fork;
+use overflow::Overflow;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// A big-endian u32 (HFS+ is big-endian throughout).
 pub(crate) fn be32(b: &[u8], at: usize) -> u32 {
@@ -157,20 +158,23 @@ fn probe_bare(vol: &VolumeReader, h: &[u8; 512], clean: bool) -> bool {
         && parse_header(&a).is_ok()
 }
 
-/// Overflow extent records: (file, fork type) → (first block, extents).
-type Overflow = HashMap<(u32, u8), Vec<(u32, Vec<(u32, u32)>)>>;
-
 pub struct HfsFs {
     vol: VolumeReader,
     head: Header,
     /// Overflow extents: (file, fork type 0 data / 0xFF resource) → (first
     /// block of the record, its extents), in key order.
     overflow: Overflow,
+    /// The extents overflow tree's node size and count, and its live leaves.
+    ext_tree: TreeShape,
+    /// Deleted forks' overflow records, found outside the live tree; set
+    /// once, by the deleted walk, before it lays out any deleted fork (no
+    /// live file's key is in it: only files no live record holds).
+    gone_overflow: OnceLock<Overflow>,
     label: Option<String>,
     /// Extended attributes by file.
     attrs: attrs::Attrs,
     /// The attributes tree's node size and count, and its live leaves.
-    attr_tree: attrs::TreeShape,
+    attr_tree: TreeShape,
     findings: Vec<Finding>,
 }
 
@@ -233,9 +237,11 @@ impl HfsFs {
             vol,
             head,
             overflow: HashMap::new(),
+            ext_tree: TreeShape::default(),
+            gone_overflow: OnceLock::new(),
             label: None,
             attrs: attrs::Attrs::new(),
-            attr_tree: attrs::TreeShape::default(),
+            attr_tree: TreeShape::default(),
             findings,
         };
         fs.read_overflow();
@@ -259,68 +265,6 @@ impl HfsFs {
         (fs.attrs, fs.attr_tree) = attrs::read(&fs, &mut f);
         fs.findings.extend(f);
         Ok(fs)
-    }
-
-    /// Reads the extents-overflow file's records.
-    fn read_overflow(&mut self) {
-        if self.head.extents.logical_size == 0 {
-            return;
-        }
-        let tree = match Tree::open(
-            &self.vol,
-            self.head.extents.clone(),
-            self.head.block,
-            "extents file",
-        ) {
-            Ok(t) => t,
-            Err(f) => {
-                self.findings.push(f);
-                return;
-            }
-        };
-        let mut map = Overflow::new();
-        let mut n = 0usize;
-        tree.leaves(
-            "extents file",
-            &mut |r| {
-                // Key: length 10: fork type, pad, file, first block.
-                if r.key.len() < 10 || r.data.len() < 64 || n >= MAX_EXTENTS {
-                    return n < MAX_EXTENTS;
-                }
-                n += 1;
-                let ext: Vec<(u32, u32)> = (0..8)
-                    .map(|i| (be32(&r.data, 8 * i), be32(&r.data, 8 * i + 4)))
-                    .take_while(|e| e.1 != 0)
-                    .collect();
-                map.entry((be32(&r.key, 2), r.key[0]))
-                    .or_default()
-                    .push((be32(&r.key, 6), ext));
-                true
-            },
-            &mut self.findings,
-        );
-        self.overflow = map;
-    }
-
-    /// `fork` of `file` with the overflow extents that continue it.
-    fn complete(&self, mut fork: Fork, file: u32, kind: u8) -> Fork {
-        if fork.blocks() >= u64::from(fork.total_blocks) {
-            return fork;
-        }
-        if let Some(recs) = self.overflow.get(&(file, kind)) {
-            while fork.blocks() < u64::from(fork.total_blocks) && fork.extents.len() < MAX_EXTENTS {
-                let have = fork.blocks();
-                let Some((_, ext)) = recs.iter().find(|(start, _)| u64::from(*start) == have)
-                else {
-                    break;
-                };
-                if ext.is_empty() {
-                    break;
-                }
-                fork.extents.extend_from_slice(ext);
-            }
-        }
-        fork
     }
 
     fn runs(&self, fork: &Fork, file: u32, kind: u8) -> (u64, Vec<Run>) {

@@ -153,8 +153,13 @@ fn deleted_image(opts: &[&str]) -> Option<Vec<u8>> {
 /// `regions` (offset, length): a byte or a big-endian word at a time, one to
 /// six per case.
 fn mutate_deleted(base: &[u8], regions: &[(u64, u64)], seed: u64) {
+    mutate_deleted_at(base, "/a_directory/a_file", regions, seed)
+}
+
+/// As [`mutate_deleted`], for a `base` whose undamaged listing has `gone`.
+fn mutate_deleted_at(base: &[u8], gone: &str, regions: &[(u64, u64)], seed: u64) {
     let undamaged = run_case(base.to_vec());
-    assert!(undamaged.iter().any(|p| p == "/a_directory/a_file"));
+    assert!(undamaged.iter().any(|p| p == gone));
     let (mut r, cases) = dredge_testkit::mutation_setup(seed);
     for _ in 0..cases {
         let mut img = base.to_vec();
@@ -216,6 +221,43 @@ fn mutated_wrapped_journals_never_panic() {
         (journal + 512, 4096),
     ];
     mutate_deleted(&base, &regions, 0x4846_5357_5241_5021);
+}
+
+/// `/passwords.txt` given 22 extents by `testimages/hfs-fragment.py` (14 in
+/// the extents overflow tree), then deleted: the journal's first transaction
+/// (the overflow leaf as it was among its copies) and the overflow tree,
+/// its emptied leaf and free nodes among it.
+#[test]
+fn mutated_overflow_copies_never_panic() {
+    if Command::new("gzip").arg("--version").output().is_err() {
+        return;
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../..");
+    let dir = tempfile::tempdir().unwrap();
+    let (src, content) = (dir.path().join("in.raw"), dir.path().join("content"));
+    let (frag, out) = (dir.path().join("frag.raw"), dir.path().join("out.raw"));
+    std::fs::write(&src, image()).unwrap();
+    std::fs::write(&content, vec![0x5Au8; 90_000]).unwrap();
+    let run = |script: &str, args: &[&Path]| {
+        Command::new("python3")
+            .arg(root.join("testimages").join(script))
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let name = Path::new("passwords.txt");
+    if !run("hfs-fragment.py", &[&src, name, &content, &frag])
+        || !run("hfs-delete.py", &[&frag, &out, Path::new("/passwords.txt")])
+    {
+        return;
+    }
+    let base = std::fs::read(&out).unwrap();
+    let h = &base[1024..1536];
+    let jib = (be32(h, 12) * be32(h, 40)) as usize;
+    let journal = u64::from_be_bytes(base[jib + 36..jib + 44].try_into().unwrap());
+    let (ext, ext_len) = first_extent(&base, 192);
+    let regions = [(journal, 40 * 1024), (ext, ext_len)];
+    mutate_deleted_at(&base, "/passwords.txt", &regions, 0x4846_534F_5646_4C21);
 }
 
 #[test]
