@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
-"""Rewrites a UDIF disk image (.dmg) with its compressed chunks in LZFSE or
-bzip2.
+"""Rewrites a UDIF disk image (.dmg) with its compressed chunks in LZFSE,
+bzip2 or LZMA.
 
-    dmg-recompress.py IN.dmg OUT.dmg [lzfse|bzip2]
+    dmg-recompress.py IN.dmg OUT.dmg [lzfse|bzip2|lzma]
 
-`hdiutil convert -format ULFO` (or `UDBZ`) does this on a Mac; here every
-zlib chunk (type 0x80000005) is inflated and compressed again with Apple's
-reference LZFSE (PyPI `lzfse`) as type 0x80000007, or with Python's bz2 as
-type 0x80000006; raw, zero and free chunks are kept as they are. The new image is the data fork (the chunks in table order),
+`hdiutil convert -format ULFO` (or `UDBZ`, `ULMO`) does this on a Mac; here
+every zlib chunk (type 0x80000005) is inflated and compressed again with
+Apple's reference LZFSE (PyPI `lzfse`) as type 0x80000007, with Python's bz2
+as type 0x80000006, or with Python's lzma (liblzma) as type 0x80000008: an
+.xz stream (LZMA2, CRC-64 check), as ULMO chunks are (liblzma's
+`lzma_easy_buffer_encode`, which libdmg-hfsplus writes them with and undmg
+reads them with); raw, zero and free chunks are kept as they are. The new image is the data fork (the chunks in table order),
 the property list (plistlib, each `mish` table's chunk offsets and lengths
 rewritten; the tables' CRC-32s, over decoded sectors, still hold) and the
 `koly` trailer (data fork and XML offsets and lengths; the data fork's own
@@ -15,6 +18,7 @@ CRC-32 recomputed). Layout from Apple's UDIF as documented by libyal's
 libmodi; shares no code with dredge.
 """
 import bz2
+import lzma
 import plistlib
 import struct
 import sys
@@ -29,8 +33,10 @@ def main():
         kind, pack = 0x80000007, lzfse.compress
     elif method == "bzip2":
         kind, pack = 0x80000006, lambda b: bz2.compress(b, 9)
+    elif method == "lzma":
+        kind, pack = 0x80000008, lambda b: lzma.compress(b, format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC64)
     else:
-        sys.exit("dmg-recompress: the method is lzfse or bzip2")
+        sys.exit("dmg-recompress: the method is lzfse, bzip2 or lzma")
     d = open(src, "rb").read()
     koly = bytearray(d[-512:])
     if koly[:4] != b"koly":

@@ -143,7 +143,7 @@ fn a_damaged_dmg_chunk_is_an_unreadable_range_and_a_forged_checksum_fails_verify
 }
 
 #[test]
-fn lzfse_and_bzip2_dmgs_read_as_the_same_disk_with_their_checksums_holding() {
+fn lzfse_bzip2_and_lzma_dmgs_read_as_the_same_disk_with_their_checksums_holding() {
     if !tools(&["python3"]) {
         return;
     }
@@ -156,14 +156,18 @@ fn lzfse_and_bzip2_dmgs_read_as_the_same_disk_with_their_checksums_holding() {
     let want = hashes(&one_shot_ls("recover", &dmg(), None, &zlib_case, 0, &[]));
     let disk = python_sha256(&dmg());
     let methods: &[(&str, &[u8])] = if lzfse {
-        &[("lzfse", b"bvx2"), ("bzip2", b"BZh9")]
+        &[
+            ("lzfse", b"bvx2"),
+            ("bzip2", b"BZh9"),
+            ("lzma", b"\xFD7zXZ\0"),
+        ]
     } else {
-        &[("bzip2", b"BZh9")]
+        &[("bzip2", b"BZh9"), ("lzma", b"\xFD7zXZ\0")]
     };
     for &(method, magic) in methods {
         // The dfvfs image with every zlib chunk recompressed (by Apple's
-        // reference LZFSE encoder, or Python's bz2), as `hdiutil convert
-        // -format ULFO` or `UDBZ` would.
+        // reference LZFSE encoder, Python's bz2 or liblzma's .xz), as
+        // `hdiutil convert -format ULFO`, `UDBZ` or `ULMO` would.
         let made = dir.path().join(format!("{method}.dmg"));
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/dmg-recompress.py");
         let o = std::process::Command::new("python3")
@@ -175,7 +179,10 @@ fn lzfse_and_bzip2_dmgs_read_as_the_same_disk_with_their_checksums_holding() {
             .unwrap();
         assert!(o.status.success(), "{}", stderr(&o));
         let raw = std::fs::read(&made).unwrap();
-        assert!(raw.windows(4).any(|w| w == magic), "no {method} chunk");
+        assert!(
+            raw.windows(magic.len()).any(|w| w == magic),
+            "no {method} chunk"
+        );
         let case = dir.path().join(method);
         let arts = one_shot_ls("recover", &made, None, &case, 0, &[]);
         let show = stdout(&run(&["case", "show", case.to_str().unwrap()]));

@@ -3,8 +3,9 @@
 //! whose `blkx` entries are `mish` block tables. Each table covers a run of
 //! 512-byte sectors with chunks: raw, zero-filled, free (read as zeros, not
 //! checksummed), zlib, ADC, LZFSE (dredge-lzfse), bzip2 (bzip2-rs, safe
-//! Rust); a chunk whose method dredge does not decode (LZMA) or that does
-//! not decode reads as zeros reported as `dmg-bad-chunk`, like any
+//! Rust), LZMA (an .xz stream, lzma-rs, safe Rust); a chunk whose method
+//! dredge does not know or that does not decode reads as zeros reported as
+//! `dmg-bad-chunk`, like any
 //! unreadable range. Each table's CRC-32 (over its
 //! decoded sectors, free chunks left out) and the trailer's master CRC-32
 //! (over the tables' CRCs) are computed as the registration's pass reads the
@@ -17,7 +18,7 @@ use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use crate::dmg_codec::{adc, bzip2};
+use crate::dmg_codec::{adc, bzip2, xz};
 use crate::OpenError;
 
 /// The XML property list is at most this long (Apple's are a few KiB per
@@ -51,7 +52,8 @@ enum Method {
     Zlib,
     Lzfse,
     Bzip2,
-    /// LZMA and unknown kinds: not decoded.
+    Lzma,
+    /// Unknown kinds: not decoded.
     Other(u32),
 }
 
@@ -118,6 +120,7 @@ fn method(kind: u32) -> Method {
         0x8000_0005 => Method::Zlib,
         0x8000_0006 => Method::Bzip2,
         0x8000_0007 => Method::Lzfse,
+        0x8000_0008 => Method::Lzma,
         k => Method::Other(k),
     }
 }
@@ -345,6 +348,7 @@ impl DmgSource {
             }),
             Method::Adc => stored().and_then(|b| adc(&b, out)),
             Method::Bzip2 => stored().and_then(|b| bzip2(&b, out)),
+            Method::Lzma => stored().and_then(|b| xz(&b, out)),
             Method::Lzfse => stored().and_then(|b| {
                 let mut v = Vec::with_capacity(out);
                 match dredge_lzfse::decode(&b, &mut v, out) {
@@ -599,12 +603,12 @@ mod tests {
         Some((out, xml))
     }
 
-    /// Damage to bzip2 and LZFSE chunks never panics or hangs: every read
-    /// returns bytes, and the damage shows as made-up bytes in some.
+    /// Damage to bzip2, LZFSE and LZMA chunks never panics or hangs: every
+    /// read returns bytes, and the damage shows as made-up bytes in some.
     #[test]
-    fn mutated_bzip2_and_lzfse_chunks_never_panic() {
+    fn mutated_bzip2_lzfse_and_lzma_chunks_never_panic() {
         let dir = tempfile::tempdir().unwrap();
-        for method in ["bzip2", "lzfse"] {
+        for method in ["bzip2", "lzfse", "lzma"] {
             let Some((path, fork_len)) = recompressed(dir.path(), method) else {
                 continue;
             };
@@ -630,8 +634,9 @@ mod tests {
                 if rep.synthesized_bytes() > 0 {
                     noticed += 1;
                 } else if buf != whole {
-                    // bzip2's block CRC and LZFSE's structure catch most
-                    // damage; what decodes anyway is counted, not hidden.
+                    // bzip2's block CRC, LZFSE's structure and .xz's
+                    // checks catch most damage; what decodes anyway is
+                    // counted, not hidden.
                     let (tables, _) = d.checks().report();
                     let caught = tables.iter().any(|(_, (_, want), got)| {
                         matches!(got, Some(TableCheck::Computed(c)) if c != want)
