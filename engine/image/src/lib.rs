@@ -11,6 +11,7 @@ mod mem;
 mod overlay;
 mod sectored;
 mod sparsebundle;
+mod sparseimage;
 mod split;
 
 pub use dmg::{is_dmg, Checks as DmgChecks, DmgMeta, DmgSource, TableCheck};
@@ -22,6 +23,7 @@ pub use mem::MemDevice;
 pub use overlay::MapOverlay;
 pub use sectored::Sectored;
 pub use sparsebundle::{is_sparsebundle, BundleSource};
+pub use sparseimage::{is_sparseimage, SparseImageSource};
 pub use split::{first_segment_of, segment_paths, SplitDevice};
 
 use dredge_core::{BlockDevice, ImageSource};
@@ -96,6 +98,17 @@ pub fn open_evidence(path: &Path, mapfile: Option<&Path>) -> Result<Evidence, Op
         let src = overlaid(b, mapfile)?;
         return Ok(Evidence {
             segments,
+            source: src,
+            map: None,
+            ewf: None,
+            dmg: None,
+        });
+    }
+    if is_sparseimage(path) {
+        let s = SparseImageSource::open(path)?;
+        let src = overlaid(s, mapfile)?;
+        return Ok(Evidence {
+            segments: vec![path.to_path_buf()],
             source: src,
             map: None,
             ewf: None,

@@ -205,6 +205,8 @@ fn add_in_session(
         "dmg"
     } else if dredge_image::is_sparsebundle(image) {
         "sparsebundle"
+    } else if dredge_image::is_sparseimage(image) {
+        "sparseimage"
     } else if segments.len() > 1 {
         "split"
     } else if is_block_device(image) {
