@@ -40,7 +40,7 @@ pub(crate) enum Command {
     /// Create or inspect cases.
     #[command(subcommand)]
     Case(CaseCmd),
-    /// Register an image (raw, split raw, or block device) as evidence: hash it and record it.
+    /// Register an image (raw, split raw, E01, DMG, sparse bundle, sparse image, or block device) as evidence: hash it and record it.
     Add(AddArgs),
     /// Image a (possibly failing) drive, ddrescue-style, keeping a GNU ddrescue mapfile.
     Acquire(AcquireArgs),
