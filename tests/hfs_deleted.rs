@@ -384,8 +384,9 @@ fn a_deleted_hard_link_has_its_inode_s_content() {
 /// empties as xnu's `DeallocateFork` does). Its further extents come back
 /// from the overflow tree's leaf copy in the journal, so the whole content
 /// does. With the journal wiped and only the old catalog leaf left (in a free
-/// catalog node) the record is found but not its further extents; the old
-/// overflow leaf left in a node that tree let go brings them back.
+/// catalog node) the record is found but not its further extents: its first
+/// eight are copied, the rest a gap; the old overflow leaf left in a node
+/// that tree let go brings them back.
 #[test]
 fn a_deleted_fragmented_file_has_its_overflow_extents_from_the_journal() {
     if !tools(&["gzip", "python3"]) {
@@ -439,9 +440,24 @@ fn a_deleted_fragmented_file_has_its_overflow_extents_from_the_journal() {
     b[cat + 2 * node..cat + 3 * node].copy_from_slice(&leaf);
     let short = dir.path().join("short.raw");
     std::fs::write(&short, &b).unwrap();
-    let arts = recover(dir.path(), &short, "short");
+    let o = one_shot("recover", &short, None, &dir.path().join("short"), &[]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let arts = ls_json(&dir.path().join("short"));
     let a = by(&arts, "/passwords.txt").expect("the deleted file");
-    assert_eq!(a["recovery"], "deleted-not-recoverable", "{a}");
+    // Its own eight extents are copied; the rest is a gap, not zeros.
+    assert_eq!(
+        (&a["recovery"], &a["status"]),
+        (&"deleted-assumed".into(), &"partial".into()),
+        "{a}"
+    );
+    let got = std::fs::read(
+        dir.path()
+            .join("short")
+            .join(a["extracted"].as_str().unwrap()),
+    )
+    .unwrap();
+    assert_eq!(got[..8 * 4096], content[..8 * 4096]);
+    assert_eq!(a["unreadable_bytes"], content.len() - 8 * 4096, "{a}");
 
     // The overflow leaf copy (key length 10 in its first record) left in a
     // node of the extents tree it let go.

@@ -393,8 +393,10 @@ impl HfsFs {
                 "{used} of the {blocks} allocation blocks of its extents are in use again"
             ))
         } else if blocks * bs < f.logical_size {
-            Recovery::NotRecoverable(format!(
-                "its extents hold {} of its {} bytes: the rest was laid out in the extents-overflow file, whose records went with it, and no copy of them was found in the journal or in the tree's freed nodes",
+            // What its own extents hold is still the file's: it is copied,
+            // and the rest is a gap (not in the layout), not nothing.
+            Recovery::Assumed(format!(
+                "its extents hold {} of its {} bytes, copied as they are; the rest was laid out in the extents-overflow file, whose records went with it, and no copy of them was found in the journal or in the tree's freed nodes: a gap",
                 blocks * bs,
                 f.logical_size
             ))
