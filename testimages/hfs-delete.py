@@ -229,24 +229,14 @@ class Vol:
         (`DeleteTree`: a root leaf emptied makes the tree empty again)."""
         if be("Q", self.d, 1024 + 192) == 0:
             return
-        t = self.tree(192)
-        base, size = t
-        again = True
-        while again:
-            again = False
-            for n in self.leaves(t):
-                for i, (s, _) in enumerate(self.records(n, t)):
-                    r = base + n * size + s
-                    if be("H", self.d, r) != 10 or be("I", self.d, r + 4) != cnid:
-                        continue
-                    self.free_extents(r + 12)
-                    self.delete_record(n, i, t)
-                    if not self.records(n, t):
-                        self.drop_leaf(t, n)
-                    again = True
-                    break
-                if again:
-                    break
+
+        def gone(r):
+            if be("H", self.d, r) != 10 or be("I", self.d, r + 4) != cnid:
+                return False
+            self.free_extents(r + 12)
+            return True
+
+        self.remove_records(self.tree(192), gone, drop_empty=True)
 
     def drop_leaf(self, t, n):
         """An empty leaf that is the tree's root leaves it: the tree is
@@ -267,21 +257,34 @@ class Vol:
         freed."""
         if be("Q", self.d, 1024 + 352) == 0:
             return
-        t = self.tree(352)
+
+        def gone(r):
+            if be("I", self.d, r + 4) != cnid:
+                return False
+            klen = be("H", self.d, r)
+            data = r + 2 + klen + (klen & 1)
+            if be("I", self.d, data) == 0x20:  # kHFSPlusAttrForkData
+                self.free_fork(data + 8)
+            return True
+
+        self.remove_records(self.tree(352), gone)
+
+    def remove_records(self, t, gone, drop_empty=False):
+        """Deletes every leaf record of tree `t` for which `gone(record's
+        offset)` is true (it frees what the record held), one at a time, as
+        DeleteRecord does; an emptied root leaf leaves the tree when
+        `drop_empty`."""
         base, size = t
         again = True
         while again:
             again = False
             for n in self.leaves(t):
                 for i, (s, _) in enumerate(self.records(n, t)):
-                    r = base + n * size + s
-                    klen = be("H", self.d, r)
-                    if be("I", self.d, r + 4) != cnid:
+                    if not gone(base + n * size + s):
                         continue
-                    data = r + 2 + klen + (klen & 1)
-                    if be("I", self.d, data) == 0x20:  # kHFSPlusAttrForkData
-                        self.free_fork(data + 8)
                     self.delete_record(n, i, t)
+                    if drop_empty and not self.records(n, t):
+                        self.drop_leaf(t, n)
                     again = True
                     break
                 if again:

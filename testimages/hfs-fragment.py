@@ -28,7 +28,7 @@ TN1150; shares no code with dredge.
 import struct
 import sys
 
-from hfs_tree import Tree, Vol, alloc_bits, be, relay, root_file
+from hfs_tree import Tree, Vol, be, relay, root_file, write_spaced
 
 
 def overflow_key(rec):
@@ -51,7 +51,6 @@ def main():
     leaf, rec = root_file(cat, name, "hfs-fragment")
     node = cat.node(leaf)
     cnid = be("I", node, rec + 8)
-    used, take = alloc_bits(vol)
 
     # The old fork's blocks go back to the free pool.
     _, old = vol.fork(cat.at(leaf * cat.node_size) + rec + 88)
@@ -65,20 +64,7 @@ def main():
     nblocks = max(1, (len(data) + vol.bs - 1) // vol.bs)
     if nblocks <= 8:
         sys.exit("hfs-fragment: CONTENT must be more than eight blocks")
-    blocks = []
-    b = vol.total - 3  # short of the alternate header's block
-    while len(blocks) < nblocks and b > 0:
-        if not used(b) and not used(b + 1):
-            blocks.append(b)
-            b -= 2
-        else:
-            b -= 1
-    if len(blocks) < nblocks:
-        sys.exit("hfs-fragment: no room for the fork")
-    for i, b in enumerate(blocks):
-        take(b)
-        chunk = data[i * vol.bs:(i + 1) * vol.bs]
-        vol.d[b * vol.bs:(b + 1) * vol.bs] = chunk.ljust(vol.bs, b"\0")
+    blocks = write_spaced(vol, data, "hfs-fragment")
 
     fork = struct.pack(">QII", len(data), 0, nblocks) + descriptors(blocks[:8])
     node[rec + 88:rec + 88 + 80] = fork

@@ -25,7 +25,7 @@ dredge.
 import struct
 import sys
 
-from hfs_tree import Tree, Vol, alloc_bits, attr_key, be, relay, root_file
+from hfs_tree import Tree, Vol, attr_key, be, relay, root_file, write_spaced
 
 
 def key(cnid, start, units):
@@ -45,21 +45,7 @@ def main():
     cnid = be("I", cat.node(leaf), rec + 8)
 
     nblocks = max(1, (len(data) + vol.bs - 1) // vol.bs)
-    used, take = alloc_bits(vol)
-    blocks = []
-    b = vol.total - 3  # short of the alternate header's block
-    while len(blocks) < nblocks and b > 0:
-        if not used(b) and not used(b + 1):
-            blocks.append(b)
-            b -= 2
-        else:
-            b -= 1
-    if len(blocks) < nblocks:
-        sys.exit("hfs-xattr: no room for the attribute's fork")
-    for i, b in enumerate(blocks):
-        take(b)
-        chunk = data[i * vol.bs:(i + 1) * vol.bs]
-        vol.d[b * vol.bs:(b + 1) * vol.bs] = chunk.ljust(vol.bs, b"\0")
+    blocks = write_spaced(vol, data, "hfs-xattr")
 
     units = attribute.encode("utf-16-be")
     fork = struct.pack(">QII", len(data), 0, nblocks) + extents(blocks[:8])

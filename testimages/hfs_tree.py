@@ -117,6 +117,30 @@ def alloc_bits(vol):
     return used, take
 
 
+def write_spaced(vol, data, who):
+    """Writes `data` one allocation block at a time into free blocks with a
+    free block between each two, counted down from the end of the volume (so
+    every block is an extent of its own), marks them in use, and returns the
+    blocks in order; `who` names the script in errors."""
+    nblocks = max(1, (len(data) + vol.bs - 1) // vol.bs)
+    used, take = alloc_bits(vol)
+    blocks = []
+    b = vol.total - 3  # short of the alternate header's block
+    while len(blocks) < nblocks and b > 0:
+        if not used(b) and not used(b + 1):
+            blocks.append(b)
+            b -= 2
+        else:
+            b -= 1
+    if len(blocks) < nblocks:
+        sys.exit(f"{who}: no room for {nblocks} spaced blocks")
+    for i, b in enumerate(blocks):
+        take(b)
+        chunk = data[i * vol.bs:(i + 1) * vol.bs]
+        vol.d[b * vol.bs:(b + 1) * vol.bs] = chunk.ljust(vol.bs, b"\0")
+    return blocks
+
+
 def root_file(cat, name, who):
     """(leaf node, record offset in it) of the file record of the root
     folder's NAME in catalog tree `cat`; `who` names the script in errors."""

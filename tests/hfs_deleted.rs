@@ -39,6 +39,15 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
 }
 
+/// The volume's block size and its journal's offset and length, from the
+/// journal info block the volume header names.
+fn journal_place(b: &[u8]) -> (usize, usize, usize) {
+    let bs = be32(b, 1024 + 40) as usize;
+    let jib = be32(b, 1024 + 12) as usize * bs;
+    let word = |at: usize| u64::from_be_bytes(b[at..at + 8].try_into().unwrap()) as usize;
+    (bs, word(jib + 36), word(jib + 44))
+}
+
 fn recover(dir: &Path, img: &Path, name: &str) -> Vec<serde_json::Value> {
     one_shot_ls("recover", img, None, &dir.join(name), 0, &[])
 }
@@ -116,10 +125,7 @@ fn files_deleted_on_a_journaled_volume_come_back_from_the_journal() {
 
     // The journal wiped: nothing is left to find.
     let mut b = std::fs::read(&img).unwrap();
-    let bs = be32(&b, 1024 + 40) as usize;
-    let jib = be32(&b, 1024 + 12) as usize * bs;
-    let off = u64::from_be_bytes(b[jib + 36..jib + 44].try_into().unwrap()) as usize;
-    let len = u64::from_be_bytes(b[jib + 44..jib + 52].try_into().unwrap()) as usize;
+    let (bs, off, len) = journal_place(&b);
     let journal = b[off..off + len].to_vec();
     b[off..off + len].fill(0);
     let wiped = dir.path().join("wiped.raw");
@@ -226,10 +232,7 @@ fn a_node_copy_that_wraps_around_the_journal_end_is_read_across_the_seam() {
     // The copy is cut: the deleted file's name (its record's key, its thread
     // record) is in the buffer's last node and after the header, nowhere else.
     let b = std::fs::read(&img).unwrap();
-    let bs = be32(&b, 1024 + 40) as usize;
-    let jib = be32(&b, 1024 + 12) as usize * bs;
-    let off = u64::from_be_bytes(b[jib + 36..jib + 44].try_into().unwrap()) as usize;
-    let len = u64::from_be_bytes(b[jib + 44..jib + 52].try_into().unwrap()) as usize;
+    let (_, off, len) = journal_place(&b);
     let name: Vec<u8> = "another_file"
         .encode_utf16()
         .flat_map(|u| u.to_be_bytes())
@@ -428,10 +431,7 @@ fn a_deleted_fragmented_file_has_its_overflow_extents_from_the_journal() {
     // The journal wiped, the old catalog leaf in a free catalog node: the
     // record, without its further extents.
     let mut b = std::fs::read(&img).unwrap();
-    let bs = be32(&b, 1024 + 40) as usize;
-    let jib = be32(&b, 1024 + 12) as usize * bs;
-    let off = u64::from_be_bytes(b[jib + 36..jib + 44].try_into().unwrap()) as usize;
-    let len = u64::from_be_bytes(b[jib + 44..jib + 52].try_into().unwrap()) as usize;
+    let (bs, off, len) = journal_place(&b);
     let journal = b[off..off + len].to_vec();
     b[off..off + len].fill(0);
     let cat = be32(&b, 1024 + 272 + 16) as usize * bs;
