@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deletes a file from an APFS image the way a new transaction does.
 
-    apfs-delete.py IN_IMAGE NAME OUT_IMAGE
+    apfs-delete.py IN_IMAGE NAME OUT_IMAGE [--forget]
 
 APFS never overwrites metadata in place: a deletion writes a new copy of the
 filesystem-tree node without the file's records, points the volume object map
@@ -13,6 +13,14 @@ the copy (through a copy of the object map's node and of the object
 map itself, whose new address goes into the newest volume superblock, as
 copy-on-write does); every block written gets its Fletcher-64 checksum. The older checkpoints
 still lead to the original node, as on a real volume after a deletion.
+
+With --forget, the container is then taken to where a volume is some
+transactions later: the checkpoint ring no longer holds the older checkpoints
+(their superblocks and checkpoint maps in the descriptor area are zeroed),
+and the space manager has freed the original node's block and the file's
+data blocks, and allocated the three copies (bits in the chunk's bitmap, free counts in its chunk-info
+block). The original node is then an orphan in free space: no checkpoint leads
+to it, and only its own bytes say what it held.
 
 It handles the small volumes tests use (a filesystem tree of one node, an
 object map of one node) and
@@ -26,8 +34,68 @@ import sys
 from apfs_blocks import Img, omap_entry, toc, u
 
 
+def spaceman_bits(img, nx, xid, changes):
+    """Sets block n's bit in the space manager's bitmaps to `used` for each
+    (n, used) of `changes`, and the chunk-info blocks' free counts with it."""
+    desc_blocks = u("<I", nx, 104) & 0x7FFFFFFF
+    desc_base = u("<Q", nx, 112)
+    sm_oid = u("<Q", nx, 152)
+    sm = None
+    for b in range(desc_base, desc_base + desc_blocks):
+        blk = img.block(b)
+        if u("<I", blk, 24) & 0xFFFF != 0x0C or u("<Q", blk, 16) != xid:
+            continue
+        for i in range(u("<I", blk, 36)):
+            e = 40 + 40 * i
+            if u("<Q", blk, e + 24) == sm_oid:
+                sm = u("<Q", blk, e + 32)
+    if sm is None:
+        sys.exit("apfs-delete: the space manager is not in the newest checkpoint map")
+    smb = img.block(sm)
+    if u("<I", smb, 68) != 0:
+        sys.exit("apfs-delete: space managers with chunk-info address blocks are not handled")
+    addr = u("<I", smb, 80)
+    cibs = [u("<Q", smb, addr + 8 * i) for i in range(u("<I", smb, 64))]
+    for n, used in changes:
+        for c in cibs:
+            cib = img.block(c)
+            for j in range(u("<I", cib, 36)):
+                e = 40 + 32 * j
+                start, count = u("<Q", cib, e + 8), u("<I", cib, e + 16)
+                if not start <= n < start + count:
+                    continue
+                bm = u("<Q", cib, e + 24)
+                if bm == 0:
+                    sys.exit("apfs-delete: a chunk with no bitmap is not handled")
+                bits = bytearray(img.block(bm))
+                i = n - start
+                was = bits[i // 8] >> (i % 8) & 1
+                if was != used:
+                    bits[i // 8] ^= 1 << (i % 8)
+                    # A bitmap block is raw bits: no object header, no checksum.
+                    img.d[bm * img.bs:(bm + 1) * img.bs] = bits
+                    free = u("<I", cib, e + 20) + (-1 if used else 1)
+                    struct.pack_into("<I", cib, e + 20, free)
+                    img.put(c, cib)
+                break
+
+
+def forget_older(img, nx, xid):
+    """Zeroes the superblocks and checkpoint maps of older checkpoints."""
+    desc_blocks = u("<I", nx, 104) & 0x7FFFFFFF
+    desc_base = u("<Q", nx, 112)
+    gone = 0
+    for b in range(desc_base, desc_base + desc_blocks):
+        blk = img.block(b)
+        if u("<I", blk, 24) & 0xFFFF in (0x01, 0x0C) and 0 < u("<Q", blk, 16) < xid:
+            img.d[b * img.bs:(b + 1) * img.bs] = bytes(img.bs)
+            gone += 1
+    return gone
+
+
 def main():
     src, name, out = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
+    forget = sys.argv[4:] == ["--forget"]
     img = Img(open(src, "rb").read())
     nx = img.block(0)
     xid = u("<Q", nx, 16)
@@ -62,6 +130,14 @@ def main():
         return False
 
     kept = [e for e in ents if not belongs(e)]
+    # The deleted file's data blocks, which the deletion frees.
+    data = []
+    for ko, kl, vo, vl in ents:
+        hdr = u("<Q", node, keys + ko)
+        if hdr >> 60 == 8 and hdr & ((1 << 60) - 1) == ino:
+            length = u("<Q", node, vend - vo) & ((1 << 56) - 1)
+            phys = u("<Q", node, vend - vo + 8)
+            data += [phys + i for i in range(-(-length // img.bs))] if phys else []
     new = bytearray(node)
     struct.pack_into("<I", new, 36, len(kept))
     for i in range(nkeys):
@@ -87,6 +163,11 @@ def main():
     img.put(free_omap, om)
     struct.pack_into("<Q", sb, 128, free_omap)
     img.put(apsb, sb)
+    if forget:
+        spaceman_bits(img, nx, xid, [(root, 0), (free, 1), (free_leaf, 1), (free_omap, 1)]
+                      + [(b, 0) for b in data])
+        if forget_older(img, nx, xid) == 0:
+            sys.exit("apfs-delete: no older checkpoint to forget")
     open(out, "wb").write(img.d)
     print(ino, xid)
 

@@ -252,6 +252,103 @@ fn a_file_deleted_in_the_newest_transaction_comes_back_from_the_older_checkpoint
     assert!(run(&["verify", case.to_str().unwrap()]).status.success());
 }
 
+/// The bytes the scan's one pass read, from its custody record.
+fn pass_bytes(case: &Path) -> (u64, u64) {
+    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    let p: String = c
+        .query_row(
+            "SELECT params FROM custody WHERE action = 'scan.evidence'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+    let r = &v["read"];
+    (
+        r["pass_bytes"].as_u64().unwrap(),
+        r["image_bytes"].as_u64().unwrap(),
+    )
+}
+
+#[test]
+fn a_file_no_checkpoint_remembers_comes_back_from_its_orphaned_node_in_free_space() {
+    if !tools(&["gzip", "python3", "fls", "pstat"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = unpack(dir.path());
+    let good_case = dir.path().join("good");
+    let good = one_shot_ls("recover", &img, None, &good_case, 0, &[]);
+    // Nothing the pass found in free space adds a file to the undamaged
+    // image: it is read once.
+    let (read, size) = pass_bytes(&good_case);
+    assert_eq!(read, size, "one pass");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-delete.py");
+    let del = dir.path().join("forgotten.raw");
+    let o = Command::new("python3")
+        .arg(&script)
+        .args([img.as_os_str(), "passwords.txt".as_ref(), del.as_os_str()])
+        .arg("--forget")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stdout);
+    let (ino, newest) = said.trim().split_once(' ').unwrap();
+    let newest: u64 = newest.parse().unwrap();
+    let case = dir.path().join("case");
+    let arts = one_shot_ls("recover", &del, None, &case, 0, &[]);
+    let p = "/apfs_test/passwords.txt";
+    let was = good.iter().find(|a| a["path"] == p).unwrap();
+    let now: Vec<_> = arts.iter().filter(|a| a["path"] == p).collect();
+    assert_eq!(now.len(), 1, "{now:?}");
+    let now = now[0];
+    assert_eq!(now["deleted"], true, "{now}");
+    assert_eq!(now["sha256"], was["sha256"]);
+    let detail = now.to_string();
+    let from = (1..newest).find(|x| {
+        detail.contains(&format!(
+            "orphaned filesystem-tree node of transaction {x} in free space"
+        ))
+    });
+    assert!(from.is_some(), "the transaction it came from: {detail}");
+    assert!(
+        detail.contains("deleted-assumed"),
+        "its blocks are free: {detail}"
+    );
+    let fp = now["forensic_path"].as_str().unwrap();
+    let id: u64 = fp.rsplit_once(':').unwrap().1.parse().unwrap();
+    assert_eq!((id & ((1 << 40) - 1)).to_string(), ino);
+    let mut rest = hashes(&good);
+    rest.remove(p);
+    let mut ours = hashes(&arts);
+    ours.remove(p);
+    assert_eq!(ours, rest, "nothing else changes");
+    let f = findings(&case);
+    assert!(
+        f.iter()
+            .any(|x| x.contains("orphaned filesystem-tree nodes")),
+        "{f:?}"
+    );
+    assert!(
+        !f.iter()
+            .any(|x| x.contains("from the trees of older checkpoints")),
+        "the ring forgot them: {f:?}"
+    );
+    // The file's content was unknown before the pass: a second read brings it.
+    let (read, size) = pass_bytes(&case);
+    assert_eq!(read, 2 * size);
+    let b = apsb_block(&del).unwrap();
+    let fls = out(Command::new("fls")
+        .args(["-r", "-p", "-d", "-P", "apfs", "-B", &b])
+        .arg(&del));
+    assert!(!fls.contains("passwords.txt"), "{fls}");
+    eprintln!(
+        "TSK fls -d: {} deleted entries; dredge: passwords.txt from an orphaned node",
+        fls.lines().count()
+    );
+    assert!(run(&["verify", case.to_str().unwrap()]).status.success());
+}
+
 #[test]
 fn decmpfs_compressed_files_are_decoded_as_tsk_decodes_them_and_a_bad_chunk_costs_that_chunk() {
     if !tools(&["gzip", "python3", "pstat", "icat"]) {

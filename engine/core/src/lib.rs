@@ -25,8 +25,8 @@ pub use budget::{BudgetExceeded, UnitBudget};
 pub use counted::Counted;
 pub use extent::{Extent, ExtentSet};
 pub use model::{
-    Decode, Decoded, Entry, EntryKind, FileSystem, Finding, ReadVecError, Recovery, Run, RunData,
-    Timestamp, Volume, VolumeKind, VolumeReader,
+    Decode, Decoded, Entry, EntryKind, FileSystem, Finding, Hunt, ReadVecError, Recovery, Run,
+    RunData, Timestamp, Volume, VolumeKind, VolumeReader,
 };
 pub use sanitize::{csv_safe, is_invisible, visible};
 pub use source::{

@@ -451,6 +451,35 @@ pub trait FileSystem: Send + Sync {
     fn unallocated(&self, findings: &mut Vec<Finding>) -> Vec<Extent>;
     /// Findings made while opening (a backup structure used, a damaged primary...).
     fn open_findings(&self) -> Vec<Finding>;
+    /// Blocks this filesystem wants the pass to look at as it reads (metadata
+    /// its structures let go, lying in free space: APFS's orphaned B-tree
+    /// nodes). Looking for them rides the one read of the image; nothing is
+    /// read for it alone.
+    fn hunt(&self) -> Option<Hunt> {
+        None
+    }
+    /// What the pass found for [`FileSystem::hunt`]: the image offsets of the
+    /// blocks its test accepted, in image order. Given before `walk`.
+    fn hunted(&self, _found: Vec<u64>) {}
+    /// How many entries a walk gains from what [`FileSystem::hunted`] gave it
+    /// (found by walking, without extracting anything): none spares the scan
+    /// a second read of the image for their content.
+    fn hunt_gain(&self) -> u64 {
+        0
+    }
+}
+
+/// Blocks the pass tests for a filesystem: every `unit`-sized block inside
+/// `extents` (image offsets, sorted, each starting on a block boundary counted
+/// from `origin`) whose bytes `test` accepts is reported back by its offset.
+#[derive(Clone, Debug)]
+pub struct Hunt {
+    pub extents: Vec<Extent>,
+    pub origin: u64,
+    pub unit: u64,
+    pub test: fn(&[u8]) -> bool,
+    /// At most this many blocks are reported (the rest are counted).
+    pub limit: usize,
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use crate::scan::{
 };
 use crate::unit::{contain_reading, count_cut_short, cut_short, volume_budget};
 use crate::{fail, Failure};
-use dredge_core::{Extent, Finding, ImageSource, Volume, VolumeKind, VolumeReader};
+use dredge_core::{Extent, Finding, Hunt, ImageSource, Volume, VolumeKind, VolumeReader};
 use dredge_store::{EvidenceRow, Store, VolumeRecord};
 use serde_json::json;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -30,10 +30,24 @@ pub(crate) struct Analysis {
     /// Volumes the pass scans for lost filesystems (with `Lost::InPass`).
     pub lost_targets: Vec<Volume>,
     pub carve_due: bool,
+    /// Blocks the pass tests for the filesystems, each with its reader kept
+    /// open to be told what the pass found.
+    pub hunts: Vec<Hunting>,
+}
+
+/// A filesystem's hunt ([`dredge_core::Hunt`]) and the reader that asked.
+pub(crate) struct Hunting {
+    pub key: crate::hunt::Key,
+    /// The volume's length (the memory a reader of it may hold grows with it).
+    pub len: u64,
+    pub hunt: Hunt,
+    pub fs: Box<dyn dredge_core::FileSystem>,
 }
 
 /// Reads the image's metadata for a scan of evidence `label`. `done` tells
-/// which units an earlier run sealed. `None`: interrupted.
+/// which units an earlier run sealed. `hunted`: what the pass found for the
+/// filesystems' hunts (a second analysis after it); `None` before the pass,
+/// when the hunts are collected. `None`: interrupted.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn analyse(
     src: &Arc<dyn ImageSource>,
@@ -44,6 +58,7 @@ pub(crate) fn analyse(
     opts: &ScanOptions,
     done: &dyn Fn(&str) -> bool,
     lost: Lost,
+    hunted: Option<&crate::hunt::Hunted>,
     sink: &mut crate::files::PlanSink,
     interrupt: &AtomicBool,
 ) -> Result<Option<Analysis>, Failure> {
@@ -63,6 +78,7 @@ pub(crate) fn analyse(
         .filter(|t| !plain.iter().any(|p| p.extent.overlaps(&t.extent)))
         .collect();
     let mut work: Vec<UnitWork> = Vec::new();
+    let mut hunts = Vec::new();
     let mut resumed = 0;
     for (i, v) in vols.iter().enumerate() {
         if interrupt.load(Ordering::Relaxed) {
@@ -136,6 +152,24 @@ pub(crate) fn analyse(
                 Err(f) => findings.push(f),
                 Ok(fs) => {
                     findings.extend(fs.open_findings());
+                    let key = (v.extent.start, v.kind.as_str(), k);
+                    let mut hunt = None;
+                    match hunted.map(|h| h.get(&key)) {
+                        // Before the pass: what the filesystem wants looked at.
+                        None => {
+                            hunt = contain_reading(v.extent.len, || fs.hunt()).ok().flatten();
+                        }
+                        Some(Some(f)) => {
+                            fs.hunted(f.blocks.clone());
+                            if f.more > 0 {
+                                findings.push(Finding::new(v.extent.start, format!(
+                                    "{}: {} more blocks of its free space look like metadata it let go than the {} read",
+                                    fs.type_name(), f.more, f.blocks.len()
+                                )));
+                            }
+                        }
+                        Some(None) => {}
+                    }
                     let mut planned = plan_fs(
                         out,
                         label,
@@ -161,6 +195,14 @@ pub(crate) fn analyse(
                         }
                     }
                     fss.push(planned);
+                    if let Some(h) = hunt {
+                        hunts.push(Hunting {
+                            key,
+                            len: v.extent.len,
+                            hunt: h,
+                            fs,
+                        });
+                    }
                 }
             }
         }
@@ -190,6 +232,7 @@ pub(crate) fn analyse(
         carve,
         carve_due,
         lost_targets,
+        hunts,
     }))
 }
 

@@ -13,6 +13,7 @@ mod files;
 mod fsunits;
 mod guard;
 mod hashes;
+mod hunt;
 pub mod jobs;
 mod layout;
 mod listing;

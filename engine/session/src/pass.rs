@@ -27,6 +27,8 @@ pub(crate) struct Plan<'a> {
     pub carve: &'a [Extent],
     /// Extents to scan for lost filesystems' boot sectors and superblocks.
     pub lost: &'a [Extent],
+    /// Blocks filesystems asked to have tested (their orphaned metadata).
+    pub hunts: &'a [dredge_core::Hunt],
     /// Carving pages within a block (the result does not depend on it).
     pub page_size: u64,
     pub threads: usize,
@@ -47,6 +49,8 @@ pub(crate) struct Passed {
     pub interrupted: bool,
     /// What the lost-partition scan found, per `Plan::lost` extent.
     pub lost: Vec<Vec<Candidate>>,
+    /// What each of `Plan::hunts` found, in order.
+    pub hunted: Vec<crate::hunt::Found>,
 }
 
 /// A block read by the pass: its bytes (shared), where it starts, and whether
@@ -157,6 +161,7 @@ pub(crate) fn run(
     let mut hasher = plan.hash.map(MultiHasher::new);
     // Sector checks on the reading thread: a few compares per 512 bytes.
     let mut lost = LostScan::new(plan.lost, size);
+    let mut hunt = crate::hunt::HuntScan::new(plan.hunts, size);
     let found = AtomicU64::new(0);
     let (tx, rx) = bounded::<Work>(threads * 2);
     let started = Instant::now();
@@ -287,6 +292,9 @@ pub(crate) fn run(
                 if !lost.is_empty() {
                     lost.feed(p.at, &p.bytes, &block.bytes);
                 }
+                if !hunt.is_empty() {
+                    hunt.feed(p.at, &p.bytes, &block.bytes);
+                }
                 send(&p, Some(&block));
             }
             prev = Some(block);
@@ -318,6 +326,9 @@ pub(crate) fn run(
             if !lost.is_empty() {
                 lost.feed(p.at, &p.bytes, &[]);
             }
+            if !hunt.is_empty() {
+                hunt.feed(p.at, &p.bytes, &[]);
+            }
             send(&p, None);
         }
         drop(tx);
@@ -344,6 +355,7 @@ pub(crate) fn run(
         synthesized,
         interrupted,
         lost: lost.finish(),
+        hunted: hunt.finish(),
     })
 }
 

@@ -458,7 +458,7 @@ pub(crate) fn prepare(
     // Every file's plan goes to the sink as the walks meet it.
     let mut sink = PlanSink::new(&out.dir, size)?;
     let Some(analysis) = crate::analysis::analyse(
-        &src, &stored, &plain, label, out, opts, done, lost, &mut sink, interrupt,
+        &src, &stored, &plain, label, out, opts, done, lost, None, &mut sink, interrupt,
     )?
     else {
         return Ok(None);
@@ -498,18 +498,27 @@ pub(crate) fn prepare(
         Hashing::Never => None,
     };
     let targets = std::mem::take(&mut prepared.analysis.lost_targets);
-    if hash.is_some() || prepared.analysis.carve_due || !sweep.is_empty() || !targets.is_empty() {
+    let hunting = std::mem::take(&mut prepared.analysis.hunts);
+    let hunts: Vec<dredge_core::Hunt> = hunting.iter().map(|h| h.hunt.clone()).collect();
+    if hash.is_some()
+        || prepared.analysis.carve_due
+        || !sweep.is_empty()
+        || !targets.is_empty()
+        || !hunts.is_empty()
+    {
         let lost: Vec<Extent> = targets.iter().map(|v| v.extent).collect();
         let seq_src: Arc<dyn ImageSource> = Arc::new(prepared.seq.clone());
         let random = Arc::clone(&prepared.src);
         let layered = layered.as_deref();
         // A read of the image: hashing (or not), carving `carve`, scanning
-        // `lost` for lost filesystems, writing the files `sweep` holds.
-        let mut read = |hash, carve: &[Extent], lost: &[Extent], sweep: &mut Sweep| {
+        // `lost` for lost filesystems, testing the blocks `hunts` ask for,
+        // writing the files `sweep` holds.
+        let mut read = |hash, carve: &[Extent], lost: &[Extent], hunts, sweep: &mut Sweep| {
             let plan = crate::pass::Plan {
                 hash,
                 carve,
                 lost,
+                hunts,
                 page_size: opts.page_size,
                 threads: opts.threads,
                 job: "scan",
@@ -524,7 +533,7 @@ pub(crate) fn prepare(
                 &mut *progress,
             )
         };
-        let r = read(hash, &prepared.analysis.carve, &lost, &mut sweep)?;
+        let r = read(hash, &prepared.analysis.carve, &lost, &hunts, &mut sweep)?;
         if r.interrupted {
             return Ok(None);
         }
@@ -534,13 +543,26 @@ pub(crate) fn prepare(
         prepared.notes = r.notes;
         let mut scratch = Vec::new();
         let found = r.lost;
-        if !targets.is_empty()
+        let lost_found = !targets.is_empty()
             && !recovered_volumes(&prepared.src, &registry(), &targets, &found, &mut scratch)
-                .is_empty()
-        {
-            // Lost filesystems were found: their files, and the space they leave
-            // unallocated, were unknown before the pass. Analysed again with them
-            // and read again without hashing (the first read's digests stand): an
+                .is_empty();
+        // What the hunts found, told to the readers that asked: a reader that
+        // lists more with it (a dry walk) needs its files' content read.
+        let mut hunted = crate::hunt::Hunted::new();
+        let mut gain = 0u64;
+        for (h, f) in hunting.into_iter().zip(r.hunted) {
+            if f.blocks.is_empty() && f.more == 0 {
+                continue;
+            }
+            h.fs.hunted(f.blocks.clone());
+            gain += crate::unit::contain_reading(h.len, || h.fs.hunt_gain()).unwrap_or(0);
+            hunted.insert(h.key, f);
+        }
+        if lost_found || gain > 0 {
+            // Lost filesystems were found, or files only the hunts' blocks
+            // describe: their files (and a lost filesystem's unallocated
+            // space) were unknown before the pass. Analysed again with them and
+            // read again without hashing (the first read's digests stand): an
             // image is read twice only when the second read brings files back.
             let mut sink = PlanSink::new(&out.dir, size)?;
             let Some(again) = crate::analysis::analyse(
@@ -552,6 +574,7 @@ pub(crate) fn prepare(
                 opts,
                 done,
                 Lost::Found(found),
+                Some(&hunted),
                 &mut sink,
                 interrupt,
             )?
@@ -560,13 +583,18 @@ pub(crate) fn prepare(
             };
             plans = sink.records;
             sweep = Sweep::new(&out.dir, sink.pieces)?;
-            let r = read(None, &again.carve, &[], &mut sweep)?;
+            // Free space is what it was unless a lost filesystem came back:
+            // what was carved stands.
+            let carve: &[Extent] = if lost_found { &again.carve } else { &[] };
+            let r = read(None, carve, &[], &[], &mut sweep)?;
             if r.interrupted {
                 return Ok(None);
             }
             prepared.analysis = again;
-            prepared.carved = r.carved;
-            prepared.notes = r.notes;
+            if lost_found {
+                prepared.carved = r.carved;
+                prepared.notes = r.notes;
+            }
         }
     }
     prepared.plans = Some(plans.read()?);

@@ -23,8 +23,33 @@ const MAX_OLDER: usize = 64;
 /// Tree numbers of older checkpoints in entry ids start here.
 const FIRST_TREE: u64 = 2048;
 
+/// File versions listed as deleted so far: (inode, size, first block's offset).
+pub(crate) type Versions = HashSet<(u64, u64, u64)>;
+
+/// Whether `ino` (inode `file`) is the version the live tree holds: the same
+/// data stream, size and extents.
+pub(crate) fn same_as_live(live: &Records, recs: &Records, file: u64, ino: &Inode) -> bool {
+    let Some(l) = live.inodes.get(&file) else {
+        return false;
+    };
+    let own = recs.extents.get(&ino.private_id);
+    l.private_id == ino.private_id
+        && l.size == ino.size
+        && (own.is_none() || own == live.extents.get(&l.private_id))
+}
+
+/// The image offset of the first stored byte of `runs` (0 when none is).
+pub(crate) fn first_byte(runs: &[Run]) -> u64 {
+    runs.iter()
+        .find_map(|r| match r.data {
+            RunData::Image(a) => Some(a),
+            _ => None,
+        })
+        .unwrap_or(0)
+}
+
 /// Bytes of `runs` that lie in blocks in use now.
-fn in_use(runs: &[Run], free: &[Extent]) -> u64 {
+pub(crate) fn in_use(runs: &[Run], free: &[Extent]) -> u64 {
     let mut used = 0;
     for r in runs {
         let RunData::Image(at) = r.data else { continue };
@@ -51,18 +76,19 @@ fn in_use(runs: &[Run], free: &[Extent]) -> u64 {
 }
 
 /// Lists what older checkpoints hold of volume `v` that `live` does not.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn older(
     fs: &ApfsFs,
     v: &Vol,
     prefix: &str,
     live: &Records,
     shared: &mut HashSet<u64>,
+    versions: &mut Versions,
     visit: &mut dyn FnMut(Entry),
     findings: &mut Vec<Finding>,
 ) {
     let blocks = &fs.c.blocks;
     let free = space::free(&fs.c, &mut Bad::default()).unwrap_or_default();
-    let mut versions: HashSet<(u64, u64, u64)> = HashSet::new();
     let (mut listed, mut xids) = (0u64, Vec::new());
     for (k, nx) in fs.c.older.iter().enumerate().take(MAX_OLDER) {
         // Damage in old structures is expected (their blocks are free to be
@@ -126,20 +152,9 @@ pub(crate) fn older(
             if ino.mode & 0o170000 != 0o100000 || size == 0 {
                 return None;
             }
-            let own = recs.extents.get(&ino.private_id);
-            if let Some(l) = live.inodes.get(&file) {
-                let same = l.private_id == ino.private_id
-                    && l.size == ino.size
-                    && (own.is_none() || own == live.extents.get(&l.private_id));
-                if same {
-                    return None;
-                }
-            }
-            let first = runs.iter().find_map(|r| match r.data {
-                RunData::Image(a) => Some(a),
-                _ => None,
-            });
-            if !versions.insert((file, size, first.unwrap_or(0))) {
+            if same_as_live(live, &recs, file, ino)
+                || !versions.insert((file, size, first_byte(runs)))
+            {
                 return None;
             }
             listed += 1;

@@ -11,10 +11,12 @@
 //! and the object is still used where it parses. Free space comes from the
 //! space manager's bitmaps. Layout: Apple File System Reference (2020).
 //!
-//! Not yet: decmpfs compression (a compressed file is listed with its stored
-//! attribute or resource fork and a finding), files of encrypted volumes
-//! (detected; their trees are not readable without the volume key), and
-//! deleted files from older checkpoints and orphaned nodes.
+//! Deleted files and older versions come from the trees of older checkpoints
+//! (`history`) and from orphaned filesystem-tree nodes the pass finds in free
+//! space (`orphans`). decmpfs compression is decoded as files are read.
+//!
+//! Not yet: files of encrypted volumes (detected; their trees are not
+//! readable without the volume key).
 
 mod btree;
 mod container;
@@ -23,16 +25,18 @@ mod fs;
 mod history;
 mod obj;
 mod omap;
+mod orphans;
 mod space;
 
 use container::{parse_apsb, Apsb, Container, UNENCRYPTED};
 use dredge_core::bytes::{le16, le64};
-use dredge_core::{Entry, Extent, FileSystem, Finding, Recovery, VolumeReader};
+use dredge_core::{Entry, Extent, FileSystem, Finding, Hunt, Recovery, VolumeReader};
 use entries::{clean, Ctx};
 use fs::Records;
 use obj::{Bad, FS};
 use omap::Omap;
 use std::collections::HashSet;
+use std::sync::OnceLock;
 
 /// Snapshots read per volume (each is a tree of its own in the ids).
 const MAX_SNAPSHOTS: usize = 2047;
@@ -61,6 +65,8 @@ pub struct ApfsFs {
     c: Container,
     vols: Vec<Vol>,
     findings: Vec<Finding>,
+    /// Image offsets of the orphaned filesystem-tree nodes the pass found.
+    orphans: OnceLock<Vec<u64>>,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -114,7 +120,12 @@ impl ApfsFs {
             });
         }
         c.bad = bad;
-        Ok(ApfsFs { c, vols, findings })
+        Ok(ApfsFs {
+            c,
+            vols,
+            findings,
+            orphans: OnceLock::new(),
+        })
     }
 
     /// Reads one filesystem tree (the volume's, a snapshot's, an older
@@ -230,7 +241,10 @@ impl FileSystem for ApfsFs {
         let mut bad = Bad::default();
         let all =
             &mut |_: u64, _: &fs::Inode, _: &[dredge_core::Run]| Some((false, Recovery::Allocated));
+        let mut orphans = orphans::Orphans::new(self);
         for v in &self.vols {
+            // Versions listed as deleted, by older checkpoints then orphans.
+            let mut versions = history::Versions::new();
             let Some(omap) = &v.omap else { continue };
             let prefix = format!("/{}", clean(&v.sb.name));
             // Blocks of the live tree: older trees share them where nothing
@@ -291,8 +305,35 @@ impl FileSystem for ApfsFs {
                 }
             }
             if let Some(live) = &live {
-                history::older(self, v, &prefix, live, &mut shared, visit, findings);
+                history::older(
+                    self,
+                    v,
+                    &prefix,
+                    live,
+                    &mut shared,
+                    &mut versions,
+                    visit,
+                    findings,
+                );
+                if let Some(o) = orphans.as_mut() {
+                    o.emit(
+                        self,
+                        v,
+                        &prefix,
+                        live,
+                        &shared,
+                        &mut versions,
+                        visit,
+                        findings,
+                    );
+                }
             }
+        }
+        if let Some(n) = orphans.map(|o| o.unplaced()).filter(|n| *n > 0) {
+            findings.push(Finding::new(
+                self.c.blocks.vol.base(),
+                format!("APFS: {n} orphaned filesystem-tree node(s) in free space share no record with any volume's current tree; their files are not listed"),
+            ));
         }
         let all = Bad {
             count: bad.count + self.c.bad.count,
@@ -316,6 +357,33 @@ impl FileSystem for ApfsFs {
                 vec![Extent::new(vol.base(), vol.len())]
             }
         }
+    }
+
+    fn hunt(&self) -> Option<Hunt> {
+        if self.vols.iter().all(|v| v.omap.is_none()) {
+            return None;
+        }
+        let free = space::free(&self.c, &mut Bad::default()).ok()?;
+        (!free.is_empty()).then(|| Hunt {
+            extents: free,
+            origin: self.c.blocks.vol.base(),
+            unit: self.c.blocks.size,
+            test: orphans::is_fs_leaf,
+            limit: orphans::MAX_NODES,
+        })
+    }
+
+    fn hunted(&self, found: Vec<u64>) {
+        let _ = self.orphans.set(found);
+    }
+
+    fn hunt_gain(&self) -> u64 {
+        let mut n = 0;
+        self.walk(
+            &mut |e| n += u64::from(orphans::is_orphan_id(e.id)),
+            &mut Vec::new(),
+        );
+        n
     }
 
     fn open_findings(&self) -> Vec<Finding> {

@@ -155,3 +155,104 @@ fn mutated_apfs_metadata_never_panics() {
         "{listed_less} of {cases}"
     );
 }
+
+/// Fletcher-64 as APFS stores it (Apple File System Reference), for the test's
+/// own orphaned nodes: a node whose checksum fails is never taken.
+fn fletcher64(b: &[u8]) -> u64 {
+    const M: u64 = 0xFFFF_FFFF;
+    let (mut s1, mut s2) = (0u64, 0u64);
+    for w in b[8..].chunks_exact(4) {
+        s1 = (s1 + u64::from(u32::from_le_bytes(w.try_into().unwrap()))) % M;
+        s2 = (s2 + s1) % M;
+    }
+    let c1 = M - ((s1 + s2) % M);
+    let c2 = M - ((s1 + c1) % M);
+    (c2 << 32) | c1
+}
+
+/// What the pass would find for the filesystem's hunt: every block of its grid
+/// inside its extents that its test accepts.
+fn hunt(fs: &ApfsFs, img: &[u8]) -> Vec<u64> {
+    let Some(h) = fs.hunt() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for x in &h.extents {
+        let mut p = h.origin + (x.start - h.origin).div_ceil(h.unit) * h.unit;
+        while p + h.unit <= x.end().min(img.len() as u64) {
+            if (h.test)(&img[p as usize..(p + h.unit) as usize]) && found.len() < h.limit {
+                found.push(p);
+            }
+            p += h.unit;
+        }
+    }
+    found
+}
+
+/// Orphaned filesystem-tree nodes come from free space, where anything may lie:
+/// copies of the volume's leaf nodes, mutated and given a checksum that holds
+/// (so the pass takes them), are placed in free blocks, and the reader is told
+/// of them, walked, and asked what they add. It never panics, and every run it
+/// lists lies in the image.
+#[test]
+fn mutated_orphaned_nodes_never_panic() {
+    if Command::new("gzip").arg("--version").output().is_err() {
+        return;
+    }
+    let base = image();
+    let leaves: Vec<usize> = (0..base.len() / 4096)
+        .filter(|&n| {
+            let b = &base[n * 4096..(n + 1) * 4096];
+            u32::from_le_bytes(b[28..32].try_into().unwrap()) == 0x0e
+                && u16::from_le_bytes(b[34..36].try_into().unwrap()) == 0
+        })
+        .collect();
+    assert!(!leaves.is_empty());
+    let (fs, _) = open(base.clone()).unwrap();
+    let free: Vec<Extent> = fs.unallocated(&mut Vec::new());
+    let slots: Vec<usize> = free
+        .iter()
+        .flat_map(|x| (x.start / 4096..x.end() / 4096).map(|n| n as usize))
+        .take(64)
+        .collect();
+    assert!(slots.len() >= 8);
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x4f52_5048_414e_5331);
+    let (mut taken, mut gained) = (0usize, 0u64);
+    for _ in 0..cases / 4 {
+        let mut img = base.clone();
+        for _ in 0..1 + r.below(3) {
+            let from = leaves[r.below(leaves.len() as u64) as usize] * 4096;
+            let to = slots[r.below(slots.len() as u64) as usize] * 4096;
+            let mut node = base[from..from + 4096].to_vec();
+            for _ in 0..r.below(8) {
+                let i = if r.below(2) == 0 {
+                    32 + r.below(64)
+                } else {
+                    r.below(4096)
+                } as usize;
+                node[i] = r.next() as u8;
+            }
+            let c = fletcher64(&node);
+            node[..8].copy_from_slice(&c.to_le_bytes());
+            img[to..to + 4096].copy_from_slice(&node);
+        }
+        let len = img.len() as u64;
+        let found = hunt(&fs, &img);
+        taken += found.len();
+        let Some((fs, _)) = open(img) else { continue };
+        fs.hunted(found);
+        gained += fs.hunt_gain();
+        fs.walk(
+            &mut |e| {
+                for r in &e.runs {
+                    if let RunData::Image(at) = r.data {
+                        assert!(at + r.len <= len, "{}: run past the image", e.path);
+                    }
+                }
+            },
+            &mut Vec::new(),
+        );
+    }
+    eprintln!("{taken} orphaned nodes found, {gained} entries they added");
+    assert!(taken > 0);
+}

@@ -1,0 +1,327 @@
+//! Orphaned filesystem-tree nodes. APFS writes every change to a new block
+//! (copy-on-write) and frees the old one once no checkpoint in the ring needs
+//! it. Until the block is reused, the old node is still there, whole and with
+//! its checksum, holding the records of files deleted since and of older
+//! versions of changed ones. The checkpoint ring forgets them after a few
+//! transactions; free space does not.
+//!
+//! Finding them needs every free block looked at, so it rides the one read of
+//! the image (issue 18): [`crate::ApfsFs`]'s `hunt` hands the pass the free
+//! extents and [`is_fs_leaf`], and the blocks the pass finds come back through
+//! `hunted` before the walk. Each node is then read again on its own (a
+//! metadata read) and given to the volume whose live tree shares records with
+//! it; its files that the live tree and the older checkpoints do not hold are
+//! listed as deleted, with the transaction and the byte the node came from.
+
+use crate::btree::Node;
+use crate::entries::{self, Ctx};
+use crate::fs::{Inode, Records};
+use crate::history::{first_byte, in_use, same_as_live, Versions};
+use crate::obj::{fletcher64, Blocks, BTREE, BTREE_NODE, MAX_BLOCK};
+use crate::{space, ApfsFs, Vol};
+use dredge_core::bytes::{le16, le32, le64};
+use dredge_core::{Entry, Finding, Recovery, Run};
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+/// `OBJECT_TYPE_FSTREE`, the subtype of a filesystem tree's nodes.
+const FSTREE: u32 = 0x0e;
+/// Orphaned nodes one container is read for: each is a metadata read of a
+/// block, and their records are held until the volume is listed.
+pub(crate) const MAX_NODES: usize = 4096;
+/// Tree number of orphaned nodes in entry ids (after snapshots, 1..2047,
+/// and older checkpoints, 2048..2111).
+const ORPHAN_TREE: u64 = 4000;
+/// Whether entry id `id` was listed from orphaned nodes.
+pub(crate) fn is_orphan_id(id: u64) -> bool {
+    (id >> 44) & 0xFFF == ORPHAN_TREE
+}
+
+/// Storage-type bits of `o_type`: an fs-tree node is a virtual object.
+const STORAGE: u32 = 0xC000_0000;
+
+/// The pass's test for a block: a leaf node of a filesystem tree, virtual,
+/// with an object id and a transaction, whose Fletcher-64 checksum holds.
+/// The header fields are compared first; the checksum only for what passes.
+pub(crate) fn is_fs_leaf(b: &[u8]) -> bool {
+    if b.len() < 4096 || b.len() as u64 > MAX_BLOCK {
+        return false;
+    }
+    let t = le32::<u32>(b, 24);
+    let kind = t & 0xFFFF;
+    if (kind != BTREE && kind != BTREE_NODE) || t & STORAGE != 0 {
+        return false;
+    }
+    let (flags, level) = (le16::<u16>(b, 32), le16::<u16>(b, 34));
+    if le32::<u32>(b, 28) != FSTREE || flags & 2 == 0 || level != 0 || le32::<u32>(b, 36) == 0 {
+        return false;
+    }
+    let sum = le64(b, 0);
+    le64(b, 8) != 0 && le64(b, 16) != 0 && sum != 0 && sum == fletcher64(b)
+}
+
+/// Node `n`'s transaction and records, when it is still an fs-tree leaf.
+fn read_node(blocks: &Blocks, n: u64) -> Option<(u64, Records)> {
+    let b = blocks.read(n).ok()?;
+    if !is_fs_leaf(&b) {
+        return None;
+    }
+    let xid = le64(&b, 16);
+    let node = Node::parse(b, None).ok()?;
+    let at = blocks.offset(n);
+    let mut recs = Records::default();
+    for i in 0..node.len() {
+        if let Some((k, v)) = node.entry(i) {
+            recs.add(at, k, v);
+        }
+    }
+    Some((xid, recs))
+}
+
+/// How many of a node's records the live tree holds too: an inode with the
+/// same number and creation time (nanoseconds), a name of a live inode in
+/// the directory that inode says it is in. Inode numbers repeat across the
+/// volumes of a container; creation times to the nanosecond do not.
+fn shared_records(live: &Records, recs: &Records) -> usize {
+    let inodes = recs
+        .inodes
+        .iter()
+        .filter(|(id, ino)| {
+            live.inodes
+                .get(id)
+                .is_some_and(|l| l.times[0] == ino.times[0] && ino.times[0] != 0)
+        })
+        .count();
+    let names = recs
+        .drecs
+        .iter()
+        .filter(|d| {
+            live.inodes
+                .get(&d.file)
+                .is_some_and(|l| l.parent == d.parent && l.times[0] != 0)
+        })
+        .count();
+    inodes + names
+}
+
+/// Records of `from` (a newer node) into `to`: an inode, an extent at the
+/// same offset of the same owner, an attribute of the same name replace the
+/// older ones; names are added once.
+fn merge(to: &mut Records, from: Records) {
+    to.inodes.extend(from.inodes);
+    let have: HashSet<(u64, String, u64)> = to
+        .drecs
+        .iter()
+        .map(|d| (d.parent, d.name.clone(), d.file))
+        .collect();
+    for d in from.drecs {
+        if !have.contains(&(d.parent, d.name.clone(), d.file)) {
+            to.drecs.push(d);
+        }
+    }
+    for (owner, list) in from.extents {
+        let mine = to.extents.entry(owner).or_default();
+        for e in list {
+            mine.retain(|x| x.0 != e.0);
+            mine.push(e);
+        }
+    }
+    for (owner, list) in from.xattrs {
+        let mine = to.xattrs.entry(owner).or_default();
+        for x in list {
+            mine.retain(|y| y.name != x.name);
+            mine.push(x);
+        }
+    }
+    to.dropped += from.dropped;
+}
+
+/// What the walk of one container does with the nodes the pass found.
+pub(crate) struct Orphans<'a> {
+    found: &'a [u64],
+    /// Nodes given to a volume, or no longer nodes, or part of a tree walked.
+    done: Vec<bool>,
+    /// Every node goes to the one volume there is, shared records or not.
+    one_volume: bool,
+}
+
+impl<'a> Orphans<'a> {
+    pub(crate) fn new(fs: &'a ApfsFs) -> Option<Orphans<'a>> {
+        let found = fs.orphans.get().filter(|f| !f.is_empty())?;
+        Some(Orphans {
+            found,
+            done: vec![false; found.len()],
+            one_volume: fs.vols.iter().filter(|v| v.omap.is_some()).count() == 1,
+        })
+    }
+
+    /// Lists what the nodes that belong to volume `v` hold of files its live
+    /// tree (`live`, whose blocks are `shared`) and older checkpoints do not.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn emit(
+        &mut self,
+        fs: &ApfsFs,
+        v: &Vol,
+        prefix: &str,
+        live: &Records,
+        shared: &HashSet<u64>,
+        versions: &mut Versions,
+        visit: &mut dyn FnMut(Entry),
+        findings: &mut Vec<Finding>,
+    ) {
+        let blocks = &fs.c.blocks;
+        let base = blocks.vol.base();
+        let mut nodes = Vec::new();
+        for (i, &at) in self.found.iter().enumerate() {
+            if self.done[i] {
+                continue;
+            }
+            let Some(n) = at
+                .checked_sub(base)
+                .filter(|o| o % blocks.size == 0)
+                .map(|o| o / blocks.size)
+            else {
+                self.done[i] = true;
+                continue;
+            };
+            if shared.contains(&n) {
+                self.done[i] = true;
+                continue;
+            }
+            let Some((xid, recs)) = read_node(blocks, n) else {
+                self.done[i] = true;
+                continue;
+            };
+            // A node of a transaction the container never committed.
+            if xid > fs.c.nx.xid {
+                self.done[i] = true;
+                continue;
+            }
+            if !self.one_volume && shared_records(live, &recs) == 0 {
+                continue;
+            }
+            self.done[i] = true;
+            nodes.push((xid, at, recs));
+        }
+        if nodes.is_empty() {
+            return;
+        }
+        // Oldest first, so a newer node's records replace an older one's.
+        nodes.sort_unstable_by_key(|n| (n.0, n.1));
+        let mut xid_at: HashMap<u64, u64> = HashMap::new();
+        let mut recs = Records::default();
+        for (xid, at, r) in nodes {
+            xid_at.insert(at, xid);
+            merge(&mut recs, r);
+        }
+        let free = space::free(&fs.c, &mut crate::obj::Bad::default()).unwrap_or_default();
+        let (mut listed, mut xids) = (0u64, BTreeSet::new());
+        let merged = &recs;
+        let mut keep = |file: u64, ino: &Inode, runs: &[Run]| -> Option<(bool, Recovery)> {
+            let size = ino.size.unwrap_or(0);
+            if ino.mode & 0o170000 != 0o100000 || size == 0 {
+                return None;
+            }
+            if same_as_live(live, merged, file, ino)
+                || !versions.insert((file, size, first_byte(runs)))
+            {
+                return None;
+            }
+            let xid = xid_at.get(&ino.at).copied().unwrap_or(0);
+            xids.insert(xid);
+            listed += 1;
+            let from = format!(
+                "from an orphaned filesystem-tree node of transaction {xid} in free space at byte {}",
+                ino.at
+            );
+            let used = in_use(runs, &free);
+            Some((
+                true,
+                if used == 0 {
+                    Recovery::Assumed(format!(
+                        "{from}; its blocks are free now, nothing says they were not reused"
+                    ))
+                } else {
+                    Recovery::Overwritten(format!(
+                        "{from}; {used} bytes of it are in blocks in use now"
+                    ))
+                },
+            ))
+        };
+        let cx = Ctx {
+            blocks,
+            vol_index: v.index,
+            tree: ORPHAN_TREE,
+            prefix,
+            base: Some(live),
+            at: blocks.offset(v.sb.at),
+        };
+        let mut quiet = Vec::new();
+        entries::emit(&cx, &recs, &mut keep, visit, &mut quiet);
+        if listed > 0 {
+            findings.push(Finding::new(
+                blocks.offset(v.sb.at),
+                format!(
+                    "APFS {prefix}: {listed} file version(s) that neither the current tree nor the older checkpoints hold, from orphaned filesystem-tree nodes in free space (transactions {}), listed as deleted",
+                    xids.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+    }
+
+    /// Nodes no volume's live tree shares a record with (a node whose every
+    /// file was deleted, in a container of several volumes): not listed.
+    pub(crate) fn unplaced(&self) -> usize {
+        self.done.iter().filter(|d| !**d).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leaf() -> Vec<u8> {
+        let mut b = vec![0u8; 4096];
+        b[8..16].copy_from_slice(&0x404u64.to_le_bytes());
+        b[16..24].copy_from_slice(&7u64.to_le_bytes());
+        b[24..28].copy_from_slice(&BTREE_NODE.to_le_bytes());
+        b[28..32].copy_from_slice(&FSTREE.to_le_bytes());
+        b[32..34].copy_from_slice(&2u16.to_le_bytes());
+        b[36..40].copy_from_slice(&1u32.to_le_bytes());
+        let c = fletcher64(&b);
+        b[..8].copy_from_slice(&c.to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn only_virtual_fs_tree_leaves_whose_checksum_holds_are_taken() {
+        let b = leaf();
+        assert!(is_fs_leaf(&b));
+        // Each field that makes it one, changed (checksum redone), refuses it.
+        for (at, v) in [
+            (28, 0x0bu8),
+            (24, 0x0b),
+            (32, 0),
+            (34, 1),
+            (36, 0),
+            (16, 0),
+            (8, 0),
+        ] {
+            let mut x = b.clone();
+            x[at..at + 4].fill(0);
+            x[at] = v;
+            let c = fletcher64(&x);
+            x[..8].copy_from_slice(&c.to_le_bytes());
+            assert!(!is_fs_leaf(&x), "field at {at} set to {v}");
+        }
+        let mut phys = b.clone();
+        phys[27] = 0x40;
+        let c = fletcher64(&phys);
+        phys[..8].copy_from_slice(&c.to_le_bytes());
+        assert!(!is_fs_leaf(&phys), "a physical node");
+        let mut bad = b.clone();
+        bad[2000] ^= 1;
+        assert!(!is_fs_leaf(&bad), "a wrong checksum");
+        assert!(!is_fs_leaf(&b[..2048]));
+        assert!(!is_fs_leaf(&vec![0u8; 4096]));
+    }
+}
