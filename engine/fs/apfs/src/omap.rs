@@ -63,6 +63,11 @@ impl Omap {
         Ok(Omap { map })
     }
 
+    /// Whether the map has any mapping of `oid`, of any transaction.
+    pub fn knows(&self, oid: u64) -> bool {
+        self.map.contains_key(&oid)
+    }
+
     /// The block of `oid` as of transaction `xid`, with its flags.
     pub fn get(&self, oid: u64, xid: u64) -> Option<(u64, u32)> {
         let v = self.map.get(&oid)?;

@@ -9,8 +9,10 @@
 //! the image (issue 18): [`crate::ApfsFs`]'s `hunt` hands the pass the free
 //! extents and [`is_fs_leaf`], and the blocks the pass finds come back through
 //! `hunted` before the walk. Each node is then read again on its own (a
-//! metadata read) and given to the volume whose live tree shares records with
-//! it; its files that the live tree and the older checkpoints do not hold are
+//! metadata read) and given to the volume whose object map alone maps its
+//! object id (copy-on-write keeps a node's virtual id), else to the first
+//! whose live tree shares records with it, or to the only volume there is; its
+//! files that the live tree and the older checkpoints do not hold are
 //! listed as deleted, with the transaction and the byte the node came from.
 
 use crate::btree::Node;
@@ -57,6 +59,13 @@ pub(crate) fn is_fs_leaf(b: &[u8]) -> bool {
     }
     let sum = le64(b, 0);
     le64(b, 8) != 0 && le64(b, 16) != 0 && sum != 0 && sum == fletcher64(b)
+}
+
+/// The container block at image offset `at`, when one starts there.
+fn block_of(blocks: &Blocks, at: u64) -> Option<u64> {
+    at.checked_sub(blocks.vol.base())
+        .filter(|o| o % blocks.size == 0)
+        .map(|o| o / blocks.size)
 }
 
 /// Node `n`'s transaction and records, when it is still an fs-tree leaf.
@@ -140,6 +149,11 @@ pub(crate) struct Orphans<'a> {
     found: &'a [u64],
     /// Nodes given to a volume, or no longer nodes, or part of a tree walked.
     done: Vec<bool>,
+    /// The volume (index in the container) whose object map, alone, maps the
+    /// node's object id: copy-on-write keeps a node's virtual id, so the live
+    /// map still maps it unless the node was merged away. Virtual ids come
+    /// from the container's one counter (`nx_next_oid`).
+    owner: Vec<Option<usize>>,
     /// Every node goes to the one volume there is, shared records or not.
     one_volume: bool,
 }
@@ -147,9 +161,27 @@ pub(crate) struct Orphans<'a> {
 impl<'a> Orphans<'a> {
     pub(crate) fn new(fs: &'a ApfsFs) -> Option<Orphans<'a>> {
         let found = fs.orphans.get().filter(|f| !f.is_empty())?;
+        let blocks = &fs.c.blocks;
+        let owner = found
+            .iter()
+            .map(|&at| {
+                let n = block_of(blocks, at)?;
+                let b = blocks.read(n).ok()?;
+                let oid = le64(&b, 8);
+                let mut knows = fs
+                    .vols
+                    .iter()
+                    .filter(|v| v.omap.as_ref().is_some_and(|m| m.knows(oid)));
+                match (knows.next(), knows.next()) {
+                    (Some(v), None) => Some(v.index),
+                    _ => None,
+                }
+            })
+            .collect();
         Some(Orphans {
             found,
             done: vec![false; found.len()],
+            owner,
             one_volume: fs.vols.iter().filter(|v| v.omap.is_some()).count() == 1,
         })
     }
@@ -169,17 +201,16 @@ impl<'a> Orphans<'a> {
         findings: &mut Vec<Finding>,
     ) {
         let blocks = &fs.c.blocks;
-        let base = blocks.vol.base();
         let mut nodes = Vec::new();
         for (i, &at) in self.found.iter().enumerate() {
             if self.done[i] {
                 continue;
             }
-            let Some(n) = at
-                .checked_sub(base)
-                .filter(|o| o % blocks.size == 0)
-                .map(|o| o / blocks.size)
-            else {
+            // Another volume's object map maps it: that volume's.
+            if self.owner[i].is_some_and(|o| o != v.index) {
+                continue;
+            }
+            let Some(n) = block_of(blocks, at) else {
                 self.done[i] = true;
                 continue;
             };
@@ -196,7 +227,10 @@ impl<'a> Orphans<'a> {
                 self.done[i] = true;
                 continue;
             }
-            if !self.one_volume && shared_records(live, &recs) == 0 {
+            let mine = self.one_volume
+                || self.owner[i] == Some(v.index)
+                || shared_records(live, &recs) > 0;
+            if !mine {
                 continue;
             }
             self.done[i] = true;
