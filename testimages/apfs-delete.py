@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Deletes a file from an APFS image the way a new transaction does.
 
-    apfs-delete.py IN_IMAGE NAME OUT_IMAGE [--forget]
+    apfs-delete.py IN_IMAGE NAME OUT_IMAGE [--forget [--older-size N]]
 
 APFS never overwrites metadata in place: a deletion writes a new copy of the
 filesystem-tree node without the file's records, points the volume object map
@@ -20,7 +20,9 @@ transactions later: the checkpoint ring no longer holds the older checkpoints
 and the space manager has freed the original node's block and the file's
 data blocks, and allocated the three copies (bits in the chunk's bitmap, free counts in its chunk-info
 block). The original node is then an orphan in free space: no checkpoint leads
-to it, and only its own bytes say what it held.
+to it, and only its own bytes say what it held. With --older-size N as well,
+a copy of that node from the transaction before, in which the file was N
+bytes long, is left in another free block (a version the file had before).
 
 It handles the small volumes tests use (a filesystem tree of one node, an
 object map of one node) and
@@ -34,9 +36,9 @@ import sys
 from apfs_blocks import Img, omap_entry, toc, u
 
 
-def spaceman_bits(img, nx, xid, changes):
-    """Sets block n's bit in the space manager's bitmaps to `used` for each
-    (n, used) of `changes`, and the chunk-info blocks' free counts with it."""
+def chunks(img, nx, xid):
+    """(chunk-info block, entry offset, first block, block count, bitmap block)
+    of every chunk the newest checkpoint's space manager lists."""
     desc_blocks = u("<I", nx, 104) & 0x7FFFFFFF
     desc_base = u("<Q", nx, 112)
     sm_oid = u("<Q", nx, 152)
@@ -55,29 +57,65 @@ def spaceman_bits(img, nx, xid, changes):
     if u("<I", smb, 68) != 0:
         sys.exit("apfs-delete: space managers with chunk-info address blocks are not handled")
     addr = u("<I", smb, 80)
-    cibs = [u("<Q", smb, addr + 8 * i) for i in range(u("<I", smb, 64))]
+    out = []
+    for c in [u("<Q", smb, addr + 8 * i) for i in range(u("<I", smb, 64))]:
+        cib = img.block(c)
+        for j in range(u("<I", cib, 36)):
+            e = 40 + 32 * j
+            bm = u("<Q", cib, e + 24)
+            if bm == 0:
+                sys.exit("apfs-delete: a chunk with no bitmap is not handled")
+            out.append((c, e, u("<Q", cib, e + 8), u("<I", cib, e + 16), bm))
+    return out
+
+
+def is_free(img, nx, xid, n):
+    for _, _, start, count, bm in chunks(img, nx, xid):
+        if start <= n < start + count:
+            i = n - start
+            return not img.block(bm)[i // 8] >> (i % 8) & 1
+    return False
+
+
+def spaceman_bits(img, nx, xid, changes):
+    """Sets block n's bit in the space manager's bitmaps to `used` for each
+    (n, used) of `changes`, and the chunk-info blocks' free counts with it."""
     for n, used in changes:
-        for c in cibs:
-            cib = img.block(c)
-            for j in range(u("<I", cib, 36)):
-                e = 40 + 32 * j
-                start, count = u("<Q", cib, e + 8), u("<I", cib, e + 16)
-                if not start <= n < start + count:
-                    continue
-                bm = u("<Q", cib, e + 24)
-                if bm == 0:
-                    sys.exit("apfs-delete: a chunk with no bitmap is not handled")
-                bits = bytearray(img.block(bm))
-                i = n - start
-                was = bits[i // 8] >> (i % 8) & 1
-                if was != used:
-                    bits[i // 8] ^= 1 << (i % 8)
-                    # A bitmap block is raw bits: no object header, no checksum.
-                    img.d[bm * img.bs:(bm + 1) * img.bs] = bits
-                    free = u("<I", cib, e + 20) + (-1 if used else 1)
-                    struct.pack_into("<I", cib, e + 20, free)
-                    img.put(c, cib)
-                break
+        for c, e, start, count, bm in chunks(img, nx, xid):
+            if not start <= n < start + count:
+                continue
+            bits = bytearray(img.block(bm))
+            i = n - start
+            if bits[i // 8] >> (i % 8) & 1 != used:
+                bits[i // 8] ^= 1 << (i % 8)
+                # A bitmap block is raw bits: no object header, no checksum.
+                img.d[bm * img.bs:(bm + 1) * img.bs] = bits
+                cib = img.block(c)
+                free = u("<I", cib, e + 20) + (-1 if used else 1)
+                struct.pack_into("<I", cib, e + 20, free)
+                img.put(c, cib)
+            break
+
+
+def set_size(node, ino, size):
+    """A copy of leaf `node` in which inode `ino`'s data stream is `size` long."""
+    node = bytearray(node)
+    flags, level, nkeys, start, keys, vend = toc(node)
+    for i in range(nkeys):
+        ko, kl, vo, vl = struct.unpack_from("<HHHH", node, start + 8 * i)
+        hdr = u("<Q", node, keys + ko)
+        if hdr >> 60 != 3 or hdr & ((1 << 60) - 1) != ino:
+            continue
+        x = vend - vo + 92
+        n = u("<H", node, x)
+        data = x + 4 + 4 * n
+        for f in range(n):
+            kind, _, fsize = struct.unpack_from("<BBH", node, x + 4 + 4 * f)
+            if kind == 8:
+                struct.pack_into("<Q", node, data, size)
+                return node
+            data += -(-fsize // 8) * 8
+    sys.exit("apfs-delete: the inode has no data stream")
 
 
 def forget_older(img, nx, xid):
@@ -95,7 +133,9 @@ def forget_older(img, nx, xid):
 
 def main():
     src, name, out = sys.argv[1], sys.argv[2].encode(), sys.argv[3]
-    forget = sys.argv[4:] == ["--forget"]
+    opts = sys.argv[4:]
+    forget = "--forget" in opts
+    older = int(opts[opts.index("--older-size") + 1]) if "--older-size" in opts else None
     img = Img(open(src, "rb").read())
     nx = img.block(0)
     xid = u("<Q", nx, 16)
@@ -168,6 +208,16 @@ def main():
                       + [(b, 0) for b in data])
         if forget_older(img, nx, xid) == 0:
             sys.exit("apfs-delete: no older checkpoint to forget")
+    if forget and older is not None:
+        # An earlier version of the node, from the transaction before, when
+        # the file was `older` bytes long: orphaned too, in a free block.
+        copy = set_size(node, ino, older)
+        struct.pack_into("<Q", copy, 16, u("<Q", node, 16) - 1)
+        spare = [n for n in range(count - 1, 0, -1)
+                 if not any(img.block(n)) and is_free(img, nx, xid, n)]
+        if not spare:
+            sys.exit("apfs-delete: no free block for the earlier version")
+        img.put(spare[0], copy)
     open(out, "wb").write(img.d)
     print(ino, xid)
 

@@ -461,12 +461,10 @@ pub trait FileSystem: Send + Sync {
     /// What the pass found for [`FileSystem::hunt`]: the image offsets of the
     /// blocks its test accepted, in image order. Given before `walk`.
     fn hunted(&self, _found: Vec<u64>) {}
-    /// How many entries a walk gains from what [`FileSystem::hunted`] gave it
-    /// (found by walking, without extracting anything): none spares the scan
-    /// a second read of the image for their content.
-    fn hunt_gain(&self) -> u64 {
-        0
-    }
+    /// Visits only the entries that what [`FileSystem::hunted`] gave it adds
+    /// to [`FileSystem::walk`] (the same entries, ids and all). The scan plans
+    /// them after the pass and reads their content alone, not the image again.
+    fn walk_hunted(&self, _visit: &mut dyn FnMut(Entry), _findings: &mut Vec<Finding>) {}
 }
 
 /// Blocks the pass tests for a filesystem: every `unit`-sized block inside

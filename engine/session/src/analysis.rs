@@ -35,13 +35,19 @@ pub(crate) struct Analysis {
     pub hunts: Vec<Hunting>,
 }
 
-/// A filesystem's hunt ([`dredge_core::Hunt`]) and the reader that asked.
+/// A filesystem's hunt ([`dredge_core::Hunt`]), the reader that asked, and
+/// where what it adds is planned: its unit in `work`, its place in the unit's
+/// filesystems, and its volume.
 pub(crate) struct Hunting {
     pub key: crate::hunt::Key,
-    /// The volume's length (the memory a reader of it may hold grows with it).
-    pub len: u64,
     pub hunt: Hunt,
     pub fs: Box<dyn dredge_core::FileSystem>,
+    pub unit: usize,
+    pub fs_index: usize,
+    pub vol_idx: usize,
+    pub vol: Extent,
+    pub out_dir: String,
+    pub src: Arc<dyn ImageSource>,
 }
 
 /// Reads the image's metadata for a scan of evidence `label`. `done` tells
@@ -161,12 +167,7 @@ pub(crate) fn analyse(
                         }
                         Some(Some(f)) => {
                             fs.hunted(f.blocks.clone());
-                            if f.more > 0 {
-                                findings.push(Finding::new(v.extent.start, format!(
-                                    "{}: {} more blocks of its free space look like metadata it let go than the {} read",
-                                    fs.type_name(), f.more, f.blocks.len()
-                                )));
-                            }
+                            findings.extend(f.past_limit(fs.type_name(), v.extent.start));
                         }
                         Some(None) => {}
                     }
@@ -194,15 +195,23 @@ pub(crate) fn analyse(
                             );
                         }
                     }
-                    fss.push(planned);
+                    if hunt.is_none() {
+                        planned.planner = None;
+                    }
                     if let Some(h) = hunt {
                         hunts.push(Hunting {
                             key,
-                            len: v.extent.len,
                             hunt: h,
                             fs,
+                            unit: work.len(),
+                            fs_index: fss.len(),
+                            vol_idx: i,
+                            vol: v.extent,
+                            out_dir: out_dir.clone(),
+                            src: Arc::clone(vsrc),
                         });
                     }
+                    fss.push(planned);
                 }
             }
         }

@@ -309,6 +309,17 @@ impl PlanSink {
         })
     }
 
+    /// Plans more files after `records` (those planned before the pass), with
+    /// pieces of their own.
+    pub(crate) fn resume(records: Records, case_dir: &Path, size_of_image: u64) -> PlanSink {
+        PlanSink {
+            records,
+            pieces: Pieces::new(case_dir),
+            case_dir: case_dir.to_path_buf(),
+            size_of_image,
+        }
+    }
+
     /// Files planned so far (the next one's index).
     pub(crate) fn len(&self) -> u64 {
         self.records.len()

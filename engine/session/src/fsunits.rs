@@ -30,6 +30,11 @@ pub(crate) struct Deferred {
     pub forensic_base: String,
     /// Index range of its files in the pass's plans.
     range: std::ops::Range<u64>,
+    /// Files planned after the pass, from what its hunt found (after every
+    /// `range` of the scan).
+    pub extra: std::ops::Range<u64>,
+    /// The names its copies were given, while more may be planned.
+    pub planner: Option<PathPlanner>,
 }
 
 /// A volume's unit, sealed once its files are written.
@@ -153,25 +158,69 @@ pub(crate) fn plan_fs(
     sink: &mut PlanSink,
     findings: &mut Vec<Finding>,
 ) -> Result<Deferred, Failure> {
-    let lo = sink.len();
-    let mut w = Walking {
-        sink,
-        budget,
-        planner: PathPlanner::with_rules(case_out.rules.clone()),
-        seen: std::collections::HashSet::new(),
-        prefix: format!("{}/v{vol_idx}/{}", label, fs.type_name()),
-        out_root: PathBuf::from("files").join(label).join(out_dir),
-        cap: src.size().saturating_mul(4).saturating_add(1 << 30),
-        evidence_size: src.size(),
-        held: Vec::new(),
-        findings: Vec::new(),
-        failed: None,
+    let place = Place {
+        label,
+        vol_idx,
+        out_dir,
+        vol,
+        src,
     };
-    let mut walked = Vec::new();
-    let mut kept = 0u64;
-    let walk = contain_reading(vol.len, || {
-        fs.walk(
-            &mut |entry| {
+    let planner = PathPlanner::with_rules(case_out.rules.clone());
+    let (range, planner) = place.plan(fs, false, planner, interrupt, budget, sink, findings)?;
+    Ok(Deferred {
+        fs_id: 0,
+        fs_type: fs.type_name(),
+        fs_label: fs.label(),
+        forensic_base: format!("{label}/vol{vol_idx}@{}/{}", vol.start, fs.type_name()),
+        range,
+        extra: 0..0,
+        planner: Some(planner),
+    })
+}
+
+/// Where a filesystem's files are planned.
+pub(crate) struct Place<'a> {
+    pub label: &'a str,
+    pub vol_idx: usize,
+    pub out_dir: &'a str,
+    pub vol: dredge_core::Extent,
+    pub src: &'a Arc<dyn ImageSource>,
+}
+
+impl Place<'_> {
+    /// Walks `fs` (only what its hunt found, with `hunted_only`) and plans
+    /// every file's copy, names chosen by `planner` (the one of an earlier
+    /// walk of the same filesystem, so no name is given twice).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn plan(
+        &self,
+        fs: &dyn FileSystem,
+        hunted_only: bool,
+        planner: PathPlanner,
+        interrupt: &AtomicBool,
+        budget: &mut crate::copybudget::OutputBudget,
+        sink: &mut PlanSink,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(std::ops::Range<u64>, PathPlanner), Failure> {
+        let (label, vol_idx, vol, src) = (self.label, self.vol_idx, self.vol, self.src);
+        let lo = sink.len();
+        let mut w = Walking {
+            sink,
+            budget,
+            planner,
+            seen: std::collections::HashSet::new(),
+            prefix: format!("{}/v{vol_idx}/{}", label, fs.type_name()),
+            out_root: PathBuf::from("files").join(label).join(self.out_dir),
+            cap: src.size().saturating_mul(4).saturating_add(1 << 30),
+            evidence_size: src.size(),
+            held: Vec::new(),
+            findings: Vec::new(),
+            failed: None,
+        };
+        let mut walked = Vec::new();
+        let mut kept = 0u64;
+        let walk = contain_reading(vol.len, || {
+            let mut visit = |entry: dredge_core::Entry| {
                 stop_if_cut(interrupt);
                 // The reader made the entry (charged to its unit); from here on
                 // the session plans it, and the unit's count is its own working
@@ -179,34 +228,31 @@ pub(crate) fn plan_fs(
                 memory::hand_over(entry.heap_bytes());
                 kept += 1;
                 memory::uncounted(|| w.take(entry))
-            },
-            &mut walked,
-        )
-    });
-    findings.append(&mut walked);
-    let interrupted = walk.is_err() && interrupt.load(Ordering::Relaxed);
-    if let (Err(why), false) = (&walk, interrupted) {
-        // The entries met before the reader gave out are extracted as usual.
-        let what = format!("{} reader (walk, {kept} entries kept)", fs.type_name());
-        w.findings.push(cut_short(vol.start, &what, why));
-    }
-    if !interrupted {
-        for e in std::mem::take(&mut w.held) {
-            memory::uncounted(|| w.plan(e));
+            };
+            if hunted_only {
+                fs.walk_hunted(&mut visit, &mut walked)
+            } else {
+                fs.walk(&mut visit, &mut walked)
+            }
+        });
+        findings.append(&mut walked);
+        let interrupted = walk.is_err() && interrupt.load(Ordering::Relaxed);
+        if let (Err(why), false) = (&walk, interrupted) {
+            // The entries met before the reader gave out are extracted as usual.
+            let what = format!("{} reader (walk, {kept} entries kept)", fs.type_name());
+            w.findings.push(cut_short(vol.start, &what, why));
         }
+        if !interrupted {
+            for e in std::mem::take(&mut w.held) {
+                memory::uncounted(|| w.plan(e));
+            }
+        }
+        findings.append(&mut w.findings);
+        if let Some(f) = w.failed {
+            return Err(f);
+        }
+        Ok((lo..w.sink.len(), w.planner))
     }
-    findings.append(&mut w.findings);
-    if let Some(f) = w.failed {
-        return Err(f);
-    }
-    let hi = w.sink.len();
-    Ok(Deferred {
-        fs_id: 0,
-        fs_type: fs.type_name(),
-        fs_label: fs.label(),
-        forensic_base: format!("{label}/vol{vol_idx}@{}/{}", vol.start, fs.type_name()),
-        range: lo..hi,
-    })
 }
 
 /// (files, deleted, partial) of a unit's records.
@@ -278,6 +324,16 @@ pub(crate) fn finish_units(
             }
         }
     }
+    // Files planned after the pass come after every other, in the same order.
+    let mut extra: Vec<_> = work
+        .iter()
+        .enumerate()
+        .flat_map(|(ui, u)| u.fss.iter().map(move |d| (ui, d)))
+        .filter(|(_, d)| !d.extra.is_empty())
+        .map(|(ui, d)| (d.extra.clone(), ui, d.fs_id, d.forensic_base.clone()))
+        .collect();
+    extra.sort_by_key(|e| e.0.start);
+    owners.extend(extra.into_iter().map(|(r, ui, id, b)| (r.end, ui, id, b)));
     let owner = |i: u64| owners.get(owners.partition_point(|o| o.0 <= i));
     // Every copy was written and closed by the pass, and nothing below
     // writes to one, so flushing them to disk starts now, beside the

@@ -2,8 +2,13 @@
 //! pass's blocks are tested as they go by, on the reading thread, so finding
 //! metadata a filesystem let go in its free space costs no read of its own.
 
-use dredge_core::{Extent, Hunt};
+use crate::analysis::Hunting;
+use crate::files::PlanSink;
+use crate::fsunits::{Place, UnitWork};
+use crate::Failure;
+use dredge_core::{Extent, Finding, Hunt};
 use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
 
 /// What a hunt found: the blocks its test accepted (at most its limit), and
 /// how many more it accepted past the limit.
@@ -18,6 +23,22 @@ pub(crate) struct Found {
 /// second analysis that finds lost partitions numbers the volumes after them
 /// differently.
 pub(crate) type Key = (u64, &'static str, usize);
+
+impl Found {
+    /// The finding that more blocks passed the test than were kept, if so.
+    pub(crate) fn past_limit(&self, fs: &str, at: u64) -> Option<Finding> {
+        (self.more > 0).then(|| {
+            Finding::new(
+                at,
+                format!(
+                    "{fs}: {} more blocks of its free space look like metadata it let go than the {} read",
+                    self.more,
+                    self.blocks.len()
+                ),
+            )
+        })
+    }
+}
 
 /// The blocks each hunt found, by filesystem.
 pub(crate) type Hunted = BTreeMap<Key, Found>;
@@ -86,6 +107,53 @@ impl<'h> HuntScan<'h> {
     pub(crate) fn finish(self) -> Vec<Found> {
         self.found
     }
+}
+
+/// After the pass: each reader is told what its hunt found and walked for
+/// what that adds alone. Those files are planned into `sink` after every file
+/// planned before the pass, named by the planner of the reader's first walk
+/// (so no copy takes a name already given), as the `extra` files of the
+/// reader's place in `work`.
+pub(crate) fn plan_found(
+    found_by: Vec<(Hunting, Found)>,
+    work: &mut [UnitWork],
+    label: &str,
+    sink: &mut PlanSink,
+    interrupt: &AtomicBool,
+) -> Result<(), Failure> {
+    for (h, f) in found_by {
+        let Some(u) = work.get_mut(h.unit) else {
+            continue;
+        };
+        let Some(d) = u.fss.get_mut(h.fs_index) else {
+            continue;
+        };
+        let Some(planner) = d.planner.take() else {
+            continue;
+        };
+        u.findings
+            .extend(f.past_limit(h.fs.type_name(), h.vol.start));
+        h.fs.hunted(f.blocks);
+        let place = Place {
+            label,
+            vol_idx: h.vol_idx,
+            out_dir: &h.out_dir,
+            vol: h.vol,
+            src: &h.src,
+        };
+        let mut budget = crate::copybudget::OutputBudget::for_volume(h.vol.len);
+        let (range, _) = place.plan(
+            &*h.fs,
+            true,
+            planner,
+            interrupt,
+            &mut budget,
+            sink,
+            &mut u.findings,
+        )?;
+        d.extra = range;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -499,6 +499,9 @@ pub(crate) fn prepare(
     };
     let targets = std::mem::take(&mut prepared.analysis.lost_targets);
     let hunting = std::mem::take(&mut prepared.analysis.hunts);
+    // What the pass could not read of its files, when what the hunts added
+    // is written after it.
+    let mut earlier = None;
     let hunts: Vec<dredge_core::Hunt> = hunting.iter().map(|h| h.hunt.clone()).collect();
     if hash.is_some()
         || prepared.analysis.carve_due
@@ -546,24 +549,21 @@ pub(crate) fn prepare(
         let lost_found = !targets.is_empty()
             && !recovered_volumes(&prepared.src, &registry(), &targets, &found, &mut scratch)
                 .is_empty();
-        // What the hunts found, told to the readers that asked: a reader that
-        // lists more with it (a dry walk) needs its files' content read.
+        // What the hunts found, by filesystem.
         let mut hunted = crate::hunt::Hunted::new();
-        let mut gain = 0u64;
+        let mut found_by = Vec::new();
         for (h, f) in hunting.into_iter().zip(r.hunted) {
-            if f.blocks.is_empty() && f.more == 0 {
-                continue;
+            if !f.blocks.is_empty() || f.more > 0 {
+                hunted.insert(h.key, f.clone());
+                found_by.push((h, f));
             }
-            h.fs.hunted(f.blocks.clone());
-            gain += crate::unit::contain_reading(h.len, || h.fs.hunt_gain()).unwrap_or(0);
-            hunted.insert(h.key, f);
         }
-        if lost_found || gain > 0 {
-            // Lost filesystems were found, or files only the hunts' blocks
-            // describe: their files (and a lost filesystem's unallocated
-            // space) were unknown before the pass. Analysed again with them and
-            // read again without hashing (the first read's digests stand): an
-            // image is read twice only when the second read brings files back.
+        if lost_found {
+            // Lost filesystems were found: their files, and the space they leave
+            // unallocated, were unknown before the pass. Analysed again with them
+            // (and with what the hunts found) and read again without hashing
+            // (the first read's digests stand): an image is read twice only when
+            // the second read brings files back.
             let mut sink = PlanSink::new(&out.dir, size)?;
             let Some(again) = crate::analysis::analyse(
                 &prepared.src,
@@ -583,22 +583,45 @@ pub(crate) fn prepare(
             };
             plans = sink.records;
             sweep = Sweep::new(&out.dir, sink.pieces)?;
-            // Free space is what it was unless a lost filesystem came back:
-            // what was carved stands.
-            let carve: &[Extent] = if lost_found { &again.carve } else { &[] };
-            let r = read(None, carve, &[], &[], &mut sweep)?;
+            let r = read(None, &again.carve, &[], &[], &mut sweep)?;
             if r.interrupted {
                 return Ok(None);
             }
             prepared.analysis = again;
-            if lost_found {
-                prepared.carved = r.carved;
-                prepared.notes = r.notes;
+            prepared.carved = r.carved;
+            prepared.notes = r.notes;
+        } else if !found_by.is_empty() {
+            // What the hunts add is planned after every other file, and only
+            // its bytes are read (counted with the metadata reads), not the
+            // image again.
+            let (damage, hashed) = sweep.into_parts();
+            earlier = Some(damage);
+            let mut sink = PlanSink::resume(plans, &out.dir, size);
+            crate::hunt::plan_found(
+                found_by,
+                &mut prepared.analysis.work,
+                label,
+                &mut sink,
+                interrupt,
+            )?;
+            if interrupt.load(Ordering::Relaxed) {
+                return Ok(None);
             }
+            plans = sink.records;
+            let mut more = Sweep::continuing(&out.dir, sink.pieces, hashed)?;
+            if crate::sweep::read_pieces(&mut more, &*prepared.src, 4 << 20, interrupt)? {
+                return Ok(None);
+            }
+            sweep = more;
         }
     }
     prepared.plans = Some(plans.read()?);
-    let (damage, hashed) = sweep.into_parts();
+    let (mut damage, hashed) = sweep.into_parts();
+    if let Some(mut first) = earlier {
+        // The pass's files come first: sorted by file, as before.
+        first.append(&mut damage);
+        damage = first;
+    }
     prepared.damage = damage;
     prepared.hashed = Some(hashed);
     Ok(Some(prepared))

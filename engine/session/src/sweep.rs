@@ -168,7 +168,25 @@ pub(crate) struct Damage {
 }
 
 impl Sweep {
-    pub(crate) fn new(case_dir: &Path, mut pieces: Pieces) -> Result<Sweep, Failure> {
+    pub(crate) fn new(case_dir: &Path, pieces: Pieces) -> Result<Sweep, Failure> {
+        Sweep::with_digests(case_dir, pieces, Arc::new(scratch(case_dir)?))
+    }
+
+    /// A sweep of files planned after those whose digests `hashed` holds: it
+    /// keeps its own in the same slots file.
+    pub(crate) fn continuing(
+        case_dir: &Path,
+        pieces: Pieces,
+        hashed: Hashed,
+    ) -> Result<Sweep, Failure> {
+        Sweep::with_digests(case_dir, pieces, hashed.0)
+    }
+
+    fn with_digests(
+        case_dir: &Path,
+        mut pieces: Pieces,
+        digests: Arc<File>,
+    ) -> Result<Sweep, Failure> {
         let mut sources = Vec::new();
         if pieces.runs.is_empty() {
             pieces.mem.sort_by_key(Piece::key);
@@ -195,7 +213,7 @@ impl Sweep {
             heap: BinaryHeap::new(),
             active: Vec::new(),
             damage: Vec::new(),
-            digests: Arc::new(scratch(case_dir)?),
+            digests,
         };
         for i in 0..s.sources.len() {
             s.advance(i)?;
@@ -238,6 +256,25 @@ impl Sweep {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.heap.is_empty() && self.active.is_empty()
+    }
+
+    /// The next bytes a piece needs at or after `at`: from the first such byte
+    /// to the end of the piece it is in (the longest, when several start
+    /// there), at most `max` bytes. `None`: every piece is written.
+    pub(crate) fn next_need(&self, at: u64, max: u64) -> Option<Extent> {
+        let head = self
+            .heap
+            .peek()
+            .and_then(|Reverse((_, i))| self.heads[*i].as_ref());
+        let (s, e) = self
+            .active
+            .iter()
+            .map(|(p, _)| p)
+            .chain(head)
+            .map(|p| (p.image.max(at), p.image + p.len))
+            .filter(|(s, e)| s < e)
+            .min_by_key(|&(s, e)| (s, std::cmp::Reverse(e)))?;
+        Some(Extent::new(s, (e - s).min(max.max(1))))
     }
 
     /// The writes for one block; the unreadable ranges it met are recorded
@@ -297,6 +334,35 @@ impl Sweep {
         self.damage.sort_by_key(|d| (d.file, d.off));
         (std::mem::take(&mut self.damage), Hashed(self.digests))
     }
+}
+
+/// Reads through `src` only the bytes `sweep`'s pieces need, in image order,
+/// in requests of at most `max` bytes, and writes them into the copies (on
+/// this thread: what is read here is a few files, not the image). True:
+/// interrupted.
+pub(crate) fn read_pieces(
+    sweep: &mut Sweep,
+    src: &dyn dredge_core::ImageSource,
+    max: u64,
+    interrupt: &std::sync::atomic::AtomicBool,
+) -> Result<bool, Failure> {
+    let mut hashing = crate::files::Hashing::default();
+    let mut at = 0;
+    while let Some(x) = sweep.next_need(at, max) {
+        if interrupt.load(std::sync::atomic::Ordering::Relaxed) {
+            return Ok(true);
+        }
+        let mut buf = vec![0u8; x.len as usize];
+        let report = src
+            .read_at(x.start, &mut buf)
+            .map_err(|e| Failure(e.to_string()))?;
+        let block = Arc::new(buf);
+        for w in sweep.block(x.start, &block, &report)? {
+            w.apply(&mut hashing)?;
+        }
+        at = x.end();
+    }
+    Ok(false)
 }
 
 /// Bytes of a digest slot: a mark, then MD5, SHA-1 and SHA-256 in hex.
@@ -447,5 +513,69 @@ mod tests {
         assert_eq!(mem_damage.iter().map(|d| d.2).sum::<u64>(), expect);
         // Nothing is left in the case directory.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// Reading only what pieces need writes every byte of every copy as a
+    /// read of the whole image would, reads nothing else, and never more than
+    /// the request size at once; overlapping and adjacent pieces included.
+    #[test]
+    fn reading_only_the_pieces_writes_them_whole_and_reads_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let img: Vec<u8> = (0..(3u64 << 20)).map(|i| (i * 31 % 251) as u8).collect();
+        // (image, len) per file, one piece each but the last, in two.
+        let files = [
+            (100u64, 5000u64),
+            (4000, 3000),
+            (7000, 1),
+            (1 << 20, 900_000),
+        ];
+        let mut p = Pieces::new(dir.path());
+        for (i, &(image, len)) in files.iter().enumerate() {
+            let name = format!("f{i}");
+            std::fs::write(dir.path().join(&name), []).unwrap();
+            let split = if i == 3 { len / 2 } else { len };
+            p.push(Piece {
+                copy: Arc::from(name.as_str()),
+                ..piece(image, split, i as u64, 0)
+            })
+            .unwrap();
+            if split < len {
+                p.push(Piece {
+                    copy: Arc::from(name.as_str()),
+                    ..piece(image + split, len - split, i as u64, split)
+                })
+                .unwrap();
+            }
+        }
+        struct Mem(Vec<u8>);
+        impl dredge_core::ImageSource for Mem {
+            fn size(&self) -> u64 {
+                self.0.len() as u64
+            }
+            fn read_at(
+                &self,
+                at: u64,
+                buf: &mut [u8],
+            ) -> Result<ReadReport, dredge_core::SourceError> {
+                let n = buf.len().min(self.0.len().saturating_sub(at as usize));
+                buf[..n].copy_from_slice(&self.0[at as usize..at as usize + n]);
+                Ok(ReadReport::clean(n))
+            }
+            fn describe(&self) -> String {
+                "memory".into()
+            }
+        }
+        let counted = dredge_core::Counted::new(Arc::new(Mem(img.clone())));
+        let mut s = Sweep::new(dir.path(), p).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        assert!(!read_pieces(&mut s, &counted, 64 << 10, &stop).unwrap());
+        assert!(s.is_empty());
+        for (i, &(image, len)) in files.iter().enumerate() {
+            let got = std::fs::read(dir.path().join(format!("f{i}"))).unwrap();
+            assert_eq!(got, img[image as usize..(image + len) as usize], "file {i}");
+        }
+        // The union of the pieces: 100..7001 and the last file.
+        assert_eq!(counted.bytes(), (7001 - 100) + 900_000);
+        assert!(counted.reads() >= 900_000 / (64 << 10));
     }
 }

@@ -377,13 +377,25 @@ impl FileSystem for ApfsFs {
         let _ = self.orphans.set(found);
     }
 
-    fn hunt_gain(&self) -> u64 {
-        let mut n = 0;
+    fn walk_hunted(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+        if self.orphans.get().is_none_or(Vec::is_empty) {
+            return;
+        }
+        // The whole walk, for the live trees the orphans are read against;
+        // only what they add is handed on, and only their findings kept.
+        let mut all = Vec::new();
         self.walk(
-            &mut |e| n += u64::from(orphans::is_orphan_id(e.id)),
-            &mut Vec::new(),
+            &mut |e| {
+                if orphans::is_orphan_id(e.id) {
+                    visit(e)
+                }
+            },
+            &mut all,
         );
-        n
+        findings.extend(
+            all.into_iter()
+                .filter(|f| f.what.contains("orphaned filesystem-tree node")),
+        );
     }
 
     fn open_findings(&self) -> Vec<Finding> {

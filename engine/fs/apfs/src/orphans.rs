@@ -13,11 +13,14 @@
 //! object id (copy-on-write keeps a node's virtual id), else to the first
 //! whose live tree shares records with it, or to the only volume there is; its
 //! files that the live tree and the older checkpoints do not hold are
-//! listed as deleted, with the transaction and the byte the node came from.
+//! listed as deleted, with the transaction and the byte the node came from:
+//! every distinct version the nodes hold of a file, each as its own tree in
+//! the entry ids (a file changed, then deleted, comes back as it was each
+//! time a node of it was written).
 
 use crate::btree::Node;
 use crate::entries::{self, Ctx};
-use crate::fs::{Inode, Records};
+use crate::fs::{FileExtent, Inode, Records};
 use crate::history::{first_byte, in_use, same_as_live, Versions};
 use crate::obj::{fletcher64, Blocks, BTREE, BTREE_NODE, MAX_BLOCK};
 use crate::{space, ApfsFs, Vol};
@@ -30,12 +33,21 @@ const FSTREE: u32 = 0x0e;
 /// Orphaned nodes one container is read for: each is a metadata read of a
 /// block, and their records are held until the volume is listed.
 pub(crate) const MAX_NODES: usize = 4096;
-/// Tree number of orphaned nodes in entry ids (after snapshots, 1..2047,
-/// and older checkpoints, 2048..2111).
+/// First tree number of orphaned nodes' versions in entry ids (after
+/// snapshots, 1..2047, and older checkpoints, 2048..2111).
 const ORPHAN_TREE: u64 = 4000;
+/// Versions of one inode listed from orphaned nodes (each round a tree
+/// number of its own: 4000..4095).
+const MAX_VERSIONS: usize = 96;
+
+/// A version of an inode: its record, and its extents where the node holding
+/// the record holds them too.
+type Version = (Inode, Option<Vec<FileExtent>>);
+
 /// Whether entry id `id` was listed from orphaned nodes.
 pub(crate) fn is_orphan_id(id: u64) -> bool {
-    (id >> 44) & 0xFFF == ORPHAN_TREE
+    let tree = (id >> 44) & 0xFFF;
+    (ORPHAN_TREE..ORPHAN_TREE + MAX_VERSIONS as u64).contains(&tree)
 }
 
 /// Storage-type bits of `o_type`: an fs-tree node is a virtual object.
@@ -242,55 +254,94 @@ impl<'a> Orphans<'a> {
         // Oldest first, so a newer node's records replace an older one's.
         nodes.sort_unstable_by_key(|n| (n.0, n.1));
         let mut xid_at: HashMap<u64, u64> = HashMap::new();
-        let mut recs = Records::default();
-        for (xid, at, r) in nodes {
+        // Each inode's versions, newest first: (record, its extents where the
+        // same node holds them).
+        let mut kept: HashMap<u64, Vec<Version>> = HashMap::new();
+        let mut merged = Records::default();
+        for (xid, at, mut r) in nodes {
             xid_at.insert(at, xid);
-            merge(&mut recs, r);
+            for (&id, ino) in &r.inodes {
+                let own = r.extents.get(&ino.private_id).cloned();
+                kept.entry(id).or_default().push((ino.clone(), own));
+            }
+            // Versions are listed from `kept`; the merge keeps names,
+            // attributes and extents.
+            r.inodes.clear();
+            merge(&mut merged, r);
+        }
+        for list in kept.values_mut() {
+            list.reverse();
+            // One version per distinct content: the same record copied into
+            // node after node (copy-on-write of its neighbours) is one.
+            let mut seen = HashSet::new();
+            list.retain(|(ino, ext)| seen.insert((ino.private_id, ino.size, ext.clone())));
+            list.truncate(MAX_VERSIONS);
         }
         let free = space::free(&fs.c, &mut crate::obj::Bad::default()).unwrap_or_default();
         let (mut listed, mut xids) = (0u64, BTreeSet::new());
-        let merged = &recs;
-        let mut keep = |file: u64, ino: &Inode, runs: &[Run]| -> Option<(bool, Recovery)> {
-            let size = ino.size.unwrap_or(0);
-            if ino.mode & 0o170000 != 0o100000 || size == 0 {
-                return None;
-            }
-            if same_as_live(live, merged, file, ino)
-                || !versions.insert((file, size, first_byte(runs)))
-            {
-                return None;
-            }
-            let xid = xid_at.get(&ino.at).copied().unwrap_or(0);
-            xids.insert(xid);
-            listed += 1;
-            let from = format!(
-                "from an orphaned filesystem-tree node of transaction {xid} in free space at byte {}",
-                ino.at
-            );
-            let used = in_use(runs, &free);
-            Some((
-                true,
-                if used == 0 {
-                    Recovery::Assumed(format!(
-                        "{from}; its blocks are free now, nothing says they were not reused"
-                    ))
-                } else {
-                    Recovery::Overwritten(format!(
-                        "{from}; {used} bytes of it are in blocks in use now"
-                    ))
-                },
-            ))
-        };
-        let cx = Ctx {
-            blocks,
-            vol_index: v.index,
-            tree: ORPHAN_TREE,
-            prefix,
-            base: Some(live),
-            at: blocks.offset(v.sb.at),
-        };
         let mut quiet = Vec::new();
-        entries::emit(&cx, &recs, &mut keep, visit, &mut quiet);
+        // Round r lists each inode's r-th newest version, as a tree of its own
+        // in the entry ids.
+        for r in 0..MAX_VERSIONS {
+            let mut recs = Records {
+                drecs: merged.drecs.clone(),
+                extents: merged.extents.clone(),
+                xattrs: merged.xattrs.clone(),
+                ..Records::default()
+            };
+            for (&id, list) in &kept {
+                if let Some((ino, own)) = list.get(r) {
+                    if let Some(e) = own {
+                        recs.extents.insert(ino.private_id, e.clone());
+                    }
+                    recs.inodes.insert(id, ino.clone());
+                }
+            }
+            if recs.inodes.is_empty() {
+                break;
+            }
+            let this = &recs;
+            let mut keep = |file: u64, ino: &Inode, runs: &[Run]| -> Option<(bool, Recovery)> {
+                let size = ino.size.unwrap_or(0);
+                if ino.mode & 0o170000 != 0o100000 || size == 0 {
+                    return None;
+                }
+                if same_as_live(live, this, file, ino)
+                    || !versions.insert((file, size, first_byte(runs)))
+                {
+                    return None;
+                }
+                let xid = xid_at.get(&ino.at).copied().unwrap_or(0);
+                xids.insert(xid);
+                listed += 1;
+                let from = format!(
+                    "from an orphaned filesystem-tree node of transaction {xid} in free space at byte {}",
+                    ino.at
+                );
+                let used = in_use(runs, &free);
+                Some((
+                    true,
+                    if used == 0 {
+                        Recovery::Assumed(format!(
+                            "{from}; its blocks are free now, nothing says they were not reused"
+                        ))
+                    } else {
+                        Recovery::Overwritten(format!(
+                            "{from}; {used} bytes of it are in blocks in use now"
+                        ))
+                    },
+                ))
+            };
+            let cx = Ctx {
+                blocks,
+                vol_index: v.index,
+                tree: ORPHAN_TREE + r as u64,
+                prefix,
+                base: Some(live),
+                at: blocks.offset(v.sb.at),
+            };
+            entries::emit(&cx, this, &mut keep, visit, &mut quiet);
+        }
         if listed > 0 {
             findings.push(Finding::new(
                 blocks.offset(v.sb.at),
