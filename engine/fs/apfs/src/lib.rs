@@ -181,63 +181,14 @@ impl ApfsFs {
         Some(recs)
     }
 
-    fn ctx<'a>(
-        &'a self,
-        v: &Vol,
-        tree: u64,
-        prefix: &'a str,
-        base: Option<&'a Records>,
-    ) -> Ctx<'a> {
-        Ctx {
-            blocks: &self.c.blocks,
-            vol_index: v.index,
-            tree,
-            prefix,
-            base,
-            at: self.c.blocks.offset(v.sb.at),
-        }
-    }
-}
-
-/// The snapshots in a volume's snapshot metadata tree, oldest first.
-fn snapshots(c: &Container, sb: &Apsb, bad: &mut Bad, findings: &mut Vec<Finding>) -> Vec<Snap> {
-    let mut out = Vec::new();
-    btree::walk(
-        &c.blocks,
-        sb.snap_meta_tree_oid,
-        "snapshot metadata tree",
-        &|oid| Some(oid),
-        &mut |_, k, v| {
-            let hdr = le64(k, 0);
-            if hdr >> 60 == 1 && v.len() >= 50 && out.len() < MAX_SNAPSHOTS {
-                let n = usize::from(le16::<u16>(v, 48));
-                let raw = v.get(50..50 + n).unwrap_or(&[]);
-                let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-                out.push(Snap {
-                    xid: hdr & ((1 << 60) - 1),
-                    name: String::from_utf8_lossy(&raw[..end]).into_owned(),
-                    sb_at: le64(v, 8),
-                });
-            }
-            true
-        },
-        bad,
-        findings,
-    );
-    out
-}
-
-impl FileSystem for ApfsFs {
-    fn type_name(&self) -> &'static str {
-        "apfs"
-    }
-
-    fn label(&self) -> Option<String> {
-        let names: Vec<&str> = self.vols.iter().map(|v| v.sb.name.as_str()).collect();
-        (!names.is_empty()).then(|| names.join(", "))
-    }
-
-    fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+    /// Every tree of every volume; with `for_orphans`, only what the older
+    /// checkpoints and orphaned nodes are read against (snapshots skipped).
+    fn walk_all(
+        &self,
+        visit: &mut dyn FnMut(Entry),
+        findings: &mut Vec<Finding>,
+        for_orphans: bool,
+    ) {
         let mut bad = Bad::default();
         let all =
             &mut |_: u64, _: &fs::Inode, _: &[dredge_core::Run]| Some((false, Recovery::Allocated));
@@ -267,7 +218,8 @@ impl FileSystem for ApfsFs {
             if let Some(recs) = &live {
                 entries::emit(&self.ctx(v, 0, &prefix, None), recs, all, visit, findings);
             }
-            for (i, s) in v.snaps.iter().enumerate() {
+            let snaps = if for_orphans { &[][..] } else { &v.snaps[..] };
+            for (i, s) in snaps.iter().enumerate() {
                 let sp = format!("{prefix}/snapshot:{}", clean(&s.name));
                 let sb = self
                     .c
@@ -344,6 +296,66 @@ impl FileSystem for ApfsFs {
         }
     }
 
+    fn ctx<'a>(
+        &'a self,
+        v: &Vol,
+        tree: u64,
+        prefix: &'a str,
+        base: Option<&'a Records>,
+    ) -> Ctx<'a> {
+        Ctx {
+            blocks: &self.c.blocks,
+            vol_index: v.index,
+            tree,
+            prefix,
+            base,
+            at: self.c.blocks.offset(v.sb.at),
+        }
+    }
+}
+
+/// The snapshots in a volume's snapshot metadata tree, oldest first.
+fn snapshots(c: &Container, sb: &Apsb, bad: &mut Bad, findings: &mut Vec<Finding>) -> Vec<Snap> {
+    let mut out = Vec::new();
+    btree::walk(
+        &c.blocks,
+        sb.snap_meta_tree_oid,
+        "snapshot metadata tree",
+        &|oid| Some(oid),
+        &mut |_, k, v| {
+            let hdr = le64(k, 0);
+            if hdr >> 60 == 1 && v.len() >= 50 && out.len() < MAX_SNAPSHOTS {
+                let n = usize::from(le16::<u16>(v, 48));
+                let raw = v.get(50..50 + n).unwrap_or(&[]);
+                let end = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+                out.push(Snap {
+                    xid: hdr & ((1 << 60) - 1),
+                    name: String::from_utf8_lossy(&raw[..end]).into_owned(),
+                    sb_at: le64(v, 8),
+                });
+            }
+            true
+        },
+        bad,
+        findings,
+    );
+    out
+}
+
+impl FileSystem for ApfsFs {
+    fn type_name(&self) -> &'static str {
+        "apfs"
+    }
+
+    fn label(&self) -> Option<String> {
+        let names: Vec<&str> = self.vols.iter().map(|v| v.sb.name.as_str()).collect();
+        (!names.is_empty()).then(|| names.join(", "))
+    }
+
+    fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+        self.walk_all(visit, findings, false);
+    }
+
     fn unallocated(&self, findings: &mut Vec<Finding>) -> Vec<Extent> {
         let mut bad = Bad::default();
         match space::free(&self.c, &mut bad) {
@@ -384,13 +396,14 @@ impl FileSystem for ApfsFs {
         // The whole walk, for the live trees the orphans are read against;
         // only what they add is handed on, and only their findings kept.
         let mut all = Vec::new();
-        self.walk(
+        self.walk_all(
             &mut |e| {
                 if orphans::is_orphan_id(e.id) {
                     visit(e)
                 }
             },
             &mut all,
+            true,
         );
         findings.extend(
             all.into_iter()
