@@ -198,6 +198,38 @@ fn with_the_newest_checkpoint_destroyed_the_older_one_gives_every_file_back() {
     );
 }
 
+/// `testimages/apfs-delete.py IMG passwords.txt OUT ARGS…`: the deleted
+/// file's inode number and the newest transaction.
+fn delete_passwords(img: &Path, out: &Path, args: &[&str]) -> (String, u64) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-delete.py");
+    let o = Command::new("python3")
+        .arg(&script)
+        .args([img.as_os_str(), "passwords.txt".as_ref(), out.as_os_str()])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let said = String::from_utf8_lossy(&o.stdout);
+    let (ino, newest) = said.trim().split_once(' ').unwrap();
+    (ino.to_string(), newest.parse().unwrap())
+}
+
+/// The one deleted `/apfs_test/passwords.txt` of `arts`, with the content it
+/// had in `good`.
+fn one_deleted_passwords<'a>(
+    arts: &'a [serde_json::Value],
+    good: &[serde_json::Value],
+) -> &'a serde_json::Value {
+    let p = "/apfs_test/passwords.txt";
+    let was = good.iter().find(|a| a["path"] == p).unwrap();
+    let now: Vec<_> = arts.iter().filter(|a| a["path"] == p).collect();
+    assert_eq!(now.len(), 1, "{now:?}");
+    let now = now[0];
+    assert_eq!(now["deleted"], true, "{now}");
+    assert_eq!(now["sha256"], was["sha256"]);
+    now
+}
+
 #[test]
 fn a_file_deleted_in_the_newest_transaction_comes_back_from_the_older_checkpoint() {
     if !tools(&["gzip", "python3", "fls", "pstat"]) {
@@ -206,28 +238,12 @@ fn a_file_deleted_in_the_newest_transaction_comes_back_from_the_older_checkpoint
     let dir = tempfile::tempdir().unwrap();
     let img = unpack(dir.path());
     let good = one_shot_ls("recover", &img, None, &dir.path().join("good"), 0, &[]);
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-delete.py");
     let del = dir.path().join("deleted.raw");
-    let o = Command::new("python3")
-        .arg(&script)
-        .arg(&img)
-        .arg("passwords.txt")
-        .arg(&del)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let said = String::from_utf8_lossy(&o.stdout);
-    let (ino, newest) = said.trim().split_once(' ').unwrap();
-    let newest: u64 = newest.parse().unwrap();
+    let (ino, newest) = delete_passwords(&img, &del, &[]);
     let case = dir.path().join("case");
     let arts = one_shot_ls("recover", &del, None, &case, 0, &[]);
     let p = "/apfs_test/passwords.txt";
-    let was = good.iter().find(|a| a["path"] == p).unwrap();
-    let now: Vec<_> = arts.iter().filter(|a| a["path"] == p).collect();
-    assert_eq!(now.len(), 1, "{now:?}");
-    let now = now[0];
-    assert_eq!(now["deleted"], true, "{now}");
-    assert_eq!(now["sha256"], was["sha256"]);
+    let now = one_deleted_passwords(&arts, &good);
     assert_eq!(now["size"], 116);
     let detail = now.to_string();
     let older = (1..newest).any(|x| detail.contains(&format!("checkpoint transaction {x}")));
@@ -283,27 +299,12 @@ fn a_file_no_checkpoint_remembers_comes_back_from_its_orphaned_node_in_free_spac
     // image: it is read once.
     let (read, size) = pass_bytes(&good_case);
     assert_eq!(read, size, "one pass");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-delete.py");
     let del = dir.path().join("forgotten.raw");
-    let o = Command::new("python3")
-        .arg(&script)
-        .args([img.as_os_str(), "passwords.txt".as_ref(), del.as_os_str()])
-        .arg("--forget")
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let said = String::from_utf8_lossy(&o.stdout);
-    let (ino, newest) = said.trim().split_once(' ').unwrap();
-    let newest: u64 = newest.parse().unwrap();
+    let (ino, newest) = delete_passwords(&img, &del, &["--forget"]);
     let case = dir.path().join("case");
     let arts = one_shot_ls("recover", &del, None, &case, 0, &[]);
     let p = "/apfs_test/passwords.txt";
-    let was = good.iter().find(|a| a["path"] == p).unwrap();
-    let now: Vec<_> = arts.iter().filter(|a| a["path"] == p).collect();
-    assert_eq!(now.len(), 1, "{now:?}");
-    let now = now[0];
-    assert_eq!(now["deleted"], true, "{now}");
-    assert_eq!(now["sha256"], was["sha256"]);
+    let now = one_deleted_passwords(&arts, &good);
     let detail = now.to_string();
     let from = (1..newest).find(|x| {
         detail.contains(&format!(
@@ -360,15 +361,8 @@ fn each_version_orphaned_nodes_hold_of_a_file_comes_back() {
     }
     let dir = tempfile::tempdir().unwrap();
     let img = unpack(dir.path());
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-delete.py");
     let del = dir.path().join("versions.raw");
-    let o = Command::new("python3")
-        .arg(&script)
-        .args([img.as_os_str(), "passwords.txt".as_ref(), del.as_os_str()])
-        .args(["--forget", "--older-size", "50"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    delete_passwords(&img, &del, &["--forget", "--older-size", "50"]);
     let case = dir.path().join("case");
     let arts = one_shot_ls("recover", &del, None, &case, 0, &[]);
     let p = "/apfs_test/passwords.txt";

@@ -547,25 +547,8 @@ mod tests {
                 .unwrap();
             }
         }
-        struct Mem(Vec<u8>);
-        impl dredge_core::ImageSource for Mem {
-            fn size(&self) -> u64 {
-                self.0.len() as u64
-            }
-            fn read_at(
-                &self,
-                at: u64,
-                buf: &mut [u8],
-            ) -> Result<ReadReport, dredge_core::SourceError> {
-                let n = buf.len().min(self.0.len().saturating_sub(at as usize));
-                buf[..n].copy_from_slice(&self.0[at as usize..at as usize + n]);
-                Ok(ReadReport::clean(n))
-            }
-            fn describe(&self) -> String {
-                "memory".into()
-            }
-        }
-        let counted = dredge_core::Counted::new(Arc::new(Mem(img.clone())));
+        let mem = dredge_testkit::MemSource(img.clone());
+        let counted = dredge_core::Counted::new(Arc::new(mem));
         let mut s = Sweep::new(dir.path(), p).unwrap();
         let stop = std::sync::atomic::AtomicBool::new(false);
         assert!(!read_pieces(&mut s, &counted, 64 << 10, &stop).unwrap());

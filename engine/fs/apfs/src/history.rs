@@ -48,6 +48,20 @@ pub(crate) fn first_byte(runs: &[Run]) -> u64 {
         .unwrap_or(0)
 }
 
+/// How a file version found `from` somewhere is recovered, with `used` of
+/// its bytes in blocks in use now.
+pub(crate) fn recovery(from: &str, used: u64) -> Recovery {
+    if used == 0 {
+        Recovery::Assumed(format!(
+            "{from}; its blocks are free now, nothing says they were not reused"
+        ))
+    } else {
+        Recovery::Overwritten(format!(
+            "{from}; {used} bytes of it are in blocks in use now"
+        ))
+    }
+}
+
 /// Bytes of `runs` that lie in blocks in use now.
 pub(crate) fn in_use(runs: &[Run], free: &[Extent]) -> u64 {
     let mut used = 0;
@@ -158,15 +172,8 @@ pub(crate) fn older(
                 return None;
             }
             listed += 1;
-            let used = in_use(runs, &free);
-            Some((
-                true,
-                if used == 0 {
-                    Recovery::Assumed(format!("from the filesystem tree of checkpoint transaction {xid}; its blocks are free now, nothing says they were not reused"))
-                } else {
-                    Recovery::Overwritten(format!("from the filesystem tree of checkpoint transaction {xid}; {used} bytes of it are in blocks in use now"))
-                },
-            ))
+            let from = format!("from the filesystem tree of checkpoint transaction {xid}");
+            Some((true, recovery(&from, in_use(runs, &free))))
         };
         let cx = Ctx {
             blocks,

@@ -21,7 +21,7 @@
 use crate::btree::Node;
 use crate::entries::{self, Ctx};
 use crate::fs::{FileExtent, Inode, Records};
-use crate::history::{first_byte, in_use, same_as_live, Versions};
+use crate::history::{first_byte, in_use, recovery, same_as_live, Versions};
 use crate::obj::{fletcher64, Blocks, BTREE, BTREE_NODE, MAX_BLOCK};
 use crate::{space, ApfsFs, Vol};
 use dredge_core::bytes::{le16, le32, le64};
@@ -318,19 +318,7 @@ impl<'a> Orphans<'a> {
                     "from an orphaned filesystem-tree node of transaction {xid} in free space at byte {}",
                     ino.at
                 );
-                let used = in_use(runs, &free);
-                Some((
-                    true,
-                    if used == 0 {
-                        Recovery::Assumed(format!(
-                            "{from}; its blocks are free now, nothing says they were not reused"
-                        ))
-                    } else {
-                        Recovery::Overwritten(format!(
-                            "{from}; {used} bytes of it are in blocks in use now"
-                        ))
-                    },
-                ))
+                Some((true, recovery(&from, in_use(runs, &free))))
             };
             let cx = Ctx {
                 blocks,
