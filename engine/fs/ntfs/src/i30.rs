@@ -82,6 +82,14 @@ impl FolderIndex {
     }
 }
 
+/// Index blocks read over all folders: what is left of the budget (the
+/// volume's size: cross-linked runs cannot make it more), and the image
+/// offset of every block read.
+pub(crate) struct IndexReads {
+    pub budget: u64,
+    pub searched: HashSet<u64>,
+}
+
 /// The folder whose index is searched.
 pub(crate) struct Folder<'a> {
     pub n: u64,
@@ -100,8 +108,17 @@ pub(crate) fn name_key(name: &str) -> u64 {
     h.finish()
 }
 
+/// Where copies were found: the words for their entries' detail, the bit
+/// their ids carry, the folder they name and its path.
+pub(crate) struct Source<'a> {
+    pub what: String,
+    pub id_bit: u64,
+    pub folder: u64,
+    pub path: &'a str,
+}
+
 /// A `$FILE_NAME` copy found in an index block.
-struct Copy {
+pub(crate) struct Copy {
     /// Volume offset of the key.
     at: u64,
     /// The entry's MFT reference, when its header lies in the slack too.
@@ -114,16 +131,18 @@ struct Copy {
 impl NtfsFs {
     /// Lists the names in a folder's index slack (all of its index when the
     /// folder is deleted) that the MFT no longer holds. `gone` holds (parent,
-    /// `name_key`) of every deleted record's names.
+    /// `name_key`) of every deleted record's names; the image offset of every
+    /// block read goes into `searched`.
     pub(crate) fn i30_slack(
         &self,
         folder: &Folder,
         index: &FolderIndex,
         gone: &HashSet<(u64, u64)>,
-        budget: &mut u64,
+        reads: &mut IndexReads,
         visit: &mut dyn FnMut(Entry),
         findings: &mut Vec<Finding>,
     ) {
+        let IndexReads { budget, searched } = reads;
         let (n, sequence, folder_deleted, path) =
             (folder.n, folder.sequence, folder.deleted, folder.path);
         let (runs, size) = self.data_runs(&index.allocation, 0);
@@ -180,6 +199,9 @@ impl NtfsFs {
                 continue;
             }
             let Some(block_at) = at else { continue };
+            // Blocks searched here are not searched again as blocks found in
+            // free space (a deleted folder's are both).
+            searched.insert(block_at);
             if fixup(&mut buf).is_err() {
                 continue;
             }
@@ -203,6 +225,26 @@ impl NtfsFs {
                 format!("{path}: {unreadable} index block(s) of $I30 unreadable; their slack not searched"),
             ));
         }
+        let from = Source {
+            what: format!("the $I30 index slack of folder record {n}"),
+            id_bit: I30_ID,
+            folder: n,
+            path,
+        };
+        self.emit_copies(copies, &live, &from, gone, visit);
+    }
+
+    /// Lists the copies `from` holds whose names neither `live` (the folder's
+    /// entries in use) nor the MFT lists any more.
+    pub(crate) fn emit_copies(
+        &self,
+        mut copies: Vec<Copy>,
+        live: &Live,
+        from: &Source,
+        gone: &HashSet<(u64, u64)>,
+        visit: &mut dyn FnMut(Entry),
+    ) {
+        let (n, path) = (from.folder, from.path);
         let base = self.vol.base();
         // A reference past the MFT, or with sequence 0, is no reference: the
         // bytes before the key are not its entry's header.
@@ -256,7 +298,7 @@ impl NtfsFs {
             })
             .collect();
             visit(Entry {
-                id: I30_ID | (c.at - base),
+                id: from.id_bit | (c.at - base),
                 path: format!("{path}/{}", c.name.name),
                 other_names: Vec::new(),
                 kind: if c.directory {
@@ -269,8 +311,8 @@ impl NtfsFs {
                 times,
                 runs: Vec::new(),
                 recovery: Recovery::NotRecoverable(format!(
-                    "name from the $I30 index slack of folder record {n} at byte {}: {why}",
-                    c.at
+                    "name from {} at byte {}: {why}",
+                    from.what, c.at
                 )),
                 meta_offset: c.at,
             });
@@ -317,13 +359,13 @@ impl NtfsFs {
 /// The entries of a folder's index in use: (name_key, MFT record), and the
 /// names alone.
 #[derive(Default)]
-struct Live {
+pub(crate) struct Live {
     pairs: HashSet<(u64, u64)>,
     names: HashSet<u64>,
 }
 
 /// Entries of the in-use part of a block.
-fn walk_live(buf: &[u8], from: u64, to: u64, live: &mut Live) {
+pub(crate) fn walk_live(buf: &[u8], from: u64, to: u64, live: &mut Live) {
     let mut p = from as usize;
     let to = to as usize;
     while p + 16 <= to {
@@ -347,7 +389,14 @@ fn walk_live(buf: &[u8], from: u64, to: u64, live: &mut Live) {
 
 /// `$FILE_NAME` keys whose parent reference is one of `want`, at 8-byte
 /// steps of `[from, to)`.
-fn find_copies(buf: &[u8], from: u64, to: u64, want: &[u64], block_at: u64, out: &mut Vec<Copy>) {
+pub(crate) fn find_copies(
+    buf: &[u8],
+    from: u64,
+    to: u64,
+    want: &[u64],
+    block_at: u64,
+    out: &mut Vec<Copy>,
+) {
     let (from, to) = (from as usize, to as usize);
     // Keys sit 16 bytes into 8-aligned entries: 8-aligned.
     let mut k = (from + 7) & !7;

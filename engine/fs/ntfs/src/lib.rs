@@ -7,6 +7,7 @@
 
 mod compressed;
 mod i30;
+mod indx;
 mod lznt1;
 mod record;
 mod streams;
@@ -120,6 +121,8 @@ pub struct NtfsFs {
     label: Option<String>,
     findings: Vec<Finding>,
     bitmap: OnceLock<Vec<u8>>,
+    /// Image offsets of the index blocks the pass found in free clusters.
+    free_indx: OnceLock<Vec<u64>>,
 }
 
 /// What the first pass keeps of a record: enough to build paths. Attributes are
@@ -218,6 +221,7 @@ impl NtfsFs {
             label: None,
             findings,
             bitmap: OnceLock::new(),
+            free_indx: OnceLock::new(),
         };
         // The volume label is $Volume's (record 3) $VOLUME_NAME (0x60).
         if let Some(r) = fs.record(3).0 {
@@ -416,7 +420,44 @@ impl FileSystem for NtfsFs {
     }
 
     fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
-        self.walk_all(visit, findings);
+        self.walk_all(visit, findings, false);
+    }
+
+    fn hunt(&self) -> Option<dredge_core::Hunt> {
+        let free = self.unallocated(&mut Vec::new());
+        // Index blocks start on cluster boundaries: the grid is the cluster
+        // (the test looks at the first sectors of a smaller one).
+        (!free.is_empty()).then(|| dredge_core::Hunt {
+            extents: free,
+            origin: self.vol.base(),
+            unit: self.boot.cs,
+            test: indx::is_index_block,
+            limit: indx::MAX_BLOCKS,
+        })
+    }
+
+    fn hunted(&self, found: Vec<u64>) {
+        let _ = self.free_indx.set(found);
+    }
+
+    fn walk_hunted(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+        if self.free_indx.get().is_none_or(Vec::is_empty) {
+            return;
+        }
+        let mut all = Vec::new();
+        self.walk_all(
+            &mut |e| {
+                if e.id & indx::FREE_INDX_ID != 0 {
+                    visit(e)
+                }
+            },
+            &mut all,
+            true,
+        );
+        findings.extend(
+            all.into_iter()
+                .filter(|f| f.what.contains("folder index block(s) in free space")),
+        );
     }
 
     fn unallocated(&self, _findings: &mut Vec<Finding>) -> Vec<Extent> {

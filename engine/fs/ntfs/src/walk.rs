@@ -17,6 +17,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 /// A folder, as paths need it.
 struct Folder {
     sequence: u16,
+    in_use: bool,
     names: Vec<FileName>,
 }
 
@@ -32,7 +33,16 @@ pub(crate) fn names_of(rec: &Record) -> Vec<FileName> {
 }
 
 impl NtfsFs {
-    pub(crate) fn walk_all(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
+    /// Lists every record, the names of folder indexes and the change
+    /// journal, then the names of index blocks found in free space. With
+    /// `free_index_only`, only those last: the records are swept for the
+    /// folders and deleted names they are read against, and not listed.
+    pub(crate) fn walk_all(
+        &self,
+        visit: &mut dyn FnMut(Entry),
+        findings: &mut Vec<Finding>,
+        free_index_only: bool,
+    ) {
         let rs = self.boot.record_size;
         let mut folders: BTreeMap<u64, Folder> = BTreeMap::new();
         let mut extension: HashMap<u64, Vec<u64>> = HashMap::new();
@@ -59,6 +69,7 @@ impl NtfsFs {
                     n,
                     Folder {
                         sequence: rec.sequence,
+                        in_use: rec.in_use,
                         names: names_of(&rec),
                     },
                 );
@@ -131,10 +142,12 @@ impl NtfsFs {
             if n == ROOT || names.is_empty() {
                 continue;
             }
-            let path = path_of(n, &names, &folders, &mut cache);
-            self.emit(n, rec, names, path, visit, findings);
+            if !free_index_only {
+                let path = path_of(n, &names, &folders, &mut cache);
+                self.emit(n, rec, names, path, visit, findings);
+            }
         }
-        if let Some(j) = journal.filter(|j| !j.is_empty()) {
+        if let Some(j) = journal.filter(|j| !j.is_empty() && !free_index_only) {
             let mut parent_path = |p: u64, seq: u16| -> Option<String> {
                 if p == ROOT {
                     return Some(String::new());
@@ -145,8 +158,10 @@ impl NtfsFs {
             };
             self.usn_names(&j, &mut parent_path, visit, findings);
         }
-        // Index blocks read over all folders: at most the volume's size.
-        let mut budget = self.vol.len();
+        let mut reads = crate::i30::IndexReads {
+            budget: self.vol.len(),
+            searched: HashSet::new(),
+        };
         for (n, seq, deleted, index, path) in slack {
             let folder = crate::i30::Folder {
                 n,
@@ -154,8 +169,25 @@ impl NtfsFs {
                 deleted,
                 path: &path,
             };
-            self.i30_slack(&folder, &index, &gone, &mut budget, visit, findings);
+            // Only which blocks it reads matters when listing free ones alone.
+            let mut none = |_| {};
+            let to: &mut dyn FnMut(Entry) = if free_index_only { &mut none } else { visit };
+            self.i30_slack(&folder, &index, &gone, &mut reads, to, findings);
         }
+        // A folder's path while its record is that folder: in use with that
+        // sequence, or deleted since and not reused (deleting raises the
+        // sequence by one; a record reused after that keeps it).
+        let mut folder_path = |n: u64, seq: u16| -> Option<String> {
+            if n == ROOT {
+                return Some(String::new());
+            }
+            let f = folders.get(&n).filter(|f| {
+                (f.in_use && f.sequence == seq) || (!f.in_use && f.sequence == seq.wrapping_add(1))
+            })?;
+            let names = f.names.clone();
+            Some(path_of(n, &names, &folders, &mut cache))
+        };
+        self.free_index_blocks(&reads.searched, &gone, &mut folder_path, visit, findings);
     }
 
     /// Lists record `n` (its attributes with its extension records') under `path`:

@@ -135,3 +135,106 @@ fn mutated_ntfs_metadata_never_panics() {
         "only {walked} of {cases} damaged images were walked"
     );
 }
+
+/// What the pass would find for the filesystem's hunt: every block of its grid
+/// inside its extents that its test accepts.
+fn hunt(fs: &NtfsFs, img: &[u8]) -> Vec<u64> {
+    let Some(h) = fs.hunt() else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    for x in &h.extents {
+        let mut p = h.origin + (x.start - h.origin).div_ceil(h.unit) * h.unit;
+        while p + h.unit <= x.end().min(img.len() as u64) {
+            if (h.test)(&img[p as usize..(p + h.unit) as usize]) && found.len() < h.limit {
+                found.push(p);
+            }
+            p += h.unit;
+        }
+    }
+    found
+}
+
+/// Index blocks in free space come from anywhere: copies of the image's own
+/// index blocks, mutated (header fields, entry headers, keys, parent
+/// references) with their update sequence made whole again so the pass takes
+/// them, are placed in free clusters; the reader is told of them and walked,
+/// and walked for what they add alone. No panic, and the names they add are
+/// name-only entries.
+#[test]
+fn mutated_index_blocks_in_free_space_never_panic() {
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../../shared/testdata/ntfs-crate/testfs1.gz");
+    let base = Command::new("gzip")
+        .arg("-dc")
+        .arg(gz)
+        .output()
+        .unwrap()
+        .stdout;
+    let indx: Vec<usize> = (0..base.len() / 512)
+        .map(|i| i * 512)
+        .filter(|&o| base[o..].starts_with(b"INDX") && o + 4096 <= base.len())
+        .collect();
+    let open = |img: Vec<u8>| {
+        let len = img.len() as u64;
+        let src: Arc<dyn ImageSource> = Arc::new(Sectored::new(MemDevice::new(img)));
+        NtfsFs::open(VolumeReader::new(src, Extent::new(0, len))).ok()
+    };
+    let fs = open(base.clone()).unwrap();
+    // Free runs of at least a block, 512-aligned.
+    let slots: Vec<usize> = fs
+        .unallocated(&mut Vec::new())
+        .iter()
+        .filter(|x| x.len >= 4096)
+        .flat_map(|x| (x.start..x.end() - 4095).step_by(4096).map(|s| s as usize))
+        .take(64)
+        .collect();
+    assert!(!indx.is_empty() && slots.len() >= 4, "{slots:?}");
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x4944_5846_5245_4531);
+    let (mut taken, mut added) = (0usize, 0u64);
+    for _ in 0..cases / 4 {
+        let mut img = base.clone();
+        for _ in 0..1 + r.below(3) {
+            let from = indx[r.below(indx.len() as u64) as usize];
+            let to = slots[r.below(slots.len() as u64) as usize];
+            let mut b = base[from..from + 4096].to_vec();
+            for _ in 0..r.below(10) {
+                let i = if r.below(2) == 0 {
+                    0x18 + r.below(0x30)
+                } else {
+                    r.below(4096)
+                } as usize;
+                if r.below(3) == 0 {
+                    let i = (i & !7).min(4088);
+                    let v = [0u64, u64::MAX, 0xFFFF, r.next()][r.below(4) as usize];
+                    b[i..i + 8].copy_from_slice(&v.to_le_bytes());
+                } else {
+                    b[i] = r.next() as u8;
+                }
+            }
+            // The update sequence made whole, whatever it says now.
+            let off = u16::from_le_bytes([b[4], b[5]]) as usize;
+            if off + 2 <= 512 {
+                let usn = [b[off], b[off + 1]];
+                for s in 1..=8 {
+                    b[s * 512 - 2..s * 512].copy_from_slice(&usn);
+                }
+            }
+            img[to..to + 4096].copy_from_slice(&b);
+        }
+        let found = hunt(&fs, &img);
+        taken += found.len();
+        let Some(fs) = open(img) else { continue };
+        fs.hunted(found);
+        fs.walk(&mut |_| {}, &mut Vec::new());
+        fs.walk_hunted(
+            &mut |e| {
+                added += 1;
+                assert!(e.runs.is_empty() && e.deleted, "{}", e.path);
+            },
+            &mut Vec::new(),
+        );
+    }
+    eprintln!("{taken} index blocks found in free space, {added} names they added");
+    assert!(taken > 0);
+}

@@ -1,0 +1,150 @@
+//! NTFS names from folder index blocks in free space (issue 14): a folder of
+//! 200 files written through ntfs-3g, deleted whole, then a new folder and 400
+//! new files that take every MFT record the deleted ones had. No record leads
+//! to the deleted names any more (TSK's `fls -d` lists none of them); the
+//! folder's freed `INDX` blocks still hold them. The pass finds the blocks in
+//! free clusters, and the names come back as name-only entries under
+//! `/$OrphanFiles/folder-N`, each a name this test deleted, with its size and
+//! times from the index copy, and the image is still read once. Needs mkntfs,
+//! ntfs-3g and FUSE; skipped without them unless DREDGE_REQUIRE_TOOLS=1.
+
+mod common;
+
+use common::*;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+fn name(i: u32) -> String {
+    format!("witness_statement_{i:04}_final.docx")
+}
+
+fn content(i: u32) -> String {
+    format!("secret {i}\n")
+}
+
+fn make(dir: &Path) -> Option<PathBuf> {
+    let img = dir.join("ntfs.img");
+    let mnt = dir.join("mnt");
+    std::fs::create_dir_all(&mnt).unwrap();
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(48 << 20)
+        .unwrap();
+    assert!(sh(&format!(
+        "mkntfs -F -f -q {} 2>/dev/null",
+        img.display()
+    )));
+    let mount = || sh(&format!("ntfs-3g {} {}", img.display(), mnt.display()));
+    let umount = || assert!(sh(&format!("umount {}", mnt.display())));
+    if !mount() {
+        skip("cannot mount with ntfs-3g");
+        return None;
+    }
+    let gone = mnt.join("gone");
+    std::fs::create_dir(&gone).unwrap();
+    for i in 1..=200 {
+        std::fs::write(gone.join(name(i)), content(i)).unwrap();
+    }
+    umount();
+    assert!(mount());
+    std::fs::remove_dir_all(&gone).unwrap();
+    umount();
+    assert!(mount());
+    let new = mnt.join("new");
+    std::fs::create_dir(&new).unwrap();
+    for i in 1..=400 {
+        std::fs::write(new.join(format!("n{i}")), format!("x{i}\n")).unwrap();
+    }
+    umount();
+    Some(img)
+}
+
+/// The bytes the scan's pass read, and the image's size.
+fn pass_bytes(case: &Path) -> (u64, u64) {
+    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    let p: String = c
+        .query_row(
+            "SELECT params FROM custody WHERE action = 'scan.evidence'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+    let g = |k: &str| v["read"][k].as_u64().unwrap();
+    (g("pass_bytes"), g("image_bytes"))
+}
+
+#[test]
+fn names_of_a_deleted_folder_come_back_from_its_index_blocks_in_free_space() {
+    if !tools(&["mkntfs", "ntfs-3g"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let Some(img) = make(d.path()) else { return };
+    let out = d.path().join("case");
+    let arts = one_shot_ls("recover", &img, None, &out, 0, &[]);
+    let deleted: BTreeSet<String> = (1..=200).map(name).collect();
+    let from_free: Vec<&serde_json::Value> = arts
+        .iter()
+        .filter(|a| {
+            a["recovery_detail"]
+                .as_str()
+                .is_some_and(|s| s.contains("index block in free space"))
+        })
+        .collect();
+    let mut names = BTreeSet::new();
+    let mut folders = BTreeSet::new();
+    for a in &from_free {
+        let path = a["path"].as_str().unwrap();
+        let (folder, n) = path.rsplit_once('/').unwrap();
+        assert!(deleted.contains(n), "{n}: not a deleted name");
+        assert!(names.insert(n.to_string()), "{n} listed twice");
+        folders.insert(folder.to_string());
+        // The folder's record holds another file now: no path leads there.
+        assert!(folder.starts_with("/$OrphanFiles/folder-"), "{path}");
+        assert_eq!(a["deleted"], true);
+        assert_eq!(a["kind"], "file");
+        assert_eq!(a["recovery"], "deleted-not-recoverable", "{a}");
+        let i: u32 = n["witness_statement_".len()..][..4].parse().unwrap();
+        assert_eq!(a["size"], content(i).len() as u64, "{a}");
+        let times = a["times"].as_array().unwrap();
+        assert!(
+            times.iter().any(|t| t["source"] == "ntfs.i30.modified"),
+            "{a}"
+        );
+    }
+    assert_eq!(folders.len(), 1, "{folders:?}");
+    // ntfs-3g's new index blocks take some freed clusters: most names are
+    // still there, never all of them guaranteed.
+    assert!(names.len() >= 100, "{} of 200 names", names.len());
+    // No other entry names a deleted file: the MFT records are all reused.
+    let listed_elsewhere = arts
+        .iter()
+        .filter(|a| !from_free.iter().any(|b| std::ptr::eq(*b, *a)))
+        .filter_map(|a| a["path"].as_str())
+        .filter(|p| p.contains("witness_statement_"))
+        .count();
+    assert_eq!(listed_elsewhere, 0);
+    let f = findings(&out);
+    assert!(
+        f.iter()
+            .any(|x| x.contains("folder index block(s) in free space")),
+        "{f:?}"
+    );
+    let (read, size) = pass_bytes(&out);
+    assert_eq!(read, size, "one pass");
+    if tools(&["fls"]) {
+        let o = std::process::Command::new("fls")
+            .args(["-r", "-d"])
+            .arg(&img)
+            .output()
+            .unwrap();
+        let fls = String::from_utf8_lossy(&o.stdout);
+        assert!(!fls.contains("witness_statement_"), "{fls}");
+        eprintln!(
+            "TSK fls -r -d: none of the 200 names; dredge: {} from index blocks in free space",
+            names.len()
+        );
+    }
+    assert!(run(&["verify", out.to_str().unwrap()]).status.success());
+}
