@@ -26,20 +26,10 @@ fn name(i: u32) -> String {
 fn make(dir: &Path) -> Option<Made> {
     let img = dir.join("ntfs.img");
     let mnt = dir.join("mnt");
-    std::fs::create_dir_all(&mnt).unwrap();
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(48 << 20)
-        .unwrap();
-    assert!(sh(&format!(
-        "mkntfs -F -f -q {} 2>/dev/null",
-        img.display()
-    )));
-    let mount = || sh(&format!("ntfs-3g {} {}", img.display(), mnt.display()));
-    if !mount() {
-        skip("cannot mount with ntfs-3g");
+    if !ntfs_mounted(&img, &mnt, 48 << 20) {
         return None;
     }
+    let mount = || sh(&format!("ntfs-3g {} {}", img.display(), mnt.display()));
     let docs = mnt.join("docs");
     std::fs::create_dir(&docs).unwrap();
     for i in 1..=300 {

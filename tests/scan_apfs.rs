@@ -268,24 +268,6 @@ fn a_file_deleted_in_the_newest_transaction_comes_back_from_the_older_checkpoint
     assert!(run(&["verify", case.to_str().unwrap()]).status.success());
 }
 
-/// The bytes the scan's one pass read, from its custody record.
-fn pass_bytes(case: &Path) -> (u64, u64) {
-    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
-    let p: String = c
-        .query_row(
-            "SELECT params FROM custody WHERE action = 'scan.evidence'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    let v: serde_json::Value = serde_json::from_str(&p).unwrap();
-    let r = &v["read"];
-    (
-        r["pass_bytes"].as_u64().unwrap(),
-        r["image_bytes"].as_u64().unwrap(),
-    )
-}
-
 #[test]
 fn a_file_no_checkpoint_remembers_comes_back_from_its_orphaned_node_in_free_space() {
     if !tools(&["gzip", "python3", "fls", "pstat"]) {

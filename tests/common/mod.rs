@@ -311,6 +311,38 @@ pub fn evidence_count(case: &Path) -> i64 {
         .unwrap()
 }
 
+/// The bytes the scan's one pass read and the image's size, from its custody
+/// record.
+pub fn pass_bytes(case: &Path) -> (u64, u64) {
+    let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
+    let p: String = c
+        .query_row(
+            "SELECT params FROM custody WHERE action = 'scan.evidence'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_str(&p).unwrap();
+    let g = |k: &str| v["read"][k].as_u64().unwrap();
+    (g("pass_bytes"), g("image_bytes"))
+}
+
+/// A new NTFS image of `size` bytes at `img` (mkntfs), mounted at `mnt`
+/// through ntfs-3g; false (the test skipped) when it cannot be mounted.
+pub fn ntfs_mounted(img: &Path, mnt: &Path, size: u64) -> bool {
+    std::fs::create_dir_all(mnt).unwrap();
+    std::fs::File::create(img).unwrap().set_len(size).unwrap();
+    assert!(sh(&format!(
+        "mkntfs -F -f -q {} 2>/dev/null",
+        img.display()
+    )));
+    if !sh(&format!("ntfs-3g {} {}", img.display(), mnt.display())) {
+        skip("cannot mount with ntfs-3g");
+        return false;
+    }
+    true
+}
+
 pub fn findings(case: &Path) -> Vec<String> {
     let c = rusqlite::Connection::open(case.join("case.sqlite")).unwrap();
     let mut st = c.prepare("SELECT what FROM findings").unwrap();

@@ -145,6 +145,23 @@ pub fn have_tool(tool: &str, arg: &str) -> bool {
     ok
 }
 
+/// What the scan's pass would find for a filesystem's hunt over an image held
+/// in memory: every block of its grid inside its extents that its test
+/// accepts, up to its limit.
+pub fn hunted_blocks(h: &dredge_core::Hunt, img: &[u8]) -> Vec<u64> {
+    let mut found = Vec::new();
+    for x in &h.extents {
+        let mut p = h.origin + x.start.saturating_sub(h.origin).div_ceil(h.unit) * h.unit;
+        while p + h.unit <= x.end().min(img.len() as u64) {
+            if (h.test)(&img[p as usize..(p + h.unit) as usize]) && found.len() < h.limit {
+                found.push(p);
+            }
+            p += h.unit;
+        }
+    }
+    found
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

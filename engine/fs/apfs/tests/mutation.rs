@@ -170,23 +170,11 @@ fn fletcher64(b: &[u8]) -> u64 {
     (c2 << 32) | c1
 }
 
-/// What the pass would find for the filesystem's hunt: every block of its grid
-/// inside its extents that its test accepts.
+/// What the pass would find for the filesystem's hunt.
 fn hunt(fs: &ApfsFs, img: &[u8]) -> Vec<u64> {
-    let Some(h) = fs.hunt() else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for x in &h.extents {
-        let mut p = h.origin + (x.start - h.origin).div_ceil(h.unit) * h.unit;
-        while p + h.unit <= x.end().min(img.len() as u64) {
-            if (h.test)(&img[p as usize..(p + h.unit) as usize]) && found.len() < h.limit {
-                found.push(p);
-            }
-            p += h.unit;
-        }
-    }
-    found
+    fs.hunt()
+        .map(|h| dredge_testkit::hunted_blocks(&h, img))
+        .unwrap_or_default()
 }
 
 /// Orphaned filesystem-tree nodes come from free space, where anything may lie:

@@ -12,16 +12,21 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-#[test]
-fn mutated_ntfs_metadata_never_panics() {
+/// The ntfs crate's public test image (shared/testdata/ntfs-crate).
+fn testfs1() -> Vec<u8> {
     let gz = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../../../shared/testdata/ntfs-crate/testfs1.gz");
-    let base = Command::new("gzip")
+    Command::new("gzip")
         .arg("-dc")
         .arg(gz)
         .output()
         .unwrap()
-        .stdout;
+        .stdout
+}
+
+#[test]
+fn mutated_ntfs_metadata_never_panics() {
+    let base = testfs1();
     let cs = 512usize;
     let mft = u64::from_le_bytes(base[0x30..0x38].try_into().unwrap()) as usize * cs;
     // The first 80 records hold the system files and the test files.
@@ -136,23 +141,11 @@ fn mutated_ntfs_metadata_never_panics() {
     );
 }
 
-/// What the pass would find for the filesystem's hunt: every block of its grid
-/// inside its extents that its test accepts.
+/// What the pass would find for the filesystem's hunt.
 fn hunt(fs: &NtfsFs, img: &[u8]) -> Vec<u64> {
-    let Some(h) = fs.hunt() else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    for x in &h.extents {
-        let mut p = h.origin + (x.start - h.origin).div_ceil(h.unit) * h.unit;
-        while p + h.unit <= x.end().min(img.len() as u64) {
-            if (h.test)(&img[p as usize..(p + h.unit) as usize]) && found.len() < h.limit {
-                found.push(p);
-            }
-            p += h.unit;
-        }
-    }
-    found
+    fs.hunt()
+        .map(|h| dredge_testkit::hunted_blocks(&h, img))
+        .unwrap_or_default()
 }
 
 /// Index blocks in free space come from anywhere: copies of the image's own
@@ -163,14 +156,7 @@ fn hunt(fs: &NtfsFs, img: &[u8]) -> Vec<u64> {
 /// name-only entries.
 #[test]
 fn mutated_index_blocks_in_free_space_never_panic() {
-    let gz = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../../shared/testdata/ntfs-crate/testfs1.gz");
-    let base = Command::new("gzip")
-        .arg("-dc")
-        .arg(gz)
-        .output()
-        .unwrap()
-        .stdout;
+    let base = testfs1();
     let indx: Vec<usize> = (0..base.len() / 512)
         .map(|i| i * 512)
         .filter(|&o| base[o..].starts_with(b"INDX") && o + 4096 <= base.len())
