@@ -549,16 +549,15 @@ pub(crate) fn prepare(
         let lost_found = !targets.is_empty()
             && !recovered_volumes(&prepared.src, &registry(), &targets, &found, &mut scratch)
                 .is_empty();
-        // What the hunts found, by filesystem.
-        let mut hunted = crate::hunt::Hunted::new();
-        let mut found_by = Vec::new();
-        for (h, f) in hunting.into_iter().zip(r.hunted) {
-            if !f.blocks.is_empty() || f.more > 0 {
-                hunted.insert(h.key, f.clone());
-                found_by.push((h, f));
-            }
-        }
+        // What the hunts found, with the readers that asked.
+        let found_by: Vec<_> = hunting
+            .into_iter()
+            .zip(r.hunted)
+            .filter(|(_, f)| !f.blocks.is_empty() || f.more > 0)
+            .collect();
         if lost_found {
+            let hunted: crate::hunt::Hunted =
+                found_by.iter().map(|(h, f)| (h.key, f.clone())).collect();
             // Lost filesystems were found: their files, and the space they leave
             // unallocated, were unknown before the pass. Analysed again with them
             // (and with what the hunts found) and read again without hashing

@@ -14,7 +14,7 @@ use crate::entries::{self, Ctx};
 use crate::fs::{Inode, Records};
 use crate::obj::{Bad, FS};
 use crate::omap::Omap;
-use crate::{space, ApfsFs, Vol};
+use crate::{ApfsFs, Vol};
 use dredge_core::{Entry, Extent, Finding, Recovery, Run, RunData};
 use std::collections::HashSet;
 
@@ -102,7 +102,7 @@ pub(crate) fn older(
     findings: &mut Vec<Finding>,
 ) {
     let blocks = &fs.c.blocks;
-    let free = space::free(&fs.c, &mut Bad::default()).unwrap_or_default();
+    let free = fs.free_space().unwrap_or_default();
     let (mut listed, mut xids) = (0u64, Vec::new());
     for (k, nx) in fs.c.older.iter().enumerate().take(MAX_OLDER) {
         // Damage in old structures is expected (their blocks are free to be
@@ -173,7 +173,7 @@ pub(crate) fn older(
             }
             listed += 1;
             let from = format!("from the filesystem tree of checkpoint transaction {xid}");
-            Some((true, recovery(&from, in_use(runs, &free))))
+            Some((true, recovery(&from, in_use(runs, free))))
         };
         let cx = Ctx {
             blocks,

@@ -67,6 +67,9 @@ pub struct ApfsFs {
     findings: Vec<Finding>,
     /// Image offsets of the orphaned filesystem-tree nodes the pass found.
     orphans: OnceLock<Vec<u64>>,
+    /// The space manager's free extents, read once (every volume's older
+    /// checkpoints and orphaned nodes ask, and the hunt).
+    free: OnceLock<Result<Vec<Extent>, String>>,
 }
 
 fn hex(b: &[u8]) -> String {
@@ -125,6 +128,7 @@ impl ApfsFs {
             vols,
             findings,
             orphans: OnceLock::new(),
+            free: OnceLock::new(),
         })
     }
 
@@ -296,6 +300,14 @@ impl ApfsFs {
         }
     }
 
+    /// The container's free extents, or why the space manager is unreadable.
+    fn free_space(&self) -> Result<&[Extent], &str> {
+        self.free
+            .get_or_init(|| space::free(&self.c, &mut Bad::default()))
+            .as_deref()
+            .map_err(String::as_str)
+    }
+
     fn ctx<'a>(
         &'a self,
         v: &Vol,
@@ -357,9 +369,8 @@ impl FileSystem for ApfsFs {
     }
 
     fn unallocated(&self, findings: &mut Vec<Finding>) -> Vec<Extent> {
-        let mut bad = Bad::default();
-        match space::free(&self.c, &mut bad) {
-            Ok(x) => x,
+        match self.free_space() {
+            Ok(x) => x.to_vec(),
             Err(why) => {
                 let vol = &self.c.blocks.vol;
                 findings.push(Finding::new(
@@ -375,9 +386,9 @@ impl FileSystem for ApfsFs {
         if self.vols.iter().all(|v| v.omap.is_none()) {
             return None;
         }
-        let free = space::free(&self.c, &mut Bad::default()).ok()?;
+        let free = self.free_space().ok()?;
         (!free.is_empty()).then(|| Hunt {
-            extents: free,
+            extents: free.to_vec(),
             origin: self.c.blocks.vol.base(),
             unit: self.c.blocks.size,
             test: orphans::is_fs_leaf,

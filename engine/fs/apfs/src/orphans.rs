@@ -19,11 +19,11 @@
 //! time a node of it was written).
 
 use crate::btree::Node;
-use crate::entries::{self, Ctx};
+use crate::entries;
 use crate::fs::{FileExtent, Inode, Records};
 use crate::history::{first_byte, in_use, recovery, same_as_live, Versions};
 use crate::obj::{fletcher64, Blocks, BTREE, BTREE_NODE, MAX_BLOCK};
-use crate::{space, ApfsFs, Vol};
+use crate::{ApfsFs, Vol};
 use dredge_core::bytes::{le16, le32, le64};
 use dredge_core::{Entry, Finding, Recovery, Run};
 use std::collections::{BTreeSet, HashMap, HashSet};
@@ -277,7 +277,7 @@ impl<'a> Orphans<'a> {
             list.retain(|(ino, ext)| seen.insert((ino.private_id, ino.size, ext.clone())));
             list.truncate(MAX_VERSIONS);
         }
-        let free = space::free(&fs.c, &mut crate::obj::Bad::default()).unwrap_or_default();
+        let free = fs.free_space().unwrap_or_default();
         let (mut listed, mut xids) = (0u64, BTreeSet::new());
         let mut quiet = Vec::new();
         // Round r lists each inode's r-th newest version, as a tree of its own
@@ -318,16 +318,9 @@ impl<'a> Orphans<'a> {
                     "from an orphaned filesystem-tree node of transaction {xid} in free space at byte {}",
                     ino.at
                 );
-                Some((true, recovery(&from, in_use(runs, &free))))
+                Some((true, recovery(&from, in_use(runs, free))))
             };
-            let cx = Ctx {
-                blocks,
-                vol_index: v.index,
-                tree: ORPHAN_TREE + r as u64,
-                prefix,
-                base: Some(live),
-                at: blocks.offset(v.sb.at),
-            };
+            let cx = fs.ctx(v, ORPHAN_TREE + r as u64, prefix, Some(live));
             entries::emit(&cx, this, &mut keep, visit, &mut quiet);
         }
         if listed > 0 {
