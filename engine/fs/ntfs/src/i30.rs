@@ -406,21 +406,10 @@ pub(crate) fn find_copies(
         if !want.contains(&le64(buf, here)) {
             continue;
         }
-        let nlen = buf[here + 64] as usize;
-        let ns = buf[here + 65];
-        if nlen == 0 || ns > 3 || here + 66 + 2 * nlen > to {
-            continue;
-        }
-        let times = [8, 16, 24, 32].map(|o| le64(buf, here + o));
-        if times.iter().any(|t| !(FT_MIN..FT_MAX).contains(t)) {
-            continue;
-        }
-        let Some(name) = file_name(&buf[here..here + 66 + 2 * nlen]) else {
+        let Some((name, size, directory)) = checked_key(&buf[here..to]) else {
             continue;
         };
-        if !plausible_name(&buf[here + 66..here + 66 + 2 * nlen]) {
-            continue;
-        }
+        let nlen = buf[here + 64] as usize;
         // The entry header, when it is in the stale part too and agrees.
         // Entry length: the key rounded up to 8 (Windows), or 8 more
         // (ntfs-3g leaves room for a subnode reference).
@@ -438,15 +427,38 @@ pub(crate) fn find_copies(
                 (r & 0x0000_FFFF_FFFF_FFFF, (r >> 48) as u16)
             })
             .filter(|(m, _)| *m >= 16 || *m == 5);
-        let flags = le32::<u64>(buf, here + 56);
         out.push(Copy {
             at: block_at + here as u64,
             file_ref,
             name,
-            size: le64(buf, here + 48),
-            directory: flags & 0x1000_0000 != 0,
+            size,
+            directory,
         });
     }
+}
+
+/// The `$FILE_NAME` key at the start of `k`, when NTFS could have written it:
+/// a name of valid characters in one of the four namespaces, wholly in `k`,
+/// and four times between 1980 and 2107. With the size it records and
+/// whether it names a folder.
+pub(crate) fn checked_key(k: &[u8]) -> Option<(FileName, u64, bool)> {
+    if k.len() < 66 {
+        return None;
+    }
+    let nlen = k[64] as usize;
+    if nlen == 0 || k[65] > 3 || 66 + 2 * nlen > k.len() {
+        return None;
+    }
+    let times = [8, 16, 24, 32].map(|o| le64(k, o));
+    if times.iter().any(|t| !(FT_MIN..FT_MAX).contains(t)) {
+        return None;
+    }
+    if !plausible_name(&k[66..66 + 2 * nlen]) {
+        return None;
+    }
+    let name = file_name(&k[..66 + 2 * nlen])?;
+    let flags = le32::<u64>(k, 56);
+    Some((name, le64(k, 48), flags & 0x1000_0000 != 0))
 }
 
 /// A name NTFS could have stored: valid UTF-16, no NUL, `/` or control

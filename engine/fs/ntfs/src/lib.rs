@@ -8,6 +8,7 @@
 mod compressed;
 mod i30;
 mod indx;
+mod logfile;
 mod lznt1;
 mod record;
 mod streams;
@@ -21,6 +22,8 @@ use record::{
 use std::sync::OnceLock;
 
 const ROOT: u64 = 5;
+/// $LogFile, the journal of metadata changes.
+const LOGFILE: u64 = 2;
 /// $Extend, the folder of $UsnJrnl, $ObjId, $Quota, $Reparse.
 const EXTEND: u64 = 11;
 /// Records swept at most (a 2^32-record MFT is 4 TiB of metadata: damage).

@@ -158,6 +158,7 @@ impl NtfsFs {
         &self,
         j: &[Attribute],
         parent_path: &mut ParentPath,
+        log: &mut crate::logfile::LogNames,
         visit: &mut dyn FnMut(Entry),
         findings: &mut Vec<Finding>,
     ) {
@@ -225,6 +226,11 @@ impl NtfsFs {
             let Some(why) = self.why_journal_only(m, seq, parent, &name) else {
                 continue;
             };
+            // The same name in $LogFile: one entry, both sources stated.
+            let also = log
+                .remove(&(m, seq, parent, pseq, name.clone()))
+                .map(|l| format!("; also in {}", l.detail()))
+                .unwrap_or_default();
             let dir = parent_path(parent, pseq)
                 .unwrap_or_else(|| format!("/$OrphanFiles/usn-parent-{parent}"));
             let times = [("ntfs.usn.first", s.first), ("ntfs.usn.last", s.last)]
@@ -251,7 +257,7 @@ impl NtfsFs {
                 times,
                 runs: Vec::new(),
                 recovery: Recovery::NotRecoverable(format!(
-                    "name from $UsnJrnl:$J (USN {}..{}, {}) of MFT record {m} (sequence {seq}), parent record {parent}: {why}",
+                    "name from $UsnJrnl:$J (USN {}..{}, {}){also} of MFT record {m} (sequence {seq}), parent record {parent}: {why}",
                     s.usn.0,
                     s.usn.1,
                     reasons(s.reason)
@@ -261,10 +267,16 @@ impl NtfsFs {
         }
     }
 
-    /// Why a journal name is not in the MFT any more, or None when the MFT
+    /// Why a journal's (or `$LogFile`'s) name is not in the MFT any more, or None when the MFT
     /// still lists it (record `m`, same sequence, with that name under
     /// `parent`).
-    fn why_journal_only(&self, m: u64, seq: u16, parent: u64, name: &str) -> Option<String> {
+    pub(crate) fn why_journal_only(
+        &self,
+        m: u64,
+        seq: u16,
+        parent: u64,
+        name: &str,
+    ) -> Option<String> {
         if m >= self.record_count() {
             return Some("the record lies past the MFT".into());
         }

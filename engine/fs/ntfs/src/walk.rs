@@ -10,7 +10,7 @@
 
 use crate::i30::{name_key, FolderIndex};
 use crate::record::{file_name, Attribute, FileName, Record, Value, AT_DATA, AT_FILE_NAME};
-use crate::{best_name, times, NtfsFs, EXTEND, ROOT};
+use crate::{best_name, times, NtfsFs, EXTEND, LOGFILE, ROOT};
 use dredge_core::{Entry, EntryKind, Finding, Recovery};
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -88,6 +88,7 @@ impl NtfsFs {
         let mut cache: HashMap<u64, String> = HashMap::new();
         let mut slack = Vec::new();
         let mut journal: Option<Vec<Attribute>> = None;
+        let mut logfile: Option<Vec<Attribute>> = None;
         // (parent, name) of every deleted record, names hashed: 16 bytes a
         // deleted record.
         let mut gone: HashSet<(u64, u64)> = HashSet::new();
@@ -139,6 +140,13 @@ impl NtfsFs {
                         .collect::<Vec<_>>(),
                 );
             }
+            if n == LOGFILE && rec.in_use {
+                let data = rec
+                    .attrs
+                    .iter()
+                    .filter(|a| a.ty == AT_DATA && a.name.is_empty());
+                logfile = Some(data.cloned().collect());
+            }
             if n == ROOT || names.is_empty() {
                 continue;
             }
@@ -147,6 +155,10 @@ impl NtfsFs {
                 self.emit(n, rec, names, path, visit, findings);
             }
         }
+        let mut log = match logfile.filter(|l| !l.is_empty() && !free_index_only) {
+            Some(l) => self.logfile_names(&l, findings),
+            None => Default::default(),
+        };
         if let Some(j) = journal.filter(|j| !j.is_empty() && !free_index_only) {
             let mut parent_path = |p: u64, seq: u16| -> Option<String> {
                 if p == ROOT {
@@ -156,8 +168,22 @@ impl NtfsFs {
                 let names = f.names.clone();
                 Some(path_of(p, &names, &folders, &mut cache))
             };
-            self.usn_names(&j, &mut parent_path, visit, findings);
+            self.usn_names(&j, &mut parent_path, &mut log, visit, findings);
         }
+        // A folder's path while its record is that folder: in use with that
+        // sequence, or deleted since and not reused (deleting raises the
+        // sequence by one; a record reused after that keeps it).
+        let mut folder_path = |n: u64, seq: u16| -> Option<String> {
+            if n == ROOT {
+                return Some(String::new());
+            }
+            let f = folders.get(&n).filter(|f| {
+                (f.in_use && f.sequence == seq) || (!f.in_use && f.sequence == seq.wrapping_add(1))
+            })?;
+            let names = f.names.clone();
+            Some(path_of(n, &names, &folders, &mut cache))
+        };
+        self.emit_log_names(log, &mut folder_path, visit, findings);
         let mut reads = crate::i30::IndexReads {
             budget: self.vol.len(),
             searched: HashSet::new(),
@@ -174,19 +200,6 @@ impl NtfsFs {
             let to: &mut dyn FnMut(Entry) = if free_index_only { &mut none } else { visit };
             self.i30_slack(&folder, &index, &gone, &mut reads, to, findings);
         }
-        // A folder's path while its record is that folder: in use with that
-        // sequence, or deleted since and not reused (deleting raises the
-        // sequence by one; a record reused after that keeps it).
-        let mut folder_path = |n: u64, seq: u16| -> Option<String> {
-            if n == ROOT {
-                return Some(String::new());
-            }
-            let f = folders.get(&n).filter(|f| {
-                (f.in_use && f.sequence == seq) || (!f.in_use && f.sequence == seq.wrapping_add(1))
-            })?;
-            let names = f.names.clone();
-            Some(path_of(n, &names, &folders, &mut cache))
-        };
         self.free_index_blocks(&reads.searched, &gone, &mut folder_path, visit, findings);
     }
 

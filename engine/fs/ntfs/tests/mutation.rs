@@ -224,3 +224,117 @@ fn mutated_index_blocks_in_free_space_never_panic() {
     eprintln!("{taken} index blocks found in free space, {added} names they added");
     assert!(taken > 0);
 }
+
+/// `$LogFile` pages from anywhere: a journal Windows 10 wrote (dfir_ntfs's
+/// `LogFile_10.bin`, testimages/external/dfir_ntfs) put into the image's own
+/// `$LogFile`, then its page headers, record headers (LSNs, lengths,
+/// operations and their data's offsets), index entries and keys damaged,
+/// some pages' update sequences made whole again so they are read. No
+/// panic, and what the log adds are name-only entries.
+#[test]
+fn mutated_logfile_never_panics() {
+    let mut base = testfs1();
+    let gz = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../testimages/external/dfir_ntfs/LogFile_10.bin.gz");
+    let log = Command::new("gzip")
+        .arg("-dc")
+        .arg(gz)
+        .output()
+        .unwrap()
+        .stdout;
+    let open = |img: Vec<u8>| {
+        let len = img.len() as u64;
+        let src: Arc<dyn ImageSource> = Arc::new(Sectored::new(MemDevice::new(img)));
+        NtfsFs::open(VolumeReader::new(src, Extent::new(0, len))).ok()
+    };
+    // Where the image keeps its $LogFile, a run at a time.
+    let mut runs = Vec::new();
+    open(base.clone()).unwrap().walk(
+        &mut |e| {
+            if e.path == "/$LogFile" {
+                runs = e.runs;
+            }
+        },
+        &mut Vec::new(),
+    );
+    let mut place = Vec::new();
+    for r in &runs {
+        if let dredge_core::RunData::Image(x) = r.data {
+            place.extend((0..r.len).map(|i| (x + i) as usize));
+        }
+    }
+    assert!(
+        place.len() >= log.len(),
+        "the image's $LogFile holds the sample"
+    );
+    for (i, b) in log.iter().enumerate() {
+        base[place[i]] = *b;
+    }
+    let from_log = |e: &dredge_core::Entry| e.id & (1 << 59) != 0 && e.id >> 60 == 0;
+    let mut clean = 0;
+    open(base.clone())
+        .unwrap()
+        .walk(&mut |e| clean += usize::from(from_log(&e)), &mut Vec::new());
+    assert!(clean > 10, "the sample's names are read: {clean}");
+    let pages: Vec<usize> = (2..log.len() / 4096).map(|p| p * 4096).collect();
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x4C4F_4746_494C_4531);
+    let mut read = 0;
+    for _ in 0..cases / 4 {
+        let mut img = base.clone();
+        let mut touched = Vec::new();
+        for _ in 0..1 + r.below(8) {
+            let page = pages[r.below(pages.len() as u64) as usize];
+            touched.push(page);
+            let i = match r.below(3) {
+                0 => r.below(0x40),
+                _ => 0x40 + r.below(4096 - 0x48),
+            } as usize;
+            if r.below(2) == 0 {
+                let i = i & !1;
+                let v = [0u16, 1, 0xFFFF, 0x25, 0x0E, r.next() as u16][r.below(6) as usize];
+                img[place[page + i]] = v as u8;
+                img[place[page + i + 1]] = (v >> 8) as u8;
+            } else if r.below(2) == 0 {
+                let i = i & !7;
+                let v = [0u64, u64::MAX, 1 << 40, r.next()][r.below(4) as usize];
+                for (k, b) in v.to_le_bytes().iter().enumerate() {
+                    img[place[page + i + k]] = *b;
+                }
+            } else {
+                img[place[page + i]] = r.next() as u8;
+            }
+        }
+        // Most damaged pages get their update sequence whole again, as a
+        // page written that way would have it.
+        for page in touched {
+            if r.below(4) == 0 {
+                continue;
+            }
+            let at = |k: usize| place[page + k];
+            let usa = img[at(4)] as usize | (img[at(5)] as usize) << 8;
+            let count = img[at(6)] as usize | (img[at(7)] as usize) << 8;
+            if usa + 2 * count > 512 || count > 9 || usa < 8 {
+                continue;
+            }
+            for s in 1..count {
+                img[at(usa + 2 * s)] = img[at(s * 512 - 2)];
+                img[at(usa + 2 * s + 1)] = img[at(s * 512 - 1)];
+                img[at(s * 512 - 2)] = img[at(usa)];
+                img[at(s * 512 - 1)] = img[at(usa + 1)];
+            }
+        }
+        let Some(fs) = open(img) else { continue };
+        let mut names = 0;
+        fs.walk(
+            &mut |e| {
+                if from_log(&e) {
+                    names += 1;
+                    assert!(e.deleted && e.runs.is_empty(), "{e:?}");
+                }
+            },
+            &mut Vec::new(),
+        );
+        read += usize::from(names > 0);
+    }
+    assert!(read > cases / 8, "only {read} of {} logs read", cases / 4);
+}
