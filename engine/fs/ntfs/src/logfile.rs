@@ -48,6 +48,7 @@ const CHUNK: u64 = 1 << 20;
 const HEADER: usize = 0x30;
 /// The highest NTFS log operation (`ZeroEndOfFileRecord`).
 const LAST_OP: u16 = 0x25;
+const INITIALIZE_RECORD: u16 = 0x02;
 const ADD_ROOT: u16 = 0x0C;
 const DELETE_ROOT: u16 = 0x0D;
 const ADD_ALLOCATION: u16 = 0x0E;
@@ -137,9 +138,18 @@ pub(crate) struct Named {
     pub size: u64,
     pub directory: bool,
     pub times: [u64; 4],
-    /// Whether the log adds the name to its folder's index (redo), or
-    /// removes it (the undo of a removal puts it back).
-    pub added: bool,
+    pub how: How,
+}
+
+/// What a log record does with a name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum How {
+    /// Adds it to its folder's index (redo data).
+    Added,
+    /// Removes it (the undo data of a removal puts it back).
+    Removed,
+    /// Makes the file's MFT record with it (`InitializeFileRecordSegment`).
+    Made,
 }
 
 /// The index entry in an index operation's data, when its key checks.
@@ -166,8 +176,58 @@ pub(crate) fn index_entry(code: u16, e: &[u8], redo: bool) -> Option<Named> {
         namespace: name.namespace,
         name: name.name,
         // Redo adds or removes as its operation says; undo does the opposite.
-        added: add == redo,
+        how: if add == redo {
+            How::Added
+        } else {
+            How::Removed
+        },
     })
+}
+
+/// The names in an MFT record image an `InitializeFileRecordSegment`
+/// logs (as NTFS holds it in memory: no update sequence applied): its
+/// resident `$FILE_NAME` attributes whose keys check, for record `m`.
+pub(crate) fn record_names(m: u64, rec: &[u8]) -> Vec<Named> {
+    let mut out = Vec::new();
+    if rec.len() < 0x30 || &rec[0..4] != b"FILE" {
+        return out;
+    }
+    let seq = le16::<u64>(rec, 0x10) as u16;
+    let mut p = le16::<u64>(rec, 0x14) as usize;
+    // Attributes at most: a record holds a few dozen.
+    for _ in 0..256 {
+        if p + 24 > rec.len() || le32::<u64>(rec, p) == 0xFFFF_FFFF {
+            break;
+        }
+        let (ty, len) = (le32::<u64>(rec, p), le32::<u64>(rec, p + 4) as usize);
+        if len < 24 || !len.is_multiple_of(8) || p + len > rec.len() {
+            break;
+        }
+        if ty == 0x30 && rec[p + 8] == 0 {
+            let (vlen, voff) = (
+                le32::<u64>(rec, p + 16) as usize,
+                le16::<u64>(rec, p + 20) as usize,
+            );
+            if let Some((name, size, directory)) = rec
+                .get(p + voff..p + voff + vlen)
+                .filter(|_| voff + vlen <= len)
+                .and_then(checked_key)
+            {
+                out.push(Named {
+                    file: (m, seq),
+                    parent: (name.parent, name.parent_seq),
+                    size,
+                    directory: directory || le16::<u64>(rec, 0x16) & 2 != 0,
+                    times: name.times,
+                    namespace: name.namespace,
+                    name: name.name,
+                    how: How::Made,
+                });
+            }
+        }
+        p += len;
+    }
+    out
 }
 
 /// What the log says of one (record, parent, name).
@@ -179,6 +239,7 @@ pub(crate) struct Seen {
     newest: u64,
     pub added: bool,
     pub removed: bool,
+    pub made: bool,
     pub size: u64,
     pub directory: bool,
     pub times: [u64; 4],
@@ -191,12 +252,20 @@ pub(crate) type LogNames = BTreeMap<(u64, u16, u64, u16, String), Seen>;
 impl Seen {
     /// The words for the recovery detail of an entry the log names.
     pub(crate) fn detail(&self) -> String {
-        let what = match (self.added, self.removed) {
-            (true, true) => "added to and removed from its folder's index",
-            (true, false) => "added to its folder's index",
-            _ => "removed from its folder's index",
+        let index = match (self.added, self.removed) {
+            (true, true) => Some("added to and removed from its folder's index"),
+            (true, false) => Some("added to its folder's index"),
+            (false, true) => Some("removed from its folder's index"),
+            (false, false) => None,
         };
-        format!("$LogFile (LSN {}..{}: {what})", self.lsn.0, self.lsn.1)
+        let made = self.made.then_some("its MFT record made with it");
+        let what: Vec<&str> = [index, made].into_iter().flatten().collect();
+        format!(
+            "$LogFile (LSN {}..{}: {})",
+            self.lsn.0,
+            self.lsn.1,
+            what.join("; ")
+        )
     }
 }
 
@@ -212,14 +281,16 @@ fn note(names: &mut LogNames, n: Named, lsn: u64, at: u64) -> bool {
         newest: 0,
         added: false,
         removed: false,
+        made: false,
         size: n.size,
         directory: n.directory,
         times: n.times,
         dos: n.namespace == 2,
     });
     s.lsn = (s.lsn.0.min(lsn), s.lsn.1.max(lsn));
-    s.added |= n.added;
-    s.removed |= !n.added;
+    s.added |= n.how == How::Added;
+    s.removed |= n.how == How::Removed;
+    s.made |= n.how == How::Made;
     if lsn >= s.newest {
         (s.newest, s.size, s.directory, s.times) = (lsn, n.size, n.directory, n.times);
     }
@@ -361,12 +432,24 @@ impl NtfsFs {
                 if clean(p, (p + HEADER + len).min(lay.page)) {
                     let lsn = le64(&page, p);
                     let at = self.volume_at(&runs, off) + p as u64;
-                    for (redo, (code, range)) in [true, false].into_iter().zip(ops) {
-                        if let Some(n) = index_entry(code, &d[range], redo) {
-                            if !note(&mut names, n, lsn, at) {
-                                findings.push(Finding::new(at, format!("$LogFile: more than {MAX_NAMES} names; the records from here on were not read")));
-                                full = true;
-                            }
+                    let mut found: Vec<Named> = Vec::new();
+                    for (redo, (code, range)) in [true, false].into_iter().zip(ops.clone()) {
+                        found.extend(index_entry(code, &d[range], redo));
+                    }
+                    // The record a new file's MFT record image goes to: the
+                    // target VCN of $MFT and 512-byte blocks into it.
+                    let (code, range) = ops[0].clone();
+                    let byte = le64(&d, 0x18)
+                        .checked_mul(self.boot.cs)
+                        .and_then(|b| b.checked_add(le16::<u64>(&d, 0x14) * 512));
+                    if let (INITIALIZE_RECORD, Some(byte)) = (code, byte) {
+                        found.extend(record_names(byte / self.boot.record_size, &d[range]));
+                    }
+                    for n in found {
+                        if !note(&mut names, n, lsn, at) {
+                            findings.push(Finding::new(at, format!("$LogFile: more than {MAX_NAMES} names; the records from here on were not read")));
+                            full = true;
+                            break;
                         }
                     }
                 }
@@ -570,9 +653,10 @@ mod tests {
             (n.file, n.parent, n.name.as_str()),
             ((70, 3), (5, 5), "gone.txt")
         );
-        assert_eq!((n.size, n.added, n.directory), (77, true, false));
+        assert_eq!((n.size, n.how, n.directory), (77, How::Added, false));
         // The same entry as undo data: the record removed it.
-        assert!(!index_entry(redo, &d[rr.clone()], false).unwrap().added);
+        let undone = index_entry(redo, &d[rr.clone()], false).unwrap();
+        assert_eq!(undone.how, How::Removed);
         // An operation that carries no index entry.
         assert!(index_entry(0x07, &d[rr], true).is_none());
         // Each header check: LSN 0, previous LSN after it, another client, a
@@ -594,6 +678,43 @@ mod tests {
         let mut c = d.to_vec();
         c[6..8].copy_from_slice(&0x400u16.to_le_bytes());
         assert!(operations(&c).is_none());
+    }
+
+    #[test]
+    fn names_of_a_logged_record_image() {
+        // The key of `record("made.txt")` as a resident $FILE_NAME.
+        let r = record("made.txt");
+        let key = &r[HEADER + 0x28 + 16..];
+        let key = &key[..66 + 2 * key[64] as usize];
+        let mut rec = vec![0u8; 0x38];
+        rec[0..4].copy_from_slice(b"FILE");
+        rec[0x10..0x12].copy_from_slice(&4u16.to_le_bytes());
+        rec[0x14..0x16].copy_from_slice(&0x38u16.to_le_bytes());
+        let alen = (24 + key.len()).div_ceil(8) * 8;
+        let mut a = vec![0u8; alen];
+        a[0..4].copy_from_slice(&0x30u32.to_le_bytes());
+        a[4..8].copy_from_slice(&(alen as u32).to_le_bytes());
+        a[16..20].copy_from_slice(&(key.len() as u32).to_le_bytes());
+        a[20..22].copy_from_slice(&24u16.to_le_bytes());
+        a[24..24 + key.len()].copy_from_slice(key);
+        rec.extend_from_slice(&a);
+        rec.extend_from_slice(&0xFFFF_FFFFu32.to_le_bytes());
+        let n = record_names(43, &rec);
+        assert_eq!(n.len(), 1);
+        assert_eq!(
+            (n[0].file, n[0].parent, n[0].how),
+            ((43, 4), (5, 5), How::Made)
+        );
+        assert_eq!(n[0].name, "made.txt");
+        // A value past its attribute, an attribute past the record, not a
+        // record: nothing.
+        let mut c = rec.clone();
+        c[0x38 + 16..0x38 + 20].copy_from_slice(&(alen as u32).to_le_bytes());
+        assert!(record_names(43, &c).is_empty());
+        let mut c = rec.clone();
+        c[0x38 + 4..0x38 + 8].copy_from_slice(&4096u32.to_le_bytes());
+        assert!(record_names(43, &c).is_empty());
+        assert!(record_names(43, &rec[..0x20]).is_empty());
     }
 
     #[test]
