@@ -9,6 +9,7 @@ mod compressed;
 mod i30;
 mod indx;
 mod logfile;
+mod logrec;
 mod lznt1;
 mod record;
 mod streams;
