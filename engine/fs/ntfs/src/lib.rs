@@ -37,6 +37,9 @@ struct Boot {
     mft_lcn: u64,
     mirr_lcn: u64,
     record_size: u64,
+    /// The size of a folder's index block (4 KiB as every NTFS version
+    /// writes it; the boot sector's value when it is a plausible one).
+    index_size: u64,
 }
 
 fn parse_boot(s: &[u8], at: u64) -> Result<Boot, Finding> {
@@ -75,6 +78,19 @@ fn parse_boot(s: &[u8], at: u64) -> Result<Boot, Finding> {
         return Err(Finding::new(at + 0x40, "NTFS MFT record size invalid")
             .expected("256..65536", record_size));
     }
+    // Clusters per index block, or its size as a negative power of two, as
+    // for records; a damaged value is not a reason to refuse the volume.
+    let cpi = s[0x44] as i8;
+    let index_size = match cpi {
+        1..=127 => u64::from(cpi as u8) * cs,
+        -16..=-9 => 1u64 << cpi.unsigned_abs(),
+        _ => 4096,
+    };
+    let index_size = if (512..=65536).contains(&index_size) && index_size.is_power_of_two() {
+        index_size
+    } else {
+        4096
+    };
     let total_sectors = le64(s, 0x28);
     // 2^48 sectors (128 PiB at 512 bytes) is beyond any real volume; a larger value
     // is damage, and would overflow byte arithmetic.
@@ -100,6 +116,7 @@ fn parse_boot(s: &[u8], at: u64) -> Result<Boot, Finding> {
         mft_lcn,
         mirr_lcn,
         record_size,
+        index_size,
     })
 }
 
@@ -429,12 +446,13 @@ impl FileSystem for NtfsFs {
 
     fn hunt(&self) -> Option<dredge_core::Hunt> {
         let free = self.unallocated(&mut Vec::new());
-        // Index blocks start on cluster boundaries: the grid is the cluster
-        // (the test looks at the first sectors of a smaller one).
+        // Index blocks start on cluster boundaries, and a cluster larger
+        // than a block holds several: the grid is the smaller of the two (the
+        // test looks at the first sectors of a cluster smaller than a block).
         (!free.is_empty()).then(|| dredge_core::Hunt {
             extents: free,
             origin: self.vol.base(),
-            unit: self.boot.cs,
+            unit: self.boot.cs.min(self.boot.index_size),
             test: indx::is_index_block,
             limit: indx::MAX_BLOCKS,
         })
