@@ -179,7 +179,9 @@ impl NtfsFs {
     ) -> LogNames {
         let mut names = LogNames::new();
         let (runs, size) = self.data_runs(data, 0);
-        let size = size.min(MAX_LOG);
+        // Never more than the volume holds: runs that cross-link cannot make
+        // the log larger than the disk.
+        let size = size.min(MAX_LOG).min(self.vol.len());
         let base = self.vol.base();
         // The restart pages: the first, else the second at any page size.
         let mut head = vec![0u8; 65536.min(size as usize)];
