@@ -1,5 +1,6 @@
 //! Decryption throughput of the sector ciphers on one core, as the pass uses
-//! them (whole 4 MiB blocks of 512- or 4096-byte sectors, in place). Run with
+//! them (whole 4 MiB blocks of 512- or 4096-byte sectors, in place, through
+//! `decrypt_sectors`). Run with
 //! `cargo run --release -p dredge-crypt --example sector_speed [MIB]`; the
 //! issue's target for AES-XTS is 1 GB/s per core with AES-NI.
 
@@ -35,9 +36,7 @@ fn main() {
         let started = Instant::now();
         let mut n = 0u64;
         for _ in 0..mib / 4 {
-            for (i, s) in block.chunks_exact_mut(sector).enumerate() {
-                c.decrypt_sector(n + i as u64, s);
-            }
+            c.decrypt_sectors(sector, |i| n + i as u64, &mut block);
             n += (block.len() / sector) as u64;
         }
         let secs = started.elapsed().as_secs_f64();

@@ -206,13 +206,15 @@ impl Layer {
         };
         // A key number past the layer's keys is a bug of the opener: the
         // bytes are left as stored rather than decrypted with another key.
-        let cipher = self.key(key);
         let s = self.sector_of(seg) as usize;
-        for (i, sec) in out.chunks_exact_mut(s).enumerate() {
-            let rel = want.start - seg.plain.start + (i * s) as u64;
-            if let Some(c) = cipher {
-                c.decrypt_sector(iv + rel / self.iv_unit, sec);
-            }
+        if let Some(c) = self.key(key) {
+            let first = want.start - seg.plain.start;
+            let whole = out.len() / s * s;
+            c.decrypt_sectors(
+                s,
+                |i| iv + (first + (i * s) as u64) / self.iv_unit,
+                &mut out[..whole],
+            );
         }
         // A sector decrypts whole or not at all.
         let bad: Vec<(Extent, Why)> = bad

@@ -24,6 +24,7 @@ mod luks_datashift;
 mod luks_open;
 mod luks_reencrypt;
 mod sector;
+mod sector_elephant;
 mod sector_legacy;
 mod tcrypt;
 

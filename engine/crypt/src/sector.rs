@@ -5,10 +5,7 @@
 //! and to the sector numbers dm-crypt feeds them.
 
 use aes::{Aes128, Aes192, Aes256};
-use cipher::{
-    Array, BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockSizeUser, InnerIvInit,
-    KeyInit,
-};
+use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, BlockSizeUser, KeyInit};
 use serpent::Serpent;
 use sha2::Digest;
 use twofish::Twofish;
@@ -60,6 +57,16 @@ impl<C> Block16 for C where
 /// One sector decryptor for every block cipher it is built for.
 pub(crate) trait Sectors: Send + Sync {
     fn decrypt(&self, iv: [u8; 16], data: &mut [u8]);
+
+    /// Consecutive sectors of one length in `data`, one IV each: a mode whose
+    /// work is a serial chain within a sector runs several sectors side by
+    /// side (`sector_elephant.rs`); the others decrypt one after another.
+    fn decrypt_many(&self, ivs: &[[u8; 16]], data: &mut [u8]) {
+        let s = data.len() / ivs.len().max(1);
+        for (iv, d) in ivs.iter().zip(data.chunks_exact_mut(s.max(1))) {
+            self.decrypt(*iv, d);
+        }
+    }
 }
 
 /// XTS (IEEE 1619) over block cipher `C`: the data key and the tweak key.
@@ -103,20 +110,70 @@ impl<C: Block16> Sectors for XtsOf<C> {
 
 /// CBC, where the IV is the sector's (plain) or the sector number encrypted
 /// under the hash of the key (ESSIV).
-struct CbcOf<C> {
-    data: C,
-    essiv: Option<C>,
+pub(crate) struct CbcOf<C> {
+    pub(crate) data: C,
+    pub(crate) essiv: Option<C>,
+}
+
+impl<C: Block16> CbcOf<C> {
+    /// CBC decryption of `data`, consecutive sectors of one length, each from
+    /// its IV in `chain` as it enters the chain (after ESSIV): every block of
+    /// every sector decrypted in one call (the cipher's parallel path:
+    /// AES-NI keeps eight blocks in flight, and sets its keys up once), then
+    /// each XORed with the ciphertext block before it. (The `cbc` crate's
+    /// decryptor takes a copy of the key schedule for every sector.)
+    pub(crate) fn decrypt_from(&self, chain: &[[u8; 16]], data: &mut [u8]) {
+        let s = data.len() / chain.len().max(1);
+        let (mut stack, mut heap) = ([0u8; 4096], Vec::new());
+        let ct: &mut [u8] = if data.len() <= stack.len() {
+            &mut stack[..data.len()]
+        } else {
+            heap.resize(data.len(), 0);
+            &mut heap
+        };
+        ct.copy_from_slice(data);
+        let (blocks, _) = Array::slice_as_chunks_mut(data);
+        self.data.decrypt_blocks(blocks);
+        // Whole blocks at a time: a byte loop here costs more than the AES.
+        let word = |b: &[u8]| u128::from_le_bytes(b.try_into().unwrap_or([0; 16]));
+        for ((sector, c), iv) in data
+            .chunks_exact_mut(s.max(16))
+            .zip(ct.chunks_exact(s.max(16)))
+            .zip(chain)
+        {
+            let mut prev = u128::from_le_bytes(*iv);
+            for (block, c) in sector.chunks_exact_mut(16).zip(c.chunks_exact(16)) {
+                block.copy_from_slice(&(word(block) ^ prev).to_le_bytes());
+                prev = word(c);
+            }
+        }
+    }
+
+    /// The IVs that enter the chain for sector IVs `ivs` (at most 16):
+    /// themselves, or under ESSIV their encryption, in one call.
+    pub(crate) fn chain_ivs(&self, ivs: &[[u8; 16]]) -> [[u8; 16]; 16] {
+        let k = ivs.len().min(16);
+        let mut blocks = [Array::<u8, cipher::consts::U16>::default(); 16];
+        for (b, iv) in blocks.iter_mut().zip(ivs) {
+            *b = Array::from(*iv);
+        }
+        if let Some(e) = &self.essiv {
+            e.encrypt_blocks(&mut blocks[..k]);
+        }
+        std::array::from_fn(|j| blocks[j].into())
+    }
 }
 
 impl<C: Block16> Sectors for CbcOf<C> {
     fn decrypt(&self, iv: [u8; 16], data: &mut [u8]) {
-        let mut iv = Array::from(iv);
-        if let Some(e) = &self.essiv {
-            e.encrypt_block(&mut iv);
+        self.decrypt_from(&self.chain_ivs(&[iv])[..1], data);
+    }
+
+    fn decrypt_many(&self, ivs: &[[u8; 16]], data: &mut [u8]) {
+        let s = data.len() / ivs.len().max(1);
+        for (ivs, d) in ivs.chunks(16).zip(data.chunks_mut(s.max(1) * 16)) {
+            self.decrypt_from(&self.chain_ivs(ivs)[..ivs.len()], d);
         }
-        let mut mode = cbc::Decryptor::<C>::inner_iv_init(self.data.clone(), &iv);
-        let (blocks, _) = Array::slice_as_chunks_mut(data);
-        mode.decrypt_blocks(blocks);
     }
 }
 
@@ -126,83 +183,6 @@ impl<C: Block16> Sectors for EcbOf<C> {
     fn decrypt(&self, _: [u8; 16], data: &mut [u8]) {
         let (blocks, _) = Array::slice_as_chunks_mut(data);
         self.0.decrypt_blocks(blocks);
-    }
-}
-
-/// BitLocker's AES-CBC with the Elephant diffuser (Windows Vista and 7):
-/// CBC with the encrypted byte offset as IV (as `eboiv`), then the two
-/// diffusers undone over the sector's 32-bit words and a sector key XORed
-/// in. The sector key is two AES blocks under the tweak key: the byte offset,
-/// and the byte offset with its last byte 0x80 (Niels Ferguson, "AES-CBC +
-/// Elephant diffuser", 2006; as dm-crypt's `elephant` IV does it).
-struct ElephantOf<C> {
-    cbc: CbcOf<C>,
-    tweak: C,
-}
-
-/// Diffuser A undone: five passes, each word gains the XOR of the word two
-/// before it and the rotated word five before it (indices wrap). The first
-/// five words wrap; the rest index directly (no division in the hot loop).
-fn diffuser_a_decrypt(d: &mut [u32]) {
-    const ROT: [u32; 4] = [9, 0, 13, 0];
-    let n = d.len();
-    for _ in 0..5 {
-        for i in 0..5.min(n) {
-            let (a, b) = (d[(i + n - 2) % n], d[(i + n - 5) % n]);
-            d[i] = d[i].wrapping_add(a ^ b.rotate_left(ROT[i & 3]));
-        }
-        for i in 5..n {
-            d[i] = d[i].wrapping_add(d[i - 2] ^ d[i - 5].rotate_left(ROT[i & 3]));
-        }
-    }
-}
-
-/// Diffuser B undone: three passes, with the words two and five after; the
-/// last five wrap.
-fn diffuser_b_decrypt(d: &mut [u32]) {
-    const ROT: [u32; 4] = [0, 10, 0, 25];
-    let n = d.len();
-    for _ in 0..3 {
-        for i in 0..n.saturating_sub(5) {
-            d[i] = d[i].wrapping_add(d[i + 2] ^ d[i + 5].rotate_left(ROT[i & 3]));
-        }
-        for i in n.saturating_sub(5)..n {
-            let (a, b) = (d[(i + 2) % n], d[(i + 5) % n]);
-            d[i] = d[i].wrapping_add(a ^ b.rotate_left(ROT[i & 3]));
-        }
-    }
-}
-
-impl<C: Block16> Sectors for ElephantOf<C> {
-    fn decrypt(&self, iv: [u8; 16], data: &mut [u8]) {
-        self.cbc.decrypt(iv, data);
-        let mut key = [0u8; 32];
-        let (mut k1, mut k2) = (Array::from(iv), Array::from(iv));
-        k2[15] = 0x80;
-        self.tweak.encrypt_block(&mut k1);
-        self.tweak.encrypt_block(&mut k2);
-        key[..16].copy_from_slice(&k1);
-        key[16..].copy_from_slice(&k2);
-        // A sector of up to 4 KiB as words, on the stack (larger on the heap).
-        let (mut buf, mut heap) = ([0u32; 1024], Vec::new());
-        let n = data.len() / 4;
-        let words: &mut [u32] = if n <= buf.len() {
-            &mut buf[..n]
-        } else {
-            heap.resize(n, 0);
-            &mut heap
-        };
-        for (w, c) in words.iter_mut().zip(data.chunks_exact(4)) {
-            *w = u32::from_le_bytes([c[0], c[1], c[2], c[3]]);
-        }
-        diffuser_b_decrypt(words);
-        diffuser_a_decrypt(words);
-        let k: [u32; 8] = std::array::from_fn(|i| {
-            u32::from_le_bytes([key[4 * i], key[4 * i + 1], key[4 * i + 2], key[4 * i + 3]])
-        });
-        for (i, (c, w)) in data.chunks_exact_mut(4).zip(words.iter()).enumerate() {
-            c.copy_from_slice(&(w ^ k[i & 7]).to_le_bytes());
-        }
     }
 }
 
@@ -273,7 +253,7 @@ where
         // The key is the CBC key followed by the tweak key, of one length.
         "cbc-elephant" => {
             let (a, b) = k.split_at(k.len() / 2);
-            Box::new(ElephantOf {
+            Box::new(crate::sector_elephant::ElephantOf {
                 cbc: CbcOf {
                     data: key::<C>(a)?,
                     essiv: Some(key::<C>(a)?),
@@ -396,9 +376,8 @@ impl SectorCipher {
         self.sector
     }
 
-    /// Decrypts `data` (one sector, a multiple of 16 bytes) in place: sector
-    /// number `n` in the IV generator's units.
-    pub fn decrypt_sector(&self, n: u64, data: &mut [u8]) {
+    /// The IV (or tweak) of sector number `n`, `len` bytes long.
+    fn iv(&self, n: u64, len: usize) -> [u8; 16] {
         let mut iv = [0u8; 16];
         match self.iv {
             Iv::Plain32 => iv[..4].copy_from_slice(&(n as u32).to_le_bytes()),
@@ -407,12 +386,31 @@ impl SectorCipher {
             Iv::Benbi => {
                 iv[8..].copy_from_slice(&(n.wrapping_shl(5).wrapping_add(1)).to_be_bytes())
             }
-            Iv::ByteOffset => {
-                iv[..8].copy_from_slice(&n.wrapping_mul(data.len() as u64).to_le_bytes())
-            }
+            Iv::ByteOffset => iv[..8].copy_from_slice(&n.wrapping_mul(len as u64).to_le_bytes()),
             Iv::Null => {}
         }
-        self.inner.decrypt(iv, data);
+        iv
+    }
+
+    /// Decrypts `data` (one sector, a multiple of 16 bytes) in place: sector
+    /// number `n` in the IV generator's units.
+    pub fn decrypt_sector(&self, n: u64, data: &mut [u8]) {
+        self.inner.decrypt(self.iv(n, data.len()), data);
+    }
+
+    /// Decrypts `data`, consecutive sectors of `sector` bytes, in place; the
+    /// `i`th is sector number `number(i)`. The same bytes as
+    /// `decrypt_sector` on each, eight sectors at a time.
+    pub fn decrypt_sectors(&self, sector: usize, number: impl Fn(usize) -> u64, data: &mut [u8]) {
+        const BATCH: usize = crate::sector_elephant::LANES;
+        let mut ivs = [[0u8; 16]; BATCH];
+        for (b, chunk) in data.chunks_mut(sector * BATCH).enumerate() {
+            let k = chunk.len() / sector;
+            for (j, iv) in ivs.iter_mut().enumerate().take(k) {
+                *iv = self.iv(number(b * BATCH + j), sector);
+            }
+            self.inner.decrypt_many(&ivs[..k], &mut chunk[..k * sector]);
+        }
     }
 }
 
@@ -443,6 +441,47 @@ mod tests {
         assert!(SectorCipher::new("serpent-cbc-plain64", &[0; 32]).is_ok());
         assert!(SectorCipher::new("twofish-xts-plain64", &[0; 64]).is_ok());
         assert_eq!(format!("{c:?}"), "SectorCipher(aes-xts-plain64)");
+    }
+
+    /// CBC over the whole sector at once is the `cbc` crate's CBC, with
+    /// plain IVs and ESSIV, for 512- and 4096-byte sectors (and a longer one,
+    /// past the stack buffer).
+    #[test]
+    fn cbc_equals_the_cbc_crate() {
+        use cipher::{BlockModeDecrypt, InnerIvInit};
+        for (spec, len) in [
+            ("aes-cbc-plain64", 512usize),
+            ("aes-cbc-essiv:sha256", 4096),
+            ("aes-cbc-plain64", 8192),
+        ] {
+            let k: Vec<u8> = (0..32).map(|i| (i * 13 + 1) as u8).collect();
+            let ours = SectorCipher::new(spec, &k).unwrap();
+            let data: Vec<u8> = (0..len).map(|i| (i * 29 % 241) as u8).collect();
+            let mut iv = Array::from(ours.iv(77, len));
+            if spec.contains("essiv") {
+                let salt = sha2::Sha256::digest(&k);
+                Aes256::new_from_slice(&salt)
+                    .unwrap()
+                    .encrypt_block(&mut iv);
+            }
+            let mut want = data.clone();
+            let (blocks, _) = Array::slice_as_chunks_mut(&mut want);
+            cbc::Decryptor::<Aes256>::inner_iv_init(Aes256::new_from_slice(&k).unwrap(), &iv)
+                .decrypt_blocks(blocks);
+            let mut got = data.clone();
+            ours.decrypt_sector(77, &mut got);
+            assert_eq!(got, want, "{spec} {len}");
+            // Many sectors at once (batches of eight, the last cut short)
+            // are each sector on its own.
+            let many: Vec<u8> = (0..len * 19).map(|i| (i * 7 % 253) as u8).collect();
+            let mut one = many.clone();
+            for (i, s) in one.chunks_exact_mut(len).enumerate() {
+                ours.decrypt_sector(5 + i as u64, s);
+            }
+            let mut batched = many.clone();
+            ours.decrypt_sectors(len, |i| 5 + i as u64, &mut batched);
+            assert_eq!(batched, one, "{spec} {len}, 19 sectors");
+        }
     }
 
     /// Every sector decrypts as xts-mode decrypts it, for each block cipher,
