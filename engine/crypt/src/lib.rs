@@ -27,6 +27,7 @@ mod sector;
 mod sector_elephant;
 mod sector_legacy;
 mod tcrypt;
+mod twofish_fast;
 
 pub use bitlocker::BitLocker;
 pub use entropy::{container_shape, looks_random, possible_container};
