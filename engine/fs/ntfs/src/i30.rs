@@ -20,7 +20,7 @@
 
 use crate::record::{file_name, fixup, le16, le32, le64, Attribute, FileName, Value};
 use crate::NtfsFs;
-use dredge_core::{Entry, EntryKind, Finding, Recovery, RunData, Timestamp};
+use dredge_core::{Entry, EntryKind, Finding, Recovery, RunData};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
@@ -281,22 +281,15 @@ impl NtfsFs {
             let Some(why) = self.why_name_only(&c, n, gone) else {
                 continue;
             };
-            let times = [
-                "ntfs.i30.created",
-                "ntfs.i30.modified",
-                "ntfs.i30.mft_modified",
-                "ntfs.i30.accessed",
-            ]
-            .iter()
-            .zip(c.name.times)
-            .filter_map(|(src, ft)| {
-                crate::record::filetime(ft).map(|(secs, nanos)| Timestamp {
-                    source: src,
-                    secs,
-                    nanos,
-                })
-            })
-            .collect();
+            let times = crate::record::name_times(
+                [
+                    "ntfs.i30.created",
+                    "ntfs.i30.modified",
+                    "ntfs.i30.mft_modified",
+                    "ntfs.i30.accessed",
+                ],
+                c.name.times,
+            );
             visit(Entry {
                 id: from.id_bit | (c.at - base),
                 path: format!("{path}/{}", c.name.name),

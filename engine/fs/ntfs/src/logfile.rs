@@ -28,9 +28,9 @@
 
 use crate::logrec::{index_entry, layout, operations, record_len, record_names, How, Named};
 use crate::logrec::{HEADER, INITIALIZE_RECORD};
-use crate::record::{filetime, fixup, le16, le64, Attribute};
+use crate::record::{fixup, le16, le64, Attribute};
 use crate::NtfsFs;
-use dredge_core::{Entry, EntryKind, Finding, Recovery, Run, RunData, Timestamp};
+use dredge_core::{Entry, EntryKind, Finding, Recovery, Run, RunData};
 use std::collections::BTreeMap;
 
 /// Ids of journal names: this bit with the volume offset of the first log
@@ -369,22 +369,15 @@ impl NtfsFs {
                 dos.get(&twins).cloned().unwrap_or_default()
             };
             let dir = path_of(parent, pseq);
-            let times = [
-                "ntfs.logfile.created",
-                "ntfs.logfile.modified",
-                "ntfs.logfile.mft_modified",
-                "ntfs.logfile.accessed",
-            ]
-            .iter()
-            .zip(s.times)
-            .filter_map(|(src, ft)| {
-                filetime(ft).map(|(secs, nanos)| Timestamp {
-                    source: src,
-                    secs,
-                    nanos,
-                })
-            })
-            .collect();
+            let times = crate::record::name_times(
+                [
+                    "ntfs.logfile.created",
+                    "ntfs.logfile.modified",
+                    "ntfs.logfile.mft_modified",
+                    "ntfs.logfile.accessed",
+                ],
+                s.times,
+            );
             listed += 1;
             visit(Entry {
                 id: LOG_ID | s.at,

@@ -268,6 +268,29 @@ pub fn filetime(ft: u64) -> Option<(i64, u32)> {
     Some((secs, ((ft % 10_000_000) * 100) as u32))
 }
 
+/// The FILETIMEs of `times` that are set, each with the structure it came
+/// from.
+pub fn timestamps(
+    times: impl IntoIterator<Item = (&'static str, u64)>,
+) -> Vec<dredge_core::Timestamp> {
+    times
+        .into_iter()
+        .filter_map(|(source, ft)| {
+            filetime(ft).map(|(secs, nanos)| dredge_core::Timestamp {
+                source,
+                secs,
+                nanos,
+            })
+        })
+        .collect()
+}
+
+/// The four times of a `$FILE_NAME` copy (created, modified, MFT modified,
+/// accessed), named `<prefix>.created` and so on.
+pub fn name_times(names: [&'static str; 4], times: [u64; 4]) -> Vec<dredge_core::Timestamp> {
+    timestamps(names.into_iter().zip(times))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

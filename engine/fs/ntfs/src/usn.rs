@@ -18,7 +18,7 @@
 
 use crate::record::{filetime, le16, le32, le64, Attribute};
 use crate::NtfsFs;
-use dredge_core::{Entry, EntryKind, Finding, Recovery, RunData, Timestamp};
+use dredge_core::{Entry, EntryKind, Finding, Recovery, RunData};
 use std::collections::BTreeMap;
 
 /// Ids of journal names: this bit with the volume offset of the name's first
@@ -233,16 +233,8 @@ impl NtfsFs {
                 .unwrap_or_default();
             let dir = parent_path(parent, pseq)
                 .unwrap_or_else(|| format!("/$OrphanFiles/usn-parent-{parent}"));
-            let times = [("ntfs.usn.first", s.first), ("ntfs.usn.last", s.last)]
-                .into_iter()
-                .filter_map(|(src, ft)| {
-                    filetime(ft).map(|(secs, nanos)| Timestamp {
-                        source: src,
-                        secs,
-                        nanos,
-                    })
-                })
-                .collect();
+            let times =
+                crate::record::timestamps([("ntfs.usn.first", s.first), ("ntfs.usn.last", s.last)]);
             visit(Entry {
                 id: USN_ID | (s.at - base),
                 path: format!("{dir}/{name}"),
