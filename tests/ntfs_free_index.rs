@@ -29,18 +29,8 @@ fn make(dir: &Path, cluster: Option<u32>, files: u32) -> Option<PathBuf> {
     let img = dir.join("ntfs.img");
     let mnt = dir.join("mnt");
     let size = if files > 200 { 96 << 20 } else { 48 << 20 };
-    if let Some(c) = cluster {
-        std::fs::create_dir_all(&mnt).unwrap();
-        std::fs::File::create(&img).unwrap().set_len(size).unwrap();
-        assert!(sh(&format!(
-            "mkntfs -F -f -q -c {c} {} 2>/dev/null",
-            img.display()
-        )));
-        if !sh(&format!("ntfs-3g {} {}", img.display(), mnt.display())) {
-            skip("cannot mount with ntfs-3g");
-            return None;
-        }
-    } else if !ntfs_mounted(&img, &mnt, size) {
+    let options = cluster.map(|c| format!("-c {c}")).unwrap_or_default();
+    if !ntfs_mounted_with(&img, &mnt, size, &options) {
         return None;
     }
     let mount = || sh(&format!("ntfs-3g {} {}", img.display(), mnt.display()));

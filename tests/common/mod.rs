@@ -330,10 +330,15 @@ pub fn pass_bytes(case: &Path) -> (u64, u64) {
 /// A new NTFS image of `size` bytes at `img` (mkntfs), mounted at `mnt`
 /// through ntfs-3g; false (the test skipped) when it cannot be mounted.
 pub fn ntfs_mounted(img: &Path, mnt: &Path, size: u64) -> bool {
+    ntfs_mounted_with(img, mnt, size, "")
+}
+
+/// `ntfs_mounted` with more mkntfs options (`-c 65536`).
+pub fn ntfs_mounted_with(img: &Path, mnt: &Path, size: u64, mkntfs: &str) -> bool {
     std::fs::create_dir_all(mnt).unwrap();
     std::fs::File::create(img).unwrap().set_len(size).unwrap();
     assert!(sh(&format!(
-        "mkntfs -F -f -q {} 2>/dev/null",
+        "mkntfs -F -f -q {mkntfs} {} 2>/dev/null",
         img.display()
     )));
     if !sh(&format!("ntfs-3g {} {}", img.display(), mnt.display())) {
