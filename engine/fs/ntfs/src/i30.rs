@@ -20,7 +20,7 @@
 
 use crate::record::{file_name, fixup, le16, le32, le64, Attribute, FileName, Value};
 use crate::NtfsFs;
-use dredge_core::{Entry, EntryKind, Finding, Recovery, RunData};
+use dredge_core::{Entry, EntryKind, Finding, Recovery};
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
 
@@ -172,33 +172,16 @@ impl NtfsFs {
                 break;
             }
             *budget -= bs;
-            // Gather the block from the runs (sorted by file offset; a block
-            // may span runs when clusters are smaller than blocks).
-            let mut at = None;
-            let mut got = 0u64;
-            let first = runs.partition_point(|r| r.file_offset + r.len <= off);
-            for r in runs[first..]
-                .iter()
-                .take_while(|r| r.file_offset < off + bs)
-            {
-                let (s, e) = (r.file_offset, r.file_offset + r.len);
-                let (from, to) = (off.max(s), (off + bs).min(e));
-                if from >= to {
-                    continue;
-                }
-                if let RunData::Image(x) = r.data {
-                    let dst = &mut buf[(from - off) as usize..(to - off) as usize];
-                    if self.vol.source().read_at(x + (from - s), dst).is_ok() {
-                        got += to - from;
-                        at.get_or_insert(x + (from - s));
-                    }
-                }
-            }
-            if got != bs || &buf[0..4] != b"INDX" {
-                unreadable += u64::from(got != bs);
+            // The block from the runs (it may span runs when clusters are
+            // smaller than blocks); bytes read for a bad sector are searched.
+            let read = self.read_runs(&runs, off, &mut buf);
+            if read.is_none() || &buf[0..4] != b"INDX" {
+                unreadable += u64::from(read.is_none());
                 continue;
             }
-            let Some(block_at) = at else { continue };
+            let Some(block_at) = crate::streams::image_at(&runs, off) else {
+                continue;
+            };
             // Blocks searched here are not searched again as blocks found in
             // free space (a deleted folder's are both).
             searched.insert(block_at);

@@ -30,7 +30,7 @@ use crate::logrec::{index_entry, layout, operations, record_len, record_names, H
 use crate::logrec::{HEADER, INITIALIZE_RECORD};
 use crate::record::{fixup, le16, le64, Attribute};
 use crate::NtfsFs;
-use dredge_core::{Entry, EntryKind, Finding, Recovery, Run, RunData};
+use dredge_core::{Entry, EntryKind, Finding, Recovery, Run};
 use std::collections::BTreeMap;
 
 /// Ids of journal names: this bit with the volume offset of the first log
@@ -132,9 +132,9 @@ impl Pages<'_> {
             self.chunk.resize(len as usize, 0);
             self.at = off;
             // A chunk with a bad sector in it is read a page at a time.
-            if !fs.read_runs(self.runs, off, &mut self.chunk) {
+            if fs.read_runs(self.runs, off, &mut self.chunk) != Some(true) {
                 self.chunk.resize(self.page, 0);
-                if !fs.read_runs(self.runs, off, &mut self.chunk) {
+                if fs.read_runs(self.runs, off, &mut self.chunk) != Some(true) {
                     self.chunk.clear();
                     return None;
                 }
@@ -151,26 +151,6 @@ impl Pages<'_> {
 }
 
 impl NtfsFs {
-    /// The logical bytes `[off, off + buf.len())` of a stream laid out as
-    /// `runs`, when they are all stored and read cleanly.
-    fn read_runs(&self, runs: &[Run], off: u64, buf: &mut [u8]) -> bool {
-        let end = off + buf.len() as u64;
-        let mut got = 0u64;
-        let first = runs.partition_point(|r| r.file_offset + r.len <= off);
-        for r in runs[first..].iter().take_while(|r| r.file_offset < end) {
-            let (from, to) = (off.max(r.file_offset), end.min(r.file_offset + r.len));
-            let RunData::Image(x) = r.data else {
-                return false;
-            };
-            let dst = &mut buf[(from - off) as usize..(to - off) as usize];
-            match self.vol.source().read_at(x + (from - r.file_offset), dst) {
-                Ok(read) if read.is_clean() => got += to - from,
-                _ => return false,
-            }
-        }
-        got == buf.len() as u64
-    }
-
     /// The names the index operations of `$LogFile` (the extents `data`) hold.
     pub(crate) fn logfile_names(
         &self,
@@ -185,7 +165,7 @@ impl NtfsFs {
         let base = self.vol.base();
         // The restart pages: the first, else the second at any page size.
         let mut head = vec![0u8; 65536.min(size as usize)];
-        if !self.read_runs(&runs, 0, &mut head) {
+        if self.read_runs(&runs, 0, &mut head) != Some(true) {
             head.clear();
         }
         let Some(lay) = std::iter::once(0)
@@ -285,15 +265,7 @@ impl NtfsFs {
     /// The volume offset of the log's logical byte `off`, for ids and
     /// detail (0 when it is not stored).
     fn volume_at(&self, runs: &[Run], off: u64) -> u64 {
-        let i = runs.partition_point(|r| r.file_offset + r.len <= off);
-        match runs.get(i) {
-            Some(Run {
-                file_offset,
-                data: RunData::Image(x),
-                ..
-            }) if *file_offset <= off => x + (off - file_offset) - self.vol.base(),
-            _ => 0,
-        }
+        crate::streams::image_at(runs, off).map_or(0, |x| x - self.vol.base())
     }
 
     /// Lists the names of `names` that the MFT no longer does. `folder(n,

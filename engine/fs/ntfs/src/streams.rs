@@ -8,7 +8,48 @@ use crate::NtfsFs;
 use dredge_core::{Decoded, Recovery, Run, RunData};
 use std::sync::Arc;
 
+/// The image offset of a stream's logical byte `off`, when it is stored.
+pub(crate) fn image_at(runs: &[Run], off: u64) -> Option<u64> {
+    let i = runs.partition_point(|r| r.file_offset + r.len <= off);
+    match runs.get(i) {
+        Some(Run {
+            file_offset,
+            data: RunData::Image(x),
+            ..
+        }) if *file_offset <= off => Some(x + (off - file_offset)),
+        _ => None,
+    }
+}
+
 impl NtfsFs {
+    /// The logical bytes `[off, off + buf.len())` of a stream laid out as
+    /// `runs` (sorted by file offset; a span may cross runs): Some when every
+    /// byte is stored and was read, with whether all of them were read
+    /// cleanly (none synthesized for a bad sector); None otherwise.
+    pub(crate) fn read_runs(&self, runs: &[Run], off: u64, buf: &mut [u8]) -> Option<bool> {
+        let end = off + buf.len() as u64;
+        let (mut got, mut clean) = (0u64, true);
+        let first = runs.partition_point(|r| r.file_offset + r.len <= off);
+        for r in runs[first..].iter().take_while(|r| r.file_offset < end) {
+            let (from, to) = (off.max(r.file_offset), end.min(r.file_offset + r.len));
+            if from >= to {
+                continue;
+            }
+            let RunData::Image(x) = r.data else {
+                return None;
+            };
+            let dst = &mut buf[(from - off) as usize..(to - off) as usize];
+            let read = self
+                .vol
+                .source()
+                .read_at(x + (from - r.file_offset), dst)
+                .ok()?;
+            clean &= read.is_clean();
+            got += to - from;
+        }
+        (got == buf.len() as u64).then_some(clean)
+    }
+
     pub(super) fn bitmap(&self) -> &Vec<u8> {
         self.bitmap.get_or_init(|| {
             let (Some(r), _) = self.record(6) else {
