@@ -32,12 +32,7 @@ fn md5(b: &[u8]) -> String {
 
 #[test]
 fn dfvfs_e01_and_split_set_read_to_the_published_md5() {
-    let raw = Command::new("gzip")
-        .arg("-dc")
-        .arg(shared("dfvfs/ext2.raw.gz"))
-        .output()
-        .unwrap()
-        .stdout;
+    let raw = gunzip(&shared("dfvfs/ext2.raw.gz"));
     for f in ["dfvfs/ext2.E01", "dfvfs/ext2.split.E01"] {
         let ev = open_evidence(&shared(f), None).unwrap();
         let (b, r) = read_all(&*ev.source);
@@ -280,16 +275,7 @@ fn damaged_e01_headers_and_tables_never_panic() {
 fn scanning_the_e01_gives_the_same_artifacts_as_the_raw_image() {
     let d = tempfile::tempdir().unwrap();
     let raw = d.path().join("ext2.raw");
-    std::fs::write(
-        &raw,
-        Command::new("gzip")
-            .arg("-dc")
-            .arg(shared("dfvfs/ext2.raw.gz"))
-            .output()
-            .unwrap()
-            .stdout,
-    )
-    .unwrap();
+    std::fs::write(&raw, gunzip(&shared("dfvfs/ext2.raw.gz"))).unwrap();
     let mut listings = Vec::new();
     for (name, img) in [
         ("raw", raw.clone()),
@@ -469,12 +455,7 @@ fn a_missing_segment_is_named_and_its_bytes_are_gaps() {
         "{:?}",
         r.synthesized
     );
-    let raw = Command::new("gzip")
-        .arg("-dc")
-        .arg(shared("dfvfs/ext2.raw.gz"))
-        .output()
-        .unwrap()
-        .stdout;
+    let raw = gunzip(&shared("dfvfs/ext2.raw.gz"));
     let first_gap = r.synthesized[0].extent.start as usize;
     assert!(
         first_gap > 0 && b[..first_gap] == raw[..first_gap],

@@ -20,12 +20,11 @@ fn le(b: &[u8], at: usize, n: usize) -> u64 {
 }
 
 fn sample(name: &str) -> Vec<u8> {
-    let gz = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testimages/external/dfir_ntfs")
-        .join(name);
-    let o = Command::new("gzip").arg("-dc").arg(gz).output().unwrap();
-    assert!(o.status.success());
-    o.stdout
+    gunzip(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("testimages/external/dfir_ntfs")
+            .join(name),
+    )
 }
 
 /// Writes `log` over the start of the `$LogFile` of the NTFS at `img`,

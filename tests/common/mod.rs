@@ -357,6 +357,13 @@ pub fn findings(case: &Path) -> Vec<String> {
         .collect()
 }
 
+/// The bytes of a gzip file (`gzip -dc`).
+pub fn gunzip(gz: &Path) -> Vec<u8> {
+    let o = Command::new("gzip").arg("-dc").arg(gz).output().unwrap();
+    assert!(o.status.success(), "gzip -dc {}", gz.display());
+    o.stdout
+}
+
 /// A file of the workspace's shared public test data (../shared/testdata).
 pub fn shared(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
