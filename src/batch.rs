@@ -25,7 +25,7 @@ pub(crate) struct Job {
     pub(crate) signing_key: Option<PathBuf>,
     threads: Option<usize>,
     /// "unallocated" (default), "all" or "none".
-    carve: Option<String>,
+    pub(crate) carve: Option<String>,
     /// Evidence digests, e.g. "sha256" or "md5,sha256" (default: all three).
     hash: Option<String>,
     /// Reports written for each case when its items are done.
@@ -41,6 +41,10 @@ pub(crate) struct Job {
     /// last item is scanned, so the items keep their labels.
     #[serde(default)]
     pub(crate) container_files: bool,
+    /// A sharded run cuts the carving of each item larger than this into
+    /// ranges of this size, each a unit of work of its own (a multiple of
+    /// 4 MiB: "1GiB"). A single run ignores it.
+    pub(crate) range_size: Option<String>,
     #[serde(default)]
     pub(crate) item: Vec<Item>,
 }
@@ -51,23 +55,23 @@ pub(crate) struct Item {
     /// Name of the item's own case (default: the image's file name).
     name: Option<String>,
     /// The image to register (or to write, with `acquire`).
-    image: PathBuf,
-    map: Option<PathBuf>,
+    pub(crate) image: PathBuf,
+    pub(crate) map: Option<PathBuf>,
     /// A device or file to image into `image` first (ddrescue-style).
-    acquire: Option<PathBuf>,
-    carve: Option<String>,
+    pub(crate) acquire: Option<PathBuf>,
+    pub(crate) carve: Option<String>,
     #[serde(default = "yes")]
-    scan: bool,
+    pub(crate) scan: bool,
     /// Keys for this item's encrypted volumes (after the job's).
     #[serde(default)]
-    keys: Vec<String>,
+    pub(crate) keys: Vec<String>,
 }
 
 fn yes() -> bool {
     true
 }
 
-fn scope(s: Option<&str>, job: &Path) -> Result<CarveScope, Failure> {
+pub(crate) fn scope(s: Option<&str>, job: &Path) -> Result<CarveScope, Failure> {
     let s = s.unwrap_or(CarveScope::Unallocated.word());
     CarveScope::from_word(s).ok_or_else(|| {
         Failure(format!(
@@ -111,6 +115,20 @@ fn keys(job: &Job, own: &[String], path: &Path) -> Result<Vec<session::KeySpec>,
                 .map_err(|e| Failure(format!("{}: keys: {e}", path.display())))
         })
         .collect()
+}
+
+/// The keys a merge of the case holding `items` (0-based) needs to copy files
+/// carved by ranges out of unlocked volumes: the job's and those items'.
+pub(crate) fn case_keys(
+    job: &Job,
+    items: &[usize],
+    path: &Path,
+) -> Result<Vec<session::KeySpec>, Failure> {
+    let own: Vec<String> = items
+        .iter()
+        .flat_map(|&i| job.item[i].keys.clone())
+        .collect();
+    keys(job, &own, path)
 }
 
 fn hashes(job: &Job, path: &Path) -> Result<session::Algorithms, Failure> {
@@ -161,6 +179,7 @@ pub(crate) fn load(path: &Path) -> Result<Job, Failure> {
     for r in &job.reports {
         format(r, path)?;
     }
+    crate::batch_ranges::range_size(&job, path)?;
     Ok(job)
 }
 
@@ -206,20 +225,32 @@ pub(crate) fn item_case(job: &Job, n: usize, base: &Path) -> (PathBuf, String) {
 
 /// The mark of shard `spec`'s case for the items `items` (0-based) that go into
 /// one case of the job.
-fn mark(job: &Job, digest: &str, spec: ShardSpec, case_items: &[usize]) -> session::ShardMark {
+fn mark(
+    job: &Job,
+    digest: &str,
+    spec: ShardSpec,
+    case_items: &[usize],
+    splits: &[u32],
+) -> session::ShardMark {
     let len = job.item.len() as u32;
-    let mine: Vec<u32> = case_items
-        .iter()
-        .filter(|&&i| spec.runs(i as u32, len))
-        .map(|&i| i as u32 + 1)
-        .collect();
+    let ours = |i: u32| case_items.contains(&(i as usize));
+    let (mut items, mut ranges) = (Vec::new(), Vec::new());
+    for u in spec.holds(len, splits) {
+        match u {
+            session::Unit::Item(i) if ours(i) => items.push(i + 1),
+            session::Unit::Range(i, r) if ours(i) => ranges.push([i + 1, r]),
+            _ => {}
+        }
+    }
     session::ShardMark {
         job: digest.to_string(),
         shard: spec.k,
         of: spec.n,
-        items: mine,
+        items,
         case_items: case_items.iter().map(|&i| i as u32 + 1).collect(),
         job_items: len,
+        splits: splits.to_vec(),
+        ranges,
     }
 }
 
@@ -275,10 +306,16 @@ pub fn run_shard(
     let len = job.item.len() as u32;
     let cases = job_cases(&job, &base);
     let key = job.signing_key.as_ref().map(|k| base.join(k));
+    // Items whose carving a sharded run cuts into ranges (none in a single run).
+    let splits = match shard {
+        Some(_) => crate::batch_ranges::splits(&job, &base, job_path)?,
+        None => Vec::new(),
+    };
+    let held = shard.map(|s| s.holds(len, &splits)).unwrap_or_default();
     // A shard's cases, made (or found finished) before their first item runs.
     let mut shard_cases: Vec<(PathBuf, bool)> = Vec::new();
     // Each shard case's lock, held until this process ends.
-    let mut held = Vec::new();
+    let mut locks = Vec::new();
     let mut open_shard_case = |spec: ShardSpec,
                                case: &Path,
                                rep: &mut Reporter|
@@ -292,14 +329,14 @@ pub fn run_shard(
             .find(|(c, _)| c == case)
             .map(|(_, i)| i.clone())
             .unwrap_or_default();
-        let m = mark(&job, &digest, spec, &items);
+        let m = mark(&job, &digest, spec, &items, &splits);
         let done = match session::shard_case(&dir, &info, key.as_deref(), &m)? {
             session::ShardCase::Done => true,
             session::ShardCase::Fresh { moved, lock } => {
                 if let Some(aside) = moved {
                     rep.json(json!({"event": "batch.shard.retry", "case": dir, "unfinished_moved_to": aside}));
                 }
-                held.push(lock);
+                locks.push(lock);
                 false
             }
         };
@@ -320,7 +357,19 @@ pub fn run_shard(
                     "shard": shard.map(|s| json!({"k": s.k, "n": s.n}))}),
     );
     for (n, item) in job.item.iter().enumerate() {
-        if shard.is_some_and(|s| !s.runs(n as u32, len)) {
+        // This shard's share of the item: the item itself, ranges of its carving.
+        let main = shard.is_none() || held.contains(&session::Unit::Item(n as u32));
+        let ranges: Vec<u32> = held
+            .iter()
+            .filter_map(|u| match *u {
+                session::Unit::Range(i, r) if i as usize == n => Some(r),
+                _ => None,
+            })
+            .collect();
+        let cut = splits.get(n).copied().unwrap_or(0);
+        // Holding the item and every range of it: run it as a single run does.
+        let whole = cut == 0 || ranges.len() as u32 == cut;
+        if !main && ranges.is_empty() {
             continue;
         }
         if interrupt.load(Ordering::Relaxed) {
@@ -347,17 +396,42 @@ pub fn run_shard(
             .map_or(1, |p| p + 1);
         let announce = json!({"item": n + 1, "name": name, "image": image, "label": format!("ev{place}"),
                               "job": digest});
-        let result = run_item(
-            &job,
-            item,
-            (&image, &case),
-            &info,
-            &announce,
-            job.container_files && shared.is_none() && shard.is_none(),
-            interrupt,
-            rep,
-            job_path,
-        );
+        let cut_at = (!whole)
+            .then(|| crate::batch_ranges::range_size(&job, job_path))
+            .transpose()?
+            .flatten();
+        let result = if main {
+            run_item(
+                &job,
+                item,
+                (&image, &case),
+                &info,
+                &announce,
+                (
+                    job.container_files && shared.is_none() && shard.is_none(),
+                    cut_at,
+                ),
+                interrupt,
+                rep,
+                job_path,
+            )
+        } else {
+            Ok(0)
+        };
+        // The ranges of the item's carving this shard holds (issue 16).
+        let result = match (result, cut_at) {
+            (Ok(c), Some(size)) if c != 130 => crate::batch_ranges::run_ranges(
+                &job,
+                item,
+                (&image, &case, &format!("ev{place}")),
+                (size, &ranges, cut),
+                interrupt,
+                rep,
+                job_path,
+            )
+            .map(|r| worse(c, r)),
+            (r, _) => r,
+        };
         // A case of its own is reported as soon as its item is done (a shard's
         // after the merge).
         let result = match result {
@@ -436,7 +510,7 @@ fn run_item(
     (image, case): (&Path, &Path),
     info: &CaseInfo,
     announce: &serde_json::Value,
-    containers: bool,
+    (containers, carve_ranges): (bool, Option<u64>),
     interrupt: &AtomicBool,
     rep: &mut Reporter,
     job_path: &Path,
@@ -473,7 +547,8 @@ fn run_item(
         label = r.evidence.as_ref().map(|e| e.label.clone());
     }
     let carve = item.carve.as_deref().or(job.carve.as_deref());
-    let opts = scan_options(job, carve, &item.keys, containers, job_path)?;
+    let mut opts = scan_options(job, carve, &item.keys, containers, job_path)?;
+    opts.carve_ranges = carve_ranges;
     let mut pre = None;
     if item.acquire.is_none() {
         // Registered and, when it is to be scanned, read for the scan in one pass.
@@ -579,7 +654,7 @@ pub(crate) fn merged_container_files(
 
 /// A scan's options as the job gives them: its threads and digests, the
 /// carving scope `carve`, its keys then `own`.
-fn scan_options(
+pub(crate) fn scan_options(
     job: &Job,
     carve: Option<&str>,
     own: &[String],

@@ -59,19 +59,19 @@ pub fn merge(
     let digest = session::job_digest(job_path)?;
     let base = job_path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let key = job.signing_key.as_ref().map(|k| base.join(k));
+    let splits = crate::batch_ranges::splits(&job, &base, job_path)?;
     let mut code = 0;
     for (case, items) in batch::job_cases(&job, &base) {
+        let keys = batch::case_keys(&job, &items, job_path)?;
         let result = shard_count(&case, n).and_then(|n| {
             let len = job.item.len() as u32;
-            // The shards that hold this case's items, and (for a job with one
-            // case) every other shard, whose cases say they hold nothing.
+            // The shards that hold this case's items and their ranges, and (for
+            // a job with one case) every other shard, whose cases say they hold
+            // nothing.
             let ks: Vec<u32> = if job.shared() {
                 (1..=n).collect()
             } else {
-                items
-                    .iter()
-                    .map(|&i| ShardSpec::of_item(i as u32, len, n))
-                    .collect()
+                session::shards_of_items(&items, len, &splits, n)
             };
             let dirs: Vec<PathBuf> = ks
                 .iter()
@@ -85,7 +85,7 @@ pub fn merge(
                     ks.first().copied().unwrap_or(1)
                 )));
             }
-            session::case_merge(&case, &dirs, key.as_deref(), Some(&digest))
+            session::case_merge(&case, &dirs, key.as_deref(), Some(&digest), &keys)
         });
         match result {
             Ok(r) => {
@@ -100,6 +100,27 @@ pub fn merge(
                             c.artifacts,
                             c.evidence.join(", ")
                         );
+                    }
+                }
+                for g in &r.ranges {
+                    rep.json(
+                        json!({"event": "batch.merge.ranges", "case": case, "evidence": g.label,
+                                    "ranges": g.ranges, "carved": g.carved, "partial": g.partial}),
+                    );
+                    if !rep.is_json() {
+                        eprintln!(
+                            "{}: {}: {} ranges' carving stored: {} carved files ({} partial)",
+                            case.display(),
+                            g.label,
+                            g.ranges,
+                            g.carved,
+                            g.partial
+                        );
+                    }
+                    // A partial carved file makes a single run's scan complete
+                    // with gaps: so it does the merged run.
+                    if g.partial > 0 {
+                        code = batch::worse(code, 3);
                     }
                 }
                 if job.container_files && !interrupt.load(Ordering::Relaxed) {
@@ -180,6 +201,7 @@ pub fn status(job_path: &Path, rep: &mut Reporter) -> Result<i32, Failure> {
     let job: Job = batch::load(job_path)?;
     let base = job_path.parent().unwrap_or(Path::new(".")).to_path_buf();
     let len = job.item.len() as u32;
+    let splits = crate::batch_ranges::splits(&job, &base, job_path)?;
     let mut rows = Vec::new();
     for (case, items) in batch::job_cases(&job, &base) {
         let merged = Store::open(&case)
@@ -189,7 +211,14 @@ pub fn status(job_path: &Path, rep: &mut Reporter) -> Result<i32, Failure> {
         for n in counts(&case) {
             for k in 1..=n {
                 let spec = ShardSpec { k, n };
-                let mine = items.iter().filter(|&&i| spec.runs(i as u32, len)).count();
+                let mine = spec
+                    .holds(len, &splits)
+                    .iter()
+                    .filter(|u| {
+                        let (session::Unit::Item(i) | session::Unit::Range(i, _)) = **u;
+                        items.contains(&(i as usize))
+                    })
+                    .count();
                 if mine == 0 && !job.shared() {
                     continue;
                 }

@@ -2,6 +2,7 @@
 //! (unreadable bytes), 2 failed, 130 interrupted.
 
 mod batch;
+mod batch_ranges;
 mod batch_shard;
 mod cli;
 mod evidence_cmds;
@@ -104,7 +105,7 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
         Command::Case(CaseCmd::New(a)) => evidence_cmds::case_new(a, rep),
         Command::Case(CaseCmd::Show(a)) => case_show(&a.case_dir, rep),
         Command::Case(CaseCmd::Merge(a)) => {
-            let r = session::case_merge(&a.out, &a.shards, a.signing_key.as_deref(), None)?;
+            let r = session::case_merge(&a.out, &a.shards, a.signing_key.as_deref(), None, &[])?;
             for (k, c) in &r.merged {
                 rep.json(json!({"event": "case.merge.shard", "shard": k, "events": c.events,
                                 "artifacts": c.artifacts, "evidence": c.evidence, "merge_event": c.merge_event}));

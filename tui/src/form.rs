@@ -228,6 +228,8 @@ impl Form {
                     // The limit given to `dredge tui` (`--unit-memory`), if any.
                     unit_memory: ScanOptions::default().unit_memory,
                     container_files: self.value(6) == "yes",
+                    // Ranges are a sharded batch's cut, never a scan's.
+                    carve_ranges: None,
                 }))
             }
             FormKind::Acquire => {

@@ -12,6 +12,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+mod ranges;
+pub use ranges::RangeHasher;
+
 /// Lower-case hex digests.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub struct Digests {

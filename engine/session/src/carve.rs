@@ -193,15 +193,8 @@ const TEXTS: &[&str] = &["text", "utf16-text"];
 /// PNG (a damaged ZIP's member headers are not further "zip" partials), and
 /// text starting inside any carved file. A complete file of a structured
 /// format is never dropped for lying inside a partial one.
-pub(crate) fn settle(
-    mut found: Vec<Carved>,
-    mut notes: Vec<Finding>,
-) -> (Vec<Carved>, Vec<Finding>) {
-    // At one offset a structured format goes before text, which would
-    // otherwise cover it (a torrent's or an mbox's first bytes are text).
-    let key = |c: &Carved| (c.offset, TEXTS.contains(&c.format), c.format);
-    found.sort_by(|a, b| key(a).cmp(&key(b)));
-    found.dedup_by(|a, b| a.offset == b.offset && a.format == b.format);
+pub(crate) fn settle(found: Vec<Carved>, notes: Vec<Finding>) -> (Vec<Carved>, Vec<Finding>) {
+    let (mut found, notes) = sorted(found, notes);
     let mut covered = dredge_core::ExtentSet::new();
     let mut own: std::collections::HashMap<&str, dredge_core::ExtentSet> =
         std::collections::HashMap::new();
@@ -231,6 +224,20 @@ pub(crate) fn settle(
         }
         true
     });
+    (found, notes)
+}
+
+/// The carve's hits in settling order, each once, nothing dropped: what a
+/// range shard keeps, since a file of an earlier range may hold its hits.
+pub(crate) fn sorted(
+    mut found: Vec<Carved>,
+    mut notes: Vec<Finding>,
+) -> (Vec<Carved>, Vec<Finding>) {
+    // At one offset a structured format goes before text, which would
+    // otherwise cover it (a torrent's or an mbox's first bytes are text).
+    let key = |c: &Carved| (c.offset, TEXTS.contains(&c.format), c.format);
+    found.sort_by(|a, b| key(a).cmp(&key(b)));
+    found.dedup_by(|a, b| a.offset == b.offset && a.format == b.format);
     notes.sort_by(|a, b| (a.offset, &a.what).cmp(&(b.offset, &b.what)));
     (found, notes)
 }

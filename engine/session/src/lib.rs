@@ -22,6 +22,8 @@ mod names;
 mod output;
 mod pass;
 mod pool;
+mod range_merge;
+pub mod ranges;
 mod register;
 pub mod scan;
 mod scan_options;
@@ -61,6 +63,8 @@ pub use listing::list_image;
 pub use lock::{job_running, shard_lock, shard_running, CaseLock};
 pub use names::safe_component;
 pub use output::{export, report, Exported, ReportOutcome};
+pub use range_merge::RangesMerged;
+pub use ranges::{carve_range, range_count, RangeOutcome, RANGE_ALIGN};
 pub use register::{
     add_evidence, add_evidence_hashing, add_evidence_one_pass, one_shot_state, AddResult,
     OneShotState,
@@ -68,8 +72,8 @@ pub use register::{
 pub use scan::Prepared;
 pub use scan::{scan, scan_only, scan_precarved, CarveScope, ScanOptions, ScanReport, ScanSummary};
 pub use shard::{
-    announce_batch_item, case_merge, end_shard, job_digest, shard_case, shards_dir, MergeReport,
-    ShardCase, ShardSpec,
+    announce_batch_item, case_merge, end_shard, job_digest, shard_case, shards_dir,
+    shards_of_items, units, MergeReport, ShardCase, ShardSpec, Unit,
 };
 pub use verify::{verify, verify_against, Anchors, EvidenceCheck, VerifyReport};
 pub use view::{open_image, pick_modified, ImageView, Viewed};
@@ -242,6 +246,15 @@ pub fn human_bytes(n: u64) -> String {
     } else {
         format!("{v:.1} {}", UNITS[u])
     }
+}
+
+/// The size of the evidence `image` presents (an E01's or a DMG's media, not
+/// its file).
+pub fn evidence_size(image: &Path, map: Option<&Path>) -> Result<u64, Failure> {
+    Ok(dredge_image::open_evidence(image, map)
+        .map_err(fail)?
+        .source
+        .size())
 }
 
 /// Sizes like 650MiB, 1.4GiB, 700MB, 4k, 1048576 (binary units for K/M/G/T and

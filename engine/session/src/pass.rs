@@ -37,6 +37,16 @@ pub(crate) struct Plan<'a> {
     /// Unlocked encrypted volumes: blocks are hashed as read (ciphertext, the
     /// evidence) and handed on decrypted.
     pub layered: Option<&'a dredge_crypt::Layered>,
+    /// Read only this range of the image (a shard's share of an item, issue
+    /// 16), and one block past it, which is neither hashed nor carved: a header
+    /// crossing the range's end is found in the seam as in a whole pass.
+    pub span: Option<Extent>,
+    /// Also a SHA-256 of each range of this many bytes (a multiple of the
+    /// block), for the shards that carve the ranges to prove their bytes by.
+    pub range_digests: Option<u64>,
+    /// Settle the carved list (sort, drop what complete files hold); a range
+    /// shard leaves that to the merge, which sees every range's files at once.
+    pub settle: bool,
 }
 
 pub(crate) struct Passed {
@@ -51,6 +61,8 @@ pub(crate) struct Passed {
     pub lost: Vec<Vec<Candidate>>,
     /// What each of `Plan::hunts` found, in order.
     pub hunted: Vec<crate::hunt::Found>,
+    /// SHA-256 of each range of `Plan::range_digests` bytes, in order.
+    pub ranges: Vec<String>,
 }
 
 /// A block read by the pass: its bytes (shared), where it starts, and whether
@@ -159,6 +171,15 @@ pub(crate) fn run(
     let carve = merged(plan.carve);
     let threads = plan.threads.max(1);
     let mut hasher = plan.hash.map(MultiHasher::new);
+    let mut range_hasher = plan.range_digests.map(dredge_hash::RangeHasher::new);
+    // What is read: the span, or everything; `end` is where hashing stops.
+    let (from, end) = plan
+        .span
+        .map_or((0, size), |s| (s.start.min(size), s.end().min(size)));
+    let read_to = match plan.span {
+        Some(_) => end.saturating_add(BLOCK).min(size),
+        None => size,
+    };
     // Sector checks on the reading thread: a few compares per 512 bytes.
     let mut lost = LostScan::new(plan.lost, size);
     let mut hunt = crate::hunt::HuntScan::new(plan.hunts, size);
@@ -217,7 +238,7 @@ pub(crate) fn run(
             }
             (all, notes)
         });
-        let mut at = 0u64;
+        let mut at = from;
         let mut read_error = None;
         // A block's pages are carved once the block after it is read, so a file
         // running past its block is validated from memory.
@@ -230,12 +251,12 @@ pub(crate) fn run(
                 }
             }
         };
-        while at < size {
+        while at < read_to {
             if interrupt.load(Ordering::Relaxed) {
                 interrupted = true;
                 break;
             }
-            let n = (size - at).min(BLOCK) as usize;
+            let n = (read_to - at).min(BLOCK) as usize;
             let mut buf = vec![0u8; n];
             let report = match seq.read_at(at, &mut buf) {
                 Ok(r) => r,
@@ -244,11 +265,18 @@ pub(crate) fn run(
                     break;
                 }
             };
-            synthesized.extend(&report);
+            // The block past a span is read for the seam only.
+            let beyond = at >= end;
+            if !beyond {
+                synthesized.extend(&report);
+            }
             // The hashers get the bytes as read; everything after them reads
             // unlocked volumes' plaintext (a copy only where a layer lies).
             let raw = Arc::new(buf);
-            if let Some(h) = hasher.as_mut() {
+            if let Some(h) = hasher.as_mut().filter(|_| !beyond) {
+                h.update(Arc::clone(&raw));
+            }
+            if let Some(h) = range_hasher.as_mut().filter(|_| !beyond) {
                 h.update(Arc::clone(&raw));
             }
             let (bytes, report) = match plan
@@ -299,7 +327,7 @@ pub(crate) fn run(
             }
             prev = Some(block);
             at += n as u64;
-            if last.elapsed().as_millis() >= 200 || at == size {
+            if last.elapsed().as_millis() >= 200 || at == read_to {
                 last = Instant::now();
                 let el = started.elapsed();
                 let carving = !plan.carve.is_empty();
@@ -311,11 +339,11 @@ pub(crate) fn run(
                         _ => "one pass: carving".into(),
                     },
                     unit: "bytes",
-                    done: at,
-                    total: size,
-                    rescued: at,
+                    done: at - from,
+                    total: read_to - from,
+                    rescued: at - from,
                     bad: 0,
-                    rate: at as f64 / el.as_secs_f64().max(1e-9),
+                    rate: (at - from) as f64 / el.as_secs_f64().max(1e-9),
                     elapsed: el,
                     found: found.load(Ordering::Relaxed),
                     unreadable: 0,
@@ -346,8 +374,12 @@ pub(crate) fn run(
     if let Some(e) = failed.into_inner().ok().flatten() {
         return Err(e);
     }
-    let (carved, notes) = settle(carved, notes);
-    synthesized.len = usize::try_from(size).unwrap_or(usize::MAX);
+    let (carved, notes) = if plan.settle {
+        settle(carved, notes)
+    } else {
+        crate::carve::sorted(carved, notes)
+    };
+    synthesized.len = usize::try_from(end - from).unwrap_or(usize::MAX);
     Ok(Passed {
         digests: hasher.map(MultiHasher::finish),
         carved,
@@ -356,6 +388,9 @@ pub(crate) fn run(
         interrupted,
         lost: lost.finish(),
         hunted: hunt.finish(),
+        ranges: range_hasher
+            .map(dredge_hash::RangeHasher::finish)
+            .unwrap_or_default(),
     })
 }
 

@@ -329,7 +329,15 @@ fn scan_evidence(
         progress,
         summary,
     )?;
-    if p.analysis.carve_due {
+    if let Some(d) = p.deferred.take().filter(|_| p.analysis.carve_due) {
+        store
+            .append_event(
+                dredge_store::Action::CarveDeferred,
+                d.params(&ev.label),
+                Some(sid),
+            )
+            .map_err(fail)?;
+    } else if p.analysis.carve_due {
         let volumes: Vec<(usize, Extent)> = p
             .analysis
             .vols
@@ -417,6 +425,8 @@ pub struct Prepared {
     pub(crate) segments: Vec<PathBuf>,
     pub(crate) ewf: Option<dredge_image::EwfMeta>,
     pub(crate) dmg: Option<Arc<dredge_image::DmgChecks>>,
+    /// Carving left to the shards of the item's ranges (`ScanOptions::carve_ranges`).
+    pub(crate) deferred: Option<crate::ranges::Deferred>,
 }
 
 /// Opens an image, analyses it for evidence `label` and reads it once: hashed
@@ -486,6 +496,7 @@ pub(crate) fn prepare(
         segments: opened.segments,
         ewf: opened.ewf,
         dmg: opened.dmg,
+        deferred: None,
     };
     // A scan hashes only when it analyses something: an item whose every unit an
     // earlier run sealed is not read again. A registration always hashes.
@@ -516,16 +527,29 @@ pub(crate) fn prepare(
         // A read of the image: hashing (or not), carving `carve`, scanning
         // `lost` for lost filesystems, testing the blocks `hunts` ask for,
         // writing the files `sweep` holds.
-        let mut read = |hash, carve: &[Extent], lost: &[Extent], hunts, sweep: &mut Sweep| {
+        // A sharded item's carving left to its ranges' shards: this read
+        // hashes each range for them instead (issue 16).
+        let ranges = opts
+            .carve_ranges
+            .filter(|_| prepared.analysis.carve_due && hash.is_some());
+        let mut read = |hash: Option<Algorithms>,
+                        carve: &[Extent],
+                        lost: &[Extent],
+                        hunts,
+                        sweep: &mut Sweep| {
+            let deferring = ranges.is_some() && hash.is_some();
             let plan = crate::pass::Plan {
                 hash,
-                carve,
+                carve: if deferring { &[] } else { carve },
                 lost,
                 hunts,
                 page_size: opts.page_size,
                 threads: opts.threads,
                 job: "scan",
                 layered,
+                span: None,
+                range_digests: ranges.filter(|_| deferring),
+                settle: true,
             };
             crate::pass::run(
                 &seq_src,
@@ -544,6 +568,14 @@ pub(crate) fn prepare(
         prepared.synthesized = r.synthesized;
         prepared.carved = r.carved;
         prepared.notes = r.notes;
+        if let Some(rs) = ranges {
+            prepared.deferred = Some(crate::ranges::Deferred::new(
+                rs,
+                size,
+                r.ranges,
+                &prepared.analysis.carve,
+            ));
+        }
         let mut scratch = Vec::new();
         let found = r.lost;
         let lost_found = !targets.is_empty()
@@ -587,6 +619,9 @@ pub(crate) fn prepare(
                 return Ok(None);
             }
             prepared.analysis = again;
+            // This read carved the space the lost filesystems leave, which the
+            // ranges' shards could not know: the item is carved here, whole.
+            prepared.deferred = None;
             prepared.carved = r.carved;
             prepared.notes = r.notes;
         } else if !found_by.is_empty() {

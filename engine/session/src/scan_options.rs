@@ -39,6 +39,10 @@ pub struct ScanOptions {
     /// VeraCrypt/TrueCrypt container's shape (`--container-files`): each try
     /// costs a key-derivation sweep (seconds), so only when asked.
     pub container_files: bool,
+    /// A sharded batch cut this item's carving into ranges of this many bytes
+    /// (issue 16): the pass hashes each range and carves nothing; the shards
+    /// of the ranges carve, and the merge stores what they found.
+    pub carve_ranges: Option<u64>,
 }
 
 impl Default for ScanOptions {
@@ -53,6 +57,7 @@ impl Default for ScanOptions {
             unit_memory: dredge_core::memory::fixed_limit(),
             keys: Vec::new(),
             container_files: false,
+            carve_ranges: None,
         }
     }
 }
@@ -86,6 +91,9 @@ impl ScanOptions {
         }
         if self.container_files {
             a["container_files"] = true.into();
+        }
+        if let Some(n) = self.carve_ranges {
+            a["carve_ranges"] = n.into();
         }
         a
     }
@@ -122,6 +130,7 @@ impl ScanOptions {
             keys: Vec::new(),
             unit_memory: args["unit_memory"].as_u64(),
             container_files: args["container_files"].as_bool().unwrap_or(false),
+            carve_ranges: args["carve_ranges"].as_u64().filter(|&n| n > 0),
         }
     }
 }

@@ -91,11 +91,67 @@ impl ShardSpec {
         Self::of_item(i, items, self.n) == self.k
     }
 
+    /// The shard that runs unit `u` of `total` (contiguous runs, as items).
+    pub fn of_unit(u: usize, total: usize, n: u32) -> u32 {
+        (u as u64 * u64::from(n) / total.max(1) as u64) as u32 + 1
+    }
+
+    /// The units of a job of `items` items cut by `splits` that this shard runs.
+    pub fn holds(&self, items: u32, splits: &[u32]) -> Vec<Unit> {
+        let all = units(items, splits);
+        let total = all.len();
+        all.into_iter()
+            .enumerate()
+            .filter(|&(u, _)| Self::of_unit(u, total, self.n) == self.k)
+            .map(|(_, unit)| unit)
+            .collect()
+    }
+
     /// Where this shard writes the part of the case a single run writes at `case`:
     /// `<case>.shards/K-of-N`.
     pub fn dir(&self, case: &Path) -> PathBuf {
         shards_dir(case).join(format!("{}-of-{}", self.k, self.n))
     }
+}
+
+/// One piece of a sharded job's work (issue 16).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Item `i` (0-based): registered and read once, its files extracted, and
+    /// its free space carved unless the job cuts that into ranges.
+    Item(u32),
+    /// Range `r` (1-based) of item `i`'s carving.
+    Range(u32, u32),
+}
+
+/// A job's units in order: each item, then the ranges of its carving where
+/// `splits` (per item, the number of ranges; 0 or absent: not cut) cuts it.
+/// Without cuts, unit `i` is item `i`, and the assignment is the items' own.
+pub fn units(items: u32, splits: &[u32]) -> Vec<Unit> {
+    let mut out = Vec::new();
+    for i in 0..items {
+        out.push(Unit::Item(i));
+        let r = splits.get(i as usize).copied().unwrap_or(0);
+        out.extend((1..=r).map(|r| Unit::Range(i, r)));
+    }
+    out
+}
+
+/// The shards (sorted, each once) that hold a unit of `case_items` (0-based).
+pub fn shards_of_items(case_items: &[usize], items: u32, splits: &[u32], n: u32) -> Vec<u32> {
+    let all = units(items, splits);
+    let total = all.len();
+    let mut ks: Vec<u32> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, u)| {
+            let (Unit::Item(i) | Unit::Range(i, _)) = **u;
+            case_items.contains(&(i as usize))
+        })
+        .map(|(u, _)| ShardSpec::of_unit(u, total, n))
+        .collect();
+    ks.dedup();
+    ks
 }
 
 /// `<case>.shards`, beside the case.
@@ -186,6 +242,8 @@ pub struct MergeReport {
     pub merged: Vec<(u32, MergeCount)>,
     /// Shards found merged by an earlier run of the same merge.
     pub already: Vec<u32>,
+    /// Items carved by ranges whose carving this merge stored.
+    pub ranges: Vec<crate::RangesMerged>,
 }
 
 struct Shard {
@@ -230,12 +288,24 @@ fn open_shard(dir: &Path) -> Result<Shard, Failure> {
     Ok(s)
 }
 
-/// The shards the items of a merged case need, by K.
-fn expected(mark: &ShardMark) -> BTreeMap<u32, Vec<u32>> {
-    let mut m: BTreeMap<u32, Vec<u32>> = BTreeMap::new();
-    for &item in &mark.case_items {
-        let k = ShardSpec::of_item(item.saturating_sub(1), mark.job_items, mark.of);
-        m.entry(k).or_default().push(item);
+/// The items and ranges (1-based item numbers) each shard of a merged case holds, by K.
+type Held = (Vec<u32>, Vec<[u32; 2]>);
+
+fn expected(mark: &ShardMark) -> BTreeMap<u32, Held> {
+    let mut m: BTreeMap<u32, Held> = BTreeMap::new();
+    let all = units(mark.job_items, &mark.splits);
+    let total = all.len();
+    for (u, unit) in all.into_iter().enumerate() {
+        let k = ShardSpec::of_unit(u, total, mark.of);
+        match unit {
+            Unit::Item(i) if mark.case_items.contains(&(i + 1)) => {
+                m.entry(k).or_default().0.push(i + 1)
+            }
+            Unit::Range(i, r) if mark.case_items.contains(&(i + 1)) => {
+                m.entry(k).or_default().1.push([i + 1, r])
+            }
+            _ => {}
+        }
     }
     m
 }
@@ -264,7 +334,8 @@ fn check_set(mut shards: Vec<Shard>) -> Result<Vec<Shard>, Failure> {
                 job
             )));
         }
-        if s.mark.of != of || s.mark.case_items != case_items {
+        if s.mark.of != of || s.mark.case_items != case_items || s.mark.splits != first_mark.splits
+        {
             return Err(Failure(format!(
                 "{}: cut for another case or shard count than {} ({} shards, items {:?})",
                 name(s),
@@ -286,18 +357,15 @@ fn check_set(mut shards: Vec<Shard>) -> Result<Vec<Shard>, Failure> {
         }
     }
     let want = expected(&first_mark);
-    for (k, items) in &want {
+    for (k, (items, ranges)) in &want {
         match shards.iter().find(|s| s.mark.shard == *k) {
             None => {
+                let mut what: Vec<String> = items.iter().map(|i| format!("item {i}")).collect();
+                what.extend(ranges.iter().map(|[i, r]| format!("range {r} of item {i}")));
                 return Err(Failure(format!(
-                    "shard {k}/{of} is missing (it holds item{} {}): give its case, or run it",
-                    if items.len() == 1 { "" } else { "s" },
-                    items
-                        .iter()
-                        .map(u32::to_string)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                )))
+                    "shard {k}/{of} is missing (it holds {}): give its case, or run it",
+                    what.join(", ")
+                )));
             }
             Some(s) if &s.mark.items != items => {
                 return Err(Failure(format!(
@@ -307,11 +375,21 @@ fn check_set(mut shards: Vec<Shard>) -> Result<Vec<Shard>, Failure> {
                     items
                 )))
             }
+            Some(s) if &s.mark.ranges != ranges => {
+                return Err(Failure(format!(
+                    "{}: carves ranges {:?} where the job puts {:?}",
+                    name(s),
+                    s.mark.ranges,
+                    ranges
+                )))
+            }
             Some(_) => {}
         }
     }
     for s in &shards {
-        if !s.mark.items.is_empty() && !want.contains_key(&s.mark.shard) {
+        if (!s.mark.items.is_empty() || !s.mark.ranges.is_empty())
+            && !want.contains_key(&s.mark.shard)
+        {
             return Err(Failure(format!(
                 "{}: holds items {:?} of another case",
                 name(s),
@@ -398,6 +476,7 @@ pub fn case_merge(
     shard_dirs: &[PathBuf],
     signing_key: Option<&Path>,
     job: Option<&str>,
+    keys: &[dredge_crypt::KeySpec],
 ) -> Result<MergeReport, Failure> {
     let shards = shard_dirs
         .iter()
@@ -429,6 +508,15 @@ pub fn case_merge(
     }
     let mut report = MergeReport::default();
     let mut last_merged = 0;
+    let sources: Vec<crate::range_merge::RangeSource<'_>> = shards
+        .iter()
+        .map(|s| crate::range_merge::RangeSource {
+            dir: &s.dir,
+            store: &s.store,
+            name: name(s),
+        })
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     for s in &shards {
         let uuid = s.store.case().map_err(fail)?.uuid;
         let head = s
@@ -460,6 +548,10 @@ pub fn case_merge(
             }
             report.already.push(s.mark.shard);
             last_merged = s.mark.shard;
+            // A merge stopped between this shard and its item's ranges.
+            report.ranges.extend(crate::range_merge::merge_ranges(
+                &mut store, &sources, keys, threads,
+            )?);
             continue;
         }
         if s.mark.shard < last_merged {
@@ -476,6 +568,11 @@ pub fn case_merge(
         let count = store.merge_shard(&s.store, record).map_err(fail)?;
         last_merged = s.mark.shard;
         report.merged.push((s.mark.shard, count));
+        // An item of this shard whose carving its ranges' shards did: stored
+        // now, before the next shard's rows, where a single run puts it.
+        report.ranges.extend(crate::range_merge::merge_ranges(
+            &mut store, &sources, keys, threads,
+        )?);
     }
     Ok(report)
 }

@@ -34,6 +34,13 @@ pub struct ShardMark {
     pub case_items: Vec<u32>,
     /// The number of items in the job (shard assignment is a function of it).
     pub job_items: u32,
+    /// Per item of the job, the byte ranges its carving is cut into (0: not
+    /// cut); empty when the job cuts none (issue 16).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub splits: Vec<u32>,
+    /// The ranges (item, 1-based range) of this case's items this shard carves.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ranges: Vec<[u32; 2]>,
 }
 
 /// What one merge copied.

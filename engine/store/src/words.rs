@@ -237,6 +237,14 @@ pub enum Action {
     ShardMerge,
     /// A batch starts one of its items: which, and the label it registers as.
     BatchItem,
+    /// A sharded item's pass left its carving to the shards of its byte
+    /// ranges: the SHA-256 of each range and of the space to carve in it.
+    CarveDeferred,
+    /// A shard carved one byte range of an item: the SHA-256 of the bytes it
+    /// read, and of the file holding what it found.
+    CarveRange,
+    /// The merge stored what the ranges' shards carved, as one `carve` unit.
+    CarveMerge,
 }
 
 impl Word for Action {
@@ -253,6 +261,9 @@ impl Word for Action {
         Action::ShardEnd,
         Action::ShardMerge,
         Action::BatchItem,
+        Action::CarveDeferred,
+        Action::CarveRange,
+        Action::CarveMerge,
     ];
     const WORDS: &'static [&'static str] = &[
         "case.create",
@@ -267,6 +278,9 @@ impl Word for Action {
         "shard.end",
         "shard.merge",
         "batch.item",
+        "carve.deferred",
+        "carve.range",
+        "carve.merge",
     ];
 }
 
