@@ -44,6 +44,26 @@ impl Extent {
     }
 }
 
+/// A filesystem's free space with the part of its volume past the filesystem's
+/// end added (`fs_len`: the bytes the filesystem spans from the volume's start):
+/// nothing of the filesystem is there, so it is free as far as the filesystem
+/// is concerned, and where a reformatted medium keeps what the earlier, larger
+/// filesystem held. `free` is sorted; the tail joins its last extent when they
+/// touch.
+pub fn free_past_end(mut free: Vec<Extent>, volume: Extent, fs_len: u64) -> Vec<Extent> {
+    if fs_len >= volume.len {
+        return free;
+    }
+    let tail = Extent::from_bounds(volume.start + fs_len, volume.end());
+    match free.last_mut() {
+        Some(l) if l.end() >= tail.start => {
+            *l = Extent::from_bounds(l.start, tail.end().max(l.end()))
+        }
+        _ => free.push(tail),
+    }
+    free
+}
+
 impl fmt::Display for Extent {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}..{} ({} bytes)", self.start, self.end(), self.len)

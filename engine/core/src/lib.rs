@@ -23,7 +23,7 @@ mod word;
 
 pub use budget::{BudgetExceeded, UnitBudget};
 pub use counted::Counted;
-pub use extent::{Extent, ExtentSet};
+pub use extent::{free_past_end, Extent, ExtentSet};
 pub use model::{
     Decode, Decoded, Entry, EntryKind, FileSystem, Finding, Hunt, ReadVecError, Recovery, Run,
     RunData, Timestamp, Volume, VolumeKind, VolumeReader,

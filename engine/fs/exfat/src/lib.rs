@@ -536,7 +536,9 @@ impl FileSystem for ExFatFs {
                 _ => out.push(x),
             }
         }
-        out
+        // Past the cluster heap nothing is the filesystem's.
+        let end = self.boot.heap_offset + self.boot.cluster_count.saturating_mul(cs);
+        dredge_core::free_past_end(out, volume, end)
     }
 }
 

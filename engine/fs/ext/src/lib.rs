@@ -260,7 +260,8 @@ impl FileSystem for ExtFs {
                 _ => out.push(x),
             }
         }
-        out
+        // Past the last block nothing is the filesystem's.
+        dredge_core::free_past_end(out, volume, self.sb.blocks_count.saturating_mul(bs))
     }
 }
 

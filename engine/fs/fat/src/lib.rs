@@ -593,6 +593,8 @@ impl FileSystem for FatFs {
                 _ => out.push(x),
             }
         }
-        out
+        // Past the last cluster nothing is the filesystem's.
+        let end = self.bpb.data_offset() + self.bpb.cluster_count() * cs;
+        dredge_core::free_past_end(out, volume, end)
     }
 }

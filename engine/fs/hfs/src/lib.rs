@@ -564,7 +564,8 @@ impl FileSystem for HfsFs {
             }
             block += n as u64 * 8;
         }
-        out
+        // Past the last allocation block nothing is the filesystem's.
+        dredge_core::free_past_end(out, volume, u64::from(self.head.total_blocks) * bs)
     }
 
     fn open_findings(&self) -> Vec<Finding> {

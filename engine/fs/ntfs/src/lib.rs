@@ -501,6 +501,13 @@ impl FileSystem for NtfsFs {
                 _ => out.push(x),
             }
         }
-        out
+        // Past the volume's sectors and the backup boot sector after them
+        // nothing is the filesystem's.
+        let end = self
+            .boot
+            .total_sectors
+            .saturating_add(1)
+            .saturating_mul(self.boot.bps);
+        dredge_core::free_past_end(out, volume, end)
     }
 }
