@@ -26,6 +26,7 @@ mod luks_reencrypt;
 mod sector;
 mod sector_elephant;
 mod sector_legacy;
+mod serpent_fast;
 mod tcrypt;
 mod twofish_fast;
 

@@ -4,10 +4,10 @@
 //! RustCrypto crates (decision 0015); this file only wires them to the names
 //! and to the sector numbers dm-crypt feeds them.
 
+use crate::serpent_fast::Serpent;
 use crate::twofish_fast::Twofish;
 use aes::{Aes128, Aes192, Aes256};
 use cipher::{Array, BlockCipherDecrypt, BlockCipherEncrypt, BlockSizeUser, KeyInit};
-use serpent::Serpent;
 use sha2::Digest;
 
 /// A cipher spec dredge cannot use, with the reason.
