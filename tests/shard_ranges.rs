@@ -286,3 +286,57 @@ fn evidence_changed_after_its_ranges_were_carved_is_refused() {
         ],
     );
 }
+
+#[test]
+fn a_range_shard_killed_mid_run_and_run_again_gives_the_same_case() {
+    let d = tempfile::tempdir().unwrap();
+    // A 48 MiB image in ranges of 16 MiB, so the kill lands while a range is
+    // read: noise with the ground truth at three places.
+    let job = setup(d.path());
+    let gt = std::fs::read(root_gt()).unwrap();
+    let mut big = noise(48 * MIB, 16);
+    for at in [3 * MIB, 15 * MIB, 40 * MIB] {
+        big[at..at + gt.len()].copy_from_slice(&gt);
+    }
+    std::fs::write(d.path().join("big.img"), &big).unwrap();
+    std::fs::write(&job, JOB.replace("4MiB", "16MiB")).unwrap();
+    let o = batch(&job, &[]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let single = d.path().join("single");
+    std::fs::rename(d.path().join("cases"), &single).unwrap();
+    // Units: card, big, its ranges 1-3, card2; four shards: shard 2 holds
+    // range 1 alone. Killed once its progress shows.
+    let shard = shard_dir(d.path(), 2, 4);
+    let mut child = dredge()
+        .args(["batch", job.to_str().unwrap(), "--shard", "2/4"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let progress = shard.join("progress.jsonl");
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&progress).is_ok_and(|s| s.contains("\"progress\"")) {
+        assert!(t0.elapsed().as_secs() < 60, "no progress from the shard");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for k in [1, 3, 4] {
+        let o = batch(&job, &["--shard", &format!("{k}/4")]);
+        assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    }
+    let o = batch(&job, &["--merge", "4"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("did not finish"), "{}", stderr(&o));
+    // Run again: the unfinished case is kept aside, the range redone.
+    let o = batch(&job, &["--shard", "2/4"]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    assert!(stdout(&o).contains("batch.shard.retry"));
+    assert!(d.path().join("cases/all.shards/2-of-4.attempt-1").is_dir());
+    let o = batch(&job, &["--merge", "4"]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    assert_same_as_single(&single.join("all"), &d.path().join("cases/all"));
+}
+
+fn root_gt() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/carving/ground-truth.img")
+}
