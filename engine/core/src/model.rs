@@ -447,8 +447,16 @@ pub trait FileSystem: Send + Sync {
     /// Visits every entry, allocated and deleted. Damage is reported as findings and
     /// the walk goes on with what is left.
     fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>);
-    /// Image extents the filesystem does not use (free clusters/blocks), for carving.
+    /// Image extents the filesystem does not use (free clusters/blocks), for
+    /// carving; the part of its volume past [`FileSystem::span`] included.
     fn unallocated(&self, findings: &mut Vec<Finding>) -> Vec<Extent>;
+    /// The bytes of its volume the filesystem spans from the volume's start,
+    /// as its own structures say; `None`: all of the volume. What lies past it
+    /// is no part of the filesystem: free for carving, and where the scan for
+    /// lost filesystems looks.
+    fn span(&self) -> Option<u64> {
+        None
+    }
     /// Findings made while opening (a backup structure used, a damaged primary...).
     fn open_findings(&self) -> Vec<Finding>;
     /// Blocks this filesystem wants the pass to look at as it reads (metadata

@@ -536,9 +536,12 @@ impl FileSystem for ExFatFs {
                 _ => out.push(x),
             }
         }
-        // Past the cluster heap nothing is the filesystem's.
-        let end = self.boot.heap_offset + self.boot.cluster_count.saturating_mul(cs);
-        dredge_core::free_past_end(out, volume, end)
+        dredge_core::free_past_end(out, volume, self.span().unwrap_or(u64::MAX))
+    }
+
+    fn span(&self) -> Option<u64> {
+        // The end of the cluster heap.
+        Some(self.boot.heap_offset + self.boot.cluster_count.saturating_mul(self.boot.cluster))
     }
 }
 

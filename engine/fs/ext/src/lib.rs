@@ -260,8 +260,12 @@ impl FileSystem for ExtFs {
                 _ => out.push(x),
             }
         }
-        // Past the last block nothing is the filesystem's.
-        dredge_core::free_past_end(out, volume, self.sb.blocks_count.saturating_mul(bs))
+        dredge_core::free_past_end(out, volume, self.span().unwrap_or(u64::MAX))
+    }
+
+    fn span(&self) -> Option<u64> {
+        // The end of the last block.
+        Some(self.sb.blocks_count.saturating_mul(self.bs()))
     }
 }
 

@@ -593,8 +593,11 @@ impl FileSystem for FatFs {
                 _ => out.push(x),
             }
         }
-        // Past the last cluster nothing is the filesystem's.
-        let end = self.bpb.data_offset() + self.bpb.cluster_count() * cs;
-        dredge_core::free_past_end(out, volume, end)
+        dredge_core::free_past_end(out, volume, self.span().unwrap_or(u64::MAX))
+    }
+
+    fn span(&self) -> Option<u64> {
+        // The end of the last cluster.
+        Some(self.bpb.data_offset() + self.bpb.cluster_count() * self.bpb.cluster_size())
     }
 }

@@ -564,8 +564,12 @@ impl FileSystem for HfsFs {
             }
             block += n as u64 * 8;
         }
-        // Past the last allocation block nothing is the filesystem's.
-        dredge_core::free_past_end(out, volume, u64::from(self.head.total_blocks) * bs)
+        dredge_core::free_past_end(out, volume, self.span().unwrap_or(u64::MAX))
+    }
+
+    fn span(&self) -> Option<u64> {
+        // The end of the last allocation block.
+        Some(u64::from(self.head.total_blocks) * self.head.block)
     }
 
     fn open_findings(&self) -> Vec<Finding> {

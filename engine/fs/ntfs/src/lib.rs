@@ -501,13 +501,16 @@ impl FileSystem for NtfsFs {
                 _ => out.push(x),
             }
         }
-        // Past the volume's sectors and the backup boot sector after them
-        // nothing is the filesystem's.
-        let end = self
-            .boot
-            .total_sectors
-            .saturating_add(1)
-            .saturating_mul(self.boot.bps);
-        dredge_core::free_past_end(out, volume, end)
+        dredge_core::free_past_end(out, volume, self.span().unwrap_or(u64::MAX))
+    }
+
+    fn span(&self) -> Option<u64> {
+        // Past the volume's sectors and the backup boot sector after them.
+        Some(
+            self.boot
+                .total_sectors
+                .saturating_add(1)
+                .saturating_mul(self.boot.bps),
+        )
     }
 }
