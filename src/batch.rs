@@ -382,7 +382,8 @@ pub fn run_shard(
             let (dir, done) = open_shard_case(spec, &case, rep)?;
             case = dir;
             if done {
-                rep.json(json!({"event": "batch.item.end", "item": n + 1, "name": name, "status": "done-before", "exit_code": 0}));
+                rep.json(json!({"event": "batch.item.end", "item": n + 1, "name": name, "status": "done-before", "exit_code": 0,
+                                "units": usize::from(main) + ranges.len()}));
                 continue;
             }
         }
@@ -452,7 +453,10 @@ pub fn run_shard(
             _ => "failed",
         };
         let rec = json!({"item": n + 1, "name": name, "image": image, "case": case, "status": status, "exit_code": item_code, "error": error});
-        rep.json(json!({"event": "batch.item.end", "item": n + 1, "name": name, "status": status, "exit_code": item_code, "error": error}));
+        // `units`: the item itself and its ranges, as far as this run holds them
+        // (what `batch-status` counts).
+        rep.json(json!({"event": "batch.item.end", "item": n + 1, "name": name, "status": status, "exit_code": item_code, "error": error,
+                        "units": usize::from(main) + ranges.len()}));
         if !rep.is_json() {
             match &error {
                 Some(e) => eprintln!("dredge: item {} ({name}) failed: {e}", n + 1),

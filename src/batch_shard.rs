@@ -164,7 +164,8 @@ fn shard_state(dir: &Path) -> Value {
             };
             match v["event"].as_str() {
                 Some("batch.item.end") => {
-                    items_done += 1;
+                    // An item's units: itself and the ranges of it run here.
+                    items_done += v["units"].as_u64().unwrap_or(1);
                     if v["status"] == "failed" {
                         failed += 1;
                     }
@@ -245,6 +246,9 @@ pub fn status(job_path: &Path, rep: &mut Reporter) -> Result<i32, Failure> {
         "bytes": rows.iter().map(|r| r["bytes"].as_u64().unwrap_or(0)).sum::<u64>(),
         "items_done": rows.iter().map(|r| r["items_done"].as_u64().unwrap_or(0)).sum::<u64>(),
         "items": len,
+        // Units of work: items, and the ranges of items cut (as many as the
+        // items when none is).
+        "units": session::units(len, &splits).len(),
     });
     if rep.is_json() {
         for r in &rows {
@@ -256,7 +260,7 @@ pub fn status(job_path: &Path, rep: &mut Reporter) -> Result<i32, Failure> {
     } else {
         for r in &rows {
             println!(
-                "{:>3}/{:<3} {:<12} items {}/{} ({} failed)  {}  {}",
+                "{:>3}/{:<3} {:<12} units {}/{} ({} failed)  {}  {}",
                 r["shard"],
                 r["of"],
                 r["state"].as_str().unwrap_or("?"),
@@ -268,7 +272,7 @@ pub fn status(job_path: &Path, rep: &mut Reporter) -> Result<i32, Failure> {
             );
         }
         println!(
-            "{} shards: {} done, {} running, {} failed, {} stopped, {} not started; {} of {} items",
+            "{} shards: {} done, {} running, {} failed, {} stopped, {} not started; {} of {} units of work ({} items)",
             summary["shards"],
             summary["done"],
             summary["running"],
@@ -276,6 +280,7 @@ pub fn status(job_path: &Path, rep: &mut Reporter) -> Result<i32, Failure> {
             summary["stopped"],
             summary["not_started"],
             summary["items_done"],
+            summary["units"],
             len
         );
     }
