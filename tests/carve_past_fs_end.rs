@@ -103,3 +103,89 @@ fn past_an_hfs_plus_filesystem() {
     let img = gunzip(&root().join("testimages/external/dfvfs/hfsplus.raw.gz"));
     all_carved_past(&img, "HFS+");
 }
+
+/// NTFS with `$Bitmap` lost (MFT record 6 zeroed): free space is what no
+/// in-use record's runs reach, so a file in free clusters is still carved
+/// (before, nothing of the volume was) and the volume's files still come back.
+#[test]
+fn ntfs_free_space_without_its_bitmap() {
+    if !tools(&["mkntfs", "ntfscp", "blkstat"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let img = d.path().join("fs.img");
+    let note = d.path().join("notes.txt");
+    std::fs::write(&note, "kept on the volume\n".repeat(400)).unwrap();
+    assert!(sh(&format!(
+        "truncate -s 16M {0} && mkntfs -q -F -f {0} >/dev/null 2>&1 && ntfscp -f {0} {1} notes.txt >/dev/null 2>&1",
+        img.display(),
+        note.display()
+    )));
+    let mut b = std::fs::read(&img).unwrap();
+    let cs = u64::from(u16::from_le_bytes([b[11], b[12]])) * u64::from(b[13]);
+    // A PNG of the ground truth in a cluster TSK says is free.
+    let at = 12u64 << 20;
+    let stat = std::process::Command::new("blkstat")
+        .arg(&img)
+        .arg((at / cs).to_string())
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&stat.stdout).contains("Not Allocated"),
+        "{}",
+        String::from_utf8_lossy(&stat.stdout)
+    );
+    let gt = std::fs::read(root().join("testimages/carving/ground-truth.img")).unwrap();
+    let truth: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(root().join("testimages/carving/MANIFEST.json")).unwrap(),
+    )
+    .unwrap();
+    let png = truth
+        .iter()
+        .find(|t| t["kind"] == "intact" && t["format"] == "png")
+        .unwrap();
+    let (o, l) = (
+        png["offset"].as_u64().unwrap() as usize,
+        png["length"].as_u64().unwrap() as usize,
+    );
+    b[at as usize..at as usize + l].copy_from_slice(&gt[o..o + l]);
+    // MFT record 6 ($Bitmap) zeroed.
+    let mft = u64::from_le_bytes(b[0x30..0x38].try_into().unwrap()) * cs;
+    let rs = match b[0x40] as i8 {
+        n if n < 0 => 1u64 << (-n),
+        n => n as u64 * cs,
+    };
+    let r6 = (mft + 6 * rs) as usize;
+    b[r6..r6 + rs as usize].fill(0);
+    std::fs::write(&img, &b).unwrap();
+    let out = d.path().join("case");
+    let o = one_shot("recover", &img, None, &out, &[]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let arts = ls_json(&out);
+    assert!(
+        arts.iter().any(|a| a["path"] == "/notes.txt"),
+        "the volume's file is not listed"
+    );
+    assert!(
+        arts.iter().any(|a| a["sha256"] == png["sha256"]
+            && a["forensic_path"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("/unalloc@{at:#x}/png"))),
+        "the PNG in free space is not carved ({} artifacts)",
+        arts.len()
+    );
+    let c = rusqlite::Connection::open_with_flags(
+        out.join("case.sqlite"),
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+    )
+    .unwrap();
+    let n: i64 = c
+        .query_row(
+            "SELECT count(*) FROM findings WHERE what LIKE '$Bitmap (MFT record 6) unreadable%'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(n, 1, "one finding says the bitmap was rebuilt");
+}

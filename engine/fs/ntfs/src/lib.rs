@@ -142,6 +142,8 @@ pub struct NtfsFs {
     label: Option<String>,
     findings: Vec<Finding>,
     bitmap: OnceLock<Vec<u8>>,
+    /// `$Bitmap` was lost and `bitmap` rebuilt from the MFT's runs.
+    bitmap_rebuilt: std::sync::atomic::AtomicBool,
     /// Image offsets of the index blocks the pass found in free clusters.
     free_indx: OnceLock<Vec<u64>>,
 }
@@ -242,6 +244,7 @@ impl NtfsFs {
             label: None,
             findings,
             bitmap: OnceLock::new(),
+            bitmap_rebuilt: Default::default(),
             free_indx: OnceLock::new(),
         };
         // The volume label is $Volume's (record 3) $VOLUME_NAME (0x60).
@@ -442,6 +445,18 @@ impl FileSystem for NtfsFs {
 
     fn walk(&self, visit: &mut dyn FnMut(Entry), findings: &mut Vec<Finding>) {
         self.walk_all(visit, findings, false);
+        // Said once, with the volume's files (the carving's own findings
+        // are not kept).
+        if !self.bitmap().is_empty()
+            && self
+                .bitmap_rebuilt
+                .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            findings.push(Finding::new(
+                self.vol.base(),
+                "$Bitmap (MFT record 6) unreadable: clusters counted in use are those the in-use MFT records' runs reach (deleted files' state and the free space carved come from them)".to_string(),
+            ));
+        }
     }
 
     fn hunt(&self) -> Option<dredge_core::Hunt> {
@@ -489,6 +504,7 @@ impl FileSystem for NtfsFs {
         if self.bitmap().is_empty() {
             return out;
         }
+
         for c in 0..self.clusters().min(self.vol.len() / cs) {
             if self.cluster_allocated(c) {
                 continue;

@@ -50,17 +50,21 @@ impl NtfsFs {
         (got == buf.len() as u64).then_some(clean)
     }
 
+    /// The cluster allocation bitmap: `$Bitmap`'s, or when its record or
+    /// stream is lost, the clusters the in-use MFT records' runs reach
+    /// (`bitmap_rebuilt`): without it nothing of the volume would be carved
+    /// and every deleted file would look intact.
     pub(super) fn bitmap(&self) -> &Vec<u8> {
         self.bitmap.get_or_init(|| {
             let (Some(r), _) = self.record(6) else {
-                return Vec::new();
+                return self.reached_bitmap();
             };
             let Some(d) = r
                 .attrs
                 .iter()
                 .find(|a| a.ty == AT_DATA && a.name.is_empty())
             else {
-                return Vec::new();
+                return self.reached_bitmap();
             };
             // The bitmap is stored in the volume, so it is never larger than it.
             let need = self.clusters().div_ceil(8).min(self.vol.len());
@@ -77,6 +81,54 @@ impl NtfsFs {
             }
             out
         })
+    }
+
+    /// A bitmap of the clusters every in-use MFT record's non-resident
+    /// attributes map (the MFT's own included, through record 0).
+    fn reached_bitmap(&self) -> Vec<u8> {
+        let clusters = self.clusters().min(self.vol.len() / self.boot.cs.max(1));
+        let mut out = vec![0u8; clusters.div_ceil(8).min(1 << 29) as usize];
+        let bits = out.len() as u64 * 8;
+        // The runs first, merged, then each cluster set once: a damaged MFT
+        // whose records all claim the whole volume costs one pass over the
+        // bitmap, not one per record.
+        let mut runs: Vec<(u64, u64)> = Vec::new();
+        for n in 0..self.record_count() {
+            let (Some(r), _) = self.record(n) else {
+                continue;
+            };
+            if !r.in_use {
+                continue;
+            }
+            for a in &r.attrs {
+                if let crate::record::Value::NonResident { runs: rs, .. } = &a.value {
+                    runs.extend(rs.iter().filter_map(|&(len, lcn)| {
+                        let lcn = lcn?.min(bits);
+                        Some((lcn, lcn.saturating_add(len).min(bits)))
+                    }));
+                }
+            }
+        }
+        runs.sort_unstable();
+        let mut done = 0u64;
+        for (from, to) in runs {
+            let mut c = from.max(done);
+            while c < to {
+                if c % 8 == 0 && to - c >= 8 {
+                    let whole = ((to - c) / 8) as usize;
+                    let at = (c / 8) as usize;
+                    out[at..at + whole].fill(0xFF);
+                    c += whole as u64 * 8;
+                } else {
+                    out[(c / 8) as usize] |= 1 << (c % 8);
+                    c += 1;
+                }
+            }
+            done = done.max(to);
+        }
+        self.bitmap_rebuilt
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        out
     }
 
     pub(super) fn cluster_allocated(&self, c: u64) -> bool {
