@@ -1,4 +1,6 @@
-//! Space in a volume past its filesystem's end is carved (issue 14). A stick
+//! Space a filesystem's free-space map leaves out is carved (issue 14): the
+//! part of a volume past its filesystem's end, and a volume whose allocation
+//! map is lost (NTFS `$Bitmap`, the HFS+ allocation file). A stick
 //! reformatted with a smaller filesystem, or a device imaged whole whose
 //! filesystem does not fill it, keeps the earlier data there; before, a volume
 //! a filesystem reader accepted was carved only where that filesystem said it
@@ -188,4 +190,56 @@ fn ntfs_free_space_without_its_bitmap() {
         )
         .unwrap();
     assert_eq!(n, 1, "one finding says the bitmap was rebuilt");
+}
+
+/// HFS+ whose allocation file cannot be read (its extent points past the
+/// volume, in both volume headers): the blocks it cannot tell are carved as
+/// if free (before: treated as in use, so nothing was carved).
+#[test]
+fn hfs_plus_free_space_without_its_allocation_file() {
+    let mut b = gunzip(&root().join("testimages/external/dfvfs/hfsplus.raw.gz"));
+    let gt = std::fs::read(root().join("testimages/carving/ground-truth.img")).unwrap();
+    let truth: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(root().join("testimages/carving/MANIFEST.json")).unwrap(),
+    )
+    .unwrap();
+    let png = truth
+        .iter()
+        .find(|t| t["kind"] == "intact" && t["format"] == "png")
+        .unwrap();
+    let (o, l) = (
+        png["offset"].as_u64().unwrap() as usize,
+        png["length"].as_u64().unwrap() as usize,
+    );
+    // Block 900 of 1014 (4 KiB blocks) is free in dfvfs's volume.
+    let at = 900 * 4096;
+    b[at..at + l].copy_from_slice(&gt[o..o + l]);
+    let last = b.len() - 1024;
+    for h in [1024, last] {
+        if &b[h..h + 2] == b"H+" {
+            // allocationFile.extents[0].startBlock
+            b[h + 128..h + 132].copy_from_slice(&50_000u32.to_be_bytes());
+        }
+    }
+    let d = tempfile::tempdir().unwrap();
+    let img = d.path().join("hfs.img");
+    std::fs::write(&img, &b).unwrap();
+    let out = d.path().join("case");
+    let o = one_shot("recover", &img, None, &out, &[]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let arts = ls_json(&out);
+    assert!(
+        arts.iter()
+            .any(|a| !a["path"].as_str().unwrap().starts_with("/$Carved/")),
+        "the volume's files are not listed"
+    );
+    assert!(
+        arts.iter().any(|a| a["sha256"] == png["sha256"]
+            && a["forensic_path"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("/unalloc@{at:#x}/png"))),
+        "the PNG in free space is not carved ({} artifacts)",
+        arts.len()
+    );
 }

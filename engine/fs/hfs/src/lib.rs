@@ -539,8 +539,18 @@ impl FileSystem for HfsFs {
             if bitmap.read(&self.vol, bs, off, &mut chunk[..n]).is_none() {
                 findings.push(Finding::new(
                     self.vol.base(),
-                    format!("HFS+ allocation file unreadable at byte {off}: the rest of the volume is treated as in use"),
+                    format!("HFS+ allocation file unreadable at byte {off}: the rest of the volume is carved as if free"),
                 ));
+                // What cannot be told free is carved: a live file found
+                // there again is dropped as a duplicate, a lost one is kept.
+                if let Some(x) = Extent::new(self.vol.base() + block * bs, (total - block) * bs)
+                    .intersect(&volume)
+                {
+                    match out.last_mut() {
+                        Some(l) if l.end() == x.start => l.len += x.len,
+                        _ => out.push(x),
+                    }
+                }
                 break;
             }
             for (i, &byte) in chunk[..n].iter().enumerate() {
