@@ -15,6 +15,27 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The first intact PNG of the carving ground truth, and its SHA-256.
+fn ground_truth_png() -> (Vec<u8>, String) {
+    let gt = std::fs::read(root().join("testimages/carving/ground-truth.img")).unwrap();
+    let truth: Vec<Value> = serde_json::from_str(
+        &std::fs::read_to_string(root().join("testimages/carving/MANIFEST.json")).unwrap(),
+    )
+    .unwrap();
+    let png = truth
+        .iter()
+        .find(|t| t["kind"] == "intact" && t["format"] == "png")
+        .unwrap();
+    let (o, l) = (
+        png["offset"].as_u64().unwrap() as usize,
+        png["length"].as_u64().unwrap() as usize,
+    );
+    (
+        gt[o..o + l].to_vec(),
+        png["sha256"].as_str().unwrap().to_string(),
+    )
+}
+
 /// Every intact file of the carving ground truth, appended after a filesystem
 /// image of `fs_len` bytes, is carved from its place there with its digest.
 fn all_carved_past(fs_img: &[u8], what: &str) {
@@ -137,20 +158,9 @@ fn ntfs_free_space_without_its_bitmap() {
         "{}",
         String::from_utf8_lossy(&stat.stdout)
     );
-    let gt = std::fs::read(root().join("testimages/carving/ground-truth.img")).unwrap();
-    let truth: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(root().join("testimages/carving/MANIFEST.json")).unwrap(),
-    )
-    .unwrap();
-    let png = truth
-        .iter()
-        .find(|t| t["kind"] == "intact" && t["format"] == "png")
-        .unwrap();
-    let (o, l) = (
-        png["offset"].as_u64().unwrap() as usize,
-        png["length"].as_u64().unwrap() as usize,
-    );
-    b[at as usize..at as usize + l].copy_from_slice(&gt[o..o + l]);
+    let (png, png_sha) = ground_truth_png();
+    let l = png.len();
+    b[at as usize..at as usize + l].copy_from_slice(&png);
     // MFT record 6 ($Bitmap) zeroed.
     let mft = u64::from_le_bytes(b[0x30..0x38].try_into().unwrap()) * cs;
     let rs = match b[0x40] as i8 {
@@ -161,34 +171,15 @@ fn ntfs_free_space_without_its_bitmap() {
     b[r6..r6 + rs as usize].fill(0);
     std::fs::write(&img, &b).unwrap();
     let out = d.path().join("case");
-    let o = one_shot("recover", &img, None, &out, &[]);
-    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
-    let arts = ls_json(&out);
+    let arts = recovered_with_png(&img, &out, at, &png_sha);
     assert!(
         arts.iter().any(|a| a["path"] == "/notes.txt"),
         "the volume's file is not listed"
     );
-    assert!(
-        arts.iter().any(|a| a["sha256"] == png["sha256"]
-            && a["forensic_path"]
-                .as_str()
-                .unwrap()
-                .contains(&format!("/unalloc@{at:#x}/png"))),
-        "the PNG in free space is not carved ({} artifacts)",
-        arts.len()
-    );
-    let c = rusqlite::Connection::open_with_flags(
-        out.join("case.sqlite"),
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
-    )
-    .unwrap();
-    let n: i64 = c
-        .query_row(
-            "SELECT count(*) FROM findings WHERE what LIKE '$Bitmap (MFT record 6) unreadable%'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
+    let n = findings(&out)
+        .iter()
+        .filter(|f| f.starts_with("$Bitmap (MFT record 6) unreadable"))
+        .count();
     assert_eq!(n, 1, "one finding says the bitmap was rebuilt");
 }
 
@@ -198,22 +189,11 @@ fn ntfs_free_space_without_its_bitmap() {
 #[test]
 fn hfs_plus_free_space_without_its_allocation_file() {
     let mut b = gunzip(&root().join("testimages/external/dfvfs/hfsplus.raw.gz"));
-    let gt = std::fs::read(root().join("testimages/carving/ground-truth.img")).unwrap();
-    let truth: Vec<Value> = serde_json::from_str(
-        &std::fs::read_to_string(root().join("testimages/carving/MANIFEST.json")).unwrap(),
-    )
-    .unwrap();
-    let png = truth
-        .iter()
-        .find(|t| t["kind"] == "intact" && t["format"] == "png")
-        .unwrap();
-    let (o, l) = (
-        png["offset"].as_u64().unwrap() as usize,
-        png["length"].as_u64().unwrap() as usize,
-    );
+    let (png, png_sha) = ground_truth_png();
+    let l = png.len();
     // Block 900 of 1014 (4 KiB blocks) is free in dfvfs's volume.
     let at = 900 * 4096;
-    b[at..at + l].copy_from_slice(&gt[o..o + l]);
+    b[at..at + l].copy_from_slice(&png);
     let last = b.len() - 1024;
     for h in [1024, last] {
         if &b[h..h + 2] == b"H+" {
@@ -224,17 +204,22 @@ fn hfs_plus_free_space_without_its_allocation_file() {
     let d = tempfile::tempdir().unwrap();
     let img = d.path().join("hfs.img");
     std::fs::write(&img, &b).unwrap();
-    let out = d.path().join("case");
-    let o = one_shot("recover", &img, None, &out, &[]);
-    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
-    let arts = ls_json(&out);
+    let arts = recovered_with_png(&img, &d.path().join("case"), at as u64, &png_sha);
     assert!(
         arts.iter()
             .any(|a| !a["path"].as_str().unwrap().starts_with("/$Carved/")),
         "the volume's files are not listed"
     );
+}
+
+/// `recover` of `img` into `out` (exit 0 or 3) and its artifacts, among them
+/// the PNG of SHA-256 `sha` carved from image offset `at`.
+fn recovered_with_png(img: &Path, out: &Path, at: u64, sha: &str) -> Vec<Value> {
+    let o = one_shot("recover", img, None, out, &[]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let arts = ls_json(out);
     assert!(
-        arts.iter().any(|a| a["sha256"] == png["sha256"]
+        arts.iter().any(|a| a["sha256"] == sha
             && a["forensic_path"]
                 .as_str()
                 .unwrap()
@@ -242,4 +227,5 @@ fn hfs_plus_free_space_without_its_allocation_file() {
         "the PNG in free space is not carved ({} artifacts)",
         arts.len()
     );
+    arts
 }

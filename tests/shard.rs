@@ -334,19 +334,7 @@ fn a_shard_killed_mid_run_and_run_again_gives_the_same_case() {
     };
     // Shard 1 of 2 holds stick.img and big.img: killed once its progress shows.
     let shard = shard_dir(d.path(), 1, 2);
-    let mut child = dredge()
-        .args(["batch", job.to_str().unwrap(), "--shard", "1/2"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let progress = shard.join("progress.jsonl");
-    let t0 = std::time::Instant::now();
-    while !std::fs::read_to_string(&progress).is_ok_and(|s| s.contains("\"progress\"")) {
-        assert!(t0.elapsed().as_secs() < 60, "no progress from the shard");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_shard_mid_run(&job, "1/2", &shard);
     let status = stdout(&run(&[
         "--progress",
         "json",

@@ -308,19 +308,7 @@ fn a_range_shard_killed_mid_run_and_run_again_gives_the_same_case() {
     // Units: card, big, its ranges 1-3, card2; four shards: shard 2 holds
     // range 1 alone. Killed once its progress shows.
     let shard = shard_dir(d.path(), 2, 4);
-    let mut child = dredge()
-        .args(["batch", job.to_str().unwrap(), "--shard", "2/4"])
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let progress = shard.join("progress.jsonl");
-    let t0 = std::time::Instant::now();
-    while !std::fs::read_to_string(&progress).is_ok_and(|s| s.contains("\"progress\"")) {
-        assert!(t0.elapsed().as_secs() < 60, "no progress from the shard");
-        std::thread::sleep(std::time::Duration::from_millis(5));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    kill_shard_mid_run(&job, "2/4", &shard);
     for k in [1, 3, 4] {
         let o = batch(&job, &["--shard", &format!("{k}/4")]);
         assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));

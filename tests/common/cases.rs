@@ -156,3 +156,22 @@ pub fn assert_same_case(single: &Path, merged: &Path) {
         "custody actions differ"
     );
 }
+
+/// Starts `dredge batch JOB --shard SPEC` and kills it (SIGKILL) once its
+/// first progress line is in `shard_case/progress.jsonl`: a shard cut off
+/// mid-run, as a node failure or `scancel` leaves it.
+pub fn kill_shard_mid_run(job: &Path, spec: &str, shard_case: &Path) {
+    let mut child = super::dredge()
+        .args(["batch", job.to_str().unwrap(), "--shard", spec])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let progress = shard_case.join("progress.jsonl");
+    let t0 = std::time::Instant::now();
+    while !std::fs::read_to_string(&progress).is_ok_and(|s| s.contains("\"progress\"")) {
+        assert!(t0.elapsed().as_secs() < 60, "no progress from the shard");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+}

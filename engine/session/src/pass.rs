@@ -79,7 +79,7 @@ type Work = (Extent, Block, Option<Block>);
 
 /// The extents sorted and merged where they touch or overlap, so a block finds
 /// its own by binary search (free space can be millions of pieces).
-fn merged(carve: &[Extent]) -> Vec<Extent> {
+pub(crate) fn merged(carve: &[Extent]) -> Vec<Extent> {
     let mut v: Vec<Extent> = carve.iter().copied().filter(|e| e.len > 0).collect();
     v.sort_by_key(|e| e.start);
     let mut out: Vec<Extent> = Vec::with_capacity(v.len());

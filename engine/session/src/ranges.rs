@@ -38,17 +38,8 @@ pub fn range_extent(index: u32, size: u64, image: u64) -> Extent {
 /// The space to carve that lies in `span`, sorted and merged, and its digest:
 /// the registration and the range's shard must have meant the same bytes.
 pub(crate) fn space_in(carve: &[Extent], span: Extent) -> (Vec<Extent>, String) {
-    let mut v: Vec<Extent> = carve.iter().filter_map(|e| e.intersect(&span)).collect();
-    v.sort_by_key(|e| e.start);
-    let mut out: Vec<Extent> = Vec::with_capacity(v.len());
-    for e in v {
-        match out.last_mut() {
-            Some(l) if e.start <= l.end() => {
-                *l = Extent::from_bounds(l.start, l.end().max(e.end()))
-            }
-            _ => out.push(e),
-        }
-    }
+    let clipped: Vec<Extent> = carve.iter().filter_map(|e| e.intersect(&span)).collect();
+    let out = crate::pass::merged(&clipped);
     let mut text = String::with_capacity(out.len() * 24);
     for e in &out {
         text.push_str(&format!("{}+{}\n", e.start, e.len));
