@@ -229,3 +229,45 @@ fn recovered_with_png(img: &Path, out: &Path, at: u64, sha: &str) -> Vec<Value> 
     );
     arts
 }
+
+/// A filesystem lying past another's end in the same volume (a stick
+/// reformatted smaller, without a partition table, over an earlier layout) is
+/// found by the pass's lost-filesystem scan and its files listed with their
+/// paths; TSK's `fls` on the image sees only the first.
+#[test]
+fn a_filesystem_past_another_s_end_is_found() {
+    if !tools(&["mkfs.ext4"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let tree = d.path().join("tree/docs");
+    std::fs::create_dir_all(&tree).unwrap();
+    std::fs::write(tree.join("ledger.txt"), b"ledger from the old partition\n").unwrap();
+    let ext = d.path().join("ext.img");
+    assert!(sh(&format!(
+        "mkfs.ext4 -q -F -d {} {} 4M",
+        d.path().join("tree").display(),
+        ext.display()
+    )));
+    let mut img = std::fs::read(root().join("testimages/sample/usb-stick.img")).unwrap();
+    let fat_len = img.len();
+    img.extend_from_slice(&std::fs::read(&ext).unwrap());
+    let disk = d.path().join("disk.img");
+    std::fs::write(&disk, &img).unwrap();
+    let arts = one_shot_ls("recover", &disk, None, &d.path().join("case"), 0, &[]);
+    let ledger = arts
+        .iter()
+        .find(|a| a["path"] == "/docs/ledger.txt")
+        .expect("the ext4 past the FAT is read");
+    assert!(
+        ledger["forensic_path"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("ev1/vol1@{fat_len}/ext4/")),
+        "{ledger}"
+    );
+    assert!(
+        arts.iter().any(|a| a["path"] == "/NOTES.TXT"),
+        "the FAT's files"
+    );
+}

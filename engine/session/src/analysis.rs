@@ -70,6 +70,8 @@ pub(crate) fn analyse(
 ) -> Result<Option<Analysis>, Failure> {
     let reg = registry();
     let lost = if opts.filesystems { lost } else { Lost::Skip };
+    // The pass also scans the space past each filesystem's end in its volume.
+    let in_pass = matches!(lost, Lost::InPass);
     let Laid {
         scheme,
         mut vols,
@@ -79,7 +81,7 @@ pub(crate) fn analyse(
     // Opened encrypted volumes' plaintext: volumes like any other, after the rest.
     vols.extend(plain.iter().cloned());
     // Their containers hold no lost filesystem: the plaintext is the volume.
-    let lost_targets: Vec<_> = lost_targets
+    let mut lost_targets: Vec<_> = lost_targets
         .into_iter()
         .filter(|t| !plain.iter().any(|p| p.extent.overlaps(&t.extent)))
         .collect();
@@ -138,6 +140,8 @@ pub(crate) fn analyse(
             ));
         }
         let mut fss = Vec::new();
+        // Where the filesystems that opened end (None: the whole volume).
+        let mut ends: Vec<Option<u64>> = Vec::new();
         let mut budget = crate::copybudget::OutputBudget::for_volume(v.extent.len);
         for (k, kind) in accepted.iter().enumerate() {
             let opened = match contain_reading(v.extent.len, || (kind.open)(reader.clone())) {
@@ -158,6 +162,7 @@ pub(crate) fn analyse(
                 Err(f) => findings.push(f),
                 Ok(fs) => {
                     findings.extend(fs.open_findings());
+                    ends.push(fs.span());
                     let key = (v.extent.start, v.kind.as_str(), k);
                     let mut hunt = None;
                     match hunted.map(|h| h.get(&key)) {
@@ -218,6 +223,9 @@ pub(crate) fn analyse(
         if interrupt.load(Ordering::Relaxed) {
             return Ok(None);
         }
+        if let Some(tail) = past_end(v, &ends).filter(|_| in_pass) {
+            lost_targets.push(tail);
+        }
         work.push(UnitWork {
             unit,
             volume: i,
@@ -243,6 +251,23 @@ pub(crate) fn analyse(
         lost_targets,
         hunts,
     }))
+}
+
+/// The space of a partition (or a whole image) past the end of the
+/// filesystems that opened in it, when there are 64 KiB or more: a lost
+/// filesystem may lie there (a stick reformatted smaller without a partition
+/// table, whose earlier partitions' filesystems are still past the new one).
+fn past_end(v: &Volume, ends: &[Option<u64>]) -> Option<Volume> {
+    if !matches!(v.kind, VolumeKind::Partition | VolumeKind::Whole) || ends.is_empty() {
+        return None;
+    }
+    let end = ends.iter().try_fold(0u64, |m, e| e.map(|e| m.max(e)))?;
+    (v.extent.len.saturating_sub(end) >= 64 * 1024).then(|| Volume {
+        extent: Extent::from_bounds(v.extent.start + end, v.extent.end()),
+        kind: VolumeKind::Unallocated,
+        description: format!("past the filesystem's end in {}", v.description),
+        slot: None,
+    })
 }
 
 /// Stores what the analysis found: the volumes, the layout unit (sealed), and

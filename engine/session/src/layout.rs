@@ -151,8 +151,10 @@ pub(crate) enum Lost {
     Now,
     /// In the one pass: `layout` returns the volumes to scan, unscanned.
     InPass,
-    /// With what the pass found in each volume `InPass` returned, in order.
-    Found(Vec<Vec<Candidate>>),
+    /// With what the pass found in each volume it scanned (those `InPass`
+    /// returned, and the space past the filesystems' ends the analysis
+    /// added), in order.
+    Found(Vec<Volume>, Vec<Vec<Candidate>>),
 }
 
 /// What `layout` found.
@@ -215,7 +217,10 @@ pub(crate) fn layout(
     let found: Vec<Vec<Candidate>> = match lost {
         Lost::Skip => Vec::new(),
         Lost::InPass => return Ok(done(vols, findings, targets)),
-        Lost::Found(f) => f,
+        Lost::Found(scanned, f) => {
+            targets = scanned;
+            f
+        }
         Lost::Now => {
             let mut all = Vec::new();
             for v in &targets {

@@ -604,7 +604,7 @@ pub(crate) fn prepare(
                 out,
                 opts,
                 done,
-                Lost::Found(found),
+                Lost::Found(targets.clone(), found),
                 Some(&hunted),
                 &mut sink,
                 interrupt,
