@@ -127,6 +127,11 @@ pub(crate) struct CaseMergeArgs {
     /// Sign the new merged case with this key (`dredge key new`).
     #[arg(long, value_name = "FILE")]
     pub(crate) signing_key: Option<PathBuf>,
+    /// Keys for the encrypted volumes of items whose carving was cut into
+    /// ranges (`range_size`): the files the ranges carved inside an unlocked
+    /// volume are copied from its plaintext. As `scan --key`; never recorded.
+    #[arg(long = "key", value_name = "SPEC", value_parser = session::KeySpec::parse)]
+    pub(crate) keys: Vec<session::KeySpec>,
 }
 
 #[derive(Args)]

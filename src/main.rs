@@ -105,7 +105,8 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
         Command::Case(CaseCmd::New(a)) => evidence_cmds::case_new(a, rep),
         Command::Case(CaseCmd::Show(a)) => case_show(&a.case_dir, rep),
         Command::Case(CaseCmd::Merge(a)) => {
-            let r = session::case_merge(&a.out, &a.shards, a.signing_key.as_deref(), None, &[])?;
+            let r =
+                session::case_merge(&a.out, &a.shards, a.signing_key.as_deref(), None, &a.keys)?;
             for (k, c) in &r.merged {
                 rep.json(json!({"event": "case.merge.shard", "shard": k, "events": c.events,
                                 "artifacts": c.artifacts, "evidence": c.evidence, "merge_event": c.merge_event}));
@@ -121,6 +122,18 @@ fn run(cmd: Command, interrupt: &AtomicBool, rep: &mut Reporter) -> Result<i32, 
             }
             for k in &r.already {
                 eprintln!("shard {k}: merged before, skipped");
+            }
+            for g in &r.ranges {
+                rep.json(
+                    json!({"event": "case.merge.ranges", "evidence": g.label, "ranges": g.ranges,
+                                "carved": g.carved, "partial": g.partial}),
+                );
+                if !rep.is_json() {
+                    println!(
+                        "{}: {} ranges' carving stored: {} carved files ({} partial)",
+                        g.label, g.ranges, g.carved, g.partial
+                    );
+                }
             }
             Ok(0)
         }

@@ -372,3 +372,98 @@ fn carved(case: &Path) -> usize {
         .filter(|r| r.contains("origin=Text(\"carved\")"))
         .count()
 }
+
+/// An encrypted item cut into ranges: each range's shard carves the
+/// plaintext of the volume its keys open, and the merge copies the carved
+/// files from the plaintext with the keys it is given (`batch --merge` the
+/// job's; `case merge --key`), refusing without them.
+#[test]
+fn an_encrypted_item_cut_into_ranges_merges_with_its_keys() {
+    if !tools(&["mkfs.ext4", "cryptsetup"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path();
+    let pass = dir.join("pass.txt");
+    std::fs::write(&pass, "correct horse battery staple").unwrap();
+    // An ext4 of 20 MiB with the ground truth in its free blocks, encrypted
+    // in place (LUKS2, AES-XTS, PBKDF2 made fast) in a 40 MiB image.
+    let img = dir.join("luks.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(40 << 20)
+        .unwrap();
+    let tree = dir.join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("notes.txt"), b"on the encrypted volume\n").unwrap();
+    assert!(sh(&format!(
+        "mkfs.ext4 -q -F -b 4096 -d {} {} 20M",
+        tree.display(),
+        img.display()
+    )));
+    let gt = std::fs::read(root_gt()).unwrap();
+    let mut b = std::fs::read(&img).unwrap();
+    b[12 * MIB..12 * MIB + gt.len()].copy_from_slice(&gt);
+    std::fs::write(&img, &b).unwrap();
+    cryptsetup(&[
+        "reencrypt",
+        "--encrypt",
+        "--type",
+        "luks2",
+        "--reduce-device-size",
+        "16M",
+        "--cipher",
+        "aes-xts-plain64",
+        "--key-size",
+        "256",
+        "--batch-mode",
+        "--key-file",
+        pass.to_str().unwrap(),
+        "--pbkdf",
+        "pbkdf2",
+        "--pbkdf-force-iterations",
+        "1000",
+        img.to_str().unwrap(),
+    ]);
+    let job = dir.join("job.toml");
+    std::fs::write(
+        &job,
+        "case = \"cases/all\"\nthreads = 2\nreports = [\"csv\"]\nrange_size = \"8MiB\"\nkeys = [\"password-file=pass.txt\"]\n\n[[item]]\nimage = \"luks.img\"\n",
+    )
+    .unwrap();
+    let o = batch(&job, &[]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    let single = dir.join("single");
+    std::fs::rename(dir.join("cases"), &single).unwrap();
+    assert!(carved(&single.join("all")) > 10, "the plaintext is carved");
+    // Six units (the item, five ranges) over three shards.
+    shards(&job, 3);
+    let all: Vec<PathBuf> = (1..=3).map(|k| shard_dir(dir, k, 3)).collect();
+    let merge = |out: &Path, key: Option<&str>| {
+        let mut args: Vec<String> = vec!["case".into(), "merge".into(), out.display().to_string()];
+        args.extend(all.iter().map(|s| s.display().to_string()));
+        if let Some(k) = key {
+            args.extend(["--key".into(), k.to_string()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run(&args)
+    };
+    // Without the keys the carved files do not read as they were carved.
+    let o = merge(&dir.join("no-keys"), None);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("were keys needed"), "{}", stderr(&o));
+    // With them, as the job gives them: the single run's case.
+    let o = merge(
+        &dir.join("with-keys"),
+        Some(&format!("password-file={}", pass.display())),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let o = batch(&job, &["--merge", "3"]);
+    assert!(matches!(o.status.code(), Some(0 | 3)), "{}", stderr(&o));
+    assert_same_as_single(&single.join("all"), &dir.join("cases/all"));
+    let (a, b) = (
+        case_rows(&dir.join("cases/all")),
+        case_rows(&dir.join("with-keys")),
+    );
+    assert_eq!(a["artifacts"], b["artifacts"], "case merge --key");
+}

@@ -236,7 +236,7 @@ pub(crate) fn merge_ranges(
                     ev.path,
                     c.format,
                     c.offset,
-                    if keys.is_empty() { " (were keys needed? `batch --merge` gives the job's)" } else { "" }
+                    if keys.is_empty() { " (were keys needed? give them with --key, or merge with `batch --merge`, which gives the job's)" } else { "" }
                 )));
             }
         }
