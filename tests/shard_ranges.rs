@@ -228,8 +228,10 @@ fn a_missing_or_altered_range_is_refused() {
             "altered after the shard",
         ],
     );
+    // Refused before anything was written.
+    assert!(!d.path().join("cases/all/case.sqlite").exists());
     std::fs::write(&file, text).unwrap();
-    // Put back, the merge goes on from where it stopped and finishes.
+    // Put back, the merge goes through.
     let o = batch(&job, &["--merge", "5"]);
     assert!(
         matches!(o.status.code(), Some(0 | 3)),

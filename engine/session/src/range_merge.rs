@@ -123,6 +123,76 @@ fn find_range<'a>(
     })
 }
 
+/// Range `w` (of `of`) of evidence `label`, as the registration's
+/// `carve.deferred` describes it: its `carve.range` in exactly one shard, with
+/// the same bounds, space and SHA-256 of its bytes, and its file with the
+/// digest that event recorded. Returns the shard, the event's params, the
+/// file's bytes and the shard's name for messages.
+fn checked_range<'a>(
+    sources: &'a [RangeSource<'a>],
+    label: &str,
+    w: &Value,
+    of: u64,
+) -> Result<(&'a RangeSource<'a>, Value, Vec<u8>, String), Failure> {
+    let index = w["index"].as_u64().unwrap_or(0);
+    let (src, got) = find_range(sources, label, index, of)?;
+    let who = format!("{}: range {index}/{of} of evidence {label}", src.name);
+    for k in ["start", "len", "space_sha256", "sha256"] {
+        if got[k] != w[k] {
+            let what = match k {
+                "sha256" => "the SHA-256 of the bytes it carved",
+                "space_sha256" => "the space it carved",
+                _ => "its bounds",
+            };
+            return Err(bad(
+                &who,
+                format!(
+                    "{what} ({k} {}) is not what the registration's pass recorded ({})",
+                    got[k], w[k]
+                ),
+            ));
+        }
+    }
+    let rel = got["results"].as_str().unwrap_or_default();
+    if Path::new(rel).is_absolute() || rel.split('/').any(|c| c == "..") {
+        return Err(bad(&who, format!("results path {rel:?} leaves the case")));
+    }
+    let path = src.dir.join(rel);
+    let text = std::fs::read(&path).map_err(|e| bad(&who, format!("{}: {e}", path.display())))?;
+    let sha = dredge_hash::sha256_hex(&text);
+    if got["results_sha256"] != json!(sha) {
+        return Err(bad(
+            &who,
+            format!(
+                "{} has SHA-256 {sha}, but its carve.range recorded {}: altered after the shard",
+                path.display(),
+                got["results_sha256"]
+            ),
+        ));
+    }
+    Ok((src, got, text, who))
+}
+
+/// Before anything is merged: every range of every item a shard's
+/// registration left to its ranges is there, read the registered bytes, and
+/// holds the findings its shard recorded ([`checked_range`]).
+pub(crate) fn check_ranges(sources: &[RangeSource<'_>]) -> Result<(), Failure> {
+    for s in sources {
+        for e in s.store.events().map_err(fail)? {
+            if !e.is(Action::CarveDeferred) {
+                continue;
+            }
+            let p: Value = serde_json::from_str(&e.params).map_err(fail)?;
+            let label = p["evidence"].as_str().unwrap_or_default();
+            let want = p["ranges"].as_array().cloned().unwrap_or_default();
+            for w in &want {
+                checked_range(sources, label, w, want.len() as u64)?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Stores the carving of every item of `store` whose registration left it to
 /// its ranges and whose `carve` unit is not sealed yet, from the ranges found
 /// in `sources`. Keys: those the item's scan was given (a carved file inside
@@ -163,43 +233,10 @@ pub(crate) fn merge_ranges(
         let (mut carved, mut notes, mut digests, mut record) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for w in &want {
-            let index = w["index"].as_u64().unwrap_or(0);
-            let (src, got) = find_range(sources, &label, index, of)?;
-            let who = format!("{}: range {index}/{of} of evidence {label}", src.name);
-            for k in ["start", "len", "space_sha256", "sha256"] {
-                if got[k] != w[k] {
-                    let what = match k {
-                        "sha256" => "the SHA-256 of the bytes it carved",
-                        "space_sha256" => "the space it carved",
-                        _ => "its bounds",
-                    };
-                    return Err(bad(
-                        &who,
-                        format!(
-                            "{what} ({k} {}) is not what the registration's pass recorded ({})",
-                            got[k], w[k]
-                        ),
-                    ));
-                }
-            }
-            let rel = got["results"].as_str().unwrap_or_default();
-            if Path::new(rel).is_absolute() || rel.split('/').any(|c| c == "..") {
-                return Err(bad(&who, format!("results path {rel:?} leaves the case")));
-            }
-            let path = src.dir.join(rel);
-            let text =
-                std::fs::read(&path).map_err(|e| bad(&who, format!("{}: {e}", path.display())))?;
+            let (src, got, text, who) = checked_range(sources, &label, w, of)?;
+            let index = got["index"].as_u64().unwrap_or(0);
             let sha = dredge_hash::sha256_hex(&text);
-            if got["results_sha256"] != json!(sha) {
-                return Err(bad(
-                    &who,
-                    format!(
-                        "{} has SHA-256 {sha}, but its carve.range recorded {}: altered after the shard",
-                        path.display(),
-                        got["results_sha256"]
-                    ),
-                ));
-            }
+            let path = src.dir.join(got["results"].as_str().unwrap_or_default());
             let body: Value = serde_json::from_slice(&text)
                 .map_err(|e| bad(&who, format!("{}: not JSON: {e}", path.display())))?;
             for c in body["carved"].as_array().into_iter().flatten() {

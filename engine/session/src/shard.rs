@@ -492,6 +492,17 @@ pub fn case_merge(
         }
     }
     let shards = check_set(shards)?;
+    let sources: Vec<crate::range_merge::RangeSource<'_>> = shards
+        .iter()
+        .map(|s| crate::range_merge::RangeSource {
+            dir: &s.dir,
+            store: &s.store,
+            name: name(s),
+        })
+        .collect();
+    // Every range a shard's registration left to others is checked before
+    // anything is written.
+    crate::range_merge::check_ranges(&sources)?;
     let mut store = if out.join(crate::CASE_DB).exists() {
         Store::open(out).map_err(fail)?
     } else {
@@ -508,14 +519,6 @@ pub fn case_merge(
     }
     let mut report = MergeReport::default();
     let mut last_merged = 0;
-    let sources: Vec<crate::range_merge::RangeSource<'_>> = shards
-        .iter()
-        .map(|s| crate::range_merge::RangeSource {
-            dir: &s.dir,
-            store: &s.store,
-            name: name(s),
-        })
-        .collect();
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     for s in &shards {
         let uuid = s.store.case().map_err(fail)?.uuid;
