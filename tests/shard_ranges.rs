@@ -407,26 +407,12 @@ fn an_encrypted_item_cut_into_ranges_merges_with_its_keys() {
     let mut b = std::fs::read(&img).unwrap();
     b[12 * MIB..12 * MIB + gt.len()].copy_from_slice(&gt);
     std::fs::write(&img, &b).unwrap();
-    cryptsetup(&[
-        "reencrypt",
-        "--encrypt",
-        "--type",
-        "luks2",
-        "--reduce-device-size",
-        "16M",
-        "--cipher",
-        "aes-xts-plain64",
-        "--key-size",
-        "256",
-        "--batch-mode",
-        "--key-file",
-        pass.to_str().unwrap(),
-        "--pbkdf",
-        "pbkdf2",
-        "--pbkdf-force-iterations",
-        "1000",
-        img.to_str().unwrap(),
-    ]);
+    luks2_encrypt_in_place(
+        &img,
+        ("aes-xts-plain64", "256", "512"),
+        &pass,
+        &["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"],
+    );
     let job = dir.join("job.toml");
     std::fs::write(
         &job,

@@ -59,28 +59,9 @@ fn luks2_ext4(
         content.display(),
         img.display()
     )));
-    let mut args = vec![
-        "reencrypt",
-        "--encrypt",
-        "--type",
-        "luks2",
-        "--reduce-device-size",
-        "16M",
-        "--cipher",
-        cipher,
-        "--key-size",
-        key_bits,
-        "--sector-size",
-        sector,
-        "--batch-mode",
-        "--key-file",
-        pass.to_str().unwrap(),
-    ];
-    args.extend_from_slice(kdf);
-    args.push(img.to_str().unwrap());
     // The filesystem as it was, for tests of the plaintext as a whole.
     std::fs::copy(&img, dir.join(format!("{name}.before"))).unwrap();
-    cryptsetup(&args);
+    luks2_encrypt_in_place(&img, (cipher, key_bits, sector), pass, kdf);
     (img, files)
 }
 

@@ -378,6 +378,38 @@ pub fn cryptsetup(args: &[&str]) -> String {
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
+/// Encrypts the image `img` in place as LUKS2 (`cryptsetup reencrypt
+/// --encrypt`, which takes the last 16 MiB for the header it adds) with
+/// `cipher`, its key size in bits and sector size, the passphrase in the file
+/// `pass`, and the KDF options `kdf`.
+pub fn luks2_encrypt_in_place(
+    img: &Path,
+    (cipher, key_bits, sector): (&str, &str, &str),
+    pass: &Path,
+    kdf: &[&str],
+) {
+    let mut args = vec![
+        "reencrypt",
+        "--encrypt",
+        "--type",
+        "luks2",
+        "--reduce-device-size",
+        "16M",
+        "--cipher",
+        cipher,
+        "--key-size",
+        key_bits,
+        "--sector-size",
+        sector,
+        "--batch-mode",
+        "--key-file",
+        pass.to_str().unwrap(),
+    ];
+    args.extend_from_slice(kdf);
+    args.push(img.to_str().unwrap());
+    cryptsetup(&args);
+}
+
 /// `dredge --progress none report CASE --format FORMAT --out OUT`.
 pub fn report(case: &Path, format: &str, out: &Path) -> std::process::Output {
     run(&[
