@@ -1,9 +1,9 @@
 //! Deleted files: their layout from the inode, or from an older copy of it in
 //! the journal, judged against the block bitmap.
 
+use crate::gdt::BG_BLOCK_UNINIT;
 use crate::inode::{Inode, EXT4_EXTENTS_FL};
 use crate::journal::Journal;
-use crate::sb::BG_BLOCK_UNINIT;
 use crate::{journal, sb, ExtFs};
 use dredge_core::{EntryKind, Recovery, Run, RunData};
 
@@ -15,12 +15,14 @@ impl ExtFs {
             // covers the blocks the volume has, not what a damaged count claims.
             let total = self.sb.blocks_count.min(self.vol.len().div_ceil(self.bs()));
             let mut bits = vec![0u8; total.div_ceil(8).min(512 << 20) as usize];
+            // With bigalloc a bit stands for a cluster of `ratio` blocks.
+            let ratio = self.sb.cluster_ratio;
             for (gi, g) in self.groups.iter().enumerate() {
-                if g.flags & BG_BLOCK_UNINIT != 0 {
+                if g.flags & BG_BLOCK_UNINIT != 0 || !g.known() {
                     continue;
                 }
                 let first = u64::from(self.sb.first_data_block) + gi as u64 * per;
-                let n = per.min(total.saturating_sub(first));
+                let n = per.min(total.saturating_sub(first)).div_ceil(ratio);
                 let mut b = vec![0u8; n.div_ceil(8) as usize];
                 if self
                     .vol
@@ -31,9 +33,10 @@ impl ExtFs {
                 }
                 for i in 0..n {
                     if b[(i / 8) as usize] >> (i % 8) & 1 == 1 {
-                        let blk = first + i;
-                        if let Some(x) = bits.get_mut((blk / 8) as usize) {
-                            *x |= 1 << (blk % 8);
+                        for blk in first + i * ratio..(first + (i + 1) * ratio).min(total) {
+                            if let Some(x) = bits.get_mut((blk / 8) as usize) {
+                                *x |= 1 << (blk % 8);
+                            }
                         }
                     }
                 }

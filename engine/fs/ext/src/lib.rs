@@ -6,6 +6,7 @@
 
 mod deleted;
 mod dir;
+mod gdt;
 mod inode;
 mod journal;
 mod layout;
@@ -13,9 +14,9 @@ mod sb;
 mod walk;
 
 use dredge_core::{Entry, EntryKind, Extent, FileSystem, Finding, Run, RunData, VolumeReader};
+use gdt::Group;
 use inode::Inode;
 use journal::Journal;
-use sb::Group;
 pub use sb::Superblock;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -69,7 +70,7 @@ impl ExtFs {
     pub fn open(vol: VolumeReader) -> Result<ExtFs, Finding> {
         let mut findings = Vec::new();
         let sb = sb::find(&vol, &mut findings)?;
-        let groups = sb::groups(&vol, &sb, &mut findings)?;
+        let groups = gdt::groups(&vol, &sb, &mut findings)?;
         let size = sb.blocks_count.saturating_mul(sb.block_size);
         if size > vol.len() {
             findings.push(
@@ -115,7 +116,10 @@ impl ExtFs {
         }
         let idx = u64::from(n - 1);
         let ipg = u64::from(self.sb.inodes_per_group);
-        let g = self.groups.get((idx / ipg) as usize)?;
+        let g = self
+            .groups
+            .get((idx / ipg) as usize)
+            .filter(|g| g.known())?;
         let within = (idx % ipg) * u64::from(self.sb.inode_size);
         let table_block = g.inode_table + within / self.bs();
         Some((table_block, within % self.bs()))
@@ -134,7 +138,7 @@ impl ExtFs {
     /// memory budget (walking a large filesystem otherwise costs one small read per
     /// inode). `None` when over budget.
     fn table(&self, g: usize) -> Option<Arc<(Vec<u8>, bool)>> {
-        let gr = self.groups.get(g)?;
+        let gr = self.groups.get(g).filter(|g| g.known())?;
         let ipg = u64::from(self.sb.inodes_per_group);
         // Only the part of the table in use (the rest is zeroed or never written).
         let unused = if self.sb.ro_compat & (0x10 | sb::RO_COMPAT_METADATA_CSUM) != 0 {

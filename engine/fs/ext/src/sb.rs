@@ -10,6 +10,11 @@ pub const INCOMPAT_META_BG: u32 = 0x10;
 pub const INCOMPAT_INLINE_DATA: u32 = 0x8000;
 pub const RO_COMPAT_METADATA_CSUM: u32 = 0x400;
 pub const COMPAT_HAS_JOURNAL: u32 = 0x4;
+const COMPAT_SPARSE_SUPER2: u32 = 0x200;
+const RO_COMPAT_SPARSE_SUPER: u32 = 0x1;
+/// Allocation in clusters of 2^n blocks: the block bitmap has a bit per cluster,
+/// and a group holds `clusters per group` × that many blocks.
+pub const RO_COMPAT_BIGALLOC: u32 = 0x200;
 
 #[derive(Clone, Debug)]
 pub struct Superblock {
@@ -30,6 +35,13 @@ pub struct Superblock {
     pub group_nr: u32,
     /// First non-reserved inode (11 before revision 1).
     pub first_ino: u32,
+    /// Blocks per allocation cluster (1 without bigalloc).
+    pub cluster_ratio: u64,
+    /// With meta_bg: descriptor blocks before this one are laid out after the
+    /// superblock as without it; the rest each sit in their meta-group's first group.
+    pub first_meta_bg: u32,
+    /// With sparse_super2: the only two groups holding backup superblocks.
+    pub backup_bgs: [u32; 2],
 }
 
 impl Superblock {
@@ -42,6 +54,24 @@ impl Superblock {
 
     pub fn has(&self, incompat: u32) -> bool {
         self.incompat & incompat != 0
+    }
+
+    /// The first block of group `g`.
+    pub fn group_start(&self, g: u64) -> u64 {
+        u64::from(self.first_data_block)
+            .saturating_add(g.saturating_mul(u64::from(self.blocks_per_group)))
+    }
+
+    /// Whether group `g` begins with a copy of the superblock (and, outside
+    /// meta_bg, of the group descriptors), as the kernel's `ext4_bg_has_super`.
+    pub fn has_super(&self, g: u64) -> bool {
+        if self.compat & COMPAT_SPARSE_SUPER2 != 0 {
+            return g == 0 || self.backup_bgs.iter().any(|&b| b != 0 && u64::from(b) == g);
+        }
+        if g <= 1 || self.ro_compat & RO_COMPAT_SPARSE_SUPER == 0 {
+            return true;
+        }
+        g % 2 == 1 && [3u64, 5, 7].iter().any(|&p| is_power_of(g, p))
     }
 
     /// "ext2", "ext3" or "ext4" from the features, as the tools name them.
@@ -89,14 +119,36 @@ impl Superblock {
         let bpg = le32(s, 32);
         let ipg = le32(s, 40);
         let first_data_block = le32(s, 20);
+        let ro_compat = if rev == 0 { 0 } else { le32(s, 100) };
+        let cluster_ratio = if ro_compat & RO_COMPAT_BIGALLOC != 0 {
+            // A cluster is 2^(log cluster size - log block size) blocks, and its
+            // group holds 8 × block size clusters at most (one bitmap block).
+            let log_cluster = le32::<u32>(s, 28);
+            let cpg = le32::<u32>(s, 36);
+            if log_cluster < log
+                || log_cluster - log > 16
+                || cpg == 0
+                || u64::from(cpg) > 8 * block_size
+                || u64::from(cpg) << (log_cluster - log) != u64::from(bpg)
+            {
+                return Err(Finding::new(at + 28, "ext bigalloc cluster geometry invalid")
+                    .expected(
+                        "cluster >= block, clusters per group × blocks per cluster = blocks per group",
+                        format!("log cluster {log_cluster}, log block {log}, {cpg} clusters, {bpg} blocks per group"),
+                    ));
+            }
+            1u64 << (log_cluster - log)
+        } else {
+            1
+        };
         if bpg == 0
-            || u64::from(bpg) > 8 * block_size
+            || u64::from(bpg) > 8 * block_size * cluster_ratio
             || ipg == 0
             || blocks_count == 0
             || first_data_block > 1
         {
             return Err(Finding::new(at, "ext superblock geometry invalid").expected(
-                format!("blocks per group 1..={}, inodes per group > 0, blocks > 0, first data block 0 or 1", 8 * block_size),
+                format!("blocks per group 1..={}, inodes per group > 0, blocks > 0, first data block 0 or 1", 8 * block_size * cluster_ratio),
                 format!("{bpg}, {ipg}, {blocks_count}, {first_data_block}"),
             ));
         }
@@ -123,7 +175,7 @@ impl Superblock {
             rev_level: rev,
             compat: if rev == 0 { 0 } else { le32(s, 92) },
             incompat,
-            ro_compat: if rev == 0 { 0 } else { le32(s, 100) },
+            ro_compat,
             desc_size,
             label: (!label.is_empty()).then_some(label),
             journal_inum: if rev == 0 { 0 } else { le32(s, 224) },
@@ -133,6 +185,9 @@ impl Superblock {
             } else {
                 le32::<u32>(s, 84).clamp(3, 1 << 20)
             },
+            cluster_ratio,
+            first_meta_bg: if rev == 0 { 0 } else { le32(s, 260) },
+            backup_bgs: [le32(s, 588), le32(s, 592)],
         })
     }
 }
@@ -141,6 +196,13 @@ fn read_1k(vol: &VolumeReader, at: u64) -> Option<Vec<u8>> {
     let mut b = vec![0u8; 1024];
     let r = vol.read_at(at, &mut b).ok()?;
     (r.len == 1024 && r.is_clean()).then_some(b)
+}
+
+fn is_power_of(mut g: u64, p: u64) -> bool {
+    while g > 1 && g.is_multiple_of(p) {
+        g /= p;
+    }
+    g == 1
 }
 
 /// Groups that hold backup superblocks with sparse_super: 1 and powers of 3, 5, 7.
@@ -170,8 +232,11 @@ pub fn find(vol: &VolumeReader, findings: &mut Vec<Finding>) -> Result<Superbloc
     };
     // Block size and group size are unknown: try the usual geometries
     // (blocks per group = 8 × block size).
-    for bs in [1024u64, 2048, 4096, 8192, 16384, 32768, 65536] {
-        let bpg = 8 * bs;
+    // A bigalloc group is 8 × block size clusters of 2^n blocks each.
+    let geometries = [1024u64, 2048, 4096, 8192, 16384, 32768, 65536]
+        .into_iter()
+        .flat_map(|bs| (0..=16).map(move |n| (bs, (8 * bs) << n)));
+    for (bs, bpg) in geometries {
         let first = u64::from(bs == 1024);
         for g in backup_groups(64 * 1024) {
             let at = (g * bpg + first) * bs;
@@ -196,105 +261,4 @@ pub fn find(vol: &VolumeReader, findings: &mut Vec<Finding>) -> Result<Superbloc
         }
     }
     Err(err)
-}
-
-#[derive(Clone, Debug, Default)]
-pub struct Group {
-    pub block_bitmap: u64,
-    pub inode_bitmap: u64,
-    pub inode_table: u64,
-    pub flags: u32,
-    pub itable_unused: u32,
-}
-
-pub const BG_INODE_UNINIT: u32 = 0x1;
-pub const BG_BLOCK_UNINIT: u32 = 0x2;
-
-/// Group descriptors: the primary table (after the primary superblock), or a backup
-/// table (after a backup superblock) when the primary is unreadable or implausible.
-pub fn groups(
-    vol: &VolumeReader,
-    sb: &Superblock,
-    findings: &mut Vec<Finding>,
-) -> Result<Vec<Group>, Finding> {
-    let n = sb.group_count();
-    let ds = u64::from(sb.desc_size);
-    let bytes = n * ds;
-    if bytes > 256 << 20 {
-        return Err(Finding::new(
-            vol.base() + 1024,
-            "ext group descriptor table implausibly large",
-        )
-        .expected("<= 256 MiB", bytes));
-    }
-    if sb.has(INCOMPAT_META_BG) {
-        findings.push(Finding::new(
-            vol.base() + 1024,
-            "ext meta_bg layout: only the first descriptor block is read in place",
-        ));
-    }
-    let candidates = std::iter::once(0u64).chain(backup_groups(n));
-    let mut first_err = None;
-    for g in candidates {
-        let gstart = u64::from(sb.first_data_block) + g * u64::from(sb.blocks_per_group);
-        let at = (gstart + 1) * sb.block_size;
-        let (buf, rep) = match vol.read_vec(at, bytes, 256 << 20) {
-            Ok(x) => x,
-            Err(e) => {
-                return Err(Finding::new(
-                    vol.base() + at,
-                    format!("cannot read group descriptors: {e}"),
-                ))
-            }
-        };
-        let parsed: Vec<Group> = (0..n as usize)
-            .map(|i| {
-                let d = &buf[i * ds as usize..(i + 1) * ds as usize];
-                let hi = |o: usize| {
-                    if ds >= 64 {
-                        u64::from(le32::<u32>(d, o)) << 32
-                    } else {
-                        0
-                    }
-                };
-                Group {
-                    block_bitmap: u64::from(le32::<u32>(d, 0)) | hi(32),
-                    inode_bitmap: u64::from(le32::<u32>(d, 4)) | hi(36),
-                    inode_table: u64::from(le32::<u32>(d, 8)) | hi(40),
-                    flags: le16(d, 18),
-                    itable_unused: le16(d, 28),
-                }
-            })
-            .collect();
-        let sane = rep.is_clean()
-            && parsed.iter().all(|gr| {
-                gr.inode_table > 0
-                    && gr.inode_table < sb.blocks_count
-                    && gr.block_bitmap < sb.blocks_count
-                    && gr.inode_bitmap < sb.blocks_count
-            });
-        if sane {
-            if g != 0 {
-                findings.push(Finding::new(
-                    vol.base() + at,
-                    format!("primary group descriptors unusable; backup copy in group {g} used"),
-                ));
-            }
-            return Ok(parsed);
-        }
-        if first_err.is_none() {
-            first_err = Some(Finding::new(
-                vol.base() + at,
-                "ext group descriptors unreadable or point outside the filesystem",
-            ));
-        }
-        if g > 0 && gr_count_exceeded(g, n) {
-            break;
-        }
-    }
-    Err(first_err.unwrap_or_else(|| Finding::new(vol.base(), "no usable group descriptors")))
-}
-
-fn gr_count_exceeded(g: u64, n: u64) -> bool {
-    g >= n
 }

@@ -7,8 +7,9 @@
 //! does not grow with the file count). Only inodes with more than one link wait
 //! until every directory is read, so their entry carries all their names.
 
+use crate::gdt::BG_INODE_UNINIT;
 use crate::inode::{Inode, EXT4_INDEX_FL, EXT4_INLINE_DATA_FL};
-use crate::sb::{self, BG_INODE_UNINIT};
+use crate::sb;
 use crate::{dir, ftype_kind, ExtFs, MAX_DEPTH, NAME_ONLY_ID};
 use dredge_core::{Entry, EntryKind, Finding, Recovery, RunData};
 use std::collections::{BTreeMap, HashSet};
@@ -232,7 +233,7 @@ impl ExtFs {
         let first_ino = self.sb.first_ino;
         let ipg = self.sb.inodes_per_group;
         for (gi, g) in self.groups.iter().enumerate() {
-            if g.flags & BG_INODE_UNINIT != 0 {
+            if g.flags & BG_INODE_UNINIT != 0 || !g.known() {
                 continue;
             }
             let isz = u64::from(self.sb.inode_size);

@@ -106,3 +106,85 @@ fn mutated_ext_metadata_never_panics() {
         "only {walked} of {cases} damaged images were walked"
     );
 }
+
+/// An image `mkfs.ext4 -d` makes of a few files with extra options; `None`
+/// when mkfs.ext4 is not installed (fatal with DREDGE_REQUIRE_TOOLS=1).
+fn made(opts: &str, size: &str) -> Option<Vec<u8>> {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    for d in 0..40u64 {
+        std::fs::create_dir_all(src.join(format!("d{d}"))).unwrap();
+        let mut r = dredge_testkit::Rng::new(d);
+        std::fs::write(
+            src.join(format!("d{d}/f")),
+            r.bytes(100 + (d as usize * 997) % 9000),
+        )
+        .unwrap();
+    }
+    let img = dir.path().join("img");
+    let ok = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "mkfs.ext4 -q -F {opts} -d {} {} {size} >/dev/null 2>&1",
+            src.display(),
+            img.display()
+        ))
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var("DREDGE_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "mkfs.ext4 -d is required"
+        );
+        return None;
+    }
+    Some(std::fs::read(img).unwrap())
+}
+
+/// bigalloc (a bitmap bit per 16-block cluster, group 0 at block 0 with the
+/// superblock in block 1) and meta_bg (descriptor blocks in their meta-group:
+/// 256-block groups, so the second block of descriptors is 8 MiB in).
+#[test]
+fn mutated_bigalloc_and_meta_bg_never_panic() {
+    let Some(big) = made("-b 1024 -O bigalloc -C 16384", "8M") else {
+        return;
+    };
+    let Some(meta) = made(
+        "-b 1024 -g 256 -N 512 -O meta_bg,^resize_inode,^64bit",
+        "16M",
+    ) else {
+        return;
+    };
+    assert!(run_case(big.clone()) > 40 && run_case(meta.clone()) > 40);
+    let (mut r, cases) = dredge_testkit::mutation_setup(0x6D65_7461_6267_0001);
+    let mut walked = 0;
+    for case in 0..cases {
+        let (mut img, regions): (Vec<u8>, &[(usize, usize)]) = if case % 2 == 0 {
+            (big.clone(), &[(0, 96 << 10)])
+        } else {
+            // Group 32 starts at block 1 + 32 × 256: its descriptor block.
+            (meta.clone(), &[(0, 96 << 10), (8193 << 10, 8197 << 10)])
+        };
+        for _ in 0..1 + r.below(6) {
+            let (a, b) = regions[r.index(regions.len())];
+            let i = a + r.index(b - a - 4);
+            match r.below(4) {
+                0 => img[i..i + 4].copy_from_slice(
+                    &[0u32, 1, 0xFFFF_FFFF, 0x8000_0000, r.next() as u32][r.index(5)].to_le_bytes(),
+                ),
+                1 => {
+                    let s = i & !1023;
+                    img[s..s + 1024].fill(0);
+                }
+                _ => img[i] = r.next() as u8,
+            }
+        }
+        if run_case(img) > 0 {
+            walked += 1;
+        }
+    }
+    assert!(
+        walked > cases / 3,
+        "only {walked} of {cases} damaged images were walked"
+    );
+}
