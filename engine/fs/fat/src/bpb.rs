@@ -86,9 +86,11 @@ impl Bpb {
         if s.len() < 512 {
             return Err(f(0, "boot sector too short"));
         }
-        if !(s[0] == 0xEB || s[0] == 0xE9 || s[0] == 0xE8) {
+        // 0x60 is the 68000's BRA.S of an Atari ST boot sector (`mkfs.fat -A`,
+        // which Linux mounts); its BPB is the same.
+        if !(s[0] == 0xEB || s[0] == 0xE9 || s[0] == 0xE8 || s[0] == 0x60) {
             return Err(f(0, "FAT boot sector has no jump instruction")
-                .expected("EB xx 90 or E9 xx xx", format!("{:02X}", s[0])));
+                .expected("EB xx 90, E9 xx xx or 60 xx", format!("{:02X}", s[0])));
         }
         let bps = le16(s, 11);
         if !matches!(bps, 512 | 1024 | 2048 | 4096) {
