@@ -154,6 +154,76 @@ fn mp3_made_by_lame_comes_back_whole_with_its_tags() {
     assert_eq!(arts.len(), place.len(), "{arts:#?}");
 }
 
+/// MP3s lame wrote (its Info header states the stream's length), laid into
+/// random bytes in two pieces with a gap of noise between: each comes back
+/// whole in those two pieces, the rest found where the cut frame's length
+/// puts the next header and the frames ending exactly at the stated length;
+/// one cut short is partial at the sector where it was cut, where before it
+/// ran on while noise parsed as frames and was called whole. No frame inside
+/// the second piece is carved as an MP3 of its own.
+#[test]
+fn mp3_in_two_pieces_comes_back_by_its_stated_length() {
+    if !tools(&["lame"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    wav(&p.join("a.wav"), 2);
+    let plain = made(p, "lame --quiet -b 128 a.wav plain.mp3", "plain.mp3");
+    let tagged = made(
+        p,
+        "lame --quiet -V 4 --add-id3v2 --tt evidence --ta dredge a.wav tagged.mp3",
+        "tagged.mp3",
+    );
+    for (name, f, cut, gap) in [
+        ("plain", &plain, 25 * 512, 7 * 512),
+        ("tagged", &tagged, 40 * 512, 300 * 512),
+    ] {
+        let at = 0x10000usize;
+        let mut img = noise(4 << 20, 77);
+        img[at..at + cut].copy_from_slice(&f[..cut]);
+        let rest = at + cut + gap;
+        img[rest..rest + f.len() - cut].copy_from_slice(&f[cut..]);
+        // The same file cut short, further on.
+        let short = 0x200000usize;
+        img[short..short + cut].copy_from_slice(&f[..cut]);
+        let dir = p.join(name);
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::write(dir.join("img.raw"), &img).unwrap();
+        // Exit 3: complete, with a partial file.
+        let arts = one_shot_ls(
+            "carve",
+            &dir.join("img.raw"),
+            None,
+            &dir.join("case"),
+            3,
+            &[],
+        );
+        let a = carved_at(&arts, at as u64, "mp3").unwrap_or_else(|| panic!("{name}: {arts:#?}"));
+        assert_eq!(a["sha256"], sha256(f), "{name}: {a}");
+        assert_eq!(
+            image_runs(a),
+            [
+                (at as u64, cut as u64),
+                (rest as u64, (f.len() - cut) as u64)
+            ],
+            "{name}"
+        );
+        let b =
+            carved_at(&arts, short as u64, "mp3").unwrap_or_else(|| panic!("{name}: {arts:#?}"));
+        assert_eq!(b["status"], "partial", "{name}: {b}");
+        assert_eq!(b["size"], cut as u64, "{name}: {b}");
+        assert!(
+            carved_at(&arts, rest as u64, "").is_none()
+                && !arts.iter().any(|x| {
+                    let o = image_runs(x)[0].0;
+                    o > rest as u64 && o < (rest + f.len() - cut) as u64
+                }),
+            "{name}: the second piece carved on its own: {arts:#?}"
+        );
+    }
+}
+
 /// AAC in ADTS frames as ffmpeg's encoder writes it (`.aac`): stereo music
 /// quality and mono voice-memo quality, laid into random bytes, each comes back
 /// whole and bit-exact, unverified (ADTS frames carry no checksum of their

@@ -657,3 +657,36 @@ fn zeros_inside_a_cross_reference_table_are_a_gap_not_white_space() {
         "a layout with the zeros inside called complete: {a}"
     );
 }
+
+/// GIFs ImageMagick wrote: whole, each image's LZW codes decode to exactly its
+/// width × height pixels, so the file is `carved-complete`; in two pieces with
+/// noise between, the sub-block lengths can chain on through the noise (the
+/// file was called whole before), but an LZW code no table holds comes soon
+/// after the cut: partial, up to the sector where it was cut.
+#[test]
+fn a_gif_in_two_pieces_is_partial_at_its_cut() {
+    if !tools(&["convert"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let gif = made(
+        p,
+        "convert -size 300x200 plasma:fractal -seed 5 a.gif",
+        "a.gif",
+    );
+    assert!(gif.len() > 40 * 512, "{}", gif.len());
+    let cut = 30 * 512;
+    let (img, _) = lay(4 << 20, 0x20000, &gif, &[cut], &[64 * 512]);
+    let mut img = img;
+    let whole = 0x200000usize;
+    img[whole..whole + gif.len()].copy_from_slice(&gif);
+    std::fs::write(p.join("img.raw"), &img).unwrap();
+    let arts = one_shot_ls("carve", &p.join("img.raw"), None, &p.join("case"), 3, &[]);
+    let a = carved_at(&arts, whole as u64, "gif").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(a["recovery"], "carved-complete", "{a}");
+    assert_eq!(a["sha256"], sha256(&gif));
+    let b = carved_at(&arts, 0x20000, "gif").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(b["status"], "partial", "{b}");
+    assert_eq!(b["size"], cut as u64, "{b}");
+}

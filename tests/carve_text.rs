@@ -145,3 +145,53 @@ fn text_files_at_sector_starts_come_back_whole_and_noise_gives_none() {
     );
     assert_eq!(texts(&again), got, "the same for any threads and page size");
 }
+
+/// Text files followed not by zero slack but by noise (what lies past a file
+/// whose last sector was not cleared, or a file cut short): random bytes are
+/// printable three times in eight, and high bytes pass Shift_JIS's rules, so
+/// the run went on a few bytes past the file's end and no copy was exact.
+/// The run's last line is now cut before a byte the text never used, and one
+/// or two letters or digits after the last line break are left out; an ASCII
+/// file is read as ASCII even when the noise after it is longer as Shift_JIS.
+#[test]
+fn noise_right_after_a_text_file_is_not_the_files() {
+    let d = tempfile::tempdir().unwrap();
+    let mut img = noise(2 << 20, 5);
+    let csv: String = (0..900)
+        .map(|i| format!("{i},payment,{}\n", i * 37 % 1000))
+        .collect();
+    let prose = "the vessel left the harbour before the customs meeting\n".repeat(200);
+    let json = format!(
+        "{{\n{}  \"last\": 0\n}}",
+        "  \"account\": 28727,\n".repeat(60)
+    );
+    let cases: [(&str, &[u8]); 5] = [
+        (&csv, b"\r cU2\xea\x8bi"),
+        (&prose, b"A\x9e\xed\x9dHA\x01"),
+        (&prose, b"u\x00"),
+        (&csv, b"g7\x02"),
+        (&json, b"\x05"),
+    ];
+    let mut at = 0x10000;
+    let mut want = Vec::new();
+    for (text, after) in cases {
+        img[at..at + text.len()].copy_from_slice(text.as_bytes());
+        img[at + text.len()..at + text.len() + after.len()].copy_from_slice(after);
+        want.push((at as u64, text.as_bytes()));
+        at = (at + text.len() + 4096).next_multiple_of(4096);
+        // The sector before the next file must not end in text.
+        img[at - 1] = 0;
+    }
+    std::fs::write(d.path().join("img.raw"), &img).unwrap();
+    let arts = one_shot_ls(
+        "carve",
+        &d.path().join("img.raw"),
+        None,
+        &d.path().join("case"),
+        0,
+        &[],
+    );
+    for (off, text) in want {
+        expect_carved(&arts, off, "text", "txt", Want::Unverified(text));
+    }
+}

@@ -515,8 +515,19 @@ impl Carver for Jpeg {
                         };
                     }
                 }
+                // Data breaks at sector boundaries (a file in pieces, a sector
+                // overwritten): the decoder notices some bytes after the break,
+                // in the same sector or later, so the bytes before the failing
+                // one's sector are all that can be the file's.
+                let len = at.min(limit);
+                let sector = (r.start() + len) / SECTOR * SECTOR;
+                let len = if len < limit && sector > r.start() {
+                    sector - r.start()
+                } else {
+                    len
+                };
                 Verdict::Partial {
-                    len: at.min(limit),
+                    len,
                     why: why.into(),
                     subtype: None,
                 }

@@ -1,7 +1,7 @@
 //! MP3 validator: MPEG-1, MPEG-2 and MPEG-2.5 Layer III streams, with their ID3
 //! tags.
 
-use crate::{Carver, Reader, Verdict};
+use crate::{Carver, Reader, Verdict, SECTOR};
 
 /// MP3: an optional ID3v2 tag (its syncsafe size places the audio), then
 /// Layer III frames, each header valid (no reserved or free bitrate, no reserved
@@ -75,7 +75,7 @@ impl Carver for Mp3 {
         1 << 31
     }
     fn check(&self, r: &mut Reader<'_>) -> Verdict {
-        let mut at = 0u64;
+        let mut audio = 0u64;
         if let Some(id3) = r
             .get(0, 10)
             .filter(|h| h.starts_with(b"ID3"))
@@ -86,22 +86,46 @@ impl Carver for Mp3 {
             }
             let size = id3[6..10].iter().fold(0u64, |v, &b| v << 7 | u64::from(b));
             let footer = if id3[5] & 0x10 != 0 { 10 } else { 0 };
-            at = 10 + size + footer;
+            audio = 10 + size + footer;
+        } else if !r.start().is_multiple_of(SECTOR) {
+            // Untagged frames start a file only where a file can start: frames
+            // met inside other data are the rest of a stream (in pieces).
+            return Verdict::Reject;
         }
-        let Some((len, version, rate)) = r.get(at, 4).and_then(frame) else {
+        let Some(first) = r.get(audio, 4).and_then(frame) else {
             return Verdict::Reject;
         };
-        let mut frames = 1u32;
-        at += len;
-        while let Some((len, v, s)) = r.get(at, 4).and_then(frame) {
-            if (v, s) != (version, rate) || at + len > r.limit() {
-                break;
-            }
-            frames += 1;
-            at += len;
-        }
-        if frames < MIN_FRAMES {
+        let (version, rate) = (first.1, first.2);
+        let ends = info_bytes(r, audio)
+            .map(|n| [audio + n, n])
+            .unwrap_or_default();
+        let c = chain(r, audio, (version, rate), &ends);
+        if c.frames < MIN_FRAMES {
             return Verdict::Reject;
+        }
+        let mut at = c.end;
+        let wanted = ends.iter().copied().filter(|&e| e > audio).min();
+        if wanted.is_some_and(|w| at < w && !ends.contains(&at)) {
+            // The Xing/Info header says the stream runs on: it broke at a
+            // sector boundary before the frame that failed.
+            let cut = (r.start() + at) / SECTOR * SECTOR - r.start();
+            if cut > audio {
+                // Either reading of the stated length (with or without the ID3v2 tag).
+                for want in ends.iter().copied().filter(|&e| e > cut) {
+                    if let Some(f) = rest_after_gap(r, cut, c.last, (version, rate), want) {
+                        return Verdict::Fragmented {
+                            fragments: f,
+                            subtype: None,
+                        };
+                    }
+                }
+                return Verdict::Partial {
+                    len: cut,
+                    why: "the frames stop before the length the stream's Xing/Info header gives"
+                        .into(),
+                    subtype: None,
+                };
+            }
         }
         if r.get(at, 3) == Some(b"TAG") && at + 128 <= r.limit() {
             at += 128;
@@ -111,6 +135,111 @@ impl Carver for Mp3 {
             subtype: None,
         }
     }
+}
+
+/// How far past a break the rest of a stream is looked for.
+const GAP_MAX: u64 = 4 << 20;
+
+/// Where a chain of frames ran: the end of its last frame, that frame's
+/// start, and how many frames.
+struct Chain {
+    end: u64,
+    last: u64,
+    frames: u32,
+}
+
+/// Follows frames of one version and sample rate from `at`, stopping at the
+/// first that is not one or at an end in `stop` (a length the stream states).
+fn chain(r: &mut Reader<'_>, mut at: u64, kind: (u8, u8), stop: &[u64]) -> Chain {
+    let mut c = Chain {
+        end: at,
+        last: at,
+        frames: 0,
+    };
+    while let Some((len, v, s)) = r.get(at, 4).and_then(frame) {
+        if (v, s) != kind || at + len > r.limit() {
+            break;
+        }
+        c.frames += 1;
+        c.last = at;
+        at += len;
+        c.end = at;
+        if stop.contains(&at) {
+            break;
+        }
+    }
+    c
+}
+
+/// The stream's length in bytes from a Xing or Info header (LAME and most
+/// encoders write one in the first frame), if there is one. Encoders differ
+/// on whether it counts an ID3v2 tag, so both readings are tried.
+fn info_bytes(r: &mut Reader<'_>, audio: u64) -> Option<u64> {
+    let h = r.get(audio, 4)?.to_vec();
+    let mono = h[3] >> 6 == 3;
+    let side = match ((h[1] >> 3) & 3 == 3, mono) {
+        (true, true) => 17,
+        (true, false) => 32,
+        (false, true) => 9,
+        (false, false) => 17,
+    };
+    let crc = if h[1] & 1 == 0 { 2 } else { 0 };
+    let at = audio + 4 + crc + side;
+    let tag = r.get(at, 16)?.to_vec();
+    if &tag[..4] != b"Xing" && &tag[..4] != b"Info" {
+        return None;
+    }
+    let flags = u32::from_be_bytes(tag[4..8].try_into().ok()?);
+    if flags & 2 == 0 {
+        return None;
+    }
+    let field = if flags & 1 != 0 { 12 } else { 8 };
+    let n = u64::from(u32::from_be_bytes(tag[field..field + 4].try_into().ok()?));
+    (n > 4).then_some(n)
+}
+
+/// The rest of a stream broken at `cut` (its last whole frame starting at
+/// `last`), looked for at sector boundaries up to `GAP_MAX` on: the frame
+/// the cut split must continue there with a frame header where its length
+/// puts one, and frames from there must end exactly at `want`, the length
+/// the stream states (then an ID3v1 tag, if one follows, is the file's). The
+/// nearest such place is taken.
+fn rest_after_gap(
+    r: &mut Reader<'_>,
+    cut: u64,
+    last: u64,
+    kind: (u8, u8),
+    want: u64,
+) -> Option<Vec<(u64, u64)>> {
+    let (len, ..) = r.get(last, 4).and_then(frame)?;
+    // The next header's offset in the file, and so past the continuation's start.
+    let next = if last + len > cut { last + len } else { cut };
+    let into = next - cut;
+    let mut gap = SECTOR;
+    while gap <= GAP_MAX && cut + gap + (want - cut) <= r.limit() {
+        let at = cut + gap + into;
+        if r.get(at, 4)
+            .and_then(frame)
+            .is_some_and(|f| (f.1, f.2) == kind)
+        {
+            let end = cut + gap + (want - cut);
+            let c = chain(r, at, kind, &[end]);
+            if c.end == end {
+                // An ID3v1 tag after the frames is the file's too.
+                let tag = if r.get(end, 3) == Some(b"TAG") && end + 128 <= r.limit() {
+                    128
+                } else {
+                    0
+                };
+                return Some(vec![(0, cut), (cut + gap, want - cut + tag)]);
+            }
+        }
+        if r.exhausted() {
+            return None;
+        }
+        gap += SECTOR;
+    }
+    None
 }
 
 #[cfg(test)]

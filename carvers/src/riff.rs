@@ -4,6 +4,9 @@ use crate::{Carver, Reader, Verdict};
 
 /// RIFF (WAV, AVI, WEBP): the declared size, a known form type, and a chunk walk
 /// (four-letter ids, sizes padded to even) that lands exactly on the declared end.
+/// Nothing checks what the chunks hold (PCM samples, video frames, VP8 data), so
+/// a whole file is `carved-unverified-contiguous`: a WAV in two pieces has the
+/// same sizes as a whole one.
 pub struct Riff;
 
 impl Carver for Riff {
@@ -71,6 +74,6 @@ impl Carver for Riff {
                 subtype,
             };
         }
-        Verdict::Complete { len: end, subtype }
+        Verdict::Unverified { len: end, subtype }
     }
 }

@@ -199,6 +199,12 @@ impl Carver for Text {
         const CHUNK: u64 = 64 << 10;
         let mut len = 0u64;
         let mut head = Vec::new();
+        // How often each byte value occurs in the text, to tell its last line
+        // from the bytes after its end (see `trim_tail`).
+        let mut counts = [0u32; 256];
+        // Double-byte characters, and those of the kana and punctuation rows,
+        // in the first chunk (see `kana_poor`).
+        let mut double = (0usize, 0usize);
         // The encoding is the one in which the first chunk runs longer
         // (UTF-8 on a tie: ASCII text is both), for the whole file.
         let mut enc = None;
@@ -212,8 +218,12 @@ impl Carver for Text {
                 break;
             };
             let enc = *enc.get_or_insert_with(|| {
-                // The longest run wins; UTF-8 on a tie, then Shift_JIS.
+                // The longest run wins; UTF-8 on a tie, then Shift_JIS. The
+                // bytes after an ASCII file's end pass Shift_JIS's or EUC-JP's
+                // rules for a few bytes more often than UTF-8's: a Japanese
+                // encoding wins only by as much as starts a file in it.
                 let (u, j, e) = (text_len(b), sjis_len(b), euc_len(b));
+                let u = u + SJIS_START;
                 if e > u && e > j {
                     Enc::EucJp
                 } else if j > u {
@@ -225,8 +235,10 @@ impl Carver for Text {
             let n = scan(b, true, enc);
             if head.is_empty() {
                 head.extend_from_slice(&b[..n.min(1024)]);
+                double = double_bytes(&b[..n], enc);
             }
             if last || n + 3 < b.len() {
+                b[..n].iter().for_each(|&x| counts[usize::from(x)] += 1);
                 len += n as u64;
                 break;
             }
@@ -236,9 +248,16 @@ impl Carver for Text {
             if keep == 0 {
                 break;
             }
+            b[..keep].iter().for_each(|&x| counts[usize::from(x)] += 1);
             len += keep as u64;
         }
-        if len < START as u64 {
+        if enc == Some(Enc::Utf8) {
+            let k = len.min(128) as usize;
+            if let Some(t) = r.get(len - k as u64, k) {
+                len -= trim_tail(t, &mut counts) as u64;
+            }
+        }
+        if len < START as u64 || kana_poor(double, &counts) {
             return Verdict::Reject;
         }
         Verdict::Unverified {
@@ -246,6 +265,96 @@ impl Carver for Text {
             subtype: subtype(&head),
         }
     }
+}
+
+/// How many bytes at the end of a UTF-8 text run (`tail`, its last bytes;
+/// `counts`, every byte value's count in the run) are not the file's. Text
+/// ends where a byte that is not text comes, but the bytes after a file's end
+/// (the rest of its last sector, then whatever lies there) are often noise,
+/// and about three in eight random bytes are printable: the run goes on a few
+/// bytes past the end. A text file seldom ends inside a line whose bytes its
+/// body never used, so in a last line that has no line break after it, the
+/// run is cut before the first byte whose value occurs nowhere before that
+/// line (a character cut at the front is left out whole), and a last line of
+/// only one or two letters or digits is left out.
+fn trim_tail(tail: &[u8], counts: &mut [u32; 256]) -> usize {
+    // Lines end in LF (CR LF too), or in CR alone (old Mac text); a CR in
+    // text that uses LF is a byte like any other.
+    let eol = if counts[usize::from(b'\n')] > 0 {
+        b'\n'
+    } else {
+        b'\r'
+    };
+    if tail.last().is_none_or(|&b| b == eol) {
+        return 0;
+    }
+    let Some(q) = tail.iter().rposition(|&b| b == eol) else {
+        return 0;
+    };
+    let line = &tail[q + 1..];
+    // One or two letters or digits after the last of many lines are far more
+    // often the noise's first bytes (three in eight are printable) than a
+    // last line (a closing `}` or `)` stays).
+    if line.len() <= 2
+        && line.iter().all(u8::is_ascii_alphanumeric)
+        && counts[usize::from(eol)] >= 8
+    {
+        return line.len();
+    }
+    line.iter().for_each(|&b| counts[usize::from(b)] -= 1);
+    // A closing bracket closes one the body opened (a flat JSON object ends in
+    // its only `}`).
+    let seen = |b: u8| {
+        let open = match b {
+            b'}' => b'{',
+            b']' => b'[',
+            b')' => b'(',
+            b'>' => b'<',
+            _ => b,
+        };
+        counts[usize::from(b)] > 0 || counts[usize::from(open)] > 0
+    };
+    let Some(mut j) = line.iter().position(|&b| !seen(b)) else {
+        return 0;
+    };
+    // Back to the start of a UTF-8 character.
+    while j > 0 && line[j] & 0xC0 == 0x80 {
+        j -= 1;
+    }
+    line.len() - j
+}
+
+/// (double-byte characters, those in the rows of kana and punctuation) in a
+/// Shift_JIS or EUC-JP run; (0, 0) for UTF-8.
+fn double_bytes(b: &[u8], enc: Enc) -> (usize, usize) {
+    let (mut all, mut kana, mut i) = (0, 0, 0);
+    if enc == Enc::Utf8 {
+        return (0, 0);
+    }
+    while i < b.len() {
+        if b[i] < 0x80 {
+            i += 1;
+            continue;
+        }
+        all += 1;
+        kana += usize::from(match enc {
+            Enc::ShiftJis => matches!(b[i], 0x81..=0x83),
+            _ => matches!(b[i], 0xA1..=0xA5),
+        });
+        i += 2;
+    }
+    (all, kana)
+}
+
+/// Japanese text is a fifth or more kana and punctuation, and has line
+/// breaks; the bright pixels of an uncompressed image (every byte 0xA1 or
+/// above) pass EUC-JP's byte rules for as long as they last, but have
+/// neither.
+fn kana_poor((all, kana): (usize, usize), counts: &[u32; 256]) -> bool {
+    all >= 16
+        && kana * 5 < all
+        && counts[usize::from(b'\n')] == 0
+        && counts[usize::from(b'\r')] == 0
 }
 
 /// A kind of text its first bytes (up to 1 KiB) name, for the copy's
@@ -453,5 +562,60 @@ mod tests {
             .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
             .collect();
         assert!(text_starts(&noise, 4096, 0, &[]).is_empty());
+    }
+
+    fn trimmed(text: &[u8]) -> usize {
+        let mut counts = [0u32; 256];
+        text.iter().for_each(|&b| counts[usize::from(b)] += 1);
+        let k = text.len().min(128);
+        text.len() - trim_tail(&text[text.len() - k..], &mut counts)
+    }
+
+    #[test]
+    fn noise_after_the_last_line_is_cut_where_a_byte_the_text_never_used_comes() {
+        let body = "account,28727\npayment,23511\n".repeat(40);
+        // Bytes after the end that the body never used: cut before them.
+        for noise in ["\rcU2", "A", "tr:B", "\u{e9}x"] {
+            let t = format!("{body}{noise}");
+            let end = body.len() + noise.find(|c: char| !body.contains(c)).unwrap();
+            assert_eq!(trimmed(t.as_bytes()), end, "{noise:?}");
+        }
+        // A last line of the body's own characters, or a line break at the
+        // end, is the file's.
+        for last in ["payment,1", "", "account"] {
+            let t = format!("{body}{last}");
+            assert_eq!(trimmed(t.as_bytes()), t.len());
+        }
+        // A flat JSON object ends in its only closing brace.
+        let json = format!("{{\n{}}}", "  \"account\": 28727,\n".repeat(20));
+        assert_eq!(trimmed(json.as_bytes()), json.len());
+        // One or two letters or digits after the last line break: noise.
+        for noise in ["u", "g7"] {
+            let t = format!("{body}{noise}");
+            assert_eq!(trimmed(t.as_bytes()), body.len(), "{noise:?}");
+        }
+        // A character the body never used is cut whole, not inside.
+        let t = format!("{body}pay\u{e9}");
+        assert_eq!(trimmed(t.as_bytes()), body.len() + 3);
+    }
+
+    #[test]
+    fn japanese_needs_kana_or_line_breaks() {
+        // Kanji-row bytes only, as bright pixels give: not text.
+        let pixels: Vec<u8> = (0..64u8)
+            .flat_map(|i| [0xB0 + i % 60, 0xC1 + i % 50])
+            .collect();
+        let mut counts = [0u32; 256];
+        pixels.iter().for_each(|&b| counts[usize::from(b)] += 1);
+        assert!(kana_poor(double_bytes(&pixels, Enc::EucJp), &counts));
+        // Hiragana among them: Japanese.
+        let mut text = pixels.clone();
+        for k in (0..text.len()).step_by(6) {
+            text[k] = 0xA4;
+        }
+        assert!(!kana_poor(double_bytes(&text, Enc::EucJp), &counts));
+        // A line break: text too.
+        counts[usize::from(b'\n')] = 1;
+        assert!(!kana_poor(double_bytes(&pixels, Enc::EucJp), &counts));
     }
 }
