@@ -279,3 +279,62 @@ fn a_damaged_zip_is_one_partial_not_one_per_member() {
     use sha2::Digest;
     assert_eq!(zips[1]["sha256"], hex::encode(sha2::Sha256::digest(&b)));
 }
+
+/// A BMP in two pieces is carved as one contiguous file (nothing in its pixels
+/// can tell), which runs over whatever lies after its first piece. A PNG
+/// lying there, whole and validated, was dropped as the BMP's content; pixels
+/// hold no other file, so it now comes back (from the ground truth's PNG).
+#[test]
+fn a_validated_file_inside_a_bmp_carved_across_a_gap_is_kept() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/carving");
+    let truth: Vec<Value> =
+        serde_json::from_str(&std::fs::read_to_string(root.join("MANIFEST.json")).unwrap())
+            .unwrap();
+    let gt = std::fs::read(root.join("ground-truth.img")).unwrap();
+    let png = truth
+        .iter()
+        .find(|t| t["format"] == "png" && t["kind"] == "intact")
+        .map(|t| {
+            let at = t["offset"].as_u64().unwrap() as usize;
+            gt[at..at + t["length"].as_u64().unwrap() as usize].to_vec()
+        })
+        .unwrap();
+    // 24-bit BMP, 400 × 300: its pixels are 360 000 bytes.
+    let (w, h) = (400u32, 300u32);
+    let pixels = w * h * 3;
+    let mut bmp = Vec::new();
+    bmp.extend(b"BM");
+    bmp.extend((54 + pixels).to_le_bytes());
+    bmp.extend([0u8; 4]);
+    bmp.extend(54u32.to_le_bytes());
+    bmp.extend(40u32.to_le_bytes());
+    bmp.extend(w.to_le_bytes());
+    bmp.extend(h.to_le_bytes());
+    bmp.extend(1u16.to_le_bytes());
+    bmp.extend(24u16.to_le_bytes());
+    bmp.extend([0u8; 4]);
+    bmp.extend(pixels.to_le_bytes());
+    bmp.extend([0u8; 16]);
+    bmp.extend(noise(pixels as usize, 8));
+    let d = tempfile::tempdir().unwrap();
+    let at = 0x10000usize;
+    let cut = 100 * 512;
+    let png_at = at + cut + 2048;
+    let mut img = noise(4 << 20, 9);
+    img[at..at + cut].copy_from_slice(&bmp[..cut]);
+    img[png_at..png_at + png.len()].copy_from_slice(&png);
+    let rest = (png_at + png.len() + 4096).next_multiple_of(512);
+    img[rest..rest + bmp.len() - cut].copy_from_slice(&bmp[cut..]);
+    std::fs::write(d.path().join("img.raw"), &img).unwrap();
+    let arts = one_shot_ls(
+        "carve",
+        &d.path().join("img.raw"),
+        None,
+        &d.path().join("case"),
+        0,
+        &[],
+    );
+    let b = carved_at(&arts, at as u64, "bmp").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(b["recovery"], "carved-unverified-contiguous", "{b}");
+    expect_carved(&arts, png_at as u64, "png", "png", Want::Complete(&png));
+}

@@ -186,13 +186,22 @@ const WALKED_PARTIALS: &[&str] = &["zip", "jpeg", "png", "tar"];
 /// start of theirs inside any carved file, whole or partial, is dropped.
 const TEXTS: &[&str] = &["text", "utf16-text"];
 
+/// Whether a whole but unverified carve's bytes are raw samples that never
+/// hold another file (BMP pixels, WAV's PCM): a validated file starting inside
+/// one is not its content but a sign it was carved contiguous across a gap,
+/// so it is kept. (An MP3's ID3 picture, an AVI's JPEG frames are content.)
+fn opaque(c: &Carved) -> bool {
+    c.unverified && (c.format == "bmp" || (c.format == "riff" && c.subtype == Some("wav")))
+}
+
 /// The carve's result in a fixed order, whatever the pages and threads were:
 /// sorted, each hit once, and hits inside a complete file left to it (a ZIP's
 /// member headers, a JPEG's thumbnail come out with their container), as are
 /// partial hits of the same format inside the prefix of a partial ZIP, JPEG or
 /// PNG (a damaged ZIP's member headers are not further "zip" partials), and
 /// text starting inside any carved file. A complete file of a structured
-/// format is never dropped for lying inside a partial one.
+/// format is never dropped for lying inside a partial one, nor a validated
+/// one for lying inside an unverified BMP or WAV (see [`opaque`]).
 pub(crate) fn settle(found: Vec<Carved>, notes: Vec<Finding>) -> (Vec<Carved>, Vec<Finding>) {
     let (mut found, notes) = sorted(found, notes);
     let mut covered = dredge_core::ExtentSet::new();
@@ -201,9 +210,13 @@ pub(crate) fn settle(found: Vec<Carved>, notes: Vec<Finding>) -> (Vec<Carved>, V
     // Every kept file's bytes, partial ones too: text (no structure of its
     // own) that starts inside any of them is that file's, not another file.
     let mut any = dredge_core::ExtentSet::new();
+    // Whole files of raw samples: only unvalidated hits inside them are theirs.
+    let mut samples = dredge_core::ExtentSet::new();
     found.retain(|c| {
         let at = Extent::new(c.offset, 1);
+        let validated = c.complete && !c.unverified;
         if covered.covered(&at) > 0
+            || (!validated && samples.covered(&at) > 0)
             || (!c.complete && own.get(c.format).is_some_and(|s| s.covered(&at) > 0))
             || (TEXTS.contains(&c.format) && any.covered(&at) > 0)
         {
@@ -212,7 +225,11 @@ pub(crate) fn settle(found: Vec<Carved>, notes: Vec<Finding>) -> (Vec<Carved>, V
         for f in &c.fragments {
             any.insert(*f);
         }
-        if c.complete {
+        if opaque(c) {
+            for f in &c.fragments {
+                samples.insert(*f);
+            }
+        } else if c.complete {
             for f in &c.fragments {
                 covered.insert(*f);
             }
