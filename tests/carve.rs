@@ -325,15 +325,7 @@ fn a_validated_file_inside_a_bmp_carved_across_a_gap_is_kept() {
     img[png_at..png_at + png.len()].copy_from_slice(&png);
     let rest = (png_at + png.len() + 4096).next_multiple_of(512);
     img[rest..rest + bmp.len() - cut].copy_from_slice(&bmp[cut..]);
-    std::fs::write(d.path().join("img.raw"), &img).unwrap();
-    let arts = one_shot_ls(
-        "carve",
-        &d.path().join("img.raw"),
-        None,
-        &d.path().join("case"),
-        0,
-        &[],
-    );
+    let arts = carve_image(d.path(), &img, 0);
     let b = carved_at(&arts, at as u64, "bmp").unwrap_or_else(|| panic!("{arts:#?}"));
     assert_eq!(b["recovery"], "carved-unverified-contiguous", "{b}");
     expect_carved(&arts, png_at as u64, "png", "png", Want::Complete(&png));

@@ -132,13 +132,7 @@ fn mp3_made_by_lame_comes_back_whole_with_its_tags() {
     }
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    wav(&p.join("a.wav"), 2);
-    let plain = made(p, "lame --quiet -b 128 a.wav plain.mp3", "plain.mp3");
-    let tagged = made(
-        p,
-        "lame --quiet -V 4 --add-id3v2 --tt evidence --ta dredge a.wav tagged.mp3",
-        "tagged.mp3",
-    );
+    let (plain, tagged) = lame_pair(p);
     assert!(tagged.starts_with(b"ID3"), "lame wrote no ID3v2 tag");
     assert_eq!(&tagged[tagged.len() - 128..tagged.len() - 125], b"TAG");
     let place = [(0x10000usize, &plain), (0x100000, &tagged)];
@@ -168,13 +162,7 @@ fn mp3_in_two_pieces_comes_back_by_its_stated_length() {
     }
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
-    wav(&p.join("a.wav"), 2);
-    let plain = made(p, "lame --quiet -b 128 a.wav plain.mp3", "plain.mp3");
-    let tagged = made(
-        p,
-        "lame --quiet -V 4 --add-id3v2 --tt evidence --ta dredge a.wav tagged.mp3",
-        "tagged.mp3",
-    );
+    let (plain, tagged) = lame_pair(p);
     for (name, f, cut, gap) in [
         ("plain", &plain, 25 * 512, 7 * 512),
         ("tagged", &tagged, 40 * 512, 300 * 512),
@@ -189,16 +177,8 @@ fn mp3_in_two_pieces_comes_back_by_its_stated_length() {
         img[short..short + cut].copy_from_slice(&f[..cut]);
         let dir = p.join(name);
         std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("img.raw"), &img).unwrap();
         // Exit 3: complete, with a partial file.
-        let arts = one_shot_ls(
-            "carve",
-            &dir.join("img.raw"),
-            None,
-            &dir.join("case"),
-            3,
-            &[],
-        );
+        let arts = carve_image(&dir, &img, 3);
         let a = carved_at(&arts, at as u64, "mp3").unwrap_or_else(|| panic!("{name}: {arts:#?}"));
         assert_eq!(a["sha256"], sha256(f), "{name}: {a}");
         assert_eq!(
@@ -222,6 +202,19 @@ fn mp3_in_two_pieces_comes_back_by_its_stated_length() {
             "{name}: the second piece carved on its own: {arts:#?}"
         );
     }
+}
+
+/// Two MP3s of a 2-second WAV made by LAME in `p`: constant bitrate with its
+/// Info frame, and VBR with ID3v2 and ID3v1 tags.
+fn lame_pair(p: &Path) -> (Vec<u8>, Vec<u8>) {
+    wav(&p.join("a.wav"), 2);
+    let plain = made(p, "lame --quiet -b 128 a.wav plain.mp3", "plain.mp3");
+    let tagged = made(
+        p,
+        "lame --quiet -V 4 --add-id3v2 --tt evidence --ta dredge a.wav tagged.mp3",
+        "tagged.mp3",
+    );
+    (plain, tagged)
 }
 
 /// AAC in ADTS frames as ffmpeg's encoder writes it (`.aac`): stereo music

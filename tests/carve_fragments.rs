@@ -60,15 +60,7 @@ fn comes_back_among(
         img[at..at + foreign.len()].copy_from_slice(foreign);
         let dir = p.join(format!("{format}-{case}"));
         std::fs::create_dir(&dir).unwrap();
-        std::fs::write(dir.join("img.raw"), &img).unwrap();
-        let arts = one_shot_ls(
-            "carve",
-            &dir.join("img.raw"),
-            None,
-            &dir.join("case"),
-            0,
-            &[],
-        );
+        let arts = carve_image(&dir, &img, 0);
         let a = carved_at(&arts, 0x20000, format).unwrap_or_else(|| panic!("{case}: {arts:#?}"));
         assert_eq!(a["sha256"], sha256(file), "{format} {case}: {a}");
         assert_eq!(a["status"], "complete", "{format} {case}: {a}");
@@ -681,8 +673,7 @@ fn a_gif_in_two_pieces_is_partial_at_its_cut() {
     let mut img = img;
     let whole = 0x200000usize;
     img[whole..whole + gif.len()].copy_from_slice(&gif);
-    std::fs::write(p.join("img.raw"), &img).unwrap();
-    let arts = one_shot_ls("carve", &p.join("img.raw"), None, &p.join("case"), 3, &[]);
+    let arts = carve_image(p, &img, 3);
     let a = carved_at(&arts, whole as u64, "gif").unwrap_or_else(|| panic!("{arts:#?}"));
     assert_eq!(a["recovery"], "carved-complete", "{a}");
     assert_eq!(a["sha256"], sha256(&gif));

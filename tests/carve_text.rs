@@ -182,15 +182,7 @@ fn noise_right_after_a_text_file_is_not_the_files() {
         // The sector before the next file must not end in text.
         img[at - 1] = 0;
     }
-    std::fs::write(d.path().join("img.raw"), &img).unwrap();
-    let arts = one_shot_ls(
-        "carve",
-        &d.path().join("img.raw"),
-        None,
-        &d.path().join("case"),
-        0,
-        &[],
-    );
+    let arts = carve_image(d.path(), &img, 0);
     for (off, text) in want {
         expect_carved(&arts, off, "text", "txt", Want::Unverified(text));
     }

@@ -487,8 +487,14 @@ pub fn carve_laid(
     for (at, f) in files {
         img[*at..*at + f.len()].copy_from_slice(f);
     }
+    carve_image(dir, &img, code)
+}
+
+/// Writes `img` to `dir/img.raw`, carves it into `dir/case` (`dredge carve`,
+/// which must exit with `code`) and lists what was carved.
+pub fn carve_image(dir: &Path, img: &[u8], code: i32) -> Vec<serde_json::Value> {
     let path = dir.join("img.raw");
-    std::fs::write(&path, &img).unwrap();
+    std::fs::write(&path, img).unwrap();
     one_shot_ls("carve", &path, None, &dir.join("case"), code, &[])
 }
 
