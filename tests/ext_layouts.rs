@@ -10,10 +10,6 @@ mod common;
 use common::*;
 use std::path::Path;
 
-fn sha(data: &[u8]) -> String {
-    hex::encode(<sha2::Sha256 as sha2::Digest>::digest(data))
-}
-
 fn dumpe2fs(img: &Path) -> String {
     let o = std::process::Command::new("dumpe2fs")
         .arg(img)
@@ -74,7 +70,7 @@ fn meta_bg_descriptors_in_every_meta_group() {
         let data = noise(3000 + d as usize * 13, 500 + d);
         std::fs::create_dir_all(src.join(format!("d{d:03}"))).unwrap();
         std::fs::write(src.join(format!("d{d:03}/f.bin")), &data).unwrap();
-        want.insert(format!("/d{d:03}/f.bin"), sha(&data));
+        want.insert(format!("/d{d:03}/f.bin"), sha256(&data));
     }
     let img = dir.path().join("meta.img");
     assert!(sh(&format!(
@@ -158,11 +154,11 @@ fn bigalloc_clusters() {
     for i in 0..6u64 {
         let data = noise([100, 5000, 70_000, 300_000][i as usize % 4], 900 + i);
         std::fs::write(src.join(format!("f{i}.bin")), &data).unwrap();
-        want.insert(format!("/f{i}.bin"), sha(&data));
+        want.insert(format!("/f{i}.bin"), sha256(&data));
         let text = format!("note {i}: the copy of the ledger is in the blue folder\n")
             .repeat(40 + 150 * i as usize);
         std::fs::write(src.join(format!("notes/t{i}.txt")), &text).unwrap();
-        want.insert(format!("/notes/t{i}.txt"), sha(text.as_bytes()));
+        want.insert(format!("/notes/t{i}.txt"), sha256(text.as_bytes()));
     }
     let img = dir.path().join("big.img");
     // 1 KiB blocks in 16 KiB clusters: the superblock is block 1 while the
@@ -211,7 +207,7 @@ fn bigalloc_clusters() {
         carved
             .iter()
             .any(|a| image_runs(a).first().map(|r| r.0) == Some(at)
-                && a["sha256"] == sha(planted.as_bytes())),
+                && a["sha256"] == sha256(planted.as_bytes())),
         "planted text not carved: {carved:?}"
     );
     let live: Vec<(u64, u64)> = arts

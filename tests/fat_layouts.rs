@@ -24,10 +24,7 @@ fn atari_and_large_sector_fat() {
             format!("scan{i}.bin")
         };
         std::fs::write(src.join(&rel), &data).unwrap();
-        want.insert(
-            format!("/{rel}"),
-            hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&data)),
-        );
+        want.insert(format!("/{rel}"), sha256(&data));
     }
     for (name, args, kib, kind) in [
         ("atari16", "-A", 32768, "fat16"),

@@ -90,8 +90,7 @@ impl Carver for Gif {
                             }
                             // Foreign data begins at a sector boundary before
                             // the code that cannot be.
-                            let sector = (r.start() + at) / SECTOR * SECTOR;
-                            let len = sector.saturating_sub(r.start()).max(off);
+                            let len = r.sector_before(at).max(off);
                             return partial(len, "an LZW code no table holds");
                         }
                     }

@@ -520,9 +520,9 @@ impl Carver for Jpeg {
                 // in the same sector or later, so the bytes before the failing
                 // one's sector are all that can be the file's.
                 let len = at.min(limit);
-                let sector = (r.start() + len) / SECTOR * SECTOR;
-                let len = if len < limit && sector > r.start() {
-                    sector - r.start()
+                let sector = r.sector_before(len);
+                let len = if len < limit && sector > 0 {
+                    sector
                 } else {
                     len
                 };

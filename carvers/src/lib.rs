@@ -270,6 +270,13 @@ impl<'a> Reader<'a> {
         (self.start + off).div_ceil(SECTOR) * SECTOR - self.start
     }
 
+    /// The last offset at or before `off` (from the candidate's start) that
+    /// lies on an image sector boundary; 0 when that boundary is before the
+    /// candidate (one not starting on a sector).
+    pub(crate) fn sector_before(&self, off: u64) -> u64 {
+        ((self.start + off) / SECTOR * SECTOR).saturating_sub(self.start)
+    }
+
     /// Bytes at `off..off+len` relative to the candidate's start, or `None` past the
     /// limit.
     pub fn get(&mut self, off: u64, len: usize) -> Option<&[u8]> {

@@ -108,11 +108,11 @@ impl Carver for Mp3 {
         if wanted.is_some_and(|w| at < w && !ends.contains(&at)) {
             // The Xing/Info header says the stream runs on: it broke at a
             // sector boundary before the frame that failed.
-            let cut = (r.start() + at) / SECTOR * SECTOR - r.start();
+            let cut = r.sector_before(at);
             if cut > audio {
                 // Either reading of the stated length (with or without the ID3v2 tag).
                 for want in ends.iter().copied().filter(|&e| e > cut) {
-                    if let Some(f) = rest_after_gap(r, cut, c.last, (version, rate), want) {
+                    if let Some(f) = rest_after_gap(r, cut, c.end, (version, rate), want) {
                         return Verdict::Fragmented {
                             fragments: f,
                             subtype: None,
@@ -140,28 +140,22 @@ impl Carver for Mp3 {
 /// How far past a break the rest of a stream is looked for.
 const GAP_MAX: u64 = 4 << 20;
 
-/// Where a chain of frames ran: the end of its last frame, that frame's
-/// start, and how many frames.
+/// Where a chain of frames ran: the end of its last frame, and how many
+/// frames.
 struct Chain {
     end: u64,
-    last: u64,
     frames: u32,
 }
 
 /// Follows frames of one version and sample rate from `at`, stopping at the
 /// first that is not one or at an end in `stop` (a length the stream states).
 fn chain(r: &mut Reader<'_>, mut at: u64, kind: (u8, u8), stop: &[u64]) -> Chain {
-    let mut c = Chain {
-        end: at,
-        last: at,
-        frames: 0,
-    };
+    let mut c = Chain { end: at, frames: 0 };
     while let Some((len, v, s)) = r.get(at, 4).and_then(frame) {
         if (v, s) != kind || at + len > r.limit() {
             break;
         }
         c.frames += 1;
-        c.last = at;
         at += len;
         c.end = at;
         if stop.contains(&at) {
@@ -198,22 +192,21 @@ fn info_bytes(r: &mut Reader<'_>, audio: u64) -> Option<u64> {
     (n > 4).then_some(n)
 }
 
-/// The rest of a stream broken at `cut` (its last whole frame starting at
-/// `last`), looked for at sector boundaries up to `GAP_MAX` on: the frame
-/// the cut split must continue there with a frame header where its length
-/// puts one, and frames from there must end exactly at `want`, the length
+/// The rest of a stream broken at `cut` (its frames chained to `next`, where
+/// the header that failed was looked for), looked for at sector boundaries up
+/// to `GAP_MAX` on: the frame the cut split must continue there with a frame
+/// header where its length puts one, and frames from there must end exactly at `want`, the length
 /// the stream states (then an ID3v1 tag, if one follows, is the file's). The
 /// nearest such place is taken.
 fn rest_after_gap(
     r: &mut Reader<'_>,
     cut: u64,
-    last: u64,
+    next: u64,
     kind: (u8, u8),
     want: u64,
 ) -> Option<Vec<(u64, u64)>> {
-    let (len, ..) = r.get(last, 4).and_then(frame)?;
-    // The next header's offset in the file, and so past the continuation's start.
-    let next = if last + len > cut { last + len } else { cut };
+    // The next header's offset past the continuation's start (`cut` is the
+    // sector boundary at or before `next`).
     let into = next - cut;
     let mut gap = SECTOR;
     while gap <= GAP_MAX && cut + gap + (want - cut) <= r.limit() {
