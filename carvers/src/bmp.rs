@@ -1,9 +1,14 @@
 //! BMP validator.
 
+use crate::signal::{continuity, Continuity, Signal};
 use crate::{partial, Carver, Reader, Verdict};
 
 /// BMP: file size, pixel-data offset, DIB header size, one plane, a known bit depth,
-/// and uncompressed pixel data that fits the file size.
+/// and uncompressed pixel data that fits the file size. The pixels carry no
+/// check, but the 24- and 32-bit ones of a photo or drawing are smooth
+/// (`signal`): a sector as rough as noise among smooth ones cuts the file
+/// there, or, when the pixels resume after the rough run for exactly the bytes
+/// still owed, puts it together from its two pieces.
 pub struct Bmp;
 
 impl Carver for Bmp {
@@ -78,6 +83,41 @@ impl Carver for Bmp {
         }
         if r.get(size - 1, 1).is_none() {
             return partial(r.limit(), "cut off");
+        }
+        // 32-bit pixels with bit fields are smooth too when the fields are
+        // the plain blue-green-red bytes (what ImageMagick and Windows write).
+        let plain_fields = comp == 3
+            && bpp == 32
+            && dib >= 40
+            && (r.le32(54), r.le32(58), r.le32(62))
+                == (Some(0x00FF_0000), Some(0x0000_FF00), Some(0x0000_00FF));
+        if (comp == 0 && matches!(bpp, 24 | 32)) || plain_fields {
+            let s = Signal {
+                at: u64::from(data),
+                // Only the pixel array: a profile or other data may follow it.
+                end: size.min(
+                    u64::from(data)
+                        + (u64::from(w) * u64::from(bpp)).div_ceil(32)
+                            * 4
+                            * u64::from(h.unsigned_abs()),
+                ),
+                step: usize::from(bpp / 8),
+                width: 1,
+                big_endian: false,
+                signed: false,
+                pixels: true,
+            };
+            let why = "a sector of the pixels is as rough as noise: data that is not the file's";
+            match continuity(r, &s) {
+                Continuity::Smooth | Continuity::Undecided => {}
+                Continuity::Gap { at, gap } => {
+                    return Verdict::Joined {
+                        fragments: vec![(0, at), (at + gap, size - at)],
+                        subtype: None,
+                    }
+                }
+                Continuity::Cut { at } => return partial(at, why),
+            }
         }
         // Header and size check out, but the pixels carry no check: a
         // fragmented BMP carved contiguously would pass.

@@ -51,6 +51,7 @@ mod rar;
 mod regf;
 mod riff;
 mod sevenz;
+mod signal;
 mod sqlite;
 mod sqlite_journal;
 mod sqlite_wal;
@@ -119,6 +120,14 @@ pub enum Verdict {
     /// A whole file in pieces: (offset from the candidate's start, length) each,
     /// in file order; every structure checked across the pieces.
     Fragmented {
+        fragments: Vec<(u64, u64)>,
+        subtype: Option<&'static str>,
+    },
+    /// A whole file in pieces like `Fragmented`, but put together where its
+    /// samples (PCM audio, raw pixels) resume as smooth as they were before a
+    /// rough run: no check covers the samples, so this is reasoning about
+    /// their texture, recorded as such, not a validation.
+    Joined {
         fragments: Vec<(u64, u64)>,
         subtype: Option<&'static str>,
     },
@@ -556,7 +565,9 @@ pub trait Carver: Send + Sync {
                 Verdict::Complete { len, .. }
                 | Verdict::Unverified { len, .. }
                 | Verdict::Partial { len, .. } => *len,
-                Verdict::Fragmented { .. } | Verdict::Reject => return Verdict::Reject,
+                Verdict::Fragmented { .. } | Verdict::Joined { .. } | Verdict::Reject => {
+                    return Verdict::Reject
+                }
             };
             return Verdict::Partial {
                 len: len.min(limit),

@@ -84,7 +84,7 @@ fn mutated_files_never_panic_any_carver() {
                 | Verdict::Partial { len: l, .. } => {
                     assert!(l <= len + 2, "{} claims {l} bytes of {len}", c.name());
                 }
-                Verdict::Fragmented { fragments, .. } => {
+                Verdict::Fragmented { fragments, .. } | Verdict::Joined { fragments, .. } => {
                     assert!(
                         fragments.iter().all(|(o, l)| o + l <= len),
                         "{} fragments past the data",

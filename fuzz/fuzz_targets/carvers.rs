@@ -12,10 +12,12 @@ fuzz_target!(|data: &[u8]| {
     for c in registry() {
         let mut r = Reader::new(&src as &dyn ImageSource, 0, c.max_size());
         match c.validate(&mut r) {
-            Verdict::Complete { len: l, .. } | Verdict::Partial { len: l, .. } => {
+            Verdict::Complete { len: l, .. }
+            | Verdict::Unverified { len: l, .. }
+            | Verdict::Partial { len: l, .. } => {
                 assert!(l <= len, "{} claims {l} of {len} bytes", c.name());
             }
-            Verdict::Fragmented { fragments, .. } => {
+            Verdict::Fragmented { fragments, .. } | Verdict::Joined { fragments, .. } => {
                 assert!(fragments.iter().all(|(o, l)| o + l <= len));
             }
             Verdict::Reject => {}

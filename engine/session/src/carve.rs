@@ -30,6 +30,9 @@ pub struct Carved {
     /// Whole by its structure but in a format with no check that foreign
     /// data inside it would fail (`Verdict::Unverified`).
     pub unverified: bool,
+    /// In pieces put together by the continuity of its samples
+    /// (`Verdict::Joined`), not by a check.
+    pub joined: bool,
     pub why: Option<String>,
 }
 
@@ -138,6 +141,7 @@ impl CarveKit {
                 cut.push(cut_short(off, &what(), &why));
             }
             let unverified = matches!(verdict, Verdict::Unverified { .. });
+            let joined = matches!(verdict, Verdict::Joined { .. });
             let (len, complete, why, sub, fragments) = match verdict {
                 Verdict::Complete { len, subtype } | Verdict::Unverified { len, subtype } => {
                     (len, true, None, subtype, one(len))
@@ -145,7 +149,8 @@ impl CarveKit {
                 Verdict::Partial { len, why, subtype } => {
                     (len, false, Some(why), subtype, one(len))
                 }
-                Verdict::Fragmented { fragments, subtype } => {
+                Verdict::Fragmented { fragments, subtype }
+                | Verdict::Joined { fragments, subtype } => {
                     let f: Vec<Extent> = fragments
                         .iter()
                         .map(|&(o, l)| Extent::new(off + o, l))
@@ -168,6 +173,7 @@ impl CarveKit {
                 extension: c.extension(sub),
                 complete,
                 unverified,
+                joined,
                 why,
             });
         }
@@ -191,7 +197,8 @@ const TEXTS: &[&str] = &["text", "utf16-text"];
 /// one is not its content but a sign it was carved contiguous across a gap,
 /// so it is kept. (An MP3's ID3 picture, an AVI's JPEG frames are content.)
 fn opaque(c: &Carved) -> bool {
-    c.unverified && (c.format == "bmp" || (c.format == "riff" && c.subtype == Some("wav")))
+    (c.unverified || c.joined)
+        && (c.format == "bmp" || (c.format == "riff" && c.subtype == Some("wav")))
 }
 
 /// The carve's result in a fixed order, whatever the pages and threads were:
@@ -320,6 +327,10 @@ pub fn carve_into_case(
                             .collect()
                     },
                     recovery: match &c.why {
+                        None if c.joined => Recovery::Assumed(format!(
+                            "carved in {} fragments, put together where its samples resume as smooth as before a run as rough as noise (no check covers the samples)",
+                            c.fragments.len()
+                        )),
                         None if c.fragments.len() > 1 => Recovery::Assumed(format!(
                             "carved in {} fragments, reassembled and validated to its end (gap carving)",
                             c.fragments.len()

@@ -75,6 +75,7 @@ fn parse_carved(
         extension: interned(word("extension").unwrap_or("bin"), seen),
         complete: v["complete"].as_bool().unwrap_or(false),
         unverified: v["unverified"].as_bool().unwrap_or(false),
+        joined: v["joined"].as_bool().unwrap_or(false),
         why: word("why").map(str::to_string),
     };
     let sha = word("sha256").unwrap_or_default().to_string();

@@ -106,7 +106,7 @@ fn carved_json(c: &Carved, sha256: &str) -> Value {
         "offset": c.offset, "len": c.len,
         "fragments": c.fragments.iter().map(|f| [f.start, f.len]).collect::<Vec<_>>(),
         "format": c.format, "subtype": c.subtype, "extension": c.extension,
-        "complete": c.complete, "unverified": c.unverified, "why": c.why, "sha256": sha256,
+        "complete": c.complete, "unverified": c.unverified, "joined": c.joined, "why": c.why, "sha256": sha256,
     })
 }
 
