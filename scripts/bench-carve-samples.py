@@ -5,7 +5,7 @@ check, carvers/src/signal.rs). Files from real tools: ImageMagick's built-in
 pictures, plasma, patterns and a diagram of small anti-aliased text passed
 through JPEG (its ringing makes sharp, varied pixels), as 24-bit and 32-bit
 BMPs; ffmpeg's tones, chirps, noise and gated tones as 8/16/24-bit WAVs at
-8 and 44.1 kHz. Each is laid whole, and again in two pieces with 1-60 sectors
+8 and 44.1 kHz, and every third of them as AIFF. Each is laid whole, and again in two pieces with 1-60 sectors
 of noise between, into a noise image.
 Usage (in a scratch directory): bench-carve-samples.py SEED [DREDGE]"""
 import os, subprocess, random, json, hashlib, sys
@@ -24,6 +24,8 @@ for k, a in enumerate(["sine=frequency=440:duration=3", "sine=frequency=3000:dur
      "aevalsrc='sin(440*2*PI*t)*0.5+sin(1234*2*PI*t)*0.3':d=3", "aevalsrc='sin(2*PI*t*(200+2000*t))':d=3", "aevalsrc='0.8*sin(2*PI*50*t)*gt(mod(t\\,0.5)\\,0.25)':d=3"]):
     for fmt in ["-ac 1", "-ac 2", "-ac 2 -acodec pcm_u8", "-ac 2 -acodec pcm_s24le", "-ac 1 -ar 8000"]:
         n = f"a{k}_{len(files)}.wav"; sh(f"ffmpeg -y -loglevel quiet -f lavfi -i {a} {fmt} {n}"); files.append(n)
+for n in [f for f in files if f.endswith(".wav")][::3]:
+    sh(f"ffmpeg -y -loglevel quiet -i {n} {n[:-4]}.aiff"); files.append(n[:-4] + ".aiff")
 img = bytearray(b"".join(R.randbytes(1 << 20) for _ in range(320))); cur = 1 << 20
 whole, two = {}, {}
 for f in files:

@@ -58,3 +58,27 @@ fn executables_and_objects_come_back_whole() {
         .find(|a| a["path"].as_str().unwrap().ends_with(".o"));
     assert!(o.is_some(), "the object file is named .o");
 }
+
+/// /usr/bin/ls in two pieces, noise between: its section header table (at the
+/// end) is not where a contiguous file has it. It was partial at its full
+/// length (foreign bytes in it); now the table is found a gap further on and
+/// the partial runs only as far as the sections that check out where they
+/// lie (string and symbol tables, relocations, notes, the dynamic table), to
+/// the sector boundary after them: a prefix of the file.
+#[test]
+fn an_executable_in_two_pieces_is_partial_to_what_checks_out() {
+    let ls = std::fs::read("/usr/bin/ls").unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let mut img = noise(4 << 20, 33);
+    let at = 0x10000;
+    // The cut after the dynamic linking tables (in ls's code), a gap of 9 sectors.
+    let (cut, gap) = ((ls.len() / 2) / 512 * 512, 9 * 512);
+    img[at..at + cut].copy_from_slice(&ls[..cut]);
+    img[at + cut + gap..at + gap + ls.len()].copy_from_slice(&ls[cut..]);
+    let arts = carve_image(d.path(), &img, 3);
+    let a = carved_at(&arts, at as u64, "elf").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(a["status"], "partial", "{a}");
+    let n = a["size"].as_u64().unwrap() as usize;
+    assert!((512..=cut).contains(&n), "{n} bytes of a cut at {cut}: {a}");
+    assert_eq!(a["sha256"], sha256(&ls[..n]), "a prefix of the file");
+}

@@ -1,9 +1,9 @@
-//! BMP and WAV in pieces (issue 14, precision): their pixels and samples carry
+//! BMP, WAV and AIFF in pieces (issue 14, precision): their pixels and samples carry
 //! no check, so a file carved contiguous across a gap used to pass as whole.
 //! Their texture tells: a sector as rough as noise (varied, few small steps,
 //! for pixels a colour as rough as noise's) among smooth ones is not the
 //! file's. Files made by ImageMagick and ffmpeg, laid into an image whose gaps
-//! hold noise: whole ones stay whole (unverified); one in two pieces comes back
+//! hold noise (AIFF made from a WAV by ffmpeg too): whole ones stay whole (unverified); one in two pieces comes back
 //! bit-exact, put together where its samples resume, and says so; one whose
 //! gap starts with zeros is cut before them.
 
@@ -14,7 +14,8 @@ use std::path::Path;
 
 /// The files: BMPs of a plasma (24-bit), of ImageMagick's cartoon wizard
 /// (black outlines, flat colour, a colour profile after the pixels) and of a
-/// 32-bit rose with alpha; WAVs of two tones, 16-bit stereo and 24-bit.
+/// 32-bit rose with alpha; WAVs of two tones, 16-bit stereo and 24-bit, and
+/// the first as AIFF (big-endian samples).
 fn made_files(p: &Path) -> Vec<(&'static str, Vec<u8>)> {
     vec![
         (
@@ -51,6 +52,14 @@ fn made_files(p: &Path) -> Vec<(&'static str, Vec<u8>)> {
                 p,
                 "ffmpeg -y -loglevel quiet -f lavfi -i \"sine=frequency=330:duration=2\" -ac 2 -acodec pcm_s24le tones24.wav",
                 "tones24.wav",
+            ),
+        ),
+        (
+            "tones.aiff",
+            made(
+                p,
+                "ffmpeg -y -loglevel quiet -i tones.wav tones.aiff",
+                "tones.aiff",
             ),
         ),
     ]
@@ -92,7 +101,11 @@ fn bmp_and_wav_in_pieces_are_put_together_by_their_texture() {
     let arts = carve_image(p, &img, 3);
     for (name, off, how, cut, gap) in laid {
         let f = &files.iter().find(|(n, _)| *n == name).unwrap().1;
-        let fmt = if name.ends_with("bmp") { "bmp" } else { "riff" };
+        let fmt = match &name[name.len() - 3..] {
+            "bmp" => "bmp",
+            "wav" => "riff",
+            _ => "aiff",
+        };
         let a = carved_at(&arts, off as u64, fmt)
             .unwrap_or_else(|| panic!("{name} {how} at {off:#x} not carved: {arts:#?}"));
         match how {

@@ -187,3 +187,46 @@ fn noise_right_after_a_text_file_is_not_the_files() {
         expect_carved(&arts, off, "text", "txt", Want::Unverified(text));
     }
 }
+
+/// Text cut mid-line at a sector boundary, noise after it (a file in two
+/// pieces, or cut short): the run stops within a few bytes of the boundary.
+/// It was called whole; it is partial now, ending at the boundary. A file
+/// that ends on a sector boundary after a line break, or a few bytes past
+/// one in a line break, stays whole.
+#[test]
+fn text_cut_mid_line_at_a_sector_boundary_is_partial() {
+    let d = tempfile::tempdir().unwrap();
+    let mut img = noise(2 << 20, 6);
+    let csv: String = (0..900)
+        .map(|i| format!("{i},transfer,{}\n", i * 53 % 1000))
+        .collect();
+    // A cut in the middle of a line, on a sector boundary.
+    let cut = (0..)
+        .map(|k| 512 * (12 + k))
+        .find(|&c| csv.as_bytes()[c - 1] != b'\n')
+        .unwrap();
+    let at = 0x10000;
+    img[at..at + cut].copy_from_slice(&csv.as_bytes()[..cut]);
+    // Exactly 8 sectors of lines, ending in a line break.
+    let lines = "the ledger was signed at the harbour office, line\n";
+    let mut whole = lines.repeat(4096 / lines.len() + 1).into_bytes();
+    whole.truncate(4095);
+    whole.push(b'\n');
+    let at2 = 0x40000;
+    img[at2..at2 + whole.len()].copy_from_slice(&whole);
+    img[at2 - 1] = 0;
+    // A file ending 7 bytes past a sector boundary, in a line break.
+    let mut short = lines.repeat(4096 / lines.len() + 1).into_bytes();
+    short.truncate(4096 + 6);
+    short.push(b'\n');
+    let at3 = 0x50000;
+    img[at3..at3 + short.len()].copy_from_slice(&short);
+    img[at3 - 1] = 0;
+    let arts = carve_image(d.path(), &img, 3);
+    expect_carved(&arts, at3 as u64, "text", "txt", Want::Unverified(&short));
+    let a = carved_at(&arts, at as u64, "text").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(a["status"], "partial", "{a}");
+    assert_eq!(a["size"], cut as u64, "{a}");
+    assert_eq!(a["sha256"], sha256(&csv.as_bytes()[..cut]));
+    expect_carved(&arts, at2 as u64, "text", "txt", Want::Unverified(&whole));
+}

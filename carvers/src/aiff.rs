@@ -1,13 +1,16 @@
 //! Audio Interchange File Format validator (AIFF, AIFF-C): Apple's uncompressed
 //! audio, written by GarageBand, Logic, iTunes imports and sound editors.
 
+use crate::signal::{continuity, Continuity, Signal};
 use crate::{partial, Carver, Reader, Verdict};
 
 /// AIFF/AIFF-C: `FORM`, its size, `AIFF` or `AIFC`, then chunks (a four-character
 /// id and a size, padded to even) tiling the form exactly; a `COMM` chunk (channels,
 /// sample frames, sample size) and a `SSND` chunk, whose size must equal what
 /// `COMM` describes for uncompressed audio (AIFF, and AIFF-C's `NONE`, `twos`,
-/// `sowt`, `raw `). The samples carry no check: `Unverified`.
+/// `sowt`, `raw `). The samples carry no check: `Unverified`, unless their
+/// texture (`signal`) shows noise among them: then cut there, or put together
+/// from two pieces where the samples resume (as a WAV's).
 pub struct Aiff;
 
 impl Carver for Aiff {
@@ -44,6 +47,9 @@ impl Carver for Aiff {
         // (bytes of samples COMM describes, or None for compressed audio); SSND's size.
         let mut comm: Option<Option<u64>> = None;
         let mut ssnd: Option<u64> = None;
+        // The samples' layout (channels, bits, little-endian) and SSND's span.
+        let mut layout: Option<(u64, u64, bool)> = None;
+        let mut samples: Option<(u64, u64)> = None;
         while at < end {
             let Some(c) = r.get(at, 8).map(<[u8]>::to_vec) else {
                 return partial(at, "the form breaks off in a chunk header");
@@ -74,8 +80,16 @@ impl Carver for Aiff {
                     let plain = !compressed_kind
                         || matches!(&m[18..22], b"NONE" | b"twos" | b"sowt" | b"raw ");
                     comm = Some(plain.then(|| frames * channels * bits.div_ceil(8)));
+                    if plain {
+                        layout = Some((channels, bits, compressed_kind && &m[18..22] == b"sowt"));
+                    }
                 }
-                b"SSND" => ssnd = Some(len),
+                b"SSND" => {
+                    ssnd = Some(len);
+                    // After the offset and block size: the sample frames.
+                    let data_off = r.be32(at + 8).map_or(0, u64::from);
+                    samples = Some((at + 16 + data_off, at + 8 + len));
+                }
                 _ => {}
             }
             at += 8 + len + len % 2;
@@ -91,11 +105,49 @@ impl Carver for Aiff {
             (Some(Some(bytes)), Some(s)) if s < 8 || s - 8 < bytes => {
                 partial(end, "SSND holds fewer samples than COMM counts")
             }
-            (Some(_), Some(_)) => Verdict::Unverified {
-                len: end,
-                subtype: sub,
+            (Some(_), Some(_)) => match (layout, samples) {
+                (Some((channels, bits, little)), Some(span)) if span.1 + 1 >= end => {
+                    texture(r, (channels, bits, little), span, end, sub)
+                }
+                _ => Verdict::Unverified {
+                    len: end,
+                    subtype: sub,
+                },
             },
             _ => Verdict::Reject,
         }
+    }
+}
+
+/// What the samples' texture says of a file whose last chunk holds its sample
+/// frames at `span` (a chunk after them would lie where a gap moved it).
+fn texture(
+    r: &mut Reader<'_>,
+    (channels, bits, little): (u64, u64, bool),
+    span: (u64, u64),
+    end: u64,
+    subtype: Option<&'static str>,
+) -> Verdict {
+    let width = bits.div_ceil(8) as usize;
+    let s = Signal {
+        at: span.0,
+        end: span.1,
+        step: width.saturating_mul(channels as usize),
+        width,
+        big_endian: !little,
+        signed: true,
+        pixels: false,
+    };
+    match continuity(r, &s) {
+        Continuity::Gap { at, gap } => Verdict::Joined {
+            fragments: vec![(0, at), (at + gap, end - at)],
+            subtype,
+        },
+        Continuity::Cut { at } => Verdict::Partial {
+            len: at,
+            why: "a sector of the samples is as rough as noise: data that is not the file's".into(),
+            subtype,
+        },
+        Continuity::Smooth | Continuity::Undecided => Verdict::Unverified { len: end, subtype },
     }
 }

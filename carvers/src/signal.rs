@@ -106,8 +106,11 @@ impl Signal {
     /// The sample value at `i` in `b` (most significant 16 bits, or the byte).
     fn value(&self, b: &[u8], i: usize) -> i32 {
         if self.width == 1 {
-            let v = i32::from(b[i]);
-            return if self.signed { v - 128 } else { v };
+            return if self.signed {
+                i32::from(b[i] as i8)
+            } else {
+                i32::from(b[i])
+            };
         }
         let (hi, lo) = if self.big_endian {
             (b[i], b[i + 1])

@@ -251,6 +251,8 @@ impl Carver for Text {
             b[..keep].iter().for_each(|&x| counts[usize::from(x)] += 1);
             len += keep as u64;
         }
+        // Where the run itself stopped, before its tail is trimmed.
+        let raw = len;
         if enc == Some(Enc::Utf8) {
             let k = len.min(128) as usize;
             if let Some(t) = r.get(len - k as u64, k) {
@@ -260,12 +262,36 @@ impl Carver for Text {
         if len < START as u64 || kana_poor(double, &counts) {
             return Verdict::Reject;
         }
+        // Text that runs mid-line up to a sector boundary and stops there
+        // (within the few bytes of noise that pass for text), not in a line
+        // break, was cut there: a file ends where it ends, near a sector
+        // boundary a few times in 512, and then most often after a line
+        // break.
+        let b = r.sector_before(raw);
+        if b >= START as u64
+            && raw - b <= CUT_SLACK
+            && len >= b
+            && r.get(b - 1, 1)
+                .is_some_and(|c| c[0] != b'\n' && c[0] != b'\r')
+            && r.get(len - 1, 1)
+                .is_some_and(|c| c[0] != b'\n' && c[0] != b'\r')
+        {
+            return Verdict::Partial {
+                len: b,
+                why: "the text runs mid-line to a sector boundary and stops: the file goes on elsewhere or was cut".into(),
+                subtype: subtype(&head),
+            };
+        }
         Verdict::Unverified {
             len,
             subtype: subtype(&head),
         }
     }
 }
+
+/// How far past a sector boundary a run may stop and still be text cut at it
+/// (each random byte passes for text three times in eight).
+const CUT_SLACK: u64 = 8;
 
 /// How many bytes at the end of a UTF-8 text run (`tail`, its last bytes;
 /// `counts`, every byte value's count in the run) are not the file's. Text
@@ -277,6 +303,7 @@ impl Carver for Text {
 /// run is cut before the first byte whose value occurs nowhere before that
 /// line (a character cut at the front is left out whole), and a last line of
 /// only one or two letters or digits is left out.
+
 fn trim_tail(tail: &[u8], counts: &mut [u32; 256]) -> usize {
     // Lines end in LF (CR LF too), or in CR alone (old Mac text); a CR in
     // text that uses LF is a byte like any other.
