@@ -303,7 +303,6 @@ const CUT_SLACK: u64 = 8;
 /// run is cut before the first byte whose value occurs nowhere before that
 /// line (a character cut at the front is left out whole), and a last line of
 /// only one or two letters or digits is left out.
-
 fn trim_tail(tail: &[u8], counts: &mut [u32; 256]) -> usize {
     // Lines end in LF (CR LF too), or in CR alone (old Mac text); a CR in
     // text that uses LF is a byte like any other.
