@@ -365,16 +365,9 @@ mod tests {
     use dredge_core::ImageSource;
     use dredge_image::{MemDevice, Sectored};
 
-    /// Bytes of a xorshift generator: noise, as compressed data looks.
-    fn noise(n: usize, mut x: u64) -> Vec<u8> {
-        (0..n)
-            .map(|_| {
-                x ^= x << 13;
-                x ^= x >> 7;
-                x ^= x << 17;
-                x as u8
-            })
-            .collect()
+    /// Noise, as compressed data looks.
+    fn noise(n: usize, seed: u64) -> Vec<u8> {
+        dredge_testkit::Rng::new(seed).bytes(n)
     }
 
     /// 16-bit mono PCM: a 440 Hz tone at 44.1 kHz, `n` bytes.
