@@ -14,7 +14,8 @@
 # slurm-wlm and munge run the one-node Slurm cluster the scale-out test submits to
 # (deploy/slurm/local-cluster.sh); python3-yaml reads the Kubernetes manifests for
 # their check; libscca-utils (sccainfo) reads carved prefetch files; python3-plyvel
-# (for /usr/bin/python3) writes the LevelDB test logs. Does nothing
+# (for /usr/bin/python3) writes the LevelDB test logs; lvm2's own tools make the
+# LVM volume groups tests/lvm.rs reads (activation off). Does nothing
 # when they are all present.
 set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
@@ -24,7 +25,7 @@ pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprog
       flac vorbis-tools opus-tools lame ffmpeg clang lld llvm 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java
       default-jre-headless default-jdk-headless fonttools mkvtoolnix icoutils icnsutils imagemagick
       abcmidi cpio mktorrent libfsapfs-utils libfshfs-utils apfsprogs
-      slurm-wlm munge python3-yaml libscca-utils python3-plyvel ghostscript qpdf python3-numpy pff-tools libjpeg-turbo-progs)
+      slurm-wlm munge python3-yaml libscca-utils python3-plyvel ghostscript qpdf python3-numpy pff-tools libjpeg-turbo-progs lvm2)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -64,6 +64,9 @@ pub enum VolumeKind {
     /// The plaintext of an encrypted volume opened with the examiner's key: the
     /// ciphertext's image offsets, read decrypted.
     Decrypted,
+    /// A Linux LVM logical volume (or the first piece of one), inside a
+    /// physical volume that is a partition or the whole image.
+    Logical,
 }
 
 impl VolumeKind {
@@ -76,6 +79,7 @@ impl VolumeKind {
                 | VolumeKind::Whole
                 | VolumeKind::Recovered
                 | VolumeKind::Decrypted
+                | VolumeKind::Logical
         )
     }
 
@@ -93,6 +97,7 @@ impl crate::Word for VolumeKind {
         VolumeKind::Whole,
         VolumeKind::Recovered,
         VolumeKind::Decrypted,
+        VolumeKind::Logical,
     ];
     const WORDS: &'static [&'static str] = &[
         "partition",
@@ -101,6 +106,7 @@ impl crate::Word for VolumeKind {
         "whole",
         "recovered",
         "decrypted",
+        "logical",
     ];
 }
 

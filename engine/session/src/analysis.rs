@@ -78,8 +78,12 @@ pub(crate) fn analyse(
         findings: layout_findings,
         lost_targets,
     } = layout(raw, &reg, interrupt, lost)?;
-    // Opened encrypted volumes' plaintext: volumes like any other, after the rest.
+    // Opened encrypted volumes' plaintext: volumes like any other, after the
+    // rest, then the LVM logical volumes inside them.
+    let first_plain = vols.len();
     vols.extend(plain.iter().cloned());
+    let (logical, mut lvm_notes) = crate::lvm::in_plaintext(&**src, plain);
+    vols.extend(logical);
     // Their containers hold no lost filesystem: the plaintext is the volume.
     let mut lost_targets: Vec<_> = lost_targets
         .into_iter()
@@ -112,6 +116,14 @@ pub(crate) fn analyse(
         let reader =
             VolumeReader::new(Arc::clone(vsrc), v.extent).with_budget(volume_budget(v.extent.len));
         let mut findings = Vec::new();
+        // What the LVM reader found in this plaintext is this unit's.
+        lvm_notes.retain(|(p, f)| {
+            let mine = first_plain + p == i;
+            if mine {
+                findings.push(f.clone());
+            }
+            !mine
+        });
         let accepted = accepting(&reader, &reg, &mut findings);
         // Nothing recognises it, nothing opened it: it may be a VeraCrypt
         // container, which looks like random data without its password.
@@ -119,6 +131,7 @@ pub(crate) fn analyse(
         if accepted.is_empty()
             && !opened
             && matches!(v.kind, VolumeKind::Partition | VolumeKind::Whole)
+            && !crate::lvm::is_physical(v, &vols)
         {
             if let Ok(Some(f)) =
                 contain_reading(v.extent.len, || dredge_crypt::possible_container(&reader))

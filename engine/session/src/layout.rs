@@ -107,6 +107,12 @@ pub(crate) fn unallocated_extents(
         {
             continue;
         }
+        // A physical volume's logical volumes are carved as volumes of
+        // their own; of it, what lies outside them.
+        if crate::lvm::is_physical(v, vols) {
+            out.extend(crate::lvm::outside_logical(v, vols));
+            continue;
+        }
         // Only a decrypted volume is read through its layer.
         let vsrc = if decrypted { src } else { raw };
         let reader =
@@ -192,6 +198,9 @@ pub(crate) fn layout(
     };
     let mut findings = l.findings.clone();
     let mut vols = l.volumes.clone();
+    // LVM's logical volumes are volumes like the table's.
+    let logical = crate::lvm::in_layout(&**src, &vols, &mut findings)?;
+    vols.extend(logical);
     let scheme = l.scheme.as_str().to_string();
     let done = |vols, findings, lost_targets| Laid {
         scheme: scheme.clone(),
@@ -204,10 +213,28 @@ pub(crate) fn layout(
         return Ok(done(vols, findings, Vec::new()));
     }
     let mut targets = Vec::new();
-    for v in &l.volumes {
+    for v in &vols {
+        // A physical volume is scanned where no logical volume lies: a
+        // removed one's filesystem may still be in its free extents.
+        if crate::lvm::is_physical(v, &vols) {
+            targets.extend(
+                crate::lvm::outside_logical(v, &vols)
+                    .into_iter()
+                    .filter(|e| e.len >= 64 * 1024)
+                    .map(|e| Volume {
+                        extent: e,
+                        kind: VolumeKind::Unallocated,
+                        description: format!("outside the logical volumes of {}", v.description),
+                        slot: None,
+                    }),
+            );
+            continue;
+        }
         let scan_it = match v.kind {
             VolumeKind::Unallocated => v.extent.len >= 64 * 1024,
-            VolumeKind::Partition | VolumeKind::Whole => !claimed(src, reg, v, &mut findings),
+            VolumeKind::Partition | VolumeKind::Whole | VolumeKind::Logical => {
+                !claimed(src, reg, v, &mut findings)
+            }
             _ => false,
         };
         if scan_it {

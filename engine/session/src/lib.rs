@@ -18,6 +18,7 @@ pub mod jobs;
 mod layout;
 mod listing;
 mod lock;
+mod lvm;
 mod names;
 mod output;
 mod pass;

@@ -32,7 +32,10 @@ pub fn list_image(
         mut findings,
         ..
     } = layout(&stored, &reg, interrupt, Lost::Now)?;
+    let (logical, notes) = crate::lvm::in_plaintext(&*src, &unlocked.plain);
     vols.extend(unlocked.plain);
+    vols.extend(logical);
+    findings.extend(notes.into_iter().map(|(_, f)| f));
     for (i, v) in vols.iter().enumerate() {
         if !v.kind.holds_files() {
             continue;

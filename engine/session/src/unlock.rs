@@ -112,7 +112,11 @@ pub(crate) fn unlock(
         }
     }
     for (i, v) in vols.iter().enumerate() {
-        if !matches!(v.kind, VolumeKind::Partition | VolumeKind::Whole) {
+        // (a LUKS volume may lie in an LVM logical volume)
+        if !matches!(
+            v.kind,
+            VolumeKind::Partition | VolumeKind::Whole | VolumeKind::Logical
+        ) {
             continue;
         }
         if layers

@@ -6,6 +6,7 @@
 
 mod apm;
 mod gpt;
+pub mod lvm;
 mod mbr;
 pub mod scan;
 
