@@ -438,3 +438,60 @@ fn a_volume_group_inside_luks2_opens_with_the_key() {
     assert_eq!(root.0, "decrypted", "{root:?}");
     assert!(run(&["verify", case.to_str().unwrap()]).status.success());
 }
+
+#[test]
+fn a_luks2_volume_inside_a_logical_volume_opens_with_the_key() {
+    if !lvm_tools() || !tools(&["cryptsetup"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = dir.path().join("disk.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(64 * MIB)
+        .unwrap();
+    let lvm = Lvm::on(dir.path(), &img, 0, 64 * MIB);
+    lvm.run("pvcreate", &[&lvm.dev]);
+    lvm.run("vgcreate", &["-s", "1M", "vgsec", &lvm.dev]);
+    lvm.run(
+        "lvcreate",
+        &["-an", "-Zn", "-L", "4M", "-n", "swap", "vgsec"],
+    );
+    lvm.run(
+        "lvcreate",
+        &["-an", "-Zn", "-L", "40M", "-n", "secret", "vgsec"],
+    );
+    let at = lvm.pe_start() + lvm.extents("vgsec")["secret"][0].0 * MIB;
+    drop(lvm);
+    // An ext4 filesystem encrypted in place, as on a whole disk.
+    let (fs, made) = filesystem(dir.path(), "secret", 20, false, 11);
+    let lv = dir.path().join("lv.img");
+    std::fs::File::create(&lv)
+        .unwrap()
+        .set_len(40 * MIB)
+        .unwrap();
+    write_at(&lv, 0, &fs);
+    let pass = dir.path().join("pass");
+    std::fs::write(&pass, "per-volume").unwrap();
+    luks2_encrypt_in_place(
+        &lv,
+        ("aes-xts-plain64", "512", "512"),
+        &pass,
+        &["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"],
+    );
+    write_at(&img, at, &std::fs::read(&lv).unwrap());
+    let case = dir.path().join("case");
+    let spec = format!("password-file={}", pass.display());
+    let arts = one_shot_ls("recover", &img, None, &case, 0, &["--key", &spec]);
+    let got = hashes(&arts);
+    for (n, b) in &made {
+        assert_eq!(got.get(&format!("/{n}")), Some(&sha256(b)), "{n}: {got:?}");
+    }
+    let vols = volumes(&case);
+    assert!(
+        vols.iter()
+            .any(|v| v.0 == "logical" && v.1 == at && v.2.contains("vgsec/secret")),
+        "{vols:?}"
+    );
+    assert!(vols.iter().any(|v| v.0 == "decrypted"), "{vols:?}");
+}
