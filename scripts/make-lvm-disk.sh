@@ -5,7 +5,7 @@
 # with 1 MiB extents, root (ext4, 16 MiB), home (ext4, 8 MiB, then extended
 # by lvextend into a second piece), data (FAT, 8 MiB), and old (ext4,
 # 8 MiB, files in it, then removed by lvremove).
-#   scripts/make-lvm-disk.sh OUT.img
+#   [ROOT_MIB=16] scripts/make-lvm-disk.sh OUT.img   (root's size; the disk is 80 MiB more)
 # then: dredge recover OUT.img --out CASE   (and tsk_recover -e OUT.img DIR)
 # Needs lvm2, e2fsprogs, dosfstools, mtools, fdisk; root for losetup.
 set -euo pipefail
@@ -16,14 +16,15 @@ trap '[ -n "$dev" ] && losetup -d "$dev" 2>/dev/null; rm -rf "$work"' EXIT
 mkdir -p "$work/sys"
 printf 'backup { backup = 0 archive = 0 }\ndevices { use_devicesfile = 0 obtain_device_list_from_udev = 0 }\nactivation { udev_sync = 0 udev_rules = 0 }\n' >"$work/sys/lvm.conf"
 export LVM_SYSTEM_DIR=$work/sys LVM_SUPPRESS_FD_WARNINGS=1
+root=${ROOT_MIB:-16}
 rm -f "$out"
-truncate -s 96M "$out"
+truncate -s $((root + 80))M "$out"
 echo 'start=2048, type=8e' | sfdisk -q "$out"
-dev=$(losetup -f --show -o 1048576 --sizelimit $((95 << 20)) "$out")
+dev=$(losetup -f --show -o 1048576 --sizelimit $(((root + 79) << 20)) "$out")
 o=(--driverloaded n --config "devices{filter=[\"a|^$dev\$|\",\"r|.*|\"]}")
 pvcreate "${o[@]}" -q "$dev"
 vgcreate "${o[@]}" -q -s 1M vgdemo "$dev"
-for lv in root:16 home:8 data:8; do
+for lv in root:$root home:8 data:8; do
   lvcreate "${o[@]}" -q -an -Zn -L "${lv#*:}M" -n "${lv%%:*}" vgdemo 2>/dev/null
 done
 lvextend "${o[@]}" -q -L +4M vgdemo/home 2>/dev/null
@@ -33,7 +34,7 @@ first_pe() {
   lvs "${o[@]}" --noheadings --separator ';' -o seg_start_pe,seg_pe_ranges "vgdemo/$1" \
     | sort -n | head -1 | sed 's/.*:\([0-9]*\)-.*/\1/'
 }
-for lv in root:16 home:8 data:8 old:8; do
+for lv in root:$root home:8 data:8 old:8; do
   name=${lv%%:*} mib=${lv#*:}
   mkdir -p "$work/$name"
   for i in 1 2 3; do
