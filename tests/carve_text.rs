@@ -230,3 +230,82 @@ fn text_cut_mid_line_at_a_sector_boundary_is_partial() {
     assert_eq!(a["sha256"], sha256(&csv.as_bytes()[..cut]));
     expect_carved(&arts, at2 as u64, "text", "txt", Want::Unverified(&whole));
 }
+
+/// A text file in two pieces with noise between (issue 14): its first piece
+/// is cut mid-line at a sector boundary, and its second starts mid-line. The
+/// second was carved as a file of its own, the first as partial; the two are
+/// now put together when the line across the seam reads as one of the
+/// file's. A cut file followed by another file's start stays partial, and
+/// that file stays whole. The texts: a licence as Debian ships it, and
+/// tables sqlite3 writes as CSV.
+#[test]
+fn a_text_file_in_two_pieces_is_put_together_where_its_line_resumes() {
+    let licence = std::path::Path::new("/usr/share/common-licenses/GPL-3");
+    if !tools(&["sqlite3"]) || !licence.exists() {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let csv = |n: u32, seed: u32| {
+        let o = std::process::Command::new("sqlite3")
+            .args(["-csv", "-header", ":memory:"])
+            .arg(format!(
+                "WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < {n}) \
+                 SELECT i AS id, printf('acct-%d', (i * {seed}) % 997) AS account, (i * 7919 + {seed}) % 100000 AS amount FROM k;"
+            ))
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        o.stdout
+    };
+    let prose = std::fs::read(licence).unwrap();
+    let table = csv(3000, 31);
+    let other = csv(400, 57);
+    // A cut in the middle of a line (and of a word, for the prose).
+    let cut_in = |b: &[u8], from: usize| {
+        (from..)
+            .map(|k| 512 * k)
+            .find(|&c| b[c - 1].is_ascii_alphanumeric() && b[c].is_ascii_alphanumeric())
+            .unwrap()
+    };
+    let mut img = noise(4 << 20, 8);
+    let mut place = |at: usize, bytes: &[u8]| {
+        img[at..at + bytes.len()].copy_from_slice(bytes);
+        // Its last sector's slack.
+        let end = (at + bytes.len()).next_multiple_of(512);
+        img[at + bytes.len()..end].fill(0);
+    };
+    // Two files in two pieces: 23 and 61 sectors of noise between.
+    let (p_at, p_cut) = (0x10000, cut_in(&prose, 30));
+    place(p_at, &prose[..p_cut]);
+    place(p_at + p_cut + 23 * 512, &prose[p_cut..]);
+    let (t_at, t_cut) = (0x80000, cut_in(&table, 40));
+    place(t_at, &table[..t_cut]);
+    place(t_at + t_cut + 61 * 512, &table[t_cut..]);
+    // A table cut short, another table's start 8 sectors on.
+    let (c_at, c_cut) = (0x180000, cut_in(&table, 20));
+    place(c_at, &table[..c_cut]);
+    let o_at = c_at + c_cut + 8 * 512;
+    place(o_at, &other);
+    let arts = carve_image(d.path(), &img, 3);
+    for (at, whole) in [(p_at, &prose), (t_at, &table)] {
+        let a = carved_at(&arts, at as u64, "text").unwrap_or_else(|| panic!("{arts:#?}"));
+        assert_eq!(a["sha256"], sha256(whole), "{a}");
+        assert!(
+            a["recovery_detail"]
+                .as_str()
+                .is_some_and(|r| r.contains("text resumes")),
+            "{a}"
+        );
+    }
+    // Neither second piece is a file of its own.
+    for at in [p_at + p_cut + 23 * 512, t_at + t_cut + 61 * 512] {
+        assert!(carved_at(&arts, at as u64, "text").is_none(), "{at:#x}");
+    }
+    let c = carved_at(&arts, c_at as u64, "text").unwrap();
+    assert_eq!(
+        (c["status"].as_str(), c["size"].as_u64()),
+        (Some("partial"), Some(c_cut as u64)),
+        "{c}"
+    );
+    expect_carved(&arts, o_at as u64, "text", "txt", Want::Unverified(&other));
+}

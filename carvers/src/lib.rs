@@ -57,6 +57,7 @@ mod sqlite_journal;
 mod sqlite_wal;
 mod tar;
 mod text;
+mod text_join;
 mod tiff;
 mod torrent;
 mod utf16;

@@ -27,7 +27,7 @@ pub struct Text;
 
 /// How many bytes at the start of `b` are text, cut before a UTF-8 sequence
 /// that `b` ends inside of.
-fn text_len(b: &[u8]) -> usize {
+pub(crate) fn text_len(b: &[u8]) -> usize {
     scan(b, true, Enc::Utf8)
 }
 
@@ -49,7 +49,7 @@ fn any_len(b: &[u8]) -> usize {
 }
 
 #[derive(Clone, Copy, PartialEq, Debug)]
-enum Enc {
+pub(crate) enum Enc {
     Utf8,
     /// ASCII text and JIS X 0208 double-byte characters: a lead byte of a
     /// row that holds characters, a trail byte 0x40–0x7E or 0x80–0xFC.
@@ -142,7 +142,7 @@ fn scan(b: &[u8], fast: bool, enc: Enc) -> usize {
 /// run rather than starting a file: from one of their first 4 bytes (a
 /// character may be cut at the front) to the end they are text. Random data
 /// ends so about once in 10^5 sectors; a file's slack of zeros never does.
-fn continues(tail: &[u8]) -> bool {
+pub(crate) fn continues(tail: &[u8]) -> bool {
     (0..4.min(tail.len())).any(|p| any_len(&tail[p..]) == tail.len() - p)
 }
 
@@ -196,97 +196,137 @@ impl Carver for Text {
         64 << 20
     }
     fn check(&self, r: &mut Reader<'_>) -> Verdict {
-        const CHUNK: u64 = 64 << 10;
-        let mut len = 0u64;
-        let mut head = Vec::new();
-        // How often each byte value occurs in the text, to tell its last line
-        // from the bytes after its end (see `trim_tail`).
-        let mut counts = [0u32; 256];
-        // Double-byte characters, and those of the kana and punctuation rows,
-        // in the first chunk (see `kana_poor`).
-        let mut double = (0usize, 0usize);
-        // The encoding is the one in which the first chunk runs longer
-        // (UTF-8 on a tie: ASCII text is both), for the whole file.
-        let mut enc = None;
-        // Chunks overlap by 3 bytes, so a UTF-8 sequence a chunk's end cuts
-        // is read whole with the next (where text stops short of a chunk's
-        // last 3 bytes, it has ended).
-        while len < r.limit() {
-            let want = CHUNK.min(r.limit() - len) as usize;
-            let last = len + want as u64 == r.limit();
-            let Some(b) = r.get(len, want) else {
-                break;
-            };
-            let enc = *enc.get_or_insert_with(|| {
-                // The longest run wins; UTF-8 on a tie, then Shift_JIS. The
-                // bytes after an ASCII file's end pass Shift_JIS's or EUC-JP's
-                // rules for a few bytes more often than UTF-8's: a Japanese
-                // encoding wins only by as much as starts a file in it.
-                let (u, j, e) = (text_len(b), sjis_len(b), euc_len(b));
-                let u = u + SJIS_START;
-                if e > u && e > j {
-                    Enc::EucJp
-                } else if j > u {
-                    Enc::ShiftJis
-                } else {
-                    Enc::Utf8
-                }
-            });
-            let n = scan(b, true, enc);
-            if head.is_empty() {
-                head.extend_from_slice(&b[..n.min(1024)]);
-                double = double_bytes(&b[..n], enc);
-            }
-            if last || n + 3 < b.len() {
-                b[..n].iter().for_each(|&x| counts[usize::from(x)] += 1);
-                len += n as u64;
-                break;
-            }
-            // Keep the whole characters before the last 3 bytes; read on
-            // from there.
-            let keep = scan(&b[..b.len() - 3], true, enc);
-            if keep == 0 {
-                break;
-            }
-            b[..keep].iter().for_each(|&x| counts[usize::from(x)] += 1);
-            len += keep as u64;
-        }
-        // Where the run itself stopped, before its tail is trimmed.
-        let raw = len;
-        if enc == Some(Enc::Utf8) {
-            let k = len.min(128) as usize;
-            if let Some(t) = r.get(len - k as u64, k) {
-                len -= trim_tail(t, &mut counts) as u64;
-            }
-        }
-        if len < START as u64 || kana_poor(double, &counts) {
+        let Some(run) = measure(r, 0, None) else {
+            return Verdict::Reject;
+        };
+        let (len, raw) = (run.len, run.raw);
+        if len < START as u64 || kana_poor(run.double, &run.counts) {
             return Verdict::Reject;
         }
-        // Text that runs mid-line up to a sector boundary and stops there
-        // (within the few bytes of noise that pass for text), not in a line
-        // break, was cut there: a file ends where it ends, near a sector
-        // boundary a few times in 512, and then most often after a line
-        // break.
-        let b = r.sector_before(raw);
-        if b >= START as u64
-            && raw - b <= CUT_SLACK
-            && len >= b
-            && r.get(b - 1, 1)
-                .is_some_and(|c| c[0] != b'\n' && c[0] != b'\r')
-            && r.get(len - 1, 1)
-                .is_some_and(|c| c[0] != b'\n' && c[0] != b'\r')
-        {
+        let subtype = subtype(&run.head);
+        if let Some(b) = cut_at(r, 0, len, raw) {
+            // Where the text resumes mid-line after the gap, and the line
+            // across the seam reads as one of the file's, the rest is there.
+            if let Some((at, n)) = crate::text_join::resumes(r, b, &run) {
+                return Verdict::Joined {
+                    fragments: vec![(0, b), (at, n)],
+                    subtype,
+                };
+            }
             return Verdict::Partial {
                 len: b,
                 why: "the text runs mid-line to a sector boundary and stops: the file goes on elsewhere or was cut".into(),
-                subtype: subtype(&head),
+                subtype,
             };
         }
-        Verdict::Unverified {
-            len,
-            subtype: subtype(&head),
+        Verdict::Unverified { len, subtype }
+    }
+}
+
+/// A run of text: where it ends (`len`, its tail trimmed; `raw`, where its
+/// bytes stopped being text), relative to the offset it was measured from.
+pub(crate) struct Run {
+    pub len: u64,
+    pub raw: u64,
+    pub enc: Enc,
+    /// Its first bytes (up to 1 KiB).
+    pub head: Vec<u8>,
+    /// How often each byte value occurs in it (see `trim_tail`).
+    pub counts: [u32; 256],
+    /// Double-byte characters, and those of the kana and punctuation rows,
+    /// in the first chunk (see `kana_poor`).
+    double: (usize, usize),
+}
+
+/// The text run from `from` (relative to the candidate), in `enc` or, with
+/// `None`, the encoding in which its first chunk runs longer.
+pub(crate) fn measure(r: &mut Reader<'_>, from: u64, enc: Option<Enc>) -> Option<Run> {
+    const CHUNK: u64 = 64 << 10;
+    let mut len = 0u64;
+    let mut head = Vec::new();
+    let mut counts = [0u32; 256];
+    let mut double = (0usize, 0usize);
+    let mut enc = enc;
+    let limit = r.limit().checked_sub(from)?;
+    // Chunks overlap by 3 bytes, so a UTF-8 sequence a chunk's end cuts is
+    // read whole with the next (where text stops short of a chunk's last 3
+    // bytes, it has ended).
+    while len < limit {
+        let want = CHUNK.min(limit - len) as usize;
+        let last = len + want as u64 == limit;
+        let Some(b) = r.get(from + len, want) else {
+            break;
+        };
+        let enc = *enc.get_or_insert_with(|| {
+            // The longest run wins; UTF-8 on a tie, then Shift_JIS. The
+            // bytes after an ASCII file's end pass Shift_JIS's or EUC-JP's
+            // rules for a few bytes more often than UTF-8's: a Japanese
+            // encoding wins only by as much as starts a file in it.
+            let (u, j, e) = (text_len(b), sjis_len(b), euc_len(b));
+            let u = u + SJIS_START;
+            if e > u && e > j {
+                Enc::EucJp
+            } else if j > u {
+                Enc::ShiftJis
+            } else {
+                Enc::Utf8
+            }
+        });
+        let n = scan(b, true, enc);
+        if head.is_empty() {
+            head.extend_from_slice(&b[..n.min(1024)]);
+            double = double_bytes(&b[..n], enc);
+        }
+        if last || n + 3 < b.len() {
+            b[..n].iter().for_each(|&x| counts[usize::from(x)] += 1);
+            len += n as u64;
+            break;
+        }
+        // Keep the whole characters before the last 3 bytes; read on from
+        // there.
+        let keep = scan(&b[..b.len() - 3], true, enc);
+        if keep == 0 {
+            break;
+        }
+        b[..keep].iter().for_each(|&x| counts[usize::from(x)] += 1);
+        len += keep as u64;
+    }
+    let enc = enc?;
+    // Where the run itself stopped, before its tail is trimmed.
+    let raw = len;
+    if enc == Enc::Utf8 {
+        let k = len.min(128) as usize;
+        if let Some(t) = r.get(from + len - k as u64, k) {
+            len -= trim_tail(t, &mut counts) as u64;
         }
     }
+    Some(Run {
+        len,
+        raw,
+        enc,
+        head,
+        counts,
+        double,
+    })
+}
+
+/// Where a run measured from `from` (`len` trimmed, `raw` untrimmed) was cut,
+/// if it was: text that runs mid-line up to a sector boundary and stops there
+/// (within the few bytes of noise that pass for text), not in a line break,
+/// was cut there: a file ends where it ends, near a sector boundary a few
+/// times in 512, and then most often after a line break. The boundary,
+/// relative to the candidate.
+pub(crate) fn cut_at(r: &mut Reader<'_>, from: u64, len: u64, raw: u64) -> Option<u64> {
+    let b = r.sector_before(from + raw);
+    let (end, lenabs) = (from + raw, from + len);
+    (b >= from + START as u64
+        && end - b <= CUT_SLACK
+        && lenabs >= b
+        && r.get(b - 1, 1)
+            .is_some_and(|c| c[0] != b'\n' && c[0] != b'\r')
+        && r.get(lenabs - 1, 1)
+            .is_some_and(|c| c[0] != b'\n' && c[0] != b'\r'))
+    .then_some(b)
 }
 
 /// How far past a sector boundary a run may stop and still be text cut at it

@@ -327,6 +327,10 @@ pub fn carve_into_case(
                             .collect()
                     },
                     recovery: match &c.why {
+                        None if c.joined && TEXTS.contains(&c.format) => Recovery::Assumed(format!(
+                            "carved in {} fragments, put together where its text resumes after a gap in the middle of the line the first piece was cut in, the line across the seam reading as one of the file's (no check covers text)",
+                            c.fragments.len()
+                        )),
                         None if c.joined => Recovery::Assumed(format!(
                             "carved in {} fragments, put together where its samples resume as smooth as before a run as rough as noise (no check covers the samples)",
                             c.fragments.len()
