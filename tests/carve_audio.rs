@@ -121,6 +121,43 @@ fn audio_made_by_its_encoders_comes_back_whole_and_damaged_audio_partial() {
     assert_eq!(arts.len(), place.len(), "{arts:#?}");
 }
 
+/// A FLAC cut inside the 8 KiB of padding flac writes, noise after it (a
+/// stream in two pieces, or cut short): the padding is zeros, so the partial
+/// ends at the cut, a prefix of the file. Before, the noise passed as padding
+/// and the partial ran on to the first frame header it did not find.
+#[test]
+fn a_flac_cut_in_its_padding_is_partial_at_the_cut() {
+    if !tools(&["flac"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    wav(&p.join("a.wav"), 5);
+    let flac = made(p, "flac -s -o a.flac a.wav", "a.flac");
+    // The padding block: after STREAMINFO, the seek table and the tags.
+    let (mut at, mut padding) = (4usize, None);
+    loop {
+        let h = u32::from_be_bytes(flac[at..at + 4].try_into().unwrap());
+        let len = (h & 0xFF_FFFF) as usize;
+        if (h >> 24) & 0x7F == 1 {
+            padding = Some((at + 4, len));
+        }
+        at += 4 + len;
+        if h & 0x8000_0000 != 0 {
+            break;
+        }
+    }
+    let (pad, len) = padding.expect("flac wrote no padding");
+    let cut = (pad + 1).next_multiple_of(512);
+    assert!(cut + 512 < pad + len, "padding too small to cut inside");
+    let laid = [(0x10000usize, &flac[..cut])];
+    let arts = carve_laid(p, 1 << 20, 23, &laid, 3);
+    let a = carved_at(&arts, 0x10000, "flac").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(a["status"], "partial", "{a}");
+    assert_eq!(a["size"].as_u64(), Some(cut as u64), "{a}");
+    assert_eq!(a["sha256"], sha256(&flac[..cut]));
+}
+
 /// MP3 made by LAME: plain (its Info frame first), and with ID3v2 and ID3v1
 /// tags, laid into random bytes: both come back whole and bit-exact, tags
 /// included, unverified (MP3 frames carry no checksum); nothing else is carved

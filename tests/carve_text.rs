@@ -309,3 +309,24 @@ fn a_text_file_in_two_pieces_is_put_together_where_its_line_resumes() {
     );
     expect_carved(&arts, o_at as u64, "text", "txt", Want::Unverified(&other));
 }
+
+/// A text file ends in a line break, and after it come two bytes of noise
+/// that pass for text, a space and a letter: they are not the file's.
+#[test]
+fn a_space_and_a_letter_after_the_last_line_break_are_noise() {
+    let d = tempfile::tempdir().unwrap();
+    let mut img = noise(1 << 20, 12);
+    let prose = "the vessel left the harbour before the customs meeting\n".repeat(40);
+    let at = 0x10000;
+    img[at - 1] = 0;
+    img[at..at + prose.len()].copy_from_slice(prose.as_bytes());
+    img[at + prose.len()..at + prose.len() + 4].copy_from_slice(b" S\xd6\xed");
+    let arts = carve_image(d.path(), &img, 0);
+    expect_carved(
+        &arts,
+        at as u64,
+        "text",
+        "txt",
+        Want::Unverified(prose.as_bytes()),
+    );
+}

@@ -11,6 +11,21 @@ use crate::{partial, Carver, Reader, Verdict};
 /// art) is walked by its lengths only.
 pub struct Flac;
 
+/// The first byte in `len` bytes from `at` that is not zero (`None` when
+/// all are, or when they cannot be read: the walk then says where).
+fn not_zero(r: &mut Reader<'_>, at: u64, len: u64) -> Option<u64> {
+    let mut p = at;
+    while p < at + len {
+        let n = (at + len - p).min(64 << 10);
+        let b = r.get(p, n as usize)?;
+        if let Some(i) = b.iter().position(|&x| x != 0) {
+            return Some(p + i as u64);
+        }
+        p += n;
+    }
+    None
+}
+
 fn crc8(b: &[u8]) -> u8 {
     let mut c = 0u8;
     for &x in b {
@@ -157,7 +172,20 @@ impl Carver for Flac {
                 return partial(at, "a metadata block of an invalid type");
             }
             last = h & 0x8000_0000 != 0;
-            at += 4 + u64::from(h & 0x00FF_FFFF);
+            let len = u64::from(h & 0x00FF_FFFF);
+            // PADDING is zeros (RFC 9639 8.3; flac and metaflac write 8 KiB
+            // of it by default): bytes that are not were never the file's,
+            // a stream in pieces or cut short within it.
+            if (h >> 24) & 0x7F == 1 {
+                if let Some(q) = not_zero(r, at + 4, len) {
+                    let cut = r.sector_before(q).max(at + 4);
+                    return partial(
+                        cut,
+                        "its padding holds bytes that are not zeros: data that is not the file's",
+                    );
+                }
+            }
+            at += 4 + len;
         }
         // Fixed-size streams say so by equal block sizes; a first frame of the
         // other strategy means STREAMINFO's sizes are only bounds.

@@ -342,7 +342,7 @@ const CUT_SLACK: u64 = 8;
 /// body never used, so in a last line that has no line break after it, the
 /// run is cut before the first byte whose value occurs nowhere before that
 /// line (a character cut at the front is left out whole), and a last line of
-/// only one or two letters or digits is left out.
+/// only one or two printable bytes (not a closing bracket) is left out.
 fn trim_tail(tail: &[u8], counts: &mut [u32; 256]) -> usize {
     // Lines end in LF (CR LF too), or in CR alone (old Mac text); a CR in
     // text that uses LF is a byte like any other.
@@ -358,11 +358,13 @@ fn trim_tail(tail: &[u8], counts: &mut [u32; 256]) -> usize {
         return 0;
     };
     let line = &tail[q + 1..];
-    // One or two letters or digits after the last of many lines are far more
+    // One or two printable bytes after the last of many lines are far more
     // often the noise's first bytes (three in eight are printable) than a
-    // last line (a closing `}` or `)` stays).
+    // last line (a closing `}`, `)`, `]` or `>` stays).
     if line.len() <= 2
-        && line.iter().all(u8::is_ascii_alphanumeric)
+        && line
+            .iter()
+            .all(|&b| (b.is_ascii_graphic() || b == b' ') && !b"})]>".contains(&b))
         && counts[usize::from(eol)] >= 8
     {
         return line.len();

@@ -6,7 +6,8 @@
 //! put together only on reasoning, recorded as such: the first text after the
 //! gap (and only it) is the rest when the line across the seam reads as one
 //! of the file's lines. It is no longer than the file's longest line; it has
-//! the file's count of a delimiter every line has (a CSV row); the word at the
+//! the file's count of a delimiter every line has (a CSV row) and the ending
+//! nine in ten of its lines share (a closing tag); the word at the
 //! seam (one the cut split, put back together, or the second piece's first)
 //! is a word the file uses; and the second piece does not open with what
 //! opens a document. Any doubt leaves the first piece
@@ -31,6 +32,9 @@ struct Lines<'a> {
     longest: usize,
     /// A delimiter every whole line has the same number of: (byte, count).
     delimiter: Option<(u8, usize)>,
+    /// What nine in ten of the lines end with (markup's closing tag, a
+    /// statement's `;`), if they share an ending.
+    ending: Option<&'a [u8]>,
     words: HashSet<&'a [u8]>,
 }
 
@@ -57,6 +61,11 @@ fn learn(t: &[u8], whole_window: bool) -> Option<Lines<'_>> {
         (c > 0 && lines.iter().filter(|l| n(l) == c).count() * 10 >= lines.len() * 9)
             .then_some((d, c))
     });
+    let reference = lines[lines.len() - 1];
+    let ending = (1..=8.min(reference.len())).rev().find_map(|k| {
+        let e = &reference[reference.len() - k..];
+        (lines.iter().filter(|l| l.ends_with(e)).count() * 10 >= lines.len() * 9).then_some(e)
+    });
     let words = lines
         .iter()
         .flat_map(|l| l.split(|b| !b.is_ascii_alphanumeric()))
@@ -66,6 +75,7 @@ fn learn(t: &[u8], whole_window: bool) -> Option<Lines<'_>> {
         cut,
         longest,
         delimiter,
+        ending,
         words,
     })
 }
@@ -81,6 +91,11 @@ fn seam_fits(l: &Lines<'_>, first: &[u8]) -> bool {
         if n != c {
             return false;
         }
+    }
+    if l.ending.is_some_and(|e| {
+        !first.ends_with(e) && !(first.len() < e.len() && joined_ends(l.cut, first, e))
+    }) {
+        return false;
     }
     // The word at the seam (one the cut split, or the second piece's first)
     // must be one the file uses; numbers are left to the delimiters.
@@ -107,6 +122,14 @@ fn seam_fits(l: &Lines<'_>, first: &[u8]) -> bool {
     let lower = String::from_utf8_lossy(&first[..first.len().min(16)]).to_ascii_lowercase();
     let opens = ["\u{feff}", "<?xml", "<!doctype", "<html"];
     !opens.iter().any(|o| lower.trim_start().starts_with(o))
+}
+
+/// Whether the cut line's bytes then `first` end with `e` (a seam inside
+/// the ending itself).
+fn joined_ends(cut: &[u8], first: &[u8], e: &[u8]) -> bool {
+    let mut j = cut.to_vec();
+    j.extend_from_slice(first);
+    j.ends_with(e)
 }
 
 /// The rest of a text file cut mid-line at `b` (relative to the candidate;
@@ -197,7 +220,16 @@ mod tests {
         // The second piece's first word must be the file's too.
         let t = format!("{body}meeting ");
         let l = lines(t.as_bytes());
-        assert!(seam_fits(&l, b"transfer 7 account"));
-        assert!(!seam_fits(&l, b"t meeting account"));
+        assert!(seam_fits(&l, b"transfer 7 account witness"));
+        assert!(!seam_fits(&l, b"t meeting account witness"));
+        // Markup whose lines all close their tag: the joined line must too.
+        let html: String = (0..30)
+            .map(|i| format!("<p>ledger {i} vessel witness</p>\n"))
+            .collect();
+        let t = format!("{html}<p>ledger 31 ves");
+        let l = lines(t.as_bytes());
+        assert!(l.ending.unwrap().ends_with(b"</p>"));
+        assert!(seam_fits(&l, b"sel witness</p>"));
+        assert!(!seam_fits(&l, b"sel witness meeting"));
     }
 }
