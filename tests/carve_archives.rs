@@ -433,3 +433,31 @@ fn lzop_files_made_by_lzop_come_back_whole_and_damaged_ones_partial() {
     assert!(b["size"].as_u64().unwrap() < n as u64 - 1000, "{b}");
     expect_carved(&arts, 0x300000, "lzop", "lzo", Want::Partial(None));
 }
+
+/// A Zstandard frame of several blocks (zstd of 1 MiB of base64 text), cut
+/// at a sector boundary inside a block, noise after it: the next block
+/// header the walk meets is noise, so the frame broke inside the block
+/// before it. The partial ends at that block's start, a prefix of the file;
+/// before, it took in the block and ran past the cut.
+#[test]
+fn a_zstd_frame_cut_inside_a_block_is_partial_before_the_cut() {
+    if !tools(&["zstd", "base64"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let text = noise(768 << 10, 41);
+    std::fs::write(p.join("raw.bin"), &text).unwrap();
+    let zst = made(p, "base64 raw.bin | zstd -q -3 -c > t.zst", "t.zst");
+    let cut = (zst.len() / 2).next_multiple_of(512);
+    let laid = [(0x10000usize, &zst[..cut])];
+    let arts = carve_laid(p, 4 << 20, 29, &laid, 3);
+    let a = carved_at(&arts, 0x10000, "zstd").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(a["status"], "partial", "{a}");
+    let size = a["size"].as_u64().unwrap() as usize;
+    assert!(
+        size > 0 && size <= cut,
+        "kept {size} of a frame cut at {cut}"
+    );
+    assert_eq!(a["sha256"], sha256(&zst[..size]));
+}

@@ -60,6 +60,8 @@ impl Carver for Zstd {
         };
         let limit = MAX_BLOCK.min(window);
         let mut blocks = 0u64;
+        // Where the last block walked starts (its header).
+        let mut last_start = at;
         loop {
             let Some(h) = r.get(at, 3) else {
                 return cut(at, blocks, "frame cut off before its last block");
@@ -67,8 +69,18 @@ impl Carver for Zstd {
             let h = u32::from(h[0]) | u32::from(h[1]) << 8 | u32::from(h[2]) << 16;
             let (last, kind, size) = (h & 1 == 1, (h >> 1) & 3, u64::from(h >> 3));
             if kind == 3 || size > limit {
-                return cut(at, blocks, "a block header that no encoder writes");
+                // The header before it said where this one is, so the bytes
+                // stopped being the frame's inside the block before: the
+                // frame is whole to that block's start (a stream cut or in
+                // pieces; before, the partial took in the block and ran past
+                // the cut).
+                return cut(
+                    last_start,
+                    blocks.saturating_sub(1),
+                    "a block header that no encoder writes: the frame breaks inside the block before it",
+                );
             }
+            last_start = at;
             // An RLE block stores one byte, whatever size it decodes to.
             at += 3 + if kind == 1 { 1 } else { size };
             blocks += 1;
