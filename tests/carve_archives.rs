@@ -461,3 +461,37 @@ fn a_zstd_frame_cut_inside_a_block_is_partial_before_the_cut() {
     );
     assert_eq!(a["sha256"], sha256(&zst[..size]));
 }
+
+/// A gzip stream of many deflate blocks (gzip of 1 MiB of base64 text) cut
+/// at a sector boundary inside a block, noise after it: the noise inflates
+/// for a while through the block's codes. The partial ends at the start of
+/// the block the stream broke in, a prefix of the file; before, it ended
+/// where the noise stopped inflating, past the cut.
+#[test]
+fn a_gzip_stream_cut_inside_a_block_is_partial_before_the_cut() {
+    if !tools(&["gzip", "base64"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    std::fs::write(p.join("raw.bin"), noise(768 << 10, 43)).unwrap();
+    let gz = made(p, "base64 raw.bin | gzip -6 -n -c > t.gz", "t.gz");
+    for (k, cut) in [gz.len() / 3, gz.len() / 2, gz.len() * 4 / 5]
+        .into_iter()
+        .enumerate()
+    {
+        let cut = cut.next_multiple_of(512);
+        let laid = [(0x10000usize, &gz[..cut])];
+        let dir = p.join(format!("cut{k}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let arts = carve_laid(&dir, 4 << 20, 31 + k as u64, &laid, 3);
+        let a = carved_at(&arts, 0x10000, "gzip").unwrap_or_else(|| panic!("{arts:#?}"));
+        assert_eq!(a["status"], "partial", "{a}");
+        let size = a["size"].as_u64().unwrap() as usize;
+        assert!(
+            size > 512 && size <= cut,
+            "kept {size} of a stream cut at {cut}"
+        );
+        assert_eq!(a["sha256"], sha256(&gz[..size]));
+    }
+}

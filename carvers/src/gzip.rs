@@ -1,12 +1,17 @@
 //! gzip validator.
 
-use crate::inflate::{inflate, End};
+use crate::inflate::{inflate_blocks, BlockStart, End};
 use crate::{Carver, Reader, Verdict};
 
 /// GZIP: header (with optional extra, name, comment, header CRC), a deflate stream
 /// inflated to its exact end, and a trailer whose CRC-32 and length must match what
 /// the stream produced.
 pub struct Gzip;
+
+/// How near the failure a block's start may be and still be taken for the
+/// stream's own: a header of codes is up to a few hundred bytes, so one the
+/// failure falls inside was made of the bytes that are not the stream's.
+const HEADER_SLACK: u64 = 512;
 
 impl Carver for Gzip {
     fn name(&self) -> &'static str {
@@ -54,12 +59,13 @@ impl Carver for Gzip {
         }
         let mut crc = !0u32;
         let limit = r.limit();
-        let run = inflate(
+        let mut blocks: Vec<BlockStart> = Vec::new();
+        let run = inflate_blocks(
             r,
             |r, at, n| r.get(at, n).map(<[u8]>::to_vec),
             off,
             limit,
-            false,
+            &mut blocks,
             |b| {
                 crc = dredge_core::checksum::crc32_update(crc, b);
                 true
@@ -82,6 +88,11 @@ impl Carver for Gzip {
             if total == 0 && matches!(run.end, End::Unreadable | End::Damaged) {
                 return Verdict::Reject;
             }
+            if matches!(run.end, End::Damaged | End::Stalled) {
+                if let Some(v) = broke_in_block(&blocks, run.at, why) {
+                    return v;
+                }
+            }
             return Verdict::Partial {
                 len: off,
                 why: why.into(),
@@ -96,6 +107,10 @@ impl Carver for Gzip {
             };
         };
         if stored_crc != !crc || u64::from(isize) != total & 0xFFFF_FFFF {
+            let why = "trailer CRC or length does not match the data";
+            if let Some(v) = broke_in_block(&blocks, off, why) {
+                return v;
+            }
             return Verdict::Partial {
                 len: off,
                 why: "trailer CRC or length does not match the data".into(),
@@ -107,4 +122,25 @@ impl Carver for Gzip {
             subtype: None,
         }
     }
+}
+
+/// Bytes that are not the stream's (noise after a cut, another file) go on
+/// inflating for a while through the codes of the block they fell into, and
+/// through blocks of fixed codes their bits spell, sometimes to a final block
+/// and a trailer that does not match: the stream broke inside the last block
+/// with codes of its own (or stored) that started before the failure (at
+/// `failed`), so it is whole to that block's start. With no such block after
+/// the first, there is nothing to say but where it failed (`None`).
+fn broke_in_block(blocks: &[BlockStart], failed: u64, why: &str) -> Option<Verdict> {
+    // (A header the failure falls right after is the noise's own, read as a
+    // block's and found wanting.)
+    let b = blocks
+        .iter()
+        .rev()
+        .find(|b| b.kind != 1 && b.at + HEADER_SLACK < failed)?;
+    (b.at > blocks.first()?.at).then(|| Verdict::Partial {
+        len: b.at,
+        why: format!("{why}: it breaks in the block that starts here"),
+        subtype: None,
+    })
 }

@@ -53,14 +53,76 @@ pub(crate) fn inflate(
 /// bytes that made the output it stopped on.
 pub(crate) fn inflate_in_steps(
     r: &mut Reader<'_>,
+    input: impl FnMut(&mut Reader<'_>, u64, usize) -> Option<Vec<u8>>,
+    from: u64,
+    to: u64,
+    zlib: bool,
+    step: usize,
+    out: impl FnMut(&[u8]) -> bool,
+) -> Inflated {
+    run(r, input, from, to, zlib, step, None, out)
+}
+
+/// Where a deflate block's header starts: the byte holding its first bit,
+/// and its type (0 stored, 1 fixed Huffman codes, 2 its own codes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BlockStart {
+    pub at: u64,
+    pub kind: u8,
+}
+
+/// [`inflate`], also noting where each block starts (`blocks`, in order).
+pub(crate) fn inflate_blocks(
+    r: &mut Reader<'_>,
+    input: impl FnMut(&mut Reader<'_>, u64, usize) -> Option<Vec<u8>>,
+    from: u64,
+    to: u64,
+    blocks: &mut Vec<BlockStart>,
+    out: impl FnMut(&[u8]) -> bool,
+) -> Inflated {
+    run(r, input, from, to, false, 1 << 16, Some(blocks), out)
+}
+
+/// Where the block whose header comes next starts, and its type: `pending`
+/// is what the decompressor holds of the byte before `at` (its bits not yet
+/// read, and how many), `None` at the stream's start.
+fn block_kind(
+    r: &mut Reader<'_>,
+    input: &mut impl FnMut(&mut Reader<'_>, u64, usize) -> Option<Vec<u8>>,
+    at: u64,
+    pending: Option<(u8, u8)>,
+) -> Option<BlockStart> {
+    let next = input(r, at, 2)?;
+    // Bits are read from each byte's lowest up; those left over from the
+    // last byte read come first.
+    let (bits, start) = match pending {
+        Some((buf, n)) if n > 0 => (
+            (u32::from(buf) & ((1 << n) - 1)) | u32::from(next[0]) << n,
+            at - 1,
+        ),
+        _ => (u32::from(next[0]), at),
+    };
+    Some(BlockStart {
+        at: start,
+        kind: ((bits >> 1) & 3) as u8,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    r: &mut Reader<'_>,
     mut input: impl FnMut(&mut Reader<'_>, u64, usize) -> Option<Vec<u8>>,
     from: u64,
     to: u64,
     zlib: bool,
     step: usize,
+    mut blocks: Option<&mut Vec<BlockStart>>,
     mut out: impl FnMut(&[u8]) -> bool,
 ) -> Inflated {
     let mut d = DecompressorOxide::new();
+    if let Some(b) = blocks.as_deref_mut() {
+        b.extend(block_kind(r, &mut input, from, None));
+    }
     let mut buf = vec![0u8; 32768];
     let (mut pos, mut at, mut total) = (0usize, from, 0u64);
     let ended = |end, at, total| Inflated { end, at, total };
@@ -74,7 +136,13 @@ pub(crate) fn inflate_in_steps(
         } else {
             0
         };
+        let stops = if blocks.is_some() {
+            inflate_flags::TINFL_FLAG_STOP_ON_BLOCK_BOUNDARY
+        } else {
+            0
+        };
         let flags = more
+            | stops
             | if zlib {
                 inflate_flags::TINFL_FLAG_PARSE_ZLIB_HEADER
             } else {
@@ -92,6 +160,13 @@ pub(crate) fn inflate_in_steps(
         at += used as u64;
         match status {
             TINFLStatus::Done => return ended(End::Done, at, total),
+            TINFLStatus::BlockBoundary => {
+                let pending = d.block_boundary_state().map(|st| (st.bit_buf, st.num_bits));
+                if let Some(b) = blocks.as_deref_mut() {
+                    b.extend(block_kind(r, &mut input, at, pending));
+                }
+                continue;
+            }
             TINFLStatus::NeedsMoreInput if more != 0 => {}
             TINFLStatus::HasMoreOutput => {}
             TINFLStatus::NeedsMoreInput => return ended(End::Cut, at, total),
