@@ -454,11 +454,12 @@ impl Serpent {
     fn decrypt16(&self, blocks: &mut [[u8; 16]; 16]) {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512f") {
+            let w = width();
+            if w >= 16 && std::arch::is_x86_feature_detected!("avx512f") {
                 // SAFETY: the processor has AVX-512F, checked just above.
                 return unsafe { self.decrypt16_avx512(blocks) };
             }
-            if std::arch::is_x86_feature_detected!("avx2") {
+            if w >= 8 && std::arch::is_x86_feature_detected!("avx2") {
                 // SAFETY: the processor has AVX2, checked just above.
                 return unsafe { self.decrypt16_avx2(blocks) };
             }
@@ -552,6 +553,20 @@ impl BlockCipherDecBackend for Serpent {
             blocks.get(i).get_out().copy_from_slice(v);
         }
     }
+}
+
+/// The widest vectors (in 32-bit lanes) the sixteen-block path may use: 16
+/// (AVX-512) unless `DREDGE_SERPENT_LANES` says 8 (AVX2) or 4 (no vector
+/// instructions), read once: the speed benchmark measures each path on a
+/// processor that has the wider ones, and the result is the same.
+fn width() -> u32 {
+    static W: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *W.get_or_init(|| {
+        std::env::var("DREDGE_SERPENT_LANES")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(16)
+    })
 }
 
 #[cfg(test)]
