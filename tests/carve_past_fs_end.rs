@@ -270,4 +270,15 @@ fn a_filesystem_past_another_s_end_is_found() {
         arts.iter().any(|a| a["path"] == "/NOTES.TXT"),
         "the FAT's files"
     );
+    // `list`, which reads no pass, finds it too, as the same volume (before,
+    // it listed only the FAT).
+    let o = run(&["list", disk.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let listed = stdout(&o);
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("v1/ext4/") && l.ends_with("/docs/ledger.txt")),
+        "{listed}"
+    );
 }

@@ -270,7 +270,7 @@ pub(crate) fn analyse(
 /// filesystems that opened in it, when there are 64 KiB or more: a lost
 /// filesystem may lie there (a stick reformatted smaller without a partition
 /// table, whose earlier partitions' filesystems are still past the new one).
-fn past_end(v: &Volume, ends: &[Option<u64>]) -> Option<Volume> {
+pub(crate) fn past_end(v: &Volume, ends: &[Option<u64>]) -> Option<Volume> {
     if !matches!(v.kind, VolumeKind::Partition | VolumeKind::Whole) || ends.is_empty() {
         return None;
     }

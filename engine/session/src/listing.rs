@@ -28,54 +28,114 @@ pub fn list_image(
     let (stored, src) = (src, unlocked.src);
     let reg = registry();
     let Laid {
-        mut vols,
-        mut findings,
-        ..
+        vols, mut findings, ..
     } = layout(&stored, &reg, interrupt, Lost::Now)?;
-    let (logical, notes) = crate::lvm::in_plaintext(&*src, &unlocked.plain);
-    vols.extend(unlocked.plain);
-    vols.extend(logical);
-    findings.extend(notes.into_iter().map(|(_, f)| f));
+    // The layout's volumes first, then lost filesystems past the ends of
+    // the filesystems in them (as the scan's pass finds them, in the same
+    // order), then opened volumes' plaintext and the logical volumes in it:
+    // the indices a scan gives.
+    let mut tails = Vec::new();
     for (i, v) in vols.iter().enumerate() {
-        if !v.kind.holds_files() {
-            continue;
+        let ends = list_volume(i, v, &stored, &src, &reg, interrupt, sink, &mut findings);
+        if interrupt.load(Ordering::Relaxed) {
+            return Ok(findings);
         }
-        // Only a decrypted volume reads through its layer (as in a scan).
-        let vsrc = if v.kind == dredge_core::VolumeKind::Decrypted {
-            &src
-        } else {
-            &stored
-        };
-        let reader =
-            VolumeReader::new(Arc::clone(vsrc), v.extent).with_budget(volume_budget(v.extent.len));
-        for kind in accepting(&reader, &reg, &mut findings) {
-            let mut walked = Vec::new();
-            let r = contain_reading(v.extent.len, || match (kind.open)(reader.clone()) {
-                Ok(fs) => {
-                    walked.extend(fs.open_findings());
-                    let ty = fs.type_name();
-                    fs.walk(
-                        &mut |e| {
-                            stop_if_cut(interrupt);
-                            memory::uncounted(|| sink(i, ty, &e))
-                        },
-                        &mut walked,
-                    );
+        tails.extend(crate::analysis::past_end(v, &ends));
+    }
+    let mut found = Vec::new();
+    for t in &tails {
+        found.push(
+            match contain_reading(t.extent.len, || {
+                dredge_volume::scan::scan(&*stored, t.extent, interrupt)
+            }) {
+                Ok(r) => r.map_err(fail)?,
+                Err(why) => {
+                    findings.push(cut_short(t.extent.start, "lost-partition scan", &why));
+                    Vec::new()
                 }
-                Err(f) => walked.push(f),
-            });
-            findings.append(&mut walked);
-            if let Err(why) = r {
-                if interrupt.load(Ordering::Relaxed) {
-                    return Ok(findings);
-                }
-                findings.push(cut_short(
-                    v.extent.start,
-                    &format!("{} reader", kind.name),
-                    &why,
-                ));
-            }
+            },
+        );
+    }
+    let lost = crate::layout::recovered_volumes(&stored, &reg, &tails, &found, &mut findings);
+    let (logical, notes) = crate::lvm::in_plaintext(&*src, &unlocked.plain);
+    findings.extend(notes.into_iter().map(|(_, f)| f));
+    let first = vols.len();
+    let more: Vec<_> = lost
+        .into_iter()
+        .chain(unlocked.plain)
+        .chain(logical)
+        .collect();
+    for (k, v) in more.iter().enumerate() {
+        list_volume(
+            first + k,
+            v,
+            &stored,
+            &src,
+            &reg,
+            interrupt,
+            sink,
+            &mut findings,
+        );
+        if interrupt.load(Ordering::Relaxed) {
+            return Ok(findings);
         }
     }
     Ok(findings)
+}
+
+/// Lists the filesystems of volume `i`; where each that opened ends (for
+/// the space past them).
+#[allow(clippy::too_many_arguments)]
+fn list_volume(
+    i: usize,
+    v: &dredge_core::Volume,
+    stored: &Arc<dyn ImageSource>,
+    src: &Arc<dyn ImageSource>,
+    reg: &[crate::layout::FsKind],
+    interrupt: &AtomicBool,
+    sink: &mut dyn FnMut(usize, &str, &Entry),
+    findings: &mut Vec<Finding>,
+) -> Vec<Option<u64>> {
+    let mut ends = Vec::new();
+    if !v.kind.holds_files() {
+        return ends;
+    }
+    // Only a decrypted volume reads through its layer (as in a scan).
+    let vsrc = if v.kind == dredge_core::VolumeKind::Decrypted {
+        src
+    } else {
+        stored
+    };
+    let reader =
+        VolumeReader::new(Arc::clone(vsrc), v.extent).with_budget(volume_budget(v.extent.len));
+    for kind in accepting(&reader, reg, findings) {
+        let mut walked = Vec::new();
+        let r = contain_reading(v.extent.len, || match (kind.open)(reader.clone()) {
+            Ok(fs) => {
+                walked.extend(fs.open_findings());
+                ends.push(fs.span());
+                let ty = fs.type_name();
+                fs.walk(
+                    &mut |e| {
+                        stop_if_cut(interrupt);
+                        memory::uncounted(|| sink(i, ty, &e))
+                    },
+                    &mut walked,
+                );
+            }
+            Err(f) => walked.push(f),
+        });
+        findings.append(&mut walked);
+        if let Err(why) = r {
+            if interrupt.load(Ordering::Relaxed) {
+                return ends;
+            }
+            findings.push(cut_short(
+                v.extent.start,
+                &format!("{} reader", kind.name),
+                &why,
+            ));
+        }
+    }
+    ends
 }
