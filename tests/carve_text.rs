@@ -311,7 +311,8 @@ fn a_text_file_in_two_pieces_is_put_together_where_its_line_resumes() {
 }
 
 /// A text file ends in a line break, and after it come two bytes of noise
-/// that pass for text, a space and a letter: they are not the file's.
+/// that pass for text, a space and a letter: they are not the file's; nor
+/// are a `^` and a line break the noise spells after an HTML page's end.
 #[test]
 fn a_space_and_a_letter_after_the_last_line_break_are_noise() {
     let d = tempfile::tempdir().unwrap();
@@ -321,6 +322,12 @@ fn a_space_and_a_letter_after_the_last_line_break_are_noise() {
     img[at - 1] = 0;
     img[at..at + prose.len()].copy_from_slice(prose.as_bytes());
     img[at + prose.len()..at + prose.len() + 4].copy_from_slice(b" S\xd6\xed");
+    // Noise with a line break in it, after an HTML page's end.
+    let html = "<p>the ledger was signed</p>\n".repeat(30) + "</body></html>\n";
+    let at2 = 0x20000;
+    img[at2 - 1] = 0;
+    img[at2..at2 + html.len()].copy_from_slice(html.as_bytes());
+    img[at2 + html.len()..at2 + html.len() + 5].copy_from_slice(b"^\n X\xa3");
     let arts = carve_image(d.path(), &img, 0);
     expect_carved(
         &arts,
@@ -328,5 +335,12 @@ fn a_space_and_a_letter_after_the_last_line_break_are_noise() {
         "text",
         "txt",
         Want::Unverified(prose.as_bytes()),
+    );
+    expect_carved(
+        &arts,
+        at2 as u64,
+        "text",
+        "txt",
+        Want::Unverified(html.as_bytes()),
     );
 }

@@ -58,6 +58,7 @@ mod sqlite_wal;
 mod tar;
 mod text;
 mod text_join;
+mod text_tail;
 mod tiff;
 mod torrent;
 mod utf16;

@@ -8,9 +8,12 @@
 //! ends before the first byte that is not, usually the zeros of its last
 //! cluster's slack.
 //! Nothing inside text can be checked, so a whole one is `Unverified`: a text
-//! file in pieces comes out as its first piece, or as two files' text run
-//! together where one sector follows another.
+//! file cut mid-line is partial, or put together with its rest where the line
+//! across the seam reads as one of its own (`text_join`); text files run
+//! together where one sector follows another. Where a run really ends is
+//! `text_tail`'s.
 
+use crate::text_tail::trim_tail;
 use crate::{Carver, Reader, Verdict};
 
 /// The text bytes a sector must begin with to start a candidate: random data
@@ -333,65 +336,6 @@ pub(crate) fn cut_at(r: &mut Reader<'_>, from: u64, len: u64, raw: u64) -> Optio
 /// (each random byte passes for text three times in eight).
 const CUT_SLACK: u64 = 8;
 
-/// How many bytes at the end of a UTF-8 text run (`tail`, its last bytes;
-/// `counts`, every byte value's count in the run) are not the file's. Text
-/// ends where a byte that is not text comes, but the bytes after a file's end
-/// (the rest of its last sector, then whatever lies there) are often noise,
-/// and about three in eight random bytes are printable: the run goes on a few
-/// bytes past the end. A text file seldom ends inside a line whose bytes its
-/// body never used, so in a last line that has no line break after it, the
-/// run is cut before the first byte whose value occurs nowhere before that
-/// line (a character cut at the front is left out whole), and a last line of
-/// only one or two printable bytes (not a closing bracket) is left out.
-fn trim_tail(tail: &[u8], counts: &mut [u32; 256]) -> usize {
-    // Lines end in LF (CR LF too), or in CR alone (old Mac text); a CR in
-    // text that uses LF is a byte like any other.
-    let eol = if counts[usize::from(b'\n')] > 0 {
-        b'\n'
-    } else {
-        b'\r'
-    };
-    if tail.last().is_none_or(|&b| b == eol) {
-        return 0;
-    }
-    let Some(q) = tail.iter().rposition(|&b| b == eol) else {
-        return 0;
-    };
-    let line = &tail[q + 1..];
-    // One or two printable bytes after the last of many lines are far more
-    // often the noise's first bytes (three in eight are printable) than a
-    // last line (a closing `}`, `)`, `]` or `>` stays).
-    if line.len() <= 2
-        && line
-            .iter()
-            .all(|&b| (b.is_ascii_graphic() || b == b' ') && !b"})]>".contains(&b))
-        && counts[usize::from(eol)] >= 8
-    {
-        return line.len();
-    }
-    line.iter().for_each(|&b| counts[usize::from(b)] -= 1);
-    // A closing bracket closes one the body opened (a flat JSON object ends in
-    // its only `}`).
-    let seen = |b: u8| {
-        let open = match b {
-            b'}' => b'{',
-            b']' => b'[',
-            b')' => b'(',
-            b'>' => b'<',
-            _ => b,
-        };
-        counts[usize::from(b)] > 0 || counts[usize::from(open)] > 0
-    };
-    let Some(mut j) = line.iter().position(|&b| !seen(b)) else {
-        return 0;
-    };
-    // Back to the start of a UTF-8 character.
-    while j > 0 && line[j] & 0xC0 == 0x80 {
-        j -= 1;
-    }
-    line.len() - j
-}
-
 /// (double-byte characters, those in the rows of kana and punctuation) in a
 /// Shift_JIS or EUC-JP run; (0, 0) for UTF-8.
 fn double_bytes(b: &[u8], enc: Enc) -> (usize, usize) {
@@ -637,6 +581,24 @@ mod tests {
         text.iter().for_each(|&b| counts[usize::from(b)] += 1);
         let k = text.len().min(128);
         text.len() - trim_tail(&text[text.len() - k..], &mut counts)
+    }
+
+    #[test]
+    fn short_lines_of_noise_after_the_last_line_break_are_cut() {
+        let body = "<p>the vessel left the harbour</p>\n".repeat(12) + "</body></html>\n";
+        for (after, kept) in [
+            ("^\n X", 0),
+            ("^\n", 0),
+            ("-\n;\n", 0),
+            // A last line of letters or digits, or a closer, stays.
+            ("42\n", 3),
+            ("}\n", 2),
+            // More than 8 bytes of short lines is more than noise gives.
+            ("^\n.\n,\n;\n:\n", 10),
+        ] {
+            let text = format!("{body}{after}");
+            assert_eq!(trimmed(text.as_bytes()), body.len() + kept, "{after:?}");
+        }
     }
 
     #[test]
