@@ -434,64 +434,54 @@ fn lzop_files_made_by_lzop_come_back_whole_and_damaged_ones_partial() {
     expect_carved(&arts, 0x300000, "lzop", "lzo", Want::Partial(None));
 }
 
-/// A Zstandard frame of several blocks (zstd of 1 MiB of base64 text), cut
-/// at a sector boundary inside a block, noise after it: the next block
-/// header the walk meets is noise, so the frame broke inside the block
-/// before it. The partial ends at that block's start, a prefix of the file;
-/// before, it took in the block and ran past the cut.
-#[test]
-fn a_zstd_frame_cut_inside_a_block_is_partial_before_the_cut() {
-    if !tools(&["zstd", "base64"]) {
-        return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
-    let text = noise(768 << 10, 41);
-    std::fs::write(p.join("raw.bin"), &text).unwrap();
-    let zst = made(p, "base64 raw.bin | zstd -q -3 -c > t.zst", "t.zst");
-    let cut = (zst.len() / 2).next_multiple_of(512);
-    let laid = [(0x10000usize, &zst[..cut])];
-    let arts = carve_laid(p, 4 << 20, 29, &laid, 3);
-    let a = carved_at(&arts, 0x10000, "zstd").unwrap_or_else(|| panic!("{arts:#?}"));
-    assert_eq!(a["status"], "partial", "{a}");
-    let size = a["size"].as_u64().unwrap() as usize;
-    assert!(
-        size > 0 && size <= cut,
-        "kept {size} of a frame cut at {cut}"
-    );
-    assert_eq!(a["sha256"], sha256(&zst[..size]));
-}
-
-/// A gzip stream of many deflate blocks (gzip of 1 MiB of base64 text) cut
-/// at a sector boundary inside a block, noise after it: the noise inflates
-/// for a while through the block's codes. The partial ends at the start of
-/// the block the stream broke in, a prefix of the file; before, it ended
-/// where the noise stopped inflating, past the cut.
-#[test]
-fn a_gzip_stream_cut_inside_a_block_is_partial_before_the_cut() {
-    if !tools(&["gzip", "base64"]) {
-        return;
-    }
+/// `compress` (a shell command writing `t.EXT` from `raw.bin`) run on 1 MiB
+/// of base64 text, the result cut at a sector boundary at each of `cuts`
+/// (fractions of its length) and laid into noise: the `format` carve at the
+/// cut must be partial and a prefix of at least `least` bytes that ends by
+/// the cut.
+fn cut_inside_a_block(compress: &str, ext: &str, format: &str, cuts: &[f64], least: usize) {
     let d = tempfile::tempdir().unwrap();
     let p = d.path();
     std::fs::write(p.join("raw.bin"), noise(768 << 10, 43)).unwrap();
-    let gz = made(p, "base64 raw.bin | gzip -6 -n -c > t.gz", "t.gz");
-    for (k, cut) in [gz.len() / 3, gz.len() / 2, gz.len() * 4 / 5]
-        .into_iter()
-        .enumerate()
-    {
-        let cut = cut.next_multiple_of(512);
-        let laid = [(0x10000usize, &gz[..cut])];
+    let out = format!("t.{ext}");
+    let whole = made(p, &format!("base64 raw.bin | {compress} > {out}"), &out);
+    for (k, f) in cuts.iter().enumerate() {
+        let cut = ((whole.len() as f64 * f) as usize).next_multiple_of(512);
+        let laid = [(0x10000usize, &whole[..cut])];
         let dir = p.join(format!("cut{k}"));
         std::fs::create_dir_all(&dir).unwrap();
         let arts = carve_laid(&dir, 4 << 20, 31 + k as u64, &laid, 3);
-        let a = carved_at(&arts, 0x10000, "gzip").unwrap_or_else(|| panic!("{arts:#?}"));
+        let a = carved_at(&arts, 0x10000, format).unwrap_or_else(|| panic!("{arts:#?}"));
         assert_eq!(a["status"], "partial", "{a}");
         let size = a["size"].as_u64().unwrap() as usize;
         assert!(
-            size > 512 && size <= cut,
-            "kept {size} of a stream cut at {cut}"
+            size >= least && size <= cut,
+            "{format}: kept {size} of a stream cut at {cut}"
         );
-        assert_eq!(a["sha256"], sha256(&gz[..size]));
+        assert_eq!(a["sha256"], sha256(&whole[..size]));
+    }
+}
+
+/// A Zstandard frame of several blocks, cut at a sector boundary inside a
+/// block, noise after it: the next block header the walk meets is noise, so
+/// the frame broke inside the block before it. The partial ends at that
+/// block's start, a prefix of the file; before, it took in the block and ran
+/// past the cut.
+#[test]
+fn a_zstd_frame_cut_inside_a_block_is_partial_before_the_cut() {
+    if tools(&["zstd", "base64"]) {
+        cut_inside_a_block("zstd -q -3 -c", "zst", "zstd", &[0.5], 1);
+    }
+}
+
+/// A gzip stream of many deflate blocks, cut at a sector boundary inside a
+/// block, noise after it: the noise inflates for a while through the block's
+/// codes. The partial ends at the start of the block the stream broke in, a
+/// prefix of the file; before, it ended where the noise stopped inflating,
+/// past the cut.
+#[test]
+fn a_gzip_stream_cut_inside_a_block_is_partial_before_the_cut() {
+    if tools(&["gzip", "base64"]) {
+        cut_inside_a_block("gzip -6 -n -c", "gz", "gzip", &[0.33, 0.5, 0.8], 513);
     }
 }

@@ -125,28 +125,6 @@ impl Drop for Lvm {
     }
 }
 
-/// Files for one filesystem: name -> content.
-fn files(dir: &Path, tag: &str, seed: u64) -> Vec<(String, Vec<u8>)> {
-    let files = vec![
-        (
-            format!("{tag}-data.bin"),
-            noise(300_000 + seed as usize * 517, seed),
-        ),
-        (
-            format!("{tag}-notes.txt"),
-            (0..3000)
-                .map(|i| format!("{tag} line {i} of exhibit {seed}\n"))
-                .collect::<String>()
-                .into_bytes(),
-        ),
-    ];
-    std::fs::create_dir_all(dir).unwrap();
-    for (n, b) in &files {
-        std::fs::write(dir.join(n), b).unwrap();
-    }
-    files
-}
-
 /// An ext4 (or, with `fat`, FAT) filesystem image of `mib` MiB holding
 /// `files` made from `tag`.
 fn filesystem(
@@ -157,13 +135,16 @@ fn filesystem(
     seed: u64,
 ) -> (Vec<u8>, Vec<(String, Vec<u8>)>) {
     let content = dir.join(format!("{tag}-content"));
-    let f = files(&content, tag, seed);
+    let f = exhibit_files(
+        &content,
+        &format!("{tag}-"),
+        300_000 + seed as usize * 517,
+        3000,
+        seed,
+    );
     let img = dir.join(format!("{tag}.fs"));
     if fat {
-        std::fs::File::create(&img)
-            .unwrap()
-            .set_len(mib * MIB)
-            .unwrap();
+        blank(&img, mib * MIB);
         assert!(sh(&format!("mkfs.fat {} >/dev/null", img.display())));
         for (n, _) in &f {
             assert!(sh(&format!(
@@ -180,6 +161,22 @@ fn filesystem(
         )));
     }
     (std::fs::read(&img).unwrap(), f)
+}
+
+/// A new file of `len` bytes of zeros.
+fn blank(path: &Path, len: u64) {
+    std::fs::File::create(path).unwrap().set_len(len).unwrap();
+}
+
+/// Encrypts `file` in place as LUKS2 (AES-XTS, a fast PBKDF2) with the
+/// passphrase in `pass`.
+fn encrypt(file: &Path, pass: &Path) {
+    luks2_encrypt_in_place(
+        file,
+        ("aes-xts-plain64", "512", "512"),
+        pass,
+        &["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"],
+    );
 }
 
 fn write_at(file: &Path, at: u64, bytes: &[u8]) {
@@ -294,10 +291,7 @@ fn logical_volumes_are_volumes_and_their_files_come_back_bit_exact() {
     }
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("disk.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(96 * MIB)
-        .unwrap();
+    blank(&img, 96 * MIB);
     assert!(sh(&format!(
         "echo 'start=2048, type=8e' | sfdisk -q {}",
         img.display()
@@ -395,24 +389,13 @@ fn a_volume_group_inside_luks2_opens_with_the_key() {
     // The physical volume, then encrypted in place (reencrypt takes its last
     // 16 MiB for the header, which the volumes leave free).
     let pv = dir.path().join("pv.img");
-    std::fs::File::create(&pv)
-        .unwrap()
-        .set_len(80 * MIB)
-        .unwrap();
+    blank(&pv, 80 * MIB);
     let made = volume_group(dir.path(), &pv, 0, 80 * MIB, "vgcrypt");
     let pass = dir.path().join("pass");
     std::fs::write(&pass, "lvm-on-luks").unwrap();
-    luks2_encrypt_in_place(
-        &pv,
-        ("aes-xts-plain64", "512", "512"),
-        &pass,
-        &["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"],
-    );
+    encrypt(&pv, &pass);
     let img = dir.path().join("disk.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(82 * MIB)
-        .unwrap();
+    blank(&img, 82 * MIB);
     assert!(sh(&format!(
         "echo 'start=2048, size=163840, type=83' | sfdisk -q {}",
         img.display()
@@ -446,10 +429,7 @@ fn a_luks2_volume_inside_a_logical_volume_opens_with_the_key() {
     }
     let dir = tempfile::tempdir().unwrap();
     let img = dir.path().join("disk.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(64 * MIB)
-        .unwrap();
+    blank(&img, 64 * MIB);
     let lvm = Lvm::on(dir.path(), &img, 0, 64 * MIB);
     lvm.run("pvcreate", &[&lvm.dev]);
     lvm.run("vgcreate", &["-s", "1M", "vgsec", &lvm.dev]);
@@ -466,19 +446,11 @@ fn a_luks2_volume_inside_a_logical_volume_opens_with_the_key() {
     // An ext4 filesystem encrypted in place, as on a whole disk.
     let (fs, made) = filesystem(dir.path(), "secret", 20, false, 11);
     let lv = dir.path().join("lv.img");
-    std::fs::File::create(&lv)
-        .unwrap()
-        .set_len(40 * MIB)
-        .unwrap();
+    blank(&lv, 40 * MIB);
     write_at(&lv, 0, &fs);
     let pass = dir.path().join("pass");
     std::fs::write(&pass, "per-volume").unwrap();
-    luks2_encrypt_in_place(
-        &lv,
-        ("aes-xts-plain64", "512", "512"),
-        &pass,
-        &["--pbkdf", "pbkdf2", "--pbkdf-force-iterations", "1000"],
-    );
+    encrypt(&lv, &pass);
     write_at(&img, at, &std::fs::read(&lv).unwrap());
     let case = dir.path().join("case");
     let spec = format!("password-file={}", pass.display());

@@ -14,24 +14,7 @@ use std::path::{Path, PathBuf};
 
 /// Files put in the filesystem before encryption: name -> content.
 fn originals(dir: &Path, seed: u64) -> Vec<(String, Vec<u8>)> {
-    let files = vec![
-        (
-            "big.bin".to_string(),
-            noise(700_000 + (seed % 64) as usize * 4099, seed),
-        ),
-        (
-            "notes.txt".to_string(),
-            (0..5000)
-                .map(|i| format!("line {i} of exhibit {seed}\n"))
-                .collect::<String>()
-                .into_bytes(),
-        ),
-    ];
-    std::fs::create_dir_all(dir).unwrap();
-    for (n, b) in &files {
-        std::fs::write(dir.join(n), b).unwrap();
-    }
-    files
+    exhibit_files(dir, "", 700_000 + (seed % 64) as usize * 4099, 5000, seed)
 }
 
 /// How a volume is encrypted: cipher, key bits, sector size, KDF options.

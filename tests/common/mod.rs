@@ -53,6 +53,33 @@ pub fn carved_at<'a>(
 
 pub use dredge_testkit::sha256;
 
+/// Two files for a filesystem made by its tools, written into `dir`:
+/// `{prefix}big.bin` (`big` bytes of noise) and `{prefix}notes.txt` (`lines`
+/// numbered lines); name -> content.
+pub fn exhibit_files(
+    dir: &Path,
+    prefix: &str,
+    big: usize,
+    lines: usize,
+    seed: u64,
+) -> Vec<(String, Vec<u8>)> {
+    let files = vec![
+        (format!("{prefix}big.bin"), noise(big, seed)),
+        (
+            format!("{prefix}notes.txt"),
+            (0..lines)
+                .map(|i| format!("{prefix}line {i} of exhibit {seed}\n"))
+                .collect::<String>()
+                .into_bytes(),
+        ),
+    ];
+    std::fs::create_dir_all(dir).unwrap();
+    for (n, b) in &files {
+        std::fs::write(dir.join(n), b).unwrap();
+    }
+    files
+}
+
 /// Records the SHA-256 of evidence files so a test can prove nothing wrote to them.
 pub struct ReadOnlyWitness(Vec<(PathBuf, String)>);
 
