@@ -113,7 +113,7 @@ impl Carver for Gzip {
             }
             return Verdict::Partial {
                 len: off,
-                why: "trailer CRC or length does not match the data".into(),
+                why: why.into(),
                 subtype: None,
             };
         }

@@ -248,24 +248,34 @@ pub(crate) fn layout(
             targets = scanned;
             f
         }
-        Lost::Now => {
-            let mut all = Vec::new();
-            for v in &targets {
-                all.push(
-                    match contain(|| dredge_volume::scan::scan(&**src, v.extent, interrupt)) {
-                        Ok(r) => r.map_err(fail)?,
-                        Err(why) => {
-                            findings.push(cut_short(v.extent.start, "lost-partition scan", &why));
-                            Vec::new()
-                        }
-                    },
-                );
-            }
-            all
-        }
+        Lost::Now => scan_now(src, &targets, interrupt, &mut findings)?,
     };
     vols.extend(recovered_volumes(src, reg, &targets, &found, &mut findings));
     Ok(done(vols, findings, Vec::new()))
+}
+
+/// The lost-partition scan of each of `targets`, read now (no pass): what it
+/// proposes in each, in order; a scan cut short is a finding and proposes
+/// nothing.
+pub(crate) fn scan_now(
+    src: &Arc<dyn ImageSource>,
+    targets: &[Volume],
+    interrupt: &AtomicBool,
+    findings: &mut Vec<Finding>,
+) -> Result<Vec<Vec<Candidate>>, Failure> {
+    let mut all = Vec::new();
+    for v in targets {
+        all.push(
+            match contain(|| dredge_volume::scan::scan(&**src, v.extent, interrupt)) {
+                Ok(r) => r.map_err(fail)?,
+                Err(why) => {
+                    findings.push(cut_short(v.extent.start, "lost-partition scan", &why));
+                    Vec::new()
+                }
+            },
+        );
+    }
+    Ok(all)
 }
 
 /// Whether some filesystem reader accepts volume `v`.

@@ -42,20 +42,7 @@ pub fn list_image(
         }
         tails.extend(crate::analysis::past_end(v, &ends));
     }
-    let mut found = Vec::new();
-    for t in &tails {
-        found.push(
-            match contain_reading(t.extent.len, || {
-                dredge_volume::scan::scan(&*stored, t.extent, interrupt)
-            }) {
-                Ok(r) => r.map_err(fail)?,
-                Err(why) => {
-                    findings.push(cut_short(t.extent.start, "lost-partition scan", &why));
-                    Vec::new()
-                }
-            },
-        );
-    }
+    let found = crate::layout::scan_now(&stored, &tails, interrupt, &mut findings)?;
     let lost = crate::layout::recovered_volumes(&stored, &reg, &tails, &found, &mut findings);
     let (logical, notes) = crate::lvm::in_plaintext(&*src, &unlocked.plain);
     findings.extend(notes.into_iter().map(|(_, f)| f));
