@@ -1,6 +1,6 @@
 //! What `dredge hashes` hands off, taken by hashcat itself (issue 13): a short
 //! dictionary run with the known password among wrong ones finds it, for
-//! BitLocker (the line, -m 22100), FileVault 2 (the line, -m 16700), LUKS1 (the header file, -m 14600) and a
+//! BitLocker (the line, -m 22100), FileVault 2 (the line, -m 16700), FileVault on APFS (the lines, -m 18300), LUKS1 (the header file, -m 14600) and a
 //! VeraCrypt container (the header file, -m 13721). hashcat runs on the CPU
 //! through pocl (scripts/install-tools.sh installs both); its first run of a
 //! mode compiles the kernel, about a minute each here.
@@ -141,6 +141,58 @@ fn hashcat_recovers_a_filevault_passphrase_from_the_line() {
         dir.path(),
     );
     assert_eq!(found.as_deref(), Some("heslo123"));
+}
+
+#[test]
+fn hashcat_recovers_an_apfs_filevault_password_and_recovery_key_from_the_lines() {
+    if !tools(&["hashcat", "python3", "gzip"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dfvfs(dir.path(), "apfs.raw");
+    let enc = dir.path().join("filevault.raw");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-encrypt.py");
+    assert!(sh(&format!(
+        "python3 {} {} {} 'apfs-TEST' --recovery 'ABCD-EFGH-IJKL-MNOP-QRST-UVWX' >/dev/null",
+        script.display(),
+        plain.display(),
+        enc.display()
+    )));
+    let case = new_case(dir.path(), &enc);
+    let o = run(&["hashes", case.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    // hashcat's layout (mode 18300: $fvde$2$16$salt$iterations$wrapped KEK),
+    // one line per protector: the user's password and the recovery key.
+    let lines: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("$fvde$2$16$"))
+        .collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for l in &lines {
+        let f: Vec<&str> = l.split('$').collect();
+        assert_eq!((f.len(), f[4].len(), f[6].len()), (7, 32, 80), "{l}");
+    }
+    assert!(stderr(&o).contains("hashcat -m 18300"), "{}", stderr(&o));
+    for (l, pw) in lines
+        .iter()
+        .zip(["apfs-TEST", "ABCD-EFGH-IJKL-MNOP-QRST-UVWX"])
+    {
+        let hashes = dir.path().join("apfs.txt");
+        std::fs::write(&hashes, format!("{l}\n")).unwrap();
+        let found = hashcat(
+            18300,
+            &hashes,
+            &[
+                "apfs-test",
+                "apfs-TEST",
+                "ABCD-EFGH-IJKL-MNOP-QRST-UVWX",
+                "nope",
+            ],
+            dir.path(),
+        );
+        assert_eq!(found.as_deref(), Some(pw), "{l}");
+    }
 }
 
 #[test]

@@ -29,6 +29,7 @@ mod sector_legacy;
 mod serpent_fast;
 mod tcrypt;
 mod twofish_fast;
+mod wrap;
 
 pub use bitlocker::BitLocker;
 pub use entropy::{container_shape, looks_random, possible_container};
@@ -45,6 +46,7 @@ pub use sector::{SectorCipher, Unsupported};
 pub use tcrypt::{
     sequential as tcrypt_sequential, Runner as TcryptRunner, SYSTEM_HEADER as TCRYPT_SYSTEM_HEADER,
 };
+pub use wrap::{aes_unwrap, pbkdf2_sha256};
 
 /// Opens the encrypted volume `vol` with the first of `keys` that fits.
 /// `Err`: one line naming what was tried (never a key).

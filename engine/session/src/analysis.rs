@@ -124,7 +124,26 @@ pub(crate) fn analyse(
             }
             !mine
         });
-        let accepted = accepting(&reader, &reg, &mut findings);
+        let mut accepted = accepting(&reader, &reg, &mut findings);
+        // An APFS container whose FileVault volumes were unlocked is read
+        // through its decrypted volume (the same extent), which holds the
+        // clear volumes too; read as stored as well, every file would be
+        // listed twice.
+        if v.kind != VolumeKind::Decrypted
+            && plain.iter().any(|p| {
+                p.extent == v.extent
+                    && p.slot
+                        .as_deref()
+                        .is_some_and(|s| s.starts_with("filevault:"))
+            })
+        {
+            accepted.retain(|k| k.name != "apfs");
+            findings.push(Finding::new(
+                v.extent.start,
+                "APFS container with FileVault volumes unlocked: read through its decrypted volume"
+                    .to_string(),
+            ));
+        }
         // Nothing recognises it, nothing opened it: it may be a VeraCrypt
         // container, which looks like random data without its password.
         let opened = plain.iter().any(|p| p.extent.overlaps(&v.extent));

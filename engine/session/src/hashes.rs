@@ -102,6 +102,23 @@ pub fn password_hashes(
                     let reader = VolumeReader::new(Arc::clone(&src), v.extent)
                         .with_budget(volume_budget(v.extent.len));
                     let name = format!("{}/v{i}", ev.label);
+                    // FileVault on APFS: each protector of each encrypted
+                    // volume of the container.
+                    let apfs = contain(|| dredge_fs_apfs::crack_lines(&reader)).unwrap_or_default();
+                    if !apfs.is_empty() {
+                        for (vol, l) in apfs {
+                            lines.push(HashLine {
+                                volume: name.clone(),
+                                container: "apfs-filevault",
+                                protector: format!("{} (APFS volume {vol:?})", l.protector),
+                                kind: l.kind,
+                                hashcat_mode: l.hashcat_mode,
+                                line: l.line,
+                                file: None,
+                            });
+                        }
+                        continue;
+                    }
                     // Containers whose protectors give crack lines.
                     let cracked = match contain(|| dredge_crypt::FileVault::read(&reader)) {
                         Ok(Ok(f)) => Some(("filevault2", dredge_crypt::fvault_lines(&f))),

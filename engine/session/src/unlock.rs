@@ -130,6 +130,41 @@ pub(crate) fn unlock(
         let aimed = keys
             .iter()
             .any(|k| k.target.is_some() && k.applies_to(label, i));
+        // FileVault on APFS: the keys live in the container's own key bags
+        // and the plaintext is a layer of many stretches (dredge_fs_apfs).
+        if contain(|| dredge_fs_apfs::probe(&reader)).unwrap_or(false)
+            && contain(|| !dredge_fs_apfs::encrypted_volumes(&reader).is_empty()).unwrap_or(false)
+        {
+            let mine: Vec<_> = keys
+                .iter()
+                .filter(|k| k.applies_to(label, i))
+                .map(|k| &k.secret)
+                .collect();
+            if mine.is_empty() {
+                continue;
+            }
+            match contain(|| dredge_fs_apfs::unlock(&reader, &mine)) {
+                Ok(Ok(o)) => {
+                    plain.push(decrypted(label, i, &o));
+                    layers.push(o.layer);
+                }
+                Ok(Err(tried)) => {
+                    return Err(Failure(format!(
+                        "{}: {label}/v{i} (APFS container at byte {}, FileVault): no key given opens it: tried {tried}",
+                        src.describe(),
+                        v.extent.start
+                    )))
+                }
+                Err(why) => {
+                    return Err(Failure(format!(
+                        "{}: {label}/v{i} (APFS container at byte {}): opening it stopped: {why}",
+                        src.describe(),
+                        v.extent.start
+                    )))
+                }
+            }
+            continue;
+        }
         if !contain(|| dredge_crypt::probe(&reader)).unwrap_or(false) {
             // A LUKS header kept apart from its data: tried on the volume it is
             // aimed at, or on each volume without a header whose plaintext

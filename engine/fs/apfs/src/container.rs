@@ -30,6 +30,9 @@ pub(crate) struct Nx {
     pub spaceman_oid: u64,
     pub omap_oid: u64,
     pub fs_oids: Vec<u64>,
+    /// `nx_keylocker`: where the container keybag is (first block, block
+    /// count); (0, 0) without one.
+    pub keylocker: (u64, u64),
     pub sum_ok: bool,
 }
 
@@ -60,6 +63,7 @@ pub(crate) fn parse_nx(b: &[u8], at: u64) -> Result<Nx, String> {
         spaceman_oid: le64(b, 152),
         omap_oid: le64(b, 160),
         fs_oids,
+        keylocker: (le64(b, 1296), le64(b, 1304)),
         sum_ok: h.sum_ok && h.otype == NX_SUPERBLOCK,
     })
 }

@@ -15,18 +15,22 @@
 //! (`history`) and from orphaned filesystem-tree nodes the pass finds in free
 //! space (`orphans`). decmpfs compression is decoded as files are read.
 //!
-//! Not yet: files of encrypted volumes (detected; their trees are not
-//! readable without the volume key).
+//! FileVault: an encrypted volume's key bags are read and its protectors
+//! named (`keybag`); with a key the examiner gives, `unlock` makes a
+//! decrypted layer of the container, through which the volume's tree
+//! nodes pass their checksums and are read like any others.
 
 mod btree;
 mod container;
 mod entries;
 mod fs;
 mod history;
+mod keybag;
 mod obj;
 mod omap;
 mod orphans;
 mod space;
+mod unlock;
 
 use container::{parse_apsb, Apsb, Container, UNENCRYPTED};
 use dredge_core::bytes::{le16, le64};
@@ -37,6 +41,9 @@ use obj::{Bad, FS};
 use omap::Omap;
 use std::collections::HashSet;
 use std::sync::OnceLock;
+
+pub use keybag::{Protector, VolumeKeys, Wrapped};
+pub use unlock::{crack_lines, encrypted_volumes, unlock};
 
 /// Snapshots read per volume (each is a tree of its own in the ids).
 const MAX_SNAPSHOTS: usize = 2047;
@@ -82,6 +89,7 @@ impl ApfsFs {
         let mut findings = std::mem::take(&mut c.findings);
         let mut bad = std::mem::take(&mut c.bad);
         let mut vols = Vec::new();
+        let mut keys: Option<Vec<VolumeKeys>> = None;
         for (index, sb) in c.volumes.clone() {
             let at = c.blocks.offset(sb.at);
             let omap = match Omap::load(
@@ -104,11 +112,28 @@ impl ApfsFs {
                 }
             };
             if sb.fs_flags & UNENCRYPTED == 0 {
-                findings.push(Finding::new(at, format!(
-                    "APFS volume \"{}\" (uuid {}) is encrypted (FileVault): its filesystem tree and files need the volume key, which dredge cannot use yet",
-                    sb.name,
-                    hex(&sb.uuid)
-                )));
+                let readable = omap
+                    .as_ref()
+                    .is_some_and(|m| plaintext_root(&c, m, sb.root_tree_oid));
+                let what = if readable {
+                    format!(
+                        "APFS volume \"{}\" (uuid {}) is encrypted (FileVault) and read through its volume key",
+                        sb.name,
+                        hex(&sb.uuid)
+                    )
+                } else {
+                    let keys = keys.get_or_insert_with(|| keybag::read_keys(&c));
+                    let prot = keys.iter().find(|k| k.uuid == sb.uuid).map_or_else(
+                        || "its key bags do not read".to_string(),
+                        VolumeKeys::describe,
+                    );
+                    format!(
+                        "APFS volume \"{}\" (uuid {}) is encrypted (FileVault); {prot}. Its files need the volume key: scan with --key password=… (a user's password or the recovery key) or --key master-key=HEX; `dredge hashes` gives a hashcat line (mode 18300)",
+                        sb.name,
+                        hex(&sb.uuid)
+                    )
+                };
+                findings.push(Finding::new(at, what));
             }
             let snaps = if sb.snap_meta_tree_oid != 0 {
                 snapshots(&c, &sb, &mut bad, &mut findings)
@@ -152,7 +177,11 @@ impl ApfsFs {
             findings.push(Finding::new(at, format!("APFS {prefix}: the filesystem tree's root (oid {root_oid:#x}) is not in the object map at transaction {xid}")));
             return None;
         };
-        if flags & omap::ENCRYPTED != 0 {
+        // Ciphertext fails its checksum; read through an unlocked layer,
+        // the node is plaintext and is read like any other.
+        if flags & omap::ENCRYPTED != 0
+            && !self.c.blocks.read(root).is_ok_and(|b| obj::head(&b).sum_ok)
+        {
             findings.push(Finding::new(
                 at,
                 format!("APFS {prefix}: the filesystem tree is encrypted; nothing of it is listed"),
@@ -327,6 +356,13 @@ impl ApfsFs {
 }
 
 /// The snapshots in a volume's snapshot metadata tree, oldest first.
+/// Whether the volume's live tree root (encrypted, by its object map) reads
+/// as plaintext: through an unlocked layer its checksum holds.
+fn plaintext_root(c: &Container, omap: &Omap, root_oid: u64) -> bool {
+    omap.get(root_oid, c.nx.xid)
+        .is_some_and(|(n, _)| c.blocks.read(n).is_ok_and(|b| obj::head(&b).sum_ok))
+}
+
 fn snapshots(c: &Container, sb: &Apsb, bad: &mut Bad, findings: &mut Vec<Finding>) -> Vec<Snap> {
     let mut out = Vec::new();
     btree::walk(

@@ -74,4 +74,21 @@ impl Omap {
         let &(_, at, flags) = v.iter().rev().find(|e| e.0 <= xid)?;
         (flags & DELETED == 0).then_some((at, flags))
     }
+
+    /// Every block some mapping (of any transaction) with all of `flags`
+    /// points at, with its object id; each block once, in block order.
+    pub fn blocks_flagged(&self, flags: u32) -> Vec<(u64, u64)> {
+        let mut v: Vec<(u64, u64)> = self
+            .map
+            .iter()
+            .flat_map(|(&oid, es)| {
+                es.iter()
+                    .filter(move |e| e.2 & flags == flags)
+                    .map(move |e| (e.1, oid))
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup_by_key(|e| e.0);
+        v
+    }
 }

@@ -1,0 +1,196 @@
+//! FileVault on APFS (issues 13 and 15): dfvfs's `apfs.raw` (made by macOS,
+//! Apache-2.0, testimages/external/dfvfs) encrypted as FileVault does in
+//! software by `testimages/apfs-encrypt.py` — tree nodes and file extents
+//! under a volume key, one file's extent with a `crypto_id` other than its
+//! block (`--moved`), key bags with a user's password, the personal
+//! recovery key and a hint. Without a key the volume's protectors are named
+//! and nothing of it is listed; with the password, the recovery key or the
+//! volume key every file comes back with the content and path it has on the
+//! unencrypted image; a wrong key fails with one line and registers nothing;
+//! an unreadable ciphertext sector costs exactly the plaintext it held.
+
+mod common;
+
+use common::*;
+use std::path::{Path, PathBuf};
+
+const PASS: &str = "apfs-TEST";
+const RECOVERY: &str = "ABCD-EFGH-IJKL-MNOP-QRST-UVWX";
+const USER: &str = "5A1E6C3B-9D2F-4E8A-8B7C-6D5E4F3A2B1C";
+
+fn encrypted(dir: &Path) -> (PathBuf, PathBuf) {
+    let plain = dfvfs(dir, "apfs.raw");
+    let enc = dir.join("filevault.raw");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-encrypt.py");
+    let o = std::process::Command::new("python3")
+        .arg(&script)
+        .arg(&plain)
+        .arg(&enc)
+        .arg(PASS)
+        .args(["--recovery", RECOVERY, "--hint", "the usual one", "--moved"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    (plain, enc)
+}
+
+fn ready() -> bool {
+    if !tools(&["python3", "gzip"]) {
+        return false;
+    }
+    assert!(
+        sh("python3 -c 'import cryptography' 2>/dev/null"),
+        "python3-cryptography (scripts/install-tools.sh)"
+    );
+    true
+}
+
+/// path → SHA-256 of the files of the APFS volume (not carved).
+fn volume_files(arts: &[serde_json::Value]) -> Hashes {
+    hashes(arts)
+        .into_iter()
+        .filter(|(p, _)| p.starts_with("/apfs_test/"))
+        .collect()
+}
+
+#[test]
+fn a_filevault_volume_names_its_protectors_and_opens_with_each_key() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, enc) = encrypted(dir.path());
+    let want = volume_files(&one_shot_ls(
+        "recover",
+        &plain,
+        None,
+        &dir.path().join("p"),
+        0,
+        &[],
+    ));
+    assert!(want.len() >= 7, "{want:?}");
+
+    // No key: the protectors and the hint, nothing of the volume listed.
+    let bare = dir.path().join("bare");
+    let arts = one_shot_ls("recover", &enc, None, &bare, 0, &[]);
+    assert!(volume_files(&arts).is_empty(), "{arts:?}");
+    let f = findings(&bare).join("\n");
+    assert!(
+        f.contains("encrypted (FileVault)")
+            && f.contains(&format!("user {USER}"))
+            && f.contains("personal recovery key")
+            && f.contains("\"the usual one\"")
+            && f.contains("mode 18300"),
+        "{f}"
+    );
+
+    // The password, the recovery key and the volume key itself.
+    let vek: String = sha256(format!("vek{PASS}").as_bytes());
+    for (n, key) in [
+        format!("password={PASS}"),
+        format!("password={RECOVERY}"),
+        format!("master-key={vek}"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let case = dir.path().join(format!("k{n}"));
+        let arts = one_shot_ls("recover", &enc, None, &case, 0, &["--key", key]);
+        assert_eq!(
+            volume_files(&arts),
+            want,
+            "with {}",
+            key.split('=').next().unwrap()
+        );
+        // Read through the layer, once: the forensic path shows it.
+        assert!(
+            arts.iter()
+                .filter(|a| a["path"].as_str().unwrap().starts_with("/apfs_test/"))
+                .all(|a| a["forensic_path"]
+                    .as_str()
+                    .unwrap()
+                    .contains("/filevault/apfs/")),
+            "{arts:?}"
+        );
+        let show = stdout(&run(&["case", "show", case.to_str().unwrap()]));
+        assert!(
+            show.contains("decrypted") && show.contains("fingerprint"),
+            "{show}"
+        );
+        assert!(!show.contains(PASS) && !show.contains(RECOVERY), "{show}");
+        let log = stdout(&run(&["log", case.to_str().unwrap()]));
+        assert!(!log.contains(PASS) && !log.contains(&vek), "{log}");
+        assert!(run(&["verify", case.to_str().unwrap()]).status.success());
+    }
+}
+
+#[test]
+fn a_wrong_key_names_the_volume_and_its_protectors_and_registers_nothing() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (_, enc) = encrypted(dir.path());
+    let case = dir.path().join("case");
+    let o = one_shot(
+        "recover",
+        &enc,
+        None,
+        &case,
+        &["--key", "password=apfs-test"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("ev1/v0")
+            && err.contains("FileVault")
+            && err.contains(USER)
+            && err.contains("personal recovery key"),
+        "{err}"
+    );
+    assert!(!err.contains("apfs-test"), "{err}");
+    assert_eq!(evidence_count(&case), 0);
+}
+
+#[test]
+fn an_unreadable_ciphertext_sector_costs_exactly_the_plaintext_it_held() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (plain, enc) = encrypted(dir.path());
+    let arts = one_shot_ls("recover", &plain, None, &dir.path().join("p"), 0, &[]);
+    let want = volume_files(&arts);
+    // passwords.txt's one block: its first 512-byte unit unreadable.
+    let pw = arts
+        .iter()
+        .find(|a| a["path"] == "/apfs_test/passwords.txt")
+        .unwrap();
+    let at = pw["runs"][0]["image_offset"].as_u64().unwrap();
+    let size = pw["size"].as_u64().unwrap();
+    assert!(size <= 512, "{pw}");
+    let map = dir.path().join("map");
+    write_bad_map(&map, std::fs::metadata(&enc).unwrap().len(), &[(at, 512)]);
+    let case = dir.path().join("case");
+    let got = one_shot_ls(
+        "recover",
+        &enc,
+        Some(&map),
+        &case,
+        3,
+        &["--key", &format!("password={PASS}")],
+    );
+    for a in got.iter().filter(|a| a["kind"] == "file") {
+        let p = a["path"].as_str().unwrap();
+        if !p.starts_with("/apfs_test/") {
+            continue;
+        }
+        if p == "/apfs_test/passwords.txt" {
+            assert_eq!(a["unreadable_bytes"].as_u64(), Some(size), "{a}");
+        } else {
+            assert_eq!(a["unreadable_bytes"].as_u64(), Some(0), "{a}");
+            assert_eq!(a["sha256"].as_str(), want.get(p).map(String::as_str), "{p}");
+        }
+    }
+}
