@@ -77,7 +77,7 @@ fn a_filevault_volume_names_its_protectors_and_opens_with_each_key() {
     let f = findings(&bare).join("\n");
     assert!(
         f.contains("encrypted (FileVault)")
-            && f.contains(&format!("user {USER}"))
+            && f.contains(&format!("protector {USER}: password"))
             && f.contains("personal recovery key")
             && f.contains("\"the usual one\"")
             && f.contains("mode 18300"),

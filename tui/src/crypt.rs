@@ -31,6 +31,8 @@ fn container_name(kind: &str) -> Option<&'static str> {
         "veracrypt" => "VeraCrypt",
         "truecrypt" => "TrueCrypt",
         "filevault2" => "FileVault 2",
+        // FileVault on APFS: the decrypted volume's slot ("filevault:v0").
+        "filevault" => "FileVault (APFS)",
         _ => return None,
     })
 }
@@ -63,9 +65,12 @@ pub fn encrypted(
     findings: impl FnOnce() -> Vec<(String, FindingRecord)>,
 ) -> Vec<Encrypted> {
     let container_fs = |v: &VolumeRow| v.filesystems.iter().find_map(|(t, _)| container_name(t));
-    let maybe = vols
-        .iter()
-        .any(|v| decrypted(v) || container_fs(v).is_some() || v.filesystems.is_empty());
+    let maybe = vols.iter().any(|v| {
+        decrypted(v)
+            || container_fs(v).is_some()
+            || v.filesystems.is_empty()
+            || v.filesystems.iter().any(|(t, _)| t == "apfs")
+    });
     if !maybe {
         return Vec::new();
     }
@@ -75,6 +80,16 @@ pub fn encrypted(
             .iter()
             .find(|(u, f)| {
                 *u == format!("v{}", v.idx) && f.offset == v.start && f.what.starts_with(prefix)
+            })
+            .map(|(_, f)| f.what.clone())
+    };
+    // An encrypted APFS volume's finding is at its volume superblock, inside
+    // the container, and names its protectors.
+    let apfs = |v: &VolumeRow| {
+        findings
+            .iter()
+            .find(|(u, f)| {
+                *u == format!("v{}", v.idx) && f.what.contains("is encrypted (FileVault);")
             })
             .map(|(_, f)| f.what.clone())
     };
@@ -90,11 +105,13 @@ pub fn encrypted(
             _ if own(v, "possible VeraCrypt/TrueCrypt container").is_some() => {
                 "possible VeraCrypt/TrueCrypt".to_string()
             }
+            _ if apfs(v).is_some() => "FileVault (APFS)".to_string(),
             _ => continue,
         };
         let desc = own(v, "BitLocker")
             .or_else(|| own(v, "LUKS"))
             .or_else(|| own(v, "CoreStorage"))
+            .or_else(|| apfs(v))
             .unwrap_or_default();
         out.push(Encrypted {
             idx: v.idx,
@@ -118,6 +135,8 @@ mod tests {
         assert_eq!(protectors(bl), vec!["password", "recovery password"]);
         let luks = "LUKS2 encrypted volume u: aes-xts-plain64, 512-bit key, data at byte 16777216; keyslot 0: luks2, 512-bit key, pbkdf2-sha256 1000 iterations, area aes-xts-plain64 at byte 32768; segment 0: crypt. Without";
         assert_eq!(protectors(luks), vec!["keyslot 0 (luks2)"]);
+        let apfs = "APFS volume \"Data\" (uuid 45…) is encrypted (FileVault); protector 5A1E6C3B-9D2F-4E8A-8B7C-6D5E4F3A2B1C: password (PBKDF2-SHA-256, 1000 iterations, 256-bit key); protector EBC6C064-0000-11AA-AA11-00306543ECAC: personal recovery key (PBKDF2-SHA-256, 1000 iterations, 256-bit key); passphrase hint \"h\". Its files";
+        assert_eq!(protectors(apfs), vec!["password", "personal recovery key"]);
         let fv = "CoreStorage physical volume p (volume group g), 4096-byte blocks, 536829952 bytes; FileVault 2 encrypted (AES-XTS-128), conversion Complete; protector 868C54AC-…: passphrase (user type 0x10000001, PBKDF2-SHA-256 204222 iterations, key-encrypting key 6614421E-…); protector 1FE684FE-…: passphrase (user type 0x10060002, PBKDF2-SHA-256 41000 iterations, key-encrypting key K). Without";
         assert_eq!(protectors(fv), vec!["passphrase", "passphrase"]);
     }

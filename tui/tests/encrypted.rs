@@ -89,3 +89,60 @@ fn a_bitlocker_volume_is_marked_locked_then_opened() {
     assert!(cells(&buf, "E", Color::Magenta) == 0, "{s}");
     assert!(cells(&buf, "+", Color::Blue) > 100, "{s}");
 }
+
+#[test]
+fn a_filevault_apfs_volume_is_marked_locked_then_opened() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            "command -v python3 && python3 -c 'import cryptography'",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("DREDGE_REQUIRE_TOOLS").is_none(),
+            "python3 with python3-cryptography"
+        );
+        return;
+    }
+    // dfvfs's apfs.raw (Apache-2.0), encrypted as FileVault does.
+    let d = tempfile::tempdir().unwrap();
+    let plain = d.path().join("apfs.raw");
+    let img = d.path().join("filevault.raw");
+    let gz = root.join("testimages/external/dfvfs/apfs.raw.gz");
+    assert!(Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -dc {} > {}", gz.display(), plain.display()))
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new("python3")
+        .arg(root.join("testimages/apfs-encrypt.py"))
+        .arg(&plain)
+        .arg(&img)
+        .args(["pw-1", "--recovery", "RK"])
+        .output()
+        .unwrap()
+        .status
+        .success());
+
+    let locked = case_of(d.path(), &img, Vec::new());
+    let mut app = App::new(CaseData::load(&locked).unwrap(), true);
+    let (s, _) = render(&mut app, 100, 24);
+    for want in [
+        "vol0 FileVault (APFS) encrypted, locked",
+        "password, personal recovery key",
+    ] {
+        assert!(s.contains(want), "{want:?} not on the screen:\n{s}");
+    }
+    let key = KeySpec::parse("password=RK").unwrap();
+    let opened = case_of(d.path(), &img, vec![key]);
+    let mut app = App::new(CaseData::load(&opened).unwrap(), true);
+    let (s, _) = render(&mut app, 100, 24);
+    assert!(
+        s.contains("vol0 FileVault (APFS) encrypted, opened as vol1"),
+        "{s}"
+    );
+}

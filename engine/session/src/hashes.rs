@@ -110,7 +110,13 @@ pub fn password_hashes(
                             lines.push(HashLine {
                                 volume: name.clone(),
                                 container: "apfs-filevault",
-                                protector: format!("{} (APFS volume {vol:?})", l.protector),
+                                // "<volume name>/<protector UUID>", with nothing
+                                // John's "user:hash" lines would split on.
+                                protector: format!(
+                                    "{}/{}",
+                                    vol.replace(|c: char| c == ':' || c.is_whitespace(), "_"),
+                                    l.protector
+                                ),
                                 kind: l.kind,
                                 hashcat_mode: l.hashcat_mode,
                                 line: l.line,

@@ -132,17 +132,18 @@ pub(crate) fn unlock(
             .any(|k| k.target.is_some() && k.applies_to(label, i));
         // FileVault on APFS: the keys live in the container's own key bags
         // and the plaintext is a layer of many stretches (dredge_fs_apfs).
-        if contain(|| dredge_fs_apfs::probe(&reader)).unwrap_or(false)
+        // Probed only when some key applies: a scan without keys reads no
+        // more than before.
+        let apfs_keys: Vec<_> = keys
+            .iter()
+            .filter(|k| k.applies_to(label, i))
+            .map(|k| &k.secret)
+            .collect();
+        if !apfs_keys.is_empty()
+            && contain(|| dredge_fs_apfs::probe(&reader)).unwrap_or(false)
             && contain(|| !dredge_fs_apfs::encrypted_volumes(&reader).is_empty()).unwrap_or(false)
         {
-            let mine: Vec<_> = keys
-                .iter()
-                .filter(|k| k.applies_to(label, i))
-                .map(|k| &k.secret)
-                .collect();
-            if mine.is_empty() {
-                continue;
-            }
+            let mine = apfs_keys;
             match contain(|| dredge_fs_apfs::unlock(&reader, &mine)) {
                 Ok(Ok(o)) => {
                     plain.push(decrypted(label, i, &o));

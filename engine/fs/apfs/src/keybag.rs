@@ -69,16 +69,23 @@ pub struct VolumeKeys {
 }
 
 impl VolumeKeys {
-    /// "user 5A1E… password (PBKDF2-SHA-256, 1000 iterations); personal
-    /// recovery key (…); hint "…"".
+    /// "protector 5A1E…: password (PBKDF2-SHA-256, 1000 iterations, 256-bit
+    /// key); protector EBC6…: personal recovery key (…); passphrase hint "…"",
+    /// the form the TUI reads protectors from.
     pub fn describe(&self) -> String {
         let mut parts: Vec<String> = self
             .protectors
             .iter()
             .map(|p| {
+                let kind = p.kind();
                 format!(
-                    "{} (PBKDF2-SHA-256, {} iterations, {}-bit)",
-                    p.kind(),
+                    "protector {}: {} (PBKDF2-SHA-256, {} iterations, {}-bit key)",
+                    uuid_str(&p.uuid),
+                    if kind.starts_with("user") {
+                        "password"
+                    } else {
+                        &kind
+                    },
                     p.kek.iterations,
                     if p.kek.method == 2 { 128 } else { 256 }
                 )
@@ -87,7 +94,7 @@ impl VolumeKeys {
         if parts.is_empty() {
             parts.push("no protector readable".into());
         }
-        let mut s = format!("protectors: {}", parts.join("; "));
+        let mut s = parts.join("; ");
         if let Some(h) = &self.hint {
             s.push_str(&format!("; passphrase hint {h:?}"));
         }

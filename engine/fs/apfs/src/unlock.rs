@@ -306,7 +306,7 @@ fn segments(whole: Extent, mut s: Vec<Stretch>) -> Vec<Segment> {
     let mut at = whole.start;
     for (start, len, unit, key) in s {
         let end = (start + len).min(whole.end());
-        if end <= at || start < whole.start {
+        if end <= at || end <= start || start < whole.start {
             continue;
         }
         if start > at {
