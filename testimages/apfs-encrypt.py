@@ -21,7 +21,8 @@ What macOS leaves on disk, as Apple's File System Reference describes it:
   password; the personal recovery key, under the recovery UUID
   EBC6C064-0000-11AA-AA11-00306543ECAC), sits in the volume keybag (`recs`),
   encrypted with the volume's UUID, with the passphrase hint;
-- the volume superblock no longer says APFS_FS_UNENCRYPTED.
+- the volume superblock no longer says APFS_FS_UNENCRYPTED, and the
+  container superblock says NX_CRYPTO_SW.
 
 Handles the small volumes tests use (an object map of one node; every
 superblock copy of the volume is updated). Key material is derived from the
@@ -201,6 +202,9 @@ def main():
         b = img.block(n)
         if u("<I", b, 32) == 0x4253584E and u("<I", b, 24) & 0xFFFF == 1:
             struct.pack_into("<QQ", b, 1296, cbag_no, 1)
+            # NX_CRYPTO_SW: the container's encryption is software's, whose
+            # keys are on the disk (not a T2's or Apple silicon's).
+            struct.pack_into("<Q", b, 1264, u("<Q", b, 1264) | 4)
             img.put(n, b)
     for n in sbs:
         b = img.block(n)
