@@ -80,7 +80,7 @@ pub struct FileVault {
 }
 
 /// A UUID as Apple prints it (bytes in order).
-pub(crate) fn uuid(b: &[u8]) -> String {
+pub fn uuid(b: &[u8]) -> String {
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
     format!(
         "{}-{}-{}-{}-{}",

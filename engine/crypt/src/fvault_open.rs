@@ -14,7 +14,6 @@ use crate::keys::{fingerprint, Secret};
 use crate::layer::Layer;
 use crate::luks_open::Opened;
 use crate::sector::SectorCipher;
-use aes_kw::{cipher::KeyInit, KwAes128};
 use dredge_core::{Extent, VolumeReader};
 use sha2::Digest;
 use std::sync::Arc;
@@ -22,10 +21,7 @@ use std::sync::Arc;
 /// Unwraps a 16-byte key wrapped (24 bytes) under `kek`; `None` when the
 /// wrap's integrity check fails (the wrong key).
 fn unwrap(kek: &[u8; 16], wrapped: &[u8; 24]) -> Option<[u8; 16]> {
-    let kw = KwAes128::new_from_slice(kek).ok()?;
-    let mut out = [0u8; 16];
-    kw.unwrap_key(wrapped, &mut out).ok()?;
-    Some(out)
+    crate::wrap::aes_unwrap(kek, wrapped)?.try_into().ok()
 }
 
 /// The XTS key (volume key ‖ tweak key) for volume key `vk`.

@@ -33,7 +33,7 @@ mod wrap;
 
 pub use bitlocker::BitLocker;
 pub use entropy::{container_shape, looks_random, possible_container};
-pub use fvault::FileVault;
+pub use fvault::{uuid as apple_uuid, FileVault};
 pub use handoff::{
     bitlocker_line_opens, bitlocker_lines, fvault_lines, luks1_header_file, tcrypt_header_files,
     CrackLine, HeaderFile,

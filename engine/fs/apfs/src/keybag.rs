@@ -105,16 +105,9 @@ impl VolumeKeys {
     }
 }
 
+/// A UUID as Apple prints it, in capitals (as the recovery UUIDs are known).
 pub(crate) fn uuid_str(u: &[u8; 16]) -> String {
-    let h: String = u.iter().map(|b| format!("{b:02X}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    dredge_crypt::apple_uuid(u).to_uppercase()
 }
 
 /// The DER elements of `b` as (tag, contents), in order; stops at the first

@@ -233,6 +233,24 @@ fn pass_word(p: &Protector) -> String {
     }
 }
 
+/// The superblock and object map of the volume with `uuid`.
+fn volume_omap<'c>(
+    c: &'c Container,
+    uuid: &[u8; 16],
+) -> Option<(&'c crate::container::Apsb, Omap)> {
+    let (_, sb) = c.volumes.iter().find(|(_, sb)| &sb.uuid == uuid)?;
+    let (mut bad, mut f) = (Bad::default(), Vec::new());
+    let omap = Omap::load(
+        &c.blocks,
+        sb.omap_oid,
+        "volume object map",
+        &mut bad,
+        &mut f,
+    )
+    .ok()?;
+    Some((sb, omap))
+}
+
 /// Image-offset stretches (start, bytes, first tweak unit, key number).
 type Stretch = (u64, u64, u64, u8);
 
@@ -243,19 +261,10 @@ fn extents(reader: VolumeReader, uuid: &[u8; 16], key: u8, out: &mut Vec<Stretch
     let Ok(c) = Container::open(reader) else {
         return;
     };
-    let Some((_, sb)) = c.volumes.iter().find(|(_, sb)| &sb.uuid == uuid) else {
+    let Some((sb, omap)) = volume_omap(&c, uuid) else {
         return;
     };
     let (mut bad, mut f) = (Bad::default(), Vec::new());
-    let Ok(omap) = Omap::load(
-        &c.blocks,
-        sb.omap_oid,
-        "volume object map",
-        &mut bad,
-        &mut f,
-    ) else {
-        return;
-    };
     let mut roots = vec![(sb.root_tree_oid, c.nx.xid)];
     if sb.snap_meta_tree_oid != 0 {
         for s in crate::snapshots(&c, sb, &mut bad, &mut f) {
@@ -361,17 +370,7 @@ pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
     let spb = c.blocks.size / 512;
     let (mut tried, mut opened, mut nodes) = (Vec::new(), Vec::new(), Vec::new());
     for k in &bags {
-        let Some((_, sb)) = c.volumes.iter().find(|(_, sb)| sb.uuid == k.uuid) else {
-            continue;
-        };
-        let (mut bad, mut f) = (Bad::default(), Vec::new());
-        let Ok(omap) = Omap::load(
-            &c.blocks,
-            sb.omap_oid,
-            "volume object map",
-            &mut bad,
-            &mut f,
-        ) else {
+        let Some((sb, omap)) = volume_omap(&c, &k.uuid) else {
             tried.push(format!("volume {:?}: its object map does not read", k.name));
             continue;
         };
