@@ -127,20 +127,33 @@ def main():
     cuuid = bytes(nx[72:88])
     count = u("<Q", nx, 40)
 
-    # Every copy of the volume's superblock, through the container object map.
-    comap = u("<Q", nx, 160)
-    cleaf = img.block(u("<Q", img.block(comap), 48))
+    # Every copy of the volume's superblock, through the container object map
+    # of every checkpoint's superblock (block 0 and the descriptor ring's
+    # copies): older checkpoints lead to older trees, which are encrypted too.
     vol_oid = u("<Q", nx, 184)
-    sbs = [u("<Q", cleaf, v + 8) for k, v in leaf_entries(cleaf) if u("<Q", cleaf, k) == vol_oid]
+    sbs = []
+    for n in range(count):
+        b = img.block(n)
+        if u("<I", b, 32) != 0x4253584E or u("<I", b, 24) & 0xFFFF != 1:
+            continue
+        cleaf = img.block(u("<Q", img.block(u("<Q", b, 160)), 48))
+        for k, v in leaf_entries(cleaf):
+            at = u("<Q", cleaf, v + 8)
+            if u("<Q", cleaf, k) == vol_oid and at not in sbs:
+                sbs.append(at)
     vuuid = bytes(img.block(sbs[0])[240:256])
     vek = hashlib.sha256(b"vek" + password).digest()
     kek = hashlib.sha256(b"kek" + password).digest()
 
     # Every object-map entry of the volume: marked encrypted, its node kept.
     nodes = set()
+    leaves = set()
     for sbn in sbs:
         omap = u("<Q", img.block(sbn), 128)
         leaf_no = u("<Q", img.block(omap), 48)
+        if leaf_no in leaves:
+            continue
+        leaves.add(leaf_no)
         leaf = img.block(leaf_no)
         for k, v in leaf_entries(leaf):
             struct.pack_into("<I", leaf, v, u("<I", leaf, v) | 4)

@@ -7,7 +7,9 @@
 //! and nothing of it is listed; with the password, the recovery key or the
 //! volume key every file comes back with the content and path it has on the
 //! unencrypted image; a wrong key fails with one line and registers nothing;
-//! an unreadable ciphertext sector costs exactly the plaintext it held.
+//! an unreadable ciphertext sector costs exactly the plaintext it held; a
+//! file deleted before encryption's last transaction comes back, content
+//! and all, from the older checkpoint's tree (`testimages/apfs-delete.py`).
 
 mod common;
 
@@ -20,18 +22,23 @@ const USER: &str = "5A1E6C3B-9D2F-4E8A-8B7C-6D5E4F3A2B1C";
 
 fn encrypted(dir: &Path) -> (PathBuf, PathBuf) {
     let plain = dfvfs(dir, "apfs.raw");
+    (plain.clone(), encrypt(dir, &plain))
+}
+
+/// `plain` encrypted as FileVault does, with the test's keys.
+fn encrypt(dir: &Path, plain: &Path) -> PathBuf {
     let enc = dir.join("filevault.raw");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-encrypt.py");
     let o = std::process::Command::new("python3")
         .arg(&script)
-        .arg(&plain)
+        .arg(plain)
         .arg(&enc)
         .arg(PASS)
         .args(["--recovery", RECOVERY, "--hint", "the usual one", "--moved"])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    (plain, enc)
+    enc
 }
 
 fn ready() -> bool {
@@ -193,4 +200,46 @@ fn an_unreadable_ciphertext_sector_costs_exactly_the_plaintext_it_held() {
             assert_eq!(a["sha256"].as_str(), want.get(p).map(String::as_str), "{p}");
         }
     }
+}
+
+#[test]
+fn a_file_deleted_from_an_encrypted_volume_comes_back_from_the_older_checkpoint() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dfvfs(dir.path(), "apfs.raw");
+    let good = one_shot_ls("recover", &plain, None, &dir.path().join("good"), 0, &[]);
+    // passwords.txt deleted in the newest transaction, then the volume
+    // encrypted: the older checkpoint's tree, its nodes and the file's
+    // extent are all ciphertext.
+    let del = dir.path().join("deleted.raw");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-delete.py");
+    assert!(sh(&format!(
+        "python3 {} {} passwords.txt {} >/dev/null",
+        script.display(),
+        plain.display(),
+        del.display()
+    )));
+    let enc = encrypt(dir.path(), &del);
+    let case = dir.path().join("case");
+    let arts = one_shot_ls(
+        "recover",
+        &enc,
+        None,
+        &case,
+        0,
+        &["--key", &format!("password={PASS}")],
+    );
+    let p = "/apfs_test/passwords.txt";
+    let was = good.iter().find(|a| a["path"] == p).unwrap();
+    let now: Vec<_> = arts.iter().filter(|a| a["path"] == p).collect();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_eq!(now[0]["deleted"], true, "{}", now[0]);
+    assert_eq!(now[0]["sha256"], was["sha256"], "{}", now[0]);
+    let mut rest = volume_files(&good);
+    rest.remove(p);
+    let mut ours = volume_files(&arts);
+    ours.remove(p);
+    assert_eq!(ours, rest);
 }

@@ -9,7 +9,7 @@
 //! under its old path, with the transaction it came from.
 
 use crate::btree::Prune;
-use crate::container::parse_apsb;
+use crate::container::{parse_apsb, Apsb, Container, Nx};
 use crate::entries::{self, Ctx};
 use crate::fs::{Inode, Records};
 use crate::obj::{Bad, FS};
@@ -19,7 +19,7 @@ use dredge_core::{Entry, Extent, Finding, Recovery, Run, RunData};
 use std::collections::HashSet;
 
 /// Older checkpoints read per volume (the ring rarely holds more).
-const MAX_OLDER: usize = 64;
+pub(crate) const MAX_OLDER: usize = 64;
 /// Tree numbers of older checkpoints in entry ids start here.
 const FIRST_TREE: u64 = 2048;
 
@@ -89,6 +89,41 @@ pub(crate) fn in_use(runs: &[Run], free: &[Extent]) -> u64 {
     used
 }
 
+/// The superblock and object map of volume `index` (UUID `uuid`) as the
+/// older checkpoint `nx` left them, when every object on the way checks.
+pub(crate) fn older_volume(
+    c: &Container,
+    nx: &Nx,
+    index: usize,
+    uuid: &[u8; 16],
+) -> Option<(Apsb, Omap)> {
+    let (mut bad, mut quiet) = (Bad::default(), Vec::new());
+    let cmap = Omap::load(
+        &c.blocks,
+        nx.omap_oid,
+        "older object map",
+        &mut bad,
+        &mut quiet,
+    )
+    .ok()?;
+    let &oid = nx.fs_oids.get(index)?;
+    let (at, _) = cmap.get(oid, nx.xid)?;
+    let (h, b) = c.blocks.object(at, FS, &mut bad).ok()?;
+    let sb = parse_apsb(&b, at).ok()?;
+    if !h.sum_ok || &sb.uuid != uuid {
+        return None;
+    }
+    let vomap = Omap::load(
+        &c.blocks,
+        sb.omap_oid,
+        "older object map",
+        &mut bad,
+        &mut quiet,
+    )
+    .ok()?;
+    (bad.count == 0).then_some((sb, vomap))
+}
+
 /// Lists what older checkpoints hold of volume `v` that `live` does not.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn older(
@@ -107,41 +142,10 @@ pub(crate) fn older(
     for (k, nx) in fs.c.older.iter().enumerate().take(MAX_OLDER) {
         // Damage in old structures is expected (their blocks are free to be
         // reused): it costs the checkpoint, and is not reported.
+        let Some((sb, vomap)) = older_volume(&fs.c, nx, v.index, &v.sb.uuid) else {
+            continue;
+        };
         let (mut bad, mut quiet) = (Bad::default(), Vec::new());
-        let Ok(cmap) = Omap::load(
-            blocks,
-            nx.omap_oid,
-            "older object map",
-            &mut bad,
-            &mut quiet,
-        ) else {
-            continue;
-        };
-        let Some(&oid) = nx.fs_oids.get(v.index) else {
-            continue;
-        };
-        let Some((at, _)) = cmap.get(oid, nx.xid) else {
-            continue;
-        };
-        let Ok((h, b)) = blocks.object(at, FS, &mut bad) else {
-            continue;
-        };
-        let Ok(sb) = parse_apsb(&b, at) else { continue };
-        if !h.sum_ok || sb.uuid != v.sb.uuid {
-            continue;
-        }
-        let Ok(vomap) = Omap::load(
-            blocks,
-            sb.omap_oid,
-            "older object map",
-            &mut bad,
-            &mut quiet,
-        ) else {
-            continue;
-        };
-        if bad.count > 0 {
-            continue;
-        }
         let what = format!("{prefix} at transaction {}", nx.xid);
         let prune = Prune {
             shared: Some(&mut *shared),
@@ -181,7 +185,7 @@ pub(crate) fn older(
             tree: FIRST_TREE + k as u64,
             prefix,
             base: Some(live),
-            at: blocks.offset(at),
+            at: blocks.offset(sb.at),
         };
         entries::emit(&cx, &recs, &mut keep, visit, &mut quiet);
         if listed > before {

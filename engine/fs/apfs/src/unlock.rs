@@ -14,12 +14,15 @@
 //! was first written to, which a move does not change); the container's own
 //! objects, the object maps and the volume superblocks stay in the clear.
 //! So the plaintext is a layer over the whole container made of many
-//! stretches: one per tree node the object map marks encrypted (of every
-//! transaction it still maps), one per extent of the live tree and of each
-//! snapshot's, and the clear bytes between. Free blocks stay as stored.
+//! stretches: one per tree node the object maps mark encrypted (the
+//! volume's, of every transaction it still maps, and those of the older
+//! checkpoints in the ring), one per extent of the live tree, of each
+//! snapshot's and of each older checkpoint's (deleted files), and the clear
+//! bytes between. Free blocks stay as stored.
 
 use crate::btree;
 use crate::container::Container;
+use crate::history;
 use crate::keybag::{read_keys, uuid_str, Protector, VolumeKeys, Wrapped};
 use crate::obj::{fletcher64, Bad};
 use crate::omap::{Omap, ENCRYPTED};
@@ -237,8 +240,8 @@ fn pass_word(p: &Protector) -> String {
 fn volume_omap<'c>(
     c: &'c Container,
     uuid: &[u8; 16],
-) -> Option<(&'c crate::container::Apsb, Omap)> {
-    let (_, sb) = c.volumes.iter().find(|(_, sb)| &sb.uuid == uuid)?;
+) -> Option<(usize, &'c crate::container::Apsb, Omap)> {
+    let (index, sb) = c.volumes.iter().find(|(_, sb)| &sb.uuid == uuid)?;
     let (mut bad, mut f) = (Bad::default(), Vec::new());
     let omap = Omap::load(
         &c.blocks,
@@ -248,7 +251,7 @@ fn volume_omap<'c>(
         &mut f,
     )
     .ok()?;
-    Some((sb, omap))
+    Some((*index, sb, omap))
 }
 
 /// Image-offset stretches (start, bytes, first tweak unit, key number).
@@ -261,23 +264,33 @@ fn extents(reader: VolumeReader, uuid: &[u8; 16], key: u8, out: &mut Vec<Stretch
     let Ok(c) = Container::open(reader) else {
         return;
     };
-    let Some((sb, omap)) = volume_omap(&c, uuid) else {
+    let Some((index, sb, omap)) = volume_omap(&c, uuid) else {
         return;
     };
     let (mut bad, mut f) = (Bad::default(), Vec::new());
-    let mut roots = vec![(sb.root_tree_oid, c.nx.xid)];
+    // (object map, root, transaction) of every tree: the live one, each
+    // snapshot's, and each older checkpoint's (deleted files).
+    let mut roots = vec![(0, sb.root_tree_oid, c.nx.xid)];
     if sb.snap_meta_tree_oid != 0 {
         for s in crate::snapshots(&c, sb, &mut bad, &mut f) {
             if let Ok((_, b)) = c.blocks.object(s.sb_at, crate::obj::FS, &mut bad) {
                 if let Ok(ssb) = crate::container::parse_apsb(&b, s.sb_at) {
-                    roots.push((ssb.root_tree_oid, s.xid));
+                    roots.push((0, ssb.root_tree_oid, s.xid));
                 }
             }
         }
     }
+    let mut omaps = vec![omap];
+    for nx in c.older.iter().take(history::MAX_OLDER) {
+        if let Some((osb, om)) = history::older_volume(&c, nx, index, uuid) {
+            roots.push((omaps.len(), osb.root_tree_oid, nx.xid));
+            omaps.push(om);
+        }
+    }
     let (bs, spb, base) = (c.blocks.size, c.blocks.size / 512, c.blocks.offset(0));
     let mut shared = std::collections::HashSet::new();
-    for (root_oid, xid) in roots {
+    for (m, root_oid, xid) in roots {
+        let omap = &omaps[m];
         let Some((root, _)) = omap.get(root_oid, xid) else {
             continue;
         };
@@ -370,7 +383,7 @@ pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
     let spb = c.blocks.size / 512;
     let (mut tried, mut opened, mut nodes) = (Vec::new(), Vec::new(), Vec::new());
     for k in &bags {
-        let Some((sb, omap)) = volume_omap(&c, &k.uuid) else {
+        let Some((index, sb, omap)) = volume_omap(&c, &k.uuid) else {
             tried.push(format!("volume {:?}: its object map does not read", k.name));
             continue;
         };
@@ -378,9 +391,17 @@ pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
             continue;
         };
         let key = opened.len() as u8;
-        // Every node the object map marks encrypted, of every transaction.
-        for (n, _) in omap.blocks_flagged(ENCRYPTED) {
-            nodes.push((c.blocks.offset(n), c.blocks.size, n * spb, key));
+        // Every node the object map marks encrypted, of every transaction,
+        // and those only older checkpoints' object maps still lead to.
+        let older = c
+            .older
+            .iter()
+            .take(history::MAX_OLDER)
+            .filter_map(|nx| history::older_volume(&c, nx, index, &k.uuid).map(|(_, m)| m));
+        for m in std::iter::once(omap).chain(older) {
+            for (n, _) in m.blocks_flagged(ENCRYPTED) {
+                nodes.push((c.blocks.offset(n), c.blocks.size, n * spb, key));
+            }
         }
         opened.push((k.uuid, o));
     }
