@@ -259,6 +259,11 @@ impl Layered {
     /// `layers` must not overlap (each is one volume's data).
     pub fn new(inner: Arc<dyn ImageSource>, mut layers: Vec<Layer>) -> Layered {
         layers.sort_by_key(|l| l.extent.start);
+        // A read finds its segments by binary search (an APFS layer has one
+        // per tree node and file extent: millions on a large volume).
+        for l in &mut layers {
+            l.segments.sort_by_key(|s| s.plain.start);
+        }
         Layered { inner, layers }
     }
 
@@ -288,7 +293,11 @@ impl Layered {
             .map(|r| (r.extent, r.why))
             .collect();
         for l in &self.layers {
-            for seg in &l.segments {
+            let first = l.segments.partition_point(|s| s.plain.end() <= here.start);
+            let touching = l.segments[first..]
+                .iter()
+                .take_while(|s| s.plain.start < here.end());
+            for seg in touching {
                 let Some(part) = seg.plain.intersect(&here) else {
                     continue;
                 };
