@@ -2,9 +2,11 @@
 //! and superblocks found on sector boundaries propose where volumes start. Backup
 //! structures are recognised too and point back to their volume's start (NTFS's
 //! backup boot sector is its last sector; FAT32's is sector 6; ext's backup
-//! superblocks sit at the start of block groups). The filesystem probes confirm.
+//! superblocks sit at the start of block groups; HFS+'s alternate volume header
+//! is 1024 bytes before its end). APFS containers are found by their block-0
+//! superblock. The filesystem probes confirm.
 
-use dredge_core::bytes::{le16, le32, le64};
+use dredge_core::bytes::{be32, le16, le32, le64};
 use dredge_core::{Extent, ImageSource, SourceError};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,6 +70,41 @@ fn classify(s: &[u8], at: u64) -> Option<Candidate> {
             });
         }
     }
+    classify_apple(s, at)
+}
+
+/// Apple's: an APFS container superblock (`NXSB`, the container's block 0,
+/// whose size it gives as block size × block count), and an HFS+/HFSX volume
+/// header, 1024 bytes into its volume (block size and total blocks, big-endian).
+/// The header's alternate copy sits 1024 bytes before the volume's end and
+/// proposes the start that size puts it at.
+fn classify_apple(s: &[u8], at: u64) -> Option<Candidate> {
+    if &s[32..36] == b"NXSB" && le32::<u32>(s, 24) & 0xFFFF == 1 {
+        let bs = u64::from(le32::<u32>(s, 36));
+        let count = le64(s, 40);
+        if !(4096..=65536).contains(&bs) || !bs.is_power_of_two() || count == 0 {
+            return None;
+        }
+        return Some(Candidate {
+            start: at,
+            len: count.saturating_mul(bs),
+            fs: "apfs",
+            evidence: "container superblock".into(),
+        });
+    }
+    if matches!(&s[..4], b"H+\0\x04" | b"HX\0\x05") {
+        let bs = u64::from(be32::<u32>(s, 40));
+        let blocks = u64::from(be32::<u32>(s, 44));
+        if !(512..=(1 << 20)).contains(&bs) || !bs.is_power_of_two() || blocks == 0 {
+            return None;
+        }
+        return Some(Candidate {
+            start: at.checked_sub(1024)?,
+            len: blocks.saturating_mul(bs),
+            fs: "hfs",
+            evidence: "volume header".into(),
+        });
+    }
     None
 }
 
@@ -123,6 +160,18 @@ fn sector_candidates(s: &[u8], window: Option<&[u8]>, at: u64) -> Vec<Candidate>
                     evidence: format!("backup boot sector at {at}"),
                     ..c.clone()
                 });
+            }
+        }
+        // HFS+'s alternate volume header: 1024 bytes before the volume's end.
+        if c.fs == "hfs" {
+            if let Some(st) = (at + 1024).checked_sub(c.len) {
+                if st != c.start {
+                    cands.push(Candidate {
+                        start: st,
+                        evidence: format!("alternate volume header at {at}"),
+                        ..c.clone()
+                    });
+                }
             }
         }
         if c.fs == "fat32" {
@@ -277,6 +326,32 @@ mod tests {
 
     /// Fed in blocks of any size, from 0, the pass's scan finds what a scan of
     /// its own finds, for every target, including structures that cross a block.
+    #[test]
+    fn apple_structures_propose_their_volumes() {
+        let mut s = vec![0u8; 512];
+        s[24] = 1;
+        s[32..36].copy_from_slice(b"NXSB");
+        s[36..40].copy_from_slice(&4096u32.to_le_bytes());
+        s[40..48].copy_from_slice(&1014u64.to_le_bytes());
+        let c = classify(&s, 8192).unwrap();
+        assert_eq!((c.start, c.len, c.fs), (8192, 1014 * 4096, "apfs"));
+        s[36..40].copy_from_slice(&1000u32.to_le_bytes()); // not a power of two
+        assert!(classify(&s, 8192).is_none());
+        let mut h = vec![0u8; 512];
+        h[..4].copy_from_slice(b"H+\0\x04");
+        h[40..44].copy_from_slice(&4096u32.to_be_bytes());
+        h[44..48].copy_from_slice(&100u32.to_be_bytes());
+        let c = sector_candidates(&h, None, 1 << 20);
+        // As the primary header (1024 in) and as the alternate (1024 before the end).
+        let starts: Vec<u64> = c.iter().map(|c| c.start).collect();
+        assert_eq!(starts, vec![(1 << 20) - 1024, (1 << 20) + 1024 - 409_600]);
+        assert!(c.iter().all(|c| c.fs == "hfs" && c.len == 409_600));
+        assert!(
+            classify(&h, 512).is_none(),
+            "no volume starts before the image"
+        );
+    }
+
     #[test]
     fn fed_in_blocks_it_finds_what_the_scan_finds() {
         let mut img = vec![0u8; 3 << 20];
