@@ -22,7 +22,7 @@ work=$(mktemp -d /tmp/dredge-bench-fvapfs.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 gzip -dc testimages/external/dfvfs/apfs.raw.gz > "$work/plain.raw"
 python3 testimages/apfs-encrypt.py "$work/plain.raw" "$work/fv.raw" 'apfs-TEST' \
-  --recovery 'ABCD-EFGH-IJKL-MNOP-QRST-UVWX' --moved > /dev/null
+  --recovery 'ABCD-EFGH-IJKL-MNOP-QRST-UVWX' --moved --free-too > /dev/null
 for run in 1 2 3; do
   for cmd in "cat:cat $work/fv.raw" "md5sum:md5sum $work/fv.raw" \
              "recover-plain:$d --progress none recover $work/plain.raw --out $work/cp" \

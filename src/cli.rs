@@ -63,13 +63,14 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Print the custody log.
     Log(LogArgs),
-    /// Write the plaintext of encrypted volumes (LUKS, BitLocker) as raw images, one file
+    /// Write the plaintext of encrypted volumes (LUKS, BitLocker, VeraCrypt, FileVault) as raw images, one file
     /// each (OUT/ev1-v0.plain.raw), for other tools; their MD5, SHA-1 and
     /// SHA-256 go into the custody log. The key is given again (never kept).
     ExportVolume(ExportVolumeArgs),
     /// Print, for every password-protected encrypted volume, what hashcat or
     /// John the Ripper takes to search for its password: a line for BitLocker
-    /// (-m 22100), header files in --out DIR for LUKS1 (-m 14600) and possible
+    /// (-m 22100), FileVault 2 (-m 16700) and each protector of FileVault on
+    /// APFS (-m 18300), header files in --out DIR for LUKS1 (-m 14600) and possible
     /// VeraCrypt/TrueCrypt containers (-m 137xx/62xx); what is handed off goes
     /// into the custody log.
     Hashes(HashesArgs),

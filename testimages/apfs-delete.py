@@ -14,12 +14,12 @@ map itself, whose new address goes into the newest volume superblock, as
 copy-on-write does); every block written gets its Fletcher-64 checksum. The older checkpoints
 still lead to the original node, as on a real volume after a deletion.
 
-With --forget, the container is then taken to where a volume is some
-transactions later: the checkpoint ring no longer holds the older checkpoints
-(their superblocks and checkpoint maps in the descriptor area are zeroed),
-and the space manager has freed the original node's block and the file's
-data blocks, and allocated the three copies (bits in the chunk's bitmap, free counts in its chunk-info
-block). The original node is then an orphan in free space: no checkpoint leads
+The space manager allocates the three copies (bits in the chunk's bitmap,
+free counts in its chunk-info block). With --forget, the container is then
+taken to where a volume is some transactions later: the checkpoint ring no
+longer holds the older checkpoints (their superblocks and checkpoint maps in
+the descriptor area are zeroed), and the space manager has freed the
+original node's block and the file's data blocks. The original node is then an orphan in free space: no checkpoint leads
 to it, and only its own bytes say what it held. With --older-size N as well,
 a copy of that node from the transaction before, in which the file was N
 bytes long, is left in another free block (a version the file had before).
@@ -203,9 +203,11 @@ def main():
     img.put(free_omap, om)
     struct.pack_into("<Q", sb, 128, free_omap)
     img.put(apsb, sb)
+    # The three copies are in use from now on, as the space manager of the
+    # transaction that wrote them says.
+    spaceman_bits(img, nx, xid, [(free, 1), (free_leaf, 1), (free_omap, 1)])
     if forget:
-        spaceman_bits(img, nx, xid, [(root, 0), (free, 1), (free_leaf, 1), (free_omap, 1)]
-                      + [(b, 0) for b in data])
+        spaceman_bits(img, nx, xid, [(root, 0)] + [(b, 0) for b in data])
         if forget_older(img, nx, xid) == 0:
             sys.exit("apfs-delete: no older checkpoint to forget")
     if forget and older is not None:
@@ -222,4 +224,5 @@ def main():
     print(ino, xid)
 
 
-main()
+if __name__ == "__main__":
+    main()

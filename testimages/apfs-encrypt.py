@@ -3,7 +3,7 @@
 T2 or Apple silicon, and external disks).
 
     apfs-encrypt.py IN_IMAGE OUT_IMAGE PASSWORD [--recovery KEY] [--hint TEXT]
-                    [--iterations N] [--moved]
+                    [--iterations N] [--moved] [--free-too]
 
 What macOS leaves on disk, as Apple's File System Reference describes it:
 
@@ -22,7 +22,10 @@ What macOS leaves on disk, as Apple's File System Reference describes it:
   EBC6C064-0000-11AA-AA11-00306543ECAC), sits in the volume keybag (`recs`),
   encrypted with the volume's UUID, with the passphrase hint;
 - the volume superblock no longer says APFS_FS_UNENCRYPTED, and the
-  container superblock says NX_CRYPTO_SW.
+  container superblock says NX_CRYPTO_SW;
+- with --free-too, the free blocks that hold bytes (what a deletion let go,
+  `apfs-delete.py --forget`) are ciphertext too, each from its own block, as
+  they were written while in use.
 
 Handles the small volumes tests use (an object map of one node; every
 superblock copy of the volume is updated). Key material is derived from the
@@ -32,6 +35,8 @@ no code with dredge. Needs python3-cryptography.
 """
 import hashlib
 import hmac
+import importlib.util
+import os
 import struct
 import sys
 
@@ -39,6 +44,13 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.keywrap import aes_key_wrap
 
 from apfs_blocks import Img, fletcher64, toc, u
+
+# The space manager's bitmaps, as apfs-delete.py reads them.
+_spec = importlib.util.spec_from_file_location(
+    "apfs_delete", os.path.join(os.path.dirname(os.path.abspath(__file__)), "apfs-delete.py"))
+_delete = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_delete)
+is_free = _delete.is_free
 
 RECOVERY_UUID = bytes.fromhex("EBC6C0640000 11AA AA11 00306543ECAC".replace(" ", ""))
 USER_UUID = bytes.fromhex("5A1E6C3B9D2F4E8A8B7C6D5E4F3A2B1C")
@@ -120,6 +132,7 @@ def main():
     hint = opt("--hint")
     iterations = int(opt("--iterations", "1000"))
     moved = "--moved" in args
+    free_too = "--free-too" in args
     img = Img(open(src, "rb").read())
     bs, spb = img.bs, img.bs // 512
     nx = img.block(0)
@@ -187,6 +200,23 @@ def main():
         img.d[at:at + blocks * bs] = xts(vek, crypto * spb, img.d[at:at + blocks * bs])
     for n in nodes:
         img.d[n * bs:(n + 1) * bs] = xts(vek, n * spb, img.block(n))
+
+    # --free-too: blocks the space manager calls free but that hold bytes
+    # (a deleted file's data, a tree node let go) were written encrypted
+    # while in use, each from its own block (a node's tweak; a file extent's,
+    # as it was first written).
+    # Objects that are never encrypted (object maps, superblocks, the space
+    # manager's) stay as they are even where the bitmap says free, as do
+    # tree nodes already encrypted above.
+    if free_too:
+        for n in range(1, count):
+            b = img.block(n)
+            if n in nodes or not is_free(img, nx, xid, n) or not any(b):
+                continue
+            plain_object = u("<Q", b, 0) == fletcher64(b) and u("<Q", b, 0) != 0
+            if plain_object and u("<I", b, 28) != 0x0E:
+                continue
+            img.d[n * bs:(n + 1) * bs] = xts(vek, n * spb, b)
 
     # The key bags, in the last zero-filled blocks.
     zeros = [n for n in range(count - 1, 0, -1) if not any(img.block(n))]

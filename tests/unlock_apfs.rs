@@ -9,7 +9,10 @@
 //! unencrypted image; a wrong key fails with one line and registers nothing;
 //! an unreadable ciphertext sector costs exactly the plaintext it held; a
 //! file deleted before encryption's last transaction comes back, content
-//! and all, from the older checkpoint's tree (`testimages/apfs-delete.py`).
+//! and all, from the older checkpoint's tree (`testimages/apfs-delete.py`),
+//! and one that no checkpoint remembers from its orphaned node in free space
+//! (`--forget`), which is read decrypted (`--free-too` writes the free blocks
+//! that hold bytes as ciphertext, as macOS wrote them while in use).
 
 mod common;
 
@@ -34,7 +37,14 @@ fn encrypt(dir: &Path, plain: &Path) -> PathBuf {
         .arg(plain)
         .arg(&enc)
         .arg(PASS)
-        .args(["--recovery", RECOVERY, "--hint", "the usual one", "--moved"])
+        .args([
+            "--recovery",
+            RECOVERY,
+            "--hint",
+            "the usual one",
+            "--moved",
+            "--free-too",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
@@ -242,4 +252,50 @@ fn a_file_deleted_from_an_encrypted_volume_comes_back_from_the_older_checkpoint(
     let mut ours = volume_files(&arts);
     ours.remove(p);
     assert_eq!(ours, rest);
+}
+
+#[test]
+fn a_file_no_checkpoint_remembers_comes_back_from_its_node_in_decrypted_free_space() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dfvfs(dir.path(), "apfs.raw");
+    let good = one_shot_ls("recover", &plain, None, &dir.path().join("good"), 0, &[]);
+    // passwords.txt deleted, its node and blocks freed, the older
+    // checkpoints gone; then encrypted, free blocks with bytes included.
+    let del = dir.path().join("forgot.raw");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-delete.py");
+    assert!(sh(&format!(
+        "python3 {} {} passwords.txt {} --forget >/dev/null",
+        script.display(),
+        plain.display(),
+        del.display()
+    )));
+    let enc = encrypt(dir.path(), &del);
+    let case = dir.path().join("case");
+    let arts = one_shot_ls(
+        "recover",
+        &enc,
+        None,
+        &case,
+        0,
+        &["--key", &format!("password={PASS}")],
+    );
+    let p = "/apfs_test/passwords.txt";
+    let was = good.iter().find(|a| a["path"] == p).unwrap();
+    let now: Vec<_> = arts.iter().filter(|a| a["path"] == p).collect();
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_eq!(now[0]["deleted"], true, "{}", now[0]);
+    assert_eq!(now[0]["sha256"], was["sha256"], "{}", now[0]);
+    assert!(
+        now[0]["recovery_detail"]
+            .as_str()
+            .unwrap()
+            .contains("orphaned filesystem-tree node"),
+        "{}",
+        now[0]
+    );
+    let show = stdout(&run(&["case", "show", case.to_str().unwrap()]));
+    assert!(show.contains("free space read decrypted"), "{show}");
 }

@@ -357,15 +357,65 @@ fn segments(whole: Extent, mut s: Vec<Stretch>) -> Vec<Segment> {
     out
 }
 
-/// The layer of `ciphers` (key numbers in order) over `whole`.
-fn layer(whole: Extent, ciphers: &[Arc<SectorCipher>], s: Vec<Stretch>) -> Layer {
+/// `segs` with the clear bytes that lie in `free` (sorted, disjoint) made
+/// ciphertext of key 0, each 512-byte unit's tweak from its own place.
+fn fill_free(segs: Vec<Segment>, free: &[Extent], whole: Extent) -> Vec<Segment> {
+    let mut out = Vec::with_capacity(segs.len() + 2 * free.len());
+    let mut i = 0;
+    for seg in segs {
+        if seg.source != Source::Clear {
+            out.push(seg);
+            continue;
+        }
+        let (mut at, end) = (seg.plain.start, seg.plain.end());
+        while free.get(i).is_some_and(|f| f.end() <= at) {
+            i += 1;
+        }
+        let mut j = i;
+        while at < end {
+            match free.get(j).filter(|f| f.start < end) {
+                Some(f) => {
+                    let (s, e) = (f.start.max(at), f.end().min(end));
+                    if s > at {
+                        out.push(Segment {
+                            plain: Extent::from_bounds(at, s),
+                            source: Source::Clear,
+                        });
+                    }
+                    out.push(Segment {
+                        plain: Extent::from_bounds(s, e),
+                        source: Source::Cipher {
+                            at: s,
+                            iv: (s - whole.start) / 512,
+                            key: 0,
+                        },
+                    });
+                    at = e;
+                    j += 1;
+                }
+                None => {
+                    out.push(Segment {
+                        plain: Extent::from_bounds(at, end),
+                        source: Source::Clear,
+                    });
+                    at = end;
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The layer of `ciphers` (key numbers in order) over `whole`; the clear
+/// bytes in `free` decrypted with key 0.
+fn layer(whole: Extent, ciphers: &[Arc<SectorCipher>], s: Vec<Stretch>, free: &[Extent]) -> Layer {
     Layer {
         extent: whole,
         sector: 512,
         iv_unit: 512,
         cipher: Arc::clone(&ciphers[0]),
         more: ciphers[1..].to_vec(),
-        segments: segments(whole, s),
+        segments: fill_free(segments(whole, s), free, whole),
         held: Vec::new(),
     }
 }
@@ -422,11 +472,22 @@ pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
         .map(|(_, o)| SectorCipher::new("aes-xts-plain64", &o.key).map(Arc::new))
         .collect::<Result<_, _>>()
         .map_err(|e| format!("AES-XTS: {e:?}"))?;
+    // Free space: with one encrypted volume in the container, the blocks it
+    // let go (deleted files, tree nodes no checkpoint leads to) were written
+    // under its key, each from its own block, and are read decrypted, so the
+    // pass finds orphaned nodes and carves deleted files there. Blocks other
+    // volumes let go decrypt to noise. With several encrypted volumes no
+    // block says whose it was, and free space stays as stored.
+    let free = if bags.len() == 1 {
+        crate::space::free(&c, &mut Bad::default()).unwrap_or_default()
+    } else {
+        Vec::new()
+    };
     // The trees' plaintext first, to find the extents they list.
     let src: Arc<dyn ImageSource> = Arc::clone(vol.source());
     let nodes_only = Arc::new(Layered::new(
         Arc::clone(&src),
-        vec![layer(whole, &ciphers, nodes.clone())],
+        vec![layer(whole, &ciphers, nodes.clone(), &free)],
     ));
     let mut all = nodes;
     for (i, (uuid, _)) in opened.iter().enumerate() {
@@ -445,11 +506,15 @@ pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
     let keys: Vec<u8> = opened.iter().flat_map(|(_, o)| o.key).collect();
     Ok(Opened {
         kind: "filevault",
-        layer: layer(whole, &ciphers, all),
-        by: if full {
-            format!("{by} (more than {MAX_SEGMENTS} encrypted stretches: the rest stay ciphertext)")
-        } else {
-            by
+        layer: layer(whole, &ciphers, all, &free),
+        by: match (full, free.is_empty()) {
+            (true, _) => format!(
+                "{by} (more than {MAX_SEGMENTS} encrypted stretches: the rest stay ciphertext)"
+            ),
+            (false, false) => format!(
+                "{by}; the container's free space read decrypted with that key, each block from its own place (the one encrypted volume's deleted data; blocks other volumes freed read as noise)"
+            ),
+            (false, true) => by,
         },
         fingerprint: fingerprint(&keys),
     })
