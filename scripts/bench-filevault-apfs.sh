@@ -11,6 +11,7 @@
 # AES-XTS against OpenSSL 3, and Debian's TSK is built without OpenSSL. The
 # image is small: the figures are the fixed cost of unlocking, not throughput
 # (`cargo run --release -p dredge-crypt --example sector_speed` gives that).
+# Columns: run, command, wall seconds, peak RSS (KiB), bytes read (rchar).
 # Usage: scripts/bench-filevault-apfs.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,4 +34,5 @@ for run in 1 2 3; do
     echo "warm$run $name $(python3 "$timed" $line)"
   done
 done
-$d --progress none recover "$work/fv.raw" --out "$work/cf" --key password=apfs-TEST 2>&1 | grep -E "read|files"
+rm -rf "$work/cf"
+$d recover "$work/fv.raw" --out "$work/cf" --key password=apfs-TEST 2>&1 | grep -E "read |files \(" || true
