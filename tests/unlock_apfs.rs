@@ -212,45 +212,54 @@ fn an_unreadable_ciphertext_sector_costs_exactly_the_plaintext_it_held() {
     }
 }
 
-#[test]
-fn a_file_deleted_from_an_encrypted_volume_comes_back_from_the_older_checkpoint() {
-    if !ready() {
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let plain = dfvfs(dir.path(), "apfs.raw");
-    let good = one_shot_ls("recover", &plain, None, &dir.path().join("good"), 0, &[]);
-    // passwords.txt deleted in the newest transaction, then the volume
-    // encrypted: the older checkpoint's tree, its nodes and the file's
-    // extent are all ciphertext.
-    let del = dir.path().join("deleted.raw");
+/// passwords.txt deleted from dfvfs's image by `apfs-delete.py` with
+/// `args`, the result encrypted and recovered with the password: the one
+/// deleted passwords.txt (with the content it had), what else the volume
+/// holds and what it held before, and the case.
+fn deleted_then_encrypted(dir: &Path, args: &str) -> (serde_json::Value, Hashes, Hashes, PathBuf) {
+    let plain = dfvfs(dir, "apfs.raw");
+    let good = one_shot_ls("recover", &plain, None, &dir.join("good"), 0, &[]);
+    let del = dir.join("deleted.raw");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-delete.py");
     assert!(sh(&format!(
-        "python3 {} {} passwords.txt {} >/dev/null",
+        "python3 {} {} passwords.txt {} {args} >/dev/null",
         script.display(),
         plain.display(),
         del.display()
     )));
-    let enc = encrypt(dir.path(), &del);
-    let case = dir.path().join("case");
-    let arts = one_shot_ls(
-        "recover",
-        &enc,
-        None,
-        &case,
-        0,
-        &["--key", &format!("password={PASS}")],
-    );
+    let enc = encrypt(dir, &del);
+    let case = dir.join("case");
+    let key = format!("password={PASS}");
+    let arts = one_shot_ls("recover", &enc, None, &case, 0, &["--key", &key]);
     let p = "/apfs_test/passwords.txt";
     let was = good.iter().find(|a| a["path"] == p).unwrap();
     let now: Vec<_> = arts.iter().filter(|a| a["path"] == p).collect();
     assert_eq!(now.len(), 1, "{now:?}");
     assert_eq!(now[0]["deleted"], true, "{}", now[0]);
     assert_eq!(now[0]["sha256"], was["sha256"], "{}", now[0]);
-    let mut rest = volume_files(&good);
+    let (mut rest, mut ours) = (volume_files(&good), volume_files(&arts));
     rest.remove(p);
-    let mut ours = volume_files(&arts);
     ours.remove(p);
+    (now[0].clone(), ours, rest, case)
+}
+
+#[test]
+fn a_file_deleted_from_an_encrypted_volume_comes_back_from_the_older_checkpoint() {
+    if !ready() {
+        return;
+    }
+    // Deleted in the newest transaction, then the volume encrypted: the
+    // older checkpoint's tree, its nodes and the file's extent are all
+    // ciphertext.
+    let dir = tempfile::tempdir().unwrap();
+    let (now, ours, rest, _) = deleted_then_encrypted(dir.path(), "");
+    assert!(
+        now["recovery_detail"]
+            .as_str()
+            .unwrap()
+            .contains("checkpoint transaction"),
+        "{now}"
+    );
     assert_eq!(ours, rest);
 }
 
@@ -259,42 +268,16 @@ fn a_file_no_checkpoint_remembers_comes_back_from_its_node_in_decrypted_free_spa
     if !ready() {
         return;
     }
+    // Deleted, its node and blocks freed, the older checkpoints gone; then
+    // encrypted, free blocks with bytes included.
     let dir = tempfile::tempdir().unwrap();
-    let plain = dfvfs(dir.path(), "apfs.raw");
-    let good = one_shot_ls("recover", &plain, None, &dir.path().join("good"), 0, &[]);
-    // passwords.txt deleted, its node and blocks freed, the older
-    // checkpoints gone; then encrypted, free blocks with bytes included.
-    let del = dir.path().join("forgot.raw");
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-delete.py");
-    assert!(sh(&format!(
-        "python3 {} {} passwords.txt {} --forget >/dev/null",
-        script.display(),
-        plain.display(),
-        del.display()
-    )));
-    let enc = encrypt(dir.path(), &del);
-    let case = dir.path().join("case");
-    let arts = one_shot_ls(
-        "recover",
-        &enc,
-        None,
-        &case,
-        0,
-        &["--key", &format!("password={PASS}")],
-    );
-    let p = "/apfs_test/passwords.txt";
-    let was = good.iter().find(|a| a["path"] == p).unwrap();
-    let now: Vec<_> = arts.iter().filter(|a| a["path"] == p).collect();
-    assert_eq!(now.len(), 1, "{now:?}");
-    assert_eq!(now[0]["deleted"], true, "{}", now[0]);
-    assert_eq!(now[0]["sha256"], was["sha256"], "{}", now[0]);
+    let (now, _, _, case) = deleted_then_encrypted(dir.path(), "--forget");
     assert!(
-        now[0]["recovery_detail"]
+        now["recovery_detail"]
             .as_str()
             .unwrap()
             .contains("orphaned filesystem-tree node"),
-        "{}",
-        now[0]
+        "{now}"
     );
     let show = stdout(&run(&["case", "show", case.to_str().unwrap()]));
     assert!(show.contains("free space read decrypted"), "{show}");
