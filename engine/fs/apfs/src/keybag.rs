@@ -203,18 +203,30 @@ fn read_bag(
             "key bag at block {start}: object type {otype:#x} once decrypted, expected {want:#x} (the UUID does not open it)"
         ));
     }
-    let n = usize::from(le16::<u16>(&b, 34)).min(MAX_ENTRIES);
-    let end = (48 + le32::<u32>(&b, 36) as usize).min(b.len());
+    Ok(locker(&b))
+}
+
+/// The entries of a decrypted key bag (object header, then `kb_locker`):
+/// at most its count and its byte count, each whole, 16-byte aligned.
+fn locker(b: &[u8]) -> Entries {
+    if b.len() < 48 {
+        return Vec::new();
+    }
+    let n = usize::from(le16::<u16>(b, 34)).min(MAX_ENTRIES);
+    let end = (48 + le32::<u32>(b, 36) as usize).min(b.len());
     let mut out = Vec::new();
     let mut at = 48;
     while out.len() < n && at + 24 <= end {
         let mut u = [0u8; 16];
         u.copy_from_slice(&b[at..at + 16]);
         let (tag, len) = (
-            le16::<u16>(&b, at + 16),
-            usize::from(le16::<u16>(&b, at + 18)),
+            le16::<u16>(b, at + 16),
+            usize::from(le16::<u16>(b, at + 18)),
         );
-        let Some(data) = b.get(at + 24..at + 24 + len) else {
+        let Some(data) = b
+            .get(at + 24..at + 24 + len)
+            .filter(|_| at + 24 + len <= end)
+        else {
             break;
         };
         if tag == 0 && len == 0 {
@@ -223,7 +235,7 @@ fn read_bag(
         out.push((u, tag, data.to_vec()));
         at = (at + 24 + len).div_ceil(16) * 16;
     }
-    Ok(out)
+    out
 }
 
 /// What the key bags say of every encrypted volume of `c`.
@@ -330,6 +342,65 @@ mod tests {
         assert_eq!((w.wrapped, w.salt.as_slice()), ([9; 40], &[5u8; 16][..]));
         for cut in 0..blob.len() {
             assert!(parse_blob(&blob[..cut]).is_none(), "cut at {cut}");
+        }
+    }
+
+    /// A decrypted key bag of one block holding `entries`.
+    fn bag(entries: &[([u8; 16], u16, Vec<u8>)]) -> Vec<u8> {
+        let mut b = vec![0u8; 4096];
+        let mut at = 48;
+        for (u, tag, data) in entries {
+            b[at..at + 16].copy_from_slice(u);
+            b[at + 16..at + 18].copy_from_slice(&tag.to_le_bytes());
+            b[at + 18..at + 20].copy_from_slice(&(data.len() as u16).to_le_bytes());
+            b[at + 24..at + 24 + data.len()].copy_from_slice(data);
+            at = (at + 24 + data.len()).div_ceil(16) * 16;
+        }
+        b[34..36].copy_from_slice(&(entries.len() as u16).to_le_bytes());
+        b[36..40].copy_from_slice(&((at - 48 + 24) as u32).to_le_bytes());
+        b
+    }
+
+    #[test]
+    fn a_locker_gives_its_entries_and_hostile_ones_cost_only_themselves() {
+        let mut inner = tlv(0x81, &[7; 16]);
+        inner.extend(tlv(0x83, &[9; 40]));
+        inner.extend(tlv(0x84, &[0x03, 0xE8]));
+        inner.extend(tlv(0x85, &[5; 16]));
+        let blob = tlv(0x30, &tlv(0xa3, &inner));
+        let entries = vec![
+            ([1; 16], 2, blob.clone()),
+            ([1; 16], 3, vec![0x10; 16]),
+            ([2; 16], 4, b"hint".to_vec()),
+        ];
+        let good = bag(&entries);
+        assert_eq!(locker(&good), entries);
+        assert_eq!(parse_blob(&blob).unwrap().iterations, 1000);
+        // Every byte of the header and the entries changed, and every
+        // truncation: no panic, never more entries than the count says, each
+        // inside the bag.
+        let mut r = dredge_testkit::Rng::new(0x4b45_5942_4147);
+        for case in 0..20_000 {
+            let mut b = good.clone();
+            match case % 3 {
+                0 => {
+                    let i = (r.next() as usize) % 400;
+                    b[i] = r.next() as u8;
+                }
+                1 => b.truncate((r.next() as usize) % 400),
+                _ => {
+                    for _ in 0..8 {
+                        let i = 32 + (r.next() as usize) % 300;
+                        b[i] ^= 1 << (r.next() % 8);
+                    }
+                }
+            }
+            let got = locker(&b);
+            assert!(got.len() <= MAX_ENTRIES);
+            for (_, _, data) in &got {
+                assert!(data.len() <= b.len());
+                let _ = parse_blob(data);
+            }
         }
     }
 
