@@ -390,3 +390,49 @@ fn decmpfs_compressed_files_are_decoded_as_tsk_decodes_them_and_a_bad_chunk_cost
     };
     decmpfs_cases("apfs", dir.path(), &img, "/apfs_test/passwords.txt", &icat);
 }
+
+#[test]
+fn a_node_no_volume_takes_is_listed_apart_with_its_file() {
+    if !tools(&["gzip", "python3"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = unpack(dir.path());
+    // A container of two volumes (testimages/apfs-ghost.py lists the one
+    // twice) and, in free space, a node whose only file no volume has.
+    let ghost = dir.path().join("ghost.raw");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-ghost.py");
+    let o = Command::new("python3")
+        .arg(&script)
+        .args([img.as_os_str(), ghost.as_os_str()])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let case = dir.path().join("case");
+    let arts = one_shot_ls("recover", &ghost, None, &case, 0, &[]);
+    let text = "nothing says which volume this file was on\n".repeat(20);
+    let found: Vec<_> = arts
+        .iter()
+        .filter(|a| a["path"].as_str().unwrap().ends_with("/ghost.txt"))
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    let g = found[0];
+    assert!(
+        g["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/$OrphanFiles/apfs-volume-unknown/"),
+        "{g}"
+    );
+    assert_eq!(g["deleted"], true, "{g}");
+    assert_eq!(
+        g["sha256"].as_str(),
+        Some(sha256(text.as_bytes()).as_str()),
+        "{g}"
+    );
+    let f = findings(&case).join("\n");
+    assert!(
+        f.contains("listed under /$OrphanFiles/apfs-volume-unknown"),
+        "{f}"
+    );
+}

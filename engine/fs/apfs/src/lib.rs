@@ -310,14 +310,31 @@ impl ApfsFs {
                         &mut versions,
                         visit,
                         findings,
+                        false,
                     );
                 }
             }
         }
-        if let Some(n) = orphans.map(|o| o.unplaced()).filter(|n| *n > 0) {
+        // Nodes no volume took (every record of a deleted file, in a
+        // container of several volumes): listed apart, not guessed into one.
+        if let Some(o) = orphans.as_mut().filter(|o| o.unplaced() > 0) {
+            let n = o.unplaced();
+            if let Some(v) = self.vols.iter().find(|v| v.omap.is_some()) {
+                o.emit(
+                    self,
+                    v,
+                    orphans::UNPLACED_PREFIX,
+                    &Records::default(),
+                    &HashSet::new(),
+                    &mut history::Versions::new(),
+                    visit,
+                    findings,
+                    true,
+                );
+            }
             findings.push(Finding::new(
                 self.c.blocks.vol.base(),
-                format!("APFS: {n} orphaned filesystem-tree node(s) in free space share no record with any volume's current tree; their files are not listed"),
+                format!("APFS: {n} orphaned filesystem-tree node(s) in free space share no record with any volume's current tree; what they hold is listed under {} (which volume it was on is unknown)", orphans::UNPLACED_PREFIX),
             ));
         }
         let all = Bad {

@@ -36,6 +36,11 @@ pub(crate) const MAX_NODES: usize = 4096;
 /// First tree number of orphaned nodes' versions in entry ids (after
 /// snapshots, 1..2047, and older checkpoints, 2048..2111).
 const ORPHAN_TREE: u64 = 4000;
+/// The volume number in entry ids of files from nodes no volume took
+/// (volumes are numbered below 100).
+const UNPLACED_VOLUME: usize = 255;
+/// Where those files are listed: which volume they were on is unknown.
+pub(crate) const UNPLACED_PREFIX: &str = "/$OrphanFiles/apfs-volume-unknown";
 /// Versions of one inode listed from orphaned nodes (each round a tree
 /// number of its own: 4000..4095).
 const MAX_VERSIONS: usize = 96;
@@ -200,6 +205,8 @@ impl<'a> Orphans<'a> {
 
     /// Lists what the nodes that belong to volume `v` hold of files its live
     /// tree (`live`, whose blocks are `shared`) and older checkpoints do not.
+    /// With `unplaced`, the nodes no volume took instead, under `prefix`
+    /// with entry ids of their own (`v` lends its reader only).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn emit(
         &mut self,
@@ -211,6 +218,7 @@ impl<'a> Orphans<'a> {
         versions: &mut Versions,
         visit: &mut dyn FnMut(Entry),
         findings: &mut Vec<Finding>,
+        unplaced: bool,
     ) {
         let blocks = &fs.c.blocks;
         let mut nodes = Vec::new();
@@ -219,7 +227,7 @@ impl<'a> Orphans<'a> {
                 continue;
             }
             // Another volume's object map maps it: that volume's.
-            if self.owner[i].is_some_and(|o| o != v.index) {
+            if !unplaced && self.owner[i].is_some_and(|o| o != v.index) {
                 continue;
             }
             let Some(n) = block_of(blocks, at) else {
@@ -239,7 +247,8 @@ impl<'a> Orphans<'a> {
                 self.done[i] = true;
                 continue;
             }
-            let mine = self.one_volume
+            let mine = unplaced
+                || self.one_volume
                 || self.owner[i] == Some(v.index)
                 || shared_records(live, &recs) > 0;
             if !mine {
@@ -320,7 +329,10 @@ impl<'a> Orphans<'a> {
                 );
                 Some((true, recovery(&from, in_use(runs, free))))
             };
-            let cx = fs.ctx(v, ORPHAN_TREE + r as u64, prefix, Some(live));
+            let mut cx = fs.ctx(v, ORPHAN_TREE + r as u64, prefix, Some(live));
+            if unplaced {
+                cx.vol_index = UNPLACED_VOLUME;
+            }
             entries::emit(&cx, this, &mut keep, visit, &mut quiet);
         }
         if listed > 0 {
@@ -335,7 +347,7 @@ impl<'a> Orphans<'a> {
     }
 
     /// Nodes no volume's live tree shares a record with (a node whose every
-    /// file was deleted, in a container of several volumes): not listed.
+    /// file was deleted, in a container of several volumes), not yet listed.
     pub(crate) fn unplaced(&self) -> usize {
         self.done.iter().filter(|d| !**d).count()
     }
