@@ -3,7 +3,7 @@
 T2 or Apple silicon, and external disks).
 
     apfs-encrypt.py IN_IMAGE OUT_IMAGE PASSWORD [--recovery KEY] [--hint TEXT]
-                    [--iterations N] [--moved] [--free-too]
+                    [--iterations N] [--moved] [--free-too] [--corestorage]
 
 What macOS leaves on disk, as Apple's File System Reference describes it:
 
@@ -21,6 +21,8 @@ What macOS leaves on disk, as Apple's File System Reference describes it:
   password; the personal recovery key, under the recovery UUID
   EBC6C064-0000-11AA-AA11-00306543ECAC), sits in the volume keybag (`recs`),
   encrypted with the volume's UUID, with the passphrase hint;
+- with --corestorage, the keys are 128-bit, as on a volume converted from
+  FileVault 2 on CoreStorage (method 2 in each blob's flags);
 - the volume superblock no longer says APFS_FS_UNENCRYPTED, and the
   container superblock says NX_CRYPTO_SW;
 - with --free-too, the free blocks that hold bytes (what a deletion let go,
@@ -81,11 +83,15 @@ def der(tag, body):
     return bytes([tag, 0x81, n]) + body
 
 
-def blob(uuid, wrapped, iterations=None, salt=None):
+def blob(uuid, wrapped, iterations=None, salt=None, cs=False):
     """A wrapped key as the key bags hold it: HMAC, salt, and the key object
     (UUID, metadata whose first word is the encryption method, the wrapped
-    key, and for a KEK the PBKDF2 iterations and salt)."""
-    inner = der(0x80, b"\x00") + der(0x81, uuid) + der(0x82, bytes(8)) + der(0x83, wrapped)
+    key, and for a KEK the PBKDF2 iterations and salt). A 128-bit key
+    migrated from CoreStorage has method 2 (the flags' first byte) and its
+    24 wrapped bytes padded to the field's 40."""
+    flags = (b"\x02" if cs else b"\x00") + bytes(7)
+    wrapped = wrapped + bytes(40 - len(wrapped))
+    inner = der(0x80, b"\x00") + der(0x81, uuid) + der(0x82, flags) + der(0x83, wrapped)
     if iterations is not None:
         inner += der(0x84, iterations.to_bytes(4, "big")) + der(0x85, salt)
     # The HMAC's key is SHA-256 of a fixed prefix and the blob's own salt.
@@ -133,6 +139,7 @@ def main():
     iterations = int(opt("--iterations", "1000"))
     moved = "--moved" in args
     free_too = "--free-too" in args
+    cs = "--corestorage" in args
     img = Img(open(src, "rb").read())
     bs, spb = img.bs, img.bs // 512
     nx = img.block(0)
@@ -157,6 +164,11 @@ def main():
     vuuid = bytes(img.block(sbs[0])[240:256])
     vek = hashlib.sha256(b"vek" + password).digest()
     kek = hashlib.sha256(b"kek" + password).digest()
+    if cs:
+        # CoreStorage's 128-bit keys: the tweak key is the first half of
+        # SHA-256(volume key, the VEK blob's UUID).
+        vek16, kek = vek[:16], kek[:16]
+        vek = vek16 + hashlib.sha256(vek16 + bytes(img.block(sbs[0])[240:256])).digest()[:16]
 
     # Every object-map entry of the volume: marked encrypted, its node kept.
     nodes = set()
@@ -227,13 +239,13 @@ def main():
         if secret is None:
             continue
         s = hashlib.sha256(uuid + salt).digest()[:16]
-        pk = hashlib.pbkdf2_hmac("sha256", secret, s, iterations, 32)
-        recs.append((uuid, 3, blob(uuid, aes_key_wrap(pk, kek), iterations, s)))
+        pk = hashlib.pbkdf2_hmac("sha256", secret, s, iterations, len(kek))
+        recs.append((uuid, 3, blob(uuid, aes_key_wrap(pk, kek), iterations, s, cs)))
     if hint:
         recs.append((USER_UUID, 4, hint.encode()))
     vbag = bag(bs, vbag_no, 0x72656373, xid, recs)
     cbag = bag(bs, cbag_no, 0x6B657973, xid, [
-        (vuuid, 2, blob(vuuid, aes_key_wrap(kek, vek))),
+        (vuuid, 2, blob(vuuid, aes_key_wrap(kek, vek[:16] if cs else vek), cs=cs)),
         (vuuid, 3, struct.pack("<QQ", vbag_no, 1)),
     ])
     img.d[vbag_no * bs:(vbag_no + 1) * bs] = xts(vuuid + vuuid, vbag_no * spb, vbag)

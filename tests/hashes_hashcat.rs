@@ -193,6 +193,29 @@ fn hashcat_recovers_an_apfs_filevault_password_and_recovery_key_from_the_lines()
         );
         assert_eq!(found.as_deref(), Some(pw), "{l}");
     }
+    // A volume converted from CoreStorage: its 128-bit KEKs are what
+    // FileVault 2's mode takes (-m 16700, 24 wrapped bytes).
+    let cs = dir.path().join("cs.raw");
+    assert!(sh(&format!(
+        "python3 {} {} {} 'apfs-TEST' --corestorage >/dev/null",
+        script.display(),
+        plain.display(),
+        cs.display()
+    )));
+    let dir2 = tempfile::tempdir().unwrap();
+    let case = new_case(dir2.path(), &cs);
+    let o = run(&["hashes", case.to_str().unwrap()]);
+    let out = stdout(&o);
+    let line: Vec<&str> = out
+        .lines()
+        .filter(|l| l.starts_with("$fvde$1$16$"))
+        .collect();
+    assert_eq!(line.len(), 1, "{out}");
+    assert!(stderr(&o).contains("hashcat -m 16700"), "{}", stderr(&o));
+    let hashes = dir.path().join("apfs-cs.txt");
+    std::fs::write(&hashes, format!("{}\n", line[0])).unwrap();
+    let found = hashcat(16700, &hashes, &["apfs-test", "apfs-TEST"], dir.path());
+    assert_eq!(found.as_deref(), Some("apfs-TEST"));
 }
 
 #[test]

@@ -142,6 +142,47 @@ fn a_filevault_volume_names_its_protectors_and_opens_with_each_key() {
 }
 
 #[test]
+fn a_volume_converted_from_corestorage_opens_with_its_128_bit_keys() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dfvfs(dir.path(), "apfs.raw");
+    let want = volume_files(&one_shot_ls(
+        "recover",
+        &plain,
+        None,
+        &dir.path().join("p"),
+        0,
+        &[],
+    ));
+    let enc = dir.path().join("cs.raw");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-encrypt.py");
+    assert!(sh(&format!(
+        "python3 {} {} {} '{PASS}' --recovery '{RECOVERY}' --corestorage --free-too >/dev/null",
+        script.display(),
+        plain.display(),
+        enc.display()
+    )));
+    let bare = dir.path().join("bare");
+    one_shot_ls("recover", &enc, None, &bare, 0, &[]);
+    let f = findings(&bare).join("\n");
+    assert!(f.contains("128-bit key"), "{f}");
+    for key in [PASS, RECOVERY] {
+        let case = dir.path().join(format!("c-{}", key.len()));
+        let arts = one_shot_ls(
+            "recover",
+            &enc,
+            None,
+            &case,
+            0,
+            &["--key", &format!("password={key}")],
+        );
+        assert_eq!(volume_files(&arts), want);
+    }
+}
+
+#[test]
 fn a_wrong_key_names_the_volume_and_its_protectors_and_registers_nothing() {
     if !ready() {
         return;

@@ -52,14 +52,22 @@ pub fn encrypted_volumes(vol: &VolumeReader) -> Vec<VolumeKeys> {
 
 /// Password-cracker lines for every protector of every encrypted volume:
 /// hashcat mode 18300 (`$fvde$2$…`, which John the Ripper's `fvde` format
-/// also takes).
+/// also takes), or 16700 (`$fvde$1$…`) for a 128-bit KEK migrated from
+/// CoreStorage.
 pub fn crack_lines(vol: &VolumeReader) -> Vec<(String, CrackLine)> {
     let mut out = Vec::new();
     for k in encrypted_volumes(vol) {
         for p in &k.protectors {
-            if p.kek.method == 2 || p.kek.salt.is_empty() {
+            if p.kek.salt.is_empty() {
                 continue;
             }
+            // A 128-bit KEK (migrated from CoreStorage) is what FileVault 2's
+            // mode takes: 24 wrapped bytes under a 16-byte stretch.
+            let (v, mode, wrapped) = if p.kek.method == 2 {
+                (1, 16700, &p.kek.wrapped[..24])
+            } else {
+                (2, 18300, &p.kek.wrapped[..])
+            };
             out.push((
                 k.name.clone(),
                 CrackLine {
@@ -69,13 +77,13 @@ pub fn crack_lines(vol: &VolumeReader) -> Vec<(String, CrackLine)> {
                     } else {
                         "recovery key"
                     },
-                    hashcat_mode: Some(18300),
+                    hashcat_mode: Some(mode),
                     line: format!(
-                        "$fvde$2${}${}${}${}",
+                        "$fvde${v}${}${}${}${}",
                         p.kek.salt.len(),
                         hex(&p.kek.salt),
                         p.kek.iterations,
-                        hex(&p.kek.wrapped)
+                        hex(wrapped)
                     ),
                 },
             ));
@@ -112,8 +120,10 @@ fn vek(w: &Wrapped, kek: &[u8]) -> Option<[u8; 32]> {
             return Some(k);
         }
     }
-    // 128-bit: the tweak key is the first half of SHA-256(key ‖ UUID).
-    let v = aes_unwrap(kek, &w.wrapped[..24])?;
+    // 128-bit: the tweak key is the first half of SHA-256(key ‖ UUID). A
+    // 256-bit KEK wraps it with its first half only (The Sleuth Kit's
+    // reading).
+    let v = aes_unwrap(&kek[..kek.len().min(16)], &w.wrapped[..24])?;
     let mut h = sha2::Sha256::new();
     h.update(&v);
     h.update(w.uuid);
