@@ -125,6 +125,12 @@ fn is_parser(name: &str) -> bool {
         || name.starts_with("dredge-carve")
 }
 
+/// Parser pairs allowed, each with its decision. FileVault on APFS keeps its
+/// keys in the container's own objects, so the APFS reader unlocks it with
+/// dredge-crypt's primitives and layer (decision 0018, amended 2026-12-07);
+/// dredge-crypt depends on no filesystem reader.
+const ALLOWED_BETWEEN_PARSERS: &[(&str, &str)] = &[("dredge-fs-apfs", "dredge-crypt")];
+
 const FORBIDDEN_FOR_PARSERS: &[&str] = &[
     "rusqlite",
     "libsqlite3-sys",
@@ -168,7 +174,7 @@ fn parsers_and_carvers_stay_free_of_sqlite_threads_ui_and_each_other() {
             assert!(!t.contains(*f), "{p} depends on {f}");
         }
         for other in &parsers {
-            if other != p {
+            if other != p && !ALLOWED_BETWEEN_PARSERS.contains(&(p.as_str(), other.as_str())) {
                 assert!(!t.contains(*other), "{p} depends on parser {other}");
             }
         }
