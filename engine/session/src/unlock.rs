@@ -130,20 +130,19 @@ pub(crate) fn unlock(
         let aimed = keys
             .iter()
             .any(|k| k.target.is_some() && k.applies_to(label, i));
-        // FileVault on APFS: the keys live in the container's own key bags
-        // and the plaintext is a layer of many stretches (dredge_fs_apfs).
-        // Probed only when some key applies: a scan without keys reads no
-        // more than before.
-        let apfs_keys: Vec<_> = keys
+        // The keys that apply to this volume.
+        let mine: Vec<_> = keys
             .iter()
             .filter(|k| k.applies_to(label, i))
             .map(|k| &k.secret)
             .collect();
-        if !apfs_keys.is_empty()
-            && contain(|| dredge_fs_apfs::probe(&reader)).unwrap_or(false)
+        // FileVault on APFS: the keys live in the container's own key bags
+        // and the plaintext is a layer of many stretches (dredge_fs_apfs).
+        // Probed only when some key applies: a scan without keys reads no
+        // more than before.
+        if !mine.is_empty()
             && contain(|| !dredge_fs_apfs::encrypted_volumes(&reader).is_empty()).unwrap_or(false)
         {
-            let mine = apfs_keys;
             match contain(|| dredge_fs_apfs::unlock(&reader, &mine)) {
                 Ok(Ok(o)) => {
                     plain.push(decrypted(label, i, &o));
@@ -179,11 +178,6 @@ pub(crate) fn unlock(
             // No header anyone recognises: with a password, it may be a
             // VeraCrypt/TrueCrypt container (they have no magic), if no
             // filesystem reader takes it and it starts with random bytes.
-            let mine: Vec<_> = keys
-                .iter()
-                .filter(|k| k.applies_to(label, i))
-                .map(|k| &k.secret)
-                .collect();
             if !dredge_crypt::tcrypt_keys(&mine)
                 || !looks_random(&**src, v.extent.start)
                 || !accepting(&reader, &reg, &mut Vec::new()).is_empty()
@@ -214,11 +208,6 @@ pub(crate) fn unlock(
             }
             continue;
         }
-        let mine: Vec<_> = keys
-            .iter()
-            .filter(|k| k.applies_to(label, i))
-            .map(|k| &k.secret)
-            .collect();
         // BitLocker with its protection suspended opens with no key, as
         // Windows opens it; if it does not, it stays as detected.
         if mine.is_empty() {

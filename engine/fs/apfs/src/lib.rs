@@ -179,9 +179,7 @@ impl ApfsFs {
         };
         // Ciphertext fails its checksum; read through an unlocked layer,
         // the node is plaintext and is read like any other.
-        if flags & omap::ENCRYPTED != 0
-            && !self.c.blocks.read(root).is_ok_and(|b| obj::head(&b).sum_ok)
-        {
+        if flags & omap::ENCRYPTED != 0 && !checks(&self.c.blocks, root) {
             findings.push(Finding::new(
                 at,
                 format!("APFS {prefix}: the filesystem tree is encrypted; nothing of it is listed"),
@@ -372,14 +370,20 @@ impl ApfsFs {
     }
 }
 
-/// The snapshots in a volume's snapshot metadata tree, oldest first.
 /// Whether the volume's live tree root (encrypted, by its object map) reads
 /// as plaintext: through an unlocked layer its checksum holds.
 fn plaintext_root(c: &Container, omap: &Omap, root_oid: u64) -> bool {
     omap.get(root_oid, c.nx.xid)
-        .is_some_and(|(n, _)| c.blocks.read(n).is_ok_and(|b| obj::head(&b).sum_ok))
+        .is_some_and(|(n, _)| checks(&c.blocks, n))
 }
 
+/// Whether block `n` reads whole with a Fletcher-64 that holds (ciphertext
+/// does not; the same node read through an unlocked layer does).
+fn checks(blocks: &obj::Blocks, n: u64) -> bool {
+    blocks.read(n).is_ok_and(|b| obj::head(&b).sum_ok)
+}
+
+/// The snapshots in a volume's snapshot metadata tree, oldest first.
 fn snapshots(c: &Container, sb: &Apsb, bad: &mut Bad, findings: &mut Vec<Finding>) -> Vec<Snap> {
     let mut out = Vec::new();
     btree::walk(

@@ -44,6 +44,11 @@ const FILE_EXTENT: u64 = 8;
 /// What the key bags say of each encrypted volume of the container on
 /// `vol` (empty when none is encrypted or it is no container).
 pub fn encrypted_volumes(vol: &VolumeReader) -> Vec<VolumeKeys> {
+    // The probe first: opening looks through the first blocks for a
+    // superblock copy, which no other volume should pay for.
+    if !crate::container::probe(vol) {
+        return Vec::new();
+    }
     match Container::open(vol.clone()) {
         Ok(c) => read_keys(&c),
         Err(_) => Vec::new(),
