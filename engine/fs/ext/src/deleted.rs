@@ -1,56 +1,12 @@
 //! Deleted files: their layout from the inode, or from an older copy of it in
 //! the journal, judged against the block bitmap.
 
-use crate::gdt::BG_BLOCK_UNINIT;
 use crate::inode::{Inode, EXT4_EXTENTS_FL};
 use crate::journal::Journal;
 use crate::{journal, sb, ExtFs};
 use dredge_core::{EntryKind, Recovery, Run, RunData};
 
 impl ExtFs {
-    pub(super) fn block_bitmap(&self) -> &Vec<u8> {
-        self.bitmap.get_or_init(|| {
-            let per = u64::from(self.sb.blocks_per_group);
-            // Blocks past the volume's end hold nothing to reuse: the bitmap
-            // covers the blocks the volume has, not what a damaged count claims.
-            let total = self.sb.blocks_count.min(self.vol.len().div_ceil(self.bs()));
-            let mut bits = vec![0u8; total.div_ceil(8).min(512 << 20) as usize];
-            // With bigalloc a bit stands for a cluster of `ratio` blocks.
-            let ratio = self.sb.cluster_ratio;
-            for (gi, g) in self.groups.iter().enumerate() {
-                if g.flags & BG_BLOCK_UNINIT != 0 || !g.known() {
-                    continue;
-                }
-                let first = u64::from(self.sb.first_data_block) + gi as u64 * per;
-                let n = per.min(total.saturating_sub(first)).div_ceil(ratio);
-                let mut b = vec![0u8; n.div_ceil(8) as usize];
-                if self
-                    .vol
-                    .read_at(g.block_bitmap * self.bs(), &mut b)
-                    .is_err()
-                {
-                    continue;
-                }
-                for i in 0..n {
-                    if b[(i / 8) as usize] >> (i % 8) & 1 == 1 {
-                        for blk in first + i * ratio..(first + (i + 1) * ratio).min(total) {
-                            if let Some(x) = bits.get_mut((blk / 8) as usize) {
-                                *x |= 1 << (blk % 8);
-                            }
-                        }
-                    }
-                }
-            }
-            bits
-        })
-    }
-
-    pub(super) fn block_allocated(&self, b: u64) -> bool {
-        self.block_bitmap()
-            .get((b / 8) as usize)
-            .is_some_and(|x| x >> (b % 8) & 1 == 1)
-    }
-
     /// The journal inode's runs and size, computed once: every lookup of a journal
     /// block goes through them.
     pub(super) fn journal_layout(&self) -> Option<&(Vec<Run>, u64)> {

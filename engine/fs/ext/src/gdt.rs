@@ -15,6 +15,11 @@ pub struct Group {
     pub inode_table: u64,
     pub flags: u32,
     pub itable_unused: u32,
+    /// Free clusters the descriptor counts in its group.
+    pub free_blocks: u32,
+    /// crc32c of the block bitmap with metadata_csum (low 16 bits, and the
+    /// high 16 with 64-byte descriptors).
+    pub bitmap_csum: u32,
 }
 
 impl Group {
@@ -78,12 +83,22 @@ fn parse(d: &[u8], ds: usize) -> Group {
             0
         }
     };
+    // The high halves of 16-bit fields, in 64-byte descriptors only.
+    let hi16 = |o: usize| {
+        if ds >= 64 {
+            le16::<u32>(d, o) << 16
+        } else {
+            0
+        }
+    };
     Group {
         block_bitmap: u64::from(le32::<u32>(d, 0)) | hi(32),
         inode_bitmap: u64::from(le32::<u32>(d, 4)) | hi(36),
         inode_table: u64::from(le32::<u32>(d, 8)) | hi(40),
         flags: le16(d, 18),
         itable_unused: le16(d, 28),
+        free_blocks: le16::<u32>(d, 12) | hi16(44),
+        bitmap_csum: le16::<u32>(d, 24) | hi16(56),
     }
 }
 

@@ -117,6 +117,11 @@ pub struct Budget {
     /// Set once either limit is reached: every level of the walk stops, and the
     /// problem is said once (a crafted tree would otherwise say it per entry).
     pub full: bool,
+    /// Blocks the map holds besides the file's data (first block, count):
+    /// extent tree nodes and indirect blocks it read, and uninitialized
+    /// extents, which are allocated but read as zeros. Only the allocation
+    /// derived from the inodes (`bitmap.rs`) wants them.
+    pub held: Vec<(u64, u64)>,
 }
 
 impl Budget {
@@ -193,6 +198,9 @@ fn walk_extents(
             if len == 0 {
                 continue;
             }
+            if uninit && start.saturating_add(u64::from(len)) <= blocks_count {
+                budget.held.push((start, u64::from(len)));
+            }
             if !uninit && start.saturating_add(u64::from(len)) > blocks_count {
                 problems.push(format!(
                     "extent at logical block {logical} points past the filesystem (block {start})"
@@ -228,6 +236,7 @@ fn walk_extents(
                 return;
             }
             budget.max_blocks_read -= 1;
+            budget.held.push((leaf, 1));
             let mut child = vec![0u8; bs as usize];
             if !vol
                 .read_at(leaf * bs, &mut child)
@@ -341,6 +350,7 @@ fn indirect(
         return;
     }
     budget.max_blocks_read -= 1;
+    budget.held.push((blk, 1));
     let mut b = vec![0u8; m.bs as usize];
     if !m
         .vol

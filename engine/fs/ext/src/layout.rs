@@ -15,6 +15,7 @@ impl ExtFs {
             max_runs: 1 << 20,
             max_blocks_read: 1 << 16,
             full: false,
+            held: Vec::new(),
         }
     }
 

@@ -4,6 +4,7 @@
 //! inode copies for files whose block maps the kernel wiped on deletion.
 //! (docs/decisions/0007-own-ext-reader.md)
 
+mod bitmap;
 mod deleted;
 mod dir;
 mod gdt;
@@ -33,7 +34,7 @@ pub struct ExtFs {
     sb: Superblock,
     groups: Vec<Group>,
     findings: Vec<Finding>,
-    bitmap: OnceLock<Vec<u8>>,
+    bitmap: OnceLock<bitmap::Allocation>,
     journal: OnceLock<Option<Journal>>,
     journal_runs: OnceLock<Option<(Vec<Run>, u64)>>,
     /// Inode tables read whole, most recent last.

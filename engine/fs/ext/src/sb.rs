@@ -2,12 +2,14 @@
 //! groups 1, 3, 5, 7, 9, 25, 27, … with sparse_super) when the primary is damaged.
 
 pub(crate) use dredge_core::bytes::{le16, le32};
+use dredge_core::checksum::crc32c_update;
 use dredge_core::{Finding, VolumeReader};
 
 pub const INCOMPAT_EXTENTS: u32 = 0x40;
 pub const INCOMPAT_64BIT: u32 = 0x80;
 pub const INCOMPAT_META_BG: u32 = 0x10;
 pub const INCOMPAT_INLINE_DATA: u32 = 0x8000;
+pub const INCOMPAT_CSUM_SEED: u32 = 0x2000;
 pub const RO_COMPAT_METADATA_CSUM: u32 = 0x400;
 pub const COMPAT_HAS_JOURNAL: u32 = 0x4;
 const COMPAT_SPARSE_SUPER2: u32 = 0x200;
@@ -42,6 +44,11 @@ pub struct Superblock {
     pub first_meta_bg: u32,
     /// With sparse_super2: the only two groups holding backup superblocks.
     pub backup_bgs: [u32; 2],
+    /// Seed of the metadata checksums (crc32c of the UUID, or stored with
+    /// csum_seed), which the block bitmaps' checksums start from.
+    pub csum_seed: u32,
+    /// Descriptor blocks kept free for growth after each descriptor table copy.
+    pub reserved_gdt_blocks: u32,
 }
 
 impl Superblock {
@@ -188,6 +195,12 @@ impl Superblock {
             cluster_ratio,
             first_meta_bg: if rev == 0 { 0 } else { le32(s, 260) },
             backup_bgs: [le32(s, 588), le32(s, 592)],
+            csum_seed: if incompat & INCOMPAT_CSUM_SEED != 0 {
+                le32(s, 624)
+            } else {
+                crc32c_update(!0, &s[104..120])
+            },
+            reserved_gdt_blocks: if rev == 0 { 0 } else { le16(s, 206) },
         })
     }
 }

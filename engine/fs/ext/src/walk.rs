@@ -229,6 +229,9 @@ impl ExtFs {
                 }
             }
         }
+        // Bitmaps not believed are said once, whether or not a deleted file
+        // asked for the allocation: its blocks are what free space is carved from.
+        findings.extend(self.allocation().findings.iter().cloned());
         // Inode sweep: deleted or unreachable inodes no name led to.
         let first_ino = self.sb.first_ino;
         let ipg = self.sb.inodes_per_group;
