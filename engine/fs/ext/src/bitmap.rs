@@ -15,7 +15,7 @@
 use crate::gdt::{Group, BG_BLOCK_UNINIT, BG_INODE_UNINIT};
 use crate::inode::{blockmap_runs, extent_runs, Inode, EXT4_EXTENTS_FL, EXT4_INLINE_DATA_FL};
 use crate::sb::{INCOMPAT_META_BG, RO_COMPAT_METADATA_CSUM};
-use crate::ExtFs;
+use crate::{ExtFs, RUNS_FLOOR};
 use dredge_core::checksum::crc32c_update;
 use dredge_core::{EntryKind, Finding};
 
@@ -150,16 +150,25 @@ impl ExtFs {
         }
         let mut findings = Vec::new();
         if !doubted.is_empty() {
-            let used = self.used_by_metadata(total);
-            for (gi, _) in &doubted {
-                let first = first_data + *gi as u64 * per;
-                for blk in first..(first + per).min(total) {
-                    if get(&used, blk) {
-                        set(&mut bits, blk);
+            findings = self.doubt_findings(&doubted);
+            match self.used_by_metadata(total) {
+                Some(used) => {
+                    for (gi, _) in &doubted {
+                        let first = first_data + *gi as u64 * per;
+                        for blk in first..(first + per).min(total) {
+                            if get(&used, blk) {
+                                set(&mut bits, blk);
+                            }
+                        }
                     }
                 }
+                // The groups stay all free: carved whole, the safe side for
+                // recovery, as before bitmaps were judged.
+                None => findings.push(Finding::new(
+                    self.vol.base(),
+                    "ext: the inodes map more blocks than the volume could hold twice over; the groups whose bitmaps are not believed are treated as free",
+                )),
             }
-            findings = self.doubt_findings(&doubted);
         }
         Allocation { bits, findings }
     }
@@ -232,14 +241,10 @@ impl ExtFs {
         (u64::from(self.sb.inodes_per_group) * u64::from(self.sb.inode_size)).div_ceil(self.bs())
     }
 
-    /// Blocks the metadata says are in use, whatever the bitmaps say.
-    fn used_by_metadata(&self, total: u64) -> Vec<u8> {
-        let mut used = vec![0u8; total.div_ceil(8).min(512 << 20) as usize];
-        let mut mark = |start: u64, len: u64| {
-            for b in start..start.saturating_add(len).min(total) {
-                set(&mut used, b);
-            }
-        };
+    /// Blocks the metadata says are in use, whatever the bitmaps say; `None`
+    /// when the marking budget ran out first.
+    fn used_by_metadata(&self, total: u64) -> Option<Vec<u8>> {
+        let mut m = Marker::new(total);
         let itb = self.itable_blocks();
         let desc_blocks = (self.groups.len() as u64)
             .saturating_mul(u64::from(self.sb.desc_size))
@@ -257,58 +262,76 @@ impl ExtFs {
                 } else {
                     desc_blocks + u64::from(self.sb.reserved_gdt_blocks)
                 };
-                mark(start, after - start + table);
+                m.mark(start, after - start + table);
             }
             if g.known() {
-                mark(g.block_bitmap, 1);
-                mark(g.inode_bitmap, 1);
-                mark(g.inode_table, itb);
+                m.mark(g.block_bitmap, 1);
+                m.mark(g.inode_bitmap, 1);
+                m.mark(g.inode_table, itb);
             }
         }
         self.for_each_live_inode(&mut |ino| {
-            let bs = self.bs();
-            if ino.file_acl != 0 {
-                mark(ino.file_acl, 1);
-            }
-            let xattr_sectors = if ino.file_acl != 0 { bs / 512 } else { 0 };
-            let fast_link = ino.kind() == EntryKind::Symlink
-                && ino.size < 60
-                && ino.blocks.saturating_sub(xattr_sectors) == 0;
-            if ino.flags & EXT4_INLINE_DATA_FL != 0 || fast_link {
-                return;
-            }
-            let mut budget = self.budget();
-            let mut problems = Vec::new();
-            let runs = if ino.flags & EXT4_EXTENTS_FL != 0 {
-                let count = self.sb.blocks_count;
-                extent_runs(&self.vol, bs, count, &ino.block, &mut budget, &mut problems)
-            } else {
-                let blocks = ino.size.div_ceil(bs);
-                let count = self.sb.blocks_count;
-                blockmap_runs(
-                    &self.vol,
-                    bs,
-                    count,
-                    &ino.block,
-                    blocks,
-                    &mut budget,
-                    &mut problems,
-                )
-            };
-            for r in &runs {
-                if let Some(p) = r.physical {
-                    mark(p, r.len);
-                }
-            }
-            for &(s, l) in &budget.held {
-                mark(s, l);
-            }
+            self.mark_inode(ino, &mut m);
+            !m.cut
         });
-        used
+        (!m.cut).then_some(m.used)
+    }
+
+    /// Marks what one live inode holds: its xattr block, data, extent nodes,
+    /// indirect blocks and uninitialized extents.
+    fn mark_inode(&self, ino: &Inode, m: &mut Marker) {
+        let bs = self.bs();
+        if ino.file_acl != 0 {
+            m.mark(ino.file_acl, 1);
+        }
+        let xattr_sectors = if ino.file_acl != 0 { bs / 512 } else { 0 };
+        let fast_link = ino.kind() == EntryKind::Symlink
+            && ino.size < 60
+            && ino.blocks.saturating_sub(xattr_sectors) == 0;
+        if ino.flags & EXT4_INLINE_DATA_FL != 0 || fast_link {
+            return;
+        }
+        let mut budget = self.budget();
+        // No more runs than the file has blocks, as its layout allows, nor
+        // than the derivation has left (at least a few, as layouts do).
+        let most = ino
+            .size
+            .div_ceil(bs)
+            .saturating_add(16)
+            .min(m.runs_left.max(RUNS_FLOOR));
+        budget.max_runs = budget
+            .max_runs
+            .min(usize::try_from(most).unwrap_or(usize::MAX));
+        let mut problems = Vec::new();
+        let count = self.sb.blocks_count;
+        let runs = if ino.flags & EXT4_EXTENTS_FL != 0 {
+            extent_runs(&self.vol, bs, count, &ino.block, &mut budget, &mut problems)
+        } else {
+            let blocks = ino.size.div_ceil(bs);
+            blockmap_runs(
+                &self.vol,
+                bs,
+                count,
+                &ino.block,
+                blocks,
+                &mut budget,
+                &mut problems,
+            )
+        };
+        m.runs_left = m.runs_left.saturating_sub(runs.len() as u64);
+        for r in &runs {
+            if let Some(p) = r.physical {
+                m.mark(p, r.len);
+            }
+        }
+        for &(s, l) in &budget.held {
+            m.mark(s, l);
+        }
     }
 
     /// Every inode in use (a mode, links, no deletion time), group by group.
-    fn for_each_live_inode(&self, f: &mut dyn FnMut(&Inode)) {
+    /// `f` says whether to go on.
+    fn for_each_live_inode(&self, f: &mut dyn FnMut(&Inode) -> bool) {
         let ipg = u64::from(self.sb.inodes_per_group);
         let isz = u64::from(self.sb.inode_size);
         for (gi, g) in self.groups.iter().enumerate() {
@@ -326,10 +349,47 @@ impl ExtFs {
             };
             for raw in table.0.chunks_exact(isz as usize) {
                 let ino = Inode::parse(raw);
-                if ino.mode != 0 && !ino.is_empty() && !ino.is_deleted() {
-                    f(&ino);
+                if ino.mode != 0 && !ino.is_empty() && !ino.is_deleted() && !f(&ino) {
+                    return;
                 }
             }
+        }
+    }
+}
+
+/// The blocks marked in use, within budgets. Crafted inodes can all map one
+/// huge extent (the hostile `ext-extent-bomb`), so the blocks marked, counted
+/// with repeats, are bounded by twice the volume's blocks plus 16 Mi, and the
+/// runs read by twice its blocks plus 1 Mi, as the reader's layouts are.
+struct Marker {
+    used: Vec<u8>,
+    total: u64,
+    work: u64,
+    runs_left: u64,
+    cut: bool,
+}
+
+impl Marker {
+    fn new(total: u64) -> Marker {
+        Marker {
+            used: vec![0u8; total.div_ceil(8).min(512 << 20) as usize],
+            total,
+            work: total.saturating_mul(2).saturating_add(1 << 24),
+            runs_left: total.saturating_mul(2).saturating_add(1 << 20),
+            cut: false,
+        }
+    }
+
+    fn mark(&mut self, start: u64, len: u64) {
+        let end = start.saturating_add(len).min(self.total);
+        let n = end.saturating_sub(start);
+        if self.cut || n > self.work {
+            self.cut = true;
+            return;
+        }
+        self.work -= n;
+        for b in start..end {
+            set(&mut self.used, b);
         }
     }
 }
