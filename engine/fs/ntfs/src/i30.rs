@@ -99,6 +99,22 @@ pub(crate) struct Folder<'a> {
     pub path: &'a str,
 }
 
+/// The MFT references a child's `$FILE_NAME` gives its parent folder. A
+/// deleted folder's record has its sequence number raised by one: its
+/// children name the one before. A folder in use is only this one (the one
+/// before may be another folder that had this record).
+pub(crate) fn wanted(folder: &Folder) -> Vec<u64> {
+    let s = folder.sequence;
+    let seqs = if folder.deleted {
+        vec![s, s.wrapping_sub(1)]
+    } else {
+        vec![s]
+    };
+    seqs.into_iter()
+        .map(|s| folder.n | (u64::from(s) << 48))
+        .collect()
+}
+
 /// A name as the deleted-names set keeps it: hashed (SipHash with fixed keys,
 /// the same on every run), so a million deleted records cost 16 MiB.
 pub(crate) fn name_key(name: &str) -> u64 {
@@ -126,6 +142,9 @@ pub(crate) struct Copy {
     name: FileName,
     size: u64,
     directory: bool,
+    /// Found in the slack of the folder's own MFT record (`i30_root.rs`),
+    /// not in an index block.
+    pub(crate) in_root: bool,
 }
 
 impl NtfsFs {
@@ -143,25 +162,14 @@ impl NtfsFs {
         findings: &mut Vec<Finding>,
     ) {
         let IndexReads { budget, searched } = reads;
-        let (n, sequence, folder_deleted, path) =
-            (folder.n, folder.sequence, folder.deleted, folder.path);
+        let (n, folder_deleted, path) = (folder.n, folder.deleted, folder.path);
         let (runs, size) = self.data_runs(&index.allocation, 0);
         let bs = index.block_size;
         let mut live = Live::default();
         let mut copies: Vec<Copy> = Vec::new();
         let mut buf = vec![0u8; bs as usize];
         let mut unreadable = 0u64;
-        // A deleted folder's record has its sequence number raised by one: its
-        // children name the one before. A folder in use is only this one (the
-        // one before may be another folder that had this record).
-        let want: Vec<u64> = if folder_deleted {
-            vec![sequence, sequence.wrapping_sub(1)]
-        } else {
-            vec![sequence]
-        }
-        .into_iter()
-        .map(|s| n | (u64::from(s) << 48))
-        .collect();
+        let want = wanted(folder);
         for b in 0..size.min(MAX_INDEX) / bs {
             let off = b * bs;
             if *budget < bs {
@@ -202,6 +210,8 @@ impl NtfsFs {
             };
             find_copies(&buf, stale_from, alloc, &want, block_at, &mut copies);
         }
+        // The tail of the root's older entries, in the folder's own record.
+        self.root_slack(n, &want, &mut live, &mut copies);
         if unreadable > 0 {
             findings.push(Finding::new(
                 self.vol.base(),
@@ -286,10 +296,14 @@ impl NtfsFs {
                 size: c.size,
                 times,
                 runs: Vec::new(),
-                recovery: Recovery::NotRecoverable(format!(
-                    "name from {} at byte {}: {why}",
-                    from.what, c.at
-                )),
+                recovery: Recovery::NotRecoverable(if c.in_root {
+                    format!(
+                        "name from the slack of folder record {n} (older entries of its $INDEX_ROOT) at byte {}: {why}",
+                        c.at
+                    )
+                } else {
+                    format!("name from {} at byte {}: {why}", from.what, c.at)
+                }),
                 meta_offset: c.at,
             });
         }
@@ -409,6 +423,7 @@ pub(crate) fn find_copies(
             name,
             size,
             directory,
+            in_root: false,
         });
     }
 }

@@ -7,6 +7,7 @@
 
 mod compressed;
 mod i30;
+mod i30_root;
 mod indx;
 mod logfile;
 mod logrec;

@@ -107,19 +107,18 @@ impl NtfsFs {
                     rec.attrs.extend(r.attrs);
                 }
             }
-            // Folders with an index allocation have their slack searched
-            // after the sweep, when the names of every deleted record are
-            // known (a slack copy whose header is overwritten is matched to
-            // them by name).
+            // Folders have their slack searched after the sweep, when the
+            // names of every deleted record are known (a slack copy whose
+            // header is overwritten is matched to them by name): their index
+            // blocks' when they have some, and their own record's.
             if rec.directory && (n == ROOT || !names.is_empty()) {
-                if let Some(i) = FolderIndex::of(&rec.attrs) {
-                    let path = if n == ROOT {
-                        String::new()
-                    } else {
-                        path_of(n, &names, &folders, &mut cache)
-                    };
-                    slack.push((n, rec.sequence, !rec.in_use, i, path));
-                }
+                let path = if n == ROOT {
+                    String::new()
+                } else {
+                    path_of(n, &names, &folders, &mut cache)
+                };
+                let i = FolderIndex::of(&rec.attrs);
+                slack.push((n, rec.sequence, !rec.in_use, i, path));
             }
             if !rec.in_use {
                 for f in &names {
@@ -198,7 +197,11 @@ impl NtfsFs {
             // Only which blocks it reads matters when listing free ones alone.
             let mut none = |_| {};
             let to: &mut dyn FnMut(Entry) = if free_index_only { &mut none } else { visit };
-            self.i30_slack(&folder, &index, &gone, &mut reads, to, findings);
+            match index {
+                Some(index) => self.i30_slack(&folder, &index, &gone, &mut reads, to, findings),
+                None if !free_index_only => self.root_only_slack(&folder, &gone, to, findings),
+                None => {}
+            }
         }
         self.free_index_blocks(&reads.searched, &gone, &mut folder_path, visit, findings);
     }
