@@ -3,7 +3,8 @@
 //! disk), between stretches of noise. The lost-partition scan knows them by
 //! the container superblock (`NXSB`, block 0) and the volume header (1024
 //! bytes in, or its alternate copy 1024 bytes before the end when the
-//! primary is gone); the probes confirm, and every file comes back as it does
+//! primary is gone) and, with its block 0 wiped, by the superblock copies of
+//! the container's checkpoint ring; the probes confirm, and every file comes back as it does
 //! from the bare volumes. Images: dfvfs's `apfs.raw` and `hfsplus.raw` (made
 //! by macOS, Apache-2.0, testimages/external/dfvfs).
 
@@ -37,7 +38,7 @@ fn lost_apfs_and_hfs_volumes_are_found_by_scanning_and_read_whole() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (apfs, want_apfs) = bare(dir.path(), "apfs.raw");
+    let (mut apfs, want_apfs) = bare(dir.path(), "apfs.raw");
     let (mut hfs, want_hfs) = bare(dir.path(), "hfsplus.raw");
     assert!(want_apfs.len() >= 5 && want_hfs.len() >= 5);
     for primary_gone in [false, true] {
@@ -45,6 +46,10 @@ fn lost_apfs_and_hfs_volumes_are_found_by_scanning_and_read_whole() {
             // The primary volume header destroyed: the alternate one, 1024
             // bytes before the volume's end, proposes where it starts.
             hfs[1024..1536].fill(0);
+            // The container's block 0 wiped: the superblock copies of its
+            // checkpoint ring, each right after its checkpoint map, say
+            // which block they are, so where the container starts.
+            apfs[..4096].fill(0);
         }
         let mut img = noise(2 << 20, 1);
         img.extend(&apfs);
@@ -65,13 +70,32 @@ fn lost_apfs_and_hfs_volumes_are_found_by_scanning_and_read_whole() {
             "primary gone {primary_gone}: missing {missing:?}"
         );
         let f = findings(&case).join("\n");
+        let apfs_at = 2 << 20;
+        let apfs_how = if primary_gone {
+            "(checkpoint superblock copy at "
+        } else {
+            "(container superblock)"
+        };
         assert!(
-            f.contains(&format!(
-                "lost apfs volume found by scanning (container superblock), {} bytes",
-                apfs.len()
-            )),
+            f.contains(&format!("lost apfs volume found by scanning {apfs_how}")),
             "{f}"
         );
+        // Exactly one container, where it was put, its size whole.
+        let placed: Vec<&str> = f.lines().filter(|l| l.contains("lost apfs")).collect();
+        assert_eq!(placed.len(), 1, "{f}");
+        assert!(
+            placed[0].ends_with(&format!(", {} bytes", apfs.len())),
+            "{f}"
+        );
+        let starts = rusqlite::Connection::open(case.join("case.sqlite"))
+            .unwrap()
+            .query_row(
+                "SELECT COUNT(*) FROM findings WHERE what LIKE 'lost apfs%' AND offset = ?1",
+                [apfs_at],
+                |r| r.get::<_, i64>(0),
+            )
+            .unwrap();
+        assert_eq!(starts, 1, "the container found at {apfs_at}: {f}");
         let how = if primary_gone {
             "alternate volume header"
         } else {

@@ -4,7 +4,8 @@
 //! backup boot sector is its last sector; FAT32's is sector 6; ext's backup
 //! superblocks sit at the start of block groups; HFS+'s alternate volume header
 //! is 1024 bytes before its end). APFS containers are found by their block-0
-//! superblock. The filesystem probes confirm.
+//! superblock, or by the superblock copies of their checkpoint ring, each of
+//! which gives its own block. The filesystem probes confirm.
 
 use dredge_core::bytes::{be32, le16, le32, le64};
 use dredge_core::{Extent, ImageSource, SourceError};
@@ -108,6 +109,47 @@ fn classify_apple(s: &[u8], at: u64) -> Option<Candidate> {
     None
 }
 
+/// The block of the checkpoint descriptor ring an APFS superblock is the
+/// last of: its checkpoint starts at `nx_xp_desc_index` and is
+/// `nx_xp_desc_len` blocks long, in a ring of `nx_xp_desc_blocks` from
+/// `nx_xp_desc_base`. None for a ring kept in a B-tree (the high bit of the
+/// block count) or fields no container has.
+fn ring_block(s: &[u8]) -> Option<u64> {
+    let blocks = le32::<u32>(s, 104);
+    let base = le64(s, 112);
+    let (index, len) = (le32::<u32>(s, 136), le32::<u32>(s, 140));
+    if blocks == 0 || blocks & 0x8000_0000 != 0 || base == 0 || base >> 48 != 0 {
+        return None;
+    }
+    if index >= blocks || len == 0 || len > blocks {
+        return None;
+    }
+    let last = (u64::from(index) + u64::from(len) - 1) % u64::from(blocks);
+    Some(base + last)
+}
+
+/// The block after `block` in the superblock's descriptor ring.
+fn ring_next(s: &[u8], block: u64) -> Option<u64> {
+    let blocks = u64::from(le32::<u32>(s, 104));
+    let base = le64(s, 112);
+    let i = block.checked_sub(base).filter(|&i| i < blocks)?;
+    Some(base + (i + 1) % blocks)
+}
+
+/// An APFS checkpoint map block's id, its own block number (a physical
+/// object): type 0x4000000c, no subtype, a transaction, at most the
+/// mappings a 4 KiB block holds, only the "last" flag.
+fn checkpoint_map(s: &[u8]) -> Option<u64> {
+    let oid = le64(s, 8);
+    (le32::<u32>(s, 24) == 0x4000_000C
+        && le32::<u32>(s, 28) == 0
+        && le64(s, 16) != 0
+        && le32::<u32>(s, 32) <= 1
+        && le32::<u32>(s, 36) <= 101
+        && (1..1 << 40).contains(&oid))
+    .then_some(oid)
+}
+
 /// An ext2/3/4 superblock is 1024 bytes at 1024 into the volume (or at the start of
 /// a block group for backups); its magic sits at offset 56.
 fn classify_ext(sb: &[u8], at: u64) -> Option<Candidate> {
@@ -147,8 +189,16 @@ fn classify_ext(sb: &[u8], at: u64) -> Option<Candidate> {
 /// and FAT32, the volume start a backup copy points back to; and by the
 /// superblock window starting there (`window` holds 1024 bytes when the image
 /// has them).
-fn sector_candidates(s: &[u8], window: Option<&[u8]>, at: u64) -> Vec<Candidate> {
+fn sector_candidates(
+    s: &[u8],
+    window: Option<&[u8]>,
+    at: u64,
+    last_map: &mut LastMap,
+) -> Vec<Candidate> {
     let mut cands = Vec::new();
+    if let Some(oid) = checkpoint_map(s) {
+        *last_map = Some((at, oid));
+    }
     if let Some(c) = classify(s, at) {
         cands.push(c.clone());
         // Backups point back: NTFS's last sector, FAT32's sector 6.
@@ -169,6 +219,29 @@ fn sector_candidates(s: &[u8], window: Option<&[u8]>, at: u64) -> Vec<Candidate>
                     cands.push(Candidate {
                         start: st,
                         evidence: format!("alternate volume header at {at}"),
+                        ..c.clone()
+                    });
+                }
+            }
+        }
+        // An APFS superblock is also a checkpoint's last block in the
+        // descriptor ring, and says which ring block that is; block 0 is a
+        // byte-for-byte copy of the newest, so the claim is believed only
+        // from a copy right after its checkpoint's map, a physical object
+        // whose id is its own block number: then a container whose block 0
+        // is destroyed is still placed.
+        if c.fs == "apfs" {
+            let bs = u64::from(le32::<u32>(s, 36));
+            let follows_map = |block: u64| {
+                let map_at = at.checked_sub(bs)?;
+                let (m, oid) = (*last_map)?;
+                (m == map_at && ring_next(s, oid) == Some(block)).then_some(())
+            };
+            if let Some(block) = ring_block(s).filter(|&b| follows_map(b).is_some()) {
+                if let Some(st) = block.checked_mul(bs).and_then(|o| at.checked_sub(o)) {
+                    cands.push(Candidate {
+                        start: st,
+                        evidence: format!("checkpoint superblock copy at {at}, its block {block}"),
                         ..c.clone()
                     });
                 }
@@ -202,6 +275,7 @@ pub fn scan(
     let mut found: BTreeMap<u64, Candidate> = BTreeMap::new();
     let mut buf = vec![0u8; (CHUNK + 1024) as usize];
     let mut pos = within.start;
+    let mut last_map = None;
     // Only bytes the image holds are scanned: a partition table may claim
     // terabytes past the end (hostile or damaged), whose "content" would be
     // synthesized zeros read for hours.
@@ -220,7 +294,7 @@ pub fn scan(
         while off + 512 <= n {
             let at = pos + off as u64;
             let window = (off + 1024 <= want).then(|| &buf[off..off + 1024]);
-            for c in sector_candidates(&buf[off..off + 512], window, at) {
+            for c in sector_candidates(&buf[off..off + 512], window, at, &mut last_map) {
                 if within.contains(c.start) {
                     found.entry(c.start).or_insert(c);
                 }
@@ -232,11 +306,15 @@ pub fn scan(
     Ok(found.into_values().collect())
 }
 
+/// The last APFS checkpoint map a scan met: (image offset, its block).
+type LastMap = Option<(u64, u64)>;
+
 /// The same scan over bytes read by someone else, in order (the one sequential
 /// pass): each target extent gets exactly the candidates [`scan`] would find in
 /// it, without a read of its own.
 pub struct LostScan {
-    targets: Vec<(Extent, BTreeMap<u64, Candidate>)>,
+    /// Per target: its candidates, and the last APFS checkpoint map met.
+    targets: Vec<(Extent, BTreeMap<u64, Candidate>, LastMap)>,
     size: u64,
 }
 
@@ -244,7 +322,10 @@ impl LostScan {
     /// `targets` are scanned within an image of `size` bytes (never past it).
     pub fn new(targets: &[Extent], size: u64) -> Self {
         LostScan {
-            targets: targets.iter().map(|e| (*e, BTreeMap::new())).collect(),
+            targets: targets
+                .iter()
+                .map(|e| (*e, BTreeMap::new(), None))
+                .collect(),
             size,
         }
     }
@@ -259,7 +340,7 @@ impl LostScan {
         let here = Extent::new(at, bytes.len() as u64);
         let have = at + (bytes.len() + next.len()) as u64;
         let mut tmp = [0u8; 1024];
-        for (t, found) in &mut self.targets {
+        for (t, found, last_map) in &mut self.targets {
             let end = t.end().min(self.size);
             if !here.overlaps(t) {
                 continue;
@@ -281,7 +362,7 @@ impl LostScan {
                 };
                 if window.len() >= 512 {
                     let sb = (window.len() >= 1024).then_some(window);
-                    for c in sector_candidates(&window[..512], sb, p) {
+                    for c in sector_candidates(&window[..512], sb, p, last_map) {
                         if t.contains(c.start) {
                             found.entry(c.start).or_insert(c);
                         }
@@ -296,7 +377,7 @@ impl LostScan {
     pub fn finish(self) -> Vec<Vec<Candidate>> {
         self.targets
             .into_iter()
-            .map(|(_, f)| f.into_values().collect())
+            .map(|(_, f, _)| f.into_values().collect())
             .collect()
     }
 }
@@ -324,6 +405,50 @@ mod tests {
         sb[56..58].copy_from_slice(&0xEF53u16.to_le_bytes());
     }
 
+    /// An APFS container's checkpoint ring with its block 0 wiped: a map at
+    /// ring block 1 (its id, 1) and the superblock copy after it.
+    fn put_apfs_ring(img: &mut [u8], container: usize) {
+        let m = &mut img[container + 4096..container + 4096 + 512];
+        m[8..16].copy_from_slice(&1u64.to_le_bytes());
+        m[16..24].copy_from_slice(&5u64.to_le_bytes());
+        m[24..28].copy_from_slice(&0x4000_000Cu32.to_le_bytes());
+        m[32..36].copy_from_slice(&1u32.to_le_bytes());
+        m[36..40].copy_from_slice(&3u32.to_le_bytes());
+        let s = &mut img[container + 8192..container + 8192 + 512];
+        s[24] = 1;
+        s[32..36].copy_from_slice(b"NXSB");
+        s[36..40].copy_from_slice(&4096u32.to_le_bytes());
+        s[40..48].copy_from_slice(&64u64.to_le_bytes());
+        s[104..108].copy_from_slice(&8u32.to_le_bytes()); // ring of 8
+        s[112..120].copy_from_slice(&1u64.to_le_bytes()); // from block 1
+        s[136..140].copy_from_slice(&0u32.to_le_bytes()); // checkpoint at index 0
+        s[140..144].copy_from_slice(&2u32.to_le_bytes()); // map + superblock
+    }
+
+    #[test]
+    fn a_ring_copy_places_its_container_only_right_after_its_map() {
+        let mut img = vec![0u8; 1 << 20];
+        put_apfs_ring(&mut img, 0x4_0000);
+        let stop = AtomicBool::new(false);
+        let c = scan(&MemSource(img.clone()), Extent::new(0, 1 << 20), &stop).unwrap();
+        let placed = c.iter().find(|c| c.start == 0x4_0000).expect("placed");
+        assert_eq!(placed.len, 64 * 4096);
+        assert!(
+            placed
+                .evidence
+                .contains("checkpoint superblock copy at 270336"),
+            "{placed:?}"
+        );
+        // Without the map before it (as block 0, a copy of the newest), the
+        // copy proposes only itself.
+        img[0x4_1000..0x4_1200].fill(0);
+        let c = scan(&MemSource(img), Extent::new(0, 1 << 20), &stop).unwrap();
+        assert_eq!(
+            c.iter().map(|c| c.start).collect::<Vec<_>>(),
+            vec![0x4_2000]
+        );
+    }
+
     /// Fed in blocks of any size, from 0, the pass's scan finds what a scan of
     /// its own finds, for every target, including structures that cross a block.
     #[test]
@@ -341,7 +466,7 @@ mod tests {
         h[..4].copy_from_slice(b"H+\0\x04");
         h[40..44].copy_from_slice(&4096u32.to_be_bytes());
         h[44..48].copy_from_slice(&100u32.to_be_bytes());
-        let c = sector_candidates(&h, None, 1 << 20);
+        let c = sector_candidates(&h, None, 1 << 20, &mut None);
         // As the primary header (1024 in) and as the alternate (1024 before the end).
         let starts: Vec<u64> = c.iter().map(|c| c.start).collect();
         assert_eq!(starts, vec![(1 << 20) - 1024, (1 << 20) + 1024 - 409_600]);
@@ -359,6 +484,7 @@ mod tests {
         put_ntfs(&mut img, 0x10_0000 + 2048 * 512, 2048); // its backup, last sector
         put_ext(&mut img, 0x1F_FE00, 1000); // superblock crossing 2 MiB
         put_ntfs(&mut img, (3 << 20) - 512, 7); // at the very end
+        put_apfs_ring(&mut img, 0x28_0000); // its block 0 wiped
         let src = MemSource(img.clone());
         let stop = AtomicBool::new(false);
         let targets = [
@@ -373,6 +499,12 @@ mod tests {
             .collect();
         assert!(want[0].len() >= 3, "{want:?}");
         assert!(want[1].iter().any(|c| c.fs == "ext"), "{want:?}");
+        assert!(
+            want[0]
+                .iter()
+                .any(|c| c.start == 0x28_0000 && c.fs == "apfs"),
+            "{want:?}"
+        );
         for block in [512usize, 1000 * 512, 1 << 20, 3 << 20, (1 << 20) + 512] {
             let mut l = LostScan::new(&targets, img.len() as u64);
             let mut at = 0;
