@@ -343,6 +343,12 @@ pub(crate) struct ListArgs {
     /// A key for encrypted volumes, as for `scan` (targets name the image `ev1`).
     #[arg(long = "key", value_name = "SPEC", value_parser = session::KeySpec::parse)]
     pub(crate) keys: Vec<session::KeySpec>,
+    /// Also read each filesystem's free space for the metadata it let go
+    /// (APFS filesystem-tree nodes, NTFS index blocks), as the pass of `scan`
+    /// and `recover` does, and list the deleted files found there. Slower: it
+    /// reads the free space, which `list` otherwise never does.
+    #[arg(long)]
+    pub(crate) deep: bool,
 }
 
 #[derive(Args)]

@@ -20,6 +20,7 @@ pub(super) fn list(
         &a.image,
         a.map.as_deref(),
         &a.keys,
+        a.deep,
         interrupt,
         &mut |vol, ty, e| {
             let _ = if json_mode {

@@ -124,6 +124,20 @@ fn names_of_a_deleted_folder_come_back_from_its_index_blocks_in_free_space() {
     );
     let (read, size) = pass_bytes(&out);
     assert_eq!(read, size, "one pass");
+    // `list` has no pass: it lists these names only with --deep, which
+    // reads the free space as the pass does.
+    let list = |extra: &[&str]| {
+        let mut a = vec!["--progress", "none", "list", img.to_str().unwrap()];
+        a.extend_from_slice(extra);
+        let o = run(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+            .lines()
+            .filter(|l| l.contains("witness_statement_"))
+            .count()
+    };
+    assert_eq!(list(&[]), 0);
+    assert_eq!(list(&["--deep"]), names.len());
     if tools(&["fls"]) {
         let o = std::process::Command::new("fls")
             .args(["-r", "-d"])

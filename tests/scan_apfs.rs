@@ -330,6 +330,21 @@ fn a_file_no_checkpoint_remembers_comes_back_from_its_orphaned_node_in_free_spac
         "TSK fls -d: {} deleted entries; dredge: passwords.txt from an orphaned node",
         fls.lines().count()
     );
+    // `list` has no pass: only with --deep does it read the free space and
+    // list the file the orphaned node holds.
+    let list = |deep: bool| {
+        let mut a = vec!["--progress", "none", "list", del.to_str().unwrap()];
+        if deep {
+            a.push("--deep");
+        }
+        let o = run(&a);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let line = |l: &str| l.ends_with(p) && l.contains("* ");
+    assert!(!list(false).lines().any(line));
+    let deep = list(true);
+    assert!(deep.lines().any(line), "{deep}");
     assert!(run(&["verify", case.to_str().unwrap()]).status.success());
 }
 

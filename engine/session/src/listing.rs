@@ -1,12 +1,17 @@
 //! `dredge list`: every entry of every filesystem in an image, without a case
 //! (triage, and the comparison with `fls -r`). Volumes, lost filesystems and
 //! unlocked encrypted volumes are found as a scan finds them; nothing is read
-//! in a pass and nothing is stored.
+//! in a pass and nothing is stored. With `deep`, the free space each
+//! filesystem asks a pass to look at (its hunt) is read here instead.
+
+/// Bytes of free space read at a time for a hunt.
+const HUNT_CHUNK: u64 = 4 << 20;
 
 use crate::scan::{accepting, layout, registry, stop_if_cut, Laid, Lost};
 use crate::unit::{contain_reading, cut_short, volume_budget};
 use crate::{fail, Failure};
-use dredge_core::{memory, Entry, Finding, ImageSource, VolumeReader};
+use crate::hunt::Found;
+use dredge_core::{memory, Entry, Finding, Hunt, ImageSource, VolumeReader};
 use dredge_image::open_evidence;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -18,9 +23,11 @@ pub fn list_image(
     image: &Path,
     map: Option<&Path>,
     keys: &[dredge_crypt::KeySpec],
+    deep: bool,
     interrupt: &AtomicBool,
     sink: &mut dyn FnMut(usize, &str, &Entry),
 ) -> Result<Vec<Finding>, Failure> {
+    let ctx = Ctx { deep, interrupt };
     let opened = open_evidence(image, map).map_err(fail)?;
     let src: Arc<dyn ImageSource> = Arc::from(opened.source);
     // Without a case the evidence's label is its place on the command line.
@@ -36,7 +43,7 @@ pub fn list_image(
     // the indices a scan gives.
     let mut tails = Vec::new();
     for (i, v) in vols.iter().enumerate() {
-        let ends = list_volume(i, v, &stored, &src, &reg, interrupt, sink, &mut findings);
+        let ends = list_volume(i, v, &stored, &src, &reg, &ctx, sink, &mut findings);
         if interrupt.load(Ordering::Relaxed) {
             return Ok(findings);
         }
@@ -59,7 +66,7 @@ pub fn list_image(
             &stored,
             &src,
             &reg,
-            interrupt,
+            &ctx,
             sink,
             &mut findings,
         );
@@ -79,10 +86,11 @@ fn list_volume(
     stored: &Arc<dyn ImageSource>,
     src: &Arc<dyn ImageSource>,
     reg: &[crate::layout::FsKind],
-    interrupt: &AtomicBool,
+    ctx: &Ctx,
     sink: &mut dyn FnMut(usize, &str, &Entry),
     findings: &mut Vec<Finding>,
 ) -> Vec<Option<u64>> {
+    let interrupt = ctx.interrupt;
     let mut ends = Vec::new();
     if !v.kind.holds_files() {
         return ends;
@@ -102,6 +110,13 @@ fn list_volume(
                 walked.extend(fs.open_findings());
                 ends.push(fs.span());
                 let ty = fs.type_name();
+                if ctx.deep {
+                    if let Some(h) = fs.hunt() {
+                        let found = hunt_now(&h, &reader, interrupt);
+                        walked.extend(found.past_limit(ty, v.extent.start));
+                        fs.hunted(found.blocks);
+                    }
+                }
                 fs.walk(
                     &mut |e| {
                         stop_if_cut(interrupt);
@@ -125,4 +140,51 @@ fn list_volume(
         }
     }
     ends
+}
+
+/// What `list_image` was asked for, beside the image.
+struct Ctx<'a> {
+    deep: bool,
+    interrupt: &'a AtomicBool,
+}
+
+/// A hunt run by reading its blocks through the volume's reader (plaintext
+/// where the volume is decrypted), as the pass would have tested them: every
+/// block of its grid wholly inside its extents, in order, up to its limit.
+fn hunt_now(h: &Hunt, reader: &VolumeReader, interrupt: &AtomicBool) -> Found {
+    let mut found = Found::default();
+    let unit = h.unit;
+    if unit == 0 || unit > 1 << 20 {
+        return found;
+    }
+    let chunk = (HUNT_CHUNK / unit).max(1) * unit;
+    let mut buf = vec![0u8; chunk as usize];
+    for x in &h.extents {
+        // The first block of the grid in the extent.
+        let mut p = h.origin + x.start.saturating_sub(h.origin).div_ceil(unit) * unit;
+        while p + unit <= x.end() {
+            if interrupt.load(Ordering::Relaxed) {
+                return found;
+            }
+            let n = ((x.end() - p) / unit * unit).min(chunk) as usize;
+            let Some(rel) = p.checked_sub(reader.base()) else {
+                break;
+            };
+            if reader.read_at(rel, &mut buf[..n]).is_err() {
+                p += n as u64;
+                continue;
+            }
+            for (k, block) in buf[..n].chunks_exact(unit as usize).enumerate() {
+                if (h.test)(block) {
+                    if found.blocks.len() < h.limit {
+                        found.blocks.push(p + k as u64 * unit);
+                    } else {
+                        found.more += 1;
+                    }
+                }
+            }
+            p += n as u64;
+        }
+    }
+    found
 }
