@@ -276,6 +276,12 @@ pub struct CarveStats {
     pub findings: u64,
 }
 
+/// Checks a carved file's copy before its row is stored: (offset, format,
+/// SHA-256 of the copy). The merge of a carving cut into ranges gives one, so
+/// the bytes copied are proved to be those the range's shard carved as they
+/// are copied, not by reading every carved file once more before.
+pub type CopyCheck<'a> = &'a dyn Fn(u64, &str, &str) -> Result<(), Failure>;
+
 /// Records what the pass carved from one evidence item (`found`, settled) as unit
 /// `carve`: each file extracted, hashed and stored, then the unit sealed.
 #[allow(clippy::too_many_arguments)]
@@ -289,6 +295,7 @@ pub fn carve_into_case(
     threads: usize,
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
+    check: Option<CopyCheck<'_>>,
 ) -> Result<CarveStats, Failure> {
     let unit = "carve";
     store.clear_unit(ev.id, unit).map_err(fail)?;
@@ -356,6 +363,8 @@ pub fn carve_into_case(
     let mut stats = (0u64, 0u64);
     // Forensic path: the volume the file starts in (when the image has volumes), where,
     // and what: ev1/vol2@1048576/unalloc@0x8a00000/zip/docx.
+    let formats: std::collections::HashMap<u64, &str> =
+        carved.iter().map(|c| (c.offset, c.format)).collect();
     let by_offset: std::collections::HashMap<u64, (bool, bool, String)> = carved
         .iter()
         .map(|c| {
@@ -407,6 +416,14 @@ pub fn carve_into_case(
             }
             stats.0 += 1;
             stats.1 += u64::from(!whole);
+            // A copy cut short has no digest (its finding says why): only
+            // the bytes a copy holds are checked.
+            if let (Some(check), Some(format), Some(d)) =
+                (check, formats.get(&a.meta_offset), a.digests.as_ref())
+            {
+                check(a.meta_offset, format, &d.2)?;
+            }
+            Ok(())
         },
     )?;
     if interrupt.load(Ordering::Relaxed) {

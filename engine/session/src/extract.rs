@@ -43,7 +43,7 @@ pub(crate) fn extract_tasks(
     interrupt: &AtomicBool,
     progress: ProgressFn<'_>,
     findings: &mut Vec<Finding>,
-    post: &mut dyn FnMut(&mut ArtifactRecord),
+    post: &mut dyn FnMut(&mut ArtifactRecord) -> Result<(), Failure>,
 ) -> Result<(), Failure> {
     let total = tasks.len() as u64;
     let threads = threads.max(1);
@@ -81,7 +81,7 @@ pub(crate) fn extract_tasks(
         |r: Result<Built, Failure>| {
             let (mut a, finding) = r?;
             findings.extend(finding);
-            post(&mut a);
+            post(&mut a)?;
             partial += u64::from(a.status == ArtifactStatus::Partial);
             unreadable += a.unreadable_bytes;
             rows.push(store, a)?;

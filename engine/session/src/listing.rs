@@ -7,10 +7,10 @@
 /// Bytes of free space read at a time for a hunt.
 const HUNT_CHUNK: u64 = 4 << 20;
 
+use crate::hunt::Found;
 use crate::scan::{accepting, layout, registry, stop_if_cut, Laid, Lost};
 use crate::unit::{contain_reading, cut_short, volume_budget};
 use crate::{fail, Failure};
-use crate::hunt::Found;
 use dredge_core::{memory, Entry, Finding, Hunt, ImageSource, VolumeReader};
 use dredge_image::open_evidence;
 use std::path::Path;
@@ -60,16 +60,7 @@ pub fn list_image(
         .chain(logical)
         .collect();
     for (k, v) in more.iter().enumerate() {
-        list_volume(
-            first + k,
-            v,
-            &stored,
-            &src,
-            &reg,
-            &ctx,
-            sink,
-            &mut findings,
-        );
+        list_volume(first + k, v, &stored, &src, &reg, &ctx, sink, &mut findings);
         if interrupt.load(Ordering::Relaxed) {
             return Ok(findings);
         }

@@ -3,7 +3,6 @@
 //! files settled together and stored as the single run's `carve` unit.
 
 use crate::carve::{carve_into_case, settle, Carved};
-use crate::ranges::carved_digest;
 use crate::{fail, Failure};
 use dredge_core::{Extent, Finding, ImageSource, VolumeKind};
 use dredge_store::{Action, Store};
@@ -261,23 +260,24 @@ pub(crate) fn merge_ranges(
         let (carved, notes) = settle(carved, notes);
         let src = open_plain(&ev, &label, keys)?;
         // The bytes copied now must be those the range's shard carved (and
-        // hashed as it read the range the registration's digest covers).
-        for c in &carved {
-            let now = carved_digest(&*src, c)?;
+        // hashed as it read the range the registration's digest covers):
+        // each copy's SHA-256 is checked as it is made, before its row is
+        // stored. A mismatch stops the merge with the unit unsealed, so a
+        // merge run again redoes it.
+        let check = |offset: u64, format: &str, now: &str| -> Result<(), Failure> {
             let then = digests
-                .get(&(c.offset, c.format))
-                .cloned()
+                .get(&(offset, format))
+                .map(String::as_str)
                 .unwrap_or_default();
-            if now != then {
-                return Err(Failure(format!(
-                    "{}: the carved {} at byte {} reads with SHA-256 {now} now, {then} when its range was carved{}",
-                    ev.path,
-                    c.format,
-                    c.offset,
-                    if keys.is_empty() { " (were keys needed? give them with --key, or merge with `batch --merge`, which gives the job's)" } else { "" }
-                )));
+            if now == then {
+                return Ok(());
             }
-        }
+            Err(Failure(format!(
+                "{}: the carved {format} at byte {offset} reads with SHA-256 {now} now, {then} when its range was carved{}",
+                ev.path,
+                if keys.is_empty() { " (were keys needed? give them with --key, or merge with `batch --merge`, which gives the job's)" } else { "" }
+            )))
+        };
         let volumes: Vec<(usize, Extent)> = store
             .volumes(ev.id)
             .map_err(fail)?
@@ -301,6 +301,7 @@ pub(crate) fn merge_ranges(
             threads,
             &AtomicBool::new(false),
             &mut |_| {},
+            Some(&check),
         )?;
         store
             .append_event(

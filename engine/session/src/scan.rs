@@ -356,6 +356,7 @@ fn scan_evidence(
             opts.threads,
             interrupt,
             progress,
+            None,
         )?;
         summary.carved += c.carved;
         summary.partial += c.partial;
