@@ -16,8 +16,16 @@
 //! and commits the header before the source is touched, so the source is
 //! whole (the old layout, `backup-previous`, or for the volume's first bytes
 //! the `backup-moved-segment`), whatever part of the window's new place was
-//! written. Other resilience with a window in flight (`datashift-journal`,
-//! `datashift-checksum`: decryption that moves the data) is not read yet.
+//! written.
+//!
+//! Decryption that moves the data (`cryptsetup reencrypt --decrypt --header
+//! FILE`, the header exported to FILE so the plaintext can take its place)
+//! is the same layout run the other way: the volume's first bytes moved to
+//! the device's start still encrypted (the moved segment, decrypted last),
+//! then windows decrypted forward, each written one shift back, with
+//! `datashift-checksum` or `datashift-journal` resilience. A window in flight
+//! is read from its source as above, which the shift keeps clear of its new
+//! place; one whose source and new place overlap is refused.
 
 use crate::keys::Secret;
 use crate::layer::{Segment, Source};
@@ -107,7 +115,10 @@ pub(crate) fn open(
         let plain = Extent::new(base + place + m, size);
         let range = format!("bytes {m}-{}", m + size);
         if has_flag(v, "in-reencryption") {
-            if resilience != "datashift" {
+            if !matches!(
+                resilience,
+                "datashift" | "datashift-checksum" | "datashift-journal"
+            ) {
                 return Err(format!(
                     "a window in flight with resilience {resilience}: not read yet"
                 ));
@@ -127,6 +138,19 @@ pub(crate) fn open(
                 };
                 let at = inside(from.offset.saturating_add(a), b - a)?;
                 let piece = Extent::new(base + place + a, b - a);
+                // Decryption moves each window back by the shift into room
+                // already read: its source is untouched as long as it does
+                // not overlap the window's new place (cryptsetup keeps
+                // windows no larger than the shift). An overlap would need the
+                // checksums or the journal to tell old bytes from new.
+                let to = Extent::new(base + s.offset + (a - m), b - a);
+                if resilience != "datashift" && to.overlaps(&Extent::new(at, b - a)) {
+                    return Err(format!(
+                        "a window in flight (resilience {resilience}) whose source, byte {}, overlaps its new place, byte {}: not read yet",
+                        at - base,
+                        to.start - base
+                    ));
+                }
                 let source = if from.crypt() {
                     same_sector(&mut sector, from.v)?;
                     let key = k.key(vol, json, from.id, from.v, keys)?;

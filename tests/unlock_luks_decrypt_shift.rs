@@ -1,0 +1,256 @@
+//! A LUKS2 decryption that moves the data, cut off mid-way (issue 13): the
+//! owner ran `cryptsetup reencrypt --decrypt --header FILE` on a volume whose
+//! header sat at the device's start, so cryptsetup exported the header to
+//! FILE and moves the plaintext back to where the header was, window by
+//! window (`datashift-checksum` resilience), after moving the volume's first
+//! bytes, still encrypted, to the device's start. A disk seized while that
+//! ran, with the header file (found on another disk), must still give the
+//! filesystem back byte for byte: killed with SIGKILL while a window is in
+//! flight (its new place then overwritten with noise, as a write cut short
+//! leaves it) and between two windows. Needs cryptsetup and mkfs.ext4;
+//! skipped without them unless DREDGE_REQUIRE_TOOLS=1.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The primary LUKS2 JSON metadata of a header file as it is now.
+fn header_json(hdr: &Path) -> Option<Value> {
+    let mut f = std::fs::File::open(hdr).ok()?;
+    f.seek(SeekFrom::Start(4096)).ok()?;
+    let mut b = vec![0u8; 12288];
+    f.read_exact(&mut b).ok()?;
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    serde_json::from_slice(&b[..end]).ok()
+}
+
+/// The live segments (no `backup-` flag), by id.
+fn live(j: &Value) -> Vec<Value> {
+    let mut v: Vec<(u64, Value)> = j["segments"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter(|(_, s)| {
+            !s["flags"].as_array().is_some_and(|f| {
+                f.iter()
+                    .any(|x| x.as_str().is_some_and(|x| x.starts_with("backup-")))
+            })
+        })
+        .map(|(k, s)| (k.parse().unwrap(), s.clone()))
+        .collect();
+    v.sort_by_key(|(k, _)| *k);
+    v.into_iter().map(|(_, s)| s).collect()
+}
+
+fn in_flight(s: &Value) -> bool {
+    s["flags"]
+        .as_array()
+        .is_some_and(|f| f.iter().any(|x| x == "in-reencryption"))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum State {
+    /// A window being moved, some of the volume already plaintext.
+    Window,
+    /// Between windows: plaintext moved back, the rest still encrypted.
+    Between,
+}
+
+fn state(j: &Value) -> Option<State> {
+    let segs = live(j);
+    let settled = |t: &str| segs.iter().any(|s| s["type"] == t && !in_flight(s));
+    if !(settled("linear") && settled("crypt")) {
+        return None;
+    }
+    Some(if segs.iter().any(in_flight) {
+        State::Window
+    } else {
+        State::Between
+    })
+}
+
+struct Made {
+    dir: tempfile::TempDir,
+    img: PathBuf,
+    hdr: PathBuf,
+    key: PathBuf,
+    fs: Vec<u8>,
+    files: Vec<(&'static str, Vec<u8>)>,
+}
+
+/// An ext4 of 40 MiB on a 44 MiB disk, encrypted whole by cryptsetup (the
+/// header at the start, the data moved 4 MiB on), then decrypted with the
+/// header exported until killed in state `want`.
+fn cut_off(want: State, seed: u64) -> Option<Made> {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let content = d.join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    let files = vec![
+        ("big.bin", noise(28 << 20, seed)),
+        (
+            "Notizen.txt",
+            "Treffen um 3 Uhr\n".repeat(5_000).into_bytes(),
+        ),
+    ];
+    for (n, b) in &files {
+        std::fs::write(content.join(n), b).unwrap();
+    }
+    let img = d.join("disk.img");
+    std::fs::File::create(&img)
+        .unwrap()
+        .set_len(44 << 20)
+        .unwrap();
+    assert!(sh(&format!(
+        "mkfs.ext4 -q -F -b 4096 -d {} {} 40M",
+        content.display(),
+        img.display()
+    )));
+    let fs = std::fs::read(&img).unwrap()[..40 << 20].to_vec();
+    let key = d.join("key");
+    std::fs::write(&key, "moved back while it ran").unwrap();
+    let (i, k) = (img.to_str().unwrap(), key.to_str().unwrap());
+    cryptsetup(&[
+        "reencrypt",
+        "--encrypt",
+        "--type",
+        "luks2",
+        "--reduce-device-size",
+        "4M",
+        "--pbkdf",
+        "pbkdf2",
+        "--pbkdf-force-iterations",
+        "1000",
+        "--batch-mode",
+        "--key-file",
+        k,
+        i,
+    ]);
+    let encrypted = std::fs::read(&img).unwrap();
+    let hdr = d.join("header.img");
+    // A kill can miss the state (a window passes in milliseconds): each try
+    // starts again from the encrypted disk.
+    for _ in 0..40 {
+        std::fs::write(&img, &encrypted).unwrap();
+        let _ = std::fs::remove_file(&hdr);
+        let mut child = Command::new("cryptsetup")
+            .args(["reencrypt", "--decrypt", "--header"])
+            .arg(&hdr)
+            .args(["--force-offline-reencrypt", "--hotzone-size", "1M"])
+            .args(["--batch-mode", "--key-file", k, i])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let mut got = false;
+        while child.try_wait().unwrap().is_none() {
+            if header_json(&hdr).and_then(|j| state(&j)) == Some(want) {
+                child.kill().unwrap();
+                child.wait().unwrap();
+                got = header_json(&hdr).and_then(|j| state(&j)) == Some(want);
+                break;
+            }
+            assert!(start.elapsed() < Duration::from_secs(120), "no progress");
+            std::thread::sleep(Duration::from_micros(300));
+        }
+        if got {
+            return Some(Made {
+                dir,
+                img,
+                hdr,
+                key,
+                fs,
+                files,
+            });
+        }
+    }
+    None
+}
+
+/// Overwrites the window's new place with noise; its (offset, size).
+fn spoil_window(m: &Made) -> (u64, u64) {
+    let j = header_json(&m.hdr).unwrap();
+    let s = live(&j).into_iter().find(in_flight).unwrap();
+    let at: u64 = s["offset"].as_str().unwrap().parse().unwrap();
+    let len: u64 = s["size"].as_str().unwrap().parse().unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&m.img)
+        .unwrap();
+    f.seek(SeekFrom::Start(at)).unwrap();
+    f.write_all(&noise(len as usize, at)).unwrap();
+    (at, len)
+}
+
+fn check(m: &Made, what: &str) {
+    let keys = [
+        format!("keyfile={}", m.key.display()),
+        format!("luks-header={}", m.hdr.display()),
+    ];
+    let case = m.dir.path().join("case");
+    let extra = ["--key", &keys[0], "--key", &keys[1]];
+    let arts = one_shot_ls("recover", &m.img, None, &case, 0, &extra);
+    for (n, b) in &m.files {
+        let a = arts
+            .iter()
+            .find(|a| a["path"] == format!("/{n}") && a["sha256"].is_string())
+            .unwrap_or_else(|| panic!("{what}: {n} not recovered"));
+        assert_eq!(a["sha256"], sha256(b).as_str(), "{what}: {n} differs");
+    }
+    let cs = case.to_str().unwrap();
+    let show = stdout(&run(&["case", "show", cs]));
+    assert!(show.contains("moves the data"), "{what}: {show}");
+    let out = m.dir.path().join("out");
+    let e = run(&[
+        "export-volume",
+        cs,
+        "--out",
+        out.to_str().unwrap(),
+        "--key",
+        &keys[0],
+        "--key",
+        &keys[1],
+    ]);
+    assert!(e.status.success(), "{what}: {}", stderr(&e));
+    let plain: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".plain.raw"))
+        .collect();
+    assert_eq!(plain.len(), 1, "{what}: {plain:?}");
+    let plain = std::fs::read(&plain[0]).unwrap();
+    assert!(plain.len() >= m.fs.len(), "{what}: {} bytes", plain.len());
+    let differ = differing_blocks(&plain, &m.fs, 4096);
+    assert!(
+        differ.is_empty(),
+        "{what}: blocks {:?}… differ from the filesystem",
+        &differ[..differ.len().min(8)]
+    );
+    assert!(run(&["verify", cs]).status.success());
+}
+
+#[test]
+fn a_decryption_that_moves_the_data_cut_off_mid_window_gives_the_filesystem_back() {
+    if !tools(&["cryptsetup", "mkfs.ext4"]) {
+        return;
+    }
+    let m = cut_off(State::Window, 11).expect("no kill left a window in flight");
+    let (at, len) = spoil_window(&m);
+    assert!(len > 0 && at < 44 << 20);
+    check(&m, "a window in flight");
+}
+
+#[test]
+fn a_decryption_that_moves_the_data_cut_off_between_windows_gives_the_filesystem_back() {
+    if !tools(&["cryptsetup", "mkfs.ext4"]) {
+        return;
+    }
+    let m = cut_off(State::Between, 12).expect("no kill fell between windows");
+    check(&m, "between windows");
+}
