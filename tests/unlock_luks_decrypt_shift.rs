@@ -253,4 +253,27 @@ fn a_decryption_that_moves_the_data_cut_off_between_windows_gives_the_filesystem
     }
     let m = cut_off(State::Between, 12).expect("no kill fell between windows");
     check(&m, "between windows");
+    // The header given for every volume with a wrong passphrase: the scan
+    // goes on, and the case says the header opened nothing, and why.
+    let wrong = m.dir.path().join("wrong");
+    std::fs::write(&wrong, "not the passphrase").unwrap();
+    let case = m.dir.path().join("wrong-case");
+    let keys = [
+        format!("keyfile={}", wrong.display()),
+        format!("luks-header={}", m.hdr.display()),
+    ];
+    one_shot_ls(
+        "recover",
+        &m.img,
+        None,
+        &case,
+        0,
+        &["--key", &keys[0], "--key", &keys[1]],
+    );
+    let f = findings(&case);
+    assert!(
+        f.iter().any(|x| x
+            .starts_with("the detached LUKS header given as key 2 opened no volume: ev1/v0 (byte 0): no key given opens")),
+        "{f:?}"
+    );
 }

@@ -37,6 +37,7 @@ pub fn list_image(
     let Laid {
         vols, mut findings, ..
     } = layout(&stored, &reg, interrupt, Lost::Now)?;
+    findings.extend(unlocked.notes);
     // The layout's volumes first, then lost filesystems past the ends of
     // the filesystems in them (as the scan's pass finds them, in the same
     // order), then opened volumes' plaintext and the logical volumes in it:

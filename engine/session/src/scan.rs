@@ -457,6 +457,7 @@ pub(crate) fn prepare(
     let unlocked = crate::unlock::unlock(&src, label, &opts.keys, interrupt)?;
     let stored = src;
     let (src, layered, plain) = (unlocked.src, unlocked.layered, unlocked.plain);
+    let key_notes = unlocked.notes;
     // The lost-partition scan rides the pass. A resumed scan whose layout an
     // earlier run sealed scans now instead: it has to name the same volumes
     // before deciding whether anything is left to read.
@@ -468,12 +469,14 @@ pub(crate) fn prepare(
     let size = src.size();
     // Every file's plan goes to the sink as the walks meet it.
     let mut sink = PlanSink::new(&out.dir, size)?;
-    let Some(analysis) = crate::analysis::analyse(
+    let Some(mut analysis) = crate::analysis::analyse(
         &src, &stored, &plain, label, out, opts, done, lost, None, &mut sink, interrupt,
     )?
     else {
         return Ok(None);
     };
+    // Stored with the layout's findings (the unit that names the volumes).
+    analysis.layout_findings.extend(key_notes);
     let PlanSink {
         records: mut plans,
         pieces,

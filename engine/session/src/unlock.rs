@@ -8,7 +8,7 @@
 use crate::layout::{accepting, layout, registry, Laid, Lost};
 use crate::unit::{contain, volume_budget};
 use crate::Failure;
-use dredge_core::{ImageSource, Volume, VolumeKind, VolumeReader};
+use dredge_core::{Finding, ImageSource, Volume, VolumeKind, VolumeReader};
 use dredge_crypt::{KeySpec, Layered};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -20,6 +20,9 @@ pub(crate) struct Unlocked {
     /// `None`: nothing was unlocked; `src` is the image as it was.
     pub layered: Option<Arc<Layered>>,
     pub plain: Vec<Volume>,
+    /// What the examiner should know of keys that opened nothing: a
+    /// detached LUKS header given for every volume that none took.
+    pub notes: Vec<Finding>,
 }
 
 /// What a session records of the keys it was given: their kinds and the
@@ -86,11 +89,15 @@ pub(crate) fn unlock(
     keys: &[KeySpec],
     interrupt: &AtomicBool,
 ) -> Result<Unlocked, Failure> {
-    let none = || Unlocked {
+    let none = |notes| Unlocked {
         src: Arc::clone(src),
         layered: None,
         plain: Vec::new(),
+        notes,
     };
+    // Untargeted detached headers: why each volume did not take them, and
+    // which opened one.
+    let mut headers = Headers::default();
     let reg = registry();
     let Laid { vols, .. } = layout(src, &reg, interrupt, Lost::Skip)?;
     let (mut layers, mut plain) = (Vec::new(), Vec::new());
@@ -170,7 +177,7 @@ pub(crate) fn unlock(
             // aimed at, or on each volume without a header whose plaintext
             // then holds a filesystem (the keyslots' check says nothing about
             // which volume is the data).
-            if let Some(o) = detached(src, label, i, &reader, keys, &reg)? {
+            if let Some(o) = detached(src, label, i, &reader, keys, &reg, &mut headers)? {
                 plain.push(decrypted(label, i, &o));
                 layers.push(o.layer);
                 continue;
@@ -245,15 +252,54 @@ pub(crate) fn unlock(
         plain.push(decrypted(label, i, &opened));
         layers.push(opened.layer);
     }
+    let notes = headers.notes(label);
     if layers.is_empty() {
-        return Ok(none());
+        return Ok(none(notes));
     }
     let layered = Arc::new(Layered::new(Arc::clone(src), layers));
     Ok(Unlocked {
         src: Arc::clone(&layered) as Arc<dyn ImageSource>,
         layered: Some(layered),
         plain,
+        notes,
     })
+}
+
+/// Detached LUKS headers given for every volume (by their place among the
+/// keys): why each volume tried did not take one, and which took one.
+#[derive(Default)]
+struct Headers {
+    refused: Vec<(usize, usize, u64, String)>,
+    took: Vec<usize>,
+}
+
+impl Headers {
+    /// One finding per header no volume took that some volume refused with
+    /// a reason (a header whose plaintext merely holds no filesystem there
+    /// is another volume's, and says nothing).
+    fn notes(&self, label: &str) -> Vec<Finding> {
+        let mut keys: Vec<usize> = self.refused.iter().map(|r| r.0).collect();
+        keys.dedup();
+        keys.into_iter()
+            .filter(|k| !self.took.contains(k))
+            .map(|k| {
+                let mine: Vec<&(usize, usize, u64, String)> =
+                    self.refused.iter().filter(|r| r.0 == k).collect();
+                let why: Vec<String> = mine
+                    .iter()
+                    .map(|(_, i, at, why)| format!("{label}/v{i} (byte {at}): {why}"))
+                    .collect();
+                Finding::new(
+                    mine[0].2,
+                    format!(
+                        "the detached LUKS header given as key {} opened no volume: {}",
+                        k + 1,
+                        why.join("; ")
+                    ),
+                )
+            })
+            .collect()
+    }
 }
 
 /// Volume `i` opened with a detached LUKS header among `keys` (`luks-header=`),
@@ -267,6 +313,7 @@ fn detached(
     reader: &VolumeReader,
     keys: &[KeySpec],
     reg: &[crate::scan::FsKind],
+    headers: &mut Headers,
 ) -> Result<Option<dredge_crypt::Opened>, Failure> {
     let mine: Vec<&KeySpec> = keys.iter().filter(|k| k.applies_to(label, i)).collect();
     let secrets: Vec<&dredge_crypt::Secret> = mine
@@ -274,7 +321,10 @@ fn detached(
         .map(|k| &k.secret)
         .filter(|s| !matches!(s, dredge_crypt::Secret::LuksHeader(_)))
         .collect();
-    for k in &mine {
+    for (n, k) in keys.iter().enumerate() {
+        if !k.applies_to(label, i) {
+            continue;
+        }
         let dredge_crypt::Secret::LuksHeader(header) = &k.secret else {
             continue;
         };
@@ -282,6 +332,7 @@ fn detached(
         let why = match contain(|| dredge_crypt::unlock_detached(header, reader, &secrets)) {
             Ok(Ok(o)) => {
                 if aimed || holds_filesystem(src, &o, reg) {
+                    headers.took.push(n);
                     return Ok(Some(o));
                 }
                 continue;
@@ -296,6 +347,7 @@ fn detached(
                 reader.base()
             )));
         }
+        headers.refused.push((n, i, reader.base(), why));
     }
     Ok(None)
 }
