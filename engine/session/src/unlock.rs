@@ -279,6 +279,7 @@ impl Headers {
     /// is another volume's, and says nothing).
     fn notes(&self, label: &str) -> Vec<Finding> {
         let mut keys: Vec<usize> = self.refused.iter().map(|r| r.0).collect();
+        keys.sort_unstable();
         keys.dedup();
         keys.into_iter()
             .filter(|k| !self.took.contains(k))
