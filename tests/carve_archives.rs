@@ -114,10 +114,11 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
 }
 
 /// bzip2 streams made by bzip2: one block (-9), many blocks (-1 over 450 KB,
-/// marks off byte boundaries), one whose fourth block's CRC is damaged (the
-/// stream's CRC no longer folds) and one cut in its middle, laid into random
-/// bytes: the whole ones come back bit-exact (unverified: block contents are
-/// not decoded), the others partial.
+/// marks off byte boundaries), one whose fourth block's CRC is damaged, one
+/// whose third block has 4 KiB of other bytes inside it (its marks and CRCs
+/// intact, so only decoding the block tells) and one cut in its middle, laid
+/// into random bytes: the whole ones come back bit-exact and complete (every
+/// block decoded to its CRC), the others partial up to the block that fails.
 #[test]
 fn bzip2_streams_made_by_bzip2_come_back_whole_and_damaged_ones_partial() {
     if !tools(&["bzip2"]) {
@@ -154,26 +155,31 @@ fn bzip2_streams_made_by_bzip2_come_back_whole_and_damaged_ones_partial() {
     let crc_byte = (starts[3] + 48) / 8 + 1;
     bad_crc[crc_byte] ^= 0x10;
     let cut = many[..many.len() / 2].to_vec();
+    let mut inside = many.clone();
+    let mid = (starts[2] + starts[3]) / 16;
+    inside[mid - 2048..mid + 2048].copy_from_slice(&noise(4096, 77));
 
     let place = [
         (0x10000usize, &one, "whole"),
         (0x100000, &many, "whole"),
         (0x200000, &bad_crc, "partial"),
         (0x300000, &cut, "partial"),
+        (0x400000, &inside, "partial"),
     ];
     let laid: Vec<(usize, &[u8])> = place
         .iter()
         .map(|(at, f, ..)| (*at, f.as_slice()))
         .collect();
-    let arts = carve_laid(p, 4 << 20, 21, &laid, 3);
+    let arts = carve_laid(p, 5 << 20, 21, &laid, 3);
     let size = |off: u64| {
         carved_at(&arts, off, "bzip2").unwrap()["size"]
             .as_u64()
             .unwrap()
     };
-    // A damaged block CRC: which block is wrong is not known without decoding,
-    // so the stream is kept whole (for bzip2recover), partial.
-    assert_eq!(size(0x200000), bad_crc.len() as u64);
+    // A damaged block CRC, or other bytes inside a block: that block does
+    // not decode to its CRC, and the stream is partial up to its magic.
+    assert_eq!(size(0x200000), starts[3].div_ceil(8) as u64);
+    assert_eq!(size(0x400000), starts[2].div_ceil(8) as u64);
     // Cut: the blocks before the cut, and the header of the block it cuts.
     let kept = size(0x300000);
     assert!(
@@ -185,7 +191,7 @@ fn bzip2_streams_made_by_bzip2_come_back_whole_and_damaged_ones_partial() {
         let a = carved_at(&arts, *off as u64, "bzip2")
             .unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
         if *kind == "whole" {
-            assert_eq!(a["recovery"], "carved-unverified-contiguous", "{a}");
+            assert_eq!(a["recovery"], "carved-complete", "{a}");
             assert_eq!(a["sha256"], sha256(f), "{off:#x} not bit-exact");
         } else {
             assert_eq!(a["status"], "partial", "{a}");

@@ -11,6 +11,7 @@ mod ar;
 mod bmp;
 mod bplist;
 mod bzip2;
+mod bzip2_block;
 mod cab;
 mod cpio;
 mod crc_layout;
