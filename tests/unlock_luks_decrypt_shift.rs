@@ -12,46 +12,13 @@
 
 mod common;
 
+use common::luks::{assert_plain_is, ext4_disk, header_json, in_flight, live};
 use common::*;
 use serde_json::Value;
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::{Path, PathBuf};
+use std::io::{Seek, SeekFrom, Write};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The primary LUKS2 JSON metadata of a header file as it is now.
-fn header_json(hdr: &Path) -> Option<Value> {
-    let mut f = std::fs::File::open(hdr).ok()?;
-    f.seek(SeekFrom::Start(4096)).ok()?;
-    let mut b = vec![0u8; 12288];
-    f.read_exact(&mut b).ok()?;
-    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
-    serde_json::from_slice(&b[..end]).ok()
-}
-
-/// The live segments (no `backup-` flag), by id.
-fn live(j: &Value) -> Vec<Value> {
-    let mut v: Vec<(u64, Value)> = j["segments"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .filter(|(_, s)| {
-            !s["flags"].as_array().is_some_and(|f| {
-                f.iter()
-                    .any(|x| x.as_str().is_some_and(|x| x.starts_with("backup-")))
-            })
-        })
-        .map(|(k, s)| (k.parse().unwrap(), s.clone()))
-        .collect();
-    v.sort_by_key(|(k, _)| *k);
-    v.into_iter().map(|(_, s)| s).collect()
-}
-
-fn in_flight(s: &Value) -> bool {
-    s["flags"]
-        .as_array()
-        .is_some_and(|f| f.iter().any(|x| x == "in-reencryption"))
-}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
@@ -62,7 +29,7 @@ enum State {
 }
 
 fn state(j: &Value) -> Option<State> {
-    let segs = live(j);
+    let segs: Vec<Value> = live(j).into_iter().map(|(_, s)| s).collect();
     let settled = |t: &str| segs.iter().any(|s| s["type"] == t && !in_flight(s));
     if !(settled("linear") && settled("crypt")) {
         return None;
@@ -89,8 +56,6 @@ struct Made {
 fn cut_off(want: State, seed: u64) -> Option<Made> {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let content = d.join("content");
-    std::fs::create_dir_all(&content).unwrap();
     let files = vec![
         ("big.bin", noise(28 << 20, seed)),
         (
@@ -98,20 +63,7 @@ fn cut_off(want: State, seed: u64) -> Option<Made> {
             "Treffen um 3 Uhr\n".repeat(5_000).into_bytes(),
         ),
     ];
-    for (n, b) in &files {
-        std::fs::write(content.join(n), b).unwrap();
-    }
-    let img = d.join("disk.img");
-    std::fs::File::create(&img)
-        .unwrap()
-        .set_len(44 << 20)
-        .unwrap();
-    assert!(sh(&format!(
-        "mkfs.ext4 -q -F -b 4096 -d {} {} 40M",
-        content.display(),
-        img.display()
-    )));
-    let fs = std::fs::read(&img).unwrap()[..40 << 20].to_vec();
+    let (img, fs) = ext4_disk(d, &files);
     let key = d.join("key");
     std::fs::write(&key, "moved back while it ran").unwrap();
     let (i, k) = (img.to_str().unwrap(), key.to_str().unwrap());
@@ -176,7 +128,7 @@ fn cut_off(want: State, seed: u64) -> Option<Made> {
 /// Overwrites the window's new place with noise; its (offset, size).
 fn spoil_window(m: &Made) -> (u64, u64) {
     let j = header_json(&m.hdr).unwrap();
-    let s = live(&j).into_iter().find(in_flight).unwrap();
+    let (_, s) = live(&j).into_iter().find(|(_, s)| in_flight(s)).unwrap();
     let at: u64 = s["offset"].as_str().unwrap().parse().unwrap();
     let len: u64 = s["size"].as_str().unwrap().parse().unwrap();
     let mut f = std::fs::OpenOptions::new()
@@ -225,13 +177,7 @@ fn check(m: &Made, what: &str) {
         .collect();
     assert_eq!(plain.len(), 1, "{what}: {plain:?}");
     let plain = std::fs::read(&plain[0]).unwrap();
-    assert!(plain.len() >= m.fs.len(), "{what}: {} bytes", plain.len());
-    let differ = differing_blocks(&plain, &m.fs, 4096);
-    assert!(
-        differ.is_empty(),
-        "{what}: blocks {:?}… differ from the filesystem",
-        &differ[..differ.len().min(8)]
-    );
+    assert_plain_is(&plain, &m.fs, what);
     assert!(run(&["verify", cs]).status.success());
 }
 

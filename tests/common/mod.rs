@@ -3,6 +3,7 @@
 mod apple;
 pub use apple::*;
 pub mod cases;
+pub mod luks;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
