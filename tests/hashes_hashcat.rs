@@ -42,6 +42,21 @@ fn hashcat(mode: u32, target: &Path, words: &[&str], dir: &Path) -> Option<Strin
         .find_map(|l| l.rsplit_once(':').map(|(_, pw)| pw.to_string()))
 }
 
+/// `dredge hashes CASE EXTRA…`, which must succeed: its lines that start
+/// with `prefix`, and what it said on stderr.
+fn hash_lines(case: &Path, extra: &[&str], prefix: &str) -> (Vec<String>, String) {
+    let mut args = vec!["hashes", case.to_str().unwrap()];
+    args.extend_from_slice(extra);
+    let o = run(&args);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lines = stdout(&o)
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .map(String::from)
+        .collect();
+    (lines, stderr(&o))
+}
+
 fn new_case(dir: &Path, image: &Path) -> std::path::PathBuf {
     let case = dir.join("case");
     let cs = case.to_str().unwrap();
@@ -80,14 +95,8 @@ fn hashcat_recovers_a_bitlocker_password_from_the_line() {
         dir.path().display()
     )));
     let case = new_case(dir.path(), &dir.path().join("bitlk-aes-xts-128.img"));
-    let o = run(&["hashes", case.to_str().unwrap(), "--format", "hashcat"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
-    let line: Vec<&str> = out
-        .lines()
-        .filter(|l| l.starts_with("$bitlocker$1$"))
-        .collect();
-    assert_eq!(line.len(), 1, "{out}");
+    let (line, _) = hash_lines(&case, &["--format", "hashcat"], "$bitlocker$1$");
+    assert_eq!(line.len(), 1, "{line:?}");
     let hashes = dir.path().join("bitlocker.txt");
     std::fs::write(&hashes, format!("{}\n", line[0])).unwrap();
     // The password bitlk-images.conf gives for this image, among wrong ones.
@@ -114,15 +123,9 @@ fn hashcat_recovers_a_filevault_passphrase_from_the_line() {
         dir.path().display()
     )));
     let case = new_case(dir.path(), &dir.path().join("fvault2-images/small"));
-    let o = run(&["hashes", case.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
     // hashcat's layout (mode 16700: $fvde$1$16$salt$iterations$wrapped KEK).
-    let line: Vec<&str> = out
-        .lines()
-        .filter(|l| l.starts_with("$fvde$1$16$"))
-        .collect();
-    assert_eq!(line.len(), 1, "{out}");
+    let (line, err) = hash_lines(&case, &[], "$fvde$1$16$");
+    assert_eq!(line.len(), 1, "{line:?}");
     let f: Vec<&str> = line[0].split('$').collect();
     assert_eq!(
         (f.len(), f[4].len(), f[6].len()),
@@ -130,7 +133,7 @@ fn hashcat_recovers_a_filevault_passphrase_from_the_line() {
         "{}",
         line[0]
     );
-    assert!(stderr(&o).contains("hashcat -m 16700"), "{}", stderr(&o));
+    assert!(err.contains("hashcat -m 16700"), "{err}");
     let hashes = dir.path().join("fvde.txt");
     std::fs::write(&hashes, format!("{}\n", line[0])).unwrap();
     // The passphrase cryptsetup's test gives, among wrong ones.
@@ -159,21 +162,15 @@ fn hashcat_recovers_an_apfs_filevault_password_and_recovery_key_from_the_lines()
         enc.display()
     )));
     let case = new_case(dir.path(), &enc);
-    let o = run(&["hashes", case.to_str().unwrap()]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let out = stdout(&o);
     // hashcat's layout (mode 18300: $fvde$2$16$salt$iterations$wrapped KEK),
     // one line per protector: the user's password and the recovery key.
-    let lines: Vec<&str> = out
-        .lines()
-        .filter(|l| l.starts_with("$fvde$2$16$"))
-        .collect();
-    assert_eq!(lines.len(), 2, "{out}");
+    let (lines, err) = hash_lines(&case, &[], "$fvde$2$16$");
+    assert_eq!(lines.len(), 2, "{lines:?}");
     for l in &lines {
         let f: Vec<&str> = l.split('$').collect();
         assert_eq!((f.len(), f[4].len(), f[6].len()), (7, 32, 80), "{l}");
     }
-    assert!(stderr(&o).contains("hashcat -m 18300"), "{}", stderr(&o));
+    assert!(err.contains("hashcat -m 18300"), "{err}");
     for (l, pw) in lines
         .iter()
         .zip(["apfs-TEST", "ABCD-EFGH-IJKL-MNOP-QRST-UVWX"])
@@ -204,14 +201,9 @@ fn hashcat_recovers_an_apfs_filevault_password_and_recovery_key_from_the_lines()
     )));
     let dir2 = tempfile::tempdir().unwrap();
     let case = new_case(dir2.path(), &cs);
-    let o = run(&["hashes", case.to_str().unwrap()]);
-    let out = stdout(&o);
-    let line: Vec<&str> = out
-        .lines()
-        .filter(|l| l.starts_with("$fvde$1$16$"))
-        .collect();
-    assert_eq!(line.len(), 1, "{out}");
-    assert!(stderr(&o).contains("hashcat -m 16700"), "{}", stderr(&o));
+    let (line, err) = hash_lines(&case, &[], "$fvde$1$16$");
+    assert_eq!(line.len(), 1, "{line:?}");
+    assert!(err.contains("hashcat -m 16700"), "{err}");
     let hashes = dir.path().join("apfs-cs.txt");
     std::fs::write(&hashes, format!("{}\n", line[0])).unwrap();
     let found = hashcat(16700, &hashes, &["apfs-test", "apfs-TEST"], dir.path());
