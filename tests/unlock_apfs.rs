@@ -70,6 +70,12 @@ fn volume_files(arts: &[serde_json::Value]) -> Hashes {
         .collect()
 }
 
+/// The files of the unencrypted image `plain`, recovered into `dir/p`: what
+/// the unlocked copy must give back.
+fn plain_files(plain: &Path, dir: &Path) -> Hashes {
+    volume_files(&one_shot_ls("recover", plain, None, &dir.join("p"), 0, &[]))
+}
+
 #[test]
 fn a_filevault_volume_names_its_protectors_and_opens_with_each_key() {
     if !ready() {
@@ -77,14 +83,7 @@ fn a_filevault_volume_names_its_protectors_and_opens_with_each_key() {
     }
     let dir = tempfile::tempdir().unwrap();
     let (plain, enc) = encrypted(dir.path());
-    let want = volume_files(&one_shot_ls(
-        "recover",
-        &plain,
-        None,
-        &dir.path().join("p"),
-        0,
-        &[],
-    ));
+    let want = plain_files(&plain, dir.path());
     assert!(want.len() >= 7, "{want:?}");
 
     // No key: the protectors and the hint, nothing of the volume listed.
@@ -148,14 +147,7 @@ fn a_volume_converted_from_corestorage_opens_with_its_128_bit_keys() {
     }
     let dir = tempfile::tempdir().unwrap();
     let plain = dfvfs(dir.path(), "apfs.raw");
-    let want = volume_files(&one_shot_ls(
-        "recover",
-        &plain,
-        None,
-        &dir.path().join("p"),
-        0,
-        &[],
-    ));
+    let want = plain_files(&plain, dir.path());
     let enc = dir.path().join("cs.raw");
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/apfs-encrypt.py");
     assert!(sh(&format!(
