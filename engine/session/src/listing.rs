@@ -7,7 +7,7 @@
 /// Bytes of free space read at a time for a hunt.
 const HUNT_CHUNK: u64 = 4 << 20;
 
-use crate::hunt::Found;
+use crate::hunt::{Found, HuntScan};
 use crate::scan::{accepting, layout, registry, stop_if_cut, Laid, Lost};
 use crate::unit::{contain_reading, cut_short, volume_budget};
 use crate::{fail, Failure};
@@ -144,39 +144,32 @@ struct Ctx<'a> {
 /// where the volume is decrypted), as the pass would have tested them: every
 /// block of its grid wholly inside its extents, in order, up to its limit.
 fn hunt_now(h: &Hunt, reader: &VolumeReader, interrupt: &AtomicBool) -> Found {
-    let mut found = Found::default();
     let unit = h.unit;
     if unit == 0 || unit > 1 << 20 {
-        return found;
+        return Found::default();
     }
+    // The pass's own tester, fed chunks of whole grid blocks (none crosses
+    // a chunk's end, so no next bytes are needed).
+    let hunts = std::slice::from_ref(h);
+    let mut scan = HuntScan::new(hunts, u64::MAX);
     let chunk = (HUNT_CHUNK / unit).max(1) * unit;
     let mut buf = vec![0u8; chunk as usize];
-    for x in &h.extents {
+    'extents: for x in &h.extents {
         // The first block of the grid in the extent.
         let mut p = h.origin + x.start.saturating_sub(h.origin).div_ceil(unit) * unit;
         while p + unit <= x.end() {
             if interrupt.load(Ordering::Relaxed) {
-                return found;
+                break 'extents;
             }
             let n = ((x.end() - p) / unit * unit).min(chunk) as usize;
             let Some(rel) = p.checked_sub(reader.base()) else {
                 break;
             };
-            if reader.read_at(rel, &mut buf[..n]).is_err() {
-                p += n as u64;
-                continue;
-            }
-            for (k, block) in buf[..n].chunks_exact(unit as usize).enumerate() {
-                if (h.test)(block) {
-                    if found.blocks.len() < h.limit {
-                        found.blocks.push(p + k as u64 * unit);
-                    } else {
-                        found.more += 1;
-                    }
-                }
+            if reader.read_at(rel, &mut buf[..n]).is_ok() {
+                scan.feed(p, &buf[..n], &[]);
             }
             p += n as u64;
         }
     }
-    found
+    scan.finish().pop().unwrap_or_default()
 }
