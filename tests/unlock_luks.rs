@@ -100,6 +100,11 @@ fn luks2_volumes_open_with_the_key_and_their_files_come_back_bit_exact() {
         ("aes-xts-plain64", "256", "4096", SMALL_ARGON2),
         ("aes-cbc-essiv:sha256", "256", "512", FAST_PBKDF2),
         ("aes-cbc-plain64", "128", "4096", FAST_PBKDF2),
+        // ESSIV's cipher keyed by the digest (AES-256 over AES-128 data),
+        // ESSIV in front of XTS, and LRW's block count as a CBC IV.
+        ("aes-cbc-essiv:sha256", "128", "4096", FAST_PBKDF2),
+        ("aes-xts-essiv:sha256", "256", "512", FAST_PBKDF2),
+        ("aes-cbc-benbi", "192", "512", FAST_PBKDF2),
     ]
     .into_iter()
     .enumerate()

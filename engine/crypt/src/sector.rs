@@ -253,7 +253,7 @@ pub(crate) fn key<C: KeyInit>(k: &[u8]) -> Result<C, Unsupported> {
 }
 
 /// The mode for block cipher `C`, keyed.
-fn build<C>(mode: &str, essiv: Option<&str>, k: &[u8]) -> Result<Box<dyn Sectors>, Unsupported>
+fn build<C>(mode: &str, k: &[u8]) -> Result<Box<dyn Sectors>, Unsupported>
 where
     C: Block16 + KeyInit + 'static,
 {
@@ -268,16 +268,10 @@ where
                 tweak: key::<C>(b)?,
             })
         }
-        "cbc" => {
-            let essiv = match essiv {
-                None => None,
-                Some(h) => Some(key_for_essiv::<C>(h, k)?),
-            };
-            Box::new(CbcOf {
-                data: key::<C>(k)?,
-                essiv,
-            })
-        }
+        "cbc" => Box::new(CbcOf {
+            data: key::<C>(k)?,
+            essiv: None,
+        }),
         "ecb" => Box::new(EcbOf(key::<C>(k)?)),
         // The IV is the byte offset encrypted under the data key itself.
         "cbc-eboiv" => Box::new(CbcOf {
@@ -302,15 +296,73 @@ where
     })
 }
 
-/// ESSIV's cipher: the same block cipher keyed with the hash of the volume key.
-fn key_for_essiv<C: KeyInit>(hash: &str, k: &[u8]) -> Result<C, Unsupported> {
+/// A block cipher that only encrypts IVs (ESSIV's), whatever its key size.
+trait IvCipher: Send + Sync {
+    fn encrypt(&self, blocks: &mut [Array<u8, cipher::consts::U16>]);
+}
+
+impl<C: Block16> IvCipher for C {
+    fn encrypt(&self, blocks: &mut [Array<u8, cipher::consts::U16>]) {
+        self.encrypt_blocks(blocks);
+    }
+}
+
+/// ESSIV in front of any mode, as dm-crypt's `essiv(MODE(CIPHER),HASH)`
+/// template does: each sector's IV (its number, `plain64`) is encrypted under
+/// the same block cipher keyed with the hash of the whole volume key, and the
+/// result is the mode's IV (CBC) or tweak input (XTS).
+struct Essiv {
+    iv: Box<dyn IvCipher>,
+    inner: Box<dyn Sectors>,
+}
+
+impl Sectors for Essiv {
+    fn decrypt(&self, iv: [u8; 16], data: &mut [u8]) {
+        self.decrypt_many(&[iv], data);
+    }
+    /// Sixteen IVs encrypted in one call, then the mode on their sectors.
+    fn decrypt_many(&self, ivs: &[[u8; 16]], data: &mut [u8]) {
+        let s = data.len() / ivs.len().max(1);
+        for (ivs, d) in ivs.chunks(16).zip(data.chunks_mut(s.max(1) * 16)) {
+            let mut blocks = [Array::<u8, cipher::consts::U16>::default(); 16];
+            for (b, iv) in blocks.iter_mut().zip(ivs) {
+                *b = Array::from(*iv);
+            }
+            self.iv.encrypt(&mut blocks[..ivs.len()]);
+            let salted: [[u8; 16]; 16] = std::array::from_fn(|j| blocks[j].into());
+            self.inner.decrypt_many(&salted[..ivs.len()], d);
+        }
+    }
+}
+
+/// ESSIV's cipher: the volume's block cipher keyed with the digest of the
+/// whole volume key. Its key size is the digest's, not the data key's: an
+/// AES-128 volume with `essiv:sha256` salts its IVs with AES-256, as the
+/// kernel does (it allocates the bare cipher and sets the digest as its key).
+fn essiv_cipher(name: &str, hash: &str, k: &[u8]) -> Result<Box<dyn IvCipher>, Unsupported> {
     let salt = match hash {
         "sha256" => sha2::Sha256::digest(k).to_vec(),
         "sha1" => sha1::Sha1::digest(k).to_vec(),
         "sha512" => sha2::Sha512::digest(k).to_vec(),
         h => return Err(Unsupported(format!("ESSIV hash {h}"))),
     };
-    key::<C>(&salt)
+    let bad = || {
+        Unsupported(format!(
+            "ESSIV {name} keyed by {hash} ({} bytes)",
+            salt.len()
+        ))
+    };
+    Ok(match (name, salt.len()) {
+        ("aes", 16) => Box::new(key::<Aes128>(&salt)?),
+        ("aes", 24) => Box::new(key::<Aes192>(&salt)?),
+        ("aes", 32) => Box::new(key::<Aes256>(&salt)?),
+        ("serpent", 16 | 24 | 32) => Box::new(key::<Serpent>(&salt)?),
+        ("twofish", 16 | 24 | 32) => Box::new(key::<Twofish>(&salt)?),
+        ("camellia", 16) => Box::new(key::<camellia::Camellia128>(&salt)?),
+        ("camellia", 24) => Box::new(key::<camellia::Camellia192>(&salt)?),
+        ("camellia", 32) => Box::new(key::<camellia::Camellia256>(&salt)?),
+        _ => return Err(bad()),
+    })
 }
 
 impl SectorCipher {
@@ -341,11 +393,12 @@ impl SectorCipher {
             (_, "plain") => Iv::Plain32,
             (_, "plain64") | (_, "essiv") => Iv::Plain64,
             (_, "plain64be") => Iv::Plain64Be,
-            ("lrw", "benbi") => Iv::Benbi,
+            (_, "benbi") => Iv::Benbi,
+            (_, "null") => Iv::Null,
             (_, other) => return Err(Unsupported(format!("IV generator {other:?}"))),
         };
-        if essiv.is_some() && mode != "cbc" {
-            return Err(Unsupported("ESSIV outside CBC".into()));
+        if essiv.is_some() && !matches!(mode, "cbc" | "xts") {
+            return Err(Unsupported(format!("ESSIV with mode {mode}")));
         }
         let inner = match (name, key.len()) {
             // The AES key, then LRW's 16-byte tweak key or CBC-TCW's IV seed
@@ -353,27 +406,34 @@ impl SectorCipher {
             ("aes", n) if mode == "lrw" || mode == "cbc-tcw" => {
                 let extra = if mode == "lrw" { 16 } else { 32 };
                 match n.saturating_sub(extra) {
-                    16 => build::<Aes128>(mode, essiv, key)?,
-                    24 => build::<Aes192>(mode, essiv, key)?,
-                    32 => build::<Aes256>(mode, essiv, key)?,
+                    16 => build::<Aes128>(mode, key)?,
+                    24 => build::<Aes192>(mode, key)?,
+                    32 => build::<Aes256>(mode, key)?,
                     _ => return Err(Unsupported(format!("an AES-{mode} key of {} bits", n * 8))),
                 }
             }
             ("aes", n) if mode == "xts" || mode == "cbc-elephant" => match n {
-                32 => build::<Aes128>(mode, essiv, key)?,
-                48 => build::<Aes192>(mode, essiv, key)?,
-                64 => build::<Aes256>(mode, essiv, key)?,
+                32 => build::<Aes128>(mode, key)?,
+                48 => build::<Aes192>(mode, key)?,
+                64 => build::<Aes256>(mode, key)?,
                 _ => return Err(Unsupported(format!("an AES-{mode} key of {} bits", n * 8))),
             },
-            ("aes", 16) => build::<Aes128>(mode, essiv, key)?,
-            ("aes", 24) => build::<Aes192>(mode, essiv, key)?,
-            ("aes", 32) => build::<Aes256>(mode, essiv, key)?,
-            ("serpent", _) => build::<Serpent>(mode, essiv, key)?,
-            ("twofish", _) => build::<Twofish>(mode, essiv, key)?,
+            ("aes", 16) => build::<Aes128>(mode, key)?,
+            ("aes", 24) => build::<Aes192>(mode, key)?,
+            ("aes", 32) => build::<Aes256>(mode, key)?,
+            ("serpent", _) => build::<Serpent>(mode, key)?,
+            ("twofish", _) => build::<Twofish>(mode, key)?,
             // VeraCrypt's further ciphers (256-bit keys, XTS).
-            ("camellia", 64) if mode == "xts" => build::<camellia::Camellia256>(mode, essiv, key)?,
-            ("kuznyechik", _) => build::<kuznyechik::Kuznyechik>(mode, essiv, key)?,
+            ("camellia", 64) if mode == "xts" => build::<camellia::Camellia256>(mode, key)?,
+            ("kuznyechik", _) => build::<kuznyechik::Kuznyechik>(mode, key)?,
             (n, k) => return Err(Unsupported(format!("cipher {n} with a {}-bit key", k * 8))),
+        };
+        let inner = match essiv {
+            Some(h) => Box::new(Essiv {
+                iv: essiv_cipher(name, h, key)?,
+                inner,
+            }),
+            None => inner,
         };
         Ok(SectorCipher {
             sector: None,
@@ -470,7 +530,9 @@ mod tests {
         assert!(SectorCipher::new("aes-xts-plain64", &[0; 40]).is_err());
         assert!(SectorCipher::new("aes-gcm-random", &[0; 32]).is_err());
         assert!(SectorCipher::new("des-cbc-plain", &[0; 8]).is_err());
-        assert!(SectorCipher::new("aes-xts-essiv:sha256", &[0; 32]).is_err());
+        assert!(SectorCipher::new("aes-xts-essiv:sha256", &[0; 32]).is_ok());
+        assert!(SectorCipher::new("aes-cbc-essiv:sha1", &[0; 16]).is_err());
+        assert!(SectorCipher::new("aes-ecb-essiv:sha256", &[0; 16]).is_err());
         assert!(SectorCipher::new("aes-cbc-essiv:sha256", &[0; 32]).is_ok());
         assert!(SectorCipher::new("serpent-cbc-plain64", &[0; 32]).is_ok());
         assert!(SectorCipher::new("twofish-xts-plain64", &[0; 64]).is_ok());
@@ -483,12 +545,14 @@ mod tests {
     #[test]
     fn cbc_equals_the_cbc_crate() {
         use cipher::{BlockModeDecrypt, InnerIvInit};
-        for (spec, len) in [
-            ("aes-cbc-plain64", 512usize),
-            ("aes-cbc-essiv:sha256", 4096),
-            ("aes-cbc-plain64", 8192),
+        for (spec, len, bytes) in [
+            ("aes-cbc-plain64", 512usize, 32usize),
+            ("aes-cbc-essiv:sha256", 4096, 32),
+            ("aes-cbc-plain64", 8192, 32),
+            // AES-128 data, AES-256 ESSIV (the digest is the key).
+            ("aes-cbc-essiv:sha256", 512, 16),
         ] {
-            let k: Vec<u8> = (0..32).map(|i| (i * 13 + 1) as u8).collect();
+            let k: Vec<u8> = (0..bytes).map(|i| (i * 13 + 1) as u8).collect();
             let ours = SectorCipher::new(spec, &k).unwrap();
             let data: Vec<u8> = (0..len).map(|i| (i * 29 % 241) as u8).collect();
             let mut iv = Array::from(ours.iv(77, len));
@@ -500,8 +564,13 @@ mod tests {
             }
             let mut want = data.clone();
             let (blocks, _) = Array::slice_as_chunks_mut(&mut want);
-            cbc::Decryptor::<Aes256>::inner_iv_init(Aes256::new_from_slice(&k).unwrap(), &iv)
-                .decrypt_blocks(blocks);
+            if bytes == 16 {
+                cbc::Decryptor::<Aes128>::inner_iv_init(Aes128::new_from_slice(&k).unwrap(), &iv)
+                    .decrypt_blocks(blocks);
+            } else {
+                cbc::Decryptor::<Aes256>::inner_iv_init(Aes256::new_from_slice(&k).unwrap(), &iv)
+                    .decrypt_blocks(blocks);
+            }
             let mut got = data.clone();
             ours.decrypt_sector(77, &mut got);
             assert_eq!(got, want, "{spec} {len}");
@@ -563,5 +632,31 @@ mod tests {
             // The reference is the `twofish` crate; ours is `twofish_fast`.
             check::<twofish::Twofish>("twofish-xts-plain64", &k, sector, n);
         }
+    }
+
+    /// `aes-xts-essiv:sha256`: the tweak input is the sector number encrypted
+    /// under AES-256 keyed by SHA-256 of the whole XTS key, then XTS as usual.
+    #[test]
+    fn xts_behind_essiv_is_xts_with_salted_tweaks() {
+        let k: Vec<u8> = (0..64).map(|i| (i * 7 + 3) as u8).collect();
+        let ours = SectorCipher::new("aes-xts-essiv:sha256", &k).unwrap();
+        let reference = xts_mode::Xts128::new(
+            Aes256::new_from_slice(&k[..32]).unwrap(),
+            Aes256::new_from_slice(&k[32..]).unwrap(),
+        );
+        let salt = Aes256::new_from_slice(&sha2::Sha256::digest(&k)).unwrap();
+        let data: Vec<u8> = (0..512 * 20).map(|i| (i * 11 % 247) as u8).collect();
+        let mut want = data.clone();
+        for (i, s) in want.chunks_exact_mut(512).enumerate() {
+            let mut t = Array::from((3 + i as u128).to_le_bytes());
+            salt.encrypt_block(&mut t);
+            reference.decrypt_sector(s, t.into());
+        }
+        let mut got = data.clone();
+        ours.decrypt_sectors(512, |i| 3 + i as u64, &mut got);
+        assert_eq!(got, want);
+        let mut one = data[..512].to_vec();
+        ours.decrypt_sector(3, &mut one);
+        assert_eq!(one, want[..512]);
     }
 }
