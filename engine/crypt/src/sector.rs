@@ -650,7 +650,7 @@ mod tests {
         for (i, s) in want.chunks_exact_mut(512).enumerate() {
             let mut t = Array::from((3 + i as u128).to_le_bytes());
             salt.encrypt_block(&mut t);
-            reference.decrypt_sector(s, t.into());
+            reference.decrypt_sector(s, t);
         }
         let mut got = data.clone();
         ours.decrypt_sectors(512, |i| 3 + i as u64, &mut got);
