@@ -38,11 +38,19 @@ fn lost_apfs_and_hfs_volumes_are_found_by_scanning_and_read_whole() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let (mut apfs, want_apfs) = bare(dir.path(), "apfs.raw");
-    let (mut hfs, want_hfs) = bare(dir.path(), "hfsplus.raw");
+    let (apfs, want_apfs) = bare(dir.path(), "apfs.raw");
+    let (hfs, want_hfs) = bare(dir.path(), "hfsplus.raw");
     assert!(want_apfs.len() >= 5 && want_hfs.len() >= 5);
-    for primary_gone in [false, true] {
-        if primary_gone {
+    // Intact; the primaries wiped with zeros; overwritten with other bytes.
+    for (round, (primary_gone, zeros)) in [(false, true), (true, true), (true, false)]
+        .into_iter()
+        .enumerate()
+    {
+        let (mut apfs, mut hfs) = (apfs.clone(), hfs.clone());
+        if primary_gone && !zeros {
+            hfs[1024..1536].copy_from_slice(&noise(512, 11));
+            apfs[..4096].copy_from_slice(&noise(4096, 12));
+        } else if primary_gone {
             // The primary volume header destroyed: the alternate one, 1024
             // bytes before the volume's end, proposes where it starts.
             hfs[1024..1536].fill(0);
@@ -56,19 +64,16 @@ fn lost_apfs_and_hfs_volumes_are_found_by_scanning_and_read_whole() {
         img.extend(noise(1 << 20, 2));
         img.extend(&hfs);
         img.extend(noise(1 << 20, 3));
-        let path = dir.path().join(format!("lost{primary_gone}.img"));
+        let path = dir.path().join(format!("lost{round}.img"));
         std::fs::write(&path, &img).unwrap();
-        let case = dir.path().join(format!("case{primary_gone}"));
+        let case = dir.path().join(format!("case{round}"));
         let arts = one_shot_ls("recover", &path, None, &case, 0, &[]);
         let got = files(&arts);
         let missing: Vec<_> = want_apfs
             .union(&want_hfs)
             .filter(|f| !got.contains(f))
             .collect();
-        assert!(
-            missing.is_empty(),
-            "primary gone {primary_gone}: missing {missing:?}"
-        );
+        assert!(missing.is_empty(), "round {round}: missing {missing:?}");
         let f = findings(&case).join("\n");
         let apfs_at = 2 << 20;
         let apfs_how = if primary_gone {

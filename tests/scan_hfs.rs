@@ -222,18 +222,25 @@ fn with_the_primary_volume_header_destroyed_the_alternate_gives_every_file_back(
     let dir = tempfile::tempdir().unwrap();
     let img = unpack(dir.path());
     let good = one_shot_ls("recover", &img, None, &dir.path().join("good"), 0, &[]);
-    // The volume header (byte 1024, 512 bytes) zeroed; the alternate copy
-    // 1024 bytes before the volume's end is left.
-    let mut d = std::fs::read(&img).unwrap();
-    d[1024..1536].fill(0);
-    let bad = dir.path().join("bad.raw");
-    std::fs::write(&bad, &d).unwrap();
-    let case = dir.path().join("case");
-    let arts = one_shot_ls("recover", &bad, None, &case, 0, &[]);
-    assert_eq!(hashes(&arts), hashes(&good));
-    assert!(hashes(&arts).len() >= 8);
-    let f = findings(&case);
-    assert!(f.iter().any(|x| x.contains("alternate")), "{f:?}");
+    // The volume header (byte 1024, 512 bytes) zeroed, then overwritten
+    // with other bytes; the alternate copy 1024 bytes before the volume's
+    // end is left (with other bytes it is believed because it gives the
+    // volume's exact size).
+    let intact = std::fs::read(&img).unwrap();
+    let mut bad = dir.path().join("bad.raw");
+    let mut arts = Vec::new();
+    for (round, with) in [vec![0u8; 512], noise(512, 7)].into_iter().enumerate() {
+        let mut d = intact.clone();
+        d[1024..1536].copy_from_slice(&with);
+        bad = dir.path().join(format!("bad{round}.raw"));
+        std::fs::write(&bad, &d).unwrap();
+        let case = dir.path().join(format!("case{round}"));
+        arts = one_shot_ls("recover", &bad, None, &case, 0, &[]);
+        assert_eq!(hashes(&arts), hashes(&good), "round {round}");
+        assert!(hashes(&arts).len() >= 8);
+        let f = findings(&case);
+        assert!(f.iter().any(|x| x.contains("alternate")), "{f:?}");
+    }
     // The Sleuth Kit on the same damaged volume.
     let fls = std::process::Command::new("fls")
         .args(["-r", "-p"])

@@ -83,17 +83,21 @@ pub(crate) fn probe(vol: &VolumeReader) -> bool {
     let mut b = vec![0u8; 4096];
     let clean = vol.read_at(0, &mut b[..512]).is_ok_and(|r| r.is_clean());
     let magic = &b[32..36] == b"NXSB";
-    if clean && !magic && b[..512].iter().any(|&c| c != 0) {
+    if clean && !magic && b[..512].iter().any(|&c| c != 0) && !ring_starts_at_block_1(vol) {
         return false;
     }
     if magic && vol.read_at(0, &mut b).is_ok_and(|r| r.is_clean()) && parse_nx(&b, 0).is_ok() {
         return true;
     }
     // A zero first sector is also HFS+'s boot blocks (its header is at
-    // 1024): only a block zero throughout reads as a wiped superblock.
+    // 1024): only a block zero throughout reads as a wiped superblock. A
+    // block 0 overwritten with other bytes is believed destroyed when block 1,
+    // where the checkpoint descriptor ring starts, holds a checkpoint map or
+    // superblock copy whose checksum holds: one block more for a volume
+    // whose first sector is blank.
     if clean && !magic {
         let whole = vol.read_at(0, &mut b).is_ok_and(|r| r.is_clean());
-        if whole && b.iter().any(|&c| c != 0) {
+        if whole && b.iter().any(|&c| c != 0) && !ring_starts_at_block_1(vol) {
             return false;
         }
     }
@@ -105,6 +109,19 @@ pub(crate) fn probe(vol: &VolumeReader) -> bool {
         let h = head(b);
         h.otype == NX_SUPERBLOCK && h.sum_ok && parse_nx(b, 0).is_ok()
     })
+}
+
+/// Whether block 1 (4096 bytes in, where containers keep their checkpoint
+/// descriptor ring) is a checkpoint map or a container superblock copy whose
+/// Fletcher-64 checksum holds: one block read, and what tells a container
+/// whose block 0 was overwritten from any other volume.
+fn ring_starts_at_block_1(vol: &VolumeReader) -> bool {
+    let mut b = vec![0u8; 4096];
+    if !vol.read_at(4096, &mut b).is_ok_and(|r| r.is_clean()) {
+        return false;
+    }
+    let h = head(&b);
+    h.sum_ok && (h.otype == NX_SUPERBLOCK || h.otype == CHECKPOINT_MAP)
 }
 
 /// A volume superblock.

@@ -69,10 +69,11 @@ fn parse_header(h: &[u8]) -> Result<Header, String> {
         (b"H+", 4) => false,
         (b"HX", 5) => true,
         _ => {
+            // Bytes, not text: a destroyed header holds anything.
             return Err(format!(
-                "signature {:?} version {ver}",
-                String::from_utf8_lossy(sig)
-            ))
+                "signature {:02x}{:02x} version {ver}, expected 482b (\"H+\") version 4 or 4858 (\"HX\") version 5",
+                sig[0], sig[1]
+            ));
         }
     };
     let block = u64::from(be32(h, 40));
@@ -152,10 +153,17 @@ fn probe_bare(vol: &VolumeReader, h: &[u8; 512], clean: bool) -> bool {
     let damaged = !clean || h.iter().all(|&b| b == 0) || matches!(&h[..2], b"H+" | b"HX");
     let at = vol.len().saturating_sub(1024);
     let mut a = [0u8; 512];
-    damaged
-        && at >= 1536
-        && vol.read_at(at, &mut a).is_ok_and(|r| r.is_clean())
-        && parse_header(&a).is_ok()
+    if at < 1536 || !vol.read_at(at, &mut a).is_ok_and(|r| r.is_clean()) {
+        return false;
+    }
+    // A primary overwritten with other bytes (not zeros, no signature) is
+    // believed gone only when the alternate copy gives this volume's exact
+    // size: a stale copy left at the end by an earlier format of a
+    // partition whose size changed does not claim it. That costs every
+    // volume that is not HFS+ one sector read at its end.
+    parse_header(&a).is_ok_and(|alt| {
+        damaged || u64::from(alt.total_blocks).checked_mul(alt.block) == Some(vol.len())
+    })
 }
 
 pub struct HfsFs {
