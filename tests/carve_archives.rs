@@ -52,7 +52,16 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
         .collect();
     let mut tar_bad = tar_gnu.clone();
     tar_bad[headers[2] + 150] ^= 0x5A;
-    let cut_xz = xz2[..xz2.len() / 2].to_vec();
+    // Cut in half: made with threads, its block headers give each block's
+    // compressed size, so the blocks before the cut are known whole; made
+    // without (one block, or blocks without sizes), nothing is known to hold.
+    let xz3 = made(
+        p,
+        "xz -T2 --block-size=16384 -c src/log.txt > sized.xz",
+        "sized.xz",
+    );
+    let cut_xz = xz3[..xz3.len() / 2].to_vec();
+    let cut_unsized = xz2[..xz2.len() / 2].to_vec();
     let zst = made(p, "zstd -q -c src/log.txt > log.zst", "log.zst");
     let lz4 = made(p, "lz4 -q -c src/log.txt > log.lz4", "log.lz4");
     let lz4_sums = made(p, "lz4 -q -BX -B4 -c src/log.txt > sums.lz4", "sums.lz4");
@@ -77,6 +86,7 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
         (0x680000, &lz4, "unverified"),
         (0x700000, &lz4_sums, "whole"),
         (0x780000, &lz4_bad, "partial"),
+        (0x7C0000, &cut_unsized, "none"),
     ];
     let laid: Vec<(usize, &[u8])> = place
         .iter()
@@ -85,6 +95,10 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
     let arts = carve_laid(p, 8 << 20, 11, &laid, 3);
     let at = |off: usize| carved_at(&arts, off as u64, "");
     for (off, f, kind) in &place {
+        if *kind == "none" {
+            assert!(at(*off).is_none(), "{off:#x}: {:?}", at(*off));
+            continue;
+        }
         let a = at(*off).unwrap_or_else(|| panic!("nothing carved at {off:#x}: {arts:#?}"));
         if *kind == "whole" {
             assert_eq!(a["status"], "complete", "{a}");
@@ -98,6 +112,13 @@ fn xz_and_tar_made_by_their_tools_come_back_whole_and_cut_ones_partial() {
             assert_eq!(a["status"], "partial", "{a}");
         }
     }
+    // The cut stream keeps its blocks before the cut, whole: a prefix
+    // ending where a block header begins.
+    let cut = at(0x400000).unwrap();
+    let kept = cut["size"].as_u64().unwrap() as usize;
+    assert!(kept > 12 + 1024 && kept <= cut_xz.len(), "{cut}");
+    assert_eq!(cut["sha256"], sha256(&xz3[..kept]), "{cut}");
+    assert!(xz3[kept] != 0 && xz3[kept + 1] & 0x40 != 0, "{cut}");
     // The damaged TAR keeps exactly its first two members (their headers
     // and data blocks).
     let bad = at(0x300000).unwrap();

@@ -69,7 +69,7 @@ impl Carver for Bzip2 {
         let mut starts = Vec::new();
         loop {
             let Some(crc) = bits32(r, at + 48) else {
-                return partial(4, "the first block's CRC is cut off");
+                return Verdict::Reject;
             };
             starts.push(at);
             combined = combined.rotate_left(1) ^ crc;
@@ -103,6 +103,11 @@ impl Carver for Bzip2 {
                     // are decoded; this one's header (magic and CRC) is all
                     // that is known of it.
                     starts.pop();
+                    // With the first block cut, all that holds is its header:
+                    // no partial, as for a first block that fails its CRC.
+                    if starts.is_empty() {
+                        return Verdict::Reject;
+                    }
                     if let Some(v) = first_bad(r, level as u8, &starts, at) {
                         return v;
                     }

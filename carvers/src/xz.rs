@@ -80,10 +80,7 @@ impl Carver for Xz {
         let mut from = 12 + first_len;
         loop {
             let Some(yz) = r.find(from, b"YZ") else {
-                return partial(
-                    12 + first_len,
-                    "no stream footer whose index fits the stream",
-                );
+                return whole_blocks(r, head[7] & 0x0F);
             };
             from = yz + 1;
             // The magic ends the 12-byte footer, on a 4-byte boundary.
@@ -99,6 +96,80 @@ impl Carver for Xz {
             }
         }
     }
+}
+
+/// A stream with no footer that fits: partial up to the end of its last
+/// block known whole, a block being whole when the block header its
+/// compressed size (a field `xz -T` writes) points to checks, or the index
+/// starts there. A block without that field, or the first one, cut: nothing
+/// of the data is known to hold, so no partial (its header alone is no
+/// prefix worth a file, as for a header in noise).
+fn whole_blocks(r: &mut Reader<'_>, check_type: u8) -> Verdict {
+    let check = match check_type {
+        0 => 0,
+        t => 4u64 << ((t - 1) / 3),
+    };
+    let mut at = 12u64;
+    for _ in 0..MAX_BLOCKS {
+        let Some(size) = r.u8(at).filter(|&s| s != 0) else {
+            break;
+        };
+        let n = (usize::from(size) + 1) * 4;
+        let Some(h) = r.get(at, n).map(<[u8]>::to_vec) else {
+            break;
+        };
+        if !block_header_ok(&h) || h[1] & 0x40 == 0 {
+            break;
+        }
+        let mut i = 2usize;
+        let Some(packed) = varint(&h, &mut i) else {
+            break;
+        };
+        let Some(next) = packed
+            .checked_add(3)
+            .map(|p| at + n as u64 + p / 4 * 4 + check)
+        else {
+            break;
+        };
+        let follows = match r.u8(next) {
+            Some(0) => index_ok(r, next),
+            Some(s) => r
+                .get(next, (usize::from(s) + 1) * 4)
+                .is_some_and(block_header_ok),
+            None => false,
+        };
+        if !follows {
+            break;
+        }
+        at = next;
+    }
+    if at == 12 {
+        return Verdict::Reject;
+    }
+    partial(at, "no stream footer whose index fits the stream; the blocks before are whole by their headers")
+}
+
+/// Whether an index (its indicator, record count, records, padding and
+/// CRC-32) starts at `at`. Its records are read within the 64 KiB after it,
+/// so an index longer than that (over 4 000 blocks) is not believed here.
+fn index_ok(r: &mut Reader<'_>, at: u64) -> bool {
+    let len = r.limit().saturating_sub(at).min(1 << 16) as usize;
+    let Some(b) = r.get(at, len).map(<[u8]>::to_vec) else {
+        return false;
+    };
+    let mut i = 1usize;
+    let Some(count) = varint(&b, &mut i) else {
+        return false;
+    };
+    for _ in 0..count.min(MAX_BLOCKS) * 2 {
+        if varint(&b, &mut i).is_none() {
+            return false;
+        }
+    }
+    let pad = i.next_multiple_of(4);
+    b.get(i..pad).is_some_and(|p| p.iter().all(|&c| c == 0))
+        && b.get(pad..pad + 4)
+            .is_some_and(|c| crc(&b[..pad]) == u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
 /// A block header: its size byte, flags with no reserved bits, and its CRC-32.
