@@ -69,16 +69,33 @@ fn executables_and_objects_come_back_whole() {
 fn an_executable_in_two_pieces_is_partial_to_what_checks_out() {
     let ls = std::fs::read("/usr/bin/ls").unwrap();
     let d = tempfile::tempdir().unwrap();
-    let mut img = noise(4 << 20, 33);
-    let at = 0x10000;
-    // The cut after the dynamic linking tables (in ls's code), a gap of 9 sectors.
-    let (cut, gap) = ((ls.len() / 2) / 512 * 512, 9 * 512);
-    img[at..at + cut].copy_from_slice(&ls[..cut]);
-    img[at + cut + gap..at + gap + ls.len()].copy_from_slice(&ls[cut..]);
-    let arts = carve_image(d.path(), &img, 3);
-    let a = carved_at(&arts, at as u64, "elf").unwrap_or_else(|| panic!("{arts:#?}"));
-    assert_eq!(a["status"], "partial", "{a}");
-    let n = a["size"].as_u64().unwrap() as usize;
-    assert!((512..=cut).contains(&n), "{n} bytes of a cut at {cut}: {a}");
-    assert_eq!(a["sha256"], sha256(&ls[..n]), "a prefix of the file");
+    // The cut after the dynamic linking tables (in ls's code), then among
+    // them (a sixteenth in), a gap of 9 sectors of noise or of zeros: zeros
+    // after the cut must not pass for the tables (a relocation or symbol
+    // table of zeros is none).
+    for (round, (part, zeros)) in [(2, false), (16, false), (2, true), (16, true)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut img = if zeros {
+            vec![0; 4 << 20]
+        } else {
+            noise(4 << 20, 33)
+        };
+        let at = 0x10000;
+        let (cut, gap) = ((ls.len() / part) / 512 * 512, 9 * 512);
+        img[at..at + cut].copy_from_slice(&ls[..cut]);
+        img[at + cut + gap..at + gap + ls.len()].copy_from_slice(&ls[cut..]);
+        let dir = d.path().join(round.to_string());
+        std::fs::create_dir(&dir).unwrap();
+        let arts = carve_image(&dir, &img, 3);
+        let a = carved_at(&arts, at as u64, "elf").unwrap_or_else(|| panic!("{arts:#?}"));
+        assert_eq!(a["status"], "partial", "{a}");
+        let n = a["size"].as_u64().unwrap() as usize;
+        assert!(
+            (512..=cut).contains(&n),
+            "round {round}: {n} bytes of a cut at {cut}: {a}"
+        );
+        assert_eq!(a["sha256"], sha256(&ls[..n]), "round {round}: a prefix");
+    }
 }

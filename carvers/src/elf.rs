@@ -275,9 +275,12 @@ fn section_ok(r: &mut Reader<'_>, l: &Layout, typ: u64, off: u64, size: u64, ent
     };
     let (big, wide) = (l.big, l.wide);
     match typ {
+        // Each check must fail on zeros as well as on noise: a wiped or
+        // unwritten stretch after a cut would otherwise pass for the file.
         3 => {
             b[0] == 0
                 && b[b.len() - 1] == 0
+                && (b.len() == 1 || b.iter().any(|&c| c != 0))
                 && b.iter()
                     .all(|&c| c == 0 || c.is_ascii_graphic() || c == b' ')
         }
@@ -286,6 +289,7 @@ fn section_ok(r: &mut Reader<'_>, l: &Layout, typ: u64, off: u64, size: u64, ent
             entsize == want
                 && size.is_multiple_of(want)
                 && b[..want as usize].iter().all(|&c| c == 0)
+                && (size == want || b[want as usize..].iter().any(|&c| c != 0))
         }
         4 | 6 => {
             let want = if typ == 6 {
@@ -302,17 +306,29 @@ fn section_ok(r: &mut Reader<'_>, l: &Layout, typ: u64, off: u64, size: u64, ent
             if entsize != want || !size.is_multiple_of(want) {
                 return false;
             }
+            let n = if wide { 8 } else { 4 };
             if typ == 6 {
                 // Tags are small numbers or in the OS and processor ranges,
-                // and a null entry ends the table.
-                let n = if wide { 8 } else { 4 };
+                // and a null entry ends the table (not the first).
                 let tags: Vec<u64> = b.chunks(want as usize).map(|e| int(e, 0, n, big)).collect();
-                return tags.contains(&0)
+                return tags.first().is_some_and(|&t| t != 0)
+                    && tags.contains(&0)
                     && tags
                         .iter()
                         .all(|&t| t < 64 || (0x6000_0000..0x8000_0000).contains(&t));
             }
-            true
+            // Relocations with addends: each r_info names a relocation type
+            // (its low 32 bits in ELF64, low 8 in ELF32) that is not zero
+            // and, in ELF64, a symbol index of at most 24 bits.
+            b.chunks_exact(want as usize).all(|e| {
+                let info = int(e, n, n, big);
+                if wide {
+                    let (sym, ty) = (info >> 32, info & 0xFFFF_FFFF);
+                    (1..256).contains(&ty) && sym < 1 << 24
+                } else {
+                    info & 0xFF != 0
+                }
+            })
         }
         7 => {
             let mut at = 0usize;
@@ -322,7 +338,7 @@ fn section_ok(r: &mut Reader<'_>, l: &Layout, typ: u64, off: u64, size: u64, ent
                     int(&b, at + 4, 4, big) as usize,
                 );
                 let name_end = at + 12 + namesz;
-                if namesz > 64 || name_end > b.len() {
+                if namesz == 0 || namesz > 64 || name_end > b.len() {
                     return false;
                 }
                 let name = &b[at + 12..name_end];
