@@ -287,3 +287,57 @@ fn aac_made_by_ffmpeg_comes_back_whole() {
     }
     assert_eq!(arts.len(), place.len(), "{arts:#?}");
 }
+
+/// Ogg files in two pieces (a cut on a sector boundary inside a page, then a
+/// gap of noise, of zeros, or holding another Ogg file's first pages): the
+/// rest is found by its next page, the cut by the broken page's CRC, and the
+/// file comes back whole in exactly its two pieces. Before, each was partial
+/// at the page the cut fell in.
+#[test]
+fn an_ogg_in_two_pieces_comes_back_whole() {
+    if !tools(&["oggenc", "opusenc"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    wav(&p.join("a.wav"), 3);
+    let vorbis = made(p, "oggenc -Q -o a.ogg a.wav", "a.ogg");
+    let opus = made(p, "opusenc --quiet a.wav a.opus", "a.opus");
+    // (file, cut in sectors, gap in sectors, what the gap holds)
+    let cases: [(&[u8], usize, usize, &str); 4] = [
+        (&vorbis, 20, 37, "noise"),
+        (&vorbis, vorbis.len() / 1024, 5, "zeros"),
+        (&opus, opus.len() / 1536, 64, "an Ogg"),
+        (&opus, 3, 300, "noise"),
+    ];
+    for (i, (file, cut, gap, filler)) in cases.into_iter().enumerate() {
+        let (cut, gap) = (cut * 512, gap * 512);
+        assert!(cut > 512 && cut < file.len() - 512, "case {i}");
+        let mut img = noise(4 << 20, 40 + i as u64);
+        let at = 0x20000;
+        img[at..at + cut].copy_from_slice(&file[..cut]);
+        let hole = at + cut..at + cut + gap;
+        match filler {
+            "zeros" => img[hole.clone()].fill(0),
+            "an Ogg" => img[hole.start..hole.start + 8192].copy_from_slice(&vorbis[..8192]),
+            _ => {}
+        }
+        img[hole.end..hole.end + file.len() - cut].copy_from_slice(&file[cut..]);
+        let dir = p.join(format!("case{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        // The other Ogg's first pages are carved too, cut short: exit 3.
+        let code = if filler == "an Ogg" { 3 } else { 0 };
+        let arts = carve_image(&dir, &img, code);
+        let a = carved_at(&arts, at as u64, "ogg").unwrap_or_else(|| panic!("{i}: {arts:#?}"));
+        assert_eq!(a["sha256"], sha256(file), "case {i} ({filler}): {a}");
+        assert_eq!(a["status"], "complete", "case {i}: {a}");
+        assert_eq!(
+            image_runs(a),
+            vec![
+                (at as u64, cut as u64),
+                (hole.end as u64, (file.len() - cut) as u64)
+            ],
+            "case {i}"
+        );
+    }
+}

@@ -97,39 +97,168 @@ impl Carver for Ogg {
         };
         let n = r.u8(26).map_or(0, u64::from);
         let sub = r.get(27 + n, 8).and_then(codec);
-        // Next sequence number and whether it ended, per logical stream.
-        let mut streams: HashMap<u32, (u32, bool)> = HashMap::from([(serial, (1, false))]);
-        let mut at = len;
-        // Streams of a file all begin before any other page (RFC 3533, 4).
-        let mut opening = true;
-        loop {
-            if streams.values().all(|&(_, ended)| ended) {
+        let mut walk = Walk {
+            streams: HashMap::from([(serial, (1, false))]),
+            opening: true,
+        };
+        let (at, why) = match walk.pages(r, len, 0) {
+            Ok(end) => {
                 return Verdict::Complete {
-                    len: at,
+                    len: end,
                     subtype: sub,
-                };
+                }
             }
-            let (len, flags, serial, seq) = match page(r, at) {
-                Ok(p) => p,
-                Err(why) => return partial_as(at, why, sub),
+            Err(e) => e,
+        };
+        if let Some(fragments) = rejoin(r, &walk, at) {
+            return Verdict::Fragmented {
+                fragments,
+                subtype: sub,
             };
-            let known = streams.get(&serial).copied();
-            let fits = match known {
-                None => opening && flags & 0x02 != 0 && seq == 0,
-                Some((next, ended)) => !ended && seq == next && flags & 0x02 == 0,
-            };
-            if !fits {
-                return partial_as(at, "a page of no stream of this file, or out of order", sub);
+        }
+        partial_as(at, why, sub)
+    }
+}
+
+/// The logical streams met so far: per serial number, the next sequence
+/// number and whether it ended; and whether only beginning-of-stream pages
+/// have come yet (streams of a file all begin before any other page, RFC
+/// 3533, 4).
+#[derive(Clone)]
+struct Walk {
+    streams: HashMap<u32, (u32, bool)>,
+    opening: bool,
+}
+
+impl Walk {
+    /// Pages from logical offset `at`, each read `shift` bytes further on in
+    /// the image, to the page that ends the last stream: the file's logical
+    /// length, or where and why a page does not fit.
+    fn pages(
+        &mut self,
+        r: &mut Reader<'_>,
+        mut at: u64,
+        shift: u64,
+    ) -> Result<u64, (u64, &'static str)> {
+        loop {
+            if self.streams.values().all(|&(_, ended)| ended) {
+                return Ok(at);
             }
-            opening &= flags & 0x02 != 0;
+            let (len, flags, serial, seq) = page(r, at + shift).map_err(|why| (at, why))?;
+            if !self.fits(flags, serial, seq) {
+                return Err((at, "a page of no stream of this file, or out of order"));
+            }
+            self.opening &= flags & 0x02 != 0;
             let next = seq.wrapping_add(1);
-            streams.insert(serial, (next, flags & 0x04 != 0));
+            self.streams.insert(serial, (next, flags & 0x04 != 0));
             at += len;
-            if streams.len() > 64 {
-                return partial_as(at, "more logical streams than a file holds", sub);
+            if self.streams.len() > 64 {
+                return Err((at, "more logical streams than a file holds"));
             }
         }
     }
+
+    fn fits(&self, flags: u8, serial: u32, seq: u32) -> bool {
+        match self.streams.get(&serial).copied() {
+            None => self.opening && flags & 0x02 != 0 && seq == 0,
+            Some((next, ended)) => !ended && seq == next && flags & 0x02 == 0,
+        }
+    }
+}
+
+/// How far past a break the rest of a file in two pieces is looked for.
+const MAX_GAP: u64 = 4 << 20;
+/// Pages tried as the first after the gap.
+const MAX_CONTINUATIONS: usize = 64;
+
+/// A file in two pieces whose walk broke at logical offset `at` (`walk` as
+/// it stood there): the pieces as (offset, length), or None.
+///
+/// The rest is found by its next page: one of this file's streams, with a
+/// good CRC, numbered as the page at `at` (the cut fell on a page boundary)
+/// or as the one after it (the cut fell inside the page at `at`, whose
+/// header and lacing table, before the cut, give its length). The gap is
+/// then known, and the cut, on a sector boundary inside that page, is where
+/// the page's bytes put together give its CRC. Every page after it must then
+/// check to the file's end.
+fn rejoin(r: &mut Reader<'_>, walk: &Walk, at: u64) -> Option<Vec<(u64, u64)>> {
+    const SECTOR: u64 = crate::SECTOR;
+    // The page at the break, read where it lies: its header and table whole.
+    let head = r.get(at, 27).map(<[u8]>::to_vec);
+    let broken = head.as_ref().and_then(|h| {
+        let n = usize::from(h[26]);
+        let table = r.get(at + 27, n)?.to_vec();
+        let body: u64 = table.iter().map(|&s| u64::from(s)).sum();
+        let le = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+        (&h[..4] == b"OggS" && h[4] == 0 && walk.fits(h[5], le(14), le(18))).then_some((
+            27 + n as u64 + body,
+            h[5],
+            le(14),
+            le(18),
+        ))
+    });
+    let mut from = at + 1;
+    for _ in 0..MAX_CONTINUATIONS {
+        let q = r.find(from, b"OggS").filter(|&q| q <= at + MAX_GAP)?;
+        from = q + 1;
+        let Ok((_, flags, serial, seq)) = page(r, q) else {
+            continue;
+        };
+        // The cut on the page boundary: this page is the one due at `at`.
+        if (r.start() + at).is_multiple_of(SECTOR) && walk.fits(flags, serial, seq) {
+            if let Ok(end) = walk.clone().pages(r, at, q - at) {
+                return Some(vec![(0, at), (q, end - at)]);
+            }
+        }
+        // The cut inside the page at `at`: this page is the one after it.
+        let Some((len, bflags, bserial, bseq)) = broken else {
+            continue;
+        };
+        if serial != bserial || seq != bseq.wrapping_add(1) || q < at + len {
+            continue;
+        }
+        let gap = q - (at + len);
+        // Cuts lie on the image's sector boundaries, after the header.
+        let first_cut = (r.start() + at + 28).next_multiple_of(SECTOR) - r.start();
+        let mut found = None;
+        let mut c = first_cut;
+        while c < at + len {
+            let mut b = r.get(at, (c - at) as usize)?.to_vec();
+            b.extend_from_slice(r.get(c + gap, (at + len - c) as usize)?);
+            if page_sum_ok(&b) {
+                if found.is_some() {
+                    // Two cuts fit: no choice is made.
+                    return None;
+                }
+                found = Some(c);
+            }
+            c += SECTOR;
+        }
+        let Some(c) = found else {
+            continue;
+        };
+        let mut w = walk.clone();
+        w.opening &= bflags & 0x02 != 0;
+        w.streams
+            .insert(bserial, (bseq.wrapping_add(1), bflags & 0x04 != 0));
+        if let Ok(end) = w.pages(r, at + len, gap) {
+            return Some(vec![(0, c), (c + gap, end - c)]);
+        }
+    }
+    None
+}
+
+/// Whether a page held whole in `b` carries its CRC.
+fn page_sum_ok(b: &[u8]) -> bool {
+    let Some(n) = b.get(26).map(|&n| usize::from(n)) else {
+        return false;
+    };
+    if b.len() < 27 + n {
+        return false;
+    }
+    let mut zeroed = b[..27].to_vec();
+    zeroed[22..26].fill(0);
+    crc(&b[27..], crc(&zeroed, 0)).to_le_bytes() == b[22..26]
 }
 
 #[cfg(test)]
