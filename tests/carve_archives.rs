@@ -512,3 +512,51 @@ fn a_gzip_stream_cut_inside_a_block_is_partial_before_the_cut() {
         cut_inside_a_block("gzip -6 -n -c", "gz", "gzip", &[0.33, 0.5, 0.8], 513);
     }
 }
+
+/// A gzip stream of one block cut at a sector boundary, zeros after the cut
+/// and a text file laid in them (a stick whose freed clusters were wiped,
+/// then reused): no block boundary says where it broke, and its codes decode
+/// zeros and text for as long as they run. The partial stops where the bytes
+/// cannot be compressed data, at the cut, and the text file is carved whole.
+/// Before, the partial ran through the text to the end of a later stream.
+#[test]
+fn a_one_block_gzip_cut_before_zeros_stops_there_and_leaves_the_text() {
+    if !tools(&["gzip"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    // Lines of hex digits: text that compresses to dense codes (a highly
+    // repetitive text compresses to sparse bytes, which end the partial
+    // earlier, still a prefix).
+    let text: String = noise(24 << 10, 60)
+        .chunks(32)
+        .enumerate()
+        .map(|(i, c)| {
+            let hex: String = c.iter().map(|b| format!("{b:02x}")).collect();
+            format!("{i:05} {hex}\n")
+        })
+        .collect();
+    std::fs::write(p.join("log.txt"), &text).unwrap();
+    let gz = made(p, "gzip -9 -n -c log.txt > log.gz", "log.gz");
+    // A stream cut in its first block, whatever the text compressed to.
+    let cut = (gz.len() / 2) / 512 * 512;
+    assert!(cut >= 1024, "{}", gz.len());
+    let notes: Vec<u8> = (0..120)
+        .map(|i| format!("note {i}: the examiner wrote this down\n"))
+        .collect::<String>()
+        .into_bytes();
+    let mut img = noise(4 << 20, 61);
+    let at = 0x20000;
+    img[at..at + cut].copy_from_slice(&gz[..cut]);
+    img[at + cut..at + cut + 64 * 512].fill(0);
+    let text_at = at + cut + 8 * 512;
+    img[text_at..text_at + notes.len()].copy_from_slice(&notes);
+    let arts = carve_image(p, &img, 3);
+    let a = carved_at(&arts, at as u64, "gzip").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(a["status"], "partial", "{a}");
+    assert_eq!(a["size"], cut as u64, "{a}");
+    assert_eq!(a["sha256"], sha256(&gz[..cut]));
+    let t = carved_at(&arts, text_at as u64, "").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(t["sha256"], sha256(&notes), "{t}");
+}

@@ -1,6 +1,7 @@
 //! gzip validator.
 
 use crate::inflate::{inflate_blocks, BlockStart, End};
+use crate::SECTOR;
 use crate::{Carver, Reader, Verdict};
 
 /// GZIP: header (with optional extra, name, comment, header CRC), a deflate stream
@@ -92,6 +93,7 @@ impl Carver for Gzip {
                 if let Some(v) = broke_in_block(&blocks, run.at, why) {
                     return v;
                 }
+                return not_compressed_from(r, &blocks, off, why);
             }
             return Verdict::Partial {
                 len: off,
@@ -111,16 +113,48 @@ impl Carver for Gzip {
             if let Some(v) = broke_in_block(&blocks, off, why) {
                 return v;
             }
-            return Verdict::Partial {
-                len: off,
-                why: why.into(),
-                subtype: None,
-            };
+            return not_compressed_from(r, &blocks, off, why);
         }
         Verdict::Complete {
             len: off + 8,
             subtype: None,
         }
+    }
+}
+
+/// A stream that broke where no block boundary says where: it goes no
+/// further than the first sector after its first block's start that cannot
+/// be compressed data: one of fewer than 64 byte values (zeros, text, a
+/// table), where Huffman-coded bits take about 300 of 256 in random-looking
+/// bytes. A cut followed by such bytes then costs them nothing: before, the
+/// codes of the block the cut fell in decoded zeros and text as symbols for
+/// as long as they ran, and the partial swallowed the files laid there. Noise
+/// right after the cut stays in (nothing tells it from the stream's bits).
+fn not_compressed_from(r: &mut Reader<'_>, blocks: &[BlockStart], end: u64, why: &str) -> Verdict {
+    let from = blocks.first().map_or(0, |b| b.at);
+    let first = (r.start() + from + 1).next_multiple_of(SECTOR) - r.start();
+    let mut s = first;
+    while s + SECTOR <= end {
+        let Some(b) = r.get(s, SECTOR as usize) else {
+            break;
+        };
+        let mut seen = [false; 256];
+        for &x in b {
+            seen[usize::from(x)] = true;
+        }
+        if seen.iter().filter(|&&x| x).count() < 64 {
+            return Verdict::Partial {
+                len: s,
+                why: format!("{why}; the bytes from here cannot be compressed data"),
+                subtype: None,
+            };
+        }
+        s += SECTOR;
+    }
+    Verdict::Partial {
+        len: end,
+        why: why.into(),
+        subtype: None,
     }
 }
 
