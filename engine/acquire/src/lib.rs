@@ -18,6 +18,7 @@
 //! reading; when the image cannot be hashed in order (an error left a hole to be
 //! filled later) the rest is hashed from the written image at the end.
 
+mod passes;
 mod rescue_map;
 mod saver;
 
@@ -300,6 +301,9 @@ pub fn acquire(
 
 enum Read {
     Ok(Vec<u8>),
+    /// The first sectors came back, then the read failed: the good prefix
+    /// (whole sectors), as the kernel's short read gave it.
+    Part(Vec<u8>),
     Bad,
 }
 
@@ -370,8 +374,21 @@ impl Job<'_> {
 
     fn read(&mut self, pos: u64, len: usize) -> Result<Read, AcquireError> {
         let mut buf = vec![0u8; len];
-        match self.dev.read_exact_at(pos, &mut buf) {
-            Ok(()) => Ok(Read::Ok(buf)),
+        let ss = self.sector() as usize;
+        match self.dev.read_good_prefix(pos, &mut buf) {
+            Ok(n) if n >= len => Ok(Read::Ok(buf)),
+            // A short read before the failure keeps its whole sectors, as
+            // GNU ddrescue does: only the rest is left to trim, so trimming
+            // reads from where the medium failed, not from the block's start.
+            Ok(n) => {
+                self.read_errors += 1;
+                let good = n / ss * ss;
+                if good == 0 {
+                    return Ok(Read::Bad);
+                }
+                buf.truncate(good);
+                Ok(Read::Part(buf))
+            }
             Err(DeviceError::Media) => {
                 self.read_errors += 1;
                 Ok(Read::Bad)
@@ -495,141 +512,6 @@ impl Job<'_> {
         self.saver
             .flush()
             .map_err(|(path, detail): SaveError| err(&path, None, detail))
-    }
-
-    /// Copy pass over non-tried areas. Returns true if interrupted.
-    fn copy_pass(&mut self, pass: u32, skipping: bool) -> Result<bool, AcquireError> {
-        self.set_phase(Phase::Copying, pass);
-        let cluster = self.opts.cluster.max(self.dev.sector_size() as usize) as u64;
-        for area in self.map.extents_with(MapStatus::NonTried) {
-            let mut pos = area.start;
-            let mut skip = self.opts.initial_skip;
-            while pos < area.end() {
-                if self.interrupted() {
-                    return Ok(true);
-                }
-                self.pos = pos;
-                // Keep reads cluster-aligned so errors land on the same boundaries
-                // whatever the starting point (as after a resume).
-                let aligned_end = (pos / cluster + 1) * cluster;
-                let len = (aligned_end.min(area.end()) - pos) as usize;
-                match self.read(pos, len)? {
-                    Read::Ok(data) => {
-                        self.rescued(pos, data)?;
-                        skip = self.opts.initial_skip;
-                        pos += len as u64;
-                    }
-                    Read::Bad => {
-                        self.map
-                            .set(Extent::new(pos, len as u64), MapStatus::NonTrimmed);
-                        pos += len as u64;
-                        if skipping {
-                            // Skip ahead, aligned, leaving the skipped part for pass 2.
-                            pos = ((pos + skip).div_ceil(cluster) * cluster).min(area.end());
-                            skip = (skip * 2).min(self.opts.max_skip.max(cluster));
-                        }
-                        self.tick()?;
-                    }
-                }
-            }
-        }
-        self.phase_save()?;
-        Ok(false)
-    }
-
-    fn sector(&self) -> u64 {
-        u64::from(self.dev.sector_size().max(1))
-    }
-
-    /// The sector-aligned piece of `area` that starts at `pos` (clipped to the area).
-    fn sector_at(&self, pos: u64, area: &Extent) -> Extent {
-        let ss = self.sector();
-        Extent::from_bounds(pos, ((pos / ss + 1) * ss).min(area.end()))
-    }
-
-    /// Reads one sector-sized piece and records the outcome; true if it was good.
-    fn read_piece(&mut self, piece: Extent, bad: MapStatus) -> Result<bool, AcquireError> {
-        self.pos = piece.start;
-        match self.read(piece.start, piece.len as usize)? {
-            Read::Ok(d) => {
-                self.rescued(piece.start, d)?;
-                Ok(true)
-            }
-            Read::Bad => {
-                self.map.set(piece, bad);
-                self.tick()?;
-                Ok(false)
-            }
-        }
-    }
-
-    fn trim(&mut self) -> Result<bool, AcquireError> {
-        self.set_phase(Phase::Trimming, 1);
-        let ss = self.sector();
-        for area in self.map.extents_with(MapStatus::NonTrimmed) {
-            // Leading edge, forwards.
-            let mut lo = area.start;
-            while lo < area.end() {
-                if self.interrupted() {
-                    return Ok(true);
-                }
-                let piece = self.sector_at(lo, &area);
-                lo = piece.end();
-                if !self.read_piece(piece, MapStatus::BadSector)? {
-                    break;
-                }
-            }
-            // Trailing edge, backwards.
-            let mut hi = area.end();
-            while hi > lo {
-                if self.interrupted() {
-                    return Ok(true);
-                }
-                let start = if hi % ss == 0 { hi - ss } else { hi - hi % ss }.max(lo);
-                let piece = Extent::from_bounds(start, hi);
-                hi = start;
-                if !self.read_piece(piece, MapStatus::BadSector)? {
-                    break;
-                }
-            }
-            if hi > lo {
-                self.map
-                    .set(Extent::from_bounds(lo, hi), MapStatus::NonScraped);
-            }
-        }
-        self.phase_save()?;
-        Ok(false)
-    }
-
-    fn sector_by_sector(&mut self, from: MapStatus) -> Result<bool, AcquireError> {
-        for area in self.map.extents_with(from) {
-            let mut pos = area.start;
-            while pos < area.end() {
-                if self.interrupted() {
-                    return Ok(true);
-                }
-                let piece = self.sector_at(pos, &area);
-                pos = piece.end();
-                self.read_piece(piece, MapStatus::BadSector)?;
-            }
-        }
-        self.phase_save()?;
-        Ok(false)
-    }
-
-    fn scrape(&mut self) -> Result<bool, AcquireError> {
-        self.set_phase(Phase::Scraping, 1);
-        self.sector_by_sector(MapStatus::NonScraped)
-    }
-
-    fn retry(&mut self) -> Result<bool, AcquireError> {
-        for pass in 1..=self.opts.retries {
-            self.set_phase(Phase::Retrying, pass);
-            if self.sector_by_sector(MapStatus::BadSector)? {
-                return Ok(true);
-            }
-        }
-        Ok(false)
     }
 
     /// Hashes the image from the hashed prefix onwards by reading it back from the

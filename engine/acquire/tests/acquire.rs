@@ -303,3 +303,75 @@ fn refuses_to_overwrite_an_image_without_its_mapfile_or_resume_a_foreign_map() {
     .unwrap_err();
     assert!(e.to_string().contains("not written for this source"), "{e}");
 }
+
+/// A drive read through the kernel: a read that meets a bad sector returns the
+/// bytes before it (a short read), as a block device or FUSE mount does.
+struct ShortReads {
+    inner: MemDevice,
+    bad: Vec<Extent>,
+    reads: AtomicU64,
+}
+
+impl BlockDevice for ShortReads {
+    fn size(&self) -> u64 {
+        self.inner.size()
+    }
+    fn sector_size(&self) -> u32 {
+        512
+    }
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
+        match self.read_good_prefix(offset, buf)? {
+            n if n == buf.len() => Ok(()),
+            _ => Err(DeviceError::Media),
+        }
+    }
+    fn read_good_prefix(&self, offset: u64, buf: &mut [u8]) -> Result<usize, DeviceError> {
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        let want = Extent::new(offset, buf.len() as u64);
+        let first_bad = self
+            .bad
+            .iter()
+            .filter(|b| b.overlaps(&want))
+            .map(|b| b.start.max(offset))
+            .min();
+        let good = first_bad.map_or(buf.len(), |b| (b - offset) as usize);
+        self.inner.read_exact_at(offset, &mut buf[..good])?;
+        Ok(good)
+    }
+    fn describe(&self) -> String {
+        "short-reads".into()
+    }
+}
+
+/// The bytes a short read returned before the failure are kept, as GNU
+/// ddrescue keeps them: the same image, map and hashes as a drive that fails
+/// whole reads, with trimming reading only from the failure on, so fewer
+/// reads in all.
+#[test]
+fn a_short_read_before_a_bad_sector_keeps_its_bytes_and_trims_less() {
+    let orig = data(4 * 1024 * 1024);
+    let bad = [
+        Extent::new(40 * 1024, 512),
+        Extent::new(1024 * 1024 + 60 * 1024, 4096),
+        Extent::new(3 * 1024 * 1024 + 512, 1024),
+    ];
+    let mut whole = MemDevice::new(orig.clone());
+    for e in bad {
+        whole = whole.with_bad(e);
+    }
+    let short = ShortReads {
+        inner: MemDevice::new(orig.clone()),
+        bad: bad.to_vec(),
+        reads: AtomicU64::new(0),
+    };
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let ra = run(&whole, a.path(), opts());
+    let rb = run(&short, b.path(), opts());
+    let img = |d: &tempfile::TempDir| std::fs::read(d.path().join("out.img")).unwrap();
+    assert_eq!(img(&b), expected_image(&orig, &bad));
+    assert_eq!(img(&a), img(&b));
+    assert_eq!(rb.bad_extents, bad.to_vec());
+    assert_eq!(ra.digests.unwrap().sha256, rb.digests.unwrap().sha256);
+    let (na, nb) = (whole.reads(), short.reads.load(Ordering::Relaxed));
+    assert!(nb + 100 < na, "reads: {nb} with short reads, {na} without");
+}

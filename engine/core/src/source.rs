@@ -294,6 +294,17 @@ pub trait BlockDevice: Send + Sync {
     fn sector_size(&self) -> u32;
     /// Reads exactly `buf.len()` bytes at `offset`, which must lie inside the device.
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError>;
+    /// Like `read_exact_at`, but a media error after some bytes came back (the
+    /// kernel returns a short read up to the page that failed) keeps them:
+    /// `Ok(n)`, the first `n` bytes of `buf` read good, `n < buf.len()` when
+    /// the rest failed. A device that cannot tell reports 0 good bytes.
+    fn read_good_prefix(&self, offset: u64, buf: &mut [u8]) -> Result<usize, DeviceError> {
+        match self.read_exact_at(offset, buf) {
+            Ok(()) => Ok(buf.len()),
+            Err(DeviceError::Media) => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
     fn describe(&self) -> String;
 }
 
@@ -306,6 +317,9 @@ impl<T: BlockDevice + ?Sized> BlockDevice for Arc<T> {
     }
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
         (**self).read_exact_at(offset, buf)
+    }
+    fn read_good_prefix(&self, offset: u64, buf: &mut [u8]) -> Result<usize, DeviceError> {
+        (**self).read_good_prefix(offset, buf)
     }
     fn describe(&self) -> String {
         (**self).describe()
@@ -321,6 +335,9 @@ impl<T: BlockDevice + ?Sized> BlockDevice for Box<T> {
     }
     fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
         (**self).read_exact_at(offset, buf)
+    }
+    fn read_good_prefix(&self, offset: u64, buf: &mut [u8]) -> Result<usize, DeviceError> {
+        (**self).read_good_prefix(offset, buf)
     }
     fn describe(&self) -> String {
         (**self).describe()

@@ -145,6 +145,18 @@ impl BlockDevice for FileDevice {
         self.read_sparse(offset, buf)
     }
 
+    fn read_good_prefix(&self, offset: u64, buf: &mut [u8]) -> Result<usize, DeviceError> {
+        // Plain reads: the kernel's short read before a failing page is what
+        // tells how far the good bytes go (a sparse image file has no bad
+        // sectors to find).
+        let mut done = 0usize;
+        match self.read_plain_from(offset, buf, &mut done) {
+            Ok(()) => Ok(buf.len()),
+            Err(DeviceError::Media) => Ok(done),
+            Err(e) => Err(e),
+        }
+    }
+
     fn describe(&self) -> String {
         self.path.clone()
     }
@@ -208,10 +220,20 @@ impl FileDevice {
     }
 
     fn read_plain(&self, offset: u64, buf: &mut [u8]) -> Result<(), DeviceError> {
-        let mut done = 0usize;
-        while done < buf.len() {
-            let pos = offset + done as u64;
-            match self.file.read_at(&mut buf[done..], pos) {
+        self.read_plain_from(offset, buf, &mut 0)
+    }
+
+    /// `read_plain`, counting in `done` the bytes read before any error.
+    fn read_plain_from(
+        &self,
+        offset: u64,
+        buf: &mut [u8],
+        done: &mut usize,
+    ) -> Result<(), DeviceError> {
+        *done = 0;
+        while *done < buf.len() {
+            let pos = offset + *done as u64;
+            match self.file.read_at(&mut buf[*done..], pos) {
                 Ok(0) => {
                     return Err(DeviceError::Fatal(SourceError::new(
                         &self.path,
@@ -223,7 +245,7 @@ impl FileDevice {
                         ),
                     )))
                 }
-                Ok(n) => done += n,
+                Ok(n) => *done += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_media_error(&e) => return Err(DeviceError::Media),
                 Err(e) => {
