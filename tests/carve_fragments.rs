@@ -651,12 +651,14 @@ fn zeros_inside_a_cross_reference_table_are_a_gap_not_white_space() {
 }
 
 /// GIFs ImageMagick wrote: whole, each image's LZW codes decode to exactly its
-/// width × height pixels, so the file is `carved-complete`; in two pieces with
-/// noise between, the sub-block lengths can chain on through the noise (the
-/// file was called whole before), but an LZW code no table holds comes soon
-/// after the cut: partial, up to the sector where it was cut.
+/// width × height pixels, so the file is `carved-complete`. In two pieces with
+/// noise between, an LZW code no table holds comes soon after the cut (the
+/// sub-block lengths alone chain on through noise); the rest is where the codes
+/// go on from the decoder's state at a cut just before, to exactly the pixel
+/// count and the trailer: whole, in its two pieces. Cut short with nothing
+/// after (the rest overwritten): partial, up to the sector where it was cut.
 #[test]
-fn a_gif_in_two_pieces_is_partial_at_its_cut() {
+fn a_gif_in_two_pieces_comes_back_whole_and_a_cut_one_partial() {
     if !tools(&["convert"]) {
         return;
     }
@@ -669,15 +671,20 @@ fn a_gif_in_two_pieces_is_partial_at_its_cut() {
     );
     assert!(gif.len() > 40 * 512, "{}", gif.len());
     let cut = 30 * 512;
-    let (img, _) = lay(4 << 20, 0x20000, &gif, &[cut], &[64 * 512]);
-    let mut img = img;
+    let (mut img, pieces) = lay(4 << 20, 0x20000, &gif, &[cut], &[64 * 512]);
     let whole = 0x200000usize;
     img[whole..whole + gif.len()].copy_from_slice(&gif);
+    let short = 0x300000usize;
+    img[short..short + cut].copy_from_slice(&gif[..cut]);
     let arts = carve_image(p, &img, 3);
     let a = carved_at(&arts, whole as u64, "gif").unwrap_or_else(|| panic!("{arts:#?}"));
     assert_eq!(a["recovery"], "carved-complete", "{a}");
     assert_eq!(a["sha256"], sha256(&gif));
     let b = carved_at(&arts, 0x20000, "gif").unwrap_or_else(|| panic!("{arts:#?}"));
-    assert_eq!(b["status"], "partial", "{b}");
-    assert_eq!(b["size"], cut as u64, "{b}");
+    assert_eq!(b["status"], "complete", "{b}");
+    assert_eq!(b["sha256"], sha256(&gif), "{b}");
+    assert_eq!(image_runs(b), pieces);
+    let c = carved_at(&arts, short as u64, "gif").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(c["status"], "partial", "{c}");
+    assert_eq!(c["size"], cut as u64, "{c}");
 }

@@ -36,88 +36,135 @@ impl Carver for Gif {
         if flags & 0x80 != 0 {
             off += 3 << ((flags & 7) + 1);
         }
-        let mut images = 0;
-        // Every image gave exactly its width × height pixels.
-        let mut exact = true;
-        // Sub-blocks: length byte, data, until a zero length.
-        let sub_blocks = |r: &mut Reader<'_>, mut off: u64| -> Option<u64> {
-            loop {
-                let n = r.u8(off)?;
-                off += 1 + u64::from(n);
-                if n == 0 {
-                    return Some(off);
-                }
-            }
-        };
-        loop {
-            match r.u8(off) {
-                Some(0x3B) => {
-                    return if images > 0 {
-                        Verdict::whole(off + 1, None, exact)
-                    } else {
-                        Verdict::Reject
-                    };
-                }
-                Some(0x2C) => {
-                    let (Some(f), Some(w), Some(h)) =
-                        (r.u8(off + 9), r.le16(off + 5), r.le16(off + 7))
-                    else {
-                        return partial(off, "cut in an image descriptor");
-                    };
-                    off += 10;
-                    if f & 0x80 != 0 {
-                        off += 3 << ((f & 7) + 1);
-                    }
-                    let min = match r.u8(off) {
-                        Some(m @ 2..=12) => m,
-                        _ => {
-                            return if images > 0 {
-                                partial(off, "bad LZW code size")
-                            } else {
-                                Verdict::Reject
-                            }
-                        }
-                    };
-                    match lzw(r, off + 1, min) {
-                        Lzw::End { end, pixels } => {
-                            exact &= pixels == u64::from(w) * u64::from(h);
-                            off = end;
-                        }
-                        Lzw::Cut => return partial(off, "image data cut off"),
-                        Lzw::Bad(at) => {
-                            if images == 0 && at < SECTOR {
-                                return Verdict::Reject;
-                            }
-                            // Foreign data begins at a sector boundary before
-                            // the code that cannot be.
-                            let len = r.sector_before(at).max(off);
-                            return partial(len, "an LZW code no table holds");
-                        }
-                    }
-                    images += 1;
-                }
-                Some(0x21) => match sub_blocks(r, off + 2) {
-                    Some(o) => off = o,
-                    None => {
-                        return if images > 0 {
-                            partial(off, "extension cut off")
-                        } else {
-                            Verdict::Reject
-                        }
-                    }
-                },
-                _ => {
-                    return if images > 0 {
-                        partial(off, "block expected")
-                    } else {
-                        Verdict::Reject
-                    }
-                }
-            }
+        match blocks(r, off, 0, true, true) {
+            Blocks::Done(v) => v,
+            Blocks::Broke {
+                data,
+                min,
+                pixels,
+                at,
+            } => match rejoin(r, data, min, pixels, at) {
+                Some(v) => v,
+                None => partial(
+                    r.sector_before(at).max(data - 1),
+                    "an LZW code no table holds",
+                ),
+            },
         }
     }
 }
 
+/// Where the walk of a GIF's blocks ended.
+enum Blocks {
+    Done(Verdict),
+    /// An image's LZW data broke at `at`: its data's sub-blocks start at
+    /// `data` (its LZW minimum code size byte is just before), `min` that
+    /// size, `pixels` its width × height.
+    Broke {
+        data: u64,
+        min: u8,
+        pixels: u64,
+        at: u64,
+    },
+}
+
+/// The blocks from `off` to the trailer — images (descriptor, local table,
+/// LZW data sub-blocks) and extensions (sub-blocks) — `images` of them met
+/// before, with `exact` pixel counts so far. `rejoin` the first broken image
+/// may be put together again (not after a rejoin: one gap only).
+fn blocks(
+    r: &mut Reader<'_>,
+    mut off: u64,
+    mut images: u32,
+    mut exact: bool,
+    rejoin: bool,
+) -> Blocks {
+    let done = Blocks::Done;
+    // Sub-blocks: length byte, data, until a zero length.
+    let sub_blocks = |r: &mut Reader<'_>, mut off: u64| -> Option<u64> {
+        loop {
+            let n = r.u8(off)?;
+            off += 1 + u64::from(n);
+            if n == 0 {
+                return Some(off);
+            }
+        }
+    };
+    loop {
+        match r.u8(off) {
+            Some(0x3B) => {
+                return done(if images > 0 {
+                    Verdict::whole(off + 1, None, exact)
+                } else {
+                    Verdict::Reject
+                });
+            }
+            Some(0x2C) => {
+                let (Some(f), Some(w), Some(h)) = (r.u8(off + 9), r.le16(off + 5), r.le16(off + 7))
+                else {
+                    return done(partial(off, "cut in an image descriptor"));
+                };
+                off += 10;
+                if f & 0x80 != 0 {
+                    off += 3 << ((f & 7) + 1);
+                }
+                let min = match r.u8(off) {
+                    Some(m @ 2..=12) => m,
+                    _ => {
+                        return done(if images > 0 {
+                            partial(off, "bad LZW code size")
+                        } else {
+                            Verdict::Reject
+                        })
+                    }
+                };
+                let pixels = u64::from(w) * u64::from(h);
+                match lzw(r, off + 1, min) {
+                    Lzw::End { end, pixels: got } => {
+                        exact &= got == pixels;
+                        off = end;
+                    }
+                    Lzw::Cut => return done(partial(off, "image data cut off")),
+                    Lzw::Bad(at) => {
+                        if images == 0 && at < SECTOR {
+                            return done(Verdict::Reject);
+                        }
+                        if rejoin && exact {
+                            return Blocks::Broke {
+                                data: off + 1,
+                                min,
+                                pixels,
+                                at,
+                            };
+                        }
+                        // Foreign data begins at a sector boundary before
+                        // the code that cannot be.
+                        let len = r.sector_before(at).max(off);
+                        return done(partial(len, "an LZW code no table holds"));
+                    }
+                }
+                images += 1;
+            }
+            Some(0x21) => match sub_blocks(r, off + 2) {
+                Some(o) => off = o,
+                None => {
+                    return done(if images > 0 {
+                        partial(off, "extension cut off")
+                    } else {
+                        Verdict::Reject
+                    })
+                }
+            },
+            _ => {
+                return done(if images > 0 {
+                    partial(off, "block expected")
+                } else {
+                    Verdict::Reject
+                })
+            }
+        }
+    }
+}
 /// How an image's LZW data ended.
 enum Lzw {
     /// At the zero-length sub-block ending it (`end` just past it), having
@@ -129,14 +176,109 @@ enum Lzw {
     Bad(u64),
 }
 
-/// Decodes the LZW codes in the sub-blocks from `off` (GIF's variant: codes
-/// least significant bit first, growing from `min` + 1 to 12 bits, clear and
-/// end codes), counting the pixels they give without making them.
-fn lzw(r: &mut Reader<'_>, mut off: u64, min: u8) -> Lzw {
-    let clear = 1u32 << min;
-    let mut lens = vec![1u32; 8192];
-    let (mut size, mut next, mut prev) = (u32::from(min) + 1, clear + 2, None::<u32>);
-    let (mut acc, mut bits, mut pixels, mut done) = (0u32, 0u32, 0u64, false);
+/// GIF's LZW decoder (codes least significant bit first, growing from
+/// `min` + 1 to 12 bits, clear and end codes), counting the pixels the codes
+/// give without making them; fed a sub-block's bytes at a time, so it can be
+/// stopped at a cut and carried on from bytes somewhere else.
+#[derive(Clone)]
+struct Decoder {
+    min: u8,
+    /// Each code's string length (only lengths are needed to count pixels).
+    lens: Vec<u16>,
+    size: u32,
+    next: u32,
+    prev: Option<u32>,
+    acc: u32,
+    bits: u32,
+    pixels: u64,
+    /// The end code was met: the rest of the sub-blocks are skipped.
+    done: bool,
+}
+
+impl Decoder {
+    fn new(min: u8) -> Decoder {
+        let clear = 1u32 << min;
+        Decoder {
+            min,
+            lens: vec![1; 4096],
+            size: u32::from(min) + 1,
+            next: clear + 2,
+            prev: None,
+            acc: 0,
+            bits: 0,
+            pixels: 0,
+            done: false,
+        }
+    }
+
+    /// Decodes `bytes`; `Err(i)`: byte `i` completed a code no table holds.
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), usize> {
+        let clear = 1u32 << self.min;
+        for (i, &byte) in bytes.iter().enumerate() {
+            if self.done {
+                return Ok(());
+            }
+            self.acc |= u32::from(byte) << self.bits;
+            self.bits += 8;
+            while self.bits >= self.size && !self.done {
+                let code = self.acc & ((1 << self.size) - 1);
+                self.acc >>= self.size;
+                self.bits -= self.size;
+                if code == clear {
+                    (self.size, self.next, self.prev) = (u32::from(self.min) + 1, clear + 2, None);
+                    continue;
+                }
+                if code == clear + 1 {
+                    self.done = true;
+                    break;
+                }
+                let Some(p) = self.prev else {
+                    if code > clear {
+                        return Err(i);
+                    }
+                    self.pixels += 1;
+                    self.prev = Some(code);
+                    continue;
+                };
+                let len = match code.cmp(&self.next) {
+                    std::cmp::Ordering::Less => self.lens[code as usize],
+                    std::cmp::Ordering::Equal if self.next < 4096 => {
+                        self.lens[p as usize].saturating_add(1)
+                    }
+                    _ => return Err(i),
+                };
+                self.pixels += u64::from(len);
+                if self.next < 4096 {
+                    self.lens[self.next as usize] = self.lens[p as usize].saturating_add(1);
+                    self.next += 1;
+                    if self.next == 1 << self.size && self.size < 12 {
+                        self.size += 1;
+                    }
+                }
+                self.prev = Some(code);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Decodes the LZW data in the sub-blocks from `off`.
+fn lzw(r: &mut Reader<'_>, off: u64, min: u8) -> Lzw {
+    lzw_from(r, off, 0, &mut Decoder::new(min))
+}
+
+/// Decodes on with `d` from `off`, where the first `skip` bytes are the rest
+/// of a sub-block begun elsewhere, then sub-blocks to the zero length.
+fn lzw_from(r: &mut Reader<'_>, mut off: u64, skip: u64, d: &mut Decoder) -> Lzw {
+    if skip > 0 {
+        let Some(block) = r.get(off, skip as usize) else {
+            return Lzw::Cut;
+        };
+        if let Err(i) = d.feed(block) {
+            return Lzw::Bad(off + i as u64);
+        }
+        off += skip;
+    }
     loop {
         let Some(n) = r.u8(off) else {
             return Lzw::Cut;
@@ -144,55 +286,113 @@ fn lzw(r: &mut Reader<'_>, mut off: u64, min: u8) -> Lzw {
         let start = off + 1;
         off = start + u64::from(n);
         if n == 0 {
-            return Lzw::End { end: off, pixels };
-        }
-        if done {
-            if r.get(start, usize::from(n)).is_none() {
-                return Lzw::Cut;
-            }
-            continue;
+            return Lzw::End {
+                end: off,
+                pixels: d.pixels,
+            };
         }
         let Some(block) = r.get(start, usize::from(n)) else {
             return Lzw::Cut;
         };
-        for (i, &byte) in block.iter().enumerate() {
-            acc |= u32::from(byte) << bits;
-            bits += 8;
-            while bits >= size && !done {
-                let code = acc & ((1 << size) - 1);
-                acc >>= size;
-                bits -= size;
-                if code == clear {
-                    (size, next, prev) = (u32::from(min) + 1, clear + 2, None);
-                    continue;
-                }
-                if code == clear + 1 {
-                    done = true;
-                    break;
-                }
-                let Some(p) = prev else {
-                    if code > clear {
-                        return Lzw::Bad(start + i as u64);
-                    }
-                    pixels += 1;
-                    prev = Some(code);
-                    continue;
-                };
-                let len = match code.cmp(&next) {
-                    std::cmp::Ordering::Less => lens[code as usize],
-                    std::cmp::Ordering::Equal if next < 4096 => lens[p as usize] + 1,
-                    _ => return Lzw::Bad(start + i as u64),
-                };
-                pixels += u64::from(len);
-                if next < 4096 {
-                    lens[next as usize] = lens[p as usize] + 1;
-                    next += 1;
-                    if next == 1 << size && size < 12 {
-                        size += 1;
-                    }
-                }
-                prev = Some(code);
-            }
+        if let Err(i) = d.feed(block) {
+            return Lzw::Bad(start + i as u64);
         }
+    }
+}
+
+/// Cuts tried, back from the sector where decoding broke: garbage decodes
+/// for a few codes while the code table has room, and for a few KiB once it
+/// is full (every 12-bit code is then one it holds, until a clear code).
+const CUTS: u64 = 16;
+/// How far on the rest of the file is looked for.
+const MAX_GAP: u64 = 2 << 20;
+/// Bytes decoded from a continuation before it is taken for a candidate
+/// worth decoding to its end.
+const PROBE: u64 = 64;
+
+/// A GIF in two pieces, its image whose sub-blocks start at `data` broken at
+/// `at`: for each cut on a sector boundary before the break (the decoder's
+/// state there, and how much of the sub-block the cut fell in is still to
+/// come), each sector boundary up to 2 MiB on is tried as where the rest
+/// lies: the codes must go on decoding there, to the zero-length sub-block,
+/// giving exactly the image's pixels, and the blocks after it must reach the
+/// trailer. The first layout that does is the file; a check covered it (the
+/// pixel count, which a wrong layout misses), so it is complete.
+fn rejoin(r: &mut Reader<'_>, data: u64, min: u8, pixels: u64, at: u64) -> Option<Verdict> {
+    let last = r.sector_before(at);
+    for k in 0..CUTS {
+        let c = last.checked_sub(k * SECTOR)?;
+        if c <= data {
+            return None;
+        }
+        let (d, skip) = state_at(r, data, min, c)?;
+        let mut s = c + SECTOR;
+        while s <= c + MAX_GAP && s < r.limit() {
+            if r.exhausted() {
+                return None;
+            }
+            if probe(r, s, skip, &d) {
+                let mut full = d.clone();
+                if let Lzw::End { end, pixels: got } = lzw_from(r, s, skip, &mut full) {
+                    if got == pixels {
+                        if let Blocks::Done(Verdict::Complete { len, subtype }) =
+                            blocks(r, end, 1, true, false)
+                        {
+                            return Some(Verdict::Fragmented {
+                                fragments: vec![(0, c), (s, len - s)],
+                                subtype,
+                            });
+                        }
+                    }
+                }
+            }
+            s += SECTOR;
+        }
+    }
+    None
+}
+
+/// Whether the codes go on decoding from `s` for a few dozen bytes (the
+/// `skip` bytes left of a sub-block, or the next sub-block's): garbage breaks
+/// them within bytes while the code table has room.
+fn probe(r: &mut Reader<'_>, s: u64, skip: u64, d: &Decoder) -> bool {
+    let (at, n) = if skip > 0 {
+        (s, skip)
+    } else {
+        match r.u8(s) {
+            Some(0) => return true,
+            Some(n) => (s + 1, u64::from(n)),
+            None => return false,
+        }
+    };
+    let mut p = d.clone();
+    r.get(at, n.min(PROBE) as usize)
+        .is_some_and(|b| p.feed(b).is_ok())
+}
+
+/// The decoder as it stands at cut `c` of the sub-blocks from `data`, with
+/// the bytes of the sub-block the cut fell in still to come (0: the cut lies
+/// on a length byte). None if decoding breaks before `c`.
+fn state_at(r: &mut Reader<'_>, data: u64, min: u8, c: u64) -> Option<(Decoder, u64)> {
+    let mut d = Decoder::new(min);
+    let mut off = data;
+    loop {
+        if off >= c {
+            return Some((d, 0));
+        }
+        let n = u64::from(r.u8(off)?);
+        if n == 0 {
+            return None;
+        }
+        let start = off + 1;
+        let end = start + n;
+        let upto = end.min(c);
+        if upto > start {
+            d.feed(r.get(start, (upto - start) as usize)?).ok()?;
+        }
+        if end > c {
+            return Some((d, end - c));
+        }
+        off = end;
     }
 }
