@@ -200,3 +200,62 @@ fn icons_and_photoshop_documents_come_back_whole() {
         "a PNG inside an icon is carved on its own"
     );
 }
+
+/// A TIFF ImageMagick wrote (uncompressed RGB strips, the IFD after them) in
+/// two pieces, noise between: the IFD the header points to is a gap further
+/// on, and the pixels turn as rough as noise at the cut and resume as smooth
+/// exactly that gap later. The file comes back whole in its two pieces, put
+/// together by the samples' texture (no check covers them, and the recovery
+/// says so). Before, nothing was carved: the first IFD read as garbage.
+#[test]
+fn a_tiff_in_two_pieces_comes_back_whole_by_its_samples() {
+    if !tools(&["convert"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let tif = made(
+        p,
+        "convert -size 300x200 -seed 9 plasma:fractal t.tif",
+        "t.tif",
+    );
+    assert!(tif.len() > 300 * 200 * 3, "{}", tif.len());
+    // ImageMagick's default 16-bit samples, and 8-bit ones.
+    let tif8 = made(
+        p,
+        "convert -size 300x200 -seed 4 plasma:fractal -depth 8 t8.tif",
+        "t8.tif",
+    );
+    for (i, (tif, cut, gap)) in [
+        (&tif, 200 * 512, 100 * 512),
+        (&tif, 37 * 512, 3000 * 512),
+        (&tif8, 100 * 512, 20 * 512),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut img = noise(4 << 20, 70 + i as u64);
+        let at = 0x20000;
+        img[at..at + cut].copy_from_slice(&tif[..cut]);
+        let rest = at + cut + gap;
+        img[rest..rest + tif.len() - cut].copy_from_slice(&tif[cut..]);
+        let dir = p.join(format!("case{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        let arts = carve_image(&dir, &img, 0);
+        let a = carved_at(&arts, at as u64, "tiff").unwrap_or_else(|| panic!("{i}: {arts:#?}"));
+        assert_eq!(a["sha256"], sha256(tif), "case {i}: {a}");
+        assert_eq!(a["status"], "complete", "case {i}: {a}");
+        assert!(
+            a["recovery_detail"].as_str().unwrap().contains("samples"),
+            "case {i}: {a}"
+        );
+        assert_eq!(
+            image_runs(a),
+            vec![
+                (at as u64, cut as u64),
+                (rest as u64, (tif.len() - cut) as u64)
+            ],
+            "case {i}"
+        );
+    }
+}

@@ -61,6 +61,7 @@ mod text;
 mod text_join;
 mod text_tail;
 mod tiff;
+mod tiff_pieces;
 mod torrent;
 mod utf16;
 mod wasm;

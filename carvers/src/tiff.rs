@@ -12,20 +12,20 @@ pub struct Tiff;
 /// Most IFDs followed in one file (a loop in the chain must not run forever).
 const MAX_IFDS: usize = 64;
 /// Most entries in one IFD, and most strip or tile offsets read from one entry.
-const MAX_ENTRIES: u64 = 4096;
+pub(crate) const MAX_ENTRIES: u64 = 4096;
 const MAX_ARRAY: u64 = 1 << 20;
 
-struct Endian(bool);
+pub(crate) struct Endian(pub(crate) bool);
 
 impl Endian {
-    fn u16(&self, r: &mut Reader<'_>, off: u64) -> Option<u16> {
+    pub(crate) fn u16(&self, r: &mut Reader<'_>, off: u64) -> Option<u16> {
         if self.0 {
             r.le16(off)
         } else {
             r.be16(off)
         }
     }
-    fn u32(&self, r: &mut Reader<'_>, off: u64) -> Option<u32> {
+    pub(crate) fn u32(&self, r: &mut Reader<'_>, off: u64) -> Option<u32> {
         if self.0 {
             r.le32(off)
         } else {
@@ -34,7 +34,7 @@ impl Endian {
     }
 }
 
-fn type_size(t: u16) -> Option<u64> {
+pub(crate) fn type_size(t: u16) -> Option<u64> {
     Some(match t {
         1 | 2 | 6 | 7 => 1,
         3 | 8 => 2,
@@ -87,6 +87,11 @@ impl Carver for Tiff {
         };
         if first < 8 || first % 2 != 0 {
             return Verdict::Reject;
+        }
+        // The first IFD is not where the header says: the file may be in two
+        // pieces, the IFD (written last) a gap further on.
+        if !crate::tiff_pieces::ifd_looks_ok(r, &e, first) {
+            return crate::tiff_pieces::rejoin(r, &e, first).unwrap_or(Verdict::Reject);
         }
         let mut subtype = if r.get(8, 2) == Some(b"CR") {
             Some("cr2")
