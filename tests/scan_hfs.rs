@@ -394,3 +394,53 @@ fn lzbitmap_compressed_files_decode_to_the_original_bytes() {
         );
     }
 }
+
+/// The catalog's and the attributes file's header nodes (node 0 of each)
+/// on bad sectors (a ddrescue map beside the image): the node size is taken
+/// from the other nodes, whose leaves are read in node order, and every
+/// file and attribute comes back as from the intact volume, with a finding
+/// for each tree. Before, an unreadable header node cost every file of the
+/// catalog, and every attribute.
+#[test]
+fn with_a_b_tree_header_node_on_bad_sectors_every_file_still_comes_back() {
+    if !tools(&["gzip"]) {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let img = unpack(dir.path());
+    let good = one_shot_ls("recover", &img, None, &dir.path().join("good"), 0, &[]);
+    let d = std::fs::read(&img).unwrap();
+    let bs = u64::from(u32::from_be_bytes(
+        d[1024 + 40..1024 + 44].try_into().unwrap(),
+    ));
+    // The first extent of each special file's fork: its first block.
+    let first_block = |fork: usize| {
+        u64::from(u32::from_be_bytes(
+            d[1024 + fork + 16..1024 + fork + 20].try_into().unwrap(),
+        ))
+    };
+    let (catalog, attributes) = (first_block(272) * bs, first_block(352) * bs);
+    let map = dir.path().join("bad.map");
+    let mut bad = [(catalog, 512), (attributes, 512)];
+    bad.sort();
+    write_bad_map(&map, d.len() as u64, &bad);
+    let case = dir.path().join("case");
+    let arts = one_shot_ls("recover", &img, Some(&map), &case, 3, &[]);
+    // The two special files hold the bad sectors themselves.
+    let files = |a: &[serde_json::Value]| {
+        let mut h = hashes(a);
+        h.retain(|p, _| p != "/$CatalogFile" && p != "/$AttributesFile");
+        h
+    };
+    assert_eq!(files(&arts), files(&good));
+    assert!(files(&arts).len() >= 8);
+    let f = findings(&case);
+    for tree in ["catalog", "attributes file"] {
+        assert!(
+            f.iter().any(|x| x.contains(&format!(
+                "HFS+ {tree} header node unreadable: its node size"
+            ))),
+            "{tree}: {f:?}"
+        );
+    }
+}

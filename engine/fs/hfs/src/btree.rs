@@ -23,6 +23,10 @@ pub(crate) struct Tree<'a> {
     pub node_size: usize,
     pub first_leaf: u32,
     pub total_nodes: u32,
+    /// Why the header node was not used (unreadable or damaged), its node
+    /// size then taken from the other nodes: the leaves are read in node
+    /// order.
+    header: Option<String>,
 }
 
 /// What reading a tree's live leaves learns of it besides its records.
@@ -47,6 +51,17 @@ pub(crate) struct Record {
 impl<'a> Tree<'a> {
     /// Opens the tree whose file is `fork`; `what` names it in findings.
     pub fn open(
+        vol: &'a VolumeReader,
+        fork: Fork,
+        block: u64,
+        what: &str,
+    ) -> Result<Self, Finding> {
+        Self::from_header(vol, fork.clone(), block, what)
+            .or_else(|f| Self::inferred(vol, fork, block, f.what.clone()).ok_or(f))
+    }
+
+    /// The tree as its header node (node 0) describes it.
+    fn from_header(
         vol: &'a VolumeReader,
         fork: Fork,
         block: u64,
@@ -93,6 +108,57 @@ impl<'a> Tree<'a> {
             node_size,
             first_leaf: be32(r, 10),
             total_nodes: total_nodes.min(MAX_NODES),
+            header: None,
+        })
+    }
+
+    /// The tree without its header node (`why`: what was wrong with it):
+    /// the node size is the one for which most of nodes 1 to 8 read as
+    /// nodes (a leaf, index or map node at its height, with records whose
+    /// offsets rise inside it, the first at 14, just past the descriptor),
+    /// the larger on a tie. A bad sector
+    /// on node 0 then costs node 0, not every file of the volume.
+    fn inferred(vol: &'a VolumeReader, fork: Fork, block: u64, why: String) -> Option<Self> {
+        let mut best = (0usize, 0usize);
+        let mut size = *NODE_SIZES.start();
+        while size <= *NODE_SIZES.end() {
+            let nodes = fork.logical_size / size as u64;
+            let mut good = 0;
+            for n in 1..nodes.min(9) {
+                let mut b = vec![0u8; size];
+                if fork.read(vol, block, n * size as u64, &mut b).is_none() {
+                    continue;
+                }
+                // A leaf at height 1, an index node above it, a map node at
+                // height 0; each with records (half of a header node, its
+                // map record's zeros, would pass for an empty index node).
+                let (kind, height) = (b[8] as i8, b[9]);
+                let shaped = matches!((kind, height), (-1, 1) | (0, 2..=16) | (2, 0));
+                if shaped
+                    && be16::<u16>(&b, 10) > 0
+                    && be16::<u16>(&b, size - 2) == 14
+                    && ranges(&b, size).is_some()
+                {
+                    good += 1;
+                }
+            }
+            // On a tie the larger size: half of a real node can pass by
+            // chance (its first half read as a node), a node of twice the
+            // size only where the real nodes after it are in use.
+            if good > 0 && good >= best.1 {
+                best = (size, good);
+            }
+            size *= 2;
+        }
+        let (node_size, _) = best;
+        (node_size > 0).then(|| Tree {
+            vol,
+            total_nodes: (fork.logical_size / node_size as u64).min(u64::from(MAX_NODES)) as u32,
+            fork,
+            block,
+            node_size,
+            first_leaf: 0,
+            header: Some(why),
         })
     }
 
@@ -124,6 +190,16 @@ impl<'a> Tree<'a> {
         let mut seen = vec![false; self.total_nodes as usize];
         let mut n = self.first_leaf;
         let mut broken = None;
+        if let Some(why) = &self.header {
+            findings.push(Finding::new(
+                self.vol.base(),
+                format!(
+                    "{why}: its node size ({}) is taken from the other nodes, and its leaf nodes are read in node order",
+                    self.node_size
+                ),
+            ));
+            n = 0;
+        }
         while n != 0 {
             let Some(slot) = seen.get_mut(n as usize) else {
                 broken = Some(format!(
@@ -148,11 +224,13 @@ impl<'a> Tree<'a> {
                 }
             }
         }
-        if let Some(why) = broken {
+        if let Some(why) = &broken {
             findings.push(Finding::new(
                 self.vol.base(),
                 format!("HFS+ {what}: leaf chain broken ({why}); the other leaf nodes are read in node order"),
             ));
+        }
+        if broken.is_some() || self.header.is_some() {
             for m in 1..self.total_nodes {
                 if seen[m as usize] {
                     continue;
