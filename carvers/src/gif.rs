@@ -311,7 +311,8 @@ const MAX_GAP: u64 = 2 << 20;
 const PROBE: u64 = 64;
 
 /// A GIF in two pieces, its image whose sub-blocks start at `data` broken at
-/// `at`: for each cut on a sector boundary before the break (the decoder's
+/// `at` (or, where its sub-blocks all had one length, at the first that does
+/// not): for each cut on a sector boundary before the break (the decoder's
 /// state there, and how much of the sub-block the cut fell in is still to
 /// come), each sector boundary up to 2 MiB on is tried as where the rest
 /// lies: the codes must go on decoding there, to the zero-length sub-block,
@@ -319,19 +320,21 @@ const PROBE: u64 = 64;
 /// trailer. The first layout that does is the file; a check covered it (the
 /// pixel count, which a wrong layout misses), so it is complete.
 fn rejoin(r: &mut Reader<'_>, data: u64, min: u8, pixels: u64, at: u64) -> Option<Verdict> {
-    let last = r.sector_before(at);
+    let odd = first_odd_length(r, data, at);
+    let last = r.sector_before(at.min(odd));
     for k in 0..CUTS {
         let c = last.checked_sub(k * SECTOR)?;
         if c <= data {
             return None;
         }
-        let (d, skip) = state_at(r, data, min, c)?;
+        let (d, skip, size) = state_at(r, data, min, c)?;
         let mut s = c + SECTOR;
         while s <= c + MAX_GAP && s < r.limit() {
             if r.exhausted() {
                 return None;
             }
-            if probe(r, s, skip, &d) {
+            let chained = size.is_none_or(|n| chain_of_blocks(r, s + skip, n, pixels));
+            if chained && probe(r, s, skip, &d) {
                 let mut full = d.clone();
                 if let Lzw::End { end, pixels: got } = lzw_from(r, s, skip, &mut full) {
                     if got == pixels {
@@ -350,6 +353,54 @@ fn rejoin(r: &mut Reader<'_>, data: u64, min: u8, pixels: u64, at: u64) -> Optio
         }
     }
     None
+}
+
+/// Where the sub-blocks from `data` first stop having the one length all
+/// before had (not the last, shorter one before the zero length): foreign
+/// bytes start there or before, so the cut does too. `at` when they keep it.
+fn first_odd_length(r: &mut Reader<'_>, data: u64, at: u64) -> u64 {
+    let mut off = data;
+    let mut size = None;
+    while off < at {
+        let Some(n) = r.u8(off) else {
+            return at;
+        };
+        if n == 0 {
+            return at;
+        }
+        match size {
+            None => size = Some(n),
+            Some(s) if s == n => {}
+            // A shorter last block, then the zero length.
+            Some(_) if r.u8(off + 1 + u64::from(n)) == Some(0) => return at,
+            Some(_) => return off,
+        }
+        off += 1 + u64::from(n);
+    }
+    at
+}
+
+/// Whether sub-blocks of `size` bytes from `at` run to a last shorter one and
+/// the zero length, followed by a block (extension, image or trailer): what
+/// an encoder writing full sub-blocks leaves, and what noise almost never
+/// does within two length bytes. Garbage decodes as valid codes while the
+/// code table is full, so this is what keeps the search from decoding every
+/// sector after such a cut to its end.
+fn chain_of_blocks(r: &mut Reader<'_>, mut at: u64, size: u64, pixels: u64) -> bool {
+    // At most the blocks a worst-case coding of the pixels fills (12 bits a
+    // pixel), and a few.
+    for _ in 0..pixels.saturating_mul(3) / 2 / size.max(1) + 8 {
+        match r.u8(at).map(u64::from) {
+            Some(n) if n == size => at += 1 + n,
+            Some(0) => return matches!(r.u8(at + 1), Some(0x21 | 0x2C | 0x3B)),
+            Some(n) => {
+                at += 1 + n;
+                return r.u8(at) == Some(0) && matches!(r.u8(at + 1), Some(0x21 | 0x2C | 0x3B));
+            }
+            None => return false,
+        }
+    }
+    false
 }
 
 /// Whether the codes go on decoding from `s` for a few dozen bytes (the
@@ -372,18 +423,25 @@ fn probe(r: &mut Reader<'_>, s: u64, skip: u64, d: &Decoder) -> bool {
 
 /// The decoder as it stands at cut `c` of the sub-blocks from `data`, with
 /// the bytes of the sub-block the cut fell in still to come (0: the cut lies
-/// on a length byte). None if decoding breaks before `c`.
-fn state_at(r: &mut Reader<'_>, data: u64, min: u8, c: u64) -> Option<(Decoder, u64)> {
+/// on a length byte), and the length every sub-block before it had, if one.
+/// None if decoding breaks before `c`.
+fn state_at(r: &mut Reader<'_>, data: u64, min: u8, c: u64) -> Option<(Decoder, u64, Option<u64>)> {
     let mut d = Decoder::new(min);
     let mut off = data;
+    // The one length every sub-block so far had (encoders write all but the
+    // last at one size: 255, or 254 as some do), if they all had one.
+    let mut size = None;
+    let mut same = true;
     loop {
         if off >= c {
-            return Some((d, 0));
+            return Some((d, 0, size.filter(|_| same)));
         }
         let n = u64::from(r.u8(off)?);
         if n == 0 {
             return None;
         }
+        same &= size.is_none_or(|s| s == n);
+        size = Some(n);
         let start = off + 1;
         let end = start + n;
         let upto = end.min(c);
@@ -391,7 +449,7 @@ fn state_at(r: &mut Reader<'_>, data: u64, min: u8, c: u64) -> Option<(Decoder, 
             d.feed(r.get(start, (upto - start) as usize)?).ok()?;
         }
         if end > c {
-            return Some((d, end - c));
+            return Some((d, end - c, size.filter(|_| same)));
         }
         off = end;
     }
