@@ -9,28 +9,6 @@ mod common;
 
 use common::*;
 
-/// Lays `file` at `at` cut at `cuts` (file offsets, sector multiples) with
-/// `gaps` (sector multiples) of foreign data between the pieces; returns the
-/// image and the pieces' (image offset, length).
-fn lay(
-    len: usize,
-    at: usize,
-    file: &[u8],
-    cuts: &[usize],
-    gaps: &[usize],
-) -> (Vec<u8>, Vec<(u64, u64)>) {
-    let mut img = noise(len, 99);
-    let mut pieces = Vec::new();
-    let (mut from, mut to) = (0usize, at);
-    for (i, &end) in cuts.iter().chain([file.len()].iter()).enumerate() {
-        img[to..to + end - from].copy_from_slice(&file[from..end]);
-        pieces.push((to as u64, (end - from) as u64));
-        to += end - from + gaps.get(i).copied().unwrap_or(0);
-        from = end;
-    }
-    (img, pieces)
-}
-
 /// Carves `file` laid at 0x20000 in pieces for each case (name, cuts, gaps) and
 /// checks it comes back whole, complete, in exactly those pieces.
 fn comes_back(
@@ -648,43 +626,4 @@ fn zeros_inside_a_cross_reference_table_are_a_gap_not_white_space() {
         a["status"] != "complete" || a["sha256"] == sha256(&pdf),
         "a layout with the zeros inside called complete: {a}"
     );
-}
-
-/// GIFs ImageMagick wrote: whole, each image's LZW codes decode to exactly its
-/// width × height pixels, so the file is `carved-complete`. In two pieces with
-/// noise between, an LZW code no table holds comes soon after the cut (the
-/// sub-block lengths alone chain on through noise); the rest is where the codes
-/// go on from the decoder's state at a cut just before, to exactly the pixel
-/// count and the trailer: whole, in its two pieces. Cut short with nothing
-/// after (the rest overwritten): partial, up to the sector where it was cut.
-#[test]
-fn a_gif_in_two_pieces_comes_back_whole_and_a_cut_one_partial() {
-    if !tools(&["convert"]) {
-        return;
-    }
-    let d = tempfile::tempdir().unwrap();
-    let p = d.path();
-    let gif = made(
-        p,
-        "convert -size 300x200 plasma:fractal -seed 5 a.gif",
-        "a.gif",
-    );
-    assert!(gif.len() > 40 * 512, "{}", gif.len());
-    let cut = 30 * 512;
-    let (mut img, pieces) = lay(4 << 20, 0x20000, &gif, &[cut], &[64 * 512]);
-    let whole = 0x200000usize;
-    img[whole..whole + gif.len()].copy_from_slice(&gif);
-    let short = 0x300000usize;
-    img[short..short + cut].copy_from_slice(&gif[..cut]);
-    let arts = carve_image(p, &img, 3);
-    let a = carved_at(&arts, whole as u64, "gif").unwrap_or_else(|| panic!("{arts:#?}"));
-    assert_eq!(a["recovery"], "carved-complete", "{a}");
-    assert_eq!(a["sha256"], sha256(&gif));
-    let b = carved_at(&arts, 0x20000, "gif").unwrap_or_else(|| panic!("{arts:#?}"));
-    assert_eq!(b["status"], "complete", "{b}");
-    assert_eq!(b["sha256"], sha256(&gif), "{b}");
-    assert_eq!(image_runs(b), pieces);
-    let c = carved_at(&arts, short as u64, "gif").unwrap_or_else(|| panic!("{arts:#?}"));
-    assert_eq!(c["status"], "partial", "{c}");
-    assert_eq!(c["size"], cut as u64, "{c}");
 }

@@ -121,6 +121,15 @@ fn blocks(
                 let pixels = u64::from(w) * u64::from(h);
                 match lzw(r, off + 1, min) {
                     Lzw::End { end, pixels: got } => {
+                        // Foreign bytes after a cut can end the sub-blocks
+                        // (a zero length byte) before a code fails: the
+                        // count then misses, and the rest is looked for as
+                        // after a failing code.
+                        if got != pixels && rejoin && exact {
+                            if let Some(v) = self::rejoin(r, off + 1, min, pixels, end) {
+                                return done(v);
+                            }
+                        }
                         exact &= got == pixels;
                         off = end;
                     }

@@ -562,3 +562,25 @@ pub fn differing_blocks(got: &[u8], want: &[u8], block: usize) -> Vec<usize> {
         .filter(|b| got.get(b * block..(b + 1) * block) != Some(&want[b * block..(b + 1) * block]))
         .collect()
 }
+
+/// Lays `file` at `at` cut at `cuts` (file offsets, sector multiples) with
+/// `gaps` (sector multiples) of foreign data between the pieces; returns the
+/// image and the pieces' (image offset, length).
+pub fn lay(
+    len: usize,
+    at: usize,
+    file: &[u8],
+    cuts: &[usize],
+    gaps: &[usize],
+) -> (Vec<u8>, Vec<(u64, u64)>) {
+    let mut img = noise(len, 99);
+    let mut pieces = Vec::new();
+    let (mut from, mut to) = (0usize, at);
+    for (i, &end) in cuts.iter().chain([file.len()].iter()).enumerate() {
+        img[to..to + end - from].copy_from_slice(&file[from..end]);
+        pieces.push((to as u64, (end - from) as u64));
+        to += end - from + gaps.get(i).copied().unwrap_or(0);
+        from = end;
+    }
+    (img, pieces)
+}
