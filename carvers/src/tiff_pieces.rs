@@ -149,7 +149,7 @@ fn joined(r: &mut Reader<'_>, e: &Endian, first: u64, gap: u64) -> Option<Verdic
     };
     match continuity(r, &s) {
         Continuity::Gap { at: cut, gap: g } if g == gap && cut > start => Some(Verdict::Joined {
-            fragments: vec![(0, cut), (cut + gap, end - cut)],
+            fragments: vec![(0, cut), (cut + gap, end.saturating_sub(cut))],
             subtype: None,
         }),
         _ => None,
