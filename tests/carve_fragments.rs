@@ -322,6 +322,46 @@ open("root.txt", "w").write(str(root))
     assert!(a["size"].as_u64().unwrap() <= at as u64, "{a}");
 }
 
+/// Two databases one program made alike (one schema, rowids from 1, the same
+/// page layout), the first cut short inside a page and the second laid after
+/// it: the second's pages pass for the first's rest page by page, and the
+/// cut database came back "complete" with the other's tail (a held-out image
+/// had it). Another database starting where a layout would read the rest is
+/// no continuation: the cut one is partial, the other whole.
+#[test]
+fn a_cut_sqlite_database_does_not_take_an_alike_databases_pages() {
+    if !tools(&["python3"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    let py = r#"
+import random, sqlite3, sys
+r = random.Random(int(sys.argv[1]))
+c = sqlite3.connect(sys.argv[2])
+c.execute("CREATE TABLE t(id INTEGER PRIMARY KEY, who TEXT, note TEXT)")
+for i in range(1500):
+    c.execute("INSERT INTO t(who, note) VALUES (?, ?)", ("u%d" % r.randrange(40), " ".join(r.choice(["ledger", "harbour", "invoice", "witness"]) for _ in range(r.randrange(5, 30)))))
+c.commit()
+"#;
+    std::fs::write(p.join("t.py"), py).unwrap();
+    let a = made(p, "python3 t.py 3 a.db", "a.db");
+    let b = made(p, "python3 t.py 4 b.db", "b.db");
+    let ps = u16::from_be_bytes([a[16], a[17]]) as usize;
+    let cut = (a.len() * 2 / 3) / ps * ps + 2048;
+    let (at, b_at) = (0x20000usize, 0x20000 + (a.len() / 512 + 40) * 512);
+    let dir = p.join("alike");
+    std::fs::create_dir(&dir).unwrap();
+    let arts = carve_laid(&dir, 4 << 20, 97, &[(at, &a[..cut]), (b_at, &b)], 3);
+    let x = carved_at(&arts, at as u64, "sqlite").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(x["status"], "partial", "{x}");
+    let y = carved_at(&arts, b_at as u64, "sqlite").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(
+        (&y["status"], &y["sha256"]),
+        (&"complete".into(), &sha256(&b).into())
+    );
+}
+
 /// The (start, end) of the data of the longest stream whose dictionary
 /// (the 200 bytes before `stream`) names `filter`.
 fn longest_stream(pdf: &[u8], filter: &str) -> (usize, usize) {

@@ -233,7 +233,18 @@ impl Walker<'_, '_> {
 
     /// Walks the b-tree rooted at `page`; `table` whether it is a table's.
     /// With `roots`, the schema's root pages are collected from its leaves.
-    fn tree(&mut self, page: u32, table: bool, depth: u32, roots: &mut Option<Vec<u32>>) -> bool {
+    /// A table's rowids must rise through each page and lie in `keys` (above
+    /// the first, at most the second), the range its parent's keys give the
+    /// page: a page of another table, or of another database made alike
+    /// (same schema, rowids from 1), holds rowids the parent did not send it.
+    fn tree(
+        &mut self,
+        page: u32,
+        table: bool,
+        depth: u32,
+        roots: &mut Option<Vec<u32>>,
+        keys: Keys,
+    ) -> bool {
         if self.quick && self.bad.is_some() {
             return false;
         }
@@ -265,10 +276,9 @@ impl Walker<'_, '_> {
         {
             return self.fail(page, role);
         }
+        // (child, the keys it may hold), in key order; the right-most last.
         let mut children = Vec::new();
-        if interior {
-            children.push(be32(&self.page, h + 8));
-        }
+        let mut prev = keys.0;
         for i in 0..cells {
             let at = be16(&self.page, ptrs + 2 * i);
             if at < content || at >= u {
@@ -279,23 +289,35 @@ impl Walker<'_, '_> {
                 if c + 4 > u {
                     return self.fail(page, role);
                 }
-                children.push(be32(&self.page, c));
+                let child = be32(&self.page, c);
                 c += 4;
                 if table {
-                    if varint(&self.page[..u], c).is_none() {
+                    let Some((key, _)) = varint(&self.page[..u], c) else {
+                        return self.fail(page, role);
+                    };
+                    let key = key as i64;
+                    if !in_keys(key, (prev, keys.1)) {
                         return self.fail(page, role);
                     }
+                    children.push((child, (prev, Some(key))));
+                    prev = Some(key);
                     continue;
                 }
+                children.push((child, (None, None)));
             }
             let Some((size, n)) = varint(&self.page[..u], c) else {
                 return self.fail(page, role);
             };
             c += n;
             if table {
-                let Some((_, n)) = varint(&self.page[..u], c) else {
+                let Some((rowid, n)) = varint(&self.page[..u], c) else {
                     return self.fail(page, role);
                 };
+                let rowid = rowid as i64;
+                if !in_keys(rowid, (prev, keys.1)) {
+                    return self.fail(page, role);
+                }
+                prev = Some(rowid);
                 c += n;
             }
             if let Some(roots) = roots.as_mut().filter(|_| !interior) {
@@ -307,7 +329,11 @@ impl Walker<'_, '_> {
                 return false;
             }
         }
-        if children.iter().any(|&c| c == 0 || c > self.db.pages) {
+        if interior {
+            let last = if table { (prev, keys.1) } else { (None, None) };
+            children.push((be32(&self.page, h + 8), last));
+        }
+        if children.iter().any(|&(c, _)| c == 0 || c > self.db.pages) {
             return self.fail(page, role);
         }
         self.passed(page);
@@ -315,8 +341,8 @@ impl Walker<'_, '_> {
         if self.shallow {
             return true;
         }
-        for child in children {
-            self.tree(child, table, depth + 1, roots);
+        for (child, keys) in children {
+            self.tree(child, table, depth + 1, roots, keys);
         }
         true
     }
@@ -398,11 +424,21 @@ impl<'r, 'a> Walker<'r, 'a> {
     }
 }
 
+/// A range of rowids: above the first (none: no floor), at most the second.
+type Keys = (Option<i64>, Option<i64>);
+
+/// Every rowid.
+const ALL_KEYS: Keys = (None, None);
+
+fn in_keys(k: i64, (lo, hi): Keys) -> bool {
+    lo.is_none_or(|lo| k > lo) && hi.is_none_or(|hi| k <= hi)
+}
+
 /// Walks the database laid out by `sp`; `quick`: stop at the first failure.
 pub(super) fn walk(r: &mut Reader<'_>, sp: Splice, db: &Db, freelist: u32, quick: bool) -> Walk {
     let mut w = Walker::new(r, sp, db, false, quick);
     let mut roots = Some(Vec::new());
-    w.tree(1, true, 0, &mut roots);
+    w.tree(1, true, 0, &mut roots, ALL_KEYS);
     for root in roots.unwrap_or_default() {
         // A root named twice is walked once; whether it is a table's or an
         // index's, its first page says.
@@ -411,7 +447,7 @@ pub(super) fn walk(r: &mut Reader<'_>, sp: Splice, db: &Db, freelist: u32, quick
         }
         let at = u64::from(root - 1) * db.page_size;
         let table = !matches!(w.sp.read(w.r, at, 1).as_deref(), Some([0x02 | 0x0A]));
-        w.tree(root, table, 0, &mut None);
+        w.tree(root, table, 0, &mut None, ALL_KEYS);
     }
     w.freelist(freelist);
     match w.bad {
@@ -433,7 +469,7 @@ pub(super) fn walk(r: &mut Reader<'_>, sp: Splice, db: &Db, freelist: u32, quick
 pub(super) fn page_ok(r: &mut Reader<'_>, sp: Splice, db: &Db, page: u32, role: Role) -> bool {
     let mut w = Walker::new(r, sp, db, true, true);
     match role {
-        Role::Tree { table } => w.tree(page, table, 0, &mut None),
+        Role::Tree { table } => w.tree(page, table, 0, &mut None, ALL_KEYS),
         Role::Trunk => w.freelist(page) && w.bad.is_none(),
         Role::Overflow { last } => {
             if page == 0 || page > db.pages {
