@@ -138,11 +138,7 @@ fn not_compressed_from(r: &mut Reader<'_>, blocks: &[BlockStart], end: u64, why:
         let Some(b) = r.get(s, SECTOR as usize) else {
             break;
         };
-        let mut seen = [false; 256];
-        for &x in b {
-            seen[usize::from(x)] = true;
-        }
-        if seen.iter().filter(|&&x| x).count() < 64 {
+        if !crate::jpeg::dense(b) {
             return Verdict::Partial {
                 len: s,
                 why: format!("{why}; the bytes from here cannot be compressed data"),
