@@ -40,32 +40,47 @@ fn codec(first: &[u8]) -> Option<&'static str> {
     .map(|(_, c)| c)
 }
 
-/// A page at `at`: (its length, flags, serial, sequence number), or why it is not
-/// a good page.
-fn page(r: &mut Reader<'_>, at: u64) -> Result<(u64, u8, u32, u32), &'static str> {
-    let Some(h) = r.get(at, 27).map(<[u8]>::to_vec) else {
+/// A page's header and lacing table at `at`, before its CRC is checked:
+/// (those bytes, the page's length, flags, serial, sequence number), or why
+/// there is no page there.
+fn head(r: &mut Reader<'_>, at: u64) -> Result<(Vec<u8>, u64, u8, u32, u32), &'static str> {
+    let Some(mut h) = r.get(at, 27).map(<[u8]>::to_vec) else {
         return Err("cut off before the stream's last page");
     };
     if &h[..4] != b"OggS" || h[4] != 0 || h[5] & !0x07 != 0 {
         return Err("a page is missing where the stream goes on");
     }
     let n = usize::from(h[26]);
-    let Some(table) = r.get(at + 27, n).map(<[u8]>::to_vec) else {
+    let Some(table) = r.get(at + 27, n) else {
         return Err("cut off inside a page header");
     };
     let body: u64 = table.iter().map(|&s| u64::from(s)).sum();
-    let len = 27 + n as u64 + body;
-    let Some(data) = r.get(at + 27 + n as u64, body as usize) else {
+    h.extend_from_slice(table);
+    let le = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
+    let (flags, serial, seq) = (h[5], le(14), le(18));
+    Ok((h, 27 + n as u64 + body, flags, serial, seq))
+}
+
+/// Whether the page whose header and lacing table are `head` and whose data
+/// is `data` carries its CRC (computed with the CRC field zeroed).
+fn sum_ok(head: &[u8], data: &[u8]) -> bool {
+    let mut zeroed = head.to_vec();
+    zeroed[22..26].fill(0);
+    crc(data, crc(&zeroed, 0)).to_le_bytes() == head[22..26]
+}
+
+/// A page at `at`: (its length, flags, serial, sequence number), or why it is not
+/// a good page.
+fn page(r: &mut Reader<'_>, at: u64) -> Result<(u64, u8, u32, u32), &'static str> {
+    let (h, len, flags, serial, seq) = head(r, at)?;
+    let hl = h.len() as u64;
+    let Some(data) = r.get(at + hl, (len - hl) as usize) else {
         return Err("cut off inside a page");
     };
-    let mut zeroed = h.clone();
-    zeroed[22..26].fill(0);
-    let sum = crc(data, crc(&table, crc(&zeroed, 0)));
-    if sum.to_le_bytes() != h[22..26] {
+    if !sum_ok(&h, data) {
         return Err("a page fails its CRC");
     }
-    let le = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-    Ok((len, h[5], le(14), le(18)))
+    Ok((len, flags, serial, seq))
 }
 
 impl Carver for Ogg {
@@ -183,20 +198,12 @@ const MAX_CONTINUATIONS: usize = 64;
 /// check to the file's end.
 fn rejoin(r: &mut Reader<'_>, walk: &Walk, at: u64) -> Option<Vec<(u64, u64)>> {
     const SECTOR: u64 = crate::SECTOR;
-    // The page at the break, read where it lies: its header and table whole.
-    let head = r.get(at, 27).map(<[u8]>::to_vec);
-    let broken = head.as_ref().and_then(|h| {
-        let n = usize::from(h[26]);
-        let table = r.get(at + 27, n)?.to_vec();
-        let body: u64 = table.iter().map(|&s| u64::from(s)).sum();
-        let le = |i: usize| u32::from_le_bytes([h[i], h[i + 1], h[i + 2], h[i + 3]]);
-        (&h[..4] == b"OggS" && h[4] == 0 && walk.fits(h[5], le(14), le(18))).then_some((
-            27 + n as u64 + body,
-            h[5],
-            le(14),
-            le(18),
-        ))
-    });
+    // The page at the break, read where it lies: its header and table whole,
+    // the page due there.
+    let broken = head(r, at)
+        .ok()
+        .filter(|&(_, _, flags, serial, seq)| walk.fits(flags, serial, seq))
+        .map(|(h, len, flags, serial, seq)| (h.len(), len, flags, serial, seq));
     let mut from = at + 1;
     for _ in 0..MAX_CONTINUATIONS {
         let q = r.find(from, b"OggS").filter(|&q| q <= at + MAX_GAP)?;
@@ -211,7 +218,7 @@ fn rejoin(r: &mut Reader<'_>, walk: &Walk, at: u64) -> Option<Vec<(u64, u64)>> {
             }
         }
         // The cut inside the page at `at`: this page is the one after it.
-        let Some((len, bflags, bserial, bseq)) = broken else {
+        let Some((hl, len, bflags, bserial, bseq)) = broken else {
             continue;
         };
         if serial != bserial || seq != bseq.wrapping_add(1) || q < at + len {
@@ -225,7 +232,7 @@ fn rejoin(r: &mut Reader<'_>, walk: &Walk, at: u64) -> Option<Vec<(u64, u64)>> {
         while c < at + len {
             let mut b = r.get(at, (c - at) as usize)?.to_vec();
             b.extend_from_slice(r.get(c + gap, (at + len - c) as usize)?);
-            if page_sum_ok(&b) {
+            if sum_ok(&b[..hl], &b[hl..]) {
                 if found.is_some() {
                     // Two cuts fit: no choice is made.
                     return None;
@@ -246,19 +253,6 @@ fn rejoin(r: &mut Reader<'_>, walk: &Walk, at: u64) -> Option<Vec<(u64, u64)>> {
         }
     }
     None
-}
-
-/// Whether a page held whole in `b` carries its CRC.
-fn page_sum_ok(b: &[u8]) -> bool {
-    let Some(n) = b.get(26).map(|&n| usize::from(n)) else {
-        return false;
-    };
-    if b.len() < 27 + n {
-        return false;
-    }
-    let mut zeroed = b[..27].to_vec();
-    zeroed[22..26].fill(0);
-    crc(&b[27..], crc(&zeroed, 0)).to_le_bytes() == b[22..26]
 }
 
 #[cfg(test)]
