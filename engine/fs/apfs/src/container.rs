@@ -83,7 +83,8 @@ pub(crate) fn probe(vol: &VolumeReader) -> bool {
     let mut b = vec![0u8; 4096];
     let clean = vol.read_at(0, &mut b[..512]).is_ok_and(|r| r.is_clean());
     let magic = &b[32..36] == b"NXSB";
-    if clean && !magic && b[..512].iter().any(|&c| c != 0) && !ring_starts_at_block_1(vol) {
+    let blank = b[..512].iter().all(|&c| c == 0);
+    if clean && !magic && !blank && !ring_starts_at_block_1(vol) {
         return false;
     }
     if magic && vol.read_at(0, &mut b).is_ok_and(|r| r.is_clean()) && parse_nx(&b, 0).is_ok() {
@@ -94,8 +95,9 @@ pub(crate) fn probe(vol: &VolumeReader) -> bool {
     // block 0 overwritten with other bytes is believed destroyed when block 1,
     // where the checkpoint descriptor ring starts, holds a checkpoint map or
     // superblock copy whose checksum holds: one block more for a volume
-    // whose first sector is blank.
-    if clean && !magic {
+    // whose first sector is blank (with a first sector of other bytes, the
+    // test above already found it so).
+    if clean && !magic && blank {
         let whole = vol.read_at(0, &mut b).is_ok_and(|r| r.is_clean());
         if whole && b.iter().any(|&c| c != 0) && !ring_starts_at_block_1(vol) {
             return false;
