@@ -30,16 +30,8 @@ impl Job<'_> {
                         skip = self.opts.initial_skip;
                         pos += len as u64;
                     }
-                    bad @ (Read::Part(_) | Read::Bad) => {
-                        let mut good = 0u64;
-                        if let Read::Part(data) = bad {
-                            good = data.len() as u64;
-                            self.rescued(pos, data)?;
-                        }
-                        self.map.set(
-                            Extent::new(pos + good, len as u64 - good),
-                            MapStatus::NonTrimmed,
-                        );
+                    failed => {
+                        self.failed(Extent::new(pos, len as u64), failed, MapStatus::NonTrimmed)?;
                         pos += len as u64;
                         if skipping {
                             // Skip ahead, aligned, leaving the skipped part for pass 2.
@@ -73,20 +65,26 @@ impl Job<'_> {
                 self.rescued(piece.start, d)?;
                 Ok(true)
             }
-            Read::Part(d) => {
-                let good = d.len() as u64;
-                self.rescued(piece.start, d)?;
-                self.map
-                    .set(Extent::from_bounds(piece.start + good, piece.end()), bad);
-                self.tick()?;
-                Ok(false)
-            }
-            Read::Bad => {
-                self.map.set(piece, bad);
+            failed => {
+                self.failed(piece, failed, bad)?;
                 self.tick()?;
                 Ok(false)
             }
         }
+    }
+
+    /// A read of `piece` that failed (`Read::Part` with the good sectors
+    /// before the failure, or `Read::Bad`): those sectors are stored, the
+    /// rest of the piece marked `status`.
+    fn failed(&mut self, piece: Extent, read: Read, status: MapStatus) -> Result<(), AcquireError> {
+        let mut good = 0;
+        if let Read::Part(d) = read {
+            good = d.len() as u64;
+            self.rescued(piece.start, d)?;
+        }
+        self.map
+            .set(Extent::from_bounds(piece.start + good, piece.end()), status);
+        Ok(())
     }
 
     pub(crate) fn trim(&mut self) -> Result<bool, AcquireError> {
