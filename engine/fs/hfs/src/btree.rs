@@ -116,8 +116,8 @@ impl<'a> Tree<'a> {
     /// the node size is the one for which most of nodes 1 to 8 read as
     /// nodes (a leaf, index or map node at its height, with records whose
     /// offsets rise inside it, the first at 14, just past the descriptor),
-    /// the larger on a tie. A bad sector
-    /// on node 0 then costs node 0, not every file of the volume.
+    /// the larger on a tie. A bad sector on node 0 then costs node 0, not
+    /// every file of the volume.
     fn inferred(vol: &'a VolumeReader, fork: Fork, block: u64, why: String) -> Option<Self> {
         let mut best = (0usize, 0usize);
         let mut size = *NODE_SIZES.start();
