@@ -157,19 +157,31 @@ fn index_ok(r: &mut Reader<'_>, at: u64) -> bool {
     let Some(b) = r.get(at, len).map(<[u8]>::to_vec) else {
         return false;
     };
-    let mut i = 1usize;
-    let Some(count) = varint(&b, &mut i) else {
+    let Some((_, i)) = index_records(&b) else {
         return false;
     };
-    for _ in 0..count.min(MAX_BLOCKS) * 2 {
-        if varint(&b, &mut i).is_none() {
-            return false;
-        }
-    }
     let pad = i.next_multiple_of(4);
     b.get(i..pad).is_some_and(|p| p.iter().all(|&c| c == 0))
         && b.get(pad..pad + 4)
             .is_some_and(|c| crc(&b[..pad]) == u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+/// An index's records in `b`, which starts at its indicator byte: each
+/// block's unpadded size (its uncompressed size read past), and the offset
+/// where the records end. Each record takes bytes of `b`, so a wild count
+/// runs out of them.
+fn index_records(b: &[u8]) -> Option<(Vec<u64>, usize)> {
+    if *b.first()? != 0 {
+        return None;
+    }
+    let mut i = 1usize;
+    let count = varint(b, &mut i)?;
+    let mut sizes = Vec::new();
+    for _ in 0..count {
+        sizes.push(varint(b, &mut i)?);
+        varint(b, &mut i)?;
+    }
+    Some((sizes, i))
 }
 
 /// A block header: its size byte, flags with no reserved bits, and its CRC-32.
@@ -197,14 +209,9 @@ fn footer(r: &mut Reader<'_>, at: u64, flags: [u8; 2]) -> Option<u64> {
     {
         return None;
     }
-    let mut i = 1usize;
-    let count = varint(&index, &mut i)?;
+    let (sizes, i) = index_records(&index)?;
     let mut block_at = 12u64;
-    let mut sizes = Vec::new();
-    for _ in 0..count {
-        let unpadded = varint(&index, &mut i)?;
-        varint(&index, &mut i)?;
-        sizes.push(unpadded);
+    for &unpadded in &sizes {
         block_at = block_at.checked_add(unpadded.checked_add(3)? / 4 * 4)?;
     }
     // Padding to 4 bytes, then the CRC: nothing else in the index.
