@@ -15,7 +15,8 @@
 # (deploy/slurm/local-cluster.sh); python3-yaml reads the Kubernetes manifests for
 # their check; libscca-utils (sccainfo) reads carved prefetch files; python3-plyvel
 # (for /usr/bin/python3) writes the LevelDB test logs; lvm2's own tools make the
-# LVM volume groups tests/lvm.rs reads (activation off). Does nothing
+# LVM volume groups tests/lvm.rs reads (activation off); dmg2img's vfdecrypt decrypts the
+# encrypted Apple disk images tests/unlock_dmg.rs makes, given their keys. Does nothing
 # when they are all present.
 set -euo pipefail
 pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprogs
@@ -25,7 +26,8 @@ pkgs=(sleuthkit testdisk gddrescue ewf-tools ntfs-3g dosfstools mtools exfatprog
       flac vorbis-tools opus-tools lame ffmpeg clang lld llvm 7zip gcab xorriso libheif-examples libhivex-bin libsmali-java
       default-jre-headless default-jdk-headless fonttools mkvtoolnix icoutils icnsutils imagemagick
       abcmidi cpio mktorrent libfsapfs-utils libfshfs-utils apfsprogs
-      slurm-wlm munge python3-yaml libscca-utils python3-plyvel ghostscript qpdf python3-numpy pff-tools libjpeg-turbo-progs lvm2)
+      slurm-wlm munge python3-yaml libscca-utils python3-plyvel ghostscript qpdf python3-numpy pff-tools libjpeg-turbo-progs lvm2
+      dmg2img)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -484,7 +484,8 @@ pub fn run_shard(
     }
     if let (Some(case), None, true) = (&shared, shard, job.container_files) {
         if !interrupt.load(Ordering::Relaxed) && case.join("case.sqlite").exists() {
-            match shared_container_files(&job, case, job_path, interrupt, rep) {
+            match crate::batch_opened::shared_container_files(&job, case, job_path, interrupt, rep)
+            {
                 Ok(c) => code = worse(code, c),
                 Err(f) => {
                     rep.json(json!({"event": "batch.container_files.failed", "case": case, "error": f.0}));
@@ -582,78 +583,10 @@ fn run_item(
     if !containers || r.outcome == session::Outcome::Interrupted {
         return Ok(code);
     }
-    Ok(worse(code, container_files(case, &opts, interrupt, rep)?))
-}
-
-/// The container files of `case` that the keys of `opts` open, each
-/// registered and scanned (`session::open_container_files`), one event and
-/// one line each; the worst of their exit codes.
-fn container_files(
-    case: &Path,
-    opts: &session::ScanOptions,
-    interrupt: &AtomicBool,
-    rep: &mut Reporter,
-) -> Result<i32, Failure> {
-    let opened = session::open_container_files(case, opts, interrupt, &mut |p| rep.progress(p))?;
-    let mut code = 0;
-    for o in opened {
-        let r = &o.report;
-        rep.json(json!({
-            "event": "batch.container_file", "case": case, "artifact": o.artifact, "path": o.path,
-            "evidence": o.label, "outcome": r.outcome.name(), "files": r.summary.files,
-            "carved": r.summary.carved, "findings": r.summary.findings,
-        }));
-        if !rep.is_json() {
-            eprintln!(
-                "{}: container file {} ({}) opened with the keys given: registered as {} and scanned, {}",
-                case.display(),
-                o.path,
-                o.artifact,
-                o.label,
-                r.summary.describe()
-            );
-        }
-        code = worse(code, r.outcome.exit_code());
-    }
-    Ok(code)
-}
-
-/// `container_files` of a case the job's items share, after its last item:
-/// the keys of the job and of every item, the job's carving and digests.
-fn shared_container_files(
-    job: &Job,
-    case: &Path,
-    job_path: &Path,
-    interrupt: &AtomicBool,
-    rep: &mut Reporter,
-) -> Result<i32, Failure> {
-    let own: Vec<String> = job.item.iter().flat_map(|i| i.keys.clone()).collect();
-    let opts = scan_options(job, job.carve.as_deref(), &own, true, job_path)?;
-    container_files(case, &opts, interrupt, rep)
-}
-
-/// `container_files` of a case just merged from its shards, as a single run
-/// tries them: a shared case's once with every key, a case of one item's
-/// with that item's options.
-pub(crate) fn merged_container_files(
-    job: &Job,
-    case: &Path,
-    items: &[usize],
-    job_path: &Path,
-    interrupt: &AtomicBool,
-    rep: &mut Reporter,
-) -> Result<i32, Failure> {
-    if job.shared() {
-        return shared_container_files(job, case, job_path, interrupt, rep);
-    }
-    let mut code = 0;
-    for &n in items {
-        let item = &job.item[n];
-        let carve = item.carve.as_deref().or(job.carve.as_deref());
-        let opts = scan_options(job, carve, &item.keys, true, job_path)?;
-        code = worse(code, container_files(case, &opts, interrupt, rep)?);
-    }
-    Ok(code)
+    Ok(worse(
+        code,
+        crate::batch_opened::container_files(case, &opts, interrupt, rep)?,
+    ))
 }
 
 /// A scan's options as the job gives them: its threads and digests, the

@@ -124,7 +124,7 @@ pub fn merge(
                     }
                 }
                 if job.container_files && !interrupt.load(Ordering::Relaxed) {
-                    match batch::merged_container_files(
+                    match crate::batch_opened::merged_container_files(
                         &job, &case, &items, job_path, interrupt, rep,
                     ) {
                         Ok(c) => code = batch::worse(code, c),

@@ -326,8 +326,10 @@ pub(super) fn one_shot(
     Ok(code)
 }
 
-/// After a scan with keys: the container files they open, each registered and
-/// scanned (`session::open_container_files`), said on a line each. The exit
+/// After a scan with keys: the disk images inside encrypted Apple disk
+/// images (`session::open_decrypted_images`) and the container files the keys
+/// open (`session::open_container_files`), each registered and scanned, said
+/// on a line each. The exit
 /// code of the scan and theirs.
 pub(super) fn containers(
     case: &std::path::Path,
@@ -339,6 +341,21 @@ pub(super) fn containers(
     let mut code = r.outcome.exit_code();
     if r.outcome == Outcome::Interrupted {
         return Ok(code);
+    }
+    // Encrypted Apple disk images holding a disk image, then container files.
+    let images = session::open_decrypted_images(case, opts, interrupt, &mut |p| rep.progress(p))?;
+    rep.clear();
+    for o in &images {
+        if rep.is_json() {
+            rep.json(json!({"event": "decrypted_image_opened", "volume": o.artifact, "path": o.path, "evidence": o.label}));
+        } else {
+            println!(
+                "the plaintext of {} is a disk image: written to {}, registered as {} and scanned",
+                o.artifact, o.path, o.label
+            );
+        }
+        print_scan(rep, &o.report);
+        code = code.max(o.report.outcome.exit_code());
     }
     let opened = session::open_container_files(case, opts, interrupt, &mut |p| rep.progress(p))?;
     rep.clear();

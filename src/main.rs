@@ -2,6 +2,7 @@
 //! (unreadable bytes), 2 failed, 130 interrupted.
 
 mod batch;
+mod batch_opened;
 mod batch_ranges;
 mod batch_shard;
 mod cli;

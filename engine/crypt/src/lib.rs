@@ -1,5 +1,5 @@
 //! Encrypted volumes (issue 13): LUKS, BitLocker, VeraCrypt/TrueCrypt,
-//! FileVault 2 on CoreStorage. An
+//! FileVault 2 on CoreStorage, Apple's encrypted disk images. An
 //! encrypted volume is ciphertext: without its key it holds no file dredge can
 //! list and nothing worth carving (carving it makes noise look like evidence).
 //! So its reader walks nothing, gives no free space, and says what it is in
@@ -12,6 +12,7 @@
 
 mod bitlocker;
 mod bitlocker_open;
+mod encrcdsa;
 mod entropy;
 mod fvault;
 mod fvault_open;
@@ -32,6 +33,7 @@ mod twofish_fast;
 mod wrap;
 
 pub use bitlocker::BitLocker;
+pub use encrcdsa::Encrcdsa;
 pub use entropy::{container_shape, looks_random, possible_container};
 pub use fvault::{uuid as apple_uuid, FileVault};
 pub use handoff::{
@@ -51,6 +53,10 @@ pub use wrap::{aes_unwrap, pbkdf2_sha256};
 /// Opens the encrypted volume `vol` with the first of `keys` that fits.
 /// `Err`: one line naming what was tried (never a key).
 pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
+    if encrcdsa::probe(vol) {
+        let e = Encrcdsa::read(vol).map_err(|f| f.what)?;
+        return encrcdsa::open(vol, &e, keys);
+    }
     if fvault::probe(vol) {
         let f = FileVault::read(vol).map_err(|f| f.what)?;
         return fvault_open::open(vol, &f, keys);
@@ -106,10 +112,11 @@ pub fn tcrypt_keys(keys: &[&Secret]) -> bool {
         .any(|k| matches!(k, Secret::Password(_) | Secret::KeyFile(_)))
 }
 
-/// Whether [`unlock`] knows how to open this volume: LUKS, BitLocker, and
-/// FileVault 2 on CoreStorage.
+/// Whether [`unlock`] knows how to open this volume: LUKS, BitLocker,
+/// FileVault 2 on CoreStorage and Apple's encrypted disk images.
 pub fn can_unlock(vol: &VolumeReader) -> bool {
     luks::magic(vol).is_some()
+        || (encrcdsa::probe(vol) && Encrcdsa::read(vol).is_ok())
         || (fvault::probe(vol) && FileVault::read(vol).is_ok_and(|f| f.encrypted))
         || (bitlocker::probe(vol) && BitLocker::read(vol).is_ok())
 }
@@ -130,7 +137,10 @@ use dredge_core::{Entry, Extent, FileSystem, Finding, VolumeReader};
 
 /// Whether the volume starts with a header this crate reads.
 pub fn probe(vol: &VolumeReader) -> bool {
-    luks::magic(vol).is_some() || bitlocker::probe(vol) || fvault::probe(vol)
+    luks::magic(vol).is_some()
+        || bitlocker::probe(vol)
+        || fvault::probe(vol)
+        || encrcdsa::probe(vol)
 }
 
 /// An encrypted volume, described and not decrypted.
@@ -145,6 +155,15 @@ pub struct EncryptedVolume {
 
 impl EncryptedVolume {
     pub fn open(vol: VolumeReader) -> Result<EncryptedVolume, Finding> {
+        if encrcdsa::probe(&vol) {
+            let e = Encrcdsa::read(&vol)?;
+            return Ok(EncryptedVolume {
+                kind: "apple-dmg",
+                label: None,
+                findings: e.findings(vol.base()),
+                free: Vec::new(),
+            });
+        }
         if fvault::probe(&vol) {
             let f = FileVault::read(&vol)?;
             let plain = !f.encrypted && f.problems.is_empty();

@@ -28,6 +28,9 @@ enum Iv {
     /// The sector's byte offset, little-endian (`eboiv`, BitLocker): the
     /// sector number times the sector's length.
     ByteOffset,
+    /// The first 16 bytes of HMAC-SHA-1 of the block number, big-endian
+    /// in 32 bits, under a key of its own (Apple's encrypted disk images).
+    HmacSha1,
     /// ECB has none.
     Null,
 }
@@ -239,6 +242,8 @@ pub struct SectorCipher {
     /// Bytes per sector where they differ from the layer's: the stretches
     /// of a LUKS2 reencryption that changes the sector size.
     sector: Option<u64>,
+    /// `Iv::HmacSha1`'s key.
+    mac: Vec<u8>,
 }
 
 impl std::fmt::Debug for SectorCipher {
@@ -387,6 +392,11 @@ impl SectorCipher {
             ("cbc", "tcw") => ("cbc-tcw", "plain64"),
             m => m,
         };
+        // Apple's encrypted images: the AES key, then the IVs' HMAC key.
+        let (key, mac) = match ivname {
+            "hmacsha1" if key.len() > 20 => key.split_at(key.len() - 20),
+            _ => (key, &[][..]),
+        };
         let iv = match (mode, ivname) {
             ("ecb", _) => Iv::Null,
             (_, "eboiv") => Iv::ByteOffset,
@@ -394,6 +404,7 @@ impl SectorCipher {
             (_, "plain64") | (_, "essiv") => Iv::Plain64,
             (_, "plain64be") => Iv::Plain64Be,
             (_, "benbi") => Iv::Benbi,
+            ("cbc", "hmacsha1") if !mac.is_empty() => Iv::HmacSha1,
             (_, "null") => Iv::Null,
             (_, other) => return Err(Unsupported(format!("IV generator {other:?}"))),
         };
@@ -440,6 +451,7 @@ impl SectorCipher {
             spec: spec.to_string(),
             iv,
             inner,
+            mac: mac.to_vec(),
         })
     }
 
@@ -456,6 +468,7 @@ impl SectorCipher {
             spec: name.to_string(),
             iv,
             inner: Box::new(Cascade(parts.into_iter().map(|p| p.inner).collect())),
+            mac: Vec::new(),
         }
     }
 
@@ -471,7 +484,7 @@ impl SectorCipher {
     }
 
     /// The IV (or tweak) of sector number `n`, `len` bytes long.
-    fn iv(&self, n: u64, len: usize) -> [u8; 16] {
+    pub(crate) fn iv(&self, n: u64, len: usize) -> [u8; 16] {
         let mut iv = [0u8; 16];
         match self.iv {
             Iv::Plain32 => iv[..4].copy_from_slice(&(n as u32).to_le_bytes()),
@@ -481,6 +494,7 @@ impl SectorCipher {
                 iv[8..].copy_from_slice(&(n.wrapping_shl(5).wrapping_add(1)).to_be_bytes())
             }
             Iv::ByteOffset => iv[..8].copy_from_slice(&n.wrapping_mul(len as u64).to_le_bytes()),
+            Iv::HmacSha1 => iv = crate::encrcdsa::block_iv(&self.mac, n),
             Iv::Null => {}
         }
         iv

@@ -7,6 +7,7 @@ mod analysis;
 pub mod carve;
 mod containers;
 mod copybudget;
+mod decrypted_images;
 mod export_volume;
 mod extract;
 mod files;
@@ -38,6 +39,7 @@ mod view;
 
 pub use acquire::{acquire, AcquireReport, AcquireRequest, E01Options};
 pub use containers::{open_container_files, OpenedFile};
+pub use decrypted_images::open_decrypted_images;
 pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_core::{EntryKind, Gap, VolumeKind, Why, Word};
 pub use dredge_crypt::KeySpec;

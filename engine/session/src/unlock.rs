@@ -8,8 +8,8 @@
 use crate::layout::{accepting, layout, registry, Laid, Lost};
 use crate::unit::{contain, volume_budget};
 use crate::Failure;
-use dredge_core::{Finding, ImageSource, Volume, VolumeKind, VolumeReader};
-use dredge_crypt::{KeySpec, Layered};
+use dredge_core::{Extent, Finding, ImageSource, Volume, VolumeKind, VolumeReader};
+use dredge_crypt::{KeySpec, Layer, Layered};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -80,6 +80,42 @@ fn decrypted(label: &str, i: usize, o: &dredge_crypt::Opened) -> Volume {
         // Where the plaintext came from: the container's type and volume.
         slot: Some(format!("{}:v{i}", o.kind)),
     }
+}
+
+/// The slot word of an encrypted Apple disk image's plaintext that is
+/// itself a disk image (UDIF or sparse image): after the scan it is
+/// registered as evidence of its own (`crate::decrypted_images`).
+pub(crate) const IMAGE_SLOT: &str = "apple-dmg-image";
+
+/// An encrypted Apple disk image's plaintext is as long as its header says
+/// (the last block is padded). It is most often a disk image itself: every
+/// `.dmg` format hdiutil encrypts is a UDIF (its `koly` trailer last), and a
+/// sparse image begins `sprs`. Such a plaintext is marked for the scan.
+fn apple_image(src: &Arc<dyn ImageSource>, reader: &VolumeReader, layer: &Layer, v: &mut Volume) {
+    let Ok(Ok(e)) = contain(|| dredge_crypt::Encrcdsa::read(reader)) else {
+        return;
+    };
+    let len = e.data_len.min(v.extent.len);
+    v.extent = Extent::new(v.extent.start, len);
+    let plain = Layered::new(Arc::clone(src), vec![layer.clone()]);
+    let at = |off: u64| {
+        let mut b = [0u8; 4];
+        let ok = plain.read_at(off, &mut b).is_ok_and(|r| r.is_clean());
+        ok.then_some(b)
+    };
+    let what = if len >= 512 && at(v.extent.start + len - 512) == Some(*b"koly") {
+        "a UDIF disk image"
+    } else if at(v.extent.start) == Some(*b"sprs") {
+        "a sparse image"
+    } else {
+        return;
+    };
+    if let Some(s) = &mut v.slot {
+        *s = s.replacen("apple-dmg:", &format!("{IMAGE_SLOT}:"), 1);
+    }
+    v.description.push_str(&format!(
+        ", holding {what}: registered as evidence of its own"
+    ));
 }
 
 /// Tries `keys` on every encrypted volume of `src` (evidence `label`).
@@ -249,7 +285,11 @@ pub(crate) fn unlock(
                 )))
             }
         };
-        plain.push(decrypted(label, i, &opened));
+        let mut vol = decrypted(label, i, &opened);
+        if opened.kind == "apple-dmg" {
+            apple_image(src, &reader, &opened.layer, &mut vol);
+        }
+        plain.push(vol);
         layers.push(opened.layer);
     }
     let notes = headers.notes(label);

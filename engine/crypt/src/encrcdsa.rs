@@ -1,0 +1,309 @@
+//! Apple's encrypted disk images (`hdiutil create -encryption`, version 2:
+//! Mac OS X 10.5 on): detection, metadata and unlocking. The file begins
+//! `encrcdsa`, version 2; its header names the AES key size, the block size
+//! the data is encrypted in (4096 bytes), the encrypted data's offset and
+//! length, and where each key header lies. A password key header holds
+//! PBKDF2-HMAC-SHA-1 parameters and a key blob encrypted with Triple DES
+//! (EDE, CBC, PKCS#7 padding) under the derived 24 bytes; the blob is the
+//! AES key, a 20-byte HMAC-SHA-1 key and `CKIE`, which tells a wrong
+//! password. Block `n` of the data is AES-CBC under the AES key with the IV
+//! the first 16 bytes of HMAC-SHA-1(HMAC key, `n` big-endian in 32 bits).
+//! Its plaintext is what an unencrypted image would hold: a UDIF image with
+//! its `koly` trailer, a sparse image, or a raw disk. Layout from the
+//! vfdecrypt, apfs-fuse and John the Ripper readers; `vfdecrypt` (Debian's
+//! dmg2img) is the oracle.
+
+use crate::keys::{fingerprint, Secret};
+use crate::layer::Layer;
+use crate::luks_open::Opened;
+use crate::sector::SectorCipher;
+use cipher::{BlockModeDecrypt, KeyIvInit};
+use dredge_core::bytes::{be32, be64};
+use dredge_core::{Extent, Finding, VolumeReader};
+use std::sync::Arc;
+
+/// Key headers read at most (hdiutil writes one per password or
+/// certificate).
+const MAX_KEYS: u32 = 16;
+/// A key header is a few hundred bytes; one past this is not Apple's.
+const MAX_KEY_HEADER: u64 = 4096;
+/// Key blobs past this are not a key (hdiutil's are 48 or 64 bytes).
+const MAX_BLOB: usize = 512;
+/// `kdf_algorithm` for PBKDF2 (CSSM_ALGID_PKCS5_PBKDF2).
+const PBKDF2: u32 = 103;
+
+/// One password key header: how a password opens the key blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct PasswordKey {
+    /// Byte offset of the key header in the volume.
+    pub at: u64,
+    pub kdf: u32,
+    pub iterations: u32,
+    pub salt: Vec<u8>,
+    pub iv: [u8; 8],
+    pub blob: Vec<u8>,
+}
+
+/// An encrypted disk image's header.
+#[derive(Debug, Clone)]
+pub struct Encrcdsa {
+    pub uuid: String,
+    pub key_bits: u32,
+    pub block: u64,
+    pub data_offset: u64,
+    pub data_len: u64,
+    pub(crate) passwords: Vec<PasswordKey>,
+    /// Key headers of other types (2: a certificate's public key), by type
+    /// and offset: they need the private key, which dredge does not take.
+    pub others: Vec<(u32, u64)>,
+}
+
+/// Whether the volume starts with a version-2 encrypted image header.
+pub(crate) fn probe(vol: &VolumeReader) -> bool {
+    let mut h = [0u8; 12];
+    vol.read_at(0, &mut h).is_ok_and(|r| r.is_clean())
+        && &h[..8] == b"encrcdsa"
+        && be32::<u32>(&h, 8) == 2
+}
+
+impl Encrcdsa {
+    pub fn read(vol: &VolumeReader) -> Result<Encrcdsa, Finding> {
+        let base = vol.base();
+        let fail = |at: u64, what: String| {
+            Finding::new(base + at, format!("encrypted Apple disk image: {what}"))
+        };
+        let mut h = [0u8; 76 + 20 * MAX_KEYS as usize];
+        let got = vol
+            .read_at(0, &mut h)
+            .map_err(|e| fail(0, format!("header unreadable: {e}")))?;
+        if !got.is_clean() {
+            return Err(fail(0, "header unreadable".into()));
+        }
+        let key_bits: u32 = be32(&h, 24);
+        if key_bits != 128 && key_bits != 256 {
+            return Err(fail(24, "AES key size".into()).expected("128 or 256", key_bits));
+        }
+        let block = u64::from(be32::<u32>(&h, 52));
+        if !(512..=1 << 20).contains(&block) || !block.is_power_of_two() {
+            return Err(
+                fail(52, "block size".into()).expected("a power of two, 512 B–1 MiB", block)
+            );
+        }
+        let (data_len, data_offset) = (be64(&h, 56), be64(&h, 64));
+        if data_offset >= vol.len() || data_len == 0 {
+            return Err(fail(56, "encrypted data".into()).expected(
+                format!("inside the image's {} bytes", vol.len()),
+                format!("{data_len} bytes at {data_offset}"),
+            ));
+        }
+        let count: u32 = be32(&h, 72);
+        if count == 0 || count > MAX_KEYS {
+            return Err(fail(72, "key headers".into()).expected(format!("1–{MAX_KEYS}"), count));
+        }
+        let mut e = Encrcdsa {
+            uuid: crate::fvault::uuid(&h[36..52]),
+            key_bits,
+            block,
+            data_offset,
+            data_len,
+            passwords: Vec::new(),
+            others: Vec::new(),
+        };
+        for k in 0..count as usize {
+            let p = 76 + 20 * k;
+            let (kind, at, size) = (be32::<u32>(&h, p), be64(&h, p + 4), be64(&h, p + 12));
+            if kind != 1 {
+                e.others.push((kind, at));
+                continue;
+            }
+            if !(104..=MAX_KEY_HEADER).contains(&size) || at.saturating_add(size) > vol.len() {
+                return Err(fail(p as u64, format!("password key header {k}")).expected(
+                    "104 B–4 KiB inside the image",
+                    format!("{size} bytes at {at}"),
+                ));
+            }
+            let mut b = vec![0u8; size as usize];
+            if !vol.read_at(at, &mut b).is_ok_and(|r| r.is_clean()) {
+                return Err(fail(at, format!("password key header {k} unreadable")));
+            }
+            let salt_len = be32::<u32>(&b, 12) as usize;
+            let blob_len = be32::<u32>(&b, 100) as usize;
+            if salt_len > 32
+                || be32::<u32>(&b, 48) < 8
+                || blob_len == 0
+                || blob_len > MAX_BLOB
+                || !blob_len.is_multiple_of(8)
+                || 104 + blob_len > b.len()
+            {
+                return Err(fail(at, format!("password key header {k}")).expected(
+                    "salt ≤ 32 B, an 8-byte IV, a blob of whole 8-byte blocks",
+                    "other sizes",
+                ));
+            }
+            e.passwords.push(PasswordKey {
+                at,
+                kdf: be32(&b, 0),
+                iterations: be32(&b, 8),
+                salt: b[16..16 + salt_len].to_vec(),
+                iv: b[52..60].try_into().unwrap_or_default(),
+                blob: b[104..104 + blob_len].to_vec(),
+            });
+        }
+        Ok(e)
+    }
+
+    /// The plaintext's extent in volume offsets: whole blocks, as far as
+    /// the volume holds them.
+    fn plain(&self, vol_len: u64) -> Option<(u64, u64)> {
+        let room = vol_len.checked_sub(self.data_offset)?;
+        let whole = self.data_len.div_ceil(self.block) * self.block;
+        let len = whole.min(room / self.block * self.block);
+        (len > 0).then_some((self.data_offset, len))
+    }
+
+    /// One finding holding the header's metadata.
+    pub fn findings(&self, base: u64) -> Vec<Finding> {
+        let mut what = format!(
+            "encrypted Apple disk image (encrcdsa version 2) {}: AES-{} CBC in {}-byte blocks, \
+             {} bytes of encrypted data at byte {}",
+            self.uuid, self.key_bits, self.block, self.data_len, self.data_offset
+        );
+        for p in &self.passwords {
+            what.push_str(&format!(
+                "; password key at byte {}: PBKDF2-HMAC-SHA-1, {} iterations, {}-byte salt",
+                p.at,
+                p.iterations,
+                p.salt.len()
+            ));
+        }
+        for (kind, at) in &self.others {
+            what.push_str(&format!(
+                "; key header of type {kind} at byte {at} (a certificate's: not opened)"
+            ));
+        }
+        vec![Finding::new(base, what)]
+    }
+
+    /// The AES key and HMAC key a password opens, through the first
+    /// password key header it fits.
+    fn by_password(&self, pw: &[u8]) -> Option<(Vec<u8>, usize)> {
+        let klen = self.key_bits as usize / 8;
+        for (i, p) in self.passwords.iter().enumerate() {
+            if p.kdf != PBKDF2 {
+                continue;
+            }
+            let mut dk = [0u8; 24];
+            if crate::kdf::pbkdf2("sha1", pw, &p.salt, p.iterations, &mut dk).is_err() {
+                continue;
+            }
+            let mut blob = p.blob.clone();
+            let Ok(dec) = cbc::Decryptor::<des::TdesEde3>::new_from_slices(&dk, &p.iv) else {
+                continue;
+            };
+            let Ok(plain) = dec.decrypt_padded::<cipher::block_padding::Pkcs7>(&mut blob) else {
+                continue;
+            };
+            // The key, the HMAC key, then `CKIE` and one byte.
+            if plain.len() >= klen + 25 && &plain[plain.len() - 5..plain.len() - 1] == b"CKIE" {
+                return Some((plain[..klen + 20].to_vec(), i));
+            }
+        }
+        None
+    }
+
+    /// The block cipher for `keys` (the AES key then the HMAC key).
+    fn cipher(keys: &[u8]) -> Result<SectorCipher, String> {
+        SectorCipher::new("aes-cbc-hmacsha1", keys).map_err(|e| e.0)
+    }
+}
+
+/// Tries every key; `Err` names what was tried (never a key).
+pub fn open(vol: &VolumeReader, e: &Encrcdsa, keys: &[&Secret]) -> Result<Opened, String> {
+    let (off, len) = e
+        .plain(vol.len())
+        .ok_or("the encrypted data lies past the image's end")?;
+    let klen = e.key_bits as usize / 8;
+    let mut tried = Vec::new();
+    for key in keys {
+        let got = match key {
+            Secret::Password(pw) => match e.by_password(pw) {
+                Some((k, i)) => Some((k, format!("password key {i}"))),
+                None => {
+                    tried.push(format!("password on {} password key(s)", e.passwords.len()));
+                    None
+                }
+            },
+            // What vfdecrypt's -k takes: the AES key then the HMAC key.
+            Secret::VolumeKey(k) if k.len() == klen + 20 => {
+                Some((k.clone(), "the AES and HMAC keys given".to_string()))
+            }
+            Secret::VolumeKey(k) => {
+                tried.push(format!(
+                    "master-key of {} bytes (this image takes {}: the AES-{} key then the HMAC-SHA-1 key)",
+                    k.len(),
+                    klen + 20,
+                    e.key_bits
+                ));
+                None
+            }
+            other => {
+                tried.push(format!(
+                    "{}: not a kind of key an encrypted disk image takes",
+                    other.kind()
+                ));
+                None
+            }
+        };
+        if let Some((k, by)) = got {
+            let cipher = Encrcdsa::cipher(&k)?;
+            return Ok(Opened {
+                kind: "apple-dmg",
+                layer: Layer::in_place(
+                    Extent::new(vol.base() + off, len),
+                    e.block,
+                    0,
+                    e.block,
+                    Arc::new(cipher),
+                ),
+                by,
+                fingerprint: fingerprint(&k[..klen]),
+            });
+        }
+    }
+    Err(tried.join("; "))
+}
+
+/// The IV of block `n`: HMAC-SHA-1 of its number, first 16 bytes.
+pub(crate) fn block_iv(mac_key: &[u8], n: u64) -> [u8; 16] {
+    use hmac::{KeyInit, Mac};
+    let mut iv = [0u8; 16];
+    if let Ok(mut m) = <hmac::Hmac<sha1::Sha1> as KeyInit>::new_from_slice(mac_key) {
+        m.update(&(n as u32).to_be_bytes());
+        iv.copy_from_slice(&m.finalize().into_bytes()[..16]);
+    }
+    iv
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn block_ivs_are_hmac_sha1_of_the_32_bit_block_number() {
+        // Python's hmac.new(b"\x0b" * 20, struct.pack(">I", n), "sha1").
+        let k = [0x0bu8; 20];
+        let hex = |iv: [u8; 16]| iv.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        assert_eq!(hex(block_iv(&k, 0)), "d6e836f88a16c068fd3f0029c4aac78e");
+        assert_eq!(hex(block_iv(&k, 300)), "49bee676030857615a4dcf3baab7ac80");
+        assert_eq!(
+            block_iv(&k, (1 << 32) + 1),
+            block_iv(&k, 1),
+            "32-bit block numbers"
+        );
+        // The sector cipher takes its IVs from the same function.
+        let mut key = vec![7u8; 16];
+        key.extend_from_slice(&k);
+        let c = SectorCipher::new("aes-cbc-hmacsha1", &key).unwrap();
+        assert_eq!(c.iv(300, 4096), block_iv(&k, 300));
+    }
+}

@@ -1,0 +1,93 @@
+//! Encrypted Apple disk images whose plaintext is itself a disk image (issue
+//! 15). hdiutil encrypts a UDIF image (or a sparse image) whole, so once
+//! the scan has opened one with the examiner's key, its plaintext is a
+//! compressed or chunked image of a disk, not the disk: the chunks must be
+//! decoded before any filesystem shows. After the scan, each such plaintext
+//! (`unlock::IMAGE_SLOT`) is written into the case by `export-volume`'s
+//! code (its digests in custody, tied to the encrypted evidence), registered
+//! as evidence of its own (the disk-image reader decodes it and checks its
+//! checksums), and scanned with the same options. A plaintext registered
+//! once is not written again.
+
+use crate::containers::OpenedFile;
+use crate::register::add_evidence;
+use crate::scan::scan_only;
+use crate::unlock::IMAGE_SLOT;
+use crate::{fail, open_case, Failure, ProgressFn, ScanOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+/// Levels of encrypted images inside encrypted images opened at most.
+const MAX_DEPTH: usize = 4;
+
+/// Where the plaintexts are written, inside the case.
+const DIR: &str = "decrypted";
+
+/// Registers and scans the disk images inside the case's opened encrypted
+/// Apple disk images; none when no key was given.
+pub fn open_decrypted_images(
+    case_dir: &Path,
+    opts: &ScanOptions,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<Vec<OpenedFile>, Failure> {
+    let mut done = Vec::new();
+    if opts.keys.is_empty() {
+        return Ok(done);
+    }
+    let dest = case_dir.join(DIR);
+    for _ in 0..MAX_DEPTH {
+        let store = open_case(case_dir)?;
+        let evidence = store.evidence().map_err(fail)?;
+        let known: Vec<PathBuf> = evidence
+            .iter()
+            .filter_map(|e| Path::new(&e.path).canonicalize().ok())
+            .collect();
+        let mut wanted = Vec::new();
+        for ev in &evidence {
+            for v in store.volumes(ev.id).map_err(fail)? {
+                let Some(c) = v
+                    .slot
+                    .as_deref()
+                    .and_then(|s| s.strip_prefix(IMAGE_SLOT))
+                    .and_then(|s| s.strip_prefix(':'))
+                else {
+                    continue;
+                };
+                // export-volume's file name for it.
+                let file = dest.join(format!("{}-{c}.plain.raw", ev.label));
+                let registered = file.canonicalize().is_ok_and(|f| known.contains(&f));
+                if !registered {
+                    wanted.push(format!("{}/{c}", ev.label));
+                }
+            }
+        }
+        drop(store);
+        if wanted.is_empty() {
+            break;
+        }
+        let written = crate::export_volumes(case_dir, &wanted, &opts.keys, &dest, interrupt)?;
+        for w in written {
+            let added = add_evidence(case_dir, &w.path, None, interrupt, progress)?;
+            let label = added
+                .evidence
+                .map(|e| e.label)
+                .ok_or_else(|| Failure(format!("{}: not registered", w.path.display())))?;
+            let report = scan_only(
+                case_dir,
+                opts,
+                Some(label.clone()),
+                None,
+                interrupt,
+                progress,
+            )?;
+            done.push(OpenedFile {
+                artifact: w.volume.clone(),
+                path: w.path.display().to_string(),
+                label,
+                report,
+            });
+        }
+    }
+    Ok(done)
+}
