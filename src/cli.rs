@@ -70,7 +70,8 @@ pub(crate) enum Command {
     /// Print, for every password-protected encrypted volume, what hashcat or
     /// John the Ripper takes to search for its password: a line for BitLocker
     /// (-m 22100), FileVault 2 (-m 16700) and each protector of FileVault on
-    /// APFS (-m 18300), header files in --out DIR for LUKS1 (-m 14600) and possible
+    /// APFS (-m 18300), a John the Ripper `dmg` line for Apple encrypted disk
+    /// images, header files in --out DIR for LUKS1 (-m 14600) and possible
     /// VeraCrypt/TrueCrypt containers (-m 137xx/62xx); what is handed off goes
     /// into the custody log.
     Hashes(HashesArgs),

@@ -297,3 +297,44 @@ fn a_udif_image_inside_is_registered_as_evidence_of_its_own_and_read_once() {
     assert_eq!(evidence_count(&case), 2);
     assert!(run(&["verify", case.to_str().unwrap()]).status.success());
 }
+
+#[test]
+fn hashes_hands_john_the_image_s_key_header_and_its_first_and_last_blocks() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let raw = hfs(dir.path());
+    let img = dir.path().join("enc.dmg");
+    encrypt(&raw, &img, "--iterations 3000");
+    let case = dir.path().join("case");
+    one_shot_ls("recover", &img, None, &case, 0, &[]);
+    let o = run(&["hashes", case.to_str().unwrap(), "--format", "john"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let (who, line) = out.trim().split_once(':').unwrap();
+    assert_eq!(who, "ev1/v0/password-key@680", "{out}");
+    // John's dmg layout, each field from the image's own bytes: the key
+    // header at byte 680 (salt at +16, IV field at +52, blob at +104), the
+    // data at 4096 in 4096-byte blocks.
+    let file = std::fs::read(&img).unwrap();
+    let len = std::fs::metadata(&raw).unwrap().len() as usize;
+    let n = len.div_ceil(4096) - 2;
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let f: Vec<&str> = line.split('*').collect();
+    assert_eq!(f.len(), 13, "{line}");
+    assert_eq!(
+        (f[0], f[1], f[3], f[5], f[10], f[12]),
+        ("$dmg$2", "20", "32", "48", "1", "3000")
+    );
+    assert_eq!(f[2], hex(&file[680 + 16..680 + 36]));
+    assert_eq!(f[4], hex(&file[680 + 52..680 + 84]));
+    assert_eq!(f[6], hex(&file[680 + 104..680 + 152]));
+    assert_eq!(f[7], n.to_string());
+    assert_eq!(f[8], (len - n * 4096).to_string());
+    assert_eq!(f[9], hex(&file[4096 + n * 4096..4096 + len]));
+    assert_eq!(f[11], hex(&file[4096..8192]));
+    // The line alone tells the password from a wrong one.
+    assert!(dredge_crypt::dmg_line_opens(line, PASS.as_bytes()));
+    assert!(!dredge_crypt::dmg_line_opens(line, b"Geheimnis"));
+}

@@ -40,7 +40,8 @@ pub(crate) struct PasswordKey {
     pub kdf: u32,
     pub iterations: u32,
     pub salt: Vec<u8>,
-    pub iv: [u8; 8],
+    /// The blob's IV field as stored (32 bytes; Triple DES uses the first 8).
+    pub iv: [u8; 32],
     pub blob: Vec<u8>,
 }
 
@@ -78,6 +79,9 @@ impl Encrcdsa {
             .map_err(|e| fail(0, format!("header unreadable: {e}")))?;
         if !got.is_clean() {
             return Err(fail(0, "header unreadable".into()));
+        }
+        if &h[..8] != b"encrcdsa" || be32::<u32>(&h, 8) != 2 {
+            return Err(fail(0, "no encrcdsa version 2 header".into()));
         }
         let key_bits: u32 = be32(&h, 24);
         if key_bits != 128 && key_bits != 256 {
@@ -145,7 +149,7 @@ impl Encrcdsa {
                 kdf: be32(&b, 0),
                 iterations: be32(&b, 8),
                 salt: b[16..16 + salt_len].to_vec(),
-                iv: b[52..60].try_into().unwrap_or_default(),
+                iv: b[52..84].try_into().unwrap_or([0; 32]),
                 blob: b[104..104 + blob_len].to_vec(),
             });
         }
@@ -192,20 +196,10 @@ impl Encrcdsa {
             if p.kdf != PBKDF2 {
                 continue;
             }
-            let mut dk = [0u8; 24];
-            if crate::kdf::pbkdf2("sha1", pw, &p.salt, p.iterations, &mut dk).is_err() {
-                continue;
-            }
-            let mut blob = p.blob.clone();
-            let Ok(dec) = cbc::Decryptor::<des::TdesEde3>::new_from_slices(&dk, &p.iv) else {
-                continue;
-            };
-            let Ok(plain) = dec.decrypt_padded::<cipher::block_padding::Pkcs7>(&mut blob) else {
-                continue;
-            };
-            // The key, the HMAC key, then `CKIE` and one byte.
-            if plain.len() >= klen + 25 && &plain[plain.len() - 5..plain.len() - 1] == b"CKIE" {
-                return Some((plain[..klen + 20].to_vec(), i));
+            if let Some(keys) = open_blob(pw, &p.salt, p.iterations, &p.iv, &p.blob) {
+                if keys.len() >= klen + 20 {
+                    return Some((keys[..klen + 20].to_vec(), i));
+                }
             }
         }
         None
@@ -215,6 +209,27 @@ impl Encrcdsa {
     fn cipher(keys: &[u8]) -> Result<SectorCipher, String> {
         SectorCipher::new("aes-cbc-hmacsha1", keys).map_err(|e| e.0)
     }
+}
+
+/// What a password opens of a key blob: the AES key then the HMAC key
+/// (the blob without its `CKIE` mark); `None` for a wrong password.
+pub(crate) fn open_blob(
+    pw: &[u8],
+    salt: &[u8],
+    iterations: u32,
+    iv: &[u8],
+    blob: &[u8],
+) -> Option<Vec<u8>> {
+    let mut dk = [0u8; 24];
+    crate::kdf::pbkdf2("sha1", pw, salt, iterations, &mut dk).ok()?;
+    let dec = cbc::Decryptor::<des::TdesEde3>::new_from_slices(&dk, iv.get(..8)?).ok()?;
+    let mut buf = blob.to_vec();
+    let plain = dec
+        .decrypt_padded::<cipher::block_padding::Pkcs7>(&mut buf)
+        .ok()?;
+    // The keys, then `CKIE` and one byte.
+    let n = plain.len().checked_sub(5)?;
+    (&plain[n..n + 4] == b"CKIE").then(|| plain[..n].to_vec())
 }
 
 /// Tries every key; `Err` names what was tried (never a key).

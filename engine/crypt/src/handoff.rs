@@ -5,13 +5,18 @@
 //! mode 22100 and John's `bitlocker` format): T = 1 for a user password
 //! (checked by the whole AES-CCM tag, so no false hits), 3 for a recovery
 //! password (John only: hashcat's 22100 takes types 0 and 1). FileVault 2:
-//! `$fvde$1$16$SALT$ITERATIONS$KEK` (hashcat mode 16700).
+//! `$fvde$1$16$SALT$ITERATIONS$KEK` (hashcat mode 16700). Apple's encrypted
+//! disk images: John the Ripper's `dmg` format, `$dmg$2*…` (hashcat has no
+//! mode for them): the password key header's salt, IV field, key blob and
+//! iterations, and the image's first and last encrypted blocks, which John
+//! decrypts to tell a right password from a false hit.
 //!
 //! hashcat reads LUKS1 and TrueCrypt/VeraCrypt from files, not lines: for
 //! them the hand-off is a byte range of the volume to copy out
 //! ([`HeaderFile`]) and the modes that read it.
 
 use crate::bitlocker::BitLocker;
+use crate::encrcdsa::Encrcdsa;
 use crate::fvault::FileVault;
 use crate::luks::Luks;
 
@@ -135,6 +140,68 @@ pub fn fvault_lines(f: &FileVault) -> Vec<CrackLine> {
             ),
         })
         .collect()
+}
+
+/// John's `dmg` line for each password key header of `e`, read from `vol`
+/// (the encrypted image): `$dmg$2*SALTLEN*SALT*32*IV*BLOBLEN*BLOB*N*LEN*
+/// LAST*1*FIRST*ITERATIONS`, LAST the data from block N (the last two
+/// blocks) on, FIRST the first block. None for an image under two blocks or
+/// whose blocks cannot be read whole.
+pub fn dmg_lines(e: &Encrcdsa, vol: &dredge_core::VolumeReader) -> Vec<CrackLine> {
+    const BLOCK: u64 = 4096;
+    let read = |at: u64, len: u64| {
+        let mut b = vec![0u8; len as usize];
+        vol.read_at(e.data_offset + at, &mut b)
+            .is_ok_and(|r| r.is_clean())
+            .then_some(b)
+    };
+    let Some(n) = e.data_len.div_ceil(BLOCK).checked_sub(2) else {
+        return Vec::new();
+    };
+    let (Some(last), Some(first)) = (read(n * BLOCK, e.data_len - n * BLOCK), read(0, BLOCK))
+    else {
+        return Vec::new();
+    };
+    e.passwords
+        .iter()
+        .map(|p| CrackLine {
+            protector: format!("password-key@{}", p.at),
+            kind: "password",
+            hashcat_mode: None,
+            line: format!(
+                "$dmg$2*{}*{}*32*{}*{}*{}*{n}*{}*{}*1*{}*{}",
+                p.salt.len(),
+                hex(&p.salt),
+                hex(&p.iv),
+                p.blob.len(),
+                hex(&p.blob),
+                last.len(),
+                hex(&last),
+                hex(&first),
+                p.iterations
+            ),
+        })
+        .collect()
+}
+
+/// Checks `line` (a `$dmg$2*` line) against `password` as a cracker's first
+/// step does: the password must open the key blob (`CKIE`).
+pub fn dmg_line_opens(line: &str, password: &[u8]) -> bool {
+    let f: Vec<&str> = line.split('*').collect();
+    let unhex = |s: &str| -> Option<Vec<u8>> {
+        (0..s.len() / 2)
+            .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect()
+    };
+    if f.len() != 13 || f[0] != "$dmg$2" {
+        return false;
+    }
+    let (Some(salt), Some(iv), Some(blob), Ok(iters)) =
+        (unhex(f[2]), unhex(f[4]), unhex(f[6]), f[12].parse::<u32>())
+    else {
+        return false;
+    };
+    crate::encrcdsa::open_blob(password, &salt, iters, &iv, &blob).is_some()
 }
 
 /// Checks `line` (a `$bitlocker$` line) against `password` the way a cracker

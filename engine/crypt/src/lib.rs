@@ -37,8 +37,8 @@ pub use encrcdsa::Encrcdsa;
 pub use entropy::{container_shape, looks_random, possible_container};
 pub use fvault::{uuid as apple_uuid, FileVault};
 pub use handoff::{
-    bitlocker_line_opens, bitlocker_lines, fvault_lines, luks1_header_file, tcrypt_header_files,
-    CrackLine, HeaderFile,
+    bitlocker_line_opens, bitlocker_lines, dmg_line_opens, dmg_lines, fvault_lines,
+    luks1_header_file, tcrypt_header_files, CrackLine, HeaderFile,
 };
 pub use keys::{fingerprint, KeySpec, Secret};
 pub use layer::{Layer, Layered, Segment, Source};

@@ -130,7 +130,14 @@ pub fn password_hashes(
                         Ok(Ok(f)) => Some(("filevault2", dredge_crypt::fvault_lines(&f))),
                         _ => match contain(|| dredge_crypt::BitLocker::read(&reader)) {
                             Ok(Ok(b)) => Some(("bitlocker", dredge_crypt::bitlocker_lines(&b))),
-                            _ => None,
+                            _ => match contain(|| dredge_crypt::Encrcdsa::read(&reader)) {
+                                Ok(Ok(e)) => Some((
+                                    "apple-dmg",
+                                    contain(|| dredge_crypt::dmg_lines(&e, &reader))
+                                        .unwrap_or_default(),
+                                )),
+                                _ => None,
+                            },
                         },
                     };
                     if let Some((container, found)) = cracked {
