@@ -31,6 +31,9 @@ fn container_name(kind: &str) -> Option<&'static str> {
         "veracrypt" => "VeraCrypt",
         "truecrypt" => "TrueCrypt",
         "filevault2" => "FileVault 2",
+        // An encrypted .dmg; its decrypted volume's slot says
+        // "apple-dmg-image" when the plaintext is a disk image itself.
+        "apple-dmg" | "apple-dmg-image" => "encrypted disk image",
         // FileVault on APFS: the decrypted volume's slot ("filevault:v0").
         "filevault" => "FileVault (APFS)",
         _ => return None,
@@ -111,6 +114,7 @@ pub fn encrypted(
         let desc = own(v, "BitLocker")
             .or_else(|| own(v, "LUKS"))
             .or_else(|| own(v, "CoreStorage"))
+            .or_else(|| own(v, "encrypted Apple disk image"))
             .or_else(|| apfs(v))
             .unwrap_or_default();
         out.push(Encrypted {
@@ -139,5 +143,7 @@ mod tests {
         assert_eq!(protectors(apfs), vec!["password", "personal recovery key"]);
         let fv = "CoreStorage physical volume p (volume group g), 4096-byte blocks, 536829952 bytes; FileVault 2 encrypted (AES-XTS-128), conversion Complete; protector 868C54AC-…: passphrase (user type 0x10000001, PBKDF2-SHA-256 204222 iterations, key-encrypting key 6614421E-…); protector 1FE684FE-…: passphrase (user type 0x10060002, PBKDF2-SHA-256 41000 iterations, key-encrypting key K). Without";
         assert_eq!(protectors(fv), vec!["passphrase", "passphrase"]);
+        let dmg = "encrypted Apple disk image (encrcdsa version 2) U: AES-128 CBC in 4096-byte blocks, 4153344 bytes of encrypted data at byte 4096; protector password-key@680: password (PBKDF2-HMAC-SHA-1, 1000 iterations, 20-byte salt); protector key-header-2@900: certificate (a private key opens it; not taken)";
+        assert_eq!(protectors(dmg), vec!["password", "certificate"]);
     }
 }

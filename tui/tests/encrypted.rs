@@ -146,3 +146,56 @@ fn a_filevault_apfs_volume_is_marked_locked_then_opened() {
         "{s}"
     );
 }
+
+#[test]
+fn an_encrypted_disk_image_is_marked_locked_then_opened() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            "command -v python3 && python3 -c 'import cryptography.hazmat.decrepit'",
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("DREDGE_REQUIRE_TOOLS").is_none(),
+            "python3 with python3-cryptography"
+        );
+        return;
+    }
+    // dfvfs's hfsplus.raw (Apache-2.0), encrypted as hdiutil does.
+    let d = tempfile::tempdir().unwrap();
+    let plain = d.path().join("hfsplus.raw");
+    let img = d.path().join("enc.dmg");
+    let gz = root.join("testimages/external/dfvfs/hfsplus.raw.gz");
+    assert!(Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -dc {} > {}", gz.display(), plain.display()))
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new("python3")
+        .arg(root.join("testimages/dmg-encrypt.py"))
+        .arg(&plain)
+        .arg(&img)
+        .arg("pw-1")
+        .output()
+        .unwrap()
+        .status
+        .success());
+    let locked = case_of(d.path(), &img, Vec::new());
+    let mut app = App::new(CaseData::load(&locked).unwrap(), true);
+    let (s, _) = render(&mut app, 100, 24);
+    for want in ["vol0 encrypted disk image encrypted, locked", "password"] {
+        assert!(s.contains(want), "{want:?} not on the screen:\n{s}");
+    }
+    let key = KeySpec::parse("password=pw-1").unwrap();
+    let opened = case_of(d.path(), &img, vec![key]);
+    let mut app = App::new(CaseData::load(&opened).unwrap(), true);
+    let (s, _) = render(&mut app, 100, 24);
+    assert!(
+        s.contains("vol0 encrypted disk image encrypted, opened as vol1"),
+        "{s}"
+    );
+}

@@ -172,9 +172,11 @@ impl Encrcdsa {
              {} bytes of encrypted data at byte {}",
             self.uuid, self.key_bits, self.block, self.data_len, self.data_offset
         );
+        // "protector NAME: KIND (…)", as the other containers' findings
+        // name theirs.
         for p in &self.passwords {
             what.push_str(&format!(
-                "; password key at byte {}: PBKDF2-HMAC-SHA-1, {} iterations, {}-byte salt",
+                "; protector password-key@{}: password (PBKDF2-HMAC-SHA-1, {} iterations, {}-byte salt)",
                 p.at,
                 p.iterations,
                 p.salt.len()
@@ -182,7 +184,7 @@ impl Encrcdsa {
         }
         for (kind, at) in &self.others {
             what.push_str(&format!(
-                "; key header of type {kind} at byte {at} (a certificate's: not opened)"
+                "; protector key-header-{kind}@{at}: certificate (a private key opens it; not taken)"
             ));
         }
         vec![Finding::new(base, what)]
