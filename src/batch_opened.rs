@@ -11,9 +11,9 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 /// The disk images inside the encrypted Apple disk images of `case`
-/// (`session::open_decrypted_images`) and the container files that the keys
-/// of `opts` open (`session::open_container_files`), each registered and
-/// scanned, one event and one line each; the worst of their exit codes.
+/// and the container files that the keys of `opts` open
+/// (`session::open_after_scan`), each registered and scanned, one event and
+/// one line each; the worst of their exit codes.
 pub(crate) fn container_files(
     case: &Path,
     opts: &session::ScanOptions,
@@ -21,43 +21,15 @@ pub(crate) fn container_files(
     rep: &mut Reporter,
 ) -> Result<i32, Failure> {
     let mut code = 0;
-    // Encrypted Apple disk images holding a disk image first.
-    for o in session::open_decrypted_images(case, opts, interrupt, &mut |p| rep.progress(p))? {
+    for o in session::open_after_scan(case, opts, interrupt, &mut |p| rep.progress(p))? {
         let r = &o.report;
         rep.json(json!({
-            "event": "batch.decrypted_image", "case": case, "volume": o.artifact, "path": o.path,
+            "event": format!("batch.{}", o.word()), "case": case, "artifact": o.artifact, "path": o.path,
             "evidence": o.label, "outcome": r.outcome.name(), "files": r.summary.files,
             "carved": r.summary.carved, "findings": r.summary.findings,
         }));
         if !rep.is_json() {
-            eprintln!(
-                "{}: the plaintext of {} is a disk image: written to {}, registered as {} and scanned, {}",
-                case.display(),
-                o.artifact,
-                o.path,
-                o.label,
-                r.summary.describe()
-            );
-        }
-        code = worse(code, r.outcome.exit_code());
-    }
-    let opened = session::open_container_files(case, opts, interrupt, &mut |p| rep.progress(p))?;
-    for o in opened {
-        let r = &o.report;
-        rep.json(json!({
-            "event": "batch.container_file", "case": case, "artifact": o.artifact, "path": o.path,
-            "evidence": o.label, "outcome": r.outcome.name(), "files": r.summary.files,
-            "carved": r.summary.carved, "findings": r.summary.findings,
-        }));
-        if !rep.is_json() {
-            eprintln!(
-                "{}: container file {} ({}) opened with the keys given: registered as {} and scanned, {}",
-                case.display(),
-                o.path,
-                o.artifact,
-                o.label,
-                r.summary.describe()
-            );
+            eprintln!("{}: {}, {}", case.display(), o.said(), r.summary.describe());
         }
         code = worse(code, r.outcome.exit_code());
     }

@@ -327,9 +327,8 @@ pub(super) fn one_shot(
 }
 
 /// After a scan with keys: the disk images inside encrypted Apple disk
-/// images (`session::open_decrypted_images`) and the container files the keys
-/// open (`session::open_container_files`), each registered and scanned, said
-/// on a line each. The exit
+/// images and the container files the keys open (`session::open_after_scan`),
+/// each registered and scanned, said on a line each. The exit
 /// code of the scan and theirs.
 pub(super) fn containers(
     case: &std::path::Path,
@@ -342,31 +341,13 @@ pub(super) fn containers(
     if r.outcome == Outcome::Interrupted {
         return Ok(code);
     }
-    // Encrypted Apple disk images holding a disk image, then container files.
-    let images = session::open_decrypted_images(case, opts, interrupt, &mut |p| rep.progress(p))?;
-    rep.clear();
-    for o in &images {
-        if rep.is_json() {
-            rep.json(json!({"event": "decrypted_image_opened", "volume": o.artifact, "path": o.path, "evidence": o.label}));
-        } else {
-            println!(
-                "the plaintext of {} is a disk image: written to {}, registered as {} and scanned",
-                o.artifact, o.path, o.label
-            );
-        }
-        print_scan(rep, &o.report);
-        code = code.max(o.report.outcome.exit_code());
-    }
-    let opened = session::open_container_files(case, opts, interrupt, &mut |p| rep.progress(p))?;
+    let opened = session::open_after_scan(case, opts, interrupt, &mut |p| rep.progress(p))?;
     rep.clear();
     for o in &opened {
         if rep.is_json() {
-            rep.json(json!({"event": "container_file_opened", "artifact": o.artifact, "path": o.path, "evidence": o.label}));
+            rep.json(json!({"event": format!("{}_opened", o.word()), "artifact": o.artifact, "path": o.path, "evidence": o.label}));
         } else {
-            println!(
-                "container file {} ({}) opened with the key given: registered as {} and scanned",
-                o.path, o.artifact, o.label
-            );
+            println!("{}", o.said());
         }
         print_scan(rep, &o.report);
         code = code.max(o.report.outcome.exit_code());

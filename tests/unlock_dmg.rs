@@ -45,6 +45,18 @@ fn encrypt(src: &Path, out: &Path, extra: &str) -> String {
     std::fs::read_to_string(keys).unwrap().trim().to_string()
 }
 
+/// What `recover` of an unencrypted image gives: path -> SHA-256.
+fn recovered(img: &Path, case: &Path) -> Hashes {
+    let want = hashes(&one_shot_ls("recover", img, None, case, 0, &[]));
+    assert!(want.len() > 5, "{want:?}");
+    want
+}
+
+/// What `recover --key KEY` of `img` into `case` gives: path -> SHA-256.
+fn unlocked(img: &Path, case: &Path, key: &str) -> Hashes {
+    hashes(&one_shot_ls("recover", img, None, case, 0, &["--key", key]))
+}
+
 fn ready() -> bool {
     if !tools(&["python3"]) {
         return false;
@@ -63,15 +75,7 @@ fn an_encrypted_image_is_described_without_its_key_and_every_file_comes_back_wit
     }
     let dir = tempfile::tempdir().unwrap();
     let raw = hfs(dir.path());
-    let want = hashes(&one_shot_ls(
-        "recover",
-        &raw,
-        None,
-        &dir.path().join("bare-hfs"),
-        0,
-        &[],
-    ));
-    assert!(want.len() > 5, "{want:?}");
+    let want = recovered(&raw, &dir.path().join("bare-hfs"));
     let img = dir.path().join("enc.dmg");
     let keys = encrypt(&raw, &img, "");
     // vfdecrypt, with the keys, gives the volume back: the encryption is
@@ -100,14 +104,7 @@ fn an_encrypted_image_is_described_without_its_key_and_every_file_comes_back_wit
     // the volume, and no key is in the case.
     let case = dir.path().join("case");
     let key = format!("password={PASS}");
-    let got = hashes(&one_shot_ls(
-        "recover",
-        &img,
-        None,
-        &case,
-        0,
-        &["--key", &key],
-    ));
+    let got = unlocked(&img, &case, &key);
     assert_eq!(got, want);
     let show = stdout(&run(&["case", "show", case.to_str().unwrap()]));
     assert!(
@@ -127,14 +124,7 @@ fn aes_256_images_open_with_their_keys_and_a_wrong_password_registers_nothing() 
     }
     let dir = tempfile::tempdir().unwrap();
     let raw = hfs(dir.path());
-    let want = hashes(&one_shot_ls(
-        "recover",
-        &raw,
-        None,
-        &dir.path().join("bare-hfs"),
-        0,
-        &[],
-    ));
+    let want = recovered(&raw, &dir.path().join("bare-hfs"));
     // Other places and costs than the first test's: the reader takes them
     // from the header.
     let img = dir.path().join("enc256.dmg");
@@ -145,24 +135,10 @@ fn aes_256_images_open_with_their_keys_and_a_wrong_password_registers_nothing() 
     );
     let case = dir.path().join("case");
     let key = format!("master-key={keys}");
-    let got = hashes(&one_shot_ls(
-        "recover",
-        &img,
-        None,
-        &case,
-        0,
-        &["--key", &key],
-    ));
+    let got = unlocked(&img, &case, &key);
     assert_eq!(got, want);
     let case = dir.path().join("case-pw");
-    let got = hashes(&one_shot_ls(
-        "recover",
-        &img,
-        None,
-        &case,
-        0,
-        &["--key", &format!("password={PASS}")],
-    ));
+    let got = unlocked(&img, &case, &format!("password={PASS}"));
     assert_eq!(got, want);
     // A wrong password: one line naming the volume and what was tried.
     let case = dir.path().join("wrong");
@@ -236,17 +212,7 @@ fn an_unreadable_ciphertext_block_costs_exactly_its_plaintext_block() {
     );
     // Exported, the plaintext differs in that block alone (exit 3: bytes
     // unreadable, which a mapfile beside it names).
-    let out = dir.path().join("out");
-    let e = run(&[
-        "export-volume",
-        case.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--key",
-        &key,
-    ]);
-    assert_eq!(e.status.code(), Some(3), "{}", stderr(&e));
-    let plain = std::fs::read(out.join("ev1-v0.plain.raw")).unwrap();
+    let plain = export_plain_exit(&case, &dir.path().join("out"), &key, 3, "dmg");
     let want = std::fs::read(&raw).unwrap();
     assert_eq!(differing_blocks(&plain, &want, 4096), vec![block as usize]);
 }
@@ -261,15 +227,7 @@ fn a_udif_image_inside_is_registered_as_evidence_of_its_own_and_read_once() {
     let dir = tempfile::tempdir().unwrap();
     let udif =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/external/dfvfs/hfsplus_zlib.dmg");
-    let want = hashes(&one_shot_ls(
-        "recover",
-        &udif,
-        None,
-        &dir.path().join("bare"),
-        0,
-        &[],
-    ));
-    assert!(want.len() > 5, "{want:?}");
+    let want = recovered(&udif, &dir.path().join("bare"));
     let img = dir.path().join("enc.dmg");
     encrypt(&udif, &img, "--bits 256");
     let case = dir.path().join("case");

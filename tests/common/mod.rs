@@ -544,6 +544,12 @@ pub fn image_runs(a: &serde_json::Value) -> Vec<(u64, u64)> {
 /// `dredge export-volume CASE --out OUT --key KEY` (which must succeed, `what`
 /// naming the case in a failure); the first plaintext volume's bytes.
 pub fn export_plain(case: &Path, out: &Path, key: &str, what: &str) -> Vec<u8> {
+    export_plain_exit(case, out, key, 0, what)
+}
+
+/// `export_plain` that must end with exit code `code` (3: some plaintext
+/// unreadable).
+pub fn export_plain_exit(case: &Path, out: &Path, key: &str, code: i32, what: &str) -> Vec<u8> {
     let e = run(&[
         "export-volume",
         case.to_str().unwrap(),
@@ -552,7 +558,7 @@ pub fn export_plain(case: &Path, out: &Path, key: &str, what: &str) -> Vec<u8> {
         "--key",
         key,
     ]);
-    assert!(e.status.success(), "{what}: {}", stderr(&e));
+    assert_eq!(e.status.code(), Some(code), "{what}: {}", stderr(&e));
     std::fs::read(out.join("ev1-v0.plain.raw")).unwrap()
 }
 

@@ -40,6 +40,50 @@ fn cells(buf: &ratatui::buffer::Buffer, sym: &str, fg: Color) -> usize {
         .count()
 }
 
+/// Whether python3 can import `module` (else, unless tools are required,
+/// the test is skipped).
+fn python_with(module: &str) -> bool {
+    let ok = Command::new("sh")
+        .args([
+            "-c",
+            &format!("command -v python3 && python3 -c 'import {module}'"),
+        ])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("DREDGE_REQUIRE_TOOLS").is_none(),
+            "python3 with python3-cryptography"
+        );
+    }
+    ok
+}
+
+/// dfvfs's `NAME.raw.gz` (Apache-2.0) unpacked into `dir` and given to
+/// `testimages/SCRIPT PLAIN OUT ARGS…`: the image it writes.
+fn made_from_dfvfs(dir: &Path, name: &str, script: &str, args: &[&str]) -> std::path::PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let plain = dir.join(format!("{name}.raw"));
+    let img = dir.join(format!("{name}.{script}.img"));
+    let gz = root.join(format!("testimages/external/dfvfs/{name}.raw.gz"));
+    assert!(Command::new("sh")
+        .arg("-c")
+        .arg(format!("gzip -dc {} > {}", gz.display(), plain.display()))
+        .status()
+        .unwrap()
+        .success());
+    assert!(Command::new("python3")
+        .arg(root.join("testimages").join(script))
+        .arg(&plain)
+        .arg(&img)
+        .args(args)
+        .output()
+        .unwrap()
+        .status
+        .success());
+    img
+}
+
 #[test]
 fn a_bitlocker_volume_is_marked_locked_then_opened() {
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/testdata/cryptsetup");
@@ -92,42 +136,17 @@ fn a_bitlocker_volume_is_marked_locked_then_opened() {
 
 #[test]
 fn a_filevault_apfs_volume_is_marked_locked_then_opened() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let ok = Command::new("sh")
-        .args([
-            "-c",
-            "command -v python3 && python3 -c 'import cryptography'",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("DREDGE_REQUIRE_TOOLS").is_none(),
-            "python3 with python3-cryptography"
-        );
+    if !python_with("cryptography") {
         return;
     }
-    // dfvfs's apfs.raw (Apache-2.0), encrypted as FileVault does.
+    // dfvfs's apfs.raw, encrypted as FileVault does.
     let d = tempfile::tempdir().unwrap();
-    let plain = d.path().join("apfs.raw");
-    let img = d.path().join("filevault.raw");
-    let gz = root.join("testimages/external/dfvfs/apfs.raw.gz");
-    assert!(Command::new("sh")
-        .arg("-c")
-        .arg(format!("gzip -dc {} > {}", gz.display(), plain.display()))
-        .status()
-        .unwrap()
-        .success());
-    assert!(Command::new("python3")
-        .arg(root.join("testimages/apfs-encrypt.py"))
-        .arg(&plain)
-        .arg(&img)
-        .args(["pw-1", "--recovery", "RK"])
-        .output()
-        .unwrap()
-        .status
-        .success());
-
+    let img = made_from_dfvfs(
+        d.path(),
+        "apfs",
+        "apfs-encrypt.py",
+        &["pw-1", "--recovery", "RK"],
+    );
     let locked = case_of(d.path(), &img, Vec::new());
     let mut app = App::new(CaseData::load(&locked).unwrap(), true);
     let (s, _) = render(&mut app, 100, 24);
@@ -149,41 +168,12 @@ fn a_filevault_apfs_volume_is_marked_locked_then_opened() {
 
 #[test]
 fn an_encrypted_disk_image_is_marked_locked_then_opened() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let ok = Command::new("sh")
-        .args([
-            "-c",
-            "command -v python3 && python3 -c 'import cryptography.hazmat.decrepit'",
-        ])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("DREDGE_REQUIRE_TOOLS").is_none(),
-            "python3 with python3-cryptography"
-        );
+    if !python_with("cryptography.hazmat.decrepit") {
         return;
     }
-    // dfvfs's hfsplus.raw (Apache-2.0), encrypted as hdiutil does.
+    // dfvfs's hfsplus.raw, encrypted as hdiutil does.
     let d = tempfile::tempdir().unwrap();
-    let plain = d.path().join("hfsplus.raw");
-    let img = d.path().join("enc.dmg");
-    let gz = root.join("testimages/external/dfvfs/hfsplus.raw.gz");
-    assert!(Command::new("sh")
-        .arg("-c")
-        .arg(format!("gzip -dc {} > {}", gz.display(), plain.display()))
-        .status()
-        .unwrap()
-        .success());
-    assert!(Command::new("python3")
-        .arg(root.join("testimages/dmg-encrypt.py"))
-        .arg(&plain)
-        .arg(&img)
-        .arg("pw-1")
-        .output()
-        .unwrap()
-        .status
-        .success());
+    let img = made_from_dfvfs(d.path(), "hfsplus", "dmg-encrypt.py", &["pw-1"]);
     let locked = case_of(d.path(), &img, Vec::new());
     let mut app = App::new(CaseData::load(&locked).unwrap(), true);
     let (s, _) = render(&mut app, 100, 24);

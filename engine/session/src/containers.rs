@@ -21,8 +21,19 @@ use std::sync::Arc;
 /// Levels of containers inside containers opened at most.
 const MAX_DEPTH: usize = 4;
 
-/// A container file opened and scanned.
+/// What a scan with keys opened afterwards and registered as evidence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Opening {
+    /// The plaintext of an encrypted Apple disk image that is a disk image
+    /// itself (`crate::decrypted_images`); `artifact` names its volume.
+    DecryptedImage,
+    /// A VeraCrypt/TrueCrypt container kept as a file; `artifact` names it.
+    ContainerFile,
+}
+
+/// A file opened after a scan, registered and scanned.
 pub struct OpenedFile {
+    pub kind: Opening,
     pub artifact: String,
     pub path: String,
     /// The evidence label it was registered under.
@@ -49,6 +60,70 @@ fn opens(copy: &Path, size: u64, keys: &[&dredge_crypt::Secret]) -> bool {
         contain(|| dredge_crypt::unlock_tcrypt(&reader, keys, &crate::unlock::on_all_cores)),
         Ok(Ok(_))
     )
+}
+
+impl OpenedFile {
+    /// One sentence saying what was opened and what became of it.
+    pub fn said(&self) -> String {
+        match self.kind {
+            Opening::DecryptedImage => format!(
+                "the plaintext of {} is a disk image: written to {}, registered as {} and scanned",
+                self.artifact, self.path, self.label
+            ),
+            Opening::ContainerFile => format!(
+                "container file {} ({}) opened with the key given: registered as {} and scanned",
+                self.path, self.artifact, self.label
+            ),
+        }
+    }
+
+    /// The word of its progress events (`decrypted_image`, `container_file`).
+    pub fn word(&self) -> &'static str {
+        match self.kind {
+            Opening::DecryptedImage => "decrypted_image",
+            Opening::ContainerFile => "container_file",
+        }
+    }
+}
+
+/// After a scan with keys: the disk images inside opened encrypted Apple
+/// disk images, then the container files the keys open, each registered
+/// and scanned.
+pub fn open_after_scan(
+    case_dir: &Path,
+    opts: &ScanOptions,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<Vec<OpenedFile>, Failure> {
+    let mut done =
+        crate::decrypted_images::open_decrypted_images(case_dir, opts, interrupt, progress)?;
+    done.extend(open_container_files(case_dir, opts, interrupt, progress)?);
+    Ok(done)
+}
+
+/// Registers `file` as evidence of its own and scans it with `opts`: its
+/// label and the scan's report.
+pub(crate) fn register_and_scan(
+    case_dir: &Path,
+    file: &Path,
+    opts: &ScanOptions,
+    interrupt: &AtomicBool,
+    progress: ProgressFn<'_>,
+) -> Result<(String, ScanReport), Failure> {
+    let added = add_evidence(case_dir, file, None, interrupt, progress)?;
+    let label = added
+        .evidence
+        .map(|e| e.label)
+        .ok_or_else(|| Failure(format!("{}: not registered", file.display())))?;
+    let report = scan_only(
+        case_dir,
+        opts,
+        Some(label.clone()),
+        None,
+        interrupt,
+        progress,
+    )?;
+    Ok((label, report))
 }
 
 /// Opens and scans the container files of the case that the scan's keys
@@ -93,20 +168,9 @@ pub fn open_container_files(
             {
                 continue;
             }
-            let added = add_evidence(case_dir, &canon, None, interrupt, progress)?;
-            let label = added
-                .evidence
-                .map(|e| e.label)
-                .ok_or_else(|| Failure(format!("{}: not registered", canon.display())))?;
-            let report = scan_only(
-                case_dir,
-                opts,
-                Some(label.clone()),
-                None,
-                interrupt,
-                progress,
-            )?;
+            let (label, report) = register_and_scan(case_dir, &canon, opts, interrupt, progress)?;
             done.push(OpenedFile {
+                kind: Opening::ContainerFile,
                 artifact,
                 path,
                 label,

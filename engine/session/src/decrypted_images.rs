@@ -9,9 +9,7 @@
 //! checksums), and scanned with the same options. A plaintext registered
 //! once is not written again.
 
-use crate::containers::OpenedFile;
-use crate::register::add_evidence;
-use crate::scan::scan_only;
+use crate::containers::{register_and_scan, OpenedFile, Opening};
 use crate::unlock::IMAGE_SLOT;
 use crate::{fail, open_case, Failure, ProgressFn, ScanOptions};
 use std::path::{Path, PathBuf};
@@ -25,7 +23,7 @@ const DIR: &str = "decrypted";
 
 /// Registers and scans the disk images inside the case's opened encrypted
 /// Apple disk images; none when no key was given.
-pub fn open_decrypted_images(
+pub(crate) fn open_decrypted_images(
     case_dir: &Path,
     opts: &ScanOptions,
     interrupt: &AtomicBool,
@@ -68,20 +66,9 @@ pub fn open_decrypted_images(
         }
         let written = crate::export_volumes(case_dir, &wanted, &opts.keys, &dest, interrupt)?;
         for w in written {
-            let added = add_evidence(case_dir, &w.path, None, interrupt, progress)?;
-            let label = added
-                .evidence
-                .map(|e| e.label)
-                .ok_or_else(|| Failure(format!("{}: not registered", w.path.display())))?;
-            let report = scan_only(
-                case_dir,
-                opts,
-                Some(label.clone()),
-                None,
-                interrupt,
-                progress,
-            )?;
+            let (label, report) = register_and_scan(case_dir, &w.path, opts, interrupt, progress)?;
             done.push(OpenedFile {
+                kind: Opening::DecryptedImage,
                 artifact: w.volume.clone(),
                 path: w.path.display().to_string(),
                 label,

@@ -139,26 +139,14 @@ impl Job {
                     r.summary.describe()
                 );
                 let mut outcome = r.outcome;
-                // With `container_files` (else none): what `recover` and
-                // `scan --container-files` do after their scan.
+                // With keys: the disk images inside encrypted Apple disk
+                // images, and (with `container_files`) the container files
+                // the keys open: what `recover` and `scan` do after their scan.
                 if outcome != Outcome::Interrupted {
-                    // Encrypted Apple disk images holding a disk image.
-                    for f in crate::open_decrypted_images(case_dir, o, interrupt, progress)? {
+                    for f in crate::open_after_scan(case_dir, o, interrupt, progress)? {
                         summary.push_str(&format!(
-                            "; the plaintext of {} is a disk image: registered as {} and scanned, {}",
-                            f.artifact,
-                            f.label,
-                            f.report.summary.describe()
-                        ));
-                        if f.report.outcome.exit_code() > outcome.exit_code() {
-                            outcome = f.report.outcome;
-                        }
-                    }
-                    for f in crate::open_container_files(case_dir, o, interrupt, progress)? {
-                        summary.push_str(&format!(
-                            "; container file {} opened with the key: registered as {} and scanned, {}",
-                            f.path,
-                            f.label,
+                            "; {}, {}",
+                            f.said(),
                             f.report.summary.describe()
                         ));
                         if f.report.outcome.exit_code() > outcome.exit_code() {

@@ -38,8 +38,7 @@ mod verify;
 mod view;
 
 pub use acquire::{acquire, AcquireReport, AcquireRequest, E01Options};
-pub use containers::{open_container_files, OpenedFile};
-pub use decrypted_images::open_decrypted_images;
+pub use containers::{open_after_scan, open_container_files, OpenedFile, Opening};
 pub use dredge_acquire::{AcquireOptions, Phase};
 pub use dredge_core::{EntryKind, Gap, VolumeKind, Why, Word};
 pub use dredge_crypt::KeySpec;
