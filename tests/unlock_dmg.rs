@@ -296,3 +296,33 @@ fn hashes_hands_john_the_image_s_key_header_and_its_first_and_last_blocks() {
     assert!(dredge_crypt::dmg_line_opens(line, PASS.as_bytes()));
     assert!(!dredge_crypt::dmg_line_opens(line, b"Geheimnis"));
 }
+
+#[test]
+fn a_sparse_image_inside_is_registered_as_evidence_of_its_own() {
+    if !ready() {
+        return;
+    }
+    // `hdiutil create -type SPARSE -encryption`: the sparse image (written
+    // by testimages/sparseimage.py from hfsplus.raw, 64-sector bands)
+    // encrypted whole.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = hfs(dir.path());
+    let want = recovered(&raw, &dir.path().join("bare"));
+    let sparse = dir.path().join("hfs.sparseimage");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("testimages/sparseimage.py");
+    assert!(sh(&format!(
+        "python3 {} {} {} 64 >/dev/null",
+        script.display(),
+        raw.display(),
+        sparse.display()
+    )));
+    let img = dir.path().join("enc.sparseimage");
+    encrypt(&sparse, &img, "");
+    let case = dir.path().join("case");
+    assert_eq!(unlocked(&img, &case, &format!("password={PASS}")), want);
+    let show = stdout(&run(&["case", "show", case.to_str().unwrap()]));
+    assert!(
+        show.contains("holding a sparse image") && show.contains("ev2"),
+        "{show}"
+    );
+}

@@ -107,6 +107,16 @@ pub(crate) fn unallocated_extents(
         {
             continue;
         }
+        // The plaintext of an encrypted disk image that is a disk image
+        // itself is a container format, not a disk: it is carved as the
+        // evidence of its own it becomes (`crate::decrypted_images`).
+        if decrypted
+            && v.slot
+                .as_deref()
+                .is_some_and(|s| s.starts_with(crate::unlock::IMAGE_SLOT))
+        {
+            continue;
+        }
         // A physical volume's logical volumes are carved as volumes of
         // their own; of it, what lies outside them.
         if crate::lvm::is_physical(v, vols) {
