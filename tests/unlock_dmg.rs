@@ -326,3 +326,43 @@ fn a_sparse_image_inside_is_registered_as_evidence_of_its_own() {
         "{show}"
     );
 }
+
+#[test]
+fn version_1_images_open_with_their_password_and_hand_john_their_wrapped_keys() {
+    if !ready() {
+        return;
+    }
+    // Mac OS X 10.2–10.4's layout: the data first, the header a trailer
+    // ending `cdsaencr`, each key wrapped as RFC 3217 does. No reader here
+    // decrypts version 1 (Debian's vfdecrypt reads every image as version
+    // 2), so this checks dredge against the script written from vfdecrypt's
+    // and apfs-fuse's readers.
+    let dir = tempfile::tempdir().unwrap();
+    let raw = hfs(dir.path());
+    let want = recovered(&raw, &dir.path().join("bare"));
+    let img = dir.path().join("v1.dmg");
+    encrypt(&raw, &img, "--v1");
+    let case = dir.path().join("case");
+    assert_eq!(unlocked(&img, &case, &format!("password={PASS}")), want);
+    let f = findings(&case).join("\n");
+    assert!(
+        f.contains("encrcdsa version 1") && f.contains("protector trailer@"),
+        "{f}"
+    );
+    let o = run(&["hashes", case.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let line = stdout(&o).trim().to_string();
+    assert!(line.starts_with("$dmg$1*20*"), "{line}");
+    assert!(dredge_crypt::dmg_line_opens(&line, PASS.as_bytes()));
+    assert!(!dredge_crypt::dmg_line_opens(&line, b"Geheimnis"));
+    let wrong = dir.path().join("wrong");
+    let o = one_shot(
+        "recover",
+        &img,
+        None,
+        &wrong,
+        &["--key", "password=Geheimnis"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    assert_eq!(evidence_count(&wrong), 0);
+}

@@ -45,9 +45,22 @@ pub(crate) struct PasswordKey {
     pub blob: Vec<u8>,
 }
 
+/// A version-1 image's wrapped keys and how a password opens them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct V1Keys {
+    /// Byte offset of the trailer in the image.
+    pub at: u64,
+    pub iterations: u32,
+    pub salt: Vec<u8>,
+    pub aes: Vec<u8>,
+    pub mac: Vec<u8>,
+}
+
 /// An encrypted disk image's header.
 #[derive(Debug, Clone)]
 pub struct Encrcdsa {
+    /// 2 (`encrcdsa` header first) or 1 (`cdsaencr` trailer last).
+    pub version: u32,
     pub uuid: String,
     pub key_bits: u32,
     pub block: u64,
@@ -57,18 +70,25 @@ pub struct Encrcdsa {
     /// Key headers of other types (2: a certificate's public key), by type
     /// and offset: they need the private key, which dredge does not take.
     pub others: Vec<(u32, u64)>,
+    /// Version 1's keys (no key headers).
+    pub(crate) v1: Option<V1Keys>,
 }
 
-/// Whether the volume starts with a version-2 encrypted image header.
+/// Whether the volume starts with a version-2 encrypted image header or
+/// ends with a version-1 trailer.
 pub(crate) fn probe(vol: &VolumeReader) -> bool {
     let mut h = [0u8; 12];
-    vol.read_at(0, &mut h).is_ok_and(|r| r.is_clean())
+    (vol.read_at(0, &mut h).is_ok_and(|r| r.is_clean())
         && &h[..8] == b"encrcdsa"
-        && be32::<u32>(&h, 8) == 2
+        && be32::<u32>(&h, 8) == 2)
+        || crate::encrcdsa_v1::probe(vol)
 }
 
 impl Encrcdsa {
     pub fn read(vol: &VolumeReader) -> Result<Encrcdsa, Finding> {
+        if crate::encrcdsa_v1::probe(vol) {
+            return crate::encrcdsa_v1::read(vol);
+        }
         let base = vol.base();
         let fail = |at: u64, what: String| {
             Finding::new(base + at, format!("encrypted Apple disk image: {what}"))
@@ -105,6 +125,8 @@ impl Encrcdsa {
             return Err(fail(72, "key headers".into()).expected(format!("1–{MAX_KEYS}"), count));
         }
         let mut e = Encrcdsa {
+            version: 2,
+            v1: None,
             uuid: crate::fvault::uuid(&h[36..52]),
             key_bits,
             block,
@@ -168,10 +190,18 @@ impl Encrcdsa {
     /// One finding holding the header's metadata.
     pub fn findings(&self, base: u64) -> Vec<Finding> {
         let mut what = format!(
-            "encrypted Apple disk image (encrcdsa version 2) {}: AES-{} CBC in {}-byte blocks, \
+            "encrypted Apple disk image (encrcdsa version {}) {}: AES-{} CBC in {}-byte blocks, \
              {} bytes of encrypted data at byte {}",
-            self.uuid, self.key_bits, self.block, self.data_len, self.data_offset
+            self.version, self.uuid, self.key_bits, self.block, self.data_len, self.data_offset
         );
+        if let Some(k) = &self.v1 {
+            what.push_str(&format!(
+                "; protector trailer@{}: password (PBKDF2-HMAC-SHA-1, {} iterations, {}-byte salt)",
+                k.at,
+                k.iterations,
+                k.salt.len()
+            ));
+        }
         // "protector NAME: KIND (…)", as the other containers' findings
         // name theirs.
         for p in &self.passwords {
@@ -193,6 +223,9 @@ impl Encrcdsa {
     /// The AES key and HMAC key a password opens, through the first
     /// password key header it fits.
     fn by_password(&self, pw: &[u8]) -> Option<(Vec<u8>, usize)> {
+        if let Some(k) = &self.v1 {
+            return crate::encrcdsa_v1::by_password(k, pw).map(|keys| (keys, 0));
+        }
         let klen = self.key_bits as usize / 8;
         for (i, p) in self.passwords.iter().enumerate() {
             if p.kdf != PBKDF2 {
@@ -244,9 +277,13 @@ pub fn open(vol: &VolumeReader, e: &Encrcdsa, keys: &[&Secret]) -> Result<Opened
     for key in keys {
         let got = match key {
             Secret::Password(pw) => match e.by_password(pw) {
+                Some((k, _)) if e.v1.is_some() => Some((k, "the password (version 1)".into())),
                 Some((k, i)) => Some((k, format!("password key {i}"))),
                 None => {
-                    tried.push(format!("password on {} password key(s)", e.passwords.len()));
+                    tried.push(match e.v1 {
+                        Some(_) => "password on the version 1 password key".to_string(),
+                        None => format!("password on {} password key(s)", e.passwords.len()),
+                    });
                     None
                 }
             },
@@ -322,5 +359,87 @@ mod tests {
         key.extend_from_slice(&k);
         let c = SectorCipher::new("aes-cbc-hmacsha1", &key).unwrap();
         assert_eq!(c.iv(300, 4096), block_iv(&k, 300));
+    }
+
+    /// A version-2 image: header, one password key header at byte 96 (its
+    /// blob noise), two blocks of data at 4096.
+    fn v2() -> Vec<u8> {
+        let mut h = vec![0u8; 3 * 4096];
+        h[..8].copy_from_slice(b"encrcdsa");
+        let put = |h: &mut Vec<u8>, at: usize, v: &[u8]| h[at..at + v.len()].copy_from_slice(v);
+        put(&mut h, 8, &2u32.to_be_bytes());
+        put(&mut h, 24, &128u32.to_be_bytes());
+        put(&mut h, 52, &4096u32.to_be_bytes());
+        put(&mut h, 56, &8000u64.to_be_bytes());
+        put(&mut h, 64, &4096u64.to_be_bytes());
+        put(&mut h, 72, &1u32.to_be_bytes());
+        put(&mut h, 76, &1u32.to_be_bytes());
+        put(&mut h, 80, &96u64.to_be_bytes());
+        put(&mut h, 88, &152u64.to_be_bytes());
+        put(&mut h, 96, &PBKDF2.to_be_bytes());
+        put(&mut h, 104, &100u32.to_be_bytes());
+        put(&mut h, 108, &20u32.to_be_bytes());
+        put(&mut h, 144, &8u32.to_be_bytes());
+        put(&mut h, 196, &48u32.to_be_bytes());
+        for (k, b) in h[200..248].iter_mut().enumerate() {
+            *b = k as u8 ^ 0x5a;
+        }
+        h
+    }
+
+    /// A version-1 image: two blocks, then the trailer.
+    fn v1() -> Vec<u8> {
+        let mut h = vec![0u8; 2 * 4096 + crate::encrcdsa_v1::TRAILER as usize];
+        let t = 2 * 4096;
+        let put =
+            |h: &mut Vec<u8>, at: usize, v: &[u8]| h[t + at..t + at + v.len()].copy_from_slice(v);
+        put(&mut h, 0x10, &4096u32.to_be_bytes());
+        put(&mut h, 0x30, &100u32.to_be_bytes());
+        put(&mut h, 0x34, &20u32.to_be_bytes());
+        put(&mut h, 0x88, &40u32.to_be_bytes());
+        put(&mut h, 0x1B4, &48u32.to_be_bytes());
+        put(&mut h, 0x4E8, &8000u64.to_be_bytes());
+        put(&mut h, 0x4F4, b"cdsaencr");
+        h
+    }
+
+    #[test]
+    fn mutated_headers_and_trailers_never_panic() {
+        use dredge_testkit::whole_volume;
+        let (good2, good1) = (
+            Encrcdsa::read(&whole_volume(v2())),
+            Encrcdsa::read(&whole_volume(v1())),
+        );
+        assert!(good2.is_ok_and(|e| e.passwords.len() == 1 && e.data_len == 8000));
+        assert!(good1.is_ok_and(|e| e.v1.is_some() && e.data_len == 8000));
+        let (mut rng, cases) = dredge_testkit::mutation_setup(0xd36);
+        let (base2, base1) = (v2(), v1());
+        for i in 0..cases {
+            let (mut img, from, span) = if i % 2 == 0 {
+                (base2.clone(), 0, 260)
+            } else {
+                (
+                    base1.clone(),
+                    2 * 4096,
+                    crate::encrcdsa_v1::TRAILER as usize,
+                )
+            };
+            for _ in 0..1 + rng.below(6) {
+                let at = from + rng.index(span);
+                img[at] = rng.next() as u8;
+            }
+            let vol = whole_volume(img);
+            let Ok(e) = Encrcdsa::read(&vol) else {
+                continue;
+            };
+            let _ = e.findings(0);
+            let _ = crate::dmg_lines(&e, &vol);
+            // A costly KDF is bounded, not run here.
+            let cheap = e.passwords.iter().all(|p| p.iterations < 5000)
+                && e.v1.as_ref().is_none_or(|k| k.iterations < 5000);
+            if cheap {
+                let _ = open(&vol, &e, &[&Secret::Password(b"pw".to_vec())]);
+            }
+        }
     }
 }

@@ -149,6 +149,25 @@ pub fn fvault_lines(f: &FileVault) -> Vec<CrackLine> {
 /// whose blocks cannot be read whole.
 pub fn dmg_lines(e: &Encrcdsa, vol: &dredge_core::VolumeReader) -> Vec<CrackLine> {
     const BLOCK: u64 = 4096;
+    // Version 1: `$dmg$1*SALTLEN*SALT*AESLEN*AES*HMACLEN*HMAC*ITERATIONS`,
+    // the two wrapped keys (John's layout; the trailer alone).
+    if let Some(k) = &e.v1 {
+        return vec![CrackLine {
+            protector: format!("trailer@{}", k.at),
+            kind: "password",
+            hashcat_mode: None,
+            line: format!(
+                "$dmg$1*{}*{}*{}*{}*{}*{}*{}",
+                k.salt.len(),
+                hex(&k.salt),
+                k.aes.len(),
+                hex(&k.aes),
+                k.mac.len(),
+                hex(&k.mac),
+                k.iterations
+            ),
+        }];
+    }
     let read = |at: u64, len: u64| {
         let mut b = vec![0u8; len as usize];
         vol.read_at(e.data_offset + at, &mut b)
@@ -184,8 +203,9 @@ pub fn dmg_lines(e: &Encrcdsa, vol: &dredge_core::VolumeReader) -> Vec<CrackLine
         .collect()
 }
 
-/// Checks `line` (a `$dmg$2*` line) against `password` as a cracker's first
-/// step does: the password must open the key blob (`CKIE`).
+/// Checks `line` (a `$dmg$2*` or `$dmg$1*` line) against `password` as a
+/// cracker's first step does: the password must open the key blob (`CKIE`),
+/// or version 1's two wrapped keys.
 pub fn dmg_line_opens(line: &str, password: &[u8]) -> bool {
     let f: Vec<&str> = line.split('*').collect();
     let unhex = |s: &str| -> Option<Vec<u8>> {
@@ -193,6 +213,21 @@ pub fn dmg_line_opens(line: &str, password: &[u8]) -> bool {
             .map(|i| u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok())
             .collect()
     };
+    if f.len() == 8 && f[0] == "$dmg$1" {
+        let (Some(salt), Some(aes), Some(mac), Ok(iterations)) =
+            (unhex(f[2]), unhex(f[4]), unhex(f[6]), f[7].parse::<u32>())
+        else {
+            return false;
+        };
+        let k = crate::encrcdsa::V1Keys {
+            at: 0,
+            iterations,
+            salt,
+            aes,
+            mac,
+        };
+        return crate::encrcdsa_v1::by_password(&k, password).is_some();
+    }
     if f.len() != 13 || f[0] != "$dmg$2" {
         return false;
     }

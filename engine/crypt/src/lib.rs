@@ -13,6 +13,7 @@
 mod bitlocker;
 mod bitlocker_open;
 mod encrcdsa;
+mod encrcdsa_v1;
 mod entropy;
 mod fvault;
 mod fvault_open;
