@@ -11,7 +11,8 @@
 //! Its plaintext is what an unencrypted image would hold: a UDIF image with
 //! its `koly` trailer, a sparse image, or a raw disk. Layout from the
 //! vfdecrypt, apfs-fuse and John the Ripper readers; `vfdecrypt` (Debian's
-//! dmg2img) is the oracle.
+//! dmg2img), given the keys, is the oracle for the data's encryption (its
+//! password path takes the HMAC key from the wrong place in the blob).
 
 use crate::keys::{fingerprint, Secret};
 use crate::layer::Layer;

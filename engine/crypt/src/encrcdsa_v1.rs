@@ -7,7 +7,8 @@
 //! over the rest, each with PKCS#7 padding; the key follows 4 bytes. Four
 //! paddings and two exact key lengths tell a wrong password. The data is
 //! AES-128-CBC per block with the HMAC-SHA-1 IV, as in version 2. Layout
-//! from vfdecrypt and apfs-fuse; vfdecrypt's password path is the oracle.
+//! from vfdecrypt's and apfs-fuse's readers, which agree; no reader here
+//! decrypts version 1 (Debian's vfdecrypt takes every image for version 2).
 
 use crate::encrcdsa::{Encrcdsa, V1Keys};
 use cipher::{BlockModeDecrypt, KeyIvInit};

@@ -57,6 +57,12 @@ pub fn export_volumes(
                 .map_err(|e| Failure(format!("{}: cannot create: {e}", dest.display())))?;
             let mut out = Vec::new();
             for ev in store.evidence().map_err(fail)? {
+                // Volumes asked for by name: only their evidence is unlocked
+                // (a key derivation each, seconds for some kinds).
+                let asked = |w: &String| w.split('/').next() == Some(ev.label.as_str());
+                if !wanted.is_empty() && !wanted.iter().any(asked) {
+                    continue;
+                }
                 let map = ev.map_path.as_ref().map(PathBuf::from);
                 let opened = dredge_image::open_evidence(Path::new(&ev.path), map.as_deref())
                     .map_err(fail)?;
