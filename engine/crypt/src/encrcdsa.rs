@@ -30,6 +30,8 @@ const MAX_KEYS: u32 = 16;
 const MAX_KEY_HEADER: u64 = 4096;
 /// Key blobs past this are not a key (hdiutil's are 48 or 64 bytes).
 const MAX_BLOB: usize = 512;
+/// Encrypted data longer than this (1 EiB) is not an image's.
+const MAX_DATA: u64 = 1 << 60;
 /// `kdf_algorithm` for PBKDF2 (CSSM_ALGID_PKCS5_PBKDF2).
 const PBKDF2: u32 = 103;
 
@@ -115,7 +117,9 @@ impl Encrcdsa {
             );
         }
         let (data_len, data_offset) = (be64(&h, 56), be64(&h, 64));
-        if data_offset >= vol.len() || data_len == 0 {
+        // The data may run past a truncated image's end (it is cut to what
+        // is there), never past what offsets can hold.
+        if data_offset >= vol.len() || data_len == 0 || data_len > MAX_DATA {
             return Err(fail(56, "encrypted data".into()).expected(
                 format!("inside the image's {} bytes", vol.len()),
                 format!("{data_len} bytes at {data_offset}"),
@@ -442,5 +446,22 @@ mod tests {
                 let _ = open(&vol, &e, &[&Secret::Password(b"pw".to_vec())]);
             }
         }
+    }
+
+    #[test]
+    fn data_lengths_near_the_top_of_the_offsets_are_refused_or_cut() {
+        use dredge_testkit::whole_volume;
+        let mut img = v2();
+        img[56..64].copy_from_slice(&u64::MAX.to_be_bytes());
+        img[64..72].copy_from_slice(&12000u64.to_be_bytes());
+        assert!(Encrcdsa::read(&whole_volume(img.clone())).is_err());
+        // The largest length taken: cut to the image, the hand-off reads
+        // nothing past it.
+        img[56..64].copy_from_slice(&MAX_DATA.to_be_bytes());
+        let vol = whole_volume(img);
+        let e = Encrcdsa::read(&vol).unwrap();
+        assert_eq!(e.plain(vol.len()), None, "no whole block after byte 12000");
+        assert!(crate::dmg_lines(&e, &vol).is_empty());
+        assert!(open(&vol, &e, &[&Secret::Password(b"pw".to_vec())]).is_err());
     }
 }

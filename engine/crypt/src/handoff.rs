@@ -170,7 +170,7 @@ pub fn dmg_lines(e: &Encrcdsa, vol: &dredge_core::VolumeReader) -> Vec<CrackLine
     }
     let read = |at: u64, len: u64| {
         let mut b = vec![0u8; len as usize];
-        vol.read_at(e.data_offset + at, &mut b)
+        vol.read_at(e.data_offset.saturating_add(at), &mut b)
             .is_ok_and(|r| r.is_clean())
             .then_some(b)
     };
