@@ -18,7 +18,6 @@ use crate::keys::{fingerprint, Secret};
 use crate::layer::Layer;
 use crate::luks_open::Opened;
 use crate::sector::SectorCipher;
-use cipher::{BlockModeDecrypt, KeyIvInit};
 use dredge_core::bytes::{be32, be64};
 use dredge_core::{Extent, Finding, VolumeReader};
 use std::sync::Arc;
@@ -262,11 +261,7 @@ pub(crate) fn open_blob(
 ) -> Option<Vec<u8>> {
     let mut dk = [0u8; 24];
     crate::kdf::pbkdf2("sha1", pw, salt, iterations, &mut dk).ok()?;
-    let dec = cbc::Decryptor::<des::TdesEde3>::new_from_slices(&dk, iv.get(..8)?).ok()?;
-    let mut buf = blob.to_vec();
-    let plain = dec
-        .decrypt_padded::<cipher::block_padding::Pkcs7>(&mut buf)
-        .ok()?;
+    let plain = crate::encrcdsa_v1::des3_cbc(&dk, iv.get(..8)?, blob)?;
     // The keys, then `CKIE` and one byte.
     let n = plain.len().checked_sub(5)?;
     (&plain[n..n + 4] == b"CKIE").then(|| plain[..n].to_vec())

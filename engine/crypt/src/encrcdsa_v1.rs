@@ -87,8 +87,9 @@ pub(crate) fn read(vol: &VolumeReader) -> Result<Encrcdsa, Finding> {
 }
 
 /// Triple-DES CBC decryption of `data` under `key` from `iv`, PKCS#7
-/// padding removed; `None` when the padding does not check.
-fn des3_cbc(key: &[u8], iv: &[u8], data: &[u8]) -> Option<Vec<u8>> {
+/// padding removed; `None` when the padding does not check. Both versions'
+/// key unwrapping is made of it.
+pub(crate) fn des3_cbc(key: &[u8], iv: &[u8], data: &[u8]) -> Option<Vec<u8>> {
     let dec = cbc::Decryptor::<des::TdesEde3>::new_from_slices(key, iv).ok()?;
     let mut buf = data.to_vec();
     let n = dec

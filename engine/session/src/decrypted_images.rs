@@ -52,8 +52,7 @@ pub(crate) fn open_decrypted_images(
                 else {
                     continue;
                 };
-                // export-volume's file name for it.
-                let file = dest.join(format!("{}-{c}.plain.raw", ev.label));
+                let file = dest.join(crate::export_volume::plain_file_name(&ev.label, c));
                 let registered = file.canonicalize().is_ok_and(|f| known.contains(&f));
                 if !registered {
                     wanted.push(format!("{}/{c}", ev.label));

@@ -30,6 +30,12 @@ pub struct ExportedVolume {
     pub unreadable: u64,
 }
 
+/// The file a volume's plaintext is written to (`ev1-v0.plain.raw`) for
+/// evidence `label` and its encrypted volume `container` (`v0`).
+pub(crate) fn plain_file_name(label: &str, container: &str) -> String {
+    format!("{label}-{container}.plain.raw")
+}
+
 /// Writes to `dest` the plaintext of every encrypted volume `keys` open, or
 /// only of those in `wanted` (`ev1/v0`).
 pub fn export_volumes(
@@ -78,7 +84,7 @@ pub fn export_volumes(
                     if !wanted.is_empty() && !wanted.contains(&name) {
                         continue;
                     }
-                    let file = dest.join(format!("{}-{container}.plain.raw", ev.label));
+                    let file = dest.join(plain_file_name(&ev.label, &container));
                     out.push(write_plain(
                         &unlocked.src,
                         v.extent,
