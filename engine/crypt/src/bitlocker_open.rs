@@ -362,6 +362,7 @@ pub fn open(vol: &VolumeReader, b: &BitLocker, keys: &[&Secret]) -> Result<Opene
             layer,
             by,
             fingerprint: fingerprint(&cipher_key(m.method, &k)?.1),
+            plain_len: None,
         })
     };
     let from_vmk = |vmk_key: &[u8]| unwrap(vmk_key, fvek);

@@ -321,6 +321,7 @@ pub fn open(vol: &VolumeReader, e: &Encrcdsa, keys: &[&Secret]) -> Result<Opened
                 ),
                 by,
                 fingerprint: fingerprint(&k[..klen]),
+                plain_len: Some(e.data_len),
             });
         }
     }

@@ -156,6 +156,7 @@ pub fn open(vol: &VolumeReader, fv: &FileVault, keys: &[&Secret]) -> Result<Open
                 // The volume key as the metadata wraps it (what other tools
                 // print as FileVault's volume key).
                 fingerprint: fingerprint(&k[..16]),
+                plain_len: None,
             });
         }
     }

@@ -24,6 +24,10 @@ pub struct Opened {
     pub by: String,
     /// [`fingerprint`] of the volume key.
     pub fingerprint: String,
+    /// The plaintext's length when it is shorter than the layer: an
+    /// encrypted Apple disk image pads its last block, and its header gives
+    /// the true length.
+    pub plain_len: Option<u64>,
 }
 
 /// Key material larger than this is not a LUKS keyslot (4 000 stripes of a
@@ -120,6 +124,7 @@ fn open_v1(
             ),
             by,
             fingerprint: fingerprint(&mk),
+            plain_len: None,
         })
     };
     let slots: Vec<String> = (0..8)
@@ -188,6 +193,7 @@ fn open_v2(
         ),
         by,
         fingerprint: fingerprint(&mk),
+        plain_len: None,
     })
 }
 

@@ -425,6 +425,7 @@ impl Keys {
             },
             by,
             fingerprint: self.fps.join("+"),
+            plain_len: None,
         })
     }
 

@@ -562,6 +562,7 @@ fn opened(h: Header, base: u64, len: u64, which: &str) -> Result<Opened, String>
             }
         ),
         fingerprint: fingerprint(&master),
+        plain_len: None,
     })
 }
 

@@ -9,7 +9,7 @@ use crate::layout::{accepting, layout, registry, Laid, Lost};
 use crate::unit::{contain, volume_budget};
 use crate::Failure;
 use dredge_core::{Extent, Finding, ImageSource, Volume, VolumeKind, VolumeReader};
-use dredge_crypt::{KeySpec, Layer, Layered};
+use dredge_crypt::{KeySpec, Layered};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
@@ -91,11 +91,10 @@ pub(crate) const IMAGE_SLOT: &str = "apple-dmg-image";
 /// (the last block is padded). It is most often a disk image itself: every
 /// `.dmg` format hdiutil encrypts is a UDIF (its `koly` trailer last), and a
 /// sparse image begins `sprs`. Such a plaintext is marked for the scan.
-fn apple_image(src: &Arc<dyn ImageSource>, reader: &VolumeReader, layer: &Layer, v: &mut Volume) {
-    let Ok(Ok(e)) = contain(|| dredge_crypt::Encrcdsa::read(reader)) else {
-        return;
-    };
-    let len = e.data_len.min(v.extent.len);
+/// The length comes from the header the opening read (`plain_len`).
+fn apple_image(src: &Arc<dyn ImageSource>, opened: &dredge_crypt::Opened, v: &mut Volume) {
+    let layer = &opened.layer;
+    let len = opened.plain_len.unwrap_or(v.extent.len).min(v.extent.len);
     v.extent = Extent::new(v.extent.start, len);
     let plain = Layered::new(Arc::clone(src), vec![layer.clone()]);
     let at = |off: u64| {
@@ -287,7 +286,7 @@ pub(crate) fn unlock(
         };
         let mut vol = decrypted(label, i, &opened);
         if opened.kind == "apple-dmg" {
-            apple_image(src, &reader, &opened.layer, &mut vol);
+            apple_image(src, &opened, &mut vol);
         }
         plain.push(vol);
         layers.push(opened.layer);

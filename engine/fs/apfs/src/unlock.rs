@@ -532,6 +532,7 @@ pub fn unlock(vol: &VolumeReader, keys: &[&Secret]) -> Result<Opened, String> {
             (false, true) => by,
         },
         fingerprint: fingerprint(&keys),
+        plain_len: None,
     })
 }
 
