@@ -145,11 +145,10 @@ impl<C: Block16> Sectors for XtsOf<C> {
     }
 }
 
-/// CBC, where the IV is the sector's (plain) or the sector number encrypted
-/// under the hash of the key (ESSIV).
+/// CBC from each sector's IV as it enters the chain (salted IVs come from
+/// [`Essiv`] in front of it).
 pub(crate) struct CbcOf<C> {
     pub(crate) data: C,
-    pub(crate) essiv: Option<C>,
 }
 
 impl<C: Block16> CbcOf<C> {
@@ -185,31 +184,19 @@ impl<C: Block16> CbcOf<C> {
             }
         }
     }
-
-    /// The IVs that enter the chain for sector IVs `ivs` (at most 16):
-    /// themselves, or under ESSIV their encryption, in one call.
-    pub(crate) fn chain_ivs(&self, ivs: &[[u8; 16]]) -> [[u8; 16]; 16] {
-        let k = ivs.len().min(16);
-        let mut blocks = [Array::<u8, cipher::consts::U16>::default(); 16];
-        for (b, iv) in blocks.iter_mut().zip(ivs) {
-            *b = Array::from(*iv);
-        }
-        if let Some(e) = &self.essiv {
-            e.encrypt_blocks(&mut blocks[..k]);
-        }
-        std::array::from_fn(|j| blocks[j].into())
-    }
 }
 
 impl<C: Block16> Sectors for CbcOf<C> {
     fn decrypt(&self, iv: [u8; 16], data: &mut [u8]) {
-        self.decrypt_from(&self.chain_ivs(&[iv])[..1], data);
+        self.decrypt_from(&[iv], data);
     }
 
+    /// Sixteen sectors a call: the ciphertext copy stays on the stack for
+    /// 256-byte sectors and is bounded for larger ones.
     fn decrypt_many(&self, ivs: &[[u8; 16]], data: &mut [u8]) {
         let s = data.len() / ivs.len().max(1);
         for (ivs, d) in ivs.chunks(16).zip(data.chunks_mut(s.max(1) * 16)) {
-            self.decrypt_from(&self.chain_ivs(ivs)[..ivs.len()], d);
+            self.decrypt_from(ivs, d);
         }
     }
 }
@@ -273,24 +260,19 @@ where
                 tweak: key::<C>(b)?,
             })
         }
-        "cbc" => Box::new(CbcOf {
-            data: key::<C>(k)?,
-            essiv: None,
-        }),
+        "cbc" => Box::new(CbcOf { data: key::<C>(k)? }),
         "ecb" => Box::new(EcbOf(key::<C>(k)?)),
         // The IV is the byte offset encrypted under the data key itself.
-        "cbc-eboiv" => Box::new(CbcOf {
-            data: key::<C>(k)?,
-            essiv: Some(key::<C>(k)?),
+        "cbc-eboiv" => Box::new(Essiv {
+            iv: Box::new(key::<C>(k)?),
+            inner: Box::new(CbcOf { data: key::<C>(k)? }),
         }),
         // The key is the CBC key followed by the tweak key, of one length.
         "cbc-elephant" => {
             let (a, b) = k.split_at(k.len() / 2);
             Box::new(crate::sector_elephant::ElephantOf {
-                cbc: CbcOf {
-                    data: key::<C>(a)?,
-                    essiv: Some(key::<C>(a)?),
-                },
+                cbc: CbcOf { data: key::<C>(a)? },
+                iv: key::<C>(a)?,
                 tweak: key::<C>(b)?,
             })
         }
@@ -302,7 +284,7 @@ where
 }
 
 /// A block cipher that only encrypts IVs (ESSIV's), whatever its key size.
-trait IvCipher: Send + Sync {
+pub(crate) trait IvCipher: Send + Sync {
     fn encrypt(&self, blocks: &mut [Array<u8, cipher::consts::U16>]);
 }
 
@@ -312,7 +294,8 @@ impl<C: Block16> IvCipher for C {
     }
 }
 
-/// ESSIV in front of any mode, as dm-crypt's `essiv(MODE(CIPHER),HASH)`
+/// ESSIV (and EBOIV, the IV encrypted under the data key) in front of any
+/// mode, as dm-crypt's `essiv(MODE(CIPHER),HASH)`
 /// template does: each sector's IV (its number, `plain64`) is encrypted under
 /// the same block cipher keyed with the hash of the whole volume key, and the
 /// result is the mode's IV (CBC) or tweak input (XTS).
@@ -329,15 +312,22 @@ impl Sectors for Essiv {
     fn decrypt_many(&self, ivs: &[[u8; 16]], data: &mut [u8]) {
         let s = data.len() / ivs.len().max(1);
         for (ivs, d) in ivs.chunks(16).zip(data.chunks_mut(s.max(1) * 16)) {
-            let mut blocks = [Array::<u8, cipher::consts::U16>::default(); 16];
-            for (b, iv) in blocks.iter_mut().zip(ivs) {
-                *b = Array::from(*iv);
-            }
-            self.iv.encrypt(&mut blocks[..ivs.len()]);
-            let salted: [[u8; 16]; 16] = std::array::from_fn(|j| blocks[j].into());
+            let salted = encrypted_ivs(&*self.iv, ivs);
             self.inner.decrypt_many(&salted[..ivs.len()], d);
         }
     }
+}
+
+/// The first 16 of `ivs` encrypted under `c` in one call (the cipher's
+/// parallel path, and its keys set up once): ESSIV's and EBOIV's salted IVs.
+pub(crate) fn encrypted_ivs(c: &dyn IvCipher, ivs: &[[u8; 16]]) -> [[u8; 16]; 16] {
+    let k = ivs.len().min(16);
+    let mut blocks = [Array::<u8, cipher::consts::U16>::default(); 16];
+    for (b, iv) in blocks.iter_mut().zip(&ivs[..k]) {
+        *b = Array::from(*iv);
+    }
+    c.encrypt(&mut blocks[..k]);
+    std::array::from_fn(|j| blocks[j].into())
 }
 
 /// ESSIV's cipher: the volume's block cipher keyed with the digest of the

@@ -13,7 +13,7 @@
 //! into vector instructions: the chain is as long, but each step does eight
 //! sectors' work.
 
-use crate::sector::{Block16, CbcOf, Sectors};
+use crate::sector::{encrypted_ivs, Block16, CbcOf, Sectors};
 use cipher::Array;
 
 /// Sectors decrypted side by side.
@@ -21,6 +21,8 @@ pub(crate) const LANES: usize = 8;
 
 pub(crate) struct ElephantOf<C> {
     pub(crate) cbc: CbcOf<C>,
+    /// The IV is the byte offset encrypted under the CBC key (EBOIV).
+    pub(crate) iv: C,
     pub(crate) tweak: C,
 }
 
@@ -120,18 +122,14 @@ impl<C: Block16> ElephantOf<C> {
     /// them (its parallel path, not a call a block).
     fn ivs_and_keys(&self, ivs: &[[u8; 16]]) -> ([[u8; 16]; LANES], [[u32; 8]; LANES]) {
         let k = ivs.len().min(LANES);
-        let mut chain = [Array::<u8, cipher::consts::U16>::default(); LANES];
         let mut halves = [Array::<u8, cipher::consts::U16>::default(); 2 * LANES];
         for (j, iv) in ivs.iter().take(k).enumerate() {
-            chain[j] = Array::from(*iv);
             halves[2 * j] = Array::from(*iv);
             let mut high = *iv;
             high[15] = 0x80;
             halves[2 * j + 1] = Array::from(high);
         }
-        if let Some(e) = &self.cbc.essiv {
-            e.encrypt_blocks(&mut chain[..k]);
-        }
+        let chain = encrypted_ivs(&self.iv, &ivs[..k]);
         self.tweak.encrypt_blocks(&mut halves[..2 * k]);
         let keys = std::array::from_fn(|j| {
             let (a, b) = (&halves[2 * j], &halves[2 * j + 1]);
@@ -141,7 +139,7 @@ impl<C: Block16> ElephantOf<C> {
                 u32::from_le_bytes([h[o], h[o + 1], h[o + 2], h[o + 3]])
             })
         });
-        (std::array::from_fn(|j| chain[j].into()), keys)
+        (std::array::from_fn(|j| chain[j]), keys)
     }
 
     /// The diffusers and sector keys undone on `keys.len()` (at most `L`)
