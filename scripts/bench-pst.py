@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """PST carving, dredge against PhotoRec on the same image, in the same run.
 
-The image: 8 MiB of noise holding the two PSTs Outlook wrote
-(testimages/carving/pst), the first again cut short at 120 KiB, and again cut
-in two at 64 KiB with 48 KiB of noise between. Prints, for each tool, the
+The image: 8 MiB of noise holding the two Unicode PSTs Outlook wrote and the
+ANSI one (testimages/carving/pst), the first again cut short at 120 KiB, and
+again cut in two at 64 KiB with 48 KiB of noise between, and the ANSI one cut
+short at 44 KiB. Prints, for each tool, the
 intact PSTs recovered bit-exact, what it made of the damaged ones (a file
 that is the original's whole bytes, a prefix of them, or something else), and
 its time (whole command: dredge's includes its case, registration and store).
@@ -30,14 +31,18 @@ def main():
     pst = os.path.join(ROOT, "testimages/carving/pst")
     a = open(os.path.join(pst, "dist-list.pst"), "rb").read()
     b = open(os.path.join(pst, "passworded.pst"), "rb").read()
+    c = open(os.path.join(pst, "32-bit.pst"), "rb").read()
     img = bytearray(noise(8 << 20, 1))
+    # offset: (what, bytes placed, the original they come from)
     layout = {
-        0x10000: ("intact dist-list", a),
-        0x100000: ("intact passworded", b),
-        0x200000: ("cut short at 120 KiB", a[: 120 << 10]),
-        0x300000: ("cut in two at 64 KiB", a[: 64 << 10] + noise(48 << 10, 2) + a[64 << 10 :]),
+        0x10000: ("intact dist-list", a, a),
+        0x100000: ("intact passworded", b, b),
+        0x200000: ("cut short at 120 KiB", a[: 120 << 10], a),
+        0x300000: ("cut in two at 64 KiB", a[: 64 << 10] + noise(48 << 10, 2) + a[64 << 10 :], a),
+        0x400000: ("intact ANSI 32-bit", c, c),
+        0x500000: ("ANSI cut short at 44 KiB", c[: 44 << 10], c),
     }
-    for at, (_, f) in layout.items():
+    for at, (_, f, _) in layout.items():
         img[at : at + len(f)] = f
     with tempfile.TemporaryDirectory() as w:
         path = os.path.join(w, "pst.img")
@@ -70,8 +75,7 @@ def main():
                     if f.endswith(".pst"):
                         got[offset(tool, f)] = open(os.path.join(d, f), "rb").read()
             print(f"{tool}: {len(got)} .pst files, {secs:.2f} s (whole command)")
-            for at, (what, placed) in layout.items():
-                orig = b if "passworded" in what else a
+            for at, (what, _, orig) in layout.items():
                 g = got.get(at)
                 if g is None:
                     verdict = "nothing"

@@ -1,10 +1,12 @@
-//! Outlook personal folders (PST) and offline folders (OST), Unicode format
-//! (Outlook 2003 and later), as [MS-PST] lays them out: a header with two
-//! CRCs, then 512-byte pages (allocation maps every 253 952 bytes, the pages
-//! of the node and block B-trees) and data blocks, each page and block ending
-//! in a trailer with its CRC, its block id and a signature computed from its
-//! offset. The block B-tree names every block with its offset and size, so a
-//! file in pieces carved as one fails at the first block past the cut.
+//! Outlook personal folders (PST) and offline folders (OST), as [MS-PST] lays
+//! them out, in both formats: Unicode (Outlook 2003 and later, 64-bit ids and
+//! offsets) and ANSI (Outlook 97 to 2002, 32-bit ones, files up to 2 GB, still
+//! met on old disks). A header with its CRC, then 512-byte pages (allocation
+//! maps every 253 952 bytes, the pages of the node and block B-trees) and data
+//! blocks, each page and block ending in a trailer with its CRC, its block id
+//! and a signature computed from its offset. The block B-tree names every
+//! block with its offset and size, so a file in pieces carved as one fails at
+//! the first block past the cut.
 
 use crate::{partial_as, Carver, Reader, Verdict};
 use dredge_core::bytes::{le16, le32, le64};
@@ -33,20 +35,67 @@ const MAX_DEPTH: u32 = 8;
 /// Pages and blocks checked at most.
 const MAX_ITEMS: usize = 1 << 22;
 
+/// Where the two formats differ: the width of ids and offsets (8 bytes in
+/// Unicode, 4 in ANSI), and with it the sizes of trailers and entries and
+/// where the header keeps its root.
+#[derive(Clone, Copy)]
+struct Fmt {
+    unicode: bool,
+}
+
+impl Fmt {
+    /// An id or offset at `at` of `b`.
+    fn id(self, b: &[u8], at: usize) -> u64 {
+        if self.unicode {
+            le64(b, at)
+        } else {
+            u64::from(le32::<u32>(b, at))
+        }
+    }
+    fn width(self) -> usize {
+        if self.unicode {
+            8
+        } else {
+            4
+        }
+    }
+    /// A page's bytes before its trailer (what its CRC covers).
+    fn page_data(self) -> usize {
+        if self.unicode {
+            496
+        } else {
+            500
+        }
+    }
+    /// A data block's trailer: cb, signature, then the CRC and the id
+    /// (Unicode) or the id and the CRC (ANSI).
+    fn block_trailer(self) -> u64 {
+        if self.unicode {
+            16
+        } else {
+            12
+        }
+    }
+    /// A data block's extent: its data and trailer, 64-byte aligned.
+    fn block_len(self, cb: u16) -> u64 {
+        (u64::from(cb) + self.block_trailer()).div_ceil(64) * 64
+    }
+}
+
 /// A page that checks: its type twice, its CRC, and for B-tree pages the id
 /// its parent names and the signature of its offset and id.
-fn page(r: &mut Reader<'_>, ib: u64, ptype: u8, bid: Option<u64>) -> Option<Vec<u8>> {
+fn page(r: &mut Reader<'_>, f: Fmt, ib: u64, ptype: u8, bid: Option<u64>) -> Option<Vec<u8>> {
     let p = r.get(ib, PAGE as usize)?.to_vec();
-    let (t, repeat, wsig, c, pbid) = (
-        p[496],
-        p[497],
-        le16::<u16>(&p, 498),
-        le32::<u32>(&p, 500),
-        le64(&p, 504),
-    );
+    let d = f.page_data();
+    let (t, repeat, wsig) = (p[d], p[d + 1], le16::<u16>(&p, d + 2));
+    let (c, pbid) = if f.unicode {
+        (le32::<u32>(&p, 500), le64(&p, 504))
+    } else {
+        (le32::<u32>(&p, 508), u64::from(le32::<u32>(&p, 504)))
+    };
     let ok = t == ptype
         && repeat == ptype
-        && c == crc(&p[..496])
+        && c == crc(&p[..d])
         && match bid {
             Some(b) => pbid == b && wsig == sig(ib, b),
             None => pbid == ib,
@@ -75,7 +124,7 @@ impl Walk {
 /// Walks the B-tree whose root is page `ib` (id `bid`) of type `ptype`,
 /// keeping the block B-tree's leaf entries; pages past `eof` or met twice are
 /// failures.
-fn tree(r: &mut Reader<'_>, w: &mut Walk, ptype: u8, root: (u64, u64), eof: u64) {
+fn tree(r: &mut Reader<'_>, f: Fmt, w: &mut Walk, ptype: u8, root: (u64, u64), eof: u64) {
     let mut todo = vec![(root.0, root.1, 0u32)];
     let mut seen = std::collections::HashSet::new();
     while let Some((bid, ib, depth)) = todo.pop() {
@@ -89,26 +138,35 @@ fn tree(r: &mut Reader<'_>, w: &mut Walk, ptype: u8, root: (u64, u64), eof: u64)
             w.fail(ib.min(eof));
             continue;
         }
-        let Some(p) = page(r, ib, ptype, Some(bid)) else {
+        let Some(p) = page(r, f, ib, ptype, Some(bid)) else {
             w.fail(ib);
             continue;
         };
         w.ends.push(ib + PAGE);
-        let (n, size, level) = (usize::from(p[488]), usize::from(p[490]), p[491]);
+        // The entries, then their count, its maximum, an entry's size and
+        // the page's level.
+        let room = f.page_data() - if f.unicode { 8 } else { 4 };
+        let (n, size, level) = (usize::from(p[room]), usize::from(p[room + 2]), p[room + 3]);
+        // Key and BREF (intermediate), BREF, cb and cRef (block leaves; 4
+        // bytes of padding in Unicode), or nid, two block ids and the
+        // parent's nid (node leaves).
+        let x = f.width();
         let want = match (level, ptype) {
-            (0, PTYPE_BBT) => 24,
-            (0, _) => 32,
-            _ => 24,
+            (0, PTYPE_BBT) if f.unicode => 24,
+            (0, PTYPE_BBT) => 12,
+            (0, _) => 4 * x,
+            _ => 3 * x,
         };
-        if size != want || n * size > 488 {
+        if size != want || n * size > room {
             w.fail(ib);
             continue;
         }
         for e in p[..n * size].chunks_exact(size) {
             if level > 0 {
-                todo.push((le64(e, 8), le64(e, 16), depth + 1));
+                todo.push((f.id(e, x), f.id(e, 2 * x), depth + 1));
             } else if ptype == PTYPE_BBT {
-                w.blocks.push((le64(e, 8), le16::<u16>(e, 16), le64(e, 0)));
+                w.blocks
+                    .push((f.id(e, x), le16::<u16>(e, 2 * x), f.id(e, 0)));
             }
         }
     }
@@ -117,16 +175,21 @@ fn tree(r: &mut Reader<'_>, w: &mut Walk, ptype: u8, root: (u64, u64), eof: u64)
 /// Whether the data block at `ib` of `cb` bytes (id `bid`) checks out: its
 /// trailer, at the end of its 64-byte-aligned extent, gives its size, id,
 /// signature and the CRC of its data.
-fn block(r: &mut Reader<'_>, ib: u64, cb: u16, bid: u64) -> bool {
-    let total = (u64::from(cb) + 16).div_ceil(64) * 64;
-    let Some(data) = r.get(ib, total as usize).map(<[u8]>::to_vec) else {
+fn block(r: &mut Reader<'_>, f: Fmt, ib: u64, cb: u16, bid: u64) -> bool {
+    let total = f.block_len(cb) as usize;
+    let Some(data) = r.get(ib, total).map(<[u8]>::to_vec) else {
         return false;
     };
-    let t = &data[total as usize - 16..];
+    let t = &data[total - f.block_trailer() as usize..];
+    let (tcrc, tbid) = if f.unicode {
+        (le32::<u32>(t, 4), le64(t, 8))
+    } else {
+        (le32::<u32>(t, 8), u64::from(le32::<u32>(t, 4)))
+    };
     le16::<u16>(t, 0) == cb
         && le16::<u16>(t, 2) == sig(ib, bid)
-        && le64(t, 8) == bid
-        && le32::<u32>(t, 4) == crc(&data[..usize::from(cb)])
+        && tbid == bid
+        && tcrc == crc(&data[..usize::from(cb)])
 }
 
 /// PST and OST: see the module's comment.
@@ -157,25 +220,35 @@ impl Carver for Pst {
             b"SO" => "ost",
             _ => return Verdict::Reject,
         };
-        // Unicode (23); ANSI (14, 15) and 4 KiB pages (36) are other layouts.
-        if le16::<u16>(&h, 10) != 23
-            || le32::<u32>(&h, 4) != crc(&h[8..8 + 471])
-            || le32::<u32>(&h, 524) != crc(&h[8..8 + 516])
-            || h[512] != 0x80
+        // Unicode (23), ANSI (14, 15); 4 KiB pages (36) are another layout.
+        let f = match le16::<u16>(&h, 10) {
+            23 => Fmt { unicode: true },
+            14 | 15 => Fmt { unicode: false },
+            _ => return Verdict::Reject,
+        };
+        // The CRC of the header's start; Unicode adds one of more of it.
+        // The root: the file's size, the last allocation map, then the node
+        // and block B-trees' roots as (id, offset).
+        let (root, sentinel) = if f.unicode { (180, 512) } else { (164, 460) };
+        let x = f.width();
+        if le32::<u32>(&h, 4) != crc(&h[8..8 + 471])
+            || (f.unicode && le32::<u32>(&h, 524) != crc(&h[8..8 + 516]))
+            || h[sentinel] != 0x80
         {
             return Verdict::Reject;
         }
-        let (eof, amap_last) = (le64(&h, 184), le64(&h, 192));
+        let (eof, amap_last) = (f.id(&h, root + 4), f.id(&h, root + 4 + x));
+        let brefs = root + 4 + 4 * x;
         let (nbt, bbt) = (
-            (le64(&h, 216), le64(&h, 224)),
-            (le64(&h, 232), le64(&h, 240)),
+            (f.id(&h, brefs), f.id(&h, brefs + x)),
+            (f.id(&h, brefs + 2 * x), f.id(&h, brefs + 3 * x)),
         );
         if eof < self.min_size() || eof > self.max_size() || amap_last >= eof {
             return Verdict::Reject;
         }
         let mut w = Walk::default();
-        tree(r, &mut w, PTYPE_BBT, bbt, eof);
-        tree(r, &mut w, PTYPE_NBT, nbt, eof);
+        tree(r, f, &mut w, PTYPE_BBT, bbt, eof);
+        tree(r, f, &mut w, PTYPE_NBT, nbt, eof);
         // The allocation maps and the blocks, checked in offset order (one
         // sequential read of the file).
         let mut items: Vec<(u64, Option<(u16, u64)>)> = (0..)
@@ -191,15 +264,15 @@ impl Carver for Pst {
                 break;
             }
             let ok = match what {
-                None => page(r, ib, PTYPE_AMAP, None).is_some(),
+                None => page(r, f, ib, PTYPE_AMAP, None).is_some(),
                 Some((cb, bid)) => {
                     ib % 64 == 0
-                        && ib.saturating_add(u64::from(cb)).saturating_add(16) <= eof
-                        && block(r, ib, cb, bid)
+                        && ib.saturating_add(f.block_len(cb)) <= eof
+                        && block(r, f, ib, cb, bid)
                 }
             };
             if ok {
-                let len = what.map_or(PAGE, |(cb, _)| (u64::from(cb) + 16).div_ceil(64) * 64);
+                let len = what.map_or(PAGE, |(cb, _)| f.block_len(cb));
                 w.ends.push(ib + len);
             } else {
                 w.fail(ib);
@@ -211,14 +284,14 @@ impl Carver for Pst {
                 subtype: Some(subtype),
             },
             // Up to the end of the last page or block that checks out before
-            // the first that does not (the header's 564 bytes at least).
+            // the first that does not (the header at least).
             Some(at) => partial_as(
                 w.ends
                     .iter()
                     .copied()
                     .filter(|&e| e <= at)
                     .max()
-                    .unwrap_or(564),
+                    .unwrap_or(if f.unicode { 564 } else { 512 }),
                 "a page or block is not where the file's B-trees put it, or fails its CRC",
                 Some(subtype),
             ),
