@@ -12,14 +12,7 @@
 # has it (`sized`); the two plaintexts must agree but for the boot sectors
 # (tests/unlock_bitlocker_vista.rs says why).
 # Usage: scripts/bench-bitlocker-vista.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/install-tools.sh
-cargo build --release --quiet
-d=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
-timed=$PWD/scripts/timed.py
-work=$(mktemp -d /tmp/dredge-bench-vista.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/bench-common.sh" vista
 rp=111111-222222-333333-444444-555555-666666-121121-242242
 truncate -s 256M "$work/plain.ntfs"
 mkntfs -q -F -Q -s 512 -c 4096 -p 0 -H 0 -S 0 "$work/plain.ntfs" >/dev/null 2>&1

@@ -14,15 +14,8 @@
 # two outputs must be identical. cryptsetup cannot open it here (no
 # device-mapper).
 # Usage: scripts/bench-bitlocker.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/install-tools.sh
-cargo build --release --quiet
+. "$(dirname "$0")/bench-common.sh" bitlocker
 cargo build --release --quiet -p dredge-crypt --example sector_speed
-d=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
-timed=$PWD/scripts/timed.py
-work=$(mktemp -d /tmp/dredge-bench-bitlocker.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 tar -xJf ../shared/testdata/cryptsetup/bitlk-images.tar.xz -C "$work" bitlk-aes-xts-128.img
 size=$(stat -c %s "$work/bitlk-aes-xts-128.img")
 truncate -s "$size" "$work/plain.ntfs"
@@ -44,7 +37,6 @@ PY
 python3 tests/tools/bitlocker_fill.py "$work/bitlk-aes-xts-128.img" anaconda "$work/plain.ntfs" "$work/bl.img"
 "$d" --progress none case new --examiner bench "$work/ce" > /dev/null
 "$d" --progress none add "$work/ce" "$work/bl.img" > /dev/null
-cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 for mode in cold warm warm; do
   for cmd in "cat:cat $work/bl.img" "md5sum:md5sum $work/bl.img" \
              "recover-plain:$d --progress none recover $work/plain.ntfs --out $work/cp" \

@@ -12,14 +12,7 @@
 # and 200 small ones, 2/3 full) encrypted by testimages/dmg-encrypt.py as
 # hdiutil lays images out: no encrypted image made by macOS is public.
 # Usage: scripts/bench-dmg-encrypted.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/install-tools.sh
-cargo build --release --quiet
-d=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
-timed=$PWD/scripts/timed.py
-work=$(mktemp -d /tmp/dredge-bench-dmg.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/bench-common.sh" dmg
 mkdir "$work/src"
 for i in $(seq 1 40); do head -c $((8 << 20)) /dev/urandom > "$work/src/f$i.bin"; done
 for i in $(seq 1 200); do head -c $((i * 1999)) /dev/urandom > "$work/src/s$i.dat"; done
@@ -28,7 +21,6 @@ mkfs.ext4 -q -F -d "$work/src" "$work/plain.ext4"
 python3 testimages/dmg-encrypt.py "$work/plain.ext4" "$work/enc.dmg" bench-pw \
   --iterations 200000 --keys-out "$work/keys.hex"
 keys=$(cat "$work/keys.hex")
-cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 for mode in cold warm warm; do
   for cmd in "cat:cat $work/enc.dmg" "md5sum:md5sum $work/enc.dmg" \
              "vfdecrypt:vfdecrypt -k $keys -i $work/enc.dmg -o $work/vf.raw" \

@@ -13,14 +13,7 @@
 # (`cargo run --release -p dredge-crypt --example sector_speed` gives that).
 # Columns: run, command, wall seconds, peak RSS (KiB), bytes read (rchar).
 # Usage: scripts/bench-filevault-apfs.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/install-tools.sh
-cargo build --release --quiet
-d=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
-timed=$PWD/scripts/timed.py
-work=$(mktemp -d /tmp/dredge-bench-fvapfs.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/bench-common.sh" fvapfs
 gzip -dc testimages/external/dfvfs/apfs.raw.gz > "$work/plain.raw"
 python3 testimages/apfs-encrypt.py "$work/plain.raw" "$work/fv.raw" 'apfs-TEST' \
   --recovery 'ABCD-EFGH-IJKL-MNOP-QRST-UVWX' --moved --free-too > /dev/null

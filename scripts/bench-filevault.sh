@@ -13,14 +13,7 @@
 # peer decrypts it here: cryptsetup needs device-mapper, and libfvde
 # (20190104) cannot open this trimmed test volume.
 # Usage: scripts/bench-filevault.sh
-set -euo pipefail
-cd "$(dirname "$0")/.."
-bash scripts/install-tools.sh
-cargo build --release --quiet
-d=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
-timed=$PWD/scripts/timed.py
-work=$(mktemp -d /tmp/dredge-bench-filevault.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+. "$(dirname "$0")/bench-common.sh" filevault
 tar -xJSf testimages/external/cryptsetup/fvault2-images.tar.xz -C "$work"
 mkfs.vfat -C -S 512 -s 8 "$work/plain.fat" 163840 > /dev/null
 python3 - "$work" <<'PY'
@@ -40,7 +33,6 @@ for i in range(1200):
     put(f"D{i // 200}/S{i:04}.DAT", 48 << 10)
 PY
 python3 tests/tools/fvault_fill.py "$work/fvault2-images/small" heslo123 "$work/plain.fat" "$work/fv.img"
-cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 for mode in cold warm warm; do
   for cmd in "cat:cat $work/fv.img" "md5sum:md5sum $work/fv.img" \
              "recover-plain-fat:$d --progress none recover $work/plain.fat --out $work/cp" \

@@ -4,14 +4,9 @@
 # The ext4 image is made with `mkfs.ext4 -d` (no mount needed). Each tool runs three
 # times; the best time counts (page cache warm for both).
 # Usage: scripts/bench-list.sh [FILES]   (default 100000)
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/bench-common.sh" list
 files=${1:-100000}
-bash scripts/install-tools.sh
-cargo build --release --quiet
-dredge=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
-work=$(mktemp -d /tmp/dredge-bench-list.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+dredge=$d
 bash scripts/make-many-files-ext4.sh "$files" "$work/ext4.img"
 
 best() {  # best wall time of three runs of a command, output discarded

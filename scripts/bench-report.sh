@@ -4,14 +4,9 @@
 # time, peak memory (RSS) and size. Artifacts are streamed from the store, so peak
 # memory should not grow with the number of files.
 # Usage: scripts/bench-report.sh [FILES]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/bench-common.sh" report
 files=${1:-100000}
-bash scripts/install-tools.sh
-cargo build --release --quiet
-dredge=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
-work=$(mktemp -d /tmp/dredge-bench-report.XXXXXX)
-trap 'rm -rf "$work"' EXIT
+dredge=$d
 bash scripts/make-many-files-ext4.sh "$files" "$work/ext4.img"
 "$dredge" --progress none recover "$work/ext4.img" --out "$work/case" --examiner bench --carve none >/dev/null
 n=$(sqlite3 "$work/case/case.sqlite" "SELECT COUNT(*) FROM artifacts" 2>/dev/null || echo "?")

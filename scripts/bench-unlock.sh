@@ -11,16 +11,9 @@
 # API), so the cipher's peer figure is `openssl speed` (AES-256-XTS, memory
 # only), printed with dredge's own per-core figure (examples/sector_speed.rs).
 # Usage: scripts/bench-unlock.sh [SIZE_MIB]   (default 1024)
-set -euo pipefail
-cd "$(dirname "$0")/.."
+. "$(dirname "$0")/bench-common.sh" unlock
 size=${1:-1024}
-bash scripts/install-tools.sh
-cargo build --release --quiet
 cargo build --release --quiet -p dredge-crypt --example sector_speed
-d=${CARGO_TARGET_DIR:-$PWD/target}/release/dredge
-timed=$PWD/scripts/timed.py
-work=$(mktemp -d /tmp/dredge-bench-unlock.XXXXXX)
-trap 'rm -rf "$work"' EXIT
 mkdir "$work/content"
 # A few large files and many small ones, three quarters of the filesystem.
 big=$(( size * 3 / 4 / 8 ))
@@ -42,7 +35,6 @@ printf 'bench-pass' > "$work/pass"
 cryptsetup reencrypt --encrypt --type luks2 --reduce-device-size 16M \
   --cipher aes-xts-plain64 --key-size 512 --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
   --batch-mode --key-file "$work/pass" "$work/luks.img"
-cold() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
 for mode in cold warm warm; do
   for cmd in "cat:cat $work/luks.img" "md5sum:md5sum $work/luks.img" \
              "recover-plain:$d --progress none recover $work/plain.img --out $work/cp" \

@@ -332,3 +332,114 @@ fn an_ogg_in_two_pieces_comes_back_whole() {
         assert_eq!(image_runs(a), pieces, "case {i}");
     }
 }
+
+/// FLAC files made by flac in two pieces (a cut on a sector boundary among
+/// the frames, then a gap of noise, of zeros, or holding another FLAC's
+/// start): the rest is found by the next frame's header, numbered as the
+/// frame due, the cut and gap by the broken frame's CRC-16, and the file
+/// comes back whole in exactly its two pieces. Before, each was partial at
+/// the frame the cut fell in. A frame changed in place stays partial (the
+/// first test).
+#[test]
+fn a_flac_in_two_pieces_comes_back_whole() {
+    if !tools(&["flac"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    wav(&p.join("a.wav"), 4);
+    let fixed = made(p, "flac -s -o a.flac a.wav", "a.flac");
+    let small = made(p, "flac -s -0 --blocksize=1152 -o b.flac a.wav", "b.flac");
+    let frames_from = |f: &[u8]| f.windows(2).position(|w| w == [0xFF, 0xF8]).unwrap();
+    // (file, cut in sectors past the first frame, gap in sectors, what the gap holds)
+    let cases: [(&[u8], usize, usize, &str); 5] = [
+        (&fixed, 7, 37, "noise"),
+        (&fixed, 60, 5, "zeros"),
+        (&small, 30, 90, "a FLAC"),
+        (&small, 1, 1, "noise"),
+        (&fixed, 120, 2000, "noise"),
+    ];
+    for (i, (file, cut, gap, filler)) in cases.into_iter().enumerate() {
+        let cut = (frames_from(file) + cut * 512).next_multiple_of(512);
+        let gap = gap * 512;
+        assert!(cut < file.len() - 512, "case {i}");
+        let at = 0x20000;
+        let (mut img, pieces) = lay(4 << 20, at, file, &[cut], &[gap]);
+        let hole = at + cut..at + cut + gap;
+        match filler {
+            "zeros" => img[hole].fill(0),
+            "a FLAC" => img[hole.start..hole.start + 8192].copy_from_slice(&fixed[..8192]),
+            _ => {}
+        }
+        let dir = p.join(format!("case{i}"));
+        std::fs::create_dir(&dir).unwrap();
+        // The other FLAC's start is carved too, cut short: exit 3.
+        let code = if filler == "a FLAC" { 3 } else { 0 };
+        let arts = carve_image(&dir, &img, code);
+        let a = carved_at(&arts, at as u64, "flac").unwrap_or_else(|| panic!("{i}: {arts:#?}"));
+        assert_eq!(a["sha256"], sha256(file), "case {i} ({filler}): {a}");
+        assert_eq!(a["status"], "complete", "case {i}: {a}");
+        assert_eq!(image_runs(a), pieces, "case {i}");
+    }
+}
+
+/// The frame headers of a fixed-block-size FLAC's frames from `from`: sync,
+/// then a CRC-8 (0x07) over the header that matches (RFC 9639 9.1).
+fn flac_frame_starts(f: &[u8], from: usize) -> Vec<usize> {
+    let crc8 = |b: &[u8]| {
+        b.iter().fold(0u8, |mut c, &x| {
+            c ^= x;
+            for _ in 0..8 {
+                c = if c & 0x80 != 0 { (c << 1) ^ 7 } else { c << 1 };
+            }
+            c
+        })
+    };
+    (from..f.len().saturating_sub(16))
+        .filter(|&i| {
+            let b = &f[i..i + 16];
+            if b[0] != 0xFF || b[1] != 0xF8 {
+                return false;
+            }
+            let mut n = 5 + (b[4].leading_ones() as usize).saturating_sub(1);
+            n += match b[2] >> 4 {
+                6 => 1,
+                7 => 2,
+                _ => 0,
+            };
+            n += match b[2] & 15 {
+                12 => 1,
+                13 | 14 => 2,
+                _ => 0,
+            };
+            n < 16 && crc8(&b[..n]) == b[n]
+        })
+        .collect()
+}
+
+/// A FLAC cut exactly between two frames (the file laid so that the frame
+/// boundary falls on a sector boundary), the rest after a gap: the walk meets
+/// the earlier frame's end missing (no header follows it), and the rest is
+/// found with nothing of that frame after the gap.
+#[test]
+fn a_flac_cut_between_two_frames_comes_back_whole() {
+    if !tools(&["flac"]) {
+        return;
+    }
+    let d = tempfile::tempdir().unwrap();
+    let p = d.path();
+    wav(&p.join("a.wav"), 3);
+    let file = made(p, "flac -s -o a.flac a.wav", "a.flac");
+    let first = file.windows(2).position(|w| w == [0xFF, 0xF8]).unwrap();
+    let starts = flac_frame_starts(&file, first);
+    assert!(starts.len() > 20, "{} frames", starts.len());
+    let cut = starts[starts.len() / 2];
+    let at = 0x20000 + 512 - cut % 512;
+    let gap = 77 * 512;
+    let (img, pieces) = lay(4 << 20, at, &file, &[cut], &[gap]);
+    let arts = carve_image(p, &img, 0);
+    let a = carved_at(&arts, at as u64, "flac").unwrap_or_else(|| panic!("{arts:#?}"));
+    assert_eq!(a["sha256"], sha256(&file), "{a}");
+    assert_eq!(a["status"], "complete", "{a}");
+    assert_eq!(image_runs(a), pieces);
+}

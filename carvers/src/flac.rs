@@ -1,6 +1,6 @@
-//! FLAC validator (RFC 9639), native FLAC streams.
+//! FLAC validator (RFC 9639), native FLAC streams, whole or in two pieces.
 
-use crate::{partial, Carver, Reader, Verdict};
+use crate::{partial, Carver, Reader, Verdict, SECTOR};
 
 /// FLAC: `fLaC`, metadata blocks (STREAMINFO first, no invalid type) to the
 /// last, then audio frames, each header with its CRC-8 and each frame with its
@@ -8,7 +8,8 @@ use crate::{partial, Carver, Reader, Verdict};
 /// not stored: it ends where the CRC-16 of its bytes, footer included, is zero
 /// and the next frame's header (or the stream's end by the sample count)
 /// follows. Every audio byte is under a CRC: `Complete`; metadata (tags, album
-/// art) is walked by its lengths only.
+/// art) is walked by its lengths only. A stream whose frames break is looked
+/// for in two pieces (`rejoin`).
 pub struct Flac;
 
 /// The first byte in `len` bytes from `at` that is not zero (`None` when
@@ -76,9 +77,11 @@ struct Info {
     variable: bool,
 }
 
-/// A frame header at the start of `b`: (its length, samples in the frame), or
-/// None when it is not one (bad sync, reserved values, CRC-8).
-fn header(b: &[u8], info: &Info) -> Option<(usize, u64)> {
+/// A frame header at the start of `b`: (its length, samples in the frame, its
+/// coded number: the frame's index with a fixed block size, its first
+/// sample's with a variable one), or None when it is not one (bad sync,
+/// reserved values, CRC-8).
+fn header(b: &[u8], info: &Info) -> Option<(usize, u64, u64)> {
     if b.len() < 6 || b[0] != 0xFF || b[1] & 0xFE != 0xF8 {
         return None;
     }
@@ -101,6 +104,11 @@ fn header(b: &[u8], info: &Info) -> Option<(usize, u64)> {
     if b.len() < at + 3 || b[5..at].iter().any(|&c| c & 0xC0 != 0x80) {
         return None;
     }
+    let number = b[5..at].iter().fold(
+        // The lead byte's bits after its length prefix (`1…10`, or `0`).
+        u64::from(lead & (0x7F >> (extra + usize::from(extra > 0)))),
+        |n, &c| n << 6 | u64::from(c & 0x3F),
+    );
     let samples = match bs {
         1 => 192,
         2..=5 => 576 << (bs - 2),
@@ -122,7 +130,7 @@ fn header(b: &[u8], info: &Info) -> Option<(usize, u64)> {
     if b.len() <= at || crc8(&b[..at]) != b[at] {
         return None;
     }
-    Some((at + 1, samples))
+    Some((at + 1, samples, number))
 }
 
 impl Carver for Flac {
@@ -192,70 +200,280 @@ impl Carver for Flac {
         if r.get(at, 2).is_some_and(|b| b[0] == 0xFF && b[1] == 0xF9) {
             info.variable = true;
         }
-        let reach = if info.max_frame > 0 {
-            info.max_frame
-        } else {
-            16 << 20
+        let first = Pos {
+            at,
+            samples: 0,
+            frames: 0,
         };
-        let mut samples = 0u64;
-        loop {
-            let room = r.limit().saturating_sub(at).min(16) as usize;
-            let Some((hlen, n)) = r.get(at, room).and_then(|b| header(b, &info)) else {
-                return partial(at, "no frame header where a frame is due");
-            };
-            samples += n;
-            // The frame's CRC-16, footer included, is zero where it ends.
-            let mut c = 0u16;
-            let mut end = None;
-            let mut p = at;
-            while p < at + reach + 2 && p < r.limit() {
-                let step = (at + reach + 2 - p).min(r.limit() - p).min(64 << 10);
-                let Some(chunk) = r.get(p, step as usize).map(<[u8]>::to_vec) else {
-                    break;
+        match frames(r, &info, first) {
+            Ok(end) => Verdict::Complete {
+                len: end,
+                subtype: None,
+            },
+            Err((p, why)) => {
+                if let Some(fragments) = rejoin(r, &info, p, &why) {
+                    return Verdict::Fragmented {
+                        fragments,
+                        subtype: None,
+                    };
+                }
+                let at = match why {
+                    Broke::TooMany(end) => end,
+                    _ => p.at,
                 };
-                for (i, &x) in chunk.iter().enumerate() {
-                    c = crc16(c, x);
-                    let q = p + i as u64 + 1;
-                    if c != 0 || q < at + hlen as u64 + 2 {
-                        continue;
-                    }
-                    let done = info.total > 0 && samples >= info.total;
-                    let next = done
-                        || r.get(q, 16.min((r.limit() - q) as usize))
-                            .is_some_and(|b| header(b, &info).is_some());
-                    if next {
-                        end = Some(q);
-                        break;
-                    }
-                }
-                if end.is_some() {
-                    break;
-                }
-                p += step;
-            }
-            let Some(q) = end else {
-                if info.total == 0 {
-                    // Without a sample count, the last frame's end is where no
-                    // frame follows: not told from a frame cut off.
-                    return partial(
-                        at,
-                        "STREAMINFO does not count the samples: the last frame's end is not known",
-                    );
-                }
-                return partial(at, "a frame fails its CRC-16");
-            };
-            at = q;
-            if info.total > 0 && samples >= info.total {
-                if samples > info.total + 65_535 {
-                    return partial(at, "more samples than STREAMINFO counts");
-                }
-                return Verdict::Complete {
-                    len: at,
-                    subtype: None,
-                };
+                partial(at, why.says())
             }
         }
     }
+}
+
+/// Where a walk of the frames stands: the next frame's offset, and the
+/// samples and frames before it.
+#[derive(Clone, Copy)]
+struct Pos {
+    at: u64,
+    samples: u64,
+    frames: u64,
+}
+
+/// Why a walk of the frames stopped short of the stream's end.
+enum Broke {
+    NoHeader,
+    /// The frame's header is there, its end (CRC-16) is not.
+    NoEnd,
+    NoCount,
+    /// The frames hold more samples than STREAMINFO counts (the walk's end).
+    TooMany(u64),
+}
+
+impl Broke {
+    fn says(&self) -> &'static str {
+        match self {
+            Broke::NoHeader => "no frame header where a frame is due",
+            Broke::NoEnd => "a frame fails its CRC-16",
+            // Without a sample count, the last frame's end is where no frame
+            // follows: not told from a frame cut off.
+            Broke::NoCount => {
+                "STREAMINFO does not count the samples: the last frame's end is not known"
+            }
+            Broke::TooMany(_) => "more samples than STREAMINFO counts",
+        }
+    }
+}
+
+/// How far a frame may run: STREAMINFO's largest frame, or 16 MiB.
+fn reach(info: &Info) -> u64 {
+    if info.max_frame > 0 {
+        info.max_frame
+    } else {
+        16 << 20
+    }
+}
+
+/// The frames from `p` to the stream's end (STREAMINFO's sample count): the
+/// end, or where and why the walk broke.
+fn frames(r: &mut Reader<'_>, info: &Info, mut p: Pos) -> Result<u64, (Pos, Broke)> {
+    let reach = reach(info);
+    loop {
+        let at = p.at;
+        let room = r.limit().saturating_sub(at).min(16) as usize;
+        let Some((hlen, n, _)) = r.get(at, room).and_then(|b| header(b, info)) else {
+            return Err((p, Broke::NoHeader));
+        };
+        let samples = p.samples + n;
+        // The frame's CRC-16, footer included, is zero where it ends.
+        let mut c = 0u16;
+        let mut end = None;
+        let mut q0 = at;
+        while q0 < at + reach + 2 && q0 < r.limit() {
+            let step = (at + reach + 2 - q0).min(r.limit() - q0).min(64 << 10);
+            let Some(chunk) = r.get(q0, step as usize).map(<[u8]>::to_vec) else {
+                break;
+            };
+            for (i, &x) in chunk.iter().enumerate() {
+                c = crc16(c, x);
+                let q = q0 + i as u64 + 1;
+                if c != 0 || q < at + hlen as u64 + 2 {
+                    continue;
+                }
+                let done = info.total > 0 && samples >= info.total;
+                let next = done
+                    || r.get(q, 16.min((r.limit() - q) as usize))
+                        .is_some_and(|b| header(b, info).is_some());
+                if next {
+                    end = Some(q);
+                    break;
+                }
+            }
+            if end.is_some() {
+                break;
+            }
+            q0 += step;
+        }
+        let Some(q) = end else {
+            let why = if info.total == 0 {
+                Broke::NoCount
+            } else {
+                Broke::NoEnd
+            };
+            return Err((p, why));
+        };
+        p = Pos {
+            at: q,
+            samples,
+            frames: p.frames + 1,
+        };
+        if info.total > 0 && samples >= info.total {
+            if samples > info.total + 65_535 {
+                return Err((p, Broke::TooMany(q)));
+            }
+            return Ok(q);
+        }
+    }
+}
+
+/// How far past a break the rest of a stream in two pieces is looked for.
+const MAX_GAP: u64 = 4 << 20;
+/// Frame headers tried as the first after the gap.
+const MAX_CONTINUATIONS: usize = 16;
+/// The largest frame a cut inside is looked across: the pairs of cut and gap
+/// tried grow as its square (a frame of 64 KiB: 8 000 pairs).
+const MAX_JOINED_FRAME: u64 = 64 << 10;
+
+/// The number the frame after `p` (of `n` samples) carries.
+fn number_after(info: &Info, p: Pos, n: u64) -> u64 {
+    if info.variable {
+        p.samples + n
+    } else {
+        p.frames + 1
+    }
+}
+
+/// A stream in two pieces whose walk broke at `p`: the pieces as (offset,
+/// length), or None. Cuts and gaps lie on the image's sector boundaries.
+///
+/// The rest is found by a frame header numbered as the frame due: the one
+/// at `p` when the cut fell between frames (no header where one is due, on
+/// a sector boundary), or the one after it when the cut fell inside the
+/// frame at `p` (its header is there, its end is not). Then, for a cut
+/// inside, the cut and gap are where the frame's bytes put together give its
+/// CRC-16, and exactly one pair may fit. Every frame after must then check to
+/// STREAMINFO's sample count.
+fn rejoin(r: &mut Reader<'_>, info: &Info, p: Pos, why: &Broke) -> Option<Vec<(u64, u64)>> {
+    let sync: &[u8] = if info.variable {
+        &[0xFF, 0xF9]
+    } else {
+        &[0xFF, 0xF8]
+    };
+    let head = |r: &mut Reader<'_>, at: u64| {
+        let room = r.limit().saturating_sub(at).min(16) as usize;
+        r.get(at, room).and_then(|b| header(b, info))
+    };
+    match why {
+        Broke::NoHeader => {
+            if !(r.start() + p.at).is_multiple_of(SECTOR) {
+                return None;
+            }
+            let due = if info.variable { p.samples } else { p.frames };
+            let mut q = p.at + SECTOR;
+            while q <= p.at + MAX_GAP && q < r.limit() {
+                if r.exhausted() {
+                    return None;
+                }
+                if head(r, q).is_some_and(|(_, _, num)| num == due) {
+                    if let Ok(end) = frames(r, info, Pos { at: q, ..p }) {
+                        return Some(vec![(0, p.at), (q, end - q)]);
+                    }
+                }
+                q += SECTOR;
+            }
+            None
+        }
+        Broke::NoEnd => {
+            let (hlen, n, _) = head(r, p.at)?;
+            let reach = reach(info);
+            if reach > MAX_JOINED_FRAME {
+                return None;
+            }
+            let due = number_after(info, p, n);
+            let after = Pos {
+                at: 0,
+                samples: p.samples + n,
+                frames: p.frames + 1,
+            };
+            let mut from = p.at + hlen as u64;
+            // Syncs in noise (one in 64 KiB) cost a header check each; only
+            // headers numbered as the frame due count as tries.
+            let mut tries = 0;
+            while tries < MAX_CONTINUATIONS {
+                let q = r
+                    .find(from, sync)
+                    .filter(|&q| q <= p.at + reach + MAX_GAP)?;
+                from = q + 1;
+                if head(r, q).is_none_or(|(_, _, num)| num != due) {
+                    continue;
+                }
+                tries += 1;
+                let Some((c, g)) = joined(r, p.at, hlen as u64, q, reach) else {
+                    continue;
+                };
+                if let Ok(end) = frames(r, info, Pos { at: q, ..after }) {
+                    return Some(vec![(0, c), (c + g, end - c - g)]);
+                }
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The cut `c` and gap `g` that put the frame at `at` (header `hlen` bytes)
+/// back together ending at `q`, where the next frame starts: its bytes
+/// `[at, c)` and `[c + g, q)` give a CRC-16 of zero, the frame no longer
+/// than `reach`. None when no pair fits, or more than one does.
+fn joined(r: &mut Reader<'_>, at: u64, hlen: u64, q: u64, reach: u64) -> Option<(u64, u64)> {
+    let first = r.sector_from(at + hlen);
+    let head_end = (at + reach + 2).min(q);
+    if first >= head_end {
+        return None;
+    }
+    let a = r.get(at, (head_end - at) as usize)?.to_vec();
+    let tail_from = q.saturating_sub(reach + 2).max(at);
+    let b = r.get(tail_from, (q - tail_from) as usize)?.to_vec();
+    let mut found = None;
+    let mut state = a[..(first - at) as usize]
+        .iter()
+        .fold(0u16, |c, &x| crc16(c, x));
+    let mut c = first;
+    while c < head_end {
+        // The rest of the frame, at most what its length leaves.
+        let left = (reach + 2).saturating_sub(c - at);
+        let mut g = SECTOR
+            .max((q - c).saturating_sub(left))
+            .next_multiple_of(SECTOR);
+        // (The second piece may hold none of the frame: a cut between two
+        // frames, met as the earlier one's end missing.)
+        while c + g <= q {
+            if !r.spend(q - c - g) {
+                return None;
+            }
+            let rest = &b[(c + g - tail_from) as usize..];
+            if rest.iter().fold(state, |s, &x| crc16(s, x)) == 0 {
+                if found.is_some() {
+                    return None;
+                }
+                found = Some((c, g));
+            }
+            g += SECTOR;
+        }
+        // The next cut: the sector before it joins the first piece.
+        let next = (c + SECTOR).min(head_end);
+        state = a[(c - at) as usize..(next - at) as usize]
+            .iter()
+            .fold(state, |s, &x| crc16(s, x));
+        c += SECTOR;
+    }
+    found
 }
 
 #[cfg(test)]
