@@ -75,6 +75,27 @@ struct Info {
     max_frame: u64,
     /// Fixed or variable block size (the frames' blocking strategy).
     variable: bool,
+    /// Bits per sample.
+    bps: u32,
+}
+
+/// What the frame header at the start of `b` (one `header` took, of `block`
+/// samples) says its subframes hold.
+fn shape(b: &[u8], block: u64, info: &Info) -> crate::flac_frame::Shape {
+    let bps = match (b[3] >> 1) & 7 {
+        1 => 8,
+        2 => 12,
+        4 => 16,
+        5 => 20,
+        6 => 24,
+        7 => 32,
+        _ => info.bps,
+    };
+    crate::flac_frame::Shape {
+        block,
+        assignment: b[3] >> 4,
+        bps,
+    }
 }
 
 /// A frame header at the start of `b`: (its length, samples in the frame, its
@@ -168,6 +189,7 @@ impl Carver for Flac {
             total,
             max_frame: be24(7),
             variable: min_block != max_block,
+            bps: (u32::from(si[12] & 1) << 4 | u32::from(si[13] >> 4)) + 1,
         };
         // The metadata blocks after STREAMINFO, to the one marked last.
         let mut at = 42u64;
@@ -281,11 +303,26 @@ fn frames(r: &mut Reader<'_>, info: &Info, mut p: Pos) -> Result<u64, (Pos, Brok
             return Err((p, Broke::NoHeader));
         };
         let samples = p.samples + n;
+        let last = info.total > 0 && samples >= info.total;
         // The frame's CRC-16, footer included, is zero where it ends.
         let mut c = 0u16;
         let mut end = None;
+        // The last frame has no header after it to confirm where its CRC-16
+        // comes to zero: its subframes say where it ends (a frame they do not
+        // parse in is left to the CRC alone, as before).
+        if last {
+            let room = (reach + 2).min(r.limit().saturating_sub(at));
+            if let Some(b) = r.get(at, room as usize).map(<[u8]>::to_vec) {
+                if let Some(len) = crate::flac_frame::frame_len(&b, hlen, &shape(&b, n, info)) {
+                    if b[..len].iter().fold(0u16, |c, &x| crc16(c, x)) != 0 {
+                        return Err((p, Broke::NoEnd));
+                    }
+                    end = Some(at + len as u64);
+                }
+            }
+        }
         let mut q0 = at;
-        while q0 < at + reach + 2 && q0 < r.limit() {
+        while end.is_none() && q0 < at + reach + 2 && q0 < r.limit() {
             let step = (at + reach + 2 - q0).min(r.limit() - q0).min(64 << 10);
             let Some(chunk) = r.get(q0, step as usize).map(<[u8]>::to_vec) else {
                 break;
@@ -296,8 +333,7 @@ fn frames(r: &mut Reader<'_>, info: &Info, mut p: Pos) -> Result<u64, (Pos, Brok
                 if c != 0 || q < at + hlen as u64 + 2 {
                     continue;
                 }
-                let done = info.total > 0 && samples >= info.total;
-                let next = done
+                let next = last
                     || r.get(q, 16.min((r.limit() - q) as usize))
                         .is_some_and(|b| header(b, info).is_some());
                 if next {
@@ -478,7 +514,103 @@ fn joined(r: &mut Reader<'_>, at: u64, hlen: u64, q: u64, reach: u64) -> Option<
 
 #[cfg(test)]
 mod tests {
-    use super::{crc16, crc8};
+    use super::{crc16, crc8, header, shape, Info};
+
+    /// Raw PCM of `secs` seconds, little-endian signed: tones per channel and
+    /// a little noise, scaled to `bps` bits.
+    fn pcm(channels: usize, bps: u32, rate: u32, secs: f64, seed: u64) -> Vec<u8> {
+        let mut x = seed;
+        let mut out = Vec::new();
+        let n = (f64::from(rate) * secs) as usize;
+        let full = ((1i64 << (bps - 1)) - 1) as f64;
+        for i in 0..n {
+            for c in 0..channels {
+                x = x
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let noise = ((x >> 33) as f64 / f64::from(1u32 << 31) - 0.5) * 0.05;
+                let t = i as f64 / f64::from(rate);
+                let v = (t * 2.0 * std::f64::consts::PI * (220.0 + 110.0 * c as f64)).sin() * 0.6;
+                let s = ((v + noise) * full) as i64;
+                out.extend_from_slice(&s.to_le_bytes()[..(bps / 8) as usize]);
+            }
+        }
+        out
+    }
+
+    /// Every frame of FLAC streams flac made (1 to 6 channels, 8 to 32 bits,
+    /// compression levels 0 to 8, block sizes 192 to 16 384): its length read
+    /// from its subframes is where the next frame's header starts, or the
+    /// stream's end for the last, and its CRC-16 holds there.
+    #[test]
+    fn subframes_give_every_frame_length_of_streams_flac_made() {
+        let ok = std::process::Command::new("flac").arg("--version").output();
+        if !ok.is_ok_and(|o| o.status.success()) {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let cases = [
+            (1usize, 8u32, 8000u32, "-0", None),
+            (2, 16, 44100, "-5", None),
+            (2, 16, 44100, "-8", Some(4608)),
+            (2, 16, 48000, "-3", Some(192)),
+            (6, 24, 96000, "-8", None),
+            (3, 24, 44100, "-1", Some(16384)),
+            (2, 32, 44100, "-5", None),
+            (1, 16, 22050, "-8", Some(1152)),
+        ];
+        for (i, (ch, bps, rate, level, bs)) in cases.into_iter().enumerate() {
+            let raw = dir.path().join(format!("{i}.raw"));
+            let out = dir.path().join(format!("{i}.flac"));
+            std::fs::write(&raw, pcm(ch, bps, rate, 0.7, i as u64)).unwrap();
+            let mut cmd = std::process::Command::new("flac");
+            cmd.args([
+                "-s",
+                "-f",
+                "--force-raw-format",
+                "--endian=little",
+                "--sign=signed",
+            ])
+            .arg(format!("--channels={ch}"))
+            .arg(format!("--bps={bps}"))
+            .arg(format!("--sample-rate={rate}"))
+            .arg(level);
+            if let Some(b) = bs {
+                cmd.arg(format!("--blocksize={b}")).arg("--lax");
+            }
+            let st = cmd.arg("-o").arg(&out).arg(&raw).status().unwrap();
+            if !st.success() {
+                // (An older flac without 32-bit input.)
+                assert_eq!(bps, 32, "case {i}: flac failed");
+                continue;
+            }
+            let f = std::fs::read(&out).unwrap();
+            let si = &f[8..42];
+            let info = Info {
+                total: 0,
+                max_frame: 0,
+                variable: false,
+                bps: (u32::from(si[12] & 1) << 4 | u32::from(si[13] >> 4)) + 1,
+            };
+            let mut at = f.windows(2).position(|w| w == [0xFF, 0xF8]).unwrap();
+            let mut frames = 0;
+            while at < f.len() {
+                let (hlen, n, _) = header(&f[at..], &info)
+                    .unwrap_or_else(|| panic!("case {i}: no header at {at}"));
+                let len = crate::flac_frame::frame_len(&f[at..], hlen, &shape(&f[at..], n, &info))
+                    .unwrap_or_else(|| panic!("case {i}: frame {frames} at {at} does not parse"));
+                assert_eq!(
+                    f[at..at + len].iter().fold(0, |c, &x| crc16(c, x)),
+                    0,
+                    "case {i}: frame {frames}"
+                );
+                at += len;
+                frames += 1;
+            }
+            assert_eq!(at, f.len(), "case {i}");
+            assert!(frames > 1, "case {i}");
+        }
+    }
 
     #[test]
     fn the_flac_crcs_match_their_reference_values() {

@@ -20,6 +20,7 @@ mod dsstore;
 mod elf;
 mod evtx;
 mod flac;
+mod flac_frame;
 mod font;
 mod gif;
 mod gzip;
