@@ -2,7 +2,8 @@
 """FLAC files in two pieces (issue 14): how many `dredge carve` brings back
 bit-exact, how many reassemblies it calls complete that are wrong, and the
 same for FLAC files changed in place (one to 512 bytes overwritten, no cut:
-a reassembly there is always wrong). PhotoRec runs on the same images.
+a reassembly there is always wrong); and each file intact, which must come
+back bit-exact and complete. PhotoRec runs on the two-piece images.
 
 Usage: scripts/bench-flac-pieces.py [SEED] [COUNT]   (DREDGE=path/to/dredge;
 ONLY=N runs case N alone, KEEP=1 keeps the work folder)
@@ -92,18 +93,22 @@ for i in range(count):
     changed[hit:hit + n] = R.randbytes(len(changed[hit:hit + n]))
     img = image(R, [flac[:cut], flac[cut:]], [gap], fill, others)
     img2 = image(R, [bytes(changed)], [], "noise", others)
+    img3 = image(R, [flac], [], "noise", others)
     if not only(i):
         continue
     got, wrong = reassembled(carve(dredge, work, img), want)
     pr = want in photorec(img)
     _, wrong2 = reassembled(carve(dredge, work, img2), want)
+    intact = any(a.get("sha256") == want and a.get("status") == "complete"
+                 for a in carve(dredge, work, img3))
+    by[("intact, complete and bit-exact", intact)] += 1
     by[("dredge two pieces", got)] += 1
     by[("PhotoRec two pieces", pr)] += 1
     by[(f"filler {fill}", got)] += 1
     by[("false complete, two pieces", bool(wrong))] += 1
     by[("false complete, changed in place", bool(wrong2))] += 1
     print(i, f"level {level} blocksize {bs or 'default'}", len(flac), "cut", cut, "gap", gap, fill,
-          "OK" if got else "MISS", "PhotoRec", "OK" if pr else "MISS",
+          "OK" if got else "MISS", "PhotoRec", "OK" if pr else "MISS", "intact OK" if intact else "intact MISS",
           "FALSE" if wrong or wrong2 else "", [(a["id"], a["size"]) for a in wrong + wrong2], flush=True)
 finish(work)
 for k in sorted({k for k, _ in by}):
