@@ -64,8 +64,34 @@ fn fat_time(date: u16, time: u16, tenths: u8) -> Option<(i64, u32)> {
     Some((secs, (extra % 100) * 10_000_000))
 }
 
-/// Short names are in an OEM code page; bytes >= 0x80 are mapped as Latin-1 so the
-/// mapping is reversible and deterministic.
+/// Code page 437's characters for bytes 0x80 to 0xFF.
+const CP437_HIGH: [char; 128] = [
+    'Ç', 'ü', 'é', 'â', 'ä', 'à', 'å', 'ç', 'ê', 'ë', 'è', 'ï', 'î', 'ì', 'Ä', 'Å', 'É', 'æ', 'Æ',
+    'ô', 'ö', 'ò', 'û', 'ù', 'ÿ', 'Ö', 'Ü', '¢', '£', '¥', '₧', 'ƒ', 'á', 'í', 'ó', 'ú', 'ñ', 'Ñ',
+    'ª', 'º', '¿', '⌐', '¬', '½', '¼', '¡', '«', '»', '░', '▒', '▓', '│', '┤', '╡', '╢', '╖', '╕',
+    '╣', '║', '╗', '╝', '╜', '╛', '┐', '└', '┴', '┬', '├', '─', '┼', '╞', '╟', '╚', '╔', '╩', '╦',
+    '╠', '═', '╬', '╧', '╨', '╤', '╥', '╙', '╘', '╒', '╓', '╫', '╪', '┘', '┌', '█', '▄', '▌', '▐',
+    '▀', 'α', 'ß', 'Γ', 'π', 'Σ', 'σ', 'µ', 'τ', 'Φ', 'Θ', 'Ω', 'δ', '∞', 'φ', 'ε', '∩', '≡', '±',
+    '≥', '≤', '⌠', '⌡', '÷', '≈', '°', '∙', '·', '√', 'ⁿ', '²', '■', '\u{a0}',
+];
+
+/// A short-name byte as a character. Short names are in the OEM code page of
+/// the system that wrote them, which the volume does not record; code page 437
+/// is DOS's and Windows' default in the United States and the Linux kernel's
+/// default for FAT, and under it a German Windows' `ß` (0xE1) reads as `ß`,
+/// where Latin-1 made it `á`. The mapping is one to one, so it stays
+/// reversible and deterministic.
+fn oem_char(c: u8) -> char {
+    if c < 0x80 {
+        char::from(c)
+    } else {
+        CP437_HIGH[usize::from(c - 0x80)]
+    }
+}
+
+/// A short name (8.3) as text: base and extension in code page 437
+/// (`oem_char`), trailing spaces dropped, lower-cased where the entry's case
+/// flags say (Windows NT's way of keeping `readme.txt` without a long name).
 fn decode_short(e: &[u8], first: Option<u8>) -> String {
     let lower_base = e[12] & 0x08 != 0;
     let lower_ext = e[12] & 0x10 != 0;
@@ -77,7 +103,7 @@ fn decode_short(e: &[u8], first: Option<u8>) -> String {
         None => {}
     }
     let conv = |b: &[u8], lower: bool| -> String {
-        let s: String = b.iter().map(|&c| char::from(c)).collect();
+        let s: String = b.iter().map(|&c| oem_char(c)).collect();
         let s = s.trim_end_matches(' ').to_string();
         if lower {
             s.to_lowercase()
@@ -291,6 +317,32 @@ pub fn parse(data: &[u8], max_cluster: u32, volume_bytes: u64, fat32: bool) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A short entry of 32 bytes named `name` (11 bytes), with case flags.
+    fn short(name: &[u8; 11], flags: u8) -> [u8; 32] {
+        let mut e = [0u8; 32];
+        e[..11].copy_from_slice(name);
+        e[12] = flags;
+        e
+    }
+
+    #[test]
+    fn short_names_read_in_code_page_437() {
+        // What a German or US Windows (and mtools, Linux) writes for `ß`,
+        // `Übung.txt` (no long name needed in 8.3) and a name starting 0xE5
+        // (stored as 0x05 so it is not taken for deleted).
+        assert_eq!(decode_short(&short(b"\xE1          ", 0), None), "ß");
+        assert_eq!(decode_short(&short(b"\x9ABUNG   TXT", 0), None), "ÜBUNG.TXT");
+        assert_eq!(decode_short(&short(b"\x05X         ", 0), None), "σX");
+        // Case flags: base and extension lower-cased apart.
+        assert_eq!(decode_short(&short(b"README  TXT", 0x08), None), "readme.TXT");
+        assert_eq!(decode_short(&short(b"README  TXT", 0x18), None), "readme.txt");
+        // Deleted: the first byte is given (its original lost).
+        assert_eq!(decode_short(&short(b"\xE5BC        ", 0), Some(b'_')), "_BC");
+        // Every byte maps to its own character: the name stays reversible.
+        let all: std::collections::HashSet<char> = (0..=255u8).map(oem_char).collect();
+        assert_eq!(all.len(), 256);
+    }
 
     #[test]
     fn checksum_and_time() {
