@@ -1,0 +1,161 @@
+#!/usr/bin/env python3
+"""A filesystem written through its real driver, then recovered by dredge and
+by The Sleuth Kit: every file the driver holds must come back by its path with
+its SHA-256, and the files deleted before the end are counted for both tools.
+
+Usage: scripts/sweep-fs-differential.py DREDGE FS SEED   (as root)
+FS: ext4 (loop mount), ntfs (ntfs-3g), exfat (exfat-fuse on a loop device),
+fat12, fat16, fat32 (mtools). The seed draws the volume's size and cluster
+size, 20-200 files of 0 bytes to 1 MiB (random or text) in up to 40 folders
+with names of 1 to 100 characters (ASCII, accented Latin, Japanese, and
+but on FAT euro signs and brackets), a fifth of them deleted, then up to 10 more files written over the
+freed space. Prints the files the driver holds that dredge misses or gets
+wrong (by path and SHA-256, deleted or not), then one line per tool of the
+deleted files that came back by path with their content.
+"""
+import hashlib, os, random, shutil, sqlite3, subprocess, sys, time
+
+DREDGE, FS, SEED = sys.argv[1], sys.argv[2], int(sys.argv[3])
+R = random.Random(SEED)
+work = f"/tmp/dredge-sweep-{FS}-{SEED}"
+shutil.rmtree(work, ignore_errors=True)
+os.makedirs(f"{work}/mnt")
+img, mnt = f"{work}/img.raw", f"{work}/mnt"
+run = lambda *a, **k: subprocess.run(*a, check=True, capture_output=True, **k)
+# (FAT12 holds at most 4 084 clusters, FAT32 at least 65 525.)
+size = {"fat12": [4], "fat32": [96, 200]}.get(FS, [48, 96, 200])
+run(["truncate", "-s", str(R.choice(size) << 20), img])
+FAT = FS.startswith("fat")
+
+
+def name():
+    # Through mtools FAT's long names refuse ()[], and a short name takes
+    # "EUR" for a euro sign (then no long name keeps it); the others take all.
+    alpha = "abcdefghijklmnopqrstuvwxyzABCDEF0123456789 _-.äöüéßñ日本語テスト" + ("" if FAT else "()[]€")
+    s = "".join(R.choice(alpha) for _ in range(R.choice([1, 3, 8, 12, 40, 100]))).strip(" .")
+    return s or "x"
+
+
+def content():
+    n = R.choice([0, 1, 100, 511, 512, 513, 4095, 4096, 4097, 70000, 300000, 1 << 20])
+    return R.randbytes(n) if R.random() < .5 else bytes(R.choice(b"abc\n ") for _ in range(n))
+
+
+class Mounted:
+    """Files written through a mounted driver."""
+    def __init__(self):
+        self.loop = None
+        if FS == "ext4":
+            run(["mkfs.ext4", "-q", "-F", "-b", str(R.choice([1024, 4096])), img])
+            run(["mount", "-o", "loop", img, mnt])
+        elif FS == "ntfs":
+            run(["mkfs.ntfs", "-F", "-q", "-c", str(R.choice([512, 4096, 65536])), img])
+            run(["ntfs-3g", img, mnt])
+        else:
+            run(["mkfs.exfat", "-c", str(R.choice([4096, 32768, 131072])), img])
+            self.loop = run(["losetup", "-f", "--show", img], text=True).stdout.strip()
+            run(["mount.exfat-fuse", self.loop, mnt])
+
+    def mkdir(self, d):
+        try:
+            os.makedirs(os.path.join(mnt, d), exist_ok=True)
+            return True
+        except OSError:
+            return False
+
+    def put(self, p, c):
+        if os.path.exists(os.path.join(mnt, p)):
+            return False
+        try:
+            open(os.path.join(mnt, p), "wb").write(c)
+            return True
+        except OSError:
+            return False
+
+    def rm(self, p):
+        os.remove(os.path.join(mnt, p))
+        return True
+
+    def close(self):
+        run(["umount", mnt])
+        if self.loop:
+            time.sleep(0.5)
+            run(["losetup", "-d", self.loop])
+
+
+class Mtools:
+    """Files written by mtools, which keeps FAT as DOS and Windows do."""
+    def __init__(self):
+        bits = FS[3:]
+        per = {"12": [4, 8], "16": [4, 8, 16], "32": [1, 2]}[bits]
+        run(["mkfs.vfat", "-F", bits, "-s", str(R.choice(per)), img])
+
+    def mkdir(self, d):
+        return subprocess.run(["mmd", "-i", img, "::/" + d], capture_output=True).returncode == 0
+
+    def put(self, p, c):
+        t = f"{work}/put.tmp"
+        open(t, "wb").write(c)
+        return subprocess.run(["mcopy", "-n", "-i", img, t, "::/" + p], capture_output=True).returncode == 0
+
+    def rm(self, p):
+        return subprocess.run(["mdel", "-i", img, "::/" + p], capture_output=True).returncode == 0
+
+    def close(self):
+        pass
+
+
+fs = Mtools() if FAT else Mounted()
+held, deleted, dirs = {}, {}, [""]
+try:
+    for _ in range(R.randint(20, 200)):
+        if R.random() < .15 and len(dirs) < 40:
+            d = os.path.join(R.choice(dirs), name())
+            if d not in dirs and fs.mkdir(d):
+                dirs.append(d)
+            continue
+        p, c = os.path.join(R.choice(dirs), name()), content()
+        if p in dirs or p.lower() in {k.lower() for k in held}:
+            continue
+        if fs.put(p, c):
+            held[p] = hashlib.sha256(c).hexdigest()
+    for p in list(held):
+        if R.random() < .2 and fs.rm(p):
+            deleted[p] = held.pop(p)
+    for _ in range(R.randint(0, 10)):
+        p, c = name(), content()
+        if p.lower() not in {k.lower() for k in held} and fs.put(p, c):
+            held[p] = hashlib.sha256(c).hexdigest()
+finally:
+    fs.close()
+
+case = f"{work}/case"
+o = subprocess.run([DREDGE, "--progress", "none", "recover", img, "--out", case], capture_output=True, text=True)
+if o.returncode not in (0, 3):
+    sys.exit(f"{FS} {SEED}: dredge exit {o.returncode}: {o.stderr[-2000:]}")
+db = sqlite3.connect(f"{case}/case.sqlite")
+live, dead = {}, {}
+for path, gone, sha in db.execute("SELECT path, deleted, sha256 FROM artifacts WHERE origin = 'filesystem'"):
+    (dead if gone else live).setdefault(path, set()).add(sha)
+
+
+def found(table, p, h):
+    return any(h in v for k, v in table.items() if k == "/" + p or k.endswith("/" + p))
+
+
+bad = 0
+for p, h in held.items():
+    if not found(live, p, h):
+        bad += 1
+        print(f"{FS} {SEED}: {'WRONG' if any(k.endswith('/' + p) for k in live) else 'MISSING'} {p!r}")
+tsk = f"{work}/tsk"
+subprocess.run(["tsk_recover", img, tsk], capture_output=True)
+by_tsk = {}
+for d, _, files in os.walk(tsk):
+    for f in files:
+        q = os.path.join(d, f)
+        by_tsk[os.path.relpath(q, tsk)] = hashlib.sha256(open(q, "rb").read()).hexdigest()
+print(f"{FS} {SEED}: {len(held)} files held, {bad} missed or wrong; dredge exit {o.returncode}")
+print(f"{FS} {SEED}: deleted {len(deleted)}: dredge by path {sum(found(dead, p, h) for p, h in deleted.items())}, "
+      f"tsk_recover by path {sum(by_tsk.get(p) == h for p, h in deleted.items())}")
+shutil.rmtree(work, ignore_errors=True)
