@@ -7,13 +7,15 @@ Usage: scripts/sweep-fs-differential.py DREDGE FS SEED   (as root)
 FS: ext4 (loop mount), ntfs (ntfs-3g), exfat (exfat-fuse on a loop device),
 fat12, fat16, fat32 (mtools). The seed draws the volume's size and cluster
 size, 20-200 files of 0 bytes to 1 MiB (random or text) in up to 40 folders
-with names of 1 to 100 characters (ASCII, accented Latin, Japanese, and
-but on FAT euro signs and brackets), a fifth of them deleted, then up to 10 more files written over the
-freed space. Prints the files the driver holds that dredge misses or gets
-wrong (by path and SHA-256, deleted or not), then one line per tool of the
-deleted files that came back by path with their content.
+with names of 1 to 100 characters (ASCII, accented Latin, Japanese; but on
+FAT, euro signs and brackets), a fifth of them deleted, then up to 10 more
+files written over the freed space; through a mounted driver also sparse
+files, pairs of files grown in turns, hard links (not on exFAT), renames and
+rewrites. Prints the files the driver holds that dredge misses or gets wrong
+(by path and SHA-256), then how many of the deleted files came back by path
+with their content, from dredge and from tsk_recover.
 """
-import hashlib, os, random, shutil, sqlite3, subprocess, sys, time
+import hashlib, json, os, random, shutil, sqlite3, subprocess, sys, time
 
 DREDGE, FS, SEED = sys.argv[1], sys.argv[2], int(sys.argv[3])
 R = random.Random(SEED)
@@ -105,6 +107,64 @@ class Mtools:
         pass
 
 
+def more(held, dirs):
+    """Through a mounted driver: sparse files, two files grown in turns (so
+    their blocks interleave), hard links, renames and rewrites."""
+    at = lambda p: os.path.join(mnt, p)
+    fresh = lambda: os.path.join(R.choice(dirs), name())
+    taken = lambda p: p.lower() in {k.lower() for k in held} or p in dirs
+    for _ in range(R.randint(0, 4)):
+        p = fresh()
+        if taken(p):
+            continue
+        c = content()
+        off = R.randrange(0, 8 << 20) // 512 * 512 + R.choice([0, 1, 4096])
+        try:
+            with open(at(p), "wb") as f:
+                f.seek(off)
+                f.write(c)
+        except OSError:
+            continue
+        # (A seek with nothing written after it does not grow the file.)
+        held[p] = hashlib.sha256(bytes(off) + c if c else b"").hexdigest()
+    for _ in range(R.randint(0, 3)):
+        a, b = fresh(), fresh()
+        if taken(a) or taken(b) or a == b:
+            continue
+        ca, cb = b"", b""
+        try:
+            with open(at(a), "wb") as fa, open(at(b), "wb") as fb:
+                for _ in range(R.randint(2, 40)):
+                    x, y = R.randbytes(R.choice([512, 4096, 5000])), R.randbytes(4096)
+                    fa.write(x); fa.flush(); os.fsync(fa.fileno())
+                    fb.write(y); fb.flush(); os.fsync(fb.fileno())
+                    ca, cb = ca + x, cb + y
+        except OSError:
+            continue
+        held[a], held[b] = hashlib.sha256(ca).hexdigest(), hashlib.sha256(cb).hexdigest()
+    for p in list(held):
+        roll = R.random()
+        q = fresh()
+        if taken(q):
+            continue
+        try:
+            if roll < .05 and FS != "exfat":
+                os.link(at(p), at(q))
+                held[q] = held[p]
+            elif roll < .10:
+                os.rename(at(p), at(q))
+                held[q] = held.pop(p)
+            elif roll < .15:
+                # Rewritten as editors do (a new file renamed over it), so a
+                # hard link to the old one keeps the old content.
+                c = content()
+                open(at(p) + "~", "wb").write(c)
+                os.replace(at(p) + "~", at(p))
+                held[p] = hashlib.sha256(c).hexdigest()
+        except OSError:
+            pass
+
+
 fs = Mtools() if FAT else Mounted()
 held, deleted, dirs = {}, {}, [""]
 try:
@@ -126,6 +186,8 @@ try:
         p, c = name(), content()
         if p.lower() not in {k.lower() for k in held} and fs.put(p, c):
             held[p] = hashlib.sha256(c).hexdigest()
+    if not FAT:
+        more(held, dirs)
 finally:
     fs.close()
 
@@ -135,8 +197,12 @@ if o.returncode not in (0, 3):
     sys.exit(f"{FS} {SEED}: dredge exit {o.returncode}: {o.stderr[-2000:]}")
 db = sqlite3.connect(f"{case}/case.sqlite")
 live, dead = {}, {}
-for path, gone, sha in db.execute("SELECT path, deleted, sha256 FROM artifacts WHERE origin = 'filesystem'"):
-    (dead if gone else live).setdefault(path, set()).add(sha)
+# A file with several names (hard links) is one artifact; its other names
+# are listed with it.
+for path, others, gone, sha in db.execute(
+        "SELECT path, other_names, deleted, sha256 FROM artifacts WHERE origin = 'filesystem'"):
+    for p in [path] + json.loads(others or "[]"):
+        (dead if gone else live).setdefault(p, set()).add(sha)
 
 
 def found(table, p, h):

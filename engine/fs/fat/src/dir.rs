@@ -332,13 +332,25 @@ mod tests {
         // `Übung.txt` (no long name needed in 8.3) and a name starting 0xE5
         // (stored as 0x05 so it is not taken for deleted).
         assert_eq!(decode_short(&short(b"\xE1          ", 0), None), "ß");
-        assert_eq!(decode_short(&short(b"\x9ABUNG   TXT", 0), None), "ÜBUNG.TXT");
+        assert_eq!(
+            decode_short(&short(b"\x9ABUNG   TXT", 0), None),
+            "ÜBUNG.TXT"
+        );
         assert_eq!(decode_short(&short(b"\x05X         ", 0), None), "σX");
         // Case flags: base and extension lower-cased apart.
-        assert_eq!(decode_short(&short(b"README  TXT", 0x08), None), "readme.TXT");
-        assert_eq!(decode_short(&short(b"README  TXT", 0x18), None), "readme.txt");
+        assert_eq!(
+            decode_short(&short(b"README  TXT", 0x08), None),
+            "readme.TXT"
+        );
+        assert_eq!(
+            decode_short(&short(b"README  TXT", 0x18), None),
+            "readme.txt"
+        );
         // Deleted: the first byte is given (its original lost).
-        assert_eq!(decode_short(&short(b"\xE5BC        ", 0), Some(b'_')), "_BC");
+        assert_eq!(
+            decode_short(&short(b"\xE5BC        ", 0), Some(b'_')),
+            "_BC"
+        );
         // Every byte maps to its own character: the name stays reversible.
         let all: std::collections::HashSet<char> = (0..=255u8).map(oem_char).collect();
         assert_eq!(all.len(), 256);

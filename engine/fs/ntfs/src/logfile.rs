@@ -335,12 +335,15 @@ impl NtfsFs {
             let Some(why) = self.why_journal_only(m, seq, parent, &name) else {
                 continue;
             };
+            let dir = path_of(parent, pseq);
+            // Full paths, as the MFT's names are listed: the DOS name is in
+            // the same folder.
             let other_names = if s.dos {
                 Vec::new()
             } else {
-                dos.get(&twins).cloned().unwrap_or_default()
+                let twins = dos.get(&twins).map(Vec::as_slice).unwrap_or_default();
+                twins.iter().map(|d| format!("{dir}/{d}")).collect()
             };
-            let dir = path_of(parent, pseq);
             let times = crate::record::name_times(
                 [
                     "ntfs.logfile.created",

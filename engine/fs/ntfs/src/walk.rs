@@ -151,7 +151,8 @@ impl NtfsFs {
             }
             if !free_index_only {
                 let path = path_of(n, &names, &folders, &mut cache);
-                self.emit(n, rec, names, path, visit, findings);
+                let others = other_paths(&names, &folders, &mut cache);
+                self.emit(n, rec, &names, (path, others), visit, findings);
             }
         }
         let mut log = match logfile.filter(|l| !l.is_empty() && !free_index_only) {
@@ -213,26 +214,16 @@ impl NtfsFs {
         &self,
         n: u64,
         rec: Record,
-        names: Vec<FileName>,
-        path: String,
+        names: &[FileName],
+        (path, other_names): (String, Vec<String>),
         visit: &mut dyn FnMut(Entry),
         findings: &mut Vec<Finding>,
     ) {
         let rs = self.boot.record_size;
         let directory = rec.directory;
-        let best = best_name(&names)
-            .map(|f| f.name.clone())
-            .unwrap_or_default();
-        let other_names: Vec<String> = names
-            .iter()
-            .filter(|f| f.name != best)
-            .map(|f| f.name.clone())
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
         let deleted = !rec.in_use;
         let meta = self.vol.base() + self.mft_offset(n * rs).unwrap_or(0);
-        let ts = times(&rec, &names);
+        let ts = times(&rec, names);
         // Streams: the unnamed $DATA and each named one (alternate data streams).
         let mut streams: BTreeMap<String, Vec<Attribute>> = BTreeMap::new();
         for a in rec.attrs.iter().filter(|a| a.ty == AT_DATA) {
@@ -301,6 +292,37 @@ impl NtfsFs {
 
 /// The path of record `n` from its own names and its folders'; a parent that is
 /// gone, reused (another sequence number) or not a folder makes an orphan.
+/// The full paths of a record's names other than the one its path is made
+/// of: hard links (a name in another folder, or another name in the same
+/// one) and its DOS 8.3 name, as ext lists its links. A name whose folder is
+/// not known goes under `/$OrphanFiles`, as a path would.
+fn other_paths(
+    names: &[FileName],
+    folders: &BTreeMap<u64, Folder>,
+    cache: &mut HashMap<u64, String>,
+) -> Vec<String> {
+    let best = best_name(names).map(|f| (f.parent, f.name.as_str()));
+    let mut out = std::collections::BTreeSet::new();
+    for f in names {
+        if Some((f.parent, f.name.as_str())) == best {
+            continue;
+        }
+        let dir = if f.parent == ROOT {
+            String::new()
+        } else {
+            match folders
+                .get(&f.parent)
+                .filter(|p| p.sequence == f.parent_seq || f.parent_seq == 0)
+            {
+                Some(p) => path_of(f.parent, &p.names, folders, cache),
+                None => "/$OrphanFiles".into(),
+            }
+        };
+        out.insert(format!("{dir}/{}", f.name));
+    }
+    out.into_iter().collect()
+}
+
 fn path_of(
     n: u64,
     own: &[FileName],
