@@ -4,7 +4,8 @@ by The Sleuth Kit: every file the driver holds must come back by its path with
 its SHA-256, and the files deleted before the end are counted for both tools.
 
 Usage: scripts/sweep-fs-differential.py DREDGE FS SEED   (as root)
-FS: ext4 (loop mount), ntfs (ntfs-3g), exfat (exfat-fuse on a loop device),
+FS: ext2, ext3, ext4 (loop mount; ext4 with inline data at random), ntfs
+(ntfs-3g, with alternate data streams), exfat (exfat-fuse on a loop device),
 fat12, fat16, fat32 (mtools). The seed draws the volume's size and cluster
 size, 20-200 files of 0 bytes to 1 MiB (random or text) in up to 40 folders
 with names of 1 to 100 characters (ASCII, accented Latin, Japanese; but on
@@ -47,12 +48,15 @@ class Mounted:
     """Files written through a mounted driver."""
     def __init__(self):
         self.loop = None
-        if FS == "ext4":
-            run(["mkfs.ext4", "-q", "-F", "-b", str(R.choice([1024, 4096])), img])
+        if FS in ("ext2", "ext3", "ext4"):
+            # ext4 with or without small files kept in their inodes.
+            extra = ["-O", "inline_data"] if FS == "ext4" and R.random() < .5 else []
+            run([f"mkfs.{FS}", "-q", "-F", "-b", str(R.choice([1024, 4096]))] + extra + [img])
             run(["mount", "-o", "loop", img, mnt])
         elif FS == "ntfs":
             run(["mkfs.ntfs", "-F", "-q", "-c", str(R.choice([512, 4096, 65536])), img])
-            run(["ntfs-3g", img, mnt])
+            # Streams named as Windows names them (`file:stream`).
+            run(["ntfs-3g", "-o", "streams_interface=windows", img, mnt])
         else:
             run(["mkfs.exfat", "-c", str(R.choice([4096, 32768, 131072])), img])
             self.loop = run(["losetup", "-f", "--show", img], text=True).stdout.strip()
@@ -143,6 +147,8 @@ def more(held, dirs):
             continue
         held[a], held[b] = hashlib.sha256(ca).hexdigest(), hashlib.sha256(cb).hexdigest()
     for p in list(held):
+        if ":" in p:
+            continue
         roll = R.random()
         q = fresh()
         if taken(q):
@@ -163,6 +169,17 @@ def more(held, dirs):
                 held[p] = hashlib.sha256(c).hexdigest()
         except OSError:
             pass
+    if FS == "ntfs":
+        # Alternate data streams on some files (last: a rename would take
+        # the stream along, a rewrite drop it).
+        for p in list(held):
+            if R.random() < .1:
+                c = content()
+                try:
+                    open(at(p) + ":ads", "wb").write(c)
+                    held[p + ":ads"] = hashlib.sha256(c).hexdigest()
+                except OSError:
+                    pass
 
 
 fs = Mtools() if FAT else Mounted()

@@ -131,6 +131,11 @@ fn ntfs3g_image(dir: &Path) -> Option<(PathBuf, Hashes, Hashes)> {
     // (Which name is its path is the reader's choice: checked apart.)
     std::fs::hard_link(mnt.join("docs/linked.txt"), mnt.join("linked.txt")).unwrap();
     std::fs::hard_link(mnt.join("docs/linked.txt"), mnt.join("docs/again.txt")).unwrap();
+    std::fs::write(
+        mnt.join("linked.txt:side"),
+        b"a stream of the linked file\n",
+    )
+    .unwrap();
     assert!(sh("sync"));
     for p in gone.keys() {
         std::fs::remove_file(mnt.join(p.trim_start_matches('/'))).unwrap();
@@ -162,24 +167,27 @@ fn ntfs3g_image_with_deleted_compressed_sparse_files_and_a_stream() {
         assert_eq!(a["deleted"], true, "{p}");
         assert_eq!(a["recovery"], "deleted-intact", "{p}");
     }
-    // A file's other names (hard links) are full paths, as ext's are.
-    let linked = arts
-        .iter()
-        .find(|a| a["sha256"] == sha256(b"one file, three names\n"))
-        .unwrap();
-    let mut names: BTreeSet<String> = linked["other_names"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|n| n.as_str().unwrap().to_string())
-        .collect();
-    names.insert(linked["path"].as_str().unwrap().to_string());
-    let want = ["/docs/again.txt", "/docs/linked.txt", "/linked.txt"];
-    assert_eq!(
-        names,
-        want.iter().map(|s| s.to_string()).collect(),
-        "{linked}"
-    );
+    // A file's other names (hard links) are full paths, as ext's are; its
+    // stream is reached through each name likewise.
+    for (content, suffix) in [
+        (&b"one file, three names\n"[..], ""),
+        (b"a stream of the linked file\n", ":side"),
+    ] {
+        let linked = arts
+            .iter()
+            .find(|a| a["sha256"] == sha256(content))
+            .unwrap();
+        let mut names: BTreeSet<String> = linked["other_names"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n.as_str().unwrap().to_string())
+            .collect();
+        names.insert(linked["path"].as_str().unwrap().to_string());
+        let want = ["/docs/again.txt", "/docs/linked.txt", "/linked.txt"];
+        let want: BTreeSet<String> = want.iter().map(|s| format!("{s}{suffix}")).collect();
+        assert_eq!(names, want, "{linked}");
+    }
     let tsk = tsk_recovered(&img, &d.path().join("tsk"));
     let ours: BTreeSet<String> = h.into_values().collect();
     let missing: Vec<&String> = tsk.difference(&ours).collect();

@@ -273,10 +273,11 @@ impl NtfsFs {
             visit(Entry {
                 id,
                 path: p,
+                // A stream is reached through every name of its file.
                 other_names: if sname.is_empty() {
                     other_names.clone()
                 } else {
-                    Vec::new()
+                    other_names.iter().map(|o| format!("{o}:{sname}")).collect()
                 },
                 kind: EntryKind::File,
                 deleted,
