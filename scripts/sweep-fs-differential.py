@@ -213,13 +213,15 @@ o = subprocess.run([DREDGE, "--progress", "none", "recover", img, "--out", case]
 if o.returncode not in (0, 3):
     sys.exit(f"{FS} {SEED}: dredge exit {o.returncode}: {o.stderr[-2000:]}")
 db = sqlite3.connect(f"{case}/case.sqlite")
-live, dead = {}, {}
+live, dead, intact = {}, {}, {}
 # A file with several names (hard links) is one artifact; its other names
 # are listed with it.
-for path, others, gone, sha in db.execute(
-        "SELECT path, other_names, deleted, sha256 FROM artifacts WHERE origin = 'filesystem'"):
+for path, others, gone, sha, rec in db.execute(
+        "SELECT path, other_names, deleted, sha256, recovery FROM artifacts WHERE origin = 'filesystem'"):
     for p in [path] + json.loads(others or "[]"):
         (dead if gone else live).setdefault(p, set()).add(sha)
+        if gone and rec == "deleted-intact":
+            intact.setdefault(p, set()).add(sha)
 
 
 def found(table, p, h):
@@ -239,6 +241,10 @@ for d, _, files in os.walk(tsk):
         q = os.path.join(d, f)
         by_tsk[os.path.relpath(q, tsk)] = hashlib.sha256(open(q, "rb").read()).hexdigest()
 print(f"{FS} {SEED}: {len(held)} files held, {bad} missed or wrong; dredge exit {o.returncode}")
-print(f"{FS} {SEED}: deleted {len(deleted)}: dredge by path {sum(found(dead, p, h) for p, h in deleted.items())}, "
+# A deleted file called intact whose content is not what was deleted there.
+false_intact = sum(1 for p, h in deleted.items()
+                   if any(h not in v for k, v in intact.items() if k == "/" + p))
+print(f"{FS} {SEED}: deleted {len(deleted)}: dredge by path {sum(found(dead, p, h) for p, h in deleted.items())} "
+      f"({false_intact} called intact with other content), "
       f"tsk_recover by path {sum(by_tsk.get(p) == h for p, h in deleted.items())}")
 shutil.rmtree(work, ignore_errors=True)
