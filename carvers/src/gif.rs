@@ -331,12 +331,14 @@ const PROBE: u64 = 64;
 fn rejoin(r: &mut Reader<'_>, data: u64, min: u8, pixels: u64, at: u64) -> Option<Verdict> {
     let odd = first_odd_length(r, data, at);
     let last = r.sector_before(at.min(odd));
-    for k in 0..CUTS {
-        let c = last.checked_sub(k * SECTOR)?;
-        if c <= data {
-            return None;
-        }
-        let (d, skip, size) = state_at(r, data, min, c)?;
+    // The cuts, last first, and the decoder's state at each from one decode
+    // of the sub-blocks (it was once per cut: sixteen decodes of the image).
+    let cuts: Vec<u64> = (0..CUTS)
+        .map_while(|k| last.checked_sub(k * SECTOR).filter(|&c| c > data))
+        .collect();
+    let mut states = states_at(r, data, min, &cuts);
+    for (k, c) in cuts.iter().copied().enumerate() {
+        let (d, skip, size) = states[k].take()?;
         let mut s = c + SECTOR;
         while s <= c + MAX_GAP && s < r.limit() {
             if r.exhausted() {
@@ -430,11 +432,20 @@ fn probe(r: &mut Reader<'_>, s: u64, skip: u64, d: &Decoder) -> bool {
         .is_some_and(|b| p.feed(b).is_ok())
 }
 
-/// The decoder as it stands at cut `c` of the sub-blocks from `data`, with
-/// the bytes of the sub-block the cut fell in still to come (0: the cut lies
-/// on a length byte), and the length every sub-block before it had, if one.
-/// None if decoding breaks before `c`.
-fn state_at(r: &mut Reader<'_>, data: u64, min: u8, c: u64) -> Option<(Decoder, u64, Option<u64>)> {
+/// The decoder's state at cut `c` of the sub-blocks from `data`: the
+/// decoder, the bytes of the sub-block the cut fell in still to come (0: the
+/// cut lies on a length byte), and the length every sub-block before it had,
+/// if one.
+type State = (Decoder, u64, Option<u64>);
+
+/// The decoder's state at each of `cuts` (descending), from one decode of
+/// the sub-blocks from `data`; None for a cut decoding breaks before.
+fn states_at(r: &mut Reader<'_>, data: u64, min: u8, cuts: &[u64]) -> Vec<Option<State>> {
+    let mut out: Vec<Option<State>> = vec![None; cuts.len()];
+    // Cuts in the order the decode meets them.
+    let mut order: Vec<usize> = (0..cuts.len()).collect();
+    order.sort_by_key(|&k| cuts[k]);
+    let mut next = order.into_iter().peekable();
     let mut d = Decoder::new(min);
     let mut off = data;
     // The one length every sub-block so far had (encoders write all but the
@@ -442,23 +453,32 @@ fn state_at(r: &mut Reader<'_>, data: u64, min: u8, c: u64) -> Option<(Decoder, 
     let mut size = None;
     let mut same = true;
     loop {
-        if off >= c {
-            return Some((d, 0, size.filter(|_| same)));
+        while let Some(k) = next.next_if(|&k| cuts[k] <= off) {
+            out[k] = Some((d.clone(), 0, size.filter(|_| same)));
         }
-        let n = u64::from(r.u8(off)?);
-        if n == 0 {
-            return None;
+        if next.peek().is_none() {
+            return out;
         }
+        let Some(n) = r.u8(off).map(u64::from).filter(|&n| n > 0) else {
+            return out;
+        };
         same &= size.is_none_or(|s| s == n);
         size = Some(n);
-        let start = off + 1;
-        let end = start + n;
-        let upto = end.min(c);
-        if upto > start {
-            d.feed(r.get(start, (upto - start) as usize)?).ok()?;
+        let (start, end) = (off + 1, off + 1 + n);
+        let mut pos = start;
+        while let Some(k) = next.next_if(|&k| cuts[k] < end) {
+            let c = cuts[k];
+            if c > pos {
+                match r.get(pos, (c - pos) as usize) {
+                    Some(b) if d.feed(b).is_ok() => pos = c,
+                    _ => return out,
+                }
+            }
+            out[k] = Some((d.clone(), end - c, size.filter(|_| same)));
         }
-        if end > c {
-            return Some((d, end - c, size.filter(|_| same)));
+        match r.get(pos, (end - pos) as usize) {
+            Some(b) if d.feed(b).is_ok() => {}
+            _ => return out,
         }
         off = end;
     }
