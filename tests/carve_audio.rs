@@ -313,24 +313,50 @@ fn an_ogg_in_two_pieces_comes_back_whole() {
     for (i, (file, cut, gap, filler)) in cases.into_iter().enumerate() {
         let (cut, gap) = (cut * 512, gap * 512);
         assert!(cut > 512 && cut < file.len() - 512, "case {i}");
-        let at = 0x20000;
-        let (mut img, pieces) = lay(4 << 20, at, file, &[cut], &[gap]);
-        let hole = at + cut..at + cut + gap;
-        match filler {
-            "zeros" => img[hole].fill(0),
-            "an Ogg" => img[hole.start..hole.start + 8192].copy_from_slice(&vorbis[..8192]),
-            _ => {}
-        }
-        let dir = p.join(format!("case{i}"));
-        std::fs::create_dir(&dir).unwrap();
-        // The other Ogg's first pages are carved too, cut short: exit 3.
-        let code = if filler == "an Ogg" { 3 } else { 0 };
-        let arts = carve_image(&dir, &img, code);
-        let a = carved_at(&arts, at as u64, "ogg").unwrap_or_else(|| panic!("{i}: {arts:#?}"));
-        assert_eq!(a["sha256"], sha256(file), "case {i} ({filler}): {a}");
-        assert_eq!(a["status"], "complete", "case {i}: {a}");
-        assert_eq!(image_runs(a), pieces, "case {i}");
+        let other = (filler == "an Ogg").then_some(&vorbis[..]);
+        comes_back_in_two(
+            &p.join(format!("case{i}")),
+            "ogg",
+            file,
+            (cut, gap),
+            filler,
+            other,
+        );
     }
+}
+
+/// `file` laid at 0x20000 in 4 MiB of noise, cut at `cut` with `gap` bytes
+/// before its rest, the gap noise, zeros, or beginning with 8 KiB of `other`
+/// (another file of the format, whose start is carved too, cut short: exit
+/// 3); carved into `dir`, it must come back as `format`, complete, bit-exact,
+/// in exactly its two pieces.
+fn comes_back_in_two(
+    dir: &Path,
+    format: &str,
+    file: &[u8],
+    (cut, gap): (usize, usize),
+    filler: &str,
+    other: Option<&[u8]>,
+) {
+    let at = 0x20000;
+    let (mut img, pieces) = lay(4 << 20, at, file, &[cut], &[gap]);
+    let hole = at + cut..at + cut + gap;
+    match other {
+        Some(o) => img[hole.start..hole.start + 8192].copy_from_slice(&o[..8192]),
+        None if filler == "zeros" => img[hole].fill(0),
+        None => {}
+    }
+    std::fs::create_dir(dir).unwrap();
+    let arts = carve_image(dir, &img, if other.is_some() { 3 } else { 0 });
+    let a = carved_at(&arts, at as u64, format).unwrap_or_else(|| panic!("{filler}: {arts:#?}"));
+    assert_eq!(
+        a["sha256"],
+        sha256(file),
+        "{} ({filler}): {a}",
+        dir.display()
+    );
+    assert_eq!(a["status"], "complete", "{}: {a}", dir.display());
+    assert_eq!(image_runs(a), pieces, "{}", dir.display());
 }
 
 /// FLAC files made by flac in two pieces (a cut on a sector boundary among
@@ -361,25 +387,10 @@ fn a_flac_in_two_pieces_comes_back_whole() {
     ];
     for (i, (file, cut, gap, filler)) in cases.into_iter().enumerate() {
         let cut = (frames_from(file) + cut * 512).next_multiple_of(512);
-        let gap = gap * 512;
         assert!(cut < file.len() - 512, "case {i}");
-        let at = 0x20000;
-        let (mut img, pieces) = lay(4 << 20, at, file, &[cut], &[gap]);
-        let hole = at + cut..at + cut + gap;
-        match filler {
-            "zeros" => img[hole].fill(0),
-            "a FLAC" => img[hole.start..hole.start + 8192].copy_from_slice(&fixed[..8192]),
-            _ => {}
-        }
+        let other = (filler == "a FLAC").then_some(&fixed[..]);
         let dir = p.join(format!("case{i}"));
-        std::fs::create_dir(&dir).unwrap();
-        // The other FLAC's start is carved too, cut short: exit 3.
-        let code = if filler == "a FLAC" { 3 } else { 0 };
-        let arts = carve_image(&dir, &img, code);
-        let a = carved_at(&arts, at as u64, "flac").unwrap_or_else(|| panic!("{i}: {arts:#?}"));
-        assert_eq!(a["sha256"], sha256(file), "case {i} ({filler}): {a}");
-        assert_eq!(a["status"], "complete", "case {i}: {a}");
-        assert_eq!(image_runs(a), pieces, "case {i}");
+        comes_back_in_two(&dir, "flac", file, (cut, gap * 512), filler, other);
     }
 }
 
