@@ -213,6 +213,32 @@ mod tests {
         assert_eq!(frame_len(&b, 3, &s), Some(3 + body.len() + 2));
     }
 
+    /// Random bytes under every shape a header can state: no panic, and a
+    /// length, when one comes, within the bytes.
+    #[test]
+    fn random_bytes_never_panic_and_lengths_stay_inside() {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let n = (next() % 2048) as usize;
+            let b: Vec<u8> = (0..n).map(|_| next() as u8).collect();
+            let s = Shape {
+                block: 1 + next() % 65_536,
+                assignment: (next() % 16) as u8,
+                bps: 1 + (next() % 32) as u32,
+            };
+            let hlen = (next() % 16) as usize;
+            if let Some(len) = frame_len(&b, hlen.min(n), &s) {
+                assert!(len <= n);
+            }
+        }
+    }
+
     #[derive(Default)]
     struct BitWriter {
         bits: Vec<bool>,
