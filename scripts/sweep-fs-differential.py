@@ -5,7 +5,7 @@ its SHA-256, and the files deleted before the end are counted for both tools.
 
 Usage: scripts/sweep-fs-differential.py DREDGE FS SEED   (as root)
 FS: ext2, ext3, ext4 (loop mount; ext4 with inline data at random), ntfs
-(ntfs-3g, with alternate data streams), exfat (exfat-fuse on a loop device),
+(ntfs-3g, with alternate data streams and a compressed folder), exfat (exfat-fuse on a loop device),
 fat12, fat16, fat32 (mtools). The seed draws the volume's size and cluster
 size, 20-200 files of 0 bytes to 1 MiB (random or text) in up to 40 folders
 with names of 1 to 100 characters (ASCII, accented Latin, Japanese; but on
@@ -55,8 +55,12 @@ class Mounted:
             run(["mount", "-o", "loop", img, mnt])
         elif FS == "ntfs":
             run(["mkfs.ntfs", "-F", "-q", "-c", str(R.choice([512, 4096, 65536])), img])
-            # Streams named as Windows names them (`file:stream`).
-            run(["ntfs-3g", "-o", "streams_interface=windows", img, mnt])
+            # Streams named as Windows names them (`file:stream`); files in
+            # a folder marked compressed are stored LZNT1-compressed.
+            run(["ntfs-3g", "-o", "streams_interface=windows,compression", img, mnt])
+            if R.random() < .7:
+                os.mkdir(os.path.join(mnt, "packed"))
+                os.setxattr(os.path.join(mnt, "packed"), "system.ntfs_attrib_be", (0x800).to_bytes(4, "big"))
         else:
             run(["mkfs.exfat", "-c", str(R.choice([4096, 32768, 131072])), img])
             self.loop = run(["losetup", "-f", "--show", img], text=True).stdout.strip()
@@ -171,9 +175,13 @@ def more(held, dirs):
             pass
     if FS == "ntfs":
         # Alternate data streams on some files (last: a rename would take
-        # the stream along, a rewrite drop it).
+        # the stream along, a rewrite drop it), one per file (its hard links
+        # share it).
+        streamed = set()
         for p in list(held):
-            if R.random() < .1:
+            ino = os.stat(at(p)).st_ino if os.path.exists(at(p)) else None
+            if R.random() < .1 and ino not in streamed:
+                streamed.add(ino)
                 c = content()
                 try:
                     open(at(p) + ":ads", "wb").write(c)
@@ -184,6 +192,8 @@ def more(held, dirs):
 
 fs = Mtools() if FAT else Mounted()
 held, deleted, dirs = {}, {}, [""]
+if FS == "ntfs" and os.path.isdir(os.path.join(mnt, "packed")):
+    dirs.append("packed")
 try:
     for _ in range(R.randint(20, 200)):
         if R.random() < .15 and len(dirs) < 40:

@@ -108,6 +108,20 @@ fn ntfs3g_image(dir: &Path) -> Option<(PathBuf, Hashes, Hashes)> {
         true,
     );
     put("docs/report.txt", b"visible text\n", true);
+    // Bytes that do not compress, in the compressed folder: LZNT1 stores
+    // them in chunks with a header each, so the stored bytes run past the
+    // data size (a 4 097-byte file takes 4 101), and read only up to the
+    // data size the last chunk did not decode.
+    for (i, n) in [4095usize, 4096, 4097, 70_000, 131_073]
+        .into_iter()
+        .enumerate()
+    {
+        put(
+            &format!("packed/noise{i}.bin"),
+            &noise(n, 700 + i as u64),
+            true,
+        );
+    }
     put("docs/report.txt:hidden", b"secret in a stream\n", true);
     for i in 0..6u64 {
         put(

@@ -139,6 +139,15 @@ impl NtfsFs {
 
     /// File runs of one data stream (all its attribute extents), truncated to its size.
     pub(super) fn data_runs(&self, extents: &[Attribute], size_hint: u64) -> (Vec<Run>, u64) {
+        self.runs_to(extents, size_hint, None)
+    }
+
+    /// [`data_runs`], the runs cut at the data size, or for a compressed
+    /// stream (`unit`: its compression unit in bytes) at the end of its last
+    /// unit: its stored bytes may run past the data size (LZNT1 stores
+    /// incompressible bytes in chunks with a header each, so 4 096 bytes take
+    /// 4 098), and cut there the last chunk would not decode.
+    fn runs_to(&self, extents: &[Attribute], size_hint: u64, unit: Option<u64>) -> (Vec<Run>, u64) {
         let cs = self.boot.cs;
         if let Some(Attribute {
             value: Value::Resident(v),
@@ -169,6 +178,7 @@ impl NtfsFs {
             }) => (*data_size, *init_size),
             _ => (size_hint, size_hint),
         };
+        let clip = unit.map_or(size, |u| size.saturating_add(u - 1) / u.max(1) * u);
         let mut out: Vec<Run> = Vec::new();
         // Each byte of the stream gets one source: extents that overlap what is
         // already mapped (damage) are clipped.
@@ -183,7 +193,7 @@ impl NtfsFs {
             let mut vcn = *start_vcn;
             for &(len, lcn) in runs {
                 let start = vcn.saturating_mul(cs);
-                let end = vcn.saturating_add(len).saturating_mul(cs).min(size);
+                let end = vcn.saturating_add(len).saturating_mul(cs).min(clip);
                 vcn = vcn.saturating_add(len);
                 let from = start.max(mapped_to);
                 if from >= end {
@@ -237,7 +247,6 @@ impl NtfsFs {
         extents: &[Attribute],
         problems: &mut Vec<String>,
     ) -> Option<(Vec<Run>, u64)> {
-        let (runs, size) = self.data_runs(extents, 0);
         let cu = match extents.first().map(|a| &a.value) {
             Some(Value::NonResident {
                 compression_unit, ..
@@ -245,6 +254,7 @@ impl NtfsFs {
             _ => 16,
         };
         let unit = cu.saturating_mul(self.boot.cs);
+        let (runs, size) = self.runs_to(extents, 0, Some(unit).filter(|&u| u > 0));
         match Lznt1Stream::new(self.vol.source().clone(), unit, size, runs, problems) {
             Ok(s) => Some((
                 vec![Run {
