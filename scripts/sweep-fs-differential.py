@@ -12,7 +12,8 @@ with names of 1 to 100 characters (ASCII, accented Latin, Japanese; but on
 FAT, euro signs and brackets), a fifth of them deleted, then up to 10 more
 files written over the freed space; through a mounted driver also sparse
 files, pairs of files grown in turns, hard links (not on exFAT), renames and
-rewrites. Prints the files the driver holds that dredge misses or gets wrong
+rewrites, and at random a folder of 300-900 small files and two files grown
+in turns hundreds of times. Prints the files the driver holds that dredge misses or gets wrong
 (by path and SHA-256), then how many of the deleted files came back by path
 with their content, from dredge and from tsk_recover.
 """
@@ -29,6 +30,13 @@ run = lambda *a, **k: subprocess.run(*a, check=True, capture_output=True, **k)
 size = {"fat12": [4], "fat32": [96, 200]}.get(FS, [48, 96, 200])
 run(["truncate", "-s", str(R.choice(size) << 20), img])
 FAT = FS.startswith("fat")
+
+
+def write(path, c):
+    """Writes a file whole; a full volume fails here, at the write or the
+    close (an unclosed file's error on close would pass unseen)."""
+    with open(path, "wb") as f:
+        f.write(c)
 
 
 def name():
@@ -77,7 +85,7 @@ class Mounted:
         if os.path.exists(os.path.join(mnt, p)):
             return False
         try:
-            open(os.path.join(mnt, p), "wb").write(c)
+            write(os.path.join(mnt, p), c)
             return True
         except OSError:
             return False
@@ -105,7 +113,7 @@ class Mtools:
 
     def put(self, p, c):
         t = f"{work}/put.tmp"
-        open(t, "wb").write(c)
+        write(t, c)
         return subprocess.run(["mcopy", "-n", "-i", img, t, "::/" + p], capture_output=True).returncode == 0
 
     def rm(self, p):
@@ -150,6 +158,35 @@ def more(held, dirs):
         except OSError:
             continue
         held[a], held[b] = hashlib.sha256(ca).hexdigest(), hashlib.sha256(cb).hexdigest()
+    if R.random() < .4:
+        # A folder of many small files (index blocks, more than one level),
+        # and two files grown in turns hundreds of times (a run list too long
+        # for one record: NTFS's attribute list, ext4's deeper extent tree).
+        big = fresh()
+        if not taken(big):
+            try:
+                os.makedirs(at(big))
+                dirs.append(big)
+                for k in range(R.randint(300, 900)):
+                    q, c = os.path.join(big, f"f{k:04d}-{name()[:20]}"), R.randbytes(R.randrange(0, 300))
+                    write(at(q), c)
+                    held[q] = hashlib.sha256(c).hexdigest()
+            except OSError:
+                pass
+        a, b = fresh(), fresh()
+        if not (taken(a) or taken(b) or a == b):
+            ca, cb = [], []
+            try:
+                with open(at(a), "wb") as fa, open(at(b), "wb") as fb:
+                    for _ in range(R.randint(150, 400)):
+                        x, y = R.randbytes(R.choice([512, 4096])), R.randbytes(4096)
+                        fa.write(x); fa.flush(); os.fsync(fa.fileno())
+                        fb.write(y); fb.flush(); os.fsync(fb.fileno())
+                        ca.append(x); cb.append(y)
+                held[a] = hashlib.sha256(b"".join(ca)).hexdigest()
+                held[b] = hashlib.sha256(b"".join(cb)).hexdigest()
+            except OSError:
+                pass
     for p in list(held):
         if ":" in p:
             continue
@@ -168,7 +205,7 @@ def more(held, dirs):
                 # Rewritten as editors do (a new file renamed over it), so a
                 # hard link to the old one keeps the old content.
                 c = content()
-                open(at(p) + "~", "wb").write(c)
+                write(at(p) + "~", c)
                 os.replace(at(p) + "~", at(p))
                 held[p] = hashlib.sha256(c).hexdigest()
         except OSError:
@@ -184,7 +221,7 @@ def more(held, dirs):
                 streamed.add(ino)
                 c = content()
                 try:
-                    open(at(p) + ":ads", "wb").write(c)
+                    write(at(p) + ":ads", c)
                     held[p + ":ads"] = hashlib.sha256(c).hexdigest()
                 except OSError:
                     pass
