@@ -26,8 +26,9 @@ shutil.rmtree(work, ignore_errors=True)
 os.makedirs(f"{work}/mnt")
 img, mnt = f"{work}/img.raw", f"{work}/mnt"
 run = lambda *a, **k: subprocess.run(*a, check=True, capture_output=True, **k)
-# (FAT12 holds at most 4 084 clusters, FAT32 at least 65 525.)
-size = {"fat12": [4], "fat32": [96, 200]}.get(FS, [48, 96, 200])
+# (FAT12 holds at most 4 084 clusters, FAT16 at most 65 524, FAT32 at
+# least 65 525.)
+size = {"fat12": [4], "fat16": [48, 96], "fat32": [96, 200]}.get(FS, [48, 96, 200])
 run(["truncate", "-s", str(R.choice(size) << 20), img])
 FAT = FS.startswith("fat")
 
