@@ -154,6 +154,12 @@ fn header(b: &[u8], info: &Info) -> Option<(usize, u64, u64)> {
     Some((at + 1, samples, number))
 }
 
+/// [`header`] of the frame at `at`, read from the image.
+fn header_at(r: &mut Reader<'_>, at: u64, info: &Info) -> Option<(usize, u64, u64)> {
+    let room = r.limit().saturating_sub(at).min(16) as usize;
+    r.get(at, room).and_then(|b| header(b, info))
+}
+
 impl Carver for Flac {
     fn name(&self) -> &'static str {
         "flac"
@@ -298,8 +304,7 @@ fn frames(r: &mut Reader<'_>, info: &Info, mut p: Pos) -> Result<u64, (Pos, Brok
     let reach = reach(info);
     loop {
         let at = p.at;
-        let room = r.limit().saturating_sub(at).min(16) as usize;
-        let Some((hlen, n, _)) = r.get(at, room).and_then(|b| header(b, info)) else {
+        let Some((hlen, n, _)) = header_at(r, at, info) else {
             return Err((p, Broke::NoHeader));
         };
         let samples = p.samples + n;
@@ -333,9 +338,7 @@ fn frames(r: &mut Reader<'_>, info: &Info, mut p: Pos) -> Result<u64, (Pos, Brok
                 if c != 0 || q < at + hlen as u64 + 2 {
                     continue;
                 }
-                let next = last
-                    || r.get(q, 16.min((r.limit() - q) as usize))
-                        .is_some_and(|b| header(b, info).is_some());
+                let next = last || header_at(r, q, info).is_some();
                 if next {
                     end = Some(q);
                     break;
@@ -359,7 +362,7 @@ fn frames(r: &mut Reader<'_>, info: &Info, mut p: Pos) -> Result<u64, (Pos, Brok
             samples,
             frames: p.frames + 1,
         };
-        if info.total > 0 && samples >= info.total {
+        if last {
             if samples > info.total + 65_535 {
                 return Err((p, Broke::TooMany(q)));
             }
@@ -376,12 +379,13 @@ const MAX_CONTINUATIONS: usize = 16;
 /// tried grow as its square (a frame of 64 KiB: 8 000 pairs).
 const MAX_JOINED_FRAME: u64 = 64 << 10;
 
-/// The number the frame after `p` (of `n` samples) carries.
-fn number_after(info: &Info, p: Pos, n: u64) -> u64 {
+/// The number the frame at `p` carries: its index with a fixed block size,
+/// its first sample's with a variable one.
+fn number_at(info: &Info, p: Pos) -> u64 {
     if info.variable {
-        p.samples + n
+        p.samples
     } else {
-        p.frames + 1
+        p.frames
     }
 }
 
@@ -401,22 +405,18 @@ fn rejoin(r: &mut Reader<'_>, info: &Info, p: Pos, why: &Broke) -> Option<Vec<(u
     } else {
         &[0xFF, 0xF8]
     };
-    let head = |r: &mut Reader<'_>, at: u64| {
-        let room = r.limit().saturating_sub(at).min(16) as usize;
-        r.get(at, room).and_then(|b| header(b, info))
-    };
     match why {
         Broke::NoHeader => {
             if !(r.start() + p.at).is_multiple_of(SECTOR) {
                 return None;
             }
-            let due = if info.variable { p.samples } else { p.frames };
+            let due = number_at(info, p);
             let mut q = p.at + SECTOR;
             while q <= p.at + MAX_GAP && q < r.limit() {
                 if r.exhausted() {
                     return None;
                 }
-                if head(r, q).is_some_and(|(_, _, num)| num == due) {
+                if header_at(r, q, info).is_some_and(|(_, _, num)| num == due) {
                     if let Ok(end) = frames(r, info, Pos { at: q, ..p }) {
                         return Some(vec![(0, p.at), (q, end - q)]);
                     }
@@ -426,17 +426,17 @@ fn rejoin(r: &mut Reader<'_>, info: &Info, p: Pos, why: &Broke) -> Option<Vec<(u
             None
         }
         Broke::NoEnd => {
-            let (hlen, n, _) = head(r, p.at)?;
+            let (hlen, n, _) = header_at(r, p.at, info)?;
             let reach = reach(info);
             if reach > MAX_JOINED_FRAME {
                 return None;
             }
-            let due = number_after(info, p, n);
             let after = Pos {
                 at: 0,
                 samples: p.samples + n,
                 frames: p.frames + 1,
             };
+            let due = number_at(info, after);
             let mut from = p.at + hlen as u64;
             // Syncs in noise (one in 64 KiB) cost a header check each; only
             // headers numbered as the frame due count as tries.
@@ -446,7 +446,7 @@ fn rejoin(r: &mut Reader<'_>, info: &Info, p: Pos, why: &Broke) -> Option<Vec<(u
                     .find(from, sync)
                     .filter(|&q| q <= p.at + reach + MAX_GAP)?;
                 from = q + 1;
-                if head(r, q).is_none_or(|(_, _, num)| num != due) {
+                if header_at(r, q, info).is_none_or(|(_, _, num)| num != due) {
                     continue;
                 }
                 tries += 1;
